@@ -1,0 +1,397 @@
+"""Persistent storage of datasets and optimisation jobs.
+
+:class:`Store` is the interface; :class:`SQLiteStore` is the embedded default (no server):
+
+```
+<data_dir>/catalog.sqlite              datasets (id, version, fingerprint, ...) and jobs
+<data_dir>/datasets/<id>/v000003.gpkg  one GeoPackage per dataset version (QGIS opens it)
+```
+
+Writes are atomic: a new version is written to a temporary file, fsynced and renamed, and only
+then does one SQLite transaction point the catalog at it. A process killed at any moment leaves
+the catalog pointing at a complete file; leftovers are swept on the next open. A PostGIS store
+(see ``geo_service.store_postgis``) implements the same interface, chosen by the database URL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import threading
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .dataset import Dataset
+
+DATASET_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+JOB_STATUSES = ("accepted", "running", "successful", "failed", "dismissed")
+
+
+class StoreError(Exception):
+    """Base class for store errors."""
+
+
+class NotFound(StoreError, KeyError):
+    """No dataset or job with that id."""
+
+    def __str__(self) -> str:  # KeyError quotes its message otherwise
+        return str(self.args[0]) if self.args else ""
+
+
+class Conflict(StoreError):
+    """The expected version (ETag / If-Match) does not match the stored one."""
+
+
+def check_dataset_id(dataset_id: str) -> str:
+    """Return ``dataset_id`` if it is a safe id (letters, digits, ``_``, ``-``; 1-64 chars)."""
+    if not isinstance(dataset_id, str) or not DATASET_ID_RE.fullmatch(dataset_id):
+        raise ValueError(f"invalid dataset id {dataset_id!r}: use 1-64 letters, digits, '_' or '-', "
+                         "starting with a letter or digit")
+    return dataset_id
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class DatasetInfo:
+    """Catalog entry of a stored dataset. ``version`` grows by one on every write."""
+
+    id: str
+    version: int
+    fingerprint: str
+    counts: dict[str, int]
+    created_at: str
+    updated_at: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.id}-v{self.version}"'
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "etag": self.etag}
+
+
+@dataclass
+class JobRecord:
+    """An optimisation (or batch) job. ``status`` follows OGC API - Processes."""
+
+    id: str
+    dataset_id: str
+    kind: str
+    params: dict[str, Any]
+    status: str = "accepted"
+    progress: float = 0.0
+    message: str = ""
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    created_at: str = field(default_factory=utcnow)
+    started_at: str | None = None
+    finished_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Store(ABC):
+    """Interface of a store of named datasets and jobs."""
+
+    # datasets
+    @abstractmethod
+    def list_datasets(self) -> list[DatasetInfo]: ...
+
+    @abstractmethod
+    def dataset_info(self, dataset_id: str) -> DatasetInfo: ...
+
+    @abstractmethod
+    def get_dataset(self, dataset_id: str) -> Dataset: ...
+
+    @abstractmethod
+    def put_dataset(self, dataset_id: str, ds: Dataset, *, expected_version: int | None = None,
+                    meta: dict[str, Any] | None = None) -> DatasetInfo:
+        """Store ``ds`` atomically as a new version; with ``expected_version`` raise
+        :class:`Conflict` if the stored version differs (0 means "must not exist yet")."""
+
+    @abstractmethod
+    def delete_dataset(self, dataset_id: str) -> None: ...
+
+    def has_dataset(self, dataset_id: str) -> bool:
+        try:
+            self.dataset_info(dataset_id)
+            return True
+        except NotFound:
+            return False
+
+    # jobs
+    @abstractmethod
+    def create_job(self, job: JobRecord) -> JobRecord: ...
+
+    @abstractmethod
+    def update_job(self, job_id: str, **fields: Any) -> JobRecord: ...
+
+    @abstractmethod
+    def get_job(self, job_id: str) -> JobRecord: ...
+
+    @abstractmethod
+    def list_jobs(self, dataset_id: str | None = None, limit: int = 100) -> list[JobRecord]: ...
+
+    def fail_interrupted_jobs(self, reason: str = "interrupted: the service stopped while it ran") -> int:
+        """Mark jobs left ``accepted``/``running`` by a previous process as failed; return how many."""
+        n = 0
+        for job in self.list_jobs(limit=100_000):
+            if job.status in ("accepted", "running"):
+                self.update_job(job.id, status="failed", finished_at=utcnow(),
+                                error={"title": "Interrupted", "detail": reason}, message=reason)
+                n += 1
+        return n
+
+    def close(self) -> None:  # pragma: no cover - default no-op
+        pass
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS datasets (
+    id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    counts TEXT NOT NULL,
+    meta TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    dataset_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    params TEXT NOT NULL,
+    status TEXT NOT NULL,
+    progress REAL NOT NULL,
+    message TEXT NOT NULL,
+    result TEXT,
+    error TEXT,
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_dataset ON jobs(dataset_id, created_at);
+"""
+
+_JOB_JSON = ("params", "result", "error")
+
+
+class SQLiteStore(Store):
+    """Embedded store under ``data_dir`` (created if absent). Safe to share between threads."""
+
+    def __init__(self, data_dir: str | os.PathLike):
+        self.data_dir = Path(data_dir)
+        (self.data_dir / "datasets").mkdir(parents=True, exist_ok=True)
+        self._db_path = self.data_dir / "catalog.sqlite"
+        self._lock = threading.RLock()
+        self._cache: dict[str, tuple[int, Dataset]] = {}
+        with self._conn() as con:
+            con.executescript(_SCHEMA)
+        self._sweep()
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({str(self.data_dir)!r})"
+
+    @contextmanager
+    def _conn(self) -> Iterator[sqlite3.Connection]:
+        con = sqlite3.connect(self._db_path, timeout=30, isolation_level=None)
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=FULL")
+            con.row_factory = sqlite3.Row
+            yield con
+        finally:
+            con.close()
+
+    def _sweep(self) -> None:
+        """Remove temp files and versions the catalog no longer points at (left by a crash)."""
+        with self._conn() as con:
+            live = {Path(r["path"]).name for r in con.execute("SELECT path FROM datasets")}
+        for d in (self.data_dir / "datasets").iterdir():
+            if not d.is_dir():
+                continue
+            for f in d.iterdir():
+                if f.name not in live:
+                    f.unlink(missing_ok=True)
+            if not any(d.iterdir()):
+                d.rmdir()
+
+    # -- datasets -----------------------------------------------------------------------------
+    @staticmethod
+    def _info(row: sqlite3.Row) -> DatasetInfo:
+        return DatasetInfo(row["id"], row["version"], row["fingerprint"], json.loads(row["counts"]),
+                           row["created_at"], row["updated_at"], json.loads(row["meta"]))
+
+    def list_datasets(self) -> list[DatasetInfo]:
+        with self._conn() as con:
+            return [self._info(r) for r in con.execute("SELECT * FROM datasets ORDER BY id")]
+
+    def dataset_info(self, dataset_id: str) -> DatasetInfo:
+        check_dataset_id(dataset_id)
+        with self._conn() as con:
+            row = con.execute("SELECT * FROM datasets WHERE id=?", (dataset_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no dataset '{dataset_id}'")
+        return self._info(row)
+
+    def get_dataset(self, dataset_id: str) -> Dataset:
+        from .io.gpkg import read_gpkg
+
+        check_dataset_id(dataset_id)
+        with self._conn() as con:
+            row = con.execute("SELECT version, path FROM datasets WHERE id=?", (dataset_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no dataset '{dataset_id}'")
+        cached = self._cache.get(dataset_id)
+        if cached and cached[0] == row["version"]:
+            return cached[1]
+        ds = read_gpkg(self.data_dir / row["path"], name=dataset_id)
+        self._cache[dataset_id] = (row["version"], ds)
+        return ds
+
+    def put_dataset(self, dataset_id: str, ds: Dataset, *, expected_version: int | None = None,
+                    meta: dict[str, Any] | None = None) -> DatasetInfo:
+        from .io.gpkg import write_gpkg
+
+        check_dataset_id(dataset_id)
+        folder = self.data_dir / "datasets" / dataset_id
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".tmp-{uuid.uuid4().hex}.gpkg"
+        try:
+            write_gpkg(ds, tmp)
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            fingerprint = ds.fingerprint()
+            counts = json.dumps(ds.counts())
+            now = utcnow()
+            with self._lock, self._conn() as con:
+                con.execute("BEGIN IMMEDIATE")
+                try:
+                    row = con.execute("SELECT * FROM datasets WHERE id=?", (dataset_id,)).fetchone()
+                    current = row["version"] if row else 0
+                    if expected_version is not None and expected_version != current:
+                        raise Conflict(f"dataset '{dataset_id}' is at version {current}, "
+                                       f"not {expected_version}: reload it and apply the change again")
+                    version = current + 1
+                    final = folder / f"v{version:06d}.gpkg"
+                    os.replace(tmp, final)
+                    rel = str(final.relative_to(self.data_dir))
+                    meta_json = json.dumps(meta if meta is not None else (json.loads(row["meta"]) if row else {}),
+                                           ensure_ascii=False)
+                    if row:
+                        con.execute("UPDATE datasets SET version=?, path=?, fingerprint=?, counts=?, meta=?, "
+                                    "updated_at=? WHERE id=?",
+                                    (version, rel, fingerprint, counts, meta_json, now, dataset_id))
+                    else:
+                        con.execute("INSERT INTO datasets VALUES (?,?,?,?,?,?,?,?)",
+                                    (dataset_id, version, rel, fingerprint, counts, meta_json, now, now))
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+            if row:
+                (self.data_dir / row["path"]).unlink(missing_ok=True)
+            self._cache[dataset_id] = (version, ds)
+            return self.dataset_info(dataset_id)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def delete_dataset(self, dataset_id: str) -> None:
+        check_dataset_id(dataset_id)
+        with self._lock, self._conn() as con:
+            row = con.execute("SELECT path FROM datasets WHERE id=?", (dataset_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no dataset '{dataset_id}'")
+            con.execute("DELETE FROM datasets WHERE id=?", (dataset_id,))
+        self._cache.pop(dataset_id, None)
+        folder = self.data_dir / "datasets" / dataset_id
+        for f in folder.glob("*"):
+            f.unlink(missing_ok=True)
+        if folder.exists():
+            folder.rmdir()
+
+    def dataset_path(self, dataset_id: str) -> Path:
+        """Path of the current GeoPackage of ``dataset_id`` (read-only use, e.g. QGIS)."""
+        check_dataset_id(dataset_id)
+        with self._conn() as con:
+            row = con.execute("SELECT path FROM datasets WHERE id=?", (dataset_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no dataset '{dataset_id}'")
+        return self.data_dir / row["path"]
+
+    # -- jobs ---------------------------------------------------------------------------------
+    @staticmethod
+    def _job(row: sqlite3.Row) -> JobRecord:
+        d = dict(row)
+        for k in _JOB_JSON:
+            d[k] = json.loads(d[k]) if d[k] is not None else None
+        return JobRecord(**d)
+
+    def create_job(self, job: JobRecord) -> JobRecord:
+        d = job.to_dict()
+        for k in _JOB_JSON:
+            d[k] = json.dumps(d[k], ensure_ascii=False) if d[k] is not None else None
+        cols = ",".join(d)
+        with self._lock, self._conn() as con:
+            con.execute(f"INSERT INTO jobs ({cols}) VALUES ({','.join('?' * len(d))})", tuple(d.values()))
+        return job
+
+    def update_job(self, job_id: str, **fields: Any) -> JobRecord:
+        allowed = set(JobRecord.__dataclass_fields__) - {"id"}
+        bad = set(fields) - allowed
+        if bad:
+            raise ValueError(f"unknown job fields: {sorted(bad)}")
+        if "status" in fields and fields["status"] not in JOB_STATUSES:
+            raise ValueError(f"unknown job status {fields['status']!r}")
+        vals = {k: (json.dumps(v, ensure_ascii=False) if k in _JOB_JSON and v is not None else v)
+                for k, v in fields.items()}
+        with self._lock, self._conn() as con:
+            if vals:
+                sets = ",".join(f"{k}=?" for k in vals)
+                cur = con.execute(f"UPDATE jobs SET {sets} WHERE id=?", (*vals.values(), job_id))
+                if cur.rowcount == 0:
+                    raise NotFound(f"no job '{job_id}'")
+        return self.get_job(job_id)
+
+    def get_job(self, job_id: str) -> JobRecord:
+        with self._conn() as con:
+            row = con.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no job '{job_id}'")
+        return self._job(row)
+
+    def list_jobs(self, dataset_id: str | None = None, limit: int = 100) -> list[JobRecord]:
+        q = "SELECT * FROM jobs"
+        args: tuple[Any, ...] = ()
+        if dataset_id is not None:
+            q += " WHERE dataset_id=?"
+            args = (dataset_id,)
+        q += " ORDER BY created_at DESC LIMIT ?"
+        with self._conn() as con:
+            return [self._job(r) for r in con.execute(q, (*args, limit))]
+
+
+def open_store(url_or_dir: str | os.PathLike) -> Store:
+    """Open a store from a directory path (embedded) or a ``postgresql://`` URL (PostGIS)."""
+    s = str(url_or_dir)
+    if s.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+        from .store_postgis import PostGISStore  # imported lazily: optional server
+
+        return PostGISStore(s)
+    if s.startswith("sqlite:///"):
+        s = s[len("sqlite:///"):]
+    return SQLiteStore(s)
