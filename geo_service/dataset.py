@@ -248,6 +248,18 @@ def _normalise_layer(spec: LayerSpec, df: pd.DataFrame, problems: list[Problem])
                     vals.append(c or v)
             df[f.name] = pd.Series(vals, index=df.index, dtype=object)
 
+    if name == "members":
+        from .domain import MEMBER_ROLES
+
+        roles = []
+        for i, v in enumerate(df["role"]):
+            r = MEMBER_ROLES.get("" if v is None else str(v).strip().lower())
+            if r is None:
+                chk.add(i, f"unknown role '{v}' (expected convener/召集人, deputy_convener/副召集人 or empty)",
+                        "unknown_role", "role")
+            roles.append(r or None)
+        df["role"] = pd.Series(roles, index=df.index, dtype=object)
+
     # ranges
     for fld, lo in (("population", 0), ("capacity", 0)):
         if fld in spec.field_names:
@@ -478,7 +490,9 @@ class Dataset:
             "stations_by_kind": {k: int((st["kind"] == k).sum()) for k in STATION_KINDS},
             "members_by_sector": {s: int(n) for s, n in self.members["sector"].value_counts().items()},
             "population": int(pd.to_numeric(self.villages["population"]).fillna(0).sum()),
-            "conveners": int(self.groups["convener_id"].notna().sum()),
+            "conveners": len(set(self.groups["convener_id"].dropna())
+                             | set(self.members.loc[self.members["role"].isin(["convener", "deputy_convener"]),
+                                                    "id"])),
             "warnings": [str(w) for w in self.warnings],
         }
 

@@ -166,7 +166,9 @@ LAYERS: dict[str, LayerSpec] = {
          FieldSpec("station_id", required=False, ref="stations",
                    description="pinned station, optional"),
          FieldSpec("village_id", required=False, ref="villages",
-                   description="pinned village, optional")),
+                   description="pinned village, optional"),
+         FieldSpec("role", required=False,
+                   description="'convener' (召集人), 'deputy_convener' (副召集人) or empty")),
         description="CPPCC members (委员); the point is the member's home/work place.",
         labels={"zh": "委员", "en": "Members"},
     ),
@@ -207,6 +209,12 @@ LAYER_ORDER: tuple[str, ...] = tuple(LAYERS)
 REQUIRED_LAYERS: tuple[str, ...] = ("townships", "villages", "stations")
 PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
     name: tuple(f.name for f in spec.fields if f.personal) for name, spec in LAYERS.items()
+}
+
+MEMBER_ROLES: dict[str, str] = {
+    "convener": "convener", "召集人": "convener",
+    "deputy_convener": "deputy_convener", "副召集人": "deputy_convener",
+    "member": "", "委员": "", "": "",
 }
 
 # Road classes and their default speeds (km/h) when a file gives none.
