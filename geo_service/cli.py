@@ -1,32 +1,282 @@
 """Command-line interface: ``geo-service serve | demo | import | export | summary | validate | ...``.
 
-Every command prints one clear line on error and exits non-zero; long work shows a progress bar.
+Every command prints one clear line on error and exits non-zero (1: failure, 2: invalid input);
+long work shows a progress indicator on stderr.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Geospatial coverage and assignment service for CPPCC liaison networks.")
 
 DEFAULT_DATA_DIR = "var"
 
+DataDirOpt = Annotated[Optional[str], typer.Option(
+    "--data-dir", help="store location: a directory (embedded) or a postgresql:// URL "
+                       "[env GEO_SERVICE_DATA_DIR, default ./var]")]
+DatumOpt = Annotated[str, typer.Option(
+    "--datum", help="datum of the input coordinates: wgs84, gcj02 (Gaode/Tencent) or bd09 (Baidu)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON output")]
+
 
 def _data_dir(value: Optional[str]) -> str:
-    return value or os.environ.get("GEO_SERVICE_DATA_DIR") or DEFAULT_DATA_DIR
+    return (value or os.environ.get("GEO_SERVICE_DATABASE_URL") or os.environ.get("GEO_SERVICE_DATA_DIR")
+            or DEFAULT_DATA_DIR)
 
 
 def fail(message: str, code: int = 1) -> None:
     """Print ``error: message`` to stderr and exit with ``code``."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+@contextmanager
+def progress(description: str) -> Iterator[None]:
+    """A spinner with elapsed time on stderr while a step runs (silent when not a terminal)."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=console, transient=True, disable=not console.is_terminal) as bar:
+        bar.add_task(description, total=None)
+        yield
+
+
+def _report_problems(exc, limit: int = 50) -> None:
+    errors = [p for p in exc.problems if p.severity == "error"]
+    typer.echo(f"error: {len(errors)} problem(s) in the input; nothing was stored", err=True)
+    for p in errors[:limit]:
+        typer.echo(f"  - {p}", err=True)
+    if len(errors) > limit:
+        typer.echo(f"  ... and {len(errors) - limit} more (use --json to see all)", err=True)
+
+
+def _parse_layer_opts(layers: list[str]) -> dict[str, str]:
+    out = {}
+    for item in layers:
+        if "=" not in item:
+            fail(f"--layer expects LAYER=FILE, got '{item}'", 2)
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _read_input(path: Optional[Path], layer_files: dict[str, str], datum: str, name: str,
+                missing_points: str):
+    from .io import read_dataset
+
+    if layer_files:
+        from .io import read_layers_from_files
+
+        return read_layers_from_files(layer_files, datum=datum, name=name, missing_points=missing_points,
+                                      base=path)
+    if path is None:
+        fail("give a PATH (GeoPackage, folder, .xlsx or .zip) or --layer LAYER=FILE options", 2)
+    if not path.exists():
+        fail(f"no such file or folder: {path}", 2)
+    return read_dataset(path, datum=datum, name=name, missing_points=missing_points)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    data_dir: DataDirOpt = None,
+    no_demo: Annotated[bool, typer.Option("--no-demo", help="do not load the demo county into an empty store")] = False,
+) -> None:
+    """Start the HTTP service (API, maps and web page). An empty store gets the demo county."""
+    import uvicorn
+
+    os.environ["GEO_SERVICE_DATA_DIR"] = _data_dir(data_dir)
+    if no_demo:
+        os.environ["GEO_SERVICE_LOAD_DEMO"] = "false"
+    from api.app import create_app
+
+    typer.echo(f"geo-service: storage at {_data_dir(data_dir)}; open http://{host}:{port}/", err=True)
+    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="file to write: .gpkg, .xlsx, or a folder for GeoJSON/CSV")],
+    seed: Annotated[Optional[int], typer.Option(help="random seed (default: the bundled demo's)")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", help="gpkg, xlsx, geojson, csv, shp")] = None,
+) -> None:
+    """Write the demo county (佳木斯 boundaries, generated network) to a file."""
+    from .demo import generate_demo
+    from .io import write_dataset
+
+    with progress("generating the demo county"):
+        ds = generate_demo() if seed is None else generate_demo(seed=seed)
+    with progress(f"writing {out}"):
+        write_dataset(ds, out, fmt=fmt)
+    counts = ds.counts()
+    typer.echo(f"wrote {out}: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
+
+
+@app.command("import")
+def import_(
+    path: Annotated[Optional[Path], typer.Argument(help="GeoPackage, folder of layer files, .xlsx or .zip")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="dataset id in the store (default: file stem)")] = None,
+    datum: DatumOpt = "wgs84",
+    layer: Annotated[list[str], typer.Option("--layer", help="LAYER=FILE, repeatable (e.g. villages=村.csv)")] = [],
+    missing_points: Annotated[str, typer.Option(help="rows without coordinates: error or drop")] = "error",
+    replace: Annotated[bool, typer.Option("--replace", help="replace an existing dataset of that id")] = False,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Validate files and store them as one dataset. Nothing is stored if anything is invalid."""
+    from .dataset import DatasetValidationError
+    from .store import Conflict, check_dataset_id, open_store
+
+    dataset_id = name or (path.stem if path is not None else None)
+    if not dataset_id:
+        fail("give --name for the dataset", 2)
+    try:
+        check_dataset_id(dataset_id)
+    except ValueError as e:
+        fail(str(e), 2)
+    try:
+        with progress("reading and validating"):
+            ds = _read_input(path, _parse_layer_opts(layer), datum, dataset_id, missing_points)
+    except DatasetValidationError as e:
+        if as_json:
+            typer.echo(json.dumps({"valid": False, "problems": [p.to_dict() for p in e.problems]},
+                                  ensure_ascii=False, indent=2))
+            raise typer.Exit(2)
+        _report_problems(e)
+        raise typer.Exit(2)
+    except (ValueError, OSError) as e:
+        fail(str(e), 2)
+    store = open_store(_data_dir(data_dir))
+    try:
+        with progress("storing"):
+            info = store.put_dataset(dataset_id, ds, expected_version=None if replace else 0,
+                                     meta={"source": str(path) if path else "layers", "datum": datum})
+    except Conflict:
+        fail(f"dataset '{dataset_id}' already exists; use --replace to replace it", 1)
+    if as_json:
+        typer.echo(json.dumps({"valid": True, "dataset": info.to_dict(),
+                               "warnings": [str(w) for w in ds.warnings]}, ensure_ascii=False, indent=2))
+        return
+    for w in ds.warnings:
+        typer.echo(f"warning: {w}", err=True)
+    typer.echo(f"stored dataset '{dataset_id}' version {info.version}: "
+               + ", ".join(f"{k} {v}" for k, v in info.counts.items() if v))
+
+
+@app.command()
+def export(
+    dataset_id: Annotated[str, typer.Argument(help="dataset id in the store")],
+    out: Annotated[Path, typer.Option("--out", help=".gpkg, .xlsx, or a folder (GeoJSON/CSV/Shapefile)")],
+    fmt: Annotated[Optional[str], typer.Option("--format", help="gpkg, xlsx, geojson, csv, shp")] = None,
+    lang: Annotated[str, typer.Option(help="column headers for tables: en or zh")] = "en",
+    no_personal: Annotated[bool, typer.Option("--no-personal", help="leave out constituents' names and phones")] = False,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Write a stored dataset to files (GeoPackage that QGIS opens, CSV/XLSX tables, GeoJSON)."""
+    from .io import write_dataset
+    from .store import NotFound, open_store
+
+    store = open_store(_data_dir(data_dir))
+    try:
+        ds = store.get_dataset(dataset_id)
+    except (NotFound, ValueError) as e:
+        fail(str(e), 1)
+    with progress(f"writing {out}"):
+        write_dataset(ds, out, fmt=fmt, lang=lang, include_personal=not no_personal)
+    typer.echo(f"wrote {out}")
+
+
+@app.command()
+def summary(
+    dataset_id: Annotated[str, typer.Argument(help="dataset id in the store")] = "demo",
+    file: Annotated[Optional[Path], typer.Option("--file", help="summarise a file instead of a stored dataset")] = None,
+    datum: DatumOpt = "wgs84",
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Counts per layer and station kind, members per sector, population."""
+    from .dataset import DatasetValidationError
+    from .store import NotFound, open_store
+
+    if file is not None:
+        try:
+            ds = _read_input(file, {}, datum, file.stem, "error")
+        except DatasetValidationError as e:
+            _report_problems(e)
+            raise typer.Exit(2)
+    else:
+        store = open_store(_data_dir(data_dir))
+        if dataset_id == "demo":
+            from .seed import ensure_demo
+
+            with progress("loading the demo county"):
+                ensure_demo(store, only_if_empty=False)
+        try:
+            ds = store.get_dataset(dataset_id)
+        except (NotFound, ValueError) as e:
+            fail(str(e), 1)
+    s = ds.summary()
+    if as_json:
+        typer.echo(json.dumps(s, ensure_ascii=False, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from .domain import STATION_KIND_LABELS
+
+    t = Table(title=f"dataset {s['name']}")
+    t.add_column("what")
+    t.add_column("count", justify="right")
+    for k, v in s["counts"].items():
+        t.add_row(k, str(v))
+    for k, v in s["stations_by_kind"].items():
+        t.add_row(f"  stations: {STATION_KIND_LABELS[k]['zh']} ({k})", str(v))
+    t.add_row("conveners (召集人)", str(s["conveners"]))
+    t.add_row("population", f"{s['population']:,}")
+    Console().print(t)
+
+
+@app.command()
+def validate(
+    path: Annotated[Optional[Path], typer.Argument(help="GeoPackage, folder, .xlsx or .zip")] = None,
+    datum: DatumOpt = "wgs84",
+    layer: Annotated[list[str], typer.Option("--layer", help="LAYER=FILE, repeatable")] = [],
+    missing_points: Annotated[str, typer.Option(help="rows without coordinates: error or drop")] = "error",
+    as_json: JsonOpt = False,
+) -> None:
+    """Check files without storing them; list every problem with its layer, row, id and field."""
+    from .dataset import DatasetValidationError
+
+    try:
+        ds = _read_input(path, _parse_layer_opts(layer), datum, path.stem if path else "input", missing_points)
+    except DatasetValidationError as e:
+        if as_json:
+            typer.echo(json.dumps({"valid": False, "problems": [p.to_dict() for p in e.problems]},
+                                  ensure_ascii=False, indent=2))
+        else:
+            _report_problems(e, limit=1000)
+        raise typer.Exit(2)
+    except (ValueError, OSError) as e:
+        fail(str(e), 2)
+    if as_json:
+        typer.echo(json.dumps({"valid": True, "counts": ds.counts(),
+                               "warnings": [w.to_dict() for w in ds.warnings]}, ensure_ascii=False, indent=2))
+    else:
+        for w in ds.warnings:
+            typer.echo(f"warning: {w}", err=True)
+        typer.echo("valid: " + ", ".join(f"{k} {v}" for k, v in ds.counts().items() if v))
 
 
 # --- commands added by area engineers above ---
