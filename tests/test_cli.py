@@ -1,0 +1,82 @@
+"""The command line as a user runs it: exit codes, one-line errors, nothing stored on bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from geo_service.cli import app
+from geo_service.io.gpkg import write_gpkg
+from geo_service.store import SQLiteStore
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def tiny_gpkg(tiny, tmp_path):
+    return write_gpkg(tiny, tmp_path / "tiny.gpkg")
+
+
+def test_validate_ok_and_json(tiny_gpkg):
+    r = runner.invoke(app, ["validate", str(tiny_gpkg), "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["valid"] is True and out["counts"]["villages"] == 8
+
+
+def test_import_summary_export_roundtrip(tiny, tiny_gpkg, tmp_path):
+    data = tmp_path / "store"
+    r = runner.invoke(app, ["import", str(tiny_gpkg), "--name", "tiny", "--data-dir", str(data)])
+    assert r.exit_code == 0, r.output
+    assert "stored dataset 'tiny' version 1" in r.stdout
+    r = runner.invoke(app, ["summary", "tiny", "--data-dir", str(data), "--json"])
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.stdout)
+    assert s["counts"]["stations"] == 3 and s["stations_by_kind"]["studio"] == 1
+    out = tmp_path / "back.gpkg"
+    r = runner.invoke(app, ["export", "tiny", "--out", str(out), "--data-dir", str(data)])
+    assert r.exit_code == 0, r.output
+    from geo_service.io.gpkg import read_gpkg
+
+    assert read_gpkg(out).fingerprint() == tiny.fingerprint()
+
+
+def test_import_refuses_to_overwrite_without_replace(tiny_gpkg, tmp_path):
+    data = tmp_path / "store"
+    assert runner.invoke(app, ["import", str(tiny_gpkg), "--name", "t", "--data-dir", str(data)]).exit_code == 0
+    r = runner.invoke(app, ["import", str(tiny_gpkg), "--name", "t", "--data-dir", str(data)])
+    assert r.exit_code == 1 and "already exists" in r.output
+    r = runner.invoke(app, ["import", str(tiny_gpkg), "--name", "t", "--replace", "--data-dir", str(data)])
+    assert r.exit_code == 0 and "version 2" in r.stdout
+
+
+def test_invalid_input_exit_2_and_store_untouched(tiny_layers, tiny, tmp_path):
+    import geopandas as gpd
+
+    data = tmp_path / "store"
+    store = SQLiteStore(data)
+    store.put_dataset("t", tiny)
+    before = store.dataset_info("t")
+    # a broken file: a member in a group that does not exist
+    bad = tmp_path / "bad.gpkg"
+    write_gpkg(tiny, bad)
+    members = gpd.read_file(bad, layer="members")
+    members.loc[0, "group_id"] = "G404"
+    members.to_file(bad, layer="members", driver="GPKG")
+    r = runner.invoke(app, ["import", str(bad), "--name", "t", "--replace", "--data-dir", str(data)])
+    assert r.exit_code == 2
+    assert "members row 1 id=M1 field 'group_id'" in r.output and "G404" in r.output
+    assert "nothing was stored" in r.output
+    after = SQLiteStore(data).dataset_info("t")
+    assert (after.version, after.fingerprint) == (before.version, before.fingerprint)
+
+
+def test_bad_dataset_id_and_missing_file(tmp_path):
+    r = runner.invoke(app, ["import", str(tmp_path / "nope.gpkg"), "--name", "../etc"])
+    assert r.exit_code == 2 and "invalid dataset id" in r.output
+    r = runner.invoke(app, ["import", str(tmp_path / "nope.gpkg"), "--name", "ok"])
+    assert r.exit_code == 2 and "no such file" in r.output
+    r = runner.invoke(app, ["summary", "missing", "--data-dir", str(tmp_path / "s")])
+    assert r.exit_code == 1 and "no dataset 'missing'" in r.output
