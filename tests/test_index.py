@@ -1,0 +1,188 @@
+"""Straight-line nearest-station index: brute force (geodesic) comparisons, filters, bad input."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from shapely.geometry import Point
+
+from conftest import LAT0, LON0
+from geo_service.crs import geodesic_m, metric_crs
+from geo_service.index import InvalidQuery, StationIndex
+
+KINDS = ("station_comprehensive", "station_sector", "studio", "contact_point")
+SECS = ("经济", "农业", "医药卫生", "教育")
+CRS_M = metric_crs(LON0 + 0.1, LAT0 + 0.05)  # the tiny county's centre
+
+
+def _stations(points, kinds, sectors) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"id": [f"S{i}" for i in range(len(points))], "name": [f"站{i}" for i in range(len(points))],
+         "kind": list(kinds), "sectors": [list(s) for s in sectors]},
+        geometry=[Point(x, y) for x, y in points], crs="EPSG:4326")
+
+
+# coordinates inside the tiny county (0.2 x 0.1 degrees), on its township border (lon0 + 0.1),
+# on its edge, or outside every county (up to a degree beyond)
+inside = st.tuples(st.floats(LON0, LON0 + 0.2), st.floats(LAT0, LAT0 + 0.1))
+border = st.tuples(st.just(LON0 + 0.1), st.floats(LAT0, LAT0 + 0.1))
+outside = st.tuples(st.floats(LON0 - 1.0, LON0 + 1.2), st.floats(LAT0 - 1.0, LAT0 + 1.1))
+query_point = st.one_of(inside, border, outside)
+
+
+@st.composite
+def station_sets(draw):
+    n = draw(st.integers(1, 8))
+    pts = draw(st.lists(inside, min_size=n, max_size=n))
+    # stations sharing a location
+    for i in draw(st.lists(st.integers(0, n - 1), max_size=3)):
+        pts.append(pts[i])
+    kinds = [draw(st.sampled_from(KINDS)) for _ in pts]
+    sectors = [draw(st.lists(st.sampled_from(SECS), max_size=2, unique=True)) for _ in pts]
+    return pts, kinds, sectors
+
+
+def _brute(lon, lat, st_gdf, mask):
+    """Geodesic distance (m) from each query point to every matching station, sorted."""
+    slon, slat = st_gdf.geometry.x.to_numpy()[mask], st_gdf.geometry.y.to_numpy()[mask]
+    d = geodesic_m(np.asarray(lon)[:, None], np.asarray(lat)[:, None], slon[None, :], slat[None, :])
+    return np.sort(d, axis=1)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stations=station_sets(), pts=st.lists(query_point, min_size=1, max_size=12),
+       dup=st.booleans(), k=st.integers(1, 4), kind=st.sampled_from((None,) + KINDS),
+       sector=st.sampled_from((None,) + SECS))
+def test_matches_geodesic_brute_force(stations, pts, dup, k, kind, sector):
+    gdf = _stations(*stations)
+    if dup:  # duplicate query points in one batch
+        pts = pts + pts[:3]
+    lon, lat = np.array(pts).T
+    index = StationIndex(gdf, CRS_M)
+    res = index.nearest(lon, lat, k=k, kinds=kind, sector=sector)
+    mask = np.array([(kind is None or kd == kind) and (sector is None or sector in ss)
+                     for kd, ss in zip(stations[1], stations[2])])
+    brute = _brute(lon, lat, gdf, mask)
+    kk = min(k, int(mask.sum()))
+    assert res.station_index.shape == (len(lon), k)
+    # the k distances are the k smallest geodesic ones (ties between stations in any order)
+    np.testing.assert_allclose(res.distance_m[:, :kk], brute[:, :kk], rtol=5e-3, atol=1e-6)
+    # and each reported distance is the geodesic distance to the station it names
+    if kk:
+        si = res.station_index[:, :kk]
+        g = geodesic_m(lon[:, None], lat[:, None], gdf.geometry.x.to_numpy()[si], gdf.geometry.y.to_numpy()[si])
+        np.testing.assert_allclose(res.distance_m[:, :kk], g, rtol=5e-3, atol=1e-6)
+        assert mask[si].all()
+    # missing slots when fewer stations match than asked for
+    assert (res.station_index[:, kk:] == -1).all()
+    assert np.isinf(res.distance_m[:, kk:]).all()
+    assert all(x is None for x in res.station_id[:, kk:].ravel())
+
+
+def test_accuracy_within_county_is_far_better_than_half_a_percent(tiny):
+    rng = np.random.default_rng(1)
+    lon = rng.uniform(LON0, LON0 + 0.2, 2000)
+    lat = rng.uniform(LAT0, LAT0 + 0.1, 2000)
+    index = StationIndex.from_dataset(tiny)
+    res = index.nearest(lon, lat, k=3)
+    st_ = index.stations
+    g = geodesic_m(lon[:, None], lat[:, None], st_["lon"].to_numpy()[res.station_index],
+                   st_["lat"].to_numpy()[res.station_index])
+    assert np.max(np.abs(res.distance_m / g - 1)) < 1e-4
+
+
+def test_points_far_outside_the_county_are_ranked_geodesically(tiny):
+    index = StationIndex.from_dataset(tiny)
+    lon = np.array([116.40, 87.6, 126.6])  # Beijing, Urumqi (re-ranked geodesically), Harbin (300 km)
+    lat = np.array([39.90, 43.8, 45.75])
+    res = index.nearest(lon, lat, k=3)
+    brute = _brute(lon, lat, tiny.stations, np.ones(3, dtype=bool))
+    np.testing.assert_allclose(res.distance_m[:2], brute[:2], rtol=1e-9)
+    np.testing.assert_allclose(res.distance_m[2], brute[2], rtol=1e-5)
+
+
+def test_filters_aliases_and_records(tiny):
+    index = StationIndex.from_dataset(tiny)
+    # V1 of the tiny county (lon0+0.02, lat0+0.02): S1 is 0.03 deg east and north, about 4.04 km
+    r = index.nearest(LON0 + 0.02, LAT0 + 0.02, k=2)
+    assert r.station_id.tolist() == [["S1", "S2"]]
+    assert r.distance_m[0, 0] == pytest.approx(4044.8, rel=1e-3)
+    # studios hosting 医药卫生 (alias 医卫, kind alias 工作室): only S3
+    r = index.nearest(LON0 + 0.02, LAT0 + 0.02, k=2, kinds="工作室", sector="医卫")
+    assert r.station_id.tolist() == [["S3", None]]
+    recs = r.records()
+    assert recs == [[{"id": "S3", "name": "医卫工作室", "kind": "studio",
+                      "distance_m": pytest.approx(r.distance_m[0, 0])}]]
+    frame = index.nearest([LON0 + 0.02, LON0 + 0.19], [LAT0 + 0.02, LAT0 + 0.01], k=1).to_frame()
+    assert frame[["point", "rank", "id", "kind"]].values.tolist() == [
+        [0, 1, "S1", "station_comprehensive"], [1, 1, "S3", "studio"]]
+    assert list(frame.columns) == ["point", "rank", "id", "name", "kind", "distance_m"]
+    # a known kind without stations answers "none", not an error
+    r = index.nearest(LON0, LAT0, kinds="contact_point")
+    assert r.station_index.tolist() == [[-1]] and np.isinf(r.distance_m).all()
+    assert r.to_frame().empty and r.records() == [[]]
+
+
+def test_max_distance_drops_far_neighbours(tiny):
+    index = StationIndex.from_dataset(tiny)
+    r = index.nearest(LON0 + 0.02, LAT0 + 0.02, k=3, max_distance_m=5000)
+    assert r.station_id.tolist() == [["S1", None, None]]
+    r = index.nearest(LON0 + 0.05, LAT0 + 0.05, k=1, max_distance_m=0)  # exactly on S1
+    assert r.station_id.tolist() == [["S1"]]
+
+
+@pytest.mark.parametrize("call, field, idx", [
+    (lambda ix: ix.nearest([130.3, 130.4, 200.0], [46.8, 46.8, 46.8]), "lon", 2),
+    (lambda ix: ix.nearest([130.3, 130.4], [46.8, float("nan")]), "lat", 1),
+    (lambda ix: ix.nearest([130.3], [95.0]), "lat", 0),
+    (lambda ix: ix.nearest([], []), "lon", None),
+    (lambda ix: ix.nearest([130.3, 130.4], [46.8]), "lat", None),
+    (lambda ix: ix.nearest(130.3, 46.8, k=0), "k", None),
+    (lambda ix: ix.nearest(130.3, 46.8, k=1.5), "k", None),
+    (lambda ix: ix.nearest(130.3, 46.8, kinds="花园"), "kinds", None),
+    (lambda ix: ix.nearest(130.3, 46.8, kinds=[]), "kinds", None),
+    (lambda ix: ix.nearest(130.3, 46.8, sector="天文"), "sector", None),
+    (lambda ix: ix.nearest(130.3, 46.8, max_distance_m=-1), "max_distance_m", None),
+    (lambda ix: ix.nearest(["x"], [46.8]), "lon", None),
+])
+def test_bad_input_names_field_and_row(tiny, call, field, idx):
+    index = StationIndex.from_dataset(tiny)
+    with pytest.raises(InvalidQuery) as e:
+        call(index)
+    assert isinstance(e.value, ValueError)
+    assert e.value.field == field and e.value.index == idx
+    assert field in str(e.value)
+    assert e.value.to_dict()["field"] == field
+
+
+def test_batch_limit(tiny):
+    index = StationIndex(tiny.stations, tiny.metric_crs, max_batch=10)
+    assert index.nearest(np.full(10, LON0), np.full(10, LAT0)).station_index.shape == (10, 1)
+    with pytest.raises(InvalidQuery, match="exceeds the limit"):
+        index.nearest(np.full(11, LON0), np.full(11, LAT0))
+
+
+def test_empty_station_layer_answers_none(tiny):
+    index = StationIndex(tiny.stations.iloc[:0], tiny.metric_crs)
+    r = index.nearest([LON0, LON0 + 0.1], [LAT0, LAT0], k=2)
+    assert (r.station_index == -1).all() and np.isinf(r.distance_m).all()
+
+
+def test_concurrent_queries_agree_with_sequential(tiny):
+    index = StationIndex.from_dataset(tiny)
+    rng = np.random.default_rng(7)
+    lon = rng.uniform(LON0 - 0.1, LON0 + 0.3, 500)
+    lat = rng.uniform(LAT0 - 0.1, LAT0 + 0.2, 500)
+    jobs = [(None, None), ("studio", None), (None, "农业"), ("station_sector", "农业")] * 4
+    expected = [StationIndex.from_dataset(tiny).nearest(lon, lat, k=2, kinds=kd, sector=sc).station_index
+                for kd, sc in jobs]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda j: index.nearest(lon, lat, k=2, kinds=j[0], sector=j[1]).station_index,
+                            jobs))
+    for a, b in zip(got, expected):
+        np.testing.assert_array_equal(a, b)
