@@ -1,0 +1,107 @@
+"""The FastAPI application factory.
+
+``create_app()`` reads :class:`~api.settings.Settings` from the environment (and the settings
+file), opens the store, marks jobs interrupted by a previous process as failed, loads the demo
+county into an empty store (``load_demo``) and wires the routers. Tests build their own app on a
+temporary directory: ``create_app(Settings(data_dir=tmp, load_demo=False))``.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from geo_service.store import Store, open_store
+
+from .auth import key_id
+from .cache import DatasetCache
+from .jobs import JobManager
+from .logs import configure_logging
+from .middleware import RequestContextMiddleware
+from .problems import install_handlers
+from .routers import coverage, datasets, jobs, nearest, system
+from .settings import Settings
+
+log = logging.getLogger("geo_service.api")
+
+DESCRIPTION = """Coverage and assignment service for the liaison networks of CPPCC committees
+(委员工作站、委员工作室、界别联系点): datasets, nearest-station lookups, coverage and gaps,
+optimisation jobs and their tables (界别责任区一览表).
+
+Authentication: an API key in `X-API-Key` or `Authorization: Bearer`. Roles: `viewer` (maps,
+coverage, nearest), `planner` (+ optimisations, exports, constituents' personal fields), `admin`
+(+ datasets). Errors are RFC 9457 `application/problem+json`."""
+
+
+def _seed_demo(store: Store, settings: Settings) -> None:
+    if not settings.load_demo or store.list_datasets():
+        return
+    try:
+        from geo_service.seed import ensure_demo
+
+        if ensure_demo(store):
+            log.info("loaded the demo county as dataset 'demo'")
+    except ImportError as e:  # the demo generator is optional at run time
+        log.warning("demo county not available: %s", e)
+
+
+def _web_router(app: FastAPI) -> None:
+    """Include the web page and map routes of :mod:`api.web` when that module is present."""
+    import importlib.util
+
+    if importlib.util.find_spec("api.web") is None:
+        return
+    try:
+        from . import web
+    except ImportError as e:  # present but broken (e.g. maps missing): serve the API anyway
+        log.warning("web page not available: %s", e)
+        return
+    app.include_router(web.router)
+    mount = getattr(web, "mount_static", None)
+    if mount is not None:
+        mount(app)
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
+    """Build the service. ``store`` defaults to ``open_store(settings.store_location)``."""
+    settings = settings or Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    store = store or open_store(settings.store_location)
+    interrupted = store.fail_interrupted_jobs()
+    if interrupted:
+        log.warning("marked %d interrupted job(s) as failed", interrupted)
+    _seed_demo(store, settings)
+    cache = DatasetCache(store, size=settings.index_cache_size)
+    manager = JobManager(store, lambda dataset_id: cache.get(dataset_id).ds, workers=settings.job_workers,
+                         queue_size=settings.job_queue_size, retry_after_s=settings.job_retry_after_s)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if settings.api_keys:
+            log.info("API keys enforced", extra={"keys": {key_id(k): r for k, r in settings.api_keys.items()}})
+        elif settings.local_open:
+            log.warning("no API key configured: loopback clients are treated as admin (local demo "
+                        "mode), every other client is refused; set GEO_SERVICE_API_KEYS to enforce keys")
+        else:
+            log.warning("no API key configured and local_open is off: only anonymous endpoints answer")
+        yield
+        manager.shutdown(wait=False)
+
+    app = FastAPI(title="geo-service", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.store = store
+    app.state.cache = cache
+    app.state.jobs = manager
+    install_handlers(app)
+    app.add_middleware(RequestContextMiddleware, max_body=max(settings.max_upload_bytes, settings.max_body_bytes))
+    app.include_router(system.router)
+    system.mount_docs(app)
+    _web_router(app)  # before datasets: its /v1/datasets/{id}/maps/{kind} must win over /{layer}/{fid}
+    app.include_router(nearest.router)
+    app.include_router(coverage.router)
+    app.include_router(jobs.router)
+    app.include_router(datasets.router)
+    return app

@@ -1,0 +1,74 @@
+"""FastAPI dependencies: settings, store, dataset cache, job manager, checked path ids, bodies."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+
+from geo_service.store import NotFound, Store, check_dataset_id
+
+from .cache import DatasetCache, DatasetEntry
+from .jobs import JobManager
+from .problems import ProblemError
+from .settings import Settings
+
+DATASET_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def get_cache(request: Request) -> DatasetCache:
+    return request.app.state.cache
+
+
+def get_jobs(request: Request) -> JobManager:
+    return request.app.state.jobs
+
+
+DatasetId = Annotated[str, Path(description="dataset id: 1-64 letters, digits, '_' or '-'",
+                                pattern=DATASET_ID_PATTERN, max_length=64)]
+
+
+def checked_dataset_id(dataset_id: DatasetId) -> str:
+    """The path's dataset id, validated (no path tricks: ``..``, ``/``, ``%2e`` are refused)."""
+    try:
+        return check_dataset_id(dataset_id)
+    except ValueError as e:
+        raise ProblemError(400, str(e), code="invalid-dataset-id", dataset_id=dataset_id) from None
+
+
+def dataset_entry(dataset_id: str = Depends(checked_dataset_id),
+                  cache: DatasetCache = Depends(get_cache)) -> DatasetEntry:
+    """The cached current version of the path's dataset (404 problem when absent)."""
+    try:
+        return cache.get(dataset_id)
+    except NotFound:
+        raise ProblemError(404, f"no dataset '{dataset_id}'", code="dataset-not-found",
+                           dataset_id=dataset_id) from None
+
+
+async def read_body_limited(request: Request, limit: int) -> bytes:
+    """The request body, refusing with 413 beyond ``limit`` bytes (checked while streaming)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise ProblemError(413, f"request body of {int(declared)} bytes exceeds the limit of "
+                                        f"{limit} bytes", code="body-too-large", limit_bytes=limit)
+        except ValueError:
+            raise ProblemError(400, "Content-Length is not a number", code="bad-content-length") from None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ProblemError(413, f"request body exceeds the limit of {limit} bytes",
+                               code="body-too-large", limit_bytes=limit)
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,193 @@
+"""Optimisation jobs off the request path: a bounded worker pool over the store's job records.
+
+Why threads, not processes: the solvers spend their time inside OR-Tools (CP-SAT, min-cost flow)
+and numpy/scipy, which run in C++ and release the GIL for the heavy part, so a worker thread does
+not stall the event loop; a thread shares the in-memory dataset cache (no pickling of a whole
+county per job), and progress/cancel are plain callbacks and an :class:`threading.Event`. On a
+2-core machine the default is one worker (one core solves, one serves). A process pool would
+buy isolation from a solver crash at the price of copying the dataset and results across; the
+batch layer (Dask) is the place for that scale.
+
+The queue is bounded: at most ``workers + queue_size`` jobs are accepted or running at once;
+beyond that :meth:`JobManager.submit` raises :class:`QueueFull` (the API answers 503 with
+``Retry-After``). Every state change is written to the store (``accepted`` -> ``running`` ->
+``successful`` | ``failed`` | ``dismissed``, progress 0-100, message, result or error), so a
+restart loses no finished result; on start-up the app marks jobs left running as failed
+(:meth:`~geo_service.store.Store.fail_interrupted_jobs`).
+
+A runner is ``runner(ds, params, previous, progress, cancel) -> dict`` where ``previous`` is the
+result dict of an earlier job (minimal-change re-runs) or None, ``progress(percent, message="")``
+reports 0-100 and ``cancel()`` returns True once the job was dismissed; a runner should poll it
+and stop early (its result is discarded either way).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from geo_service.dataset import Dataset
+from geo_service.store import JobRecord, NotFound, Store, utcnow
+
+log = logging.getLogger("geo_service.api.jobs")
+
+Runner = Callable[..., dict[str, Any]]
+TERMINAL = ("successful", "failed", "dismissed")
+
+
+class QueueFull(Exception):
+    """The job queue is full; try again after ``retry_after_s`` seconds."""
+
+    def __init__(self, retry_after_s: int):
+        super().__init__(f"the job queue is full; retry after {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
+class JobCancelled(Exception):
+    """Raised by a runner (optionally) when it notices it was dismissed."""
+
+
+def run_optimisation_job(ds: Dataset, params: dict[str, Any], previous: dict[str, Any] | None,
+                         progress: Callable[..., None], cancel: Callable[[], bool]) -> dict[str, Any]:
+    """Runner for kind ``optimisation``: ``solvers.pipeline.run_optimisation`` on ``ds``."""
+    from solvers.pipeline import OptimisationParams, OptimisationResult, run_optimisation
+
+    p = OptimisationParams.from_dict(params) if hasattr(OptimisationParams, "from_dict") \
+        else OptimisationParams(**params)
+    prev = OptimisationResult.from_dict(previous) if previous else None
+    result = run_optimisation(ds, p, previous=prev, progress=progress, cancel=cancel)
+    return result.to_dict()
+
+
+DEFAULT_RUNNERS: dict[str, Runner] = {"optimisation": run_optimisation_job}
+
+
+class JobManager:
+    """Runs jobs on ``workers`` threads with at most ``queue_size`` more waiting.
+
+    ``load_dataset(dataset_id)`` returns the dataset to solve (the API passes its cache).
+    """
+
+    def __init__(self, store: Store, load_dataset: Callable[[str], Dataset], *, workers: int = 1,
+                 queue_size: int = 4, retry_after_s: int = 30, runners: dict[str, Runner] | None = None):
+        self.store = store
+        self.load_dataset = load_dataset
+        self.workers = workers
+        self.capacity = workers + queue_size
+        self.retry_after_s = retry_after_s
+        self.runners = dict(DEFAULT_RUNNERS if runners is None else runners)
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="geo-job")
+        self._slots = threading.BoundedSemaphore(self.capacity)
+        self._cancel: dict[str, threading.Event] = {}
+        self._lock = threading.RLock()  # orders status writes between worker and cancel
+
+    # -- public -----------------------------------------------------------------------------
+    @property
+    def active(self) -> int:
+        """Jobs accepted or running in this process."""
+        return len(self._cancel)
+
+    def submit(self, dataset_id: str, kind: str, params: dict[str, Any]) -> JobRecord:
+        """Record a new job as ``accepted`` and queue it; raise :class:`QueueFull` when full."""
+        if kind not in self.runners:
+            raise ValueError(f"unknown job kind '{kind}' (expected one of {', '.join(self.runners)})")
+        if not self._slots.acquire(blocking=False):
+            raise QueueFull(self.retry_after_s)
+        job_id = uuid.uuid4().hex
+        try:
+            self._cancel[job_id] = threading.Event()
+            job = self.store.create_job(JobRecord(id=job_id, dataset_id=dataset_id, kind=kind,
+                                                  params=params, message="waiting for a worker"))
+            self._executor.submit(self._run, job_id)
+        except BaseException:
+            self._cancel.pop(job_id, None)
+            self._slots.release()
+            raise
+        log.info("job accepted", extra={"job_id": job.id, "dataset_id": dataset_id, "kind": kind})
+        return job
+
+    def cancel(self, job_id: str) -> JobRecord:
+        """Dismiss a job that is accepted or running; a finished job is returned unchanged."""
+        with self._lock:
+            job = self.store.get_job(job_id)
+            if job.status in TERMINAL:
+                return job
+            ev = self._cancel.get(job_id)
+            if ev is not None:
+                ev.set()
+            job = self.store.update_job(job_id, status="dismissed", finished_at=utcnow(),
+                                        message="dismissed on request")
+        log.info("job dismissed", extra={"job_id": job_id})
+        return job
+
+    def shutdown(self, wait: bool = False) -> None:
+        """Stop accepting work; signal running jobs to stop (left ones are failed on next start)."""
+        for ev in list(self._cancel.values()):
+            ev.set()
+        self._executor.shutdown(wait=wait, cancel_futures=True)
+
+    # -- worker -----------------------------------------------------------------------------
+    def _write(self, job_id: str, ev: threading.Event, **fields: Any) -> bool:
+        """Write ``fields`` unless the job was dismissed meanwhile; True when written."""
+        with self._lock:
+            if ev.is_set():
+                return False
+            self.store.update_job(job_id, **fields)
+            return True
+
+    def _run(self, job_id: str) -> None:
+        ev = self._cancel.get(job_id) or threading.Event()
+        try:
+            if ev.is_set():
+                return
+            job = self.store.get_job(job_id)
+            if not self._write(job_id, ev, status="running", started_at=utcnow(), progress=0.0,
+                               message="running"):
+                return
+            ds = self.load_dataset(job.dataset_id)
+            previous = None
+            prev_id = job.params.get("previous_job_id")
+            if prev_id:
+                prev = self.store.get_job(prev_id)
+                if prev.status != "successful" or prev.result is None:
+                    raise ValueError(f"previous job '{prev_id}' has no result (status {prev.status})")
+                previous = prev.result
+            last = [0.0, -1.0]  # time of last write, percent written
+
+            def progress(percent: float, message: str = "") -> None:
+                pct = max(0.0, min(99.0, float(percent)))
+                now = time.monotonic()
+                if pct - last[1] >= 1.0 or now - last[0] >= 0.5:
+                    last[:] = [now, pct]
+                    fields: dict[str, Any] = {"progress": round(pct, 1)}
+                    if message:
+                        fields["message"] = str(message)[:500]
+                    self._write(job_id, ev, **fields)
+
+            result = self.runners[job.kind](ds, job.params, previous, progress, ev.is_set)
+            if self._write(job_id, ev, status="successful", progress=100.0, result=result,
+                           finished_at=utcnow(), message=_summary_message(result)):
+                log.info("job successful", extra={"job_id": job_id})
+        except JobCancelled:
+            pass
+        except Exception as e:  # a failed solve is a job state, not a crash of the service
+            log.exception("job failed", extra={"job_id": job_id})
+            detail = str(e) or type(e).__name__
+            try:
+                self._write(job_id, ev, status="failed", finished_at=utcnow(), message=detail[:500],
+                            error={"title": type(e).__name__, "detail": detail})
+            except NotFound:
+                pass
+        finally:
+            self._cancel.pop(job_id, None)
+            self._slots.release()
+
+
+def _summary_message(result: dict[str, Any]) -> str:
+    status = result.get("status") if isinstance(result, dict) else None
+    return f"finished: {status}" if status else "finished"

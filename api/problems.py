@@ -1,0 +1,140 @@
+"""Errors as RFC 9457 problem details (``application/problem+json``).
+
+Every error the service returns has ``type``, ``title``, ``status``, ``detail`` and ``instance``
+(the request path), plus members naming what was wrong: ``errors`` (a list of
+``{layer, row, feature_id, field, message, code}`` for dataset validation, or ``{field, message,
+code}`` for request parameters), ``feature_id``, ``dataset_id`` or ``job_id``.
+Raise :class:`ProblemError` in routers; :func:`install_handlers` turns it, FastAPI's request
+validation errors, Starlette's HTTP errors (404/405/...), store errors and anything unexpected
+(500, detail hidden) into problem responses.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+
+from geo_service.dataset import DatasetValidationError
+from geo_service.store import Conflict, NotFound
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "urn:geo-service:problem:"
+
+_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+           405: "Method Not Allowed", 406: "Not Acceptable", 409: "Conflict", 412: "Precondition Failed",
+           413: "Content Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Content",
+           428: "Precondition Required", 429: "Too Many Requests", 500: "Internal Server Error",
+           503: "Service Unavailable"}
+
+log = logging.getLogger("geo_service.api")
+
+
+class ProblemError(Exception):
+    """An error to answer as problem+json.
+
+    ``code`` becomes the problem ``type`` (``urn:geo-service:problem:<code>``); ``extra`` members
+    (``errors``, ``feature_id``, ...) are added to the body; ``headers`` to the response.
+    """
+
+    def __init__(self, status: int, detail: str, *, code: str | None = None, title: str | None = None,
+                 headers: dict[str, str] | None = None, **extra: Any):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.code = code
+        self.title = title or _TITLES.get(status, "Error")
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def problem_body(request: Request | None, status: int, detail: str, *, code: str | None = None,
+                 title: str | None = None, **extra: Any) -> dict[str, Any]:
+    """The problem document as a dict."""
+    body: dict[str, Any] = {
+        "type": f"{TYPE_BASE}{code}" if code else "about:blank",
+        "title": title or _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if request is not None:
+        body["instance"] = request.url.path
+        rid = getattr(request.state, "request_id", None)
+        if rid:
+            body["request_id"] = rid
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return body
+
+
+def problem_response(request: Request | None, status: int, detail: str, *, code: str | None = None,
+                     title: str | None = None, headers: dict[str, str] | None = None,
+                     **extra: Any) -> JSONResponse:
+    """A ``JSONResponse`` with media type ``application/problem+json``."""
+    return JSONResponse(problem_body(request, status, detail, code=code, title=title, **extra),
+                        status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def validation_errors(exc: DatasetValidationError) -> list[dict[str, Any]]:
+    """Every error-severity problem of ``exc`` as ``{layer,row,feature_id,field,message,code}``."""
+    return [{"layer": p.layer, "row": p.row, "feature_id": p.feature_id, "field": p.field,
+             "message": p.message, "code": p.code} for p in exc.problems if p.severity == "error"]
+
+
+def _request_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    out = []
+    for e in exc.errors():
+        loc = [str(x) for x in e.get("loc", ())]
+        where = loc[0] if loc else ""
+        out.append({"in": where, "field": ".".join(loc[1:]) or where, "message": e.get("msg", ""),
+                    "code": e.get("type", "invalid")})
+    return out
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Register the exception handlers that answer every error as problem+json."""
+
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, exc: ProblemError):
+        return problem_response(request, exc.status, exc.detail, code=exc.code, title=exc.title,
+                                headers=exc.headers, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_validation(request: Request, exc: RequestValidationError):
+        errors = _request_errors(exc)
+        fields = ", ".join(sorted({f"{e['in']}:{e['field']}" for e in errors}))
+        return problem_response(request, 422, f"invalid request parameters: {fields}",
+                                code="invalid-parameters", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no resource at {request.url.path}"
+        elif exc.status_code == 405:
+            detail = f"method {request.method} is not allowed on {request.url.path}"
+        return problem_response(request, exc.status_code, detail, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(NotFound)
+    async def _not_found(request: Request, exc: NotFound):
+        return problem_response(request, 404, str(exc), code="not-found")
+
+    @app.exception_handler(Conflict)
+    async def _conflict(request: Request, exc: Conflict):
+        return problem_response(request, 412, str(exc), code="version-mismatch")
+
+    @app.exception_handler(DatasetValidationError)
+    async def _invalid(request: Request, exc: DatasetValidationError):
+        errors = validation_errors(exc)
+        return problem_response(request, 422, f"{len(errors)} validation error(s); nothing was stored",
+                                code="dataset-invalid", title="Invalid dataset", errors=errors)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(request, 500, "the service failed to handle this request; "
+                                              "the error was logged with this request id",
+                                code="internal-error")

@@ -1,0 +1,382 @@
+"""Datasets: list, upload, inspect, delete; layers as GeoJSON; single-feature edits with ETags."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from geo_service.dataset import Dataset, DatasetValidationError
+from geo_service.domain import LAYER_ORDER, LAYERS
+from geo_service.store import Conflict, DatasetInfo, NotFound, Store
+
+from .. import geojson as gj
+from ..auth import Principal, admin, viewer
+from ..cache import DatasetCache
+from ..deps import DATASET_ID_PATTERN, checked_dataset_id, get_cache, get_settings, get_store, read_body_limited
+from ..encoding import FastJSONResponse, GeoJSONResponse, loads
+from ..problems import ProblemError
+from ..schemas import DatasetList, DatasetOut, ProblemDetail
+from ..settings import Settings
+
+log = logging.getLogger("geo_service.api.datasets")
+router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
+
+LayerName = Literal[LAYER_ORDER]  # type: ignore[valid-type]
+FeatureId = Annotated[str, "feature id"]
+_ERR = {k: {"model": ProblemDetail} for k in (400, 401, 403, 404, 409, 412, 413, 422, 428)}
+
+
+def dataset_out(request: Request, info: DatasetInfo) -> dict[str, Any]:
+    base = str(request.url_for("get_dataset", dataset_id=info.id))
+    links = [{"href": base, "rel": "self", "type": "application/json"}]
+    links += [{"href": f"{base}/{layer}", "rel": "items", "type": "application/geo+json", "title": layer}
+              for layer in LAYER_ORDER]
+    return {**info.to_dict(), "links": links}
+
+
+@router.get("", response_model=DatasetList, summary="List stored datasets", responses=_ERR)
+def list_datasets(request: Request, store: Store = Depends(get_store), _: Principal = Depends(viewer)):
+    return FastJSONResponse({"datasets": [dataset_out(request, i) for i in store.list_datasets()],
+                             "links": [{"href": str(request.url), "rel": "self"}]})
+
+
+def _read_upload(path: Path, datum: str, name: str) -> Dataset:
+    """Read an uploaded GeoPackage or zip of layer files (issue-2 importer when present)."""
+    try:
+        from geo_service.io import read_dataset
+    except ImportError:  # importer not installed: GeoPackage (possibly zipped) only
+        from geo_service.io.gpkg import read_gpkg
+
+        if path.suffix == ".zip":
+            folder = path.with_suffix("")
+            with zipfile.ZipFile(path) as zf:
+                zf.extractall(folder)
+            found = sorted(folder.rglob("*.gpkg"))
+            if not found:
+                raise ValueError("the zip holds no GeoPackage (other formats need geo_service.io)")
+            path = found[0]
+        if datum != "wgs84":
+            raise ValueError("datum conversion on upload needs geo_service.io.read_dataset")
+        return read_gpkg(path, name=name)
+    return read_dataset(path, datum=datum, name=name)
+
+
+@router.post("", status_code=201, response_model=DatasetOut, summary="Upload a dataset (admin)",
+             responses=_ERR)
+def upload_dataset(
+    request: Request,
+    file: Annotated[UploadFile, File(description="a GeoPackage (.gpkg) or a zip of layer files")],
+    id: Annotated[str | None, Form(pattern=DATASET_ID_PATTERN, max_length=64,
+                                   description="dataset id (default: the file's stem)")] = None,
+    datum: Annotated[Literal["wgs84", "gcj02", "bd09"], Form(description="datum of the coordinates")] = "wgs84",
+    replace: Annotated[bool, Form(description="replace an existing dataset of that id")] = False,
+    store: Store = Depends(get_store), cache: DatasetCache = Depends(get_cache),
+    settings: Settings = Depends(get_settings), _: Principal = Depends(admin),
+):
+    """Validate the upload in full and store it as a new dataset version.
+
+    Every validation problem is listed in the 422 problem's ``errors``; nothing is stored then.
+    """
+    filename = Path(file.filename or "upload").name
+    suffix = Path(filename).suffix.lower()
+    if suffix not in (".gpkg", ".zip"):
+        raise ProblemError(415, f"upload a GeoPackage (.gpkg) or a .zip of layer files, not '{filename}'",
+                           code="unsupported-upload", field="file")
+    dataset_id = id or Path(filename).stem
+    try:
+        checked_dataset_id(dataset_id)
+    except ProblemError:
+        raise ProblemError(422, f"'{dataset_id}' is not a valid dataset id; give one in the 'id' field "
+                                "(1-64 letters, digits, '_' or '-')", code="invalid-dataset-id",
+                           field="id") from None
+    if store.has_dataset(dataset_id) and not replace:
+        raise ProblemError(409, f"dataset '{dataset_id}' exists; send replace=true to replace it",
+                           code="dataset-exists", dataset_id=dataset_id)
+    tmpdir = Path(tempfile.mkdtemp(prefix="geo-upload-"))
+    try:
+        path = tmpdir / f"upload{suffix}"
+        size = 0
+        with open(path, "wb") as out:
+            while chunk := file.file.read(1 << 20):
+                size += len(chunk)
+                if size > settings.max_upload_bytes:
+                    raise ProblemError(413, f"upload exceeds {settings.max_upload_bytes} bytes",
+                                       code="body-too-large", limit_bytes=settings.max_upload_bytes)
+                out.write(chunk)
+        if suffix == ".zip" and not zipfile.is_zipfile(path):
+            raise ProblemError(422, "the file is not a valid zip archive", code="unreadable-upload", field="file")
+        if suffix == ".zip":
+            _check_zip(path, settings.max_upload_bytes * 4)
+        try:
+            ds = _read_upload(path, datum, dataset_id)
+        except DatasetValidationError:
+            raise
+        except (ValueError, OSError, RuntimeError, KeyError) as e:
+            raise ProblemError(422, f"cannot read '{filename}': {e}", code="unreadable-upload",
+                               field="file") from None
+        except Exception as e:  # pyogrio/fiona raise their own error types for corrupt files
+            if type(e).__module__.split(".")[0] in ("pyogrio", "fiona", "sqlite3", "zipfile", "shapely"):
+                raise ProblemError(422, f"cannot read '{filename}': {e}", code="unreadable-upload",
+                                   field="file") from None
+            raise
+        try:
+            info = store.put_dataset(dataset_id, ds, expected_version=None if replace else 0,
+                                     meta={"source": filename, "datum": datum})
+        except Conflict:
+            raise ProblemError(409, f"dataset '{dataset_id}' was created meanwhile; send replace=true",
+                               code="dataset-exists", dataset_id=dataset_id) from None
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    cache.put(info, ds)
+    log.info("dataset stored", extra={"dataset_id": dataset_id, "version": info.version})
+    body = dataset_out(request, info)
+    body["warnings"] = [str(w) for w in ds.warnings]
+    return FastJSONResponse(body, status_code=201, headers={"Location": body["links"][0]["href"],
+                                                             "ETag": info.etag})
+
+
+def _check_zip(path: Path, max_unpacked: int) -> None:
+    """Refuse zip bombs and entries that escape the extraction folder."""
+    with zipfile.ZipFile(path) as zf:
+        total = 0
+        for zi in zf.infolist():
+            total += zi.file_size
+            name = zi.filename
+            if name.startswith(("/", "\\")) or ".." in Path(name).parts:
+                raise ProblemError(422, f"zip entry '{name}' points outside the archive", code="unsafe-zip",
+                                   field="file")
+        if total > max_unpacked:
+            raise ProblemError(413, f"zip unpacks to {total} bytes, over {max_unpacked}", code="body-too-large")
+
+
+@router.get("/{dataset_id}", response_model=DatasetOut, name="get_dataset", summary="One dataset",
+            responses=_ERR)
+def get_dataset(request: Request, dataset_id: str = Depends(checked_dataset_id),
+                store: Store = Depends(get_store), _: Principal = Depends(viewer)):
+    try:
+        info = store.dataset_info(dataset_id)
+    except NotFound:
+        raise ProblemError(404, f"no dataset '{dataset_id}'", code="dataset-not-found",
+                           dataset_id=dataset_id) from None
+    body = dataset_out(request, info)
+    return FastJSONResponse(body, headers={"ETag": info.etag})
+
+
+@router.delete("/{dataset_id}", status_code=204, summary="Delete a dataset (admin)", responses=_ERR)
+def delete_dataset(dataset_id: str = Depends(checked_dataset_id), store: Store = Depends(get_store),
+                   cache: DatasetCache = Depends(get_cache), _: Principal = Depends(admin),
+                   if_match: Annotated[str | None, Header()] = None):
+    try:
+        info = store.dataset_info(dataset_id)
+    except NotFound:
+        raise ProblemError(404, f"no dataset '{dataset_id}'", code="dataset-not-found",
+                           dataset_id=dataset_id) from None
+    if if_match is not None and if_match.strip() != "*" and _strip(if_match) != _strip(info.etag):
+        raise ProblemError(412, f"dataset '{dataset_id}' is at {info.etag}, not {if_match}",
+                           code="version-mismatch", dataset_id=dataset_id, etag=info.etag)
+    store.delete_dataset(dataset_id)
+    cache.invalidate(dataset_id)
+    log.info("dataset deleted", extra={"dataset_id": dataset_id})
+    return Response(status_code=204)
+
+
+def _strip(etag: str) -> str:
+    e = etag.strip()
+    return e[2:] if e.startswith("W/") else e
+
+
+def _parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
+    if bbox is None:
+        return None
+    try:
+        v = [float(x) for x in bbox.split(",")]
+    except ValueError:
+        v = []
+    if len(v) != 4 or not all(abs(x) <= 180 for x in v) or v[0] > v[2] or v[1] > v[3] \
+            or abs(v[1]) > 90 or abs(v[3]) > 90:
+        raise ProblemError(400, f"bbox must be 'minlon,minlat,maxlon,maxlat' in degrees, got '{bbox}'",
+                           code="invalid-bbox", field="bbox")
+    return tuple(v)  # type: ignore[return-value]
+
+
+@router.get("/{dataset_id}/{layer}", summary="A layer as a GeoJSON FeatureCollection (paged)",
+            response_class=GeoJSONResponse, responses={**_ERR, 200: {"content": {"application/geo+json": {}}}})
+def get_layer(request: Request, layer: LayerName, dataset_id: str = Depends(checked_dataset_id),
+              cache: DatasetCache = Depends(get_cache), settings: Settings = Depends(get_settings),
+              who: Principal = Depends(viewer),
+              limit: Annotated[int, Query(ge=1, le=100_000, description="features per page")] = 1000,
+              offset: Annotated[int, Query(ge=0, le=10**9, description="features to skip")] = 0,
+              bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS-84)",
+                                                max_length=200)] = None):
+    """Features of ``layer`` in OGC API - Features manner: ``numberMatched``, ``numberReturned``,
+    ``links`` (self, next, prev). Personal fields of constituents only for planner and admin."""
+    if limit > settings.max_page_size:
+        raise ProblemError(400, f"limit must be <= {settings.max_page_size}", code="invalid-parameters",
+                           field="limit")
+    entry = _entry(cache, dataset_id)
+    df = entry.ds[layer]
+    box = _parse_bbox(bbox)
+    if box is not None:
+        df = gj.filter_bbox(df, box)
+    matched = len(df)
+    page = df.iloc[offset:offset + limit]
+    feats = gj.features(page, layer, personal=who.sees_personal)
+    links = [{"href": str(request.url), "rel": "self", "type": "application/geo+json"}]
+    if offset + limit < matched:
+        links.append({"href": str(request.url.include_query_params(offset=offset + limit, limit=limit)),
+                      "rel": "next", "type": "application/geo+json"})
+    if offset > 0:
+        links.append({"href": str(request.url.include_query_params(offset=max(0, offset - limit), limit=limit)),
+                      "rel": "prev", "type": "application/geo+json"})
+    body = {"type": "FeatureCollection", "name": layer, "features": feats,
+            "numberMatched": matched, "numberReturned": len(feats), "links": links,
+            "dataset_version": entry.info.version}
+    b = gj.bbox_of(page)
+    if b is not None:
+        body["bbox"] = b
+    return GeoJSONResponse(body, headers={"ETag": entry.info.etag})
+
+
+def _entry(cache: DatasetCache, dataset_id: str):
+    try:
+        return cache.get(dataset_id)
+    except NotFound:
+        raise ProblemError(404, f"no dataset '{dataset_id}'", code="dataset-not-found",
+                           dataset_id=dataset_id) from None
+
+
+def _feature_or_404(ds: Dataset, layer: str, feature_id: str, dataset_id: str) -> int:
+    i = gj.find_row(ds[layer], feature_id)
+    if i is None:
+        raise ProblemError(404, f"no feature '{feature_id}' in layer {layer} of dataset '{dataset_id}'",
+                           code="feature-not-found", dataset_id=dataset_id, layer=layer, feature_id=feature_id)
+    return i
+
+
+@router.get("/{dataset_id}/{layer}/{feature_id}", summary="One feature (with its ETag)",
+            response_class=GeoJSONResponse, responses={**_ERR, 200: {"content": {"application/geo+json": {}}}})
+def get_feature(layer: LayerName, feature_id: Annotated[str, "id"], dataset_id: str = Depends(checked_dataset_id),
+                cache: DatasetCache = Depends(get_cache), who: Principal = Depends(viewer)):
+    entry = _entry(cache, dataset_id)
+    i = _feature_or_404(entry.ds, layer, feature_id, dataset_id)
+    df = entry.ds[layer].iloc[i:i + 1]
+    full = gj.features(df, layer, personal=True)[0]
+    shown = full if who.sees_personal else gj.features(df, layer, personal=False)[0]
+    return GeoJSONResponse(shown, headers={"ETag": gj.feature_etag(full)})
+
+
+_FEATURE_BODY = {"requestBody": {"required": True, "content": {
+    "application/geo+json": {"schema": {"type": "object", "properties": {
+        "type": {"type": "string", "enum": ["Feature"]},
+        "geometry": {"type": ["object", "null"]},
+        "properties": {"type": "object"}}}},
+    "application/json": {"schema": {"type": "object"}}}}}
+
+
+async def _json_body(request: Request, limit: int) -> Any:
+    raw = await read_body_limited(request, limit)
+    try:
+        return loads(raw)
+    except ValueError as e:
+        raise ProblemError(400, f"body is not valid JSON: {e}", code="invalid-json") from None
+
+
+def _edit(store: Store, cache: DatasetCache, dataset_id: str, layer: str, feature_id: str,
+          if_match: str | None, if_none_match: str | None, body: Any, op: str):
+    """Apply one feature edit with optimistic concurrency; return (status, feature, etag)."""
+    if if_match is None and not (op == "put" and if_none_match and if_none_match.strip() == "*"):
+        raise ProblemError(428, "send If-Match with the feature's ETag (from GET) so a concurrent edit "
+                                "is not overwritten; to create a feature with PUT send If-None-Match: *",
+                           code="precondition-required", feature_id=feature_id)
+    for _attempt in range(5):
+        try:
+            info = store.dataset_info(dataset_id)
+        except NotFound:
+            raise ProblemError(404, f"no dataset '{dataset_id}'", code="dataset-not-found",
+                               dataset_id=dataset_id) from None
+        ds = store.get_dataset(dataset_id)
+        df = ds[layer]
+        i = gj.find_row(df, feature_id)
+        current = None if i is None else gj.features(df.iloc[i:i + 1], layer, personal=True)[0]
+        if if_match is not None:
+            if i is None:
+                raise ProblemError(404 if op != "put" else 412,
+                                   f"no feature '{feature_id}' in layer {layer}", code="feature-not-found",
+                                   feature_id=feature_id)
+            etag = gj.feature_etag(current)
+            if if_match.strip() != "*" and etag not in [_strip(t) for t in if_match.split(",")]:
+                raise ProblemError(412, f"feature '{feature_id}' changed since you read it (now {etag}); "
+                                        "GET it again and re-apply your edit", code="version-mismatch",
+                                   feature_id=feature_id, etag=etag)
+        elif i is not None:  # If-None-Match: * but it exists
+            raise ProblemError(412, f"feature '{feature_id}' already exists", code="feature-exists",
+                               feature_id=feature_id)
+        if op == "delete":
+            new_df = gj.replace_row(df, i, None)
+        else:
+            try:
+                row = gj.decode_feature(layer, body, feature_id, partial=(op == "patch"),
+                                        current=None if i is None else gj.row_dict(df, i))
+            except gj.FeatureInputError as e:
+                raise ProblemError(422, str(e), code="invalid-feature", errors=[
+                    {"layer": layer, "row": None, "feature_id": feature_id, **err} for err in e.errors],
+                    feature_id=feature_id) from None
+            new_df = gj.replace_row(df, i, row)
+        try:
+            new_ds = ds.with_layers(**{layer: new_df})
+        except DatasetValidationError as e:
+            from ..problems import validation_errors
+
+            errors = validation_errors(e)
+            raise ProblemError(422, f"the edit makes the dataset invalid: {len(errors)} error(s); nothing was "
+                                    "stored", code="dataset-invalid", errors=errors, feature_id=feature_id) from None
+        try:
+            info = store.put_dataset(dataset_id, new_ds, expected_version=info.version)
+        except Conflict:
+            continue  # someone else's edit landed in between: re-check our feature and retry
+        cache.put(info, new_ds)
+        if op == "delete":
+            return 204, None, None
+        j = gj.find_row(new_ds[layer], feature_id)
+        feat = gj.features(new_ds[layer].iloc[j:j + 1], layer, personal=True)[0]
+        return (201 if i is None else 200), feat, gj.feature_etag(feat)
+    raise ProblemError(409, "the dataset kept changing during the edit; try again", code="edit-contention")
+
+
+def _edit_route(op: str):
+    async def handler(request: Request, layer: LayerName, feature_id: Annotated[str, "id"],
+                      dataset_id: str = Depends(checked_dataset_id), store: Store = Depends(get_store),
+                      cache: DatasetCache = Depends(get_cache), settings: Settings = Depends(get_settings),
+                      _: Principal = Depends(admin),
+                      if_match: Annotated[str | None, Header(max_length=1000)] = None,
+                      if_none_match: Annotated[str | None, Header(max_length=1000)] = None):
+        body = None if op == "delete" else await _json_body(request, settings.max_body_bytes)
+        status, feat, etag = await run_in_threadpool(_edit, store, cache, dataset_id, layer, feature_id,
+                                                     if_match, if_none_match, body, op)
+        if status == 204:
+            return Response(status_code=204)
+        return GeoJSONResponse(feat, status_code=status, headers={"ETag": etag})
+
+    handler.__name__ = f"{op}_feature"
+    return handler
+
+
+_FEATURE_PATH = "/{dataset_id}/{layer}/{feature_id}"
+router.add_api_route(_FEATURE_PATH, _edit_route("put"), methods=["PUT"], response_class=GeoJSONResponse,
+                     summary="Replace (or create, with If-None-Match: *) a feature (admin; If-Match)",
+                     responses=_ERR, openapi_extra=_FEATURE_BODY)
+router.add_api_route(_FEATURE_PATH, _edit_route("patch"), methods=["PATCH"], response_class=GeoJSONResponse,
+                     summary="Merge-patch a feature's properties/geometry (admin; If-Match)",
+                     responses=_ERR, openapi_extra=_FEATURE_BODY)
+router.add_api_route(_FEATURE_PATH, _edit_route("delete"), methods=["DELETE"], status_code=204,
+                     summary="Delete a feature (admin; If-Match)", responses=_ERR)
+
+__all__ = ["router", "LAYERS"]

@@ -1,0 +1,191 @@
+"""Optimisation jobs (OGC API - Processes style): submit, poll, cancel, results, diff."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from starlette.responses import Response
+
+from geo_service.store import JobRecord, NotFound, Store
+
+from .. import results as res
+from ..auth import Principal, planner, viewer
+from ..cache import DatasetCache
+from ..deps import DATASET_ID_PATTERN, dataset_entry, get_cache, get_jobs, get_store
+from ..encoding import FastJSONResponse, GeoJSONResponse
+from ..jobs import JobManager, QueueFull
+from ..problems import ProblemError
+from ..schemas import JobList, JobOut, OptimisationRequest, ProblemDetail
+
+log = logging.getLogger("geo_service.api.jobs")
+router = APIRouter(tags=["optimisation jobs"])
+_ERR = {k: {"model": ProblemDetail} for k in (400, 401, 403, 404, 409, 422, 503)}
+JobId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="job id")]
+
+
+def job_out(request: Request, job: JobRecord) -> dict[str, Any]:
+    base = str(request.url_for("get_job", job_id=job.id))
+    links = [{"href": base, "rel": "self", "type": "application/json"}]
+    if job.status == "successful":
+        links += [{"href": f"{base}/results?format={f}", "rel": "results", "type": t, "title": f}
+                  for f, t in (("json", "application/json"), ("csv", "application/zip"),
+                               ("xlsx", XLSX), ("geojson", "application/geo+json"))]
+    d = job.to_dict()
+    d.pop("result", None)
+    return {**d, "links": links}
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _job(store: Store, job_id: str) -> JobRecord:
+    try:
+        return store.get_job(job_id)
+    except NotFound:
+        raise ProblemError(404, f"no job '{job_id}'", code="job-not-found", job_id=job_id) from None
+
+
+def _check_params(params: dict[str, Any]) -> None:
+    """Let the solver's parameter class refuse bad parameters now (422), not in the worker."""
+    try:
+        from solvers.pipeline import OptimisationParams
+    except ImportError:
+        return
+    try:
+        if hasattr(OptimisationParams, "from_dict"):
+            OptimisationParams.from_dict(params)
+        else:
+            OptimisationParams(**params)
+    except (TypeError, ValueError, KeyError) as e:
+        raise ProblemError(422, f"invalid optimisation parameters: {e}", code="invalid-parameters",
+                           errors=[{"in": "body", "field": getattr(e, "field", None), "message": str(e),
+                                    "code": "invalid_parameter"}]) from None
+
+
+@router.post("/v1/datasets/{dataset_id}/optimisations", status_code=202, response_model=JobOut,
+             summary="Start an optimisation run (planner): 202 with the job", responses=_ERR)
+def start_optimisation(request: Request, entry=Depends(dataset_entry),
+                       body: Annotated[OptimisationRequest | None, Body()] = None,
+                       store: Store = Depends(get_store), jobs: JobManager = Depends(get_jobs),
+                       _: Principal = Depends(planner)):
+    """Queue a run over the dataset's current version; poll ``Location`` for status and progress."""
+    params = (body or OptimisationRequest()).model_dump(exclude_none=True)
+    prev_id = params.get("previous_job_id")
+    if prev_id:
+        try:
+            prev = store.get_job(prev_id)
+        except NotFound:
+            raise ProblemError(422, f"previous_job_id '{prev_id}' names no job", code="invalid-parameters",
+                               errors=[{"in": "body", "field": "previous_job_id", "message": "no such job",
+                                        "code": "not_found"}]) from None
+        if prev.status != "successful" or prev.dataset_id != entry.info.id:
+            raise ProblemError(422, f"previous job '{prev_id}' must be a successful run of dataset "
+                                    f"'{entry.info.id}' (it is {prev.status}, dataset '{prev.dataset_id}')",
+                               code="invalid-parameters",
+                               errors=[{"in": "body", "field": "previous_job_id", "message": "not usable",
+                                        "code": "bad_previous"}])
+    _check_params({k: v for k, v in params.items()})
+    params["dataset_version"] = entry.info.version
+    try:
+        job = jobs.submit(entry.info.id, "optimisation", params)
+    except QueueFull as e:
+        raise ProblemError(503, str(e), code="queue-full", headers={"Retry-After": str(e.retry_after_s)},
+                           retry_after_s=e.retry_after_s) from None
+    body_out = job_out(request, job)
+    return FastJSONResponse(body_out, status_code=202, headers={"Location": body_out["links"][0]["href"]})
+
+
+@router.get("/v1/jobs", response_model=JobList, summary="Recent jobs, newest first", responses=_ERR)
+def list_jobs(request: Request, store: Store = Depends(get_store), _: Principal = Depends(viewer),
+              dataset: Annotated[str | None, Query(pattern=DATASET_ID_PATTERN, max_length=64)] = None,
+              limit: Annotated[int, Query(ge=1, le=1000)] = 100):
+    return FastJSONResponse({"jobs": [job_out(request, j) for j in store.list_jobs(dataset, limit=limit)]})
+
+
+@router.get("/v1/jobs/{job_id}", name="get_job", response_model=JobOut, summary="Job status and progress",
+            responses=_ERR)
+def get_job(request: Request, job_id: JobId, store: Store = Depends(get_store), _: Principal = Depends(viewer)):
+    job = _job(store, job_id)
+    headers = {"Retry-After": "2"} if job.status in ("accepted", "running") else None
+    return FastJSONResponse(job_out(request, job), headers=headers)
+
+
+@router.delete("/v1/jobs/{job_id}", response_model=JobOut, summary="Cancel a job (planner): dismissed",
+               responses=_ERR)
+def cancel_job(request: Request, job_id: JobId, store: Store = Depends(get_store),
+               jobs: JobManager = Depends(get_jobs), _: Principal = Depends(planner)):
+    _job(store, job_id)
+    return FastJSONResponse(job_out(request, jobs.cancel(job_id)))
+
+
+def _finished(store: Store, job_id: str) -> JobRecord:
+    job = _job(store, job_id)
+    if job.status != "successful" or job.result is None:
+        raise ProblemError(409, f"job '{job_id}' has no result: it is {job.status}"
+                           + (f" ({job.message})" if job.message else ""), code="result-not-ready",
+                           job_id=job_id, status=job.status)
+    return job
+
+
+@router.get("/v1/jobs/{job_id}/results", summary="Results as JSON, CSV, XLSX or GeoJSON (planner)",
+            responses={**_ERR, 200: {"content": {"application/json": {}, "text/csv": {}, "application/zip": {},
+                                                 XLSX: {}, "application/geo+json": {}}}})
+def job_results(job_id: JobId, store: Store = Depends(get_store), cache: DatasetCache = Depends(get_cache),
+                who: Principal = Depends(planner),
+                format: Annotated[Literal["json", "csv", "xlsx", "geojson"], Query()] = "json",
+                table: Annotated[str | None, Query(max_length=64, description="one table (csv, geojson)")] = None):
+    """``json``: the full result; ``csv``: a zip of tables (or one table with ``table=``); ``xlsx``: a
+    workbook with a sheet per table; ``geojson``: one table's rows placed on the map."""
+    job = _finished(store, job_id)
+    if format == "json" and table is None:
+        return FastJSONResponse({"job_id": job.id, "dataset_id": job.dataset_id, "result": job.result})
+    try:
+        tables = res.result_tables(job.kind, job.result)
+    except ImportError:
+        raise ProblemError(503, "the optimisation module is not installed", code="unavailable") from None
+    if not who.sees_personal:  # pragma: no cover - results need planner today; kept as a guard
+        tables = res.strip_personal(tables)
+    if table is not None and table not in tables:
+        raise ProblemError(404, f"no table '{table}' (tables: {', '.join(tables)})", code="table-not-found",
+                           field="table")
+    fname = f"job-{job.id[:8]}"
+    if format == "json":
+        return FastJSONResponse({"job_id": job.id, "table": table, "rows": res.records(tables[table])})
+    if format == "csv":
+        if table is not None:
+            return Response(res.to_csv(tables[table]), media_type="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="{fname}-{table}.csv"'})
+        return Response(res.to_csv_zip(tables), media_type="application/zip",
+                        headers={"Content-Disposition": f'attachment; filename="{fname}-csv.zip"'})
+    if format == "xlsx":
+        return Response(res.to_xlsx(tables), media_type=XLSX,
+                        headers={"Content-Disposition": f'attachment; filename="{fname}.xlsx"'})
+    name = table or next(iter(tables), None)
+    if name is None:
+        return GeoJSONResponse({"type": "FeatureCollection", "features": []})
+    try:
+        ds = cache.get(job.dataset_id).ds
+    except (NotFound, ValueError):
+        raise ProblemError(409, f"dataset '{job.dataset_id}' of this job no longer exists",
+                           code="dataset-not-found") from None
+    return GeoJSONResponse(res.to_geojson(ds, tables[name], name))
+
+
+@router.get("/v1/jobs/{job_id}/diff", summary="What changed between two runs (planner)", responses=_ERR)
+def job_diff(job_id: JobId, against: Annotated[str, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$",
+                                                          description="the earlier job id")],
+             store: Store = Depends(get_store), _: Principal = Depends(planner)):
+    new = _finished(store, job_id)
+    old = _finished(store, against)
+    try:
+        from solvers.pipeline import OptimisationResult, diff_results
+    except ImportError:
+        raise ProblemError(503, "the optimisation module is not installed", code="unavailable") from None
+    d = diff_results(OptimisationResult.from_dict(old.result), OptimisationResult.from_dict(new.result))
+    if hasattr(d, "to_dict") and not isinstance(d, dict):
+        d = d.to_dict()
+    if isinstance(d, dict):
+        d = {k: (res.records(v) if hasattr(v, "itertuples") else v) for k, v in d.items()}
+    return FastJSONResponse({"job_id": job_id, "against": against, "diff": d})

@@ -1,0 +1,228 @@
+"""Nearest-station lookups: one point (GET) and batches of up to 1,000,000 points (POST).
+
+The hot path: the dataset version's ``StationIndex``/``RoadNetwork`` live in the in-memory cache
+(:mod:`api.cache`), so a request costs a KD-tree query and no database round trip. Batches are
+parsed with orjson into numpy arrays and answered column-wise (``format=columns``) or as one
+row per (point, rank) (``format=rows``); both are encoded from numpy arrays in one pass.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+
+from ..auth import Principal, nearest_access
+from ..cache import DatasetCache, DatasetEntry
+from ..deps import checked_dataset_id, get_cache, read_body_limited
+from ..encoding import FastJSONResponse, loads
+from ..problems import ProblemError
+from ..schemas import NearestBatchResponse, NearestResponse, ProblemDetail
+
+router = APIRouter(prefix="/v1/datasets", tags=["nearest"])
+_ERR = {k: {"model": ProblemDetail} for k in (400, 401, 403, 404, 413, 422)}
+
+Mode = Literal["straight", "road"]
+KindQ = Annotated[list[str] | None, Query(max_length=8, description="station kind(s): station_comprehensive, "
+                                          "station_sector, studio, contact_point (aliases accepted; repeat "
+                                          "or comma-separate)")]
+SectorQ = Annotated[str | None, Query(max_length=50, description="only stations hosting this sector (界别)")]
+MaxDistQ = Annotated[float | None, Query(gt=0, le=1e7, description="drop stations farther than this (m)")]
+
+
+def _kinds(kind: list[str] | None) -> list[str] | None:
+    if not kind:
+        return None
+    out = [k.strip() for item in kind for k in item.split(",") if k.strip()]
+    return out or None
+
+
+async def _entry(cache: DatasetCache, dataset_id: str, mode: str) -> DatasetEntry:
+    entry = cache.peek(dataset_id)
+    name = "network" if mode == "road" else "station_index"
+    if entry is None or not entry.has(name):  # first use or re-check: off the event loop
+        from ..deps import dataset_entry
+
+        entry = await run_in_threadpool(dataset_entry, dataset_id, cache)
+        await run_in_threadpool(getattr, entry, name)
+    return entry
+
+
+def lookup(entry: DatasetEntry, lon: np.ndarray, lat: np.ndarray, *, k: int, kinds: list[str] | None,
+           sector: str | None, max_distance_m: float | None, mode: str) -> dict[str, np.ndarray]:
+    """Nearest stations for the points, as flat columns of length ``n * k`` (point-major).
+
+    Columns: ``point`` (query index), ``rank`` (1 = nearest), ``station_id`` (None when no station
+    matches), ``name``, ``kind``, ``distance_m`` (metres; road distance incl. off-road legs in road
+    mode), ``duration_s`` (road mode: travel time, seconds) and ``far_from_road`` (road mode).
+    """
+    from geo_service.index import InvalidQuery
+
+    try:
+        if mode == "road":
+            net = entry.network
+            r = net.nearest(lon, lat, k=k, kinds=kinds, sector=sector)
+            si = r.station_index.reshape(-1, 1)
+            dist = (r.road_m + r.offroad_m).reshape(-1, 1)
+            dur = r.time_s.reshape(-1, 1)
+            extra = {"far_from_road": r.far_from_road.reshape(-1)}
+            if max_distance_m is not None:
+                too_far = dist > max_distance_m
+                si = np.where(too_far, -1, si)
+            stations = r.stations
+        else:
+            r = entry.station_index.nearest(lon, lat, k=k, kinds=kinds, sector=sector,
+                                            max_distance_m=max_distance_m)
+            si, dist, dur, extra, stations = r.station_index, r.distance_m, None, {}, r.stations
+    except InvalidQuery as e:
+        raise ProblemError(422, str(e), code="invalid-query", errors=[{"in": "query", **e.to_dict()}]) from None
+    n, kk = si.shape
+    flat = si.reshape(-1)
+    ok = flat >= 0
+    take = np.where(ok, flat, 0)
+
+    def col(c: str) -> np.ndarray:
+        if not len(stations):
+            return np.full(len(flat), None, dtype=object)
+        return np.where(ok, stations[c].to_numpy(dtype=object)[take], None)
+
+    out = {"point": np.repeat(np.arange(n), kk), "rank": np.tile(np.arange(1, kk + 1), n),
+           "station_id": col("id"), "name": col("name"), "kind": col("kind"),
+           "distance_m": np.where(ok, np.round(dist.reshape(-1), 1), np.nan)}
+    if dur is not None:
+        out["duration_s"] = np.where(ok, np.round(dur.reshape(-1), 1), np.nan)
+    out.update(extra)
+    return out
+
+
+def _rows(cols: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    keys = list(cols)
+    lists = [cols[c].tolist() for c in keys]
+    return [dict(zip(keys, vals)) for vals in zip(*lists)]
+
+
+@router.get("/{dataset_id}/nearest", response_model=NearestResponse, response_class=FastJSONResponse,
+            summary="Nearest stations to one point", responses=_ERR)
+async def nearest(
+    lon: Annotated[float, Query(ge=-180, le=180, description="longitude, WGS-84 degrees")],
+    lat: Annotated[float, Query(ge=-90, le=90, description="latitude, WGS-84 degrees")],
+    request: Request,
+    dataset_id: str = Depends(checked_dataset_id),
+    k: Annotated[int, Query(ge=1, le=1000, description="how many stations (road mode: 1)")] = 1,
+    kind: KindQ = None, sector: SectorQ = None, max_distance_m: MaxDistQ = None,
+    mode: Annotated[Mode, Query(description="straight line or by road")] = "straight",
+    cache: DatasetCache = Depends(get_cache), _: Principal = Depends(nearest_access),
+):
+    """The ``k`` nearest stations to (lon, lat): id, name, kind, distance (m), travel time (s, road)."""
+    if k > request.app.state.settings.max_k:
+        raise ProblemError(422, f"k must be <= {request.app.state.settings.max_k}", code="invalid-query",
+                           errors=[{"in": "query", "field": "k", "message": "too large", "code": "too_large"}])
+    entry = await _entry(cache, dataset_id, mode)
+    cols = lookup(entry, np.array([lon]), np.array([lat]), k=k, kinds=_kinds(kind), sector=sector,
+                  max_distance_m=max_distance_m, mode=mode)
+    rows = [r for r in _rows(cols) if r["station_id"] is not None]
+    for r in rows:
+        del r["point"]
+    return FastJSONResponse({"dataset_id": dataset_id, "dataset_version": entry.info.version, "mode": mode,
+                             "lon": lon, "lat": lat, "results": rows},
+                            headers={"ETag": entry.info.etag})
+
+
+_BATCH_BODY = {"requestBody": {"required": True, "description":
+    "points as a JSON array of [lon, lat] pairs or {\"lon\", \"lat\"} objects, an object {\"points\": [...]}, "
+    "or a GeoJSON FeatureCollection of Point features (WGS-84 degrees)",
+    "content": {"application/json": {"schema": {"oneOf": [
+        {"type": "array", "minItems": 1,
+         "items": {"oneOf": [{"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+                             {"type": "object", "required": ["lon", "lat"],
+                              "properties": {"lon": {"type": "number"}, "lat": {"type": "number"}}}]}},
+        {"type": "object", "required": ["points"], "properties": {"points": {"type": "array"}}},
+        {"type": "object", "required": ["type", "features"],
+         "properties": {"type": {"const": "FeatureCollection"}, "features": {"type": "array"}}}]}},
+        "application/geo+json": {"schema": {"type": "object"}}}}}
+
+
+def parse_points(data: Any, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """(lon, lat) float arrays from a decoded batch body (see ``_BATCH_BODY``); 422 on bad shape."""
+    def bad(msg: str, index: int | None = None):
+        raise ProblemError(422, msg, code="invalid-points",
+                           errors=[{"in": "body", "field": "points", "index": index, "message": msg,
+                                    "code": "invalid_points"}])
+
+    if isinstance(data, dict):
+        if data.get("type") == "FeatureCollection":
+            feats = data.get("features")
+            if not isinstance(feats, list):
+                bad("a FeatureCollection needs a 'features' array")
+            pts = []
+            for i, f in enumerate(feats):
+                g = f.get("geometry") if isinstance(f, dict) else None
+                if not isinstance(g, dict) or g.get("type") != "Point" or not isinstance(g.get("coordinates"), list):
+                    bad(f"feature {i} is not a Point feature", i)
+                pts.append(g["coordinates"][:2])
+            data = pts
+        elif "points" in data:
+            data = data["points"]
+        else:
+            bad("body must be an array of points, {\"points\": [...]} or a FeatureCollection")
+    if not isinstance(data, list) or not data:
+        bad("give at least one point")
+    if len(data) > limit:
+        raise ProblemError(413, f"{len(data)} points exceed the batch limit of {limit}", code="batch-too-large",
+                           limit_points=limit)
+    if isinstance(data[0], dict):
+        try:
+            data = [(p["lon"], p["lat"]) for p in data]
+        except (KeyError, TypeError):
+            bad("every point object needs 'lon' and 'lat'")
+    try:
+        arr = np.asarray(data, dtype=float)
+    except (ValueError, TypeError):
+        bad("points must be [lon, lat] pairs of numbers")
+    if arr.ndim != 2 or arr.shape[1] < 2 or arr.shape[1] > 3:
+        bad("points must be [lon, lat] pairs of numbers")
+    return arr[:, 0].copy(), arr[:, 1].copy()
+
+
+@router.post("/{dataset_id}/nearest", summary="Nearest stations to a batch of points (up to 1,000,000)",
+             response_class=FastJSONResponse, openapi_extra=_BATCH_BODY,
+             responses={**_ERR, 200: {"model": NearestBatchResponse}})
+async def nearest_batch(
+    request: Request,
+    dataset_id: str = Depends(checked_dataset_id),
+    k: Annotated[int, Query(ge=1, le=1000, description="stations per point (road mode: 1)")] = 1,
+    kind: KindQ = None, sector: SectorQ = None, max_distance_m: MaxDistQ = None,
+    mode: Annotated[Mode, Query(description="straight line or by road")] = "straight",
+    format: Annotated[Literal["columns", "rows"], Query(description="columns: one array per field; "
+                                                        "rows: one object per (point, rank)")] = "columns",
+    cache: DatasetCache = Depends(get_cache), _: Principal = Depends(nearest_access),
+):
+    """Answer many points in one call; every point gets ``k`` slots (``station_id`` null when none)."""
+    settings = request.app.state.settings
+    if k > settings.max_k:
+        raise ProblemError(422, f"k must be <= {settings.max_k}", code="invalid-query",
+                           errors=[{"in": "query", "field": "k", "message": "too large", "code": "too_large"}])
+    raw = await read_body_limited(request, settings.max_body_bytes)
+    entry = await _entry(cache, dataset_id, mode)
+
+    def work() -> bytes:
+        try:
+            data = loads(raw)
+        except ValueError as e:
+            raise ProblemError(400, f"body is not valid JSON: {e}", code="invalid-json") from None
+        lon, lat = parse_points(data, settings.max_batch_points)
+        cols = lookup(entry, lon, lat, k=k, kinds=_kinds(kind), sector=sector, max_distance_m=max_distance_m,
+                      mode=mode)
+        head = {"dataset_id": dataset_id, "dataset_version": entry.info.version, "mode": mode,
+                "count": int(len(lon)), "k": k}
+        if format == "rows":
+            return FastJSONResponse({**head, "results": _rows(cols)}).body
+        enc = {c: (v if v.dtype != object else v.tolist()) for c, v in cols.items()}
+        return FastJSONResponse({**head, "columns": enc}).body
+
+    body = await run_in_threadpool(work) if len(raw) > 64_000 else work()
+    from starlette.responses import Response
+
+    return Response(body, media_type="application/json", headers={"ETag": entry.info.etag})

@@ -1,0 +1,116 @@
+"""Pydantic request and response models of the HTTP API (they also make the OpenAPI document)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+JobStatus = Literal["accepted", "running", "successful", "failed", "dismissed"]
+
+
+class Link(BaseModel):
+    href: str
+    rel: str
+    type: str | None = None
+    title: str | None = None
+
+
+class ProblemDetail(BaseModel):
+    """RFC 9457 problem details (``application/problem+json``)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = Field(
+        None, description="each offending item: {layer,row,feature_id,field,message,code} for a dataset, "
+                          "{in,field,message,code} for request parameters")
+
+
+class DatasetOut(BaseModel):
+    id: str
+    version: int
+    etag: str
+    fingerprint: str
+    counts: dict[str, int]
+    created_at: str
+    updated_at: str
+    meta: dict[str, Any] = {}
+    links: list[Link] = []
+
+
+class DatasetList(BaseModel):
+    datasets: list[DatasetOut]
+    links: list[Link] = []
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, Any] = {}
+
+
+class NearestStation(BaseModel):
+    rank: int = Field(description="1 = nearest")
+    station_id: str
+    name: str | None = None
+    kind: str | None = None
+    distance_m: float | None = Field(description="straight-line (mode=straight) or road distance, metres")
+    duration_s: float | None = Field(None, description="road travel time in seconds (mode=road)")
+
+
+class NearestResponse(BaseModel):
+    dataset_id: str
+    dataset_version: int
+    mode: Literal["straight", "road"]
+    lon: float
+    lat: float
+    results: list[NearestStation]
+
+
+class NearestBatchResponse(BaseModel):
+    dataset_id: str
+    dataset_version: int
+    mode: Literal["straight", "road"]
+    count: int = Field(description="number of query points")
+    k: int
+    columns: dict[str, list[Any]] = Field(
+        description="one list per column, one entry per (point, rank): point (0-based index of the query "
+                    "point), rank, station_id, distance_m, duration_s (road mode); missing matches are null")
+
+
+class OptimisationRequest(BaseModel):
+    """Parameters of an optimisation run (passed to ``solvers.pipeline.OptimisationParams``).
+
+    Unknown fields are passed through to the solver, which validates them.
+    """
+
+    model_config = ConfigDict(extra="allow")
+    tiers: list[Literal["constituents", "villages", "townships", "stations"]] | None = Field(
+        None, description="which assignments to run (default: all four)")
+    previous_job_id: str | None = Field(
+        None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+        description="a successful earlier job of the same dataset: re-run with minimal change against it")
+    time_limit_s: float | None = Field(None, gt=0, le=3600, description="solver time limit, seconds")
+    seed: int | None = Field(None, ge=0, le=2**31 - 1, description="random seed (same input + seed -> same output)")
+
+
+class JobOut(BaseModel):
+    id: str
+    dataset_id: str
+    kind: str
+    status: JobStatus
+    progress: float = Field(description="0-100")
+    message: str
+    params: dict[str, Any]
+    error: dict[str, Any] | None = None
+    created_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    links: list[Link] = []
+
+
+class JobList(BaseModel):
+    jobs: list[JobOut]

@@ -1,0 +1,155 @@
+"""Service settings: environment variables (prefix ``GEO_SERVICE_``) over an optional settings file.
+
+Precedence, highest first: keyword arguments to :class:`Settings`, environment variables
+(``GEO_SERVICE_DATA_DIR=/srv/geo``), the settings file, then the defaults below. The settings file
+is named by ``GEO_SERVICE_SETTINGS_FILE`` (or ``Settings(settings_file=...)``) and may be TOML,
+JSON or a ``.env`` file; its keys are the field names without the prefix::
+
+    # geo-service.toml
+    data_dir = "/srv/geo-service"
+    anonymous_nearest = true
+    [api_keys]
+    "k3y-for-the-gis-team" = "viewer"
+    "k3y-for-planners" = "planner"
+
+API keys map a secret key to a role (``viewer`` < ``planner`` < ``admin``). With no key
+configured the service runs "open" for loopback clients only (see :mod:`api.auth`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+Role = Literal["viewer", "planner", "admin"]
+ROLES: tuple[str, ...] = ("viewer", "planner", "admin")
+
+ENV_PREFIX = "GEO_SERVICE_"
+SETTINGS_FILE_ENV = ENV_PREFIX + "SETTINGS_FILE"
+
+
+def _read_settings_file(path: str | os.PathLike) -> dict[str, Any]:
+    """Parse a TOML, JSON or dotenv settings file into a dict of field values."""
+    p = Path(path)
+    text = p.read_text(encoding="utf-8")
+    suffix = p.suffix.lower()
+    if suffix == ".toml":
+        return tomllib.loads(text)
+    if suffix == ".json":
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError(f"settings file {p} must hold a JSON object")
+        return data
+    out: dict[str, Any] = {}  # dotenv: KEY=value lines, the prefix optional
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        k, v = line.split("=", 1)
+        k = k.strip().removeprefix("export ").strip()
+        k = k[len(ENV_PREFIX):] if k.upper().startswith(ENV_PREFIX) else k
+        out[k.lower()] = v.strip().strip("'\"")
+    return out
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """Settings source reading the file named by ``settings_file`` or ``GEO_SERVICE_SETTINGS_FILE``."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: str | None):
+        super().__init__(settings_cls)
+        self.path = path
+
+    def get_field_value(self, field, field_name):  # pragma: no cover - unused (we override __call__)
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        if not self.path:
+            return {}
+        data = _read_settings_file(self.path)
+        return {k: v for k, v in data.items() if k in self.settings_cls.model_fields}
+
+
+class Settings(BaseSettings):
+    """Everything the HTTP service can be told. Sizes in bytes, times in seconds."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", validate_default=True)
+
+    settings_file: str | None = Field(None, description="TOML/JSON/.env file read under the environment")
+    data_dir: str = Field("var", description="embedded store directory (created if absent)")
+    database_url: str | None = Field(None, description="postgresql:// URL; overrides data_dir when set")
+    load_demo: bool = Field(True, description="store the demo county as 'demo' when the store is empty")
+
+    api_keys: dict[str, Role] = Field(default_factory=dict,
+                                      description="API key -> role (viewer, planner, admin)")
+    anonymous_nearest: bool = Field(False, description="let callers without a key use nearest lookups")
+    local_open: bool = Field(True, description="with no API key configured, treat loopback clients as "
+                                               "admin (the local demo); ignored once any key is set")
+
+    max_upload_bytes: int = Field(200 * 2**20, gt=0, description="largest dataset upload accepted")
+    max_body_bytes: int = Field(96 * 2**20, gt=0, description="largest JSON request body accepted")
+    max_batch_points: int = Field(1_000_000, gt=0, description="most points in one nearest batch")
+    max_k: int = Field(50, gt=0, description="largest k for nearest lookups")
+    max_page_size: int = Field(10_000, gt=0, description="largest 'limit' of a feature page")
+
+    job_workers: int = Field(1, ge=1, le=32, description="optimisation jobs solved at once")
+    job_queue_size: int = Field(4, ge=0, description="jobs waiting beyond the running ones before 503")
+    job_retry_after_s: int = Field(30, ge=1, description="Retry-After sent with a full queue")
+    index_cache_size: int = Field(8, ge=1, description="dataset versions whose indexes stay in memory")
+
+    log_level: str = Field("INFO", description="logging level of the service loggers")
+    log_json: bool = Field(True, description="JSON-lines access/app logs (False: plain text)")
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _keys_from_json(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = v.strip()
+            if not v:
+                return {}
+            if v.startswith("{"):
+                return json.loads(v)
+            # "key1:viewer,key2:admin"
+            out = {}
+            for item in v.split(","):
+                key, _, role = item.strip().rpartition(":")
+                if not key:
+                    raise ValueError("api_keys must be JSON {key: role} or 'key:role,key:role'")
+                out[key] = role
+            return out
+        return v
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys_long_enough(cls, v: dict[str, str]) -> dict[str, str]:
+        for key in v:
+            if len(key) < 8:
+                raise ValueError("every API key must be at least 8 characters long")
+        return v
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):
+        path = None
+        try:
+            path = init_settings.init_kwargs.get("settings_file")  # type: ignore[attr-defined]
+        except AttributeError:  # pragma: no cover - older pydantic-settings
+            pass
+        path = path or os.environ.get(SETTINGS_FILE_ENV)
+        return (init_settings, env_settings, dotenv_settings, _FileSource(settings_cls, path),
+                file_secret_settings)
+
+    @property
+    def store_location(self) -> str:
+        """Where the store lives: the database URL if set, else the data directory."""
+        return self.database_url or self.data_dir
+
+    @property
+    def auth_enforced(self) -> bool:
+        """True once any API key is configured."""
+        return bool(self.api_keys)
