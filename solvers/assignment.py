@@ -70,6 +70,7 @@ class AssignmentResult:
     loads: np.ndarray
     diagnostics: list[dict[str, Any]] = field(default_factory=list)
     relaxation: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
     moved: dict[str, int] | None = None
     move_reasons: np.ndarray | None = None
     cost: float = 0.0  # pure cost (distance/time) of the assignment, without penalties or churn
@@ -405,14 +406,16 @@ def _finish(n: int, m: int, sol: dict[str, Any], scale: float, lo_orig: np.ndarr
 
 
 def _prepare_locks(lockv: np.ndarray, lo: np.ndarray, hi: np.ndarray, m: int,
-                   member_labels: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+                   member_labels: Sequence[str] | None, what: str = "constituents"
+                   ) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    """Loads left for the free rows after the locked ones; locks above a max are kept (max raised)."""
     nl = np.bincount(lockv[lockv >= 0], minlength=m)
     diags = []
     for j in np.flatnonzero(nl > hi):
         name = member_labels[j] if member_labels is not None else f"member {j}"
         diags.append({"quota": "locks", "scope": str(name), "member": int(j), "demand": int(nl[j]),
                       "capacity": int(hi[j]), "short_by": int(nl[j] - hi[j]), "relaxed_max": int(nl[j]),
-                      "message": f"member {j} ({name}): {int(nl[j])} locked constituents > max "
+                      "message": f"column {j} ({name}): {int(nl[j])} locked {what} > max "
                                  f"{int(hi[j])}; locks are kept, max raised to {int(nl[j])}"})
     hi_f = np.maximum(hi - nl, 0)
     lo_f = np.maximum(lo - nl, 0)
@@ -427,7 +430,7 @@ def assign_constituents(cost: np.ndarray, min_load: Any, max_load: Any, allowed:
                         time_limit: float | None = None, seed: int = 0, *, locks: Any = None,
                         previous: np.ndarray | None = None, churn_weight: float = 0.0,
                         cross_penalty: float | None = None, member_labels: Sequence[str] | None = None,
-                        k: int = 16) -> AssignmentResult:
+                        k: int = 16, what: str = "constituents", who: str = "members") -> AssignmentResult:
     """Assign every constituent (row) to exactly one member (column) at least total cost.
 
     Parameters
@@ -444,6 +447,7 @@ def assign_constituents(cost: np.ndarray, min_load: Any, max_load: Any, allowed:
         ``move_reasons`` ("capacity", "improvement", "not_allowed") report the moves.
     member_labels : optional names per member (e.g. sector) used in diagnostics.
     k : candidate arcs per constituent when the dense problem exceeds ``DENSE_ARC_LIMIT`` arcs.
+    what, who : nouns for rows and columns in diagnostics (the other tiers reuse this solver).
 
     Returns an :class:`AssignmentResult`; ``assignment[i]`` is the member index of constituent i.
     """
@@ -480,7 +484,7 @@ def assign_constituents(cost: np.ndarray, min_load: Any, max_load: Any, allowed:
         model[had] += float(churn_weight)
         model[np.flatnonzero(had), prev[had]] -= float(churn_weight)
 
-    lo_f, hi_f, diags = _prepare_locks(lockv, lo, hi, m, member_labels)
+    lo_f, hi_f, diags = _prepare_locks(lockv, lo, hi, m, member_labels, what)
     locked = lockv >= 0
     free = np.flatnonzero(~locked)
     locked_model = float(model[locked, lockv[locked]].sum())
@@ -498,7 +502,7 @@ def assign_constituents(cost: np.ndarray, min_load: Any, max_load: Any, allowed:
     # members with no allowed constituent still need their min met: they form their own blocks
     cdiag, lo_r, hi_r, unplaceable = _diagnose(
         np.array([len(comp_rows[q]) for q in keep]), [comp_rows[q] for q in keep],
-        [comp_cols[q] for q in keep], lo_f, hi_f, member_labels)
+        [comp_cols[q] for q in keep], lo_f, hi_f, member_labels, what, who)
     diags += cdiag
     relaxed = bool(diags)
     relaxation = None
@@ -794,3 +798,246 @@ def assign_constituents_geo(constituent_xy: np.ndarray, member_xy: np.ndarray, m
 
     return _finish(n, m, sol, scale, lo, hi, lockv, free, 0.0, locked_model, pure, prev, allowed_of,
                    diags, relaxed, relaxation, t0)
+
+
+# ------------------------------------------------------------------------------------------------
+# tier 2: villages -> groups
+# ------------------------------------------------------------------------------------------------
+def _select_by_priority(priority: np.ndarray, capacity: int, secondary: np.ndarray | None = None
+                        ) -> np.ndarray:
+    """Indices of the ``capacity`` items with the highest priority (ties: secondary desc, then index)."""
+    n = len(priority)
+    if capacity >= n:
+        return np.arange(n)
+    sec = np.zeros(n) if secondary is None else np.asarray(secondary, float)
+    order = np.lexsort((np.arange(n), -sec, -np.asarray(priority, float)))
+    return np.sort(order[:max(capacity, 0)])
+
+
+def assign_villages_to_groups(cost: np.ndarray, population: Sequence[float], min_load: Any = 2,
+                              max_load: Any = 4, *, compactness: float = 0.0, time_limit: float | None = 10.0,
+                              seed: int = 0, num_workers: int = 1, locks: Any = None,
+                              previous: np.ndarray | None = None, churn_weight: float = 0.0,
+                              group_labels: Sequence[str] | None = None) -> AssignmentResult:
+    """Give each (gap) village one responsible group; each group takes ``min_load..max_load`` villages.
+
+    ``cost`` (villages x groups) is the distance in metres (or seconds) from the group's base (its
+    station, or its members' centre) to the village. When there are more villages than the groups can
+    take, the villages with the most people are covered first (exactly: any group may take any
+    village, so the top-``capacity`` villages by population are the best cover); the rest are listed in
+    ``extra["uncovered"]`` with ``extra["groups_needed"]``, and a "capacity" diagnostic. Too few
+    villages for every group's min lowers the min (diagnostic "min_load").
+
+    ``compactness`` (>= 0) adds ``compactness * radius_g`` per group, where ``radius_g`` is the largest
+    base-to-village cost in group g; that model is solved with CP-SAT (``num_workers`` and ``seed``
+    fixed for reproducibility, ``time_limit`` seconds) from the min-cost-flow solution as a hint, and
+    its bound/gap are CP-SAT's. With ``compactness == 0`` the model is an exact min-cost flow.
+    """
+    t0 = time.monotonic()
+    cost = np.asarray(cost, float)
+    n, g = cost.shape
+    pop = np.asarray(population, float).reshape(n)
+    lo, hi = _loads(min_load, g, "min_load"), _loads(max_load, g, "max_load")
+    lockv = _as_locks(locks, n, g)
+    nl = np.bincount(lockv[lockv >= 0], minlength=g)
+    free = np.flatnonzero(lockv < 0)
+    cap = int(np.maximum(hi - nl, 0).sum())
+    chosen_free = free[_select_by_priority(pop[free], cap, -cost[free].min(axis=1) if g else None)]
+    uncovered = np.setdiff1d(free, chosen_free)
+    rows = np.sort(np.concatenate([chosen_free, np.flatnonzero(lockv >= 0)]))
+    diags: list[dict[str, Any]] = []
+    typical = max(int(np.median(hi)) if g else 1, 1)
+    extra: dict[str, Any] = {"uncovered": uncovered.tolist(), "groups_needed": 0,
+                             "uncovered_population": float(pop[uncovered].sum())}
+    if len(uncovered):
+        need = math.ceil(len(uncovered) / typical)
+        extra["groups_needed"] = need
+        diags.append({"quota": "capacity", "severity": "warning", "scope": "groups",
+                      "demand": int(len(free)), "capacity": cap, "short_by": int(len(uncovered)),
+                      "uncovered": uncovered.tolist(), "groups_needed": need,
+                      "message": f"{g} groups x max {typical} cannot take {len(free)} villages: "
+                                 f"{len(uncovered)} villages ({int(pop[uncovered].sum())} people) stay "
+                                 f"uncovered; {need} more groups would be needed"})
+    sub_prev = None if previous is None else np.asarray(previous, np.int64)[rows]
+    sub = assign_constituents(cost[rows], lo, hi, locks=lockv[rows], previous=sub_prev,
+                              churn_weight=churn_weight, member_labels=group_labels,
+                              what="villages", who="groups")
+    if sub.status == INFEASIBLE:
+        # only min loads can fail here (capacity was respected): soft in this tier
+        for d in sub.diagnostics:
+            d["severity"] = "warning"
+        sub.status = OPTIMAL if math.isfinite(sub.objective) else INFEASIBLE
+    diags += sub.diagnostics
+    assign = np.full(n, -1, np.int64)
+    assign[rows] = sub.assignment
+    res = AssignmentResult(status=sub.status, objective=sub.objective, bound=sub.bound, gap=sub.gap,
+                           assignment=assign, loads=sub.loads, diagnostics=diags, extra=extra,
+                           relaxation=sub.relaxation, cost=sub.cost, rounds=sub.rounds, n_arcs=sub.n_arcs,
+                           scale=sub.scale)
+    if previous is not None:
+        res.moved, res.move_reasons = sub.moved, np.full(n, "", object)
+        res.move_reasons[rows] = sub.move_reasons
+    if compactness > 0 and len(rows) and g:
+        _compact_cpsat(res, cost, rows, lockv, sub.loads, lo, hi, sub, compactness, time_limit, seed,
+                       num_workers, None if previous is None else np.asarray(previous, np.int64),
+                       churn_weight)
+    res.time_s = time.monotonic() - t0
+    return res
+
+
+def _compact_cpsat(res: AssignmentResult, cost: np.ndarray, rows: np.ndarray, lockv: np.ndarray,
+                   loads: np.ndarray, lo: np.ndarray, hi: np.ndarray, sub: AssignmentResult,
+                   compactness: float, time_limit: float | None, seed: int, num_workers: int,
+                   prev: np.ndarray | None, churn_weight: float) -> None:
+    """Re-solve the covered villages with a compactness term (CP-SAT), hinted by the flow solution."""
+    from ortools.sat.python import cp_model
+
+    g = cost.shape[1]
+    lo_eff = np.minimum(lo, loads)  # mins the flow could not meet stay relaxed
+    hi_eff = np.maximum(hi, loads)
+    mdl = cp_model.CpModel()
+    c_int = np.rint(cost[rows]).astype(np.int64)
+    if prev is not None and churn_weight:
+        pv = prev[rows]
+        c_int = c_int + np.where((pv[:, None] >= 0) & (pv[:, None] != np.arange(g)[None, :]),
+                                 int(round(churn_weight)), 0)
+    x = [[mdl.NewBoolVar(f"x{v}_{q}") for q in range(g)] for v in range(len(rows))]
+    radius = [mdl.NewIntVar(0, int(c_int[:, q].max()), f"r{q}") for q in range(g)]
+    for v, i in enumerate(rows):
+        mdl.AddExactlyOne(x[v])
+        if lockv[i] >= 0:
+            mdl.Add(x[v][int(lockv[i])] == 1)
+    for q in range(g):
+        col = [x[v][q] for v in range(len(rows))]
+        mdl.Add(sum(col) >= int(lo_eff[q]))
+        mdl.Add(sum(col) <= int(hi_eff[q]))
+        for v in range(len(rows)):
+            mdl.Add(radius[q] >= int(c_int[v, q])).OnlyEnforceIf(x[v][q])
+    w = int(round(compactness * 1000))
+    mdl.Minimize(1000 * sum(int(c_int[v, q]) * x[v][q] for v in range(len(rows)) for q in range(g))
+                 + w * sum(radius))
+    for v, i in enumerate(rows):
+        for q in range(g):
+            mdl.AddHint(x[v][q], int(res.assignment[i] == q))
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = int(num_workers)
+    solver.parameters.random_seed = int(seed)
+    if time_limit is not None:
+        solver.parameters.max_time_in_seconds = float(time_limit)
+    st = solver.Solve(mdl)
+    if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        res.diagnostics.append({"quota": "solver", "severity": "warning", "scope": "compactness",
+                                "message": f"CP-SAT returned {solver.StatusName(st)}; "
+                                           f"kept the min-cost-flow solution without compactness"})
+        return
+    for v, i in enumerate(rows):
+        for q in range(g):
+            if solver.Value(x[v][q]):
+                res.assignment[i] = q
+    res.loads = np.bincount(res.assignment[res.assignment >= 0], minlength=g)
+    res.objective = solver.ObjectiveValue() / 1000.0
+    res.bound = solver.BestObjectiveBound() / 1000.0
+    res.gap = _gap(res.objective, res.bound)
+    res.status = OPTIMAL if st == cp_model.OPTIMAL else FEASIBLE
+    ok = res.assignment >= 0
+    res.cost = float(cost[np.flatnonzero(ok), res.assignment[ok]].sum())
+    res.solver = "cp_sat"
+    res.extra["compactness_radius"] = [int(solver.Value(r)) for r in radius]
+    if prev is not None:
+        had = prev >= 0
+        mv = had & (res.assignment != prev)
+        res.moved = {"moved": int(mv.sum()), "kept": int((had & ~mv).sum()),
+                     "new": int((~had & ok).sum())}
+        res.move_reasons = np.where(mv, "improvement", "").astype(object)
+
+
+# ------------------------------------------------------------------------------------------------
+# tier 3: townships -> committees
+# ------------------------------------------------------------------------------------------------
+def assign_townships_to_committees(cost: np.ndarray, uncovered_population: Sequence[float],
+                                   per_committee: int = 2, *, all_townships: bool = False,
+                                   population: Sequence[float] | None = None, locks: Any = None,
+                                   previous: np.ndarray | None = None, churn_weight: float = 0.0,
+                                   committee_labels: Sequence[str] | None = None) -> AssignmentResult:
+    """Give each committee ``per_committee`` townships, the most under-served first.
+
+    ``cost`` (townships x committees) is the distance in metres from the committee's members' centre to
+    the township. Townships are ranked by ``uncovered_population`` (people in gap villages), ties by
+    ``population``; the top ``committees x per_committee`` are assigned (exact min-cost flow); the
+    under-served ones left over are listed in ``extra["unassigned"]`` with ``extra["committees_needed"]``.
+    With ``all_townships`` every township is assigned and loads become ``floor/ceil(T / K)`` around
+    ``per_committee``.
+    """
+    t0 = time.monotonic()
+    cost = np.asarray(cost, float)
+    t, k = cost.shape
+    up = np.asarray(uncovered_population, float).reshape(t)
+    lockv = _as_locks(locks, t, k)
+    free = np.flatnonzero(lockv < 0)
+    nl = np.bincount(lockv[lockv >= 0], minlength=k)
+    if all_townships:
+        lo = np.full(k, min(per_committee, t // max(k, 1)))
+        hi = np.full(k, max(per_committee, -(-t // max(k, 1))))
+        chosen = free
+    else:
+        lo = hi = np.full(k, per_committee)
+        cap = int(np.maximum(hi - nl, 0).sum())
+        chosen = free[_select_by_priority(up[free], cap,
+                                          None if population is None else np.asarray(population)[free])]
+    left = np.setdiff1d(free, chosen)
+    rows = np.sort(np.concatenate([chosen, np.flatnonzero(lockv >= 0)]))
+    diags: list[dict[str, Any]] = []
+    under = left[up[left] > 0]
+    extra = {"unassigned": left.tolist(), "underserved_unassigned": under.tolist(),
+             "committees_needed": math.ceil(len(under) / max(per_committee, 1))}
+    if len(under):
+        diags.append({"quota": "capacity", "severity": "warning", "scope": "committees",
+                      "short_by": int(len(under)), "unassigned": under.tolist(),
+                      "committees_needed": extra["committees_needed"],
+                      "message": f"{k} committees x {per_committee} townships leave {len(under)} under-served "
+                                 f"townships ({int(up[under].sum())} uncovered people) without a committee; "
+                                 f"{extra['committees_needed']} more committees would be needed"})
+    sub_prev = None if previous is None else np.asarray(previous, np.int64)[rows]
+    sub = assign_constituents(cost[rows], lo, hi, locks=lockv[rows], previous=sub_prev,
+                              churn_weight=churn_weight, member_labels=committee_labels,
+                              what="townships", who="committees")
+    if sub.status == INFEASIBLE and not any(d["quota"] == "locks" for d in sub.diagnostics):
+        for d in sub.diagnostics:  # too few townships for every committee's quota: soft here
+            d["severity"] = "warning"
+        sub.status = OPTIMAL
+    assign = np.full(t, -1, np.int64)
+    assign[rows] = sub.assignment
+    res = AssignmentResult(status=sub.status, objective=sub.objective, bound=sub.bound, gap=sub.gap,
+                           assignment=assign, loads=sub.loads, diagnostics=diags + sub.diagnostics,
+                           extra=extra, relaxation=sub.relaxation, cost=sub.cost, rounds=sub.rounds,
+                           n_arcs=sub.n_arcs, scale=sub.scale, moved=sub.moved)
+    if previous is not None:
+        res.move_reasons = np.full(t, "", object)
+        res.move_reasons[rows] = sub.move_reasons
+    res.time_s = time.monotonic() - t0
+    return res
+
+
+# ------------------------------------------------------------------------------------------------
+# tier 4: groups -> stations (整建制入站)
+# ------------------------------------------------------------------------------------------------
+def assign_groups_to_stations(cost: np.ndarray, capacity: Sequence[int], *, allowed: np.ndarray | None = None,
+                              locks: Any = None, previous: np.ndarray | None = None,
+                              churn_weight: float = 0.0, station_labels: Sequence[str] | None = None
+                              ) -> AssignmentResult:
+    """Put every whole group into one station within station capacity (groups per station).
+
+    ``cost`` (groups x stations): the sum of the group's members' travel (metres or seconds) to the
+    station plus any preference penalty (e.g. a sector station hosting a group of another sector);
+    ``allowed`` masks stations a group may not use at all. Exact min-cost flow. Too little capacity
+    -> status "infeasible", a "max_load" diagnostic per block and the closest relaxation (capacity
+    raised) as the assignment.
+    """
+    cost = np.asarray(cost, float)
+    cap = np.asarray(capacity, np.int64)
+    res = assign_constituents(cost, 0, cap, allowed=allowed, locks=locks, previous=previous,
+                              churn_weight=churn_weight, member_labels=station_labels,
+                              what="groups", who="stations")
+    short = sum(d.get("short_by", 0) for d in res.diagnostics if d["quota"] in ("max_load", "no_member"))
+    res.extra["places_needed"] = int(short)
+    return res

@@ -1,0 +1,203 @@
+"""Tables of an optimisation result (per member, group, committee, station, the responsibility table).
+
+Pure functions: an :class:`~solvers.pipeline.OptimisationResult` and its dataset in, DataFrames out;
+:func:`write_xlsx` is the only IO. Personal fields of constituents (name, phone) are never included.
+Distances are in the result's unit: metres (straight) or seconds (road).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ZH: dict[str, str] = {
+    "member_id": "委员编号", "member_name": "委员", "sector": "界别", "group_id": "活动组编号",
+    "group_name": "界别活动组", "committee_id": "专委会编号", "committee_name": "专委会",
+    "station_id": "工作站编号", "station_name": "委员工作站", "station_kind": "站点类型",
+    "constituents": "联系群众数", "total_cost": "总距离", "mean_cost": "平均距离", "max_cost": "最远距离",
+    "villages": "责任村社区", "village_ids": "村社区编号", "n_villages": "村社区数",
+    "townships": "责任乡镇", "township_ids": "乡镇编号", "n_townships": "乡镇数",
+    "population": "覆盖人口", "uncovered_population": "未覆盖人口", "members": "委员数",
+    "groups": "入站活动组", "n_groups": "活动组数", "capacity": "容量", "over_capacity": "超出容量",
+    "sectors": "界别", "constituent_id": "群众编号", "village_id": "村社区编号", "cost": "距离",
+    "village_name": "村社区", "township_id": "乡镇编号", "township_name": "乡镇", "reason": "说明",
+    "groups_needed": "还需活动组数", "tier": "层级", "id": "编号", "previous": "原分配", "new": "新分配",
+    "status": "状态", "objective": "目标值", "bound": "下界", "gap": "间隙", "time_s": "用时(秒)",
+    "solver": "求解器", "diagnostics": "诊断", "moved": "调整数", "role": "职务",
+}
+SHEETS_ZH = {"responsibility": "界别责任区一览表", "members": "委员", "groups": "界别活动组",
+             "committees": "专委会", "stations": "委员工作站", "constituents": "界别群众",
+             "uncovered": "未覆盖村社区", "summary": "求解概况"}
+
+
+def _names(df: pd.DataFrame) -> dict[str, str]:
+    return dict(zip(df["id"].astype(str), df["name"].astype(str))) if len(df) else {}
+
+
+def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFrame]:
+    """DataFrames of a run: responsibility (界别责任区一览表, one row per member), members, groups,
+    committees, stations, constituents (ids only), uncovered villages and a per-tier summary.
+
+    ``lang="zh"`` gives Chinese column headers (the table keys stay English).
+    """
+    unit = result.unit
+    tiers = result.tiers
+    mem = ds.members
+    vnames, tnames = _names(ds.villages), _names(ds.townships)
+    gnames, knames, snames = _names(ds.groups), _names(ds.committees), _names(ds.stations)
+    v_town = dict(zip(ds.villages["id"].astype(str), ds.villages["township_id"].astype(str)))
+    v_pop = dict(zip(ds.villages["id"].astype(str),
+                     pd.to_numeric(ds.villages["population"], errors="coerce").fillna(0).astype(int)))
+
+    # group -> station (tier 4 or the dataset), group -> villages, committee -> townships
+    g_station = {str(g): (None if pd.isna(s) else str(s)) for g, s in zip(ds.groups["id"], ds.groups["station_id"])}
+    if "stations" in tiers:
+        g_station.update(tiers["stations"].assignment)
+    g_vill: dict[str, list[str]] = {}
+    if "villages" in tiers:
+        for v, g in tiers["villages"].assignment.items():
+            if g is not None:
+                g_vill.setdefault(g, []).append(v)
+    k_town: dict[str, list[str]] = {}
+    if "townships" in tiers:
+        for t, k in tiers["townships"].assignment.items():
+            if k is not None:
+                k_town.setdefault(k, []).append(t)
+
+    # constituents
+    c_rows = []
+    per_member: dict[str, list[float]] = {}
+    if "constituents" in tiers:
+        c = ds.constituents
+        a = tiers["constituents"].assignment
+        pts = ds.constituent_points().to_crs(ds.metric_crs)
+        mxy = mem.geometry.to_crs(ds.metric_crs)
+        mpos = {str(i): (p.x, p.y) for i, p in zip(mem["id"], mxy)}
+        csec = dict(zip(c["id"].astype(str), c["sector"].astype(str)))
+        cvil = dict(zip(c["id"].astype(str), c["village_id"]))
+        cpt = dict(zip(c["id"].astype(str), pts))
+        for cid, mid in a.items():
+            d = np.nan
+            if mid is not None and mid in mpos and cpt.get(cid) is not None and not cpt[cid].is_empty:
+                d = float(np.hypot(cpt[cid].x - mpos[mid][0], cpt[cid].y - mpos[mid][1]))
+            if unit != "m":
+                d = np.nan  # straight-line metres are not the road times the run used
+            c_rows.append({"constituent_id": cid, "sector": csec.get(cid), "village_id": cvil.get(cid),
+                           "member_id": mid, "cost": d, "reason": tiers["constituents"].move_reasons.get(cid, "")})
+            if mid is not None:
+                per_member.setdefault(mid, []).append(d)
+    constituents = pd.DataFrame(c_rows, columns=["constituent_id", "sector", "village_id", "member_id", "cost",
+                                                 "reason"])
+
+    m_rows, r_rows = [], []
+    for _, m in mem.iterrows():
+        mid, gid, kid = str(m["id"]), m["group_id"], m["committee_id"]
+        gid = None if pd.isna(gid) else str(gid)
+        kid = None if pd.isna(kid) else str(kid)
+        sid = g_station.get(gid) if gid else None
+        ds_ = per_member.get(mid, [])
+        arr = np.array(ds_, float)
+        tot = float(np.nansum(arr)) if len(arr) else 0.0
+        row = {"member_id": mid, "member_name": m["name"], "sector": m["sector"], "group_id": gid,
+               "group_name": gnames.get(gid or ""), "committee_id": kid, "committee_name": knames.get(kid or ""),
+               "station_id": sid, "station_name": snames.get(sid or ""), "constituents": len(ds_),
+               "total_cost": tot if unit == "m" else np.nan,
+               "mean_cost": tot / len(arr) if len(arr) and unit == "m" else np.nan,
+               "max_cost": float(np.nanmax(arr)) if len(arr) and unit == "m" and np.isfinite(arr).any() else np.nan}
+        m_rows.append(row)
+        vs = sorted(g_vill.get(gid or "", []))
+        ts = sorted(k_town.get(kid or "", []))
+        r_rows.append({"member_id": mid, "member_name": m["name"], "sector": m["sector"],
+                       "role": m.get("role", ""), "group_name": gnames.get(gid or ""),
+                       "committee_name": knames.get(kid or ""), "station_name": snames.get(sid or ""),
+                       "villages": "、".join(vnames.get(v, v) for v in vs),
+                       "townships": "、".join(tnames.get(t, t) for t in ts),
+                       "constituents": len(ds_)})
+    members = pd.DataFrame(m_rows)
+    responsibility = pd.DataFrame(r_rows)
+
+    g_rows = []
+    for _, g in ds.groups.iterrows():
+        gid = str(g["id"])
+        vs = sorted(g_vill.get(gid, []))
+        sid = g_station.get(gid)
+        g_rows.append({"group_id": gid, "group_name": g["name"], "sectors": ";".join(g["sectors"] or []),
+                       "station_id": sid, "station_name": snames.get(sid or ""),
+                       "members": int((mem["group_id"].astype(str) == gid).sum()),
+                       "n_villages": len(vs), "village_ids": ";".join(vs),
+                       "villages": "、".join(vnames.get(v, v) for v in vs),
+                       "townships": "、".join(sorted({tnames.get(v_town.get(v, ""), "") for v in vs} - {""})),
+                       "population": int(sum(v_pop.get(v, 0) for v in vs))})
+    groups = pd.DataFrame(g_rows)
+
+    up = tiers["townships"].extra.get("uncovered_population", {}) if "townships" in tiers else {}
+    k_rows = []
+    for _, k in ds.committees.iterrows():
+        kid = str(k["id"])
+        ts = sorted(k_town.get(kid, []))
+        k_rows.append({"committee_id": kid, "committee_name": k["name"],
+                       "members": int((mem["committee_id"].astype(str) == kid).sum()),
+                       "n_townships": len(ts), "township_ids": ";".join(ts),
+                       "townships": "、".join(tnames.get(t, t) for t in ts),
+                       "uncovered_population": float(sum(up.get(t, 0) for t in ts))})
+    committees = pd.DataFrame(k_rows)
+
+    s_rows = []
+    for _, s in ds.stations.iterrows():
+        sid = str(s["id"])
+        gs = sorted(g for g, st in g_station.items() if st == sid)
+        cap = pd.to_numeric(pd.Series([s["capacity"]]), errors="coerce").iloc[0]
+        s_rows.append({"station_id": sid, "station_name": s["name"], "station_kind": s["kind"],
+                       "sectors": ";".join(s["sectors"] or []), "capacity": cap, "n_groups": len(gs),
+                       "groups": "、".join(gnames.get(g, g) for g in gs),
+                       "members": int(mem["group_id"].astype(str).isin(gs).sum()),
+                       "over_capacity": bool(pd.notna(cap) and len(gs) > cap)})
+    stations = pd.DataFrame(s_rows)
+
+    unc = []
+    if "villages" in tiers:
+        for v in tiers["villages"].extra.get("uncovered", []):
+            unc.append({"village_id": v, "village_name": vnames.get(v), "township_name": tnames.get(v_town.get(v, "")),
+                        "population": v_pop.get(v, 0)})
+    uncovered = pd.DataFrame(unc, columns=["village_id", "village_name", "township_name", "population"])
+
+    summ = [{"tier": t, "status": r.status, "objective": r.objective, "bound": r.bound, "gap": r.gap,
+             "time_s": r.time_s, "solver": r.solver, "moved": (r.moved or {}).get("moved"),
+             "diagnostics": " | ".join(d.get("message", "") for d in r.diagnostics)} for t, r in tiers.items()]
+    summary = pd.DataFrame(summ, columns=["tier", "status", "objective", "bound", "gap", "time_s", "solver",
+                                          "moved", "diagnostics"])
+    out = {"responsibility": responsibility, "members": members, "groups": groups, "committees": committees,
+           "stations": stations, "constituents": constituents, "uncovered": uncovered, "summary": summary}
+    if lang == "zh":
+        out = {k: v.rename(columns=ZH) for k, v in out.items()}
+    return out
+
+
+def write_xlsx(tables: dict[str, pd.DataFrame], path: str | Path, lang: str = "zh") -> Path:
+    """One sheet per table (Chinese sheet names with ``lang="zh"``), header row frozen."""
+    path = Path(path)
+    with pd.ExcelWriter(path, engine="openpyxl") as xw:
+        for key, df in tables.items():
+            name = (SHEETS_ZH.get(key, key) if lang == "zh" else key)[:31]
+            df.to_excel(xw, sheet_name=name, index=False)
+            ws = xw.sheets[name]
+            ws.freeze_panes = "A2"
+            for col in ws.columns:
+                width = max([len(str(c.value or "")) for c in col[:200]] + [4])
+                ws.column_dimensions[col[0].column_letter].width = min(60, width * 1.6 + 2)
+    return path
+
+
+def write_csv(tables: dict[str, pd.DataFrame], folder: str | Path) -> list[Path]:
+    """One UTF-8 (with BOM, so Excel reads Chinese) CSV per table into ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for key, df in tables.items():
+        p = folder / f"{key}.csv"
+        df.to_csv(p, index=False, encoding="utf-8-sig")
+        out.append(p)
+    return out
