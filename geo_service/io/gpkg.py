@@ -60,6 +60,8 @@ def write_gpkg(ds: Dataset, path: str | os.PathLike, *, layers: list[str] | None
                 kw["geometry_type"] = "MultiLineString"
             if spec.geometry == "Polygon":
                 kw["promote_to_multi"] = kw["geometry_type"].startswith("Multi")
+            if _has_multi(df) and not _all_multi(df):  # mixed single/multi: keep each as it is (lossless)
+                kw = {"geometry_type": "Unknown", "promote_to_multi": False}
         pyogrio.write_dataframe(df, path, layer=name, driver="GPKG", **kw)
     return path
 
@@ -68,6 +70,11 @@ def _has_multi(df: pd.DataFrame) -> bool:
     if "geometry" not in df.columns or not len(df):
         return False
     return bool(df.geometry.geom_type.fillna("").str.startswith("Multi").any())
+
+
+def _all_multi(df: pd.DataFrame) -> bool:
+    types = df.geometry.geom_type.dropna()
+    return bool(types.str.startswith("Multi").all())
 
 
 def read_gpkg_layers(path: str | os.PathLike) -> dict[str, pd.DataFrame]:
