@@ -45,7 +45,8 @@ _GEOM_OK = {
 class Problem:
     """One thing wrong with the input, precise enough for a user to find and fix it.
 
-    ``row`` is the 1-based data row in the source file/layer (header excluded), when known.
+    ``row`` is the 1-based data row in the source file/layer (header excluded), when known;
+    ``source`` names the file (and sheet/layer) the row came from, when the input was files.
     """
 
     layer: str
@@ -55,9 +56,10 @@ class Problem:
     feature_id: str | None = None
     field: str | None = None
     severity: str = "error"
+    source: str | None = None
 
     def __str__(self) -> str:
-        where = [self.layer]
+        where = [self.layer] if self.source is None else [f"{self.source}: {self.layer}"]
         if self.row is not None:
             where.append(f"row {self.row}")
         if self.feature_id is not None:
