@@ -311,15 +311,16 @@ def _component_label(names: Sequence[str] | None, members: np.ndarray, fallback:
 
 def _diagnose(n_c: np.ndarray, comp_rows: list[np.ndarray], comp_cols: list[np.ndarray],
               lo: np.ndarray, hi: np.ndarray, member_labels: Sequence[str] | None,
-              what: str = "constituents", who: str = "members"
+              what: str = "constituents", who: str = "members", block_labels: Sequence[str] | None = None
               ) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray, np.ndarray]:
     """Capacity check per independent block (sector). Returns diagnostics, relaxed lo/hi, unplaceable rows."""
     diags: list[dict[str, Any]] = []
     lo2, hi2 = lo.copy(), hi.copy()
     unplaceable: list[np.ndarray] = []
-    for rws, cls in zip(comp_rows, comp_cols):
+    for q, (rws, cls) in enumerate(zip(comp_rows, comp_cols)):
         nn = len(rws)
-        label = _component_label(member_labels, cls, f"block of {nn} {what}")
+        label = (str(block_labels[q]) if block_labels is not None
+                 else _component_label(member_labels, cls, f"block of {nn} {what}"))
         if len(cls) == 0:
             if nn:
                 diags.append({"quota": "no_member", "scope": label, "demand": nn, "capacity": 0,
@@ -519,42 +520,47 @@ def assign_constituents(cost: np.ndarray, min_load: Any, max_load: Any, allowed:
     max_c = float(sub_model.max()) if sub_model.size else 1.0
     scale = _choose_scale(max_c)
 
-    if len(rows_all) <= DENSE_ARC_LIMIT:
-        arcs = _Arcs(rows_all, cols_all, sub_model[place][rows_all, cols_all])
-        oracle = None
-    else:
-        pm = np.where(sub_hard[place], sub_model[place], np.inf)
-        kk = min(k, m)
+    pm = np.where(sub_hard[place], sub_model[place], np.inf)
+    icm = np.rint(np.where(np.isfinite(pm), pm, 0) * scale).astype(np.int64)
+
+    def oracle(u: np.ndarray, p: np.ndarray, keys: np.ndarray) -> _Arcs:
+        """Every allowed arc with negative reduced cost, by blocks of rows."""
+        rs, cs = [], []
+        for s in range(0, len(place), 2048):
+            blk = icm[s:s + 2048] + p[None, :]
+            bad = (blk < u[s:s + 2048, None]) & np.isfinite(pm[s:s + 2048])
+            a_, b_ = np.nonzero(bad)
+            rs.append(a_ + s)
+            cs.append(b_)
+        rr_, cc_ = np.concatenate(rs), np.concatenate(cs)
+        kn = rr_.astype(np.int64) * m + cc_
+        new = ~_in_sorted(kn, keys)
+        return _Arcs(rr_[new], cc_[new], pm[rr_[new], cc_[new]])
+
+    kk = min(k, m)
+    while True:
+        if len(rows_all) <= DENSE_ARC_LIMIT or kk >= m:
+            arcs = _Arcs(rows_all, cols_all, pm[rows_all, cols_all])
+            sol = _solve_priced(len(place), m, arcs, lo_r, hi_r, scale, None, deadline)
+            break
+        # the kk cheapest allowed arcs per row (+ the previous arc), then pricing
         idx = np.argpartition(pm, kk - 1, axis=1)[:, :kk]
         rr = np.repeat(np.arange(len(place)), kk)
         cc = idx.ravel()
         fin = np.isfinite(pm[rr, cc])
         arcs = _Arcs(rr[fin], cc[fin], pm[rr[fin], cc[fin]])
-        if prev is not None:  # the previous arc is always a candidate
+        if prev is not None:
             pp = prev[free][place]
             hv = (pp >= 0) & np.isfinite(pm[np.arange(len(place)), np.maximum(pp, 0)])
             ra = np.flatnonzero(hv)
             arcs = _dedup(_Arcs(np.r_[arcs.rows, ra], np.r_[arcs.cols, pp[hv]],
                                 np.r_[arcs.fcost, pm[ra, pp[hv]]]), m)
-        icm = np.rint(np.where(np.isfinite(pm), pm, 0) * scale).astype(np.int64)
-
-        def oracle(u: np.ndarray, p: np.ndarray, keys: np.ndarray) -> _Arcs:
-            rs, cs = [], []
-            for s in range(0, len(place), 2048):
-                blk = icm[s:s + 2048] + p[None, :]
-                bad = (blk < u[s:s + 2048, None]) & np.isfinite(pm[s:s + 2048])
-                a_, b_ = np.nonzero(bad)
-                rs.append(a_ + s)
-                cs.append(b_)
-            rr_, cc_ = np.concatenate(rs), np.concatenate(cs)
-            kn = rr_.astype(np.int64) * m + cc_
-            new = ~_in_sorted(kn, keys)
-            return _Arcs(rr_[new], cc_[new], pm[rr_[new], cc_[new]])
-
-    sol = _solve_priced(len(place), m, arcs, lo_r, hi_r, scale, oracle, deadline)
+        sol = _solve_priced(len(place), m, arcs, lo_r, hi_r, scale, oracle, deadline)
+        if sol["status"] != INFEASIBLE:
+            break
+        kk = min(2 * kk, m)  # too few arcs to meet the loads: widen, ending with the full model
     if sol["status"] == INFEASIBLE:
         # a Hall-type shortage inside a block: closest assignment with the fewest unplaced rows
-        pm = np.where(sub_hard[place], sub_model[place], np.inf)
         a_s, short = _bins_with_slack(pm, lo_r, hi_r)
         left = np.flatnonzero(a_s < 0)
         diags.append({"quota": "reachability", "scope": "allowed pairs", "demand": int(len(place)),
@@ -671,7 +677,8 @@ def assign_constituents_geo(constituent_xy: np.ndarray, member_xy: np.ndarray, m
         comp_rows = [np.flatnonzero(fsec == s) for s in range(len(names))]
         comp_cols = [np.flatnonzero(msec == s) for s in range(len(names))]
     cdiag, lo_r, hi_r, unplaceable = _diagnose(np.array([len(x) for x in comp_rows]), comp_rows, comp_cols,
-                                                lo_f, hi_f, member_labels)
+                                                lo_f, hi_f, member_labels,
+                                                block_labels=["all sectors"] if cross else names)
     diags += cdiag
     relaxed = bool(diags)
     relaxation = None
