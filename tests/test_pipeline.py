@@ -1,0 +1,163 @@
+"""A whole optimisation run on the tiny county: tiers, JSON round trip, tables, locks, minimal change,
+cancel, progress, road mode and parameter validation."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import openpyxl
+import pytest
+from pydantic import ValidationError
+
+from solvers.pipeline import (Cancelled, OptimisationParams, OptimisationResult, diff_results,
+                              run_optimisation)
+
+
+@pytest.fixture(scope="module")
+def run_all(tiny):
+    return run_optimisation(tiny, {"villages": "all"})
+
+
+def test_every_tier_solved_and_quotas_met(tiny, run_all):
+    r = run_all
+    assert set(r.tiers) == {"constituents", "villages", "townships", "stations"}
+    t1 = r.tiers["constituents"]
+    assert t1.status == "optimal" and t1.gap < 1e-6
+    sector = dict(zip(tiny.members["id"], tiny.members["sector"]))
+    csec = dict(zip(tiny.constituents["id"], tiny.constituents["sector"]))
+    assert len(t1.assignment) == 60
+    assert all(sector[m] == csec[c] for c, m in t1.assignment.items())
+    loads = np.unique(list(t1.assignment.values()), return_counts=True)[1]
+    assert loads.min() >= 8 and loads.max() <= 12
+    # every village has a group with 2..4 villages each; stations within capacity and host kinds
+    vg = r.tiers["villages"].assignment
+    assert set(vg) == set(tiny.villages["id"]) and None not in vg.values()
+    assert all(2 <= n <= 4 for n in np.unique(list(vg.values()), return_counts=True)[1])
+    gs = r.tiers["stations"].assignment
+    assert r.tiers["stations"].status == "optimal"
+    assert set(gs.values()) <= {"S1", "S2"}  # the studio hosts no groups
+    assert list(gs.values()).count("S2") <= 1
+    assert r.status == "optimal"
+
+
+def test_result_is_json_and_round_trips(tiny, run_all):
+    d = run_all.to_dict()
+    text = json.dumps(d, allow_nan=False)
+    back = OptimisationResult.from_dict(json.loads(text))
+    assert back.to_dict() == d
+    assert back.tiers["constituents"].assignment == run_all.tiers["constituents"].assignment
+    assert diff_results(back, run_all).empty
+
+
+def test_tables_and_xlsx(tiny, run_all, tmp_path):
+    t = run_all.tables(tiny)
+    resp = t["responsibility"]
+    assert len(resp) == len(tiny.members)
+    row = resp.set_index("member_id").loc["M1"]
+    assert row["sector"] == "经济" and row["group_name"] == "经济农业组" and row["constituents"] >= 8
+    members = t["members"].set_index("member_id")
+    assert members["constituents"].sum() == 60
+    assert (members["mean_cost"] * members["constituents"]).sum() == pytest.approx(members["total_cost"].sum())
+    assert t["groups"]["n_villages"].sum() == 8
+    assert "phone" not in t["constituents"].columns and "name" not in t["constituents"].columns
+    zh = run_all.tables(tiny, lang="zh")
+    assert "界别" in zh["responsibility"].columns and "委员工作站" in zh["responsibility"].columns
+    path = run_all.write_xlsx(tmp_path / "r.xlsx", ds=tiny)
+    wb = openpyxl.load_workbook(path)
+    assert "界别责任区一览表" in wb.sheetnames
+    ws = wb["界别责任区一览表"]
+    assert ws.max_row == len(tiny.members) + 1
+
+
+def test_locks_kept(tiny):
+    base = run_optimisation(tiny, {"tiers": ["constituents"]})
+    p001 = base.tiers["constituents"].assignment["P001"]
+    other = "M2" if p001 == "M1" else "M1"
+    r = run_optimisation(tiny, {"tiers": ["constituents", "villages", "stations", "townships"], "villages": "all",
+                                "locks": {"constituents": {"P001": other}, "villages": {"V1": "G1"},
+                                          "townships": {"T1": "K2"}, "groups": {"G2": "S2"}}})
+    assert r.tiers["constituents"].assignment["P001"] == other
+    assert r.tiers["villages"].assignment["V1"] == "G1"
+    assert r.tiers["townships"].assignment["T1"] == "K2"
+    assert r.tiers["stations"].assignment["G2"] == "S2"
+    with pytest.raises(ValueError, match="unknown member id 'M99'"):
+        run_optimisation(tiny, {"tiers": ["constituents"], "locks": {"constituents": {"P001": "M99"}}})
+
+
+def test_minimal_change_after_member_leaves(tiny):
+    first = run_optimisation(tiny, {"tiers": ["constituents"], "constituents_min": 0})
+    gone = "M2"
+    orphans = {c for c, m in first.tiers["constituents"].assignment.items() if m == gone}
+    smaller = tiny.with_layers(members=tiny.members[tiny.members["id"] != gone])
+    again = run_optimisation(smaller, {"tiers": ["constituents"], "constituents_min": 0,
+                                       "constituents_max": 30, "minimal_change": True}, previous=first.to_dict())
+    t = again.tiers["constituents"]
+    changed = diff_results(first, again)
+    assert set(changed["id"]) == orphans  # only the leaver's constituents move
+    assert set(changed["reason"]) == {"member_left"}
+    assert t.moved["moved"] == len(orphans) and t.moved["member_left"] == len(orphans)
+    scratch = run_optimisation(smaller, {"tiers": ["constituents"], "constituents_min": 0,
+                                         "constituents_max": 30}, previous=first)
+    assert scratch.tiers["constituents"].cost <= t.cost + 1e-6
+
+
+def test_cancel_and_progress(tiny):
+    ev = threading.Event()
+    ev.set()
+    with pytest.raises(Cancelled):
+        run_optimisation(tiny, {}, cancel=ev)
+    seen = []
+    run_optimisation(tiny, {"villages": "all"}, progress=lambda pct, msg: seen.append((pct, msg)))
+    pcts = [p for p, _ in seen]
+    assert pcts == sorted(pcts) and pcts[0] == 0 and pcts[-1] == 100
+    assert all(isinstance(m, str) and m for _, m in seen)
+
+
+def test_infeasible_quota_is_diagnosed(tiny):
+    r = run_optimisation(tiny, {"tiers": ["constituents"], "constituents_min": 0, "constituents_max": 5})
+    t = r.tiers["constituents"]
+    assert t.status == "infeasible" and r.status == "infeasible"
+    msgs = [d["message"] for d in t.diagnostics]
+    assert any(m.startswith("经济: 2 members x max 5 = 10 < 20 constituents, short by 10") for m in msgs)
+    assert None not in t.assignment.values()  # the relaxed answer, not an empty one
+    fb = run_optimisation(tiny, {"tiers": ["constituents"], "constituents_min": 0, "constituents_max": 10,
+                                 "allow_cross_sector": True})
+    assert fb.tiers["constituents"].status == "optimal"
+
+
+def test_gap_villages_and_list(tiny):
+    far = run_optimisation(tiny, {"tiers": ["villages", "townships"], "gap_threshold_m": 3000})
+    assert set(far.tiers["villages"].assignment) == set(far.gap_villages)
+    assert far.gap_villages and "V8" not in far.gap_villages  # V8 hosts a studio
+    some = run_optimisation(tiny, {"tiers": ["villages"], "villages": "list", "village_ids": ["V1", "V7"],
+                                   "compactness": 0})
+    assert set(some.tiers["villages"].assignment) == {"V1", "V7"}
+    with pytest.raises(ValueError, match="unknown village id 'V99'"):
+        run_optimisation(tiny, {"tiers": ["villages"], "villages": "list", "village_ids": ["V99"]})
+
+
+def test_road_mode(tiny):
+    r = run_optimisation(tiny, {"mode": "road", "tiers": ["constituents", "stations"]})
+    assert r.unit == "s"
+    assert r.tiers["constituents"].status == "optimal"
+    assert r.tiers["constituents"].objective > 0
+
+
+def test_params_validation():
+    with pytest.raises(ValidationError, match="constituents_max 5 < constituents_min 8"):
+        OptimisationParams(constituents_max=5)
+    with pytest.raises(ValidationError):
+        OptimisationParams(mode="flying")
+    with pytest.raises(ValidationError):
+        OptimisationParams(unknown=1)
+    p = OptimisationParams.model_validate_json(OptimisationParams(seed=3).model_dump_json())
+    assert p.seed == 3 and p.constituents_max == 12
+
+
+def test_deterministic(tiny):
+    a = run_optimisation(tiny, {"villages": "all", "seed": 4}).to_dict()
+    b = run_optimisation(tiny, {"villages": "all", "seed": 4}).to_dict()
+    for t in a["tiers"]:
+        assert a["tiers"][t]["assignment"] == b["tiers"][t]["assignment"]
