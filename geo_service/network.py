@@ -59,6 +59,7 @@ WALKING_KMH = 5.0
 DEFAULT_ROAD_KMH = 30.0
 _MIN_EDGE_S = 1e-6  # csgraph drops zero weights; every edge costs at least this (seconds)
 _SPLIT_EPS_M = 0.01  # snaps closer than this (m) to a segment end use the end node
+_TIE_M = 0.01  # segments this much (m) farther than the nearest still count as nearest
 _NO_PRED = -9999
 
 
@@ -111,11 +112,16 @@ class RoadResult:
 
 @dataclass(frozen=True)
 class _Snap:
-    """Points snapped to road segments: segment row, fraction ``t`` from its ``a`` end, distance."""
+    """Points snapped to their nearest road segments, as (point, segment) pairs: a point as far
+    from two segments (within :data:`_TIE_M`) has a pair for each. ``t`` is the fraction along
+    the segment from its ``a`` end, ``dist_m`` the pair's distance, ``snap_m`` each point's
+    distance to the nearest road (metres)."""
 
+    pt: NDArray[np.int64]
     seg: NDArray[np.int64]
     t: NDArray[np.float64]
     dist_m: NDArray[np.float64]
+    snap_m: NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -158,13 +164,13 @@ class RoadNetwork:
         base_tree = shapely.STRtree(shapely.linestrings(np.stack([node_xy[ra], node_xy[rb]], axis=1)))
         ins = _insert_points(node_xy, ra, rb, rlen, rspeed, self.index.xy, base_tree)
         (self.node_xy, self.ra, self.rb, self.rlen, self.rspeed,
-         acc_a, self.station_node, acc_len, station_snap) = ins
-        self.station_snap_m = station_snap.dist_m
+         acc_a, acc_b, acc_len, self.station_node, station_snap) = ins
+        self.station_snap_m = station_snap.snap_m
         self.rtime = self.rlen / (self.rspeed / 3.6)
         self.n_road_nodes = len(self.node_xy) - len(self.station_node)
         # edge table: road edges first, then station access edges
         self.ea = np.concatenate([self.ra, acc_a])
-        self.eb = np.concatenate([self.rb, self.station_node])
+        self.eb = np.concatenate([self.rb, acc_b])
         self.e_road_m = np.concatenate([self.rlen, np.zeros(len(acc_a))])
         self.e_off_m = np.concatenate([np.zeros(len(self.ra)), acc_len])
         self.e_time = np.concatenate([self.rtime, acc_len / self._offroad_mps])
@@ -215,7 +221,7 @@ class RoadNetwork:
         return self.index.project(lon, lat)
 
     def snap(self, xy_m: NDArray) -> _Snap:
-        """Snap metric points to the nearest road segment (exact, via an STR-tree)."""
+        """Snap metric points to their nearest road segment(s) (exact, via an STR-tree)."""
         return _snap(self.node_xy, self.ra, self.rb, xy_m, self.seg_tree)
 
     # -- nearest station ----------------------------------------------------------------------
@@ -281,9 +287,14 @@ class RoadNetwork:
         use_a = via_a <= via_b
         end = np.where(use_a, a, b)
         part = np.where(use_a, s.t, 1.0 - s.t)
-        time = s.dist_m / self._offroad_mps + np.minimum(via_a, via_b)
-        road = tree.road_m[end] + part * L
-        off = s.dist_m + tree.offroad_m[end]
+        ptime = s.dist_m / self._offroad_mps + np.minimum(via_a, via_b)
+        # best pair per point (ties between equally near segments go to the quicker one)
+        order = np.lexsort((ptime, s.pt))
+        first = order[np.r_[True, s.pt[order][1:] != s.pt[order][:-1]]]
+        time = ptime[first]
+        end, part, dist = end[first], part[first], s.dist_m[first]
+        road = tree.road_m[end] + part * L[first]
+        off = dist + tree.offroad_m[end]
         station = tree.station[end].copy()
         # a straight walk across country when it is quicker
         direct = self.index._query(xy, 1, kset, sec, None)
@@ -299,7 +310,7 @@ class RoadNetwork:
         off[unreached] = np.inf
         ids = np.full(len(xy), None, dtype=object)
         ids[~unreached] = self.stations["id"].to_numpy()[station[~unreached]]
-        return RoadResult(station, ids, time, road, off, s.dist_m, s.dist_m > self.snap_warn_m,
+        return RoadResult(station, ids, time, road, off, s.snap_m, s.snap_m > self.snap_warn_m,
                           self.stations)
 
     # -- matrices -----------------------------------------------------------------------------
@@ -316,10 +327,10 @@ class RoadNetwork:
         o = self._points_xy(origins, "origins")
         d = self._points_xy(destinations, "destinations")
         pts = np.vstack([o, d])
-        node_xy, ra, rb, rlen, rspeed, acc_a, vnode, acc_len, _ = _insert_points(
+        node_xy, ra, rb, rlen, rspeed, acc_a, acc_b, acc_len, vnode, _ = _insert_points(
             self.node_xy, self.ra, self.rb, self.rlen, self.rspeed, pts, self.seg_tree)
         ea = np.concatenate([ra, self.ea[len(self.ra):], acc_a])
-        eb = np.concatenate([rb, self.eb[len(self.ra):], vnode])
+        eb = np.concatenate([rb, self.eb[len(self.ra):], acc_b])
         et = np.concatenate([rlen / (rspeed / 3.6), self.e_time[len(self.ra):], acc_len / self._offroad_mps])
         g = _csr(ea, eb, et, len(node_xy))
         on, dn = vnode[:len(o)], vnode[len(o):]
@@ -458,29 +469,44 @@ def _segments(parts: NDArray[np.object_], speeds: NDArray[np.float64]):
     return node_xy, lo[first], hi[first], length[first], sp[first]
 
 
-def _snap(node_xy, ra, rb, xy, tree) -> _Snap:
-    """Nearest segment of each point, the fraction along it and the distance (metres)."""
-    _, seg = tree.query_nearest(shapely.points(xy), all_matches=False)
+def _foot(node_xy, ra, rb, xy, seg) -> tuple[NDArray, NDArray]:
+    """Fraction ``t`` along segments ``seg`` of the feet of ``xy`` and the distances (metres)."""
     A, B = node_xy[ra[seg]], node_xy[rb[seg]]
     AB = B - A
     den = np.einsum("ij,ij->i", AB, AB)
     t = np.clip(np.einsum("ij,ij->i", xy - A, AB) / np.where(den > 0, den, 1.0), 0.0, 1.0)
     foot = A + t[:, None] * AB
-    return _Snap(seg.astype(np.int64), t, np.hypot(*(xy - foot).T))
+    return t, np.hypot(*(xy - foot).T)
+
+
+def _snap(node_xy, ra, rb, xy, tree) -> _Snap:
+    """Every nearest segment of each point (ties within :data:`_TIE_M`), as pairs."""
+    pts = shapely.points(xy)
+    (_, seg0), _ = tree.query_nearest(pts, all_matches=False, return_distance=True)
+    _, d0 = _foot(node_xy, ra, rb, xy, seg0)
+    pt, seg = tree.query(pts, predicate="dwithin", distance=d0 + 2 * _TIE_M)
+    t, d = _foot(node_xy, ra, rb, xy[pt], seg)
+    best = np.full(len(xy), np.inf)
+    np.minimum.at(best, pt, d)
+    keep = d <= best[pt] + _TIE_M
+    return _Snap(pt[keep].astype(np.int64), seg[keep].astype(np.int64), t[keep], d[keep], best)
 
 
 def _insert_points(node_xy, ra, rb, rlen, rspeed, pts_xy, tree):
     """Attach points to the graph: split their nearest segments at the snap feet and give each
-    point its own node joined to its foot by an off-road access edge.
+    point its own node joined to its foot (or feet, when segments tie) by off-road access edges.
 
-    Returns (node_xy, ra, rb, rlen, rspeed, access_a, point_node, access_len, snap).
+    Returns (node_xy, ra, rb, rlen, rspeed, access_a, access_b, access_len, point_node, snap):
+    the new nodes and road segments, the access edges (foot node, point node, metres), the node
+    of each point and the snap pairs.
     """
     n_nodes = len(node_xy)
     if len(pts_xy) == 0:
         e = np.zeros(0, dtype=np.int64)
-        return node_xy, ra, rb, rlen, rspeed, e, e, np.zeros(0), _Snap(e, np.zeros(0), np.zeros(0))
+        z = np.zeros(0)
+        return node_xy, ra, rb, rlen, rspeed, e, e, z, e, _Snap(e, e, z, z, z)
     s = _snap(node_xy, ra, rb, pts_xy, tree)
-    attach = np.empty(len(pts_xy), dtype=np.int64)
+    attach = np.empty(len(s.pt), dtype=np.int64)  # foot node of each (point, segment) pair
     new_xy: list[NDArray] = []
     drop = np.zeros(len(ra), dtype=bool)
     add_a: list[int] = []
@@ -525,7 +551,11 @@ def _insert_points(node_xy, ra, rb, rlen, rspeed, pts_xy, tree):
     rb2 = np.concatenate([rb[keep], np.asarray(add_b, dtype=np.int64)])
     rlen2 = np.concatenate([rlen[keep], np.asarray(add_len, dtype=float)])
     rsp2 = np.concatenate([rspeed[keep], np.asarray(add_sp, dtype=float)])
-    return all_xy, ra2, rb2, rlen2, rsp2, attach, point_node, s.dist_m.copy(), s
+    # one access edge per (foot, point): a point on a vertex shared by two segments ties twice
+    acc_b = point_node[s.pt]
+    order = np.lexsort((s.dist_m, acc_b, attach))
+    first = order[np.r_[True, (attach[order][1:] != attach[order][:-1]) | (acc_b[order][1:] != acc_b[order][:-1])]]
+    return all_xy, ra2, rb2, rlen2, rsp2, attach[first], acc_b[first], s.dist_m[first], point_node, s
 
 
 def _csr(a: NDArray, b: NDArray, w: NDArray, n: int) -> csr_matrix:
