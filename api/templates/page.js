@@ -1,0 +1,110 @@
+// The planners' page: start a re-run, poll its job, then show its map and responsibility table.
+// Everything from the server is inserted with textContent (never as HTML).
+(function () {
+  'use strict';
+  var form = document.getElementById('rerun-form');
+  if (!form) { return; }
+  var zh = form.dataset.lang !== 'en';
+  var dataset = form.dataset.dataset;
+  var $ = function (id) { return document.getElementById(id); };
+  var STATUS = zh ? {accepted: '排队中', running: '运行中', successful: '已完成', failed: '失败', dismissed: '已取消'}
+                  : {accepted: 'queued', running: 'running', successful: 'finished', failed: 'failed', dismissed: 'cancelled'};
+
+  function headers(json) {
+    var h = {'Accept': 'application/json'};
+    if (json) { h['Content-Type'] = 'application/json'; }
+    var key = $('api-key').value.trim();
+    if (key) { h['X-API-Key'] = key; }
+    return h;
+  }
+  function showError(text) {
+    var e = $('error'); e.textContent = text; e.hidden = false;
+    $('rerun-submit').disabled = false;
+  }
+  function problemText(body, status) {
+    if (body && (body.detail || body.title)) { return (body.title || '') + (body.detail ? ': ' + body.detail : ''); }
+    return 'HTTP ' + status;
+  }
+  function setProgress(p, text) {
+    var bar = $('progress-bar'), v = Math.max(0, Math.min(100, Math.round(p || 0)));
+    bar.style.width = v + '%'; bar.textContent = v + '%'; bar.setAttribute('aria-valuenow', String(v));
+    $('progress-text').textContent = text || '';
+  }
+  function renderTable(rows) {
+    var box = $('result-table');
+    box.textContent = '';
+    if (!rows || !rows.length) { box.textContent = zh ? '（空）' : '(empty)'; return; }
+    var cols = Object.keys(rows[0]);
+    var t = document.createElement('table'); t.className = 'table table-sm table-striped';
+    var tr = t.createTHead().insertRow();
+    cols.forEach(function (c) { var th = document.createElement('th'); th.textContent = c; tr.appendChild(th); });
+    var tb = t.createTBody();
+    rows.forEach(function (r) {
+      var row = tb.insertRow();
+      cols.forEach(function (c) { row.insertCell().textContent = (r[c] === null || r[c] === undefined) ? '' : String(r[c]); });
+    });
+    box.appendChild(t);
+  }
+  function finished(job) {
+    setProgress(100, STATUS.successful);
+    $('progress-bar').classList.remove('progress-bar-striped');
+    $('progress-bar').classList.add('bg-success');
+    $('result-map').href = '/v1/datasets/' + encodeURIComponent(dataset) + '/maps/assignment?job=' +
+      encodeURIComponent(job.id) + '&lang=' + (zh ? 'zh' : 'en');
+    $('result-xlsx').href = '/v1/jobs/' + encodeURIComponent(job.id) + '/results?format=xlsx';
+    form.dataset.previous = job.id;
+    $('minimal').disabled = false;
+    fetch('/v1/jobs/' + encodeURIComponent(job.id) + '/results?format=json&table=responsibility', {headers: headers(false)})
+      .then(function (r) { return r.json().then(function (b) { return {ok: r.ok, status: r.status, body: b}; }); })
+      .then(function (res) {
+        $('result').hidden = false;
+        $('rerun-submit').disabled = false;
+        if (!res.ok) { $('result-table').textContent = problemText(res.body, res.status); return; }
+        renderTable(res.body.rows);
+        document.body.dataset.runState = 'done';
+      })
+      .catch(function (e) { showError(String(e)); });
+  }
+  function poll(url) {
+    fetch(url, {headers: headers(false)})
+      .then(function (r) { return r.json().then(function (b) { return {ok: r.ok, status: r.status, body: b}; }); })
+      .then(function (res) {
+        if (!res.ok) { showError(problemText(res.body, res.status)); return; }
+        var job = res.body;
+        setProgress(job.progress, (STATUS[job.status] || job.status) + (job.message ? ' · ' + job.message : ''));
+        if (job.status === 'successful') { finished(job); }
+        else if (job.status === 'failed' || job.status === 'dismissed') {
+          showError((STATUS[job.status] || job.status) + (job.error && job.error.detail ? ': ' + job.error.detail : (job.message ? ': ' + job.message : '')));
+          document.body.dataset.runState = 'failed';
+        } else { setTimeout(function () { poll(url); }, 700); }
+      })
+      .catch(function (e) { showError(String(e)); });
+  }
+  form.addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    $('error').hidden = true; $('result').hidden = true;
+    var num = function (id) { return Number($(id).value); };
+    var body = {constituents_min: num('c_min'), constituents_max: num('c_max'),
+                villages_min: num('v_min'), villages_max: num('v_max'),
+                townships_per_committee: num('t_per'), gap_threshold_m: num('thr')};
+    body.constituents_target = Math.round((body.constituents_min + body.constituents_max) / 2);
+    body.villages_target = Math.round((body.villages_min + body.villages_max) / 2);
+    if ($('minimal').checked && form.dataset.previous) {
+      body.minimal_change = true; body.previous_job_id = form.dataset.previous;
+    }
+    $('rerun-submit').disabled = true;
+    $('progress').hidden = false;
+    $('progress-bar').classList.remove('bg-success');
+    $('progress-bar').classList.add('progress-bar-striped');
+    setProgress(0, STATUS.accepted);
+    document.body.dataset.runState = 'running';
+    fetch('/v1/datasets/' + encodeURIComponent(dataset) + '/optimisations',
+          {method: 'POST', headers: headers(true), body: JSON.stringify(body)})
+      .then(function (r) { return r.json().then(function (b) { return {ok: r.ok, status: r.status, body: b}; }); })
+      .then(function (res) {
+        if (!res.ok) { showError(problemText(res.body, res.status)); document.body.dataset.runState = 'failed'; return; }
+        poll('/v1/jobs/' + encodeURIComponent(res.body.id));
+      })
+      .catch(function (e) { showError(String(e)); });
+  });
+})();

@@ -1,0 +1,159 @@
+"""The planners' web page at ``/`` and the HTML maps at ``/v1/datasets/{id}/maps/{kind}``.
+
+Server-rendered (Jinja2 with autoescaping, no build step). The page lists the datasets, the
+coverage per threshold of the selected one, links to its maps, its latest optimisation runs, and
+a form that starts a re-run through ``POST /v1/datasets/{id}/optimisations``; its script
+(``/web/page.js``, served here) polls ``GET /v1/jobs/{id}`` and shows the progress, then the
+result's map and responsibility table. Every JS/CSS file the page and the maps use is served from
+``/static`` (:func:`mount_static`), so nothing but map tiles comes from outside.
+
+Access: the page and the maps need the ``viewer`` role, a run needs ``planner`` (see
+:mod:`api.auth`); in the local demo (no key configured, loopback) both are open. With keys
+enforced, the page's script sends the key typed into its key field as ``X-API-Key``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from geo_service.store import NotFound, Store
+
+from .auth import Principal, viewer
+from .cache import DatasetCache, DatasetEntry
+from .deps import dataset_entry, get_cache, get_store
+from .problems import ProblemError
+
+log = logging.getLogger("geo_service.api.web")
+router = APIRouter(tags=["web page and maps"])
+TEMPLATES = Path(__file__).with_name("templates")
+_env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+THRESHOLDS_M = (5000, 10000, 20000)
+MAP_KINDS = ("coverage", "assignment", "gaps")
+HTML_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+
+
+def mount_static(app: FastAPI) -> None:
+    """Serve the vendored Leaflet/Folium assets (``maps/static``) at ``/static``."""
+    from maps.assets import STATIC_DIR
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+
+def _latest_successful(store: Store, dataset_id: str) -> Any:
+    for j in store.list_jobs(dataset_id, limit=50):
+        if j.kind == "optimisation" and j.status == "successful" and j.result:
+            return j
+    return None
+
+
+def _coverage_rows(entry: DatasetEntry) -> list[dict[str, Any]]:
+    """Total coverage per threshold (straight line), cached per dataset version."""
+    def build(ds):
+        from geo_service.coverage import coverage_summary
+
+        return coverage_summary(ds, thresholds_m=THRESHOLDS_M)["total"]
+
+    try:
+        return entry.memo("web:coverage_total", build)
+    except Exception as e:  # noqa: BLE001 - the page still renders without the figures
+        log.warning("coverage figures unavailable: %s", e)
+        return []
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def index(request: Request, store: Store = Depends(get_store), cache: DatasetCache = Depends(get_cache),
+          who: Principal = Depends(viewer),
+          dataset: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")] = None,
+          lang: Annotated[Literal["zh", "en"], Query()] = "zh"):
+    """The planners' page (HTML)."""
+    datasets = store.list_datasets()
+    current = None
+    if datasets:
+        ids = [d.id for d in datasets]
+        current = dataset if dataset in ids else ("demo" if "demo" in ids else ids[0])
+    coverage, jobs, latest, summary = [], [], None, None
+    if current:
+        try:
+            entry = cache.get(current)
+            coverage = _coverage_rows(entry)
+            summary = entry.ds.summary()
+        except (NotFound, ValueError):
+            current = None
+        if current:
+            jobs = [j for j in store.list_jobs(current, limit=10) if j.kind == "optimisation"]
+            latest = _latest_successful(store, current)
+    html = _env.get_template("index.html").render(
+        lang=lang, datasets=datasets, current=current, coverage=coverage, summary=summary, jobs=jobs,
+        latest=latest, role=who.role, thresholds=THRESHOLDS_M, can_run=who.allows("planner"))
+    return HTMLResponse(html, headers=HTML_HEADERS)
+
+
+@router.get("/web/page.js", include_in_schema=False)
+def page_js():
+    """The page's script (progress polling, result table)."""
+    return FileResponse(TEMPLATES / "page.js", media_type="text/javascript; charset=utf-8",
+                        headers={"Cache-Control": "no-cache"})
+
+
+def _map_html(entry: DatasetEntry, key: str, build) -> str:
+    return entry.memo(f"web:map:{key}", lambda ds: build(ds).get_root().render(), max_items=16)
+
+
+@router.get("/v1/datasets/{dataset_id}/maps/{kind}", response_class=HTMLResponse,
+            summary="An HTML map of the dataset: coverage, assignment (of a job) or gaps (viewer)",
+            responses={200: {"content": {"text/html": {}}}})
+def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetEntry = Depends(dataset_entry),
+                store: Store = Depends(get_store), _: Principal = Depends(viewer),
+                lang: Annotated[Literal["zh", "en"], Query()] = "zh",
+                tiles: Annotated[Literal["osm", "gaode", "gaode_satellite", "none"], Query()] = "osm",
+                job: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$",
+                                                 description="assignment: the job (default: latest successful)")] = None,
+                sector: Annotated[str | None, Query(max_length=64)] = None,
+                group: Annotated[str | None, Query(max_length=64)] = None,
+                committee: Annotated[str | None, Query(max_length=64)] = None,
+                threshold_m: Annotated[float | None, Query(gt=0, le=200000)] = None):
+    """A self-contained Leaflet page whose assets load from ``/static``; tiles from ``tiles``."""
+    import maps
+
+    did = entry.info.id
+    if kind == "coverage":
+        gap_t = threshold_m
+        html = _map_html(entry, f"coverage:{lang}:{tiles}:{gap_t}",
+                         lambda ds: maps.coverage_map(ds, lang=lang, tiles=tiles, gap_threshold=gap_t))
+    elif kind == "assignment":
+        if job:
+            try:
+                rec = store.get_job(job)
+            except NotFound:
+                raise ProblemError(404, f"no job '{job}'", code="job-not-found", job_id=job) from None
+            if rec.dataset_id != did or rec.status != "successful" or not rec.result:
+                raise ProblemError(409, f"job '{job}' is not a finished run of dataset '{did}' ({rec.status})",
+                                   code="result-not-ready", job_id=job, job_status=rec.status)
+        else:
+            rec = _latest_successful(store, did)
+            if rec is None:
+                raise ProblemError(404, f"dataset '{did}' has no finished optimisation run yet",
+                                   code="no-result", dataset_id=did)
+        try:
+            html = _map_html(entry, f"assignment:{rec.id}:{lang}:{tiles}:{sector}:{group}:{committee}",
+                             lambda ds: maps.assignment_map(ds, rec.result, sector=sector, group=group,
+                                                            committee=committee, lang=lang, tiles=tiles))
+        except ValueError as e:
+            raise ProblemError(422, str(e), code="invalid-parameters") from None
+    else:
+        thr = threshold_m or 10000.0
+        try:
+            from solvers.gaps import close_gaps
+        except ImportError:
+            raise ProblemError(503, "gap closing (solvers.gaps) is not installed", code="unavailable") from None
+        html = _map_html(entry, f"gaps:{thr}:{lang}:{tiles}",
+                         lambda ds: maps.gaps_map(ds, close_gaps(ds, threshold_m=thr), threshold_m=thr,
+                                                  lang=lang, tiles=tiles))
+    return HTMLResponse(html, headers=HTML_HEADERS)

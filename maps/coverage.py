@@ -1,0 +1,324 @@
+"""The coverage map: stations by kind, villages coloured by last-mile distance, service areas,
+boundaries, ranked gap villages and a summary of the population covered per threshold."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo_service.domain import STATION_KIND_LABELS, STATION_KINDS
+
+from .render import (
+    DataLayer,
+    NameSearch,
+    add_box,
+    base_map,
+    check_lang,
+    esc,
+    feature_collection,
+    finish,
+    km,
+    legend_html,
+    minutes,
+    simplify_m,
+    tile_datum,
+)
+
+# Station kinds: a distinct symbol and colour each (drawn as text symbols, no icon font needed).
+STATION_STYLE: dict[str, dict[str, Any]] = {
+    "station_comprehensive": {"symbol": "★", "color": "#c00000", "size": 24},
+    "station_sector": {"symbol": "■", "color": "#1f4e9c", "size": 18},
+    "studio": {"symbol": "◆", "color": "#7b2d8e", "size": 18},
+    "contact_point": {"symbol": "▲", "color": "#1b7f3b", "size": 16},
+}
+# Last-mile colour scale: one colour per band (within threshold 1, 2, 3, beyond), ColorBrewer RdYlGn.
+BAND_COLOURS = ("#1a9850", "#a6d96a", "#fdae61", "#d73027", "#7f0000")
+AREA_COLOURS = ("#1a9850", "#66bd63", "#fdae61", "#f46d43")
+
+T = {
+    "zh": {"stations": "站点", "villages": "村/社区（按最近站点距离着色）", "townships": "乡镇街道边界",
+           "county": "县（区）边界", "gaps": "覆盖缺口（按人口排序）", "area": "服务范围",
+           "name": "名称", "kind": "类型", "sectors": "界别", "capacity": "可承载活动组",
+           "township": "乡镇", "population": "人口", "nearest": "最近站点", "distance": "直线距离",
+           "time": "道路时间", "rank": "缺口排名", "within": "以内", "beyond": "以上",
+           "summary": "覆盖人口", "threshold": "范围", "covered": "覆盖人口", "share": "占比",
+           "total_pop": "总人口", "legend_st": "站点类型", "legend_v": "村/社区到最近站点",
+           "gap_list": "缺口村（人口最多的前 {n} 个）", "no_station": "无站点", "straight": "直线",
+           "road": "道路", "persons": "人", "seat": "镇政府驻地", "yes": "是"},
+    "en": {"stations": "Stations", "villages": "Villages (coloured by distance to nearest station)",
+           "townships": "Township boundaries", "county": "County boundary",
+           "gaps": "Coverage gaps (ranked by population)", "area": "Service area", "name": "Name",
+           "kind": "Kind", "sectors": "Sectors", "capacity": "Group capacity", "township": "Township",
+           "population": "Population", "nearest": "Nearest station", "distance": "Straight-line distance",
+           "time": "Road time", "rank": "Gap rank", "within": "within", "beyond": "beyond",
+           "summary": "Population covered", "threshold": "Within", "covered": "Covered", "share": "Share",
+           "total_pop": "Total population", "legend_st": "Station kinds",
+           "legend_v": "Village to nearest station", "gap_list": "Gap villages (top {n} by population)",
+           "no_station": "no station", "straight": "straight line", "road": "road",
+           "persons": "persons", "seat": "Township seat", "yes": "yes"},
+}
+
+
+def county_bounds(ds) -> tuple[float, float, float, float]:
+    """(minx, miny, maxx, maxy) WGS-84 of the county: its boundary, else townships, else all points."""
+    for layer in ("counties", "townships", "villages", "stations"):
+        g = ds.layers[layer].geometry
+        if len(g) and not g.isna().all():
+            b = g.total_bounds
+            if np.all(np.isfinite(b)):
+                return tuple(float(x) for x in b)  # type: ignore[return-value]
+    raise ValueError("the dataset has no geometry to fit the map to (no counties, townships, villages "
+                     "or stations)")
+
+
+def last_mile_table(ds, coverage: pd.DataFrame | None = None, *, network=None) -> pd.DataFrame:
+    """Per village: ``village_id``, ``station_id`` (nearest), ``distance_m`` and, with a road
+    network, ``time_s``. Uses :func:`geo_service.coverage.last_mile` unless ``coverage`` gives it
+    (either that function's columns or these)."""
+    if coverage is None:
+        from geo_service.coverage import last_mile
+
+        coverage = last_mile(ds, network)
+    c = coverage
+    if "nearest_m" in c.columns:
+        out = pd.DataFrame({"village_id": c["village_id"].astype(str), "station_id": c["nearest_id"],
+                            "distance_m": pd.to_numeric(c["nearest_m"])})
+        if "nearest_s" in c.columns:
+            out["time_s"] = pd.to_numeric(c["nearest_s"])
+            out["station_id_road"] = c["nearest_road_id"]
+        return out
+    missing = {"village_id", "distance_m"} - set(c.columns)
+    if missing:
+        raise ValueError(f"coverage table lacks column(s) {sorted(missing)}; expected the columns of "
+                         "geo_service.coverage.last_mile or village_id, station_id, distance_m[, time_s]")
+    return c.assign(village_id=c["village_id"].astype(str))
+
+
+def _band(values: np.ndarray, thresholds: Sequence[float]) -> np.ndarray:
+    """Band index per value: 0 within thresholds[0], ..., len(thresholds) beyond the last, -1 unknown."""
+    v = np.asarray(values, dtype=float)
+    band = np.searchsorted(np.asarray(thresholds, dtype=float), v, side="left")
+    return np.where(np.isfinite(v), band, len(thresholds) + 1)
+
+
+def _fmt_measure(v: float, mode: str, lang: str) -> str | None:
+    if v is None or not np.isfinite(v):
+        return None
+    if mode == "road":
+        return minutes(round(float(v) / 60.0, 1) * 60.0, lang)
+    return km(round(float(v) / 100.0) * 100.0, lang)
+
+
+def station_layer(ds, *, lang: str, datum: str, name: str | None = None) -> DataLayer:
+    """Stations with a distinct symbol per kind; popups: name, kind, sectors, capacity, township."""
+    t = T[lang]
+    st = ds.stations
+    tnames = ds.townships.set_index("id")["name"].to_dict()
+    kinds = st["kind"].tolist()
+    kind_label = [STATION_KIND_LABELS.get(k, {}).get(lang, k) for k in kinds]
+    values = [[kl, s, cap, tnames.get(tw)] for kl, s, cap, tw in
+              zip(kind_label, st["sectors"], st["capacity"], st["township_id"])]
+    fc = feature_collection(st.geometry.to_numpy(), st["name"].tolist(), classes=kinds, values=values,
+                            search=[f"{n} · {kl}" for n, kl in zip(st["name"], kind_label)], datum=datum)
+    return DataLayer(fc, {"styles": STATION_STYLE, "fields": [t["kind"], t["sectors"], t["capacity"],
+                                                                t["township"]]},
+                     name=name or t["stations"])
+
+
+def boundary_layers(ds, *, lang: str, datum: str, tolerance_m: float = 30.0) -> list[DataLayer]:
+    """County outline and township boundaries (simplified by ``tolerance_m`` metres), non-interactive fill."""
+    t = T[lang]
+    out = []
+    tw = ds.townships
+    if len(tw):
+        geoms = simplify_m(tw, tolerance_m, ds.metric_crs)
+        pop = pd.to_numeric(ds.villages["population"]).fillna(0).groupby(ds.villages["township_id"]).sum()
+        nv = ds.villages.groupby("township_id").size()
+        vals = [[int(pop.get(i, 0)), int(nv.get(i, 0))] for i in tw["id"]]
+        fc = feature_collection(geoms, tw["name"].tolist(), values=vals, datum=datum)
+        out.append(DataLayer(fc, {"styles": {"_": {"color": "#555", "weight": 1.5, "dashArray": "4 3",
+                                                   "fillOpacity": 0.02, "fillColor": "#888"}},
+                                  "fields": [t["population"], "村/社区数" if lang == "zh" else "Villages"],
+                                  "sticky": True},
+                             name=t["townships"]))
+    co = ds.counties
+    if len(co):
+        geoms = simplify_m(co, tolerance_m, ds.metric_crs)
+        fc = feature_collection(geoms, co["name"].tolist(), datum=datum)
+        out.append(DataLayer(fc, {"styles": {"_": {"color": "#222", "weight": 3, "fill": False,
+                                                   "interactive": False}}, "tooltip": False},
+                             name=t["county"]))
+    return out
+
+
+def straight_service_areas(ds, thresholds_m: Sequence[float], *, kinds: Sequence[str] | None = None
+                           ) -> gpd.GeoDataFrame:
+    """Straight-line service areas: the union of discs of each radius (metres) around the stations,
+    one (Multi)Polygon per threshold, WGS-84, columns ``threshold_m``, ``geometry``."""
+    st = ds.stations if kinds is None else ds.stations[ds.stations["kind"].isin(list(kinds))]
+    pts = st.geometry.to_crs(ds.metric_crs)
+    rows = []
+    for r in thresholds_m:
+        g = shapely.union_all(shapely.buffer(pts.to_numpy(), float(r), quad_segs=8)) if len(pts) else None
+        rows.append({"threshold_m": float(r), "geometry": g})
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=ds.metric_crs).to_crs("EPSG:4326")
+
+
+def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd.GeoDataFrame | None = None,
+                 lang: str = "zh", tiles: str = "osm", thresholds_m: Sequence[float] = (5000, 10000, 20000),
+                 mode: str = "straight", network=None, thresholds_s: Sequence[float] = (900, 1800, 3600),
+                 gap_threshold: float | None = None, top_gaps: int = 20, tianditu_key: str | None = None,
+                 simplify_tolerance_m: float = 30.0, static_prefix: str = "/static") -> folium.Map:
+    """The coverage map of dataset ``ds``.
+
+    Layers: stations by kind (distinct symbol + colour), villages coloured by the distance to
+    the nearest station (``mode="straight"``: metres, bands by ``thresholds_m``; ``mode="road"``:
+    door-to-door seconds over ``network``, bands by ``thresholds_s``), service areas per
+    threshold (straight-line discs, or ``service_areas``: a GeoDataFrame with ``threshold_m`` or
+    ``threshold_s`` and polygons), township and county boundaries, and the gap villages (beyond
+    ``gap_threshold``, default the middle threshold) ranked by population. A legend states the
+    colour scale; a summary box gives the population covered within each threshold and the top
+    ``top_gaps`` gaps. Labels in Chinese (``lang="zh"``) or English (``"en"``).
+
+    ``coverage``: a precomputed :func:`geo_service.coverage.last_mile` table (else computed).
+    ``tiles``: ``osm`` (default), ``gaode`` / ``gaode_satellite`` (GCJ-02: overlays are shifted
+    to line up), ``tianditu`` (needs ``tianditu_key``) or ``none``.
+    """
+    check_lang(lang)
+    if mode not in ("straight", "road"):
+        raise ValueError(f"mode must be 'straight' or 'road', got {mode!r}")
+    if mode == "road" and network is None and coverage is None:
+        from geo_service.network import RoadNetwork
+
+        network = RoadNetwork.from_dataset(ds)
+    thresholds = [float(x) for x in (thresholds_m if mode == "straight" else thresholds_s)]
+    if not thresholds or any(not np.isfinite(x) or x <= 0 for x in thresholds) or thresholds != sorted(thresholds):
+        raise ValueError(f"thresholds must be positive and increasing, got {thresholds}")
+    t = T[lang]
+    fmt = (lambda v: km(v, lang)) if mode == "straight" else (lambda v: minutes(v, lang))
+    datum = tile_datum(tiles)
+    m = base_map(county_bounds(ds), tiles=tiles, lang=lang, tianditu_key=tianditu_key)
+
+    # service areas (drawn first: underneath), largest first
+    if service_areas is None:
+        if mode == "straight":
+            service_areas = straight_service_areas(ds, thresholds)
+        else:
+            from geo_service.coverage import service_areas as _sa
+
+            service_areas = _sa(ds, network, thresholds, dissolve=True)
+    key = "threshold_m" if "threshold_m" in service_areas.columns else "threshold_s"
+    sa = service_areas.dropna(subset=["geometry"])
+    sa = sa.assign(_g=simplify_m(sa, simplify_tolerance_m, ds.metric_crs)) if len(sa) else sa
+    for i, (thr, grp) in enumerate(sorted(sa.groupby(key), key=lambda kv: -kv[0])):
+        label = (km(thr, lang) if key == "threshold_m" else minutes(thr, lang))
+        col = AREA_COLOURS[min(len(AREA_COLOURS) - 1, sorted(sa[key].unique()).index(thr))]
+        fc = feature_collection(grp["_g"].to_numpy(), [f"{t['area']} {label}"] * len(grp), datum=datum)
+        DataLayer(fc, {"styles": {"_": {"color": col, "weight": 1, "fillColor": col, "fillOpacity": 0.12,
+                                        "interactive": False}}, "tooltip": False},
+                  name=f"{t['area']} {label}", show=(i == len(sa[key].unique()) - 1)).add_to(m)
+
+    for layer in boundary_layers(ds, lang=lang, datum=datum, tolerance_m=simplify_tolerance_m):
+        layer.add_to(m)
+
+    # villages by last-mile band
+    lm = last_mile_table(ds, coverage, network=network)
+    v = ds.villages.reset_index(drop=True)
+    lm = lm.set_index("village_id").reindex(v["id"].astype(str))
+    measure_col = "distance_m" if mode == "straight" else "time_s"
+    if measure_col not in lm.columns:
+        raise ValueError(f"mode={mode!r} needs column {measure_col!r} in the coverage table")
+    measure = lm[measure_col].to_numpy(dtype=float)
+    band = _band(measure, thresholds)
+    sid_col = "station_id" if mode == "straight" else "station_id_road"
+    snames = ds.stations.set_index("id")["name"].to_dict()
+    skinds = ds.stations.set_index("id")["kind"].to_dict()
+    tnames = ds.townships.set_index("id")["name"].to_dict()
+    near_name = [snames.get(s, t["no_station"]) if isinstance(s, str) else t["no_station"]
+                 for s in lm[sid_col]]
+    near_kind = [STATION_KIND_LABELS.get(skinds.get(s), {}).get(lang, "") if isinstance(s, str) else ""
+                 for s in lm[sid_col]]
+    pop = pd.to_numeric(v["population"]).fillna(0).astype(np.int64).to_numpy()
+    is_seat = v["is_seat"].fillna(False).astype(bool).to_numpy() if "is_seat" in v else np.zeros(len(v), bool)
+    values = [[tnames.get(tw), int(p), f"{nn}（{nk}）" if nk else nn, _fmt_measure(d, mode, lang),
+               t["yes"] if seat else None]
+              for tw, p, nn, nk, d, seat in zip(v["township_id"], pop, near_name, near_kind, measure, is_seat)]
+    radius = np.clip(3 + np.sqrt(pop / 400.0), 3, 11).round(1)
+    n_bands = len(thresholds) + 1
+    classes = [f"{b}:{r}" for b, r in zip(band, radius)]
+    styles = {}
+    for c in set(classes):
+        b, r = c.split(":")
+        col = BAND_COLOURS[min(int(b), len(BAND_COLOURS) - 1)] if int(b) < n_bands else "#999999"
+        styles[c] = {"radius": float(r), "color": "#333", "weight": 0.6, "fillColor": col, "fillOpacity": 0.85}
+    fc = feature_collection(v.geometry.to_numpy(), v["name"].tolist(), classes=classes, values=values,
+                            search=[f"{n} · {tnames.get(tw, '')}" for n, tw in zip(v["name"], v["township_id"])],
+                            datum=datum)
+    villages = DataLayer(fc, {"styles": styles, "fields": [t["township"], t["population"], t["nearest"],
+                                                           t["distance"] if mode == "straight" else t["time"],
+                                                           t["seat"]]},
+                         name=t["villages"])
+    villages.add_to(m)
+
+    # gaps: beyond the gap threshold, ranked by population (then distance)
+    gap_t = float(gap_threshold) if gap_threshold is not None else thresholds[min(1, len(thresholds) - 1)]
+    gap_mask = ~(measure <= gap_t)
+    order = np.lexsort((-np.nan_to_num(measure, posinf=1e18), -pop))
+    ranked = [i for i in order if gap_mask[i]]
+    rank_of = {i: r + 1 for r, i in enumerate(ranked)}
+    gi = np.array(ranked, dtype=int)
+    gap_fc = feature_collection(v.geometry.to_numpy()[gi] if len(gi) else [], [v["name"].iloc[i] for i in gi],
+                                classes=[rank_of[i] for i in gi],
+                                values=[[rank_of[i]] + values[i][:4] for i in gi], datum=datum)
+    gaps = DataLayer(gap_fc, {"styles": {"_": {"label": True}},
+                              "fields": [t["rank"], t["township"], t["population"], t["nearest"],
+                                         t["distance"] if mode == "straight" else t["time"]]},
+                     name=f"{t['gaps']} > {fmt(gap_t)}")
+    gaps.add_to(m)
+
+    stations = station_layer(ds, lang=lang, datum=datum)
+    stations.add_to(m)
+    NameSearch([stations, villages], lang=lang).add_to(m)
+
+    # legend: station symbols + the stated colour scale
+    rows = [(STATION_STYLE[k]["symbol"], STATION_STYLE[k]["color"], STATION_KIND_LABELS[k][lang])
+            for k in STATION_KINDS]
+    scale = []
+    lo = 0.0
+    for i, thr in enumerate(thresholds):
+        label = f"≤ {fmt(thr)}" if i == 0 else f"{fmt(lo)} – {fmt(thr)}"
+        scale.append(("circle", BAND_COLOURS[i], label))
+        lo = thr
+    scale.append(("circle", BAND_COLOURS[min(len(thresholds), len(BAND_COLOURS) - 1)], f"> {fmt(thresholds[-1])}"))
+    scale.append(("circle", "#999999", t["no_station"]))
+    mode_note = f"（{t['straight']}）" if lang == "zh" else f" ({t['straight']})"
+    if mode == "road":
+        mode_note = f"（{t['road']}）" if lang == "zh" else f" ({t['road']})"
+    size_note = ("圆点大小表示人口" if lang == "zh" else "dot size: population")
+    add_box(m, legend_html(t["legend_st"], rows) + legend_html(t["legend_v"] + mode_note, scale)
+            + f'<div class="gs-note">{esc(size_note)}</div>', position="bottomright", css_class="gs-legend-box")
+
+    # summary: population covered per threshold + top gaps
+    total = int(pop.sum())
+    head = (f'<div class="gs-title">{esc(ds.name)} · {esc(t["summary"])}</div>'
+            f'<table><tr><th>{esc(t["threshold"])}</th><th>{esc(t["covered"])}</th><th>{esc(t["share"])}</th></tr>')
+    body = []
+    for thr in thresholds:
+        cov = int(pop[measure <= thr].sum())
+        share = f"{100.0 * cov / total:.1f}%" if total else "–"
+        body.append(f"<tr><td>{esc(fmt(thr))}</td><td>{cov:,}</td><td>{esc(share)}</td></tr>")
+    body.append(f'<tr><td>{esc(t["total_pop"])}</td><td>{total:,}</td><td></td></tr></table>')
+    gl = [f'<div class="gs-title" style="margin-top:6px">{esc(t["gap_list"].format(n=min(top_gaps, len(ranked))))}'
+          f" &gt; {esc(fmt(gap_t))}</div><ol class=\"gs-gaps\">"]
+    for i in ranked[:top_gaps]:
+        gl.append(f"<li>{esc(v['name'].iloc[i])}（{esc(tnames.get(v['township_id'].iloc[i], ''))}）"
+                  f" {int(pop[i]):,} · {esc(_fmt_measure(measure[i], mode, lang) or '–')}</li>")
+    gl.append("</ol>")
+    add_box(m, head + "".join(body) + "".join(gl), position="bottomleft", css_class="gs-summary")
+    return finish(m, prefix=static_prefix)

@@ -1,0 +1,167 @@
+"""The gap-closing map: current stations vs proposed contact points, coverage before and after.
+
+``gap_result`` is a ``solvers.gaps.GapClosingResult`` (or a dict) holding the proposed sites as
+``proposed`` (or ``sites``): a GeoDataFrame of points (WGS-84) or records with ``lon``/``lat``,
+optionally ``id``/``name``/``covered_population``. Coverage before and after is recomputed
+here from the stations (straight line, metres in ``ds.metric_crs``) so the map shows exactly
+what it draws.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+from shapely.geometry import Point
+
+from .coverage import BAND_COLOURS, boundary_layers, county_bounds, station_layer, straight_service_areas
+from .render import (
+    DataLayer,
+    NameSearch,
+    add_box,
+    base_map,
+    check_lang,
+    esc,
+    feature_collection,
+    finish,
+    km,
+    legend_html,
+    simplify_m,
+    tile_datum,
+)
+
+T = {
+    "zh": {"proposed": "建议新增联系点", "before": "现有覆盖范围", "after": "新增后覆盖范围",
+           "villages": "村/社区（新增前后）", "covered_now": "已覆盖", "newly": "新增覆盖", "still": "仍未覆盖",
+           "title": "补点方案", "before_h": "新增前", "after_h": "新增后", "pop": "覆盖人口", "share": "占比",
+           "township": "乡镇", "population": "人口", "status": "状态", "site": "建议点",
+           "gain": "新增覆盖人口", "n": "建议新增", "unit": "个"},
+    "en": {"proposed": "Proposed contact points", "before": "Coverage now", "after": "Coverage with proposals",
+           "villages": "Villages (before/after)", "covered_now": "covered now", "newly": "newly covered",
+           "still": "still uncovered", "title": "Gap closing", "before_h": "Before", "after_h": "After",
+           "pop": "Covered population", "share": "Share", "township": "Township", "population": "Population",
+           "status": "Status", "site": "Proposed site", "gain": "Population newly covered",
+           "n": "Proposed", "unit": "sites"},
+}
+
+
+def _get(obj: Any, *names: str) -> Any:
+    for n in names:
+        v = obj.get(n) if isinstance(obj, dict) else getattr(obj, n, None)
+        if v is not None:
+            return v
+    return None
+
+
+def proposed_sites(gap_result: Any) -> gpd.GeoDataFrame:
+    """The proposed sites of ``gap_result`` as a WGS-84 GeoDataFrame with ``id``, ``name``."""
+    p = _get(gap_result, "proposed", "sites", "new_sites")
+    if p is None:
+        raise ValueError("gap_result has no proposed sites ('proposed' or 'sites')")
+    if isinstance(p, gpd.GeoDataFrame):
+        g = p.to_crs("EPSG:4326") if p.crs is not None else p.set_crs("EPSG:4326")
+    else:
+        df = pd.DataFrame(p)
+        if "geometry" in df.columns:
+            g = gpd.GeoDataFrame(df, geometry="geometry", crs="EPSG:4326")
+        elif {"lon", "lat"} <= set(df.columns):
+            g = gpd.GeoDataFrame(df, geometry=[Point(x, y) for x, y in zip(df["lon"], df["lat"])], crs="EPSG:4326")
+        else:
+            raise ValueError("proposed sites need a geometry or lon/lat columns")
+    g = g.reset_index(drop=True)
+    if "id" not in g.columns:
+        g["id"] = [f"P{i + 1}" for i in range(len(g))]
+    if "name" not in g.columns:
+        g["name"] = g["id"].astype(str)
+    return g
+
+
+def gaps_map(ds, gap_result: Any, *, threshold_m: float | None = None, lang: str = "zh", tiles: str = "osm",
+             tianditu_key: str | None = None, static_prefix: str = "/static") -> folium.Map:
+    """Map of a gap-closing proposal: current stations, proposed contact points, the service
+    area (``threshold_m`` metres, default the result's threshold or 10 km) before and after, and
+    villages marked covered now / newly covered / still uncovered, with population totals."""
+    check_lang(lang)
+    t = T[lang]
+    thr = float(threshold_m if threshold_m is not None else (_get(gap_result, "threshold_m") or 10000.0))
+    datum = tile_datum(tiles)
+    sites = proposed_sites(gap_result)
+    m = base_map(county_bounds(ds), tiles=tiles, lang=lang, tianditu_key=tianditu_key)
+    for layer in boundary_layers(ds, lang=lang, datum=datum):
+        layer.add_to(m)
+
+    before = straight_service_areas(ds, [thr])
+    both = pd.concat([ds.stations[["id", "name", "kind", "geometry"]],
+                      sites.assign(kind="contact_point")[["id", "name", "kind", "geometry"]]], ignore_index=True)
+    after = straight_service_areas(_Shim(ds, both), [thr])
+    for gdf, name, col, show in ((after, t["after"], "#2b8cbe", True), (before, t["before"], "#1a9850", True)):
+        fc = feature_collection(simplify_m(gdf.dropna(subset=["geometry"]), 30.0, ds.metric_crs),
+                                [name] * int(gdf.geometry.notna().sum()), datum=datum)
+        DataLayer(fc, {"styles": {"_": {"color": col, "weight": 1, "fillColor": col, "fillOpacity": 0.12,
+                                        "interactive": False}}, "tooltip": False},
+                  name=f"{name} {km(thr, lang)}", show=show).add_to(m)
+
+    v = ds.villages.reset_index(drop=True)
+    vxy = ds.xy_m("villages")
+    sxy = ds.xy_m("stations")
+    sm = sites.geometry.to_crs(ds.metric_crs)
+    pxy = np.column_stack([sm.x, sm.y]) if len(sites) else np.zeros((0, 2))
+    d_before = cKDTree(sxy).query(vxy)[0] if len(sxy) and len(vxy) else np.full(len(vxy), np.inf)
+    allxy = np.vstack([sxy, pxy])
+    d_after = cKDTree(allxy).query(vxy)[0] if len(allxy) and len(vxy) else np.full(len(vxy), np.inf)
+    cov_b, cov_a = d_before <= thr, d_after <= thr
+    status = np.where(cov_b, "b", np.where(cov_a, "a", "u"))
+    label = {"b": t["covered_now"], "a": t["newly"], "u": t["still"]}
+    colour = {"b": BAND_COLOURS[0], "a": "#2b8cbe", "u": BAND_COLOURS[3]}
+    pop = pd.to_numeric(v["population"]).fillna(0).astype(np.int64).to_numpy()
+    tnames = ds.townships.set_index("id")["name"].to_dict()
+    fc = feature_collection(v.geometry.to_numpy(), v["name"].tolist(), classes=status.tolist(),
+                            values=[[tnames.get(tw), int(p), label[s]] for tw, p, s in zip(v["township_id"], pop, status)],
+                            search=[f"{n} · {tnames.get(tw, '')}" for n, tw in zip(v["name"], v["township_id"])],
+                            datum=datum)
+    villages = DataLayer(fc, {"styles": {k: {"radius": 5, "color": "#333", "weight": 0.6, "fillColor": c,
+                                             "fillOpacity": 0.9} for k, c in colour.items()},
+                              "fields": [t["township"], t["population"], t["status"]]}, name=t["villages"])
+    villages.add_to(m)
+    station_layer(ds, lang=lang, datum=datum).add_to(m)
+    # gain per proposed site: population of villages whose nearest site is it and newly covered
+    gain = np.zeros(len(sites), dtype=np.int64)
+    if len(sites) and len(vxy):
+        near = cKDTree(pxy).query(vxy)[1]
+        for i in np.flatnonzero(status == "a"):
+            gain[near[i]] += pop[i]
+    sfc = feature_collection(sites.geometry.to_numpy(), sites["name"].tolist(), classes=["p"] * len(sites),
+                             values=[[int(g)] for g in gain], search=sites["name"].astype(str).tolist(), datum=datum)
+    proposed = DataLayer(sfc, {"styles": {"p": {"symbol": "✚", "color": "#e6550d", "size": 22}},
+                               "fields": [t["gain"]]}, name=t["proposed"])
+    proposed.add_to(m)
+    NameSearch([villages, proposed], lang=lang).add_to(m)
+
+    total = int(pop.sum())
+
+    def share(x: int) -> str:
+        return f"{100.0 * x / total:.1f}%" if total else "–"
+
+    pb, pa = int(pop[cov_b].sum()), int(pop[cov_a].sum())
+    box = (f'<div class="gs-title">{esc(ds.name)} · {esc(t["title"])} ({esc(km(thr, lang))})</div>'
+           f'<table><tr><th></th><th>{esc(t["pop"])}</th><th>{esc(t["share"])}</th></tr>'
+           f'<tr><td>{esc(t["before_h"])}</td><td>{pb:,}</td><td>{share(pb)}</td></tr>'
+           f'<tr><td>{esc(t["after_h"])}</td><td>{pa:,}</td><td>{share(pa)}</td></tr></table>'
+           f'<div class="gs-note">{esc(t["n"])}: {len(sites)} {esc(t["unit"])}</div>')
+    add_box(m, box, position="bottomleft", css_class="gs-summary")
+    add_box(m, legend_html(t["villages"], [("circle", colour[k], label[k]) for k in "bau"])
+            + legend_html(t["proposed"], [("✚", "#e6550d", t["site"])]), position="bottomright",
+            css_class="gs-legend-box")
+    return finish(m, prefix=static_prefix)
+
+
+class _Shim:
+    """Just enough of a Dataset for :func:`straight_service_areas` over another station set."""
+
+    def __init__(self, ds, stations: gpd.GeoDataFrame):
+        self.stations = gpd.GeoDataFrame(stations, geometry="geometry", crs="EPSG:4326")
+        self.metric_crs = ds.metric_crs

@@ -1,0 +1,414 @@
+"""Building blocks shared by the maps: base map and tiles, compact GeoJSON layers, legend boxes.
+
+Safety: nothing that comes from data is ever put into HTML as markup. Feature properties travel
+as JSON (``<``, ``>``, ``&``, ``'`` escaped as ``\\u003c`` ... so a ``</script>`` in a name cannot
+end the script), and the page's small runtime (:data:`RUNTIME_JS`) builds tooltips, popups and
+search suggestions with ``textContent``. Boxes rendered in Python (legend, summary, gap ranking)
+escape with :func:`html.escape`. Layer names shown by Leaflet's layer control are escaped too.
+
+Size: points are drawn as canvas circle markers through one ``L.geoJson`` per layer, each feature
+carrying only a name, a style class and its popup values (the field labels live once per layer);
+coordinates are rounded to 5 decimals (about 1 m) and polygons simplified in metres.
+
+Datum: overlays are stored and passed in WGS-84. When the chosen tiles are GCJ-02 (Gaode), every
+overlay coordinate is shifted to GCJ-02 while the GeoJSON is written (:func:`feature_collection`),
+so the overlays line up with the tiles; the data themselves are never changed.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import folium
+import numpy as np
+import shapely
+from branca.element import Element, MacroElement
+from folium.elements import JSCSSMixin
+from folium.template import Template
+
+from geo_service.crs import transform_geometry, wgs84_to_gcj02
+
+from .assets import localize
+
+COORD_DECIMALS = 5  # about 1.1 m in latitude
+
+
+# --- labels ------------------------------------------------------------------------------------------
+
+LANGS = ("zh", "en")
+
+
+def check_lang(lang: str) -> str:
+    """``lang`` if it is ``zh`` or ``en``, else ValueError naming the value."""
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {', '.join(LANGS)}, got {lang!r}")
+    return lang
+
+
+def km(metres: float, lang: str = "zh") -> str:
+    """``5000`` -> ``"5 km"`` (or ``"5 公里"``)."""
+    v = metres / 1000.0
+    s = f"{v:.0f}" if float(v).is_integer() else f"{v:.1f}"
+    return f"{s} 公里" if lang == "zh" else f"{s} km"
+
+
+def minutes(seconds: float, lang: str = "zh") -> str:
+    """``900`` -> ``"15 分钟"`` (or ``"15 min"``)."""
+    v = seconds / 60.0
+    s = f"{v:.0f}" if float(v).is_integer() else f"{v:.1f}"
+    return f"{s} 分钟" if lang == "zh" else f"{s} min"
+
+
+def esc(value: Any) -> str:
+    """HTML-escape any value (None -> empty string)."""
+    return "" if value is None else html.escape(str(value), quote=True)
+
+
+# --- tiles ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TileSource:
+    """A tile service: URL template, attribution, datum of its coordinates (wgs84 or gcj02)."""
+
+    key: str
+    url: str
+    attr: str
+    datum: str
+    names: dict[str, str]
+    subdomains: str = "abc"
+    max_zoom: int = 18
+    needs_key: bool = False
+
+
+TILE_SOURCES: dict[str, TileSource] = {
+    "osm": TileSource("osm", "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+                      '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
+                      "wgs84", {"zh": "OpenStreetMap 地图", "en": "OpenStreetMap"}, max_zoom=19),
+    "gaode": TileSource("gaode", "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1"
+                                 "&style=8&x={x}&y={y}&z={z}",
+                        "&copy; 高德地图 AutoNavi (GCJ-02)", "gcj02",
+                        {"zh": "高德地图", "en": "Gaode (AutoNavi)"}, subdomains="1234"),
+    "gaode_satellite": TileSource("gaode_satellite", "https://webst0{s}.is.autonavi.com/appmaptile?style=6"
+                                                     "&x={x}&y={y}&z={z}",
+                                  "&copy; 高德地图 AutoNavi (GCJ-02)", "gcj02",
+                                  {"zh": "高德卫星图", "en": "Gaode satellite"}, subdomains="1234"),
+    "tianditu": TileSource("tianditu", "https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
+                                       "&VERSION=1.0.0&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+                                       "&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={key}",
+                           "&copy; 天地图 Tianditu (CGCS2000)", "wgs84",
+                           {"zh": "天地图", "en": "Tianditu"}, subdomains="01234567", needs_key=True),
+}
+TILE_CHOICES = tuple(TILE_SOURCES) + ("none",)
+
+
+def tile_datum(tiles: str) -> str:
+    """The datum overlays must be drawn in for ``tiles`` (``wgs84`` or ``gcj02``)."""
+    if tiles == "none":
+        return "wgs84"
+    if tiles not in TILE_SOURCES:
+        raise ValueError(f"tiles must be one of {', '.join(TILE_CHOICES)}, got {tiles!r}")
+    return TILE_SOURCES[tiles].datum
+
+
+def base_map(bounds: Sequence[float], *, tiles: str = "osm", lang: str = "zh",
+             tianditu_key: str | None = None) -> folium.Map:
+    """An empty map fitted to ``bounds`` (minx, miny, maxx, maxy; WGS-84 degrees).
+
+    ``tiles`` picks the base layer; the other tile sources of the same datum are offered in the
+    layer control (switching datum would misplace the overlays). ``"none"``: no tiles at all
+    (a plain grey background, for intranets without a tile server). Tianditu needs a key
+    (``tianditu_key``); it is listed only when one is given.
+    """
+    check_lang(lang)
+    datum = tile_datum(tiles)
+    if tiles == "tianditu" and not tianditu_key:
+        raise ValueError("tiles='tianditu' needs tianditu_key (a Tianditu developer key, 'tk')")
+    m = folium.Map(location=None, tiles=None, prefer_canvas=True, control_scale=True,
+                   zoom_control=True)
+    if tiles != "none":
+        chosen = [TILE_SOURCES[tiles]] + [s for k, s in TILE_SOURCES.items()
+                                          if k != tiles and s.datum == datum
+                                          and (not s.needs_key or tianditu_key)]
+        for src in chosen:
+            url = src.url.replace("{key}", tianditu_key or "") if src.needs_key else src.url
+            folium.TileLayer(tiles=url, attr=src.attr, name=src.names[lang], subdomains=src.subdomains,
+                             max_zoom=src.max_zoom, overlay=False, control=True,
+                             show=src is chosen[0]).add_to(m)
+    minx, miny, maxx, maxy = (float(b) for b in bounds)
+    if datum == "gcj02":
+        (minx, maxx), (miny, maxy) = wgs84_to_gcj02(np.array([minx, maxx]), np.array([miny, maxy]))
+    m.fit_bounds([[float(miny), float(minx)], [float(maxy), float(maxx)]])
+    m.get_root().header.add_child(Element(f"<style>{RUNTIME_CSS}</style>"), name="gs_css")
+    m.get_root().header.add_child(Element(f"<script>{RUNTIME_JS}</script>"), name="gs_js")
+    m.get_root().html.add_child(Element(f'<div class="gs-datum" hidden data-datum="{datum}"></div>'),
+                                name="gs_datum")
+    return m
+
+
+# --- GeoJSON --------------------------------------------------------------------------------------------
+
+def js_json(obj: Any) -> str:
+    """JSON safe to embed in a ``<script>`` (UTF-8 kept; ``< > & '`` and line separators escaped)."""
+    s = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return (s.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("'", "\\u0027").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def _round_coords(coords: np.ndarray) -> np.ndarray:
+    return np.round(coords, COORD_DECIMALS)
+
+
+def prepare_geometries(geoms: Iterable, *, datum: str = "wgs84") -> np.ndarray:
+    """Geometries (WGS-84) ready to draw: shifted to GCJ-02 when ``datum == "gcj02"``, rounded.
+
+    Returns new shapely geometries; the inputs are not modified.
+    """
+    arr = np.asarray(list(geoms) if not isinstance(geoms, np.ndarray) else geoms, dtype=object)
+    if datum == "gcj02":
+        arr = transform_geometry(arr, wgs84_to_gcj02)
+    elif datum != "wgs84":
+        raise ValueError(f"datum must be wgs84 or gcj02, got {datum!r}")
+    return shapely.transform(arr, _round_coords)
+
+
+def simplify_m(gdf, tolerance_m: float, metric_crs) -> np.ndarray:
+    """Polygons/lines of ``gdf`` simplified by ``tolerance_m`` metres (in ``metric_crs``), back in WGS-84."""
+    if len(gdf) == 0 or tolerance_m <= 0:
+        return gdf.geometry.to_numpy()
+    g = gdf.geometry.to_crs(metric_crs).simplify(tolerance_m, preserve_topology=True)
+    return g.to_crs("EPSG:4326").to_numpy()
+
+
+def _clean(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        return None if not math.isfinite(f) else f
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return "、".join(str(x) for x in v)
+    try:
+        import pandas as pd
+
+        if pd.isna(v):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return v if isinstance(v, (str, int, bool)) else str(v)
+
+
+def feature_collection(geoms: Sequence, names: Sequence[Any], *, classes: Sequence[Any] | None = None,
+                       values: Sequence[Sequence[Any]] | None = None, search: Sequence[Any] | None = None,
+                       datum: str = "wgs84") -> dict[str, Any]:
+    """A compact GeoJSON FeatureCollection: per feature ``n`` (name), ``c`` (style class),
+    ``v`` (popup values, aligned with the layer's field labels), ``s`` (search text).
+
+    Geometries are WGS-84 shapely objects; they are shifted (GCJ-02 tiles) and rounded here, on
+    copies. Rows with a missing or empty geometry are skipped.
+    """
+    prepared = prepare_geometries(geoms, datum=datum)
+    feats = []
+    for i, g in enumerate(prepared):
+        if g is None or shapely.is_empty(g):
+            continue
+        props: dict[str, Any] = {"n": _clean(names[i])}
+        if classes is not None:
+            props["c"] = _clean(classes[i])
+        if values is not None:
+            props["v"] = [_clean(x) for x in values[i]]
+        if search is not None:
+            props["s"] = _clean(search[i])
+        feats.append({"type": "Feature", "properties": props,
+                      "geometry": json.loads(shapely.to_geojson(g))})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+class DataLayer(folium.map.Layer):
+    """An overlay drawn by the page runtime from a compact FeatureCollection.
+
+    ``config``: ``styles`` (style class -> Leaflet path style; ``symbol``/``size``/``color`` draw a
+    text symbol marker, ``label`` a numbered badge, otherwise points are circle markers),
+    ``fields`` (popup labels, aligned with each feature's ``v``), ``tooltip`` (bool),
+    ``permanent`` (tooltip always shown).
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = gs.layer({{ this.data_js }}, {{ this.config_js }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, data: dict[str, Any], config: dict[str, Any], *, name: str, show: bool = True,
+                 control: bool = True):
+        super().__init__(name=esc(name), overlay=True, control=control, show=show)
+        self._name = "DataLayer"
+        self.data = data
+        self.data_js = js_json(data)
+        self.config_js = js_json(config)
+
+    @property
+    def n_features(self) -> int:
+        return len(self.data["features"])
+
+
+class NameSearch(JSCSSMixin, MacroElement):
+    """Search box over the features' ``s`` (or ``n``) property of some :class:`DataLayer`\\s.
+
+    Uses Leaflet.Search (vendored) with suggestions built as text nodes, so a name holding markup
+    shows as text. On a match the map moves there and opens the feature's popup.
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = new L.Control.Search({
+            layer: L.layerGroup([{% for l in this.layers %}{{ l.get_name() }},{% endfor %}]),
+            propertyName: 's', initial: false, collapsed: false, zoom: 13, position: 'topleft',
+            textPlaceholder: {{ this.placeholder_js }}, textErr: {{ this.not_found_js }},
+            hideMarkerOnCollapse: true,
+            buildTip: function(text) { var li = document.createElement('li'); li.textContent = text; return li; }
+        });
+        {{ this.get_name() }}.on('search:locationfound', function(e) {
+            if (e.layer && e.layer.getPopup && e.layer.getPopup() && e.layer._map) { e.layer.openPopup(); }
+        });
+        {{ this._parent.get_name() }}.addControl({{ this.get_name() }});
+        {% endmacro %}
+    """)
+
+    default_js = [("Leaflet.Search.js",
+                   "https://cdn.jsdelivr.net/npm/leaflet-search@2.9.7/dist/leaflet-search.min.js")]
+    default_css = [("Leaflet.Search.css",
+                    "https://cdn.jsdelivr.net/npm/leaflet-search@2.9.7/dist/leaflet-search.min.css")]
+
+    def __init__(self, layers: Sequence[DataLayer], *, lang: str = "zh"):
+        super().__init__()
+        self._name = "NameSearch"
+        self.layers = list(layers)
+        self.placeholder_js = js_json("按名称搜索…" if lang == "zh" else "Search by name…")
+        self.not_found_js = js_json("未找到" if lang == "zh" else "Not found")
+
+
+# --- boxes (legend, summary) ---------------------------------------------------------------------------
+
+def add_box(m: folium.Map, inner_html: str, *, position: str = "bottomright", css_class: str = "") -> None:
+    """Add a fixed box of (already escaped) HTML to the map page at ``position``."""
+    pos = {"bottomright": "bottom:28px;right:10px", "bottomleft": "bottom:28px;left:10px",
+           "topright": "top:10px;right:60px", "topleft": "top:90px;left:60px"}[position]
+    m.get_root().html.add_child(Element(
+        f'<div class="gs-box {css_class}" style="{pos}">{inner_html}</div>'))
+
+
+def legend_html(title: str, rows: Iterable[tuple[str, str, str]]) -> str:
+    """A legend: ``rows`` of (swatch kind ``circle``/``square``/``line``/symbol text, colour, label)."""
+    out = [f'<div class="gs-legend"><div class="gs-title">{esc(title)}</div>']
+    for kind, colour, label in rows:
+        c = esc(colour)
+        if kind == "circle":
+            sw = f'<span class="gs-sw" style="background:{c};border-radius:50%"></span>'
+        elif kind == "square":
+            sw = f'<span class="gs-sw" style="background:{c};opacity:.55;border:1px solid {c}"></span>'
+        elif kind == "line":
+            sw = f'<span class="gs-sw" style="height:0;border-top:3px solid {c};margin-top:6px"></span>'
+        else:
+            sw = f'<span class="gs-symsw" style="color:{c}">{esc(kind)}</span>'
+        out.append(f'<div class="gs-row">{sw}<span>{esc(label)}</span></div>')
+    out.append("</div>")
+    return "".join(out)
+
+
+def finish(m: folium.Map, *, collapsed: bool = False, prefix: str = "/static") -> folium.Map:
+    """Add the layer control and point every asset at the service (see :func:`maps.assets.localize`)."""
+    folium.LayerControl(collapsed=collapsed, position="topright").add_to(m)
+    return localize(m, prefix)
+
+
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+           "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd")
+
+
+def palette(n: int) -> list[str]:
+    """``n`` distinct colours (cycling a 16-colour qualitative palette)."""
+    return [PALETTE[i % len(PALETTE)] for i in range(n)]
+
+
+RUNTIME_CSS = """
+.gs-box{position:fixed;z-index:1000;background:rgba(255,255,255,.93);padding:6px 9px;border-radius:5px;
+ box-shadow:0 1px 4px rgba(0,0,0,.35);font:12px/1.4 "Helvetica Neue",Arial,"PingFang SC","Microsoft YaHei",sans-serif;
+ max-height:45vh;overflow:auto;max-width:300px}
+.gs-title{font-weight:bold;margin:2px 0 4px}
+.gs-row{display:flex;align-items:center;gap:6px;margin:2px 0}
+.gs-sw{display:inline-block;width:14px;height:14px;flex:none}
+.gs-symsw{display:inline-block;width:14px;text-align:center;font-size:15px;flex:none;text-shadow:0 0 2px #fff}
+.gs-box table{border-collapse:collapse}.gs-box td,.gs-box th{padding:1px 5px;text-align:right}
+.gs-box td:first-child,.gs-box th:first-child{text-align:left}
+.gs-popup-title{font-weight:bold;font-size:13px;margin-bottom:3px}
+.gs-popup th{text-align:left;padding-right:8px;color:#555;font-weight:normal;vertical-align:top}
+.gs-icon{background:none;border:none}
+.gs-sym{line-height:1;text-align:center;font-weight:bold;text-shadow:-1px -1px 0 #fff,1px -1px 0 #fff,-1px 1px 0 #fff,1px 1px 0 #fff}
+.gs-badge{background:#b10026;color:#fff;border-radius:9px;border:1px solid #fff;font:bold 10px/16px Arial;
+ text-align:center;min-width:16px;padding:0 2px;box-sizing:border-box}
+"""
+
+RUNTIME_JS = r"""
+var gs = (function () {
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) { e.className = cls; }
+    if (text !== undefined && text !== null) { e.textContent = String(text); }
+    return e;
+  }
+  function popup(f, cfg) {
+    var p = f.properties, d = el('div', 'gs-popup');
+    d.appendChild(el('div', 'gs-popup-title', p.n));
+    var t = el('table'), vals = p.v || [], fields = cfg.fields || [];
+    for (var i = 0; i < fields.length; i++) {
+      if (vals[i] === null || vals[i] === undefined || vals[i] === '') { continue; }
+      var tr = t.insertRow();
+      tr.appendChild(el('th', null, fields[i]));
+      tr.appendChild(el('td', null, vals[i]));
+    }
+    d.appendChild(t);
+    return d;
+  }
+  function styleOf(f, cfg) {
+    var st = cfg.styles || {};
+    var s = st[f.properties.c];
+    return s || st._ || {};
+  }
+  function layer(data, cfg) {
+    return L.geoJson(data, {
+      pointToLayer: function (f, ll) {
+        var s = styleOf(f, cfg);
+        if (s.symbol) {
+          var h = el('div', 'gs-sym', s.symbol);
+          h.style.color = s.color; h.style.fontSize = s.size + 'px';
+          return L.marker(ll, {icon: L.divIcon({html: h, className: 'gs-icon', iconSize: [s.size, s.size],
+                                                iconAnchor: [s.size / 2, s.size / 2]}), riseOnHover: true});
+        }
+        if (s.label) {
+          var b = el('div', 'gs-badge', f.properties.c);
+          return L.marker(ll, {icon: L.divIcon({html: b, className: 'gs-icon', iconSize: [18, 16],
+                                                iconAnchor: [-4, 8]}), zIndexOffset: 500});
+        }
+        return L.circleMarker(ll, s);
+      },
+      style: function (f) { return styleOf(f, cfg); },
+      onEachFeature: function (f, l) {
+        if (cfg.tooltip !== false && f.properties.n !== null && f.properties.n !== undefined) {
+          l.bindTooltip(el('span', null, f.properties.n), {sticky: !!cfg.sticky, permanent: !!cfg.permanent,
+                                                           direction: cfg.permanent ? 'center' : 'auto',
+                                                           className: cfg.tooltipClass || ''});
+        }
+        if (cfg.fields) { l.bindPopup(function () { return popup(f, cfg); }); }
+      }
+    });
+  }
+  return {el: el, layer: layer};
+})();
+"""
