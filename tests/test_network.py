@@ -208,7 +208,7 @@ def test_service_areas_follow_roads(net):
     d = net.service_areas((900,), dissolve=True)
     assert len(d) == 1 and d["stations"].iloc[0] == 3
     each = sa[sa["threshold_s"] == 900].union_all()
-    assert abs(d.geometry.iloc[0].symmetric_difference(each).area) < 1e-6 * each.area
+    assert abs(d.geometry.iloc[0].symmetric_difference(each).area) < 1e-4 * each.area  # unioned before reprojection
 
 
 def test_concurrent_lookups_agree(tiny):
