@@ -140,13 +140,22 @@ def _read_workbook(col: _Collector, path: Path, source: str) -> None:
 
 def _read_folder(col: _Collector, folder: Path, label: str) -> None:
     found = False
-    for p in sorted(folder.iterdir()):
-        if p.name.startswith(".") or p.is_dir() or p.suffix.lower() in _SIDECARS:
-            continue
+    files = [p for p in sorted(folder.iterdir()) if not p.name.startswith(".") and p.is_file()
+             and p.suffix.lower() not in _SIDECARS and p.suffix.lower() in TABLE_EXTS + VECTOR_EXTS]
+    by_layer: dict[str, list[Path]] = {}
+    for p in files:
+        if canonical_layer(p.stem) is not None:
+            by_layer.setdefault(canonical_layer(p.stem), []).append(p)
+    for layer, ps in by_layer.items():
+        if len(ps) > 1:
+            found = True
+            col.fail(layer, f"layer given by several files ({', '.join(p.name for p in ps)}); keep one",
+                     "duplicate_layer", f"{label}/{ps[0].name}" if label else ps[0].name)
+    for p in files:
         ext = p.suffix.lower()
-        if ext not in TABLE_EXTS + VECTOR_EXTS:
-            continue
         layer = canonical_layer(p.stem)
+        if layer is not None and len(by_layer[layer]) > 1:
+            continue
         src = f"{label}/{p.name}" if label else p.name
         if layer is None:
             if ext in (".gpkg", ".xlsx") and not any(canonical_layer(q.stem) for q in folder.iterdir()):
@@ -186,6 +195,25 @@ def _safe_extract(zf: zipfile.ZipFile, dest: Path) -> None:
             dst.write(src.read())
 
 
+def _holds_many_layers(path: Path) -> bool:
+    """Whether a GeoPackage/workbook is a whole dataset (layers/sheets named by layer) rather than
+    one layer in a file named after it (``stations.xlsx`` with a sheet ``Sheet1``)."""
+    try:
+        if path.suffix.lower() == ".gpkg":
+            names = list_vector_layers(path)
+        else:
+            from openpyxl import load_workbook
+
+            wb = load_workbook(path, read_only=True)
+            names = list(wb.sheetnames)
+            wb.close()
+    except Exception:
+        return canonical_layer(path.stem) is None  # unreadable: the reader will say so
+    known = {canonical_layer(n) for n in names} - {None}
+    return len(known) >= 2 or (len(known) == 1 and canonical_layer(path.stem) is None) \
+        or canonical_layer(path.stem) is None
+
+
 def _read_path(col: _Collector, path: Path, label: str) -> None:
     """Dispatch on what ``path`` is: folder, .gpkg, .xlsx, .zip or a single layer file."""
     ext = path.suffix.lower()
@@ -213,10 +241,8 @@ def _read_path(col: _Collector, path: Path, label: str) -> None:
             else:
                 _read_folder(col, root, label)
             # every reader is eager, so the frames outlive the temporary folder
-    elif ext == ".gpkg" and canonical_layer(path.stem) is None:
-        _read_gpkg(col, path, label)
-    elif ext in (".xlsx", ".xlsm") and canonical_layer(path.stem) is None:
-        _read_workbook(col, path, label)
+    elif ext in (".gpkg", ".xlsx", ".xlsm") and _holds_many_layers(path):
+        (_read_gpkg if ext == ".gpkg" else _read_workbook)(col, path, label)
     elif canonical_layer(path.stem) is not None:
         _read_file_as_layer(col, canonical_layer(path.stem), path, label)
     elif ext == ".gpkg":

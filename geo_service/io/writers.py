@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from ..dataset import Dataset
 from ..domain import LAYER_ORDER, LAYERS, PERSONAL_FIELDS, WGS84
@@ -130,12 +131,24 @@ def _split_long_cells(table: pd.DataFrame, col: str) -> pd.DataFrame:
     return out
 
 
+def _xlsx_safe(v: Any) -> Any:
+    """Text without the control characters XML (hence XLSX) cannot hold."""
+    return ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v
+
+
 def _write_xlsx(tables: dict[str, pd.DataFrame], target: str | os.PathLike | IO[bytes]) -> None:
+    """One sheet per table. Text is always stored as text: a name starting with ``=`` never
+    becomes a formula (no spreadsheet injection)."""
     with pd.ExcelWriter(target, engine="openpyxl") as xw:
         for sheet, table in tables.items():
             for c in (WKT, ZH_HEADERS[WKT]):
                 table = _split_long_cells(table, c)
+            table = table.map(_xlsx_safe).rename(columns=_xlsx_safe)
             table.to_excel(xw, sheet_name=sheet[:31], index=False)
+            for row in xw.book[sheet[:31]].iter_rows():
+                for cell in row:
+                    if cell.data_type == "f":
+                        cell.data_type = "s"
 
 
 def _layers_to_write(ds: Dataset) -> list[str]:
