@@ -908,21 +908,33 @@ def _compact_cpsat(res: AssignmentResult, cost: np.ndarray, rows: np.ndarray, lo
         pv = prev[rows]
         c_int = c_int + np.where((pv[:, None] >= 0) & (pv[:, None] != np.arange(g)[None, :]),
                                  int(round(churn_weight)), 0)
-    x = [[mdl.NewBoolVar(f"x{v}_{q}") for q in range(g)] for v in range(len(rows))]
-    radius = [mdl.NewIntVar(0, int(c_int[:, q].max()), f"r{q}") for q in range(g)]
+    nv = len(rows)
+    x = [[mdl.NewBoolVar(f"x{v}_{q}") for q in range(g)] for v in range(nv)]
     for v, i in enumerate(rows):
         mdl.AddExactlyOne(x[v])
         if lockv[i] >= 0:
             mdl.Add(x[v][int(lockv[i])] == 1)
+    radius_terms = []
+    radius_exprs = []
     for q in range(g):
-        col = [x[v][q] for v in range(len(rows))]
+        col = [x[v][q] for v in range(nv)]
         mdl.Add(sum(col) >= int(lo_eff[q]))
         mdl.Add(sum(col) <= int(hi_eff[q]))
-        for v in range(len(rows)):
-            mdl.Add(radius[q] >= int(c_int[v, q])).OnlyEnforceIf(x[v][q])
+        # radius as a staircase: y_t = "radius >= d_t" (monotone), x_vq <= y_t(v); strong LP bound
+        levels = np.unique(c_int[:, q])
+        y = [mdl.NewBoolVar(f"y{q}_{t}") for t in range(len(levels))]
+        for t in range(1, len(levels)):
+            mdl.AddImplication(y[t], y[t - 1])
+        pos = np.searchsorted(levels, c_int[:, q])
+        for v in range(nv):
+            mdl.AddImplication(x[v][q], y[int(pos[v])])
+        steps = np.diff(np.r_[0, levels])
+        expr = sum(int(steps[t]) * y[t] for t in range(len(levels)))
+        radius_terms.append(expr)
+        radius_exprs.append((levels, y))
     w = int(round(compactness * 1000))
-    mdl.Minimize(1000 * sum(int(c_int[v, q]) * x[v][q] for v in range(len(rows)) for q in range(g))
-                 + w * sum(radius))
+    mdl.Minimize(1000 * sum(int(c_int[v, q]) * x[v][q] for v in range(nv) for q in range(g))
+                 + w * sum(radius_terms))
     for v, i in enumerate(rows):
         for q in range(g):
             mdl.AddHint(x[v][q], int(res.assignment[i] == q))
@@ -949,7 +961,8 @@ def _compact_cpsat(res: AssignmentResult, cost: np.ndarray, rows: np.ndarray, lo
     ok = res.assignment >= 0
     res.cost = float(cost[np.flatnonzero(ok), res.assignment[ok]].sum())
     res.solver = "cp_sat"
-    res.extra["compactness_radius"] = [int(solver.Value(r)) for r in radius]
+    res.extra["compactness_radius"] = [int(sum(int(st_) * solver.Value(y_) for st_, y_ in
+                                               zip(np.diff(np.r_[0, lv]), ys))) for lv, ys in radius_exprs]
     if prev is not None:
         had = prev >= 0
         mv = had & (res.assignment != prev)

@@ -77,7 +77,9 @@ class OptimisationParams(BaseModel):
     allow_cross_sector: bool = False
     cross_sector_penalty: float = Field(20000.0, ge=0, description="extra cost (m or s) per constituent "
                                                                    "placed with another sector's member")
-    compactness: float = Field(0.5, ge=0, description="weight of each group's village radius (CP-SAT)")
+    compactness: float = Field(0.0, ge=0, description="weight (per metre/second) of each group's largest "
+                               "base-to-village cost; > 0 switches tier 2 from exact min-cost flow to CP-SAT "
+                               "(bound and gap reported; on large tiers expect a gap)")
     station_capacity_default: int = Field(2, ge=0, description="groups per station when capacity is blank")
     host_kinds: list[str] = Field(default_factory=lambda: ["station_comprehensive", "station_sector"])
     sector_mismatch_penalty: float = Field(5000.0, ge=0, description="extra cost (m or s) per member when "
