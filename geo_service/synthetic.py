@@ -506,11 +506,20 @@ def generate_network(counties: gpd.GeoDataFrame, seed: int = 0, *, sizes: Networ
     vil["c_idx"] = towns["county_idx"].to_numpy()[vil["t_idx"].to_numpy()]
     vil["urban"] = towns["urban"].to_numpy()[vil["t_idx"].to_numpy()]
     if "population" in cty.columns and cty["population"].notna().all():
-        # scale each county's residents towards its given population (factor kept within 0.4-2.5)
-        got = vil.groupby("c_idx")["population"].sum().reindex(range(len(cty))).to_numpy(float)
-        factor = np.clip(cty["population"].to_numpy(float) / np.maximum(got, 1.0), 0.4, 2.5)
-        vil["population"] = np.clip(np.round(vil["population"] * factor[vil["c_idx"].to_numpy()]),
-                                    100, 25_000).astype(int)
+        # scale each county's residents towards its given population: villages a little
+        # (they stay within 150-3000), town and city communities take the rest
+        c_idx = vil["c_idx"].to_numpy()
+        comm = vil["community"].to_numpy()
+        popv = vil["population"].to_numpy(float)
+        got = np.bincount(c_idx, weights=popv, minlength=len(cty))
+        want = cty["population"].to_numpy(float)
+        f_v = np.sqrt(np.clip(want / np.maximum(got, 1.0), 0.25, 4.0))
+        new_v = np.where(comm, popv, np.clip(np.round(popv * f_v[c_idx]), 150, 3000))
+        v_sum = np.bincount(c_idx, weights=np.where(comm, 0.0, new_v), minlength=len(cty))
+        c_sum = np.bincount(c_idx, weights=np.where(comm, popv, 0.0), minlength=len(cty))
+        f_c = np.clip((want - v_sum) / np.maximum(c_sum, 1.0), 0.3, 4.0)
+        vil["population"] = np.where(comm, np.clip(np.round(popv * f_c[c_idx]), 500, 30_000),
+                                     new_v).astype(int)
 
     # ---- stage 3: roads ----
     edges: dict[tuple[int, int], str] = {}
