@@ -383,6 +383,25 @@ def _fill_defaults(col: _Collector) -> None:
                  "filled_default", raw.source, "warning")
 
 
+def _warn_shared_points(col: _Collector, vraw: RawLayer, villages: gpd.GeoDataFrame) -> None:
+    """Warn about villages that share exact coordinates (often a geocoder matching one name)."""
+    geoms = villages.geometry.to_numpy()
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms)) & (shapely.get_type_id(geoms) == 0)
+    seen: dict[tuple[float, float], int] = {}
+    for i in np.flatnonzero(ok):
+        key = (float(shapely.get_x(geoms[i])), float(shapely.get_y(geoms[i])))
+        if key in seen:
+            j = seen[key]
+            nm = villages["name"] if "name" in villages.columns else pd.Series([""] * len(villages))
+            col.problems.append(Problem(
+                "villages", f"'{nm.iloc[i]}' has the same coordinates as row {int(vraw.rows[j])} "
+                            f"'{nm.iloc[j]}': probably a geocoding mistake", "shared_coordinates",
+                int(vraw.rows[i]), clean_id(villages["id"].iloc[i]) if "id" in villages.columns else None,
+                "/".join(vraw.headers.get(c, c) for c in ("lon", "lat")), "warning", vraw.source))
+        else:
+            seen[key] = int(i)
+
+
 def _derive_townships(col: _Collector, missing_points: str) -> None:
     """Townships given as points: derive polygons (Voronoi of villages) and mark seat villages.
 
@@ -438,6 +457,8 @@ def _derive_townships(col: _Collector, missing_points: str) -> None:
                             "check its coordinates or township", "far_from_seat", int(vraw.rows[i]),
                 clean_id(villages["id"].iloc[i]) if "id" in villages.columns else None,
                 vraw.headers.get("township_id", "township_id"), "warning", vraw.source))
+    if vraw is not None and len(villages):
+        _warn_shared_points(col, vraw, villages)
     if vraw is not None and len(villages) and ("is_seat" not in vraw.frame.columns
                                                or all(blank(v) for v in vraw.frame["is_seat"])):
         vraw.frame["is_seat"] = seat.to_numpy()

@@ -52,7 +52,9 @@ def townships_from_points(townships: gpd.GeoDataFrame, villages: gpd.GeoDataFram
     -------
     (townships, is_seat)
         ``townships``: a copy with polygon (or multipolygon) geometry, EPSG:4326; a township with
-        neither villages nor a seat point keeps an empty geometry (validation reports it).
+        neither villages nor a seat point keeps an empty geometry (validation reports it). The
+        polygons do not overlap: villages of different townships at one location (a geocoding
+        collision) give their cell to the township whose seat is nearest.
         ``is_seat``: boolean Series aligned to ``villages``, True for the village nearest each
         township's seat point among that township's own villages.
     """
@@ -99,9 +101,21 @@ def townships_from_points(townships: gpd.GeoDataFrame, villages: gpd.GeoDataFram
                              *np.maximum(region.bounds[2:], uniq.max(axis=0)) + 1e5)
         vor = shapely.voronoi_polygons(shapely.MultiPoint(uniq), extend_to=extent, ordered=True)
         cells = np.array(list(vor.geoms), dtype=object)
-    town_cells: dict[str, list] = {}
+    # a location shared by villages of several townships (a geocoding collision) goes to the
+    # township whose seat is nearest, else to the first; each cell belongs to one township
+    seat_xy = {tids[j]: shapely.get_coordinates(seat_m[j])[0] for j in np.flatnonzero(tok)}
+    owner: dict[int, str] = {}
     for k, t in enumerate(site_town):
-        town_cells.setdefault(t, []).append(cells[inverse[k]])
+        u = int(inverse[k])
+        if u not in owner:
+            owner[u] = t
+        elif owner[u] != t and t in seat_xy:
+            cur = seat_xy.get(owner[u])
+            if cur is None or np.hypot(*(seat_xy[t] - uniq[u])) < np.hypot(*(cur - uniq[u])):
+                owner[u] = t
+    town_cells: dict[str, list] = {}
+    for u, t in owner.items():
+        town_cells.setdefault(t, []).append(cells[u])
 
     polys = []
     for t in tids:
