@@ -116,7 +116,8 @@ class BatchReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"batch_id": self.batch_id, "elapsed_s": round(self.elapsed_s, 3), "workers": self.workers,
-                "startup_s": round(self.startup_s, 3), "counties": len(self.outcomes), "succeeded": len(self.succeeded), "failed": len(self.failed),
+                "startup_s": round(self.startup_s, 3), "counties": len(self.outcomes),
+                "succeeded": len(self.succeeded), "failed": len(self.failed),
                 "counties_per_minute": round(self.counties_per_minute, 2),
                 "outcomes": [asdict(o) for o in self.outcomes]}
 
