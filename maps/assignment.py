@@ -88,7 +88,7 @@ def assignment_map(ds, result: Any, *, sector: str | None = None, group: str | N
     gids = ds.groups["id"].astype(str).tolist()
     gcol = dict(zip(gids, palette(len(gids))))
     kids = ds.committees["id"].astype(str).tolist()
-    kcol = dict(zip(kids, palette(len(kids))[::-1]))
+    kcol = dict(zip(kids, palette(len(kids), pastel=True)))
     gname = dict(zip(gids, ds.groups["name"]))
     kname = dict(zip(kids, ds.committees["name"]))
     vname = dict(zip(ds.villages["id"], ds.villages["name"]))
@@ -106,7 +106,7 @@ def assignment_map(ds, result: Any, *, sector: str | None = None, group: str | N
         fc = feature_collection(simplify_m(sub, 30.0, ds.metric_crs), sub["name"].tolist(),
                                 classes=[t_a[x] for x in sub["id"]],
                                 values=[[kname.get(t_a[x])] for x in sub["id"]], datum=datum)
-        styles = {k: {"color": c, "weight": 2, "fillColor": c, "fillOpacity": 0.18} for k, c in kcol.items()}
+        styles = {k: {"color": "#666", "weight": 1.5, "fillColor": c, "fillOpacity": 0.45} for k, c in kcol.items()}
         DataLayer(fc, {"styles": styles, "fields": [t["committee"]], "sticky": True},
                   name=t["committees"]).add_to(m)
     for layer in boundary_layers(ds, lang=lang, datum=datum):

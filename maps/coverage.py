@@ -249,7 +249,7 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
     values = [[tnames.get(tw), int(p), f"{nn}（{nk}）" if nk else nn, _fmt_measure(d, mode, lang),
                t["yes"] if seat else None]
               for tw, p, nn, nk, d, seat in zip(v["township_id"], pop, near_name, near_kind, measure, is_seat)]
-    radius = np.clip(3 + np.sqrt(pop / 400.0), 3, 11).round(1)
+    radius = np.clip(4 + np.sqrt(pop / 400.0), 4, 12).round(1)
     n_bands = len(thresholds) + 1
     classes = [f"{b}:{r}" for b, r in zip(band, radius)]
     styles = {}

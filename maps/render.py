@@ -332,9 +332,14 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
            "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd")
 
 
-def palette(n: int) -> list[str]:
-    """``n`` distinct colours (cycling a 16-colour qualitative palette)."""
-    return [PALETTE[i % len(PALETTE)] for i in range(n)]
+PASTEL = ("#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462", "#b3de69", "#fccde5",
+          "#d9d9d9", "#bc80bd", "#ccebc5", "#ffed6f")
+
+
+def palette(n: int, *, pastel: bool = False) -> list[str]:
+    """``n`` distinct colours (cycling a 16-colour qualitative palette, or 12 pastel fills)."""
+    p = PASTEL if pastel else PALETTE
+    return [p[i % len(p)] for i in range(n)]
 
 
 RUNTIME_CSS = """
@@ -350,6 +355,7 @@ RUNTIME_CSS = """
 .gs-popup-title{font-weight:bold;font-size:13px;margin-bottom:3px}
 .gs-popup th{text-align:left;padding-right:8px;color:#555;font-weight:normal;vertical-align:top}
 .gs-icon{background:none;border:none}
+.leaflet-control-search .search-input{width:150px}
 .gs-sym{line-height:1;text-align:center;font-weight:bold;text-shadow:-1px -1px 0 #fff,1px -1px 0 #fff,-1px 1px 0 #fff,1px 1px 0 #fff}
 .gs-badge{background:#b10026;color:#fff;border-radius:9px;border:1px solid #fff;font:bold 10px/16px Arial;
  text-align:center;min-width:16px;padding:0 2px;box-sizing:border-box}
@@ -412,3 +418,8 @@ var gs = (function () {
   return {el: el, layer: layer};
 })();
 """
+
+
+def data_layers(m: folium.Map) -> dict[str, DataLayer]:
+    """The map's :class:`DataLayer` overlays by (escaped) layer name, in drawing order."""
+    return {c.layer_name: c for c in m._children.values() if isinstance(c, DataLayer)}

@@ -20,6 +20,7 @@
   function showError(text) {
     var e = $('error'); e.textContent = text; e.hidden = false;
     $('rerun-submit').disabled = false;
+    document.body.dataset.runState = 'failed';
   }
   function problemText(body, status) {
     if (body && (body.detail || body.title)) { return (body.title || '') + (body.detail ? ': ' + body.detail : ''); }
@@ -55,19 +56,26 @@
     form.dataset.previous = job.id;
     $('minimal').disabled = false;
     fetch('/v1/jobs/' + encodeURIComponent(job.id) + '/results?format=json&table=responsibility', {headers: headers(false)})
-      .then(function (r) { return r.json().then(function (b) { return {ok: r.ok, status: r.status, body: b}; }); })
+      .then(parse)
       .then(function (res) {
         $('result').hidden = false;
         $('rerun-submit').disabled = false;
-        if (!res.ok) { $('result-table').textContent = problemText(res.body, res.status); return; }
+        if (!res.ok) { $('result-table').textContent = problemText(res.body, res.status); document.body.dataset.runState = 'done-without-table'; return; }
         renderTable(res.body.rows);
         document.body.dataset.runState = 'done';
       })
       .catch(function (e) { showError(String(e)); });
   }
+  function parse(r) {
+    return r.text().then(function (t) {
+      var b = null;
+      try { b = JSON.parse(t); } catch (e) { b = {detail: t.slice(0, 200)}; }
+      return {ok: r.ok, status: r.status, body: b};
+    });
+  }
   function poll(url) {
     fetch(url, {headers: headers(false)})
-      .then(function (r) { return r.json().then(function (b) { return {ok: r.ok, status: r.status, body: b}; }); })
+      .then(parse)
       .then(function (res) {
         if (!res.ok) { showError(problemText(res.body, res.status)); return; }
         var job = res.body;
@@ -75,7 +83,6 @@
         if (job.status === 'successful') { finished(job); }
         else if (job.status === 'failed' || job.status === 'dismissed') {
           showError((STATUS[job.status] || job.status) + (job.error && job.error.detail ? ': ' + job.error.detail : (job.message ? ': ' + job.message : '')));
-          document.body.dataset.runState = 'failed';
         } else { setTimeout(function () { poll(url); }, 700); }
       })
       .catch(function (e) { showError(String(e)); });
@@ -100,9 +107,9 @@
     document.body.dataset.runState = 'running';
     fetch('/v1/datasets/' + encodeURIComponent(dataset) + '/optimisations',
           {method: 'POST', headers: headers(true), body: JSON.stringify(body)})
-      .then(function (r) { return r.json().then(function (b) { return {ok: r.ok, status: r.status, body: b}; }); })
+      .then(parse)
       .then(function (res) {
-        if (!res.ok) { showError(problemText(res.body, res.status)); document.body.dataset.runState = 'failed'; return; }
+        if (!res.ok) { showError(problemText(res.body, res.status)); return; }
         poll('/v1/jobs/' + encodeURIComponent(res.body.id));
       })
       .catch(function (e) { showError(String(e)); });
