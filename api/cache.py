@@ -26,7 +26,7 @@ class DatasetEntry:
     info: DatasetInfo
     ds: Dataset
     checked_at: float = field(default_factory=time.monotonic)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _built: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def _get(self, name: str, build):

@@ -22,10 +22,10 @@ import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 Role = Literal["viewer", "planner", "admin"]
 ROLES: tuple[str, ...] = ("viewer", "planner", "admin")
@@ -85,7 +85,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, description="postgresql:// URL; overrides data_dir when set")
     load_demo: bool = Field(True, description="store the demo county as 'demo' when the store is empty")
 
-    api_keys: dict[str, Role] = Field(default_factory=dict,
+    api_keys: Annotated[dict[str, Role], NoDecode] = Field(default_factory=dict,
                                       description="API key -> role (viewer, planner, admin)")
     anonymous_nearest: bool = Field(False, description="let callers without a key use nearest lookups")
     local_open: bool = Field(True, description="with no API key configured, treat loopback clients as "
