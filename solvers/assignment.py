@@ -649,6 +649,10 @@ def assign_constituents_geo(constituent_xy: np.ndarray, member_xy: np.ndarray, m
     deadline = None if time_limit is None else t0 + float(time_limit)
     w = float(churn_weight) if prev is not None else 0.0
     cross = cross_penalty is not None
+    if not cross and len(names) > 1 and not (
+            (lockv >= 0).any() and (msec[np.maximum(lockv, 0)] != csec)[lockv >= 0].any()):
+        # sectors are independent problems: solve them one by one (flow time grows faster than size)
+        return _by_sector(cxy, mxy, lo, hi, csec, msec, names, lockv, prev, w, k, deadline, t0)
 
     def dist(ri: np.ndarray, cj: np.ndarray) -> np.ndarray:
         return np.hypot(*(cxy[ri] - mxy[cj]).T) if len(ri) else np.zeros(0)
@@ -805,6 +809,64 @@ def assign_constituents_geo(constituent_xy: np.ndarray, member_xy: np.ndarray, m
 
     return _finish(n, m, sol, scale, lo, hi, lockv, free, 0.0, locked_model, pure, prev, allowed_of,
                    diags, relaxed, relaxation, t0)
+
+
+def _by_sector(cxy: np.ndarray, mxy: np.ndarray, lo: np.ndarray, hi: np.ndarray, csec: np.ndarray,
+               msec: np.ndarray, names: list[str], lockv: np.ndarray, prev: np.ndarray | None, w: float,
+               k: int, deadline: float | None, t0: float) -> AssignmentResult:
+    """:func:`assign_constituents_geo` per sector, merged (objectives and bounds add up)."""
+    n, m = len(cxy), len(mxy)
+    assign = np.full(n, -1, np.int64)
+    reasons = np.full(n, "", dtype=object) if prev is not None else None
+    diags: list[dict[str, Any]] = []
+    relax: dict[str, Any] = {"max_load": {}, "min_load": {}, "unplaceable": 0}
+    obj = bound = cost = 0.0
+    statuses, rounds, arcs, scale = [], 0, 0, math.inf
+    for s, name in enumerate(names):
+        ci, mj = np.flatnonzero(csec == s), np.flatnonzero(msec == s)
+        if not len(ci) and not len(mj):
+            continue
+        local = np.full(m, -1, np.int64)
+        local[mj] = np.arange(len(mj))
+        lk = np.where(lockv[ci] >= 0, local[np.maximum(lockv[ci], 0)], -1)
+        pv = None if prev is None else np.where(prev[ci] >= 0, local[np.maximum(prev[ci], 0)], -1)
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        sub = assign_constituents_geo(cxy[ci], mxy[mj], lo[mj], hi[mj], constituent_sector=[name] * len(ci),
+                                      member_sector=[name] * len(mj), time_limit=left, locks=lk, previous=pv,
+                                      churn_weight=w, k=k)
+        ok = sub.assignment >= 0
+        assign[ci[ok]] = mj[sub.assignment[ok]]
+        if reasons is not None and sub.move_reasons is not None:
+            reasons[ci] = sub.move_reasons
+        diags += sub.diagnostics
+        if sub.relaxation:
+            relax["max_load"].update(sub.relaxation.get("max_load", {}))
+            relax["min_load"].update(sub.relaxation.get("min_load", {}))
+            relax["unplaceable"] += sub.relaxation.get("unplaceable", 0)
+            if "alternative" in sub.relaxation:
+                relax["alternative"] = sub.relaxation["alternative"]
+        if math.isfinite(sub.objective):
+            obj += sub.objective
+            bound += sub.bound
+        cost += sub.cost
+        statuses.append(sub.status)
+        rounds, arcs, scale = max(rounds, sub.rounds), arcs + sub.n_arcs, min(scale, sub.scale)
+    status = (INFEASIBLE if INFEASIBLE in statuses else FEASIBLE if FEASIBLE in statuses else OPTIMAL)
+    loads = np.bincount(assign[assign >= 0], minlength=m)
+    moved = None
+    if prev is not None and reasons is not None:
+        had = prev >= 0
+        mv = had & (assign != prev)
+        cross_prev = had & (msec[np.maximum(prev, 0)] != csec)
+        reasons[cross_prev & mv] = "not_allowed"
+        moved = {"moved": int(mv.sum()), "kept": int((had & ~mv).sum()),
+                 "new": int((~had & (assign >= 0)).sum()),
+                 **{r: int((reasons == r).sum()) for r in ("capacity", "improvement", "not_allowed")}}
+    return AssignmentResult(status=status, objective=obj, bound=min(bound, obj), gap=_gap(obj, bound),
+                            assignment=assign, loads=loads, diagnostics=diags,
+                            relaxation=relax if diags else None, moved=moved, move_reasons=reasons, cost=cost,
+                            time_s=time.monotonic() - t0, rounds=rounds, n_arcs=arcs,
+                            scale=scale if math.isfinite(scale) else 1.0)
 
 
 # ------------------------------------------------------------------------------------------------
