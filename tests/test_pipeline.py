@@ -161,3 +161,25 @@ def test_deterministic(tiny):
     b = run_optimisation(tiny, {"villages": "all", "seed": 4}).to_dict()
     for t in a["tiers"]:
         assert a["tiers"][t]["assignment"] == b["tiers"][t]["assignment"]
+
+
+def test_cli_optimise(tiny, tmp_path):
+    from typer.testing import CliRunner
+
+    from geo_service.cli import app
+    from geo_service.io.gpkg import write_gpkg
+
+    src = tmp_path / "tiny.gpkg"
+    write_gpkg(tiny, src)
+    runner = CliRunner()
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["optimise", str(src), "--out", str(out), "--tiers", "constituents,stations"])
+    assert r.exit_code == 0, r.output
+    assert "constituents: optimal" in r.output
+    resp = (out / "responsibility.csv").read_text(encoding="utf-8-sig")
+    assert resp.splitlines()[0].startswith("委员编号,委员,界别") and len(resp.splitlines()) == 7
+    again = runner.invoke(app, ["optimise", str(src), "--out", str(tmp_path / "r.xlsx"), "--tiers", "constituents",
+                                "--previous", str(out / "result.json")])
+    assert again.exit_code == 0 and "moved 0" in again.output
+    bad = runner.invoke(app, ["optimise", str(src), "--out", str(out), "--mode", "flying"])
+    assert bad.exit_code == 2 and "mode" in bad.output
