@@ -95,12 +95,15 @@ def read_csv_file(path: str | os.PathLike) -> pd.DataFrame:
 
 def read_excel_sheets(path: str | os.PathLike) -> dict[str, pd.DataFrame]:
     """All sheets of an .xlsx workbook, cells as Python values (blanks -> None)."""
-    sheets = pd.read_excel(path, sheet_name=None, dtype=object, engine="openpyxl")
+    # keep_default_na=False: a village called "NA" or a person called "None" stays text
+    sheets = pd.read_excel(path, sheet_name=None, dtype=object, engine="openpyxl", keep_default_na=False,
+                           na_values=[])
     out = {}
     for name, df in sheets.items():
+        df = df.map(lambda v: None if blank(v) else v).astype(object)
         df = df.dropna(how="all")
         df = df.loc[:, [not (str(c).startswith("Unnamed:") and df[c].isna().all()) for c in df.columns]]
-        out[str(name)] = df.map(lambda v: None if blank(v) else v).astype(object)
+        out[str(name)] = df
     return out
 
 
@@ -124,10 +127,13 @@ def table_to_layer(layer: str, df: pd.DataFrame, source: str, problems: list[Pro
     spec = LAYERS[layer]
     rename = canonical_headers(layer, df.columns)
     headers = {v: str(k) for k, v in rename.items()}
+    # blank spreadsheet rows were dropped: the index still holds each row's 0-based data row
+    idx = df.index
+    rows = (np.asarray(idx, dtype=int) + 1 if pd.api.types.is_integer_dtype(idx)
+            else np.arange(1, len(df) + 1))
     df = df.rename(columns=rename).reset_index(drop=True)
     df.columns = [str(c) for c in df.columns]
     df = df.loc[:, ~pd.Index(df.columns).duplicated()]
-    rows = np.arange(1, len(df) + 1)
     raw = RawLayer(layer, df, source, rows, headers, "table")
     if spec.geometry is None:
         raw.frame = df.drop(columns=[c for c in (LON, LAT, WKT) if c in df.columns])
@@ -135,7 +141,7 @@ def table_to_layer(layer: str, df: pd.DataFrame, source: str, problems: list[Pro
 
     def add(i: int | None, msg: str, code: str, fld: str | None) -> None:
         fid = clean_id(df["id"].iloc[i]) if (i is not None and "id" in df.columns) else None
-        problems.append(Problem(layer, msg, code, None if i is None else i + 1, fid,
+        problems.append(Problem(layer, msg, code, None if i is None else int(rows[i]), fid,
                                 headers.get(fld, fld), source=source))
 
     geoms: list[Any] = [None] * len(df)
