@@ -43,23 +43,32 @@ FEMALE_CHARS = ("芳", "娜", "敏", "静", "丽", "艳", "娟", "霞", "燕", "
                 "欣", "宁", "岩", "悦", "璐", "楠", "雯", "琴", "春", "晓", "玉", "淑", "桂", "兰", "荣")
 
 
-def _surname_table() -> tuple[list[str], np.ndarray]:
-    names = [s for s, _ in SURNAMES]
-    w = np.array([p for _, p in SURNAMES], dtype=float)
-    return names, w / w.sum()
+_SURNAME_NAMES: tuple[str, ...] = tuple(s for s, _ in SURNAMES)
+_SURNAME_P: np.ndarray = np.array([p for _, p in SURNAMES], dtype=float) / sum(p for _, p in SURNAMES)
+
+
+def _draw_names(rng: np.random.Generator, minority: np.ndarray) -> list[str]:
+    """One full name per flag in ``minority``, all drawn at once (vectorised)."""
+    k = len(minority)
+    sur = rng.choice(len(_SURNAME_NAMES), size=k, p=_SURNAME_P)
+    use_min = minority & (rng.random(k) < 0.6)
+    min_sur = rng.integers(len(MINORITY_SURNAMES), size=k)
+    male = rng.random(k) < 0.55
+    two = rng.random(k) >= 0.2
+    c1, c2 = rng.random(k), rng.random(k)
+    out = []
+    for i in range(k):
+        pool = MALE_CHARS if male[i] else FEMALE_CHARS
+        given = pool[int(c1[i] * len(pool))] + (pool[int(c2[i] * len(pool))] if two[i] else "")
+        surname = MINORITY_SURNAMES[min_sur[i]] if use_min[i] else _SURNAME_NAMES[sur[i]]
+        out.append(surname + given)
+    return out
 
 
 def person_name(rng: np.random.Generator, *, minority: bool = False) -> str:
-    """One full name: a surname by real frequency and a one- or two-character given name."""
-    if minority and rng.random() < 0.6:
-        surname = str(rng.choice(MINORITY_SURNAMES))
-    else:
-        names, p = _surname_table()
-        surname = names[int(rng.choice(len(names), p=p))]
-    pool = MALE_CHARS if rng.random() < 0.55 else FEMALE_CHARS
-    n = 1 if rng.random() < 0.2 else 2
-    given = "".join(str(c) for c in rng.choice(pool, size=n, replace=True))
-    return surname + given
+    """One full name: a surname by real frequency (or, for ``minority``, often a Manchu, Korean or
+    Hezhe one) and a one- or two-character given name."""
+    return _draw_names(rng, np.array([minority]))[0]
 
 
 def person_names(rng: np.random.Generator, n: int, *, unique: bool = True,
@@ -68,21 +77,29 @@ def person_names(rng: np.random.Generator, n: int, *, unique: bool = True,
 
     ``minority`` flags (one per name) give a share of Manchu/Korean/Hezhe surnames.
     """
-    flags = list(minority) if minority is not None else [False] * n
+    flags = np.array(list(minority) if minority is not None else [False] * n, dtype=bool)
     if len(flags) != n:
         raise ValueError(f"minority has {len(flags)} flags for {n} names")
+    out: list[str | None] = [None] * n
+    todo = np.arange(n)
     seen = set(taken)
-    out: list[str] = []
-    for flag in flags:
-        for _ in range(1000):
-            name = person_name(rng, minority=flag)
-            if not unique or name not in seen:
-                break
-        else:  # pragma: no cover - 60 x 60 given names per surname make this practically unreachable
-            raise RuntimeError("ran out of unique person names")
-        seen.add(name)
-        out.append(name)
-    return out
+    for _ in range(100):
+        if not len(todo):
+            break
+        names = _draw_names(rng, flags[todo])
+        retry = []
+        for i, name in zip(todo, names):
+            if unique and name in seen:
+                retry.append(i)
+                continue
+            seen.add(name)
+            out[i] = name
+        todo = np.array(retry, dtype=int)
+    else:  # pragma: no cover - 60 x 60 given names per surname make this practically unreachable
+        raise RuntimeError("ran out of unique person names")
+    if len(todo):  # pragma: no cover
+        raise RuntimeError("ran out of unique person names")
+    return out  # type: ignore[return-value]
 
 
 def phone_numbers(rng: np.random.Generator, n: int) -> list[str]:
@@ -189,12 +206,11 @@ def village_names(rng: np.random.Generator, n: int, *, community: bool = False,
                   taken: Iterable[str] = ()) -> list[str]:
     """``n`` village names (``…村``/``…屯``, ``王家屯``) or community names (``…社区``)."""
     seen = set(taken)
-    surnames, p = _surname_table()
 
     def make_village(attempt: int) -> str:
         r = rng.random()
         if r < 0.35:
-            sur = surnames[int(rng.choice(len(surnames), p=p))]
+            sur = _SURNAME_NAMES[int(rng.choice(len(_SURNAME_NAMES), p=_SURNAME_P))]
             return sur + str(rng.choice(_FAMILY_SUFFIXES))
         stem = str(rng.choice(VILLAGE_STEMS))
         if attempt > 100 or r > 0.9:

@@ -198,8 +198,9 @@ class DensityField:
         if self.corridors is not None and len(xy):
             dist = shapely.distance(self.corridors, shapely.points(xy))
             d += 0.35 * np.exp(-(dist**2) / (2 * self.corridor_m**2))
-        for bx, by, s in self.bumps:
-            d += 0.2 * np.exp(-((xy[:, 0] - bx) ** 2 + (xy[:, 1] - by) ** 2) / (2 * s**2))
+        if len(self.bumps):
+            r2 = cdist(xy, self.bumps[:, :2], "sqeuclidean")
+            d += 0.2 * np.exp(-r2 / (2 * self.bumps[:, 2] ** 2)).sum(axis=1)
         return np.clip(d, 0.0, 1.0)
 
 
@@ -232,8 +233,16 @@ def prepare_counties(counties: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return c
 
 
+def _inner(geom, margin: float = None):
+    """``geom`` shrunk by ``margin`` metres (default :data:`_EDGE_MARGIN_M`), so points drawn in it
+    stay inside ``geom`` after reprojection; ``geom`` itself when shrinking would eat it."""
+    inner = geom.buffer(-(_EDGE_MARGIN_M if margin is None else margin))
+    return inner if not inner.is_empty and inner.area > 0.2 * geom.area else geom
+
+
 def _county_seat(poly, hint: NDArray | None, rng: np.random.Generator) -> NDArray:
     """The county seat (metres): the hint when it lies inside, else the sample point nearest the centroid."""
+    poly = _inner(poly)
     if hint is not None and np.all(np.isfinite(hint)) and shapely.contains_xy(poly, *hint):
         return np.asarray(hint, float)
     pts = _sample_in(poly, 200, rng)
@@ -250,7 +259,7 @@ def township_seats(poly, n: int, county_seat: NDArray, density: DensityField,
     the first being ``county_seat``."""
     if n <= 1:
         return county_seat.reshape(1, 2)
-    pts = _sample_in(poly, 150 * n, rng, weight=lambda xy: 0.25 + 0.75 * density(xy))
+    pts = _sample_in(_inner(poly), 150 * n, rng, weight=lambda xy: 0.25 + 0.75 * density(xy))
     centres, _ = kmeans2(pts, n, seed=rng, minit="++", iter=15)
     centres = centres[np.isfinite(centres).all(axis=1)]
     # snap each centre to its nearest sample point (inside the polygon), keep distinct ones
@@ -337,53 +346,58 @@ def _loop_edges(xy: NDArray, have: set[tuple[int, int]], rng: np.random.Generato
     return out
 
 
-# --- the generator ------------------------------------------------------------------------------
-def generate_network(counties: gpd.GeoDataFrame, seed: int = 0, *, sizes: NetworkSizes | None = None,
-                     corridors: gpd.GeoSeries | None = None, name: str = "synthetic",
-                     **overrides: Any) -> Dataset:
-    """Generate a validated liaison network inside ``counties`` (see the module docstring).
+# --- stage functions ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Frame:
+    """The metric working frame: a transverse Mercator centred on the counties and its transforms."""
 
-    ``counties``: GeoDataFrame with ``id``, ``name`` and polygons (any CRS; optional ``level``,
-    ``townships``, ``seat_lon``, ``seat_lat``, see :func:`prepare_counties`). ``seed``: the whole
-    result is a function of it. ``sizes``: target sizes (default :class:`NetworkSizes`), with
-    ``overrides`` replacing single fields, e.g. ``members=1000``. ``corridors``: lines (WGS-84)
-    along which settlement is denser, e.g. a river plain. Returns a :class:`Dataset` with every
-    layer filled (counties included).
-    """
-    sz = replace(sizes or NetworkSizes(), **overrides)
-    cty = prepare_counties(counties)
-    ss = np.random.SeedSequence(int(seed))
-    r_cty, r_town, r_vil, r_road, r_mem, r_grp, r_sta, r_con, r_names = (_rng(s) for s in ss.spawn(9))
+    crs: Any
+    to_m: Transformer
+    to_deg: Transformer
 
-    lon0, lat0 = shapely.union_all(cty.geometry.to_numpy()).centroid.coords[0]
-    crs = metric_crs(lon0, lat0)
-    to_m = Transformer.from_crs(WGS84, crs, always_xy=True)
-    to_deg = Transformer.from_crs(crs, WGS84, always_xy=True)
-    cty_m = cty.to_crs(crs)
-    cor_m = None
-    if corridors is not None and len(corridors):
-        cs = gpd.GeoSeries(corridors)
-        cs = cs.set_crs(WGS84) if cs.crs is None else cs
-        cor_m = shapely.union_all(cs.to_crs(crs).to_numpy())
+    @classmethod
+    def around(cls, cty: gpd.GeoDataFrame) -> _Frame:
+        lon0, lat0 = shapely.union_all(cty.geometry.to_numpy()).centroid.coords[0]
+        crs = metric_crs(lon0, lat0)
+        return cls(crs, Transformer.from_crs(WGS84, crs, always_xy=True),
+                   Transformer.from_crs(crs, WGS84, always_xy=True))
 
-    # ---- stage 1: county seats, density, townships ----
-    area_km2 = cty_m.area.to_numpy() / 1e6
-    level = cty["level"].astype(str).to_numpy() if "level" in cty.columns else np.array([""] * len(cty))
-    urban = (level == "district") & (area_km2 <= sz.urban_max_km2)
-    seats_c = []
+
+def _density_field(cty: gpd.GeoDataFrame, cty_m: gpd.GeoDataFrame, fr: _Frame, corridors_m,
+                   rng: np.random.Generator) -> tuple[NDArray, DensityField]:
+    """County seats (metres; from ``seat_lon``/``seat_lat`` where given) and the settlement density."""
+    seats = []
     for i, poly in enumerate(cty_m.geometry):
         hint = None
         if {"seat_lon", "seat_lat"} <= set(cty.columns) and pd.notna(cty["seat_lon"][i]):
-            hint = np.array(to_m.transform(float(cty["seat_lon"][i]), float(cty["seat_lat"][i])))
-        seats_c.append(_county_seat(poly, hint, r_cty))
-    seats_c = np.asarray(seats_c)
-    bumps = []
-    for poly in cty_m.geometry:
-        for p in _sample_in(poly, 3, r_cty):
-            bumps.append((p[0], p[1], r_cty.uniform(4000, 12000)))
-    density = DensityField(seats_c, sigma_m=9000.0, corridors=cor_m, bumps=np.asarray(bumps))
+            hint = np.array(fr.to_m.transform(float(cty["seat_lon"][i]), float(cty["seat_lat"][i])))
+        seats.append(_county_seat(poly, hint, rng))
+    seats = np.asarray(seats)
+    bumps = [(p[0], p[1], rng.uniform(4000, 12000))
+             for poly in cty_m.geometry for p in _sample_in(poly, 3, rng)]
+    return seats, DensityField(seats, sigma_m=9000.0, corridors=corridors_m, bumps=np.asarray(bumps))
 
-    town_rows: list[dict] = []
+
+def _township_kinds(n: int, urban: bool, district: bool, rng: np.random.Generator) -> list[str]:
+    """街道 in city districts (and at a district's seat), else the seat a 镇 and 60 % 镇 / 40 % 乡."""
+    kinds = []
+    for j in range(n):
+        if urban or (j == 0 and district):
+            kinds.append("街道")
+        elif j == 0:
+            kinds.append("镇")
+        else:
+            kinds.append("镇" if rng.random() < 0.6 else "乡")
+    return kinds
+
+
+def _townships(cty: gpd.GeoDataFrame, cty_m: gpd.GeoDataFrame, urban: NDArray, level: NDArray,
+               county_seats: NDArray, density: DensityField, sz: NetworkSizes,
+               rng: np.random.Generator, rng_names: np.random.Generator) -> pd.DataFrame:
+    """Townships of every county: id (adcode + 001.. streets, 100.. towns, 200.. 乡), name, kind,
+    metric ``geometry`` and ``seat``; the first of each county holds the county seat."""
+    area_km2 = cty_m.area.to_numpy() / 1e6
+    rows: list[dict] = []
     street_names: set[str] = set()
     for i, poly in enumerate(cty_m.geometry):
         cid = cty["id"][i]
@@ -393,23 +407,15 @@ def generate_network(counties: gpd.GeoDataFrame, seed: int = 0, *, sizes: Networ
             n = int(np.clip(round(area_km2[i] / sz.km2_per_street), 3, 12))
         else:
             n = int(np.clip(round(area_km2[i] / sz.km2_per_township), *sz.townships_range))
-        seats = township_seats(poly, n, seats_c[i], density, r_town)
+        seats = township_seats(poly, n, county_seats[i], density, rng)
         cells = township_cells(poly, seats)
-        # kinds: streets in city districts and at a district's seat, towns and 乡 elsewhere
-        kinds = []
-        for j in range(len(seats)):
-            if urban[i] or (j == 0 and level[i] == "district"):
-                kinds.append("街道")
-            elif j == 0:
-                kinds.append("镇")
-            else:
-                kinds.append("镇" if r_town.random() < 0.6 else "乡")
+        kinds = _township_kinds(len(seats), bool(urban[i]), level[i] == "district", rng)
         # a county's seat town carries the county's name (富锦市 -> 富锦镇); streets are unique city-wide
         cname = str(cty["name"][i])
         seat_name = None
         if kinds[0] == "镇" and len(cname) >= 3 and cname[-1] in "县市旗":
             seat_name = cname[:-1] + "镇"
-        tnames = N.township_names(r_names, kinds[1:] if seat_name else kinds,
+        tnames = N.township_names(rng_names, kinds[1:] if seat_name else kinds,
                                   taken=street_names | ({seat_name} if seat_name else set()))
         tnames = [seat_name, *tnames] if seat_name else tnames
         street_names |= {t for t, k in zip(tnames, kinds) if k == "街道"}
@@ -417,20 +423,24 @@ def generate_network(counties: gpd.GeoDataFrame, seed: int = 0, *, sizes: Networ
         for j, (seat, cell, kind, tname) in enumerate(zip(seats, cells, kinds, tnames)):
             code = counters[kind]
             counters[kind] += 1
-            town_rows.append({"id": f"{cid}{code:03d}", "name": tname, "county_id": cid, "kind": kind,
-                              "urban": bool(urban[i]), "county_seat": j == 0, "seat": seat,
-                              "geometry": cell, "county_idx": i})
-    towns = pd.DataFrame(town_rows)
-    t_area = np.array([g.area / 1e6 for g in towns["geometry"]])
-    t_dens = np.array([float(density(np.asarray(s).reshape(1, 2))[0]) for s in towns["seat"]])
+            rows.append({"id": f"{cid}{code:03d}", "name": tname, "county_id": cid, "kind": kind,
+                         "urban": bool(urban[i]), "county_seat": j == 0, "seat": seat,
+                         "geometry": cell, "county_idx": i})
+    towns = pd.DataFrame(rows)
+    towns["area_km2"] = [g.area / 1e6 for g in towns["geometry"]]
+    return towns
 
-    # ---- stage 2: villages ----
+
+def _village_allocation(cty: gpd.GeoDataFrame, towns: pd.DataFrame, density: DensityField,
+                        sz: NetworkSizes) -> NDArray:
+    """Rural villages per township: by area and density; between counties by their ``population``
+    (residents^0.7 x area^0.3) when given; at least 4 per rural township."""
+    t_area = towns["area_km2"].to_numpy()
+    t_dens = density(np.vstack(towns["seat"].to_numpy()))
     rural = ~towns["urban"].to_numpy()
-    rural_km2 = float(t_area[rural].sum())
-    n_vill_total = sz.villages if sz.villages is not None else int(round(rural_km2 / sz.km2_per_village))
+    total = sz.villages if sz.villages is not None else int(round(t_area[rural].sum() / sz.km2_per_village))
     w = np.where(rural, t_area * (0.35 + t_dens), 0.0)
     if "population" in cty.columns and cty["population"].notna().all():
-        # villages per county follow its residents (and a little its area), within it the density
         t_cty = towns["county_idx"].to_numpy()
         w_cty = np.bincount(t_cty, weights=w, minlength=len(cty))
         a_cty = np.bincount(t_cty, weights=np.where(rural, t_area, 0.0), minlength=len(cty))
@@ -438,210 +448,286 @@ def generate_network(counties: gpd.GeoDataFrame, seed: int = 0, *, sizes: Networ
         w = np.where(w_cty[t_cty] > 0, w / np.maximum(w_cty[t_cty], 1e-12) * target[t_cty], 0.0)
     alloc = np.zeros(len(towns), int)
     if w.sum() > 0:
-        alloc = _largest_remainder(w, n_vill_total)
+        alloc = _largest_remainder(w, total)
         alloc[rural] = np.maximum(alloc[rural], 4)
-    vrows: list[dict] = []
+    return alloc
+
+
+def _community_count(trow: pd.Series, rng: np.random.Generator) -> int:
+    """社区 in a township: 4-10 in a street, 5-9 in a county seat town, 1-2 in a town, none in a 乡."""
+    if trow["kind"] == "街道":
+        return int(np.clip(round(trow["area_km2"] / 1.2), 4, 10)) if trow["urban"] else int(rng.integers(4, 9))
+    if trow["county_seat"]:
+        return int(rng.integers(5, 10))
+    if trow["kind"] == "镇":
+        return int(rng.integers(1, 3))
+    return 0
+
+
+def _township_villages(trow: pd.Series, n_villages: int, density: DensityField,
+                       rng: np.random.Generator, rng_names: np.random.Generator) -> list[dict]:
+    """The seat, 社区 clustered round it and ``n_villages`` 村/屯 spread by density (metric ``xy``)."""
+    cell, seat, kind, city = trow["geometry"], np.asarray(trow["seat"]), trow["kind"], trow["urban"]
+    cell = _inner(cell)  # keep villages a little inside, so they stay inside after reprojection
+    n_comm = _community_count(trow, rng)
+    spread = max(600.0, np.sqrt(trow["area_km2"] * 1e6) / 4) if city else 1500.0
+    cand = seat + rng.normal(0, spread, (30 * max(n_comm, 1) + 30, 2))
+    cand = cand[shapely.contains_xy(cell, cand[:, 0], cand[:, 1])]
+    comm = _poisson_pick(cand, n_comm - 1, 350.0, fixed=seat.reshape(1, 2)) if n_comm > 1 else np.zeros((0, 2))
+    if n_villages:
+        spacing = 0.4 * np.sqrt(trow["area_km2"] * 1e6 / (n_villages + 1))
+        cand = _sample_in(cell, 12 * n_villages + 20, rng, weight=density)
+        fixed = np.vstack([seat.reshape(1, 2), comm]) if len(comm) else seat.reshape(1, 2)
+        vill = _poisson_pick(cand, n_villages, spacing, fixed=fixed)
+        if len(vill) < n_villages:
+            vill = np.vstack([vill, _poisson_pick(cand, n_villages - len(vill), spacing / 3,
+                                                  fixed=np.vstack([fixed, vill]))])
+    else:
+        vill = np.zeros((0, 2))
+    comm_names = N.village_names(rng_names, n_comm, community=True) if n_comm else []
+    vill_names = N.village_names(rng_names, len(vill) + (0 if n_comm else 1))
+    c_kind = "city_community" if city or (trow["county_seat"] and kind == "街道") else "town_community"
+    comm_pop = _populations(rng, n_comm, c_kind)
+    if trow["county_seat"] and not city:
+        comm_pop = np.round(comm_pop * 1.6).astype(int)
+    vill_pop = _populations(rng, len(vill), "village")
+    dens_v = density(vill) if len(vill) else np.zeros(0)
+    vill_pop = np.clip(np.round(vill_pop * (0.7 + 0.6 * dens_v)), 300, 3000).astype(int)
+    tid = trow["id"]
+    rows, k = [], 0
+    if n_comm:
+        for j, (p, nm, pop) in enumerate(zip([seat, *comm], comm_names, comm_pop)):
+            rows.append({"id": f"{tid}{j + 1:03d}", "name": nm, "township_id": tid,
+                         "population": int(pop), "is_seat": j == 0, "community": True, "xy": p})
+    else:
+        rows.append({"id": f"{tid}200", "name": vill_names[0], "township_id": tid,
+                     "population": int(_populations(rng, 1, "seat_village")[0]), "is_seat": True,
+                     "community": False, "xy": seat})
+        vill_names = vill_names[1:]
+        k = 1
+    for j, (p, nm, pop) in enumerate(zip(vill, vill_names, vill_pop)):
+        rows.append({"id": f"{tid}{200 + k + j:03d}", "name": nm, "township_id": tid,
+                     "population": int(pop), "is_seat": False, "community": False, "xy": p})
+    return rows
+
+
+def _scale_population(vil: pd.DataFrame, want: NDArray) -> NDArray:
+    """Residents per village scaled towards each county's ``want`` (persons): villages a little
+    (kept within 150-3000), town and city communities take the rest."""
+    c_idx = vil["c_idx"].to_numpy()
+    comm = vil["community"].to_numpy()
+    popv = vil["population"].to_numpy(float)
+    n = len(want)
+    got = np.bincount(c_idx, weights=popv, minlength=n)
+    f_v = np.sqrt(np.clip(want / np.maximum(got, 1.0), 0.25, 4.0))
+    new_v = np.where(comm, popv, np.clip(np.round(popv * f_v[c_idx]), 150, 3000))
+    v_sum = np.bincount(c_idx, weights=np.where(comm, 0.0, new_v), minlength=n)
+    c_sum = np.bincount(c_idx, weights=np.where(comm, popv, 0.0), minlength=n)
+    f_c = np.clip((want - v_sum) / np.maximum(c_sum, 1.0), 0.3, 4.0)
+    return np.where(comm, np.clip(np.round(popv * f_c[c_idx]), 500, 30_000), new_v).astype(int)
+
+
+def _villages(cty: gpd.GeoDataFrame, towns: pd.DataFrame, density: DensityField, sz: NetworkSizes,
+              rng: np.random.Generator, rng_names: np.random.Generator) -> pd.DataFrame:
+    """All villages and communities with metric ``xy`` and their township/county indices."""
+    alloc = _village_allocation(cty, towns, density, sz)
+    rows: list[dict] = []
     for t, trow in towns.iterrows():
-        cell, seat, kind = trow["geometry"], np.asarray(trow["seat"]), trow["kind"]
-        city = trow["urban"]
-        # keep villages a little inside the cell so they stay inside it after reprojection
-        inner = cell.buffer(-_EDGE_MARGIN_M)
-        cell = inner if not inner.is_empty and inner.area > 0.2 * cell.area else cell
-        if kind == "街道":
-            n_comm = int(np.clip(round(t_area[t] / 1.2), 4, 10)) if city else int(r_vil.integers(4, 9))
-        elif trow["county_seat"]:
-            n_comm = int(r_vil.integers(5, 10))
-        elif kind == "镇":
-            n_comm = int(r_vil.integers(1, 3))
-        else:
-            n_comm = 0
-        seat_is_comm = n_comm > 0
-        # communities cluster round the seat
-        spread = max(600.0, np.sqrt(t_area[t] * 1e6) / 4) if city else 1500.0
-        cand = seat + r_vil.normal(0, spread, (30 * max(n_comm, 1) + 30, 2))
-        cand = cand[shapely.contains_xy(cell, cand[:, 0], cand[:, 1])]
-        comm = _poisson_pick(cand, n_comm - 1, 350.0, fixed=seat.reshape(1, 2)) if n_comm > 1 else np.zeros((0, 2))
-        # villages by density, not too close to the seat or each other
-        n_v = int(alloc[t])
-        if n_v:
-            spacing = 0.4 * np.sqrt(t_area[t] * 1e6 / (n_v + 1))
-            cand = _sample_in(cell, 12 * n_v + 20, r_vil, weight=density)
-            fixed = np.vstack([seat.reshape(1, 2), comm]) if len(comm) else seat.reshape(1, 2)
-            vill = _poisson_pick(cand, n_v, spacing, fixed=fixed)
-            if len(vill) < n_v:
-                vill = np.vstack([vill, _poisson_pick(cand, n_v - len(vill), spacing / 3,
-                                                      fixed=np.vstack([fixed, vill]))])
-        else:
-            vill = np.zeros((0, 2))
-        # names, ids and populations
-        comm_names = N.village_names(r_names, n_comm, community=True) if n_comm else []
-        vill_names = N.village_names(r_names, len(vill) + (0 if seat_is_comm else 1))
-        c_kind = "city_community" if city or (trow["county_seat"] and kind == "街道") else "town_community"
-        comm_pop = _populations(r_vil, n_comm, c_kind)
-        if trow["county_seat"] and not city:
-            comm_pop = np.round(comm_pop * 1.6).astype(int)
-        vill_pop = _populations(r_vil, len(vill), "village")
-        dens_v = density(vill) if len(vill) else np.zeros(0)
-        vill_pop = np.clip(np.round(vill_pop * (0.7 + 0.6 * dens_v)), 300, 3000).astype(int)
-        k = 0
-        if seat_is_comm:
-            pts = [seat, *comm]
-            for j, (p, nm, pop) in enumerate(zip(pts, comm_names, comm_pop)):
-                vrows.append({"id": f"{trow['id']}{j + 1:03d}", "name": nm, "township_id": trow["id"],
-                              "population": int(pop), "is_seat": j == 0, "community": True, "xy": p})
-        else:
-            vrows.append({"id": f"{trow['id']}200", "name": vill_names[0], "township_id": trow["id"],
-                          "population": int(_populations(r_vil, 1, "seat_village")[0]), "is_seat": True,
-                          "community": False, "xy": seat})
-            vill_names = vill_names[1:]
-            k = 1
-        for j, (p, nm, pop) in enumerate(zip(vill, vill_names, vill_pop)):
-            vrows.append({"id": f"{trow['id']}{200 + k + j:03d}", "name": nm, "township_id": trow["id"],
-                          "population": int(pop), "is_seat": False, "community": False, "xy": p})
-    vil = pd.DataFrame(vrows)
-    vxy = np.vstack(vil["xy"].to_numpy())
-    vlon, vlat = to_deg.transform(vxy[:, 0], vxy[:, 1])
+        rows += _township_villages(trow, int(alloc[t]), density, rng, rng_names)
+    vil = pd.DataFrame(rows)
     t_index = {tid: i for i, tid in enumerate(towns["id"])}
     vil["t_idx"] = vil["township_id"].map(t_index).to_numpy()
     vil["c_idx"] = towns["county_idx"].to_numpy()[vil["t_idx"].to_numpy()]
     vil["urban"] = towns["urban"].to_numpy()[vil["t_idx"].to_numpy()]
+    vil["county_seat"] = towns["county_seat"].to_numpy()[vil["t_idx"].to_numpy()]
     if "population" in cty.columns and cty["population"].notna().all():
-        # scale each county's residents towards its given population: villages a little
-        # (they stay within 150-3000), town and city communities take the rest
-        c_idx = vil["c_idx"].to_numpy()
-        comm = vil["community"].to_numpy()
-        popv = vil["population"].to_numpy(float)
-        got = np.bincount(c_idx, weights=popv, minlength=len(cty))
-        want = cty["population"].to_numpy(float)
-        f_v = np.sqrt(np.clip(want / np.maximum(got, 1.0), 0.25, 4.0))
-        new_v = np.where(comm, popv, np.clip(np.round(popv * f_v[c_idx]), 150, 3000))
-        v_sum = np.bincount(c_idx, weights=np.where(comm, 0.0, new_v), minlength=len(cty))
-        c_sum = np.bincount(c_idx, weights=np.where(comm, popv, 0.0), minlength=len(cty))
-        f_c = np.clip((want - v_sum) / np.maximum(c_sum, 1.0), 0.3, 4.0)
-        vil["population"] = np.where(comm, np.clip(np.round(popv * f_c[c_idx]), 500, 30_000),
-                                     new_v).astype(int)
+        vil["population"] = _scale_population(vil, cty["population"].to_numpy(float))
+    return vil
 
-    # ---- stage 3: roads ----
+
+def _road_edges(towns: pd.DataFrame, vil: pd.DataFrame, vxy: NDArray, n_counties: int,
+                rng: np.random.Generator) -> dict[tuple[int, int], str]:
+    """Road tiers between village indices: each township's villages (MST + loops, 乡道 to the seat,
+    村道 otherwise, 城市道路 in city streets), township seats per county (县道), county seats (国道)."""
     edges: dict[tuple[int, int], str] = {}
-    seat_idx = np.flatnonzero(vil["is_seat"].to_numpy())
+    t_idx, c_idx = vil["t_idx"].to_numpy(), vil["c_idx"].to_numpy()
+    is_seat = vil["is_seat"].to_numpy()
+    seat_idx = np.flatnonzero(is_seat)
+
+    def link(idx: NDArray, share: float, k: int = 3):
+        local = _mst_edges(vxy[idx])
+        local += _loop_edges(vxy[idx], set(local), rng, share=share, k=k)
+        return [(int(min(idx[a], idx[b])), int(max(idx[a], idx[b]))) for a, b in local]
+
     for t in range(len(towns)):
-        idx = np.flatnonzero(vil["t_idx"].to_numpy() == t)
-        local = _mst_edges(vxy[idx])
-        have = set(local)
-        local += _loop_edges(vxy[idx], have, r_road, share=0.25)
-        for a, b in local:
-            ga, gb = int(idx[a]), int(idx[b])
+        for a, b in link(np.flatnonzero(t_idx == t), 0.25):
             if towns["urban"][t]:
-                tier = "urban"
-            elif vil["is_seat"][ga] or vil["is_seat"][gb]:
-                tier = "seat_link"
+                edges[(a, b)] = "urban"
             else:
-                tier = "village"
-            edges[(min(ga, gb), max(ga, gb))] = tier
-    for c in range(len(cty)):
-        idx = seat_idx[vil["c_idx"].to_numpy()[seat_idx] == c]
-        local = _mst_edges(vxy[idx])
-        have = set(local)
-        local += _loop_edges(vxy[idx], have, r_road, share=0.3)
-        for a, b in local:
-            ga, gb = int(idx[a]), int(idx[b])
-            edges[(min(ga, gb), max(ga, gb))] = "township"
-    cseat_idx = np.array([seat_idx[(vil["c_idx"].to_numpy()[seat_idx] == c)
-                                   & vil["township_id"].isin(towns["id"][towns["county_seat"]]).to_numpy()[seat_idx]][0]
-                          for c in range(len(cty))])
-    local = _mst_edges(vxy[cseat_idx])
-    local += _loop_edges(vxy[cseat_idx], set(local), r_road, share=0.3, k=2)
-    for a, b in local:
-        ga, gb = int(cseat_idx[a]), int(cseat_idx[b])
-        edges[(min(ga, gb), max(ga, gb))] = "county"
-    union_m = shapely.union_all(cty_m.geometry.to_numpy())
-    shapely.prepare(union_m)
-    road_geoms, road_cls, road_spd = [], [], []
+                edges[(a, b)] = "seat_link" if is_seat[a] or is_seat[b] else "village"
+    for c in range(n_counties):
+        for e in link(seat_idx[c_idx[seat_idx] == c], 0.3):
+            edges[e] = "township"
+    cseat = np.array([seat_idx[(c_idx[seat_idx] == c) & vil["county_seat"].to_numpy()[seat_idx]][0]
+                      for c in range(n_counties)])
+    for e in link(cseat, 0.3, k=2):
+        edges[e] = "county"
+    return edges
+
+
+def _road_lines(edges: dict[tuple[int, int], str], vxy: NDArray, vlon: NDArray, vlat: NDArray,
+                land_m, fr: _Frame, rng: np.random.Generator) -> dict[str, list]:
+    """Road LineStrings (WGS-84) from village to village through a gently offset midpoint kept
+    on land (``land_m``, metric); ends are the villages' exact coordinates, so the graph is noded."""
+    shapely.prepare(land_m)
+    geoms, cls_, spd = [], [], []
     for (a, b), tier in sorted(edges.items()):
         pa, pb = vxy[a], vxy[b]
         v = pb - pa
         length = float(np.hypot(*v))
-        mid = (pa + pb) / 2 + np.array([-v[1], v[0]]) / max(length, 1e-9) * r_road.normal(0, 0.07) * length
-        if not shapely.contains_xy(union_m, *mid):
+        mid = (pa + pb) / 2 + np.array([-v[1], v[0]]) / max(length, 1e-9) * rng.normal(0, 0.07) * length
+        if not shapely.contains_xy(land_m, *mid):
             mid = (pa + pb) / 2
-        mlon, mlat = to_deg.transform(mid[0], mid[1])
-        road_geoms.append(shapely.LineString([(vlon[a], vlat[a]), (mlon, mlat), (vlon[b], vlat[b])]))
-        cls, spd = ROAD_CLASSES[tier]
-        road_cls.append(cls)
-        road_spd.append(spd)
+        mlon, mlat = fr.to_deg.transform(mid[0], mid[1])
+        geoms.append(shapely.LineString([(vlon[a], vlat[a]), (mlon, mlat), (vlon[b], vlat[b])]))
+        c, s = ROAD_CLASSES[tier]
+        cls_.append(c)
+        spd.append(s)
+    return {"id": [f"R{i + 1:05d}" for i in range(len(geoms))], "class": cls_, "speed_kmh": spd,
+            "geometry": geoms}
 
-    # ---- stage 4: members, groups, committees ----
-    # groups hold 1-3 sectors: with few groups keep the largest sectors (at most 2 per group,
-    # which guarantees the merging in _make_groups reaches the target)
+
+def _member_sectors(sz: NetworkSizes, rng: np.random.Generator) -> tuple[tuple[str, ...], NDArray]:
+    """The sectors in play and each member's sector (shuffled), in proportion to ``sector_shares``.
+
+    Groups hold 1-3 sectors, so with few groups only the largest 2 x groups sectors are kept,
+    which guarantees that :func:`_make_groups` reaches the target number of groups.
+    """
+    order = list(sz.sector_shares)
     ranked = sorted((p, s) for s, p in sz.sector_shares.items() if p > 0)[::-1][: 2 * sz.groups]
-    sectors, shares = zip(*[(s, p) for p, s in sorted(ranked, key=lambda x: list(sz.sector_shares).index(x[1]))])
+    sectors, shares = zip(*[(s, p) for p, s in sorted(ranked, key=lambda x: order.index(x[1]))])
     counts = _largest_remainder(np.asarray(shares, float), sz.members)
     mem_sector = np.repeat(np.asarray(sectors, dtype=object), counts)
-    mem_sector = mem_sector[r_mem.permutation(len(mem_sector))]
+    return sectors, mem_sector[rng.permutation(len(mem_sector))]
+
+
+def _member_homes(mem_sector: NDArray, sectors: tuple[str, ...], towns: pd.DataFrame, vil: pd.DataFrame,
+                  vxy: NDArray, rng: np.random.Generator) -> tuple[NDArray, NDArray]:
+    """Each member's home village (mostly towns, by sector) and point (metres, a few hundred metres
+    from the village centre, inside its township)."""
     pop = vil["population"].to_numpy(float)
     town_like = (vil["community"] | vil["is_seat"]).to_numpy()
-    is_cseat = vil["township_id"].isin(towns["id"][towns["county_seat"]]).to_numpy()
+    urban = vil["urban"].to_numpy()
     mem_vil = np.empty(len(mem_sector), int)
     for s in sectors:
-        pull = _URBAN_PULL.get(s, _DEFAULT_URBAN_PULL)
-        wv = pop * np.where(town_like, pull, 1.0) * np.where(vil["urban"].to_numpy(), 1.5, 1.0)
+        wv = pop * np.where(town_like, _URBAN_PULL.get(s, _DEFAULT_URBAN_PULL), 1.0) * np.where(urban, 1.5, 1.0)
         sel = np.flatnonzero(mem_sector == s)
-        mem_vil[sel] = r_mem.choice(len(vil), size=len(sel), p=wv / wv.sum())
-    jitter = r_mem.normal(0, 1, (len(mem_vil), 2)) * np.where(vil["urban"].to_numpy()[mem_vil], 400, 150)[:, None]
+        mem_vil[sel] = rng.choice(len(vil), size=len(sel), p=wv / wv.sum())
+    jitter = rng.normal(0, 1, (len(mem_vil), 2)) * np.where(urban[mem_vil], 400, 150)[:, None]
     mxy = vxy[mem_vil] + jitter
     cells = towns["geometry"].to_numpy()[vil["t_idx"].to_numpy()[mem_vil]]
-    outside = ~np.array([shapely.contains_xy(c, *p) for c, p in zip(cells, mxy)])
+    outside = ~np.array([shapely.contains_xy(c, *p) for c, p in zip(cells, mxy)], dtype=bool)
     mxy[outside] = vxy[mem_vil[outside]]
-    minority = np.isin(mem_sector, ["少数民族", "宗教"])
-    mem_names = N.person_names(r_names, len(mem_sector), minority=minority.tolist())
-    mem_ids = [f"M{i + 1:03d}" for i in range(len(mem_sector))]
+    return mem_vil, mxy
 
-    groups, mem_group = _make_groups(mem_sector, mxy, sz.groups)
-    roles, conveners = _pick_conveners(mem_group, len(groups), sz.conveners, r_grp)
-    mem_committee = _assign_committees(mem_sector, sz.committees, r_grp)
 
-    # ---- stage 5: stations ----
-    st = _place_stations(sz, towns, vil, vxy, mem_sector, mxy, mem_names, is_cseat, r_sta)
-
-    # ---- stage 6: constituents ----
-    n_con = np.clip(np.round(r_con.normal(sz.constituents_per_member, 1.5, len(mem_sector))), 1, None).astype(int)
+def _constituent_villages(mem_sector: NDArray, mem_vil: NDArray, sectors: tuple[str, ...],
+                          vil: pd.DataFrame, per_member: float, rng: np.random.Generator) -> tuple[NDArray, NDArray]:
+    """About ``per_member`` constituents per member, of the member's sector: 70 % in the member's
+    county, the rest anywhere, villages weighted by residents (towns a little more)."""
+    n_con = np.clip(np.round(rng.normal(per_member, 1.5, len(mem_sector))), 1, None).astype(int)
     con_sector = np.repeat(mem_sector, n_con)
-    con_county = np.repeat(vil["c_idx"].to_numpy()[mem_vil], n_con)
-    con_vil = np.empty(len(con_sector), int)
     vc = vil["c_idx"].to_numpy()
+    con_county = np.repeat(vc[mem_vil], n_con)
+    con_vil = np.empty(len(con_sector), int)
+    pop = vil["population"].to_numpy(float)
+    town_like = (vil["community"] | vil["is_seat"]).to_numpy()
     for s in sectors:
-        pull = _URBAN_PULL.get(s, _DEFAULT_URBAN_PULL) ** 0.5
-        base = pop * np.where(town_like, pull, 1.0)
+        base = pop * np.where(town_like, _URBAN_PULL.get(s, _DEFAULT_URBAN_PULL) ** 0.5, 1.0)
         sel = np.flatnonzero(con_sector == s)
         if not len(sel):
             continue
-        own = r_con.random(len(sel)) < 0.7  # most live in their member's county
-        con_vil[sel[~own]] = r_con.choice(len(vil), size=int((~own).sum()), p=base / base.sum())
+        own = rng.random(len(sel)) < 0.7
+        con_vil[sel[~own]] = rng.choice(len(vil), size=int((~own).sum()), p=base / base.sum())
         for c in np.unique(con_county[sel[own]]):
             cs = sel[own][con_county[sel[own]] == c]
             wc = base * (vc == c)
-            con_vil[cs] = r_con.choice(len(vil), size=len(cs), p=wc / wc.sum())
+            con_vil[cs] = rng.choice(len(vil), size=len(cs), p=wc / wc.sum())
+    return con_sector, con_vil
+
+
+# --- the generator ------------------------------------------------------------------------------
+def generate_network(counties: gpd.GeoDataFrame, seed: int = 0, *, sizes: NetworkSizes | None = None,
+                     corridors: gpd.GeoSeries | None = None, name: str = "synthetic",
+                     **overrides: Any) -> Dataset:
+    """Generate a validated liaison network inside ``counties`` (see the module docstring).
+
+    ``counties``: GeoDataFrame with ``id``, ``name`` and polygons (any CRS; optional ``level``,
+    ``townships``, ``seat_lon``, ``seat_lat``, ``population``, see :func:`prepare_counties`).
+    ``seed``: the whole result is a function of it. ``sizes``: target sizes for the whole network
+    (default :class:`NetworkSizes`), ``overrides`` replacing single fields, e.g. ``members=1000``.
+    ``corridors``: lines (WGS-84) along which settlement is denser, e.g. a river plain. Returns a
+    :class:`Dataset` with every layer filled (counties included); ids follow the Chinese codes
+    (township = county id + 3 digits, village = township id + 3 digits).
+    """
+    sz = replace(sizes or NetworkSizes(), **overrides)
+    cty = prepare_counties(counties)
+    ss = np.random.SeedSequence(int(seed))
+    r_cty, r_town, r_vil, r_road, r_mem, r_grp, r_sta, r_con, r_names = (_rng(s) for s in ss.spawn(9))
+    fr = _Frame.around(cty)
+    cty_m = cty.to_crs(fr.crs)
+    cor_m = None
+    if corridors is not None and len(corridors):
+        cs = gpd.GeoSeries(corridors)
+        cs = cs.set_crs(WGS84) if cs.crs is None else cs
+        cor_m = shapely.union_all(cs.to_crs(fr.crs).to_numpy())
+
+    # 1. townships; 2. villages
+    level = cty["level"].astype(str).to_numpy() if "level" in cty.columns else np.array([""] * len(cty))
+    urban = (level == "district") & (cty_m.area.to_numpy() / 1e6 <= sz.urban_max_km2)
+    county_seats, density = _density_field(cty, cty_m, fr, cor_m, r_cty)
+    towns = _townships(cty, cty_m, urban, level, county_seats, density, sz, r_town, r_names)
+    vil = _villages(cty, towns, density, sz, r_vil, r_names)
+    vxy = np.vstack(vil["xy"].to_numpy())
+    vlon, vlat = fr.to_deg.transform(vxy[:, 0], vxy[:, 1])
+    # 3. roads
+    edges = _road_edges(towns, vil, vxy, len(cty), r_road)
+    roads = _road_lines(edges, vxy, vlon, vlat, shapely.union_all(cty_m.geometry.to_numpy()), fr, r_road)
+    # 4. members, groups, committees
+    sectors, mem_sector = _member_sectors(sz, r_mem)
+    mem_vil, mxy = _member_homes(mem_sector, sectors, towns, vil, vxy, r_mem)
+    minority = np.isin(mem_sector, ["少数民族", "宗教"])
+    mem_names = N.person_names(r_names, len(mem_sector), minority=minority.tolist())
+    mem_ids = [f"M{i + 1:03d}" for i in range(len(mem_sector))]
+    groups, mem_group = _make_groups(mem_sector, mxy, sz.groups)
+    roles, conveners = _pick_conveners(mem_group, len(groups), sz.conveners, r_grp)
+    mem_committee = _assign_committees(mem_sector, sz.committees, r_grp)
+    # 5. stations
+    st = _place_stations(sz, towns, vil, vxy, mem_sector, mxy, mem_names, r_sta)
+    # 6. constituents
+    con_sector, con_vil = _constituent_villages(mem_sector, mem_vil, sectors, vil,
+                                                sz.constituents_per_member, r_con)
     con_names = N.person_names(r_names, len(con_sector), unique=False)
     phones = N.phone_numbers(r_names, len(con_sector))
 
-    # ---- assemble ----
     def gdf(d: dict, geom) -> gpd.GeoDataFrame:
         return gpd.GeoDataFrame(d, geometry=gpd.GeoSeries(geom, crs=WGS84), crs=WGS84)
 
-    t_geo = gpd.GeoSeries(towns["geometry"].to_numpy(), crs=crs).to_crs(WGS84)
-    t_geo = shapely.make_valid(t_geo.to_numpy())
+    t_geo = shapely.make_valid(gpd.GeoSeries(towns["geometry"].to_numpy(), crs=fr.crs).to_crs(WGS84).to_numpy())
+    sxy = st.pop("xy")
+    st["township_id"] = _township_of(sxy, towns, st.pop("t_idx"))
     layers = {
         "counties": cty[["id", "name", "geometry"]].copy(),
         "townships": gdf({"id": towns["id"], "name": towns["name"], "county_id": towns["county_id"]}, t_geo),
         "villages": gdf({"id": vil["id"], "name": vil["name"], "township_id": vil["township_id"],
                          "population": vil["population"].astype(int), "is_seat": vil["is_seat"].astype(bool)},
                         shapely.points(vlon, vlat)),
-        "roads": gdf({"id": [f"R{i + 1:05d}" for i in range(len(road_geoms))], "class": road_cls,
-                      "speed_kmh": road_spd}, road_geoms),
+        "roads": gdf({k: v for k, v in roads.items() if k != "geometry"}, roads["geometry"]),
+        "stations": gdf(st, shapely.points(*fr.to_deg.transform(sxy[:, 0], sxy[:, 1]))),
         "members": gdf({"id": mem_ids, "name": mem_names, "sector": list(mem_sector),
                         "group_id": [groups[g]["id"] for g in mem_group],
                         "committee_id": [f"K{k + 1:02d}" for k in mem_committee],
-                        "role": roles}, shapely.points(*to_deg.transform(mxy[:, 0], mxy[:, 1]))),
+                        "role": roles}, shapely.points(*fr.to_deg.transform(mxy[:, 0], mxy[:, 1]))),
         "groups": pd.DataFrame({"id": [g["id"] for g in groups], "name": [g["name"] for g in groups],
                                 "sectors": [g["sectors"] for g in groups],
                                 "convener_id": [mem_ids[c] for c in conveners], "station_id": None}),
@@ -651,10 +737,6 @@ def generate_network(counties: gpd.GeoDataFrame, seed: int = 0, *, sizes: Networ
                              "sector": list(con_sector), "village_id": vil["id"].to_numpy()[con_vil],
                              "name": con_names, "phone": phones}, [None] * len(con_sector)),
     }
-    sxy = st.pop("xy")
-    slon, slat = to_deg.transform(sxy[:, 0], sxy[:, 1])
-    st["township_id"] = _township_of(sxy, towns, st.pop("t_idx"))
-    layers["stations"] = gdf(st, shapely.points(slon, slat))
     meta = {"generator": "geo_service.synthetic.generate_network", "seed": int(seed)}
     return Dataset.from_layers(layers, name=name, meta=meta)
 
@@ -678,6 +760,16 @@ def _largest_remainder(weights: NDArray, total: int) -> NDArray:
     n = np.floor(q).astype(int)
     n[np.argsort(-(q - n), kind="stable")[: total - n.sum()]] += 1
     return n
+
+
+def _zh_number(n: int) -> str:
+    """Chinese numeral for 1 <= n <= 99 (一, 十二, 二十三); larger numbers in digits."""
+    digits = "零一二三四五六七八九"
+    if not 1 <= n <= 99:
+        return str(n)
+    tens, ones = divmod(n, 10)
+    head = "" if tens == 0 else ("十" if tens == 1 else digits[tens] + "十")
+    return head + (digits[ones] if ones else "")
 
 
 def _make_groups(mem_sector: NDArray, mxy: NDArray, target: int) -> tuple[list[dict], NDArray]:
@@ -728,10 +820,9 @@ def _make_groups(mem_sector: NDArray, mxy: NDArray, target: int) -> tuple[list[d
     seen: dict[str, int] = {}
     out = []
     mem_group = np.empty(len(mem_sector), int)
-    numerals = "一二三四五六七八九十"
     for k, (g, lab) in enumerate(zip(groups, labels)):
         seen[lab] = seen.get(lab, 0) + 1
-        suffix = f"第{numerals[seen[lab] - 1]}" if labels.count(lab) > 1 else ""
+        suffix = f"第{_zh_number(seen[lab])}" if labels.count(lab) > 1 else ""
         out.append({"id": f"G{k + 1:02d}", "name": f"{lab}界别{suffix}活动组", "sectors": list(g["sectors"])})
         mem_group[g["members"]] = k
     return out, mem_group
@@ -777,113 +868,139 @@ def _assign_committees(mem_sector: NDArray, committees: tuple[str, ...],
     return out
 
 
-def _place_stations(sz: NetworkSizes, towns: pd.DataFrame, vil: pd.DataFrame, vxy: NDArray,
-                    mem_sector: NDArray, mxy: NDArray, mem_names: list[str], is_cseat: NDArray,
-                    rng: np.random.Generator) -> dict[str, Any]:
-    """Stations as a real network places them (see the module docstring); metric ``xy``."""
-    ids, names, kinds, secs, caps, xy, t_idx = [], [], [], [], [], [], []
-    used: set[int] = set()
-    member_tree = cKDTree(mxy)
+class _Stations:
+    """Stations placed so far (metric ``xy``), with the context every placement rule needs."""
 
-    def local_sectors(p: NDArray, radius: float, k: int) -> list[str]:
-        near = member_tree.query_ball_point(p, radius)
-        s = pd.Series(mem_sector[near]).value_counts() if near else pd.Series(dtype=int)
-        return list(s.index[:k]) or [str(mem_sector[int(member_tree.query(p)[1])])]
+    def __init__(self, towns: pd.DataFrame, vil: pd.DataFrame, vxy: NDArray, mem_sector: NDArray,
+                 mxy: NDArray):
+        self.towns, self.vil, self.vxy, self.mem_sector, self.mxy = towns, vil, vxy, mem_sector, mxy
+        self.member_tree = cKDTree(mxy)
+        self.rows: dict[str, list] = {k: [] for k in ("id", "name", "kind", "sectors", "capacity", "xy", "t_idx")}
+        self.used: set[int] = set()  # villages that already host a station
 
-    # comprehensive: busiest township seats, at least one per county where possible
+    def add(self, sid: str, name: str, kind: str, sectors: list[str], capacity: int, xy: NDArray,
+            t_idx: int) -> None:
+        for k, v in zip(self.rows, (sid, name, kind, sectors, capacity, xy, t_idx)):
+            self.rows[k].append(v)
+
+    def distance_to_nearest(self, xy: NDArray) -> NDArray:
+        """Metres from each point to the nearest station so far (inf when there is none)."""
+        if not self.rows["xy"]:
+            return np.full(len(xy), np.inf)
+        return cKDTree(np.asarray(self.rows["xy"])).query(xy)[0]
+
+    def local_sectors(self, p: NDArray, radius: float, k: int) -> list[str]:
+        """The ``k`` most common sectors among members within ``radius`` metres of ``p``."""
+        near = self.member_tree.query_ball_point(p, radius)
+        s = pd.Series(self.mem_sector[near]).value_counts() if near else pd.Series(dtype=int)
+        return list(s.index[:k]) or [str(self.mem_sector[int(self.member_tree.query(p)[1])])]
+
+    def table(self) -> dict[str, Any]:
+        out = dict(self.rows)
+        out["xy"] = np.asarray(out["xy"], float).reshape(-1, 2)
+        return out
+
+
+def _comprehensive_stations(S: _Stations, n: int, rng: np.random.Generator) -> None:
+    """Comprehensive stations at the busiest township seats (county seats count triple), at least
+    one per county while ``n`` allows, each hosting the 4-7 main sectors within 15 km."""
+    vil = S.vil
     seats = np.flatnonzero(vil["is_seat"].to_numpy())
     tpop = vil.groupby("t_idx")["population"].sum()
+    is_cseat = vil["county_seat"].to_numpy()
     score = tpop.reindex(vil["t_idx"].to_numpy()[seats]).to_numpy() * np.where(is_cseat[seats], 3.0, 1.0)
     score = score * rng.lognormal(0, 0.5, len(seats))
     county = vil["c_idx"].to_numpy()[seats]
     chosen: list[int] = []
     for c in np.unique(county):
-        if len(chosen) >= sz.comprehensive:
+        if len(chosen) >= n:
             break
         cand = np.flatnonzero(county == c)
         chosen.append(int(cand[np.argmax(score[cand])]))
     for j in np.argsort(-score, kind="stable"):
-        if len(chosen) >= sz.comprehensive:
+        if len(chosen) >= n:
             break
         if int(j) not in chosen:
             chosen.append(int(j))
     for k, j in enumerate(chosen):
         v = int(seats[j])
-        used.add(v)
-        ids.append(f"C{k + 1:02d}")
-        names.append(f"{towns['name'][vil['t_idx'][v]]}综合型委员工作站")
-        kinds.append("station_comprehensive")
-        secs.append(local_sectors(vxy[v], 15_000.0, int(rng.integers(4, 8))))
-        caps.append(int(rng.integers(2, 5)))
-        xy.append(vxy[v])
-        t_idx.append(int(vil["t_idx"][v]))
+        S.used.add(v)
+        t = int(vil["t_idx"][v])
+        sectors = S.local_sectors(S.vxy[v], 15_000.0, int(rng.integers(4, 8)))
+        S.add(f"C{k + 1:02d}", f"{S.towns['name'][t]}综合型委员工作站", "station_comprehensive", sectors,
+              int(rng.integers(2, 5)), S.vxy[v], t)
 
-    # sector stations: where each sector's members concentrate (greedy kernel density)
+
+def _sector_stations(S: _Stations, n: int, rng: np.random.Generator) -> None:
+    """``n`` sector stations shared out by sector size (members^1.2), each placed greedily where
+    its sector's members are densest (Gaussian kernel, 5 km), discounting members near the sector's
+    earlier stations (12 km) and sites next to any station (4 km); towns only, except 农业. A
+    station also hosts up to 2 related sectors with members nearby (1-3 sectors in all)."""
+    vil, vxy = S.vil, S.vxy
     town_like = np.flatnonzero((vil["community"] | vil["is_seat"]).to_numpy())
-    sectors, m_counts = np.unique(mem_sector, return_counts=True)
-    quota = _largest_remainder(m_counts.astype(float) ** 1.2, sz.sector_stations)
+    sectors, m_counts = np.unique(S.mem_sector, return_counts=True)
+    quota = _largest_remainder(m_counts.astype(float) ** 1.2, n)
     seq = 0
     for s, q in sorted(zip(sectors, quota), key=lambda x: (-x[1], x[0])):
-        pts = mxy[mem_sector == s]
+        pts = S.mxy[S.mem_sector == s]
         weight = np.ones(len(pts))
         cand = town_like if s != "农业" else np.arange(len(vil))
+        kernel = np.exp(-cdist(vxy[cand], pts, "sqeuclidean") / (2 * 5000.0**2)) if q else None
         for _ in range(int(q)):
-            d2 = cdist(vxy[cand], pts, "sqeuclidean")
-            dens = (np.exp(-d2 / (2 * 5000.0**2)) * weight).sum(axis=1)
-            # crowding: a site next to existing stations is worth less (spreads the network out)
-            near_st, _ = cKDTree(np.asarray(xy)).query(vxy[cand])
-            dens *= 1 - 0.7 * np.exp(-near_st**2 / (2 * 4000.0**2))
-            dens[np.isin(cand, list(used))] = -1
+            dens = kernel @ weight
+            dens *= 1 - 0.7 * np.exp(-S.distance_to_nearest(vxy[cand]) ** 2 / (2 * 4000.0**2))
+            dens[np.isin(cand, list(S.used))] = -1
             v = int(cand[int(np.argmax(dens))])
-            used.add(v)
+            S.used.add(v)
             weight *= 1 - 0.95 * np.exp(-cdist(vxy[v:v + 1], pts, "sqeuclidean")[0] / (2 * 12000.0**2))
             fam = [x for x in SECTOR_FAMILIES[_FAMILY_OF[s]] if x != s] if s in _FAMILY_OF else []
-            near = local_sectors(vxy[v], 10_000.0, 8)
-            extra = [x for x in near if x in fam][: int(rng.integers(0, 3))]
+            extra = [x for x in S.local_sectors(vxy[v], 10_000.0, 8) if x in fam][: int(rng.integers(0, 3))]
             seq += 1
-            off = rng.normal(0, 150, 2)
-            p = vxy[v] + off
-            ids.append(f"J{seq:02d}")
-            t = int(vil["t_idx"][v])
-            names.append(f"{vil['name'][v]}{'、'.join([s, *extra])}界别委员工作站")
-            kinds.append("station_sector")
-            secs.append([s, *extra])
-            caps.append(int(rng.integers(1, 3)))
-            xy.append(p)
-            t_idx.append(t)
+            p = vxy[v] + rng.normal(0, 150, 2)
+            S.add(f"J{seq:02d}", f"{vil['name'][v]}{'、'.join([s, *extra])}界别委员工作站", "station_sector",
+                  [s, *extra], int(rng.integers(1, 3)), p, int(vil["t_idx"][v]))
 
-    # studios: at the homes of members of practical sectors
-    practical = np.isin(mem_sector, ["医药卫生", "农业", "科技", "教育", "文化艺术", "经济", "工商联",
-                                     "社会福利和社会保障", "少数民族"])
-    wst = np.where(practical, 4.0, 1.0)
-    pick = rng.choice(len(mem_sector), size=min(sz.studios, len(mem_sector)), replace=False, p=wst / wst.sum())
-    mem_tree_v = cKDTree(vxy)
+
+_PRACTICAL_SECTORS = ("医药卫生", "农业", "科技", "教育", "文化艺术", "经济", "工商联", "社会福利和社会保障",
+                      "少数民族")
+
+
+def _studios(S: _Stations, n: int, mem_names: list[str], rng: np.random.Generator) -> None:
+    """``n`` member studios (委员工作室) at members' homes, members of practical sectors 4x as likely."""
+    w = np.where(np.isin(S.mem_sector, _PRACTICAL_SECTORS), 4.0, 1.0)
+    pick = rng.choice(len(S.mem_sector), size=min(n, len(S.mem_sector)), replace=False, p=w / w.sum())
+    vtree = cKDTree(S.vxy)
     for k, m in enumerate(sorted(pick)):
-        ids.append(f"W{k + 1:02d}")
-        names.append(f"{mem_names[m]}委员工作室")
-        kinds.append("studio")
-        secs.append([str(mem_sector[m])])
-        caps.append(1)
-        xy.append(mxy[m])
-        t_idx.append(int(vil["t_idx"][int(mem_tree_v.query(mxy[m])[1])]))
+        S.add(f"W{k + 1:02d}", f"{mem_names[m]}委员工作室", "studio", [str(S.mem_sector[m])], 1, S.mxy[m],
+              int(S.vil["t_idx"][int(vtree.query(S.mxy[m])[1])]))
 
-    # contact points: a few large rural villages far from the stations so far
-    far = cKDTree(np.asarray(xy)).query(vxy)[0]
+
+def _contact_points(S: _Stations, n: int, rng: np.random.Generator) -> None:
+    """``n`` sector contact points in large rural villages more than 8 km from any station."""
+    vil = S.vil
+    far = S.distance_to_nearest(S.vxy)
     rural = np.flatnonzero(~(vil["community"] | vil["is_seat"]).to_numpy() & (far > 8000))
-    if len(rural) and sz.contact_points:
-        order = rural[np.argsort(-vil["population"].to_numpy()[rural] * rng.random(len(rural)), kind="stable")]
-        grassroots = [x for x in ("农业", "少数民族", "医药卫生", "教育", "科技") if x in sectors]
-        for k, v in enumerate(order[: sz.contact_points]):
-            s = grassroots[k % len(grassroots)] if grassroots else str(sectors[0])
-            ids.append(f"L{k + 1:02d}")
-            names.append(f"{vil['name'][v]}{s}界别联系点")
-            kinds.append("contact_point")
-            secs.append([s])
-            caps.append(1)
-            xy.append(vxy[v])
-            t_idx.append(int(vil["t_idx"][v]))
-    return {"id": ids, "name": names, "kind": kinds, "sectors": secs, "capacity": caps,
-            "xy": np.asarray(xy, float), "t_idx": t_idx}
+    if not len(rural) or not n:
+        return
+    order = rural[np.argsort(-vil["population"].to_numpy()[rural] * rng.random(len(rural)), kind="stable")]
+    present = set(S.mem_sector)
+    grassroots = [x for x in ("农业", "少数民族", "医药卫生", "教育", "科技") if x in present]
+    for k, v in enumerate(order[:n]):
+        s = grassroots[k % len(grassroots)] if grassroots else str(S.mem_sector[0])
+        S.add(f"L{k + 1:02d}", f"{vil['name'][v]}{s}界别联系点", "contact_point", [s], 1, S.vxy[v],
+              int(vil["t_idx"][v]))
+
+
+def _place_stations(sz: NetworkSizes, towns: pd.DataFrame, vil: pd.DataFrame, vxy: NDArray,
+                    mem_sector: NDArray, mxy: NDArray, mem_names: list[str],
+                    rng: np.random.Generator) -> dict[str, Any]:
+    """Stations as a real network places them (see the module docstring); columns, metric ``xy``."""
+    S = _Stations(towns, vil, vxy, mem_sector, mxy)
+    _comprehensive_stations(S, sz.comprehensive, rng)
+    _sector_stations(S, sz.sector_stations, rng)
+    _studios(S, sz.studios, mem_names, rng)
+    _contact_points(S, sz.contact_points, rng)
+    return S.table()
 
 
 __all__ = ["COMMITTEES", "NetworkSizes", "ROAD_CLASSES", "SECTOR_FAMILIES", "SECTOR_SHARES",
