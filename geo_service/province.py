@@ -53,12 +53,12 @@ def county_polygons(n: int, seed: int = 0, bounds: Sequence[float] | None = None
     rng = np.random.default_rng(seed)
     # grid shape close to the area's aspect ratio in metres
     aspect = (maxx - minx) * math.cos(math.radians((miny + maxy) / 2)) / (maxy - miny)
-    cols = max(1, round(math.sqrt(n * aspect)))
-    rows = math.ceil(n / cols)
-    dx, dy = (maxx - minx) / cols, (maxy - miny) / rows
-    cells = [(r, c) for r in range(rows) for c in range(cols)][:n]
-    pts = np.array([(minx + (c + 0.5 + rng.uniform(-0.3, 0.3)) * dx, miny + (r + 0.5 + rng.uniform(-0.3, 0.3)) * dy)
-                    for r, c in cells])
+    rows = min(n, max(1, round(math.sqrt(n / aspect))))
+    per_row = [n // rows + (1 if r < n % rows else 0) for r in range(rows)]  # even rows: even areas
+    dy = (maxy - miny) / rows
+    pts = np.array([(minx + (c + 0.5 + rng.uniform(-0.3, 0.3)) * (maxx - minx) / k,
+                     miny + (r + 0.5 + rng.uniform(-0.3, 0.3)) * dy)
+                    for r, k in enumerate(per_row) for c in range(k)])
     frame = box(minx, miny, maxx, maxy)
     if n == 1:
         polys = [frame]

@@ -1,0 +1,205 @@
+"""Synthetic province and the Dask batch: many counties, per-county failures, results in the store."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import shapely
+from typer.testing import CliRunner
+
+from geo_service.batch import check_params, process_county, resolve_dataset_ids, run_batch, store_province
+from geo_service.province import county_polygons, generate_province, province_bounds
+from geo_service.store import SQLiteStore
+from test_store import pg_url  # noqa: F401 - the PostGIS fixture (starts a throwaway server)
+
+
+@pytest.fixture(scope="module")
+def province():
+    """Ten small counties (~30 villages, 30 members each)."""
+    return generate_province(10, seed=1, county_share=0.05, km2_per_village=150.0)
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory, province):
+    """The ten counties in one embedded store shared by this module's tests (as p-C001 ...)."""
+    store = SQLiteStore(tmp_path_factory.mktemp("batch") / "store")
+    return store, store_province(store, province, prefix="p-")
+
+
+# -- the province -----------------------------------------------------------------------------
+@pytest.mark.parametrize("n", [1, 7, 100])
+def test_county_polygons_tile_the_area_without_overlap(n):
+    c = county_polygons(n, seed=4)
+    assert c["id"].tolist() == [f"C{i + 1:03d}" for i in range(n)] and c.crs.to_epsg() == 4326
+    assert c.geometry.is_valid.all() and (c.geom_type == "Polygon").all()
+    area = shapely.area(c.geometry.to_numpy()).sum()
+    frame = shapely.box(*province_bounds(n))
+    assert area == pytest.approx(frame.area, rel=1e-9)  # cells cover the frame ...
+    assert shapely.union_all(c.geometry.to_numpy()).area == pytest.approx(area, rel=1e-9)  # ... once
+    if n > 1:  # similar sizes: no county is more than 4x another
+        a = shapely.area(c.geometry.to_numpy())
+        assert a.max() / a.min() < 4
+
+
+def test_county_size_does_not_depend_on_the_count():
+    km2 = []
+    for n in (4, 100):
+        c = county_polygons(n).to_crs("+proj=aea +lat_1=44 +lat_2=49 +lon_0=130")
+        km2.append(c.area.mean() / 1e6)
+    assert km2[0] == pytest.approx(km2[1], rel=0.02) and 2000 < km2[1] < 3500
+
+
+def test_county_polygons_reject_bad_input():
+    with pytest.raises(ValueError, match="whole number >= 1"):
+        county_polygons(0)
+    with pytest.raises(ValueError, match="min lon"):
+        county_polygons(3, bounds=(130, 46, 129, 47))
+
+
+def test_generate_province_is_seeded_and_valid(province):
+    assert [d.name for d in province] == [f"C{i + 1:03d}" for i in range(10)]
+    again = generate_province(2, seed=1, county_share=0.05, km2_per_village=150.0)
+    other = generate_province(2, seed=2, county_share=0.05, km2_per_village=150.0)
+    assert again[0].fingerprint() == generate_province(2, seed=1, county_share=0.05,
+                                                       km2_per_village=150.0)[0].fingerprint()
+    assert again[0].fingerprint() != other[0].fingerprint()
+    for ds in province:
+        assert len(ds.counties) == 1 and len(ds.members) >= 30 and len(ds.stations) >= 3
+        county = ds.counties.to_crs(ds.metric_crs).geometry.iloc[0]
+        # in the county (the generator works in metres, where the county's long straight lon/lat
+        # edges bow by up to ~100 m, so allow that much)
+        assert ds.villages.to_crs(ds.metric_crs).distance(county).max() < 150
+
+
+# -- parameters and ids -----------------------------------------------------------------------
+def test_check_params_fills_defaults_and_names_bad_keys():
+    p = check_params({"optimisation": {"time_limit_s": 5}})
+    assert p["coverage"]["thresholds_m"] == [5000.0, 10000.0, 20000.0]
+    assert p["optimisation"]["time_limit_s"] == 5 and json.loads(json.dumps(p)) == p
+    with pytest.raises(ValueError, match="unknown batch parameter"):
+        check_params({"optimization": {}})
+    with pytest.raises(ValueError, match="unknown coverage parameter"):
+        check_params({"coverage": {"radius": 5}})
+    with pytest.raises(ValueError, match="constituents_max"):
+        check_params({"optimisation": {"constituents_min": 9, "constituents_max": 3}})
+
+
+def test_bad_params_fail_before_any_job(stored):
+    store, ids = stored
+    before = len(store.list_jobs(limit=10_000))
+    with pytest.raises(ValueError, match="invalid optimisation parameters"):
+        run_batch(store, ids, {"optimisation": {"time_limit_s": -1}}, processes=False, progress=False)
+    assert len(store.list_jobs(limit=10_000)) == before
+
+
+def test_resolve_dataset_ids(stored):
+    store, ids = stored
+    assert resolve_dataset_ids(store, ["p-C00*"]) == ids[:9]
+    assert resolve_dataset_ids(store, ["p-C010", "p-C00[12]", "p-C010", "absent"]) == \
+        ["p-C010", "p-C001", "p-C002", "absent"]
+    with pytest.raises(ValueError, match="no stored dataset matches 'q-\\*'"):
+        resolve_dataset_ids(store, ["q-*"])
+
+
+# -- the batch --------------------------------------------------------------------------------
+def flaky_county(ds, params):
+    """process_county, except that county C004 fails inside the worker."""
+    if ds.name.endswith("C004"):
+        raise RuntimeError("solver crashed on C004")
+    return process_county(ds, params)
+
+
+def test_batch_of_ten_counties_on_a_local_cluster(stored, province):
+    store, ids = stored
+    seen = []
+    report = run_batch(store, [*ids, "p-missing"], {"optimisation": {"time_limit_s": 10}}, n_workers=2,
+                       processes=False, progress=False, func=flaky_county, on_outcome=seen.append)
+    assert [o.dataset_id for o in report.outcomes] == [*ids, "p-missing"] and len(seen) == 11
+    failed = {o.dataset_id: o.error for o in report.failed}
+    assert failed == {"p-C004": "RuntimeError: solver crashed on C004",
+                      "p-missing": "NotFound: no dataset 'p-missing'"}
+    assert len(report.succeeded) == 9 and report.workers == 2 and report.counties_per_minute > 0
+    for o in report.succeeded:
+        job = store.get_job(o.job_id)
+        assert (job.status, job.kind, job.progress, job.dataset_id) == ("successful", "batch", 100.0, o.dataset_id)
+        assert job.params["batch_id"] == report.batch_id and job.started_at and job.finished_at
+        ds = province[ids.index(o.dataset_id)]
+        assert job.result["fingerprint"] == ds.fingerprint() and job.result["status"] == o.result_status
+        assert job.result["status"] in ("optimal", "feasible", "infeasible")
+        total = job.result["coverage"]["total"]
+        assert [r["threshold"] for r in total] == [5000.0, 10000.0, 20000.0]
+        assert total[0]["population"] == int(ds.villages["population"].sum())
+        assert set(job.result["optimisation"]["tiers"]) >= {"constituents"}
+    bad = store.get_job(next(o.job_id for o in report.failed if o.dataset_id == "p-C004"))
+    assert bad.status == "failed" and bad.error["title"] == "RuntimeError" and bad.result is None
+    assert "solver crashed" in bad.error["traceback"]
+    assert store.get_job(report.outcomes[-1].job_id).error["title"] == "NotFound"
+    mine = [j for j in store.list_jobs(limit=10_000) if j.params.get("batch_id") == report.batch_id]
+    assert len(mine) == 11
+
+
+def test_an_infeasible_county_is_a_result_not_a_failure(tmp_path, province):
+    """A county whose quotas cannot be met finishes 'successful' with status 'infeasible'."""
+    ds = province[0]
+    one_member = ds.with_layers(members=ds.members.iloc[:1], groups=ds.groups.assign(convener_id=None))
+    store = SQLiteStore(tmp_path)
+    store.put_dataset("lonely", one_member)
+    report = run_batch(store, ["lonely"], {"optimisation": {"time_limit_s": 5}}, n_workers=1, processes=False,
+                       progress=False)
+    (o,) = report.outcomes
+    assert (o.status, o.result_status) == ("successful", "infeasible")
+    assert store.get_job(o.job_id).result["optimisation"]["status"] == "infeasible"
+
+
+@pytest.mark.slow
+def test_batch_in_worker_processes(stored):
+    store, ids = stored
+    report = run_batch(store, ids[:3], {"optimisation": {"time_limit_s": 10}}, n_workers=2, processes=True,
+                       progress=False)
+    assert [o.status for o in report.outcomes] == ["successful"] * 3 and report.workers == 2
+
+
+def test_batch_results_land_in_postgis(pg_url, province):  # noqa: F811 - fixture
+    import uuid
+
+    import psycopg
+
+    from geo_service.store_postgis import PostGISStore
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    store = PostGISStore(pg_url, schema=schema, pool_size=2)
+    try:
+        ids = store_province(store, province[:2])
+        report = run_batch(store, ids, {"optimisation": {"time_limit_s": 10}}, n_workers=1, processes=False,
+                           progress=False)
+        assert [o.status for o in report.outcomes] == ["successful", "successful"]
+        for o, ds in zip(report.outcomes, province[:2]):
+            assert store.get_job(o.job_id).result["fingerprint"] == ds.fingerprint()
+            assert store.dataset_info(o.dataset_id).fingerprint == ds.fingerprint()
+    finally:
+        store.close()
+        with psycopg.connect(pg_url, autocommit=True) as con:
+            con.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def test_cli_batch(tmp_path):
+    from geo_service.cli import app
+
+    runner = CliRunner()
+    r = runner.invoke(app, ["batch", "--province", "3", "--seed", "5", "--threads", "--workers", "1",
+                            "--time-limit", "10", "--data-dir", str(tmp_path), "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["counties"] == 3 and out["succeeded"] == 3 and out["failed"] == 0
+    assert [o["dataset_id"] for o in out["outcomes"]] == ["prov-C001", "prov-C002", "prov-C003"]
+    r = runner.invoke(app, ["batch", "prov-C00[12]", "nope", "--threads", "--workers", "1",
+                            "--data-dir", str(tmp_path)])
+    assert r.exit_code == 1
+    assert "failed: nope" in r.stderr and "3 counties: 2 successful" in r.stdout
+    r = runner.invoke(app, ["batch", "zz*", "--data-dir", str(tmp_path)])
+    assert r.exit_code == 2 and "no stored dataset matches 'zz*'" in r.stderr
+    r = runner.invoke(app, ["batch", "--data-dir", str(tmp_path)])
+    assert r.exit_code == 2 and "give dataset ids" in r.stderr
+    assert np.isfinite(out["counties_per_minute"])
