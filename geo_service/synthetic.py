@@ -43,7 +43,7 @@ from scipy.spatial.distance import cdist
 from . import names as N
 from .crs import metric_crs
 from .dataset import Dataset
-from .domain import WGS84
+from .domain import WGS84, canonical_sector
 
 # --- vocabulary --------------------------------------------------------------------------------
 #: Share of members per sector (界别) in a prefecture-level committee of about 400 members.
@@ -114,6 +114,29 @@ class NetworkSizes:
     townships_range: tuple[int, int] = (4, 14)
     urban_max_km2: float = 200.0
     sector_shares: dict[str, float] = field(default_factory=lambda: dict(SECTOR_SHARES))
+
+    def __post_init__(self) -> None:
+        ints = ("members", "comprehensive", "sector_stations", "studios", "contact_points", "groups",
+                "conveners")
+        for name in ints:
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or v < 0:
+                raise ValueError(f"NetworkSizes.{name} must be an integer >= 0, got {v!r}")
+        if self.members < 1 or not 1 <= self.groups <= self.members:
+            raise ValueError(f"NetworkSizes needs members >= 1 and 1 <= groups <= members, "
+                             f"got members={self.members}, groups={self.groups}")
+        if self.conveners < self.groups:
+            raise ValueError(f"NetworkSizes.conveners ({self.conveners}) must be at least one per "
+                             f"group ({self.groups})")
+        if not self.committees:
+            raise ValueError("NetworkSizes.committees must name at least one committee")
+        if self.constituents_per_member < 0:
+            raise ValueError(f"NetworkSizes.constituents_per_member must be >= 0, "
+                             f"got {self.constituents_per_member}")
+        unknown = [k for k in self.sector_shares if canonical_sector(k) != k]
+        if unknown or not any(v > 0 for v in self.sector_shares.values()):
+            raise ValueError(f"NetworkSizes.sector_shares needs positive shares of canonical sectors "
+                             f"(geo_service.domain.SECTORS); unknown: {', '.join(unknown) or 'none'}")
 
     def scaled(self, share: float) -> NetworkSizes:
         """Sizes for a part of the network holding ``share`` (0..1] of its people."""
@@ -233,7 +256,7 @@ def prepare_counties(counties: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return c
 
 
-def _inner(geom, margin: float = None):
+def _inner(geom, margin: float | None = None):
     """``geom`` shrunk by ``margin`` metres (default :data:`_EDGE_MARGIN_M`), so points drawn in it
     stay inside ``geom`` after reprojection; ``geom`` itself when shrinking would eat it."""
     inner = geom.buffer(-(_EDGE_MARGIN_M if margin is None else margin))

@@ -32,7 +32,7 @@ from geo_service.demo import (
     load_boundaries,
 )
 from geo_service.domain import ROAD_SPEEDS_KMH, SECTORS
-from geo_service.synthetic import ROAD_CLASSES, generate_network, prepare_counties
+from geo_service.synthetic import ROAD_CLASSES, NetworkSizes, generate_network, prepare_counties
 
 CITY_DISTRICTS = {"230803", "230804", "230805", "230811"}  # 市辖区
 FUJIN = "230882"
@@ -307,6 +307,19 @@ def test_generate_network_rejects_bad_counties():
     line.geometry = [shapely.LineString([(120, 40), (121, 41)])]
     with pytest.raises(ValueError, match="X0.*LineString"):
         prepare_counties(line)
+
+
+@pytest.mark.parametrize("kw, msg", [
+    ({"members": -1}, "members must be an integer >= 0"),
+    ({"groups": 0}, "1 <= groups <= members"),
+    ({"conveners": 3}, r"conveners \(3\) must be at least one per group"),
+    ({"sector_shares": {"外星人": 1.0}}, "unknown: 外星人"),
+])
+def test_network_sizes_reject_impossible_targets(kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        NetworkSizes(**kw)
+    with pytest.raises(ValueError, match=msg):
+        generate_network(_poly_counties([box(120, 40, 120.3, 40.3)]), 0, **kw)
 
 
 # --- names -------------------------------------------------------------------------------------------
