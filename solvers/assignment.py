@@ -826,10 +826,10 @@ def _by_sector(cxy: np.ndarray, mxy: np.ndarray, lo: np.ndarray, hi: np.ndarray,
         ci, mj = np.flatnonzero(csec == s), np.flatnonzero(msec == s)
         if not len(ci) and not len(mj):
             continue
-        local = np.full(m, -1, np.int64)
+        local = np.full(m + 1, -1, np.int64)  # slot m maps "none" (-1) to -1
         local[mj] = np.arange(len(mj))
-        lk = np.where(lockv[ci] >= 0, local[np.maximum(lockv[ci], 0)], -1)
-        pv = None if prev is None else np.where(prev[ci] >= 0, local[np.maximum(prev[ci], 0)], -1)
+        lk = local[np.where(lockv[ci] >= 0, lockv[ci], m)]
+        pv = None if prev is None else local[np.where(prev[ci] >= 0, prev[ci], m)]
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         sub = assign_constituents_geo(cxy[ci], mxy[mj], lo[mj], hi[mj], constituent_sector=[name] * len(ci),
                                       member_sector=[name] * len(mj), time_limit=left, locks=lk, previous=pv,

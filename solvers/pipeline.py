@@ -124,6 +124,7 @@ class TierResult:
     move_reasons: dict[str, str] = field(default_factory=dict)
     cost: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    row_cost: dict[str, float] = field(default_factory=dict)  # cost (m or s) of each assigned row
 
     def to_dict(self) -> dict[str, Any]:
         return {k: _json(getattr(self, k)) for k in self.__dataclass_fields__}
@@ -187,6 +188,15 @@ class OptimisationResult:
         if ds is None:
             raise ValueError("tables() needs the dataset the result was computed on")
         return result_tables(self, ds, lang=lang)
+
+    def layers(self, ds: Any = None) -> dict[str, Any]:
+        """GeoDataFrames (WGS-84) of members, villages and stations with their assignments."""
+        from .tables import result_layers
+
+        ds = ds if ds is not None else self.dataset
+        if ds is None:
+            raise ValueError("layers() needs the dataset the result was computed on")
+        return result_layers(self, ds)
 
     def write_xlsx(self, path: str | Path, lang: str = "zh", ds: Any = None) -> Path:
         """Write every table to one sheet of an .xlsx workbook (``lang`` headers)."""
@@ -289,8 +299,16 @@ def _previous(prev: OptimisationResult | None, tier: str, rows: list[str], cols:
 
 
 def _tier_result(name: str, res: A.AssignmentResult, rows: list[str], cols: list[str],
-                 gone: dict[str, str], extra: dict[str, Any] | None = None) -> TierResult:
+                 gone: dict[str, str], extra: dict[str, Any] | None = None,
+                 cost_of: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> TierResult:
+    """Map an array result back to ids; ``cost_of(rows, cols)`` gives each assigned row's pure cost."""
     assign = {r: (cols[j] if j >= 0 else None) for r, j in zip(rows, res.assignment.tolist())}
+    row_cost: dict[str, float] = {}
+    if cost_of is not None:
+        ok = np.flatnonzero(res.assignment >= 0)
+        if len(ok):
+            vals = cost_of(ok, res.assignment[ok])
+            row_cost = {rows[i]: round(float(c), 3) for i, c in zip(ok, vals)}
     reasons: dict[str, str] = {}
     if res.move_reasons is not None:
         reasons = {rows[i]: str(x) for i, x in enumerate(res.move_reasons) if x}
@@ -317,7 +335,8 @@ def _tier_result(name: str, res: A.AssignmentResult, rows: list[str], cols: list
         diags.append(_json(d))
     return TierResult(name=name, status=res.status, objective=_json(res.objective), bound=_json(res.bound),
                       gap=_json(res.gap), time_s=round(res.time_s, 4), solver=res.solver, assignment=assign,
-                      diagnostics=diags, moved=moved, move_reasons=reasons, cost=_json(res.cost), extra=ex)
+                      diagnostics=diags, moved=moved, move_reasons=reasons, cost=_json(res.cost), extra=ex,
+                      row_cost=row_cost)
 
 
 def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None = None,
@@ -376,20 +395,29 @@ def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None
         prev_a, gone = _previous(prev, "constituents", rows, m_idx)
         tl = max(1.0, deadline - time.monotonic())
         if p.mode == "straight":
+            cxy, mxy = costs.xy(c_ll), costs.xy(m_ll)
+
+            def cost_of(ri: np.ndarray, cj: np.ndarray) -> np.ndarray:
+                return np.hypot(*(cxy[ri] - mxy[cj]).T)
+
             res = A.assign_constituents_geo(
-                costs.xy(c_ll), costs.xy(m_ll), p.constituents_min, p.constituents_max,
+                cxy, mxy, p.constituents_min, p.constituents_max,
                 constituent_sector=csec, member_sector=msec,
                 cross_penalty=p.cross_sector_penalty if p.allow_cross_sector else None, time_limit=tl,
                 seed=p.seed, locks=locks, previous=prev_a, churn_weight=churn)
         else:
             cost = costs.matrix(c_ll, m_ll)
+
+            def cost_of(ri: np.ndarray, cj: np.ndarray) -> np.ndarray:
+                return cost[ri, cj]
+
             res = A.assign_constituents(
                 cost, p.constituents_min, p.constituents_max, allowed=csec[:, None] == msec[None, :],
                 time_limit=tl, seed=p.seed, locks=locks, previous=prev_a, churn_weight=churn,
                 cross_penalty=p.cross_sector_penalty if p.allow_cross_sector else None,
                 member_labels=list(msec))
         tiers["constituents"] = _tier_result("constituents", res, rows, m_ids, gone,
-                                             {"target": p.constituents_target})
+                                             {"target": p.constituents_target}, cost_of)
         _check_cancel(cancel)
 
     # --- tier 4: groups -> stations (before tier 2: a group's base is its station) --------------
@@ -406,6 +434,7 @@ def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None
         ms = costs.matrix(m_ll, s_ll)  # members x stations
         cost = np.array([ms[ix].sum(axis=0) if len(ix) else np.zeros(len(s_ids)) for ix in g_members])
         cost = cost.reshape(len(g_ids), len(s_ids))
+        travel = cost.copy()  # members' travel only, before preference penalties
         kinds = stations["kind"].astype(str).to_numpy()
         allowed = np.repeat(np.isin(kinds, p.host_kinds)[None, :], len(g_ids), axis=0)
         for gi, gsec in enumerate(groups["sectors"]):
@@ -418,9 +447,9 @@ def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None
         locks = _lock_array(p.locks.groups, g_idx, s_idx, "groups", "station")
         prev_a, gone = _previous(prev, "stations", g_ids, s_idx)
         res = A.assign_groups_to_stations(cost, cap, allowed=allowed, locks=locks, previous=prev_a,
-                                          churn_weight=churn * max(1.0, 1.0),
-                                          station_labels=s_ids)
-        tiers["stations"] = _tier_result("stations", res, g_ids, s_ids, gone)
+                                          churn_weight=churn, station_labels=s_ids)
+        tiers["stations"] = _tier_result("stations", res, g_ids, s_ids, gone,
+                                         cost_of=lambda r, c: travel[r, c])
         group_station.update(tiers["stations"].assignment)
         _check_cancel(cancel)
 
@@ -461,7 +490,8 @@ def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None
                                           time_limit=max(1.0, deadline - time.monotonic()), seed=p.seed,
                                           num_workers=p.num_workers, locks=locks, previous=prev_a,
                                           churn_weight=churn, group_labels=g_ids)
-        tiers["villages"] = _tier_result("villages", res, rows, g_ids, gone, {"target": p.villages_target})
+        tiers["villages"] = _tier_result("villages", res, rows, g_ids, gone, {"target": p.villages_target},
+                                         lambda r, c: cost[r, c])
         _check_cancel(cancel)
 
     # --- tier 3: townships -> committees --------------------------------------------------------
@@ -489,7 +519,8 @@ def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None
                                                all_townships=p.all_townships, population=tpop, locks=locks,
                                                previous=prev_a, churn_weight=churn, committee_labels=k_ids)
         tiers["townships"] = _tier_result("townships", res, t_ids, k_ids, gone,
-                                          {"uncovered_population": {t: float(x) for t, x in zip(t_ids, up)}})
+                                          {"uncovered_population": {t: float(x) for t, x in zip(t_ids, up)}},
+                                          lambda r, c: cost[r, c])
     say(100.0, "done")
     out = OptimisationResult(tiers=tiers, params=p.model_dump(mode="json"),
                              unit="m" if p.mode == "straight" else "s", gap_villages=gap_ids,

@@ -2,7 +2,8 @@
 
 Pure functions: an :class:`~solvers.pipeline.OptimisationResult` and its dataset in, DataFrames out;
 :func:`write_xlsx` is the only IO. Personal fields of constituents (name, phone) are never included.
-Distances are in the result's unit: metres (straight) or seconds (road).
+Costs are in the result's unit (``result.unit``): metres (straight) or seconds (road), and the
+column names say which: ``total_m``/``mean_m``/``max_m``/``cost_m`` or ``..._s``.
 """
 
 from __future__ import annotations
@@ -17,17 +18,21 @@ ZH: dict[str, str] = {
     "member_id": "委员编号", "member_name": "委员", "sector": "界别", "group_id": "活动组编号",
     "group_name": "界别活动组", "committee_id": "专委会编号", "committee_name": "专委会",
     "station_id": "工作站编号", "station_name": "委员工作站", "station_kind": "站点类型",
-    "constituents": "联系群众数", "total_cost": "总距离", "mean_cost": "平均距离", "max_cost": "最远距离",
+    "constituents": "联系群众数",
     "villages": "责任村社区", "village_ids": "村社区编号", "n_villages": "村社区数",
     "townships": "责任乡镇", "township_ids": "乡镇编号", "n_townships": "乡镇数",
     "population": "覆盖人口", "uncovered_population": "未覆盖人口", "members": "委员数",
     "groups": "入站活动组", "n_groups": "活动组数", "capacity": "容量", "over_capacity": "超出容量",
-    "sectors": "界别", "constituent_id": "群众编号", "village_id": "村社区编号", "cost": "距离",
+    "sectors": "界别", "constituent_id": "群众编号", "village_id": "村社区编号",
     "village_name": "村社区", "township_id": "乡镇编号", "township_name": "乡镇", "reason": "说明",
     "groups_needed": "还需活动组数", "tier": "层级", "id": "编号", "previous": "原分配", "new": "新分配",
     "status": "状态", "objective": "目标值", "bound": "下界", "gap": "间隙", "time_s": "用时(秒)",
     "solver": "求解器", "diagnostics": "诊断", "moved": "调整数", "role": "职务",
 }
+ZH_M = {"total_m": "总距离(米)", "mean_m": "平均距离(米)", "max_m": "最远距离(米)", "cost_m": "距离(米)",
+        "unit": "单位"}
+ZH_S = {"total_s": "总用时(秒)", "mean_s": "平均用时(秒)", "max_s": "最长用时(秒)", "cost_s": "用时(秒)",
+        "unit": "单位"}
 SHEETS_ZH = {"responsibility": "界别责任区一览表", "members": "委员", "groups": "界别活动组",
              "committees": "专委会", "stations": "委员工作站", "constituents": "界别群众",
              "uncovered": "未覆盖村社区", "summary": "求解概况"}
@@ -72,21 +77,13 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
     per_member: dict[str, list[float]] = {}
     if "constituents" in tiers:
         c = ds.constituents
-        a = tiers["constituents"].assignment
-        pts = ds.constituent_points().to_crs(ds.metric_crs)
-        mxy = mem.geometry.to_crs(ds.metric_crs)
-        mpos = {str(i): (p.x, p.y) for i, p in zip(mem["id"], mxy)}
+        t1 = tiers["constituents"]
         csec = dict(zip(c["id"].astype(str), c["sector"].astype(str)))
         cvil = dict(zip(c["id"].astype(str), c["village_id"]))
-        cpt = dict(zip(c["id"].astype(str), pts))
-        for cid, mid in a.items():
-            d = np.nan
-            if mid is not None and mid in mpos and cpt.get(cid) is not None and not cpt[cid].is_empty:
-                d = float(np.hypot(cpt[cid].x - mpos[mid][0], cpt[cid].y - mpos[mid][1]))
-            if unit != "m":
-                d = np.nan  # straight-line metres are not the road times the run used
+        for cid, mid in t1.assignment.items():
+            d = t1.row_cost.get(cid, np.nan) if mid is not None else np.nan
             c_rows.append({"constituent_id": cid, "sector": csec.get(cid), "village_id": cvil.get(cid),
-                           "member_id": mid, "cost": d, "reason": tiers["constituents"].move_reasons.get(cid, "")})
+                           "member_id": mid, "cost": d, "reason": t1.move_reasons.get(cid, "")})
             if mid is not None:
                 per_member.setdefault(mid, []).append(d)
     constituents = pd.DataFrame(c_rows, columns=["constituent_id", "sector", "village_id", "member_id", "cost",
@@ -104,9 +101,8 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
         row = {"member_id": mid, "member_name": m["name"], "sector": m["sector"], "group_id": gid,
                "group_name": gnames.get(gid or ""), "committee_id": kid, "committee_name": knames.get(kid or ""),
                "station_id": sid, "station_name": snames.get(sid or ""), "constituents": len(ds_),
-               "total_cost": tot if unit == "m" else np.nan,
-               "mean_cost": tot / len(arr) if len(arr) and unit == "m" else np.nan,
-               "max_cost": float(np.nanmax(arr)) if len(arr) and unit == "m" and np.isfinite(arr).any() else np.nan}
+               "total_cost": tot, "mean_cost": tot / len(arr) if len(arr) else np.nan,
+               "max_cost": float(np.nanmax(arr)) if len(arr) and np.isfinite(arr).any() else np.nan}
         m_rows.append(row)
         vs = sorted(g_vill.get(gid or "", []))
         ts = sorted(k_town.get(kid or "", []))
@@ -169,10 +165,15 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
              "diagnostics": " | ".join(d.get("message", "") for d in r.diagnostics)} for t, r in tiers.items()]
     summary = pd.DataFrame(summ, columns=["tier", "status", "objective", "bound", "gap", "time_s", "solver",
                                           "moved", "diagnostics"])
+    summary.insert(2, "unit", unit)
     out = {"responsibility": responsibility, "members": members, "groups": groups, "committees": committees,
            "stations": stations, "constituents": constituents, "uncovered": uncovered, "summary": summary}
+    by_unit = {"total_cost": f"total_{unit}", "mean_cost": f"mean_{unit}", "max_cost": f"max_{unit}",
+               "cost": f"cost_{unit}"}
+    out = {k: v.rename(columns=by_unit) for k, v in out.items()}
     if lang == "zh":
-        out = {k: v.rename(columns=ZH) for k, v in out.items()}
+        zh = {**ZH, **(ZH_M if unit == "m" else ZH_S)}
+        out = {k: v.rename(columns=zh) for k, v in out.items()}
     return out
 
 
@@ -201,3 +202,34 @@ def write_csv(tables: dict[str, pd.DataFrame], folder: str | Path) -> list[Path]
         df.to_csv(p, index=False, encoding="utf-8-sig")
         out.append(p)
     return out
+
+
+def result_layers(result: Any, ds: Any) -> dict[str, Any]:
+    """Map layers of a run (GeoDataFrames in WGS-84, e.g. for GeoJSON export):
+
+    - ``members``: member points with their responsibility row (sector, group, committee, station,
+      villages, townships, constituents);
+    - ``villages``: the villages tier 2 considered, with ``group_id`` (None = uncovered) and population;
+    - ``stations``: station points with the groups they host.
+    """
+    import geopandas as gpd
+
+    t = result_tables(result, ds)
+    mem = ds.members[["id", "geometry"]].rename(columns={"id": "member_id"})
+    members = gpd.GeoDataFrame(mem.merge(t["responsibility"], on="member_id", how="left"),
+                               geometry="geometry", crs=ds.members.crs)
+    vrows = []
+    if "villages" in result.tiers:
+        vg = result.tiers["villages"].assignment
+        v = ds.villages[ds.villages["id"].astype(str).isin(list(vg))]
+        vrows = v[["id", "name", "township_id", "population", "geometry"]].rename(
+            columns={"id": "village_id", "name": "village_name"})
+        vrows = vrows.assign(group_id=[vg.get(str(i)) for i in vrows["village_id"]])
+        vrows = vrows.assign(covered=vrows["group_id"].notna())
+        villages = gpd.GeoDataFrame(vrows, geometry="geometry", crs=ds.villages.crs)
+    else:
+        villages = gpd.GeoDataFrame({"village_id": [], "group_id": []}, geometry=[], crs=ds.villages.crs)
+    st = ds.stations[["id", "geometry"]].rename(columns={"id": "station_id"})
+    stations = gpd.GeoDataFrame(st.merge(t["stations"], on="station_id", how="left"), geometry="geometry",
+                                crs=ds.stations.crs)
+    return {"members": members, "villages": villages, "stations": stations}

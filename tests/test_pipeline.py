@@ -59,7 +59,8 @@ def test_tables_and_xlsx(tiny, run_all, tmp_path):
     assert row["sector"] == "经济" and row["group_name"] == "经济农业组" and row["constituents"] >= 8
     members = t["members"].set_index("member_id")
     assert members["constituents"].sum() == 60
-    assert (members["mean_cost"] * members["constituents"]).sum() == pytest.approx(members["total_cost"].sum())
+    assert (members["mean_m"] * members["constituents"]).sum() == pytest.approx(members["total_m"].sum())
+    assert members["total_m"].sum() == pytest.approx(run_all.tiers["constituents"].cost)
     assert t["groups"]["n_villages"].sum() == 8
     assert "phone" not in t["constituents"].columns and "name" not in t["constituents"].columns
     zh = run_all.tables(tiny, lang="zh")
@@ -143,6 +144,9 @@ def test_road_mode(tiny):
     assert r.unit == "s"
     assert r.tiers["constituents"].status == "optimal"
     assert r.tiers["constituents"].objective > 0
+    members = r.tables(tiny)["members"]
+    assert members["total_s"].sum() == pytest.approx(r.tiers["constituents"].cost)
+    assert "总用时(秒)" in r.tables(tiny, lang="zh")["members"].columns
 
 
 def test_params_validation():
@@ -183,3 +187,24 @@ def test_cli_optimise(tiny, tmp_path):
     assert again.exit_code == 0 and "moved 0" in again.output
     bad = runner.invoke(app, ["optimise", str(src), "--out", str(out), "--mode", "flying"])
     assert bad.exit_code == 2 and "mode" in bad.output
+
+
+def test_layers_for_geojson(tiny, run_all, tmp_path):
+    layers = run_all.layers(tiny)
+    m = layers["members"]
+    assert len(m) == 6 and m.crs.to_epsg() == 4326 and (m["constituents"] >= 8).all()
+    v = layers["villages"]
+    assert len(v) == 8 and v["covered"].all() and set(v["group_id"]) == {"G1", "G2"}
+    path = tmp_path / "m.geojson"
+    m.to_file(path, driver="GeoJSON")
+    back = json.loads(path.read_text(encoding="utf-8"))
+    assert len(back["features"]) == 6 and back["features"][0]["properties"]["sector"]
+
+
+def test_no_members_is_diagnosed(tiny):
+    ds = tiny.with_layers(members=tiny.members.iloc[0:0], groups=tiny.groups.assign(convener_id=None))
+    r = run_optimisation(ds, {"tiers": ["constituents"]})
+    t = r.tiers["constituents"]
+    assert t.status == "infeasible" and set(t.assignment.values()) == {None}
+    assert {d["scope"] for d in t.diagnostics} == {"医药卫生", "农业", "经济"}
+    assert all(d["quota"] == "no_member" and d["short_by"] == 20 for d in t.diagnostics)
