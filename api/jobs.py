@@ -17,8 +17,8 @@ restart loses no finished result; on start-up the app marks jobs left running as
 
 A runner is ``runner(ds, params, previous, progress, cancel) -> dict`` where ``previous`` is the
 result dict of an earlier job (minimal-change re-runs) or None, ``progress(percent, message="")``
-reports 0-100 and ``cancel()`` returns True once the job was dismissed; a runner should poll it
-and stop early (its result is discarded either way).
+reports 0-100 and ``cancel`` is a :class:`threading.Event` set once the job was dismissed; a
+runner should check it and stop early (raising anything: its result is discarded either way).
 """
 
 from __future__ import annotations
@@ -55,13 +55,20 @@ class JobCancelled(Exception):
 def run_optimisation_job(ds: Dataset, params: dict[str, Any], previous: dict[str, Any] | None,
                          progress: Callable[..., None], cancel: Callable[[], bool]) -> dict[str, Any]:
     """Runner for kind ``optimisation``: ``solvers.pipeline.run_optimisation`` on ``ds``."""
-    from solvers.pipeline import OptimisationParams, OptimisationResult, run_optimisation
+    from solvers.pipeline import OptimisationParams, run_optimisation
 
-    p = OptimisationParams.from_dict(params) if hasattr(OptimisationParams, "from_dict") \
-        else OptimisationParams(**params)
-    prev = OptimisationResult.from_dict(previous) if previous else None
-    result = run_optimisation(ds, p, previous=prev, progress=progress, cancel=cancel)
+    p = OptimisationParams.model_validate(solver_params(params))
+    result = run_optimisation(ds, p, previous=previous, progress=progress, cancel=cancel)
     return result.to_dict()
+
+
+#: keys the API adds to a job's params that are not solver parameters
+API_PARAM_KEYS = ("previous_job_id", "dataset_version")
+
+
+def solver_params(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` without the API's own keys (what ``OptimisationParams`` validates)."""
+    return {k: v for k, v in params.items() if k not in API_PARAM_KEYS}
 
 
 DEFAULT_RUNNERS: dict[str, Runner] = {"optimisation": run_optimisation_job}
@@ -169,13 +176,13 @@ class JobManager:
                         fields["message"] = str(message)[:500]
                     self._write(job_id, ev, **fields)
 
-            result = self.runners[job.kind](ds, job.params, previous, progress, ev.is_set)
+            result = self.runners[job.kind](ds, job.params, previous, progress, ev)
             if self._write(job_id, ev, status="successful", progress=100.0, result=result,
                            finished_at=utcnow(), message=_summary_message(result)):
                 log.info("job successful", extra={"job_id": job_id})
-        except JobCancelled:
-            pass
         except Exception as e:  # a failed solve is a job state, not a crash of the service
+            if ev.is_set() or isinstance(e, JobCancelled):
+                return  # dismissed: the status was written by cancel()
             log.exception("job failed", extra={"job_id": job_id})
             detail = str(e) or type(e).__name__
             try:

@@ -13,7 +13,6 @@ import re
 import zipfile
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 from shapely.geometry import mapping
@@ -23,22 +22,25 @@ from geo_service.domain import PERSONAL_FIELDS
 
 from .geojson import _plain
 
-#: sheet titles of well-known tables (Excel allows 31 characters)
-SHEET_TITLES = {"responsibility": "界别责任区一览表"}
+#: Chinese sheet titles of the solver's tables (Excel allows 31 characters)
+try:
+    from solvers.tables import SHEETS_ZH as SHEET_TITLES
+except ImportError:  # pragma: no cover - solvers absent
+    SHEET_TITLES = {"responsibility": "界别责任区一览表"}
 #: id column -> dataset layer that places a row on the map, in order of preference
 LOCATORS = (("constituent_id", "constituents"), ("member_id", "members"), ("village_id", "villages"),
             ("station_id", "stations"), ("township_id", "townships"))
 _PERSONAL_COLS = {f"constituent_{f}" for f in PERSONAL_FIELDS["constituents"]} | {"phone"}
 
 
-def result_tables(kind: str, result: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    """The named tables of a job result (see module docstring)."""
+def result_tables(kind: str, result: dict[str, Any], ds: Dataset, lang: str = "en") -> dict[str, pd.DataFrame]:
+    """The named tables of a job result (see module docstring); ``lang="zh"`` for Chinese headers."""
     if isinstance(result.get("tables"), dict):
         return {str(k): pd.DataFrame(v) for k, v in result["tables"].items()}
     if kind == "optimisation":
         from solvers.pipeline import OptimisationResult
 
-        return dict(OptimisationResult.from_dict(result).tables())
+        return dict(OptimisationResult.from_dict(result).tables(ds, lang=lang))
     return {}
 
 
@@ -85,19 +87,22 @@ def to_csv_zip(tables: dict[str, pd.DataFrame]) -> bytes:
     return buf.getvalue()
 
 
-def to_xlsx(tables: dict[str, pd.DataFrame]) -> bytes:
-    """All tables in one workbook, a sheet per table (the responsibility table titled 界别责任区一览表)."""
+def to_xlsx(tables: dict[str, pd.DataFrame], lang: str = "zh") -> bytes:
+    """All tables in one workbook, a sheet per table; with ``lang="zh"`` Chinese sheet titles (the
+    responsibility table titled 界别责任区一览表)."""
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as xw:
         if not tables:
             pd.DataFrame().to_excel(xw, sheet_name="empty", index=False)
         used: set[str] = set()
         for name, df in tables.items():
-            title = SHEET_TITLES.get(name, re.sub(r"[\[\]:*?/\\]", "_", name))[:31] or "table"
+            title = (SHEET_TITLES.get(name) if lang == "zh" else None) or re.sub(r"[\[\]:*?/\\]", "_", name)
+            title = title[:31] or "table"
             while title in used:
                 title = title[:28] + f"_{len(used)}"
             used.add(title)
             _flat(df).to_excel(xw, sheet_name=title, index=False)
+            xw.sheets[title].freeze_panes = "A2"
     return buf.getvalue()
 
 
@@ -125,5 +130,4 @@ def _safe(name: str) -> str:
     return re.sub(r"[^\w.-]", "_", name) or "table"
 
 
-__all__ = ["result_tables", "strip_personal", "records", "to_csv", "to_csv_zip", "to_xlsx", "to_geojson",
-           "gpd"]
+__all__ = ["result_tables", "strip_personal", "records", "to_csv", "to_csv_zip", "to_xlsx", "to_geojson"]

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from solvers.pipeline import OptimisationParams
+
 JobStatus = Literal["accepted", "running", "successful", "failed", "dismissed"]
 
 
@@ -81,20 +83,14 @@ class NearestBatchResponse(BaseModel):
                     "point), rank, station_id, distance_m, duration_s (road mode); missing matches are null")
 
 
-class OptimisationRequest(BaseModel):
-    """Parameters of an optimisation run (passed to ``solvers.pipeline.OptimisationParams``).
+class OptimisationRequest(OptimisationParams):
+    """Parameters of an optimisation run: :class:`solvers.pipeline.OptimisationParams` (tiers, quotas,
+    gap threshold, locks, minimal change, time limit, seed, ...) plus ``previous_job_id``."""
 
-    Unknown fields are passed through to the solver, which validates them.
-    """
-
-    model_config = ConfigDict(extra="allow")
-    tiers: list[Literal["constituents", "villages", "townships", "stations"]] | None = Field(
-        None, description="which assignments to run (default: all four)")
     previous_job_id: str | None = Field(
         None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
-        description="a successful earlier job of the same dataset: re-run with minimal change against it")
-    time_limit_s: float | None = Field(None, gt=0, le=3600, description="solver time limit, seconds")
-    seed: int | None = Field(None, ge=0, le=2**31 - 1, description="random seed (same input + seed -> same output)")
+        description="a successful earlier job of the same dataset: the run it is compared with and, with "
+                    "minimal_change, re-run against (moving as few assignments as it must)")
 
 
 class JobOut(BaseModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 import geopandas as gpd
@@ -21,11 +23,25 @@ def hdr(role: str | None) -> dict[str, str]:
     return {"X-API-Key": KEYS[role]} if role else {}
 
 
+_TEMPLATES: dict[str, Path] = {}
+
+
+def _seeded_copy(data_dir: Path, ds: Dataset) -> None:
+    """Copy a store already holding ``ds`` as ``tiny`` to ``data_dir`` (writing a GeoPackage per
+    test would dominate the test time)."""
+    key = ds.fingerprint()
+    if key not in _TEMPLATES:
+        tpl = Path(tempfile.mkdtemp(prefix="geo-api-tpl-"))
+        SQLiteStore(tpl).put_dataset("tiny", ds)
+        _TEMPLATES[key] = tpl
+    shutil.copytree(_TEMPLATES[key], data_dir, dirs_exist_ok=True)
+
+
 def make_app(data_dir: Path, ds: Dataset | None = None, **settings):
     """An app on ``data_dir`` holding ``ds`` as dataset ``tiny`` (if given), keys for each role."""
+    if ds is not None and not (Path(data_dir) / "catalog.sqlite").exists():
+        _seeded_copy(Path(data_dir), ds)
     store = SQLiteStore(data_dir)
-    if ds is not None and not store.has_dataset("tiny"):
-        store.put_dataset("tiny", ds)
     kw = {"data_dir": str(data_dir), "load_demo": False, "api_keys": SETTINGS_KEYS, **settings}
     return create_app(Settings(**kw), store=store)
 

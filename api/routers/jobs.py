@@ -47,23 +47,6 @@ def _job(store: Store, job_id: str) -> JobRecord:
         raise ProblemError(404, f"no job '{job_id}'", code="job-not-found", job_id=job_id) from None
 
 
-def _check_params(params: dict[str, Any]) -> None:
-    """Let the solver's parameter class refuse bad parameters now (422), not in the worker."""
-    try:
-        from solvers.pipeline import OptimisationParams
-    except ImportError:
-        return
-    try:
-        if hasattr(OptimisationParams, "from_dict"):
-            OptimisationParams.from_dict(params)
-        else:
-            OptimisationParams(**params)
-    except (TypeError, ValueError, KeyError) as e:
-        raise ProblemError(422, f"invalid optimisation parameters: {e}", code="invalid-parameters",
-                           errors=[{"in": "body", "field": getattr(e, "field", None), "message": str(e),
-                                    "code": "invalid_parameter"}]) from None
-
-
 @router.post("/v1/datasets/{dataset_id}/optimisations", status_code=202, response_model=JobOut,
              summary="Start an optimisation run (planner): 202 with the job", responses=_ERR)
 def start_optimisation(request: Request, entry=Depends(dataset_entry),
@@ -71,8 +54,13 @@ def start_optimisation(request: Request, entry=Depends(dataset_entry),
                        store: Store = Depends(get_store), jobs: JobManager = Depends(get_jobs),
                        _: Principal = Depends(planner)):
     """Queue a run over the dataset's current version; poll ``Location`` for status and progress."""
-    params = (body or OptimisationRequest()).model_dump(exclude_none=True)
+    params = (body or OptimisationRequest()).model_dump(mode="json", exclude_unset=True)
     prev_id = params.get("previous_job_id")
+    if params.get("minimal_change") and not prev_id:
+        raise ProblemError(422, "minimal_change needs previous_job_id (the run to stay close to)",
+                           code="invalid-parameters",
+                           errors=[{"in": "body", "field": "previous_job_id", "message": "required with "
+                                    "minimal_change", "code": "missing"}])
     if prev_id:
         try:
             prev = store.get_job(prev_id)
@@ -86,7 +74,6 @@ def start_optimisation(request: Request, entry=Depends(dataset_entry),
                                code="invalid-parameters",
                                errors=[{"in": "body", "field": "previous_job_id", "message": "not usable",
                                         "code": "bad_previous"}])
-    _check_params({k: v for k, v in params.items()})
     params["dataset_version"] = entry.info.version
     try:
         job = jobs.submit(entry.info.id, "optimisation", params)
@@ -125,7 +112,7 @@ def _finished(store: Store, job_id: str) -> JobRecord:
     if job.status != "successful" or job.result is None:
         raise ProblemError(409, f"job '{job_id}' has no result: it is {job.status}"
                            + (f" ({job.message})" if job.message else ""), code="result-not-ready",
-                           job_id=job_id, status=job.status)
+                           job_id=job_id, job_status=job.status)
     return job
 
 
@@ -135,57 +122,68 @@ def _finished(store: Store, job_id: str) -> JobRecord:
 def job_results(job_id: JobId, store: Store = Depends(get_store), cache: DatasetCache = Depends(get_cache),
                 who: Principal = Depends(planner),
                 format: Annotated[Literal["json", "csv", "xlsx", "geojson"], Query()] = "json",
-                table: Annotated[str | None, Query(max_length=64, description="one table (csv, geojson)")] = None):
-    """``json``: the full result; ``csv``: a zip of tables (or one table with ``table=``); ``xlsx``: a
-    workbook with a sheet per table; ``geojson``: one table's rows placed on the map."""
+                table: Annotated[str | None, Query(max_length=64, description="one table (json, csv, geojson): "
+                                                   "responsibility (界别责任区一览表), members, groups, "
+                                                   "committees, stations, constituents, uncovered, summary")] = None,
+                lang: Annotated[Literal["zh", "en"] | None, Query(description="column headers (default: zh for "
+                                                                  "csv/xlsx, en for json/geojson)")] = None):
+    """``json``: the full result (or one table's rows with ``table=``); ``csv``: a zip of tables (or one
+    table); ``xlsx``: a workbook with a sheet per table; ``geojson``: one table's rows placed on the map
+    (default table: responsibility). Tables are built on the job's dataset; when it changed since the
+    run, ``X-Dataset-Changed: true`` says so."""
     job = _finished(store, job_id)
     if format == "json" and table is None:
         return FastJSONResponse({"job_id": job.id, "dataset_id": job.dataset_id, "result": job.result})
     try:
-        tables = res.result_tables(job.kind, job.result)
-    except ImportError:
-        raise ProblemError(503, "the optimisation module is not installed", code="unavailable") from None
+        entry = cache.get(job.dataset_id)
+    except (NotFound, ValueError):
+        raise ProblemError(409, f"dataset '{job.dataset_id}' of this job no longer exists, so its tables "
+                                "cannot be built; format=json still gives the raw result",
+                           code="dataset-not-found", dataset_id=job.dataset_id) from None
+    lang = lang or ("zh" if format in ("csv", "xlsx") else "en")
+    tables = res.result_tables(job.kind, job.result, entry.ds, lang=lang)
     if not who.sees_personal:  # pragma: no cover - results need planner today; kept as a guard
         tables = res.strip_personal(tables)
     if table is not None and table not in tables:
         raise ProblemError(404, f"no table '{table}' (tables: {', '.join(tables)})", code="table-not-found",
                            field="table")
+    changed = job.result.get("dataset_fingerprint") not in (None, "", entry.info.fingerprint)
+    headers = {"X-Dataset-Changed": "true" if changed else "false"}
     fname = f"job-{job.id[:8]}"
     if format == "json":
-        return FastJSONResponse({"job_id": job.id, "table": table, "rows": res.records(tables[table])})
+        return FastJSONResponse({"job_id": job.id, "table": table, "dataset_changed": changed,
+                                 "rows": res.records(tables[table])}, headers=headers)
     if format == "csv":
         if table is not None:
-            return Response(res.to_csv(tables[table]), media_type="text/csv; charset=utf-8",
-                            headers={"Content-Disposition": f'attachment; filename="{fname}-{table}.csv"'})
-        return Response(res.to_csv_zip(tables), media_type="application/zip",
-                        headers={"Content-Disposition": f'attachment; filename="{fname}-csv.zip"'})
+            headers["Content-Disposition"] = f'attachment; filename="{fname}-{table}.csv"'
+            return Response(res.to_csv(tables[table]), media_type="text/csv; charset=utf-8", headers=headers)
+        headers["Content-Disposition"] = f'attachment; filename="{fname}-csv.zip"'
+        return Response(res.to_csv_zip(tables), media_type="application/zip", headers=headers)
     if format == "xlsx":
-        return Response(res.to_xlsx(tables), media_type=XLSX,
-                        headers={"Content-Disposition": f'attachment; filename="{fname}.xlsx"'})
-    name = table or next(iter(tables), None)
+        headers["Content-Disposition"] = f'attachment; filename="{fname}.xlsx"'
+        return Response(res.to_xlsx(tables, lang=lang), media_type=XLSX, headers=headers)
+    name = table or ("responsibility" if "responsibility" in tables else next(iter(tables), None))
     if name is None:
-        return GeoJSONResponse({"type": "FeatureCollection", "features": []})
-    try:
-        ds = cache.get(job.dataset_id).ds
-    except (NotFound, ValueError):
-        raise ProblemError(409, f"dataset '{job.dataset_id}' of this job no longer exists",
-                           code="dataset-not-found") from None
-    return GeoJSONResponse(res.to_geojson(ds, tables[name], name))
+        return GeoJSONResponse({"type": "FeatureCollection", "features": []}, headers=headers)
+    return GeoJSONResponse(res.to_geojson(entry.ds, tables[name], name), headers=headers)
 
 
 @router.get("/v1/jobs/{job_id}/diff", summary="What changed between two runs (planner)", responses=_ERR)
 def job_diff(job_id: JobId, against: Annotated[str, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$",
                                                           description="the earlier job id")],
              store: Store = Depends(get_store), _: Principal = Depends(planner)):
+    """Rows whose assignment changed from ``against`` to this job: tier, id, previous, new, reason;
+    with counts per tier and reason."""
+    from solvers.pipeline import diff_results
+
     new = _finished(store, job_id)
     old = _finished(store, against)
-    try:
-        from solvers.pipeline import OptimisationResult, diff_results
-    except ImportError:
-        raise ProblemError(503, "the optimisation module is not installed", code="unavailable") from None
-    d = diff_results(OptimisationResult.from_dict(old.result), OptimisationResult.from_dict(new.result))
-    if hasattr(d, "to_dict") and not isinstance(d, dict):
-        d = d.to_dict()
-    if isinstance(d, dict):
-        d = {k: (res.records(v) if hasattr(v, "itertuples") else v) for k, v in d.items()}
-    return FastJSONResponse({"job_id": job_id, "against": against, "diff": d})
+    if new.kind != "optimisation" or old.kind != "optimisation":
+        raise ProblemError(422, "diff compares two optimisation jobs", code="invalid-parameters")
+    d = diff_results(old.result, new.result)
+    counts: dict[str, dict[str, int]] = {}
+    for tier, reason in zip(d["tier"], d["reason"]):
+        counts.setdefault(tier, {}).setdefault(reason, 0)
+        counts[tier][reason] += 1
+    return FastJSONResponse({"job_id": job_id, "against": against, "changed": len(d), "counts": counts,
+                             "rows": res.records(d)})
