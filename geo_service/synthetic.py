@@ -913,10 +913,12 @@ class _Stations:
         return cKDTree(np.asarray(self.rows["xy"])).query(xy)[0]
 
     def local_sectors(self, p: NDArray, radius: float, k: int) -> list[str]:
-        """The ``k`` most common sectors among members within ``radius`` metres of ``p``."""
+        """The ``k`` most common sectors among members within ``radius`` metres of ``p`` (or among
+        its ``10 k`` nearest members where fewer than ``k`` sectors live that close)."""
         near = self.member_tree.query_ball_point(p, radius)
-        s = pd.Series(self.mem_sector[near]).value_counts() if near else pd.Series(dtype=int)
-        return list(s.index[:k]) or [str(self.mem_sector[int(self.member_tree.query(p)[1])])]
+        if len(set(self.mem_sector[near])) < k:  # sparse area: the nearest members instead
+            near = self.member_tree.query(p, k=min(len(self.mxy), 10 * k))[1]
+        return list(pd.Series(self.mem_sector[np.atleast_1d(near)]).value_counts().index[:k])
 
     def table(self) -> dict[str, Any]:
         out = dict(self.rows)
@@ -925,8 +927,9 @@ class _Stations:
 
 
 def _comprehensive_stations(S: _Stations, n: int, rng: np.random.Generator) -> None:
-    """Comprehensive stations at the busiest township seats (county seats count triple), at least
-    one per county while ``n`` allows, each hosting the 4-7 main sectors within 15 km."""
+    """Comprehensive stations shared out between counties by residents (at least one each while
+    ``n`` allows), in each county at the busiest township seats (the county seat counts triple),
+    each hosting the 4-7 main sectors of the members around it."""
     vil = S.vil
     seats = np.flatnonzero(vil["is_seat"].to_numpy())
     tpop = vil.groupby("t_idx")["population"].sum()
@@ -934,17 +937,18 @@ def _comprehensive_stations(S: _Stations, n: int, rng: np.random.Generator) -> N
     score = tpop.reindex(vil["t_idx"].to_numpy()[seats]).to_numpy() * np.where(is_cseat[seats], 3.0, 1.0)
     score = score * rng.lognormal(0, 0.5, len(seats))
     county = vil["c_idx"].to_numpy()[seats]
+    n_cty = int(vil["c_idx"].max()) + 1
+    cpop = np.bincount(vil["c_idx"].to_numpy(), weights=vil["population"].to_numpy(float), minlength=n_cty)
+    n_seats = np.bincount(county, minlength=n_cty)
+    n = min(n, len(seats))
+    quota = np.minimum(np.ones(n_cty, int) if n >= n_cty else np.zeros(n_cty, int), n_seats)
+    while quota.sum() < n:  # hand out the rest by residents per station (D'Hondt), within seats
+        room = quota < n_seats
+        quota[np.flatnonzero(room)[int(np.argmax((cpop / (quota + 1))[room]))]] += 1
     chosen: list[int] = []
-    for c in np.unique(county):
-        if len(chosen) >= n:
-            break
+    for c in np.argsort(-cpop, kind="stable"):
         cand = np.flatnonzero(county == c)
-        chosen.append(int(cand[np.argmax(score[cand])]))
-    for j in np.argsort(-score, kind="stable"):
-        if len(chosen) >= n:
-            break
-        if int(j) not in chosen:
-            chosen.append(int(j))
+        chosen += [int(j) for j in cand[np.argsort(-score[cand], kind="stable")][: quota[c]]]
     for k, j in enumerate(chosen):
         v = int(seats[j])
         S.used.add(v)
@@ -1023,7 +1027,24 @@ def _place_stations(sz: NetworkSizes, towns: pd.DataFrame, vil: pd.DataFrame, vx
     _sector_stations(S, sz.sector_stations, rng)
     _studios(S, sz.studios, mem_names, rng)
     _contact_points(S, sz.contact_points, rng)
+    _host_every_sector(S)
     return S.table()
+
+
+def _host_every_sector(S: _Stations) -> None:
+    """Let the comprehensive station closest to a sector's members host every sector that no
+    station hosts yet (comprehensive stations serve all sectors), so every group has a home."""
+    comp = [i for i, k in enumerate(S.rows["kind"]) if k == "station_comprehensive"]
+    if not comp:
+        return
+    hosted = {x for secs in S.rows["sectors"] for x in secs}
+    cxy = np.asarray([S.rows["xy"][i] for i in comp])
+    for sector in dict.fromkeys(S.mem_sector):
+        if sector in hosted:
+            continue
+        d = cdist(cxy, S.mxy[S.mem_sector == sector]).mean(axis=1)
+        S.rows["sectors"][comp[int(np.argmin(d))]].append(str(sector))
+        hosted.add(sector)
 
 
 __all__ = ["COMMITTEES", "NetworkSizes", "ROAD_CLASSES", "SECTOR_FAMILIES", "SECTOR_SHARES",

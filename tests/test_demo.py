@@ -200,6 +200,8 @@ def test_sector_stations_host_1_to_3_sectors_near_their_members(demo):
         assert np.hypot(*(pts - [p.x, p.y]).T).min() < 15_000
     assert (demo.stations["capacity"].astype(int) >= 1).all()
     assert demo.stations["capacity"].astype(int).sum() >= 22  # room for every group
+    hosted = {s for secs in demo.stations["sectors"] for s in secs}
+    assert hosted >= set(demo.members["sector"])  # every group can find a station of its sector
     studios = demo.stations[demo.stations["kind"] == "studio"]
     assert studios["name"].str.endswith("委员工作室").all()
 
