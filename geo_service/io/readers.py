@@ -95,7 +95,8 @@ def _read_file_as_layer(col: _Collector, layer: str, path: Path, source: str) ->
                 lname = next((n for n in names if canonical_layer(n) == layer), names[0] if names else None)
                 source = f"{source}:{lname}"
             gdf = read_vector(path, lname)
-            col.add(vector_to_layer(layer, gdf, source, col.problems, assume_wgs84=ext in (".geojson", ".json")))
+            col.add(vector_to_layer(layer, gdf, source, col.problems, assume_wgs84=ext in (".geojson", ".json"),
+                                    kind="shapefile" if ext == ".shp" else "vector"))
         else:
             col.fail(layer, f"unsupported file type '{ext}' (use .gpkg, .geojson, .shp, .csv or .xlsx)",
                      "unsupported_file", source)
@@ -271,16 +272,16 @@ def _convert_datum(col: _Collector, datum: str) -> None:
             raw.frame = df.set_geometry(gpd.GeoSeries(new, crs=WGS84, index=df.index))
 
 
-def _normalise_shapes(col: _Collector) -> None:
-    """One canonical form per shape, so every format reads back identically.
+def _normalise_shapefile_shapes(col: _Collector) -> None:
+    """Undo what the Shapefile format does to shapes, so a shapefile reads like the other formats.
 
-    Single-part Multi* geometries become their part (GeoPackage promotes to multi, Shapefile
-    does not) and polygon rings are oriented counter-clockwise outside (RFC 7946; Shapefile
-    stores them clockwise).
+    Shapefile stores outer rings clockwise and has no single-part/multi-part distinction: rings
+    are oriented counter-clockwise outside (RFC 7946, and shapely's default) and single-part
+    Multi* geometries become their part. Other formats keep shapes exactly as written.
     """
     for raw in col.layers.values():
         df = raw.frame
-        if not isinstance(df, gpd.GeoDataFrame) or not len(df):
+        if raw.kind != "shapefile" or not isinstance(df, gpd.GeoDataFrame) or not len(df):
             continue
         geoms = df.geometry.to_numpy().copy()
         types = shapely.get_type_id(geoms)
@@ -524,7 +525,7 @@ def _build(col: _Collector, *, datum: str, name: str, missing_points: str, requi
     except Exception as e:  # degenerate input (e.g. all villages at one spot): say so, do not crash
         col.fail("townships", f"cannot derive township polygons from points: {e}", "derive_failed",
                  col.layers["townships"].source)
-    _normalise_shapes(col)
+    _normalise_shapefile_shapes(col)
     return _validate(col, name=name, meta={"datum": datum, **meta}, required=required)
 
 

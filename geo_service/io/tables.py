@@ -44,7 +44,7 @@ class RawLayer:
     source: str
     rows: np.ndarray
     headers: dict[str, str] = field(default_factory=dict)
-    kind: str = "table"  # "table" (CSV/XLSX) or "vector"
+    kind: str = "table"  # "table" (CSV/XLSX), "vector" or "shapefile"
 
 
 def blank(v: Any) -> bool:
@@ -195,7 +195,7 @@ def _looks_projected(gdf: gpd.GeoDataFrame) -> bool:
 
 
 def vector_to_layer(layer: str, gdf: pd.DataFrame, source: str, problems: list[Problem], *,
-                    assume_wgs84: bool) -> RawLayer:
+                    assume_wgs84: bool, kind: str = "vector") -> RawLayer:
     """Turn a frame read by pyogrio into a layer frame in EPSG:4326 with canonical headers.
 
     A declared CRS is reprojected to EPSG:4326. Without one, ``assume_wgs84`` (GeoJSON, RFC 7946)
@@ -240,7 +240,7 @@ def vector_to_layer(layer: str, gdf: pd.DataFrame, source: str, problems: list[P
     for c in df.columns:
         if c != "geometry":
             df[c] = df[c].astype(object).map(lambda v: None if blank(v) else v)
-    return RawLayer(layer, df, source, rows, headers, "vector")
+    return RawLayer(layer, df, source, rows, headers, kind)
 
 
 def read_vector(path: str | os.PathLike, layer_name: str | None = None) -> pd.DataFrame:
