@@ -317,8 +317,21 @@ class PostGISStore(Store):
             else:
                 con.execute(sql.SQL("INSERT INTO {} VALUES (%s,%s,%s,%s,%s,%s,%s,%s)").format(self._t("datasets")),
                             (dataset_id, version, fingerprint, counts, meta_json, json.dumps(columns), now, now))
+        self._analyze(ds)
         self._cache[dataset_id] = (version, ds)
         return self.dataset_info(dataset_id)
+
+    def _analyze(self, ds: Dataset) -> None:
+        """Refresh planner statistics of the layers just written (bounded cost: ANALYZE samples).
+
+        Without it, right after a bulk load the planner does not know how many rows a dataset has
+        and may sort a whole dataset for a KNN query instead of walking the GiST index (45 ms
+        instead of 0.4 ms for 20,000 stations).
+        """
+        with self._conn() as con:
+            for name in LAYER_ORDER:
+                if len(ds[name]):
+                    con.execute(sql.SQL("ANALYZE {}").format(self._t(name)))
 
     def _write_layer(self, con: Any, dataset_id: str, name: str, df: pd.DataFrame) -> dict[str, str]:
         """COPY the rows of one layer; return its extra columns as {name: pandas dtype}."""
