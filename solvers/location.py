@@ -563,7 +563,6 @@ class _RadiusModel:
 
     def __init__(self, c: np.ndarray, w: np.ndarray):
         self.c, self.w = c, w
-        self.int_aux = bool(np.all(w == np.round(w)))
         self.order = np.argsort(c, axis=1, kind="stable")
         self.sorted = np.take_along_axis(c, self.order, axis=1)
 
@@ -644,7 +643,7 @@ class _RadiusModel:
         lp.a_matrix_.value_ = vl.astype(float)
         if not relax:
             lp.integrality_ = ([highspy.HighsVarType.kInteger] * m
-                               + [highspy.HighsVarType.kInteger if self.int_aux else highspy.HighsVarType.kContinuous] * (len(cost) - m))
+                               + [highspy.HighsVarType.kContinuous] * (len(cost) - m))
         h = _highs(time_limit, seed, mip=not relax)
         h.passModel(lp)
         if cutoff is not None and not relax:
@@ -706,20 +705,16 @@ def _pmedian_exact(c, w, p, fx, deadline, seed, stats):
     stats["lp_bound"] = lb
     if lb >= ub - 1e-6 * max(1.0, abs(ub)):
         return best, ub, lb, True
-    # phase 2: MIP on the cut model, extend the cut where the integer solution reaches past it.
-    # Only solutions better than the incumbent matter, so the MIP gets a cutoff just below it
-    # (with integer data, 'better' means at least 1 lower); finding none proves the incumbent.
-    integral = bool(np.all(w == np.round(w)) and np.all(c[np.isfinite(c)] == np.round(c[np.isfinite(c)])))
+    # phase 2: MIP on the cut model (incumbent as start), extend the cut where the integer
+    # solution reaches past it, until the cut model's optimum is exact.
     for it in range(100):
         left = deadline - time.perf_counter()
         if left <= 0:
             break
-        cutoff = ub - 0.5 if integral else ub - 1e-7 * max(1.0, abs(ub))
+        yb = np.zeros(m)
+        yb[best] = 1
         done, y, bnd, info = model.solve(cut, p, y_lo, relax=False, time_limit=left, seed=seed,
-                                         cutoff=cutoff)
-        if done and y is None:
-            stats["mip_iterations"] = it + 1
-            return best, ub, ub, True
+                                         start_y=yb)
         stats["mip_iterations"] = it + 1
         stats.update({"mip_" + k: v for k, v in info.items()})
         if y is not None:
