@@ -5,8 +5,8 @@ Run from the repository root::
     .venv/bin/python benchmarks/demo.py
 
 Prints (1) the time to generate the whole demo and one county from scratch (cache bypassed),
-against the obvious alternative of shipping a generated GeoPackage and reading it back; and
-(2) what simplifying the county borders as a coverage buys over simplifying each county on its
+against the obvious alternative of shipping a generated GeoPackage and reading it back, and the
+time for a synthetic 100-county province; and (2) what simplifying the county borders as a coverage buys over simplifying each county on its
 own (shapely.simplify, same tolerance): gaps and overlaps between neighbours, vertices, bytes.
 """
 
@@ -54,6 +54,24 @@ def bench_generation() -> None:
     print(f"ratio generate/read  : {full_s / read_s:6.1f}x")
 
 
+def bench_province() -> None:
+    """generate_network on a synthetic 100-county province (10 x 10 grid of ~1,100 km2 counties)."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from geo_service.synthetic import generate_network
+
+    polys = [box(120 + i * 0.4, 40 + j * 0.3, 120.4 + i * 0.4, 40.3 + j * 0.3)
+             for i in range(10) for j in range(10)]
+    c = gpd.GeoDataFrame({"id": [f"{i:03d}" for i in range(100)], "name": [f"第{i}县" for i in range(100)]},
+                         geometry=polys, crs=4326)
+    secs, ds = timed(lambda: generate_network(c, 1, members=4000, groups=220, conveners=800, comprehensive=230,
+                                              sector_stations=340, studios=200, contact_points=30), repeat=1)
+    n = ds.counts()
+    print(f"100-county province  : {secs:6.2f} s  ({n['villages']} villages, {n['stations']} stations, "
+          f"{n['members']} members, {n['constituents']} constituents)")
+
+
 def bench_simplification(tolerance_m: float = 80.0) -> None:
     try:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
@@ -92,4 +110,5 @@ def bench_simplification(tolerance_m: float = 80.0) -> None:
 
 if __name__ == "__main__":
     bench_generation()
+    bench_province()
     bench_simplification()
