@@ -10,8 +10,8 @@
 
 Costs are non-negative floats in the caller's unit (metres for straight-line or road distance, seconds
 for road time). Min-cost flow needs integer costs: every arc cost is multiplied by ``scale`` and rounded
-to the nearest integer (``scale`` is picked so the largest arc cost becomes about 1e8, i.e. millimetres
-for county-sized distances). Each arc is off by at most ``0.5 / scale`` units, so the rounded optimum is
+to the nearest integer (``scale`` is picked so the largest arc cost becomes about 1e10, or less where
+``cost x nodes`` would pass 1e17, keeping OR-Tools' internal products inside int64). Each arc is off by at most ``0.5 / scale`` units, so the rounded optimum is
 within ``n * 0.5 / scale`` of the true optimum; the reported ``bound`` subtracts exactly that, so
 ``bound <= true optimum <= objective`` always holds and ``gap`` is honest (typically < 1e-9).
 
@@ -43,7 +43,7 @@ from scipy.spatial import cKDTree
 
 OPTIMAL, FEASIBLE, INFEASIBLE = "optimal", "feasible", "infeasible"
 DENSE_ARC_LIMIT = 4_000_000  # dense problems with more allowed arcs use candidate arcs + pricing
-_TARGET_MAX_INT_COST = 1e8  # largest scaled arc cost; keeps cost * nodes far below 2**63 in OR-Tools
+_TARGET_MAX_INT_COST = 1e10  # largest scaled arc cost (capped so cost * nodes stays far below 2**63)
 
 
 class SolverError(RuntimeError):
@@ -251,7 +251,7 @@ def _bins_with_slack(cost: np.ndarray, lo: np.ndarray, hi: np.ndarray,
     finite = np.isfinite(cost)
     rows, cols = np.nonzero(finite)
     c = cost[finite]
-    scale = _TARGET_MAX_INT_COST / 100 / max(float(c.max()) if len(c) else 1.0, 1e-9)
+    scale = 1e8 / max(float(c.max()) if len(c) else 1.0, 1e-9)
     icost = np.rint(c * scale).astype(np.int64)
     big = int((m + 2) * (int(icost.max()) + 1 if len(icost) else 1))
     pen = np.ones(n, np.int64) if unassigned_penalty is None else np.maximum(
@@ -423,8 +423,9 @@ def _prepare_locks(lockv: np.ndarray, lo: np.ndarray, hi: np.ndarray, m: int,
     return lo_f, hi_f, diags
 
 
-def _choose_scale(max_cost: float) -> float:
-    return _TARGET_MAX_INT_COST / max(max_cost, 1e-9)
+def _choose_scale(max_cost: float, nodes: int) -> float:
+    """Units per cost unit: the largest arc becomes ~1e10, or less so that cost x nodes stays < 1e17."""
+    return min(_TARGET_MAX_INT_COST, 1e17 / max(nodes + 2, 1)) / max(max_cost, 1e-9)
 
 
 def assign_constituents(cost: np.ndarray, min_load: Any, max_load: Any, allowed: np.ndarray | None = None,
@@ -518,7 +519,7 @@ def assign_constituents(cost: np.ndarray, min_load: Any, max_load: Any, allowed:
     place = np.setdiff1d(np.arange(nf), unplaceable)
     rows_all, cols_all = np.nonzero(sub_hard[place])
     max_c = float(sub_model.max()) if sub_model.size else 1.0
-    scale = _choose_scale(max_c)
+    scale = _choose_scale(max_c, n + m)
 
     pm = np.where(sub_hard[place], sub_model[place], np.inf)
     icm = np.rint(np.where(np.isfinite(pm), pm, 0) * scale).astype(np.int64)
@@ -698,7 +699,7 @@ def assign_constituents_geo(constituent_xy: np.ndarray, member_xy: np.ndarray, m
     psec = csec[place]
     allxy = np.vstack([cxy, mxy]) if n + m else np.zeros((1, 2))
     diag_len = float(np.hypot(*(allxy.max(0) - allxy.min(0)))) + 1.0
-    scale = _choose_scale(diag_len + (float(cross_penalty) if cross else 0.0) + w)
+    scale = _choose_scale(diag_len + (float(cross_penalty) if cross else 0.0) + w, n + m)
 
     def candidates(k: int) -> tuple[_Arcs, np.ndarray, dict[int, tuple[cKDTree, np.ndarray]]]:
         """k nearest same-sector members (+ k nearest of any sector when cross allowed)."""
@@ -852,6 +853,10 @@ def _by_sector(cxy: np.ndarray, mxy: np.ndarray, lo: np.ndarray, hi: np.ndarray,
         statuses.append(sub.status)
         rounds, arcs, scale = max(rounds, sub.rounds), arcs + sub.n_arcs, min(scale, sub.scale)
     status = (INFEASIBLE if INFEASIBLE in statuses else FEASIBLE if FEASIBLE in statuses else OPTIMAL)
+    if prev is not None and w:
+        # rows whose previous member is of another sector must move: their churn is a constant
+        forced = int(((prev >= 0) & (msec[np.maximum(prev, 0)] != csec) & (assign >= 0)).sum())
+        obj, bound = obj + w * forced, bound + w * forced
     loads = np.bincount(assign[assign >= 0], minlength=m)
     moved = None
     if prev is not None and reasons is not None:

@@ -296,3 +296,29 @@ def test_groups_to_stations_capacity():
     assert short.diagnostics[0]["quota"] == "max_load"
     masked = assign_groups_to_stations(cost, [3, 3], allowed=np.array([[1, 0], [1, 0], [1, 0]], bool))
     assert masked.assignment.tolist() == [0, 0, 0]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 100_000), n=st.integers(5, 80), m=st.integers(2, 10), sectors=st.integers(1, 3),
+       k=st.integers(1, 3), cross=st.booleans(), churn=st.sampled_from([0.0, 500.0, 1e6]),
+       lo=st.integers(0, 4), span=st.integers(0, 6), lock=st.booleans())
+def test_geo_equals_dense_model(seed, n, m, sectors, k, cross, churn, lo, span, lock):
+    """The sparse priced solver and the dense full model agree on every model variant."""
+    rng = np.random.default_rng(seed)
+    cx, mx, cs, ms = clustered(rng, n, m, sectors)
+    hi = max(1, lo + span)
+    prev = np.where(rng.random(n) < 0.7, rng.integers(0, m, n), -1) if churn else None
+    locks = {0: int(np.flatnonzero(ms == cs[0])[0])} if lock and (ms == cs[0]).any() else None
+    pen = 2000.0 if cross else None
+    geo = assign_constituents_geo(cx, mx, lo, hi, constituent_sector=cs, member_sector=ms, cross_penalty=pen,
+                                  previous=prev, churn_weight=churn, locks=locks, k=k)
+    dense = assign_constituents(cdist(cx, mx), lo, hi, allowed=cs[:, None] == ms[None, :], cross_penalty=pen,
+                                previous=prev, churn_weight=churn, locks=locks)
+    assert geo.status == dense.status
+    if locks:
+        assert geo.assignment[0] == locks[0]
+    if dense.status == "optimal":
+        assert geo.objective == pytest.approx(dense.objective, rel=1e-7, abs=1e-3)
+        assert geo.bound <= geo.objective and geo.gap < 1e-6
+        if prev is not None:
+            assert geo.moved["moved"] + geo.moved["kept"] == int((prev >= 0).sum())
