@@ -190,7 +190,7 @@ def test_missing_point_error_or_drop(csv_dir):
     edit_csv(csv_dir, "villages", 3, "lat", "")
     p = one(problems_of(csv_dir), "missing_geometry")
     assert (p.layer, p.row, p.feature_id, p.field) == ("villages", 3, "V3", "lon/lat")
-    assert "missing_points='drop'" in p.message
+    assert "missing_points='drop'" in p.message and "--missing-points drop" in p.message
     # dropped rows: later rows keep their own row numbers in problems
     edit_csv(csv_dir, "villages", 5, "population", "-1")
     edit_csv(csv_dir, "constituents", 3, "village_id", "V1")  # constituent 3 lived in the dropped V3

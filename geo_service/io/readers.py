@@ -480,7 +480,8 @@ def _locate(p: Problem, col: _Collector) -> Problem:
         fld = "/".join(raw.headers.get(c, c) for c in ("lon", "lat")) if "lon" in raw.headers \
             else raw.headers.get("wkt", "wkt")
         if p.code == "missing_geometry" and LAYERS[p.layer].geometry == "Point":
-            msg = f"no coordinates ({fld} blank); fill them in or import with missing_points='drop'"
+            msg = (f"no coordinates ({fld} blank); fill them in, or drop such rows "
+                   "(missing_points='drop', CLI --missing-points drop)")
     return dataclasses.replace(p, row=row, field=fld, source=raw.source, message=msg)
 
 
