@@ -51,8 +51,8 @@ _COMMON: dict[str, tuple[str, ...]] = {
 _PER_LAYER: dict[str, dict[str, tuple[str, ...]]] = {
     "townships": {"name": ("乡镇", "乡镇街道", "乡镇名称", "街道名称")},
     "villages": {"name": ("村", "村名", "村社区", "村庄", "村名称", "社区")},
-    "stations": {"name": ("站点", "工作站", "站名", "站点名称")},
-    "groups": {"name": ("活动组", "界别活动组", "活动组名称")},
+    "stations": {"name": ("站点", "工作站", "站名", "站点名称"), "sectors": ("界别", "sector")},
+    "groups": {"name": ("活动组", "界别活动组", "活动组名称"), "sectors": ("界别", "sector")},
     "committees": {"name": ("专委会", "专委会名称")},
     "counties": {"name": ("区县", "县", "区县名称")},
     "members": {"name": ("委员", "委员姓名")},

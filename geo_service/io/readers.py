@@ -211,8 +211,7 @@ def _holds_many_layers(path: Path) -> bool:
     except Exception:
         return canonical_layer(path.stem) is None  # unreadable: the reader will say so
     known = {canonical_layer(n) for n in names} - {None}
-    return len(known) >= 2 or (len(known) == 1 and canonical_layer(path.stem) is None) \
-        or canonical_layer(path.stem) is None
+    return len(known) >= 2 or canonical_layer(path.stem) is None
 
 
 def _read_path(col: _Collector, path: Path, label: str) -> None:
@@ -548,6 +547,12 @@ def read_dataset(path: str | os.PathLike, *, datum: str = "wgs84", name: str = "
     missing_points : ``"error"`` (default): a point row without coordinates is an error;
         ``"drop"``: such rows are dropped, each listed in ``Dataset.warnings``.
     required : layers that must be present (default townships and villages).
+
+    What official lists commonly lack is filled, each with a warning in ``Dataset.warnings``:
+    townships given as seat points get Voronoi polygons (:func:`townships_from_points`) and
+    their seat village ``is_seat``; villages without a population column get population 0;
+    a bare county outline gets id ``C1`` and its file name. Villages sharing coordinates or
+    lying far from their township's seat are warned about, never moved.
 
     Raises
     ------
