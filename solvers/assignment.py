@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 from ortools.graph.python import min_cost_flow
@@ -511,7 +512,7 @@ def assign_constituents(cost: np.ndarray, min_load: Any, max_load: Any, allowed:
     if relaxed:
         relaxation = {"max_load": {str(d["scope"]): d["relaxed_max"] for d in diags if "relaxed_max" in d},
                       "min_load": {str(d["scope"]): d["relaxed_min"] for d in diags if "relaxed_min" in d},
-                      "unplaceable": int(len(unplaceable))}
+                      "unplaceable": len(unplaceable)}
         if allowed is not None and cross_penalty is None and any(
                 d["quota"] in ("max_load", "no_member") for d in diags):
             relaxation["alternative"] = ("allow a cross-sector fallback (cross_penalty) to place the "
@@ -564,8 +565,8 @@ def assign_constituents(cost: np.ndarray, min_load: Any, max_load: Any, allowed:
         # a Hall-type shortage inside a block: closest assignment with the fewest unplaced rows
         a_s, short = _bins_with_slack(pm, lo_r, hi_r)
         left = np.flatnonzero(a_s < 0)
-        diags.append({"quota": "reachability", "scope": "allowed pairs", "demand": int(len(place)),
-                      "short_by": int(len(left)),
+        diags.append({"quota": "reachability", "scope": "allowed pairs", "demand": len(place),
+                      "short_by": len(left),
                       "message": f"{len(left)} constituents cannot be placed within the max loads of "
                                  f"the members they may go to (indices {place[left][:20].tolist()}"
                                  f"{'...' if len(left) > 20 else ''}); "
@@ -690,7 +691,7 @@ def assign_constituents_geo(constituent_xy: np.ndarray, member_xy: np.ndarray, m
     if relaxed:
         relaxation = {"max_load": {str(d["scope"]): d["relaxed_max"] for d in diags if "relaxed_max" in d},
                       "min_load": {str(d["scope"]): d["relaxed_min"] for d in diags if "relaxed_min" in d},
-                      "unplaceable": int(len(unplaceable))}
+                      "unplaceable": len(unplaceable)}
         if not cross and any(d["quota"] in ("max_load", "no_member") for d in diags):
             relaxation["alternative"] = ("allow a cross-sector fallback (cross_penalty) to place the "
                                          "surplus with members of other sectors")
@@ -927,7 +928,7 @@ def assign_villages_to_groups(cost: np.ndarray, population: Sequence[float], min
         need = math.ceil(len(uncovered) / typical)
         extra["groups_needed"] = need
         diags.append({"quota": "capacity", "severity": "warning", "scope": "groups",
-                      "demand": int(len(free)), "capacity": cap, "short_by": int(len(uncovered)),
+                      "demand": len(free), "capacity": cap, "short_by": len(uncovered),
                       "uncovered": uncovered.tolist(), "groups_needed": need,
                       "message": f"{g} groups x max {typical} cannot take {len(free)} villages: "
                                  f"{len(uncovered)} villages ({int(pop[uncovered].sum())} people) stay "
@@ -974,7 +975,7 @@ def _compact_cpsat(res: AssignmentResult, cost: np.ndarray, rows: np.ndarray, lo
     if prev is not None and churn_weight:
         pv = prev[rows]
         c_int = c_int + np.where((pv[:, None] >= 0) & (pv[:, None] != np.arange(g)[None, :]),
-                                 int(round(churn_weight)), 0)
+                                 round(churn_weight), 0)
     nv = len(rows)
     x = [[mdl.NewBoolVar(f"x{v}_{q}") for q in range(g)] for v in range(nv)]
     for v, i in enumerate(rows):
@@ -999,7 +1000,7 @@ def _compact_cpsat(res: AssignmentResult, cost: np.ndarray, rows: np.ndarray, lo
         expr = sum(int(steps[t]) * y[t] for t in range(len(levels)))
         radius_terms.append(expr)
         radius_exprs.append((levels, y))
-    w = int(round(compactness * 1000))
+    w = round(compactness * 1000)
     mdl.Minimize(1000 * sum(int(c_int[v, q]) * x[v][q] for v in range(nv) for q in range(g))
                  + w * sum(radius_terms))
     for v, i in enumerate(rows):
@@ -1079,7 +1080,7 @@ def assign_townships_to_committees(cost: np.ndarray, uncovered_population: Seque
              "committees_needed": math.ceil(len(under) / max(per_committee, 1))}
     if len(under):
         diags.append({"quota": "capacity", "severity": "warning", "scope": "committees",
-                      "short_by": int(len(under)), "unassigned": under.tolist(),
+                      "short_by": len(under), "unassigned": under.tolist(),
                       "committees_needed": extra["committees_needed"],
                       "message": f"{k} committees x {per_committee} townships leave {len(under)} under-served "
                                  f"townships ({int(up[under].sum())} uncovered people) without a committee; "

@@ -15,9 +15,10 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -559,5 +560,13 @@ def diff_results(prev: OptimisationResult | dict[str, Any], new: OptimisationRes
     return pd.DataFrame(rows, columns=["tier", "id", "previous", "new", "reason"])
 
 
-__all__ = ["Cancelled", "Locks", "OptimisationParams", "OptimisationResult", "TierResult", "diff_results",
-           "run_optimisation", "TIERS"]
+__all__ = [
+    "TIERS",
+    "Cancelled",
+    "Locks",
+    "OptimisationParams",
+    "OptimisationResult",
+    "TierResult",
+    "diff_results",
+    "run_optimisation",
+]

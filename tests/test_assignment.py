@@ -14,8 +14,13 @@ from scipy.optimize import linprog
 from scipy.spatial.distance import cdist
 
 from solvers import assignment as A
-from solvers.assignment import (assign_constituents, assign_constituents_geo, assign_groups_to_stations,
-                                assign_townships_to_committees, assign_villages_to_groups)
+from solvers.assignment import (
+    assign_constituents,
+    assign_constituents_geo,
+    assign_groups_to_stations,
+    assign_townships_to_committees,
+    assign_villages_to_groups,
+)
 
 
 def lp_optimum(cost, lo, hi, allowed=None):
@@ -143,7 +148,7 @@ def test_locks_geo_and_over_max():
     res = assign_constituents_geo(cx, mx, 0, 4, locks=locks)
     assert (res.assignment[:5] == 3).all()
     assert res.status == "infeasible"
-    d = [x for x in res.diagnostics if x["quota"] == "locks"][0]
+    d = next(x for x in res.diagnostics if x["quota"] == "locks")
     assert d["demand"] == 5 and d["capacity"] == 4 and d["short_by"] == 1
 
 

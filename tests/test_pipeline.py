@@ -11,8 +11,13 @@ import openpyxl
 import pytest
 from pydantic import ValidationError
 
-from solvers.pipeline import (Cancelled, OptimisationParams, OptimisationResult, diff_results,
-                              run_optimisation)
+from solvers.pipeline import (
+    Cancelled,
+    OptimisationParams,
+    OptimisationResult,
+    diff_results,
+    run_optimisation,
+)
 
 
 @pytest.fixture(scope="module")
