@@ -1,0 +1,296 @@
+"""Close coverage gaps: where to open new contact points (界别联系点) given the stations we have.
+
+:func:`close_gaps` turns a :class:`~geo_service.dataset.Dataset` into a location problem:
+demands are the villages (weight = population), sites are the existing stations (always open,
+*fixed*) followed by candidate sites (villages, township seats or a list of village ids), and the
+cost is the straight-line distance in metres in ``ds.metric_crs`` or the door-to-door road travel
+time in seconds from :class:`geo_service.network.RoadNetwork`. It then runs one of the models of
+:mod:`solvers.location` (LSCP: fewest new points covering everyone; MCLP: ``k`` new points
+covering the most people; p-median: ``k`` new points minimising population-weighted distance)
+and reports the proposed points, the coverage before and after at several thresholds, and every
+village still uncovered with the reason.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from .location import LocationResult, max_coverage, p_median, set_cover
+
+__all__ = ["GapClosingResult", "close_gaps", "gap_cost_matrix"]
+
+MODELS = ("lscp", "mclp", "pmedian")
+MODES = ("straight", "road")
+
+
+@dataclass
+class GapClosingResult:
+    """What :func:`close_gaps` proposes and what it changes.
+
+    Attributes:
+        proposed: GeoDataFrame (EPSG:4326) of new contact points: ``id``, ``name``, ``kind``
+            (``contact_point``), ``village`` (candidate village id), ``township_id``,
+            ``population_gained`` (population newly within the threshold thanks to this point, when
+            it is the nearest open site), ``villages_served``.
+        coverage: one row per threshold: ``threshold`` (metres or seconds, see ``unit``),
+            ``population``, ``covered_before``, ``share_before``, ``covered_after``,
+            ``share_after``, ``villages_uncovered_before``, ``villages_uncovered_after``.
+        uncovered: villages (with population) still beyond ``threshold`` afterwards: ``id``,
+            ``name``, ``township_id``, ``population``, ``nearest_site_id``, ``nearest_cost``,
+            ``reason`` (``no_candidate`` / ``not_selected`` / ``capacity``) and ``message``.
+        solution: the raw :class:`~solvers.location.LocationResult`.
+        params: the parameters used (JSON-safe).
+    """
+
+    proposed: gpd.GeoDataFrame
+    coverage: pd.DataFrame
+    uncovered: pd.DataFrame
+    solution: LocationResult
+    params: dict[str, Any] = field(default_factory=dict)
+    time_s: float = 0.0
+
+    @property
+    def status(self) -> str:
+        return self.solution.status
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """``proposed`` (with lon/lat columns, no geometry), ``coverage`` and ``uncovered``."""
+        prop = pd.DataFrame(self.proposed.drop(columns="geometry"))
+        prop["lon"] = self.proposed.geometry.x.to_numpy() if len(prop) else []
+        prop["lat"] = self.proposed.geometry.y.to_numpy() if len(prop) else []
+        return {"proposed": prop, "coverage": self.coverage.copy(), "uncovered": self.uncovered.copy()}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe summary: parameters, solver status/objective/bound/gap and the three tables."""
+
+        def clean(v: Any) -> Any:
+            if isinstance(v, (np.integer,)):
+                return int(v)
+            if isinstance(v, (float, np.floating)):
+                return float(v) if np.isfinite(v) else None
+            if isinstance(v, (np.bool_,)):
+                return bool(v)
+            return v
+
+        sol = self.solution.to_dict()
+        return {
+            "params": self.params,
+            "status": sol["status"], "objective": sol["objective"], "bound": sol["bound"],
+            "gap": sol["gap"], "message": sol["message"], "time_s": round(self.time_s, 3),
+            **{name: [{k: clean(v) for k, v in row.items()} for row in df.to_dict("records")]
+               for name, df in self.tables().items()},
+        }
+
+    def to_geojson(self) -> dict[str, Any]:
+        """The proposed points as a GeoJSON FeatureCollection (WGS-84)."""
+        import json
+
+        return json.loads(self.proposed.to_json(drop_id=True)) if len(self.proposed) else {
+            "type": "FeatureCollection", "features": []}
+
+
+def _candidates(ds, candidates: str | Sequence[str], forbidden: Iterable[str] | None
+                ) -> gpd.GeoDataFrame:
+    v = ds.villages
+    if isinstance(candidates, str):
+        if candidates == "villages":
+            cand = v
+        elif candidates == "seats":
+            seats = v["is_seat"].fillna(False).astype(bool) if "is_seat" in v else pd.Series(False, v.index)
+            cand = v[seats.to_numpy()]
+            if len(cand) == 0:
+                raise ValueError("candidates='seats' but no village has is_seat = true")
+        else:
+            raise ValueError(f"candidates must be 'villages', 'seats' or a list of village ids, "
+                             f"got {candidates!r}")
+    else:
+        ids = [str(x) for x in candidates]
+        known = set(v["id"])
+        missing = [x for x in ids if x not in known]
+        if missing:
+            raise ValueError(f"candidate village id(s) not in the villages layer: {missing[:5]}")
+        cand = v[v["id"].isin(ids)]
+    if forbidden is not None:
+        bad = {str(x) for x in forbidden}
+        cand = cand[~cand["id"].isin(bad)]
+    if len(cand) == 0:
+        raise ValueError("no candidate sites left (all forbidden or none given)")
+    return cand.reset_index(drop=True)
+
+
+def gap_cost_matrix(ds, sites: gpd.GeoDataFrame, mode: str = "straight", network: Any = None
+                    ) -> np.ndarray:
+    """Cost from every village (rows) to every site (columns).
+
+    ``straight``: Euclidean metres in ``ds.metric_crs`` (<0.05 % error over a county).
+    ``road``: door-to-door travel seconds from ``network`` (a
+    :class:`geo_service.network.RoadNetwork`, built from ``ds`` when ``None``); ``inf`` where
+    unreachable.
+    """
+    if mode == "straight":
+        a = ds.xy_m("villages")
+        b = np.column_stack([*sites.to_crs(ds.metric_crs).geometry.pipe(lambda g: (g.x, g.y))])
+        return np.hypot(a[:, None, 0] - b[None, :, 0], a[:, None, 1] - b[None, :, 1])
+    if mode == "road":
+        if network is None:
+            try:
+                from geo_service.network import RoadNetwork
+            except ImportError as e:  # pragma: no cover - only before issue 3 lands
+                raise ValueError("mode='road' needs geo_service.network, which is not available; "
+                                 "use mode='straight'") from e
+            network = RoadNetwork.from_dataset(ds)
+        return np.asarray(network.travel_time_matrix(ds.villages.geometry, sites.geometry), float)
+    raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+
+
+def _fmt_cost(v: float, mode: str) -> str:
+    if not np.isfinite(v):
+        return "unreachable"
+    return f"{v / 1000:.1f} km" if mode == "straight" else f"{v / 60:.0f} min"
+
+
+def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str = "straight",
+               candidates: str | Sequence[str] = "villages", forbidden: Iterable[str] | None = None,
+               model: str = "lscp", time_limit: float | None = 60.0, seed: int = 0,
+               network: Any = None, *, threshold_s: float = 1800.0,
+               fixed_kinds: Iterable[str] | None = None,
+               report_thresholds: Sequence[float] | None = None,
+               capacity: float | None = None) -> GapClosingResult:
+    """Propose new contact points so more villages lie within the service threshold.
+
+    Args:
+        ds: the dataset (villages with population; stations are the existing, fixed sites).
+        threshold_m: service distance in metres (``mode="straight"``).
+        k: number of NEW points (required for ``mclp`` and ``pmedian``; ignored by ``lscp``,
+            which finds the fewest).
+        mode: ``"straight"`` (metres, ``ds.metric_crs``) or ``"road"`` (seconds by road; the
+            threshold is then ``threshold_s``).
+        candidates: ``"villages"`` (any village), ``"seats"`` (township seats, ``is_seat``) or a
+            list of village ids.
+        forbidden: village ids that must not host a new point.
+        model: ``"lscp"``, ``"mclp"`` or ``"pmedian"``.
+        time_limit: solver seconds; the best solution found so far is returned with its bound.
+        seed: solver seed (same seed and data, same proposal).
+        network: a prebuilt :class:`geo_service.network.RoadNetwork` for ``mode="road"``.
+        threshold_s: service time in seconds for ``mode="road"`` (default 30 min).
+        fixed_kinds: station kinds that count as existing coverage (default: all kinds).
+        report_thresholds: thresholds for the before/after table (same unit as the mode);
+            default half, 1x and 1.5x the threshold.
+        capacity: optional population limit per new or existing point (MCLP and p-median).
+
+    Raises:
+        ValueError: unknown model/mode/candidates, ``k`` missing, or no candidates left.
+    """
+    t0 = time.perf_counter()
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if model in ("mclp", "pmedian") and (k is None or int(k) < 0):
+        raise ValueError(f"model={model!r} needs k, the number of new points (an integer >= 0)")
+    threshold = float(threshold_m if mode == "straight" else threshold_s)
+    if not threshold > 0:
+        raise ValueError(f"threshold must be > 0, got {threshold}")
+    villages = ds.villages.reset_index(drop=True)
+    if len(villages) == 0:
+        raise ValueError("the dataset has no villages to cover")
+    stations = ds.stations.reset_index(drop=True)
+    if fixed_kinds is not None:
+        kinds = set(fixed_kinds)
+        stations = stations[stations["kind"].isin(kinds)].reset_index(drop=True)
+    cand = _candidates(ds, candidates, forbidden)
+    sites = gpd.GeoDataFrame(
+        {"id": list(stations["id"]) + list(cand["id"]),
+         "name": list(stations["name"]) + list(cand["name"]),
+         "existing": [True] * len(stations) + [False] * len(cand)},
+        geometry=list(stations.geometry) + list(cand.geometry), crs=villages.crs)
+    cost = gap_cost_matrix(ds, sites, mode, network)
+    pop = villages["population"].fillna(0).to_numpy(dtype=float)
+    nf = len(stations)
+    fixed = np.arange(nf)
+    if model == "lscp":
+        sol = set_cover(cost, threshold, weights=pop, fixed=fixed, time_limit=time_limit, seed=seed)
+    elif model == "mclp":
+        p = min(nf + int(k), cost.shape[1])
+        sol = max_coverage(cost, threshold, p, weights=pop, fixed=fixed, capacity=capacity,
+                           time_limit=time_limit, seed=seed)
+    else:
+        p = min(nf + int(k), cost.shape[1])
+        if nf == 0 and p == 0:
+            raise ValueError("p-median with no stations needs k >= 1")
+        sol = p_median(cost, p, weights=pop, fixed=fixed, capacity=capacity,
+                       time_limit=time_limit, seed=seed)
+    new = np.array([j for j in sol.selected if j >= nf], dtype=int)
+    before = cost[:, :nf].min(axis=1) if nf else np.full(len(villages), np.inf)
+    after = cost[:, np.concatenate([fixed, new])].min(axis=1) if (nf or len(new)) else before
+    # proposed points
+    nearest_after = np.concatenate([fixed, new])[np.argmin(cost[:, np.concatenate([fixed, new])], axis=1)] \
+        if (nf or len(new)) else np.full(len(villages), -1)
+    rows = []
+    for n_i, j in enumerate(new):
+        c = cand.iloc[j - nf]
+        mine = (nearest_after == j) & (after <= threshold)
+        gained = mine & ~(before <= threshold)
+        rows.append({"id": f"NEW-CP-{n_i + 1:03d}", "name": f"{c['name']}界别联系点",
+                     "kind": "contact_point", "village": c["id"], "township_id": c.get("township_id"),
+                     "population_gained": int(pop[gained].sum()), "villages_served": int(mine.sum()),
+                     "geometry": c.geometry})
+    proposed = gpd.GeoDataFrame(rows, columns=["id", "name", "kind", "village", "township_id",
+                                               "population_gained", "villages_served", "geometry"],
+                                geometry="geometry", crs="EPSG:4326")
+    # before/after table
+    ths = list(report_thresholds) if report_thresholds else [threshold * 0.5, threshold, threshold * 1.5]
+    total = float(pop.sum())
+    has_pop = pop > 0
+    cov_rows = []
+    for t in sorted(set(float(x) for x in ths)):
+        cb, ca = before <= t, after <= t
+        cov_rows.append({"threshold": t, "unit": "m" if mode == "straight" else "s",
+                         "population": int(total), "covered_before": int(pop[cb].sum()),
+                         "share_before": float(pop[cb].sum() / total) if total else 1.0,
+                         "covered_after": int(pop[ca].sum()),
+                         "share_after": float(pop[ca].sum() / total) if total else 1.0,
+                         "villages_uncovered_before": int((~cb & has_pop).sum()),
+                         "villages_uncovered_after": int((~ca & has_pop).sum())})
+    coverage = pd.DataFrame(cov_rows)
+    # uncovered villages with reasons
+    ncost = np.where(np.isfinite(cost), cost, np.inf)
+    near_j = np.argmin(ncost, axis=1)
+    near_c = ncost[np.arange(len(villages)), near_j]
+    unc = []
+    for i in np.flatnonzero((after > threshold) & has_pop):
+        if near_c[i] > threshold:
+            reason = "no_candidate"
+            msg = (f"no candidate within the threshold ({_fmt_cost(threshold, mode)}): the nearest "
+                   f"candidate is {_fmt_cost(near_c[i], mode)} away")
+        else:
+            reason = "not_selected"
+            msg = (f"a candidate {_fmt_cost(near_c[i], mode)} away could cover it, but the "
+                   f"new points went where they cover more people")
+            if capacity is not None and model != "lscp":
+                reason = "capacity" if any(d["demand"] == i and d["reason"] == "capacity"
+                                           for d in sol.uncovered) else reason
+        unc.append({"id": villages.at[i, "id"], "name": villages.at[i, "name"],
+                    "township_id": villages.at[i, "township_id"], "population": int(pop[i]),
+                    "nearest_site_id": sites.at[int(near_j[i]), "id"],
+                    "nearest_cost": float(near_c[i]), "reason": reason, "message": msg})
+    uncovered = pd.DataFrame(unc, columns=["id", "name", "township_id", "population",
+                                           "nearest_site_id", "nearest_cost", "reason", "message"])
+    if sol.status == "infeasible" and model == "lscp":
+        sol.message = (f"not every village can be reached: {len(uncovered)} village(s) have no "
+                       f"candidate within {_fmt_cost(threshold, mode)}; "
+                       f"{len(new)} new point(s) cover all the others")
+    params = {"threshold": threshold, "unit": "m" if mode == "straight" else "s", "k": k,
+              "mode": mode, "candidates": candidates if isinstance(candidates, str) else list(candidates),
+              "forbidden": sorted(str(x) for x in forbidden) if forbidden else [], "model": model,
+              "time_limit": time_limit, "seed": seed, "existing_sites": nf,
+              "candidate_sites": len(cand), "capacity": capacity,
+              "fixed_kinds": sorted(fixed_kinds) if fixed_kinds is not None else None}
+    return GapClosingResult(proposed, coverage, uncovered, sol, params, time.perf_counter() - t0)
+

@@ -1,0 +1,194 @@
+"""Location models on plain arrays, checked against brute force over site subsets."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from solvers.location import (brute_force, greedy_interchange, max_coverage, p_center, p_median,
+                              set_cover)
+
+ORLIB = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "orlib"
+
+
+@st.composite
+def instances(draw, max_n=9, max_m=6):
+    n = draw(st.integers(2, max_n))
+    m = draw(st.integers(2, max_m))
+    seed = draw(st.integers(0, 10_000))
+    rng = np.random.default_rng(seed)
+    cost = rng.integers(0, 60, size=(n, m)).astype(float)
+    w = rng.integers(0, 9, size=n).astype(float)
+    p = draw(st.integers(1, m))
+    nfix = draw(st.integers(0, min(2, p)))
+    fixed = sorted(rng.choice(m, size=nfix, replace=False).tolist())
+    radius = float(draw(st.integers(5, 50)))
+    return cost, w, p, fixed, radius
+
+
+FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FAST
+@given(instances())
+def test_p_median_matches_brute_force(inst):
+    cost, w, p, fixed, _ = inst
+    r = p_median(cost, p, weights=w, fixed=fixed)
+    best, _ = brute_force("pmedian", cost, p=p, weights=w, fixed=fixed)
+    assert r.status == "optimal"
+    assert r.objective == pytest.approx(best)
+    assert r.bound == pytest.approx(best)
+    assert len(r.selected) == p and set(fixed) <= set(r.selected.tolist())
+    # assignment is to the nearest open site
+    assert np.allclose(cost[np.arange(len(cost)), r.assignment], cost[:, r.selected].min(axis=1))
+
+
+@FAST
+@given(instances())
+def test_max_coverage_matches_brute_force(inst):
+    cost, w, p, fixed, radius = inst
+    r = max_coverage(cost, radius, p, weights=w, fixed=fixed)
+    best, _ = brute_force("mclp", cost, p=p, radius=radius, weights=w, fixed=fixed)
+    assert r.status == "optimal"
+    assert r.objective == pytest.approx(best)
+    assert len(r.selected) == p and set(fixed) <= set(r.selected.tolist())
+    covered = r.assignment >= 0
+    assert np.all(cost[np.flatnonzero(covered), r.assignment[covered]] <= radius)
+
+
+@FAST
+@given(instances())
+def test_set_cover_matches_brute_force(inst):
+    cost, w, _, fixed, radius = inst
+    r = set_cover(cost, radius, weights=w, fixed=fixed)
+    best, _ = brute_force("lscp", cost, radius=radius, weights=w, fixed=fixed)
+    if np.isfinite(best):
+        assert r.status == "optimal"
+        assert r.objective == best
+        assert np.all((r.assignment >= 0) | (w == 0))
+    else:
+        assert r.status == "infeasible"
+        assert any(d["reason"] == "no_candidate" for d in r.uncovered)
+    assert set(fixed) <= set(r.selected.tolist())
+
+
+@FAST
+@given(instances())
+def test_p_center_matches_brute_force(inst):
+    cost, _, p, fixed, _ = inst
+    r = p_center(cost, p, fixed=fixed)
+    best, _ = brute_force("pcenter", cost, p=p, fixed=fixed)
+    assert r.status == "optimal"
+    assert r.objective == pytest.approx(best)
+    assert len(r.selected) == p and set(fixed) <= set(r.selected.tolist())
+
+
+def test_infeasible_set_cover_is_explained():
+    cost = np.array([[1.0, 5.0], [2.0, 3.0], [14.2, 20.0]])
+    r = set_cover(cost, 10.0)
+    assert r.status == "infeasible"
+    assert "14.2" in r.message and "no candidate within the threshold" in r.message
+    [d] = r.uncovered
+    assert d["demand"] == 2 and d["reason"] == "no_candidate" and d["nearest_cost"] == 14.2
+    assert "the nearest candidate is 14.2 away" in d["message"]
+    # the coverable demands are still covered, with one site
+    assert len(r.selected) == 1 and (r.assignment[:2] >= 0).all() and r.assignment[2] == -1
+
+
+def test_mclp_explains_uncovered_demands():
+    cost = np.array([[0.0, 9.0, 50], [9.0, 0.0, 50], [50, 50, 0.0], [99, 99, 99]])
+    r = max_coverage(cost, 5.0, 2, weights=[10, 10, 1, 7])
+    reasons = {d["demand"]: d["reason"] for d in r.uncovered}
+    assert r.objective == 20 and reasons == {2: "not_selected", 3: "no_candidate"}
+
+
+def test_capacity_is_respected():
+    rng = np.random.default_rng(3)
+    cost = rng.integers(1, 50, size=(10, 5)).astype(float)
+    w = rng.integers(1, 6, size=10).astype(float)
+    cap = 12.0
+    r = p_median(cost, 3, weights=w, capacity=cap, fixed=[4])
+    assert r.status == "optimal" and 4 in r.selected
+    loads = np.bincount(r.assignment, weights=w, minlength=5)
+    assert np.all(loads <= cap + 1e-9) and set(np.flatnonzero(loads)) <= set(r.selected.tolist())
+    free = p_median(cost, 3, weights=w, fixed=[4])
+    assert r.objective >= free.objective - 1e-9
+    m = max_coverage(cost, 25.0, 2, weights=w, capacity=cap)
+    loads = np.bincount(m.assignment[m.assignment >= 0], weights=w[m.assignment >= 0], minlength=5)
+    assert np.all(loads <= cap + 1e-9)
+    assert np.all(cost[np.flatnonzero(m.assignment >= 0), m.assignment[m.assignment >= 0]] <= 25)
+
+
+def test_capacity_too_small_is_infeasible():
+    r = p_median(np.ones((4, 2)), 2, weights=[5, 5, 5, 5], capacity=6)
+    assert r.status == "infeasible" and "capacity" in r.message
+
+
+def test_unreachable_pairs_are_never_used():
+    inf = np.inf
+    cost = np.array([[0, inf, 4], [inf, 0, 9], [3, inf, inf]], float)
+    r = p_median(cost, 2)
+    assert r.status == "optimal" and np.isfinite(cost[np.arange(3), r.assignment]).all()
+    assert r.objective == brute_force("pmedian", np.where(np.isfinite(cost), cost, 1e6), p=2)[0]
+    dead = p_median(np.array([[inf, inf], [0, 1]]), 1)
+    assert dead.status == "infeasible" and dead.uncovered[0]["demand"] == 0
+
+
+def test_deterministic_with_seed():
+    rng = np.random.default_rng(7)
+    cost = rng.random((40, 25)) * 100
+    a, b = p_median(cost, 4, seed=5), p_median(cost, 4, seed=5)
+    assert a.selected.tolist() == b.selected.tolist() and a.objective == b.objective
+    c, d = max_coverage(cost, 20, 5, seed=1), max_coverage(cost, 20, 5, seed=1)
+    assert c.selected.tolist() == d.selected.tolist()
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match=r"cost\[0, 1\].*negative"):
+        p_median([[0, -1]], 1)
+    with pytest.raises(ValueError, match="p = 1 is smaller than the 2 fixed"):
+        p_median(np.ones((3, 3)), 1, fixed=[0, 1])
+    with pytest.raises(ValueError, match="weights has 2 entries"):
+        set_cover(np.ones((3, 3)), 1, weights=[1, 2])
+    with pytest.raises(ValueError, match="fixed site index 9"):
+        max_coverage(np.ones((3, 3)), 1, 2, fixed=[9])
+
+
+def test_result_to_dict_is_json_safe():
+    import json
+
+    r = set_cover(np.array([[1.0, 50.0], [40.0, 60.0]]), 10.0)
+    d = json.loads(json.dumps(r.to_dict(), allow_nan=False))
+    assert d["status"] == "infeasible" and d["uncovered"][0]["demand"] == 1
+
+
+def test_time_limit_returns_best_so_far_with_bound():
+    rng = np.random.default_rng(0)
+    cost = rng.random((150, 150)) * 1000
+    r = p_median(cost, 8, time_limit=0.2)
+    assert r.status in ("optimal", "feasible")
+    assert len(r.selected) == 8 and r.bound <= r.objective + 1e-6
+    h_sel, h_obj = greedy_interchange(cost, 8)
+    assert r.objective <= h_obj + 1e-6
+
+
+def _read_orlib():
+    spec = importlib.util.spec_from_file_location(
+        "pmed_bench", Path(__file__).resolve().parents[1] / "benchmarks" / "pmed.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.read_orlib_pmed
+
+
+def test_orlib_pmed1_reaches_published_optimum():
+    if not (ORLIB / "pmed1.txt").exists():
+        pytest.skip("../shared/benchmarks/orlib not present")
+    cost, p = _read_orlib()(ORLIB / "pmed1.txt")
+    assert cost.shape == (100, 100) and p == 5
+    r = p_median(cost, p, time_limit=60)
+    assert r.status == "optimal" and r.objective == 5819 and r.bound == 5819
