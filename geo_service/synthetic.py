@@ -740,7 +740,7 @@ def generate_network(counties: gpd.GeoDataFrame, seed: int = 0, *, sizes: Networ
     sxy = st.pop("xy")
     st["township_id"] = _township_of(sxy, towns, st.pop("t_idx"))
     layers = {
-        "counties": cty[["id", "name", "geometry"]].copy(),
+        "counties": cty[["id", "name", *[c for c in ("name_en", "level") if c in cty.columns], "geometry"]].copy(),
         "townships": gdf({"id": towns["id"], "name": towns["name"], "county_id": towns["county_id"]}, t_geo),
         "villages": gdf({"id": vil["id"], "name": vil["name"], "township_id": vil["township_id"],
                          "population": vil["population"].astype(int), "is_seat": vil["is_seat"].astype(bool)},
