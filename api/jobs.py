@@ -28,7 +28,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from geo_service.dataset import Dataset
@@ -88,9 +88,10 @@ class JobManager:
         self.capacity = workers + queue_size
         self.retry_after_s = retry_after_s
         self.runners = dict(DEFAULT_RUNNERS if runners is None else runners)
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="geo-job")
+        self._executor: ThreadPoolExecutor | None = None  # started on first submit
         self._slots = threading.BoundedSemaphore(self.capacity)
         self._cancel: dict[str, threading.Event] = {}
+        self._futures: dict[str, Future] = {}
         self._lock = threading.RLock()  # orders status writes between worker and cancel
 
     # -- public -----------------------------------------------------------------------------
@@ -110,7 +111,10 @@ class JobManager:
             self._cancel[job_id] = threading.Event()
             job = self.store.create_job(JobRecord(id=job_id, dataset_id=dataset_id, kind=kind,
                                                   params=params, message="waiting for a worker"))
-            self._executor.submit(self._run, job_id)
+            with self._lock:
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="geo-job")
+                self._futures[job_id] = self._executor.submit(self._run, job_id)
         except BaseException:
             self._cancel.pop(job_id, None)
             self._slots.release()
@@ -133,10 +137,28 @@ class JobManager:
         return job
 
     def shutdown(self, wait: bool = False) -> None:
-        """Stop accepting work; signal running jobs to stop (left ones are failed on next start)."""
+        """Signal running jobs to stop and release the worker threads (the app's shutdown).
+
+        Jobs left unfinished are marked failed on the next start. A later :meth:`submit` starts a
+        fresh pool, so an app whose lifespan runs twice (tests) keeps working.
+        """
         for ev in list(self._cancel.values()):
             ev.set()
-        self._executor.shutdown(wait=wait, cancel_futures=True)
+        with self._lock:
+            ex, self._executor = self._executor, None
+        if ex is not None:
+            ex.shutdown(wait=wait, cancel_futures=True)
+        for job_id, fut in list(self._futures.items()):
+            if fut.cancelled() and self._cancel.pop(job_id, None) is not None:  # never started
+                self._futures.pop(job_id, None)
+                self._slots.release()
+                try:
+                    self.store.update_job(job_id, status="failed", finished_at=utcnow(),
+                                          message="the service stopped before the job started",
+                                          error={"title": "Interrupted",
+                                                 "detail": "the service stopped before the job started"})
+                except NotFound:
+                    pass
 
     # -- worker -----------------------------------------------------------------------------
     def _write(self, job_id: str, ev: threading.Event, **fields: Any) -> bool:
@@ -191,8 +213,9 @@ class JobManager:
             except NotFound:
                 pass
         finally:
-            self._cancel.pop(job_id, None)
-            self._slots.release()
+            self._futures.pop(job_id, None)
+            if self._cancel.pop(job_id, None) is not None:
+                self._slots.release()
 
 
 def _summary_message(result: dict[str, Any]) -> str:
