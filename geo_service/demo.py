@@ -139,7 +139,15 @@ def generate_demo(seed: int = DEFAULT_SEED, counties: list[str] | None = None) -
     """
     key = None if counties is None else tuple(sorted(dict.fromkeys(str(c) for c in counties)))
     ds = _generate(int(seed), key)
-    return replace(ds, layers={k: v.copy() for k, v in ds.layers.items()}, meta=dict(ds.meta))
+    return replace(ds, layers={k: _copy_frame(v) for k, v in ds.layers.items()}, meta=dict(ds.meta))
+
+
+def _copy_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy that shares nothing mutable with ``df`` (list cells such as ``sectors`` included)."""
+    out = df.copy()
+    if "sectors" in out.columns:
+        out["sectors"] = [list(v) for v in out["sectors"]]
+    return out
 
 
 __all__ = ["BOUNDARIES_PATH", "DEFAULT_SEED", "JIAMUSI_ADCODES", "JIAMUSI_COUNTIES", "JIAMUSI_SIZES",

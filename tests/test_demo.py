@@ -148,8 +148,10 @@ def test_demo_is_the_same_in_another_process(fujin):
 def test_each_call_gets_its_own_frames():
     a = generate_demo(counties=[FUJIN])
     a.villages.loc[:, "population"] = -1
+    a.stations["sectors"].iloc[0].append("宗教")
     b = generate_demo(counties=[FUJIN])
     assert (b.villages["population"].astype(int) > 0).all()
+    assert b.stations["sectors"].iloc[0] == a.stations["sectors"].iloc[0][:-1]
 
 
 # --- geography -----------------------------------------------------------------------------------
