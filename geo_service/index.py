@@ -15,6 +15,13 @@ way the reported distance stays within 0.5 % of :func:`geo_service.crs.geodesic_
 One KD-tree (:class:`scipy.spatial.cKDTree`) is built per filter combination the first time it is
 asked for and cached under a lock; queries never change the index otherwise, so one instance can
 serve many threads. Rebuild the index (``StationIndex.from_dataset``) when the dataset changes.
+
+Large batches (>= :data:`GRID_MIN_BATCH` points) take a faster, equally exact path. Points are
+projected with a lon/lat grid over the dataset's extent holding each cell's affine form of the
+projection (within a few centimetres of PROJ over cells of a few hundred metres); then a square
+grid in metres (about :data:`GRID_CELLS` cells) lists per cell the few stations that can be among
+the k nearest anywhere in it, so most points cost a lookup and one distance. Points outside the
+grids, or in cells crowded with candidates, fall back to PROJ and the KD-tree.
 """
 
 from __future__ import annotations
@@ -41,6 +48,11 @@ _R_EARTH_M = 6_371_000.0
 # Beyond this distance (m) from the projection origin, answers are re-ranked geodesically.
 _FAR_M = 400_000.0
 _FAR_EXTRA = 8  # extra KD-tree candidates considered when re-ranking far points
+#: Batches at least this large use the cell grid (built per filter and k on first use).
+GRID_MIN_BATCH = 20_000
+#: Target number of grid cells (cells are at least 200 m across).
+GRID_CELLS = 250_000
+_GRID_EXTRA = 7  # candidates per cell beyond k before a cell counts as crowded
 
 
 class InvalidQuery(ValueError):
@@ -230,12 +242,15 @@ class StationIndex:
     """Straight-line nearest-station index over one dataset's stations (see module docstring)."""
 
     def __init__(self, stations: gpd.GeoDataFrame, metric_crs: CRS | str, *,
-                 max_batch: int = MAX_BATCH):
+                 max_batch: int = MAX_BATCH,
+                 extent: tuple[float, float, float, float] | None = None):
         """Index ``stations`` (a stations layer in WGS-84: id, name, kind, sectors, point).
 
         ``metric_crs`` is the projected CRS in metres the KD-tree is built in; use the dataset's
         :attr:`~geo_service.dataset.Dataset.metric_crs` (a transverse Mercator with k0 = 1 centred
-        on the data: the distance correction assumes that).
+        on the data: the distance correction assumes that). ``extent`` (lon0, lat0, lon1, lat1,
+        degrees) is where large batches are expected (the grid's cover); by default the stations'
+        bounding box with a margin.
         """
         st = stations
         if st.crs is not None and not CRS.from_user_input(st.crs).equals(CRS.from_user_input(WGS84)):
@@ -254,12 +269,28 @@ class StationIndex:
         self.max_batch = int(max_batch)
         self._local = threading.local()
         self.xy = np.column_stack(self._transformer().transform(lon, lat)) if len(st) else np.zeros((0, 2))
+        self._ids_ext = np.append(self.stations["id"].to_numpy(dtype=object), None)
         self._lock = threading.Lock()
         self._trees: dict[tuple, tuple[cKDTree | None, NDArray[np.int64]]] = {}
+        self._grids: dict[tuple, _CellGrid | None] = {}
+        self._frame: _GridFrame | None = None
+        if extent is None and len(st):
+            pad = max(0.05, 0.1 * max(lon.max() - lon.min(), lat.max() - lat.min()))
+            extent = (lon.min() - pad, lat.min() - pad, lon.max() + pad, lat.max() + pad)
+        self.extent = extent
 
     @classmethod
     def from_dataset(cls, ds, **kwargs) -> StationIndex:
-        """Index of ``ds.stations`` in ``ds.metric_crs`` (a :class:`~geo_service.dataset.Dataset`)."""
+        """Index of ``ds.stations`` in ``ds.metric_crs`` (a :class:`~geo_service.dataset.Dataset`);
+        the grid for large batches covers the dataset's layers."""
+        if "extent" not in kwargs:
+            bounds = [df.total_bounds for name in ("counties", "townships", "villages", "stations")
+                      if len(df := ds.layers[name])]
+            if bounds:
+                b = np.array(bounds)
+                pad = 0.02
+                kwargs["extent"] = (float(b[:, 0].min() - pad), float(b[:, 1].min() - pad),
+                                    float(b[:, 2].max() + pad), float(b[:, 3].max() + pad))
         return cls(ds.stations, ds.metric_crs, **kwargs)
 
     def __len__(self) -> int:
@@ -320,7 +351,11 @@ class StationIndex:
         k = check_k(k)
         kset, sec = check_kinds(kinds), check_sector(sector)
         dmax = check_max_distance(max_distance_m)
-        return self._query(self.project(x, y), k, kset, sec, dmax, lonlat=(x, y))
+        if len(x) >= GRID_MIN_BATCH and self.extent is not None:
+            xy = self._fast_project(x, y)
+        else:
+            xy = self.project(x, y)
+        return self._query(xy, k, kset, sec, dmax, lonlat=(x, y))
 
     def nearest_xy(self, xy_m: ArrayLike, k: int = 1, *, kinds: str | Iterable[str] | None = None,
                    sector: str | None = None, max_distance_m: float | None = None) -> NearestResult:
@@ -328,6 +363,9 @@ class StationIndex:
         xy = np.asarray(xy_m, dtype=float).reshape(-1, 2)
         if len(xy) == 0:
             raise InvalidQuery("empty batch: give at least one point", field="xy")
+        if len(xy) > self.max_batch:
+            raise InvalidQuery(f"batch of {len(xy)} points exceeds the limit of {self.max_batch}",
+                               field="xy")
         bad = ~np.isfinite(xy).all(axis=1)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
@@ -335,30 +373,86 @@ class StationIndex:
         return self._query(xy, check_k(k), check_kinds(kinds), check_sector(sector),
                            check_max_distance(max_distance_m))
 
+    def _fast_project(self, x: NDArray, y: NDArray) -> NDArray:
+        """Project with the cell-wise affine forms where the frame covers, else with PROJ."""
+        if self._frame is None:
+            with self._lock:
+                if self._frame is None:
+                    self._frame = _GridFrame(self.extent, self.metric_crs)
+        inside, xy = self._frame.project(x, y)
+        if not inside.all():
+            out = np.flatnonzero(~inside)
+            xy[out] = self.project(x[out], y[out])
+        return xy
+
     def _query(self, xy: NDArray, k: int, kinds: frozenset[str] | None, sector: str | None,
                dmax: float | None, lonlat: tuple[NDArray, NDArray] | None = None) -> NearestResult:
         n = len(xy)
+        tree, rows = self._tree(kinds, sector)
+        if tree is None:
+            return self._finish(np.full((n, k), -1, dtype=np.int64), np.full((n, k), np.inf), dmax)
+        if n >= GRID_MIN_BATCH and len(rows) >= k:
+            grid = self._grid(kinds, sector, k)
+            ok, idx, dist = grid.query(xy)
+            if ok.all():
+                return self._finish(idx, dist, dmax)
+            todo = np.flatnonzero(~ok)
+            sub_ll = None if lonlat is None else (lonlat[0][todo], lonlat[1][todo])
+            idx[todo], dist[todo] = self._tree_query(xy[todo], k, tree, rows, sub_ll)
+        else:
+            idx, dist = self._tree_query(xy, k, tree, rows, lonlat)
+        return self._finish(idx, dist, dmax)
+
+    def _tree_query(self, xy: NDArray, k: int, tree: cKDTree, rows: NDArray,
+                    lonlat: tuple[NDArray, NDArray] | None) -> tuple[NDArray, NDArray]:
+        """KD-tree answer: (station rows (n, k), ground distances in metres (n, k))."""
+        n = len(xy)
         idx = np.full((n, k), -1, dtype=np.int64)
         dist = np.full((n, k), np.inf)
-        tree, rows = self._tree(kinds, sector)
-        if tree is not None:
-            kk = min(k, len(rows))
-            d, j = tree.query(xy, k=kk)
-            d = d.reshape(n, kk)
-            j = j.reshape(n, kk)
-            idx[:, :kk] = rows[j]
-            dist[:, :kk] = d / tm_scale_correction(xy[:, None, :], self.xy[idx[:, :kk]])
-            far = np.hypot(xy[:, 0], xy[:, 1]) > _FAR_M
-            if far.any():
-                self._rerank_far(xy, far, idx, dist, tree, rows, k, lonlat)
-            if dmax is not None:
-                out = dist > dmax
-                idx[out] = -1
-                dist[out] = np.inf
-        ids = np.empty((n, k), dtype=object)
-        found = idx >= 0
-        ids[found] = self.stations["id"].to_numpy()[idx[found]]
+        kk = min(k, len(rows))
+        d, j = tree.query(xy, k=kk)
+        d = d.reshape(n, kk)
+        j = j.reshape(n, kk)
+        idx[:, :kk] = rows[j]
+        dist[:, :kk] = d / tm_scale_correction(xy[:, None, :], self.xy[idx[:, :kk]])
+        far = np.hypot(xy[:, 0], xy[:, 1]) > _FAR_M
+        if far.any():
+            self._rerank_far(xy, far, idx, dist, tree, rows, k, lonlat)
+        return idx, dist
+
+    def _finish(self, idx: NDArray, dist: NDArray, dmax: float | None) -> NearestResult:
+        if dmax is not None:
+            out = dist > dmax
+            idx[out] = -1
+            dist[out] = np.inf
+        ids = self._ids_ext[idx]  # index -1 is the trailing None
         return NearestResult(idx, ids, dist, self.stations)
+
+    def _grid(self, kinds: frozenset[str] | None, sector: str | None, k: int) -> _CellGrid:
+        key = (kinds, sector, k)
+        hit = self._grids.get(key)
+        if hit is not None:
+            return hit
+        with self._lock:
+            if key not in self._grids:
+                tree, rows = self._trees[(kinds, sector)]
+                self._grids[key] = _CellGrid(self._metric_extent(), self.xy, tree, rows, k)
+        return self._grids[key]
+
+    def _metric_extent(self) -> tuple[float, float, float, float]:
+        """Bounding box in metres of :attr:`extent` (or of the stations), for the cell grid."""
+        if self.extent is None:
+            lo, hi = self.xy.min(axis=0) - 1000.0, self.xy.max(axis=0) + 1000.0
+            return (lo[0], lo[1], hi[0], hi[1])
+        lon0, lat0, lon1, lat1 = self.extent
+        t = np.linspace(0.0, 1.0, 101)
+        ring_lon = np.concatenate([lon0 + (lon1 - lon0) * t, np.full(101, lon1), lon1 - (lon1 - lon0) * t,
+                                   np.full(101, lon0)])
+        ring_lat = np.concatenate([np.full(101, lat0), lat0 + (lat1 - lat0) * t, np.full(101, lat1),
+                                   lat1 - (lat1 - lat0) * t])
+        xy = np.vstack([self.project(ring_lon, ring_lat), self.xy])
+        lo, hi = xy.min(axis=0), xy.max(axis=0)
+        return (lo[0], lo[1], hi[0], hi[1])
 
     def _rerank_far(self, xy, far, idx, dist, tree, rows, k, lonlat) -> None:
         """For points far from the projection centre, rank candidates by geodesic distance."""
@@ -378,3 +472,142 @@ class StationIndex:
         kc = order.shape[1]
         idx[fi, :kc] = np.take_along_axis(cand, order, axis=1)
         dist[fi, :kc] = np.take_along_axis(g, order, axis=1)
+
+
+# --- grid accelerators for large batches ---------------------------------------------------------
+
+class _GridFrame:
+    """A lon/lat grid over ``extent`` holding each cell's local affine form of the projection.
+
+    Within a cell of a few hundred metres the transverse Mercator is affine to within a few
+    centimetres, so projecting costs a cell lookup and two multiply-adds per coordinate.
+    """
+
+    def __init__(self, extent: tuple[float, float, float, float], crs: CRS):
+        lon0, lat0, lon1, lat1 = (float(v) for v in extent)
+        latc = np.radians((lat0 + lat1) / 2)
+        w_m = max((lon1 - lon0) * 111_320.0 * np.cos(latc), 1.0)
+        h_m = max((lat1 - lat0) * 110_574.0, 1.0)
+        size = max(200.0, np.sqrt(w_m * h_m / GRID_CELLS))
+        self.nx, self.ny = int(np.ceil(w_m / size)), int(np.ceil(h_m / size))
+        self.lon0, self.lat0 = lon0, lat0
+        self.dlon, self.dlat = (lon1 - lon0) / self.nx, (lat1 - lat0) / self.ny
+        ix, iy = np.meshgrid(np.arange(self.nx), np.arange(self.ny))
+        clon = lon0 + (ix.ravel() + 0.5) * self.dlon
+        clat = lat0 + (iy.ravel() + 0.5) * self.dlat
+        t = Transformer.from_crs(WGS84, crs, always_xy=True)
+        hx, hy = self.dlon / 2, self.dlat / 2
+        cx, cy = t.transform(clon, clat)
+        xe, ye = t.transform(clon + hx, clat)
+        xw, yw = t.transform(clon - hx, clat)
+        xn, yn = t.transform(clon, clat + hy)
+        xs, ys = t.transform(clon, clat - hy)
+        # per cell: the centre (cx, cy) and the Jacobian d(x, y) / d(lon, lat), central differences
+        self.cx, self.cy = np.asarray(cx), np.asarray(cy)
+        self.xl, self.xp = (xe - xw) / (2 * hx), (xn - xs) / (2 * hy)
+        self.yl, self.yp = (ye - yw) / (2 * hx), (yn - ys) / (2 * hy)
+
+    def project(self, lon: NDArray, lat: NDArray) -> tuple[NDArray, NDArray]:
+        """(inside mask, (n, 2) metres); rows outside the frame are meaningless."""
+        fx = (lon - self.lon0) * (1.0 / self.dlon)
+        fy = (lat - self.lat0) * (1.0 / self.dlat)
+        inside = (fx >= 0) & (fx < self.nx) & (fy >= 0) & (fy < self.ny)
+        ix = np.clip(fx, 0, self.nx - 1).astype(np.int64)
+        iy = np.clip(fy, 0, self.ny - 1).astype(np.int64)
+        cell = iy * self.nx + ix
+        dl = lon - (self.lon0 + (ix + 0.5) * self.dlon)
+        dp = lat - (self.lat0 + (iy + 0.5) * self.dlat)
+        xy = np.empty((len(lon), 2))
+        xy[:, 0] = self.cx.take(cell) + self.xl.take(cell) * dl + self.xp.take(cell) * dp
+        xy[:, 1] = self.cy.take(cell) + self.yl.take(cell) * dl + self.yp.take(cell) * dp
+        return inside, xy
+
+
+class _CellGrid:
+    """For one station filter and k: the stations that can be among the k nearest, per square
+    cell of a grid in metres.
+
+    A station can be among the k nearest of a point in a cell only if its distance from the
+    cell centre is at most d_k(centre) + 2 * half-diagonal (d_k: the k-th nearest distance from
+    the centre), so keeping those stations per cell keeps the answer exact. Cells with more than
+    k + 7 such stations, cells far from the projection centre and the outer ring of cells (which
+    also catches every point outside the grid) are left to the KD-tree.
+    """
+
+    _SINGLE, _MULTI, _TREE = 0, 1, 2
+
+    def __init__(self, extent_m: tuple[float, float, float, float], st_xy: NDArray, tree: cKDTree,
+                 rows: NDArray, k: int):
+        x0, y0, x1, y1 = extent_m
+        size = max(200.0, np.sqrt(max(x1 - x0, 1.0) * max(y1 - y0, 1.0) / GRID_CELLS))
+        self.size = size
+        self.x0, self.y0 = x0 - size, y0 - size  # one ring of cells round the extent
+        self.nx = int(np.ceil((x1 - x0) / size)) + 3
+        self.ny = int(np.ceil((y1 - y0) / size)) + 3
+        ix, iy = np.meshgrid(np.arange(self.nx), np.arange(self.ny))
+        ix, iy = ix.ravel(), iy.ravel()
+        centre = np.column_stack([self.x0 + (ix + 0.5) * size, self.y0 + (iy + 0.5) * size])
+        half_diag = size * np.sqrt(0.5) * (1 + 1e-9) + 1e-6
+        self.k = k
+        kq = min(len(rows), k + _GRID_EXTRA)
+        d, j = tree.query(centre, k=kq)
+        d, j = d.reshape(len(d), kq), j.reshape(len(j), kq)
+        valid = d <= (d[:, k - 1] + 2 * half_diag)[:, None]  # a prefix of each row (d is sorted)
+        count = valid.sum(axis=1)
+        far = np.hypot(np.abs(centre[:, 0]) + size, np.abs(centre[:, 1]) + size) > _FAR_M
+        ring = (ix == 0) | (iy == 0) | (ix == self.nx - 1) | (iy == self.ny - 1)
+        tree_cells = ((count == kq) & (kq < len(rows))) | far | ring
+        self.state = np.where(tree_cells, self._TREE,
+                              np.where((count == 1) & (k == 1), self._SINGLE, self._MULTI)).astype(np.int8)
+        width = int(count[~tree_cells].max()) if (~tree_cells).any() else 1
+        sentinel = len(st_xy)
+        self.cand = np.where(valid, rows[j], sentinel)[:, :width].astype(np.int64)
+        st = np.vstack([st_xy, [np.inf, np.inf]])  # the sentinel is infinitely far
+        self.sx, self.sy = st[:, 0].copy(), st[:, 1].copy()
+        # single-candidate cells: the station's coordinates and the scale correction at the centre
+        first = self.cand[:, 0]
+        self.first = np.ascontiguousarray(first)
+        self.fx, self.fy = self.sx[first], self.sy[first]
+        with np.errstate(invalid="ignore"):
+            self.fcorr = 1.0 / tm_scale_correction(centre, np.column_stack([self.fx, self.fy]))
+
+    def query(self, xy: NDArray) -> tuple[NDArray, NDArray, NDArray]:
+        """(answered mask, station rows (n, k), ground metres (n, k)); rows not answered (mask
+        False) hold junk and are for the caller to fill from the KD-tree."""
+        x = np.ascontiguousarray(xy[:, 0])
+        y = np.ascontiguousarray(xy[:, 1])
+        ix = ((x - self.x0) * (1.0 / self.size)).astype(np.int64)
+        iy = ((y - self.y0) * (1.0 / self.size)).astype(np.int64)
+        np.clip(ix, 0, self.nx - 1, out=ix)
+        np.clip(iy, 0, self.ny - 1, out=iy)
+        cell = iy * self.nx + ix
+        state = self.state.take(cell)
+        ok = state != self._TREE
+        k = self.k
+        if k == 1:
+            # cells with one candidate: no comparison; the scale correction varies by < 1e-8
+            # across a cell, so the centre's is used
+            best = self.first.take(cell)[:, None]
+            dx = x - self.fx.take(cell)
+            dy = y - self.fy.take(cell)
+            dist = np.sqrt(dx * dx + dy * dy)
+            dist *= self.fcorr.take(cell)
+            dist = dist[:, None]
+            multi = np.flatnonzero(state == self._MULTI)
+        else:
+            best = np.full((len(cell), k), -1, dtype=np.int64)
+            dist = np.full((len(cell), k), np.inf)
+            multi = np.flatnonzero(ok)
+        if len(multi):
+            cand = self.cand[cell[multi]]
+            px, py = x[multi, None], y[multi, None]
+            dx = px - self.sx.take(cand)
+            dy = py - self.sy.take(cand)
+            d2 = dx * dx + dy * dy
+            j = d2.argmin(axis=1)[:, None] if k == 1 else np.argsort(d2, axis=1, kind="stable")[:, :k]
+            b = np.take_along_axis(cand, j, axis=1)
+            bx = self.sx.take(b)
+            best[multi] = b
+            dist[multi] = (np.sqrt(np.take_along_axis(d2, j, axis=1))
+                           / (1.0 + (px * px + px * bx + bx * bx) / (6.0 * _R_EARTH_M ** 2)))
+        return ok, best, dist

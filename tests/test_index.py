@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from unittest import mock
 
 import geopandas as gpd
 import numpy as np
@@ -13,7 +14,8 @@ from shapely.geometry import Point
 
 from conftest import LAT0, LON0
 from geo_service.crs import geodesic_m, metric_crs
-from geo_service.index import InvalidQuery, StationIndex
+from geo_service import index as index_module
+from geo_service.index import GRID_MIN_BATCH, InvalidQuery, StationIndex
 
 KINDS = ("station_comprehensive", "station_sector", "studio", "contact_point")
 SECS = ("经济", "农业", "医药卫生", "教育")
@@ -57,26 +59,30 @@ def _brute(lon, lat, st_gdf, mask):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stations=station_sets(), pts=st.lists(query_point, min_size=1, max_size=12),
        dup=st.booleans(), k=st.integers(1, 4), kind=st.sampled_from((None,) + KINDS),
-       sector=st.sampled_from((None,) + SECS))
-def test_matches_geodesic_brute_force(stations, pts, dup, k, kind, sector):
+       sector=st.sampled_from((None,) + SECS), grid=st.booleans())
+def test_matches_geodesic_brute_force(stations, pts, dup, k, kind, sector, grid):
     gdf = _stations(*stations)
     if dup:  # duplicate query points in one batch
         pts = pts + pts[:3]
     lon, lat = np.array(pts).T
-    index = StationIndex(gdf, CRS_M)
-    res = index.nearest(lon, lat, k=k, kinds=kind, sector=sector)
+    # grid=True sends even these small batches down the large-batch path (a coarse cell grid)
+    limits = {"GRID_MIN_BATCH": 1 if grid else GRID_MIN_BATCH, "GRID_CELLS": 3000}
+    with mock.patch.multiple(index_module, **limits):
+        index = StationIndex(gdf, CRS_M, extent=(LON0 - 0.3, LAT0 - 0.3, LON0 + 0.5, LAT0 + 0.4))
+        res = index.nearest(lon, lat, k=k, kinds=kind, sector=sector)
     mask = np.array([(kind is None or kd == kind) and (sector is None or sector in ss)
                      for kd, ss in zip(stations[1], stations[2])])
     brute = _brute(lon, lat, gdf, mask)
     kk = min(k, int(mask.sum()))
     assert res.station_index.shape == (len(lon), k)
     # the k distances are the k smallest geodesic ones (ties between stations in any order)
-    np.testing.assert_allclose(res.distance_m[:, :kk], brute[:, :kk], rtol=5e-3, atol=1e-6)
+    atol = 0.05 if grid else 1e-6  # the grid path's affine projection is good to a few cm
+    np.testing.assert_allclose(res.distance_m[:, :kk], brute[:, :kk], rtol=5e-3, atol=atol)
     # and each reported distance is the geodesic distance to the station it names
     if kk:
         si = res.station_index[:, :kk]
         g = geodesic_m(lon[:, None], lat[:, None], gdf.geometry.x.to_numpy()[si], gdf.geometry.y.to_numpy()[si])
-        np.testing.assert_allclose(res.distance_m[:, :kk], g, rtol=5e-3, atol=1e-6)
+        np.testing.assert_allclose(res.distance_m[:, :kk], g, rtol=5e-3, atol=atol)
         assert mask[si].all()
     # missing slots when fewer stations match than asked for
     assert (res.station_index[:, kk:] == -1).all()
@@ -186,3 +192,32 @@ def test_concurrent_queries_agree_with_sequential(tiny):
                             jobs))
     for a, b in zip(got, expected):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("k, kind, sector", [(1, None, None), (3, None, None), (1, "studio", None),
+                                             (2, None, "农业")])
+def test_large_batch_grid_path_equals_tree_path(k, kind, sector):
+    # stations of the tiny county plus co-located duplicates and a tight cluster
+    pts = [(LON0 + 0.05, LAT0 + 0.05), (LON0 + 0.12, LAT0 + 0.02), (LON0 + 0.19, LAT0 + 0.01)]
+    pts += [pts[0], pts[0], pts[2]] + [(LON0 + 0.15 + 0.001 * i, LAT0 + 0.08) for i in range(10)]
+    kinds = [KINDS[i % 4] for i in range(len(pts))]
+    sectors = [[SECS[i % 3]] for i in range(len(pts))]
+    gdf = _stations(pts, kinds, sectors)
+    index = StationIndex(gdf, CRS_M, extent=(LON0 - 0.05, LAT0 - 0.05, LON0 + 0.25, LAT0 + 0.15))
+    rng = np.random.default_rng(11)
+    n = GRID_MIN_BATCH + 5000
+    lon = rng.uniform(LON0 - 0.3, LON0 + 0.5, n)  # a third outside the grid's extent
+    lat = rng.uniform(LAT0 - 0.2, LAT0 + 0.3, n)
+    lon[:50], lat[:50] = pts[0]  # on top of co-located stations
+    big = index.nearest(lon, lat, k=k, kinds=kind, sector=sector)
+    assert index._grids, "the large batch did not use the grid"
+    parts = [index.nearest(lon[i:i + 5000], lat[i:i + 5000], k=k, kinds=kind, sector=sector)
+             for i in range(0, n, 5000)]  # small batches: PROJ + KD-tree
+    tree_d = np.vstack([p.distance_m for p in parts])
+    tree_i = np.vstack([p.station_index for p in parts])
+    np.testing.assert_allclose(big.distance_m, tree_d, rtol=1e-7, atol=0.05)  # affine: < 5 cm
+    xy = index.xy
+    same = big.station_index == tree_i
+    # where the stations differ they are equally near (co-located or a tie within centimetres)
+    dd = np.hypot(*(xy[big.station_index] - xy[tree_i]).transpose(2, 0, 1))
+    assert np.all(same | (dd < 0.1) | np.isclose(big.distance_m, tree_d, atol=0.05))
