@@ -426,6 +426,51 @@ def optimise(
     typer.echo(f"wrote {', '.join(str(w) for w in written)}")
 
 
+@app.command("close-gaps")
+def close_gaps_cmd(
+    path: Annotated[Optional[Path], typer.Argument(help="dataset file or folder; omit for the demo county")] = None,
+    model: Annotated[str, typer.Option(help="lscp (fewest points), mclp (k points, most people) or pmedian")] = "lscp",
+    threshold_m: Annotated[float, typer.Option(help="service distance in metres (straight mode)")] = 10000,
+    threshold_s: Annotated[float, typer.Option(help="service time in seconds (road mode)")] = 1800,
+    k: Annotated[Optional[int], typer.Option(help="number of new points (mclp, pmedian)")] = None,
+    mode: Annotated[str, typer.Option(help="straight or road")] = "straight",
+    candidates: Annotated[str, typer.Option(help="villages, seats, or comma-separated village ids")] = "villages",
+    time_limit: Annotated[float, typer.Option(help="solver seconds")] = 60,
+    out: Annotated[Optional[Path], typer.Option(help="write proposed points: .geojson or .csv")] = None,
+    datum: DatumOpt = "wgs84",
+    as_json: JsonOpt = False,
+) -> None:
+    """Propose new contact points where stations do not reach; print coverage before and after."""
+    from solvers.gaps import close_gaps
+
+    if path is None:
+        from .demo import generate_demo
+
+        with progress("generating the demo county"):
+            ds = generate_demo()
+    else:
+        ds = _read_input(path, {}, datum, path.stem, "error")
+    cands = candidates if candidates in ("villages", "seats") else [c.strip() for c in candidates.split(",")]
+    try:
+        with progress(f"solving {model}"):
+            r = close_gaps(ds, threshold_m=threshold_m, k=k, mode=mode, candidates=cands, model=model,
+                           time_limit=time_limit, threshold_s=threshold_s)
+    except ValueError as e:
+        fail(str(e), 2)
+    if out is not None:
+        if out.suffix.lower() == ".csv":
+            r.tables()["proposed"].to_csv(out, index=False)
+        else:
+            out.write_text(json.dumps(r.to_geojson(), ensure_ascii=False), encoding="utf-8")
+    if as_json:
+        typer.echo(json.dumps(r.to_dict(), ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"{r.status}: {r.solution.message}; {len(r.proposed)} new point(s)")
+    typer.echo(r.coverage.to_string(index=False))
+    for row in r.uncovered.head(20).itertuples():
+        typer.echo(f"  uncovered {row.id} {row.name}: {row.message}")
+
+
 # --- commands added by area engineers above ---
 
 

@@ -100,3 +100,22 @@ def test_road_mode_uses_travel_time(tiny):
     assert row["covered_after"] >= row["covered_before"]
     cost = gap_cost_matrix(tiny, tiny.stations, "road")
     assert cost.shape == (8, 3) and np.all(cost >= 0)
+
+
+def test_cli_close_gaps_writes_geojson(tiny, tmp_path):
+    from typer.testing import CliRunner
+
+    from geo_service.cli import app
+    from geo_service.io.gpkg import write_gpkg
+
+    src = tmp_path / "tiny.gpkg"
+    write_gpkg(tiny, src)
+    out = tmp_path / "points.geojson"
+    res = CliRunner().invoke(app, ["close-gaps", str(src), "--model", "mclp", "--k", "1",
+                                   "--threshold-m", "3000", "--out", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.stdout)
+    assert d["status"] == "optimal" and len(d["proposed"]) == 1
+    assert len(json.loads(out.read_text())["features"]) == 1
+    bad = CliRunner().invoke(app, ["close-gaps", str(src), "--model", "mclp"])
+    assert bad.exit_code == 2 and "needs k" in bad.output
