@@ -107,18 +107,28 @@ def _gap(obj: float, bound: float) -> float:
 # core: min-cost flow on candidate arcs
 # ------------------------------------------------------------------------------------------------
 def _solve_flow(n: int, m: int, rows: np.ndarray, cols: np.ndarray, icost: np.ndarray,
-                lo: np.ndarray, hi: np.ndarray) -> tuple[str, np.ndarray]:
+                lo: np.ndarray, hi: np.ndarray, tgt: np.ndarray | None = None, tpen: int = 0
+                ) -> tuple[str, np.ndarray]:
     """Exact min-cost flow: every row to one column, column loads in [lo, hi].
 
     Nodes: rows 0..n-1 (supply 1), columns n..n+m-1 (demand lo), sink n+m (demand n - sum(lo)).
+    With a target ``tgt``, each unit of load above it costs ``tpen`` (a second column->sink arc).
     Returns (status, assignment) with status OPTIMAL or INFEASIBLE.
     """
     mcf = min_cost_flow.SimpleMinCostFlow()
     sink = n + m
-    t = np.concatenate([rows, n + np.arange(m)]).astype(np.int32)
-    h = np.concatenate([n + cols, np.full(m, sink)]).astype(np.int32)
-    cap = np.concatenate([np.ones(len(rows), np.int64), (hi - lo).astype(np.int64)])
-    cst = np.concatenate([icost, np.zeros(m, np.int64)])
+    cols_n = n + np.arange(m)
+    if tgt is None or not tpen:
+        t = np.concatenate([rows, cols_n]).astype(np.int32)
+        h = np.concatenate([n + cols, np.full(m, sink)]).astype(np.int32)
+        cap = np.concatenate([np.ones(len(rows), np.int64), (hi - lo).astype(np.int64)])
+        cst = np.concatenate([icost, np.zeros(m, np.int64)])
+    else:
+        t = np.concatenate([rows, cols_n, cols_n]).astype(np.int32)
+        h = np.concatenate([n + cols, np.full(2 * m, sink)]).astype(np.int32)
+        cap = np.concatenate([np.ones(len(rows), np.int64), (tgt - lo).astype(np.int64),
+                              (hi - tgt).astype(np.int64)])
+        cst = np.concatenate([icost, np.zeros(m, np.int64), np.full(m, tpen, np.int64)])
     mcf.add_arcs_with_capacity_and_unit_cost(t, h, cap, cst)
     supplies = np.concatenate([np.ones(n, np.int64), -lo.astype(np.int64),
                                [-(n - int(lo.sum()))]])
@@ -136,7 +146,8 @@ def _solve_flow(n: int, m: int, rows: np.ndarray, cols: np.ndarray, icost: np.nd
 
 
 def _member_prices(m: int, rows: np.ndarray, cols: np.ndarray, icost: np.ndarray,
-                   assign: np.ndarray, load: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+                   assign: np.ndarray, load: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                   tgt: np.ndarray | None = None, tpen: int = 0) -> np.ndarray:
     """LP duals ``p`` of the column loads, from the optimal assignment on the candidate arcs.
 
     Dual feasibility on candidate arcs, ``c_i,a(i) + p_a(i) <= c_ij + p_j``, and the sign conditions
@@ -155,9 +166,12 @@ def _member_prices(m: int, rows: np.ndarray, cols: np.ndarray, icost: np.ndarray
     w = icost[other] - ca[rows[other]]
     below = np.flatnonzero(load < hi)
     above = np.flatnonzero(load > lo)
+    # marginal load cost of the next unit (p_j <= it) and of the last unit (p_j >= it)
+    nxt = np.zeros(m, np.int64) if tgt is None else np.where(load >= tgt, tpen, 0).astype(np.int64)
+    last = np.zeros(m, np.int64) if tgt is None else np.where(load > tgt, tpen, 0).astype(np.int64)
     u_n = np.concatenate([u_n, np.full(len(below), z), above])
     v_n = np.concatenate([v_n, below, np.full(len(above), z)])
-    w = np.concatenate([w, np.zeros(len(below) + len(above), np.int64)])
+    w = np.concatenate([w, nxt[below], -last[above]])
     # aggregate parallel edges (keep the tightest), order by head for reduceat
     key = v_n.astype(np.int64) * (m + 1) + u_n
     order = np.lexsort((w, key))
@@ -182,6 +196,18 @@ def _member_prices(m: int, rows: np.ndarray, cols: np.ndarray, icost: np.ndarray
     return dist[:m] - dist[z]
 
 
+def _load_cost(load: np.ndarray, tgt: np.ndarray | None, tpen: float) -> float:
+    """Total over-target penalty of column loads."""
+    return 0.0 if tgt is None or not tpen else float(tpen * np.maximum(load - tgt, 0).sum())
+
+
+def _load_dual(p: np.ndarray, lo: np.ndarray, hi: np.ndarray, tgt: np.ndarray | None, tpen: int) -> int:
+    """sum_j min over loads l in [lo, hi] of (penalty(l) - p_j l): the load part of the dual function."""
+    cands = [lo, hi] if tgt is None else [lo, tgt, hi]
+    vals = np.stack([(0 if tgt is None else tpen * np.maximum(c - tgt, 0)) - p * c for c in cands])
+    return int(vals.min(axis=0).sum())
+
+
 @dataclass
 class _Arcs:
     rows: np.ndarray
@@ -196,7 +222,8 @@ Oracle = Callable[[np.ndarray, np.ndarray, np.ndarray], "_Arcs"]
 
 
 def _solve_priced(n: int, m: int, arcs: _Arcs, lo: np.ndarray, hi: np.ndarray, scale: float,
-                  oracle: Oracle | None, deadline: float | None) -> dict[str, Any]:
+                  oracle: Oracle | None, deadline: float | None, tgt: np.ndarray | None = None,
+                  tpen: float = 0.0) -> dict[str, Any]:
     """Solve on candidate arcs, price the missing ones with ``oracle`` and repeat until none prices out.
 
     ``oracle(u, p, keys)`` returns the arcs (not in sorted ``keys``) whose scaled reduced cost
@@ -204,21 +231,25 @@ def _solve_priced(n: int, m: int, arcs: _Arcs, lo: np.ndarray, hi: np.ndarray, s
     objective, integer dual bound, rounds and arcs used.
     """
     rounds = 0
+    itp = int(np.rint(tpen * scale)) if tgt is not None else 0
+    if tgt is not None:
+        tgt = np.clip(tgt, lo, hi)
     while True:
         rounds += 1
         order = np.lexsort((arcs.cols, arcs.rows))
         arcs = _Arcs(arcs.rows[order], arcs.cols[order], arcs.fcost[order])
         icost = np.rint(arcs.fcost * scale).astype(np.int64)
-        status, assign = _solve_flow(n, m, arcs.rows, arcs.cols, icost, lo, hi)
+        status, assign = _solve_flow(n, m, arcs.rows, arcs.cols, icost, lo, hi, tgt, itp)
         if status == INFEASIBLE:
             return {"status": INFEASIBLE, "assign": assign, "arcs": arcs, "rounds": rounds}
         load = np.bincount(assign, minlength=m)
         sel = arcs.cols == assign[arcs.rows]
-        primal = int(icost[sel].sum())
+        primal = int(icost[sel].sum()) + int(round(_load_cost(load, tgt, itp)))
+        load_pen = _load_cost(load, tgt, tpen)
         if oracle is None or n == 0:
             return {"status": OPTIMAL, "assign": assign, "arcs": arcs, "rounds": rounds,
-                    "primal": primal, "dual": primal}
-        p = _member_prices(m, arcs.rows, arcs.cols, icost, assign, load, lo, hi)
+                    "primal": primal, "dual": primal, "load_pen": load_pen, "tpen": tpen}
+        p = _member_prices(m, arcs.rows, arcs.cols, icost, assign, load, lo, hi, tgt, itp)
         u = np.zeros(n, np.int64)
         u[arcs.rows[sel]] = icost[sel] + p[arcs.cols[sel]]
         keys = np.sort(arcs.keys(m))
@@ -228,15 +259,15 @@ def _solve_priced(n: int, m: int, arcs: _Arcs, lo: np.ndarray, hi: np.ndarray, s
         if len(new.rows):
             red = np.rint(new.fcost * scale).astype(np.int64) + p[new.cols]
             np.minimum.at(u2, new.rows, red)
-        dual = int(u2.sum() + (lo * np.maximum(-p, 0)).sum() - (hi * np.maximum(p, 0)).sum())
+        dual = int(u2.sum()) + _load_dual(p, lo, hi, tgt, itp)
         if not len(new.rows):
             if dual != primal:  # pragma: no cover - a bug, never silently claim optimality
                 raise SolverError(f"dual {dual} != primal {primal} at convergence")
             return {"status": OPTIMAL, "assign": assign, "arcs": arcs, "rounds": rounds,
-                    "primal": primal, "dual": dual}
+                    "primal": primal, "dual": dual, "load_pen": load_pen, "tpen": tpen}
         if deadline is not None and time.monotonic() > deadline:
             return {"status": FEASIBLE, "assign": assign, "arcs": arcs, "rounds": rounds,
-                    "primal": primal, "dual": dual}
+                    "primal": primal, "dual": dual, "load_pen": load_pen, "tpen": tpen}
         arcs = _Arcs(np.concatenate([arcs.rows, new.rows]), np.concatenate([arcs.cols, new.cols]),
                      np.concatenate([arcs.fcost, new.fcost]))
 
@@ -378,8 +409,10 @@ def _finish(n: int, m: int, sol: dict[str, Any], scale: float, lo_orig: np.ndarr
     else:
         sub = sol["assign"]
         sel = arcs.cols == sub[arcs.rows]
-        obj = float(arcs.fcost[sel].sum()) + locked_model
-        bound = (sol["dual"] - 0.5 * len(free)) / scale + locked_model
+        obj = float(arcs.fcost[sel].sum()) + locked_model + sol.get("load_pen", 0.0)
+        # each arc cost was rounded by <= 0.5 unit, and so was the over-target penalty per unit
+        slack = 0.5 * len(free) * (2 if sol.get("load_pen") is not None and sol.get("tpen") else 1)
+        bound = (sol["dual"] - slack) / scale + locked_model
         bound = min(bound, obj)
         status = INFEASIBLE if relaxed else sol["status"]
     ok = assign >= 0
@@ -424,6 +457,18 @@ def _prepare_locks(lockv: np.ndarray, lo: np.ndarray, hi: np.ndarray, m: int,
     return lo_f, hi_f, diags
 
 
+def _free_targets(target_load: Any, penalty: float, lockv: np.ndarray, lo_f: np.ndarray, hi_f: np.ndarray,
+                  m: int) -> np.ndarray | None:
+    """Targets left for the free rows after locks (None when no target penalty applies)."""
+    if target_load is None or not penalty:
+        return None
+    if penalty < 0:
+        raise ValueError(f"over_target_penalty must be >= 0, got {penalty}")
+    tg = _loads(target_load, m, "target_load")
+    nl = np.bincount(lockv[lockv >= 0], minlength=m)
+    return np.clip(tg - nl, lo_f, hi_f)
+
+
 def _choose_scale(max_cost: float, nodes: int) -> float:
     """Units per cost unit: the largest arc becomes ~1e10, or less so that cost x nodes stays < 1e17."""
     return min(_TARGET_MAX_INT_COST, 1e17 / max(nodes + 2, 1)) / max(max_cost, 1e-9)
@@ -433,7 +478,8 @@ def assign_constituents(cost: np.ndarray, min_load: Any, max_load: Any, allowed:
                         time_limit: float | None = None, seed: int = 0, *, locks: Any = None,
                         previous: np.ndarray | None = None, churn_weight: float = 0.0,
                         cross_penalty: float | None = None, member_labels: Sequence[str] | None = None,
-                        k: int = 16, what: str = "constituents", who: str = "members") -> AssignmentResult:
+                        k: int = 16, what: str = "constituents", who: str = "members",
+                        target_load: Any = None, over_target_penalty: float = 0.0) -> AssignmentResult:
     """Assign every constituent (row) to exactly one member (column) at least total cost.
 
     Parameters
@@ -451,6 +497,9 @@ def assign_constituents(cost: np.ndarray, min_load: Any, max_load: Any, allowed:
     member_labels : optional names per member (e.g. sector) used in diagnostics.
     k : candidate arcs per constituent when the dense problem exceeds ``DENSE_ARC_LIMIT`` arcs.
     what, who : nouns for rows and columns in diagnostics (the other tiers reuse this solver).
+    target_load, over_target_penalty : int or (m,) target loads; each constituent above a member's
+        target costs ``over_target_penalty`` (cost units), pulling loads toward the target (still exact:
+        a second, dearer column->sink arc in the flow).
 
     Returns an :class:`AssignmentResult`; ``assignment[i]`` is the member index of constituent i.
     """
@@ -488,6 +537,8 @@ def assign_constituents(cost: np.ndarray, min_load: Any, max_load: Any, allowed:
         model[np.flatnonzero(had), prev[had]] -= float(churn_weight)
 
     lo_f, hi_f, diags = _prepare_locks(lockv, lo, hi, m, member_labels, what)
+    tgt_f = _free_targets(target_load, over_target_penalty, lockv, lo_f, hi_f, m)
+    tpen = float(over_target_penalty) if tgt_f is not None else 0.0
     locked = lockv >= 0
     free = np.flatnonzero(~locked)
     locked_model = float(model[locked, lockv[locked]].sum())
@@ -519,7 +570,7 @@ def assign_constituents(cost: np.ndarray, min_load: Any, max_load: Any, allowed:
                                          "surplus with members of other sectors")
     place = np.setdiff1d(np.arange(nf), unplaceable)
     rows_all, cols_all = np.nonzero(sub_hard[place])
-    max_c = float(sub_model.max()) if sub_model.size else 1.0
+    max_c = (float(sub_model.max()) if sub_model.size else 1.0) + float(over_target_penalty or 0.0)
     scale = _choose_scale(max_c, n + m)
 
     pm = np.where(sub_hard[place], sub_model[place], np.inf)
@@ -543,7 +594,7 @@ def assign_constituents(cost: np.ndarray, min_load: Any, max_load: Any, allowed:
     while True:
         if len(rows_all) <= DENSE_ARC_LIMIT or kk >= m:
             arcs = _Arcs(rows_all, cols_all, pm[rows_all, cols_all])
-            sol = _solve_priced(len(place), m, arcs, lo_r, hi_r, scale, None, deadline)
+            sol = _solve_priced(len(place), m, arcs, lo_r, hi_r, scale, None, deadline, tgt_f, tpen)
             break
         # the kk cheapest allowed arcs per row (+ the previous arc), then pricing
         idx = np.argpartition(pm, kk - 1, axis=1)[:, :kk]
@@ -557,7 +608,7 @@ def assign_constituents(cost: np.ndarray, min_load: Any, max_load: Any, allowed:
             ra = np.flatnonzero(hv)
             arcs = _dedup(_Arcs(np.r_[arcs.rows, ra], np.r_[arcs.cols, pp[hv]],
                                 np.r_[arcs.fcost, pm[ra, pp[hv]]]), m)
-        sol = _solve_priced(len(place), m, arcs, lo_r, hi_r, scale, oracle, deadline)
+        sol = _solve_priced(len(place), m, arcs, lo_r, hi_r, scale, oracle, deadline, tgt_f, tpen)
         if sol["status"] != INFEASIBLE:
             break
         kk = min(2 * kk, m)  # too few arcs to meet the loads: widen, ending with the full model
@@ -615,7 +666,8 @@ def assign_constituents_geo(constituent_xy: np.ndarray, member_xy: np.ndarray, m
                             member_sector: Sequence[Any] | None = None,
                             cross_penalty: float | None = None, time_limit: float | None = None,
                             seed: int = 0, locks: Any = None, previous: np.ndarray | None = None,
-                            churn_weight: float = 0.0, k: int = 8) -> AssignmentResult:
+                            churn_weight: float = 0.0, k: int = 8, target_load: Any = None,
+                            over_target_penalty: float = 0.0) -> AssignmentResult:
     """Constituents -> members by straight-line distance (metres) without a dense matrix; exact.
 
     ``constituent_xy`` (n, 2) and ``member_xy`` (m, 2) are projected coordinates in metres (e.g.
@@ -654,7 +706,9 @@ def assign_constituents_geo(constituent_xy: np.ndarray, member_xy: np.ndarray, m
     if not cross and len(names) > 1 and not (
             (lockv >= 0).any() and (msec[np.maximum(lockv, 0)] != csec)[lockv >= 0].any()):
         # sectors are independent problems: solve them one by one (flow time grows faster than size)
-        return _by_sector(cxy, mxy, lo, hi, csec, msec, names, lockv, prev, w, k, deadline, t0)
+        tg = None if target_load is None else _loads(target_load, m, "target_load")
+        return _by_sector(cxy, mxy, lo, hi, csec, msec, names, lockv, prev, w, k, deadline, t0, tg,
+                          float(over_target_penalty))
 
     def dist(ri: np.ndarray, cj: np.ndarray) -> np.ndarray:
         return np.hypot(*(cxy[ri] - mxy[cj]).T) if len(ri) else np.zeros(0)
@@ -671,6 +725,8 @@ def assign_constituents_geo(constituent_xy: np.ndarray, member_xy: np.ndarray, m
 
     member_labels = [names[s] for s in msec]
     lo_f, hi_f, diags = _prepare_locks(lockv, lo, hi, m, member_labels)
+    tgt_f = _free_targets(target_load, over_target_penalty, lockv, lo_f, hi_f, m)
+    tpen = float(over_target_penalty) if tgt_f is not None else 0.0
     locked = lockv >= 0
     free = np.flatnonzero(~locked)
     li = np.flatnonzero(locked)
@@ -700,7 +756,8 @@ def assign_constituents_geo(constituent_xy: np.ndarray, member_xy: np.ndarray, m
     psec = csec[place]
     allxy = np.vstack([cxy, mxy]) if n + m else np.zeros((1, 2))
     diag_len = float(np.hypot(*(allxy.max(0) - allxy.min(0)))) + 1.0
-    scale = _choose_scale(diag_len + (float(cross_penalty) if cross else 0.0) + w, n + m)
+    scale = _choose_scale(diag_len + (float(cross_penalty) if cross else 0.0) + w
+                          + float(over_target_penalty or 0.0), n + m)
 
     def candidates(k: int) -> tuple[_Arcs, np.ndarray, dict[int, tuple[cKDTree, np.ndarray]]]:
         """k nearest same-sector members (+ k nearest of any sector when cross allowed)."""
@@ -788,7 +845,7 @@ def assign_constituents_geo(constituent_xy: np.ndarray, member_xy: np.ndarray, m
         return _Arcs(a.rows, a.cols, model_cost(place[a.rows], a.cols))
 
     while True:
-        sol = _solve_priced(npl, m, arcs, lo_r, hi_r, scale, oracle if npl else None, deadline)
+        sol = _solve_priced(npl, m, arcs, lo_r, hi_r, scale, oracle if npl else None, deadline, tgt_f, tpen)
         if sol["status"] != INFEASIBLE:
             break
         # the k-nearest arcs alone cannot meet the loads (blocks are complete, so more arcs can)
@@ -815,7 +872,8 @@ def assign_constituents_geo(constituent_xy: np.ndarray, member_xy: np.ndarray, m
 
 def _by_sector(cxy: np.ndarray, mxy: np.ndarray, lo: np.ndarray, hi: np.ndarray, csec: np.ndarray,
                msec: np.ndarray, names: list[str], lockv: np.ndarray, prev: np.ndarray | None, w: float,
-               k: int, deadline: float | None, t0: float) -> AssignmentResult:
+               k: int, deadline: float | None, t0: float, tgt: np.ndarray | None = None,
+               tpen: float = 0.0) -> AssignmentResult:
     """:func:`assign_constituents_geo` per sector, merged (objectives and bounds add up)."""
     n, m = len(cxy), len(mxy)
     assign = np.full(n, -1, np.int64)
@@ -835,7 +893,8 @@ def _by_sector(cxy: np.ndarray, mxy: np.ndarray, lo: np.ndarray, hi: np.ndarray,
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         sub = assign_constituents_geo(cxy[ci], mxy[mj], lo[mj], hi[mj], constituent_sector=[name] * len(ci),
                                       member_sector=[name] * len(mj), time_limit=left, locks=lk, previous=pv,
-                                      churn_weight=w, k=k)
+                                      churn_weight=w, k=k, target_load=None if tgt is None else tgt[mj],
+                                      over_target_penalty=tpen)
         ok = sub.assignment >= 0
         assign[ci[ok]] = mj[sub.assignment[ok]]
         if reasons is not None and sub.move_reasons is not None:
@@ -893,7 +952,8 @@ def assign_villages_to_groups(cost: np.ndarray, population: Sequence[float], min
                               max_load: Any = 4, *, compactness: float = 0.0, time_limit: float | None = 10.0,
                               seed: int = 0, num_workers: int = 1, locks: Any = None,
                               previous: np.ndarray | None = None, churn_weight: float = 0.0,
-                              group_labels: Sequence[str] | None = None) -> AssignmentResult:
+                              group_labels: Sequence[str] | None = None, target_load: Any = None,
+                              target_penalty: float = 0.0) -> AssignmentResult:
     """Give each (gap) village one responsible group; each group takes ``min_load..max_load`` villages.
 
     ``cost`` (villages x groups) is the distance in metres (or seconds) from the group's base (its
@@ -906,7 +966,9 @@ def assign_villages_to_groups(cost: np.ndarray, population: Sequence[float], min
     ``compactness`` (>= 0) adds ``compactness * radius_g`` per group, where ``radius_g`` is the largest
     base-to-village cost in group g; that model is solved with CP-SAT (``num_workers`` and ``seed``
     fixed for reproducibility, ``time_limit`` seconds) from the min-cost-flow solution as a hint, and
-    its bound/gap are CP-SAT's. With ``compactness == 0`` the model is an exact min-cost flow.
+    its bound/gap are CP-SAT's (the CP-SAT model ignores ``target_load``). With ``compactness == 0`` the
+    model is an exact min-cost flow; ``target_load``/``target_penalty`` add a cost per village above a
+    group's target (as in :func:`assign_constituents`).
     """
     t0 = time.monotonic()
     cost = np.asarray(cost, float)
@@ -936,7 +998,8 @@ def assign_villages_to_groups(cost: np.ndarray, population: Sequence[float], min
     sub_prev = None if previous is None else np.asarray(previous, np.int64)[rows]
     sub = assign_constituents(cost[rows], lo, hi, locks=lockv[rows], previous=sub_prev,
                               churn_weight=churn_weight, member_labels=group_labels,
-                              what="villages", who="groups")
+                              what="villages", who="groups", target_load=target_load,
+                              over_target_penalty=target_penalty)
     if sub.status == INFEASIBLE:
         # only min loads can fail here (capacity was respected): soft in this tier
         for d in sub.diagnostics:

@@ -55,10 +55,12 @@ class OptimisationParams(BaseModel):
     tiers: list[Literal["constituents", "villages", "townships", "stations"]] = Field(
         default_factory=lambda: list(TIERS), description="which assignments to run")
     constituents_min: int = Field(8, ge=0, description="constituents per member, min")
-    constituents_target: int = Field(10, ge=0, description="constituents per member, target (reported)")
+    constituents_target: int = Field(10, ge=0, description="constituents per member, target")
     constituents_max: int = Field(12, ge=1, description="constituents per member, max")
     villages_min: int = Field(2, ge=0, description="villages per group, min")
-    villages_target: int = Field(3, ge=0, description="villages per group, target (reported)")
+    villages_target: int = Field(3, ge=0, description="villages per group, target")
+    target_penalty: float = Field(1000.0, ge=0, description="extra cost (m or s) per constituent (tier 1) or "
+                                                            "village (tier 2) above the target; 0 = ignore targets")
     villages_max: int = Field(4, ge=1, description="villages per group, max")
     townships_per_committee: int = Field(2, ge=1)
     all_townships: bool = Field(False, description="assign every township, not only the under-served")
@@ -405,7 +407,8 @@ def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None
                 cxy, mxy, p.constituents_min, p.constituents_max,
                 constituent_sector=csec, member_sector=msec,
                 cross_penalty=p.cross_sector_penalty if p.allow_cross_sector else None, time_limit=tl,
-                seed=p.seed, locks=locks, previous=prev_a, churn_weight=churn)
+                seed=p.seed, locks=locks, previous=prev_a, churn_weight=churn,
+                target_load=p.constituents_target, over_target_penalty=p.target_penalty)
         else:
             cost = costs.matrix(c_ll, m_ll)
 
@@ -416,7 +419,8 @@ def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None
                 cost, p.constituents_min, p.constituents_max, allowed=csec[:, None] == msec[None, :],
                 time_limit=tl, seed=p.seed, locks=locks, previous=prev_a, churn_weight=churn,
                 cross_penalty=p.cross_sector_penalty if p.allow_cross_sector else None,
-                member_labels=list(msec))
+                member_labels=list(msec), target_load=p.constituents_target,
+                over_target_penalty=p.target_penalty)
         tiers["constituents"] = _tier_result("constituents", res, rows, m_ids, gone,
                                              {"target": p.constituents_target}, cost_of)
         _check_cancel(cancel)
@@ -490,7 +494,8 @@ def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None
                                           compactness=p.compactness,
                                           time_limit=max(1.0, deadline - time.monotonic()), seed=p.seed,
                                           num_workers=p.num_workers, locks=locks, previous=prev_a,
-                                          churn_weight=churn, group_labels=g_ids)
+                                          churn_weight=churn, group_labels=g_ids, target_load=p.villages_target,
+                                          target_penalty=p.target_penalty)
         tiers["villages"] = _tier_result("villages", res, rows, g_ids, gone, {"target": p.villages_target},
                                          lambda r, c: cost[r, c])
         _check_cancel(cancel)

@@ -306,8 +306,8 @@ def test_groups_to_stations_capacity():
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 100_000), n=st.integers(5, 80), m=st.integers(2, 10), sectors=st.integers(1, 3),
        k=st.integers(1, 3), cross=st.booleans(), churn=st.sampled_from([0.0, 500.0, 1e6]),
-       lo=st.integers(0, 4), span=st.integers(0, 6), lock=st.booleans())
-def test_geo_equals_dense_model(seed, n, m, sectors, k, cross, churn, lo, span, lock):
+       lo=st.integers(0, 4), span=st.integers(0, 6), lock=st.booleans(), tpen=st.sampled_from([0.0, 300.0]))
+def test_geo_equals_dense_model(seed, n, m, sectors, k, cross, churn, lo, span, lock, tpen):
     """The sparse priced solver and the dense full model agree on every model variant."""
     rng = np.random.default_rng(seed)
     cx, mx, cs, ms = clustered(rng, n, m, sectors)
@@ -316,9 +316,11 @@ def test_geo_equals_dense_model(seed, n, m, sectors, k, cross, churn, lo, span, 
     locks = {0: int(np.flatnonzero(ms == cs[0])[0])} if lock and (ms == cs[0]).any() else None
     pen = 2000.0 if cross else None
     geo = assign_constituents_geo(cx, mx, lo, hi, constituent_sector=cs, member_sector=ms, cross_penalty=pen,
-                                  previous=prev, churn_weight=churn, locks=locks, k=k)
+                                  previous=prev, churn_weight=churn, locks=locks, k=k, target_load=lo + span // 2,
+                                  over_target_penalty=tpen)
     dense = assign_constituents(cdist(cx, mx), lo, hi, allowed=cs[:, None] == ms[None, :], cross_penalty=pen,
-                                previous=prev, churn_weight=churn, locks=locks)
+                                previous=prev, churn_weight=churn, locks=locks, target_load=lo + span // 2,
+                                over_target_penalty=tpen)
     assert geo.status == dense.status
     if locks:
         assert geo.assignment[0] == locks[0]
@@ -327,3 +329,21 @@ def test_geo_equals_dense_model(seed, n, m, sectors, k, cross, churn, lo, span, 
         assert geo.bound <= geo.objective and geo.gap < 1e-6
         if prev is not None:
             assert geo.moved["moved"] + geo.moved["kept"] == int((prev >= 0).sum())
+
+
+def test_target_penalty_brute_force():
+    rng = np.random.default_rng(12)
+    for pen in (0.0, 150.0, 5000.0):
+        cost = rng.uniform(0, 1000, (7, 3))
+        res = assign_constituents(cost, 1, 4, target_load=2, over_target_penalty=pen)
+        best = np.inf
+        for combo in itertools.product(range(3), repeat=7):
+            loads = np.bincount(combo, minlength=3)
+            if loads.min() >= 1 and loads.max() <= 4:
+                best = min(best, cost[np.arange(7), combo].sum() + pen * np.maximum(loads - 2, 0).sum())
+        assert res.status == "optimal" and res.objective == pytest.approx(best, abs=1e-6)
+        assert res.bound <= res.objective
+    # a large penalty balances the loads: 3 members x target 3 for 9 rows -> all exactly 3
+    crowded = np.tile([0.0, 500.0, 900.0], (9, 1))
+    assert assign_constituents(crowded, 0, 9, target_load=3, over_target_penalty=1e4).loads.tolist() == [3, 3, 3]
+    assert assign_constituents(crowded, 0, 9).loads.tolist() == [9, 0, 0]
