@@ -171,7 +171,7 @@ def test_round_trip_of_awkward_values(factory):
     assert back.roads["speed_kmh"].tolist()[:3] == [60.0, None, 30.5]
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=st.lists(st.tuples(
     st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
             min_size=1, max_size=12).filter(str.strip),
