@@ -50,7 +50,8 @@ T = {
            "summary": "覆盖人口", "threshold": "范围", "covered": "覆盖人口", "share": "占比",
            "total_pop": "总人口", "legend_st": "站点类型", "legend_v": "村/社区到最近站点",
            "gap_list": "缺口村（人口最多的前 {n} 个）", "no_station": "无站点", "straight": "直线",
-           "road": "道路", "persons": "人", "seat": "镇政府驻地", "yes": "是"},
+           "road": "道路", "persons": "人", "seat": "镇政府驻地", "yes": "是",
+           "no_gaps": "没有超过 {t} 的缺口村"},
     "en": {"stations": "Stations", "villages": "Villages (coloured by distance to nearest station)",
            "townships": "Township boundaries", "county": "County boundary",
            "gaps": "Coverage gaps (ranked by population)", "area": "Service area", "name": "Name",
@@ -61,7 +62,8 @@ T = {
            "total_pop": "Total population", "legend_st": "Station kinds",
            "legend_v": "Village to nearest station", "gap_list": "Gap villages (top {n} by population)",
            "no_station": "no station", "straight": "straight line", "road": "road",
-           "persons": "persons", "seat": "Township seat", "yes": "yes"},
+           "persons": "persons", "seat": "Township seat", "yes": "yes",
+           "no_gaps": "No village lies beyond {t}"},
 }
 
 
@@ -173,7 +175,7 @@ def straight_service_areas(ds, thresholds_m: Sequence[float], *, kinds: Sequence
 def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd.GeoDataFrame | None = None,
                  lang: str = "zh", tiles: str = "osm", thresholds_m: Sequence[float] = (5000, 10000, 20000),
                  mode: str = "straight", network=None, thresholds_s: Sequence[float] = (900, 1800, 3600),
-                 gap_threshold: float | None = None, top_gaps: int = 20, tianditu_key: str | None = None,
+                 gap_threshold: float | None = None, top_gaps: int = 10, tianditu_key: str | None = None,
                  simplify_tolerance_m: float = 30.0, static_prefix: str = "/static") -> folium.Map:
     """The coverage map of dataset ``ds``.
 
@@ -182,9 +184,10 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
     door-to-door seconds over ``network``, bands by ``thresholds_s``), service areas per
     threshold (straight-line discs, or ``service_areas``: a GeoDataFrame with ``threshold_m`` or
     ``threshold_s`` and polygons), township and county boundaries, and the gap villages (beyond
-    ``gap_threshold``, default the middle threshold) ranked by population. A legend states the
-    colour scale; a summary box gives the population covered within each threshold and the top
-    ``top_gaps`` gaps. Labels in Chinese (``lang="zh"``) or English (``"en"``).
+    ``gap_threshold``, default the middle threshold) ranked by population: the first
+    ``top_gaps`` with their rank on the map and listed in the summary box, the rest ringed in red.
+    A legend states the colour scale; the summary box gives the population covered within each
+    threshold. Labels in Chinese (``lang="zh"``) or English (``"en"``).
 
     ``coverage``: a precomputed :func:`geo_service.coverage.last_mile` table (else computed).
     ``tiles``: ``osm`` (default), ``gaode`` / ``gaode_satellite`` (GCJ-02: overlays are shifted
@@ -273,10 +276,12 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
     ranked = [i for i in order if gap_mask[i]]
     rank_of = {i: r + 1 for r, i in enumerate(ranked)}
     gi = np.array(ranked, dtype=int)
+    # the top ``top_gaps`` carry a numbered badge; the others a red ring (canvas, cheap)
     gap_fc = feature_collection(v.geometry.to_numpy()[gi] if len(gi) else [], [v["name"].iloc[i] for i in gi],
-                                classes=[rank_of[i] for i in gi],
+                                classes=[rank_of[i] if rank_of[i] <= top_gaps else "ring" for i in gi],
                                 values=[[rank_of[i]] + values[i][:4] for i in gi], datum=datum)
-    gaps = DataLayer(gap_fc, {"styles": {"_": {"label": True}},
+    gaps = DataLayer(gap_fc, {"styles": {"_": {"label": True},
+                                         "ring": {"radius": 8, "color": "#b10026", "weight": 1.5, "opacity": 0.85, "fill": False}},
                               "fields": [t["rank"], t["township"], t["population"], t["nearest"],
                                          t["distance"] if mode == "straight" else t["time"]]},
                      name=f"{t['gaps']} > {fmt(gap_t)}")
@@ -297,6 +302,8 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
         lo = thr
     scale.append(("circle", BAND_COLOURS[min(len(thresholds), len(BAND_COLOURS) - 1)], f"> {fmt(thresholds[-1])}"))
     scale.append(("circle", "#999999", t["no_station"]))
+    scale.append(("◯", "#b10026", f"{t['gaps'].split('（')[0].split(' (')[0]} > {fmt(gap_t)}"))
+    scale.append(("①", "#b10026", f"{t['rank']} 1–{top_gaps}"))
     mode_note = f"（{t['straight']}）" if lang == "zh" else f" ({t['straight']})"
     if mode == "road":
         mode_note = f"（{t['road']}）" if lang == "zh" else f" ({t['road']})"
@@ -314,8 +321,11 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
         share = f"{100.0 * cov / total:.1f}%" if total else "–"
         body.append(f"<tr><td>{esc(fmt(thr))}</td><td>{cov:,}</td><td>{esc(share)}</td></tr>")
     body.append(f'<tr><td>{esc(t["total_pop"])}</td><td>{total:,}</td><td></td></tr></table>')
-    gl = [f'<div class="gs-title" style="margin-top:6px">{esc(t["gap_list"].format(n=min(top_gaps, len(ranked))))}'
-          f" &gt; {esc(fmt(gap_t))}</div><ol class=\"gs-gaps\">"]
+    if not ranked:
+        gl = [f'<div class="gs-note" style="margin-top:6px">{esc(t["no_gaps"].format(t=fmt(gap_t)))}</div><ol>']
+    else:
+        gl = [f'<div class="gs-title" style="margin-top:6px">{esc(t["gap_list"].format(n=min(top_gaps, len(ranked))))}'
+              f" &gt; {esc(fmt(gap_t))}</div><ol class=\"gs-gaps\">"]
     for i in ranked[:top_gaps]:
         gl.append(f"<li>{esc(v['name'].iloc[i])}（{esc(tnames.get(v['township_id'].iloc[i], ''))}）"
                   f" {int(pop[i]):,} · {esc(_fmt_measure(measure[i], mode, lang) or '–')}</li>")

@@ -153,3 +153,17 @@ def chromium():
     b = Browser()
     yield b
     b.close()
+
+
+def make_app(data_dir, datasets: dict, **settings):
+    """The service on a fresh embedded store in ``data_dir`` holding ``datasets`` (id -> Dataset)."""
+    from api.app import create_app
+    from api.settings import Settings
+    from geo_service.store import SQLiteStore
+
+    store = SQLiteStore(str(data_dir))
+    for did, ds in datasets.items():
+        store.put_dataset(did, ds)
+    settings.setdefault("load_demo", False)
+    settings.setdefault("log_level", "WARNING")
+    return create_app(Settings(data_dir=str(data_dir), **settings), store=store)

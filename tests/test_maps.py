@@ -146,12 +146,13 @@ def test_summary_gives_population_within_each_threshold(tiny):
 
 
 def test_gaps_ranked_by_population(tiny):
-    m = maps.coverage_map(tiny, gap_threshold=3000)
+    m = maps.coverage_map(tiny, gap_threshold=3000, top_gaps=2)
     gaps = next(layer for n, layer in data_layers(m).items() if n.startswith("覆盖缺口"))
     props = [f["properties"] for f in gaps.data["features"]]
-    assert [p["c"] for p in props] == list(range(1, len(props) + 1))
+    assert [p["v"][0] for p in props] == list(range(1, len(props) + 1))
+    assert [p["c"] for p in props] == [1, 2] + ["ring"] * (len(props) - 2)  # badges for the top 2
     pops = [p["v"][2] for p in props]
-    assert len(pops) >= 2 and pops == sorted(pops, reverse=True)
+    assert len(pops) >= 3 and pops == sorted(pops, reverse=True)
 
 
 def test_gcj02_tiles_shift_overlays_not_data(tiny):

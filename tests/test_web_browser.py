@@ -1,0 +1,139 @@
+"""The maps and the planners' page in headless Chromium (Playwright driving /usr/bin/chromium).
+
+Every request that does not go to the loopback test server is blocked and recorded: a page must
+need nothing from outside but map tiles, and stay usable when those fail. Screenshots go to the
+test's tmp dir.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from browser import chromium, live_server, make_app  # noqa: F401 (chromium is a fixture)
+from geo_service.dataset import Dataset
+
+pytestmark = pytest.mark.browser
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from conftest import make_tiny_layers
+
+    layers = make_tiny_layers()
+    layers["stations"].loc[0, "name"] = XSS  # the comprehensive station (★)
+    layers["villages"].loc[1, "name"] = "<b>二村</b>"
+    app = make_app(tmp_path_factory.mktemp("browser"), {"tiny": Dataset.from_layers(layers, name="tiny")})
+    with live_server(app) as base:
+        yield base
+
+
+def assert_clean(log, *, tiles_expected: bool = True) -> None:
+    assert log.page_errors == []
+    assert log.console_errors_non_tiles() == []
+    assert log.dialogs == []
+    assert log.blocked_non_tiles() == []
+    if tiles_expected:
+        assert log.blocked, "the map asked for no tile at all"
+
+
+def test_coverage_map_offline_layers_legend_and_escaping(chromium, server, tmp_path):  # noqa: F811
+    page, log = chromium.page()
+    page.goto(f"{server}/v1/datasets/tiny/maps/coverage")
+    page.wait_for_selector(".leaflet-control-layers", state="attached")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(tmp_path / "coverage.png"))
+    assert_clean(log)
+    # layer control: 3 service areas, boundaries x2, villages, gaps, stations
+    labels = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
+    assert len(labels) == 8 and any("站点" in x for x in labels)
+    assert page.locator(".gs-legend-box").is_visible()
+    assert "综合型委员工作站" in page.locator(".gs-legend-box").inner_text()
+    assert "覆盖人口" in page.locator(".gs-summary").inner_text()
+    assert page.locator(".gs-sym").count() == 3  # one symbol marker per station
+    assert page.locator(".leaflet-overlay-pane canvas").count() >= 1  # villages drawn on canvas
+
+    # tooltip and popup of the station named with markup show it as text
+    star = page.locator(".gs-sym", has_text="★")
+    star.hover()
+    page.wait_for_selector(".leaflet-tooltip")
+    assert page.locator(".leaflet-tooltip").inner_text() == XSS
+    star.click()
+    page.wait_for_selector(".leaflet-popup-content")
+    popup = page.locator(".leaflet-popup-content").inner_text()
+    assert XSS in popup and "综合型委员工作站" in popup and "西镇" in popup
+    assert page.locator(".leaflet-popup-content img").count() == 0
+
+    # search suggestions are text too
+    page.locator(".leaflet-control-search input").press_sequentially("<img")
+    page.wait_for_selector(".search-tip")
+    tips = page.locator(".search-tip").all_inner_texts()
+    assert any(t.startswith(XSS) for t in tips)
+    assert page.locator(".search-tooltip img").count() == 0
+    page.locator(".leaflet-control-search input").fill("")
+    page.locator(".leaflet-control-search input").press_sequentially("<b")
+    tip = page.locator(".search-tip", has_text="二村").first
+    tip.wait_for()
+    assert tip.inner_text() == "<b>二村</b> · 西镇"
+    tip.click()  # moves there and opens the village's popup
+    title = page.locator(".leaflet-popup-content .gs-popup-title", has_text="二村")
+    title.wait_for()
+    assert title.inner_text() == "<b>二村</b>"
+    assert page.locator(".leaflet-popup-content b").count() == 0
+
+    # layers still toggle with tiles blocked
+    page.get_by_role("checkbox", name="站点", exact=True).uncheck()
+    assert page.locator(".gs-sym").count() == 0
+    assert log.dialogs == [] and log.page_errors == []
+    page.close()
+
+
+def test_coverage_map_english_and_gaode(chromium, server, tmp_path):  # noqa: F811
+    page, log = chromium.page()
+    page.goto(f"{server}/v1/datasets/tiny/maps/coverage?lang=en&tiles=gaode")
+    page.wait_for_selector(".leaflet-control-layers", state="attached")
+    page.screenshot(path=str(tmp_path / "coverage-en.png"))
+    assert_clean(log)
+    assert any("autonavi.com" in u for u in log.blocked)
+    assert "Comprehensive work station" in page.locator(".gs-legend-box").inner_text()
+    page.close()
+
+
+def test_page_rerun_to_a_finished_result(chromium, server, tmp_path):  # noqa: F811
+    page, log = chromium.page()
+    page.goto(f"{server}/")
+    assert "覆盖情况" in page.locator("#coverage").inner_text()
+    page.fill("#c_min", "8")
+    page.fill("#c_max", "12")
+    page.fill("#v_min", "1")
+    page.fill("#v_max", "4")
+    page.fill("#t_per", "1")
+    page.fill("#thr", "5000")
+    page.click("#rerun-submit")
+    assert page.locator("#progress").is_visible()
+    page.wait_for_function("document.body.dataset.runState && document.body.dataset.runState !== 'running'",
+                           timeout=90_000)
+    page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+    assert page.evaluate("document.body.dataset.runState") == "done", page.locator("#error").inner_text()
+    assert page.locator("#progress-bar").inner_text() == "100%"
+    rows = page.locator("#result-table tbody tr")
+    assert rows.count() == 6  # one row per member in the 界别责任区一览表
+    assert XSS in page.locator("#result-table").inner_text()  # station names shown as text
+    assert page.locator("#result-table img").count() == 0
+    assert_clean(log, tiles_expected=False)
+
+    href = page.get_attribute("#result-map", "href")
+    assert href.startswith("/v1/datasets/tiny/maps/assignment?job=")
+    mp, mlog = chromium.page()
+    mp.goto(server + href)
+    mp.wait_for_selector(".leaflet-control-layers", state="attached")
+    mp.screenshot(path=str(tmp_path / "assignment.png"))
+    assert_clean(mlog)
+    assert mp.locator(".leaflet-control-layers-overlays label", has_text="委员住址").count() == 1
+    mp.close()
+
+    # the page now lists the run and links its map
+    page.goto(f"{server}/")
+    assert "successful" in page.locator("#runs-table").inner_text()
+    assert page.locator("#link-assignment").count() == 1
+    page.close()
