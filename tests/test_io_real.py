@@ -90,7 +90,8 @@ def test_township_polygons_tile_the_county(chongyang):
     assert overlap < 1e-6 * county.area
     v = chongyang.villages
     tg = chongyang.townships.set_index("id").geometry
-    outside = [vid for vid, tid, pt in zip(v["id"], v["township_id"], v.geometry) if not tg[tid].buffer(1e-9).covers(pt)]
+    outside = [vid for vid, tid, pt in zip(v["id"], v["township_id"], v.geometry)
+               if not tg[tid].buffer(1e-9).covers(pt)]
     # only the geocoding collision: two 畈上村 at one point, the cell went to the nearer seat (港口乡)
     assert outside == ["421223106207"]
     seats = v[v["is_seat"].astype(bool)]

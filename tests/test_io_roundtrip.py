@@ -82,8 +82,10 @@ def test_gpkg_export_is_read_by_the_store_codec(tiny, tmp_path):
 def test_chinese_headers_and_sheet_names(tiny, tmp_path):
     path = write_dataset(tiny, tmp_path / "zh.xlsx", lang="zh")
     sheets = pd.read_excel(path, sheet_name=None)
-    assert {"站点", "村社区", "乡镇街道", "委员", "界别活动组", "专委会", "界别群众", "道路"} <= set(sheets)
-    assert list(sheets["站点"].columns) == ["编号", "名称", "类型", "界别列表", "容量", "乡镇", "经度", "纬度"]
+    assert {"站点", "村社区", "乡镇街道", "委员", "界别活动组", "专委会", "界别群众", "道路"} \
+        <= set(sheets)
+    assert list(sheets["站点"].columns) == ["编号", "名称", "类型", "界别列表", "容量", "乡镇", "经度",
+                                            "纬度"]
     assert sheets["站点"]["界别列表"].iloc[0] == "经济;农业;医药卫生"
     assert read_dataset(path).fingerprint() == read_dataset(write_dataset(tiny, tmp_path / "en.xlsx")).fingerprint()
 
@@ -309,8 +311,8 @@ def test_townships_from_points_partition_the_county():
 
 def test_townships_given_as_points_in_a_csv(tiny, tmp_path):
     folder = write_dataset(tiny, tmp_path / "csv", fmt="csv", lang="zh")
-    pd.DataFrame({"代码": ["T1", "T2"], "名称": ["西镇", "东镇"], "经度": [130.35, 130.42], "纬度": [46.85, 46.82]}
-                 ).to_csv(folder / "townships.csv", index=False, encoding="utf-8-sig")
+    pd.DataFrame({"代码": ["T1", "T2"], "名称": ["西镇", "东镇"], "经度": [130.35, 130.42],
+                  "纬度": [46.85, 46.82]}).to_csv(folder / "townships.csv", index=False, encoding="utf-8-sig")
     v = pd.read_csv(folder / "villages.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
     v["乡镇"] = v["乡镇"].map({"T1": "西镇", "T2": "东镇"})  # by name, as statistics lists do
     v = v.drop(columns=["驻地"])

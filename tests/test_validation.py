@@ -191,6 +191,10 @@ def test_missing_point_error_or_drop(csv_dir):
     p = one(problems_of(csv_dir), "missing_geometry")
     assert (p.layer, p.row, p.feature_id, p.field) == ("villages", 3, "V3", "lon/lat")
     assert "missing_points='drop'" in p.message and "--missing-points drop" in p.message
+    # the dropped village is still referenced: the problem says why it is gone
+    probs = problems_of(csv_dir, missing_points="drop")
+    refs = [q for q in probs if q.code == "unknown_reference"]
+    assert refs and all(q.layer == "constituents" and "dropped" in q.message for q in refs)
     # dropped rows: later rows keep their own row numbers in problems
     edit_csv(csv_dir, "villages", 5, "population", "-1")
     edit_csv(csv_dir, "constituents", 3, "village_id", "V1")  # constituent 3 lived in the dropped V3

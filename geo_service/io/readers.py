@@ -61,6 +61,7 @@ class _Collector:
     def __init__(self) -> None:
         self.layers: dict[str, RawLayer] = {}
         self.problems: list[Problem] = []
+        self.dropped: dict[str, set[str]] = {}  # ids dropped for lack of coordinates, per layer
 
     def add(self, raw: RawLayer) -> None:
         prev = self.layers.get(raw.layer)
@@ -315,6 +316,9 @@ def _handle_missing_points(col: _Collector, missing_points: str) -> None:
             what = f"'{name}' " if not blank(name) else ""
             col.problems.append(Problem(raw.layer, f"{what}has no coordinates; dropped", "dropped_no_coordinates",
                                         int(raw.rows[i]), fid, None, "warning", raw.source))
+        if "id" in df.columns:
+            col.dropped.setdefault(raw.layer, set()).update(
+                i for i in (clean_id(v) for v in df["id"].to_numpy()[missing]) if i is not None)
         keep = ~missing
         raw.frame = df.loc[keep].reset_index(drop=True)
         raw.rows = raw.rows[keep]
@@ -439,6 +443,7 @@ def _derive_townships(col: _Collector, missing_points: str) -> None:
             "dropped_no_coordinates" if drop else "missing_geometry", int(traw.rows[i]), new["id"].iloc[i],
             None if drop else traw.headers.get("lon", "lon"), "warning" if drop else "error", traw.source))
     if missing_points == "drop" and empty.any():
+        col.dropped.setdefault("townships", set()).update(new["id"][empty].dropna().astype(str))
         new = new.loc[~empty].reset_index(drop=True)
         traw.rows = traw.rows[~empty]
     traw.frame = new
@@ -475,6 +480,12 @@ def _locate(p: Problem, col: _Collector) -> Problem:
         row = int(raw.rows[row - 1])
     fld = raw.headers.get(p.field, p.field) if p.field else p.field
     msg = p.message
+    if p.code == "unknown_reference":
+        ref = LAYERS[p.layer].field(p.field).ref if p.field in LAYERS[p.layer].field_names else None
+        vals = raw.frame[p.field] if p.field in raw.frame.columns else None
+        if ref and vals is not None and p.row is not None \
+                and clean_id(vals.iloc[p.row - 1]) in col.dropped.get(ref, ()):
+            msg += " (it was dropped: it had no coordinates)"
     if p.field == "geometry" and raw.kind == "table":
         fld = "/".join(raw.headers.get(c, c) for c in ("lon", "lat")) if "lon" in raw.headers \
             else raw.headers.get("wkt", "wkt")
