@@ -244,7 +244,7 @@ def _solve_priced(n: int, m: int, arcs: _Arcs, lo: np.ndarray, hi: np.ndarray, s
             return {"status": INFEASIBLE, "assign": assign, "arcs": arcs, "rounds": rounds}
         load = np.bincount(assign, minlength=m)
         sel = arcs.cols == assign[arcs.rows]
-        primal = int(icost[sel].sum()) + int(round(_load_cost(load, tgt, itp)))
+        primal = int(icost[sel].sum()) + round(_load_cost(load, tgt, itp))
         load_pen = _load_cost(load, tgt, tpen)
         if oracle is None or n == 0:
             return {"status": OPTIMAL, "assign": assign, "arcs": arcs, "rounds": rounds,
