@@ -159,6 +159,18 @@ def test_zip_of_folder_of_gpkg_and_of_subfolder(tiny, tmp_path):
         assert read_dataset(z).fingerprint() == tiny.fingerprint(), z.name
 
 
+@pytest.mark.parametrize("fmt", ["shp", "csv", "gpkg", "xlsx"])
+def test_export_to_zip_reads_back(tiny, tmp_path, fmt):
+    z = write_dataset(tiny, tmp_path / "下载.zip", fmt=fmt, lang="zh")
+    names = zipfile.ZipFile(z).namelist()
+    assert names and all("/" not in n for n in names)  # flat: unzips into one folder
+    back = read_dataset(z)
+    assert back.counts() == tiny.counts()
+    if fmt != "xlsx":
+        assert back.fingerprint() == tiny.fingerprint()
+    assert read_dataset(write_dataset(tiny, tmp_path / "villages.zip", fmt=fmt)).counts() == tiny.counts()
+
+
 def test_zip_problems_name_the_file_inside(tiny, tmp_path):
     folder = write_dataset(tiny, tmp_path / "csv", fmt="csv")
     df = pd.read_csv(folder / "villages.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")

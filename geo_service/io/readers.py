@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterable, Mapping
@@ -194,7 +195,7 @@ def _safe_extract(zf: zipfile.ZipFile, dest: Path) -> None:
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         with zf.open(info) as src, open(target, "wb") as dst:
-            dst.write(src.read())
+            shutil.copyfileobj(src, dst)
 
 
 def _holds_many_layers(path: Path) -> bool:

@@ -15,6 +15,9 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import shutil
+import tempfile
+import zipfile
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,7 +31,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from ..dataset import Dataset
 from ..domain import LAYER_ORDER, LAYERS, PERSONAL_FIELDS, WGS84
 from .gpkg import LIST_SEP, layer_to_file_frame, write_gpkg
-from .headers import LAT, LON, WKT, ZH_HEADERS, output_headers
+from .headers import LAT, LON, WKT, ZH_HEADERS, canonical_layer, output_headers
 from .readers import IMPORT_REQUIRED
 
 FORMATS = ("gpkg", "geojson", "shp", "csv", "xlsx")
@@ -47,6 +50,8 @@ def _format(path: Path, fmt: str | None) -> str:
     ext = path.suffix.lower().lstrip(".")
     if ext in ("gpkg", "xlsx"):
         return ext
+    if ext == "zip":
+        return "geojson"
     if ext in ("geojson", "json", "csv", "shp"):
         raise ValueError(f"{path.name}: a dataset is written as a folder of {ext} files; give a folder path "
                          f"and fmt={_FORMAT_ALIASES[ext]!r}")
@@ -177,9 +182,10 @@ def write_dataset(ds: Dataset, path: str | os.PathLike, fmt: str | None = None, 
 
     Parameters
     ----------
-    path : a ``.gpkg`` or ``.xlsx`` file, or a folder (created) for ``geojson``, ``shp`` or ``csv``.
+    path : a ``.gpkg`` or ``.xlsx`` file, a folder (created) for ``geojson``, ``shp`` or ``csv``,
+        or a ``.zip`` holding any of these (what a browser downloads; :func:`read_dataset` reads it).
     fmt : ``gpkg``, ``xlsx``, ``geojson``, ``shp`` or ``csv``; default from the suffix of ``path``
-        (a path without suffix is a GeoJSON folder).
+        (a path without suffix, or a ``.zip``, holds GeoJSON).
     lang : ``"en"`` or ``"zh"``: headers of CSV/XLSX tables and XLSX sheet names. GeoPackage,
         GeoJSON and Shapefile attribute names stay English (the schema's names).
     include_personal : False blanks personal fields (constituents' names and phones).
@@ -194,6 +200,8 @@ def write_dataset(ds: Dataset, path: str | os.PathLike, fmt: str | None = None, 
     output_headers([], lang)  # validates lang
     if not include_personal:
         ds = without_personal(ds)
+    if path.suffix.lower() == ".zip":
+        return _write_zip(ds, path, f, lang)
     if f == "gpkg":
         path.parent.mkdir(parents=True, exist_ok=True)
         return write_gpkg(ds, path)
@@ -236,6 +244,23 @@ def _geojson_text(df: pd.DataFrame) -> str:
     if gdf.crs is not None and not gdf.crs.equals(WGS84):
         gdf = gdf.to_crs(WGS84)
     return gdf.to_json(drop_id=True, ensure_ascii=False, default=str)
+
+
+def _write_zip(ds: Dataset, path: Path, fmt: str, lang: str) -> Path:
+    """Write ``ds`` in ``fmt`` into a temporary folder and zip it to ``path`` (atomically replaced)."""
+    with tempfile.TemporaryDirectory(prefix="geo_service_export_") as tmp:
+        # a whole-dataset file must not be named like a layer ("villages.gpkg" reads as one layer)
+        stem = path.stem if canonical_layer(path.stem) is None else "dataset"
+        inner = Path(tmp) / (f"{stem}.{fmt}" if fmt in ("gpkg", "xlsx") else stem)
+        write_dataset(ds, inner, fmt, lang=lang)
+        part = Path(tmp) / "out.zip"
+        with zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED) as zf:
+            for p in sorted([inner] if inner.is_file() else inner.rglob("*")):
+                if p.is_file():
+                    zf.write(p, p.relative_to(inner.parent if inner.is_file() else inner).as_posix())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(part), path)
+    return path
 
 
 def write_table(df: pd.DataFrame, path_or_buffer: str | os.PathLike | IO | None = None, fmt: str | None = None,
