@@ -51,6 +51,18 @@ class SolverError(RuntimeError):
     """The flow solver reported an unexpected status (cost or capacity out of range)."""
 
 
+class Cancelled(Exception):
+    """The caller's ``should_stop()`` returned True (checked between flow solves)."""
+
+
+StopCheck = Callable[[], bool] | None
+
+
+def _check_stop(should_stop: StopCheck) -> None:
+    if should_stop is not None and should_stop():
+        raise Cancelled("optimisation cancelled")
+
+
 @dataclass
 class AssignmentResult:
     """Result of one assignment tier.
@@ -223,7 +235,7 @@ Oracle = Callable[[np.ndarray, np.ndarray, np.ndarray], "_Arcs"]
 
 def _solve_priced(n: int, m: int, arcs: _Arcs, lo: np.ndarray, hi: np.ndarray, scale: float,
                   oracle: Oracle | None, deadline: float | None, tgt: np.ndarray | None = None,
-                  tpen: float = 0.0) -> dict[str, Any]:
+                  tpen: float = 0.0, should_stop: StopCheck = None) -> dict[str, Any]:
     """Solve on candidate arcs, price the missing ones with ``oracle`` and repeat until none prices out.
 
     ``oracle(u, p, keys)`` returns the arcs (not in sorted ``keys``) whose scaled reduced cost
@@ -236,6 +248,7 @@ def _solve_priced(n: int, m: int, arcs: _Arcs, lo: np.ndarray, hi: np.ndarray, s
         tgt = np.clip(tgt, lo, hi)
     while True:
         rounds += 1
+        _check_stop(should_stop)
         order = np.lexsort((arcs.cols, arcs.rows))
         arcs = _Arcs(arcs.rows[order], arcs.cols[order], arcs.fcost[order])
         icost = np.rint(arcs.fcost * scale).astype(np.int64)
@@ -479,7 +492,8 @@ def assign_constituents(cost: np.ndarray, min_load: Any, max_load: Any, allowed:
                         previous: np.ndarray | None = None, churn_weight: float = 0.0,
                         cross_penalty: float | None = None, member_labels: Sequence[str] | None = None,
                         k: int = 16, what: str = "constituents", who: str = "members",
-                        target_load: Any = None, over_target_penalty: float = 0.0) -> AssignmentResult:
+                        target_load: Any = None, over_target_penalty: float = 0.0,
+                        should_stop: StopCheck = None) -> AssignmentResult:
     """Assign every constituent (row) to exactly one member (column) at least total cost.
 
     Parameters
@@ -500,6 +514,7 @@ def assign_constituents(cost: np.ndarray, min_load: Any, max_load: Any, allowed:
     target_load, over_target_penalty : int or (m,) target loads; each constituent above a member's
         target costs ``over_target_penalty`` (cost units), pulling loads toward the target (still exact:
         a second, dearer column->sink arc in the flow).
+    should_stop : optional callable checked before every flow solve; True raises :class:`Cancelled`.
 
     Returns an :class:`AssignmentResult`; ``assignment[i]`` is the member index of constituent i.
     """
@@ -594,7 +609,8 @@ def assign_constituents(cost: np.ndarray, min_load: Any, max_load: Any, allowed:
     while True:
         if len(rows_all) <= DENSE_ARC_LIMIT or kk >= m:
             arcs = _Arcs(rows_all, cols_all, pm[rows_all, cols_all])
-            sol = _solve_priced(len(place), m, arcs, lo_r, hi_r, scale, None, deadline, tgt_f, tpen)
+            sol = _solve_priced(len(place), m, arcs, lo_r, hi_r, scale, None, deadline, tgt_f, tpen,
+                                should_stop)
             break
         # the kk cheapest allowed arcs per row (+ the previous arc), then pricing
         idx = np.argpartition(pm, kk - 1, axis=1)[:, :kk]
@@ -608,7 +624,8 @@ def assign_constituents(cost: np.ndarray, min_load: Any, max_load: Any, allowed:
             ra = np.flatnonzero(hv)
             arcs = _dedup(_Arcs(np.r_[arcs.rows, ra], np.r_[arcs.cols, pp[hv]],
                                 np.r_[arcs.fcost, pm[ra, pp[hv]]]), m)
-        sol = _solve_priced(len(place), m, arcs, lo_r, hi_r, scale, oracle, deadline, tgt_f, tpen)
+        sol = _solve_priced(len(place), m, arcs, lo_r, hi_r, scale, oracle, deadline, tgt_f, tpen,
+                            should_stop)
         if sol["status"] != INFEASIBLE:
             break
         kk = min(2 * kk, m)  # too few arcs to meet the loads: widen, ending with the full model
@@ -667,7 +684,7 @@ def assign_constituents_geo(constituent_xy: np.ndarray, member_xy: np.ndarray, m
                             cross_penalty: float | None = None, time_limit: float | None = None,
                             seed: int = 0, locks: Any = None, previous: np.ndarray | None = None,
                             churn_weight: float = 0.0, k: int = 8, target_load: Any = None,
-                            over_target_penalty: float = 0.0) -> AssignmentResult:
+                            over_target_penalty: float = 0.0, should_stop: StopCheck = None) -> AssignmentResult:
     """Constituents -> members by straight-line distance (metres) without a dense matrix; exact.
 
     ``constituent_xy`` (n, 2) and ``member_xy`` (m, 2) are projected coordinates in metres (e.g.
@@ -708,7 +725,7 @@ def assign_constituents_geo(constituent_xy: np.ndarray, member_xy: np.ndarray, m
         # sectors are independent problems: solve them one by one (flow time grows faster than size)
         tg = None if target_load is None else _loads(target_load, m, "target_load")
         return _by_sector(cxy, mxy, lo, hi, csec, msec, names, lockv, prev, w, k, deadline, t0, tg,
-                          float(over_target_penalty))
+                          float(over_target_penalty), should_stop)
 
     def dist(ri: np.ndarray, cj: np.ndarray) -> np.ndarray:
         return np.hypot(*(cxy[ri] - mxy[cj]).T) if len(ri) else np.zeros(0)
@@ -845,7 +862,8 @@ def assign_constituents_geo(constituent_xy: np.ndarray, member_xy: np.ndarray, m
         return _Arcs(a.rows, a.cols, model_cost(place[a.rows], a.cols))
 
     while True:
-        sol = _solve_priced(npl, m, arcs, lo_r, hi_r, scale, oracle if npl else None, deadline, tgt_f, tpen)
+        sol = _solve_priced(npl, m, arcs, lo_r, hi_r, scale, oracle if npl else None, deadline, tgt_f,
+                            tpen, should_stop)
         if sol["status"] != INFEASIBLE:
             break
         # the k-nearest arcs alone cannot meet the loads (blocks are complete, so more arcs can)
@@ -873,7 +891,7 @@ def assign_constituents_geo(constituent_xy: np.ndarray, member_xy: np.ndarray, m
 def _by_sector(cxy: np.ndarray, mxy: np.ndarray, lo: np.ndarray, hi: np.ndarray, csec: np.ndarray,
                msec: np.ndarray, names: list[str], lockv: np.ndarray, prev: np.ndarray | None, w: float,
                k: int, deadline: float | None, t0: float, tgt: np.ndarray | None = None,
-               tpen: float = 0.0) -> AssignmentResult:
+               tpen: float = 0.0, should_stop: StopCheck = None) -> AssignmentResult:
     """:func:`assign_constituents_geo` per sector, merged (objectives and bounds add up)."""
     n, m = len(cxy), len(mxy)
     assign = np.full(n, -1, np.int64)
@@ -894,7 +912,7 @@ def _by_sector(cxy: np.ndarray, mxy: np.ndarray, lo: np.ndarray, hi: np.ndarray,
         sub = assign_constituents_geo(cxy[ci], mxy[mj], lo[mj], hi[mj], constituent_sector=[name] * len(ci),
                                       member_sector=[name] * len(mj), time_limit=left, locks=lk, previous=pv,
                                       churn_weight=w, k=k, target_load=None if tgt is None else tgt[mj],
-                                      over_target_penalty=tpen)
+                                      over_target_penalty=tpen, should_stop=should_stop)
         ok = sub.assignment >= 0
         assign[ci[ok]] = mj[sub.assignment[ok]]
         if reasons is not None and sub.move_reasons is not None:

@@ -34,8 +34,7 @@ TIER_LABELS = {"constituents": {"zh": "界别群众-委员", "en": "constituents
 Progress = Callable[[float, str], None]
 
 
-class Cancelled(Exception):
-    """The run was cancelled through its ``cancel`` event (checked between tiers and solves)."""
+Cancelled = A.Cancelled  # raised when the ``cancel`` event is set (checked between tiers and flow solves)
 
 
 class Locks(BaseModel):
@@ -49,7 +48,11 @@ class Locks(BaseModel):
 
 
 class OptimisationParams(BaseModel):
-    """Parameters of one run (JSON-safe). Distances in metres; times in seconds."""
+    """Parameters of one run (JSON-safe). Distances and penalties in metres; times in seconds.
+
+    In road mode costs are travel times (s); penalties and churn, always given in metres, are turned
+    into seconds at ``penalty_speed_kmh``.
+    """
 
     model_config = ConfigDict(extra="forbid")
     tiers: list[Literal["constituents", "villages", "townships", "stations"]] = Field(
@@ -59,7 +62,7 @@ class OptimisationParams(BaseModel):
     constituents_max: int = Field(12, ge=1, description="constituents per member, max")
     villages_min: int = Field(2, ge=0, description="villages per group, min")
     villages_target: int = Field(3, ge=0, description="villages per group, target")
-    target_penalty: float = Field(1000.0, ge=0, description="extra cost (m or s) per constituent (tier 1) or "
+    target_penalty: float = Field(1000.0, ge=0, description="extra cost (m) per constituent (tier 1) or "
                                                             "village (tier 2) above the target; 0 = ignore targets")
     villages_max: int = Field(4, ge=1, description="villages per group, max")
     townships_per_committee: int = Field(2, ge=1)
@@ -72,20 +75,20 @@ class OptimisationParams(BaseModel):
     village_ids: list[str] = Field(default_factory=list, description="villages when villages='list'")
     locks: Locks = Field(default_factory=Locks)
     minimal_change: bool = Field(False, description="re-run against `previous` moving as few as it must")
-    churn_weight: float | None = Field(None, ge=0, description="cost units per moved row; default with "
+    churn_weight: float | None = Field(None, ge=0, description="cost (m) per moved row; default with "
                                                                 "minimal_change: 1e6 (moves only if forced)")
     time_limit_s: float = Field(60.0, gt=0)
     seed: int = 0
     num_workers: int = Field(1, ge=1, le=16, description="CP-SAT workers (fixed for reproducibility)")
     allow_cross_sector: bool = False
-    cross_sector_penalty: float = Field(20000.0, ge=0, description="extra cost (m or s) per constituent "
+    cross_sector_penalty: float = Field(20000.0, ge=0, description="extra cost (m) per constituent "
                                                                    "placed with another sector's member")
     compactness: float = Field(0.0, ge=0, description="weight (per metre/second) of each group's largest "
                                "base-to-village cost; > 0 switches tier 2 from exact min-cost flow to CP-SAT "
                                "(bound and gap reported; on large tiers expect a gap)")
     station_capacity_default: int = Field(2, ge=0, description="groups per station when capacity is blank")
     host_kinds: list[str] = Field(default_factory=lambda: ["station_comprehensive", "station_sector"])
-    sector_mismatch_penalty: float = Field(5000.0, ge=0, description="extra cost (m or s) per member when "
+    sector_mismatch_penalty: float = Field(5000.0, ge=0, description="extra cost (m) per member when "
                                                                      "a sector station hosts another sector")
 
     @field_validator("constituents_max")
@@ -103,6 +106,13 @@ class OptimisationParams(BaseModel):
         if v < lo:
             raise ValueError(f"villages_max {v} < villages_min {lo}")
         return v
+
+    penalty_speed_kmh: float = Field(40.0, gt=0, description="road mode: penalties and churn (given in "
+                                                             "metres) become seconds at this speed")
+
+    def penalty(self, metres: float) -> float:
+        """A penalty given in metres in the run's cost unit (metres, or seconds in road mode)."""
+        return float(metres) if self.mode == "straight" else float(metres) / (self.penalty_speed_kmh / 3.6)
 
     def effective_churn(self) -> float:
         if self.churn_weight is not None:
@@ -356,8 +366,9 @@ def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None
     t0 = time.monotonic()
     p = params if isinstance(params, OptimisationParams) else OptimisationParams.model_validate(params or {})
     prev = OptimisationResult.from_dict(previous) if isinstance(previous, dict) else previous
-    churn = p.effective_churn() if prev is not None else 0.0
+    churn = p.penalty(p.effective_churn()) if prev is not None else 0.0
     say = progress or (lambda pct, msg: None)
+    stop = cancel.is_set if cancel is not None else None
     _check_cancel(cancel)
     say(0.0, "preparing costs")
     costs = _Costs(ds, p.mode, network)
@@ -406,9 +417,10 @@ def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None
             res = A.assign_constituents_geo(
                 cxy, mxy, p.constituents_min, p.constituents_max,
                 constituent_sector=csec, member_sector=msec,
-                cross_penalty=p.cross_sector_penalty if p.allow_cross_sector else None, time_limit=tl,
+                cross_penalty=p.penalty(p.cross_sector_penalty) if p.allow_cross_sector else None, time_limit=tl,
                 seed=p.seed, locks=locks, previous=prev_a, churn_weight=churn,
-                target_load=p.constituents_target, over_target_penalty=p.target_penalty)
+                target_load=p.constituents_target, over_target_penalty=p.penalty(p.target_penalty),
+                should_stop=stop)
         else:
             cost = costs.matrix(c_ll, m_ll)
 
@@ -418,9 +430,9 @@ def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None
             res = A.assign_constituents(
                 cost, p.constituents_min, p.constituents_max, allowed=csec[:, None] == msec[None, :],
                 time_limit=tl, seed=p.seed, locks=locks, previous=prev_a, churn_weight=churn,
-                cross_penalty=p.cross_sector_penalty if p.allow_cross_sector else None,
+                cross_penalty=p.penalty(p.cross_sector_penalty) if p.allow_cross_sector else None,
                 member_labels=list(msec), target_load=p.constituents_target,
-                over_target_penalty=p.target_penalty)
+                over_target_penalty=p.penalty(p.target_penalty), should_stop=stop)
         tiers["constituents"] = _tier_result("constituents", res, rows, m_ids, gone,
                                              {"target": p.constituents_target}, cost_of)
         _check_cancel(cancel)
@@ -446,7 +458,7 @@ def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None
             gs = set(gsec or [])
             for si, ssec in enumerate(stations["sectors"]):
                 if kinds[si] == "station_sector" and not gs & set(ssec or []):
-                    cost[gi, si] += p.sector_mismatch_penalty * max(1, len(g_members[gi]))
+                    cost[gi, si] += p.penalty(p.sector_mismatch_penalty) * max(1, len(g_members[gi]))
         capv = pd.to_numeric(stations["capacity"], errors="coerce").to_numpy(float)
         cap = np.where(np.isfinite(capv), capv, p.station_capacity_default).astype(np.int64)
         locks = _lock_array(p.locks.groups, g_idx, s_idx, "groups", "station")
@@ -495,7 +507,7 @@ def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None
                                           time_limit=max(1.0, deadline - time.monotonic()), seed=p.seed,
                                           num_workers=p.num_workers, locks=locks, previous=prev_a,
                                           churn_weight=churn, group_labels=g_ids, target_load=p.villages_target,
-                                          target_penalty=p.target_penalty)
+                                          target_penalty=p.penalty(p.target_penalty))
         tiers["villages"] = _tier_result("villages", res, rows, g_ids, gone, {"target": p.villages_target},
                                          lambda r, c: cost[r, c])
         _check_cancel(cancel)

@@ -347,3 +347,17 @@ def test_target_penalty_brute_force():
     crowded = np.tile([0.0, 500.0, 900.0], (9, 1))
     assert assign_constituents(crowded, 0, 9, target_load=3, over_target_penalty=1e4).loads.tolist() == [3, 3, 3]
     assert assign_constituents(crowded, 0, 9).loads.tolist() == [9, 0, 0]
+
+
+def test_should_stop_cancels_between_solves():
+    rng = np.random.default_rng(0)
+    cx, mx = rng.uniform(0, 1e4, (200, 2)), rng.uniform(0, 1e4, (20, 2))
+    calls = []
+
+    def stop_on_second():
+        calls.append(1)
+        return len(calls) > 1
+
+    with pytest.raises(A.Cancelled):
+        assign_constituents_geo(cx, mx, 8, 12, k=3, should_stop=stop_on_second)
+    assert len(calls) == 2  # one flow solve ran, the pricing round was cancelled

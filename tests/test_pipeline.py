@@ -213,3 +213,14 @@ def test_no_members_is_diagnosed(tiny):
     assert t.status == "infeasible" and set(t.assignment.values()) == {None}
     assert {d["scope"] for d in t.diagnostics} == {"医药卫生", "农业", "经济"}
     assert all(d["quota"] == "no_member" and d["short_by"] == 20 for d in t.diagnostics)
+
+
+def test_cancel_inside_a_tier(tiny):
+    ev = threading.Event()
+
+    def progress(pct, msg):
+        if msg.startswith("assigning constituents"):
+            ev.set()  # the solver itself must notice, before the next tier starts
+
+    with pytest.raises(Cancelled):
+        run_optimisation(tiny, {"tiers": ["constituents"]}, progress=progress, cancel=ev)
