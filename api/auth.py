@@ -98,7 +98,7 @@ def authenticate(request: Request) -> Principal:
     return ANONYMOUS
 
 
-def principal(request: Request) -> Principal:
+async def principal(request: Request) -> Principal:
     """Dependency: the caller, cached on the request."""
     p = getattr(request.state, "principal", None)
     if p is None:
@@ -113,7 +113,7 @@ def require(role: str, *, anonymous_setting: str | None = None):
     ``anonymous_setting`` names a boolean setting that, when true, lets callers without a key in.
     """
 
-    def dep(request: Request, who: Principal = Depends(principal)) -> Principal:
+    async def dep(request: Request, who: Principal = Depends(principal)) -> Principal:
         if who.allows(role):
             return who
         if who.role == "anonymous":

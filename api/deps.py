@@ -1,4 +1,8 @@
-"""FastAPI dependencies: settings, store, dataset cache, job manager, checked path ids, bodies."""
+"""FastAPI dependencies: settings, store, dataset cache, job manager, checked path ids, bodies.
+
+Dependencies that do no IO are ``async def``: FastAPI runs plain ``def`` dependencies in its
+thread pool, a hop that costs more than a nearest-station lookup itself.
+"""
 
 from __future__ import annotations
 
@@ -16,19 +20,19 @@ from .settings import Settings
 DATASET_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
-def get_cache(request: Request) -> DatasetCache:
+async def get_cache(request: Request) -> DatasetCache:
     return request.app.state.cache
 
 
-def get_jobs(request: Request) -> JobManager:
+async def get_jobs(request: Request) -> JobManager:
     return request.app.state.jobs
 
 
@@ -36,7 +40,7 @@ DatasetId = Annotated[str, Path(description="dataset id: 1-64 letters, digits, '
                                 pattern=DATASET_ID_PATTERN, max_length=64)]
 
 
-def checked_dataset_id(dataset_id: DatasetId) -> str:
+async def checked_dataset_id(dataset_id: DatasetId) -> str:
     """The path's dataset id, validated (no path tricks: ``..``, ``/``, ``%2e`` are refused)."""
     try:
         return check_dataset_id(dataset_id)
@@ -46,7 +50,8 @@ def checked_dataset_id(dataset_id: DatasetId) -> str:
 
 def dataset_entry(dataset_id: str = Depends(checked_dataset_id),
                   cache: DatasetCache = Depends(get_cache)) -> DatasetEntry:
-    """The cached current version of the path's dataset (404 problem when absent)."""
+    """The cached current version of the path's dataset (404 problem when absent; may read the store,
+    so it runs in the thread pool)."""
     try:
         return cache.get(dataset_id)
     except NotFound:

@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from geo_service.dataset import Dataset, DatasetValidationError
 from geo_service.domain import LAYER_ORDER, LAYERS
-from geo_service.store import Conflict, DatasetInfo, NotFound, Store
+from geo_service.store import Conflict, DatasetInfo, NotFound, Store, check_dataset_id
 
 from .. import geojson as gj
 from ..auth import Principal, admin, viewer
@@ -92,8 +92,8 @@ def upload_dataset(
                            code="unsupported-upload", field="file")
     dataset_id = id or Path(filename).stem
     try:
-        checked_dataset_id(dataset_id)
-    except ProblemError:
+        check_dataset_id(dataset_id)
+    except ValueError:
         raise ProblemError(422, f"'{dataset_id}' is not a valid dataset id; give one in the 'id' field "
                                 "(1-64 letters, digits, '_' or '-')", code="invalid-dataset-id",
                            field="id") from None

@@ -14,7 +14,9 @@ import numpy as np
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from ..auth import Principal, nearest_access
+from geo_service.store import check_dataset_id
+
+from ..auth import Principal, nearest_access, principal
 from ..cache import DatasetCache, DatasetEntry
 from ..deps import checked_dataset_id, get_cache, read_body_limited
 from ..encoding import FastJSONResponse, loads
@@ -82,11 +84,13 @@ def lookup(entry: DatasetEntry, lon: np.ndarray, lat: np.ndarray, *, k: int, kin
     flat = si.reshape(-1)
     ok = flat >= 0
     take = np.where(ok, flat, 0)
+    table = entry.memo(f"station-columns:{id(stations)}",
+                       lambda ds: {c: stations[c].to_numpy(dtype=object) for c in ("id", "name", "kind")})
 
     def col(c: str) -> np.ndarray:
         if not len(stations):
             return np.full(len(flat), None, dtype=object)
-        return np.where(ok, stations[c].to_numpy(dtype=object)[take], None)
+        return np.where(ok, table[c][take], None)
 
     out = {"point": np.repeat(np.arange(n), kk), "rank": np.tile(np.arange(1, kk + 1), n),
            "station_id": col("id"), "name": col("name"), "kind": col("kind"),
@@ -103,24 +107,84 @@ def _rows(cols: dict[str, np.ndarray]) -> list[dict[str, Any]]:
     return [dict(zip(keys, vals)) for vals in zip(*lists)]
 
 
+def _param(name: str, where: str, schema: dict, description: str, required: bool = False, **kw) -> dict:
+    return {"name": name, "in": where, "required": required, "schema": schema, "description": description, **kw}
+
+
+_SINGLE_PARAMS = [
+    _param("dataset_id", "path", {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},
+           "dataset id", True),
+    _param("lon", "query", {"type": "number", "minimum": -180, "maximum": 180}, "longitude, WGS-84 degrees", True),
+    _param("lat", "query", {"type": "number", "minimum": -90, "maximum": 90}, "latitude, WGS-84 degrees", True),
+    _param("k", "query", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1},
+           "how many stations (road mode: 1; at most the max_k setting)"),
+    _param("kind", "query", {"type": "array", "items": {"type": "string"}, "maxItems": 8},
+           "station kind(s): station_comprehensive, station_sector, studio, contact_point (aliases accepted; "
+           "repeat or comma-separate)", style="form", explode=True),
+    _param("sector", "query", {"type": "string", "maxLength": 50}, "only stations hosting this sector (界别)"),
+    _param("max_distance_m", "query", {"type": "number", "exclusiveMinimum": 0, "maximum": 1e7},
+           "drop stations farther than this (m)"),
+    _param("mode", "query", {"type": "string", "enum": ["straight", "road"], "default": "straight"},
+           "straight line or by road"),
+]
+
+
+def _bad(field: str, message: str, code: str = "invalid") -> ProblemError:
+    return ProblemError(422, f"invalid request parameters: query:{field}: {message}", code="invalid-parameters",
+                        errors=[{"in": "query", "field": field, "message": message, "code": code}])
+
+
+def _number(q, name: str, lo: float, hi: float, *, required: bool = False, integer: bool = False,
+            default=None, open_low: bool = False):
+    raw = q.get(name)
+    if raw is None or raw == "":
+        if required:
+            raise _bad(name, "field required", "missing")
+        return default
+    try:
+        v = int(raw) if integer else float(raw)
+    except ValueError:
+        raise _bad(name, f"'{raw[:40]}' is not a valid {'integer' if integer else 'number'}",
+                   "int_parsing" if integer else "float_parsing") from None
+    if not (v > lo if open_low else v >= lo) or v > hi or v != v:
+        raise _bad(name, f"must be {'>' if open_low else '>='} {lo} and <= {hi}", "out_of_range")
+    return v
+
+
 @router.get("/{dataset_id}/nearest", response_model=NearestResponse, response_class=FastJSONResponse,
-            summary="Nearest stations to one point", responses=_ERR)
-async def nearest(
-    lon: Annotated[float, Query(ge=-180, le=180, description="longitude, WGS-84 degrees")],
-    lat: Annotated[float, Query(ge=-90, le=90, description="latitude, WGS-84 degrees")],
-    request: Request,
-    dataset_id: str = Depends(checked_dataset_id),
-    k: Annotated[int, Query(ge=1, le=1000, description="how many stations (road mode: 1)")] = 1,
-    kind: KindQ = None, sector: SectorQ = None, max_distance_m: MaxDistQ = None,
-    mode: Annotated[Mode, Query(description="straight line or by road")] = "straight",
-    cache: DatasetCache = Depends(get_cache), _: Principal = Depends(nearest_access),
-):
-    """The ``k`` nearest stations to (lon, lat): id, name, kind, distance (m), travel time (s, road)."""
-    if k > request.app.state.settings.max_k:
-        raise ProblemError(422, f"k must be <= {request.app.state.settings.max_k}", code="invalid-query",
-                           errors=[{"in": "query", "field": "k", "message": "too large", "code": "too_large"}])
+            summary="Nearest stations to one point", responses=_ERR,
+            openapi_extra={"parameters": _SINGLE_PARAMS})
+async def nearest(request: Request):
+    """The ``k`` nearest stations to (lon, lat): id, name, kind, distance (m), travel time (s, road).
+
+    The hot path: parameters are parsed and checked here rather than by FastAPI's dependency
+    machinery (which costs more than the lookup), with the same problem+json errors; the
+    parameters are declared in the OpenAPI document by hand.
+    """
+    dataset_id = request.path_params["dataset_id"]
+    try:
+        check_dataset_id(dataset_id)
+    except ValueError as e:
+        raise ProblemError(400, str(e), code="invalid-dataset-id", dataset_id=dataset_id) from None
+    await nearest_access(request, await principal(request))
+    settings = request.app.state.settings
+    q = request.query_params
+    lon = _number(q, "lon", -180, 180, required=True)
+    lat = _number(q, "lat", -90, 90, required=True)
+    k = _number(q, "k", 1, settings.max_k, integer=True, default=1)
+    max_distance_m = _number(q, "max_distance_m", 0, 1e7, default=None, open_low=True)
+    mode = q.get("mode", "straight")
+    if mode not in ("straight", "road"):
+        raise _bad("mode", "must be 'straight' or 'road'", "enum")
+    sector = q.get("sector") or None
+    if sector is not None and len(sector) > 50:
+        raise _bad("sector", "at most 50 characters", "string_too_long")
+    kinds = q.getlist("kind")
+    if len(kinds) > 8:
+        raise _bad("kind", "at most 8 values", "too_long")
+    cache: DatasetCache = request.app.state.cache
     entry = await _entry(cache, dataset_id, mode)
-    cols = lookup(entry, np.array([lon]), np.array([lat]), k=k, kinds=_kinds(kind), sector=sector,
+    cols = lookup(entry, np.array([lon]), np.array([lat]), k=k, kinds=_kinds(kinds), sector=sector,
                   max_distance_m=max_distance_m, mode=mode)
     rows = [r for r in _rows(cols) if r["station_id"] is not None]
     for r in rows:
