@@ -328,8 +328,9 @@ def _tier_result(name: str, res: A.AssignmentResult, rows: list[str], cols: list
     for r, why in gone.items():
         reasons[r] = why
     moved = dict(res.moved) if res.moved is not None else None
-    if moved is not None and gone:
-        moved["new"] = moved.get("new", 0) - len(gone)
+    if moved is not None and gone:  # rows whose previous target is gone count as moved, not new
+        placed = sum(1 for r in gone if assign.get(r) is not None)
+        moved["new"] = moved.get("new", 0) - placed
         moved["moved"] = moved.get("moved", 0) + len(gone)
         moved[next(iter(gone.values()))] = len(gone)
     ex = _json({**res.extra, **(extra or {})})

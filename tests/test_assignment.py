@@ -361,3 +361,27 @@ def test_should_stop_cancels_between_solves():
     with pytest.raises(A.Cancelled):
         assign_constituents_geo(cx, mx, 8, 12, k=3, should_stop=stop_on_second)
     assert len(calls) == 2  # one flow solve ran, the pricing round was cancelled
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 100_000), m=st.integers(3, 12), sectors=st.integers(1, 3), gone=st.integers(0, 11),
+       tpen=st.sampled_from([0.0, 1000.0]))
+def test_minimal_change_property(seed, m, sectors, gone, tpen):
+    """After a member leaves, a minimal-change re-run keeps every other constituent where it was."""
+    rng = np.random.default_rng(seed)
+    cx, mx, cs, ms = clustered(rng, 10 * m, m, sectors)
+    gone %= m
+    opts = dict(constituent_sector=cs, target_load=10, over_target_penalty=tpen)
+    first = assign_constituents_geo(cx, mx, 8, 12, member_sector=ms, **opts)
+    keep = np.array([j for j in range(m) if j != gone])
+    remap = np.full(m, -1)
+    remap[keep] = np.arange(m - 1)
+    prev = np.where(first.assignment >= 0, remap[np.maximum(first.assignment, 0)], -1)
+    again = assign_constituents_geo(cx, mx[keep], 8, 12, member_sector=ms[keep], previous=prev,
+                                    churn_weight=1e6, **opts)
+    stayed = prev >= 0
+    assert (again.assignment[stayed] == prev[stayed]).all() and again.moved["moved"] == 0
+    orphans = first.assignment == gone
+    has_peer = np.isin(cs, ms[keep])
+    assert (again.assignment[orphans & has_peer] >= 0).all()
+    assert (again.assignment[orphans & ~has_peer] == -1).all()
