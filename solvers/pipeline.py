@@ -80,6 +80,8 @@ class OptimisationParams(BaseModel):
     time_limit_s: float = Field(60.0, gt=0)
     seed: int = 0
     num_workers: int = Field(1, ge=1, le=16, description="CP-SAT workers (fixed for reproducibility)")
+    use_member_pins: bool = Field(True, description="members' pinned village_id / station_id lock their group "
+                                                    "to that village / station (params.locks win)")
     allow_cross_sector: bool = False
     cross_sector_penalty: float = Field(20000.0, ge=0, description="extra cost (m) per constituent "
                                                                    "placed with another sector's member")
@@ -311,6 +313,36 @@ def _previous(prev: OptimisationResult | None, tier: str, rows: list[str], cols:
     return out, gone
 
 
+def _member_pins(members: pd.DataFrame, use: bool, diagnostics: list[dict[str, Any]]
+                 ) -> tuple[dict[str, str], dict[str, str]]:
+    """Locks from members' pinned fields: village -> the member's group, group -> pinned station.
+
+    A group whose members pin different stations gets no station lock (a warning says which).
+    """
+    if not use or not len(members):
+        return {}, {}
+    villages: dict[str, str] = {}
+    stations: dict[str, set[str]] = {}
+    for _, m in members.iterrows():
+        g = m.get("group_id")
+        if g is None or pd.isna(g):
+            continue
+        v, st = m.get("village_id"), m.get("station_id")
+        if v is not None and not pd.isna(v):
+            villages[str(v)] = str(g)
+        if st is not None and not pd.isna(st):
+            stations.setdefault(str(g), set()).add(str(st))
+    out: dict[str, str] = {}
+    for g, sts in stations.items():
+        if len(sts) == 1:
+            out[g] = next(iter(sts))
+        else:
+            diagnostics.append({"tier": "stations", "severity": "warning", "quota": "pins",
+                                "message": f"group {g}: members pin different stations ({', '.join(sorted(sts))}); "
+                                           f"no station lock applied"})
+    return villages, out
+
+
 def _tier_result(name: str, res: A.AssignmentResult, rows: list[str], cols: list[str],
                  gone: dict[str, str], extra: dict[str, Any] | None = None,
                  cost_of: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> TierResult:
@@ -361,7 +393,8 @@ def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None
 
     ``previous`` (a result or its ``to_dict()``) feeds the minimal-change re-run (``params.minimal_change``
     or ``params.churn_weight``); ``progress(pct, message)`` is called between steps; ``cancel`` (a
-    ``threading.Event``) is checked between tiers and raises :class:`Cancelled`; ``network`` is a
+    ``threading.Event``) is checked between tiers and before every flow solve and raises
+    :class:`Cancelled`; ``network`` is a
     prebuilt :class:`geo_service.network.RoadNetwork` for ``mode="road"``.
     """
     t0 = time.monotonic()
@@ -446,7 +479,8 @@ def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None
     s_ll = _lonlat(stations.geometry)
     g_members = [np.flatnonzero(members["group_id"].astype(str).to_numpy() == g) for g in g_ids]
     group_station: dict[str, str | None] = {g: (None if pd.isna(s) or s is None else str(s))
-                                            for g, s in zip(g_ids, groups["station_id"])}
+                                            for g, s in zip(g_ids, groups["station_id"], strict=True)}
+    pins_village, pins_station = _member_pins(members, p.use_member_pins, diagnostics)
     if "stations" in p.tiers and len(g_ids):
         say(40.0, "assigning groups to stations")
         ms = costs.matrix(m_ll, s_ll)  # members x stations
@@ -462,7 +496,7 @@ def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None
                     cost[gi, si] += p.penalty(p.sector_mismatch_penalty) * max(1, len(g_members[gi]))
         capv = pd.to_numeric(stations["capacity"], errors="coerce").to_numpy(float)
         cap = np.where(np.isfinite(capv), capv, p.station_capacity_default).astype(np.int64)
-        locks = _lock_array(p.locks.groups, g_idx, s_idx, "groups", "station")
+        locks = _lock_array({**pins_station, **p.locks.groups}, g_idx, s_idx, "groups", "station")
         prev_a, gone = _previous(prev, "stations", g_ids, s_idx)
         res = A.assign_groups_to_stations(cost, cap, allowed=allowed, locks=locks, previous=prev_a,
                                           churn_weight=churn, station_labels=s_ids)
@@ -485,7 +519,8 @@ def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None
             if unknown:
                 raise ValueError(f"village_ids: unknown village id '{unknown[0]}'")
             chosen = set(p.village_ids)
-        chosen |= set(p.locks.villages)
+        village_locks = {**pins_village, **p.locks.villages}
+        chosen |= set(village_locks)
         rows = [x for x in all_v if x in chosen]
         vi = np.array([all_v.index(x) for x in rows], dtype=np.int64) if rows else np.zeros(0, np.int64)
         v_ll = _lonlat(v.geometry)[vi] if len(vi) else np.zeros((0, 2))
@@ -501,7 +536,7 @@ def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None
                 base[gi] = centre
         cost = costs.matrix(v_ll, base)
         pop = pd.to_numeric(v["population"], errors="coerce").fillna(0).to_numpy()[vi]
-        locks = _lock_array(p.locks.villages, _index_map(rows), g_idx, "villages", "group")
+        locks = _lock_array(village_locks, _index_map(rows), g_idx, "villages", "group")
         prev_a, gone = _previous(prev, "villages", rows, g_idx)
         res = A.assign_villages_to_groups(cost, pop, p.villages_min, p.villages_max,
                                           compactness=p.compactness,

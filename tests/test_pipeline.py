@@ -224,3 +224,16 @@ def test_cancel_inside_a_tier(tiny):
 
     with pytest.raises(Cancelled):
         run_optimisation(tiny, {"tiers": ["constituents"]}, progress=progress, cancel=ev)
+
+
+def test_member_pins_become_locks(tiny):
+    members = tiny.members.copy()
+    members.loc[members["id"] == "M5", "village_id"] = "V1"  # M5 is in G2: V1 -> G2
+    members.loc[members["id"] == "M1", "station_id"] = "S2"  # G1 -> S2
+    ds = tiny.with_layers(members=members)
+    r = run_optimisation(ds, {"villages": "list", "village_ids": ["V5"], "tiers": ["villages", "stations"]})
+    assert r.tiers["villages"].assignment["V1"] == "G2"
+    assert r.tiers["stations"].assignment["G1"] == "S2"
+    free = run_optimisation(ds, {"villages": "list", "village_ids": ["V5"], "tiers": ["villages"],
+                                 "use_member_pins": False})
+    assert set(free.tiers["villages"].assignment) == {"V5"}
