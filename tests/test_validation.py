@@ -301,6 +301,48 @@ def test_projected_coordinates_without_crs_are_wrong_crs(tiny, tmp_path):
     assert (p.layer, p.row, p.feature_id) == ("villages", 2, "V2") and "projected" in p.message
 
 
+def test_user_named_crs_for_tables_and_prj_less_shapefiles(tiny, tmp_path):
+    # surveyors deliver projected x/y (here UTM 52N, EPSG:32652) in spreadsheets and bare shapefiles
+    csv = write_dataset(tiny, tmp_path / "csv", fmt="csv")
+    for layer in ("villages", "stations", "members", "constituents"):
+        p = csv / f"{layer}.csv"
+        df = read_csv(p)
+        has = df["lon"] != ""
+        pts = gpd.GeoSeries(gpd.points_from_xy(df.loc[has, "lon"].astype(float), df.loc[has, "lat"].astype(float)),
+                            crs=4326).to_crs(32652)
+        df.loc[has, "lon"] = [repr(x) for x in pts.x]
+        df.loc[has, "lat"] = [repr(y) for y in pts.y]
+        df.to_csv(p, index=False, encoding="utf-8-sig")
+    for layer in ("townships", "counties", "roads"):
+        (csv / f"{layer}.csv").unlink()
+    shp = write_dataset(tiny, tmp_path / "shp", fmt="shp")
+    for layer in ("townships", "counties", "roads"):
+        g = gpd.read_file(shp / f"{layer}.shp").to_crs(32652)
+        g.to_file(csv / f"{layer}.shp")
+        (csv / f"{layer}.prj").unlink()
+    p = [q for q in problems_of(csv) if q.code == "wrong_crs"]
+    assert {q.layer for q in p} == {"villages", "stations", "members", "townships", "counties", "roads"}
+    assert any("crs='EPSG:4547'" in q.message for q in p)
+    ds = read_dataset(csv, crs="EPSG:32652")
+    for layer in ("villages", "stations", "townships", "roads"):
+        d = ds[layer].to_crs(tiny.metric_crs).distance(tiny[layer].to_crs(tiny.metric_crs), align=False)
+        assert float(d.max()) < 1e-3, layer  # metres
+    with pytest.raises(ValueError, match="CRS"):
+        read_dataset(csv, crs="EPSG:99999999")
+
+
+def test_geojson_with_legacy_crs_member_is_reprojected(tiny, tmp_path):
+    folder = write_dataset(tiny, tmp_path / "gj", fmt="geojson")
+    st = tiny.stations.to_crs(3857)
+    st["sectors"] = [";".join(v) for v in st["sectors"]]
+    (folder / "stations.geojson").unlink()
+    st.to_file(folder / "stations.geojson", driver="GeoJSON")  # GDAL writes a "crs" member
+    assert '"crs"' in (folder / "stations.geojson").read_text(encoding="utf-8")
+    ds = read_dataset(folder)
+    d = ds.stations.to_crs(tiny.metric_crs).distance(tiny.stations.to_crs(tiny.metric_crs))
+    assert float(d.max()) < 1e-3
+
+
 def test_lonlat_shapefile_without_prj_is_assumed_wgs84_with_warning(tiny, tmp_path):
     shp = write_dataset(tiny, tmp_path / "shp", fmt="shp")
     (shp / "villages.prj").unlink()

@@ -29,6 +29,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import CRS
 
 from ..crs import DATUMS, to_wgs84, transform_geometry
 from ..dataset import Dataset, DatasetValidationError, Problem
@@ -59,7 +60,8 @@ _SIDECARS = {".dbf", ".shx", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".xml", ".m
 class _Collector:
     """Raw layers read so far plus every problem met, keyed by layer."""
 
-    def __init__(self) -> None:
+    def __init__(self, crs: Any = None) -> None:
+        self.crs = crs  # CRS of tables' x/y columns and of vector files that declare none
         self.layers: dict[str, RawLayer] = {}
         self.problems: list[Problem] = []
         self.dropped: dict[str, set[str]] = {}  # ids dropped for lack of coordinates, per layer
@@ -98,7 +100,7 @@ def _read_file_as_layer(col: _Collector, layer: str, path: Path, source: str) ->
                 source = f"{source}:{lname}"
             gdf = read_vector(path, lname)
             col.add(vector_to_layer(layer, gdf, source, col.problems, assume_wgs84=ext in (".geojson", ".json"),
-                                    kind="shapefile" if ext == ".shp" else "vector"))
+                                    kind="shapefile" if ext == ".shp" else "vector", default_crs=col.crs))
         else:
             col.fail(layer, f"unsupported file type '{ext}' (use .gpkg, .geojson, .shp, .csv or .xlsx)",
                      "unsupported_file", source)
@@ -124,7 +126,8 @@ def _read_gpkg(col: _Collector, path: Path, source: str) -> None:
         except Exception as e:
             col.fail(layer, f"cannot read layer: {str(e)[:200]}", "unreadable_file", f"{source}:{lname}")
             continue
-        col.add(vector_to_layer(layer, gdf, f"{source}:{lname}", col.problems, assume_wgs84=False))
+        col.add(vector_to_layer(layer, gdf, f"{source}:{lname}", col.problems, assume_wgs84=False,
+                                default_crs=col.crs))
 
 
 def _read_workbook(col: _Collector, path: Path, source: str) -> None:
@@ -487,6 +490,8 @@ def _locate(p: Problem, col: _Collector) -> Problem:
         if ref and vals is not None and p.row is not None \
                 and clean_id(vals.iloc[p.row - 1]) in col.dropped.get(ref, ()):
             msg += " (it was dropped: it had no coordinates)"
+    if p.code == "wrong_crs" and raw.kind == "table":
+        msg += "; if the table holds projected x/y, name their CRS (crs='EPSG:4547', CLI --crs)"
     if p.field == "geometry" and raw.kind == "table":
         fld = "/".join(raw.headers.get(c, c) for c in ("lon", "lat")) if "lon" in raw.headers \
             else raw.headers.get("wkt", "wkt")
@@ -519,6 +524,15 @@ def _validate(col: _Collector, *, name: str, meta: Mapping[str, Any], required: 
     return dataclasses.replace(ds, warnings=tuple(p for p in problems if p.severity != "error"))
 
 
+def _check_crs(crs: Any) -> CRS | None:
+    if crs is None:
+        return None
+    try:
+        return CRS.from_user_input(crs)
+    except Exception as e:  # pyproj.exceptions.CRSError
+        raise ValueError(f"unknown CRS {crs!r}: {e}") from None
+
+
 def _check_options(datum: str, missing_points: str) -> None:
     if datum not in DATUMS:
         raise ValueError(f"unknown datum {datum!r}; expected one of {', '.join(DATUMS)}")
@@ -526,8 +540,18 @@ def _check_options(datum: str, missing_points: str) -> None:
         raise ValueError(f"missing_points must be 'error' or 'drop', got {missing_points!r}")
 
 
+def _apply_table_crs(col: _Collector) -> None:
+    """Reproject the x/y columns of CSV/XLSX tables from the user's ``crs`` to EPSG:4326."""
+    if col.crs is None:
+        return
+    for raw in col.layers.values():
+        if raw.kind == "table" and isinstance(raw.frame, gpd.GeoDataFrame) and len(raw.frame):
+            raw.frame = raw.frame.set_crs(col.crs, allow_override=True).to_crs(WGS84)
+
+
 def _build(col: _Collector, *, datum: str, name: str, missing_points: str, required: Iterable[str],
            meta: Mapping[str, Any]) -> Dataset:
+    _apply_table_crs(col)
     _convert_datum(col, datum)
     _handle_missing_points(col, missing_points)
     _fill_defaults(col)
@@ -543,7 +567,8 @@ def _build(col: _Collector, *, datum: str, name: str, missing_points: str, requi
 
 # --- public API ---------------------------------------------------------------------------------
 def read_dataset(path: str | os.PathLike, *, datum: str = "wgs84", name: str = "",
-                 missing_points: str = "error", required: Iterable[str] = IMPORT_REQUIRED) -> Dataset:
+                 missing_points: str = "error", required: Iterable[str] = IMPORT_REQUIRED,
+                 crs: Any = None) -> Dataset:
     """Read, convert and validate a dataset from ``path``.
 
     Parameters
@@ -559,6 +584,9 @@ def read_dataset(path: str | os.PathLike, *, datum: str = "wgs84", name: str = "
     missing_points : ``"error"`` (default): a point row without coordinates is an error;
         ``"drop"``: such rows are dropped, each listed in ``Dataset.warnings``.
     required : layers that must be present (default townships and villages).
+    crs : CRS of the x/y columns of CSV/XLSX tables and of vector files that declare none, e.g.
+        ``"EPSG:4547"`` (CGCS2000 / 3-degree Gauss-Kruger zone 38, as surveyors deliver); reprojected
+        to EPSG:4326. Default: tables hold WGS-84 lon/lat. Files that declare a CRS keep theirs.
 
     What official lists commonly lack is filled, each with a warning in ``Dataset.warnings``:
     townships given as seat points get Voronoi polygons (:func:`townships_from_points`) and
@@ -577,7 +605,7 @@ def read_dataset(path: str | os.PathLike, *, datum: str = "wgs84", name: str = "
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file or folder: {path}")
-    col = _Collector()
+    col = _Collector(_check_crs(crs))
     _read_path(col, path, path.name)
     return _build(col, datum=datum, name=name or path.stem, missing_points=missing_points, required=required,
                   meta={"source": str(path)})
@@ -585,7 +613,7 @@ def read_dataset(path: str | os.PathLike, *, datum: str = "wgs84", name: str = "
 
 def read_layers_from_files(files: Mapping[str, str | os.PathLike], *, base: str | os.PathLike | None = None,
                            datum: str = "wgs84", name: str = "", missing_points: str = "error",
-                           required: Iterable[str] = IMPORT_REQUIRED) -> Dataset:
+                           required: Iterable[str] = IMPORT_REQUIRED, crs: Any = None) -> Dataset:
     """Read a dataset from an explicit mapping ``{layer: file}`` (for files not named by layer).
 
     ``layer`` may be English or Chinese (``villages``, ``村社区``); a relative file is taken from
@@ -603,7 +631,7 @@ def read_layers_from_files(files: Mapping[str, str | os.PathLike], *, base: str 
     root = None if base is None else Path(base)
     if root is not None and root.is_file():
         root = root.parent
-    col = _Collector()
+    col = _Collector(_check_crs(crs))
     for key, f in files.items():
         layer = canonical_layer(key)
         p = Path(f)

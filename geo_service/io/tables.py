@@ -195,12 +195,13 @@ def _looks_projected(gdf: gpd.GeoDataFrame) -> bool:
 
 
 def vector_to_layer(layer: str, gdf: pd.DataFrame, source: str, problems: list[Problem], *,
-                    assume_wgs84: bool, kind: str = "vector") -> RawLayer:
+                    assume_wgs84: bool, kind: str = "vector", default_crs: Any = None) -> RawLayer:
     """Turn a frame read by pyogrio into a layer frame in EPSG:4326 with canonical headers.
 
-    A declared CRS is reprojected to EPSG:4326. Without one, ``assume_wgs84`` (GeoJSON, RFC 7946)
-    means WGS-84; otherwise (a shapefile without ``.prj``) coordinates that look projected are a
-    ``wrong_crs`` error and lon/lat-looking ones are taken as WGS-84 with a warning.
+    A declared CRS is reprojected to EPSG:4326. Without one, ``default_crs`` (the user's word for
+    it) is used when given; else ``assume_wgs84`` (GeoJSON, RFC 7946) means WGS-84; otherwise (a
+    shapefile without ``.prj``) coordinates that look projected are a ``wrong_crs`` error and
+    lon/lat-looking ones are taken as WGS-84 with a warning.
     """
     spec = LAYERS[layer]
     if isinstance(gdf, gpd.GeoDataFrame):
@@ -217,12 +218,15 @@ def vector_to_layer(layer: str, gdf: pd.DataFrame, source: str, problems: list[P
     elif isinstance(df, gpd.GeoDataFrame):
         if df.geometry.name != "geometry":
             df = df.rename_geometry("geometry")
+        if df.crs is None and default_crs is not None:
+            df = df.set_crs(default_crs)
         if df.crs is None:
             if assume_wgs84:
                 df = df.set_crs(WGS84)
             elif _looks_projected(df):
                 problems.append(Problem(layer, "file has no CRS (.prj) and its coordinates look projected "
-                                               "(metres), not WGS-84 degrees: wrong CRS; add the .prj file",
+                                               "(metres), not WGS-84 degrees: wrong CRS; add the .prj file "
+                                               "or name the CRS (crs='EPSG:4547', CLI --crs)",
                                         "wrong_crs", source=source))
                 df = df.set_geometry(gpd.GeoSeries([None] * len(df)), crs=WGS84)
             else:
