@@ -79,6 +79,11 @@ class _Collector:
 
 
 # --- reading one file ---------------------------------------------------------------------------
+def _scrub(e: Exception, path: Path) -> str:
+    """An exception's message without the (possibly temporary) folder of ``path``, shortened."""
+    return str(e).replace(str(path), path.name).replace(str(path.parent) + os.sep, "")[:200]
+
+
 def _read_file_as_layer(col: _Collector, layer: str, path: Path, source: str) -> None:
     """Read ``path`` as layer ``layer`` (any supported format) into ``col``."""
     ext = path.suffix.lower()
@@ -107,14 +112,14 @@ def _read_file_as_layer(col: _Collector, layer: str, path: Path, source: str) ->
     except DatasetValidationError:
         raise
     except Exception as e:  # unreadable or malformed file: a problem, not a crash
-        col.fail(layer, f"cannot read file: {type(e).__name__}: {str(e)[:200]}", "unreadable_file", source)
+        col.fail(layer, f"cannot read file: {type(e).__name__}: {_scrub(e, path)}", "unreadable_file", source)
 
 
 def _read_gpkg(col: _Collector, path: Path, source: str) -> None:
     try:
         names = list_vector_layers(path)
     except Exception as e:
-        col.fail("dataset", f"cannot read GeoPackage: {str(e)[:200]}", "unreadable_file", source)
+        col.fail("dataset", f"cannot read GeoPackage: {_scrub(e, path)}", "unreadable_file", source)
         return
     for lname in names:
         layer = canonical_layer(lname)
@@ -124,7 +129,7 @@ def _read_gpkg(col: _Collector, path: Path, source: str) -> None:
         try:
             gdf = read_vector(path, lname)
         except Exception as e:
-            col.fail(layer, f"cannot read layer: {str(e)[:200]}", "unreadable_file", f"{source}:{lname}")
+            col.fail(layer, f"cannot read layer: {_scrub(e, path)}", "unreadable_file", f"{source}:{lname}")
             continue
         col.add(vector_to_layer(layer, gdf, f"{source}:{lname}", col.problems, assume_wgs84=False,
                                 default_crs=col.crs))
@@ -134,7 +139,8 @@ def _read_workbook(col: _Collector, path: Path, source: str) -> None:
     try:
         sheets = read_excel_sheets(path)
     except Exception as e:
-        col.fail("dataset", f"cannot read workbook: {type(e).__name__}: {str(e)[:200]}", "unreadable_file", source)
+        col.fail("dataset", f"cannot read workbook: {type(e).__name__}: {_scrub(e, path)}", "unreadable_file",
+                 source)
         return
     for sheet, df in sheets.items():
         layer = canonical_layer(sheet)
