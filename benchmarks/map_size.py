@@ -26,13 +26,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import folium  # noqa: E402
+import folium
 
-import maps  # noqa: E402
-from geo_service.coverage import last_mile  # noqa: E402
-from geo_service.demo import generate_demo  # noqa: E402
-from maps.assets import STATIC_DIR, localize  # noqa: E402
-from maps.coverage import county_bounds  # noqa: E402
+import maps
+from geo_service.coverage import last_mile
+from geo_service.demo import generate_demo
+from maps.assets import STATIC_DIR, localize
+from maps.coverage import county_bounds
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -81,7 +81,7 @@ def first_render_ms(files: dict[str, str], repeat: int = 5) -> dict[str, float]:
         for name, text in files.items():
             (root / name).write_text(text, encoding="utf-8")
         handler = functools.partial(_QuietHandler, directory=str(root))
-        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        srv = _QuietServer(("127.0.0.1", 0), handler)
         threading.Thread(target=srv.serve_forever, daemon=True).start()
         base = f"http://127.0.0.1:{srv.server_address[1]}"
         out = {}
@@ -106,8 +106,13 @@ def first_render_ms(files: dict[str, str], repeat: int = 5) -> dict[str, float]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+class _QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):  # a page closed mid-download: not a failure
+        pass
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # noqa: D401 - silence
+    def log_message(self, *args):
         pass
 
 

@@ -94,7 +94,6 @@ def assignment_map(ds, result: Any, *, sector: str | None = None, group: str | N
     vname = dict(zip(ds.villages["id"], ds.villages["name"]))
     vpt = dict(zip(ds.villages["id"], ds.villages.geometry))
     spt = dict(zip(ds.stations["id"], ds.stations.geometry))
-    sname = dict(zip(ds.stations["id"], ds.stations["name"]))
 
     # committees -> townships
     t_a = tier_assignment(result, "townships")
@@ -132,12 +131,12 @@ def assignment_map(ds, result: Any, *, sector: str | None = None, group: str | N
     gv = [(v, g) for v, g in v_a.items() if g in shown_g and v in vpt]
     geoms, names, classes, values = [], [], [], []
     for v, g in gv:
-        names.append(vname[v]); classes.append(g); values.append([gname.get(g)])  # noqa: E702
+        names.append(vname[v]); classes.append(g); values.append([gname.get(g)])
         geoms.append(vpt[v])
     for v, g in gv:
         if g in g_anchor:
             geoms.append(LineString([g_anchor[g], vpt[v]]))
-            names.append(f"{gname.get(g)} → {vname[v]}"); classes.append(g); values.append([gname.get(g)])  # noqa: E702
+            names.append(f"{gname.get(g)} → {vname[v]}"); classes.append(g); values.append([gname.get(g)])
     if geoms:
         styles = {g: {"color": c, "weight": 2, "dashArray": "5 4", "radius": 7, "fillColor": c,
                       "fillOpacity": 0.8} for g, c in gcol.items()}

@@ -324,8 +324,9 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
     if not ranked:
         gl = [f'<div class="gs-note" style="margin-top:6px">{esc(t["no_gaps"].format(t=fmt(gap_t)))}</div><ol>']
     else:
-        gl = [f'<div class="gs-title" style="margin-top:6px">{esc(t["gap_list"].format(n=min(top_gaps, len(ranked))))}'
-              f" &gt; {esc(fmt(gap_t))}</div><ol class=\"gs-gaps\">"]
+        title = t["gap_list"].format(n=min(top_gaps, len(ranked)))
+        gl = [f'<div class="gs-title" style="margin-top:6px">{esc(title)} &gt; {esc(fmt(gap_t))}</div>',
+              '<ol class="gs-gaps">']
     for i in ranked[:top_gaps]:
         gl.append(f"<li>{esc(v['name'].iloc[i])}（{esc(tnames.get(v['township_id'].iloc[i], ''))}）"
                   f" {int(pop[i]):,} · {esc(_fmt_measure(measure[i], mode, lang) or '–')}</li>")

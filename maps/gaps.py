@@ -18,7 +18,16 @@ import pandas as pd
 from scipy.spatial import cKDTree
 from shapely.geometry import Point
 
-from .coverage import BAND_COLOURS, boundary_layers, county_bounds, station_layer, straight_service_areas
+from geo_service.domain import STATION_KIND_LABELS, STATION_KINDS
+
+from .coverage import (
+    BAND_COLOURS,
+    STATION_STYLE,
+    boundary_layers,
+    county_bounds,
+    station_layer,
+    straight_service_areas,
+)
 from .render import (
     DataLayer,
     NameSearch,
@@ -35,17 +44,17 @@ from .render import (
 )
 
 T = {
-    "zh": {"proposed": "建议新增联系点", "before": "现有覆盖范围", "after": "新增后覆盖范围",
+    "zh": {"stations": "现有站点", "proposed": "建议新增联系点", "before": "现有覆盖范围", "after": "新增后覆盖范围",
            "villages": "村/社区（新增前后）", "covered_now": "已覆盖", "newly": "新增覆盖", "still": "仍未覆盖",
            "title": "补点方案", "before_h": "新增前", "after_h": "新增后", "pop": "覆盖人口", "share": "占比",
            "township": "乡镇", "population": "人口", "status": "状态", "site": "建议点",
-           "gain": "新增覆盖人口", "n": "建议新增", "unit": "个"},
-    "en": {"proposed": "Proposed contact points", "before": "Coverage now", "after": "Coverage with proposals",
+           "gain": "新增覆盖人口", "n": "建议新增", "unit": "个", "solver": "求解状态"},
+    "en": {"stations": "Existing stations", "proposed": "Proposed contact points", "before": "Coverage now", "after": "Coverage with proposals",
            "villages": "Villages (before/after)", "covered_now": "covered now", "newly": "newly covered",
            "still": "still uncovered", "title": "Gap closing", "before_h": "Before", "after_h": "After",
            "pop": "Covered population", "share": "Share", "township": "Township", "population": "Population",
            "status": "Status", "site": "Proposed site", "gain": "Population newly covered",
-           "n": "Proposed", "unit": "sites"},
+           "n": "Proposed", "unit": "sites", "solver": "Solver status"},
 }
 
 
@@ -87,7 +96,15 @@ def gaps_map(ds, gap_result: Any, *, threshold_m: float | None = None, lang: str
     villages marked covered now / newly covered / still uncovered, with population totals."""
     check_lang(lang)
     t = T[lang]
-    thr = float(threshold_m if threshold_m is not None else (_get(gap_result, "threshold_m") or 10000.0))
+    params = _get(gap_result, "params") or {}
+    if threshold_m is None:
+        threshold_m = _get(gap_result, "threshold_m") or params.get("threshold_m")
+    if threshold_m is None and params.get("threshold") is not None:
+        if params.get("unit", "m") != "m":
+            raise ValueError("the gap result used road time (seconds); gaps_map draws straight-line "
+                             "coverage: pass threshold_m (metres)")
+        threshold_m = params["threshold"]
+    thr = float(threshold_m if threshold_m is not None else 10000.0)
     datum = tile_datum(tiles)
     sites = proposed_sites(gap_result)
     m = base_map(county_bounds(ds), tiles=tiles, lang=lang, tianditu_key=tianditu_key)
@@ -152,8 +169,14 @@ def gaps_map(ds, gap_result: Any, *, threshold_m: float | None = None, lang: str
            f'<tr><td>{esc(t["before_h"])}</td><td>{pb:,}</td><td>{share(pb)}</td></tr>'
            f'<tr><td>{esc(t["after_h"])}</td><td>{pa:,}</td><td>{share(pa)}</td></tr></table>'
            f'<div class="gs-note">{esc(t["n"])}: {len(sites)} {esc(t["unit"])}</div>')
+    status = _get(gap_result, "status")
+    if isinstance(status, str):
+        box += f'<div class="gs-note">{esc(t["solver"])}: {esc(status)}</div>'
     add_box(m, box, position="bottomleft", css_class="gs-summary")
-    add_box(m, legend_html(t["villages"], [("circle", colour[k], label[k]) for k in "bau"])
+    kinds = [(STATION_STYLE[k]["symbol"], STATION_STYLE[k]["color"], STATION_KIND_LABELS[k][lang])
+             for k in STATION_KINDS]
+    add_box(m, legend_html(t["stations"], kinds)
+            + legend_html(t["villages"], [("circle", colour[k], label[k]) for k in "bau"])
             + legend_html(t["proposed"], [("✚", "#e6550d", t["site"])]), position="bottomright",
             css_class="gs-legend-box")
     return finish(m, prefix=static_prefix)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -281,9 +281,9 @@ class NameSearch(JSCSSMixin, MacroElement):
         {% endmacro %}
     """)
 
-    default_js = [("Leaflet.Search.js",
+    default_js = [("Leaflet.Search.js",  # noqa: RUF012 - Folium's interface; localize() sets per instance
                    "https://cdn.jsdelivr.net/npm/leaflet-search@2.9.7/dist/leaflet-search.min.js")]
-    default_css = [("Leaflet.Search.css",
+    default_css = [("Leaflet.Search.css",  # noqa: RUF012
                     "https://cdn.jsdelivr.net/npm/leaflet-search@2.9.7/dist/leaflet-search.min.css")]
 
     def __init__(self, layers: Sequence[DataLayer], *, lang: str = "zh"):
@@ -298,7 +298,7 @@ class NameSearch(JSCSSMixin, MacroElement):
 
 def add_box(m: folium.Map, inner_html: str, *, position: str = "bottomright", css_class: str = "") -> None:
     """Add a fixed box of (already escaped) HTML to the map page at ``position``."""
-    pos = {"bottomright": "bottom:28px;right:10px", "bottomleft": "bottom:28px;left:10px",
+    pos = {"bottomright": "bottom:28px;right:10px", "bottomleft": "bottom:52px;left:10px",
            "topright": "top:10px;right:60px", "topleft": "top:90px;left:60px"}[position]
     m.get_root().html.add_child(Element(
         f'<div class="gs-box {css_class}" style="{pos}">{inner_html}</div>'))

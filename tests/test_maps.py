@@ -7,7 +7,6 @@ import re
 import folium
 import numpy as np
 import pytest
-from shapely.geometry import Point
 
 import maps
 from geo_service.crs import geodesic_m, wgs84_to_gcj02
@@ -236,3 +235,14 @@ def test_demo_coverage_map_is_small(demo):
     # one L.geoJson per layer draws every point: no per-feature Marker objects in the page
     for call in ("L.marker(", "L.circleMarker("):
         assert html.count(call) == RUNTIME_JS.count(call)
+
+
+def test_gaps_map_from_close_gaps(tiny):
+    gaps = pytest.importorskip("solvers.gaps", reason="gap closing (issue 5) is not in this tree")
+    res = gaps.close_gaps(tiny, threshold_m=3000)
+    m = maps.gaps_map(tiny, res)
+    vl = data_layers(m)["村/社区（新增前后）"].data["features"]
+    assert len(data_layers(m)["建议新增联系点"].data["features"]) == len(res.proposed) > 0
+    # set cover at 3 km: every village is covered afterwards (LSCP), some only thanks to new points
+    assert {f["properties"]["c"] for f in vl} <= {"b", "a"} and "a" in {f["properties"]["c"] for f in vl}
+    assert "3 公里" in html_of(m) and res.status in html_of(m)

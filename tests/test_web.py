@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from browser import make_app
 from fastapi.testclient import TestClient
 
-from browser import make_app
 from geo_service.dataset import Dataset
 
 XSS = "<img src=x onerror=alert(1)>"

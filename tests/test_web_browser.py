@@ -8,8 +8,8 @@ test's tmp dir.
 from __future__ import annotations
 
 import pytest
-
 from browser import chromium, live_server, make_app  # noqa: F401 (chromium is a fixture)
+
 from geo_service.dataset import Dataset
 
 pytestmark = pytest.mark.browser
