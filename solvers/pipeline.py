@@ -83,6 +83,10 @@ class OptimisationParams(BaseModel):
     use_member_pins: bool = Field(True, description="members' pinned village_id / station_id lock their group "
                                                     "to that village / station (params.locks win)")
     allow_cross_sector: bool = False
+    on_infeasible: Literal["relax_max", "cross_sector"] = Field(
+        "relax_max", description="tier 1 answer when a sector's quotas cannot be met: the optimum with that "
+                                 "sector's max raised just enough, or the cross-sector fallback (both are "
+                                 "computed and reported; status stays 'infeasible')")
     cross_sector_penalty: float = Field(20000.0, ge=0, description="extra cost (m) per constituent "
                                                                    "placed with another sector's member")
     compactness: float = Field(0.0, ge=0, description="weight (per metre/second) of each group's largest "
@@ -441,34 +445,59 @@ def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None
         msec = members["sector"].astype(str).to_numpy()
         locks = _lock_array(p.locks.constituents, r_idx, m_idx, "constituents", "member")
         prev_a, gone = _previous(prev, "constituents", rows, m_idx)
-        tl = max(1.0, deadline - time.monotonic())
         if p.mode == "straight":
             cxy, mxy = costs.xy(c_ll), costs.xy(m_ll)
 
             def cost_of(ri: np.ndarray, cj: np.ndarray) -> np.ndarray:
                 return np.hypot(*(cxy[ri] - mxy[cj]).T)
 
-            res = A.assign_constituents_geo(
-                cxy, mxy, p.constituents_min, p.constituents_max,
-                constituent_sector=csec, member_sector=msec,
-                cross_penalty=p.penalty(p.cross_sector_penalty) if p.allow_cross_sector else None, time_limit=tl,
-                seed=p.seed, locks=locks, previous=prev_a, churn_weight=churn,
-                target_load=p.constituents_target, over_target_penalty=p.penalty(p.target_penalty),
-                should_stop=stop)
+            def solve(cross: bool) -> A.AssignmentResult:
+                return A.assign_constituents_geo(
+                    cxy, mxy, p.constituents_min, p.constituents_max, constituent_sector=csec,
+                    member_sector=msec, cross_penalty=p.penalty(p.cross_sector_penalty) if cross else None,
+                    time_limit=max(1.0, deadline - time.monotonic()), seed=p.seed, locks=locks,
+                    previous=prev_a, churn_weight=churn, target_load=p.constituents_target,
+                    over_target_penalty=p.penalty(p.target_penalty), should_stop=stop)
         else:
             cost = costs.matrix(c_ll, m_ll)
 
             def cost_of(ri: np.ndarray, cj: np.ndarray) -> np.ndarray:
                 return cost[ri, cj]
 
-            res = A.assign_constituents(
-                cost, p.constituents_min, p.constituents_max, allowed=csec[:, None] == msec[None, :],
-                time_limit=tl, seed=p.seed, locks=locks, previous=prev_a, churn_weight=churn,
-                cross_penalty=p.penalty(p.cross_sector_penalty) if p.allow_cross_sector else None,
-                member_labels=list(msec), target_load=p.constituents_target,
-                over_target_penalty=p.penalty(p.target_penalty), should_stop=stop)
+            def solve(cross: bool) -> A.AssignmentResult:
+                return A.assign_constituents(
+                    cost, p.constituents_min, p.constituents_max, allowed=csec[:, None] == msec[None, :],
+                    time_limit=max(1.0, deadline - time.monotonic()), seed=p.seed, locks=locks,
+                    previous=prev_a, churn_weight=churn,
+                    cross_penalty=p.penalty(p.cross_sector_penalty) if cross else None,
+                    member_labels=list(msec), target_load=p.constituents_target,
+                    over_target_penalty=p.penalty(p.target_penalty), should_stop=stop)
+
+        res = solve(p.allow_cross_sector)
+        fallback_info: dict[str, Any] = {}
+        if (res.status == A.INFEASIBLE and not p.allow_cross_sector
+                and any(d["quota"] in ("max_load", "no_member") for d in res.diagnostics) and len(m_ids)):
+            # the other relaxation: the surplus goes to members of other sectors at a penalty
+            say(20.0, "trying the cross-sector fallback")
+            fb = solve(True)
+            ok = fb.assignment >= 0
+            n_cross = int((csec[ok] != msec[fb.assignment[ok]]).sum())
+            fallback_info = {"fallback": {"kind": "cross_sector", "status": fb.status,
+                                          "cross_sector": n_cross, "penalty_m": p.cross_sector_penalty,
+                                          "cost": _json(fb.cost), "used": p.on_infeasible == "cross_sector"},
+                             }
+            res.diagnostics.append({"quota": "fallback", "severity": "info",
+                                    "message": f"cross-sector fallback: {fb.status} with {n_cross} constituents "
+                                               f"placed with members of other sectors (total {fb.cost:,.0f} "
+                                               f"{'m' if p.mode == 'straight' else 's'})"
+                                               + ("; used as the answer" if p.on_infeasible == "cross_sector"
+                                                  else "; set on_infeasible='cross_sector' to use it")})
+            if p.on_infeasible == "cross_sector" and fb.status != A.INFEASIBLE:
+                fb.diagnostics = res.diagnostics
+                fb.status = A.INFEASIBLE  # the strict sector quotas are still not met
+                res = fb
         tiers["constituents"] = _tier_result("constituents", res, rows, m_ids, gone,
-                                             {"target": p.constituents_target}, cost_of)
+                                             {"target": p.constituents_target, **fallback_info}, cost_of)
         _check_cancel(cancel)
 
     # --- tier 4: groups -> stations (before tier 2: a group's base is its station) --------------

@@ -237,3 +237,21 @@ def test_member_pins_become_locks(tiny):
     free = run_optimisation(ds, {"villages": "list", "village_ids": ["V5"], "tiers": ["villages"],
                                  "use_member_pins": False})
     assert set(free.tiers["villages"].assignment) == {"V5"}
+
+
+def test_infeasible_offers_both_relaxations(tiny):
+    # no 农业 constituents: 经济 and 医药卫生 each have 20 for 2 members x max 8 = 16, 农业 members idle
+    ds = tiny.with_layers(constituents=tiny.constituents[tiny.constituents["sector"] != "农业"])
+    base = {"tiers": ["constituents"], "constituents_min": 0, "constituents_max": 8, "target_penalty": 0}
+    r = run_optimisation(ds, base)
+    t = r.tiers["constituents"]
+    assert t.status == "infeasible" and t.extra["fallback"]["status"] == "optimal"
+    assert t.extra["fallback"]["cross_sector"] == 8 and not t.extra["fallback"]["used"]
+    assert any(d["quota"] == "fallback" for d in t.diagnostics)
+    loads = np.unique(list(t.assignment.values()), return_counts=True)[1]
+    assert loads.max() == 10  # default answer: that sector's max raised to 10
+    fb = run_optimisation(ds, {**base, "on_infeasible": "cross_sector"})
+    t2 = fb.tiers["constituents"]
+    assert t2.status == "infeasible" and t2.extra["fallback"]["used"]
+    loads = np.unique(list(t2.assignment.values()), return_counts=True)[1]
+    assert loads.max() <= 8 and len(t2.assignment) == 40 and None not in t2.assignment.values()
