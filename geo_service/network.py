@@ -51,6 +51,7 @@ from .index import (
     check_points,
     check_sector,
     station_mask,
+    tm_scale_correction,
 )
 
 #: Default off-road speed (km/h): walking.
@@ -338,7 +339,8 @@ class RoadNetwork:
         for j0 in range(0, len(d), chunk):
             dist = dijkstra(g, directed=False, indices=dn[j0:j0 + chunk])
             out[:, j0:j0 + chunk] = dist[:, on].T
-        straight = np.hypot(o[:, None, 0] - d[None, :, 0], o[:, None, 1] - d[None, :, 1])
+        straight = (np.hypot(o[:, None, 0] - d[None, :, 0], o[:, None, 1] - d[None, :, 1])
+                    / tm_scale_correction(o[:, None, :], d[None, :, :]))
         return np.minimum(out, straight / self._offroad_mps)
 
     def _points_xy(self, pts: Any, field: str) -> NDArray[np.float64]:
@@ -460,7 +462,7 @@ def _segments(parts: NDArray[np.object_], speeds: NDArray[np.float64]):
     ok = a != b
     a, b, sp = a[ok], b[ok], sp[ok]
     lo, hi = np.minimum(a, b), np.maximum(a, b)
-    length = np.hypot(*(node_xy[hi] - node_xy[lo]).T)
+    length = np.hypot(*(node_xy[hi] - node_xy[lo]).T) / tm_scale_correction(node_xy[lo], node_xy[hi])
     time = length / sp
     order = np.lexsort((time, hi, lo))  # fastest first within each node pair
     lo, hi, sp, length = lo[order], hi[order], sp[order], length[order]
@@ -470,21 +472,21 @@ def _segments(parts: NDArray[np.object_], speeds: NDArray[np.float64]):
 
 
 def _foot(node_xy, ra, rb, xy, seg) -> tuple[NDArray, NDArray]:
-    """Fraction ``t`` along segments ``seg`` of the feet of ``xy`` and the distances (metres)."""
+    """Fraction ``t`` along segments ``seg`` of the feet of ``xy`` and the ground distances
+    (metres, projected lengths scale-corrected like every length in the graph)."""
     A, B = node_xy[ra[seg]], node_xy[rb[seg]]
     AB = B - A
     den = np.einsum("ij,ij->i", AB, AB)
     t = np.clip(np.einsum("ij,ij->i", xy - A, AB) / np.where(den > 0, den, 1.0), 0.0, 1.0)
     foot = A + t[:, None] * AB
-    return t, np.hypot(*(xy - foot).T)
+    return t, np.hypot(*(xy - foot).T) / tm_scale_correction(xy, foot)
 
 
 def _snap(node_xy, ra, rb, xy, tree) -> _Snap:
     """Every nearest segment of each point (ties within :data:`_TIE_M`), as pairs."""
     pts = shapely.points(xy)
-    (_, seg0), _ = tree.query_nearest(pts, all_matches=False, return_distance=True)
-    _, d0 = _foot(node_xy, ra, rb, xy, seg0)
-    pt, seg = tree.query(pts, predicate="dwithin", distance=d0 + 2 * _TIE_M)
+    _, d0 = tree.query_nearest(pts, all_matches=False, return_distance=True)  # planar metres
+    pt, seg = tree.query(pts, predicate="dwithin", distance=d0 * (1 + 1e-9) + 2 * _TIE_M)
     t, d = _foot(node_xy, ra, rb, xy[pt], seg)
     best = np.full(len(xy), np.inf)
     np.minimum.at(best, pt, d)
