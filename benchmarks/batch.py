@@ -7,7 +7,9 @@ store in a temporary directory, then runs coverage + optimisation for every coun
 - ``loop``: :func:`geo_service.batch.process_county` in this process, one county after another
   (the obvious alternative, no Dask, results not written);
 - ``dask-N``: :func:`geo_service.batch.run_batch` on a ``LocalCluster`` of N worker processes
-  (1 thread each), results written to the store as job records.
+  (1 thread each), results written to the store as job records;
+- ``no-op``: the same batch with a county function that does nothing, i.e. the batch's own
+  overhead per county (job records in the store, sending the dataset, scheduling).
 
 Throughput excludes cluster start-up (printed separately). On a shared 2-core machine the
 2-worker figure is bounded by the cores other work leaves free.
@@ -21,6 +23,11 @@ import argparse
 import os
 import tempfile
 import time
+
+
+def no_work(ds, params):
+    """A county function that does nothing: measures the batch's own overhead per county."""
+    return {"dataset_id": ds.name, "status": "optimal", "time_s": 0.0}
 
 
 def main() -> None:
@@ -56,13 +63,18 @@ def main() -> None:
             rep = run_batch(store, ids, params, n_workers=n, threads_per_worker=1, processes=True, progress=False)
             rows.append((f"dask, {n} worker(s)", n, rep.elapsed_s, rep.startup_s, len(rep.succeeded),
                          sum(o.result_status == "optimal" for o in rep.succeeded)))
+        rep = run_batch(store, ids, params, n_workers=max(args.workers), processes=True, progress=False,
+                        func=no_work)
+        overhead = ("dask, no-op county", max(args.workers), rep.elapsed_s, rep.startup_s, len(rep.succeeded), 0)
 
     print(f"\n{'run':<20}{'workers':>8}{'time s':>9}{'startup s':>11}{'ok':>5}{'optimal':>9}"
           f"{'counties/min':>14}{'vs loop':>9}")
-    for name, n, secs, start, ok, opt in rows:
+    for name, n, secs, start, ok, opt in [*rows, overhead]:
         cpm = 60 * args.counties / secs
         print(f"{name:<20}{n:>8}{secs:>9.1f}{start:>11.1f}{ok:>5}{opt:>9}{cpm:>14.1f}{loop_s / secs:>8.2f}x")
-    print(f"\nload average (1, 5, 15 min) at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())} "
+    print(f"\nbatch overhead (job records, transfer, scheduling): {1000 * overhead[2] / args.counties:.0f} ms "
+          f"per county, a ceiling of {60 * args.counties / overhead[2]:.0f} counties/min for this driver")
+    print(f"load average (1, 5, 15 min) at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())} "
           f"on {os.cpu_count()} CPUs")
     dask = {n: secs for _name, n, secs, *_ in rows[1:]}
     if 1 in dask and 2 in dask:
