@@ -371,7 +371,7 @@ def test_minimal_change_property(seed, m, sectors, gone, tpen):
     rng = np.random.default_rng(seed)
     cx, mx, cs, ms = clustered(rng, 10 * m, m, sectors)
     gone %= m
-    opts = dict(constituent_sector=cs, target_load=10, over_target_penalty=tpen)
+    opts = {"constituent_sector": cs, "target_load": 10, "over_target_penalty": tpen}
     first = assign_constituents_geo(cx, mx, 8, 12, member_sector=ms, **opts)
     keep = np.array([j for j in range(m) if j != gone])
     remap = np.full(m, -1)
