@@ -388,9 +388,10 @@ class RoadNetwork:
                 lines = _reached_pieces(A, B, da, db, self.rtime, t)
                 sxy = self.index.xy[r]
                 walk = shapely.buffer(shapely.points(sxy), min(t * self._offroad_mps, 5000.0), quad_segs=8)
-                parts = [walk]
-                if len(lines):
-                    parts.append(shapely.buffer(shapely.multilinestrings(lines), buffer_m, quad_segs=4))
+                # buffering each piece then a cascaded union is several times faster than
+                # buffering one MultiLineString
+                parts = np.concatenate([[walk], shapely.buffer(shapely.linestrings(lines), buffer_m,
+                                                               quad_segs=4)]) if len(lines) else [walk]
                 records.append({"station_id": self.stations["id"].iloc[r], "name": self.stations["name"].iloc[r],
                                 "kind": self.stations["kind"].iloc[r], "threshold_s": t,
                                 "geometry": shapely.union_all(parts)})
