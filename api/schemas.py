@@ -79,8 +79,10 @@ class NearestBatchResponse(BaseModel):
     count: int = Field(description="number of query points")
     k: int
     columns: dict[str, list[Any]] = Field(
-        description="one list per column, one entry per (point, rank): point (0-based index of the query "
-                    "point), rank, station_id, distance_m, duration_s (road mode); missing matches are null")
+        description="one list per column with n*k entries, point-major (entry i*k+j is the (j+1)-th nearest "
+                    "station of point i): station_id, distance_m, duration_s and far_from_road (road mode); "
+                    "null where fewer than k stations match")
+    stations: dict[str, dict[str, Any]] = Field(description="name and kind of every station in the answer")
 
 
 class OptimisationRequest(OptimisationParams):

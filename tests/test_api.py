@@ -7,6 +7,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import LAT0, LON0, make_tiny_layers
 from geo_service.io.gpkg import write_gpkg
@@ -336,6 +338,14 @@ def test_nearest_matches_the_index(c, tiny):
         assert r.json()["count"] == 50 and len(cols["station_id"]) == 100
         assert cols["station_id"] == ref.station_id.reshape(-1).tolist()
         np.testing.assert_allclose(cols["distance_m"], ref.distance_m.reshape(-1), atol=0.1)
+    assert set(r.json()["stations"]) == set(ref.station_id.reshape(-1))
+    assert r.json()["stations"]["S3"] == {"name": "医卫工作室", "kind": "studio"}
+    # the C fast path (pairs with odd spacing) and the general path (a 3rd coordinate) agree
+    spaced = "[ \n" + ",\n ".join(f"[ {a} , {b} ]" for a, b in pts) + " ]"
+    with_z = json.dumps([[a, b, 0.0] for a, b in pts])
+    for body in (spaced, with_z):
+        r = c.post("/v1/datasets/tiny/nearest?k=2", content=body, headers=hdr("viewer"))
+        assert r.json()["columns"]["station_id"] == ref.station_id.reshape(-1).tolist()
     rows = c.post("/v1/datasets/tiny/nearest?format=rows&kind=studio", json=pts[:3].tolist(),
                   headers=hdr("viewer")).json()["results"]
     assert [r["station_id"] for r in rows] == ["S3"] * 3 and rows[2]["point"] == 2
@@ -360,6 +370,27 @@ def test_nearest_filters_road_mode_and_bad_input(c):
     assert_problem(c.post("/v1/datasets/tiny/nearest", json=[[LON0, 95.0]], headers=v), 422)
     assert_problem(c.post("/v1/datasets/tiny/nearest", json={"x": 1}, headers=v), 422)
     assert_problem(c.post("/v1/datasets/tiny/nearest", content=b"[[1,", headers=v), 400, "invalid-json")
+
+
+@given(st.lists(st.tuples(st.floats(-1e6, 1e6), st.floats(-1e6, 1e6)), min_size=1, max_size=30))
+@settings(max_examples=60, deadline=None)
+def test_fast_pair_parser_matches_json(pairs):
+    import orjson
+
+    from api.routers.nearest import fast_pairs
+
+    raw = orjson.dumps([list(p) for p in pairs])
+    lon, lat = fast_pairs(raw)
+    np.testing.assert_array_equal(lon, [p[0] for p in pairs])
+    np.testing.assert_array_equal(lat, [p[1] for p in pairs])
+
+
+@pytest.mark.parametrize("raw", [b"[[1,2],[3]]", b"[[1,2,3],[4]]", b"[1,[2,3]]", b"[[1,2]],[[3,4]]", b"[[1,2],[nan,3]]",
+                                 b"[[1,2],[\"3\",4]]", b"[[1,,2]]", b"[[1e,2]]", b"[]", b"[[]]"])
+def test_fast_pair_parser_declines_other_shapes(raw):
+    from api.routers.nearest import fast_pairs
+
+    assert fast_pairs(raw) is None
 
 
 def test_batch_point_limit(tmp_path, tiny):

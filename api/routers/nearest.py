@@ -8,6 +8,7 @@ row per (point, rank) (``format=rows``); both are encoded from numpy arrays in o
 
 from __future__ import annotations
 
+import gc
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -208,6 +209,39 @@ _BATCH_BODY = {"requestBody": {"required": True, "description":
         "application/geo+json": {"schema": {"type": "object"}}}}}
 
 
+_NUMBER_CHARS = b"0123456789.eE+-,;"
+
+
+def fast_pairs(raw: bytes) -> tuple[np.ndarray, np.ndarray] | None:
+    """(lon, lat) arrays from a body that is exactly a JSON array of ``[lon, lat]`` number pairs, parsed
+    in C without building a Python object per point; None when the body has any other shape (the
+    caller then falls back to the general JSON path, which also produces the precise error)."""
+    s = raw.translate(None, b" \t\r\n")
+    if len(s) < 7 or not (s.startswith(b"[[") and s.endswith(b"]]")):
+        return None
+    inner = s[2:-2].replace(b"],[", b";")
+    if inner.translate(None, _NUMBER_CHARS):  # brackets, quotes, objects, nan/null...: not plain pairs
+        return None
+    a = np.frombuffer(inner, np.uint8)
+    seps = np.flatnonzero(a == ord(";"))
+    commas = np.flatnonzero(a == ord(","))
+    n = len(seps) + 1
+    if len(commas) != n or not np.array_equal(np.searchsorted(seps, commas), np.arange(n)):
+        return None  # some point has not exactly two coordinates
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            vals = np.fromstring(inner.replace(b";", b",").decode("ascii"), dtype=float, sep=",")
+        except ValueError:
+            return None
+    if len(vals) != 2 * n:
+        return None  # a token was not a number
+    xy = vals.reshape(n, 2)
+    return xy[:, 0].copy(), xy[:, 1].copy()
+
+
 def parse_points(data: Any, limit: int) -> tuple[np.ndarray, np.ndarray]:
     """(lon, lat) float arrays from a decoded batch body (see ``_BATCH_BODY``); 422 on bad shape."""
     def bad(msg: str, index: int | None = None):
@@ -272,19 +306,35 @@ async def nearest_batch(
     entry = await _entry(cache, dataset_id, mode)
 
     def work() -> bytes:
-        try:
-            data = loads(raw)
-        except ValueError as e:
-            raise ProblemError(400, f"body is not valid JSON: {e}", code="invalid-json") from None
-        lon, lat = parse_points(data, settings.max_batch_points)
+        pairs = fast_pairs(raw)
+        if pairs is not None:
+            lon, lat = pairs
+            if len(lon) > settings.max_batch_points:
+                raise ProblemError(413, f"{len(lon)} points exceed the batch limit of {settings.max_batch_points}",
+                                   code="batch-too-large", limit_points=settings.max_batch_points)
+        else:
+            gc.disable()  # a million small lists would trigger many needless collections
+            try:
+                try:
+                    data = loads(raw)
+                except ValueError as e:
+                    raise ProblemError(400, f"body is not valid JSON: {e}", code="invalid-json") from None
+                lon, lat = parse_points(data, settings.max_batch_points)
+            finally:
+                gc.enable()
         cols = lookup(entry, lon, lat, k=k, kinds=_kinds(kind), sector=sector, max_distance_m=max_distance_m,
                       mode=mode)
         head = {"dataset_id": dataset_id, "dataset_version": entry.info.version, "mode": mode,
                 "count": int(len(lon)), "k": k}
         if format == "rows":
             return FastJSONResponse({**head, "results": _rows(cols)}).body
-        enc = {c: (v if v.dtype != object else v.tolist()) for c, v in cols.items()}
-        return FastJSONResponse({**head, "columns": enc}).body
+        # columns: per-slot ids and measures; names and kinds once per station that occurs
+        found = [x for x in dict.fromkeys(cols["station_id"].tolist()) if x is not None]
+        table = entry.memo("station-table", lambda ds: {sid: {"name": nm, "kind": kd} for sid, nm, kd in zip(
+            ds.stations["id"], ds.stations["name"], ds.stations["kind"])})
+        enc = {c: (v if v.dtype != object else v.tolist()) for c, v in cols.items()
+               if c not in ("point", "rank", "name", "kind")}
+        return FastJSONResponse({**head, "columns": enc, "stations": {sid: table[sid] for sid in found}}).body
 
     body = await run_in_threadpool(work) if len(raw) > 64_000 else work()
     from starlette.responses import Response
