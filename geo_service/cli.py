@@ -471,6 +471,102 @@ def close_gaps_cmd(
         typer.echo(f"  uncovered {row.id} {row.name}: {row.message}")
 
 
+@app.command("map")
+def map_cmd(
+    dataset_id: Annotated[str, typer.Argument(help="dataset id in the store")],
+    out: Annotated[Path, typer.Option("--out", help="HTML file; its assets are copied beside it into static/")],
+    kind: Annotated[str, typer.Option(help="coverage or gaps (proposed contact points)")] = "coverage",
+    lang: Annotated[str, typer.Option(help="labels: zh or en")] = "zh",
+    tiles: Annotated[str, typer.Option(help="osm, gaode, gaode_satellite, tianditu or none")] = "osm",
+    tianditu_key: Annotated[Optional[str], typer.Option(help="Tianditu key (tiles=tianditu)")] = None,
+    threshold_m: Annotated[Optional[float], typer.Option(help="gap threshold in metres")] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Write a coverage or gap-closing map that opens offline from disk (Leaflet assets beside it)."""
+    import maps
+
+    from .store import NotFound, open_store
+
+    try:
+        ds = open_store(_data_dir(data_dir)).get_dataset(dataset_id)
+    except (NotFound, ValueError) as e:
+        fail(str(e), 1)
+    try:
+        with progress(f"drawing the {kind} map"):
+            if kind == "coverage":
+                m = maps.coverage_map(ds, lang=lang, tiles=tiles, tianditu_key=tianditu_key,
+                                      gap_threshold=threshold_m)
+            elif kind == "gaps":
+                from solvers.gaps import close_gaps
+
+                thr = threshold_m or 10000.0
+                m = maps.gaps_map(ds, close_gaps(ds, threshold_m=thr), threshold_m=thr, lang=lang, tiles=tiles,
+                                  tianditu_key=tianditu_key)
+            else:
+                fail(f"--kind must be coverage or gaps, got {kind!r}", 2)
+            maps.write_standalone(m, out)
+    except ValueError as e:
+        fail(str(e), 2)
+    typer.echo(f"wrote {out} (assets in {out.parent / 'static'})")
+
+
+@app.command("coverage")
+def coverage_cmd(
+    path: Annotated[Optional[Path], typer.Argument(help="dataset file or folder; omit for the demo county")] = None,
+    mode: Annotated[str, typer.Option(help="straight (metres) or road (seconds, door to door)")] = "straight",
+    thresholds: Annotated[Optional[str], typer.Option(
+        help="comma list: metres (straight, default 5000,10000,20000) or seconds (road, default 900,1800,3600)")] = None,
+    level: Annotated[str, typer.Option(help="table to print: total, county, township or sector")] = "township",
+    kinds: Annotated[Optional[str], typer.Option(help="comma list of station kinds (default: all)")] = None,
+    datum: DatumOpt = "wgs84",
+    as_json: JsonOpt = False,
+) -> None:
+    """Population-weighted last-mile coverage by threshold (per county, township, sector)."""
+    from .coverage import coverage_summary
+    from .dataset import DatasetValidationError
+
+    if level not in ("total", "county", "township", "sector"):
+        fail(f"--level must be total, county, township or sector, got {level!r}", 2)
+    if path is None:
+        from .demo import generate_demo
+
+        with progress("generating the demo county"):
+            ds = generate_demo()
+    else:
+        try:
+            ds = _read_input(path, {}, datum, path.stem, "error")
+        except DatasetValidationError as e:
+            _report_problems(e)
+            raise typer.Exit(2)
+    try:
+        thr = [float(t) for t in thresholds.split(",") if t.strip()] if thresholds else None
+        kw = {"thresholds_m": thr} if mode == "straight" and thr else {}
+        if mode == "road" and thr:
+            kw = {"thresholds_s": thr}
+        kind_list = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
+        with progress(f"measuring coverage ({mode})"):
+            s = coverage_summary(ds, mode=mode, kinds=kind_list, **kw)
+    except ValueError as e:  # InvalidQuery and bad numbers
+        fail(str(e), 2)
+    if as_json:
+        typer.echo(json.dumps(s, ensure_ascii=False, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    unit = s["unit"]
+    keys = {"total": [], "county": ["county_id", "county_name"], "township": ["township_id", "township_name"],
+            "sector": ["sector", "stations"]}[level]
+    t = Table(title=f"{ds.name}: coverage by {mode} ({unit}), population-weighted")
+    for c in keys + ["threshold", "villages", "covered_villages", "population", "covered_population", "share"]:
+        t.add_column(c, justify="left" if c in keys else "right")
+    for r in s[level]:
+        share = "-" if r["share"] is None else f"{r['share'] * 100:.1f}%"
+        t.add_row(*[str(r[c]) for c in keys], f"{r['threshold']:g} {unit}", str(r["villages"]),
+                  str(r["covered_villages"]), f"{r['population']:,}", f"{r['covered_population']:,}", share)
+    Console().print(t)
+
+
 # --- commands added by area engineers above ---
 
 
