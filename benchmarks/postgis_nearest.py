@@ -8,6 +8,7 @@ One run, one uvicorn server on 127.0.0.1 backed by a :class:`PostGISStore`:
   answering from :meth:`PostGISStore.nearest_stations_sql` (KNN on the GiST geography index,
   one database round trip per request), so both go through the same HTTP stack.
 
+Requests alternate between the two methods point by point, so both see the same machine load.
 Data: the demo county (~80 stations) and a large synthetic station layer (``--large`` stations
 spread over a province, 126-134 E, 44.5-48.5 N). Query points are uniform over each dataset's
 extent. Prints median / p95 latency (ms) and requests per second for k=1 and k=5, the ratio
@@ -83,16 +84,19 @@ def serve(app, port: int):
     raise RuntimeError("uvicorn did not start")
 
 
-def timed(client: httpx.Client, url: str, pts: np.ndarray, k: int) -> tuple[list[float], list[list[tuple]]]:
-    lat_ms, answers = [], []
-    for lon, lat in pts:
-        t = time.perf_counter()
-        r = client.get(url, params={"lon": lon, "lat": lat, "k": k})
-        lat_ms.append((time.perf_counter() - t) * 1000)
-        r.raise_for_status()
-        rows = r.json()["results"]
-        answers.append([(x.get("station_id") or x.get("id"), x["distance_m"]) for x in rows])
-    return lat_ms, answers
+def timed(client: httpx.Client, urls: dict[str, str], pts: np.ndarray, k: int
+          ) -> dict[str, tuple[list[float], list[list[tuple]]]]:
+    """Per method: latencies (ms) and answers; the methods alternate point by point (same load)."""
+    out: dict[str, tuple[list[float], list[list[tuple]]]] = {m: ([], []) for m in urls}
+    for i, (lon, lat) in enumerate(pts):
+        methods = list(urls) if i % 2 == 0 else list(urls)[::-1]
+        for m in methods:
+            t = time.perf_counter()
+            r = client.get(urls[m], params={"lon": lon, "lat": lat, "k": k})
+            out[m][0].append((time.perf_counter() - t) * 1000)
+            r.raise_for_status()
+            out[m][1].append([(x.get("station_id") or x.get("id"), x["distance_m"]) for x in r.json()["results"]])
+    return out
 
 
 def agree(a: list[list[tuple]], b: list[list[tuple]]) -> float:
@@ -153,10 +157,9 @@ def main() -> None:
             minx, miny, maxx, maxy = ds.stations.total_bounds
             pts = np.column_stack([rng.uniform(minx, maxx, args.requests), rng.uniform(miny, maxy, args.requests)])
             for k in (1, 5):
-                res = {}
-                for method, path in (("index", f"/v1/datasets/{name}/nearest"), ("sql", f"/bench/{name}/nearest_sql")):
-                    timed(client, path, pts[:20], k)  # warm-up: index build, connection pool, plans
-                    res[method] = timed(client, path, pts, k)
+                urls = {"index": f"/v1/datasets/{name}/nearest", "sql": f"/bench/{name}/nearest_sql"}
+                timed(client, urls, pts[:20], k)  # warm-up: index build, connection pool, query plans
+                res = timed(client, urls, pts, k)
                 for method, (ms, _) in res.items():
                     rows.append({"dataset": name, "stations": len(ds.stations), "k": k, "method": method,
                                  "median_ms": statistics.median(ms), "p95_ms": float(np.percentile(ms, 95)),
