@@ -137,8 +137,10 @@ def localize(m: Any, prefix: str = DEFAULT_PREFIX) -> Any:
                 continue
             out = []
             for name, url in links:
-                if url.startswith(prefix + "/"):
-                    out.append((name, url))
+                if not url.startswith(("http://", "https://", "//")):
+                    # already local: re-point it at this prefix
+                    local = url.split("vendor/", 1)
+                    out.append((name, f"{prefix}/vendor/{local[1]}" if len(local) == 2 else url))
                     continue
                 if name not in LOCAL_BY_NAME:
                     raise UnservedAssetError(
@@ -222,3 +224,17 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def write_standalone(m: Any, path: str | Path) -> Path:
+    """Write map ``m`` to ``path`` as a page that works from disk (``file://``) or a plain web
+    server, with no internet: the vendored assets are copied beside it into ``static/`` and the
+    page's links point there (relative URLs). Returns the path written."""
+    import shutil
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    localize(m, "static")
+    shutil.copytree(VENDOR_DIR, path.parent / "static" / "vendor", dirs_exist_ok=True)
+    path.write_text(m.get_root().render(), encoding="utf-8")
+    return path

@@ -115,7 +115,7 @@ class Browser:
 
         def route(r):
             host = urlparse(r.request.url).hostname or ""
-            if host in LOOPBACK or r.request.url.startswith(("data:", "blob:", "about:")):
+            if host in LOOPBACK or r.request.url.startswith(("data:", "blob:", "about:", "file:")):
                 r.continue_()
             else:
                 self.blocked.append(r.request.url)

@@ -137,3 +137,16 @@ def test_page_rerun_to_a_finished_result(chromium, server, tmp_path):  # noqa: F
     assert "successful" in page.locator("#runs-table").inner_text()
     assert page.locator("#link-assignment").count() == 1
     page.close()
+
+
+def test_standalone_map_opens_from_disk(chromium, tiny, tmp_path):  # noqa: F811
+    import maps
+
+    out = maps.write_standalone(maps.coverage_map(tiny, lang="en"), tmp_path / "map" / "coverage.html")
+    page, log = chromium.page()
+    page.goto(out.as_uri())
+    page.wait_for_selector(".leaflet-control-layers", state="attached")
+    assert_clean(log)
+    assert page.locator(".gs-sym").count() == 3
+    assert "Station kinds" in page.locator(".gs-legend-box").inner_text()
+    page.close()
