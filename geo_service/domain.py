@@ -206,7 +206,8 @@ LAYERS: dict[str, LayerSpec] = {
 }
 
 LAYER_ORDER: tuple[str, ...] = tuple(LAYERS)
-REQUIRED_LAYERS: tuple[str, ...] = ("townships", "villages", "stations")
+# Stations may be absent: a county planning its first stations still imports (it is all gap).
+REQUIRED_LAYERS: tuple[str, ...] = ("townships", "villages")
 PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
     name: tuple(f.name for f in spec.fields if f.personal) for name, spec in LAYERS.items()
 }

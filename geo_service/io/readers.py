@@ -33,7 +33,7 @@ from pyproj import CRS
 
 from ..crs import DATUMS, to_wgs84, transform_geometry
 from ..dataset import Dataset, DatasetValidationError, Problem
-from ..domain import LAYERS, WGS84
+from ..domain import LAYERS, REQUIRED_LAYERS, WGS84
 from .headers import canonical_layer
 from .tables import (
     TABLE_EXTS,
@@ -52,7 +52,7 @@ from .townships import far_from_seat, townships_from_points
 
 #: Layers an import must contain. Stations may be absent: a county planning its first stations
 #: imports villages and townships, then proposes sites (see ``solvers.gaps``).
-IMPORT_REQUIRED: tuple[str, ...] = ("townships", "villages")
+IMPORT_REQUIRED: tuple[str, ...] = REQUIRED_LAYERS
 MISSING_POINTS = ("error", "drop")
 _SIDECARS = {".dbf", ".shx", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".xml", ".md", ".txt", ".pdf"}
 
