@@ -42,7 +42,8 @@ BAND_COLOURS = ("#1a9850", "#a6d96a", "#fdae61", "#d73027", "#7f0000")
 AREA_COLOURS = ("#1a9850", "#66bd63", "#fdae61", "#f46d43")
 
 T = {
-    "zh": {"stations": "站点", "villages": "村/社区（按最近站点距离着色）", "townships": "乡镇街道边界",
+    "zh": {"stations": "站点", "villages": "村/社区（按最近站点距离着色）",
+           "villages_road": "村/社区（按到最近站点的道路时间着色）", "townships": "乡镇街道边界",
            "county": "县（区）边界", "gaps": "覆盖缺口（按人口排序）", "area": "服务范围",
            "name": "名称", "kind": "类型", "sectors": "界别", "capacity": "可承载活动组",
            "township": "乡镇", "population": "人口", "nearest": "最近站点", "distance": "直线距离",
@@ -53,6 +54,7 @@ T = {
            "road": "道路", "persons": "人", "seat": "镇政府驻地", "yes": "是",
            "no_gaps": "没有超过 {t} 的缺口村"},
     "en": {"stations": "Stations", "villages": "Villages (coloured by distance to nearest station)",
+           "villages_road": "Villages (coloured by road time to nearest station)",
            "townships": "Township boundaries", "county": "County boundary",
            "gaps": "Coverage gaps (ranked by population)", "area": "Service area", "name": "Name",
            "kind": "Kind", "sectors": "Sectors", "capacity": "Group capacity", "township": "Township",
@@ -266,7 +268,7 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
     villages = DataLayer(fc, {"styles": styles, "fields": [t["township"], t["population"], t["nearest"],
                                                            t["distance"] if mode == "straight" else t["time"],
                                                            t["seat"]]},
-                         name=t["villages"])
+                         name=t["villages"] if mode == "straight" else t["villages_road"])
     villages.add_to(m)
 
     # gaps: beyond the gap threshold, ranked by population (then distance)

@@ -246,3 +246,16 @@ def test_gaps_map_from_close_gaps(tiny):
     # set cover at 3 km: every village is covered afterwards (LSCP), some only thanks to new points
     assert {f["properties"]["c"] for f in vl} <= {"b", "a"} and "a" in {f["properties"]["c"] for f in vl}
     assert "3 公里" in html_of(m) and res.status in html_of(m)
+
+
+def test_road_mode_colours_by_travel_time(tiny):
+    from geo_service.coverage import last_mile
+    from geo_service.network import RoadNetwork
+
+    net = RoadNetwork.from_dataset(tiny)
+    m = maps.coverage_map(tiny, mode="road", network=net, thresholds_s=(300, 600, 1200), lang="en")
+    vl = data_layers(m)["Villages (coloured by road time to nearest station)"]
+    want = np.searchsorted([300, 600, 1200], last_mile(tiny, net)["nearest_s"].to_numpy(), side="left")
+    assert [int(f["properties"]["c"].split(":")[0]) for f in vl.data["features"]] == want.tolist()
+    assert "Service area 10 min" in data_layers(m)
+    assert all(f["properties"]["v"][3].endswith(" min") for f in vl.data["features"])  # popup: road time
