@@ -4,7 +4,8 @@
                                               [--skip-demo] [--skip-big]
 
 1. Demo county (geo_service.demo.generate_demo), all four tiers with default parameters: wall time,
-   and per tier status / gap / solver. Also the opt-in compactness model (CP-SAT) for reference.
+   and per tier status / gap / solver; the same in road mode (road network built inside the run);
+   and the opt-in compactness model (CP-SAT) for reference.
 2. Constituents -> members, m members / 10 m constituents, 10 sectors, loads 8..12, straight-line
    metres. The same instance solved three ways in one run: ``assign_constituents_geo`` (k-nearest arcs
    + exact pricing), ``assign_constituents`` on the dense matrix (all same-sector arcs, one flow) and
@@ -65,6 +66,7 @@ def bench_demo(seed: int) -> None:
           f"{len(ds.villages)} villages, {len(ds.groups)} groups, {len(ds.committees)} committees, "
           f"{len(ds.stations)} stations")
     for label, params in (("default (all tiers)", {"seed": seed}),
+                          ("road mode (travel time, s)", {"seed": seed, "mode": "road"}),
                           ("compactness=0.5, time_limit 5 s", {"seed": seed, "compactness": 0.5,
                                                                "time_limit_s": 5})):
         t = time.perf_counter()
