@@ -503,9 +503,9 @@ class _GridFrame:
         xn, yn = t.transform(clon, clat + hy)
         xs, ys = t.transform(clon, clat - hy)
         # per cell: the centre (cx, cy) and the Jacobian d(x, y) / d(lon, lat), central differences
-        self.cx, self.cy = np.asarray(cx), np.asarray(cy)
-        self.xl, self.xp = (xe - xw) / (2 * hx), (xn - xs) / (2 * hy)
-        self.yl, self.yp = (ye - yw) / (2 * hx), (yn - ys) / (2 * hy)
+        # one row per cell (a single gather per point): centre lon, lat, x, y, then the Jacobian
+        self.rows = np.column_stack([clon, clat, cx, cy, (xe - xw) / (2 * hx), (xn - xs) / (2 * hy),
+                                     (ye - yw) / (2 * hx), (yn - ys) / (2 * hy)])
 
     def project(self, lon: NDArray, lat: NDArray) -> tuple[NDArray, NDArray]:
         """(inside mask, (n, 2) metres); rows outside the frame are meaningless."""
@@ -514,12 +514,12 @@ class _GridFrame:
         inside = (fx >= 0) & (fx < self.nx) & (fy >= 0) & (fy < self.ny)
         ix = np.clip(fx, 0, self.nx - 1).astype(np.int64)
         iy = np.clip(fy, 0, self.ny - 1).astype(np.int64)
-        cell = iy * self.nx + ix
-        dl = lon - (self.lon0 + (ix + 0.5) * self.dlon)
-        dp = lat - (self.lat0 + (iy + 0.5) * self.dlat)
+        r = self.rows.take(iy * self.nx + ix, axis=0)
+        dl = lon - r[:, 0]
+        dp = lat - r[:, 1]
         xy = np.empty((len(lon), 2))
-        xy[:, 0] = self.cx.take(cell) + self.xl.take(cell) * dl + self.xp.take(cell) * dp
-        xy[:, 1] = self.cy.take(cell) + self.yl.take(cell) * dl + self.yp.take(cell) * dp
+        xy[:, 0] = r[:, 2] + r[:, 4] * dl + r[:, 5] * dp
+        xy[:, 1] = r[:, 3] + r[:, 6] * dl + r[:, 7] * dp
         return inside, xy
 
 
@@ -567,9 +567,11 @@ class _CellGrid:
         # single-candidate cells: the station's coordinates and the scale correction at the centre
         first = self.cand[:, 0]
         self.first = np.ascontiguousarray(first)
-        self.fx, self.fy = self.sx[first], self.sy[first]
+        fx, fy = self.sx[first], self.sy[first]
         with np.errstate(invalid="ignore"):
-            self.fcorr = 1.0 / tm_scale_correction(centre, np.column_stack([self.fx, self.fy]))
+            fcorr = 1.0 / tm_scale_correction(centre, np.column_stack([fx, fy]))
+        # one row per cell for the single-candidate path: station x, y, scale correction
+        self.rows = np.column_stack([fx, fy, fcorr])
 
     def query(self, xy: NDArray) -> tuple[NDArray, NDArray, NDArray]:
         """(answered mask, station rows (n, k), ground metres (n, k)); rows not answered (mask
@@ -588,10 +590,11 @@ class _CellGrid:
             # cells with one candidate: no comparison; the scale correction varies by < 1e-8
             # across a cell, so the centre's is used
             best = self.first.take(cell)[:, None]
-            dx = x - self.fx.take(cell)
-            dy = y - self.fy.take(cell)
+            r = self.rows.take(cell, axis=0)
+            dx = x - r[:, 0]
+            dy = y - r[:, 1]
             dist = np.sqrt(dx * dx + dy * dy)
-            dist *= self.fcorr.take(cell)
+            dist *= r[:, 2]
             dist = dist[:, None]
             multi = np.flatnonzero(state == self._MULTI)
         else:
