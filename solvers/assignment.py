@@ -340,6 +340,19 @@ def _as_locks(locks: Any, n: int, m: int) -> np.ndarray:
     return out
 
 
+def _as_previous(previous: Any, n: int, m: int) -> np.ndarray | None:
+    """(n,) previous column per row (-1 = none), checked."""
+    if previous is None:
+        return None
+    prev = np.asarray(previous, np.int64).reshape(-1)
+    if prev.shape != (n,):
+        raise ValueError(f"previous must have shape ({n},), got {prev.shape}")
+    bad = np.flatnonzero((prev >= m) | (prev < -1))
+    if len(bad):
+        raise ValueError(f"previous[{bad[0]}] = {prev[bad[0]]}: expected a column index 0..{m - 1} or -1")
+    return prev
+
+
 def _loads(v: Any, m: int, name: str) -> np.ndarray:
     a = np.broadcast_to(np.asarray(v, dtype=np.int64), (m,)).copy()
     if (a < 0).any():
@@ -404,7 +417,7 @@ def _diagnose(n_c: np.ndarray, comp_rows: list[np.ndarray], comp_cols: list[np.n
 
 
 def _finish(n: int, m: int, sol: dict[str, Any], scale: float, lo_orig: np.ndarray, hi_orig: np.ndarray,
-            lockv: np.ndarray, free: np.ndarray, locked_cost: float, locked_model: float,
+            lockv: np.ndarray, free: np.ndarray, locked_model: float,
             pure_cost_of: Callable[[np.ndarray, np.ndarray], float], prev: np.ndarray | None,
             allowed_of: Callable[[np.ndarray, np.ndarray], np.ndarray] | None,
             diags: list[dict[str, Any]], relaxed: bool, relaxation: dict[str, Any] | None,
@@ -535,9 +548,7 @@ def assign_constituents(cost: np.ndarray, min_load: Any, max_load: Any, allowed:
         if allowed.shape != cost.shape:
             raise ValueError(f"allowed has shape {allowed.shape}, expected {cost.shape}")
     lockv = _as_locks(locks, n, m)
-    prev = None if previous is None else np.asarray(previous, np.int64)
-    if prev is not None and prev.shape != (n,):
-        raise ValueError(f"previous must have shape ({n},), got {prev.shape}")
+    prev = _as_previous(previous, n, m)
     deadline = None if time_limit is None else t0 + float(time_limit)
 
     # modelled cost: distance + cross-sector penalty + churn for leaving the previous member
@@ -660,7 +671,7 @@ def assign_constituents(cost: np.ndarray, min_load: Any, max_load: Any, allowed:
     def allowed_of(ri: np.ndarray, cj: np.ndarray) -> np.ndarray:
         return np.ones(len(ri), bool) if allowed is None or cross_penalty is not None else allowed[ri, cj]
 
-    res = _finish(n, m, sol, scale, lo, hi, lockv, free, 0.0, locked_model, pure, prev, allowed_of,
+    res = _finish(n, m, sol, scale, lo, hi, lockv, free, locked_model, pure, prev, allowed_of,
                   diags, relaxed, relaxation, t0)
     return res
 
@@ -716,7 +727,7 @@ def assign_constituents_geo(constituent_xy: np.ndarray, member_xy: np.ndarray, m
         csec = np.array([code[s] for s in cs], np.int64)
         msec = np.array([code[s] for s in ms], np.int64)
     lockv = _as_locks(locks, n, m)
-    prev = None if previous is None else np.asarray(previous, np.int64)
+    prev = _as_previous(previous, n, m)
     deadline = None if time_limit is None else t0 + float(time_limit)
     w = float(churn_weight) if prev is not None else 0.0
     cross = cross_penalty is not None
@@ -884,7 +895,7 @@ def assign_constituents_geo(constituent_xy: np.ndarray, member_xy: np.ndarray, m
     def allowed_of(ri: np.ndarray, cj: np.ndarray) -> np.ndarray:
         return np.ones(len(ri), bool) if cross else csec[ri] == msec[cj]
 
-    return _finish(n, m, sol, scale, lo, hi, lockv, free, 0.0, locked_model, pure, prev, allowed_of,
+    return _finish(n, m, sol, scale, lo, hi, lockv, free, locked_model, pure, prev, allowed_of,
                    diags, relaxed, relaxation, t0)
 
 

@@ -385,3 +385,10 @@ def test_minimal_change_property(seed, m, sectors, gone, tpen):
     has_peer = np.isin(cs, ms[keep])
     assert (again.assignment[orphans & has_peer] >= 0).all()
     assert (again.assignment[orphans & ~has_peer] == -1).all()
+
+
+def test_previous_validation():
+    with pytest.raises(ValueError, match=r"previous\[1\] = 5"):
+        assign_constituents(np.ones((3, 2)), 0, 3, previous=[0, 5, -1], churn_weight=1.0)
+    with pytest.raises(ValueError, match="shape"):
+        assign_constituents_geo(np.zeros((3, 2)), np.zeros((2, 2)), 0, 3, previous=[0, 1])
