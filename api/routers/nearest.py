@@ -102,6 +102,13 @@ def lookup(entry: DatasetEntry, lon: np.ndarray, lat: np.ndarray, *, k: int, kin
     return out
 
 
+def _station_rows(entry: DatasetEntry, stations) -> list[dict[str, Any]]:
+    """Per row of an index's station table: ``{station_id, name, kind}`` (memoised per version)."""
+    return entry.memo(f"station-rows:{id(stations)}", lambda ds: [
+        {"station_id": a, "name": b, "kind": c}
+        for a, b, c in zip(stations["id"].tolist(), stations["name"].tolist(), stations["kind"].tolist())])
+
+
 def _rows(cols: dict[str, np.ndarray]) -> list[dict[str, Any]]:
     keys = list(cols)
     lists = [cols[c].tolist() for c in keys]
@@ -185,11 +192,23 @@ async def nearest(request: Request):
         raise _bad("kind", "at most 8 values", "too_long")
     cache: DatasetCache = request.app.state.cache
     entry = await _entry(cache, dataset_id, mode)
-    cols = lookup(entry, np.array([lon]), np.array([lat]), k=k, kinds=_kinds(kinds), sector=sector,
-                  max_distance_m=max_distance_m, mode=mode)
-    rows = [r for r in _rows(cols) if r["station_id"] is not None]
-    for r in rows:
-        del r["point"]
+    if mode == "straight":  # the common case, without the batch's column machinery
+        from geo_service.index import InvalidQuery
+
+        try:
+            r = entry.station_index.nearest(lon, lat, k=k, kinds=_kinds(kinds), sector=sector,
+                                            max_distance_m=max_distance_m)
+        except InvalidQuery as e:
+            raise ProblemError(422, str(e), code="invalid-query", errors=[{"in": "query", **e.to_dict()}]) from None
+        table = _station_rows(entry, r.stations)
+        rows = [{"rank": j + 1, **table[i], "distance_m": round(d, 1)}
+                for j, (i, d) in enumerate(zip(r.station_index[0].tolist(), r.distance_m[0].tolist())) if i >= 0]
+    else:
+        cols = lookup(entry, np.array([lon]), np.array([lat]), k=k, kinds=_kinds(kinds), sector=sector,
+                      max_distance_m=max_distance_m, mode=mode)
+        rows = [r for r in _rows(cols) if r["station_id"] is not None]
+        for r in rows:
+            del r["point"]
     return FastJSONResponse({"dataset_id": dataset_id, "dataset_version": entry.info.version, "mode": mode,
                              "lon": lon, "lat": lat, "results": rows},
                             headers={"ETag": entry.info.etag})
