@@ -100,6 +100,8 @@ def start(base: str | None = None) -> tuple[str, Path]:
     bindir = find_bindir()
     if not postgis_available(bindir):
         raise PGUnavailable("PostGIS extension files not found: install postgresql-15-postgis-3")
+    if base is None and os.geteuid() == 0:
+        base = "/tmp"  # the postgres user must reach the directory; root's TMPDIR may be private
     root = Path(tempfile.mkdtemp(prefix="geo-pg-", dir=base))
     if os.geteuid() == 0:
         pw = pwd.getpwnam("postgres")
