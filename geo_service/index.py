@@ -366,9 +366,8 @@ class StationIndex:
         if len(xy) > self.max_batch:
             raise InvalidQuery(f"batch of {len(xy)} points exceeds the limit of {self.max_batch}",
                                field="xy")
-        bad = ~np.isfinite(xy).all(axis=1)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
+        if not np.isfinite(xy).all():
+            i = int(np.flatnonzero(~np.isfinite(xy).all(axis=1))[0])
             raise InvalidQuery("coordinates are not finite numbers", field="xy", index=i, value=xy[i])
         return self._query(xy, check_k(k), check_kinds(kinds), check_sector(sector),
                            check_max_distance(max_distance_m))

@@ -145,3 +145,16 @@ def test_bad_arguments_name_the_field(tiny, call, field):
     with pytest.raises(InvalidQuery) as e:
         call(tiny)
     assert e.value.field == field
+
+
+def test_demo_tables_add_up(demo):
+    s = coverage_summary(demo, thresholds_m=(10000,))
+    total = s["total"][0]
+    assert total["population"] == int(demo.villages["population"].sum())
+    for level in ("county", "township"):
+        assert sum(r["covered_population"] for r in s[level]) == total["covered_population"]
+        assert sum(r["villages"] for r in s[level]) == len(demo.villages)
+    gaps = find_gaps(demo, threshold_m=10000)
+    assert len(gaps) == total["villages"] - total["covered_villages"]
+    assert gaps["population"].is_monotonic_decreasing and (gaps["beyond_m"] > 0).all()
+    assert gaps["population"].sum() == total["population"] - total["covered_population"]

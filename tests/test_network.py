@@ -231,3 +231,13 @@ def test_dataset_roads_with_class_only_use_default_speeds(tiny_layers):
     r = net.nearest(LON0 + 0.02, LAT0 + 0.02)
     # 3,335 m at 40 km/h = 300.2 s + 2,287 m at 60 km/h = 137.2 s
     assert r.time_s[0] == pytest.approx(300.2 + 137.2, rel=5e-3)
+
+
+def test_demo_villages_match_networkx(demo):
+    # the demo prefecture: every 40th village, road mode against per-village networkx Dijkstra
+    net = RoadNetwork.from_dataset(demo)
+    v = demo.villages.iloc[::40]
+    r = net.nearest(v.geometry.x, v.geometry.y)
+    brute = _brute(net, net.project(v.geometry.x, v.geometry.y), list(range(len(demo.stations))))
+    np.testing.assert_allclose(r.time_s, brute, rtol=1e-5, atol=1e-3)
+    assert np.isfinite(r.time_s).all()
