@@ -694,7 +694,7 @@ def assign_constituents_geo(constituent_xy: np.ndarray, member_xy: np.ndarray, m
                             member_sector: Sequence[Any] | None = None,
                             cross_penalty: float | None = None, time_limit: float | None = None,
                             seed: int = 0, locks: Any = None, previous: np.ndarray | None = None,
-                            churn_weight: float = 0.0, k: int = 8, target_load: Any = None,
+                            churn_weight: float = 0.0, k: int = 12, target_load: Any = None,
                             over_target_penalty: float = 0.0, should_stop: StopCheck = None) -> AssignmentResult:
     """Constituents -> members by straight-line distance (metres) without a dense matrix; exact.
 
