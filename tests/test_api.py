@@ -417,3 +417,41 @@ def test_coverage_matches_the_library(c, tiny):
     assert road["summary"]["unit"] == "s" and len(road["summary"]["total"]) == 2
     assert_problem(c.get("/v1/datasets/tiny/coverage?thresholds=a,b", headers=hdr("viewer")), 422)
     assert_problem(c.get("/v1/datasets/tiny/coverage?kind=castle", headers=hdr("viewer")), 422)
+
+
+# --- start-up and logs -------------------------------------------------------------------------
+
+def test_demo_loaded_into_an_empty_store(tmp_path, tiny, monkeypatch):
+    import geo_service.demo
+
+    monkeypatch.setattr(geo_service.demo, "generate_demo", lambda *a, **k: tiny)  # the wiring, not the generator
+    from api.app import create_app
+    from api.settings import Settings
+
+    app = create_app(Settings(data_dir=str(tmp_path / "d"), api_keys={"viewer-key-0001": "viewer"}))
+    with client(app) as c:
+        ids = [d["id"] for d in c.get("/v1/datasets", headers=hdr("viewer")).json()["datasets"]]
+        assert ids == ["demo"]
+    app = create_app(Settings(data_dir=str(tmp_path / "e"), load_demo=False))
+    assert app.state.store.list_datasets() == []
+
+
+def test_json_logs_carry_the_request_id(c):
+    import io
+    import logging
+
+    from api.logs import JsonFormatter
+
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("geo_service.api.access")
+    logger.addHandler(handler)
+    try:
+        c.get("/v1/datasets/tiny", headers={**hdr("viewer"), "X-Request-ID": "trace-42"})
+    finally:
+        logger.removeHandler(handler)
+    access = [json.loads(x) for x in buf.getvalue().splitlines()]
+    assert access and access[-1]["request_id"] == "trace-42" and access[-1]["msg"] == "request"
+    assert access[-1]["status"] == 200 and access[-1]["role"] == "viewer" and access[-1]["path"] == "/v1/datasets/tiny"
+    assert access[-1]["duration_ms"] >= 0 and access[-1]["level"] == "INFO"
