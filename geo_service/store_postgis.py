@@ -45,6 +45,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import psycopg
 import shapely
 from psycopg import sql
 
@@ -202,8 +203,6 @@ class PostGISStore(Store):
 
     def _hold_owner_lock(self) -> None:
         """Hold a session advisory lock on :attr:`owner_key` on a dedicated connection."""
-        import psycopg
-
         with self._lock:
             if self._owner_conn is not None and not self._owner_conn.closed:
                 return
@@ -356,13 +355,16 @@ class PostGISStore(Store):
             hexes = shapely.to_wkb(geoms, hex=True, include_srid=True, output_dimension=2)
         q = sql.SQL("COPY {} ({}) FROM STDIN").format(self._t(name),
                                                       sql.SQL(", ").join(map(sql.Identifier, cols)))
-        with con.cursor() as cur, cur.copy(q) as cp:
-            cp.set_types(types)
-            for i in range(n):
-                rec = [dataset_id, i, *(v[i] for v in values), extra_vals[i]]
-                if spec.geometry is not None:
-                    rec.append(hexes[i])
-                cp.write_row(rec)
+        try:
+            with con.cursor() as cur, cur.copy(q) as cp:
+                cp.set_types(types)
+                for i in range(n):
+                    rec = [dataset_id, i, *(v[i] for v in values), extra_vals[i]]
+                    if spec.geometry is not None:
+                        rec.append(hexes[i])
+                    cp.write_row(rec)
+        except psycopg.DataError as e:  # e.g. a NUL character, which PostgreSQL text cannot hold
+            raise StoreError(f"layer {name}: PostgreSQL refused a value: {str(e).splitlines()[0]}") from e
         return {c: str(df[c].dtype) for c in extras}
 
     def delete_dataset(self, dataset_id: str) -> None:

@@ -457,3 +457,13 @@ def test_sqlite_and_postgis_agree_on_a_dataset(tmp_path, pg_url):
     finally:
         pg.close()
         _drop_schema(pg_url, schema)
+
+
+def test_postgis_refuses_nul_characters_clearly(postgis, tiny_layers):
+    """PostgreSQL text cannot hold NUL: the error names the layer, and nothing is stored."""
+    from geo_service.store import StoreError
+
+    tiny_layers["stations"].loc[0, "name"] = "a\x00b"
+    with pytest.raises(StoreError, match="layer stations: .*NUL"):
+        postgis.put_dataset("x", Dataset.from_layers(tiny_layers))
+    assert not postgis.has_dataset("x")
