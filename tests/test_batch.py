@@ -7,6 +7,8 @@ import json
 import numpy as np
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from geo_service.batch import check_params, process_county, resolve_dataset_ids, run_batch, store_province
@@ -41,6 +43,20 @@ def test_county_polygons_tile_the_area_without_overlap(n):
     if n > 1:  # similar sizes: no county is more than 4x another
         a = shapely.area(c.geometry.to_numpy())
         assert a.max() / a.min() < 4
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 60), seed=st.integers(0, 2**32 - 1))
+def test_county_polygons_property(n, seed):
+    """Any count and seed: n valid convex cells that cover the frame exactly once, in their rows."""
+    c = county_polygons(n, seed=seed)
+    g = c.geometry.to_numpy()
+    assert len(c) == n and shapely.is_valid(g).all()
+    assert shapely.area(shapely.convex_hull(g)) == pytest.approx(shapely.area(g), rel=1e-9)
+    frame = shapely.box(*province_bounds(n))
+    assert shapely.area(g).sum() == pytest.approx(frame.area, rel=1e-9)
+    assert shapely.union_all(g).area == pytest.approx(frame.area, rel=1e-9)
+    assert c.equals(county_polygons(n, seed=seed))
 
 
 def test_county_size_does_not_depend_on_the_count():
