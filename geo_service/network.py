@@ -83,6 +83,7 @@ class RoadResult:
     snap_m: NDArray[np.float64]
     far_from_road: NDArray[np.bool_]
     stations: pd.DataFrame
+    offroad_speed_kmh: float = WALKING_KMH  #: the speed the off-road legs are timed at
 
     def to_frame(self) -> pd.DataFrame:
         """One row per point: point, id, name, kind, time_s, road_m, offroad_m, snap_m,
@@ -101,12 +102,14 @@ class RoadResult:
                              "far_from_road": self.far_from_road})
 
     def records(self) -> list[dict[str, Any]]:
-        """JSON-ready dicts, one per point (unreachable: id None and time_s/road_m None)."""
+        """JSON-ready dicts, one per point (unreachable: id None and time_s/road_m None), each
+        stating ``offroad_speed_kmh``."""
         out = []
         for r in self.to_frame().to_dict("records"):
             if r["id"] is None:
                 r.update(time_s=None, road_m=None, offroad_m=None)
             r["far_from_road"] = bool(r["far_from_road"])
+            r["offroad_speed_kmh"] = self.offroad_speed_kmh
             out.append(r)
         return out
 
@@ -312,7 +315,7 @@ class RoadNetwork:
         ids = np.full(len(xy), None, dtype=object)
         ids[~unreached] = self.stations["id"].to_numpy()[station[~unreached]]
         return RoadResult(station, ids, time, road, off, s.snap_m, s.snap_m > self.snap_warn_m,
-                          self.stations)
+                          self.stations, self.offroad_speed_kmh)
 
     # -- matrices -----------------------------------------------------------------------------
     def travel_time_matrix(self, origins: Any, destinations: Any, *, chunk: int = 256

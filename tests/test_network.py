@@ -59,7 +59,7 @@ def test_far_from_road_is_flagged_with_an_offroad_leg(net):
     assert r.far_from_road[0] and r.snap_m[0] > 10_000
     assert r.offroad_m[0] >= r.snap_m[0] and r.time_s[0] >= r.snap_m[0] / WALK
     rec = r.records()[0]
-    assert rec["far_from_road"] is True and rec["id"] in {"S1", "S2"}
+    assert rec["far_from_road"] is True and rec["id"] in {"S1", "S2"} and rec["offroad_speed_kmh"] == 5.0
 
 
 def test_without_noding_crossing_roads_stay_apart(tiny):
