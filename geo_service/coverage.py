@@ -129,7 +129,7 @@ def _rows(keys: dict[str, Any], pop: np.ndarray, within: np.ndarray, thresholds:
     rows = []
     for j, t in enumerate(thresholds):
         cov = int(pop[within[:, j]].sum())
-        rows.append({**keys, "threshold": t, "villages": int(len(pop)),
+        rows.append({**keys, "threshold": t, "villages": len(pop),
                      "covered_villages": int(within[:, j].sum()), "population": total,
                      "covered_population": cov, "share": (cov / total) if total else None})
     return rows

@@ -30,6 +30,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import geopandas as gpd
@@ -38,7 +39,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from numpy.typing import ArrayLike, NDArray
-from pyproj import CRS, Transformer
+from pyproj import CRS
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
@@ -544,7 +545,7 @@ def _insert_points(node_xy, ra, rb, rlen, rspeed, pts_xy, tree):
         if len(chain) > 1:
             drop[g] = True
             chain.append((L, b))
-            for (m0, u), (m1, v) in zip(chain[:-1], chain[1:]):
+            for (m0, u), (m1, v) in pairwise(chain):
                 if m1 - m0 > 0:
                     add_a.append(u)
                     add_b.append(v)

@@ -8,13 +8,13 @@ from unittest import mock
 import geopandas as gpd
 import numpy as np
 import pytest
+from conftest import LAT0, LON0
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point
 
-from conftest import LAT0, LON0
-from geo_service.crs import geodesic_m, metric_crs
 from geo_service import index as index_module
+from geo_service.crs import geodesic_m, metric_crs
 from geo_service.index import GRID_MIN_BATCH, InvalidQuery, StationIndex
 
 KINDS = ("station_comprehensive", "station_sector", "studio", "contact_point")

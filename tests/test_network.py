@@ -8,11 +8,11 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pytest
+from conftest import LAT0, LON0, make_tiny_layers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, Point
 
-from conftest import LAT0, LON0, make_tiny_layers
 from geo_service.crs import metric_crs
 from geo_service.dataset import Dataset
 from geo_service.index import InvalidQuery
