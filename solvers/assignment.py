@@ -367,9 +367,10 @@ def _component_label(names: Sequence[str] | None, members: np.ndarray, fallback:
     return fallback
 
 
-def _diagnose(n_c: np.ndarray, comp_rows: list[np.ndarray], comp_cols: list[np.ndarray],
+def _diagnose(comp_rows: list[np.ndarray], comp_cols: list[np.ndarray],
               lo: np.ndarray, hi: np.ndarray, member_labels: Sequence[str] | None,
-              what: str = "constituents", who: str = "members", block_labels: Sequence[str] | None = None
+              what: str = "constituents", who: str = "members", block_labels: Sequence[str] | None = None,
+              row_labels: Sequence[str] | None = None
               ) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray, np.ndarray]:
     """Capacity check per independent block (sector). Returns diagnostics, relaxed lo/hi, unplaceable rows."""
     diags: list[dict[str, Any]] = []
@@ -381,10 +382,14 @@ def _diagnose(n_c: np.ndarray, comp_rows: list[np.ndarray], comp_cols: list[np.n
                  else _component_label(member_labels, cls, f"block of {nn} {what}"))
         if len(cls) == 0:
             if nn:
+                if block_labels is None and row_labels is not None:
+                    names = [str(row_labels[r]) for r in rws[:5]]
+                    label = ", ".join(names) + (f" and {nn - 5} more" if nn > 5 else "")
+                hint = (" (allow the cross-sector fallback to place them)" if what == "constituents" else "")
                 diags.append({"quota": "no_member", "scope": label, "demand": nn, "capacity": 0,
                               "short_by": nn,
                               "message": f"{label}: no {who} can take these {nn} {what}; "
-                                         f"they stay unassigned (allow cross-sector fallback to place them)"})
+                                         f"they stay unassigned{hint}"})
                 unplaceable.append(rws)
             continue
         cap_hi, cap_lo = int(hi[cls].sum()), int(lo[cls].sum())
@@ -506,7 +511,8 @@ def assign_constituents(cost: np.ndarray, min_load: Any, max_load: Any, allowed:
                         cross_penalty: float | None = None, member_labels: Sequence[str] | None = None,
                         k: int = 16, what: str = "constituents", who: str = "members",
                         target_load: Any = None, over_target_penalty: float = 0.0,
-                        should_stop: StopCheck = None) -> AssignmentResult:
+                        should_stop: StopCheck = None, row_labels: Sequence[str] | None = None
+                        ) -> AssignmentResult:
     """Assign every constituent (row) to exactly one member (column) at least total cost.
 
     Parameters
@@ -524,6 +530,7 @@ def assign_constituents(cost: np.ndarray, min_load: Any, max_load: Any, allowed:
     member_labels : optional names per member (e.g. sector) used in diagnostics.
     k : candidate arcs per constituent when the dense problem exceeds ``DENSE_ARC_LIMIT`` arcs.
     what, who : nouns for rows and columns in diagnostics (the other tiers reuse this solver).
+    row_labels : optional names per row, used where a diagnostic lists rows (e.g. group ids).
     target_load, over_target_penalty : int or (m,) target loads; each constituent above a member's
         target costs ``over_target_penalty`` (cost units), pulling loads toward the target (still exact:
         a second, dearer column->sink arc in the flow).
@@ -581,8 +588,8 @@ def assign_constituents(cost: np.ndarray, min_load: Any, max_load: Any, allowed:
     keep = [q for q in range(ncomp) if len(comp_rows[q]) or len(comp_cols[q])]
     # members with no allowed constituent still need their min met: they form their own blocks
     cdiag, lo_r, hi_r, unplaceable = _diagnose(
-        np.array([len(comp_rows[q]) for q in keep]), [comp_rows[q] for q in keep],
-        [comp_cols[q] for q in keep], lo_f, hi_f, member_labels, what, who)
+        [comp_rows[q] for q in keep], [comp_cols[q] for q in keep], lo_f, hi_f, member_labels, what, who,
+        row_labels=None if row_labels is None else [row_labels[i] for i in free])
     diags += cdiag
     relaxed = bool(diags)
     relaxation = None
@@ -766,8 +773,7 @@ def assign_constituents_geo(constituent_xy: np.ndarray, member_xy: np.ndarray, m
     else:
         comp_rows = [np.flatnonzero(fsec == s) for s in range(len(names))]
         comp_cols = [np.flatnonzero(msec == s) for s in range(len(names))]
-    cdiag, lo_r, hi_r, unplaceable = _diagnose(np.array([len(x) for x in comp_rows]), comp_rows, comp_cols,
-                                                lo_f, hi_f, member_labels,
+    cdiag, lo_r, hi_r, unplaceable = _diagnose(comp_rows, comp_cols, lo_f, hi_f, member_labels,
                                                 block_labels=["all sectors"] if cross else names)
     diags += cdiag
     relaxed = bool(diags)
@@ -1024,6 +1030,12 @@ def assign_villages_to_groups(cost: np.ndarray, population: Sequence[float], min
                       "message": f"{g} groups x max {typical} cannot take {len(free)} villages: "
                                  f"{len(uncovered)} villages ({int(pop[uncovered].sum())} people) stay "
                                  f"uncovered; {need} more groups would be needed"})
+    if not len(rows):  # nothing to cover: every group's min is moot, not a shortage
+        return AssignmentResult(status=OPTIMAL, objective=0.0, bound=0.0, gap=0.0, assignment=np.full(n, -1),
+                                loads=np.zeros(g, np.int64), diagnostics=diags, extra=extra,
+                                moved={"moved": 0, "kept": 0, "new": 0} if previous is not None else None,
+                                move_reasons=np.full(n, "", object) if previous is not None else None,
+                                time_s=time.monotonic() - t0, n_arcs=0)
     sub_prev = None if previous is None else np.asarray(previous, np.int64)[rows]
     sub = assign_constituents(cost[rows], lo, hi, locks=lockv[rows], previous=sub_prev,
                               churn_weight=churn_weight, member_labels=group_labels,
@@ -1203,8 +1215,8 @@ def assign_townships_to_committees(cost: np.ndarray, uncovered_population: Seque
 # ------------------------------------------------------------------------------------------------
 def assign_groups_to_stations(cost: np.ndarray, capacity: Sequence[int], *, allowed: np.ndarray | None = None,
                               locks: Any = None, previous: np.ndarray | None = None,
-                              churn_weight: float = 0.0, station_labels: Sequence[str] | None = None
-                              ) -> AssignmentResult:
+                              churn_weight: float = 0.0, station_labels: Sequence[str] | None = None,
+                              group_labels: Sequence[str] | None = None) -> AssignmentResult:
     """Put every whole group into one station within station capacity (groups per station).
 
     ``cost`` (groups x stations): the sum of the group's members' travel (metres or seconds) to the
@@ -1217,7 +1229,7 @@ def assign_groups_to_stations(cost: np.ndarray, capacity: Sequence[int], *, allo
     cap = np.asarray(capacity, np.int64)
     res = assign_constituents(cost, 0, cap, allowed=allowed, locks=locks, previous=previous,
                               churn_weight=churn_weight, member_labels=station_labels,
-                              what="groups", who="stations")
+                              what="groups", who="stations", row_labels=group_labels)
     short = sum(d.get("short_by", 0) for d in res.diagnostics if d["quota"] in ("max_load", "no_member"))
     res.extra["places_needed"] = int(short)
     return res

@@ -528,7 +528,7 @@ def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None
         locks = _lock_array({**pins_station, **p.locks.groups}, g_idx, s_idx, "groups", "station")
         prev_a, gone = _previous(prev, "stations", g_ids, s_idx)
         res = A.assign_groups_to_stations(cost, cap, allowed=allowed, locks=locks, previous=prev_a,
-                                          churn_weight=churn, station_labels=s_ids)
+                                          churn_weight=churn, station_labels=s_ids, group_labels=g_ids)
         tiers["stations"] = _tier_result("stations", res, g_ids, s_ids, gone,
                                          cost_of=lambda r, c: travel[r, c])
         group_station.update(tiers["stations"].assignment)

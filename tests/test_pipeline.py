@@ -255,3 +255,14 @@ def test_infeasible_offers_both_relaxations(tiny):
     assert t2.status == "infeasible" and t2.extra["fallback"]["used"]
     loads = np.unique(list(t2.assignment.values()), return_counts=True)[1]
     assert loads.max() <= 8 and len(t2.assignment) == 40 and None not in t2.assignment.values()
+
+
+def test_no_host_station_and_no_gap_village(tiny):
+    ds = tiny.with_layers(stations=tiny.stations.assign(kind="studio"))
+    r = run_optimisation(ds, {"tiers": ["stations", "villages"], "gap_threshold_m": 1e6})
+    t4 = r.tiers["stations"]
+    assert t4.status == "infeasible" and set(t4.assignment.values()) == {None}
+    assert sorted(d["scope"] for d in t4.diagnostics) == ["G1", "G2"]
+    assert "cross-sector" not in t4.diagnostics[0]["message"]
+    t2 = r.tiers["villages"]  # no gap village: nothing to do, and no min-load complaint
+    assert t2.status == "optimal" and t2.assignment == {} and t2.diagnostics == []
