@@ -104,4 +104,24 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(coverage.router)
     app.include_router(jobs.router)
     app.include_router(datasets.router)
+    _declare_security(app)
     return app
+
+
+def _declare_security(app: FastAPI) -> None:
+    """Add the API-key schemes to the OpenAPI document (the docs page gets an "Authorize" button);
+    the keys are checked by :mod:`api.auth`, which reads the same headers."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi():
+        if app.openapi_schema is None:
+            spec = get_openapi(title=app.title, version=app.version, description=app.description,
+                               routes=app.routes)
+            spec.setdefault("components", {})["securitySchemes"] = {
+                "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                "Bearer": {"type": "http", "scheme": "bearer"}}
+            spec["security"] = [{"ApiKey": []}, {"Bearer": []}, {}]
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
