@@ -190,6 +190,39 @@ def test_invalid_upload_lists_every_error_and_stores_nothing(c, tmp_path):
     assert c.get("/v1/datasets/bad", headers=hdr("viewer")).status_code == 404
 
 
+@pytest.mark.parametrize("fmt", ["geojson", "xlsx"])
+def test_upload_zip_of_layer_files_and_workbook(c, tiny, tmp_path, fmt):
+    import zipfile
+
+    from geo_service.io import write_dataset
+
+    if fmt == "xlsx":
+        path = tmp_path / "wb.xlsx"
+        write_dataset(tiny, path, fmt="xlsx")
+    else:
+        folder = tmp_path / "layers"
+        write_dataset(tiny, folder, fmt=fmt)
+        path = tmp_path / "layers.zip"
+        with zipfile.ZipFile(path, "w") as zf:
+            for f in folder.iterdir():
+                zf.write(f, f.name)
+    with open(path, "rb") as fh:
+        r = c.post("/v1/datasets", files={"file": (path.name, fh)}, data={"id": f"up-{fmt}"}, headers=hdr("admin"))
+    assert r.status_code == 201, r.text
+    assert r.json()["counts"]["villages"] == 8 and r.json()["counts"]["stations"] == 3
+
+
+def test_unsafe_zip_is_refused(c, tmp_path):
+    import zipfile
+
+    path = tmp_path / "evil.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("../../escape.geojson", "{}")
+    with open(path, "rb") as fh:
+        assert_problem(c.post("/v1/datasets", files={"file": ("evil.zip", fh)}, headers=hdr("admin")), 422,
+                       "unsafe-zip")
+
+
 def test_unreadable_and_unsupported_uploads(c, tmp_path):
     assert_problem(c.post("/v1/datasets", files={"file": ("x.txt", b"hello")}, headers=hdr("admin")), 415)
     body = assert_problem(c.post("/v1/datasets", files={"file": ("x.gpkg", b"not a database")},

@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from geo_service.dataset import Dataset, DatasetValidationError
 from geo_service.domain import LAYER_ORDER, LAYERS
+from geo_service.io import read_dataset
 from geo_service.store import Conflict, DatasetInfo, NotFound, Store, check_dataset_id
 
 from .. import geojson as gj
@@ -29,6 +30,7 @@ from ..settings import Settings
 log = logging.getLogger("geo_service.api.datasets")
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 
+UPLOAD_SUFFIXES = (".gpkg", ".zip", ".xlsx")
 LayerName = Literal[LAYER_ORDER]  # type: ignore[valid-type]
 FeatureId = Annotated[str, "feature id"]
 _ERR = {k: {"model": ProblemDetail} for k in (400, 401, 403, 404, 409, 412, 413, 422, 428)}
@@ -48,36 +50,18 @@ def list_datasets(request: Request, store: Store = Depends(get_store), _: Princi
                              "links": [{"href": str(request.url), "rel": "self"}]})
 
 
-def _read_upload(path: Path, datum: str, name: str) -> Dataset:
-    """Read an uploaded GeoPackage or zip of layer files (issue-2 importer when present)."""
-    try:
-        from geo_service.io import read_dataset
-    except ImportError:  # importer not installed: GeoPackage (possibly zipped) only
-        from geo_service.io.gpkg import read_gpkg
-
-        if path.suffix == ".zip":
-            folder = path.with_suffix("")
-            with zipfile.ZipFile(path) as zf:
-                zf.extractall(folder)
-            found = sorted(folder.rglob("*.gpkg"))
-            if not found:
-                raise ValueError("the zip holds no GeoPackage (other formats need geo_service.io)")
-            path = found[0]
-        if datum != "wgs84":
-            raise ValueError("datum conversion on upload needs geo_service.io.read_dataset")
-        return read_gpkg(path, name=name)
-    return read_dataset(path, datum=datum, name=name)
-
-
 @router.post("", status_code=201, response_model=DatasetOut, summary="Upload a dataset (admin)",
              responses=_ERR)
 def upload_dataset(
     request: Request,
-    file: Annotated[UploadFile, File(description="a GeoPackage (.gpkg) or a zip of layer files")],
+    file: Annotated[UploadFile, File(description="a GeoPackage (.gpkg), a workbook (.xlsx) or a zip of layer "
+                                                 "files (GeoJSON, Shapefile, CSV, XLSX; Chinese headers accepted)")],
     id: Annotated[str | None, Form(pattern=DATASET_ID_PATTERN, max_length=64,
                                    description="dataset id (default: the file's stem)")] = None,
     datum: Annotated[Literal["wgs84", "gcj02", "bd09"], Form(description="datum of the coordinates")] = "wgs84",
     replace: Annotated[bool, Form(description="replace an existing dataset of that id")] = False,
+    missing_points: Annotated[Literal["error", "drop"], Form(description="rows without coordinates: an error, "
+                                                             "or dropped with a warning")] = "error",
     store: Store = Depends(get_store), cache: DatasetCache = Depends(get_cache),
     settings: Settings = Depends(get_settings), _: Principal = Depends(admin),
 ):
@@ -87,8 +71,9 @@ def upload_dataset(
     """
     filename = Path(file.filename or "upload").name
     suffix = Path(filename).suffix.lower()
-    if suffix not in (".gpkg", ".zip"):
-        raise ProblemError(415, f"upload a GeoPackage (.gpkg) or a .zip of layer files, not '{filename}'",
+    if suffix not in UPLOAD_SUFFIXES:
+        raise ProblemError(415, f"upload a GeoPackage (.gpkg), an Excel workbook (.xlsx, a sheet per layer) or "
+                                f"a .zip of layer files, not '{filename}'",
                            code="unsupported-upload", field="file")
     dataset_id = id or Path(filename).stem
     try:
@@ -116,7 +101,7 @@ def upload_dataset(
         if suffix == ".zip":
             _check_zip(path, settings.max_upload_bytes * 4)
         try:
-            ds = _read_upload(path, datum, dataset_id)
+            ds = read_dataset(path, datum=datum, name=dataset_id, missing_points=missing_points)
         except DatasetValidationError:
             raise
         except (ValueError, OSError, RuntimeError, KeyError) as e:
