@@ -488,3 +488,19 @@ def test_json_logs_carry_the_request_id(c):
     assert access and access[-1]["request_id"] == "trace-42" and access[-1]["msg"] == "request"
     assert access[-1]["status"] == 200 and access[-1]["role"] == "viewer" and access[-1]["path"] == "/v1/datasets/tiny"
     assert access[-1]["duration_ms"] >= 0 and access[-1]["level"] == "INFO"
+
+
+@pytest.mark.parametrize("fmt", ["gpkg", "csv"])
+def test_dataset_export(c, tmp_path, fmt):
+    from geo_service.io import read_dataset
+
+    assert_problem(c.get(f"/v1/datasets/tiny/export?format={fmt}", headers=hdr("viewer")), 403)
+    r = c.get(f"/v1/datasets/tiny/export?format={fmt}", headers=hdr("planner"))
+    assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
+    path = tmp_path / ("x.gpkg" if fmt == "gpkg" else "x.zip")
+    path.write_bytes(r.content)
+    back = read_dataset(path)
+    assert back.counts()["constituents"] == 60 and back.constituents["phone"].notna().all()
+    r = c.get(f"/v1/datasets/tiny/export?format={fmt}&personal=false", headers=hdr("planner"))
+    path.write_bytes(r.content)
+    assert read_dataset(path).constituents["phone"].isna().all()

@@ -19,7 +19,7 @@ from geo_service.io import read_dataset
 from geo_service.store import Conflict, DatasetInfo, NotFound, Store, check_dataset_id
 
 from .. import geojson as gj
-from ..auth import Principal, admin, viewer
+from ..auth import Principal, admin, planner, viewer
 from ..cache import DatasetCache
 from ..deps import DATASET_ID_PATTERN, checked_dataset_id, get_cache, get_settings, get_store, read_body_limited
 from ..encoding import FastJSONResponse, GeoJSONResponse, loads
@@ -190,6 +190,39 @@ def _parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
         raise ProblemError(400, f"bbox must be 'minlon,minlat,maxlon,maxlat' in degrees, got '{bbox}'",
                            code="invalid-bbox", field="bbox")
     return tuple(v)  # type: ignore[return-value]
+
+
+EXPORT_TYPES = {"gpkg": ("application/geopackage+sqlite3", ".gpkg"),
+                "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".xlsx"),
+                "geojson": ("application/zip", ".zip"), "csv": ("application/zip", ".zip"),
+                "shp": ("application/zip", ".zip")}
+
+
+@router.get("/{dataset_id}/export", summary="The whole dataset as a file (planner)",
+            responses={**_ERR, 200: {"content": {t: {} for t, _ in EXPORT_TYPES.values()}}})
+def export_dataset(format: Annotated[Literal["gpkg", "xlsx", "geojson", "csv", "shp"], Query(
+                       description="gpkg (QGIS opens it), xlsx (a sheet per layer), or a zip of GeoJSON, "
+                                   "CSV or Shapefile layer files")] = "gpkg",
+                   lang: Annotated[Literal["en", "zh"], Query(description="CSV/XLSX headers")] = "en",
+                   personal: Annotated[bool, Query(description="include constituents' names and phones")] = True,
+                   dataset_id: str = Depends(checked_dataset_id), cache: DatasetCache = Depends(get_cache),
+                   who: Principal = Depends(planner)):
+    """Write the current version with :func:`geo_service.io.write_dataset`; personal fields only for
+    roles that may see them (and only when ``personal`` is true)."""
+    from geo_service.io import write_dataset
+
+    entry = _entry(cache, dataset_id)
+    media, suffix = EXPORT_TYPES[format]
+    tmpdir = Path(tempfile.mkdtemp(prefix="geo-export-"))
+    try:
+        path = write_dataset(entry.ds, tmpdir / f"{dataset_id}{suffix}", fmt=format, lang=lang,
+                             include_personal=personal and who.sees_personal)
+        data = path.read_bytes()
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    name = f"{dataset_id}-v{entry.info.version}{'' if suffix != '.zip' else '-' + format}{suffix}"
+    return Response(data, media_type=media, headers={"ETag": entry.info.etag,
+                                                     "Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @router.get("/{dataset_id}/{layer}", summary="A layer as a GeoJSON FeatureCollection (paged)",
