@@ -372,34 +372,42 @@ class StationIndex:
         return self._query(xy, check_k(k), check_kinds(kinds), check_sector(sector),
                            check_max_distance(max_distance_m))
 
-    def _fast_project(self, x: NDArray, y: NDArray) -> NDArray:
-        """Project with the cell-wise affine forms where the frame covers, else with PROJ."""
+    def _fast_project(self, lon: NDArray, lat: NDArray) -> tuple[NDArray, NDArray]:
+        """(x, y) metres: the cell-wise affine forms where the frame covers, else PROJ."""
         if self._frame is None:
             with self._lock:
                 if self._frame is None:
                     self._frame = _GridFrame(self.extent, self.metric_crs)
-        inside, xy = self._frame.project(x, y)
+        inside, x, y = self._frame.project(lon, lat)
         if not inside.all():
             out = np.flatnonzero(~inside)
-            xy[out] = self.project(x[out], y[out])
-        return xy
+            pxy = self.project(lon[out], lat[out])
+            x[out], y[out] = pxy[:, 0], pxy[:, 1]
+        return x, y
 
-    def _query(self, xy: NDArray, k: int, kinds: frozenset[str] | None, sector: str | None,
-               dmax: float | None, lonlat: tuple[NDArray, NDArray] | None = None) -> NearestResult:
-        n = len(xy)
+    def _query(self, xy: NDArray | tuple[NDArray, NDArray], k: int, kinds: frozenset[str] | None,
+               sector: str | None, dmax: float | None,
+               lonlat: tuple[NDArray, NDArray] | None = None) -> NearestResult:
+        """Answer for metric points ``xy``: an (n, 2) array or a pair of x, y arrays (metres)."""
+        if isinstance(xy, tuple):
+            x, y = xy
+        else:
+            x, y = np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])
+        n = len(x)
         tree, rows = self._tree(kinds, sector)
         if tree is None:
             return self._finish(np.full((n, k), -1, dtype=np.int64), np.full((n, k), np.inf), dmax)
         if n >= GRID_MIN_BATCH and len(rows) >= k:
             grid = self._grid(kinds, sector, k)
-            ok, idx, dist = grid.query(xy)
+            ok, idx, dist = grid.query(x, y)
             if ok.all():
                 return self._finish(idx, dist, dmax)
             todo = np.flatnonzero(~ok)
             sub_ll = None if lonlat is None else (lonlat[0][todo], lonlat[1][todo])
-            idx[todo], dist[todo] = self._tree_query(xy[todo], k, tree, rows, sub_ll)
+            idx[todo], dist[todo] = self._tree_query(np.column_stack([x[todo], y[todo]]), k, tree, rows,
+                                                     sub_ll)
         else:
-            idx, dist = self._tree_query(xy, k, tree, rows, lonlat)
+            idx, dist = self._tree_query(np.column_stack([x, y]), k, tree, rows, lonlat)
         return self._finish(idx, dist, dmax)
 
     def _tree_query(self, xy: NDArray, k: int, tree: cKDTree, rows: NDArray,
@@ -479,7 +487,8 @@ class _GridFrame:
     """A lon/lat grid over ``extent`` holding each cell's local affine form of the projection.
 
     Within a cell of a few hundred metres the transverse Mercator is affine to within a few
-    centimetres, so projecting costs a cell lookup and two multiply-adds per coordinate.
+    centimetres, so projecting costs a cell lookup and two multiply-adds per coordinate. A ring
+    of cells round the extent catches points outside it (they are projected with PROJ).
     """
 
     def __init__(self, extent: tuple[float, float, float, float], crs: CRS):
@@ -488,38 +497,49 @@ class _GridFrame:
         w_m = max((lon1 - lon0) * 111_320.0 * np.cos(latc), 1.0)
         h_m = max((lat1 - lat0) * 110_574.0, 1.0)
         size = max(200.0, np.sqrt(w_m * h_m / GRID_CELLS))
-        self.nx, self.ny = int(np.ceil(w_m / size)), int(np.ceil(h_m / size))
-        self.lon0, self.lat0 = lon0, lat0
-        self.dlon, self.dlat = (lon1 - lon0) / self.nx, (lat1 - lat0) / self.ny
+        nx, ny = int(np.ceil(w_m / size)), int(np.ceil(h_m / size))
+        self.dlon, self.dlat = (lon1 - lon0) / nx, (lat1 - lat0) / ny
+        self.lon0, self.lat0 = lon0 - self.dlon, lat0 - self.dlat  # the ring
+        self.nx, self.ny = nx + 2, ny + 2
         ix, iy = np.meshgrid(np.arange(self.nx), np.arange(self.ny))
-        clon = lon0 + (ix.ravel() + 0.5) * self.dlon
-        clat = lat0 + (iy.ravel() + 0.5) * self.dlat
-        t = Transformer.from_crs(WGS84, crs, always_xy=True)
+        ix, iy = ix.ravel(), iy.ravel()
+        self.inner = (ix > 0) & (iy > 0) & (ix < self.nx - 1) & (iy < self.ny - 1)
+        llon = self.lon0 + ix * self.dlon  # lower-left corners
+        llat = self.lat0 + iy * self.dlat
         hx, hy = self.dlon / 2, self.dlat / 2
+        clon = np.clip(llon + hx, -180, 180)
+        clat = np.clip(llat + hy, -90, 90)
+        t = Transformer.from_crs(WGS84, crs, always_xy=True)
         cx, cy = t.transform(clon, clat)
         xe, ye = t.transform(clon + hx, clat)
         xw, yw = t.transform(clon - hx, clat)
         xn, yn = t.transform(clon, clat + hy)
         xs, ys = t.transform(clon, clat - hy)
-        # per cell: the centre (cx, cy) and the Jacobian d(x, y) / d(lon, lat), central differences
-        # one row per cell (a single gather per point): centre lon, lat, x, y, then the Jacobian
-        self.rows = np.column_stack([clon, clat, cx, cy, (xe - xw) / (2 * hx), (xn - xs) / (2 * hy),
-                                     (ye - yw) / (2 * hx), (yn - ys) / (2 * hy)])
+        jxl, jxp = (xe - xw) / (2 * hx), (xn - xs) / (2 * hy)
+        jyl, jyp = (ye - yw) / (2 * hx), (yn - ys) / (2 * hy)
+        # per cell: x, y at the lower-left corner (from the centre's affine form) and the Jacobian
+        # scaled to one cell, so that with the fractional position (u, v) in the cell
+        # x = x0 + u * xu + v * xv (contiguous columns: one gather each)
+        self.x0 = np.ascontiguousarray(cx - jxl * hx - jxp * hy)
+        self.y0 = np.ascontiguousarray(cy - jyl * hx - jyp * hy)
+        self.xu, self.xv = jxl * self.dlon, jxp * self.dlat
+        self.yu, self.yv = jyl * self.dlon, jyp * self.dlat
 
-    def project(self, lon: NDArray, lat: NDArray) -> tuple[NDArray, NDArray]:
-        """(inside mask, (n, 2) metres); rows outside the frame are meaningless."""
+    def project(self, lon: NDArray, lat: NDArray) -> tuple[NDArray, NDArray, NDArray]:
+        """(inside mask, x, y in metres); x, y of points outside the frame are meaningless."""
         fx = (lon - self.lon0) * (1.0 / self.dlon)
         fy = (lat - self.lat0) * (1.0 / self.dlat)
-        inside = (fx >= 0) & (fx < self.nx) & (fy >= 0) & (fy < self.ny)
-        ix = np.clip(fx, 0, self.nx - 1).astype(np.int64)
-        iy = np.clip(fy, 0, self.ny - 1).astype(np.int64)
-        r = self.rows.take(iy * self.nx + ix, axis=0)
-        dl = lon - r[:, 0]
-        dp = lat - r[:, 1]
-        xy = np.empty((len(lon), 2))
-        xy[:, 0] = r[:, 2] + r[:, 4] * dl + r[:, 5] * dp
-        xy[:, 1] = r[:, 3] + r[:, 6] * dl + r[:, 7] * dp
-        return inside, xy
+        ix = fx.astype(np.int64)
+        iy = fy.astype(np.int64)
+        np.clip(ix, 0, self.nx - 1, out=ix)
+        np.clip(iy, 0, self.ny - 1, out=iy)
+        cell = iy * self.nx + ix
+        inside = self.inner.take(cell)
+        u = fx - ix
+        v = fy - iy
+        x = self.x0.take(cell) + u * self.xu.take(cell) + v * self.xv.take(cell)
+        y = self.y0.take(cell) + u * self.yu.take(cell) + v * self.yv.take(cell)
+        return inside, x, y
 
 
 class _CellGrid:
@@ -572,11 +592,9 @@ class _CellGrid:
         # one row per cell for the single-candidate path: station x, y, scale correction
         self.rows = np.column_stack([fx, fy, fcorr])
 
-    def query(self, xy: NDArray) -> tuple[NDArray, NDArray, NDArray]:
-        """(answered mask, station rows (n, k), ground metres (n, k)); rows not answered (mask
-        False) hold junk and are for the caller to fill from the KD-tree."""
-        x = np.ascontiguousarray(xy[:, 0])
-        y = np.ascontiguousarray(xy[:, 1])
+    def query(self, x: NDArray, y: NDArray) -> tuple[NDArray, NDArray, NDArray]:
+        """(answered mask, station rows (n, k), ground metres (n, k)) for metric points ``x``,
+        ``y``; rows not answered (mask False) hold junk for the caller to fill from the KD-tree."""
         ix = ((x - self.x0) * (1.0 / self.size)).astype(np.int64)
         iy = ((y - self.y0) * (1.0 / self.size)).astype(np.int64)
         np.clip(ix, 0, self.nx - 1, out=ix)
