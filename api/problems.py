@@ -66,7 +66,7 @@ def problem_body(request: Request | None, status: int, detail: str, *, code: str
         rid = getattr(request.state, "request_id", None)
         if rid:
             body["request_id"] = rid
-    body.update({k: v for k, v in extra.items() if v is not None})
+    body.update({k: v for k, v in extra.items() if v is not None and k not in body})  # never shadow the core
     return body
 
 
