@@ -75,7 +75,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     _seed_demo(store, settings)
     cache = DatasetCache(store, size=settings.index_cache_size)
     manager = JobManager(store, lambda dataset_id: cache.get(dataset_id).ds, workers=settings.job_workers,
-                         queue_size=settings.job_queue_size, retry_after_s=settings.job_retry_after_s)
+                         queue_size=settings.job_queue_size, retry_after_s=settings.job_retry_after_s,
+                         load_network=lambda dataset_id: cache.get(dataset_id).network)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -53,12 +53,14 @@ class JobCancelled(Exception):
 
 
 def run_optimisation_job(ds: Dataset, params: dict[str, Any], previous: dict[str, Any] | None,
-                         progress: Callable[..., None], cancel: Callable[[], bool]) -> dict[str, Any]:
-    """Runner for kind ``optimisation``: ``solvers.pipeline.run_optimisation`` on ``ds``."""
+                         progress: Callable[..., None], cancel: threading.Event,
+                         network: Any = None) -> dict[str, Any]:
+    """Runner for kind ``optimisation``: ``solvers.pipeline.run_optimisation`` on ``ds`` (``network``:
+    the dataset version's cached road network, for ``mode="road"``)."""
     from solvers.pipeline import OptimisationParams, run_optimisation
 
     p = OptimisationParams.model_validate(solver_params(params))
-    result = run_optimisation(ds, p, previous=previous, progress=progress, cancel=cancel)
+    result = run_optimisation(ds, p, previous=previous, progress=progress, cancel=cancel, network=network)
     return result.to_dict()
 
 
@@ -77,13 +79,16 @@ DEFAULT_RUNNERS: dict[str, Runner] = {"optimisation": run_optimisation_job}
 class JobManager:
     """Runs jobs on ``workers`` threads with at most ``queue_size`` more waiting.
 
-    ``load_dataset(dataset_id)`` returns the dataset to solve (the API passes its cache).
+    ``load_dataset(dataset_id)`` returns the dataset to solve and ``load_network(dataset_id)`` its road
+    network for road-mode runs (the API passes its cache, so both are built once per version).
     """
 
     def __init__(self, store: Store, load_dataset: Callable[[str], Dataset], *, workers: int = 1,
-                 queue_size: int = 4, retry_after_s: int = 30, runners: dict[str, Runner] | None = None):
+                 queue_size: int = 4, retry_after_s: int = 30, runners: dict[str, Runner] | None = None,
+                 load_network: Callable[[str], Any] | None = None):
         self.store = store
         self.load_dataset = load_dataset
+        self.load_network = load_network
         self.workers = workers
         self.capacity = workers + queue_size
         self.retry_after_s = retry_after_s
@@ -198,7 +203,10 @@ class JobManager:
                         fields["message"] = str(message)[:500]
                     self._write(job_id, ev, **fields)
 
-            result = self.runners[job.kind](ds, job.params, previous, progress, ev)
+            extra = {}
+            if job.params.get("mode") == "road" and self.load_network is not None:
+                extra["network"] = self.load_network(job.dataset_id)  # built once per dataset version
+            result = self.runners[job.kind](ds, job.params, previous, progress, ev, **extra)
             if self._write(job_id, ev, status="successful", progress=100.0, result=result,
                            finished_at=utcnow(), message=_summary_message(result)):
                 log.info("job successful", extra={"job_id": job_id})

@@ -83,6 +83,15 @@ def test_run_results_diff_and_restart(tmp_path, tiny):
         assert c2.get(f"/v1/jobs/{job['id']}/results", headers=P).json()["result"] == full
 
 
+def test_road_mode_run_uses_the_cached_network(tmp_path, tiny):
+    app = make_app(tmp_path / "d", tiny)
+    with client(app) as c:
+        job = wait(c, start(c, {"mode": "road", "tiers": ["constituents"]})["id"])
+        assert job["status"] == "successful", job
+        assert c.get(f"/v1/jobs/{job['id']}/results", headers=P).json()["result"]["unit"] == "s"
+        assert app.state.cache.get("tiny").has("network")
+
+
 def test_bad_parameters_are_refused_before_queueing(tmp_path, tiny):
     with client(make_app(tmp_path / "d", tiny)) as c:
         body = assert_problem(c.post("/v1/datasets/tiny/optimisations", json={"constituents_max": 0},
