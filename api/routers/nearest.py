@@ -316,7 +316,14 @@ async def nearest_batch(
                                                         "rows: one object per (point, rank)")] = "columns",
     cache: DatasetCache = Depends(get_cache), _: Principal = Depends(nearest_access),
 ):
-    """Answer many points in one call; every point gets ``k`` slots (``station_id`` null when none)."""
+    """Answer many points in one call; every point gets ``k`` slots (``station_id`` null when none).
+
+    ``format=columns`` (default, compact): ``columns`` holds ``station_id``, ``distance_m`` (m) and, in
+    road mode, ``duration_s`` (s) and ``far_from_road``, each a list of n*k entries, point-major;
+    ``stations`` gives the name and kind of each station that occurs. ``format=rows``: one object per
+    (point, rank) with ``point`` (0-based), ``rank``, ``station_id``, ``name``, ``kind`` and the measures.
+    Body limits: ``max_body_bytes`` (413) and ``max_batch_points`` points (413).
+    """
     settings = request.app.state.settings
     if k > settings.max_k:
         raise ProblemError(422, f"k must be <= {settings.max_k}", code="invalid-query",
