@@ -24,15 +24,16 @@ from geo_service.domain import LAYERS, PERSONAL_FIELDS
 from .encoding import dumps
 
 
-def _plain(v: Any) -> Any:
+def plain(v: Any) -> Any:
+    """``v`` as a JSON-ready Python value: numpy scalars unwrapped, NaN/inf and pandas NA -> None."""
     if v is None:
         return None
     if isinstance(v, float):
         return v if math.isfinite(v) else None
     if isinstance(v, np.generic):
-        return _plain(v.item())
+        return plain(v.item())
     if isinstance(v, (list, tuple, np.ndarray)):
-        return [_plain(x) for x in v]
+        return [plain(x) for x in v]
     if v is pd.NA or v is pd.NaT:
         return None
     return v
@@ -47,7 +48,7 @@ def visible_fields(layer: str, personal: bool) -> list[str]:
 def features(df: pd.DataFrame, layer: str, *, personal: bool) -> list[dict[str, Any]]:
     """Rows of ``df`` (a layer frame) as GeoJSON Feature dicts."""
     cols = visible_fields(layer, personal)
-    props = [dict(zip(cols, (_plain(v) for v in row))) for row in df[cols].itertuples(index=False, name=None)]
+    props = [dict(zip(cols, (plain(v) for v in row))) for row in df[cols].itertuples(index=False, name=None)]
     if "geometry" in df.columns:
         geoms = [None if g is None or g.is_empty else mapping(g) for g in df.geometry.to_numpy()]
     else:

@@ -20,7 +20,7 @@ from shapely.geometry import mapping
 from geo_service.dataset import Dataset
 from geo_service.domain import PERSONAL_FIELDS
 
-from .geojson import _plain
+from .geojson import plain
 
 #: Chinese sheet titles of the solver's tables (Excel allows 31 characters)
 try:
@@ -58,7 +58,7 @@ def strip_personal(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 def records(df: pd.DataFrame) -> list[dict[str, Any]]:
     """JSON-ready row dicts (NaN -> None, numpy scalars -> Python)."""
     cols = list(df.columns)
-    return [dict(zip(cols, (_plain(v) for v in row))) for row in df.itertuples(index=False, name=None)]
+    return [dict(zip(cols, (plain(v) for v in row))) for row in df.itertuples(index=False, name=None)]
 
 
 def _cell(v: Any) -> Any:
