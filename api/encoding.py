@@ -1,7 +1,8 @@
 """Fast JSON in and out (orjson when installed, the standard library otherwise).
 
 numpy arrays and scalars serialise natively with orjson; NaN and infinities become ``null``
-(JSON has no NaN), so responses are always valid JSON.
+(JSON has no NaN), so responses are always valid JSON. :func:`dumps_stdlib` is the same
+contract without orjson (also inside numpy arrays and numpy scalars).
 """
 
 from __future__ import annotations
@@ -31,13 +32,18 @@ except ImportError:  # pragma: no cover - exercised where orjson is absent
     orjson = None
 
     def dumps(obj: Any) -> bytes:
-        return json.dumps(_clean(obj), ensure_ascii=False, default=_default,
-                          allow_nan=False).encode()
+        return dumps_stdlib(obj)
 
     def loads(data: bytes | str) -> Any:
         return json.loads(data)
 
     HAVE_ORJSON = False
+
+
+def dumps_stdlib(obj: Any) -> bytes:
+    """:func:`dumps` with the standard library only (NaN and infinities -> ``null``)."""
+    return json.dumps(_clean(obj), ensure_ascii=False, default=lambda o: _clean(_default(o)),
+                      allow_nan=False).encode()
 
 
 def _default(o: Any) -> Any:
@@ -58,6 +64,9 @@ def _default(o: Any) -> Any:
 def _clean(o: Any) -> Any:  # stdlib path only: NaN -> null
     if isinstance(o, float) and not math.isfinite(o):
         return None
+    if isinstance(o, np.floating):
+        v = float(o)
+        return v if math.isfinite(v) else None
     if isinstance(o, dict):
         return {k: _clean(v) for k, v in o.items()}
     if isinstance(o, (list, tuple)):

@@ -17,10 +17,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse
 
 from geo_service.dataset import DatasetValidationError
 from geo_service.store import Conflict, NotFound
+
+from .encoding import FastJSONResponse
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "urn:geo-service:problem:"
@@ -72,9 +73,9 @@ def problem_body(request: Request | None, status: int, detail: str, *, code: str
 
 def problem_response(request: Request | None, status: int, detail: str, *, code: str | None = None,
                      title: str | None = None, headers: dict[str, str] | None = None,
-                     **extra: Any) -> JSONResponse:
-    """A ``JSONResponse`` with media type ``application/problem+json``."""
-    return JSONResponse(problem_body(request, status, detail, code=code, title=title, **extra),
+                     **extra: Any) -> FastJSONResponse:
+    """A JSON response with media type ``application/problem+json`` (NaN/inf members -> null)."""
+    return FastJSONResponse(problem_body(request, status, detail, code=code, title=title, **extra),
                         status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 

@@ -51,6 +51,7 @@ def compute_coverage(entry: DatasetEntry, *, mode: str, thresholds: list[float] 
         gaps = cov.find_gaps(ds, mode=mode, network=net, kinds=kinds, sector=sector,
                              index=entry.station_index, **{k: v for k, v in gkw.items() if v is not None})
         gaps = gaps.assign(lon=gaps.geometry.x.round(6), lat=gaps.geometry.y.round(6))
+        # no reachable station: find_gaps says inf; JSON has no inf, the API says null
         return summary, records(gaps.drop(columns="geometry").replace([np.inf, -np.inf], np.nan))
 
     try:
