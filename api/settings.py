@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     local_open: bool = Field(True, description="with no API key configured, treat loopback clients as "
                                                "admin (the local demo); ignored once any key is set")
 
+    tianditu_key: str | None = Field(None, description="Tianditu developer key ('tk'): the maps then offer "
+                                                     "Tianditu tiles (tiles=tianditu); it is sent to browsers")
+
     max_upload_bytes: int = Field(200 * 2**20, gt=0, description="largest dataset upload accepted")
     max_body_bytes: int = Field(96 * 2**20, gt=0, description="largest JSON request body accepted")
     max_batch_points: int = Field(1_000_000, gt=0, description="most points in one nearest batch")

@@ -27,8 +27,9 @@ from geo_service.store import NotFound, Store
 
 from .auth import Principal, viewer
 from .cache import DatasetCache, DatasetEntry
-from .deps import dataset_entry, get_cache, get_store
+from .deps import dataset_entry, get_cache, get_settings, get_store
 from .problems import ProblemError
+from .settings import Settings
 
 log = logging.getLogger("geo_service.api.web")
 router = APIRouter(tags=["web page and maps"])
@@ -112,21 +113,34 @@ def _map_html(entry: DatasetEntry, key: str, build) -> str:
 def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetEntry = Depends(dataset_entry),
                 store: Store = Depends(get_store), _: Principal = Depends(viewer),
                 lang: Annotated[Literal["zh", "en"], Query()] = "zh",
-                tiles: Annotated[Literal["osm", "gaode", "gaode_satellite", "none"], Query()] = "osm",
+                tiles: Annotated[Literal["osm", "gaode", "gaode_satellite", "tianditu", "none"],
+                                 Query(description="base tiles; tianditu needs the tianditu_key setting")] = "osm",
+                settings: Settings = Depends(get_settings),
                 job: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$",
                                                  description="assignment: the job (default: latest successful)")] = None,
                 sector: Annotated[str | None, Query(max_length=64)] = None,
                 group: Annotated[str | None, Query(max_length=64)] = None,
                 committee: Annotated[str | None, Query(max_length=64)] = None,
                 threshold_m: Annotated[float | None, Query(gt=0, le=200000)] = None):
-    """A self-contained Leaflet page whose assets load from ``/static``; tiles from ``tiles``."""
+    """A self-contained Leaflet page whose assets load from ``/static``; tiles from ``tiles``.
+
+    With the ``tianditu_key`` setting the layer control also offers Tianditu tiles (same WGS-84
+    datum as OpenStreetMap) and ``tiles=tianditu`` makes them the base; without it, 422."""
     import maps
 
     did = entry.info.id
+    tk = settings.tianditu_key or None
+    if tiles == "tianditu" and not tk:
+        raise ProblemError(422, "Tianditu tiles need a Tianditu key: set GEO_SERVICE_TIANDITU_KEY",
+                           code="invalid-parameters",
+                           errors=[{"in": "query", "field": "tiles", "message": "no Tianditu key configured",
+                                    "code": "tianditu_key_missing"}])
+    tiles_key = f"{tiles}:{'tk' if tk else '-'}"
     if kind == "coverage":
         gap_t = threshold_m
-        html = _map_html(entry, f"coverage:{lang}:{tiles}:{gap_t}",
-                         lambda ds: maps.coverage_map(ds, lang=lang, tiles=tiles, gap_threshold=gap_t))
+        html = _map_html(entry, f"coverage:{lang}:{tiles_key}:{gap_t}",
+                         lambda ds: maps.coverage_map(ds, lang=lang, tiles=tiles, gap_threshold=gap_t,
+                                                      tianditu_key=tk))
     elif kind == "assignment":
         if job:
             try:
@@ -142,9 +156,10 @@ def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetE
                 raise ProblemError(404, f"dataset '{did}' has no finished optimisation run yet",
                                    code="no-result", dataset_id=did)
         try:
-            html = _map_html(entry, f"assignment:{rec.id}:{lang}:{tiles}:{sector}:{group}:{committee}",
+            html = _map_html(entry, f"assignment:{rec.id}:{lang}:{tiles_key}:{sector}:{group}:{committee}",
                              lambda ds: maps.assignment_map(ds, rec.result, sector=sector, group=group,
-                                                            committee=committee, lang=lang, tiles=tiles))
+                                                            committee=committee, lang=lang, tiles=tiles,
+                                                            tianditu_key=tk))
         except ValueError as e:
             raise ProblemError(422, str(e), code="invalid-parameters") from None
     else:
@@ -153,7 +168,7 @@ def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetE
             from solvers.gaps import close_gaps
         except ImportError:
             raise ProblemError(503, "gap closing (solvers.gaps) is not installed", code="unavailable") from None
-        html = _map_html(entry, f"gaps:{thr}:{lang}:{tiles}",
+        html = _map_html(entry, f"gaps:{thr}:{lang}:{tiles_key}",
                          lambda ds: maps.gaps_map(ds, close_gaps(ds, threshold_m=thr), threshold_m=thr,
-                                                  lang=lang, tiles=tiles))
+                                                  lang=lang, tiles=tiles, tianditu_key=tk))
     return HTMLResponse(html, headers=HTML_HEADERS)
