@@ -588,6 +588,7 @@ class _RadiusModel:
 
     def __init__(self, c: np.ndarray, w: np.ndarray):
         self.c, self.w = c, w
+        self.dense = False
         self.order = np.argsort(c, axis=1, kind="stable")
         self.sorted = np.take_along_axis(c, self.order, axis=1)
 
@@ -597,6 +598,14 @@ class _RadiusModel:
         t = np.argmax(cum >= 1 - 1e-7, axis=1)
         t = np.where(cum[:, -1] >= 1 - 1e-7, t, self.c.shape[1] - 1)
         return self.sorted[np.arange(len(t)), t]
+
+    def widen(self, level: np.ndarray, factor: float) -> np.ndarray:
+        """A cut past ``level`` per demand: ``factor`` times as many sites lie within it."""
+        m = self.c.shape[1]
+        t = np.array([np.searchsorted(self.sorted[i], level[i], side="right")
+                      for i in range(len(level))])
+        pos = np.minimum(m - 1, np.ceil(t * factor).astype(int) + 1)
+        return np.maximum(level, self.sorted[np.arange(len(level)), pos])
 
     def build(self, cut: np.ndarray, p: int, y_lo: np.ndarray):
         c, w, m = self.c, self.w, self.c.shape[1]
@@ -622,6 +631,18 @@ class _RadiusModel:
             if K == 0:
                 continue
             cnt = np.searchsorted(s, lv, side="left")  # cnt[k] = #sites with cost < lv[k]
+            if self.dense:  # z_ik + sum_{j: c_ij < L_k} y_j >= 1
+                z0 = ncol
+                ncol += K
+                cols_cost.append(w[i] * np.diff(lv))
+                cols_hi.append(np.ones(K))
+                for k in range(1, K + 1):
+                    idx.append(np.concatenate([self.order[i, :cnt[k]], [z0 + k - 1]]))
+                    val.append(np.ones(cnt[k] + 1))
+                    starts.append(starts[-1] + cnt[k] + 1)
+                    rlo.append(1.0)
+                    rhi.append(np.inf)
+                continue
             z0, u0 = ncol, ncol + K
             ncol += 2 * K
             cols_cost += [w[i] * np.diff(lv), np.zeros(K)]
@@ -651,7 +672,8 @@ class _RadiusModel:
         return cost, lo, hi, const, (np.array(starts), np.concatenate(idx), np.concatenate(val),
                                      np.array(rlo), np.array(rhi))
 
-    def solve(self, cut, p, y_lo, *, relax, time_limit, seed, start_y=None, cutoff=None):
+    def solve(self, cut, p, y_lo, *, relax, time_limit, seed, start_y=None, cutoff=None,
+              abs_gap=None):
         import highspy
 
         cost, lo, hi, const, (st, ix, vl, rlo, rhi) = self.build(cut, p, y_lo)
@@ -673,6 +695,8 @@ class _RadiusModel:
         h.passModel(lp)
         if cutoff is not None and not relax:
             h.setOptionValue("objective_bound", float(cutoff))
+        if abs_gap is not None and not relax:
+            h.setOptionValue("mip_abs_gap", float(abs_gap))
         if start_y is not None and not relax:
             h.setSolution(m, np.arange(m, dtype=np.int32), start_y.astype(float))
         h.run()
@@ -686,7 +710,9 @@ class _RadiusModel:
                                                "nnz": int(len(ix))}
         done = ms == M.kOptimal
         has = info.primal_solution_status == 2
-        y = np.array(h.getSolution().col_value[:m]) if has else None
+        sol = h.getSolution()
+        y = np.array(sol.col_value[:m]) if has else None
+        self.last_rc = np.array(sol.col_dual[:m]) if (relax and done and sol.dual_valid) else None
         if relax:
             bound = float(info.objective_function_value) if done else -np.inf
         else:
@@ -697,7 +723,15 @@ class _RadiusModel:
                                 "nnz": int(len(ix))}
 
 
+_DENSE_MIP = True
+_WIDEN = 1.5
+
+
 def _pmedian_exact(c, w, p, fx, deadline, seed, stats):
+    """Heuristic incumbent, LP with level generation, reduced-cost fixing, then the MIP.
+
+    Returns ``(selected, objective, lower_bound, proven_optimal)``.
+    """
     n, m = c.shape
     cw = _finite_big(c)
     sel, ub = greedy_interchange(cw, p, w, fx)
@@ -712,7 +746,19 @@ def _pmedian_exact(c, w, p, fx, deadline, seed, stats):
     yb[sel] = 1
     cut = model.need(yb)
     lb = -np.inf
+    # with integer costs and weights every objective value is an integer, so a lower bound
+    # above ub - 1 already proves ub optimal (and lets the MIP prune that much earlier)
+    fin = c[np.isfinite(c)]
+    integral = bool(np.all(w == np.round(w)) and np.all(fin == np.round(fin)))
+
+    def tol() -> float:
+        return 1 - 1e-6 if integral else 1e-6 * max(1.0, abs(ub))
+
+    def proven() -> bool:
+        return lb > ub - tol()
+
     # phase 1: LP relaxation with level generation until the cut model's LP equals the full LP
+    y_lp, rc = None, None
     for it in range(100):
         left = deadline - time.perf_counter()
         if left <= 0:
@@ -724,40 +770,57 @@ def _pmedian_exact(c, w, p, fx, deadline, seed, stats):
             break
         newcut = np.maximum(cut, model.need(y))
         if np.array_equal(newcut, cut):
-            lb = max(lb, bnd)
+            lb, y_lp, rc = max(lb, bnd), y, model.last_rc
             break
         cut = newcut
     stats["lp_bound"] = lb
-    if lb >= ub - 1e-6 * max(1.0, abs(ub)):
+    if proven():
         return best, ub, lb, True
-    # phase 2: MIP on the cut model (incumbent as start), extend the cut where the integer
-    # solution reaches past it, until the cut model's optimum is exact.
+    # reduced-cost fixing: a site whose reduced cost lifts the LP bound past the incumbent
+    # cannot be open in any better solution, so the MIP only sees the remaining sites
+    keep = np.ones(m, bool)
+    if rc is not None:
+        keep = ~((y_lp < 1e-9) & (lb + rc > ub - tol()))
+        keep[fx] = True
+    kept = np.flatnonzero(keep)
+    stats["sites_after_fixing"] = int(keep.sum())
+    sub = _RadiusModel(c[:, kept], w)
+    sub_lo = y_lo[kept]
+    sub.dense = _DENSE_MIP
+    cut = sub.need(y_lp[kept]) if y_lp is not None else np.full(n, np.inf)
+    # phase 2: MIP over the kept sites for a solution better than the incumbent (cutoff); none
+    # proves the incumbent optimal; one whose nearest site lies past the cut extends the cut
     for it in range(100):
         left = deadline - time.perf_counter()
         if left <= 0:
             break
-        yb = np.zeros(m)
-        yb[best] = 1
-        done, y, bnd, info = model.solve(cut, p, y_lo, relax=False, time_limit=left, seed=seed,
-                                         start_y=yb)
+        start = np.isin(kept, best).astype(float) if np.isin(best, kept).all() else None
+        done, y, bnd, info = sub.solve(cut, p, sub_lo, relax=False, time_limit=left, seed=seed,
+                                       start_y=start, abs_gap=tol(),
+                                       cutoff=None if start is not None else ub - tol() + 1e-7)
         stats["mip_iterations"] = it + 1
         stats.update({"mip_" + k: v for k, v in info.items()})
+        if done and y is None:  # nothing below the cutoff
+            lb = max(lb, ub)
+            return best, ub, lb, True
         if y is not None:
-            ys = np.flatnonzero(y > 0.5)
+            ys = kept[np.flatnonzero(y > 0.5)]
             val = float(w @ cw[:, ys].min(axis=1))
             if len(ys) == p and val < ub:
                 ub, best = val, ys
+        lb = max(lb, min(bnd, ub))
         if not done:  # time limit inside the MIP: its bound is still a valid lower bound
-            lb = max(lb, bnd)
             break
-        lb = max(lb, bnd)
-        if lb >= ub - 1e-6 * max(1.0, abs(ub)):
+        if proven():
             return best, ub, lb, True
-        newcut = np.maximum(cut, model.need((y > 0.5).astype(float)))
-        if np.array_equal(newcut, cut):  # exact model at y yet bound < ub: numerical; stop
-            break
-        cut = newcut
-    return best, ub, lb, lb >= ub - 1e-6 * max(1.0, abs(ub))
+        if y is not None:
+            need = sub.need((y > 0.5).astype(float))
+            short = need > cut
+            if not short.any():  # the cut model was exact at y: y is optimal
+                lb = max(lb, ub)
+                return best, ub, lb, True
+            cut = np.where(short, sub.widen(need, _WIDEN), cut)
+    return best, ub, lb, proven()
 
 
 def p_median(cost: Any, p: int, weights: Any = None, fixed: Any = None, capacity: Any = None,

@@ -192,3 +192,26 @@ def test_orlib_pmed1_reaches_published_optimum():
     assert cost.shape == (100, 100) and p == 5
     r = p_median(cost, p, time_limit=60)
     assert r.status == "optimal" and r.objective == 5819 and r.bound == 5819
+
+
+def test_p_median_mip_phase_matches_brute_force():
+    """Clustered instances with small p, where the LP bound is not enough and the MIP phase
+    (reduced-cost fixing, level generation) must finish the proof."""
+    rng = np.random.default_rng(1)
+    used_mip = 0
+    for t in range(20):
+        n, m = rng.integers(20, 40), rng.integers(12, 22)
+        pts = rng.random((n, 2)) * 100
+        sites = pts[rng.choice(n, m, replace=False)]
+        cost = np.hypot(*(pts[:, None, :] - sites[None]).transpose(2, 0, 1))
+        if t % 2:
+            cost = np.round(cost)
+        w = rng.integers(1, 5, n).astype(float)
+        p = int(rng.integers(2, 5))
+        fx = rng.choice(m, int(rng.integers(0, 2)), replace=False)
+        r = p_median(cost, p, weights=w, fixed=fx)
+        best, _ = brute_force("pmedian", cost, p=p, weights=w, fixed=fx)
+        assert r.status == "optimal" and r.objective == pytest.approx(best)
+        assert set(fx.tolist()) <= set(r.selected.tolist()) and len(r.selected) == p
+        used_mip += "mip_iterations" in r.stats
+    assert used_mip >= 1
