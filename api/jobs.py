@@ -19,6 +19,15 @@ A runner is ``runner(ds, params, previous, progress, cancel) -> dict`` where ``p
 result dict of an earlier job (minimal-change re-runs) or None, ``progress(percent, message="")``
 reports 0-100 and ``cancel`` is a :class:`threading.Event` set once the job was dismissed; a
 runner should check it and stop early (raising anything: its result is discarded either way).
+
+Several replicas may share one store. A job is dismissed by whichever replica gets the
+``DELETE``, but runs in another one's thread, whose in-memory cancel event that replica cannot
+set. So the worker re-reads the job's stored status before every write (running, progress,
+result, failure) and writes nothing once it is terminal, and the progress callback looks at the
+store too (at most every :data:`STORE_CHECK_S` seconds) and sets ``cancel`` when the job was
+dismissed elsewhere. The re-read and the write are two statements, not one transaction: a
+dismissal landing in the milliseconds between them can still be overwritten (closing that needs a
+conditional update in the store).
 """
 
 from __future__ import annotations
@@ -38,6 +47,8 @@ log = logging.getLogger("geo_service.api.jobs")
 
 Runner = Callable[..., dict[str, Any]]
 TERMINAL = ("successful", "failed", "dismissed")
+#: at most this often (seconds) a progress callback re-reads the job's stored status
+STORE_CHECK_S = 0.2
 
 
 class QueueFull(Exception):
@@ -166,10 +177,26 @@ class JobManager:
                     pass
 
     # -- worker -----------------------------------------------------------------------------
+    def _ended_elsewhere(self, job_id: str, ev: threading.Event) -> bool:
+        """True, and ``ev`` set, when the stored job already ended without this worker: another
+        replica on the same store dismissed it (its cancel event lives in that process only), or
+        the job record is gone. The store, not this process's memory, is the truth."""
+        try:
+            status = self.store.get_job(job_id).status
+        except NotFound:
+            status = "dismissed"
+        if status in TERMINAL:
+            if not ev.is_set():
+                log.info("job ended elsewhere; stopping its runner", extra={"job_id": job_id, "status": status})
+            ev.set()
+            return True
+        return False
+
     def _write(self, job_id: str, ev: threading.Event, **fields: Any) -> bool:
-        """Write ``fields`` unless the job was dismissed meanwhile; True when written."""
+        """Write ``fields`` unless the job was dismissed meanwhile, here (``ev``) or by another
+        replica (the stored status is re-read first); True when written."""
         with self._lock:
-            if ev.is_set():
+            if ev.is_set() or self._ended_elsewhere(job_id, ev):
                 return False
             self.store.update_job(job_id, **fields)
             return True
@@ -192,10 +219,17 @@ class JobManager:
                     raise ValueError(f"previous job '{prev_id}' has no result (status {prev.status})")
                 previous = prev.result
             last = [0.0, -1.0]  # time of last write, percent written
+            checked = [time.monotonic()]  # time of the last look at the stored status
 
             def progress(percent: float, message: str = "") -> None:
-                pct = max(0.0, min(99.0, float(percent)))
+                if ev.is_set():
+                    return
                 now = time.monotonic()
+                if now - checked[0] >= STORE_CHECK_S:  # dismissed by another replica? sets ev
+                    checked[0] = now
+                    if self._ended_elsewhere(job_id, ev):
+                        return
+                pct = max(0.0, min(99.0, float(percent)))
                 if pct - last[1] >= 1.0 or now - last[0] >= 0.5:
                     last[:] = [now, pct]
                     fields: dict[str, Any] = {"progress": round(pct, 1)}
