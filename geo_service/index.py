@@ -16,12 +16,16 @@ One KD-tree (:class:`scipy.spatial.cKDTree`) is built per filter combination the
 asked for and cached under a lock; queries never change the index otherwise, so one instance can
 serve many threads. Rebuild the index (``StationIndex.from_dataset``) when the dataset changes.
 
-Large batches (>= :data:`GRID_MIN_BATCH` points) take a faster, equally exact path. Points are
-projected with a lon/lat grid over the dataset's extent holding each cell's affine form of the
-projection (within a few centimetres of PROJ over cells of a few hundred metres); then a square
-grid in metres (about :data:`GRID_CELLS` cells) lists per cell the few stations that can be among
-the k nearest anywhere in it, so most points cost a lookup and one distance. Points outside the
-grids, or in cells crowded with candidates, fall back to PROJ and the KD-tree.
+Large batches (>= :data:`GRID_MIN_BATCH` points) take a faster path with the KD-tree's answers.
+WGS-84 points look up one cell of a lon/lat grid over the dataset's extent (about
+:data:`GRID_CELLS` cells of a few hundred metres) that holds the cell's affine form of the
+projection (within a few centimetres of PROJ) and the few stations that can be among the k
+nearest anywhere in the cell; where that is one station (most cells for k = 1) the distance is
+one affine map and a hypot. Where several stations compete, they are ranked, and a point whose
+two best differ by less than the affine error allows is answered by PROJ and the KD-tree, so the
+chosen stations are the KD-tree's. Points already in metres (:meth:`StationIndex.nearest_xy`)
+use the same idea on a square grid in metres. Points outside the grids, far from the county or
+in cells crowded with candidates fall back to PROJ and the KD-tree.
 """
 
 from __future__ import annotations
@@ -274,6 +278,7 @@ class StationIndex:
         self._trees: dict[tuple, tuple[cKDTree | None, NDArray[np.int64]]] = {}
         self._grids: dict[tuple, _CellGrid | None] = {}
         self._frame: _GridFrame | None = None
+        self._llgrids: dict[tuple, _LonLatGrid] = {}
         if extent is None and len(st):
             pad = max(0.05, 0.1 * max(lon.max() - lon.min(), lat.max() - lat.min()))
             extent = (lon.min() - pad, lat.min() - pad, lon.max() + pad, lat.max() + pad)
@@ -352,10 +357,8 @@ class StationIndex:
         kset, sec = check_kinds(kinds), check_sector(sector)
         dmax = check_max_distance(max_distance_m)
         if len(x) >= GRID_MIN_BATCH and self.extent is not None:
-            xy = self._fast_project(x, y)
-        else:
-            xy = self.project(x, y)
-        return self._query(xy, k, kset, sec, dmax, lonlat=(x, y))
+            return self._query_lonlat_grid(x, y, k, kset, sec, dmax)
+        return self._query(self.project(x, y), k, kset, sec, dmax, lonlat=(x, y))
 
     def nearest_xy(self, xy_m: ArrayLike, k: int = 1, *, kinds: str | Iterable[str] | None = None,
                    sector: str | None = None, max_distance_m: float | None = None) -> NearestResult:
@@ -372,18 +375,30 @@ class StationIndex:
         return self._query(xy, check_k(k), check_kinds(kinds), check_sector(sector),
                            check_max_distance(max_distance_m))
 
-    def _fast_project(self, lon: NDArray, lat: NDArray) -> tuple[NDArray, NDArray]:
-        """(x, y) metres: the cell-wise affine forms where the frame covers, else PROJ."""
-        if self._frame is None:
-            with self._lock:
-                if self._frame is None:
-                    self._frame = _GridFrame(self.extent, self.metric_crs)
-        inside, x, y = self._frame.project(lon, lat)
-        if not inside.all():
-            out = np.flatnonzero(~inside)
-            pxy = self.project(lon[out], lat[out])
-            x[out], y[out] = pxy[:, 0], pxy[:, 1]
-        return x, y
+    def _query_lonlat_grid(self, lon: NDArray, lat: NDArray, k: int, kinds: frozenset[str] | None,
+                           sector: str | None, dmax: float | None) -> NearestResult:
+        """Large-batch answer for WGS-84 points: the lon/lat cell grid, PROJ + KD-tree for the rest."""
+        tree, rows = self._tree(kinds, sector)
+        if tree is None or len(rows) < k:
+            return self._query(self.project(lon, lat), k, kinds, sector, dmax, lonlat=(lon, lat))
+        todo, idx, dist = self._lonlat_grid(kinds, sector, k).query(lon, lat)
+        if len(todo):
+            sub = (lon[todo], lat[todo])
+            idx[todo], dist[todo] = self._tree_query(self.project(*sub), k, tree, rows, sub)
+        return self._finish(idx, dist, dmax)
+
+    def _lonlat_grid(self, kinds: frozenset[str] | None, sector: str | None, k: int) -> _LonLatGrid:
+        key = (kinds, sector, k)
+        hit = self._llgrids.get(key)
+        if hit is not None:
+            return hit
+        with self._lock:
+            if self._frame is None:
+                self._frame = _GridFrame(self.extent, self.metric_crs)
+            if key not in self._llgrids:
+                tree, rows = self._trees[(kinds, sector)]
+                self._llgrids[key] = _LonLatGrid(self._frame, self.xy, tree, rows, k)
+        return self._llgrids[key]
 
     def _query(self, xy: NDArray | tuple[NDArray, NDArray], k: int, kinds: frozenset[str] | None,
                sector: str | None, dmax: float | None,
@@ -487,8 +502,9 @@ class _GridFrame:
     """A lon/lat grid over ``extent`` holding each cell's local affine form of the projection.
 
     Within a cell of a few hundred metres the transverse Mercator is affine to within a few
-    centimetres, so projecting costs a cell lookup and two multiply-adds per coordinate. A ring
-    of cells round the extent catches points outside it (they are projected with PROJ).
+    centimetres (``err_m``, measured against PROJ), so projecting costs a cell lookup and two
+    multiply-adds per coordinate; :class:`_LonLatGrid` builds on it. A ring of cells round the
+    extent catches points outside it (they are left to PROJ and the KD-tree).
     """
 
     def __init__(self, extent: tuple[float, float, float, float], crs: CRS):
@@ -524,22 +540,26 @@ class _GridFrame:
         self.y0 = np.ascontiguousarray(cy - jyl * hx - jyp * hy)
         self.xu, self.xv = jxl * self.dlon, jxp * self.dlat
         self.yu, self.yv = jyl * self.dlon, jyp * self.dlat
+        self.err_m = self._affine_error(t)
 
-    def project(self, lon: NDArray, lat: NDArray) -> tuple[NDArray, NDArray, NDArray]:
-        """(inside mask, x, y in metres); x, y of points outside the frame are meaningless."""
-        fx = (lon - self.lon0) * (1.0 / self.dlon)
-        fy = (lat - self.lat0) * (1.0 / self.dlat)
-        ix = fx.astype(np.int64)
-        iy = fy.astype(np.int64)
-        np.clip(ix, 0, self.nx - 1, out=ix)
-        np.clip(iy, 0, self.ny - 1, out=iy)
-        cell = iy * self.nx + ix
-        inside = self.inner.take(cell)
-        u = fx - ix
-        v = fy - iy
-        x = self.x0.take(cell) + u * self.xu.take(cell) + v * self.xv.take(cell)
-        y = self.y0.take(cell) + u * self.yu.take(cell) + v * self.yv.take(cell)
-        return inside, x, y
+    def _affine_error(self, t: Transformer) -> float:
+        """Largest distance (m) between the affine forms and PROJ at the corners and edge
+        midpoints of a sample of about 20,000 cells (the error is smooth across the frame, and
+        largest on a cell's boundary), doubled for safety."""
+        n = self.nx * self.ny
+        cells = np.unique(np.append(np.arange(0, n, max(1, n // 20_000)), n - 1))
+        cells = cells[self.inner[cells]]
+        uv = np.array([(0, 0), (1, 0), (0, 1), (1, 1), (0.5, 0), (0.5, 1), (0, 0.5), (1, 0.5)])
+        u, v = uv[:, 0][:, None], uv[:, 1][:, None]
+        ix, iy = cells % self.nx, cells // self.nx
+        lon = np.clip(self.lon0 + (ix + u) * self.dlon, -180, 180)
+        lat = np.clip(self.lat0 + (iy + v) * self.dlat, -90, 90)
+        px, py = t.transform(lon.ravel(), lat.ravel())
+        ax = self.x0[cells] + u * self.xu[cells] + v * self.xv[cells]
+        ay = self.y0[cells] + u * self.yu[cells] + v * self.yv[cells]
+        err = np.hypot(ax.ravel() - px, ay.ravel() - py)
+        err = err[np.isfinite(err)]
+        return 2.0 * float(err.max()) if len(err) else 1.0
 
 
 class _CellGrid:
@@ -631,3 +651,169 @@ class _CellGrid:
             dist[multi] = (np.sqrt(np.take_along_axis(d2, j, axis=1))
                            / (1.0 + (px * px + px * bx + bx * bx) / (6.0 * _R_EARTH_M ** 2)))
         return ok, best, dist
+
+
+def _rank_candidates(px: NDArray, py: NDArray, cand: NDArray, sx: NDArray, sy: NDArray, k: int,
+                     margin_m: float | None) -> tuple[NDArray, NDArray, NDArray]:
+    """Rank per-point candidate stations by projected distance.
+
+    ``px``, ``py`` (m,) are metric points, ``cand`` (m, w) rows into ``sx``, ``sy`` (the
+    stations' metric coordinates, a trailing sentinel at infinity pads short lists). Returns
+    (sure mask (m,), the k best rows (m, k), ground metres (m, k)). With ``margin_m`` a point is
+    not sure when two of its k + 1 best candidates at different places are within ``margin_m``
+    of each other (its projection is only good to that much, so the order could be wrong).
+    """
+    w = cand.shape[1]
+    dx = px[:, None] - sx.take(cand)
+    dy = py[:, None] - sy.take(cand)
+    d2 = dx * dx + dy * dy
+    sure = np.ones(len(px), dtype=bool)
+    if k == 1:
+        j = d2.argmin(axis=1)[:, None]
+        b = np.take_along_axis(cand, j, axis=1)
+        d = np.sqrt(np.take_along_axis(d2, j, axis=1))
+        if margin_m is not None and w > 1:
+            # the second smallest first; the few close calls are checked in full below
+            second = np.sqrt(np.partition(d2, 1, axis=1)[:, 1])
+            with np.errstate(invalid="ignore"):
+                check = np.flatnonzero(second - d[:, 0] < margin_m)
+            if len(check):  # unsure when the runner-up is close and not at the same place
+                o = np.argsort(d2[check], axis=1, kind="stable")[:, :2]
+                c2 = np.take_along_axis(cand[check], o, axis=1)
+                d12 = np.sqrt(np.take_along_axis(d2[check], o, axis=1))
+                apart = (sx.take(c2[:, 0]) != sx.take(c2[:, 1])) | (sy.take(c2[:, 0]) != sy.take(c2[:, 1]))
+                sure[check] = ~((d12[:, 1] - d12[:, 0] < margin_m) & apart)
+    else:
+        kk = min(k + 1, w)
+        order = np.argsort(d2, axis=1, kind="stable")[:, :kk]
+        b = np.take_along_axis(cand, order, axis=1)
+        d = np.sqrt(np.take_along_axis(d2, order, axis=1))
+        if margin_m is not None and kk > 1:
+            with np.errstate(invalid="ignore"):
+                close = np.diff(d, axis=1) < margin_m  # inf - inf (two sentinels) is nan
+            apart = ((sx.take(b[:, 1:]) != sx.take(b[:, :-1]))
+                     | (sy.take(b[:, 1:]) != sy.take(b[:, :-1])))
+            sure = ~(close & apart).any(axis=1)
+        b, d = b[:, :k], d[:, :k]
+    bx = sx.take(b)
+    with np.errstate(invalid="ignore"):
+        dist = d / (1.0 + (px[:, None] ** 2 + px[:, None] * bx + bx * bx) / (6.0 * _R_EARTH_M ** 2))
+    dist[b == len(sx) - 1] = np.inf
+    return sure, b, dist
+
+
+class _LonLatGrid:
+    """For one station filter and k: per cell of the lon/lat :class:`_GridFrame`, the stations
+    that can be among the k nearest anywhere in the cell, with the cell's affine projection.
+
+    Built like :class:`_CellGrid` but on the frame's cells, so a WGS-84 point costs one cell
+    lookup for both its projection and its candidates. The cell's image in metres is (to within
+    the frame's affine error, a few centimetres) a parallelogram of circumradius ``R`` round its
+    centre ``C``; a station can be among the k nearest of a point in it only if it lies within
+    ``d_k(C) + 2 R`` (plus the affine error) of ``C``. One row of float32 per cell holds, for a
+    cell with a single candidate (k = 1), the affine map from the point's fractional position
+    (u, v) in the cell straight to its offset from that station, pre-scaled by the transverse
+    Mercator scale correction: ``dx = a0 + u a1 + v a2``, ``dy = b0 + u b1 + v b2``, distance
+    ``hypot(dx, dy)``; float32 keeps these offsets (at most tens of km) to a few millimetres.
+    Cells with several candidates compute the point's metres from float64 affine forms and rank
+    their candidates; a point whose ranking is closer than the affine error allows (two
+    candidates at different places within ``margin_m`` of each other) is left to PROJ and the
+    KD-tree, so the answer is the KD-tree's. The frame's ring, far cells and crowded cells are
+    left to the KD-tree too.
+    """
+
+    _TREE = -1  # code of a cell left to the KD-tree; >= 0: single station; <= -2: multi row
+
+    def __init__(self, frame: _GridFrame, st_xy: NDArray, tree: cKDTree, rows: NDArray, k: int):
+        f = frame
+        self.lon0, self.lat0, self.nx, self.ny = f.lon0, f.lat0, f.nx, f.ny
+        self.inv_dlon, self.inv_dlat = 1.0 / f.dlon, 1.0 / f.dlat
+        self.k = k
+        self.margin_m = 4.0 * f.err_m + 0.01
+        cx = f.x0 + 0.5 * (f.xu + f.xv)
+        cy = f.y0 + 0.5 * (f.yu + f.yv)
+        radius = np.maximum(np.hypot(0.5 * (f.xu + f.xv), 0.5 * (f.yu + f.yv)),
+                            np.hypot(0.5 * (f.xu - f.xv), 0.5 * (f.yu - f.yv))) + self.margin_m
+        kq = min(len(rows), k + _GRID_EXTRA)
+        d, j = tree.query(np.column_stack([cx, cy]), k=kq)
+        d, j = d.reshape(len(cx), kq), j.reshape(len(cx), kq)
+        valid = d <= (d[:, k - 1] + 2 * radius)[:, None]  # a prefix of each row (d is sorted)
+        count = valid.sum(axis=1)
+        far = np.hypot(np.abs(cx) + radius, np.abs(cy) + radius) > _FAR_M
+        tree_cells = ((count == kq) & (kq < len(rows))) | far | ~f.inner
+        single = ~tree_cells & (count == 1) & (k == 1)
+        multi = np.flatnonzero(~tree_cells & ~single)
+        if len(rows) >= 2 ** 24 or len(multi) >= 2 ** 24 - 2:
+            raise ValueError("too many stations or cells for the float32 cell table")
+        code = np.full(len(cx), float(self._TREE))
+        first = rows[j[:, 0]]
+        code[single] = first[single]
+        code[multi] = -2.0 - np.arange(len(multi))
+        sx, sy = st_xy[first, 0], st_xy[first, 1]
+        corr = 1.0 / tm_scale_correction(np.column_stack([cx, cy]), np.column_stack([sx, sy]))
+        corr[~single] = 0.0
+        table = np.zeros((len(cx), 8), dtype=np.float32)
+        for col, v in enumerate(((f.x0 - sx), f.xu, f.xv, (f.y0 - sy), f.yu, f.yv)):
+            table[:, col] = v * corr
+        table[:, 6] = code
+        self.table = table
+        # cells with several candidates: their float64 affine forms and candidate lists
+        self.m_aff = np.column_stack([f.x0, f.xu, f.xv, f.y0, f.yu, f.yv])[multi]
+        width = int(count[multi].max()) if len(multi) else 1
+        sentinel = len(st_xy)
+        self.m_cand = np.where(valid, rows[j], sentinel)[multi, :width].astype(np.int64)
+        st = np.vstack([st_xy, [np.inf, np.inf]])  # the sentinel is infinitely far
+        self.sx, self.sy = st[:, 0].copy(), st[:, 1].copy()
+
+    def query(self, lon: NDArray, lat: NDArray) -> tuple[NDArray, NDArray, NDArray]:
+        """(rows left to the KD-tree, station rows (n, k), ground metres (n, k)) for WGS-84
+        ``lon``, ``lat`` (degrees); the rows left over hold junk for the caller to fill."""
+        fx = lon - self.lon0
+        fx *= self.inv_dlon
+        fy = lat - self.lat0
+        fy *= self.inv_dlat
+        ix = fx.astype(np.intp)
+        iy = fy.astype(np.intp)
+        np.clip(ix, 0, self.nx - 1, out=ix)
+        np.clip(iy, 0, self.ny - 1, out=iy)
+        cell = iy * self.nx
+        cell += ix
+        u = np.subtract(fx, ix, out=fx)
+        v = np.subtract(fy, iy, out=fy)
+        row = self.table.take(cell, axis=0)
+        code = row[:, 6]
+        k = self.k
+        if k == 1:
+            # float32 throughout: the cell-relative offsets are good to millimetres
+            u32, v32 = u.astype(np.float32), v.astype(np.float32)
+            dx = row[:, 1] * u32
+            dx += row[:, 0]
+            t = row[:, 2] * v32
+            dx += t
+            dy = np.multiply(row[:, 4], u32, out=u32)
+            dy += row[:, 3]
+            np.multiply(row[:, 5], v32, out=t)
+            dy += t
+            dx *= dx
+            dy *= dy
+            dx += dy
+            dist = np.sqrt(dx, out=dx).astype(np.float64)[:, None]
+            best = code.astype(np.int64)[:, None]
+        else:
+            best = np.full((len(cell), k), -1, dtype=np.int64)
+            dist = np.full((len(cell), k), np.inf)
+        neg = np.flatnonzero(code < 0)  # cells left to the KD-tree or with several candidates
+        c = code[neg]
+        todo = [neg[c == self._TREE]]
+        multi = neg[c <= -2]
+        if len(multi):
+            m = (-2 - code[multi]).astype(np.intp)
+            a = self.m_aff[m]
+            um, vm = u[multi], v[multi]
+            px = a[:, 0] + um * a[:, 1] + vm * a[:, 2]
+            py = a[:, 3] + um * a[:, 4] + vm * a[:, 5]
+            sure, b, dd = _rank_candidates(px, py, self.m_cand[m], self.sx, self.sy, k, self.margin_m)
+            best[multi] = b
+            dist[multi] = dd
+            todo.append(multi[~sure])
+        return np.sort(np.concatenate(todo)), best, dist

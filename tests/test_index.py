@@ -210,14 +210,55 @@ def test_large_batch_grid_path_equals_tree_path(k, kind, sector):
     lat = rng.uniform(LAT0 - 0.2, LAT0 + 0.3, n)
     lon[:50], lat[:50] = pts[0]  # on top of co-located stations
     big = index.nearest(lon, lat, k=k, kinds=kind, sector=sector)
-    assert index._grids, "the large batch did not use the grid"
+    assert index._llgrids, "the large batch did not use the lon/lat grid"
     parts = [index.nearest(lon[i:i + 5000], lat[i:i + 5000], k=k, kinds=kind, sector=sector)
              for i in range(0, n, 5000)]  # small batches: PROJ + KD-tree
     tree_d = np.vstack([p.distance_m for p in parts])
     tree_i = np.vstack([p.station_index for p in parts])
-    np.testing.assert_allclose(big.distance_m, tree_d, rtol=1e-7, atol=0.05)  # affine: < 5 cm
-    xy = index.xy
-    same = big.station_index == tree_i
-    # where the stations differ they are equally near (co-located or a tie within centimetres)
-    dd = np.hypot(*(xy[big.station_index] - xy[tree_i]).transpose(2, 0, 1))
-    assert np.all(same | (dd < 0.1) | np.isclose(big.distance_m, tree_d, atol=0.05))
+    # affine projection: < 5 cm; float32 offsets and the cell's scale correction: < 1e-6
+    np.testing.assert_allclose(big.distance_m, tree_d, rtol=1e-6, atol=0.05)
+    _assert_same_stations(index, big.station_index, tree_i)
+    # the same points given in metres take the metric cell grid: the KD-tree's answer
+    xy = index.project(lon, lat)
+    big_xy = index.nearest_xy(xy, k=k, kinds=kind, sector=sector)
+    assert index._grids, "the large batch did not use the metric grid"
+    parts = [index.nearest_xy(xy[i:i + 5000], k=k, kinds=kind, sector=sector) for i in range(0, n, 5000)]
+    np.testing.assert_allclose(big_xy.distance_m, np.vstack([p.distance_m for p in parts]), rtol=1e-6,
+                               atol=1e-6)
+    _assert_same_stations(index, big_xy.station_index, np.vstack([p.station_index for p in parts]))
+
+
+def _assert_same_stations(index, got, want):
+    """The same stations, except co-located ones (which are interchangeable)."""
+    xy = np.vstack([index.xy, [np.nan, np.nan]])  # row -1: none
+    same = got == want
+    colocated = np.all(xy[got] == xy[want], axis=-1)
+    assert np.all(same | colocated), np.argwhere(~(same | colocated))[:5]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stations=station_sets(), pts=st.lists(query_point, min_size=1, max_size=12), k=st.integers(1, 3),
+       kind=st.sampled_from((None,) + KINDS), sector=st.sampled_from((None,) + SECS),
+       dmax=st.floats(0, 40_000), cells=st.sampled_from((300, 3000, 30_000)))
+def test_grid_paths_equal_kd_tree_with_max_distance(stations, pts, k, kind, sector, dmax, cells):
+    """Large-batch paths (lon/lat grid, metric grid) vs PROJ + KD-tree: points inside, on the
+    township border and outside every county, filters, k > 1, max_distance_m, coarse and fine
+    cells, co-located stations."""
+    gdf = _stations(*stations)
+    lon, lat = np.array(pts).T
+    extent = (LON0 - 0.3, LAT0 - 0.3, LON0 + 0.5, LAT0 + 0.4)
+    kw = dict(k=k, kinds=kind, sector=sector, max_distance_m=dmax)
+    want = StationIndex(gdf, CRS_M, extent=extent).nearest(lon, lat, **kw)
+    with mock.patch.multiple(index_module, GRID_MIN_BATCH=1, GRID_CELLS=cells):
+        index = StationIndex(gdf, CRS_M, extent=extent)
+        got = index.nearest(lon, lat, **kw)
+        got_xy = index.nearest_xy(index.project(lon, lat), **kw)
+    for g, atol in ((got, 0.05), (got_xy, 1e-6)):
+        # a neighbour within centimetres of max_distance_m may be kept by one and dropped by the other
+        edge = np.isclose(np.where(g.found, g.distance_m, want.distance_m), dmax, rtol=1e-5, atol=atol)
+        keep = ~edge.any(axis=1)
+        assert (g.found == want.found)[keep].all()
+        both = g.found & want.found
+        np.testing.assert_allclose(g.distance_m[both], want.distance_m[both], rtol=1e-6, atol=atol)
+        _assert_same_stations(index, np.where(both, g.station_index, -1), np.where(both, want.station_index, -1))
+        assert all(i is None for i in g.station_id[~g.found])
