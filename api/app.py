@@ -30,7 +30,9 @@ DESCRIPTION = """Coverage and assignment service for the liaison networks of CPP
 (委员工作站、委员工作室、界别联系点): datasets, nearest-station lookups, coverage and gaps,
 optimisation jobs and their tables (界别责任区一览表).
 
-Authentication: an API key in `X-API-Key` or `Authorization: Bearer`. Roles: `viewer` (maps,
+Authentication: an API key in `X-API-Key` or `Authorization: Bearer`; browsers log in at
+`/login` (an HttpOnly, SameSite=Strict session cookie; POST/DELETE with it must come from this
+service's own page). Roles: `viewer` (maps,
 coverage, nearest), `planner` (+ optimisations, exports, constituents' personal fields), `admin`
 (+ datasets). Errors are RFC 9457 `application/problem+json`."""
 
@@ -62,6 +64,10 @@ def _web_router(app: FastAPI) -> None:
     mount = getattr(web, "mount_static", None)
     if mount is not None:
         mount(app)
+    from . import login
+
+    app.include_router(login.router)
+    app.state.html_problem = login.html_problem  # a browser's 401/403 is the login form
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:

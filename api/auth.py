@@ -4,11 +4,15 @@
 - ``planner``: + optimisation jobs, exports, and constituents' personal fields (name, phone).
 - ``admin``: + dataset upload, edit and delete.
 
-The key comes in ``X-API-Key`` or ``Authorization: Bearer <key>``. Keys are compared in constant
-time (:func:`hmac.compare_digest` against every configured key, no early exit). Nearest lookups
+The key comes in ``X-API-Key`` or ``Authorization: Bearer <key>``, or, for browsers, as the
+session cookie the login form sets (:mod:`api.session`; a header key wins over the cookie; a
+state-changing request carried by the cookie must come from the service's own origin). Keys are
+compared in constant time (:func:`hmac.compare_digest` against every configured key, no early
+exit). Nearest lookups
 may be opened to callers without a key (``anonymous_nearest``). With no key configured at all and
 ``local_open`` set (the local demo: ``geo-service serve`` on 127.0.0.1), loopback clients are
-treated as admin and every other client is refused; the service logs that at start-up.
+treated as admin and every other client is refused (a state-changing request whose ``Origin``
+names another site is refused too); the service logs that at start-up.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ class Principal:
 
     role: str
     key_id: str | None = None
+    via: str = "key"  # key (header), session (cookie), local-open, or anonymous
 
     def allows(self, role: str) -> bool:
         """True when this principal has ``role`` or a higher one."""
@@ -44,7 +49,7 @@ class Principal:
         return self.allows("planner")
 
 
-ANONYMOUS = Principal("anonymous")
+ANONYMOUS = Principal("anonymous", via="anonymous")
 
 
 def key_id(key: str) -> str:
@@ -83,18 +88,26 @@ def _is_loopback(request: Request) -> bool:
 
 def authenticate(request: Request) -> Principal:
     """The :class:`Principal` of ``request`` (raises 401 problem for a wrong key)."""
+    from .session import COOKIE, check_csrf, verify_token
+
     settings: Settings = request.app.state.settings
     presented = _presented_key(request)
     if settings.api_keys:
         if presented is None:
-            return ANONYMOUS
+            token = request.cookies.get(COOKIE)
+            found = verify_token(token, settings.api_keys) if token else None
+            if found is None:  # no cookie, or an expired/foreign one: anonymous (the page offers a login)
+                return ANONYMOUS
+            check_csrf(request, required=True, trusted=settings.trusted_origins)
+            return Principal(found[0], found[1], via="session")
         role = match_key(presented, settings.api_keys)
         if role is None:
             raise ProblemError(401, "the API key is not valid", code="invalid-api-key",
                                headers={"WWW-Authenticate": 'Bearer realm="geo-service"'})
         return Principal(role, key_id(presented))
     if settings.local_open and _is_loopback(request):
-        return Principal("admin", "local-open")
+        check_csrf(request, required=False, trusted=settings.trusted_origins)
+        return Principal("admin", "local-open", via="local-open")
     return ANONYMOUS
 
 
@@ -120,7 +133,8 @@ def require(role: str, *, anonymous_setting: str | None = None):
             if anonymous_setting and getattr(request.app.state.settings, anonymous_setting, False):
                 return who
             raise ProblemError(401, f"an API key with role '{role}' or higher is required "
-                                    "(X-API-Key header or Authorization: Bearer)", code="unauthenticated",
+                                    "(X-API-Key header or Authorization: Bearer; browsers: log in at /login)",
+                               code="unauthenticated",
                                headers={"WWW-Authenticate": 'Bearer realm="geo-service"'},
                                required_role=role)
         raise ProblemError(403, f"role '{who.role}' may not do this; role '{role}' or higher is required",

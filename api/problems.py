@@ -100,6 +100,10 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError):
+        html = getattr(request.app.state, "html_problem", None)  # browsers get the login form for 401/403
+        page = html(request, exc) if html is not None else None
+        if page is not None:
+            return page
         return problem_response(request, exc.status, exc.detail, code=exc.code, title=exc.title,
                                 headers=exc.headers, **exc.extra)
 

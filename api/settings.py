@@ -90,6 +90,13 @@ class Settings(BaseSettings):
     anonymous_nearest: bool = Field(False, description="let callers without a key use nearest lookups")
     local_open: bool = Field(True, description="with no API key configured, treat loopback clients as "
                                                "admin (the local demo); ignored once any key is set")
+    session_max_age_s: int = Field(8 * 3600, ge=60, le=30 * 86400,
+                                   description="lifetime of a browser login (the session cookie)")
+    cookie_secure: bool | None = Field(None, description="mark the session cookie Secure; default: when "
+                                                         "the request came over https")
+    trusted_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="extra origins (https://host) whose pages may POST/DELETE with the "
+                                          "session cookie, for a proxy that rewrites Host; comma-separated")
 
     tianditu_key: str | None = Field(None, description="Tianditu developer key ('tk'): the maps then offer "
                                                      "Tianditu tiles (tiles=tianditu); it is sent to browsers")
@@ -125,6 +132,14 @@ class Settings(BaseSettings):
                     raise ValueError("api_keys must be JSON {key: role} or 'key:role,key:role'")
                 out[key] = role
             return out
+        return v
+
+    @field_validator("trusted_origins", mode="before")
+    @classmethod
+    def _origins_from_text(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = v.strip()
+            return json.loads(v) if v.startswith("[") else [o.strip() for o in v.split(",") if o.strip()]
         return v
 
     @field_validator("api_keys")

@@ -9,7 +9,8 @@ result's map and responsibility table. Every JS/CSS file the page and the maps u
 
 Access: the page and the maps need the ``viewer`` role, a run needs ``planner`` (see
 :mod:`api.auth`); in the local demo (no key configured, loopback) both are open. With keys
-enforced, the page's script sends the key typed into its key field as ``X-API-Key``.
+enforced, a browser logs in (:mod:`api.login`): the session cookie then carries every link
+(maps, XLSX) and the script's requests; without it ``/`` answers the login form (401).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from geo_service.store import NotFound, Store
 
-from .auth import Principal, viewer
+from .auth import Principal, principal, viewer
 from .cache import DatasetCache, DatasetEntry
 from .deps import dataset_entry, get_cache, get_settings, get_store
 from .problems import ProblemError
@@ -70,10 +71,19 @@ def _coverage_rows(entry: DatasetEntry) -> list[dict[str, Any]]:
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def index(request: Request, store: Store = Depends(get_store), cache: DatasetCache = Depends(get_cache),
-          who: Principal = Depends(viewer),
+          who: Principal = Depends(principal),
           dataset: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")] = None,
           lang: Annotated[Literal["zh", "en"], Query()] = "zh"):
-    """The planners' page (HTML)."""
+    """The planners' page (HTML); the login form (401) for a caller without a viewer key or session."""
+    if not who.allows("viewer"):
+        if not request.app.state.settings.api_keys:  # no login to offer (remote client, local demo)
+            raise ProblemError(401, "no API key is configured and this client is not on loopback",
+                               code="unauthenticated")
+        from .login import login_page
+
+        return login_page(request, status=401, next_url=str(request.url.path) +
+                          (f"?{request.url.query}" if request.url.query else ""), lang=lang,
+                          headers={"WWW-Authenticate": 'Bearer realm="geo-service"'})
     datasets = store.list_datasets()
     current = None
     if datasets:
@@ -92,7 +102,7 @@ def index(request: Request, store: Store = Depends(get_store), cache: DatasetCac
             latest = _latest_successful(store, current)
     html = _env.get_template("index.html").render(
         lang=lang, datasets=datasets, current=current, coverage=coverage, summary=summary, jobs=jobs,
-        latest=latest, role=who.role, thresholds=THRESHOLDS_M, can_run=who.allows("planner"))
+        latest=latest, role=who.role, via=who.via, thresholds=THRESHOLDS_M, can_run=who.allows("planner"))
     return HTMLResponse(html, headers=HTML_HEADERS)
 
 

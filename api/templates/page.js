@@ -10,11 +10,11 @@
   var STATUS = zh ? {accepted: '排队中', running: '运行中', successful: '已完成', failed: '失败', dismissed: '已取消'}
                   : {accepted: 'queued', running: 'running', successful: 'finished', failed: 'failed', dismissed: 'cancelled'};
 
+  // Authentication rides on the session cookie (same-origin fetches send it); the browser adds
+  // the Origin header the server checks on POST.
   function headers(json) {
     var h = {'Accept': 'application/json'};
     if (json) { h['Content-Type'] = 'application/json'; }
-    var key = $('api-key').value.trim();
-    if (key) { h['X-API-Key'] = key; }
     return h;
   }
   function showError(text) {
@@ -23,8 +23,10 @@
     document.body.dataset.runState = 'failed';
   }
   function problemText(body, status) {
-    if (body && (body.detail || body.title)) { return (body.title || '') + (body.detail ? ': ' + body.detail : ''); }
-    return 'HTTP ' + status;
+    var text = 'HTTP ' + status;
+    if (body && (body.detail || body.title)) { text = (body.title || '') + (body.detail ? ': ' + body.detail : ''); }
+    if (status === 401) { text += zh ? '（登录已过期，请重新登录）' : ' (the login expired: log in again)'; }
+    return text;
   }
   function setProgress(p, text) {
     var bar = $('progress-bar'), v = Math.max(0, Math.min(100, Math.round(p || 0)));
@@ -55,7 +57,7 @@
     $('result-xlsx').href = '/v1/jobs/' + encodeURIComponent(job.id) + '/results?format=xlsx';
     form.dataset.previous = job.id;
     $('minimal').disabled = false;
-    fetch('/v1/jobs/' + encodeURIComponent(job.id) + '/results?format=json&table=responsibility', {headers: headers(false)})
+    fetch('/v1/jobs/' + encodeURIComponent(job.id) + '/results?format=json&table=responsibility', {headers: headers(false), credentials: 'same-origin'})
       .then(parse)
       .then(function (res) {
         $('result').hidden = false;
@@ -74,7 +76,7 @@
     });
   }
   function poll(url) {
-    fetch(url, {headers: headers(false)})
+    fetch(url, {headers: headers(false), credentials: 'same-origin'})
       .then(parse)
       .then(function (res) {
         if (!res.ok) { showError(problemText(res.body, res.status)); return; }
@@ -106,7 +108,7 @@
     setProgress(0, STATUS.accepted);
     document.body.dataset.runState = 'running';
     fetch('/v1/datasets/' + encodeURIComponent(dataset) + '/optimisations',
-          {method: 'POST', headers: headers(true), body: JSON.stringify(body)})
+          {method: 'POST', headers: headers(true), body: JSON.stringify(body), credentials: 'same-origin'})
       .then(parse)
       .then(function (res) {
         if (!res.ok) { showError(problemText(res.body, res.status)); return; }
