@@ -603,38 +603,59 @@ class _CellGrid:
         self.cand = np.where(valid, rows[j], sentinel)[:, :width].astype(np.int64)
         st = np.vstack([st_xy, [np.inf, np.inf]])  # the sentinel is infinitely far
         self.sx, self.sy = st[:, 0].copy(), st[:, 1].copy()
-        # single-candidate cells: the station's coordinates and the scale correction at the centre
+        # one float32 row per cell: for a single-candidate cell the offsets (m) of its lower-left
+        # corner from the station and its side, times the scale correction at the centre, so that
+        # a point at fraction (u, v) of the cell lies (a0 + u s, b0 + v s) ground metres from it;
+        # then the station (>= 0) or -1 (the KD-tree) or -2 (several candidates)
         first = self.cand[:, 0]
-        self.first = np.ascontiguousarray(first)
+        single = self.state == self._SINGLE
         fx, fy = self.sx[first], self.sy[first]
         with np.errstate(invalid="ignore"):
-            fcorr = 1.0 / tm_scale_correction(centre, np.column_stack([fx, fy]))
-        # one row per cell for the single-candidate path: station x, y, scale correction
-        self.rows = np.column_stack([fx, fy, fcorr])
+            fcorr = np.where(single, 1.0 / tm_scale_correction(centre, np.column_stack([fx, fy])), 0.0)
+        ll_x, ll_y = self.x0 + ix * size, self.y0 + iy * size
+        code = np.where(single, first, np.where(self.state == self._TREE, -1, -2))
+        if len(st_xy) >= 2 ** 24:
+            raise ValueError("too many stations for the float32 cell table")
+        self.table = np.column_stack([np.where(single, (ll_x - fx) * fcorr, 0.0),
+                                      np.where(single, (ll_y - fy) * fcorr, 0.0),
+                                      size * fcorr, code]).astype(np.float32)
 
     def query(self, x: NDArray, y: NDArray) -> tuple[NDArray, NDArray, NDArray]:
         """(answered mask, station rows (n, k), ground metres (n, k)) for metric points ``x``,
         ``y``; rows not answered (mask False) hold junk for the caller to fill from the KD-tree."""
-        ix = ((x - self.x0) * (1.0 / self.size)).astype(np.int64)
-        iy = ((y - self.y0) * (1.0 / self.size)).astype(np.int64)
+        fx = x - self.x0
+        fx *= 1.0 / self.size
+        fy = y - self.y0
+        fy *= 1.0 / self.size
+        ix = fx.astype(np.intp)
+        iy = fy.astype(np.intp)
         np.clip(ix, 0, self.nx - 1, out=ix)
         np.clip(iy, 0, self.ny - 1, out=iy)
-        cell = iy * self.nx + ix
-        state = self.state.take(cell)
-        ok = state != self._TREE
+        cell = iy * self.nx
+        cell += ix
         k = self.k
         if k == 1:
-            # cells with one candidate: no comparison; the scale correction varies by < 1e-8
-            # across a cell, so the centre's is used
-            best = self.first.take(cell)[:, None]
-            r = self.rows.take(cell, axis=0)
-            dx = x - r[:, 0]
-            dy = y - r[:, 1]
-            dist = np.sqrt(dx * dx + dy * dy)
-            dist *= r[:, 2]
-            dist = dist[:, None]
-            multi = np.flatnonzero(state == self._MULTI)
+            # cells with one candidate: no comparison; the scale correction varies by < 1e-6
+            # across a cell, so the centre's is used; float32 offsets: millimetres
+            row = self.table.take(cell, axis=0)
+            code = row[:, 3]
+            dx = np.subtract(fx, ix, out=fx).astype(np.float32)
+            dy = np.subtract(fy, iy, out=fy).astype(np.float32)
+            dx *= row[:, 2]
+            dx += row[:, 0]
+            dy *= row[:, 2]
+            dy += row[:, 1]
+            dx *= dx
+            dy *= dy
+            dx += dy
+            dist = np.sqrt(dx, out=dx).astype(np.float64)[:, None]
+            best = code.astype(np.int64)[:, None]
+            neg = np.flatnonzero(code < 0)
+            ok = np.ones(len(cell), dtype=bool)
+            ok[neg[code[neg] == -1]] = False
+            multi = neg[code[neg] == -2]
         else:
+            ok = self.state.take(cell) != self._TREE
             best = np.full((len(cell), k), -1, dtype=np.int64)
             dist = np.full((len(cell), k), np.inf)
             multi = np.flatnonzero(ok)
