@@ -75,7 +75,7 @@ def html_problem(request: Request, exc: ProblemError) -> Response | None:
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
-def login_form(request: Request, next: Annotated[str | None, Query(max_length=2000)] = None,  # noqa: A002
+def login_form(request: Request, next: Annotated[str | None, Query(max_length=2000)] = None,
                lang: Annotated[Literal["zh", "en"], Query()] = "zh"):
     """The login form (with no API key configured: straight to the page)."""
     if not request.app.state.settings.api_keys:

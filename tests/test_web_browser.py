@@ -10,7 +10,9 @@ from __future__ import annotations
 import pytest
 from browser import chromium, live_server, make_app  # noqa: F401 (chromium is a fixture)
 
+from api.session import COOKIE
 from geo_service.dataset import Dataset
+from test_api_support import KEYS, SETTINGS_KEYS
 
 pytestmark = pytest.mark.browser
 XSS = "<img src=x onerror=alert(1)>"
@@ -149,4 +151,87 @@ def test_standalone_map_opens_from_disk(chromium, tiny, tmp_path):  # noqa: F811
     assert_clean(log)
     assert page.locator(".gs-sym").count() == 3
     assert "Station kinds" in page.locator(".gs-legend-box").inner_text()
+    page.close()
+
+
+# --- logging in with an API key (keys enforced) --------------------------------------------------
+# The login form, the session cookie's flags, the map and XLSX links and a re-run carried by the
+# cookie (its POST passing the Origin check), logout. The Tianditu base layer is offered because
+# this server has a Tianditu key.
+
+
+@pytest.fixture(scope="module")
+def login_server(tmp_path_factory, tiny):
+    app = make_app(tmp_path_factory.mktemp("login"), {"tiny": tiny}, api_keys=SETTINGS_KEYS,
+                   tianditu_key="0123456789abcdef")
+    with live_server(app) as base:
+        yield base
+
+
+@pytest.fixture
+def ctx(chromium):  # noqa: F811
+    chromium.context.clear_cookies()  # the browser is shared by the session: start and end logged out
+    yield chromium
+    chromium.context.clear_cookies()
+
+
+def test_login_links_rerun_and_logout(ctx, login_server, tmp_path):
+    page, log = ctx.page()
+    page.goto(f"{login_server}/?lang=en")
+    assert page.locator("#login-form").is_visible()  # the login form, not a JSON problem
+    page.fill("#login-key", "not-the-key-123")
+    page.click("#login-submit")
+    assert "not valid" in page.locator("#login-error").inner_text()
+    page.fill("#login-key", KEYS["planner"])
+    page.click("#login-submit")
+    page.wait_for_selector("#coverage-table")
+    assert page.url.endswith("/?lang=en") and "planner" in page.locator("#who").inner_text()
+    cookie = next(c for c in ctx.context.cookies(login_server) if c["name"] == COOKIE)
+    assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict" and KEYS["planner"] not in cookie["value"]
+    assert page.evaluate("document.cookie") == ""  # scripts cannot read it
+
+    # a plain link to a map works (the cookie rides along); Tianditu is among the base layers
+    mp, mlog = ctx.page()
+    mp.goto(login_server + page.get_attribute("#link-coverage", "href"))
+    mp.wait_for_selector(".leaflet-control-layers", state="attached")
+    assert_clean(mlog)
+    bases = mp.locator(".leaflet-control-layers-base label").all_inner_texts()
+    assert any("Tianditu" in b for b in bases) and any("OpenStreetMap" in b for b in bases)
+    mp.close()
+
+    # the re-run form: its POST is carried by the cookie and passes the Origin check
+    page.fill("#v_min", "1")
+    page.fill("#t_per", "1")
+    page.fill("#thr", "5000")
+    page.click("#rerun-submit")
+    page.wait_for_function("document.body.dataset.runState && document.body.dataset.runState !== 'running'",
+                           timeout=90_000)
+    assert page.evaluate("document.body.dataset.runState") == "done", page.locator("#error").inner_text()
+    page.screenshot(path=str(tmp_path / "logged-in.png"), full_page=True)
+    xlsx = page.get_attribute("#result-xlsx", "href")
+    r = page.request.get(login_server + xlsx, headers={"Accept": "text/html"})  # the browser's cookies
+    assert r.status == 200 and r.body()[:2] == b"PK"
+    # clean apart from the two deliberate 401 answers (the login form before and after a wrong key)
+    assert log.page_errors == [] and log.dialogs == [] and log.blocked_non_tiles() == []
+    assert [t for t, url in log.console_errors_non_tiles() if "status of 401" not in t] == []
+    assert len(log.console_errors) == 2
+
+    # logout: the cookie is gone and the page asks for a key again
+    page.click("#logout")
+    page.wait_for_selector("#login-form")
+    assert not [c for c in ctx.context.cookies(login_server) if c["name"] == COOKIE]
+    page.goto(f"{login_server}/")
+    assert page.locator("#login-form").is_visible()
+    page.close()
+
+
+def test_map_link_without_login_shows_the_form_then_the_map(ctx, login_server):
+    page, log = ctx.page()
+    page.goto(f"{login_server}/v1/datasets/tiny/maps/coverage?lang=en")
+    assert page.locator("#login-form").is_visible() and log.page_errors == []
+    page.fill("#login-key", KEYS["viewer"])
+    page.click("#login-submit")
+    page.wait_for_selector(".leaflet-control-layers", state="attached")  # back where the link pointed
+    assert page.url.endswith("/v1/datasets/tiny/maps/coverage?lang=en")
+    assert page.locator(".gs-legend-box").is_visible()
     page.close()
