@@ -76,9 +76,13 @@ def index(request: Request, store: Store = Depends(get_store), cache: DatasetCac
           lang: Annotated[Literal["zh", "en"], Query()] = "zh"):
     """The planners' page (HTML); the login form (401) for a caller without a viewer key or session."""
     if not who.allows("viewer"):
-        if not request.app.state.settings.api_keys:  # no login to offer (remote client, local demo)
-            raise ProblemError(401, "no API key is configured and this client is not on loopback",
-                               code="unauthenticated")
+        accept = request.headers.get("accept", "")
+        if not request.app.state.settings.api_keys or ("json" in accept and "text/html" not in accept):
+            # no login to offer (remote client of the local demo), or an API client: problem+json
+            raise ProblemError(401, "an API key with role 'viewer' or higher is required (browsers: log in "
+                                    "at /login)" if request.app.state.settings.api_keys else
+                               "no API key is configured and this client is not on loopback",
+                               code="unauthenticated", headers={"WWW-Authenticate": 'Bearer realm="geo-service"'})
         from .login import login_page
 
         return login_page(request, status=401, next_url=str(request.url.path) +
@@ -103,7 +107,7 @@ def index(request: Request, store: Store = Depends(get_store), cache: DatasetCac
     html = _env.get_template("index.html").render(
         lang=lang, datasets=datasets, current=current, coverage=coverage, summary=summary, jobs=jobs,
         latest=latest, role=who.role, via=who.via, thresholds=THRESHOLDS_M, can_run=who.allows("planner"))
-    return HTMLResponse(html, headers=HTML_HEADERS)
+    return HTMLResponse(html, headers={**HTML_HEADERS, "X-Frame-Options": "DENY"})  # no clickjacking of the run form
 
 
 @router.get("/web/page.js", include_in_schema=False)

@@ -54,6 +54,7 @@ def test_unauthenticated_browser_gets_the_login_form(app):
         assert_problem(c.get("/v1/datasets/tiny/maps/coverage"), 401, "unauthenticated")
         assert_problem(c.get("/v1/datasets/tiny/maps/coverage", headers={"Accept": "application/json"}), 401)
         assert_problem(c.get("/v1/datasets"), 401)
+        assert_problem(c.get("/", headers={"Accept": "application/json"}), 401, "unauthenticated")
         assert c.get("/login").status_code == 200 and 'id="login-form"' in c.get("/login").text
 
 
@@ -72,6 +73,7 @@ def test_login_sets_a_strict_httponly_cookie_and_links_work(app):
         assert page.status_code == 200 and 'id="coverage-table"' in page.text
         assert 'id="logout-form"' in page.text and "viewer" in page.text
         assert 'id="rerun-needs-planner"' in page.text  # a viewer cannot start a run
+        assert page.headers["x-frame-options"] == "DENY" and "no-cache" in page.headers["cache-control"]
         assert c.get("/v1/datasets/tiny/maps/coverage", headers=BROWSER).status_code == 200
         assert c.get("/v1/datasets").status_code == 200
 
