@@ -660,17 +660,8 @@ class _CellGrid:
             dist = np.full((len(cell), k), np.inf)
             multi = np.flatnonzero(ok)
         if len(multi):
-            cand = self.cand[cell[multi]]
-            px, py = x[multi, None], y[multi, None]
-            dx = px - self.sx.take(cand)
-            dy = py - self.sy.take(cand)
-            d2 = dx * dx + dy * dy
-            j = d2.argmin(axis=1)[:, None] if k == 1 else np.argsort(d2, axis=1, kind="stable")[:, :k]
-            b = np.take_along_axis(cand, j, axis=1)
-            bx = self.sx.take(b)
-            best[multi] = b
-            dist[multi] = (np.sqrt(np.take_along_axis(d2, j, axis=1))
-                           / (1.0 + (px * px + px * bx + bx * bx) / (6.0 * _R_EARTH_M ** 2)))
+            _, best[multi], dist[multi] = _rank_candidates(x[multi], y[multi], self.cand[cell[multi]],
+                                                           self.sx, self.sy, k, None)
         return ok, best, dist
 
 
@@ -685,6 +676,20 @@ def _rank_candidates(px: NDArray, py: NDArray, cand: NDArray, sx: NDArray, sy: N
     of each other (its projection is only good to that much, so the order could be wrong).
     """
     w = cand.shape[1]
+    if k == 1 and w > 2:
+        # most cells with several candidates have two: those points are ranked with flat arrays
+        pair = np.flatnonzero(cand[:, 2] == len(sx) - 1)
+        if 4 * len(pair) > len(px):
+            rest = np.flatnonzero(cand[:, 2] != len(sx) - 1)
+            sure = np.empty(len(px), dtype=bool)
+            b = np.empty((len(px), 1), dtype=cand.dtype)
+            dist = np.empty((len(px), 1))
+            sure[pair], b[pair, 0], dist[pair, 0] = _rank_pairs(px[pair], py[pair], cand[pair, 0],
+                                                                cand[pair, 1], sx, sy, margin_m)
+            if len(rest):
+                sure[rest], b[rest], dist[rest] = _rank_candidates(px[rest], py[rest], cand[rest], sx, sy,
+                                                                   1, margin_m)
+            return sure, b, dist
     dx = px[:, None] - sx.take(cand)
     dy = py[:, None] - sy.take(cand)
     d2 = dx * dx + dy * dy
@@ -721,6 +726,27 @@ def _rank_candidates(px: NDArray, py: NDArray, cand: NDArray, sx: NDArray, sy: N
         dist = d / (1.0 + (px[:, None] ** 2 + px[:, None] * bx + bx * bx) / (6.0 * _R_EARTH_M ** 2))
     dist[b == len(sx) - 1] = np.inf
     return sure, b, dist
+
+
+def _rank_pairs(px: NDArray, py: NDArray, c0: NDArray, c1: NDArray, sx: NDArray, sy: NDArray,
+                margin_m: float | None) -> tuple[NDArray, NDArray, NDArray]:
+    """:func:`_rank_candidates` for k = 1 and two candidates per point (``c0``, ``c1``)."""
+    ax, ay, bx, by = sx.take(c0), sy.take(c0), sx.take(c1), sy.take(c1)
+    d0 = np.square(px - ax)
+    d0 += np.square(py - ay)
+    d1 = np.square(px - bx)
+    d1 += np.square(py - by)
+    pick = d1 < d0
+    best = np.where(pick, c1, c0)
+    d = np.sqrt(np.minimum(d0, d1))
+    if margin_m is None:
+        sure = np.ones(len(px), dtype=bool)
+    else:
+        close = np.abs(np.sqrt(np.maximum(d0, d1)) - d) < margin_m
+        sure = ~(close & ((ax != bx) | (ay != by)))
+    qx = np.where(pick, bx, ax)
+    dist = d / (1.0 + (px * px + px * qx + qx * qx) / (6.0 * _R_EARTH_M ** 2))
+    return sure, best, dist
 
 
 class _LonLatGrid:
