@@ -799,8 +799,9 @@ class _LonLatGrid:
         sx, sy = st_xy[first, 0], st_xy[first, 1]
         corr = 1.0 / tm_scale_correction(np.column_stack([cx, cy]), np.column_stack([sx, sy]))
         corr[~single] = 0.0
+        # columns a0, b0, a1, b1, a2, b2 (read as three complex numbers), code, padding
         table = np.zeros((len(cx), 8), dtype=np.float32)
-        for col, v in enumerate(((f.x0 - sx), f.xu, f.xv, (f.y0 - sy), f.yu, f.yv)):
+        for col, v in enumerate(((f.x0 - sx), (f.y0 - sy), f.xu, f.yu, f.xv, f.yv)):
             table[:, col] = v * corr
         table[:, 6] = code
         self.table = table
@@ -831,20 +832,13 @@ class _LonLatGrid:
         code = row[:, 6]
         k = self.k
         if k == 1:
-            # float32 throughout: the cell-relative offsets are good to millimetres
-            u32, v32 = u.astype(np.float32), v.astype(np.float32)
-            dx = row[:, 1] * u32
-            dx += row[:, 0]
-            t = row[:, 2] * v32
-            dx += t
-            dy = np.multiply(row[:, 4], u32, out=u32)
-            dy += row[:, 3]
-            np.multiply(row[:, 5], v32, out=t)
-            dy += t
-            dx *= dx
-            dy *= dy
-            dx += dy
-            dist = np.sqrt(dx, out=dx).astype(np.float64)[:, None]
+            # the offset from the station as a complex number z0 + u z1 + v z2 (float32: the
+            # cell-relative offsets are good to millimetres); its modulus is the distance
+            z = row.view(np.complex64)
+            off = z[:, 1] * u.astype(np.float32)
+            off += z[:, 0]
+            off += z[:, 2] * v.astype(np.float32)
+            dist = np.abs(off).astype(np.float64)[:, None]
             best = code.astype(np.int64)[:, None]
         else:
             best = np.full((len(cell), k), -1, dtype=np.int64)
