@@ -1,6 +1,6 @@
 """Straight-line nearest station: StationIndex vs geopandas.sjoin_nearest, same points, one run.
 
-    .venv/bin/python benchmarks/nearest.py [--points 100000] [--repeat 3] [--seed 0]
+    .venv/bin/python benchmarks/nearest.py [--points 100000] [--repeat 3] [--seed 0] [--sequential]
 
 Uses the demo prefecture (geo_service.demo.generate_demo) and random points over its extent.
 Two comparisons, each ending with the nearest station and its distance in metres:
@@ -10,9 +10,11 @@ Two comparisons, each ending with the nearest station and its distance in metres
 
 Answers are checked to be the same (same station, or an equally near one; distances within
 0.1 %: the index applies the transverse Mercator scale correction the planar join lacks).
-Each side runs ``--repeat`` times, one after the other in one process; the figures are the median
-(and, in brackets, the best) of those runs, and the speed-ups are median over median (best over
-best). The machine is shared: use a large ``--repeat`` (21) and read the medians.
+The four contenders run ``--repeat`` rounds in one process, taking turns within each round (so a
+change in the machine's load hits them alike, and each starts with CPU caches the others have
+used), or with ``--sequential`` each ``--repeat`` times back to back (warm caches). The figures
+are the median (and, in brackets, the best) of those runs; the speed-ups are median over median
+(best over best). The machine is shared: use a large ``--repeat`` (21) and read the medians.
 """
 
 from __future__ import annotations
@@ -38,6 +40,20 @@ class Timing:
         return f"{self.median / other.median:9.1f} x  ({self.best / other.best:.1f})"
 
 
+def interleaved(fns: list, repeat: int, sequential: bool = False) -> list:
+    """Run each of ``fns`` in turn, ``repeat`` rounds (or, ``sequential``, each ``repeat`` times
+    back to back); [Timing, last result] for each, flattened."""
+    times: list[list[float]] = [[] for _ in fns]
+    outs: list[object] = [None] * len(fns)
+    order = ([i for i in range(len(fns)) for _ in range(repeat)] if sequential
+             else [i for _ in range(repeat) for i in range(len(fns))])
+    for i in order:
+        t = time.perf_counter()
+        outs[i] = fns[i]()
+        times[i].append(time.perf_counter() - t)
+    return [x for ts, out in zip(times, outs) for x in (Timing(ts), out)]
+
+
 def timed(fn, repeat: int) -> tuple[Timing, object]:
     """Wall times of ``repeat`` runs of ``fn()`` and its last result."""
     times, out = [], None
@@ -53,6 +69,8 @@ def main() -> None:
     ap.add_argument("--points", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--sequential", action="store_true",
+                    help="run each contender's repeats back to back (warm caches) instead of in turns")
     args = ap.parse_args()
 
     from geo_service.demo import generate_demo
@@ -70,23 +88,24 @@ def main() -> None:
     t = time.perf_counter()
     index.nearest(lon, lat)  # first large batch: builds the lon/lat cell grid (cached)
     t_grid = time.perf_counter() - t
-    t_ours, res = timed(lambda: index.nearest(lon, lat), args.repeat)
 
     crs = ds.metric_crs
     st_m = ds.stations[["id", "geometry"]].to_crs(crs)
     pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
+    pts_m = pts.to_crs(crs)
+    xy_m = np.column_stack([pts_m.geometry.x.to_numpy(), pts_m.geometry.y.to_numpy()])
+    index.nearest_xy(xy_m)  # builds the metric cell grid (cached)
 
     def baseline():
         p = pts.to_crs(crs)
         j = gpd.sjoin_nearest(p, st_m, how="left", distance_col="distance_m")
         return j[~j.index.duplicated(keep="first")]  # ties: sjoin_nearest returns every equal one
 
-    t_base, joined = timed(baseline, args.repeat)
-    pts_m = pts.to_crs(crs)
-    t_join_only, _ = timed(lambda: gpd.sjoin_nearest(pts_m, st_m, how="left", distance_col="d"), args.repeat)
-    xy_m = np.column_stack([pts_m.geometry.x.to_numpy(), pts_m.geometry.y.to_numpy()])
-    index.nearest_xy(xy_m)  # builds the metric cell grid (cached)
-    t_xy, res_xy = timed(lambda: index.nearest_xy(xy_m), args.repeat)
+    # the four contenders take turns, so that changes in the machine's load hit them alike
+    t_ours, res, t_base, joined, t_xy, res_xy, t_join_only, _ = interleaved(
+        [lambda: index.nearest(lon, lat), baseline, lambda: index.nearest_xy(xy_m),
+         lambda: gpd.sjoin_nearest(pts_m, st_m, how="left", distance_col="d")], args.repeat,
+        args.sequential)
     assert np.all((res_xy.station_id[:, 0] == joined["id"].to_numpy())
                   | np.isclose(res_xy.distance_m[:, 0], joined["distance_m"].to_numpy(), rtol=1e-3))
 
@@ -113,7 +132,8 @@ def main() -> None:
     index.nearest(lon, lat, k=1, sector="经济")  # its grids
     t_sector, _ = timed(lambda: index.nearest(lon, lat, k=1, sector="经济"), args.repeat)
 
-    print(f"median (best) of {args.repeat} runs")
+    print(f"median (best) of {args.repeat} runs, "
+          f"{'each back to back' if args.sequential else 'taking turns'}")
     print(f"StationIndex build              {t_build.ms()}")
     print(f"first large batch (grid build)  {t_grid * 1e3:9.1f} ms")
     print("from lon/lat:")
