@@ -43,7 +43,13 @@ from pyproj import CRS, Transformer
 from scipy.spatial import cKDTree
 
 from .crs import geodesic_m
-from .domain import SECTORS, STATION_KINDS, WGS84, canonical_sector, canonical_station_kind
+from .domain import (
+    SECTORS,
+    STATION_KINDS,
+    WGS84,
+    canonical_sector,
+    canonical_station_kind,
+)
 
 #: Largest batch accepted by one :meth:`StationIndex.nearest` call (points).
 MAX_BATCH = 1_000_000
@@ -56,7 +62,7 @@ _FAR_EXTRA = 8  # extra KD-tree candidates considered when re-ranking far points
 GRID_MIN_BATCH = 20_000
 #: Target number of grid cells (cells are at least 200 m across).
 GRID_CELLS = 250_000
-_GRID_EXTRA = 7  # candidates per cell beyond k before a cell counts as crowded
+_GRID_EXTRA = 7  # candidates per cell beyond the first before a cell counts as crowded
 
 
 class InvalidQuery(ValueError):
@@ -356,8 +362,8 @@ class StationIndex:
         k = check_k(k)
         kset, sec = check_kinds(kinds), check_sector(sector)
         dmax = check_max_distance(max_distance_m)
-        if len(x) >= GRID_MIN_BATCH and self.extent is not None:
-            return self._query_lonlat_grid(x, y, k, kset, sec, dmax)
+        if len(x) >= GRID_MIN_BATCH and k == 1 and self.extent is not None:
+            return self._query_lonlat_grid(x, y, kset, sec, dmax)
         return self._query(self.project(x, y), k, kset, sec, dmax, lonlat=(x, y))
 
     def nearest_xy(self, xy_m: ArrayLike, k: int = 1, *, kinds: str | Iterable[str] | None = None,
@@ -375,20 +381,21 @@ class StationIndex:
         return self._query(xy, check_k(k), check_kinds(kinds), check_sector(sector),
                            check_max_distance(max_distance_m))
 
-    def _query_lonlat_grid(self, lon: NDArray, lat: NDArray, k: int, kinds: frozenset[str] | None,
+    def _query_lonlat_grid(self, lon: NDArray, lat: NDArray, kinds: frozenset[str] | None,
                            sector: str | None, dmax: float | None) -> NearestResult:
-        """Large-batch answer for WGS-84 points: the lon/lat cell grid, PROJ + KD-tree for the rest."""
+        """Large-batch answer (k = 1) for WGS-84 points: the lon/lat cell grid, PROJ + KD-tree
+        for the points it leaves over."""
         tree, rows = self._tree(kinds, sector)
-        if tree is None or len(rows) < k:
-            return self._query(self.project(lon, lat), k, kinds, sector, dmax, lonlat=(lon, lat))
-        todo, idx, dist = self._lonlat_grid(kinds, sector, k).query(lon, lat)
+        if tree is None:
+            return self._query(self.project(lon, lat), 1, kinds, sector, dmax, lonlat=(lon, lat))
+        todo, idx, dist = self._lonlat_grid(kinds, sector).query(lon, lat)
         if len(todo):
             sub = (lon[todo], lat[todo])
-            idx[todo], dist[todo] = self._tree_query(self.project(*sub), k, tree, rows, sub)
+            idx[todo], dist[todo] = self._tree_query(self.project(*sub), 1, tree, rows, sub)
         return self._finish(idx, dist, dmax)
 
-    def _lonlat_grid(self, kinds: frozenset[str] | None, sector: str | None, k: int) -> _LonLatGrid:
-        key = (kinds, sector, k)
+    def _lonlat_grid(self, kinds: frozenset[str] | None, sector: str | None) -> _LonLatGrid:
+        key = (kinds, sector)
         hit = self._llgrids.get(key)
         if hit is not None:
             return hit
@@ -397,7 +404,7 @@ class StationIndex:
                 self._frame = _GridFrame(self.extent, self.metric_crs)
             if key not in self._llgrids:
                 tree, rows = self._trees[(kinds, sector)]
-                self._llgrids[key] = _LonLatGrid(self._frame, self.xy, tree, rows, k)
+                self._llgrids[key] = _LonLatGrid(self._frame, self.xy, tree, rows)
         return self._llgrids[key]
 
     def _query(self, xy: NDArray | tuple[NDArray, NDArray], k: int, kinds: frozenset[str] | None,
@@ -412,8 +419,8 @@ class StationIndex:
         tree, rows = self._tree(kinds, sector)
         if tree is None:
             return self._finish(np.full((n, k), -1, dtype=np.int64), np.full((n, k), np.inf), dmax)
-        if n >= GRID_MIN_BATCH and len(rows) >= k:
-            grid = self._grid(kinds, sector, k)
+        if n >= GRID_MIN_BATCH and k == 1:  # (for k > 1 the cell grid is no faster)
+            grid = self._grid(kinds, sector)
             ok, idx, dist = grid.query(x, y)
             if ok.all():
                 return self._finish(idx, dist, dmax)
@@ -450,15 +457,15 @@ class StationIndex:
         ids = self._ids_ext[idx]  # index -1 is the trailing None
         return NearestResult(idx, ids, dist, self.stations)
 
-    def _grid(self, kinds: frozenset[str] | None, sector: str | None, k: int) -> _CellGrid:
-        key = (kinds, sector, k)
+    def _grid(self, kinds: frozenset[str] | None, sector: str | None) -> _CellGrid:
+        key = (kinds, sector)
         hit = self._grids.get(key)
         if hit is not None:
             return hit
         with self._lock:
             if key not in self._grids:
                 tree, rows = self._trees[(kinds, sector)]
-                self._grids[key] = _CellGrid(self._metric_extent(), self.xy, tree, rows, k)
+                self._grids[key] = _CellGrid(self._metric_extent(), self.xy, tree, rows)
         return self._grids[key]
 
     def _metric_extent(self) -> tuple[float, float, float, float]:
@@ -563,20 +570,20 @@ class _GridFrame:
 
 
 class _CellGrid:
-    """For one station filter and k: the stations that can be among the k nearest, per square
-    cell of a grid in metres.
+    """For one station filter: the stations that can be the nearest, per square cell of a grid
+    in metres (k = 1; for k > 1 the KD-tree is as fast).
 
-    A station can be among the k nearest of a point in a cell only if its distance from the
-    cell centre is at most d_k(centre) + 2 * half-diagonal (d_k: the k-th nearest distance from
-    the centre), so keeping those stations per cell keeps the answer exact. Cells with more than
-    k + 7 such stations, cells far from the projection centre and the outer ring of cells (which
-    also catches every point outside the grid) are left to the KD-tree.
+    A station can be the nearest of a point in a cell only if its distance from the cell centre
+    is at most d_1(centre) + 2 * half-diagonal (d_1: the nearest distance from the centre), so
+    keeping those stations per cell keeps the answer exact. Cells with more than 8 such
+    stations, cells far from the projection centre and the outer ring of cells (which also
+    catches every point outside the grid) are left to the KD-tree. One float32 row per cell
+    gives, for a cell with one candidate, the distance from a point's position in the cell with
+    one multiply-add per coordinate.
     """
 
-    _SINGLE, _MULTI, _TREE = 0, 1, 2
-
     def __init__(self, extent_m: tuple[float, float, float, float], st_xy: NDArray, tree: cKDTree,
-                 rows: NDArray, k: int):
+                 rows: NDArray):
         x0, y0, x1, y1 = extent_m
         size = max(200.0, np.sqrt(max(x1 - x0, 1.0) * max(y1 - y0, 1.0) / GRID_CELLS))
         self.size = size
@@ -587,17 +594,15 @@ class _CellGrid:
         ix, iy = ix.ravel(), iy.ravel()
         centre = np.column_stack([self.x0 + (ix + 0.5) * size, self.y0 + (iy + 0.5) * size])
         half_diag = size * np.sqrt(0.5) * (1 + 1e-9) + 1e-6
-        self.k = k
-        kq = min(len(rows), k + _GRID_EXTRA)
+        kq = min(len(rows), 1 + _GRID_EXTRA)
         d, j = tree.query(centre, k=kq)
         d, j = d.reshape(len(d), kq), j.reshape(len(j), kq)
-        valid = d <= (d[:, k - 1] + 2 * half_diag)[:, None]  # a prefix of each row (d is sorted)
+        valid = d <= (d[:, 0] + 2 * half_diag)[:, None]  # a prefix of each row (d is sorted)
         count = valid.sum(axis=1)
         far = np.hypot(np.abs(centre[:, 0]) + size, np.abs(centre[:, 1]) + size) > _FAR_M
         ring = (ix == 0) | (iy == 0) | (ix == self.nx - 1) | (iy == self.ny - 1)
         tree_cells = ((count == kq) & (kq < len(rows))) | far | ring
-        self.state = np.where(tree_cells, self._TREE,
-                              np.where((count == 1) & (k == 1), self._SINGLE, self._MULTI)).astype(np.int8)
+        single = ~tree_cells & (count == 1)
         width = int(count[~tree_cells].max()) if (~tree_cells).any() else 1
         sentinel = len(st_xy)
         self.cand = np.where(valid, rows[j], sentinel)[:, :width].astype(np.int64)
@@ -608,12 +613,11 @@ class _CellGrid:
         # a point at fraction (u, v) of the cell lies (a0 + u s, b0 + v s) ground metres from it;
         # then the station (>= 0) or -1 (the KD-tree) or -2 (several candidates)
         first = self.cand[:, 0]
-        single = self.state == self._SINGLE
         fx, fy = self.sx[first], self.sy[first]
         with np.errstate(invalid="ignore"):
             fcorr = np.where(single, 1.0 / tm_scale_correction(centre, np.column_stack([fx, fy])), 0.0)
         ll_x, ll_y = self.x0 + ix * size, self.y0 + iy * size
-        code = np.where(single, first, np.where(self.state == self._TREE, -1, -2))
+        code = np.where(single, first, np.where(tree_cells, -1, -2))
         if len(st_xy) >= 2 ** 24:
             raise ValueError("too many stations for the float32 cell table")
         self.table = np.column_stack([np.where(single, (ll_x - fx) * fcorr, 0.0),
@@ -621,8 +625,9 @@ class _CellGrid:
                                       size * fcorr, code]).astype(np.float32)
 
     def query(self, x: NDArray, y: NDArray) -> tuple[NDArray, NDArray, NDArray]:
-        """(answered mask, station rows (n, k), ground metres (n, k)) for metric points ``x``,
-        ``y``; rows not answered (mask False) hold junk for the caller to fill from the KD-tree."""
+        """(answered mask, nearest station rows (n, 1), ground metres (n, 1)) for metric points
+        ``x``, ``y``; rows not answered (mask False) hold junk for the caller to fill from the
+        KD-tree."""
         fx = x - self.x0
         fx *= 1.0 / self.size
         fy = y - self.y0
@@ -633,99 +638,88 @@ class _CellGrid:
         np.clip(iy, 0, self.ny - 1, out=iy)
         cell = iy * self.nx
         cell += ix
-        k = self.k
-        if k == 1:
-            # cells with one candidate: no comparison; the scale correction varies by < 1e-6
-            # across a cell, so the centre's is used; float32 offsets: millimetres
-            row = self.table.take(cell, axis=0)
-            code = row[:, 3]
-            dx = np.subtract(fx, ix, out=fx).astype(np.float32)
-            dy = np.subtract(fy, iy, out=fy).astype(np.float32)
-            dx *= row[:, 2]
-            dx += row[:, 0]
-            dy *= row[:, 2]
-            dy += row[:, 1]
-            dx *= dx
-            dy *= dy
-            dx += dy
-            dist = np.sqrt(dx, out=dx).astype(np.float64)[:, None]
-            best = code.astype(np.int64)[:, None]
-            neg = np.flatnonzero(code < 0)
-            ok = np.ones(len(cell), dtype=bool)
-            ok[neg[code[neg] == -1]] = False
-            multi = neg[code[neg] == -2]
-        else:
-            ok = self.state.take(cell) != self._TREE
-            best = np.full((len(cell), k), -1, dtype=np.int64)
-            dist = np.full((len(cell), k), np.inf)
-            multi = np.flatnonzero(ok)
+        # cells with one candidate: no comparison; the scale correction varies by < 1e-6
+        # across a cell, so the centre's is used; float32 offsets: millimetres
+        row = self.table.take(cell, axis=0)
+        code = row[:, 3]
+        dx = np.subtract(fx, ix, out=fx).astype(np.float32)
+        dy = np.subtract(fy, iy, out=fy).astype(np.float32)
+        dx *= row[:, 2]
+        dx += row[:, 0]
+        dy *= row[:, 2]
+        dy += row[:, 1]
+        dx *= dx
+        dy *= dy
+        dx += dy
+        dist = np.sqrt(dx, out=dx).astype(np.float64)[:, None]
+        best = code.astype(np.int64)[:, None]
+        neg = np.flatnonzero(code < 0)
+        ok = np.ones(len(cell), dtype=bool)
+        ok[neg[code[neg] == -1]] = False
+        multi = neg[code[neg] == -2]
         if len(multi):
-            _, best[multi], dist[multi] = _rank_candidates(x[multi], y[multi], self.cand[cell[multi]],
-                                                           self.sx, self.sy, k, None)
+            _, best[multi, 0], dist[multi, 0] = _rank_candidates(x[multi], y[multi], self.cand[cell[multi]],
+                                                                 self.sx, self.sy, None)
         return ok, best, dist
 
 
-def _rank_candidates(px: NDArray, py: NDArray, cand: NDArray, sx: NDArray, sy: NDArray, k: int,
+def _rank_candidates(px: NDArray, py: NDArray, cand: NDArray, sx: NDArray, sy: NDArray,
                      margin_m: float | None) -> tuple[NDArray, NDArray, NDArray]:
-    """Rank per-point candidate stations by projected distance.
+    """The nearest of each point's candidate stations by projected distance.
 
     ``px``, ``py`` (m,) are metric points, ``cand`` (m, w) rows into ``sx``, ``sy`` (the
     stations' metric coordinates, a trailing sentinel at infinity pads short lists). Returns
-    (sure mask (m,), the k best rows (m, k), ground metres (m, k)). With ``margin_m`` a point is
-    not sure when two of its k + 1 best candidates at different places are within ``margin_m``
-    of each other (its projection is only good to that much, so the order could be wrong).
+    (sure mask (m,), the nearest rows (m,), ground metres (m,)). With ``margin_m`` a point is
+    not sure when its runner-up, at another place, is within ``margin_m`` of the nearest (its
+    projection is only good to that much, so the choice could be wrong).
     """
     w = cand.shape[1]
-    if k == 1 and w > 2:
+    sentinel = len(sx) - 1
+    if w == 1:
+        return _rank_pairs(px, py, cand[:, 0], cand[:, 0], sx, sy, None)
+    if w > 2:
         # most cells with several candidates have two: those points are ranked with flat arrays
-        pair = np.flatnonzero(cand[:, 2] == len(sx) - 1)
-        if 4 * len(pair) > len(px):
-            rest = np.flatnonzero(cand[:, 2] != len(sx) - 1)
+        pair = cand[:, 2] == sentinel
+        p = np.flatnonzero(pair)
+        if 4 * len(p) > len(px):
+            rest = np.flatnonzero(~pair)
             sure = np.empty(len(px), dtype=bool)
-            b = np.empty((len(px), 1), dtype=cand.dtype)
-            dist = np.empty((len(px), 1))
-            sure[pair], b[pair, 0], dist[pair, 0] = _rank_pairs(px[pair], py[pair], cand[pair, 0],
-                                                                cand[pair, 1], sx, sy, margin_m)
+            best = np.empty(len(px), dtype=cand.dtype)
+            dist = np.empty(len(px))
+            sure[p], best[p], dist[p] = _rank_pairs(px[p], py[p], cand[p, 0], cand[p, 1], sx, sy, margin_m)
             if len(rest):
-                sure[rest], b[rest], dist[rest] = _rank_candidates(px[rest], py[rest], cand[rest], sx, sy,
-                                                                   1, margin_m)
-            return sure, b, dist
+                sure[rest], best[rest], dist[rest] = _rank_many(px[rest], py[rest], cand[rest], sx, sy,
+                                                                margin_m)
+            return sure, best, dist
+    if w == 2:
+        return _rank_pairs(px, py, cand[:, 0], cand[:, 1], sx, sy, margin_m)
+    return _rank_many(px, py, cand, sx, sy, margin_m)
+
+
+def _rank_many(px: NDArray, py: NDArray, cand: NDArray, sx: NDArray, sy: NDArray,
+               margin_m: float | None) -> tuple[NDArray, NDArray, NDArray]:
+    """:func:`_rank_candidates` for any number of candidates per point."""
     dx = px[:, None] - sx.take(cand)
     dy = py[:, None] - sy.take(cand)
     d2 = dx * dx + dy * dy
+    j = d2.argmin(axis=1)[:, None]
+    best = np.take_along_axis(cand, j, axis=1)[:, 0]
+    d = np.sqrt(np.take_along_axis(d2, j, axis=1))[:, 0]
     sure = np.ones(len(px), dtype=bool)
-    if k == 1:
-        j = d2.argmin(axis=1)[:, None]
-        b = np.take_along_axis(cand, j, axis=1)
-        d = np.sqrt(np.take_along_axis(d2, j, axis=1))
-        if margin_m is not None and w > 1:
-            # the second smallest first; the few close calls are checked in full below
-            second = np.sqrt(np.partition(d2, 1, axis=1)[:, 1])
-            with np.errstate(invalid="ignore"):
-                check = np.flatnonzero(second - d[:, 0] < margin_m)
-            if len(check):  # unsure when the runner-up is close and not at the same place
-                o = np.argsort(d2[check], axis=1, kind="stable")[:, :2]
-                c2 = np.take_along_axis(cand[check], o, axis=1)
-                d12 = np.sqrt(np.take_along_axis(d2[check], o, axis=1))
-                apart = (sx.take(c2[:, 0]) != sx.take(c2[:, 1])) | (sy.take(c2[:, 0]) != sy.take(c2[:, 1]))
-                sure[check] = ~((d12[:, 1] - d12[:, 0] < margin_m) & apart)
-    else:
-        kk = min(k + 1, w)
-        order = np.argsort(d2, axis=1, kind="stable")[:, :kk]
-        b = np.take_along_axis(cand, order, axis=1)
-        d = np.sqrt(np.take_along_axis(d2, order, axis=1))
-        if margin_m is not None and kk > 1:
-            with np.errstate(invalid="ignore"):
-                close = np.diff(d, axis=1) < margin_m  # inf - inf (two sentinels) is nan
-            apart = ((sx.take(b[:, 1:]) != sx.take(b[:, :-1]))
-                     | (sy.take(b[:, 1:]) != sy.take(b[:, :-1])))
-            sure = ~(close & apart).any(axis=1)
-        b, d = b[:, :k], d[:, :k]
-    bx = sx.take(b)
-    with np.errstate(invalid="ignore"):
-        dist = d / (1.0 + (px[:, None] ** 2 + px[:, None] * bx + bx * bx) / (6.0 * _R_EARTH_M ** 2))
-    dist[b == len(sx) - 1] = np.inf
-    return sure, b, dist
+    if margin_m is not None:
+        # the second smallest first; the few close calls are checked in full below
+        second = np.sqrt(np.partition(d2, 1, axis=1)[:, 1])
+        with np.errstate(invalid="ignore"):
+            check = np.flatnonzero(second - d < margin_m)
+        if len(check):  # unsure when the runner-up is close and not at the same place
+            o = np.argsort(d2[check], axis=1, kind="stable")[:, :2]
+            c2 = np.take_along_axis(cand[check], o, axis=1)
+            d12 = np.sqrt(np.take_along_axis(d2[check], o, axis=1))
+            apart = (sx.take(c2[:, 0]) != sx.take(c2[:, 1])) | (sy.take(c2[:, 0]) != sy.take(c2[:, 1]))
+            sure[check] = ~((d12[:, 1] - d12[:, 0] < margin_m) & apart)
+    bx = sx.take(best)
+    dist = d / (1.0 + (px * px + px * bx + bx * bx) / (6.0 * _R_EARTH_M ** 2))
+    return sure, best, dist
 
 
 def _rank_pairs(px: NDArray, py: NDArray, c0: NDArray, c1: NDArray, sx: NDArray, sy: NDArray,
@@ -750,18 +744,19 @@ def _rank_pairs(px: NDArray, py: NDArray, c0: NDArray, c1: NDArray, sx: NDArray,
 
 
 class _LonLatGrid:
-    """For one station filter and k: per cell of the lon/lat :class:`_GridFrame`, the stations
-    that can be among the k nearest anywhere in the cell, with the cell's affine projection.
+    """For one station filter: per cell of the lon/lat :class:`_GridFrame`, the stations that
+    can be the nearest anywhere in the cell, with the cell's affine projection (k = 1).
 
     Built like :class:`_CellGrid` but on the frame's cells, so a WGS-84 point costs one cell
     lookup for both its projection and its candidates. The cell's image in metres is (to within
     the frame's affine error, a few centimetres) a parallelogram of circumradius ``R`` round its
-    centre ``C``; a station can be among the k nearest of a point in it only if it lies within
-    ``d_k(C) + 2 R`` (plus the affine error) of ``C``. One row of float32 per cell holds, for a
-    cell with a single candidate (k = 1), the affine map from the point's fractional position
-    (u, v) in the cell straight to its offset from that station, pre-scaled by the transverse
-    Mercator scale correction: ``dx = a0 + u a1 + v a2``, ``dy = b0 + u b1 + v b2``, distance
-    ``hypot(dx, dy)``; float32 keeps these offsets (at most tens of km) to a few millimetres.
+    centre ``C``; a station can be the nearest of a point in it only if it lies within
+    ``d_1(C) + 2 R`` (plus the affine error) of ``C``. One row of float32 per cell holds, for a
+    cell with a single candidate, the affine map from the point's fractional position (u, v) in
+    the cell straight to its offset from that station, pre-scaled by the transverse Mercator
+    scale correction: ``dx = a0 + u a1 + v a2``, ``dy = b0 + u b1 + v b2`` (read as complex
+    numbers), distance ``hypot(dx, dy)``; float32 keeps these offsets (tens of km at most) to
+    about 1e-7 of the distance.
     Cells with several candidates compute the point's metres from float64 affine forms and rank
     their candidates; a point whose ranking is closer than the affine error allows (two
     candidates at different places within ``margin_m`` of each other) is left to PROJ and the
@@ -771,24 +766,23 @@ class _LonLatGrid:
 
     _TREE = -1  # code of a cell left to the KD-tree; >= 0: single station; <= -2: multi row
 
-    def __init__(self, frame: _GridFrame, st_xy: NDArray, tree: cKDTree, rows: NDArray, k: int):
+    def __init__(self, frame: _GridFrame, st_xy: NDArray, tree: cKDTree, rows: NDArray):
         f = frame
         self.lon0, self.lat0, self.nx, self.ny = f.lon0, f.lat0, f.nx, f.ny
         self.inv_dlon, self.inv_dlat = 1.0 / f.dlon, 1.0 / f.dlat
-        self.k = k
         self.margin_m = 4.0 * f.err_m + 0.01
         cx = f.x0 + 0.5 * (f.xu + f.xv)
         cy = f.y0 + 0.5 * (f.yu + f.yv)
         radius = np.maximum(np.hypot(0.5 * (f.xu + f.xv), 0.5 * (f.yu + f.yv)),
                             np.hypot(0.5 * (f.xu - f.xv), 0.5 * (f.yu - f.yv))) + self.margin_m
-        kq = min(len(rows), k + _GRID_EXTRA)
+        kq = min(len(rows), 1 + _GRID_EXTRA)
         d, j = tree.query(np.column_stack([cx, cy]), k=kq)
         d, j = d.reshape(len(cx), kq), j.reshape(len(cx), kq)
-        valid = d <= (d[:, k - 1] + 2 * radius)[:, None]  # a prefix of each row (d is sorted)
+        valid = d <= (d[:, 0] + 2 * radius)[:, None]  # a prefix of each row (d is sorted)
         count = valid.sum(axis=1)
         far = np.hypot(np.abs(cx) + radius, np.abs(cy) + radius) > _FAR_M
         tree_cells = ((count == kq) & (kq < len(rows))) | far | ~f.inner
-        single = ~tree_cells & (count == 1) & (k == 1)
+        single = ~tree_cells & (count == 1)
         multi = np.flatnonzero(~tree_cells & ~single)
         if len(rows) >= 2 ** 24 or len(multi) >= 2 ** 24 - 2:
             raise ValueError("too many stations or cells for the float32 cell table")
@@ -814,8 +808,8 @@ class _LonLatGrid:
         self.sx, self.sy = st[:, 0].copy(), st[:, 1].copy()
 
     def query(self, lon: NDArray, lat: NDArray) -> tuple[NDArray, NDArray, NDArray]:
-        """(rows left to the KD-tree, station rows (n, k), ground metres (n, k)) for WGS-84
-        ``lon``, ``lat`` (degrees); the rows left over hold junk for the caller to fill."""
+        """(rows left to the KD-tree, nearest station rows (n, 1), ground metres (n, 1)) for
+        WGS-84 ``lon``, ``lat`` (degrees); the rows left over hold junk for the caller to fill."""
         fx = lon - self.lon0
         fx *= self.inv_dlon
         fy = lat - self.lat0
@@ -830,19 +824,14 @@ class _LonLatGrid:
         v = np.subtract(fy, iy, out=fy)
         row = self.table.take(cell, axis=0)
         code = row[:, 6]
-        k = self.k
-        if k == 1:
-            # the offset from the station as a complex number z0 + u z1 + v z2 (float32: the
-            # cell-relative offsets are good to millimetres); its modulus is the distance
-            z = row.view(np.complex64)
-            off = z[:, 1] * u.astype(np.float32)
-            off += z[:, 0]
-            off += z[:, 2] * v.astype(np.float32)
-            dist = np.abs(off).astype(np.float64)[:, None]
-            best = code.astype(np.int64)[:, None]
-        else:
-            best = np.full((len(cell), k), -1, dtype=np.int64)
-            dist = np.full((len(cell), k), np.inf)
+        # the offset from the station as a complex number z0 + u z1 + v z2 (float32); its
+        # modulus is the distance
+        z = row.view(np.complex64)
+        off = z[:, 1] * u.astype(np.float32)
+        off += z[:, 0]
+        off += z[:, 2] * v.astype(np.float32)
+        dist = np.abs(off).astype(np.float64)[:, None]
+        best = code.astype(np.int64)[:, None]
         neg = np.flatnonzero(code < 0)  # cells left to the KD-tree or with several candidates
         c = code[neg]
         todo = [neg[c == self._TREE]]
@@ -853,8 +842,7 @@ class _LonLatGrid:
             um, vm = u[multi], v[multi]
             px = a[:, 0] + um * a[:, 1] + vm * a[:, 2]
             py = a[:, 3] + um * a[:, 4] + vm * a[:, 5]
-            sure, b, dd = _rank_candidates(px, py, self.m_cand[m], self.sx, self.sy, k, self.margin_m)
-            best[multi] = b
-            dist[multi] = dd
+            sure, best[multi, 0], dist[multi, 0] = _rank_candidates(px, py, self.m_cand[m], self.sx, self.sy,
+                                                                    self.margin_m)
             todo.append(multi[~sure])
         return np.sort(np.concatenate(todo)), best, dist
