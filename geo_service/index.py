@@ -407,29 +407,22 @@ class StationIndex:
                 self._llgrids[key] = _LonLatGrid(self._frame, self.xy, tree, rows)
         return self._llgrids[key]
 
-    def _query(self, xy: NDArray | tuple[NDArray, NDArray], k: int, kinds: frozenset[str] | None,
-               sector: str | None, dmax: float | None,
-               lonlat: tuple[NDArray, NDArray] | None = None) -> NearestResult:
-        """Answer for metric points ``xy``: an (n, 2) array or a pair of x, y arrays (metres)."""
-        if isinstance(xy, tuple):
-            x, y = xy
-        else:
-            x, y = np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])
-        n = len(x)
+    def _query(self, xy: NDArray, k: int, kinds: frozenset[str] | None, sector: str | None,
+               dmax: float | None, lonlat: tuple[NDArray, NDArray] | None = None) -> NearestResult:
+        """Answer for metric points ``xy`` (an (n, 2) array, metres; ``lonlat``: the same points
+        in WGS-84 degrees when known)."""
+        n = len(xy)
         tree, rows = self._tree(kinds, sector)
         if tree is None:
             return self._finish(np.full((n, k), -1, dtype=np.int64), np.full((n, k), np.inf), dmax)
         if n >= GRID_MIN_BATCH and k == 1:  # (for k > 1 the cell grid is no faster)
-            grid = self._grid(kinds, sector)
-            ok, idx, dist = grid.query(x, y)
-            if ok.all():
-                return self._finish(idx, dist, dmax)
-            todo = np.flatnonzero(~ok)
-            sub_ll = None if lonlat is None else (lonlat[0][todo], lonlat[1][todo])
-            idx[todo], dist[todo] = self._tree_query(np.column_stack([x[todo], y[todo]]), k, tree, rows,
-                                                     sub_ll)
+            ok, idx, dist = self._grid(kinds, sector).query(xy[:, 0], xy[:, 1])
+            if not ok.all():
+                todo = np.flatnonzero(~ok)
+                sub_ll = None if lonlat is None else (lonlat[0][todo], lonlat[1][todo])
+                idx[todo], dist[todo] = self._tree_query(xy[todo], k, tree, rows, sub_ll)
         else:
-            idx, dist = self._tree_query(np.column_stack([x, y]), k, tree, rows, lonlat)
+            idx, dist = self._tree_query(xy, k, tree, rows, lonlat)
         return self._finish(idx, dist, dmax)
 
     def _tree_query(self, xy: NDArray, k: int, tree: cKDTree, rows: NDArray,
