@@ -596,23 +596,26 @@ class _CellGrid:
         ring = (ix == 0) | (iy == 0) | (ix == self.nx - 1) | (iy == self.ny - 1)
         tree_cells = ((count == kq) & (kq < len(rows))) | far | ring
         single = ~tree_cells & (count == 1)
-        width = int(count[~tree_cells].max()) if (~tree_cells).any() else 1
+        multi = np.flatnonzero(~tree_cells & ~single)
+        width = int(count[multi].max()) if len(multi) else 1
         sentinel = len(st_xy)
-        self.cand = np.where(valid, rows[j], sentinel)[:, :width].astype(np.int64)
+        # candidate lists of the cells with several, compact (they are a few per cent)
+        self.m_cand = np.where(valid, rows[j], sentinel)[multi, :width].astype(np.int64)
         st = np.vstack([st_xy, [np.inf, np.inf]])  # the sentinel is infinitely far
         self.sx, self.sy = st[:, 0].copy(), st[:, 1].copy()
         # one float32 row per cell: for a single-candidate cell the offsets (m) of its lower-left
         # corner from the station and its side, times the scale correction at the centre, so that
         # a point at fraction (u, v) of the cell lies (a0 + u s, b0 + v s) ground metres from it;
-        # then the station (>= 0) or -1 (the KD-tree) or -2 (several candidates)
-        first = self.cand[:, 0]
+        # then a code: the station (>= 0), -1 (the KD-tree) or -2 - its row in ``m_cand``
+        first = rows[j[:, 0]]
         fx, fy = self.sx[first], self.sy[first]
         with np.errstate(invalid="ignore"):
             fcorr = np.where(single, 1.0 / tm_scale_correction(centre, np.column_stack([fx, fy])), 0.0)
         ll_x, ll_y = self.x0 + ix * size, self.y0 + iy * size
-        code = np.where(single, first, np.where(tree_cells, -1, -2))
-        if len(st_xy) >= 2 ** 24:
-            raise ValueError("too many stations for the float32 cell table")
+        code = np.where(single, first, -1.0)
+        code[multi] = -2.0 - np.arange(len(multi))
+        if len(st_xy) >= 2 ** 24 or len(multi) >= 2 ** 24 - 2:
+            raise ValueError("too many stations or cells for the float32 cell table")
         self.table = np.column_stack([np.where(single, (ll_x - fx) * fcorr, 0.0),
                                       np.where(single, (ll_y - fy) * fcorr, 0.0),
                                       size * fcorr, code]).astype(np.float32)
@@ -647,11 +650,13 @@ class _CellGrid:
         dist = np.sqrt(dx, out=dx).astype(np.float64)[:, None]
         best = code.astype(np.int64)[:, None]
         neg = np.flatnonzero(code < 0)
+        c = code[neg]
         ok = np.ones(len(cell), dtype=bool)
-        ok[neg[code[neg] == -1]] = False
-        multi = neg[code[neg] == -2]
+        ok[neg[c == -1]] = False
+        multi = neg[c <= -2]
         if len(multi):
-            _, best[multi, 0], dist[multi, 0] = _rank_candidates(x[multi], y[multi], self.cand[cell[multi]],
+            m = (-2 - c[c <= -2]).astype(np.intp)
+            _, best[multi, 0], dist[multi, 0] = _rank_candidates(x[multi], y[multi], self.m_cand[m],
                                                                  self.sx, self.sy, None)
         return ok, best, dist
 
