@@ -53,6 +53,9 @@ from .domain import (
 
 #: Largest batch accepted by one :meth:`StationIndex.nearest` call (points).
 MAX_BATCH = 1_000_000
+#: Largest metric coordinate accepted by :meth:`StationIndex.nearest_xy` (m): 10,000 km, beyond
+#: which a local transverse Mercator no longer stands for places on the ground.
+MAX_XY_M = 10_000_000.0
 
 _R_EARTH_M = 6_371_000.0
 # Beyond this distance (m) from the projection origin, answers are re-ranked geodesically.
@@ -111,6 +114,8 @@ def check_points(lon: ArrayLike, lat: ArrayLike, max_batch: int = MAX_BATCH
     if len(x) > max_batch:
         raise InvalidQuery(f"batch of {len(x)} points exceeds the limit of {max_batch}", field="lon")
     for name, v, lo, hi in (("lon", x, -180.0, 180.0), ("lat", y, -90.0, 90.0)):
+        if v.min() >= lo and v.max() <= hi:  # all good (NaN fails these): no temporary arrays
+            continue
         bad = ~np.isfinite(v)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
@@ -368,16 +373,25 @@ class StationIndex:
 
     def nearest_xy(self, xy_m: ArrayLike, k: int = 1, *, kinds: str | Iterable[str] | None = None,
                    sector: str | None = None, max_distance_m: float | None = None) -> NearestResult:
-        """Like :meth:`nearest` for points already in :attr:`metric_crs` (an (n, 2) array, metres)."""
+        """Like :meth:`nearest` for points already in :attr:`metric_crs` (an (n, 2) array, metres).
+
+        Raises :class:`InvalidQuery` naming the first row that is not finite or lies beyond
+        :data:`MAX_XY_M` metres of the projection's origin (not metres of a projected CRS).
+        """
         xy = np.asarray(xy_m, dtype=float).reshape(-1, 2)
         if len(xy) == 0:
             raise InvalidQuery("empty batch: give at least one point", field="xy")
         if len(xy) > self.max_batch:
             raise InvalidQuery(f"batch of {len(xy)} points exceeds the limit of {self.max_batch}",
                                field="xy")
-        if not np.isfinite(xy).all():
-            i = int(np.flatnonzero(~np.isfinite(xy).all(axis=1))[0])
-            raise InvalidQuery("coordinates are not finite numbers", field="xy", index=i, value=xy[i])
+        if not (xy.min() >= -MAX_XY_M and xy.max() <= MAX_XY_M):  # (NaN fails these too)
+            bad = ~np.isfinite(xy).all(axis=1)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise InvalidQuery("coordinates are not finite numbers", field="xy", index=i, value=xy[i])
+            i = int(np.flatnonzero((np.abs(xy) > MAX_XY_M).any(axis=1))[0])
+            raise InvalidQuery(f"coordinates beyond {MAX_XY_M:,.0f} m of the origin are not metres in "
+                               f"{self.metric_crs.name}", field="xy", index=i, value=xy[i])
         return self._query(xy, check_k(k), check_kinds(kinds), check_sector(sector),
                            check_max_distance(max_distance_m))
 

@@ -166,6 +166,28 @@ def test_bad_input_names_field_and_row(tiny, call, field, idx):
     assert e.value.to_dict()["field"] == field
 
 
+@pytest.mark.parametrize("bad, row", [(np.nan, 1), (np.inf, 2), (-np.inf, 0)])
+def test_nearest_xy_names_the_non_finite_row(tiny, bad, row):
+    index = StationIndex.from_dataset(tiny)
+    xy = np.zeros((3, 2))
+    xy[row, row % 2] = bad
+    if bad == np.inf:
+        xy[0, 0] = -np.inf  # +inf and -inf in one batch: their sum is NaN, still caught
+        row = 0
+    with pytest.raises(InvalidQuery) as e:
+        index.nearest_xy(xy)
+    assert e.value.field == "xy" and e.value.index == row
+    with pytest.raises(InvalidQuery, match="empty batch"):
+        index.nearest_xy(np.zeros((0, 2)))
+    # finite but absurd coordinates (not metres of a projected CRS) are refused by row
+    with pytest.raises(InvalidQuery, match="beyond") as e:
+        index.nearest_xy([[0.0, 0.0], [1e308, 0.0]])
+    assert e.value.index == 1
+    # the edge of the accepted range still answers
+    r = index.nearest_xy([[-index_module.MAX_XY_M, index_module.MAX_XY_M]])
+    assert r.station_index.shape == (1, 1) and np.isfinite(r.distance_m).all()
+
+
 def test_batch_limit(tiny):
     index = StationIndex(tiny.stations, tiny.metric_crs, max_batch=10)
     assert index.nearest(np.full(10, LON0), np.full(10, LAT0)).station_index.shape == (10, 1)
