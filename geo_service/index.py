@@ -402,10 +402,18 @@ class StationIndex:
         tree, rows = self._tree(kinds, sector)
         if tree is None:
             return self._query(self.project(lon, lat), 1, kinds, sector, dmax, lonlat=(lon, lat))
-        todo, idx, dist = self._lonlat_grid(kinds, sector).query(lon, lat)
+        grid = self._lonlat_grid(kinds, sector)
+        todo, idx, dist = grid.query(lon, lat)
         if len(todo):
             sub = (lon[todo], lat[todo])
             idx[todo], dist[todo] = self._tree_query(self.project(*sub), 1, tree, rows, sub)
+        # the affine projection is off by up to err_m: points so near their station that this
+        # could be more than 0.1 % of the distance (a handful per million) get the geodesic
+        near = np.flatnonzero(dist[:, 0] < grid.exact_below_m)
+        if len(near):
+            s = idx[near, 0]
+            st = self.stations
+            dist[near, 0] = geodesic_m(lon[near], lat[near], st["lon"].to_numpy()[s], st["lat"].to_numpy()[s])
         return self._finish(idx, dist, dmax)
 
     def _lonlat_grid(self, kinds: frozenset[str] | None, sector: str | None) -> _LonLatGrid:
@@ -783,6 +791,8 @@ class _LonLatGrid:
         self.lon0, self.lat0, self.nx, self.ny = f.lon0, f.lat0, f.nx, f.ny
         self.inv_dlon, self.inv_dlat = 1.0 / f.dlon, 1.0 / f.dlat
         self.margin_m = 4.0 * f.err_m + 0.01
+        #: distances (m) below which the frame's affine error could exceed 0.1 % of them
+        self.exact_below_m = f.err_m / 1e-3
         cx = f.x0 + 0.5 * (f.xu + f.xv)
         cy = f.y0 + 0.5 * (f.yu + f.yv)
         radius = np.maximum(np.hypot(0.5 * (f.xu + f.xv), 0.5 * (f.yu + f.yv)),
