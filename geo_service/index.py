@@ -443,6 +443,11 @@ class StationIndex:
                 todo = np.flatnonzero(~ok)
                 sub_ll = None if lonlat is None else (lonlat[0][todo], lonlat[1][todo])
                 idx[todo], dist[todo] = self._tree_query(xy[todo], k, tree, rows, sub_ll)
+            # float32 offsets are good to about 0.1 mm: within a metre of the station, float64
+            near = np.flatnonzero(dist[:, 0] < 1.0)
+            if len(near):
+                p, q = xy[near], self.xy[idx[near, 0]]
+                dist[near, 0] = np.hypot(*(p - q).T) / tm_scale_correction(p, q)
         else:
             idx, dist = self._tree_query(xy, k, tree, rows, lonlat)
         return self._finish(idx, dist, dmax)

@@ -266,6 +266,13 @@ def test_lonlat_grid_distance_is_within_half_a_percent_even_next_to_a_station(ti
     assert r.station_id[:, 0].tolist() == ["S1"] * len(off_m)
     g = geodesic_m(lon, lat, np.full(len(off_m), st1.x), np.full(len(off_m), st1.y))
     np.testing.assert_allclose(r.distance_m[:, 0], g, rtol=5e-3, atol=1e-9)
+    # the same from metres, down to a millimetre from the station (the metric grid)
+    off_m = np.array([0.0, 0.001, 0.01, 0.3, 30.0, 2000.0])
+    xy = index.xy[[0]] + np.column_stack([off_m, np.zeros(len(off_m))])
+    with mock.patch.multiple(index_module, GRID_MIN_BATCH=1, GRID_CELLS=300):
+        r = index.nearest_xy(xy)
+        assert index._grids
+    np.testing.assert_allclose(r.distance_m[:, 0], off_m, rtol=1e-4, atol=1e-12)
 
 
 def _assert_same_stations(index, got, want):
