@@ -41,12 +41,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from geo_service.dataset import Dataset
-from geo_service.store import JobRecord, NotFound, Store, utcnow
+from geo_service.store import Conflict, JobRecord, NotFound, Store, utcnow
 
 log = logging.getLogger("geo_service.api.jobs")
 
 Runner = Callable[..., dict[str, Any]]
 TERMINAL = ("successful", "failed", "dismissed")
+ACTIVE = ("accepted", "running")
 #: at most this often (seconds) a progress callback re-reads the job's stored status
 STORE_CHECK_S = 0.2
 
@@ -147,8 +148,11 @@ class JobManager:
             ev = self._cancel.get(job_id)
             if ev is not None:
                 ev.set()
-            job = self.store.update_job(job_id, status="dismissed", finished_at=utcnow(),
-                                        message="dismissed on request")
+            try:
+                job = self.store.update_job(job_id, status="dismissed", finished_at=utcnow(),
+                                            message="dismissed on request", only_if_status=ACTIVE)
+            except Conflict:  # it finished (here or on another replica) a moment ago
+                return self.store.get_job(job_id)
         log.info("job dismissed", extra={"job_id": job_id})
         return job
 
@@ -196,9 +200,14 @@ class JobManager:
         """Write ``fields`` unless the job was dismissed meanwhile, here (``ev``) or by another
         replica (the stored status is re-read first); True when written."""
         with self._lock:
-            if ev.is_set() or self._ended_elsewhere(job_id, ev):
+            if ev.is_set():
                 return False
-            self.store.update_job(job_id, **fields)
+            try:  # atomic: never overwrites a job another replica ended meanwhile
+                self.store.update_job(job_id, only_if_status=ACTIVE, **fields)
+            except (Conflict, NotFound):
+                self._ended_elsewhere(job_id, ev)
+                ev.set()
+                return False
             return True
 
     def _run(self, job_id: str) -> None:

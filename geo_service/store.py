@@ -137,7 +137,11 @@ class Store(ABC):
     def create_job(self, job: JobRecord) -> JobRecord: ...
 
     @abstractmethod
-    def update_job(self, job_id: str, **fields: Any) -> JobRecord: ...
+    def update_job(self, job_id: str, *, only_if_status: tuple[str, ...] | None = None,
+                   **fields: Any) -> JobRecord:
+        """Update ``fields`` of a job. With ``only_if_status`` the write happens atomically only while
+        the stored status is one of those, else :class:`Conflict` (so a runner never overwrites a
+        job that another process dismissed in the meantime)."""
 
     @abstractmethod
     def get_job(self, job_id: str) -> JobRecord: ...
@@ -350,7 +354,8 @@ class SQLiteStore(Store):
             con.execute(f"INSERT INTO jobs ({cols}) VALUES ({','.join('?' * len(d))})", tuple(d.values()))
         return job
 
-    def update_job(self, job_id: str, **fields: Any) -> JobRecord:
+    def update_job(self, job_id: str, *, only_if_status: tuple[str, ...] | None = None,
+                   **fields: Any) -> JobRecord:
         allowed = set(JobRecord.__dataclass_fields__) - {"id"}
         bad = set(fields) - allowed
         if bad:
@@ -362,9 +367,15 @@ class SQLiteStore(Store):
         with self._lock, self._conn() as con:
             if vals:
                 sets = ",".join(f"{k}=?" for k in vals)
-                cur = con.execute(f"UPDATE jobs SET {sets} WHERE id=?", (*vals.values(), job_id))
-                if cur.rowcount == 0:
-                    raise NotFound(f"no job '{job_id}'")
+                q, args = f"UPDATE jobs SET {sets} WHERE id=?", (*vals.values(), job_id)
+                if only_if_status is not None:
+                    q += f" AND status IN ({','.join('?' * len(only_if_status))})"
+                    args = (*args, *only_if_status)
+                if con.execute(q, args).rowcount == 0:
+                    row = con.execute("SELECT status FROM jobs WHERE id=?", (job_id,)).fetchone()
+                    if row is None:
+                        raise NotFound(f"no job '{job_id}'")
+                    raise Conflict(f"job '{job_id}' is {row['status']}, not one of {list(only_if_status or ())}")
         return self.get_job(job_id)
 
     def get_job(self, job_id: str) -> JobRecord:

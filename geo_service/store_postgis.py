@@ -482,7 +482,8 @@ class PostGISStore(Store):
             con.execute(q, (*d.values(), self.owner_key))
         return job
 
-    def update_job(self, job_id: str, **fields: Any) -> JobRecord:
+    def update_job(self, job_id: str, *, only_if_status: tuple[str, ...] | None = None,
+                   **fields: Any) -> JobRecord:
         allowed = set(_JOB_FIELDS) - {"id"}
         bad = set(fields) - allowed
         if bad:
@@ -497,8 +498,16 @@ class PostGISStore(Store):
             if vals:
                 q = sql.SQL("UPDATE {} SET {} WHERE id=%s").format(
                     self._t("jobs"), sql.SQL(", ").join(sql.SQL("{}=%s").format(sql.Identifier(k)) for k in vals))
-                if con.execute(q, (*vals.values(), job_id)).rowcount == 0:
-                    raise NotFound(f"no job '{job_id}'")
+                args: tuple[Any, ...] = (*vals.values(), job_id)
+                if only_if_status is not None:
+                    q = q + sql.SQL(" AND status = ANY(%s)")
+                    args = (*args, list(only_if_status))
+                if con.execute(q, args).rowcount == 0:
+                    row = con.execute(sql.SQL("SELECT status FROM {} WHERE id=%s").format(self._t("jobs")),
+                                      (job_id,)).fetchone()
+                    if row is None:
+                        raise NotFound(f"no job '{job_id}'")
+                    raise Conflict(f"job '{job_id}' is {row[0]}, not one of {list(only_if_status or ())}")
         return self.get_job(job_id)
 
     def get_job(self, job_id: str) -> JobRecord:

@@ -467,3 +467,18 @@ def test_postgis_refuses_nul_characters_clearly(postgis, tiny_layers):
     with pytest.raises(StoreError, match="layer stations: .*NUL"):
         postgis.put_dataset("x", Dataset.from_layers(tiny_layers))
     assert not postgis.has_dataset("x")
+
+
+def test_conditional_job_update_never_overwrites_an_ended_job(store):
+    """A runner's write guarded by only_if_status loses to a dismissal made in between."""
+    from geo_service.store import Conflict, JobRecord
+
+    store.create_job(JobRecord(id="cj1", dataset_id="d", kind="optimise", params={}))
+    store.update_job("cj1", status="running", only_if_status=("accepted", "running"))
+    store.update_job("cj1", status="dismissed")  # another replica dismisses it
+    with pytest.raises(Conflict, match="dismissed"):
+        store.update_job("cj1", status="successful", result={"x": 1}, only_if_status=("accepted", "running"))
+    job = store.get_job("cj1")
+    assert job.status == "dismissed" and job.result is None
+    with pytest.raises(NotFound):
+        store.update_job("nope", progress=1.0, only_if_status=("running",))
