@@ -97,12 +97,17 @@ def serve(
     """Start the HTTP service (API, maps and web page). An empty store gets the demo county."""
     import uvicorn
 
-    os.environ["GEO_SERVICE_DATA_DIR"] = _data_dir(data_dir)
+    where = _data_dir(data_dir)
+    if where.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+        os.environ["GEO_SERVICE_DATABASE_URL"] = where
+    else:
+        os.environ["GEO_SERVICE_DATA_DIR"] = where
     if no_demo:
         os.environ["GEO_SERVICE_LOAD_DEMO"] = "false"
     from api.app import create_app
 
-    typer.echo(f"geo-service: storage at {_data_dir(data_dir)}; open http://{host}:{port}/", err=True)
+    shown = where.split("@")[-1] if "://" in where else where  # never print a password
+    typer.echo(f"geo-service: storage at {shown}; open http://{host}:{port}/", err=True)
     uvicorn.run(create_app(), host=host, port=port, log_level="info")
 
 
