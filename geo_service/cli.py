@@ -87,6 +87,32 @@ def _read_input(path: Optional[Path], layer_files: dict[str, str], datum: str, n
     return read_dataset(path, datum=datum, name=name, missing_points=missing_points)
 
 
+def _load_source(source: Optional[str], datum: str = "wgs84", data_dir: Optional[str] = None):
+    """The dataset a command works on: a file/folder when ``source`` names one, else a dataset id
+    in the store (default ``demo``, stored on first use). Exits 2 on invalid files, 1 if unknown."""
+    from .dataset import DatasetValidationError
+    from .store import NotFound, open_store
+
+    source = source or "demo"
+    src = Path(source)
+    if src.exists():
+        try:
+            return _read_input(src, {}, datum, src.stem, "error")
+        except DatasetValidationError as e:
+            _report_problems(e)
+            raise typer.Exit(2)
+    store = open_store(_data_dir(data_dir))
+    if source == "demo":
+        from .seed import ensure_demo
+
+        with progress("loading the demo county"):
+            ensure_demo(store, only_if_empty=False)
+    try:
+        return store.get_dataset(source)
+    except (NotFound, ValueError) as e:
+        fail(f"{e} (and no file or folder named '{source}')", 1)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
@@ -374,27 +400,7 @@ def optimise(
         fail("invalid parameters: " + "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors()), 2)
     except (OSError, ValueError) as e:
         fail(str(e), 2)
-    src = Path(source)
-    if src.exists():
-        from .dataset import DatasetValidationError
-
-        try:
-            ds = _read_input(src, {}, datum, src.stem, "error")
-        except DatasetValidationError as e:
-            _report_problems(e)
-            raise typer.Exit(2)
-    else:
-        from .store import NotFound, open_store
-
-        store = open_store(_data_dir(data_dir))
-        if source == "demo":
-            from .seed import ensure_demo
-
-            ensure_demo(store, only_if_empty=False)
-        try:
-            ds = store.get_dataset(source)
-        except (NotFound, ValueError) as e:
-            fail(f"{e} (and no file named '{source}')", 1)
+    ds = _load_source(source, datum, data_dir)
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -433,7 +439,7 @@ def optimise(
 
 @app.command("close-gaps")
 def close_gaps_cmd(
-    path: Annotated[Optional[Path], typer.Argument(help="dataset file or folder; omit for the demo county")] = None,
+    source: Annotated[Optional[str], typer.Argument(help="dataset id in the store or a dataset file (default: demo)")] = None,
     model: Annotated[str, typer.Option(help="lscp (fewest points), mclp (k points, most people) or pmedian")] = "lscp",
     threshold_m: Annotated[float, typer.Option(help="service distance in metres (straight mode)")] = 10000,
     threshold_s: Annotated[float, typer.Option(help="service time in seconds (road mode)")] = 1800,
@@ -443,18 +449,13 @@ def close_gaps_cmd(
     time_limit: Annotated[float, typer.Option(help="solver seconds")] = 60,
     out: Annotated[Optional[Path], typer.Option(help="write proposed points: .geojson or .csv")] = None,
     datum: DatumOpt = "wgs84",
+    data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Propose new contact points where stations do not reach; print coverage before and after."""
     from solvers.gaps import close_gaps
 
-    if path is None:
-        from .demo import generate_demo
-
-        with progress("generating the demo county"):
-            ds = generate_demo()
-    else:
-        ds = _read_input(path, {}, datum, path.stem, "error")
+    ds = _load_source(source, datum, data_dir)
     cands = candidates if candidates in ("villages", "seats") else [c.strip() for c in candidates.split(",")]
     try:
         with progress(f"solving {model}"):
@@ -478,8 +479,8 @@ def close_gaps_cmd(
 
 @app.command("map")
 def map_cmd(
-    dataset_id: Annotated[str, typer.Argument(help="dataset id in the store")],
-    out: Annotated[Path, typer.Option("--out", help="HTML file; its assets are copied beside it into static/")],
+    source: Annotated[Optional[str], typer.Argument(help="dataset id in the store or a dataset file (default: demo)")] = None,
+    out: Annotated[Path, typer.Option("--out", help="HTML file; its assets are copied beside it into static/")] = Path("map.html"),
     kind: Annotated[str, typer.Option(help="coverage or gaps (proposed contact points)")] = "coverage",
     lang: Annotated[str, typer.Option(help="labels: zh or en")] = "zh",
     tiles: Annotated[str, typer.Option(help="osm, gaode, gaode_satellite, tianditu or none")] = "osm",
@@ -490,12 +491,7 @@ def map_cmd(
     """Write a coverage or gap-closing map that opens offline from disk (Leaflet assets beside it)."""
     import maps
 
-    from .store import NotFound, open_store
-
-    try:
-        ds = open_store(_data_dir(data_dir)).get_dataset(dataset_id)
-    except (NotFound, ValueError) as e:
-        fail(str(e), 1)
+    ds = _load_source(source, "wgs84", data_dir)
     try:
         with progress(f"drawing the {kind} map"):
             if kind == "coverage":
@@ -517,32 +513,22 @@ def map_cmd(
 
 @app.command("coverage")
 def coverage_cmd(
-    path: Annotated[Optional[Path], typer.Argument(help="dataset file or folder; omit for the demo county")] = None,
+    source: Annotated[Optional[str], typer.Argument(help="dataset id in the store or a dataset file (default: demo)")] = None,
     mode: Annotated[str, typer.Option(help="straight (metres) or road (seconds, door to door)")] = "straight",
     thresholds: Annotated[Optional[str], typer.Option(
         help="comma list: metres (straight, default 5000,10000,20000) or seconds (road, default 900,1800,3600)")] = None,
     level: Annotated[str, typer.Option(help="table to print: total, county, township or sector")] = "township",
     kinds: Annotated[Optional[str], typer.Option(help="comma list of station kinds (default: all)")] = None,
     datum: DatumOpt = "wgs84",
+    data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Population-weighted last-mile coverage by threshold (per county, township, sector)."""
     from .coverage import coverage_summary
-    from .dataset import DatasetValidationError
 
     if level not in ("total", "county", "township", "sector"):
         fail(f"--level must be total, county, township or sector, got {level!r}", 2)
-    if path is None:
-        from .demo import generate_demo
-
-        with progress("generating the demo county"):
-            ds = generate_demo()
-    else:
-        try:
-            ds = _read_input(path, {}, datum, path.stem, "error")
-        except DatasetValidationError as e:
-            _report_problems(e)
-            raise typer.Exit(2)
+    ds = _load_source(source, datum, data_dir)
     try:
         thr = [float(t) for t in thresholds.split(",") if t.strip()] if thresholds else None
         kw = {"thresholds_m": thr} if mode == "straight" and thr else {}

@@ -80,3 +80,15 @@ def test_bad_dataset_id_and_missing_file(tmp_path):
     assert r.exit_code == 2 and "no such file" in r.output
     r = runner.invoke(app, ["summary", "missing", "--data-dir", str(tmp_path / "s")])
     assert r.exit_code == 1 and "no dataset 'missing'" in r.output
+
+
+def test_area_commands_take_a_file_or_a_stored_dataset(tiny_gpkg, tmp_path):
+    """coverage/close-gaps/map/optimise accept a file, a dataset id, and say so when it is neither."""
+    data = tmp_path / "store"
+    assert runner.invoke(app, ["import", str(tiny_gpkg), "--name", "tiny", "--data-dir", str(data)]).exit_code == 0
+    from_file = runner.invoke(app, ["coverage", str(tiny_gpkg), "--level", "total", "--json"])
+    from_store = runner.invoke(app, ["coverage", "tiny", "--level", "total", "--json", "--data-dir", str(data)])
+    assert from_file.exit_code == 0 and from_store.exit_code == 0, from_file.output + from_store.output
+    assert json.loads(from_file.stdout)["total"] == json.loads(from_store.stdout)["total"]
+    r = runner.invoke(app, ["close-gaps", "nosuch", "--data-dir", str(data)])
+    assert r.exit_code == 1 and "no dataset 'nosuch'" in r.output and "no file or folder" in r.output
