@@ -43,6 +43,11 @@ from pyproj import CRS, Transformer
 from scipy.spatial import cKDTree
 
 from .crs import geodesic_m
+
+try:  # optional: compiled loops for the large-batch grids; numpy does the same without it
+    import numba as _numba
+except ImportError:  # pragma: no cover - depends on the environment
+    _numba = None
 from .domain import (
     SECTORS,
     STATION_KINDS,
@@ -66,6 +71,9 @@ GRID_MIN_BATCH = 20_000
 #: Target number of grid cells (cells are at least 200 m across).
 GRID_CELLS = 250_000
 _GRID_EXTRA = 7  # candidates per cell beyond the first before a cell counts as crowded
+#: Answer large batches with the numba kernels when numba is installed (same answers as the
+#: numpy code, which is used otherwise; set False to force numpy).
+USE_NUMBA = _numba is not None
 
 
 class InvalidQuery(ValueError):
@@ -651,6 +659,12 @@ class _CellGrid:
         """(answered mask, nearest station rows (n, 1), ground metres (n, 1)) for metric points
         ``x``, ``y``; rows not answered (mask False) hold junk for the caller to fill from the
         KD-tree."""
+        if USE_NUMBA:
+            n = len(x)
+            best, dist, ok = np.empty((n, 1), dtype=np.int64), np.empty((n, 1)), np.empty(n, dtype=bool)
+            _cell_kernel(x, y, self.x0, self.y0, 1.0 / self.size, self.nx, self.ny, self.table, self.m_cand,
+                         self.sx, self.sy, best[:, 0], dist[:, 0], ok)
+            return ok, best, dist
         fx = x - self.x0
         fx *= 1.0 / self.size
         fy = y - self.y0
@@ -736,12 +750,13 @@ def _rank_many(px: NDArray, py: NDArray, cand: NDArray, sx: NDArray, sy: NDArray
         second = np.sqrt(np.partition(d2, 1, axis=1)[:, 1])
         with np.errstate(invalid="ignore"):
             check = np.flatnonzero(second - d < margin_m)
-        if len(check):  # unsure when the runner-up is close and not at the same place
-            o = np.argsort(d2[check], axis=1, kind="stable")[:, :2]
-            c2 = np.take_along_axis(cand[check], o, axis=1)
-            d12 = np.sqrt(np.take_along_axis(d2[check], o, axis=1))
-            apart = (sx.take(c2[:, 0]) != sx.take(c2[:, 1])) | (sy.take(c2[:, 0]) != sy.take(c2[:, 1]))
-            sure[check] = ~((d12[:, 1] - d12[:, 0] < margin_m) & apart)
+        if len(check):  # unsure when another candidate, not at the same place, is that close
+            cc = cand[check]
+            bc = best[check][:, None]
+            apart = (sx.take(cc) != sx.take(bc)) | (sy.take(cc) != sy.take(bc))
+            with np.errstate(invalid="ignore"):
+                close = np.sqrt(d2[check]) - d[check][:, None] < margin_m
+            sure[check] = ~(close & apart).any(axis=1)
     bx = sx.take(best)
     dist = d / (1.0 + (px * px + px * bx + bx * bx) / (6.0 * _R_EARTH_M ** 2))
     return sure, best, dist
@@ -837,6 +852,13 @@ class _LonLatGrid:
     def query(self, lon: NDArray, lat: NDArray) -> tuple[NDArray, NDArray, NDArray]:
         """(rows left to the KD-tree, nearest station rows (n, 1), ground metres (n, 1)) for
         WGS-84 ``lon``, ``lat`` (degrees); the rows left over hold junk for the caller to fill."""
+        if USE_NUMBA:
+            n = len(lon)
+            best, dist, ok = np.empty((n, 1), dtype=np.int64), np.empty((n, 1)), np.empty(n, dtype=bool)
+            _lonlat_kernel(lon, lat, self.lon0, self.lat0, self.inv_dlon, self.inv_dlat, self.nx, self.ny,
+                           self.table, self.m_aff, self.m_cand, self.sx, self.sy, self.margin_m,
+                           best[:, 0], dist[:, 0], ok)
+            return np.flatnonzero(~ok), best, dist
         fx = lon - self.lon0
         fx *= self.inv_dlon
         fy = lat - self.lat0
@@ -873,3 +895,104 @@ class _LonLatGrid:
                                                                     self.margin_m)
             todo.append(multi[~sure])
         return np.sort(np.concatenate(todo)), best, dist
+
+
+# --- optional numba kernels: one pass over the points, no temporary arrays -----------------------
+
+def _njit(fn):
+    """``numba.njit`` (cached on disk, releasing the GIL) when numba is installed, else ``fn``."""
+    return fn if _numba is None else _numba.njit(cache=True, nogil=True)(fn)
+
+
+@_njit
+def _nearest_candidate(px, py, cand, m, sx, sy, margin_m):  # pragma: no cover - compiled
+    """Row, squared distance and sureness of the nearest of ``cand[m]`` to (px, py); not sure
+    when another candidate, not at the same place, is within ``margin_m`` (< 0: no check)."""
+    sentinel = sx.shape[0] - 1
+    bd = np.inf
+    bj = sentinel
+    for j in range(cand.shape[1]):
+        s = cand[m, j]
+        if s == sentinel:
+            break
+        dx = px - sx[s]
+        dy = py - sy[s]
+        d2 = dx * dx + dy * dy
+        if d2 < bd:
+            bd = d2
+            bj = s
+    sure = True
+    if margin_m >= 0:
+        d = np.sqrt(bd)
+        for j in range(cand.shape[1]):
+            s = cand[m, j]
+            if s == sentinel:
+                break
+            if sx[s] == sx[bj] and sy[s] == sy[bj]:
+                continue
+            dx = px - sx[s]
+            dy = py - sy[s]
+            if np.sqrt(dx * dx + dy * dy) - d < margin_m:
+                sure = False
+                break
+    return bj, bd, sure
+
+
+@_njit
+def _cell_kernel(x, y, x0, y0, inv_size, nx, ny, table, m_cand, sx, sy, best, dist,
+                 ok):  # pragma: no cover - compiled
+    """:meth:`_CellGrid.query` as one loop, writing ``best``, ``dist`` and ``ok`` (n,)."""
+    for i in range(x.shape[0]):
+        fx = (x[i] - x0) * inv_size
+        fy = (y[i] - y0) * inv_size
+        ix = min(max(int(fx), 0), nx - 1)
+        iy = min(max(int(fy), 0), ny - 1)
+        c = iy * nx + ix
+        code = table[c, 3]
+        if code >= 0:
+            dx = table[c, 0] + (fx - ix) * table[c, 2]
+            dy = table[c, 1] + (fy - iy) * table[c, 2]
+            best[i] = int(code)
+            dist[i] = np.sqrt(dx * dx + dy * dy)
+            ok[i] = True
+        elif code == -1:
+            ok[i] = False
+        else:
+            px, py = x[i], y[i]
+            bj, bd, _ = _nearest_candidate(px, py, m_cand, int(-2 - code), sx, sy, -1.0)
+            bx = sx[bj]
+            best[i] = bj
+            dist[i] = np.sqrt(bd) / (1.0 + (px * px + px * bx + bx * bx) / (6.0 * _R_EARTH_M ** 2))
+            ok[i] = True
+
+
+@_njit
+def _lonlat_kernel(lon, lat, lon0, lat0, inv_dlon, inv_dlat, nx, ny, table, m_aff, m_cand, sx, sy,
+                   margin_m, best, dist, ok):  # pragma: no cover - compiled
+    """:meth:`_LonLatGrid.query` as one loop, writing ``best``, ``dist`` and ``ok`` (n,)."""
+    for i in range(lon.shape[0]):
+        fx = (lon[i] - lon0) * inv_dlon
+        fy = (lat[i] - lat0) * inv_dlat
+        ix = min(max(int(fx), 0), nx - 1)
+        iy = min(max(int(fy), 0), ny - 1)
+        c = iy * nx + ix
+        code = table[c, 6]
+        u = fx - ix
+        v = fy - iy
+        if code >= 0:
+            dx = table[c, 0] + u * table[c, 2] + v * table[c, 4]
+            dy = table[c, 1] + u * table[c, 3] + v * table[c, 5]
+            best[i] = int(code)
+            dist[i] = np.sqrt(dx * dx + dy * dy)
+            ok[i] = True
+        elif code == -1:
+            ok[i] = False
+        else:
+            m = int(-2 - code)
+            px = m_aff[m, 0] + u * m_aff[m, 1] + v * m_aff[m, 2]
+            py = m_aff[m, 3] + u * m_aff[m, 4] + v * m_aff[m, 5]
+            bj, bd, sure = _nearest_candidate(px, py, m_cand, m, sx, sy, margin_m)
+            bx = sx[bj]
+            best[i] = bj
+            dist[i] = np.sqrt(bd) / (1.0 + (px * px + px * bx + bx * bx) / (6.0 * _R_EARTH_M ** 2))
+            ok[i] = sure

@@ -11,12 +11,18 @@ import pytest
 from conftest import LAT0, LON0
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pyproj import Transformer
 from shapely.geometry import Point
 
 from geo_service import index as index_module
 from geo_service.crs import geodesic_m, metric_crs
 from geo_service.index import GRID_MIN_BATCH, InvalidQuery, StationIndex
 
+# the large-batch grids run as numpy code, or as numba kernels where numba is installed: both
+KERNELS = (False, True) if index_module._numba is not None else (False,)
+KERNEL_PARAMS = [pytest.param(False, id="numpy"),
+                 pytest.param(True, id="numba", marks=pytest.mark.skipif(
+                     index_module._numba is None, reason="numba is not installed"))]
 KINDS = ("station_comprehensive", "station_sector", "studio", "contact_point")
 SECS = ("经济", "农业", "医药卫生", "教育")
 CRS_M = metric_crs(LON0 + 0.1, LAT0 + 0.05)  # the tiny county's centre
@@ -59,14 +65,14 @@ def _brute(lon, lat, st_gdf, mask):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stations=station_sets(), pts=st.lists(query_point, min_size=1, max_size=12),
        dup=st.booleans(), k=st.integers(1, 4), kind=st.sampled_from((None,) + KINDS),
-       sector=st.sampled_from((None,) + SECS), grid=st.booleans())
-def test_matches_geodesic_brute_force(stations, pts, dup, k, kind, sector, grid):
+       sector=st.sampled_from((None,) + SECS), grid=st.booleans(), use_numba=st.sampled_from(KERNELS))
+def test_matches_geodesic_brute_force(stations, pts, dup, k, kind, sector, grid, use_numba):
     gdf = _stations(*stations)
     if dup:  # duplicate query points in one batch
         pts = pts + pts[:3]
     lon, lat = np.array(pts).T
     # grid=True sends even these small batches down the large-batch path (a coarse cell grid)
-    limits = {"GRID_MIN_BATCH": 1 if grid else GRID_MIN_BATCH, "GRID_CELLS": 3000}
+    limits = {"GRID_MIN_BATCH": 1 if grid else GRID_MIN_BATCH, "GRID_CELLS": 3000, "USE_NUMBA": use_numba}
     with mock.patch.multiple(index_module, **limits):
         index = StationIndex(gdf, CRS_M, extent=(LON0 - 0.3, LAT0 - 0.3, LON0 + 0.5, LAT0 + 0.4))
         res = index.nearest(lon, lat, k=k, kinds=kind, sector=sector)
@@ -218,9 +224,11 @@ def test_concurrent_queries_agree_with_sequential(tiny):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("use_numba", KERNEL_PARAMS)
 @pytest.mark.parametrize("k, kind, sector", [(1, None, None), (3, None, None), (1, "studio", None),
                                              (1, None, "农业"), (2, None, "农业")])
-def test_large_batch_grid_path_equals_tree_path(k, kind, sector):
+def test_large_batch_grid_path_equals_tree_path(k, kind, sector, use_numba, monkeypatch):
+    monkeypatch.setattr(index_module, "USE_NUMBA", use_numba)
     # stations of the tiny county plus co-located duplicates and a tight cluster
     pts = [(LON0 + 0.05, LAT0 + 0.05), (LON0 + 0.12, LAT0 + 0.02), (LON0 + 0.19, LAT0 + 0.01)]
     pts += [pts[0], pts[0], pts[2]] + [(LON0 + 0.15 + 0.001 * i, LAT0 + 0.08) for i in range(10)]
@@ -253,7 +261,9 @@ def test_large_batch_grid_path_equals_tree_path(k, kind, sector):
     _assert_same_stations(index, big_xy.station_index, np.vstack([p.station_index for p in parts]))
 
 
-def test_lonlat_grid_distance_is_within_half_a_percent_even_next_to_a_station(tiny):
+@pytest.mark.parametrize("use_numba", KERNEL_PARAMS)
+def test_lonlat_grid_distance_is_within_half_a_percent_even_next_to_a_station(tiny, use_numba, monkeypatch):
+    monkeypatch.setattr(index_module, "USE_NUMBA", use_numba)
     # coarse cells (affine error of centimetres) and points 0.2 m to 2 km from station S1
     st1 = tiny.stations.set_index("id").geometry["S1"]
     off_m = np.array([0.0, 0.2, 1.0, 5.0, 30.0, 200.0, 2000.0])
@@ -275,6 +285,26 @@ def test_lonlat_grid_distance_is_within_half_a_percent_even_next_to_a_station(ti
     np.testing.assert_allclose(r.distance_m[:, 0], off_m, rtol=1e-4, atol=1e-12)
 
 
+@pytest.mark.parametrize("use_numba", KERNEL_PARAMS)
+def test_lonlat_grid_leaves_close_calls_to_proj(use_numba, monkeypatch):
+    # points on the perpendicular bisector of two stations (in the metric CRS): which one is
+    # nearer is decided below the affine projection's centimetres, so the grid must hand them to
+    # PROJ + KD-tree and give its answers, not its own
+    monkeypatch.setattr(index_module, "USE_NUMBA", use_numba)
+    gdf = _stations([(LON0 + 0.05, LAT0 + 0.03), (LON0 + 0.13, LAT0 + 0.07)], KINDS[:2], [[], []])
+    extent = (LON0 - 0.05, LAT0 - 0.05, LON0 + 0.25, LAT0 + 0.15)
+    index = StationIndex(gdf, CRS_M, extent=extent)
+    a, b = index.xy
+    mid, along = (a + b) / 2, np.array([-(b - a)[1], (b - a)[0]]) / np.hypot(*(b - a))
+    xy = mid + np.linspace(-4000, 4000, 2001)[:, None] * along
+    lon, lat = Transformer.from_crs(CRS_M, "EPSG:4326", always_xy=True).transform(xy[:, 0], xy[:, 1])
+    want = index.nearest(lon, lat)  # a small batch: PROJ + KD-tree
+    with mock.patch.multiple(index_module, GRID_MIN_BATCH=1):
+        got = index.nearest(lon, lat)
+        assert index._llgrids
+    np.testing.assert_array_equal(got.station_index, want.station_index)
+
+
 def _assert_same_stations(index, got, want):
     """The same stations, except co-located ones (which are interchangeable)."""
     xy = np.vstack([index.xy, [np.nan, np.nan]])  # row -1: none
@@ -286,8 +316,9 @@ def _assert_same_stations(index, got, want):
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stations=station_sets(), pts=st.lists(query_point, min_size=1, max_size=12), k=st.sampled_from((1, 1, 2)),
        kind=st.sampled_from((None,) + KINDS), sector=st.sampled_from((None,) + SECS),
-       dmax=st.floats(0, 40_000), cells=st.sampled_from((300, 3000, 30_000)))
-def test_grid_paths_equal_kd_tree_with_max_distance(stations, pts, k, kind, sector, dmax, cells):
+       dmax=st.floats(0, 40_000), cells=st.sampled_from((300, 3000, 30_000)),
+       use_numba=st.sampled_from(KERNELS))
+def test_grid_paths_equal_kd_tree_with_max_distance(stations, pts, k, kind, sector, dmax, cells, use_numba):
     """Large-batch paths (lon/lat grid, metric grid) vs PROJ + KD-tree: points inside, on the
     township border and outside every county, filters, k > 1, max_distance_m, coarse and fine
     cells, co-located stations."""
@@ -296,7 +327,7 @@ def test_grid_paths_equal_kd_tree_with_max_distance(stations, pts, k, kind, sect
     extent = (LON0 - 0.3, LAT0 - 0.3, LON0 + 0.5, LAT0 + 0.4)
     kw = {"k": k, "kinds": kind, "sector": sector, "max_distance_m": dmax}
     want = StationIndex(gdf, CRS_M, extent=extent).nearest(lon, lat, **kw)
-    with mock.patch.multiple(index_module, GRID_MIN_BATCH=1, GRID_CELLS=cells):
+    with mock.patch.multiple(index_module, GRID_MIN_BATCH=1, GRID_CELLS=cells, USE_NUMBA=use_numba):
         index = StationIndex(gdf, CRS_M, extent=extent)
         got = index.nearest(lon, lat, **kw)
         got_xy = index.nearest_xy(index.project(lon, lat), **kw)
