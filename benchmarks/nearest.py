@@ -1,6 +1,7 @@
 """Straight-line nearest station: StationIndex vs geopandas.sjoin_nearest, same points, one run.
 
     .venv/bin/python benchmarks/nearest.py [--points 100000] [--repeat 3] [--seed 0] [--sequential]
+                                           [--no-numba]
 
 Uses the demo prefecture (geo_service.demo.generate_demo) and random points over its extent.
 Two comparisons, each ending with the nearest station and its distance in metres:
@@ -69,12 +70,18 @@ def main() -> None:
     ap.add_argument("--points", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-numba", action="store_true",
+                    help="answer large batches with the numpy code even where numba is installed")
     ap.add_argument("--sequential", action="store_true",
                     help="run each contender's repeats back to back (warm caches) instead of in turns")
     args = ap.parse_args()
 
+    from geo_service import index as index_module
     from geo_service.demo import generate_demo
     from geo_service.index import StationIndex
+
+    if args.no_numba:
+        index_module.USE_NUMBA = False
 
     ds = generate_demo()
     rng = np.random.default_rng(args.seed)
@@ -82,6 +89,8 @@ def main() -> None:
     lon = rng.uniform(x0, x1, args.points)
     lat = rng.uniform(y0, y1, args.points)
     print(f"dataset: {ds.name} ({len(ds.stations)} stations); {args.points:,} random points")
+    kernel = (f"numba {index_module._numba.__version__}" if index_module.USE_NUMBA else "numpy")
+    print(f"large-batch grids run as: {kernel}")
 
     t_build, index = timed(lambda: StationIndex.from_dataset(ds), args.repeat)
     index.nearest(lon[:10], lat[:10])  # build the unfiltered tree
