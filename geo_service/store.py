@@ -22,7 +22,7 @@ import sqlite3
 import threading
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -142,6 +142,16 @@ class Store(ABC):
         """Update ``fields`` of a job. With ``only_if_status`` the write happens atomically only while
         the stored status is one of those, else :class:`Conflict` (so a runner never overwrites a
         job that another process dismissed in the meantime)."""
+
+    def create_jobs(self, jobs: Sequence[JobRecord]) -> list[JobRecord]:
+        """Create several jobs; stores override this to write them in one transaction."""
+        return [self.create_job(job) for job in jobs]
+
+    def update_jobs(self, updates: Mapping[str, Mapping[str, Any]]) -> None:
+        """Apply ``{job_id: fields}`` as :meth:`update_job` would (no ``only_if_status``); stores
+        override this to write them in one transaction (all or none)."""
+        for job_id, fields in updates.items():
+            self.update_job(job_id, **fields)
 
     @abstractmethod
     def get_job(self, job_id: str) -> JobRecord: ...
@@ -377,6 +387,55 @@ class SQLiteStore(Store):
                         raise NotFound(f"no job '{job_id}'")
                     raise Conflict(f"job '{job_id}' is {row['status']}, not one of {list(only_if_status or ())}")
         return self.get_job(job_id)
+
+    def create_jobs(self, jobs: Sequence[JobRecord]) -> list[JobRecord]:
+        """Create ``jobs`` in one transaction (one WAL sync instead of one per job)."""
+        rows = []
+        for job in jobs:
+            d = job.to_dict()
+            for k in _JOB_JSON:
+                d[k] = json.dumps(d[k], ensure_ascii=False) if d[k] is not None else None
+            rows.append(d)
+        if rows:
+            q = f"INSERT INTO jobs ({','.join(rows[0])}) VALUES ({','.join('?' * len(rows[0]))})"
+            with self._lock, self._conn() as con:
+                con.execute("BEGIN IMMEDIATE")
+                try:
+                    con.executemany(q, [tuple(d.values()) for d in rows])
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+        return list(jobs)
+
+    def update_jobs(self, updates: Mapping[str, Mapping[str, Any]]) -> None:
+        """Apply ``{job_id: fields}`` in one transaction (all or none; :class:`NotFound` if a job is
+        missing)."""
+        allowed = set(JobRecord.__dataclass_fields__) - {"id"}
+        stmts = []
+        for job_id, fields in updates.items():
+            bad = set(fields) - allowed
+            if bad:
+                raise ValueError(f"unknown job fields: {sorted(bad)}")
+            if "status" in fields and fields["status"] not in JOB_STATUSES:
+                raise ValueError(f"unknown job status {fields['status']!r}")
+            if fields:
+                vals = [json.dumps(v, ensure_ascii=False) if k in _JOB_JSON and v is not None else v
+                        for k, v in fields.items()]
+                stmts.append((f"UPDATE jobs SET {','.join(f'{k}=?' for k in fields)} WHERE id=?",
+                              (*vals, job_id), job_id))
+        if not stmts:
+            return
+        with self._lock, self._conn() as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                for q, args, job_id in stmts:
+                    if con.execute(q, args).rowcount == 0:
+                        raise NotFound(f"no job '{job_id}'")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
 
     def get_job(self, job_id: str) -> JobRecord:
         with self._conn() as con:

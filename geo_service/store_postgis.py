@@ -38,7 +38,7 @@ import json
 import math
 import secrets
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -509,6 +509,50 @@ class PostGISStore(Store):
                         raise NotFound(f"no job '{job_id}'")
                     raise Conflict(f"job '{job_id}' is {row[0]}, not one of {list(only_if_status or ())}")
         return self.get_job(job_id)
+
+    def create_jobs(self, jobs: Sequence[JobRecord]) -> list[JobRecord]:
+        """Create ``jobs`` in one transaction."""
+        rows = []
+        for job in jobs:
+            d = job.to_dict()
+            for k in _JOB_JSON:
+                d[k] = _dumps(d[k])
+            rows.append((*d.values(), self.owner_key))
+        if rows:
+            self._hold_owner_lock()
+            cols = [*_JOB_FIELDS, "owner"]
+            q = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                self._t("jobs"), sql.SQL(", ").join(map(sql.Identifier, cols)),
+                sql.SQL(", ").join(sql.Placeholder() * len(cols)))
+            with self._conn() as con, con.transaction(), con.cursor() as cur:
+                cur.executemany(q, rows)
+        return list(jobs)
+
+    def update_jobs(self, updates: Mapping[str, Mapping[str, Any]]) -> None:
+        """Apply ``{job_id: fields}`` in one transaction (all or none; :class:`NotFound` if a job is
+        missing)."""
+        allowed = set(_JOB_FIELDS) - {"id"}
+        stmts = []
+        for job_id, fields in updates.items():
+            bad = set(fields) - allowed
+            if bad:
+                raise ValueError(f"unknown job fields: {sorted(bad)}")
+            if "status" in fields and fields["status"] not in JOB_STATUSES:
+                raise ValueError(f"unknown job status {fields['status']!r}")
+            vals: dict[str, Any] = {k: (_dumps(v) if k in _JOB_JSON else v) for k, v in fields.items()}
+            if fields.get("status") in ("accepted", "running"):
+                self._hold_owner_lock()
+                vals["owner"] = self.owner_key
+            if vals:
+                q = sql.SQL("UPDATE {} SET {} WHERE id=%s").format(
+                    self._t("jobs"), sql.SQL(", ").join(sql.SQL("{}=%s").format(sql.Identifier(k)) for k in vals))
+                stmts.append((q, (*vals.values(), job_id), job_id))
+        if not stmts:
+            return
+        with self._conn() as con, con.transaction():
+            for q, args, job_id in stmts:
+                if con.execute(q, args).rowcount == 0:
+                    raise NotFound(f"no job '{job_id}'")
 
     def get_job(self, job_id: str) -> JobRecord:
         q = sql.SQL("SELECT {} FROM {} WHERE id=%s").format(
