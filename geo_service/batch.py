@@ -8,9 +8,11 @@ result on success, the error on failure. A county that fails is reported and doe
 others. At most ``max_in_flight`` datasets are loaded and in flight at once, so the driver's
 memory does not grow with the number of counties.
 
-The driver (this process) is the only one that touches the store; workers get a
-:class:`~geo_service.dataset.Dataset` and return a JSON-ready dict, so they need no database
-access and a SQLite store works with a multi-machine cluster too.
+Workers load their own county from the store when they can reach it (a PostGIS URL; an
+embedded data dir with a ``LocalCluster`` on this machine), opening it once per worker process,
+so the driver (this process) only sends ids, creates the job records in one transaction and
+writes each round of finished counties in one more. With a remote cluster and an embedded store
+the driver loads each dataset and ships it instead (see ``load_on_workers`` of :func:`run_batch`).
 
 Example::
 
@@ -21,16 +23,20 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
+import os
+import threading
 import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .dataset import Dataset
-from .store import JobRecord, Store, utcnow
+from .store import JobRecord, SQLiteStore, Store, utcnow
 
 DEFAULT_THRESHOLDS_M: tuple[float, ...] = (5000.0, 10000.0, 20000.0)
 
@@ -101,6 +107,7 @@ class BatchReport:
     elapsed_s: float = 0.0
     workers: int = 0
     startup_s: float = 0.0  # starting the LocalCluster (not in elapsed_s)
+    loaded_on_workers: bool = False  # workers loaded their county from the store (else: shipped)
 
     @property
     def succeeded(self) -> list[CountyOutcome]:
@@ -116,7 +123,8 @@ class BatchReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"batch_id": self.batch_id, "elapsed_s": round(self.elapsed_s, 3), "workers": self.workers,
-                "startup_s": round(self.startup_s, 3), "counties": len(self.outcomes),
+                "startup_s": round(self.startup_s, 3), "loaded_on_workers": self.loaded_on_workers,
+                "counties": len(self.outcomes),
                 "succeeded": len(self.succeeded), "failed": len(self.failed),
                 "counties_per_minute": round(self.counties_per_minute, 2),
                 "outcomes": [asdict(o) for o in self.outcomes]}
@@ -146,11 +154,97 @@ def _error_dict(exc: BaseException) -> dict[str, Any]:
     return {"title": type(exc).__name__, "detail": str(exc) or type(exc).__name__, "traceback": tb}
 
 
-def _warm_up() -> None:
-    """Import the heavy modules (OR-Tools, geopandas) on a worker."""
+# -- where a county is loaded -------------------------------------------------------------------
+#
+# Loading a county from the store (GeoPackage read + validation, ~50-250 ms) costs as much as
+# computing it, so when the workers can reach the store they load their own county and the
+# driver only sends an id. Each worker process opens the store once (cached here, keyed by its
+# location) and keeps no dataset cache: every county is read once per batch.
+
+_WORKER_STORES: dict[tuple[str, ...], Store] = {}
+_WORKER_STORES_LOCK = threading.Lock()
+
+
+class _SQLiteReader(SQLiteStore):
+    """An embedded store opened for reading by a worker on the same machine.
+
+    Unlike ``SQLiteStore(data_dir)`` it neither creates the schema nor sweeps leftover files
+    (that is the owner's job, and a sweep could delete a version a writer has just renamed into
+    place), and it caches no datasets. SQLite in WAL mode lets it read while the driver writes.
+    """
+
+    def __init__(self, data_dir: str | os.PathLike):
+        self.data_dir = Path(data_dir)
+        self._db_path = self.data_dir / "catalog.sqlite"
+        self._lock = threading.RLock()
+        self._cache = {}
+        if not self._db_path.exists():
+            raise FileNotFoundError(f"no store catalog at {self._db_path} (is the data dir on this machine?)")
+
+    def get_dataset(self, dataset_id: str) -> Dataset:
+        from .io.gpkg import read_gpkg
+
+        return read_gpkg(self.dataset_path(dataset_id), name=dataset_id)
+
+
+def store_location(store: Store) -> tuple[str, ...] | None:
+    """How another process reopens ``store``: ``("sqlite", data_dir)``, ``("postgis", url, schema)``,
+    or ``None`` for a store it cannot open by itself."""
+    if isinstance(store, SQLiteStore):
+        return ("sqlite", str(Path(store.data_dir).resolve()))
+    url, schema = getattr(store, "url", None), getattr(store, "schema", None)
+    if isinstance(url, str) and url.startswith(("postgresql", "postgres://")) and isinstance(schema, str):
+        return ("postgis", url, schema)
+    return None
+
+
+def _worker_store(location: tuple[str, ...]) -> Store:
+    """The store at ``location``, opened once per worker process."""
+    with _WORKER_STORES_LOCK:
+        store = _WORKER_STORES.get(location)
+        if store is None:
+            if location[0] == "sqlite":
+                store = _SQLiteReader(location[1])
+            else:
+                from .store_postgis import PostGISStore
+
+                store = PostGISStore(location[1], schema=location[2], pool_size=1)
+            _WORKER_STORES[location] = store
+        return store
+
+
+def _forget_worker_store(location: tuple[str, ...]) -> None:
+    """Close and drop the cached store at ``location`` in this process (if any)."""
+    with _WORKER_STORES_LOCK:
+        store = _WORKER_STORES.pop(location, None)
+    if store is not None:
+        store.close()
+
+
+def _load_and_run(location: tuple[str, ...], dataset_id: str,
+                  func: Callable[[Dataset, dict[str, Any]], dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+    """On a worker: load ``dataset_id`` from the store at ``location`` and run ``func`` on it."""
+    store = _worker_store(location)
+    ds = store.get_dataset(dataset_id)
+    getattr(store, "_cache", {}).pop(dataset_id, None)  # a PostGIS store caches; a worker needs it once
+    return func(ds, params)
+
+
+def _warm_up(location: tuple[str, ...] | None = None) -> None:
+    """Import the heavy modules (OR-Tools, geopandas) on a worker and open the store there."""
     import solvers.pipeline  # noqa: F401
 
     from . import coverage  # noqa: F401
+
+    if location is not None:
+        _worker_store(location)
+
+
+def _is_local_cluster(client: Any) -> bool:
+    """Whether ``client``'s workers run on this machine (a ``LocalCluster``)."""
+    from distributed import LocalCluster
+
+    return isinstance(getattr(client, "cluster", None), LocalCluster)
 
 
 def _client(scheduler: str | None, n_workers: int, threads_per_worker: int, processes: bool):
@@ -168,7 +262,8 @@ def run_batch(store: Store, dataset_ids: Sequence[str], params: dict[str, Any] |
               client: Any = None, scheduler: str | None = None, n_workers: int = 2,
               threads_per_worker: int = 1, processes: bool = True, max_in_flight: int | None = None,
               progress: bool = True, func: Callable[[Dataset, dict[str, Any]], dict[str, Any]] = process_county,
-              on_outcome: Callable[[CountyOutcome], None] | None = None) -> BatchReport:
+              on_outcome: Callable[[CountyOutcome], None] | None = None,
+              load_on_workers: bool | None = None) -> BatchReport:
     """Run ``func`` (default :func:`process_county`) for each dataset in ``dataset_ids`` on Dask.
 
     Cluster: ``client`` (an existing ``distributed.Client``), else the scheduler at ``scheduler``
@@ -176,45 +271,94 @@ def run_batch(store: Store, dataset_ids: Sequence[str], params: dict[str, Any] |
     ``threads_per_worker`` threads each (1: the solvers are CPU-bound), worker processes unless
     ``processes=False``; a cluster created here is closed at the end.
 
-    Each county gets a job record (kind ``batch``): ``running`` when submitted, then
-    ``successful`` with the result dict or ``failed`` with ``{title, detail, traceback}``. A
-    dataset that cannot be loaded fails alone. ``progress`` shows a bar on stderr;
-    ``on_outcome`` is called as each county finishes. ``report.elapsed_s`` runs from the moment the
-    workers are up (cluster start-up is ``report.startup_s``). ``params`` are checked first
-    (:func:`check_params`) so bad parameters fail the batch before anything runs.
+    ``load_on_workers``: whether each worker loads its county from the store itself (the driver
+    sends only the id; each worker process opens the store once) rather than the driver loading
+    every dataset and shipping it. ``None`` (default) decides: yes for a PostGIS store (its URL
+    works from any worker) and for an embedded store when the cluster is a ``LocalCluster`` on
+    this machine; no otherwise (an embedded store with a remote scheduler). ``True`` with an
+    embedded store and a remote cluster asserts that the data dir is on a shared file system at
+    the same path. ``report.loaded_on_workers`` says which was used.
+
+    Each county gets a job record (kind ``batch``), all created in one transaction as ``accepted``
+    (a dataset id that is not stored fails at once); ``running`` when submitted, then
+    ``successful`` with the result dict or ``failed`` with ``{title, detail, traceback}``. Writes
+    are batched: one transaction per round of finished counties, which also marks the counties
+    submitted next as ``running``. A dataset that cannot be loaded fails alone. ``progress`` shows
+    a bar on stderr; ``on_outcome`` is called as each county finishes (after its job is written).
+    ``report.elapsed_s`` runs from the moment the workers are up (cluster start-up is
+    ``report.startup_s``). ``params`` are checked first (:func:`check_params`) so bad parameters
+    fail the batch before anything runs.
     """
     from distributed import as_completed
 
     params = check_params(params)
+    location = store_location(store)
+    if load_on_workers and location is None:
+        raise ValueError(f"load_on_workers=True, but workers cannot open {store!r}: "
+                         "use load_on_workers=False (the driver ships each dataset)")
     batch_id = uuid.uuid4().hex[:12]
     report = BatchReport(batch_id)
+    stored = {i.id for i in store.list_datasets()}
     jobs: dict[str, JobRecord] = {}
+    missing: dict[str, dict[str, Any]] = {}
     for did in dataset_ids:
         job = JobRecord(id=f"batch-{batch_id}-{uuid.uuid4().hex[:8]}", dataset_id=did, kind="batch",
                         params={**params, "batch_id": batch_id})
-        jobs[did] = store.create_job(job)
+        if did not in stored:  # fails at once, with the store's own words (NotFound or a bad id)
+            try:
+                store.dataset_info(did)
+                stored.add(did)  # stored since the listing
+            except Exception as e:  # noqa: BLE001 - reported per county
+                missing[did] = err = _error_dict(e)
+                job.status, job.progress, job.finished_at = "failed", 100.0, utcnow()
+                job.error, job.message = err, f"could not load the dataset: {err['detail']}"
+        jobs[did] = job
+    store.create_jobs(list(jobs.values()))
 
     own_client = client is None
     t_start = time.perf_counter()
     if own_client:
         client, cluster = _client(scheduler, n_workers, threads_per_worker, processes)
-        client.wait_for_workers(1 if scheduler else n_workers, timeout=120)
     else:
         cluster = None
-    client.run(_warm_up)  # import the solvers on every worker now, not inside the first county
+    if load_on_workers is None:
+        load_on_workers = location is not None and (location[0] == "postgis" or _is_local_cluster(client))
+    report.loaded_on_workers = bool(load_on_workers)
+    try:
+        if own_client:
+            client.wait_for_workers(1 if scheduler else n_workers, timeout=120)
+        # import the solvers (and open the store) on every worker now, not inside the first county
+        client.run(_warm_up, location if load_on_workers else None)
+    except BaseException:
+        if own_client:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        raise
     t0 = time.perf_counter()
     report.startup_s = t0 - t_start
     report.workers = len(client.scheduler_info().get("workers", {})) or n_workers
     limit = max_in_flight or max(2, 2 * report.workers)
     bar, task = _progress_bar(progress, len(dataset_ids))
+    writes: dict[str, dict[str, Any]] = {}  # job updates of this round, written in one transaction
+    done: list[CountyOutcome] = []
 
     def finish(outcome: CountyOutcome, **job_fields: Any) -> None:
-        store.update_job(outcome.job_id, status=outcome.status, progress=100.0, finished_at=utcnow(), **job_fields)
-        report.outcomes.append(outcome)
-        if bar is not None:
-            bar.advance(task)
-        if on_outcome is not None:
-            on_outcome(outcome)
+        writes[outcome.job_id] = {"status": outcome.status, "progress": 100.0, "finished_at": utcnow(),
+                                  **job_fields}
+        done.append(outcome)
+
+    def flush() -> None:
+        if writes:
+            store.update_jobs(writes)
+            writes.clear()
+        for outcome in done:
+            report.outcomes.append(outcome)
+            if bar is not None:
+                bar.advance(task)
+            if on_outcome is not None:
+                on_outcome(outcome)
+        done.clear()
 
     pending = list(dataset_ids)
     futures: dict[Any, str] = {}
@@ -223,15 +367,24 @@ def run_batch(store: Store, dataset_ids: Sequence[str], params: dict[str, Any] |
         while pending and len(futures) < limit:
             did = pending.pop(0)
             job = jobs[did]
-            try:
-                ds = store.get_dataset(did)
-            except Exception as e:  # noqa: BLE001 - reported per county
-                err = _error_dict(e)
-                finish(CountyOutcome(did, job.id, "failed", error=f"{err['title']}: {err['detail']}"),
-                       error=err, message=f"could not load the dataset: {err['detail']}")
+            if did in missing:
+                err = missing[did]
+                outcome = CountyOutcome(did, job.id, "failed", error=f"{err['title']}: {err['detail']}")
+                done.append(outcome)  # its job was created failed
                 continue
-            store.update_job(job.id, status="running", started_at=utcnow(), message="submitted to Dask")
-            fut = client.submit(func, ds, params, key=f"county-{did}-{batch_id}", pure=False)
+            if load_on_workers:
+                fut = client.submit(_load_and_run, location, did, func, params, key=f"county-{did}-{batch_id}",
+                                    pure=False)
+            else:
+                try:
+                    ds = store.get_dataset(did)
+                except Exception as e:  # noqa: BLE001 - reported per county
+                    err = _error_dict(e)
+                    finish(CountyOutcome(did, job.id, "failed", error=f"{err['title']}: {err['detail']}"),
+                           error=err, message=f"could not load the dataset: {err['detail']}")
+                    continue
+                fut = client.submit(func, ds, params, key=f"county-{did}-{batch_id}", pure=False)
+            writes[job.id] = {"status": "running", "started_at": utcnow(), "message": "submitted to Dask"}
             futures[fut] = did
             ac.add(fut)
 
@@ -240,26 +393,31 @@ def run_batch(store: Store, dataset_ids: Sequence[str], params: dict[str, Any] |
             bar.start()
         ac = as_completed([])
         submit_next(ac)
-        for fut in ac:
-            did = futures.pop(fut)
-            job = jobs[did]
-            if fut.status == "error":
-                exc = fut.exception()
-                err = _error_dict(exc)
-                finish(CountyOutcome(did, job.id, "failed", error=f"{err['title']}: {err['detail']}"),
-                       error=err, message=f"failed: {err['detail']}")
-            else:
-                res = fut.result()
-                finish(CountyOutcome(did, job.id, "successful", result_status=res.get("status"),
-                                     time_s=res.get("time_s")),
-                       result=res, message=f"done: {res.get('status')}")
-            fut.release()
+        flush()
+        for finished in ac.batches():  # every county that finished since the last round
+            for fut in finished:
+                did = futures.pop(fut)
+                job = jobs[did]
+                if fut.status == "error":
+                    err = _error_dict(fut.exception())
+                    finish(CountyOutcome(did, job.id, "failed", error=f"{err['title']}: {err['detail']}"),
+                           error=err, message=f"failed: {err['detail']}")
+                else:
+                    res = fut.result()
+                    finish(CountyOutcome(did, job.id, "successful", result_status=res.get("status"),
+                                         time_s=res.get("time_s")),
+                           result=res, message=f"done: {res.get('status')}")
+                fut.release()
             submit_next(ac)
+            flush()
     finally:
         report.elapsed_s = time.perf_counter() - t0
         if bar is not None:
             bar.stop()
         if own_client:
+            if load_on_workers and location is not None:
+                with contextlib.suppress(Exception):  # worker threads of processes=False live here
+                    client.run(_forget_worker_store, location)
             client.close()
             if cluster is not None:
                 cluster.close()
@@ -291,4 +449,4 @@ def store_province(store: Store, datasets: Iterable[Dataset], prefix: str = "") 
 
 
 __all__ = ["BatchReport", "CountyOutcome", "check_params", "process_county", "resolve_dataset_ids",
-           "run_batch", "store_province"]
+           "run_batch", "store_location", "store_province"]

@@ -11,9 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from geo_service.batch import check_params, process_county, resolve_dataset_ids, run_batch, store_province
+from geo_service.batch import (
+    check_params,
+    process_county,
+    resolve_dataset_ids,
+    run_batch,
+    store_location,
+    store_province,
+)
 from geo_service.province import county_polygons, generate_province, province_bounds
-from geo_service.store import SQLiteStore
+from geo_service.store import JobRecord, NotFound, SQLiteStore
 from test_store import pg_url  # noqa: F401 - the PostGIS fixture (starts a throwaway server)
 
 
@@ -184,13 +191,20 @@ def test_batch_results_land_in_postgis(pg_url, province):  # noqa: F811 - fixtur
 
     from geo_service.store_postgis import PostGISStore
 
+    class DriverMustNotLoad(PostGISStore):
+        def get_dataset(self, dataset_id):
+            raise AssertionError("the driver loaded a dataset")
+
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    store = PostGISStore(pg_url, schema=schema, pool_size=2)
+    store = DriverMustNotLoad(pg_url, schema=schema, pool_size=2)
     try:
         ids = store_province(store, province[:2])
-        report = run_batch(store, ids, {"optimisation": {"time_limit_s": 10}}, n_workers=1, processes=False,
-                           progress=False)
-        assert [o.status for o in report.outcomes] == ["successful", "successful"]
+        assert store_location(store) == ("postgis", pg_url, schema)
+        report = run_batch(store, [*ids, "absent"], {"optimisation": {"time_limit_s": 10}}, n_workers=1,
+                           processes=False, progress=False)  # auto: a PostGIS URL is reachable from workers
+        assert report.loaded_on_workers
+        assert [o.status for o in report.outcomes] == ["successful", "successful", "failed"]
+        assert report.outcomes[-1].error == "NotFound: no dataset 'absent'"
         for o, ds in zip(report.outcomes, province[:2]):
             assert store.get_job(o.job_id).result["fingerprint"] == ds.fingerprint()
             assert store.dataset_info(o.dataset_id).fingerprint == ds.fingerprint()
@@ -198,6 +212,73 @@ def test_batch_results_land_in_postgis(pg_url, province):  # noqa: F811 - fixtur
         store.close()
         with psycopg.connect(pg_url, autocommit=True) as con:
             con.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+class DriverMustNotLoad(SQLiteStore):
+    """An embedded store whose driver-side ``get_dataset`` fails: only workers may load counties."""
+
+    def get_dataset(self, dataset_id):
+        raise AssertionError(f"the driver loaded {dataset_id}")
+
+
+def test_workers_load_from_an_embedded_store_on_a_local_cluster(stored, province):
+    """With a LocalCluster the driver sends ids only; the workers read the SQLite data dir."""
+    store, ids = stored
+    guarded = DriverMustNotLoad(store.data_dir)
+    report = run_batch(guarded, ids[:3], {"optimisation": {"time_limit_s": 10}}, n_workers=2, processes=False,
+                       progress=False)
+    assert report.loaded_on_workers and report.to_dict()["loaded_on_workers"] is True
+    assert [o.status for o in report.outcomes] == ["successful"] * 3
+    for o, ds in zip(report.outcomes, province[:3]):
+        assert store.get_job(o.job_id).result["fingerprint"] == ds.fingerprint()
+    # the fallback ships datasets from the driver, which this store refuses: every county fails alone
+    report = run_batch(guarded, ids[:2], {}, n_workers=1, processes=False, progress=False, load_on_workers=False)
+    assert not report.loaded_on_workers
+    assert [o.error for o in report.outcomes] == [f"AssertionError: the driver loaded {i}" for i in ids[:2]]
+    assert store.get_job(report.outcomes[0].job_id).message.startswith("could not load the dataset")
+
+
+def test_a_remote_cluster_gets_datasets_shipped(stored, province):
+    """A client of a scheduler address (not a LocalCluster of this process): auto ships datasets."""
+    from distributed import Client, LocalCluster
+
+    store, ids = stored
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster.scheduler_address) as client:
+        report = run_batch(store, ids[:2], {"optimisation": {"time_limit_s": 10}}, client=client, progress=False)
+        assert client.status == "running"  # a client that was given is not closed
+    assert not report.loaded_on_workers
+    assert [o.status for o in report.outcomes] == ["successful"] * 2
+    assert store.get_job(report.outcomes[1].job_id).result["fingerprint"] == province[1].fingerprint()
+
+
+def test_load_on_workers_needs_a_store_workers_can_open(stored):
+    store, ids = stored
+
+    class Opaque:  # a store that is neither an embedded data dir nor a PostGIS URL
+        def __getattr__(self, name):
+            return getattr(store, name)
+
+    assert store_location(Opaque()) is None
+    assert store_location(store) == ("sqlite", str(store.data_dir.resolve()))
+    with pytest.raises(ValueError, match="load_on_workers=True, but workers cannot open"):
+        run_batch(Opaque(), ids[:1], {}, processes=False, progress=False, load_on_workers=True)
+
+
+def test_batched_job_writes_are_one_transaction(tmp_path):
+    """create_jobs / update_jobs: all jobs written, or (a job missing) none."""
+    store = SQLiteStore(tmp_path)
+    jobs = store.create_jobs([JobRecord(id=f"j{i}", dataset_id="d", kind="batch", params={"i": i})
+                              for i in range(3)])
+    assert [store.get_job(j.id).params for j in jobs] == [{"i": 0}, {"i": 1}, {"i": 2}]
+    store.update_jobs({"j0": {"status": "running"}, "j1": {"status": "successful", "result": {"x": 1}}})
+    assert [store.get_job(f"j{i}").status for i in range(3)] == ["running", "successful", "accepted"]
+    assert store.get_job("j1").result == {"x": 1}
+    with pytest.raises(NotFound, match="no job 'nope'"):
+        store.update_jobs({"j2": {"status": "failed"}, "nope": {"status": "failed"}})
+    assert store.get_job("j2").status == "accepted"  # rolled back with the rest
+    with pytest.raises(ValueError, match="unknown job status 'done'"):
+        store.update_jobs({"j2": {"status": "done"}})
 
 
 def test_cli_batch(tmp_path):
