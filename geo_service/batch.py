@@ -237,6 +237,8 @@ def _warm_up(location: tuple[str, ...] | None = None) -> None:
     from . import coverage  # noqa: F401
 
     if location is not None:
+        from .io import gpkg  # noqa: F401 - pyogrio/GDAL, for reading counties here
+
         _worker_store(location)
 
 
