@@ -17,7 +17,8 @@ coverage + optimisation for every county:
   per county (job records, loading, scheduling).
 
 Dask runs take turns (1, 2, 1, 2 ... workers) ``--repeat`` times and the median is printed, so
-1 and 2 workers see the same machine. Throughput excludes cluster start-up (printed
+1 and 2 workers see the same machine; each round also prints how many cores two busy processes
+of ours got just before and after it (:func:`cores_available`) and its own 1 -> 2 scaling. Throughput excludes cluster start-up (printed
 separately). On a shared 2-core machine the 2-worker figure is bounded by the cores other work
 leaves free: the load average is printed at the start and the end.
 
@@ -101,7 +102,9 @@ def main() -> None:
         modes = [True] if args.no_shipped else [True, False]
         runs: dict[tuple[int, bool], list] = {}
         spread: dict[int, str] = {}  # row -> every run's time (s), in the order they ran
+        rounds = []  # (cores before, cores after, {(n, on_workers): seconds})
         for _ in range(args.repeat):
+            before, times = cores_available(seconds=0.5), {}
             for on_workers in modes:
                 for n in args.workers:
                     # a fresh store each run: the shipped mode must not reuse the driver's dataset cache
@@ -109,6 +112,8 @@ def main() -> None:
                                     processes=True, progress=False, load_on_workers=on_workers)
                     assert rep.loaded_on_workers == on_workers
                     runs.setdefault((n, on_workers), []).append(rep)
+                    times[(n, on_workers)] = rep.elapsed_s
+            rounds.append((before, cores_available(seconds=0.5), times))
         for on_workers in modes:
             for n in args.workers:
                 reps = sorted(runs[(n, on_workers)], key=lambda r: r.elapsed_s)
@@ -137,11 +142,18 @@ def main() -> None:
           f"(of {os.cpu_count()})")
     print(f"load average (1, 5, 15 min): start {', '.join(f'{x:.1f}' for x in load0)}, end "
           f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
+    print("\nrounds (each runs every configuration once; cores = what two busy processes of ours got "
+          "just before / after):")
+    for before, after, times in rounds:
+        print(f"  cores {before:.2f} / {after:.2f}: " + ", ".join(
+            f"{'load' if w else 'ship'}-{n} {secs:.1f} s" for (n, w), secs in times.items())
+            + "".join(f"; scaling {'workers load' if w else 'shipped'} {times[(1, w)] / times[(2, w)]:.2f}x"
+                      for w in modes if (1, w) in times and (2, w) in times))
     for on_workers in modes:
         dask = {n: secs for name, n, secs, *_ in rows
                 if name == f"dask, {'workers load' if on_workers else 'shipped'}"}
         if 1 in dask and 2 in dask:
-            print(f"scaling 1 -> 2 workers ({'workers load' if on_workers else 'shipped'}): "
+            print(f"scaling 1 -> 2 workers, medians ({'workers load' if on_workers else 'shipped'}): "
                   f"{dask[1] / dask[2]:.2f}x")
 
 
