@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from solvers import location
 from solvers.location import (brute_force, greedy_interchange, max_coverage, p_center, p_median,
                               set_cover)
 
@@ -194,9 +195,13 @@ def test_orlib_pmed1_reaches_published_optimum():
     assert r.status == "optimal" and r.objective == 5819 and r.bound == 5819
 
 
-def test_p_median_mip_phase_matches_brute_force():
-    """Clustered instances with small p, where the LP bound is not enough and the MIP phase
-    (reduced-cost fixing, level generation) must finish the proof."""
+@pytest.mark.parametrize("method", ["radius", "lagrangian"])
+def test_p_median_mip_phase_matches_brute_force(method, monkeypatch):
+    """Clustered instances with small p, where the LP bound is not enough: the radius MIP phase
+    (reduced-cost fixing, level generation) or the Lagrangian branch-and-bound (the default for
+    small p) must finish the proof."""
+    if method == "radius":
+        monkeypatch.setattr(location, "_LAGRANGIAN_MAX_P", -1)
     rng = np.random.default_rng(1)
     used_mip = 0
     for t in range(20):
@@ -213,5 +218,82 @@ def test_p_median_mip_phase_matches_brute_force():
         best, _ = brute_force("pmedian", cost, p=p, weights=w, fixed=fx)
         assert r.status == "optimal" and r.objective == pytest.approx(best)
         assert set(fx.tolist()) <= set(r.selected.tolist()) and len(r.selected) == p
-        used_mip += "mip_iterations" in r.stats
+        used_mip += ("mip_iterations" in r.stats if method == "radius"
+                     else r.stats.get("bnb_nodes", 0) > 0)
     assert used_mip >= 1
+
+
+def _all_pmedian_values(cost, w, p, fixed):
+    """Objective of every feasible p-subset (fixed sites included), by enumeration."""
+    import itertools
+
+    m = cost.shape[1]
+    out = {}
+    for s in itertools.combinations(range(m), p):
+        if set(fixed) <= set(s):
+            out[s] = float(w @ cost[:, list(s)].min(axis=1))
+    return out
+
+
+@FAST
+@given(instances(max_n=8, max_m=7), st.integers(0, 10_000))
+def test_lagrangian_bound_is_a_valid_lower_bound(inst, useed):
+    """L(u) never exceeds the optimum, whatever the multipliers u."""
+    cost, w, p, fixed, _ = inst
+    best, _ = brute_force("pmedian", cost, p=p, weights=w, fixed=fixed)
+    a = w[:, None] * cost
+    rng = np.random.default_rng(useed)
+    is_open = np.zeros(cost.shape[1], bool)
+    is_open[fixed] = True
+    for u in (rng.random(len(w)) * a.max(initial=1) * 2, a.min(axis=1), np.zeros(len(w))):
+        bound, sel, _ = location.lagrangian_bound(a, u, p, is_open)
+        assert bound <= best + 1e-7
+        assert len(sel) == p and set(fixed) <= set(sel.tolist())
+
+
+@FAST
+@given(instances(max_n=9, max_m=8))
+def test_lagrangian_fixing_never_removes_an_optimal_site(inst):
+    """With an incumbent one unit above the optimum, root fixing keeps every optimal solution
+    (integer data): no site of one is closed and every site forced open belongs to all."""
+    cost, w, p, fixed, _ = inst
+    vals = _all_pmedian_values(cost, w, p, fixed)
+    best = min(vals.values())
+    optimal = [set(s) for s, v in vals.items() if v == best]
+    a = w[:, None] * cost
+    bb = location._LagrangianBnB(a, p, np.array(fixed, int), best + 1, np.array([0]), True,
+                                 deadline=float("inf"))
+    bb._try = lambda cols: None  # keep the incumbent at best + 1
+    bb.run(a.min(axis=1))
+    active, is_open = bb.root_masks
+    for s in optimal:
+        assert s <= set(np.flatnonzero(active).tolist())
+        assert set(np.flatnonzero(is_open).tolist()) <= s
+
+
+@FAST
+@given(instances(max_n=9, max_m=7))
+def test_lagrangian_branch_and_bound_matches_brute_force(inst):
+    """The small-p path (Lagrangian branch-and-bound) is exact, with weights and fixed sites."""
+    cost, w, p, fixed, _ = inst
+    if p == cost.shape[1]:
+        p -= 1
+        fixed = fixed[:p]
+    if p < 1:
+        return
+    r = p_median(cost, p, weights=w, fixed=fixed)
+    best, _ = brute_force("pmedian", cost, p=p, weights=w, fixed=fixed)
+    assert r.stats["method"] == "lagrangian_bnb"
+    assert r.status == "optimal" and r.objective == pytest.approx(best) and r.bound == r.objective
+    assert set(fixed) <= set(r.selected.tolist()) and len(r.selected) == p
+
+
+def test_lagrangian_time_limit_bound_is_valid():
+    """Stopped early, the branch-and-bound still reports a bound at or below the optimum."""
+    rng = np.random.default_rng(3)
+    pts = rng.random((60, 2)) * 100
+    cost = np.round(np.hypot(*(pts[:, None, :] - pts[None]).transpose(2, 0, 1)))
+    r = p_median(cost, 3, time_limit=0.01)
+    full = p_median(cost, 3)
+    assert full.status == "optimal" and full.stats["method"] == "lagrangian_bnb"
+    assert r.bound <= full.objective + 1e-9 and r.objective >= full.objective - 1e-9
