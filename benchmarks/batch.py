@@ -16,6 +16,9 @@ coverage + optimisation for every county:
 - ``no-op``: a batch with a county function that does nothing, i.e. the batch's own overhead
   per county (job records, loading, scheduling).
 
+``driver cpu ms`` is the CPU time of this process (the driver and, with a LocalCluster, the
+scheduler) per county during the batch: what one driver can sustain, whatever the workers do.
+
 Dask runs take turns (1, 2, 1, 2 ... workers) ``--repeat`` times and the median is printed, so
 1 and 2 workers see the same machine; each round also prints how many cores two busy processes
 of ours got just before and after it (:func:`cores_available`) and its own 1 -> 2 scaling. Throughput excludes cluster start-up (printed
@@ -102,6 +105,7 @@ def main() -> None:
         modes = [True] if args.no_shipped else [True, False]
         runs: dict[tuple[int, bool], list] = {}
         spread: dict[int, str] = {}  # row -> every run's time (s), in the order they ran
+        driver_ms: dict[int, float] = {}  # row -> CPU ms of the driver process (+ scheduler) per county
         rounds = []  # (cores before, cores after, {(n, on_workers): seconds})
         for _ in range(args.repeat):
             before, times = cores_available(seconds=0.5), {}
@@ -121,6 +125,7 @@ def main() -> None:
                 rows.append((f"dask, {'workers load' if on_workers else 'shipped'}", n, rep.elapsed_s,
                              rep.startup_s, len(rep.succeeded),
                              sum(o.result_status == "optimal" for o in rep.succeeded)))
+                driver_ms[len(rows) - 1] = 1000 * rep.driver_cpu_s / args.counties
                 spread[len(rows) - 1] = " ".join(f"{r.elapsed_s:.1f}" for r in runs[(n, on_workers)])
         overheads = []
         for on_workers in modes:
@@ -128,16 +133,18 @@ def main() -> None:
                             progress=False, func=no_work, load_on_workers=on_workers)
             overheads.append((f"no-op, {'workers load' if on_workers else 'shipped'}", max(args.workers),
                               rep.elapsed_s, rep.startup_s, len(rep.succeeded), 0))
+            driver_ms[len(rows) + len(overheads) - 1] = 1000 * rep.driver_cpu_s / args.counties
 
     print(f"\n{'run':<22}{'workers':>8}{'time s':>9}{'startup s':>11}{'ok':>5}{'optimal':>9}"
-          f"{'counties/min':>14}{'vs loop':>9}  runs (s)")
+          f"{'counties/min':>14}{'vs loop':>9}{'driver cpu ms':>15}  runs (s)")
     for i, (name, n, secs, start, ok, opt) in enumerate([*rows, *overheads]):
         cpm = 60 * args.counties / secs
         print(f"{name:<22}{n:>8}{secs:>9.1f}{start:>11.1f}{ok:>5}{opt:>9}{cpm:>14.1f}{loop_s / secs:>8.2f}x"
-              f"  {spread.get(i, '')}")
-    for name, _n, secs, *_ in overheads:
-        print(f"batch overhead ({name}): {1000 * secs / args.counties:.0f} ms per county, a ceiling of "
-              f"{60 * args.counties / secs:.0f} counties/min for this driver")
+              f"{(f'{driver_ms[i]:.0f}' if i in driver_ms else ''):>15}  {spread.get(i, '')}")
+    for i, (name, _n, secs, *_) in enumerate(overheads, start=len(rows)):
+        print(f"batch overhead ({name}): {1000 * secs / args.counties:.0f} ms per county of wall time; the "
+              f"driver process (with the scheduler) spends {driver_ms[i]:.0f} ms CPU per county, a ceiling of "
+              f"~{60000 / driver_ms[i]:.0f} counties/min for one driver")
     print(f"cores two busy processes of ours get: {cores0:.2f} at the start, {cores_available():.2f} at the end "
           f"(of {os.cpu_count()})")
     print(f"load average (1, 5, 15 min): start {', '.join(f'{x:.1f}' for x in load0)}, end "

@@ -108,6 +108,7 @@ class BatchReport:
     workers: int = 0
     startup_s: float = 0.0  # starting the LocalCluster (not in elapsed_s)
     loaded_on_workers: bool = False  # workers loaded their county from the store (else: shipped)
+    driver_cpu_s: float = 0.0  # CPU seconds of this process during elapsed_s (with a LocalCluster: + scheduler)
 
     @property
     def succeeded(self) -> list[CountyOutcome]:
@@ -124,6 +125,7 @@ class BatchReport:
     def to_dict(self) -> dict[str, Any]:
         return {"batch_id": self.batch_id, "elapsed_s": round(self.elapsed_s, 3), "workers": self.workers,
                 "startup_s": round(self.startup_s, 3), "loaded_on_workers": self.loaded_on_workers,
+                "driver_cpu_s": round(self.driver_cpu_s, 3),
                 "counties": len(self.outcomes),
                 "succeeded": len(self.succeeded), "failed": len(self.failed),
                 "counties_per_minute": round(self.counties_per_minute, 2),
@@ -337,7 +339,7 @@ def run_batch(store: Store, dataset_ids: Sequence[str], params: dict[str, Any] |
             if cluster is not None:
                 cluster.close()
         raise
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     report.startup_s = t0 - t_start
     report.workers = len(client.scheduler_info().get("workers", {})) or n_workers
     limit = max_in_flight or max(2, 2 * report.workers)
@@ -414,6 +416,7 @@ def run_batch(store: Store, dataset_ids: Sequence[str], params: dict[str, Any] |
             flush()
     finally:
         report.elapsed_s = time.perf_counter() - t0
+        report.driver_cpu_s = time.process_time() - cpu0
         if bar is not None:
             bar.stop()
         if own_client:
