@@ -34,6 +34,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+try:  # optional (the project's "fast" extra): a fused loop for the Lagrangian's inner step
+    import numba as _numba
+except ImportError:  # pragma: no cover - depends on the environment
+    _numba = None
+
 __all__ = [
     "LocationResult",
     "set_cover",
@@ -883,6 +888,121 @@ def lagrangian_bound(a: np.ndarray, u: np.ndarray, p: int, is_open: np.ndarray |
     return float(u.sum() + rho[op].sum()), op, rho
 
 
+#: Run the Lagrangian's inner step with numba where installed (same numbers as numpy).
+USE_NUMBA = _numba is not None
+
+if _numba is not None:
+    @_numba.njit(cache=True, fastmath=True)
+    def _rho_numba(at, u, out):  # pragma: no cover - compiled
+        K, n = at.shape
+        for j in range(K):
+            s = np.float32(0.0)
+            for i in range(n):
+                s += min(at[j, i] - u[i], np.float32(0.0))
+            out[j] = s
+
+    @_numba.njit(cache=True, fastmath={"reassoc", "nsz", "arcp", "contract"})
+    def _ascent_numba(at, u0, op, k, ub, tol, iters, theta, patience):  # pragma: no cover
+        """The subgradient loop of :meth:`_LagrangianBnB._ascend` in one compiled call."""
+        K, n = at.shape
+        u = u0.copy()
+        best_u = u0.copy()
+        best_L = -np.inf
+        rho = np.empty(K)
+        chosen = np.zeros(K, np.bool_)
+        p = k
+        for j in range(K):
+            if op[j]:
+                p += 1
+        sel = np.empty(p, np.int64)
+        best_sel = np.empty(p, np.int64)
+        best_v = np.inf
+        g = np.empty(n)
+        u32 = np.empty(n, np.float32)
+        stall = 0
+        it = 0
+        while it < iters:
+            it += 1
+            for i in range(n):
+                u32[i] = u[i]
+            for j in range(K):
+                s = np.float32(0.0)
+                for i in range(n):
+                    s += min(at[j, i] - u32[i], np.float32(0.0))
+                rho[j] = s
+            m = 0
+            for j in range(K):
+                chosen[j] = op[j]
+                if op[j]:
+                    sel[m] = j
+                    m += 1
+            for _ in range(k):
+                bj = -1
+                bv = np.inf
+                for j in range(K):
+                    if not chosen[j] and rho[j] < bv:
+                        bv = rho[j]
+                        bj = j
+                chosen[bj] = True
+                sel[m] = bj
+                m += 1
+            L = 0.0
+            for i in range(n):
+                L += u[i]
+            for t in range(p):
+                L += rho[sel[t]]
+            v = 0.0
+            for i in range(n):
+                mn = at[sel[0], i]
+                cnt = 0
+                for t in range(p):
+                    x = at[sel[t], i]
+                    if x < mn:
+                        mn = x
+                    if x < u32[i]:
+                        cnt += 1
+                v += mn
+                g[i] = 1.0 - cnt
+            if v < best_v:
+                best_v = v
+                best_sel[:] = sel
+            if v < ub:
+                ub = v
+            if L > best_L + 1e-12 * max(1.0, abs(L)):
+                best_L = L
+                best_u[:] = u
+                stall = 0
+            else:
+                stall += 1
+                if stall >= patience:
+                    theta *= 0.5
+                    stall = 0
+            if best_L > ub - tol or theta < 1e-5:
+                break
+            gg = 0.0
+            for i in range(n):
+                gg += g[i] * g[i]
+            if gg == 0.0:
+                break
+            step = theta * (ub - L) / gg
+            for i in range(n):
+                u[i] += step * g[i]
+        return best_u, theta, best_sel, it
+
+
+def _rho_fast(at: np.ndarray, u32: np.ndarray, buf: np.ndarray) -> np.ndarray:
+    """``rho_j = sum_i min(0, a_ij - u_i)`` for ``at`` = ``a`` transposed (sites x demands,
+    float32, C-contiguous). Approximate (float32): it steers the ascent only, the bounds that
+    prune are re-evaluated in float64 by :func:`lagrangian_bound`."""
+    if USE_NUMBA:
+        out = np.empty(at.shape[0], np.float32)
+        _rho_numba(at, u32, out)
+        return out.astype(np.float64)
+    np.subtract(at, u32[None, :], out=buf)
+    np.minimum(buf, 0.0, out=buf)
+    return buf.sum(axis=1, dtype=np.float64)
+
+
 class _LagrangianBnB:
     """Exact p-median by depth-first branch-and-bound on sites with Lagrangian bounds.
 
@@ -919,26 +1039,33 @@ class _LagrangianBnB:
     def _ascend(self, active, is_open, u, iters, theta, patience):
         """Subgradient ascent on the active columns; returns the best bound and its data."""
         cols = np.flatnonzero(active)
-        a = self.a32[:, cols]  # the ascent runs in float32 (speed); the bound is re-evaluated below
+        at = np.ascontiguousarray(self.a32[:, cols].T)  # float32 for speed; exact bound below
         op = is_open[cols]
         fr = np.flatnonzero(~op)
         opi = np.flatnonzero(op)
         k = self.p - len(opi)
         if k > len(fr):  # fewer sites left than must open: the node is infeasible
             return np.inf, u, theta, cols, None, None
-        buf = np.empty_like(a)
+        if USE_NUMBA:
+            best_u, theta, bsel, its = _ascent_numba(at, np.asarray(u, float), op, k, self.ub,
+                                                     self.tol(), iters, theta, patience)
+            self.iterations += its
+            self._try(cols[bsel])
+            L, sel, rho = lagrangian_bound(self.a[:, cols], best_u, self.p, op)
+            return L, best_u, theta, cols, rho, sel
+        buf = np.empty_like(at)
         best_L, best_u, stall = -np.inf, u, 0
         for _ in range(iters):
-            np.subtract(a, u.astype(np.float32)[:, None], out=buf)
-            np.minimum(buf, 0.0, out=buf)
-            rho = buf.sum(axis=0, dtype=np.float64)
+            u32 = u.astype(np.float32)
+            rho = _rho_fast(at, u32, buf)
             sel = opi
             if k > 0:
                 part = fr[np.argpartition(rho[fr], k - 1)[:k]] if k < len(fr) else fr
                 sel = np.concatenate([opi, part])
             L = float(u.sum() + rho[sel].sum())
             self.iterations += 1
-            self._try(cols[sel])
+            if at[sel].min(axis=0).sum(dtype=np.float64) < self.ub * (1 + 1e-5) + 1e-9:
+                self._try(cols[sel])  # possibly better than the incumbent: evaluate exactly
             if L > best_L + 1e-12 * max(1.0, abs(L)):
                 best_L, best_u, stall = L, u, 0
             else:
@@ -948,7 +1075,7 @@ class _LagrangianBnB:
             if best_L > self.ub - self.tol() or theta < 1e-5 \
                     or time.perf_counter() > self.deadline:
                 break
-            g = 1.0 - (a[:, sel] < u[:, None]).sum(axis=1)
+            g = 1.0 - (at[sel] < u32[None, :]).sum(axis=0)
             gg = float(g @ g)
             if gg == 0:  # the relaxed solution is feasible, so L(u) is this node's optimum
                 break

@@ -195,13 +195,15 @@ def test_orlib_pmed1_reaches_published_optimum():
     assert r.status == "optimal" and r.objective == 5819 and r.bound == 5819
 
 
-@pytest.mark.parametrize("method", ["radius", "lagrangian"])
+@pytest.mark.parametrize("method", ["radius", "lagrangian", "lagrangian-numpy"])
 def test_p_median_mip_phase_matches_brute_force(method, monkeypatch):
     """Clustered instances with small p, where the LP bound is not enough: the radius MIP phase
     (reduced-cost fixing, level generation) or the Lagrangian branch-and-bound (the default for
     small p) must finish the proof."""
     if method == "radius":
         monkeypatch.setattr(location, "_LAGRANGIAN_MAX_P", -1)
+    if method == "lagrangian-numpy":  # the same search without the optional numba kernel
+        monkeypatch.setattr(location, "USE_NUMBA", False)
     rng = np.random.default_rng(1)
     used_mip = 0
     for t in range(20):
