@@ -8,8 +8,8 @@ result on success, the error on failure. A county that fails is reported and doe
 others. At most ``max_in_flight`` datasets are loaded and in flight at once, so the driver's
 memory does not grow with the number of counties.
 
-Workers load their own county from the store when they can reach it (a PostGIS URL; an
-embedded data dir with a ``LocalCluster`` on this machine), opening it once per worker process,
+Workers load their own county from the store when they can reach it (a PostGIS URL of another
+host; any store with a ``LocalCluster`` on this machine), opening it once per worker process,
 so the driver (this process) only sends ids, creates the job records in one transaction and
 writes each round of finished counties in one more. With a remote cluster and an embedded store
 the driver loads each dataset and ships it instead (see ``load_on_workers`` of :func:`run_batch`).
@@ -251,6 +251,27 @@ def _is_local_cluster(client: Any) -> bool:
     return isinstance(getattr(client, "cluster", None), LocalCluster)
 
 
+def workers_can_load(location: tuple[str, ...] | None, client: Any) -> bool:
+    """Whether ``client``'s workers can open the store at ``location`` (see :func:`store_location`).
+
+    Yes on a ``LocalCluster`` of this machine (an embedded data dir is safe to read there: SQLite
+    WAL readers); on another cluster only for a PostGIS URL whose host is not this machine
+    (``localhost``, a loopback address or a Unix socket mean something else on a worker host).
+    """
+    if location is None:
+        return False
+    if _is_local_cluster(client):
+        return True
+    if location[0] != "postgis":
+        return False
+    from sqlalchemy.engine import make_url
+
+    from .store_postgis import sqlalchemy_url
+
+    host = make_url(sqlalchemy_url(location[1])).host or ""
+    return bool(host) and host != "localhost" and not host.startswith(("127.", "::1", "/"))
+
+
 def _client(scheduler: str | None, n_workers: int, threads_per_worker: int, processes: bool):
     """A distributed Client (and the LocalCluster it owns, or None) for the arguments."""
     from distributed import Client, LocalCluster
@@ -277,9 +298,9 @@ def run_batch(store: Store, dataset_ids: Sequence[str], params: dict[str, Any] |
 
     ``load_on_workers``: whether each worker loads its county from the store itself (the driver
     sends only the id; each worker process opens the store once) rather than the driver loading
-    every dataset and shipping it. ``None`` (default) decides: yes for a PostGIS store (its URL
-    works from any worker) and for an embedded store when the cluster is a ``LocalCluster`` on
-    this machine; no otherwise (an embedded store with a remote scheduler). ``True`` with an
+    every dataset and shipping it. ``None`` (default) decides (:func:`workers_can_load`): yes on a
+    ``LocalCluster`` of this machine, and for a PostGIS URL whose host is not ``localhost`` on any
+    cluster; no otherwise (an embedded store or a local database with a remote scheduler). ``True`` with an
     embedded store and a remote cluster asserts that the data dir is on a shared file system at
     the same path. ``report.loaded_on_workers`` says which was used.
 
@@ -326,7 +347,7 @@ def run_batch(store: Store, dataset_ids: Sequence[str], params: dict[str, Any] |
     else:
         cluster = None
     if load_on_workers is None:
-        load_on_workers = location is not None and (location[0] == "postgis" or _is_local_cluster(client))
+        load_on_workers = workers_can_load(location, client)
     report.loaded_on_workers = bool(load_on_workers)
     try:
         if own_client:
@@ -454,4 +475,4 @@ def store_province(store: Store, datasets: Iterable[Dataset], prefix: str = "") 
 
 
 __all__ = ["BatchReport", "CountyOutcome", "check_params", "process_county", "resolve_dataset_ids",
-           "run_batch", "store_location", "store_province"]
+           "run_batch", "store_location", "store_province", "workers_can_load"]

@@ -18,6 +18,7 @@ from geo_service.batch import (
     run_batch,
     store_location,
     store_province,
+    workers_can_load,
 )
 from geo_service.province import county_polygons, generate_province, province_bounds
 from geo_service.store import JobRecord, NotFound, SQLiteStore
@@ -263,6 +264,18 @@ def test_load_on_workers_needs_a_store_workers_can_open(stored):
     assert store_location(store) == ("sqlite", str(store.data_dir.resolve()))
     with pytest.raises(ValueError, match="load_on_workers=True, but workers cannot open"):
         run_batch(Opaque(), ids[:1], {}, processes=False, progress=False, load_on_workers=True)
+
+
+def test_which_stores_workers_of_a_remote_cluster_can_open():
+    class Remote:  # a client of a scheduler address: no LocalCluster of this process
+        cluster = None
+
+    assert workers_can_load(("postgis", "postgresql://geo:pw@db.internal:5432/geo", "s"), Remote())
+    assert workers_can_load(("postgis", "postgresql+psycopg://geo@10.0.0.5/geo", "s"), Remote())
+    for url in ("postgresql://geo@localhost/geo", "postgresql://geo@127.0.0.1:5433/geo", "postgresql:///geo"):
+        assert not workers_can_load(("postgis", url, "s"), Remote()), url
+    assert not workers_can_load(("sqlite", "/data/var"), Remote())
+    assert not workers_can_load(None, Remote())
 
 
 def test_batched_job_writes_are_one_transaction(tmp_path):
