@@ -4,7 +4,8 @@ Reads ``pmed1..pmed40`` (Beasley 1990) from ``../shared/benchmarks/orlib`` (or `
 shortest-path cost matrix (the LAST occurrence of a duplicated edge wins, as the format requires),
 solves each instance and prints objective, published optimum, gap, time and status. ``--spopt``
 also runs PySAL spopt's ``PMedian.from_cost_matrix`` (PuLP/CBC) on the same matrix with a per-instance
-time cap and prints its objective and the time ratio.
+time cap and prints its objective and the time ratio. ``method`` is ``lagrangian_bnb`` (small p)
+or ``radius``; ``nodes`` the branch-and-bound nodes (Lagrangian) or MIP rounds (radius).
 
     nice -n 10 .venv/bin/python benchmarks/pmed.py --instances 1-40 --spopt --spopt-cap 60
 """
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
 
     opt = read_optima(args.dir)
     head = (f"{'inst':>7} {'n':>4} {'p':>4} {'objective':>10} {'bound':>10} {'optimum':>8} {'gap%':>6} "
-            f"{'time_s':>7} {'status':>8}")
+            f"{'time_s':>7} {'status':>8} {'method':>14} {'nodes':>6}")
     if args.spopt:
         head += f" {'spopt_obj':>10} {'spopt_s':>8} {'ratio':>7}"
     print(head, flush=True)
@@ -101,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         ok = r.status == "optimal" and abs(r.objective - opt[k]) < 0.5
         n_opt += ok
         line = (f"{'pmed' + str(k):>7} {cost.shape[0]:>4} {p:>4} {r.objective:>10.0f} {r.bound:>10.1f} {opt[k]:>8.0f} "
-                f"{gap:>6.2f} {r.time_s:>7.2f} {r.status:>8}")
+                f"{gap:>6.2f} {r.time_s:>7.2f} {r.status:>8} {r.stats.get('method', 'radius'):>14} "
+                f"{r.stats.get('bnb_nodes', r.stats.get('mip_iterations', 0)):>6}")
         if args.spopt:
             sobj, st, sstat = run_spopt(cost, p, args.spopt_cap)
             if sstat == "optimal":

@@ -888,19 +888,12 @@ def lagrangian_bound(a: np.ndarray, u: np.ndarray, p: int, is_open: np.ndarray |
     return float(u.sum() + rho[op].sum()), op, rho
 
 
-#: Run the Lagrangian's inner step with numba where installed (same numbers as numpy).
+#: Run the Lagrangian's subgradient loop compiled with numba where installed (the optional "fast"
+#: extra; compiled once per machine, cached). Same search as the numpy loop; float rounding may
+#: steer it to a different one of several optimal solutions. Set False to force numpy.
 USE_NUMBA = _numba is not None
 
 if _numba is not None:
-    @_numba.njit(cache=True, fastmath=True)
-    def _rho_numba(at, u, out):  # pragma: no cover - compiled
-        K, n = at.shape
-        for j in range(K):
-            s = np.float32(0.0)
-            for i in range(n):
-                s += min(at[j, i] - u[i], np.float32(0.0))
-            out[j] = s
-
     @_numba.njit(cache=True, fastmath={"reassoc", "nsz", "arcp", "contract"})
     def _ascent_numba(at, u0, op, k, ub, tol, iters, theta, patience):  # pragma: no cover
         """The subgradient loop of :meth:`_LagrangianBnB._ascend` in one compiled call."""
@@ -992,12 +985,8 @@ if _numba is not None:
 
 def _rho_fast(at: np.ndarray, u32: np.ndarray, buf: np.ndarray) -> np.ndarray:
     """``rho_j = sum_i min(0, a_ij - u_i)`` for ``at`` = ``a`` transposed (sites x demands,
-    float32, C-contiguous). Approximate (float32): it steers the ascent only, the bounds that
-    prune are re-evaluated in float64 by :func:`lagrangian_bound`."""
-    if USE_NUMBA:
-        out = np.empty(at.shape[0], np.float32)
-        _rho_numba(at, u32, out)
-        return out.astype(np.float64)
+    float32, C-contiguous), in the scratch array ``buf``. Approximate (float32): it steers the
+    ascent only; the bounds that prune are re-evaluated in float64 by :func:`lagrangian_bound`."""
     np.subtract(at, u32[None, :], out=buf)
     np.minimum(buf, 0.0, out=buf)
     return buf.sum(axis=1, dtype=np.float64)
