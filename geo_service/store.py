@@ -35,6 +35,43 @@ DATASET_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 JOB_STATUSES = ("accepted", "running", "successful", "failed", "dismissed")
 
 
+class DatasetCache:
+    """Recently read datasets, ``id -> (version, Dataset)``, at most ``max_entries`` (least recently
+    used dropped first), so a process serving thousands of counties does not hold them all."""
+
+    def __init__(self, max_entries: int = 16):
+        from collections import OrderedDict
+
+        self.max_entries = max_entries
+        self._data: OrderedDict[str, tuple[int, Dataset]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, dataset_id: str) -> tuple[int, Dataset] | None:
+        with self._lock:
+            hit = self._data.get(dataset_id)
+            if hit is not None:
+                self._data.move_to_end(dataset_id)
+            return hit
+
+    def __setitem__(self, dataset_id: str, value: tuple[int, Dataset]) -> None:
+        with self._lock:
+            self._data[dataset_id] = value
+            self._data.move_to_end(dataset_id)
+            while len(self._data) > self.max_entries:
+                self._data.popitem(last=False)
+
+    def pop(self, dataset_id: str, default: Any = None) -> Any:
+        with self._lock:
+            return self._data.pop(dataset_id, default)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
 class StoreError(Exception):
     """Base class for store errors."""
 
@@ -212,7 +249,7 @@ class SQLiteStore(Store):
         (self.data_dir / "datasets").mkdir(parents=True, exist_ok=True)
         self._db_path = self.data_dir / "catalog.sqlite"
         self._lock = threading.RLock()
-        self._cache: dict[str, tuple[int, Dataset]] = {}
+        self._cache = DatasetCache()
         with self._conn() as con:
             con.executescript(_SCHEMA)
         self._sweep()

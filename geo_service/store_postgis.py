@@ -54,6 +54,7 @@ from .domain import LAYER_ORDER, LAYERS, STATION_KINDS, WGS84, canonical_sector
 from .store import (
     JOB_STATUSES,
     Conflict,
+    DatasetCache,
     DatasetInfo,
     JobRecord,
     NotFound,
@@ -124,7 +125,7 @@ class PostGISStore(Store):
         self.schema = schema
         self._engine = create_engine(sqlalchemy_url(url), pool_size=pool_size, max_overflow=pool_size,
                                      pool_pre_ping=True, isolation_level="AUTOCOMMIT")
-        self._cache: dict[str, tuple[int, Dataset]] = {}
+        self._cache = DatasetCache()
         self._lock = threading.RLock()
         self.owner_key = secrets.randbits(62)  # advisory-lock key marking jobs of this instance
         self._owner_conn = None

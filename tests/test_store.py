@@ -482,3 +482,17 @@ def test_conditional_job_update_never_overwrites_an_ended_job(store):
     assert job.status == "dismissed" and job.result is None
     with pytest.raises(NotFound):
         store.update_job("nope", progress=1.0, only_if_status=("running",))
+
+
+def test_dataset_cache_is_bounded_lru():
+    """A store serving thousands of counties keeps only the most recently read ones in memory."""
+    from geo_service.store import DatasetCache
+
+    c = DatasetCache(max_entries=2)
+    c["a"], c["b"] = (1, "A"), (1, "B")
+    assert c.get("a") == (1, "A")  # a is now the most recent
+    c["c"] = (1, "C")
+    assert c.get("b") is None and c.get("a") == (1, "A") and c.get("c") == (1, "C")
+    assert len(c) == 2
+    c.pop("a")
+    assert c.get("a") is None
