@@ -95,6 +95,15 @@ def check_dataset_id(dataset_id: str) -> str:
     return dataset_id
 
 
+def check_job_fields(fields: Mapping[str, Any]) -> None:
+    """Raise ValueError for fields a :class:`JobRecord` does not have or an unknown status."""
+    bad = set(fields) - (set(JobRecord.__dataclass_fields__) - {"id"})
+    if bad:
+        raise ValueError(f"unknown job fields: {sorted(bad)}")
+    if "status" in fields and fields["status"] not in JOB_STATUSES:
+        raise ValueError(f"unknown job status {fields['status']!r}")
+
+
 def utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -403,12 +412,7 @@ class SQLiteStore(Store):
 
     def update_job(self, job_id: str, *, only_if_status: tuple[str, ...] | None = None,
                    **fields: Any) -> JobRecord:
-        allowed = set(JobRecord.__dataclass_fields__) - {"id"}
-        bad = set(fields) - allowed
-        if bad:
-            raise ValueError(f"unknown job fields: {sorted(bad)}")
-        if "status" in fields and fields["status"] not in JOB_STATUSES:
-            raise ValueError(f"unknown job status {fields['status']!r}")
+        check_job_fields(fields)
         vals = {k: (json.dumps(v, ensure_ascii=False) if k in _JOB_JSON and v is not None else v)
                 for k, v in fields.items()}
         with self._lock, self._conn() as con:
@@ -448,14 +452,9 @@ class SQLiteStore(Store):
     def update_jobs(self, updates: Mapping[str, Mapping[str, Any]]) -> None:
         """Apply ``{job_id: fields}`` in one transaction (all or none; :class:`NotFound` if a job is
         missing)."""
-        allowed = set(JobRecord.__dataclass_fields__) - {"id"}
         stmts = []
         for job_id, fields in updates.items():
-            bad = set(fields) - allowed
-            if bad:
-                raise ValueError(f"unknown job fields: {sorted(bad)}")
-            if "status" in fields and fields["status"] not in JOB_STATUSES:
-                raise ValueError(f"unknown job status {fields['status']!r}")
+            check_job_fields(fields)
             if fields:
                 vals = [json.dumps(v, ensure_ascii=False) if k in _JOB_JSON and v is not None else v
                         for k, v in fields.items()]

@@ -52,7 +52,6 @@ from psycopg import sql
 from .dataset import Dataset
 from .domain import LAYER_ORDER, LAYERS, STATION_KINDS, WGS84, canonical_sector
 from .store import (
-    JOB_STATUSES,
     Conflict,
     DatasetCache,
     DatasetInfo,
@@ -61,6 +60,7 @@ from .store import (
     Store,
     StoreError,
     check_dataset_id,
+    check_job_fields,
     utcnow,
 )
 
@@ -485,12 +485,7 @@ class PostGISStore(Store):
 
     def update_job(self, job_id: str, *, only_if_status: tuple[str, ...] | None = None,
                    **fields: Any) -> JobRecord:
-        allowed = set(_JOB_FIELDS) - {"id"}
-        bad = set(fields) - allowed
-        if bad:
-            raise ValueError(f"unknown job fields: {sorted(bad)}")
-        if "status" in fields and fields["status"] not in JOB_STATUSES:
-            raise ValueError(f"unknown job status {fields['status']!r}")
+        check_job_fields(fields)
         vals: dict[str, Any] = {k: (_dumps(v) if k in _JOB_JSON else v) for k, v in fields.items()}
         if fields.get("status") in ("accepted", "running"):
             self._hold_owner_lock()
@@ -532,14 +527,9 @@ class PostGISStore(Store):
     def update_jobs(self, updates: Mapping[str, Mapping[str, Any]]) -> None:
         """Apply ``{job_id: fields}`` in one transaction (all or none; :class:`NotFound` if a job is
         missing)."""
-        allowed = set(_JOB_FIELDS) - {"id"}
         stmts = []
         for job_id, fields in updates.items():
-            bad = set(fields) - allowed
-            if bad:
-                raise ValueError(f"unknown job fields: {sorted(bad)}")
-            if "status" in fields and fields["status"] not in JOB_STATUSES:
-                raise ValueError(f"unknown job status {fields['status']!r}")
+            check_job_fields(fields)
             vals: dict[str, Any] = {k: (_dumps(v) if k in _JOB_JSON else v) for k, v in fields.items()}
             if fields.get("status") in ("accepted", "running"):
                 self._hold_owner_lock()
