@@ -33,7 +33,7 @@ runs as one compiled loop (:data:`USE_NUMBA`); the numpy code gives the same ans
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -263,6 +263,19 @@ class NearestResult:
 
 # --- the index -----------------------------------------------------------------------------------
 
+
+def build_once(cache: dict, key: Any, lock: threading.Lock, build: Callable[[], Any]) -> Any:
+    """``cache[key]``, built by ``build()`` on first use under ``lock`` (double-checked, so reads of
+    an already built entry take no lock and concurrent first users build it once)."""
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    with lock:
+        if key not in cache:
+            cache[key] = build()
+        return cache[key]
+
+
 class StationIndex:
     """Straight-line nearest-station index over one dataset's stations (see module docstring)."""
 
@@ -348,19 +361,12 @@ class StationIndex:
 
     def _tree(self, kinds: frozenset[str] | None, sector: str | None
               ) -> tuple[cKDTree | None, NDArray[np.int64]]:
-        key = (kinds, sector)
-        hit = self._trees.get(key)
-        if hit is not None:
-            return hit
-        with self._lock:
-            hit = self._trees.get(key)
-            if hit is None:
-                rows = np.flatnonzero(station_mask(self.stations["kind"].tolist(),
-                                                   self.stations["sectors"].tolist(), kinds, sector))
-                tree = cKDTree(self.xy[rows]) if len(rows) else None
-                hit = (tree, rows.astype(np.int64))
-                self._trees[key] = hit
-        return hit
+        def build() -> tuple[cKDTree | None, NDArray[np.int64]]:
+            rows = np.flatnonzero(station_mask(self.stations["kind"].tolist(),
+                                               self.stations["sectors"].tolist(), kinds, sector))
+            return (cKDTree(self.xy[rows]) if len(rows) else None), rows.astype(np.int64)
+
+        return build_once(self._trees, (kinds, sector), self._lock, build)
 
     # -- queries ------------------------------------------------------------------------------
     def nearest(self, lon: ArrayLike, lat: ArrayLike, k: int = 1, *,
@@ -427,17 +433,13 @@ class StationIndex:
         return self._finish(idx, dist, dmax)
 
     def _lonlat_grid(self, kinds: frozenset[str] | None, sector: str | None) -> _LonLatGrid:
-        key = (kinds, sector)
-        hit = self._llgrids.get(key)
-        if hit is not None:
-            return hit
-        with self._lock:
-            if self._frame is None:
+        def build() -> _LonLatGrid:
+            if self._frame is None:  # shared by every filter's grid; built under the lock
                 self._frame = _GridFrame(self.extent, self.metric_crs)
-            if key not in self._llgrids:
-                tree, rows = self._trees[(kinds, sector)]
-                self._llgrids[key] = _LonLatGrid(self._frame, self.xy, tree, rows)
-        return self._llgrids[key]
+            tree, rows = self._trees[(kinds, sector)]
+            return _LonLatGrid(self._frame, self.xy, tree, rows)
+
+        return build_once(self._llgrids, (kinds, sector), self._lock, build)
 
     def _query(self, xy: NDArray, k: int, kinds: frozenset[str] | None, sector: str | None,
                dmax: float | None, lonlat: tuple[NDArray, NDArray] | None = None) -> NearestResult:
@@ -488,15 +490,11 @@ class StationIndex:
         return NearestResult(idx, ids, dist, self.stations)
 
     def _grid(self, kinds: frozenset[str] | None, sector: str | None) -> _CellGrid:
-        key = (kinds, sector)
-        hit = self._grids.get(key)
-        if hit is not None:
-            return hit
-        with self._lock:
-            if key not in self._grids:
-                tree, rows = self._trees[(kinds, sector)]
-                self._grids[key] = _CellGrid(self._metric_extent(), self.xy, tree, rows)
-        return self._grids[key]
+        def build() -> _CellGrid:
+            tree, rows = self._trees[(kinds, sector)]
+            return _CellGrid(self._metric_extent(), self.xy, tree, rows)
+
+        return build_once(self._grids, (kinds, sector), self._lock, build)
 
     def _metric_extent(self) -> tuple[float, float, float, float]:
         """Bounding box in metres of :attr:`extent` (or of the stations), for the cell grid."""

@@ -47,6 +47,7 @@ from .domain import ROAD_SPEEDS_KMH, WGS84
 from .index import (
     InvalidQuery,
     StationIndex,
+    build_once,
     check_k,
     check_kinds,
     check_points,
@@ -231,17 +232,10 @@ class RoadNetwork:
 
     # -- nearest station ----------------------------------------------------------------------
     def _tree(self, kinds: frozenset[str] | None, sector: str | None) -> _Tree:
-        key = (kinds, sector)
-        hit = self._trees.get(key)
-        if hit is not None:
-            return hit
-        with self._lock:
-            hit = self._trees.get(key)
-            if hit is None:
-                hit = self._precompute(station_mask(self.stations["kind"].tolist(),
-                                                    self.stations["sectors"].tolist(), kinds, sector))
-                self._trees[key] = hit
-        return hit
+        return build_once(self._trees, (kinds, sector), self._lock,
+                          lambda: self._precompute(station_mask(self.stations["kind"].tolist(),
+                                                                self.stations["sectors"].tolist(),
+                                                                kinds, sector)))
 
     def _precompute(self, mask: NDArray[np.bool_]) -> _Tree:
         n = len(self.node_xy)
