@@ -16,8 +16,9 @@ runs, and our own elements keep data out of every macro anyway:
   runtime applies through CSSOM (no inline ``style`` attributes, so a strict Content-Security-Policy
   without ``'unsafe-inline'`` holds); layer names shown by Leaflet's layer control are escaped.
 
-The only executable inline script is Folium's (element names, our constants and numbers); the
-service allows it by its SHA-256 hash (see ``api.web.content_security_policy``).
+The executable inline scripts (our runtime, Folium's map code) hold element names, our
+constants and numbers only; the service allows them by SHA-256 hash (see
+``api.web.content_security_policy``).
 
 Size: points are drawn as canvas circle markers through one ``L.geoJson`` per layer, each feature
 carrying only a name, a style class and its popup values (the field labels live once per layer);
