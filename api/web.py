@@ -7,6 +7,15 @@ a form that starts a re-run through ``POST /v1/datasets/{id}/optimisations``; it
 result's map and responsibility table. Every JS/CSS file the page and the maps use is served from
 ``/static`` (:func:`mount_static`), so nothing but map tiles comes from outside.
 
+Every HTML response carries a strict Content-Security-Policy built by one helper,
+:func:`content_security_policy` (used through :func:`html_response`): ``default-src 'self'``, no
+``'unsafe-inline'`` or ``'unsafe-eval'``; the inline ``<script>``/``<style>`` blocks the page and
+Folium emit are allowed by their SHA-256 hashes, computed from the served HTML. Hashes, not
+nonces: a map is rendered once per dataset version and served from a cache many times, so its
+hashes are computed once with it and the bytes stay identical (a nonce would mean rewriting the
+cached page per response, and a nonce baked into a cached page is no nonce). Map tiles are
+allowed in ``img-src`` for the hosts of the tile layers the map actually offers.
+
 Access: the page and the maps need the ``viewer`` role, a run needs ``planner`` (see
 :mod:`api.auth`); in the local demo (no key configured, loopback) both are open. With keys
 enforced, a browser logs in (:mod:`api.login`): the session cookie then carries every link
@@ -15,7 +24,11 @@ enforced, a browser logs in (:mod:`api.login`): the session cookie then carries 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
+import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -39,6 +52,56 @@ _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoesc
 THRESHOLDS_M = (5000, 10000, 20000)
 MAP_KINDS = ("coverage", "assignment", "gaps")
 HTML_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+# inline <script>/<style> blocks; the body cannot hold "</script" (our JSON escapes "<" as \u003c)
+_INLINE = re.compile(r"<(script|style)\b([^>]*)>(.*?)</\1\s*>", re.S | re.I)
+_EXTERNAL_OR_DATA = re.compile(r"""\bsrc\s*=|\btype\s*=\s*["']?application/(?:ld\+)?json""", re.I)
+_HOST = re.compile(r"https://[A-Za-z0-9.-]+(?::\d+)?")
+
+
+def content_security_policy(html: str, *, frame_ancestors: str = "'none'", img_hosts: Iterable[str] = ()) -> str:
+    """The Content-Security-Policy for ``html`` (the exact text served).
+
+    Scripts, styles, fonts, fetches: same origin only, plus the SHA-256 hash of each inline
+    executable ``<script>`` and each ``<style>`` block in ``html`` (JSON data blocks are not
+    executed and need none); no ``unsafe-inline``/``unsafe-eval``, so an injected inline script,
+    event handler or ``style`` attribute does not run. Images: same origin, ``data:`` (Leaflet's
+    blank tile) and ``img_hosts`` (``https://host`` origins of the map tiles).
+    ``frame_ancestors``: ``'none'`` (default) or ``'self'`` (a page embedded by our own page).
+    ``object-src 'none'``, ``base-uri 'none'``, forms post only to this origin.
+    """
+    if frame_ancestors not in ("'none'", "'self'"):
+        raise ValueError(f"frame_ancestors must be \"'none'\" or \"'self'\", got {frame_ancestors!r}")
+    hosts = sorted(set(img_hosts))
+    bad = [h for h in hosts if not _HOST.fullmatch(h)]
+    if bad:
+        raise ValueError(f"img_hosts must be https:// origins, got {bad}")
+    hashes: dict[str, list[str]] = {"script": [], "style": []}
+    for tag, attrs, body in _INLINE.findall(html):
+        tag = tag.lower()
+        if tag == "script" and _EXTERNAL_OR_DATA.search(attrs):
+            continue
+        digest = base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode("ascii")
+        src = f"'sha256-{digest}'"
+        if src not in hashes[tag]:
+            hashes[tag].append(src)
+    return "; ".join([
+        "default-src 'self'",
+        " ".join(["script-src 'self'", *hashes["script"]]),
+        " ".join(["style-src 'self'", *hashes["style"]]),
+        " ".join(["img-src 'self' data:", *hosts]),
+        "font-src 'self'", "connect-src 'self'", "object-src 'none'", "base-uri 'none'",
+        "form-action 'self'", f"frame-ancestors {frame_ancestors}"])
+
+
+def html_response(html: str, *, status: int = 200, csp: str | None = None, frame_ancestors: str = "'none'",
+                  img_hosts: Iterable[str] = (), headers: Mapping[str, str] | None = None) -> HTMLResponse:
+    """An HTML response with :data:`HTML_HEADERS`, its CSP (``csp``, else computed from ``html``)
+    and the matching ``X-Frame-Options``; ``headers`` are added last."""
+    policy = csp or content_security_policy(html, frame_ancestors=frame_ancestors, img_hosts=img_hosts)
+    fa = re.search(r"frame-ancestors ('none'|'self')", policy)
+    xfo = "SAMEORIGIN" if fa and fa.group(1) == "'self'" else "DENY"
+    return HTMLResponse(html, status_code=status, headers={**HTML_HEADERS, "Content-Security-Policy": policy,
+                                                           "X-Frame-Options": xfo, **(headers or {})})
 
 
 def mount_static(app: FastAPI) -> None:
@@ -107,7 +170,7 @@ def index(request: Request, store: Store = Depends(get_store), cache: DatasetCac
     html = _env.get_template("index.html").render(
         lang=lang, datasets=datasets, current=current, coverage=coverage, summary=summary, jobs=jobs,
         latest=latest, role=who.role, via=who.via, thresholds=THRESHOLDS_M, can_run=who.allows("planner"))
-    return HTMLResponse(html, headers={**HTML_HEADERS, "X-Frame-Options": "DENY"})  # no clickjacking of the run form
+    return html_response(html, frame_ancestors="'none'")  # no clickjacking of the run form
 
 
 @router.get("/web/page.js", include_in_schema=False)
@@ -117,8 +180,16 @@ def page_js():
                         headers={"Cache-Control": "no-cache"})
 
 
-def _map_html(entry: DatasetEntry, key: str, build) -> str:
-    return entry.memo(f"web:map:{key}", lambda ds: build(ds).get_root().render(), max_items=16)
+def _map_html(entry: DatasetEntry, key: str, build) -> tuple[str, str]:
+    """The map page and its CSP, built once per dataset version and parameters."""
+    def page(ds) -> tuple[str, str]:
+        import maps
+
+        m = build(ds)
+        html = m.get_root().render()
+        return html, content_security_policy(html, img_hosts=maps.tile_hosts(m))
+
+    return entry.memo(f"web:map:{key}", page, max_items=16)
 
 
 @router.get("/v1/datasets/{dataset_id}/maps/{kind}", response_class=HTMLResponse,
@@ -152,7 +223,7 @@ def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetE
     tiles_key = f"{tiles}:{'tk' if tk else '-'}"
     if kind == "coverage":
         gap_t = threshold_m
-        html = _map_html(entry, f"coverage:{lang}:{tiles_key}:{gap_t}",
+        html, csp = _map_html(entry, f"coverage:{lang}:{tiles_key}:{gap_t}",
                          lambda ds: maps.coverage_map(ds, lang=lang, tiles=tiles, gap_threshold=gap_t,
                                                       tianditu_key=tk))
     elif kind == "assignment":
@@ -170,7 +241,7 @@ def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetE
                 raise ProblemError(404, f"dataset '{did}' has no finished optimisation run yet",
                                    code="no-result", dataset_id=did)
         try:
-            html = _map_html(entry, f"assignment:{rec.id}:{lang}:{tiles_key}:{sector}:{group}:{committee}",
+            html, csp = _map_html(entry, f"assignment:{rec.id}:{lang}:{tiles_key}:{sector}:{group}:{committee}",
                              lambda ds: maps.assignment_map(ds, rec.result, sector=sector, group=group,
                                                             committee=committee, lang=lang, tiles=tiles,
                                                             tianditu_key=tk))
@@ -182,7 +253,7 @@ def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetE
             from solvers.gaps import close_gaps
         except ImportError:
             raise ProblemError(503, "gap closing (solvers.gaps) is not installed", code="unavailable") from None
-        html = _map_html(entry, f"gaps:{thr}:{lang}:{tiles_key}",
+        html, csp = _map_html(entry, f"gaps:{thr}:{lang}:{tiles_key}",
                          lambda ds: maps.gaps_map(ds, close_gaps(ds, threshold_m=thr), threshold_m=thr,
                                                   lang=lang, tiles=tiles, tianditu_key=tk))
-    return HTMLResponse(html, headers=HTML_HEADERS)
+    return html_response(html, csp=csp)

@@ -24,6 +24,7 @@ from .render import (
     feature_collection,
     finish,
     km,
+    page_title,
     legend_html,
     minutes,
     simplify_m,
@@ -208,7 +209,8 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
     t = T[lang]
     fmt = (lambda v: km(v, lang)) if mode == "straight" else (lambda v: minutes(v, lang))
     datum = tile_datum(tiles)
-    m = base_map(county_bounds(ds), tiles=tiles, lang=lang, tianditu_key=tianditu_key)
+    m = base_map(county_bounds(ds), tiles=tiles, lang=lang, tianditu_key=tianditu_key,
+                 title=page_title(getattr(ds, "name", None), "coverage", lang))
 
     # service areas (drawn first: underneath), largest first
     if service_areas is None:
@@ -324,10 +326,10 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
         body.append(f"<tr><td>{esc(fmt(thr))}</td><td>{cov:,}</td><td>{esc(share)}</td></tr>")
     body.append(f'<tr><td>{esc(t["total_pop"])}</td><td>{total:,}</td><td></td></tr></table>')
     if not ranked:
-        gl = [f'<div class="gs-note" style="margin-top:6px">{esc(t["no_gaps"].format(t=fmt(gap_t)))}</div><ol>']
+        gl = [f'<div class="gs-note gs-mt">{esc(t["no_gaps"].format(t=fmt(gap_t)))}</div><ol>']
     else:
         title = t["gap_list"].format(n=min(top_gaps, len(ranked)))
-        gl = [f'<div class="gs-title" style="margin-top:6px">{esc(title)} &gt; {esc(fmt(gap_t))}</div>',
+        gl = [f'<div class="gs-title gs-mt">{esc(title)} &gt; {esc(fmt(gap_t))}</div>',
               '<ol class="gs-gaps">']
     for i in ranked[:top_gaps]:
         gl.append(f"<li>{esc(v['name'].iloc[i])}（{esc(tnames.get(v['township_id'].iloc[i], ''))}）"
