@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from geo_service.store import Store, open_store
 
-from .auth import key_id
+from .keys import key_id
 from .cache import DatasetCache
 from .jobs import JobManager
 from .logs import configure_logging

@@ -208,7 +208,7 @@ def _worker_store(location: tuple[str, ...]) -> Store:
             if location[0] == "sqlite":
                 store = _SQLiteReader(location[1])
             else:
-                from .store_postgis import PostGISStore
+                from .store.postgis import PostGISStore
 
                 store = PostGISStore(location[1], schema=location[2], pool_size=1)
             _WORKER_STORES[location] = store
@@ -228,7 +228,7 @@ def _load_and_run(location: tuple[str, ...], dataset_id: str,
     """On a worker: load ``dataset_id`` from the store at ``location`` and run ``func`` on it."""
     store = _worker_store(location)
     ds = store.get_dataset(dataset_id)
-    getattr(store, "_cache", {}).pop(dataset_id, None)  # a PostGIS store caches; a worker needs it once
+    store.forget_cached(dataset_id)  # a worker reads each county once: do not keep it in memory
     return func(ds, params)
 
 
@@ -266,7 +266,7 @@ def workers_can_load(location: tuple[str, ...] | None, client: Any) -> bool:
         return False
     from sqlalchemy.engine import make_url
 
-    from .store_postgis import sqlalchemy_url
+    from .store.postgis import sqlalchemy_url
 
     host = make_url(sqlalchemy_url(location[1])).host or ""
     return bool(host) and host != "localhost" and not host.startswith(("127.", "::1", "/"))

@@ -190,7 +190,7 @@ def test_batch_results_land_in_postgis(pg_url, province):  # noqa: F811 - fixtur
 
     import psycopg
 
-    from geo_service.store_postgis import PostGISStore
+    from geo_service.store.postgis import PostGISStore
 
     class DriverMustNotLoad(PostGISStore):
         def get_dataset(self, dataset_id):

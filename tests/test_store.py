@@ -71,7 +71,7 @@ class StoreFactory:
         if self.kind == "sqlite":
             s: Store = SQLiteStore(self.location)
         else:
-            from geo_service.store_postgis import PostGISStore
+            from geo_service.store.postgis import PostGISStore
 
             s = PostGISStore(self.location, schema=self.schema, pool_size=2)
         self.opened.append(s)
@@ -271,7 +271,7 @@ import sys, time
 from conftest import make_tiny_layers
 from geo_service.dataset import Dataset
 from geo_service.store import SQLiteStore
-from geo_service.store_postgis import PostGISStore
+from geo_service.store.postgis import PostGISStore
 
 class Slow(Dataset):
     def __getitem__(self, layer):
@@ -429,7 +429,7 @@ def test_postgis_features_in_bbox(postgis, tiny):
 
 def test_open_store_dispatches_postgresql_urls(pg_url):
     from geo_service.store import open_store
-    from geo_service.store_postgis import PostGISStore
+    from geo_service.store.postgis import PostGISStore
 
     s = open_store(pg_url)
     try:
@@ -440,7 +440,7 @@ def test_open_store_dispatches_postgresql_urls(pg_url):
 
 def test_sqlite_and_postgis_agree_on_a_dataset(tmp_path, pg_url):
     """The same dataset stored in both stores reads back identically."""
-    from geo_service.store_postgis import PostGISStore
+    from geo_service.store.postgis import PostGISStore
 
     ds = rich_dataset()
     schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -486,9 +486,9 @@ def test_conditional_job_update_never_overwrites_an_ended_job(store):
 
 def test_dataset_cache_is_bounded_lru():
     """A store serving thousands of counties keeps only the most recently read ones in memory."""
-    from geo_service.store import DatasetCache
+    from geo_service.store import RecentDatasets
 
-    c = DatasetCache(max_entries=2)
+    c = RecentDatasets(max_entries=2)
     c["a"], c["b"] = (1, "A"), (1, "B")
     assert c.get("a") == (1, "A")  # a is now the most recent
     c["c"] = (1, "C")
