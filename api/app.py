@@ -41,7 +41,7 @@ def _seed_demo(store: Store, settings: Settings) -> None:
     if not settings.load_demo or store.list_datasets():
         return
     try:
-        from geo_service.seed import ensure_demo
+        from geo_service.app.seed import ensure_demo
 
         if ensure_demo(store):
             log.info("loaded the demo county as dataset 'demo'")

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/assignment.py [--lp-members 500 1000] [--big-members 20000] [--seed 0]
                                               [--skip-demo] [--skip-big]
 
-1. Demo county (geo_service.demo.generate_demo), all four tiers with default parameters: wall time,
+1. Demo county (geo_service.app.demo.generate_demo), all four tiers with default parameters: wall time,
    and per tier status / gap / solver; the same in road mode (road network built inside the run);
    and the opt-in compactness model (CP-SAT) for reference.
 2. Constituents -> members, m members / 10 m constituents, 10 sectors, loads 8..12, straight-line
@@ -58,7 +58,7 @@ def highs_lp(cxy, mxy, cs, ms, lo, hi):
 
 
 def bench_demo(seed: int) -> None:
-    from geo_service.demo import generate_demo
+    from geo_service.app.demo import generate_demo
     from solvers.pipeline import run_optimisation
 
     ds = generate_demo()
@@ -115,7 +115,7 @@ def bench_big(m: int, seed: int) -> None:
 
 
 def bench_churn(seed: int) -> None:
-    from geo_service.demo import generate_demo
+    from geo_service.app.demo import generate_demo
     from solvers.pipeline import diff_results, run_optimisation
 
     ds = generate_demo()

@@ -103,7 +103,7 @@ def _load_source(source: Optional[str], datum: str = "wgs84", data_dir: Optional
             raise typer.Exit(2)
     store = open_store(_data_dir(data_dir))
     if source == "demo":
-        from .seed import ensure_demo
+        from .app.seed import ensure_demo
 
         with progress("loading the demo county"):
             ensure_demo(store, only_if_empty=False)
@@ -144,7 +144,7 @@ def demo(
     fmt: Annotated[Optional[str], typer.Option("--format", help="gpkg, xlsx, geojson, csv, shp")] = None,
 ) -> None:
     """Write the demo county (佳木斯 boundaries, generated network) to a file."""
-    from .demo import generate_demo
+    from .app.demo import generate_demo
     from .io import write_dataset
 
     with progress("generating the demo county"):
@@ -250,7 +250,7 @@ def summary(
     else:
         store = open_store(_data_dir(data_dir))
         if dataset_id == "demo":
-            from .seed import ensure_demo
+            from .app.seed import ensure_demo
 
             with progress("loading the demo county"):
                 ensure_demo(store, only_if_empty=False)
@@ -328,7 +328,7 @@ def batch(
     as_json: JsonOpt = False,
 ) -> None:
     """Coverage + optimisation for many counties on Dask; one job record per county in the store."""
-    from .batch import resolve_dataset_ids, run_batch, store_province
+    from .app.batch import resolve_dataset_ids, run_batch, store_province
     from .store import open_store
 
     store = open_store(_data_dir(data_dir))
@@ -337,7 +337,7 @@ def batch(
         p.setdefault("optimisation", {}).setdefault("time_limit_s", time_limit)
         ids = []
         if province:
-            from .province import generate_province
+            from .app.province import generate_province
 
             with progress(f"generating {province} synthetic counties"):
                 ids = store_province(store, generate_province(province, seed=seed), prefix=prefix)

@@ -455,9 +455,9 @@ def test_coverage_matches_the_library(c, tiny):
 # --- start-up and logs -------------------------------------------------------------------------
 
 def test_demo_loaded_into_an_empty_store(tmp_path, tiny, monkeypatch):
-    import geo_service.demo
+    import geo_service.app.demo
 
-    monkeypatch.setattr(geo_service.demo, "generate_demo", lambda *a, **k: tiny)  # the wiring, not the generator
+    monkeypatch.setattr(geo_service.app.demo, "generate_demo", lambda *a, **k: tiny)  # the wiring, not the generator
     from api.app import create_app
     from api.settings import Settings
 

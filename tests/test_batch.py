@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from geo_service.batch import (
+from geo_service.app.batch import (
     check_params,
     process_county,
     resolve_dataset_ids,
@@ -20,7 +20,7 @@ from geo_service.batch import (
     store_province,
     workers_can_load,
 )
-from geo_service.province import county_polygons, generate_province, province_bounds
+from geo_service.app.province import county_polygons, generate_province, province_bounds
 from geo_service.store import JobRecord, NotFound, SQLiteStore
 from test_store import pg_url  # noqa: F401 - the PostGIS fixture (starts a throwaway server)
 

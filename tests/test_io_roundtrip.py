@@ -49,7 +49,7 @@ def test_roundtrip_keeps_the_fingerprint(tiny, tmp_path, fmt):
 @pytest.fixture(scope="module")
 def fujin():
     """One demo county (富锦市): real boundaries, MultiPolygons, clockwise rings, ~180 villages."""
-    from geo_service.demo import generate_demo
+    from geo_service.app.demo import generate_demo
 
     return generate_demo(counties=["230882"])
 

@@ -35,8 +35,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .dataset import Dataset
-from .store import JobRecord, SQLiteStore, Store, utcnow
+from ..dataset import Dataset
+from ..store import JobRecord, SQLiteStore, Store, utcnow
 
 DEFAULT_THRESHOLDS_M: tuple[float, ...] = (5000.0, 10000.0, 20000.0)
 
@@ -77,7 +77,7 @@ def process_county(ds: Dataset, params: dict[str, Any]) -> dict[str, Any]:
     """
     from solvers.pipeline import OptimisationParams, run_optimisation
 
-    from .coverage import coverage_summary
+    from ..coverage import coverage_summary
 
     t0 = time.perf_counter()
     cov = coverage_summary(ds, **params.get("coverage", {}))
@@ -184,7 +184,7 @@ class _SQLiteReader(SQLiteStore):
             raise FileNotFoundError(f"no store catalog at {self._db_path} (is the data dir on this machine?)")
 
     def get_dataset(self, dataset_id: str) -> Dataset:
-        from .io.gpkg import read_gpkg
+        from ..io.gpkg import read_gpkg
 
         return read_gpkg(self.dataset_path(dataset_id), name=dataset_id)
 
@@ -208,7 +208,7 @@ def _worker_store(location: tuple[str, ...]) -> Store:
             if location[0] == "sqlite":
                 store = _SQLiteReader(location[1])
             else:
-                from .store.postgis import PostGISStore
+                from ..store.postgis import PostGISStore
 
                 store = PostGISStore(location[1], schema=location[2], pool_size=1)
             _WORKER_STORES[location] = store
@@ -236,10 +236,10 @@ def _warm_up(location: tuple[str, ...] | None = None) -> None:
     """Import the heavy modules (OR-Tools, geopandas) on a worker and open the store there."""
     import solvers.pipeline  # noqa: F401
 
-    from . import coverage  # noqa: F401
+    from .. import coverage  # noqa: F401
 
     if location is not None:
-        from .io import gpkg  # noqa: F401 - pyogrio/GDAL, for reading counties here
+        from ..io import gpkg  # noqa: F401 - pyogrio/GDAL, for reading counties here
 
         _worker_store(location)
 
@@ -266,7 +266,7 @@ def workers_can_load(location: tuple[str, ...] | None, client: Any) -> bool:
         return False
     from sqlalchemy.engine import make_url
 
-    from .store.postgis import sqlalchemy_url
+    from ..store.postgis import sqlalchemy_url
 
     host = make_url(sqlalchemy_url(location[1])).host or ""
     return bool(host) and host != "localhost" and not host.startswith(("127.", "::1", "/"))
@@ -469,7 +469,7 @@ def store_province(store: Store, datasets: Iterable[Dataset], prefix: str = "") 
     ids = []
     for ds in datasets:
         did = f"{prefix}{ds.name}"
-        store.put_dataset(did, ds, meta={"source": "geo_service.province", "name": ds.name})
+        store.put_dataset(did, ds, meta={"source": "geo_service.app.province", "name": ds.name})
         ids.append(did)
     return ids
 

@@ -1,6 +1,6 @@
 """Generate a plausible CPPCC liaison network inside any county polygons, reproducibly from a seed.
 
-:func:`generate_network` is the engine behind the demo county (:mod:`geo_service.demo`) and the
+:func:`generate_network` is the engine behind the demo county (:mod:`geo_service.app.demo`) and the
 synthetic provinces used for batch tests: give it county polygons (WGS-84) and target sizes, get a
 validated :class:`~geo_service.dataset.Dataset`. It works in a metric CRS (metres) and proceeds in
 stages, each a small pure function over arrays:
@@ -41,9 +41,9 @@ from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
 
 from . import names as N
-from .crs import metric_crs
-from .dataset import Dataset
-from .domain import WGS84, canonical_sector
+from ..crs import metric_crs
+from ..dataset import Dataset
+from ..domain import WGS84, canonical_sector
 
 # --- vocabulary --------------------------------------------------------------------------------
 #: Share of members per sector (界别) in a prefecture-level committee of about 400 members.
@@ -760,7 +760,7 @@ def generate_network(counties: gpd.GeoDataFrame, seed: int = 0, *, sizes: Networ
                              "sector": list(con_sector), "village_id": vil["id"].to_numpy()[con_vil],
                              "name": con_names, "phone": phones}, [None] * len(con_sector)),
     }
-    meta = {"generator": "geo_service.synthetic.generate_network", "seed": int(seed)}
+    meta = {"generator": "geo_service.app.synthetic.generate_network", "seed": int(seed)}
     return Dataset.from_layers(layers, name=name, meta=meta)
 
 
