@@ -465,7 +465,7 @@ def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None
                 return cost[ri, cj]
 
             def solve(cross: bool) -> A.AssignmentResult:
-                return A.assign_constituents(
+                return A.assign_min_cost_flow(
                     cost, p.constituents_min, p.constituents_max, allowed=csec[:, None] == msec[None, :],
                     time_limit=max(1.0, deadline - time.monotonic()), seed=p.seed, locks=locks,
                     previous=prev_a, churn_weight=churn,
