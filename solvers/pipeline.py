@@ -23,8 +23,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pyproj import Transformer
+
+from geo_service.coverage import find_gaps
+from geo_service.network import RoadNetwork
 
 from . import assignment as A
+from .tables import result_layers, result_tables, write_xlsx
 
 TIERS = ("constituents", "villages", "townships", "stations")
 TIER_LABELS = {"constituents": {"zh": "界别群众-委员", "en": "constituents -> members"},
@@ -201,8 +206,6 @@ class OptimisationResult:
 
     def tables(self, ds: Any = None, lang: str = "en") -> dict[str, pd.DataFrame]:
         """Result tables (see :func:`result_tables`); ``ds`` defaults to the dataset of the run."""
-        from .tables import result_tables
-
         ds = ds if ds is not None else self.dataset
         if ds is None:
             raise ValueError("tables() needs the dataset the result was computed on")
@@ -210,8 +213,6 @@ class OptimisationResult:
 
     def layers(self, ds: Any = None) -> dict[str, Any]:
         """GeoDataFrames (WGS-84) of members, villages and stations with their assignments."""
-        from .tables import result_layers
-
         ds = ds if ds is not None else self.dataset
         if ds is None:
             raise ValueError("layers() needs the dataset the result was computed on")
@@ -219,8 +220,6 @@ class OptimisationResult:
 
     def write_xlsx(self, path: str | Path, lang: str = "zh", ds: Any = None) -> Path:
         """Write every table to one sheet of an .xlsx workbook (``lang`` headers)."""
-        from .tables import write_xlsx
-
         return write_xlsx(self.tables(ds, lang=lang), path, lang=lang)
 
 
@@ -231,22 +230,10 @@ def _check_cancel(cancel: threading.Event | None) -> None:
 
 
 def _gap_villages(ds: Any, params: OptimisationParams, network: Any) -> tuple[list[str], str]:
-    """Ids of villages that no station reaches, from geo_service.coverage.find_gaps (fallback: own)."""
-    try:
-        from geo_service.coverage import find_gaps
-    except ImportError:  # pragma: no cover - coverage is part of the project now
-        find_gaps = None
-    if find_gaps is not None:
-        gaps = find_gaps(ds, threshold_m=params.gap_threshold_m, threshold_s=params.gap_threshold_s,
-                         mode=params.mode, network=network)
-        return [str(v) for v in gaps["village_id"]], "geo_service.coverage.find_gaps"
-    vxy, sxy = ds.xy_m("villages"), ds.xy_m("stations")  # pragma: no cover
-    if not len(sxy):  # pragma: no cover
-        return list(ds.villages["id"]), "no stations"
-    from scipy.spatial import cKDTree  # pragma: no cover
-
-    d, _ = cKDTree(sxy).query(vxy)  # pragma: no cover
-    return list(ds.villages["id"][d > params.gap_threshold_m]), "straight-line fallback"  # pragma: no cover
+    """Ids of villages that no station reaches (:func:`geo_service.coverage.find_gaps`) and that source."""
+    gaps = find_gaps(ds, threshold_m=params.gap_threshold_m, threshold_s=params.gap_threshold_s,
+                     mode=params.mode, network=network)
+    return [str(v) for v in gaps["village_id"]], "geo_service.coverage.find_gaps"
 
 
 class _Costs:
@@ -256,14 +243,10 @@ class _Costs:
         self.ds, self.mode = ds, mode
         self.network = network
         if mode == "road" and network is None:
-            from geo_service.network import RoadNetwork
-
             self.network = RoadNetwork.from_dataset(ds)
         self.tf = None
 
     def xy(self, lonlat: np.ndarray) -> np.ndarray:
-        from pyproj import Transformer
-
         if self.tf is None:
             self.tf = Transformer.from_crs("EPSG:4326", self.ds.metric_crs, always_xy=True)
         x, y = self.tf.transform(lonlat[:, 0], lonlat[:, 1])
@@ -389,6 +372,231 @@ def _tier_result(name: str, res: A.AssignmentResult, rows: list[str], cols: list
                       row_cost=row_cost)
 
 
+@dataclass
+class _Run:
+    """What every tier of one run shares: dataset, parameters, costs, members, progress and diagnostics."""
+
+    ds: Any
+    p: OptimisationParams
+    prev: OptimisationResult | None
+    churn: float
+    say: Progress
+    stop: Callable[[], bool] | None
+    costs: _Costs
+    deadline: float
+    m_ids: list[str]
+    m_idx: dict[str, int]
+    m_ll: np.ndarray
+    diagnostics: list[dict[str, Any]]
+    gap_ids: list[str]
+
+    def time_left(self) -> float:
+        """Seconds of the run's time limit left for the next solve (at least 1)."""
+        return max(1.0, self.deadline - time.monotonic())
+
+
+@dataclass
+class _Groups:
+    """Groups and stations with their current bases (tier 4 fills ``group_station`` for tier 2)."""
+
+    g_ids: list[str]
+    g_idx: dict[str, int]
+    s_ids: list[str]
+    s_idx: dict[str, int]
+    s_ll: np.ndarray
+    g_members: list[np.ndarray]
+    group_station: dict[str, str | None]
+    pins_village: dict[str, str]
+    pins_station: dict[str, str]
+
+    @classmethod
+    def of(cls, run: _Run) -> _Groups:
+        members, groups, stations = run.ds.members, run.ds.groups, run.ds.stations
+        g_ids = [str(x) for x in groups["id"]]
+        s_ids = [str(x) for x in stations["id"]]
+        g_members = [np.flatnonzero(members["group_id"].astype(str).to_numpy() == g) for g in g_ids]
+        group_station: dict[str, str | None] = {g: (None if pd.isna(s) or s is None else str(s))
+                                                for g, s in zip(g_ids, groups["station_id"], strict=True)}
+        pins_village, pins_station = _member_pins(members, run.p.use_member_pins, run.diagnostics)
+        return cls(g_ids, _index_map(g_ids), s_ids, _index_map(s_ids), _lonlat(stations.geometry), g_members,
+                   group_station, pins_village, pins_station)
+
+
+def _tier_constituents(run: _Run) -> TierResult:
+    """Tier 1: constituents -> members of their sector (exact min-cost flow), with the cross-sector
+    fallback when the sector quotas cannot be met."""
+    ds, p, say = run.ds, run.p, run.say
+    say(5.0, "assigning constituents to members")
+    c = ds.constituents
+    c_ids = [str(x) for x in c["id"]]
+    pts = ds.constituent_points()
+    located = ~(pts.isna() | pts.is_empty).to_numpy()
+    if (~located).any():
+        bad = [c_ids[i] for i in np.flatnonzero(~located)]
+        run.diagnostics.append({"tier": "constituents", "severity": "warning", "quota": "location",
+                                "message": f"{len(bad)} constituents have neither a point nor a village: "
+                                           f"{', '.join(bad[:10])}{'...' if len(bad) > 10 else ''}"})
+    rows = [c_ids[i] for i in np.flatnonzero(located)]
+    r_idx = _index_map(rows)
+    c_ll = _lonlat(pts[located])
+    csec = c["sector"].astype(str).to_numpy()[located]
+    msec = ds.members["sector"].astype(str).to_numpy()
+    locks = _lock_array(p.locks.constituents, r_idx, run.m_idx, "constituents", "member")
+    prev_a, gone = _previous(run.prev, "constituents", rows, run.m_idx)
+    if p.mode == "straight":
+        cxy, mxy = run.costs.xy(c_ll), run.costs.xy(run.m_ll)
+
+        def cost_of(ri: np.ndarray, cj: np.ndarray) -> np.ndarray:
+            return np.hypot(*(cxy[ri] - mxy[cj]).T)
+
+        def solve(cross: bool) -> A.AssignmentResult:
+            return A.assign_constituents_geo(
+                cxy, mxy, p.constituents_min, p.constituents_max, constituent_sector=csec,
+                member_sector=msec, cross_penalty=p.penalty(p.cross_sector_penalty) if cross else None,
+                time_limit=run.time_left(), seed=p.seed, locks=locks,
+                previous=prev_a, churn_weight=run.churn, target_load=p.constituents_target,
+                over_target_penalty=p.penalty(p.target_penalty), should_stop=run.stop)
+    else:
+        cost = run.costs.matrix(c_ll, run.m_ll)
+
+        def cost_of(ri: np.ndarray, cj: np.ndarray) -> np.ndarray:
+            return cost[ri, cj]
+
+        def solve(cross: bool) -> A.AssignmentResult:
+            return A.assign_min_cost_flow(
+                cost, p.constituents_min, p.constituents_max, allowed=csec[:, None] == msec[None, :],
+                time_limit=run.time_left(), seed=p.seed, locks=locks,
+                previous=prev_a, churn_weight=run.churn,
+                cross_penalty=p.penalty(p.cross_sector_penalty) if cross else None,
+                member_labels=list(msec), target_load=p.constituents_target,
+                over_target_penalty=p.penalty(p.target_penalty), should_stop=run.stop)
+
+    res = solve(p.allow_cross_sector)
+    fallback_info: dict[str, Any] = {}
+    if (res.status == A.INFEASIBLE and not p.allow_cross_sector
+            and any(d["quota"] in ("max_load", "no_member") for d in res.diagnostics) and len(run.m_ids)):
+        # the other relaxation: the surplus goes to members of other sectors at a penalty
+        say(20.0, "trying the cross-sector fallback")
+        fb = solve(True)
+        ok = fb.assignment >= 0
+        n_cross = int((csec[ok] != msec[fb.assignment[ok]]).sum())
+        fallback_info = {"fallback": {"kind": "cross_sector", "status": fb.status,
+                                      "cross_sector": n_cross, "penalty_m": p.cross_sector_penalty,
+                                      "cost": _json(fb.cost), "used": p.on_infeasible == "cross_sector"},
+                         }
+        res.diagnostics.append({"quota": "fallback", "severity": "info",
+                                "message": f"cross-sector fallback: {fb.status} with {n_cross} constituents "
+                                           f"placed with members of other sectors (total {fb.cost:,.0f} "
+                                           f"{'m' if p.mode == 'straight' else 's'})"
+                                           + ("; used as the answer" if p.on_infeasible == "cross_sector"
+                                              else "; set on_infeasible='cross_sector' to use it")})
+        if p.on_infeasible == "cross_sector" and fb.status != A.INFEASIBLE:
+            fb.diagnostics = res.diagnostics
+            fb.status = A.INFEASIBLE  # the strict sector quotas are still not met
+            res = fb
+    return _tier_result("constituents", res, rows, run.m_ids, gone,
+                        {"target": p.constituents_target, **fallback_info}, cost_of)
+
+
+def _tier_stations(run: _Run, G: _Groups) -> TierResult:
+    """Tier 4: whole groups -> stations within capacity (整建制入站), by the members' total travel."""
+    ds, p = run.ds, run.p
+    stations = ds.stations
+    run.say(40.0, "assigning groups to stations")
+    ms = run.costs.matrix(run.m_ll, G.s_ll)  # members x stations
+    cost = np.array([ms[ix].sum(axis=0) if len(ix) else np.zeros(len(G.s_ids)) for ix in G.g_members])
+    cost = cost.reshape(len(G.g_ids), len(G.s_ids))
+    travel = cost.copy()  # members' travel only, before preference penalties
+    kinds = stations["kind"].astype(str).to_numpy()
+    allowed = np.repeat(np.isin(kinds, p.host_kinds)[None, :], len(G.g_ids), axis=0)
+    for gi, gsec in enumerate(ds.groups["sectors"]):
+        gs = set(gsec or [])
+        for si, ssec in enumerate(stations["sectors"]):
+            if kinds[si] == "station_sector" and not gs & set(ssec or []):
+                cost[gi, si] += p.penalty(p.sector_mismatch_penalty) * max(1, len(G.g_members[gi]))
+    capv = pd.to_numeric(stations["capacity"], errors="coerce").to_numpy(float)
+    cap = np.where(np.isfinite(capv), capv, p.station_capacity_default).astype(np.int64)
+    locks = _lock_array({**G.pins_station, **p.locks.groups}, G.g_idx, G.s_idx, "groups", "station")
+    prev_a, gone = _previous(run.prev, "stations", G.g_ids, G.s_idx)
+    res = A.assign_groups_to_stations(cost, cap, allowed=allowed, locks=locks, previous=prev_a,
+                                      churn_weight=run.churn, station_labels=G.s_ids, group_labels=G.g_ids)
+    return _tier_result("stations", res, G.g_ids, G.s_ids, gone, cost_of=lambda r, c: travel[r, c])
+
+
+def _tier_villages(run: _Run, G: _Groups) -> TierResult:
+    """Tier 2: villages (the gap villages by default) -> groups, by distance from each group's base
+    (its station, else its members' centre)."""
+    ds, p = run.ds, run.p
+    run.say(60.0, "assigning villages to groups")
+    v = ds.villages
+    all_v = [str(x) for x in v["id"]]
+    if p.villages == "gaps":
+        chosen = set(run.gap_ids)
+    elif p.villages == "all":
+        chosen = set(all_v)
+    else:
+        unknown = [x for x in p.village_ids if x not in set(all_v)]
+        if unknown:
+            raise ValueError(f"village_ids: unknown village id '{unknown[0]}'")
+        chosen = set(p.village_ids)
+    village_locks = {**G.pins_village, **p.locks.villages}
+    chosen |= set(village_locks)
+    rows = [x for x in all_v if x in chosen]
+    vi = np.array([all_v.index(x) for x in rows], dtype=np.int64) if rows else np.zeros(0, np.int64)
+    v_ll = _lonlat(v.geometry)[vi] if len(vi) else np.zeros((0, 2))
+    base = np.zeros((len(G.g_ids), 2))
+    centre = np.array(ds.centre)
+    for gi, g in enumerate(G.g_ids):
+        st = G.group_station.get(g)
+        if st is not None and st in G.s_idx:
+            base[gi] = G.s_ll[G.s_idx[st]]
+        elif len(G.g_members[gi]):
+            base[gi] = run.m_ll[G.g_members[gi]].mean(axis=0)
+        else:
+            base[gi] = centre
+    cost = run.costs.matrix(v_ll, base)
+    pop = pd.to_numeric(v["population"], errors="coerce").fillna(0).to_numpy()[vi]
+    locks = _lock_array(village_locks, _index_map(rows), G.g_idx, "villages", "group")
+    prev_a, gone = _previous(run.prev, "villages", rows, G.g_idx)
+    res = A.assign_villages_to_groups(cost, pop, p.villages_min, p.villages_max,
+                                      compactness=p.compactness,
+                                      time_limit=run.time_left(), seed=p.seed,
+                                      num_workers=p.num_workers, locks=locks, previous=prev_a,
+                                      churn_weight=run.churn, group_labels=G.g_ids, target_load=p.villages_target,
+                                      target_penalty=p.penalty(p.target_penalty))
+    return _tier_result("villages", res, rows, G.g_ids, gone, {"target": p.villages_target},
+                        lambda r, c: cost[r, c])
+
+
+def _tier_townships(run: _Run, k_ids: list[str]) -> TierResult:
+    """Tier 3: townships -> committees, the most under-served (gap population) first."""
+    ds, p = run.ds, run.p
+    run.say(85.0, "assigning townships to committees")
+    t_ids = [str(x) for x in ds.townships["id"]]
+    v = ds.villages
+    vpop = pd.to_numeric(v["population"], errors="coerce").fillna(0)
+    gapset = set(run.gap_ids)
+    is_gap = v["id"].astype(str).isin(gapset).to_numpy()
+    tid = v["township_id"].astype(str).to_numpy()
+    up = np.array([vpop[(tid == t) & is_gap].sum() for t in t_ids], float)
+    tpop = np.array([vpop[tid == t].sum() for t in t_ids], float)
+    t_ll = _lonlat(ds.to_metric("townships").geometry.representative_point().to_crs("EPSG:4326"))
+    kc = np.zeros((len(k_ids), 2))
+    mcom = ds.members["committee_id"].astype(str).to_numpy()
+    for ki, k in enumerate(k_ids):
+        ix = np.flatnonzero(mcom == k)
+        kc[ki] = run.m_ll[ix].mean(axis=0) if len(ix) else np.array(ds.centre)
+    cost = run.costs.matrix(t_ll, kc)
+    locks = _lock_array(p.locks.townships, _index_map(t_ids), _index_map(k_ids), "townships", "committee")
+    prev_a, gone = _previous(run.prev, "townships", t_ids, _index_map(k_ids))
+    res = A.assign_townships_to_committees(cost, up, p.townships_per_committee,
+                                           all_townships=p.all_townships, population=tpop, locks=locks,
+                                           previous=prev_a, churn_weight=run.churn, committee_labels=k_ids)
+    return _tier_result("townships", res, t_ids, k_ids, gone,
+                        {"uncovered_population": {t: float(x) for t, x in zip(t_ids, up)}},
+                        lambda r, c: cost[r, c])
+
+
 def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None = None,
                      previous: OptimisationResult | dict[str, Any] | None = None,
                      progress: Progress | None = None, cancel: threading.Event | None = None,
@@ -404,212 +612,40 @@ def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None
     t0 = time.monotonic()
     p = params if isinstance(params, OptimisationParams) else OptimisationParams.model_validate(params or {})
     prev = OptimisationResult.from_dict(previous) if isinstance(previous, dict) else previous
-    churn = p.penalty(p.effective_churn()) if prev is not None else 0.0
     say = progress or (lambda pct, msg: None)
-    stop = cancel.is_set if cancel is not None else None
     _check_cancel(cancel)
     say(0.0, "preparing costs")
     costs = _Costs(ds, p.mode, network)
-    tiers: dict[str, TierResult] = {}
-    deadline = t0 + p.time_limit_s
-    members, groups, stations = ds.members, ds.groups, ds.stations
-    m_ids = [str(x) for x in members["id"]]
-    m_idx = _index_map(m_ids)
-    m_ll = _lonlat(members.geometry)
-    diagnostics: list[dict[str, Any]] = []
-
-    # gap villages (needed by tiers 2 and 3)
-    gap_ids: list[str] = []
-    if "villages" in p.tiers or "townships" in p.tiers:
-        gap_ids, source = _gap_villages(ds, p, costs.network)
-        diagnostics.append({"tier": "gaps", "severity": "info", "source": source,
-                            "message": f"{len(gap_ids)} gap villages ({source})"})
+    m_ids = [str(x) for x in ds.members["id"]]
+    run = _Run(ds, p, prev, churn=p.penalty(p.effective_churn()) if prev is not None else 0.0, say=say,
+               stop=cancel.is_set if cancel is not None else None, costs=costs,
+               deadline=t0 + p.time_limit_s, m_ids=m_ids, m_idx=_index_map(m_ids),
+               m_ll=_lonlat(ds.members.geometry), diagnostics=[], gap_ids=[])
+    if "villages" in p.tiers or "townships" in p.tiers:  # gap villages: needed by tiers 2 and 3
+        run.gap_ids, source = _gap_villages(ds, p, costs.network)
+        run.diagnostics.append({"tier": "gaps", "severity": "info", "source": source,
+                                "message": f"{len(run.gap_ids)} gap villages ({source})"})
     _check_cancel(cancel)
-
-    # --- tier 1: constituents -> members ---------------------------------------------------
+    tiers: dict[str, TierResult] = {}
     if "constituents" in p.tiers:
-        say(5.0, "assigning constituents to members")
-        c = ds.constituents
-        c_ids = [str(x) for x in c["id"]]
-        pts = ds.constituent_points()
-        located = ~(pts.isna() | pts.is_empty).to_numpy()
-        if (~located).any():
-            bad = [c_ids[i] for i in np.flatnonzero(~located)]
-            diagnostics.append({"tier": "constituents", "severity": "warning", "quota": "location",
-                                "message": f"{len(bad)} constituents have neither a point nor a village: "
-                                           f"{', '.join(bad[:10])}{'...' if len(bad) > 10 else ''}"})
-        rows = [c_ids[i] for i in np.flatnonzero(located)]
-        r_idx = _index_map(rows)
-        c_ll = _lonlat(pts[located])
-        csec = c["sector"].astype(str).to_numpy()[located]
-        msec = members["sector"].astype(str).to_numpy()
-        locks = _lock_array(p.locks.constituents, r_idx, m_idx, "constituents", "member")
-        prev_a, gone = _previous(prev, "constituents", rows, m_idx)
-        if p.mode == "straight":
-            cxy, mxy = costs.xy(c_ll), costs.xy(m_ll)
-
-            def cost_of(ri: np.ndarray, cj: np.ndarray) -> np.ndarray:
-                return np.hypot(*(cxy[ri] - mxy[cj]).T)
-
-            def solve(cross: bool) -> A.AssignmentResult:
-                return A.assign_constituents_geo(
-                    cxy, mxy, p.constituents_min, p.constituents_max, constituent_sector=csec,
-                    member_sector=msec, cross_penalty=p.penalty(p.cross_sector_penalty) if cross else None,
-                    time_limit=max(1.0, deadline - time.monotonic()), seed=p.seed, locks=locks,
-                    previous=prev_a, churn_weight=churn, target_load=p.constituents_target,
-                    over_target_penalty=p.penalty(p.target_penalty), should_stop=stop)
-        else:
-            cost = costs.matrix(c_ll, m_ll)
-
-            def cost_of(ri: np.ndarray, cj: np.ndarray) -> np.ndarray:
-                return cost[ri, cj]
-
-            def solve(cross: bool) -> A.AssignmentResult:
-                return A.assign_min_cost_flow(
-                    cost, p.constituents_min, p.constituents_max, allowed=csec[:, None] == msec[None, :],
-                    time_limit=max(1.0, deadline - time.monotonic()), seed=p.seed, locks=locks,
-                    previous=prev_a, churn_weight=churn,
-                    cross_penalty=p.penalty(p.cross_sector_penalty) if cross else None,
-                    member_labels=list(msec), target_load=p.constituents_target,
-                    over_target_penalty=p.penalty(p.target_penalty), should_stop=stop)
-
-        res = solve(p.allow_cross_sector)
-        fallback_info: dict[str, Any] = {}
-        if (res.status == A.INFEASIBLE and not p.allow_cross_sector
-                and any(d["quota"] in ("max_load", "no_member") for d in res.diagnostics) and len(m_ids)):
-            # the other relaxation: the surplus goes to members of other sectors at a penalty
-            say(20.0, "trying the cross-sector fallback")
-            fb = solve(True)
-            ok = fb.assignment >= 0
-            n_cross = int((csec[ok] != msec[fb.assignment[ok]]).sum())
-            fallback_info = {"fallback": {"kind": "cross_sector", "status": fb.status,
-                                          "cross_sector": n_cross, "penalty_m": p.cross_sector_penalty,
-                                          "cost": _json(fb.cost), "used": p.on_infeasible == "cross_sector"},
-                             }
-            res.diagnostics.append({"quota": "fallback", "severity": "info",
-                                    "message": f"cross-sector fallback: {fb.status} with {n_cross} constituents "
-                                               f"placed with members of other sectors (total {fb.cost:,.0f} "
-                                               f"{'m' if p.mode == 'straight' else 's'})"
-                                               + ("; used as the answer" if p.on_infeasible == "cross_sector"
-                                                  else "; set on_infeasible='cross_sector' to use it")})
-            if p.on_infeasible == "cross_sector" and fb.status != A.INFEASIBLE:
-                fb.diagnostics = res.diagnostics
-                fb.status = A.INFEASIBLE  # the strict sector quotas are still not met
-                res = fb
-        tiers["constituents"] = _tier_result("constituents", res, rows, m_ids, gone,
-                                             {"target": p.constituents_target, **fallback_info}, cost_of)
+        tiers["constituents"] = _tier_constituents(run)
         _check_cancel(cancel)
-
-    # --- tier 4: groups -> stations (before tier 2: a group's base is its station) --------------
-    g_ids = [str(x) for x in groups["id"]]
-    g_idx = _index_map(g_ids)
-    s_ids = [str(x) for x in stations["id"]]
-    s_idx = _index_map(s_ids)
-    s_ll = _lonlat(stations.geometry)
-    g_members = [np.flatnonzero(members["group_id"].astype(str).to_numpy() == g) for g in g_ids]
-    group_station: dict[str, str | None] = {g: (None if pd.isna(s) or s is None else str(s))
-                                            for g, s in zip(g_ids, groups["station_id"], strict=True)}
-    pins_village, pins_station = _member_pins(members, p.use_member_pins, diagnostics)
-    if "stations" in p.tiers and len(g_ids):
-        say(40.0, "assigning groups to stations")
-        ms = costs.matrix(m_ll, s_ll)  # members x stations
-        cost = np.array([ms[ix].sum(axis=0) if len(ix) else np.zeros(len(s_ids)) for ix in g_members])
-        cost = cost.reshape(len(g_ids), len(s_ids))
-        travel = cost.copy()  # members' travel only, before preference penalties
-        kinds = stations["kind"].astype(str).to_numpy()
-        allowed = np.repeat(np.isin(kinds, p.host_kinds)[None, :], len(g_ids), axis=0)
-        for gi, gsec in enumerate(groups["sectors"]):
-            gs = set(gsec or [])
-            for si, ssec in enumerate(stations["sectors"]):
-                if kinds[si] == "station_sector" and not gs & set(ssec or []):
-                    cost[gi, si] += p.penalty(p.sector_mismatch_penalty) * max(1, len(g_members[gi]))
-        capv = pd.to_numeric(stations["capacity"], errors="coerce").to_numpy(float)
-        cap = np.where(np.isfinite(capv), capv, p.station_capacity_default).astype(np.int64)
-        locks = _lock_array({**pins_station, **p.locks.groups}, g_idx, s_idx, "groups", "station")
-        prev_a, gone = _previous(prev, "stations", g_ids, s_idx)
-        res = A.assign_groups_to_stations(cost, cap, allowed=allowed, locks=locks, previous=prev_a,
-                                          churn_weight=churn, station_labels=s_ids, group_labels=g_ids)
-        tiers["stations"] = _tier_result("stations", res, g_ids, s_ids, gone,
-                                         cost_of=lambda r, c: travel[r, c])
-        group_station.update(tiers["stations"].assignment)
+    G = _Groups.of(run)
+    if "stations" in p.tiers and len(G.g_ids):  # before tier 2: a group's base is its station
+        tiers["stations"] = _tier_stations(run, G)
+        G.group_station.update(tiers["stations"].assignment)
         _check_cancel(cancel)
-
-    # --- tier 2: villages -> groups -------------------------------------------------------------
-    if "villages" in p.tiers and len(g_ids):
-        say(60.0, "assigning villages to groups")
-        v = ds.villages
-        all_v = [str(x) for x in v["id"]]
-        if p.villages == "gaps":
-            chosen = set(gap_ids)
-        elif p.villages == "all":
-            chosen = set(all_v)
-        else:
-            unknown = [x for x in p.village_ids if x not in set(all_v)]
-            if unknown:
-                raise ValueError(f"village_ids: unknown village id '{unknown[0]}'")
-            chosen = set(p.village_ids)
-        village_locks = {**pins_village, **p.locks.villages}
-        chosen |= set(village_locks)
-        rows = [x for x in all_v if x in chosen]
-        vi = np.array([all_v.index(x) for x in rows], dtype=np.int64) if rows else np.zeros(0, np.int64)
-        v_ll = _lonlat(v.geometry)[vi] if len(vi) else np.zeros((0, 2))
-        base = np.zeros((len(g_ids), 2))
-        centre = np.array(ds.centre)
-        for gi, g in enumerate(g_ids):
-            st = group_station.get(g)
-            if st is not None and st in s_idx:
-                base[gi] = s_ll[s_idx[st]]
-            elif len(g_members[gi]):
-                base[gi] = m_ll[g_members[gi]].mean(axis=0)
-            else:
-                base[gi] = centre
-        cost = costs.matrix(v_ll, base)
-        pop = pd.to_numeric(v["population"], errors="coerce").fillna(0).to_numpy()[vi]
-        locks = _lock_array(village_locks, _index_map(rows), g_idx, "villages", "group")
-        prev_a, gone = _previous(prev, "villages", rows, g_idx)
-        res = A.assign_villages_to_groups(cost, pop, p.villages_min, p.villages_max,
-                                          compactness=p.compactness,
-                                          time_limit=max(1.0, deadline - time.monotonic()), seed=p.seed,
-                                          num_workers=p.num_workers, locks=locks, previous=prev_a,
-                                          churn_weight=churn, group_labels=g_ids, target_load=p.villages_target,
-                                          target_penalty=p.penalty(p.target_penalty))
-        tiers["villages"] = _tier_result("villages", res, rows, g_ids, gone, {"target": p.villages_target},
-                                         lambda r, c: cost[r, c])
+    if "villages" in p.tiers and len(G.g_ids):
+        tiers["villages"] = _tier_villages(run, G)
         _check_cancel(cancel)
-
-    # --- tier 3: townships -> committees --------------------------------------------------------
     k_ids = [str(x) for x in ds.committees["id"]]
     if "townships" in p.tiers and len(k_ids) and len(ds.townships):
-        say(85.0, "assigning townships to committees")
-        t_ids = [str(x) for x in ds.townships["id"]]
-        v = ds.villages
-        vpop = pd.to_numeric(v["population"], errors="coerce").fillna(0)
-        gapset = set(gap_ids)
-        is_gap = v["id"].astype(str).isin(gapset).to_numpy()
-        tid = v["township_id"].astype(str).to_numpy()
-        up = np.array([vpop[(tid == t) & is_gap].sum() for t in t_ids], float)
-        tpop = np.array([vpop[tid == t].sum() for t in t_ids], float)
-        t_ll = _lonlat(ds.to_metric("townships").geometry.representative_point().to_crs("EPSG:4326"))
-        kc = np.zeros((len(k_ids), 2))
-        mcom = members["committee_id"].astype(str).to_numpy()
-        for ki, k in enumerate(k_ids):
-            ix = np.flatnonzero(mcom == k)
-            kc[ki] = m_ll[ix].mean(axis=0) if len(ix) else np.array(ds.centre)
-        cost = costs.matrix(t_ll, kc)
-        locks = _lock_array(p.locks.townships, _index_map(t_ids), _index_map(k_ids), "townships", "committee")
-        prev_a, gone = _previous(prev, "townships", t_ids, _index_map(k_ids))
-        res = A.assign_townships_to_committees(cost, up, p.townships_per_committee,
-                                               all_townships=p.all_townships, population=tpop, locks=locks,
-                                               previous=prev_a, churn_weight=churn, committee_labels=k_ids)
-        tiers["townships"] = _tier_result("townships", res, t_ids, k_ids, gone,
-                                          {"uncovered_population": {t: float(x) for t, x in zip(t_ids, up)}},
-                                          lambda r, c: cost[r, c])
+        tiers["townships"] = _tier_townships(run, k_ids)
     say(100.0, "done")
-    out = OptimisationResult(tiers=tiers, params=p.model_dump(mode="json"),
-                             unit="m" if p.mode == "straight" else "s", gap_villages=gap_ids,
-                             diagnostics=diagnostics, time_s=round(time.monotonic() - t0, 4),
-                             dataset_fingerprint=ds.fingerprint(), dataset=ds)
-    return out
+    return OptimisationResult(tiers=tiers, params=p.model_dump(mode="json"),
+                              unit="m" if p.mode == "straight" else "s", gap_villages=run.gap_ids,
+                              diagnostics=run.diagnostics, time_s=round(time.monotonic() - t0, 4),
+                              dataset_fingerprint=ds.fingerprint(), dataset=ds)
 
 
 def diff_results(prev: OptimisationResult | dict[str, Any], new: OptimisationResult | dict[str, Any]
