@@ -21,6 +21,7 @@ from shapely.geometry import box
 
 from ..dataset import Dataset
 from ..domain import WGS84
+from .synthetic import NetworkSizes, generate_network
 
 #: (min lon, min lat, max lon, max lat), degrees WGS-84: eastern Heilongjiang, room for 100 counties.
 PROVINCE_BOUNDS: tuple[float, float, float, float] = (126.0, 44.5, 134.0, 48.5)
@@ -88,8 +89,6 @@ def generate_province(n_counties: int = 100, seed: int = 0, *, bounds: Sequence[
     :func:`county_polygons` (``bounds`` default: ~2,800 km2 per county); county ``i``'s network
     from seed ``seed * 100_003 + i``.
     """
-    from .synthetic import NetworkSizes, generate_network
-
     counties = county_polygons(n_counties, seed, bounds)
     base = NetworkSizes().scaled(county_share)
     out = []
