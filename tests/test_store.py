@@ -178,6 +178,7 @@ def test_round_trip_of_awkward_values(factory):
     st.lists(st.sampled_from(SECTORS), max_size=4),
     st.one_of(st.none(), st.integers(0, 2**40)),
     st.floats(-0.05, 0.05), st.floats(-0.05, 0.05)), min_size=1, max_size=6))
+@pytest.mark.slow  # > 3 s
 def test_round_trip_property(factory, rows):
     """Any names (any Unicode but NUL), sector lists, capacities and points survive a round trip."""
     lay = make_tiny_layers()
@@ -206,6 +207,7 @@ def test_list_delete_and_not_found(store, tiny):
     assert store.get_dataset("b").fingerprint() == tiny.fingerprint()
 
 
+@pytest.mark.slow  # > 3 s
 def test_versions_etags_and_conflicts(store, tiny):
     first = store.put_dataset("d", tiny, expected_version=0, meta={"v": 1})
     with pytest.raises(Conflict, match="version 1, not 0"):
@@ -226,6 +228,7 @@ def test_versions_etags_and_conflicts(store, tiny):
     assert not store.has_dataset("new")
 
 
+@pytest.mark.slow  # > 3 s
 def test_concurrent_writers_with_same_expected_version_one_wins(factory, tiny):
     s = factory.open()
     s.put_dataset("d", tiny)
@@ -250,6 +253,7 @@ def test_concurrent_writers_with_same_expected_version_one_wins(factory, tiny):
     assert s.dataset_info("d").version == 2
 
 
+@pytest.mark.slow  # > 3 s
 def test_failed_write_leaves_previous_version(factory, tiny):
     s = factory.open()
     s.put_dataset("d", tiny)
