@@ -37,11 +37,16 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+import maps
+from geo_service.coverage import coverage_summary
 from geo_service.store import NotFound, Store
+from maps.assets import STATIC_DIR
+from solvers.gaps import close_gaps
 
 from .auth import Principal, principal, viewer
 from .cache import DatasetCache, DatasetEntry
 from .deps import dataset_entry, get_cache, get_settings, get_store
+from .login import login_page
 from .problems import ProblemError
 from .settings import Settings
 
@@ -106,8 +111,6 @@ def html_response(html: str, *, status: int = 200, csp: str | None = None, frame
 
 def mount_static(app: FastAPI) -> None:
     """Serve the vendored Leaflet/Folium assets (``maps/static``) at ``/static``."""
-    from maps.assets import STATIC_DIR
-
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
 
@@ -121,8 +124,6 @@ def _latest_successful(store: Store, dataset_id: str) -> Any:
 def _coverage_rows(entry: DatasetEntry) -> list[dict[str, Any]]:
     """Total coverage per threshold (straight line), cached per dataset version."""
     def build(ds):
-        from geo_service.coverage import coverage_summary
-
         return coverage_summary(ds, thresholds_m=THRESHOLDS_M)["total"]
 
     try:
@@ -146,8 +147,6 @@ def index(request: Request, store: Store = Depends(get_store), cache: DatasetCac
                                     "at /login)" if request.app.state.settings.api_keys else
                                "no API key is configured and this client is not on loopback",
                                code="unauthenticated", headers={"WWW-Authenticate": 'Bearer realm="geo-service"'})
-        from .login import login_page
-
         return login_page(request, status=401, next_url=str(request.url.path) +
                           (f"?{request.url.query}" if request.url.query else ""), lang=lang,
                           headers={"WWW-Authenticate": 'Bearer realm="geo-service"'})
@@ -211,8 +210,6 @@ def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetE
 
     With the ``tianditu_key`` setting the layer control also offers Tianditu tiles (same WGS-84
     datum as OpenStreetMap) and ``tiles=tianditu`` makes them the base; without it, 422."""
-    import maps
-
     did = entry.info.id
     tk = settings.tianditu_key or None
     if tiles == "tianditu" and not tk:
@@ -249,10 +246,6 @@ def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetE
             raise ProblemError(422, str(e), code="invalid-parameters") from None
     else:
         thr = threshold_m or 10000.0
-        try:
-            from solvers.gaps import close_gaps
-        except ImportError:
-            raise ProblemError(503, "gap closing (solvers.gaps) is not installed", code="unavailable") from None
         html, csp = _map_html(entry, f"gaps:{thr}:{lang}:{tiles_key}",
                          lambda ds: maps.gaps_map(ds, close_gaps(ds, threshold_m=thr), threshold_m=thr,
                                                   lang=lang, tiles=tiles, tianditu_key=tk))

@@ -12,7 +12,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo_service.coverage import last_mile
+from geo_service.coverage import service_areas as road_service_areas
 from geo_service.domain import STATION_KIND_LABELS, STATION_KINDS
+from geo_service.network import RoadNetwork
 
 from .render import (
     DataLayer,
@@ -87,8 +90,6 @@ def last_mile_table(ds, coverage: pd.DataFrame | None = None, *, network=None) -
     network, ``time_s``. Uses :func:`geo_service.coverage.last_mile` unless ``coverage`` gives it
     (either that function's columns or these)."""
     if coverage is None:
-        from geo_service.coverage import last_mile
-
         coverage = last_mile(ds, network)
     c = coverage
     if "nearest_m" in c.columns:
@@ -200,8 +201,6 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
     if mode not in ("straight", "road"):
         raise ValueError(f"mode must be 'straight' or 'road', got {mode!r}")
     if mode == "road" and network is None and coverage is None:
-        from geo_service.network import RoadNetwork
-
         network = RoadNetwork.from_dataset(ds)
     thresholds = [float(x) for x in (thresholds_m if mode == "straight" else thresholds_s)]
     if not thresholds or any(not np.isfinite(x) or x <= 0 for x in thresholds) or thresholds != sorted(thresholds):
@@ -217,9 +216,7 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
         if mode == "straight":
             service_areas = straight_service_areas(ds, thresholds)
         else:
-            from geo_service.coverage import service_areas as _sa
-
-            service_areas = _sa(ds, network, thresholds, dissolve=True)
+            service_areas = road_service_areas(ds, network, thresholds, dissolve=True)
     key = "threshold_m" if "threshold_m" in service_areas.columns else "threshold_s"
     sa = service_areas.dropna(subset=["geometry"])
     sa = sa.assign(_g=simplify_m(sa, simplify_tolerance_m, ds.metric_crs)) if len(sa) else sa

@@ -15,11 +15,12 @@ import numpy as np
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
+from geo_service.index import InvalidQuery
 from geo_service.store import check_dataset_id
 
 from ..auth import Principal, nearest_access, principal
 from ..cache import DatasetCache, DatasetEntry
-from ..deps import checked_dataset_id, get_cache, read_body_limited
+from ..deps import checked_dataset_id, dataset_entry, get_cache, read_body_limited
 from ..encoding import FastJSONResponse, loads
 from ..problems import ProblemError
 from ..schemas import NearestBatchResponse, NearestResponse, ProblemDetail
@@ -46,8 +47,6 @@ async def _entry(cache: DatasetCache, dataset_id: str, mode: str) -> DatasetEntr
     entry = cache.peek(dataset_id)
     name = "network" if mode == "road" else "station_index"
     if entry is None or not entry.has(name):  # first use or re-check: off the event loop
-        from ..deps import dataset_entry
-
         entry = await run_in_threadpool(dataset_entry, dataset_id, cache)
         await run_in_threadpool(getattr, entry, name)
     return entry
@@ -61,8 +60,6 @@ def lookup(entry: DatasetEntry, lon: np.ndarray, lat: np.ndarray, *, k: int, kin
     matches), ``name``, ``kind``, ``distance_m`` (metres; road distance incl. off-road legs in road
     mode), ``duration_s`` (road mode: travel time, seconds) and ``far_from_road`` (road mode).
     """
-    from geo_service.index import InvalidQuery
-
     try:
         if mode == "road":
             net = entry.network
@@ -193,8 +190,6 @@ async def nearest(request: Request):
     cache: DatasetCache = request.app.state.cache
     entry = await _entry(cache, dataset_id, mode)
     if mode == "straight":  # the common case, without the batch's column machinery
-        from geo_service.index import InvalidQuery
-
         try:
             r = entry.station_index.nearest(lon, lat, k=k, kinds=_kinds(kinds), sector=sector,
                                             max_distance_m=max_distance_m)
