@@ -30,7 +30,7 @@ from .deps import read_body_limited
 from .problems import ProblemError
 from .session import check_csrf, clear_session_cookie, issue_token, set_session_cookie
 from .settings import Settings
-from .web import html_response
+from .html import html_response
 
 router = APIRouter(tags=["web page and maps"])
 _env = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
