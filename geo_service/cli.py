@@ -471,7 +471,10 @@ def close_gaps_cmd(
     if as_json:
         typer.echo(json.dumps(r.to_dict(), ensure_ascii=False, indent=2))
         return
-    typer.echo(f"{r.status}: {r.solution.message}; {len(r.proposed)} new point(s)")
+    if r.params.get("weight_note"):
+        typer.echo(f"warning: {r.params['weight_note']}", err=True)
+    typer.echo(f"{r.status}: {r.solution.message}; {len(r.proposed)} new point(s)"
+               + ("" if r.params.get("weight") != "villages" else " (weights: villages, 每村计 1)"))
     typer.echo(r.coverage.to_string(index=False))
     for row in r.uncovered.head(20).itertuples():
         typer.echo(f"  uncovered {row.id} {row.name}: {row.message}")
@@ -546,9 +549,12 @@ def coverage_cmd(
     from rich.table import Table
 
     unit = s["unit"]
+    if s.get("weight_note"):
+        typer.echo(f"warning: {s['weight_note']}", err=True)
     keys = {"total": [], "county": ["county_id", "county_name"], "township": ["township_id", "township_name"],
             "sector": ["sector", "stations"]}[level]
-    t = Table(title=f"{ds.name}: coverage by {mode} ({unit}), population-weighted")
+    basis = "population-weighted" if s.get("weight", "population") == "population" else "share of villages"
+    t = Table(title=f"{ds.name}: coverage by {mode} ({unit}), {basis}")
     for c in keys + ["threshold", "villages", "covered_villages", "population", "covered_population", "share"]:
         t.add_column(c, justify="left" if c in keys else "right")
     for r in s[level]:

@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from geo_service.coverage import village_weights
+
 from . import assignment as A
 
 TIERS = ("constituents", "villages", "townships", "stations")
@@ -564,7 +566,7 @@ def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None
             else:
                 base[gi] = centre
         cost = costs.matrix(v_ll, base)
-        pop = pd.to_numeric(v["population"], errors="coerce").fillna(0).to_numpy()[vi]
+        pop = village_weights(v).weights[vi]  # 1 per village where the population is unknown
         locks = _lock_array(village_locks, _index_map(rows), g_idx, "villages", "group")
         prev_a, gone = _previous(prev, "villages", rows, g_idx)
         res = A.assign_villages_to_groups(cost, pop, p.villages_min, p.villages_max,
@@ -583,7 +585,7 @@ def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None
         say(85.0, "assigning townships to committees")
         t_ids = [str(x) for x in ds.townships["id"]]
         v = ds.villages
-        vpop = pd.to_numeric(v["population"], errors="coerce").fillna(0)
+        vpop = pd.Series(village_weights(v).weights, index=v.index)
         gapset = set(gap_ids)
         is_gap = v["id"].astype(str).isin(gapset).to_numpy()
         tid = v["township_id"].astype(str).to_numpy()

@@ -378,8 +378,8 @@ def _fill_defaults(col: _Collector) -> None:
     """Fill what boundary files and statistics lists commonly lack, with a warning each.
 
     - counties without ``id``/``name`` (a bare outline): ids ``C1``, ``C2`` ... and the file name;
-    - villages without any population column: population 0 (unknown), so coverage by people
-      counts them as zero until real figures are imported.
+    - villages without any population column: population blank (unknown); coverage then counts
+      villages (:func:`geo_service.coverage.village_weights`) until real figures are imported.
     """
     raw = col.layers.get("counties")
     if raw is not None and isinstance(raw.frame, gpd.GeoDataFrame):
@@ -392,8 +392,9 @@ def _fill_defaults(col: _Collector) -> None:
                          "filled_default", raw.source, "warning")
     raw = col.layers.get("villages")
     if raw is not None and "population" not in raw.frame.columns:
-        raw.frame["population"] = 0
-        col.fail("villages", "no population column (人口); population set to 0 (unknown) for every village",
+        raw.frame["population"] = None
+        col.fail("villages", "no population column (人口): population unknown; coverage counts villages "
+                             "(每村计 1) until a 人口 column is imported",
                  "filled_default", raw.source, "warning")
 
 
@@ -596,7 +597,7 @@ def read_dataset(path: str | os.PathLike, *, datum: str = "wgs84", name: str = "
 
     What official lists commonly lack is filled, each with a warning in ``Dataset.warnings``:
     townships given as seat points get Voronoi polygons (:func:`townships_from_points`) and
-    their seat village ``is_seat``; villages without a population column get population 0;
+    their seat village ``is_seat``; villages without a population column get a blank (unknown) population;
     a bare county outline gets id ``C1`` and its file name. Villages sharing coordinates or
     lying far from their township's seat are warned about, never moved.
 
