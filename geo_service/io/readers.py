@@ -390,6 +390,17 @@ def _fill_defaults(col: _Collector) -> None:
                 df[fld] = [f"C{i + 1}" for i in range(len(df))] if fld == "id" else [stem] * len(df)
                 col.fail("counties", f"no '{fld}' column; set to {df[fld].iloc[0] if len(df) else ''!r}",
                          "filled_default", raw.source, "warning")
+    # a list without a code column (站点名称, 类型, 经度, 纬度): the names are the ids when unique,
+    # else the row numbers; references by name still resolve (_resolve_names)
+    for layer, raw in col.layers.items():
+        df = raw.frame
+        if layer == "counties" or "id" in df.columns or "name" not in df.columns or not len(df):
+            continue
+        names = [None if v is None or (isinstance(v, float) and v != v) else str(v).strip() for v in df["name"]]
+        unique = all(names) and len(set(names)) == len(names)
+        df["id"] = names if unique else [f"{layer[0].upper()}{i + 1}" for i in range(len(df))]
+        col.fail(layer, "no id column (代码/编号); ids set to the " + ("names" if unique else "row numbers"),
+                 "filled_default", raw.source, "warning")
     raw = col.layers.get("villages")
     if raw is not None and "population" not in raw.frame.columns:
         raw.frame["population"] = None
