@@ -45,6 +45,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from .domain import ROAD_SPEEDS_KMH, WGS84
 from .index import (
+    OUTSIDE_MARGIN_M,
     InvalidQuery,
     StationIndex,
     build_once,
@@ -158,6 +159,10 @@ class RoadNetwork:
         self.offroad_speed_kmh = float(offroad_speed_kmh)
         self.snap_warn_m = float(snap_warn_m)
         self.index = StationIndex(stations, self.metric_crs)
+        if len(roads):  # the area a road answer means something: roads and stations
+            b = np.array([roads.total_bounds] + ([stations.total_bounds] if len(stations) else []))
+            self.index.extent = (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()),
+                                 float(b[:, 3].max()))
         self.stations = self.index.stations
         self._offroad_mps = self.offroad_speed_kmh / 3.6
 
@@ -268,6 +273,12 @@ class RoadNetwork:
         if check_k(k) != 1:
             raise InvalidQuery("road mode answers k=1 (the nearest station by travel time); "
                                "use travel_time_matrix for more", field="k", value=k)
+        far = self.index.outside(x, y)
+        if far.any():  # no road leads there: refuse the row rather than invent a walk of days
+            i = int(np.flatnonzero(far)[0])
+            raise InvalidQuery(f"({x[i]:g}, {y[i]:g}) lies more than {OUTSIDE_MARGIN_M / 1000:g} km outside the "
+                               f"road network's area; road mode answers points near it (use mode=straight "
+                               f"for a distance)", field="lon", index=i, value=x[i])
         return self.nearest_xy(self.project(x, y), kinds=kinds, sector=sector)
 
     def nearest_xy(self, xy_m: ArrayLike, *, kinds: str | Iterable[str] | None = None,
