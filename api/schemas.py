@@ -107,6 +107,8 @@ class JobOut(BaseModel):
     message: str
     params: dict[str, Any]
     error: dict[str, Any] | None = None
+    outcome: dict[str, Any] | None = Field(None, description="finished runs: outcome (optimal, feasible, "
+                                           "infeasible or nothing_to_do), gap, text and the first diagnosis")
     created_at: str
     started_at: str | None = None
     finished_at: str | None = None

@@ -359,8 +359,10 @@ def batch(
         by = {}
         for o in report.succeeded:
             by[o.result_status] = by.get(o.result_status, 0) + 1
-        typer.echo(f"{len(report.outcomes)} counties: {len(report.succeeded)} successful "
-                   f"({', '.join(f'{n} {s}' for s, n in by.items()) or 'none'}), {len(report.failed)} failed, "
+        bad = by.pop("infeasible", 0)
+        typer.echo(f"{len(report.outcomes)} counties: {len(report.succeeded) - bad} solved "
+                   f"({', '.join(f'{n} {s}' for s, n in by.items()) or 'none'}), {bad} infeasible (no plan), "
+                   f"{len(report.failed)} failed, "
                    f"in {report.elapsed_s:.1f} s on {report.workers} worker(s) "
                    f"({report.counties_per_minute:.1f} counties/min); results: job records of kind 'batch'")
     if report.failed:
@@ -423,7 +425,8 @@ def optimise(
         (out / "result.json").write_text(json.dumps(result.to_dict(), ensure_ascii=False), encoding="utf-8")
         written.append(out / "result.json")
     if as_json:
-        typer.echo(json.dumps({"status": result.status, "files": [str(w) for w in written],
+        typer.echo(json.dumps({"status": result.status, "outcome": result.outcome,
+                               "files": [str(w) for w in written],
                                "tiers": {k: {"status": t.status, "objective": t.objective, "gap": t.gap,
                                              "moved": t.moved, "diagnostics": [d.get("message") for d in t.diagnostics]}
                                          for k, t in result.tiers.items()}}, ensure_ascii=False, indent=2))
@@ -434,6 +437,11 @@ def optimise(
         typer.echo(f"{k}: {t.status} (gap {gap}, {t.time_s:.2f} s{moved})")
         for d in t.diagnostics:
             typer.echo(f"  - {d.get('message')}")
+    for d in result.diagnostics:
+        if d.get("quota") == "nothing_to_do":
+            typer.echo(f"  - {d.get('message')}")
+    oc = result.outcome
+    typer.echo(f"outcome: {oc['outcome']} ({oc['text']})" + (f": {oc['diagnosis']}" if oc["diagnosis"] else ""))
     typer.echo(f"wrote {', '.join(str(w) for w in written)}")
 
 
