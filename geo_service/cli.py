@@ -479,8 +479,9 @@ def close_gaps_cmd(
     if as_json:
         typer.echo(json.dumps(r.to_dict(), ensure_ascii=False, indent=2))
         return
-    if r.params.get("weight_note"):
-        typer.echo(f"warning: {r.params['weight_note']}", err=True)
+    for note in [r.params.get("weight_note")] + list(r.params.get("notes") or []):
+        if note:
+            typer.echo(f"note: {note}", err=True)
     typer.echo(f"{r.status}: {r.solution.message}; {len(r.proposed)} new point(s)"
                + ("" if r.params.get("weight") != "villages" else " (weights: villages, 每村计 1)"))
     typer.echo(r.coverage.to_string(index=False))
@@ -557,8 +558,9 @@ def coverage_cmd(
     from rich.table import Table
 
     unit = s["unit"]
-    if s.get("weight_note"):
-        typer.echo(f"warning: {s['weight_note']}", err=True)
+    for note in [s.get("weight_note")] + list(s.get("notes") or []):
+        if note:
+            typer.echo(f"note: {note}", err=True)
     keys = {"total": [], "county": ["county_id", "county_name"], "township": ["township_id", "township_name"],
             "sector": ["sector", "stations"]}[level]
     basis = "population-weighted" if s.get("weight", "population") == "population" else "share of villages"

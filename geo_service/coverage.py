@@ -28,6 +28,16 @@ from .index import InvalidQuery, StationIndex, check_kinds, check_sector
 from .network import RoadNetwork
 
 MODES = ("straight", "road")
+#: What a dataset without stations can still answer, and the file that unlocks the rest.
+NO_STATIONS_NOTE = "没有站点：每个村都是空白；请添加 stations.csv（名称、类型、经度、纬度）"
+
+
+def dataset_notes(ds) -> list[str]:
+    """Missing layers explained (Chinese): what the answers mean without them, which file to add."""
+    notes = []
+    if len(ds.stations) == 0:
+        notes.append(NO_STATIONS_NOTE)
+    return notes
 
 #: Below this share of villages with a known population, coverage counts villages (weight 1 each).
 MIN_KNOWN_POPULATION_SHARE = 0.5
@@ -99,8 +109,9 @@ def _check_mode(mode: str, network: RoadNetwork | None, ds) -> RoadNetwork | Non
                            value=mode)
     if mode == "road" and network is None:
         if len(ds.roads) == 0:
-            raise InvalidQuery("road mode needs a roads layer; this dataset has none", field="mode",
-                               value=mode)
+            raise InvalidQuery("road mode needs a roads layer; this dataset has none (没有道路：请添加 "
+                               "roads.shp，如 Geofabrik 的 gis_osm_roads_free_1.shp，或 .osm.pbf)",
+                               field="mode", value=mode)
         network = RoadNetwork.from_dataset(ds)
     return network
 
@@ -248,7 +259,7 @@ def coverage_summary(ds, thresholds_m: Iterable[float] = (5000, 10000, 20000),
     out: dict[str, Any] = {"mode": mode, "unit": "m" if mode == "straight" else "s",
                            "thresholds": thresholds, "kinds": sorted(kset) if kset else None,
                            "weight": vw.basis, "weight_note": vw.note,
-                           "population_known": vw.known,
+                           "population_known": vw.known, "notes": dataset_notes(ds),
                            "total": _rows({}, pop, within, thresholds, w), "county": [], "township": [],
                            "sector": []}
     for cid in dict.fromkeys(c_ids.tolist()):

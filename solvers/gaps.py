@@ -213,7 +213,7 @@ def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str =
          "existing": [True] * len(stations) + [False] * len(cand)},
         geometry=list(stations.geometry) + list(cand.geometry), crs=villages.crs)
     cost = gap_cost_matrix(ds, sites, mode, network)
-    from geo_service.coverage import village_weights
+    from geo_service.coverage import dataset_notes, village_weights
 
     vw = village_weights(villages)  # persons, or 1 per village where the population is unknown
     pop = vw.weights
@@ -298,6 +298,6 @@ def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str =
               "time_limit": time_limit, "seed": seed, "existing_sites": nf,
               "candidate_sites": len(cand), "capacity": capacity,
               "fixed_kinds": sorted(fixed_kinds) if fixed_kinds is not None else None,
-              "weight": vw.basis, "weight_note": vw.note}
+              "weight": vw.basis, "weight_note": vw.note, "notes": dataset_notes(ds)}
     return GapClosingResult(proposed, coverage, uncovered, sol, params, time.perf_counter() - t0)
 
