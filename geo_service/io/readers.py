@@ -144,10 +144,16 @@ def _read_workbook(col: _Collector, path: Path, source: str) -> None:
         return
     for sheet, df in sheets.items():
         layer = canonical_layer(sheet)
+        if layer is None and str(sheet).strip().lower() in _NOTES_NAMES:
+            continue  # the template's notes sheet
         if layer is None:
             col.fail(sheet, f"sheet '{sheet}' is not a known layer; ignored", "ignored_layer", source, "warning")
             continue
         col.add(table_to_layer(layer, df, f"{source}[{sheet}]", col.problems))
+
+
+#: Notes sheets/files of the import template (geo_service.io.template), skipped without a word.
+_NOTES_NAMES = ("说明", "notes", "readme")
 
 
 def _read_folder(col: _Collector, folder: Path, label: str) -> None:
@@ -169,6 +175,8 @@ def _read_folder(col: _Collector, folder: Path, label: str) -> None:
         if layer is not None and len(by_layer[layer]) > 1:
             continue
         src = f"{label}/{p.name}" if label else p.name
+        if layer is None and p.stem.strip().lower() in _NOTES_NAMES:
+            continue  # the template's notes file
         if layer is None:
             if ext in (".gpkg", ".xlsx") and not any(canonical_layer(q.stem) for q in folder.iterdir()):
                 found = True
@@ -634,8 +642,8 @@ def read_layers_from_files(files: Mapping[str, str | os.PathLike], *, base: str 
                            required: Iterable[str] = IMPORT_REQUIRED, crs: Any = None) -> Dataset:
     """Read a dataset from an explicit mapping ``{layer: file}`` (for files not named by layer).
 
-    ``layer`` may be English or Chinese (``villages``, ``村社区``); a relative file is taken from
-    ``base`` (a folder; if ``base`` is a file, its folder). A GeoPackage or workbook contributes the
+    ``layer`` may be English or Chinese (``villages``, ``村社区``); a relative file is taken from the
+    current directory, else from ``base`` (a folder; if ``base`` is a file, its folder). A GeoPackage or workbook contributes the
     layer/sheet named like the layer, else its first one. Example for the statistics bureau's
     lists in GCJ-02::
 
@@ -653,7 +661,8 @@ def read_layers_from_files(files: Mapping[str, str | os.PathLike], *, base: str 
     for key, f in files.items():
         layer = canonical_layer(key)
         p = Path(f)
-        if root is not None and not p.is_absolute():
+        # relative to the current directory first (as a shell user means it), else to ``base``
+        if root is not None and not p.is_absolute() and not p.exists():
             p = root / p
         if layer is None:
             col.fail(str(key), f"unknown layer '{key}' (expected one of {', '.join(LAYERS)})", "unknown_layer",
