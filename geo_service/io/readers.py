@@ -35,6 +35,7 @@ from ..crs import DATUMS, to_wgs84, transform_geometry
 from ..dataset import Dataset, DatasetValidationError, Problem
 from ..domain import LAYERS, REQUIRED_LAYERS, WGS84
 from .headers import canonical_layer
+from .roads import geofabrik_roads, is_geofabrik, read_osm_pbf
 from .tables import (
     TABLE_EXTS,
     VECTOR_EXTS,
@@ -65,6 +66,8 @@ class _Collector:
         self.layers: dict[str, RawLayer] = {}
         self.problems: list[Problem] = []
         self.dropped: dict[str, set[str]] = {}  # ids dropped for lack of coordinates, per layer
+        self.wgs84_layers: set[str] = set()  # OpenStreetMap layers: WGS-84 whatever the datum option
+        self.pending_osm: list[tuple[str, Path, str]] = []  # .osm.pbf read once the area is known
 
     def add(self, raw: RawLayer) -> None:
         prev = self.layers.get(raw.layer)
@@ -87,6 +90,12 @@ def _scrub(e: Exception, path: Path) -> str:
 def _read_file_as_layer(col: _Collector, layer: str, path: Path, source: str) -> None:
     """Read ``path`` as layer ``layer`` (any supported format) into ``col``."""
     ext = path.suffix.lower()
+    if ext in (".pbf", ".osm"):  # OpenStreetMap extract: read after the others, clipped to their area
+        if layer != "roads":
+            col.fail(layer, f"an OpenStreetMap file gives the roads layer, not {layer}", "unsupported_file", source)
+        else:
+            col.pending_osm.append((layer, path, source))
+        return
     try:
         if ext in (".csv", ".txt"):
             col.add(table_to_layer(layer, read_csv_file(path), source, col.problems))
@@ -104,6 +113,9 @@ def _read_file_as_layer(col: _Collector, layer: str, path: Path, source: str) ->
                 lname = next((n for n in names if canonical_layer(n) == layer), names[0] if names else None)
                 source = f"{source}:{lname}"
             gdf = read_vector(path, lname)
+            if layer == "roads" and isinstance(gdf, gpd.GeoDataFrame) and is_geofabrik(gdf):
+                gdf = geofabrik_roads(gdf)  # osm_id as id, fclass as class, maxspeed 0 = unknown
+                col.wgs84_layers.add(layer)
             col.add(vector_to_layer(layer, gdf, source, col.problems, assume_wgs84=ext in (".geojson", ".json"),
                                     kind="shapefile" if ext == ".shp" else "vector", default_crs=col.crs))
         else:
@@ -278,6 +290,8 @@ def _convert_datum(col: _Collector, datum: str) -> None:
         return
     for raw in col.layers.values():
         df = raw.frame
+        if raw.layer in col.wgs84_layers:
+            continue  # OpenStreetMap data is WGS-84
         if isinstance(df, gpd.GeoDataFrame) and len(df):
             geoms = df.geometry.to_numpy()
             ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
@@ -575,11 +589,37 @@ def _apply_table_crs(col: _Collector) -> None:
             raw.frame = raw.frame.set_crs(col.crs, allow_override=True).to_crs(WGS84)
 
 
+#: Margin (degrees, about 10 km) around the dataset's area within which OpenStreetMap ways are kept.
+OSM_CLIP_MARGIN_DEG = 0.1
+
+
+def _read_pending_osm(col: _Collector) -> None:
+    """Read ``.osm.pbf`` roads clipped to the bounding box of the other layers (plus a margin)."""
+    for layer, path, source in col.pending_osm:
+        bounds = [raw.frame.total_bounds for raw in col.layers.values()
+                  if isinstance(raw.frame, gpd.GeoDataFrame) and len(raw.frame) and raw.layer != "roads"]
+        b = np.array([x for x in bounds if np.isfinite(x).all()])
+        if not len(b):
+            col.fail(layer, "an OpenStreetMap extract is clipped to the dataset's area: give villages and "
+                            "townships with coordinates too", "missing_layer", source)
+            continue
+        m = OSM_CLIP_MARGIN_DEG
+        bbox = (b[:, 0].min() - m, b[:, 1].min() - m, b[:, 2].max() + m, b[:, 3].max() + m)
+        try:
+            gdf = read_osm_pbf(path, bbox)
+        except (ValueError, OSError) as e:
+            col.fail(layer, f"cannot read file: {_scrub(e, path)}", "unreadable_file", source)
+            continue
+        col.wgs84_layers.add(layer)
+        col.add(vector_to_layer(layer, gdf, source, col.problems, assume_wgs84=True))
+
+
 def _build(col: _Collector, *, datum: str, name: str, missing_points: str, required: Iterable[str],
            meta: Mapping[str, Any]) -> Dataset:
     _apply_table_crs(col)
     _convert_datum(col, datum)
     _handle_missing_points(col, missing_points)
+    _read_pending_osm(col)
     _fill_defaults(col)
     _resolve_names(col)
     try:
