@@ -18,6 +18,9 @@ from geo_service.network import RoadNetwork
 LON0, LAT0, STEP, N = 114.0, 29.5, 0.01, 5
 H_KMH, V_KMH = 60.0, 30.0  # rows: primary with maxspeed 60 or 0 (unknown: the class's 60); columns: residential
 STATIONS = [(0, 0), (4, 4)]
+# one-way roads of the second grid: row 1 only eastward (F, as digitised), row 3 only westward (T),
+# column 2 only northward (F)
+ONEWAY = {("row", 1): "F", ("row", 3): "T", ("col", 2): "F"}
 THRESHOLDS_S = (60.0, 120.0, 180.0, 300.0)
 
 
@@ -35,18 +38,20 @@ def write_tables(folder):
     (folder / "stations.csv").write_text("\n".join(st) + "\n", encoding="utf-8")
 
 
-def grid_lines():
+def grid_lines(oneway=None):
     """(osm_id, fclass, maxspeed, oneway, line) for the grid: rows primary, columns residential."""
+    ow = oneway or {}
     out = []
     for j in range(N):
-        out.append((1000 + j, "primary", 60 if j % 2 else 0, "B", LineString([node(i, j) for i in range(N)])))
+        out.append((1000 + j, "primary", 60 if j % 2 else 0, ow.get(("row", j), "B"),
+                    LineString([node(i, j) for i in range(N)])))
     for i in range(N):
-        out.append((2000 + i, "residential", 0, "B", LineString([node(i, j) for j in range(N)])))
+        out.append((2000 + i, "residential", 0, ow.get(("col", i), "B"), LineString([node(i, j) for j in range(N)])))
     return out
 
 
-def write_geofabrik(folder):
-    lines = grid_lines()
+def write_geofabrik(folder, oneway=None):
+    lines = grid_lines(oneway)
     gdf = gpd.GeoDataFrame({
         "osm_id": [str(x[0]) for x in lines], "code": [5113 if x[1] == "primary" else 5122 for x in lines],
         "fclass": [x[1] for x in lines], "name": ["路"] * len(lines), "ref": [None] * len(lines),
@@ -56,7 +61,7 @@ def write_geofabrik(folder):
     gdf.to_file(folder / "gis_osm_roads_free_1.shp", encoding="utf-8")
 
 
-def write_pbf(path, far_way=True):
+def write_pbf(path, far_way=True, oneway=None):
     import osmium
     from osmium.osm.mutable import Node, Way
 
@@ -68,39 +73,56 @@ def write_pbf(path, far_way=True):
             w.add_node(Node(id=ids[i, j], location=node(i, j), tags={}))
     w.add_node(Node(id=900, location=(120.0, 40.0), tags={}))
     w.add_node(Node(id=901, location=(120.01, 40.0), tags={}))
+    tag = {"F": {"oneway": "yes"}, "T": {"oneway": "-1"}, "B": {}}
+    ow = oneway or {}
     for j in range(N):
-        tags = {"highway": "primary", **({"maxspeed": "60"} if j % 2 else {})}
+        tags = {"highway": "primary", **({"maxspeed": "60"} if j % 2 else {}), **tag[ow.get(("row", j), "B")]}
         w.add_way(Way(id=1000 + j, nodes=[ids[i, j] for i in range(N)], tags=tags))
     for i in range(N):
-        w.add_way(Way(id=2000 + i, nodes=[ids[i, j] for j in range(N)], tags={"highway": "residential"}))
+        w.add_way(Way(id=2000 + i, nodes=[ids[i, j] for j in range(N)],
+                      tags={"highway": "residential", **tag[ow.get(("col", i), "B")]}))
     if far_way:
         w.add_way(Way(id=3000, nodes=[900, 901], tags={"highway": "primary"}))  # another province: clipped
     w.add_way(Way(id=3001, nodes=[ids[0, 0], ids[1, 1]], tags={"building": "yes"}))  # not a road
     w.close()
 
 
-def networkx_times():
-    """Seconds from every grid node to its nearest station, by networkx on geodesic edge lengths."""
-    g = nx.Graph()
+def networkx_times(oneway=None):
+    """Seconds from every grid node to its nearest station, by networkx on geodesic edge lengths
+    (one-way roads as directed edges), or a straight walk at 5 km/h where quicker."""
+    ow = oneway or {}
+    g = nx.DiGraph()
+
+    def add(p, q, w, how):
+        if how in ("F", "B"):
+            g.add_edge(p, q, w=w)
+        if how in ("T", "B"):
+            g.add_edge(q, p, w=w)
+
     for j in range(N):
         for i in range(N - 1):
-            a, b = node(i, j), node(i + 1, j)
-            g.add_edge((i, j), (i + 1, j), w=float(geodesic_m(*a, *b)) / (H_KMH / 3.6))
+            add((i, j), (i + 1, j), float(geodesic_m(*node(i, j), *node(i + 1, j))) / (H_KMH / 3.6),
+                ow.get(("row", j), "B"))
     for i in range(N):
         for j in range(N - 1):
-            a, b = node(i, j), node(i, j + 1)
-            g.add_edge((i, j), (i, j + 1), w=float(geodesic_m(*a, *b)) / (V_KMH / 3.6))
-    d = nx.multi_source_dijkstra_path_length(g, set(STATIONS), weight="w")
-    return {f"V{i}{j}": d[i, j] for i in range(N) for j in range(N)}
+            add((i, j), (i, j + 1), float(geodesic_m(*node(i, j), *node(i, j + 1))) / (V_KMH / 3.6),
+                ow.get(("col", i), "B"))
+    d = nx.multi_source_dijkstra_path_length(g.reverse(), set(STATIONS), weight="w")  # node -> station
+    walk = {(i, j): min(float(geodesic_m(*node(i, j), *node(*s_))) for s_ in STATIONS) / (5 / 3.6)
+            for i in range(N) for j in range(N)}
+    return {f"V{i}{j}": min(d.get((i, j), np.inf), walk[i, j]) for i in range(N) for j in range(N)}
 
 
-def check_road_coverage(ds):
+def check_road_coverage(ds, oneway=None):
     assert len(ds.roads) == 2 * N
-    want = networkx_times()
-    lm = last_mile(ds, RoadNetwork.from_dataset(ds))
+    want = networkx_times(oneway)
+    net = RoadNetwork.from_dataset(ds)
+    lm = last_mile(ds, net)
     got = dict(zip(lm["village_id"], lm["nearest_s"]))
-    for vid, t in want.items():
+    matrix = net.travel_time_matrix(ds.villages.geometry, ds.stations.geometry).min(axis=1)  # close-gaps' costs
+    for vid, t, m in zip(ds.villages["id"], [want[v] for v in ds.villages["id"]], matrix):
         assert got[vid] == pytest.approx(t, rel=0.002, abs=0.5), vid
+        assert m == pytest.approx(t, rel=0.002, abs=0.5), vid
     s = coverage_summary(ds, mode="road", thresholds_s=THRESHOLDS_S)
     w = np.array(list(want.values()))
     for row in s["total"]:
@@ -158,3 +180,20 @@ def test_cli_import_layer_roads_any_file(tmp_path, monkeypatch):
     r = CliRunner().invoke(app, ["coverage", "grid", "--mode", "road", "--thresholds", "60,300", "--level", "total",
                                  "--data-dir", "var", "--json"])
     assert r.exit_code == 0, r.output
+
+
+@pytest.mark.parametrize("source", ["shp", "pbf"])
+def test_oneway_roads_are_honoured(tmp_path, source):
+    write_tables(tmp_path)
+    if source == "shp":
+        write_geofabrik(tmp_path, ONEWAY)
+        ds = read_dataset(tmp_path)
+    else:
+        pytest.importorskip("osmium")
+        write_pbf(tmp_path / "x.osm.pbf", oneway=ONEWAY)
+        ds = read_layers_from_files({"villages": "villages.csv", "townships": "townships.csv",
+                                     "stations": "stations.csv", "roads": "x.osm.pbf"}, base=tmp_path)
+    assert sorted(ds.roads["oneway"]) == sorted(["F", "T", "F"] + ["B"] * (2 * N - 3))
+    two_way, one_way = networkx_times(), networkx_times(ONEWAY)
+    assert any(abs(one_way[v] - two_way[v]) > 10 for v in two_way)  # the grid is built so it matters
+    check_road_coverage(ds, ONEWAY)
