@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from geo_service.cli import app
 from geo_service.crs import gcj02_to_wgs84
+from test_api_support import client, hdr, make_app
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"
 if not REAL.is_dir():  # the main checkout sees it beside the repository too
@@ -114,6 +115,16 @@ def test_county_pipeline(county, store, tmp_path, monkeypatch):
         _check_count(row["covered_villages"], d, row["threshold"], f"{county} coverage")
         assert row["share"] == pytest.approx(row["covered_villages"] / len(vloc))
     covered_10k = next(r["covered_villages"] for r in cov["total"] if r["threshold"] == 10000)
+
+    # the API says the same
+    with client(make_app(store)) as c:
+        r = c.get(f"/v1/datasets/{county}/coverage", headers=hdr("viewer"))
+        assert r.status_code == 200, r.text
+        api = r.json()
+        assert api["weight"] == "villages"
+        assert [x["covered_villages"] for x in api["summary"]["total"]] == [x["covered_villages"] for x in cov["total"]]
+        r = c.get(f"/v1/datasets/{county}/nearest", params={"lon": 45, "lat": 0}, headers=hdr("viewer"))
+        assert r.status_code == 200 and r.json()["outside_dataset"] is True
 
     # close-gaps: the same counts before; every village within 10 km after (every village is a candidate)
     gaps = json.loads(_cli("close-gaps", county, "--time-limit", "20", "--out", "proposals/", *data, "--json"))
