@@ -264,4 +264,7 @@ class JobManager:
 
 def _summary_message(result: dict[str, Any]) -> str:
     status = result.get("status") if isinstance(result, dict) else None
+    oc = (result.get("outcome") or (result.get("optimisation") or {}).get("outcome")) if status else None
+    if oc:  # infeasible / nothing to do is said in words, with the first diagnosis
+        return (f"finished: {status} ({oc.get('text')})" + (f": {oc['diagnosis']}" if oc.get("diagnosis") else ""))[:500]
     return f"finished: {status}" if status else "finished"

@@ -161,7 +161,9 @@ def _normalise_layer(spec: LayerSpec, df: pd.DataFrame, problems: list[Problem])
         if f.name not in df.columns:
             if f.required:
                 chk.add(None, f"required column '{f.name}' is missing", "missing_column", f.name)
-            df[f.name] = None
+            # an absent optional column is simply absent: blank values ([] for lists)
+            df[f.name] = pd.Series([[] if f.dtype == "list" else None for _ in range(len(df))],
+                                   index=df.index, dtype=object)
             continue
         col = df[f.name]
         out: list[Any] = []

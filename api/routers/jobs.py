@@ -34,7 +34,10 @@ def job_out(request: Request, job: JobRecord) -> dict[str, Any]:
                   for f, t in (("json", "application/json"), ("csv", "application/zip"),
                                ("xlsx", XLSX), ("geojson", "application/geo+json"))]
     d = job.to_dict()
-    d.pop("result", None)
+    res = d.pop("result", None) or {}
+    # the run's outcome in words (optimal / feasible / infeasible / nothing_to_do + first diagnosis)
+    d["outcome"] = res.get("outcome") or (res.get("optimisation") or {}).get("outcome") if isinstance(res, dict) \
+        else None
     return {**d, "links": links}
 
 

@@ -75,7 +75,9 @@ def lookup(entry: DatasetEntry, lon: np.ndarray, lat: np.ndarray, *, k: int, kin
         else:
             r = entry.station_index.nearest(lon, lat, k=k, kinds=kinds, sector=sector,
                                             max_distance_m=max_distance_m)
-            si, dist, dur, extra, stations = r.station_index, r.distance_m, None, {}, r.stations
+            si, dist, dur, stations = r.station_index, r.distance_m, None, r.stations
+            # per slot: the point lies beyond geo_service.index.OUTSIDE_MARGIN_M of the dataset
+            extra = {"outside_dataset": np.repeat(r.outside_dataset, si.shape[1])}
     except InvalidQuery as e:
         raise ProblemError(422, str(e), code="invalid-query", errors=[{"in": "query", **e.to_dict()}]) from None
     n, kk = si.shape
@@ -198,14 +200,16 @@ async def nearest(request: Request):
         table = _station_rows(entry, r.stations)
         rows = [{"rank": j + 1, **table[i], "distance_m": round(d, 1)}
                 for j, (i, d) in enumerate(zip(r.station_index[0].tolist(), r.distance_m[0].tolist())) if i >= 0]
+        outside = bool(r.outside_dataset[0])
     else:
         cols = lookup(entry, np.array([lon]), np.array([lat]), k=k, kinds=_kinds(kinds), sector=sector,
                       max_distance_m=max_distance_m, mode=mode)
         rows = [r for r in _rows(cols) if r["station_id"] is not None]
         for r in rows:
             del r["point"]
+        outside = False  # road mode refuses points outside the network's area (422)
     return FastJSONResponse({"dataset_id": dataset_id, "dataset_version": entry.info.version, "mode": mode,
-                             "lon": lon, "lat": lat, "results": rows},
+                             "lon": lon, "lat": lat, "outside_dataset": outside, "results": rows},
                             headers={"ETag": entry.info.etag})
 
 
