@@ -8,14 +8,18 @@ temporary directory: ``create_app(Settings(data_dir=tmp, load_demo=False))``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import secrets
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 
 from geo_service.store import Store, open_store
 
-from .auth import key_id
+from .auth import FailureLimiter, key_id
 from .cache import DatasetCache
 from .jobs import JobManager
 from .logs import configure_logging
@@ -47,6 +51,46 @@ def _seed_demo(store: Store, settings: Settings) -> None:
             log.info("loaded the demo county as dataset 'demo'")
     except ImportError as e:  # the demo generator is optional at run time
         log.warning("demo county not available: %s", e)
+
+
+def load_or_create_secret(path: Path) -> bytes:
+    """The 32-byte secret kept in ``path``, created (mode 0600) on first use.
+
+    Two processes starting at once agree: the first link into place wins and both read it back."""
+    try:
+        data = path.read_bytes()
+        if len(data) >= 32:
+            return data[:32]
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, secrets.token_bytes(32))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    data = path.read_bytes()
+    if len(data) < 32:
+        raise RuntimeError(f"{path} holds no usable secret: delete it and restart")
+    return data[:32]
+
+
+def _etag_key(settings: Settings) -> bytes:
+    """HMAC key of feature ETags: the ``etag_secret`` setting, else a secret kept in the data dir."""
+    if settings.etag_secret:
+        return hashlib.sha256(b"geo-service-etag|" + settings.etag_secret.encode()).digest()
+    if settings.database_url:
+        log.warning("etag_secret is not set: feature ETags use a secret kept in %s, so replicas sharing "
+                    "the database need the same etag_secret setting", settings.data_dir)
+    return load_or_create_secret(Path(settings.data_dir) / "etag-secret")
 
 
 def _web_router(app: FastAPI) -> None:
@@ -102,8 +146,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.store = store
     app.state.cache = cache
     app.state.jobs = manager
+    app.state.etag_key = _etag_key(settings)
+    app.state.auth_failures = FailureLimiter(settings.auth_failures_per_minute, 60.0)
     install_handlers(app)
-    app.add_middleware(RequestContextMiddleware, max_body=max(settings.max_upload_bytes, settings.max_body_bytes))
+    app.add_middleware(RequestContextMiddleware, settings=settings)
     app.include_router(system.router)
     system.mount_docs(app)
     _web_router(app)  # before datasets: its /v1/datasets/{id}/maps/{kind} must win over /{layer}/{fid}
