@@ -94,6 +94,8 @@ def uvicorn_config(app: Any, settings: Settings, *, host: str, port: int, **extr
     protocol = type("GuardedH11", (GuardedH11Protocol,), {
         "header_timeout_s": settings.header_timeout_s,
         "max_connections_per_ip": settings.max_connections_per_ip})
+    if settings.forwarded_allow_ips:
+        extra.setdefault("forwarded_allow_ips", settings.forwarded_allow_ips)
     return uvicorn.Config(
         app, host=host, port=port, http=protocol, limit_concurrency=settings.limit_concurrency,
         backlog=settings.backlog, timeout_keep_alive=settings.timeout_keep_alive_s,

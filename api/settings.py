@@ -140,6 +140,9 @@ class Settings(BaseSettings):
                                                description="largest request line + headers, bytes (400 beyond)")
     max_connections_per_ip: int = Field(128, ge=0, description="open connections per client address (0: no "
                                         "limit; behind a reverse proxy every client is the proxy)")
+    forwarded_allow_ips: str | None = Field(None, description="proxies (comma-separated IPs or '*') whose "
+                                            "X-Forwarded-For names the client, for the per-address rate "
+                                            "limits; default: uvicorn's (127.0.0.1)")
 
     log_level: str = Field("INFO", description="logging level of the service loggers")
     log_json: bool = Field(True, description="JSON-lines access/app logs (False: plain text)")
