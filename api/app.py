@@ -36,7 +36,8 @@ optimisation jobs and their tables (界别责任区一览表).
 
 Authentication: an API key in `X-API-Key` or `Authorization: Bearer`; browsers log in at
 `/login` (an HttpOnly, SameSite=Strict session cookie; POST/DELETE with it must come from this
-service's own page). Roles: `viewer` (maps,
+service's own page; requests a browser sends for another site are refused, 403). Repeated wrong keys
+get 429 with Retry-After. Roles: `viewer` (maps,
 coverage, nearest), `planner` (+ optimisations, exports, constituents' personal fields), `admin`
 (+ datasets). Errors are RFC 9457 `application/problem+json`."""
 
@@ -75,6 +76,9 @@ def load_or_create_secret(path: Path) -> bytes:
         os.link(tmp, path)
     except FileExistsError:
         pass
+    except OSError:  # a file system without hard links
+        if not path.exists():
+            os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     data = path.read_bytes()
@@ -137,6 +141,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
                         "mode), every other client is refused; set GEO_SERVICE_API_KEYS to enforce keys")
         else:
             log.warning("no API key configured and local_open is off: only anonymous endpoints answer")
+        if "*" not in settings.allowed_hosts:
+            log.info("answering only Host names %s (setting trusted_hosts)", ", ".join(settings.allowed_hosts))
         yield
         manager.shutdown(wait=False)
 

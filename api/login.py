@@ -6,8 +6,8 @@
 cookie (:mod:`api.session`): a form gets ``303`` to ``next`` (a path on this service only), JSON
 gets ``200 {"role", "expires_in_s"}``. A wrong key: the form again with ``401``, or a problem
 document; after ``auth_failures_per_minute`` wrong keys from one address, ``429`` with
-``Retry-After`` (:class:`api.auth.FailureLimiter`). ``POST /logout`` deletes the cookie. With no API key configured (the local demo) there
-is nothing to log in to: ``GET /login`` redirects to the page.
+``Retry-After`` (:class:`api.auth.FailureLimiter`). ``POST /logout`` deletes the cookie. With no
+API key configured (the local demo) there is nothing to log in to: ``GET /login`` redirects to the page.
 
 :func:`html_problem` renders the login form for a ``GET`` whose ``Accept`` asks for HTML (a
 browser following a link to a map or an XLSX download) when the answer would be 401 or 403;
@@ -123,19 +123,18 @@ async def login(request: Request):
     if not settings.api_keys:
         raise ProblemError(409, "no API key is configured: there is nothing to log in to (local demo mode)",
                            code="login-not-needed")
+    fields, is_form = await _login_fields(request)
+    lang = fields.get("lang", "zh")
     try:
         check_not_locked_out(request)  # 429 before the key is compared: guessing is slowed, right or wrong
     except ProblemError as e:
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype not in ("application/x-www-form-urlencoded", ""):
+        if not is_form:
             raise
         wait = e.extra.get("retry_after_s")
-        return login_page(request, status=429, headers=e.headers,
-                          error=f"密钥错误次数过多，请 {wait} 秒后再试。 / Too many wrong keys: try again in {wait} s.")
-    fields, is_form = await _login_fields(request)
+        msg = f"密钥错误次数过多，请 {wait} 秒后再试。" if lang != "en" else f"Too many wrong keys: try again in {wait} s."
+        return login_page(request, status=429, error=msg, next_url=fields.get("next"), lang=lang, headers=e.headers)
     key = fields.get("key", "").strip()
     role = match_key(key, settings.api_keys) if key else None
-    lang = fields.get("lang", "zh")
     if role is None:
         if key:
             key_failed(request)

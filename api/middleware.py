@@ -138,7 +138,9 @@ class RequestContextMiddleware:
         status = [500]
         rid_header = (b"x-request-id", rid.encode())
         path, method = scope["path"], scope["method"]
-        limit = self.max_upload if (path == UPLOAD_PATH and method == "POST") else self.max_body
+        root = scope.get("root_path", "")
+        route = path[len(root):] if root and path.startswith(root) else path  # behind a path prefix
+        limit = self.max_upload if (route == UPLOAD_PATH and method == "POST") else self.max_body
         cut: list[tuple | None] = [None]  # the body broke a guard: whatever the app answers, send this
         started = [False]
 
@@ -161,7 +163,7 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            refusal = self._refusal(path, method, host, origin, site, mode, dest)
+            refusal = self._refusal(route, method, host, origin, site, mode, dest)
             if refusal is None and length is not None and length < 0:
                 refusal = (400, "Content-Length is not a number", "bad-content-length")
             if refusal is None and length is not None and length > limit:

@@ -153,7 +153,8 @@ def test_cross_site_requests_refused_with_keys_too(app):
     trusted = make_app(Path(app.state.settings.data_dir).with_name("t"), None,
                        trusted_origins="https://portal.example.cn")
     with client(trusted) as c:
-        assert c.get("/v1/datasets", headers={**hdr("viewer"), "Origin": "https://portal.example.cn"}).status_code == 200
+        r = c.get("/v1/datasets", headers={**hdr("viewer"), "Origin": "https://portal.example.cn"})
+        assert r.status_code == 200
 
 
 # --- 8. ETags reveal nothing --------------------------------------------------------------------
