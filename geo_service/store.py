@@ -556,19 +556,28 @@ class _JobOwner:
     def __init__(self, folder: Path):
         import socket
 
-        token = uuid.uuid4().hex[:16]
         boot = ""
         try:
             boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()[:8]
         except OSError:
             pass
-        self.id = f"{socket.gethostname()}/{boot}/{os.getpid()}/{token}"
-        self.path = folder / f"{token}.lock"
         self._fh = None
-        if fcntl is not None:
+        while True:
+            token = uuid.uuid4().hex[:16]
+            self.id = f"{socket.gethostname()}/{boot}/{os.getpid()}/{token}"
+            self.path = folder / f"{token}.lock"
+            if fcntl is None:
+                return
             folder.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "a+")  # noqa: SIM115 - held open for the instance's life
-            fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fh = open(self.path, "a+")  # noqa: SIM115 - held open for the instance's life
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            try:  # a sweep may have unlinked the new file before the lock: then take another token
+                if os.stat(self.path).st_ino == os.fstat(fh.fileno()).st_ino:
+                    self._fh = fh
+                    return
+            except FileNotFoundError:
+                pass
+            fh.close()
 
     def release(self) -> None:
         if self._fh is not None:
