@@ -20,6 +20,8 @@ from rich.table import Table
 
 import maps
 from api.app import create_app
+from api.server import raise_open_file_limit, uvicorn_config
+from api.settings import Settings
 from solvers.gaps import close_gaps
 from solvers.pipeline import OptimisationParams, run_optimisation
 from solvers.tables import write_csv, write_xlsx
@@ -57,7 +59,11 @@ def serve(
     data_dir: DataDirOpt = None,
     no_demo: Annotated[bool, typer.Option("--no-demo", help="do not load the demo county into an empty store")] = False,
 ) -> None:
-    """Start the HTTP service (API, maps and web page). An empty store gets the demo county."""
+    """Start the HTTP service (API, maps and web page). An empty store gets the demo county.
+
+    Limits against slow or numerous clients come from the settings (``limit_concurrency``,
+    ``backlog``, ``timeout_keep_alive_s``, ``header_timeout_s``, ``h11_max_incomplete_event_size``,
+    ``max_connections_per_ip``; see docs/security.md)."""
     where = _data_dir(data_dir)
     if where.startswith(POSTGRES_SCHEMES):
         os.environ["GEO_SERVICE_DATABASE_URL"] = where
@@ -65,9 +71,11 @@ def serve(
         os.environ["GEO_SERVICE_DATA_DIR"] = where
     if no_demo:
         os.environ["GEO_SERVICE_LOAD_DEMO"] = "false"
+    settings = Settings()
     shown = where.split("@")[-1] if "://" in where else where  # never print a password
     typer.echo(f"geo-service: storage at {shown}; open http://{host}:{port}/", err=True)
-    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    raise_open_file_limit(settings.limit_concurrency + 1024)
+    uvicorn.Server(uvicorn_config(create_app(settings), settings, host=host, port=port, log_level="info")).run()
 
 
 @app.command()
