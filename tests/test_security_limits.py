@@ -136,3 +136,126 @@ def test_nearest_budget_refusal_message():
     with pytest.raises(ProblemError) as e:
         check_answer_budget(100_000, 50, "rows", "straight", 256 * 2**20)
     assert "format=columns" in e.value.detail  # the cheaper format is suggested when it would fit
+
+
+# --- 6: cancellation stops the solver ------------------------------------------------------------
+def _spin(ds, params, previous, progress, cancel):
+    """A solver that never looks at ``cancel`` (as OR-Tools inside one long solve): burns a core."""
+    progress(5, "spinning")
+    x = 0
+    while True:
+        x += 1
+        if x % 5_000_000 == 0:
+            progress(10, "still spinning")
+
+
+_spin.run_in_process = True
+
+
+def _quick(ds, params, previous, progress, cancel):
+    progress(50, "half way")
+    return {"status": "optimal", "tables": {}}
+
+
+_quick.run_in_process = True
+
+
+def _wait_job(c, job_id, until, timeout=60.0):
+    from test_api_support import hdr
+
+    t0 = time.monotonic()
+    while True:
+        job = c.get(f"/v1/jobs/{job_id}", headers=hdr("viewer")).json()
+        if job["status"] in until:
+            return job
+        assert time.monotonic() - t0 < timeout, job
+        time.sleep(0.05)
+
+
+def test_cancel_kills_the_solver_process_and_frees_the_worker(tmp_path, tiny):
+    import psutil
+
+    from test_api_support import client, hdr, make_app
+
+    P = hdr("planner")
+    app = make_app(tmp_path / "d", tiny, job_workers=1, job_queue_size=1)
+    jobs = app.state.jobs
+    jobs.runners["optimisation"] = _spin
+    with client(app) as c:
+        a = c.post("/v1/datasets/tiny/optimisations", json={"time_limit_s": 600}, headers=P).json()
+        t0 = time.monotonic()
+        while not (jobs.worker_pids().get(a["id"]) and
+                   c.get(f"/v1/jobs/{a['id']}", headers=P).json()["progress"] >= 5):
+            assert time.monotonic() - t0 < 30, "the job never started"
+            time.sleep(0.05)
+        pid = jobs.worker_pids()[a["id"]]
+        assert pid != os.getpid()
+        job = c.get(f"/v1/jobs/{a['id']}", headers=P).json()
+        assert job["status"] == "running" and job["message"] in ("spinning", "still spinning")  # progress relayed
+        proc = psutil.Process(pid)
+        assert proc.cpu_percent(interval=0.5) > 20  # it really burns a core
+        d = c.delete(f"/v1/jobs/{a['id']}", headers=P).json()
+        assert d["status"] == "dismissed"
+        # gone when DELETE answers: terminated and reaped, not merely flagged
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        assert a["id"] not in jobs.worker_pids()
+        # the only worker is free: a new job starts and finishes (with the old thread runner it stayed
+        # 'accepted' behind the spinning one)
+        jobs.runners["optimisation"] = _quick
+        b = c.post("/v1/datasets/tiny/optimisations", json={}, headers=P).json()
+        assert _wait_job(c, b["id"], ("successful", "failed"), timeout=30)["status"] == "successful"
+        assert c.get(f"/v1/jobs/{a['id']}", headers=P).json()["status"] == "dismissed"
+
+
+def test_solver_far_past_its_time_limit_is_stopped(tmp_path, tiny, monkeypatch):
+    import api.jobs as jm
+    from test_api_support import client, hdr, make_app
+
+    monkeypatch.setattr(jm, "OVERRUN_GRACE_S", 0.0)
+    P = hdr("planner")
+    app = make_app(tmp_path / "d", tiny, job_workers=1)
+    app.state.jobs.runners["optimisation"] = _spin
+    with client(app) as c:
+        a = c.post("/v1/datasets/tiny/optimisations", json={"time_limit_s": 1}, headers=P).json()
+        job = _wait_job(c, a["id"], ("successful", "failed", "dismissed"), timeout=60)
+        assert job["status"] == "failed" and job["error"]["title"] == "TimeLimitExceeded"
+        assert "time_limit_s" in job["message"]
+        assert app.state.jobs.worker_pids() == {}
+
+
+def test_solver_errors_and_crashes_become_failed_jobs(tmp_path, tiny):
+    from test_api_support import client, hdr, make_app
+
+    def broken(ds, params, previous, progress, cancel):
+        raise ValueError("3 农业 members cannot take 50 农业 constituents")
+
+    def crash(ds, params, previous, progress, cancel):
+        os._exit(9)  # as the kernel's OOM killer would end it
+
+    broken.run_in_process = crash.run_in_process = True
+    P = hdr("planner")
+    app = make_app(tmp_path / "d", tiny)
+    with client(app) as c:
+        app.state.jobs.runners["optimisation"] = broken
+        job = _wait_job(c, c.post("/v1/datasets/tiny/optimisations", json={}, headers=P).json()["id"],
+                        ("successful", "failed"))
+        assert job["status"] == "failed" and job["error"]["title"] == "ValueError" and "农业" in job["message"]
+        app.state.jobs.runners["optimisation"] = crash
+        job = _wait_job(c, c.post("/v1/datasets/tiny/optimisations", json={}, headers=P).json()["id"],
+                        ("successful", "failed"))
+        assert job["status"] == "failed" and job["error"]["title"] == "WorkerDied"
+
+
+@pytest.mark.parametrize("limit,ok", [(1e308, False), (3601, False), (0.5, False), (0, False), (1, True),
+                                      (3600, True)])
+def test_time_limit_is_bounded(tmp_path, tiny, limit, ok):
+    from test_api_support import client, hdr, make_app
+
+    app = make_app(tmp_path / "d", tiny)
+    app.state.jobs.runners["optimisation"] = _quick
+    with client(app) as c:
+        r = c.post("/v1/datasets/tiny/optimisations", json={"time_limit_s": limit}, headers=hdr("planner"))
+        if ok:
+            assert r.status_code == 202, r.text
+        else:
+            assert r.status_code == 422 and r.json()["errors"][0]["field"].endswith("time_limit_s"), r.text
