@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     if interrupted:
         log.warning("marked %d interrupted job(s) as failed", interrupted)
     _seed_demo(store, settings)
+    datasets.remove_stale_uploads(settings)  # temp files of killed processes (issue 11)
     cache = DatasetCache(store, size=settings.index_cache_size)
     manager = JobManager(store, lambda dataset_id: cache.get(dataset_id).ds, workers=settings.job_workers,
                          queue_size=settings.job_queue_size, retry_after_s=settings.job_retry_after_s,
