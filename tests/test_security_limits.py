@@ -259,3 +259,217 @@ def test_time_limit_is_bounded(tmp_path, tiny, limit, ok):
             assert r.status_code == 202, r.text
         else:
             assert r.status_code == 422 and r.json()["errors"][0]["field"].endswith("time_limit_s"), r.text
+
+
+# --- 5: uploads bounded by real unpacked size and row counts -------------------------------------
+def _upload(c, name: str, data: bytes, **form):
+    from test_api_support import hdr
+
+    return c.post("/v1/datasets", files={"file": (name, data)}, data={"id": "up", **form}, headers=hdr("admin"))
+
+
+def _csv_rows(n: int, bad: bool = False) -> str:
+    lines = ["id,name,township_id,lon,lat"]
+    lines += [f"V{i},村{i},T1,{'x' if bad else 114.0 + i * 1e-6},{29.0 + i * 1e-6}" for i in range(n)]
+    return "\n".join(lines) + "\n"
+
+
+TOWNSHIPS_CSV = "id,name,lon,lat\nT1,天城镇,114.0,29.0\nT2,桂花镇,114.2,29.1\n"
+
+
+def _zip(files: dict[str, bytes | str]) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def _bomb(size: int) -> bytes:
+    """A small zip holding a big CSV (``size`` bytes of repeated rows)."""
+    row = b"V1,x,T1,114.0,29.0\n"
+    return _zip({"townships.csv": TOWNSHIPS_CSV, "villages.csv": b"id,name,township_id,lon,lat\n" + row *
+                 (size // len(row))})
+
+
+def test_zip_bomb_is_refused_by_measured_size(tmp_path):
+    """The extraction counts real bytes and stops at the cap, whatever the zip declares."""
+    import zipfile
+
+    from geo_service.io import read_dataset
+    from geo_service.io.limits import InputTooLarge, ReadLimits, UnpackBudget
+    from geo_service.io.readers import _safe_extract
+
+    bomb = _bomb(64 * 2**20)
+    assert len(bomb) < 2**20  # < 1 MiB on the wire, 64 MiB unpacked
+    p = tmp_path / "bomb.zip"
+    p.write_bytes(bomb)
+    with pytest.raises(InputTooLarge) as e:
+        read_dataset(p, limits=ReadLimits(max_unpacked_bytes=4 * 2**20), tmp_dir=tmp_path / "x")
+    assert e.value.setting == "max_unpacked_bytes" and "bomb.zip" in e.value.source
+    assert list((tmp_path / "x").iterdir()) == []  # the partial extraction is gone
+    # what reaches the disk stops at the cap (plus one read chunk): the bytes are counted as they
+    # come out of the decompressor (a header declaring less is no way round it: zipfile stops at the
+    # declared size and the CRC check fails, an unreadable-upload 422)
+    dest = tmp_path / "out"
+    dest.mkdir()
+    with zipfile.ZipFile(p) as zf, pytest.raises(InputTooLarge):
+        _safe_extract(zf, dest, UnpackBudget(4 * 2**20, "bomb.zip"))
+    written = sum(f.stat().st_size for f in dest.rglob("*") if f.is_file())
+    assert 3 * 2**20 < written <= 4 * 2**20 + 2**20
+
+
+def test_zip_bomb_upload_answers_413_naming_the_cap(tmp_path, tiny):
+    from test_api_support import client, make_app
+
+    app = make_app(tmp_path / "d", max_unpacked_bytes=4 * 2**20)
+    with client(app) as c:
+        r = _upload(c, "county.zip", _bomb(64 * 2**20))
+        assert r.status_code == 413 and r.headers["content-type"].startswith("application/problem+json")
+        p = r.json()
+        assert p["setting"] == "max_unpacked_bytes" and p["limit"] == 4 * 2**20
+        assert "county.zip" in p["detail"] and "upload.zip" not in p["detail"]
+        # the measured path too (the declared-size check disabled): same answer
+        import api.routers.datasets as dr
+
+        orig = dr._check_zip
+        dr._check_zip = lambda path, cap, name: None
+        try:
+            r = _upload(c, "county.zip", _bomb(64 * 2**20))
+        finally:
+            dr._check_zip = orig
+        assert r.status_code == 413 and r.json()["setting"] == "max_unpacked_bytes", r.text
+        assert "county.zip/villages.csv" in r.json()["source"]
+
+
+def test_csv_row_cap(tmp_path):
+    from test_api_support import client, make_app
+
+    app = make_app(tmp_path / "d", max_table_rows=1000)
+    with client(app) as c:
+        r = _upload(c, "county.zip", _zip({"townships.csv": TOWNSHIPS_CSV, "villages.csv": _csv_rows(1001)}))
+        assert r.status_code == 413, r.text
+        p = r.json()
+        assert p["setting"] == "max_table_rows" and p["limit"] == 1000 and "villages.csv" in p["source"]
+        assert "1000" in p["detail"]
+        r = _upload(c, "county.zip", _zip({"townships.csv": TOWNSHIPS_CSV, "villages.csv": _csv_rows(1000)}))
+        assert r.status_code == 201, r.text  # at the cap: accepted
+
+
+def _xlsx(sheets: dict[str, list[list]]) -> bytes:
+    import io
+
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    for name, rows in sheets.items():
+        ws = wb.create_sheet(name)
+        for row in rows:
+            ws.append(row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _sheet_rows(n: int, bad: bool = False) -> list[list]:
+    rows = [["id", "name", "township_id", "lon", "lat"]]
+    rows += [[f"V{i}", f"村{i}", "T1", "x" if bad else 114.0 + i * 1e-6, 29.0 + i * 1e-6] for i in range(n)]
+    return rows
+
+
+TOWNSHIP_ROWS = [["id", "name", "lon", "lat"], ["T1", "天城镇", 114.0, 29.0], ["T2", "桂花镇", 114.2, 29.1]]
+
+
+def test_xlsx_with_many_rows_is_refused_naming_the_sheet(tmp_path, monkeypatch):
+    from test_api_support import client, make_app
+
+    import pandas as pd
+
+    seen = []
+    real = pd.read_excel
+
+    def spy(*a, **kw):
+        seen.append(kw.get("nrows"))
+        return real(*a, **kw)
+
+    monkeypatch.setattr(pd, "read_excel", spy)
+    data = _xlsx({"townships": TOWNSHIP_ROWS, "villages": _sheet_rows(5000)})
+    app = make_app(tmp_path / "d", max_table_rows=1000)
+    with client(app) as c:
+        r = _upload(c, "county.xlsx", data)
+        assert r.status_code == 413, r.text
+        p = r.json()
+        assert p["setting"] == "max_table_rows" and p["source"] == "county.xlsx[villages]"
+        assert "county.xlsx[villages]" in p["detail"]
+    assert seen and all(n == 1001 for n in seen)  # read stops one row past the cap
+
+
+def test_xlsx_parts_are_measured_before_parsing(tmp_path):
+    """A workbook whose sheet XML unpacks past the cap is refused before openpyxl parses it."""
+    from geo_service.io.limits import InputTooLarge, ReadLimits
+    from geo_service.io.tables import read_excel_sheets
+
+    p = tmp_path / "villages.xlsx"
+    p.write_bytes(_xlsx({"villages": [["id", "name"]] + [[f"V{i}", "x" * 200] for i in range(20_000)]}))
+    assert p.stat().st_size < 2**20
+    with pytest.raises(InputTooLarge) as e:
+        read_excel_sheets(p, ReadLimits(max_unpacked_bytes=2**20))
+    assert e.value.setting == "max_unpacked_bytes" and e.value.source.startswith("villages.xlsx/")
+    assert len(read_excel_sheets(p, ReadLimits(max_unpacked_bytes=64 * 2**20, max_rows=20_000))["villages"]) \
+        == 20_000
+
+
+def test_bad_xlsx_with_100k_bad_rows_answers_a_small_body(tmp_path):
+    from test_api_support import client, make_app
+
+    data = _xlsx({"townships": TOWNSHIP_ROWS, "villages": _sheet_rows(100_000, bad=True)})
+    app = make_app(tmp_path / "d")
+    with client(app) as c:
+        r = _upload(c, "county.xlsx", data)
+    assert r.status_code == 422, r.text[:500]
+    assert len(r.content) < 64 * 1024, len(r.content)
+    p = r.json()
+    assert p["error_count"] >= 100_000 and len(p["errors"]) == 100 and p["errors_truncated"] is True
+    assert p["error_counts"]["bad_number"] == 100_000
+    assert p["errors"][0]["row"] == 1 and p["errors"][0]["field"] == "lon"
+    assert "100 are listed" in p["detail"]
+
+
+# --- 9: temp files of killed processes are removed on start-up -----------------------------------
+def test_stale_upload_temp_files_are_removed_on_start(tmp_path):
+    from geo_service.io.tempdirs import _host, _start_ticks, process_tmp_dir
+    from test_api_support import make_app
+
+    data = tmp_path / "d"
+    root = data / "tmp"
+    dead = root / f"{_host()}-4194300-123"  # a pid above Linux's pid_max: certainly gone
+    (dead / "upload-abc" / "x").mkdir(parents=True)
+    (dead / "upload-abc" / "x" / "villages.csv").write_bytes(b"a" * 1000)
+    reused = root / f"{_host()}-1-7"  # pid 1 lives, but started at another time: a reused pid
+    reused.mkdir()
+    live = root / f"{_host()}-1-{_start_ticks(1)}" if _start_ticks(1) is not None else None
+    if live is not None:
+        live.mkdir()
+    other_host = root / "another-host-4194300-123"
+    other_host.mkdir()
+    mine = process_tmp_dir(data)
+    make_app(data)
+    assert not dead.exists() and not reused.exists()
+    assert other_host.exists() and mine.exists()
+    if live is not None:
+        assert live.exists()
+
+
+def test_uploads_leave_no_temp_files(tmp_path):
+    from test_api_support import client, make_app
+
+    data = tmp_path / "d"
+    app = make_app(data, max_table_rows=1000)
+    with client(app) as c:
+        _upload(c, "county.zip", _zip({"townships.csv": TOWNSHIPS_CSV, "villages.csv": _csv_rows(1001)}))
+        _upload(c, "county.zip", _zip({"townships.csv": TOWNSHIPS_CSV, "villages.csv": _csv_rows(10)}))
+    left = [p for p in (data / "tmp").rglob("*") if p.is_file()]
+    assert left == []

@@ -103,7 +103,7 @@ def upload_dataset(
         if suffix == ".zip" and not zipfile.is_zipfile(path):
             raise ProblemError(422, "the file is not a valid zip archive", code="unreadable-upload", field="file")
         if suffix == ".zip":
-            _check_zip(path, settings.max_unpacked_bytes)
+            _check_zip(path, settings.max_unpacked_bytes, filename)
         try:
             ds = read_dataset(path, datum=datum, name=dataset_id, missing_points=missing_points, limits=limits,
                               tmp_dir=tmpdir)
@@ -167,7 +167,7 @@ def remove_stale_uploads(settings: Settings) -> int:
     return len(removed)
 
 
-def _check_zip(path: Path, max_unpacked: int) -> None:
+def _check_zip(path: Path, max_unpacked: int, filename: str = "the zip") -> None:
     """Refuse zip entries that escape the extraction folder, and zips that declare more than the cap
     (declared sizes only refuse early: the real size is counted while extracting)."""
     with zipfile.ZipFile(path) as zf:
@@ -179,7 +179,7 @@ def _check_zip(path: Path, max_unpacked: int) -> None:
                 raise ProblemError(422, f"zip entry '{name}' points outside the archive", code="unsafe-zip",
                                    field="file")
         if total > max_unpacked:
-            raise ProblemError(413, f"zip declares {total} bytes unpacked, over the limit of {max_unpacked} bytes "
+            raise ProblemError(413, f"'{filename}' declares {total} bytes unpacked, over the limit of {max_unpacked} bytes "
                                     "(setting max_unpacked_bytes)", code="upload-too-large", field="file",
                                limit=max_unpacked, setting="max_unpacked_bytes", limit_kind="bytes")
 

@@ -261,6 +261,8 @@ def _read_path(col: _Collector, path: Path, label: str) -> None:
     if path.is_dir():
         _read_folder(col, path, label)
     elif ext == ".zip":
+        if col.tmp_dir is not None:
+            col.tmp_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="geo_service_zip_", dir=col.tmp_dir) as tmp:
             budget = None if col.limits.max_unpacked_bytes is None else \
                 UnpackBudget(col.limits.max_unpacked_bytes, label)
