@@ -117,6 +117,12 @@ def test_nearest_100k_points_k50_stays_under_1_5_gb(server):
     r = httpx.post(f"{base}/v1/datasets/demo/nearest?k=50&format=rows", content=_points_body(fit), headers=hdr,
                    timeout=300)
     assert r.status_code == 200 and len(r.json()["results"]) == fit * 50
+    # 1M points at k=50 (a MemoryError under 6 GiB before): refused in either format, before any lookup
+    big = _points_body(1_000_000)
+    for fmt in ("rows", "columns"):
+        r = httpx.post(f"{base}/v1/datasets/demo/nearest?k=50&format={fmt}", content=big, headers=hdr, timeout=300)
+        assert r.status_code == 413 and r.json()["type"].endswith("answer-too-large"), r.text[:300]
+    del big
     peak = _peak_rss(proc.pid)
     print(f"server peak RSS {peak / 2**20:.0f} MiB; columns answer {size / 2**20:.0f} MiB")
     assert peak < RSS_LIMIT, f"server peaked at {peak / 2**30:.2f} GiB"
