@@ -111,8 +111,8 @@ class Settings(BaseSettings):
                                           "nearest batch (points x k x bytes per result); beyond: 413")
     max_unpacked_bytes: int = Field(256 * 2**20, gt=0, description="most bytes an upload may unpack to "
                                     "(zip entries and XLSX parts, measured while reading)")
-    max_table_rows: int = Field(500_000, gt=0, description="most data rows in one CSV file or XLSX sheet")
-    max_table_columns: int = Field(200, gt=0, description="most columns read from one CSV file or XLSX sheet")
+    max_table_rows: int = Field(500_000, gt=0, description="most data rows in one CSV file, XLSX sheet or "
+                                                           "vector layer of an upload")
     max_problems_listed: int = Field(100, ge=1, le=10_000, description="validation problems listed in an "
                                      "error body (the rest are counted by code)")
 

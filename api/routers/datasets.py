@@ -179,8 +179,8 @@ def _check_zip(path: Path, max_unpacked: int, filename: str = "the zip") -> None
                 raise ProblemError(422, f"zip entry '{name}' points outside the archive", code="unsafe-zip",
                                    field="file")
         if total > max_unpacked:
-            raise ProblemError(413, f"'{filename}' declares {total} bytes unpacked, over the limit of {max_unpacked} bytes "
-                                    "(setting max_unpacked_bytes)", code="upload-too-large", field="file",
+            raise ProblemError(413, f"'{filename}' declares {total} bytes unpacked, over the limit of "
+                                    f"{max_unpacked} bytes (setting max_unpacked_bytes)", code="upload-too-large", field="file",
                                limit=max_unpacked, setting="max_unpacked_bytes", limit_kind="bytes")
 
 

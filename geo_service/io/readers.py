@@ -696,4 +696,5 @@ def read_layers_from_files(files: Mapping[str, str | os.PathLike], *, base: str 
                   meta={"source": {k: str(v) for k, v in files.items()}})
 
 
-__all__ = ["IMPORT_REQUIRED", "InputTooLarge", "ReadLimits", "read_dataset", "read_layers_from_files", "townships_from_points"]
+__all__ = ["IMPORT_REQUIRED", "InputTooLarge", "ReadLimits", "read_dataset", "read_layers_from_files",
+           "townships_from_points"]
