@@ -231,13 +231,16 @@ class JobManager:
                 return self.store.get_job(job_id)
         if proc is not None:  # stop the solver now, not when its thread next looks
             _stop(proc)
+            with self._lock:
+                if self._procs.get(job_id) is proc:
+                    del self._procs[job_id]
         log.info("job dismissed", extra={"job_id": job_id})
         return job
 
     def worker_pids(self) -> dict[str, int]:
         """Job id -> pid of its solver process, for the jobs now solving in a child process."""
         with self._lock:
-            return {j: p.pid for j, p in self._procs.items() if p.pid is not None}
+            return {j: p.pid for j, p in self._procs.items() if p.pid is not None and p.is_alive()}
 
     def shutdown(self, wait: bool = False) -> None:
         """Signal running jobs to stop and release the worker threads (the app's shutdown).

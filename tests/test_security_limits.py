@@ -191,15 +191,17 @@ def test_cancel_kills_the_solver_process_and_frees_the_worker(tmp_path, tiny):
         a = c.post("/v1/datasets/tiny/optimisations", json={"time_limit_s": 600}, headers=P).json()
         t0 = time.monotonic()
         while not (jobs.worker_pids().get(a["id"]) and
-                   c.get(f"/v1/jobs/{a['id']}", headers=P).json()["progress"] >= 5):
-            assert time.monotonic() - t0 < 30, "the job never started"
+                   c.get(f"/v1/jobs/{a['id']}", headers=P).json()["message"] == "still spinning"):
+            assert time.monotonic() - t0 < 120, "the job never started"
             time.sleep(0.05)
         pid = jobs.worker_pids()[a["id"]]
         assert pid != os.getpid()
         job = c.get(f"/v1/jobs/{a['id']}", headers=P).json()
-        assert job["status"] == "running" and job["message"] in ("spinning", "still spinning")  # progress relayed
+        assert job["status"] == "running" and job["progress"] == 10  # progress relayed from the process
         proc = psutil.Process(pid)
-        assert proc.cpu_percent(interval=0.5) > 20  # it really burns a core
+        cpu0 = sum(proc.cpu_times()[:2])
+        while sum(proc.cpu_times()[:2]) - cpu0 < 0.1:  # it really computes (however loaded the machine)
+            time.sleep(0.05)
         d = c.delete(f"/v1/jobs/{a['id']}", headers=P).json()
         assert d["status"] == "dismissed"
         # gone when DELETE answers: terminated and reaped, not merely flagged
