@@ -25,12 +25,11 @@ runner should check it and stop early (raising anything: its result is discarded
 
 Several replicas may share one store. A job is dismissed by whichever replica gets the
 ``DELETE``, but runs in another one's thread, whose in-memory cancel event that replica cannot
-set. So the worker re-reads the job's stored status before every write (running, progress,
-result, failure) and writes nothing once it is terminal, and the progress callback looks at the
-store too (at most every :data:`STORE_CHECK_S` seconds) and sets ``cancel`` when the job was
-dismissed elsewhere. The re-read and the write are two statements, not one transaction: a
-dismissal landing in the milliseconds between them can still be overwritten (closing that needs a
-conditional update in the store).
+set. So every write of the worker (running, progress, result, failure) is one conditional update
+(``only_if_status``: still accepted or running), which never overwrites a job ended elsewhere,
+and the progress callback looks at the store too (at most every :data:`STORE_CHECK_S` seconds) and
+sets ``cancel`` when the job was dismissed elsewhere; a job solving in a child process is
+terminated then.
 """
 
 from __future__ import annotations
@@ -47,6 +46,7 @@ from typing import Any
 
 from geo_service.dataset import Dataset
 from geo_service.store import Conflict, JobRecord, NotFound, Store, utcnow
+from solvers.pipeline import OptimisationParams, run_optimisation
 
 log = logging.getLogger("geo_service.api.jobs")
 
@@ -66,7 +66,7 @@ class QueueFull(Exception):
 
 
 class JobCancelled(Exception):
-    """Raised by a runner (optionally) when it notices it was dismissed."""
+    """The job was dismissed (here or on another replica) while its process was solving."""
 
 
 class JobFailed(Exception):
@@ -132,8 +132,6 @@ def run_optimisation_job(ds: Dataset, params: dict[str, Any], previous: dict[str
                          network: Any = None) -> dict[str, Any]:
     """Runner for kind ``optimisation``: ``solvers.pipeline.run_optimisation`` on ``ds`` (``network``:
     the dataset version's cached road network, for ``mode="road"``)."""
-    from solvers.pipeline import OptimisationParams, run_optimisation
-
     p = OptimisationParams.model_validate(solver_params(params))
     result = run_optimisation(ds, p, previous=previous, progress=progress, cancel=cancel, network=network)
     return result.to_dict()

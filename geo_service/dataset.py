@@ -25,6 +25,7 @@ from .crs import metric_crs
 from .domain import (
     LAYER_ORDER,
     LAYERS,
+    MEMBER_ROLES,
     REQUIRED_LAYERS,
     SECTORS,
     STATION_KINDS,
@@ -251,8 +252,6 @@ def _normalise_layer(spec: LayerSpec, df: pd.DataFrame, problems: list[Problem])
             df[f.name] = pd.Series(vals, index=df.index, dtype=object)
 
     if name == "members":
-        from .domain import MEMBER_ROLES
-
         roles = []
         for i, v in enumerate(df["role"]):
             r = MEMBER_ROLES.get("" if v is None else str(v).strip().lower())

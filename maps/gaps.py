@@ -38,6 +38,7 @@ from .render import (
     feature_collection,
     finish,
     km,
+    page_title,
     legend_html,
     simplify_m,
     tile_datum,
@@ -107,7 +108,8 @@ def gaps_map(ds, gap_result: Any, *, threshold_m: float | None = None, lang: str
     thr = float(threshold_m if threshold_m is not None else 10000.0)
     datum = tile_datum(tiles)
     sites = proposed_sites(gap_result)
-    m = base_map(county_bounds(ds), tiles=tiles, lang=lang, tianditu_key=tianditu_key)
+    m = base_map(county_bounds(ds), tiles=tiles, lang=lang, tianditu_key=tianditu_key,
+                 title=page_title(getattr(ds, "name", None), "gaps", lang))
     for layer in boundary_layers(ds, lang=lang, datum=datum):
         layer.add_to(m)
 

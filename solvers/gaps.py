@@ -13,6 +13,7 @@ village still uncovered with the reason.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
@@ -20,6 +21,8 @@ from typing import Any, Iterable, Sequence
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+
+from geo_service.network import RoadNetwork
 
 from .location import LocationResult, max_coverage, p_median, set_cover
 
@@ -89,8 +92,6 @@ class GapClosingResult:
 
     def to_geojson(self) -> dict[str, Any]:
         """The proposed points as a GeoJSON FeatureCollection (WGS-84)."""
-        import json
-
         return json.loads(self.proposed.to_json(drop_id=True)) if len(self.proposed) else {
             "type": "FeatureCollection", "features": []}
 
@@ -139,11 +140,6 @@ def gap_cost_matrix(ds, sites: gpd.GeoDataFrame, mode: str = "straight", network
         return np.hypot(a[:, None, 0] - b[None, :, 0], a[:, None, 1] - b[None, :, 1])
     if mode == "road":
         if network is None:
-            try:
-                from geo_service.network import RoadNetwork
-            except ImportError as e:  # pragma: no cover - only before issue 3 lands
-                raise ValueError("mode='road' needs geo_service.network, which is not available; "
-                                 "use mode='straight'") from e
             network = RoadNetwork.from_dataset(ds)
         return np.asarray(network.travel_time_matrix(ds.villages.geometry, sites.geometry), float)
     raise ValueError(f"mode must be one of {MODES}, got {mode!r}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -212,8 +213,6 @@ def result_layers(result: Any, ds: Any) -> dict[str, Any]:
     - ``villages``: the villages tier 2 considered, with ``group_id`` (None = uncovered) and population;
     - ``stations``: station points with the groups they host.
     """
-    import geopandas as gpd
-
     t = result_tables(result, ds)
     mem = ds.members[["id", "geometry"]].rename(columns={"id": "member_id"})
     members = gpd.GeoDataFrame(mem.merge(t["responsibility"], on="member_id", how="left"),

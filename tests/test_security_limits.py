@@ -449,7 +449,7 @@ def test_bad_xlsx_with_100k_bad_rows_answers_a_small_body(tmp_path):
 # --- 9: temp files of killed processes are removed on start-up -----------------------------------
 def test_stale_upload_temp_files_are_removed_on_start(tmp_path):
     from geo_service.io.tempdirs import _host, _start_ticks, process_tmp_dir
-    from test_api_support import make_app
+    from test_api_support import client, make_app
 
     data = tmp_path / "d"
     root = data / "tmp"
@@ -464,7 +464,8 @@ def test_stale_upload_temp_files_are_removed_on_start(tmp_path):
     other_host = root / "another-host-4194300-123"
     other_host.mkdir()
     mine = process_tmp_dir(data)
-    make_app(data)
+    with client(make_app(data)):
+        pass
     assert not dead.exists() and not reused.exists()
     assert other_host.exists() and mine.exists()
     if live is not None:

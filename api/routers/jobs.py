@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from starlette.responses import Response
 
 from geo_service.store import JobRecord, NotFound, Store
+from solvers.pipeline import diff_results
 
 from .. import results as res
 from ..auth import Principal, planner, viewer
@@ -174,8 +175,6 @@ def job_diff(job_id: JobId, against: Annotated[str, Query(pattern=r"^[A-Za-z0-9_
              store: Store = Depends(get_store), _: Principal = Depends(planner)):
     """Rows whose assignment changed from ``against`` to this job: tier, id, previous, new, reason;
     with counts per tier and reason."""
-    from solvers.pipeline import diff_results
-
     new = _finished(store, job_id)
     old = _finished(store, against)
     if new.kind != "optimisation" or old.kind != "optimisation":

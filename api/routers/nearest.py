@@ -14,13 +14,14 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
+from geo_service.index import InvalidQuery, check_points
 from geo_service.store import check_dataset_id
 
 from ..auth import Principal, nearest_access, principal
 from ..cache import DatasetCache, DatasetEntry
-from ..deps import checked_dataset_id, get_cache, read_body_limited
+from ..deps import checked_dataset_id, dataset_entry, get_cache, read_body_limited
 from ..encoding import FastJSONResponse, dumps, loads
 from ..problems import ProblemError
 from ..schemas import NearestBatchResponse, NearestResponse, ProblemDetail
@@ -47,8 +48,6 @@ async def _entry(cache: DatasetCache, dataset_id: str, mode: str) -> DatasetEntr
     entry = cache.peek(dataset_id)
     name = "network" if mode == "road" else "station_index"
     if entry is None or not entry.has(name):  # first use or re-check: off the event loop
-        from ..deps import dataset_entry
-
         entry = await run_in_threadpool(dataset_entry, dataset_id, cache)
         await run_in_threadpool(getattr, entry, name)
     return entry
@@ -74,8 +73,6 @@ def lookup_compact(entry: DatasetEntry, lon: np.ndarray, lat: np.ndarray, *, k: 
     The KD-tree query of one chunk allocates ~40 bytes per slot; keeping only int32 rows and
     float distances per slot bounds the memory of a 1M-point, k=50 query to ~12 bytes a slot.
     """
-    from geo_service.index import InvalidQuery, check_points
-
     n = len(lon)
     step = max(1, chunk_slots // max(1, k))
     si = np.empty((n, k), dtype=np.int32)
@@ -234,8 +231,6 @@ async def nearest(request: Request):
     cache: DatasetCache = request.app.state.cache
     entry = await _entry(cache, dataset_id, mode)
     if mode == "straight":  # the common case, without the batch's column machinery
-        from geo_service.index import InvalidQuery
-
         try:
             r = entry.station_index.nearest(lon, lat, k=k, kinds=_kinds(kinds), sector=sector,
                                             max_distance_m=max_distance_m)
@@ -404,8 +399,6 @@ async def nearest_batch(
     chunks = (encode_rows if format == "rows" else encode_columns)(entry, head, c)
     if n * k <= SMALL_ANSWER_SLOTS:  # small answers in one piece (with Content-Length)
         return Response(b"".join(chunks), media_type="application/json", headers={"ETag": entry.info.etag})
-    from starlette.responses import StreamingResponse
-
     return StreamingResponse(chunks, media_type="application/json", headers={"ETag": entry.info.etag})
 
 
