@@ -81,6 +81,7 @@ def _points_body(n: int) -> bytes:
 
 
 # --- 4: nearest batches within a memory budget ---------------------------------------------------
+@pytest.mark.slow  # > 3 s
 def test_nearest_100k_points_k50_stays_under_1_5_gb(server):
     import httpx
 
@@ -178,6 +179,7 @@ def _wait_job(c, job_id, until, timeout=60.0):
         time.sleep(0.05)
 
 
+@pytest.mark.slow  # > 3 s
 def test_cancel_kills_the_solver_process_and_frees_the_worker(tmp_path, tiny):
     import psutil
 
@@ -215,6 +217,7 @@ def test_cancel_kills_the_solver_process_and_frees_the_worker(tmp_path, tiny):
         assert c.get(f"/v1/jobs/{a['id']}", headers=P).json()["status"] == "dismissed"
 
 
+@pytest.mark.slow  # > 3 s
 def test_solver_far_past_its_time_limit_is_stopped(tmp_path, tiny, monkeypatch):
     import api.jobs as jm
     from test_api_support import client, hdr, make_app
@@ -330,6 +333,7 @@ def test_zip_bomb_is_refused_by_measured_size(tmp_path):
     assert 3 * 2**20 < written <= 4 * 2**20 + 2**20
 
 
+@pytest.mark.slow  # > 3 s
 def test_zip_bomb_upload_answers_413_naming_the_cap(tmp_path, tiny):
     from test_api_support import client, make_app
 
@@ -415,6 +419,7 @@ def test_xlsx_with_many_rows_is_refused_naming_the_sheet(tmp_path, monkeypatch):
     assert seen and all(n == 1001 for n in seen)  # read stops one row past the cap
 
 
+@pytest.mark.slow  # > 3 s
 def test_xlsx_parts_are_measured_before_parsing(tmp_path):
     """A workbook whose sheet XML unpacks past the cap is refused before openpyxl parses it."""
     from geo_service.io.limits import InputTooLarge, ReadLimits
@@ -430,6 +435,7 @@ def test_xlsx_parts_are_measured_before_parsing(tmp_path):
         == 20_000
 
 
+@pytest.mark.slow  # > 3 s
 def test_bad_xlsx_with_100k_bad_rows_answers_a_small_body(tmp_path):
     from test_api_support import client, make_app
 
