@@ -25,6 +25,7 @@ from pyproj import CRS
 from ..dataset import Problem
 from ..domain import LAYERS, WGS84
 from .headers import LAT, LON, WKT, canonical_headers
+from .sheets import unguard
 
 TABLE_EXTS = (".csv", ".txt", ".xlsx", ".xlsm")
 VECTOR_EXTS = (".geojson", ".json", ".shp", ".gpkg")
@@ -85,7 +86,7 @@ def read_csv_text(text: str) -> pd.DataFrame:
     sep = max((",", ";", "\t"), key=first.count) if first else ","
     df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
                      skip_blank_lines=True, quoting=csv.QUOTE_MINIMAL)
-    return df.map(lambda v: None if blank(v) else v).astype(object)
+    return df.map(lambda v: None if blank(v) else unguard(v)).astype(object)  # undo the CSV formula guard
 
 
 def read_csv_file(path: str | os.PathLike) -> pd.DataFrame:
