@@ -384,8 +384,12 @@ def optimise(
     from pydantic import ValidationError
 
     from solvers.pipeline import OptimisationParams, run_optimisation
-    from solvers.tables import write_csv, write_xlsx
+    from solvers.tables import result_notes, write_csv, write_xlsx
 
+    from .jsonsafe import dumps_text
+
+    if lang not in ("zh", "en"):
+        fail(f"--lang must be zh or en, got {lang!r}", 2)
     try:
         raw = json.loads(params_file.read_text(encoding="utf-8")) if params_file else {}
         if tiers:
@@ -414,13 +418,13 @@ def optimise(
                                       progress=lambda pct, msg: bar.update(task, completed=pct, description=msg))
         except ValueError as e:
             fail(str(e), 2)
-    tables = result.tables(ds, lang=lang)
+    tables = result.tables(ds)  # schema names; the one table writer localises them for ``lang``
     if out.suffix.lower() == ".xlsx":
-        write_xlsx(tables, out, lang=lang)
+        write_xlsx(tables, out, lang=lang, notes=result_notes(result, ds, lang))
         written = [out]
     else:
-        written = write_csv(tables, out)
-        (out / "result.json").write_text(json.dumps(result.to_dict(), ensure_ascii=False), encoding="utf-8")
+        written = write_csv(tables, out, lang=lang)
+        (out / "result.json").write_text(dumps_text(result.to_dict()), encoding="utf-8")
         written.append(out / "result.json")
     if as_json:
         typer.echo(json.dumps({"status": result.status, "files": [str(w) for w in written],
@@ -455,6 +459,8 @@ def close_gaps_cmd(
     """Propose new contact points where stations do not reach; print coverage before and after."""
     from solvers.gaps import close_gaps
 
+    from .io.sheets import write_csv as write_csv_table
+
     ds = _load_source(source, datum, data_dir)
     cands = candidates if candidates in ("villages", "seats") else [c.strip() for c in candidates.split(",")]
     try:
@@ -465,7 +471,7 @@ def close_gaps_cmd(
         fail(str(e), 2)
     if out is not None:
         if out.suffix.lower() == ".csv":
-            r.tables()["proposed"].to_csv(out, index=False)
+            write_csv_table(r.tables()["proposed"], out)
         else:
             out.write_text(json.dumps(r.to_geojson(), ensure_ascii=False), encoding="utf-8")
     if as_json:

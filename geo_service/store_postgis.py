@@ -50,6 +50,7 @@ import shapely
 from psycopg import sql
 
 from .dataset import Dataset
+from .jsonsafe import to_jsonable
 from .domain import LAYER_ORDER, LAYERS, STATION_KINDS, WGS84, canonical_sector
 from .store import (
     Conflict,
@@ -83,22 +84,8 @@ def sqlalchemy_url(url: str) -> str:
 
 def _jsonable(v: Any) -> Any:
     """A JSON-serialisable form of one extra-column value (NaN/NA -> null, numpy -> Python)."""
-    if v is None:
-        return None
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float):
-        return None if math.isnan(v) else v
-    if isinstance(v, (str, int, bool)):
-        return v
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    try:
-        if pd.isna(v):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return str(v)
+    out = to_jsonable(v)
+    return out if out is None or isinstance(out, (str, int, float, bool, list, dict)) else str(out)
 
 
 def _dumps(v: Any) -> str | None:

@@ -42,6 +42,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from geo_service.jsonsafe import finite
+
 OPTIMAL, FEASIBLE, INFEASIBLE = "optimal", "feasible", "infeasible"
 DENSE_ARC_LIMIT = 4_000_000  # dense problems with more allowed arcs use candidate arcs + pricing
 _TARGET_MAX_INT_COST = 1e10  # largest scaled arc cost (capped so cost * nodes stays far below 2**63)
@@ -105,8 +107,7 @@ class AssignmentResult:
                 "moved": self.moved, "relaxation": self.relaxation}
 
 
-def _f(x: float) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)
+_f = finite  # NaN/inf -> None
 
 
 def _gap(obj: float, bound: float) -> float:

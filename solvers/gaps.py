@@ -21,6 +21,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from geo_service.jsonsafe import to_jsonable
+
 from .location import LocationResult, max_coverage, p_median, set_cover
 
 __all__ = ["GapClosingResult", "close_gaps", "gap_cost_matrix"]
@@ -68,16 +70,7 @@ class GapClosingResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe summary: parameters, solver status/objective/bound/gap and the three tables."""
-
-        def clean(v: Any) -> Any:
-            if isinstance(v, (np.integer,)):
-                return int(v)
-            if isinstance(v, (float, np.floating)):
-                return float(v) if np.isfinite(v) else None
-            if isinstance(v, (np.bool_,)):
-                return bool(v)
-            return v
-
+        clean = to_jsonable
         sol = self.solution.to_dict()
         return {
             "params": self.params,

@@ -43,6 +43,7 @@ XLSX_CELL_MAX = 32767
 LIST_SEP = ";"
 _WIDTH_ROWS = 2000  # rows sampled to fit a column's width
 _MAX_WIDTH = 60
+_FIELD_BY_HEADER = {G.header(f, lang): f for f in G.FIELDS for lang in G.LANGS}
 
 
 def clean_text(v: Any) -> Any:
@@ -161,6 +162,8 @@ def sheet_title(name: str, used: set[str]) -> str:
 
 
 def _number_format(field: Any) -> str | None:
+    if isinstance(field, str) and field not in G.FIELDS:
+        field = _FIELD_BY_HEADER.get(field, field)  # a frame localised before it got here
     d = G.decimals(field) if isinstance(field, str) else None
     if d is None:
         return None
