@@ -12,6 +12,7 @@ seconds -> minutes with 1 decimal, persons as integers). Pure data and functions
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,7 +119,7 @@ FIELDS: dict[str, Field] = {
     "gap": _f("间隙", "Gap", decimals=4),
     "time_s": _f("求解用时", "Solve time", "s"),
     "solver": _f("求解器", "Solver"),
-    "diagnostics": _f("诊断", "Diagnostics"),
+    "diagnostics": _f("诊断", "Diagnostics", enum="diagnostics"),
     "moved": _f("调整数", "Moved", "count"),
     "unit": _f("成本单位", "Cost unit", enum="cost_unit"),
     # costs: stored in metres (straight-line) or seconds (road); shown in km / minutes
@@ -160,8 +161,46 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
              "groups": ("界别活动组", "groups"), "committees": ("专委会", "committees"),
              "compactness": ("紧凑性", "compactness")},
     "cost_unit": {"m": ("米", "m"), "s": ("秒", "s")},
+    "mode": {"straight": ("直线距离", "straight-line"), "road": ("道路用时", "road time")},
+    "villages_scope": {"gaps": ("未覆盖村社区", "gaps only"), "all": ("全部村社区", "all villages"),
+                       "list": ("指定村社区", "listed villages")},
+    "on_infeasible": {"relax_max": ("放宽上限", "relax the max"), "cross_sector": ("跨界别兜底", "cross-sector")},
     "bool": {"True": ("是", "yes"), "False": ("否", "no"), "true": ("是", "yes"), "false": ("否", "no")},
     "layer": {k: (v.labels.get("zh", k), v.labels.get("en", k)) for k, v in LAYERS.items()},
+}
+
+#: Optimisation parameters as the 说明 sheet names them: key -> (zh, en, enum of the value or None).
+PARAMS: dict[str, tuple[str, str, str | None]] = {
+    "tiers": ("优化层级", "Tiers", "tier"),
+    "constituents_min": ("每位委员联系群众下限", "Constituents per member, min", None),
+    "constituents_target": ("每位委员联系群众目标", "Constituents per member, target", None),
+    "constituents_max": ("每位委员联系群众上限", "Constituents per member, max", None),
+    "villages_min": ("每个活动组村社区下限", "Villages per group, min", None),
+    "villages_target": ("每个活动组村社区目标", "Villages per group, target", None),
+    "villages_max": ("每个活动组村社区上限", "Villages per group, max", None),
+    "target_penalty": ("偏离目标惩罚(米)", "Target penalty (m)", None),
+    "townships_per_committee": ("每个专委会乡镇数", "Townships per committee", None),
+    "all_townships": ("分配全部乡镇", "All townships", "bool"),
+    "gap_threshold_m": ("空白阈值(米)", "Gap threshold (m)", None),
+    "gap_threshold_s": ("空白阈值(秒)", "Gap threshold (s)", None),
+    "mode": ("距离方式", "Mode", "mode"),
+    "villages": ("覆盖村社区范围", "Villages covered", "villages_scope"),
+    "village_ids": ("指定村社区", "Village IDs", None),
+    "locks": ("锁定分配数", "Locked assignments", None),
+    "minimal_change": ("最少调整", "Minimal change", "bool"),
+    "churn_weight": ("调整惩罚(米)", "Churn weight (m)", None),
+    "time_limit_s": ("求解时限(秒)", "Time limit (s)", None),
+    "seed": ("随机种子", "Seed", None),
+    "num_workers": ("求解线程数", "Workers", None),
+    "use_member_pins": ("采用委员指定村站", "Use member pins", "bool"),
+    "allow_cross_sector": ("允许跨界别", "Allow cross-sector", "bool"),
+    "on_infeasible": ("不可行时", "On infeasible", "on_infeasible"),
+    "cross_sector_penalty": ("跨界别惩罚(米)", "Cross-sector penalty (m)", None),
+    "compactness": ("紧凑性权重", "Compactness", None),
+    "station_capacity_default": ("站点默认容量", "Default station capacity", None),
+    "host_kinds": ("可入驻站点类型", "Host kinds", "station_kind"),
+    "sector_mismatch_penalty": ("界别不符惩罚(米)", "Sector mismatch penalty (m)", None),
+    "penalty_speed_kmh": ("惩罚折算速度(公里/小时)", "Penalty speed (km/h)", None),
 }
 
 #: Sheet / table titles of result tables (Excel allows 31 characters).
@@ -250,6 +289,50 @@ def word(key: str, lang: str = "zh") -> str:
     return WORDS[key][_check_lang(lang)]
 
 
+def diagnostic_text(d: Mapping[str, Any], lang: str = "zh") -> str:
+    """One solver diagnostic in ``lang``: the English message, or its code's Chinese name with the
+    scope and the shortfall (``容量不足（经济）：缺 3``)."""
+    if _check_lang(lang) == 1:
+        return str(d.get("message", ""))
+    out = str(value_label("diagnostic", d.get("quota", ""), "zh"))
+    scope = d.get("scope")
+    if scope:
+        out += f"（{value_label('tier', scope, 'zh')}）"
+    if d.get("short_by"):
+        out += f"：缺 {d['short_by']}"
+    return out
+
+
+def diagnostics_text(ds: Any, lang: str = "zh") -> Any:
+    """A list of diagnostics as one cell (``；``-separated in zh, `` | `` in en); other values unchanged."""
+    if not isinstance(ds, (list, tuple)):
+        return ds
+    return ("；" if lang == "zh" else " | ").join(diagnostic_text(d, lang) if isinstance(d, Mapping) else str(d)
+                                                for d in ds)
+
+
+def param_items(params: Mapping[str, Any], lang: str = "zh") -> dict[str, Any]:
+    """Optimisation parameters as the 说明 sheet shows them: glossary names, values in ``lang``."""
+    i = _check_lang(lang)
+    out: dict[str, Any] = {}
+    for k, v in params.items():
+        if v is None or v == [] or v == {}:
+            continue
+        zh, en, enum = PARAMS.get(k, (k, k, None))
+        if k == "locks" and isinstance(v, Mapping):
+            v = sum(len(x) for x in v.values() if isinstance(x, Mapping))
+            if not v:
+                continue
+        elif enum is not None and isinstance(v, (list, tuple)):
+            v = "、".join(str(value_label(enum, x, lang)) for x in v)
+        elif enum is not None:
+            v = value_label(enum, v, lang)
+        elif isinstance(v, (list, tuple)):
+            v = "、".join(map(str, v))
+        out[(zh, en)[i]] = v
+    return out
+
+
 def display_value(field: str, value: Any) -> Any:
     """``value`` of ``field`` converted to its display unit and rounded (m -> km 1 decimal, persons integer)."""
     f = FIELDS.get(field)
@@ -291,5 +374,5 @@ def zh_aliases(field: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out + list(EXTRA_ALIASES.get(field, ()))))
 
 
-__all__ = ["ENUMS", "EXTRA_ALIASES", "FIELDS", "LANGS", "TABLES", "UNITS", "WORDS", "Field", "Unit", "decimals",
-           "display_value", "header", "label", "table_title", "unit_label", "value_label", "word", "zh_aliases"]
+__all__ = ["ENUMS", "EXTRA_ALIASES", "FIELDS", "LANGS", "PARAMS", "TABLES", "UNITS", "WORDS", "Field", "Unit", "decimals",
+           "diagnostic_text", "diagnostics_text", "display_value", "param_items", "header", "label", "table_title", "unit_label", "value_label", "word", "zh_aliases"]

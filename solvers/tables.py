@@ -22,21 +22,6 @@ SHEETS_ZH = {k: G.table_title(k, "zh") for k in ("responsibility", "members", "g
                                                  "stations", "constituents", "uncovered", "summary")}
 
 
-def diagnostic_text(d: dict[str, Any], lang: str = "zh") -> str:
-    """One diagnostic in ``lang``: the English message, or its code's Chinese name with scope and shortfall."""
-    if lang == "en":
-        return str(d.get("message", ""))
-    out = str(G.value_label("diagnostic", d.get("quota", ""), "zh"))
-    scope = d.get("scope")
-    if scope and str(scope) not in G.ENUMS["tier"]:
-        out += f"（{scope}）"
-    elif scope:
-        out += f"（{G.value_label('tier', scope, 'zh')}）"
-    if d.get("short_by"):
-        out += f"：缺 {d['short_by']}"
-    return out
-
-
 def _names(df: pd.DataFrame) -> dict[str, str]:
     return dict(zip(df["id"].astype(str), df["name"].astype(str))) if len(df) else {}
 
@@ -164,8 +149,7 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
 
     summ = [{"tier": t, "status": r.status, "objective": r.objective, "bound": r.bound, "gap": r.gap,
              "time_s": r.time_s, "solver": r.solver, "moved": (r.moved or {}).get("moved"),
-             "diagnostics": ("；" if lang == "zh" else " | ").join(diagnostic_text(d, lang) for d in r.diagnostics)}
-            for t, r in tiers.items()]
+             "diagnostics": list(r.diagnostics)} for t, r in tiers.items()]
     summary = pd.DataFrame(summ, columns=["tier", "status", "objective", "bound", "gap", "time_s", "solver",
                                           "moved", "diagnostics"])
     summary.insert(2, "unit", unit)
@@ -182,7 +166,7 @@ def result_notes(result: Any, ds: Any = None, lang: str = "zh") -> dict[str, Any
     name = ""
     if ds is not None:
         name = (getattr(ds, "meta", {}) or {}).get("name") or getattr(ds, "name", "") or ""
-    params = {k: v for k, v in (getattr(result, "params", {}) or {}).items() if v not in (None, [], {})}
+    params = G.param_items(getattr(result, "params", {}) or {}, lang)
     return {"dataset": name, "version": sheets.service_version(), "date": pd.Timestamp.now().date().isoformat(),
             "parameters": params, "outcome": G.value_label("outcome", getattr(result, "status", ""), lang)}
 

@@ -73,6 +73,8 @@ def _cell(v: Any) -> Any:
     """One value as a spreadsheet cell: lists joined ``a;b``, NaN/NA -> empty, numpy unwrapped."""
     if v is None:
         return None
+    if isinstance(v, (list, tuple)) and v and all(isinstance(x, Mapping) for x in v):
+        return G.diagnostics_text(list(v), "en")  # solver diagnostics: their messages
     if isinstance(v, (list, tuple, set, np.ndarray)):
         return LIST_SEP.join(str(x) for x in v)
     if isinstance(v, dict):
@@ -105,7 +107,9 @@ def localise(df: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
         s = df[c]
         f = G.FIELDS.get(c) if isinstance(c, str) else None
         if f is not None:
-            if f.enum is not None:
+            if f.enum == "diagnostics":
+                s = s.map(lambda v: G.diagnostics_text(v, lang))
+            elif f.enum is not None:
                 s = s.map(lambda v, e=f.enum: G.value_label(e, v, lang))
             elif f.unit is not None or f.decimals is not None:
                 s = s.map(lambda v, c=c: G.display_value(c, v))
