@@ -217,7 +217,7 @@ TABLES: dict[str, tuple[str, str]] = {
 WORDS: dict[str, tuple[str, str]] = {
     "dataset": ("数据集", "Dataset"), "version": ("版本", "Version"), "date": ("日期", "Date"),
     "parameters": ("参数", "Parameters"), "outcome": ("求解结果", "Outcome"), "item": ("项目", "Item"),
-    "value": ("内容", "Value"), "page": ("第 &P 页，共 &N 页", "Page &P of &N"),
+    "value": ("内容", "Value"), "counts": ("要素数量", "Counts"), "page": ("第 &P 页，共 &N 页", "Page &P of &N"),
 }
 
 #: Older Chinese spellings accepted on import (reading only; never written).

@@ -185,4 +185,5 @@ def test_responsibility_workbook_is_print_ready(demo_run, tmp_path):
     pop = heads.index("覆盖人口(人)") + 1
     assert all(isinstance(v, int) for (v,) in g.iter_rows(min_row=2, min_col=pop, max_col=pop, values_only=True))
     notes = {row[0]: row[1] for row in wb["说明"].iter_rows(min_row=2, values_only=True)}
-    assert {"数据集", "版本", "日期", "参数", "求解结果"} <= set(notes) and notes["求解结果"] in ("最优", "可行", "不可行")
+    assert {"数据集", "版本", "日期", "求解结果"} <= set(notes) and notes["求解结果"] in ("最优", "可行", "不可行")
+    assert notes["参数：距离方式"] == "直线距离" and notes["参数：优化层级"].startswith("界别群众")

@@ -239,10 +239,11 @@ def notes_table(notes: Mapping[str, Any], lang: str = "zh") -> pd.DataFrame:
     rows = []
     for k, v in notes.items():
         name = G.word(k, lang) if k in G.WORDS else str(k)
-        if isinstance(v, Mapping):
-            v = "；".join(f"{a}={b}" for a, b in v.items()) if lang == "zh" else "; ".join(
-                f"{a}={b}" for a, b in v.items())
-        rows.append({G.word("item", lang): name, G.word("value", lang): v})
+        if isinstance(v, Mapping):  # one row per parameter: readable when printed
+            sep = "：" if lang == "zh" else ": "
+            rows += [{G.word("item", lang): f"{name}{sep}{a}", G.word("value", lang): _cell(b)} for a, b in v.items()]
+            continue
+        rows.append({G.word("item", lang): name, G.word("value", lang): _cell(v)})
     return pd.DataFrame(rows, columns=[G.word("item", lang), G.word("value", lang)])
 
 

@@ -160,7 +160,7 @@ def _dataset_notes(ds: Dataset, lang: str) -> dict[str, Any]:
     meta = getattr(ds, "meta", {}) or {}
     counts = {(LAYERS[k].labels.get(lang, k) if lang == "zh" else k): v for k, v in ds.counts().items()}
     return {"dataset": meta.get("name") or meta.get("source") or "", "version": sheets.service_version(),
-            "date": pd.Timestamp.now().date().isoformat(), "parameters": counts}
+            "date": pd.Timestamp.now().date().isoformat(), "counts": counts}
 
 
 def _layers_to_write(ds: Dataset) -> list[str]:
