@@ -35,6 +35,7 @@ from ..crs import DATUMS, to_wgs84, transform_geometry
 from ..dataset import Dataset, DatasetValidationError, Problem
 from ..domain import LAYERS, REQUIRED_LAYERS, WGS84
 from .headers import canonical_layer
+from .sheets import NOTES_SHEETS
 from .tables import (
     TABLE_EXTS,
     VECTOR_EXTS,
@@ -145,6 +146,8 @@ def _read_workbook(col: _Collector, path: Path, source: str) -> None:
     for sheet, df in sheets.items():
         layer = canonical_layer(sheet)
         if layer is None:
+            if sheet in NOTES_SHEETS:  # the 说明 sheet our own exports add
+                continue
             col.fail(sheet, f"sheet '{sheet}' is not a known layer; ignored", "ignored_layer", source, "warning")
             continue
         col.add(table_to_layer(layer, df, f"{source}[{sheet}]", col.problems))

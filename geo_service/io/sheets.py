@@ -43,6 +43,8 @@ XLSX_CELL_MAX = 32767
 LIST_SEP = ";"
 _WIDTH_ROWS = 2000  # rows sampled to fit a column's width
 _MAX_WIDTH = 60
+#: Names of the notes sheet (说明) in both languages; readers skip it.
+NOTES_SHEETS = frozenset({"notes", *G.TABLES["notes"]})
 _FIELD_BY_HEADER = {G.header(f, lang): f for f in G.FIELDS for lang in G.LANGS}
 
 
@@ -296,5 +298,5 @@ def write_xlsx(tables: Mapping[str, pd.DataFrame], target: str | os.PathLike | I
     return None
 
 
-__all__ = ["FORMULA_START", "XLSX_CELL_MAX", "clean_text", "csv_bytes", "guard", "is_dangerous", "localise",
+__all__ = ["FORMULA_START", "NOTES_SHEETS", "XLSX_CELL_MAX", "clean_text", "csv_bytes", "guard", "is_dangerous", "localise",
            "notes_table", "sheet_title", "text_width", "unguard", "write_csv", "write_xlsx", "xlsx_bytes"]
