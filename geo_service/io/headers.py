@@ -3,7 +3,8 @@
 Users export tables from Excel, WPS or a statistics bureau with headers like ``名称``, ``经度`` or
 ``Longitude``; files are named ``村社区.csv`` or ``stations.geojson``. This module maps every such
 spelling to the canonical names of :data:`geo_service.domain.LAYERS`, and gives the Chinese
-headers used when writing tables with ``lang="zh"``. Pure functions, no IO.
+headers used when writing tables with ``lang="zh"``. The Chinese names come from the one glossary
+(:mod:`geo_service.glossary`); the extra spellings here are only ever read. Pure functions, no IO.
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ from collections.abc import Iterable
 import pandas as pd
 
 from ..domain import LAYERS
-from ..glossary import FIELDS, header, zh_aliases
+from ..glossary import header, zh_aliases
 
 #: Pseudo-fields that are not layer attributes but carry the geometry in tables.
 LON, LAT, WKT = "lon", "lat", "wkt"
-LAYER_FIELDS = {f for spec in LAYERS.values() for f in spec.field_names} | {LON, LAT, WKT}
 
 # Aliases valid in every layer (canonical field -> spellings). Lower-cased before lookup.
 _COMMON: dict[str, tuple[str, ...]] = {
@@ -64,9 +64,8 @@ _PER_LAYER: dict[str, dict[str, tuple[str, ...]]] = {
 
 # Every field's glossary name (and name with unit, e.g. 人口(人)) is accepted too; the spellings
 # above stay accepted, so files written before the glossary still import.
-for _field in {*_COMMON, *FIELDS}:
-    if _field in _COMMON or _field in LAYER_FIELDS:
-        _COMMON[_field] = tuple(dict.fromkeys((*_COMMON.get(_field, (_field,)), *zh_aliases(_field))))
+for _field, _names in list(_COMMON.items()):
+    _COMMON[_field] = tuple(dict.fromkeys((*_names, *zh_aliases(_field))))
 
 #: Chinese headers used when writing tables with ``lang="zh"`` (from the glossary; the reader maps them back).
 ZH_HEADERS: dict[str, str] = {f: header(f, "zh") for f in _COMMON}
