@@ -1,8 +1,8 @@
 """The FastAPI application factory.
 
 ``create_app()`` reads :class:`~api.settings.Settings` from the environment (and the settings
-file), opens the store, marks jobs interrupted by a previous process as failed, loads the demo
-county into an empty store (``load_demo``) and wires the routers. Tests build their own app on a
+file), opens the store and wires the routers; at start-up (the lifespan) it marks jobs interrupted
+by a previous process as failed and loads the demo county into an empty store (``load_demo``). Tests build their own app on a
 temporary directory: ``create_app(Settings(data_dir=tmp, load_demo=False))``.
 """
 
@@ -12,16 +12,19 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
+from geo_service.app.seed import ensure_demo
 from geo_service.store import Store, open_store
 
-from .auth import key_id
+from . import login, web
 from .cache import DatasetCache
 from .jobs import JobManager
+from .keys import key_id
 from .logs import configure_logging
 from .middleware import RequestContextMiddleware
 from .problems import install_handlers
-from .routers import coverage, datasets, jobs, nearest, system
+from .routers import coverage, datasets, jobs, nearest, system, templates
 from .settings import Settings
 
 log = logging.getLogger("geo_service.api")
@@ -40,32 +43,14 @@ coverage, nearest), `planner` (+ optimisations, exports, constituents' personal 
 def _seed_demo(store: Store, settings: Settings) -> None:
     if not settings.load_demo or store.list_datasets():
         return
-    try:
-        from geo_service.seed import ensure_demo
-
-        if ensure_demo(store):
-            log.info("loaded the demo county as dataset 'demo'")
-    except ImportError as e:  # the demo generator is optional at run time
-        log.warning("demo county not available: %s", e)
+    if ensure_demo(store):
+        log.info("loaded the demo county as dataset 'demo'")
 
 
 def _web_router(app: FastAPI) -> None:
-    """Include the web page and map routes of :mod:`api.web` when that module is present."""
-    import importlib.util
-
-    if importlib.util.find_spec("api.web") is None:
-        return
-    try:
-        from . import web
-    except ImportError as e:  # present but broken (e.g. maps missing): serve the API anyway
-        log.warning("web page not available: %s", e)
-        return
+    """Include the web page, its static assets and the login routes (:mod:`api.web`, :mod:`api.login`)."""
     app.include_router(web.router)
-    mount = getattr(web, "mount_static", None)
-    if mount is not None:
-        mount(app)
-    from . import login
-
+    web.mount_static(app)
     app.include_router(login.router)
     app.state.html_problem = login.html_problem  # a browser's 401/403 is the login form
 
@@ -75,10 +60,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_json)
     store = store or open_store(settings.store_location)
-    interrupted = store.fail_interrupted_jobs()
-    if interrupted:
-        log.warning("marked %d interrupted job(s) as failed", interrupted)
-    _seed_demo(store, settings)
     cache = DatasetCache(store, size=settings.index_cache_size)
     manager = JobManager(store, lambda dataset_id: cache.get(dataset_id).ds, workers=settings.job_workers,
                          queue_size=settings.job_queue_size, retry_after_s=settings.job_retry_after_s,
@@ -86,6 +67,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        interrupted = store.fail_interrupted_jobs()  # start-up IO here, not when the app is built
+        if interrupted:
+            log.warning("marked %d interrupted job(s) as failed", interrupted)
+        _seed_demo(store, settings)
         if settings.api_keys:
             log.info("API keys enforced", extra={"keys": {key_id(k): r for k, r in settings.api_keys.items()}})
         elif settings.local_open:
@@ -111,6 +96,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(coverage.router)
     app.include_router(jobs.router)
     app.include_router(datasets.router)
+    app.include_router(templates.router)  # issue 17: GET /v1/templates.xlsx
     _declare_security(app)
     return app
 
@@ -118,8 +104,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 def _declare_security(app: FastAPI) -> None:
     """Add the API-key schemes to the OpenAPI document (the docs page gets an "Authorize" button);
     the keys are checked by :mod:`api.auth`, which reads the same headers."""
-    from fastapi.openapi.utils import get_openapi
-
     def openapi():
         if app.openapi_schema is None:
             spec = get_openapi(title=app.title, version=app.version, description=app.description,

@@ -24,7 +24,9 @@ from dataclasses import dataclass
 
 from fastapi import Depends, Request
 
+from .keys import key_id
 from .problems import ProblemError
+from .session import COOKIE, check_csrf, verify_token
 from .settings import ROLES, Settings
 
 RANK = {r: i for i, r in enumerate(ROLES)}
@@ -50,11 +52,6 @@ class Principal:
 
 
 ANONYMOUS = Principal("anonymous", via="anonymous")
-
-
-def key_id(key: str) -> str:
-    """A non-secret 8-hex-digit id of ``key`` (sha256 prefix) for logs."""
-    return hashlib.sha256(key.encode()).hexdigest()[:8]
 
 
 def _presented_key(request: Request) -> str | None:
@@ -88,8 +85,6 @@ def _is_loopback(request: Request) -> bool:
 
 def authenticate(request: Request) -> Principal:
     """The :class:`Principal` of ``request`` (raises 401 problem for a wrong key)."""
-    from .session import COOKIE, check_csrf, verify_token
-
     settings: Settings = request.app.state.settings
     presented = _presented_key(request)
     if settings.api_keys:

@@ -30,6 +30,7 @@ from .deps import read_body_limited
 from .problems import ProblemError
 from .session import check_csrf, clear_session_cookie, issue_token, set_session_cookie
 from .settings import Settings
+from .html import html_response
 
 router = APIRouter(tags=["web page and maps"])
 _env = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
@@ -61,7 +62,7 @@ def login_page(request: Request, *, status: int = 200, error: str | None = None,
     html = _env.get_template("login.html").render(
         lang=lang, error=error, status=status, next=safe_next(next_url), role=getattr(who, "role", "anonymous"),
         via=getattr(who, "via", "anonymous"))
-    return HTMLResponse(html, status_code=status, headers={**HTML_HEADERS, **(headers or {})})
+    return html_response(html, status=status, headers={**HTML_HEADERS, **(headers or {})})
 
 
 def html_problem(request: Request, exc: ProblemError) -> Response | None:

@@ -25,6 +25,7 @@ from .crs import metric_crs
 from .domain import (
     LAYER_ORDER,
     LAYERS,
+    MEMBER_ROLES,
     REQUIRED_LAYERS,
     SECTORS,
     STATION_KINDS,
@@ -160,7 +161,9 @@ def _normalise_layer(spec: LayerSpec, df: pd.DataFrame, problems: list[Problem])
         if f.name not in df.columns:
             if f.required:
                 chk.add(None, f"required column '{f.name}' is missing", "missing_column", f.name)
-            df[f.name] = None
+            # an absent optional column is simply absent: blank values ([] for lists)
+            df[f.name] = pd.Series([[] if f.dtype == "list" else None for _ in range(len(df))],
+                                   index=df.index, dtype=object)
             continue
         col = df[f.name]
         out: list[Any] = []
@@ -251,8 +254,6 @@ def _normalise_layer(spec: LayerSpec, df: pd.DataFrame, problems: list[Problem])
             df[f.name] = pd.Series(vals, index=df.index, dtype=object)
 
     if name == "members":
-        from .domain import MEMBER_ROLES
-
         roles = []
         for i, v in enumerate(df["role"]):
             r = MEMBER_ROLES.get("" if v is None else str(v).strip().lower())

@@ -118,7 +118,7 @@ FIELDS: dict[str, Field] = {
     "bound": _f("下界", "Bound", decimals=1),
     "gap": _f("间隙", "Gap", decimals=4),
     "time_s": _f("求解用时", "Solve time", "s"),
-    "solver": _f("求解器", "Solver"),
+    "solver": _f("求解器", "Solver", enum="solver"),
     "diagnostics": _f("诊断", "Diagnostics", enum="diagnostics"),
     "moved": _f("调整数", "Moved", "count"),
     "unit": _f("成本单位", "Cost unit", enum="cost_unit"),
@@ -155,12 +155,14 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
                    "location": ("选址", "location"), "locks": ("锁定冲突", "locks"),
                    "max_load": ("超过上限", "max load"), "min_load": ("低于下限", "min load"),
                    "no_member": ("无可分配委员", "no member"), "pins": ("指定冲突", "pins"),
-                   "reachability": ("不可达", "reachability"), "solver": ("求解器提示", "solver")},
+                   "reachability": ("不可达", "reachability"), "solver": ("求解器提示", "solver"),
+                   "nothing_to_do": ("无需求解", "nothing to do")},
     "tier": {"constituents": ("界别群众", "constituents"), "villages": ("村社区", "villages"),
              "townships": ("乡镇街道", "townships"), "stations": ("站点", "stations"),
              "groups": ("界别活动组", "groups"), "committees": ("专委会", "committees"),
              "compactness": ("紧凑性", "compactness")},
     "cost_unit": {"m": ("米", "m"), "s": ("秒", "s")},
+    "solver": {"nothing_to_do": ("无需求解", "nothing to do"), "nothing-to-do": ("无需求解", "nothing to do")},
     "mode": {"straight": ("直线距离", "straight-line"), "road": ("道路用时", "road time")},
     "villages_scope": {"gaps": ("未覆盖村社区", "gaps only"), "all": ("全部村社区", "all villages"),
                        "list": ("指定村社区", "listed villages")},
@@ -300,6 +302,9 @@ def diagnostic_text(d: Mapping[str, Any], lang: str = "zh") -> str:
         out += f"（{value_label('tier', scope, 'zh')}）"
     if d.get("short_by"):
         out += f"：缺 {d['short_by']}"
+    msg = str(d.get("message", ""))
+    if d.get("quota") == "nothing_to_do" and ": " in msg:  # the pipeline writes this one's reason in Chinese
+        out += "：" + msg.split(": ", 1)[1]
     return out
 
 

@@ -95,6 +95,6 @@ def tiny() -> Dataset:
 @pytest.fixture(scope="session")
 def demo() -> Dataset:
     """The bundled demo county (generated from its fixed seed)."""
-    from geo_service.demo import generate_demo
+    from geo_service.app.demo import generate_demo
 
     return generate_demo()

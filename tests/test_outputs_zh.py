@@ -79,7 +79,7 @@ def test_importers_accept_the_glossary_names_and_the_old_ones():
 # --- zh outputs on the demo ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def demo_run():
-    from geo_service.demo import generate_demo
+    from geo_service.app.demo import generate_demo
 
     ds = generate_demo(counties=["230882"])  # Fujin: one demo county keeps the test short
     r = run_optimisation(ds, {"time_limit_s": 30})

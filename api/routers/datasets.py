@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from geo_service.dataset import Dataset, DatasetValidationError
 from geo_service.domain import LAYER_ORDER, LAYERS
-from geo_service.io import read_dataset
+from geo_service.io import read_dataset, write_dataset
 from geo_service.store import Conflict, DatasetInfo, NotFound, Store, check_dataset_id
 
 from .. import geojson as gj
@@ -23,7 +23,7 @@ from ..auth import Principal, admin, planner, viewer
 from ..cache import DatasetCache
 from ..deps import DATASET_ID_PATTERN, checked_dataset_id, get_cache, get_settings, get_store, read_body_limited
 from ..encoding import FastJSONResponse, GeoJSONResponse, loads
-from ..problems import ProblemError
+from ..problems import ProblemError, validation_errors
 from ..schemas import DatasetList, DatasetOut, ProblemDetail
 from ..settings import Settings
 
@@ -209,8 +209,6 @@ def export_dataset(format: Annotated[Literal["gpkg", "xlsx", "geojson", "csv", "
                    who: Principal = Depends(planner)):
     """Write the current version with :func:`geo_service.io.write_dataset`; personal fields only for
     roles that may see them (and only when ``personal`` is true)."""
-    from geo_service.io import write_dataset
-
     entry = _entry(cache, dataset_id)
     media, suffix = EXPORT_TYPES[format]
     tmpdir = Path(tempfile.mkdtemp(prefix="geo-export-"))
@@ -351,8 +349,6 @@ def _edit(store: Store, cache: DatasetCache, dataset_id: str, layer: str, featur
         try:
             new_ds = ds.with_layers(**{layer: new_df})
         except DatasetValidationError as e:
-            from ..problems import validation_errors
-
             errors = validation_errors(e)
             raise ProblemError(422, f"the edit makes the dataset invalid: {len(errors)} error(s); nothing was "
                                     "stored", code="dataset-invalid", errors=errors, feature_id=feature_id) from None

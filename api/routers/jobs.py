@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from starlette.responses import Response
 
 from geo_service.store import JobRecord, NotFound, Store
+from solvers.pipeline import diff_results
 
 from .. import results as res
 from ..auth import Principal, planner, viewer
@@ -33,7 +34,10 @@ def job_out(request: Request, job: JobRecord) -> dict[str, Any]:
                   for f, t in (("json", "application/json"), ("csv", "application/zip"),
                                ("xlsx", XLSX), ("geojson", "application/geo+json"))]
     d = job.to_dict()
-    d.pop("result", None)
+    res = d.pop("result", None) or {}
+    # the run's outcome in words (optimal / feasible / infeasible / nothing_to_do + first diagnosis)
+    d["outcome"] = res.get("outcome") or (res.get("optimisation") or {}).get("outcome") if isinstance(res, dict) \
+        else None
     return {**d, "links": links}
 
 
@@ -174,8 +178,6 @@ def job_diff(job_id: JobId, against: Annotated[str, Query(pattern=r"^[A-Za-z0-9_
              store: Store = Depends(get_store), _: Principal = Depends(planner)):
     """Rows whose assignment changed from ``against`` to this job: tier, id, previous, new, reason;
     with counts per tier and reason."""
-    from solvers.pipeline import diff_results
-
     new = _finished(store, job_id)
     old = _finished(store, against)
     if new.kind != "optimisation" or old.kind != "optimisation":
