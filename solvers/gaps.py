@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from geo_service.coverage import dataset_notes, village_weights
+from geo_service.jsonsafe import to_jsonable
 from geo_service.network import RoadNetwork
 
 from .location import LocationResult, max_coverage, p_median, set_cover
@@ -73,16 +74,7 @@ class GapClosingResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe summary: parameters, solver status/objective/bound/gap and the three tables."""
-
-        def clean(v: Any) -> Any:
-            if isinstance(v, (np.integer,)):
-                return int(v)
-            if isinstance(v, (float, np.floating)):
-                return float(v) if np.isfinite(v) else None
-            if isinstance(v, (np.bool_,)):
-                return bool(v)
-            return v
-
+        clean = to_jsonable
         sol = self.solution.to_dict()
         return {
             "params": self.params, "weight": self.params.get("weight", "population"),

@@ -34,6 +34,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from geo_service.jsonsafe import finite
+
 try:  # optional (the project's "fast" extra): a fused loop for the Lagrangian's inner step
     import numba as _numba
 except ImportError:  # pragma: no cover - depends on the environment
@@ -97,9 +99,7 @@ class LocationResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (``nan``/``inf`` become ``None``)."""
 
-        def num(v: float) -> float | None:
-            return None if v is None or not np.isfinite(v) else float(v)
-
+        num = finite
         return {
             "model": self.model, "status": self.status, "objective": num(self.objective),
             "bound": num(self.bound), "gap": num(self.gap),
