@@ -201,9 +201,9 @@ def test_p_median_mip_phase_matches_brute_force(method, monkeypatch):
     (reduced-cost fixing, level generation) or the Lagrangian branch-and-bound (the default for
     small p) must finish the proof."""
     if method == "radius":
-        monkeypatch.setattr(location, "_LAGRANGIAN_MAX_P", -1)
+        monkeypatch.setattr(location.pmedian, "_LAGRANGIAN_MAX_P", -1)
     if method == "lagrangian-numpy":  # the same search without the optional numba kernel
-        monkeypatch.setattr(location, "USE_NUMBA", False)
+        monkeypatch.setattr(location.pmedian_lagrange, "USE_NUMBA", False)
     rng = np.random.default_rng(1)
     used_mip = 0
     for t in range(20):
@@ -263,7 +263,7 @@ def test_lagrangian_fixing_never_removes_an_optimal_site(inst):
     best = min(vals.values())
     optimal = [set(s) for s, v in vals.items() if v == best]
     a = w[:, None] * cost
-    bb = location._LagrangianBnB(a, p, np.array(fixed, int), best + 1, np.array([0]), True,
+    bb = location.pmedian_lagrange._LagrangianBnB(a, p, np.array(fixed, int), best + 1, np.array([0]), True,
                                  deadline=float("inf"))
     bb._try = lambda cols: None  # keep the incumbent at best + 1
     bb.run(a.min(axis=1))
