@@ -11,20 +11,24 @@ import numpy as np
 from ._common import (LocationResult, _assign_within, _check_capacity, _check_cost, _check_fixed,
                       _check_p, _check_weights, _fmt, _gap, _solve_mip, _uncovered_diag)
 from .pmedian_lagrange import _pmedian_lagrangian
-from .pmedian_radius import _pmedian_exact
+from .pmedian_large import pmedian_lagrangian_large
 
 _LAGRANGIAN_MAX_P = 15   # p-median with p <= this uses the Lagrangian branch-and-bound
 
 
 def p_median(cost: Any, p: int, weights: Any = None, fixed: Any = None, capacity: Any = None,
-             time_limit: float | None = None, seed: int = 0) -> LocationResult:
+             time_limit: float | None = None, seed: int = 0, *,
+             rel_gap: float = 0.0) -> LocationResult:
     """p-median: open ``p`` sites (fixed included) minimising the weighted cost to the assigned site.
 
     Uncapacitated: each demand goes to its nearest open site; solved exactly, for small ``p``
     (``p - len(fixed) <= 15``, all costs of weighted demands finite) by the Lagrangian
-    branch-and-bound, otherwise by the radius formulation (see the module docstring); together
-    they prove optimality on the OR-Library instances (up to 900 x 900) within seconds to a
-    minute. ``stats["method"]`` says which ran. Capacitated (``capacity`` = per-site or scalar limit
+    branch-and-bound, otherwise by Lagrangian relaxation (bound, local search, site fixing)
+    followed by the radius formulation on the sites left (:mod:`.pmedian_large`); together they
+    prove optimality on the OR-Library instances (up to 900 x 900) within seconds. A Lagrangian
+    lower bound is always computed, so ``bound`` is finite at any ``p`` and any time limit.
+    ``stats["method"]`` says which ran. ``rel_gap`` (fraction, e.g. 0.01) stops the search once
+    ``(objective - bound) / objective`` is at most that (status ``feasible``, gap reported). Capacitated (``capacity`` = per-site or scalar limit
     on served weight): single-sourcing assignment MIP; a demand may then go to a farther site.
     Pairs with ``cost = inf`` are never used; a demand with no finite cost makes it infeasible.
 
@@ -32,6 +36,8 @@ def p_median(cost: Any, p: int, weights: Any = None, fixed: Any = None, capacity
     best solution so far is returned with status ``feasible``.
     """
     t0 = time.perf_counter()
+    if not (0.0 <= float(rel_gap) < 1.0):
+        raise ValueError(f"rel_gap must be in [0, 1), got {rel_gap!r}")
     c = _check_cost(cost)
     n, m = c.shape
     w = _check_weights(weights, n)
@@ -53,7 +59,8 @@ def p_median(cost: Any, p: int, weights: Any = None, fixed: Any = None, capacity
         if small_p and np.isfinite(c[w > 0]).all():
             sel, ub, lb, proven = _pmedian_lagrangian(c, w, p, fx, deadline, seed, stats)
         else:
-            sel, ub, lb, proven = _pmedian_exact(c, w, p, fx, deadline, seed, stats)
+            sel, ub, lb, proven = pmedian_lagrangian_large(c, w, p, fx, deadline, seed, stats,
+                                                           rel_gap=float(rel_gap))
         assignment = _assign_within(c, sel, None)
         obj = float(w @ np.where(assignment >= 0, c[np.arange(n), np.maximum(assignment, 0)], 0))
         status = "optimal" if proven else "feasible"

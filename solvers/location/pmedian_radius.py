@@ -112,7 +112,9 @@ class _RadiusModel:
                                      np.array(rlo), np.array(rhi))
 
     def solve(self, cut, p, y_lo, *, relax, time_limit, seed, start_y=None, cutoff=None,
-              abs_gap=None):
+              abs_gap=None, exact=True):
+        """``exact``: HiGHS runs to optimality (its gap tolerance below one unit of an integral
+        objective), so a finished run's objective is also its bound; else the dual bound stays."""
         import highspy
 
         cost, lo, hi, const, (st, ix, vl, rlo, rhi) = self.build(cut, p, y_lo)
@@ -156,7 +158,7 @@ class _RadiusModel:
             bound = float(info.objective_function_value) if done else -np.inf
         else:
             bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else -np.inf
-            if done:
+            if done and exact:
                 bound = max(bound, float(info.objective_function_value) - 1e-6)
         return done, y, bound, {"rows": int(lp.num_row_), "cols": int(lp.num_col_),
                                 "nnz": int(len(ix))}
@@ -166,16 +168,21 @@ _DENSE_MIP = True
 _WIDEN = 1.5
 
 
-def _pmedian_exact(c, w, p, fx, deadline, seed, stats):
+def _pmedian_exact(c, w, p, fx, deadline, seed, stats, start=None, rel_gap=0.0):
     """Heuristic incumbent, LP with level generation, reduced-cost fixing, then the MIP.
 
-    Returns ``(selected, objective, lower_bound, proven_optimal)``.
+    ``start`` (site indices) replaces the heuristic incumbent; the search stops once the gap is
+    at most ``rel_gap``. Returns ``(selected, objective, lower_bound, proven_optimal)``.
     """
     n, m = c.shape
     cw = _finite_big(c)
-    # random restarts are cheap while p is small, and small p is where the MIP is hardest
-    restarts = 10 if p <= 20 else 0
-    sel, ub = greedy_interchange(cw, p, w, fx, restarts=restarts, seed=seed)
+    if start is not None:
+        sel = np.sort(np.asarray(start, int))
+        ub = float(w @ cw[:, sel].min(axis=1))
+    else:
+        # random restarts are cheap while p is small, and small p is where the MIP is hardest
+        restarts = 10 if p <= 20 else 0
+        sel, ub = greedy_interchange(cw, p, w, fx, restarts=restarts, seed=seed)
     stats["heuristic_objective"] = ub
     best = sel
     if p == m:
@@ -198,6 +205,9 @@ def _pmedian_exact(c, w, p, fx, deadline, seed, stats):
     def proven() -> bool:
         return lb > ub - tol()
 
+    def close_enough() -> bool:
+        return rel_gap > 0 and ub - lb <= rel_gap * abs(ub)
+
     # phase 1: LP relaxation with level generation until the cut model's LP equals the full LP
     y_lp, rc = None, None
     for it in range(100):
@@ -217,6 +227,8 @@ def _pmedian_exact(c, w, p, fx, deadline, seed, stats):
     stats["lp_bound"] = lb
     if proven():
         return best, ub, lb, True
+    if close_enough():
+        return best, ub, lb, False
     # reduced-cost fixing: a site whose reduced cost lifts the LP bound past the incumbent
     # cannot be open in any better solution, so the MIP only sees the remaining sites
     keep = np.ones(m, bool)
@@ -237,8 +249,9 @@ def _pmedian_exact(c, w, p, fx, deadline, seed, stats):
             break
         start = np.isin(kept, best).astype(float) if np.isin(best, kept).all() else None
         done, y, bnd, info = sub.solve(cut, p, sub_lo, relax=False, time_limit=left, seed=seed,
-                                       start_y=start, abs_gap=tol(),
-                                       cutoff=None if start is not None else ub - tol() + 1e-7)
+                                       start_y=start, abs_gap=max(tol(), rel_gap * abs(ub)),
+                                       cutoff=None if start is not None else ub - tol() + 1e-7,
+                                       exact=rel_gap <= 0)
         stats["mip_iterations"] = it + 1
         stats.update({"mip_" + k: v for k, v in info.items()})
         if done and y is None:  # nothing below the cutoff
@@ -254,10 +267,14 @@ def _pmedian_exact(c, w, p, fx, deadline, seed, stats):
             break
         if proven():
             return best, ub, lb, True
+        if close_enough():
+            return best, ub, lb, False
         if y is not None:
             need = sub.need((y > 0.5).astype(float))
             short = need > cut
-            if not short.any():  # the cut model was exact at y: y is optimal
+            if not short.any():  # the cut model was exact at y: y is optimal (within rel_gap)
+                if rel_gap > 0:
+                    return best, ub, lb, proven()
                 lb = max(lb, ub)
                 return best, ub, lb, True
             cut = np.where(short, sub.widen(need, _WIDEN), cut)
