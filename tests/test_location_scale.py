@@ -49,10 +49,10 @@ def _patched(**large):
 def test_any_p_path_is_exact_and_its_bounds_valid(inst, weak, finish):
     cost, w, p, fixed = inst
     # weak: no ascent and no local search, so the finish has to do the proof
-    mp = _patched(_FINISH=finish, **({"_MIN_THETA": 10.0, "_ILS_MAX_ROUNDS": 0} if weak else {}))
     with np.errstate(invalid="ignore"):  # 0 weight x inf cost in the reference
         best, _ = brute_force("pmedian", cost, p=p, weights=w, fixed=fixed)
     assume(np.isfinite(best))  # some p-set serves every weighted demand at a finite cost
+    mp = _patched(_FINISH=finish, **({"_MIN_THETA": 10.0, "_ILS_MAX_ROUNDS": 0} if weak else {}))
     try:
         r = p_median(cost, p, weights=w, fixed=fixed)
     finally:
