@@ -36,6 +36,7 @@ try:  # optional "fast" extra
 except ImportError:  # pragma: no cover - depends on the environment
     _numba = None
 
+_WARM = 100           # subgradient iterations before the first local search
 _CHUNK = 200          # subgradient iterations per compiled call (deadline checked between)
 _PATIENCE = 30        # non-improving iterations before the step halves
 _MIN_THETA = 2e-4     # stop the ascent when the step factor falls below this
@@ -99,6 +100,35 @@ if _numba is not None:
         return best, ba, br
 
 
+if _numba is not None:
+    @_numba.njit(cache=True)
+    def _rho_numba(a, u):  # pragma: no cover - compiled
+        n, m = a.shape
+        rho = np.zeros(m)
+        for i in range(n):
+            for j in range(m):
+                x = a[i, j] - u[i]
+                if x < 0.0:
+                    rho[j] += x
+        return rho
+
+
+def _bound(a, u, p, is_open, use_numba):
+    """:func:`lagrangian_bound` (float64, exact) without its ``n x m`` temporaries."""
+    if not use_numba:
+        return lagrangian_bound(a, u, p, is_open)
+    rho = _rho_numba(a, np.asarray(u, float))
+    op = np.flatnonzero(is_open)
+    fr = np.flatnonzero(~is_open)
+    k = p - len(op)
+    if k > len(fr):
+        return np.inf, op, rho
+    if k > 0:
+        part = fr[np.argpartition(rho[fr], k - 1)[:k]] if k < len(fr) else fr
+        op = np.concatenate([op, part])
+    return float(np.sum(u) + rho[op].sum()), op, rho
+
+
 def _nearest_two(a: np.ndarray, sel: np.ndarray):
     """``d1, d2`` (nearest and second nearest open cost) and ``f1`` (position in ``sel``)."""
     sub = a[:, sel]
@@ -149,6 +179,39 @@ def local_search(a: np.ndarray, at: np.ndarray, sel: np.ndarray, fixed: np.ndarr
     return np.sort(sel), obj, swaps
 
 
+def locate_allocate(a: np.ndarray, sel: np.ndarray, fixed: np.ndarray, rounds: int = 50
+                    ) -> tuple[np.ndarray, float]:
+    """Alternate (Cooper 1964; Maranzana 1964): assign each demand to its nearest open site, then
+    move each cluster's site to the cluster's own 1-median; ``O(n m)`` a round (one sparse
+    product), until no move helps. Fixed sites stay. Returns ``(sorted sites, objective)``."""
+    from scipy.sparse import csr_matrix
+
+    n = a.shape[0]
+    sel = np.asarray(sel, np.int64).copy()
+    p = len(sel)
+    isfix = np.isin(sel, fixed)
+    d1, _, f1 = _nearest_two(a, sel)
+    obj = float(d1.sum())
+    for _ in range(rounds):
+        S = csr_matrix((np.ones(n), (f1, np.arange(n))), shape=(p, n)) @ a   # (p, m)
+        taken = set(sel[isfix].tolist())
+        new = sel.copy()
+        for r in np.argsort(-S.min(axis=1)):  # heaviest clusters choose first
+            if isfix[r]:
+                continue
+            for j in np.argsort(S[r]):
+                if int(j) not in taken:
+                    new[r] = j
+                    taken.add(int(j))
+                    break
+        nd1, _, nf1 = _nearest_two(a, new)
+        nobj = float(nd1.sum())
+        if not nobj < obj - 1e-9 * max(1.0, abs(obj)):
+            break
+        sel, f1, obj = new, nf1, nobj
+    return np.sort(sel), obj
+
+
 def _start_multipliers(a: np.ndarray) -> np.ndarray:
     """``u_i`` = the cost of demand ``i``'s second nearest site (every site whose nearest demand
     it is gets a negative ``rho``): a start that converged fastest in trials."""
@@ -193,8 +256,17 @@ def pmedian_lagrangian_large(c: np.ndarray, w: np.ndarray, p: int, fx: np.ndarra
     # incumbent: local search from the given start, else from the Lagrangian solution of the
     # starting multipliers; a tight incumbent makes the Polyak steps of the ascent converge
     u = _start_multipliers(a)
-    if start is None:
-        _, start, _ = lagrangian_bound(a, u, p, is_open)
+    if start is None:  # a short ascent first: its Lagrangian solutions are far better starts
+        _, start, _ = _bound(a, u, p, is_open, use_numba)
+        v0 = value(start)
+        if use_numba:
+            u, _, s1, _ = _lag._ascent_numba(at, u, is_open, k, v0, 1e-9, _WARM, 2.0, _PATIENCE)
+        else:
+            u, _, s1, _ = _ascent_numpy(at, u, is_open, k, v0, 1e-9, _WARM, 2.0, _PATIENCE,
+                                        deadline)
+        if value(s1) < v0:
+            start = s1
+        start, _ = locate_allocate(a, start, fx)
     best, ub, ls_swaps = local_search(a, at, start, fx, deadline, use_numba)
 
     def tol() -> float:
@@ -210,7 +282,7 @@ def pmedian_lagrangian_large(c: np.ndarray, w: np.ndarray, p: int, fx: np.ndarra
             bu, theta, bsel, its = _ascent_numpy(at, best_u, is_open, k, ub, target, _CHUNK,
                                                  theta, _PATIENCE, deadline)
         iters += its
-        L, _, _ = lagrangian_bound(a, bu, p, is_open)
+        L, _, _ = _bound(a, bu, p, is_open, use_numba)
         stall = stall + 1 if L <= lb + 1e-6 * max(1.0, abs(lb)) else 0
         if L >= lb:
             lb, best_u = L, bu
@@ -223,13 +295,13 @@ def pmedian_lagrangian_large(c: np.ndarray, w: np.ndarray, p: int, fx: np.ndarra
         if lb > ub - max(tol(), rel_gap * ub):
             break
     # polish the Lagrangian solution of the best multipliers (near-optimal u: a good start)
-    _, sel0, _ = lagrangian_bound(a, best_u, p, is_open)
+    _, sel0, _ = _bound(a, best_u, p, is_open, use_numba)
     if lb <= ub - max(tol(), rel_gap * ub) and not np.array_equal(np.sort(sel0), best):
         s2, v2, sw = local_search(a, at, sel0, fx, deadline, use_numba)
         ls_swaps += sw
         if v2 < ub:
             ub, best = v2, s2
-    L, sel, rho = lagrangian_bound(a, best_u, p, is_open)
+    L, sel, rho = _bound(a, best_u, p, is_open, use_numba)
     lb = max(lb, L)
     # iterated local search guided by the Lagrangian: swap a few sites of the incumbent for
     # sites of low rho, polish, keep if better (up to _ILS_SHARE of the time left)
