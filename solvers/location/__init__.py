@@ -8,25 +8,29 @@ Conventions follow the literature and PySAL spopt: ``fixed`` are site indices th
 ``p`` counts every open site including the fixed ones, and a demand is covered when
 ``cost <= radius``.
 
+Covering models (LSCP, MCLP) also take a ``scipy.sparse`` matrix whose stored entries are the
+pairs within reach (:func:`covering_matrix` builds one from points with a KD-tree), merge demands
+with identical covering sets and need memory linear in those pairs.
+
 Solvers: the MIPs are solved with HiGHS (``highspy``), single-threaded and seeded, so the same
-input and ``seed`` give the same answer. The uncapacitated p-median uses the exact *radius*
-formulation of Elloumi (2010, "A tighter formulation of the p-median problem", J. Comb. Optim.
-19:69-83) in the form of García, Labbé & Marín (2011, "Solving large p-median problems with a
-radius formulation", INFORMS J. Comput. 23:546-556): one continuous variable per demand and
-*distinct* distance level, only for levels up to a per-demand cut that grows by row generation
-(first on the LP relaxation, then on the MIP) until the cut-off model is provably exact. A fast
-interchange heuristic (Teitz & Bart 1968, with Whitaker's 1983 fast swap evaluation) supplies the
-starting incumbent. For small ``p`` (at most ``_LAGRANGIAN_MAX_P`` free sites) the LP gap is
-largest and the radius model biggest, so the uncapacitated p-median is instead solved by a Lagrangian
-branch-and-bound over site decisions (relaxing the assignment constraints, as in Beasley 1985,
-"A note on solving large p-median problems", EJOR 21:270-273): subgradient ascent per node,
-Lagrangian reduced-cost fixing of sites, depth-first branching on sites; every pruning bound is a
-Lagrangian value and so a valid lower bound. The capacitated variants use a plain assignment MIP
-(fine for county sizes).
+input and ``seed`` give the same answer. The uncapacitated p-median: for small ``p`` (at most
+``pmedian._LAGRANGIAN_MAX_P`` free sites) a Lagrangian branch-and-bound over site decisions
+(relaxing the assignment constraints, as in Beasley 1985, "A note on solving large p-median
+problems", EJOR 21:270-273: subgradient ascent per node, Lagrangian reduced-cost fixing,
+depth-first branching on sites). For any larger ``p``: the Lagrangian bound by subgradient ascent
+(its maximum is the classical LP bound), an incumbent from locate-allocate, fast vertex
+interchange (Teitz & Bart 1968; Whitaker 1983) and an iterated local search guided by the
+Lagrangian costs, reduced-cost fixing of sites, then the same tree (or the *radius* formulation of
+Elloumi 2010, "A tighter formulation of the p-median problem", J. Comb. Optim. 19:69-83, in the
+form of García, Labbé & Marín 2011, INFORMS J. Comput. 23:546-556) on the sites left. Every bound
+reported is a Lagrangian or MIP bound and so a valid lower bound, finite at any ``p``. The
+capacitated variants use a plain assignment MIP (fine for county sizes).
 
 Modules: ``_common`` (result, input checks, HiGHS helpers), ``covering`` (LSCP, MCLP),
+``reach`` (pairs within the radius: sparse input, KD-tree, merging of identical covering sets),
 ``heuristics`` (greedy + interchange), ``pmedian`` (entry point and capacitated MIP),
 ``pmedian_radius`` (radius formulation), ``pmedian_lagrange`` (Lagrangian branch-and-bound),
+``pmedian_large`` (any p: Lagrangian bound, local search, fixing, finish),
 ``pcenter`` (p-center and the brute-force reference).
 """
 
@@ -36,6 +40,7 @@ from .heuristics import greedy_interchange
 from .pcenter import brute_force, p_center
 from .pmedian import p_median
 from .pmedian_lagrange import lagrangian_bound  # noqa: F401  (public helper, used by tests)
+from .reach import covering_matrix, covering_matrix_lonlat
 
 __all__ = [
     "LocationResult",
@@ -45,4 +50,6 @@ __all__ = [
     "p_center",
     "greedy_interchange",
     "brute_force",
+    "covering_matrix",
+    "covering_matrix_lonlat",
 ]

@@ -218,11 +218,16 @@ def _highs(time_limit: float | None, seed: int, mip: bool = True):
 
 
 def _solve_mip(c: np.ndarray, lo: np.ndarray, hi: np.ndarray, integer: np.ndarray,
-               rows: list[tuple[np.ndarray, np.ndarray, float, float]], *, sense: int = 1,
+               rows: list[tuple[np.ndarray, np.ndarray, float, float]] | None, *, sense: int = 1,
                offset: float = 0.0, time_limit: float | None, seed: int,
-               start: tuple[np.ndarray, np.ndarray] | None = None, relax: bool = False
-               ) -> tuple[str, np.ndarray | None, float, float]:
+               start: tuple[np.ndarray, np.ndarray] | None = None, relax: bool = False,
+               csr: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
+               rel_gap: float = 0.0) -> tuple[str, np.ndarray | None, float, float]:
     """Solve ``min/max c.x`` subject to ``rows`` (index, value, lower, upper) with HiGHS.
+
+    ``csr`` = ``(starts, index, value, row_lower, row_upper)`` gives the rows in compressed
+    form instead (no Python loop per row; ``rows`` is then ignored). ``rel_gap`` is HiGHS's
+    relative MIP gap (0: prove optimality).
 
     Returns ``(status, x, objective, bound)``; ``status`` is ``optimal``, ``feasible``,
     ``infeasible`` or ``unknown`` (time limit before any solution). ``sense`` is 1 to minimise
@@ -231,32 +236,40 @@ def _solve_mip(c: np.ndarray, lo: np.ndarray, hi: np.ndarray, integer: np.ndarra
     import highspy
 
     n = len(c)
+    inf = highspy.kHighsInf
+    if csr is None:
+        rows = rows or []
+        rlo = np.array([r[2] for r in rows], float)
+        rhi = np.array([r[3] for r in rows], float)
+        starts = np.zeros(len(rows) + 1, dtype=np.int64)
+        if rows:
+            starts[1:] = np.cumsum([len(r[0]) for r in rows])
+            index = np.concatenate([np.asarray(r[0], np.int64) for r in rows])
+            value = np.concatenate([np.asarray(r[1], float) for r in rows])
+        else:
+            index, value = np.zeros(0, np.int64), np.zeros(0)
+    else:
+        starts, index, value, rlo, rhi = csr
     lp = highspy.HighsLp()
     lp.num_col_ = n
-    lp.num_row_ = len(rows)
+    lp.num_row_ = len(rlo)
     lp.col_cost_ = np.asarray(c, float)
     lp.col_lower_ = np.asarray(lo, float)
     lp.col_upper_ = np.asarray(hi, float)
     lp.offset_ = float(offset)
     lp.sense_ = highspy.ObjSense.kMinimize if sense > 0 else highspy.ObjSense.kMaximize
-    inf = highspy.kHighsInf
-    lp.row_lower_ = np.array([(-inf if not np.isfinite(r[2]) else r[2]) for r in rows], float)
-    lp.row_upper_ = np.array([(inf if not np.isfinite(r[3]) else r[3]) for r in rows], float)
-    starts = np.zeros(len(rows) + 1, dtype=np.int32)
-    if rows:
-        starts[1:] = np.cumsum([len(r[0]) for r in rows])
-        index = np.concatenate([np.asarray(r[0], np.int32) for r in rows])
-        value = np.concatenate([np.asarray(r[1], float) for r in rows])
-    else:
-        index, value = np.zeros(0, np.int32), np.zeros(0)
+    lp.row_lower_ = np.where(np.isfinite(rlo), rlo, -inf).astype(float)
+    lp.row_upper_ = np.where(np.isfinite(rhi), rhi, inf).astype(float)
     lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-    lp.a_matrix_.start_ = starts
-    lp.a_matrix_.index_ = index.astype(np.int32)
-    lp.a_matrix_.value_ = value
+    lp.a_matrix_.start_ = np.asarray(starts, np.int32)
+    lp.a_matrix_.index_ = np.asarray(index, np.int32)
+    lp.a_matrix_.value_ = np.asarray(value, float)
     if not relax and np.any(integer):
         lp.integrality_ = [highspy.HighsVarType.kInteger if b else highspy.HighsVarType.kContinuous
-                           for b in integer]
+                           for b in np.asarray(integer, bool)]
     h = _highs(time_limit, seed, mip=not relax)
+    if rel_gap > 0 and not relax:
+        h.setOptionValue("mip_rel_gap", float(rel_gap))
     h.passModel(lp)
     if start is not None and not relax:
         h.setSolution(len(start[0]), np.asarray(start[0], np.int32), np.asarray(start[1], float))
@@ -274,7 +287,10 @@ def _solve_mip(c: np.ndarray, lo: np.ndarray, hi: np.ndarray, integer: np.ndarra
     if ms == M.kOptimal:
         status = "optimal"
         if not relax:
-            bound = obj if abs(bound - obj) <= 1e-6 * max(1.0, abs(obj)) else bound
+            close = abs(bound - obj) <= 1e-6 * max(1.0, abs(obj))
+            bound = obj if close else bound
+            if rel_gap > 0 and not close:  # stopped within rel_gap: not proven optimal
+                status = "feasible"
     elif ms == M.kInfeasible:
         status = "infeasible"
     elif has_sol:

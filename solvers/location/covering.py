@@ -1,4 +1,11 @@
-"""Covering models on a cost matrix: location set covering (LSCP) and maximal covering (MCLP)."""
+"""Covering models: location set covering (LSCP) and maximal covering (MCLP).
+
+Both work on the pairs within reach only (:mod:`.reach`): a dense cost matrix is reduced to them,
+a ``scipy.sparse`` matrix is taken as they are (its stored entries are the candidate pairs), so a
+20,000-village province needs memory for the pairs within the radius, not for ``n x m``.
+Demands with identical covering sets are merged before the MIP (one row per distinct set, weights
+summed); fixed sites' demands drop out as a constant.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +13,54 @@ import time
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
-from ._common import (LocationResult, _assign_within, _check_capacity, _check_cost,
-                      _check_fixed, _check_p, _check_weights, _fmt, _gap, _nearest, _solve_mip,
-                      _uncovered_diag)
+from ._common import (LocationResult, _assign_within, _check_capacity, _check_fixed,
+                      _check_p, _check_weights, _fmt, _gap, _solve_mip, _uncovered_diag)
+from .reach import merge_rows, nearest_in_reach, reach, row_ids
+
+
+def _diag(S: sp.csr_matrix, dense: np.ndarray | None, radius: float, assignment: np.ndarray,
+          demands: np.ndarray | None = None) -> list[dict]:
+    """Uncovered-demand diagnostics: from the dense matrix when there is one (the nearest
+    candidate beyond the radius is known), else from the pairs within reach."""
+    if dense is not None:
+        return _uncovered_diag(dense, radius, assignment, demands)
+    near_j, near_c = nearest_in_reach(S)
+    out = []
+    for i in (np.flatnonzero(assignment < 0) if demands is None else demands):
+        if near_j[i] < 0:
+            reason = "no_candidate"
+            msg = f"no candidate within the threshold {_fmt(radius)}"
+        else:
+            reason = "not_selected"
+            msg = (f"a candidate within the threshold exists (nearest {_fmt(near_c[i])} away) "
+                   "but the site budget p was spent on demands worth more")
+        out.append({"demand": int(i), "reason": reason, "nearest_site": int(near_j[i]),
+                    "nearest_cost": float(near_c[i]), "message": msg})
+    return out
+
+
+def _covered_by(S: sp.csr_matrix, cols: np.ndarray) -> np.ndarray:
+    """Rows with a stored entry in ``cols``."""
+    mask = np.zeros(S.shape[1], bool)
+    mask[np.asarray(cols, int)] = True
+    return np.bincount(row_ids(S), weights=mask[S.indices], minlength=S.shape[0]) > 0
+
+
+def _radius(radius: Any) -> float:
+    r = float(radius)
+    if np.isnan(r):
+        raise ValueError("radius must be a number, got NaN")
+    return r
 
 
 # --------------------------------------------------------------------------------------------
 # LSCP
 # --------------------------------------------------------------------------------------------
 def set_cover(cost: Any, radius: float, weights: Any = None, fixed: Any = None,
-              time_limit: float | None = None, seed: int = 0) -> LocationResult:
+              time_limit: float | None = None, seed: int = 0, *,
+              rel_gap: float = 0.0) -> LocationResult:
     """Location set covering (LSCP): fewest open sites so every demand lies within ``radius``.
 
     Demands with weight 0 need no cover (e.g. villages without population). Fixed sites are
@@ -26,65 +70,80 @@ def set_cover(cost: Any, radius: float, weights: Any = None, fixed: Any = None,
     *can* be covered, with the fewest sites.
 
     Args:
-        cost: (n_demand, n_sites) costs, same unit as ``radius``.
+        cost: (n_demand, n_sites) costs, same unit as ``radius``: a dense array (``inf`` = cannot
+            be served) or a ``scipy.sparse`` matrix whose stored entries are the pairs that can
+            be served (explicit zeros count as cost 0; e.g. from
+            :func:`~solvers.location.covering_matrix`).
         radius: service threshold; covered when ``cost <= radius``.
         weights: per-demand weight; demands with weight 0 are ignored. Default all 1.
         fixed: indices of sites that are always open (existing stations).
         time_limit: seconds for the solver; the best cover found so far is returned with its bound.
         seed: solver random seed (same seed, same answer).
+        rel_gap: stop once (sites - bound) / sites is at most this (0: prove optimality).
     """
     t0 = time.perf_counter()
-    c = _check_cost(cost)
-    n, m = c.shape
+    radius = _radius(radius)
+    S, dense = reach(cost, radius)
+    n, m = S.shape
     w = _check_weights(weights, n)
     fx = _check_fixed(fixed, m)
-    cover = c <= radius + 0.0
     need = w > 0
-    near_j, near_c = _nearest(c)
-    impossible = need & ~cover.any(axis=1)
-    fixed_cov = cover[:, fx].any(axis=1) if len(fx) else np.zeros(n, bool)
+    impossible = need & (np.diff(S.indptr) == 0)
+    fixed_cov = _covered_by(S, fx) if len(fx) else np.zeros(n, bool)
     todo = np.flatnonzero(need & ~impossible & ~fixed_cov)
+    _, g_ptr, g_idx = merge_rows(S, todo)  # identical covering sets need one row
     y_lo = np.zeros(m)
     y_lo[fx] = 1
-    rows = [(np.flatnonzero(cover[i]), np.ones(int(cover[i].sum())), 1.0, np.inf) for i in todo]
-    # greedy start (Chvátal) so a time-limited run always has an answer
-    start = _greedy_cover(cover[todo], fx, m)
-    status, x, obj, bound = _solve_mip(np.ones(m), y_lo, np.ones(m), np.ones(m, bool), rows,
-                                       time_limit=time_limit, seed=seed,
-                                       start=(np.arange(m), start.astype(float)))
+    G = len(g_ptr) - 1
+    start = _greedy_cover(g_ptr, g_idx, fx, m)
+    status, x, obj, bound = _solve_mip(np.ones(m), y_lo, np.ones(m), np.ones(m, bool), None,
+                                       time_limit=time_limit, seed=seed, rel_gap=rel_gap,
+                                       start=(np.arange(m), start.astype(float)),
+                                       csr=(g_ptr, g_idx, np.ones(len(g_idx)), np.ones(G),
+                                            np.full(G, np.inf)))
     if x is None:  # time limit before HiGHS took the start: fall back to the greedy cover
         x, obj, status, bound = start.astype(float), float(start.sum()), "feasible", float(len(fx))
     sel = np.flatnonzero(x > 0.5)
-    assignment = _assign_within(c, sel, radius)
-    diag = _uncovered_diag(c, radius, np.where(need, assignment, 0))
+    assignment = (_assign_within(dense, sel, radius) if dense is not None
+                  else nearest_in_reach(S, sel)[0])
+    diag = _diag(S, dense, radius, np.where(need, assignment, 0))
     obj = float(len(sel))
     msg = f"{len(sel)} open sites ({len(fx)} fixed) cover every demand within {_fmt(radius)}"
     if impossible.any():
         status = "infeasible"
         k = int(impossible.sum())
-        worst = int(np.flatnonzero(impossible)[np.argmax(near_c[impossible])])
+        if dense is not None:
+            near_c = dense.min(axis=1)
+            worst = int(np.flatnonzero(impossible)[np.argmax(near_c[impossible])])
+            eg = f"e.g. demand {worst}: the nearest candidate is {_fmt(near_c[worst])} away"
+        else:
+            eg = f"e.g. demand {int(np.flatnonzero(impossible)[0])}"
         msg = (f"infeasible: {k} demand(s) have no candidate within the threshold {_fmt(radius)} "
-               f"(e.g. demand {worst}: the nearest candidate is {_fmt(near_c[worst])} away); "
-               f"the {len(sel)} selected sites cover all the others")
+               f"({eg}); the {len(sel)} selected sites cover all the others")
     elif status == "feasible":
-        msg += f" (time limit; bound {_fmt(bound)})"
+        msg += f" (time limit or gap; bound {_fmt(bound)})"
     return LocationResult("lscp", status, obj, float(bound), _gap(obj, bound), sel, assignment,
                           diag, msg, time.perf_counter() - t0,
-                          {"rows": len(rows), "greedy_sites": int(start.sum())})
+                          {"rows": G, "demands_to_cover": len(todo), "pairs": int(S.nnz),
+                           "greedy_sites": int(start.sum())})
 
 
-def _greedy_cover(cover: np.ndarray, fixed: np.ndarray, m: int) -> np.ndarray:
+def _greedy_cover(g_ptr: np.ndarray, g_idx: np.ndarray, fixed: np.ndarray, m: int) -> np.ndarray:
+    """Chvátal's greedy on the merged rows (each row a set of sites): a start for the MIP."""
     y = np.zeros(m, bool)
     y[fixed] = True
-    left = np.ones(cover.shape[0], bool)
+    G = len(g_ptr) - 1
+    rid = np.repeat(np.arange(G), np.diff(g_ptr))
+    left = np.ones(G, bool)
     while left.any():
-        gain = cover[left].sum(axis=0)
+        live = left[rid]
+        gain = np.bincount(g_idx[live], minlength=m).astype(float)
         gain[y] = -1
         j = int(np.argmax(gain))
         if gain[j] <= 0:
             break
         y[j] = True
-        left &= ~cover[:, j]
+        left[rid[g_idx == j]] = False
     return y
 
 
@@ -93,104 +152,157 @@ def _greedy_cover(cover: np.ndarray, fixed: np.ndarray, m: int) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 def max_coverage(cost: Any, radius: float, p: int, weights: Any = None, fixed: Any = None,
                  capacity: Any = None, time_limit: float | None = None,
-                 seed: int = 0) -> LocationResult:
+                 seed: int = 0, *, rel_gap: float = 0.0) -> LocationResult:
     """Maximal covering (MCLP): open ``p`` sites (fixed included) maximising covered weight.
 
     Args:
-        cost, radius, weights, fixed, time_limit, seed: as in :func:`set_cover`.
+        cost, radius, weights, fixed, time_limit, seed, rel_gap: as in :func:`set_cover`
+            (``cost`` dense or ``scipy.sparse``).
         p: number of open sites, fixed ones included.
         capacity: optional per-site (or scalar) limit on the weight a site serves (e.g.
             population); with it each demand is served whole by one open site within ``radius``
             (single sourcing) and ``assignment`` is that site.
     Objective: total covered (or, capacitated, served) weight; ``bound`` is an upper bound.
+    Uncapacitated, demands with the same covering set are one MIP row (weights summed) and
+    demands covered by a fixed site a constant, so the model grows with the distinct covering
+    sets, not the demands.
     """
     t0 = time.perf_counter()
-    c = _check_cost(cost)
-    n, m = c.shape
+    radius = _radius(radius)
+    S, dense = reach(cost, radius)
+    n, m = S.shape
     w = _check_weights(weights, n)
     fx = _check_fixed(fixed, m)
     p = _check_p(p, m, len(fx))
     cap = _check_capacity(capacity, m)
-    cover = c <= radius
     y_lo = np.zeros(m)
     y_lo[fx] = 1
-    cand = np.flatnonzero(cover.any(axis=1) & (w > 0))
-    rows: list = [(np.arange(m), np.ones(m), p, p)]
+    has = (np.diff(S.indptr) > 0) & (w > 0)
+    stats: dict[str, Any] = {"pairs": int(S.nnz)}
     if cap is None:
-        # y_0..m-1, then one covered indicator per candidate demand
-        ncol = m + len(cand)
-        cobj = np.concatenate([np.zeros(m), w[cand]])
-        for k, i in enumerate(cand):
-            js = np.flatnonzero(cover[i])
-            rows.append((np.concatenate([[m + k], js]), np.concatenate([[1.0], -np.ones(len(js))]),
-                         -np.inf, 0.0))
-        lo, hi = np.concatenate([y_lo, np.zeros(len(cand))]), np.ones(ncol)
-        integer = np.concatenate([np.ones(m, bool), np.zeros(len(cand), bool)])
-        start = _greedy_mclp(cover, w, p, fx)
-        status, x, obj, bound = _solve_mip(cobj, lo, hi, integer, rows, sense=-1,
-                                           time_limit=time_limit, seed=seed,
-                                           start=(np.arange(m), start.astype(float)))
+        fixed_cov = _covered_by(S, fx) if len(fx) else np.zeros(n, bool)
+        cand = np.flatnonzero(has & ~fixed_cov)
+        const = float(w[has & fixed_cov].sum())
+        group, g_ptr, g_idx = merge_rows(S, cand)
+        G = len(g_ptr) - 1
+        gw = np.bincount(group, weights=w[cand], minlength=G)
+        # y_0..m-1, then z_g (group g covered); z_g - sum_{j in g} y_j <= 0
+        lens = np.diff(g_ptr)
+        starts = np.concatenate([[0], np.cumsum(lens + 1)]).astype(np.int64)
+        index = np.empty(int(starts[-1]), np.int64)
+        value = -np.ones(int(starts[-1]))
+        index[starts[:-1]] = m + np.arange(G)
+        value[starts[:-1]] = 1.0
+        body = np.ones(int(starts[-1]), bool)
+        body[starts[:-1]] = False
+        index[body] = g_idx
+        starts = np.concatenate([starts, [starts[-1] + m]])  # sum y = p
+        index = np.concatenate([index, np.arange(m)])
+        value = np.concatenate([value, np.ones(m)])
+        rlo = np.concatenate([np.full(G, -np.inf), [p]])
+        rhi = np.concatenate([np.zeros(G), [p]])
+        cobj = np.concatenate([np.zeros(m), gw])
+        lo, hi = np.concatenate([y_lo, np.zeros(G)]), np.ones(m + G)
+        integer = np.concatenate([np.ones(m, bool), np.zeros(G, bool)])
+        ys = _greedy_mclp(g_ptr, g_idx, gw, p, fx, m)
+        zs = _covered_groups(g_ptr, g_idx, ys)
+        status, x, obj, bound = _solve_mip(cobj, lo, hi, integer, None, sense=-1, offset=const,
+                                           time_limit=time_limit, seed=seed, rel_gap=rel_gap,
+                                           start=(np.arange(m + G),
+                                                  np.concatenate([ys, zs]).astype(float)),
+                                           csr=(starts, index, value, rlo, rhi))
         if x is None:
-            x = start.astype(float)
-            status, bound = "feasible", float(w[cand].sum())
+            x = ys.astype(float)
+            status, bound = "feasible", const + float(gw.sum())
         sel = np.flatnonzero(x[:m] > 0.5)
-        assignment = _assign_within(c, sel, radius)
+        assignment = (_assign_within(dense, sel, radius) if dense is not None
+                      else nearest_in_reach(S, sel)[0])
         cap_bound = False
+        stats.update({"rows": G + 1, "demands_in_model": len(cand),
+                      "covering_sets": G, "covered_by_fixed": const})
     else:
-        pairs = [(i, j) for i in cand for j in np.flatnonzero(cover[i])]
-        pi = np.array([a for a, _ in pairs], int)
-        pj = np.array([b for _, b in pairs], int)
-        npair = len(pairs)
-        cobj = np.concatenate([np.zeros(m), w[pi]])
-        for i in cand:  # each demand served at most once
-            ks = np.flatnonzero(pi == i)
-            rows.append((m + ks, np.ones(len(ks)), -np.inf, 1.0))
-        for k in range(npair):  # x_ij <= y_j
-            rows.append((np.array([m + k, pj[k]]), np.array([1.0, -1.0]), -np.inf, 0.0))
-        for j in range(m):  # served weight <= cap_j * y_j
-            ks = np.flatnonzero(pj == j)
-            if np.isfinite(cap[j]) and len(ks):
-                rows.append((np.concatenate([m + ks, [j]]), np.concatenate([w[pi[ks]], [-cap[j]]]),
-                             -np.inf, 0.0))
-        lo = np.concatenate([y_lo, np.zeros(npair)])
-        status, x, obj, bound = _solve_mip(cobj, lo, np.ones(m + npair), np.ones(m + npair, bool),
-                                           rows, sense=-1, time_limit=time_limit, seed=seed)
-        if x is None:
-            return LocationResult("mclp", "infeasible" if status == "infeasible" else "feasible",
-                                  float("nan"), float(bound), float("inf"), fx, np.full(n, -1),
-                                  _uncovered_diag(c, radius, np.full(n, -1)),
-                                  "no solution found within the time limit", time.perf_counter() - t0)
-        sel = np.flatnonzero(x[:m] > 0.5)
-        assignment = np.full(n, -1)
-        used = x[m:] > 0.5
-        assignment[pi[used]] = pj[used]
+        sel, assignment, status, bound, nrows = _mclp_capacitated(S, w, p, fx, cap, y_lo, has,
+                                                                  time_limit, seed, rel_gap)
+        if sel is None:
+            return LocationResult("mclp", status, float("nan"), float(bound), float("inf"), fx,
+                                  np.full(n, -1), _diag(S, dense, radius, np.full(n, -1)),
+                                  "no solution found within the time limit",
+                                  time.perf_counter() - t0)
         cap_bound = True
+        stats["rows"] = nrows
     covered = float(w[assignment >= 0].sum())
     need_diag = np.flatnonzero((assignment < 0) & (w > 0))
-    diag = _uncovered_diag(c, radius, assignment, need_diag, capacity_bound=False)
+    diag = _diag(S, dense, radius, assignment, need_diag)
     if cap_bound:
+        open_cov = _covered_by(S, sel)
         for d in diag:  # covered-by-an-open-site-but-full means capacity
-            if d["reason"] == "not_selected" and cover[d["demand"], sel].any():
+            if d["reason"] == "not_selected" and open_cov[d["demand"]]:
                 d["reason"] = "capacity"
                 d["message"] = "open sites within the threshold are full (capacity)"
     if status == "optimal":
         bound = covered
     msg = (f"{len(sel)} open sites ({len(fx)} fixed) cover weight {_fmt(covered)} of "
            f"{_fmt(w.sum())} within {_fmt(radius)}")
+    if status == "feasible":
+        msg += f" (time limit or gap; bound {_fmt(bound)})"
     return LocationResult("mclp", status, covered, float(bound), _gap(covered, bound), sel,
-                          assignment, diag, msg, time.perf_counter() - t0, {"rows": len(rows)})
+                          assignment, diag, msg, time.perf_counter() - t0, stats)
 
 
-def _greedy_mclp(cover: np.ndarray, w: np.ndarray, p: int, fixed: np.ndarray) -> np.ndarray:
-    m = cover.shape[1]
+def _mclp_capacitated(S, w, p, fx, cap, y_lo, has, time_limit, seed, rel_gap):
+    """Single-sourcing capacitated MCLP on the pairs within reach (no merging: each demand is
+    served whole). Returns ``(sel, assignment, status, bound, rows)``; ``sel`` None if no solution."""
+    n, m = S.shape
+    keep = has[row_ids(S)]
+    pi, pj = row_ids(S)[keep], S.indices[keep].astype(np.int64)
+    npair = len(pi)
+    rows: list = [(np.arange(m), np.ones(m), p, p)]
+    order = np.argsort(pi, kind="stable")
+    b = np.searchsorted(pi[order], np.arange(n + 1))
+    for i in np.flatnonzero(has):  # each demand served at most once
+        ks = order[b[i]:b[i + 1]]
+        rows.append((m + ks, np.ones(len(ks)), -np.inf, 1.0))
+    for k in range(npair):  # x_ij <= y_j
+        rows.append((np.array([m + k, pj[k]]), np.array([1.0, -1.0]), -np.inf, 0.0))
+    byj = np.argsort(pj, kind="stable")
+    bj = np.searchsorted(pj[byj], np.arange(m + 1))
+    for j in range(m):  # served weight <= cap_j * y_j
+        ks = byj[bj[j]:bj[j + 1]]
+        if np.isfinite(cap[j]) and len(ks):
+            rows.append((np.concatenate([m + ks, [j]]), np.concatenate([w[pi[ks]], [-cap[j]]]),
+                         -np.inf, 0.0))
+    lo = np.concatenate([y_lo, np.zeros(npair)])
+    status, x, obj, bound = _solve_mip(np.concatenate([np.zeros(m), w[pi]]), lo,
+                                       np.ones(m + npair), np.ones(m + npair, bool), rows,
+                                       sense=-1, time_limit=time_limit, seed=seed, rel_gap=rel_gap)
+    if x is None:
+        return None, None, ("infeasible" if status == "infeasible" else "feasible"), bound, len(rows)
+    sel = np.flatnonzero(x[:m] > 0.5)
+    assignment = np.full(n, -1)
+    used = x[m:] > 0.5
+    assignment[pi[used]] = pj[used]
+    return sel, assignment, status, bound, len(rows)
+
+
+def _covered_groups(g_ptr: np.ndarray, g_idx: np.ndarray, y: np.ndarray) -> np.ndarray:
+    G = len(g_ptr) - 1
+    rid = np.repeat(np.arange(G), np.diff(g_ptr))
+    return np.bincount(rid, weights=y[g_idx].astype(float), minlength=G) > 0
+
+
+def _greedy_mclp(g_ptr: np.ndarray, g_idx: np.ndarray, gw: np.ndarray, p: int,
+                 fixed: np.ndarray, m: int) -> np.ndarray:
+    """Greedy by covered weight on the merged rows (a start for the MIP)."""
     y = np.zeros(m, bool)
     y[fixed] = True
-    cov = cover[:, y].any(axis=1) if y.any() else np.zeros(cover.shape[0], bool)
+    G = len(g_ptr) - 1
+    rid = np.repeat(np.arange(G), np.diff(g_ptr))
+    cov = _covered_groups(g_ptr, g_idx, y)
     while y.sum() < p:
-        gain = (w * ~cov) @ cover
-        gain = gain.astype(float)
+        live = ~cov[rid]
+        gain = np.bincount(g_idx[live], weights=gw[rid[live]], minlength=m)
         gain[y] = -1
         j = int(np.argmax(gain))
         y[j] = True
-        cov |= cover[:, j]
+        cov[rid[g_idx == j]] = True
     return y
