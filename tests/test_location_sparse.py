@@ -133,3 +133,21 @@ def test_covering_matrix_rejects_bad_input():
         covering_matrix(np.zeros((3, 3)), np.zeros((2, 2)), 1.0)
     with pytest.raises(ValueError, match="radius"):
         covering_matrix(np.zeros((3, 2)), np.zeros((2, 2)), -1.0)
+
+
+@pytest.mark.parametrize("model,k", [("lscp", None), ("mclp", 3)])
+def test_close_gaps_sparse_path_equals_dense(tiny, model, k):
+    """The KD-tree pairs within the threshold give the same proposal and tables as the matrix."""
+    from solvers.gaps import close_gaps
+
+    kw = dict(threshold_m=4000, model=model, k=k, time_limit=30)
+    d = close_gaps(tiny, sparse=False, **kw)
+    s = close_gaps(tiny, sparse=True, **kw)
+    assert s.params["sparse"] and not d.params["sparse"]
+    assert s.status == d.status and s.solution.objective == pytest.approx(d.solution.objective)
+    for name in ("coverage", "uncovered"):
+        a, b = d.tables()[name], s.tables()[name]
+        assert a.drop(columns=["nearest_cost"], errors="ignore").equals(
+            b.drop(columns=["nearest_cost"], errors="ignore"))
+    assert np.allclose(d.uncovered["nearest_cost"].to_numpy(float),
+                       s.uncovered["nearest_cost"].to_numpy(float))
