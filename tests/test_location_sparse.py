@@ -13,7 +13,7 @@ from solvers.location import (brute_force, covering_matrix, covering_matrix_lonl
                               set_cover)
 from solvers.location.reach import merge_rows, reach
 
-FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=int(__import__("os").environ.get("LOC_EXAMPLES", 40)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
@@ -151,3 +151,28 @@ def test_close_gaps_sparse_path_equals_dense(tiny, model, k):
             b.drop(columns=["nearest_cost"], errors="ignore"))
     assert np.allclose(d.uncovered["nearest_cost"].to_numpy(float),
                        s.uncovered["nearest_cost"].to_numpy(float))
+
+
+@FAST
+@given(covering(max_n=12, max_m=8), st.sampled_from([0.0, 0.05]))
+def test_mclp_lagrangian_path_bound_is_valid(inst, rel_gap):
+    """The province-size path (Lagrangian bound, swaps, fixing, then the MIP on the fixed model)
+    is exact at rel_gap 0 and its bound never falls below the optimum."""
+    from solvers.location import covering as cov
+
+    cost, w, p, fixed, radius = inst
+    best, _ = brute_force("mclp", cost, p=p, radius=radius, weights=w, fixed=fixed)
+    mp = pytest.MonkeyPatch()
+    mp.setattr(cov, "LAGRANGIAN_ABOVE", -1)
+    try:
+        r = max_coverage(_sparse(cost, radius, "csr"), radius, p, weights=w, fixed=fixed,
+                         rel_gap=rel_gap)
+    finally:
+        mp.undo()
+    assert r.bound >= best - 1e-7 and r.objective <= best + 1e-7
+    assert r.bound - r.objective <= rel_gap * r.objective + 1e-7
+    if rel_gap == 0:
+        assert r.status == "optimal" and r.objective == pytest.approx(best)
+    assert len(r.selected) == p and set(fixed) <= set(r.selected.tolist())
+    if "lagrangian_bound" in r.stats:
+        assert r.stats["lagrangian_bound"] + r.stats["covered_by_fixed"] >= best - 1e-7

@@ -17,7 +17,12 @@ import scipy.sparse as sp
 
 from ._common import (LocationResult, _assign_within, _check_capacity, _check_fixed,
                       _check_p, _check_weights, _fmt, _gap, _solve_mip, _uncovered_diag)
+from .mclp_lagrange import mclp_lagrangian
 from .reach import merge_rows, nearest_in_reach, reach, row_ids
+
+#: pairs (after merging) above which the MCLP first runs the Lagrangian heuristic and fixing
+LAGRANGIAN_ABOVE = 200_000
+_LAGRANGIAN_SHARE = 0.5  # share of the time limit for it; the MIP gets the rest
 
 
 def _diag(S: sp.csr_matrix, dense: np.ndarray | None, radius: float, assignment: np.ndarray,
@@ -185,7 +190,7 @@ def max_coverage(cost: Any, radius: float, p: int, weights: Any = None, fixed: A
         const = float(w[has & fixed_cov].sum())
         group, g_ptr, g_idx = merge_rows(S, cand)
         G = len(g_ptr) - 1
-        gw = np.bincount(group, weights=w[cand], minlength=G)
+        gw = np.bincount(group, weights=w[cand], minlength=G).astype(float)
         # y_0..m-1, then z_g (group g covered); z_g - sum_{j in g} y_j <= 0
         lens = np.diff(g_ptr)
         starts = np.concatenate([[0], np.cumsum(lens + 1)]).astype(np.int64)
@@ -205,15 +210,45 @@ def max_coverage(cost: Any, radius: float, p: int, weights: Any = None, fixed: A
         lo, hi = np.concatenate([y_lo, np.zeros(G)]), np.ones(m + G)
         integer = np.concatenate([np.ones(m, bool), np.zeros(G, bool)])
         ys = _greedy_mclp(g_ptr, g_idx, gw, p, fx, m)
+        lag_ub, lag_lb, left = np.inf, -np.inf, time_limit
+        if len(g_idx) > LAGRANGIAN_ABOVE and G > 0:  # province size: Lagrangian bound, swaps, fixing first
+            budget = time_limit if time_limit is not None else 120.0
+            ys, lag_lb, lag_ub, f_open, f_closed, lstats = mclp_lagrangian(
+                g_ptr, g_idx, gw, p, fx, m, t0 + _LAGRANGIAN_SHARE * budget, rel_gap, ys)
+            stats.update(lstats)
+            lo[:m] = np.maximum(lo[:m], f_open)
+            hi[:m] = np.where(f_closed, 0.0, hi[:m])
+            left = None if time_limit is None else max(0.01, t0 + time_limit - time.perf_counter())
         zs = _covered_groups(g_ptr, g_idx, ys)
-        status, x, obj, bound = _solve_mip(cobj, lo, hi, integer, None, sense=-1, offset=const,
-                                           time_limit=time_limit, seed=seed, rel_gap=rel_gap,
-                                           start=(np.arange(m + G),
-                                                  np.concatenate([ys, zs]).astype(float)),
-                                           csr=(starts, index, value, rlo, rhi))
-        if x is None:
-            x = ys.astype(float)
-            status, bound = "feasible", const + float(gw.sum())
+        if lag_ub - lag_lb <= max(rel_gap * lag_lb, 1e-9 * max(1.0, lag_lb)):
+            closed = lag_ub - lag_lb <= 1e-9 * max(1.0, lag_lb)
+            status = "optimal" if closed else "feasible"
+            x, bound = np.concatenate([ys, zs]).astype(float), const + lag_ub
+        else:
+            status, x, obj, bound = _solve_mip(cobj, lo, hi, integer, None, sense=-1,
+                                               offset=const, time_limit=left, seed=seed,
+                                               rel_gap=rel_gap,
+                                               start=(np.arange(m + G),
+                                                      np.concatenate([ys, zs]).astype(float)),
+                                               csr=(starts, index, value, rlo, rhi))
+            if np.isfinite(lag_ub):
+                # the MIP saw the fixed model, which keeps every solution better than lag_lb:
+                # the optimum is the better of the two, and so is the bound
+                mip_val = float(cobj @ x) + const if x is not None else -np.inf
+                if status in ("optimal", "infeasible") and mip_val <= const + lag_lb + 1e-9:
+                    status, x, bound = "optimal", None, const + lag_lb
+                elif np.isfinite(bound):
+                    bound = min(const + lag_ub, max(const + lag_lb, bound))
+                else:
+                    bound = const + lag_ub
+                if x is not None and mip_val < const + lag_lb - 1e-9:
+                    x = None  # keep the Lagrangian solution, which is better
+            if x is None:
+                x = np.concatenate([ys, zs]).astype(float)
+                if status != "optimal":
+                    status = "feasible"
+                    if not np.isfinite(bound):
+                        bound = const + float(gw.sum())
         sel = np.flatnonzero(x[:m] > 0.5)
         assignment = (_assign_within(dense, sel, radius) if dense is not None
                       else nearest_in_reach(S, sel)[0])
