@@ -12,7 +12,7 @@ Each run is a separate process so its peak memory (``ru_maxrss``) is its own:
 * ``baseline`` (with ``--baseline FILE``, e.g. the pre-issue-16 ``solvers/location.py`` from
   ``git show``): that module's ``max_coverage`` on the dense matrix.
 
-Prints time (build + solve), objective, bound, gap, pairs, covering sets, peak memory and load,
+Prints time (build + solve, wall clock), the process's CPU seconds (how much of a core it got), objective, bound, gap, pairs, covering sets, peak memory and load,
 then the growth exponent b of time ~ n^b between consecutive sizes.
 
     git show 8bf6631:solvers/location.py > /tmp/location_before.py
@@ -61,6 +61,7 @@ def one(n: int, mode: str, radius: float, time_limit: float, rel_gap: float,
         spec.loader.exec_module(mod)
         max_coverage = mod.max_coverage
     t = time.perf_counter()  # imports done: time the matrix build and the solve only
+    cpu = time.process_time()
     if mode == "sparse":
         cost = covering_matrix(xy, xy, radius)
     else:
@@ -72,7 +73,8 @@ def one(n: int, mode: str, radius: float, time_limit: float, rel_gap: float,
     kw = {"rel_gap": rel_gap} if mode != "baseline" else {}
     r = max_coverage(cost, radius, p, weights=w, time_limit=time_limit, **kw)
     total = time.perf_counter() - t
-    return {"n": n, "p": p, "mode": mode, "build_s": build, "time_s": total,
+    cpu = time.process_time() - cpu
+    return {"n": n, "p": p, "mode": mode, "build_s": build, "time_s": total, "cpu_s": cpu,
             "objective": r.objective, "bound": r.bound, "gap": r.gap, "status": r.status,
             "pairs": r.stats.get("pairs"), "sets": r.stats.get("covering_sets"),
             "share": r.objective / w.sum(),
@@ -98,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     modes = args.modes.split(",") + (["baseline"] if args.baseline else [])
     print(f"{'n':>6} {'p':>4} {'mode':>8} {'build_s':>7} {'time_s':>7} {'objective':>11} "
-          f"{'gap%':>6} {'status':>8} {'covered':>7} {'pairs':>9} {'sets':>6} {'peak_MB':>8} "
+          f"{'cpu_s':>6} {'gap%':>6} {'status':>8} {'covered':>7} {'pairs':>9} {'sets':>6} {'peak_MB':>8} "
           f"{'load1':>5}", flush=True)
     res: dict[str, list] = {m: [] for m in modes}
     for n in (int(s) for s in args.sizes.split(",")):
@@ -119,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             d = json.loads(out.stdout.strip().splitlines()[-1])
             res[mode].append(d)
             print(f"{n:>6} {d['p']:>4} {mode:>8} {d['build_s']:>7.2f} {d['time_s']:>7.2f} "
-                  f"{d['objective']:>11.0f} {100 * d['gap']:>6.3f} {d['status']:>8} "
+                  f"{d['objective']:>11.0f} {d['cpu_s']:>6.1f} {100 * d['gap']:>6.3f} {d['status']:>8} "
                   f"{100 * d['share']:>6.1f}% {d['pairs'] or 0:>9} {d['sets'] or 0:>6} "
                   f"{d['maxrss_mb']:>8.0f} {load:>5.1f}", flush=True)
     for mode, rows in res.items():
