@@ -7,6 +7,13 @@ plus the same boundaries as ``folium.GeoJson``. Both pages load their assets fro
 server (vendored files), tiles are blocked, so the render time is the page's own work.
 
 Run: ``.venv/bin/python benchmarks/map_size.py`` (``--no-browser`` to skip Chromium).
+
+``--province N``: the same for a synthetic province of about N villages
+(:func:`geo_service.app.province_merge.province_dataset`; 20000 -> 37 counties), our map only
+(the naive page of 20,000 Folium objects would take minutes); ``--no-demo`` skips the demo county.
+Over :data:`maps.aggregate.LARGE_VILLAGES` villages the first page holds hex-bin aggregates, and
+villages load by bounding box from the service as the planner zooms in (measured apart:
+``--detail`` times one bbox answer at the detail zoom).
 """
 
 from __future__ import annotations
@@ -116,10 +123,51 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+def province(a) -> None:
+    """Size and first render of the coverage map of a synthetic province of ``a.province`` villages."""
+    from geo_service.app.province_merge import province_dataset
+
+    t = time.perf_counter()
+    ds = province_dataset(a.province, seed=a.seed)
+    c = ds.counts()
+    print(f"province: {c['villages']} villages, {c['stations']} stations, {c['townships']} townships, "
+          f"{c['counties']} counties (generated in {time.perf_counter() - t:.1f} s)")
+    page, t_page = timed_render(lambda: maps.coverage_map(ds, **_served(ds)), repeat=1)
+    size = len(page.encode())
+    print(f"maps.coverage_map (as served)  {size / 2**20:>8.2f} MB  {size / c['villages']:>6.0f} B/village"
+          f"  build+render {t_page:.1f} s   (target: < 3 MB)")
+    if a.no_browser or not os.path.exists(CHROMIUM):
+        print("first render: skipped (no browser)")
+        return
+    ms = first_render_ms({"province.html": page})
+    print(f"first render in Chromium (median of 5, navigation start -> load end): "
+          f"{ms['province.html']:.0f} ms   (target: < 2000 ms)")
+
+
+def _served(ds) -> dict:
+    """coverage_map's keywords as the service calls it (village details from the bbox endpoint)."""
+    import inspect
+
+    if "detail_url" in inspect.signature(maps.coverage_map).parameters:
+        return {"detail_url": "coverage/villages"}
+    return {}  # before issue 16: every village on the page
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-browser", action="store_true")
+    ap.add_argument("--province", type=int, default=0, metavar="N",
+                    help="also measure a synthetic province of about N villages (e.g. 20000)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the synthetic province")
+    ap.add_argument("--no-demo", action="store_true", help="skip the demo county")
     a = ap.parse_args()
+    if not a.no_demo:
+        demo(a)
+    if a.province:
+        province(a)
+
+
+def demo(a) -> None:
     ds = generate_demo()
     c = ds.counts()
     print(f"demo county: {c['villages']} villages, {c['stations']} stations, {c['townships']} townships, "
