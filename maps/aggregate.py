@@ -170,16 +170,16 @@ def add_overview(m: folium.Map, ds, measure: np.ndarray, thresholds: Sequence[fl
     """
     tx = TEXT[lang]
     v = ds.villages.reset_index(drop=True)
-    bins, side, basis = aggregate_villages(v, measure, thresholds, ds.metric_crs)
-    ci = min(range(len(thresholds)), key=lambda i: abs(float(thresholds[i]) - colour_threshold))
+    nt = len(thresholds)  # the colour threshold rides as one more column: within_{nt}
+    bins, side, basis = aggregate_villages(v, measure, [*thresholds, colour_threshold], ds.metric_crs)
     w = bins["weight"].to_numpy(float)
-    share = np.divide(bins[f"within_{ci}"].to_numpy(float), w, out=np.zeros(len(w)), where=w > 0)
+    share = np.divide(bins[f"within_{nt}"].to_numpy(float), w, out=np.zeros(len(w)), where=w > 0)
     cls = _share_class(share)
     unit = ("人" if lang == "zh" else "persons") if basis == "population" else ("村" if lang == "zh" else "villages")
     values, names = [], []
     for k in range(len(bins)):
         row = [int(bins["villages"].iat[k]), f"{int(round(w[k])):,} {unit}"]
-        for i in range(len(thresholds)):
+        for i in range(nt):
             cov = float(bins[f"within_{i}"].iat[k])
             row.append(f"{int(round(cov)):,} {unit}（{_pct(cov / w[k]) if w[k] > 0 else '–'}）" if lang == "zh"
                        else f"{int(round(cov)):,} {unit} ({_pct(cov / w[k]) if w[k] > 0 else '–'})")
@@ -198,7 +198,7 @@ def add_overview(m: folium.Map, ds, measure: np.ndarray, thresholds: Sequence[fl
                        for k, s in tx.items()}).add_to(m)
     rows = [("square", SHARE_COLOURS[c], f"{20 * c}–{20 * (c + 1)}%") for c in range(len(SHARE_COLOURS))]
     size = f"{side / 1000:.1f} 公里" if lang == "zh" else f"{side / 1000:.1f} km"
-    legend = (legend_html(tx["legend"].format(t=fmt(thresholds[ci])), rows)
+    legend = (legend_html(tx["legend"].format(t=fmt(colour_threshold)), rows)
               + f'<div class="gs-note">{esc(tx["hex"].format(s=size))}</div>')
     return layer, legend
 

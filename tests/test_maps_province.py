@@ -20,12 +20,17 @@ from maps.render import data_layers
 
 THRESHOLDS = (5000.0, 10000.0, 20000.0)
 URL = "/v1/datasets/prov/maps/coverage/villages"
+PAYLOAD = "</script><img src=x onerror=alert(1)>{{7*7}}村"
 
 
 @pytest.fixture(scope="module")
 def province():
     ds = province_dataset(20_000, seed=3)
     assert len(ds.villages) >= 20_000 > LARGE_VILLAGES
+    # the village nearest the middle carries markup and template text: it must show as text
+    x, y = _xy(ds)
+    i = int(np.argmin(np.hypot(x - np.median(x), y - np.median(y))))
+    ds.villages.loc[ds.villages.index[i], "name"] = PAYLOAD
     return ds
 
 
@@ -79,8 +84,11 @@ def test_small_datasets_keep_every_village(demo):
 
 
 def test_village_limit_is_a_parameter(tiny):
-    layers = data_layers(maps.coverage_map(tiny, village_limit=5))
-    assert any(name.startswith("村/社区汇总") for name in layers)
+    m = maps.coverage_map(tiny, village_limit=5, gap_threshold=7000)
+    layers = data_layers(m)
+    hexes = next(l for name, l in layers.items() if name.startswith("村/社区汇总"))
+    assert sum(f["properties"]["v"][0] for f in hexes.data["features"]) == len(tiny.villages)
+    assert "7 公里以内覆盖占比" in m.get_root().render()  # coloured by the share within the gap threshold
     with pytest.raises(ValueError, match="size_m"):
         hex_index(np.zeros(1), np.zeros(1), 0)
 
@@ -232,6 +240,13 @@ def test_zooming_in_loads_the_villages_in_view(chromium, province, tmp_path):
                   m._gsOpened = true; l.openPopup(); } }); } } }""")
             page.wait_for_selector(".leaflet-popup-content .gs-popup-title")
             assert "最近站点" in page.inner_text(".leaflet-popup-content")
+            # the payload village (at the centre of the view) is drawn, its name shown as text
+            page.evaluate("""(name) => { for (const k of Object.keys(window)) { const m = window[k];
+                if (m instanceof L.Map) { m.eachLayer(l => { if (l instanceof L.CircleMarker && l.feature
+                    && l.feature.properties.n === name) { l.openPopup(); } }); } } }""", PAYLOAD)
+            page.wait_for_selector(".leaflet-popup-content .gs-popup-title >> text=onerror")
+            assert page.locator(".gs-popup-title", has_text="onerror").inner_text() == PAYLOAD
+            assert page.locator("img[src='x']").count() == 0 and log.dialogs == []
             assert log.page_errors == [] and log.console_errors_non_tiles() == []  # CSP allowed all of it
         finally:
             page.close()
