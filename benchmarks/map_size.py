@@ -12,8 +12,8 @@ Run: ``.venv/bin/python benchmarks/map_size.py`` (``--no-browser`` to skip Chrom
 (:func:`geo_service.app.province_merge.province_dataset`; 20000 -> 37 counties), our map only
 (the naive page of 20,000 Folium objects would take minutes); ``--no-demo`` skips the demo county.
 Over :data:`maps.aggregate.LARGE_VILLAGES` villages the first page holds hex-bin aggregates, and
-villages load by bounding box from the service as the planner zooms in (measured apart:
-``--detail`` times one bbox answer at the detail zoom).
+villages load by bounding box from the service as the planner zooms in (also printed: the
+size and time of one bbox answer for a 1280 x 800 view at the detail zoom).
 """
 
 from __future__ import annotations
@@ -136,12 +136,39 @@ def province(a) -> None:
     size = len(page.encode())
     print(f"maps.coverage_map (as served)  {size / 2**20:>8.2f} MB  {size / c['villages']:>6.0f} B/village"
           f"  build+render {t_page:.1f} s   (target: < 3 MB)")
+    detail_answer(ds)
     if a.no_browser or not os.path.exists(CHROMIUM):
         print("first render: skipped (no browser)")
         return
     ms = first_render_ms({"province.html": page})
     print(f"first render in Chromium (median of 5, navigation start -> load end): "
           f"{ms['province.html']:.0f} ms   (target: < 2000 ms)")
+
+
+def detail_answer(ds) -> None:
+    """Bytes and time of the bbox endpoint's answer for a 1280 x 800 view at the detail zoom."""
+    try:
+        from maps.aggregate import DETAIL_LIMIT, DETAIL_ZOOM, village_details
+    except ImportError:
+        return  # before issue 16
+    import numpy as np
+
+    t = time.perf_counter()
+    det = village_details(ds)
+    t_build = time.perf_counter() - t
+    x, y = ds.villages.geometry.x.to_numpy(), ds.villages.geometry.y.to_numpy()
+    cx, cy = float(np.median(x)), float(np.median(y))
+    w = 1280 * 360 / (256 * 2**DETAIL_ZOOM)  # degrees of longitude in view (Web Mercator)
+    h = 800 * 360 / (256 * 2**DETAIL_ZOOM) * np.cos(np.radians(cy))
+    box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+    times = []
+    for _ in range(20):
+        t = time.perf_counter()
+        body = det.answer(box, DETAIL_LIMIT)
+        times.append(time.perf_counter() - t)
+    n = len(det.inside(box))
+    print(f"bbox answer at zoom {DETAIL_ZOOM} (1280x800 view, centre): {n} villages, {len(body) / 1024:.0f} KB, "
+          f"{statistics.median(times) * 1000:.1f} ms (details built once per dataset version: {t_build:.1f} s)")
 
 
 def _served(ds) -> dict:
