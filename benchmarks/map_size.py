@@ -97,15 +97,20 @@ def first_render_ms(files: dict[str, str], repeat: int = 5) -> dict[str, float]:
                                                         viewport={"width": 1280, "height": 800})
             ctx.route("**/*", lambda r: r.continue_() if r.request.url.startswith(base) else r.abort())
             for name in files:
-                samples = []
+                samples, paints = [], []
                 for i in range(repeat + 1):
                     page = ctx.new_page()
                     page.goto(f"{base}/{name}", wait_until="load")
                     ms = page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd")
+                    # Leaflet's canvas draws on the next animation frames: time until two have run
+                    painted = page.evaluate("new Promise(r => requestAnimationFrame(() => "
+                                            "requestAnimationFrame(() => r(performance.now()))))")
                     page.close()
                     if i:  # the first load warms the HTTP cache of the shared assets
                         samples.append(ms)
+                        paints.append(painted)
                 out[name] = statistics.median(samples)
+                out[name + ":painted"] = statistics.median(paints)
             ctx.close()
         srv.shutdown()
         return out
@@ -142,7 +147,8 @@ def province(a) -> None:
         return
     ms = first_render_ms({"province.html": page})
     print(f"first render in Chromium (median of 5, navigation start -> load end): "
-          f"{ms['province.html']:.0f} ms   (target: < 2000 ms)")
+          f"{ms['province.html']:.0f} ms, -> two frames painted: {ms['province.html:painted']:.0f} ms"
+          f"   (target: < 2000 ms)")
 
 
 def detail_answer(ds) -> None:
@@ -212,7 +218,8 @@ def demo(a) -> None:
     ms = first_render_ms({"ours.html": ours, "naive.html": naive})
     print(f"first render in Chromium (median of 5, navigation start -> load end): "
           f"ours {ms['ours.html']:.0f} ms, naive {ms['naive.html']:.0f} ms, "
-          f"ratio {ms['naive.html'] / ms['ours.html']:.1f}x   (target: ours < 2000 ms)")
+          f"ratio {ms['naive.html'] / ms['ours.html']:.1f}x   (target: ours < 2000 ms); two frames painted: "
+          f"ours {ms['ours.html:painted']:.0f} ms, naive {ms['naive.html:painted']:.0f} ms")
 
 
 if __name__ == "__main__":
