@@ -16,7 +16,6 @@ from geo_service.domain import STATION_KIND_LABELS, STATION_KINDS
 from .coverage import BAND_COLOURS, T, _band, last_mile_table, straight_service_areas
 from .render import check_lang, km, page_title
 from .static_render import (
-    FONT_PATH,
     PageSize,
     boundaries,
     figure_context,
@@ -92,7 +91,7 @@ def band_counts(measure: np.ndarray, thresholds: Sequence[float]) -> list[int]:
 
 def coverage_figure(ds, *, coverage: pd.DataFrame | None = None, lang: str = "zh",
                     thresholds_m: Sequence[float] = (5000, 10000, 20000), gap_threshold: float | None = None,
-                    top_gaps: int = 10, size: PageSize | None = None, cjk_font=FONT_PATH,
+                    top_gaps: int = 10, size: PageSize | None = None,
                     source: str | None = None) -> StaticMap:
     """The coverage map of ``ds`` as a matplotlib Figure (see module doc); straight-line distances.
 
@@ -100,7 +99,6 @@ def coverage_figure(ds, *, coverage: pd.DataFrame | None = None, lang: str = "zh
     ``thresholds_m``: distance bands (metres, increasing); ``gap_threshold``: villages beyond it
     are gaps (default the middle threshold), the ``top_gaps`` most populous numbered and listed.
     ``size``: :func:`maps.static_render.page_size` (default A4 landscape, 300 dpi).
-    ``cjk_font``: font file for CJK text (default the bundled subset; None: none, for tests).
     ``source``: the source line (default :func:`maps.static_render.source_text` of the dataset).
     Must be called inside :func:`maps.static_render.figure_context` (:func:`maps.static_maps.render`
     does that).
