@@ -42,11 +42,14 @@ from geo_service.store import NotFound, Store
 from .auth import Principal, principal, viewer
 from .cache import DatasetCache, DatasetEntry
 from .deps import dataset_entry, get_cache, get_settings, get_store
+from . import static_maps as _static_maps
 from .problems import ProblemError
 from .settings import Settings
 
 log = logging.getLogger("geo_service.api.web")
 router = APIRouter(tags=["web page and maps"])
+# the static maps (/maps/{kind}.png|pdf|svg) first: the HTML route's {kind} would take "coverage.png"
+router.include_router(_static_maps.router)
 TEMPLATES = Path(__file__).with_name("templates")
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
 THRESHOLDS_M = (5000, 10000, 20000)
