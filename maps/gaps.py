@@ -180,21 +180,21 @@ def gaps_map(ds, gap_result: Any, *, threshold_m: float | None = None, lang: str
         return f"{100.0 * x / total:.1f}%" if total else "–"
 
     pb, pa = int(pop[cov_b].sum()), int(pop[cov_a].sum())
-    box = (f'<div class="gs-title">{esc(ds.name)} · {esc(t["title"])} ({esc(km(thr, lang))})</div>'
-           f'<table><tr><th></th><th>{esc(t["pop"])}</th><th>{esc(t["share"])}</th></tr>'
+    box = (f'<table><tr><th></th><th>{esc(t["pop"])}</th><th>{esc(t["share"])}</th></tr>'
            f'<tr><td>{esc(t["before_h"])}</td><td>{pb:,}</td><td>{share(pb)}</td></tr>'
            f'<tr><td>{esc(t["after_h"])}</td><td>{pa:,}</td><td>{share(pa)}</td></tr></table>'
            f'<div class="gs-note">{esc(t["n"])}: {len(sites)} {esc(t["unit"])}</div>')
     status = _get(gap_result, "status")
     if isinstance(status, str):
         box += f'<div class="gs-note">{esc(t["solver"])}: {esc(status)}</div>'
-    add_box(m, box, position="bottomleft", css_class="gs-summary")
+    add_box(m, box, position="bottomleft", css_class="gs-summary",
+            summary=f"{ds.name} · {t['title']} ({km(thr, lang)})")
     kinds = [(STATION_STYLE[k]["symbol"], STATION_STYLE[k]["color"], STATION_KIND_LABELS[k][lang])
              for k in STATION_KINDS]
     add_box(m, legend_html(t["stations"], kinds)
             + legend_html(t["villages"], [("circle", colour[k], label[k]) for k in "bau"])
             + legend_html(t["proposed"], [("✚", "#e6550d", t["site"])]), position="bottomright",
-            css_class="gs-legend-box")
+            css_class="gs-legend-box", summary="图例" if lang == "zh" else "Legend")
     return finish(m, prefix=static_prefix)
 
 

@@ -110,7 +110,7 @@ def test_layers_legend_search_and_fit(tiny):
     assert any(n.startswith("村/社区") for n in names) and any(n.startswith("覆盖缺口") for n in names)
     html = html_of(m)
     assert "L.control.layers" in html and "L.Control.Search" in html and "gs-legend-box" in html
-    assert "fitBounds" in html and "[[46.8, 130.3], [46.9, 130.5]]" in html  # the county box
+    assert "gs.fitPadded(" in html and "[[46.8,130.3],[46.9,130.5]]" in html  # the county box, room for the boxes
 
 
 def test_stations_by_kind_and_popup_facts(tiny):
