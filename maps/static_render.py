@@ -176,7 +176,18 @@ def save(fig, fmt: str, *, metadata_title: str = "") -> bytes:
         meta["CreationDate"] = None  # reproducible bytes for the same map
     if fmt == "svg":
         meta["Date"] = None
-    fig.savefig(buf, format=fmt, dpi=fig.dpi, metadata=meta)
+    if fmt == "png":
+        # matplotlib truncates width x dpi to whole pixels: aim a hair above the rounded count so an
+        # A4 page at 300 dpi is 3508 x 2480 px as everyone expects, not 3507 (PDF/SVG keep exact sizes)
+        w, h = fig.get_size_inches()
+        px_w, px_h = round(w * fig.dpi), round(h * fig.dpi)
+        fig.set_size_inches((px_w + 0.01) / fig.dpi, (px_h + 0.01) / fig.dpi)
+        try:
+            fig.savefig(buf, format=fmt, dpi=fig.dpi, metadata=meta)
+        finally:
+            fig.set_size_inches(w, h)
+    else:
+        fig.savefig(buf, format=fmt, dpi=fig.dpi, metadata=meta)
     return buf.getvalue()
 
 
