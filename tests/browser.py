@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -146,13 +147,25 @@ class Browser:
         self._dir.cleanup()
 
 
+_shared: dict[str, Any] = {"browser": None, "users": 0}
+
+
 @pytest.fixture(scope="session")
 def chromium():
-    """A session-wide :class:`Browser` (skips when Chromium is absent)."""
+    """A session-wide :class:`Browser` (skips when Chromium is absent).
+
+    Each test module that imports this fixture gets its own session-scoped copy of it, but
+    Playwright's sync API cannot start twice in one thread; so all copies share one Browser,
+    closed when the last copy is torn down."""
     require_chromium()
-    b = Browser()
-    yield b
-    b.close()
+    if _shared["browser"] is None:
+        _shared["browser"] = Browser()
+    _shared["users"] += 1
+    yield _shared["browser"]
+    _shared["users"] -= 1
+    if _shared["users"] == 0:
+        _shared["browser"].close()
+        _shared["browser"] = None
 
 
 def make_app(data_dir, datasets: dict, **settings):
