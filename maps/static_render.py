@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-FONT_PATH = Path(__file__).with_name("fonts") / "NotoSansSC-GB2312-Regular.otf"
+FONT_PATH = Path(__file__).with_name("fonts") / "NotoSansSC-GB2312-Regular.ttf"
 FONT_FAMILY = "Noto Sans SC GB2312"
 FALLBACK_FAMILY = "DejaVu Sans"
 FORMATS: dict[str, str] = {"png": "image/png", "pdf": "application/pdf", "svg": "image/svg+xml"}

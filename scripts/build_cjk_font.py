@@ -5,6 +5,8 @@ package (``NotoSansCJK-Regular.ttc``, face 2 = SC). Kept: printable ASCII, the G
 (punctuation, full-width forms, ①, ★ ...) and all 6,763 GB2312 hanzi (level 1 *and* level 2:
 place names such as 桦南县 and surnames such as 覃/闫 are level 2). No layout features (matplotlib
 does no shaping), no hinting; the family is renamed so it never shadows a system-wide Noto Sans CJK.
+The CFF outlines are converted to TrueType (quadratic, cu2qu, 1 unit tolerance): matplotlib embeds
+fonts in PDF as TrueType (``FontFile2``), where CFF outlines would not be valid.
 
     apt-get download fonts-noto-cjk && dpkg-deb -x fonts-noto-cjk_*.deb x
     python scripts/build_cjk_font.py x/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
@@ -20,7 +22,7 @@ from pathlib import Path
 from fontTools import subset
 from fontTools.ttLib import TTCollection
 
-OUT = Path(__file__).resolve().parents[1] / "maps" / "fonts" / "NotoSansSC-GB2312-Regular.otf"
+OUT = Path(__file__).resolve().parents[1] / "maps" / "fonts" / "NotoSansSC-GB2312-Regular.ttf"
 FAMILY = "Noto Sans SC GB2312"
 
 
@@ -34,6 +36,43 @@ def gb2312_codepoints() -> set[int]:
             except UnicodeDecodeError:
                 pass
     return out
+
+
+def cff_to_truetype(font) -> None:
+    """Replace ``font``'s CFF outlines by quadratic TrueType ``glyf`` outlines (in place)."""
+    from fontTools.pens.cu2quPen import Cu2QuPen
+    from fontTools.pens.ttGlyphPen import TTGlyphPen
+    from fontTools.ttLib import newTable
+
+    order = font.getGlyphOrder()
+    glyph_set = font.getGlyphSet()
+    quad = {}
+    for name in order:
+        tt_pen = TTGlyphPen(glyph_set)
+        glyph_set[name].draw(Cu2QuPen(tt_pen, 1.0, reverse_direction=True))
+        quad[name] = tt_pen.glyph()
+    font["loca"] = newTable("loca")
+    font["glyf"] = glyf = newTable("glyf")
+    glyf.glyphOrder = order
+    glyf.glyphs = quad
+    del font["CFF "]
+    glyf.compile(font)
+    hmtx = font["hmtx"]
+    for name, g in glyf.glyphs.items():
+        if hasattr(g, "xMin"):
+            hmtx[name] = (hmtx[name][0], g.xMin)
+    font["maxp"] = maxp = newTable("maxp")
+    maxp.tableVersion = 0x00010000
+    for attr in ("maxZones",):
+        setattr(maxp, attr, 1)
+    for attr in ("maxTwilightPoints", "maxStorage", "maxFunctionDefs", "maxInstructionDefs",
+                 "maxStackElements", "maxSizeOfInstructions", "maxComponentElements"):
+        setattr(maxp, attr, 0)
+    maxp.compile(font)
+    post = font["post"]
+    post.formatType = 3.0  # no glyph names (saves ~60 KB; nothing needs them)
+    font["head"].glyphDataFormat = 0
+    font.sfntVersion = "\x00\x01\x00\x00"
 
 
 def build(ttc: str, out: Path = OUT) -> Path:
@@ -57,7 +96,7 @@ def build(ttc: str, out: Path = OUT) -> Path:
             name.setName(f"{FAMILY} Regular", 4, rec.platformID, rec.platEncID, rec.langID)
         elif rec.nameID == 6:
             name.setName("NotoSansSC-GB2312-Regular", 6, rec.platformID, rec.platEncID, rec.langID)
-    font["CFF "].cff.fontNames = ["NotoSansSC-GB2312-Regular"]
+    cff_to_truetype(font)
     out.parent.mkdir(parents=True, exist_ok=True)
     font.save(out)
     return out
