@@ -85,7 +85,8 @@ def test_pdf_and_svg_have_the_page_size(tiny):
     assert r.media_type == "application/pdf" and r.data.startswith(b"%PDF")
     box = re.search(rb"/MediaBox \[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", r.data)
     assert box and abs(float(box.group(1)) - pt_w) < 0.1 and abs(float(box.group(2)) - pt_h) < 0.1
-    assert b"/FontFile" in r.data  # the CJK font is embedded (a subset), the PDF prints anywhere
+    # the CJK font is embedded as a TrueType subset (FontFile2 must hold TrueType outlines, not CFF)
+    assert b"/FontFile2" in r.data and b"NotoSansSC-GB2312-Regular" in r.data
     r = render("gaps", tiny, fmt="svg", size=small())
     assert r.media_type == "image/svg+xml"
     svg = r.data.decode("utf-8")
