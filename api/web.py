@@ -115,10 +115,7 @@ def mount_static(app: FastAPI) -> None:
 
 
 def _latest_successful(store: Store, dataset_id: str) -> Any:
-    for j in store.list_jobs(dataset_id, limit=50):
-        if j.kind == "optimisation" and j.status == "successful" and j.result:
-            return j
-    return None
+    return _static_maps.latest_successful(store, dataset_id)
 
 
 def _coverage_rows(entry: DatasetEntry) -> list[dict[str, Any]]:

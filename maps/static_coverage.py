@@ -188,9 +188,10 @@ def coverage_figure(ds, *, coverage: pd.DataFrame | None = None, lang: str = "zh
         vl.append(f"{t['no_station']} ({counts[-1]}{unit})")
     n_top = min(top_gaps, len(ranked))
     gap_label = (f"缺口村前 {n_top} 名（编号）" if lang == "zh" else f"Top {n_top} gap villages (numbered)")
-    vh.append(Line2D([], [], linestyle="none", marker="o", markersize=9 * ms, markerfacecolor="none",
-                     markeredgecolor="#b10026", markeredgewidth=0.9))
-    vl.append(gap_label)
+    if n_top:
+        vh.append(Line2D([], [], linestyle="none", marker="o", markersize=9 * ms, markerfacecolor="none",
+                         markeredgecolor="#b10026", markeredgewidth=0.9))
+        vl.append(gap_label)
     size_note = "圆点大小表示人口" if lang == "zh" else "dot size: population"
     legends = stack_legends(lay.panel, [(t["legend_st"], sh, sl), (t["legend_v"], vh, vl)], fs=fs * 0.85)
 

@@ -34,7 +34,7 @@ PROPOSED_COLOUR = "#e6550d"
 
 def gaps_figure(ds, gap_result: Any, *, threshold_m: float | None = None, lang: str = "zh",
                 size: PageSize | None = None, source: str | None = None,
-                label_sites: int = 30) -> StaticMap:
+                label_sites: int = 20) -> StaticMap:
     """The gap-closing map of ``gap_result`` (a ``solvers.gaps`` result or its dict) over ``ds``.
 
     ``threshold_m``: straight-line reach in metres (default the result's, else 10 km);

@@ -215,7 +215,7 @@ def layout(size: PageSize, title: str, subtitle: str = "") -> Layout:
     """Title across the top, the map frame on the left, a legend column on the right."""
     fig = new_figure(size)
     w_in, h_in = size.inches
-    fs = max(6.0, min(w_in, h_in * 1.414) * 1.2)  # ~10 pt on A4, scaled with the page
+    fs = max(6.0, min(w_in, h_in * 1.414) * 0.9)  # 10.5 pt on A4, scaled with the page
     portrait = h_in > w_in
     if portrait:
         ax = fig.add_axes((0.04, 0.30, 0.92, 0.60))
