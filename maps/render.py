@@ -276,6 +276,22 @@ class FitPadded(MacroElement):
         self.bounds_js = js_json(vals)
 
 
+class FoldOnSmall(MacroElement):
+    """On a small screen, turn the map's expanded layer control into Leaflet's folded button
+    (``gs.foldControl``), so it does not cover a third of a phone's map. Names only."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        gs.foldControl({{ this._parent.get_name() }}, {{ this.control.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, control: folium.LayerControl):
+        super().__init__()
+        self._name = "FoldOnSmall"
+        self.control = control
+
+
 # --- GeoJSON --------------------------------------------------------------------------------------------
 
 def js_json(obj: Any) -> str:
@@ -480,7 +496,9 @@ def finish(m: folium.Map, *, collapsed: bool = False, prefix: str = "/static", l
 
     ``lean``: load only Leaflet and the plugins in use, not Folium's jQuery/Bootstrap/Font Awesome.
     """
-    folium.LayerControl(collapsed=collapsed, position="topright").add_to(m)
+    control = folium.LayerControl(collapsed=collapsed, position="topright")
+    control.add_to(m)
+    FoldOnSmall(control).add_to(m)
     if lean:
         m.default_js = list(MAP_JS)
         m.default_css = list(MAP_CSS)
@@ -511,7 +529,7 @@ RUNTIME_CSS = """
 details.gs-box>summary{cursor:pointer;list-style-position:inside}
 details.gs-box:not([open]){padding:3px 8px}details.gs-box:not([open])>summary{margin:0}
 @media (max-width:640px),(max-height:480px){.gs-box{max-width:calc(100vw - 70px);max-height:40vh;font-size:11px}
- .gs-bottomleft{bottom:24px}.gs-topleft{left:50px}}
+ .gs-topleft{left:50px}}
 .gs-row{display:flex;align-items:center;gap:6px;margin:2px 0}
 .gs-sw{display:inline-block;width:14px;height:14px;flex:none}
 .gs-sw-circle{background:var(--c);border-radius:50%}
@@ -603,8 +621,12 @@ var gs = (function () {
     if (left + right > 0.5 * w) { left = 10; right = 10; }
     map.fitBounds(bounds, {paddingTopLeft: [left, 10], paddingBottomRight: [right, 10]});
   }
+  function foldControl(map, ctrl) {  // re-added folded: Leaflet wires the toggle button on add
+    if (!small() || ctrl.options.collapsed) { return; }
+    ctrl.remove(); ctrl.options.collapsed = true; ctrl.addTo(map);
+  }
   if (document.readyState === 'loading') { document.addEventListener('DOMContentLoaded', paint); } else { paint(); }
-  return {el: el, layer: layer, layerFrom: layerFrom, fitPadded: fitPadded};
+  return {el: el, layer: layer, layerFrom: layerFrom, fitPadded: fitPadded, foldControl: foldControl};
 })();
 """
 

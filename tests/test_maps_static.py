@@ -334,6 +334,9 @@ def test_page_fits_a_phone_and_the_map_boxes_fold(chromium, phone_server, tmp_pa
     page.wait_for_selector(".leaflet-control-layers", state="attached")
     page.wait_for_timeout(200)
     page.screenshot(path=str(tmp_path / "map-375.png"))
+    # the layer control is Leaflet's folded button there, and opens on a tap
+    assert page.locator(".leaflet-control-layers-expanded").count() == 0
+    assert page.locator(".leaflet-control-layers-toggle").is_visible()
     summary = page.locator("details.gs-summary")
     assert summary.count() == 1 and page.evaluate("document.querySelector('details.gs-summary').open") is False
     assert page.evaluate("document.querySelector('details.gs-legend-box').open") is False
@@ -352,6 +355,7 @@ def test_page_fits_a_phone_and_the_map_boxes_fold(chromium, phone_server, tmp_pa
     page.wait_for_selector(".leaflet-control-layers", state="attached")
     page.wait_for_timeout(200)
     page.screenshot(path=str(tmp_path / "map-1280.png"))
+    assert page.locator(".leaflet-control-layers-expanded").count() == 1
     assert page.evaluate("document.querySelector('details.gs-summary').open") is True
     # the map is fitted beside the open boxes: no station symbol lies under the summary or the legend
     overlaps = page.evaluate("""(() => {
