@@ -22,12 +22,10 @@ runner should check it and stop early (raising anything: its result is discarded
 
 Several replicas may share one store. A job is dismissed by whichever replica gets the
 ``DELETE``, but runs in another one's thread, whose in-memory cancel event that replica cannot
-set. So the worker re-reads the job's stored status before every write (running, progress,
-result, failure) and writes nothing once it is terminal, and the progress callback looks at the
-store too (at most every :data:`STORE_CHECK_S` seconds) and sets ``cancel`` when the job was
-dismissed elsewhere. The re-read and the write are two statements, not one transaction: a
-dismissal landing in the milliseconds between them can still be overwritten (closing that needs a
-conditional update in the store).
+set. So every write of the worker (running, progress, result, failure) is one conditional update
+(``only_if_status``: still accepted or running), which never overwrites a job ended elsewhere,
+and the progress callback looks at the store too (at most every :data:`STORE_CHECK_S` seconds) and
+sets ``cancel`` when the job was dismissed elsewhere.
 """
 
 from __future__ import annotations
@@ -42,6 +40,7 @@ from typing import Any
 
 from geo_service.dataset import Dataset
 from geo_service.store import Conflict, JobRecord, NotFound, Store, utcnow
+from solvers.pipeline import OptimisationParams, run_optimisation
 
 log = logging.getLogger("geo_service.api.jobs")
 
@@ -60,17 +59,11 @@ class QueueFull(Exception):
         self.retry_after_s = retry_after_s
 
 
-class JobCancelled(Exception):
-    """Raised by a runner (optionally) when it notices it was dismissed."""
-
-
 def run_optimisation_job(ds: Dataset, params: dict[str, Any], previous: dict[str, Any] | None,
                          progress: Callable[..., None], cancel: threading.Event,
                          network: Any = None) -> dict[str, Any]:
     """Runner for kind ``optimisation``: ``solvers.pipeline.run_optimisation`` on ``ds`` (``network``:
     the dataset version's cached road network, for ``mode="road"``)."""
-    from solvers.pipeline import OptimisationParams, run_optimisation
-
     p = OptimisationParams.model_validate(solver_params(params))
     result = run_optimisation(ds, p, previous=previous, progress=progress, cancel=cancel, network=network)
     return result.to_dict()
@@ -254,7 +247,7 @@ class JobManager:
                            finished_at=utcnow(), message=_summary_message(result)):
                 log.info("job successful", extra={"job_id": job_id})
         except Exception as e:  # a failed solve is a job state, not a crash of the service
-            if ev.is_set() or isinstance(e, JobCancelled):
+            if ev.is_set():
                 return  # dismissed: the status was written by cancel()
             log.exception("job failed", extra={"job_id": job_id})
             detail = str(e) or type(e).__name__
@@ -271,4 +264,7 @@ class JobManager:
 
 def _summary_message(result: dict[str, Any]) -> str:
     status = result.get("status") if isinstance(result, dict) else None
+    oc = (result.get("outcome") or (result.get("optimisation") or {}).get("outcome")) if status else None
+    if oc:  # infeasible / nothing to do is said in words, with the first diagnosis
+        return (f"finished: {status} ({oc.get('text')})" + (f": {oc['diagnosis']}" if oc.get("diagnosis") else ""))[:500]
     return f"finished: {status}" if status else "finished"

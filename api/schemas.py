@@ -69,6 +69,8 @@ class NearestResponse(BaseModel):
     mode: Literal["straight", "road"]
     lon: float
     lat: float
+    outside_dataset: bool = Field(False, description="the point lies more than 50 km outside the dataset's "
+                                                     "area (distances are geodesic all the same)")
     results: list[NearestStation]
 
 
@@ -80,7 +82,8 @@ class NearestBatchResponse(BaseModel):
     k: int
     columns: dict[str, list[Any]] = Field(
         description="one list per column with n*k entries, point-major (entry i*k+j is the (j+1)-th nearest "
-                    "station of point i): station_id, distance_m, duration_s and far_from_road (road mode); "
+                    "station of point i): station_id, distance_m, outside_dataset (straight mode), duration_s and "
+                    "far_from_road (road mode); "
                     "null where fewer than k stations match")
     stations: dict[str, dict[str, Any]] = Field(description="name and kind of every station in the answer")
 
@@ -104,6 +107,8 @@ class JobOut(BaseModel):
     message: str
     params: dict[str, Any]
     error: dict[str, Any] | None = None
+    outcome: dict[str, Any] | None = Field(None, description="finished runs: outcome (optimal, feasible, "
+                                           "infeasible or nothing_to_do), gap, text and the first diagnosis")
     created_at: str
     started_at: str | None = None
     finished_at: str | None = None

@@ -91,7 +91,13 @@ def static_map(kind: Literal["coverage", "gaps", "assignment"], fmt: Literal["pn
     key = (f"static:{kind}:{fmt}:{lang}:{size.width_mm:g}x{size.height_mm:g}@{size.dpi}:{threshold_m}:{rec_id}")
 
     def build(ds):
-        return render(kind, ds, fmt=fmt, size=size, lang=lang, result=result, threshold_m=threshold_m, source=source)
+        gap_result = None
+        if kind == "gaps":
+            from solvers.gaps import close_gaps
+
+            gap_result = close_gaps(ds, threshold_m=threshold_m or 10000.0)
+        return render(kind, ds, fmt=fmt, size=size, lang=lang, result=result, gap_result=gap_result,
+                      threshold_m=threshold_m, source=source)
 
     try:
         out = entry.memo(key, build, max_items=16)

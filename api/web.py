@@ -24,11 +24,7 @@ enforced, a browser logs in (:mod:`api.login`): the session cookie then carries 
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
-import re
-from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -37,12 +33,18 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+import maps
+from geo_service.coverage import coverage_summary
 from geo_service.store import NotFound, Store
+from maps.assets import STATIC_DIR
+from solvers.gaps import close_gaps
 
 from .auth import Principal, principal, viewer
 from .cache import DatasetCache, DatasetEntry
 from .deps import dataset_entry, get_cache, get_settings, get_store
 from . import static_maps as _static_maps
+from .html import content_security_policy, html_response
+from .login import login_page
 from .problems import ProblemError
 from .settings import Settings
 
@@ -54,63 +56,8 @@ TEMPLATES = Path(__file__).with_name("templates")
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
 THRESHOLDS_M = (5000, 10000, 20000)
 MAP_KINDS = ("coverage", "assignment", "gaps")
-HTML_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
-# inline <script>/<style> blocks; the body cannot hold "</script" (our JSON escapes "<" as \u003c)
-_INLINE = re.compile(r"<(script|style)\b([^>]*)>(.*?)</\1\s*>", re.S | re.I)
-_EXTERNAL_OR_DATA = re.compile(r"""\bsrc\s*=|\btype\s*=\s*["']?application/(?:ld\+)?json""", re.I)
-_HOST = re.compile(r"https://[A-Za-z0-9.-]+(?::\d+)?")
-
-
-def content_security_policy(html: str, *, frame_ancestors: str = "'none'", img_hosts: Iterable[str] = ()) -> str:
-    """The Content-Security-Policy for ``html`` (the exact text served).
-
-    Scripts, styles, fonts, fetches: same origin only, plus the SHA-256 hash of each inline
-    executable ``<script>`` and each ``<style>`` block in ``html`` (JSON data blocks are not
-    executed and need none); no ``unsafe-inline``/``unsafe-eval``, so an injected inline script,
-    event handler or ``style`` attribute does not run. Images: same origin, ``data:`` (Leaflet's
-    blank tile) and ``img_hosts`` (``https://host`` origins of the map tiles).
-    ``frame_ancestors``: ``'none'`` (default) or ``'self'`` (a page embedded by our own page).
-    ``object-src 'none'``, ``base-uri 'none'``, forms post only to this origin.
-    """
-    if frame_ancestors not in ("'none'", "'self'"):
-        raise ValueError(f"frame_ancestors must be \"'none'\" or \"'self'\", got {frame_ancestors!r}")
-    hosts = sorted(set(img_hosts))
-    bad = [h for h in hosts if not _HOST.fullmatch(h)]
-    if bad:
-        raise ValueError(f"img_hosts must be https:// origins, got {bad}")
-    hashes: dict[str, list[str]] = {"script": [], "style": []}
-    for tag, attrs, body in _INLINE.findall(html):
-        tag = tag.lower()
-        if tag == "script" and _EXTERNAL_OR_DATA.search(attrs):
-            continue
-        digest = base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode("ascii")
-        src = f"'sha256-{digest}'"
-        if src not in hashes[tag]:
-            hashes[tag].append(src)
-    return "; ".join([
-        "default-src 'self'",
-        " ".join(["script-src 'self'", *hashes["script"]]),
-        " ".join(["style-src 'self'", *hashes["style"]]),
-        " ".join(["img-src 'self' data:", *hosts]),
-        "font-src 'self'", "connect-src 'self'", "object-src 'none'", "base-uri 'none'",
-        "form-action 'self'", f"frame-ancestors {frame_ancestors}"])
-
-
-def html_response(html: str, *, status: int = 200, csp: str | None = None, frame_ancestors: str = "'none'",
-                  img_hosts: Iterable[str] = (), headers: Mapping[str, str] | None = None) -> HTMLResponse:
-    """An HTML response with :data:`HTML_HEADERS`, its CSP (``csp``, else computed from ``html``)
-    and the matching ``X-Frame-Options``; ``headers`` are added last."""
-    policy = csp or content_security_policy(html, frame_ancestors=frame_ancestors, img_hosts=img_hosts)
-    fa = re.search(r"frame-ancestors ('none'|'self')", policy)
-    xfo = "SAMEORIGIN" if fa and fa.group(1) == "'self'" else "DENY"
-    return HTMLResponse(html, status_code=status, headers={**HTML_HEADERS, "Content-Security-Policy": policy,
-                                                           "X-Frame-Options": xfo, **(headers or {})})
-
-
 def mount_static(app: FastAPI) -> None:
     """Serve the vendored Leaflet/Folium assets (``maps/static``) at ``/static``."""
-    from maps.assets import STATIC_DIR
-
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
 
@@ -121,8 +68,6 @@ def _latest_successful(store: Store, dataset_id: str) -> Any:
 def _coverage_rows(entry: DatasetEntry) -> list[dict[str, Any]]:
     """Total coverage per threshold (straight line), cached per dataset version."""
     def build(ds):
-        from geo_service.coverage import coverage_summary
-
         return coverage_summary(ds, thresholds_m=THRESHOLDS_M)["total"]
 
     try:
@@ -146,8 +91,6 @@ def index(request: Request, store: Store = Depends(get_store), cache: DatasetCac
                                     "at /login)" if request.app.state.settings.api_keys else
                                "no API key is configured and this client is not on loopback",
                                code="unauthenticated", headers={"WWW-Authenticate": 'Bearer realm="geo-service"'})
-        from .login import login_page
-
         return login_page(request, status=401, next_url=str(request.url.path) +
                           (f"?{request.url.query}" if request.url.query else ""), lang=lang,
                           headers={"WWW-Authenticate": 'Bearer realm="geo-service"'})
@@ -183,8 +126,6 @@ def page_js():
 def _map_html(entry: DatasetEntry, key: str, build) -> tuple[str, str]:
     """The map page and its CSP, built once per dataset version and parameters."""
     def page(ds) -> tuple[str, str]:
-        import maps
-
         m = build(ds)
         html = m.get_root().render()
         return html, content_security_policy(html, img_hosts=maps.tile_hosts(m))
@@ -211,8 +152,6 @@ def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetE
 
     With the ``tianditu_key`` setting the layer control also offers Tianditu tiles (same WGS-84
     datum as OpenStreetMap) and ``tiles=tianditu`` makes them the base; without it, 422."""
-    import maps
-
     did = entry.info.id
     tk = settings.tianditu_key or None
     if tiles == "tianditu" and not tk:
@@ -249,10 +188,6 @@ def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetE
             raise ProblemError(422, str(e), code="invalid-parameters") from None
     else:
         thr = threshold_m or 10000.0
-        try:
-            from solvers.gaps import close_gaps
-        except ImportError:
-            raise ProblemError(503, "gap closing (solvers.gaps) is not installed", code="unavailable") from None
         html, csp = _map_html(entry, f"gaps:{thr}:{lang}:{tiles_key}",
                          lambda ds: maps.gaps_map(ds, close_gaps(ds, threshold_m=thr), threshold_m=thr,
                                                   lang=lang, tiles=tiles, tianditu_key=tk))

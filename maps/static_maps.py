@@ -32,7 +32,7 @@ def render(kind: str, ds, *, fmt: str = "png", size: PageSize | None = None, lan
            source: str | None = None, cjk_font=FONT_PATH) -> Rendered:
     """Draw map ``kind`` of ``ds`` as ``fmt`` (png, pdf, svg) on ``size`` (default A4 landscape,
     300 dpi). ``result``: the run for ``assignment``; ``gap_result``: the proposal for ``gaps``
-    (computed with ``solvers.gaps.close_gaps`` at ``threshold_m``, default 10 km, when absent);
+    (required: a ``solvers.gaps.close_gaps`` result or its dict);
     ``threshold_m`` is the gap threshold of the coverage map too. ``source``: the source line."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
@@ -48,10 +48,8 @@ def render(kind: str, ds, *, fmt: str = "png", size: PageSize | None = None, lan
         elif kind == "gaps":
             from .static_gaps import gaps_figure
 
-            if gap_result is None:
-                from solvers.gaps import close_gaps
-
-                gap_result = close_gaps(ds, threshold_m=threshold_m or 10000.0)
+            if gap_result is None:  # maps never import solvers (layers): the caller solves
+                raise ValueError("kind='gaps' needs gap_result (e.g. solvers.gaps.close_gaps(ds, threshold_m))")
             sm = gaps_figure(ds, gap_result, threshold_m=threshold_m, lang=lang, size=size, source=source)
         else:
             from .static_assignment import assignment_figure

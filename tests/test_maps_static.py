@@ -87,7 +87,9 @@ def test_pdf_and_svg_have_the_page_size(tiny):
     assert box and abs(float(box.group(1)) - pt_w) < 0.1 and abs(float(box.group(2)) - pt_h) < 0.1
     # the CJK font is embedded as a TrueType subset (FontFile2 must hold TrueType outlines, not CFF)
     assert b"/FontFile2" in r.data and b"NotoSansSC-GB2312-Regular" in r.data
-    r = render("gaps", tiny, fmt="svg", size=small())
+    from solvers.gaps import close_gaps
+
+    r = render("gaps", tiny, fmt="svg", size=small(), gap_result=close_gaps(tiny, threshold_m=10000))
     assert r.media_type == "image/svg+xml"
     svg = r.data.decode("utf-8")
     w = re.search(r'<svg[^>]* width="([\d.]+)pt" height="([\d.]+)pt"', svg)
@@ -227,6 +229,8 @@ def test_bad_kind_and_format():
         render("heat", None)
     with pytest.raises(ValueError, match="format"):
         render("coverage", None, fmt="gif")
+    with pytest.raises(ValueError, match="gap_result"):
+        render("gaps", None)
 
 
 # --- over HTTP ------------------------------------------------------------------------------------------

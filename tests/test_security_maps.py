@@ -18,7 +18,7 @@ import re
 
 import pytest
 
-from api.web import content_security_policy
+from api.html import content_security_policy
 from browser import chromium, live_server  # noqa: F401 (chromium is a fixture)
 from geo_service.dataset import Dataset
 from geo_service.store import JobRecord, SQLiteStore

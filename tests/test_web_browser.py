@@ -39,6 +39,7 @@ def assert_clean(log, *, tiles_expected: bool = True) -> None:
         assert log.blocked, "the map asked for no tile at all"
 
 
+@pytest.mark.slow  # > 3 s
 def test_coverage_map_offline_layers_legend_and_escaping(chromium, server, tmp_path):  # noqa: F811
     page, log = chromium.page()
     page.goto(f"{server}/v1/datasets/tiny/maps/coverage")
@@ -101,6 +102,7 @@ def test_coverage_map_english_and_gaode(chromium, server, tmp_path):  # noqa: F8
     page.close()
 
 
+@pytest.mark.slow  # > 3 s
 def test_page_rerun_to_a_finished_result(chromium, server, tmp_path):  # noqa: F811
     page, log = chromium.page()
     page.goto(f"{server}/")
@@ -175,6 +177,7 @@ def ctx(chromium):  # noqa: F811
     chromium.context.clear_cookies()
 
 
+@pytest.mark.slow  # > 3 s
 def test_login_links_rerun_and_logout(ctx, login_server, tmp_path):
     page, log = ctx.page()
     page.goto(f"{login_server}/?lang=en")

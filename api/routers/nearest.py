@@ -15,11 +15,12 @@ import numpy as np
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
+from geo_service.index import InvalidQuery
 from geo_service.store import check_dataset_id
 
 from ..auth import Principal, nearest_access, principal
 from ..cache import DatasetCache, DatasetEntry
-from ..deps import checked_dataset_id, get_cache, read_body_limited
+from ..deps import checked_dataset_id, dataset_entry, get_cache, read_body_limited
 from ..encoding import FastJSONResponse, loads
 from ..problems import ProblemError
 from ..schemas import NearestBatchResponse, NearestResponse, ProblemDetail
@@ -46,8 +47,6 @@ async def _entry(cache: DatasetCache, dataset_id: str, mode: str) -> DatasetEntr
     entry = cache.peek(dataset_id)
     name = "network" if mode == "road" else "station_index"
     if entry is None or not entry.has(name):  # first use or re-check: off the event loop
-        from ..deps import dataset_entry
-
         entry = await run_in_threadpool(dataset_entry, dataset_id, cache)
         await run_in_threadpool(getattr, entry, name)
     return entry
@@ -61,8 +60,6 @@ def lookup(entry: DatasetEntry, lon: np.ndarray, lat: np.ndarray, *, k: int, kin
     matches), ``name``, ``kind``, ``distance_m`` (metres; road distance incl. off-road legs in road
     mode), ``duration_s`` (road mode: travel time, seconds) and ``far_from_road`` (road mode).
     """
-    from geo_service.index import InvalidQuery
-
     try:
         if mode == "road":
             net = entry.network
@@ -78,7 +75,9 @@ def lookup(entry: DatasetEntry, lon: np.ndarray, lat: np.ndarray, *, k: int, kin
         else:
             r = entry.station_index.nearest(lon, lat, k=k, kinds=kinds, sector=sector,
                                             max_distance_m=max_distance_m)
-            si, dist, dur, extra, stations = r.station_index, r.distance_m, None, {}, r.stations
+            si, dist, dur, stations = r.station_index, r.distance_m, None, r.stations
+            # per slot: the point lies beyond geo_service.index.OUTSIDE_MARGIN_M of the dataset
+            extra = {"outside_dataset": np.repeat(r.outside_dataset, si.shape[1])}
     except InvalidQuery as e:
         raise ProblemError(422, str(e), code="invalid-query", errors=[{"in": "query", **e.to_dict()}]) from None
     n, kk = si.shape
@@ -193,8 +192,6 @@ async def nearest(request: Request):
     cache: DatasetCache = request.app.state.cache
     entry = await _entry(cache, dataset_id, mode)
     if mode == "straight":  # the common case, without the batch's column machinery
-        from geo_service.index import InvalidQuery
-
         try:
             r = entry.station_index.nearest(lon, lat, k=k, kinds=_kinds(kinds), sector=sector,
                                             max_distance_m=max_distance_m)
@@ -203,14 +200,16 @@ async def nearest(request: Request):
         table = _station_rows(entry, r.stations)
         rows = [{"rank": j + 1, **table[i], "distance_m": round(d, 1)}
                 for j, (i, d) in enumerate(zip(r.station_index[0].tolist(), r.distance_m[0].tolist())) if i >= 0]
+        outside = bool(r.outside_dataset[0])
     else:
         cols = lookup(entry, np.array([lon]), np.array([lat]), k=k, kinds=_kinds(kinds), sector=sector,
                       max_distance_m=max_distance_m, mode=mode)
         rows = [r for r in _rows(cols) if r["station_id"] is not None]
         for r in rows:
             del r["point"]
+        outside = False  # road mode refuses points outside the network's area (422)
     return FastJSONResponse({"dataset_id": dataset_id, "dataset_version": entry.info.version, "mode": mode,
-                             "lon": lon, "lat": lat, "results": rows},
+                             "lon": lon, "lat": lat, "outside_dataset": outside, "results": rows},
                             headers={"ETag": entry.info.etag})
 
 
