@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from typer.testing import CliRunner
 
 from geo_service.cli import app
@@ -29,6 +31,7 @@ def test_map_command_writes_one_self_contained_page(tmp_path, tiny, monkeypatch)
     assert list(cwd.iterdir()) == []  # nothing in the current directory (no static/)
 
 
+@pytest.mark.slow  # > 3 s
 def test_map_command_static_formats(tmp_path, tiny, monkeypatch):
     store_dir = tmp_path / "store"
     SQLiteStore(str(store_dir)).put_dataset("tiny", tiny)

@@ -250,6 +250,7 @@ def api(tmp_path_factory):
         yield c, app
 
 
+@pytest.mark.slow  # > 3 s
 def test_endpoints_serve_png_pdf_svg_with_their_content_types(api):
     from PIL import Image
     from test_api_support import hdr
@@ -319,6 +320,7 @@ def phone_server(tmp_path_factory):
 
 
 @pytest.mark.browser
+@pytest.mark.slow  # > 3 s
 def test_page_fits_a_phone_and_the_map_boxes_fold(chromium, phone_server, tmp_path):  # noqa: F811
     page, log = chromium.page()
     page.set_viewport_size({"width": 375, "height": 740})
