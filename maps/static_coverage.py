@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from geo_service.coverage import village_weights
 from geo_service.domain import STATION_KIND_LABELS, STATION_KINDS
 
 from .coverage import BAND_COLOURS, T, _band, last_mile_table, straight_service_areas
@@ -136,7 +137,9 @@ def coverage_figure(ds, *, coverage: pd.DataFrame | None = None, lang: str = "zh
     v = ds.villages.reset_index(drop=True)
     measure = lm.set_index("village_id").reindex(v["id"].astype(str))["distance_m"].to_numpy(dtype=float)
     band = _band(measure, thresholds)
-    pop = pd.to_numeric(v["population"]).fillna(0).to_numpy(dtype=float)
+    pop = pd.to_numeric(v["population"], errors="coerce").fillna(0).to_numpy(dtype=float)  # dot sizes
+    vw = village_weights(v)  # shares and gap ranking: persons, or 1 per village when unknown
+    wts = vw.weights
     vm = v.geometry.to_crs(ds.metric_crs)
     ok = vm.notna().to_numpy() & ~vm.is_empty.to_numpy()
     vx = np.where(ok, vm.x.where(ok), np.nan)
@@ -148,7 +151,7 @@ def coverage_figure(ds, *, coverage: pd.DataFrame | None = None, lang: str = "zh
 
     # gaps: beyond the gap threshold, ranked by population then distance
     gap_mask = ~(measure <= gap_t)
-    order = np.lexsort((-np.nan_to_num(measure, posinf=1e18), -pop))
+    order = np.lexsort((-np.nan_to_num(measure, posinf=1e18), -wts))
     ranked = [int(i) for i in order if gap_mask[i]]
     if ranked[:top_gaps]:  # only the numbered ones are ringed: 600 rings would hide the colours
         gi = np.array(ranked[:top_gaps])
@@ -200,18 +203,21 @@ def coverage_figure(ds, *, coverage: pd.DataFrame | None = None, lang: str = "zh
 
     y = legend_bottom(lay.panel, legends) - 0.01
     y = text_block(lay.panel, y, [size_note], fs=lay.fs_small, bold_first=False)
-    total = float(pop.sum())
+    total = float(wts.sum())
     lines = [f"{t['summary']}"]
     covered = {}
     for thr in thresholds:
-        cov = float(pop[measure <= thr].sum())
-        covered[thr] = int(cov)
+        cov = float(wts[measure <= thr].sum())
+        covered[thr] = round(cov)
         share = f"{100.0 * cov / total:.1f}%" if total else "–"
-        lines.append(f"{t['threshold']} {km(thr, lang)}：{int(cov):,}（{share}）" if lang == "zh"
-                     else f"{t['threshold']} {km(thr, lang)}: {int(cov):,} ({share})")
-    lines.append(f"{t['total_pop']}：{int(total):,}" if lang == "zh" else f"{t['total_pop']}: {int(total):,}")
+        lines.append(f"{t['threshold']} {km(thr, lang)}：{round(cov):,}（{share}）" if lang == "zh"
+                     else f"{t['threshold']} {km(thr, lang)}: {round(cov):,} ({share})")
+    total_label = t["total_pop"] if vw.basis == "population" else ("村数" if lang == "zh" else "Villages")
+    lines.append(f"{total_label}：{round(total):,}" if lang == "zh" else f"{total_label}: {round(total):,}")
     lines.append(f"缺口村（> {km(gap_t, lang)}）：{len(ranked)} 个" if lang == "zh"
                  else f"Gap villages (> {km(gap_t, lang)}): {len(ranked)}")
+    if vw.note:  # said once, as on the web map: shares count villages or fill unknown populations
+        lines.append(vw.note)
     y = text_block(lay.panel, y, lines, fs=fs * 0.85)
     tnames = ds.townships.set_index("id")["name"].to_dict()
     if ranked:
@@ -227,7 +233,7 @@ def coverage_figure(ds, *, coverage: pd.DataFrame | None = None, lang: str = "zh
     finish_frame(lay, ds, lang=lang, source=source or source_text(getattr(ds, "name", ""), lang=lang))
     return StaticMap(lay.fig, "coverage", title, {
         "stations": st_counts, "bands": counts, "gaps": len(ranked), "covered_population": covered,
-        "total_population": int(total), "thresholds_m": thresholds, "gap_threshold_m": gap_t})
+        "total_population": round(total), "weight_basis": vw.basis, "thresholds_m": thresholds, "gap_threshold_m": gap_t})
 
 
 __all__ = ["STATION_MARKERS", "StaticMap", "coverage_figure", "draw_stations", "station_handles", "plain",

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from geo_service.coverage import village_weights
+
 from .coverage import BAND_COLOURS, straight_service_areas
 from .gaps import T, _get, _Shim, coverage_change, gap_threshold_m, proposed_sites
 from .render import check_lang, km, page_title
@@ -65,7 +67,8 @@ def gaps_figure(ds, gap_result: Any, *, threshold_m: float | None = None, lang: 
 
     v = ds.villages.reset_index(drop=True)
     status, gain = coverage_change(ds, sites, thr)
-    pop = pd.to_numeric(v["population"]).fillna(0).to_numpy(dtype=float)
+    vw = village_weights(v)  # persons, or 1 per village where the population is unknown
+    pop = vw.weights
     vm = v.geometry.to_crs(ds.metric_crs)
     for k in ("b", "a", "u"):
         sel = status == k
@@ -103,7 +106,7 @@ def gaps_figure(ds, gap_result: Any, *, threshold_m: float | None = None, lang: 
                                         (t["stations"], sh, sl)], fs=fs * 0.85)
     y = legend_bottom(lay.panel, legends) - 0.02
     total = float(pop.sum())
-    pb, pa = float(pop[status == "b"].sum()), float(pop[status != "u"].sum())
+    pb, pa = round(float(pop[status == "b"].sum())), round(float(pop[status != "u"].sum()))
 
     def share(x: float) -> str:
         return f"{100.0 * x / total:.1f}%" if total else "–"
@@ -111,6 +114,8 @@ def gaps_figure(ds, gap_result: Any, *, threshold_m: float | None = None, lang: 
     sep = "：" if lang == "zh" else ": "
     lines = [f"{t['title']} ({km(thr, lang)})", f"{t['before_h']}{sep}{int(pb):,}（{share(pb)}）",
              f"{t['after_h']}{sep}{int(pa):,}（{share(pa)}）", f"{t['n']}{sep}{len(sites)} {t['unit']}"]
+    if vw.note:
+        lines.append(vw.note)
     st = _get(gap_result, "status")
     if isinstance(st, str):  # until the shared glossary lands: the solver outcomes in words
         words = {"optimal": "最优（已证明）", "feasible": "可行（未证明最优）", "infeasible": "无可行解",
@@ -125,4 +130,4 @@ def gaps_figure(ds, gap_result: Any, *, threshold_m: float | None = None, lang: 
     finish_frame(lay, ds, lang=lang, source=source or source_text(getattr(ds, "name", ""), lang=lang))
     return StaticMap(lay.fig, "gaps", title, {
         "status": counts, "proposed": len(sites), "stations": st_counts, "covered_before": int(pb),
-        "covered_after": int(pa), "total_population": int(total), "threshold_m": thr})
+        "covered_after": int(pa), "total_population": round(total), "threshold_m": thr})

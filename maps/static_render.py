@@ -369,10 +369,33 @@ def stack_legends(panel, blocks: list[tuple[str, list, list[str]]], *, fs: float
     return out
 
 
+def wrap(text: str, width_pt: float, fs: float) -> list[str]:
+    """``text`` broken into lines that fit ``width_pt`` points at font size ``fs`` (a CJK character
+    is about ``fs`` wide, others about half); breaks between any two CJK characters or at spaces."""
+    out, line, w = [], "", 0.0
+    for ch in str(text):
+        cw = fs if ord(ch) > 0x2E80 else fs * 0.55
+        if w + cw > width_pt and line:
+            cut = line.rfind(" ") if ord(ch) <= 0x2E80 and " " in line else -1
+            if cut > 0:
+                out.append(line[:cut])
+                line = line[cut + 1:]
+            else:
+                out.append(line)
+                line = ""
+            w = sum(fs if ord(c) > 0x2E80 else fs * 0.55 for c in line)
+        line += ch
+        w += cw
+    out.append(line)
+    return out
+
+
 def text_block(panel, y: float, lines: list[str], *, fs: float, bold_first: bool = True) -> float:
     """Lines of text in ``panel`` from axes-fraction ``y`` down (the first darker, a heading);
     lines that would run below the panel are dropped for one "…". Returns the y below them."""
     renderer = panel.figure.canvas.get_renderer()
+    width_pt = panel.get_position().width * panel.figure.get_figwidth() * 72.0
+    lines = [part for line in lines for part in wrap(line, width_pt, fs)]
     for i, line in enumerate(lines):
         t = panel.text(0.0, y, plain(line), fontsize=fs, va="top", ha="left", transform=panel.transAxes,
                        color="#000" if (bold_first and i == 0) else "#222")

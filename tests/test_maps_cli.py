@@ -1,11 +1,10 @@
-"""``geo-service map``: a map page that works from disk, with its assets beside it."""
+"""``geo-service map``: one self-contained page that works from disk, or a print-ready PNG/PDF/SVG."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
-
 from typer.testing import CliRunner
 
 from geo_service.cli import app

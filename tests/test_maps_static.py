@@ -9,7 +9,6 @@ import re
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 from browser import chromium  # noqa: F401 (a fixture)
 from scipy.spatial import cKDTree
@@ -375,3 +374,17 @@ def test_page_fits_a_phone_and_the_map_boxes_fold(chromium, phone_server, tmp_pa
     assert page.evaluate("document.querySelector('details.gs-summary').open") is False
     assert log.page_errors == [] and log.console_errors_non_tiles() == []
     page.close()
+
+
+def test_unknown_population_counts_villages(tiny_layers):
+    from maps.static_coverage import coverage_figure
+
+    tiny_layers["villages"]["population"] = None
+    ds = Dataset.from_layers(tiny_layers, name="无人口县")
+    with warnings.catch_warnings(), figure_context():
+        warnings.simplefilter("ignore")
+        sm = coverage_figure(ds, size=small())
+        texts = [t.get_text() for t in sm.fig.findobj(lambda a: hasattr(a, "get_text"))]
+    assert sm.counts["weight_basis"] == "villages" and sm.counts["total_population"] == len(ds.villages)
+    assert any(t.startswith("村数：8") for t in texts)
+    assert "覆盖率按村数计算" in "".join(texts)  # the note (wrapped to the panel)
