@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -147,25 +146,17 @@ class Browser:
         self._dir.cleanup()
 
 
-_shared: dict[str, Any] = {"browser": None, "users": 0}
-
-
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """A session-wide :class:`Browser` (skips when Chromium is absent).
+    """A :class:`Browser` per test module (skips when Chromium is absent).
 
-    Each test module that imports this fixture gets its own session-scoped copy of it, but
-    Playwright's sync API cannot start twice in one thread; so all copies share one Browser,
-    closed when the last copy is torn down."""
+    Module scope, not session: Playwright's sync API runs an event loop in the main thread while it
+    is started, so a browser kept for the whole session breaks later tests that call
+    ``asyncio.run`` and a second module's browser could not start at all."""
     require_chromium()
-    if _shared["browser"] is None:
-        _shared["browser"] = Browser()
-    _shared["users"] += 1
-    yield _shared["browser"]
-    _shared["users"] -= 1
-    if _shared["users"] == 0:
-        _shared["browser"].close()
-        _shared["browser"] = None
+    b = Browser()
+    yield b
+    b.close()
 
 
 def make_app(data_dir, datasets: dict, **settings):
