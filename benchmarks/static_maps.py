@@ -23,7 +23,7 @@ def main() -> None:
     warnings.simplefilter("ignore")
 
     import maps
-    from geo_service.demo import generate_demo
+    from geo_service.app.demo import generate_demo
     from maps.static_maps import render
     from maps.static_render import page_size
     from solvers.gaps import close_gaps
