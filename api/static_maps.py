@@ -6,7 +6,7 @@ unless ``paper``/``orientation`` or ``width_mm``/``height_mm`` and ``dpi`` say o
 a page beyond the memory budget (width x height x dpi², :data:`maps.static_render.MAX_PIXELS`)
 is refused with 422 naming it. Each image is drawn once per dataset version and parameters
 (cached with the dataset) and served with ``Cache-Control: no-cache``; an SVG also carries a
-Content-Security-Policy that allows no script.
+Content-Security-Policy that lets it load and run nothing (:data:`SVG_CSP`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ from .deps import dataset_entry, get_store
 from .problems import ProblemError
 
 router = APIRouter(tags=["web page and maps"])
+# matplotlib's SVG styles every path with a style attribute (fill, stroke), which only
+# 'unsafe-inline' allows (hashes cover <style> blocks, not attributes). That is harmless here: the
+# document may run and load nothing (default-src 'none', no script-src), and its text is paths.
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
 
 
