@@ -120,6 +120,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         if interrupted:
             log.warning("marked %d interrupted job(s) as failed", interrupted)
         _seed_demo(store, settings)
+        datasets.remove_stale_uploads(settings)  # temp files of killed processes (issue 11)
         if settings.api_keys:
             log.info("API keys enforced", extra={"keys": {key_id(k): r for k, r in settings.api_keys.items()}})
         elif settings.local_open:

@@ -8,6 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from solvers.pipeline import OptimisationParams
 
+#: largest ``time_limit_s`` an API caller may ask for (seconds); beyond it a 422
+MAX_TIME_LIMIT_S = 3600
+
 JobStatus = Literal["accepted", "running", "successful", "failed", "dismissed"]
 
 
@@ -92,6 +95,9 @@ class OptimisationRequest(OptimisationParams):
     """Parameters of an optimisation run: :class:`solvers.pipeline.OptimisationParams` (tiers, quotas,
     gap threshold, locks, minimal change, time limit, seed, ...) plus ``previous_job_id``."""
 
+    time_limit_s: float = Field(60.0, ge=1, le=MAX_TIME_LIMIT_S,
+                                description=f"solver time limit in seconds (1..{MAX_TIME_LIMIT_S}); the job's "
+                                            "process is stopped if it runs far past it")
     previous_job_id: str | None = Field(
         None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
         description="a successful earlier job of the same dataset: the run it is compared with and, with "

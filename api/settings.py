@@ -121,6 +121,15 @@ class Settings(BaseSettings):
     max_batch_points: int = Field(1_000_000, gt=0, description="most points in one nearest batch")
     max_k: int = Field(50, gt=0, description="largest k for nearest lookups")
     max_page_size: int = Field(10_000, gt=0, description="largest 'limit' of a feature page")
+    # limits of issue 11 (sec-limits): see docs/security.md, "Limits"
+    max_nearest_answer_bytes: int = Field(256 * 2**20, gt=0, description="largest estimated answer of one "
+                                          "nearest batch (points x k x bytes per result); beyond: 413")
+    max_unpacked_bytes: int = Field(256 * 2**20, gt=0, description="most bytes an upload may unpack to "
+                                    "(zip entries and XLSX parts, measured while reading)")
+    max_table_rows: int = Field(500_000, gt=0, description="most data rows in one CSV file, XLSX sheet or "
+                                                           "vector layer of an upload")
+    max_problems_listed: int = Field(100, ge=1, le=10_000, description="validation problems listed in an "
+                                     "error body (the rest are counted by code)")
 
     job_workers: int = Field(1, ge=1, le=32, description="optimisation jobs solved at once")
     job_queue_size: int = Field(4, ge=0, description="jobs waiting beyond the running ones before 503")

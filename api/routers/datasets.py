@@ -16,6 +16,8 @@ from starlette.responses import Response
 from geo_service.dataset import Dataset, DatasetValidationError
 from geo_service.domain import LAYER_ORDER, LAYERS
 from geo_service.io import read_dataset, write_dataset
+from geo_service.io.limits import InputTooLarge, ReadLimits
+from geo_service.io.tempdirs import process_tmp_dir, remove_stale
 from geo_service.store import Conflict, DatasetInfo, NotFound, Store, check_dataset_id
 
 from .. import geojson as gj
@@ -86,7 +88,9 @@ def upload_dataset(
     if store.has_dataset(dataset_id) and not replace:
         raise ProblemError(409, f"dataset '{dataset_id}' exists; send replace=true to replace it",
                            code="dataset-exists", dataset_id=dataset_id)
-    tmpdir = Path(tempfile.mkdtemp(prefix="geo-upload-"))
+    # under the data dir, per process: what a killed process leaves is removed on the next start
+    tmpdir = Path(tempfile.mkdtemp(prefix="upload-", dir=process_tmp_dir(settings.data_dir)))
+    limits = ReadLimits(max_unpacked_bytes=settings.max_unpacked_bytes, max_rows=settings.max_table_rows)
     try:
         path = tmpdir / f"upload{suffix}"
         size = 0
@@ -100,11 +104,16 @@ def upload_dataset(
         if suffix == ".zip" and not zipfile.is_zipfile(path):
             raise ProblemError(422, "the file is not a valid zip archive", code="unreadable-upload", field="file")
         if suffix == ".zip":
-            _check_zip(path, settings.max_upload_bytes * 4)
+            _check_zip(path, settings.max_unpacked_bytes, filename)
         try:
-            ds = read_dataset(path, datum=datum, name=dataset_id, missing_points=missing_points)
-        except DatasetValidationError:
-            raise
+            ds = read_dataset(path, datum=datum, name=dataset_id, missing_points=missing_points, limits=limits,
+                              tmp_dir=tmpdir)
+        except InputTooLarge as e:  # the messages name the temp file: give the user's name back
+            raise ProblemError(413, str(e).replace(path.name, filename), code="upload-too-large", field="file",
+                               source=e.source.replace(path.name, filename), limit=e.limit, setting=e.setting,
+                               limit_kind=e.what) from None
+        except DatasetValidationError as e:
+            raise invalid_dataset(e, settings.max_problems_listed) from None
         except (ValueError, OSError, RuntimeError, KeyError) as e:
             raise ProblemError(422, f"cannot read '{filename}': {e}", code="unreadable-upload",
                                field="file") from None
@@ -119,6 +128,8 @@ def upload_dataset(
         except Conflict:
             raise ProblemError(409, f"dataset '{dataset_id}' was created meanwhile; send replace=true",
                                code="dataset-exists", dataset_id=dataset_id) from None
+        except DatasetValidationError as e:
+            raise invalid_dataset(e, settings.max_problems_listed) from None
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
     cache.put(info, ds)
@@ -129,8 +140,35 @@ def upload_dataset(
                                                              "ETag": info.etag})
 
 
-def _check_zip(path: Path, max_unpacked: int) -> None:
-    """Refuse zip bombs and entries that escape the extraction folder."""
+def invalid_dataset(exc: DatasetValidationError, max_listed: int) -> ProblemError:
+    """A 422 problem for a dataset that failed validation, its body bounded: the first
+    ``max_listed`` errors in ``errors``, every error counted by code in ``error_counts``
+    (a 100k-row bad workbook answers a few kB, not 27 MB)."""
+    errors = validation_errors(exc)
+    counts: dict[str, int] = {}
+    for e in errors:
+        counts[e["code"]] = counts.get(e["code"], 0) + 1
+    listed = errors[:max_listed]
+    more = len(errors) - len(listed)
+    detail = f"{len(errors)} validation error(s); nothing was stored"
+    if more:
+        detail += (f"; the first {len(listed)} are listed, the other {more} counted by code in error_counts "
+                   "(setting max_problems_listed)")
+    return ProblemError(422, detail, code="dataset-invalid", title="Invalid dataset", errors=listed,
+                        error_count=len(errors), error_counts=counts, errors_truncated=bool(more))
+
+
+def remove_stale_uploads(settings: Settings) -> int:
+    """Remove upload temp folders left under the data dir by killed processes (run on start-up)."""
+    removed = remove_stale(settings.data_dir)
+    if removed:
+        log.warning("removed %d upload temp folder(s) left by stopped processes", len(removed))
+    return len(removed)
+
+
+def _check_zip(path: Path, max_unpacked: int, filename: str = "the zip") -> None:
+    """Refuse zip entries that escape the extraction folder, and zips that declare more than the cap
+    (declared sizes only refuse early: the real size is counted while extracting)."""
     with zipfile.ZipFile(path) as zf:
         total = 0
         for zi in zf.infolist():
@@ -140,7 +178,9 @@ def _check_zip(path: Path, max_unpacked: int) -> None:
                 raise ProblemError(422, f"zip entry '{name}' points outside the archive", code="unsafe-zip",
                                    field="file")
         if total > max_unpacked:
-            raise ProblemError(413, f"zip unpacks to {total} bytes, over {max_unpacked}", code="body-too-large")
+            raise ProblemError(413, f"'{filename}' declares {total} bytes unpacked, over the limit of "
+                                    f"{max_unpacked} bytes (setting max_unpacked_bytes)", code="upload-too-large", field="file",
+                               limit=max_unpacked, setting="max_unpacked_bytes", limit_kind="bytes")
 
 
 @router.get("/{dataset_id}", response_model=DatasetOut, name="get_dataset", summary="One dataset",

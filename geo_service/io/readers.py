@@ -35,6 +35,7 @@ from ..crs import DATUMS, to_wgs84, transform_geometry
 from ..dataset import Dataset, DatasetValidationError, Problem
 from ..domain import LAYERS, REQUIRED_LAYERS, WGS84
 from .headers import canonical_layer
+from .limits import NO_LIMITS, InputTooLarge, ReadLimits, UnpackBudget, copy_member, measure_zip
 from .roads import geofabrik_roads, is_geofabrik, read_osm_pbf
 from .tables import (
     TABLE_EXTS,
@@ -61,8 +62,11 @@ _SIDECARS = {".dbf", ".shx", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".xml", ".m
 class _Collector:
     """Raw layers read so far plus every problem met, keyed by layer."""
 
-    def __init__(self, crs: Any = None) -> None:
+    def __init__(self, crs: Any = None, limits: ReadLimits = NO_LIMITS, tmp_dir: Path | None = None) -> None:
         self.crs = crs  # CRS of tables' x/y columns and of vector files that declare none
+        self.limits = limits
+        self.tmp_dir = tmp_dir  # where zips are extracted (None: the system temp directory)
+        self.measured: set[Path] = set()  # workbooks whose real unpacked size was checked
         self.layers: dict[str, RawLayer] = {}
         self.problems: list[Problem] = []
         self.dropped: dict[str, set[str]] = {}  # ids dropped for lack of coordinates, per layer
@@ -79,6 +83,20 @@ class _Collector:
 
     def fail(self, layer: str, message: str, code: str, source: str, severity: str = "error") -> None:
         self.problems.append(Problem(layer, message, code, severity=severity, source=source))
+
+    def sheets(self, path: Path, source: str) -> dict[str, pd.DataFrame]:
+        """A workbook's sheets under the limits (its unpacked size measured once per file)."""
+        self.measure(path, source)
+        return read_excel_sheets(path, dataclasses.replace(self.limits, max_unpacked_bytes=None), source)
+
+    def measure(self, path: Path, source: str) -> None:
+        """Decompress a workbook's parts once, counting real bytes (InputTooLarge past the cap)."""
+        if self.limits.max_unpacked_bytes is not None and path not in self.measured:
+            try:
+                measure_zip(path, self.limits.max_unpacked_bytes, source)
+            except zipfile.BadZipFile:
+                pass  # not a zip: openpyxl says so next, as a problem of this file
+            self.measured.add(path)
 
 
 # --- reading one file ---------------------------------------------------------------------------
@@ -98,9 +116,9 @@ def _read_file_as_layer(col: _Collector, layer: str, path: Path, source: str) ->
         return
     try:
         if ext in (".csv", ".txt"):
-            col.add(table_to_layer(layer, read_csv_file(path), source, col.problems))
+            col.add(table_to_layer(layer, read_csv_file(path, col.limits, source), source, col.problems))
         elif ext in (".xlsx", ".xlsm"):
-            sheets = read_excel_sheets(path)
+            sheets = col.sheets(path, source)
             pick = next((s for s in sheets if canonical_layer(s) == layer), next(iter(sheets), None))
             if pick is None:
                 col.fail(layer, "workbook has no sheets", "unreadable_file", source)
@@ -112,7 +130,7 @@ def _read_file_as_layer(col: _Collector, layer: str, path: Path, source: str) ->
                 names = list_vector_layers(path)
                 lname = next((n for n in names if canonical_layer(n) == layer), names[0] if names else None)
                 source = f"{source}:{lname}"
-            gdf = read_vector(path, lname)
+            gdf = read_vector(path, lname, col.limits.max_rows, source)
             if layer == "roads" and isinstance(gdf, gpd.GeoDataFrame) and is_geofabrik(gdf):
                 gdf = geofabrik_roads(gdf)  # osm_id as id, fclass as class, maxspeed 0 = unknown
                 col.wgs84_layers.add(layer)
@@ -121,7 +139,7 @@ def _read_file_as_layer(col: _Collector, layer: str, path: Path, source: str) ->
         else:
             col.fail(layer, f"unsupported file type '{ext}' (use .gpkg, .geojson, .shp, .csv or .xlsx)",
                      "unsupported_file", source)
-    except DatasetValidationError:
+    except (DatasetValidationError, InputTooLarge):
         raise
     except Exception as e:  # unreadable or malformed file: a problem, not a crash
         col.fail(layer, f"cannot read file: {type(e).__name__}: {_scrub(e, path)}", "unreadable_file", source)
@@ -139,7 +157,9 @@ def _read_gpkg(col: _Collector, path: Path, source: str) -> None:
             col.fail(lname, f"layer '{lname}' is not a known layer; ignored", "ignored_layer", source, "warning")
             continue
         try:
-            gdf = read_vector(path, lname)
+            gdf = read_vector(path, lname, col.limits.max_rows, f"{source}:{lname}")
+        except InputTooLarge:
+            raise
         except Exception as e:
             col.fail(layer, f"cannot read layer: {_scrub(e, path)}", "unreadable_file", f"{source}:{lname}")
             continue
@@ -149,7 +169,9 @@ def _read_gpkg(col: _Collector, path: Path, source: str) -> None:
 
 def _read_workbook(col: _Collector, path: Path, source: str) -> None:
     try:
-        sheets = read_excel_sheets(path)
+        sheets = col.sheets(path, source)
+    except InputTooLarge:
+        raise
     except Exception as e:
         col.fail("dataset", f"cannot read workbook: {type(e).__name__}: {_scrub(e, path)}", "unreadable_file",
                  source)
@@ -204,7 +226,9 @@ def _read_folder(col: _Collector, folder: Path, label: str) -> None:
                             "村社区.xlsx)", "missing_layer", label or str(folder))
 
 
-def _safe_extract(zf: zipfile.ZipFile, dest: Path) -> None:
+def _safe_extract(zf: zipfile.ZipFile, dest: Path, budget: UnpackBudget | None = None) -> None:
+    """Extract ``zf`` under ``dest``: no entry outside it; with ``budget``, real bytes counted as
+    they are decompressed and extraction stopped at the cap (declared sizes are not trusted)."""
     root = dest.resolve()
     for info in zf.infolist():
         name = info.filename
@@ -223,13 +247,19 @@ def _safe_extract(zf: zipfile.ZipFile, dest: Path) -> None:
         if "__MACOSX" in Path(name).parts:
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        with zf.open(info) as src, open(target, "wb") as dst:
-            shutil.copyfileobj(src, dst)
+        with open(target, "wb") as dst:
+            if budget is None:
+                with zf.open(info) as src:
+                    shutil.copyfileobj(src, dst)
+            else:
+                copy_member(zf, info, dst, budget)
 
 
-def _holds_many_layers(path: Path) -> bool:
+def _holds_many_layers(col: _Collector, path: Path, label: str) -> bool:
     """Whether a GeoPackage/workbook is a whole dataset (layers/sheets named by layer) rather than
     one layer in a file named after it (``stations.xlsx`` with a sheet ``Sheet1``)."""
+    if path.suffix.lower() != ".gpkg":
+        col.measure(path, label)  # before openpyxl opens it
     try:
         if path.suffix.lower() == ".gpkg":
             names = list_vector_layers(path)
@@ -251,10 +281,14 @@ def _read_path(col: _Collector, path: Path, label: str) -> None:
     if path.is_dir():
         _read_folder(col, path, label)
     elif ext == ".zip":
-        with tempfile.TemporaryDirectory(prefix="geo_service_zip_") as tmp:
+        if col.tmp_dir is not None:
+            col.tmp_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="geo_service_zip_", dir=col.tmp_dir) as tmp:
+            budget = None if col.limits.max_unpacked_bytes is None else \
+                UnpackBudget(col.limits.max_unpacked_bytes, label)
             try:
                 with zipfile.ZipFile(path) as zf:
-                    _safe_extract(zf, Path(tmp))
+                    _safe_extract(zf, Path(tmp), budget)
             except (zipfile.BadZipFile, ValueError, OSError) as e:
                 col.fail("dataset", f"cannot open zip: {e}", "unreadable_file", label)
                 return
@@ -272,7 +306,7 @@ def _read_path(col: _Collector, path: Path, label: str) -> None:
             else:
                 _read_folder(col, root, label)
             # every reader is eager, so the frames outlive the temporary folder
-    elif ext in (".gpkg", ".xlsx", ".xlsm") and _holds_many_layers(path):
+    elif ext in (".gpkg", ".xlsx", ".xlsm") and _holds_many_layers(col, path, label):
         (_read_gpkg if ext == ".gpkg" else _read_workbook)(col, path, label)
     elif canonical_layer(path.stem) is not None:
         _read_file_as_layer(col, canonical_layer(path.stem), path, label)
@@ -634,7 +668,8 @@ def _build(col: _Collector, *, datum: str, name: str, missing_points: str, requi
 # --- public API ---------------------------------------------------------------------------------
 def read_dataset(path: str | os.PathLike, *, datum: str = "wgs84", name: str = "",
                  missing_points: str = "error", required: Iterable[str] = IMPORT_REQUIRED,
-                 crs: Any = None) -> Dataset:
+                 crs: Any = None, limits: ReadLimits | None = None,
+                 tmp_dir: str | os.PathLike | None = None) -> Dataset:
     """Read, convert and validate a dataset from ``path``.
 
     Parameters
@@ -653,6 +688,10 @@ def read_dataset(path: str | os.PathLike, *, datum: str = "wgs84", name: str = "
     crs : CRS of the x/y columns of CSV/XLSX tables and of vector files that declare none, e.g.
         ``"EPSG:4547"`` (CGCS2000 / 3-degree Gauss-Kruger zone 38, as surveyors deliver); reprojected
         to EPSG:4326. Default: tables hold WGS-84 lon/lat. Files that declare a CRS keep theirs.
+    limits : :class:`~geo_service.io.limits.ReadLimits` for untrusted input (the API's uploads): real
+        unpacked bytes of a zip or workbook, data rows per CSV file, XLSX sheet or vector layer.
+        Default: no caps.
+    tmp_dir : folder for the zip's extracted files (default: the system temp directory).
 
     What official lists commonly lack is filled, each with a warning in ``Dataset.warnings``:
     townships given as seat points get Voronoi polygons (:func:`townships_from_points`) and
@@ -664,6 +703,8 @@ def read_dataset(path: str | os.PathLike, *, datum: str = "wgs84", name: str = "
     ------
     DatasetValidationError
         listing every problem (file, layer, 1-based data row, feature id, column header).
+    InputTooLarge
+        when the input goes over one of ``limits`` (naming the file or sheet and the cap).
     ValueError
         for a bad ``datum`` or ``missing_points`` option. A missing ``path`` is FileNotFoundError.
     """
@@ -671,7 +712,7 @@ def read_dataset(path: str | os.PathLike, *, datum: str = "wgs84", name: str = "
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file or folder: {path}")
-    col = _Collector(_check_crs(crs))
+    col = _Collector(_check_crs(crs), limits or NO_LIMITS, None if tmp_dir is None else Path(tmp_dir))
     _read_path(col, path, path.name)
     return _build(col, datum=datum, name=name or path.stem, missing_points=missing_points, required=required,
                   meta={"source": str(path)})
@@ -716,4 +757,5 @@ def read_layers_from_files(files: Mapping[str, str | os.PathLike], *, base: str 
                   meta={"source": {k: str(v) for k, v in files.items()}})
 
 
-__all__ = ["IMPORT_REQUIRED", "read_dataset", "read_layers_from_files", "townships_from_points"]
+__all__ = ["IMPORT_REQUIRED", "InputTooLarge", "ReadLimits", "read_dataset", "read_layers_from_files",
+           "townships_from_points"]
