@@ -20,6 +20,7 @@ from shapely.geometry import Point
 
 from geo_service.coverage import village_weights
 from geo_service.domain import STATION_KIND_LABELS, STATION_KINDS
+from geo_service.glossary import value_label
 
 from .coverage import (
     BAND_COLOURS,
@@ -191,7 +192,7 @@ def gaps_map(ds, gap_result: Any, *, threshold_m: float | None = None, lang: str
         box += f'<div class="gs-note">{esc(vw.note)}</div>'
     status = _get(gap_result, "status")
     if isinstance(status, str):
-        box += f'<div class="gs-note">{esc(t["solver"])}: {esc(status)}</div>'
+        box += f'<div class="gs-note">{esc(t["solver"])}: {esc(value_label("outcome", status, lang))}</div>'
     add_box(m, box, position="bottomleft", css_class="gs-summary",
             summary=f"{ds.name} · {t['title']} ({km(thr, lang)})")
     kinds = [(STATION_STYLE[k]["symbol"], STATION_STYLE[k]["color"], STATION_KIND_LABELS[k][lang])

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from geo_service.coverage import village_weights
+from geo_service.glossary import value_label
 
 from .coverage import BAND_COLOURS, straight_service_areas
 from .gaps import T, _get, _Shim, coverage_change, gap_threshold_m, proposed_sites
@@ -117,10 +118,8 @@ def gaps_figure(ds, gap_result: Any, *, threshold_m: float | None = None, lang: 
     if vw.note:
         lines.append(vw.note)
     st = _get(gap_result, "status")
-    if isinstance(st, str):  # until the shared glossary lands: the solver outcomes in words
-        words = {"optimal": "最优（已证明）", "feasible": "可行（未证明最优）", "infeasible": "无可行解",
-                 "time_limit": "达到时间上限"} if lang == "zh" else {}
-        lines.append(f"{t['solver']}{sep}{words.get(st, st)}")
+    if isinstance(st, str):
+        lines.append(f"{t['solver']}{sep}{value_label('outcome', st, lang)}")
     y = text_block(lay.panel, y, lines, fs=fs * 0.85)
     if len(sites):
         head = "新增覆盖人口最多的建议点" if lang == "zh" else "Proposed points by population gained"

@@ -10,7 +10,6 @@ import warnings
 
 import numpy as np
 import pytest
-from browser import chromium  # noqa: F401 (a fixture)
 from scipy.spatial import cKDTree
 
 from geo_service.dataset import Dataset
@@ -321,7 +320,7 @@ def phone_server(tmp_path_factory):
 
 @pytest.mark.browser
 @pytest.mark.slow  # > 3 s
-def test_page_fits_a_phone_and_the_map_boxes_fold(chromium, phone_server, tmp_path):  # noqa: F811
+def test_page_fits_a_phone_and_the_map_boxes_fold(chromium, phone_server, tmp_path):
     page, log = chromium.page()
     page.set_viewport_size({"width": 375, "height": 740})
     page.goto(f"{phone_server}/")
