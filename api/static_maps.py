@@ -17,6 +17,9 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from geo_service.store import NotFound, Store
+from maps.static_maps import render
+from maps.static_render import PixelBudgetError, page_size, source_text
+from solvers.gaps import close_gaps
 
 from .auth import Principal, viewer
 from .cache import DatasetEntry
@@ -61,9 +64,6 @@ def static_map(kind: Literal["coverage", "gaps", "assignment"], fmt: Literal["pn
                job: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$",
                                                 description="assignment: the job (default: latest successful)")] = None):
     """The map drawn with matplotlib and the bundled CJK font; offline (no tiles)."""
-    from maps.static_maps import render
-    from maps.static_render import PixelBudgetError, page_size, source_text
-
     try:
         size = page_size(paper, orientation=orientation, width_mm=width_mm, height_mm=height_mm, dpi=dpi)
     except PixelBudgetError as e:
@@ -96,8 +96,6 @@ def static_map(kind: Literal["coverage", "gaps", "assignment"], fmt: Literal["pn
     def build(ds):
         gap_result = None
         if kind == "gaps":
-            from solvers.gaps import close_gaps
-
             gap_result = close_gaps(ds, threshold_m=threshold_m or 10000.0)
         return render(kind, ds, fmt=fmt, size=size, lang=lang, result=result, gap_result=gap_result,
                       threshold_m=threshold_m, source=source)

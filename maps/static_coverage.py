@@ -17,6 +17,7 @@ from geo_service.domain import STATION_KIND_LABELS, STATION_KINDS
 from .coverage import BAND_COLOURS, T, _band, last_mile_table, straight_service_areas
 from .render import check_lang, km, page_title
 from .static_render import (
+    legend_bottom,
     PageSize,
     boundaries,
     figure_context,
@@ -199,8 +200,6 @@ def coverage_figure(ds, *, coverage: pd.DataFrame | None = None, lang: str = "zh
     legends = stack_legends(lay.panel, [(t["legend_st"], sh, sl), (t["legend_v"], vh, vl)], fs=fs * 0.85)
 
     # summary: population covered per threshold, then the top gaps
-    from .static_render import legend_bottom
-
     y = legend_bottom(lay.panel, legends) - 0.01
     y = text_block(lay.panel, y, [size_note], fs=lay.fs_small, bold_first=False)
     total = float(wts.sum())

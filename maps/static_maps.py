@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .static_render import FONT_PATH, FORMATS, PageSize, figure_context, page_size, save
+from .static_assignment import assignment_figure
+from .static_coverage import coverage_figure
+from .static_gaps import gaps_figure
 
 KINDS = ("coverage", "gaps", "assignment")
 
@@ -42,18 +45,12 @@ def render(kind: str, ds, *, fmt: str = "png", size: PageSize | None = None, lan
     t0 = time.perf_counter()
     with figure_context(cjk_font):
         if kind == "coverage":
-            from .static_coverage import coverage_figure
-
             sm = coverage_figure(ds, lang=lang, gap_threshold=threshold_m, size=size, source=source)
         elif kind == "gaps":
-            from .static_gaps import gaps_figure
-
             if gap_result is None:  # maps never import solvers (layers): the caller solves
                 raise ValueError("kind='gaps' needs gap_result (e.g. solvers.gaps.close_gaps(ds, threshold_m))")
             sm = gaps_figure(ds, gap_result, threshold_m=threshold_m, lang=lang, size=size, source=source)
         else:
-            from .static_assignment import assignment_figure
-
             sm = assignment_figure(ds, result, lang=lang, size=size, source=source)
         data = save(sm.fig, fmt, metadata_title=sm.title)
     return Rendered(data, FORMATS[fmt], sm.counts, size.pixels, time.perf_counter() - t0)

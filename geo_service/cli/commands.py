@@ -19,6 +19,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 import maps
+from maps.static_maps import render
+from maps.static_render import page_size
 from api.app import create_app
 from api.server import raise_open_file_limit, uvicorn_config
 from api.settings import Settings
@@ -426,9 +428,6 @@ def map_cmd(
     try:
         with progress(f"drawing the {kind} map"):
             if fmt != "html":
-                from maps.static_maps import render
-                from maps.static_render import page_size
-
                 size = page_size(paper, orientation=orientation, dpi=dpi)
                 gap_result = close_gaps(ds, threshold_m=threshold_m or 10000.0) if kind == "gaps" else None
                 r = render(kind, ds, fmt=fmt, size=size, lang=lang, gap_result=gap_result, threshold_m=threshold_m)
