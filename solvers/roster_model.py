@@ -113,7 +113,8 @@ class RosterModel:
                     elif over_cap or unavailable:  # relaxed model only
                         w = HARD_WEIGHT if unavailable else 0
                         if over_cap:  # one unit, plus a little per km beyond: the smallest raise wins
-                            w += HARD_WEIGHT + (HARD_WEIGHT // 100) * int(math.ceil((pb.dist_m[m, p] - cap) / 1000))
+                            # cheaper than leaving a platform short: the relaxed roster staffs it
+                            w += HARD_WEIGHT // 2 + (HARD_WEIGHT // 1000) * int(math.ceil((pb.dist_m[m, p] - cap) / 1000))
                         self.pen_terms.append(w * v)
                         self.slack.append(("over_cap" if over_cap else "unavailable", (m, p, t), v))
         by_pt: dict[tuple[int, int], list] = defaultdict(list)
