@@ -134,6 +134,7 @@ class RosterParams(BaseModel):
     holidays: list[dict[str, str]] | None = Field(None, description="rows date,type,name replacing the "
                                                                     "bundled list for their years")
     time_limit_s: float = Field(30.0, gt=0, le=3600)
+    warm_start: bool = Field(True, description="start from the two-stage decomposition (counts, then months)")
     relative_gap: float = Field(1e-4, ge=0, le=0.5, description="stop when proven within this gap")
     seed: int = 0
     num_workers: int = Field(2, ge=1, le=16)

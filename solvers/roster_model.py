@@ -350,7 +350,8 @@ def lp_bound(pb: Any, want_solution: bool = False) -> Any:
 
 
 def greedy(pb: Any) -> set[tuple[int, int, int]]:
-    """Baseline: month by month, each platform takes its nearest eligible members (no optimisation)."""
+    """Baseline: month by month each platform takes its nearest eligible members up to the minimum,
+    then each member short of ``member_min`` takes the cheapest platform-month with room."""
     prm = pb.params
     n, P = pb.cost.shape
     T = len(pb.months)
@@ -386,6 +387,26 @@ def greedy(pb: Any) -> set[tuple[int, int, int]]:
                 total[m] += 1
                 last[m] = (p, t)
                 have += 1
+    # then every member still below member_min takes the cheapest platform-month with room
+    load = defaultdict(int)
+    busy = set()
+    for (m, p, t) in duties:
+        load[(p, t)] += 1
+        busy.add((m, t))
+    for m in np.argsort(pb.cost.min(axis=1), kind="stable"):
+        m = int(m)
+        while total[m] < pb.member_min[m]:
+            opts = [(pb.cost[m, p], t, p) for p in range(P) for t in range(pb.frozen_upto, T)
+                    if load[(p, t)] < prm.per_platform_max and (m, t) not in busy and pb.avail[m, t]
+                    and (m, p, t) not in pb.blocked and pb.dist_m[m, p] <= cap
+                    and (prm.allow_consecutive or ((m, p, t - 1) not in duties and (m, p, t + 1) not in duties))]
+            if not opts:
+                break
+            _c, t, p = min(opts)
+            duties.add((m, p, t))
+            busy.add((m, t))
+            load[(p, t)] += 1
+            total[m] += 1
     return duties
 
 

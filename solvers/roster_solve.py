@@ -249,7 +249,8 @@ def solve_problem(pb: RosterProblem, time_limit_s: float, seed: int, workers: in
         lb += _churn_floor(pb)
         if progress:
             progress(0.08, "LP bound")
-        hint, b1 = warm_start(pb, min(0.5 * time_limit_s, remaining()), seed, workers, lp_counts=counts)
+        hint, b1 = (warm_start(pb, min(0.5 * time_limit_s, remaining()), seed, workers, lp_counts=counts)
+                    if prm.warm_start else (None, -math.inf))
         bound = max(lb, b1)
         if hint is not None:
             ev = evaluate(pb, hint)

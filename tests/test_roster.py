@@ -387,3 +387,20 @@ def test_reception_dates_move_off_holidays():
 def test_nothing_to_do():
     res = RosterProblem.from_arrays(np.zeros((0, 2)), params=RosterParams(start="2027-01", months=3)).solve()
     assert res.status == "nothing_to_do" and res.duties == []
+
+
+def test_township_platforms_committees_and_road_mode(fujin):
+    towns = list(fujin.townships["id"])
+    com = {t: "K01" if i % 2 else "K02" for i, t in enumerate(towns)}
+    prm = RosterParams(start="2027-01", months=6, platforms="townships", township_committees=com,
+                       member_min=0, member_max=2, sectors_min=2, time_limit_s=5)
+    res = plan_roster(fujin, prm)
+    assert res.status in ("optimal", "feasible")
+    assert [p["township_id"] for p in res.platforms] == towns
+    assert check_roster(res, prm) == []
+    assert res.consultations and all(c["committee_id"] == com[c["township_id"]] for c in res.consultations)
+    assert not any(d["code"] == "committee_inferred" for d in res.diagnostics)
+    assert {c["quarter"] for c in res.consultations} == {"2027Q1", "2027Q2"}
+    road = plan_roster(fujin, dict(start="2027-01", months=12, mode="road", consultations=False, time_limit_s=15))
+    assert road.unit == "s" and road.status in ("optimal", "feasible")
+    assert all(r["cost"] > 0 for r in road.duties)
