@@ -489,6 +489,8 @@ class RosterProblem:
                         fsec[key] = psec.get(r["member_id"]) or ""
                 else:
                     prev.add((i, j, t) if i >= 0 else (-1 - len(prev), j, t))
+            if t0 > 0:  # consultations held before the re-plan month stay as they were
+                consult["kept"] = [dict(c) for c in pr.consultations if c.get("date", "")[:7] < months[t0]]
             if dropped_platform:
                 diags.append(_diag("previous_outside", f"上一轮值表中 {dropped_platform} 条值班不在本期或平台已不存在，已忽略",
                                    f"{dropped_platform} duties of the previous roster are outside this period or "

@@ -37,6 +37,8 @@ def plan_consultations(pb: RosterProblem, duties: set, seed: int = 0, time_limit
         diags.append(_diag("no_townships", "平台没有所属乡镇，未安排一季一协商",
                            "platforms have no township: no quarterly consultations planned", "warning"))
         return [], diags
+    kept = list(ci.get("kept") or [])
+    done = {(c["quarter"], c["township_id"]) for c in kept}
     quarters: dict[str, list[str]] = defaultdict(list)
     for mo in pb.months[pb.frozen_upto:]:
         quarters[quarter_of(mo)].append(mo)
@@ -52,6 +54,8 @@ def plan_consultations(pb: RosterProblem, duties: set, seed: int = 0, time_limit
         want = f"{y:04d}-{(qn - 1) * 3 + prm.consultation_month:02d}"
         mo = want if want in mos else mos[0]
         for tid, j in sorted(plat_of.items()):
+            if (q, tid) in done:
+                continue
             dates = sorted({reception_date(mo, pb.weekdays[j], w, pb.holidays) for w in (1, 2, 3, 4)})
             secs = [s for s in need.get(tid, []) if by_sector.get(s)]
             src = "constituents"
@@ -106,10 +110,10 @@ def plan_consultations(pb: RosterProblem, duties: set, seed: int = 0, time_limit
     sol.parameters.random_seed = int(seed)
     sol.parameters.num_workers = 2
     st = sol.Solve(md)
-    if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE) and cons:
         diags.append(_diag("consultations_unsolved", "未能在时限内安排一季一协商的委员",
                            "consultation members could not be chosen within the time limit", "warning"))
-        return [], diags
+        return kept, diags
     chosen: dict[int, list[int]] = defaultdict(list)
     missing = 0
     for si, (c, s, ms) in enumerate(slots):
@@ -122,7 +126,7 @@ def plan_consultations(pb: RosterProblem, duties: set, seed: int = 0, time_limit
     committees = ci.get("committees") or {}
     mc = ci.get("member_committee") or {}
     inferred = 0
-    out = []
+    out = kept
     for c, cc in enumerate(cons):
         k = next(k for k in range(len(cc["dates"])) if sol.Value(w[(c, k)]))
         mids = [pb.member_ids[i] for i in chosen[c]]

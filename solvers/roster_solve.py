@@ -252,6 +252,8 @@ def solve_problem(pb: RosterProblem, time_limit_s: float, seed: int, workers: in
         hint, b1 = (warm_start(pb, min(0.5 * time_limit_s, remaining()), seed, workers, lp_counts=counts)
                     if prm.warm_start else (None, -math.inf))
         bound = max(lb, b1)
+        if should_stop is not None and should_stop():
+            raise Cancelled("roster cancelled")
         if hint is not None:
             ev = evaluate(pb, hint)
             first_s = time.perf_counter() - t_start
@@ -339,6 +341,8 @@ def solve_problem(pb: RosterProblem, time_limit_s: float, seed: int, workers: in
         bound = None
     gap = None if bound is None else max(0.0, (obj - bound) / max(abs(obj), 1e-9)) if obj > 1e-9 else 0.0
     cons, cdiag = [], []
+    if should_stop is not None and should_stop():
+        raise Cancelled("roster cancelled")
     if prm.consultations and pb.consult_input is not None:
         from .roster_consult import plan_consultations
 

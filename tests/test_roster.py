@@ -340,6 +340,10 @@ def test_member_leaves_mid_year_minimal_change(fujin, fujin_roster):
     assert changes <= 2 * len(left_duties)  # the leaver's duty goes, at most one member steps in
     remaining = {m for m in ds.members["id"]}
     assert check_roster(res, prm2, members_present=remaining) == []
+    early = lambda r: sorted((c["quarter"], c["township_id"], c["date"]) for c in r.consultations  # noqa: E731
+                             if c["date"] < "2027-07")
+    assert early(res) == early(first) and early(first)
+    assert {c["quarter"] for c in res.consultations} == {"2027Q1", "2027Q2", "2027Q3", "2027Q4"}
 
 
 def test_replan_from_needs_previous(fujin):
@@ -404,3 +408,14 @@ def test_township_platforms_committees_and_road_mode(fujin):
     road = plan_roster(fujin, dict(start="2027-01", months=12, mode="road", consultations=False, time_limit_s=15))
     assert road.unit == "s" and road.status in ("optimal", "feasible")
     assert all(r["cost"] > 0 for r in road.duties)
+
+
+def test_cancel_and_progress(fujin):
+    from solvers.roster import Cancelled
+
+    seen = []
+    plan_roster(fujin, dict(start="2027-01", consultations=False, time_limit_s=5),
+                progress=lambda f, msg: seen.append((f, msg)))
+    assert seen and seen[-1][0] == 1.0 and all(0 <= f <= 1 for f, _ in seen)
+    with pytest.raises(Cancelled):
+        plan_roster(fujin, dict(start="2027-01", time_limit_s=5), should_stop=lambda: True)
