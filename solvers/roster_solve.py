@@ -26,7 +26,7 @@ from .roster import (
     _diag,
     _km,
 )
-from .roster_model import RosterModel, candidate_arcs, evaluate, lp_bound, solve_model, warm_start
+from .roster_model import RosterModel, candidate_arcs, evaluate, greedy, lp_bound, relaxed_decomposition, solve_model, warm_start
 
 
 def precheck(pb: RosterProblem) -> list[dict[str, Any]]:
@@ -293,10 +293,17 @@ def solve_problem(pb: RosterProblem, time_limit_s: float, seed: int, workers: in
     first_s = out.get("first_s", first_s)
     if status is None or status == INFEASIBLE:
         unknown = status is None and not pre
-        rm = RosterModel(pb, relaxed=True)
-        rx = solve_model(rm, max(remaining(), 0.25 * time_limit_s), seed, workers, progress, should_stop)
-        if rx.get("cancelled"):
-            raise Cancelled("roster cancelled")
+        dec = relaxed_decomposition(pb, max(remaining(), 0.25 * time_limit_s), seed, workers)
+        if dec is not None:
+            ev = evaluate(pb, dec[0])
+            rx = {"status": "FEASIBLE", "duties": dec[0], "slack": dec[1], "objective": ev["objective"],
+                  "bound": None, "spread_excess": ev["excess"], "first_s": time.perf_counter() - t_start}
+        else:
+            rm = RosterModel(pb, relaxed=True)
+            rm.hint(out.get("duties") or greedy(pb))
+            rx = solve_model(rm, max(remaining(), 0.25 * time_limit_s), seed, workers, progress, should_stop)
+            if rx.get("cancelled"):
+                raise Cancelled("roster cancelled")
         relaxed_used = True
         if rx["status"] not in ("OPTIMAL", "FEASIBLE"):
             diags.append(_diag("no_solution", "在时间限制内未找到轮值表，请延长 time_limit_s",
@@ -320,8 +327,6 @@ def solve_problem(pb: RosterProblem, time_limit_s: float, seed: int, workers: in
         have |= {("member_short", d["member_id"]) for d in pre if d["code"] == "member_short"}
         have |= {("sectors_short", d["station_id"]) for d in pre if d["code"] == "sectors_short"}
         sd, relax = _slack_diagnostics(pb, out["slack"], have)
-        if any(d["code"] == "platform_short" and (d.get("relax") or {}).get("max_distance_m") for d in pre):
-            sd = [d for d in sd if d["code"] != "max_distance"]
         diags += pre + sd
         if status == INFEASIBLE and not pre and not sd:
             diags.append(_diag("infeasible", "规则之间相互冲突（锁定、已定月份或连续月份规则）",

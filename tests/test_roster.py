@@ -419,3 +419,19 @@ def test_cancel_and_progress(fujin):
     assert seen and seen[-1][0] == 1.0 and all(0 <= f <= 1 for f, _ in seen)
     with pytest.raises(Cancelled):
         plan_roster(fujin, dict(start="2027-01", time_limit_s=5), should_stop=lambda: True)
+
+
+def test_demo_with_a_distance_cap_is_explained(fujin):
+    # Fujin's members all live within ~60 km of a platform; a 15 km cap leaves some unreachable
+    prm = RosterParams(start="2027-01", months=12, max_distance_m=15000, consultations=False, time_limit_s=20)
+    res = plan_roster(fujin, prm)
+    assert res.status == "infeasible"
+    short = [d for d in res.diagnostics if d["code"] == "member_short"]
+    assert short and all("raise max_distance_m to" in d["message_en"] for d in short)
+    cap = next(d for d in res.diagnostics if d["code"] == "max_distance")
+    to = cap["relax"]["max_distance_m"]
+    assert to > 15000 and res.relaxation["max_distance_m"] == to
+    # the relaxed roster keeps every other rule
+    assert check_roster(res, prm.model_copy(update={"max_distance_m": to})) == []
+    ok = plan_roster(fujin, prm.model_copy(update={"max_distance_m": to}))
+    assert ok.status in ("optimal", "feasible")
