@@ -419,13 +419,13 @@ def warm_start(pb: Any, time_limit_s: float, seed: int = 0, workers: int = 2,
     months relaxed) at least travel cost (+ churn on counts); over all arcs within the cap
     (``all_arcs``) it is a relaxation of the full problem, so its proven bound is a valid lower bound
     on the full objective; stage 2 spreads them over months (per-month platform limits,
-    once a month, no consecutive months, availability). Both small CP-SAT models.
+    once a month, no consecutive months, availability). Stage 1 is two MILPs (HiGHS; least fairness
+    excess, then least cost + churn) with a CP-SAT fallback; stage 2 a CP-SAT model. The bound is
+    ``math.inf`` when the month-free relaxation is infeasible (then so is the roster).
     """
     prm = pb.params
     n, P = pb.cost.shape
-    T = len(pb.months)
     t0 = pb.frozen_upto
-    free = T - t0
     cap = math.inf if prm.max_distance_m is None else float(prm.max_distance_m)
     cand = {m: [int(p) for p in np.flatnonzero(pb.dist_m[m] <= cap)] for m in range(n)} if all_arcs \
         else candidate_arcs(pb, relaxed=False)
@@ -449,6 +449,45 @@ def warm_start(pb: Any, time_limit_s: float, seed: int = 0, workers: int = 2,
     lock_mp: dict[tuple[int, int], int] = defaultdict(int)
     for (m, p, t) in pb.locks:
         lock_mp[(m, p)] += 1
+    prev_mp: dict[tuple[int, int], int] = defaultdict(int)
+    for (m, p, t) in pb.previous:
+        if m >= 0 and t >= t0:
+            prev_mp[(m, p)] += 1
+    cw = int(round(prm.churn_weight_m if pb.unit == "m" else prm.churn_weight_m / (prm.penalty_speed_kmh / 3.6)))
+    counts = None
+    bound1 = -math.inf
+    if all_arcs:  # stage 1 as MILPs (HiGHS proves these quickly; CP-SAT below is the fallback)
+        pairs = sorted({(m, p) for m, ps in cand.items() for p in ps})
+        info: dict[str, Any] = {}
+        got = _relaxed_counts_milp(pb, pairs, lock_mp, frozen_m, frozen_ps, cap,
+                                   max(0.5, time_limit_s * 0.6), strict=True, prev_mp=prev_mp, churn_w=cw,
+                                   info=info)
+        if got is None and info.get("infeasible"):
+            return None, math.inf  # even the month-free relaxation is infeasible: so is the roster
+        if got is not None:
+            counts = got[0]
+            if info.get("bound", -math.inf) > -math.inf:
+                # valid for the full objective: fairness excess is minimal, its weight added exactly
+                bound1 = info["bound"] + FAIR_WEIGHT * info.get("fair_excess", 0)
+            _log(f"warm stage 1 (HiGHS): bound {bound1:.0f}, proven {info.get('proven')}")
+    if counts is None:
+        counts, b_cp = _counts_cpsat(pb, cand, lock_mp, frozen_m, frozen_ps, prev_mp, cw, lp_counts,
+                                     max(0.5, (t_end - time.perf_counter()) * 0.6), seed, workers, all_arcs)
+        bound1 = max(bound1, b_cp)
+        if counts is None:
+            return None, bound1
+    return _months(pb, counts, last_frozen, t_end, seed, workers), bound1
+
+
+def _counts_cpsat(pb: Any, cand: dict, lock_mp: dict, frozen_m: dict, frozen_ps: dict, prev_mp: dict, cw: int,
+                  lp_counts: dict | None, time_limit_s: float, seed: int, workers: int, all_arcs: bool):
+    """Stage 1 of :func:`warm_start` by CP-SAT (fallback of the MILP): (counts or None, bound)."""
+    prm = pb.params
+    n, P = pb.cost.shape
+    T = len(pb.months)
+    t0 = pb.frozen_upto
+    free = T - t0
+    cap = math.inf if prm.max_distance_m is None else float(prm.max_distance_m)
     md = cp_model.CpModel()
     nv: dict[tuple[int, int], Any] = {}
     for m, plats in cand.items():
@@ -495,12 +534,7 @@ def warm_start(pb: Any, time_limit_s: float, seed: int = 0, workers: int = 2,
             terms += [1 for s_ in frozen_ps[p] if s_ and s_ not in secs]
             md.Add(sum(terms) >= prm.sectors_min)
     # churn: keep the previous counts where possible
-    prev_mp: dict[tuple[int, int], int] = defaultdict(int)
-    for (m, p, t) in pb.previous:
-        if m >= 0 and t >= t0:
-            prev_mp[(m, p)] += 1
     churn = []
-    cw = int(round(prm.churn_weight_m if pb.unit == "m" else prm.churn_weight_m / (prm.penalty_speed_kmh / 3.6)))
     if prev_mp and cw:
         for key, v in nv.items():
             d = md.NewIntVar(0, T, "")
@@ -511,7 +545,7 @@ def warm_start(pb: Any, time_limit_s: float, seed: int = 0, workers: int = 2,
     for key, v in nv.items():
         md.AddHint(v, (lp_counts or prev_mp).get(key, 0))
     s1 = cp_model.CpSolver()
-    s1.parameters.max_time_in_seconds = max(0.5, (t_end - time.perf_counter()) * 0.6)
+    s1.parameters.max_time_in_seconds = time_limit_s
     s1.parameters.num_workers = workers
     s1.parameters.random_seed = seed
     st1 = s1.Solve(md)
@@ -520,7 +554,15 @@ def warm_start(pb: Any, time_limit_s: float, seed: int = 0, workers: int = 2,
     bound1 = min(float(s1.BestObjectiveBound()), FAIR_WEIGHT) if all_arcs else -math.inf
     if st1 not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None, (bound1 if st1 != cp_model.INFEASIBLE else -math.inf)
-    counts = {k: s1.Value(v) for k, v in nv.items() if s1.Value(v) > 0}
+    return {k: s1.Value(v) for k, v in nv.items() if s1.Value(v) > 0}, bound1
+
+
+def _months(pb: Any, counts: dict, last_frozen: dict, t_end: float, seed: int, workers: int):
+    """Stage 2 of :func:`warm_start`: the counts spread over months (None when impossible in time)."""
+    prm = pb.params
+    T = len(pb.months)
+    P = pb.cost.shape[1]
+    t0 = pb.frozen_upto
     # stage 2: months
     m2 = cp_model.CpModel()
     x: dict[tuple[int, int, int], Any] = {}
@@ -564,8 +606,8 @@ def warm_start(pb: Any, time_limit_s: float, seed: int = 0, workers: int = 2,
     st2 = s2.Solve(m2)
     _log(f"warm stage 2: {s2.StatusName(st2)} {s2.WallTime():.2f}s")
     if st2 not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return None, bound1
-    return {k for k, v in x.items() if s2.Value(v)}, bound1
+        return None
+    return {k for k, v in x.items() if s2.Value(v)}
 
 
 def alternating(months: list[int]) -> int:
@@ -582,8 +624,8 @@ def evaluate(pb: Any, duties: set[tuple[int, int, int]]) -> dict[str, float]:
     """The full objective's parts for ``duties`` (cost, churn changes, fairness excess)."""
     prm = pb.params
     t0 = pb.frozen_upto
-    cost = float(sum(np.rint(pb.cost[m, p]) for (m, p, t) in duties if t >= t0))
-    cost += float(sum(np.rint(pb.cost[m, p]) for (m, p, _t) in pb.frozen if m >= 0))
+    cost = float(sum(pb.cost[m, p] for (m, p, t) in duties if t >= t0))
+    cost += float(sum(pb.cost[m, p] for (m, p, _t) in pb.frozen if m >= 0))
     cur = {k for k in duties if k[2] >= t0}
     prev = {k for k in pb.previous if k[2] >= t0}
     changes = len(cur - prev) + len(prev - cur) if prev else 0
@@ -721,11 +763,14 @@ def relaxed_decomposition(pb: Any, time_limit_s: float, seed: int = 0, workers: 
 
 
 def _relaxed_counts_milp(pb: Any, pairs: list[tuple[int, int]], lock_mp: dict, frozen_m: dict, frozen_ps: dict,
-                         cap: float, time_limit_s: float):
+                         cap: float, time_limit_s: float, strict: bool = False,
+                         prev_mp: dict | None = None, churn_w: float = 0.0, info: dict | None = None):
     """Stage 1 of :func:`relaxed_decomposition` as two MILPs (HiGHS): least relaxation, then least cost.
 
     Relaxation units: 1000 per unit of a hard-rule slack, 500 + 1 per km for a duty beyond the cap,
-    1 per unit of fairness spread above the allowed one (fairness gives way first).
+    1 per unit of fairness spread above the allowed one (fairness gives way first). ``strict``:
+    only fairness may give way (the warm start's stage 1); ``prev_mp`` adds churn on counts at
+    ``churn_w`` each. ``info`` receives the proven bound of the second MILP (cost + churn) and status.
     """
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import coo_matrix
@@ -736,7 +781,6 @@ def _relaxed_counts_milp(pb: Any, pairs: list[tuple[int, int]], lock_mp: dict, f
     t0 = pb.frozen_upto
     free = T - t0
     t_end = time.perf_counter() + time_limit_s
-    K = len(pairs)
     lb, ub, integ, relax_w, cost_w, names = [], [], [], [], [], []
 
     def var(lo_: float, hi_: float, rw: float, cw: float, name: Any, integer: bool = True) -> int:
@@ -781,8 +825,8 @@ def _relaxed_counts_milp(pb: Any, pairs: list[tuple[int, int]], lock_mp: dict, f
     slack_of: list[tuple[str, tuple, int]] = []
     for m in range(n):
         mn = int(pb.member_min[m])
-        v = var(0, mn, 1000, 0, ("member_short", m))
-        e = var(0, T, 1000, 0, ("member_over", m))
+        v = var(0, 0 if strict else mn, 1000, 0, ("member_short", m))
+        e = var(0, 0 if strict else T, 1000, 0, ("member_over", m))
         slack_of += [("member_short", (m,), v), ("member_over", (m,), e)]
         terms = [(k, 1.0) for k in by_m[m]]
         con(terms + [(v, 1.0)], mn - frozen_m[m], math.inf)
@@ -791,7 +835,7 @@ def _relaxed_counts_milp(pb: Any, pairs: list[tuple[int, int]], lock_mp: dict, f
             con(terms + [(lo, -1.0)], -frozen_m[m], math.inf)
             con(terms + [(lo, -1.0), (f, -1.0)], -math.inf, prm.fairness_spread - frozen_m[m])
     for p in range(P):
-        u = var(0, prm.per_platform_min * free, 1000, 0, ("platform_total_short", p))
+        u = var(0, 0 if strict else prm.per_platform_min * free, 1000, 0, ("platform_total_short", p))
         con([(k, 1.0) for k in by_p[p]] + [(u, 1.0)], prm.per_platform_min * free, math.inf)
         con([(k, 1.0) for k in by_p[p]], -math.inf, prm.per_platform_max * free)
         if prm.sectors_min > 0:
@@ -803,9 +847,15 @@ def _relaxed_counts_milp(pb: Any, pairs: list[tuple[int, int]], lock_mp: dict, f
                 b = var(0, 1, 0, 0, ("b", p, sec))
                 con([(b, 1.0)] + [(k, -1.0) for k in ks], -math.inf, 0)
                 bs.append(b)
-            w = var(0, prm.sectors_min, 1000, 0, ("sectors_short", p))
+            w = var(0, 0 if strict else prm.sectors_min, 1000, 0, ("sectors_short", p))
             slack_of.append(("sectors_short", (p,), w))
             con([(b, 1.0) for b in bs] + [(w, 1.0)], prm.sectors_min - len(fs), math.inf)
+    if prev_mp and churn_w:
+        for (m, p), k in nidx.items():
+            c0 = prev_mp.get((m, p), 0)
+            d = var(0, T, 0, churn_w, ("churn", m, p))
+            con([(d, 1.0), (k, -1.0)], -c0, math.inf)
+            con([(d, 1.0), (k, 1.0)], c0, math.inf)
     nv = len(lb)
     A = coo_matrix((vals, (rows, cols)), shape=(r, nv)).tocsr()
     cons = [LinearConstraint(A, clo, chi)]
@@ -814,13 +864,21 @@ def _relaxed_counts_milp(pb: Any, pairs: list[tuple[int, int]], lock_mp: dict, f
     rw = np.array(relax_w, float)
     opt = {"time_limit": max(0.2, (t_end - time.perf_counter()) * 0.5), "mip_rel_gap": 1e-6}
     a = milp(rw, constraints=cons, integrality=integ_a, bounds=bounds, options=opt)
+    if info is not None:
+        info["infeasible"] = a.status == 2
     if a.x is None:
         return None
     best = float(rw @ np.rint(a.x))
     cons2 = cons + [LinearConstraint(rw.reshape(1, -1), -math.inf, best + 1e-6)]
-    opt2 = {"time_limit": max(0.2, t_end - time.perf_counter()), "mip_rel_gap": 1e-4}
+    opt2 = {"time_limit": max(0.2, t_end - time.perf_counter()), "mip_rel_gap": 1e-6}
     b_ = milp(np.array(cost_w, float), constraints=cons2, integrality=integ_a, bounds=bounds, options=opt2)
     x = np.rint(b_.x if b_.x is not None else a.x).astype(int)
+    if info is not None:
+        proven_a = a.status == 0
+        dual = getattr(b_, "mip_dual_bound", None)
+        info["fair_excess"] = int(x[f])
+        info["bound"] = (float(dual) if proven_a and dual is not None and math.isfinite(dual) else -math.inf)
+        info["proven"] = proven_a and b_.status == 0
     _log(f"relaxed stage 1 (HiGHS): relaxation {best:.0f} ({a.message}); cost ({b_.message})")
     counts = {(m, p): int(x[k]) for (m, p), k in nidx.items() if x[k] > 0}
     slack = [(kind, key, int(x[k])) for kind, key, k in slack_of if x[k] > 0]

@@ -29,6 +29,11 @@ from .roster import (
 from .roster_model import RosterModel, candidate_arcs, evaluate, greedy, lp_bound, relaxed_decomposition, solve_model, warm_start
 
 
+#: "optimal" means proven within this relative gap (the MILP's tolerance; CP-SAT costs are rounded
+#: to whole metres or seconds)
+OPTIMAL_GAP = 1e-6
+
+
 def precheck(pb: RosterProblem) -> list[dict[str, Any]]:
     """Necessary conditions by counting; every failure with the smallest relaxation that passes it."""
     prm = pb.params
@@ -251,9 +256,12 @@ def solve_problem(pb: RosterProblem, time_limit_s: float, seed: int, workers: in
             progress(0.08, "LP bound")
         hint, b1 = (warm_start(pb, min(0.5 * time_limit_s, remaining()), seed, workers, lp_counts=counts)
                     if prm.warm_start else (None, -math.inf))
-        bound = max(lb, b1)
         if should_stop is not None and should_stop():
             raise Cancelled("roster cancelled")
+        if b1 == math.inf:  # the month-free relaxation is infeasible: so is the roster
+            status = INFEASIBLE
+            b1 = -math.inf
+        bound = max(lb, b1)
         if hint is not None:
             ev = evaluate(pb, hint)
             first_s = time.perf_counter() - t_start
@@ -263,7 +271,7 @@ def solve_problem(pb: RosterProblem, time_limit_s: float, seed: int, workers: in
             if gap <= prm.relative_gap:
                 out = {"status": "WARM", "duties": hint, "objective": ev["objective"], "bound": min(bound, ev["objective"]),
                        "spread_excess": ev["excess"], "slack": [], "first_s": first_s}
-                status = OPTIMAL if gap <= 1e-9 else FEASIBLE
+                status = OPTIMAL if gap <= OPTIMAL_GAP else FEASIBLE
         if status is None:
             rm = RosterModel(pb, relaxed=False)
             if hint is not None:
@@ -273,14 +281,17 @@ def solve_problem(pb: RosterProblem, time_limit_s: float, seed: int, workers: in
             if out["cancelled"]:
                 raise Cancelled("roster cancelled")
             if out["status"] in ("OPTIMAL", "FEASIBLE"):
+                out["objective"] = evaluate(pb, out["duties"])["objective"]  # float costs, not rounded
                 if hint is not None and evaluate(pb, hint)["objective"] < out["objective"]:
                     out.update(duties=hint, objective=evaluate(pb, hint)["objective"])
                 full = _candidates_complete(pb)
-                cp_ok = full and out["status"] == "OPTIMAL"
-                bound = max(bound, out["bound"]) if full else bound
-                bound = out["objective"] if cp_ok else min(bound, out["objective"])
+                # CP-SAT works on costs rounded to whole units: each duty is off by <= 0.5
+                err = float(np.abs(pb.cost - np.rint(pb.cost)).max()) if pb.cost.size else 0.0
+                slack_r = err * prm.per_platform_max * P * (T - pb.frozen_upto)
+                bound = max(bound, out["bound"] - slack_r) if full else bound
+                bound = min(bound, out["objective"])
                 out["bound"] = bound
-                status = OPTIMAL if out["objective"] - bound <= 1e-9 * max(1.0, out["objective"]) else FEASIBLE
+                status = OPTIMAL if out["objective"] - bound <= OPTIMAL_GAP * max(1.0, out["objective"]) else FEASIBLE
                 out["first_s"] = first_s if hint is not None else out.get("first_s")
             elif out["status"] == "INFEASIBLE":
                 status = INFEASIBLE
