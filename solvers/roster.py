@@ -130,6 +130,8 @@ class RosterParams(BaseModel):
     consultations: bool = True
     consultation_month: int = Field(2, ge=1, le=3, description="month of the quarter for 一季一协商")
     consultation_sectors: int = Field(3, ge=0, le=10, description="sectors invited per consultation")
+    consultation_time_limit_s: float = Field(3.0, gt=0, le=600, description="CP-SAT time for choosing "
+                                             "consultation dates and members (on top of time_limit_s)")
     township_committees: dict[str, str] = Field(default_factory=dict, description="township id -> committee id")
     holidays: list[dict[str, str]] | None = Field(None, description="rows date,type,name replacing the "
                                                                     "bundled list for their years")
@@ -207,6 +209,7 @@ class RosterResult:
     params: dict[str, Any] = field(default_factory=dict)
     time_s: float = 0.0
     time_to_first_s: float | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     solver: str = "cp-sat"
 
     def to_dict(self) -> dict[str, Any]:

@@ -359,15 +359,18 @@ def solve_problem(pb: RosterProblem, time_limit_s: float, seed: int, workers: in
     cons, cdiag = [], []
     if should_stop is not None and should_stop():
         raise Cancelled("roster cancelled")
+    t_roster = time.perf_counter() - t_start
     if prm.consultations and pb.consult_input is not None:
         from .roster_consult import plan_consultations
 
-        cons, cdiag = plan_consultations(pb, duties, seed=seed)
+        cons, cdiag = plan_consultations(pb, duties, seed=seed, time_limit_s=prm.consultation_time_limit_s)
     if progress:
         progress(1.0, f"roster {status}")
     return RosterResult(status, obj, bound, gap, duties=rows, consultations=cons, diagnostics=diags + cdiag,
                         cost=float(sum(r["cost"] for r in rows)), churn=churn, relaxation=relax,
-                        time_s=time.perf_counter() - t_start, time_to_first_s=first_s, **base)
+                        time_s=time.perf_counter() - t_start, time_to_first_s=first_s,
+                        timings={"roster": t_roster, "consultations": time.perf_counter() - t_start - t_roster},
+                        **base)
 
 
 def _churn_floor(pb: RosterProblem) -> float:
