@@ -26,7 +26,8 @@ from .roster import (
     _diag,
     _km,
 )
-from .roster_model import RosterModel, candidate_arcs, evaluate, greedy, lp_bound, relaxed_decomposition, solve_model, warm_start
+from .roster_decomp import relaxed_decomposition, warm_start
+from .roster_model import RosterModel, candidate_arcs, evaluate, greedy, lp_bound, solve_model
 
 
 #: "optimal" means proven within this relative gap (the MILP's tolerance; CP-SAT costs are rounded
