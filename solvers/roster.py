@@ -41,6 +41,7 @@ from .roster_calendar import (
     month_range,
     parse_month,
     quarter_of,
+    read_holiday_rows,
     reception_date,
 )
 
@@ -147,6 +148,21 @@ class RosterParams(BaseModel):
         if v is not None:
             parse_month(v, info.field_name)
         return v
+
+    @field_validator("holidays")
+    @classmethod
+    def _holidays(cls, v: list[dict[str, str]] | None) -> list[dict[str, str]] | None:
+        if v is None:
+            return v
+        import csv as _csv
+        import io as _io
+
+        buf = _io.StringIO()
+        w = _csv.DictWriter(buf, fieldnames=["date", "type", "name"], extrasaction="ignore")
+        w.writeheader()
+        for r in v:
+            w.writerow({k: r.get(k, "") for k in ("date", "type", "name")})
+        return read_holiday_rows(buf.getvalue().splitlines(), source="holidays")
 
     @field_validator("platform_weekdays")
     @classmethod

@@ -200,7 +200,7 @@ def test_formula_like_names_stay_text(fujin, tmp_path):
 
 
 # -- optimum against brute force -------------------------------------------------------------------
-def _brute(cost, sectors, prm: RosterParams, T: int):
+def _brute(cost, sectors, prm: RosterParams, T: int, avail=None):
     n, P = cost.shape
     best, arg = math.inf, None
     slots = [(p, t) for t in range(T) for p in range(P)]
@@ -211,8 +211,10 @@ def _brute(cost, sectors, prm: RosterParams, T: int):
         if max(tot[m] for m in range(n)) - min(tot[m] for m in range(n)) > prm.fairness_spread:
             continue
         at = defaultdict(set)
-        ok = True
+        ok = avail is None or all(avail[m, t] for (p, t), m in zip(slots, choice))
         for (p, t), m in zip(slots, choice):
+            if not ok:
+                break
             if any(q != p and (m, t) in at[q] for q in range(P)):
                 ok = False
                 break
@@ -244,6 +246,27 @@ def test_small_instances_match_brute_force(seed):
     assert res.objective == pytest.approx(best)
     sec = {f"M{i + 1}": s for i, s in enumerate(sectors)}
     assert check_roster(res, prm, sectors=sec) == []
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5, 6, 7, 8])
+def test_small_instances_with_availability_match_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    n, P, T = 4, 2, 3
+    cost = np.round(rng.uniform(1000, 30000, (n, P)))
+    avail = rng.random((n, T)) > 0.25
+    avail[:, 0] = True  # keep it feasible often enough
+    sectors = ["A", "B", "A", "B"]
+    prm = RosterParams(start="2027-01", months=T, per_platform_min=1, per_platform_max=1, member_min=1,
+                       member_max=2, sectors_min=2, consultations=False, time_limit_s=10)
+    best, _ = _brute(cost, sectors, prm, T, avail)
+    res = RosterProblem.from_arrays(cost, member_sectors=sectors, available=avail, params=prm).solve()
+    if math.isinf(best):
+        assert res.status == "infeasible"
+        return
+    assert res.status == "optimal"
+    assert res.cost == pytest.approx(best)
+    un = {f"M{i + 1}": {f"2027-0{t + 1}" for t in range(T) if not avail[i, t]} for i in range(n)}
+    assert check_roster(res, prm, sectors={f"M{i + 1}": s for i, s in enumerate(sectors)}, unavailable=un) == []
 
 
 # -- infeasibility explained ---------------------------------------------------------------------------
@@ -361,6 +384,8 @@ def test_replan_from_needs_previous(fujin):
     (dict(locks=[{"month": "2030-01", "station_id": "C1", "member_id": "M1"}]), "locks"),
     (dict(reception_weekday=6), "reception_weekday"),
     (dict(surprise=1), "surprise"),
+    (dict(holidays=[{"date": "2027-02-30", "type": "holiday"}]), "2027-02-30"),
+    (dict(holidays=[{"date": "2027-02-03", "type": "party"}]), "party"),
 ])
 def test_bad_params_named(bad, word):
     with pytest.raises(ValueError, match=word):
