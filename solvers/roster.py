@@ -413,8 +413,6 @@ class RosterProblem:
                 if tid is not None and sec:
                     cnt[str(tid)][str(sec)] += 1
             need = {t: [s for s, _ in sorted(d.items(), key=lambda kv: (-kv[1], kv[0]))] for t, d in cnt.items()}
-        for sid, secs in zip(st["id"], st["sectors"]):
-            pass
         station_secs = {str(i): list(s or []) for i, s in zip(st["id"], st["sectors"])}
         committees = dict(prm.township_committees)
         source = "params" if committees else None
@@ -517,10 +515,8 @@ class RosterProblem:
         elif prm.replan_from:
             raise ValueError("replan_from needs the previous roster (previous=...)")
         # members who cannot serve at all are left out of member_min and fairness
-        T = len(months)
         mmin = np.full(len(mids), prm.member_min, int)
         fair = set()
-        cap = math.inf if prm.max_distance_m is None else float(prm.max_distance_m)
         for i in range(len(mids)):
             free = int(av[i, t0:].sum())
             done = sum(1 for (m, _j, _t) in frozen if m == i)
@@ -531,7 +527,6 @@ class RosterProblem:
                                    "and fairness", "warning", member_id=mids[i]))
             else:
                 fair.add(i)
-        del cap, T
         return cls(prm, months, mids, mnames, msecs, mlon, pids, pnames, ptown, plon, cost, dm, av, dates,
                    weekdays, unit, blocked, locks, t0, frozen, fmid, fsec, prev, mmin, fair, diags, hol, consult)
 
