@@ -548,6 +548,14 @@ def _params(params: RosterParams | Mapping | None, kw: Mapping[str, Any]) -> Ros
     return RosterParams(**{**dict(params or {}), **kw})
 
 
+def township_committees_from(optimisation: Any) -> dict[str, str]:
+    """township id -> committee id from an optimisation result's tier 3 (``townships``), for
+    ``RosterParams.township_committees``; accepts the result object or its ``to_dict()``."""
+    d = optimisation.to_dict() if hasattr(optimisation, "to_dict") else dict(optimisation or {})
+    tier = (d.get("tiers") or {}).get("townships") or {}
+    return {str(t): str(k) for t, k in (tier.get("assignment") or {}).items() if k is not None}
+
+
 def plan_roster(ds: Any, params: RosterParams | Mapping | None = None, progress: Progress = None,
                 should_stop: StopCheck = None, *, previous: RosterResult | Mapping | None = None,
                 network: Any = None) -> RosterResult:
@@ -565,4 +573,5 @@ def plan_roster(ds: Any, params: RosterParams | Mapping | None = None, progress:
 
 
 __all__ = ["Cancelled", "INFEASIBLE", "FEASIBLE", "NOTHING", "OPTIMAL", "UNKNOWN", "RosterLock", "RosterParams",
-           "RosterProblem", "RosterResult", "Unavailability", "plan_roster", "quarter_of"]
+           "RosterProblem", "RosterResult", "Unavailability", "plan_roster", "quarter_of",
+           "township_committees_from"]

@@ -460,3 +460,15 @@ def test_demo_with_a_distance_cap_is_explained(fujin):
     assert check_roster(res, prm.model_copy(update={"max_distance_m": to})) == []
     ok = plan_roster(fujin, prm.model_copy(update={"max_distance_m": to}))
     assert ok.status in ("optimal", "feasible")
+
+
+def test_committees_from_the_assignment_tier_3(fujin):
+    from solvers.pipeline import run_optimisation
+    from solvers.roster import township_committees_from
+
+    opt = run_optimisation(fujin, {"tiers": ["townships"], "all_townships": True})
+    com = township_committees_from(opt)
+    assert com and set(com) <= set(fujin.townships["id"])
+    assert township_committees_from(opt.to_dict()) == com
+    res = plan_roster(fujin, dict(start="2027-01", township_committees=com, time_limit_s=10))
+    assert all(c["committee_id"] == com[c["township_id"]] for c in res.consultations if c["township_id"] in com)
