@@ -1,27 +1,35 @@
 """The FastAPI application factory.
 
 ``create_app()`` reads :class:`~api.settings.Settings` from the environment (and the settings
-file), opens the store, marks jobs interrupted by a previous process as failed, loads the demo
-county into an empty store (``load_demo``) and wires the routers. Tests build their own app on a
+file), opens the store and wires the routers; at start-up (the lifespan) it marks jobs interrupted
+by a previous process as failed and loads the demo county into an empty store (``load_demo``). Tests build their own app on a
 temporary directory: ``create_app(Settings(data_dir=tmp, load_demo=False))``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import secrets
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
+from geo_service.app.seed import ensure_demo
 from geo_service.store import Store, open_store
 
-from .auth import key_id
+from . import login, web
+from .auth import FailureLimiter
 from .cache import DatasetCache
 from .jobs import JobManager
+from .keys import key_id
 from .logs import configure_logging
 from .middleware import RequestContextMiddleware
 from .problems import install_handlers
-from .routers import coverage, datasets, jobs, nearest, system
+from .routers import coverage, datasets, jobs, nearest, system, templates
 from .settings import Settings
 
 log = logging.getLogger("geo_service.api")
@@ -32,7 +40,8 @@ optimisation jobs and their tables (界别责任区一览表).
 
 Authentication: an API key in `X-API-Key` or `Authorization: Bearer`; browsers log in at
 `/login` (an HttpOnly, SameSite=Strict session cookie; POST/DELETE with it must come from this
-service's own page). Roles: `viewer` (maps,
+service's own page; requests a browser sends for another site are refused, 403). Repeated wrong keys
+get 429 with Retry-After. Roles: `viewer` (maps,
 coverage, nearest), `planner` (+ optimisations, exports, constituents' personal fields), `admin`
 (+ datasets). Errors are RFC 9457 `application/problem+json`."""
 
@@ -40,32 +49,57 @@ coverage, nearest), `planner` (+ optimisations, exports, constituents' personal 
 def _seed_demo(store: Store, settings: Settings) -> None:
     if not settings.load_demo or store.list_datasets():
         return
-    try:
-        from geo_service.seed import ensure_demo
+    if ensure_demo(store):
+        log.info("loaded the demo county as dataset 'demo'")
 
-        if ensure_demo(store):
-            log.info("loaded the demo county as dataset 'demo'")
-    except ImportError as e:  # the demo generator is optional at run time
-        log.warning("demo county not available: %s", e)
+
+def load_or_create_secret(path: Path) -> bytes:
+    """The 32-byte secret kept in ``path``, created (mode 0600) on first use.
+
+    Two processes starting at once agree: the first link into place wins and both read it back."""
+    try:
+        data = path.read_bytes()
+        if len(data) >= 32:
+            return data[:32]
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, secrets.token_bytes(32))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    except OSError:  # a file system without hard links
+        if not path.exists():
+            os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    data = path.read_bytes()
+    if len(data) < 32:
+        raise RuntimeError(f"{path} holds no usable secret: delete it and restart")
+    return data[:32]
+
+
+def _etag_key(settings: Settings) -> bytes:
+    """HMAC key of feature ETags: the ``etag_secret`` setting, else a secret kept in the data dir."""
+    if settings.etag_secret:
+        return hashlib.sha256(b"geo-service-etag|" + settings.etag_secret.encode()).digest()
+    if settings.database_url:
+        log.warning("etag_secret is not set: feature ETags use a secret kept in %s, so replicas sharing "
+                    "the database need the same etag_secret setting", settings.data_dir)
+    return load_or_create_secret(Path(settings.data_dir) / "etag-secret")
 
 
 def _web_router(app: FastAPI) -> None:
-    """Include the web page and map routes of :mod:`api.web` when that module is present."""
-    import importlib.util
-
-    if importlib.util.find_spec("api.web") is None:
-        return
-    try:
-        from . import web
-    except ImportError as e:  # present but broken (e.g. maps missing): serve the API anyway
-        log.warning("web page not available: %s", e)
-        return
+    """Include the web page, its static assets and the login routes (:mod:`api.web`, :mod:`api.login`)."""
     app.include_router(web.router)
-    mount = getattr(web, "mount_static", None)
-    if mount is not None:
-        mount(app)
-    from . import login
-
+    web.mount_static(app)
     app.include_router(login.router)
     app.state.html_problem = login.html_problem  # a browser's 401/403 is the login form
 
@@ -75,10 +109,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_json)
     store = store or open_store(settings.store_location)
-    interrupted = store.fail_interrupted_jobs()
-    if interrupted:
-        log.warning("marked %d interrupted job(s) as failed", interrupted)
-    _seed_demo(store, settings)
     cache = DatasetCache(store, size=settings.index_cache_size)
     manager = JobManager(store, lambda dataset_id: cache.get(dataset_id).ds, workers=settings.job_workers,
                          queue_size=settings.job_queue_size, retry_after_s=settings.job_retry_after_s,
@@ -86,6 +116,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        interrupted = store.fail_interrupted_jobs()  # start-up IO here, not when the app is built
+        if interrupted:
+            log.warning("marked %d interrupted job(s) as failed", interrupted)
+        _seed_demo(store, settings)
+        datasets.remove_stale_uploads(settings)  # temp files of killed processes (issue 11)
         if settings.api_keys:
             log.info("API keys enforced", extra={"keys": {key_id(k): r for k, r in settings.api_keys.items()}})
         elif settings.local_open:
@@ -93,6 +128,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
                         "mode), every other client is refused; set GEO_SERVICE_API_KEYS to enforce keys")
         else:
             log.warning("no API key configured and local_open is off: only anonymous endpoints answer")
+        if "*" not in settings.allowed_hosts:
+            log.info("answering only Host names %s (setting trusted_hosts)", ", ".join(settings.allowed_hosts))
         yield
         manager.shutdown(wait=False)
 
@@ -102,8 +139,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.store = store
     app.state.cache = cache
     app.state.jobs = manager
+    app.state.etag_key = _etag_key(settings)
+    app.state.auth_failures = FailureLimiter(settings.auth_failures_per_minute, 60.0)
     install_handlers(app)
-    app.add_middleware(RequestContextMiddleware, max_body=max(settings.max_upload_bytes, settings.max_body_bytes))
+    app.add_middleware(RequestContextMiddleware, settings=settings)
     app.include_router(system.router)
     system.mount_docs(app)
     _web_router(app)  # before datasets: its /v1/datasets/{id}/maps/{kind} must win over /{layer}/{fid}
@@ -111,6 +150,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(coverage.router)
     app.include_router(jobs.router)
     app.include_router(datasets.router)
+    app.include_router(templates.router)  # issue 17: GET /v1/templates.xlsx
     _declare_security(app)
     return app
 
@@ -118,8 +158,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 def _declare_security(app: FastAPI) -> None:
     """Add the API-key schemes to the OpenAPI document (the docs page gets an "Authorize" button);
     the keys are checked by :mod:`api.auth`, which reads the same headers."""
-    from fastapi.openapi.utils import get_openapi
-
     def openapi():
         if app.openapi_schema is None:
             spec = get_openapi(title=app.title, version=app.version, description=app.description,

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from geo_service.dataset import Dataset
+from geo_service.index import StationIndex
+from geo_service.network import RoadNetwork
 from geo_service.store import DatasetInfo, Store
 
 
@@ -46,15 +48,11 @@ class DatasetEntry:
     @property
     def station_index(self):
         """``geo_service.index.StationIndex`` of this version (built on first use)."""
-        from geo_service.index import StationIndex
-
         return self._get("station_index", StationIndex.from_dataset)
 
     @property
     def network(self):
         """``geo_service.network.RoadNetwork`` of this version (built on first use)."""
-        from geo_service.network import RoadNetwork
-
         return self._get("network", RoadNetwork.from_dataset)
 
     def memo(self, name: str, build, max_items: int = 32):

@@ -19,14 +19,11 @@ from shapely.geometry import mapping
 
 from geo_service.dataset import Dataset
 from geo_service.domain import PERSONAL_FIELDS
+from solvers.pipeline import OptimisationResult
+from solvers.tables import SHEETS_ZH as SHEET_TITLES  # Chinese sheet titles (Excel allows 31 characters)
 
 from .geojson import plain
 
-#: Chinese sheet titles of the solver's tables (Excel allows 31 characters)
-try:
-    from solvers.tables import SHEETS_ZH as SHEET_TITLES
-except ImportError:  # pragma: no cover - solvers absent
-    SHEET_TITLES = {"responsibility": "界别责任区一览表"}
 #: id column -> dataset layer that places a row on the map, in order of preference
 LOCATORS = (("constituent_id", "constituents"), ("member_id", "members"), ("village_id", "villages"),
             ("station_id", "stations"), ("township_id", "townships"))
@@ -38,8 +35,6 @@ def result_tables(kind: str, result: dict[str, Any], ds: Dataset, lang: str = "e
     if isinstance(result.get("tables"), dict):
         return {str(k): pd.DataFrame(v) for k, v in result["tables"].items()}
     if kind == "optimisation":
-        from solvers.pipeline import OptimisationResult
-
         return dict(OptimisationResult.from_dict(result).tables(ds, lang=lang))
     return {}
 

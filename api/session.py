@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .keys import key_id
 from .problems import ProblemError
 
 COOKIE = "gs_session"
@@ -66,8 +67,6 @@ def verify_token(token: str, keys: dict[str, str], *, now: float | None = None) 
     expiry = int(exp_text)
     if expiry <= (time.time() if now is None else now):
         return None
-    from .auth import key_id
-
     found = None
     for key, role in keys.items():  # every key, no early exit
         if hmac.compare_digest(_mac(key, expiry, nonce).encode(), mac.encode()):

@@ -7,6 +7,15 @@ a form that starts a re-run through ``POST /v1/datasets/{id}/optimisations``; it
 result's map and responsibility table. Every JS/CSS file the page and the maps use is served from
 ``/static`` (:func:`mount_static`), so nothing but map tiles comes from outside.
 
+Every HTML response carries a strict Content-Security-Policy built by one helper,
+:func:`content_security_policy` (used through :func:`html_response`): ``default-src 'self'``, no
+``'unsafe-inline'`` or ``'unsafe-eval'``; the inline ``<script>``/``<style>`` blocks the page and
+Folium emit are allowed by their SHA-256 hashes, computed from the served HTML. Hashes, not
+nonces: a map is rendered once per dataset version and served from a cache many times, so its
+hashes are computed once with it and the bytes stay identical (a nonce would mean rewriting the
+cached page per response, and a nonce baked into a cached page is no nonce). Map tiles are
+allowed in ``img-src`` for the hosts of the tile layers the map actually offers.
+
 Access: the page and the maps need the ``viewer`` role, a run needs ``planner`` (see
 :mod:`api.auth`); in the local demo (no key configured, loopback) both are open. With keys
 enforced, a browser logs in (:mod:`api.login`): the session cookie then carries every link
@@ -24,11 +33,17 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+import maps
+from geo_service.coverage import coverage_summary
 from geo_service.store import NotFound, Store
+from maps.assets import STATIC_DIR
+from solvers.gaps import close_gaps
 
 from .auth import Principal, principal, viewer
 from .cache import DatasetCache, DatasetEntry
 from .deps import dataset_entry, get_cache, get_settings, get_store
+from .html import content_security_policy, html_response
+from .login import login_page
 from .problems import ProblemError
 from .settings import Settings
 
@@ -38,13 +53,8 @@ TEMPLATES = Path(__file__).with_name("templates")
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
 THRESHOLDS_M = (5000, 10000, 20000)
 MAP_KINDS = ("coverage", "assignment", "gaps")
-HTML_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
-
-
 def mount_static(app: FastAPI) -> None:
     """Serve the vendored Leaflet/Folium assets (``maps/static``) at ``/static``."""
-    from maps.assets import STATIC_DIR
-
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
 
@@ -58,8 +68,6 @@ def _latest_successful(store: Store, dataset_id: str) -> Any:
 def _coverage_rows(entry: DatasetEntry) -> list[dict[str, Any]]:
     """Total coverage per threshold (straight line), cached per dataset version."""
     def build(ds):
-        from geo_service.coverage import coverage_summary
-
         return coverage_summary(ds, thresholds_m=THRESHOLDS_M)["total"]
 
     try:
@@ -83,8 +91,6 @@ def index(request: Request, store: Store = Depends(get_store), cache: DatasetCac
                                     "at /login)" if request.app.state.settings.api_keys else
                                "no API key is configured and this client is not on loopback",
                                code="unauthenticated", headers={"WWW-Authenticate": 'Bearer realm="geo-service"'})
-        from .login import login_page
-
         return login_page(request, status=401, next_url=str(request.url.path) +
                           (f"?{request.url.query}" if request.url.query else ""), lang=lang,
                           headers={"WWW-Authenticate": 'Bearer realm="geo-service"'})
@@ -107,7 +113,7 @@ def index(request: Request, store: Store = Depends(get_store), cache: DatasetCac
     html = _env.get_template("index.html").render(
         lang=lang, datasets=datasets, current=current, coverage=coverage, summary=summary, jobs=jobs,
         latest=latest, role=who.role, via=who.via, thresholds=THRESHOLDS_M, can_run=who.allows("planner"))
-    return HTMLResponse(html, headers={**HTML_HEADERS, "X-Frame-Options": "DENY"})  # no clickjacking of the run form
+    return html_response(html, frame_ancestors="'none'")  # no clickjacking of the run form
 
 
 @router.get("/web/page.js", include_in_schema=False)
@@ -117,8 +123,14 @@ def page_js():
                         headers={"Cache-Control": "no-cache"})
 
 
-def _map_html(entry: DatasetEntry, key: str, build) -> str:
-    return entry.memo(f"web:map:{key}", lambda ds: build(ds).get_root().render(), max_items=16)
+def _map_html(entry: DatasetEntry, key: str, build) -> tuple[str, str]:
+    """The map page and its CSP, built once per dataset version and parameters."""
+    def page(ds) -> tuple[str, str]:
+        m = build(ds)
+        html = m.get_root().render()
+        return html, content_security_policy(html, img_hosts=maps.tile_hosts(m))
+
+    return entry.memo(f"web:map:{key}", page, max_items=16)
 
 
 @router.get("/v1/datasets/{dataset_id}/maps/{kind}", response_class=HTMLResponse,
@@ -140,8 +152,6 @@ def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetE
 
     With the ``tianditu_key`` setting the layer control also offers Tianditu tiles (same WGS-84
     datum as OpenStreetMap) and ``tiles=tianditu`` makes them the base; without it, 422."""
-    import maps
-
     did = entry.info.id
     tk = settings.tianditu_key or None
     if tiles == "tianditu" and not tk:
@@ -152,7 +162,7 @@ def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetE
     tiles_key = f"{tiles}:{'tk' if tk else '-'}"
     if kind == "coverage":
         gap_t = threshold_m
-        html = _map_html(entry, f"coverage:{lang}:{tiles_key}:{gap_t}",
+        html, csp = _map_html(entry, f"coverage:{lang}:{tiles_key}:{gap_t}",
                          lambda ds: maps.coverage_map(ds, lang=lang, tiles=tiles, gap_threshold=gap_t,
                                                       tianditu_key=tk))
     elif kind == "assignment":
@@ -170,7 +180,7 @@ def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetE
                 raise ProblemError(404, f"dataset '{did}' has no finished optimisation run yet",
                                    code="no-result", dataset_id=did)
         try:
-            html = _map_html(entry, f"assignment:{rec.id}:{lang}:{tiles_key}:{sector}:{group}:{committee}",
+            html, csp = _map_html(entry, f"assignment:{rec.id}:{lang}:{tiles_key}:{sector}:{group}:{committee}",
                              lambda ds: maps.assignment_map(ds, rec.result, sector=sector, group=group,
                                                             committee=committee, lang=lang, tiles=tiles,
                                                             tianditu_key=tk))
@@ -178,11 +188,7 @@ def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetE
             raise ProblemError(422, str(e), code="invalid-parameters") from None
     else:
         thr = threshold_m or 10000.0
-        try:
-            from solvers.gaps import close_gaps
-        except ImportError:
-            raise ProblemError(503, "gap closing (solvers.gaps) is not installed", code="unavailable") from None
-        html = _map_html(entry, f"gaps:{thr}:{lang}:{tiles_key}",
+        html, csp = _map_html(entry, f"gaps:{thr}:{lang}:{tiles_key}",
                          lambda ds: maps.gaps_map(ds, close_gaps(ds, threshold_m=thr), threshold_m=thr,
                                                   lang=lang, tiles=tiles, tianditu_key=tk))
-    return HTMLResponse(html, headers=HTML_HEADERS)
+    return html_response(html, csp=csp)

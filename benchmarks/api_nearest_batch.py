@@ -47,7 +47,7 @@ def main() -> None:
     rng = np.random.default_rng(1)
     pts = np.column_stack([rng.uniform(BBOX[0], BBOX[2], a.points), rng.uniform(BBOX[1], BBOX[3], a.points)])
 
-    from geo_service.demo import generate_demo
+    from geo_service.app.demo import generate_demo
 
     ds = generate_demo()
     stations = ds.stations[["id", "geometry"]]

@@ -3,12 +3,12 @@
     .venv/bin/python benchmarks/assignment.py [--lp-members 500 1000] [--big-members 20000] [--seed 0]
                                               [--skip-demo] [--skip-big]
 
-1. Demo county (geo_service.demo.generate_demo), all four tiers with default parameters: wall time,
+1. Demo county (geo_service.app.demo.generate_demo), all four tiers with default parameters: wall time,
    and per tier status / gap / solver; the same in road mode (road network built inside the run);
    and the opt-in compactness model (CP-SAT) for reference.
 2. Constituents -> members, m members / 10 m constituents, 10 sectors, loads 8..12, straight-line
    metres. The same instance solved three ways in one run: ``assign_constituents_geo`` (k-nearest arcs
-   + exact pricing), ``assign_constituents`` on the dense matrix (all same-sector arcs, one flow) and
+   + exact pricing), ``assign_min_cost_flow`` on the dense matrix (all same-sector arcs, one flow) and
    the transportation LP over all same-sector arcs with HiGHS (``scipy.optimize.linprog``). Objectives
    must agree (LP is integral here); ratios are printed. Then the 20,000 / 200,000 run of ours alone
    (the full LP would have 400 M variables).
@@ -58,7 +58,7 @@ def highs_lp(cxy, mxy, cs, ms, lo, hi):
 
 
 def bench_demo(seed: int) -> None:
-    from geo_service.demo import generate_demo
+    from geo_service.app.demo import generate_demo
     from solvers.pipeline import run_optimisation
 
     ds = generate_demo()
@@ -81,7 +81,7 @@ def bench_demo(seed: int) -> None:
 def bench_lp(sizes: list[int], seed: int) -> None:
     from scipy.spatial.distance import cdist
 
-    from solvers.assignment import assign_constituents, assign_constituents_geo
+    from solvers.assignment import assign_min_cost_flow, assign_constituents_geo
 
     print("constituents -> members, loads 8..12, 10 sectors (same instance, one run):")
     print(f"  {'members':>8} {'constit.':>9} {'LP vars':>10} {'HiGHS s':>8} {'dense MCF s':>11} "
@@ -90,7 +90,7 @@ def bench_lp(sizes: list[int], seed: int) -> None:
         cxy, mxy, cs, ms = instance(m, seed)
         lp_obj, lp_s, nv = highs_lp(cxy, mxy, cs, ms, 8, 12)
         t = time.perf_counter()
-        dense = assign_constituents(cdist(cxy, mxy), 8, 12, allowed=cs[:, None] == ms[None, :])
+        dense = assign_min_cost_flow(cdist(cxy, mxy), 8, 12, allowed=cs[:, None] == ms[None, :])
         dense_s = time.perf_counter() - t
         t = time.perf_counter()
         geo = assign_constituents_geo(cxy, mxy, 8, 12, constituent_sector=cs, member_sector=ms)
@@ -115,7 +115,7 @@ def bench_big(m: int, seed: int) -> None:
 
 
 def bench_churn(seed: int) -> None:
-    from geo_service.demo import generate_demo
+    from geo_service.app.demo import generate_demo
     from solvers.pipeline import diff_results, run_optimisation
 
     ds = generate_demo()

@@ -1,14 +1,14 @@
 """Counties per minute of ``geo-service batch`` on Dask with 1 and 2 workers, vs a plain loop.
 
-Builds a synthetic province (:func:`geo_service.province.generate_province`, ``--counties``
+Builds a synthetic province (:func:`geo_service.app.province.generate_province`, ``--counties``
 counties, each ``--county-share`` of the demo county: 0.1 gives ~40 members and ~100 villages,
 1.0 a demo-sized county), stores it in an embedded store in a temporary directory, then runs
 coverage + optimisation for every county:
 
-- ``loop``: :func:`geo_service.batch.process_county` in this process, one county after another,
+- ``loop``: :func:`geo_service.app.batch.process_county` in this process, one county after another,
   on datasets already in memory (the obvious alternative, no Dask, results not written);
 - ``loop, from store``: the same, each county first read from the store (as a batch must);
-- ``dask-N, workers load``: :func:`geo_service.batch.run_batch` on a ``LocalCluster`` of N
+- ``dask-N, workers load``: :func:`geo_service.app.batch.run_batch` on a ``LocalCluster`` of N
   worker processes (1 thread each), each worker reading its counties from the store (the
   default on a LocalCluster), results written to the store as job records;
 - ``dask-N, shipped``: the same with ``load_on_workers=False``: the driver reads every dataset and
@@ -76,8 +76,8 @@ def main() -> None:
     ap.add_argument("--no-shipped", action="store_true", help="skip the load_on_workers=False runs")
     args = ap.parse_args()
 
-    from geo_service.batch import check_params, process_county, run_batch, store_province
-    from geo_service.province import generate_province
+    from geo_service.app.batch import check_params, process_county, run_batch, store_province
+    from geo_service.app.province import generate_province
     from geo_service.store import SQLiteStore
 
     load0, cores0 = os.getloadavg(), cores_available()

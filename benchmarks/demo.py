@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import shapely  # noqa: E402
 
-from geo_service.demo import DEFAULT_SEED, _generate  # noqa: E402
+from geo_service.app.demo import DEFAULT_SEED, _generate  # noqa: E402
 from geo_service.io.gpkg import read_gpkg, write_gpkg  # noqa: E402
 
 
@@ -59,7 +59,7 @@ def bench_province() -> None:
     import geopandas as gpd
     from shapely.geometry import box
 
-    from geo_service.synthetic import generate_network
+    from geo_service.app.synthetic import generate_network
 
     polys = [box(120 + i * 0.4, 40 + j * 0.3, 120.4 + i * 0.4, 40.3 + j * 0.3)
              for i in range(10) for j in range(10)]

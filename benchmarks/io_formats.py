@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from geo_service.crs import gcj02_to_wgs84
-from geo_service.demo import generate_demo
+from geo_service.app.demo import generate_demo
 from geo_service.io import read_dataset, write_dataset
 
 TARGETS = {"gpkg": "demo.gpkg", "xlsx": "demo.xlsx", "geojson": "geojson", "csv": "csv", "shp": "shp"}

@@ -30,7 +30,7 @@ import folium
 
 import maps
 from geo_service.coverage import last_mile
-from geo_service.demo import generate_demo
+from geo_service.app.demo import generate_demo
 from maps.assets import STATIC_DIR, localize
 from maps.coverage import county_bounds
 

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/nearest.py [--points 100000] [--repeat 3] [--seed 0] [--sequential]
                                            [--no-numba]
 
-Uses the demo prefecture (geo_service.demo.generate_demo) and random points over its extent.
+Uses the demo prefecture (geo_service.app.demo.generate_demo) and random points over its extent.
 Two comparisons, each ending with the nearest station and its distance in metres:
 
 * from WGS-84 lon/lat: ``StationIndex.nearest`` vs ``to_crs`` + ``sjoin_nearest``;
@@ -77,7 +77,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from geo_service import index as index_module
-    from geo_service.demo import generate_demo
+    from geo_service.app.demo import generate_demo
     from geo_service.index import StationIndex
 
     if args.no_numba:

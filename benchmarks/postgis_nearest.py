@@ -118,9 +118,9 @@ def main() -> None:
 
     from api.app import create_app
     from api.settings import Settings
-    from geo_service.demo import generate_demo
+    from geo_service.app.demo import generate_demo
     from geo_service.index import StationIndex
-    from geo_service.store_postgis import PostGISStore
+    from geo_service.store.postgis import PostGISStore
 
     with ExitStack() as stack:
         url = os.environ.get("GEO_SERVICE_TEST_PG_URL")

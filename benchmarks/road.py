@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/road.py [--repeat 3]
 
-Uses the demo prefecture (geo_service.demo.generate_demo). "After load" means the RoadNetwork
+Uses the demo prefecture (geo_service.app.demo.generate_demo). "After load" means the RoadNetwork
 is built (graph, stations attached); the timed cold run includes the one multi-source
 ``scipy.sparse.csgraph.dijkstra`` precompute plus the lookup of every village, the warm run the
 lookup alone. The baseline is networkx Dijkstra per village on the same graph
@@ -26,7 +26,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
 
-    from geo_service.demo import generate_demo
+    from geo_service.app.demo import generate_demo
     from geo_service.network import RoadNetwork
 
     ds = generate_demo()

@@ -38,7 +38,7 @@ def sf_instance() -> tuple[np.ndarray, np.ndarray]:
 def demo_instance() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The demo county: (cost villages x [stations + villages] metres, population, fixed)."""
     sys.path.insert(0, str(ROOT))
-    from geo_service.demo import generate_demo
+    from geo_service.app.demo import generate_demo
     from solvers.gaps import gap_cost_matrix
     import geopandas as gpd
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+import shapely
 from numpy.typing import ArrayLike, NDArray
 from pyproj import CRS, Geod
 
@@ -136,8 +137,6 @@ def from_wgs84(lon: ArrayLike, lat: ArrayLike, datum: Datum) -> tuple[NDArray, N
 
 def transform_geometry(geoms, func):
     """Apply a vectorised ``(lon, lat) -> (lon, lat)`` function to a shapely geometry array."""
-    import shapely
-
     def _f(coords: NDArray) -> NDArray:
         x, y = func(coords[:, 0], coords[:, 1])
         return np.column_stack([x, y])

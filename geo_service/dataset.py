@@ -25,6 +25,7 @@ from .crs import metric_crs
 from .domain import (
     LAYER_ORDER,
     LAYERS,
+    MEMBER_ROLES,
     REQUIRED_LAYERS,
     SECTORS,
     STATION_KINDS,
@@ -33,6 +34,9 @@ from .domain import (
     canonical_sector,
     canonical_station_kind,
 )
+
+# Largest whole number a field may hold: exact as a float and as JSON, and fits int64.
+MAX_WHOLE_NUMBER = 2**53 - 1
 
 _GEOM_OK = {
     "Point": {"Point"},
@@ -160,7 +164,9 @@ def _normalise_layer(spec: LayerSpec, df: pd.DataFrame, problems: list[Problem])
         if f.name not in df.columns:
             if f.required:
                 chk.add(None, f"required column '{f.name}' is missing", "missing_column", f.name)
-            df[f.name] = None
+            # an absent optional column is simply absent: blank values ([] for lists)
+            df[f.name] = pd.Series([[] if f.dtype == "list" else None for _ in range(len(df))],
+                                   index=df.index, dtype=object)
             continue
         col = df[f.name]
         out: list[Any] = []
@@ -178,8 +184,12 @@ def _normalise_layer(spec: LayerSpec, df: pd.DataFrame, problems: list[Problem])
                     fv = float(v)
                     if not np.isfinite(fv) or not fv.is_integer():
                         raise ValueError
+                    if abs(fv) > MAX_WHOLE_NUMBER:  # stored as int64 (GeoPackage/PostGIS): 500 otherwise
+                        chk.add(i, f"'{v}' is too large (at most {MAX_WHOLE_NUMBER})", "out_of_range", f.name)
+                        out.append(None)
+                        continue
                     out.append(int(fv))
-                except (TypeError, ValueError):
+                except (TypeError, ValueError, OverflowError):
                     chk.add(i, f"'{v}' is not a whole number", "bad_number", f.name)
                     out.append(None)
             elif f.dtype == "float":
@@ -251,8 +261,6 @@ def _normalise_layer(spec: LayerSpec, df: pd.DataFrame, problems: list[Problem])
             df[f.name] = pd.Series(vals, index=df.index, dtype=object)
 
     if name == "members":
-        from .domain import MEMBER_ROLES
-
         roles = []
         for i, v in enumerate(df["role"]):
             r = MEMBER_ROLES.get("" if v is None else str(v).strip().lower())

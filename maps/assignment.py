@@ -25,6 +25,7 @@ from .render import (
     feature_collection,
     finish,
     legend_html,
+    page_title,
     palette,
     simplify_m,
     tile_datum,
@@ -71,7 +72,8 @@ def assignment_map(ds, result: Any, *, sector: str | None = None, group: str | N
     check_lang(lang)
     t = T[lang]
     datum = tile_datum(tiles)
-    m = base_map(county_bounds(ds), tiles=tiles, lang=lang, tianditu_key=tianditu_key)
+    m = base_map(county_bounds(ds), tiles=tiles, lang=lang, tianditu_key=tianditu_key,
+                 title=page_title(getattr(ds, "name", None), "assignment", lang))
     mem = ds.members.reset_index(drop=True)
     for val, col, layer in ((group, "group_id", "groups"), (committee, "committee_id", "committees")):
         if val is not None and val not in set(ds.layers[layer]["id"]):

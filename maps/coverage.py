@@ -12,7 +12,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo_service.coverage import last_mile
+from geo_service.coverage import service_areas as road_service_areas
+from geo_service.coverage import village_weights
 from geo_service.domain import STATION_KIND_LABELS, STATION_KINDS
+from geo_service.network import RoadNetwork
 
 from .render import (
     DataLayer,
@@ -24,6 +28,7 @@ from .render import (
     feature_collection,
     finish,
     km,
+    page_title,
     legend_html,
     minutes,
     simplify_m,
@@ -86,8 +91,6 @@ def last_mile_table(ds, coverage: pd.DataFrame | None = None, *, network=None) -
     network, ``time_s``. Uses :func:`geo_service.coverage.last_mile` unless ``coverage`` gives it
     (either that function's columns or these)."""
     if coverage is None:
-        from geo_service.coverage import last_mile
-
         coverage = last_mile(ds, network)
     c = coverage
     if "nearest_m" in c.columns:
@@ -199,8 +202,6 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
     if mode not in ("straight", "road"):
         raise ValueError(f"mode must be 'straight' or 'road', got {mode!r}")
     if mode == "road" and network is None and coverage is None:
-        from geo_service.network import RoadNetwork
-
         network = RoadNetwork.from_dataset(ds)
     thresholds = [float(x) for x in (thresholds_m if mode == "straight" else thresholds_s)]
     if not thresholds or any(not np.isfinite(x) or x <= 0 for x in thresholds) or thresholds != sorted(thresholds):
@@ -208,16 +209,15 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
     t = T[lang]
     fmt = (lambda v: km(v, lang)) if mode == "straight" else (lambda v: minutes(v, lang))
     datum = tile_datum(tiles)
-    m = base_map(county_bounds(ds), tiles=tiles, lang=lang, tianditu_key=tianditu_key)
+    m = base_map(county_bounds(ds), tiles=tiles, lang=lang, tianditu_key=tianditu_key,
+                 title=page_title(getattr(ds, "name", None), "coverage", lang))
 
     # service areas (drawn first: underneath), largest first
     if service_areas is None:
         if mode == "straight":
             service_areas = straight_service_areas(ds, thresholds)
         else:
-            from geo_service.coverage import service_areas as _sa
-
-            service_areas = _sa(ds, network, thresholds, dissolve=True)
+            service_areas = road_service_areas(ds, network, thresholds, dissolve=True)
     key = "threshold_m" if "threshold_m" in service_areas.columns else "threshold_s"
     sa = service_areas.dropna(subset=["geometry"])
     sa = sa.assign(_g=simplify_m(sa, simplify_tolerance_m, ds.metric_crs)) if len(sa) else sa
@@ -274,7 +274,8 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
     # gaps: beyond the gap threshold, ranked by population (then distance)
     gap_t = float(gap_threshold) if gap_threshold is not None else thresholds[min(1, len(thresholds) - 1)]
     gap_mask = ~(measure <= gap_t)
-    order = np.lexsort((-np.nan_to_num(measure, posinf=1e18), -pop))
+    vw = village_weights(v)  # persons, or 1 per village where the population is unknown
+    order = np.lexsort((-np.nan_to_num(measure, posinf=1e18), -vw.weights))
     ranked = [i for i in order if gap_mask[i]]
     rank_of = {i: r + 1 for r, i in enumerate(ranked)}
     gi = np.array(ranked, dtype=int)
@@ -314,20 +315,24 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
             + f'<div class="gs-note">{esc(size_note)}</div>', position="bottomright", css_class="gs-legend-box")
 
     # summary: population covered per threshold + top gaps
-    total = int(pop.sum())
+    wts = vw.weights
+    total = int(round(wts.sum()))
     head = (f'<div class="gs-title">{esc(ds.name)} · {esc(t["summary"])}</div>'
             f'<table><tr><th>{esc(t["threshold"])}</th><th>{esc(t["covered"])}</th><th>{esc(t["share"])}</th></tr>')
     body = []
     for thr in thresholds:
-        cov = int(pop[measure <= thr].sum())
+        cov = int(round(wts[measure <= thr].sum()))
         share = f"{100.0 * cov / total:.1f}%" if total else "–"
         body.append(f"<tr><td>{esc(fmt(thr))}</td><td>{cov:,}</td><td>{esc(share)}</td></tr>")
-    body.append(f'<tr><td>{esc(t["total_pop"])}</td><td>{total:,}</td><td></td></tr></table>')
+    total_label = t["total_pop"] if vw.basis == "population" else ("村数" if lang == "zh" else "Villages")
+    body.append(f'<tr><td>{esc(total_label)}</td><td>{total:,}</td><td></td></tr></table>')
+    if vw.note:  # said once: shares count villages (or fill unknown populations)
+        body.append(f'<div class="gs-note">{esc(vw.note)}</div>')
     if not ranked:
-        gl = [f'<div class="gs-note" style="margin-top:6px">{esc(t["no_gaps"].format(t=fmt(gap_t)))}</div><ol>']
+        gl = [f'<div class="gs-note gs-mt">{esc(t["no_gaps"].format(t=fmt(gap_t)))}</div><ol>']
     else:
         title = t["gap_list"].format(n=min(top_gaps, len(ranked)))
-        gl = [f'<div class="gs-title" style="margin-top:6px">{esc(title)} &gt; {esc(fmt(gap_t))}</div>',
+        gl = [f'<div class="gs-title gs-mt">{esc(title)} &gt; {esc(fmt(gap_t))}</div>',
               '<ol class="gs-gaps">']
     for i in ranked[:top_gaps]:
         gl.append(f"<li>{esc(v['name'].iloc[i])}（{esc(tnames.get(v['township_id'].iloc[i], ''))}）"

@@ -1,10 +1,24 @@
 """Building blocks shared by the maps: base map and tiles, compact GeoJSON layers, legend boxes.
 
-Safety: nothing that comes from data is ever put into HTML as markup. Feature properties travel
-as JSON (``<``, ``>``, ``&``, ``'`` escaped as ``\\u003c`` ... so a ``</script>`` in a name cannot
-end the script), and the page's small runtime (:data:`RUNTIME_JS`) builds tooltips, popups and
-search suggestions with ``textContent``. Boxes rendered in Python (legend, summary, gap ranking)
-escape with :func:`html.escape`. Layer names shown by Leaflet's layer control are escaped too.
+Safety: text from data or from a request (names, sectors, legends, query parameters) is never
+template source and never markup. Folium/branca render each element's macro and then compile
+that output as a Jinja template a second time (``Element(output)``), which would evaluate any
+``{{ ... }}`` in a name on the server. Here the page is a :class:`PageFigure`: its sections are
+emitted verbatim (:class:`Literal`, no template) after the first pass, so that second pass never
+runs, and our own elements keep data out of every macro anyway:
+
+* feature properties and layer styles travel as JSON in ``<script type="application/json">``
+  blocks (:func:`json_block`; ``<``, ``>``, ``&``, ``'``, U+2028/9 escaped as ``\\u003c`` ...,
+  so a ``</script>`` in a name cannot end the block), read by the page's runtime
+  (:data:`RUNTIME_JS`), which builds tooltips, popups and search suggestions with ``textContent``;
+* boxes rendered in Python (legend, summary, gap ranking, title) escape with :func:`html.escape`
+  and are emitted as :class:`Literal` markup; colours ride in ``data-c`` attributes that the
+  runtime applies through CSSOM (no inline ``style`` attributes, so a strict Content-Security-Policy
+  without ``'unsafe-inline'`` holds); layer names shown by Leaflet's layer control are escaped.
+
+The executable inline scripts (our runtime, Folium's map code) hold element names, our
+constants and numbers only; the service allows them by SHA-256 hash (see
+``api.web.content_security_policy``).
 
 Size: points are drawn as canvas circle markers through one ``L.geoJson`` per layer, each feature
 carrying only a name, a style class and its popup values (the field labels live once per layer);
@@ -18,16 +32,17 @@ so the overlays line up with the tiles; the data themselves are never changed.
 from __future__ import annotations
 
 import html
-import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import folium
 import numpy as np
+import orjson
 import shapely
-from branca.element import Element, MacroElement
+from branca.element import Element, Figure, MacroElement
 from folium.elements import JSCSSMixin
 from folium.template import Template
 
@@ -67,6 +82,78 @@ def minutes(seconds: float, lang: str = "zh") -> str:
 def esc(value: Any) -> str:
     """HTML-escape any value (None -> empty string)."""
     return "" if value is None else html.escape(str(value), quote=True)
+
+
+MAP_TITLES = {"coverage": {"zh": "覆盖图", "en": "Coverage map"},
+              "assignment": {"zh": "分配图", "en": "Assignment map"},
+              "gaps": {"zh": "补点方案图", "en": "Gap-closing map"}}
+
+
+def page_title(dataset_name: Any, kind: str, lang: str = "zh") -> str:
+    """The page title of a map: ``"佳木斯演示 · 覆盖图"`` (plain text; escaped when rendered)."""
+    label = MAP_TITLES[kind][check_lang(lang)]
+    name = "" if dataset_name is None else str(dataset_name).strip()
+    return f"{name} · {label}" if name else label
+
+
+# --- the page: no second template pass ------------------------------------------------------------
+
+class Literal(Element):
+    """A piece of finished HTML emitted verbatim: never compiled or rendered as a template."""
+
+    def __init__(self, markup: str):
+        super().__init__()
+        self._name = "Literal"
+        self.markup = str(markup)
+
+    def render(self, **kwargs) -> str:
+        return self.markup
+
+
+class PageFigure(Figure):
+    """The page around a map: ``<html lang>``, ``<meta charset>``, an escaped ``<title>``.
+
+    Branca renders every macro element once and wraps the output in ``Element(output)``, which
+    compiles it as Jinja source and renders it again. :meth:`render` replaces those wrappers with
+    :class:`Literal` (the first pass's output, verbatim) before the page is assembled, so text
+    that reached a macro can only ever show as text; the page template itself sees the sections
+    and the title only as values.
+    """
+
+    _template = Template(
+        "<!DOCTYPE html>\n"
+        "<html lang=\"{{ this.html_lang }}\">\n<head>\n<meta charset=\"utf-8\">\n"
+        "<title>{{ this.title|e }}</title>\n"
+        "{{ this.header.render(**kwargs) }}\n</head>\n<body>\n"
+        "{{ this.html.render(**kwargs) }}\n"
+        "<script>\n{{ this.script.render(**kwargs) }}\n</script>\n"
+        "</body>\n</html>\n")
+
+    def __init__(self, *, title: str = "", lang: str = "zh"):
+        super().__init__(title=title)
+        self._name = "PageFigure"
+        self.html_lang = "zh-CN" if check_lang(lang) == "zh" else "en"
+        self.header._children.pop("meta_http", None)  # <meta charset> comes first instead
+
+    def render(self, **kwargs) -> str:
+        for child in list(self._children.values()):
+            child.render(**kwargs)
+        for section in (self.header, self.html, self.script):
+            for key, el in list(section._children.items()):
+                if el._template_str is not None:  # branca's Element(macro output): keep it as text
+                    lit = Literal(el._template_str)
+                    lit._parent = section
+                    section._children[key] = lit
+        return self._template.render(this=self, kwargs=kwargs)
+
+
+def json_block(block_id: str, payload: Any) -> Literal:
+    """``<script type="application/json" id=block_id>`` holding ``payload`` (:func:`js_json`).
+
+    ``block_id`` is ours (an element name), never data."""
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", block_id):
+        raise ValueError(f"block_id must be an identifier, got {block_id!r}")
+    return Literal(f'<script type="application/json" id="{block_id}">{js_json(payload)}</script>')
 
 
 # --- tiles ---------------------------------------------------------------------------------------------
@@ -115,21 +202,39 @@ def tile_datum(tiles: str) -> str:
     return TILE_SOURCES[tiles].datum
 
 
+def _origins(src: TileSource) -> list[str]:
+    """The ``https://host`` origins tiles of ``src`` load from (one per subdomain)."""
+    base = src.url.split("/", 3)
+    host = base[2]
+    subs = src.subdomains if "{s}" in host else "-"
+    return [f"{base[0]}//{host.replace('{s}', s)}" for s in subs]
+
+
+def tile_hosts(m: folium.Map) -> list[str]:
+    """The origins the map's tile layers load images from (for a CSP ``img-src``); [] without tiles."""
+    return list(getattr(m, "gs_tile_hosts", []))
+
+
 def base_map(bounds: Sequence[float], *, tiles: str = "osm", lang: str = "zh",
-             tianditu_key: str | None = None) -> folium.Map:
+             tianditu_key: str | None = None, title: str = "") -> folium.Map:
     """An empty map fitted to ``bounds`` (minx, miny, maxx, maxy; WGS-84 degrees).
 
     ``tiles`` picks the base layer; the other tile sources of the same datum are offered in the
     layer control (switching datum would misplace the overlays). ``"none"``: no tiles at all
     (a plain grey background, for intranets without a tile server). Tianditu needs a key
-    (``tianditu_key``); it is listed only when one is given.
+    (``tianditu_key``, letters and digits); it is listed only when one is given. ``title``: the
+    page's ``<title>`` (plain text, see :func:`page_title`).
     """
     check_lang(lang)
     datum = tile_datum(tiles)
     if tiles == "tianditu" and not tianditu_key:
         raise ValueError("tiles='tianditu' needs tianditu_key (a Tianditu developer key, 'tk')")
+    if tianditu_key and not re.fullmatch(r"[A-Za-z0-9]{1,128}", tianditu_key):
+        raise ValueError("tianditu_key must be 1-128 letters and digits (a Tianditu developer key)")
     m = folium.Map(location=None, tiles=None, prefer_canvas=True, control_scale=True,
                    zoom_control=True)
+    PageFigure(title=title, lang=lang).add_child(m)  # replaces Folium's Figure as the root
+    m.gs_tile_hosts = []
     if tiles != "none":
         chosen = [TILE_SOURCES[tiles]] + [s for k, s in TILE_SOURCES.items()
                                           if k != tiles and s.datum == datum
@@ -139,13 +244,14 @@ def base_map(bounds: Sequence[float], *, tiles: str = "osm", lang: str = "zh",
             folium.TileLayer(tiles=url, attr=src.attr, name=src.names[lang], subdomains=src.subdomains,
                              max_zoom=src.max_zoom, overlay=False, control=True,
                              show=src is chosen[0]).add_to(m)
+            m.gs_tile_hosts += _origins(src)
     minx, miny, maxx, maxy = (float(b) for b in bounds)
     if datum == "gcj02":
         (minx, maxx), (miny, maxy) = wgs84_to_gcj02(np.array([minx, maxx]), np.array([miny, maxy]))
     m.fit_bounds([[float(miny), float(minx)], [float(maxy), float(maxx)]])
-    m.get_root().header.add_child(Element(f"<style>{RUNTIME_CSS}</style>"), name="gs_css")
-    m.get_root().header.add_child(Element(f"<script>{RUNTIME_JS}</script>"), name="gs_js")
-    m.get_root().html.add_child(Element(f'<div class="gs-datum" hidden data-datum="{datum}"></div>'),
+    m.get_root().header.add_child(Literal(f"<style>{RUNTIME_CSS}</style>"), name="gs_css")
+    m.get_root().header.add_child(Literal(f"<script>{RUNTIME_JS}</script>"), name="gs_js")
+    m.get_root().html.add_child(Literal(f'<div class="gs-datum" hidden data-datum="{esc(datum)}"></div>'),
                                 name="gs_datum")
     return m
 
@@ -153,8 +259,10 @@ def base_map(bounds: Sequence[float], *, tiles: str = "osm", lang: str = "zh",
 # --- GeoJSON --------------------------------------------------------------------------------------------
 
 def js_json(obj: Any) -> str:
-    """JSON safe to embed in a ``<script>`` (UTF-8 kept; ``< > & '`` and line separators escaped)."""
-    s = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    """JSON safe to embed in a ``<script>`` (UTF-8 kept; ``< > & '`` and line separators escaped).
+
+    NaN and infinities become ``null`` (orjson)."""
+    s = orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS).decode()
     return (s.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
             .replace("'", "\\u0027").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
@@ -226,12 +334,15 @@ def feature_collection(geoms: Sequence, names: Sequence[Any], *, classes: Sequen
         if search is not None:
             props["s"] = _clean(search[i])
         feats.append({"type": "Feature", "properties": props,
-                      "geometry": json.loads(shapely.to_geojson(g))})
+                      "geometry": orjson.loads(shapely.to_geojson(g))})
     return {"type": "FeatureCollection", "features": feats}
 
 
 class DataLayer(folium.map.Layer):
     """An overlay drawn by the page runtime from a compact FeatureCollection.
+
+    The collection and ``config`` travel in a JSON block (:func:`json_block`) next to the map;
+    the layer's script names only that block, so no data ever reaches a template.
 
     ``config``: ``styles`` (style class -> Leaflet path style; ``symbol``/``size``/``color`` draw a
     text symbol marker, ``label`` a numbered badge, otherwise points are circle markers),
@@ -241,7 +352,7 @@ class DataLayer(folium.map.Layer):
 
     _template = Template("""
         {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = gs.layer({{ this.data_js }}, {{ this.config_js }});
+        var {{ this.get_name() }} = gs.layerFrom({{ this.block_id|tojson }});
         {% endmacro %}
     """)
 
@@ -250,8 +361,13 @@ class DataLayer(folium.map.Layer):
         super().__init__(name=esc(name), overlay=True, control=control, show=show)
         self._name = "DataLayer"
         self.data = data
-        self.data_js = js_json(data)
-        self.config_js = js_json(config)
+        self.config = config
+        self.block_id = f"{self.get_name()}_data"
+
+    def render(self, **kwargs):
+        self.get_root().html.add_child(json_block(self.block_id, {"data": self.data, "config": self.config}),
+                                       name=self.block_id)
+        super().render(**kwargs)
 
     @property
     def n_features(self) -> int:
@@ -296,27 +412,30 @@ class NameSearch(JSCSSMixin, MacroElement):
 
 # --- boxes (legend, summary) ---------------------------------------------------------------------------
 
+BOX_POSITIONS = ("bottomright", "bottomleft", "topright", "topleft")
+
+
 def add_box(m: folium.Map, inner_html: str, *, position: str = "bottomright", css_class: str = "") -> None:
-    """Add a fixed box of (already escaped) HTML to the map page at ``position``."""
-    pos = {"bottomright": "bottom:28px;right:10px", "bottomleft": "bottom:52px;left:10px",
-           "topright": "top:10px;right:60px", "topleft": "top:90px;left:60px"}[position]
-    m.get_root().html.add_child(Element(
-        f'<div class="gs-box {css_class}" style="{pos}">{inner_html}</div>'))
+    """Add a fixed box of (already escaped) HTML to the map page at ``position``.
+
+    The markup is emitted verbatim (:class:`Literal`), never rendered as a template."""
+    if position not in BOX_POSITIONS:
+        raise ValueError(f"position must be one of {', '.join(BOX_POSITIONS)}, got {position!r}")
+    m.get_root().html.add_child(Literal(
+        f'<div class="gs-box gs-{position} {esc(css_class)}">{inner_html}</div>'))
 
 
 def legend_html(title: str, rows: Iterable[tuple[str, str, str]]) -> str:
-    """A legend: ``rows`` of (swatch kind ``circle``/``square``/``line``/symbol text, colour, label)."""
+    """A legend: ``rows`` of (swatch kind ``circle``/``square``/``line``/symbol text, colour, label).
+
+    Colours ride in ``data-c`` (applied by the runtime), not in ``style`` attributes (CSP)."""
     out = [f'<div class="gs-legend"><div class="gs-title">{esc(title)}</div>']
     for kind, colour, label in rows:
         c = esc(colour)
-        if kind == "circle":
-            sw = f'<span class="gs-sw" style="background:{c};border-radius:50%"></span>'
-        elif kind == "square":
-            sw = f'<span class="gs-sw" style="background:{c};opacity:.55;border:1px solid {c}"></span>'
-        elif kind == "line":
-            sw = f'<span class="gs-sw" style="height:0;border-top:3px solid {c};margin-top:6px"></span>'
+        if kind in ("circle", "square", "line"):
+            sw = f'<span class="gs-sw gs-sw-{kind}" data-c="{c}"></span>'
         else:
-            sw = f'<span class="gs-symsw" style="color:{c}">{esc(kind)}</span>'
+            sw = f'<span class="gs-symsw" data-c="{c}">{esc(kind)}</span>'
         out.append(f'<div class="gs-row">{sw}<span>{esc(label)}</span></div>')
     out.append("</div>")
     return "".join(out)
@@ -356,13 +475,19 @@ def palette(n: int, *, pastel: bool = False) -> list[str]:
 
 
 RUNTIME_CSS = """
+.gs-bottomright{bottom:28px;right:10px}.gs-bottomleft{bottom:52px;left:10px}
+.gs-topright{top:10px;right:60px}.gs-topleft{top:90px;left:60px}.gs-mt{margin-top:6px}
 .gs-box{position:fixed;z-index:1000;background:rgba(255,255,255,.93);padding:6px 9px;border-radius:5px;
  box-shadow:0 1px 4px rgba(0,0,0,.35);font:12px/1.4 "Helvetica Neue",Arial,"PingFang SC","Microsoft YaHei",sans-serif;
  max-height:45vh;overflow:auto;max-width:300px}
 .gs-title{font-weight:bold;margin:2px 0 4px}
 .gs-row{display:flex;align-items:center;gap:6px;margin:2px 0}
 .gs-sw{display:inline-block;width:14px;height:14px;flex:none}
-.gs-symsw{display:inline-block;width:14px;text-align:center;font-size:15px;flex:none;text-shadow:0 0 2px #fff}
+.gs-sw-circle{background:var(--c);border-radius:50%}
+.gs-sw-square{background:var(--c);opacity:.55;border:1px solid var(--c)}
+.gs-sw-line{height:0;border-top:3px solid var(--c);margin-top:6px}
+.gs-symsw{display:inline-block;width:14px;text-align:center;font-size:15px;flex:none;text-shadow:0 0 2px #fff;
+ color:var(--c)}
 .gs-box table{border-collapse:collapse}.gs-box td,.gs-box th{padding:1px 5px;text-align:right}
 .gs-box td:first-child,.gs-box th:first-child{text-align:left}
 .gs-popup-title{font-weight:bold;font-size:13px;margin-bottom:3px}
@@ -428,7 +553,16 @@ var gs = (function () {
       }
     });
   }
-  return {el: el, layer: layer};
+  function layerFrom(id) {
+    var b = JSON.parse(document.getElementById(id).textContent);
+    return layer(b.data, b.config);
+  }
+  function paint() {  // legend colours: data-c -> CSS variable (CSSOM: allowed by a strict CSP)
+    var list = document.querySelectorAll('[data-c]');
+    for (var i = 0; i < list.length; i++) { list[i].style.setProperty('--c', list[i].getAttribute('data-c')); }
+  }
+  if (document.readyState === 'loading') { document.addEventListener('DOMContentLoaded', paint); } else { paint(); }
+  return {el: el, layer: layer, layerFrom: layerFrom};
 })();
 """
 

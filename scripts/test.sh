@@ -31,5 +31,8 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+echo "==> checking the import layers (pyproject.toml [tool.importlinter])"
+.venv/bin/lint-imports
+
 echo "==> running the test suite"
 exec .venv/bin/python -m pytest "$@"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -112,8 +113,13 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
                        "villages": "、".join(vnames.get(v, v) for v in vs),
                        "townships": "、".join(tnames.get(t, t) for t in ts),
                        "constituents": len(ds_)})
-    members = pd.DataFrame(m_rows)
-    responsibility = pd.DataFrame(r_rows)
+    # explicit columns: an empty layer still gets its header row
+    members = pd.DataFrame(m_rows, columns=["member_id", "member_name", "sector", "group_id", "group_name",
+                                            "committee_id", "committee_name", "station_id", "station_name",
+                                            "constituents", "total_cost", "mean_cost", "max_cost"])
+    responsibility = pd.DataFrame(r_rows, columns=["member_id", "member_name", "sector", "role", "group_name",
+                                                   "committee_name", "station_name", "villages", "townships",
+                                                   "constituents"])
 
     g_rows = []
     for _, g in ds.groups.iterrows():
@@ -127,7 +133,9 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
                        "villages": "、".join(vnames.get(v, v) for v in vs),
                        "townships": "、".join(sorted({tnames.get(v_town.get(v, ""), "") for v in vs} - {""})),
                        "population": int(sum(v_pop.get(v, 0) for v in vs))})
-    groups = pd.DataFrame(g_rows)
+    groups = pd.DataFrame(g_rows, columns=["group_id", "group_name", "sectors", "station_id", "station_name",
+                                           "members", "n_villages", "village_ids", "villages", "townships",
+                                           "population"])
 
     up = tiers["townships"].extra.get("uncovered_population", {}) if "townships" in tiers else {}
     k_rows = []
@@ -139,7 +147,8 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
                        "n_townships": len(ts), "township_ids": ";".join(ts),
                        "townships": "、".join(tnames.get(t, t) for t in ts),
                        "uncovered_population": float(sum(up.get(t, 0) for t in ts))})
-    committees = pd.DataFrame(k_rows)
+    committees = pd.DataFrame(k_rows, columns=["committee_id", "committee_name", "members", "n_townships",
+                                               "township_ids", "townships", "uncovered_population"])
 
     s_rows = []
     for _, s in ds.stations.iterrows():
@@ -151,7 +160,8 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
                        "groups": "、".join(gnames.get(g, g) for g in gs),
                        "members": int(mem["group_id"].astype(str).isin(gs).sum()),
                        "over_capacity": bool(pd.notna(cap) and len(gs) > cap)})
-    stations = pd.DataFrame(s_rows)
+    stations = pd.DataFrame(s_rows, columns=["station_id", "station_name", "station_kind", "sectors", "capacity",
+                                             "n_groups", "groups", "members", "over_capacity"])
 
     unc = []
     if "villages" in tiers:
@@ -212,8 +222,6 @@ def result_layers(result: Any, ds: Any) -> dict[str, Any]:
     - ``villages``: the villages tier 2 considered, with ``group_id`` (None = uncovered) and population;
     - ``stations``: station points with the groups they host.
     """
-    import geopandas as gpd
-
     t = result_tables(result, ds)
     mem = ds.members[["id", "geometry"]].rename(columns={"id": "member_id"})
     members = gpd.GeoDataFrame(mem.merge(t["responsibility"], on="member_id", how="left"),

@@ -148,6 +148,7 @@ def test_settings_from_env_and_file(tmp_path, monkeypatch):
 
 # --- datasets ----------------------------------------------------------------------------------
 
+@pytest.mark.slow  # > 3 s
 def test_upload_list_get_delete(c, tiny, tmp_path):
     gpkg = write_gpkg(tiny, tmp_path / "county.gpkg")
     with open(gpkg, "rb") as fh:
@@ -280,6 +281,7 @@ def test_personal_fields_only_for_planner_and_admin(c):
 
 # --- feature edits -----------------------------------------------------------------------------
 
+@pytest.mark.slow  # > 3 s
 def test_feature_edit_with_etags(c):
     url = "/v1/datasets/tiny/villages/V2"
     r = c.get(url, headers=hdr("admin"))
@@ -330,6 +332,7 @@ def test_invalid_edits_are_refused_and_nothing_stored(c):
     assert c.get("/v1/datasets/tiny", headers=hdr("viewer")).json()["version"] == 1
 
 
+@pytest.mark.slow  # > 3 s
 def test_feature_create_and_delete(c):
     url = "/v1/datasets/tiny/stations/S9"
     new = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [LON0 + 0.15, LAT0 + 0.09]},
@@ -455,9 +458,9 @@ def test_coverage_matches_the_library(c, tiny):
 # --- start-up and logs -------------------------------------------------------------------------
 
 def test_demo_loaded_into_an_empty_store(tmp_path, tiny, monkeypatch):
-    import geo_service.demo
+    import geo_service.app.demo
 
-    monkeypatch.setattr(geo_service.demo, "generate_demo", lambda *a, **k: tiny)  # the wiring, not the generator
+    monkeypatch.setattr(geo_service.app.demo, "generate_demo", lambda *a, **k: tiny)  # the wiring, not the generator
     from api.app import create_app
     from api.settings import Settings
 
@@ -506,6 +509,7 @@ def test_dataset_export(c, tmp_path, fmt):
     assert read_dataset(path).constituents["phone"].isna().all()
 
 
+@pytest.mark.slow  # > 3 s
 def test_concurrent_edits_of_different_features_both_land(c):
     """Two editors of different villages at once: the store's version check makes one retry, and
     neither edit is lost."""

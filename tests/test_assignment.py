@@ -15,7 +15,7 @@ from scipy.spatial.distance import cdist
 
 from solvers import assignment as A
 from solvers.assignment import (
-    assign_constituents,
+    assign_min_cost_flow,
     assign_constituents_geo,
     assign_groups_to_stations,
     assign_townships_to_committees,
@@ -57,7 +57,7 @@ def test_brute_force_small():
     rng = np.random.default_rng(3)
     for _ in range(5):
         cost = rng.uniform(0, 1000, (7, 3)).round(1)
-        res = assign_constituents(cost, 1, 3)
+        res = assign_min_cost_flow(cost, 1, 3)
         assert res.status == "optimal"
         assert res.objective == pytest.approx(brute_force(cost, 1, 3), abs=1e-6)
         assert res.bound <= res.objective
@@ -72,7 +72,7 @@ def test_matches_lp(n, m, seed, lo, extra, masked):
     cost = rng.uniform(0, 5000, (n, m))
     hi = max(lo, -(-n // m)) + extra
     allowed = rng.random((n, m)) < 0.7 if masked else None
-    res = assign_constituents(cost, lo, hi, allowed=allowed)
+    res = assign_min_cost_flow(cost, lo, hi, allowed=allowed)
     ref = lp_optimum(cost, lo, hi, allowed)
     if ref is None:
         assert res.status == "infeasible" and res.diagnostics
@@ -91,7 +91,7 @@ def test_geo_pricing_is_exact(seed):
     rng = np.random.default_rng(seed)
     cx, mx, cs, ms = clustered(rng, 300, 30, sectors=3)
     geo = assign_constituents_geo(cx, mx, 8, 12, constituent_sector=cs, member_sector=ms, k=1)
-    dense = assign_constituents(cdist(cx, mx), 8, 12, allowed=cs[:, None] == ms[None, :])
+    dense = assign_min_cost_flow(cdist(cx, mx), 8, 12, allowed=cs[:, None] == ms[None, :])
     assert geo.status == dense.status == "optimal"
     assert geo.rounds > 1  # the k=1 arcs were not enough: pricing added arcs
     assert geo.objective == pytest.approx(dense.objective, rel=1e-9)
@@ -101,14 +101,14 @@ def test_geo_pricing_is_exact(seed):
 def test_dense_pricing_path(monkeypatch):
     rng = np.random.default_rng(0)
     cost = cdist(rng.uniform(0, 1e4, (200, 2)), rng.uniform(0, 1e4, (20, 2)))
-    full = assign_constituents(cost, 8, 12)
-    monkeypatch.setattr(A, "DENSE_ARC_LIMIT", 100)
-    priced = assign_constituents(cost, 8, 12, k=3)
+    full = assign_min_cost_flow(cost, 8, 12)
+    monkeypatch.setattr(A.transport, "DENSE_ARC_LIMIT", 100)  # where the solver reads it
+    priced = assign_min_cost_flow(cost, 8, 12, k=3)
     assert priced.status == "optimal" and priced.rounds > 1 and priced.n_arcs < full.n_arcs
     assert priced.objective == pytest.approx(full.objective, rel=1e-9)
     # too few arcs to be feasible: the candidate set widens until it is
     crowded = cdist(*clustered(np.random.default_rng(5), 200, 20)[:2])
-    assert assign_constituents(crowded, 8, 12, k=2).objective == pytest.approx(
+    assert assign_min_cost_flow(crowded, 8, 12, k=2).objective == pytest.approx(
         lp_optimum(crowded, 8, 12), rel=1e-7)
 
 
@@ -118,7 +118,7 @@ def test_cross_sector_geo_matches_dense():
     cs[:] = 0  # every constituent in sector 0: half of them must fall back to sector 1
     geo = assign_constituents_geo(cx, mx, 0, 12, constituent_sector=cs, member_sector=ms,
                                   cross_penalty=3000.0, k=2)
-    dense = assign_constituents(cdist(cx, mx), 0, 12, allowed=cs[:, None] == ms[None, :], cross_penalty=3000.0)
+    dense = assign_min_cost_flow(cdist(cx, mx), 0, 12, allowed=cs[:, None] == ms[None, :], cross_penalty=3000.0)
     assert geo.status == dense.status == "optimal"
     assert geo.objective == pytest.approx(dense.objective, rel=1e-9)
     assert (ms[geo.assignment] == 1).sum() == 120 - 6 * 12
@@ -128,7 +128,7 @@ def test_locks_are_kept():
     rng = np.random.default_rng(1)
     cost = rng.uniform(0, 1000, (30, 3))
     locks = {0: 2, 5: 2, 7: 0}
-    res = assign_constituents(cost, 8, 12, locks=locks)
+    res = assign_min_cost_flow(cost, 8, 12, locks=locks)
     assert res.status == "optimal"
     assert all(res.assignment[i] == j for i, j in locks.items())
     # same optimum as forcing the locked arcs through the cost matrix
@@ -136,7 +136,7 @@ def test_locks_are_kept():
     for i, j in locks.items():
         forced[i, :] += 1e5
         forced[i, j] -= 1e5
-    free = assign_constituents(forced, 8, 12)
+    free = assign_min_cost_flow(forced, 8, 12)
     assert res.objective == pytest.approx(free.objective, rel=1e-9)
 
 
@@ -154,11 +154,11 @@ def test_locks_geo_and_over_max():
 
 def test_lock_validation():
     with pytest.raises(ValueError, match="member index 9"):
-        assign_constituents(np.ones((3, 2)), 0, 3, locks={0: 9})
+        assign_min_cost_flow(np.ones((3, 2)), 0, 3, locks={0: 9})
     with pytest.raises(ValueError, match=r"cost\[1, 0\]"):
-        assign_constituents(np.array([[1.0, 2.0], [-1.0, 0.0]]), 0, 2)
+        assign_min_cost_flow(np.array([[1.0, 2.0], [-1.0, 0.0]]), 0, 2)
     with pytest.raises(ValueError, match="min_load 5 > max_load 3"):
-        assign_constituents(np.ones((3, 2)), 5, 3)
+        assign_min_cost_flow(np.ones((3, 2)), 5, 3)
 
 
 def test_max_load_diagnosis_and_relaxation():
@@ -166,7 +166,7 @@ def test_max_load_diagnosis_and_relaxation():
     cost = rng.uniform(0, 1000, (50 + 40, 3 + 5))
     sectors_c = np.array(["农业"] * 50 + ["经济"] * 40)
     sectors_m = np.array(["农业"] * 3 + ["经济"] * 5)
-    res = assign_constituents(cost, 0, 12, allowed=sectors_c[:, None] == sectors_m[None, :],
+    res = assign_min_cost_flow(cost, 0, 12, allowed=sectors_c[:, None] == sectors_m[None, :],
                               member_labels=list(sectors_m))
     assert res.status == "infeasible"
     (d,) = res.diagnostics
@@ -177,7 +177,7 @@ def test_max_load_diagnosis_and_relaxation():
     # the answer is the relaxed optimum, not empty
     assert (res.assignment >= 0).all() and res.loads[:3].max() <= 17 and res.loads[3:].max() <= 12
     # the suggested fallback solves it within the original max
-    fb = assign_constituents(cost, 0, 12, allowed=sectors_c[:, None] == sectors_m[None, :], cross_penalty=5000)
+    fb = assign_min_cost_flow(cost, 0, 12, allowed=sectors_c[:, None] == sectors_m[None, :], cross_penalty=5000)
     assert fb.status == "optimal" and fb.loads.max() <= 12
 
 
@@ -198,7 +198,7 @@ def test_min_load_and_no_member_diagnosis():
 def test_reachability_diagnosis():
     cost = np.ones((3, 2))
     allowed = np.array([[1, 0], [1, 0], [1, 1]], bool)  # two rows can only use member 0 (max 1)
-    res = assign_constituents(cost, 0, np.array([1, 5]), allowed=allowed)
+    res = assign_min_cost_flow(cost, 0, np.array([1, 5]), allowed=allowed)
     assert res.status == "infeasible"
     assert res.diagnostics[-1]["quota"] == "reachability" and res.diagnostics[-1]["short_by"] == 1
     assert (res.assignment == -1).sum() == 1 and res.assignment[2] == 1
@@ -223,7 +223,7 @@ def test_minimal_change_moves_only_what_it_must():
 
 def test_moves_report_capacity_reason():
     cost = np.array([[0.0, 10.0], [0.0, 10.0], [0.0, 10.0]])
-    res = assign_constituents(cost, 0, np.array([2, 3]), previous=np.array([0, 0, 0]), churn_weight=100)
+    res = assign_min_cost_flow(cost, 0, np.array([2, 3]), previous=np.array([0, 0, 0]), churn_weight=100)
     assert res.moved["moved"] == 1 and res.moved["capacity"] == 1
 
 
@@ -234,7 +234,7 @@ def test_determinism():
     b = assign_constituents_geo(cx, mx, 8, 12, constituent_sector=cs, member_sector=ms, k=2, seed=1)
     assert np.array_equal(a.assignment, b.assignment) and a.objective == b.objective
     cost = rng.uniform(0, 100, (30, 4)).round()  # many ties
-    assert np.array_equal(assign_constituents(cost, 5, 10).assignment, assign_constituents(cost, 5, 10).assignment)
+    assert np.array_equal(assign_min_cost_flow(cost, 5, 10).assignment, assign_min_cost_flow(cost, 5, 10).assignment)
 
 
 def test_time_limit_gives_honest_bound():
@@ -318,7 +318,7 @@ def test_geo_equals_dense_model(seed, n, m, sectors, k, cross, churn, lo, span, 
     geo = assign_constituents_geo(cx, mx, lo, hi, constituent_sector=cs, member_sector=ms, cross_penalty=pen,
                                   previous=prev, churn_weight=churn, locks=locks, k=k, target_load=lo + span // 2,
                                   over_target_penalty=tpen)
-    dense = assign_constituents(cdist(cx, mx), lo, hi, allowed=cs[:, None] == ms[None, :], cross_penalty=pen,
+    dense = assign_min_cost_flow(cdist(cx, mx), lo, hi, allowed=cs[:, None] == ms[None, :], cross_penalty=pen,
                                 previous=prev, churn_weight=churn, locks=locks, target_load=lo + span // 2,
                                 over_target_penalty=tpen)
     assert geo.status == dense.status
@@ -335,7 +335,7 @@ def test_target_penalty_brute_force():
     rng = np.random.default_rng(12)
     for pen in (0.0, 150.0, 5000.0):
         cost = rng.uniform(0, 1000, (7, 3))
-        res = assign_constituents(cost, 1, 4, target_load=2, over_target_penalty=pen)
+        res = assign_min_cost_flow(cost, 1, 4, target_load=2, over_target_penalty=pen)
         best = np.inf
         for combo in itertools.product(range(3), repeat=7):
             loads = np.bincount(combo, minlength=3)
@@ -345,8 +345,8 @@ def test_target_penalty_brute_force():
         assert res.bound <= res.objective
     # a large penalty balances the loads: 3 members x target 3 for 9 rows -> all exactly 3
     crowded = np.tile([0.0, 500.0, 900.0], (9, 1))
-    assert assign_constituents(crowded, 0, 9, target_load=3, over_target_penalty=1e4).loads.tolist() == [3, 3, 3]
-    assert assign_constituents(crowded, 0, 9).loads.tolist() == [9, 0, 0]
+    assert assign_min_cost_flow(crowded, 0, 9, target_load=3, over_target_penalty=1e4).loads.tolist() == [3, 3, 3]
+    assert assign_min_cost_flow(crowded, 0, 9).loads.tolist() == [9, 0, 0]
 
 
 def test_should_stop_cancels_between_solves():
@@ -389,6 +389,6 @@ def test_minimal_change_property(seed, m, sectors, gone, tpen):
 
 def test_previous_validation():
     with pytest.raises(ValueError, match=r"previous\[1\] = 5"):
-        assign_constituents(np.ones((3, 2)), 0, 3, previous=[0, 5, -1], churn_weight=1.0)
+        assign_min_cost_flow(np.ones((3, 2)), 0, 3, previous=[0, 5, -1], churn_weight=1.0)
     with pytest.raises(ValueError, match="shape"):
         assign_constituents_geo(np.zeros((3, 2)), np.zeros((2, 2)), 0, 3, previous=[0, 1])

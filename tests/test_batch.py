@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from geo_service.batch import (
+from geo_service.app.batch import (
     check_params,
     process_county,
     resolve_dataset_ids,
@@ -20,7 +20,7 @@ from geo_service.batch import (
     store_province,
     workers_can_load,
 )
-from geo_service.province import county_polygons, generate_province, province_bounds
+from geo_service.app.province import county_polygons, generate_province, province_bounds
 from geo_service.store import JobRecord, NotFound, SQLiteStore
 from test_store import pg_url  # noqa: F401 - the PostGIS fixture (starts a throwaway server)
 
@@ -135,6 +135,7 @@ def flaky_county(ds, params):
     return process_county(ds, params)
 
 
+@pytest.mark.slow  # > 3 s
 def test_batch_of_ten_counties_on_a_local_cluster(stored, province):
     store, ids = stored
     seen = []
@@ -185,12 +186,13 @@ def test_batch_in_worker_processes(stored):
     assert [o.status for o in report.outcomes] == ["successful"] * 3 and report.workers == 2
 
 
+@pytest.mark.slow  # > 3 s
 def test_batch_results_land_in_postgis(pg_url, province):  # noqa: F811 - fixture
     import uuid
 
     import psycopg
 
-    from geo_service.store_postgis import PostGISStore
+    from geo_service.store.postgis import PostGISStore
 
     class DriverMustNotLoad(PostGISStore):
         def get_dataset(self, dataset_id):
@@ -222,6 +224,7 @@ class DriverMustNotLoad(SQLiteStore):
         raise AssertionError(f"the driver loaded {dataset_id}")
 
 
+@pytest.mark.slow  # > 3 s
 def test_workers_load_from_an_embedded_store_on_a_local_cluster(stored, province):
     """With a LocalCluster the driver sends ids only; the workers read the SQLite data dir."""
     store, ids = stored
@@ -294,6 +297,7 @@ def test_batched_job_writes_are_one_transaction(tmp_path):
         store.update_jobs({"j2": {"status": "done"}})
 
 
+@pytest.mark.slow  # > 3 s
 def test_cli_batch(tmp_path):
     from geo_service.cli import app
 
@@ -307,7 +311,7 @@ def test_cli_batch(tmp_path):
     r = runner.invoke(app, ["batch", "prov-C00[12]", "nope", "--threads", "--workers", "1",
                             "--data-dir", str(tmp_path)])
     assert r.exit_code == 1
-    assert "failed: nope" in r.stderr and "3 counties: 2 successful" in r.stdout
+    assert "failed: nope" in r.stderr and "3 counties: 2 solved" in r.stdout and "0 infeasible" in r.stdout
     r = runner.invoke(app, ["batch", "zz*", "--data-dir", str(tmp_path)])
     assert r.exit_code == 2 and "no stored dataset matches 'zz*'" in r.stderr
     r = runner.invoke(app, ["batch", "--data-dir", str(tmp_path)])

@@ -26,6 +26,7 @@ def test_validate_ok_and_json(tiny_gpkg):
     assert out["valid"] is True and out["counts"]["villages"] == 8
 
 
+@pytest.mark.slow  # > 3 s
 def test_import_summary_export_roundtrip(tiny, tiny_gpkg, tmp_path):
     data = tmp_path / "store"
     r = runner.invoke(app, ["import", str(tiny_gpkg), "--name", "tiny", "--data-dir", str(data)])
@@ -43,6 +44,7 @@ def test_import_summary_export_roundtrip(tiny, tiny_gpkg, tmp_path):
     assert read_gpkg(out).fingerprint() == tiny.fingerprint()
 
 
+@pytest.mark.slow  # > 3 s
 def test_import_refuses_to_overwrite_without_replace(tiny_gpkg, tmp_path):
     data = tmp_path / "store"
     assert runner.invoke(app, ["import", str(tiny_gpkg), "--name", "t", "--data-dir", str(data)]).exit_code == 0
@@ -52,6 +54,7 @@ def test_import_refuses_to_overwrite_without_replace(tiny_gpkg, tmp_path):
     assert r.exit_code == 0 and "version 2" in r.stdout
 
 
+@pytest.mark.slow  # > 3 s
 def test_invalid_input_exit_2_and_store_untouched(tiny_layers, tiny, tmp_path):
     import geopandas as gpd
 

@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 from scipy.spatial import cKDTree
 from shapely.geometry import Point, box
 
-from geo_service import names as N
+from geo_service.app import names as N
 from geo_service.crs import gcj02_to_wgs84, metric_crs
 from geo_service.dataset import Dataset
-from geo_service.demo import (
+from geo_service.app.demo import (
     BOUNDARIES_PATH,
     DEFAULT_SEED,
     JIAMUSI_ADCODES,
@@ -32,7 +32,7 @@ from geo_service.demo import (
     load_boundaries,
 )
 from geo_service.domain import ROAD_SPEEDS_KMH, SECTORS
-from geo_service.synthetic import ROAD_CLASSES, NetworkSizes, generate_network, prepare_counties
+from geo_service.app.synthetic import ROAD_CLASSES, NetworkSizes, generate_network, prepare_counties
 
 CITY_DISTRICTS = {"230803", "230804", "230805", "230811"}  # 市辖区
 FUJIN = "230882"
@@ -137,7 +137,7 @@ def test_demo_is_deterministic_and_seed_dependent(fujin):
 
 
 def test_demo_is_the_same_in_another_process(fujin):
-    code = ("from geo_service.demo import generate_demo;"
+    code = ("from geo_service.app.demo import generate_demo;"
             f"print(generate_demo(counties=['{FUJIN}']).fingerprint())")
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,

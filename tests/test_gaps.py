@@ -93,7 +93,6 @@ def test_to_dict_json_and_tables(tiny):
 
 
 def test_road_mode_uses_travel_time(tiny):
-    pytest.importorskip("geo_service.network")
     r = close_gaps(tiny, mode="road", threshold_s=600, model="lscp")
     assert r.params["unit"] == "s" and r.status in ("optimal", "infeasible")
     row = r.coverage.set_index("threshold").loc[600.0]

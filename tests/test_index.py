@@ -66,6 +66,7 @@ def _brute(lon, lat, st_gdf, mask):
 @given(stations=station_sets(), pts=st.lists(query_point, min_size=1, max_size=12),
        dup=st.booleans(), k=st.integers(1, 4), kind=st.sampled_from((None,) + KINDS),
        sector=st.sampled_from((None,) + SECS), grid=st.booleans(), use_numba=st.sampled_from(KERNELS))
+@pytest.mark.slow  # > 3 s
 def test_matches_geodesic_brute_force(stations, pts, dup, k, kind, sector, grid, use_numba):
     gdf = _stations(*stations)
     if dup:  # duplicate query points in one batch
@@ -318,6 +319,7 @@ def _assert_same_stations(index, got, want):
        kind=st.sampled_from((None,) + KINDS), sector=st.sampled_from((None,) + SECS),
        dmax=st.floats(0, 40_000), cells=st.sampled_from((300, 3000, 30_000)),
        use_numba=st.sampled_from(KERNELS))
+@pytest.mark.slow  # > 3 s
 def test_grid_paths_equal_kd_tree_with_max_distance(stations, pts, k, kind, sector, dmax, cells, use_numba):
     """Large-batch paths (lon/lat grid, metric grid) vs PROJ + KD-tree: points inside, on the
     township border and outside every county, filters, k > 1, max_distance_m, coarse and fine

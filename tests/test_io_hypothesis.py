@@ -109,6 +109,7 @@ def _read_any(folder: Path, **kw):
 @given(layer=st.sampled_from(["villages", "stations", "members", "townships", "groups", "roads"]),
        edits=st.lists(st.tuples(st.integers(0, 7), st.integers(0, 9), garbage_cell), min_size=1, max_size=4),
        datum=st.sampled_from(["wgs84", "gcj02"]), missing=st.sampled_from(["error", "drop"]))
+@pytest.mark.slow  # > 3 s
 def test_garbage_cells_never_crash(tiny_csv, layer, edits, datum, missing):
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -126,6 +127,7 @@ def test_garbage_cells_never_crash(tiny_csv, layer, edits, datum, missing):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.binary(max_size=300) | garbage_text.map(lambda s: s.encode("utf-8")),
        header=st.booleans())
+@pytest.mark.slow  # > 3 s
 def test_garbage_files_never_crash(tiny_csv, data, header):
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

@@ -49,7 +49,7 @@ def test_roundtrip_keeps_the_fingerprint(tiny, tmp_path, fmt):
 @pytest.fixture(scope="module")
 def fujin():
     """One demo county (富锦市): real boundaries, MultiPolygons, clockwise rings, ~180 villages."""
-    from geo_service.demo import generate_demo
+    from geo_service.app.demo import generate_demo
 
     return generate_demo(counties=["230882"])
 
@@ -120,6 +120,7 @@ def test_gbk_csv_from_chinese_excel(tiny, tmp_path):
     assert read_dataset(folder).fingerprint() == tiny.fingerprint()
 
 
+@pytest.mark.slow  # > 3 s
 def test_chinese_file_names_and_gpkg_layer_names(tiny, tmp_path):
     folder = write_dataset(tiny, tmp_path / "csv", fmt="csv")
     names = {"stations": "站点", "villages": "村社区", "townships": "乡镇", "members": "委员",
@@ -159,6 +160,7 @@ def test_zip_of_folder_of_gpkg_and_of_subfolder(tiny, tmp_path):
         assert read_dataset(z).fingerprint() == tiny.fingerprint(), z.name
 
 
+@pytest.mark.slow  # > 3 s
 @pytest.mark.parametrize("fmt", ["shp", "csv", "gpkg", "xlsx"])
 def test_export_to_zip_reads_back(tiny, tmp_path, fmt):
     z = write_dataset(tiny, tmp_path / "下载.zip", fmt=fmt, lang="zh")

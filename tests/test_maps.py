@@ -13,6 +13,7 @@ from geo_service.crs import geodesic_m, wgs84_to_gcj02
 from geo_service.dataset import Dataset
 from maps.assets import STATIC_DIR, UnservedAssetError, check, localize
 from maps.render import RUNTIME_JS, data_layers, js_json
+from solvers.gaps import close_gaps
 
 XSS = "<img src=x onerror=alert(1)>"
 SCRIPT_END = "</script><script>alert(2)</script>"
@@ -238,8 +239,7 @@ def test_demo_coverage_map_is_small(demo):
 
 
 def test_gaps_map_from_close_gaps(tiny):
-    gaps = pytest.importorskip("solvers.gaps", reason="gap closing (issue 5) is not in this tree")
-    res = gaps.close_gaps(tiny, threshold_m=3000)
+    res = close_gaps(tiny, threshold_m=3000)
     m = maps.gaps_map(tiny, res)
     vl = data_layers(m)["村/社区（新增前后）"].data["features"]
     assert len(data_layers(m)["建议新增联系点"].data["features"]) == len(res.proposed) > 0

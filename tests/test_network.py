@@ -233,6 +233,7 @@ def test_dataset_roads_with_class_only_use_default_speeds(tiny_layers):
     assert r.time_s[0] == pytest.approx(300.2 + 137.2, rel=5e-3)
 
 
+@pytest.mark.slow  # > 3 s
 def test_demo_villages_match_networkx(demo):
     # the demo prefecture: every 40th village, road mode against per-village networkx Dijkstra
     net = RoadNetwork.from_dataset(demo)

@@ -71,7 +71,7 @@ class StoreFactory:
         if self.kind == "sqlite":
             s: Store = SQLiteStore(self.location)
         else:
-            from geo_service.store_postgis import PostGISStore
+            from geo_service.store.postgis import PostGISStore
 
             s = PostGISStore(self.location, schema=self.schema, pool_size=2)
         self.opened.append(s)
@@ -178,6 +178,7 @@ def test_round_trip_of_awkward_values(factory):
     st.lists(st.sampled_from(SECTORS), max_size=4),
     st.one_of(st.none(), st.integers(0, 2**40)),
     st.floats(-0.05, 0.05), st.floats(-0.05, 0.05)), min_size=1, max_size=6))
+@pytest.mark.slow  # > 3 s
 def test_round_trip_property(factory, rows):
     """Any names (any Unicode but NUL), sector lists, capacities and points survive a round trip."""
     lay = make_tiny_layers()
@@ -206,6 +207,7 @@ def test_list_delete_and_not_found(store, tiny):
     assert store.get_dataset("b").fingerprint() == tiny.fingerprint()
 
 
+@pytest.mark.slow  # > 3 s
 def test_versions_etags_and_conflicts(store, tiny):
     first = store.put_dataset("d", tiny, expected_version=0, meta={"v": 1})
     with pytest.raises(Conflict, match="version 1, not 0"):
@@ -226,6 +228,7 @@ def test_versions_etags_and_conflicts(store, tiny):
     assert not store.has_dataset("new")
 
 
+@pytest.mark.slow  # > 3 s
 def test_concurrent_writers_with_same_expected_version_one_wins(factory, tiny):
     s = factory.open()
     s.put_dataset("d", tiny)
@@ -250,6 +253,7 @@ def test_concurrent_writers_with_same_expected_version_one_wins(factory, tiny):
     assert s.dataset_info("d").version == 2
 
 
+@pytest.mark.slow  # > 3 s
 def test_failed_write_leaves_previous_version(factory, tiny):
     s = factory.open()
     s.put_dataset("d", tiny)
@@ -271,7 +275,7 @@ import sys, time
 from conftest import make_tiny_layers
 from geo_service.dataset import Dataset
 from geo_service.store import SQLiteStore
-from geo_service.store_postgis import PostGISStore
+from geo_service.store.postgis import PostGISStore
 
 class Slow(Dataset):
     def __getitem__(self, layer):
@@ -429,7 +433,7 @@ def test_postgis_features_in_bbox(postgis, tiny):
 
 def test_open_store_dispatches_postgresql_urls(pg_url):
     from geo_service.store import open_store
-    from geo_service.store_postgis import PostGISStore
+    from geo_service.store.postgis import PostGISStore
 
     s = open_store(pg_url)
     try:
@@ -440,7 +444,7 @@ def test_open_store_dispatches_postgresql_urls(pg_url):
 
 def test_sqlite_and_postgis_agree_on_a_dataset(tmp_path, pg_url):
     """The same dataset stored in both stores reads back identically."""
-    from geo_service.store_postgis import PostGISStore
+    from geo_service.store.postgis import PostGISStore
 
     ds = rich_dataset()
     schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -486,9 +490,9 @@ def test_conditional_job_update_never_overwrites_an_ended_job(store):
 
 def test_dataset_cache_is_bounded_lru():
     """A store serving thousands of counties keeps only the most recently read ones in memory."""
-    from geo_service.store import DatasetCache
+    from geo_service.store import RecentDatasets
 
-    c = DatasetCache(max_entries=2)
+    c = RecentDatasets(max_entries=2)
     c["a"], c["b"] = (1, "A"), (1, "B")
     assert c.get("a") == (1, "A")  # a is now the most recent
     c["c"] = (1, "C")

@@ -79,7 +79,6 @@ def test_map_route_errors(client):
 
 
 def test_gaps_map_route(client):
-    pytest.importorskip("solvers.gaps", reason="gap closing (issue 5) is not in this tree yet")
     r = client.get("/v1/datasets/tiny/maps/gaps?threshold_m=3000")
     assert r.status_code == 200 and "新增后" in r.text
 

@@ -39,6 +39,7 @@ def assert_clean(log, *, tiles_expected: bool = True) -> None:
         assert log.blocked, "the map asked for no tile at all"
 
 
+@pytest.mark.slow  # > 3 s
 def test_coverage_map_offline_layers_legend_and_escaping(chromium, server, tmp_path):  # noqa: F811
     page, log = chromium.page()
     page.goto(f"{server}/v1/datasets/tiny/maps/coverage")
@@ -101,6 +102,7 @@ def test_coverage_map_english_and_gaode(chromium, server, tmp_path):  # noqa: F8
     page.close()
 
 
+@pytest.mark.slow  # > 3 s
 def test_page_rerun_to_a_finished_result(chromium, server, tmp_path):  # noqa: F811
     page, log = chromium.page()
     page.goto(f"{server}/")
@@ -113,8 +115,8 @@ def test_page_rerun_to_a_finished_result(chromium, server, tmp_path):  # noqa: F
     page.fill("#thr", "5000")
     page.click("#rerun-submit")
     assert page.locator("#progress").is_visible()
-    page.wait_for_function("document.body.dataset.runState && document.body.dataset.runState !== 'running'",
-                           timeout=90_000)
+    page.wait_for_selector("body[data-run-state]:not([data-run-state='running'])", state="attached",
+                           timeout=90_000)  # a selector: wait_for_function would eval() under the page's CSP
     page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
     assert page.evaluate("document.body.dataset.runState") == "done", page.locator("#error").inner_text()
     assert page.locator("#progress-bar").inner_text() == "100%"
@@ -175,6 +177,7 @@ def ctx(chromium):  # noqa: F811
     chromium.context.clear_cookies()
 
 
+@pytest.mark.slow  # > 3 s
 def test_login_links_rerun_and_logout(ctx, login_server, tmp_path):
     page, log = ctx.page()
     page.goto(f"{login_server}/?lang=en")
@@ -204,8 +207,8 @@ def test_login_links_rerun_and_logout(ctx, login_server, tmp_path):
     page.fill("#t_per", "1")
     page.fill("#thr", "5000")
     page.click("#rerun-submit")
-    page.wait_for_function("document.body.dataset.runState && document.body.dataset.runState !== 'running'",
-                           timeout=90_000)
+    page.wait_for_selector("body[data-run-state]:not([data-run-state='running'])", state="attached",
+                           timeout=90_000)  # a selector: wait_for_function would eval() under the page's CSP
     assert page.evaluate("document.body.dataset.runState") == "done", page.locator("#error").inner_text()
     page.screenshot(path=str(tmp_path / "logged-in.png"), full_page=True)
     xlsx = page.get_attribute("#result-xlsx", "href")

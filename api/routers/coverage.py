@@ -7,6 +7,9 @@ from typing import Annotated, Literal
 import numpy as np
 from fastapi import APIRouter, Depends, Query
 
+from geo_service import coverage as cov
+from geo_service.index import InvalidQuery
+
 from ..auth import Principal, viewer
 from ..cache import DatasetEntry
 from ..deps import dataset_entry
@@ -37,9 +40,6 @@ def compute_coverage(entry: DatasetEntry, *, mode: str, thresholds: list[float] 
                      sector: str | None, gap_threshold: float | None, gap_limit: int) -> dict:
     """Summary (:func:`geo_service.coverage.coverage_summary`) and gaps (:func:`find_gaps`) of one
     dataset version, memoised on the cache entry per parameter set."""
-    from geo_service import coverage as cov
-    from geo_service.index import InvalidQuery
-
     key = ("coverage", mode, tuple(thresholds or ()), tuple(kinds or ()), sector, gap_threshold)
 
     def build(ds):
@@ -58,7 +58,8 @@ def compute_coverage(entry: DatasetEntry, *, mode: str, thresholds: list[float] 
         summary, gaps = entry.memo(repr(key), build)
     except InvalidQuery as e:
         raise ProblemError(422, str(e), code="invalid-query", errors=[{"in": "query", **e.to_dict()}]) from None
-    return {"dataset_id": entry.info.id, "dataset_version": entry.info.version, "summary": summary,
+    return {"dataset_id": entry.info.id, "dataset_version": entry.info.version,
+            "weight": summary.get("weight"), "summary": summary,
             "gaps": {"count": len(gaps), "villages": gaps[:gap_limit]}}
 
 

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from starlette.responses import Response
 
 from geo_service.store import JobRecord, NotFound, Store
+from solvers.pipeline import diff_results
 
 from .. import results as res
 from ..auth import Principal, planner, viewer
 from ..cache import DatasetCache
-from ..deps import DATASET_ID_PATTERN, dataset_entry, get_cache, get_jobs, get_store
+from ..deps import DATASET_ID_PATTERN, dataset_entry, get_cache, get_jobs, get_store, public_url
 from ..encoding import FastJSONResponse, GeoJSONResponse
 from ..jobs import JobManager, QueueFull
 from ..problems import ProblemError
@@ -26,14 +27,17 @@ JobId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="job i
 
 
 def job_out(request: Request, job: JobRecord) -> dict[str, Any]:
-    base = str(request.url_for("get_job", job_id=job.id))
+    base = public_url(request, f"/v1/jobs/{job.id}")  # never from the Host header
     links = [{"href": base, "rel": "self", "type": "application/json"}]
     if job.status == "successful":
         links += [{"href": f"{base}/results?format={f}", "rel": "results", "type": t, "title": f}
                   for f, t in (("json", "application/json"), ("csv", "application/zip"),
                                ("xlsx", XLSX), ("geojson", "application/geo+json"))]
     d = job.to_dict()
-    d.pop("result", None)
+    res = d.pop("result", None) or {}
+    # the run's outcome in words (optimal / feasible / infeasible / nothing_to_do + first diagnosis)
+    d["outcome"] = res.get("outcome") or (res.get("optimisation") or {}).get("outcome") if isinstance(res, dict) \
+        else None
     return {**d, "links": links}
 
 
@@ -174,8 +178,6 @@ def job_diff(job_id: JobId, against: Annotated[str, Query(pattern=r"^[A-Za-z0-9_
              store: Store = Depends(get_store), _: Principal = Depends(planner)):
     """Rows whose assignment changed from ``against`` to this job: tier, id, previous, new, reason;
     with counts per tier and reason."""
-    from solvers.pipeline import diff_results
-
     new = _finished(store, job_id)
     old = _finished(store, against)
     if new.kind != "optimisation" or old.kind != "optimisation":

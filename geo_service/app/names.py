@@ -1,6 +1,6 @@
 """Synthetic but plausible Chinese names: people, townships, villages, communities, phone numbers.
 
-Used by the demo generator (:mod:`geo_service.demo`). Every function takes a NumPy
+Used by the demo generator (:mod:`geo_service.app.demo`). Every function takes a NumPy
 ``Generator`` so results are reproducible from a seed. Surnames follow their real frequency in
 China (2020 household register, top 100, in per mille, rounded); given names are one or two
 characters drawn from common pools. Place names follow the patterns of Heilongjiang: township

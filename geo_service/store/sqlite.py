@@ -1,6 +1,6 @@
-"""Persistent storage of datasets and optimisation jobs.
+"""Embedded store of datasets and optimisation jobs (SQLite catalog + GeoPackage files).
 
-:class:`Store` is the interface; :class:`SQLiteStore` is the embedded default (no server):
+:class:`SQLiteStore` implements :class:`geo_service.store.base.Store`; it is the default (no server):
 
 ```
 <data_dir>/catalog.sqlite              datasets (id, version, fingerprint, ...) and jobs
@@ -10,7 +10,7 @@
 Writes are atomic: a new version is written to a temporary file, fsynced and renamed, and only
 then does one SQLite transaction point the catalog at it. A process killed at any moment leaves
 the catalog pointing at a complete file; leftovers are swept on the next open. A PostGIS store
-(see ``geo_service.store_postgis``) implements the same interface, chosen by the database URL.
+(see :mod:`geo_service.store.postgis`) implements the same interface, chosen by the database URL.
 """
 
 from __future__ import annotations
@@ -18,205 +18,33 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import sqlite3
 import threading
 import uuid
-from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .dataset import Dataset
+from ..dataset import Dataset
+from ..io.gpkg import read_gpkg, write_gpkg
+from .base import (
+    Conflict,
+    DatasetInfo,
+    JobRecord,
+    NotFound,
+    RecentDatasets,
+    Store,
+    check_dataset_id,
+    check_job_fields,
+    utcnow,
+)
 
-DATASET_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-JOB_STATUSES = ("accepted", "running", "successful", "failed", "dismissed")
-
-
-class DatasetCache:
-    """Recently read datasets, ``id -> (version, Dataset)``, at most ``max_entries`` (least recently
-    used dropped first), so a process serving thousands of counties does not hold them all."""
-
-    def __init__(self, max_entries: int = 16):
-        from collections import OrderedDict
-
-        self.max_entries = max_entries
-        self._data: OrderedDict[str, tuple[int, Dataset]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, dataset_id: str) -> tuple[int, Dataset] | None:
-        with self._lock:
-            hit = self._data.get(dataset_id)
-            if hit is not None:
-                self._data.move_to_end(dataset_id)
-            return hit
-
-    def __setitem__(self, dataset_id: str, value: tuple[int, Dataset]) -> None:
-        with self._lock:
-            self._data[dataset_id] = value
-            self._data.move_to_end(dataset_id)
-            while len(self._data) > self.max_entries:
-                self._data.popitem(last=False)
-
-    def pop(self, dataset_id: str, default: Any = None) -> Any:
-        with self._lock:
-            return self._data.pop(dataset_id, default)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-
-class StoreError(Exception):
-    """Base class for store errors."""
-
-
-class NotFound(StoreError, KeyError):
-    """No dataset or job with that id."""
-
-    def __str__(self) -> str:  # KeyError quotes its message otherwise
-        return str(self.args[0]) if self.args else ""
-
-
-class Conflict(StoreError):
-    """The expected version (ETag / If-Match) does not match the stored one."""
-
-
-def check_dataset_id(dataset_id: str) -> str:
-    """Return ``dataset_id`` if it is a safe id (letters, digits, ``_``, ``-``; 1-64 chars)."""
-    if not isinstance(dataset_id, str) or not DATASET_ID_RE.fullmatch(dataset_id):
-        raise ValueError(f"invalid dataset id {dataset_id!r}: use 1-64 letters, digits, '_' or '-', "
-                         "starting with a letter or digit")
-    return dataset_id
-
-
-def check_job_fields(fields: Mapping[str, Any]) -> None:
-    """Raise ValueError for fields a :class:`JobRecord` does not have or an unknown status."""
-    bad = set(fields) - (set(JobRecord.__dataclass_fields__) - {"id"})
-    if bad:
-        raise ValueError(f"unknown job fields: {sorted(bad)}")
-    if "status" in fields and fields["status"] not in JOB_STATUSES:
-        raise ValueError(f"unknown job status {fields['status']!r}")
-
-
-def utcnow() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-@dataclass
-class DatasetInfo:
-    """Catalog entry of a stored dataset. ``version`` grows by one on every write."""
-
-    id: str
-    version: int
-    fingerprint: str
-    counts: dict[str, int]
-    created_at: str
-    updated_at: str
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def etag(self) -> str:
-        return f'"{self.id}-v{self.version}"'
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "etag": self.etag}
-
-
-@dataclass
-class JobRecord:
-    """An optimisation (or batch) job. ``status`` follows OGC API - Processes."""
-
-    id: str
-    dataset_id: str
-    kind: str
-    params: dict[str, Any]
-    status: str = "accepted"
-    progress: float = 0.0
-    message: str = ""
-    result: dict[str, Any] | None = None
-    error: dict[str, Any] | None = None
-    created_at: str = field(default_factory=utcnow)
-    started_at: str | None = None
-    finished_at: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-class Store(ABC):
-    """Interface of a store of named datasets and jobs."""
-
-    # datasets
-    @abstractmethod
-    def list_datasets(self) -> list[DatasetInfo]: ...
-
-    @abstractmethod
-    def dataset_info(self, dataset_id: str) -> DatasetInfo: ...
-
-    @abstractmethod
-    def get_dataset(self, dataset_id: str) -> Dataset: ...
-
-    @abstractmethod
-    def put_dataset(self, dataset_id: str, ds: Dataset, *, expected_version: int | None = None,
-                    meta: dict[str, Any] | None = None) -> DatasetInfo:
-        """Store ``ds`` atomically as a new version; with ``expected_version`` raise
-        :class:`Conflict` if the stored version differs (0 means "must not exist yet")."""
-
-    @abstractmethod
-    def delete_dataset(self, dataset_id: str) -> None: ...
-
-    def has_dataset(self, dataset_id: str) -> bool:
-        try:
-            self.dataset_info(dataset_id)
-            return True
-        except NotFound:
-            return False
-
-    # jobs
-    @abstractmethod
-    def create_job(self, job: JobRecord) -> JobRecord: ...
-
-    @abstractmethod
-    def update_job(self, job_id: str, *, only_if_status: tuple[str, ...] | None = None,
-                   **fields: Any) -> JobRecord:
-        """Update ``fields`` of a job. With ``only_if_status`` the write happens atomically only while
-        the stored status is one of those, else :class:`Conflict` (so a runner never overwrites a
-        job that another process dismissed in the meantime)."""
-
-    def create_jobs(self, jobs: Sequence[JobRecord]) -> list[JobRecord]:
-        """Create several jobs; stores override this to write them in one transaction."""
-        return [self.create_job(job) for job in jobs]
-
-    def update_jobs(self, updates: Mapping[str, Mapping[str, Any]]) -> None:
-        """Apply ``{job_id: fields}`` as :meth:`update_job` would (no ``only_if_status``); stores
-        override this to write them in one transaction (all or none)."""
-        for job_id, fields in updates.items():
-            self.update_job(job_id, **fields)
-
-    @abstractmethod
-    def get_job(self, job_id: str) -> JobRecord: ...
-
-    @abstractmethod
-    def list_jobs(self, dataset_id: str | None = None, limit: int = 100) -> list[JobRecord]: ...
-
-    def fail_interrupted_jobs(self, reason: str = "interrupted: the service stopped while it ran") -> int:
-        """Mark jobs left ``accepted``/``running`` by a previous process as failed; return how many."""
-        n = 0
-        for job in self.list_jobs(limit=100_000):
-            if job.status in ("accepted", "running"):
-                self.update_job(job.id, status="failed", finished_at=utcnow(),
-                                error={"title": "Interrupted", "detail": reason}, message=reason)
-                n += 1
-        return n
-
-    def close(self) -> None:  # pragma: no cover - default no-op
-        pass
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: every other instance's jobs count as interrupted
+    fcntl = None  # type: ignore[assignment]
 
 
 _SCHEMA = """
@@ -242,7 +70,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     error TEXT,
     created_at TEXT NOT NULL,
     started_at TEXT,
-    finished_at TEXT
+    finished_at TEXT,
+    owner TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_dataset ON jobs(dataset_id, created_at);
 """
@@ -258,9 +87,12 @@ class SQLiteStore(Store):
         (self.data_dir / "datasets").mkdir(parents=True, exist_ok=True)
         self._db_path = self.data_dir / "catalog.sqlite"
         self._lock = threading.RLock()
-        self._cache = DatasetCache()
+        self._cache = RecentDatasets()
+        self._owner: _JobOwner | None = None
         with self._conn() as con:
             con.executescript(_SCHEMA)
+            if "owner" not in {r["name"] for r in con.execute("PRAGMA table_info(jobs)")}:
+                con.execute("ALTER TABLE jobs ADD COLUMN owner TEXT")  # catalogs from before job owners
         self._sweep()
 
     def __repr__(self) -> str:
@@ -309,8 +141,6 @@ class SQLiteStore(Store):
         return self._info(row)
 
     def get_dataset(self, dataset_id: str) -> Dataset:
-        from .io.gpkg import read_gpkg
-
         check_dataset_id(dataset_id)
         with self._conn() as con:
             row = con.execute("SELECT version, path FROM datasets WHERE id=?", (dataset_id,)).fetchone()
@@ -325,8 +155,6 @@ class SQLiteStore(Store):
 
     def put_dataset(self, dataset_id: str, ds: Dataset, *, expected_version: int | None = None,
                     meta: dict[str, Any] | None = None) -> DatasetInfo:
-        from .io.gpkg import write_gpkg
-
         check_dataset_id(dataset_id)
         folder = self.data_dir / "datasets" / dataset_id
         folder.mkdir(parents=True, exist_ok=True)
@@ -397,14 +225,55 @@ class SQLiteStore(Store):
     @staticmethod
     def _job(row: sqlite3.Row) -> JobRecord:
         d = dict(row)
+        d.pop("owner", None)
         for k in _JOB_JSON:
             d[k] = json.loads(d[k]) if d[k] is not None else None
         return JobRecord(**d)
+
+    def _owner_id(self) -> str:
+        """This instance's owner id for the jobs it writes (taking its owner lock on first use)."""
+        with self._lock:
+            if self._owner is None:
+                self._owner = _JobOwner(self.data_dir / "owners")
+            return self._owner.id
+
+    def close(self) -> None:
+        """Release the owner lock: this instance's unfinished jobs count as interrupted from now on."""
+        with self._lock:
+            if self._owner is not None:
+                self._owner.release()
+                self._owner = None
+
+    def fail_interrupted_jobs(self, reason: str = "interrupted: the service stopped while it ran") -> int:
+        """Fail ``accepted``/``running`` jobs whose owning store instance is gone; return how many.
+
+        An owner is gone when its lock file is free (its process exited or closed the store), so a
+        second process on the same data directory leaves the first one's running jobs alone."""
+        with self._conn() as con:
+            owners = {r[0] for r in con.execute("SELECT DISTINCT owner FROM jobs WHERE status IN "
+                                                "('accepted', 'running')")}
+        mine = self._owner.id if self._owner is not None else None
+        folder = self.data_dir / "owners"
+        dead = [o for o in owners if o != mine and not _JobOwner.alive(folder, o)]
+        if folder.is_dir():  # lock files of exited processes whose jobs all finished
+            for f in folder.glob("*.lock"):
+                if mine is None or not mine.endswith("/" + f.stem):
+                    _JobOwner.alive(folder, f.stem)
+        if not dead:
+            return 0
+        err = json.dumps({"title": "Interrupted", "detail": reason}, ensure_ascii=False)
+        marks = ",".join("?" * len(dead))
+        with self._lock, self._conn() as con:
+            n = con.execute(f"UPDATE jobs SET status='failed', finished_at=?, error=?, message=? WHERE status IN "
+                            f"('accepted', 'running') AND (owner IN ({marks}) OR (owner IS NULL AND ?))",
+                            (utcnow(), err, reason, *[o for o in dead if o is not None], None in dead)).rowcount
+        return int(n)
 
     def create_job(self, job: JobRecord) -> JobRecord:
         d = job.to_dict()
         for k in _JOB_JSON:
             d[k] = json.dumps(d[k], ensure_ascii=False) if d[k] is not None else None
+        d["owner"] = self._owner_id()
         cols = ",".join(d)
         with self._lock, self._conn() as con:
             con.execute(f"INSERT INTO jobs ({cols}) VALUES ({','.join('?' * len(d))})", tuple(d.values()))
@@ -415,6 +284,8 @@ class SQLiteStore(Store):
         check_job_fields(fields)
         vals = {k: (json.dumps(v, ensure_ascii=False) if k in _JOB_JSON and v is not None else v)
                 for k, v in fields.items()}
+        if fields.get("status") in ("accepted", "running"):
+            vals["owner"] = self._owner_id()  # whoever runs it owns it
         with self._lock, self._conn() as con:
             if vals:
                 sets = ",".join(f"{k}=?" for k in vals)
@@ -436,6 +307,7 @@ class SQLiteStore(Store):
             d = job.to_dict()
             for k in _JOB_JSON:
                 d[k] = json.dumps(d[k], ensure_ascii=False) if d[k] is not None else None
+            d["owner"] = self._owner_id()
             rows.append(d)
         if rows:
             q = f"INSERT INTO jobs ({','.join(rows[0])}) VALUES ({','.join('?' * len(rows[0]))})"
@@ -456,6 +328,9 @@ class SQLiteStore(Store):
         for job_id, fields in updates.items():
             check_job_fields(fields)
             if fields:
+                fields = dict(fields)
+                if fields.get("status") in ("accepted", "running"):
+                    fields["owner"] = self._owner_id()
                 vals = [json.dumps(v, ensure_ascii=False) if k in _JOB_JSON and v is not None else v
                         for k, v in fields.items()]
                 stmts.append((f"UPDATE jobs SET {','.join(f'{k}=?' for k in fields)} WHERE id=?",
@@ -490,14 +365,58 @@ class SQLiteStore(Store):
         with self._conn() as con:
             return [self._job(r) for r in con.execute(q, (*args, limit))]
 
+class _JobOwner:
+    """Marks the jobs of one :class:`SQLiteStore` instance, like the PostGIS store's advisory lock:
+    an exclusive ``flock`` on ``<data_dir>/owners/<token>.lock`` held while the instance lives. The
+    id written into the job record is ``host/boot id/pid/token``; liveness is the lock alone (pids
+    are reused and differ between containers sharing a volume; a lock dies with its process)."""
 
-def open_store(url_or_dir: str | os.PathLike) -> Store:
-    """Open a store from a directory path (embedded) or a ``postgresql://`` URL (PostGIS)."""
-    s = str(url_or_dir)
-    if s.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
-        from .store_postgis import PostGISStore  # imported lazily: optional server
+    def __init__(self, folder: Path):
+        boot = ""
+        try:
+            boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()[:8]
+        except OSError:
+            pass
+        self._fh = None
+        while True:
+            token = uuid.uuid4().hex[:16]
+            self.id = f"{socket.gethostname()}/{boot}/{os.getpid()}/{token}"
+            self.path = folder / f"{token}.lock"
+            if fcntl is None:
+                return
+            folder.mkdir(parents=True, exist_ok=True)
+            fh = open(self.path, "a+")  # noqa: SIM115 - held open for the instance's life
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            try:  # a sweep may have unlinked the new file before the lock: then take another token
+                if os.stat(self.path).st_ino == os.fstat(fh.fileno()).st_ino:
+                    self._fh = fh
+                    return
+            except FileNotFoundError:
+                pass
+            fh.close()
 
-        return PostGISStore(s)
-    if s.startswith("sqlite:///"):
-        s = s[len("sqlite:///"):]
-    return SQLiteStore(s)
+    def release(self) -> None:
+        if self._fh is not None:
+            self.path.unlink(missing_ok=True)
+            self._fh.close()
+            self._fh = None
+
+    @staticmethod
+    def alive(folder: Path, owner: str | None) -> bool:
+        """True while the instance that wrote ``owner`` holds its lock (False without ``fcntl``)."""
+        if owner is None or fcntl is None:
+            return False
+        path = folder / f"{owner.rsplit('/', 1)[-1]}.lock"
+        if not re.fullmatch(r"[0-9a-f]{16}\.lock", path.name):
+            return False
+        try:
+            with open(path, "r+") as fh:  # never creates it: a missing file means a closed owner
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)  # got it: its owner is gone
+        except FileNotFoundError:
+            return False
+        except BlockingIOError:
+            return True
+        path.unlink(missing_ok=True)
+        return False
+
+

@@ -1,4 +1,4 @@
-"""Command-line interface: ``geo-service serve | demo | import | export | summary | validate | ...``.
+"""The CLI commands: ``geo-service serve | demo | import | export | summary | validate | batch | ...``.
 
 Every command prints one clear line on error and exits non-zero (1: failure, 2: invalid input);
 long work shows a progress indicator on stderr.
@@ -8,109 +8,48 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+import uvicorn
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Geospatial coverage and assignment service for CPPCC liaison networks.")
+import maps
+from api.app import create_app
+from api.server import raise_open_file_limit, uvicorn_config
+from api.settings import Settings
+from solvers.gaps import close_gaps
+from solvers.pipeline import OptimisationParams, run_optimisation
+from solvers.tables import write_csv, write_xlsx
 
-DEFAULT_DATA_DIR = "var"
-
-DataDirOpt = Annotated[Optional[str], typer.Option(
-    "--data-dir", help="store location: a directory (embedded) or a postgresql:// URL "
-                       "[env GEO_SERVICE_DATA_DIR, default ./var]")]
-DatumOpt = Annotated[str, typer.Option(
-    "--datum", help="datum of the input coordinates: wgs84, gcj02 (Gaode/Tencent) or bd09 (Baidu)")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON output")]
-
-
-def _data_dir(value: Optional[str]) -> str:
-    return (value or os.environ.get("GEO_SERVICE_DATABASE_URL") or os.environ.get("GEO_SERVICE_DATA_DIR")
-            or DEFAULT_DATA_DIR)
-
-
-def fail(message: str, code: int = 1) -> None:
-    """Print ``error: message`` to stderr and exit with ``code``."""
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-@contextmanager
-def progress(description: str) -> Iterator[None]:
-    """A spinner with elapsed time on stderr while a step runs (silent when not a terminal)."""
-    from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    console = Console(stderr=True)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=console, transient=True, disable=not console.is_terminal) as bar:
-        bar.add_task(description, total=None)
-        yield
-
-
-def _report_problems(exc, limit: int = 50) -> None:
-    errors = [p for p in exc.problems if p.severity == "error"]
-    typer.echo(f"error: {len(errors)} problem(s) in the input; nothing was stored", err=True)
-    for p in errors[:limit]:
-        typer.echo(f"  - {p}", err=True)
-    if len(errors) > limit:
-        typer.echo(f"  ... and {len(errors) - limit} more (use --json to see all)", err=True)
-
-
-def _parse_layer_opts(layers: list[str]) -> dict[str, str]:
-    out = {}
-    for item in layers:
-        if "=" not in item:
-            fail(f"--layer expects LAYER=FILE, got '{item}'", 2)
-        k, v = item.split("=", 1)
-        out[k.strip()] = v.strip()
-    return out
-
-
-def _read_input(path: Optional[Path], layer_files: dict[str, str], datum: str, name: str,
-                missing_points: str):
-    from .io import read_dataset
-
-    if layer_files:
-        from .io import read_layers_from_files
-
-        return read_layers_from_files(layer_files, datum=datum, name=name, missing_points=missing_points,
-                                      base=path)
-    if path is None:
-        fail("give a PATH (GeoPackage, folder, .xlsx or .zip) or --layer LAYER=FILE options", 2)
-    if not path.exists():
-        fail(f"no such file or folder: {path}", 2)
-    return read_dataset(path, datum=datum, name=name, missing_points=missing_points)
-
-
-def _load_source(source: Optional[str], datum: str = "wgs84", data_dir: Optional[str] = None):
-    """The dataset a command works on: a file/folder when ``source`` names one, else a dataset id
-    in the store (default ``demo``, stored on first use). Exits 2 on invalid files, 1 if unknown."""
-    from .dataset import DatasetValidationError
-    from .store import NotFound, open_store
-
-    source = source or "demo"
-    src = Path(source)
-    if src.exists():
-        try:
-            return _read_input(src, {}, datum, src.stem, "error")
-        except DatasetValidationError as e:
-            _report_problems(e)
-            raise typer.Exit(2)
-    store = open_store(_data_dir(data_dir))
-    if source == "demo":
-        from .seed import ensure_demo
-
-        with progress("loading the demo county"):
-            ensure_demo(store, only_if_empty=False)
-    try:
-        return store.get_dataset(source)
-    except (NotFound, ValueError) as e:
-        fail(f"{e} (and no file or folder named '{source}')", 1)
+from ..app.batch import resolve_dataset_ids, run_batch, store_province
+from ..app.demo import generate_demo
+from ..app.province import generate_province
+from ..app.seed import ensure_demo
+from ..coverage import coverage_summary
+from ..dataset import DatasetValidationError
+from ..domain import STATION_KIND_LABELS
+from ..io import write_dataset
+from ..store import POSTGRES_SCHEMES, Conflict, NotFound, check_dataset_id, open_store
+from . import template
+from .common import (
+    _out_path,
+    DataDirOpt,
+    DatumOpt,
+    JsonOpt,
+    _data_dir,
+    _load_source,
+    _parse_layer_opts,
+    _read_input,
+    _report_problems,
+    app,
+    fail,
+    progress,
+)
 
 
 @app.command()
@@ -120,21 +59,23 @@ def serve(
     data_dir: DataDirOpt = None,
     no_demo: Annotated[bool, typer.Option("--no-demo", help="do not load the demo county into an empty store")] = False,
 ) -> None:
-    """Start the HTTP service (API, maps and web page). An empty store gets the demo county."""
-    import uvicorn
+    """Start the HTTP service (API, maps and web page). An empty store gets the demo county.
 
+    Limits against slow or numerous clients come from the settings (``limit_concurrency``,
+    ``backlog``, ``timeout_keep_alive_s``, ``header_timeout_s``, ``h11_max_incomplete_event_size``,
+    ``max_connections_per_ip``; see docs/security.md)."""
     where = _data_dir(data_dir)
-    if where.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+    if where.startswith(POSTGRES_SCHEMES):
         os.environ["GEO_SERVICE_DATABASE_URL"] = where
     else:
         os.environ["GEO_SERVICE_DATA_DIR"] = where
     if no_demo:
         os.environ["GEO_SERVICE_LOAD_DEMO"] = "false"
-    from api.app import create_app
-
+    settings = Settings()
     shown = where.split("@")[-1] if "://" in where else where  # never print a password
     typer.echo(f"geo-service: storage at {shown}; open http://{host}:{port}/", err=True)
-    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    raise_open_file_limit(settings.limit_concurrency + 1024)
+    uvicorn.Server(uvicorn_config(create_app(settings), settings, host=host, port=port, log_level="info")).run()
 
 
 @app.command()
@@ -144,9 +85,6 @@ def demo(
     fmt: Annotated[Optional[str], typer.Option("--format", help="gpkg, xlsx, geojson, csv, shp")] = None,
 ) -> None:
     """Write the demo county (佳木斯 boundaries, generated network) to a file."""
-    from .demo import generate_demo
-    from .io import write_dataset
-
     with progress("generating the demo county"):
         ds = generate_demo() if seed is None else generate_demo(seed=seed)
     with progress(f"writing {out}"):
@@ -167,9 +105,6 @@ def import_(
     as_json: JsonOpt = False,
 ) -> None:
     """Validate files and store them as one dataset. Nothing is stored if anything is invalid."""
-    from .dataset import DatasetValidationError
-    from .store import Conflict, check_dataset_id, open_store
-
     dataset_id = name or (path.stem if path is not None else None)
     if not dataset_id:
         fail("give --name for the dataset", 2)
@@ -216,9 +151,6 @@ def export(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Write a stored dataset to files (GeoPackage that QGIS opens, CSV/XLSX tables, GeoJSON)."""
-    from .io import write_dataset
-    from .store import NotFound, open_store
-
     store = open_store(_data_dir(data_dir))
     try:
         ds = store.get_dataset(dataset_id)
@@ -238,9 +170,6 @@ def summary(
     as_json: JsonOpt = False,
 ) -> None:
     """Counts per layer and station kind, members per sector, population."""
-    from .dataset import DatasetValidationError
-    from .store import NotFound, open_store
-
     if file is not None:
         try:
             ds = _read_input(file, {}, datum, file.stem, "error")
@@ -250,8 +179,6 @@ def summary(
     else:
         store = open_store(_data_dir(data_dir))
         if dataset_id == "demo":
-            from .seed import ensure_demo
-
             with progress("loading the demo county"):
                 ensure_demo(store, only_if_empty=False)
         try:
@@ -262,11 +189,6 @@ def summary(
     if as_json:
         typer.echo(json.dumps(s, ensure_ascii=False, indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    from .domain import STATION_KIND_LABELS
-
     t = Table(title=f"dataset {s['name']}")
     t.add_column("what")
     t.add_column("count", justify="right")
@@ -288,8 +210,6 @@ def validate(
     as_json: JsonOpt = False,
 ) -> None:
     """Check files without storing them; list every problem with its layer, row, id and field."""
-    from .dataset import DatasetValidationError
-
     try:
         ds = _read_input(path, _parse_layer_opts(layer), datum, path.stem if path else "input", missing_points)
     except DatasetValidationError as e:
@@ -328,17 +248,12 @@ def batch(
     as_json: JsonOpt = False,
 ) -> None:
     """Coverage + optimisation for many counties on Dask; one job record per county in the store."""
-    from .batch import resolve_dataset_ids, run_batch, store_province
-    from .store import open_store
-
     store = open_store(_data_dir(data_dir))
     try:
         p = json.loads(params.read_text(encoding="utf-8")) if params else {}
         p.setdefault("optimisation", {}).setdefault("time_limit_s", time_limit)
         ids = []
         if province:
-            from .province import generate_province
-
             with progress(f"generating {province} synthetic counties"):
                 ids = store_province(store, generate_province(province, seed=seed), prefix=prefix)
         ids += resolve_dataset_ids(store, datasets or [])
@@ -359,8 +274,10 @@ def batch(
         by = {}
         for o in report.succeeded:
             by[o.result_status] = by.get(o.result_status, 0) + 1
-        typer.echo(f"{len(report.outcomes)} counties: {len(report.succeeded)} successful "
-                   f"({', '.join(f'{n} {s}' for s, n in by.items()) or 'none'}), {len(report.failed)} failed, "
+        bad = by.pop("infeasible", 0)
+        typer.echo(f"{len(report.outcomes)} counties: {len(report.succeeded) - bad} solved "
+                   f"({', '.join(f'{n} {s}' for s, n in by.items()) or 'none'}), {bad} infeasible (no plan), "
+                   f"{len(report.failed)} failed, "
                    f"in {report.elapsed_s:.1f} s on {report.workers} worker(s) "
                    f"({report.counties_per_minute:.1f} counties/min); results: job records of kind 'batch'")
     if report.failed:
@@ -381,11 +298,6 @@ def optimise(
     as_json: JsonOpt = False,
 ) -> None:
     """Run the assignment optimisation and write the responsibility tables (界别责任区一览表)."""
-    from pydantic import ValidationError
-
-    from solvers.pipeline import OptimisationParams, run_optimisation
-    from solvers.tables import write_csv, write_xlsx
-
     try:
         raw = json.loads(params_file.read_text(encoding="utf-8")) if params_file else {}
         if tiers:
@@ -401,8 +313,6 @@ def optimise(
     except (OSError, ValueError) as e:
         fail(str(e), 2)
     ds = _load_source(source, datum, data_dir)
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
@@ -423,7 +333,7 @@ def optimise(
         (out / "result.json").write_text(json.dumps(result.to_dict(), ensure_ascii=False), encoding="utf-8")
         written.append(out / "result.json")
     if as_json:
-        typer.echo(json.dumps({"status": result.status, "files": [str(w) for w in written],
+        typer.echo(json.dumps({"status": result.status, "outcome": result.outcome, "files": [str(w) for w in written],
                                "tiers": {k: {"status": t.status, "objective": t.objective, "gap": t.gap,
                                              "moved": t.moved, "diagnostics": [d.get("message") for d in t.diagnostics]}
                                          for k, t in result.tiers.items()}}, ensure_ascii=False, indent=2))
@@ -434,6 +344,11 @@ def optimise(
         typer.echo(f"{k}: {t.status} (gap {gap}, {t.time_s:.2f} s{moved})")
         for d in t.diagnostics:
             typer.echo(f"  - {d.get('message')}")
+    for d in result.diagnostics:
+        if d.get("quota") == "nothing_to_do":
+            typer.echo(f"  - {d.get('message')}")
+    oc = result.outcome
+    typer.echo(f"outcome: {oc['outcome']} ({oc['text']})" + (f": {oc['diagnosis']}" if oc["diagnosis"] else ""))
     typer.echo(f"wrote {', '.join(str(w) for w in written)}")
 
 
@@ -447,14 +362,13 @@ def close_gaps_cmd(
     mode: Annotated[str, typer.Option(help="straight or road")] = "straight",
     candidates: Annotated[str, typer.Option(help="villages, seats, or comma-separated village ids")] = "villages",
     time_limit: Annotated[float, typer.Option(help="solver seconds")] = 60,
-    out: Annotated[Optional[Path], typer.Option(help="write proposed points: .geojson or .csv")] = None,
+    out: Annotated[Optional[str], typer.Option(help="write proposed points: .geojson or .csv, or a folder "
+                                                   "(ending in /) for proposals.geojson")] = None,
     datum: DatumOpt = "wgs84",
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Propose new contact points where stations do not reach; print coverage before and after."""
-    from solvers.gaps import close_gaps
-
     ds = _load_source(source, datum, data_dir)
     cands = candidates if candidates in ("villages", "seats") else [c.strip() for c in candidates.split(",")]
     try:
@@ -464,6 +378,7 @@ def close_gaps_cmd(
     except ValueError as e:
         fail(str(e), 2)
     if out is not None:
+        out = _out_path(out, "proposals.geojson")
         if out.suffix.lower() == ".csv":
             r.tables()["proposed"].to_csv(out, index=False)
         else:
@@ -471,7 +386,11 @@ def close_gaps_cmd(
     if as_json:
         typer.echo(json.dumps(r.to_dict(), ensure_ascii=False, indent=2))
         return
-    typer.echo(f"{r.status}: {r.solution.message}; {len(r.proposed)} new point(s)")
+    for note in [r.params.get("weight_note")] + list(r.params.get("notes") or []):
+        if note:
+            typer.echo(f"note: {note}", err=True)
+    typer.echo(f"{r.status}: {r.solution.message}; {len(r.proposed)} new point(s)"
+               + ("" if r.params.get("weight") != "villages" else " (weights: villages, 每村计 1)"))
     typer.echo(r.coverage.to_string(index=False))
     for row in r.uncovered.head(20).itertuples():
         typer.echo(f"  uncovered {row.id} {row.name}: {row.message}")
@@ -480,7 +399,8 @@ def close_gaps_cmd(
 @app.command("map")
 def map_cmd(
     source: Annotated[Optional[str], typer.Argument(help="dataset id in the store or a dataset file (default: demo)")] = None,
-    out: Annotated[Path, typer.Option("--out", help="HTML file; its assets are copied beside it into static/")] = Path("map.html"),
+    out: Annotated[str, typer.Option("--out", help="HTML file (or a folder ending in /); its assets are copied "
+                                                  "beside it into static/")] = "map.html",
     kind: Annotated[str, typer.Option(help="coverage or gaps (proposed contact points)")] = "coverage",
     lang: Annotated[str, typer.Option(help="labels: zh or en")] = "zh",
     tiles: Annotated[str, typer.Option(help="osm, gaode, gaode_satellite, tianditu or none")] = "osm",
@@ -489,17 +409,14 @@ def map_cmd(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Write a coverage or gap-closing map that opens offline from disk (Leaflet assets beside it)."""
-    import maps
-
     ds = _load_source(source, "wgs84", data_dir)
+    out = _out_path(out, f"{kind}.html")
     try:
         with progress(f"drawing the {kind} map"):
             if kind == "coverage":
                 m = maps.coverage_map(ds, lang=lang, tiles=tiles, tianditu_key=tianditu_key,
                                       gap_threshold=threshold_m)
             elif kind == "gaps":
-                from solvers.gaps import close_gaps
-
                 thr = threshold_m or 10000.0
                 m = maps.gaps_map(ds, close_gaps(ds, threshold_m=thr), threshold_m=thr, lang=lang, tiles=tiles,
                                   tianditu_key=tianditu_key)
@@ -524,8 +441,6 @@ def coverage_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Population-weighted last-mile coverage by threshold (per county, township, sector)."""
-    from .coverage import coverage_summary
-
     if level not in ("total", "county", "township", "sector"):
         fail(f"--level must be total, county, township or sector, got {level!r}", 2)
     ds = _load_source(source, datum, data_dir)
@@ -542,13 +457,15 @@ def coverage_cmd(
     if as_json:
         typer.echo(json.dumps(s, ensure_ascii=False, indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
 
     unit = s["unit"]
+    for note in [s.get("weight_note")] + list(s.get("notes") or []):
+        if note:
+            typer.echo(f"note: {note}", err=True)
     keys = {"total": [], "county": ["county_id", "county_name"], "township": ["township_id", "township_name"],
             "sector": ["sector", "stations"]}[level]
-    t = Table(title=f"{ds.name}: coverage by {mode} ({unit}), population-weighted")
+    basis = "population-weighted" if s.get("weight", "population") == "population" else "share of villages"
+    t = Table(title=f"{ds.name}: coverage by {mode} ({unit}), {basis}")
     for c in keys + ["threshold", "villages", "covered_villages", "population", "covered_population", "share"]:
         t.add_column(c, justify="left" if c in keys else "right")
     for r in s[level]:
@@ -559,11 +476,5 @@ def coverage_cmd(
 
 
 # --- commands added by area engineers above ---
+template.register(app)  # import template (issue 17)
 
-
-def main() -> None:  # pragma: no cover - console entry
-    app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

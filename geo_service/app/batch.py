@@ -35,8 +35,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .dataset import Dataset
-from .store import JobRecord, SQLiteStore, Store, utcnow
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from solvers.pipeline import OptimisationParams, run_optimisation
+
+from .._optional import require_distributed
+from ..coverage import coverage_summary
+from ..dataset import Dataset
+from ..io.gpkg import read_gpkg
+from ..store import JobRecord, PostGISStore, SQLiteStore, Store, sqlalchemy_url, utcnow
 
 DEFAULT_THRESHOLDS_M: tuple[float, ...] = (5000.0, 10000.0, 20000.0)
 
@@ -48,8 +56,6 @@ def check_params(params: dict[str, Any] | None) -> dict[str, Any]:
     "optimisation": {...fields of solvers.pipeline.OptimisationParams...}}``; both optional.
     Raises ``ValueError`` naming the bad key, before anything is submitted.
     """
-    from solvers.pipeline import OptimisationParams
-
     params = dict(params or {})
     bad = set(params) - {"coverage", "optimisation"}
     if bad:
@@ -75,10 +81,6 @@ def process_county(ds: Dataset, params: dict[str, Any]) -> dict[str, Any]:
     ``{dataset_id, fingerprint, status, coverage, optimisation, time_s}`` where ``status`` is the
     optimisation's (optimal / feasible / infeasible). Exceptions propagate: the batch records them.
     """
-    from solvers.pipeline import OptimisationParams, run_optimisation
-
-    from .coverage import coverage_summary
-
     t0 = time.perf_counter()
     cov = coverage_summary(ds, **params.get("coverage", {}))
     opt = run_optimisation(ds, OptimisationParams.model_validate(params.get("optimisation", {})))
@@ -128,6 +130,8 @@ class BatchReport:
                 "driver_cpu_s": round(self.driver_cpu_s, 3),
                 "counties": len(self.outcomes),
                 "succeeded": len(self.succeeded), "failed": len(self.failed),
+                # finished, but with no feasible plan: not to be counted as plain successes
+                "infeasible": sum(o.result_status == "infeasible" for o in self.succeeded),
                 "counties_per_minute": round(self.counties_per_minute, 2),
                 "outcomes": [asdict(o) for o in self.outcomes]}
 
@@ -184,8 +188,6 @@ class _SQLiteReader(SQLiteStore):
             raise FileNotFoundError(f"no store catalog at {self._db_path} (is the data dir on this machine?)")
 
     def get_dataset(self, dataset_id: str) -> Dataset:
-        from .io.gpkg import read_gpkg
-
         return read_gpkg(self.dataset_path(dataset_id), name=dataset_id)
 
 
@@ -208,8 +210,6 @@ def _worker_store(location: tuple[str, ...]) -> Store:
             if location[0] == "sqlite":
                 store = _SQLiteReader(location[1])
             else:
-                from .store_postgis import PostGISStore
-
                 store = PostGISStore(location[1], schema=location[2], pool_size=1)
             _WORKER_STORES[location] = store
         return store
@@ -228,25 +228,20 @@ def _load_and_run(location: tuple[str, ...], dataset_id: str,
     """On a worker: load ``dataset_id`` from the store at ``location`` and run ``func`` on it."""
     store = _worker_store(location)
     ds = store.get_dataset(dataset_id)
-    getattr(store, "_cache", {}).pop(dataset_id, None)  # a PostGIS store caches; a worker needs it once
+    store.forget_cached(dataset_id)  # a worker reads each county once: do not keep it in memory
     return func(ds, params)
 
 
 def _warm_up(location: tuple[str, ...] | None = None) -> None:
-    """Import the heavy modules (OR-Tools, geopandas) on a worker and open the store there."""
-    import solvers.pipeline  # noqa: F401
-
-    from . import coverage  # noqa: F401
-
+    """Load this module on a worker (which imports the solvers, OR-Tools and geopandas) and open the
+    store there, before the first county is timed."""
     if location is not None:
-        from .io import gpkg  # noqa: F401 - pyogrio/GDAL, for reading counties here
-
         _worker_store(location)
 
 
 def _is_local_cluster(client: Any) -> bool:
     """Whether ``client``'s workers run on this machine (a ``LocalCluster``)."""
-    from distributed import LocalCluster
+    from distributed import LocalCluster  # ~1.2 s to import: only batch runs pay it (the "batch" extra)
 
     return isinstance(getattr(client, "cluster", None), LocalCluster)
 
@@ -264,9 +259,7 @@ def workers_can_load(location: tuple[str, ...] | None, client: Any) -> bool:
         return True
     if location[0] != "postgis":
         return False
-    from sqlalchemy.engine import make_url
-
-    from .store_postgis import sqlalchemy_url
+    from sqlalchemy.engine import make_url  # ~0.3 s to import: only for a PostGIS store
 
     host = make_url(sqlalchemy_url(location[1])).host or ""
     return bool(host) and host != "localhost" and not host.startswith(("127.", "::1", "/"))
@@ -274,7 +267,8 @@ def workers_can_load(location: tuple[str, ...] | None, client: Any) -> bool:
 
 def _client(scheduler: str | None, n_workers: int, threads_per_worker: int, processes: bool):
     """A distributed Client (and the LocalCluster it owns, or None) for the arguments."""
-    from distributed import Client, LocalCluster
+    require_distributed()
+    from distributed import Client, LocalCluster  # ~1.2 s to import: only batch runs pay it
 
     if scheduler:
         return Client(scheduler), None
@@ -314,7 +308,8 @@ def run_batch(store: Store, dataset_ids: Sequence[str], params: dict[str, Any] |
     ``report.startup_s``). ``params`` are checked first (:func:`check_params`) so bad parameters
     fail the batch before anything runs.
     """
-    from distributed import as_completed
+    require_distributed()
+    from distributed import as_completed  # ~1.2 s to import: only batch runs pay it
 
     params = check_params(params)
     location = store_location(store)
@@ -455,9 +450,6 @@ def run_batch(store: Store, dataset_ids: Sequence[str], params: dict[str, Any] |
 def _progress_bar(enabled: bool, total: int):
     if not enabled:
         return None, None
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     console = Console(stderr=True)
     bar = Progress(TextColumn("counties"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=console, disable=not console.is_terminal)
@@ -469,7 +461,7 @@ def store_province(store: Store, datasets: Iterable[Dataset], prefix: str = "") 
     ids = []
     for ds in datasets:
         did = f"{prefix}{ds.name}"
-        store.put_dataset(did, ds, meta={"source": "geo_service.province", "name": ds.name})
+        store.put_dataset(did, ds, meta={"source": "geo_service.app.province", "name": ds.name})
         ids.append(did)
     return ids
 

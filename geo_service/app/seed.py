@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .store import Store
+from ..store import Store
+from . import demo
 
 DEMO_ID = "demo"
 
@@ -14,8 +15,6 @@ def ensure_demo(store: Store, dataset_id: str = DEMO_ID, *, only_if_empty: bool 
         return False
     if only_if_empty and store.list_datasets():
         return False
-    from .demo import generate_demo
-
-    ds = generate_demo()
+    ds = demo.generate_demo()  # looked up at call time, so tests can substitute a small county
     store.put_dataset(dataset_id, ds, meta={"source": "bundled demo county (佳木斯, generated)"})
     return True

@@ -3,7 +3,7 @@
 :func:`county_polygons` tiles an area of north-east China (for 100 counties: 126-134 E,
 44.5-48.5 N, about 620 x 445 km; smaller for fewer) into ``n`` convex county cells (a Voronoi
 diagram of a jittered grid). :func:`generate_province` fills each county with a liaison network
-by the demo county's generator (:func:`geo_service.synthetic.generate_network`), one
+by the demo county's generator (:func:`geo_service.app.synthetic.generate_network`), one
 :class:`~geo_service.dataset.Dataset` per county, reproducibly from ``seed``. Counties are a
 tenth of the demo's size by default, so a 100-county batch runs in minutes.
 """
@@ -19,8 +19,9 @@ import numpy as np
 import shapely
 from shapely.geometry import box
 
-from .dataset import Dataset
-from .domain import WGS84
+from ..dataset import Dataset
+from ..domain import WGS84
+from .synthetic import NetworkSizes, generate_network
 
 #: (min lon, min lat, max lon, max lat), degrees WGS-84: eastern Heilongjiang, room for 100 counties.
 PROVINCE_BOUNDS: tuple[float, float, float, float] = (126.0, 44.5, 134.0, 48.5)
@@ -80,16 +81,14 @@ def generate_province(n_counties: int = 100, seed: int = 0, *, bounds: Sequence[
                       county_share: float = 0.1, **sizes: Any) -> list[Dataset]:
     """``n_counties`` county datasets (names ``C001``...) of a synthetic province, from ``seed``.
 
-    Each county is filled by the demo generator (:func:`geo_service.synthetic.generate_network`)
+    Each county is filled by the demo generator (:func:`geo_service.app.synthetic.generate_network`)
     with the demo network's sizes scaled by ``county_share`` (0.1: a tenth of Jiamusi's ~400
     members, i.e. ~40 members and ~100 villages on a ~2,800 km2 county); ``sizes`` override
-    single :class:`~geo_service.synthetic.NetworkSizes` fields (e.g. ``members=60``,
+    single :class:`~geo_service.app.synthetic.NetworkSizes` fields (e.g. ``members=60``,
     ``km2_per_village=80`` for fewer villages). County polygons come from
     :func:`county_polygons` (``bounds`` default: ~2,800 km2 per county); county ``i``'s network
     from seed ``seed * 100_003 + i``.
     """
-    from .synthetic import NetworkSizes, generate_network
-
     counties = county_polygons(n_counties, seed, bounds)
     base = NetworkSizes().scaled(county_share)
     out = []

@@ -1,4 +1,4 @@
-"""PostgreSQL + PostGIS implementation of :class:`geo_service.store.Store`.
+"""PostgreSQL + PostGIS implementation of :class:`geo_service.store.base.Store`.
 
 Chosen by a database URL (``open_store("postgresql://user@host:5432/db")``) so several API
 replicas and batch drivers can share one database. Layout, all in one PostgreSQL schema
@@ -49,14 +49,14 @@ import psycopg
 import shapely
 from psycopg import sql
 
-from .dataset import Dataset
-from .domain import LAYER_ORDER, LAYERS, STATION_KINDS, WGS84, canonical_sector
-from .store import (
+from ..dataset import Dataset
+from ..domain import LAYER_ORDER, LAYERS, STATION_KINDS, WGS84, canonical_sector
+from .base import (
     Conflict,
-    DatasetCache,
     DatasetInfo,
     JobRecord,
     NotFound,
+    RecentDatasets,
     Store,
     StoreError,
     check_dataset_id,
@@ -125,7 +125,7 @@ class PostGISStore(Store):
         self.schema = schema
         self._engine = create_engine(sqlalchemy_url(url), pool_size=pool_size, max_overflow=pool_size,
                                      pool_pre_ping=True, isolation_level="AUTOCOMMIT")
-        self._cache = DatasetCache()
+        self._cache = RecentDatasets()
         self._lock = threading.RLock()
         self.owner_key = secrets.randbits(62)  # advisory-lock key marking jobs of this instance
         self._owner_conn = None

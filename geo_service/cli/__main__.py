@@ -1,0 +1,5 @@
+"""``python -m geo_service.cli``."""
+
+from . import main
+
+main()

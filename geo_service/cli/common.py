@@ -1,0 +1,122 @@
+"""Shared plumbing of the CLI commands: the Typer app, common options, errors, progress, inputs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from ..app.seed import ensure_demo
+from ..dataset import DatasetValidationError
+from ..io import read_dataset, read_layers_from_files
+from ..store import NotFound, open_store
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Geospatial coverage and assignment service for CPPCC liaison networks.")
+
+DEFAULT_DATA_DIR = "var"
+
+DataDirOpt = Annotated[Optional[str], typer.Option(
+    "--data-dir", help="store location: a directory (embedded) or a postgresql:// URL "
+                       "[env GEO_SERVICE_DATA_DIR, default ./var]")]
+DatumOpt = Annotated[str, typer.Option(
+    "--datum", help="datum of the input coordinates: wgs84, gcj02 (Gaode/Tencent) or bd09 (Baidu)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON output")]
+
+
+COUNTY_FOLDER_HELP = (
+    "a county folder holds one file per layer (CSV, XLSX, GeoJSON, Shapefile), named after it:\n"
+    "  required: townships.csv (名称, 经度, 纬度 of the seat, or polygons), villages.csv (名称, 乡镇, 经度, 纬度)\n"
+    "  optional: stations.csv (名称, 类型, 经度, 纬度), members.csv, groups.csv, committees.csv, constituents.csv,\n"
+    "            roads (roads.shp or Geofabrik gis_osm_roads_free_1.shp), a county boundary (county.geojson)\n"
+    "  `geo-service template --out my-county/` writes them with notes; or give files with --layer LAYER=FILE")
+
+
+def _out_path(out: str, default_name: str) -> Path:
+    """``--out`` as the user means it: ending in ``/`` or naming a folder -> ``default_name`` inside it
+    (the folder is made); else the file. Relative to the current directory."""
+    p = Path(out)
+    if out.endswith(("/", os.sep)) or p.is_dir():
+        p.mkdir(parents=True, exist_ok=True)
+        return p / default_name
+    p.parent.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def _data_dir(value: Optional[str]) -> str:
+    return (value or os.environ.get("GEO_SERVICE_DATABASE_URL") or os.environ.get("GEO_SERVICE_DATA_DIR")
+            or DEFAULT_DATA_DIR)
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print ``error: message`` to stderr and exit with ``code``."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def progress(description: str) -> Iterator[None]:
+    """A spinner with elapsed time on stderr while a step runs (silent when not a terminal)."""
+    console = Console(stderr=True)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=console, transient=True, disable=not console.is_terminal) as bar:
+        bar.add_task(description, total=None)
+        yield
+
+
+def _report_problems(exc, limit: int = 50) -> None:
+    errors = [p for p in exc.problems if p.severity == "error"]
+    typer.echo(f"error: {len(errors)} problem(s) in the input; nothing was stored", err=True)
+    for p in errors[:limit]:
+        typer.echo(f"  - {p}", err=True)
+    if len(errors) > limit:
+        typer.echo(f"  ... and {len(errors) - limit} more (use --json to see all)", err=True)
+
+
+def _parse_layer_opts(layers: list[str]) -> dict[str, str]:
+    out = {}
+    for item in layers:
+        if "=" not in item:
+            fail(f"--layer expects LAYER=FILE, got '{item}'", 2)
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _read_input(path: Optional[Path], layer_files: dict[str, str], datum: str, name: str,
+                missing_points: str):
+    if layer_files:
+        return read_layers_from_files(layer_files, datum=datum, name=name, missing_points=missing_points,
+                                      base=path)
+    if path is None:
+        fail("give a PATH (GeoPackage, folder, .xlsx or .zip) or --layer LAYER=FILE options", 2)
+    if not path.exists():
+        fail(f"no such file or folder: {path}\n{COUNTY_FOLDER_HELP}", 2)
+    return read_dataset(path, datum=datum, name=name, missing_points=missing_points)
+
+
+def _load_source(source: Optional[str], datum: str = "wgs84", data_dir: Optional[str] = None):
+    """The dataset a command works on: a file/folder when ``source`` names one, else a dataset id
+    in the store (default ``demo``, stored on first use). Exits 2 on invalid files, 1 if unknown."""
+    source = source or "demo"
+    src = Path(source)
+    if src.exists():
+        try:
+            return _read_input(src, {}, datum, src.stem, "error")
+        except DatasetValidationError as e:
+            _report_problems(e)
+            raise typer.Exit(2)
+    store = open_store(_data_dir(data_dir))
+    if source == "demo":
+        with progress("loading the demo county"):
+            ensure_demo(store, only_if_empty=False)
+    try:
+        return store.get_dataset(source)
+    except (NotFound, ValueError) as e:
+        fail(f"{e} (and no file or folder named '{source}')", 1)

@@ -1,0 +1,279 @@
+"""Parameters and results of an optimisation run (:class:`OptimisationParams` in,
+:class:`OptimisationResult` out).
+
+Both are pure JSON (pydantic model / ``to_dict``/``from_dict``), so a result can be stored in a job
+record and passed back as ``previous`` for a minimal-change re-run; :func:`diff_results` lists what
+changed between two runs. :mod:`solvers.pipeline` produces them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from . import assignment as A
+from .tables import result_layers, result_tables, write_xlsx
+
+TIERS = ("constituents", "villages", "townships", "stations")
+TIER_LABELS = {"constituents": {"zh": "界别群众-委员", "en": "constituents -> members"},
+               "villages": {"zh": "村社区-活动组", "en": "villages -> groups"},
+               "townships": {"zh": "乡镇-专委会", "en": "townships -> committees"},
+               "stations": {"zh": "活动组-工作站", "en": "groups -> stations"}}
+
+
+class Locks(BaseModel):
+    """Pinned assignments by id; locked rows are kept exactly."""
+
+    model_config = ConfigDict(extra="forbid")
+    constituents: dict[str, str] = Field(default_factory=dict, description="constituent id -> member id")
+    villages: dict[str, str] = Field(default_factory=dict, description="village id -> group id")
+    townships: dict[str, str] = Field(default_factory=dict, description="township id -> committee id")
+    groups: dict[str, str] = Field(default_factory=dict, description="group id -> station id")
+
+
+class OptimisationParams(BaseModel):
+    """Parameters of one run (JSON-safe). Distances and penalties in metres; times in seconds.
+
+    In road mode costs are travel times (s); penalties and churn, always given in metres, are turned
+    into seconds at ``penalty_speed_kmh``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    tiers: list[Literal["constituents", "villages", "townships", "stations"]] = Field(
+        default_factory=lambda: list(TIERS), description="which assignments to run")
+    constituents_min: int = Field(8, ge=0, description="constituents per member, min")
+    constituents_target: int = Field(10, ge=0, description="constituents per member, target")
+    constituents_max: int = Field(12, ge=1, description="constituents per member, max")
+    villages_min: int = Field(2, ge=0, description="villages per group, min")
+    villages_target: int = Field(3, ge=0, description="villages per group, target")
+    target_penalty: float = Field(1000.0, ge=0, description="extra cost (m) per constituent (tier 1) or "
+                                                            "village (tier 2) above the target; 0 = ignore targets")
+    villages_max: int = Field(4, ge=1, description="villages per group, max")
+    townships_per_committee: int = Field(2, ge=1)
+    all_townships: bool = Field(False, description="assign every township, not only the under-served")
+    gap_threshold_m: float = Field(10000.0, gt=0, description="straight mode: a village farther than "
+                                                              "this from every station is a gap (m)")
+    gap_threshold_s: float = Field(1800.0, gt=0, description="road mode: gap threshold (s)")
+    mode: Literal["straight", "road"] = "straight"
+    villages: Literal["gaps", "all", "list"] = Field("gaps", description="which villages tier 2 covers")
+    village_ids: list[str] = Field(default_factory=list, description="villages when villages='list'")
+    locks: Locks = Field(default_factory=Locks)
+    minimal_change: bool = Field(False, description="re-run against `previous` moving as few as it must")
+    churn_weight: float | None = Field(None, ge=0, description="cost (m) per moved row; default with "
+                                                                "minimal_change: 1e6 (moves only if forced)")
+    time_limit_s: float = Field(60.0, gt=0)
+    seed: int = 0
+    num_workers: int = Field(1, ge=1, le=16, description="CP-SAT workers (fixed for reproducibility)")
+    use_member_pins: bool = Field(True, description="members' pinned village_id / station_id lock their group "
+                                                    "to that village / station (params.locks win)")
+    allow_cross_sector: bool = False
+    on_infeasible: Literal["relax_max", "cross_sector"] = Field(
+        "relax_max", description="tier 1 answer when a sector's quotas cannot be met: the optimum with that "
+                                 "sector's max raised just enough, or the cross-sector fallback (both are "
+                                 "computed and reported; status stays 'infeasible')")
+    cross_sector_penalty: float = Field(20000.0, ge=0, description="extra cost (m) per constituent "
+                                                                   "placed with another sector's member")
+    compactness: float = Field(0.0, ge=0, description="weight (per metre/second) of each group's largest "
+                               "base-to-village cost; > 0 switches tier 2 from exact min-cost flow to CP-SAT "
+                               "(bound and gap reported; on large tiers expect a gap)")
+    station_capacity_default: int = Field(2, ge=0, description="groups per station when capacity is blank")
+    host_kinds: list[str] = Field(default_factory=lambda: ["station_comprehensive", "station_sector"])
+    sector_mismatch_penalty: float = Field(5000.0, ge=0, description="extra cost (m) per member when "
+                                                                     "a sector station hosts another sector")
+
+    @field_validator("constituents_max")
+    @classmethod
+    def _max_ge_min(cls, v: int, info: Any) -> int:
+        lo = info.data.get("constituents_min", 0)
+        if v < lo:
+            raise ValueError(f"constituents_max {v} < constituents_min {lo}")
+        return v
+
+    @field_validator("villages_max")
+    @classmethod
+    def _vmax_ge_min(cls, v: int, info: Any) -> int:
+        lo = info.data.get("villages_min", 0)
+        if v < lo:
+            raise ValueError(f"villages_max {v} < villages_min {lo}")
+        return v
+
+    penalty_speed_kmh: float = Field(40.0, gt=0, description="road mode: penalties and churn (given in "
+                                                             "metres) become seconds at this speed")
+
+    def penalty(self, metres: float) -> float:
+        """A penalty given in metres in the run's cost unit (metres, or seconds in road mode)."""
+        return float(metres) if self.mode == "straight" else float(metres) / (self.penalty_speed_kmh / 3.6)
+
+    def effective_churn(self) -> float:
+        if self.churn_weight is not None:
+            return float(self.churn_weight)
+        return 1e6 if self.minimal_change else 0.0
+
+
+@dataclass
+class TierResult:
+    """One tier's answer by ids (JSON-safe)."""
+
+    name: str
+    status: str
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    time_s: float
+    solver: str
+    assignment: dict[str, str | None]
+    diagnostics: list[dict[str, Any]] = field(default_factory=list)
+    moved: dict[str, int] | None = None
+    move_reasons: dict[str, str] = field(default_factory=dict)
+    cost: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    row_cost: dict[str, float] = field(default_factory=dict)  # cost (m or s) of each assigned row
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: _json(getattr(self, k)) for k in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TierResult:
+        return cls(**{k: d.get(k) for k in cls.__dataclass_fields__ if k in d})
+
+
+def _json(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _json(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_json(x) for x in v]
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return None if not math.isfinite(float(v)) else float(v)
+    if isinstance(v, np.ndarray):
+        return _json(v.tolist())
+    return v
+
+
+#: Status of a tier (and of a run) that had nothing to decide: no rows, or a layer it needs is empty.
+NOTHING_TO_DO = "nothing_to_do"
+OUTCOME_ZH = {A.OPTIMAL: "最优解", A.FEASIBLE: "可行解（未证明最优）", A.INFEASIBLE: "无可行解",
+              NOTHING_TO_DO: "无需求解：没有可分配的对象"}
+#: what each tier needs, and the file that brings it (said when the layer is empty)
+TIER_NEEDS = {
+    "constituents": (("constituents", "constituents.csv（编号、界别、村或经度/纬度）"),
+                     ("members", "members.csv（编号、姓名、界别、经度、纬度）")),
+    "stations": (("groups", "groups.csv（编号、名称、界别）"), ("stations", "stations.csv（名称、类型、经度、纬度）")),
+    "villages": (("groups", "groups.csv（编号、名称、界别）"),),
+    "townships": (("committees", "committees.csv（编号、名称）"),),
+}
+
+
+def outcome_of(status: str, tiers: Any, diagnostics: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Outcome of a run in words (see :attr:`OptimisationResult.outcome`); works on dicts too."""
+    tiers = [t.to_dict() if hasattr(t, "to_dict") else t for t in tiers]
+    gaps = [t.get("gap") for t in tiers if t.get("status") == A.FEASIBLE and t.get("gap") is not None]
+    gap = max(gaps) if gaps else None
+    diags = [d for t in tiers for d in (t.get("diagnostics") or [])] + list(diagnostics or [])
+    first = next((d for d in diags if d.get("severity") in ("error", "warning")), None)
+    if first is None and status in (A.INFEASIBLE, NOTHING_TO_DO):
+        first = next(iter(diags), None)
+    text = OUTCOME_ZH.get(status, status)
+    if status == A.FEASIBLE and gap is not None:
+        text = f"可行解，与最优差距至多 {gap:.1%}"
+    return {"outcome": status, "gap": gap, "text": text,
+            "diagnosis": None if first is None else first.get("message")}
+
+
+@dataclass
+class OptimisationResult:
+    """All tiers of one run. ``unit`` is "m" (straight) or "s" (road) for objectives and costs."""
+
+    tiers: dict[str, TierResult]
+    params: dict[str, Any]
+    unit: str = "m"
+    gap_villages: list[str] = field(default_factory=list)
+    diagnostics: list[dict[str, Any]] = field(default_factory=list)
+    time_s: float = 0.0
+    dataset_fingerprint: str = ""
+    dataset: Any = field(default=None, repr=False, compare=False)  # not serialised
+
+    @property
+    def status(self) -> str:
+        """Worst status over the tiers (infeasible > feasible > optimal > nothing_to_do);
+        ``nothing_to_do`` when no tier had anything to decide."""
+        order = {NOTHING_TO_DO: -1, A.OPTIMAL: 0, A.FEASIBLE: 1, A.INFEASIBLE: 2}
+        return max((t.status for t in self.tiers.values()), key=lambda s: order.get(s, 2), default=NOTHING_TO_DO)
+
+    @property
+    def outcome(self) -> dict[str, Any]:
+        """The run in words: ``outcome`` (optimal / feasible / infeasible / nothing_to_do), ``gap``
+        (largest relative gap of a feasible tier), ``text`` (Chinese) and ``diagnosis`` (the
+        first warning or error in words, else the first note; None when there is none)."""
+        return outcome_of(self.status, self.tiers.values(), self.diagnostics)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _json({"status": self.status, "outcome": self.outcome, "unit": self.unit, "params": self.params,
+                      "gap_villages": self.gap_villages, "diagnostics": self.diagnostics,
+                      "time_s": self.time_s, "dataset_fingerprint": self.dataset_fingerprint,
+                      "tiers": {k: t.to_dict() for k, t in self.tiers.items()}})
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> OptimisationResult:
+        return cls(tiers={k: TierResult.from_dict(v) for k, v in d.get("tiers", {}).items()},
+                   params=d.get("params", {}), unit=d.get("unit", "m"),
+                   gap_villages=list(d.get("gap_villages", [])), diagnostics=list(d.get("diagnostics", [])),
+                   time_s=float(d.get("time_s", 0.0)), dataset_fingerprint=d.get("dataset_fingerprint", ""))
+
+    def tables(self, ds: Any = None, lang: str = "en") -> dict[str, pd.DataFrame]:
+        """Result tables (see :func:`result_tables`); ``ds`` defaults to the dataset of the run."""
+        ds = ds if ds is not None else self.dataset
+        if ds is None:
+            raise ValueError("tables() needs the dataset the result was computed on")
+        return result_tables(self, ds, lang=lang)
+
+    def layers(self, ds: Any = None) -> dict[str, Any]:
+        """GeoDataFrames (WGS-84) of members, villages and stations with their assignments."""
+        ds = ds if ds is not None else self.dataset
+        if ds is None:
+            raise ValueError("layers() needs the dataset the result was computed on")
+        return result_layers(self, ds)
+
+    def write_xlsx(self, path: str | Path, lang: str = "zh", ds: Any = None) -> Path:
+        """Write every table to one sheet of an .xlsx workbook (``lang`` headers)."""
+        return write_xlsx(self.tables(ds, lang=lang), path, lang=lang)
+
+
+def diff_results(prev: OptimisationResult | dict[str, Any], new: OptimisationResult | dict[str, Any]
+                 ) -> pd.DataFrame:
+    """Rows whose assignment changed between two runs: tier, id, previous, new, reason.
+
+    ``reason`` is the one the new run gave (member_left / capacity / improvement / not_allowed /
+    target_removed), else "added" (no previous assignment), "removed" (row gone) or "changed".
+    """
+    a = OptimisationResult.from_dict(prev) if isinstance(prev, dict) else prev
+    b = OptimisationResult.from_dict(new) if isinstance(new, dict) else new
+    rows = []
+    for tier in TIERS:
+        if tier not in a.tiers and tier not in b.tiers:
+            continue
+        pa = a.tiers[tier].assignment if tier in a.tiers else {}
+        pb = b.tiers[tier].assignment if tier in b.tiers else {}
+        reasons = b.tiers[tier].move_reasons if tier in b.tiers else {}
+        for key in list(pa) + [k for k in pb if k not in pa]:
+            old, now = pa.get(key), pb.get(key)
+            if key in pb and old == now:
+                continue
+            if key not in pb:
+                why = "removed"
+            elif old is None:
+                why = reasons.get(key) or "added"
+            else:
+                why = reasons.get(key) or "changed"
+            rows.append({"tier": tier, "id": key, "previous": old, "new": now, "reason": why})
+    return pd.DataFrame(rows, columns=["tier", "id", "previous", "new", "reason"])
+
+
+__all__ = ["TIERS", "TIER_LABELS", "Locks", "OptimisationParams", "OptimisationResult", "TierResult", "diff_results"]
