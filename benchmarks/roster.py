@@ -21,7 +21,7 @@ import os
 import time
 from collections import Counter
 
-from geo_service.demo import generate_demo
+from geo_service.app.demo import generate_demo
 from solvers.roster import RosterParams, RosterProblem, plan_roster
 from solvers.roster_model import RosterModel, greedy, solve_model
 

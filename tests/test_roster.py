@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from pyproj import Geod
 
-from geo_service.demo import generate_demo
+from geo_service.app.demo import generate_demo
 from solvers.roster import RosterParams, RosterProblem, RosterResult, plan_roster
 from solvers.roster_calendar import iso_week, load_holidays, month_range, reception_date
 from solvers.roster_outputs import (
