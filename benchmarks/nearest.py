@@ -76,7 +76,7 @@ def main() -> None:
                     help="run each contender's repeats back to back (warm caches) instead of in turns")
     args = ap.parse_args()
 
-    from geo_service import index as index_module
+    from geo_service.index import station_index as index_module
     from geo_service.app.demo import generate_demo
     from geo_service.index import StationIndex
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from pyproj import Transformer
 from shapely.geometry import Point
 
-from geo_service import index as index_module
+from geo_service.index import station_index as index_module
 from geo_service.crs import geodesic_m, metric_crs
 from geo_service.index import GRID_MIN_BATCH, InvalidQuery, StationIndex
 

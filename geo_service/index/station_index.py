@@ -45,13 +45,13 @@ from numpy.typing import ArrayLike, NDArray
 from pyproj import CRS, Transformer
 from scipy.spatial import cKDTree
 
-from .crs import geodesic_m
+from ..crs import geodesic_m
 
 try:  # optional: compiled loops for the large-batch grids; numpy does the same without it
     import numba as _numba
 except ImportError:  # pragma: no cover - depends on the environment
     _numba = None
-from .domain import (
+from ..domain import (
     SECTORS,
     STATION_KINDS,
     WGS84,
