@@ -39,11 +39,26 @@ class InvalidQuery(ValueError):
 
 def check_points(lon: ArrayLike, lat: ArrayLike, max_batch: int = MAX_BATCH
                  ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Validate WGS-84 lon/lat (scalars or 1-d arrays, degrees) and return them as float arrays.
+    """Validate WGS-84 points and return them as float arrays.
 
-    Raises :class:`InvalidQuery` naming the first bad row: shapes that differ, an empty batch, a
-    batch larger than ``max_batch``, a value that is not a finite number, lon outside -180..180
-    or lat outside -90..90.
+    Parameters
+    ----------
+    lon, lat : array_like
+        Scalars or 1-d arrays of the same length, WGS-84 degrees.
+    max_batch : int
+        Most points accepted.
+
+    Returns
+    -------
+    tuple of ndarray
+        (n,) float64 longitudes and latitudes, degrees.
+
+    Raises
+    ------
+    InvalidQuery
+        (a ValueError) naming the field and first bad row: values that are not numbers, shapes
+        that differ or are not 1-d, an empty batch, more than ``max_batch`` points, a value that
+        is not finite, lon outside -180..180 or lat outside -90..90 degrees.
     """
     try:
         x = np.atleast_1d(np.asarray(lon, dtype=float))
@@ -77,7 +92,23 @@ def check_points(lon: ArrayLike, lat: ArrayLike, max_batch: int = MAX_BATCH
 
 
 def check_kinds(kinds: str | Iterable[str] | None) -> frozenset[str] | None:
-    """Canonical station kinds (aliases such as ``工作室`` accepted); None means every kind."""
+    """Canonical station kinds.
+
+    Parameters
+    ----------
+    kinds : str, iterable of str or None
+        A kind or kinds, English or Chinese aliases accepted (``工作室``); None means every kind.
+
+    Returns
+    -------
+    frozenset of str or None
+        Canonical kinds (:data:`geo_service.domain.STATION_KINDS`), or None.
+
+    Raises
+    ------
+    InvalidQuery
+        (a ValueError, field ``kinds``) for an unknown kind or an empty list.
+    """
     if kinds is None:
         return None
     items = [kinds] if isinstance(kinds, str) else list(kinds)
@@ -95,7 +126,23 @@ def check_kinds(kinds: str | Iterable[str] | None) -> frozenset[str] | None:
 
 
 def check_sector(sector: str | None) -> str | None:
-    """Canonical sector (界别) name (aliases accepted); None means no sector filter."""
+    """Canonical sector (界别) name.
+
+    Parameters
+    ----------
+    sector : str or None
+        A sector name, aliases accepted; None means no sector filter.
+
+    Returns
+    -------
+    str or None
+        The canonical name (:data:`geo_service.domain.SECTORS`), or None.
+
+    Raises
+    ------
+    InvalidQuery
+        (a ValueError, field ``sector``) for an unknown sector.
+    """
     if sector is None:
         return None
     s = canonical_sector(sector)
@@ -106,7 +153,23 @@ def check_sector(sector: str | None) -> str | None:
 
 
 def check_k(k: int) -> int:
-    """``k`` as an int >= 1."""
+    """The number of neighbours asked for, checked.
+
+    Parameters
+    ----------
+    k : int
+        Neighbours per point.
+
+    Returns
+    -------
+    int
+        ``k`` as an int >= 1.
+
+    Raises
+    ------
+    InvalidQuery
+        (a ValueError, field ``k``) when ``k`` is not a whole number >= 1.
+    """
     try:
         ki = int(k)
     except (TypeError, ValueError):
@@ -117,7 +180,24 @@ def check_k(k: int) -> int:
 
 
 def check_max_distance(max_distance_m: float | None) -> float | None:
-    """A maximum distance in metres (finite, >= 0) or None."""
+    """A maximum distance, checked.
+
+    Parameters
+    ----------
+    max_distance_m : float or None
+        Metres; None means no cut.
+
+    Returns
+    -------
+    float or None
+        The distance in metres (finite, >= 0), or None.
+
+    Raises
+    ------
+    InvalidQuery
+        (a ValueError, field ``max_distance_m``) for a value that is not a number, not finite
+        or negative.
+    """
     if max_distance_m is None:
         return None
     try:
@@ -133,7 +213,24 @@ def check_max_distance(max_distance_m: float | None) -> float | None:
 
 def station_mask(kinds_col: Sequence[str], sectors_col: Sequence[Sequence[str]],
                  kinds: frozenset[str] | None, sector: str | None) -> NDArray[np.bool_]:
-    """Boolean mask of stations whose kind is in ``kinds`` and which host ``sector``."""
+    """Which stations match a kind and sector filter.
+
+    Parameters
+    ----------
+    kinds_col : sequence of str
+        Each station's canonical kind.
+    sectors_col : sequence of sequence of str
+        Each station's sectors hosted (None or empty: none).
+    kinds : frozenset of str or None
+        Canonical kinds to keep (from :func:`check_kinds`); None keeps every kind.
+    sector : str or None
+        Canonical sector the station must host (from :func:`check_sector`); None: any.
+
+    Returns
+    -------
+    ndarray of bool
+        (n,) True for the stations that match.
+    """
     n = len(kinds_col)
     m = np.ones(n, dtype=bool)
     if kinds is not None:
@@ -141,3 +238,7 @@ def station_mask(kinds_col: Sequence[str], sectors_col: Sequence[Sequence[str]],
     if sector is not None:
         m &= np.fromiter((sector in (s or ()) for s in sectors_col), dtype=bool, count=n)
     return m
+
+
+__all__ = ["InvalidQuery", "check_k", "check_kinds", "check_max_distance", "check_points", "check_sector",
+           "station_mask"]

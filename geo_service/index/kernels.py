@@ -102,3 +102,6 @@ def lonlat_kernel(lon, lat, lon0, lat0, inv_dlon, inv_dlat, nx, ny, table, m_aff
             best[i] = bj
             dist[i] = np.sqrt(bd) / (1.0 + (px * px + px * bx + bx * bx) / (6.0 * _R_EARTH_M ** 2))
             ok[i] = sure
+
+
+__all__ = ["cell_kernel", "lonlat_kernel"]

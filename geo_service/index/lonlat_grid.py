@@ -192,3 +192,6 @@ class LonLatGrid:
                                                                     self.margin_m)
             todo.append(multi[~sure])
         return np.sort(np.concatenate(todo)), best, dist
+
+
+__all__ = ["GridFrame", "LonLatGrid"]

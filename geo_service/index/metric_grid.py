@@ -197,3 +197,6 @@ def _rank_pairs(px: NDArray, py: NDArray, c0: NDArray, c1: NDArray, sx: NDArray,
     qx = np.where(pick, bx, ax)
     dist = d / (1.0 + (px * px + px * qx + qx * qx) / (6.0 * _R_EARTH_M ** 2))
     return sure, best, dist
+
+
+__all__ = ["CellGrid", "rank_candidates"]

@@ -53,3 +53,6 @@ class NearestResult:
             out.append([{"id": ids[i], "name": names[i], "kind": kinds[i], "distance_m": d}
                         for i, d in zip(row_i, row_d) if i >= 0])
         return out
+
+
+__all__ = ["NearestResult"]

@@ -35,18 +35,27 @@ from .result import NearestResult
 
 
 class StationIndex:
-    """Straight-line nearest-station index over one dataset's stations (see module docstring)."""
+    """Straight-line nearest-station index over one dataset's stations (see :mod:`geo_service.index`)."""
 
     def __init__(self, stations: gpd.GeoDataFrame, metric_crs: CRS | str, *,
                  max_batch: int = MAX_BATCH,
                  extent: tuple[float, float, float, float] | None = None):
-        """Index ``stations`` (a stations layer in WGS-84: id, name, kind, sectors, point).
+        """Index a stations layer.
 
-        ``metric_crs`` is the projected CRS in metres the KD-tree is built in; use the dataset's
-        :attr:`~geo_service.dataset.Dataset.metric_crs` (a transverse Mercator with k0 = 1 centred
-        on the data: the distance correction assumes that). ``extent`` (lon0, lat0, lon1, lat1,
-        degrees) is where large batches are expected (the grid's cover); by default the stations'
-        bounding box with a margin.
+        Parameters
+        ----------
+        stations : geopandas.GeoDataFrame
+            Stations (id, name, kind, sectors, point geometry); reprojected to WGS-84 if needed.
+        metric_crs : pyproj.CRS or str
+            The projected CRS in metres the KD-tree is built in; use the dataset's
+            :attr:`~geo_service.dataset.Dataset.metric_crs` (a transverse Mercator with k0 = 1
+            centred on the data: the distance correction assumes that).
+        max_batch : int
+            Most points one query accepts.
+        extent : tuple of float, optional
+            (lon0, lat0, lon1, lat1) in degrees where large batches are expected (the grids'
+            cover, and the area :meth:`outside` measures from); by default the stations'
+            bounding box with a margin.
         """
         st = stations
         if st.crs is not None and not CRS.from_user_input(st.crs).equals(CRS.from_user_input(WGS84)):
@@ -81,8 +90,19 @@ class StationIndex:
 
     @classmethod
     def from_dataset(cls, ds, **kwargs) -> StationIndex:
-        """Index of ``ds.stations`` in ``ds.metric_crs`` (a :class:`~geo_service.dataset.Dataset`);
-        the grid for large batches covers the dataset's layers."""
+        """Index of a dataset's stations in its metric CRS.
+
+        Parameters
+        ----------
+        ds : geo_service.dataset.Dataset
+            The dataset; the grids' extent covers all its layers (plus 0.02 degrees).
+        **kwargs
+            Passed to :class:`StationIndex` (``max_batch``, ``extent``).
+
+        Returns
+        -------
+        StationIndex
+        """
         if "extent" not in kwargs:
             bounds = [df.total_bounds for name in ("counties", "townships", "villages", "stations")
                       if len(df := ds.layers[name])]
@@ -109,14 +129,43 @@ class StationIndex:
         return t
 
     def project(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.float64]:
-        """(n, 2) metric-CRS coordinates (metres) of WGS-84 ``lon``/``lat`` (degrees, unchecked)."""
+        """Project WGS-84 points to the index's metric CRS (arguments unchecked).
+
+        Parameters
+        ----------
+        lon, lat : array_like
+            WGS-84 degrees.
+
+        Returns
+        -------
+        ndarray
+            (n, 2) metric-CRS coordinates, metres.
+        """
         x, y = self._transformer().transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
         return np.column_stack([np.atleast_1d(x), np.atleast_1d(y)])
 
     # -- filters ------------------------------------------------------------------------------
     def mask(self, kinds: str | Iterable[str] | None = None, sector: str | None = None
              ) -> NDArray[np.bool_]:
-        """Boolean mask over :attr:`stations` of those matching ``kinds`` and ``sector``."""
+        """Which of :attr:`stations` match a filter.
+
+        Parameters
+        ----------
+        kinds : str, iterable of str or None
+            Station kinds (aliases accepted); None: every kind.
+        sector : str or None
+            A sector the station hosts (aliases accepted); None: any.
+
+        Returns
+        -------
+        ndarray of bool
+            (n_stations,) True where the station matches.
+
+        Raises
+        ------
+        InvalidQuery
+            (a ValueError) for an unknown kind or sector.
+        """
         return station_mask(self.stations["kind"].tolist(), self.stations["sectors"].tolist(),
                             check_kinds(kinds), check_sector(sector))
 
@@ -133,12 +182,34 @@ class StationIndex:
     def nearest(self, lon: ArrayLike, lat: ArrayLike, k: int = 1, *,
                 kinds: str | Iterable[str] | None = None, sector: str | None = None,
                 max_distance_m: float | None = None) -> NearestResult:
-        """The ``k`` nearest stations to each WGS-84 point (``lon``, ``lat`` in degrees).
+        """The ``k`` nearest stations to each WGS-84 point.
 
-        ``lon``/``lat`` are scalars or 1-d arrays (a batch of at most :attr:`max_batch` points).
-        ``kinds`` (a kind or list of kinds, aliases accepted) and ``sector`` (a sector hosted by
-        the station, aliases accepted) filter the stations; ``max_distance_m`` drops neighbours
-        farther than that many metres. Raises :class:`InvalidQuery` for bad arguments.
+        Parameters
+        ----------
+        lon, lat : array_like
+            Scalars or 1-d arrays, WGS-84 degrees (a batch of at most :attr:`max_batch` points).
+        k : int
+            Neighbours per point (>= 1).
+        kinds : str, iterable of str or None
+            Station kinds to consider (aliases accepted); None: every kind.
+        sector : str or None
+            A sector (界别) the station must host (aliases accepted); None: any.
+        max_distance_m : float or None
+            Drop neighbours farther than this many metres; None: no cut.
+
+        Returns
+        -------
+        NearestResult
+            (n, k) station rows, ids and ground distances in metres (within 0.5 % of the
+            geodesic), nearest first; ``outside_dataset`` flags points more than
+            :data:`OUTSIDE_MARGIN_M` metres from the indexed area.
+
+        Raises
+        ------
+        InvalidQuery
+            (a ValueError) naming the field and row: points that are not finite or out of range,
+            an empty or too large batch, ``k`` < 1, an unknown kind or sector, a negative or
+            non-finite ``max_distance_m``.
         """
         x, y = check_points(lon, lat, self.max_batch)
         k = check_k(k)
@@ -151,18 +222,45 @@ class StationIndex:
         return dataclasses.replace(r, outside_dataset=self.outside(x, y))
 
     def outside(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.bool_]:
-        """True where a WGS-84 point lies more than :data:`OUTSIDE_MARGIN_M` metres from the
-        indexed area (:attr:`extent`; geodesic distance to the nearest point of that lon/lat box).
-        All False when the index has no extent (no stations, no dataset layers)."""
+        """Which points lie far outside the indexed area.
+
+        Parameters
+        ----------
+        lon, lat : array_like
+            WGS-84 degrees.
+
+        Returns
+        -------
+        ndarray of bool
+            True where the geodesic distance from the point to the nearest point of
+            :attr:`extent` (a lon/lat box) exceeds :data:`OUTSIDE_MARGIN_M` metres; all False
+            when the index has no extent (no stations, no dataset layers).
+        """
         return outside_extent(self.extent, np.atleast_1d(np.asarray(lon, dtype=float)),
                               np.atleast_1d(np.asarray(lat, dtype=float)))
 
     def nearest_xy(self, xy_m: ArrayLike, k: int = 1, *, kinds: str | Iterable[str] | None = None,
                    sector: str | None = None, max_distance_m: float | None = None) -> NearestResult:
-        """Like :meth:`nearest` for points already in :attr:`metric_crs` (an (n, 2) array, metres).
+        """Like :meth:`nearest` for points already in :attr:`metric_crs`.
 
-        Raises :class:`InvalidQuery` naming the first row that is not finite or lies beyond
-        :data:`MAX_XY_M` metres of the projection's origin (not metres of a projected CRS).
+        Parameters
+        ----------
+        xy_m : array_like
+            (n, 2) metric-CRS coordinates, metres.
+        k, kinds, sector, max_distance_m
+            As for :meth:`nearest`.
+
+        Returns
+        -------
+        NearestResult
+            As for :meth:`nearest`, with ``outside_dataset`` None.
+
+        Raises
+        ------
+        InvalidQuery
+            (a ValueError) for an empty or too large batch, or naming the first row that is not
+            finite or lies beyond :data:`MAX_XY_M` metres of the projection's origin (not metres
+            of a projected CRS); bad ``k``, kinds, sector or distance as for :meth:`nearest`.
         """
         xy = np.asarray(xy_m, dtype=float).reshape(-1, 2)
         if len(xy) == 0:
