@@ -140,10 +140,30 @@ class RoadNetwork:
     def __init__(self, roads: gpd.GeoDataFrame, stations: gpd.GeoDataFrame, metric_crs: CRS | str, *,
                  offroad_speed_kmh: float = WALKING_KMH, default_speed_kmh: float = DEFAULT_ROAD_KMH,
                  snap_warn_m: float = 1000.0, node_crossings: bool = True):
-        """Build the graph from ``roads`` (LineStrings, WGS-84; ``speed_kmh``/``class``) and attach
-        ``stations`` (points, WGS-84), working in ``metric_crs`` (metres).
+        """Build the graph from roads and attach the stations.
 
-        Raises ``ValueError`` when there are no usable roads or a speed is not positive.
+        Parameters
+        ----------
+        roads : geopandas.GeoDataFrame
+            LineStrings in WGS-84 with optional ``speed_kmh`` (km/h), ``class`` and ``oneway``.
+        stations : geopandas.GeoDataFrame
+            Station points in WGS-84 (id, name, kind, sectors).
+        metric_crs : pyproj.CRS or str
+            The projected CRS in metres the graph is built in (the dataset's ``metric_crs``).
+        offroad_speed_kmh : float
+            Speed of off-road legs and straight walks, km/h (5: walking).
+        default_speed_kmh : float
+            Road speed, km/h, where a road has neither ``speed_kmh`` nor a known ``class``.
+        snap_warn_m : float
+            Points farther than this many metres from any road are flagged ``far_from_road``.
+        node_crossings : bool
+            Split lines where they cross or touch (False for data whose junctions are shared
+            vertices, such as OpenStreetMap, so that bridges stay unjoined).
+
+        Raises
+        ------
+        ValueError
+            When there are no usable road segments, or a speed is not a positive number of km/h.
         """
         for name, v in (("offroad_speed_kmh", offroad_speed_kmh), ("default_speed_kmh", default_speed_kmh)):
             if not (np.isfinite(v) and v > 0):
@@ -194,7 +214,23 @@ class RoadNetwork:
 
     @classmethod
     def from_dataset(cls, ds, **kwargs) -> RoadNetwork:
-        """Network of ``ds.roads`` with ``ds.stations`` attached, in ``ds.metric_crs``."""
+        """Network of a dataset's roads with its stations attached, in its metric CRS.
+
+        Parameters
+        ----------
+        ds : geo_service.dataset.Dataset
+        **kwargs
+            Passed to :class:`RoadNetwork` (speeds in km/h, ``snap_warn_m``, ``node_crossings``).
+
+        Returns
+        -------
+        RoadNetwork
+
+        Raises
+        ------
+        ValueError
+            When the dataset has no roads layer (or no usable segments).
+        """
         if len(ds.roads) == 0:
             raise ValueError(f"dataset {ds.name!r} has no roads layer: road mode needs one")
         return cls(ds.roads, ds.stations, ds.metric_crs, **kwargs)
@@ -227,11 +263,34 @@ class RoadNetwork:
 
     # -- snapping -----------------------------------------------------------------------------
     def project(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.float64]:
-        """(n, 2) metric-CRS coordinates (metres) of WGS-84 ``lon``/``lat`` (degrees)."""
+        """Project WGS-84 points to the network's metric CRS.
+
+        Parameters
+        ----------
+        lon, lat : array_like
+            WGS-84 degrees.
+
+        Returns
+        -------
+        ndarray
+            (n, 2) metric-CRS coordinates, metres.
+        """
         return self.index.project(lon, lat)
 
     def snap(self, xy_m: NDArray) -> Snap:
-        """Snap metric points to their nearest road segment(s) (exact, via an STR-tree)."""
+        """Snap metric points to their nearest road segment(s) (exact, via an STR-tree).
+
+        Parameters
+        ----------
+        xy_m : ndarray
+            (n, 2) metric-CRS coordinates, metres.
+
+        Returns
+        -------
+        Snap
+            (point, segment) pairs (ties within a centimetre each get one), the fraction along
+            the segment and the distances in metres.
+        """
         return snap_to_segments(self.node_xy, self.ra, self.rb, xy_m, self.seg_tree)
 
     # -- nearest station ----------------------------------------------------------------------
@@ -266,7 +325,30 @@ class RoadNetwork:
 
         ``kinds``/``sector`` filter the stations as in :meth:`StationIndex.nearest`. Only
         ``k = 1`` is precomputed; for more stations per point use :meth:`travel_time_matrix`.
-        Raises :class:`~geo_service.index.InvalidQuery` for bad arguments.
+
+        Parameters
+        ----------
+        lon, lat : array_like
+            Scalars or 1-d arrays, WGS-84 degrees.
+        k : int
+            Must be 1.
+        kinds : str, iterable of str or None
+            Station kinds (aliases accepted); None: every kind.
+        sector : str or None
+            A sector (界别) the station must host; None: any.
+
+        Returns
+        -------
+        RoadResult
+            Per point: the station, door-to-door ``time_s`` (seconds), ``road_m`` and
+            ``offroad_m`` (metres), ``snap_m`` (metres to the nearest road), ``far_from_road``.
+
+        Raises
+        ------
+        InvalidQuery
+            (a ValueError) naming the field and row: bad points, ``k`` other than 1, an unknown
+            kind or sector, or a point more than
+            :data:`~geo_service.index.OUTSIDE_MARGIN_M` metres outside the dataset.
         """
         x, y = check_points(lon, lat, self.index.max_batch)
         if check_k(k) != 1:
@@ -282,7 +364,24 @@ class RoadNetwork:
 
     def nearest_xy(self, xy_m: ArrayLike, *, kinds: str | Iterable[str] | None = None,
                    sector: str | None = None) -> RoadResult:
-        """Like :meth:`nearest` for points already in :attr:`metric_crs` (an (n, 2) array, metres)."""
+        """Like :meth:`nearest` for points already in :attr:`metric_crs`.
+
+        Parameters
+        ----------
+        xy_m : array_like
+            (n, 2) metric-CRS coordinates, metres.
+        kinds, sector
+            As for :meth:`nearest`.
+
+        Returns
+        -------
+        RoadResult
+
+        Raises
+        ------
+        InvalidQuery
+            (a ValueError) for an empty batch or an unknown kind or sector.
+        """
         xy = np.asarray(xy_m, dtype=float).reshape(-1, 2)
         if len(xy) == 0:
             raise InvalidQuery("empty batch: give at least one point", field="xy")
@@ -333,6 +432,24 @@ class RoadNetwork:
         :attr:`offroad_speed_kmh`); a straight walk is used where quicker. Unreachable pairs are
         ``inf``. Runs one Dijkstra per destination (in chunks of ``chunk``), so keep the number of
         destinations (candidate sites) modest.
+
+        Parameters
+        ----------
+        origins, destinations : GeoSeries, GeoDataFrame or array_like
+            Points in WGS-84 (an (n, 2) array: lon/lat degrees).
+        chunk : int
+            Destinations per Dijkstra batch (memory: ``chunk`` x graph nodes float64).
+
+        Returns
+        -------
+        ndarray
+            (len(origins), len(destinations)) seconds, ``inf`` where unreachable.
+
+        Raises
+        ------
+        InvalidQuery
+            (a ValueError) naming ``origins`` or ``destinations`` and the row: geometries that
+            are not points, coordinates that are not finite or out of range.
         """
         o = self._points_xy(origins, "origins")
         d = self._points_xy(destinations, "destinations")
@@ -383,6 +500,28 @@ class RoadNetwork:
         from the station at the off-road speed. Unreachable land between roads is not swallowed.
         Columns: station_id, name, kind, threshold_s, area_km2, geometry; with ``dissolve`` one
         row per threshold (station_id None, ``stations`` = how many were merged).
+
+        Parameters
+        ----------
+        thresholds_s : iterable of float
+            Travel times, seconds (positive).
+        kinds, sector
+            Station filter, as for :meth:`nearest`.
+        buffer_m : float
+            Width in metres of the buffer round the reached road pieces.
+        dissolve : bool
+            Merge the stations' polygons per threshold.
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            Polygons in WGS-84, areas in km².
+
+        Raises
+        ------
+        InvalidQuery
+            (a ValueError) for thresholds that are not positive numbers of seconds, or an unknown
+            kind or sector.
         """
         thr = sorted({float(t) for t in thresholds_s})
         if not thr or any(not np.isfinite(t) or t <= 0 for t in thr):
@@ -419,3 +558,6 @@ class RoadNetwork:
             cols = cols[:4] + ["stations", "area_km2", "geometry"]
         gdf["area_km2"] = gdf.geometry.area / 1e6
         return gdf[cols].to_crs(WGS84)
+
+
+__all__ = ["DEFAULT_ROAD_KMH", "WALKING_KMH", "RoadNetwork", "RoadResult"]
