@@ -123,25 +123,40 @@ def read_dataset(path: str | os.PathLike, *, datum: str = "wgs84", name: str = "
 
     Parameters
     ----------
-    path : a GeoPackage (layers named by layer, English or Chinese: ``stations``/``站点``), a
+    path : str or os.PathLike
+        A GeoPackage (layers named by layer, English or Chinese: ``stations``/``站点``), a
         folder of files named by layer (``stations.geojson``, ``村社区.csv``, ``roads.shp`` ...),
         one ``.xlsx`` workbook with a sheet per layer, a ``.zip`` of any of these, or a single file
         named after a layer.
-    datum : ``"wgs84"`` (default), ``"gcj02"`` (Gaode/AMap, Tencent) or ``"bd09"`` (Baidu): the datum
-        of the input coordinates; every geometry is converted to WGS-84. Files with a declared CRS
+    datum : {"wgs84", "gcj02", "bd09"}
+        The datum of the input coordinates: WGS-84 (default), GCJ-02 (Gaode/AMap, Tencent) or
+        BD-09 (Baidu); every geometry is converted to WGS-84 degrees. Files with a declared CRS
         are first reprojected to EPSG:4326; GeoJSON without a CRS is WGS-84 (RFC 7946).
-    name : dataset name.
-    missing_points : ``"error"`` (default): a point row without coordinates is an error;
-        ``"drop"``: such rows are dropped, each listed in ``Dataset.warnings``.
-    required : layers that must be present (default townships and villages).
-    crs : CRS of the x/y columns of CSV/XLSX tables and of vector files that declare none, e.g.
-        ``"EPSG:4547"`` (CGCS2000 / 3-degree Gauss-Kruger zone 38, as surveyors deliver); reprojected
-        to EPSG:4326. Default: tables hold WGS-84 lon/lat. Files that declare a CRS keep theirs.
-    limits : :class:`~geo_service.io.limits.ReadLimits` for untrusted input (the API's uploads): real
-        unpacked bytes of a zip or workbook, data rows per CSV file, XLSX sheet or vector layer.
-        Default: no caps.
-    tmp_dir : folder for the zip's extracted files (default: the system temp directory).
+    name : str
+        Dataset name (default: the file or folder name without suffix).
+    missing_points : {"error", "drop"}
+        ``"error"`` (default): a point row without coordinates is an error; ``"drop"``: such
+        rows are dropped, each listed in ``Dataset.warnings``.
+    required : iterable of str
+        Layers that must be present (default townships and villages).
+    crs : str or pyproj.CRS, optional
+        CRS of the x/y columns of CSV/XLSX tables and of vector files that declare none, e.g.
+        ``"EPSG:4547"`` (CGCS2000 / 3-degree Gauss-Kruger zone 38, coordinates in metres, as
+        surveyors deliver); reprojected to EPSG:4326. Default: tables hold WGS-84 lon/lat in
+        degrees. Files that declare a CRS keep theirs.
+    limits : ReadLimits, optional
+        Caps for untrusted input (the API's uploads): real unpacked bytes of a zip or workbook,
+        data rows per CSV file, XLSX sheet or vector layer. Default: no caps.
+    tmp_dir : str or os.PathLike, optional
+        Folder for the zip's extracted files (default: the system temp directory).
 
+    Returns
+    -------
+    Dataset
+        The validated dataset, geometries in WGS-84 degrees.
+
+    Notes
+    -----
     What official lists commonly lack is filled, each with a warning in ``Dataset.warnings``:
     townships given as seat points get Voronoi polygons (:func:`townships_from_points`) and
     their seat village ``is_seat``; villages without a population column get a blank (unknown) population;
@@ -155,7 +170,10 @@ def read_dataset(path: str | os.PathLike, *, datum: str = "wgs84", name: str = "
     InputTooLarge
         when the input goes over one of ``limits`` (naming the file or sheet and the cap).
     ValueError
-        for a bad ``datum`` or ``missing_points`` option. A missing ``path`` is FileNotFoundError.
+        For a ``datum`` not in wgs84/gcj02/bd09, a ``missing_points`` other than error/drop, or an
+        unknown ``crs``.
+    FileNotFoundError
+        When ``path`` does not exist.
     """
     _check_options(datum, missing_points)
     path = Path(path)
@@ -181,7 +199,27 @@ def read_layers_from_files(files: Mapping[str, str | os.PathLike], *, base: str 
                                 "counties": "county_boundary_gcj02.json"},
                                base=folder, datum="gcj02", missing_points="drop")
 
-    Other options and errors as :func:`read_dataset`.
+    Parameters
+    ----------
+    files : mapping of str to path
+        ``{layer: file}``; layer names English or Chinese.
+    base : str or os.PathLike, optional
+        Folder (or a file in it) that relative paths not found in the current directory are
+        taken from.
+    datum, name, missing_points, required, crs
+        As for :func:`read_dataset`.
+
+    Returns
+    -------
+    Dataset
+        The validated dataset, geometries in WGS-84 degrees.
+
+    Raises
+    ------
+    DatasetValidationError
+        Listing every problem, including unknown layer names and missing files.
+    ValueError
+        For a bad ``datum``, ``missing_points`` or ``crs``, as :func:`read_dataset`.
     """
     _check_options(datum, missing_points)
     root = None if base is None else Path(base)
