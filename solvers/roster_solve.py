@@ -27,6 +27,7 @@ from .roster_types import (
     _diag,
     _km,
 )
+from .roster_consult import plan_consultations
 from .roster_decomp import relaxed_decomposition, warm_start
 from .roster_model import RosterModel, candidate_arcs, evaluate, greedy, lp_bound, solve_model
 
@@ -366,8 +367,6 @@ def solve_problem(pb: RosterProblem, time_limit_s: float, seed: int, workers: in
         raise Cancelled("roster cancelled")
     t_roster = time.perf_counter() - t_start
     if prm.consultations and pb.consult_input is not None:
-        from .roster_consult import plan_consultations
-
         cons, cdiag = plan_consultations(pb, duties, seed=seed, time_limit_s=prm.consultation_time_limit_s)
     if progress:
         progress(1.0, f"roster {status}")
