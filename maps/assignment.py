@@ -186,10 +186,10 @@ def assignment_map(ds, result: Any, *, sector: str | None = None, group: str | N
     krows = [("square", kcol[k], kname[k]) for k in kids if k in shown_k]
     filt = [f"{lab}: {val}" for lab, val in ((t["sector"], sector), (t["group"], gname.get(group or "")),
                                             (t["committee"], kname.get(committee or ""))) if val]
-    head = f'<div class="gs-title">{esc(ds.name)} · {esc(t["title"])}</div>'
+    head = ""
     if filt:
         head += f'<div class="gs-note">{esc(t["filter"])}: {esc("；".join(filt))}</div>'
     add_box(m, head + legend_html(t["legend"], rows[:30]) + legend_html(t["legend_k"], krows[:30]),
-            position="bottomright", css_class="gs-legend-box")
+            position="bottomright", css_class="gs-legend-box", summary=f"{ds.name} · {t['title']}")
     return finish(m, prefix=static_prefix)
 

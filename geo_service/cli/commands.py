@@ -19,6 +19,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 import maps
+from maps.static_maps import render
+from maps.static_render import page_size
 from api.app import create_app
 from api.server import raise_open_file_limit, uvicorn_config
 from api.settings import Settings
@@ -403,33 +405,46 @@ def close_gaps_cmd(
 @app.command("map")
 def map_cmd(
     source: Annotated[Optional[str], typer.Argument(help="dataset id in the store or a dataset file (default: demo)")] = None,
-    out: Annotated[str, typer.Option("--out", help="HTML file (or a folder ending in /); its assets are copied "
-                                                  "beside it into static/")] = "map.html",
+    out: Annotated[Optional[str], typer.Option("--out", help="output file, or a folder ending in / (default "
+                                               "map.html, map.png, ...); HTML is one self-contained page")] = None,
     kind: Annotated[str, typer.Option(help="coverage or gaps (proposed contact points)")] = "coverage",
+    fmt: Annotated[str, typer.Option("--format", help="html (interactive), png, pdf or svg (print-ready)")] = "html",
     lang: Annotated[str, typer.Option(help="labels: zh or en")] = "zh",
-    tiles: Annotated[str, typer.Option(help="osm, gaode, gaode_satellite, tianditu or none")] = "osm",
+    tiles: Annotated[str, typer.Option(help="html: osm, gaode, gaode_satellite, tianditu or none")] = "osm",
     tianditu_key: Annotated[Optional[str], typer.Option(help="Tianditu key (tiles=tianditu)")] = None,
     threshold_m: Annotated[Optional[float], typer.Option(help="gap threshold in metres")] = None,
+    paper: Annotated[str, typer.Option(help="png/pdf/svg: a5, a4, a3 or a2")] = "a4",
+    orientation: Annotated[str, typer.Option(help="png/pdf/svg: landscape or portrait")] = "landscape",
+    dpi: Annotated[int, typer.Option(help="png/pdf/svg: dots per inch (50-600)")] = 300,
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Write a coverage or gap-closing map that opens offline from disk (Leaflet assets beside it)."""
+    """Write a coverage or gap-closing map: one offline HTML page, or a print-ready PNG/PDF/SVG."""
+    if fmt not in ("html", "png", "pdf", "svg"):
+        fail(f"--format must be html, png, pdf or svg, got {fmt!r}", 2)
+    if kind not in ("coverage", "gaps"):
+        fail(f"--kind must be coverage or gaps, got {kind!r}", 2)
     ds = _load_source(source, "wgs84", data_dir)
-    out = _out_path(out, f"{kind}.html")
+    out_path = _out_path(out or f"map.{fmt}", f"{kind}.{fmt}")
     try:
         with progress(f"drawing the {kind} map"):
-            if kind == "coverage":
-                m = maps.coverage_map(ds, lang=lang, tiles=tiles, tianditu_key=tianditu_key,
-                                      gap_threshold=threshold_m)
-            elif kind == "gaps":
-                thr = threshold_m or 10000.0
-                m = maps.gaps_map(ds, close_gaps(ds, threshold_m=thr), threshold_m=thr, lang=lang, tiles=tiles,
-                                  tianditu_key=tianditu_key)
+            if fmt != "html":
+                size = page_size(paper, orientation=orientation, dpi=dpi)
+                gap_result = close_gaps(ds, threshold_m=threshold_m or 10000.0) if kind == "gaps" else None
+                r = render(kind, ds, fmt=fmt, size=size, lang=lang, gap_result=gap_result, threshold_m=threshold_m)
+                out_path.write_bytes(r.data)
             else:
-                fail(f"--kind must be coverage or gaps, got {kind!r}", 2)
-            maps.write_standalone(m, out)
+                if kind == "coverage":
+                    m = maps.coverage_map(ds, lang=lang, tiles=tiles, tianditu_key=tianditu_key,
+                                          gap_threshold=threshold_m)
+                else:
+                    thr = threshold_m or 10000.0
+                    m = maps.gaps_map(ds, close_gaps(ds, threshold_m=thr), threshold_m=thr, lang=lang, tiles=tiles,
+                                      tianditu_key=tianditu_key)
+                maps.write_standalone(m, out_path)
     except ValueError as e:
         fail(str(e), 2)
-    typer.echo(f"wrote {out} (assets in {out.parent / 'static'})")
+    typer.echo(f"wrote {out_path}" + (f" ({r.pixels[0]} x {r.pixels[1]} px at {dpi} dpi, {r.seconds:.1f} s)"
+                                      if fmt != "html" else " (self-contained)"))
 
 
 @app.command("coverage")

@@ -13,7 +13,12 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from pyproj import Transformer
 from scipy.spatial import cKDTree
+
+from geo_service.crs import metric_crs
+
+from ._common import _check_cost
 
 __all__ = ["covering_matrix", "covering_matrix_lonlat"]
 
@@ -70,10 +75,6 @@ def covering_matrix_lonlat(demand_lonlat: Any, site_lonlat: Any, radius_m: float
     demands, :func:`geo_service.crs.metric_crs`, < 0.05 % distance error over a county or a
     province's few hundred kilometres) and measures straight-line metres there.
     """
-    from pyproj import Transformer
-
-    from geo_service.crs import metric_crs
-
     a = _xy(demand_lonlat, "demand_lonlat")
     b = _xy(site_lonlat, "site_lonlat")
     if crs is None:
@@ -106,8 +107,6 @@ def reach(cost: Any, radius: float) -> tuple[sp.csr_matrix, np.ndarray | None]:
     """``(S, dense)``: CSR of the pairs with ``cost <= radius`` (values = costs) and the checked
     dense matrix (``None`` for sparse input). Sparse input: stored entries are the candidate pairs.
     """
-    from ._common import _check_cost
-
     if not sp.issparse(cost):
         c = _check_cost(cost)
         ii, jj = np.nonzero(c <= radius)
