@@ -154,7 +154,8 @@ def province(a) -> None:
 def detail_answer(ds) -> None:
     """Bytes and time of the bbox endpoint's answer for a 1280 x 800 view at the detail zoom."""
     try:
-        from maps.aggregate import DETAIL_LIMIT, DETAIL_ZOOM, village_details
+        from maps.aggregate import DETAIL_LIMIT, DETAIL_ZOOM
+        from maps.details import village_details
     except ImportError:
         return  # before issue 16
     import numpy as np

@@ -17,7 +17,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from maps.aggregate import DETAIL_LIMIT, MAX_DETAIL_LIMIT, village_details
+from maps.aggregate import DETAIL_LIMIT, MAX_DETAIL_LIMIT
+from maps.details import village_details
 
 from ..auth import Principal, viewer
 from ..cache import DatasetEntry
