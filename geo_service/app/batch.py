@@ -658,7 +658,7 @@ def run_batch(store: Store, dataset_ids: Sequence[str] | None = None, params: di
     except ClusterLost as e:
         report.cluster_lost = str(e)
     except (CommClosedError, FutureCancelledError, OSError, TimeoutError) as e:
-        report.cluster_lost = f"lost the Dask cluster ({type(e).__name__}: {e})"
+        report.cluster_lost = f"lost the connection to the Dask scheduler ({type(e).__name__}: {e})"
     except BaseException as e:
         stopped = e
         raise
