@@ -8,6 +8,12 @@ result on success, the error on failure. A county that fails is reported and doe
 others. At most ``max_in_flight`` datasets are loaded and in flight at once, so the driver's
 memory does not grow with the number of counties.
 
+A batch has an id; each county's job record holds it with the parameters' fingerprint and the
+dataset version. A worker that dies is reported with the counties Dask ran again; a scheduler that
+dies stops the batch with every unfinished county marked lost (never left running), and
+``run_batch(resume=BATCH_ID)`` later runs only the counties without a successful result for their
+dataset version and these parameters (docs/deploy.md, section 3).
+
 Workers load their own county from the store when they can reach it (a PostGIS URL of another
 host; any store with a ``LocalCluster`` on this machine), opening it once per worker process,
 so the driver (this process) only sends ids, creates the job records in one transaction and
