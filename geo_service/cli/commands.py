@@ -26,7 +26,7 @@ from api.server import raise_open_file_limit, uvicorn_config
 from api.settings import Settings
 from solvers.gaps import close_gaps
 from solvers.pipeline import OptimisationParams, run_optimisation
-from solvers.tables import write_csv, write_xlsx
+from solvers.tables import result_notes, write_csv, write_xlsx
 
 from ..app.batch import EXIT_CLUSTER_LOST, ClusterLost, resolve_dataset_ids, run_batch, store_province
 from ..app.demo import generate_demo
@@ -36,6 +36,8 @@ from ..coverage import coverage_summary
 from ..dataset import DatasetValidationError
 from ..domain import STATION_KIND_LABELS
 from ..io import write_dataset
+from ..io.sheets import write_csv as write_csv_table
+from ..jsonsafe import dumps_text
 from ..store import POSTGRES_SCHEMES, Conflict, NotFound, check_dataset_id, open_store
 from . import template
 from .common import (
@@ -355,6 +357,8 @@ def optimise(
     as_json: JsonOpt = False,
 ) -> None:
     """Run the assignment optimisation and write the responsibility tables (界别责任区一览表)."""
+    if lang not in ("zh", "en"):
+        fail(f"--lang must be zh or en, got {lang!r}", 2)
     try:
         raw = json.loads(params_file.read_text(encoding="utf-8")) if params_file else {}
         if tiers:
@@ -381,13 +385,13 @@ def optimise(
                                       progress=lambda pct, msg: bar.update(task, completed=pct, description=msg))
         except ValueError as e:
             fail(str(e), 2)
-    tables = result.tables(ds, lang=lang)
+    tables = result.tables(ds)  # schema names; the one table writer localises them for ``lang``
     if out.suffix.lower() == ".xlsx":
-        write_xlsx(tables, out, lang=lang)
+        write_xlsx(tables, out, lang=lang, notes=result_notes(result, ds, lang))
         written = [out]
     else:
-        written = write_csv(tables, out)
-        (out / "result.json").write_text(json.dumps(result.to_dict(), ensure_ascii=False), encoding="utf-8")
+        written = write_csv(tables, out, lang=lang)
+        (out / "result.json").write_text(dumps_text(result.to_dict()), encoding="utf-8")
         written.append(out / "result.json")
     if as_json:
         typer.echo(json.dumps({"status": result.status, "outcome": result.outcome, "files": [str(w) for w in written],
@@ -437,7 +441,7 @@ def close_gaps_cmd(
     if out is not None:
         out = _out_path(out, "proposals.geojson")
         if out.suffix.lower() == ".csv":
-            r.tables()["proposed"].to_csv(out, index=False)
+            write_csv_table(r.tables()["proposed"], out)
         else:
             out.write_text(json.dumps(r.to_geojson(), ensure_ascii=False), encoding="utf-8")
     if as_json:
