@@ -72,10 +72,12 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory):
-    """30 small counties (~30 villages, 30 members each) in one embedded store."""
+    """30 small counties (~30 villages, 30 members each) in one embedded store: ten generated, each
+    stored under three ids (s-a-C001, s-b-C001, ...), which saves generating the other twenty."""
     store = SQLiteStore(tmp_path_factory.mktemp("survival") / "store")
-    ids = store_province(store, generate_province(N, seed=3, county_share=0.03, km2_per_village=300.0),
-                         prefix="s-")
+    ten = generate_province(N // 3, seed=3, county_share=0.03, km2_per_village=300.0)
+    ids = [i for prefix in ("s-a-", "s-b-", "s-c-") for i in store_province(store, ten, prefix=prefix)]
+    assert len(ids) == N
     return store, ids
 
 
