@@ -368,6 +368,10 @@ def _tier_villages(run: _Run, G: _Groups) -> TierResult:
     pop = pd.to_numeric(v["population"], errors="coerce").fillna(0).to_numpy()[vi]
     locks = _lock_array(village_locks, _index_map(rows), G.g_idx, "villages", "group")
     prev_a, gone = _previous(run.prev, "villages", rows, G.g_idx)
+    if p.tier2_model == "covering" and p.villages == "gaps":  # "all"/"list": the planner named them
+        res, ex = _contact_points(run, G, rows, v_ll, cost, locks, prev_a)
+        return _tier_result("villages", res, rows, G.g_ids, gone, {"target": p.villages_target, **ex},
+                            lambda r, c: cost[r, c])
     res = A.assign_villages_to_groups(cost, pop, p.villages_min, p.villages_max,
                                       compactness=p.compactness,
                                       time_limit=run.time_left(), seed=p.seed,
@@ -376,6 +380,50 @@ def _tier_villages(run: _Run, G: _Groups) -> TierResult:
                                       target_penalty=p.penalty(p.target_penalty))
     return _tier_result("villages", res, rows, G.g_ids, gone, {"target": p.villages_target},
                         lambda r, c: cost[r, c])
+
+
+def _contact_points(run: _Run, G: _Groups, rows: list[str], v_ll: np.ndarray, cost: np.ndarray,
+                    locks: np.ndarray, prev_a: np.ndarray | None) -> tuple[A.AssignmentResult, dict[str, Any]]:
+    """Tier 2 as a covering decision (:func:`solvers.assignment.choose_contact_points`): candidates are
+    ``rows``, demand the gap villages (weight: population, else 1), covering sets within the gap
+    threshold (KD-tree in straight mode, road travel times in road mode)."""
+    ds, p = run.ds, run.p
+    v = ds.villages
+    all_v = v["id"].astype(str).tolist()
+    pos = _index_map(all_v)
+    dem = [x for x in run.gap_ids if x in pos]
+    di = np.array([pos[x] for x in dem], np.int64)
+    w = A.village_weight(v["population"].to_numpy()[di]) if len(di) else np.zeros(0)
+    d_ll = _lonlat(v.geometry)[di] if len(di) else np.zeros((0, 2))
+    if p.mode == "straight":
+        pairs = A.cover_pairs_xy(run.costs.xy(d_ll), run.costs.xy(v_ll), p.gap_threshold_m) \
+            if len(di) and len(rows) else (np.zeros(0, np.int64),) * 2 + (np.zeros(0),)
+        unit_km = 1000.0
+    else:
+        pairs = A.cover_pairs_matrix(run.costs.matrix(d_ll, v_ll), p.gap_threshold_s)
+        unit_km = p.penalty(1000.0)  # seconds per km at penalty_speed_kmh
+    lam = p.contact_travel_weight / unit_km
+    res = A.choose_contact_points(cost, w, pairs, p.villages_min, p.villages_max,
+                                  target_load=p.villages_target, target_penalty=p.penalty(p.target_penalty),
+                                  travel_weight=lam, locks=locks, previous=prev_a, churn_weight=run.churn,
+                                  time_limit=run.time_left(), seed=p.seed, group_labels=G.g_ids)
+    ex = res.extra
+    r_idx = _index_map(rows)
+    served = {dem[i]: rows[j] for i, j in enumerate(ex.pop("served_by")) if j >= 0}
+    unc_ids = [dem[i] for i in ex.pop("uncovered")]
+    ex.pop("covered")
+    # uncovered gap villages that are not candidates have no row: keep ids outside the index lists
+    ex["uncovered"] = [r_idx[x] for x in unc_ids if x in r_idx]
+    for d in res.diagnostics:
+        if "uncovered" in d:
+            d["uncovered"] = [r_idx[x] for x in unc_ids if x in r_idx]
+    total = float(w.sum())
+    info = {"model": "covering", "served_by": served, "uncovered_ids": unc_ids,
+            "covered_weight": ex["covered_weight"], "gap_weight": total,
+            "covered_share": (ex["covered_weight"] / total) if total else 1.0,
+            "weight": "population" if (pd.to_numeric(v["population"], errors="coerce") > 0).all() else
+            "population, else 1 per village"}
+    return res, info
 
 
 def _tier_townships(run: _Run, k_ids: list[str]) -> TierResult:
