@@ -246,11 +246,18 @@ def _tier_constituents(run: _Run) -> TierResult:
         run.diagnostics.append({"tier": "constituents", "severity": "warning", "quota": "location",
                                 "message": f"{len(bad)} constituents have neither a point nor a village: "
                                            f"{', '.join(bad[:10])}{'...' if len(bad) > 10 else ''}"})
-    rows = [c_ids[i] for i in np.flatnonzero(located)]
-    r_idx = _index_map(rows)
-    c_ll = _lonlat(pts[located])
     csec = c["sector"].astype(str).to_numpy()[located]
     msec = ds.members["sector"].astype(str).to_numpy()
+    c_ll = _lonlat(pts[located])
+    loc_ids = [c_ids[i] for i in np.flatnonzero(located)]
+    near = A.nearest_same_sector(run.costs.xy(c_ll), run.costs.xy(run.m_ll), csec, msec)
+    far = np.zeros(len(loc_ids), bool)
+    if p.max_distance_m is not None:  # no member of their sector within reach: left unassigned
+        far = (near > p.max_distance_m) & ~np.isin(loc_ids, list(p.locks.constituents))
+    rows = [x for x, f in zip(loc_ids, far) if not f]
+    r_idx = _index_map(rows)
+    far_info = _far_constituents(run, [x for x, f in zip(loc_ids, far) if f], c_ll[far], csec[far], near[far])
+    c_ll, csec = c_ll[~far], csec[~far]
     locks = _lock_array(p.locks.constituents, r_idx, run.m_idx, "constituents", "member")
     prev_a, gone = _previous(run.prev, "constituents", rows, run.m_idx)
     if p.mode == "straight":
@@ -304,8 +311,105 @@ def _tier_constituents(run: _Run) -> TierResult:
             fb.diagnostics = res.diagnostics
             fb.status = A.INFEASIBLE  # the strict sector quotas are still not met
             res = fb
-    return _tier_result("constituents", res, rows, run.m_ids, gone,
-                        {"target": p.constituents_target, **fallback_info}, cost_of)
+    tr = _tier_result("constituents", res, rows, run.m_ids, gone,
+                      {"target": p.constituents_target, **fallback_info}, cost_of)
+    for cid in far_info.pop("ids"):
+        tr.assignment[cid] = None
+        tr.move_reasons[cid] = "too_far"
+    tr.diagnostics += far_info.pop("diagnostics")
+    tr.extra.update(far_info)
+    tr.extra["long_distances"], tr.extra["distance_km"] = _long_distances(run, tr.assignment)
+    if tr.extra["long_distances"]:
+        n = sum(x["constituents"] for x in tr.extra["long_distances"])
+        km = p.long_distance_m / 1000
+        tr.diagnostics.append({"tier": "constituents", "severity": "warning", "quota": "long_distance",
+                               "long_distances": tr.extra["long_distances"][:20],
+                               "message": f"{n} constituents are assigned to members more than {km:g} km away: "
+                                          + "; ".join(x["message"] for x in tr.extra["long_distances"][:10]),
+                               "message_zh": f"{n} 名界别群众联系的委员远于 {km:g} 公里："
+                                             + "；".join(x["message_zh"] for x in tr.extra["long_distances"][:10])})
+    return tr
+
+
+def _places(ds: Any) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """village -> township id, township id -> name, township id -> county name (else township name)."""
+    v_t = dict(zip(ds.villages["id"].astype(str), ds.villages["township_id"].astype(str)))
+    tw = ds.townships
+    t_name = dict(zip(tw["id"].astype(str), tw["name"].astype(str)))
+    k_name = dict(zip(ds.counties["id"].astype(str), ds.counties["name"].astype(str))) if len(ds.counties) else {}
+    t_cty = {t: k_name.get(str(k), t_name.get(t, t)) if "county_id" in tw and not pd.isna(k) else t_name.get(t, t)
+             for t, k in zip(tw["id"].astype(str), tw["county_id"] if "county_id" in tw else [None] * len(tw))}
+    return v_t, t_name, t_cty
+
+
+def _constituent_township(ds: Any) -> dict[str, str]:
+    v_t = dict(zip(ds.villages["id"].astype(str), ds.villages["township_id"].astype(str)))
+    return {str(c): v_t.get(str(v), "") for c, v in zip(ds.constituents["id"], ds.constituents["village_id"])}
+
+
+def _far_constituents(run: _Run, ids: list[str], ll: np.ndarray, sec: np.ndarray, near: np.ndarray
+                      ) -> dict[str, Any]:
+    """Diagnosis of the constituents ``max_distance_m`` left unassigned, per sector and county."""
+    p = run.p
+    out: dict[str, Any] = {"ids": ids, "diagnostics": [], "too_far": []}
+    if not ids:
+        return out
+    _, _, t_cty = _places(run.ds)
+    c_t = _constituent_township(run.ds)
+    place = np.array([t_cty.get(c_t.get(c, ""), "") or "?" for c in ids], object)
+    xy = run.costs.xy(ll)
+    km = p.max_distance_m / 1000
+    for s in sorted(set(sec.tolist())):
+        for pl in sorted(set(place[sec == s].tolist())):
+            ix = np.flatnonzero((sec == s) & (place == pl))
+            more = A.members_needed(xy[ix], p.max_distance_m, max(p.constituents_max, 1))
+            rec = {"sector": s, "place": pl, "constituents": len(ix), "members_needed": more,
+                   "nearest_member_km": round(float(np.min(near[ix])) / 1000, 1) if np.isfinite(near[ix]).any()
+                   else None, "constituent_ids": [ids[i] for i in ix],
+                   "message": f"{s}: {len(ix)} constituents in {pl} have no member within {km:g} km; "
+                              f"{more} more member{'s' if more != 1 else ''} there would cover them",
+                   "message_zh": f"{s}界别：{pl} 有 {len(ix)} 名界别群众 {km:g} 公里内没有本界别委员；"
+                                 f"在当地再增加 {more} 名委员即可覆盖"}
+            out["too_far"].append(rec)
+            out["diagnostics"].append({"tier": "constituents", "severity": "warning", "quota": "max_distance",
+                                       "scope": s, "place": pl, "unassigned": len(ix), "members_needed": more,
+                                       "message": rec["message"], "message_zh": rec["message_zh"]})
+    return out
+
+
+def _long_distances(run: _Run, assignment: dict[str, str | None]
+                    ) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """Assigned constituents farther than ``long_distance_m`` (straight line) from their member, per
+    sector and township (largest count first), and every assigned constituent's straight-line km."""
+    ds, p = run.ds, run.p
+    pairs = [(c, m) for c, m in assignment.items() if m is not None and m in run.m_idx]
+    if not pairs:
+        return [], {}
+    pts = ds.constituent_points()
+    c_ix = _index_map(ds.constituents["id"].astype(str))
+    cll = _lonlat(pts.iloc[[c_ix[c] for c, _ in pairs]])
+    dist = np.hypot(*(run.costs.xy(cll) - run.costs.xy(run.m_ll[[run.m_idx[m] for _, m in pairs]])).T)
+    km = {c: round(float(d) / 1000, 2) for (c, _), d in zip(pairs, dist)}
+    far = np.flatnonzero(dist > p.long_distance_m)
+    if not len(far):
+        return [], km
+    _, t_name, t_cty = _places(ds)
+    c_t = _constituent_township(ds)
+    csec = dict(zip(ds.constituents["id"].astype(str), ds.constituents["sector"].astype(str)))
+    groups: dict[tuple[str, str], list[float]] = {}
+    for i in far:
+        c = pairs[i][0]
+        groups.setdefault((csec.get(c, ""), c_t.get(c, "")), []).append(float(dist[i]))
+    out = []
+    for (s, t), ds_ in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        tn = t_name.get(t, t or "?")
+        cty = t_cty.get(t, "")
+        where = f"{cty} {tn}" if cty and cty != tn else tn
+        out.append({"sector": s, "township_id": t, "township": tn, "county": cty, "constituents": len(ds_),
+                    "max_km": round(max(ds_) / 1000, 1), "mean_km": round(sum(ds_) / len(ds_) / 1000, 1),
+                    "message": f"{s}: {len(ds_)} in {where} (up to {max(ds_) / 1000:.0f} km)",
+                    "message_zh": f"{s}界别：{where} {len(ds_)} 名（最远 {max(ds_) / 1000:.0f} 公里）"})
+    return out, km
 
 
 def _tier_stations(run: _Run, G: _Groups) -> TierResult:
@@ -369,7 +473,7 @@ def _tier_villages(run: _Run, G: _Groups) -> TierResult:
     locks = _lock_array(village_locks, _index_map(rows), G.g_idx, "villages", "group")
     prev_a, gone = _previous(run.prev, "villages", rows, G.g_idx)
     if p.tier2_model == "covering" and p.villages == "gaps":  # "all"/"list": the planner named them
-        res, ex = _contact_points(run, G, rows, v_ll, cost, locks, prev_a)
+        res, ex = _contact_points(run, G, rows, v_ll, cost, locks, prev_a, base)
         return _tier_result("villages", res, rows, G.g_ids, gone, {"target": p.villages_target, **ex},
                             lambda r, c: cost[r, c])
     res = A.assign_villages_to_groups(cost, pop, p.villages_min, p.villages_max,
@@ -383,7 +487,8 @@ def _tier_villages(run: _Run, G: _Groups) -> TierResult:
 
 
 def _contact_points(run: _Run, G: _Groups, rows: list[str], v_ll: np.ndarray, cost: np.ndarray,
-                    locks: np.ndarray, prev_a: np.ndarray | None) -> tuple[A.AssignmentResult, dict[str, Any]]:
+                    locks: np.ndarray, prev_a: np.ndarray | None, base: np.ndarray
+                    ) -> tuple[A.AssignmentResult, dict[str, Any]]:
     """Tier 2 as a covering decision (:func:`solvers.assignment.choose_contact_points`): candidates are
     ``rows``, demand the gap villages (weight: population, else 1), covering sets within the gap
     threshold (KD-tree in straight mode, road travel times in road mode)."""
@@ -418,12 +523,36 @@ def _contact_points(run: _Run, G: _Groups, rows: list[str], v_ll: np.ndarray, co
         if "uncovered" in d:
             d["uncovered"] = [r_idx[x] for x in unc_ids if x in r_idx]
     total = float(w.sum())
-    info = {"model": "covering", "served_by": served, "uncovered_ids": unc_ids,
+    zone = {rows[j]: G.g_ids[q] for j, q in enumerate(res.assignment.tolist()) if q >= 0}
+    zone.update({x: zone[c] for x, c in served.items() if c in zone})
+    info = {"model": "covering", "zones": zone_figures(run, zone, G.g_ids, base), "served_by": served, "uncovered_ids": unc_ids,
             "covered_weight": ex["covered_weight"], "gap_weight": total,
             "covered_share": (ex["covered_weight"] / total) if total else 1.0,
             "weight": "population" if (pd.to_numeric(v["population"], errors="coerce") > 0).all() else
             "population, else 1 per village"}
     return res, info
+
+
+def zone_figures(run: _Run, zone: dict[str, str], g_ids: list[str], base: np.ndarray) -> dict[str, Any]:
+    """Per group: its responsibility zone (contact villages and the gap villages they reach): villages,
+    population, constituents living there, mean and largest straight-line km to the group's base."""
+    ds = run.ds
+    v = ds.villages
+    pos = _index_map(v["id"].astype(str))
+    pop = pd.to_numeric(v["population"], errors="coerce").fillna(0).to_numpy()
+    vxy = run.costs.xy(_lonlat(v.geometry))
+    bxy = run.costs.xy(base) if len(base) else np.zeros((0, 2))
+    n_c = ds.constituents["village_id"].astype(str).value_counts().to_dict()
+    out: dict[str, Any] = {}
+    for gi, g in enumerate(g_ids):
+        vs = [x for x, q in zone.items() if q == g and x in pos]
+        ix = np.array([pos[x] for x in vs], np.int64)
+        dk = np.hypot(*(vxy[ix] - bxy[gi]).T) / 1000 if len(ix) else np.zeros(0)
+        out[g] = {"villages": len(vs), "population": int(pop[ix].sum()) if len(ix) else 0,
+                  "constituents": int(sum(n_c.get(x, 0) for x in vs)),
+                  "mean_km": round(float(dk.mean()), 1) if len(dk) else None,
+                  "max_km": round(float(dk.max()), 1) if len(dk) else None}
+    return out
 
 
 def _tier_townships(run: _Run, k_ids: list[str]) -> TierResult:

@@ -29,6 +29,10 @@ ZH: dict[str, str] = {
     "groups_needed": "还需活动组数", "tier": "层级", "id": "编号", "previous": "原分配", "new": "新分配",
     "status": "状态", "objective": "目标值", "bound": "下界", "gap": "间隙", "time_s": "用时(秒)",
     "solver": "求解器", "diagnostics": "诊断", "moved": "调整数", "role": "职务",
+    "distance_km": "距离(公里)", "zone_villages": "责任区村社区数", "zone_population": "责任区人口",
+    "zone_constituents": "责任区群众数", "zone_mean_km": "责任区平均距离(公里)",
+    "zone_max_km": "责任区最远距离(公里)", "county": "县市区", "township": "乡镇", "max_km": "最远(公里)",
+    "mean_km": "平均(公里)",
 }
 ZH_M = {"total_m": "总距离(米)", "mean_m": "平均距离(米)", "max_m": "最远距离(米)", "cost_m": "距离(米)",
         "unit": "单位"}
@@ -36,7 +40,7 @@ ZH_S = {"total_s": "总用时(秒)", "mean_s": "平均用时(秒)", "max_s": "�
         "unit": "单位"}
 SHEETS_ZH = {"responsibility": "界别责任区一览表", "members": "委员", "groups": "界别活动组",
              "committees": "专委会", "stations": "委员工作站", "constituents": "界别群众",
-             "uncovered": "未覆盖村社区", "summary": "求解概况"}
+             "uncovered": "未覆盖村社区", "long_distances": "远距离联系", "summary": "求解概况"}
 
 
 def _names(df: pd.DataFrame) -> dict[str, str]:
@@ -81,14 +85,16 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
         t1 = tiers["constituents"]
         csec = dict(zip(c["id"].astype(str), c["sector"].astype(str)))
         cvil = dict(zip(c["id"].astype(str), c["village_id"]))
+        km = t1.extra.get("distance_km", {})
         for cid, mid in t1.assignment.items():
             d = t1.row_cost.get(cid, np.nan) if mid is not None else np.nan
             c_rows.append({"constituent_id": cid, "sector": csec.get(cid), "village_id": cvil.get(cid),
-                           "member_id": mid, "cost": d, "reason": t1.move_reasons.get(cid, "")})
+                           "member_id": mid, "cost": d, "distance_km": km.get(cid, np.nan),
+                           "reason": t1.move_reasons.get(cid, "")})
             if mid is not None:
                 per_member.setdefault(mid, []).append(d)
     constituents = pd.DataFrame(c_rows, columns=["constituent_id", "sector", "village_id", "member_id", "cost",
-                                                 "reason"])
+                                                 "distance_km", "reason"])
 
     m_rows, r_rows = [], []
     for _, m in mem.iterrows():
@@ -117,6 +123,7 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
     responsibility = pd.DataFrame(r_rows)
 
     g_rows = []
+    zones = tiers["villages"].extra.get("zones", {}) if "villages" in tiers else {}
     for _, g in ds.groups.iterrows():
         gid = str(g["id"])
         vs = sorted(g_vill.get(gid, []))
@@ -128,6 +135,11 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
                        "villages": "、".join(vnames.get(v, v) for v in vs),
                        "townships": "、".join(sorted({tnames.get(v_town.get(v, ""), "") for v in vs} - {""})),
                        "population": int(sum(v_pop.get(v, 0) for v in vs))})
+        z = zones.get(gid)
+        if z is not None:  # tier 2 covering: the zone its contact points reach
+            g_rows[-1].update({"zone_villages": z["villages"], "zone_population": z["population"],
+                               "zone_constituents": z["constituents"], "zone_mean_km": z["mean_km"],
+                               "zone_max_km": z["max_km"]})
     groups = pd.DataFrame(g_rows)
 
     up = tiers["townships"].extra.get("uncovered_population", {}) if "townships" in tiers else {}
@@ -161,6 +173,9 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
                         "population": v_pop.get(v, 0)})
     uncovered = pd.DataFrame(unc, columns=["village_id", "village_name", "township_name", "population"])
 
+    far = tiers["constituents"].extra.get("long_distances", []) if "constituents" in tiers else []
+    long_distances = pd.DataFrame(far, columns=["sector", "county", "township", "constituents", "max_km",
+                                                "mean_km"])
     summ = [{"tier": t, "status": r.status, "objective": r.objective, "bound": r.bound, "gap": r.gap,
              "time_s": r.time_s, "solver": r.solver, "moved": (r.moved or {}).get("moved"),
              "diagnostics": " | ".join(d.get("message", "") for d in r.diagnostics)} for t, r in tiers.items()]
@@ -168,7 +183,8 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
                                           "moved", "diagnostics"])
     summary.insert(2, "unit", unit)
     out = {"responsibility": responsibility, "members": members, "groups": groups, "committees": committees,
-           "stations": stations, "constituents": constituents, "uncovered": uncovered, "summary": summary}
+           "stations": stations, "constituents": constituents, "uncovered": uncovered, "long_distances": long_distances,
+           "summary": summary}
     by_unit = {"total_cost": f"total_{unit}", "mean_cost": f"mean_{unit}", "max_cost": f"max_{unit}",
                "cost": f"cost_{unit}"}
     out = {k: v.rename(columns=by_unit) for k, v in out.items()}
