@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from pyproj import Transformer
+from scipy.spatial import cKDTree
 
 from geo_service.coverage import find_gaps
 from geo_service.network import RoadNetwork
@@ -473,9 +474,7 @@ def _tier_villages(run: _Run, G: _Groups) -> TierResult:
     locks = _lock_array(village_locks, _index_map(rows), G.g_idx, "villages", "group")
     prev_a, gone = _previous(run.prev, "villages", rows, G.g_idx)
     if p.tier2_model == "covering" and p.villages == "gaps":  # "all"/"list": the planner named them
-        res, ex = _contact_points(run, G, rows, v_ll, cost, locks, prev_a, base)
-        return _tier_result("villages", res, rows, G.g_ids, gone, {"target": p.villages_target, **ex},
-                            lambda r, c: cost[r, c])
+        return _contact_points(run, G, rows, v_ll, cost, locks, base)
     res = A.assign_villages_to_groups(cost, pop, p.villages_min, p.villages_max,
                                       compactness=p.compactness,
                                       time_limit=run.time_left(), seed=p.seed,
@@ -487,11 +486,15 @@ def _tier_villages(run: _Run, G: _Groups) -> TierResult:
 
 
 def _contact_points(run: _Run, G: _Groups, rows: list[str], v_ll: np.ndarray, cost: np.ndarray,
-                    locks: np.ndarray, prev_a: np.ndarray | None, base: np.ndarray
-                    ) -> tuple[A.AssignmentResult, dict[str, Any]]:
-    """Tier 2 as a covering decision (:func:`solvers.assignment.choose_contact_points`): candidates are
-    ``rows``, demand the gap villages (weight: population, else 1), covering sets within the gap
-    threshold (KD-tree in straight mode, road travel times in road mode)."""
+                    locks: np.ndarray, base: np.ndarray) -> TierResult:
+    """Tier 2 as a covering decision (:func:`solvers.assignment.choose_contact_points`).
+
+    Demand: the gap villages (weight: population, else 1 per village). Candidates: ``rows`` (the gap
+    villages and locked ones) plus every other village within the gap threshold of a gap village (a
+    contact point just inside the stations' reach can serve the gap beyond it). Covering sets within
+    the threshold: KD-tree in straight mode, road travel times in road mode. Rows that are neither
+    gap villages nor chosen are left out of the tier's assignment.
+    """
     ds, p = run.ds, run.p
     v = ds.villages
     all_v = v["id"].astype(str).tolist()
@@ -499,14 +502,34 @@ def _contact_points(run: _Run, G: _Groups, rows: list[str], v_ll: np.ndarray, co
     dem = [x for x in run.gap_ids if x in pos]
     di = np.array([pos[x] for x in dem], np.int64)
     w = A.village_weight(v["population"].to_numpy()[di]) if len(di) else np.zeros(0)
-    d_ll = _lonlat(v.geometry)[di] if len(di) else np.zeros((0, 2))
+    all_ll = _lonlat(v.geometry)
+    d_ll = all_ll[di] if len(di) else np.zeros((0, 2))
+    in_rows = set(rows)
+    others = np.array([i for i, x in enumerate(all_v) if x not in in_rows], np.int64)
+    empty = (np.zeros(0, np.int64),) * 2 + (np.zeros(0),)
     if p.mode == "straight":
-        pairs = A.cover_pairs_xy(run.costs.xy(d_ll), run.costs.xy(v_ll), p.gap_threshold_m) \
-            if len(di) and len(rows) else (np.zeros(0, np.int64),) * 2 + (np.zeros(0),)
+        if len(di) and len(others):
+            d_xy = run.costs.xy(d_ll)
+            near = np.isfinite(cKDTree(d_xy).query(run.costs.xy(all_ll[others]), k=1,
+                                                    distance_upper_bound=p.gap_threshold_m)[0])
+            others = others[near]
+        c_ll = np.vstack([v_ll, all_ll[others]]) if len(others) else v_ll
+        pairs = A.cover_pairs_xy(run.costs.xy(d_ll), run.costs.xy(c_ll), p.gap_threshold_m) \
+            if len(di) and len(c_ll) else empty
         unit_km = 1000.0
     else:
-        pairs = A.cover_pairs_matrix(run.costs.matrix(d_ll, v_ll), p.gap_threshold_s)
+        if len(di) and len(others):
+            near = (run.costs.matrix(all_ll[others], d_ll) <= p.gap_threshold_s).any(axis=1)
+            others = others[near]
+        c_ll = np.vstack([v_ll, all_ll[others]]) if len(others) else v_ll
+        pairs = A.cover_pairs_matrix(run.costs.matrix(d_ll, c_ll), p.gap_threshold_s) if len(di) else empty
         unit_km = p.penalty(1000.0)  # seconds per km at penalty_speed_kmh
+    n0 = len(rows)
+    rows = rows + [all_v[i] for i in others]
+    if len(others):
+        cost = np.vstack([cost, run.costs.matrix(all_ll[others], base)])
+        locks = np.concatenate([locks, np.full(len(others), -1, np.int64)])
+    prev_a, gone = _previous(run.prev, "villages", rows, G.g_idx)
     lam = p.contact_travel_weight / unit_km
     res = A.choose_contact_points(cost, w, pairs, p.villages_min, p.villages_max,
                                   target_load=p.villages_target, target_penalty=p.penalty(p.target_penalty),
@@ -525,12 +548,17 @@ def _contact_points(run: _Run, G: _Groups, rows: list[str], v_ll: np.ndarray, co
     total = float(w.sum())
     zone = {rows[j]: G.g_ids[q] for j, q in enumerate(res.assignment.tolist()) if q >= 0}
     zone.update({x: zone[c] for x, c in served.items() if c in zone})
-    info = {"model": "covering", "zones": zone_figures(run, zone, G.g_ids, base), "served_by": served, "uncovered_ids": unc_ids,
-            "covered_weight": ex["covered_weight"], "gap_weight": total,
-            "covered_share": (ex["covered_weight"] / total) if total else 1.0,
+    info = {"target": p.villages_target, "model": "covering", "zones": zone_figures(run, zone, G.g_ids, base),
+            "zone": zone, "served_by": served, "uncovered_ids": unc_ids, "covered_weight": ex["covered_weight"],
+            "gap_weight": total, "covered_share": (ex["covered_weight"] / total) if total else 1.0,
+            "candidates": len(rows), "candidates_outside_gaps": int(len(others)),
             "weight": "population" if (pd.to_numeric(v["population"], errors="coerce") > 0).all() else
             "population, else 1 per village"}
-    return res, info
+    tr = _tier_result("villages", res, rows, G.g_ids, gone, info, lambda r, c: cost[r, c])
+    for x in rows[n0:]:  # near villages not chosen: not part of this tier's rows
+        if tr.assignment.get(x) is None:
+            tr.assignment.pop(x, None)
+    return tr
 
 
 def zone_figures(run: _Run, zone: dict[str, str], g_ids: list[str], base: np.ndarray) -> dict[str, Any]:
