@@ -505,7 +505,7 @@ def _contact_points(run: _Run, G: _Groups, rows: list[str], v_ll: np.ndarray, co
     all_ll = _lonlat(v.geometry)
     d_ll = all_ll[di] if len(di) else np.zeros((0, 2))
     in_rows = set(rows)
-    others = np.array([i for i, x in enumerate(all_v) if x not in in_rows], np.int64)
+    others = np.array([i for i, x in enumerate(all_v) if x not in in_rows and len(di)], np.int64)
     empty = (np.zeros(0, np.int64),) * 2 + (np.zeros(0),)
     if p.mode == "straight":
         if len(di) and len(others):
