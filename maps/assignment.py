@@ -417,7 +417,7 @@ def assignment_map(ds, result: Any = None, *, sector: str | None = None, group: 
             if x is not None]
     LinkSelection(links, bind).add_to(m)
 
-    rows = [("square", gcol[g], gname[g]) for g in gids if g in shown_g]
+    rows = [("circle", gcol[g], gname[g]) for g in gids if g in shown_g]  # zones and member homes
     krows = [("line", kcol[k], kname[k]) for k in kids if k in shown_k and k in set(t_k.values())]
     filt = [f"{lab}: {val}" for lab, val in ((t["sector"], sector), (t["group"], gname.get(group or "")),
                                             (t["committee"], kname.get(committee or ""))) if val]
