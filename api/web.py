@@ -184,7 +184,8 @@ def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetE
         result = rec.result if rec is not None else None
         run_key = rec.id if rec is not None else "-current-"
         try:
-            html, csp = _map_html(entry, f"assignment:{run_key}:{lang}:{tiles_key}:{sector}:{group}:{committee}:{member}",
+            key = f"assignment:{run_key}:{lang}:{tiles_key}:{sector}:{group}:{committee}:{member}"
+            html, csp = _map_html(entry, key,
                              lambda ds: maps.assignment_map(ds, result, sector=sector, group=group,
                                                             committee=committee, member=member, lang=lang,
                                                             tiles=tiles, tianditu_key=tk))

@@ -369,7 +369,8 @@ def _far_constituents(run: _Run, ids: list[str], ll: np.ndarray, sec: np.ndarray
                    else None, "constituent_ids": [ids[i] for i in ix],
                    "message": f"{s}: {len(ix)} constituents in {pl} have no member within {km:g} km; "
                               f"{more} more member{'s' if more != 1 else ''} there would cover them",
-                   "message_zh": f"{s}界别：{pl} 有 {len(ix)} 名界别群众 {km:g} 公里内没有本界别委员；"
+                   "message_zh": f"{s}界别：{pl} 有 {len(ix)} 名界别群众 {km:g} 公里内"
+                                 f"没有本界别委员；"
                                  f"在当地再增加 {more} 名委员即可覆盖"}
             out["too_far"].append(rec)
             out["diagnostics"].append({"tier": "constituents", "severity": "warning", "quota": "max_distance",

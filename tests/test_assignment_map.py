@@ -11,7 +11,6 @@ from browser import make_app
 from fastapi.testclient import TestClient
 
 import maps
-from geo_service.dataset import Dataset
 from maps.render import data_layers
 from solvers.pipeline import run_optimisation
 
@@ -61,7 +60,8 @@ def test_zones_contacts_and_figures(tiny, tiny_run):
 def test_url_selection_and_filters(tiny, tiny_run):
     html = maps.assignment_map(tiny, tiny_run, member="M3").get_root().render()
     lk = links_block(html)
-    names = [f["properties"]["n"] for f in data_layers(maps.assignment_map(tiny, tiny_run))["委员住址"].data["features"]]
+    homes = data_layers(maps.assignment_map(tiny, tiny_run))["委员住址"].data["features"]
+    names = [f["properties"]["n"] for f in homes]
     assert lk["select"] == ["m", str(names.index("李强"))]
     g2 = maps.assignment_map(tiny, tiny_run, group="G2")
     assert links_block(g2.get_root().render())["select"] == ["g", "G2"]
