@@ -8,8 +8,12 @@ temporary directory: ``create_app(Settings(data_dir=tmp, load_demo=False))``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import secrets
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -18,13 +22,14 @@ from geo_service.app.seed import ensure_demo
 from geo_service.store import Store, open_store
 
 from . import login, web
+from .auth import FailureLimiter
 from .cache import DatasetCache
 from .jobs import JobManager
 from .keys import key_id
 from .logs import configure_logging
 from .middleware import RequestContextMiddleware
 from .problems import install_handlers
-from .routers import coverage, datasets, jobs, nearest, system
+from .routers import coverage, datasets, jobs, nearest, system, templates
 from .settings import Settings
 
 log = logging.getLogger("geo_service.api")
@@ -35,7 +40,8 @@ optimisation jobs and their tables (界别责任区一览表).
 
 Authentication: an API key in `X-API-Key` or `Authorization: Bearer`; browsers log in at
 `/login` (an HttpOnly, SameSite=Strict session cookie; POST/DELETE with it must come from this
-service's own page). Roles: `viewer` (maps,
+service's own page; requests a browser sends for another site are refused, 403). Repeated wrong keys
+get 429 with Retry-After. Roles: `viewer` (maps,
 coverage, nearest), `planner` (+ optimisations, exports, constituents' personal fields), `admin`
 (+ datasets). Errors are RFC 9457 `application/problem+json`."""
 
@@ -45,6 +51,49 @@ def _seed_demo(store: Store, settings: Settings) -> None:
         return
     if ensure_demo(store):
         log.info("loaded the demo county as dataset 'demo'")
+
+
+def load_or_create_secret(path: Path) -> bytes:
+    """The 32-byte secret kept in ``path``, created (mode 0600) on first use.
+
+    Two processes starting at once agree: the first link into place wins and both read it back."""
+    try:
+        data = path.read_bytes()
+        if len(data) >= 32:
+            return data[:32]
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, secrets.token_bytes(32))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    except OSError:  # a file system without hard links
+        if not path.exists():
+            os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    data = path.read_bytes()
+    if len(data) < 32:
+        raise RuntimeError(f"{path} holds no usable secret: delete it and restart")
+    return data[:32]
+
+
+def _etag_key(settings: Settings) -> bytes:
+    """HMAC key of feature ETags: the ``etag_secret`` setting, else a secret kept in the data dir."""
+    if settings.etag_secret:
+        return hashlib.sha256(b"geo-service-etag|" + settings.etag_secret.encode()).digest()
+    if settings.database_url:
+        log.warning("etag_secret is not set: feature ETags use a secret kept in %s, so replicas sharing "
+                    "the database need the same etag_secret setting", settings.data_dir)
+    return load_or_create_secret(Path(settings.data_dir) / "etag-secret")
 
 
 def _web_router(app: FastAPI) -> None:
@@ -71,6 +120,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         if interrupted:
             log.warning("marked %d interrupted job(s) as failed", interrupted)
         _seed_demo(store, settings)
+        datasets.remove_stale_uploads(settings)  # temp files of killed processes (issue 11)
         if settings.api_keys:
             log.info("API keys enforced", extra={"keys": {key_id(k): r for k, r in settings.api_keys.items()}})
         elif settings.local_open:
@@ -78,6 +128,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
                         "mode), every other client is refused; set GEO_SERVICE_API_KEYS to enforce keys")
         else:
             log.warning("no API key configured and local_open is off: only anonymous endpoints answer")
+        if "*" not in settings.allowed_hosts:
+            log.info("answering only Host names %s (setting trusted_hosts)", ", ".join(settings.allowed_hosts))
         yield
         manager.shutdown(wait=False)
 
@@ -87,8 +139,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.store = store
     app.state.cache = cache
     app.state.jobs = manager
+    app.state.etag_key = _etag_key(settings)
+    app.state.auth_failures = FailureLimiter(settings.auth_failures_per_minute, 60.0)
     install_handlers(app)
-    app.add_middleware(RequestContextMiddleware, max_body=max(settings.max_upload_bytes, settings.max_body_bytes))
+    app.add_middleware(RequestContextMiddleware, settings=settings)
     app.include_router(system.router)
     system.mount_docs(app)
     _web_router(app)  # before datasets: its /v1/datasets/{id}/maps/{kind} must win over /{layer}/{fid}
@@ -96,6 +150,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(coverage.router)
     app.include_router(jobs.router)
     app.include_router(datasets.router)
+    app.include_router(templates.router)  # issue 17: GET /v1/templates.xlsx
     _declare_security(app)
     return app
 

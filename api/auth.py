@@ -13,6 +13,10 @@ may be opened to callers without a key (``anonymous_nearest``). With no key conf
 ``local_open`` set (the local demo: ``geo-service serve`` on 127.0.0.1), loopback clients are
 treated as admin and every other client is refused (a state-changing request whose ``Origin``
 names another site is refused too); the service logs that at start-up.
+
+Failed keys (and failed logins, :mod:`api.login`) are counted per client address: after
+``auth_failures_per_minute`` of them the address gets 429 with ``Retry-After`` for every key it
+presents, right or wrong, until the window has passed (:class:`FailureLimiter`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import math
+import threading
+import time
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 
 from fastapi import Depends, Request
@@ -52,6 +60,84 @@ class Principal:
 
 
 ANONYMOUS = Principal("anonymous", via="anonymous")
+
+
+class FailureLimiter:
+    """Failed API keys and logins per client address: after ``limit`` failures within ``window_s``
+    seconds, further attempts from that address are refused (429 with ``Retry-After``) until the
+    oldest failure leaves the window, so keys cannot be guessed at speed. In memory, per process;
+    at most ``max_clients`` addresses are tracked (the longest quiet ones are forgotten first).
+    ``limit`` 0 turns it off."""
+
+    def __init__(self, limit: int, window_s: float = 60.0, max_clients: int = 10_000):
+        self.limit = limit
+        self.window_s = window_s
+        self.max_clients = max_clients
+        self._fails: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def retry_after(self, client: str, now: float | None = None) -> int | None:
+        """Seconds until ``client`` may try again, or None when it may try now."""
+        if self.limit <= 0:
+            return None
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            q = self._fails.get(client)
+            if q is None:
+                return None
+            while q and q[0] <= now - self.window_s:
+                q.popleft()
+            if not q:
+                del self._fails[client]
+                return None
+            if len(q) < self.limit:
+                return None
+            return max(1, math.ceil(q[0] + self.window_s - now))
+
+    def failed(self, client: str, now: float | None = None) -> None:
+        """Record one failure of ``client``."""
+        if self.limit <= 0:
+            return
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            q = self._fails.get(client)
+            if q is None:
+                q = self._fails[client] = deque(maxlen=self.limit)
+                while len(self._fails) > self.max_clients:
+                    self._fails.popitem(last=False)
+            q.append(now)
+            self._fails.move_to_end(client)
+
+    def check(self, request: Request) -> None:
+        """Raise 429 ``too-many-failures`` when the caller's address is locked out."""
+        wait = self.retry_after(client_address(request))
+        if wait is not None:
+            raise ProblemError(429, f"too many failed API keys or logins from this address; try again in {wait} s",
+                               code="too-many-failures", headers={"Retry-After": str(wait)}, retry_after_s=wait)
+
+
+def client_address(request: Request) -> str:
+    """The client's IP address (as the server saw it; behind a proxy, run uvicorn with
+    ``--proxy-headers`` so this is the real client)."""
+    return request.client.host if request.client else "-"
+
+
+def _limiter(request: Request) -> FailureLimiter | None:
+    return getattr(request.app.state, "auth_failures", None)
+
+
+def key_failed(request: Request) -> None:
+    """Count a failed key or login of the caller (see :class:`FailureLimiter`)."""
+    limiter = _limiter(request)
+    if limiter is not None:
+        limiter.failed(client_address(request))
+
+
+def check_not_locked_out(request: Request) -> None:
+    """Raise 429 when the caller's address has failed too often (before any key is compared)."""
+    limiter = _limiter(request)
+    if limiter is not None:
+        limiter.check(request)
 
 
 def _presented_key(request: Request) -> str | None:
@@ -95,8 +181,10 @@ def authenticate(request: Request) -> Principal:
                 return ANONYMOUS
             check_csrf(request, required=True, trusted=settings.trusted_origins)
             return Principal(found[0], found[1], via="session")
+        check_not_locked_out(request)
         role = match_key(presented, settings.api_keys)
         if role is None:
+            key_failed(request)
             raise ProblemError(401, "the API key is not valid", code="invalid-api-key",
                                headers={"WWW-Authenticate": 'Bearer realm="geo-service"'})
         return Principal(role, key_id(presented))

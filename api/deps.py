@@ -12,6 +12,7 @@ from fastapi import Depends, Path, Request
 
 from geo_service.store import NotFound, Store, check_dataset_id
 
+from .auth import Principal, viewer
 from .cache import DatasetCache, DatasetEntry
 from .jobs import JobManager
 from .problems import ProblemError
@@ -49,9 +50,14 @@ async def checked_dataset_id(dataset_id: DatasetId) -> str:
 
 
 def dataset_entry(dataset_id: str = Depends(checked_dataset_id),
-                  cache: DatasetCache = Depends(get_cache)) -> DatasetEntry:
+                  cache: DatasetCache = Depends(get_cache),
+                  _caller: Principal = Depends(viewer)) -> DatasetEntry:
     """The cached current version of the path's dataset (404 problem when absent; may read the store,
-    so it runs in the thread pool)."""
+    so it runs in the thread pool).
+
+    The caller's key is checked first (``viewer`` or better): without a valid key an unknown and a
+    known dataset answer the same 401, and no dataset is read for a caller that may not see it.
+    Routes may ask for a higher role on top."""
     try:
         return cache.get(dataset_id)
     except NotFound:
@@ -77,3 +83,12 @@ async def read_body_limited(request: Request, limit: int) -> bytes:
                                code="body-too-large", limit_bytes=limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def public_url(request: Request, path: str, query: str = "") -> str:
+    """The URL of ``path`` on this service for links and ``Location``: under ``public_base_url`` when
+    that is set, else relative (``/v1/...`` under the ASGI root path). Never built from the request's
+    ``Host`` header, which a client chooses."""
+    base = request.app.state.settings.public_base_url
+    prefix = base if base else request.scope.get("root_path", "").rstrip("/")
+    return f"{prefix}{path}" + (f"?{query}" if query else "")

@@ -3,13 +3,14 @@
 Features carry the row's ``id`` as the GeoJSON ``id`` and every declared field as a property;
 layers without geometry (groups, committees) have ``"geometry": null``. Personal fields
 (:data:`geo_service.domain.PERSONAL_FIELDS`) are dropped unless the caller may see them.
-A feature's ETag is a hash of its canonical JSON, so two editors of different features of one
+A feature's ETag is an HMAC (server secret) of its canonical JSON, so two editors of different features of one
 dataset do not block each other, while a stale edit of the same feature is refused.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
 from typing import Any
 
@@ -74,9 +75,15 @@ def filter_bbox(df: pd.DataFrame, bbox: tuple[float, float, float, float]) -> pd
     return df[np.asarray(hit, dtype=bool)]
 
 
-def feature_etag(feature: dict[str, Any]) -> str:
-    """A strong ETag of a feature: sha256 of its canonical JSON (all fields, personal included)."""
-    return '"' + hashlib.sha256(dumps(feature)).hexdigest()[:32] + '"'
+def feature_etag(feature: dict[str, Any], *, key: bytes, dataset_id: str, layer: str) -> str:
+    """A strong ETag of a feature that reveals nothing of it: HMAC-SHA256 keyed with the server's
+    secret ``key`` over the dataset id, layer, feature id and a digest of the canonical JSON (all
+    fields, personal included). A plain hash could be matched by hashing guessed features (a
+    constituent's phone number); without the key it cannot. The dataset version is left out on
+    purpose: an edit of one feature must not invalidate the ETags of the others."""
+    digest = hashlib.sha256(dumps(feature)).hexdigest()
+    msg = "\x1f".join(("feature-etag-v1", dataset_id, layer, str(feature.get("id")), digest)).encode()
+    return '"' + hmac.new(key, msg, hashlib.sha256).hexdigest()[:32] + '"'
 
 
 def find_row(df: pd.DataFrame, feature_id: str) -> int | None:

@@ -1,12 +1,15 @@
 """Optimisation jobs off the request path: a bounded worker pool over the store's job records.
 
-Why threads, not processes: the solvers spend their time inside OR-Tools (CP-SAT, min-cost flow)
-and numpy/scipy, which run in C++ and release the GIL for the heavy part, so a worker thread does
-not stall the event loop; a thread shares the in-memory dataset cache (no pickling of a whole
-county per job), and progress/cancel are plain callbacks and an :class:`threading.Event`. On a
-2-core machine the default is one worker (one core solves, one serves). A process pool would
-buy isolation from a solver crash at the price of copying the dataset and results across; the
-batch layer (Dask) is the place for that scale.
+Each job has a supervising worker thread; the solve itself runs in a child process of its own
+(:data:`PROCESS_START`), so a dismissal (``DELETE /v1/jobs/{id}``) or a run far past its
+``time_limit_s`` terminates the solver at once and frees the worker and its core: OR-Tools cannot
+be interrupted from another thread, and a cancelled thread used to keep a core at 100 % for
+minutes. The child inherits the dataset and road network by ``fork`` (no copy, no pickling) and
+sends progress, then its result or error, back over a pipe; it never touches the store, so every
+store write stays in this process. Runners marked ``run_in_process = True`` (the default
+optimisation runner) run this way; other runners (tests, plug-ins sharing state with the caller)
+run in the supervising thread as before. ``JobManager(isolation="thread")`` runs every runner in
+its thread.
 
 The queue is bounded: at most ``workers + queue_size`` jobs are accepted or running at once;
 beyond that :meth:`JobManager.submit` raises :class:`QueueFull` (the API answers 503 with
@@ -25,12 +28,15 @@ Several replicas may share one store. A job is dismissed by whichever replica ge
 set. So every write of the worker (running, progress, result, failure) is one conditional update
 (``only_if_status``: still accepted or running), which never overwrites a job ended elsewhere,
 and the progress callback looks at the store too (at most every :data:`STORE_CHECK_S` seconds) and
-sets ``cancel`` when the job was dismissed elsewhere.
+sets ``cancel`` when the job was dismissed elsewhere; a job solving in a child process is
+terminated then.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import signal
 import threading
 import time
 import uuid
@@ -59,6 +65,68 @@ class QueueFull(Exception):
         self.retry_after_s = retry_after_s
 
 
+class JobCancelled(Exception):
+    """The job was dismissed (here or on another replica) while its process was solving."""
+
+
+class JobFailed(Exception):
+    """A runner failed in its worker process: ``title`` is its exception's type name."""
+
+    def __init__(self, title: str, detail: str):
+        super().__init__(detail)
+        self.title = title
+
+
+#: start method of job processes: fork shares the loaded dataset and road network copy-on-write
+#: (spawn/forkserver would pickle a whole county, and a road network, per job)
+PROCESS_START = "fork"
+#: seconds a job process gets to exit after SIGTERM before SIGKILL
+TERMINATE_GRACE_S = 2.0
+#: a process still running this long past its ``time_limit_s`` (s; plus half the limit) is killed
+OVERRUN_GRACE_S = 30.0
+
+
+def hard_deadline_s(params: dict[str, Any]) -> float | None:
+    """Wall-clock seconds after which a job's process is killed: its ``time_limit_s`` plus half of it
+    plus :data:`OVERRUN_GRACE_S` (the solvers check their limit between stages, not within one)."""
+    try:
+        t = float(params.get("time_limit_s", 60.0))
+    except (TypeError, ValueError):
+        return None
+    if not t > 0 or t == float("inf"):
+        return None
+    return t * 1.5 + OVERRUN_GRACE_S
+
+
+def _child_main(conn, runner: Runner, ds: Dataset, params: dict[str, Any], previous: dict[str, Any] | None,
+                extra: dict[str, Any]) -> None:
+    """Body of a job process: run ``runner`` and send ``("progress", pct, msg)`` messages, then
+    ``("ok", result)`` or ``("error", title, detail)`` over ``conn``."""
+    # the server's signal handlers (uvicorn's graceful shutdown) came along with fork: a job
+    # process must die on SIGTERM/SIGINT, not start a shutdown of a server it does not run
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    last = [0.0, -2.0]
+
+    def progress(percent: float, message: str = "") -> None:
+        now = time.monotonic()
+        pct = float(percent)
+        if pct - last[1] >= 1.0 or now - last[0] >= 0.25 or message:
+            last[:] = [now, pct]
+            conn.send(("progress", pct, str(message)[:500]))
+
+    try:
+        result = runner(ds, params, previous, progress, threading.Event(), **extra)
+        conn.send(("ok", result))
+    except BaseException as e:  # noqa: BLE001 - everything goes back to the parent as a job failure
+        try:
+            conn.send(("error", type(e).__name__, str(e) or type(e).__name__))
+        except Exception:
+            pass
+    finally:
+        conn.close()
+
+
 def run_optimisation_job(ds: Dataset, params: dict[str, Any], previous: dict[str, Any] | None,
                          progress: Callable[..., None], cancel: threading.Event,
                          network: Any = None) -> dict[str, Any]:
@@ -67,6 +135,9 @@ def run_optimisation_job(ds: Dataset, params: dict[str, Any], previous: dict[str
     p = OptimisationParams.model_validate(solver_params(params))
     result = run_optimisation(ds, p, previous=previous, progress=progress, cancel=cancel, network=network)
     return result.to_dict()
+
+
+run_optimisation_job.run_in_process = True  # type: ignore[attr-defined]
 
 
 #: keys the API adds to a job's params that are not solver parameters
@@ -86,11 +157,20 @@ class JobManager:
 
     ``load_dataset(dataset_id)`` returns the dataset to solve and ``load_network(dataset_id)`` its road
     network for road-mode runs (the API passes its cache, so both are built once per version).
+    ``isolation``: ``"process"`` (default) solves runners marked ``run_in_process`` in a child
+    process per job, terminated on cancel; ``"thread"`` runs every runner in its worker thread.
+
+    Interface (what the app and the routers use): :meth:`submit`, :meth:`cancel`, :meth:`shutdown`,
+    :attr:`active`, :attr:`runners` and :meth:`worker_pids` (the job processes now running).
     """
 
     def __init__(self, store: Store, load_dataset: Callable[[str], Dataset], *, workers: int = 1,
                  queue_size: int = 4, retry_after_s: int = 30, runners: dict[str, Runner] | None = None,
-                 load_network: Callable[[str], Any] | None = None):
+                 load_network: Callable[[str], Any] | None = None, isolation: str = "process"):
+        if isolation not in ("process", "thread"):
+            raise ValueError(f"isolation must be 'process' or 'thread', got {isolation!r}")
+        self.isolation = isolation
+        self._procs: dict[str, Any] = {}  # job id -> its running multiprocessing.Process
         self.store = store
         self.load_dataset = load_dataset
         self.load_network = load_network
@@ -141,13 +221,24 @@ class JobManager:
             ev = self._cancel.get(job_id)
             if ev is not None:
                 ev.set()
+            proc = self._procs.get(job_id)
             try:
                 job = self.store.update_job(job_id, status="dismissed", finished_at=utcnow(),
                                             message="dismissed on request", only_if_status=ACTIVE)
             except Conflict:  # it finished (here or on another replica) a moment ago
                 return self.store.get_job(job_id)
+        if proc is not None:  # stop the solver now, not when its thread next looks
+            _stop(proc)
+            with self._lock:
+                if self._procs.get(job_id) is proc:
+                    del self._procs[job_id]
         log.info("job dismissed", extra={"job_id": job_id})
         return job
+
+    def worker_pids(self) -> dict[str, int]:
+        """Job id -> pid of its solver process, for the jobs now solving in a child process."""
+        with self._lock:
+            return {j: p.pid for j, p in self._procs.items() if p.pid is not None and p.is_alive()}
 
     def shutdown(self, wait: bool = False) -> None:
         """Signal running jobs to stop and release the worker threads (the app's shutdown).
@@ -157,6 +248,10 @@ class JobManager:
         """
         for ev in list(self._cancel.values()):
             ev.set()
+        with self._lock:
+            procs = list(self._procs.values())
+        for proc in procs:
+            _stop(proc)
         with self._lock:
             ex, self._executor = self._executor, None
         if ex is not None:
@@ -242,18 +337,23 @@ class JobManager:
             extra = {}
             if job.params.get("mode") == "road" and self.load_network is not None:
                 extra["network"] = self.load_network(job.dataset_id)  # built once per dataset version
-            result = self.runners[job.kind](ds, job.params, previous, progress, ev, **extra)
+            runner = self.runners[job.kind]
+            if self.isolation == "process" and getattr(runner, "run_in_process", False):
+                result = self._run_in_process(job_id, ev, runner, ds, job.params, previous, extra, progress,
+                                              checked)
+            else:
+                result = runner(ds, job.params, previous, progress, ev, **extra)
             if self._write(job_id, ev, status="successful", progress=100.0, result=result,
                            finished_at=utcnow(), message=_summary_message(result)):
                 log.info("job successful", extra={"job_id": job_id})
         except Exception as e:  # a failed solve is a job state, not a crash of the service
-            if ev.is_set():
+            if ev.is_set() or isinstance(e, JobCancelled):
                 return  # dismissed: the status was written by cancel()
             log.exception("job failed", extra={"job_id": job_id})
             detail = str(e) or type(e).__name__
             try:
                 self._write(job_id, ev, status="failed", finished_at=utcnow(), message=detail[:500],
-                            error={"title": type(e).__name__, "detail": detail})
+                            error={"title": getattr(e, "title", type(e).__name__), "detail": detail})
             except NotFound:
                 pass
         finally:
@@ -262,6 +362,75 @@ class JobManager:
                 self._slots.release()
 
 
+    def _run_in_process(self, job_id: str, ev: threading.Event, runner: Runner, ds: Dataset,
+                        params: dict[str, Any], previous: dict[str, Any] | None, extra: dict[str, Any],
+                        progress: Callable[..., None], checked: list[float]) -> dict[str, Any]:
+        """Solve in a child process; relay its progress; stop it on cancel or far past its time limit."""
+        ctx = multiprocessing.get_context(PROCESS_START)
+        here, there = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_child_main, args=(there, runner, ds, params, previous, extra),
+                           name=f"geo-job-{job_id[:8]}", daemon=True)
+        with self._lock:
+            if ev.is_set():
+                raise JobCancelled(job_id)
+            proc.start()
+            self._procs[job_id] = proc
+        there.close()
+        limit = hard_deadline_s(params)
+        t0 = time.monotonic()
+        log.info("job process started", extra={"job_id": job_id, "pid": proc.pid})
+        try:
+            while True:
+                if ev.is_set():
+                    raise JobCancelled(job_id)
+                now = time.monotonic()
+                if now - checked[0] >= STORE_CHECK_S:  # dismissed by another replica?
+                    checked[0] = now
+                    if self._ended_elsewhere(job_id, ev):
+                        raise JobCancelled(job_id)
+                if limit is not None and now - t0 > limit:
+                    raise JobFailed("TimeLimitExceeded", f"the solver ran {now - t0:.0f} s, far past its "
+                                                         f"time_limit_s of {params.get('time_limit_s')} s; stopped")
+                if not here.poll(0.1):
+                    if not proc.is_alive() and not here.poll(0):
+                        raise JobFailed("WorkerDied", f"the solver process ended without an answer (exit code "
+                                                      f"{proc.exitcode}; out of memory?)")
+                    continue
+                try:
+                    msg = here.recv()
+                except EOFError:
+                    proc.join(TERMINATE_GRACE_S)
+                    raise JobFailed("WorkerDied", f"the solver process ended without an answer (exit code "
+                                                  f"{proc.exitcode}; out of memory?)") from None
+                if msg[0] == "progress":
+                    progress(msg[1], msg[2])
+                elif msg[0] == "ok":
+                    return msg[1]
+                else:
+                    raise JobFailed(msg[1], msg[2])
+        finally:
+            here.close()
+            _stop(proc)
+            with self._lock:
+                self._procs.pop(job_id, None)
+            log.info("job process ended", extra={"job_id": job_id, "pid": proc.pid, "exitcode": proc.exitcode})
+
+
+def _stop(proc) -> None:
+    """Terminate a job process (SIGTERM, then SIGKILL after :data:`TERMINATE_GRACE_S`) and reap it."""
+    if proc.pid is None:
+        return
+    if proc.is_alive():
+        proc.terminate()
+        proc.join(TERMINATE_GRACE_S)
+        if proc.is_alive():
+            proc.kill()
+    proc.join(TERMINATE_GRACE_S)
+
+
 def _summary_message(result: dict[str, Any]) -> str:
     status = result.get("status") if isinstance(result, dict) else None
+    oc = (result.get("outcome") or (result.get("optimisation") or {}).get("outcome")) if status else None
+    if oc:  # infeasible / nothing to do is said in words, with the first diagnosis
+        return (f"finished: {status} ({oc.get('text')})" + (f": {oc['diagnosis']}" if oc.get("diagnosis") else ""))[:500]
     return f"finished: {status}" if status else "finished"

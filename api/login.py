@@ -5,8 +5,9 @@
 ``next``, ``lang``) or JSON (``{"key": ...}``), checks it in constant time and sets the session
 cookie (:mod:`api.session`): a form gets ``303`` to ``next`` (a path on this service only), JSON
 gets ``200 {"role", "expires_in_s"}``. A wrong key: the form again with ``401``, or a problem
-document. ``POST /logout`` deletes the cookie. With no API key configured (the local demo) there
-is nothing to log in to: ``GET /login`` redirects to the page.
+document; after ``auth_failures_per_minute`` wrong keys from one address, ``429`` with
+``Retry-After`` (:class:`api.auth.FailureLimiter`). ``POST /logout`` deletes the cookie. With no
+API key configured (the local demo) there is nothing to log in to: ``GET /login`` redirects to the page.
 
 :func:`html_problem` renders the login form for a ``GET`` whose ``Accept`` asks for HTML (a
 browser following a link to a map or an XLSX download) when the answer would be 401 or 403;
@@ -25,7 +26,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from .auth import authenticate, match_key
+from .auth import authenticate, check_not_locked_out, key_failed, match_key
 from .deps import read_body_limited
 from .problems import ProblemError
 from .session import check_csrf, clear_session_cookie, issue_token, set_session_cookie
@@ -124,10 +125,20 @@ async def login(request: Request):
         raise ProblemError(409, "no API key is configured: there is nothing to log in to (local demo mode)",
                            code="login-not-needed")
     fields, is_form = await _login_fields(request)
+    lang = fields.get("lang", "zh")
+    try:
+        check_not_locked_out(request)  # 429 before the key is compared: guessing is slowed, right or wrong
+    except ProblemError as e:
+        if not is_form:
+            raise
+        wait = e.extra.get("retry_after_s")
+        msg = f"密钥错误次数过多，请 {wait} 秒后再试。" if lang != "en" else f"Too many wrong keys: try again in {wait} s."
+        return login_page(request, status=429, error=msg, next_url=fields.get("next"), lang=lang, headers=e.headers)
     key = fields.get("key", "").strip()
     role = match_key(key, settings.api_keys) if key else None
-    lang = fields.get("lang", "zh")
     if role is None:
+        if key:
+            key_failed(request)
         msg = ("密钥无效。" if lang != "en" else "That key is not valid.") if key else \
               ("请输入 API 密钥。" if lang != "en" else "Enter an API key.")
         if is_form:

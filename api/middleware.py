@@ -1,4 +1,21 @@
-"""ASGI middleware: request ids (``X-Request-ID`` in and out), access logs, a global body cap.
+"""ASGI middleware: request ids (``X-Request-ID`` in and out), access logs, and the request guards
+that run before any route:
+
+- **Host allow-list** (``trusted_hosts``): a request whose ``Host`` is not allowed gets 400
+  ``untrusted-host``, so a page on another name that resolves to this service (DNS rebinding
+  against the local demo) reads nothing. ``/healthz`` and ``/readyz`` are exempt (probes address
+  the service by IP; they reveal nothing).
+- **Cross-site refusal** (Fetch Metadata, else ``Origin``): a request a browser sends on behalf
+  of another site (``Sec-Fetch-Site: cross-site`` or ``same-site``, or an ``Origin`` that is not
+  this service) gets 403 ``csrf-refused``, except on the public read endpoints
+  (:data:`PUBLIC_PATHS`, :data:`PUBLIC_PREFIXES`) and top-level navigations (a link followed,
+  GET/HEAD only) to the page entry points (:data:`NAVIGATION_PATHS`). Requests without
+  ``Sec-Fetch-*`` and ``Origin`` headers (scripts, curl, QGIS) pass.
+- **Body cap**: every request body is counted as it streams, with or without ``Content-Length``
+  (chunked): beyond the cap the answer is 413 ``body-too-large``, whatever the route made of the
+  cut-off body. The cap is ``max_upload_bytes`` (plus multipart framing) for ``POST
+  /v1/datasets`` and ``max_body_bytes`` elsewhere. A body that stalls longer than
+  ``body_timeout_s`` between pieces gets 408.
 
 Written as plain ASGI (no ``BaseHTTPMiddleware``) so the nearest-station hot path pays a few
 microseconds for it, not a task switch.
@@ -6,30 +23,92 @@ microseconds for it, not a task switch.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import re
 import time
 import uuid
+from urllib.parse import urlsplit
 
 from .logs import request_id_var
 from .problems import problem_body
+from .settings import Settings
 
 log = logging.getLogger("geo_service.api.access")
 _RID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
+"""Answered to any site and any Host: they reveal nothing."""
+PUBLIC_PREFIXES = ("/static/", "/static-docs/")
+"""Static assets (scripts, styles, icons of the page, maps and API docs): any site may load them."""
+NAVIGATION_PATHS = frozenset({"/", "/login", "/docs"})
+"""Pages another site may link to (a top-level GET navigation; the session cookie is SameSite=Strict,
+so such a visit arrives logged out)."""
+UPLOAD_PATH = "/v1/datasets"
+MULTIPART_SLACK = 1 << 20  # form framing and the small fields around an upload of max_upload_bytes
+
+
+def host_name(host: str) -> tuple[str, str | None]:
+    """``(name, port)`` of a ``Host`` header value, lowercased (``[::1]:8000`` -> ``("[::1]", "8000")``)."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        end = host.find("]")
+        if end < 0:
+            return host, None
+        rest = host[end + 1:]
+        return host[:end + 1], rest[1:] if rest.startswith(":") else None
+    name, sep, port = host.rpartition(":")
+    if sep and port.isdigit():
+        return name, port
+    return host, None
+
+
+def host_allowed(host: str | None, allowed: tuple[str, ...]) -> bool:
+    """True when ``host`` (a ``Host`` header value) matches an entry of ``allowed``: ``*``, ``name``
+    (any port), ``name:port``, or ``*.suffix`` (subdomains of ``suffix``, any port)."""
+    if "*" in allowed:
+        return True
+    if not host:
+        return False
+    name, port = host_name(host)
+    if not name or any(c in name for c in "/\\@ "):
+        return False
+    for entry in allowed:
+        ename, eport = host_name(entry)
+        if eport is not None and eport != port:
+            continue
+        if ename == name or (ename.startswith("*.") and name.endswith(ename[1:]) and len(name) > len(ename) - 1):
+            return True
+    return False
+
+
+def _netloc(url: str) -> str | None:
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    return parts.netloc.lower() if parts.scheme and parts.netloc else None
+
 
 class RequestContextMiddleware:
-    """Give each request an id, log it when done, and refuse bodies over ``max_body`` bytes (413)."""
+    """Give each request an id, guard it (Host, cross-site, body size and pace), log it when done."""
 
-    def __init__(self, app, max_body: int):
+    def __init__(self, app, settings=None, *, max_body: int | None = None):
         self.app = app
-        self.max_body = max_body
+        s = settings if settings is not None else Settings(api_keys={}, trusted_hosts=["*"])
+        self.max_body = max_body if max_body is not None else s.max_body_bytes
+        self.max_upload = max(s.max_upload_bytes + MULTIPART_SLACK, self.max_body)
+        self.allowed_hosts = s.allowed_hosts
+        self.body_timeout_s = s.body_timeout_s
+        own = [_netloc(o) for o in (*s.trusted_origins, s.public_base_url or "")]
+        self.own_origins = frozenset(o for o in own if o)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        rid = None
-        length = None
+        rid = length = host = origin = site = mode = dest = None
+        chunked = False
         for k, v in scope["headers"]:
             if k == b"x-request-id":
                 s = v.decode("latin-1")
@@ -38,59 +117,143 @@ class RequestContextMiddleware:
                 try:
                     length = int(v)
                 except ValueError:
-                    length = None
+                    length = -1
+            elif k == b"host":
+                host = v.decode("latin-1")
+            elif k == b"origin":
+                origin = v.decode("latin-1")
+            elif k == b"sec-fetch-site":
+                site = v.decode("latin-1").strip().lower()
+            elif k == b"sec-fetch-mode":
+                mode = v.decode("latin-1").strip().lower()
+            elif k == b"sec-fetch-dest":
+                dest = v.decode("latin-1").strip().lower()
+            elif k == b"transfer-encoding":
+                chunked = True
         rid = rid or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = rid
         token = request_id_var.set(rid)
         start = time.perf_counter()
         status = [500]
         rid_header = (b"x-request-id", rid.encode())
+        path, method = scope["path"], scope["method"]
+        root = scope.get("root_path", "")
+        route = path[len(root):] if root and path.startswith(root) else path  # behind a path prefix
+        limit = self.max_upload if (route == UPLOAD_PATH and method == "POST") else self.max_body
+        cut: list[tuple | None] = [None]  # the body broke a guard: whatever the app answers, send this
+        started = [False]
 
         async def send_with_id(message):
             if message["type"] == "http.response.start":
+                if cut[0] is not None:
+                    return
+                started[0] = True
+                status[0] = message["status"]
+                message["headers"] = [*message.get("headers", []), rid_header]
+            elif cut[0] is not None and not started[0]:
+                return
+            await send(message)
+
+        async def send_direct(message):
+            if message["type"] == "http.response.start":
+                started[0] = True
                 status[0] = message["status"]
                 message["headers"] = [*message.get("headers", []), rid_header]
             await send(message)
 
         try:
-            if length is not None and length > self.max_body:
-                await self._too_large(scope, send_with_id, rid)
+            refusal = self._refusal(route, method, host, origin, site, mode, dest)
+            if refusal is None and length is not None and length < 0:
+                refusal = (400, "Content-Length is not a number", "bad-content-length")
+            if refusal is None and length is not None and length > limit:
+                refusal = (413, f"request body of {length} bytes exceeds the limit of {limit} bytes",
+                           "body-too-large", {"limit_bytes": limit})
+            if refusal is not None:
+                await self._problem(scope, send_direct, rid, *refusal)
                 return
-            seen = [0]
-
-            async def limited_receive():
-                message = await receive()
-                if message["type"] == "http.request":
-                    seen[0] += len(message.get("body", b""))
-                    if seen[0] > self.max_body:
-                        raise _BodyTooLarge()
-                return message
-
+            app_receive = receive
+            if length or chunked:
+                app_receive = self._guarded_receive(receive, limit, cut)
             try:
-                await self.app(scope, limited_receive, send_with_id)
-            except _BodyTooLarge:
-                await self._too_large(scope, send_with_id, rid)
+                await self.app(scope, app_receive, send_with_id)
+            except Exception:
+                if cut[0] is None:  # not ours: the app's error handling answers it
+                    raise
+            if cut[0] is not None and not started[0]:
+                await self._problem(scope, send_direct, rid, *cut[0])
         finally:
             log.info("request", extra={
-                "method": scope["method"], "path": scope["path"], "status": status[0],
+                "method": method, "path": path, "status": status[0],
                 "duration_ms": round((time.perf_counter() - start) * 1000, 2),
                 "client": scope["client"][0] if scope.get("client") else None,
                 "role": getattr(scope.get("state", {}).get("principal"), "role", None),
             })
             request_id_var.reset(token)
 
-    async def _too_large(self, scope, send, rid):
-        import json
+    def _guarded_receive(self, receive, limit: int, cut: list):
+        """``receive`` that counts body bytes (past ``limit``: 413) and times out a stalled body (408);
+        the refusal is recorded in ``cut`` as well as raised, since a form parser may swallow errors."""
+        seen = [0]
+        done = [False]
+        timeout = self.body_timeout_s
 
-        body = problem_body(None, 413, f"request body exceeds the limit of {self.max_body} bytes",
-                            code="body-too-large", instance=scope["path"], request_id=rid,
-                            limit_bytes=self.max_body)
+        async def guarded():
+            if done[0]:  # body read: later calls wait for the disconnect, with no deadline
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), timeout)
+            except TimeoutError:
+                cut[0] = (408, f"the request body stalled for more than {timeout:g} s", "body-timeout",
+                          {"timeout_s": timeout})
+                raise _BodyGuard() from None
+            if message["type"] == "http.request":
+                seen[0] += len(message.get("body", b""))
+                if seen[0] > limit:
+                    cut[0] = (413, f"request body exceeds the limit of {limit} bytes", "body-too-large",
+                              {"limit_bytes": limit})
+                    raise _BodyGuard()
+                done[0] = not message.get("more_body", False)
+            else:
+                done[0] = True
+            return message
+
+        return guarded
+
+    def _refusal(self, path, method, host, origin, site, mode, dest):
+        """``(status, detail, code)`` when the request must be refused before any route, else None."""
+        if path in PUBLIC_PATHS:
+            return None
+        if not host_allowed(host, self.allowed_hosts):
+            shown = (host or "")[:100]
+            return (400, f"Host '{shown}' is not served here; add it to the trusted_hosts setting if this "
+                         "service is meant to answer to it", "untrusted-host")
+        if path.startswith(PUBLIC_PREFIXES):
+            return None
+        if site is not None:
+            if site in ("same-origin", "none"):
+                return None
+            if (method in ("GET", "HEAD") and mode == "navigate" and dest in ("document", None)
+                    and path in NAVIGATION_PATHS):
+                return None
+            return (403, f"cross-site request refused (Sec-Fetch-Site: {site[:20]}): this service answers only "
+                         "its own pages and clients that are not browsers", "csrf-refused")
+        if origin is not None:
+            got = _netloc(origin) if origin != "null" else None
+            if got is None or not (got == (host or "").strip().lower() or got in self.own_origins):
+                return (403, f"cross-site request refused: origin '{origin[:200]}' is not this service",
+                        "csrf-refused")
+        return None
+
+    async def _problem(self, scope, send, rid, status: int, detail: str, code: str, extra: dict | None = None):
+        body = problem_body(None, status, detail, code=code, instance=scope["path"], request_id=rid,
+                            **(extra or {}))
         data = json.dumps(body).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/problem+json"),
-                                (b"content-length", str(len(data)).encode())]})
+        headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(data)).encode())]
+        if status in (408, 413):
+            headers.append((b"connection", b"close"))  # the rest of the body is not read
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": data})
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyGuard(Exception):
+    """The request body broke the size cap or stalled (the answer is in the middleware's ``cut``)."""

@@ -8,6 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from solvers.pipeline import OptimisationParams
 
+#: largest ``time_limit_s`` an API caller may ask for (seconds); beyond it a 422
+MAX_TIME_LIMIT_S = 3600
+
 JobStatus = Literal["accepted", "running", "successful", "failed", "dismissed"]
 
 
@@ -69,6 +72,8 @@ class NearestResponse(BaseModel):
     mode: Literal["straight", "road"]
     lon: float
     lat: float
+    outside_dataset: bool = Field(False, description="the point lies more than 50 km outside the dataset's "
+                                                     "area (distances are geodesic all the same)")
     results: list[NearestStation]
 
 
@@ -80,7 +85,8 @@ class NearestBatchResponse(BaseModel):
     k: int
     columns: dict[str, list[Any]] = Field(
         description="one list per column with n*k entries, point-major (entry i*k+j is the (j+1)-th nearest "
-                    "station of point i): station_id, distance_m, duration_s and far_from_road (road mode); "
+                    "station of point i): station_id, distance_m, outside_dataset (straight mode), duration_s and "
+                    "far_from_road (road mode); "
                     "null where fewer than k stations match")
     stations: dict[str, dict[str, Any]] = Field(description="name and kind of every station in the answer")
 
@@ -89,6 +95,9 @@ class OptimisationRequest(OptimisationParams):
     """Parameters of an optimisation run: :class:`solvers.pipeline.OptimisationParams` (tiers, quotas,
     gap threshold, locks, minimal change, time limit, seed, ...) plus ``previous_job_id``."""
 
+    time_limit_s: float = Field(60.0, ge=1, le=MAX_TIME_LIMIT_S,
+                                description=f"solver time limit in seconds (1..{MAX_TIME_LIMIT_S}); the job's "
+                                            "process is stopped if it runs far past it")
     previous_job_id: str | None = Field(
         None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
         description="a successful earlier job of the same dataset: the run it is compared with and, with "
@@ -104,6 +113,8 @@ class JobOut(BaseModel):
     message: str
     params: dict[str, Any]
     error: dict[str, Any] | None = None
+    outcome: dict[str, Any] | None = Field(None, description="finished runs: outcome (optimal, feasible, "
+                                           "infeasible or nothing_to_do), gap, text and the first diagnosis")
     created_at: str
     started_at: str | None = None
     finished_at: str | None = None

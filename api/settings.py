@@ -30,6 +30,8 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 Role = Literal["viewer", "planner", "admin"]
 ROLES: tuple[str, ...] = ("viewer", "planner", "admin")
 
+LOOPBACK_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
+
 ENV_PREFIX = "GEO_SERVICE_"
 SETTINGS_FILE_ENV = ENV_PREFIX + "SETTINGS_FILE"
 
@@ -98,6 +100,19 @@ class Settings(BaseSettings):
         default_factory=list, description="extra origins (https://host) whose pages may POST/DELETE with the "
                                           "session cookie, for a proxy that rewrites Host; comma-separated")
 
+    trusted_hosts: Annotated[list[str] | None, NoDecode] = Field(
+        None, description="Host header values this service answers to (400 otherwise): 'name' (any port), "
+                          "'name:port', '*.example.cn' (subdomains) or '*'; comma-separated. Default: the "
+                          "loopback names (127.0.0.1, localhost, [::1]) with no API key configured (the local "
+                          "demo, against DNS rebinding), any host once keys are set")
+    public_base_url: str | None = Field(None, description="external URL of the service (https://geo.example.cn"
+                                                          "/prefix) for absolute links; default: relative links")
+    etag_secret: str | None = Field(None, min_length=16, description="HMAC key of feature ETags; default: "
+                                    "generated once and kept in <data_dir>/etag-secret (replicas sharing a "
+                                    "database need the same value)")
+    auth_failures_per_minute: int = Field(10, ge=0, description="failed API keys or logins per client IP and "
+                                          "minute before 429 (0: no limit)")
+
     tianditu_key: str | None = Field(None, description="Tianditu developer key ('tk'): the maps then offer "
                                                      "Tianditu tiles (tiles=tianditu); it is sent to browsers")
 
@@ -106,11 +121,37 @@ class Settings(BaseSettings):
     max_batch_points: int = Field(1_000_000, gt=0, description="most points in one nearest batch")
     max_k: int = Field(50, gt=0, description="largest k for nearest lookups")
     max_page_size: int = Field(10_000, gt=0, description="largest 'limit' of a feature page")
+    # limits of issue 11 (sec-limits): see docs/security.md, "Limits"
+    max_nearest_answer_bytes: int = Field(256 * 2**20, gt=0, description="largest estimated answer of one "
+                                          "nearest batch (points x k x bytes per result); beyond: 413")
+    max_unpacked_bytes: int = Field(256 * 2**20, gt=0, description="most bytes an upload may unpack to "
+                                    "(zip entries and XLSX parts, measured while reading)")
+    max_table_rows: int = Field(500_000, gt=0, description="most data rows in one CSV file, XLSX sheet or "
+                                                           "vector layer of an upload")
+    max_problems_listed: int = Field(100, ge=1, le=10_000, description="validation problems listed in an "
+                                     "error body (the rest are counted by code)")
 
     job_workers: int = Field(1, ge=1, le=32, description="optimisation jobs solved at once")
     job_queue_size: int = Field(4, ge=0, description="jobs waiting beyond the running ones before 503")
     job_retry_after_s: int = Field(30, ge=1, description="Retry-After sent with a full queue")
     index_cache_size: int = Field(8, ge=1, description="dataset versions whose indexes stay in memory")
+
+    body_timeout_s: float = Field(60, gt=0, le=3600, description="longest wait for the next piece of a "
+                                  "request body before 408 (slow uploads)")
+    # HTTP server (geo-service serve): limits against slow or many clients
+    limit_concurrency: int = Field(1000, ge=1, description="open connections + running requests beyond "
+                                   "which new requests get 503")
+    backlog: int = Field(2048, ge=1, description="pending TCP connections the kernel queues")
+    timeout_keep_alive_s: int = Field(5, ge=1, le=300, description="idle keep-alive connections close after this")
+    header_timeout_s: float = Field(10, gt=0, le=300, description="a connection must send a complete request "
+                                    "head within this many seconds (from connect or the previous response)")
+    h11_max_incomplete_event_size: int = Field(16 * 1024, ge=1024, le=2**20,
+                                               description="largest request line + headers, bytes (400 beyond)")
+    max_connections_per_ip: int = Field(128, ge=0, description="open connections per client address (0: no "
+                                        "limit; behind a reverse proxy every client is the proxy)")
+    forwarded_allow_ips: str | None = Field(None, description="proxies (comma-separated IPs or '*') whose "
+                                            "X-Forwarded-For names the client, for the per-address rate "
+                                            "limits; default: uvicorn's (127.0.0.1)")
 
     log_level: str = Field("INFO", description="logging level of the service loggers")
     log_json: bool = Field(True, description="JSON-lines access/app logs (False: plain text)")
@@ -142,6 +183,30 @@ class Settings(BaseSettings):
             return json.loads(v) if v.startswith("[") else [o.strip() for o in v.split(",") if o.strip()]
         return v
 
+    @field_validator("trusted_hosts", mode="before")
+    @classmethod
+    def _hosts_from_text(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = v.strip()
+            return json.loads(v) if v.startswith("[") and v.endswith("]") and '"' in v else \
+                [h.strip() for h in v.split(",") if h.strip()]
+        return v
+
+    @field_validator("trusted_hosts")
+    @classmethod
+    def _hosts_lowercase(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else [h.lower() for h in v]
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        v = v.strip().rstrip("/")
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("public_base_url must start with http:// or https://")
+        return v
+
     @field_validator("api_keys")
     @classmethod
     def _keys_long_enough(cls, v: dict[str, str]) -> dict[str, str]:
@@ -166,6 +231,13 @@ class Settings(BaseSettings):
     def store_location(self) -> str:
         """Where the store lives: the database URL if set, else the data directory."""
         return self.database_url or self.data_dir
+
+    @property
+    def allowed_hosts(self) -> tuple[str, ...]:
+        """The Host allow-list in force: ``trusted_hosts``, else loopback names without keys, else any."""
+        if self.trusted_hosts is not None:
+            return tuple(self.trusted_hosts)
+        return LOOPBACK_HOSTS if not self.api_keys else ("*",)
 
     @property
     def auth_enforced(self) -> bool:

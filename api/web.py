@@ -126,8 +126,6 @@ def page_js():
 def _map_html(entry: DatasetEntry, key: str, build) -> tuple[str, str]:
     """The map page and its CSP, built once per dataset version and parameters."""
     def page(ds) -> tuple[str, str]:
-        import maps
-
         m = build(ds)
         html = m.get_root().render()
         return html, content_security_policy(html, img_hosts=maps.tile_hosts(m))

@@ -68,7 +68,8 @@ def demo(mode: str = "straight") -> list[dict]:
 
 
 def _reach_demo(ds, r, chosen: list[str], mode: str) -> float:
-    from solvers.assignment import cover_pairs_matrix, cover_pairs_xy, village_weight
+    from geo_service.coverage import village_weights
+    from solvers.assignment import cover_pairs_matrix, cover_pairs_xy
     from solvers.pipeline import _Costs, _lonlat
 
     v = ds.villages
@@ -78,7 +79,7 @@ def _reach_demo(ds, r, chosen: list[str], mode: str) -> float:
     ci = np.array([pos[x] for x in chosen], dtype=np.int64)
     if not len(ci):
         return 0.0
-    w = village_weight(v["population"].to_numpy()[di])
+    w = village_weights(v).weights[di]
     costs = _Costs(ds, mode, None)
     ll = _lonlat(v.geometry)
     if mode == "straight":
@@ -92,7 +93,8 @@ def _reach_demo(ds, r, chosen: list[str], mode: str) -> float:
 
 def real(name: str, threshold_m: float, seed: int = 0) -> list[dict]:
     from geo_service.io import read_dataset
-    from solvers.assignment import assign_villages_to_groups, choose_contact_points, cover_pairs_xy, village_weight
+    from geo_service.coverage import village_weights
+    from solvers.assignment import assign_villages_to_groups, choose_contact_points, cover_pairs_xy
     from solvers.location import max_coverage
 
     ds = read_dataset(REAL / name, datum="gcj02", missing_points="drop")
@@ -104,7 +106,7 @@ def real(name: str, threshold_m: float, seed: int = 0) -> list[dict]:
 
     d0 = cKDTree(xy[seats]).query(xy)[0]
     gap = np.flatnonzero(d0 > threshold_m)
-    w_all = village_weight(ds.villages["population"].to_numpy())
+    w_all = village_weights(ds.villages).weights
     w = w_all[gap]
     out = []
     if not len(gap):

@@ -7,7 +7,8 @@ Two modes measure how far a village is from a station:
   (:class:`geo_service.network.RoadNetwork`, off-road legs at its stated off-road speed).
 
 A village is *covered* at a threshold when a matching station lies within it (distance <=
-threshold); coverage is weighted by village population (persons). A *sector* (界别) is covered in
+threshold); coverage is weighted by village population (persons), or counts villages where the
+population is unknown (:func:`village_weights`; ``weight`` in every result says which). A *sector* (界别) is covered in
 a village when a station hosting that sector lies within the threshold. Everything here is pure:
 datasets in, DataFrames and JSON-ready dicts out.
 """
@@ -15,6 +16,7 @@ datasets in, DataFrames and JSON-ready dicts out.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -26,6 +28,79 @@ from .index import InvalidQuery, StationIndex, check_kinds, check_sector
 from .network import RoadNetwork
 
 MODES = ("straight", "road")
+#: What a dataset without stations can still answer, and the file that unlocks the rest.
+NO_STATIONS_NOTE = "没有站点：每个村都是空白；请添加 stations.csv（名称、类型、经度、纬度）"
+
+
+def dataset_notes(ds) -> list[str]:
+    """Missing layers explained (Chinese): what the answers mean without them, which file to add."""
+    notes = []
+    if len(ds.stations) == 0:
+        notes.append(NO_STATIONS_NOTE)
+    return notes
+
+#: Below this share of villages with a known population, coverage counts villages (weight 1 each).
+MIN_KNOWN_POPULATION_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class VillageWeights:
+    """What each village weighs in shares, gap ranking and the location objectives.
+
+    The one rule (documented in README "Unknown population"):
+
+    * every village has a population > 0 known: weight = population (persons), ``basis="population"``;
+    * no population known, or known for fewer than :data:`MIN_KNOWN_POPULATION_SHARE` of the villages,
+      or every known figure is 0: weight 1 per village, ``basis="villages"`` (shares are shares of
+      villages);
+    * otherwise (at least half known): a village without a population weighs the median of the known
+      figures, ``basis="population"``, and ``note`` says how many were filled.
+
+    Attributes
+    ----------
+    weights : ndarray of float, one per village (persons, or 1.0 per village).
+    basis : ``"population"`` or ``"villages"``.
+    known : int, villages with a population figure.
+    total : int, villages.
+    note : str or None, the warning to show once (Chinese) when the basis is not plain population.
+    """
+
+    weights: np.ndarray
+    basis: str
+    known: int
+    total: int
+    note: str | None = None
+
+    @property
+    def unit_zh(self) -> str:
+        return "人口" if self.basis == "population" else "村数"
+
+
+def village_weights(villages: pd.DataFrame) -> VillageWeights:
+    """Apply the unknown-population rule to ``villages`` (see :class:`VillageWeights`)."""
+    n = len(villages)
+    raw = (pd.to_numeric(villages["population"], errors="coerce") if "population" in villages
+           else pd.Series(np.nan, index=villages.index)).to_numpy(dtype=float)
+    known = np.isfinite(raw)
+    nk = int(known.sum())
+    if n == 0:
+        return VillageWeights(np.zeros(0), "population", 0, 0)
+    if nk == 0 or nk < MIN_KNOWN_POPULATION_SHARE * n or not (raw[known] > 0).any():
+        why = ("没有人口数据" if nk == 0 else
+               f"只有 {nk}/{n} 个村有人口数据" if nk < MIN_KNOWN_POPULATION_SHARE * n else "人口均为 0")
+        return VillageWeights(np.ones(n), "villages", nk, n,
+                              f"{why}：覆盖率按村数计算（每村计 1）；请在 villages 中补充人口列")
+    if nk == n:
+        return VillageWeights(raw.copy(), "population", nk, n)
+    med = float(np.median(raw[known]))
+    w = np.where(known, raw, med)
+    return VillageWeights(w, "population", nk, n,
+                          f"{n - nk}/{n} 个村没有人口数据：按已知村人口的中位数 {med:.0f} 人计")
+
+
+def _known_pop(v: pd.DataFrame) -> np.ndarray:
+    """Known population per village (persons, int64), 0 where unknown."""
+    return pd.to_numeric(v["population"], errors="coerce").fillna(0).astype(np.int64).to_numpy()
 
 
 def _check_mode(mode: str, network: RoadNetwork | None, ds) -> RoadNetwork | None:
@@ -34,8 +109,9 @@ def _check_mode(mode: str, network: RoadNetwork | None, ds) -> RoadNetwork | Non
                            value=mode)
     if mode == "road" and network is None:
         if len(ds.roads) == 0:
-            raise InvalidQuery("road mode needs a roads layer; this dataset has none", field="mode",
-                               value=mode)
+            raise InvalidQuery("road mode needs a roads layer; this dataset has none (没有道路：请添加 "
+                               "roads.shp，如 Geofabrik 的 gis_osm_roads_free_1.shp，或 .osm.pbf)",
+                               field="mode", value=mode)
         network = RoadNetwork.from_dataset(ds)
     return network
 
@@ -90,7 +166,7 @@ def last_mile(ds, network: RoadNetwork | None = None, *, index: StationIndex | N
     v = ds.villages
     out = pd.DataFrame({"village_id": v["id"].to_numpy(), "village_name": v["name"].to_numpy(),
                         "township_id": v["township_id"].to_numpy(),
-                        "population": pd.to_numeric(v["population"]).fillna(0).astype(np.int64).to_numpy()})
+                        "population": _known_pop(v), "weight": village_weights(v).weights})
     xy = _village_points(ds, index)
     for label, kinds in (("nearest", None),) + tuple((k, k) for k in STATION_KINDS):
         if len(xy):
@@ -122,16 +198,22 @@ def _present_sectors(ds) -> list[str]:
     return [s for s in SECTORS if s in seen] + sorted(seen - set(SECTORS))
 
 
-def _rows(keys: dict[str, Any], pop: np.ndarray, within: np.ndarray, thresholds: Sequence[float]
-          ) -> list[dict[str, Any]]:
-    """One record per threshold for a set of villages (``within``: villages x thresholds)."""
-    total = int(pop.sum())
+def _rows(keys: dict[str, Any], pop: np.ndarray, within: np.ndarray, thresholds: Sequence[float],
+          weight: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """One record per threshold for a set of villages (``within``: villages x thresholds).
+
+    ``share`` is the weighted share (``weight``: see :func:`village_weights`; default ``pop``);
+    ``population``/``covered_population`` are the known persons (0 where unknown).
+    """
+    w = pop.astype(float) if weight is None else weight
+    total, wt = int(pop.sum()), float(w.sum())
     rows = []
     for j, t in enumerate(thresholds):
         cov = int(pop[within[:, j]].sum())
+        wc = float(w[within[:, j]].sum())
         rows.append({**keys, "threshold": t, "villages": len(pop),
                      "covered_villages": int(within[:, j].sum()), "population": total,
-                     "covered_population": cov, "share": (cov / total) if total else None})
+                     "covered_population": cov, "share": (wc / wt) if wt else None})
     return rows
 
 
@@ -149,8 +231,9 @@ def coverage_summary(ds, thresholds_m: Iterable[float] = (5000, 10000, 20000),
 
     Returns a JSON-ready dict: ``mode``, ``unit`` ("m" or "s"), ``thresholds``, ``kinds``, and
     tables as lists of records ``total``, ``county``, ``township``, ``sector`` with columns
-    threshold, villages, covered_villages, population, covered_population, share (None when the
-    population is 0) plus their keys (county_id/county_name, township_id/township_name/county_id,
+    threshold, villages, covered_villages, population, covered_population, share (weighted, see
+    :func:`village_weights`; None when there is nothing to weigh), and top-level ``weight``
+    (``"population"`` or ``"villages"``), ``weight_note`` and ``population_known``, plus their keys (county_id/county_name, township_id/township_name/county_id,
     sector/stations).
     """
     network = _check_mode(mode, network, ds)
@@ -159,7 +242,9 @@ def coverage_summary(ds, thresholds_m: Iterable[float] = (5000, 10000, 20000),
     kset = check_kinds(kinds)
     index = index or StationIndex.from_dataset(ds)
     v = ds.villages
-    pop = pd.to_numeric(v["population"]).fillna(0).astype(np.int64).to_numpy()
+    pop = _known_pop(v)
+    vw = village_weights(v)
+    w = vw.weights
     xy = _village_points(ds, index)
     thr = np.asarray(thresholds)
     value, _ = _nearest(ds, xy, mode, index, network, kinds=kset)
@@ -173,22 +258,25 @@ def coverage_summary(ds, thresholds_m: Iterable[float] = (5000, 10000, 20000),
 
     out: dict[str, Any] = {"mode": mode, "unit": "m" if mode == "straight" else "s",
                            "thresholds": thresholds, "kinds": sorted(kset) if kset else None,
-                           "total": _rows({}, pop, within, thresholds), "county": [], "township": [],
+                           "weight": vw.basis, "weight_note": vw.note,
+                           "population_known": vw.known, "notes": dataset_notes(ds),
+                           "total": _rows({}, pop, within, thresholds, w), "county": [], "township": [],
                            "sector": []}
     for cid in dict.fromkeys(c_ids.tolist()):
         m = np.array([c == cid for c in c_ids], dtype=bool)
         out["county"] += _rows({"county_id": cid, "county_name": county_names.get(cid)}, pop[m],
-                               within[m], thresholds)
+                               within[m], thresholds, w[m])
     for tid in ds.townships["id"]:
         m = t_ids == tid
         out["township"] += _rows({"township_id": tid, "township_name": tw.at[tid, "name"],
-                                  "county_id": county_of_t.get(tid)}, pop[m], within[m], thresholds)
+                                  "county_id": county_of_t.get(tid)}, pop[m], within[m], thresholds,
+                                 w[m])
     st_mask_kind = index.mask(kinds=kset)
     for sec in _present_sectors(ds):
         sv, _ = _nearest(ds, xy, mode, index, network, kinds=kset, sector=sec)
         hosting = int((index.mask(sector=sec) & st_mask_kind).sum())
         out["sector"] += _rows({"sector": sec, "stations": hosting}, pop,
-                               sv[:, None] <= thr[None, :], thresholds)
+                               sv[:, None] <= thr[None, :], thresholds, w)
     return out
 
 
@@ -222,10 +310,11 @@ def find_gaps(ds, threshold_m: float | None = None, threshold_s: float | None = 
         "village_id": v["id"].to_numpy(), "village_name": v["name"].to_numpy(),
         "township_id": v["township_id"].to_numpy(),
         "township_name": [tnames.get(x) for x in v["township_id"]],
-        "population": pd.to_numeric(v["population"]).fillna(0).astype(np.int64).to_numpy(),
+        "population": _known_pop(v), "weight": village_weights(v).weights,
         "station_id": sid, measure: value, f"beyond_{unit}": value - t,
     }, geometry=v.geometry.to_numpy(), crs=v.crs)
-    gaps = gaps[gaps[measure] > t].sort_values(["population", measure], ascending=[False, False],
+    # ranked by weight: persons, or (population unknown) every village equal, farthest first
+    gaps = gaps[gaps[measure] > t].sort_values(["weight", measure], ascending=[False, False],
                                                 kind="stable")
     gaps.insert(0, "rank", np.arange(1, len(gaps) + 1))
     return gaps.reset_index(drop=True)

@@ -35,6 +35,9 @@ from .domain import (
     canonical_station_kind,
 )
 
+# Largest whole number a field may hold: exact as a float and as JSON, and fits int64.
+MAX_WHOLE_NUMBER = 2**53 - 1
+
 _GEOM_OK = {
     "Point": {"Point"},
     "Polygon": {"Polygon", "MultiPolygon"},
@@ -161,7 +164,9 @@ def _normalise_layer(spec: LayerSpec, df: pd.DataFrame, problems: list[Problem])
         if f.name not in df.columns:
             if f.required:
                 chk.add(None, f"required column '{f.name}' is missing", "missing_column", f.name)
-            df[f.name] = None
+            # an absent optional column is simply absent: blank values ([] for lists)
+            df[f.name] = pd.Series([[] if f.dtype == "list" else None for _ in range(len(df))],
+                                   index=df.index, dtype=object)
             continue
         col = df[f.name]
         out: list[Any] = []
@@ -179,8 +184,12 @@ def _normalise_layer(spec: LayerSpec, df: pd.DataFrame, problems: list[Problem])
                     fv = float(v)
                     if not np.isfinite(fv) or not fv.is_integer():
                         raise ValueError
+                    if abs(fv) > MAX_WHOLE_NUMBER:  # stored as int64 (GeoPackage/PostGIS): 500 otherwise
+                        chk.add(i, f"'{v}' is too large (at most {MAX_WHOLE_NUMBER})", "out_of_range", f.name)
+                        out.append(None)
+                        continue
                     out.append(int(fv))
-                except (TypeError, ValueError):
+                except (TypeError, ValueError, OverflowError):
                     chk.add(i, f"'{v}' is not a whole number", "bad_number", f.name)
                     out.append(None)
             elif f.dtype == "float":

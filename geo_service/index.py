@@ -32,6 +32,7 @@ runs as one compiled loop (:data:`USE_NUMBA`); the numpy code gives the same ans
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -68,6 +69,14 @@ _R_EARTH_M = 6_371_000.0
 # Beyond this distance (m) from the projection origin, answers are re-ranked geodesically.
 _FAR_M = 400_000.0
 _FAR_EXTRA = 8  # extra KD-tree candidates considered when re-ranking far points
+# Beyond this great-circle distance (m) from the projection origin, or where the projection gives
+# no finite coordinates (the other side of the Earth), the nearest stations are found by geodesic
+# distance to every matching station: the local transverse Mercator means nothing there.
+_GLOBAL_M = 2_000_000.0
+_GLOBAL_CHUNK = 2_000_000  # (points x stations) per chunk of that brute force
+#: A point farther than this (m) from the indexed area (the dataset's bounding box) is answered
+#: with its geodesic distance and flagged ``outside_dataset``.
+OUTSIDE_MARGIN_M = 50_000.0
 #: Batches at least this large use the cell grid (built per filter and k on first use).
 GRID_MIN_BATCH = 20_000
 #: Target number of grid cells (cells are at least 200 m across).
@@ -232,6 +241,9 @@ class NearestResult:
     station_id: NDArray[np.object_]  #: station ids (str), None when none
     distance_m: NDArray[np.float64]  #: ground distance in metres, inf when none
     stations: pd.DataFrame  #: the index's station table (id, name, kind, sectors, lon, lat)
+    #: (n,) True where the point lies more than :data:`OUTSIDE_MARGIN_M` outside the indexed area
+    #: (None for metric queries)
+    outside_dataset: NDArray[np.bool_] | None = None
 
     @property
     def found(self) -> NDArray[np.bool_]:
@@ -317,6 +329,8 @@ class StationIndex:
             pad = max(0.05, 0.1 * max(lon.max() - lon.min(), lat.max() - lat.min()))
             extent = (lon.min() - pad, lat.min() - pad, lon.max() + pad, lat.max() + pad)
         self.extent = extent
+        inv = Transformer.from_crs(self.metric_crs, WGS84, always_xy=True)
+        self._origin = tuple(float(v) for v in inv.transform(0.0, 0.0))
 
     @classmethod
     def from_dataset(cls, ds, **kwargs) -> StationIndex:
@@ -384,8 +398,27 @@ class StationIndex:
         kset, sec = check_kinds(kinds), check_sector(sector)
         dmax = check_max_distance(max_distance_m)
         if len(x) >= GRID_MIN_BATCH and k == 1 and self.extent is not None:
-            return self._query_lonlat_grid(x, y, kset, sec, dmax)
-        return self._query(self.project(x, y), k, kset, sec, dmax, lonlat=(x, y))
+            r = self._query_lonlat_grid(x, y, kset, sec, dmax)
+        else:
+            r = self._query(self.project(x, y), k, kset, sec, dmax, lonlat=(x, y))
+        return dataclasses.replace(r, outside_dataset=self.outside(x, y))
+
+    def outside(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.bool_]:
+        """True where a WGS-84 point lies more than :data:`OUTSIDE_MARGIN_M` metres from the
+        indexed area (:attr:`extent`; geodesic distance to the nearest point of that lon/lat box).
+        All False when the index has no extent (no stations, no dataset layers)."""
+        x = np.atleast_1d(np.asarray(lon, dtype=float))
+        y = np.atleast_1d(np.asarray(lat, dtype=float))
+        if self.extent is None:
+            return np.zeros(len(x), dtype=bool)
+        lon0, lat0, lon1, lat1 = self.extent
+        cx, cy = np.clip(x, lon0, lon1), np.clip(y, lat0, lat1)
+        inside = (cx == x) & (cy == y)
+        out = np.zeros(len(x), dtype=bool)
+        todo = np.flatnonzero(~inside)
+        if len(todo):
+            out[todo] = geodesic_m(x[todo], y[todo], cx[todo], cy[todo]) > OUTSIDE_MARGIN_M
+        return out
 
     def nearest_xy(self, xy_m: ArrayLike, k: int = 1, *, kinds: str | Iterable[str] | None = None,
                    sector: str | None = None, max_distance_m: float | None = None) -> NearestResult:
@@ -422,7 +455,14 @@ class StationIndex:
         todo, idx, dist = grid.query(lon, lat)
         if len(todo):
             sub = (lon[todo], lat[todo])
-            idx[todo], dist[todo] = self._tree_query(self.project(*sub), 1, tree, rows, sub)
+            sxy = self.project(*sub)
+            glob = self._global_rows(sxy, sub)
+            if glob.any():  # far from the county (or off the projection): geodesic brute force
+                g = todo[glob]
+                idx[g], dist[g] = self._geodesic_query(lon[g], lat[g], 1, rows)
+                todo, sxy, sub = todo[~glob], sxy[~glob], (sub[0][~glob], sub[1][~glob])
+            if len(todo):
+                idx[todo], dist[todo] = self._tree_query(sxy, 1, tree, rows, sub)
         # the affine projection is off by up to err_m: points so near their station that this
         # could be more than 0.1 % of the distance (a handful per million) get the geodesic
         near = np.flatnonzero(dist[:, 0] < grid.exact_below_m)
@@ -449,6 +489,22 @@ class StationIndex:
         tree, rows = self._tree(kinds, sector)
         if tree is None:
             return self._finish(np.full((n, k), -1, dtype=np.int64), np.full((n, k), np.inf), dmax)
+        glob = self._global_rows(xy, lonlat)
+        if glob.any():  # points anywhere on Earth: geodesic to every station, the rest as usual
+            idx = np.full((n, k), -1, dtype=np.int64)
+            dist = np.full((n, k), np.inf)
+            gi, rest = np.flatnonzero(glob), np.flatnonzero(~glob)
+            if len(rest):
+                sub = None if lonlat is None else (lonlat[0][rest], lonlat[1][rest])
+                r = self._query(xy[rest], k, kinds, sector, None, lonlat=sub)
+                idx[rest], dist[rest] = r.station_index, r.distance_m
+            if lonlat is None:
+                inv = Transformer.from_crs(self.metric_crs, WGS84, always_xy=True)
+                glon, glat = (np.asarray(v, dtype=float) for v in inv.transform(xy[gi, 0], xy[gi, 1]))
+            else:
+                glon, glat = lonlat[0][gi], lonlat[1][gi]
+            idx[gi], dist[gi] = self._geodesic_query(glon, glat, k, rows)
+            return self._finish(idx, dist, dmax)
         if n >= GRID_MIN_BATCH and k == 1:  # (for k > 1 the cell grid is no faster)
             ok, idx, dist = self._grid(kinds, sector).query(xy[:, 0], xy[:, 1])
             if not ok.all():
@@ -463,6 +519,33 @@ class StationIndex:
         else:
             idx, dist = self._tree_query(xy, k, tree, rows, lonlat)
         return self._finish(idx, dist, dmax)
+
+    def _global_rows(self, xy: NDArray, lonlat: tuple[NDArray, NDArray] | None) -> NDArray[np.bool_]:
+        """Rows too far from the projection origin for the KD-tree (see :data:`_GLOBAL_M`)."""
+        bad = ~(np.abs(xy) <= _GLOBAL_M).all(axis=1)  # also NaN/inf: the projection gave up
+        if lonlat is not None:  # the far side of the Earth can project near the origin
+            lam = np.radians(lonlat[0] - self._origin[0])
+            p1, p2 = np.radians(self._origin[1]), np.radians(lonlat[1])
+            h = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(lam / 2) ** 2
+            bad |= 2 * _R_EARTH_M * np.arcsin(np.sqrt(np.clip(h, 0, 1))) > _GLOBAL_M
+        return bad
+
+    def _geodesic_query(self, lon: NDArray, lat: NDArray, k: int, rows: NDArray
+                        ) -> tuple[NDArray, NDArray]:
+        """Brute force: geodesic distance from each point to every station in ``rows``, k best."""
+        n = len(lon)
+        idx = np.full((n, k), -1, dtype=np.int64)
+        dist = np.full((n, k), np.inf)
+        slon, slat = self.stations["lon"].to_numpy()[rows], self.stations["lat"].to_numpy()[rows]
+        kk = min(k, len(rows))
+        step = max(1, _GLOBAL_CHUNK // max(1, len(rows)))
+        for a in range(0, n, step):
+            b = min(n, a + step)
+            g = geodesic_m(lon[a:b, None], lat[a:b, None], slon[None, :], slat[None, :])
+            order = np.argsort(g, axis=1, kind="stable")[:, :kk]
+            idx[a:b, :kk] = rows[order]
+            dist[a:b, :kk] = np.take_along_axis(g, order, axis=1)
+        return idx, dist
 
     def _tree_query(self, xy: NDArray, k: int, tree: cKDTree, rows: NDArray,
                     lonlat: tuple[NDArray, NDArray] | None) -> tuple[NDArray, NDArray]:

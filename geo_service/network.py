@@ -8,7 +8,8 @@ CRS (metres):
   every vertex becomes a node, so roads that share a vertex are connected;
 * each segment's travel time is its length (m) at the road's ``speed_kmh``, else the default
   speed of its ``class`` (:data:`geo_service.domain.ROAD_SPEEDS_KMH`), else ``default_speed_kmh``;
-  roads are two-way;
+  roads are two-way unless a ``oneway`` column says ``F`` (only along the line's direction) or ``T``
+  (only against it), as in OpenStreetMap/Geofabrik data; trips to a station follow those directions;
 * every station is snapped to its nearest road segment (the segment is split there) and joined to
   it by an *off-road leg* travelled at ``offroad_speed_kmh`` (5 km/h, walking, by default; pass
   e.g. 30 for driving on unmapped tracks). Query points are snapped the same way;
@@ -45,6 +46,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from .domain import ROAD_SPEEDS_KMH, WGS84
 from .index import (
+    OUTSIDE_MARGIN_M,
     InvalidQuery,
     StationIndex,
     build_once,
@@ -158,19 +160,23 @@ class RoadNetwork:
         self.offroad_speed_kmh = float(offroad_speed_kmh)
         self.snap_warn_m = float(snap_warn_m)
         self.index = StationIndex(stations, self.metric_crs)
+        if len(roads):  # the area a road answer means something: roads and stations
+            b = np.array([roads.total_bounds] + ([stations.total_bounds] if len(stations) else []))
+            self.index.extent = (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()),
+                                 float(b[:, 3].max()))
         self.stations = self.index.stations
         self._offroad_mps = self.offroad_speed_kmh / 3.6
 
-        parts, speeds = _road_parts(roads, self.metric_crs, default_speed_kmh)
+        parts, speeds, dirs = _road_parts(roads, self.metric_crs, default_speed_kmh)
         if node_crossings:
-            parts, speeds = _node(parts, speeds)
-        node_xy, ra, rb, rlen, rspeed = _segments(parts, speeds)
+            parts, speeds, dirs = _node(parts, speeds, dirs)
+        node_xy, ra, rb, rlen, rspeed, rdir = _segments(parts, speeds, dirs)
         if len(ra) == 0:
             raise ValueError("the roads layer has no usable line segments")
         base_tree = shapely.STRtree(shapely.linestrings(np.stack([node_xy[ra], node_xy[rb]], axis=1)))
-        ins = _insert_points(node_xy, ra, rb, rlen, rspeed, self.index.xy, base_tree)
+        ins = _insert_points(node_xy, ra, rb, rlen, rspeed, self.index.xy, base_tree, rdir)
         (self.node_xy, self.ra, self.rb, self.rlen, self.rspeed,
-         acc_a, acc_b, acc_len, self.station_node, station_snap) = ins
+         acc_a, acc_b, acc_len, self.station_node, station_snap, self.rdir) = ins
         self.station_snap_m = station_snap.snap_m
         self.rtime = self.rlen / (self.rspeed / 3.6)
         self.n_road_nodes = len(self.node_xy) - len(self.station_node)
@@ -180,7 +186,11 @@ class RoadNetwork:
         self.e_road_m = np.concatenate([self.rlen, np.zeros(len(acc_a))])
         self.e_off_m = np.concatenate([np.zeros(len(self.ra)), acc_len])
         self.e_time = np.concatenate([self.rtime, acc_len / self._offroad_mps])
-        self.csr = _csr(self.ea, self.eb, self.e_time, len(self.node_xy))
+        self.e_dir = np.concatenate([self.rdir, np.zeros(len(acc_a), dtype=np.int8)])
+        self.oneway = bool((self.rdir != 0).any())
+        # csr: travel as allowed (from a station outward); csr_to: reversed, toward the stations
+        self.csr = _csr(self.ea, self.eb, self.e_time, len(self.node_xy), self.e_dir)
+        self.csr_to = self.csr.T.tocsr() if self.oneway else self.csr
         self._edge_of = _csr(self.ea, self.eb, np.arange(1, len(self.ea) + 1, dtype=float),
                              len(self.node_xy))
         self.seg_tree = shapely.STRtree(
@@ -204,20 +214,22 @@ class RoadNetwork:
     # -- networkx view ------------------------------------------------------------------------
     @property
     def graph(self) -> nx.Graph:
-        """The graph as networkx: nodes 0..N-1 with ``x``, ``y`` (metres) and, for station nodes,
+        """The graph as networkx (a DiGraph when some road is one-way): nodes 0..N-1 with ``x``, ``y`` (metres) and, for station nodes,
         ``station`` (id); edges with ``time_s``, ``road_m`` and ``offroad_m``. Built on first use."""
         if self._graph is None:
             with self._lock:
                 if self._graph is None:
-                    g = nx.Graph()
+                    g = nx.DiGraph() if self.oneway else nx.Graph()  # one-way roads: directed edges
                     g.add_nodes_from((i, {"x": float(x), "y": float(y)})
                                      for i, (x, y) in enumerate(self.node_xy))
                     for node, sid in zip(self.station_node, self.stations["id"]):
                         g.nodes[int(node)]["station"] = sid
                     g.add_edges_from(
-                        (int(a), int(b), {"time_s": float(t), "road_m": float(r), "offroad_m": float(o)})
-                        for a, b, t, r, o in zip(self.ea, self.eb, np.maximum(self.e_time, _MIN_EDGE_S),
-                                                 self.e_road_m, self.e_off_m))
+                        (int(u), int(v), {"time_s": float(t), "road_m": float(r), "offroad_m": float(o)})
+                        for a, b, t, r, o, d in zip(self.ea, self.eb, np.maximum(self.e_time, _MIN_EDGE_S),
+                                                    self.e_road_m, self.e_off_m, self.e_dir)
+                        for u, v in (((a, b),) if d == 1 else ((b, a),) if d == 2 else
+                                     ((a, b), (b, a)) if self.oneway else ((a, b),)))
                     self._graph = g
         return self._graph
 
@@ -243,7 +255,7 @@ class RoadNetwork:
         if len(rows) == 0:
             inf = np.full(n, np.inf)
             return _Tree(inf, inf.copy(), inf.copy(), np.full(n, -1, dtype=np.int64))
-        dist, pred, src = dijkstra(self.csr, directed=False, indices=self.station_node[rows],
+        dist, pred, src = dijkstra(self.csr_to, directed=True, indices=self.station_node[rows],
                                    min_only=True, return_predecessors=True)
         has = pred >= 0
         w = np.zeros((n, 2))
@@ -268,6 +280,12 @@ class RoadNetwork:
         if check_k(k) != 1:
             raise InvalidQuery("road mode answers k=1 (the nearest station by travel time); "
                                "use travel_time_matrix for more", field="k", value=k)
+        far = self.index.outside(x, y)
+        if far.any():  # no road leads there: refuse the row rather than invent a walk of days
+            i = int(np.flatnonzero(far)[0])
+            raise InvalidQuery(f"({x[i]:g}, {y[i]:g}) lies more than {OUTSIDE_MARGIN_M / 1000:g} km outside the "
+                               f"road network's area; road mode answers points near it (use mode=straight "
+                               f"for a distance)", field="lon", index=i, value=x[i])
         return self.nearest_xy(self.project(x, y), kinds=kinds, sector=sector)
 
     def nearest_xy(self, xy_m: ArrayLike, *, kinds: str | Iterable[str] | None = None,
@@ -281,8 +299,9 @@ class RoadNetwork:
         s = self.snap(xy)
         a, b = self.ra[s.seg], self.rb[s.seg]
         T, L = self.rtime[s.seg], self.rlen[s.seg]
-        via_a = tree.time_s[a] + s.t * T
-        via_b = tree.time_s[b] + (1.0 - s.t) * T
+        d = self.rdir[s.seg]  # one-way: from the foot toward a needs b->a allowed (dir != 1), etc.
+        via_a = np.where(d == 1, np.inf, tree.time_s[a] + s.t * T)
+        via_b = np.where(d == 2, np.inf, tree.time_s[b] + (1.0 - s.t) * T)
         use_a = via_a <= via_b
         end = np.where(use_a, a, b)
         part = np.where(use_a, s.t, 1.0 - s.t)
@@ -326,16 +345,18 @@ class RoadNetwork:
         o = self._points_xy(origins, "origins")
         d = self._points_xy(destinations, "destinations")
         pts = np.vstack([o, d])
-        node_xy, ra, rb, rlen, rspeed, acc_a, acc_b, acc_len, vnode, _ = _insert_points(
-            self.node_xy, self.ra, self.rb, self.rlen, self.rspeed, pts, self.seg_tree)
+        node_xy, ra, rb, rlen, rspeed, acc_a, acc_b, acc_len, vnode, _, rdir = _insert_points(
+            self.node_xy, self.ra, self.rb, self.rlen, self.rspeed, pts, self.seg_tree, self.rdir)
         ea = np.concatenate([ra, self.ea[len(self.ra):], acc_a])
         eb = np.concatenate([rb, self.eb[len(self.ra):], acc_b])
         et = np.concatenate([rlen / (rspeed / 3.6), self.e_time[len(self.ra):], acc_len / self._offroad_mps])
-        g = _csr(ea, eb, et, len(node_xy))
+        ed = np.concatenate([rdir, self.e_dir[len(self.ra):], np.zeros(len(acc_a), dtype=np.int8)])
+        g = _csr(ea, eb, et, len(node_xy), ed)
+        g = g.T.tocsr() if self.oneway else g  # from each destination backwards: origin -> destination
         on, dn = vnode[:len(o)], vnode[len(o):]
         out = np.empty((len(o), len(d)))
         for j0 in range(0, len(d), chunk):
-            dist = dijkstra(g, directed=False, indices=dn[j0:j0 + chunk])
+            dist = dijkstra(g, directed=True, indices=dn[j0:j0 + chunk])
             out[:, j0:j0 + chunk] = dist[:, on].T
         straight = (np.hypot(o[:, None, 0] - d[None, :, 0], o[:, None, 1] - d[None, :, 1])
                     / tm_scale_correction(o[:, None, :], d[None, :, :]))
@@ -380,7 +401,7 @@ class RoadNetwork:
         A, B = self.node_xy[self.ra], self.node_xy[self.rb]
         records = []
         for r in rows:
-            dist = dijkstra(self.csr, directed=False, indices=int(self.station_node[r]), limit=thr[-1])
+            dist = dijkstra(self.csr, directed=True, indices=int(self.station_node[r]), limit=thr[-1])
             da, db = dist[self.ra], dist[self.rb]
             for t in thr:
                 lines = _reached_pieces(A, B, da, db, self.rtime, t)
@@ -411,8 +432,9 @@ class RoadNetwork:
 # --- building blocks -----------------------------------------------------------------------------
 
 def _road_parts(roads: gpd.GeoDataFrame, crs: CRS, default_kmh: float
-                ) -> tuple[NDArray[np.object_], NDArray[np.float64]]:
-    """Single LineStrings in ``crs`` and their speeds (km/h)."""
+                ) -> tuple[NDArray[np.object_], NDArray[np.float64], NDArray[np.int8]]:
+    """Single LineStrings in ``crs``, their speeds (km/h) and directions (0 both ways, 1 along the
+    line only, 2 against it only: ``oneway`` F / T, anything else two-way)."""
     r = roads[roads.geometry.notna() & ~roads.geometry.is_empty]
     if len(r) == 0:
         raise ValueError("the roads layer has no line geometries")
@@ -425,18 +447,23 @@ def _road_parts(roads: gpd.GeoDataFrame, crs: CRS, default_kmh: float
         if not (np.isfinite(v) and v > 0):
             raise ValueError(f"road speed must be > 0 km/h, got {v!r}")
         speeds.append(float(v))
+    ow = (r["oneway"].astype(str).str.strip().str.upper().to_numpy() if "oneway" in r
+          else np.full(len(r), "B", dtype=object))
+    dirs = np.where(ow == "F", 1, np.where(ow == "T", 2, 0)).astype(np.int8)
     geoms = r.geometry.to_crs(crs).to_numpy()
     parts, idx = shapely.get_parts(geoms, return_index=True)
     keep = shapely.get_type_id(parts) == 1  # LineString
-    return parts[keep], np.asarray(speeds)[idx[keep]]
+    return parts[keep], np.asarray(speeds)[idx[keep]], dirs[idx[keep]]
 
 
-def _node(parts: NDArray[np.object_], speeds: NDArray[np.float64]
-          ) -> tuple[NDArray[np.object_], NDArray[np.float64]]:
-    """Split lines at every crossing/touch; each piece keeps the speed of the fastest road on it."""
+def _node(parts: NDArray[np.object_], speeds: NDArray[np.float64], dirs: NDArray[np.int8] | None = None
+          ) -> tuple[NDArray[np.object_], NDArray[np.float64], NDArray[np.int8]]:
+    """Split lines at every crossing/touch; each piece keeps the speed of the fastest road on it
+    and the direction of a one-way road on it (two-way when any road on it is)."""
+    dirs = np.zeros(len(parts), dtype=np.int8) if dirs is None else dirs
     pieces = shapely.get_parts(shapely.node(shapely.multilinestrings(parts)))
     if len(pieces) == 0:
-        return pieces, np.zeros(0)
+        return pieces, np.zeros(0), np.zeros(0, dtype=np.int8)
     mid = shapely.line_interpolate_point(pieces, 0.5, normalized=True)
     tree = shapely.STRtree(parts)
     src, dst = tree.query(mid, predicate="dwithin", distance=0.01)
@@ -446,11 +473,26 @@ def _node(parts: NDArray[np.object_], speeds: NDArray[np.float64]
     if missing.any():  # numerical corner case: use the nearest road
         _, near = tree.query_nearest(mid[missing])
         sp[missing] = speeds[near]
-    return pieces, sp
+    pdir = np.zeros(len(pieces), dtype=np.int8)
+    one = dirs[dst] != 0
+    if one.any():
+        two_way = np.zeros(len(pieces), dtype=bool)
+        np.logical_or.at(two_way, src, ~one)
+        s1, d1 = src[one], dst[one]
+        # noding may reverse a piece: compare its ends' positions along the source road
+        p0 = shapely.line_locate_point(parts[d1], shapely.get_point(pieces[s1], 0))
+        p1 = shapely.line_locate_point(parts[d1], shapely.get_point(pieces[s1], -1))
+        same = p1 >= p0
+        dd = dirs[d1]
+        pdir[s1] = np.where(same, dd, 3 - dd)
+        pdir[two_way] = 0
+    return pieces, sp, pdir
 
 
-def _segments(parts: NDArray[np.object_], speeds: NDArray[np.float64]):
-    """Nodes (unique vertices, metres) and deduplicated two-point segments of the lines."""
+def _segments(parts: NDArray[np.object_], speeds: NDArray[np.float64], dirs: NDArray[np.int8] | None = None):
+    """Nodes (unique vertices, metres) and deduplicated two-point segments of the lines, with each
+    segment's direction (0 both, 1 lo->hi only, 2 hi->lo only)."""
+    dirs = np.zeros(len(parts), dtype=np.int8) if dirs is None else dirs
     coords, owner = shapely.get_coordinates(parts, return_index=True)
     key = np.round(coords, 3)
     node_xy, inv = np.unique(key, axis=0, return_inverse=True)
@@ -458,16 +500,26 @@ def _segments(parts: NDArray[np.object_], speeds: NDArray[np.float64]):
     same = owner[1:] == owner[:-1]
     a, b = inv[:-1][same], inv[1:][same]
     sp = speeds[owner[:-1][same]]
+    dr = dirs[owner[:-1][same]]
     ok = a != b
-    a, b, sp = a[ok], b[ok], sp[ok]
+    a, b, sp, dr = a[ok], b[ok], sp[ok], dr[ok]
     lo, hi = np.minimum(a, b), np.maximum(a, b)
+    dr = np.where((dr != 0) & (a > b), 3 - dr, dr).astype(np.int8)  # relative to lo -> hi
     length = np.hypot(*(node_xy[hi] - node_xy[lo]).T) / tm_scale_correction(node_xy[lo], node_xy[hi])
     time = length / sp
     order = np.lexsort((time, hi, lo))  # fastest first within each node pair
-    lo, hi, sp, length = lo[order], hi[order], sp[order], length[order]
+    lo, hi, sp, length, dr = lo[order], hi[order], sp[order], length[order], dr[order]
     first = np.ones(len(lo), dtype=bool)
     first[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
-    return node_xy, lo[first], hi[first], length[first], sp[first]
+    # a pair given by roads of different directions is open both ways
+    grp = np.cumsum(first) - 1
+    lo_dir = np.full(int(first.sum()), -1, dtype=np.int8)
+    mixed = np.zeros(int(first.sum()), dtype=bool)
+    fd = dr[first]
+    mixed_any = dr != fd[grp]
+    np.logical_or.at(mixed, grp, mixed_any)
+    lo_dir = np.where(mixed, 0, fd).astype(np.int8)
+    return node_xy, lo[first], hi[first], length[first], sp[first], lo_dir
 
 
 def _foot(node_xy, ra, rb, xy, seg) -> tuple[NDArray, NDArray]:
@@ -493,19 +545,20 @@ def _snap(node_xy, ra, rb, xy, tree) -> _Snap:
     return _Snap(pt[keep].astype(np.int64), seg[keep].astype(np.int64), t[keep], d[keep], best)
 
 
-def _insert_points(node_xy, ra, rb, rlen, rspeed, pts_xy, tree):
+def _insert_points(node_xy, ra, rb, rlen, rspeed, pts_xy, tree, rdir=None):
     """Attach points to the graph: split their nearest segments at the snap feet and give each
     point its own node joined to its foot (or feet, when segments tie) by off-road access edges.
 
-    Returns (node_xy, ra, rb, rlen, rspeed, access_a, access_b, access_len, point_node, snap):
+    Returns (node_xy, ra, rb, rlen, rspeed, access_a, access_b, access_len, point_node, snap, rdir):
     the new nodes and road segments, the access edges (foot node, point node, metres), the node
-    of each point and the snap pairs.
+    of each point, the snap pairs and the segments' directions (pieces keep their segment's).
     """
     n_nodes = len(node_xy)
+    rdir = np.zeros(len(ra), dtype=np.int8) if rdir is None else rdir
     if len(pts_xy) == 0:
         e = np.zeros(0, dtype=np.int64)
         z = np.zeros(0)
-        return node_xy, ra, rb, rlen, rspeed, e, e, z, e, _Snap(e, e, z, z, z)
+        return node_xy, ra, rb, rlen, rspeed, e, e, z, e, _Snap(e, e, z, z, z), rdir
     s = _snap(node_xy, ra, rb, pts_xy, tree)
     attach = np.empty(len(s.pt), dtype=np.int64)  # foot node of each (point, segment) pair
     new_xy: list[NDArray] = []
@@ -514,6 +567,7 @@ def _insert_points(node_xy, ra, rb, rlen, rspeed, pts_xy, tree):
     add_b: list[int] = []
     add_len: list[float] = []
     add_sp: list[float] = []
+    add_dir: list[int] = []
     order = np.argsort(s.seg, kind="stable")
     segs = s.seg[order]
     starts = np.flatnonzero(np.r_[True, segs[1:] != segs[:-1]])
@@ -545,6 +599,7 @@ def _insert_points(node_xy, ra, rb, rlen, rspeed, pts_xy, tree):
                     add_b.append(v)
                     add_len.append(m1 - m0)
                     add_sp.append(float(rspeed[g]))
+                    add_dir.append(int(rdir[g]))  # the chain runs a -> b like its segment
     all_xy = np.vstack([node_xy, np.asarray(new_xy).reshape(-1, 2), pts_xy])
     point_node = np.arange(n_nodes + len(new_xy), len(all_xy), dtype=np.int64)
     keep = ~drop
@@ -552,17 +607,24 @@ def _insert_points(node_xy, ra, rb, rlen, rspeed, pts_xy, tree):
     rb2 = np.concatenate([rb[keep], np.asarray(add_b, dtype=np.int64)])
     rlen2 = np.concatenate([rlen[keep], np.asarray(add_len, dtype=float)])
     rsp2 = np.concatenate([rspeed[keep], np.asarray(add_sp, dtype=float)])
+    rdir2 = np.concatenate([rdir[keep], np.asarray(add_dir, dtype=np.int8)])
     # one access edge per (foot, point): a point on a vertex shared by two segments ties twice
     acc_b = point_node[s.pt]
     order = np.lexsort((s.dist_m, acc_b, attach))
     first = order[np.r_[True, (attach[order][1:] != attach[order][:-1]) | (acc_b[order][1:] != acc_b[order][:-1])]]
-    return all_xy, ra2, rb2, rlen2, rsp2, attach[first], acc_b[first], s.dist_m[first], point_node, s
+    return all_xy, ra2, rb2, rlen2, rsp2, attach[first], acc_b[first], s.dist_m[first], point_node, s, rdir2
 
 
-def _csr(a: NDArray, b: NDArray, w: NDArray, n: int) -> csr_matrix:
-    """Symmetric sparse adjacency with weights ``w`` (at least :data:`_MIN_EDGE_S`)."""
+def _csr(a: NDArray, b: NDArray, w: NDArray, n: int, d: NDArray | None = None) -> csr_matrix:
+    """Sparse adjacency with weights ``w`` (at least :data:`_MIN_EDGE_S`): a->b and b->a, or only
+    a->b where ``d`` is 1 and only b->a where it is 2 (one-way roads)."""
     w = np.maximum(np.asarray(w, dtype=float), _MIN_EDGE_S)
-    return csr_matrix((np.concatenate([w, w]), (np.concatenate([a, b]), np.concatenate([b, a]))),
+    if d is None or not (np.asarray(d) != 0).any():
+        return csr_matrix((np.concatenate([w, w]), (np.concatenate([a, b]), np.concatenate([b, a]))),
+                          shape=(n, n))
+    d = np.asarray(d)
+    f, r = d != 2, d != 1  # forward a->b allowed, reverse b->a allowed
+    return csr_matrix((np.concatenate([w[f], w[r]]), (np.concatenate([a[f], b[r]]), np.concatenate([b[f], a[r]]))),
                       shape=(n, n))
 
 

@@ -14,6 +14,7 @@ import shapely
 
 from geo_service.coverage import last_mile
 from geo_service.coverage import service_areas as road_service_areas
+from geo_service.coverage import village_weights
 from geo_service.domain import STATION_KIND_LABELS, STATION_KINDS
 from geo_service.network import RoadNetwork
 
@@ -273,7 +274,8 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
     # gaps: beyond the gap threshold, ranked by population (then distance)
     gap_t = float(gap_threshold) if gap_threshold is not None else thresholds[min(1, len(thresholds) - 1)]
     gap_mask = ~(measure <= gap_t)
-    order = np.lexsort((-np.nan_to_num(measure, posinf=1e18), -pop))
+    vw = village_weights(v)  # persons, or 1 per village where the population is unknown
+    order = np.lexsort((-np.nan_to_num(measure, posinf=1e18), -vw.weights))
     ranked = [i for i in order if gap_mask[i]]
     rank_of = {i: r + 1 for r, i in enumerate(ranked)}
     gi = np.array(ranked, dtype=int)
@@ -313,15 +315,19 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
             + f'<div class="gs-note">{esc(size_note)}</div>', position="bottomright", css_class="gs-legend-box")
 
     # summary: population covered per threshold + top gaps
-    total = int(pop.sum())
+    wts = vw.weights
+    total = int(round(wts.sum()))
     head = (f'<div class="gs-title">{esc(ds.name)} · {esc(t["summary"])}</div>'
             f'<table><tr><th>{esc(t["threshold"])}</th><th>{esc(t["covered"])}</th><th>{esc(t["share"])}</th></tr>')
     body = []
     for thr in thresholds:
-        cov = int(pop[measure <= thr].sum())
+        cov = int(round(wts[measure <= thr].sum()))
         share = f"{100.0 * cov / total:.1f}%" if total else "–"
         body.append(f"<tr><td>{esc(fmt(thr))}</td><td>{cov:,}</td><td>{esc(share)}</td></tr>")
-    body.append(f'<tr><td>{esc(t["total_pop"])}</td><td>{total:,}</td><td></td></tr></table>')
+    total_label = t["total_pop"] if vw.basis == "population" else ("村数" if lang == "zh" else "Villages")
+    body.append(f'<tr><td>{esc(total_label)}</td><td>{total:,}</td><td></td></tr></table>')
+    if vw.note:  # said once: shares count villages (or fill unknown populations)
+        body.append(f'<div class="gs-note">{esc(vw.note)}</div>')
     if not ranked:
         gl = [f'<div class="gs-note gs-mt">{esc(t["no_gaps"].format(t=fmt(gap_t)))}</div><ol>']
     else:

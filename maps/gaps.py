@@ -18,6 +18,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 from shapely.geometry import Point
 
+from geo_service.coverage import village_weights
 from geo_service.domain import STATION_KIND_LABELS, STATION_KINDS
 
 from .coverage import (
@@ -160,17 +161,21 @@ def gaps_map(ds, gap_result: Any, *, threshold_m: float | None = None, lang: str
     proposed.add_to(m)
     NameSearch([villages, proposed], lang=lang).add_to(m)
 
-    total = int(pop.sum())
+    vw = village_weights(v)  # persons, or 1 per village where the population is unknown
+    wts = vw.weights
+    total = int(round(wts.sum()))
 
     def share(x: int) -> str:
         return f"{100.0 * x / total:.1f}%" if total else "–"
 
-    pb, pa = int(pop[cov_b].sum()), int(pop[cov_a].sum())
+    pb, pa = int(round(wts[cov_b].sum())), int(round(wts[cov_a].sum()))
     box = (f'<div class="gs-title">{esc(ds.name)} · {esc(t["title"])} ({esc(km(thr, lang))})</div>'
            f'<table><tr><th></th><th>{esc(t["pop"])}</th><th>{esc(t["share"])}</th></tr>'
            f'<tr><td>{esc(t["before_h"])}</td><td>{pb:,}</td><td>{share(pb)}</td></tr>'
            f'<tr><td>{esc(t["after_h"])}</td><td>{pa:,}</td><td>{share(pa)}</td></tr></table>'
            f'<div class="gs-note">{esc(t["n"])}: {len(sites)} {esc(t["unit"])}</div>')
+    if vw.note:  # said once: the figures count villages (or fill unknown populations)
+        box += f'<div class="gs-note">{esc(vw.note)}</div>'
     status = _get(gap_result, "status")
     if isinstance(status, str):
         box += f'<div class="gs-note">{esc(t["solver"])}: {esc(status)}</div>'

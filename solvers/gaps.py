@@ -1,7 +1,8 @@
 """Close coverage gaps: where to open new contact points (界别联系点) given the stations we have.
 
 :func:`close_gaps` turns a :class:`~geo_service.dataset.Dataset` into a location problem:
-demands are the villages (weight = population), sites are the existing stations (always open,
+demands are the villages (weight = population, or 1 per village where it is unknown: see
+:func:`geo_service.coverage.village_weights`), sites are the existing stations (always open,
 *fixed*) followed by candidate sites (villages, township seats or a list of village ids), and the
 cost is the straight-line distance in metres in ``ds.metric_crs`` or the door-to-door road travel
 time in seconds from :class:`geo_service.network.RoadNetwork`. It then runs one of the models of
@@ -22,6 +23,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from geo_service.coverage import dataset_notes, village_weights
 from geo_service.network import RoadNetwork
 
 from .location import LocationResult, max_coverage, p_median, set_cover
@@ -83,7 +85,8 @@ class GapClosingResult:
 
         sol = self.solution.to_dict()
         return {
-            "params": self.params,
+            "params": self.params, "weight": self.params.get("weight", "population"),
+            "weight_note": self.params.get("weight_note"),
             "status": sol["status"], "objective": sol["objective"], "bound": sol["bound"],
             "gap": sol["gap"], "message": sol["message"], "time_s": round(self.time_s, 3),
             **{name: [{k: clean(v) for k, v in row.items()} for row in df.to_dict("records")]
@@ -207,7 +210,8 @@ def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str =
          "existing": [True] * len(stations) + [False] * len(cand)},
         geometry=list(stations.geometry) + list(cand.geometry), crs=villages.crs)
     cost = gap_cost_matrix(ds, sites, mode, network)
-    pop = villages["population"].fillna(0).to_numpy(dtype=float)
+    vw = village_weights(villages)  # persons, or 1 per village where the population is unknown
+    pop = vw.weights
     nf = len(stations)
     fixed = np.arange(nf)
     if model == "lscp":
@@ -248,10 +252,11 @@ def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str =
     for t in sorted(set(float(x) for x in ths)):
         cb, ca = before <= t, after <= t
         cov_rows.append({"threshold": t, "unit": "m" if mode == "straight" else "s",
+                         "weight": vw.basis,
                          "population": int(total), "covered_before": int(pop[cb].sum()),
-                         "share_before": float(pop[cb].sum() / total) if total else 1.0,
+                         "share_before": float(pop[cb].sum() / total) if total else None,
                          "covered_after": int(pop[ca].sum()),
-                         "share_after": float(pop[ca].sum() / total) if total else 1.0,
+                         "share_after": float(pop[ca].sum() / total) if total else None,
                          "villages_uncovered_before": int((~cb & has_pop).sum()),
                          "villages_uncovered_after": int((~ca & has_pop).sum())})
     coverage = pd.DataFrame(cov_rows)
@@ -287,6 +292,7 @@ def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str =
               "forbidden": sorted(str(x) for x in forbidden) if forbidden else [], "model": model,
               "time_limit": time_limit, "seed": seed, "existing_sites": nf,
               "candidate_sites": len(cand), "capacity": capacity,
-              "fixed_kinds": sorted(fixed_kinds) if fixed_kinds is not None else None}
+              "fixed_kinds": sorted(fixed_kinds) if fixed_kinds is not None else None,
+              "weight": vw.basis, "weight_note": vw.note, "notes": dataset_notes(ds)}
     return GapClosingResult(proposed, coverage, uncovered, sol, params, time.perf_counter() - t0)
 

@@ -24,11 +24,21 @@ import pandas as pd
 from pyproj import Transformer
 from scipy.spatial import cKDTree
 
-from geo_service.coverage import find_gaps
+from geo_service.coverage import find_gaps, village_weights
 from geo_service.network import RoadNetwork
 
 from . import assignment as A
-from .results import TIERS, Locks, OptimisationParams, OptimisationResult, TierResult, _json, diff_results
+from .results import (
+    NOTHING_TO_DO,
+    TIER_NEEDS,
+    TIERS,
+    Locks,
+    OptimisationParams,
+    OptimisationResult,
+    TierResult,
+    _json,
+    diff_results,
+)
 
 Progress = Callable[[float, str], None]
 Cancelled = A.Cancelled  # raised when the ``cancel`` event is set (checked between tiers and flow solves)
@@ -471,7 +481,7 @@ def _tier_villages(run: _Run, G: _Groups) -> TierResult:
         else:
             base[gi] = centre
     cost = run.costs.matrix(v_ll, base)
-    pop = pd.to_numeric(v["population"], errors="coerce").fillna(0).to_numpy()[vi]
+    pop = village_weights(v).weights[vi]  # 1 per village where the population is unknown
     locks = _lock_array(village_locks, _index_map(rows), G.g_idx, "villages", "group")
     prev_a, gone = _previous(run.prev, "villages", rows, G.g_idx)
     if p.tier2_model == "covering" and p.villages == "gaps":  # "all"/"list": the planner named them
@@ -490,7 +500,7 @@ def _contact_points(run: _Run, G: _Groups, rows: list[str], v_ll: np.ndarray, co
                     locks: np.ndarray, base: np.ndarray) -> TierResult:
     """Tier 2 as a covering decision (:func:`solvers.assignment.choose_contact_points`).
 
-    Demand: the gap villages (weight: population, else 1 per village). Candidates: ``rows`` (the gap
+    Demand: the gap villages (weight: :func:`geo_service.coverage.village_weights`). Candidates: ``rows`` (the gap
     villages and locked ones) plus every other village within the gap threshold of a gap village (a
     contact point just inside the stations' reach can serve the gap beyond it). Covering sets within
     the threshold: KD-tree in straight mode, road travel times in road mode. Rows that are neither
@@ -502,7 +512,8 @@ def _contact_points(run: _Run, G: _Groups, rows: list[str], v_ll: np.ndarray, co
     pos = _index_map(all_v)
     dem = [x for x in run.gap_ids if x in pos]
     di = np.array([pos[x] for x in dem], np.int64)
-    w = A.village_weight(v["population"].to_numpy()[di]) if len(di) else np.zeros(0)
+    vw = village_weights(v)  # persons, or 1 per village where the population is unknown
+    w = vw.weights[di] if len(di) else np.zeros(0)
     all_ll = _lonlat(v.geometry)
     d_ll = all_ll[di] if len(di) else np.zeros((0, 2))
     in_rows = set(rows)
@@ -553,8 +564,7 @@ def _contact_points(run: _Run, G: _Groups, rows: list[str], v_ll: np.ndarray, co
             "zone": zone, "served_by": served, "uncovered_ids": unc_ids, "covered_weight": ex["covered_weight"],
             "gap_weight": total, "covered_share": (ex["covered_weight"] / total) if total else 1.0,
             "candidates": len(rows), "candidates_outside_gaps": int(len(others)),
-            "weight": "population" if (pd.to_numeric(v["population"], errors="coerce") > 0).all() else
-            "population, else 1 per village"}
+            "weight": vw.basis, "weight_note": vw.note}
     tr = _tier_result("villages", res, rows, G.g_ids, gone, info, lambda r, c: cost[r, c])
     for x in rows[n0:]:  # near villages not chosen: not part of this tier's rows
         if tr.assignment.get(x) is None:
@@ -590,7 +600,7 @@ def _tier_townships(run: _Run, k_ids: list[str]) -> TierResult:
     run.say(85.0, "assigning townships to committees")
     t_ids = [str(x) for x in ds.townships["id"]]
     v = ds.villages
-    vpop = pd.to_numeric(v["population"], errors="coerce").fillna(0)
+    vpop = pd.Series(village_weights(v).weights, index=v.index)
     gapset = set(run.gap_ids)
     is_gap = v["id"].astype(str).isin(gapset).to_numpy()
     tid = v["township_id"].astype(str).to_numpy()
@@ -611,6 +621,23 @@ def _tier_townships(run: _Run, k_ids: list[str]) -> TierResult:
     return _tier_result("townships", res, t_ids, k_ids, gone,
                         {"uncovered_population": {t: float(x) for t, x in zip(t_ids, up)}},
                         lambda r, c: cost[r, c])
+
+
+def _mark_nothing_to_do(ds: Any, p: OptimisationParams, tiers: dict[str, TierResult],
+                        diagnostics: list[dict[str, Any]]) -> None:
+    """Tiers asked for that had nothing to decide: say so, and which file would unlock them."""
+    for tier in p.tiers:
+        if tier in tiers and tiers[tier].assignment:
+            continue
+        missing = [f for layer, f in TIER_NEEDS.get(tier, ()) if len(ds.layers[layer]) == 0]
+        msg = (f"没有可分配的对象：请添加 {'、'.join(missing)}" if missing
+               else "没有可分配的对象（该层为空或没有选中的行）")
+        d = {"tier": tier, "severity": "info", "quota": NOTHING_TO_DO, "message": f"{tier}: {msg}"}
+        if tier in tiers:
+            tiers[tier].status = NOTHING_TO_DO
+            tiers[tier].diagnostics.append(d)
+        else:
+            diagnostics.append(d)
 
 
 def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None = None,
@@ -657,6 +684,7 @@ def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None
     k_ids = [str(x) for x in ds.committees["id"]]
     if "townships" in p.tiers and len(k_ids) and len(ds.townships):
         tiers["townships"] = _tier_townships(run, k_ids)
+    _mark_nothing_to_do(ds, p, tiers, run.diagnostics)
     say(100.0, "done")
     return OptimisationResult(tiers=tiers, params=p.model_dump(mode="json"),
                               unit="m" if p.mode == "straight" else "s", gap_villages=run.gap_ids,

@@ -169,6 +169,36 @@ def _json(v: Any) -> Any:
     return v
 
 
+#: Status of a tier (and of a run) that had nothing to decide: no rows, or a layer it needs is empty.
+NOTHING_TO_DO = "nothing_to_do"
+OUTCOME_ZH = {A.OPTIMAL: "最优解", A.FEASIBLE: "可行解（未证明最优）", A.INFEASIBLE: "无可行解",
+              NOTHING_TO_DO: "无需求解：没有可分配的对象"}
+#: what each tier needs, and the file that brings it (said when the layer is empty)
+TIER_NEEDS = {
+    "constituents": (("constituents", "constituents.csv（编号、界别、村或经度/纬度）"),
+                     ("members", "members.csv（编号、姓名、界别、经度、纬度）")),
+    "stations": (("groups", "groups.csv（编号、名称、界别）"), ("stations", "stations.csv（名称、类型、经度、纬度）")),
+    "villages": (("groups", "groups.csv（编号、名称、界别）"),),
+    "townships": (("committees", "committees.csv（编号、名称）"),),
+}
+
+
+def outcome_of(status: str, tiers: Any, diagnostics: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Outcome of a run in words (see :attr:`OptimisationResult.outcome`); works on dicts too."""
+    tiers = [t.to_dict() if hasattr(t, "to_dict") else t for t in tiers]
+    gaps = [t.get("gap") for t in tiers if t.get("status") == A.FEASIBLE and t.get("gap") is not None]
+    gap = max(gaps) if gaps else None
+    diags = [d for t in tiers for d in (t.get("diagnostics") or [])] + list(diagnostics or [])
+    first = next((d for d in diags if d.get("severity") in ("error", "warning")), None)
+    if first is None and status in (A.INFEASIBLE, NOTHING_TO_DO):
+        first = next(iter(diags), None)
+    text = OUTCOME_ZH.get(status, status)
+    if status == A.FEASIBLE and gap is not None:
+        text = f"可行解，与最优差距至多 {gap:.1%}"
+    return {"outcome": status, "gap": gap, "text": text,
+            "diagnosis": None if first is None else first.get("message")}
+
+
 @dataclass
 class OptimisationResult:
     """All tiers of one run. ``unit`` is "m" (straight) or "s" (road) for objectives and costs."""
@@ -184,12 +214,20 @@ class OptimisationResult:
 
     @property
     def status(self) -> str:
-        """Worst status over the tiers (infeasible > feasible > optimal)."""
-        order = {A.OPTIMAL: 0, A.FEASIBLE: 1, A.INFEASIBLE: 2}
-        return max((t.status for t in self.tiers.values()), key=lambda s: order.get(s, 2), default=A.OPTIMAL)
+        """Worst status over the tiers (infeasible > feasible > optimal > nothing_to_do);
+        ``nothing_to_do`` when no tier had anything to decide."""
+        order = {NOTHING_TO_DO: -1, A.OPTIMAL: 0, A.FEASIBLE: 1, A.INFEASIBLE: 2}
+        return max((t.status for t in self.tiers.values()), key=lambda s: order.get(s, 2), default=NOTHING_TO_DO)
+
+    @property
+    def outcome(self) -> dict[str, Any]:
+        """The run in words: ``outcome`` (optimal / feasible / infeasible / nothing_to_do), ``gap``
+        (largest relative gap of a feasible tier), ``text`` (Chinese) and ``diagnosis`` (the
+        first warning or error in words, else the first note; None when there is none)."""
+        return outcome_of(self.status, self.tiers.values(), self.diagnostics)
 
     def to_dict(self) -> dict[str, Any]:
-        return _json({"status": self.status, "unit": self.unit, "params": self.params,
+        return _json({"status": self.status, "outcome": self.outcome, "unit": self.unit, "params": self.params,
                       "gap_villages": self.gap_villages, "diagnostics": self.diagnostics,
                       "time_s": self.time_s, "dataset_fingerprint": self.dataset_fingerprint,
                       "tiers": {k: t.to_dict() for k, t in self.tiers.items()}})

@@ -119,8 +119,13 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
                        "villages": "、".join(vnames.get(v, v) for v in vs),
                        "townships": "、".join(tnames.get(t, t) for t in ts),
                        "constituents": len(ds_)})
-    members = pd.DataFrame(m_rows)
-    responsibility = pd.DataFrame(r_rows)
+    # explicit columns: an empty layer still gets its header row
+    members = pd.DataFrame(m_rows, columns=["member_id", "member_name", "sector", "group_id", "group_name",
+                                            "committee_id", "committee_name", "station_id", "station_name",
+                                            "constituents", "total_cost", "mean_cost", "max_cost"])
+    responsibility = pd.DataFrame(r_rows, columns=["member_id", "member_name", "sector", "role", "group_name",
+                                                   "committee_name", "station_name", "villages", "townships",
+                                                   "constituents"])
 
     g_rows = []
     zones = tiers["villages"].extra.get("zones", {}) if "villages" in tiers else {}
@@ -140,7 +145,11 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
             g_rows[-1].update({"zone_villages": z["villages"], "zone_population": z["population"],
                                "zone_constituents": z["constituents"], "zone_mean_km": z["mean_km"],
                                "zone_max_km": z["max_km"]})
-    groups = pd.DataFrame(g_rows)
+    groups = pd.DataFrame(g_rows, columns=["group_id", "group_name", "sectors", "station_id", "station_name",
+                                           "members", "n_villages", "village_ids", "villages", "townships",
+                                           "population"]
+                          + (["zone_villages", "zone_population", "zone_constituents", "zone_mean_km",
+                              "zone_max_km"] if zones else []))
 
     up = tiers["townships"].extra.get("uncovered_population", {}) if "townships" in tiers else {}
     k_rows = []
@@ -152,7 +161,8 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
                        "n_townships": len(ts), "township_ids": ";".join(ts),
                        "townships": "、".join(tnames.get(t, t) for t in ts),
                        "uncovered_population": float(sum(up.get(t, 0) for t in ts))})
-    committees = pd.DataFrame(k_rows)
+    committees = pd.DataFrame(k_rows, columns=["committee_id", "committee_name", "members", "n_townships",
+                                               "township_ids", "townships", "uncovered_population"])
 
     s_rows = []
     for _, s in ds.stations.iterrows():
@@ -164,7 +174,8 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
                        "groups": "、".join(gnames.get(g, g) for g in gs),
                        "members": int(mem["group_id"].astype(str).isin(gs).sum()),
                        "over_capacity": bool(pd.notna(cap) and len(gs) > cap)})
-    stations = pd.DataFrame(s_rows)
+    stations = pd.DataFrame(s_rows, columns=["station_id", "station_name", "station_kind", "sectors", "capacity",
+                                             "n_groups", "groups", "members", "over_capacity"])
 
     unc = []
     if "villages" in tiers:

@@ -12,6 +12,8 @@ from shapely.geometry import LineString, Point, box
 from geo_service.dataset import Dataset
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# Starlette's TestClient sends "Host: testserver"; without API keys the service answers loopback names only.
+os.environ.setdefault("GEO_SERVICE_TRUSTED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
 
 
 def skip_unless_ci(reason: str) -> None:

@@ -172,6 +172,7 @@ def test_interrupted_jobs_are_failed_on_start(tmp_path, tiny):
                                status="running"))
     store.create_job(JobRecord(id="j-done", dataset_id="tiny", kind="optimisation", params={},
                                status="successful", result={"status": "optimal", "tables": {}}))
+    store.close()  # the process that ran them is gone (a live one keeps its running jobs)
     with client(make_app(data, tiny)) as c:
         j = c.get("/v1/jobs/j-running", headers=hdr("viewer")).json()
         assert j["status"] == "failed" and "interrupted" in j["message"]

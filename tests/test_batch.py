@@ -311,7 +311,7 @@ def test_cli_batch(tmp_path):
     r = runner.invoke(app, ["batch", "prov-C00[12]", "nope", "--threads", "--workers", "1",
                             "--data-dir", str(tmp_path)])
     assert r.exit_code == 1
-    assert "failed: nope" in r.stderr and "3 counties: 2 successful" in r.stdout
+    assert "failed: nope" in r.stderr and "3 counties: 2 solved" in r.stdout and "0 infeasible" in r.stdout
     r = runner.invoke(app, ["batch", "zz*", "--data-dir", str(tmp_path)])
     assert r.exit_code == 2 and "no stored dataset matches 'zz*'" in r.stderr
     r = runner.invoke(app, ["batch", "--data-dir", str(tmp_path)])

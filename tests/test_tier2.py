@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
-from solvers.assignment import choose_contact_points, cover_pairs_xy, members_needed, village_weight
+from geo_service.coverage import village_weights
+from solvers.assignment import choose_contact_points, cover_pairs_xy, members_needed
 from solvers.pipeline import run_optimisation
 
 
@@ -76,10 +77,6 @@ def test_uncovered_gap_is_diagnosed_with_points_needed():
     r = choose_contact_points(cost, w, cover_pairs_xy(dem, cand, 2000.0), 0, 1)
     cap = [d for d in r.diagnostics if d["quota"] == "capacity"]
     assert r.extra["uncovered"] and cap and cap[0]["points_needed"] >= 1
-
-
-def test_weight_is_population_else_one_village():
-    assert list(village_weight([250, None, float("nan"), 0, "x"])) == [250.0, 1.0, 1.0, 1.0, 1.0]
 
 
 def test_members_needed_is_a_cover():
@@ -163,7 +160,9 @@ def test_real_counties_match_mclp(name, threshold):
     xy = ds.xy_m("villages")
     seats = ds.villages["is_seat"].fillna(False).astype(bool).to_numpy()
     gap = np.flatnonzero(cKDTree(xy[seats]).query(xy)[0] > threshold)
-    w = village_weight(ds.villages["population"].to_numpy())[gap]  # no population: 1 per village
+    vw = village_weights(ds.villages)
+    assert vw.basis == "villages"  # no population in these files: 1 per village
+    w = vw.weights[gap]
     gxy = xy[gap]
     near = np.isfinite(cKDTree(gxy).query(xy, distance_upper_bound=threshold)[0])
     cand = np.concatenate([gap, np.setdiff1d(np.flatnonzero(near), gap)])

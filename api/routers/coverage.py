@@ -58,7 +58,8 @@ def compute_coverage(entry: DatasetEntry, *, mode: str, thresholds: list[float] 
         summary, gaps = entry.memo(repr(key), build)
     except InvalidQuery as e:
         raise ProblemError(422, str(e), code="invalid-query", errors=[{"in": "query", **e.to_dict()}]) from None
-    return {"dataset_id": entry.info.id, "dataset_version": entry.info.version, "summary": summary,
+    return {"dataset_id": entry.info.id, "dataset_version": entry.info.version,
+            "weight": summary.get("weight"), "summary": summary,
             "gaps": {"count": len(gaps), "villages": gaps[:gap_limit]}}
 
 

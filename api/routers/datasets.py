@@ -16,12 +16,15 @@ from starlette.responses import Response
 from geo_service.dataset import Dataset, DatasetValidationError
 from geo_service.domain import LAYER_ORDER, LAYERS
 from geo_service.io import read_dataset, write_dataset
+from geo_service.io.limits import InputTooLarge, ReadLimits
+from geo_service.io.tempdirs import process_tmp_dir, remove_stale
 from geo_service.store import Conflict, DatasetInfo, NotFound, Store, check_dataset_id
 
 from .. import geojson as gj
 from ..auth import Principal, admin, planner, viewer
 from ..cache import DatasetCache
-from ..deps import DATASET_ID_PATTERN, checked_dataset_id, get_cache, get_settings, get_store, read_body_limited
+from ..deps import (DATASET_ID_PATTERN, checked_dataset_id, get_cache, get_settings, get_store, public_url,
+                    read_body_limited)
 from ..encoding import FastJSONResponse, GeoJSONResponse, loads
 from ..problems import ProblemError, validation_errors
 from ..schemas import DatasetList, DatasetOut, ProblemDetail
@@ -37,7 +40,7 @@ _ERR = {k: {"model": ProblemDetail} for k in (400, 401, 403, 404, 409, 412, 413,
 
 
 def dataset_out(request: Request, info: DatasetInfo) -> dict[str, Any]:
-    base = str(request.url_for("get_dataset", dataset_id=info.id))
+    base = public_url(request, f"/v1/datasets/{info.id}")  # never from the Host header
     links = [{"href": base, "rel": "self", "type": "application/json"}]
     links += [{"href": f"{base}/{layer}", "rel": "items", "type": "application/geo+json", "title": layer}
               for layer in LAYER_ORDER]
@@ -47,7 +50,7 @@ def dataset_out(request: Request, info: DatasetInfo) -> dict[str, Any]:
 @router.get("", response_model=DatasetList, summary="List stored datasets", responses=_ERR)
 def list_datasets(request: Request, store: Store = Depends(get_store), _: Principal = Depends(viewer)):
     return FastJSONResponse({"datasets": [dataset_out(request, i) for i in store.list_datasets()],
-                             "links": [{"href": str(request.url), "rel": "self"}]})
+                             "links": [{"href": public_url(request, "/v1/datasets"), "rel": "self"}]})
 
 
 @router.post("", status_code=201, response_model=DatasetOut, summary="Upload a dataset (admin)",
@@ -85,7 +88,9 @@ def upload_dataset(
     if store.has_dataset(dataset_id) and not replace:
         raise ProblemError(409, f"dataset '{dataset_id}' exists; send replace=true to replace it",
                            code="dataset-exists", dataset_id=dataset_id)
-    tmpdir = Path(tempfile.mkdtemp(prefix="geo-upload-"))
+    # under the data dir, per process: what a killed process leaves is removed on the next start
+    tmpdir = Path(tempfile.mkdtemp(prefix="upload-", dir=process_tmp_dir(settings.data_dir)))
+    limits = ReadLimits(max_unpacked_bytes=settings.max_unpacked_bytes, max_rows=settings.max_table_rows)
     try:
         path = tmpdir / f"upload{suffix}"
         size = 0
@@ -99,11 +104,16 @@ def upload_dataset(
         if suffix == ".zip" and not zipfile.is_zipfile(path):
             raise ProblemError(422, "the file is not a valid zip archive", code="unreadable-upload", field="file")
         if suffix == ".zip":
-            _check_zip(path, settings.max_upload_bytes * 4)
+            _check_zip(path, settings.max_unpacked_bytes, filename)
         try:
-            ds = read_dataset(path, datum=datum, name=dataset_id, missing_points=missing_points)
-        except DatasetValidationError:
-            raise
+            ds = read_dataset(path, datum=datum, name=dataset_id, missing_points=missing_points, limits=limits,
+                              tmp_dir=tmpdir)
+        except InputTooLarge as e:  # the messages name the temp file: give the user's name back
+            raise ProblemError(413, str(e).replace(path.name, filename), code="upload-too-large", field="file",
+                               source=e.source.replace(path.name, filename), limit=e.limit, setting=e.setting,
+                               limit_kind=e.what) from None
+        except DatasetValidationError as e:
+            raise invalid_dataset(e, settings.max_problems_listed) from None
         except (ValueError, OSError, RuntimeError, KeyError) as e:
             raise ProblemError(422, f"cannot read '{filename}': {e}", code="unreadable-upload",
                                field="file") from None
@@ -118,6 +128,8 @@ def upload_dataset(
         except Conflict:
             raise ProblemError(409, f"dataset '{dataset_id}' was created meanwhile; send replace=true",
                                code="dataset-exists", dataset_id=dataset_id) from None
+        except DatasetValidationError as e:
+            raise invalid_dataset(e, settings.max_problems_listed) from None
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
     cache.put(info, ds)
@@ -128,8 +140,35 @@ def upload_dataset(
                                                              "ETag": info.etag})
 
 
-def _check_zip(path: Path, max_unpacked: int) -> None:
-    """Refuse zip bombs and entries that escape the extraction folder."""
+def invalid_dataset(exc: DatasetValidationError, max_listed: int) -> ProblemError:
+    """A 422 problem for a dataset that failed validation, its body bounded: the first
+    ``max_listed`` errors in ``errors``, every error counted by code in ``error_counts``
+    (a 100k-row bad workbook answers a few kB, not 27 MB)."""
+    errors = validation_errors(exc)
+    counts: dict[str, int] = {}
+    for e in errors:
+        counts[e["code"]] = counts.get(e["code"], 0) + 1
+    listed = errors[:max_listed]
+    more = len(errors) - len(listed)
+    detail = f"{len(errors)} validation error(s); nothing was stored"
+    if more:
+        detail += (f"; the first {len(listed)} are listed, the other {more} counted by code in error_counts "
+                   "(setting max_problems_listed)")
+    return ProblemError(422, detail, code="dataset-invalid", title="Invalid dataset", errors=listed,
+                        error_count=len(errors), error_counts=counts, errors_truncated=bool(more))
+
+
+def remove_stale_uploads(settings: Settings) -> int:
+    """Remove upload temp folders left under the data dir by killed processes (run on start-up)."""
+    removed = remove_stale(settings.data_dir)
+    if removed:
+        log.warning("removed %d upload temp folder(s) left by stopped processes", len(removed))
+    return len(removed)
+
+
+def _check_zip(path: Path, max_unpacked: int, filename: str = "the zip") -> None:
+    """Refuse zip entries that escape the extraction folder, and zips that declare more than the cap
+    (declared sizes only refuse early: the real size is counted while extracting)."""
     with zipfile.ZipFile(path) as zf:
         total = 0
         for zi in zf.infolist():
@@ -139,7 +178,9 @@ def _check_zip(path: Path, max_unpacked: int) -> None:
                 raise ProblemError(422, f"zip entry '{name}' points outside the archive", code="unsafe-zip",
                                    field="file")
         if total > max_unpacked:
-            raise ProblemError(413, f"zip unpacks to {total} bytes, over {max_unpacked}", code="body-too-large")
+            raise ProblemError(413, f"'{filename}' declares {total} bytes unpacked, over the limit of "
+                                    f"{max_unpacked} bytes (setting max_unpacked_bytes)", code="upload-too-large", field="file",
+                               limit=max_unpacked, setting="max_unpacked_bytes", limit_kind="bytes")
 
 
 @router.get("/{dataset_id}", response_model=DatasetOut, name="get_dataset", summary="One dataset",
@@ -245,13 +286,19 @@ def get_layer(request: Request, layer: LayerName, dataset_id: str = Depends(chec
     matched = len(df)
     page = df.iloc[offset:offset + limit]
     feats = gj.features(page, layer, personal=who.sees_personal)
-    links = [{"href": str(request.url), "rel": "self", "type": "application/geo+json"}]
+    here = f"/v1/datasets/{dataset_id}/{layer}"
+
+    def page_url(**params) -> str:
+        return public_url(request, here, str(request.url.include_query_params(**params).query)
+                          if params else request.url.query)
+
+    links = [{"href": page_url(), "rel": "self", "type": "application/geo+json"}]
     if offset + limit < matched:
-        links.append({"href": str(request.url.include_query_params(offset=offset + limit, limit=limit)),
-                      "rel": "next", "type": "application/geo+json"})
+        links.append({"href": page_url(offset=offset + limit, limit=limit), "rel": "next",
+                      "type": "application/geo+json"})
     if offset > 0:
-        links.append({"href": str(request.url.include_query_params(offset=max(0, offset - limit), limit=limit)),
-                      "rel": "prev", "type": "application/geo+json"})
+        links.append({"href": page_url(offset=max(0, offset - limit), limit=limit), "rel": "prev",
+                      "type": "application/geo+json"})
     body = {"type": "FeatureCollection", "name": layer, "features": feats,
             "numberMatched": matched, "numberReturned": len(feats), "links": links,
             "dataset_version": entry.info.version}
@@ -279,14 +326,16 @@ def _feature_or_404(ds: Dataset, layer: str, feature_id: str, dataset_id: str) -
 
 @router.get("/{dataset_id}/{layer}/{feature_id}", summary="One feature (with its ETag)",
             response_class=GeoJSONResponse, responses={**_ERR, 200: {"content": {"application/geo+json": {}}}})
-def get_feature(layer: LayerName, feature_id: Annotated[str, "id"], dataset_id: str = Depends(checked_dataset_id),
-                cache: DatasetCache = Depends(get_cache), who: Principal = Depends(viewer)):
+def get_feature(request: Request, layer: LayerName, feature_id: Annotated[str, "id"],
+                dataset_id: str = Depends(checked_dataset_id), cache: DatasetCache = Depends(get_cache),
+                who: Principal = Depends(viewer)):
     entry = _entry(cache, dataset_id)
     i = _feature_or_404(entry.ds, layer, feature_id, dataset_id)
     df = entry.ds[layer].iloc[i:i + 1]
     full = gj.features(df, layer, personal=True)[0]
     shown = full if who.sees_personal else gj.features(df, layer, personal=False)[0]
-    return GeoJSONResponse(shown, headers={"ETag": gj.feature_etag(full)})
+    etag = gj.feature_etag(full, key=request.app.state.etag_key, dataset_id=dataset_id, layer=layer)
+    return GeoJSONResponse(shown, headers={"ETag": etag})
 
 
 _FEATURE_BODY = {"requestBody": {"required": True, "content": {
@@ -306,7 +355,7 @@ async def _json_body(request: Request, limit: int) -> Any:
 
 
 def _edit(store: Store, cache: DatasetCache, dataset_id: str, layer: str, feature_id: str,
-          if_match: str | None, if_none_match: str | None, body: Any, op: str):
+          if_match: str | None, if_none_match: str | None, body: Any, op: str, etag_key: bytes):
     """Apply one feature edit with optimistic concurrency; return (status, feature, etag)."""
     if if_match is None and not (op == "put" and if_none_match and if_none_match.strip() == "*"):
         raise ProblemError(428, "send If-Match with the feature's ETag (from GET) so a concurrent edit "
@@ -327,7 +376,7 @@ def _edit(store: Store, cache: DatasetCache, dataset_id: str, layer: str, featur
                 raise ProblemError(404 if op != "put" else 412,
                                    f"no feature '{feature_id}' in layer {layer}", code="feature-not-found",
                                    feature_id=feature_id)
-            etag = gj.feature_etag(current)
+            etag = gj.feature_etag(current, key=etag_key, dataset_id=dataset_id, layer=layer)
             if if_match.strip() != "*" and etag not in [_strip(t) for t in if_match.split(",")]:
                 raise ProblemError(412, f"feature '{feature_id}' changed since you read it (now {etag}); "
                                         "GET it again and re-apply your edit", code="version-mismatch",
@@ -361,7 +410,8 @@ def _edit(store: Store, cache: DatasetCache, dataset_id: str, layer: str, featur
             return 204, None, None
         j = gj.find_row(new_ds[layer], feature_id)
         feat = gj.features(new_ds[layer].iloc[j:j + 1], layer, personal=True)[0]
-        return (201 if i is None else 200), feat, gj.feature_etag(feat)
+        return (201 if i is None else 200), feat, gj.feature_etag(feat, key=etag_key, dataset_id=dataset_id,
+                                                                  layer=layer)
     raise ProblemError(409, "the dataset kept changing during the edit; try again", code="edit-contention")
 
 
@@ -374,7 +424,7 @@ def _edit_route(op: str):
                       if_none_match: Annotated[str | None, Header(max_length=1000)] = None):
         body = None if op == "delete" else await _json_body(request, settings.max_body_bytes)
         status, feat, etag = await run_in_threadpool(_edit, store, cache, dataset_id, layer, feature_id,
-                                                     if_match, if_none_match, body, op)
+                                                     if_match, if_none_match, body, op, request.app.state.etag_key)
         if status == 204:
             return Response(status_code=204)
         return GeoJSONResponse(feat, status_code=status, headers={"ETag": etag})

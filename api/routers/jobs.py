@@ -14,7 +14,7 @@ from solvers.pipeline import diff_results
 from .. import results as res
 from ..auth import Principal, planner, viewer
 from ..cache import DatasetCache
-from ..deps import DATASET_ID_PATTERN, dataset_entry, get_cache, get_jobs, get_store
+from ..deps import DATASET_ID_PATTERN, dataset_entry, get_cache, get_jobs, get_store, public_url
 from ..encoding import FastJSONResponse, GeoJSONResponse
 from ..jobs import JobManager, QueueFull
 from ..problems import ProblemError
@@ -27,14 +27,17 @@ JobId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="job i
 
 
 def job_out(request: Request, job: JobRecord) -> dict[str, Any]:
-    base = str(request.url_for("get_job", job_id=job.id))
+    base = public_url(request, f"/v1/jobs/{job.id}")  # never from the Host header
     links = [{"href": base, "rel": "self", "type": "application/json"}]
     if job.status == "successful":
         links += [{"href": f"{base}/results?format={f}", "rel": "results", "type": t, "title": f}
                   for f, t in (("json", "application/json"), ("csv", "application/zip"),
                                ("xlsx", XLSX), ("geojson", "application/geo+json"))]
     d = job.to_dict()
-    d.pop("result", None)
+    res = d.pop("result", None) or {}
+    # the run's outcome in words (optimal / feasible / infeasible / nothing_to_do + first diagnosis)
+    d["outcome"] = res.get("outcome") or (res.get("optimisation") or {}).get("outcome") if isinstance(res, dict) \
+        else None
     return {**d, "links": links}
 
 

@@ -14,14 +14,15 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from starlette.responses import Response, StreamingResponse
 
-from geo_service.index import InvalidQuery
+from geo_service.index import InvalidQuery, check_points
 from geo_service.store import check_dataset_id
 
 from ..auth import Principal, nearest_access, principal
 from ..cache import DatasetCache, DatasetEntry
 from ..deps import checked_dataset_id, dataset_entry, get_cache, read_body_limited
-from ..encoding import FastJSONResponse, loads
+from ..encoding import FastJSONResponse, dumps, loads
 from ..problems import ProblemError
 from ..schemas import NearestBatchResponse, NearestResponse, ProblemDetail
 
@@ -52,6 +53,74 @@ async def _entry(cache: DatasetCache, dataset_id: str, mode: str) -> DatasetEntr
     return entry
 
 
+class Compact:
+    """A batch answer in compact arrays (a few bytes per slot), before any JSON is built.
+
+    ``si`` (n, k) int32: row in ``stations`` (-1 when no station matches); ``dist`` (n, k) metres
+    rounded to 0.1 (NaN when none); ``dur`` travel time (s, road mode) and ``far`` (far_from_road,
+    road mode) or None; ``outside`` (n,) bool: the point lies beyond
+    ``geo_service.index.OUTSIDE_MARGIN_M`` of the dataset (straight mode; road mode refuses such points).
+    """
+
+    def __init__(self, si, dist, dur, far, stations, outside=None):
+        self.si, self.dist, self.dur, self.far, self.stations = si, dist, dur, far, stations
+        self.outside = outside
+
+    def slot_outside(self):
+        """``outside`` per slot (n, k), a broadcast view (no copy), or None."""
+        return None if self.outside is None else np.broadcast_to(self.outside[:, None], self.si.shape)
+
+
+def lookup_compact(entry: DatasetEntry, lon: np.ndarray, lat: np.ndarray, *, k: int, kinds: list[str] | None,
+                   sector: str | None, max_distance_m: float | None, mode: str,
+                   chunk_slots: int = 250_000) -> Compact:
+    """Nearest stations for the points, computed ``chunk_slots // k`` points at a time.
+
+    The KD-tree query of one chunk allocates ~40 bytes per slot; keeping only int32 rows and
+    float distances per slot bounds the memory of a 1M-point, k=50 query to ~12 bytes a slot.
+    """
+    n = len(lon)
+    step = max(1, chunk_slots // max(1, k))
+    si = np.empty((n, k), dtype=np.int32)
+    dist = np.empty((n, k), dtype=np.float64)
+    dur = np.empty((n, k), dtype=np.float64) if mode == "road" else None
+    far = np.empty((n, k), dtype=bool) if mode == "road" else None
+    outside = np.zeros(n, dtype=bool) if mode != "road" else None
+    stations = None
+    try:
+        check_points(lon, lat, max(n, 1))  # every point checked first: errors name the batch row
+        for a in range(0, n, step):
+            b = min(n, a + step)
+            if mode == "road":
+                r = entry.network.nearest(lon[a:b], lat[a:b], k=k, kinds=kinds, sector=sector)
+                s = r.station_index.reshape(-1, 1)
+                d = (r.road_m + r.offroad_m).reshape(-1, 1)
+                if max_distance_m is not None:
+                    s = np.where(d > max_distance_m, -1, s)
+                dur[a:b] = np.round(r.time_s.reshape(-1, 1), 1)
+                far[a:b] = r.far_from_road.reshape(-1, 1)
+            else:
+                r = entry.station_index.nearest(lon[a:b], lat[a:b], k=k, kinds=kinds, sector=sector,
+                                                max_distance_m=max_distance_m)
+                s, d = r.station_index, r.distance_m
+                outside[a:b] = r.outside_dataset
+            stations = r.stations if stations is None else stations
+            si[a:b] = s
+            dist[a:b] = np.where(s >= 0, np.round(d, 1), np.nan)
+            del r, s, d
+    except InvalidQuery as e:
+        raise ProblemError(422, str(e), code="invalid-query", errors=[{"in": "query", **e.to_dict()}]) from None
+    if dur is not None:
+        dur[si < 0] = np.nan
+    return Compact(si, dist, dur, far, stations, outside)
+
+
+def _id_table(entry: DatasetEntry, stations) -> dict[str, np.ndarray]:
+    """id, name and kind of each row of an index's station table, with a trailing None (row -1)."""
+    return entry.memo(f"station-columns-ext:{id(stations)}", lambda ds: {
+        c: np.append(stations[c].to_numpy(dtype=object), None) for c in ("id", "name", "kind")})
+
+
 def lookup(entry: DatasetEntry, lon: np.ndarray, lat: np.ndarray, *, k: int, kinds: list[str] | None,
            sector: str | None, max_distance_m: float | None, mode: str) -> dict[str, np.ndarray]:
     """Nearest stations for the points, as flat columns of length ``n * k`` (point-major).
@@ -60,42 +129,24 @@ def lookup(entry: DatasetEntry, lon: np.ndarray, lat: np.ndarray, *, k: int, kin
     matches), ``name``, ``kind``, ``distance_m`` (metres; road distance incl. off-road legs in road
     mode), ``duration_s`` (road mode: travel time, seconds) and ``far_from_road`` (road mode).
     """
-    try:
-        if mode == "road":
-            net = entry.network
-            r = net.nearest(lon, lat, k=k, kinds=kinds, sector=sector)
-            si = r.station_index.reshape(-1, 1)
-            dist = (r.road_m + r.offroad_m).reshape(-1, 1)
-            dur = r.time_s.reshape(-1, 1)
-            extra = {"far_from_road": r.far_from_road.reshape(-1)}
-            if max_distance_m is not None:
-                too_far = dist > max_distance_m
-                si = np.where(too_far, -1, si)
-            stations = r.stations
-        else:
-            r = entry.station_index.nearest(lon, lat, k=k, kinds=kinds, sector=sector,
-                                            max_distance_m=max_distance_m)
-            si, dist, dur, extra, stations = r.station_index, r.distance_m, None, {}, r.stations
-    except InvalidQuery as e:
-        raise ProblemError(422, str(e), code="invalid-query", errors=[{"in": "query", **e.to_dict()}]) from None
-    n, kk = si.shape
-    flat = si.reshape(-1)
-    ok = flat >= 0
-    take = np.where(ok, flat, 0)
-    table = entry.memo(f"station-columns:{id(stations)}",
-                       lambda ds: {c: stations[c].to_numpy(dtype=object) for c in ("id", "name", "kind")})
+    c = lookup_compact(entry, lon, lat, k=k, kinds=kinds, sector=sector, max_distance_m=max_distance_m,
+                       mode=mode)
+    return _columns(entry, c, 0, len(lon))
 
-    def col(c: str) -> np.ndarray:
-        if not len(stations):
-            return np.full(len(flat), None, dtype=object)
-        return np.where(ok, table[c][take], None)
 
-    out = {"point": np.repeat(np.arange(n), kk), "rank": np.tile(np.arange(1, kk + 1), n),
-           "station_id": col("id"), "name": col("name"), "kind": col("kind"),
-           "distance_m": np.where(ok, np.round(dist.reshape(-1), 1), np.nan)}
-    if dur is not None:
-        out["duration_s"] = np.where(ok, np.round(dur.reshape(-1), 1), np.nan)
-    out.update(extra)
+def _columns(entry: DatasetEntry, c: Compact, a: int, b: int) -> dict[str, np.ndarray]:
+    """Flat object/number columns of points ``a:b`` of a compact answer (see :func:`lookup`)."""
+    kk = c.si.shape[1]
+    flat = c.si[a:b].reshape(-1)  # -1 picks the trailing None of the id table
+    table = _id_table(entry, c.stations)
+    out = {"point": np.repeat(np.arange(a, b), kk), "rank": np.tile(np.arange(1, kk + 1), b - a),
+           "station_id": table["id"][flat], "name": table["name"][flat], "kind": table["kind"][flat],
+           "distance_m": c.dist[a:b].reshape(-1)}
+    if c.dur is not None:
+        out["duration_s"] = c.dur[a:b].reshape(-1)
+        out["far_from_road"] = c.far[a:b].reshape(-1)
+    if c.outside is not None:
+        out["outside_dataset"] = np.repeat(c.outside[a:b], kk)
     return out
 
 
@@ -198,14 +249,16 @@ async def nearest(request: Request):
         table = _station_rows(entry, r.stations)
         rows = [{"rank": j + 1, **table[i], "distance_m": round(d, 1)}
                 for j, (i, d) in enumerate(zip(r.station_index[0].tolist(), r.distance_m[0].tolist())) if i >= 0]
+        outside = bool(r.outside_dataset[0])
     else:
         cols = lookup(entry, np.array([lon]), np.array([lat]), k=k, kinds=_kinds(kinds), sector=sector,
                       max_distance_m=max_distance_m, mode=mode)
         rows = [r for r in _rows(cols) if r["station_id"] is not None]
         for r in rows:
             del r["point"]
+        outside = False  # road mode refuses points outside the network's area (422)
     return FastJSONResponse({"dataset_id": dataset_id, "dataset_version": entry.info.version, "mode": mode,
-                             "lon": lon, "lat": lat, "results": rows},
+                             "lon": lon, "lat": lat, "outside_dataset": outside, "results": rows},
                             headers={"ETag": entry.info.etag})
 
 
@@ -326,7 +379,7 @@ async def nearest_batch(
     raw = await read_body_limited(request, settings.max_body_bytes)
     entry = await _entry(cache, dataset_id, mode)
 
-    def work() -> bytes:
+    def work() -> tuple[dict[str, Any], Compact]:
         pairs = fast_pairs(raw)
         if pairs is not None:
             lon, lat = pairs
@@ -341,23 +394,89 @@ async def nearest_batch(
                 except ValueError as e:
                     raise ProblemError(400, f"body is not valid JSON: {e}", code="invalid-json") from None
                 lon, lat = parse_points(data, settings.max_batch_points)
+                del data
             finally:
                 gc.enable()
-        cols = lookup(entry, lon, lat, k=k, kinds=_kinds(kind), sector=sector, max_distance_m=max_distance_m,
-                      mode=mode)
+        check_answer_budget(len(lon), k, format, mode, settings.max_nearest_answer_bytes)
+        c = lookup_compact(entry, lon, lat, k=k, kinds=_kinds(kind), sector=sector,
+                           max_distance_m=max_distance_m, mode=mode)
         head = {"dataset_id": dataset_id, "dataset_version": entry.info.version, "mode": mode,
                 "count": int(len(lon)), "k": k}
-        if format == "rows":
-            return FastJSONResponse({**head, "results": _rows(cols)}).body
-        # columns: per-slot ids and measures; names and kinds once per station that occurs
-        found = [x for x in dict.fromkeys(cols["station_id"].tolist()) if x is not None]
-        table = entry.memo("station-table", lambda ds: {sid: {"name": nm, "kind": kd} for sid, nm, kd in zip(
-            ds.stations["id"], ds.stations["name"], ds.stations["kind"])})
-        enc = {c: (v if v.dtype != object else v.tolist()) for c, v in cols.items()
-               if c not in ("point", "rank", "name", "kind")}
-        return FastJSONResponse({**head, "columns": enc, "stations": {sid: table[sid] for sid in found}}).body
+        return head, c
 
-    body = await run_in_threadpool(work) if len(raw) > 64_000 else work()
-    from starlette.responses import Response
+    # every error (bad body, over budget, bad point) is raised here, before the answer starts
+    head, c = await run_in_threadpool(work) if len(raw) > 64_000 else work()
+    del raw
+    n = c.si.shape[0]
+    chunks = (encode_rows if format == "rows" else encode_columns)(entry, head, c)
+    if n * k <= SMALL_ANSWER_SLOTS:  # small answers in one piece (with Content-Length)
+        return Response(b"".join(chunks), media_type="application/json", headers={"ETag": entry.info.etag})
+    return StreamingResponse(chunks, media_type="application/json", headers={"ETag": entry.info.etag})
 
-    return Response(body, media_type="application/json", headers={"ETag": entry.info.etag})
+
+#: answers of at most this many (point, rank) slots are sent in one piece; larger ones are streamed
+SMALL_ANSWER_SLOTS = 50_000
+#: slots encoded per piece of a streamed answer (bounds the Python objects alive at once)
+ENCODE_SLOTS = 50_000
+#: estimated JSON bytes per (point, rank) slot, by (format, mode); measured on the demo county with
+#: 10-character ids and names, rounded up
+SLOT_BYTES = {("rows", "straight"): 150, ("rows", "road"): 220, ("columns", "straight"): 24,
+              ("columns", "road"): 60}
+
+
+def check_answer_budget(n: int, k: int, format: str, mode: str, limit_bytes: int) -> None:
+    """Refuse (413) a batch whose answer would exceed ``limit_bytes`` before any work starts.
+
+    Points x k x bytes per slot is checked together (the point limit and the k limit alone allow
+    a 1M-point, k=50 answer of many GB); the problem says how many points fit at this ``k``.
+    """
+    per = SLOT_BYTES[(format, mode)]
+    est = n * k * per
+    if est <= limit_bytes:
+        return
+    fit = max(1, limit_bytes // (k * per))
+    alt = ""
+    if format == "rows" and est // per * SLOT_BYTES[("columns", mode)] <= limit_bytes:
+        alt = ", or ask for format=columns (about 6 times smaller)"
+    raise ProblemError(
+        413, f"{n} points x k={k} = {n * k} results would make an answer of about {est / 2**20:.0f} MiB in "
+             f"format={format}, over the limit of {limit_bytes / 2**20:.0f} MiB (setting max_nearest_answer_bytes); "
+             f"split the batch into requests of at most {fit} points at k={k}{alt}",
+        code="answer-too-large", limit_bytes=limit_bytes, estimated_bytes=est, max_points_at_k=fit,
+        errors=[{"in": "body", "field": "points", "message": f"at most {fit} points at k={k} in format={format}",
+                 "code": "answer_too_large"}])
+
+
+def encode_rows(entry: DatasetEntry, head: dict[str, Any], c: Compact):
+    """The ``format=rows`` answer as JSON pieces, :data:`ENCODE_SLOTS` slots at a time."""
+    yield dumps(head)[:-1] + b',"results":['
+    n, k = c.si.shape
+    step = max(1, ENCODE_SLOTS // k)
+    for a in range(0, n, step):
+        piece = dumps(_rows(_columns(entry, c, a, min(n, a + step))))[1:-1]
+        yield piece if a == 0 else b"," + piece
+    yield b"]}"
+
+
+def encode_columns(entry: DatasetEntry, head: dict[str, Any], c: Compact):
+    """The ``format=columns`` answer as JSON pieces: each column written in slices."""
+    n, k = c.si.shape
+    step = max(1, ENCODE_SLOTS // k)
+    table = _id_table(entry, c.stations)
+    cols = [("station_id", None), ("distance_m", c.dist)]
+    if c.dur is not None:
+        cols += [("duration_s", c.dur), ("far_from_road", c.far)]
+    if c.outside is not None:
+        cols.append(("outside_dataset", c.slot_outside()))
+    yield dumps(head)[:-1] + b',"columns":{'
+    for j, (name, arr) in enumerate(cols):
+        yield (b"," if j else b"") + dumps(name) + b":["
+        for a in range(0, n, step):
+            b = min(n, a + step)
+            part = table["id"][c.si[a:b].reshape(-1)].tolist() if arr is None else arr[a:b].reshape(-1)
+            piece = dumps(part)[1:-1]
+            yield piece if a == 0 else b"," + piece
+        yield b"]"
+    rows = np.unique(c.si[c.si >= 0]) if c.si.size else np.zeros(0, dtype=np.int32)
+    found = {table["id"][i]: {"name": table["name"][i], "kind": table["kind"][i]} for i in rows.tolist()}
+    yield b'},"stations":' + dumps(found) + b"}"

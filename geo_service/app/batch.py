@@ -130,6 +130,8 @@ class BatchReport:
                 "driver_cpu_s": round(self.driver_cpu_s, 3),
                 "counties": len(self.outcomes),
                 "succeeded": len(self.succeeded), "failed": len(self.failed),
+                # finished, but with no feasible plan: not to be counted as plain successes
+                "infeasible": sum(o.result_status == "infeasible" for o in self.succeeded),
                 "counties_per_minute": round(self.counties_per_minute, 2),
                 "outcomes": [asdict(o) for o in self.outcomes]}
 

@@ -20,6 +20,8 @@ from rich.table import Table
 
 import maps
 from api.app import create_app
+from api.server import raise_open_file_limit, uvicorn_config
+from api.settings import Settings
 from solvers.gaps import close_gaps
 from solvers.pipeline import OptimisationParams, run_optimisation
 from solvers.tables import write_csv, write_xlsx
@@ -33,7 +35,9 @@ from ..dataset import DatasetValidationError
 from ..domain import STATION_KIND_LABELS
 from ..io import write_dataset
 from ..store import POSTGRES_SCHEMES, Conflict, NotFound, check_dataset_id, open_store
+from . import template
 from .common import (
+    _out_path,
     DataDirOpt,
     DatumOpt,
     JsonOpt,
@@ -55,7 +59,11 @@ def serve(
     data_dir: DataDirOpt = None,
     no_demo: Annotated[bool, typer.Option("--no-demo", help="do not load the demo county into an empty store")] = False,
 ) -> None:
-    """Start the HTTP service (API, maps and web page). An empty store gets the demo county."""
+    """Start the HTTP service (API, maps and web page). An empty store gets the demo county.
+
+    Limits against slow or numerous clients come from the settings (``limit_concurrency``,
+    ``backlog``, ``timeout_keep_alive_s``, ``header_timeout_s``, ``h11_max_incomplete_event_size``,
+    ``max_connections_per_ip``; see docs/security.md)."""
     where = _data_dir(data_dir)
     if where.startswith(POSTGRES_SCHEMES):
         os.environ["GEO_SERVICE_DATABASE_URL"] = where
@@ -63,9 +71,11 @@ def serve(
         os.environ["GEO_SERVICE_DATA_DIR"] = where
     if no_demo:
         os.environ["GEO_SERVICE_LOAD_DEMO"] = "false"
+    settings = Settings()
     shown = where.split("@")[-1] if "://" in where else where  # never print a password
     typer.echo(f"geo-service: storage at {shown}; open http://{host}:{port}/", err=True)
-    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    raise_open_file_limit(settings.limit_concurrency + 1024)
+    uvicorn.Server(uvicorn_config(create_app(settings), settings, host=host, port=port, log_level="info")).run()
 
 
 @app.command()
@@ -264,8 +274,10 @@ def batch(
         by = {}
         for o in report.succeeded:
             by[o.result_status] = by.get(o.result_status, 0) + 1
-        typer.echo(f"{len(report.outcomes)} counties: {len(report.succeeded)} successful "
-                   f"({', '.join(f'{n} {s}' for s, n in by.items()) or 'none'}), {len(report.failed)} failed, "
+        bad = by.pop("infeasible", 0)
+        typer.echo(f"{len(report.outcomes)} counties: {len(report.succeeded) - bad} solved "
+                   f"({', '.join(f'{n} {s}' for s, n in by.items()) or 'none'}), {bad} infeasible (no plan), "
+                   f"{len(report.failed)} failed, "
                    f"in {report.elapsed_s:.1f} s on {report.workers} worker(s) "
                    f"({report.counties_per_minute:.1f} counties/min); results: job records of kind 'batch'")
     if report.failed:
@@ -321,7 +333,7 @@ def optimise(
         (out / "result.json").write_text(json.dumps(result.to_dict(), ensure_ascii=False), encoding="utf-8")
         written.append(out / "result.json")
     if as_json:
-        typer.echo(json.dumps({"status": result.status, "files": [str(w) for w in written],
+        typer.echo(json.dumps({"status": result.status, "outcome": result.outcome, "files": [str(w) for w in written],
                                "tiers": {k: {"status": t.status, "objective": t.objective, "gap": t.gap,
                                              "moved": t.moved, "diagnostics": [d.get("message") for d in t.diagnostics]}
                                          for k, t in result.tiers.items()}}, ensure_ascii=False, indent=2))
@@ -332,6 +344,11 @@ def optimise(
         typer.echo(f"{k}: {t.status} (gap {gap}, {t.time_s:.2f} s{moved})")
         for d in t.diagnostics:
             typer.echo(f"  - {d.get('message')}")
+    for d in result.diagnostics:
+        if d.get("quota") == "nothing_to_do":
+            typer.echo(f"  - {d.get('message')}")
+    oc = result.outcome
+    typer.echo(f"outcome: {oc['outcome']} ({oc['text']})" + (f": {oc['diagnosis']}" if oc["diagnosis"] else ""))
     typer.echo(f"wrote {', '.join(str(w) for w in written)}")
 
 
@@ -345,7 +362,8 @@ def close_gaps_cmd(
     mode: Annotated[str, typer.Option(help="straight or road")] = "straight",
     candidates: Annotated[str, typer.Option(help="villages, seats, or comma-separated village ids")] = "villages",
     time_limit: Annotated[float, typer.Option(help="solver seconds")] = 60,
-    out: Annotated[Optional[Path], typer.Option(help="write proposed points: .geojson or .csv")] = None,
+    out: Annotated[Optional[str], typer.Option(help="write proposed points: .geojson or .csv, or a folder "
+                                                   "(ending in /) for proposals.geojson")] = None,
     datum: DatumOpt = "wgs84",
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
@@ -360,6 +378,7 @@ def close_gaps_cmd(
     except ValueError as e:
         fail(str(e), 2)
     if out is not None:
+        out = _out_path(out, "proposals.geojson")
         if out.suffix.lower() == ".csv":
             r.tables()["proposed"].to_csv(out, index=False)
         else:
@@ -367,7 +386,11 @@ def close_gaps_cmd(
     if as_json:
         typer.echo(json.dumps(r.to_dict(), ensure_ascii=False, indent=2))
         return
-    typer.echo(f"{r.status}: {r.solution.message}; {len(r.proposed)} new point(s)")
+    for note in [r.params.get("weight_note")] + list(r.params.get("notes") or []):
+        if note:
+            typer.echo(f"note: {note}", err=True)
+    typer.echo(f"{r.status}: {r.solution.message}; {len(r.proposed)} new point(s)"
+               + ("" if r.params.get("weight") != "villages" else " (weights: villages, 每村计 1)"))
     typer.echo(r.coverage.to_string(index=False))
     for row in r.uncovered.head(20).itertuples():
         typer.echo(f"  uncovered {row.id} {row.name}: {row.message}")
@@ -376,7 +399,8 @@ def close_gaps_cmd(
 @app.command("map")
 def map_cmd(
     source: Annotated[Optional[str], typer.Argument(help="dataset id in the store or a dataset file (default: demo)")] = None,
-    out: Annotated[Path, typer.Option("--out", help="HTML file; its assets are copied beside it into static/")] = Path("map.html"),
+    out: Annotated[str, typer.Option("--out", help="HTML file (or a folder ending in /); its assets are copied "
+                                                  "beside it into static/")] = "map.html",
     kind: Annotated[str, typer.Option(help="coverage or gaps (proposed contact points)")] = "coverage",
     lang: Annotated[str, typer.Option(help="labels: zh or en")] = "zh",
     tiles: Annotated[str, typer.Option(help="osm, gaode, gaode_satellite, tianditu or none")] = "osm",
@@ -386,6 +410,7 @@ def map_cmd(
 ) -> None:
     """Write a coverage or gap-closing map that opens offline from disk (Leaflet assets beside it)."""
     ds = _load_source(source, "wgs84", data_dir)
+    out = _out_path(out, f"{kind}.html")
     try:
         with progress(f"drawing the {kind} map"):
             if kind == "coverage":
@@ -434,9 +459,13 @@ def coverage_cmd(
         return
 
     unit = s["unit"]
+    for note in [s.get("weight_note")] + list(s.get("notes") or []):
+        if note:
+            typer.echo(f"note: {note}", err=True)
     keys = {"total": [], "county": ["county_id", "county_name"], "township": ["township_id", "township_name"],
             "sector": ["sector", "stations"]}[level]
-    t = Table(title=f"{ds.name}: coverage by {mode} ({unit}), population-weighted")
+    basis = "population-weighted" if s.get("weight", "population") == "population" else "share of villages"
+    t = Table(title=f"{ds.name}: coverage by {mode} ({unit}), {basis}")
     for c in keys + ["threshold", "villages", "covered_villages", "population", "covered_population", "share"]:
         t.add_column(c, justify="left" if c in keys else "right")
     for r in s[level]:
@@ -447,4 +476,5 @@ def coverage_cmd(
 
 
 # --- commands added by area engineers above ---
+template.register(app)  # import template (issue 17)
 

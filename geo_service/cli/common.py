@@ -30,6 +30,25 @@ DatumOpt = Annotated[str, typer.Option(
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON output")]
 
 
+COUNTY_FOLDER_HELP = (
+    "a county folder holds one file per layer (CSV, XLSX, GeoJSON, Shapefile), named after it:\n"
+    "  required: townships.csv (名称, 经度, 纬度 of the seat, or polygons), villages.csv (名称, 乡镇, 经度, 纬度)\n"
+    "  optional: stations.csv (名称, 类型, 经度, 纬度), members.csv, groups.csv, committees.csv, constituents.csv,\n"
+    "            roads (roads.shp or Geofabrik gis_osm_roads_free_1.shp), a county boundary (county.geojson)\n"
+    "  `geo-service template --out my-county/` writes them with notes; or give files with --layer LAYER=FILE")
+
+
+def _out_path(out: str, default_name: str) -> Path:
+    """``--out`` as the user means it: ending in ``/`` or naming a folder -> ``default_name`` inside it
+    (the folder is made); else the file. Relative to the current directory."""
+    p = Path(out)
+    if out.endswith(("/", os.sep)) or p.is_dir():
+        p.mkdir(parents=True, exist_ok=True)
+        return p / default_name
+    p.parent.mkdir(parents=True, exist_ok=True)
+    return p
+
+
 def _data_dir(value: Optional[str]) -> str:
     return (value or os.environ.get("GEO_SERVICE_DATABASE_URL") or os.environ.get("GEO_SERVICE_DATA_DIR")
             or DEFAULT_DATA_DIR)
@@ -78,7 +97,7 @@ def _read_input(path: Optional[Path], layer_files: dict[str, str], datum: str, n
     if path is None:
         fail("give a PATH (GeoPackage, folder, .xlsx or .zip) or --layer LAYER=FILE options", 2)
     if not path.exists():
-        fail(f"no such file or folder: {path}", 2)
+        fail(f"no such file or folder: {path}\n{COUNTY_FOLDER_HELP}", 2)
     return read_dataset(path, datum=datum, name=name, missing_points=missing_points)
 
 

@@ -145,6 +145,8 @@ def canonical_layer(name: str) -> str | None:
     s = str(name).strip().lower()
     if s in _LAYER_LOOKUP:
         return _LAYER_LOOKUP[s]
+    if s.startswith("gis_osm_roads"):  # Geofabrik's gis_osm_roads_free_1.shp
+        return "roads"
     first = re.split(r"[_\-.\s]+", s)[0]
     return _LAYER_LOOKUP.get(first)
 

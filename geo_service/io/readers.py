@@ -35,6 +35,8 @@ from ..crs import DATUMS, to_wgs84, transform_geometry
 from ..dataset import Dataset, DatasetValidationError, Problem
 from ..domain import LAYERS, REQUIRED_LAYERS, WGS84
 from .headers import canonical_layer
+from .limits import NO_LIMITS, InputTooLarge, ReadLimits, UnpackBudget, copy_member, measure_zip
+from .roads import geofabrik_roads, is_geofabrik, read_osm_pbf
 from .tables import (
     TABLE_EXTS,
     VECTOR_EXTS,
@@ -60,11 +62,16 @@ _SIDECARS = {".dbf", ".shx", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".xml", ".m
 class _Collector:
     """Raw layers read so far plus every problem met, keyed by layer."""
 
-    def __init__(self, crs: Any = None) -> None:
+    def __init__(self, crs: Any = None, limits: ReadLimits = NO_LIMITS, tmp_dir: Path | None = None) -> None:
         self.crs = crs  # CRS of tables' x/y columns and of vector files that declare none
+        self.limits = limits
+        self.tmp_dir = tmp_dir  # where zips are extracted (None: the system temp directory)
+        self.measured: set[Path] = set()  # workbooks whose real unpacked size was checked
         self.layers: dict[str, RawLayer] = {}
         self.problems: list[Problem] = []
         self.dropped: dict[str, set[str]] = {}  # ids dropped for lack of coordinates, per layer
+        self.wgs84_layers: set[str] = set()  # OpenStreetMap layers: WGS-84 whatever the datum option
+        self.pending_osm: list[tuple[str, Path, str]] = []  # .osm.pbf read once the area is known
 
     def add(self, raw: RawLayer) -> None:
         prev = self.layers.get(raw.layer)
@@ -77,6 +84,20 @@ class _Collector:
     def fail(self, layer: str, message: str, code: str, source: str, severity: str = "error") -> None:
         self.problems.append(Problem(layer, message, code, severity=severity, source=source))
 
+    def sheets(self, path: Path, source: str) -> dict[str, pd.DataFrame]:
+        """A workbook's sheets under the limits (its unpacked size measured once per file)."""
+        self.measure(path, source)
+        return read_excel_sheets(path, dataclasses.replace(self.limits, max_unpacked_bytes=None), source)
+
+    def measure(self, path: Path, source: str) -> None:
+        """Decompress a workbook's parts once, counting real bytes (InputTooLarge past the cap)."""
+        if self.limits.max_unpacked_bytes is not None and path not in self.measured:
+            try:
+                measure_zip(path, self.limits.max_unpacked_bytes, source)
+            except zipfile.BadZipFile:
+                pass  # not a zip: openpyxl says so next, as a problem of this file
+            self.measured.add(path)
+
 
 # --- reading one file ---------------------------------------------------------------------------
 def _scrub(e: Exception, path: Path) -> str:
@@ -87,11 +108,17 @@ def _scrub(e: Exception, path: Path) -> str:
 def _read_file_as_layer(col: _Collector, layer: str, path: Path, source: str) -> None:
     """Read ``path`` as layer ``layer`` (any supported format) into ``col``."""
     ext = path.suffix.lower()
+    if ext in (".pbf", ".osm"):  # OpenStreetMap extract: read after the others, clipped to their area
+        if layer != "roads":
+            col.fail(layer, f"an OpenStreetMap file gives the roads layer, not {layer}", "unsupported_file", source)
+        else:
+            col.pending_osm.append((layer, path, source))
+        return
     try:
         if ext in (".csv", ".txt"):
-            col.add(table_to_layer(layer, read_csv_file(path), source, col.problems))
+            col.add(table_to_layer(layer, read_csv_file(path, col.limits, source), source, col.problems))
         elif ext in (".xlsx", ".xlsm"):
-            sheets = read_excel_sheets(path)
+            sheets = col.sheets(path, source)
             pick = next((s for s in sheets if canonical_layer(s) == layer), next(iter(sheets), None))
             if pick is None:
                 col.fail(layer, "workbook has no sheets", "unreadable_file", source)
@@ -103,13 +130,16 @@ def _read_file_as_layer(col: _Collector, layer: str, path: Path, source: str) ->
                 names = list_vector_layers(path)
                 lname = next((n for n in names if canonical_layer(n) == layer), names[0] if names else None)
                 source = f"{source}:{lname}"
-            gdf = read_vector(path, lname)
+            gdf = read_vector(path, lname, col.limits.max_rows, source)
+            if layer == "roads" and isinstance(gdf, gpd.GeoDataFrame) and is_geofabrik(gdf):
+                gdf = geofabrik_roads(gdf)  # osm_id as id, fclass as class, maxspeed 0 = unknown
+                col.wgs84_layers.add(layer)
             col.add(vector_to_layer(layer, gdf, source, col.problems, assume_wgs84=ext in (".geojson", ".json"),
                                     kind="shapefile" if ext == ".shp" else "vector", default_crs=col.crs))
         else:
             col.fail(layer, f"unsupported file type '{ext}' (use .gpkg, .geojson, .shp, .csv or .xlsx)",
                      "unsupported_file", source)
-    except DatasetValidationError:
+    except (DatasetValidationError, InputTooLarge):
         raise
     except Exception as e:  # unreadable or malformed file: a problem, not a crash
         col.fail(layer, f"cannot read file: {type(e).__name__}: {_scrub(e, path)}", "unreadable_file", source)
@@ -127,7 +157,9 @@ def _read_gpkg(col: _Collector, path: Path, source: str) -> None:
             col.fail(lname, f"layer '{lname}' is not a known layer; ignored", "ignored_layer", source, "warning")
             continue
         try:
-            gdf = read_vector(path, lname)
+            gdf = read_vector(path, lname, col.limits.max_rows, f"{source}:{lname}")
+        except InputTooLarge:
+            raise
         except Exception as e:
             col.fail(layer, f"cannot read layer: {_scrub(e, path)}", "unreadable_file", f"{source}:{lname}")
             continue
@@ -137,17 +169,25 @@ def _read_gpkg(col: _Collector, path: Path, source: str) -> None:
 
 def _read_workbook(col: _Collector, path: Path, source: str) -> None:
     try:
-        sheets = read_excel_sheets(path)
+        sheets = col.sheets(path, source)
+    except InputTooLarge:
+        raise
     except Exception as e:
         col.fail("dataset", f"cannot read workbook: {type(e).__name__}: {_scrub(e, path)}", "unreadable_file",
                  source)
         return
     for sheet, df in sheets.items():
         layer = canonical_layer(sheet)
+        if layer is None and str(sheet).strip().lower() in _NOTES_NAMES:
+            continue  # the template's notes sheet
         if layer is None:
             col.fail(sheet, f"sheet '{sheet}' is not a known layer; ignored", "ignored_layer", source, "warning")
             continue
         col.add(table_to_layer(layer, df, f"{source}[{sheet}]", col.problems))
+
+
+#: Notes sheets/files of the import template (geo_service.io.template), skipped without a word.
+_NOTES_NAMES = ("说明", "notes", "readme")
 
 
 def _read_folder(col: _Collector, folder: Path, label: str) -> None:
@@ -169,6 +209,8 @@ def _read_folder(col: _Collector, folder: Path, label: str) -> None:
         if layer is not None and len(by_layer[layer]) > 1:
             continue
         src = f"{label}/{p.name}" if label else p.name
+        if layer is None and p.stem.strip().lower() in _NOTES_NAMES:
+            continue  # the template's notes file
         if layer is None:
             if ext in (".gpkg", ".xlsx") and not any(canonical_layer(q.stem) for q in folder.iterdir()):
                 found = True
@@ -184,7 +226,9 @@ def _read_folder(col: _Collector, folder: Path, label: str) -> None:
                             "村社区.xlsx)", "missing_layer", label or str(folder))
 
 
-def _safe_extract(zf: zipfile.ZipFile, dest: Path) -> None:
+def _safe_extract(zf: zipfile.ZipFile, dest: Path, budget: UnpackBudget | None = None) -> None:
+    """Extract ``zf`` under ``dest``: no entry outside it; with ``budget``, real bytes counted as
+    they are decompressed and extraction stopped at the cap (declared sizes are not trusted)."""
     root = dest.resolve()
     for info in zf.infolist():
         name = info.filename
@@ -203,13 +247,19 @@ def _safe_extract(zf: zipfile.ZipFile, dest: Path) -> None:
         if "__MACOSX" in Path(name).parts:
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        with zf.open(info) as src, open(target, "wb") as dst:
-            shutil.copyfileobj(src, dst)
+        with open(target, "wb") as dst:
+            if budget is None:
+                with zf.open(info) as src:
+                    shutil.copyfileobj(src, dst)
+            else:
+                copy_member(zf, info, dst, budget)
 
 
-def _holds_many_layers(path: Path) -> bool:
+def _holds_many_layers(col: _Collector, path: Path, label: str) -> bool:
     """Whether a GeoPackage/workbook is a whole dataset (layers/sheets named by layer) rather than
     one layer in a file named after it (``stations.xlsx`` with a sheet ``Sheet1``)."""
+    if path.suffix.lower() != ".gpkg":
+        col.measure(path, label)  # before openpyxl opens it
     try:
         if path.suffix.lower() == ".gpkg":
             names = list_vector_layers(path)
@@ -231,10 +281,14 @@ def _read_path(col: _Collector, path: Path, label: str) -> None:
     if path.is_dir():
         _read_folder(col, path, label)
     elif ext == ".zip":
-        with tempfile.TemporaryDirectory(prefix="geo_service_zip_") as tmp:
+        if col.tmp_dir is not None:
+            col.tmp_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="geo_service_zip_", dir=col.tmp_dir) as tmp:
+            budget = None if col.limits.max_unpacked_bytes is None else \
+                UnpackBudget(col.limits.max_unpacked_bytes, label)
             try:
                 with zipfile.ZipFile(path) as zf:
-                    _safe_extract(zf, Path(tmp))
+                    _safe_extract(zf, Path(tmp), budget)
             except (zipfile.BadZipFile, ValueError, OSError) as e:
                 col.fail("dataset", f"cannot open zip: {e}", "unreadable_file", label)
                 return
@@ -252,7 +306,7 @@ def _read_path(col: _Collector, path: Path, label: str) -> None:
             else:
                 _read_folder(col, root, label)
             # every reader is eager, so the frames outlive the temporary folder
-    elif ext in (".gpkg", ".xlsx", ".xlsm") and _holds_many_layers(path):
+    elif ext in (".gpkg", ".xlsx", ".xlsm") and _holds_many_layers(col, path, label):
         (_read_gpkg if ext == ".gpkg" else _read_workbook)(col, path, label)
     elif canonical_layer(path.stem) is not None:
         _read_file_as_layer(col, canonical_layer(path.stem), path, label)
@@ -270,6 +324,8 @@ def _convert_datum(col: _Collector, datum: str) -> None:
         return
     for raw in col.layers.values():
         df = raw.frame
+        if raw.layer in col.wgs84_layers:
+            continue  # OpenStreetMap data is WGS-84
         if isinstance(df, gpd.GeoDataFrame) and len(df):
             geoms = df.geometry.to_numpy()
             ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
@@ -378,8 +434,8 @@ def _fill_defaults(col: _Collector) -> None:
     """Fill what boundary files and statistics lists commonly lack, with a warning each.
 
     - counties without ``id``/``name`` (a bare outline): ids ``C1``, ``C2`` ... and the file name;
-    - villages without any population column: population 0 (unknown), so coverage by people
-      counts them as zero until real figures are imported.
+    - villages without any population column: population blank (unknown); coverage then counts
+      villages (:func:`geo_service.coverage.village_weights`) until real figures are imported.
     """
     raw = col.layers.get("counties")
     if raw is not None and isinstance(raw.frame, gpd.GeoDataFrame):
@@ -390,10 +446,22 @@ def _fill_defaults(col: _Collector) -> None:
                 df[fld] = [f"C{i + 1}" for i in range(len(df))] if fld == "id" else [stem] * len(df)
                 col.fail("counties", f"no '{fld}' column; set to {df[fld].iloc[0] if len(df) else ''!r}",
                          "filled_default", raw.source, "warning")
+    # a list without a code column (站点名称, 类型, 经度, 纬度): the names are the ids when unique,
+    # else the row numbers; references by name still resolve (_resolve_names)
+    for layer, raw in col.layers.items():
+        df = raw.frame
+        if layer == "counties" or "id" in df.columns or "name" not in df.columns or not len(df):
+            continue
+        names = [None if v is None or (isinstance(v, float) and v != v) else str(v).strip() for v in df["name"]]
+        unique = all(names) and len(set(names)) == len(names)
+        df["id"] = names if unique else [f"{layer[0].upper()}{i + 1}" for i in range(len(df))]
+        col.fail(layer, "no id column (代码/编号); ids set to the " + ("names" if unique else "row numbers"),
+                 "filled_default", raw.source, "warning")
     raw = col.layers.get("villages")
     if raw is not None and "population" not in raw.frame.columns:
-        raw.frame["population"] = 0
-        col.fail("villages", "no population column (人口); population set to 0 (unknown) for every village",
+        raw.frame["population"] = None
+        col.fail("villages", "no population column (人口): population unknown; coverage counts villages "
+                             "(每村计 1) until a 人口 column is imported",
                  "filled_default", raw.source, "warning")
 
 
@@ -555,11 +623,37 @@ def _apply_table_crs(col: _Collector) -> None:
             raw.frame = raw.frame.set_crs(col.crs, allow_override=True).to_crs(WGS84)
 
 
+#: Margin (degrees, about 10 km) around the dataset's area within which OpenStreetMap ways are kept.
+OSM_CLIP_MARGIN_DEG = 0.1
+
+
+def _read_pending_osm(col: _Collector) -> None:
+    """Read ``.osm.pbf`` roads clipped to the bounding box of the other layers (plus a margin)."""
+    for layer, path, source in col.pending_osm:
+        bounds = [raw.frame.total_bounds for raw in col.layers.values()
+                  if isinstance(raw.frame, gpd.GeoDataFrame) and len(raw.frame) and raw.layer != "roads"]
+        b = np.array([x for x in bounds if np.isfinite(x).all()])
+        if not len(b):
+            col.fail(layer, "an OpenStreetMap extract is clipped to the dataset's area: give villages and "
+                            "townships with coordinates too", "missing_layer", source)
+            continue
+        m = OSM_CLIP_MARGIN_DEG
+        bbox = (b[:, 0].min() - m, b[:, 1].min() - m, b[:, 2].max() + m, b[:, 3].max() + m)
+        try:
+            gdf = read_osm_pbf(path, bbox)
+        except (ValueError, OSError) as e:
+            col.fail(layer, f"cannot read file: {_scrub(e, path)}", "unreadable_file", source)
+            continue
+        col.wgs84_layers.add(layer)
+        col.add(vector_to_layer(layer, gdf, source, col.problems, assume_wgs84=True))
+
+
 def _build(col: _Collector, *, datum: str, name: str, missing_points: str, required: Iterable[str],
            meta: Mapping[str, Any]) -> Dataset:
     _apply_table_crs(col)
     _convert_datum(col, datum)
     _handle_missing_points(col, missing_points)
+    _read_pending_osm(col)
     _fill_defaults(col)
     _resolve_names(col)
     try:
@@ -574,7 +668,8 @@ def _build(col: _Collector, *, datum: str, name: str, missing_points: str, requi
 # --- public API ---------------------------------------------------------------------------------
 def read_dataset(path: str | os.PathLike, *, datum: str = "wgs84", name: str = "",
                  missing_points: str = "error", required: Iterable[str] = IMPORT_REQUIRED,
-                 crs: Any = None) -> Dataset:
+                 crs: Any = None, limits: ReadLimits | None = None,
+                 tmp_dir: str | os.PathLike | None = None) -> Dataset:
     """Read, convert and validate a dataset from ``path``.
 
     Parameters
@@ -593,10 +688,14 @@ def read_dataset(path: str | os.PathLike, *, datum: str = "wgs84", name: str = "
     crs : CRS of the x/y columns of CSV/XLSX tables and of vector files that declare none, e.g.
         ``"EPSG:4547"`` (CGCS2000 / 3-degree Gauss-Kruger zone 38, as surveyors deliver); reprojected
         to EPSG:4326. Default: tables hold WGS-84 lon/lat. Files that declare a CRS keep theirs.
+    limits : :class:`~geo_service.io.limits.ReadLimits` for untrusted input (the API's uploads): real
+        unpacked bytes of a zip or workbook, data rows per CSV file, XLSX sheet or vector layer.
+        Default: no caps.
+    tmp_dir : folder for the zip's extracted files (default: the system temp directory).
 
     What official lists commonly lack is filled, each with a warning in ``Dataset.warnings``:
     townships given as seat points get Voronoi polygons (:func:`townships_from_points`) and
-    their seat village ``is_seat``; villages without a population column get population 0;
+    their seat village ``is_seat``; villages without a population column get a blank (unknown) population;
     a bare county outline gets id ``C1`` and its file name. Villages sharing coordinates or
     lying far from their township's seat are warned about, never moved.
 
@@ -604,6 +703,8 @@ def read_dataset(path: str | os.PathLike, *, datum: str = "wgs84", name: str = "
     ------
     DatasetValidationError
         listing every problem (file, layer, 1-based data row, feature id, column header).
+    InputTooLarge
+        when the input goes over one of ``limits`` (naming the file or sheet and the cap).
     ValueError
         for a bad ``datum`` or ``missing_points`` option. A missing ``path`` is FileNotFoundError.
     """
@@ -611,7 +712,7 @@ def read_dataset(path: str | os.PathLike, *, datum: str = "wgs84", name: str = "
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file or folder: {path}")
-    col = _Collector(_check_crs(crs))
+    col = _Collector(_check_crs(crs), limits or NO_LIMITS, None if tmp_dir is None else Path(tmp_dir))
     _read_path(col, path, path.name)
     return _build(col, datum=datum, name=name or path.stem, missing_points=missing_points, required=required,
                   meta={"source": str(path)})
@@ -622,8 +723,8 @@ def read_layers_from_files(files: Mapping[str, str | os.PathLike], *, base: str 
                            required: Iterable[str] = IMPORT_REQUIRED, crs: Any = None) -> Dataset:
     """Read a dataset from an explicit mapping ``{layer: file}`` (for files not named by layer).
 
-    ``layer`` may be English or Chinese (``villages``, ``村社区``); a relative file is taken from
-    ``base`` (a folder; if ``base`` is a file, its folder). A GeoPackage or workbook contributes the
+    ``layer`` may be English or Chinese (``villages``, ``村社区``); a relative file is taken from the
+    current directory, else from ``base`` (a folder; if ``base`` is a file, its folder). A GeoPackage or workbook contributes the
     layer/sheet named like the layer, else its first one. Example for the statistics bureau's
     lists in GCJ-02::
 
@@ -641,7 +742,8 @@ def read_layers_from_files(files: Mapping[str, str | os.PathLike], *, base: str 
     for key, f in files.items():
         layer = canonical_layer(key)
         p = Path(f)
-        if root is not None and not p.is_absolute():
+        # relative to the current directory first (as a shell user means it), else to ``base``
+        if root is not None and not p.is_absolute() and not p.exists():
             p = root / p
         if layer is None:
             col.fail(str(key), f"unknown layer '{key}' (expected one of {', '.join(LAYERS)})", "unknown_layer",
@@ -655,4 +757,5 @@ def read_layers_from_files(files: Mapping[str, str | os.PathLike], *, base: str 
                   meta={"source": {k: str(v) for k, v in files.items()}})
 
 
-__all__ = ["IMPORT_REQUIRED", "read_dataset", "read_layers_from_files", "townships_from_points"]
+__all__ = ["IMPORT_REQUIRED", "InputTooLarge", "ReadLimits", "read_dataset", "read_layers_from_files",
+           "townships_from_points"]

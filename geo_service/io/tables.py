@@ -25,6 +25,7 @@ from pyproj import CRS
 from ..dataset import Problem
 from ..domain import LAYERS, WGS84
 from .headers import LAT, LON, WKT, canonical_headers
+from .limits import NO_LIMITS, ReadLimits, measure_zip, too_many_rows
 
 TABLE_EXTS = (".csv", ".txt", ".xlsx", ".xlsm")
 VECTOR_EXTS = (".geojson", ".json", ".shp", ".gpkg")
@@ -79,27 +80,50 @@ def decode_text(data: bytes) -> str:
     raise ValueError("text is neither UTF-8 nor GB18030/GBK encoded")
 
 
-def read_csv_text(text: str) -> pd.DataFrame:
-    """Parse CSV text into an all-text frame (blanks -> None); delimiter , ; or tab is sniffed."""
+def read_csv_text(text: str, max_rows: int | None = None, source: str = "CSV") -> pd.DataFrame:
+    """Parse CSV text into an all-text frame (blanks -> None); delimiter , ; or tab is sniffed.
+
+    ``max_rows``: read at most that many data rows; one more raises
+    :class:`~geo_service.io.limits.InputTooLarge` naming ``source``.
+    """
     first = text.split("\n", 1)[0]
     sep = max((",", ";", "\t"), key=first.count) if first else ","
     df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
-                     skip_blank_lines=True, quoting=csv.QUOTE_MINIMAL)
+                     skip_blank_lines=True, quoting=csv.QUOTE_MINIMAL,
+                     nrows=None if max_rows is None else max_rows + 1)
+    if max_rows is not None and len(df) > max_rows:
+        raise too_many_rows(source, max_rows)
     return df.map(lambda v: None if blank(v) else v).astype(object)
 
 
-def read_csv_file(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a CSV file (UTF-8/UTF-8-BOM/GB18030) as an all-text frame."""
-    return read_csv_text(decode_text(Path(path).read_bytes()))
+def read_csv_file(path: str | os.PathLike, limits: ReadLimits = NO_LIMITS,
+                  source: str | None = None) -> pd.DataFrame:
+    """Read a CSV file (UTF-8/UTF-8-BOM/GB18030) as an all-text frame, at most ``limits.max_rows``
+    data rows (beyond: :class:`~geo_service.io.limits.InputTooLarge` naming ``source``)."""
+    data = Path(path).read_bytes()
+    return read_csv_text(decode_text(data), limits.max_rows, source or Path(path).name)
 
 
-def read_excel_sheets(path: str | os.PathLike) -> dict[str, pd.DataFrame]:
-    """All sheets of an .xlsx workbook, cells as Python values (blanks -> None)."""
-    # keep_default_na=False: a village called "NA" or a person called "None" stays text
+def read_excel_sheets(path: str | os.PathLike, limits: ReadLimits = NO_LIMITS,
+                      source: str | None = None) -> dict[str, pd.DataFrame]:
+    """All sheets of an .xlsx workbook, cells as Python values (blanks -> None).
+
+    With ``limits``: the workbook's parts are first decompressed and measured (at most
+    ``limits.max_unpacked_bytes``, never trusting declared sizes), then every sheet is read in
+    openpyxl's read-only mode stopping one row past ``limits.max_rows``; going over either raises
+    :class:`~geo_service.io.limits.InputTooLarge` naming the file (and sheet).
+    """
+    src = source or Path(path).name
+    if limits.max_unpacked_bytes is not None:
+        measure_zip(path, limits.max_unpacked_bytes, src)
+    # keep_default_na=False: a village called "NA" or a person called "None" stays text;
+    # pandas' openpyxl reader opens the book read-only and stops a sheet at nrows
     sheets = pd.read_excel(path, sheet_name=None, dtype=object, engine="openpyxl", keep_default_na=False,
-                           na_values=[])
+                           na_values=[], nrows=None if limits.max_rows is None else limits.max_rows + 1)
     out = {}
     for name, df in sheets.items():
+        if limits.max_rows is not None and len(df) > limits.max_rows:
+            raise too_many_rows(f"{src}[{name}]", limits.max_rows)
         df = df.map(lambda v: None if blank(v) else v).astype(object)
         df = df.dropna(how="all")
         df = df.loc[:, [not (str(c).startswith("Unnamed:") and df[c].isna().all()) for c in df.columns]]
@@ -247,9 +271,17 @@ def vector_to_layer(layer: str, gdf: pd.DataFrame, source: str, problems: list[P
     return RawLayer(layer, df, source, rows, headers, kind)
 
 
-def read_vector(path: str | os.PathLike, layer_name: str | None = None) -> pd.DataFrame:
-    """Read one layer of a vector file with pyogrio (GeoJSON, Shapefile, GeoPackage)."""
-    return pyogrio.read_dataframe(path, layer=layer_name)
+def read_vector(path: str | os.PathLike, layer_name: str | None = None, max_rows: int | None = None,
+                source: str | None = None) -> pd.DataFrame:
+    """Read one layer of a vector file with pyogrio (GeoJSON, Shapefile, GeoPackage); at most
+    ``max_rows`` features (one more raises :class:`~geo_service.io.limits.InputTooLarge`)."""
+    if max_rows is None:
+        return pyogrio.read_dataframe(path, layer=layer_name)
+    df = pyogrio.read_dataframe(path, layer=layer_name, max_features=max_rows + 1)
+    if len(df) > max_rows:
+        raise too_many_rows(source or (f"{Path(path).name}:{layer_name}" if layer_name else Path(path).name),
+                            max_rows)
+    return df
 
 
 def list_vector_layers(path: str | os.PathLike) -> list[str]:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 import sqlite3
 import threading
 import uuid
@@ -38,6 +40,11 @@ from .base import (
     check_job_fields,
     utcnow,
 )
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: every other instance's jobs count as interrupted
+    fcntl = None  # type: ignore[assignment]
 
 
 _SCHEMA = """
@@ -63,7 +70,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     error TEXT,
     created_at TEXT NOT NULL,
     started_at TEXT,
-    finished_at TEXT
+    finished_at TEXT,
+    owner TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_dataset ON jobs(dataset_id, created_at);
 """
@@ -80,8 +88,11 @@ class SQLiteStore(Store):
         self._db_path = self.data_dir / "catalog.sqlite"
         self._lock = threading.RLock()
         self._cache = RecentDatasets()
+        self._owner: _JobOwner | None = None
         with self._conn() as con:
             con.executescript(_SCHEMA)
+            if "owner" not in {r["name"] for r in con.execute("PRAGMA table_info(jobs)")}:
+                con.execute("ALTER TABLE jobs ADD COLUMN owner TEXT")  # catalogs from before job owners
         self._sweep()
 
     def __repr__(self) -> str:
@@ -214,14 +225,55 @@ class SQLiteStore(Store):
     @staticmethod
     def _job(row: sqlite3.Row) -> JobRecord:
         d = dict(row)
+        d.pop("owner", None)
         for k in _JOB_JSON:
             d[k] = json.loads(d[k]) if d[k] is not None else None
         return JobRecord(**d)
+
+    def _owner_id(self) -> str:
+        """This instance's owner id for the jobs it writes (taking its owner lock on first use)."""
+        with self._lock:
+            if self._owner is None:
+                self._owner = _JobOwner(self.data_dir / "owners")
+            return self._owner.id
+
+    def close(self) -> None:
+        """Release the owner lock: this instance's unfinished jobs count as interrupted from now on."""
+        with self._lock:
+            if self._owner is not None:
+                self._owner.release()
+                self._owner = None
+
+    def fail_interrupted_jobs(self, reason: str = "interrupted: the service stopped while it ran") -> int:
+        """Fail ``accepted``/``running`` jobs whose owning store instance is gone; return how many.
+
+        An owner is gone when its lock file is free (its process exited or closed the store), so a
+        second process on the same data directory leaves the first one's running jobs alone."""
+        with self._conn() as con:
+            owners = {r[0] for r in con.execute("SELECT DISTINCT owner FROM jobs WHERE status IN "
+                                                "('accepted', 'running')")}
+        mine = self._owner.id if self._owner is not None else None
+        folder = self.data_dir / "owners"
+        dead = [o for o in owners if o != mine and not _JobOwner.alive(folder, o)]
+        if folder.is_dir():  # lock files of exited processes whose jobs all finished
+            for f in folder.glob("*.lock"):
+                if mine is None or not mine.endswith("/" + f.stem):
+                    _JobOwner.alive(folder, f.stem)
+        if not dead:
+            return 0
+        err = json.dumps({"title": "Interrupted", "detail": reason}, ensure_ascii=False)
+        marks = ",".join("?" * len(dead))
+        with self._lock, self._conn() as con:
+            n = con.execute(f"UPDATE jobs SET status='failed', finished_at=?, error=?, message=? WHERE status IN "
+                            f"('accepted', 'running') AND (owner IN ({marks}) OR (owner IS NULL AND ?))",
+                            (utcnow(), err, reason, *[o for o in dead if o is not None], None in dead)).rowcount
+        return int(n)
 
     def create_job(self, job: JobRecord) -> JobRecord:
         d = job.to_dict()
         for k in _JOB_JSON:
             d[k] = json.dumps(d[k], ensure_ascii=False) if d[k] is not None else None
+        d["owner"] = self._owner_id()
         cols = ",".join(d)
         with self._lock, self._conn() as con:
             con.execute(f"INSERT INTO jobs ({cols}) VALUES ({','.join('?' * len(d))})", tuple(d.values()))
@@ -232,6 +284,8 @@ class SQLiteStore(Store):
         check_job_fields(fields)
         vals = {k: (json.dumps(v, ensure_ascii=False) if k in _JOB_JSON and v is not None else v)
                 for k, v in fields.items()}
+        if fields.get("status") in ("accepted", "running"):
+            vals["owner"] = self._owner_id()  # whoever runs it owns it
         with self._lock, self._conn() as con:
             if vals:
                 sets = ",".join(f"{k}=?" for k in vals)
@@ -253,6 +307,7 @@ class SQLiteStore(Store):
             d = job.to_dict()
             for k in _JOB_JSON:
                 d[k] = json.dumps(d[k], ensure_ascii=False) if d[k] is not None else None
+            d["owner"] = self._owner_id()
             rows.append(d)
         if rows:
             q = f"INSERT INTO jobs ({','.join(rows[0])}) VALUES ({','.join('?' * len(rows[0]))})"
@@ -273,6 +328,9 @@ class SQLiteStore(Store):
         for job_id, fields in updates.items():
             check_job_fields(fields)
             if fields:
+                fields = dict(fields)
+                if fields.get("status") in ("accepted", "running"):
+                    fields["owner"] = self._owner_id()
                 vals = [json.dumps(v, ensure_ascii=False) if k in _JOB_JSON and v is not None else v
                         for k, v in fields.items()]
                 stmts.append((f"UPDATE jobs SET {','.join(f'{k}=?' for k in fields)} WHERE id=?",
@@ -306,4 +364,59 @@ class SQLiteStore(Store):
         q += " ORDER BY created_at DESC LIMIT ?"
         with self._conn() as con:
             return [self._job(r) for r in con.execute(q, (*args, limit))]
+
+class _JobOwner:
+    """Marks the jobs of one :class:`SQLiteStore` instance, like the PostGIS store's advisory lock:
+    an exclusive ``flock`` on ``<data_dir>/owners/<token>.lock`` held while the instance lives. The
+    id written into the job record is ``host/boot id/pid/token``; liveness is the lock alone (pids
+    are reused and differ between containers sharing a volume; a lock dies with its process)."""
+
+    def __init__(self, folder: Path):
+        boot = ""
+        try:
+            boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()[:8]
+        except OSError:
+            pass
+        self._fh = None
+        while True:
+            token = uuid.uuid4().hex[:16]
+            self.id = f"{socket.gethostname()}/{boot}/{os.getpid()}/{token}"
+            self.path = folder / f"{token}.lock"
+            if fcntl is None:
+                return
+            folder.mkdir(parents=True, exist_ok=True)
+            fh = open(self.path, "a+")  # noqa: SIM115 - held open for the instance's life
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            try:  # a sweep may have unlinked the new file before the lock: then take another token
+                if os.stat(self.path).st_ino == os.fstat(fh.fileno()).st_ino:
+                    self._fh = fh
+                    return
+            except FileNotFoundError:
+                pass
+            fh.close()
+
+    def release(self) -> None:
+        if self._fh is not None:
+            self.path.unlink(missing_ok=True)
+            self._fh.close()
+            self._fh = None
+
+    @staticmethod
+    def alive(folder: Path, owner: str | None) -> bool:
+        """True while the instance that wrote ``owner`` holds its lock (False without ``fcntl``)."""
+        if owner is None or fcntl is None:
+            return False
+        path = folder / f"{owner.rsplit('/', 1)[-1]}.lock"
+        if not re.fullmatch(r"[0-9a-f]{16}\.lock", path.name):
+            return False
+        try:
+            with open(path, "r+") as fh:  # never creates it: a missing file means a closed owner
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)  # got it: its owner is gone
+        except FileNotFoundError:
+            return False
+        except BlockingIOError:
+            return True
+        path.unlink(missing_ok=True)
+        return False
+
 

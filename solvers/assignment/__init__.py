@@ -19,7 +19,7 @@ generic solver :func:`assign_min_cost_flow`), :mod:`.constituents` (tier 1 on co
 from __future__ import annotations
 
 from .constituents import assign_constituents_geo
-from .contact_points import choose_contact_points, cover_pairs_matrix, cover_pairs_xy, village_weight
+from .contact_points import choose_contact_points, cover_pairs_matrix, cover_pairs_xy
 from .distances import members_needed, nearest_same_sector
 from .flow import (
     FEASIBLE,
@@ -37,5 +37,5 @@ __all__ = [
     "DENSE_ARC_LIMIT", "FEASIBLE", "INFEASIBLE", "OPTIMAL", "AssignmentResult", "Cancelled", "SolverError",
     "StopCheck", "assign_constituents_geo", "assign_groups_to_stations", "assign_min_cost_flow",
     "assign_townships_to_committees", "assign_villages_to_groups", "choose_contact_points",
-    "cover_pairs_matrix", "cover_pairs_xy", "members_needed", "nearest_same_sector", "village_weight",
+    "cover_pairs_matrix", "cover_pairs_xy", "members_needed", "nearest_same_sector",
 ]

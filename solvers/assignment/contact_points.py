@@ -13,8 +13,8 @@ in one mixed-integer model solved exactly with HiGHS (``highspy``)::
     s.t. y_i <= sum_{j covers i} sum_g x_jg,  sum_g x_jg <= 1,  lo_g - u_g <= sum_j x_jg <= hi_g,
          sum_j x_jg - o_g <= target_g,  x_jg = 1 for locks,  x binary, 0 <= y <= 1.
 
-``w_i`` is the village's population, or 1 where it is unknown (:func:`village_weight`), so the
-objective's unit is persons (or villages); ``lam`` converts travel (metres or seconds) into that unit
+``w_i`` is the village's weight (population, or 1 per village where it is unknown: the caller applies
+:func:`geo_service.coverage.village_weights`), so the objective's unit is persons (or villages); ``lam`` converts travel (metres or seconds) into that unit
 (``travel_weight``): small by default, so coverage comes first and travel breaks ties. Because every
 group may take every village, the coverage part equals a maximal covering problem (MCLP) with
 ``sum(hi)`` new sites on the gap villages; the joint model is exact for both at once.
@@ -28,28 +28,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from scipy.spatial import cKDTree
 
 from .flow import FEASIBLE, INFEASIBLE, OPTIMAL, AssignmentResult, _gap
 from .transport import _as_locks, _loads
-
-
-def village_weight(population: Any) -> np.ndarray:
-    """Covering weight per village: its population where known and > 0, else 1 (one village).
-
-    Parameters
-    ----------
-    population : array-like of float
-        Persons per village; NaN/None/<= 0 mean unknown.
-
-    Returns
-    -------
-    numpy.ndarray
-        Weights (persons, or 1 per village of unknown population).
-    """
-    p = pd.to_numeric(pd.Series(np.asarray(population, dtype=object).ravel()), errors="coerce").to_numpy(float)
-    return np.where(np.isfinite(p) & (p > 0), p, 1.0)
 
 
 def cover_pairs_xy(demand_xy: np.ndarray, site_xy: np.ndarray, radius: float
@@ -102,7 +84,7 @@ def choose_contact_points(cost: np.ndarray, demand_weight: Sequence[float], pair
     cost : numpy.ndarray, shape (n, g)
         Travel from each group's base to each candidate village (metres, or seconds by road).
     demand_weight : array-like, shape (d,)
-        Weight of each gap village to cover (persons; see :func:`village_weight`).
+        Weight of each gap village to cover (persons, or 1 per village).
     pairs : (rows, cols[, dist])
         Covering sets: demand ``rows[k]`` is within the threshold of candidate ``cols[k]``.
     min_load, max_load, target_load : int or array-like (g,)

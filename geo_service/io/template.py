@@ -1,0 +1,156 @@
+"""Import templates (导入模板): the files a county office fills in, one example row each.
+
+:func:`template_tables` gives one table per layer with the headers the importer reads (Chinese or
+English) and one example row, plus a notes table (说明) saying for each column whether it is
+required, its unit and its datum. :func:`write_template` writes them as a folder of CSV files
+(plus ``说明.csv``/``notes.csv`` and a README) or as one workbook with a sheet per layer and the
+notes sheet. The examples are a tiny valid county: the written template imports as it is.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+from shapely.geometry import LineString, Point
+
+from ..dataset import Dataset
+from ..domain import LAYERS
+from .headers import LAT, LON, WKT, ZH_HEADERS, output_headers
+from .writers import _write_xlsx, layer_table
+
+#: Layers in a template, in the order a county office fills them (counties: a boundary file, not a table).
+TEMPLATE_LAYERS = ("townships", "villages", "stations", "members", "groups", "committees", "constituents",
+                   "roads")
+
+_UNITS = {"population": "人", "capacity": "个活动组", "speed_kmh": "km/h", LON: "度", LAT: "度"}
+_NOTES_ZH = {
+    "id": "编号（代码），本表内唯一；没有此列时用名称作编号",
+    "name": "名称", "township_id": "所属乡镇：乡镇的编号或名称", "village_id": "所属村：村的编号或名称",
+    "population": "常住人口；空白 = 未知（覆盖率按村数计算）", "is_seat": "是否乡镇政府驻地：是/否",
+    "kind": "综合型 / 界别型 / 工作室 / 联系点", "sectors": "所含界别，用、或 ; 分隔",
+    "sector": "界别（如 经济、农业、医药卫生）", "capacity": "可承载的活动组数",
+    "group_id": "所属界别活动组编号", "committee_id": "所属专委会编号", "station_id": "站点编号",
+    "role": "召集人 / 副召集人 / 空白", "convener_id": "召集人的委员编号", "phone": "电话（个人信息）",
+    "county_id": "所属区县编号", "class": "道路等级（primary、secondary … 或 国道、省道 …）",
+    "speed_kmh": "车速；空白时按等级取默认值",
+    LON: "经度", LAT: "纬度", WKT: "线的几何（WKT，经纬度）",
+}
+_DATUM_ZH = "WGS-84（GPS）；高德/腾讯坐标（GCJ-02）导入时加 --datum gcj02，百度坐标加 --datum bd09"
+_NOTES_EN = {
+    "id": "code, unique in the table; without it the names are the ids", "population":
+    "residents; blank = unknown (coverage then counts villages)", "is_seat": "township seat: yes/no",
+    "kind": "comprehensive / sector / studio / contact_point", "sectors": "sectors hosted, separated by ;",
+    "township_id": "township id or name", "village_id": "village id or name", LON: "longitude",
+    LAT: "latitude", WKT: "line geometry (WKT, lon/lat)", "speed_kmh": "speed; blank: default by class",
+}
+_DATUM_EN = "WGS-84 (GPS); Amap/Tencent (GCJ-02): import with --datum gcj02; Baidu: --datum bd09"
+
+
+_SEATS = ((0.0, 0.0), (-0.16, -0.17))  # township seats, degrees from (114.04, 29.55)
+
+
+def example_dataset() -> Dataset:
+    """The tiny valid county of the templates' example rows (two townships near 崇阳县)."""
+    lon0, lat0 = 114.04, 29.55
+    pt = lambda dx, dy: Point(round(lon0 + dx, 6), round(lat0 + dy, 6))  # noqa: E731
+    crs = "EPSG:4326"
+    layers = {
+        "townships": gpd.GeoDataFrame({"id": ["T01", "T02"], "name": ["天城镇", "沙坪镇"]},
+                                      geometry=[pt(*s).buffer(0.08, 4) for s in _SEATS], crs=crs),
+        "villages": gpd.GeoDataFrame({"id": ["V001", "V002"], "name": ["七星村", "沙坪村"],
+                                      "township_id": ["T01", "T02"], "population": [1200, None],
+                                      "is_seat": [True, False]}, geometry=[pt(0.01, 0.01), pt(-0.16, -0.16)],
+                                     crs=crs),
+        "stations": gpd.GeoDataFrame({"id": ["S01"], "name": ["天城镇综合型委员工作站"],
+                                      "kind": ["station_comprehensive"], "sectors": [["经济", "农业"]],
+                                      "capacity": [3], "township_id": ["T01"]}, geometry=[pt(0.005, 0.005)],
+                                     crs=crs),
+        "members": gpd.GeoDataFrame({"id": ["M001"], "name": ["张伟"], "sector": ["经济"], "group_id": ["G01"],
+                                     "committee_id": ["K01"], "station_id": [None], "village_id": [None],
+                                     "role": ["convener"]}, geometry=[pt(0.02, 0.0)], crs=crs),
+        "groups": pd.DataFrame({"id": ["G01"], "name": ["经济界别活动组"], "sectors": [["经济"]],
+                                "convener_id": ["M001"], "station_id": [None]}),
+        "committees": pd.DataFrame({"id": ["K01"], "name": ["经济委员会"]}),
+        "constituents": gpd.GeoDataFrame({"id": ["P0001"], "sector": ["经济"], "village_id": ["V001"],
+                                          "name": [None], "phone": [None]}, geometry=[None], crs=crs),
+        "roads": gpd.GeoDataFrame({"id": ["R1"], "class": ["secondary"], "speed_kmh": [None]},
+                                  geometry=[LineString([(lon0, lat0), (lon0 - 0.16, lat0 - 0.17)])], crs=crs),
+    }
+    return Dataset.from_layers(layers)
+
+
+def _notes(lang: str) -> pd.DataFrame:
+    rows = []
+    for layer in TEMPLATE_LAYERS:
+        spec = LAYERS[layer]
+        cols = [(f.name, f.required) for f in spec.fields if not (layer == "townships" and f.name == "county_id")]
+        if spec.geometry == "Point" or layer == "townships":
+            req = spec.geometry_required
+            cols += [(LON, req), (LAT, req)]
+        elif spec.geometry == "LineString":
+            cols += [(WKT, True)]
+        for name, required in cols:
+            head = output_headers([name], lang).get(name, name)
+            note = (_NOTES_ZH if lang == "zh" else _NOTES_EN).get(name, "")
+            if layer == "townships" and name in (LON, LAT):
+                note += "（乡镇政府驻地；也可给乡镇边界面）" if lang == "zh" else " (the seat; or give polygons)"
+            datum = (_DATUM_ZH if lang == "zh" else _DATUM_EN) if name in (LON, LAT, WKT) else ""
+            if lang == "zh":
+                rows.append({"表": f"{layer}.csv（{spec.labels.get('zh', layer)}）", "列": head,
+                             "必填": "是" if required else "否", "单位": _UNITS.get(name, ""), "坐标系": datum,
+                             "说明": note})
+            else:
+                rows.append({"table": f"{layer}.csv", "column": head, "required": "yes" if required else "no",
+                             "unit": {"人": "persons", "个活动组": "groups", "度": "degrees"}.get(
+                                 _UNITS.get(name, ""), _UNITS.get(name, "")),
+                             "datum": datum, "notes": note})
+    return pd.DataFrame(rows)
+
+
+def template_tables(lang: str = "zh") -> dict[str, pd.DataFrame]:
+    """One table per layer of :data:`TEMPLATE_LAYERS` (headers in ``lang``, one example row) and
+    ``notes`` (说明: column, required, unit, datum). Raises ``ValueError`` for a bad ``lang``."""
+    output_headers([], lang)  # checks lang
+    ds = example_dataset()
+    out: dict[str, pd.DataFrame] = {}
+    for layer in TEMPLATE_LAYERS:
+        if layer == "townships":  # seats as points: the importer derives the township areas
+            t = ds.townships
+            seats = pd.DataFrame({"id": t["id"], "name": t["name"],
+                                  LON: [round(114.04 + dx, 6) for dx, _ in _SEATS],
+                                  LAT: [round(29.55 + dy, 6) for _, dy in _SEATS]})
+            out[layer] = seats.rename(columns=output_headers(seats.columns, lang))
+        else:
+            out[layer] = layer_table(ds, layer, lang=lang)
+    out["notes"] = _notes(lang)
+    return out
+
+
+def write_template(out: str | os.PathLike, fmt: str = "csv", lang: str = "zh") -> list[Path]:
+    """Write the templates to ``out``: a folder of CSV files (``fmt="csv"``) or a workbook
+    (``fmt="xlsx"``; ``out`` a folder gets ``导入模板.xlsx``/``template.xlsx`` inside). Returns the
+    files written. Raises ``ValueError`` for a bad ``fmt`` or ``lang``."""
+    if fmt not in ("csv", "xlsx"):
+        raise ValueError(f"fmt must be 'csv' or 'xlsx', got {fmt!r}")
+    tables = template_tables(lang)
+    notes_name = "说明" if lang == "zh" else "notes"
+    path = Path(out)
+    if fmt == "xlsx":
+        if path.suffix.lower() != ".xlsx":
+            path = path / ("导入模板.xlsx" if lang == "zh" else "template.xlsx")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_xlsx({(notes_name if k == "notes" else k): v for k, v in tables.items()}, path)
+        return [path]
+    path.mkdir(parents=True, exist_ok=True)
+    written = []
+    for key, table in tables.items():
+        target = path / f"{notes_name if key == 'notes' else key}.csv"
+        table.to_csv(target, index=False, encoding="utf-8-sig")
+        written.append(target)
+    return written
+
+
+__all__ = ["TEMPLATE_LAYERS", "example_dataset", "template_tables", "write_template", "ZH_HEADERS"]
