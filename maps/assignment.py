@@ -243,7 +243,10 @@ class LinkSelection(MacroElement):
           {% for var, kind, by_index in this.bindings %}
           bind({{ var }}, {{ kind|tojson }}, {{ 'true' if by_index else 'false' }});
           {% endfor %}
-          if (data.select) { show(data.select[0], data.select[1]); }
+          if (data.select) {  // a selection in the URL: draw it and zoom to it
+            show(data.select[0], data.select[1]);
+            if (drawn.getLayers().length) { map.fitBounds(L.featureGroup(drawn.getLayers()).getBounds().pad(0.3)); }
+          }
         })();
         {% endmacro %}
     """)

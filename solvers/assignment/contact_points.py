@@ -255,7 +255,9 @@ def choose_contact_points(cost: np.ndarray, demand_weight: Sequence[float], pair
         diags.append({"quota": "min_load", "severity": "warning", "scope": _label(group_labels, q),
                       "short_by": int(short[q]), "relaxed_min": int(loads[q]),
                       "message": f"group {_label(group_labels, q)}: only {int(loads[q])} contact villages "
-                                 f"(min {int(lo[q])}): too few candidate villages"})
+                                 f"(min {int(lo[q])}): too few candidate villages",
+                      "message_zh": f"活动组 {_label(group_labels, q)}：只有 {int(loads[q])} 个联系点"
+                                    f"（最少 {int(lo[q])} 个）：候选村不足"})
     chosen = assign >= 0
     hit = chosen[pcol]
     covered = np.zeros(d, bool)
@@ -284,7 +286,11 @@ def choose_contact_points(cost: np.ndarray, demand_weight: Sequence[float], pair
                                  f"({int(w[unc].sum())} people) out of reach; {more} more contact points "
                                  f"({extra['groups_needed']} more groups) would reach "
                                  f"{len(unc) - reach} of them" + (f"; {reach} are out of reach of every "
-                                                                  f"candidate" if reach else "")})
+                                                                  f"candidate" if reach else ""),
+                      "message_zh": f"{g} 个活动组 x 每组最多 {typical} 个联系点：仍有 {len(unc)} 个空白村"
+                                    f"（{int(w[unc].sum())} 人/村）不在服务半径内；再增加 {more} 个联系点"
+                                    f"（{extra['groups_needed']} 个活动组）可覆盖其中 {len(unc) - reach} 个"
+                                    + (f"；{reach} 个离所有候选村都太远" if reach else "")})
     pure = float(c[np.flatnonzero(chosen), assign[chosen]].sum())
     res = AssignmentResult(status=status, objective=objective, bound=bound, gap=_gap(objective, bound),
                            assignment=assign, loads=loads, diagnostics=diags, extra=extra, cost=pure,
