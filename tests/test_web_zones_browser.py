@@ -1,4 +1,8 @@
-"""The assignment map in headless Chromium: clicking a zone draws that group's links (and only then)."""
+"""The assignment map in headless Chromium: clicking a zone draws that group's links (and only then).
+
+Named to sort after the other browser modules: the session-wide Chromium (Playwright's sync API) keeps
+an event loop in the main thread, which breaks the asyncio tests of modules that run after its start.
+"""
 
 from __future__ import annotations
 
