@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 from typing import Any
 
 import geopandas as gpd
@@ -21,23 +20,12 @@ import shapely
 from shapely.geometry import mapping, shape
 
 from geo_service.domain import LAYERS, PERSONAL_FIELDS
+from geo_service.jsonsafe import to_jsonable
 
 from .encoding import dumps
 
 
-def plain(v: Any) -> Any:
-    """``v`` as a JSON-ready Python value: numpy scalars unwrapped, NaN/inf and pandas NA -> None."""
-    if v is None:
-        return None
-    if isinstance(v, float):
-        return v if math.isfinite(v) else None
-    if isinstance(v, np.generic):
-        return plain(v.item())
-    if isinstance(v, (list, tuple, np.ndarray)):
-        return [plain(x) for x in v]
-    if v is pd.NA or v is pd.NaT:
-        return None
-    return v
+plain = to_jsonable  # JSON-ready value: numpy unwrapped, NaN/inf and pandas NA -> None
 
 
 def visible_fields(layer: str, personal: bool) -> list[str]:

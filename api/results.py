@@ -17,12 +17,13 @@ import numpy as np
 import pandas as pd
 from shapely.geometry import mapping
 
+from geo_service import glossary as G
 from geo_service.dataset import Dataset
 from geo_service.domain import PERSONAL_FIELDS
+from geo_service.io import sheets
+from geo_service.jsonsafe import to_jsonable
 from solvers.pipeline import OptimisationResult
-from solvers.tables import SHEETS_ZH as SHEET_TITLES  # Chinese sheet titles (Excel allows 31 characters)
-
-from .geojson import plain
+from solvers.tables import result_notes
 
 #: id column -> dataset layer that places a row on the map, in order of preference
 LOCATORS = (("constituent_id", "constituents"), ("member_id", "members"), ("village_id", "villages"),
@@ -33,10 +34,18 @@ _PERSONAL_COLS = {f"constituent_{f}" for f in PERSONAL_FIELDS["constituents"]} |
 def result_tables(kind: str, result: dict[str, Any], ds: Dataset, lang: str = "en") -> dict[str, pd.DataFrame]:
     """The named tables of a job result (see module docstring); ``lang="zh"`` for Chinese headers."""
     if isinstance(result.get("tables"), dict):
-        return {str(k): pd.DataFrame(v) for k, v in result["tables"].items()}
+        return {str(k): sheets.localise(pd.DataFrame(v), lang) for k, v in result["tables"].items()}
     if kind == "optimisation":
         return dict(OptimisationResult.from_dict(result).tables(ds, lang=lang))
     return {}
+
+
+def notes(kind: str, result: dict[str, Any], ds: Dataset, lang: str = "zh") -> dict[str, Any]:
+    """Items of the 说明 sheet (dataset, version, date, parameters, outcome) of a job's workbook."""
+    if kind == "optimisation":
+        return result_notes(OptimisationResult.from_dict(result), ds, lang)
+    return {"dataset": getattr(ds, "name", ""), "version": sheets.service_version(),
+            "parameters": result.get("params", {}), "outcome": result.get("status", "")}
 
 
 def strip_personal(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -51,26 +60,14 @@ def strip_personal(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 
 
 def records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """JSON-ready row dicts (NaN -> None, numpy scalars -> Python)."""
+    """JSON-ready row dicts (NaN -> None, numpy scalars -> Python; see :mod:`geo_service.jsonsafe`)."""
     cols = list(df.columns)
-    return [dict(zip(cols, (plain(v) for v in row))) for row in df.itertuples(index=False, name=None)]
-
-
-def _cell(v: Any) -> Any:
-    if isinstance(v, (list, tuple, np.ndarray)):
-        return ";".join(str(x) for x in v)
-    if isinstance(v, dict):
-        return str(v)
-    return v
-
-
-def _flat(df: pd.DataFrame) -> pd.DataFrame:
-    return df.apply(lambda s: s.map(_cell)) if len(df) else df
+    return [dict(zip(cols, (to_jsonable(v) for v in row))) for row in df.itertuples(index=False, name=None)]
 
 
 def to_csv(df: pd.DataFrame) -> bytes:
-    """One table as UTF-8 CSV with a BOM (so Excel shows Chinese correctly)."""
-    return _flat(df).to_csv(index=False).encode("utf-8-sig")
+    """One table as UTF-8 CSV with a BOM (so Excel shows Chinese correctly), formula-guarded."""
+    return sheets.csv_bytes(df)
 
 
 def to_csv_zip(tables: dict[str, pd.DataFrame]) -> bytes:
@@ -82,23 +79,11 @@ def to_csv_zip(tables: dict[str, pd.DataFrame]) -> bytes:
     return buf.getvalue()
 
 
-def to_xlsx(tables: dict[str, pd.DataFrame], lang: str = "zh") -> bytes:
-    """All tables in one workbook, a sheet per table; with ``lang="zh"`` Chinese sheet titles (the
-    responsibility table titled 界别责任区一览表)."""
-    buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
-        if not tables:
-            pd.DataFrame().to_excel(xw, sheet_name="empty", index=False)
-        used: set[str] = set()
-        for name, df in tables.items():
-            title = (SHEET_TITLES.get(name) if lang == "zh" else None) or re.sub(r"[\[\]:*?/\\]", "_", name)
-            title = title[:31] or "table"
-            while title in used:
-                title = title[:28] + f"_{len(used)}"
-            used.add(title)
-            _flat(df).to_excel(xw, sheet_name=title, index=False)
-            xw.sheets[title].freeze_panes = "A2"
-    return buf.getvalue()
+def to_xlsx(tables: dict[str, pd.DataFrame], lang: str = "zh", notes: dict[str, Any] | None = None) -> bytes:
+    """All tables in one print-ready workbook (:mod:`geo_service.io.sheets`), a sheet per table, the
+    responsibility table (界别责任区一览表) first; ``notes`` adds a 说明 sheet."""
+    ordered = dict(sorted(tables.items(), key=lambda kv: kv[0] != "responsibility"))
+    return sheets.xlsx_bytes(ordered, lang, title=G.table_title("responsibility", lang), notes=notes)
 
 
 def to_geojson(ds: Dataset, df: pd.DataFrame, name: str) -> dict[str, Any]:

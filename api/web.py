@@ -42,6 +42,7 @@ from solvers.gaps import close_gaps
 from .auth import Principal, principal, viewer
 from .cache import DatasetCache, DatasetEntry
 from .deps import dataset_entry, get_cache, get_settings, get_store
+from . import static_maps as _static_maps
 from .html import content_security_policy, html_response
 from .login import login_page
 from .problems import ProblemError
@@ -49,6 +50,8 @@ from .settings import Settings
 
 log = logging.getLogger("geo_service.api.web")
 router = APIRouter(tags=["web page and maps"])
+# the static maps (/maps/{kind}.png|pdf|svg) first: the HTML route's {kind} would take "coverage.png"
+router.include_router(_static_maps.router)
 TEMPLATES = Path(__file__).with_name("templates")
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
 THRESHOLDS_M = (5000, 10000, 20000)
@@ -59,10 +62,7 @@ def mount_static(app: FastAPI) -> None:
 
 
 def _latest_successful(store: Store, dataset_id: str) -> Any:
-    for j in store.list_jobs(dataset_id, limit=50):
-        if j.kind == "optimisation" and j.status == "successful" and j.result:
-            return j
-    return None
+    return _static_maps.latest_successful(store, dataset_id)
 
 
 def _coverage_rows(entry: DatasetEntry) -> list[dict[str, Any]]:

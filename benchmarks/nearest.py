@@ -21,6 +21,7 @@ are the median (and, in brackets, the best) of those runs; the speed-ups are med
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import time
 
 import geopandas as gpd
@@ -76,7 +77,7 @@ def main() -> None:
                     help="run each contender's repeats back to back (warm caches) instead of in turns")
     args = ap.parse_args()
 
-    from geo_service import index as index_module
+    from geo_service.index import config as index_module
     from geo_service.app.demo import generate_demo
     from geo_service.index import StationIndex
 
@@ -89,7 +90,7 @@ def main() -> None:
     lon = rng.uniform(x0, x1, args.points)
     lat = rng.uniform(y0, y1, args.points)
     print(f"dataset: {ds.name} ({len(ds.stations)} stations); {args.points:,} random points")
-    kernel = (f"numba {index_module._numba.__version__}" if index_module.USE_NUMBA else "numpy")
+    kernel = (f"numba {importlib.metadata.version('numba')}" if index_module.USE_NUMBA else "numpy")
     print(f"large-batch grids run as: {kernel}")
 
     t_build, index = timed(lambda: StationIndex.from_dataset(ds), args.repeat)

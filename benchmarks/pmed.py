@@ -4,8 +4,9 @@ Reads ``pmed1..pmed40`` (Beasley 1990) from ``../shared/benchmarks/orlib`` (or `
 shortest-path cost matrix (the LAST occurrence of a duplicated edge wins, as the format requires),
 solves each instance and prints objective, published optimum, gap, time and status. ``--spopt``
 also runs PySAL spopt's ``PMedian.from_cost_matrix`` (PuLP/CBC) on the same matrix with a per-instance
-time cap and prints its objective and the time ratio. ``method`` is ``lagrangian_bnb`` (small p)
-or ``radius``; ``nodes`` the branch-and-bound nodes (Lagrangian) or MIP rounds (radius).
+time cap and prints its objective and the time ratio. ``method`` is ``lagrangian_bnb`` (p <= 15)
+or ``lagrangian_large`` (any larger p, ``+bnb``/``+radius`` when a finish on the sites left after
+fixing was needed); ``nodes`` the branch-and-bound nodes or MIP rounds.
 
     nice -n 10 .venv/bin/python benchmarks/pmed.py --instances 1-40 --spopt --spopt-cap 60
 """

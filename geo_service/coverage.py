@@ -33,7 +33,17 @@ NO_STATIONS_NOTE = "没有站点：每个村都是空白；请添加 stations.cs
 
 
 def dataset_notes(ds) -> list[str]:
-    """Missing layers explained (Chinese): what the answers mean without them, which file to add."""
+    """Missing layers explained (Chinese): what the answers mean without them, which file to add.
+
+    Parameters
+    ----------
+    ds : geo_service.dataset.Dataset
+
+    Returns
+    -------
+    list of str
+        One note per missing layer that changes the answers (empty when nothing is missing).
+    """
     notes = []
     if len(ds.stations) == 0:
         notes.append(NO_STATIONS_NOTE)
@@ -77,7 +87,19 @@ class VillageWeights:
 
 
 def village_weights(villages: pd.DataFrame) -> VillageWeights:
-    """Apply the unknown-population rule to ``villages`` (see :class:`VillageWeights`)."""
+    """Apply the unknown-population rule to ``villages`` (see :class:`VillageWeights`).
+
+    Parameters
+    ----------
+    villages : pandas.DataFrame
+        The villages layer; ``population`` (persons) may be absent or blank for some rows.
+
+    Returns
+    -------
+    VillageWeights
+        Per-village weights (persons, or 1 per village when population is unknown) and what
+        they stand for.
+    """
     n = len(villages)
     raw = (pd.to_numeric(villages["population"], errors="coerce") if "population" in villages
            else pd.Series(np.nan, index=villages.index)).to_numpy(dtype=float)
@@ -161,6 +183,19 @@ def last_mile(ds, network: RoadNetwork | None = None, *, index: StationIndex | N
     ``<k>_road_id``, ``<k>_s`` (nearest by travel time and the door-to-door time, seconds; it may
     be a different station from the straight-line one) and ``<k>_road_m`` (metres on roads),
     plus ``snap_m`` and ``far_from_road``. Missing stations give id None and inf.
+
+    Parameters
+    ----------
+    ds : geo_service.dataset.Dataset
+    network : RoadNetwork, optional
+        Adds the road columns (seconds, metres) when given.
+    index : StationIndex, optional
+        A prebuilt index of ``ds`` (built when not given).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per village, the columns above (metres, seconds).
     """
     index = index or StationIndex.from_dataset(ds)
     v = ds.villages
@@ -233,8 +268,34 @@ def coverage_summary(ds, thresholds_m: Iterable[float] = (5000, 10000, 20000),
     tables as lists of records ``total``, ``county``, ``township``, ``sector`` with columns
     threshold, villages, covered_villages, population, covered_population, share (weighted, see
     :func:`village_weights`; None when there is nothing to weigh), and top-level ``weight``
-    (``"population"`` or ``"villages"``), ``weight_note`` and ``population_known``, plus their keys (county_id/county_name, township_id/township_name/county_id,
-    sector/stations).
+    (``"population"`` or ``"villages"``), ``weight_note`` and ``population_known``, plus their keys
+    (county_id/county_name, township_id/township_name/county_id, sector/stations).
+
+    Parameters
+    ----------
+    ds : geo_service.dataset.Dataset
+    thresholds_m : iterable of float
+        Straight-line thresholds, metres (positive).
+    thresholds_s : iterable of float
+        Travel-time thresholds, seconds door to door (positive).
+    mode : {"straight", "road"}
+    network : RoadNetwork, optional
+        For road mode; built from ``ds`` when not given.
+    kinds : str, iterable of str or None
+        Station kinds counted (aliases accepted); None: every kind.
+    index : StationIndex, optional
+        A prebuilt index of ``ds``.
+
+    Returns
+    -------
+    dict
+        The JSON-ready summary described above.
+
+    Raises
+    ------
+    InvalidQuery
+        (a ValueError) naming the field: unknown ``mode``, road mode without roads, an empty
+        list of thresholds or one that is not a positive number, an unknown kind.
     """
     network = _check_mode(mode, network, ds)
     thresholds = _check_thresholds(thresholds_m if mode == "straight" else thresholds_s,
@@ -292,6 +353,34 @@ def find_gaps(ds, threshold_m: float | None = None, threshold_s: float | None = 
     station_id (nearest matching station, None if none), ``distance_m`` & ``beyond_m`` (straight)
     or ``time_s`` & ``beyond_s`` (road): how far the village lies, and how far beyond the
     threshold (inf when no station can be reached). Geometry: village points, WGS-84.
+
+    Parameters
+    ----------
+    ds : geo_service.dataset.Dataset
+    threshold_m : float, optional
+        Straight-line threshold, metres (default 10,000).
+    threshold_s : float, optional
+        Travel-time threshold, seconds (default 1,800).
+    mode : {"straight", "road"}
+    network : RoadNetwork, optional
+        For road mode; built from ``ds`` when not given.
+    kinds : str, iterable of str or None
+        Station kinds that count (aliases accepted); None: every kind.
+    sector : str or None
+        A sector (界别) the station must host; None: any.
+    index : StationIndex, optional
+        A prebuilt index of ``ds``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The gap villages, most populous first, with the columns above.
+
+    Raises
+    ------
+    InvalidQuery
+        (a ValueError) naming the field: unknown ``mode``, road mode without roads, a threshold
+        that is not a positive number, an unknown kind or sector.
     """
     network = _check_mode(mode, network, ds)
     if mode == "straight":
@@ -325,8 +414,32 @@ def service_areas(ds, network: RoadNetwork | None = None, thresholds_s: Iterable
                   sector: str | None = None, buffer_m: float = 200.0) -> gpd.GeoDataFrame:
     """Isochrones (WGS-84 polygons) per station and threshold (seconds), or dissolved per threshold.
 
-    See :meth:`geo_service.network.RoadNetwork.service_areas`; the network is built from the
-    dataset when not given.
+    See :meth:`geo_service.network.RoadNetwork.service_areas`.
+
+    Parameters
+    ----------
+    ds : geo_service.dataset.Dataset
+    network : RoadNetwork, optional
+        Built from ``ds`` when not given.
+    thresholds_s : iterable of float
+        Travel times, seconds (positive).
+    dissolve : bool
+        One polygon per threshold instead of one per station and threshold.
+    kinds, sector
+        Station filter, as for :func:`find_gaps`.
+    buffer_m : float
+        Width in metres of the buffer round the reached road pieces.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Isochrone polygons in WGS-84 with their threshold (seconds) and area (km²).
+
+    Raises
+    ------
+    InvalidQuery
+        (a ValueError) when the dataset has no roads, for a threshold that is not a positive
+        number, or an unknown kind or sector.
     """
     network = _check_mode("road", network, ds)
     return network.service_areas(_check_thresholds(thresholds_s, "thresholds_s"), kinds=kinds,
@@ -334,5 +447,20 @@ def service_areas(ds, network: RoadNetwork | None = None, thresholds_s: Iterable
 
 
 def summary_frames(summary: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    """The tables of a :func:`coverage_summary` result as DataFrames (total, county, township, sector)."""
+    """The tables of a :func:`coverage_summary` result as DataFrames.
+
+    Parameters
+    ----------
+    summary : dict
+        A :func:`coverage_summary` result.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        ``total``, ``county``, ``township`` and ``sector`` tables.
+    """
     return {k: pd.DataFrame(summary[k]) for k in ("total", "county", "township", "sector")}
+
+
+__all__ = ["MODES", "NO_STATIONS_NOTE", "VillageWeights", "coverage_summary", "dataset_notes", "find_gaps",
+           "last_mile", "service_areas", "summary_frames", "village_weights"]

@@ -88,7 +88,23 @@ class DatasetValidationError(ValueError):
 
 
 def empty_layer(name: str) -> gpd.GeoDataFrame | pd.DataFrame:
-    """An empty frame with the declared columns of layer ``name``."""
+    """An empty frame with the declared columns of a layer.
+
+    Parameters
+    ----------
+    name : str
+        A layer of :data:`geo_service.domain.LAYERS` (``"stations"``, ``"villages"`` ...).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame or pandas.DataFrame
+        No rows; a GeoDataFrame in WGS-84 for layers with a geometry.
+
+    Raises
+    ------
+    KeyError
+        For a name that is not a layer.
+    """
     spec = LAYERS[name]
     cols = {f.name: pd.Series([], dtype=object) for f in spec.fields}
     if spec.geometry is None:
@@ -110,7 +126,19 @@ def _is_blank(v: Any) -> bool:
 
 
 def split_list(v: Any) -> list[str]:
-    """Parse a list field: a list, or a string separated by ``;``, ``,``, ``、``, ``，`` or ``|``."""
+    """Parse a list field.
+
+    Parameters
+    ----------
+    v : object
+        A list/tuple/array, or a string separated by ``;``, ``,``, ``、``, ``，``, ``；`` or ``|``;
+        blank (None, NaN, empty) gives an empty list.
+
+    Returns
+    -------
+    list of str
+        The items, stripped, empties dropped.
+    """
     if _is_blank(v):
         return []
     if isinstance(v, (list, tuple, np.ndarray)):
@@ -385,9 +413,29 @@ class Dataset:
     def from_layers(cls, layers: Mapping[str, pd.DataFrame | None], *, name: str = "",
                     meta: Mapping[str, Any] | None = None,
                     required: Iterable[str] = REQUIRED_LAYERS) -> Dataset:
-        """Normalise and validate ``layers``; raise :class:`DatasetValidationError` listing all errors.
+        """Normalise and validate layers into a dataset.
 
         Unknown layer names are an error; absent optional layers become empty layers.
+
+        Parameters
+        ----------
+        layers : mapping of str to DataFrame or None
+            Frames by layer name; point and polygon layers as GeoDataFrames in WGS-84 degrees.
+        name : str
+            Dataset name.
+        meta : mapping, optional
+            Free metadata kept with the dataset (source, datum ...).
+        required : iterable of str
+            Layers that must be present and non-empty (default townships and villages).
+
+        Returns
+        -------
+        Dataset
+
+        Raises
+        ------
+        DatasetValidationError
+            (a ValueError) listing every problem at once: layer, 1-based row, feature id, field.
         """
         problems: list[Problem] = []
         for lname in layers:
@@ -470,11 +518,33 @@ class Dataset:
         return metric_crs(*self.centre)
 
     def to_metric(self, layer: str) -> gpd.GeoDataFrame:
-        """Layer ``layer`` projected to :attr:`metric_crs` (coordinates in metres)."""
+        """A layer projected to :attr:`metric_crs`.
+
+        Parameters
+        ----------
+        layer : str
+            A layer with a geometry.
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            The layer with coordinates in metres.
+        """
         return self.layers[layer].to_crs(self.metric_crs)
 
     def xy_m(self, layer: str) -> np.ndarray:
-        """(n, 2) array of point coordinates of ``layer`` in metres (:attr:`metric_crs`)."""
+        """Point coordinates of a layer in :attr:`metric_crs`.
+
+        Parameters
+        ----------
+        layer : str
+            A point layer (``"stations"``, ``"villages"``, ``"constituents"``).
+
+        Returns
+        -------
+        ndarray
+            (n, 2) coordinates, metres.
+        """
         g = self.layers[layer].geometry.to_crs(self.metric_crs)
         return np.column_stack([g.x.to_numpy(), g.y.to_numpy()]) if len(g) else np.zeros((0, 2))
 

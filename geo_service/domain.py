@@ -70,13 +70,35 @@ SECTOR_ALIASES: dict[str, str] = {
 
 
 def canonical_sector(value: str) -> str | None:
-    """Canonical sector name for ``value`` (Chinese or English, any case), or None if unknown."""
+    """Canonical sector (界别) name.
+
+    Parameters
+    ----------
+    value : str
+        A sector name or alias, Chinese or English, any case.
+
+    Returns
+    -------
+    str or None
+        The name in :data:`SECTORS`, or None when unknown.
+    """
     v = str(value).strip()
     return SECTOR_ALIASES.get(v) or SECTOR_ALIASES.get(v.lower())
 
 
 def canonical_station_kind(value: str) -> str | None:
-    """Canonical station kind for ``value`` (Chinese or English), or None if unknown."""
+    """Canonical station kind.
+
+    Parameters
+    ----------
+    value : str
+        A kind or alias, Chinese or English (``工作室``, ``studio``).
+
+    Returns
+    -------
+    str or None
+        The kind in :data:`STATION_KINDS`, or None when unknown.
+    """
     v = str(value).strip()
     return STATION_KIND_ALIASES.get(v) or STATION_KIND_ALIASES.get(v.lower())
 
@@ -118,6 +140,22 @@ class LayerSpec:
         return [f.name for f in self.fields]
 
     def field(self, name: str) -> FieldSpec:
+        """The spec of one field.
+
+        Parameters
+        ----------
+        name : str
+            A field of this layer.
+
+        Returns
+        -------
+        FieldSpec
+
+        Raises
+        ------
+        KeyError
+            When the layer has no such field.
+        """
         for f in self.fields:
             if f.name == name:
                 return f
@@ -225,3 +263,8 @@ ROAD_SPEEDS_KMH: dict[str, float] = {
     "tertiary": 40.0, "residential": 30.0, "track": 15.0,
     "高速": 100.0, "国道": 80.0, "省道": 60.0, "县道": 50.0, "乡道": 40.0, "村道": 30.0,
 }
+
+
+__all__ = ["LAYERS", "LAYER_ORDER", "MEMBER_ROLES", "PERSONAL_FIELDS", "REQUIRED_LAYERS", "ROAD_SPEEDS_KMH",
+           "SECTORS", "SECTOR_ALIASES", "STATION_KINDS", "STATION_KIND_ALIASES", "STATION_KIND_LABELS", "WGS84",
+           "FieldSpec", "GeomType", "LayerSpec", "canonical_sector", "canonical_station_kind"]

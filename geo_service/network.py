@@ -31,7 +31,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import pairwise
 from typing import Any
 
 import geopandas as gpd
@@ -41,10 +40,9 @@ import pandas as pd
 import shapely
 from numpy.typing import ArrayLike, NDArray
 from pyproj import CRS
-from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from .domain import ROAD_SPEEDS_KMH, WGS84
+from .domain import WGS84
 from .index import (
     OUTSIDE_MARGIN_M,
     InvalidQuery,
@@ -57,15 +55,23 @@ from .index import (
     station_mask,
     tm_scale_correction,
 )
+from .road_graph import (
+    MIN_EDGE_S,
+    Snap,
+    accumulate_along_paths,
+    adjacency,
+    insert_points,
+    reached_pieces,
+    road_parts,
+    segments,
+    snap_to_segments,
+    split_at_crossings,
+)
 
 #: Default off-road speed (km/h): walking.
 WALKING_KMH = 5.0
 #: Default road speed (km/h) when a road has neither ``speed_kmh`` nor a known ``class``.
 DEFAULT_ROAD_KMH = 30.0
-_MIN_EDGE_S = 1e-6  # csgraph drops zero weights; every edge costs at least this (seconds)
-_SPLIT_EPS_M = 0.01  # snaps closer than this (m) to a segment end use the end node
-_TIE_M = 0.01  # segments this much (m) farther than the nearest still count as nearest
-_NO_PRED = -9999
 
 
 @dataclass(frozen=True)
@@ -119,20 +125,6 @@ class RoadResult:
 
 
 @dataclass(frozen=True)
-class _Snap:
-    """Points snapped to their nearest road segments, as (point, segment) pairs: a point as far
-    from two segments (within :data:`_TIE_M`) has a pair for each. ``t`` is the fraction along
-    the segment from its ``a`` end, ``dist_m`` the pair's distance, ``snap_m`` each point's
-    distance to the nearest road (metres)."""
-
-    pt: NDArray[np.int64]
-    seg: NDArray[np.int64]
-    t: NDArray[np.float64]
-    dist_m: NDArray[np.float64]
-    snap_m: NDArray[np.float64]
-
-
-@dataclass(frozen=True)
 class _Tree:
     """Per-filter precomputation: nearest-station time/distances for every graph node."""
 
@@ -148,10 +140,30 @@ class RoadNetwork:
     def __init__(self, roads: gpd.GeoDataFrame, stations: gpd.GeoDataFrame, metric_crs: CRS | str, *,
                  offroad_speed_kmh: float = WALKING_KMH, default_speed_kmh: float = DEFAULT_ROAD_KMH,
                  snap_warn_m: float = 1000.0, node_crossings: bool = True):
-        """Build the graph from ``roads`` (LineStrings, WGS-84; ``speed_kmh``/``class``) and attach
-        ``stations`` (points, WGS-84), working in ``metric_crs`` (metres).
+        """Build the graph from roads and attach the stations.
 
-        Raises ``ValueError`` when there are no usable roads or a speed is not positive.
+        Parameters
+        ----------
+        roads : geopandas.GeoDataFrame
+            LineStrings in WGS-84 with optional ``speed_kmh`` (km/h), ``class`` and ``oneway``.
+        stations : geopandas.GeoDataFrame
+            Station points in WGS-84 (id, name, kind, sectors).
+        metric_crs : pyproj.CRS or str
+            The projected CRS in metres the graph is built in (the dataset's ``metric_crs``).
+        offroad_speed_kmh : float
+            Speed of off-road legs and straight walks, km/h (5: walking).
+        default_speed_kmh : float
+            Road speed, km/h, where a road has neither ``speed_kmh`` nor a known ``class``.
+        snap_warn_m : float
+            Points farther than this many metres from any road are flagged ``far_from_road``.
+        node_crossings : bool
+            Split lines where they cross or touch (False for data whose junctions are shared
+            vertices, such as OpenStreetMap, so that bridges stay unjoined).
+
+        Raises
+        ------
+        ValueError
+            When there are no usable road segments, or a speed is not a positive number of km/h.
         """
         for name, v in (("offroad_speed_kmh", offroad_speed_kmh), ("default_speed_kmh", default_speed_kmh)):
             if not (np.isfinite(v) and v > 0):
@@ -167,14 +179,14 @@ class RoadNetwork:
         self.stations = self.index.stations
         self._offroad_mps = self.offroad_speed_kmh / 3.6
 
-        parts, speeds, dirs = _road_parts(roads, self.metric_crs, default_speed_kmh)
+        parts, speeds, dirs = road_parts(roads, self.metric_crs, default_speed_kmh)
         if node_crossings:
-            parts, speeds, dirs = _node(parts, speeds, dirs)
-        node_xy, ra, rb, rlen, rspeed, rdir = _segments(parts, speeds, dirs)
+            parts, speeds, dirs = split_at_crossings(parts, speeds, dirs)
+        node_xy, ra, rb, rlen, rspeed, rdir = segments(parts, speeds, dirs)
         if len(ra) == 0:
             raise ValueError("the roads layer has no usable line segments")
         base_tree = shapely.STRtree(shapely.linestrings(np.stack([node_xy[ra], node_xy[rb]], axis=1)))
-        ins = _insert_points(node_xy, ra, rb, rlen, rspeed, self.index.xy, base_tree, rdir)
+        ins = insert_points(node_xy, ra, rb, rlen, rspeed, self.index.xy, base_tree, rdir)
         (self.node_xy, self.ra, self.rb, self.rlen, self.rspeed,
          acc_a, acc_b, acc_len, self.station_node, station_snap, self.rdir) = ins
         self.station_snap_m = station_snap.snap_m
@@ -189,9 +201,9 @@ class RoadNetwork:
         self.e_dir = np.concatenate([self.rdir, np.zeros(len(acc_a), dtype=np.int8)])
         self.oneway = bool((self.rdir != 0).any())
         # csr: travel as allowed (from a station outward); csr_to: reversed, toward the stations
-        self.csr = _csr(self.ea, self.eb, self.e_time, len(self.node_xy), self.e_dir)
+        self.csr = adjacency(self.ea, self.eb, self.e_time, len(self.node_xy), self.e_dir)
         self.csr_to = self.csr.T.tocsr() if self.oneway else self.csr
-        self._edge_of = _csr(self.ea, self.eb, np.arange(1, len(self.ea) + 1, dtype=float),
+        self._edge_of = adjacency(self.ea, self.eb, np.arange(1, len(self.ea) + 1, dtype=float),
                              len(self.node_xy))
         self.seg_tree = shapely.STRtree(
             shapely.linestrings(np.stack([self.node_xy[self.ra], self.node_xy[self.rb]], axis=1)))
@@ -202,7 +214,23 @@ class RoadNetwork:
 
     @classmethod
     def from_dataset(cls, ds, **kwargs) -> RoadNetwork:
-        """Network of ``ds.roads`` with ``ds.stations`` attached, in ``ds.metric_crs``."""
+        """Network of a dataset's roads with its stations attached, in its metric CRS.
+
+        Parameters
+        ----------
+        ds : geo_service.dataset.Dataset
+        **kwargs
+            Passed to :class:`RoadNetwork` (speeds in km/h, ``snap_warn_m``, ``node_crossings``).
+
+        Returns
+        -------
+        RoadNetwork
+
+        Raises
+        ------
+        ValueError
+            When the dataset has no roads layer (or no usable segments).
+        """
         if len(ds.roads) == 0:
             raise ValueError(f"dataset {ds.name!r} has no roads layer: road mode needs one")
         return cls(ds.roads, ds.stations, ds.metric_crs, **kwargs)
@@ -226,7 +254,7 @@ class RoadNetwork:
                         g.nodes[int(node)]["station"] = sid
                     g.add_edges_from(
                         (int(u), int(v), {"time_s": float(t), "road_m": float(r), "offroad_m": float(o)})
-                        for a, b, t, r, o, d in zip(self.ea, self.eb, np.maximum(self.e_time, _MIN_EDGE_S),
+                        for a, b, t, r, o, d in zip(self.ea, self.eb, np.maximum(self.e_time, MIN_EDGE_S),
                                                     self.e_road_m, self.e_off_m, self.e_dir)
                         for u, v in (((a, b),) if d == 1 else ((b, a),) if d == 2 else
                                      ((a, b), (b, a)) if self.oneway else ((a, b),)))
@@ -235,12 +263,35 @@ class RoadNetwork:
 
     # -- snapping -----------------------------------------------------------------------------
     def project(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.float64]:
-        """(n, 2) metric-CRS coordinates (metres) of WGS-84 ``lon``/``lat`` (degrees)."""
+        """Project WGS-84 points to the network's metric CRS.
+
+        Parameters
+        ----------
+        lon, lat : array_like
+            WGS-84 degrees.
+
+        Returns
+        -------
+        ndarray
+            (n, 2) metric-CRS coordinates, metres.
+        """
         return self.index.project(lon, lat)
 
-    def snap(self, xy_m: NDArray) -> _Snap:
-        """Snap metric points to their nearest road segment(s) (exact, via an STR-tree)."""
-        return _snap(self.node_xy, self.ra, self.rb, xy_m, self.seg_tree)
+    def snap(self, xy_m: NDArray) -> Snap:
+        """Snap metric points to their nearest road segment(s) (exact, via an STR-tree).
+
+        Parameters
+        ----------
+        xy_m : ndarray
+            (n, 2) metric-CRS coordinates, metres.
+
+        Returns
+        -------
+        Snap
+            (point, segment) pairs (ties within a centimetre each get one), the fraction along
+            the segment and the distances in metres.
+        """
+        return snap_to_segments(self.node_xy, self.ra, self.rb, xy_m, self.seg_tree)
 
     # -- nearest station ----------------------------------------------------------------------
     def _tree(self, kinds: frozenset[str] | None, sector: str | None) -> _Tree:
@@ -262,7 +313,7 @@ class RoadNetwork:
         e = np.asarray(self._edge_of[pred[has], np.flatnonzero(has)]).ravel().astype(np.int64) - 1
         w[has, 0] = self.e_road_m[e]
         w[has, 1] = self.e_off_m[e]
-        acc = _accumulate(pred, w)
+        acc = accumulate_along_paths(pred, w)
         node_to_row = np.full(n, -1, dtype=np.int64)
         node_to_row[self.station_node] = np.arange(len(self.station_node))
         station = np.where(src >= 0, node_to_row[np.maximum(src, 0)], -1)
@@ -274,7 +325,30 @@ class RoadNetwork:
 
         ``kinds``/``sector`` filter the stations as in :meth:`StationIndex.nearest`. Only
         ``k = 1`` is precomputed; for more stations per point use :meth:`travel_time_matrix`.
-        Raises :class:`~geo_service.index.InvalidQuery` for bad arguments.
+
+        Parameters
+        ----------
+        lon, lat : array_like
+            Scalars or 1-d arrays, WGS-84 degrees.
+        k : int
+            Must be 1.
+        kinds : str, iterable of str or None
+            Station kinds (aliases accepted); None: every kind.
+        sector : str or None
+            A sector (界别) the station must host; None: any.
+
+        Returns
+        -------
+        RoadResult
+            Per point: the station, door-to-door ``time_s`` (seconds), ``road_m`` and
+            ``offroad_m`` (metres), ``snap_m`` (metres to the nearest road), ``far_from_road``.
+
+        Raises
+        ------
+        InvalidQuery
+            (a ValueError) naming the field and row: bad points, ``k`` other than 1, an unknown
+            kind or sector, or a point more than
+            :data:`~geo_service.index.OUTSIDE_MARGIN_M` metres outside the dataset.
         """
         x, y = check_points(lon, lat, self.index.max_batch)
         if check_k(k) != 1:
@@ -290,7 +364,24 @@ class RoadNetwork:
 
     def nearest_xy(self, xy_m: ArrayLike, *, kinds: str | Iterable[str] | None = None,
                    sector: str | None = None) -> RoadResult:
-        """Like :meth:`nearest` for points already in :attr:`metric_crs` (an (n, 2) array, metres)."""
+        """Like :meth:`nearest` for points already in :attr:`metric_crs`.
+
+        Parameters
+        ----------
+        xy_m : array_like
+            (n, 2) metric-CRS coordinates, metres.
+        kinds, sector
+            As for :meth:`nearest`.
+
+        Returns
+        -------
+        RoadResult
+
+        Raises
+        ------
+        InvalidQuery
+            (a ValueError) for an empty batch or an unknown kind or sector.
+        """
         xy = np.asarray(xy_m, dtype=float).reshape(-1, 2)
         if len(xy) == 0:
             raise InvalidQuery("empty batch: give at least one point", field="xy")
@@ -341,17 +432,35 @@ class RoadNetwork:
         :attr:`offroad_speed_kmh`); a straight walk is used where quicker. Unreachable pairs are
         ``inf``. Runs one Dijkstra per destination (in chunks of ``chunk``), so keep the number of
         destinations (candidate sites) modest.
+
+        Parameters
+        ----------
+        origins, destinations : GeoSeries, GeoDataFrame or array_like
+            Points in WGS-84 (an (n, 2) array: lon/lat degrees).
+        chunk : int
+            Destinations per Dijkstra batch (memory: ``chunk`` x graph nodes float64).
+
+        Returns
+        -------
+        ndarray
+            (len(origins), len(destinations)) seconds, ``inf`` where unreachable.
+
+        Raises
+        ------
+        InvalidQuery
+            (a ValueError) naming ``origins`` or ``destinations`` and the row: geometries that
+            are not points, coordinates that are not finite or out of range.
         """
         o = self._points_xy(origins, "origins")
         d = self._points_xy(destinations, "destinations")
         pts = np.vstack([o, d])
-        node_xy, ra, rb, rlen, rspeed, acc_a, acc_b, acc_len, vnode, _, rdir = _insert_points(
+        node_xy, ra, rb, rlen, rspeed, acc_a, acc_b, acc_len, vnode, _, rdir = insert_points(
             self.node_xy, self.ra, self.rb, self.rlen, self.rspeed, pts, self.seg_tree, self.rdir)
         ea = np.concatenate([ra, self.ea[len(self.ra):], acc_a])
         eb = np.concatenate([rb, self.eb[len(self.ra):], acc_b])
         et = np.concatenate([rlen / (rspeed / 3.6), self.e_time[len(self.ra):], acc_len / self._offroad_mps])
         ed = np.concatenate([rdir, self.e_dir[len(self.ra):], np.zeros(len(acc_a), dtype=np.int8)])
-        g = _csr(ea, eb, et, len(node_xy), ed)
+        g = adjacency(ea, eb, et, len(node_xy), ed)
         g = g.T.tocsr() if self.oneway else g  # from each destination backwards: origin -> destination
         on, dn = vnode[:len(o)], vnode[len(o):]
         out = np.empty((len(o), len(d)))
@@ -391,6 +500,28 @@ class RoadNetwork:
         from the station at the off-road speed. Unreachable land between roads is not swallowed.
         Columns: station_id, name, kind, threshold_s, area_km2, geometry; with ``dissolve`` one
         row per threshold (station_id None, ``stations`` = how many were merged).
+
+        Parameters
+        ----------
+        thresholds_s : iterable of float
+            Travel times, seconds (positive).
+        kinds, sector
+            Station filter, as for :meth:`nearest`.
+        buffer_m : float
+            Width in metres of the buffer round the reached road pieces.
+        dissolve : bool
+            Merge the stations' polygons per threshold.
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            Polygons in WGS-84, areas in km².
+
+        Raises
+        ------
+        InvalidQuery
+            (a ValueError) for thresholds that are not positive numbers of seconds, or an unknown
+            kind or sector.
         """
         thr = sorted({float(t) for t in thresholds_s})
         if not thr or any(not np.isfinite(t) or t <= 0 for t in thr):
@@ -404,7 +535,7 @@ class RoadNetwork:
             dist = dijkstra(self.csr, directed=True, indices=int(self.station_node[r]), limit=thr[-1])
             da, db = dist[self.ra], dist[self.rb]
             for t in thr:
-                lines = _reached_pieces(A, B, da, db, self.rtime, t)
+                lines = reached_pieces(A, B, da, db, self.rtime, t)
                 sxy = self.index.xy[r]
                 walk = shapely.buffer(shapely.points(sxy), min(t * self._offroad_mps, 5000.0), quad_segs=8)
                 # buffering each piece then a cascaded union is several times faster than
@@ -429,233 +560,4 @@ class RoadNetwork:
         return gdf[cols].to_crs(WGS84)
 
 
-# --- building blocks -----------------------------------------------------------------------------
-
-def _road_parts(roads: gpd.GeoDataFrame, crs: CRS, default_kmh: float
-                ) -> tuple[NDArray[np.object_], NDArray[np.float64], NDArray[np.int8]]:
-    """Single LineStrings in ``crs``, their speeds (km/h) and directions (0 both ways, 1 along the
-    line only, 2 against it only: ``oneway`` F / T, anything else two-way)."""
-    r = roads[roads.geometry.notna() & ~roads.geometry.is_empty]
-    if len(r) == 0:
-        raise ValueError("the roads layer has no line geometries")
-    speeds = []
-    for sp, cls in zip(r["speed_kmh"] if "speed_kmh" in r else [None] * len(r),
-                       r["class"] if "class" in r else [None] * len(r)):
-        v = sp if sp is not None and not pd.isna(sp) else ROAD_SPEEDS_KMH.get(str(cls).strip().lower(),
-                                                                         ROAD_SPEEDS_KMH.get(str(cls).strip(),
-                                                                                             default_kmh))
-        if not (np.isfinite(v) and v > 0):
-            raise ValueError(f"road speed must be > 0 km/h, got {v!r}")
-        speeds.append(float(v))
-    ow = (r["oneway"].astype(str).str.strip().str.upper().to_numpy() if "oneway" in r
-          else np.full(len(r), "B", dtype=object))
-    dirs = np.where(ow == "F", 1, np.where(ow == "T", 2, 0)).astype(np.int8)
-    geoms = r.geometry.to_crs(crs).to_numpy()
-    parts, idx = shapely.get_parts(geoms, return_index=True)
-    keep = shapely.get_type_id(parts) == 1  # LineString
-    return parts[keep], np.asarray(speeds)[idx[keep]], dirs[idx[keep]]
-
-
-def _node(parts: NDArray[np.object_], speeds: NDArray[np.float64], dirs: NDArray[np.int8] | None = None
-          ) -> tuple[NDArray[np.object_], NDArray[np.float64], NDArray[np.int8]]:
-    """Split lines at every crossing/touch; each piece keeps the speed of the fastest road on it
-    and the direction of a one-way road on it (two-way when any road on it is)."""
-    dirs = np.zeros(len(parts), dtype=np.int8) if dirs is None else dirs
-    pieces = shapely.get_parts(shapely.node(shapely.multilinestrings(parts)))
-    if len(pieces) == 0:
-        return pieces, np.zeros(0), np.zeros(0, dtype=np.int8)
-    mid = shapely.line_interpolate_point(pieces, 0.5, normalized=True)
-    tree = shapely.STRtree(parts)
-    src, dst = tree.query(mid, predicate="dwithin", distance=0.01)
-    sp = np.zeros(len(pieces))
-    np.maximum.at(sp, src, speeds[dst])
-    missing = sp == 0
-    if missing.any():  # numerical corner case: use the nearest road
-        _, near = tree.query_nearest(mid[missing])
-        sp[missing] = speeds[near]
-    pdir = np.zeros(len(pieces), dtype=np.int8)
-    one = dirs[dst] != 0
-    if one.any():
-        two_way = np.zeros(len(pieces), dtype=bool)
-        np.logical_or.at(two_way, src, ~one)
-        s1, d1 = src[one], dst[one]
-        # noding may reverse a piece: compare its ends' positions along the source road
-        p0 = shapely.line_locate_point(parts[d1], shapely.get_point(pieces[s1], 0))
-        p1 = shapely.line_locate_point(parts[d1], shapely.get_point(pieces[s1], -1))
-        same = p1 >= p0
-        dd = dirs[d1]
-        pdir[s1] = np.where(same, dd, 3 - dd)
-        pdir[two_way] = 0
-    return pieces, sp, pdir
-
-
-def _segments(parts: NDArray[np.object_], speeds: NDArray[np.float64], dirs: NDArray[np.int8] | None = None):
-    """Nodes (unique vertices, metres) and deduplicated two-point segments of the lines, with each
-    segment's direction (0 both, 1 lo->hi only, 2 hi->lo only)."""
-    dirs = np.zeros(len(parts), dtype=np.int8) if dirs is None else dirs
-    coords, owner = shapely.get_coordinates(parts, return_index=True)
-    key = np.round(coords, 3)
-    node_xy, inv = np.unique(key, axis=0, return_inverse=True)
-    inv = inv.ravel()
-    same = owner[1:] == owner[:-1]
-    a, b = inv[:-1][same], inv[1:][same]
-    sp = speeds[owner[:-1][same]]
-    dr = dirs[owner[:-1][same]]
-    ok = a != b
-    a, b, sp, dr = a[ok], b[ok], sp[ok], dr[ok]
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    dr = np.where((dr != 0) & (a > b), 3 - dr, dr).astype(np.int8)  # relative to lo -> hi
-    length = np.hypot(*(node_xy[hi] - node_xy[lo]).T) / tm_scale_correction(node_xy[lo], node_xy[hi])
-    time = length / sp
-    order = np.lexsort((time, hi, lo))  # fastest first within each node pair
-    lo, hi, sp, length, dr = lo[order], hi[order], sp[order], length[order], dr[order]
-    first = np.ones(len(lo), dtype=bool)
-    first[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
-    # a pair given by roads of different directions is open both ways
-    grp = np.cumsum(first) - 1
-    lo_dir = np.full(int(first.sum()), -1, dtype=np.int8)
-    mixed = np.zeros(int(first.sum()), dtype=bool)
-    fd = dr[first]
-    mixed_any = dr != fd[grp]
-    np.logical_or.at(mixed, grp, mixed_any)
-    lo_dir = np.where(mixed, 0, fd).astype(np.int8)
-    return node_xy, lo[first], hi[first], length[first], sp[first], lo_dir
-
-
-def _foot(node_xy, ra, rb, xy, seg) -> tuple[NDArray, NDArray]:
-    """Fraction ``t`` along segments ``seg`` of the feet of ``xy`` and the ground distances
-    (metres, projected lengths scale-corrected like every length in the graph)."""
-    A, B = node_xy[ra[seg]], node_xy[rb[seg]]
-    AB = B - A
-    den = np.einsum("ij,ij->i", AB, AB)
-    t = np.clip(np.einsum("ij,ij->i", xy - A, AB) / np.where(den > 0, den, 1.0), 0.0, 1.0)
-    foot = A + t[:, None] * AB
-    return t, np.hypot(*(xy - foot).T) / tm_scale_correction(xy, foot)
-
-
-def _snap(node_xy, ra, rb, xy, tree) -> _Snap:
-    """Every nearest segment of each point (ties within :data:`_TIE_M`), as pairs."""
-    pts = shapely.points(xy)
-    _, d0 = tree.query_nearest(pts, all_matches=False, return_distance=True)  # planar metres
-    pt, seg = tree.query(pts, predicate="dwithin", distance=d0 * (1 + 1e-9) + 2 * _TIE_M)
-    t, d = _foot(node_xy, ra, rb, xy[pt], seg)
-    best = np.full(len(xy), np.inf)
-    np.minimum.at(best, pt, d)
-    keep = d <= best[pt] + _TIE_M
-    return _Snap(pt[keep].astype(np.int64), seg[keep].astype(np.int64), t[keep], d[keep], best)
-
-
-def _insert_points(node_xy, ra, rb, rlen, rspeed, pts_xy, tree, rdir=None):
-    """Attach points to the graph: split their nearest segments at the snap feet and give each
-    point its own node joined to its foot (or feet, when segments tie) by off-road access edges.
-
-    Returns (node_xy, ra, rb, rlen, rspeed, access_a, access_b, access_len, point_node, snap, rdir):
-    the new nodes and road segments, the access edges (foot node, point node, metres), the node
-    of each point, the snap pairs and the segments' directions (pieces keep their segment's).
-    """
-    n_nodes = len(node_xy)
-    rdir = np.zeros(len(ra), dtype=np.int8) if rdir is None else rdir
-    if len(pts_xy) == 0:
-        e = np.zeros(0, dtype=np.int64)
-        z = np.zeros(0)
-        return node_xy, ra, rb, rlen, rspeed, e, e, z, e, _Snap(e, e, z, z, z), rdir
-    s = _snap(node_xy, ra, rb, pts_xy, tree)
-    attach = np.empty(len(s.pt), dtype=np.int64)  # foot node of each (point, segment) pair
-    new_xy: list[NDArray] = []
-    drop = np.zeros(len(ra), dtype=bool)
-    add_a: list[int] = []
-    add_b: list[int] = []
-    add_len: list[float] = []
-    add_sp: list[float] = []
-    add_dir: list[int] = []
-    order = np.argsort(s.seg, kind="stable")
-    segs = s.seg[order]
-    starts = np.flatnonzero(np.r_[True, segs[1:] != segs[:-1]])
-    for lo, hi in zip(starts, np.r_[starts[1:], len(segs)]):
-        g = int(segs[lo])
-        a, b, L = int(ra[g]), int(rb[g]), float(rlen[g])
-        pts = order[lo:hi]
-        pos = s.t[pts] * L  # metres from a
-        chain = [(0.0, a)]
-        for p in pts[np.argsort(pos, kind="stable")]:
-            m = float(s.t[p] * L)
-            if m <= _SPLIT_EPS_M:
-                attach[p] = a
-            elif m >= L - _SPLIT_EPS_M:
-                attach[p] = b
-            elif m - chain[-1][0] <= _SPLIT_EPS_M:
-                attach[p] = chain[-1][1]
-            else:
-                node = n_nodes + len(new_xy)
-                new_xy.append(node_xy[a] + (node_xy[b] - node_xy[a]) * (m / L))
-                chain.append((m, node))
-                attach[p] = node
-        if len(chain) > 1:
-            drop[g] = True
-            chain.append((L, b))
-            for (m0, u), (m1, v) in pairwise(chain):
-                if m1 - m0 > 0:
-                    add_a.append(u)
-                    add_b.append(v)
-                    add_len.append(m1 - m0)
-                    add_sp.append(float(rspeed[g]))
-                    add_dir.append(int(rdir[g]))  # the chain runs a -> b like its segment
-    all_xy = np.vstack([node_xy, np.asarray(new_xy).reshape(-1, 2), pts_xy])
-    point_node = np.arange(n_nodes + len(new_xy), len(all_xy), dtype=np.int64)
-    keep = ~drop
-    ra2 = np.concatenate([ra[keep], np.asarray(add_a, dtype=np.int64)])
-    rb2 = np.concatenate([rb[keep], np.asarray(add_b, dtype=np.int64)])
-    rlen2 = np.concatenate([rlen[keep], np.asarray(add_len, dtype=float)])
-    rsp2 = np.concatenate([rspeed[keep], np.asarray(add_sp, dtype=float)])
-    rdir2 = np.concatenate([rdir[keep], np.asarray(add_dir, dtype=np.int8)])
-    # one access edge per (foot, point): a point on a vertex shared by two segments ties twice
-    acc_b = point_node[s.pt]
-    order = np.lexsort((s.dist_m, acc_b, attach))
-    first = order[np.r_[True, (attach[order][1:] != attach[order][:-1]) | (acc_b[order][1:] != acc_b[order][:-1])]]
-    return all_xy, ra2, rb2, rlen2, rsp2, attach[first], acc_b[first], s.dist_m[first], point_node, s, rdir2
-
-
-def _csr(a: NDArray, b: NDArray, w: NDArray, n: int, d: NDArray | None = None) -> csr_matrix:
-    """Sparse adjacency with weights ``w`` (at least :data:`_MIN_EDGE_S`): a->b and b->a, or only
-    a->b where ``d`` is 1 and only b->a where it is 2 (one-way roads)."""
-    w = np.maximum(np.asarray(w, dtype=float), _MIN_EDGE_S)
-    if d is None or not (np.asarray(d) != 0).any():
-        return csr_matrix((np.concatenate([w, w]), (np.concatenate([a, b]), np.concatenate([b, a]))),
-                          shape=(n, n))
-    d = np.asarray(d)
-    f, r = d != 2, d != 1  # forward a->b allowed, reverse b->a allowed
-    return csr_matrix((np.concatenate([w[f], w[r]]), (np.concatenate([a[f], b[r]]), np.concatenate([b[f], a[r]]))),
-                      shape=(n, n))
-
-
-def _accumulate(pred: NDArray[np.int64], w: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Sum per-edge weights ``w[v]`` (edge pred[v]-v) from each node back to its tree root.
-
-    Pointer jumping: O(log depth) vectorised passes instead of a walk per node.
-    """
-    acc = w.copy()
-    p = np.where(pred >= 0, pred, -1)
-    active = p >= 0
-    while active.any():
-        pa = p[active]
-        new_acc = acc.copy()
-        new_acc[active] += acc[pa]
-        new_p = p.copy()
-        new_p[active] = p[pa]
-        acc, p = new_acc, new_p
-        active = p >= 0
-    return acc
-
-
-def _reached_pieces(A: NDArray, B: NDArray, da: NDArray, db: NDArray, T: NDArray, t: float
-                    ) -> NDArray:
-    """(m, 2, 2) segment pieces reachable within ``t`` seconds given end times ``da``, ``db``."""
-    ra_ = np.where(np.isfinite(da), t - da, -1.0)  # time left on arrival at A
-    rb_ = np.where(np.isfinite(db), t - db, -1.0)
-    full = (ra_ >= T) | (rb_ >= T) | ((ra_ >= 0) & (rb_ >= 0) & (ra_ + rb_ >= T))
-    pieces = [np.stack([A[full], B[full]], axis=1)]
-    for left, P, Q in ((ra_, A, B), (rb_, B, A)):
-        part = ~full & (left > 0)
-        f = (left[part] / T[part])[:, None]
-        pieces.append(np.stack([P[part], P[part] + f * (Q[part] - P[part])], axis=1))
-    return np.concatenate(pieces, axis=0)
+__all__ = ["DEFAULT_ROAD_KMH", "WALKING_KMH", "RoadNetwork", "RoadResult"]

@@ -18,6 +18,7 @@ import base64
 import hashlib
 import io
 import json
+import re
 import sys
 import tarfile
 import urllib.request
@@ -226,15 +227,52 @@ if __name__ == "__main__":
     raise SystemExit(main())
 
 
-def write_standalone(m: Any, path: str | Path) -> Path:
-    """Write map ``m`` to ``path`` as a page that works from disk (``file://``) or a plain web
-    server, with no internet: the vendored assets are copied beside it into ``static/`` and the
-    page's links point there (relative URLs). Returns the path written."""
-    import shutil
+_INLINE_PREFIX = "gs-inline-asset"
+_ASSET_TAG = re.compile(r'<script src="gs-inline-asset/(vendor/[^"]+)"></script>'
+                        r'|<link rel="stylesheet" href="gs-inline-asset/(vendor/[^"]+)"\s*/?>')
+_CSS_URL = re.compile(r"url\((['\"]?)([^)'\"]+)\1\)")
+_MIME = {".png": "image/png", ".gif": "image/gif", ".svg": "image/svg+xml", ".woff2": "font/woff2"}
 
+
+def _inline_css(css: str, css_path: Path) -> str:
+    """``url(relative)`` in a vendored stylesheet replaced by ``data:`` URIs of the files."""
+    def sub(m: re.Match) -> str:
+        ref = m.group(2)
+        if ref.startswith(("data:", "#", "http:", "https:", "//")):
+            return m.group(0)
+        f = (css_path.parent / ref.split("?", 1)[0].split("#", 1)[0]).resolve()
+        if STATIC_DIR.resolve() not in f.parents or not f.is_file():
+            return m.group(0)
+        mime = _MIME.get(f.suffix.lower(), "application/octet-stream")
+        return f"url(data:{mime};base64,{base64.b64encode(f.read_bytes()).decode('ascii')})"
+
+    return _CSS_URL.sub(sub, css)
+
+
+def inline_assets(html: str) -> str:
+    """A page rendered with assets under the ``gs-inline-asset`` prefix, with each vendored
+    script/stylesheet written into the page (images in stylesheets as ``data:`` URIs)."""
+    def sub(m: re.Match) -> str:
+        rel = m.group(1) or m.group(2)
+        f = (STATIC_DIR / rel).resolve()
+        if VENDOR_DIR.resolve() not in f.parents or not f.is_file():
+            raise UnservedAssetError(f"the page links {rel}, which is not a vendored file")
+        text = f.read_text(encoding="utf-8")
+        if m.group(1):
+            return "<script>" + text.replace("</script", "<\\/script") + "</script>"
+        return "<style>" + _inline_css(text, f).replace("</style", "<\\/style") + "</style>"
+
+    return _ASSET_TAG.sub(sub, html)
+
+
+def write_standalone(m: Any, path: str | Path) -> Path:
+    """Write map ``m`` to ``path`` as ONE self-contained page that works from disk (``file://``)
+    or any web server with no internet: Leaflet and the plugins are written into the page and
+    their images inlined as ``data:`` URIs; nothing is written beside it (only tiles still come
+    from outside). Returns the path written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    localize(m, "static")
-    shutil.copytree(VENDOR_DIR, path.parent / "static" / "vendor", dirs_exist_ok=True)
-    path.write_text(m.get_root().render(), encoding="utf-8")
+    localize(m, _INLINE_PREFIX)
+    html = inline_assets(m.get_root().render())
+    path.write_text(html, encoding="utf-8")
     return path

@@ -424,7 +424,7 @@ def assignment_map(ds, result: Any = None, *, sector: str | None = None, group: 
     krows = [("line", kcol[k], kname[k]) for k in kids if k in shown_k and k in set(t_k.values())]
     filt = [f"{lab}: {val}" for lab, val in ((t["sector"], sector), (t["group"], gname.get(group or "")),
                                             (t["committee"], kname.get(committee or ""))) if val]
-    head = f'<div class="gs-title">{esc(ds.name)} · {esc(t["title"])}</div>'
+    head = ""  # the title rides in the box's summary line (collapsible panel)
     if result is None:
         head += f'<div class="gs-note">{esc(t["current"])}</div>'
     elif compare:
@@ -437,7 +437,7 @@ def assignment_map(ds, result: Any = None, *, sector: str | None = None, group: 
         head += f'<div class="gs-note">{esc(t["filter"])}: {esc("；".join(filt))}</div>'
     head += f'<div class="gs-note">{esc(t["hint"])}</div>'
     add_box(m, head + legend_html(t["legend"], rows[:30]) + legend_html(t["legend_k"], krows[:30]),
-            position="bottomright", css_class="gs-legend-box")
+            position="bottomright", css_class="gs-legend-box", summary=f"{ds.name} · {t['title']}")
     return finish(m, prefix=static_prefix)
 
 

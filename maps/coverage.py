@@ -312,13 +312,13 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
         mode_note = f"（{t['road']}）" if lang == "zh" else f" ({t['road']})"
     size_note = ("圆点大小表示人口" if lang == "zh" else "dot size: population")
     add_box(m, legend_html(t["legend_st"], rows) + legend_html(t["legend_v"] + mode_note, scale)
-            + f'<div class="gs-note">{esc(size_note)}</div>', position="bottomright", css_class="gs-legend-box")
+            + f'<div class="gs-note">{esc(size_note)}</div>', position="bottomright", css_class="gs-legend-box",
+            summary="图例" if lang == "zh" else "Legend")
 
     # summary: population covered per threshold + top gaps
     wts = vw.weights
     total = int(round(wts.sum()))
-    head = (f'<div class="gs-title">{esc(ds.name)} · {esc(t["summary"])}</div>'
-            f'<table><tr><th>{esc(t["threshold"])}</th><th>{esc(t["covered"])}</th><th>{esc(t["share"])}</th></tr>')
+    head = (f'<table><tr><th>{esc(t["threshold"])}</th><th>{esc(t["covered"])}</th><th>{esc(t["share"])}</th></tr>')
     body = []
     for thr in thresholds:
         cov = int(round(wts[measure <= thr].sum()))
@@ -338,5 +338,6 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
         gl.append(f"<li>{esc(v['name'].iloc[i])}（{esc(tnames.get(v['township_id'].iloc[i], ''))}）"
                   f" {int(pop[i]):,} · {esc(_fmt_measure(measure[i], mode, lang) or '–')}</li>")
     gl.append("</ol>")
-    add_box(m, head + "".join(body) + "".join(gl), position="bottomleft", css_class="gs-summary")
+    add_box(m, head + "".join(body) + "".join(gl), position="bottomleft", css_class="gs-summary",
+            summary=f"{ds.name} · {t['summary']}")
     return finish(m, prefix=static_prefix)

@@ -20,6 +20,7 @@ from shapely.geometry import Point
 
 from geo_service.coverage import village_weights
 from geo_service.domain import STATION_KIND_LABELS, STATION_KINDS
+from geo_service.glossary import value_label
 
 from .coverage import (
     BAND_COLOURS,
@@ -91,13 +92,8 @@ def proposed_sites(gap_result: Any) -> gpd.GeoDataFrame:
     return g
 
 
-def gaps_map(ds, gap_result: Any, *, threshold_m: float | None = None, lang: str = "zh", tiles: str = "osm",
-             tianditu_key: str | None = None, static_prefix: str = "/static") -> folium.Map:
-    """Map of a gap-closing proposal: current stations, proposed contact points, the service
-    area (``threshold_m`` metres, default the result's threshold or 10 km) before and after, and
-    villages marked covered now / newly covered / still uncovered, with population totals."""
-    check_lang(lang)
-    t = T[lang]
+def gap_threshold_m(gap_result: Any, threshold_m: float | None = None) -> float:
+    """The straight-line threshold (metres) to draw: ``threshold_m``, else the result's, else 10 km."""
     params = _get(gap_result, "params") or {}
     if threshold_m is None:
         threshold_m = _get(gap_result, "threshold_m") or params.get("threshold_m")
@@ -106,7 +102,39 @@ def gaps_map(ds, gap_result: Any, *, threshold_m: float | None = None, lang: str
             raise ValueError("the gap result used road time (seconds); gaps_map draws straight-line "
                              "coverage: pass threshold_m (metres)")
         threshold_m = params["threshold"]
-    thr = float(threshold_m if threshold_m is not None else 10000.0)
+    return float(threshold_m if threshold_m is not None else 10000.0)
+
+
+def coverage_change(ds, sites: gpd.GeoDataFrame, threshold_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per village (``ds.villages`` order) its status with the proposed ``sites`` at
+    ``threshold_m`` metres straight line: ``"b"`` covered now, ``"a"`` newly covered, ``"u"``
+    still uncovered; and per site the population newly covered whose nearest site it is."""
+    v = ds.villages.reset_index(drop=True)
+    vxy = ds.xy_m("villages")
+    sxy = ds.xy_m("stations")
+    sm = sites.geometry.to_crs(ds.metric_crs)
+    pxy = np.column_stack([sm.x, sm.y]) if len(sites) else np.zeros((0, 2))
+    d_before = cKDTree(sxy).query(vxy)[0] if len(sxy) and len(vxy) else np.full(len(vxy), np.inf)
+    allxy = np.vstack([sxy, pxy])
+    d_after = cKDTree(allxy).query(vxy)[0] if len(allxy) and len(vxy) else np.full(len(vxy), np.inf)
+    status = np.where(d_before <= threshold_m, "b", np.where(d_after <= threshold_m, "a", "u"))
+    pop = pd.to_numeric(v["population"]).fillna(0).astype(np.int64).to_numpy()
+    gain = np.zeros(len(sites), dtype=np.int64)
+    if len(sites) and len(vxy):
+        near = cKDTree(pxy).query(vxy)[1]
+        for i in np.flatnonzero(status == "a"):
+            gain[near[i]] += pop[i]
+    return status, gain
+
+
+def gaps_map(ds, gap_result: Any, *, threshold_m: float | None = None, lang: str = "zh", tiles: str = "osm",
+             tianditu_key: str | None = None, static_prefix: str = "/static") -> folium.Map:
+    """Map of a gap-closing proposal: current stations, proposed contact points, the service
+    area (``threshold_m`` metres, default the result's threshold or 10 km) before and after, and
+    villages marked covered now / newly covered / still uncovered, with population totals."""
+    check_lang(lang)
+    t = T[lang]
+    thr = gap_threshold_m(gap_result, threshold_m)
     datum = tile_datum(tiles)
     sites = proposed_sites(gap_result)
     m = base_map(county_bounds(ds), tiles=tiles, lang=lang, tianditu_key=tianditu_key,
@@ -126,15 +154,8 @@ def gaps_map(ds, gap_result: Any, *, threshold_m: float | None = None, lang: str
                   name=f"{name} {km(thr, lang)}", show=show).add_to(m)
 
     v = ds.villages.reset_index(drop=True)
-    vxy = ds.xy_m("villages")
-    sxy = ds.xy_m("stations")
-    sm = sites.geometry.to_crs(ds.metric_crs)
-    pxy = np.column_stack([sm.x, sm.y]) if len(sites) else np.zeros((0, 2))
-    d_before = cKDTree(sxy).query(vxy)[0] if len(sxy) and len(vxy) else np.full(len(vxy), np.inf)
-    allxy = np.vstack([sxy, pxy])
-    d_after = cKDTree(allxy).query(vxy)[0] if len(allxy) and len(vxy) else np.full(len(vxy), np.inf)
-    cov_b, cov_a = d_before <= thr, d_after <= thr
-    status = np.where(cov_b, "b", np.where(cov_a, "a", "u"))
+    status, gain = coverage_change(ds, sites, thr)
+    cov_b, cov_a = status == "b", status != "u"
     label = {"b": t["covered_now"], "a": t["newly"], "u": t["still"]}
     colour = {"b": BAND_COLOURS[0], "a": "#2b8cbe", "u": BAND_COLOURS[3]}
     pop = pd.to_numeric(v["population"]).fillna(0).astype(np.int64).to_numpy()
@@ -148,12 +169,6 @@ def gaps_map(ds, gap_result: Any, *, threshold_m: float | None = None, lang: str
                               "fields": [t["township"], t["population"], t["status"]]}, name=t["villages"])
     villages.add_to(m)
     station_layer(ds, lang=lang, datum=datum).add_to(m)
-    # gain per proposed site: population of villages whose nearest site is it and newly covered
-    gain = np.zeros(len(sites), dtype=np.int64)
-    if len(sites) and len(vxy):
-        near = cKDTree(pxy).query(vxy)[1]
-        for i in np.flatnonzero(status == "a"):
-            gain[near[i]] += pop[i]
     sfc = feature_collection(sites.geometry.to_numpy(), sites["name"].tolist(), classes=["p"] * len(sites),
                              values=[[int(g)] for g in gain], search=sites["name"].astype(str).tolist(), datum=datum)
     proposed = DataLayer(sfc, {"styles": {"p": {"symbol": "✚", "color": "#e6550d", "size": 22}},
@@ -169,8 +184,7 @@ def gaps_map(ds, gap_result: Any, *, threshold_m: float | None = None, lang: str
         return f"{100.0 * x / total:.1f}%" if total else "–"
 
     pb, pa = int(round(wts[cov_b].sum())), int(round(wts[cov_a].sum()))
-    box = (f'<div class="gs-title">{esc(ds.name)} · {esc(t["title"])} ({esc(km(thr, lang))})</div>'
-           f'<table><tr><th></th><th>{esc(t["pop"])}</th><th>{esc(t["share"])}</th></tr>'
+    box = (f'<table><tr><th></th><th>{esc(t["pop"])}</th><th>{esc(t["share"])}</th></tr>'
            f'<tr><td>{esc(t["before_h"])}</td><td>{pb:,}</td><td>{share(pb)}</td></tr>'
            f'<tr><td>{esc(t["after_h"])}</td><td>{pa:,}</td><td>{share(pa)}</td></tr></table>'
            f'<div class="gs-note">{esc(t["n"])}: {len(sites)} {esc(t["unit"])}</div>')
@@ -178,14 +192,15 @@ def gaps_map(ds, gap_result: Any, *, threshold_m: float | None = None, lang: str
         box += f'<div class="gs-note">{esc(vw.note)}</div>'
     status = _get(gap_result, "status")
     if isinstance(status, str):
-        box += f'<div class="gs-note">{esc(t["solver"])}: {esc(status)}</div>'
-    add_box(m, box, position="bottomleft", css_class="gs-summary")
+        box += f'<div class="gs-note">{esc(t["solver"])}: {esc(value_label("outcome", status, lang))}</div>'
+    add_box(m, box, position="bottomleft", css_class="gs-summary",
+            summary=f"{ds.name} · {t['title']} ({km(thr, lang)})")
     kinds = [(STATION_STYLE[k]["symbol"], STATION_STYLE[k]["color"], STATION_KIND_LABELS[k][lang])
              for k in STATION_KINDS]
     add_box(m, legend_html(t["stations"], kinds)
             + legend_html(t["villages"], [("circle", colour[k], label[k]) for k in "bau"])
             + legend_html(t["proposed"], [("✚", "#e6550d", t["site"])]), position="bottomright",
-            css_class="gs-legend-box")
+            css_class="gs-legend-box", summary="图例" if lang == "zh" else "Legend")
     return finish(m, prefix=static_prefix)
 
 

@@ -248,12 +248,48 @@ def base_map(bounds: Sequence[float], *, tiles: str = "osm", lang: str = "zh",
     minx, miny, maxx, maxy = (float(b) for b in bounds)
     if datum == "gcj02":
         (minx, maxx), (miny, maxy) = wgs84_to_gcj02(np.array([minx, maxx]), np.array([miny, maxy]))
-    m.fit_bounds([[float(miny), float(minx)], [float(maxy), float(maxx)]])
+    FitPadded([[float(miny), float(minx)], [float(maxy), float(maxx)]]).add_to(m)
     m.get_root().header.add_child(Literal(f"<style>{RUNTIME_CSS}</style>"), name="gs_css")
     m.get_root().header.add_child(Literal(f"<script>{RUNTIME_JS}</script>"), name="gs_js")
     m.get_root().html.add_child(Literal(f'<div class="gs-datum" hidden data-datum="{esc(datum)}"></div>'),
                                 name="gs_datum")
     return m
+
+
+class FitPadded(MacroElement):
+    """Fit the map to ``bounds`` ([[south, west], [north, east]]) leaving room for the open boxes
+    (summary on the left, legend on the right) on a wide screen; on a small one the runtime folds
+    the boxes instead (``gs.fitPadded``). Renders numbers and the map's name only."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        gs.fitPadded({{ this._parent.get_name() }}, {{ this.bounds_js }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, bounds: Sequence[Sequence[float]]):
+        super().__init__()
+        self._name = "FitPadded"
+        vals = [[float(x) for x in pair] for pair in bounds]
+        if len(vals) != 2 or any(len(p) != 2 or not all(math.isfinite(x) for x in p) for p in vals):
+            raise ValueError(f"bounds must be [[south, west], [north, east]] finite degrees, got {bounds!r}")
+        self.bounds_js = js_json(vals)
+
+
+class FoldOnSmall(MacroElement):
+    """On a small screen, turn the map's expanded layer control into Leaflet's folded button
+    (``gs.foldControl``), so it does not cover a third of a phone's map. Names only."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        gs.foldControl({{ this._parent.get_name() }}, {{ this.control.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, control: folium.LayerControl):
+        super().__init__()
+        self._name = "FoldOnSmall"
+        self.control = control
 
 
 # --- GeoJSON --------------------------------------------------------------------------------------------
@@ -415,14 +451,21 @@ class NameSearch(JSCSSMixin, MacroElement):
 BOX_POSITIONS = ("bottomright", "bottomleft", "topright", "topleft")
 
 
-def add_box(m: folium.Map, inner_html: str, *, position: str = "bottomright", css_class: str = "") -> None:
+def add_box(m: folium.Map, inner_html: str, *, position: str = "bottomright", css_class: str = "",
+            summary: str | None = None) -> None:
     """Add a fixed box of (already escaped) HTML to the map page at ``position``.
 
+    ``summary`` (plain text, escaped here): the box is a ``<details>`` whose ``<summary>`` line
+    folds it away (no script needed); the page runtime folds such boxes on small screens.
     The markup is emitted verbatim (:class:`Literal`), never rendered as a template."""
     if position not in BOX_POSITIONS:
         raise ValueError(f"position must be one of {', '.join(BOX_POSITIONS)}, got {position!r}")
-    m.get_root().html.add_child(Literal(
-        f'<div class="gs-box gs-{position} {esc(css_class)}">{inner_html}</div>'))
+    if summary is None:
+        markup = f'<div class="gs-box gs-{position} {esc(css_class)}">{inner_html}</div>'
+    else:
+        markup = (f'<details class="gs-box gs-{position} gs-collapsible {esc(css_class)}" open>'
+                  f'<summary class="gs-title">{esc(summary)}</summary>{inner_html}</details>')
+    m.get_root().html.add_child(Literal(markup))
 
 
 def legend_html(title: str, rows: Iterable[tuple[str, str, str]]) -> str:
@@ -453,7 +496,9 @@ def finish(m: folium.Map, *, collapsed: bool = False, prefix: str = "/static", l
 
     ``lean``: load only Leaflet and the plugins in use, not Folium's jQuery/Bootstrap/Font Awesome.
     """
-    folium.LayerControl(collapsed=collapsed, position="topright").add_to(m)
+    control = folium.LayerControl(collapsed=collapsed, position="topright")
+    control.add_to(m)
+    FoldOnSmall(control).add_to(m)
     if lean:
         m.default_js = list(MAP_JS)
         m.default_css = list(MAP_CSS)
@@ -481,6 +526,10 @@ RUNTIME_CSS = """
  box-shadow:0 1px 4px rgba(0,0,0,.35);font:12px/1.4 "Helvetica Neue",Arial,"PingFang SC","Microsoft YaHei",sans-serif;
  max-height:45vh;overflow:auto;max-width:300px}
 .gs-title{font-weight:bold;margin:2px 0 4px}
+details.gs-box>summary{cursor:pointer;list-style-position:inside}
+details.gs-box:not([open]){padding:3px 8px}details.gs-box:not([open])>summary{margin:0}
+@media (max-width:640px),(max-height:480px){.gs-box{max-width:calc(100vw - 70px);max-height:40vh;font-size:11px}
+ .gs-topleft{left:50px}}
 .gs-row{display:flex;align-items:center;gap:6px;margin:2px 0}
 .gs-sw{display:inline-block;width:14px;height:14px;flex:none}
 .gs-sw-circle{background:var(--c);border-radius:50%}
@@ -561,8 +610,23 @@ var gs = (function () {
     var list = document.querySelectorAll('[data-c]');
     for (var i = 0; i < list.length; i++) { list[i].style.setProperty('--c', list[i].getAttribute('data-c')); }
   }
+  function small() { return window.innerWidth < 700 || window.innerHeight < 500; }
+  function fitPadded(map, bounds) {  // boxes out of the way: room for them when wide, folded when small
+    var boxes = document.querySelectorAll('details.gs-collapsible'), i;
+    if (small()) { for (i = 0; i < boxes.length; i++) { boxes[i].open = false; } }
+    var w = map.getSize().x, left = 0, right = 0;
+    var bl = document.querySelector('.gs-box.gs-bottomleft'), br = document.querySelector('.gs-box.gs-bottomright');
+    if (bl) { left = bl.offsetWidth + 20; }
+    if (br) { right = br.offsetWidth + 20; }
+    if (left + right > 0.5 * w) { left = 10; right = 10; }
+    map.fitBounds(bounds, {paddingTopLeft: [left, 10], paddingBottomRight: [right, 10]});
+  }
+  function foldControl(map, ctrl) {  // re-added folded: Leaflet wires the toggle button on add
+    if (!small() || ctrl.options.collapsed) { return; }
+    ctrl.remove(); ctrl.options.collapsed = true; ctrl.addTo(map);
+  }
   if (document.readyState === 'loading') { document.addEventListener('DOMContentLoaded', paint); } else { paint(); }
-  return {el: el, layer: layer, layerFrom: layerFrom};
+  return {el: el, layer: layer, layerFrom: layerFrom, fitPadded: fitPadded, foldControl: foldControl};
 })();
 """
 

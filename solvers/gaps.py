@@ -22,16 +22,20 @@ from typing import Any, Iterable, Sequence
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from scipy.spatial import cKDTree
 
 from geo_service.coverage import dataset_notes, village_weights
+from geo_service.jsonsafe import to_jsonable
 from geo_service.network import RoadNetwork
 
-from .location import LocationResult, max_coverage, p_median, set_cover
+from .location import LocationResult, covering_matrix, max_coverage, p_median, set_cover
 
 __all__ = ["GapClosingResult", "close_gaps", "gap_cost_matrix"]
 
 MODELS = ("lscp", "mclp", "pmedian")
 MODES = ("straight", "road")
+#: villages x sites above which close_gaps builds only the pairs within the threshold (sparse)
+SPARSE_ABOVE = 25_000_000
 
 
 @dataclass
@@ -73,16 +77,7 @@ class GapClosingResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe summary: parameters, solver status/objective/bound/gap and the three tables."""
-
-        def clean(v: Any) -> Any:
-            if isinstance(v, (np.integer,)):
-                return int(v)
-            if isinstance(v, (float, np.floating)):
-                return float(v) if np.isfinite(v) else None
-            if isinstance(v, (np.bool_,)):
-                return bool(v)
-            return v
-
+        clean = to_jsonable
         sol = self.solution.to_dict()
         return {
             "params": self.params, "weight": self.params.get("weight", "population"),
@@ -160,7 +155,7 @@ def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str =
                network: Any = None, *, threshold_s: float = 1800.0,
                fixed_kinds: Iterable[str] | None = None,
                report_thresholds: Sequence[float] | None = None,
-               capacity: float | None = None) -> GapClosingResult:
+               capacity: float | None = None, sparse: bool | None = None) -> GapClosingResult:
     """Propose new contact points so more villages lie within the service threshold.
 
     Args:
@@ -182,6 +177,10 @@ def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str =
         report_thresholds: thresholds for the before/after table (same unit as the mode);
             default half, 1x and 1.5x the threshold.
         capacity: optional population limit per new or existing point (MCLP and p-median).
+        sparse: build only the village-site pairs within the threshold (KD-tree in
+            ``ds.metric_crs``) instead of the dense matrix: memory linear in those pairs
+            (``mode="straight"``, LSCP and MCLP). Default: when villages x sites exceeds
+            ``SPARSE_ABOVE`` (a province).
 
     Raises:
         ValueError: unknown model/mode/candidates, ``k`` missing, or no candidates left.
@@ -209,11 +208,30 @@ def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str =
          "name": list(stations["name"]) + list(cand["name"]),
          "existing": [True] * len(stations) + [False] * len(cand)},
         geometry=list(stations.geometry) + list(cand.geometry), crs=villages.crs)
-    cost = gap_cost_matrix(ds, sites, mode, network)
     vw = village_weights(villages)  # persons, or 1 per village where the population is unknown
     pop = vw.weights
     nf = len(stations)
     fixed = np.arange(nf)
+    if sparse is None:
+        sparse = len(villages) * len(sites) > SPARSE_ABOVE
+    sparse = bool(sparse) and mode == "straight" and model in ("lscp", "mclp")
+    if sparse:
+        v_xy = ds.xy_m("villages")
+        s_xy = np.column_stack([*sites.to_crs(ds.metric_crs).geometry.pipe(lambda g: (g.x, g.y))])
+        cost = covering_matrix(v_xy, s_xy, threshold)
+    else:
+        cost = gap_cost_matrix(ds, sites, mode, network)
+
+    def nearest(cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cost to and index of the nearest site among ``cols``, per village (inf, -1: none)."""
+        cols = np.asarray(cols, int)
+        if len(cols) == 0:
+            return np.full(len(villages), np.inf), np.full(len(villages), -1)
+        if not sparse:
+            k = np.argmin(cost[:, cols], axis=1)
+            return cost[np.arange(len(villages)), cols[k]], cols[k]
+        d, k = cKDTree(s_xy[cols]).query(v_xy)
+        return d, cols[k]
     if model == "lscp":
         sol = set_cover(cost, threshold, weights=pop, fixed=fixed, time_limit=time_limit, seed=seed)
     elif model == "mclp":
@@ -227,11 +245,9 @@ def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str =
         sol = p_median(cost, p, weights=pop, fixed=fixed, capacity=capacity,
                        time_limit=time_limit, seed=seed)
     new = np.array([j for j in sol.selected if j >= nf], dtype=int)
-    before = cost[:, :nf].min(axis=1) if nf else np.full(len(villages), np.inf)
-    after = cost[:, np.concatenate([fixed, new])].min(axis=1) if (nf or len(new)) else before
+    before, _ = nearest(fixed)
+    after, nearest_after = nearest(np.concatenate([fixed, new]))
     # proposed points
-    nearest_after = np.concatenate([fixed, new])[np.argmin(cost[:, np.concatenate([fixed, new])], axis=1)] \
-        if (nf or len(new)) else np.full(len(villages), -1)
     rows = []
     for n_i, j in enumerate(new):
         c = cand.iloc[j - nf]
@@ -261,9 +277,7 @@ def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str =
                          "villages_uncovered_after": int((~ca & has_pop).sum())})
     coverage = pd.DataFrame(cov_rows)
     # uncovered villages with reasons
-    ncost = np.where(np.isfinite(cost), cost, np.inf)
-    near_j = np.argmin(ncost, axis=1)
-    near_c = ncost[np.arange(len(villages)), near_j]
+    near_c, near_j = nearest(np.arange(len(sites)))
     unc = []
     for i in np.flatnonzero((after > threshold) & has_pop):
         if near_c[i] > threshold:
@@ -293,6 +307,7 @@ def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str =
               "time_limit": time_limit, "seed": seed, "existing_sites": nf,
               "candidate_sites": len(cand), "capacity": capacity,
               "fixed_kinds": sorted(fixed_kinds) if fixed_kinds is not None else None,
-              "weight": vw.basis, "weight_note": vw.note, "notes": dataset_notes(ds)}
+              "weight": vw.basis, "weight_note": vw.note, "notes": dataset_notes(ds),
+              "sparse": sparse}
     return GapClosingResult(proposed, coverage, uncovered, sol, params, time.perf_counter() - t0)
 

@@ -329,7 +329,7 @@ def _tier_constituents(run: _Run) -> TierResult:
         tr.move_reasons[cid] = "too_far"
     tr.diagnostics += far_info.pop("diagnostics")
     tr.extra.update(far_info)
-    tr.extra["long_distances"], tr.extra["distance_km"] = _long_distances(run, tr.assignment)
+    tr.extra["long_distances"], tr.extra["distance_m"] = _long_distances(run, tr.assignment)
     if tr.extra["long_distances"]:
         n = sum(x["constituents"] for x in tr.extra["long_distances"])
         km = p.long_distance_m / 1000
@@ -392,7 +392,7 @@ def _far_constituents(run: _Run, ids: list[str], ll: np.ndarray, sec: np.ndarray
 def _long_distances(run: _Run, assignment: dict[str, str | None]
                     ) -> tuple[list[dict[str, Any]], dict[str, float]]:
     """Assigned constituents farther than ``long_distance_m`` (straight line) from their member, per
-    sector and township (largest count first), and every assigned constituent's straight-line km."""
+    sector and township (largest count first), and every assigned constituent's straight-line metres."""
     ds, p = run.ds, run.p
     pairs = [(c, m) for c, m in assignment.items() if m is not None and m in run.m_idx]
     if not pairs:
@@ -401,10 +401,10 @@ def _long_distances(run: _Run, assignment: dict[str, str | None]
     c_ix = _index_map(ds.constituents["id"].astype(str))
     cll = _lonlat(pts.iloc[[c_ix[c] for c, _ in pairs]])
     dist = np.hypot(*(run.costs.xy(cll) - run.costs.xy(run.m_ll[[run.m_idx[m] for _, m in pairs]])).T)
-    km = {c: round(float(d) / 1000, 2) for (c, _), d in zip(pairs, dist)}
+    line = {c: round(float(d)) for (c, _), d in zip(pairs, dist)}
     far = np.flatnonzero(dist > p.long_distance_m)
     if not len(far):
-        return [], km
+        return [], line
     _, t_name, t_cty = _places(ds)
     c_t = _constituent_township(ds)
     csec = dict(zip(ds.constituents["id"].astype(str), ds.constituents["sector"].astype(str)))
@@ -421,7 +421,7 @@ def _long_distances(run: _Run, assignment: dict[str, str | None]
                     "max_km": round(max(ds_) / 1000, 1), "mean_km": round(sum(ds_) / len(ds_) / 1000, 1),
                     "message": f"{s}: {len(ds_)} in {where} (up to {max(ds_) / 1000:.0f} km)",
                     "message_zh": f"{s}界别：{where} {len(ds_)} 名（最远 {max(ds_) / 1000:.0f} 公里）"})
-    return out, km
+    return out, line
 
 
 def _tier_stations(run: _Run, G: _Groups) -> TierResult:

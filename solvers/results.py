@@ -8,7 +8,6 @@ changed between two runs. :mod:`solvers.pipeline` produces them.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -16,6 +15,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from geo_service.jsonsafe import to_jsonable
 
 from . import assignment as A
 from .tables import result_layers, result_tables, write_xlsx
@@ -155,18 +156,7 @@ class TierResult:
         return cls(**{k: d.get(k) for k in cls.__dataclass_fields__ if k in d})
 
 
-def _json(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {str(k): _json(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_json(x) for x in v]
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        return None if not math.isfinite(float(v)) else float(v)
-    if isinstance(v, np.ndarray):
-        return _json(v.tolist())
-    return v
+_json = to_jsonable  # NaN/inf -> None, numpy -> Python (the one conversion)
 
 
 #: Status of a tier (and of a run) that had nothing to decide: no rows, or a layer it needs is empty.

@@ -15,32 +15,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-ZH: dict[str, str] = {
-    "member_id": "委员编号", "member_name": "委员", "sector": "界别", "group_id": "活动组编号",
-    "group_name": "界别活动组", "committee_id": "专委会编号", "committee_name": "专委会",
-    "station_id": "工作站编号", "station_name": "委员工作站", "station_kind": "站点类型",
-    "constituents": "联系群众数",
-    "villages": "责任村社区", "village_ids": "村社区编号", "n_villages": "村社区数",
-    "townships": "责任乡镇", "township_ids": "乡镇编号", "n_townships": "乡镇数",
-    "population": "覆盖人口", "uncovered_population": "未覆盖人口", "members": "委员数",
-    "groups": "入站活动组", "n_groups": "活动组数", "capacity": "容量", "over_capacity": "超出容量",
-    "sectors": "界别", "constituent_id": "群众编号", "village_id": "村社区编号",
-    "village_name": "村社区", "township_id": "乡镇编号", "township_name": "乡镇", "reason": "说明",
-    "groups_needed": "还需活动组数", "tier": "层级", "id": "编号", "previous": "原分配", "new": "新分配",
-    "status": "状态", "objective": "目标值", "bound": "下界", "gap": "间隙", "time_s": "用时(秒)",
-    "solver": "求解器", "diagnostics": "诊断", "moved": "调整数", "role": "职务",
-    "distance_km": "距离(公里)", "zone_villages": "责任区村社区数", "zone_population": "责任区人口",
-    "zone_constituents": "责任区群众数", "zone_mean_km": "责任区平均距离(公里)",
-    "zone_max_km": "责任区最远距离(公里)", "county": "县市区", "township": "乡镇", "max_km": "最远(公里)",
-    "mean_km": "平均(公里)",
-}
-ZH_M = {"total_m": "总距离(米)", "mean_m": "平均距离(米)", "max_m": "最远距离(米)", "cost_m": "距离(米)",
-        "unit": "单位"}
-ZH_S = {"total_s": "总用时(秒)", "mean_s": "平均用时(秒)", "max_s": "最长用时(秒)", "cost_s": "用时(秒)",
-        "unit": "单位"}
-SHEETS_ZH = {"responsibility": "界别责任区一览表", "members": "委员", "groups": "界别活动组",
-             "committees": "专委会", "stations": "委员工作站", "constituents": "界别群众",
-             "uncovered": "未覆盖村社区", "long_distances": "远距离联系", "summary": "求解概况"}
+from geo_service import glossary as G
+from geo_service.io import sheets
+
+#: Chinese sheet titles of the result tables (from the glossary; Excel allows 31 characters).
+SHEETS_ZH = {k: G.table_title(k, "zh") for k in ("responsibility", "members", "groups", "committees",
+                                                 "stations", "constituents", "uncovered", "long_distances",
+                                                 "summary")}
 
 
 def _names(df: pd.DataFrame) -> dict[str, str]:
@@ -51,8 +32,11 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
     """DataFrames of a run: responsibility (界别责任区一览表, one row per member), members, groups,
     committees, stations, constituents (ids only), uncovered villages and a per-tier summary.
 
-    ``lang="zh"`` gives Chinese column headers (the table keys stay English).
+    ``lang="zh"`` gives what people read (:func:`geo_service.io.sheets.localise`): glossary
+    headers with units, Chinese enum values (职务 召集人, 站点类型 综合型委员工作站, 求解结果 最优),
+    distances in km; the table keys stay English. ``lang="en"`` keeps schema names and stored values.
     """
+    G._check_lang(lang)
     unit = result.unit
     tiers = result.tiers
     mem = ds.members
@@ -85,16 +69,16 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
         t1 = tiers["constituents"]
         csec = dict(zip(c["id"].astype(str), c["sector"].astype(str)))
         cvil = dict(zip(c["id"].astype(str), c["village_id"]))
-        km = t1.extra.get("distance_km", {})
+        line = t1.extra.get("distance_m", {})  # straight-line metres, also in road mode
         for cid, mid in t1.assignment.items():
             d = t1.row_cost.get(cid, np.nan) if mid is not None else np.nan
             c_rows.append({"constituent_id": cid, "sector": csec.get(cid), "village_id": cvil.get(cid),
-                           "member_id": mid, "cost": d, "distance_km": km.get(cid, np.nan),
+                           "member_id": mid, "cost": d, "distance_m": line.get(cid, np.nan),
                            "reason": t1.move_reasons.get(cid, "")})
             if mid is not None:
                 per_member.setdefault(mid, []).append(d)
     constituents = pd.DataFrame(c_rows, columns=["constituent_id", "sector", "village_id", "member_id", "cost",
-                                                 "distance_km", "reason"])
+                                                 "distance_m", "reason"])
 
     m_rows, r_rows = [], []
     for _, m in mem.iterrows():
@@ -139,17 +123,18 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
                        "n_villages": len(vs), "village_ids": ";".join(vs),
                        "villages": "、".join(vnames.get(v, v) for v in vs),
                        "townships": "、".join(sorted({tnames.get(v_town.get(v, ""), "") for v in vs} - {""})),
-                       "population": int(sum(v_pop.get(v, 0) for v in vs))})
+                       "covered_population": int(sum(v_pop.get(v, 0) for v in vs))})
         z = zones.get(gid)
-        if z is not None:  # tier 2 covering: the zone its contact points reach
+        if z is not None:  # tier 2 covering: the zone its contact points reach (km -> m, shown in km)
             g_rows[-1].update({"zone_villages": z["villages"], "zone_population": z["population"],
-                               "zone_constituents": z["constituents"], "zone_mean_km": z["mean_km"],
-                               "zone_max_km": z["max_km"]})
+                               "zone_constituents": z["constituents"],
+                               "zone_mean_m": None if z["mean_km"] is None else z["mean_km"] * 1000,
+                               "zone_max_m": None if z["max_km"] is None else z["max_km"] * 1000})
     groups = pd.DataFrame(g_rows, columns=["group_id", "group_name", "sectors", "station_id", "station_name",
                                            "members", "n_villages", "village_ids", "villages", "townships",
-                                           "population"]
-                          + (["zone_villages", "zone_population", "zone_constituents", "zone_mean_km",
-                              "zone_max_km"] if zones else []))
+                                           "covered_population"]
+                          + (["zone_villages", "zone_population", "zone_constituents", "zone_mean_m",
+                              "zone_max_m"] if zones else []))
 
     up = tiers["townships"].extra.get("uncovered_population", {}) if "townships" in tiers else {}
     k_rows = []
@@ -185,11 +170,14 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
     uncovered = pd.DataFrame(unc, columns=["village_id", "village_name", "township_name", "population"])
 
     far = tiers["constituents"].extra.get("long_distances", []) if "constituents" in tiers else []
-    long_distances = pd.DataFrame(far, columns=["sector", "county", "township", "constituents", "max_km",
-                                                "mean_km"])
+    long_distances = pd.DataFrame([{"sector": x["sector"], "county_name": x["county"], "township_name": x["township"],
+                                    "constituents": x["constituents"], "line_max_m": x["max_km"] * 1000,
+                                    "line_mean_m": x["mean_km"] * 1000} for x in far],
+                                  columns=["sector", "county_name", "township_name", "constituents", "line_max_m",
+                                           "line_mean_m"])
     summ = [{"tier": t, "status": r.status, "objective": r.objective, "bound": r.bound, "gap": r.gap,
              "time_s": r.time_s, "solver": r.solver, "moved": (r.moved or {}).get("moved"),
-             "diagnostics": " | ".join(d.get("message", "") for d in r.diagnostics)} for t, r in tiers.items()]
+             "diagnostics": list(r.diagnostics)} for t, r in tiers.items()]
     summary = pd.DataFrame(summ, columns=["tier", "status", "objective", "bound", "gap", "time_s", "solver",
                                           "moved", "diagnostics"])
     summary.insert(2, "unit", unit)
@@ -199,37 +187,35 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
     by_unit = {"total_cost": f"total_{unit}", "mean_cost": f"mean_{unit}", "max_cost": f"max_{unit}",
                "cost": f"cost_{unit}"}
     out = {k: v.rename(columns=by_unit) for k, v in out.items()}
-    if lang == "zh":
-        zh = {**ZH, **(ZH_M if unit == "m" else ZH_S)}
-        out = {k: v.rename(columns=zh) for k, v in out.items()}
-    return out
+    return {k: sheets.localise(v, lang) for k, v in out.items()}
 
 
-def write_xlsx(tables: dict[str, pd.DataFrame], path: str | Path, lang: str = "zh") -> Path:
-    """One sheet per table (Chinese sheet names with ``lang="zh"``), header row frozen."""
-    path = Path(path)
-    with pd.ExcelWriter(path, engine="openpyxl") as xw:
-        for key, df in tables.items():
-            name = (SHEETS_ZH.get(key, key) if lang == "zh" else key)[:31]
-            df.to_excel(xw, sheet_name=name, index=False)
-            ws = xw.sheets[name]
-            ws.freeze_panes = "A2"
-            for col in ws.columns:
-                width = max([len(str(c.value or "")) for c in col[:200]] + [4])
-                ws.column_dimensions[col[0].column_letter].width = min(60, width * 1.6 + 2)
-    return path
+def result_notes(result: Any, ds: Any = None, lang: str = "zh") -> dict[str, Any]:
+    """Items of the 说明 sheet of a result workbook: dataset, version, date, parameters, outcome."""
+    name = ""
+    if ds is not None:
+        name = (getattr(ds, "meta", {}) or {}).get("name") or getattr(ds, "name", "") or ""
+    params = G.param_items(getattr(result, "params", {}) or {}, lang)
+    return {"dataset": name, "version": sheets.service_version(), "date": pd.Timestamp.now().date().isoformat(),
+            "parameters": params, "outcome": G.value_label("outcome", getattr(result, "status", ""), lang)}
 
 
-def write_csv(tables: dict[str, pd.DataFrame], folder: str | Path) -> list[Path]:
-    """One UTF-8 (with BOM, so Excel reads Chinese) CSV per table into ``folder``."""
+def write_xlsx(tables: dict[str, pd.DataFrame], path: str | Path, lang: str = "zh",
+               notes: dict[str, Any] | None = None) -> Path:
+    """A print-ready workbook, a sheet per table (界别责任区一览表 first), via :mod:`geo_service.io.sheets`."""
+    return sheets.write_xlsx(_first(tables), path, lang, title=G.table_title("responsibility", lang), notes=notes)
+
+
+def write_csv(tables: dict[str, pd.DataFrame], folder: str | Path, lang: str = "en") -> list[Path]:
+    """One UTF-8 (with BOM, so Excel reads Chinese) CSV per table into ``folder``, formula-guarded."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    out = []
-    for key, df in tables.items():
-        p = folder / f"{key}.csv"
-        df.to_csv(p, index=False, encoding="utf-8-sig")
-        out.append(p)
-    return out
+    return [sheets.write_csv(df, folder / f"{key}.csv", lang) for key, df in _first(tables).items()]
+
+
+def _first(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The tables with the responsibility table (界别责任区一览表) first."""
+    return dict(sorted(tables.items(), key=lambda kv: kv[0] != "responsibility"))
 
 
 def result_layers(result: Any, ds: Any) -> dict[str, Any]:

@@ -146,9 +146,13 @@ class Browser:
         self._dir.cleanup()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """A session-wide :class:`Browser` (skips when Chromium is absent)."""
+    """A :class:`Browser` per test module (skips when Chromium is absent).
+
+    Module scope, not session: Playwright's sync API runs an event loop in the main thread while it
+    is started, so a browser kept for the whole session breaks later tests that call
+    ``asyncio.run`` and a second module's browser could not start at all."""
     require_chromium()
     b = Browser()
     yield b

@@ -11,6 +11,10 @@ from shapely.geometry import LineString, Point, box
 
 from geo_service.dataset import Dataset
 
+# one session-wide browser for every module (a fixture imported into two modules would start two
+# Playwright loops in one thread, and the second refuses to start)
+from browser import chromium  # noqa: E402,F401
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # Starlette's TestClient sends "Host: testserver"; without API keys the service answers loopback names only.
 os.environ.setdefault("GEO_SERVICE_TRUSTED_HOSTS", "127.0.0.1,localhost,[::1],testserver")

@@ -14,15 +14,16 @@ from hypothesis import strategies as st
 from pyproj import Transformer
 from shapely.geometry import Point
 
-from geo_service import index as index_module
+from geo_service._optional import HAVE_NUMBA
 from geo_service.crs import geodesic_m, metric_crs
+from geo_service.index import config as index_module
 from geo_service.index import GRID_MIN_BATCH, InvalidQuery, StationIndex
 
 # the large-batch grids run as numpy code, or as numba kernels where numba is installed: both
-KERNELS = (False, True) if index_module._numba is not None else (False,)
+KERNELS = (False, True) if HAVE_NUMBA else (False,)
 KERNEL_PARAMS = [pytest.param(False, id="numpy"),
                  pytest.param(True, id="numba", marks=pytest.mark.skipif(
-                     index_module._numba is None, reason="numba is not installed"))]
+                     not HAVE_NUMBA, reason="numba is not installed"))]
 KINDS = ("station_comprehensive", "station_sector", "studio", "contact_point")
 SECS = ("经济", "农业", "医药卫生", "教育")
 CRS_M = metric_crs(LON0 + 0.1, LAT0 + 0.05)  # the tiny county's centre

@@ -153,7 +153,7 @@ def test_garbage_xlsx_cells_never_crash(tiny_csv, cells):
                 (folder / p.name).write_bytes(p.read_bytes())
         v = pd.read_csv(tiny_csv / "villages.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
         v = v.astype(object)
-        for c, val in zip(["编号", "名称", "乡镇", "人口", "经度", "纬度"], cells):
+        for c, val in zip(["编号", "名称", "乡镇编号", "人口(人)", "经度", "纬度"], cells):
             v.loc[2, c] = val
         from geo_service.io import write_table
 

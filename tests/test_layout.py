@@ -34,3 +34,26 @@ def test_layers_name_the_packages_that_exist():
     assert names == {"geo_service.cli", "api", "geo_service.app", "maps", "solvers"}
     for n in names:
         assert (ROOT / n.replace(".", "/") / "__init__.py").exists(), n
+
+
+def test_first_party_imports_sit_at_the_top_of_modules():
+    """Imports of the project's own modules inside functions hide the real dependency graph from
+    import-linter and from readers; each module says what it needs at its top."""
+    import ast
+
+    first_party = ("geo_service", "solvers", "maps", "api")
+    inside = []
+    for pkg in first_party:
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for fn in ast.walk(tree):
+                if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    continue
+                for node in ast.walk(fn):
+                    if isinstance(node, ast.ImportFrom) and (node.level > 0 or (node.module or "").split(".")[0]
+                                                             in first_party):
+                        inside.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+                    elif isinstance(node, ast.Import) and any(a.name.split(".")[0] in first_party
+                                                              for a in node.names):
+                        inside.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not inside, f"first-party imports inside functions: {inside}"

@@ -195,15 +195,28 @@ def test_orlib_pmed1_reaches_published_optimum():
     assert r.status == "optimal" and r.objective == 5819 and r.bound == 5819
 
 
-@pytest.mark.parametrize("method", ["radius", "lagrangian", "lagrangian-numpy"])
+@pytest.mark.parametrize("method", ["radius", "large-bnb", "large-radius", "large-numpy",
+                                    "lagrangian", "lagrangian-numpy"])
 def test_p_median_mip_phase_matches_brute_force(method, monkeypatch):
     """Clustered instances with small p, where the LP bound is not enough: the radius MIP phase
-    (reduced-cost fixing, level generation) or the Lagrangian branch-and-bound (the default for
-    small p) must finish the proof."""
-    if method == "radius":
-        monkeypatch.setattr(location, "_LAGRANGIAN_MAX_P", -1)
-    if method == "lagrangian-numpy":  # the same search without the optional numba kernel
-        monkeypatch.setattr(location, "USE_NUMBA", False)
+    (reduced-cost fixing, level generation), the any-p path (Lagrangian, local search, fixing,
+    then a tree or the radius MIP on the sites left) or the Lagrangian branch-and-bound (the
+    default for small p) must finish the proof."""
+    if method == "radius":  # the radius formulation alone, on the whole instance
+        def radius_only(c, w, p, fx, deadline, seed, stats, rel_gap=0.0):
+            stats["method"] = "radius"
+            return location.pmedian_radius._pmedian_exact(c, w, p, fx, deadline, seed, stats)
+        monkeypatch.setattr(location.pmedian, "pmedian_lagrangian_large", radius_only)
+    if method.startswith("large"):
+        monkeypatch.setattr(location.pmedian_large, "_ILS_MAX_ROUNDS", 0)  # leave work for the finish
+    if method in ("large-bnb", "large-radius"):  # no ascent: a weak bound leaves work to finish
+        monkeypatch.setattr(location.pmedian_large, "_MIN_THETA", 10.0)
+    if method == "large-radius":
+        monkeypatch.setattr(location.pmedian_large, "_FINISH", "radius")
+    if method in ("radius", "large-bnb", "large-radius", "large-numpy"):
+        monkeypatch.setattr(location.pmedian, "_LAGRANGIAN_MAX_P", -1)
+    if method.endswith("-numpy"):  # the same search without the optional numba kernels
+        monkeypatch.setattr(location.pmedian_lagrange, "USE_NUMBA", False)
     rng = np.random.default_rng(1)
     used_mip = 0
     for t in range(20):
@@ -220,8 +233,16 @@ def test_p_median_mip_phase_matches_brute_force(method, monkeypatch):
         best, _ = brute_force("pmedian", cost, p=p, weights=w, fixed=fx)
         assert r.status == "optimal" and r.objective == pytest.approx(best)
         assert set(fx.tolist()) <= set(r.selected.tolist()) and len(r.selected) == p
-        used_mip += ("mip_iterations" in r.stats if method == "radius"
-                     else r.stats.get("bnb_nodes", 0) > 0)
+        if method in ("radius", "large-radius"):
+            used_mip += "mip_iterations" in r.stats or "mip_mip_iterations" in r.stats
+        elif method == "large-bnb":
+            used_mip += r.stats.get("bnb_nodes", 0) > 0
+        elif method == "large-numpy":
+            used_mip += r.stats["method"].startswith("lagrangian_large")
+        else:
+            used_mip += r.stats.get("bnb_nodes", 0) > 0
+        if method.startswith("large"):  # the Lagrangian bound is valid on its own
+            assert r.stats["lagrangian_bound"] <= best + 1e-7
     assert used_mip >= 1
 
 
@@ -263,7 +284,7 @@ def test_lagrangian_fixing_never_removes_an_optimal_site(inst):
     best = min(vals.values())
     optimal = [set(s) for s, v in vals.items() if v == best]
     a = w[:, None] * cost
-    bb = location._LagrangianBnB(a, p, np.array(fixed, int), best + 1, np.array([0]), True,
+    bb = location.pmedian_lagrange._LagrangianBnB(a, p, np.array(fixed, int), best + 1, np.array([0]), True,
                                  deadline=float("inf"))
     bb._try = lambda cols: None  # keep the incumbent at best + 1
     bb.run(a.min(axis=1))

@@ -111,7 +111,7 @@ def test_layers_legend_search_and_fit(tiny):
     assert any(n.startswith("村/社区") for n in names) and any(n.startswith("覆盖缺口") for n in names)
     html = html_of(m)
     assert "L.control.layers" in html and "L.Control.Search" in html and "gs-legend-box" in html
-    assert "fitBounds" in html and "[[46.8, 130.3], [46.9, 130.5]]" in html  # the county box
+    assert "gs.fitPadded(" in html and "[[46.8,130.3],[46.9,130.5]]" in html  # the county box, room for the boxes
 
 
 def test_stations_by_kind_and_popup_facts(tiny):
@@ -242,7 +242,7 @@ def test_gaps_map_from_close_gaps(tiny):
     assert len(data_layers(m)["建议新增联系点"].data["features"]) == len(res.proposed) > 0
     # set cover at 3 km: every village is covered afterwards (LSCP), some only thanks to new points
     assert {f["properties"]["c"] for f in vl} <= {"b", "a"} and "a" in {f["properties"]["c"] for f in vl}
-    assert "3 公里" in html_of(m) and res.status in html_of(m)
+    assert "3 公里" in html_of(m) and "求解状态: 最优" in html_of(m) and res.status == "optimal"  # zh words (glossary)
 
 
 def test_road_mode_colours_by_travel_time(tiny):

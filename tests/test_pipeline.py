@@ -69,7 +69,7 @@ def test_tables_and_xlsx(tiny, run_all, tmp_path):
     assert t["groups"]["n_villages"].sum() == 8
     assert "phone" not in t["constituents"].columns and "name" not in t["constituents"].columns
     zh = run_all.tables(tiny, lang="zh")
-    assert "界别" in zh["responsibility"].columns and "委员工作站" in zh["responsibility"].columns
+    assert "界别" in zh["responsibility"].columns and "站点名称" in zh["responsibility"].columns
     path = run_all.write_xlsx(tmp_path / "r.xlsx", ds=tiny)
     wb = openpyxl.load_workbook(path)
     assert "界别责任区一览表" in wb.sheetnames
@@ -151,7 +151,7 @@ def test_road_mode(tiny):
     assert r.tiers["constituents"].objective > 0
     members = r.tables(tiny)["members"]
     assert members["total_s"].sum() == pytest.approx(r.tiers["constituents"].cost)
-    assert "总用时(秒)" in r.tables(tiny, lang="zh")["members"].columns
+    assert "总路程用时(分钟)" in r.tables(tiny, lang="zh")["members"].columns  # seconds shown in minutes
 
 
 def test_params_validation():

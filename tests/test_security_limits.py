@@ -312,7 +312,7 @@ def test_zip_bomb_is_refused_by_measured_size(tmp_path):
 
     from geo_service.io import read_dataset
     from geo_service.io.limits import InputTooLarge, ReadLimits, UnpackBudget
-    from geo_service.io.readers import _safe_extract
+    from geo_service.io.collect import _safe_extract
 
     bomb = _bomb(64 * 2**20)
     assert len(bomb) < 2**20  # < 1 MiB on the wire, 64 MiB unpacked

@@ -19,7 +19,7 @@ import re
 import pytest
 
 from api.html import content_security_policy
-from browser import chromium, live_server  # noqa: F401 (chromium is a fixture)
+from browser import live_server
 from geo_service.dataset import Dataset
 from geo_service.store import JobRecord, SQLiteStore
 from maps.render import js_json
@@ -234,7 +234,7 @@ document.addEventListener('securitypolicyviolation', function (e) {
 
 
 @pytest.mark.browser
-def test_chromium_shows_payloads_as_text_and_reports_no_csp_violation(chromium, tmp_path):  # noqa: F811
+def test_chromium_shows_payloads_as_text_and_reports_no_csp_violation(chromium, tmp_path):
     app = seeded_app(tmp_path / "store", indices=(0, 6))
     with live_server(app) as base:
         pages = {"page": "/", "coverage": "/v1/datasets/p6/maps/coverage",

@@ -39,7 +39,7 @@ def test_template_notes_say_required_unit_datum(tmp_path):
     ws = openpyxl.load_workbook(tmp_path / "t.xlsx")["说明"]
     rows = [[c.value for c in r] for r in ws.iter_rows()]
     assert rows[0] == ["表", "列", "必填", "单位", "坐标系", "说明"]
-    pop = next(r for r in rows if r[0].startswith("villages") and r[1] == "人口")
+    pop = next(r for r in rows if r[0].startswith("villages") and r[1] == "人口(人)")
     assert pop[2] == "否" and pop[3] == "人"
     lon = next(r for r in rows if r[0].startswith("villages") and r[1] == "经度")
     assert lon[2] == "是" and "GCJ-02" in lon[4]

@@ -117,7 +117,7 @@ def test_demo_covers_at_least_995_permille_of_mclp(demo, demo_run):
     groups = demo_run.tables(demo)["groups"].set_index("group_id")
     for g, z in t2.extra["zones"].items():
         assert groups.at[g, "zone_population"] == z["population"]
-        assert groups.at[g, "zone_max_km"] == z["max_km"] or z["max_km"] is None
+        assert z["max_km"] is None or groups.at[g, "zone_max_m"] == pytest.approx(z["max_km"] * 1000)
 
 
 @pytest.mark.slow
@@ -128,7 +128,7 @@ def test_long_distances_name_sector_and_place(demo, demo_run):
     tnames = set(demo.townships["name"])
     assert all(x["township"] in tnames and x["sector"] in x["message_zh"] for x in far)
     table = demo_run.tables(demo)
-    assert (table["constituents"]["distance_km"] > 50).sum() == sum(x["constituents"] for x in far)
+    assert (table["constituents"]["distance_m"] > 50000).sum() == sum(x["constituents"] for x in far)
     assert len(table["long_distances"]) == len(far)
     capped = run_optimisation(demo, {"tiers": ["constituents"], "max_distance_m": 50000})
     t = capped.tiers["constituents"]

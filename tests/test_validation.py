@@ -90,14 +90,14 @@ def test_unknown_reference_in_geojson(geojson_dir):
 
 def test_reference_by_name_is_resolved_and_ambiguity_reported(csv_dir_zh):
     # villages refer to their township by name, as statistics lists do
-    edit_csv(csv_dir_zh, "villages", 1, "乡镇", "西镇")
-    edit_csv(csv_dir_zh, "villages", 5, "乡镇", "东镇")
+    edit_csv(csv_dir_zh, "villages", 1, "乡镇编号", "西镇")
+    edit_csv(csv_dir_zh, "villages", 5, "乡镇编号", "东镇")
     ds = read_dataset(csv_dir_zh)
     assert ds.villages.set_index("id").loc[["V1", "V5"], "township_id"].tolist() == ["T1", "T2"]
     # two townships with one name: the name cannot be resolved, the user is told which ids
     edit_csv(csv_dir_zh, "townships", 2, "名称", "西镇")
     p = one(problems_of(csv_dir_zh), "ambiguous_reference")
-    assert (p.layer, p.row, p.feature_id, p.field) == ("villages", 1, "V1", "乡镇")
+    assert (p.layer, p.row, p.feature_id, p.field) == ("villages", 1, "V1", "乡镇编号")
     assert "T1" in p.message and "T2" in p.message
 
 
@@ -154,7 +154,7 @@ def test_unknown_kind_sector_role(csv_dir):
 
 def test_chinese_vocabulary_is_accepted(csv_dir_zh):
     edit_csv(csv_dir_zh, "stations", 1, "类型", "综合型")
-    edit_csv(csv_dir_zh, "members", 1, "角色", "召集人")
+    edit_csv(csv_dir_zh, "members", 1, "职务", "召集人")
     edit_csv(csv_dir_zh, "members", 2, "界别", "中国民主同盟")
     ds = read_dataset(csv_dir_zh)
     assert ds.stations["kind"].iloc[0] == "station_comprehensive"
@@ -165,22 +165,22 @@ def test_chinese_vocabulary_is_accepted(csv_dir_zh):
 def test_negative_and_non_numeric_values_in_xlsx_with_chinese_headers(tiny, tmp_path):
     path = write_dataset(tiny, tmp_path / "county.xlsx", lang="zh")
     sheets = pd.read_excel(path, sheet_name=None, dtype=object)
-    sheets["村社区"].loc[1, "人口"] = -5
-    sheets["村社区"].loc[2, "人口"] = "很多"
+    sheets["村社区"].loc[1, "人口(人)"] = -5
+    sheets["村社区"].loc[2, "人口(人)"] = "很多"
     sheets["村社区"].loc[3, "驻地"] = "maybe"
     sheets["站点"].loc[0, "容量"] = -1
-    sheets["道路"].loc[0, "速度"] = 0
+    sheets["道路"].loc[0, "速度(公里/小时)"] = 0
     with pd.ExcelWriter(path) as xw:
         for name, df in sheets.items():
             df.to_excel(xw, sheet_name=name, index=False)
     probs = problems_of(path)
     got = {(p.code, p.layer, p.row, p.feature_id, p.field) for p in probs}
     src = {p.source for p in probs}
-    assert ("out_of_range", "villages", 2, "V2", "人口") in got
-    assert ("bad_number", "villages", 3, "V3", "人口") in got
+    assert ("out_of_range", "villages", 2, "V2", "人口(人)") in got
+    assert ("bad_number", "villages", 3, "V3", "人口(人)") in got
     assert ("bad_bool", "villages", 4, "V4", "驻地") in got
     assert ("out_of_range", "stations", 1, "S1", "容量") in got
-    assert ("out_of_range", "roads", 1, "R0", "速度") in got
+    assert ("out_of_range", "roads", 1, "R0", "速度(公里/小时)") in got
     assert "county.xlsx[村社区]" in src and "county.xlsx[道路]" in src
 
 
@@ -389,8 +389,8 @@ def test_all_problems_at_once_across_files_and_formats(tiny, tmp_path):
     st.loc[1, "kind"] = "castle"
     (folder / "stations.csv").unlink()
     st.to_file(folder / "站点.geojson", driver="GeoJSON")
-    edit_csv(folder, "villages", 6, "人口", "-3")
-    edit_csv(folder, "villages", 7, "乡镇", "T404")
+    edit_csv(folder, "villages", 6, "人口(人)", "-3")
+    edit_csv(folder, "villages", 7, "乡镇编号", "T404")
     edit_csv(folder, "members", 1, "界别", "火星")
     edit_csv(folder, "constituents", 5, "编号", "P001")
     with pytest.raises(DatasetValidationError) as exc:
@@ -399,8 +399,8 @@ def test_all_problems_at_once_across_files_and_formats(tiny, tmp_path):
     got = {(p.source.split("/")[-1], p.layer, p.row, p.feature_id, p.field, p.code) for p in errs}
     assert got == {
         ("站点.geojson", "stations", 2, "S2", "kind", "unknown_kind"),
-        ("villages.csv", "villages", 6, "V6", "人口", "out_of_range"),
-        ("villages.csv", "villages", 7, "V7", "乡镇", "unknown_reference"),
+        ("villages.csv", "villages", 6, "V6", "人口(人)", "out_of_range"),
+        ("villages.csv", "villages", 7, "V7", "乡镇编号", "unknown_reference"),
         ("members.csv", "members", 1, "M1", "界别", "unknown_sector"),
         ("constituents.csv", "constituents", 1, "P001", "编号", "duplicate_id"),
         ("constituents.csv", "constituents", 5, "P001", "编号", "duplicate_id"),

@@ -8,7 +8,7 @@ test's tmp dir.
 from __future__ import annotations
 
 import pytest
-from browser import chromium, live_server, make_app  # noqa: F401 (chromium is a fixture)
+from browser import live_server, make_app
 
 from api.session import COOKIE
 from geo_service.dataset import Dataset
@@ -40,7 +40,7 @@ def assert_clean(log, *, tiles_expected: bool = True) -> None:
 
 
 @pytest.mark.slow  # > 3 s
-def test_coverage_map_offline_layers_legend_and_escaping(chromium, server, tmp_path):  # noqa: F811
+def test_coverage_map_offline_layers_legend_and_escaping(chromium, server, tmp_path):
     page, log = chromium.page()
     page.goto(f"{server}/v1/datasets/tiny/maps/coverage")
     page.wait_for_selector(".leaflet-control-layers", state="attached")
@@ -91,7 +91,7 @@ def test_coverage_map_offline_layers_legend_and_escaping(chromium, server, tmp_p
     page.close()
 
 
-def test_coverage_map_english_and_gaode(chromium, server, tmp_path):  # noqa: F811
+def test_coverage_map_english_and_gaode(chromium, server, tmp_path):
     page, log = chromium.page()
     page.goto(f"{server}/v1/datasets/tiny/maps/coverage?lang=en&tiles=gaode")
     page.wait_for_selector(".leaflet-control-layers", state="attached")
@@ -103,7 +103,7 @@ def test_coverage_map_english_and_gaode(chromium, server, tmp_path):  # noqa: F8
 
 
 @pytest.mark.slow  # > 3 s
-def test_page_rerun_to_a_finished_result(chromium, server, tmp_path):  # noqa: F811
+def test_page_rerun_to_a_finished_result(chromium, server, tmp_path):
     page, log = chromium.page()
     page.goto(f"{server}/")
     assert "覆盖情况" in page.locator("#coverage").inner_text()
@@ -143,7 +143,7 @@ def test_page_rerun_to_a_finished_result(chromium, server, tmp_path):  # noqa: F
     page.close()
 
 
-def test_standalone_map_opens_from_disk(chromium, tiny, tmp_path):  # noqa: F811
+def test_standalone_map_opens_from_disk(chromium, tiny, tmp_path):
     import maps
 
     out = maps.write_standalone(maps.coverage_map(tiny, lang="en"), tmp_path / "map" / "coverage.html")
@@ -171,7 +171,7 @@ def login_server(tmp_path_factory, tiny):
 
 
 @pytest.fixture
-def ctx(chromium):  # noqa: F811
+def ctx(chromium):
     chromium.context.clear_cookies()  # the browser is shared by the session: start and end logged out
     yield chromium
     chromium.context.clear_cookies()

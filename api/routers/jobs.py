@@ -165,7 +165,7 @@ def job_results(job_id: JobId, store: Store = Depends(get_store), cache: Dataset
         return Response(res.to_csv_zip(tables), media_type="application/zip", headers=headers)
     if format == "xlsx":
         headers["Content-Disposition"] = f'attachment; filename="{fname}.xlsx"'
-        return Response(res.to_xlsx(tables, lang=lang), media_type=XLSX, headers=headers)
+        return Response(res.to_xlsx(tables, lang=lang, notes=res.notes(job.kind, job.result, entry.ds, lang)), media_type=XLSX, headers=headers)
     name = table or ("responsibility" if "responsibility" in tables else next(iter(tables), None))
     if name is None:
         return GeoJSONResponse({"type": "FeatureCollection", "features": []}, headers=headers)

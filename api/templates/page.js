@@ -57,7 +57,7 @@
     $('result-xlsx').href = '/v1/jobs/' + encodeURIComponent(job.id) + '/results?format=xlsx';
     form.dataset.previous = job.id;
     $('minimal').disabled = false;
-    fetch('/v1/jobs/' + encodeURIComponent(job.id) + '/results?format=json&table=responsibility', {headers: headers(false), credentials: 'same-origin'})
+    fetch('/v1/jobs/' + encodeURIComponent(job.id) + '/results?format=json&table=responsibility&lang=' + (zh ? 'zh' : 'en'), {headers: headers(false), credentials: 'same-origin'})
       .then(parse)
       .then(function (res) {
         $('result').hidden = false;

@@ -19,12 +19,14 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 import maps
+from maps.static_maps import render
+from maps.static_render import page_size
 from api.app import create_app
 from api.server import raise_open_file_limit, uvicorn_config
 from api.settings import Settings
 from solvers.gaps import close_gaps
 from solvers.pipeline import OptimisationParams, run_optimisation
-from solvers.tables import write_csv, write_xlsx
+from solvers.tables import result_notes, write_csv, write_xlsx
 
 from ..app.batch import resolve_dataset_ids, run_batch, store_province
 from ..app.demo import generate_demo
@@ -34,6 +36,8 @@ from ..coverage import coverage_summary
 from ..dataset import DatasetValidationError
 from ..domain import STATION_KIND_LABELS
 from ..io import write_dataset
+from ..io.sheets import write_csv as write_csv_table
+from ..jsonsafe import dumps_text
 from ..store import POSTGRES_SCHEMES, Conflict, NotFound, check_dataset_id, open_store
 from . import template
 from .common import (
@@ -298,6 +302,8 @@ def optimise(
     as_json: JsonOpt = False,
 ) -> None:
     """Run the assignment optimisation and write the responsibility tables (界别责任区一览表)."""
+    if lang not in ("zh", "en"):
+        fail(f"--lang must be zh or en, got {lang!r}", 2)
     try:
         raw = json.loads(params_file.read_text(encoding="utf-8")) if params_file else {}
         if tiers:
@@ -324,13 +330,13 @@ def optimise(
                                       progress=lambda pct, msg: bar.update(task, completed=pct, description=msg))
         except ValueError as e:
             fail(str(e), 2)
-    tables = result.tables(ds, lang=lang)
+    tables = result.tables(ds)  # schema names; the one table writer localises them for ``lang``
     if out.suffix.lower() == ".xlsx":
-        write_xlsx(tables, out, lang=lang)
+        write_xlsx(tables, out, lang=lang, notes=result_notes(result, ds, lang))
         written = [out]
     else:
-        written = write_csv(tables, out)
-        (out / "result.json").write_text(json.dumps(result.to_dict(), ensure_ascii=False), encoding="utf-8")
+        written = write_csv(tables, out, lang=lang)
+        (out / "result.json").write_text(dumps_text(result.to_dict()), encoding="utf-8")
         written.append(out / "result.json")
     if as_json:
         typer.echo(json.dumps({"status": result.status, "outcome": result.outcome, "files": [str(w) for w in written],
@@ -380,7 +386,7 @@ def close_gaps_cmd(
     if out is not None:
         out = _out_path(out, "proposals.geojson")
         if out.suffix.lower() == ".csv":
-            r.tables()["proposed"].to_csv(out, index=False)
+            write_csv_table(r.tables()["proposed"], out)
         else:
             out.write_text(json.dumps(r.to_geojson(), ensure_ascii=False), encoding="utf-8")
     if as_json:
@@ -399,33 +405,46 @@ def close_gaps_cmd(
 @app.command("map")
 def map_cmd(
     source: Annotated[Optional[str], typer.Argument(help="dataset id in the store or a dataset file (default: demo)")] = None,
-    out: Annotated[str, typer.Option("--out", help="HTML file (or a folder ending in /); its assets are copied "
-                                                  "beside it into static/")] = "map.html",
+    out: Annotated[Optional[str], typer.Option("--out", help="output file, or a folder ending in / (default "
+                                               "map.html, map.png, ...); HTML is one self-contained page")] = None,
     kind: Annotated[str, typer.Option(help="coverage or gaps (proposed contact points)")] = "coverage",
+    fmt: Annotated[str, typer.Option("--format", help="html (interactive), png, pdf or svg (print-ready)")] = "html",
     lang: Annotated[str, typer.Option(help="labels: zh or en")] = "zh",
-    tiles: Annotated[str, typer.Option(help="osm, gaode, gaode_satellite, tianditu or none")] = "osm",
+    tiles: Annotated[str, typer.Option(help="html: osm, gaode, gaode_satellite, tianditu or none")] = "osm",
     tianditu_key: Annotated[Optional[str], typer.Option(help="Tianditu key (tiles=tianditu)")] = None,
     threshold_m: Annotated[Optional[float], typer.Option(help="gap threshold in metres")] = None,
+    paper: Annotated[str, typer.Option(help="png/pdf/svg: a5, a4, a3 or a2")] = "a4",
+    orientation: Annotated[str, typer.Option(help="png/pdf/svg: landscape or portrait")] = "landscape",
+    dpi: Annotated[int, typer.Option(help="png/pdf/svg: dots per inch (50-600)")] = 300,
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Write a coverage or gap-closing map that opens offline from disk (Leaflet assets beside it)."""
+    """Write a coverage or gap-closing map: one offline HTML page, or a print-ready PNG/PDF/SVG."""
+    if fmt not in ("html", "png", "pdf", "svg"):
+        fail(f"--format must be html, png, pdf or svg, got {fmt!r}", 2)
+    if kind not in ("coverage", "gaps"):
+        fail(f"--kind must be coverage or gaps, got {kind!r}", 2)
     ds = _load_source(source, "wgs84", data_dir)
-    out = _out_path(out, f"{kind}.html")
+    out_path = _out_path(out or f"map.{fmt}", f"{kind}.{fmt}")
     try:
         with progress(f"drawing the {kind} map"):
-            if kind == "coverage":
-                m = maps.coverage_map(ds, lang=lang, tiles=tiles, tianditu_key=tianditu_key,
-                                      gap_threshold=threshold_m)
-            elif kind == "gaps":
-                thr = threshold_m or 10000.0
-                m = maps.gaps_map(ds, close_gaps(ds, threshold_m=thr), threshold_m=thr, lang=lang, tiles=tiles,
-                                  tianditu_key=tianditu_key)
+            if fmt != "html":
+                size = page_size(paper, orientation=orientation, dpi=dpi)
+                gap_result = close_gaps(ds, threshold_m=threshold_m or 10000.0) if kind == "gaps" else None
+                r = render(kind, ds, fmt=fmt, size=size, lang=lang, gap_result=gap_result, threshold_m=threshold_m)
+                out_path.write_bytes(r.data)
             else:
-                fail(f"--kind must be coverage or gaps, got {kind!r}", 2)
-            maps.write_standalone(m, out)
+                if kind == "coverage":
+                    m = maps.coverage_map(ds, lang=lang, tiles=tiles, tianditu_key=tianditu_key,
+                                          gap_threshold=threshold_m)
+                else:
+                    thr = threshold_m or 10000.0
+                    m = maps.gaps_map(ds, close_gaps(ds, threshold_m=thr), threshold_m=thr, lang=lang, tiles=tiles,
+                                      tianditu_key=tianditu_key)
+                maps.write_standalone(m, out_path)
     except ValueError as e:
         fail(str(e), 2)
-    typer.echo(f"wrote {out} (assets in {out.parent / 'static'})")
+    typer.echo(f"wrote {out_path}" + (f" ({r.pixels[0]} x {r.pixels[1]} px at {dpi} dpi, {r.seconds:.1f} s)"
+                                      if fmt != "html" else " (self-contained)"))
 
 
 @app.command("coverage")

@@ -3,7 +3,8 @@
 Users export tables from Excel, WPS or a statistics bureau with headers like ``名称``, ``经度`` or
 ``Longitude``; files are named ``村社区.csv`` or ``stations.geojson``. This module maps every such
 spelling to the canonical names of :data:`geo_service.domain.LAYERS`, and gives the Chinese
-headers used when writing tables with ``lang="zh"``. Pure functions, no IO.
+headers used when writing tables with ``lang="zh"``. The Chinese names come from the one glossary
+(:mod:`geo_service.glossary`); the extra spellings here are only ever read. Pure functions, no IO.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 from ..domain import LAYERS
+from ..glossary import header, zh_aliases
 
 #: Pseudo-fields that are not layer attributes but carry the geometry in tables.
 LON, LAT, WKT = "lon", "lat", "wkt"
@@ -60,14 +62,13 @@ _PER_LAYER: dict[str, dict[str, tuple[str, ...]]] = {
     "constituents": {"name": ("群众", "群众姓名")},
 }
 
-#: Chinese headers used when writing tables with ``lang="zh"`` (the reader maps them back).
-ZH_HEADERS: dict[str, str] = {
-    "id": "编号", "name": "名称", LON: "经度", LAT: "纬度", WKT: "几何", "population": "人口",
-    "kind": "类型", "sector": "界别", "sectors": "界别列表", "township_id": "乡镇", "village_id": "村",
-    "county_id": "区县", "capacity": "容量", "group_id": "活动组", "committee_id": "专委会",
-    "convener_id": "召集人", "station_id": "站点", "class": "等级", "speed_kmh": "速度",
-    "role": "角色", "is_seat": "驻地", "phone": "电话", "urban_rural_class": "城乡分类代码",
-}
+# Every field's glossary name (and name with unit, e.g. 人口(人)) is accepted too; the spellings
+# above stay accepted, so files written before the glossary still import.
+for _field, _names in list(_COMMON.items()):
+    _COMMON[_field] = tuple(dict.fromkeys((*_names, *zh_aliases(_field))))
+
+#: Chinese headers used when writing tables with ``lang="zh"`` (from the glossary; the reader maps them back).
+ZH_HEADERS: dict[str, str] = {f: header(f, "zh") for f in _COMMON}
 
 # Layer names as users write them in file names, sheet names and GeoPackage layer names.
 LAYER_ALIASES: dict[str, tuple[str, ...]] = {

@@ -26,6 +26,7 @@ from ..dataset import Problem
 from ..domain import LAYERS, WGS84
 from .headers import LAT, LON, WKT, canonical_headers
 from .limits import NO_LIMITS, ReadLimits, measure_zip, too_many_rows
+from .sheets import unguard
 
 TABLE_EXTS = (".csv", ".txt", ".xlsx", ".xlsm")
 VECTOR_EXTS = (".geojson", ".json", ".shp", ".gpkg")
@@ -93,7 +94,7 @@ def read_csv_text(text: str, max_rows: int | None = None, source: str = "CSV") -
                      nrows=None if max_rows is None else max_rows + 1)
     if max_rows is not None and len(df) > max_rows:
         raise too_many_rows(source, max_rows)
-    return df.map(lambda v: None if blank(v) else v).astype(object)
+    return df.map(lambda v: None if blank(v) else unguard(v)).astype(object)  # undo the CSV formula guard
 
 
 def read_csv_file(path: str | os.PathLike, limits: ReadLimits = NO_LIMITS,

@@ -18,6 +18,7 @@ from shapely.geometry import LineString, Point
 
 from ..dataset import Dataset
 from ..domain import LAYERS
+from . import sheets
 from .headers import LAT, LON, WKT, ZH_HEADERS, output_headers
 from .writers import _write_xlsx, layer_table
 
@@ -148,7 +149,7 @@ def write_template(out: str | os.PathLike, fmt: str = "csv", lang: str = "zh") -
     written = []
     for key, table in tables.items():
         target = path / f"{notes_name if key == 'notes' else key}.csv"
-        table.to_csv(target, index=False, encoding="utf-8-sig")
+        sheets.write_csv(table, target)
         written.append(target)
     return written
 

@@ -26,19 +26,19 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from ..dataset import Dataset
 from ..domain import LAYER_ORDER, LAYERS, PERSONAL_FIELDS, WGS84
 from .gpkg import LIST_SEP, layer_to_file_frame, write_gpkg
-from .headers import LAT, LON, WKT, ZH_HEADERS, canonical_layer, output_headers
+from . import sheets
+from .headers import LAT, LON, WKT, canonical_layer, output_headers
 from .readers import IMPORT_REQUIRED
 
 FORMATS = ("gpkg", "geojson", "shp", "csv", "xlsx")
 _FORMAT_ALIASES = {"gpkg": "gpkg", "geopackage": "gpkg", "geojson": "geojson", "json": "geojson",
                    "shp": "shp", "shapefile": "shp", "csv": "csv", "xlsx": "xlsx", "excel": "xlsx"}
-#: Excel's limit on the characters in one cell; longer WKT continues in ``wkt_2``, ``wkt_3`` ...
-XLSX_CELL_MAX = 32767
+#: Excel's limit on the characters in one cell (longer WKT is simplified to fit, see :func:`_fit_wkt`)
+XLSX_CELL_MAX = sheets.XLSX_CELL_MAX
 
 
 def _format(path: Path, fmt: str | None) -> str:
@@ -110,50 +110,57 @@ def _plain_cells(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def layer_table(ds: Dataset, layer: str, *, lang: str = "en") -> pd.DataFrame:
-    """Layer ``layer`` of ``ds`` as a plain table (lon/lat or WKT; lists as ``a;b``; headers in ``lang``)."""
-    df = layer_to_file_frame(layer, ds[layer])
-    table = _plain_cells(geometry_columns(df))
-    return table.rename(columns=output_headers(table.columns, lang))
+    """Layer ``layer`` of ``ds`` as a plain table (lon/lat or WKT; lists as ``a;b``; headers and enum
+    values in ``lang``, see :func:`.sheets.localise`)."""
+    return sheets.localise(_canonical_table(ds, layer), lang)
 
 
-def _split_long_cells(table: pd.DataFrame, col: str) -> pd.DataFrame:
-    """Spread text longer than an Excel cell over ``col``, ``col_2``, ``col_3`` ... columns."""
+def _canonical_table(ds: Dataset, layer: str) -> pd.DataFrame:
+    return _plain_cells(geometry_columns(layer_to_file_frame(layer, ds[layer])))
+
+
+def _fit_wkt(table: pd.DataFrame, col: str) -> tuple[pd.DataFrame, int]:
+    """WKT longer than an Excel cell simplified until it fits one cell (never split over two).
+
+    Returns the table and how many shapes were simplified (tolerance doubles from 1e-6 degrees,
+    ~0.1 m, topology kept). The exact shapes are in the GeoPackage and GeoJSON exports.
+    """
     if col not in table.columns:
-        return table
-    texts = ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in table[col]]
-    n = max([1] + [-(-len(t) // XLSX_CELL_MAX) for t in texts])
-    if n == 1:
-        return table
+        return table, 0
+    vals, n = list(table[col]), 0
+    for i, v in enumerate(vals):
+        if not isinstance(v, str) or len(v) <= XLSX_CELL_MAX:
+            continue
+        g, tol = shapely.from_wkt(v), 1e-6
+        while len(v) > XLSX_CELL_MAX:
+            v = shapely.to_wkt(shapely.simplify(g, tol, preserve_topology=True), rounding_precision=7)
+            tol *= 2
+        vals[i], n = v, n + 1
     out = table.copy()
-    pos = list(out.columns).index(col)
-    for k in range(n):
-        name = col if k == 0 else f"{col}_{k + 1}"
-        vals = [t[k * XLSX_CELL_MAX:(k + 1) * XLSX_CELL_MAX] or None for t in texts]
-        if k == 0:
-            out[col] = vals
-        else:
-            out.insert(pos + k, name, vals)
-    return out
+    out[col] = vals
+    return out, n
 
 
-def _xlsx_safe(v: Any) -> Any:
-    """Text without the control characters XML (hence XLSX) cannot hold."""
-    return ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v
+def _write_xlsx(tables: dict[str, pd.DataFrame], target: str | os.PathLike | IO[bytes], lang: str = "en",
+                notes: dict[str, Any] | None = None) -> None:
+    """One sheet per table through the one table writer (:mod:`.sheets`: formula guard, print setup)."""
+    fitted, simplified = {}, 0
+    for sheet, table in tables.items():
+        fitted[sheet], n = _fit_wkt(table, WKT)
+        simplified += n
+    if simplified:
+        notes = {**(notes or {}), ("几何" if lang == "zh" else "geometry"):
+                 (f"{simplified} 个形状超过单元格上限，已简化；精确形状见 GeoPackage/GeoJSON 导出" if lang == "zh"
+                  else f"{simplified} shapes longer than a cell were simplified; exact shapes in GeoPackage/GeoJSON")}
+    sheets.write_xlsx(fitted, target, lang, notes=notes)
 
 
-def _write_xlsx(tables: dict[str, pd.DataFrame], target: str | os.PathLike | IO[bytes]) -> None:
-    """One sheet per table. Text is always stored as text: a name starting with ``=`` never
-    becomes a formula (no spreadsheet injection)."""
-    with pd.ExcelWriter(target, engine="openpyxl") as xw:
-        for sheet, table in tables.items():
-            for c in (WKT, ZH_HEADERS[WKT]):
-                table = _split_long_cells(table, c)
-            table = table.map(_xlsx_safe).rename(columns=_xlsx_safe)
-            table.to_excel(xw, sheet_name=sheet[:31], index=False)
-            for row in xw.book[sheet[:31]].iter_rows():
-                for cell in row:
-                    if cell.data_type == "f":
-                        cell.data_type = "s"
+def _dataset_notes(ds: Dataset, lang: str) -> dict[str, Any]:
+    """Items of the 说明 sheet of a dataset workbook."""
+    meta = getattr(ds, "meta", {}) or {}
+    counts = {(LAYERS[k].labels.get(lang, k) if lang == "zh" else k): v for k, v in ds.counts().items()}
+    return {"dataset": meta.get("name") or meta.get("source") or "", "version": sheets.service_version(),
+            "date": pd.Timestamp.now().date().isoformat(), "counts": counts}
 
 
 def _layers_to_write(ds: Dataset) -> list[str]:
@@ -207,16 +214,16 @@ def write_dataset(ds: Dataset, path: str | os.PathLike, fmt: str | None = None, 
         return write_gpkg(ds, path)
     if f == "xlsx":
         path.parent.mkdir(parents=True, exist_ok=True)
-        tables = {(LAYERS[n].labels.get("zh", n) if lang == "zh" else n): layer_table(ds, n, lang=lang)
+        tables = {(LAYERS[n].labels.get("zh", n) if lang == "zh" else n): _canonical_table(ds, n)
                   for n in _layers_to_write(ds)}
-        _write_xlsx(tables, path)
+        _write_xlsx(tables, path, lang, notes=_dataset_notes(ds, lang))
         return path
     path.mkdir(parents=True, exist_ok=True)
     for n in _layers_to_write(ds):
         spec = LAYERS[n]
         if f == "csv" or (f == "shp" and spec.geometry is None):
             target = path / f"{n}.csv"
-            layer_table(ds, n, lang=lang).to_csv(target, index=False, encoding="utf-8-sig")
+            sheets.write_csv(_canonical_table(ds, n), target, lang)
             continue
         frame = _vector_frame(n, ds[n], shapefile=f == "shp")
         target = path / f"{n}.{'shp' if f == 'shp' else 'geojson'}"
@@ -291,12 +298,11 @@ def write_table(df: pd.DataFrame, path_or_buffer: str | os.PathLike | IO | None 
         data = _geojson_text(gdf).encode("utf-8")
     else:
         table = _plain_cells(geometry_columns(df))
-        table = table.rename(columns=output_headers(table.columns, lang))
         if fmt == "csv":
-            data = table.to_csv(index=False).encode("utf-8-sig")
+            data = sheets.csv_bytes(table, lang)
         else:
             buf = io.BytesIO()
-            _write_xlsx({sheet_name: table}, buf)
+            _write_xlsx({sheet_name: table}, buf, lang)
             data = buf.getvalue()
     if path_or_buffer is None:
         return data

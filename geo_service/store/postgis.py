@@ -51,6 +51,7 @@ from psycopg import sql
 
 from ..dataset import Dataset
 from ..domain import LAYER_ORDER, LAYERS, STATION_KINDS, WGS84, canonical_sector
+from ..jsonsafe import to_jsonable
 from .base import (
     Conflict,
     DatasetInfo,
@@ -83,22 +84,8 @@ def sqlalchemy_url(url: str) -> str:
 
 def _jsonable(v: Any) -> Any:
     """A JSON-serialisable form of one extra-column value (NaN/NA -> null, numpy -> Python)."""
-    if v is None:
-        return None
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float):
-        return None if math.isnan(v) else v
-    if isinstance(v, (str, int, bool)):
-        return v
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    try:
-        if pd.isna(v):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return str(v)
+    out = to_jsonable(v)
+    return out if out is None or isinstance(out, (str, int, float, bool, list, dict)) else str(out)
 
 
 def _dumps(v: Any) -> str | None:

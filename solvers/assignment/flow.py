@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
+from geo_service.jsonsafe import finite
+
 
 OPTIMAL, FEASIBLE, INFEASIBLE = "optimal", "feasible", "infeasible"
 _TARGET_MAX_INT_COST = 1e10  # largest scaled arc cost (capped so cost * nodes stays far below 2**63)
@@ -95,8 +97,7 @@ class AssignmentResult:
                 "moved": self.moved, "relaxation": self.relaxation}
 
 
-def _f(x: float) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)
+_f = finite  # NaN/inf -> None
 
 
 def _gap(obj: float, bound: float) -> float:

@@ -1,0 +1,113 @@
+"""Print-ready static maps over HTTP: ``GET /v1/datasets/{id}/maps/{kind}.png`` (``.pdf``, ``.svg``).
+
+Same access rule as the HTML maps (role ``viewer``); ``assignment`` draws a finished run (``job``,
+default the latest successful one; 404 before any run). The page is A4 landscape at 300 dpi
+unless ``paper``/``orientation`` or ``width_mm``/``height_mm`` and ``dpi`` say otherwise;
+a page beyond the memory budget (width x height x dpi², :data:`maps.static_render.MAX_PIXELS`)
+is refused with 422 naming it. Each image is drawn once per dataset version and parameters
+(cached with the dataset) and served with ``Cache-Control: no-cache``; an SVG also carries a
+Content-Security-Policy that lets it load and run nothing (:data:`SVG_CSP`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+
+from geo_service.store import NotFound, Store
+from maps.static_maps import render
+from maps.static_render import PixelBudgetError, page_size, source_text
+from solvers.gaps import close_gaps
+
+from .auth import Principal, viewer
+from .cache import DatasetEntry
+from .deps import dataset_entry, get_store
+from .problems import ProblemError
+
+router = APIRouter(tags=["web page and maps"])
+# matplotlib's SVG styles every path with a style attribute (fill, stroke), which only
+# 'unsafe-inline' allows (hashes cover <style> blocks, not attributes). That is harmless here: the
+# document may run and load nothing (default-src 'none', no script-src), and its text is paths.
+SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
+
+
+def latest_successful(store: Store, dataset_id: str):
+    """The newest successful optimisation job of ``dataset_id`` with a result, or None."""
+    for j in store.list_jobs(dataset_id, limit=50):
+        if j.kind == "optimisation" and j.status == "successful" and j.result:
+            return j
+    return None
+
+
+def _invalid(field: str, message: str, code: str) -> ProblemError:
+    return ProblemError(422, message, code="invalid-parameters",
+                        errors=[{"in": "query", "field": field, "message": message, "code": code}])
+
+
+@router.get("/v1/datasets/{dataset_id}/maps/{kind}.{fmt}",
+            summary="A print-ready static map (PNG, PDF or SVG): coverage, gaps or assignment (viewer)",
+            responses={200: {"content": {"image/png": {}, "application/pdf": {}, "image/svg+xml": {}}},
+                       422: {"description": "bad parameters, or a page beyond the pixel budget"}})
+def static_map(kind: Literal["coverage", "gaps", "assignment"], fmt: Literal["png", "pdf", "svg"],
+               entry: DatasetEntry = Depends(dataset_entry), store: Store = Depends(get_store),
+               _: Principal = Depends(viewer),
+               lang: Annotated[Literal["zh", "en"], Query()] = "zh",
+               paper: Annotated[Literal["a5", "a4", "a3", "a2"], Query(description="paper size")] = "a4",
+               orientation: Annotated[Literal["landscape", "portrait"], Query()] = "landscape",
+               width_mm: Annotated[float | None, Query(ge=50, le=1200, description="custom width (mm), "
+                                                       "with height_mm; overrides paper")] = None,
+               height_mm: Annotated[float | None, Query(ge=50, le=1200)] = None,
+               dpi: Annotated[int, Query(ge=50, le=600, description="dots per inch")] = 300,
+               threshold_m: Annotated[float | None, Query(gt=0, le=200000, description="gap threshold (m)")] = None,
+               job: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$",
+                                                description="assignment: the job (default: latest successful)")] = None):
+    """The map drawn with matplotlib and the bundled CJK font; offline (no tiles)."""
+    try:
+        size = page_size(paper, orientation=orientation, width_mm=width_mm, height_mm=height_mm, dpi=dpi)
+    except PixelBudgetError as e:
+        raise _invalid("dpi", str(e), "pixel_budget") from None
+    except ValueError as e:
+        raise _invalid("width_mm" if "width_mm" in str(e) or "height_mm" in str(e) else "paper", str(e),
+                       "invalid_size") from None
+    did = entry.info.id
+    result, rec_id = None, None
+    if kind == "assignment":
+        if job:
+            try:
+                rec = store.get_job(job)
+            except NotFound:
+                raise ProblemError(404, f"no job '{job}'", code="job-not-found", job_id=job) from None
+            if rec.dataset_id != did or rec.status != "successful" or not rec.result:
+                raise ProblemError(409, f"job '{job}' is not a finished run of dataset '{did}' ({rec.status})",
+                                   code="result-not-ready", job_id=job, job_status=rec.status)
+        else:
+            rec = latest_successful(store, did)
+            if rec is None:
+                raise ProblemError(404, f"dataset '{did}' has no finished optimisation run yet",
+                                   code="no-result", dataset_id=did)
+        result, rec_id = rec.result, rec.id
+    info = entry.info
+    source = source_text(entry.ds.name or did, dataset_id=did, version=info.version, date=info.updated_at, lang=lang,
+                         extra=(f"任务 {rec_id[:8]}" if lang == "zh" else f"job {rec_id[:8]}") if rec_id else "")
+    key = (f"static:{kind}:{fmt}:{lang}:{size.width_mm:g}x{size.height_mm:g}@{size.dpi}:{threshold_m}:{rec_id}")
+
+    def build(ds):
+        gap_result = None
+        if kind == "gaps":
+            gap_result = close_gaps(ds, threshold_m=threshold_m or 10000.0)
+        return render(kind, ds, fmt=fmt, size=size, lang=lang, result=result, gap_result=gap_result,
+                      threshold_m=threshold_m, source=source)
+
+    try:
+        out = entry.memo(key, build, max_items=16)
+    except ImportError:
+        raise ProblemError(503, "static maps need matplotlib (and solvers for gaps)", code="unavailable") from None
+    except ValueError as e:
+        raise ProblemError(422, str(e), code="invalid-parameters") from None
+    headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
+               "Content-Disposition": f'inline; filename="{did}-{kind}.{fmt}"'}
+    if fmt == "svg":
+        headers["Content-Security-Policy"] = SVG_CSP
+    return Response(out.data, media_type=out.media_type, headers=headers)

@@ -1,0 +1,403 @@
+"""The one glossary: zh/en names of every field, enum value and unit users see.
+
+Tables, spreadsheets, API labels and the importers' header aliases all read their words from
+here, so a field has exactly one Chinese name everywhere (``village_id`` is always 村社区编号).
+Older spellings stay accepted on import through :data:`EXTRA_ALIASES`.
+
+A field may carry a display unit: :func:`header` writes ``人口(人)`` or ``总距离(公里)``, and
+:func:`display_value` converts and rounds the stored value (metres -> kilometres with 1 decimal,
+seconds -> minutes with 1 decimal, persons as integers). Pure data and functions, no IO.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .domain import LAYERS, STATION_KIND_LABELS
+
+LANGS = ("zh", "en")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A display unit: ``scale`` converts the stored value, ``decimals`` rounds it (0: integer)."""
+
+    zh: str
+    en: str
+    scale: float = 1.0
+    decimals: int | None = None
+
+
+#: Display units. ``km`` and ``min`` convert from the stored metres and seconds.
+UNITS: dict[str, Unit] = {
+    "km": Unit("公里", "km", 0.001, 1),
+    "min": Unit("分钟", "min", 1 / 60, 1),
+    "s": Unit("秒", "s", 1.0, 1),
+    "persons": Unit("人", "persons", 1.0, 0),
+    "count": Unit("个", "count", 1.0, 0),
+    "kmh": Unit("公里/小时", "km/h", 1.0, None),
+    "deg": Unit("度", "°", 1.0, None),
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field as users see it: its Chinese and English names, unit and value vocabulary."""
+
+    zh: str
+    en: str
+    unit: str | None = None
+    enum: str | None = None
+    decimals: int | None = None  # rounding without a unit (gap, objective)
+
+
+def _f(zh: str, en: str, unit: str | None = None, enum: str | None = None, decimals: int | None = None) -> Field:
+    return Field(zh, en, unit, enum, decimals)
+
+
+#: Every field name used in layers, result tables and API tables -> its one zh/en name.
+FIELDS: dict[str, Field] = {
+    # dataset layers
+    "id": _f("编号", "ID"),
+    "name": _f("名称", "Name"),
+    "lon": _f("经度", "Longitude"),
+    "lat": _f("纬度", "Latitude"),
+    "wkt": _f("几何", "Geometry (WKT)"),
+    "population": _f("人口", "Population", "persons"),
+    "kind": _f("类型", "Kind", enum="station_kind"),
+    "sector": _f("界别", "Sector"),
+    "sectors": _f("界别列表", "Sectors"),
+    "township_id": _f("乡镇编号", "Township ID"),
+    "village_id": _f("村社区编号", "Village ID"),
+    "county_id": _f("区县编号", "County ID"),
+    "capacity": _f("容量", "Capacity"),
+    "group_id": _f("活动组编号", "Group ID"),
+    "committee_id": _f("专委会编号", "Committee ID"),
+    "convener_id": _f("召集人编号", "Convener ID"),
+    "station_id": _f("站点编号", "Station ID"),
+    "class": _f("道路等级", "Road class"),
+    "speed_kmh": _f("速度", "Speed", "kmh"),
+    "role": _f("职务", "Role", enum="role"),
+    "is_seat": _f("驻地", "Township seat", enum="bool"),
+    "phone": _f("电话", "Phone"),
+    "urban_rural_class": _f("城乡分类代码", "Urban-rural class"),
+    # result tables
+    "member_id": _f("委员编号", "Member ID"),
+    "member_name": _f("委员", "Member"),
+    "group_name": _f("界别活动组", "Group"),
+    "committee_name": _f("专委会", "Committee"),
+    "station_name": _f("站点名称", "Station"),
+    "station_kind": _f("站点类型", "Station kind", enum="station_kind"),
+    "constituents": _f("联系群众数", "Constituents", "persons"),
+    "constituent_id": _f("群众编号", "Constituent ID"),
+    "villages": _f("责任村社区", "Villages"),
+    "village_ids": _f("责任村社区编号", "Village IDs"),
+    "n_villages": _f("村社区数", "Villages (count)", "count"),
+    "village_name": _f("村社区", "Village"),
+    "townships": _f("责任乡镇", "Townships"),
+    "township_ids": _f("责任乡镇编号", "Township IDs"),
+    "n_townships": _f("乡镇数", "Townships (count)", "count"),
+    "township_name": _f("乡镇", "Township"),
+    "covered_population": _f("覆盖人口", "Covered population", "persons"),
+    "uncovered_population": _f("未覆盖人口", "Uncovered population", "persons"),
+    "members": _f("委员数", "Members", "persons"),
+    "groups": _f("入站活动组", "Groups hosted"),
+    "n_groups": _f("活动组数", "Groups (count)", "count"),
+    "over_capacity": _f("超出容量", "Over capacity", enum="bool"),
+    "reason": _f("调整原因", "Reason", enum="move_reason"),
+    "groups_needed": _f("还需活动组数", "Groups needed", "count"),
+    "tier": _f("层级", "Tier", enum="tier"),
+    "previous": _f("原分配", "Previous"),
+    "new": _f("新分配", "New"),
+    "status": _f("求解结果", "Outcome", enum="outcome"),
+    "job_status": _f("任务状态", "Job status", enum="job_status"),
+    "objective": _f("目标值", "Objective", decimals=1),
+    "bound": _f("下界", "Bound", decimals=1),
+    "gap": _f("间隙", "Gap", decimals=4),
+    "time_s": _f("求解用时", "Solve time", "s"),
+    # tier 2 zones and long distances (issue 12): stored in metres, shown in km
+    "distance_m": _f("直线距离", "Straight-line distance", "km"),
+    "zone_villages": _f("责任区村社区数", "Zone villages", "count"),
+    "zone_population": _f("责任区人口", "Zone population", "persons"),
+    "zone_constituents": _f("责任区群众数", "Zone constituents", "persons"),
+    "zone_mean_m": _f("责任区到驻地平均距离", "Zone mean distance to base", "km"),
+    "zone_max_m": _f("责任区到驻地最远距离", "Zone largest distance to base", "km"),
+    "county_name": _f("县市区", "County"),
+    "line_max_m": _f("最远直线距离", "Largest straight-line distance", "km"),
+    "line_mean_m": _f("平均直线距离", "Mean straight-line distance", "km"),
+    "solver": _f("求解器", "Solver", enum="solver"),
+    "diagnostics": _f("诊断", "Diagnostics", enum="diagnostics"),
+    "moved": _f("调整数", "Moved", "count"),
+    "unit": _f("成本单位", "Cost unit", enum="cost_unit"),
+    # costs: stored in metres (straight-line) or seconds (road); shown in km / minutes
+    "total_m": _f("总距离", "Total distance", "km"),
+    "mean_m": _f("平均距离", "Mean distance", "km"),
+    "max_m": _f("最远距离", "Max distance", "km"),
+    "cost_m": _f("距离", "Distance", "km"),
+    "total_s": _f("总路程用时", "Total travel time", "min"),
+    "mean_s": _f("平均路程用时", "Mean travel time", "min"),
+    "max_s": _f("最长路程用时", "Max travel time", "min"),
+    "cost_s": _f("路程用时", "Travel time", "min"),
+}
+
+#: Enum vocabularies: value -> (zh, en).
+ENUMS: dict[str, dict[str, tuple[str, str]]] = {
+    "station_kind": {k: (v["zh"], v["en"]) for k, v in STATION_KIND_LABELS.items()},
+    "role": {"convener": ("召集人", "Convener"), "deputy_convener": ("副召集人", "Deputy convener"),
+             "member": ("委员", "Member"), "": ("", "")},
+    "job_status": {"accepted": ("排队中", "queued"), "running": ("运行中", "running"),
+                   "successful": ("已完成", "finished"), "failed": ("失败", "failed"),
+                   "dismissed": ("已取消", "cancelled")},
+    "outcome": {"optimal": ("最优", "optimal"), "feasible": ("可行", "feasible"),
+                "infeasible": ("不可行", "infeasible"), "nothing-to-do": ("无需求解", "nothing to do"),
+                "nothing_to_do": ("无需求解", "nothing to do"), "time_limit": ("达到时限", "time limit"),
+                "error": ("出错", "error"), "skipped": ("未运行", "skipped")},
+    "move_reason": {"not_allowed": ("原分配不再允许", "no longer allowed"),
+                    "capacity": ("容量限制", "capacity"), "improvement": ("距离更近", "improvement"),
+                    "member_left": ("原委员已离开", "member left"),
+                    "target_removed": ("原目标已删除", "target removed"),
+                    "too_far": ("附近无本界别委员", "no member within reach"), "added": ("新增", "added"), "removed": ("已移除", "removed"), "changed": ("已调整", "changed"),
+                    "": ("", "")},
+    "diagnostic": {"capacity": ("容量不足", "capacity"), "fallback": ("跨界别兜底", "fallback"),
+                   "location": ("选址", "location"), "locks": ("锁定冲突", "locks"),
+                   "max_load": ("超过上限", "max load"), "min_load": ("低于下限", "min load"),
+                   "no_member": ("无可分配委员", "no member"), "pins": ("指定冲突", "pins"),
+                   "reachability": ("不可达", "reachability"), "solver": ("求解器提示", "solver"),
+                   "nothing_to_do": ("无需求解", "nothing to do"),
+                   "long_distance": ("远距离联系", "long distance"),
+                   "max_distance": ("附近无本界别委员", "no member within reach")},
+    "tier": {"constituents": ("界别群众", "constituents"), "villages": ("村社区", "villages"),
+             "townships": ("乡镇街道", "townships"), "stations": ("站点", "stations"),
+             "groups": ("界别活动组", "groups"), "committees": ("专委会", "committees"),
+             "compactness": ("紧凑性", "compactness")},
+    "cost_unit": {"m": ("米", "m"), "s": ("秒", "s")},
+    "solver": {"nothing_to_do": ("无需求解", "nothing to do"), "nothing-to-do": ("无需求解", "nothing to do")},
+    "mode": {"straight": ("直线距离", "straight-line"), "road": ("道路用时", "road time")},
+    "villages_scope": {"gaps": ("未覆盖村社区", "gaps only"), "all": ("全部村社区", "all villages"),
+                       "list": ("指定村社区", "listed villages")},
+    "tier2_model": {"covering": ("最大覆盖", "covering"), "priority": ("按人口优先", "largest population")},
+    "on_infeasible": {"relax_max": ("放宽上限", "relax the max"), "cross_sector": ("跨界别兜底", "cross-sector")},
+    "bool": {"True": ("是", "yes"), "False": ("否", "no"), "true": ("是", "yes"), "false": ("否", "no")},
+    "layer": {k: (v.labels.get("zh", k), v.labels.get("en", k)) for k, v in LAYERS.items()},
+}
+
+#: Optimisation parameters as the 说明 sheet names them: key -> (zh, en, enum of the value or None).
+PARAMS: dict[str, tuple[str, str, str | None]] = {
+    "tiers": ("优化层级", "Tiers", "tier"),
+    "constituents_min": ("每位委员联系群众下限", "Constituents per member, min", None),
+    "constituents_target": ("每位委员联系群众目标", "Constituents per member, target", None),
+    "constituents_max": ("每位委员联系群众上限", "Constituents per member, max", None),
+    "villages_min": ("每个活动组村社区下限", "Villages per group, min", None),
+    "villages_target": ("每个活动组村社区目标", "Villages per group, target", None),
+    "villages_max": ("每个活动组村社区上限", "Villages per group, max", None),
+    "target_penalty": ("偏离目标惩罚(米)", "Target penalty (m)", None),
+    "townships_per_committee": ("每个专委会乡镇数", "Townships per committee", None),
+    "all_townships": ("分配全部乡镇", "All townships", "bool"),
+    "gap_threshold_m": ("空白阈值(米)", "Gap threshold (m)", None),
+    "gap_threshold_s": ("空白阈值(秒)", "Gap threshold (s)", None),
+    "mode": ("距离方式", "Mode", "mode"),
+    "villages": ("覆盖村社区范围", "Villages covered", "villages_scope"),
+    "village_ids": ("指定村社区", "Village IDs", None),
+    "locks": ("锁定分配数", "Locked assignments", None),
+    "minimal_change": ("最少调整", "Minimal change", "bool"),
+    "churn_weight": ("调整惩罚(米)", "Churn weight (m)", None),
+    "time_limit_s": ("求解时限(秒)", "Time limit (s)", None),
+    "seed": ("随机种子", "Seed", None),
+    "num_workers": ("求解线程数", "Workers", None),
+    "use_member_pins": ("采用委员指定村站", "Use member pins", "bool"),
+    "allow_cross_sector": ("允许跨界别", "Allow cross-sector", "bool"),
+    "on_infeasible": ("不可行时", "On infeasible", "on_infeasible"),
+    "cross_sector_penalty": ("跨界别惩罚(米)", "Cross-sector penalty (m)", None),
+    "compactness": ("紧凑性权重", "Compactness", None),
+    "station_capacity_default": ("站点默认容量", "Default station capacity", None),
+    "host_kinds": ("可入驻站点类型", "Host kinds", "station_kind"),
+    "sector_mismatch_penalty": ("界别不符惩罚(米)", "Sector mismatch penalty (m)", None),
+    "penalty_speed_kmh": ("惩罚折算速度(公里/小时)", "Penalty speed (km/h)", None),
+    "tier2_model": ("联系点选择方式", "Contact point choice", "tier2_model"),
+    "contact_travel_weight": ("联系点路程权重(人/公里)", "Contact travel weight (persons/km)", None),
+    "long_distance_m": ("远距离阈值(米)", "Long distance (m)", None),
+    "max_distance_m": ("最远联系距离(米)", "Max distance (m)", None),
+}
+
+#: Sheet / table titles of result tables (Excel allows 31 characters).
+TABLES: dict[str, tuple[str, str]] = {
+    "responsibility": ("界别责任区一览表", "Responsibility table"), "members": ("委员", "Members"),
+    "groups": ("界别活动组", "Groups"), "committees": ("专委会", "Committees"),
+    "stations": ("站点", "Stations"), "constituents": ("界别群众", "Constituents"),
+    "uncovered": ("未覆盖村社区", "Uncovered villages"), "summary": ("求解概况", "Summary"),
+    "long_distances": ("远距离联系", "Long distances"),
+    "proposed": ("建议新增站点", "Proposed stations"), "coverage": ("覆盖情况", "Coverage"),
+    "notes": ("说明", "Notes"),
+}
+
+#: Words of the notes sheet and page headers.
+WORDS: dict[str, tuple[str, str]] = {
+    "dataset": ("数据集", "Dataset"), "version": ("版本", "Version"), "date": ("日期", "Date"),
+    "parameters": ("参数", "Parameters"), "outcome": ("求解结果", "Outcome"), "item": ("项目", "Item"),
+    "value": ("内容", "Value"), "counts": ("要素数量", "Counts"), "page": ("第 &P 页，共 &N 页", "Page &P of &N"),
+}
+
+#: Older Chinese spellings accepted on import (reading only; never written).
+EXTRA_ALIASES: dict[str, tuple[str, ...]] = {
+    "township_id": ("乡镇",), "village_id": ("村",), "county_id": ("区县",), "group_id": ("活动组",),
+    "committee_id": ("专委会",), "convener_id": ("召集人",), "station_id": ("站点", "工作站编号"),
+    "class": ("等级",), "role": ("角色",),
+}
+
+
+def _check_lang(lang: str) -> int:
+    if lang not in LANGS:
+        raise ValueError(f"lang must be 'zh' or 'en', got {lang!r}")
+    return 0 if lang == "zh" else 1
+
+
+def label(field: str, lang: str = "zh") -> str:
+    """The name of ``field`` in ``lang`` (no unit); unknown fields keep their own name."""
+    i = _check_lang(lang)
+    f = FIELDS.get(field)
+    if f is None:
+        return field
+    return (f.zh, f.en)[i]
+
+
+def unit_label(field: str, lang: str = "zh") -> str | None:
+    """The display unit of ``field`` in ``lang`` (``公里``, ``人``), or None."""
+    i = _check_lang(lang)
+    f = FIELDS.get(field)
+    if f is None or f.unit is None:
+        return None
+    u = UNITS[f.unit]
+    return (u.zh, u.en)[i]
+
+
+def header(field: str, lang: str = "zh") -> str:
+    """Column header for ``field``: its name with the display unit, ``人口(人)`` / ``Population (persons)``.
+
+    Counts (unit ``count``) show no unit. Unknown fields keep their own name.
+    """
+    name = label(field, lang)
+    f = FIELDS.get(field)
+    if f is None or f.unit in (None, "count"):
+        return name
+    u = unit_label(field, lang)
+    return f"{name}({u})" if lang == "zh" else f"{name} ({u})"
+
+
+def value_label(enum: str, value: Any, lang: str = "zh") -> Any:
+    """The word for ``value`` of vocabulary ``enum`` in ``lang``; values outside it come back as they are."""
+    i = _check_lang(lang)
+    vocab = ENUMS.get(enum)
+    if vocab is None:
+        raise ValueError(f"unknown enum {enum!r}; expected one of {', '.join(ENUMS)}")
+    if value is None or isinstance(value, float) and math.isnan(value):
+        return value
+    key = str(value)
+    return vocab[key][i] if key in vocab else value
+
+
+def table_title(table: str, lang: str = "zh") -> str:
+    """Title of result table ``table`` (sheet name) in ``lang``; unknown tables keep their key."""
+    i = _check_lang(lang)
+    return TABLES[table][i] if table in TABLES else table
+
+
+def word(key: str, lang: str = "zh") -> str:
+    """A word of the notes sheet or page header (``dataset`` -> 数据集)."""
+    return WORDS[key][_check_lang(lang)]
+
+
+def diagnostic_text(d: Mapping[str, Any], lang: str = "zh") -> str:
+    """One solver diagnostic in ``lang``: the English message, or its code's Chinese name with the
+    scope and the shortfall (``容量不足（经济）：缺 3``)."""
+    if _check_lang(lang) == 1:
+        return str(d.get("message", ""))
+    if d.get("message_zh"):  # a diagnostic that words itself in Chinese (tier 1/2 distances, coverage)
+        return str(d["message_zh"])
+    out = str(value_label("diagnostic", d.get("quota", ""), "zh"))
+    scope = d.get("scope")
+    if scope:
+        out += f"（{value_label('tier', scope, 'zh')}）"
+    if d.get("short_by"):
+        out += f"：缺 {d['short_by']}"
+    msg = str(d.get("message", ""))
+    if d.get("quota") == "nothing_to_do" and ": " in msg:  # the pipeline writes this one's reason in Chinese
+        out += "：" + msg.split(": ", 1)[1]
+    return out
+
+
+def diagnostics_text(ds: Any, lang: str = "zh") -> Any:
+    """A list of diagnostics as one cell (``；``-separated in zh, `` | `` in en); other values unchanged."""
+    if not isinstance(ds, (list, tuple)):
+        return ds
+    return ("；" if lang == "zh" else " | ").join(diagnostic_text(d, lang) if isinstance(d, Mapping) else str(d)
+                                                for d in ds)
+
+
+def param_items(params: Mapping[str, Any], lang: str = "zh") -> dict[str, Any]:
+    """Optimisation parameters as the 说明 sheet shows them: glossary names, values in ``lang``."""
+    i = _check_lang(lang)
+    out: dict[str, Any] = {}
+    for k, v in params.items():
+        if v is None or v == [] or v == {}:
+            continue
+        zh, en, enum = PARAMS.get(k, (k, k, None))
+        if k == "locks" and isinstance(v, Mapping):
+            v = sum(len(x) for x in v.values() if isinstance(x, Mapping))
+            if not v:
+                continue
+        elif enum is not None and isinstance(v, (list, tuple)):
+            v = "、".join(str(value_label(enum, x, lang)) for x in v)
+        elif enum is not None:
+            v = value_label(enum, v, lang)
+        elif isinstance(v, (list, tuple)):
+            v = "、".join(map(str, v))
+        out[(zh, en)[i]] = v
+    return out
+
+
+def display_value(field: str, value: Any) -> Any:
+    """``value`` of ``field`` converted to its display unit and rounded (m -> km 1 decimal, persons integer)."""
+    f = FIELDS.get(field)
+    if f is None or value is None or isinstance(value, bool):
+        return value
+    if not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
+        return value
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return value
+    if not math.isfinite(x):
+        return None
+    scale, dec = 1.0, f.decimals
+    if f.unit is not None:
+        u = UNITS[f.unit]
+        scale, dec = u.scale, u.decimals if u.decimals is not None else f.decimals
+    if dec is None:
+        return value if scale == 1.0 else x * scale
+    x = round(x * scale, dec)
+    return int(x) if dec == 0 else x
+
+
+def decimals(field: str) -> int | None:
+    """Decimals ``field`` is shown with (0: integer), None when shown as stored."""
+    f = FIELDS.get(field)
+    if f is None:
+        return None
+    if f.unit is not None and UNITS[f.unit].decimals is not None:
+        return UNITS[f.unit].decimals
+    return f.decimals
+
+
+def zh_aliases(field: str) -> tuple[str, ...]:
+    """Chinese spellings of ``field`` the importers accept: its name, name with unit, older names."""
+    if field not in FIELDS:
+        return EXTRA_ALIASES.get(field, ())
+    out = [label(field, "zh"), header(field, "zh"), header(field, "zh").replace("(", "（").replace(")", "）")]
+    return tuple(dict.fromkeys(out + list(EXTRA_ALIASES.get(field, ()))))
+
+
+__all__ = ["ENUMS", "EXTRA_ALIASES", "FIELDS", "LANGS", "PARAMS", "TABLES", "UNITS", "WORDS", "Field", "Unit", "decimals",
+           "diagnostic_text", "diagnostics_text", "display_value", "param_items", "header", "label", "table_title", "unit_label", "value_label", "word", "zh_aliases"]

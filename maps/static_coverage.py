@@ -1,0 +1,239 @@
+"""The coverage map as a print-ready figure: stations by kind, villages coloured by the straight-line
+distance to the nearest station, service areas, boundaries, the largest gap villages numbered, and
+a legend whose entries carry their counts (stations per kind, villages per distance band)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geo_service.coverage import village_weights
+from geo_service.domain import STATION_KIND_LABELS, STATION_KINDS
+
+from .coverage import BAND_COLOURS, T, _band, last_mile_table, straight_service_areas
+from .render import check_lang, km, page_title
+from .static_render import (
+    legend_bottom,
+    PageSize,
+    boundaries,
+    figure_context,
+    finish_frame,
+    fit_extent,
+    layout,
+    map_bounds,
+    page_size,
+    plain,
+    plot_polygons,
+    source_text,
+    stack_legends,
+    text_block,
+    to_metric,
+)
+
+# Station kinds on paper: a distinct marker shape and colour each (same colours as the web map).
+STATION_MARKERS: dict[str, dict[str, Any]] = {
+    "station_comprehensive": {"marker": "*", "color": "#c00000", "size": 15},
+    "station_sector": {"marker": "s", "color": "#1f4e9c", "size": 8},
+    "studio": {"marker": "D", "color": "#7b2d8e", "size": 7},
+    "contact_point": {"marker": "^", "color": "#1b7f3b", "size": 8},
+}
+AREA_COLOURS = ("#1a9850", "#66bd63", "#fdae61", "#f46d43")
+NO_STATION = "#999999"
+
+
+@dataclass
+class StaticMap:
+    """A drawn figure and the figures its legend states (for checks and reports)."""
+
+    fig: Any
+    kind: str
+    title: str
+    counts: dict[str, Any] = field(default_factory=dict)
+
+
+def station_handles(ds, *, lang: str, ms_scale: float = 1.0) -> tuple[list, list[str], dict[str, int]]:
+    """Legend handles/labels for the station kinds present, with counts ("综合型委员工作站 (3)")."""
+    from matplotlib.lines import Line2D
+
+    counts = ds.stations["kind"].value_counts().to_dict()
+    handles, labels, out = [], [], {}
+    for k in STATION_KINDS:
+        n = int(counts.get(k, 0))
+        if not n:
+            continue
+        st = STATION_MARKERS[k]
+        handles.append(Line2D([], [], linestyle="none", marker=st["marker"], markersize=st["size"] * ms_scale * 0.8,
+                              markerfacecolor=st["color"], markeredgecolor="white", markeredgewidth=0.6))
+        labels.append(f"{STATION_KIND_LABELS.get(k, {}).get(lang, k)} ({n})")
+        out[k] = n
+    return handles, labels, out
+
+
+def draw_stations(ax, ds, *, ms_scale: float = 1.0, zorder: int = 10) -> None:
+    """Stations as markers by kind (white edge so they read over any fill)."""
+    st = to_metric(ds.stations, ds.metric_crs)
+    for k in STATION_KINDS:
+        sub = st[st["kind"] == k]
+        if not len(sub):
+            continue
+        s = STATION_MARKERS[k]
+        ax.plot(sub.geometry.x, sub.geometry.y, linestyle="none", marker=s["marker"], markersize=s["size"] * ms_scale,
+                markerfacecolor=s["color"], markeredgecolor="white", markeredgewidth=0.7, zorder=zorder)
+
+
+def band_counts(measure: np.ndarray, thresholds: Sequence[float]) -> list[int]:
+    """Villages per band: within thresholds[0], (t0, t1], ..., beyond the last, no station."""
+    band = _band(measure, thresholds)
+    return [int((band == i).sum()) for i in range(len(thresholds) + 2)]
+
+
+def coverage_figure(ds, *, coverage: pd.DataFrame | None = None, lang: str = "zh",
+                    thresholds_m: Sequence[float] = (5000, 10000, 20000), gap_threshold: float | None = None,
+                    top_gaps: int = 10, size: PageSize | None = None,
+                    source: str | None = None) -> StaticMap:
+    """The coverage map of ``ds`` as a matplotlib Figure (see module doc); straight-line distances.
+
+    ``coverage``: a precomputed :func:`geo_service.coverage.last_mile` table (else computed).
+    ``thresholds_m``: distance bands (metres, increasing); ``gap_threshold``: villages beyond it
+    are gaps (default the middle threshold), the ``top_gaps`` most populous numbered and listed.
+    ``size``: :func:`maps.static_render.page_size` (default A4 landscape, 300 dpi).
+    ``source``: the source line (default :func:`maps.static_render.source_text` of the dataset).
+    Must be called inside :func:`maps.static_render.figure_context` (:func:`maps.static_maps.render`
+    does that).
+    """
+    check_lang(lang)
+    thresholds = [float(x) for x in thresholds_m]
+    if not thresholds or any(not np.isfinite(x) or x <= 0 for x in thresholds) or thresholds != sorted(thresholds):
+        raise ValueError(f"thresholds_m must be positive and increasing, got {thresholds}")
+    if not isinstance(top_gaps, int) or top_gaps < 0:
+        raise ValueError(f"top_gaps must be a non-negative integer, got {top_gaps!r}")
+    t = T[lang]
+    size = size or page_size()
+    title = page_title(getattr(ds, "name", None), "coverage", lang)
+    gap_t = float(gap_threshold) if gap_threshold is not None else thresholds[min(1, len(thresholds) - 1)]
+    sub = (f"村/社区到最近站点的直线距离；缺口：超过 {km(gap_t, lang)}" if lang == "zh"
+           else f"Straight-line distance from each village to the nearest station; gaps: beyond {km(gap_t, lang)}")
+    lay = layout(size, title, sub)
+    ax, fs = lay.ax, lay.fs
+    ms = size.inches[1] / 8.27  # marker scale: 1 on A4 landscape
+
+    bounds = map_bounds(ds)
+    fit_extent(ax, bounds)
+
+    # service areas, largest first (underneath)
+    sa = straight_service_areas(ds, thresholds)
+    sa = sa.dropna(subset=["geometry"]).to_crs(ds.metric_crs)
+    for thr in sorted(sa["threshold_m"].unique(), reverse=True):
+        i = thresholds.index(float(thr))
+        col = AREA_COLOURS[min(len(AREA_COLOURS) - 1, i)]
+        plot_polygons(ax, sa[sa["threshold_m"] == thr].geometry, facecolor=col, edgecolor=col, linewidth=0.5,
+                      alpha=0.10, zorder=1)
+    boundaries(ax, ds, fs=lay.fs_small * 0.9)
+
+    lm = last_mile_table(ds, coverage)
+    v = ds.villages.reset_index(drop=True)
+    measure = lm.set_index("village_id").reindex(v["id"].astype(str))["distance_m"].to_numpy(dtype=float)
+    band = _band(measure, thresholds)
+    pop = pd.to_numeric(v["population"], errors="coerce").fillna(0).to_numpy(dtype=float)  # dot sizes
+    vw = village_weights(v)  # shares and gap ranking: persons, or 1 per village when unknown
+    wts = vw.weights
+    vm = v.geometry.to_crs(ds.metric_crs)
+    ok = vm.notna().to_numpy() & ~vm.is_empty.to_numpy()
+    vx = np.where(ok, vm.x.where(ok), np.nan)
+    vy = np.where(ok, vm.y.where(ok), np.nan)
+    n_bands = len(thresholds) + 1
+    colours = np.array([BAND_COLOURS[min(int(b), len(BAND_COLOURS) - 1)] if b < n_bands else NO_STATION for b in band])
+    msize = (np.clip(2.0 + np.sqrt(pop / 400.0), 2.0, 8.0) * ms) ** 2
+    ax.scatter(vx, vy, s=msize, c=colours, edgecolors="#333", linewidths=0.3, zorder=6)
+
+    # gaps: beyond the gap threshold, ranked by population then distance
+    gap_mask = ~(measure <= gap_t)
+    order = np.lexsort((-np.nan_to_num(measure, posinf=1e18), -wts))
+    ranked = [int(i) for i in order if gap_mask[i]]
+    if ranked[:top_gaps]:  # only the numbered ones are ringed: 600 rings would hide the colours
+        gi = np.array(ranked[:top_gaps])
+        ax.scatter(vx[gi], vy[gi], s=(10 * ms) ** 2, facecolors="none", edgecolors="#b10026", linewidths=1.0,
+                   zorder=7)
+    import matplotlib.patheffects as pe
+
+    for r, i in enumerate(ranked[:top_gaps], start=1):
+        if np.isfinite(vx[i]):
+            ax.annotate(str(r), (vx[i], vy[i]), xytext=(5 * ms, 4 * ms), textcoords="offset points",
+                        fontsize=lay.fs_small, color="#b10026", zorder=12,
+                        path_effects=[pe.withStroke(linewidth=2.2, foreground="white")])
+    draw_stations(ax, ds, ms_scale=ms)
+    fit_extent(ax, bounds)
+
+    # legend: stations (counts), villages per band (counts), gaps
+    from matplotlib.lines import Line2D
+
+    sh, sl, st_counts = station_handles(ds, lang=lang, ms_scale=ms)
+    counts = band_counts(measure, thresholds)
+    unit = "个" if lang == "zh" else ""
+    vh, vl = [], []
+    lo = 0.0
+    for i, thr in enumerate(thresholds):
+        label = f"≤ {km(thr, lang)}" if i == 0 else f"{km(lo, lang)} – {km(thr, lang)}"
+        vh.append(Line2D([], [], linestyle="none", marker="o", markersize=6 * ms, markerfacecolor=BAND_COLOURS[i],
+                         markeredgecolor="#333", markeredgewidth=0.3))
+        vl.append(f"{label} ({counts[i]}{unit})")
+        lo = thr
+    vh.append(Line2D([], [], linestyle="none", marker="o", markersize=6 * ms,
+                     markerfacecolor=BAND_COLOURS[min(len(thresholds), len(BAND_COLOURS) - 1)],
+                     markeredgecolor="#333", markeredgewidth=0.3))
+    vl.append(f"> {km(thresholds[-1], lang)} ({counts[len(thresholds)]}{unit})")
+    if counts[-1]:
+        vh.append(Line2D([], [], linestyle="none", marker="o", markersize=6 * ms, markerfacecolor=NO_STATION,
+                         markeredgecolor="#333", markeredgewidth=0.3))
+        vl.append(f"{t['no_station']} ({counts[-1]}{unit})")
+    n_top = min(top_gaps, len(ranked))
+    gap_label = (f"缺口村前 {n_top} 名（编号）" if lang == "zh" else f"Top {n_top} gap villages (numbered)")
+    if n_top:
+        vh.append(Line2D([], [], linestyle="none", marker="o", markersize=9 * ms, markerfacecolor="none",
+                         markeredgecolor="#b10026", markeredgewidth=0.9))
+        vl.append(gap_label)
+    size_note = "圆点大小表示人口" if lang == "zh" else "dot size: population"
+    legends = stack_legends(lay.panel, [(t["legend_st"], sh, sl), (t["legend_v"], vh, vl)], fs=fs * 0.85)
+
+    # summary: population covered per threshold, then the top gaps
+    y = legend_bottom(lay.panel, legends) - 0.01
+    y = text_block(lay.panel, y, [size_note], fs=lay.fs_small, bold_first=False)
+    total = float(wts.sum())
+    lines = [f"{t['summary']}"]
+    covered = {}
+    for thr in thresholds:
+        cov = float(wts[measure <= thr].sum())
+        covered[thr] = round(cov)
+        share = f"{100.0 * cov / total:.1f}%" if total else "–"
+        lines.append(f"{t['threshold']} {km(thr, lang)}：{round(cov):,}（{share}）" if lang == "zh"
+                     else f"{t['threshold']} {km(thr, lang)}: {round(cov):,} ({share})")
+    total_label = t["total_pop"] if vw.basis == "population" else ("村数" if lang == "zh" else "Villages")
+    lines.append(f"{total_label}：{round(total):,}" if lang == "zh" else f"{total_label}: {round(total):,}")
+    lines.append(f"缺口村（> {km(gap_t, lang)}）：{len(ranked)} 个" if lang == "zh"
+                 else f"Gap villages (> {km(gap_t, lang)}): {len(ranked)}")
+    if vw.note:  # said once, as on the web map: shares count villages or fill unknown populations
+        lines.append(vw.note)
+    y = text_block(lay.panel, y, lines, fs=fs * 0.85)
+    tnames = ds.townships.set_index("id")["name"].to_dict()
+    if ranked:
+        gl = [t["gap_list"].format(n=min(top_gaps, len(ranked)))]
+        for r, i in enumerate(ranked[:top_gaps], start=1):
+            d = measure[i]
+            dist = km(round(float(d) / 100.0) * 100.0, lang) if np.isfinite(d) else "–"
+            gl.append(f"{r}. {v['name'].iloc[i]}（{tnames.get(v['township_id'].iloc[i], '')}）{int(pop[i]):,} · {dist}")
+        text_block(lay.panel, y, gl, fs=lay.fs_small)
+    else:
+        text_block(lay.panel, y, [t["no_gaps"].format(t=km(gap_t, lang))], fs=lay.fs_small, bold_first=False)
+
+    finish_frame(lay, ds, lang=lang, source=source or source_text(getattr(ds, "name", ""), lang=lang))
+    return StaticMap(lay.fig, "coverage", title, {
+        "stations": st_counts, "bands": counts, "gaps": len(ranked), "covered_population": covered,
+        "total_population": round(total), "weight_basis": vw.basis, "thresholds_m": thresholds, "gap_threshold_m": gap_t})
+
+
+__all__ = ["STATION_MARKERS", "StaticMap", "coverage_figure", "draw_stations", "station_handles", "plain",
+           "figure_context"]

@@ -1,0 +1,132 @@
+"""The gap-closing proposal as a print-ready figure: service area now and with the proposed contact
+points, villages covered now / newly covered / still uncovered (legend counts), the proposed
+points numbered, existing stations by kind, and the population covered before and after."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geo_service.coverage import village_weights
+from geo_service.glossary import value_label
+
+from .coverage import BAND_COLOURS, straight_service_areas
+from .gaps import T, _get, _Shim, coverage_change, gap_threshold_m, proposed_sites
+from .render import check_lang, km, page_title
+from .static_coverage import StaticMap, draw_stations, station_handles
+from .static_render import (
+    PageSize,
+    boundaries,
+    finish_frame,
+    fit_extent,
+    layout,
+    legend_bottom,
+    map_bounds,
+    page_size,
+    plot_polygons,
+    source_text,
+    stack_legends,
+    text_block,
+)
+
+STATUS_COLOURS = {"b": BAND_COLOURS[0], "a": "#2b8cbe", "u": BAND_COLOURS[3]}
+PROPOSED_COLOUR = "#e6550d"
+
+
+def gaps_figure(ds, gap_result: Any, *, threshold_m: float | None = None, lang: str = "zh",
+                size: PageSize | None = None, source: str | None = None,
+                label_sites: int = 20) -> StaticMap:
+    """The gap-closing map of ``gap_result`` (a ``solvers.gaps`` result or its dict) over ``ds``.
+
+    ``threshold_m``: straight-line reach in metres (default the result's, else 10 km);
+    ``label_sites``: the proposed points with the largest gain get their rank as a label (at most
+    this many). Other arguments as :func:`maps.static_coverage.coverage_figure`.
+    """
+    check_lang(lang)
+    t = T[lang]
+    thr = gap_threshold_m(gap_result, threshold_m)
+    sites = proposed_sites(gap_result)
+    size = size or page_size()
+    title = page_title(getattr(ds, "name", None), "gaps", lang)
+    sub = (f"建议新增 {len(sites)} 个联系点后，{km(thr, lang)} 直线范围内的覆盖变化" if lang == "zh"
+           else f"Coverage within {km(thr, lang)} (straight line) with {len(sites)} proposed contact points")
+    lay = layout(size, title, sub)
+    ax, fs = lay.ax, lay.fs
+    ms = size.inches[1] / 8.27
+    bounds = map_bounds(ds)
+    fit_extent(ax, bounds)
+
+    before = straight_service_areas(ds, [thr]).dropna(subset=["geometry"]).to_crs(ds.metric_crs)
+    both = pd.concat([ds.stations[["id", "name", "kind", "geometry"]],
+                      sites.assign(kind="contact_point")[["id", "name", "kind", "geometry"]]], ignore_index=True)
+    after = straight_service_areas(_Shim(ds, both), [thr]).dropna(subset=["geometry"]).to_crs(ds.metric_crs)
+    plot_polygons(ax, after.geometry, facecolor="#2b8cbe", edgecolor="#2b8cbe", linewidth=0.5, alpha=0.12, zorder=1)
+    plot_polygons(ax, before.geometry, facecolor="#1a9850", edgecolor="#1a9850", linewidth=0.5, alpha=0.14, zorder=1)
+    boundaries(ax, ds, fs=lay.fs_small * 0.9)
+
+    v = ds.villages.reset_index(drop=True)
+    status, gain = coverage_change(ds, sites, thr)
+    vw = village_weights(v)  # persons, or 1 per village where the population is unknown
+    pop = vw.weights
+    vm = v.geometry.to_crs(ds.metric_crs)
+    for k in ("b", "a", "u"):
+        sel = status == k
+        ax.scatter(vm.x[sel], vm.y[sel], s=(3.2 * ms) ** 2, c=STATUS_COLOURS[k], edgecolors="#333", linewidths=0.25,
+                   zorder=6)
+    draw_stations(ax, ds, ms_scale=ms * 0.85)
+    pm = sites.geometry.to_crs(ds.metric_crs)
+    ax.plot(pm.x, pm.y, linestyle="none", marker="P", markersize=10 * ms, markerfacecolor=PROPOSED_COLOUR,
+            markeredgecolor="white", markeredgewidth=0.8, zorder=11)
+    import matplotlib.patheffects as pe
+
+    order = np.argsort(-gain, kind="stable")
+    for r, i in enumerate(order[:label_sites], start=1):
+        ax.annotate(str(r), (pm.x.iloc[i], pm.y.iloc[i]), xytext=(5 * ms, 4 * ms), textcoords="offset points",
+                    fontsize=lay.fs_small, color=PROPOSED_COLOUR, zorder=12,
+                    path_effects=[pe.withStroke(linewidth=2.2, foreground="white")])
+    fit_extent(ax, bounds)
+
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    counts = {k: int((status == k).sum()) for k in ("b", "a", "u")}
+    unit = "个" if lang == "zh" else ""
+    names = {"b": t["covered_now"], "a": t["newly"], "u": t["still"]}
+    vh = [Line2D([], [], linestyle="none", marker="o", markersize=6 * ms, markerfacecolor=STATUS_COLOURS[k],
+                 markeredgecolor="#333", markeredgewidth=0.3) for k in ("b", "a", "u")]
+    vl = [f"{names[k]} ({counts[k]}{unit})" for k in ("b", "a", "u")]
+    ph = [Line2D([], [], linestyle="none", marker="P", markersize=9 * ms, markerfacecolor=PROPOSED_COLOUR,
+                 markeredgecolor="white"),
+          Patch(facecolor="#1a9850", alpha=0.3, edgecolor="#1a9850"),
+          Patch(facecolor="#2b8cbe", alpha=0.25, edgecolor="#2b8cbe")]
+    pl = [f"{t['site']} ({len(sites)}{unit})", f"{t['before']} {km(thr, lang)}", f"{t['after']} {km(thr, lang)}"]
+    sh, sl, st_counts = station_handles(ds, lang=lang, ms_scale=ms * 0.85)
+    legends = stack_legends(lay.panel, [(t["proposed"], ph, pl), (t["villages"], vh, vl),
+                                        (t["stations"], sh, sl)], fs=fs * 0.85)
+    y = legend_bottom(lay.panel, legends) - 0.02
+    total = float(pop.sum())
+    pb, pa = round(float(pop[status == "b"].sum())), round(float(pop[status != "u"].sum()))
+
+    def share(x: float) -> str:
+        return f"{100.0 * x / total:.1f}%" if total else "–"
+
+    sep = "：" if lang == "zh" else ": "
+    lines = [f"{t['title']} ({km(thr, lang)})", f"{t['before_h']}{sep}{int(pb):,}（{share(pb)}）",
+             f"{t['after_h']}{sep}{int(pa):,}（{share(pa)}）", f"{t['n']}{sep}{len(sites)} {t['unit']}"]
+    if vw.note:
+        lines.append(vw.note)
+    st = _get(gap_result, "status")
+    if isinstance(st, str):
+        lines.append(f"{t['solver']}{sep}{value_label('outcome', st, lang)}")
+    y = text_block(lay.panel, y, lines, fs=fs * 0.85)
+    if len(sites):
+        head = "新增覆盖人口最多的建议点" if lang == "zh" else "Proposed points by population gained"
+        rows = [head] + [f"{r}. {sites['name'].iloc[i]} +{int(gain[i]):,}"
+                         for r, i in enumerate(order[:label_sites], start=1)]
+        text_block(lay.panel, y, rows, fs=lay.fs_small)
+    finish_frame(lay, ds, lang=lang, source=source or source_text(getattr(ds, "name", ""), lang=lang))
+    return StaticMap(lay.fig, "gaps", title, {
+        "status": counts, "proposed": len(sites), "stations": st_counts, "covered_before": int(pb),
+        "covered_after": int(pa), "total_population": round(total), "threshold_m": thr})

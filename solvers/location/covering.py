@@ -1,0 +1,343 @@
+"""Covering models: location set covering (LSCP) and maximal covering (MCLP).
+
+Both work on the pairs within reach only (:mod:`.reach`): a dense cost matrix is reduced to them,
+a ``scipy.sparse`` matrix is taken as they are (its stored entries are the candidate pairs), so a
+20,000-village province needs memory for the pairs within the radius, not for ``n x m``.
+Demands with identical covering sets are merged before the MIP (one row per distinct set, weights
+summed); fixed sites' demands drop out as a constant.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._common import (LocationResult, _assign_within, _check_capacity, _check_fixed,
+                      _check_p, _check_weights, _fmt, _gap, _solve_mip, _uncovered_diag)
+from .mclp_lagrange import mclp_lagrangian
+from .reach import merge_rows, nearest_in_reach, reach, row_ids
+
+#: pairs (after merging) above which the MCLP first runs the Lagrangian heuristic and fixing
+LAGRANGIAN_ABOVE = 200_000
+_LAGRANGIAN_SHARE = 0.9  # share of the time limit for it (it stops early once converged); the MIP gets the rest
+
+
+def _diag(S: sp.csr_matrix, dense: np.ndarray | None, radius: float, assignment: np.ndarray,
+          demands: np.ndarray | None = None) -> list[dict]:
+    """Uncovered-demand diagnostics: from the dense matrix when there is one (the nearest
+    candidate beyond the radius is known), else from the pairs within reach."""
+    if dense is not None:
+        return _uncovered_diag(dense, radius, assignment, demands)
+    near_j, near_c = nearest_in_reach(S)
+    out = []
+    for i in (np.flatnonzero(assignment < 0) if demands is None else demands):
+        if near_j[i] < 0:
+            reason = "no_candidate"
+            msg = f"no candidate within the threshold {_fmt(radius)}"
+        else:
+            reason = "not_selected"
+            msg = (f"a candidate within the threshold exists (nearest {_fmt(near_c[i])} away) "
+                   "but the site budget p was spent on demands worth more")
+        out.append({"demand": int(i), "reason": reason, "nearest_site": int(near_j[i]),
+                    "nearest_cost": float(near_c[i]), "message": msg})
+    return out
+
+
+def _covered_by(S: sp.csr_matrix, cols: np.ndarray) -> np.ndarray:
+    """Rows with a stored entry in ``cols``."""
+    mask = np.zeros(S.shape[1], bool)
+    mask[np.asarray(cols, int)] = True
+    return np.bincount(row_ids(S), weights=mask[S.indices], minlength=S.shape[0]) > 0
+
+
+def _radius(radius: Any) -> float:
+    r = float(radius)
+    if np.isnan(r):
+        raise ValueError("radius must be a number, got NaN")
+    return r
+
+
+# --------------------------------------------------------------------------------------------
+# LSCP
+# --------------------------------------------------------------------------------------------
+def set_cover(cost: Any, radius: float, weights: Any = None, fixed: Any = None,
+              time_limit: float | None = None, seed: int = 0, *,
+              rel_gap: float = 0.0) -> LocationResult:
+    """Location set covering (LSCP): fewest open sites so every demand lies within ``radius``.
+
+    Demands with weight 0 need no cover (e.g. villages without population). Fixed sites are
+    open and counted in the objective. When some demand has no site within ``radius`` the
+    problem is infeasible: the result says so, lists those demands with their nearest candidate
+    and cost, and (so planners still get a useful answer) ``selected`` covers every demand that
+    *can* be covered, with the fewest sites.
+
+    Args:
+        cost: (n_demand, n_sites) costs, same unit as ``radius``: a dense array (``inf`` = cannot
+            be served) or a ``scipy.sparse`` matrix whose stored entries are the pairs that can
+            be served (explicit zeros count as cost 0; e.g. from
+            :func:`~solvers.location.covering_matrix`).
+        radius: service threshold; covered when ``cost <= radius``.
+        weights: per-demand weight; demands with weight 0 are ignored. Default all 1.
+        fixed: indices of sites that are always open (existing stations).
+        time_limit: seconds for the solver; the best cover found so far is returned with its bound.
+        seed: solver random seed (same seed, same answer).
+        rel_gap: stop once (sites - bound) / sites is at most this (0: prove optimality).
+    """
+    t0 = time.perf_counter()
+    radius = _radius(radius)
+    S, dense = reach(cost, radius)
+    n, m = S.shape
+    w = _check_weights(weights, n)
+    fx = _check_fixed(fixed, m)
+    need = w > 0
+    impossible = need & (np.diff(S.indptr) == 0)
+    fixed_cov = _covered_by(S, fx) if len(fx) else np.zeros(n, bool)
+    todo = np.flatnonzero(need & ~impossible & ~fixed_cov)
+    _, g_ptr, g_idx = merge_rows(S, todo)  # identical covering sets need one row
+    y_lo = np.zeros(m)
+    y_lo[fx] = 1
+    G = len(g_ptr) - 1
+    start = _greedy_cover(g_ptr, g_idx, fx, m)
+    status, x, obj, bound = _solve_mip(np.ones(m), y_lo, np.ones(m), np.ones(m, bool), None,
+                                       time_limit=time_limit, seed=seed, rel_gap=rel_gap,
+                                       start=(np.arange(m), start.astype(float)),
+                                       csr=(g_ptr, g_idx, np.ones(len(g_idx)), np.ones(G),
+                                            np.full(G, np.inf)))
+    if x is None:  # time limit before HiGHS took the start: fall back to the greedy cover
+        x, obj, status, bound = start.astype(float), float(start.sum()), "feasible", float(len(fx))
+    sel = np.flatnonzero(x > 0.5)
+    assignment = (_assign_within(dense, sel, radius) if dense is not None
+                  else nearest_in_reach(S, sel)[0])
+    diag = _diag(S, dense, radius, np.where(need, assignment, 0))
+    obj = float(len(sel))
+    msg = f"{len(sel)} open sites ({len(fx)} fixed) cover every demand within {_fmt(radius)}"
+    if impossible.any():
+        status = "infeasible"
+        k = int(impossible.sum())
+        if dense is not None:
+            near_c = dense.min(axis=1)
+            worst = int(np.flatnonzero(impossible)[np.argmax(near_c[impossible])])
+            eg = f"e.g. demand {worst}: the nearest candidate is {_fmt(near_c[worst])} away"
+        else:
+            eg = f"e.g. demand {int(np.flatnonzero(impossible)[0])}"
+        msg = (f"infeasible: {k} demand(s) have no candidate within the threshold {_fmt(radius)} "
+               f"({eg}); the {len(sel)} selected sites cover all the others")
+    elif status == "feasible":
+        msg += f" (time limit or gap; bound {_fmt(bound)})"
+    return LocationResult("lscp", status, obj, float(bound), _gap(obj, bound), sel, assignment,
+                          diag, msg, time.perf_counter() - t0,
+                          {"rows": G, "demands_to_cover": len(todo), "pairs": int(S.nnz),
+                           "greedy_sites": int(start.sum())})
+
+
+def _greedy_cover(g_ptr: np.ndarray, g_idx: np.ndarray, fixed: np.ndarray, m: int) -> np.ndarray:
+    """Chvátal's greedy on the merged rows (each row a set of sites): a start for the MIP."""
+    y = np.zeros(m, bool)
+    y[fixed] = True
+    G = len(g_ptr) - 1
+    rid = np.repeat(np.arange(G), np.diff(g_ptr))
+    left = np.ones(G, bool)
+    while left.any():
+        live = left[rid]
+        gain = np.bincount(g_idx[live], minlength=m).astype(float)
+        gain[y] = -1
+        j = int(np.argmax(gain))
+        if gain[j] <= 0:
+            break
+        y[j] = True
+        left[rid[g_idx == j]] = False
+    return y
+
+
+# --------------------------------------------------------------------------------------------
+# MCLP
+# --------------------------------------------------------------------------------------------
+def max_coverage(cost: Any, radius: float, p: int, weights: Any = None, fixed: Any = None,
+                 capacity: Any = None, time_limit: float | None = None,
+                 seed: int = 0, *, rel_gap: float = 0.0) -> LocationResult:
+    """Maximal covering (MCLP): open ``p`` sites (fixed included) maximising covered weight.
+
+    Args:
+        cost, radius, weights, fixed, time_limit, seed, rel_gap: as in :func:`set_cover`
+            (``cost`` dense or ``scipy.sparse``).
+        p: number of open sites, fixed ones included.
+        capacity: optional per-site (or scalar) limit on the weight a site serves (e.g.
+            population); with it each demand is served whole by one open site within ``radius``
+            (single sourcing) and ``assignment`` is that site.
+    Objective: total covered (or, capacitated, served) weight; ``bound`` is an upper bound.
+    Uncapacitated, demands with the same covering set are one MIP row (weights summed) and
+    demands covered by a fixed site a constant, so the model grows with the distinct covering
+    sets, not the demands.
+    """
+    t0 = time.perf_counter()
+    radius = _radius(radius)
+    S, dense = reach(cost, radius)
+    n, m = S.shape
+    w = _check_weights(weights, n)
+    fx = _check_fixed(fixed, m)
+    p = _check_p(p, m, len(fx))
+    cap = _check_capacity(capacity, m)
+    y_lo = np.zeros(m)
+    y_lo[fx] = 1
+    has = (np.diff(S.indptr) > 0) & (w > 0)
+    stats: dict[str, Any] = {"pairs": int(S.nnz)}
+    if cap is None:
+        fixed_cov = _covered_by(S, fx) if len(fx) else np.zeros(n, bool)
+        cand = np.flatnonzero(has & ~fixed_cov)
+        const = float(w[has & fixed_cov].sum())
+        group, g_ptr, g_idx = merge_rows(S, cand)
+        G = len(g_ptr) - 1
+        gw = np.bincount(group, weights=w[cand], minlength=G).astype(float)
+        # y_0..m-1, then z_g (group g covered); z_g - sum_{j in g} y_j <= 0
+        lens = np.diff(g_ptr)
+        starts = np.concatenate([[0], np.cumsum(lens + 1)]).astype(np.int64)
+        index = np.empty(int(starts[-1]), np.int64)
+        value = -np.ones(int(starts[-1]))
+        index[starts[:-1]] = m + np.arange(G)
+        value[starts[:-1]] = 1.0
+        body = np.ones(int(starts[-1]), bool)
+        body[starts[:-1]] = False
+        index[body] = g_idx
+        starts = np.concatenate([starts, [starts[-1] + m]])  # sum y = p
+        index = np.concatenate([index, np.arange(m)])
+        value = np.concatenate([value, np.ones(m)])
+        rlo = np.concatenate([np.full(G, -np.inf), [p]])
+        rhi = np.concatenate([np.zeros(G), [p]])
+        cobj = np.concatenate([np.zeros(m), gw])
+        lo, hi = np.concatenate([y_lo, np.zeros(G)]), np.ones(m + G)
+        integer = np.concatenate([np.ones(m, bool), np.zeros(G, bool)])
+        ys = _greedy_mclp(g_ptr, g_idx, gw, p, fx, m)
+        lag_ub, lag_lb, left = np.inf, -np.inf, time_limit
+        if len(g_idx) > LAGRANGIAN_ABOVE and G > 0:  # province size: Lagrangian bound, swaps, fixing first
+            budget = time_limit if time_limit is not None else 120.0
+            ys, lag_lb, lag_ub, f_open, f_closed, lstats = mclp_lagrangian(
+                g_ptr, g_idx, gw, p, fx, m, t0 + _LAGRANGIAN_SHARE * budget, rel_gap, ys)
+            stats.update(lstats)
+            lo[:m] = np.maximum(lo[:m], f_open)
+            hi[:m] = np.where(f_closed, 0.0, hi[:m])
+            left = None if time_limit is None else max(0.01, t0 + time_limit - time.perf_counter())
+        zs = _covered_groups(g_ptr, g_idx, ys)
+        if lag_ub - lag_lb <= max(rel_gap * lag_lb, 1e-9 * max(1.0, lag_lb)):
+            closed = lag_ub - lag_lb <= 1e-9 * max(1.0, lag_lb)
+            status = "optimal" if closed else "feasible"
+            x, bound = np.concatenate([ys, zs]).astype(float), const + lag_ub
+        else:
+            status, x, obj, bound = _solve_mip(cobj, lo, hi, integer, None, sense=-1,
+                                               offset=const, time_limit=left, seed=seed,
+                                               rel_gap=rel_gap,
+                                               start=(np.arange(m + G),
+                                                      np.concatenate([ys, zs]).astype(float)),
+                                               csr=(starts, index, value, rlo, rhi))
+            if np.isfinite(lag_ub):
+                # the MIP saw the fixed model, which keeps every solution better than lag_lb:
+                # the optimum is the better of the two, and so is the bound
+                mip_val = float(cobj @ x) + const if x is not None else -np.inf
+                if status in ("optimal", "infeasible") and mip_val <= const + lag_lb + 1e-9:
+                    status, x, bound = "optimal", None, const + lag_lb
+                elif np.isfinite(bound):
+                    bound = min(const + lag_ub, max(const + lag_lb, bound))
+                else:
+                    bound = const + lag_ub
+                if x is not None and mip_val < const + lag_lb - 1e-9:
+                    x = None  # keep the Lagrangian solution, which is better
+            if x is None:
+                x = np.concatenate([ys, zs]).astype(float)
+                if status != "optimal":
+                    status = "feasible"
+                    if not np.isfinite(bound):
+                        bound = const + float(gw.sum())
+        sel = np.flatnonzero(x[:m] > 0.5)
+        assignment = (_assign_within(dense, sel, radius) if dense is not None
+                      else nearest_in_reach(S, sel)[0])
+        cap_bound = False
+        stats.update({"rows": G + 1, "demands_in_model": len(cand),
+                      "covering_sets": G, "covered_by_fixed": const})
+    else:
+        sel, assignment, status, bound, nrows = _mclp_capacitated(S, w, p, fx, cap, y_lo, has,
+                                                                  time_limit, seed, rel_gap)
+        if sel is None:
+            return LocationResult("mclp", status, float("nan"), float(bound), float("inf"), fx,
+                                  np.full(n, -1), _diag(S, dense, radius, np.full(n, -1)),
+                                  "no solution found within the time limit",
+                                  time.perf_counter() - t0)
+        cap_bound = True
+        stats["rows"] = nrows
+    covered = float(w[assignment >= 0].sum())
+    need_diag = np.flatnonzero((assignment < 0) & (w > 0))
+    diag = _diag(S, dense, radius, assignment, need_diag)
+    if cap_bound:
+        open_cov = _covered_by(S, sel)
+        for d in diag:  # covered-by-an-open-site-but-full means capacity
+            if d["reason"] == "not_selected" and open_cov[d["demand"]]:
+                d["reason"] = "capacity"
+                d["message"] = "open sites within the threshold are full (capacity)"
+    if status == "optimal":
+        bound = covered
+    msg = (f"{len(sel)} open sites ({len(fx)} fixed) cover weight {_fmt(covered)} of "
+           f"{_fmt(w.sum())} within {_fmt(radius)}")
+    if status == "feasible":
+        msg += f" (time limit or gap; bound {_fmt(bound)})"
+    return LocationResult("mclp", status, covered, float(bound), _gap(covered, bound), sel,
+                          assignment, diag, msg, time.perf_counter() - t0, stats)
+
+
+def _mclp_capacitated(S, w, p, fx, cap, y_lo, has, time_limit, seed, rel_gap):
+    """Single-sourcing capacitated MCLP on the pairs within reach (no merging: each demand is
+    served whole). Returns ``(sel, assignment, status, bound, rows)``; ``sel`` None if no solution."""
+    n, m = S.shape
+    keep = has[row_ids(S)]
+    pi, pj = row_ids(S)[keep], S.indices[keep].astype(np.int64)
+    npair = len(pi)
+    rows: list = [(np.arange(m), np.ones(m), p, p)]
+    order = np.argsort(pi, kind="stable")
+    b = np.searchsorted(pi[order], np.arange(n + 1))
+    for i in np.flatnonzero(has):  # each demand served at most once
+        ks = order[b[i]:b[i + 1]]
+        rows.append((m + ks, np.ones(len(ks)), -np.inf, 1.0))
+    for k in range(npair):  # x_ij <= y_j
+        rows.append((np.array([m + k, pj[k]]), np.array([1.0, -1.0]), -np.inf, 0.0))
+    byj = np.argsort(pj, kind="stable")
+    bj = np.searchsorted(pj[byj], np.arange(m + 1))
+    for j in range(m):  # served weight <= cap_j * y_j
+        ks = byj[bj[j]:bj[j + 1]]
+        if np.isfinite(cap[j]) and len(ks):
+            rows.append((np.concatenate([m + ks, [j]]), np.concatenate([w[pi[ks]], [-cap[j]]]),
+                         -np.inf, 0.0))
+    lo = np.concatenate([y_lo, np.zeros(npair)])
+    status, x, obj, bound = _solve_mip(np.concatenate([np.zeros(m), w[pi]]), lo,
+                                       np.ones(m + npair), np.ones(m + npair, bool), rows,
+                                       sense=-1, time_limit=time_limit, seed=seed, rel_gap=rel_gap)
+    if x is None:
+        return None, None, ("infeasible" if status == "infeasible" else "feasible"), bound, len(rows)
+    sel = np.flatnonzero(x[:m] > 0.5)
+    assignment = np.full(n, -1)
+    used = x[m:] > 0.5
+    assignment[pi[used]] = pj[used]
+    return sel, assignment, status, bound, len(rows)
+
+
+def _covered_groups(g_ptr: np.ndarray, g_idx: np.ndarray, y: np.ndarray) -> np.ndarray:
+    G = len(g_ptr) - 1
+    rid = np.repeat(np.arange(G), np.diff(g_ptr))
+    return np.bincount(rid, weights=y[g_idx].astype(float), minlength=G) > 0
+
+
+def _greedy_mclp(g_ptr: np.ndarray, g_idx: np.ndarray, gw: np.ndarray, p: int,
+                 fixed: np.ndarray, m: int) -> np.ndarray:
+    """Greedy by covered weight on the merged rows (a start for the MIP)."""
+    y = np.zeros(m, bool)
+    y[fixed] = True
+    G = len(g_ptr) - 1
+    rid = np.repeat(np.arange(G), np.diff(g_ptr))
+    cov = _covered_groups(g_ptr, g_idx, y)
+    while y.sum() < p:
+        live = ~cov[rid]
+        gain = np.bincount(g_idx[live], weights=gw[rid[live]], minlength=m)
+        gain[y] = -1
+        j = int(np.argmax(gain))
+        y[j] = True
+        cov[rid[g_idx == j]] = True
+    return y
