@@ -564,7 +564,9 @@ def _contact_points(run: _Run, G: _Groups, rows: list[str], v_ll: np.ndarray, co
             "zone": zone, "served_by": served, "uncovered_ids": unc_ids, "covered_weight": ex["covered_weight"],
             "gap_weight": total, "covered_share": (ex["covered_weight"] / total) if total else 1.0,
             "candidates": len(rows), "candidates_outside_gaps": int(len(others)),
-            "weight": vw.basis, "weight_note": vw.note}
+            "weight": vw.basis, "weight_note": vw.note,
+            # objective and bound of this tier: gap weight left out of reach + weighted travel
+            "objective_unit": "persons" if vw.basis == "population" else "villages"}
     tr = _tier_result("villages", res, rows, G.g_ids, gone, info, lambda r, c: cost[r, c])
     for x in rows[n0:]:  # near villages not chosen: not part of this tier's rows
         if tr.assignment.get(x) is None:
