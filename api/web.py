@@ -167,7 +167,7 @@ def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetE
         gap_t = threshold_m
         html, csp = _map_html(entry, f"coverage:{lang}:{tiles_key}:{gap_t}",
                          lambda ds: maps.coverage_map(ds, lang=lang, tiles=tiles, gap_threshold=gap_t,
-                                                      tianditu_key=tk))
+                                                      tianditu_key=tk, detail_url="coverage/villages"))
     elif kind == "assignment":
         if job:
             try:
