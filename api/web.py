@@ -41,7 +41,7 @@ from solvers.gaps import close_gaps
 
 from .auth import Principal, principal, viewer
 from .cache import DatasetCache, DatasetEntry
-from .deps import dataset_entry, get_cache, get_settings, get_store
+from .deps import dataset_entry, finished_run, get_cache, get_settings, get_store, latest_successful
 from . import static_maps as _static_maps
 from .html import content_security_policy, html_response
 from .login import login_page
@@ -59,10 +59,6 @@ MAP_KINDS = ("coverage", "assignment", "gaps")
 def mount_static(app: FastAPI) -> None:
     """Serve the vendored Leaflet/Folium assets (``maps/static``) at ``/static``."""
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-
-
-def _latest_successful(store: Store, dataset_id: str) -> Any:
-    return _static_maps.latest_successful(store, dataset_id)
 
 
 def _coverage_rows(entry: DatasetEntry) -> list[dict[str, Any]]:
@@ -109,7 +105,7 @@ def index(request: Request, store: Store = Depends(get_store), cache: DatasetCac
             current = None
         if current:
             jobs = [j for j in store.list_jobs(current, limit=10) if j.kind == "optimisation"]
-            latest = _latest_successful(store, current)
+            latest = latest_successful(store, current)
     html = _env.get_template("index.html").render(
         lang=lang, datasets=datasets, current=current, coverage=coverage, summary=summary, jobs=jobs,
         latest=latest, role=who.role, via=who.via, thresholds=THRESHOLDS_M, can_run=who.allows("planner"))
@@ -169,16 +165,7 @@ def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetE
                          lambda ds: maps.coverage_map(ds, lang=lang, tiles=tiles, gap_threshold=gap_t,
                                                       tianditu_key=tk, detail_url="coverage/villages"))
     elif kind == "assignment":
-        if job:
-            try:
-                rec = store.get_job(job)
-            except NotFound:
-                raise ProblemError(404, f"no job '{job}'", code="job-not-found", job_id=job) from None
-            if rec.dataset_id != did or rec.status != "successful" or not rec.result:
-                raise ProblemError(409, f"job '{job}' is not a finished run of dataset '{did}' ({rec.status})",
-                                   code="result-not-ready", job_id=job, job_status=rec.status)
-        else:  # no finished run yet: the dataset's own assignment (200, not 404)
-            rec = _latest_successful(store, did)
+        rec = finished_run(store, did, job)  # None before any run: the dataset's own assignment (200)
         result = rec.result if rec is not None else None
         run_key = rec.id if rec is not None else "-current-"
         try:
