@@ -473,6 +473,51 @@ def test_postgis_refuses_nul_characters_clearly(postgis, tiny_layers):
     assert not postgis.has_dataset("x")
 
 
+# -- SQLite only ------------------------------------------------------------------------------
+def test_sqlite_sweep_racing_a_new_owner_never_removes_its_lock_file(tmp_path, monkeypatch):
+    """Another store's sweep (``fail_interrupted_jobs``) checks a new owner's lock file between its
+    creation and its lock; whatever the sweep does, the owner ends up holding a lock file that the
+    next sweep sees as alive (else a live replica's jobs would be failed), and creation never raises.
+    The interleaving is forced: the sweep pauses just before it removes the file."""
+    import pathlib
+
+    from geo_service.store import sqlite as sqlite_store
+
+    folder = tmp_path / "owners"
+    real_flock, real_unlink = sqlite_store.fcntl.flock, pathlib.Path.unlink
+    at_unlink, owner_done, first = threading.Event(), threading.Event(), []
+
+    def unlink(path, missing_ok=False):
+        if threading.current_thread().name == "sweep":
+            at_unlink.set()
+            assert owner_done.wait(10)
+        real_unlink(path, missing_ok=missing_ok)
+
+    def flock(fh, op):
+        if threading.current_thread().name != "sweep" and not first:  # the owner, before its lock
+            first.append(fh.name)
+            sweep = threading.Thread(target=sqlite_store._JobOwner.alive, name="sweep",
+                                     args=(folder, Path(fh.name).stem))
+            first.append(sweep)
+            sweep.start()
+            assert at_unlink.wait(10)
+        real_flock(fh, op)
+
+    monkeypatch.setattr(sqlite_store.fcntl, "flock", flock)
+    monkeypatch.setattr(pathlib.Path, "unlink", unlink)
+    try:
+        owner = sqlite_store._JobOwner(folder)
+    finally:
+        owner_done.set()
+        if len(first) == 2:
+            first[1].join(10)
+        monkeypatch.undo()
+    assert first, "the sweep never ran"
+    assert sqlite_store._JobOwner.alive(folder, owner.id)
+    assert [p.name for p in folder.iterdir()] == [owner.path.name]
+    owner.release()
+
+
 def test_conditional_job_update_never_overwrites_an_ended_job(store):
     """A runner's write guarded by only_if_status loses to a dismissal made in between."""
     from geo_service.store import Conflict, JobRecord
