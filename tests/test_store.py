@@ -391,6 +391,25 @@ def test_postgis_replica_does_not_fail_jobs_of_a_live_replica(pg_factory, postgi
     assert other.get_job("live").status == "failed"
 
 
+def test_postgis_close_frees_the_owner_lock_before_returning(pg_factory, postgis, monkeypatch):
+    """close() does not count on the server noticing the closed socket (which lags under load):
+    here the owner connection's socket stays open, and the jobs still count as interrupted."""
+    import psycopg
+
+    postgis.create_job(JobRecord(id="live", dataset_id="d", kind="optimise", params={}, status="running"))
+    lagging = postgis._owner_conn
+    real_close = psycopg.Connection.close
+    monkeypatch.setattr(psycopg.Connection, "close", lambda c: None if c is lagging else real_close(c))
+    try:
+        postgis.close()
+    finally:
+        monkeypatch.undo()
+    try:
+        assert pg_factory.open().fail_interrupted_jobs() == 1
+    finally:
+        lagging.close()
+
+
 def test_postgis_nearest_sql_matches_brute_force_geodesic(postgis, tiny):
     postgis.put_dataset("tiny", tiny)
     st_ = tiny.stations
