@@ -391,6 +391,25 @@ def test_postgis_replica_does_not_fail_jobs_of_a_live_replica(pg_factory, postgi
     assert other.get_job("live").status == "failed"
 
 
+def test_postgis_close_frees_the_owner_lock_before_returning(pg_factory, postgis, monkeypatch):
+    """close() does not count on the server noticing the closed socket (which lags under load):
+    here the owner connection's socket stays open, and the jobs still count as interrupted."""
+    import psycopg
+
+    postgis.create_job(JobRecord(id="live", dataset_id="d", kind="optimise", params={}, status="running"))
+    lagging = postgis._owner_conn
+    real_close = psycopg.Connection.close
+    monkeypatch.setattr(psycopg.Connection, "close", lambda c: None if c is lagging else real_close(c))
+    try:
+        postgis.close()
+    finally:
+        monkeypatch.undo()
+    try:
+        assert pg_factory.open().fail_interrupted_jobs() == 1
+    finally:
+        lagging.close()
+
+
 def test_postgis_nearest_sql_matches_brute_force_geodesic(postgis, tiny):
     postgis.put_dataset("tiny", tiny)
     st_ = tiny.stations
@@ -471,6 +490,51 @@ def test_postgis_refuses_nul_characters_clearly(postgis, tiny_layers):
     with pytest.raises(StoreError, match="layer stations: .*NUL"):
         postgis.put_dataset("x", Dataset.from_layers(tiny_layers))
     assert not postgis.has_dataset("x")
+
+
+# -- SQLite only ------------------------------------------------------------------------------
+def test_sqlite_sweep_racing_a_new_owner_never_removes_its_lock_file(tmp_path, monkeypatch):
+    """Another store's sweep (``fail_interrupted_jobs``) checks a new owner's lock file between its
+    creation and its lock; whatever the sweep does, the owner ends up holding a lock file that the
+    next sweep sees as alive (else a live replica's jobs would be failed), and creation never raises.
+    The interleaving is forced: the sweep pauses just before it removes the file."""
+    import pathlib
+
+    from geo_service.store import sqlite as sqlite_store
+
+    folder = tmp_path / "owners"
+    real_flock, real_unlink = sqlite_store.fcntl.flock, pathlib.Path.unlink
+    at_unlink, owner_done, first = threading.Event(), threading.Event(), []
+
+    def unlink(path, missing_ok=False):
+        if threading.current_thread().name == "sweep":
+            at_unlink.set()
+            assert owner_done.wait(10)
+        real_unlink(path, missing_ok=missing_ok)
+
+    def flock(fh, op):
+        if threading.current_thread().name != "sweep" and not first:  # the owner, before its lock
+            first.append(fh.name)
+            sweep = threading.Thread(target=sqlite_store._JobOwner.alive, name="sweep",
+                                     args=(folder, Path(fh.name).stem))
+            first.append(sweep)
+            sweep.start()
+            assert at_unlink.wait(10)
+        real_flock(fh, op)
+
+    monkeypatch.setattr(sqlite_store.fcntl, "flock", flock)
+    monkeypatch.setattr(pathlib.Path, "unlink", unlink)
+    try:
+        owner = sqlite_store._JobOwner(folder)
+    finally:
+        owner_done.set()
+        if len(first) == 2:
+            first[1].join(10)
+        monkeypatch.undo()
+    assert first, "the sweep never ran"
+    assert sqlite_store._JobOwner.alive(folder, owner.id)
+    assert [p.name for p in folder.iterdir()] == [owner.path.name]
+    owner.release()
 
 
 def test_conditional_job_update_never_overwrites_an_ended_job(store):

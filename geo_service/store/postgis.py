@@ -182,11 +182,24 @@ class PostGISStore(Store):
         return out
 
     def close(self) -> None:
-        """Release the owner lock (this instance's jobs become 'interrupted') and the pool."""
+        """Release the owner lock (this instance's jobs become 'interrupted') and the pool.
+
+        The lock is free when this returns: another instance's :meth:`fail_interrupted_jobs`
+        called afterwards fails this instance's unfinished jobs.
+        """
         with self._lock:
-            if self._owner_conn is not None:
-                self._owner_conn.close()
-                self._owner_conn = None
+            conn, self._owner_conn = self._owner_conn, None
+            if conn is not None:
+                try:
+                    if not conn.closed:
+                        # Closing the socket alone returns before the server process has exited
+                        # and dropped its locks (tens of ms under load); an explicit unlock is
+                        # answered only once the lock is free.
+                        conn.execute("SELECT pg_advisory_unlock_all()")
+                except psycopg.Error:
+                    pass  # session already broken: the server drops its locks with it
+                finally:
+                    conn.close()
         self._engine.dispose()
 
     def _hold_owner_lock(self) -> None:

@@ -386,13 +386,15 @@ class _JobOwner:
                 return
             folder.mkdir(parents=True, exist_ok=True)
             fh = open(self.path, "a+")  # noqa: SIM115 - held open for the instance's life
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            try:  # a sweep may have unlinked the new file before the lock: then take another token
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 if os.stat(self.path).st_ino == os.fstat(fh.fileno()).st_ino:
                     self._fh = fh
                     return
-            except FileNotFoundError:
+            except (BlockingIOError, FileNotFoundError):
                 pass
+            # a sweep (:meth:`alive`) found the new, not yet locked file and is removing it (it
+            # holds the lock: BlockingIOError) or has removed it: take another token
             fh.close()
 
     def release(self) -> None:
@@ -412,11 +414,13 @@ class _JobOwner:
         try:
             with open(path, "r+") as fh:  # never creates it: a missing file means a closed owner
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)  # got it: its owner is gone
+                # unlinked while still locked: an owner just creating this file then either fails
+                # to lock it or finds it gone and takes another token, never keeps a removed file
+                path.unlink(missing_ok=True)
         except FileNotFoundError:
             return False
         except BlockingIOError:
             return True
-        path.unlink(missing_ok=True)
         return False
 
 
