@@ -27,9 +27,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import highspy
 import numpy as np
 from scipy.spatial import cKDTree
 
+from ..highs import new_highs
 from .flow import FEASIBLE, INFEASIBLE, OPTIMAL, AssignmentResult, _gap
 from .transport import _as_locks, _loads
 
@@ -109,8 +111,6 @@ def choose_contact_points(cost: np.ndarray, demand_weight: Sequence[float], pair
         demand), ``covered_weight``, ``uncovered_weight``, ``uncovered`` (demand indices),
         ``served_by`` (demand -> nearest chosen candidate within reach, -1 none), ``groups_needed``.
     """
-    import highspy
-
     t0 = time.monotonic()
     cost = np.asarray(cost, float)
     n, g = cost.shape
@@ -210,7 +210,7 @@ def choose_contact_points(cost: np.ndarray, demand_weight: Sequence[float], pair
     lp.a_matrix_.index_ = (np.concatenate(index) if index else np.zeros(0)).astype(np.int32)
     lp.a_matrix_.value_ = (np.concatenate(value) if value else np.zeros(0)).astype(float)
     lp.integrality_ = [highspy.HighsVarType.kInteger] * n + [highspy.HighsVarType.kContinuous] * (ncol - n)
-    h = highspy.Highs()
+    h = new_highs()
     h.silent()
     h.setOptionValue("random_seed", int(seed))
     h.setOptionValue("threads", 1)

@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import highspy
 import numpy as np
 
 from geo_service.jsonsafe import finite
+
+from ..highs import new_highs
 
 _EPS = 1e-9
 
@@ -177,35 +180,8 @@ def _uncovered_diag(cost: np.ndarray, radius: float | None, assignment: np.ndarr
 # --------------------------------------------------------------------------------------------
 # generic HiGHS MIP helper
 # --------------------------------------------------------------------------------------------
-_BANNER_SHOWN = False
-
-
-def _new_highs():
-    """A ``highspy.Highs``; the licence banner HiGHS prints to stdout on the first construction
-    in a process is swallowed so that ``--json`` output and logs stay clean."""
-    global _BANNER_SHOWN
-    import highspy
-
-    if _BANNER_SHOWN:
-        return highspy.Highs()
-    import os
-    import sys
-
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 1)
-            h = highspy.Highs()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        _BANNER_SHOWN = True
-    return h
-
-
 def _highs(time_limit: float | None, seed: int, mip: bool = True):
-    h = _new_highs()
+    h = new_highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", 1)
     h.setOptionValue("random_seed", int(seed) % 2147483647)
@@ -233,8 +209,6 @@ def _solve_mip(c: np.ndarray, lo: np.ndarray, hi: np.ndarray, integer: np.ndarra
     ``infeasible`` or ``unknown`` (time limit before any solution). ``sense`` is 1 to minimise
     and -1 to maximise.
     """
-    import highspy
-
     n = len(c)
     inf = highspy.kHighsInf
     if csr is None:

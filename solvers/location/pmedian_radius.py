@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+import highspy
 import numpy as np
 
 from ._common import _finite_big, _highs
@@ -115,8 +116,6 @@ class _RadiusModel:
               abs_gap=None, exact=True):
         """``exact``: HiGHS runs to optimality (its gap tolerance below one unit of an integral
         objective), so a finished run's objective is also its bound; else the dual bound stays."""
-        import highspy
-
         cost, lo, hi, const, (st, ix, vl, rlo, rhi) = self.build(cut, p, y_lo)
         m = self.c.shape[1]
         lp = highspy.HighsLp()
