@@ -95,3 +95,22 @@ def test_area_commands_take_a_file_or_a_stored_dataset(tiny_gpkg, tmp_path):
     assert json.loads(from_file.stdout)["total"] == json.loads(from_store.stdout)["total"]
     r = runner.invoke(app, ["close-gaps", "nosuch", "--data-dir", str(data)])
     assert r.exit_code == 1 and "no dataset 'nosuch'" in r.output and "no file or folder" in r.output
+
+
+@pytest.mark.slow
+def test_optimise_json_on_stdout_is_only_json(tmp_path):
+    """A fresh process (as a script calls it): nothing but the JSON document on stdout, so solver
+    banners (HiGHS prints one on its first construction in a process) never reach a pipe."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    p = subprocess.run([sys.executable, "-m", "geo_service.cli", "optimise", "demo", "--data-dir",
+                        str(tmp_path / "var"), "--out", str(tmp_path / "out.xlsx"), "--json"],
+                       capture_output=True, text=True, env=env, timeout=240)
+    assert p.returncode == 0, p.stderr[-2000:]
+    doc = json.loads(p.stdout)
+    assert doc["status"] and set(doc["tiers"]) >= {"villages"}
