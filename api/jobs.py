@@ -48,6 +48,9 @@ from geo_service.dataset import Dataset
 from geo_service.store import Conflict, JobRecord, NotFound, Store, utcnow
 from solvers.pipeline import OptimisationParams, run_optimisation
 
+from .rosters import KIND as ROSTER_KIND
+from .rosters import run_roster_job
+
 log = logging.getLogger("geo_service.api.jobs")
 
 Runner = Callable[..., dict[str, Any]]
@@ -149,7 +152,7 @@ def solver_params(params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k not in API_PARAM_KEYS}
 
 
-DEFAULT_RUNNERS: dict[str, Runner] = {"optimisation": run_optimisation_job}
+DEFAULT_RUNNERS: dict[str, Runner] = {"optimisation": run_optimisation_job, ROSTER_KIND: run_roster_job}
 
 
 class JobManager:

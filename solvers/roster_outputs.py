@@ -56,6 +56,21 @@ def outcome_text(result: RosterResult | Mapping, lang: str = "zh") -> str:
     return words
 
 
+def roster_summary(result: RosterResult | Mapping, lang: str = "zh") -> dict[str, Any]:
+    """The roster as issue 14's JSON: ``status``, ``outcome`` (words), ``objective``, ``bound``, ``gap``,
+    ``duties`` (month, station_id, member_id, date), ``consultations`` (quarter, township_id,
+    committee_id, date, member_ids) and ``diagnostics``; no home coordinates."""
+    res = _as_result(result)
+    return {"status": res.status, "outcome": outcome_text(res, lang), "objective": res.objective,
+            "bound": res.bound, "gap": res.gap,
+            "duties": [{"month": r["month"], "station_id": r["station_id"], "member_id": r["member_id"],
+                        "date": r["date"]} for r in res.duties],
+            "consultations": [{"quarter": c["quarter"], "township_id": c["township_id"],
+                               "committee_id": c.get("committee_id"), "date": c["date"],
+                               "member_ids": list(c["member_ids"])} for c in res.consultations],
+            "diagnostics": res.diagnostics}
+
+
 def roster_frames(result: RosterResult | Mapping, lang: str = "zh") -> dict[str, pd.DataFrame]:
     """The roster's tables with schema column names (the writer localises them): ``roster`` (platforms
     x months, member names in cells), ``member_duties``, ``reception_days``, ``consultations``.

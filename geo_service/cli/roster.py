@@ -9,31 +9,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from solvers.roster import RosterParams, RosterResult, plan_roster
+from solvers.roster import RosterParams, plan_roster
 from solvers.roster_availability import read_availability
-from solvers.roster_outputs import outcome_text, write_csv, write_ics_dir, write_xlsx
+from solvers.roster_outputs import outcome_text, roster_summary, write_csv, write_ics_dir, write_xlsx
 
 from .common import DataDirOpt, DatumOpt, JsonOpt, _load_source, _out_path, fail
-
-
-def roster_json(res: RosterResult, lang: str = "zh") -> dict[str, Any]:
-    """The CLI's (and the API's ``format=json``) view of a roster: the fields issue 14 names, plus
-    ``outcome`` in words."""
-    return {"status": res.status, "outcome": outcome_text(res, lang), "objective": res.objective,
-            "bound": res.bound, "gap": res.gap,
-            "duties": [{"month": r["month"], "station_id": r["station_id"], "member_id": r["member_id"],
-                        "date": r["date"]} for r in res.duties],
-            "consultations": [{"quarter": c["quarter"], "township_id": c["township_id"],
-                               "committee_id": c.get("committee_id"), "date": c["date"],
-                               "member_ids": list(c["member_ids"])} for c in res.consultations],
-            "diagnostics": res.diagnostics}
 
 
 def _validation_text(e: ValidationError) -> str:
@@ -101,7 +88,7 @@ def roster(
     if ics is not None:
         written += write_ics_dir(res, ics)
     if as_json:
-        typer.echo(json.dumps(roster_json(res, lang), ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(roster_summary(res, lang), ensure_ascii=False, indent=2))
         return
     zh = lang == "zh"
     gap = "-" if res.gap is None else f"{res.gap:.2%}"
@@ -127,4 +114,4 @@ def register(app: typer.Typer) -> None:
     app.command("roster")(roster)
 
 
-__all__ = ["register", "roster", "roster_json"]
+__all__ = ["register", "roster"]
