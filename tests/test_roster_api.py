@@ -11,8 +11,12 @@ import time
 
 import openpyxl
 import pytest
+from browser import live_server
+from browser import make_app as browser_app
 from icalendar import Calendar
 
+from conftest import make_tiny_layers
+from geo_service.dataset import Dataset
 from test_api import assert_problem
 from test_api_support import client, hdr, make_app
 
@@ -151,3 +155,38 @@ def test_bad_parameters_and_cancel(roster_app):
     frozen = {m for m in months[:2]}
     key = (lambda d: (d["month"], d["station_id"], d["member_id"]))
     assert {key(d) for d in before if d["month"] in frozen} == {key(d) for d in after if d["month"] in frozen}
+
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.mark.browser
+@pytest.mark.slow  # > 3 s
+def test_page_shows_this_months_duty_after_a_roster_job(chromium, tmp_path):
+    layers = make_tiny_layers()
+    layers["stations"].loc[0, "name"] = XSS  # the comprehensive station: the one platform
+    app = browser_app(tmp_path / "data", {"tiny": Dataset.from_layers(layers, name="tiny")})
+    with live_server(app) as base:
+        page, log = chromium.page()
+        page.goto(f"{base}/")
+        assert page.locator("#no-duty").count() == 1
+        page.fill("#r_start", this_month())
+        page.fill("#r_months", "3")
+        page.click("#roster-submit")
+        page.wait_for_selector("#duty-table", timeout=90_000)  # the page reloads when the job is done
+        page.screenshot(path=str(tmp_path / "duty.png"), full_page=True)
+        assert page.locator("#duty-month").inner_text() == this_month()
+        rows = page.locator("#duty-table tbody tr")
+        assert rows.count() == 1
+        cells = rows.nth(0).locator("td")
+        assert cells.nth(0).inner_text() == XSS and page.locator("#duty-table img").count() == 0
+        assert cells.nth(1).inner_text().strip() and re.match(r"\d{4}-\d{2}-\d{2}", cells.nth(2).inner_text())
+        assert log.page_errors == [] and log.dialogs == []
+        href = page.get_attribute("#link-roster-map", "href")
+        mp, mlog = chromium.page()
+        mp.goto(base + href)
+        mp.wait_for_selector(".leaflet-control-layers", state="attached")
+        assert mp.locator(".leaflet-control-layers-overlays label", has_text="值班平台").count() == 1
+        assert mlog.page_errors == [] and mlog.dialogs == []
+        mp.close()
+        page.close()
