@@ -140,7 +140,7 @@ FIELDS: dict[str, Field] = {
     "duty": _f("值班", "Duty"),
     "duty_months": _f("值班月数", "Duty months", "count"),
     "duties": _f("值班安排", "Duties"),
-    "distance_m": _f("距离", "Distance", "km"),
+    "distance_m": _f("值班路程", "Duty travel", "km"),
     "quarter": _f("季度", "Quarter"),
     "consultation": _f("协商", "Consultation"),
     "member_names": _f("值班委员", "Members on duty"),
