@@ -1,10 +1,9 @@
-"""Duty roster jobs (issue 14): the job runner, the township -> committee link from the latest
+"""Duty roster jobs (issue 14) on the API side: the township -> committee link from the latest
 optimisation, this month's duty for the page, and what a viewer may see of a roster.
 
-The runner is ``runner(ds, params, previous, progress, cancel, network=None) -> dict`` like the
-optimisation's (see :mod:`api.jobs`); it runs in a job process of its own, so a dismissal stops
-the solver at once. The stored result is :meth:`solvers.roster.RosterResult.to_dict` plus
-``outcome`` (``{"outcome", "text", "diagnosis"}``, as the optimisation jobs carry it).
+The job kind ``roster`` itself (its runner, in a job process of its own so a dismissal stops the
+solver at once) is registered in :mod:`geo_service.app.jobs`; its stored result is
+:meth:`solvers.roster.RosterResult.to_dict` plus ``outcome`` (as the optimisation jobs carry it).
 
 Personal data: a roster result holds the members' homes (``members[].lon/lat``). Below the planner
 role they are dropped (:func:`public_result`), and the duty GeoJSON loses its home points and lines.
@@ -13,41 +12,14 @@ role they are dropped (:func:`public_result`), and the duty GeoJSON loses its ho
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from geo_service.dataset import Dataset
 from geo_service.store import Store
 from maps.roster import duty_month, month_duty
-from solvers.roster import RosterParams, plan_roster, township_committees_from
-from solvers.roster_outputs import outcome_text
+from solvers.roster import township_committees_from
 
 KIND = "roster"
-#: keys the API adds to a roster job's params that are not roster parameters
-API_KEYS = ("previous_job_id", "dataset_version", "committees_from_job")
-
-
-def roster_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """``params`` without the API's own keys (what :class:`RosterParams` validates)."""
-    return {k: v for k, v in params.items() if k not in API_KEYS}
-
-
-def run_roster_job(ds: Dataset, params: dict[str, Any], previous: dict[str, Any] | None,
-                   progress: Callable[..., None], cancel: threading.Event, network: Any = None) -> dict[str, Any]:
-    """Runner for kind ``roster``: :func:`solvers.roster.plan_roster` on ``ds``; ``previous``: the
-    roster of ``previous_job_id`` (re-planning from ``replan_from``)."""
-    p = RosterParams.model_validate(roster_params(params))
-    res = plan_roster(ds, p, progress=lambda f, msg="": progress(100.0 * float(f), msg),
-                      should_stop=cancel.is_set, previous=previous, network=network)
-    out = res.to_dict()
-    errs = [d for d in res.diagnostics if d.get("severity") == "error"]
-    out["outcome"] = {"outcome": res.status, "gap": res.gap, "text": outcome_text(res, "zh").split("：")[0],
-                      "diagnosis": errs[0].get("message_zh") if errs else None}
-    return out
-
-
-run_roster_job.run_in_process = True  # type: ignore[attr-defined]
 
 
 def committees_from_latest(store: Store, dataset_id: str) -> tuple[dict[str, str], str | None]:
@@ -96,5 +68,5 @@ def public_geojson(fc: Mapping[str, Any]) -> dict[str, Any]:
     return {**fc, "features": [f for f in fc.get("features", []) if f["properties"].get("layer") == "platform"]}
 
 
-__all__ = ["API_KEYS", "KIND", "committees_from_latest", "current_duty", "latest_roster", "public_geojson",
-           "public_result", "roster_params", "run_roster_job", "this_month"]
+__all__ = ["KIND", "committees_from_latest", "current_duty", "latest_roster", "public_geojson", "public_result",
+           "this_month"]

@@ -148,7 +148,8 @@ def _map_html(entry: DatasetEntry, key: str, build) -> tuple[str, str]:
 
 
 @router.get("/v1/datasets/{dataset_id}/maps/{kind}", response_class=HTMLResponse,
-            summary="An HTML map of the dataset: coverage, assignment (of a job) or gaps (viewer)",
+            summary="An HTML map of the dataset: coverage, assignment (of a job; before any run the dataset's own) "
+                    "or gaps (viewer)",
             responses={200: {"content": {"text/html": {}}}})
 def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetEntry = Depends(dataset_entry),
                 store: Store = Depends(get_store), _: Principal = Depends(viewer),
@@ -161,6 +162,8 @@ def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetE
                 sector: Annotated[str | None, Query(max_length=64)] = None,
                 group: Annotated[str | None, Query(max_length=64)] = None,
                 committee: Annotated[str | None, Query(max_length=64)] = None,
+                member: Annotated[str | None, Query(max_length=64, description="assignment: draw this "
+                                                     "member's links")] = None,
                 threshold_m: Annotated[float | None, Query(gt=0, le=200000)] = None):
     """A self-contained Leaflet page whose assets load from ``/static``; tiles from ``tiles``.
 
@@ -188,16 +191,16 @@ def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetE
             if rec.dataset_id != did or rec.status != "successful" or not rec.result:
                 raise ProblemError(409, f"job '{job}' is not a finished run of dataset '{did}' ({rec.status})",
                                    code="result-not-ready", job_id=job, job_status=rec.status)
-        else:
+        else:  # no finished run yet: the dataset's own assignment (200, not 404)
             rec = _latest_successful(store, did)
-            if rec is None:
-                raise ProblemError(404, f"dataset '{did}' has no finished optimisation run yet",
-                                   code="no-result", dataset_id=did)
+        result = rec.result if rec is not None else None
+        run_key = rec.id if rec is not None else "-current-"
         try:
-            html, csp = _map_html(entry, f"assignment:{rec.id}:{lang}:{tiles_key}:{sector}:{group}:{committee}",
-                             lambda ds: maps.assignment_map(ds, rec.result, sector=sector, group=group,
-                                                            committee=committee, lang=lang, tiles=tiles,
-                                                            tianditu_key=tk))
+            key = f"assignment:{run_key}:{lang}:{tiles_key}:{sector}:{group}:{committee}:{member}"
+            html, csp = _map_html(entry, key,
+                             lambda ds: maps.assignment_map(ds, result, sector=sector, group=group,
+                                                            committee=committee, member=member, lang=lang,
+                                                            tiles=tiles, tianditu_key=tk))
         except ValueError as e:
             raise ProblemError(422, str(e), code="invalid-parameters") from None
     else:

@@ -56,6 +56,15 @@ def outcome_text(result: RosterResult | Mapping, lang: str = "zh") -> str:
     return words
 
 
+def roster_outcome(result: RosterResult | Mapping) -> dict[str, Any]:
+    """The outcome a job record carries (as the optimisation's): ``outcome`` (status), ``gap``,
+    ``text`` (words, zh) and ``diagnosis`` (the first error diagnostic, zh) or None."""
+    res = _as_result(result)
+    errs = [d for d in res.diagnostics if d.get("severity") == "error"]
+    return {"outcome": res.status, "gap": res.gap, "text": STATUS_ZH.get(res.status, res.status),
+            "diagnosis": errs[0].get("message_zh") if errs else None}
+
+
 def roster_summary(result: RosterResult | Mapping, lang: str = "zh") -> dict[str, Any]:
     """The roster as issue 14's JSON: ``status``, ``outcome`` (words), ``objective``, ``bound``, ``gap``,
     ``duties`` (month, station_id, member_id, date), ``consultations`` (quarter, township_id,
@@ -125,7 +134,8 @@ def roster_notes(result: RosterResult | Mapping, lang: str = "zh") -> dict[str, 
         out[G.word("cost", lang) + (("(公里)" if lang == "zh" else " (km)") if res.unit == "m" else
                                     ("(秒)" if lang == "zh" else " (s)"))] = \
             round(res.cost / 1000, 1) if res.unit == "m" else round(res.cost, 1)
-    prm = {k: res.params.get(k) for k in NOTE_PARAMS if k in res.params}
+    # the roster's own label for its distance cap (the assignment's max_distance_m is another rule)
+    prm = {("roster_" + k if k == "max_distance_m" else k): res.params.get(k) for k in NOTE_PARAMS if k in res.params}
     if prm:
         out["parameters"] = G.param_items(prm, lang)
     key = "message_zh" if lang == "zh" else "message_en"

@@ -64,10 +64,9 @@ def start_roster(request: Request, entry=Depends(dataset_entry),
                                errors=[{"in": "body", "field": "previous_job_id", "message": "not usable",
                                         "code": "bad_previous"}])
     if not params.get("township_committees"):
-        found, src = R.committees_from_latest(store, entry.info.id)
+        found, _src = R.committees_from_latest(store, entry.info.id)
         if found:
             params["township_committees"] = found
-            params["committees_from_job"] = src
     params["dataset_version"] = entry.info.version
     try:
         job = jobs.submit(entry.info.id, R.KIND, params)
