@@ -2,7 +2,8 @@
 
 Platforms on duty in a month, each with its members and reception date in the popup; with
 ``homes=True`` (planner and above: homes are personal data) the members' homes and a line from each
-home to its platform, in layers of their own (off at first; tick them in the layer control). All
+home to its platform drawn when a platform is clicked (the assignment map's link selection); the
+homes are a layer of their own, off at first. All
 text travels as JSON data blocks (:class:`maps.render.DataLayer`) or escaped HTML, never as
 template source. Works from the roster result alone (names and points travel in it), plus the
 dataset for the county outline.
@@ -15,10 +16,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import folium
-from shapely.geometry import LineString, Point
+from shapely.geometry import Point
 
 from geo_service.glossary import word
 
+from .assignment import LinkSelection, _ll
 from .coverage import boundary_layers, county_bounds
 from .render import (
     DataLayer,
@@ -37,11 +39,13 @@ from .render import (
 T = {
     "zh": {"platforms": "值班平台", "homes": "值班委员住址", "links": "委员—平台连线", "date": "接待日",
            "members": "值班委员", "sector": "界别", "platform": "值班平台", "distance": "距离",
+           "hint": "点击值班平台，显示委员住址到平台的连线",
            "none": "本月无人值班", "on": "有委员值班", "off": "本月无人值班", "summary": "本月值班",
            "legend": "图例", "n_platforms": "值班平台", "n_members": "值班委员", "status": "排班结果"},
     "en": {"platforms": "Duty platforms", "homes": "Homes of members on duty", "links": "Member–platform lines",
            "date": "Reception day", "members": "Members on duty", "sector": "Sector", "platform": "Platform",
-           "distance": "Distance", "none": "nobody on duty", "on": "members on duty", "off": "nobody on duty",
+           "distance": "Distance", "hint": "click a platform to draw the lines from its members' homes",
+           "none": "nobody on duty", "on": "members on duty", "off": "nobody on duty",
            "summary": "This month's duty", "legend": "Legend", "n_platforms": "Platforms",
            "n_members": "Members on duty", "status": "Roster outcome"},
 }
@@ -119,10 +123,13 @@ def roster_map(ds, result: Mapping[str, Any], *, month: str | None = None, today
                                            "off": {"radius": 6, "color": "#666", "weight": 1, "fillColor": OFF,
                                                    "fillOpacity": 0.8}},
                                 "fields": [t["date"], t["members"]]}, name=t["platforms"])
+    platforms.add_to(m)  # before the link selection, whose script binds to it
     layers = [platforms]
     if homes:
-        hg, hn, hv, lg, ln, lv = [], [], [], [], [], []
-        for r in placed:
+        hg, hn, hv = [], [], []
+        picks: dict[str, Any] = {}  # platform feature index -> its lines home -> platform, on selection
+        for i, r in enumerate(placed):
+            lines, names = [], []
             for x in r["members"]:
                 if x.get("lon") is None or x.get("lat") is None:
                     continue
@@ -130,19 +137,18 @@ def roster_map(ds, result: Mapping[str, Any], *, month: str | None = None, today
                 hg.append(Point(x["lon"], x["lat"]))
                 hn.append(x["name"])
                 hv.append([x.get("sector"), r["name"], d])
-                lg.append(LineString([(x["lon"], x["lat"]), (r["lon"], r["lat"])]))
-                ln.append(f"{x['name']} → {r['name']}")
-                lv.append([d])
-        DataLayer(feature_collection(lg, ln, values=lv, datum=datum),
-                  {"styles": {"_": {"color": LINK, "weight": 2, "opacity": 0.7, "dashArray": "4 4"}},
-                   "fields": [t["distance"]], "sticky": True}, name=t["links"], show=False).add_to(m)
+                home, plat = _ll([Point(x["lon"], x["lat"]), Point(r["lon"], r["lat"])], datum)
+                lines.append([[home, plat], 3, True])
+                names.append([home, x["name"]])
+            if lines:
+                picks[str(i)] = {"c": LINK, "l": lines, "n": names}
         homes_layer = DataLayer(feature_collection(hg, hn, values=hv, search=hn, datum=datum),
                                 {"styles": {"_": {"radius": 5, "color": "#fff", "weight": 1, "fillColor": HOME,
                                                   "fillOpacity": 0.9}},
                                  "fields": [t["sector"], t["platform"], t["distance"]]}, name=t["homes"], show=False)
         homes_layer.add_to(m)
         layers.append(homes_layer)
-    platforms.add_to(m)
+        LinkSelection({"p": picks, "select": None}, [(platforms, "p", True)]).add_to(m)
     NameSearch(layers, lang=lang).add_to(m)
     n_on = sum(1 for r in rows if r["members"])
     n_mem = sum(len(r["members"]) for r in rows)
@@ -150,6 +156,8 @@ def roster_map(ds, result: Mapping[str, Any], *, month: str | None = None, today
     box = (f'<table><tr><td>{esc(t["n_platforms"])}</td><td>{n_on} / {len(rows)}</td></tr>'
            f'<tr><td>{esc(t["n_members"])}</td><td>{n_mem}</td></tr>'
            f'<tr><td>{esc(t["status"])}</td><td>{esc(status)}</td></tr></table>')
+    if homes:
+        box += f'<div class="gs-note">{esc(t["hint"])}</div>'
     add_box(m, box, position="bottomleft", css_class="gs-summary", summary=f"{t['summary']} {month or ''}")
     legend = [("circle", ON, t["on"]), ("circle", OFF, t["off"])]
     if homes:

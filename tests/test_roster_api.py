@@ -187,6 +187,19 @@ def test_page_shows_this_months_duty_after_a_roster_job(chromium, tmp_path):
         mp.goto(base + href)
         mp.wait_for_selector(".leaflet-control-layers", state="attached")
         assert mp.locator(".leaflet-control-layers-overlays label", has_text="值班平台").count() == 1
+        # clicking the platform draws the lines from its members' homes (local demo: admin sees homes)
+        mp.wait_for_timeout(300)
+        assert mp.evaluate("document.body.getAttribute('data-gs-selected')") in (None, "")
+        st = layers["stations"].iloc[0]
+        name = re.search(r"var (map_[0-9a-f]+) = L\.map", mp.content()).group(1)
+        xy = mp.evaluate(f"(ll) => {{ var p = {name}.latLngToContainerPoint(L.latLng(ll[0], ll[1]));"
+                         f" var r = document.getElementById('{name}').getBoundingClientRect();"
+                         f" return [p.x + r.left, p.y + r.top]; }}", [float(st.geometry.y), float(st.geometry.x)])
+        mp.mouse.click(xy[0], xy[1])
+        mp.wait_for_selector("body[data-gs-selected='p:0']", state="attached", timeout=5000)
+        n_on = len(cells.nth(1).inner_text().split("、"))
+        assert int(mp.evaluate("document.body.getAttribute('data-gs-links')")) == n_on
+        mp.screenshot(path=str(tmp_path / "duty_map.png"))
         assert mlog.page_errors == [] and mlog.dialogs == []
         mp.close()
         page.close()
