@@ -107,17 +107,19 @@ def test_availability_errors_name_the_rows(tiny_gpkg, tiny, tmp_path):
     assert r.exit_code == 2
     err = r.stderr
     assert "Traceback" not in r.output and "bad.csv" in err
-    assert "row 3" in err and "无此人" in err
-    assert "row 4" in err and "2027-13" in err
-    assert "row 5" in err and "before" in err
-    assert "row 6" in err
-    assert "row 2" not in err
+    assert "第 3 行" in err and "无此人" in err and "未知委员" in err
+    assert "第 4 行" in err and "2027-13" in err
+    assert "第 5 行" in err and "早于" in err
+    assert "第 6 行" in err
+    assert "第 2 行" not in err
+    r = roster(str(tiny_gpkg), "--availability", str(bad), "--lang", "en")
+    assert r.exit_code == 2 and "row 3" in r.stderr and "unknown member" in r.stderr and "row 2" not in r.stderr
     assert not (tmp_path / "r.xlsx").exists()
     # no member column
     (tmp_path / "cols.csv").write_text("who,when\nM1,2027-01\n", encoding="utf-8")
     r = roster(str(tiny_gpkg), "--availability", str(tmp_path / "cols.csv"))
-    assert r.exit_code == 2 and "member" in r.stderr and "Traceback" not in r.output
+    assert r.exit_code == 2 and "委员" in r.stderr and "who, when" in r.stderr and "Traceback" not in r.output
     r = roster(str(tiny_gpkg), "--availability", str(tmp_path / "missing.csv"))
-    assert r.exit_code == 2 and "no such file" in r.stderr
+    assert r.exit_code == 2 and "没有这个文件" in r.stderr
     r = roster(str(tiny_gpkg), "--start", "2027-1x")
     assert r.exit_code == 2 and "start" in r.stderr and "Traceback" not in r.output

@@ -68,10 +68,10 @@ def roster(
     ds = _load_source(source, datum, data_dir)
     try:
         if availability is not None:
-            raw["availability"] = [u.model_dump(mode="json") for u in read_availability(availability, ds.members)]
+            raw["availability"] = [u.model_dump(mode="json") for u in read_availability(availability, ds.members, lang)]
         params = RosterParams.model_validate(raw)
     except ValidationError as e:
-        fail("invalid parameters: " + _validation_text(e), 2)
+        fail(("参数无效：" if lang == "zh" else "invalid parameters: ") + _validation_text(e), 2)
     except ValueError as e:
         fail(str(e), 2)
     console = Console(stderr=True)
