@@ -23,6 +23,7 @@ from geo_service.domain import PERSONAL_FIELDS
 from geo_service.io import sheets
 from geo_service.jsonsafe import to_jsonable
 from solvers.pipeline import OptimisationResult
+from solvers.roster_outputs import roster_frames, roster_notes
 from solvers.tables import result_notes
 
 #: id column -> dataset layer that places a row on the map, in order of preference
@@ -37,6 +38,8 @@ def result_tables(kind: str, result: dict[str, Any], ds: Dataset, lang: str = "e
         return {str(k): sheets.localise(pd.DataFrame(v), lang) for k, v in result["tables"].items()}
     if kind == "optimisation":
         return dict(OptimisationResult.from_dict(result).tables(ds, lang=lang))
+    if kind == "roster":  # issue 14: 轮值表, 委员值班, 接待日, 一季一协商
+        return {k: sheets.localise(v, lang) for k, v in roster_frames(result, lang).items()}
     return {}
 
 
@@ -44,6 +47,8 @@ def notes(kind: str, result: dict[str, Any], ds: Dataset, lang: str = "zh") -> d
     """Items of the 说明 sheet (dataset, version, date, parameters, outcome) of a job's workbook."""
     if kind == "optimisation":
         return result_notes(OptimisationResult.from_dict(result), ds, lang)
+    if kind == "roster":
+        return roster_notes(result, lang)
     return {"dataset": getattr(ds, "name", ""), "version": sheets.service_version(),
             "parameters": result.get("params", {}), "outcome": result.get("status", "")}
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from solvers.pipeline import OptimisationParams
+from solvers.roster import RosterParams
 
 #: largest ``time_limit_s`` an API caller may ask for (seconds); beyond it a 422
 MAX_TIME_LIMIT_S = 3600
@@ -102,6 +103,19 @@ class OptimisationRequest(OptimisationParams):
         None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
         description="a successful earlier job of the same dataset: the run it is compared with and, with "
                     "minimal_change, re-run against (moving as few assignments as it must)")
+
+
+class RosterRequest(RosterParams):
+    """Parameters of a duty roster (issue 14): :class:`solvers.roster.RosterParams` (start, months,
+    rules, availability, locks, re-planning) plus ``previous_job_id`` (the roster to re-plan)."""
+
+    time_limit_s: float = Field(30.0, ge=1, le=MAX_TIME_LIMIT_S,
+                                description=f"solver time limit in seconds (1..{MAX_TIME_LIMIT_S})")
+    consultation_time_limit_s: float = Field(3.0, gt=0, le=60, description="CP-SAT seconds for the "
+                                             "consultations (on top of time_limit_s)")
+    previous_job_id: str | None = Field(
+        None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+        description="a successful earlier roster of the same dataset, re-planned from replan_from on")
 
 
 class JobOut(BaseModel):

@@ -42,6 +42,7 @@ from solvers.gaps import close_gaps
 from .auth import Principal, principal, viewer
 from .cache import DatasetCache, DatasetEntry
 from .deps import dataset_entry, finished_run, get_cache, get_settings, get_store, latest_successful
+from . import rosters as _rosters
 from . import static_maps as _static_maps
 from .html import content_security_policy, html_response
 from .login import login_page
@@ -73,6 +74,18 @@ def _coverage_rows(entry: DatasetEntry) -> list[dict[str, Any]]:
         return []
 
 
+def _this_month_duty(store: Store, dataset_id: str) -> dict[str, Any] | None:
+    """This month's duty of the latest roster (names only: the page shows no homes), or None."""
+    job = _rosters.latest_roster(store, dataset_id)
+    if job is None:
+        return None
+    try:
+        return {"job_id": job.id, **_rosters.current_duty(job.result)}
+    except (ValueError, KeyError, TypeError) as e:  # an odd stored result must not break the page
+        log.warning("roster duty unavailable: %s", e)
+        return None
+
+
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def index(request: Request, store: Store = Depends(get_store), cache: DatasetCache = Depends(get_cache),
           who: Principal = Depends(principal),
@@ -95,7 +108,7 @@ def index(request: Request, store: Store = Depends(get_store), cache: DatasetCac
     if datasets:
         ids = [d.id for d in datasets]
         current = dataset if dataset in ids else ("demo" if "demo" in ids else ids[0])
-    coverage, jobs, latest, summary = [], [], None, None
+    coverage, jobs, latest, summary, duty = [], [], None, None, None
     if current:
         try:
             entry = cache.get(current)
@@ -106,9 +119,10 @@ def index(request: Request, store: Store = Depends(get_store), cache: DatasetCac
         if current:
             jobs = [j for j in store.list_jobs(current, limit=10) if j.kind == "optimisation"]
             latest = latest_successful(store, current)
+            duty = _this_month_duty(store, current)
     html = _env.get_template("index.html").render(
         lang=lang, datasets=datasets, current=current, coverage=coverage, summary=summary, jobs=jobs,
-        latest=latest, role=who.role, via=who.via, thresholds=THRESHOLDS_M, can_run=who.allows("planner"))
+        latest=latest, duty=duty, this_month=_rosters.this_month(), role=who.role, via=who.via, thresholds=THRESHOLDS_M, can_run=who.allows("planner"))
     return html_response(html, frame_ancestors="'none'")  # no clickjacking of the run form
 
 

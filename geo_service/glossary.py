@@ -141,6 +141,20 @@ FIELDS: dict[str, Field] = {
     "mean_s": _f("平均路程用时", "Mean travel time", "min"),
     "max_s": _f("最长路程用时", "Max travel time", "min"),
     "cost_s": _f("路程用时", "Travel time", "min"),
+    # duty roster (issue 14): 一月一轮值, 委员接待日, 一季一协商
+    "platform": _f("值班平台", "Platform"),
+    "month": _f("月份", "Month"),
+    "date": _f("日期", "Date"),
+    "reception_date": _f("接待日", "Reception day"),
+    "weekday": _f("接待星期", "Weekday"),
+    "duty": _f("值班", "Duty"),
+    "duty_months": _f("值班月数", "Duty months", "count"),
+    "duties": _f("值班安排", "Duties"),
+    "distance_m": _f("值班路程", "Duty travel", "km"),
+    "quarter": _f("季度", "Quarter"),
+    "consultation": _f("协商", "Consultation"),
+    "member_names": _f("值班委员", "Members on duty"),
+    "member_ids": _f("委员编号列表", "Member IDs"),
 }
 
 #: Enum vocabularies: value -> (zh, en).
@@ -220,6 +234,23 @@ PARAMS: dict[str, tuple[str, str, str | None]] = {
     "contact_travel_weight": ("联系点路程权重(人/公里)", "Contact travel weight (persons/km)", None),
     "long_distance_m": ("远距离阈值(米)", "Long distance (m)", None),
     "max_distance_m": ("最远联系距离(米)", "Max distance (m)", None),
+    # duty roster (issue 14)
+    "start": ("起始月份", "First month", None),
+    "months": ("月数", "Months", None),
+    "platforms": ("值班平台来源", "Platforms", None),
+    "platform_kinds": ("值班平台类型", "Platform kinds", "station_kind"),
+    "per_platform_min": ("每平台每月值班人数下限", "Members per platform and month, min", None),
+    "per_platform_max": ("每平台每月值班人数上限", "Members per platform and month, max", None),
+    "member_min": ("每位委员值班月数下限", "Duty months per member, min", None),
+    "member_max": ("每位委员值班月数上限", "Duty months per member, max", None),
+    "fairness_spread": ("值班月数最大差", "Fairness spread", None),
+    "allow_consecutive": ("允许连续两月同一平台", "Allow consecutive months", "bool"),
+    "sectors_min": ("每平台界别数下限", "Sectors per platform, min", None),
+    "roster_max_distance_m": ("最远值班距离(米)", "Max distance (m)", None),
+    "replan_from": ("重新排班起始月", "Re-plan from", None),
+    "reception_weekday": ("接待日星期(0=周一)", "Reception weekday (0 = Monday)", None),
+    "reception_week": ("接待日所在周", "Reception week of month", None),
+    "consultations": ("一季一协商", "Consultations", "bool"),
 }
 
 #: Sheet / table titles of result tables (Excel allows 31 characters).
@@ -231,6 +262,9 @@ TABLES: dict[str, tuple[str, str]] = {
     "long_distances": ("远距离联系", "Long distances"),
     "proposed": ("建议新增站点", "Proposed stations"), "coverage": ("覆盖情况", "Coverage"),
     "notes": ("说明", "Notes"),
+    "roster": ("轮值表", "Roster"), "member_duties": ("委员值班", "Member duties"),
+    "reception_days": ("接待日", "Reception days"), "consultations": ("一季一协商", "Consultations"),
+    "duty_list": ("值班明细", "Duties"),
 }
 
 #: Words of the notes sheet and page headers.
@@ -238,6 +272,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "dataset": ("数据集", "Dataset"), "version": ("版本", "Version"), "date": ("日期", "Date"),
     "parameters": ("参数", "Parameters"), "outcome": ("求解结果", "Outcome"), "item": ("项目", "Item"),
     "value": ("内容", "Value"), "counts": ("要素数量", "Counts"), "page": ("第 &P 页，共 &N 页", "Page &P of &N"),
+    "this_month_duty": ("本月值班", "This month's duty"), "cost": ("总路程", "Total travel"),
+    "roster_status": ("排班结果", "Roster outcome"),
 }
 
 #: Older Chinese spellings accepted on import (reading only; never written).

@@ -3,36 +3,42 @@
 Everything works from a :class:`~solvers.roster.RosterResult` alone (names and points travel in it),
 so a stored job result can be exported without its dataset.
 
-User text is data: XLSX cells holding text are explicit string cells (``quotePrefix`` when they start
-like a formula), CSV cells starting with ``= + - @`` tab or CR get a leading ``'``. This is a local
-writer until the shared table writer ``geo_service/io/sheets.py`` lands; :func:`roster_tables` gives
-the DataFrames that writer takes.
+Tables go through the one table writer :mod:`geo_service.io.sheets` (formula guard, print setup,
+glossary headers): :func:`roster_frames` builds them with schema names (``platform``, ``month`` ...),
+the writer localises them (``值班平台``, ``月份``).
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from geo_service import glossary as G
+from geo_service.io import sheets
+
 from .roster import WEEKDAYS_ZH, RosterResult
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 UID_DOMAIN = "roster.geo-service"
-_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-
+#: the roster parameters shown on the 说明 sheet
+NOTE_PARAMS = ("start", "months", "per_platform_min", "per_platform_max", "member_min", "member_max",
+               "fairness_spread", "allow_consecutive", "sectors_min", "max_distance_m", "mode", "replan_from",
+               "time_limit_s")
 STATUS_ZH = {"optimal": "最优", "feasible": "可行（未证明最优）", "infeasible": "不可行（已放宽规则）",
              "nothing_to_do": "无需安排", "unknown": "未找到"}
+STATUS_EN = {"optimal": "optimal", "feasible": "feasible (not proven optimal)",
+             "infeasible": "infeasible (rules relaxed)", "nothing_to_do": "nothing to do",
+             "unknown": "no roster found"}
+WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def _as_result(result: RosterResult | dict) -> RosterResult:
+def _as_result(result: RosterResult | Mapping) -> RosterResult:
     return result if isinstance(result, RosterResult) else RosterResult.from_dict(result)
 
 
@@ -40,143 +46,149 @@ def _names(res: RosterResult) -> tuple[dict[str, dict], dict[str, dict]]:
     return {m["id"]: m for m in res.members}, {p["id"]: p for p in res.platforms}
 
 
-def roster_tables(result: RosterResult | dict, lang: str = "zh") -> dict[str, pd.DataFrame]:
-    """Tables of a roster: 轮值表 (platforms x months, names), 委员值班, 接待日, 一季一协商, 说明."""
+def outcome_text(result: RosterResult | Mapping, lang: str = "zh") -> str:
+    """The roster's outcome in words (``最优``; ``不可行（已放宽规则）：<first diagnosis>``)."""
+    res = _as_result(result)
+    words = (STATUS_ZH if lang == "zh" else STATUS_EN).get(res.status, res.status)
+    errs = [d for d in res.diagnostics if d.get("severity") == "error"]
+    if errs:
+        words += ("：" if lang == "zh" else ": ") + str(errs[0].get("message_zh" if lang == "zh" else "message_en", ""))
+    return words
+
+
+def roster_outcome(result: RosterResult | Mapping) -> dict[str, Any]:
+    """The outcome a job record carries (as the optimisation's): ``outcome`` (status), ``gap``,
+    ``text`` (words, zh) and ``diagnosis`` (the first error diagnostic, zh) or None."""
+    res = _as_result(result)
+    errs = [d for d in res.diagnostics if d.get("severity") == "error"]
+    return {"outcome": res.status, "gap": res.gap, "text": STATUS_ZH.get(res.status, res.status),
+            "diagnosis": errs[0].get("message_zh") if errs else None}
+
+
+def roster_summary(result: RosterResult | Mapping, lang: str = "zh") -> dict[str, Any]:
+    """The roster as issue 14's JSON: ``status``, ``outcome`` (words), ``objective``, ``bound``, ``gap``,
+    ``duties`` (month, station_id, member_id, date), ``consultations`` (quarter, township_id,
+    committee_id, date, member_ids) and ``diagnostics``; no home coordinates."""
+    res = _as_result(result)
+    return {"status": res.status, "outcome": outcome_text(res, lang), "objective": res.objective,
+            "bound": res.bound, "gap": res.gap,
+            "duties": [{"month": r["month"], "station_id": r["station_id"], "member_id": r["member_id"],
+                        "date": r["date"]} for r in res.duties],
+            "consultations": [{"quarter": c["quarter"], "township_id": c["township_id"],
+                               "committee_id": c.get("committee_id"), "date": c["date"],
+                               "member_ids": list(c["member_ids"])} for c in res.consultations],
+            "diagnostics": res.diagnostics}
+
+
+def roster_frames(result: RosterResult | Mapping, lang: str = "zh") -> dict[str, pd.DataFrame]:
+    """The roster's tables with schema column names (the writer localises them): ``roster`` (platforms
+    x months, member names in cells), ``member_duties``, ``reception_days``, ``consultations``.
+    ``lang`` only picks the list separator and weekday words inside cells."""
     res = _as_result(result)
     mem, plat = _names(res)
     zh = lang == "zh"
+    sep = "、" if zh else "; "
     name = (lambda i: mem.get(i, {}).get("name") or i)
     cells: dict[tuple[str, str], list[str]] = defaultdict(list)
     dates: dict[tuple[str, str], str] = {}
     for r in res.duties:
         cells[(r["station_id"], r["month"])].append(name(r["member_id"]))
         dates[(r["station_id"], r["month"])] = r["date"]
-    col_pl = "平台" if zh else "platform"
-    rows = []
-    for p in res.platforms:
-        row = {col_pl: p["name"]}
-        for mo in res.months:
-            row[mo] = "、".join(cells.get((p["id"], mo), []))
-        rows.append(row)
-    grid = pd.DataFrame(rows, columns=[col_pl, *res.months])
-    # reception dates (a date per platform and month, whether or not anyone is on duty)
-    rec = []
-    for p in res.platforms:
-        row = {col_pl: p["name"], ("接待日" if zh else "weekday"): WEEKDAYS_ZH[p.get("weekday", 2)] if zh
-               else p.get("weekday")}
-        for mo in res.months:
-            row[mo] = dates.get((p["id"], mo), "")
-        rec.append(row)
-    reception = pd.DataFrame(rec)
-    # per member
+    grid = pd.DataFrame([{"platform": p["name"], **{mo: sep.join(cells.get((p["id"], mo), [])) for mo in res.months}}
+                         for p in res.platforms], columns=["platform", *res.months])
+    wd = WEEKDAYS_ZH if zh else WEEKDAYS_EN
+    reception = pd.DataFrame([{"platform": p["name"], "weekday": wd[int(p.get("weekday", 2)) % 7],
+                               **{mo: dates.get((p["id"], mo), "") for mo in res.months}} for p in res.platforms],
+                             columns=["platform", "weekday", *res.months])
     by_m: dict[str, list[dict]] = defaultdict(list)
     for r in res.duties:
         by_m[r["member_id"]].append(r)
-    pm = []
+    rows = []
     for m in res.members:
         ds = sorted(by_m.get(m["id"], []), key=lambda r: r["month"])
-        pm.append({("委员" if zh else "member"): m["name"], ("编号" if zh else "member_id"): m["id"],
-                   ("界别" if zh else "sector"): m.get("sector"),
-                   ("值班月数" if zh else "months"): len(ds),
-                   ("值班安排" if zh else "duties"): "；".join(
-                       f"{r['date']} {plat.get(r['station_id'], {}).get('name', r['station_id'])}" for r in ds),
-                   ("路程(公里)" if zh else "distance_km"): round(sum((r.get("distance_m") or 0) for r in ds) / 1000, 1)})
-    per_member = pd.DataFrame(pm)
-    cons = pd.DataFrame([{("季度" if zh else "quarter"): c["quarter"],
-                          ("平台" if zh else "platform"): plat.get(c["station_id"], {}).get("name", c["station_id"]),
-                          ("乡镇" if zh else "township_id"): c["township_id"],
-                          ("专委会" if zh else "committee_id"): c.get("committee_id") or "",
-                          ("日期" if zh else "date"): c["date"],
-                          ("委员" if zh else "members"): "、".join(name(i) for i in c["member_ids"]),
-                          ("界别" if zh else "sectors"): "、".join(c.get("sectors") or [])}
-                         for c in res.consultations])
-    notes = [{("项目" if zh else "item"): ("状态" if zh else "status"),
-              ("内容" if zh else "value"): STATUS_ZH.get(res.status, res.status) if zh else res.status},
-             {("项目" if zh else "item"): ("目标值" if zh else "objective"), ("内容" if zh else "value"): res.objective},
-             {("项目" if zh else "item"): ("下界" if zh else "bound"), ("内容" if zh else "value"): res.bound},
-             {("项目" if zh else "item"): ("差距" if zh else "gap"), ("内容" if zh else "value"): res.gap},
-             {("项目" if zh else "item"): ("总路程(公里)" if zh and res.unit == "m" else "cost"),
-              ("内容" if zh else "value"): None if res.cost is None else
-              (round(res.cost / 1000, 1) if res.unit == "m" else res.cost)}]
-    for d in res.diagnostics:
-        notes.append({("项目" if zh else "item"): d["code"],
-                      ("内容" if zh else "value"): d["message_zh" if zh else "message_en"]})
-    out = {"轮值表" if zh else "roster": grid, "委员值班" if zh else "members": per_member,
-           "接待日" if zh else "reception_days": reception, "一季一协商" if zh else "consultations": cons,
-           "说明" if zh else "notes": pd.DataFrame(notes)}
+        rows.append({"member_name": m["name"], "member_id": m["id"], "sector": m.get("sector"),
+                     "duty_months": len(ds),
+                     "duties": sep.join(f"{r['date']} {plat.get(r['station_id'], {}).get('name', r['station_id'])}"
+                                        for r in ds),
+                     "distance_m": float(sum((r.get("distance_m") or 0) for r in ds))})
+    per_member = pd.DataFrame(rows, columns=["member_name", "member_id", "sector", "duty_months", "duties",
+                                             "distance_m"])
+    cons = pd.DataFrame([{"quarter": c["quarter"],
+                          "platform": plat.get(c["station_id"], {}).get("name", c["station_id"]),
+                          "township_id": c["township_id"], "committee_id": c.get("committee_id") or "",
+                          "date": c["date"], "member_names": sep.join(name(i) for i in c["member_ids"]),
+                          "sectors": sep.join(c.get("sectors") or [])} for c in res.consultations],
+                        columns=["quarter", "platform", "township_id", "committee_id", "date", "member_names",
+                                 "sectors"])
+    return {"roster": grid, "member_duties": per_member, "reception_days": reception, "consultations": cons}
+
+
+def roster_notes(result: RosterResult | Mapping, lang: str = "zh") -> dict[str, Any]:
+    """Items of the 说明 sheet: outcome in words, objective, bound, gap, travel, parameters, diagnostics."""
+    res = _as_result(result)
+    lab = (lambda f: G.label(f, lang))
+    out: dict[str, Any] = {"version": sheets.service_version(), "date": dt.date.today().isoformat(),
+                           "roster_status": outcome_text(res, lang),
+                           lab("objective"): res.objective, lab("bound"): res.bound, lab("gap"): res.gap}
+    if res.cost is not None:
+        out[G.word("cost", lang) + (("(公里)" if lang == "zh" else " (km)") if res.unit == "m" else
+                                    ("(秒)" if lang == "zh" else " (s)"))] = \
+            round(res.cost / 1000, 1) if res.unit == "m" else round(res.cost, 1)
+    # the roster's own label for its distance cap (the assignment's max_distance_m is another rule)
+    prm = {("roster_" + k if k == "max_distance_m" else k): res.params.get(k) for k in NOTE_PARAMS if k in res.params}
+    if prm:
+        out["parameters"] = G.param_items(prm, lang)
+    key = "message_zh" if lang == "zh" else "message_en"
+    for i, d in enumerate(res.diagnostics, start=1):
+        out[f"{lab('diagnostics')} {i}"] = d.get(key) or d.get("code")
     return out
 
 
-def _put(ws: Any, row: int, col: int, v: Any) -> None:
-    c = ws.cell(row=row, column=col)
-    if v is None or (isinstance(v, float) and v != v):
-        return
-    if isinstance(v, str):
-        v = _ILLEGAL.sub("", v)
-        c.value = v
-        c.data_type = "s"  # text, never a formula
-        if v.startswith(FORMULA_START):
-            c.quotePrefix = True
-    else:
-        c.value = v
+def roster_tables(result: RosterResult | Mapping, lang: str = "zh") -> dict[str, pd.DataFrame]:
+    """The roster's tables as people read them, keyed by sheet title: 轮值表, 委员值班, 接待日,
+    一季一协商, 说明 (what :func:`write_xlsx` writes)."""
+    out = {G.table_title(k, lang): sheets.localise(df, lang) for k, df in roster_frames(result, lang).items()}
+    out[G.table_title("notes", lang)] = sheets.notes_table(roster_notes(result, lang), lang)
+    return out
 
 
-def write_xlsx(result: RosterResult | dict, path: str | Path, lang: str = "zh") -> Path:
-    """The 轮值表 workbook (see :func:`roster_tables`), text as explicit string cells."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
+def xlsx_bytes(result: RosterResult | Mapping, lang: str = "zh") -> bytes:
+    """The 轮值表 workbook as bytes (one table writer: formula guard, print setup, 说明 sheet)."""
+    return sheets.xlsx_bytes(roster_frames(result, lang), lang, title=G.table_title("roster", lang),
+                             notes=roster_notes(result, lang))
 
+
+def write_xlsx(result: RosterResult | Mapping, path: str | Path, lang: str = "zh") -> Path:
+    """Write the 轮值表 workbook (see :func:`roster_frames`) to ``path`` (folders created)."""
     path = Path(path)
-    wb = Workbook()
-    wb.remove(wb.active)
-    for title, df in roster_tables(result, lang).items():
-        ws = wb.create_sheet(title[:31])
-        for j, h in enumerate(df.columns, start=1):
-            _put(ws, 1, j, str(h))
-            ws.cell(row=1, column=j).font = Font(bold=True)
-        for i, row in enumerate(df.itertuples(index=False), start=2):
-            for j, v in enumerate(row, start=1):
-                _put(ws, i, j, v)
-                ws.cell(row=i, column=j).alignment = Alignment(wrap_text=True, vertical="top")
-        for j, h in enumerate(df.columns, start=1):
-            width = max([len(str(h))] + [len(str(v)) for v in df.iloc[:200, j - 1]]) if len(df) else len(str(h))
-            ws.column_dimensions[ws.cell(row=1, column=j).column_letter].width = min(40, 2 * width + 2)
-        ws.freeze_panes = "B2"
-    wb.save(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(xlsx_bytes(result, lang))
     return path
 
 
-def _guard_csv(v: Any) -> Any:
-    if isinstance(v, str):
-        v = _ILLEGAL.sub("", v)
-        return "'" + v if v.startswith(FORMULA_START) else v
-    return v
-
-
-def duties_frame(result: RosterResult | dict, lang: str = "zh") -> pd.DataFrame:
-    """One row per duty: month, date, platform, member (ids and names), distance (km)."""
+def duties_frame(result: RosterResult | Mapping, lang: str = "en") -> pd.DataFrame:
+    """One row per duty: month, date, platform (id and name), member (id and name), distance.
+    ``lang="zh"``: glossary headers, distance in km."""
     res = _as_result(result)
     mem, plat = _names(res)
-    zh = lang == "zh"
-    return pd.DataFrame([{("月份" if zh else "month"): r["month"], ("日期" if zh else "date"): r["date"],
-                          ("平台编号" if zh else "station_id"): r["station_id"],
-                          ("平台" if zh else "station"): plat.get(r["station_id"], {}).get("name"),
-                          ("委员编号" if zh else "member_id"): r["member_id"],
-                          ("委员" if zh else "member"): mem.get(r["member_id"], {}).get("name"),
-                          ("距离(公里)" if zh else "distance_km"): None if r.get("distance_m") is None
-                          else round(r["distance_m"] / 1000, 1)} for r in res.duties])
+    df = pd.DataFrame([{"month": r["month"], "date": r["date"], "station_id": r["station_id"],
+                        "platform": plat.get(r["station_id"], {}).get("name"), "member_id": r["member_id"],
+                        "member_name": mem.get(r["member_id"], {}).get("name"),
+                        "distance_m": r.get("distance_m")} for r in res.duties],
+                      columns=["month", "date", "station_id", "platform", "member_id", "member_name", "distance_m"])
+    return sheets.localise(df, lang)
 
 
-def write_csv(result: RosterResult | dict, path: str | Path, lang: str = "zh") -> Path:
+def csv_bytes(result: RosterResult | Mapping, lang: str = "zh") -> bytes:
     """Duties as UTF-8 CSV with BOM (Excel reads Chinese); text cells formula-guarded."""
+    return sheets.csv_bytes(duties_frame(result, "en"), lang)
+
+
+def write_csv(result: RosterResult | Mapping, path: str | Path, lang: str = "zh") -> Path:
+    """Write :func:`csv_bytes` to ``path``."""
     path = Path(path)
-    df = duties_frame(result, lang)
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(list(df.columns))
-    for row in df.itertuples(index=False):
-        w.writerow(["" if v is None or (isinstance(v, float) and v != v) else _guard_csv(v) for v in row])
-    path.write_text(buf.getvalue(), encoding="utf-8-sig")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(csv_bytes(result, lang))
     return path
 
 

@@ -148,7 +148,7 @@ def test_fujin_roster_and_outputs(fujin_roster, tmp_path):
     assert all(d["code"] != "platform_short" for d in res.diagnostics)
     tables = roster_tables(res)
     assert list(tables) == ["轮值表", "委员值班", "接待日", "一季一协商", "说明"]
-    assert list(tables["轮值表"].columns) == ["平台", *res.months]
+    assert list(tables["轮值表"].columns) == ["值班平台", *res.months]  # glossary: platform
     gj = duty_geojson(res, "2027-03")
     layers = Counter(f["properties"]["layer"] for f in gj["features"])
     on_duty = [r for r in res.duties if r["month"] == "2027-03"]

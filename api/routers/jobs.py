@@ -29,7 +29,10 @@ JobId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="job i
 def job_out(request: Request, job: JobRecord) -> dict[str, Any]:
     base = public_url(request, f"/v1/jobs/{job.id}")  # never from the Host header
     links = [{"href": base, "rel": "self", "type": "application/json"}]
-    if job.status == "successful":
+    if job.status == "successful" and job.kind == "roster":  # issue 14: the roster's own files
+        links += [{"href": f"{base}/roster?format={f}", "rel": "results", "type": t, "title": f}
+                  for f, t in ROSTER_FORMATS]
+    elif job.status == "successful":
         links += [{"href": f"{base}/results?format={f}", "rel": "results", "type": t, "title": f}
                   for f, t in (("json", "application/json"), ("csv", "application/zip"),
                                ("xlsx", XLSX), ("geojson", "application/geo+json"))]
@@ -42,6 +45,9 @@ def job_out(request: Request, job: JobRecord) -> dict[str, Any]:
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+#: a roster job's files (``GET /v1/jobs/{id}/roster?format=``)
+ROSTER_FORMATS = (("json", "application/json"), ("xlsx", XLSX), ("csv", "text/csv"),
+                  ("ics", "text/calendar"), ("geojson", "application/geo+json"))
 
 
 def _job(store: Store, job_id: str) -> JobRecord:

@@ -117,3 +117,61 @@
       .catch(function (e) { showError(String(e)); });
   });
 })();
+
+
+// The duty roster (issue 14): re-plan from a month for some months, poll the job, then reload the
+// page so its "本月值班" section shows the new roster.
+(function () {
+  'use strict';
+  var form = document.getElementById('roster-form');
+  if (!form) { return; }
+  var zh = form.dataset.lang !== 'en';
+  var $ = function (id) { return document.getElementById(id); };
+  var STATUS = zh ? {accepted: '排队中', running: '排班中', successful: '已完成', failed: '失败', dismissed: '已取消'}
+                  : {accepted: 'queued', running: 'planning', successful: 'finished', failed: 'failed', dismissed: 'cancelled'};
+  var H = {'Accept': 'application/json'};
+  function parse(r) {
+    return r.text().then(function (t) {
+      var b = null;
+      try { b = JSON.parse(t); } catch (e) { b = {detail: t.slice(0, 200)}; }
+      return {ok: r.ok, status: r.status, body: b};
+    });
+  }
+  function fail(text) {
+    var e = $('roster-error'); e.textContent = text; e.hidden = false;
+    $('roster-submit').disabled = false;
+    document.body.dataset.rosterState = 'failed';
+  }
+  function problem(res) {
+    var b = res.body || {};
+    return (b.title || ('HTTP ' + res.status)) + (b.detail ? ': ' + b.detail : '');
+  }
+  function poll(url) {
+    fetch(url, {headers: H, credentials: 'same-origin'}).then(parse).then(function (res) {
+      if (!res.ok) { fail(problem(res)); return; }
+      var job = res.body;
+      $('roster-progress').textContent = (STATUS[job.status] || job.status) + ' · ' + Math.round(job.progress || 0) + '%' +
+        (job.message ? ' · ' + job.message : '');
+      if (job.status === 'successful') { document.body.dataset.rosterState = 'done'; window.location.reload(); }
+      else if (job.status === 'failed' || job.status === 'dismissed') {
+        fail((STATUS[job.status] || job.status) + (job.error && job.error.detail ? ': ' + job.error.detail : ''));
+      } else { setTimeout(function () { poll(url); }, 700); }
+    }).catch(function (e) { fail(String(e)); });
+  }
+  form.addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    $('roster-error').hidden = true;
+    $('roster-submit').disabled = true;
+    $('roster-progress').hidden = false;
+    $('roster-progress').textContent = STATUS.accepted;
+    document.body.dataset.rosterState = 'running';
+    var body = {start: $('r_start').value, months: Number($('r_months').value)};
+    fetch('/v1/datasets/' + encodeURIComponent(form.dataset.dataset) + '/rosters',
+          {method: 'POST', headers: {'Accept': 'application/json', 'Content-Type': 'application/json'},
+           body: JSON.stringify(body), credentials: 'same-origin'})
+      .then(parse).then(function (res) {
+        if (!res.ok) { fail(problem(res)); return; }
+        poll('/v1/jobs/' + encodeURIComponent(res.body.id));
+      }).catch(function (e) { fail(String(e)); });
+  });
+})();

@@ -67,6 +67,8 @@ from pydantic import BaseModel
 from geo_service.dataset import Dataset
 from geo_service.store import Conflict, JobRecord, NotFound, Store, utcnow
 from solvers.pipeline import OptimisationParams, run_optimisation
+from solvers.roster import RosterParams, plan_roster
+from solvers.roster_outputs import roster_outcome
 
 log = logging.getLogger("geo_service.jobs")
 
@@ -224,6 +226,20 @@ def register_kind(name: str, runner: Runner, params_model: type[BaseModel] | Non
 
 register_kind("optimisation", run_optimisation_job, OptimisationParams)
 run_optimisation_job.run_in_process = True  # type: ignore[attr-defined]
+
+
+def run_roster_job(ds: Dataset, params: dict[str, Any], previous: dict[str, Any] | None,
+                   progress: Callable[..., None], cancel: threading.Event, network: Any = None) -> dict[str, Any]:
+    """Runner for kind ``roster`` (issue 14): :func:`solvers.roster.plan_roster` on ``ds``; ``previous``:
+    the roster of ``previous_job_id`` (re-planned from ``replan_from``); the result carries ``outcome``."""
+    p = RosterParams.model_validate(solver_params(params))
+    res = plan_roster(ds, p, progress=lambda f, msg="": progress(100.0 * float(f), msg), should_stop=cancel.is_set,
+                      previous=previous, network=network)
+    return {**res.to_dict(), "outcome": roster_outcome(res)}
+
+
+register_kind("roster", run_roster_job, RosterParams)
+run_roster_job.run_in_process = True  # type: ignore[attr-defined]
 
 
 def default_runners() -> dict[str, Runner]:
@@ -598,7 +614,7 @@ def summary_message(result: dict[str, Any]) -> str:
     return f"finished: {status}" if status else "finished"
 
 
-__all__ = ["ACTIVE", "DEFAULT_RUNNERS", "JOB_KINDS", "JobCancelled", "JobFailed", "JobKind", "JobManager",
+__all__ = ["ACTIVE", "DEFAULT_RUNNERS", "JOB_KINDS", "JobCancelled", "JobFailed", "JobKind", "JobManager", "run_roster_job",
            "QueueFull", "Runner", "TERMINAL", "default_runners", "fail_unfinished", "failure_fields",
            "hard_deadline_s", "new_job", "register_kind", "run_in_child", "run_optimisation_job",
            "running_fields", "solver_params", "success_fields", "summary_message"]

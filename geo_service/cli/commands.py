@@ -41,7 +41,7 @@ from ..io import write_dataset
 from ..io.sheets import write_csv as write_csv_table
 from ..jsonsafe import dumps_text
 from ..store import POSTGRES_SCHEMES, Conflict, NotFound, check_dataset_id, open_store
-from . import template
+from . import roster, template
 from .common import (
     _out_path,
     DataDirOpt,
@@ -553,4 +553,5 @@ def coverage_cmd(
 
 # --- commands added by area engineers above ---
 template.register(app)  # import template (issue 17)
+roster.register(app)  # duty roster (issue 14)
 
