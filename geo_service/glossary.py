@@ -131,6 +131,20 @@ FIELDS: dict[str, Field] = {
     "mean_s": _f("平均路程用时", "Mean travel time", "min"),
     "max_s": _f("最长路程用时", "Max travel time", "min"),
     "cost_s": _f("路程用时", "Travel time", "min"),
+    # maps and coverage tables
+    "nearest_station": _f("最近站点", "Nearest station"),
+    "nearest_m": _f("直线距离", "Straight-line distance", "km"),
+    "nearest_s": _f("道路时间", "Road time", "min"),
+    "gap_rank": _f("缺口排名", "Gap rank"),
+    "threshold": _f("范围", "Within"),
+    "share": _f("占比", "Share"),
+    "total_population": _f("总人口", "Total population", "persons"),
+    "covered_villages": _f("已覆盖村社区数", "Covered villages", "count"),
+    "county_name": _f("区县", "County"),
+    "stations": _f("站点数", "Stations", "count"),
+    "coverage_change": _f("覆盖变化", "Coverage change", enum="coverage_change"),
+    "newly_covered_population": _f("新增覆盖人口", "Population newly covered", "persons"),
+    "proposed_count": _f("建议新增点数", "Proposed points", "count"),
 }
 
 #: Enum vocabularies: value -> (zh, en).
@@ -168,6 +182,10 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
                        "list": ("指定村社区", "listed villages")},
     "on_infeasible": {"relax_max": ("放宽上限", "relax the max"), "cross_sector": ("跨界别兜底", "cross-sector")},
     "bool": {"True": ("是", "yes"), "False": ("否", "no"), "true": ("是", "yes"), "false": ("否", "no")},
+    "coverage_change": {"b": ("已覆盖", "covered now"), "a": ("新增覆盖", "newly covered"),
+                        "u": ("仍未覆盖", "still uncovered")},
+    "gap_reason": {"no_candidate": ("范围内无候选点", "no candidate in reach"),
+                   "not_selected": ("候选点未入选", "candidate not selected"), "capacity": ("容量不足", "capacity")},
     "layer": {k: (v.labels.get("zh", k), v.labels.get("en", k)) for k, v in LAYERS.items()},
 }
 
@@ -220,6 +238,58 @@ WORDS: dict[str, tuple[str, str]] = {
     "dataset": ("数据集", "Dataset"), "version": ("版本", "Version"), "date": ("日期", "Date"),
     "parameters": ("参数", "Parameters"), "outcome": ("求解结果", "Outcome"), "item": ("项目", "Item"),
     "value": ("内容", "Value"), "counts": ("要素数量", "Counts"), "page": ("第 &P 页，共 &N 页", "Page &P of &N"),
+    # maps: layer names, legend titles and notes (popup fields use FIELDS)
+    "map_stations": ("站点", "Stations"), "map_existing_stations": ("现有站点", "Existing stations"),
+    "map_villages": ("村社区（按最近站点距离着色）", "Villages (coloured by distance to nearest station)"),
+    "map_villages_road": ("村社区（按到最近站点的道路时间着色）", "Villages (coloured by road time to nearest station)"),
+    "map_townships": ("乡镇街道边界", "Township boundaries"), "map_county": ("区县边界", "County boundary"),
+    "map_gaps": ("覆盖缺口（按人口排序）", "Coverage gaps (ranked by population)"),
+    "map_gaps_short": ("覆盖缺口", "Coverage gaps"), "map_area": ("服务范围", "Service area"),
+    "map_within": ("以内", "within"), "map_beyond": ("以上", "beyond"),
+    "map_legend_stations": ("站点类型", "Station kinds"), "map_legend_villages": ("村社区到最近站点", "Village to nearest station"),
+    "map_gap_list": ("缺口村（人口最多的前 {n} 个）", "Gap villages (top {n} by population)"),
+    "map_no_station": ("无站点", "no station"), "map_straight": ("直线", "straight line"), "map_road": ("道路", "road"),
+    "map_no_gaps": ("没有超过 {t} 的缺口村", "No village lies beyond {t}"),
+    "map_legend": ("图例", "Legend"), "map_dot_size": ("圆点大小表示人口", "dot size: population"),
+    "map_proposed": ("建议新增联系点", "Proposed contact points"), "map_before": ("现有覆盖范围", "Coverage now"),
+    "map_after": ("新增后覆盖范围", "Coverage with proposals"),
+    "map_villages_change": ("村社区（新增前后）", "Villages (before/after)"), "map_gap_title": ("补点方案", "Gap closing"),
+    "map_before_h": ("新增前", "Before"), "map_after_h": ("新增后", "After"), "map_site": ("建议点", "Proposed site"),
+    "map_sites_unit": ("个", "sites"),
+    # CLI
+    "cli_what": ("项目", "what"), "cli_count": ("数量", "count"), "cli_dataset": ("数据集 {name}", "dataset {name}"),
+    "cli_conveners": ("召集人", "conveners"), "cli_station_kind": ("  站点：{kind}", "  stations: {kind}"),
+    "cli_coverage_title": ("{name}：{mode}覆盖（{unit}），{basis}", "{name}: coverage by {mode} ({unit}), {basis}"),
+    "cli_basis_population": ("按人口计", "population-weighted"), "cli_basis_villages": ("按村社区个数计", "share of villages"),
+}
+
+#: Message templates by code: (zh, en), ``str.format`` fields filled from the message's ``params``.
+#: Solvers and services emit ``{"code": ..., "params": {...}}``; outputs show the text in their language.
+MESSAGES: dict[str, tuple[str, str]] = {
+    # close_gaps (solvers/gaps.py)
+    "gap_no_candidate": ("范围（{threshold}）内没有候选点：最近的候选点在 {nearest} 外",
+                         "no candidate within the threshold ({threshold}): the nearest candidate is {nearest} away"),
+    "gap_not_selected": ("{nearest} 外的候选点可以覆盖它，但新增点放在了能覆盖更多人的地方",
+                         "a candidate {nearest} away could cover it, but the new points went where they cover more people"),
+    "gap_unreachable": ("并非每个村社区都能覆盖：{n_uncovered} 个村社区在 {threshold} 内没有候选点；{n_new} 个新增点覆盖其余全部",
+                        "not every village can be reached: {n_uncovered} village(s) have no candidate within {threshold}; "
+                        "{n_new} new point(s) cover all the others"),
+    # CLI lines
+    "cli_valid": ("校验通过：{counts}", "valid: {counts}"), "cli_warning": ("警告：{text}", "warning: {text}"),
+    "cli_note": ("说明：{text}", "note: {text}"), "cli_wrote": ("已写出 {files}", "wrote {files}"),
+    "cli_problem": ("{layer} 第 {row} 行{id}{field}：{message}", "{layer} row {row}{id}{field}: {message}"),
+    "cli_gaps_result": ("{outcome}：{message}；建议新增 {n} 个点", "{outcome}: {message}; {n} new point(s)"),
+    "cli_gaps_weight_villages": ("（按村社区计，每村计 1）", " (weights: villages, one per village)"),
+    "cli_uncovered": ("  未覆盖 {id} {name}：{message}", "  uncovered {id} {name}: {message}"),
+    "cli_tier": ("{tier}：{outcome}（间隙 {gap}，{time_s:.2f} 秒{moved}）", "{tier}: {outcome} (gap {gap}, {time_s:.2f} s{moved})"),
+    "cli_moved": ("，调整 {n}", ", moved {n}"),
+    "cli_outcome": ("求解结果：{outcome}（{text}）{diagnosis}", "outcome: {outcome} ({text}){diagnosis}"),
+    # jobs (api/jobs.py messages)
+    "job_waiting": ("等待空闲的计算进程", "waiting for a worker"), "job_running": ("运行中", "running"),
+    "job_dismissed": ("已按要求取消", "dismissed on request"),
+    "job_stopped": ("服务在任务开始前停止", "the service stopped before the job started"),
+    "job_finished": ("已完成：{outcome}", "finished: {outcome}"),
+    "job_finished_text": ("已完成：{outcome}（{text}）{diagnosis}", "finished: {outcome} ({text}){diagnosis}"),
 }
 
 #: Older Chinese spellings accepted on import (reading only; never written).
@@ -228,6 +298,46 @@ EXTRA_ALIASES: dict[str, tuple[str, ...]] = {
     "committee_id": ("专委会",), "convener_id": ("召集人",), "station_id": ("站点", "工作站编号"),
     "class": ("等级",), "role": ("角色",),
 }
+
+
+class _Keep(dict):
+    def __missing__(self, key: str) -> str:  # a template field without a value stays visible, never KeyError
+        return "{" + key + "}"
+
+
+def message(code: str, lang: str = "zh", **params: Any) -> str:
+    """The text of message ``code`` in ``lang`` with ``params`` filled in (``gap_no_candidate`` ->
+    ``范围（10.0 公里）内没有候选点：...``). Unknown codes come back as the code itself."""
+    i = _check_lang(lang)
+    tpl = MESSAGES.get(code)
+    if tpl is None:
+        return code
+    try:
+        return tpl[i].format_map(_Keep(params))
+    except (ValueError, TypeError):  # a param of the wrong type for its format spec
+        return tpl[i].replace("{", "").replace("}", "")
+
+
+def map_words(lang: str = "zh") -> dict[str, str]:
+    """Every word the maps show, by short key, in ``lang``: popup fields from :data:`FIELDS`,
+    layer names and legend titles from :data:`WORDS` (``map_`` keys without the prefix)."""
+    _check_lang(lang)
+    out = {k[4:]: word(k, lang) for k in WORDS if k.startswith("map_")}
+    out.update({"name": label("name", lang), "kind": label("kind", lang), "sectors": label("sectors", lang),
+                "capacity": label("capacity", lang), "township": label("township_name", lang),
+                "population": label("population", lang), "nearest": label("nearest_station", lang),
+                "distance": label("nearest_m", lang), "time": label("nearest_s", lang), "rank": label("gap_rank", lang),
+                "seat": label("is_seat", lang), "threshold": label("threshold", lang),
+                "covered": label("covered_population", lang), "summary": label("covered_population", lang),
+                "pop": label("covered_population", lang), "share": label("share", lang),
+                "total_pop": label("total_population", lang), "n_villages": label("n_villages", lang),
+                "yes": value_label("bool", "True", lang), "status": label("coverage_change", lang),
+                "covered_now": value_label("coverage_change", "b", lang),
+                "newly": value_label("coverage_change", "a", lang), "still": value_label("coverage_change", "u", lang),
+                "gain": label("newly_covered_population", lang), "n": label("proposed_count", lang),
+                "solver": label("status", lang), "unit": word("map_sites_unit", lang),
+                "persons": UNITS["persons"].zh if lang == "zh" else UNITS["persons"].en})
+    return out
 
 
 def _check_lang(lang: str) -> int:
@@ -292,8 +402,11 @@ def word(key: str, lang: str = "zh") -> str:
 
 
 def diagnostic_text(d: Mapping[str, Any], lang: str = "zh") -> str:
-    """One solver diagnostic in ``lang``: the English message, or its code's Chinese name with the
-    scope and the shortfall (``容量不足（经济）：缺 3``)."""
+    """One solver diagnostic in ``lang``: its ``code`` template filled from its ``params`` where it
+    has one (:data:`MESSAGES`); else the English message, or in zh its quota's Chinese name with
+    the scope and the shortfall (``容量不足（经济）：缺 3``)."""
+    if d.get("code") in MESSAGES:
+        return message(str(d["code"]), lang, **dict(d.get("params") or {}))
     if _check_lang(lang) == 1:
         return str(d.get("message", ""))
     out = str(value_label("diagnostic", d.get("quota", ""), "zh"))
@@ -379,5 +492,5 @@ def zh_aliases(field: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out + list(EXTRA_ALIASES.get(field, ()))))
 
 
-__all__ = ["ENUMS", "EXTRA_ALIASES", "FIELDS", "LANGS", "PARAMS", "TABLES", "UNITS", "WORDS", "Field", "Unit", "decimals",
-           "diagnostic_text", "diagnostics_text", "display_value", "param_items", "header", "label", "table_title", "unit_label", "value_label", "word", "zh_aliases"]
+__all__ = ["ENUMS", "EXTRA_ALIASES", "FIELDS", "LANGS", "MESSAGES", "PARAMS", "TABLES", "UNITS", "WORDS", "Field", "Unit", "decimals",
+           "diagnostic_text", "diagnostics_text", "display_value", "param_items", "header", "label", "map_words", "message", "table_title", "unit_label", "value_label", "word", "zh_aliases"]
