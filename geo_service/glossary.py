@@ -145,6 +145,12 @@ FIELDS: dict[str, Field] = {
     "coverage_change": _f("覆盖变化", "Coverage change", enum="coverage_change"),
     "newly_covered_population": _f("新增覆盖人口", "Population newly covered", "persons"),
     "proposed_count": _f("建议新增点数", "Proposed points", "count"),
+    "covered_before": _f("新增前覆盖人口", "Covered before", "persons"),
+    "covered_after": _f("新增后覆盖人口", "Covered after", "persons"),
+    "share_before": _f("新增前占比", "Share before"),
+    "share_after": _f("新增后占比", "Share after"),
+    "villages_uncovered_before": _f("新增前未覆盖村社区数", "Villages uncovered before", "count"),
+    "villages_uncovered_after": _f("新增后未覆盖村社区数", "Villages uncovered after", "count"),
 }
 
 #: Enum vocabularies: value -> (zh, en).
@@ -271,6 +277,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
                          "no candidate within the threshold ({threshold}): the nearest candidate is {nearest} away"),
     "gap_not_selected": ("{nearest} 外的候选点可以覆盖它，但新增点放在了能覆盖更多人的地方",
                          "a candidate {nearest} away could cover it, but the new points went where they cover more people"),
+    "gap_proposed": ("现有站点 {n_fixed} 个，从 {n_candidates} 个候选点中选出 {n_new} 个新增点；{threshold} 外仍有 {n_uncovered} 个村社区",
+                     "{n_fixed} existing stations, {n_new} new point(s) chosen from {n_candidates} candidates; "
+                     "{n_uncovered} village(s) still beyond {threshold}"),
     "gap_unreachable": ("并非每个村社区都能覆盖：{n_uncovered} 个村社区在 {threshold} 内没有候选点；{n_new} 个新增点覆盖其余全部",
                         "not every village can be reached: {n_uncovered} village(s) have no candidate within {threshold}; "
                         "{n_new} new point(s) cover all the others"),
@@ -278,7 +287,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "cli_valid": ("校验通过：{counts}", "valid: {counts}"), "cli_warning": ("警告：{text}", "warning: {text}"),
     "cli_note": ("说明：{text}", "note: {text}"), "cli_wrote": ("已写出 {files}", "wrote {files}"),
     "cli_problem": ("{layer} 第 {row} 行{id}{field}：{message}", "{layer} row {row}{id}{field}: {message}"),
-    "cli_gaps_result": ("{outcome}：{message}；建议新增 {n} 个点", "{outcome}: {message}; {n} new point(s)"),
+    "cli_gaps_result": ("{outcome}：{message}", "{outcome}: {message}"),
     "cli_gaps_weight_villages": ("（按村社区计，每村计 1）", " (weights: villages, one per village)"),
     "cli_uncovered": ("  未覆盖 {id} {name}：{message}", "  uncovered {id} {name}: {message}"),
     "cli_tier": ("{tier}：{outcome}（间隙 {gap}，{time_s:.2f} 秒{moved}）", "{tier}: {outcome} (gap {gap}, {time_s:.2f} s{moved})"),
@@ -312,10 +321,27 @@ def message(code: str, lang: str = "zh", **params: Any) -> str:
     tpl = MESSAGES.get(code)
     if tpl is None:
         return code
+    if params.get("cost_unit") in ("m", "s"):  # costs travel as numbers; shown in km / minutes of ``lang``
+        params = {k: cost_text(v, params["cost_unit"], lang) if k in COST_PARAMS else v for k, v in params.items()}
     try:
         return tpl[i].format_map(_Keep(params))
     except (ValueError, TypeError):  # a param of the wrong type for its format spec
         return tpl[i].replace("{", "").replace("}", "")
+
+
+#: Message params that are costs (metres or seconds, per the message's ``cost_unit``).
+COST_PARAMS = ("threshold", "nearest", "distance", "cost")
+
+
+def cost_text(value: Any, cost_unit: str, lang: str = "zh") -> str:
+    """A cost in words: metres as ``12.3 公里`` / ``12.3 km``, seconds as ``15 分钟`` / ``15 min``."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    u = UNITS["km" if cost_unit == "m" else "min"]
+    return f"{x * u.scale:.1f} {(u.zh, u.en)[_check_lang(lang)]}" if cost_unit == "m" else \
+        f"{x * u.scale:.0f} {(u.zh, u.en)[_check_lang(lang)]}"
 
 
 def map_words(lang: str = "zh") -> dict[str, str]:
@@ -493,4 +519,4 @@ def zh_aliases(field: str) -> tuple[str, ...]:
 
 
 __all__ = ["ENUMS", "EXTRA_ALIASES", "FIELDS", "LANGS", "MESSAGES", "PARAMS", "TABLES", "UNITS", "WORDS", "Field", "Unit", "decimals",
-           "diagnostic_text", "diagnostics_text", "display_value", "param_items", "header", "label", "map_words", "message", "table_title", "unit_label", "value_label", "word", "zh_aliases"]
+           "diagnostic_text", "diagnostics_text", "display_value", "param_items", "header", "label", "cost_text", "map_words", "message", "table_title", "unit_label", "value_label", "word", "zh_aliases"]
