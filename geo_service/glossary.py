@@ -192,6 +192,9 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
                         "u": ("仍未覆盖", "still uncovered")},
     "gap_reason": {"no_candidate": ("范围内无候选点", "no candidate in reach"),
                    "not_selected": ("候选点未入选", "candidate not selected"), "capacity": ("容量不足", "capacity")},
+    "entity": {"members": ("委员", "members"), "groups": ("界别活动组", "groups"), "committees": ("专委会", "committees"),
+               "stations": ("站点", "stations"), "constituents": ("界别群众", "constituents"),
+               "villages": ("村社区", "villages"), "townships": ("乡镇街道", "townships")},
     "layer": {k: (v.labels.get("zh", k), v.labels.get("en", k)) for k, v in LAYERS.items()},
 }
 
@@ -283,6 +286,47 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "gap_unreachable": ("并非每个村社区都能覆盖：{n_uncovered} 个村社区在 {threshold} 内没有候选点；{n_new} 个新增点覆盖其余全部",
                         "not every village can be reached: {n_uncovered} village(s) have no candidate within {threshold}; "
                         "{n_new} new point(s) cover all the others"),
+    # assignment tiers (solvers/assignment/*, solvers/pipeline.py)
+    "groups_short": ("{groups} 个活动组、每组最多 {max} 个村社区，容纳不下 {demand} 个村社区：{n} 个村社区（{people} 人）未覆盖；"
+                     "还需 {needed} 个活动组",
+                     "{groups} groups x max {max} cannot take {demand} villages: {n} villages ({people} people) stay "
+                     "uncovered; {needed} more groups would be needed"),
+    "committees_short": ("{committees} 个专委会、每个 {per} 个乡镇，有 {n} 个服务不足的乡镇（{people} 人未覆盖）没有专委会；"
+                         "还需 {needed} 个专委会",
+                         "{committees} committees x {per} townships leave {n} under-served townships ({people} "
+                         "uncovered people) without a committee; {needed} more committees would be needed"),
+    "compactness_solver": ("CP-SAT 求解器返回 {status}；保留最小费用流方案（未计紧凑性）",
+                           "CP-SAT returned {status}; kept the min-cost-flow solution without compactness"),
+    "no_member": ("{scope}：没有{who}能接收这 {n} 个{what}，它们保持未分配",
+                  "{scope}: no {who} can take these {n} {what}; they stay unassigned"),
+    "no_member_fallback": ("{scope}：没有{who}能接收这 {n} 个{what}，它们保持未分配（可允许跨界别兜底来安排）",
+                           "{scope}: no {who} can take these {n} {what}; they stay unassigned "
+                           "(allow the cross-sector fallback to place them)"),
+    "max_load": ("{scope}：{cols} 个{who}上限合计 {cap}，少于 {n} 个{what}，缺 {short}；最接近的可行放宽：上限提高到 {relaxed}",
+                 "{scope}: {cols} {who} with total max {cap} < {n} {what}, short by {short}; "
+                 "closest feasible relaxation: max raised to {relaxed}"),
+    "min_load": ("{scope}：{cols} 个{who}下限合计 {cap}，多于 {n} 个{what}，差 {short}；最接近的可行放宽：下限降低到 {relaxed}",
+                 "{scope}: {cols} {who} with total min {cap} > {n} {what}, short by {short}; "
+                 "closest feasible relaxation: min lowered to {relaxed}"),
+    "locks_over_max": ("{name}：锁定的 {n} 个{what}超过上限 {max}；保留锁定，上限提高到 {n}",
+                       "{name}: {n} locked {what} > max {max}; locks are kept, max raised to {n}"),
+    "reachability": ("{n} 位界别群众无法在可分配委员的上限内安排；{empty} 个委员下限名额空缺",
+                     "{n} constituents cannot be placed within the max loads of the members they may go to; "
+                     "{empty} member min places stay empty"),
+    "pins_conflict": ("活动组 {group}：委员指定了不同的站点（{stations}）；未锁定站点",
+                      "group {group}: members pin different stations ({stations}); no station lock applied"),
+    "constituents_unlocated": ("{n} 位界别群众既无坐标也无所属村社区：{ids}",
+                               "{n} constituents have neither a point nor a village: {ids}"),
+    "fallback_used": ("跨界别兜底：{outcome}，{n} 位界别群众由其他界别的委员联系（总计 {cost}）；已作为结果",
+                      "cross-sector fallback: {outcome} with {n} constituents placed with members of other sectors "
+                      "(total {cost}); used as the answer"),
+    "fallback_tried": ("跨界别兜底：{outcome}，{n} 位界别群众由其他界别的委员联系（总计 {cost}）；仅供参考",
+                       "cross-sector fallback: {outcome} with {n} constituents placed with members of other sectors "
+                       "(total {cost}); for reference only"),
+    "nothing_to_do_add": ("{tier}：没有可分配的对象：请添加 {files}", "{tier}: nothing to assign: add {files}"),
+    "nothing_to_do_empty": ("{tier}：没有可分配的对象（该层为空或没有选中的行）",
+                            "{tier}: nothing to assign (the layer is empty or no rows are selected)"),
+    "gap_villages": ("{n} 个空白村社区", "{n} gap villages"),
     # CLI lines
     "cli_valid": ("校验通过：{counts}", "valid: {counts}"), "cli_warning": ("警告：{text}", "warning: {text}"),
     "cli_note": ("说明：{text}", "note: {text}"), "cli_wrote": ("已写出 {files}", "wrote {files}"),
@@ -323,11 +367,17 @@ def message(code: str, lang: str = "zh", **params: Any) -> str:
         return code
     if params.get("cost_unit") in ("m", "s"):  # costs travel as numbers; shown in km / minutes of ``lang``
         params = {k: cost_text(v, params["cost_unit"], lang) if k in COST_PARAMS else v for k, v in params.items()}
+    for k, enum in PARAM_ENUMS.items():  # English words in params (tier names, outcomes) shown in ``lang``
+        if isinstance(params.get(k), str):
+            params[k] = value_label(enum, params[k], lang)
     try:
         return tpl[i].format_map(_Keep(params))
     except (ValueError, TypeError):  # a param of the wrong type for its format spec
         return tpl[i].replace("{", "").replace("}", "")
 
+
+#: Message params whose value is a vocabulary word: param -> enum.
+PARAM_ENUMS = {"what": "entity", "who": "entity", "tier": "tier", "outcome": "outcome"}
 
 #: Message params that are costs (metres or seconds, per the message's ``cost_unit``).
 COST_PARAMS = ("threshold", "nearest", "distance", "cost")
