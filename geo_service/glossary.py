@@ -505,6 +505,41 @@ def diagnostics_text(ds: Any, lang: str = "zh") -> Any:
                                                 for d in ds)
 
 
+#: The job runner's fixed messages (stored in English, machine-readable) -> their message code.
+JOB_MESSAGES = {"waiting for a worker": "job_waiting", "running": "job_running",
+                "dismissed on request": "job_dismissed", "the service stopped before the job started": "job_stopped"}
+
+
+def job_status_text(status: Any, lang: str = "zh") -> Any:
+    """A job status in words (``successful`` -> 已完成)."""
+    return value_label("job_status", status, lang)
+
+
+def job_message_text(msg: Any, status: Any = None, outcome: Mapping[str, Any] | None = None,
+                     lang: str = "zh") -> Any:
+    """A job's stored message in ``lang``: the runner's fixed lines by code; a finished run as its
+    outcome in words with the first diagnosis (``已完成：不可行（无可行解）：...``); other text (a
+    failure's detail) as it is."""
+    _check_lang(lang)
+    if isinstance(msg, str) and msg in JOB_MESSAGES:
+        return message(JOB_MESSAGES[msg], lang)
+    if status == "successful" and isinstance(outcome, Mapping) and outcome.get("outcome"):
+        code = outcome.get("diagnosis_code")
+        if code in MESSAGES:
+            diag = message(str(code), lang, **dict(outcome.get("diagnosis_params") or {}))
+        else:
+            diag = outcome.get("diagnosis") if lang == "en" else None
+        sep = "：" if lang == "zh" else ": "
+        text = outcome.get("text") if lang == "zh" else value_label("outcome", outcome["outcome"], "en")
+        return message("job_finished_text", lang, outcome=value_label("outcome", outcome["outcome"], lang),
+                       text=text or "", diagnosis=(sep + str(diag)) if diag else "")
+    if status == "successful" and isinstance(msg, str) and msg.startswith("finished"):
+        st = msg.split(":", 1)[1].strip().split(" ")[0] if ":" in msg else ""
+        return message("job_finished", lang, outcome=value_label("outcome", st, lang)) if st else \
+            value_label("job_status", "successful", lang)
+    return msg
+
+
 def param_items(params: Mapping[str, Any], lang: str = "zh") -> dict[str, Any]:
     """Optimisation parameters as the 说明 sheet shows them: glossary names, values in ``lang``."""
     i = _check_lang(lang)
@@ -568,5 +603,5 @@ def zh_aliases(field: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out + list(EXTRA_ALIASES.get(field, ()))))
 
 
-__all__ = ["ENUMS", "EXTRA_ALIASES", "FIELDS", "LANGS", "MESSAGES", "PARAMS", "TABLES", "UNITS", "WORDS", "Field", "Unit", "decimals",
-           "diagnostic_text", "diagnostics_text", "display_value", "param_items", "header", "label", "cost_text", "map_words", "message", "table_title", "unit_label", "value_label", "word", "zh_aliases"]
+__all__ = ["ENUMS", "EXTRA_ALIASES", "FIELDS", "JOB_MESSAGES", "LANGS", "MESSAGES", "PARAMS", "TABLES", "UNITS", "WORDS", "Field", "Unit", "decimals",
+           "diagnostic_text", "diagnostics_text", "display_value", "param_items", "header", "job_message_text", "job_status_text", "label", "cost_text", "map_words", "message", "table_title", "unit_label", "value_label", "word", "zh_aliases"]

@@ -174,7 +174,10 @@ def outcome_of(status: str, tiers: Any, diagnostics: list[dict[str, Any]] | None
     if status == A.FEASIBLE and gap is not None:
         text = f"可行解，与最优差距至多 {gap:.1%}"
     return {"outcome": status, "gap": gap, "text": text,
-            "diagnosis": None if first is None else first.get("message")}
+            "diagnosis": None if first is None else first.get("message"),
+            # code + params of the diagnosis: zh outputs show its glossary text (geo_service.glossary.MESSAGES)
+            "diagnosis_code": None if first is None else first.get("code"),
+            "diagnosis_params": None if first is None else first.get("params")}
 
 
 @dataclass
