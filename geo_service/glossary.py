@@ -540,6 +540,25 @@ def job_message_text(msg: Any, status: Any = None, outcome: Mapping[str, Any] | 
     return msg
 
 
+def result_labels(result: Mapping[str, Any], lang: str = "zh") -> dict[str, Any]:
+    """Words for a stored run (``OptimisationResult.to_dict()``) in ``lang``, beside its machine keys:
+    the outcome, each tier's name and outcome with its diagnostics, and the run's own diagnostics."""
+    _check_lang(lang)
+    oc = result.get("outcome") if isinstance(result.get("outcome"), Mapping) else {}
+    tiers = result.get("tiers") if isinstance(result.get("tiers"), Mapping) else {}
+    out: dict[str, Any] = {
+        "status": value_label("outcome", result.get("status"), lang),
+        "outcome": job_message_text(None, "successful", oc, lang) if oc else None,
+        "tiers": {k: {"name": value_label("tier", k, lang), "status": value_label("outcome", t.get("status"), lang),
+                      "diagnostics": [diagnostic_text(d, lang) for d in t.get("diagnostics") or []
+                                      if isinstance(d, Mapping)]}
+                  for k, t in tiers.items() if isinstance(t, Mapping)},
+        "diagnostics": [diagnostic_text(d, lang) for d in result.get("diagnostics") or [] if isinstance(d, Mapping)],
+        "fields": {k: label(k, lang) for k in ("status", "objective", "bound", "gap", "time_s", "diagnostics")},
+    }
+    return out
+
+
 def param_items(params: Mapping[str, Any], lang: str = "zh") -> dict[str, Any]:
     """Optimisation parameters as the 说明 sheet shows them: glossary names, values in ``lang``."""
     i = _check_lang(lang)
@@ -604,4 +623,4 @@ def zh_aliases(field: str) -> tuple[str, ...]:
 
 
 __all__ = ["ENUMS", "EXTRA_ALIASES", "FIELDS", "JOB_MESSAGES", "LANGS", "MESSAGES", "PARAMS", "TABLES", "UNITS", "WORDS", "Field", "Unit", "decimals",
-           "diagnostic_text", "diagnostics_text", "display_value", "param_items", "header", "job_message_text", "job_status_text", "label", "cost_text", "map_words", "message", "table_title", "unit_label", "value_label", "word", "zh_aliases"]
+           "diagnostic_text", "diagnostics_text", "display_value", "param_items", "header", "job_message_text", "job_status_text", "label", "result_labels", "cost_text", "map_words", "message", "table_title", "unit_label", "value_label", "word", "zh_aliases"]

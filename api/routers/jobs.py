@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from starlette.responses import Response
 
-from geo_service.glossary import job_message_text, job_status_text
+from geo_service.glossary import job_message_text, job_status_text, result_labels
 from geo_service.store import JobRecord, NotFound, Store
 from solvers.pipeline import diff_results
 
@@ -144,8 +144,11 @@ def job_results(job_id: JobId, store: Store = Depends(get_store), cache: Dataset
     (default table: responsibility). Tables are built on the job's dataset; when it changed since the
     run, ``X-Dataset-Changed: true`` says so."""
     job = _finished(store, job_id)
-    if format == "json" and table is None:
-        return FastJSONResponse({"job_id": job.id, "dataset_id": job.dataset_id, "result": job.result})
+    if format == "json" and table is None:  # machine keys stay English; ``labels`` gives the words in lang
+        body = {"job_id": job.id, "dataset_id": job.dataset_id, "result": job.result}
+        if job.kind == "optimisation" and isinstance(job.result, dict):
+            body["labels"] = result_labels(job.result, lang or "zh")
+        return FastJSONResponse(body)
     try:
         entry = cache.get(job.dataset_id)
     except (NotFound, ValueError):

@@ -305,7 +305,7 @@ def optimise(
     tiers: Annotated[Optional[str], typer.Option(help="comma list: constituents,villages,townships,stations")] = None,
     mode: Annotated[Optional[str], typer.Option(help="straight (metres) or road (seconds)")] = None,
     previous: Annotated[Optional[Path], typer.Option(help="result.json of an earlier run (minimal change)")] = None,
-    lang: Annotated[str, typer.Option(help="table headers: zh or en")] = "zh",
+    lang: Annotated[str, typer.Option(help="table headers and text output: zh or en")] = "zh",
     datum: DatumOpt = "wgs84",
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
