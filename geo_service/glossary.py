@@ -389,6 +389,8 @@ def cost_text(value: Any, cost_unit: str, lang: str = "zh") -> str:
         x = float(value)
     except (TypeError, ValueError):
         return str(value)
+    if not math.isfinite(x):
+        return "不可达" if _check_lang(lang) == 0 else "unreachable"
     u = UNITS["km" if cost_unit == "m" else "min"]
     return f"{x * u.scale:.1f} {(u.zh, u.en)[_check_lang(lang)]}" if cost_unit == "m" else \
         f"{x * u.scale:.0f} {(u.zh, u.en)[_check_lang(lang)]}"

@@ -148,12 +148,6 @@ def gap_cost_matrix(ds, sites: gpd.GeoDataFrame, mode: str = "straight", network
     raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
 
 
-def _fmt_cost(v: float, mode: str) -> str:
-    if not np.isfinite(v):
-        return "unreachable"
-    return f"{v / 1000:.1f} km" if mode == "straight" else f"{v / 60:.0f} min"
-
-
 def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str = "straight",
                candidates: str | Sequence[str] = "villages", forbidden: Iterable[str] | None = None,
                model: str = "lscp", time_limit: float | None = 60.0, seed: int = 0,
