@@ -204,3 +204,14 @@ def test_diagnostics_have_codes_and_both_languages(case):
     sol = gaps.to_dict()
     assert sol["message_code"] in G.MESSAGES
     assert "{" not in G.message(sol["message_code"], "zh", **sol["message_params"])
+
+
+def test_validate_problem_lines_name_place_and_problem_in_chinese(tmp_path):
+    (tmp_path / "站点.csv").write_text("名称,类型,经度,纬度\n站A,综合型,abc,29.5\n", encoding="utf-8")
+    (tmp_path / "乡镇.csv").write_text("代码,名称,经度,纬度\nT1,镇,114.1,29.5\n", encoding="utf-8")
+    (tmp_path / "村社区.csv").write_text("代码,名称,乡镇,经度,纬度\nV1,村一,T1,114.1,29.5\n", encoding="utf-8")
+    r = CliRunner().invoke(app, ["validate", str(tmp_path)])
+    assert r.exit_code == 2
+    assert "错误：输入有 1 个问题" in r.output and "站点 第 1 行 字段「经度」：不是数字" in r.output, r.output
+    en = CliRunner().invoke(app, ["validate", str(tmp_path), "--lang", "en"])
+    assert "row 1" in en.output and "is not a number" in en.output, en.output

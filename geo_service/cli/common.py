@@ -106,7 +106,9 @@ def _where(p, lang: str) -> str:
         where.append(f"编号 {p.feature_id}")
     if p.field is not None:
         where.append(f"字段「{label(p.field, 'zh')}」")
-    return f"{' '.join(where)}：{p.message}"
+    what = value_label("problem", p.code, "zh") if getattr(p, "code", None) else None
+    # the reader's detail (values, expected forms) follows the problem's name from the glossary
+    return f"{' '.join(where)}：{what + '：' if what and what != p.code else ''}{p.message}"
 
 
 def _parse_layer_opts(layers: list[str]) -> dict[str, str]:
