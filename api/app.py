@@ -29,7 +29,7 @@ from .keys import key_id
 from .logs import configure_logging
 from .middleware import RequestContextMiddleware
 from .problems import install_handlers
-from .routers import coverage, datasets, jobs, nearest, system, templates
+from .routers import batches, coverage, datasets, jobs, map_data, nearest, system, templates
 from .settings import Settings
 
 log = logging.getLogger("geo_service.api")
@@ -145,10 +145,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.add_middleware(RequestContextMiddleware, settings=settings)
     app.include_router(system.router)
     system.mount_docs(app)
+    app.include_router(map_data.router)  # issue 16: villages by bbox; before datasets' /{layer}/{fid}
     _web_router(app)  # before datasets: its /v1/datasets/{id}/maps/{kind} must win over /{layer}/{fid}
     app.include_router(nearest.router)
     app.include_router(coverage.router)
     app.include_router(jobs.router)
+    app.include_router(batches.router)  # issue 16: POST /v1/batches, GET /v1/batches/{id}, resume
     app.include_router(datasets.router)
     app.include_router(templates.router)  # issue 17: GET /v1/templates.xlsx
     _declare_security(app)

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
-from geo_service.store import NotFound, Store, check_dataset_id
+from geo_service.store import JobRecord, NotFound, Store, check_dataset_id
 
 from .auth import Principal, viewer
 from .cache import DatasetCache, DatasetEntry
@@ -92,3 +92,26 @@ def public_url(request: Request, path: str, query: str = "") -> str:
     base = request.app.state.settings.public_base_url
     prefix = base if base else request.scope.get("root_path", "").rstrip("/")
     return f"{prefix}{path}" + (f"?{query}" if query else "")
+
+
+def latest_successful(store: Store, dataset_id: str) -> JobRecord | None:
+    """The newest successful optimisation job of ``dataset_id`` with a result, or None."""
+    for j in store.list_jobs(dataset_id, limit=50):
+        if j.kind == "optimisation" and j.status == "successful" and j.result:
+            return j
+    return None
+
+
+def finished_run(store: Store, dataset_id: str, job: str | None) -> JobRecord | None:
+    """The optimisation run a map shows: job ``job`` (404 when unknown, 409 when it is not a finished
+    run of ``dataset_id``) or, without ``job``, the latest successful one (None before any run)."""
+    if not job:
+        return latest_successful(store, dataset_id)
+    try:
+        rec = store.get_job(job)
+    except NotFound:
+        raise ProblemError(404, f"no job '{job}'", code="job-not-found", job_id=job) from None
+    if rec.dataset_id != dataset_id or rec.status != "successful" or not rec.result:
+        raise ProblemError(409, f"job '{job}' is not a finished run of dataset '{dataset_id}' ({rec.status})",
+                           code="result-not-ready", job_id=job, job_status=rec.status)
+    return rec

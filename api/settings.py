@@ -134,6 +134,8 @@ class Settings(BaseSettings):
     job_workers: int = Field(1, ge=1, le=32, description="optimisation jobs solved at once")
     job_queue_size: int = Field(4, ge=0, description="jobs waiting beyond the running ones before 503")
     job_retry_after_s: int = Field(30, ge=1, description="Retry-After sent with a full queue")
+    batch_scheduler: str | None = Field(None, description="Dask scheduler of POST /v1/batches (tcp://host:8786); "
+                                        "default: a LocalCluster of job_workers processes")
     index_cache_size: int = Field(8, ge=1, description="dataset versions whose indexes stay in memory")
 
     body_timeout_s: float = Field(60, gt=0, le=3600, description="longest wait for the next piece of a "

@@ -16,14 +16,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from geo_service.store import NotFound, Store
+from geo_service.store import Store
 from maps.static_maps import render
 from maps.static_render import PixelBudgetError, page_size, source_text
 from solvers.gaps import close_gaps
 
 from .auth import Principal, viewer
 from .cache import DatasetEntry
-from .deps import dataset_entry, get_store
+from .deps import dataset_entry, finished_run, get_store
 from .problems import ProblemError
 
 router = APIRouter(tags=["web page and maps"])
@@ -31,14 +31,6 @@ router = APIRouter(tags=["web page and maps"])
 # 'unsafe-inline' allows (hashes cover <style> blocks, not attributes). That is harmless here: the
 # document may run and load nothing (default-src 'none', no script-src), and its text is paths.
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
-
-
-def latest_successful(store: Store, dataset_id: str):
-    """The newest successful optimisation job of ``dataset_id`` with a result, or None."""
-    for j in store.list_jobs(dataset_id, limit=50):
-        if j.kind == "optimisation" and j.status == "successful" and j.result:
-            return j
-    return None
 
 
 def _invalid(field: str, message: str, code: str) -> ProblemError:
@@ -74,19 +66,10 @@ def static_map(kind: Literal["coverage", "gaps", "assignment"], fmt: Literal["pn
     did = entry.info.id
     result, rec_id = None, None
     if kind == "assignment":
-        if job:
-            try:
-                rec = store.get_job(job)
-            except NotFound:
-                raise ProblemError(404, f"no job '{job}'", code="job-not-found", job_id=job) from None
-            if rec.dataset_id != did or rec.status != "successful" or not rec.result:
-                raise ProblemError(409, f"job '{job}' is not a finished run of dataset '{did}' ({rec.status})",
-                                   code="result-not-ready", job_id=job, job_status=rec.status)
-        else:
-            rec = latest_successful(store, did)
-            if rec is None:
-                raise ProblemError(404, f"dataset '{did}' has no finished optimisation run yet",
-                                   code="no-result", dataset_id=did)
+        rec = finished_run(store, did, job)
+        if rec is None:
+            raise ProblemError(404, f"dataset '{did}' has no finished optimisation run yet",
+                               code="no-result", dataset_id=did)
         result, rec_id = rec.result, rec.id
     info = entry.info
     source = source_text(entry.ds.name or did, dataset_id=did, version=info.version, date=info.updated_at, lang=lang,

@@ -42,7 +42,7 @@ from solvers.gaps import close_gaps
 
 from .auth import Principal, principal, viewer
 from .cache import DatasetCache, DatasetEntry
-from .deps import dataset_entry, get_cache, get_settings, get_store
+from .deps import dataset_entry, finished_run, get_cache, get_settings, get_store, latest_successful
 from . import static_maps as _static_maps
 from .html import content_security_policy, html_response
 from .login import login_page
@@ -60,10 +60,6 @@ MAP_KINDS = ("coverage", "assignment", "gaps")
 def mount_static(app: FastAPI) -> None:
     """Serve the vendored Leaflet/Folium assets (``maps/static``) at ``/static``."""
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-
-
-def _latest_successful(store: Store, dataset_id: str) -> Any:
-    return _static_maps.latest_successful(store, dataset_id)
 
 
 def _coverage_rows(entry: DatasetEntry) -> list[dict[str, Any]]:
@@ -110,7 +106,7 @@ def index(request: Request, store: Store = Depends(get_store), cache: DatasetCac
             current = None
         if current:
             jobs = [j for j in store.list_jobs(current, limit=10) if j.kind == "optimisation"]
-            latest = _latest_successful(store, current)
+            latest = latest_successful(store, current)
     html = _env.get_template("index.html").render(
         lang=lang, datasets=datasets, current=current, coverage=coverage, summary=summary, jobs=jobs,
         latest=latest, role=who.role, via=who.via, thresholds=THRESHOLDS_M, can_run=who.allows("planner"),
@@ -143,7 +139,8 @@ def _map_html(entry: DatasetEntry, key: str, build) -> tuple[str, str]:
 
 
 @router.get("/v1/datasets/{dataset_id}/maps/{kind}", response_class=HTMLResponse,
-            summary="An HTML map of the dataset: coverage, assignment (of a job) or gaps (viewer)",
+            summary="An HTML map of the dataset: coverage, assignment (of a job; before any run the dataset's own) "
+                    "or gaps (viewer)",
             responses={200: {"content": {"text/html": {}}}})
 def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetEntry = Depends(dataset_entry),
                 store: Store = Depends(get_store), _: Principal = Depends(viewer),
@@ -156,6 +153,8 @@ def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetE
                 sector: Annotated[str | None, Query(max_length=64)] = None,
                 group: Annotated[str | None, Query(max_length=64)] = None,
                 committee: Annotated[str | None, Query(max_length=64)] = None,
+                member: Annotated[str | None, Query(max_length=64, description="assignment: draw this "
+                                                     "member's links")] = None,
                 threshold_m: Annotated[float | None, Query(gt=0, le=200000)] = None):
     """A self-contained Leaflet page whose assets load from ``/static``; tiles from ``tiles``.
 
@@ -173,26 +172,17 @@ def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetE
         gap_t = threshold_m
         html, csp = _map_html(entry, f"coverage:{lang}:{tiles_key}:{gap_t}",
                          lambda ds: maps.coverage_map(ds, lang=lang, tiles=tiles, gap_threshold=gap_t,
-                                                      tianditu_key=tk))
+                                                      tianditu_key=tk, detail_url="coverage/villages"))
     elif kind == "assignment":
-        if job:
-            try:
-                rec = store.get_job(job)
-            except NotFound:
-                raise ProblemError(404, f"no job '{job}'", code="job-not-found", job_id=job) from None
-            if rec.dataset_id != did or rec.status != "successful" or not rec.result:
-                raise ProblemError(409, f"job '{job}' is not a finished run of dataset '{did}' ({rec.status})",
-                                   code="result-not-ready", job_id=job, job_status=rec.status)
-        else:
-            rec = _latest_successful(store, did)
-            if rec is None:
-                raise ProblemError(404, f"dataset '{did}' has no finished optimisation run yet",
-                                   code="no-result", dataset_id=did)
+        rec = finished_run(store, did, job)  # None before any run: the dataset's own assignment (200)
+        result = rec.result if rec is not None else None
+        run_key = rec.id if rec is not None else "-current-"
         try:
-            html, csp = _map_html(entry, f"assignment:{rec.id}:{lang}:{tiles_key}:{sector}:{group}:{committee}",
-                             lambda ds: maps.assignment_map(ds, rec.result, sector=sector, group=group,
-                                                            committee=committee, lang=lang, tiles=tiles,
-                                                            tianditu_key=tk))
+            key = f"assignment:{run_key}:{lang}:{tiles_key}:{sector}:{group}:{committee}:{member}"
+            html, csp = _map_html(entry, key,
+                             lambda ds: maps.assignment_map(ds, result, sector=sector, group=group,
+                                                            committee=committee, member=member, lang=lang,
+                                                            tiles=tiles, tianditu_key=tk))
         except ValueError as e:
             raise ProblemError(422, str(e), code="invalid-parameters") from None
     else:

@@ -7,6 +7,13 @@ plus the same boundaries as ``folium.GeoJson``. Both pages load their assets fro
 server (vendored files), tiles are blocked, so the render time is the page's own work.
 
 Run: ``.venv/bin/python benchmarks/map_size.py`` (``--no-browser`` to skip Chromium).
+
+``--province N``: the same for a synthetic province of about N villages
+(:func:`geo_service.app.province_merge.province_dataset`; 20000 -> 37 counties), our map only
+(the naive page of 20,000 Folium objects would take minutes); ``--no-demo`` skips the demo county.
+Over :data:`maps.aggregate.LARGE_VILLAGES` villages the first page holds hex-bin aggregates, and
+villages load by bounding box from the service as the planner zooms in (also printed: the
+size and time of one bbox answer for a 1280 x 800 view at the detail zoom).
 """
 
 from __future__ import annotations
@@ -90,15 +97,20 @@ def first_render_ms(files: dict[str, str], repeat: int = 5) -> dict[str, float]:
                                                         viewport={"width": 1280, "height": 800})
             ctx.route("**/*", lambda r: r.continue_() if r.request.url.startswith(base) else r.abort())
             for name in files:
-                samples = []
+                samples, paints = [], []
                 for i in range(repeat + 1):
                     page = ctx.new_page()
                     page.goto(f"{base}/{name}", wait_until="load")
                     ms = page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd")
+                    # Leaflet's canvas draws on the next animation frames: time until two have run
+                    painted = page.evaluate("new Promise(r => requestAnimationFrame(() => "
+                                            "requestAnimationFrame(() => r(performance.now()))))")
                     page.close()
                     if i:  # the first load warms the HTTP cache of the shared assets
                         samples.append(ms)
+                        paints.append(painted)
                 out[name] = statistics.median(samples)
+                out[name + ":painted"] = statistics.median(paints)
             ctx.close()
         srv.shutdown()
         return out
@@ -116,10 +128,80 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+def province(a) -> None:
+    """Size and first render of the coverage map of a synthetic province of ``a.province`` villages."""
+    from geo_service.app.province_merge import province_dataset
+
+    t = time.perf_counter()
+    ds = province_dataset(a.province, seed=a.seed)
+    c = ds.counts()
+    print(f"province: {c['villages']} villages, {c['stations']} stations, {c['townships']} townships, "
+          f"{c['counties']} counties (generated in {time.perf_counter() - t:.1f} s)")
+    page, t_page = timed_render(lambda: maps.coverage_map(ds, **_served(ds)), repeat=1)
+    size = len(page.encode())
+    print(f"maps.coverage_map (as served)  {size / 2**20:>8.2f} MB  {size / c['villages']:>6.0f} B/village"
+          f"  build+render {t_page:.1f} s   (target: < 3 MB)")
+    detail_answer(ds)
+    if a.no_browser or not os.path.exists(CHROMIUM):
+        print("first render: skipped (no browser)")
+        return
+    ms = first_render_ms({"province.html": page})
+    print(f"first render in Chromium (median of 5, navigation start -> load end): "
+          f"{ms['province.html']:.0f} ms, -> two frames painted: {ms['province.html:painted']:.0f} ms"
+          f"   (target: < 2000 ms)")
+
+
+def detail_answer(ds) -> None:
+    """Bytes and time of the bbox endpoint's answer for a 1280 x 800 view at the detail zoom."""
+    try:
+        from maps.aggregate import DETAIL_LIMIT, DETAIL_ZOOM
+        from maps.details import village_details
+    except ImportError:
+        return  # before issue 16
+    import numpy as np
+
+    t = time.perf_counter()
+    det = village_details(ds)
+    t_build = time.perf_counter() - t
+    x, y = ds.villages.geometry.x.to_numpy(), ds.villages.geometry.y.to_numpy()
+    cx, cy = float(np.median(x)), float(np.median(y))
+    w = 1280 * 360 / (256 * 2**DETAIL_ZOOM)  # degrees of longitude in view (Web Mercator)
+    h = 800 * 360 / (256 * 2**DETAIL_ZOOM) * np.cos(np.radians(cy))
+    box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+    times = []
+    for _ in range(20):
+        t = time.perf_counter()
+        body = det.answer(box, DETAIL_LIMIT)
+        times.append(time.perf_counter() - t)
+    n = len(det.inside(box))
+    print(f"bbox answer at zoom {DETAIL_ZOOM} (1280x800 view, centre): {n} villages, {len(body) / 1024:.0f} KB, "
+          f"{statistics.median(times) * 1000:.1f} ms (details built once per dataset version: {t_build:.1f} s)")
+
+
+def _served(ds) -> dict:
+    """coverage_map's keywords as the service calls it (village details from the bbox endpoint)."""
+    import inspect
+
+    if "detail_url" in inspect.signature(maps.coverage_map).parameters:
+        return {"detail_url": "coverage/villages"}
+    return {}  # before issue 16: every village on the page
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-browser", action="store_true")
+    ap.add_argument("--province", type=int, default=0, metavar="N",
+                    help="also measure a synthetic province of about N villages (e.g. 20000)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the synthetic province")
+    ap.add_argument("--no-demo", action="store_true", help="skip the demo county")
     a = ap.parse_args()
+    if not a.no_demo:
+        demo(a)
+    if a.province:
+        province(a)
+
+
+def demo(a) -> None:
     ds = generate_demo()
     c = ds.counts()
     print(f"demo county: {c['villages']} villages, {c['stations']} stations, {c['townships']} townships, "
@@ -137,7 +219,8 @@ def main() -> None:
     ms = first_render_ms({"ours.html": ours, "naive.html": naive})
     print(f"first render in Chromium (median of 5, navigation start -> load end): "
           f"ours {ms['ours.html']:.0f} ms, naive {ms['naive.html']:.0f} ms, "
-          f"ratio {ms['naive.html'] / ms['ours.html']:.1f}x   (target: ours < 2000 ms)")
+          f"ratio {ms['naive.html'] / ms['ours.html']:.1f}x   (target: ours < 2000 ms); two frames painted: "
+          f"ours {ms['ours.html:painted']:.0f} ms, naive {ms['naive.html:painted']:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -6,8 +6,8 @@ only where it is used (``numba`` adds about 0.6 s and ``distributed`` about 1.2 
 - :data:`HAVE_NUMBA`: the ``fast`` extra (``pip install geo-service[fast]``), compiled loops for the
   large-batch grids and the Lagrangian's inner step; numpy does the same without it. Set
   ``GEO_SERVICE_NO_NUMBA=1`` to turn it off where it is installed.
-- :data:`HAVE_DISTRIBUTED`: the ``batch`` extra (``pip install geo-service[batch]``), Dask
-  ``distributed`` for :func:`geo_service.app.batch.run_batch`.
+- :data:`HAVE_DISTRIBUTED`: Dask ``distributed`` for :func:`geo_service.app.batch.run_batch` (a
+  dependency of the service; the switch keeps a slimmed install that drops it working).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def require_distributed(what: str = "batch runs") -> None:
         What needs it, for the message.
     """
     if not HAVE_DISTRIBUTED:
-        raise ImportError(f"{what} need Dask distributed: pip install 'geo-service[batch]'")
+        raise ImportError(f"{what} need Dask distributed: pip install dask distributed")
 
 
 __all__ = ["HAVE_DISTRIBUTED", "HAVE_NUMBA", "njit", "require_distributed"]

@@ -118,6 +118,16 @@ FIELDS: dict[str, Field] = {
     "bound": _f("下界", "Bound", decimals=1),
     "gap": _f("间隙", "Gap", decimals=4),
     "time_s": _f("求解用时", "Solve time", "s"),
+    # tier 2 zones and long distances (issue 12): stored in metres, shown in km
+    "distance_m": _f("直线距离", "Straight-line distance", "km"),
+    "zone_villages": _f("责任区村社区数", "Zone villages", "count"),
+    "zone_population": _f("责任区人口", "Zone population", "persons"),
+    "zone_constituents": _f("责任区群众数", "Zone constituents", "persons"),
+    "zone_mean_m": _f("责任区到驻地平均距离", "Zone mean distance to base", "km"),
+    "zone_max_m": _f("责任区到驻地最远距离", "Zone largest distance to base", "km"),
+    "county_name": _f("县市区", "County"),
+    "line_max_m": _f("最远直线距离", "Largest straight-line distance", "km"),
+    "line_mean_m": _f("平均直线距离", "Mean straight-line distance", "km"),
     "solver": _f("求解器", "Solver", enum="solver"),
     "diagnostics": _f("诊断", "Diagnostics", enum="diagnostics"),
     "moved": _f("调整数", "Moved", "count"),
@@ -169,14 +179,16 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
                     "capacity": ("容量限制", "capacity"), "improvement": ("距离更近", "improvement"),
                     "member_left": ("原委员已离开", "member left"),
                     "target_removed": ("原目标已删除", "target removed"),
-                    "added": ("新增", "added"), "removed": ("已移除", "removed"), "changed": ("已调整", "changed"),
+                    "too_far": ("附近无本界别委员", "no member within reach"), "added": ("新增", "added"), "removed": ("已移除", "removed"), "changed": ("已调整", "changed"),
                     "": ("", "")},
     "diagnostic": {"capacity": ("容量不足", "capacity"), "fallback": ("跨界别兜底", "fallback"),
                    "location": ("选址", "location"), "locks": ("锁定冲突", "locks"),
                    "max_load": ("超过上限", "max load"), "min_load": ("低于下限", "min load"),
                    "no_member": ("无可分配委员", "no member"), "pins": ("指定冲突", "pins"),
                    "reachability": ("不可达", "reachability"), "solver": ("求解器提示", "solver"),
-                   "nothing_to_do": ("无需求解", "nothing to do")},
+                   "nothing_to_do": ("无需求解", "nothing to do"),
+                   "long_distance": ("远距离联系", "long distance"),
+                   "max_distance": ("附近无本界别委员", "no member within reach")},
     "tier": {"constituents": ("界别群众", "constituents"), "villages": ("村社区", "villages"),
              "townships": ("乡镇街道", "townships"), "stations": ("站点", "stations"),
              "groups": ("界别活动组", "groups"), "committees": ("专委会", "committees"),
@@ -186,6 +198,7 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
     "mode": {"straight": ("直线距离", "straight-line"), "road": ("道路用时", "road time")},
     "villages_scope": {"gaps": ("未覆盖村社区", "gaps only"), "all": ("全部村社区", "all villages"),
                        "list": ("指定村社区", "listed villages")},
+    "tier2_model": {"covering": ("最大覆盖", "covering"), "priority": ("按人口优先", "largest population")},
     "on_infeasible": {"relax_max": ("放宽上限", "relax the max"), "cross_sector": ("跨界别兜底", "cross-sector")},
     "bool": {"True": ("是", "yes"), "False": ("否", "no"), "true": ("是", "yes"), "false": ("否", "no")},
     "coverage_change": {"b": ("已覆盖", "covered now"), "a": ("新增覆盖", "newly covered"),
@@ -244,6 +257,10 @@ PARAMS: dict[str, tuple[str, str, str | None]] = {
     "host_kinds": ("可入驻站点类型", "Host kinds", "station_kind"),
     "sector_mismatch_penalty": ("界别不符惩罚(米)", "Sector mismatch penalty (m)", None),
     "penalty_speed_kmh": ("惩罚折算速度(公里/小时)", "Penalty speed (km/h)", None),
+    "tier2_model": ("联系点选择方式", "Contact point choice", "tier2_model"),
+    "contact_travel_weight": ("联系点路程权重(人/公里)", "Contact travel weight (persons/km)", None),
+    "long_distance_m": ("远距离阈值(米)", "Long distance (m)", None),
+    "max_distance_m": ("最远联系距离(米)", "Max distance (m)", None),
 }
 
 #: Sheet / table titles of result tables (Excel allows 31 characters).
@@ -252,6 +269,7 @@ TABLES: dict[str, tuple[str, str]] = {
     "groups": ("界别活动组", "Groups"), "committees": ("专委会", "Committees"),
     "stations": ("站点", "Stations"), "constituents": ("界别群众", "Constituents"),
     "uncovered": ("未覆盖村社区", "Uncovered villages"), "summary": ("求解概况", "Summary"),
+    "long_distances": ("远距离联系", "Long distances"),
     "proposed": ("建议新增站点", "Proposed stations"), "coverage": ("覆盖情况", "Coverage"),
     "notes": ("说明", "Notes"),
 }
@@ -501,6 +519,8 @@ def diagnostic_text(d: Mapping[str, Any], lang: str = "zh") -> str:
         return message(str(d["code"]), lang, **dict(d.get("params") or {}))
     if _check_lang(lang) == 1:
         return str(d.get("message", ""))
+    if d.get("message_zh"):  # a diagnostic that words itself in Chinese (tier 1/2 distances, coverage)
+        return str(d["message_zh"])
     out = str(value_label("diagnostic", d.get("quota", ""), "zh"))
     scope = d.get("scope")
     if scope:
@@ -522,7 +542,7 @@ def diagnostics_text(ds: Any, lang: str = "zh") -> Any:
 
 
 #: The job runner's fixed messages (stored in English, machine-readable) -> their message code.
-JOB_MESSAGES = {"waiting for a worker": "job_waiting", "running": "job_running",
+JOB_MESSAGES = {"waiting for a worker": "job_waiting", "waiting for a Dask worker": "job_waiting", "running": "job_running",
                 "dismissed on request": "job_dismissed", "the service stopped before the job started": "job_stopped"}
 
 

@@ -1,8 +1,17 @@
-"""The assignment map: members' homes, member -> constituents' villages, group -> villages,
-committee -> townships, coloured per group/committee, filtered by sector, group or committee.
+"""The assignment map as responsibility zones, not a web of lines.
 
-``result`` is a ``solvers.pipeline.OptimisationResult`` or its ``to_dict()`` form (a job's
-result): only each tier's ``assignment`` (id -> id) is read, so personal fields never reach the map.
+Drawn before any selection (bounded by the number of groups, townships, members and stations, never
+by the number of links): each group's zone as one filled shape (its villages' Voronoi cells clipped to
+their townships and merged, coloured per group), committees' townships outlined in the committee's
+colour, contact points, member homes and stations. Links (group base -> contact villages and the gap
+villages they reach; member -> the villages of their constituents with a count per village; committee
+-> townships) travel in one JSON block and are drawn only for the group, member or committee the planner
+clicks, or names in the URL (``group=``/``member=``/``committee=``).
+
+``result`` is an ``OptimisationResult`` or its ``to_dict()`` form (a job's result): only the tiers'
+assignments and tier 2's zone figures are read, so personal fields never reach the map. ``result=None``
+shows the dataset's own assignment (members' groups and stations, groups' stations, villages pinned
+by members), with no run needed.
 """
 
 from __future__ import annotations
@@ -12,7 +21,12 @@ from typing import Any
 
 import folium
 import numpy as np
-from shapely.geometry import LineString
+import pandas as pd
+import shapely
+from folium.template import Template
+from branca.element import MacroElement
+from pyproj import Transformer
+from shapely.geometry import MultiPoint, Point
 
 from .coverage import boundary_layers, county_bounds, station_layer
 from .render import (
@@ -24,172 +38,462 @@ from .render import (
     esc,
     feature_collection,
     finish,
+    json_block,
     legend_html,
     page_title,
     palette,
+    prepare_geometries,
     simplify_m,
     tile_datum,
 )
 
 T = {
-    "zh": {"members": "委员住址", "links": "委员—联系群众所在村", "groups": "活动组—责任村",
-           "committees": "专委会—责任乡镇", "sector": "界别", "group": "界别活动组", "committee": "专委会",
-           "constituents": "联系群众数", "villages": "村/社区", "legend": "界别活动组（颜色）",
-           "legend_k": "专委会（颜色）", "member": "委员", "village": "村/社区", "count": "群众数",
-           "none": "未分组", "title": "分配结果", "filter": "筛选"},
-    "en": {"members": "Members' homes", "links": "Member to constituents' villages",
-           "groups": "Groups to their villages", "committees": "Committees to their townships",
-           "sector": "Sector", "group": "Group", "committee": "Committee", "constituents": "Constituents",
-           "villages": "Villages", "legend": "Groups (colour)", "legend_k": "Committees (colour)",
-           "member": "Member", "village": "Village", "count": "Constituents", "none": "no group",
-           "title": "Assignment", "filter": "Filter"},
+    "zh": {"members": "委员住址", "zones": "活动组责任区", "contacts": "界别联系点",
+           "committees": "专委会责任乡镇", "sector": "界别", "group": "界别活动组", "committee": "专委会",
+           "constituents": "联系群众数", "villages": "村/社区数", "legend": "界别活动组（颜色）",
+           "legend_k": "专委会（边框颜色）", "member": "委员", "population": "人口",
+           "contact_villages": "联系点", "mean_km": "到活动组驻地平均距离(公里)",
+           "max_km": "到活动组驻地最远距离(公里)", "station": "工作站", "none": "未分组",
+           "title": "分配结果", "current": "现状（数据集中的分组与站点，尚未运行优化）", "filter": "筛选",
+           "hint": "点击责任区、联系点、委员或乡镇，显示其联系线",
+           "diff": "与现状相比", "diff_station": "个活动组的工作站有变化", "diff_contacts": "个联系点为新增",
+           "townships": "乡镇"},
+    "en": {"members": "Members' homes", "zones": "Group zones", "contacts": "Contact points",
+           "committees": "Committees' townships", "sector": "Sector", "group": "Group", "committee": "Committee",
+           "constituents": "Constituents", "villages": "Villages", "legend": "Groups (colour)",
+           "legend_k": "Committees (outline)", "member": "Member", "population": "Population",
+           "contact_villages": "Contact points", "mean_km": "Mean km to the group's base",
+           "max_km": "Largest km to the group's base", "station": "Station", "none": "no group",
+           "title": "Assignment", "current": "Current state (the dataset's groups and stations; no run yet)",
+           "filter": "Filter", "hint": "Click a zone, contact point, member or township to see its links",
+           "diff": "Compared with the current state", "diff_station": "groups changed station",
+           "diff_contacts": "contact points are new", "townships": "Townships"},
 }
 
 
 def tier_assignment(result: Any, tier: str) -> dict[str, str | None]:
     """The ``assignment`` mapping of ``tier`` in an OptimisationResult or its dict form ({} if absent)."""
+    return {str(k): (None if v is None else str(v)) for k, v in (_tier(result, tier, "assignment") or {}).items()}
+
+
+def _tier(result: Any, tier: str, key: str) -> Any:
     if result is None:
-        return {}
+        return None
     tiers = result.get("tiers", {}) if isinstance(result, dict) else getattr(result, "tiers", {})
     t = tiers.get(tier)
     if t is None:
+        return None
+    return t.get(key) if isinstance(t, dict) else getattr(t, key, None)
+
+
+def _s(v: Any) -> str | None:
+    return None if v is None or (isinstance(v, float) and np.isnan(v)) or pd.isna(v) else str(v)
+
+
+def current_state(ds) -> dict[str, Any]:
+    """The dataset's own assignment: group -> station (the group's, else the one all its members pin),
+    village -> group (villages pinned by members of a group); no constituents or townships."""
+    mem = ds.members
+    g_station = {str(g): _s(s) for g, s in zip(ds.groups["id"], ds.groups["station_id"])}
+    pins: dict[str, set[str]] = {}
+    contacts: dict[str, str] = {}
+    for g, st, v in zip(mem["group_id"], mem["station_id"], mem["village_id"]):
+        if _s(g) is None:
+            continue
+        if _s(st) is not None:
+            pins.setdefault(str(g), set()).add(str(st))
+        if _s(v) is not None:
+            contacts[str(v)] = str(g)
+    for g, sts in pins.items():
+        if g_station.get(g) is None and len(sts) == 1:
+            g_station[g] = next(iter(sts))
+    return {"source": "dataset", "group_station": g_station, "contacts": contacts, "zone": dict(contacts),
+            "constituents": {}, "townships": {}, "zones": None}
+
+
+def run_state(ds, result: Any) -> dict[str, Any]:
+    """What a run decided, in the same shape as :func:`current_state`."""
+    g_station = {str(g): _s(s) for g, s in zip(ds.groups["id"], ds.groups["station_id"])}
+    g_station.update({g: s for g, s in tier_assignment(result, "stations").items()})
+    contacts = {v: g for v, g in tier_assignment(result, "villages").items() if g is not None}
+    extra = _tier(result, "villages", "extra") or {}
+    zone = {str(v): str(g) for v, g in (extra.get("zone") or contacts).items()}
+    return {"source": "run", "group_station": g_station, "contacts": contacts, "zone": zone,
+            "constituents": {c: m for c, m in tier_assignment(result, "constituents").items() if m is not None},
+            "townships": {t: k for t, k in tier_assignment(result, "townships").items() if k is not None},
+            "zones": extra.get("zones")}
+
+
+def group_bases(ds, g_station: dict[str, str | None]) -> dict[str, Point]:
+    """Each group's base (WGS-84): its station, else its members' mean position (as the pipeline)."""
+    spt = dict(zip(ds.stations["id"].astype(str), ds.stations.geometry))
+    mem = ds.members
+    out = {}
+    for g in ds.groups["id"].astype(str):
+        st = g_station.get(g)
+        if st is not None and st in spt:
+            out[g] = spt[st]
+            continue
+        pts = mem.geometry[(mem["group_id"].astype(str) == g).to_numpy()]
+        if len(pts):
+            out[g] = Point(float(pts.x.mean()), float(pts.y.mean()))
+    return out
+
+
+def zone_figures(ds, zone: dict[str, str], bases: dict[str, Point]) -> dict[str, dict[str, Any]]:
+    """Per group: villages, population, constituents living there, mean and largest straight-line km
+    from the group's base (the same figures as tier 2's ``extra["zones"]``)."""
+    v = ds.villages
+    vid = v["id"].astype(str).tolist()
+    pos = {x: i for i, x in enumerate(vid)}
+    pop = pd.to_numeric(v["population"], errors="coerce").fillna(0).to_numpy()
+    tf = Transformer.from_crs("EPSG:4326", ds.metric_crs, always_xy=True)
+    vx, vy = tf.transform(v.geometry.x.to_numpy(), v.geometry.y.to_numpy())
+    n_c = ds.constituents["village_id"].astype(str).value_counts().to_dict()
+    out = {}
+    for g in ds.groups["id"].astype(str):
+        vs = [x for x, q in zone.items() if q == g and x in pos]
+        ix = np.array([pos[x] for x in vs], np.int64)
+        if len(ix) and g in bases:
+            bx, by = tf.transform(bases[g].x, bases[g].y)
+            dk = np.hypot(vx[ix] - bx, vy[ix] - by) / 1000
+        else:
+            dk = np.zeros(0)
+        out[g] = {"villages": len(vs), "population": int(pop[ix].sum()) if len(ix) else 0,
+                  "constituents": int(sum(n_c.get(x, 0) for x in vs)),
+                  "mean_km": round(float(dk.mean()), 1) if len(dk) else None,
+                  "max_km": round(float(dk.max()), 1) if len(dk) else None}
+    return out
+
+
+def zone_shapes(ds, zone: dict[str, str], tolerance_m: float = 30.0) -> dict[str, Any]:
+    """Per group: the union of its villages' Voronoi cells, each clipped to its township (WGS-84)."""
+    if not zone:
         return {}
-    a = t.get("assignment") if isinstance(t, dict) else getattr(t, "assignment", None)
-    return {str(k): (None if v is None else str(v)) for k, v in (a or {}).items()}
+    vm = ds.to_metric("villages")
+    vid = vm["id"].astype(str).tolist()
+    pts = shapely.get_coordinates(vm.geometry.to_numpy())
+    tw = ds.to_metric("townships")
+    t_geom = dict(zip(tw["id"].astype(str), tw.geometry))
+    frame = shapely.box(*tw.total_bounds) if len(tw) else shapely.box(*vm.total_bounds).buffer(5000)
+    # duplicate points share one cell
+    uniq, first = np.unique(np.round(pts, 1), axis=0, return_inverse=True)
+    cells = shapely.voronoi_polygons(MultiPoint(uniq), extend_to=frame.buffer(1000), ordered=True)
+    cell = [cells.geoms[i] for i in np.asarray(first).ravel()]
+    v_t = dict(zip(vid, vm["township_id"].astype(str)))
+    pos = {x: i for i, x in enumerate(vid)}
+    by_g: dict[str, list] = {}
+    for v, g in zone.items():
+        if v not in pos:
+            continue
+        c = cell[pos[v]]
+        t = t_geom.get(v_t.get(v, ""))
+        by_g.setdefault(g, []).append(c.intersection(t) if t is not None else c.intersection(frame))
+    out = {}
+    for g, parts in by_g.items():
+        u = shapely.union_all(parts).simplify(tolerance_m, preserve_topology=True)
+        if not u.is_empty:
+            out[g] = u
+    if not out:
+        return {}
+    import geopandas as gpd
+
+    s = gpd.GeoSeries(list(out.values()), index=list(out), crs=ds.metric_crs).to_crs("EPSG:4326")
+    return dict(zip(s.index, s.to_numpy()))
 
 
-def assignment_map(ds, result: Any, *, sector: str | None = None, group: str | None = None,
-                   committee: str | None = None, lang: str = "zh", tiles: str = "osm",
-                   tianditu_key: str | None = None, static_prefix: str = "/static") -> folium.Map:
-    """Map of an optimisation ``result`` over dataset ``ds``.
+class LinkSelection(MacroElement):
+    """Draws the links of the clicked zone/contact point/member/township (or the URL's selection).
 
-    Layers: township boundaries filled by the committee responsible for them; villages coloured
-    by their responsible group with lines from the group's station (or its members' centre);
-    members' homes coloured by group with lines to the villages of their constituents (line
-    width by the number of constituents); stations. ``sector``/``group``/``committee`` (ids,
-    or sector name) keep only the matching members, groups and committees.
+    The links travel in a JSON block; this script holds element names only (no data)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function () {
+          var map = {{ this._parent.get_name() }};
+          var data = JSON.parse(document.getElementById({{ this.block_id|tojson }}).textContent);
+          var drawn = L.layerGroup().addTo(map);
+          function show(kind, key) {
+            drawn.clearLayers();
+            var sel = kind ? (data[kind] || {})[key] : null;
+            document.body.setAttribute('data-gs-selected', sel ? kind + ':' + key : '');
+            document.body.setAttribute('data-gs-links', sel ? String(sel.l.length) : '0');
+            if (!sel) { return; }
+            sel.l.forEach(function (x) {
+              L.polyline(x[0], {color: sel.c, weight: x[1], opacity: 0.85, dashArray: x[2] ? '5 4' : null,
+                                className: 'gs-link', interactive: false}).addTo(drawn);
+            });
+            (sel.n || []).forEach(function (x) {
+              var mk = L.circleMarker(x[0], {radius: 8, color: '#fff', weight: 1, fillColor: sel.c,
+                                             fillOpacity: 0.9, className: 'gs-count'});
+              mk.bindTooltip(gs.el('span', null, x[1]), {permanent: true, direction: 'center',
+                                                         className: 'gs-count-label'});
+              mk.addTo(drawn);
+            });
+          }
+          function bind(layer, kind, byIndex) {
+            if (!layer) { return; }
+            var i = 0;
+            layer.eachLayer(function (l) {
+              var key = byIndex ? String(i) : String(l.feature.properties.c);
+              i += 1;
+              l.on('click', function () { show(kind, key); });
+            });
+          }
+          {% for var, kind, by_index in this.bindings %}
+          bind({{ var }}, {{ kind|tojson }}, {{ 'true' if by_index else 'false' }});
+          {% endfor %}
+          if (data.select) {  // a selection in the URL: draw it and zoom to it
+            show(data.select[0], data.select[1]);
+            if (drawn.getLayers().length) { map.fitBounds(L.featureGroup(drawn.getLayers()).getBounds().pad(0.3)); }
+          }
+        })();
+        {% endmacro %}
+    """)
+
+    def __init__(self, payload: dict[str, Any], bindings: list[tuple[DataLayer, str, bool]]):
+        super().__init__()
+        self._name = "LinkSelection"
+        self.payload = payload
+        self.block_id = f"{self.get_name()}_links"
+        self._layers = bindings
+
+    def render(self, **kwargs):
+        self.bindings = [(layer.get_name(), kind, by_index) for layer, kind, by_index in self._layers]
+        self.get_root().html.add_child(json_block(self.block_id, self.payload), name=self.block_id)
+        super().render(**kwargs)
+
+
+def _ll(geoms: list, datum: str) -> list:
+    """[[lat, lon], ...] per point geometry, shifted for the tiles' datum and rounded."""
+    out = []
+    for g in prepare_geometries(geoms, datum=datum):
+        out.append([round(g.y, 5), round(g.x, 5)])
+    return out
+
+
+def assignment_map(ds, result: Any = None, *, sector: str | None = None, group: str | None = None,
+                   committee: str | None = None, member: str | None = None, lang: str = "zh",
+                   tiles: str = "osm", tianditu_key: str | None = None, static_prefix: str = "/static",
+                   compare: bool = True) -> folium.Map:
+    """Responsibility zones of a run (``result``), or of the dataset itself (``result=None``).
+
+    ``sector``/``group``/``committee`` keep only the matching members, groups and committees;
+    ``group``/``member``/``committee`` also select whose links are drawn when the page opens.
+    ``compare`` (a run only) adds how the run differs from the dataset's own assignment.
     """
     check_lang(lang)
     t = T[lang]
     datum = tile_datum(tiles)
     m = base_map(county_bounds(ds), tiles=tiles, lang=lang, tianditu_key=tianditu_key,
                  title=page_title(getattr(ds, "name", None), "assignment", lang))
-    mem = ds.members.reset_index(drop=True)
-    for val, col, layer in ((group, "group_id", "groups"), (committee, "committee_id", "committees")):
-        if val is not None and val not in set(ds.layers[layer]["id"]):
-            raise ValueError(f"{col[:-3]} '{val}' is not in the dataset's {layer}")
-    keep = np.ones(len(mem), dtype=bool)
+    for val, layer, what in ((group, "groups", "group"), (committee, "committees", "committee"),
+                             (member, "members", "member")):
+        if val is not None and val not in set(ds.layers[layer]["id"].astype(str)):
+            raise ValueError(f"{what} '{val}' is not in the dataset's {layer}")
+    state = current_state(ds) if result is None else run_state(ds, result)
+    mem_all = ds.members.reset_index(drop=True)
+    keep = np.ones(len(mem_all), dtype=bool)
     if sector is not None:
-        keep &= (mem["sector"] == sector).to_numpy()
+        keep &= (mem_all["sector"] == sector).to_numpy()
     if group is not None:
-        keep &= (mem["group_id"] == group).to_numpy()
+        keep &= (mem_all["group_id"].astype(str) == group).to_numpy()
     if committee is not None:
-        keep &= (mem["committee_id"] == committee).to_numpy()
-    mem = mem[keep].reset_index(drop=True)
+        keep &= (mem_all["committee_id"].astype(str) == committee).to_numpy()
+    keep &= ~(mem_all.geometry.isna() | mem_all.geometry.is_empty).to_numpy()
+    mem = mem_all[keep].reset_index(drop=True)
+    filtered = bool(sector or group or committee)
 
     gids = ds.groups["id"].astype(str).tolist()
     gcol = dict(zip(gids, palette(len(gids))))
     kids = ds.committees["id"].astype(str).tolist()
-    kcol = dict(zip(kids, palette(len(kids), pastel=True)))
+    kcol = dict(zip(kids, palette(len(kids))))
     gname = dict(zip(gids, ds.groups["name"]))
+    gsec = dict(zip(gids, ds.groups["sectors"]))
     kname = dict(zip(kids, ds.committees["name"]))
-    vname = dict(zip(ds.villages["id"], ds.villages["name"]))
-    vpt = dict(zip(ds.villages["id"], ds.villages.geometry))
-    spt = dict(zip(ds.stations["id"], ds.stations.geometry))
+    vid = ds.villages["id"].astype(str).tolist()
+    vname = dict(zip(vid, ds.villages["name"]))
+    vpt = dict(zip(vid, ds.villages.geometry))
+    snames = dict(zip(ds.stations["id"].astype(str), ds.stations["name"]))
+    shown_g = set(mem["group_id"].dropna().astype(str)) if filtered else set(gids)
+    if group is not None:
+        shown_g = {group}
+    shown_k = set(mem["committee_id"].dropna().astype(str)) if filtered else set(kids)
+    if committee is not None:
+        shown_k = {committee}
+    bases = group_bases(ds, state["group_station"])
+    figures = state["zones"] or zone_figures(ds, state["zone"], bases)
+    contacts_of: dict[str, list[str]] = {}
+    for v, g in state["contacts"].items():
+        contacts_of.setdefault(g, []).append(v)
 
-    # committees -> townships
-    t_a = tier_assignment(result, "townships")
-    shown_k = set(mem["committee_id"].dropna()) if (sector or group or committee) else set(kids)
+    # committees' townships: outlines in the committee's colour
     tw = ds.townships
-    sel = [i for i, tid in enumerate(tw["id"]) if t_a.get(tid) in shown_k]
-    if sel:
-        sub = tw.iloc[sel]
-        fc = feature_collection(simplify_m(sub, 30.0, ds.metric_crs), sub["name"].tolist(),
-                                classes=[t_a[x] for x in sub["id"]],
-                                values=[[kname.get(t_a[x])] for x in sub["id"]], datum=datum)
-        styles = {k: {"color": "#666", "weight": 1.5, "fillColor": c, "fillOpacity": 0.45} for k, c in kcol.items()}
-        DataLayer(fc, {"styles": styles, "fields": [t["committee"]], "sticky": True},
-                  name=t["committees"]).add_to(m)
+    t_k = state["townships"]
+    c_per_t = Counter()
+    v_t = dict(zip(vid, ds.villages["township_id"].astype(str)))
+    for cv in ds.constituents["village_id"].astype(str):
+        c_per_t[v_t.get(cv, "")] += 1
+    sel_t = [i for i, x in enumerate(tw["id"].astype(str)) if t_k.get(x) in shown_k]
+    towns_layer = None
+    if sel_t:
+        sub = tw.iloc[sel_t]
+        # boundaries as lines: a canvas polygon takes clicks inside even unfilled, and a click inside a
+        # township must reach the zone below it
+        fc = feature_collection(shapely.boundary(simplify_m(sub, 30.0, ds.metric_crs)), sub["name"].tolist(),
+                                classes=[t_k[x] for x in sub["id"].astype(str)],
+                                values=[[kname.get(t_k[x]), c_per_t.get(x, 0)] for x in sub["id"].astype(str)],
+                                datum=datum)
+        styles = {k: {"color": c, "weight": 3} for k, c in kcol.items()}
+        towns_layer = DataLayer(fc, {"styles": styles, "fields": [t["committee"], t["constituents"]], "sticky": True},
+                                name=t["committees"])
     for layer in boundary_layers(ds, lang=lang, datum=datum):
         layer.show = False
         layer.add_to(m)
 
-    # groups -> villages (lines from the group's station, else its members' mean home)
-    v_a = tier_assignment(result, "villages")
-    s_a = tier_assignment(result, "stations")
-    shown_g = set(mem["group_id"].dropna()) if (sector or group or committee) else set(gids)
-    g_anchor = {}
-    allm = ds.members
-    for g in gids:
-        sid = s_a.get(g) or (ds.groups.set_index("id").at[g, "station_id"] if g in set(ds.groups["id"]) else None)
-        if isinstance(sid, str) and sid in spt:
-            g_anchor[g] = spt[sid]
-        else:
-            pts = allm.geometry[allm["group_id"] == g]
-            if len(pts):
-                from shapely.geometry import Point
+    # zones: one filled shape per group
+    shapes = zone_shapes(ds, {v: g for v, g in state["zone"].items() if g in shown_g})
+    zg = [g for g in gids if g in shapes]
+    zones_layer = None
+    if zg:
+        vals = []
+        for g in zg:
+            f = figures.get(g, {})
+            vals.append([_sectors(gsec.get(g)), snames.get(state["group_station"].get(g) or ""),
+                         "、".join(str(vname.get(v, v)) for v in sorted(contacts_of.get(g, []))),
+                         f.get("villages"), f.get("population"), f.get("constituents"), f.get("mean_km"),
+                         f.get("max_km")])
+        fc = feature_collection([shapes[g] for g in zg], [gname[g] for g in zg], classes=zg, values=vals,
+                                datum=datum)
+        styles = {g: {"color": c, "weight": 1, "fillColor": c, "fillOpacity": 0.35} for g, c in gcol.items()}
+        zones_layer = DataLayer(fc, {"styles": styles, "sticky": True,
+                                     "fields": [t["sector"], t["station"], t["contact_villages"], t["villages"],
+                                                t["population"], t["constituents"], t["mean_km"], t["max_km"]]},
+                                name=t["zones"])
+        zones_layer.add_to(m)
+    if towns_layer is not None:
+        towns_layer.add_to(m)
 
-                g_anchor[g] = Point(float(pts.x.mean()), float(pts.y.mean()))
-    gv = [(v, g) for v, g in v_a.items() if g in shown_g and v in vpt]
-    geoms, names, classes, values = [], [], [], []
-    for v, g in gv:
-        names.append(vname[v]); classes.append(g); values.append([gname.get(g)])
-        geoms.append(vpt[v])
-    for v, g in gv:
-        if g in g_anchor:
-            geoms.append(LineString([g_anchor[g], vpt[v]]))
-            names.append(f"{gname.get(g)} → {vname[v]}"); classes.append(g); values.append([gname.get(g)])
-    if geoms:
-        styles = {g: {"color": c, "weight": 2, "dashArray": "5 4", "radius": 7, "fillColor": c,
-                      "fillOpacity": 0.8} for g, c in gcol.items()}
-        DataLayer(feature_collection(geoms, names, classes=classes, values=values, datum=datum),
-                  {"styles": styles, "fields": [t["group"]]}, name=t["groups"]).add_to(m)
+    # contact points
+    cps = [(v, g) for v, g in sorted(state["contacts"].items()) if g in shown_g and v in vpt]
+    cp_layer = None
+    if cps:
+        fc = feature_collection([vpt[v] for v, _ in cps], [vname[v] for v, _ in cps], classes=[g for _, g in cps],
+                                values=[[gname.get(g)] for _, g in cps],
+                                search=[f"{vname[v]} · {gname.get(g)}" for v, g in cps], datum=datum)
+        styles = {g: {"symbol": "★", "size": 16, "color": c} for g, c in gcol.items()}
+        cp_layer = DataLayer(fc, {"styles": styles, "fields": [t["group"]]}, name=t["contacts"])
+        cp_layer.add_to(m)
 
-    # members -> constituents' villages
-    c_a = tier_assignment(result, "constituents")
-    cv = dict(zip(ds.constituents["id"], ds.constituents["village_id"]))
-    shown_m = set(mem["id"])
-    links = Counter((mid, cv.get(cid)) for cid, mid in c_a.items() if mid in shown_m and cv.get(cid) in vpt)
-    per_member = Counter(mid for cid, mid in c_a.items() if mid in shown_m)
-    mg = dict(zip(mem["id"], mem["group_id"]))
-    mpt = dict(zip(mem["id"], mem.geometry))
-    mname = dict(zip(mem["id"], mem["name"]))
-    if links:
-        keys = sorted(links, key=lambda k: (k[0], k[1]))
-        lgeoms = [LineString([mpt[a], vpt[b]]) for a, b in keys]
-        lcls = [f"{mg.get(a) or '_'}:{min(4, links[(a, b)])}" for a, b in keys]
-        styles = {}
-        for c in set(lcls):
-            g, w = c.rsplit(":", 1)
-            styles[c] = {"color": gcol.get(g, "#555"), "weight": 1 + int(w) * 0.8, "opacity": 0.7}
-        DataLayer(feature_collection(lgeoms, [f"{mname[a]} → {vname[b]}" for a, b in keys], classes=lcls,
-                                     values=[[mname[a], vname[b], links[(a, b)]] for a, b in keys], datum=datum),
-                  {"styles": styles, "fields": [t["member"], t["village"], t["count"]], "sticky": True},
-                  name=t["links"]).add_to(m)
-    values = [[s, gname.get(g), kname.get(k), per_member.get(i, 0)]
+    # member homes
+    c_m = state["constituents"]
+    per_member = Counter(c_m.values())
+    values = [[s, gname.get(_s(g) or ""), kname.get(_s(k) or ""), per_member.get(str(i), 0)]
               for i, s, g, k in zip(mem["id"], mem["sector"], mem["group_id"], mem["committee_id"])]
-    styles = {g: {"radius": 6, "color": "#fff", "weight": 1.5, "fillColor": c, "fillOpacity": 1.0}
+    styles = {g: {"radius": 5, "color": "#fff", "weight": 1.2, "fillColor": c, "fillOpacity": 1.0}
               for g, c in gcol.items()}
-    styles["_"] = {"radius": 6, "color": "#fff", "weight": 1.5, "fillColor": "#555", "fillOpacity": 1.0}
-    members = DataLayer(feature_collection(mem.geometry.to_numpy(), mem["name"].tolist(),
-                                           classes=[g if isinstance(g, str) else "_" for g in mem["group_id"]],
-                                           values=values, search=[f"{n} · {s}" for n, s in zip(mem["name"], mem["sector"])],
-                                           datum=datum),
-                        {"styles": styles, "fields": [t["sector"], t["group"], t["committee"], t["constituents"]]},
-                        name=t["members"])
-    members.add_to(m)
+    styles["_"] = {"radius": 5, "color": "#fff", "weight": 1.2, "fillColor": "#555", "fillOpacity": 1.0}
+    members_layer = DataLayer(
+        feature_collection(mem.geometry.to_numpy(), mem["name"].tolist(),
+                           classes=[_s(g) or "_" for g in mem["group_id"]], values=values,
+                           search=[f"{n} · {s}" for n, s in zip(mem["name"], mem["sector"])], datum=datum),
+        {"styles": styles, "fields": [t["sector"], t["group"], t["committee"], t["constituents"]]},
+        name=t["members"])
+    members_layer.add_to(m)
     stations = station_layer(ds, lang=lang, datum=datum)
     stations.add_to(m)
-    NameSearch([members, stations], lang=lang).add_to(m)
+    NameSearch([members_layer, stations] + ([cp_layer] if cp_layer is not None else []), lang=lang).add_to(m)
 
-    rows = [("circle", gcol[g], gname[g]) for g in gids if g in shown_g]
-    krows = [("square", kcol[k], kname[k]) for k in kids if k in shown_k]
+    # links, drawn on selection only
+    links = _links(ds, state, mem, bases, shown_g, shown_k, gcol, kcol, datum)
+    select = None
+    if member is not None:
+        ids = mem["id"].astype(str).tolist()
+        select = ["m", str(ids.index(member))] if member in ids else None
+    elif group is not None:
+        select = ["g", group]
+    elif committee is not None:
+        select = ["k", committee]
+    links["select"] = select
+    bind = [(x, kind, by_index) for x, kind, by_index in ((zones_layer, "g", False), (cp_layer, "g", False),
+                                                          (members_layer, "m", True), (towns_layer, "k", False))
+            if x is not None]
+    LinkSelection(links, bind).add_to(m)
+
+    rows = [("circle", gcol[g], gname[g]) for g in gids if g in shown_g]  # zones and member homes
+    krows = [("line", kcol[k], kname[k]) for k in kids if k in shown_k and k in set(t_k.values())]
     filt = [f"{lab}: {val}" for lab, val in ((t["sector"], sector), (t["group"], gname.get(group or "")),
                                             (t["committee"], kname.get(committee or ""))) if val]
-    head = ""
+    head = ""  # the title rides in the box's summary line (collapsible panel)
+    if result is None:
+        head += f'<div class="gs-note">{esc(t["current"])}</div>'
+    elif compare:
+        cur = current_state(ds)
+        n_st = sum(1 for g in gids if cur["group_station"].get(g) != state["group_station"].get(g))
+        n_new = sum(1 for v, g in state["contacts"].items() if cur["contacts"].get(v) != g)
+        head += (f'<div class="gs-note">{esc(t["diff"])}: {n_st} {esc(t["diff_station"])}；'
+                 f'{n_new} {esc(t["diff_contacts"])}</div>')
     if filt:
         head += f'<div class="gs-note">{esc(t["filter"])}: {esc("；".join(filt))}</div>'
+    head += f'<div class="gs-note">{esc(t["hint"])}</div>'
     add_box(m, head + legend_html(t["legend"], rows[:30]) + legend_html(t["legend_k"], krows[:30]),
             position="bottomright", css_class="gs-legend-box", summary=f"{ds.name} · {t['title']}")
     return finish(m, prefix=static_prefix)
 
+
+def _sectors(v: Any) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    return "、".join(str(x) for x in v) if isinstance(v, (list, tuple, np.ndarray)) else str(v)
+
+
+def _links(ds, state: dict[str, Any], mem: pd.DataFrame, bases: dict[str, Point], shown_g: set[str],
+           shown_k: set[str], gcol: dict[str, str], kcol: dict[str, str], datum: str) -> dict[str, Any]:
+    """Per group / member (by feature index) / committee: ``l`` lines ([[lat, lon], [lat, lon]], weight,
+    dashed) and ``n`` counts per village ([[lat, lon], count]); coordinates in the tiles' datum."""
+    vid = ds.villages["id"].astype(str).tolist()
+    vpt = dict(zip(vid, ds.villages.geometry))
+    out: dict[str, Any] = {"g": {}, "m": {}, "k": {}}
+    served = {v: g for v, g in state["zone"].items() if v not in state["contacts"]}
+    for g in shown_g:
+        if g not in bases:
+            continue
+        lines = []
+        for vs, w, dash in ((sorted(v for v, q in state["contacts"].items() if q == g), 3, False),
+                            (sorted(v for v, q in served.items() if q == g), 1, True)):
+            vs = [v for v in vs if v in vpt]
+            if vs:
+                b = _ll([bases[g]], datum)[0]
+                lines += [[[b, p], w, dash] for p in _ll([vpt[v] for v in vs], datum)]
+        out["g"][g] = {"c": gcol.get(g, "#555"), "l": lines}
+    cv = dict(zip(ds.constituents["id"].astype(str), ds.constituents["village_id"].astype(str)))
+    by_m: dict[str, Counter] = {}
+    for c, mid in state["constituents"].items():
+        v = cv.get(c)
+        if v in vpt:
+            by_m.setdefault(mid, Counter())[v] += 1
+    for i, (mid, g, home) in enumerate(zip(mem["id"].astype(str), mem["group_id"], mem.geometry)):
+        g = _s(g)
+        h = _ll([home], datum)[0]
+        cnt = by_m.get(mid, Counter())
+        vs = sorted(cnt)
+        pts = _ll([vpt[v] for v in vs], datum) if vs else []
+        lines = [[[h, p], 1 + min(cnt[v], 4) * 0.8, False] for v, p in zip(vs, pts)]
+        if g is not None and g in bases:
+            lines.append([[h, _ll([bases[g]], datum)[0]], 1, True])
+        out["m"][str(i)] = {"c": gcol.get(g or "", "#555"), "l": lines,
+                            "n": [[p, cnt[v]] for v, p in zip(vs, pts)]}
+    tw = ds.townships
+    if len(tw):
+        rep = ds.to_metric("townships").geometry.representative_point().to_crs("EPSG:4326")
+        t_pt = dict(zip(tw["id"].astype(str), rep))
+        allm = ds.members
+        for k in shown_k:
+            ts = sorted(x for x, q in state["townships"].items() if q == k and x in t_pt)
+            pts = allm.geometry[(allm["committee_id"].astype(str) == k).to_numpy()]
+            if not ts or not len(pts):
+                continue
+            centre = _ll([Point(float(pts.x.mean()), float(pts.y.mean()))], datum)[0]
+            out["k"][k] = {"c": kcol.get(k, "#555"),
+                           "l": [[[centre, p], 2.5, False] for p in _ll([t_pt[x] for x in ts], datum)]}
+    return out

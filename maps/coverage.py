@@ -19,6 +19,7 @@ from geo_service.domain import STATION_KINDS
 from geo_service.glossary import LANGS, map_words, value_label, word
 from geo_service.network import RoadNetwork
 
+from .aggregate import LARGE_VILLAGES, add_overview
 from .render import (
     DataLayer,
     NameSearch,
@@ -159,7 +160,8 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
                  lang: str = "zh", tiles: str = "osm", thresholds_m: Sequence[float] = (5000, 10000, 20000),
                  mode: str = "straight", network=None, thresholds_s: Sequence[float] = (900, 1800, 3600),
                  gap_threshold: float | None = None, top_gaps: int = 10, tianditu_key: str | None = None,
-                 simplify_tolerance_m: float = 30.0, static_prefix: str = "/static") -> folium.Map:
+                 simplify_tolerance_m: float = 30.0, static_prefix: str = "/static",
+                 village_limit: int = LARGE_VILLAGES, detail_url: str | None = None) -> folium.Map:
     """The coverage map of dataset ``ds``.
 
     Layers: stations by kind (distinct symbol + colour), villages coloured by the distance to
@@ -175,6 +177,11 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
     ``coverage``: a precomputed :func:`geo_service.coverage.last_mile` table (else computed).
     ``tiles``: ``osm`` (default), ``gaode`` / ``gaode_satellite`` (GCJ-02: overlays are shifted
     to line up), ``tianditu`` (needs ``tianditu_key``) or ``none``.
+
+    Over ``village_limit`` villages the map draws hex-bin aggregates instead of the villages
+    (:mod:`maps.aggregate`) and, at close zoom, loads the villages in view from ``detail_url``
+    (the service's bbox endpoint relative to the page, ``"coverage/villages"``; None: a standalone
+    page with the aggregates only); only the numbered gap villages are drawn then.
     """
     check_lang(lang)
     if mode not in ("straight", "road"):
@@ -240,14 +247,21 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
         b, r = c.split(":")
         col = BAND_COLOURS[min(int(b), len(BAND_COLOURS) - 1)] if int(b) < n_bands else "#999999"
         styles[c] = {"radius": float(r), "color": "#333", "weight": 0.6, "fillColor": col, "fillOpacity": 0.85}
-    fc = feature_collection(v.geometry.to_numpy(), v["name"].tolist(), classes=classes, values=values,
-                            search=[f"{n} · {tnames.get(tw, '')}" for n, tw in zip(v["name"], v["township_id"])],
-                            datum=datum)
-    villages = DataLayer(fc, {"styles": styles, "fields": [t["township"], t["population"], t["nearest"],
-                                                           t["distance"] if mode == "straight" else t["time"],
-                                                           t["seat"]]},
-                         name=t["villages"] if mode == "straight" else t["villages_road"])
-    villages.add_to(m)
+    large = len(v) > village_limit  # province size (issue 16): hex-bin aggregates, villages by bbox on zoom
+    fields = [t["township"], t["population"], t["nearest"], t["distance"] if mode == "straight" else t["time"],
+              t["seat"]]
+    if large:
+        villages, agg_legend = add_overview(
+            m, ds, measure, thresholds, fmt=fmt, fields=fields, band_colours=BAND_COLOURS, lang=lang, datum=datum,
+            colour_threshold=float(gap_threshold) if gap_threshold is not None else thresholds[min(1, len(thresholds) - 1)],
+            detail_url=detail_url if mode == "straight" else None)
+    else:
+        fc = feature_collection(v.geometry.to_numpy(), v["name"].tolist(), classes=classes, values=values,
+                                search=[f"{n} · {tnames.get(tw, '')}" for n, tw in zip(v["name"], v["township_id"])],
+                                datum=datum)
+        villages, agg_legend = DataLayer(fc, {"styles": styles, "fields": fields},
+                                         name=t["villages"] if mode == "straight" else t["villages_road"]), ""
+        villages.add_to(m)
 
     # gaps: beyond the gap threshold, ranked by population (then distance)
     gap_t = float(gap_threshold) if gap_threshold is not None else thresholds[min(1, len(thresholds) - 1)]
@@ -256,7 +270,7 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
     order = np.lexsort((-np.nan_to_num(measure, posinf=1e18), -vw.weights))
     ranked = [i for i in order if gap_mask[i]]
     rank_of = {i: r + 1 for r, i in enumerate(ranked)}
-    gi = np.array(ranked, dtype=int)
+    gi = np.array(ranked[:top_gaps] if large else ranked, dtype=int)  # large: the numbered ones only
     # the top ``top_gaps`` carry a numbered badge; the others a red ring (canvas, cheap)
     gap_fc = feature_collection(v.geometry.to_numpy()[gi] if len(gi) else [], [v["name"].iloc[i] for i in gi],
                                 classes=[rank_of[i] if rank_of[i] <= top_gaps else "ring" for i in gi],
@@ -290,8 +304,8 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
         mode_note = f"（{t['road']}）" if lang == "zh" else f" ({t['road']})"
     size_note = t["dot_size"]
     add_box(m, legend_html(t["legend_st"], rows) + legend_html(t["legend_v"] + mode_note, scale)
-            + f'<div class="gs-note">{esc(size_note)}</div>', position="bottomright", css_class="gs-legend-box",
-            summary=t["legend"])
+            + f'<div class="gs-note">{esc(size_note)}</div>' + agg_legend, position="bottomright",
+            css_class="gs-legend-box", summary=t["legend"])
 
     # summary: population covered per threshold + top gaps
     wts = vw.weights

@@ -22,12 +22,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from pyproj import Transformer
+from scipy.spatial import cKDTree
 
 from geo_service.coverage import find_gaps, village_weights
 from geo_service.network import RoadNetwork
 
 from . import assignment as A
-from .results import NOTHING_TO_DO, TIER_NEEDS, TIERS, Locks, OptimisationParams, OptimisationResult, TierResult, _json, diff_results
+from .results import (
+    NOTHING_TO_DO,
+    TIER_NEEDS,
+    TIERS,
+    Locks,
+    OptimisationParams,
+    OptimisationResult,
+    TierResult,
+    _json,
+    diff_results,
+)
 
 Progress = Callable[[float, str], None]
 Cancelled = A.Cancelled  # raised when the ``cancel`` event is set (checked between tiers and flow solves)
@@ -249,11 +260,18 @@ def _tier_constituents(run: _Run) -> TierResult:
                                 "params": {"n": len(bad), "ids": "、".join(bad[:10]) + ("…" if len(bad) > 10 else "")},
                                 "message": f"{len(bad)} constituents have neither a point nor a village: "
                                            f"{', '.join(bad[:10])}{'...' if len(bad) > 10 else ''}"})
-    rows = [c_ids[i] for i in np.flatnonzero(located)]
-    r_idx = _index_map(rows)
-    c_ll = _lonlat(pts[located])
     csec = c["sector"].astype(str).to_numpy()[located]
     msec = ds.members["sector"].astype(str).to_numpy()
+    c_ll = _lonlat(pts[located])
+    loc_ids = [c_ids[i] for i in np.flatnonzero(located)]
+    near = A.nearest_same_sector(run.costs.xy(c_ll), run.costs.xy(run.m_ll), csec, msec)
+    far = np.zeros(len(loc_ids), bool)
+    if p.max_distance_m is not None:  # no member of their sector within reach: left unassigned
+        far = (near > p.max_distance_m) & ~np.isin(loc_ids, list(p.locks.constituents))
+    rows = [x for x, f in zip(loc_ids, far) if not f]
+    r_idx = _index_map(rows)
+    far_info = _far_constituents(run, [x for x, f in zip(loc_ids, far) if f], c_ll[far], csec[far], near[far])
+    c_ll, csec = c_ll[~far], csec[~far]
     locks = _lock_array(p.locks.constituents, r_idx, run.m_idx, "constituents", "member")
     prev_a, gone = _previous(run.prev, "constituents", rows, run.m_idx)
     if p.mode == "straight":
@@ -310,8 +328,106 @@ def _tier_constituents(run: _Run) -> TierResult:
             fb.diagnostics = res.diagnostics
             fb.status = A.INFEASIBLE  # the strict sector quotas are still not met
             res = fb
-    return _tier_result("constituents", res, rows, run.m_ids, gone,
-                        {"target": p.constituents_target, **fallback_info}, cost_of)
+    tr = _tier_result("constituents", res, rows, run.m_ids, gone,
+                      {"target": p.constituents_target, **fallback_info}, cost_of)
+    for cid in far_info.pop("ids"):
+        tr.assignment[cid] = None
+        tr.move_reasons[cid] = "too_far"
+    tr.diagnostics += far_info.pop("diagnostics")
+    tr.extra.update(far_info)
+    tr.extra["long_distances"], tr.extra["distance_m"] = _long_distances(run, tr.assignment)
+    if tr.extra["long_distances"]:
+        n = sum(x["constituents"] for x in tr.extra["long_distances"])
+        km = p.long_distance_m / 1000
+        tr.diagnostics.append({"tier": "constituents", "severity": "warning", "quota": "long_distance",
+                               "long_distances": tr.extra["long_distances"][:20],
+                               "message": f"{n} constituents are assigned to members more than {km:g} km away: "
+                                          + "; ".join(x["message"] for x in tr.extra["long_distances"][:10]),
+                               "message_zh": f"{n} 名界别群众联系的委员远于 {km:g} 公里："
+                                             + "；".join(x["message_zh"] for x in tr.extra["long_distances"][:10])})
+    return tr
+
+
+def _places(ds: Any) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """village -> township id, township id -> name, township id -> county name (else township name)."""
+    v_t = dict(zip(ds.villages["id"].astype(str), ds.villages["township_id"].astype(str)))
+    tw = ds.townships
+    t_name = dict(zip(tw["id"].astype(str), tw["name"].astype(str)))
+    k_name = dict(zip(ds.counties["id"].astype(str), ds.counties["name"].astype(str))) if len(ds.counties) else {}
+    t_cty = {t: k_name.get(str(k), t_name.get(t, t)) if "county_id" in tw and not pd.isna(k) else t_name.get(t, t)
+             for t, k in zip(tw["id"].astype(str), tw["county_id"] if "county_id" in tw else [None] * len(tw))}
+    return v_t, t_name, t_cty
+
+
+def _constituent_township(ds: Any) -> dict[str, str]:
+    v_t = dict(zip(ds.villages["id"].astype(str), ds.villages["township_id"].astype(str)))
+    return {str(c): v_t.get(str(v), "") for c, v in zip(ds.constituents["id"], ds.constituents["village_id"])}
+
+
+def _far_constituents(run: _Run, ids: list[str], ll: np.ndarray, sec: np.ndarray, near: np.ndarray
+                      ) -> dict[str, Any]:
+    """Diagnosis of the constituents ``max_distance_m`` left unassigned, per sector and county."""
+    p = run.p
+    out: dict[str, Any] = {"ids": ids, "diagnostics": [], "too_far": []}
+    if not ids:
+        return out
+    _, _, t_cty = _places(run.ds)
+    c_t = _constituent_township(run.ds)
+    place = np.array([t_cty.get(c_t.get(c, ""), "") or "?" for c in ids], object)
+    xy = run.costs.xy(ll)
+    km = p.max_distance_m / 1000
+    for s in sorted(set(sec.tolist())):
+        for pl in sorted(set(place[sec == s].tolist())):
+            ix = np.flatnonzero((sec == s) & (place == pl))
+            more = A.members_needed(xy[ix], p.max_distance_m, max(p.constituents_max, 1))
+            rec = {"sector": s, "place": pl, "constituents": len(ix), "members_needed": more,
+                   "nearest_member_km": round(float(np.min(near[ix])) / 1000, 1) if np.isfinite(near[ix]).any()
+                   else None, "constituent_ids": [ids[i] for i in ix],
+                   "message": f"{s}: {len(ix)} constituents in {pl} have no member within {km:g} km; "
+                              f"{more} more member{'s' if more != 1 else ''} there would cover them",
+                   "message_zh": f"{s}界别：{pl} 有 {len(ix)} 名界别群众 {km:g} 公里内"
+                                 f"没有本界别委员；"
+                                 f"在当地再增加 {more} 名委员即可覆盖"}
+            out["too_far"].append(rec)
+            out["diagnostics"].append({"tier": "constituents", "severity": "warning", "quota": "max_distance",
+                                       "scope": s, "place": pl, "unassigned": len(ix), "members_needed": more,
+                                       "message": rec["message"], "message_zh": rec["message_zh"]})
+    return out
+
+
+def _long_distances(run: _Run, assignment: dict[str, str | None]
+                    ) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """Assigned constituents farther than ``long_distance_m`` (straight line) from their member, per
+    sector and township (largest count first), and every assigned constituent's straight-line metres."""
+    ds, p = run.ds, run.p
+    pairs = [(c, m) for c, m in assignment.items() if m is not None and m in run.m_idx]
+    if not pairs:
+        return [], {}
+    pts = ds.constituent_points()
+    c_ix = _index_map(ds.constituents["id"].astype(str))
+    cll = _lonlat(pts.iloc[[c_ix[c] for c, _ in pairs]])
+    dist = np.hypot(*(run.costs.xy(cll) - run.costs.xy(run.m_ll[[run.m_idx[m] for _, m in pairs]])).T)
+    line = {c: round(float(d)) for (c, _), d in zip(pairs, dist)}
+    far = np.flatnonzero(dist > p.long_distance_m)
+    if not len(far):
+        return [], line
+    _, t_name, t_cty = _places(ds)
+    c_t = _constituent_township(ds)
+    csec = dict(zip(ds.constituents["id"].astype(str), ds.constituents["sector"].astype(str)))
+    groups: dict[tuple[str, str], list[float]] = {}
+    for i in far:
+        c = pairs[i][0]
+        groups.setdefault((csec.get(c, ""), c_t.get(c, "")), []).append(float(dist[i]))
+    out = []
+    for (s, t), ds_ in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        tn = t_name.get(t, t or "?")
+        cty = t_cty.get(t, "")
+        where = f"{cty} {tn}" if cty and cty != tn else tn
+        out.append({"sector": s, "township_id": t, "township": tn, "county": cty, "constituents": len(ds_),
+                    "max_km": round(max(ds_) / 1000, 1), "mean_km": round(sum(ds_) / len(ds_) / 1000, 1),
+                    "message": f"{s}: {len(ds_)} in {where} (up to {max(ds_) / 1000:.0f} km)",
+                    "message_zh": f"{s}界别：{where} {len(ds_)} 名（最远 {max(ds_) / 1000:.0f} 公里）"})
+    return out, line
 
 
 def _tier_stations(run: _Run, G: _Groups) -> TierResult:
@@ -374,6 +490,8 @@ def _tier_villages(run: _Run, G: _Groups) -> TierResult:
     pop = village_weights(v).weights[vi]  # 1 per village where the population is unknown
     locks = _lock_array(village_locks, _index_map(rows), G.g_idx, "villages", "group")
     prev_a, gone = _previous(run.prev, "villages", rows, G.g_idx)
+    if p.tier2_model == "covering" and p.villages == "gaps":  # "all"/"list": the planner named them
+        return _contact_points(run, G, rows, v_ll, cost, locks, base)
     res = A.assign_villages_to_groups(cost, pop, p.villages_min, p.villages_max,
                                       compactness=p.compactness,
                                       time_limit=run.time_left(), seed=p.seed,
@@ -382,6 +500,106 @@ def _tier_villages(run: _Run, G: _Groups) -> TierResult:
                                       target_penalty=p.penalty(p.target_penalty))
     return _tier_result("villages", res, rows, G.g_ids, gone, {"target": p.villages_target},
                         lambda r, c: cost[r, c])
+
+
+def _contact_points(run: _Run, G: _Groups, rows: list[str], v_ll: np.ndarray, cost: np.ndarray,
+                    locks: np.ndarray, base: np.ndarray) -> TierResult:
+    """Tier 2 as a covering decision (:func:`solvers.assignment.choose_contact_points`).
+
+    Demand: the gap villages (weight: :func:`geo_service.coverage.village_weights`). Candidates: ``rows`` (the gap
+    villages and locked ones) plus every other village within the gap threshold of a gap village (a
+    contact point just inside the stations' reach can serve the gap beyond it). Covering sets within
+    the threshold: KD-tree in straight mode, road travel times in road mode. Rows that are neither
+    gap villages nor chosen are left out of the tier's assignment.
+    """
+    ds, p = run.ds, run.p
+    v = ds.villages
+    all_v = v["id"].astype(str).tolist()
+    pos = _index_map(all_v)
+    dem = [x for x in run.gap_ids if x in pos]
+    di = np.array([pos[x] for x in dem], np.int64)
+    vw = village_weights(v)  # persons, or 1 per village where the population is unknown
+    w = vw.weights[di] if len(di) else np.zeros(0)
+    all_ll = _lonlat(v.geometry)
+    d_ll = all_ll[di] if len(di) else np.zeros((0, 2))
+    in_rows = set(rows)
+    others = np.array([i for i, x in enumerate(all_v) if x not in in_rows and len(di)], np.int64)
+    empty = (np.zeros(0, np.int64),) * 2 + (np.zeros(0),)
+    if p.mode == "straight":
+        if len(di) and len(others):
+            d_xy = run.costs.xy(d_ll)
+            near = np.isfinite(cKDTree(d_xy).query(run.costs.xy(all_ll[others]), k=1,
+                                                    distance_upper_bound=p.gap_threshold_m)[0])
+            others = others[near]
+        c_ll = np.vstack([v_ll, all_ll[others]]) if len(others) else v_ll
+        pairs = A.cover_pairs_xy(run.costs.xy(d_ll), run.costs.xy(c_ll), p.gap_threshold_m) \
+            if len(di) and len(c_ll) else empty
+        unit_km = 1000.0
+    else:
+        if len(di) and len(others):
+            near = (run.costs.matrix(all_ll[others], d_ll) <= p.gap_threshold_s).any(axis=1)
+            others = others[near]
+        c_ll = np.vstack([v_ll, all_ll[others]]) if len(others) else v_ll
+        pairs = A.cover_pairs_matrix(run.costs.matrix(d_ll, c_ll), p.gap_threshold_s) if len(di) else empty
+        unit_km = p.penalty(1000.0)  # seconds per km at penalty_speed_kmh
+    n0 = len(rows)
+    rows = rows + [all_v[i] for i in others]
+    if len(others):
+        cost = np.vstack([cost, run.costs.matrix(all_ll[others], base)])
+        locks = np.concatenate([locks, np.full(len(others), -1, np.int64)])
+    prev_a, gone = _previous(run.prev, "villages", rows, G.g_idx)
+    lam = p.contact_travel_weight / unit_km
+    res = A.choose_contact_points(cost, w, pairs, p.villages_min, p.villages_max,
+                                  target_load=p.villages_target, target_penalty=p.penalty(p.target_penalty),
+                                  travel_weight=lam, locks=locks, previous=prev_a, churn_weight=run.churn,
+                                  time_limit=run.time_left(), seed=p.seed, group_labels=G.g_ids)
+    ex = res.extra
+    r_idx = _index_map(rows)
+    served = {dem[i]: rows[j] for i, j in enumerate(ex.pop("served_by")) if j >= 0}
+    unc_ids = [dem[i] for i in ex.pop("uncovered")]
+    ex.pop("covered")
+    # uncovered gap villages that are not candidates have no row: keep ids outside the index lists
+    ex["uncovered"] = [r_idx[x] for x in unc_ids if x in r_idx]
+    for d in res.diagnostics:
+        if "uncovered" in d:
+            d["uncovered"] = [r_idx[x] for x in unc_ids if x in r_idx]
+    total = float(w.sum())
+    zone = {rows[j]: G.g_ids[q] for j, q in enumerate(res.assignment.tolist()) if q >= 0}
+    zone.update({x: zone[c] for x, c in served.items() if c in zone})
+    info = {"target": p.villages_target, "model": "covering", "zones": zone_figures(run, zone, G.g_ids, base),
+            "zone": zone, "served_by": served, "uncovered_ids": unc_ids, "covered_weight": ex["covered_weight"],
+            "gap_weight": total, "covered_share": (ex["covered_weight"] / total) if total else 1.0,
+            "candidates": len(rows), "candidates_outside_gaps": int(len(others)),
+            "weight": vw.basis, "weight_note": vw.note,
+            # objective and bound of this tier: gap weight left out of reach + weighted travel
+            "objective_unit": "persons" if vw.basis == "population" else "villages"}
+    tr = _tier_result("villages", res, rows, G.g_ids, gone, info, lambda r, c: cost[r, c])
+    for x in rows[n0:]:  # near villages not chosen: not part of this tier's rows
+        if tr.assignment.get(x) is None:
+            tr.assignment.pop(x, None)
+    return tr
+
+
+def zone_figures(run: _Run, zone: dict[str, str], g_ids: list[str], base: np.ndarray) -> dict[str, Any]:
+    """Per group: its responsibility zone (contact villages and the gap villages they reach): villages,
+    population, constituents living there, mean and largest straight-line km to the group's base."""
+    ds = run.ds
+    v = ds.villages
+    pos = _index_map(v["id"].astype(str))
+    pop = pd.to_numeric(v["population"], errors="coerce").fillna(0).to_numpy()
+    vxy = run.costs.xy(_lonlat(v.geometry))
+    bxy = run.costs.xy(base) if len(base) else np.zeros((0, 2))
+    n_c = ds.constituents["village_id"].astype(str).value_counts().to_dict()
+    out: dict[str, Any] = {}
+    for gi, g in enumerate(g_ids):
+        vs = [x for x, q in zone.items() if q == g and x in pos]
+        ix = np.array([pos[x] for x in vs], np.int64)
+        dk = np.hypot(*(vxy[ix] - bxy[gi]).T) / 1000 if len(ix) else np.zeros(0)
+        out[g] = {"villages": len(vs), "population": int(pop[ix].sum()) if len(ix) else 0,
+                  "constituents": int(sum(n_c.get(x, 0) for x in vs)),
+                  "mean_km": round(float(dk.mean()), 1) if len(dk) else None,
+                  "max_km": round(float(dk.max()), 1) if len(dk) else None}
+    return out
 
 
 def _tier_townships(run: _Run, k_ids: list[str]) -> TierResult:

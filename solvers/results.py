@@ -83,6 +83,18 @@ class OptimisationParams(BaseModel):
     compactness: float = Field(0.0, ge=0, description="weight (per metre/second) of each group's largest "
                                "base-to-village cost; > 0 switches tier 2 from exact min-cost flow to CP-SAT "
                                "(bound and gap reported; on large tiers expect a gap)")
+    tier2_model: Literal["covering", "priority"] = Field(
+        "covering", description="tier 2: 'covering' chooses the contact villages that bring the most gap "
+                                "population within the gap threshold (exact HiGHS MIP, travel as tie-break); "
+                                "'priority' (the old rule) takes the gap villages with the largest own population; "
+                                "villages='all'/'list' always give every named village a group (priority)")
+    contact_travel_weight: float = Field(0.01, ge=0, description="tier 2 covering: persons (or villages, "
+                                         "without population) one km of group-to-contact-point travel is worth")
+    long_distance_m: float = Field(50000.0, gt=0, description="a member-constituent distance above this (m, "
+                                   "straight line) is listed per sector and township as a long distance")
+    max_distance_m: float | None = Field(None, gt=0, description="tier 1: leave constituents farther than this "
+                                         "(m, straight line) from every member of their sector unassigned, with a "
+                                         "diagnosis of where members are missing")
     station_capacity_default: int = Field(2, ge=0, description="groups per station when capacity is blank")
     host_kinds: list[str] = Field(default_factory=lambda: ["station_comprehensive", "station_sector"])
     sector_mismatch_penalty: float = Field(5000.0, ge=0, description="extra cost (m) per member when "

@@ -20,7 +20,8 @@ from geo_service.io import sheets
 
 #: Chinese sheet titles of the result tables (from the glossary; Excel allows 31 characters).
 SHEETS_ZH = {k: G.table_title(k, "zh") for k in ("responsibility", "members", "groups", "committees",
-                                                 "stations", "constituents", "uncovered", "summary")}
+                                                 "stations", "constituents", "uncovered", "long_distances",
+                                                 "summary")}
 
 
 def _names(df: pd.DataFrame) -> dict[str, str]:
@@ -68,14 +69,16 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
         t1 = tiers["constituents"]
         csec = dict(zip(c["id"].astype(str), c["sector"].astype(str)))
         cvil = dict(zip(c["id"].astype(str), c["village_id"]))
+        line = t1.extra.get("distance_m", {})  # straight-line metres, also in road mode
         for cid, mid in t1.assignment.items():
             d = t1.row_cost.get(cid, np.nan) if mid is not None else np.nan
             c_rows.append({"constituent_id": cid, "sector": csec.get(cid), "village_id": cvil.get(cid),
-                           "member_id": mid, "cost": d, "reason": t1.move_reasons.get(cid, "")})
+                           "member_id": mid, "cost": d, "distance_m": line.get(cid, np.nan),
+                           "reason": t1.move_reasons.get(cid, "")})
             if mid is not None:
                 per_member.setdefault(mid, []).append(d)
     constituents = pd.DataFrame(c_rows, columns=["constituent_id", "sector", "village_id", "member_id", "cost",
-                                                 "reason"])
+                                                 "distance_m", "reason"])
 
     m_rows, r_rows = [], []
     for _, m in mem.iterrows():
@@ -109,6 +112,7 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
                                                    "constituents"])
 
     g_rows = []
+    zones = tiers["villages"].extra.get("zones", {}) if "villages" in tiers else {}
     for _, g in ds.groups.iterrows():
         gid = str(g["id"])
         vs = sorted(g_vill.get(gid, []))
@@ -120,9 +124,17 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
                        "villages": "、".join(vnames.get(v, v) for v in vs),
                        "townships": "、".join(sorted({tnames.get(v_town.get(v, ""), "") for v in vs} - {""})),
                        "covered_population": int(sum(v_pop.get(v, 0) for v in vs))})
+        z = zones.get(gid)
+        if z is not None:  # tier 2 covering: the zone its contact points reach (km -> m, shown in km)
+            g_rows[-1].update({"zone_villages": z["villages"], "zone_population": z["population"],
+                               "zone_constituents": z["constituents"],
+                               "zone_mean_m": None if z["mean_km"] is None else z["mean_km"] * 1000,
+                               "zone_max_m": None if z["max_km"] is None else z["max_km"] * 1000})
     groups = pd.DataFrame(g_rows, columns=["group_id", "group_name", "sectors", "station_id", "station_name",
                                            "members", "n_villages", "village_ids", "villages", "townships",
-                                           "covered_population"])
+                                           "covered_population"]
+                          + (["zone_villages", "zone_population", "zone_constituents", "zone_mean_m",
+                              "zone_max_m"] if zones else []))
 
     up = tiers["townships"].extra.get("uncovered_population", {}) if "townships" in tiers else {}
     k_rows = []
@@ -157,6 +169,12 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
                         "population": v_pop.get(v, 0)})
     uncovered = pd.DataFrame(unc, columns=["village_id", "village_name", "township_name", "population"])
 
+    far = tiers["constituents"].extra.get("long_distances", []) if "constituents" in tiers else []
+    long_distances = pd.DataFrame([{"sector": x["sector"], "county_name": x["county"], "township_name": x["township"],
+                                    "constituents": x["constituents"], "line_max_m": x["max_km"] * 1000,
+                                    "line_mean_m": x["mean_km"] * 1000} for x in far],
+                                  columns=["sector", "county_name", "township_name", "constituents", "line_max_m",
+                                           "line_mean_m"])
     summ = [{"tier": t, "status": r.status, "objective": r.objective, "bound": r.bound, "gap": r.gap,
              "time_s": r.time_s, "solver": r.solver, "moved": (r.moved or {}).get("moved"),
              "diagnostics": list(r.diagnostics)} for t, r in tiers.items()]
@@ -164,7 +182,8 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
                                           "moved", "diagnostics"])
     summary.insert(2, "unit", unit)
     out = {"responsibility": responsibility, "members": members, "groups": groups, "committees": committees,
-           "stations": stations, "constituents": constituents, "uncovered": uncovered, "summary": summary}
+           "stations": stations, "constituents": constituents, "uncovered": uncovered, "long_distances": long_distances,
+           "summary": summary}
     by_unit = {"total_cost": f"total_{unit}", "mean_cost": f"mean_{unit}", "max_cost": f"max_{unit}",
                "cost": f"cost_{unit}"}
     out = {k: v.rename(columns=by_unit) for k, v in out.items()}

@@ -191,18 +191,15 @@ RESULT = {"tiers": {
     "stations": {"assignment": {"G1": "S1", "G2": "S3"}}}}
 
 
-def test_assignment_map_lines_and_filters(tiny):
+def test_assignment_map_zones_and_filters(tiny):
     layers = data_layers(maps.assignment_map(tiny, RESULT))
-    links = layers["委员—联系群众所在村"].data["features"]
-    # constituent P(i) -> member M(i%6+1), village V(i%8+1): each (member, village) pair once
-    pairs = {(i % 6 + 1, i % 8 + 1) for i in range(60)}
-    assert len(links) == len(pairs)
-    assert sum(f["properties"]["v"][2] for f in links) == 60
+    assert "委员—联系群众所在村" not in layers  # links are drawn on selection only (tests/test_assignment_map.py)
+    assert {f["properties"]["c"] for f in layers["活动组责任区"].data["features"]} == {"G1", "G2"}
     assert len(layers["委员住址"].data["features"]) == 6
-    assert {f["properties"]["c"] for f in layers["专委会—责任乡镇"].data["features"]} == {"K1", "K2"}
+    assert {f["properties"]["c"] for f in layers["专委会责任乡镇"].data["features"]} == {"K1", "K2"}
     g2 = data_layers(maps.assignment_map(tiny, RESULT, group="G2"))
     assert [f["properties"]["n"] for f in g2["委员住址"].data["features"]] == ["陈静", "杨磊"]
-    assert {f["properties"]["c"] for f in g2["活动组—责任村"].data["features"]} == {"G2"}
+    assert {f["properties"]["c"] for f in g2["活动组责任区"].data["features"]} == {"G2"}
     sec = data_layers(maps.assignment_map(tiny, RESULT, sector="农业", lang="en"))
     assert [f["properties"]["n"] for f in sec["Members&#x27; homes"].data["features"]] == ["李强", "刘洋"]
     with pytest.raises(ValueError, match="G9"):

@@ -219,7 +219,7 @@ def test_cancel_kills_the_solver_process_and_frees_the_worker(tmp_path, tiny):
 
 @pytest.mark.slow  # > 3 s
 def test_solver_far_past_its_time_limit_is_stopped(tmp_path, tiny, monkeypatch):
-    import api.jobs as jm
+    import geo_service.app.jobs as jm
     from test_api_support import client, hdr, make_app
 
     monkeypatch.setattr(jm, "OVERRUN_GRACE_S", 0.0)

@@ -7,7 +7,9 @@ long work shows a progress indicator on stderr.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import uuid
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -28,7 +30,7 @@ from solvers.gaps import close_gaps
 from solvers.pipeline import OptimisationParams, run_optimisation
 from solvers.tables import result_notes, write_csv, write_xlsx
 
-from ..app.batch import resolve_dataset_ids, run_batch, store_province
+from ..app.batch import EXIT_CLUSTER_LOST, ClusterLost, resolve_dataset_ids, run_batch, store_province
 from ..app.demo import generate_demo
 from ..app.province import generate_province
 from ..app.seed import ensure_demo
@@ -243,6 +245,33 @@ def validate(
                                                              for k, v in ds.counts().items() if v)))
 
 
+class _OneLineErrors(logging.Filter):
+    """Let only errors through, as one line without a traceback: the batch report says what happened
+    to the cluster (lost workers, a lost scheduler) in its own words."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR:
+            return False
+        exc = record.exc_info[1] if record.exc_info else None
+        line = (record.getMessage().strip().splitlines() or [""])[0]
+        if exc is not None:
+            line = f"{line} {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".strip()
+        record.msg, record.args = line[:300], None
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True
+
+
+def _quiet_dask_logs() -> None:
+    """Dask's own log lines (reconnect attempts with tracebacks) become one line per error."""
+    try:
+        import distributed  # noqa: F401 - its import sets up the handlers filtered here
+    except ImportError:  # the batch says so itself (the "batch" extra)
+        return
+    for handler in logging.getLogger("distributed").handlers:
+        if not any(isinstance(f, _OneLineErrors) for f in handler.filters):
+            handler.addFilter(_OneLineErrors())
+
+
 @app.command()
 def batch(
     datasets: Annotated[Optional[list[str]], typer.Argument(help="dataset ids or globs, e.g. 'prov-*'")] = None,
@@ -254,17 +283,26 @@ def batch(
                                                           "default: a LocalCluster")] = None,
     workers: Annotated[int, typer.Option(help="LocalCluster worker processes")] = 2,
     threads: Annotated[bool, typer.Option("--threads", help="LocalCluster workers as threads, not processes")] = False,
-    time_limit: Annotated[float, typer.Option(help="solver time limit per county (s)")] = 60.0,
+    time_limit: Annotated[Optional[float], typer.Option(help="solver time limit per county (s); default 60, "
+                                                             "or the resumed batch's")] = None,
     params: Annotated[Optional[Path], typer.Option("--params", help="JSON file {coverage: {...}, "
                                                                      "optimisation: {...}}")] = None,
+    resume: Annotated[Optional[str], typer.Option("--resume", help="finish batch BATCH_ID: run only its counties "
+                                                                   "without a successful result for the same "
+                                                                   "dataset version and parameters")] = None,
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Coverage + optimisation for many counties on Dask; one job record per county in the store."""
+    """Coverage + optimisation for many counties on Dask; one job record per county in the store.
+
+    Exit codes: 0 all counties finished, 1 some counties failed, 2 invalid input, 3 the Dask
+    cluster was lost (the counties it did not finish are listed; ``--resume BATCH_ID`` runs them)."""
     store = open_store(_data_dir(data_dir))
     try:
-        p = json.loads(params.read_text(encoding="utf-8")) if params else {}
-        p.setdefault("optimisation", {}).setdefault("time_limit_s", time_limit)
+        p = json.loads(params.read_text(encoding="utf-8")) if params else None
+        if time_limit is not None or (p is None and not resume):
+            p = p or {}
+            p.setdefault("optimisation", {}).setdefault("time_limit_s", 60.0 if time_limit is None else time_limit)
         ids = []
         if province:
             with progress(f"generating {province} synthetic counties"):
@@ -272,29 +310,48 @@ def batch(
         ids += resolve_dataset_ids(store, datasets or [])
     except (ValueError, OSError) as e:
         fail(str(e), 2)
-    if not ids:
-        fail("give dataset ids/globs or --province N", 2)
+    if not ids and not resume:
+        fail("give dataset ids/globs, --province N or --resume BATCH_ID", 2)
+    batch_id = resume or uuid.uuid4().hex[:12]
+    typer.echo(f"batch {batch_id}" + (" (resumed)" if resume else "") + f" on {scheduler or 'a LocalCluster'}",
+               err=True)
+    _quiet_dask_logs()
     try:
         report = run_batch(store, ids, p, scheduler=scheduler, n_workers=workers, processes=not threads,
-                           progress=not as_json)
+                           progress=not as_json, resume=resume, batch_id=batch_id)
     except ValueError as e:
         fail(str(e), 2)
+    except ClusterLost as e:  # before any county was recorded
+        fail(f"{e}; nothing was run", EXIT_CLUSTER_LOST)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
         for o in report.failed:
             typer.echo(f"failed: {o.dataset_id} (job {o.job_id}): {o.error}", err=True)
+        for w in report.workers_lost:
+            typer.echo(f"worker lost: {w['worker']}" + (f"; its counties ran again elsewhere: "
+                                                        f"{', '.join(w['counties'])}" if w["counties"] else ""),
+                       err=True)
+        if report.lost:
+            typer.echo(f"lost (not finished): {', '.join(o.dataset_id for o in report.lost)}", err=True)
         by = {}
         for o in report.succeeded:
             by[o.result_status] = by.get(o.result_status, 0) + 1
         bad = by.pop("infeasible", 0)
-        typer.echo(f"{len(report.outcomes)} counties: {len(report.succeeded) - bad} solved "
+        skipped = f", {len(report.skipped)} already done (skipped)" if report.skipped else ""
+        typer.echo(f"batch {report.batch_id}: {len(report.outcomes)} counties: "
+                   f"{len(report.succeeded) - bad} solved "
                    f"({', '.join(f'{n} {s}' for s, n in by.items()) or 'none'}), {bad} infeasible (no plan), "
-                   f"{len(report.failed)} failed, "
+                   f"{len(report.failed)} failed, {len(report.lost)} lost{skipped}, "
                    f"in {report.elapsed_s:.1f} s on {report.workers} worker(s) "
-                   f"({report.counties_per_minute:.1f} counties/min); results: job records of kind 'batch'")
-    if report.failed:
-        raise typer.Exit(1)
+                   f"({len(report.workers_lost)} lost, {len(report.retried)} counties retried; "
+                   f"{report.counties_per_minute:.1f} counties/min); results: job records of kind 'batch'")
+    if report.cluster_lost:
+        typer.echo(f"error: the Dask cluster was lost: {report.cluster_lost}. {len(report.succeeded)} "
+                   f"counties finished, {len(report.lost)} lost; run only the missing ones with: "
+                   f"geo-service batch --resume {report.batch_id}", err=True)
+    if report.exit_code:
+        raise typer.Exit(report.exit_code)
 
 
 @app.command()

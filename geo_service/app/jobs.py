@@ -1,0 +1,604 @@
+"""The job runner shared by the API's jobs and the Dask batches: job kinds, job records, solver processes.
+
+- **Job kinds** (:data:`JOB_KINDS`, :func:`register_kind`): a kind is a runner function plus the
+  pydantic model of its parameters. Adding one (say the roster of issue 14) is a few lines::
+
+      def run_roster_job(ds, params, previous, progress, cancel):
+          p = RosterParams.model_validate(solver_params(params))
+          return plan_roster(ds, p, progress, cancel.is_set).to_dict()
+
+      register_kind("roster", run_roster_job, RosterParams)
+
+- **Job records** (:func:`new_job`, :func:`running_fields`, :func:`success_fields`,
+  :func:`failure_fields`, :func:`fail_unfinished`): the one place that says what a job's status,
+  progress, message, result and error look like at each step, used by :class:`JobManager` (API jobs)
+  and by :mod:`geo_service.app.batch` (one record per county), so both read the same.
+- **Solver processes** (:func:`run_in_child`): a runner solves in a forked child process that
+  relays progress over a pipe and is terminated on cancel or far past its time limit.
+- :class:`JobManager`: the API's bounded worker pool over those pieces.
+
+Each job has a supervising worker thread; the solve itself runs in a child process of its own
+(:data:`PROCESS_START`), so a dismissal (``DELETE /v1/jobs/{id}``) or a run far past its
+``time_limit_s`` terminates the solver at once and frees the worker and its core: OR-Tools cannot
+be interrupted from another thread, and a cancelled thread used to keep a core at 100 % for
+minutes. The child inherits the dataset and road network by ``fork`` (no copy, no pickling) and
+sends progress, then its result or error, back over a pipe; it never touches the store, so every
+store write stays in this process. Runners marked ``run_in_process = True`` (the default
+optimisation runner) run this way; other runners (tests, plug-ins sharing state with the caller)
+run in the supervising thread as before. ``JobManager(isolation="thread")`` runs every runner in
+its thread.
+
+The queue is bounded: at most ``workers + queue_size`` jobs are accepted or running at once;
+beyond that :meth:`JobManager.submit` raises :class:`QueueFull` (the API answers 503 with
+``Retry-After``). Every state change is written to the store (``accepted`` -> ``running`` ->
+``successful`` | ``failed`` | ``dismissed``, progress 0-100, message, result or error), so a
+restart loses no finished result; on start-up the app marks jobs left running as failed
+(:meth:`~geo_service.store.Store.fail_interrupted_jobs`).
+
+A runner is ``runner(ds, params, previous, progress, cancel) -> dict`` where ``previous`` is the
+result dict of an earlier job (minimal-change re-runs) or None, ``progress(percent, message="")``
+reports 0-100 and ``cancel`` is a :class:`threading.Event` set once the job was dismissed; a
+runner should check it and stop early (raising anything: its result is discarded either way).
+
+Several replicas may share one store. A job is dismissed by whichever replica gets the
+``DELETE``, but runs in another one's thread, whose in-memory cancel event that replica cannot
+set. So every write of the worker (running, progress, result, failure) is one conditional update
+(``only_if_status``: still accepted or running), which never overwrites a job ended elsewhere,
+and the progress callback looks at the store too (at most every :data:`STORE_CHECK_S` seconds) and
+sets ``cancel`` when the job was dismissed elsewhere; a job solving in a child process is
+terminated then.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from geo_service.dataset import Dataset
+from geo_service.store import Conflict, JobRecord, NotFound, Store, utcnow
+from solvers.pipeline import OptimisationParams, run_optimisation
+
+log = logging.getLogger("geo_service.jobs")
+
+Runner = Callable[..., dict[str, Any]]
+TERMINAL = ("successful", "failed", "dismissed")
+ACTIVE = ("accepted", "running")
+#: at most this often (seconds) a progress callback re-reads the job's stored status
+STORE_CHECK_S = 0.2
+
+
+class QueueFull(Exception):
+    """The job queue is full; try again after ``retry_after_s`` seconds."""
+
+    def __init__(self, retry_after_s: int):
+        super().__init__(f"the job queue is full; retry after {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
+class JobCancelled(Exception):
+    """The job was dismissed (here or on another replica) while its process was solving."""
+
+
+class JobFailed(Exception):
+    """A runner failed in its worker process: ``title`` is its exception's type name."""
+
+    def __init__(self, title: str, detail: str):
+        super().__init__(detail)
+        self.title = title
+
+
+#: start method of job processes: fork shares the loaded dataset and road network copy-on-write
+#: (spawn/forkserver would pickle a whole county, and a road network, per job)
+PROCESS_START = "fork"
+#: seconds a job process gets to exit after SIGTERM before SIGKILL
+TERMINATE_GRACE_S = 2.0
+#: a process still running this long past its ``time_limit_s`` (s; plus half the limit) is killed
+OVERRUN_GRACE_S = 30.0
+
+
+def hard_deadline_s(params: dict[str, Any]) -> float | None:
+    """Wall-clock seconds after which a job's process is killed: its ``time_limit_s`` plus half of it
+    plus :data:`OVERRUN_GRACE_S` (the solvers check their limit between stages, not within one)."""
+    try:
+        t = float(params.get("time_limit_s", 60.0))
+    except (TypeError, ValueError):
+        return None
+    if not t > 0 or t == float("inf"):
+        return None
+    return t * 1.5 + OVERRUN_GRACE_S
+
+
+def _child_main(conn, runner: Runner, ds: Dataset, params: dict[str, Any], previous: dict[str, Any] | None,
+                extra: dict[str, Any]) -> None:
+    """Body of a job process: run ``runner`` and send ``("progress", pct, msg)`` messages, then
+    ``("ok", result)`` or ``("error", title, detail)`` over ``conn``."""
+    # the server's signal handlers (uvicorn's graceful shutdown) came along with fork: a job
+    # process must die on SIGTERM/SIGINT, not start a shutdown of a server it does not run
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    last = [0.0, -2.0]
+
+    def progress(percent: float, message: str = "") -> None:
+        now = time.monotonic()
+        pct = float(percent)
+        if pct - last[1] >= 1.0 or now - last[0] >= 0.25 or message:
+            last[:] = [now, pct]
+            conn.send(("progress", pct, str(message)[:500]))
+
+    try:
+        result = runner(ds, params, previous, progress, threading.Event(), **extra)
+        conn.send(("ok", result))
+    except BaseException as e:  # noqa: BLE001 - everything goes back to the parent as a job failure
+        try:
+            conn.send(("error", type(e).__name__, str(e) or type(e).__name__))
+        except Exception:
+            pass
+    finally:
+        conn.close()
+
+
+def run_optimisation_job(ds: Dataset, params: dict[str, Any], previous: dict[str, Any] | None,
+                         progress: Callable[..., None], cancel: threading.Event,
+                         network: Any = None) -> dict[str, Any]:
+    """Runner for kind ``optimisation``: ``solvers.pipeline.run_optimisation`` on ``ds`` (``network``:
+    the dataset version's cached road network, for ``mode="road"``)."""
+    p = OptimisationParams.model_validate(solver_params(params))
+    result = run_optimisation(ds, p, previous=previous, progress=progress, cancel=cancel, network=network)
+    return result.to_dict()
+
+
+#: keys the API and the batches add to a job's params that are not solver parameters
+API_PARAM_KEYS = ("previous_job_id", "dataset_version", "batch_id", "params_fingerprint")
+
+
+def solver_params(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` without the API's own keys (what a kind's params model validates)."""
+    return {k: v for k, v in params.items() if k not in API_PARAM_KEYS}
+
+
+# -- job kinds ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class JobKind:
+    """A kind of job: ``runner(ds, params, previous, progress, cancel, **extra) -> dict`` (a JSON-ready
+    result), the pydantic model of its parameters (``None``: not checked), and whether it solves in
+    a child process of its own (:func:`run_in_child`; the runner and its arguments must survive
+    ``fork``, and its result must pickle)."""
+
+    name: str
+    runner: Runner
+    params_model: type[BaseModel] | None = None
+    in_process: bool = True
+
+    def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` validated by the kind's model (``ValueError`` naming the kind otherwise),
+        JSON-ready, with the API's own keys (:data:`API_PARAM_KEYS`) kept as they were."""
+        if self.params_model is None:
+            return dict(params)
+        own = {k: params[k] for k in API_PARAM_KEYS if k in params}
+        try:
+            checked = self.params_model.model_validate(solver_params(params)).model_dump(mode="json")
+        except Exception as e:  # pydantic.ValidationError: one clear line
+            raise ValueError(f"invalid {self.name} parameters: {e}") from e
+        return {**checked, **own}
+
+
+#: the job kinds the service runs, by name (see :func:`register_kind`)
+JOB_KINDS: dict[str, JobKind] = {}
+
+
+def register_kind(name: str, runner: Runner, params_model: type[BaseModel] | None = None, *,
+                  in_process: bool = True) -> JobKind:
+    """Add (or replace) the job kind ``name`` in :data:`JOB_KINDS`; return it.
+
+    Parameters
+    ----------
+    name : str
+        Kind name, as stored in ``JobRecord.kind`` and accepted by :meth:`JobManager.submit`.
+    runner : callable
+        ``runner(ds, params, previous, progress, cancel, **extra) -> dict``; ``progress(percent,
+        message="")`` takes 0-100; ``cancel`` is a :class:`threading.Event` set once the job is
+        dismissed (a runner in a child process is terminated instead).
+    params_model : pydantic model class, optional
+        Validates the kind's parameters (:meth:`JobKind.check_params`).
+    in_process : bool
+        Solve in a child process per job (:func:`run_in_child`), terminated on cancel.
+    """
+    if not name or not isinstance(name, str):
+        raise ValueError(f"name must be a non-empty string, got {name!r}")
+    if not callable(runner):
+        raise ValueError(f"runner of kind {name!r} must be callable, got {runner!r}")
+    kind = JobKind(name, runner, params_model, in_process)
+    JOB_KINDS[name] = kind
+    return kind
+
+
+register_kind("optimisation", run_optimisation_job, OptimisationParams)
+run_optimisation_job.run_in_process = True  # type: ignore[attr-defined]
+
+
+def default_runners() -> dict[str, Runner]:
+    """Kind name -> runner of every registered kind (what :class:`JobManager` runs by default)."""
+    out = {}
+    for k in JOB_KINDS.values():
+        if k.in_process and not getattr(k.runner, "run_in_process", False):
+            try:
+                k.runner.run_in_process = True  # type: ignore[attr-defined]
+            except AttributeError:  # a builtin or bound method: wrap it
+                def wrapped(*a, _r=k.runner, **kw):
+                    return _r(*a, **kw)
+                wrapped.run_in_process = True  # type: ignore[attr-defined]
+                out[k.name] = wrapped
+                continue
+        out[k.name] = k.runner
+    return out
+
+
+#: kept for callers of the earlier name; :func:`default_runners` follows later registrations
+DEFAULT_RUNNERS: dict[str, Runner] = default_runners()
+
+
+# -- job records ----------------------------------------------------------------------------------
+def new_job(dataset_id: str, kind: str, params: dict[str, Any], *, job_id: str | None = None,
+            message: str = "waiting for a worker") -> JobRecord:
+    """A new ``accepted`` job record (not yet stored); ``job_id`` defaults to a random hex id."""
+    return JobRecord(id=job_id or uuid.uuid4().hex, dataset_id=dataset_id, kind=kind, params=params,
+                     message=message)
+
+
+def running_fields(message: str = "running") -> dict[str, Any]:
+    """Fields of a job that starts running now."""
+    return {"status": "running", "started_at": utcnow(), "progress": 0.0, "message": message}
+
+
+def success_fields(result: dict[str, Any], message: str | None = None) -> dict[str, Any]:
+    """Fields of a job that finished with ``result``; the message says its status and outcome in words."""
+    return {"status": "successful", "progress": 100.0, "result": result, "finished_at": utcnow(),
+            "message": (message or summary_message(result))[:500]}
+
+
+def failure_fields(title: str, detail: str, *, message: str | None = None, **error: Any) -> dict[str, Any]:
+    """Fields of a failed job: ``error = {title, detail, **error}`` (``title``: an exception type name
+    or a reason such as ``ClusterLost``; ``detail``: one line in words)."""
+    detail = str(detail) or title
+    return {"status": "failed", "finished_at": utcnow(), "message": (message or detail)[:500],
+            "error": {"title": title, "detail": detail, **error}}
+
+
+def fail_unfinished(store: Store, job_ids: Iterable[str], title: str, reason: str) -> int:
+    """Mark the jobs of ``job_ids`` still ``accepted`` or ``running`` as failed with ``reason``, each
+    in one conditional write (a job that ended meanwhile is left alone); return how many."""
+    n = 0
+    fields = failure_fields(title, reason)
+    for job_id in job_ids:
+        try:
+            store.update_job(job_id, only_if_status=ACTIVE, **fields)
+            n += 1
+        except (Conflict, NotFound):
+            pass
+    return n
+
+
+# -- solver processes -----------------------------------------------------------------------------
+def run_in_child(runner: Runner, ds: Dataset, params: dict[str, Any], previous: dict[str, Any] | None,
+                 progress: Callable[..., None], should_stop: Callable[[], bool], *,
+                 extra: dict[str, Any] | None = None, launch: Callable[[Any], None] | None = None,
+                 name: str = "geo-job") -> dict[str, Any]:
+    """Run ``runner`` in a forked child process; relay its progress; stop it on request or far past its
+    time limit; return its result.
+
+    ``should_stop()`` is polled about every 0.1 s: once true, the child is terminated and
+    :class:`JobCancelled` raised. A child still running :func:`hard_deadline_s` seconds after it
+    started is terminated with :class:`JobFailed` ``TimeLimitExceeded``; one that dies without an
+    answer (OOM killer, ``os._exit``) gives :class:`JobFailed` ``WorkerDied``; an exception in the
+    runner gives :class:`JobFailed` titled with its type name. ``launch(proc)`` starts the process
+    (default ``proc.start()``): a caller that must register it atomically with its own cancel
+    check passes one. The child is always reaped before this returns.
+    """
+    ctx = multiprocessing.get_context(PROCESS_START)
+    here, there = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child_main, args=(there, runner, ds, params, previous, extra or {}),
+                       name=name, daemon=True)
+    try:
+        (launch or (lambda p: p.start()))(proc)
+    except BaseException:
+        here.close()
+        there.close()
+        raise
+    there.close()
+    limit = hard_deadline_s(params)
+    t0 = time.monotonic()
+    log.info("job process started", extra={"job": name, "pid": proc.pid})
+    try:
+        while True:
+            if should_stop():
+                raise JobCancelled(name)
+            now = time.monotonic()
+            if limit is not None and now - t0 > limit:
+                raise JobFailed("TimeLimitExceeded", f"the solver ran {now - t0:.0f} s, far past its "
+                                                     f"time_limit_s of {params.get('time_limit_s')} s; stopped")
+            if not here.poll(0.1):
+                if not proc.is_alive() and not here.poll(0):
+                    raise JobFailed("WorkerDied", f"the solver process ended without an answer (exit code "
+                                                  f"{proc.exitcode}; out of memory?)")
+                continue
+            try:
+                msg = here.recv()
+            except EOFError:
+                proc.join(TERMINATE_GRACE_S)
+                raise JobFailed("WorkerDied", f"the solver process ended without an answer (exit code "
+                                              f"{proc.exitcode}; out of memory?)") from None
+            if msg[0] == "progress":
+                progress(msg[1], msg[2])
+            elif msg[0] == "ok":
+                return msg[1]
+            else:
+                raise JobFailed(msg[1], msg[2])
+    finally:
+        here.close()
+        _stop(proc)
+        log.info("job process ended", extra={"job": name, "pid": proc.pid, "exitcode": proc.exitcode})
+
+
+class JobManager:
+    """Runs jobs on ``workers`` threads with at most ``queue_size`` more waiting.
+
+    ``load_dataset(dataset_id)`` returns the dataset to solve and ``load_network(dataset_id)`` its road
+    network for road-mode runs (the API passes its cache, so both are built once per version).
+    ``isolation``: ``"process"`` (default) solves runners marked ``run_in_process`` in a child
+    process per job, terminated on cancel; ``"thread"`` runs every runner in its worker thread.
+
+    Interface (what the app and the routers use): :meth:`submit`, :meth:`cancel`, :meth:`shutdown`,
+    :attr:`active`, :attr:`runners` and :meth:`worker_pids` (the job processes now running).
+    """
+
+    def __init__(self, store: Store, load_dataset: Callable[[str], Dataset], *, workers: int = 1,
+                 queue_size: int = 4, retry_after_s: int = 30, runners: dict[str, Runner] | None = None,
+                 load_network: Callable[[str], Any] | None = None, isolation: str = "process"):
+        if isolation not in ("process", "thread"):
+            raise ValueError(f"isolation must be 'process' or 'thread', got {isolation!r}")
+        self.isolation = isolation
+        self._procs: dict[str, Any] = {}  # job id -> its running multiprocessing.Process
+        self.store = store
+        self.load_dataset = load_dataset
+        self.load_network = load_network
+        self.workers = workers
+        self.capacity = workers + queue_size
+        self.retry_after_s = retry_after_s
+        self.runners = dict(default_runners() if runners is None else runners)
+        self._executor: ThreadPoolExecutor | None = None  # started on first submit
+        self._slots = threading.BoundedSemaphore(self.capacity)
+        self._cancel: dict[str, threading.Event] = {}
+        self._futures: dict[str, Future] = {}
+        self._lock = threading.RLock()  # orders status writes between worker and cancel
+
+    # -- public -----------------------------------------------------------------------------
+    @property
+    def active(self) -> int:
+        """Jobs accepted or running in this process."""
+        return len(self._cancel)
+
+    def submit(self, dataset_id: str, kind: str, params: dict[str, Any]) -> JobRecord:
+        """Record a new job as ``accepted`` and queue it; raise :class:`QueueFull` when full."""
+        if kind not in self.runners:
+            raise ValueError(f"unknown job kind '{kind}' (expected one of {', '.join(self.runners)})")
+        if not self._slots.acquire(blocking=False):
+            raise QueueFull(self.retry_after_s)
+        job_id = uuid.uuid4().hex
+        try:
+            self._cancel[job_id] = threading.Event()
+            job = self.store.create_job(new_job(dataset_id, kind, params, job_id=job_id))
+            with self._lock:
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="geo-job")
+                self._futures[job_id] = self._executor.submit(self._run, job_id)
+        except BaseException:
+            self._cancel.pop(job_id, None)
+            self._slots.release()
+            raise
+        log.info("job accepted", extra={"job_id": job.id, "dataset_id": dataset_id, "kind": kind})
+        return job
+
+    def cancel(self, job_id: str) -> JobRecord:
+        """Dismiss a job that is accepted or running; a finished job is returned unchanged."""
+        with self._lock:
+            job = self.store.get_job(job_id)
+            if job.status in TERMINAL:
+                return job
+            ev = self._cancel.get(job_id)
+            if ev is not None:
+                ev.set()
+            proc = self._procs.get(job_id)
+            try:
+                job = self.store.update_job(job_id, status="dismissed", finished_at=utcnow(),
+                                            message="dismissed on request", only_if_status=ACTIVE)
+            except Conflict:  # it finished (here or on another replica) a moment ago
+                return self.store.get_job(job_id)
+        if proc is not None:  # stop the solver now, not when its thread next looks
+            _stop(proc)
+            with self._lock:
+                if self._procs.get(job_id) is proc:
+                    del self._procs[job_id]
+        log.info("job dismissed", extra={"job_id": job_id})
+        return job
+
+    def worker_pids(self) -> dict[str, int]:
+        """Job id -> pid of its solver process, for the jobs now solving in a child process."""
+        with self._lock:
+            return {j: p.pid for j, p in self._procs.items() if p.pid is not None and p.is_alive()}
+
+    def shutdown(self, wait: bool = False) -> None:
+        """Signal running jobs to stop and release the worker threads (the app's shutdown).
+
+        Jobs left unfinished are marked failed on the next start. A later :meth:`submit` starts a
+        fresh pool, so an app whose lifespan runs twice (tests) keeps working.
+        """
+        for ev in list(self._cancel.values()):
+            ev.set()
+        with self._lock:
+            procs = list(self._procs.values())
+        for proc in procs:
+            _stop(proc)
+        with self._lock:
+            ex, self._executor = self._executor, None
+        if ex is not None:
+            ex.shutdown(wait=wait, cancel_futures=True)
+        for job_id, fut in list(self._futures.items()):
+            if fut.cancelled() and self._cancel.pop(job_id, None) is not None:  # never started
+                self._futures.pop(job_id, None)
+                self._slots.release()
+                fail_unfinished(self.store, [job_id], "Interrupted", "the service stopped before the job started")
+
+    # -- worker -----------------------------------------------------------------------------
+    def _ended_elsewhere(self, job_id: str, ev: threading.Event) -> bool:
+        """True, and ``ev`` set, when the stored job already ended without this worker: another
+        replica on the same store dismissed it (its cancel event lives in that process only), or
+        the job record is gone. The store, not this process's memory, is the truth."""
+        try:
+            status = self.store.get_job(job_id).status
+        except NotFound:
+            status = "dismissed"
+        if status in TERMINAL:
+            if not ev.is_set():
+                log.info("job ended elsewhere; stopping its runner", extra={"job_id": job_id, "status": status})
+            ev.set()
+            return True
+        return False
+
+    def _write(self, job_id: str, ev: threading.Event, **fields: Any) -> bool:
+        """Write ``fields`` unless the job was dismissed meanwhile, here (``ev``) or by another
+        replica (the stored status is re-read first); True when written."""
+        with self._lock:
+            if ev.is_set():
+                return False
+            try:  # atomic: never overwrites a job another replica ended meanwhile
+                self.store.update_job(job_id, only_if_status=ACTIVE, **fields)
+            except (Conflict, NotFound):
+                self._ended_elsewhere(job_id, ev)
+                ev.set()
+                return False
+            return True
+
+    def _run(self, job_id: str) -> None:
+        ev = self._cancel.get(job_id) or threading.Event()
+        try:
+            if ev.is_set():
+                return
+            job = self.store.get_job(job_id)
+            if not self._write(job_id, ev, **running_fields()):
+                return
+            ds = self.load_dataset(job.dataset_id)
+            previous = None
+            prev_id = job.params.get("previous_job_id")
+            if prev_id:
+                prev = self.store.get_job(prev_id)
+                if prev.status != "successful" or prev.result is None:
+                    raise ValueError(f"previous job '{prev_id}' has no result (status {prev.status})")
+                previous = prev.result
+            last = [0.0, -1.0]  # time of last write, percent written
+            checked = [time.monotonic()]  # time of the last look at the stored status
+
+            def progress(percent: float, message: str = "") -> None:
+                if ev.is_set():
+                    return
+                now = time.monotonic()
+                if now - checked[0] >= STORE_CHECK_S:  # dismissed by another replica? sets ev
+                    checked[0] = now
+                    if self._ended_elsewhere(job_id, ev):
+                        return
+                pct = max(0.0, min(99.0, float(percent)))
+                if pct - last[1] >= 1.0 or now - last[0] >= 0.5:
+                    last[:] = [now, pct]
+                    fields: dict[str, Any] = {"progress": round(pct, 1)}
+                    if message:
+                        fields["message"] = str(message)[:500]
+                    self._write(job_id, ev, **fields)
+
+            extra = {}
+            if job.params.get("mode") == "road" and self.load_network is not None:
+                extra["network"] = self.load_network(job.dataset_id)  # built once per dataset version
+            runner = self.runners[job.kind]
+            if self.isolation == "process" and getattr(runner, "run_in_process", False):
+                result = self._run_in_process(job_id, ev, runner, ds, job.params, previous, extra, progress,
+                                              checked)
+            else:
+                result = runner(ds, job.params, previous, progress, ev, **extra)
+            if self._write(job_id, ev, **success_fields(result)):
+                log.info("job successful", extra={"job_id": job_id})
+        except Exception as e:  # a failed solve is a job state, not a crash of the service
+            if ev.is_set() or isinstance(e, JobCancelled):
+                return  # dismissed: the status was written by cancel()
+            log.exception("job failed", extra={"job_id": job_id})
+            detail = str(e) or type(e).__name__
+            try:
+                self._write(job_id, ev, **failure_fields(getattr(e, "title", type(e).__name__), detail))
+            except NotFound:
+                pass
+        finally:
+            self._futures.pop(job_id, None)
+            if self._cancel.pop(job_id, None) is not None:
+                self._slots.release()
+
+
+    def _run_in_process(self, job_id: str, ev: threading.Event, runner: Runner, ds: Dataset,
+                        params: dict[str, Any], previous: dict[str, Any] | None, extra: dict[str, Any],
+                        progress: Callable[..., None], checked: list[float]) -> dict[str, Any]:
+        """Solve in a child process (:func:`run_in_child`), stopped on cancel here or elsewhere."""
+
+        def launch(proc) -> None:
+            with self._lock:  # a cancel() now either sees the process or has set ev already
+                if ev.is_set():
+                    raise JobCancelled(job_id)
+                proc.start()
+                self._procs[job_id] = proc
+
+        def should_stop() -> bool:
+            if ev.is_set():
+                return True
+            now = time.monotonic()
+            if now - checked[0] >= STORE_CHECK_S:  # dismissed by another replica?
+                checked[0] = now
+                return self._ended_elsewhere(job_id, ev)
+            return False
+
+        try:
+            return run_in_child(runner, ds, params, previous, progress, should_stop, extra=extra,
+                                launch=launch, name=f"geo-job-{job_id[:8]}")
+        finally:
+            with self._lock:
+                self._procs.pop(job_id, None)
+
+
+def _stop(proc) -> None:
+    """Terminate a job process (SIGTERM, then SIGKILL after :data:`TERMINATE_GRACE_S`) and reap it."""
+    if proc.pid is None:
+        return
+    if proc.is_alive():
+        proc.terminate()
+        proc.join(TERMINATE_GRACE_S)
+        if proc.is_alive():
+            proc.kill()
+    proc.join(TERMINATE_GRACE_S)
+
+
+def summary_message(result: dict[str, Any]) -> str:
+    status = result.get("status") if isinstance(result, dict) else None
+    oc = (result.get("outcome") or (result.get("optimisation") or {}).get("outcome")) if status else None
+    if oc:  # infeasible / nothing to do is said in words, with the first diagnosis
+        return (f"finished: {status} ({oc.get('text')})" + (f": {oc['diagnosis']}" if oc.get("diagnosis") else ""))[:500]
+    return f"finished: {status}" if status else "finished"
+
+
+__all__ = ["ACTIVE", "DEFAULT_RUNNERS", "JOB_KINDS", "JobCancelled", "JobFailed", "JobKind", "JobManager",
+           "QueueFull", "Runner", "TERMINAL", "default_runners", "fail_unfinished", "failure_fields",
+           "hard_deadline_s", "new_job", "register_kind", "run_in_child", "run_optimisation_job",
+           "running_fields", "solver_params", "success_fields", "summary_message"]
