@@ -143,7 +143,6 @@ FIELDS: dict[str, Field] = {
     "cost_s": _f("路程用时", "Travel time", "min"),
     # maps and coverage tables
     "nearest_station": _f("最近站点", "Nearest station"),
-    "nearest_m": _f("直线距离", "Straight-line distance", "km"),
     "nearest_s": _f("道路时间", "Road time", "min"),
     "gap_rank": _f("缺口排名", "Gap rank"),
     "threshold": _f("范围", "Within"),
@@ -436,7 +435,7 @@ def map_words(lang: str = "zh") -> dict[str, str]:
     out.update({"name": label("name", lang), "kind": label("kind", lang), "sectors": label("sectors", lang),
                 "capacity": label("capacity", lang), "township": label("township_name", lang),
                 "population": label("population", lang), "nearest": label("nearest_station", lang),
-                "distance": label("nearest_m", lang), "time": label("nearest_s", lang), "rank": label("gap_rank", lang),
+                "distance": label("distance_m", lang), "time": label("nearest_s", lang), "rank": label("gap_rank", lang),
                 "seat": label("is_seat", lang), "threshold": label("threshold", lang),
                 "covered": label("covered_population", lang), "summary": label("covered_population", lang),
                 "pop": label("covered_population", lang), "share": label("share", lang),
