@@ -124,7 +124,9 @@ class JobOut(BaseModel):
     kind: str
     status: JobStatus
     progress: float = Field(description="0-100")
-    message: str
+    message: str = Field(description="the runner's message (English, machine-readable)")
+    status_text: str | None = Field(None, description="the status in words, in the language asked for (lang)")
+    message_text: str | None = Field(None, description="the message in words, in the language asked for (lang)")
     params: dict[str, Any]
     error: dict[str, Any] | None = None
     outcome: dict[str, Any] | None = Field(None, description="finished runs: outcome (optimal, feasible, "

@@ -35,6 +35,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 import maps
 from geo_service.coverage import coverage_summary
+from geo_service.glossary import job_message_text, job_status_text
 from geo_service.store import NotFound, Store
 from maps.assets import STATIC_DIR
 from solvers.gaps import close_gaps
@@ -122,8 +123,17 @@ def index(request: Request, store: Store = Depends(get_store), cache: DatasetCac
             duty = _this_month_duty(store, current)
     html = _env.get_template("index.html").render(
         lang=lang, datasets=datasets, current=current, coverage=coverage, summary=summary, jobs=jobs,
-        latest=latest, duty=duty, this_month=_rosters.this_month(), role=who.role, via=who.via, thresholds=THRESHOLDS_M, can_run=who.allows("planner"))
+        latest=latest, duty=duty, this_month=_rosters.this_month(), role=who.role, via=who.via,
+        thresholds=THRESHOLDS_M, can_run=who.allows("planner"),
+        status_text=lambda s: job_status_text(s, lang), message_text=lambda j: _job_message(j, lang))
     return html_response(html, frame_ancestors="'none'")  # no clickjacking of the run form
+
+
+def _job_message(job: Any, lang: str) -> Any:
+    """A job's message in words (glossary), with the run's outcome where the record holds it."""
+    res = job.result if isinstance(getattr(job, "result", None), dict) else {}
+    outcome = res.get("outcome") or (res.get("optimisation") or {}).get("outcome")
+    return job_message_text(job.message, job.status, outcome, lang)
 
 
 @router.get("/web/page.js", include_in_schema=False)

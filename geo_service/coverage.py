@@ -29,7 +29,7 @@ from .network import RoadNetwork
 
 MODES = ("straight", "road")
 #: What a dataset without stations can still answer, and the file that unlocks the rest.
-NO_STATIONS_NOTE = "没有站点：每个村都是空白；请添加 stations.csv（名称、类型、经度、纬度）"
+NO_STATIONS_NOTE = "没有站点：每个村都是空白；请添加 站点.csv（名称、类型、经度、纬度）"  # zh file names are read too
 
 
 def dataset_notes(ds) -> list[str]:
@@ -111,7 +111,7 @@ def village_weights(villages: pd.DataFrame) -> VillageWeights:
         why = ("没有人口数据" if nk == 0 else
                f"只有 {nk}/{n} 个村有人口数据" if nk < MIN_KNOWN_POPULATION_SHARE * n else "人口均为 0")
         return VillageWeights(np.ones(n), "villages", nk, n,
-                              f"{why}：覆盖率按村数计算（每村计 1）；请在 villages 中补充人口列")
+                              f"{why}：覆盖率按村数计算（每村计 1）；请在 村社区.csv 中补充人口列")
     if nk == n:
         return VillageWeights(raw.copy(), "population", nk, n)
     med = float(np.median(raw[known]))

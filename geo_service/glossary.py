@@ -125,7 +125,6 @@ FIELDS: dict[str, Field] = {
     "zone_constituents": _f("责任区群众数", "Zone constituents", "persons"),
     "zone_mean_m": _f("责任区到驻地平均距离", "Zone mean distance to base", "km"),
     "zone_max_m": _f("责任区到驻地最远距离", "Zone largest distance to base", "km"),
-    "county_name": _f("县市区", "County"),
     "line_max_m": _f("最远直线距离", "Largest straight-line distance", "km"),
     "line_mean_m": _f("平均直线距离", "Mean straight-line distance", "km"),
     "solver": _f("求解器", "Solver", enum="solver"),
@@ -150,11 +149,30 @@ FIELDS: dict[str, Field] = {
     "duty": _f("值班", "Duty"),
     "duty_months": _f("值班月数", "Duty months", "count"),
     "duties": _f("值班安排", "Duties"),
-    "distance_m": _f("值班路程", "Duty travel", "km"),
+    "duty_distance_m": _f("值班路程", "Duty travel", "km"),
     "quarter": _f("季度", "Quarter"),
     "consultation": _f("协商", "Consultation"),
     "member_names": _f("值班委员", "Members on duty"),
     "member_ids": _f("委员编号列表", "Member IDs"),
+    # maps and coverage tables
+    "nearest_station": _f("最近站点", "Nearest station"),
+    "nearest_s": _f("道路时间", "Road time", "min"),
+    "gap_rank": _f("缺口排名", "Gap rank"),
+    "threshold": _f("范围", "Within"),
+    "share": _f("占比", "Share"),
+    "total_population": _f("总人口", "Total population", "persons"),
+    "covered_villages": _f("已覆盖村社区数", "Covered villages", "count"),
+    "county_name": _f("区县", "County"),
+    "stations": _f("站点数", "Stations", "count"),
+    "coverage_change": _f("覆盖变化", "Coverage change", enum="coverage_change"),
+    "newly_covered_population": _f("新增覆盖人口", "Population newly covered", "persons"),
+    "proposed_count": _f("建议新增点数", "Proposed points", "count"),
+    "covered_before": _f("新增前覆盖人口", "Covered before", "persons"),
+    "covered_after": _f("新增后覆盖人口", "Covered after", "persons"),
+    "share_before": _f("新增前占比", "Share before"),
+    "share_after": _f("新增后占比", "Share after"),
+    "villages_uncovered_before": _f("新增前未覆盖村社区数", "Villages uncovered before", "count"),
+    "villages_uncovered_after": _f("新增后未覆盖村社区数", "Villages uncovered after", "count"),
 }
 
 #: Enum vocabularies: value -> (zh, en).
@@ -195,6 +213,27 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
     "tier2_model": {"covering": ("最大覆盖", "covering"), "priority": ("按人口优先", "largest population")},
     "on_infeasible": {"relax_max": ("放宽上限", "relax the max"), "cross_sector": ("跨界别兜底", "cross-sector")},
     "bool": {"True": ("是", "yes"), "False": ("否", "no"), "true": ("是", "yes"), "false": ("否", "no")},
+    "coverage_change": {"b": ("已覆盖", "covered now"), "a": ("新增覆盖", "newly covered"),
+                        "u": ("仍未覆盖", "still uncovered")},
+    "gap_reason": {"no_candidate": ("范围内无候选点", "no candidate in reach"),
+                   "not_selected": ("候选点未入选", "candidate not selected"), "capacity": ("容量不足", "capacity")},
+    "problem": {"unreadable_file": ("文件无法读取", "unreadable file"), "out_of_range": ("超出范围", "out of range"),
+                "wrong_crs": ("坐标系不对", "wrong CRS"), "missing_value": ("缺少值", "missing value"),
+                "filled_default": ("已填默认值", "filled with a default"), "bad_number": ("不是数字", "not a number"),
+                "unsupported_file": ("不支持的文件", "unsupported file"), "unknown_sector": ("未知界别", "unknown sector"),
+                "swapped_coordinates": ("经纬度颠倒", "swapped coordinates"), "missing_layer": ("缺少图层", "missing layer"),
+                "missing_geometry": ("缺少坐标", "missing geometry"), "missing_column": ("缺少列", "missing column"),
+                "ignored_layer": ("已忽略的图层", "ignored layer"), "duplicate_layer": ("图层重复", "duplicate layer"),
+                "dropped_no_coordinates": ("无坐标，已跳过", "dropped: no coordinates"),
+                "wrong_geometry_type": ("几何类型不对", "wrong geometry type"), "unknown_role": ("未知职务", "unknown role"),
+                "unknown_reference": ("引用的编号不存在", "unknown reference"), "unknown_layer": ("未知图层", "unknown layer"),
+                "unknown_kind": ("未知站点类型", "unknown kind"), "shared_coordinates": ("坐标重复", "shared coordinates"),
+                "invalid_geometry": ("几何无效", "invalid geometry"), "ignored_file": ("已忽略的文件", "ignored file"),
+                "far_from_seat": ("离乡镇驻地过远", "far from the township seat"), "empty_layer": ("图层为空", "empty layer"),
+                "duplicate_id": ("编号重复", "duplicate id")},
+    "entity": {"members": ("委员", "members"), "groups": ("界别活动组", "groups"), "committees": ("专委会", "committees"),
+               "stations": ("站点", "stations"), "constituents": ("界别群众", "constituents"),
+               "villages": ("村社区", "villages"), "townships": ("乡镇街道", "townships")},
     "layer": {k: (v.labels.get("zh", k), v.labels.get("en", k)) for k, v in LAYERS.items()},
 }
 
@@ -274,6 +313,102 @@ WORDS: dict[str, tuple[str, str]] = {
     "value": ("内容", "Value"), "counts": ("要素数量", "Counts"), "page": ("第 &P 页，共 &N 页", "Page &P of &N"),
     "this_month_duty": ("本月值班", "This month's duty"), "cost": ("总路程", "Total travel"),
     "roster_status": ("排班结果", "Roster outcome"),
+    # maps: layer names, legend titles and notes (popup fields use FIELDS)
+    "map_stations": ("站点", "Stations"), "map_existing_stations": ("现有站点", "Existing stations"),
+    "map_villages": ("村社区（按最近站点距离着色）", "Villages (coloured by distance to nearest station)"),
+    "map_villages_road": ("村社区（按到最近站点的道路时间着色）", "Villages (coloured by road time to nearest station)"),
+    "map_townships": ("乡镇街道边界", "Township boundaries"), "map_county": ("区县边界", "County boundary"),
+    "map_gaps": ("覆盖缺口（按人口排序）", "Coverage gaps (ranked by population)"),
+    "map_gaps_short": ("覆盖缺口", "Coverage gaps"), "map_area": ("服务范围", "Service area"),
+    "map_within": ("以内", "within"), "map_beyond": ("以上", "beyond"),
+    "map_legend_stations": ("站点类型", "Station kinds"), "map_legend_villages": ("村社区到最近站点", "Village to nearest station"),
+    "map_gap_list": ("缺口村（人口最多的前 {n} 个）", "Gap villages (top {n} by population)"),
+    "map_no_station": ("无站点", "no station"), "map_straight": ("直线", "straight line"), "map_road": ("道路", "road"),
+    "map_no_gaps": ("没有超过 {t} 的缺口村", "No village lies beyond {t}"),
+    "map_legend": ("图例", "Legend"), "map_dot_size": ("圆点大小表示人口", "dot size: population"),
+    "map_proposed": ("建议新增联系点", "Proposed contact points"), "map_before": ("现有覆盖范围", "Coverage now"),
+    "map_after": ("新增后覆盖范围", "Coverage with proposals"),
+    "map_villages_change": ("村社区（新增前后）", "Villages (before/after)"), "map_gap_title": ("补点方案", "Gap closing"),
+    "map_before_h": ("新增前", "Before"), "map_after_h": ("新增后", "After"), "map_site": ("建议点", "Proposed site"),
+    "map_sites_unit": ("个", "sites"),
+    # CLI
+    "cli_what": ("项目", "what"), "cli_count": ("数量", "count"), "cli_dataset": ("数据集 {name}", "dataset {name}"),
+    "cli_conveners": ("召集人", "conveners"), "cli_station_kind": ("  站点：{kind}", "  stations: {kind}"),
+    "cli_coverage_title": ("{name}：{mode}覆盖（{unit}），{basis}", "{name}: coverage by {mode} ({unit}), {basis}"),
+    "cli_basis_population": ("按人口计", "population-weighted"), "cli_basis_villages": ("按村社区个数计", "share of villages"),
+}
+
+#: Message templates by code: (zh, en), ``str.format`` fields filled from the message's ``params``.
+#: Solvers and services emit ``{"code": ..., "params": {...}}``; outputs show the text in their language.
+MESSAGES: dict[str, tuple[str, str]] = {
+    # close_gaps (solvers/gaps.py)
+    "gap_no_candidate": ("范围（{threshold}）内没有候选点：最近的候选点在 {nearest} 外",
+                         "no candidate within the threshold ({threshold}): the nearest candidate is {nearest} away"),
+    "gap_not_selected": ("{nearest} 外的候选点可以覆盖它，但新增点放在了能覆盖更多人的地方",
+                         "a candidate {nearest} away could cover it, but the new points went where they cover more people"),
+    "gap_proposed": ("现有站点 {n_fixed} 个，从 {n_candidates} 个候选点中选出 {n_new} 个新增点；{threshold} 外仍有 {n_uncovered} 个村社区",
+                     "{n_fixed} existing stations, {n_new} new point(s) chosen from {n_candidates} candidates; "
+                     "{n_uncovered} village(s) still beyond {threshold}"),
+    "gap_unreachable": ("并非每个村社区都能覆盖：{n_uncovered} 个村社区在 {threshold} 内没有候选点；{n_new} 个新增点覆盖其余全部",
+                        "not every village can be reached: {n_uncovered} village(s) have no candidate within {threshold}; "
+                        "{n_new} new point(s) cover all the others"),
+    # assignment tiers (solvers/assignment/*, solvers/pipeline.py)
+    "groups_short": ("{groups} 个活动组、每组最多 {max} 个村社区，容纳不下 {demand} 个村社区：{n} 个村社区（{people} 人）未覆盖；"
+                     "还需 {needed} 个活动组",
+                     "{groups} groups x max {max} cannot take {demand} villages: {n} villages ({people} people) stay "
+                     "uncovered; {needed} more groups would be needed"),
+    "committees_short": ("{committees} 个专委会、每个 {per} 个乡镇，有 {n} 个服务不足的乡镇（{people} 人未覆盖）没有专委会；"
+                         "还需 {needed} 个专委会",
+                         "{committees} committees x {per} townships leave {n} under-served townships ({people} "
+                         "uncovered people) without a committee; {needed} more committees would be needed"),
+    "compactness_solver": ("CP-SAT 求解器返回 {status}；保留最小费用流方案（未计紧凑性）",
+                           "CP-SAT returned {status}; kept the min-cost-flow solution without compactness"),
+    "no_member": ("{scope}：没有{who}能接收这 {n} 个{what}，它们保持未分配",
+                  "{scope}: no {who} can take these {n} {what}; they stay unassigned"),
+    "no_member_fallback": ("{scope}：没有{who}能接收这 {n} 个{what}，它们保持未分配（可允许跨界别兜底来安排）",
+                           "{scope}: no {who} can take these {n} {what}; they stay unassigned "
+                           "(allow the cross-sector fallback to place them)"),
+    "max_load": ("{scope}：{cols} 个{who}上限合计 {cap}，少于 {n} 个{what}，缺 {short}；最接近的可行放宽：上限提高到 {relaxed}",
+                 "{scope}: {cols} {who} with total max {cap} < {n} {what}, short by {short}; "
+                 "closest feasible relaxation: max raised to {relaxed}"),
+    "min_load": ("{scope}：{cols} 个{who}下限合计 {cap}，多于 {n} 个{what}，差 {short}；最接近的可行放宽：下限降低到 {relaxed}",
+                 "{scope}: {cols} {who} with total min {cap} > {n} {what}, short by {short}; "
+                 "closest feasible relaxation: min lowered to {relaxed}"),
+    "locks_over_max": ("{name}：锁定的 {n} 个{what}超过上限 {max}；保留锁定，上限提高到 {n}",
+                       "{name}: {n} locked {what} > max {max}; locks are kept, max raised to {n}"),
+    "reachability": ("{n} 位界别群众无法在可分配委员的上限内安排；{empty} 个委员下限名额空缺",
+                     "{n} constituents cannot be placed within the max loads of the members they may go to; "
+                     "{empty} member min places stay empty"),
+    "pins_conflict": ("活动组 {group}：委员指定了不同的站点（{stations}）；未锁定站点",
+                      "group {group}: members pin different stations ({stations}); no station lock applied"),
+    "constituents_unlocated": ("{n} 位界别群众既无坐标也无所属村社区：{ids}",
+                               "{n} constituents have neither a point nor a village: {ids}"),
+    "fallback_used": ("跨界别兜底：{outcome}，{n} 位界别群众由其他界别的委员联系（总计 {cost}）；已作为结果",
+                      "cross-sector fallback: {outcome} with {n} constituents placed with members of other sectors "
+                      "(total {cost}); used as the answer"),
+    "fallback_tried": ("跨界别兜底：{outcome}，{n} 位界别群众由其他界别的委员联系（总计 {cost}）；仅供参考",
+                       "cross-sector fallback: {outcome} with {n} constituents placed with members of other sectors "
+                       "(total {cost}); for reference only"),
+    "nothing_to_do_add": ("{tier}：没有可分配的对象：请添加 {files}", "{tier}: nothing to assign: add {files}"),
+    "nothing_to_do_empty": ("{tier}：没有可分配的对象（该层为空或没有选中的行）",
+                            "{tier}: nothing to assign (the layer is empty or no rows are selected)"),
+    "gap_villages": ("{n} 个空白村社区", "{n} gap villages"),
+    # CLI lines
+    "cli_valid": ("校验通过：{counts}", "valid: {counts}"), "cli_warning": ("警告：{text}", "warning: {text}"),
+    "cli_note": ("说明：{text}", "note: {text}"), "cli_wrote": ("已写出 {files}", "wrote {files}"),
+    "cli_problem": ("{layer} 第 {row} 行{id}{field}：{message}", "{layer} row {row}{id}{field}: {message}"),
+    "cli_gaps_result": ("{outcome}：{message}", "{outcome}: {message}"),
+    "cli_gaps_weight_villages": ("（按村社区计，每村计 1）", " (weights: villages, one per village)"),
+    "cli_uncovered": ("  未覆盖 {id} {name}：{message}", "  uncovered {id} {name}: {message}"),
+    "cli_tier": ("{tier}：{outcome}（间隙 {gap}，{time_s:.2f} 秒{moved}）", "{tier}: {outcome} (gap {gap}, {time_s:.2f} s{moved})"),
+    "cli_moved": ("，调整 {n}", ", moved {n}"),
+    "cli_outcome": ("求解结果：{outcome}（{text}）{diagnosis}", "outcome: {outcome} ({text}){diagnosis}"),
+    # jobs (api/jobs.py messages)
+    "job_waiting": ("等待空闲的计算进程", "waiting for a worker"), "job_running": ("运行中", "running"),
+    "job_dismissed": ("已按要求取消", "dismissed on request"),
+    "job_stopped": ("服务在任务开始前停止", "the service stopped before the job started"),
+    "job_finished": ("已完成：{outcome}", "finished: {outcome}"),
+    "job_finished_text": ("已完成：{outcome}（{text}）{diagnosis}", "finished: {outcome} ({text}){diagnosis}"),
 }
 
 #: Older Chinese spellings accepted on import (reading only; never written).
@@ -282,6 +417,71 @@ EXTRA_ALIASES: dict[str, tuple[str, ...]] = {
     "committee_id": ("专委会",), "convener_id": ("召集人",), "station_id": ("站点", "工作站编号"),
     "class": ("等级",), "role": ("角色",),
 }
+
+
+class _Keep(dict):
+    def __missing__(self, key: str) -> str:  # a template field without a value stays visible, never KeyError
+        return "{" + key + "}"
+
+
+def message(code: str, lang: str = "zh", **params: Any) -> str:
+    """The text of message ``code`` in ``lang`` with ``params`` filled in (``gap_no_candidate`` ->
+    ``范围（10.0 公里）内没有候选点：...``). Unknown codes come back as the code itself."""
+    i = _check_lang(lang)
+    tpl = MESSAGES.get(code)
+    if tpl is None:
+        return code
+    if params.get("cost_unit") in ("m", "s"):  # costs travel as numbers; shown in km / minutes of ``lang``
+        params = {k: cost_text(v, params["cost_unit"], lang) if k in COST_PARAMS else v for k, v in params.items()}
+    for k, enum in PARAM_ENUMS.items():  # English words in params (tier names, outcomes) shown in ``lang``
+        if isinstance(params.get(k), str):
+            params[k] = value_label(enum, params[k], lang)
+    try:
+        return tpl[i].format_map(_Keep(params))
+    except (ValueError, TypeError):  # a param of the wrong type for its format spec
+        return tpl[i].replace("{", "").replace("}", "")
+
+
+#: Message params whose value is a vocabulary word: param -> enum.
+PARAM_ENUMS = {"what": "entity", "who": "entity", "tier": "tier", "outcome": "outcome"}
+
+#: Message params that are costs (metres or seconds, per the message's ``cost_unit``).
+COST_PARAMS = ("threshold", "nearest", "distance", "cost")
+
+
+def cost_text(value: Any, cost_unit: str, lang: str = "zh") -> str:
+    """A cost in words: metres as ``12.3 公里`` / ``12.3 km``, seconds as ``15 分钟`` / ``15 min``."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if not math.isfinite(x):
+        return "不可达" if _check_lang(lang) == 0 else "unreachable"
+    u = UNITS["km" if cost_unit == "m" else "min"]
+    return f"{x * u.scale:.1f} {(u.zh, u.en)[_check_lang(lang)]}" if cost_unit == "m" else \
+        f"{x * u.scale:.0f} {(u.zh, u.en)[_check_lang(lang)]}"
+
+
+def map_words(lang: str = "zh") -> dict[str, str]:
+    """Every word the maps show, by short key, in ``lang``: popup fields from :data:`FIELDS`,
+    layer names and legend titles from :data:`WORDS` (``map_`` keys without the prefix)."""
+    _check_lang(lang)
+    out = {k[4:]: word(k, lang) for k in WORDS if k.startswith("map_")}
+    out.update({"name": label("name", lang), "kind": label("kind", lang), "sectors": label("sectors", lang),
+                "capacity": label("capacity", lang), "township": label("township_name", lang),
+                "population": label("population", lang), "nearest": label("nearest_station", lang),
+                "distance": label("distance_m", lang), "time": label("nearest_s", lang), "rank": label("gap_rank", lang),
+                "seat": label("is_seat", lang), "threshold": label("threshold", lang),
+                "covered": label("covered_population", lang), "summary": label("covered_population", lang),
+                "pop": label("covered_population", lang), "share": label("share", lang),
+                "total_pop": label("total_population", lang), "n_villages": label("n_villages", lang),
+                "yes": value_label("bool", "True", lang), "status": label("coverage_change", lang),
+                "covered_now": value_label("coverage_change", "b", lang),
+                "newly": value_label("coverage_change", "a", lang), "still": value_label("coverage_change", "u", lang),
+                "gain": label("newly_covered_population", lang), "n": label("proposed_count", lang),
+                "solver": label("status", lang), "unit": word("map_sites_unit", lang),
+                "persons": UNITS["persons"].zh if lang == "zh" else UNITS["persons"].en})
+    return out
 
 
 def _check_lang(lang: str) -> int:
@@ -346,8 +546,11 @@ def word(key: str, lang: str = "zh") -> str:
 
 
 def diagnostic_text(d: Mapping[str, Any], lang: str = "zh") -> str:
-    """One solver diagnostic in ``lang``: the English message, or its code's Chinese name with the
-    scope and the shortfall (``容量不足（经济）：缺 3``)."""
+    """One solver diagnostic in ``lang``: its ``code`` template filled from its ``params`` where it
+    has one (:data:`MESSAGES`); else the English message, or in zh its quota's Chinese name with
+    the scope and the shortfall (``容量不足（经济）：缺 3``)."""
+    if d.get("code") in MESSAGES:
+        return message(str(d["code"]), lang, **dict(d.get("params") or {}))
     if _check_lang(lang) == 1:
         return str(d.get("message", ""))
     if d.get("message_zh"):  # a diagnostic that words itself in Chinese (tier 1/2 distances, coverage)
@@ -370,6 +573,60 @@ def diagnostics_text(ds: Any, lang: str = "zh") -> Any:
         return ds
     return ("；" if lang == "zh" else " | ").join(diagnostic_text(d, lang) if isinstance(d, Mapping) else str(d)
                                                 for d in ds)
+
+
+#: The job runner's fixed messages (stored in English, machine-readable) -> their message code.
+JOB_MESSAGES = {"waiting for a worker": "job_waiting", "waiting for a Dask worker": "job_waiting", "running": "job_running",
+                "dismissed on request": "job_dismissed", "the service stopped before the job started": "job_stopped"}
+
+
+def job_status_text(status: Any, lang: str = "zh") -> Any:
+    """A job status in words (``successful`` -> 已完成)."""
+    return value_label("job_status", status, lang)
+
+
+def job_message_text(msg: Any, status: Any = None, outcome: Mapping[str, Any] | None = None,
+                     lang: str = "zh") -> Any:
+    """A job's stored message in ``lang``: the runner's fixed lines by code; a finished run as its
+    outcome in words with the first diagnosis (``已完成：不可行（无可行解）：...``); other text (a
+    failure's detail) as it is."""
+    _check_lang(lang)
+    if isinstance(msg, str) and msg in JOB_MESSAGES:
+        return message(JOB_MESSAGES[msg], lang)
+    if status == "successful" and isinstance(outcome, Mapping) and outcome.get("outcome"):
+        code = outcome.get("diagnosis_code")
+        if code in MESSAGES:
+            diag = message(str(code), lang, **dict(outcome.get("diagnosis_params") or {}))
+        else:
+            diag = outcome.get("diagnosis") if lang == "en" else None
+        sep = "：" if lang == "zh" else ": "
+        text = outcome.get("text") if lang == "zh" else value_label("outcome", outcome["outcome"], "en")
+        return message("job_finished_text", lang, outcome=value_label("outcome", outcome["outcome"], lang),
+                       text=text or "", diagnosis=(sep + str(diag)) if diag else "")
+    if status == "successful" and isinstance(msg, str) and msg.startswith("finished"):
+        st = msg.split(":", 1)[1].strip().split(" ")[0] if ":" in msg else ""
+        return message("job_finished", lang, outcome=value_label("outcome", st, lang)) if st else \
+            value_label("job_status", "successful", lang)
+    return msg
+
+
+def result_labels(result: Mapping[str, Any], lang: str = "zh") -> dict[str, Any]:
+    """Words for a stored run (``OptimisationResult.to_dict()``) in ``lang``, beside its machine keys:
+    the outcome, each tier's name and outcome with its diagnostics, and the run's own diagnostics."""
+    _check_lang(lang)
+    oc = result.get("outcome") if isinstance(result.get("outcome"), Mapping) else {}
+    tiers = result.get("tiers") if isinstance(result.get("tiers"), Mapping) else {}
+    out: dict[str, Any] = {
+        "status": value_label("outcome", result.get("status"), lang),
+        "outcome": job_message_text(None, "successful", oc, lang) if oc else None,
+        "tiers": {k: {"name": value_label("tier", k, lang), "status": value_label("outcome", t.get("status"), lang),
+                      "diagnostics": [diagnostic_text(d, lang) for d in t.get("diagnostics") or []
+                                      if isinstance(d, Mapping)]}
+                  for k, t in tiers.items() if isinstance(t, Mapping)},
+        "diagnostics": [diagnostic_text(d, lang) for d in result.get("diagnostics") or [] if isinstance(d, Mapping)],
+        "fields": {k: label(k, lang) for k in ("status", "objective", "bound", "gap", "time_s", "diagnostics")},
+    }
+    return out
 
 
 def param_items(params: Mapping[str, Any], lang: str = "zh") -> dict[str, Any]:
@@ -435,5 +692,5 @@ def zh_aliases(field: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out + list(EXTRA_ALIASES.get(field, ()))))
 
 
-__all__ = ["ENUMS", "EXTRA_ALIASES", "FIELDS", "LANGS", "PARAMS", "TABLES", "UNITS", "WORDS", "Field", "Unit", "decimals",
-           "diagnostic_text", "diagnostics_text", "display_value", "param_items", "header", "label", "table_title", "unit_label", "value_label", "word", "zh_aliases"]
+__all__ = ["ENUMS", "EXTRA_ALIASES", "FIELDS", "JOB_MESSAGES", "LANGS", "MESSAGES", "PARAMS", "TABLES", "UNITS", "WORDS", "Field", "Unit", "decimals",
+           "diagnostic_text", "diagnostics_text", "display_value", "param_items", "header", "job_message_text", "job_status_text", "label", "result_labels", "cost_text", "map_words", "message", "table_title", "unit_label", "value_label", "word", "zh_aliases"]

@@ -15,7 +15,8 @@ import shapely
 from geo_service.coverage import last_mile
 from geo_service.coverage import service_areas as road_service_areas
 from geo_service.coverage import village_weights
-from geo_service.domain import STATION_KIND_LABELS, STATION_KINDS
+from geo_service.domain import STATION_KINDS
+from geo_service.glossary import LANGS, map_words, value_label, word
 from geo_service.network import RoadNetwork
 
 from .aggregate import LARGE_VILLAGES, add_overview
@@ -47,32 +48,9 @@ STATION_STYLE: dict[str, dict[str, Any]] = {
 BAND_COLOURS = ("#1a9850", "#a6d96a", "#fdae61", "#d73027", "#7f0000")
 AREA_COLOURS = ("#1a9850", "#66bd63", "#fdae61", "#f46d43")
 
-T = {
-    "zh": {"stations": "站点", "villages": "村/社区（按最近站点距离着色）",
-           "villages_road": "村/社区（按到最近站点的道路时间着色）", "townships": "乡镇街道边界",
-           "county": "县（区）边界", "gaps": "覆盖缺口（按人口排序）", "area": "服务范围",
-           "name": "名称", "kind": "类型", "sectors": "界别", "capacity": "可承载活动组",
-           "township": "乡镇", "population": "人口", "nearest": "最近站点", "distance": "直线距离",
-           "time": "道路时间", "rank": "缺口排名", "within": "以内", "beyond": "以上",
-           "summary": "覆盖人口", "threshold": "范围", "covered": "覆盖人口", "share": "占比",
-           "total_pop": "总人口", "legend_st": "站点类型", "legend_v": "村/社区到最近站点",
-           "gap_list": "缺口村（人口最多的前 {n} 个）", "no_station": "无站点", "straight": "直线",
-           "road": "道路", "persons": "人", "seat": "镇政府驻地", "yes": "是",
-           "no_gaps": "没有超过 {t} 的缺口村"},
-    "en": {"stations": "Stations", "villages": "Villages (coloured by distance to nearest station)",
-           "villages_road": "Villages (coloured by road time to nearest station)",
-           "townships": "Township boundaries", "county": "County boundary",
-           "gaps": "Coverage gaps (ranked by population)", "area": "Service area", "name": "Name",
-           "kind": "Kind", "sectors": "Sectors", "capacity": "Group capacity", "township": "Township",
-           "population": "Population", "nearest": "Nearest station", "distance": "Straight-line distance",
-           "time": "Road time", "rank": "Gap rank", "within": "within", "beyond": "beyond",
-           "summary": "Population covered", "threshold": "Within", "covered": "Covered", "share": "Share",
-           "total_pop": "Total population", "legend_st": "Station kinds",
-           "legend_v": "Village to nearest station", "gap_list": "Gap villages (top {n} by population)",
-           "no_station": "no station", "straight": "straight line", "road": "road",
-           "persons": "persons", "seat": "Township seat", "yes": "yes",
-           "no_gaps": "No village lies beyond {t}"},
-}
+# Every word the map shows comes from the one glossary (popup fields carry their FIELDS name).
+T = {lang: {**map_words(lang), "legend_st": word("map_legend_stations", lang),
+            "legend_v": word("map_legend_villages", lang)} for lang in LANGS}
 
 
 def county_bounds(ds) -> tuple[float, float, float, float]:
@@ -129,7 +107,7 @@ def station_layer(ds, *, lang: str, datum: str, name: str | None = None) -> Data
     st = ds.stations
     tnames = ds.townships.set_index("id")["name"].to_dict()
     kinds = st["kind"].tolist()
-    kind_label = [STATION_KIND_LABELS.get(k, {}).get(lang, k) for k in kinds]
+    kind_label = [value_label("station_kind", k, lang) for k in kinds]
     values = [[kl, s, cap, tnames.get(tw)] for kl, s, cap, tw in
               zip(kind_label, st["sectors"], st["capacity"], st["township_id"])]
     fc = feature_collection(st.geometry.to_numpy(), st["name"].tolist(), classes=kinds, values=values,
@@ -152,7 +130,7 @@ def boundary_layers(ds, *, lang: str, datum: str, tolerance_m: float = 30.0) -> 
         fc = feature_collection(geoms, tw["name"].tolist(), values=vals, datum=datum)
         out.append(DataLayer(fc, {"styles": {"_": {"color": "#555", "weight": 1.5, "dashArray": "4 3",
                                                    "fillOpacity": 0.02, "fillColor": "#888"}},
-                                  "fields": [t["population"], "村/社区数" if lang == "zh" else "Villages"],
+                                  "fields": [t["population"], t["n_villages"]],
                                   "sticky": True},
                              name=t["townships"]))
     co = ds.counties
@@ -254,7 +232,7 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
     tnames = ds.townships.set_index("id")["name"].to_dict()
     near_name = [snames.get(s, t["no_station"]) if isinstance(s, str) else t["no_station"]
                  for s in lm[sid_col]]
-    near_kind = [STATION_KIND_LABELS.get(skinds.get(s), {}).get(lang, "") if isinstance(s, str) else ""
+    near_kind = [value_label("station_kind", skinds.get(s), lang) or "" if isinstance(s, str) else ""
                  for s in lm[sid_col]]
     pop = pd.to_numeric(v["population"]).fillna(0).astype(np.int64).to_numpy()
     is_seat = v["is_seat"].fillna(False).astype(bool).to_numpy() if "is_seat" in v else np.zeros(len(v), bool)
@@ -309,7 +287,7 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
     NameSearch([stations, villages], lang=lang).add_to(m)
 
     # legend: station symbols + the stated colour scale
-    rows = [(STATION_STYLE[k]["symbol"], STATION_STYLE[k]["color"], STATION_KIND_LABELS[k][lang])
+    rows = [(STATION_STYLE[k]["symbol"], STATION_STYLE[k]["color"], value_label("station_kind", k, lang))
             for k in STATION_KINDS]
     scale = []
     lo = 0.0
@@ -319,15 +297,15 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
         lo = thr
     scale.append(("circle", BAND_COLOURS[min(len(thresholds), len(BAND_COLOURS) - 1)], f"> {fmt(thresholds[-1])}"))
     scale.append(("circle", "#999999", t["no_station"]))
-    scale.append(("◯", "#b10026", f"{t['gaps'].split('（')[0].split(' (')[0]} > {fmt(gap_t)}"))
+    scale.append(("◯", "#b10026", f"{t['gaps_short']} > {fmt(gap_t)}"))
     scale.append(("①", "#b10026", f"{t['rank']} 1–{top_gaps}"))
     mode_note = f"（{t['straight']}）" if lang == "zh" else f" ({t['straight']})"
     if mode == "road":
         mode_note = f"（{t['road']}）" if lang == "zh" else f" ({t['road']})"
-    size_note = ("圆点大小表示人口" if lang == "zh" else "dot size: population")
+    size_note = t["dot_size"]
     add_box(m, legend_html(t["legend_st"], rows) + legend_html(t["legend_v"] + mode_note, scale)
             + f'<div class="gs-note">{esc(size_note)}</div>' + agg_legend, position="bottomright",
-            css_class="gs-legend-box", summary="图例" if lang == "zh" else "Legend")
+            css_class="gs-legend-box", summary=t["legend"])
 
     # summary: population covered per threshold + top gaps
     wts = vw.weights
@@ -338,7 +316,7 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
         cov = int(round(wts[measure <= thr].sum()))
         share = f"{100.0 * cov / total:.1f}%" if total else "–"
         body.append(f"<tr><td>{esc(fmt(thr))}</td><td>{cov:,}</td><td>{esc(share)}</td></tr>")
-    total_label = t["total_pop"] if vw.basis == "population" else ("村数" if lang == "zh" else "Villages")
+    total_label = t["total_pop"] if vw.basis == "population" else t["n_villages"]
     body.append(f'<tr><td>{esc(total_label)}</td><td>{total:,}</td><td></td></tr></table>')
     if vw.note:  # said once: shares count villages (or fill unknown populations)
         body.append(f'<div class="gs-note">{esc(vw.note)}</div>')

@@ -19,8 +19,8 @@ from scipy.spatial import cKDTree
 from shapely.geometry import Point
 
 from geo_service.coverage import village_weights
-from geo_service.domain import STATION_KIND_LABELS, STATION_KINDS
-from geo_service.glossary import value_label
+from geo_service.domain import STATION_KINDS
+from geo_service.glossary import LANGS, map_words, value_label, word
 
 from .coverage import (
     BAND_COLOURS,
@@ -46,19 +46,10 @@ from .render import (
     tile_datum,
 )
 
-T = {
-    "zh": {"stations": "现有站点", "proposed": "建议新增联系点", "before": "现有覆盖范围", "after": "新增后覆盖范围",
-           "villages": "村/社区（新增前后）", "covered_now": "已覆盖", "newly": "新增覆盖", "still": "仍未覆盖",
-           "title": "补点方案", "before_h": "新增前", "after_h": "新增后", "pop": "覆盖人口", "share": "占比",
-           "township": "乡镇", "population": "人口", "status": "状态", "site": "建议点",
-           "gain": "新增覆盖人口", "n": "建议新增", "unit": "个", "solver": "求解状态"},
-    "en": {"stations": "Existing stations", "proposed": "Proposed contact points", "before": "Coverage now", "after": "Coverage with proposals",
-           "villages": "Villages (before/after)", "covered_now": "covered now", "newly": "newly covered",
-           "still": "still uncovered", "title": "Gap closing", "before_h": "Before", "after_h": "After",
-           "pop": "Covered population", "share": "Share", "township": "Township", "population": "Population",
-           "status": "Status", "site": "Proposed site", "gain": "Population newly covered",
-           "n": "Proposed", "unit": "sites", "solver": "Solver status"},
-}
+# Every word the map shows comes from the one glossary; the gaps map names its station layer
+# "existing", its village layer "before/after" and its panel after the proposal.
+T = {lang: {**map_words(lang), "stations": word("map_existing_stations", lang),
+            "villages": word("map_villages_change", lang), "title": word("map_gap_title", lang)} for lang in LANGS}
 
 
 def _get(obj: Any, *names: str) -> Any:
@@ -183,24 +174,25 @@ def gaps_map(ds, gap_result: Any, *, threshold_m: float | None = None, lang: str
     def share(x: int) -> str:
         return f"{100.0 * x / total:.1f}%" if total else "–"
 
+    sep = "：" if lang == "zh" else ": "
     pb, pa = int(round(wts[cov_b].sum())), int(round(wts[cov_a].sum()))
     box = (f'<table><tr><th></th><th>{esc(t["pop"])}</th><th>{esc(t["share"])}</th></tr>'
            f'<tr><td>{esc(t["before_h"])}</td><td>{pb:,}</td><td>{share(pb)}</td></tr>'
            f'<tr><td>{esc(t["after_h"])}</td><td>{pa:,}</td><td>{share(pa)}</td></tr></table>'
-           f'<div class="gs-note">{esc(t["n"])}: {len(sites)} {esc(t["unit"])}</div>')
+           f'<div class="gs-note">{esc(t["n"])}{sep}{len(sites)} {esc(t["unit"])}</div>')
     if vw.note:  # said once: the figures count villages (or fill unknown populations)
         box += f'<div class="gs-note">{esc(vw.note)}</div>'
     status = _get(gap_result, "status")
     if isinstance(status, str):
-        box += f'<div class="gs-note">{esc(t["solver"])}: {esc(value_label("outcome", status, lang))}</div>'
+        box += f'<div class="gs-note">{esc(t["solver"])}{sep}{esc(value_label("outcome", status, lang))}</div>'
     add_box(m, box, position="bottomleft", css_class="gs-summary",
             summary=f"{ds.name} · {t['title']} ({km(thr, lang)})")
-    kinds = [(STATION_STYLE[k]["symbol"], STATION_STYLE[k]["color"], STATION_KIND_LABELS[k][lang])
+    kinds = [(STATION_STYLE[k]["symbol"], STATION_STYLE[k]["color"], value_label("station_kind", k, lang))
              for k in STATION_KINDS]
     add_box(m, legend_html(t["stations"], kinds)
             + legend_html(t["villages"], [("circle", colour[k], label[k]) for k in "bau"])
             + legend_html(t["proposed"], [("✚", "#e6550d", t["site"])]), position="bottomright",
-            css_class="gs-legend-box", summary="图例" if lang == "zh" else "Legend")
+            css_class="gs-legend-box", summary=t["legend"])
     return finish(m, prefix=static_prefix)
 
 

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from geo_service.coverage import village_weights
-from geo_service.domain import STATION_KIND_LABELS, STATION_KINDS
+from geo_service.domain import STATION_KINDS
+from geo_service.glossary import value_label
 
 from .coverage import BAND_COLOURS, T, _band, last_mile_table, straight_service_areas
 from .render import check_lang, km, page_title
@@ -68,7 +69,7 @@ def station_handles(ds, *, lang: str, ms_scale: float = 1.0) -> tuple[list, list
         st = STATION_MARKERS[k]
         handles.append(Line2D([], [], linestyle="none", marker=st["marker"], markersize=st["size"] * ms_scale * 0.8,
                               markerfacecolor=st["color"], markeredgecolor="white", markeredgewidth=0.6))
-        labels.append(f"{STATION_KIND_LABELS.get(k, {}).get(lang, k)} ({n})")
+        labels.append(f"{value_label('station_kind', k, lang)} ({n})")
         out[k] = n
     return handles, labels, out
 
@@ -115,7 +116,7 @@ def coverage_figure(ds, *, coverage: pd.DataFrame | None = None, lang: str = "zh
     size = size or page_size()
     title = page_title(getattr(ds, "name", None), "coverage", lang)
     gap_t = float(gap_threshold) if gap_threshold is not None else thresholds[min(1, len(thresholds) - 1)]
-    sub = (f"村/社区到最近站点的直线距离；缺口：超过 {km(gap_t, lang)}" if lang == "zh"
+    sub = (f"村社区到最近站点的直线距离；缺口：超过 {km(gap_t, lang)}" if lang == "zh"
            else f"Straight-line distance from each village to the nearest station; gaps: beyond {km(gap_t, lang)}")
     lay = layout(size, title, sub)
     ax, fs = lay.ax, lay.fs

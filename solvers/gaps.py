@@ -25,6 +25,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from geo_service.coverage import dataset_notes, village_weights
+from geo_service.glossary import message
 from geo_service.jsonsafe import to_jsonable
 from geo_service.network import RoadNetwork
 
@@ -52,7 +53,9 @@ class GapClosingResult:
             ``share_after``, ``villages_uncovered_before``, ``villages_uncovered_after``.
         uncovered: villages (with population) still beyond ``threshold`` afterwards: ``id``,
             ``name``, ``township_id``, ``population``, ``nearest_site_id``, ``nearest_cost``,
-            ``reason`` (``no_candidate`` / ``not_selected`` / ``capacity``) and ``message``.
+            ``reason`` (``no_candidate`` / ``not_selected`` / ``capacity``), ``message`` (English) and
+            ``code`` (its :data:`geo_service.glossary.MESSAGES` template; params: ``threshold`` from
+            ``params``, ``nearest`` = ``nearest_cost``).
         solution: the raw :class:`~solvers.location.LocationResult`.
         params: the parameters used (JSON-safe).
     """
@@ -84,6 +87,8 @@ class GapClosingResult:
             "weight_note": self.params.get("weight_note"),
             "status": sol["status"], "objective": sol["objective"], "bound": sol["bound"],
             "gap": sol["gap"], "message": sol["message"], "time_s": round(self.time_s, 3),
+            "message_code": getattr(self.solution, "message_code", None),
+            "message_params": getattr(self.solution, "message_params", None),
             **{name: [{k: clean(v) for k, v in row.items()} for row in df.to_dict("records")]
                for name, df in self.tables().items()},
         }
@@ -141,12 +146,6 @@ def gap_cost_matrix(ds, sites: gpd.GeoDataFrame, mode: str = "straight", network
             network = RoadNetwork.from_dataset(ds)
         return np.asarray(network.travel_time_matrix(ds.villages.geometry, sites.geometry), float)
     raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-
-
-def _fmt_cost(v: float, mode: str) -> str:
-    if not np.isfinite(v):
-        return "unreachable"
-    return f"{v / 1000:.1f} km" if mode == "straight" else f"{v / 60:.0f} min"
 
 
 def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str = "straight",
@@ -277,30 +276,37 @@ def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str =
                          "villages_uncovered_after": int((~ca & has_pop).sum())})
     coverage = pd.DataFrame(cov_rows)
     # uncovered villages with reasons
+    unit = "m" if mode == "straight" else "s"
     near_c, near_j = nearest(np.arange(len(sites)))
     unc = []
     for i in np.flatnonzero((after > threshold) & has_pop):
+        mparams = {"threshold": float(threshold), "nearest": float(near_c[i]), "cost_unit": unit}
         if near_c[i] > threshold:
             reason = "no_candidate"
-            msg = (f"no candidate within the threshold ({_fmt_cost(threshold, mode)}): the nearest "
-                   f"candidate is {_fmt_cost(near_c[i], mode)} away")
+            code = "gap_no_candidate"
         else:
             reason = "not_selected"
-            msg = (f"a candidate {_fmt_cost(near_c[i], mode)} away could cover it, but the "
-                   f"new points went where they cover more people")
+            code = "gap_not_selected"
             if capacity is not None and model != "lscp":
                 reason = "capacity" if any(d["demand"] == i and d["reason"] == "capacity"
                                            for d in sol.uncovered) else reason
+        msg = message(code, "en", **mparams)
         unc.append({"id": villages.at[i, "id"], "name": villages.at[i, "name"],
                     "township_id": villages.at[i, "township_id"], "population": int(pop[i]),
                     "nearest_site_id": sites.at[int(near_j[i]), "id"],
-                    "nearest_cost": float(near_c[i]), "reason": reason, "message": msg})
+                    "nearest_cost": float(near_c[i]), "reason": reason, "message": msg,
+                    "code": code})
     uncovered = pd.DataFrame(unc, columns=["id", "name", "township_id", "population",
-                                           "nearest_site_id", "nearest_cost", "reason", "message"])
+                                           "nearest_site_id", "nearest_cost", "reason", "message", "code"])
+    sol.message_code = "gap_proposed"  # the solver's English line stays in ``message``
+    sol.message_params = {"n_new": len(new), "n_fixed": nf, "n_candidates": len(cand), "threshold": float(threshold),
+                          "n_uncovered": len(uncovered), "cost_unit": unit}
     if sol.status == "infeasible" and model == "lscp":
-        sol.message = (f"not every village can be reached: {len(uncovered)} village(s) have no "
-                       f"candidate within {_fmt_cost(threshold, mode)}; "
-                       f"{len(new)} new point(s) cover all the others")
+        # code + params travel with the solution so zh outputs can show the zh text (glossary MESSAGES)
+        sol.message_code = "gap_unreachable"
+        sol.message_params = {"n_uncovered": len(uncovered), "threshold": float(threshold), "n_new": len(new),
+                              "cost_unit": unit}
+        sol.message = message(sol.message_code, "en", **sol.message_params)
     params = {"threshold": threshold, "unit": "m" if mode == "straight" else "s", "k": k,
               "mode": mode, "candidates": candidates if isinstance(candidates, str) else list(candidates),
               "forbidden": sorted(str(x) for x in forbidden) if forbidden else [], "model": model,

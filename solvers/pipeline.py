@@ -145,7 +145,8 @@ def _member_pins(members: pd.DataFrame, use: bool, diagnostics: list[dict[str, A
         if len(sts) == 1:
             out[g] = next(iter(sts))
         else:
-            diagnostics.append({"tier": "stations", "severity": "warning", "quota": "pins",
+            diagnostics.append({"tier": "stations", "severity": "warning", "quota": "pins", "code": "pins_conflict",
+                                "params": {"group": g, "stations": "、".join(sorted(sts))},
                                 "message": f"group {g}: members pin different stations ({', '.join(sorted(sts))}); "
                                            f"no station lock applied"})
     return villages, out
@@ -255,6 +256,8 @@ def _tier_constituents(run: _Run) -> TierResult:
     if (~located).any():
         bad = [c_ids[i] for i in np.flatnonzero(~located)]
         run.diagnostics.append({"tier": "constituents", "severity": "warning", "quota": "location",
+                                "code": "constituents_unlocated",
+                                "params": {"n": len(bad), "ids": "、".join(bad[:10]) + ("…" if len(bad) > 10 else "")},
                                 "message": f"{len(bad)} constituents have neither a point nor a village: "
                                            f"{', '.join(bad[:10])}{'...' if len(bad) > 10 else ''}"})
     csec = c["sector"].astype(str).to_numpy()[located]
@@ -313,6 +316,9 @@ def _tier_constituents(run: _Run) -> TierResult:
                                       "cost": _json(fb.cost), "used": p.on_infeasible == "cross_sector"},
                          }
         res.diagnostics.append({"quota": "fallback", "severity": "info",
+                                "code": "fallback_used" if p.on_infeasible == "cross_sector" else "fallback_tried",
+                                "params": {"outcome": fb.status, "n": n_cross, "cost": float(fb.cost),
+                                           "cost_unit": "m" if p.mode == "straight" else "s"},
                                 "message": f"cross-sector fallback: {fb.status} with {n_cross} constituents "
                                            f"placed with members of other sectors (total {fb.cost:,.0f} "
                                            f"{'m' if p.mode == 'straight' else 's'})"
@@ -634,7 +640,9 @@ def _mark_nothing_to_do(ds: Any, p: OptimisationParams, tiers: dict[str, TierRes
         missing = [f for layer, f in TIER_NEEDS.get(tier, ()) if len(ds.layers[layer]) == 0]
         msg = (f"没有可分配的对象：请添加 {'、'.join(missing)}" if missing
                else "没有可分配的对象（该层为空或没有选中的行）")
-        d = {"tier": tier, "severity": "info", "quota": NOTHING_TO_DO, "message": f"{tier}: {msg}"}
+        d = {"tier": tier, "severity": "info", "quota": NOTHING_TO_DO, "message": f"{tier}: {msg}",
+             "code": "nothing_to_do_add" if missing else "nothing_to_do_empty",
+             "params": {"tier": tier, "files": "、".join(missing)}}
         if tier in tiers:
             tiers[tier].status = NOTHING_TO_DO
             tiers[tier].diagnostics.append(d)
@@ -668,7 +676,8 @@ def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None
                m_ll=_lonlat(ds.members.geometry), diagnostics=[], gap_ids=[])
     if "villages" in p.tiers or "townships" in p.tiers:  # gap villages: needed by tiers 2 and 3
         run.gap_ids, source = _gap_villages(ds, p, costs.network)
-        run.diagnostics.append({"tier": "gaps", "severity": "info", "source": source,
+        run.diagnostics.append({"tier": "gaps", "severity": "info", "source": source, "code": "gap_villages",
+                                "params": {"n": len(run.gap_ids), "source": source},
                                 "message": f"{len(run.gap_ids)} gap villages ({source})"})
     _check_cancel(cancel)
     tiers: dict[str, TierResult] = {}

@@ -165,11 +165,11 @@ OUTCOME_ZH = {A.OPTIMAL: "最优解", A.FEASIBLE: "可行解（未证明最优�
               NOTHING_TO_DO: "无需求解：没有可分配的对象"}
 #: what each tier needs, and the file that brings it (said when the layer is empty)
 TIER_NEEDS = {
-    "constituents": (("constituents", "constituents.csv（编号、界别、村或经度/纬度）"),
-                     ("members", "members.csv（编号、姓名、界别、经度、纬度）")),
-    "stations": (("groups", "groups.csv（编号、名称、界别）"), ("stations", "stations.csv（名称、类型、经度、纬度）")),
-    "villages": (("groups", "groups.csv（编号、名称、界别）"),),
-    "townships": (("committees", "committees.csv（编号、名称）"),),
+    "constituents": (("constituents", "界别群众.csv（编号、界别、村或经度/纬度）"),
+                     ("members", "委员.csv（编号、姓名、界别、经度、纬度）")),
+    "stations": (("groups", "界别活动组.csv（编号、名称、界别）"), ("stations", "站点.csv（名称、类型、经度、纬度）")),
+    "villages": (("groups", "界别活动组.csv（编号、名称、界别）"),),
+    "townships": (("committees", "专委会.csv（编号、名称）"),),
 }
 
 
@@ -186,7 +186,10 @@ def outcome_of(status: str, tiers: Any, diagnostics: list[dict[str, Any]] | None
     if status == A.FEASIBLE and gap is not None:
         text = f"可行解，与最优差距至多 {gap:.1%}"
     return {"outcome": status, "gap": gap, "text": text,
-            "diagnosis": None if first is None else first.get("message")}
+            "diagnosis": None if first is None else first.get("message"),
+            # code + params of the diagnosis: zh outputs show its glossary text (geo_service.glossary.MESSAGES)
+            "diagnosis_code": None if first is None else first.get("code"),
+            "diagnosis_params": None if first is None else first.get("params")}
 
 
 @dataclass

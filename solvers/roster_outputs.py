@@ -110,9 +110,9 @@ def roster_frames(result: RosterResult | Mapping, lang: str = "zh") -> dict[str,
                      "duty_months": len(ds),
                      "duties": sep.join(f"{r['date']} {plat.get(r['station_id'], {}).get('name', r['station_id'])}"
                                         for r in ds),
-                     "distance_m": float(sum((r.get("distance_m") or 0) for r in ds))})
+                     "duty_distance_m": float(sum((r.get("distance_m") or 0) for r in ds))})
     per_member = pd.DataFrame(rows, columns=["member_name", "member_id", "sector", "duty_months", "duties",
-                                             "distance_m"])
+                                             "duty_distance_m"])
     cons = pd.DataFrame([{"quarter": c["quarter"],
                           "platform": plat.get(c["station_id"], {}).get("name", c["station_id"]),
                           "township_id": c["township_id"], "committee_id": c.get("committee_id") or "",
@@ -174,8 +174,9 @@ def duties_frame(result: RosterResult | Mapping, lang: str = "en") -> pd.DataFra
     df = pd.DataFrame([{"month": r["month"], "date": r["date"], "station_id": r["station_id"],
                         "platform": plat.get(r["station_id"], {}).get("name"), "member_id": r["member_id"],
                         "member_name": mem.get(r["member_id"], {}).get("name"),
-                        "distance_m": r.get("distance_m")} for r in res.duties],
-                      columns=["month", "date", "station_id", "platform", "member_id", "member_name", "distance_m"])
+                        "duty_distance_m": r.get("distance_m")} for r in res.duties],
+                      columns=["month", "date", "station_id", "platform", "member_id", "member_name",
+                               "duty_distance_m"])
     return sheets.localise(df, lang)
 
 

@@ -57,3 +57,19 @@ def test_first_party_imports_sit_at_the_top_of_modules():
                                                               for a in node.names):
                         inside.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not inside, f"first-party imports inside functions: {inside}"
+
+
+def test_no_dict_literal_repeats_a_key():
+    """A repeated key in a dict literal silently drops the first value: in the glossary that gives a
+    field the wrong name (two branches once both added ``distance_m``)."""
+    import ast
+
+    repeated = []
+    for pkg in ("geo_service", "solvers", "maps", "api"):
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Dict):
+                    keys = [k.value for k in node.keys if isinstance(k, ast.Constant)]
+                    repeated += [f"{path.relative_to(ROOT)}:{node.lineno} {k!r}"
+                                 for k in sorted({k for k in keys if keys.count(k) > 1}, key=repr)]
+    assert not repeated, f"dict literals with a repeated key: {repeated}"

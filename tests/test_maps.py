@@ -97,7 +97,7 @@ def test_js_json_cannot_close_a_script():
 def test_labels_follow_lang(tiny):
     zh, en = html_of(maps.coverage_map(tiny)), html_of(maps.coverage_map(tiny, lang="en"))
     assert "综合型委员工作站" in zh and "覆盖人口" in zh
-    assert "Comprehensive work station" in en and "Population covered" in en
+    assert "Comprehensive work station" in en and "Covered population" in en
     assert "综合型委员工作站" not in en and "覆盖人口" not in en
     with pytest.raises(ValueError, match="lang"):
         maps.coverage_map(tiny, lang="fr")
@@ -107,8 +107,8 @@ def test_layers_legend_search_and_fit(tiny):
     m = maps.coverage_map(tiny)
     names = list(data_layers(m))
     assert names[:3] == ["服务范围 20 公里", "服务范围 10 公里", "服务范围 5 公里"]
-    assert {"乡镇街道边界", "县（区）边界", "站点"} <= set(names)
-    assert any(n.startswith("村/社区") for n in names) and any(n.startswith("覆盖缺口") for n in names)
+    assert {"乡镇街道边界", "区县边界", "站点"} <= set(names)
+    assert any(n.startswith("村社区") for n in names) and any(n.startswith("覆盖缺口") for n in names)
     html = html_of(m)
     assert "L.control.layers" in html and "L.Control.Search" in html and "gs-legend-box" in html
     assert "gs.fitPadded(" in html and "[[46.8,130.3],[46.9,130.5]]" in html  # the county box, room for the boxes
@@ -125,7 +125,7 @@ def test_stations_by_kind_and_popup_facts(tiny):
 def test_villages_coloured_by_distance_band(tiny):
     """Each village's band agrees with a geodesic distance to its nearest station."""
     m = maps.coverage_map(tiny, thresholds_m=(2000, 5000, 8000))
-    vl = next(layer for n, layer in data_layers(m).items() if n.startswith("村/社区"))
+    vl = next(layer for n, layer in data_layers(m).items() if n.startswith("村社区"))
     v, s = tiny.villages, tiny.stations
     d = geodesic_m(v.geometry.x.to_numpy()[:, None], v.geometry.y.to_numpy()[:, None],
                    s.geometry.x.to_numpy()[None, :], s.geometry.y.to_numpy()[None, :]).min(axis=1)
@@ -215,7 +215,7 @@ def test_gaps_map_before_and_after(tiny):
     # a proposed point at village V4 (0.02, 0.08): V4 is 3.6 km from S1, so at 3 km it is a gap
     res = {"proposed": [{"lon": 130.32, "lat": 46.88, "name": "新点"}], "threshold_m": 3000}
     m = maps.gaps_map(tiny, res)
-    vl = data_layers(m)["村/社区（新增前后）"].data["features"]
+    vl = data_layers(m)["村社区（新增前后）"].data["features"]
     status = {f["properties"]["n"]: f["properties"]["c"] for f in vl}
     assert status["四村"] == "a"  # newly covered
     assert status["二村"] == "b"  # the station's own village
@@ -238,11 +238,11 @@ def test_demo_coverage_map_is_small(demo):
 def test_gaps_map_from_close_gaps(tiny):
     res = close_gaps(tiny, threshold_m=3000)
     m = maps.gaps_map(tiny, res)
-    vl = data_layers(m)["村/社区（新增前后）"].data["features"]
+    vl = data_layers(m)["村社区（新增前后）"].data["features"]
     assert len(data_layers(m)["建议新增联系点"].data["features"]) == len(res.proposed) > 0
     # set cover at 3 km: every village is covered afterwards (LSCP), some only thanks to new points
     assert {f["properties"]["c"] for f in vl} <= {"b", "a"} and "a" in {f["properties"]["c"] for f in vl}
-    assert "3 公里" in html_of(m) and "求解状态: 最优" in html_of(m) and res.status == "optimal"  # zh words (glossary)
+    assert "3 公里" in html_of(m) and "求解结果：最优" in html_of(m) and res.status == "optimal"  # zh words (glossary)
 
 
 def test_road_mode_colours_by_travel_time(tiny):

@@ -21,7 +21,7 @@ def test_map_command_writes_one_self_contained_page(tmp_path, tiny, monkeypatch)
     r = CliRunner().invoke(app, ["map", "tiny", "--out", str(out), "--lang", "en", "--data-dir", str(store_dir)])
     assert r.exit_code == 0, r.output
     html = out.read_text(encoding="utf-8")
-    assert "Population covered" in html
+    assert "Covered population" in html
     # no linked script or stylesheet at all: Leaflet and the search plugin are in the page
     assert re.findall(r'<script[^>]+src=|<link[^>]+rel="stylesheet"', html) == []
     assert "L.Control.Search" in html and "leaflet-control-layers" in html

@@ -60,7 +60,7 @@ def test_served_page_of_20k_villages_is_small_and_holds_no_village(province):
     html = m.get_root().render()
     assert len(html.encode()) < 3 * 2**20  # 3 MB; today's page drawing every village was 7.9 MB
     layers = data_layers(m)
-    assert not any(name.startswith("村/社区（") for name in layers)  # no per-village layer
+    assert not any(name.startswith("村社区（") for name in layers)  # no per-village layer
     hexes = next(l for name, l in layers.items() if name.startswith("村/社区汇总"))
     assert 100 <= hexes.n_features <= 2000
     assert sum(f["properties"]["v"][0] for f in hexes.data["features"]) == len(province.villages)
@@ -79,7 +79,7 @@ def test_standalone_page_of_20k_villages_holds_aggregates_and_says_so(province, 
 
 def test_small_datasets_keep_every_village(demo):
     layers = data_layers(maps.coverage_map(demo))
-    assert layers["村/社区（按最近站点距离着色）"].n_features == len(demo.villages)
+    assert layers["村社区（按最近站点距离着色）"].n_features == len(demo.villages)
     assert not any("汇总" in name for name in layers)
 
 

@@ -184,12 +184,12 @@ def test_cli_optimise(tiny, tmp_path):
     out = tmp_path / "out"
     r = runner.invoke(app, ["optimise", str(src), "--out", str(out), "--tiers", "constituents,stations"])
     assert r.exit_code == 0, r.output
-    assert "constituents: optimal" in r.output
+    assert "界别群众：最优" in r.output
     resp = (out / "responsibility.csv").read_text(encoding="utf-8-sig")
     assert resp.splitlines()[0].startswith("委员编号,委员,界别") and len(resp.splitlines()) == 7
     again = runner.invoke(app, ["optimise", str(src), "--out", str(tmp_path / "r.xlsx"), "--tiers", "constituents",
                                 "--previous", str(out / "result.json")])
-    assert again.exit_code == 0 and "moved 0" in again.output
+    assert again.exit_code == 0 and "调整 0" in again.output
     bad = runner.invoke(app, ["optimise", str(src), "--out", str(out), "--mode", "flying"])
     assert bad.exit_code == 2 and "mode" in bad.output
 

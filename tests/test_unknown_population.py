@@ -48,7 +48,7 @@ def test_a_run_with_nothing_to_decide_says_so(tiny):
                              groups=tiny.groups.iloc[:0], committees=tiny.committees.iloc[:0])
     r = run_optimisation(empty, {"time_limit_s": 5})
     assert r.status == "nothing_to_do" and r.outcome["outcome"] == "nothing_to_do"
-    assert "members.csv" in r.outcome["diagnosis"] or "constituents.csv" in r.outcome["diagnosis"]
+    assert "委员.csv" in r.outcome["diagnosis"] or "界别群众.csv" in r.outcome["diagnosis"]
     assert r.to_dict()["outcome"]["text"].startswith("无需求解")
     tables = r.tables(empty)
     assert all(len(df.columns) for df in tables.values())  # every sheet keeps its header row

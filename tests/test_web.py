@@ -63,7 +63,7 @@ def test_page_script_and_static_assets_are_served(client):
 def test_coverage_map_route(client):
     r = client.get("/v1/datasets/tiny/maps/coverage?lang=en&tiles=gaode")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
-    assert "Population covered" in r.text and "autonavi.com" in r.text
+    assert "Covered population" in r.text and "autonavi.com" in r.text
     assert XSS not in r.text and "\\u003cimg src=x onerror=alert(1)\\u003e" in r.text
     for url in re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', r.text):
         assert url.startswith("/static/") and client.get(url).status_code == 200, url

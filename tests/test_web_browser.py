@@ -138,7 +138,7 @@ def test_page_rerun_to_a_finished_result(chromium, server, tmp_path):
 
     # the page now lists the run and links its map
     page.goto(f"{server}/")
-    assert "successful" in page.locator("#runs-table").inner_text()
+    assert "已完成" in page.locator("#runs-table").inner_text()  # status in words (glossary)
     assert page.locator("#link-assignment").count() == 1
     page.close()
 

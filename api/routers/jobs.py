@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from starlette.responses import Response
 
+from geo_service.glossary import job_message_text, job_status_text, result_labels
 from geo_service.store import JobRecord, NotFound, Store
 from solvers.pipeline import diff_results
 
@@ -26,7 +27,10 @@ _ERR = {k: {"model": ProblemDetail} for k in (400, 401, 403, 404, 409, 422, 503)
 JobId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="job id")]
 
 
-def job_out(request: Request, job: JobRecord) -> dict[str, Any]:
+Lang = Annotated[Literal["zh", "en"], Query(description="language of status_text and message_text")]
+
+
+def job_out(request: Request, job: JobRecord, lang: str = "zh") -> dict[str, Any]:
     base = public_url(request, f"/v1/jobs/{job.id}")  # never from the Host header
     links = [{"href": base, "rel": "self", "type": "application/json"}]
     if job.status == "successful" and job.kind == "roster":  # issue 14: the roster's own files
@@ -41,6 +45,9 @@ def job_out(request: Request, job: JobRecord) -> dict[str, Any]:
     # the run's outcome in words (optimal / feasible / infeasible / nothing_to_do + first diagnosis)
     d["outcome"] = res.get("outcome") or (res.get("optimisation") or {}).get("outcome") if isinstance(res, dict) \
         else None
+    # status and message in words for people (glossary); ``status``/``message`` stay machine-readable
+    d["status_text"] = job_status_text(job.status, lang)
+    d["message_text"] = job_message_text(job.message, job.status, d["outcome"], lang)
     return {**d, "links": links}
 
 
@@ -97,16 +104,17 @@ def start_optimisation(request: Request, entry=Depends(dataset_entry),
 @router.get("/v1/jobs", response_model=JobList, summary="Recent jobs, newest first", responses=_ERR)
 def list_jobs(request: Request, store: Store = Depends(get_store), _: Principal = Depends(viewer),
               dataset: Annotated[str | None, Query(pattern=DATASET_ID_PATTERN, max_length=64)] = None,
-              limit: Annotated[int, Query(ge=1, le=1000)] = 100):
-    return FastJSONResponse({"jobs": [job_out(request, j) for j in store.list_jobs(dataset, limit=limit)]})
+              limit: Annotated[int, Query(ge=1, le=1000)] = 100, lang: Lang = "zh"):
+    return FastJSONResponse({"jobs": [job_out(request, j, lang) for j in store.list_jobs(dataset, limit=limit)]})
 
 
 @router.get("/v1/jobs/{job_id}", name="get_job", response_model=JobOut, summary="Job status and progress",
             responses=_ERR)
-def get_job(request: Request, job_id: JobId, store: Store = Depends(get_store), _: Principal = Depends(viewer)):
+def get_job(request: Request, job_id: JobId, store: Store = Depends(get_store), _: Principal = Depends(viewer),
+            lang: Lang = "zh"):
     job = _job(store, job_id)
     headers = {"Retry-After": "2"} if job.status in ("accepted", "running") else None
-    return FastJSONResponse(job_out(request, job), headers=headers)
+    return FastJSONResponse(job_out(request, job, lang), headers=headers)
 
 
 @router.delete("/v1/jobs/{job_id}", response_model=JobOut, summary="Cancel a job (planner): dismissed",
@@ -142,8 +150,11 @@ def job_results(job_id: JobId, store: Store = Depends(get_store), cache: Dataset
     (default table: responsibility). Tables are built on the job's dataset; when it changed since the
     run, ``X-Dataset-Changed: true`` says so."""
     job = _finished(store, job_id)
-    if format == "json" and table is None:
-        return FastJSONResponse({"job_id": job.id, "dataset_id": job.dataset_id, "result": job.result})
+    if format == "json" and table is None:  # machine keys stay English; ``labels`` gives the words in lang
+        body = {"job_id": job.id, "dataset_id": job.dataset_id, "result": job.result}
+        if job.kind == "optimisation" and isinstance(job.result, dict):
+            body["labels"] = result_labels(job.result, lang or "zh")
+        return FastJSONResponse(body)
     try:
         entry = cache.get(job.dataset_id)
     except (NotFound, ValueError):

@@ -7,8 +7,9 @@
   var zh = form.dataset.lang !== 'en';
   var dataset = form.dataset.dataset;
   var $ = function (id) { return document.getElementById(id); };
-  var STATUS = zh ? {accepted: '排队中', running: '运行中', successful: '已完成', failed: '失败', dismissed: '已取消'}
-                  : {accepted: 'queued', running: 'running', successful: 'finished', failed: 'failed', dismissed: 'cancelled'};
+  // status words come from the server's glossary: the form's data attributes, then each job's status_text
+  var STATUS = {accepted: form.dataset.statusAccepted, successful: form.dataset.statusSuccessful};
+  var lang = zh ? 'zh' : 'en';
 
   // Authentication rides on the session cookie (same-origin fetches send it); the browser adds
   // the Origin header the server checks on POST.
@@ -49,7 +50,7 @@
     box.appendChild(t);
   }
   function finished(job) {
-    setProgress(100, STATUS.successful);
+    setProgress(100, (job.status_text || STATUS.successful) + (job.message_text ? ' · ' + job.message_text : ''));
     $('progress-bar').classList.remove('progress-bar-striped');
     $('progress-bar').classList.add('bg-success');
     $('result-map').href = '/v1/datasets/' + encodeURIComponent(dataset) + '/maps/assignment?job=' +
@@ -81,10 +82,11 @@
       .then(function (res) {
         if (!res.ok) { showError(problemText(res.body, res.status)); return; }
         var job = res.body;
-        setProgress(job.progress, (STATUS[job.status] || job.status) + (job.message ? ' · ' + job.message : ''));
+        var words = job.status_text || job.status, said = job.message_text || job.message;
+        setProgress(job.progress, words + (said ? ' · ' + said : ''));
         if (job.status === 'successful') { finished(job); }
         else if (job.status === 'failed' || job.status === 'dismissed') {
-          showError((STATUS[job.status] || job.status) + (job.error && job.error.detail ? ': ' + job.error.detail : (job.message ? ': ' + job.message : '')));
+          showError(words + (job.error && job.error.detail ? (zh ? '：' : ': ') + job.error.detail : (said ? (zh ? '：' : ': ') + said : '')));
         } else { setTimeout(function () { poll(url); }, 700); }
       })
       .catch(function (e) { showError(String(e)); });
@@ -112,7 +114,7 @@
       .then(parse)
       .then(function (res) {
         if (!res.ok) { showError(problemText(res.body, res.status)); return; }
-        poll('/v1/jobs/' + encodeURIComponent(res.body.id));
+        poll('/v1/jobs/' + encodeURIComponent(res.body.id) + '?lang=' + lang);
       })
       .catch(function (e) { showError(String(e)); });
   });
@@ -127,8 +129,10 @@
   if (!form) { return; }
   var zh = form.dataset.lang !== 'en';
   var $ = function (id) { return document.getElementById(id); };
-  var STATUS = zh ? {accepted: '排队中', running: '排班中', successful: '已完成', failed: '失败', dismissed: '已取消'}
-                  : {accepted: 'queued', running: 'planning', successful: 'finished', failed: 'failed', dismissed: 'cancelled'};
+  // status words come from the glossary through the form's data-status-* attributes
+  var STATUS = {accepted: form.dataset.statusAccepted, running: form.dataset.statusRunning,
+                successful: form.dataset.statusSuccessful, failed: form.dataset.statusFailed,
+                dismissed: form.dataset.statusDismissed};
   var H = {'Accept': 'application/json'};
   function parse(r) {
     return r.text().then(function (t) {

@@ -36,7 +36,7 @@ from ..app.province import generate_province
 from ..app.seed import ensure_demo
 from ..coverage import coverage_summary
 from ..dataset import DatasetValidationError
-from ..domain import STATION_KIND_LABELS
+from ..glossary import cost_text, diagnostic_text, label, message, value_label, word
 from ..io import write_dataset
 from ..io.sheets import write_csv as write_csv_table
 from ..jsonsafe import dumps_text
@@ -51,8 +51,11 @@ from .common import (
     _load_source,
     _parse_layer_opts,
     _read_input,
+    LangOpt,
     _report_problems,
+    _where,
     app,
+    check_lang_opt,
     fail,
     progress,
 )
@@ -173,9 +176,11 @@ def summary(
     file: Annotated[Optional[Path], typer.Option("--file", help="summarise a file instead of a stored dataset")] = None,
     datum: DatumOpt = "wgs84",
     data_dir: DataDirOpt = None,
+    lang: LangOpt = "zh",
     as_json: JsonOpt = False,
 ) -> None:
     """Counts per layer and station kind, members per sector, population."""
+    check_lang_opt(lang)
     if file is not None:
         try:
             ds = _read_input(file, {}, datum, file.stem, "error")
@@ -195,15 +200,15 @@ def summary(
     if as_json:
         typer.echo(json.dumps(s, ensure_ascii=False, indent=2))
         return
-    t = Table(title=f"dataset {s['name']}")
-    t.add_column("what")
-    t.add_column("count", justify="right")
+    t = Table(title=word("cli_dataset", lang).format(name=s["name"]))
+    t.add_column(word("cli_what", lang))
+    t.add_column(word("cli_count", lang), justify="right")
     for k, v in s["counts"].items():
-        t.add_row(k, str(v))
+        t.add_row(str(value_label("layer", k, lang)), str(v))
     for k, v in s["stations_by_kind"].items():
-        t.add_row(f"  stations: {STATION_KIND_LABELS[k]['zh']} ({k})", str(v))
-    t.add_row("conveners (召集人)", str(s["conveners"]))
-    t.add_row("population", f"{s['population']:,}")
+        t.add_row(word("cli_station_kind", lang).format(kind=value_label("station_kind", k, lang)), str(v))
+    t.add_row(word("cli_conveners", lang), str(s["conveners"]))
+    t.add_row(label("population", lang), f"{s['population']:,}")
     Console().print(t)
 
 
@@ -213,9 +218,11 @@ def validate(
     datum: DatumOpt = "wgs84",
     layer: Annotated[list[str], typer.Option("--layer", help="LAYER=FILE, repeatable")] = [],
     missing_points: Annotated[str, typer.Option(help="rows without coordinates: error or drop")] = "error",
+    lang: LangOpt = "zh",
     as_json: JsonOpt = False,
 ) -> None:
     """Check files without storing them; list every problem with its layer, row, id and field."""
+    check_lang_opt(lang)
     try:
         ds = _read_input(path, _parse_layer_opts(layer), datum, path.stem if path else "input", missing_points)
     except DatasetValidationError as e:
@@ -223,7 +230,7 @@ def validate(
             typer.echo(json.dumps({"valid": False, "problems": [p.to_dict() for p in e.problems]},
                                   ensure_ascii=False, indent=2))
         else:
-            _report_problems(e, limit=1000)
+            _report_problems(e, limit=1000, lang=lang)
         raise typer.Exit(2)
     except (ValueError, OSError) as e:
         fail(str(e), 2)
@@ -232,8 +239,10 @@ def validate(
                                "warnings": [w.to_dict() for w in ds.warnings]}, ensure_ascii=False, indent=2))
     else:
         for w in ds.warnings:
-            typer.echo(f"warning: {w}", err=True)
-        typer.echo("valid: " + ", ".join(f"{k} {v}" for k, v in ds.counts().items() if v))
+            typer.echo(message("cli_warning", lang, text=_where(w, lang)), err=True)
+        sep = "，" if lang == "zh" else ", "
+        typer.echo(message("cli_valid", lang, counts=sep.join(f"{value_label('layer', k, lang)} {v}"
+                                                             for k, v in ds.counts().items() if v)))
 
 
 class _OneLineErrors(logging.Filter):
@@ -353,7 +362,7 @@ def optimise(
     tiers: Annotated[Optional[str], typer.Option(help="comma list: constituents,villages,townships,stations")] = None,
     mode: Annotated[Optional[str], typer.Option(help="straight (metres) or road (seconds)")] = None,
     previous: Annotated[Optional[Path], typer.Option(help="result.json of an earlier run (minimal change)")] = None,
-    lang: Annotated[str, typer.Option(help="table headers: zh or en")] = "zh",
+    lang: Annotated[str, typer.Option(help="table headers and text output: zh or en")] = "zh",
     datum: DatumOpt = "wgs84",
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
@@ -403,16 +412,23 @@ def optimise(
         return
     for k, t in result.tiers.items():
         gap = "-" if t.gap is None else f"{t.gap:.1e}"
-        moved = f", moved {t.moved['moved']}" if t.moved else ""
-        typer.echo(f"{k}: {t.status} (gap {gap}, {t.time_s:.2f} s{moved})")
+        moved = message("cli_moved", lang, n=t.moved["moved"]) if t.moved else ""
+        typer.echo(message("cli_tier", lang, tier=value_label("tier", k, lang),
+                           outcome=value_label("outcome", t.status, lang), gap=gap, time_s=t.time_s, moved=moved))
         for d in t.diagnostics:
-            typer.echo(f"  - {d.get('message')}")
+            typer.echo(f"  - {diagnostic_text(d, lang)}")
     for d in result.diagnostics:
         if d.get("quota") == "nothing_to_do":
-            typer.echo(f"  - {d.get('message')}")
+            typer.echo(f"  - {diagnostic_text(d, lang)}")
     oc = result.outcome
-    typer.echo(f"outcome: {oc['outcome']} ({oc['text']})" + (f": {oc['diagnosis']}" if oc["diagnosis"] else ""))
-    typer.echo(f"wrote {', '.join(str(w) for w in written)}")
+    first = next((d for t in result.tiers.values() for d in t.diagnostics if d.get("message") == oc["diagnosis"]),
+                 next((d for d in result.diagnostics if d.get("message") == oc["diagnosis"]), None))
+    diagnosis = "" if not oc["diagnosis"] else (("：" if lang == "zh" else ": ")
+                                                 + (diagnostic_text(first, lang) if first else oc["diagnosis"]))
+    text = oc["text"] if lang == "zh" else value_label("outcome", oc["outcome"], "en")
+    typer.echo(message("cli_outcome", lang, outcome=value_label("outcome", oc["outcome"], lang), text=text,
+                       diagnosis=diagnosis))
+    typer.echo(message("cli_wrote", lang, files=", ".join(str(w) for w in written)))
 
 
 @app.command("close-gaps")
@@ -429,9 +445,11 @@ def close_gaps_cmd(
                                                    "(ending in /) for proposals.geojson")] = None,
     datum: DatumOpt = "wgs84",
     data_dir: DataDirOpt = None,
+    lang: LangOpt = "zh",
     as_json: JsonOpt = False,
 ) -> None:
     """Propose new contact points where stations do not reach; print coverage before and after."""
+    check_lang_opt(lang)
     ds = _load_source(source, datum, data_dir)
     cands = candidates if candidates in ("villages", "seats") else [c.strip() for c in candidates.split(",")]
     try:
@@ -451,12 +469,19 @@ def close_gaps_cmd(
         return
     for note in [r.params.get("weight_note")] + list(r.params.get("notes") or []):
         if note:
-            typer.echo(f"note: {note}", err=True)
-    typer.echo(f"{r.status}: {r.solution.message}; {len(r.proposed)} new point(s)"
-               + ("" if r.params.get("weight") != "villages" else " (weights: villages, 每村计 1)"))
-    typer.echo(r.coverage.to_string(index=False))
+            typer.echo(message("cli_note", lang, text=note), err=True)
+    sol = r.solution
+    why = message(sol.message_code, lang, **sol.message_params) if getattr(sol, "message_code", None) else sol.message
+    typer.echo(message("cli_gaps_result", lang, outcome=value_label("outcome", r.status, lang), message=why,
+                       n=len(r.proposed))
+               + ("" if r.params.get("weight") != "villages" else message("cli_gaps_weight_villages", lang)))
+    cov = r.coverage.drop(columns=["unit", "weight"], errors="ignore").assign(
+        threshold=[cost_text(x, r.params.get("unit", "m"), lang) for x in r.coverage["threshold"]])
+    for c in ("share_before", "share_after"):
+        cov[c] = [("-" if x is None or x != x else f"{x * 100:.1f}%") for x in cov[c]]
+    typer.echo(cov.rename(columns={c: label(c, lang) for c in cov.columns}).to_string(index=False))
     for row in r.uncovered.head(20).itertuples():
-        typer.echo(f"  uncovered {row.id} {row.name}: {row.message}")
+        typer.echo(message("cli_uncovered", lang, id=row.id, name=row.name, message=_uncovered_text(row, r.params, lang)))
 
 
 @app.command("map")
@@ -514,9 +539,11 @@ def coverage_cmd(
     kinds: Annotated[Optional[str], typer.Option(help="comma list of station kinds (default: all)")] = None,
     datum: DatumOpt = "wgs84",
     data_dir: DataDirOpt = None,
+    lang: LangOpt = "zh",
     as_json: JsonOpt = False,
 ) -> None:
     """Population-weighted last-mile coverage by threshold (per county, township, sector)."""
+    check_lang_opt(lang)
     if level not in ("total", "county", "township", "sector"):
         fail(f"--level must be total, county, township or sector, got {level!r}", 2)
     ds = _load_source(source, datum, data_dir)
@@ -535,20 +562,33 @@ def coverage_cmd(
         return
 
     unit = s["unit"]
+    unit_text = cost_text(1, unit, lang).split(" ", 1)[1]
     for note in [s.get("weight_note")] + list(s.get("notes") or []):
         if note:
-            typer.echo(f"note: {note}", err=True)
+            typer.echo(message("cli_note", lang, text=note), err=True)
     keys = {"total": [], "county": ["county_id", "county_name"], "township": ["township_id", "township_name"],
             "sector": ["sector", "stations"]}[level]
-    basis = "population-weighted" if s.get("weight", "population") == "population" else "share of villages"
-    t = Table(title=f"{ds.name}: coverage by {mode} ({unit}), {basis}")
+    basis = word("cli_basis_population" if s.get("weight", "population") == "population" else "cli_basis_villages",
+                 lang)
+    t = Table(title=word("cli_coverage_title", lang).format(
+        name=ds.name, mode=word(f"map_{mode}", lang), unit=unit_text, basis=basis))
+    names = {"villages": "n_villages", "sector": "sector", "stations": "stations"}
     for c in keys + ["threshold", "villages", "covered_villages", "population", "covered_population", "share"]:
-        t.add_column(c, justify="left" if c in keys else "right")
+        t.add_column(label(names.get(c, c), lang), justify="left" if c in keys else "right")
     for r in s[level]:
         share = "-" if r["share"] is None else f"{r['share'] * 100:.1f}%"
-        t.add_row(*[str(r[c]) for c in keys], f"{r['threshold']:g} {unit}", str(r["villages"]),
+        t.add_row(*[str(r[c]) for c in keys], cost_text(r["threshold"], unit, lang), str(r["villages"]),
                   str(r["covered_villages"]), f"{r['population']:,}", f"{r['covered_population']:,}", share)
     Console().print(t)
+
+
+def _uncovered_text(row, params: dict, lang: str) -> str:
+    """An uncovered village's reason in ``lang`` (its code's template), else the solver's message."""
+    code = getattr(row, "code", None)
+    if not isinstance(code, str):
+        return str(row.message)
+    return message(code, lang, threshold=params.get("threshold"), nearest=row.nearest_cost,
+                   cost_unit=params.get("unit", "m"))
 
 
 # --- commands added by area engineers above ---

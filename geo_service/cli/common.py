@@ -14,6 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ..app.seed import ensure_demo
 from ..dataset import DatasetValidationError
+from ..glossary import label, value_label
 from ..io import read_dataset, read_layers_from_files
 from ..store import NotFound, open_store
 
@@ -60,6 +61,9 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+LangOpt = Annotated[str, typer.Option("--lang", help="text output: zh (default) or en; --json keys stay English")]
+
+
 @contextmanager
 def progress(description: str) -> Iterator[None]:
     """A spinner with elapsed time on stderr while a step runs (silent when not a terminal)."""
@@ -70,13 +74,41 @@ def progress(description: str) -> Iterator[None]:
         yield
 
 
-def _report_problems(exc, limit: int = 50) -> None:
+def check_lang_opt(lang: str) -> None:
+    """Exit 2 with a clear line unless ``--lang`` is zh or en."""
+    if lang not in ("zh", "en"):
+        fail(f"--lang must be zh or en, got {lang!r}", 2)
+
+
+def _report_problems(exc, limit: int = 50, lang: str = "en") -> None:
     errors = [p for p in exc.problems if p.severity == "error"]
-    typer.echo(f"error: {len(errors)} problem(s) in the input; nothing was stored", err=True)
+    if lang == "zh":
+        typer.echo(f"错误：输入有 {len(errors)} 个问题；未保存任何内容", err=True)
+    else:
+        typer.echo(f"error: {len(errors)} problem(s) in the input; nothing was stored", err=True)
     for p in errors[:limit]:
-        typer.echo(f"  - {p}", err=True)
+        typer.echo(f"  - {_where(p, lang)}", err=True)
     if len(errors) > limit:
-        typer.echo(f"  ... and {len(errors) - limit} more (use --json to see all)", err=True)
+        typer.echo(f"  ... 另有 {len(errors) - limit} 个（用 --json 查看全部）" if lang == "zh"
+                   else f"  ... and {len(errors) - limit} more (use --json to see all)", err=True)
+
+
+def _where(p, lang: str) -> str:
+    """A problem with its place in glossary words for zh (layer, 第 N 行, 编号, 字段)."""
+    if lang == "en":
+        return str(p)
+    where = [str(value_label("layer", p.layer, "zh"))]
+    if p.source is not None:
+        where[0] = f"{p.source}：{where[0]}"
+    if p.row is not None:
+        where.append(f"第 {p.row} 行")
+    if p.feature_id is not None:
+        where.append(f"编号 {p.feature_id}")
+    if p.field is not None:
+        where.append(f"字段「{label(p.field, 'zh')}」")
+    what = value_label("problem", p.code, "zh") if getattr(p, "code", None) else None
+    # the reader's detail (values, expected forms) follows the problem's name from the glossary
+    return f"{' '.join(where)}：{what + '：' if what and what != p.code else ''}{p.message}"
 
 
 def _parse_layer_opts(layers: list[str]) -> dict[str, str]:

@@ -72,7 +72,9 @@ def assign_villages_to_groups(cost: np.ndarray, population: Sequence[float], min
         extra["groups_needed"] = need
         diags.append({"quota": "capacity", "severity": "warning", "scope": "groups",
                       "demand": len(free), "capacity": cap, "short_by": len(uncovered),
-                      "uncovered": uncovered.tolist(), "groups_needed": need,
+                      "uncovered": uncovered.tolist(), "groups_needed": need, "code": "groups_short",
+                      "params": {"groups": g, "max": typical, "demand": len(free), "n": len(uncovered),
+                                 "people": int(pop[uncovered].sum()), "needed": need},
                       "message": f"{g} groups x max {typical} cannot take {len(free)} villages: "
                                  f"{len(uncovered)} villages ({int(pop[uncovered].sum())} people) stay "
                                  f"uncovered; {need} more groups would be needed"})
@@ -162,6 +164,7 @@ def _compact_cpsat(res: AssignmentResult, cost: np.ndarray, rows: np.ndarray, lo
     st = solver.Solve(mdl)
     if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         res.diagnostics.append({"quota": "solver", "severity": "warning", "scope": "compactness",
+                                "code": "compactness_solver", "params": {"status": solver.StatusName(st)},
                                 "message": f"CP-SAT returned {solver.StatusName(st)}; "
                                            f"kept the min-cost-flow solution without compactness"})
         return
@@ -229,7 +232,9 @@ def assign_townships_to_committees(cost: np.ndarray, uncovered_population: Seque
     if len(under):
         diags.append({"quota": "capacity", "severity": "warning", "scope": "committees",
                       "short_by": len(under), "unassigned": under.tolist(),
-                      "committees_needed": extra["committees_needed"],
+                      "committees_needed": extra["committees_needed"], "code": "committees_short",
+                      "params": {"committees": k, "per": per_committee, "n": len(under),
+                                 "people": int(up[under].sum()), "needed": extra["committees_needed"]},
                       "message": f"{k} committees x {per_committee} townships leave {len(under)} under-served "
                                  f"townships ({int(up[under].sum())} uncovered people) without a committee; "
                                  f"{extra['committees_needed']} more committees would be needed"})

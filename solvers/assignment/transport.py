@@ -95,7 +95,8 @@ def _diagnose(comp_rows: list[np.ndarray], comp_cols: list[np.ndarray],
                     label = ", ".join(names) + (f" and {nn - 5} more" if nn > 5 else "")
                 hint = (" (allow the cross-sector fallback to place them)" if what == "constituents" else "")
                 diags.append({"quota": "no_member", "scope": label, "demand": nn, "capacity": 0,
-                              "short_by": nn,
+                              "short_by": nn, "code": "no_member_fallback" if hint else "no_member",
+                              "params": {"scope": label, "who": who, "n": nn, "what": what},
                               "message": f"{label}: no {who} can take these {nn} {what}; "
                                          f"they stay unassigned{hint}"})
                 unplaceable.append(rws)
@@ -111,7 +112,9 @@ def _diagnose(comp_rows: list[np.ndarray], comp_cols: list[np.ndarray],
             cap_txt = (f"{len(cls)} {who} x max {int(hi[cls][0])} = {cap_hi}" if uni_hi
                        else f"{len(cls)} {who} with total max {cap_hi}")
             diags.append({"quota": "max_load", "scope": label, "members": len(cls), "demand": nn,
-                          "capacity": cap_hi, "short_by": nn - cap_hi, "relaxed_max": x,
+                          "capacity": cap_hi, "short_by": nn - cap_hi, "relaxed_max": x, "code": "max_load",
+                          "params": {"scope": label, "cols": len(cls), "who": who, "cap": cap_hi, "n": nn,
+                                     "what": what, "short": nn - cap_hi, "relaxed": x},
                           "message": f"{label}: {cap_txt} < {nn} {what}, short by {nn - cap_hi}; "
                                      f"closest feasible relaxation: max raised to {x}"})
         elif nn < cap_lo:
@@ -122,7 +125,9 @@ def _diagnose(comp_rows: list[np.ndarray], comp_cols: list[np.ndarray],
             cap_txt = (f"{len(cls)} {who} x min {int(lo[cls][0])} = {cap_lo}" if uni_lo
                        else f"{len(cls)} {who} with total min {cap_lo}")
             diags.append({"quota": "min_load", "scope": label, "members": len(cls), "demand": nn,
-                          "capacity": cap_lo, "short_by": cap_lo - nn, "relaxed_min": y,
+                          "capacity": cap_lo, "short_by": cap_lo - nn, "relaxed_min": y, "code": "min_load",
+                          "params": {"scope": label, "cols": len(cls), "who": who, "cap": cap_lo, "n": nn,
+                                     "what": what, "short": cap_lo - nn, "relaxed": y},
                           "message": f"{label}: {cap_txt} > {nn} {what}, short by {cap_lo - nn}; "
                                      f"closest feasible relaxation: min lowered to {y}"})
     un = np.concatenate(unplaceable) if unplaceable else np.zeros(0, np.int64)
@@ -189,6 +194,8 @@ def _prepare_locks(lockv: np.ndarray, lo: np.ndarray, hi: np.ndarray, m: int,
         name = member_labels[j] if member_labels is not None else f"member {j}"
         diags.append({"quota": "locks", "scope": str(name), "member": int(j), "demand": int(nl[j]),
                       "capacity": int(hi[j]), "short_by": int(nl[j] - hi[j]), "relaxed_max": int(nl[j]),
+                      "code": "locks_over_max", "params": {"name": str(name), "n": int(nl[j]), "what": what,
+                                                           "max": int(hi[j])},
                       "message": f"column {j} ({name}): {int(nl[j])} locked {what} > max "
                                  f"{int(hi[j])}; locks are kept, max raised to {int(nl[j])}"})
     hi_f = np.maximum(hi - nl, 0)
@@ -360,7 +367,8 @@ def assign_min_cost_flow(cost: np.ndarray, min_load: Any, max_load: Any, allowed
         a_s, short = _bins_with_slack(pm, lo_r, hi_r)
         left = np.flatnonzero(a_s < 0)
         diags.append({"quota": "reachability", "scope": "allowed pairs", "demand": len(place),
-                      "short_by": len(left),
+                      "short_by": len(left), "code": "reachability",
+                      "params": {"n": len(left), "empty": int(short.sum())},
                       "message": f"{len(left)} constituents cannot be placed within the max loads of "
                                  f"the members they may go to (indices {place[left][:20].tolist()}"
                                  f"{'...' if len(left) > 20 else ''}); "
