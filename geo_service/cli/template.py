@@ -29,8 +29,14 @@ def template(
     if fmt == "csv" and target.suffix.lower() == ".xlsx":
         fmt = "xlsx"
     written = write_template(target, fmt, lang)
-    typer.echo(f"wrote {len(written)} file(s): " + ", ".join(str(p) for p in written))
-    typer.echo("fill them in, then: geo-service validate " + (str(written[0]) if fmt == "xlsx" else str(target)))
+    files = ", ".join(str(p) for p in written)
+    check = "geo-service validate " + (str(written[0]) if fmt == "xlsx" else str(target))
+    if lang == "zh":
+        typer.echo(f"已写出 {len(written)} 个文件：{files}")
+        typer.echo(f"填好后运行：{check}")
+    else:
+        typer.echo(f"wrote {len(written)} file(s): {files}")
+        typer.echo(f"fill them in, then: {check}")
 
 
 def register(app: typer.Typer) -> None:
