@@ -317,3 +317,27 @@ def test_cli_batch(tmp_path):
     r = runner.invoke(app, ["batch", "--data-dir", str(tmp_path)])
     assert r.exit_code == 2 and "give dataset ids" in r.stderr
     assert np.isfinite(out["counties_per_minute"])
+
+
+def test_a_batch_plans_each_countys_duty_roster(stored, province):
+    """With ``roster`` parameters every county also gets its 一月一轮值 roster, its consultations
+    led by the committees that county's tier 3 gave its townships."""
+    store, ids = stored
+    with pytest.raises(ValueError, match="roster"):
+        check_params({"roster": {"months": 0}})
+    report = run_batch(store, ids[:3], {"optimisation": {"time_limit_s": 10},
+                                        # one comprehensive station, 30 members: not all can serve a month
+                                        "roster": {"start": "2027-01", "months": 12, "member_min": 0,
+                                                   "time_limit_s": 20}},
+                       n_workers=1, processes=False, progress=False)
+    assert len(report.succeeded) == 3, [o.error for o in report.failed]
+    for o in report.succeeded:
+        res = store.get_job(o.job_id).result
+        roster, ds = res["roster"], province[ids.index(o.dataset_id)]
+        assert roster["status"] in ("optimal", "feasible")
+        assert {d["month"] for d in roster["duties"]} == {f"2027-{m:02d}" for m in range(1, 13)}
+        assert {d["member_id"] for d in roster["duties"]} <= set(ds.members["id"].astype(str))
+        tier3 = res["optimisation"]["tiers"].get("townships", {}).get("assignment") or {}
+        for c in roster["consultations"]:
+            if c["township_id"] in tier3 and tier3[c["township_id"]] is not None:
+                assert c["committee_id"] == tier3[c["township_id"]]

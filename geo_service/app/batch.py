@@ -42,6 +42,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from solvers.pipeline import OptimisationParams, run_optimisation
+from solvers.roster import RosterParams, plan_roster, township_committees_from
 
 from .._optional import require_distributed
 from ..coverage import coverage_summary
@@ -58,13 +59,16 @@ def check_params(params: dict[str, Any] | None) -> dict[str, Any]:
     """Validated, JSON-ready batch parameters.
 
     ``{"coverage": {"thresholds_m": [...], "mode": "straight"|"road", ...},
-    "optimisation": {...fields of solvers.pipeline.OptimisationParams...}}``; both optional.
+    "optimisation": {...fields of solvers.pipeline.OptimisationParams...},
+    "roster": {...fields of solvers.roster.RosterParams...}}``; all optional, and the duty roster
+    (一月一轮值) is planned only when ``roster`` is given.
     Raises ``ValueError`` naming the bad key, before anything is submitted.
     """
     params = dict(params or {})
-    bad = set(params) - {"coverage", "optimisation"}
+    bad = set(params) - {"coverage", "optimisation", "roster"}
     if bad:
-        raise ValueError(f"unknown batch parameter(s) {sorted(bad)}: expected 'coverage' and/or 'optimisation'")
+        raise ValueError(f"unknown batch parameter(s) {sorted(bad)}: expected 'coverage', 'optimisation' "
+                         "and/or 'roster'")
     cov = dict(params.get("coverage") or {})
     bad = set(cov) - {"thresholds_m", "thresholds_s", "mode", "kinds"}
     if bad:
@@ -75,7 +79,13 @@ def check_params(params: dict[str, Any] | None) -> dict[str, Any]:
         opt = OptimisationParams.model_validate(params.get("optimisation") or {}).model_dump(mode="json")
     except Exception as e:  # pydantic.ValidationError: one clear line
         raise ValueError(f"invalid optimisation parameters: {e}") from e
-    return {"coverage": cov, "optimisation": opt}
+    out = {"coverage": cov, "optimisation": opt}
+    if params.get("roster") is not None:
+        try:
+            out["roster"] = RosterParams.model_validate(params["roster"]).model_dump(mode="json")
+        except Exception as e:  # pydantic.ValidationError: one clear line
+            raise ValueError(f"invalid roster parameters: {e}") from e
+    return out
 
 
 def process_county(ds: Dataset, params: dict[str, Any]) -> dict[str, Any]:
@@ -84,13 +94,22 @@ def process_county(ds: Dataset, params: dict[str, Any]) -> dict[str, Any]:
     Runs :func:`geo_service.coverage.coverage_summary` (``params["coverage"]``) and
     :func:`solvers.pipeline.run_optimisation` (``params["optimisation"]``). Returns
     ``{dataset_id, fingerprint, status, coverage, optimisation, time_s}`` where ``status`` is the
-    optimisation's (optimal / feasible / infeasible). Exceptions propagate: the batch records them.
+    optimisation's (optimal / feasible / infeasible); with ``params["roster"]`` also ``roster``
+    (:func:`solvers.roster.plan_roster`, consultations led by the committees of the optimisation's
+    tier 3 unless the parameters name them). Exceptions propagate: the batch records them.
     """
     t0 = time.perf_counter()
     cov = coverage_summary(ds, **params.get("coverage", {}))
     opt = run_optimisation(ds, OptimisationParams.model_validate(params.get("optimisation", {})))
-    return {"dataset_id": ds.name, "fingerprint": ds.fingerprint(), "status": opt.status,
-            "coverage": cov, "optimisation": opt.to_dict(), "time_s": round(time.perf_counter() - t0, 3)}
+    out = {"dataset_id": ds.name, "fingerprint": ds.fingerprint(), "status": opt.status,
+           "coverage": cov, "optimisation": opt.to_dict()}
+    if params.get("roster") is not None:
+        rp = dict(params["roster"])
+        if not rp.get("township_committees"):
+            rp["township_committees"] = township_committees_from(opt)
+        out["roster"] = plan_roster(ds, rp).to_dict()
+    out["time_s"] = round(time.perf_counter() - t0, 3)
+    return out
 
 
 #: exit codes of ``geo-service batch``: all finished / some counties failed / the cluster was lost
