@@ -166,16 +166,19 @@ def _counts_cpsat(pb: Any, cand: dict, lock_mp: dict, frozen_m: dict, frozen_ps:
     return {k: s1.Value(v) for k, v in nv.items() if s1.Value(v) > 0}, bound1
 
 
-def _months(pb: Any, counts: dict, last_frozen: dict, t_end: float, seed: int, workers: int):
-    """Stage 2 of :func:`warm_start`: the counts spread over months (None when impossible in time)."""
+def _month_model(pb: Any, counts: dict, last_frozen: dict, exact: bool):
+    """Stage 2 of both decompositions: the member-platform ``counts`` spread over the free months
+    (locks kept, availability, no platform twice running unless allowed, at most one duty a month,
+    platforms' monthly min/max). ``exact``: every count placed and every platform's min met;
+    otherwise counts are upper bounds and a shortage slack per platform-month is minimised.
+    Returns ``(model, x[(m, p, t)], short[(p, t)])``."""
     prm = pb.params
     T = len(pb.months)
     P = pb.cost.shape[1]
     t0 = pb.frozen_upto
-    # stage 2: months
+    locks = set(pb.locks)
     m2 = cp_model.CpModel()
     x: dict[tuple[int, int, int], Any] = {}
-    locks = set(pb.locks)
     for (m, p), c in counts.items():
         vs = []
         for t in range(t0, T):
@@ -189,7 +192,10 @@ def _months(pb: Any, counts: dict, last_frozen: dict, t_end: float, seed: int, w
                 v = m2.NewBoolVar("")
             x[(m, p, t)] = v
             vs.append(v)
-        m2.Add(sum(vs) == c)
+        if exact:
+            m2.Add(sum(vs) == c)
+        else:
+            m2.Add(sum(vs) <= c)
     bpt: dict[tuple[int, int], list] = defaultdict(list)
     bmt: dict[tuple[int, int], list] = defaultdict(list)
     for (m, p, t), v in x.items():
@@ -197,14 +203,25 @@ def _months(pb: Any, counts: dict, last_frozen: dict, t_end: float, seed: int, w
         bmt[(m, t)].append(v)
         if not prm.allow_consecutive and (m, p, t + 1) in x:
             m2.AddBoolOr([v.Not(), x[(m, p, t + 1)].Not()])
+    short = {}
     for p in range(P):
         for t in range(t0, T):
-            s = sum(bpt[(p, t)])
-            m2.Add(s >= prm.per_platform_min)
-            m2.Add(s <= prm.per_platform_max)
+            s_ = sum(bpt[(p, t)])
+            u = m2.NewIntVar(0, 0 if exact else prm.per_platform_min, "")
+            m2.Add(s_ + u >= prm.per_platform_min)
+            m2.Add(s_ <= prm.per_platform_max)
+            short[(p, t)] = u
     for vs in bmt.values():
         if len(vs) > 1:
             m2.AddAtMostOne(vs)
+    if not exact:
+        m2.Minimize(sum(short.values()) * 2 - sum(x.values()))
+    return m2, x, short
+
+
+def _months(pb: Any, counts: dict, last_frozen: dict, t_end: float, seed: int, workers: int):
+    """Stage 2 of :func:`warm_start`: the counts spread over months (None when impossible in time)."""
+    m2, x, _ = _month_model(pb, counts, last_frozen, exact=True)
     kept = [v for k, v in x.items() if k in pb.previous and not isinstance(v, int)]
     if kept:
         m2.Maximize(sum(kept))
@@ -267,52 +284,9 @@ def relaxed_decomposition(pb: Any, time_limit_s: float, seed: int = 0, workers: 
     counts, slack = res1
     # stage 2: months; first every count exactly (feasibility), else with a shortage slack per
     # platform-month (placing as many counted duties as possible)
-    locks = set(pb.locks)
-
-    def months_model(exact: bool):
-        m2 = cp_model.CpModel()
-        x: dict[tuple[int, int, int], Any] = {}
-        for (m, p), c in counts.items():
-            vs = []
-            for t in range(t0, T):
-                if (m, p, t) in locks:
-                    v = m2.NewConstant(1)
-                elif not pb.avail[m, t] or (m, p, t) in pb.blocked:
-                    continue
-                elif not prm.allow_consecutive and t == t0 and last_frozen.get(m) == p:
-                    continue
-                else:
-                    v = m2.NewBoolVar("")
-                x[(m, p, t)] = v
-                vs.append(v)
-            if exact:
-                m2.Add(sum(vs) == c)
-            else:
-                m2.Add(sum(vs) <= c)
-        bpt: dict[tuple[int, int], list] = defaultdict(list)
-        bmt: dict[tuple[int, int], list] = defaultdict(list)
-        for (m, p, t), v in x.items():
-            bpt[(p, t)].append(v)
-            bmt[(m, t)].append(v)
-            if not prm.allow_consecutive and (m, p, t + 1) in x:
-                m2.AddBoolOr([v.Not(), x[(m, p, t + 1)].Not()])
-        short = {}
-        for p in range(P):
-            for t in range(t0, T):
-                s_ = sum(bpt[(p, t)])
-                u = m2.NewIntVar(0, 0 if exact else prm.per_platform_min, "")
-                m2.Add(s_ + u >= prm.per_platform_min)
-                m2.Add(s_ <= prm.per_platform_max)
-                short[(p, t)] = u
-        for vs in bmt.values():
-            if len(vs) > 1:
-                m2.AddAtMostOne(vs)
-        if not exact:
-            m2.Minimize(sum(short.values()) * 2 - sum(x.values()))
-        return m2, x, short
 
     for exact in (True, False):
-        m2, x, short = months_model(exact)
+        m2, x, short = _month_model(pb, counts, last_frozen, exact)
         s2 = cp_model.CpSolver()
         left = t_end - time.perf_counter()
         s2.parameters.max_time_in_seconds = max(0.5, min(left * 0.5, 10.0) if exact else left)
@@ -337,8 +311,9 @@ def relaxed_decomposition(pb: Any, time_limit_s: float, seed: int = 0, workers: 
         if miss > have_short.get(m, 0):
             slack = [sl for sl in slack if not (sl[0] == "member_short" and sl[1] == (m,))]
             slack.append(("member_short", (m,), miss))
+    locked = set(pb.locks)
     slack += [("over_cap", (m, p, t), 1) for (m, p, t) in duties
-              if pb.dist_m[m, p] > cap and (m, p, t) not in locks]
+              if pb.dist_m[m, p] > cap and (m, p, t) not in locked]
     return duties, slack
 
 
