@@ -137,9 +137,8 @@ def csv_bytes(df: pd.DataFrame, lang: str = "en") -> bytes:
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
-def write_csv(df: pd.DataFrame, target: str | os.PathLike | IO[bytes], lang: str = "en") -> Path | None:
-    """Write :func:`csv_bytes` to a path (returned; folders created) or a binary buffer."""
-    data = csv_bytes(df, lang)
+def save_bytes(data: bytes, target: str | os.PathLike | IO[bytes]) -> Path | None:
+    """Write ``data`` to a path (returned; its folders created) or to a binary buffer (None)."""
     if isinstance(target, (str, os.PathLike)):
         p = Path(target)
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -147,6 +146,12 @@ def write_csv(df: pd.DataFrame, target: str | os.PathLike | IO[bytes], lang: str
         return p
     target.write(data)
     return None
+
+
+def write_csv(df: pd.DataFrame, target: str | os.PathLike | IO[bytes], lang: str = "en") -> Path | None:
+    """Write :func:`csv_bytes` to a path (returned; folders created) or a binary buffer."""
+    data = csv_bytes(df, lang)
+    return save_bytes(data, target)
 
 
 def text_width(v: Any) -> int:
@@ -289,14 +294,9 @@ def write_xlsx(tables: Mapping[str, pd.DataFrame], target: str | os.PathLike | I
                **kw: Any) -> Path | None:
     """Write :func:`xlsx_bytes` to a path (returned; folders created) or a binary buffer."""
     data = xlsx_bytes(tables, lang, **kw)
-    if isinstance(target, (str, os.PathLike)):
-        p = Path(target)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(data)
-        return p
-    target.write(data)
-    return None
+    return save_bytes(data, target)
 
 
 __all__ = ["FORMULA_START", "NOTES_SHEETS", "XLSX_CELL_MAX", "clean_text", "csv_bytes", "guard", "is_dangerous", "localise",
-           "notes_table", "sheet_title", "text_width", "unguard", "write_csv", "write_xlsx", "xlsx_bytes"]
+           "notes_table", "save_bytes", "sheet_title", "text_width", "unguard", "write_csv", "write_xlsx",
+           "xlsx_bytes"]

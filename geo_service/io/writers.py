@@ -306,13 +306,7 @@ def write_table(df: pd.DataFrame, path_or_buffer: str | os.PathLike | IO | None 
             data = buf.getvalue()
     if path_or_buffer is None:
         return data
-    if isinstance(path_or_buffer, (str, os.PathLike)):
-        p = Path(path_or_buffer)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(data)
-        return p
-    path_or_buffer.write(data)
-    return None
+    return sheets.save_bytes(data, path_or_buffer)
 
 
 __all__ = ["FORMATS", "XLSX_CELL_MAX", "geometry_columns", "layer_table", "without_personal", "write_dataset",
