@@ -115,3 +115,22 @@ def finished_run(store: Store, dataset_id: str, job: str | None) -> JobRecord | 
         raise ProblemError(409, f"job '{job}' is not a finished run of dataset '{dataset_id}' ({rec.status})",
                            code="result-not-ready", job_id=job, job_status=rec.status)
     return rec
+
+
+def check_previous_job(store: Store, job_id: str, dataset_id: str, kind: str) -> JobRecord:
+    """The job a re-run starts from (``previous_job_id``): a successful ``kind`` job of
+    ``dataset_id``, else 422 naming the field."""
+    try:
+        prev = store.get_job(job_id)
+    except NotFound:
+        raise ProblemError(422, f"previous_job_id '{job_id}' names no job", code="invalid-parameters",
+                           errors=[{"in": "body", "field": "previous_job_id", "message": "no such job",
+                                    "code": "not_found"}]) from None
+    if prev.kind != kind or prev.status != "successful" or prev.dataset_id != dataset_id:
+        raise ProblemError(422, f"previous job '{job_id}' must be a successful {kind} job of dataset "
+                                f"'{dataset_id}' (it is a {prev.kind} job of dataset '{prev.dataset_id}', "
+                                f"{prev.status})",
+                           code="invalid-parameters",
+                           errors=[{"in": "body", "field": "previous_job_id", "message": "not usable",
+                                    "code": "bad_previous"}])
+    return prev

@@ -15,7 +15,7 @@ from solvers.pipeline import diff_results
 from .. import results as res
 from ..auth import Principal, planner, viewer
 from ..cache import DatasetCache
-from ..deps import DATASET_ID_PATTERN, dataset_entry, get_cache, get_jobs, get_store, public_url
+from ..deps import check_previous_job, DATASET_ID_PATTERN, dataset_entry, get_cache, get_jobs, get_store, public_url
 from ..encoding import FastJSONResponse, GeoJSONResponse
 from ..jobs import JobManager, QueueFull
 from ..problems import ProblemError
@@ -79,18 +79,7 @@ def start_optimisation(request: Request, entry=Depends(dataset_entry),
                            errors=[{"in": "body", "field": "previous_job_id", "message": "required with "
                                     "minimal_change", "code": "missing"}])
     if prev_id:
-        try:
-            prev = store.get_job(prev_id)
-        except NotFound:
-            raise ProblemError(422, f"previous_job_id '{prev_id}' names no job", code="invalid-parameters",
-                               errors=[{"in": "body", "field": "previous_job_id", "message": "no such job",
-                                        "code": "not_found"}]) from None
-        if prev.status != "successful" or prev.dataset_id != entry.info.id:
-            raise ProblemError(422, f"previous job '{prev_id}' must be a successful run of dataset "
-                                    f"'{entry.info.id}' (it is {prev.status}, dataset '{prev.dataset_id}')",
-                               code="invalid-parameters",
-                               errors=[{"in": "body", "field": "previous_job_id", "message": "not usable",
-                                        "code": "bad_previous"}])
+        check_previous_job(store, prev_id, entry.info.id, "optimisation")
     params["dataset_version"] = entry.info.version
     try:
         job = jobs.submit(entry.info.id, "optimisation", params)

@@ -24,7 +24,7 @@ from solvers.roster_outputs import csv_bytes, duty_geojson, ics_calendar, roster
 from .. import rosters as R
 from ..auth import Principal, planner, viewer
 from ..cache import DatasetEntry
-from ..deps import dataset_entry, get_jobs, get_settings, get_store
+from ..deps import check_previous_job, dataset_entry, get_jobs, get_settings, get_store
 from ..encoding import FastJSONResponse, GeoJSONResponse
 from ..html import content_security_policy, html_response
 from ..jobs import JobManager, QueueFull
@@ -51,18 +51,7 @@ def start_roster(request: Request, entry=Depends(dataset_entry),
     params.setdefault("start", (body or RosterRequest()).start)  # fixed when queued, not when run
     prev_id = params.get("previous_job_id")
     if prev_id:
-        try:
-            prev = store.get_job(prev_id)
-        except NotFound:
-            raise ProblemError(422, f"previous_job_id '{prev_id}' names no job", code="invalid-parameters",
-                               errors=[{"in": "body", "field": "previous_job_id", "message": "no such job",
-                                        "code": "not_found"}]) from None
-        if prev.kind != R.KIND or prev.status != "successful" or prev.dataset_id != entry.info.id:
-            raise ProblemError(422, f"previous job '{prev_id}' must be a successful roster of dataset "
-                                    f"'{entry.info.id}' (it is a {prev.kind} job, {prev.status})",
-                               code="invalid-parameters",
-                               errors=[{"in": "body", "field": "previous_job_id", "message": "not usable",
-                                        "code": "bad_previous"}])
+        check_previous_job(store, prev_id, entry.info.id, R.KIND)
     if not params.get("township_committees"):
         found, _src = R.committees_from_latest(store, entry.info.id)
         if found:
