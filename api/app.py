@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from geo_service.app.seed import ensure_demo
-from geo_service.store import Store, open_store
+from geo_service.core.store import Store, open_store
 
 from . import login, web
 from .auth import FailureLimiter

@@ -1,7 +1,7 @@
 """In-memory cache of datasets and their lookup structures, keyed by dataset version.
 
 The nearest-station hot path must not touch the database per request: a :class:`DatasetEntry`
-holds the validated :class:`~geo_service.dataset.Dataset` of one version, and builds its
+holds the validated :class:`~geo_service.core.dataset.Dataset` of one version, and builds its
 ``StationIndex`` (straight line) and ``RoadNetwork`` (road mode) once, on first use. The cache
 re-checks the catalog version of a dataset at most every ``check_interval_s`` seconds (so a CLI
 import into the same store is picked up), and the API invalidates entries it writes itself.
@@ -15,10 +15,10 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from geo_service.dataset import Dataset
-from geo_service.index import StationIndex
-from geo_service.network import RoadNetwork
-from geo_service.store import DatasetInfo, Store
+from geo_service.core.dataset import Dataset
+from geo_service.core.index import StationIndex
+from geo_service.core.network import RoadNetwork
+from geo_service.core.store import DatasetInfo, Store
 
 
 @dataclass
@@ -47,12 +47,12 @@ class DatasetEntry:
 
     @property
     def station_index(self):
-        """``geo_service.index.StationIndex`` of this version (built on first use)."""
+        """``geo_service.core.index.StationIndex`` of this version (built on first use)."""
         return self._get("station_index", StationIndex.from_dataset)
 
     @property
     def network(self):
-        """``geo_service.network.RoadNetwork`` of this version (built on first use)."""
+        """``geo_service.core.network.RoadNetwork`` of this version (built on first use)."""
         return self._get("network", RoadNetwork.from_dataset)
 
     def memo(self, name: str, build, max_items: int = 32):

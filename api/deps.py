@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
-from geo_service.store import JobRecord, NotFound, Store, check_dataset_id
+from geo_service.core.store import JobRecord, NotFound, Store, check_dataset_id
 
 from .auth import Principal, viewer
 from .cache import DatasetCache, DatasetEntry

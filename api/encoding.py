@@ -1,4 +1,4 @@
-"""JSON responses of the API, serialised by the one JSON-safe conversion (:mod:`geo_service.jsonsafe`).
+"""JSON responses of the API, serialised by the one JSON-safe conversion (:mod:`geo_service.core.jsonsafe`).
 
 numpy arrays and scalars serialise natively with orjson; NaN and infinities become ``null``
 (JSON has no NaN), so responses are always valid JSON.
@@ -10,13 +10,13 @@ from typing import Any
 
 from starlette.responses import Response
 
-from geo_service.jsonsafe import dumps, loads
+from geo_service.core.jsonsafe import dumps, loads
 
 __all__ = ["FastJSONResponse", "GeoJSONResponse", "dumps", "loads"]
 
 
 class FastJSONResponse(Response):
-    """``application/json`` response serialised with :func:`geo_service.jsonsafe.dumps`."""
+    """``application/json`` response serialised with :func:`geo_service.core.jsonsafe.dumps`."""
 
     media_type = "application/json"
 

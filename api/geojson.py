@@ -2,7 +2,7 @@
 
 Features carry the row's ``id`` as the GeoJSON ``id`` and every declared field as a property;
 layers without geometry (groups, committees) have ``"geometry": null``. Personal fields
-(:data:`geo_service.domain.PERSONAL_FIELDS`) are dropped unless the caller may see them.
+(:data:`geo_service.core.domain.PERSONAL_FIELDS`) are dropped unless the caller may see them.
 A feature's ETag is an HMAC (server secret) of its canonical JSON, so two editors of different features of one
 dataset do not block each other, while a stale edit of the same feature is refused.
 """
@@ -19,8 +19,8 @@ import pandas as pd
 import shapely
 from shapely.geometry import mapping, shape
 
-from geo_service.domain import LAYERS, PERSONAL_FIELDS
-from geo_service.jsonsafe import to_jsonable
+from geo_service.core.domain import LAYERS, PERSONAL_FIELDS
+from geo_service.core.jsonsafe import to_jsonable
 
 from .encoding import dumps
 

@@ -18,8 +18,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from geo_service.dataset import DatasetValidationError
-from geo_service.store import Conflict, NotFound
+from geo_service.core.dataset import DatasetValidationError
+from geo_service.core.store import Conflict, NotFound
 
 from .encoding import FastJSONResponse
 

@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 from shapely.geometry import mapping
 
-from geo_service import glossary as G
-from geo_service.dataset import Dataset
-from geo_service.domain import PERSONAL_FIELDS
-from geo_service.io import sheets
-from geo_service.jsonsafe import to_jsonable
+from geo_service.core import glossary as G
+from geo_service.core.dataset import Dataset
+from geo_service.core.domain import PERSONAL_FIELDS
+from geo_service.core.io import sheets
+from geo_service.core.jsonsafe import to_jsonable
 from solvers.pipeline import OptimisationResult
-from solvers.roster_outputs import roster_frames, roster_notes
+from solvers.roster.outputs import roster_frames, roster_notes
 from solvers.tables import result_notes
 
 #: id column -> dataset layer that places a row on the map, in order of preference
@@ -65,7 +65,7 @@ def strip_personal(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 
 
 def records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """JSON-ready row dicts (NaN -> None, numpy scalars -> Python; see :mod:`geo_service.jsonsafe`)."""
+    """JSON-ready row dicts (NaN -> None, numpy scalars -> Python; see :mod:`geo_service.core.jsonsafe`)."""
     cols = list(df.columns)
     return [dict(zip(cols, (to_jsonable(v) for v in row))) for row in df.itertuples(index=False, name=None)]
 
@@ -85,7 +85,7 @@ def to_csv_zip(tables: dict[str, pd.DataFrame]) -> bytes:
 
 
 def to_xlsx(tables: dict[str, pd.DataFrame], lang: str = "zh", notes: dict[str, Any] | None = None) -> bytes:
-    """All tables in one print-ready workbook (:mod:`geo_service.io.sheets`), a sheet per table, the
+    """All tables in one print-ready workbook (:mod:`geo_service.core.io.sheets`), a sheet per table, the
     responsibility table (界别责任区一览表) first; ``notes`` adds a 说明 sheet."""
     ordered = dict(sorted(tables.items(), key=lambda kv: kv[0] != "responsibility"))
     return sheets.xlsx_bytes(ordered, lang, title=G.table_title("responsibility", lang), notes=notes)

@@ -15,7 +15,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from geo_service.store import Store
+from geo_service.core.store import Store
 from maps.roster import duty_month, month_duty
 from solvers.roster import township_committees_from
 

@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from geo_service.store import Store
+from geo_service.core.store import Store
 from maps.static_maps import render
 from maps.static_render import PixelBudgetError, page_size, source_text
 from solvers.gaps import close_gaps

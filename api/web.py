@@ -34,9 +34,9 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 import maps
-from geo_service.coverage import coverage_summary
-from geo_service.glossary import job_message_text, job_status_text
-from geo_service.store import NotFound, Store
+from geo_service.core.coverage import coverage_summary
+from geo_service.core.glossary import job_message_text, job_status_text
+from geo_service.core.store import NotFound, Store
 from maps.assets import STATIC_DIR
 from solvers.gaps import close_gaps
 

@@ -78,7 +78,7 @@ def main() -> None:
 
     from geo_service.app.batch import check_params, process_county, run_batch, store_province
     from geo_service.app.province import generate_province
-    from geo_service.store import SQLiteStore
+    from geo_service.core.store import SQLiteStore
 
     load0, cores0 = os.getloadavg(), cores_available()
     t = time.perf_counter()

@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 import shapely  # noqa: E402
 
 from geo_service.app.demo import DEFAULT_SEED, _generate  # noqa: E402
-from geo_service.io.gpkg import read_gpkg, write_gpkg  # noqa: E402
+from geo_service.core.io.gpkg import read_gpkg, write_gpkg  # noqa: E402
 
 
 def timed(fn, repeat: int = 3) -> tuple[float, object]:
@@ -81,7 +81,7 @@ def bench_simplification(tolerance_m: float = 80.0) -> None:
         return
     from pyproj import Transformer
 
-    from geo_service.crs import gcj02_to_wgs84, metric_crs, transform_geometry
+    from geo_service.core.crs import gcj02_to_wgs84, metric_crs, transform_geometry
 
     gcj, _, _ = read_source(list(JIAMUSI_COUNTIES))
     wgs = list(transform_geometry(gcj, gcj02_to_wgs84))

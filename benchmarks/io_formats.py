@@ -2,7 +2,7 @@
 
 Run from the repository root: ``.venv/bin/python benchmarks/io_formats.py``. Prints, per format,
 the time to write the whole demo county and to read + validate it back (median of 3), and the
-time to convert 100,000 GCJ-02 points to WGS-84 vectorised (:func:`geo_service.crs.gcj02_to_wgs84`
+time to convert 100,000 GCJ-02 points to WGS-84 vectorised (:func:`geo_service.core.crs.gcj02_to_wgs84`
 on arrays) against the obvious alternative, the same formula called once per point (what
 point-at-a-time packages such as ``prcoords`` do).
 """
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from geo_service.crs import gcj02_to_wgs84
+from geo_service.core.crs import gcj02_to_wgs84
 from geo_service.app.demo import generate_demo
-from geo_service.io import read_dataset, write_dataset
+from geo_service.core.io import read_dataset, write_dataset
 
 TARGETS = {"gpkg": "demo.gpkg", "xlsx": "demo.xlsx", "geojson": "geojson", "csv": "csv", "shp": "shp"}
 

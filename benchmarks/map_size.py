@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import folium
 
 import maps
-from geo_service.coverage import last_mile
+from geo_service.core.coverage import last_mile
 from geo_service.app.demo import generate_demo
 from maps.assets import STATIC_DIR, localize
 from maps.coverage import county_bounds

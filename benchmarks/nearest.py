@@ -77,9 +77,9 @@ def main() -> None:
                     help="run each contender's repeats back to back (warm caches) instead of in turns")
     args = ap.parse_args()
 
-    from geo_service.index import config as index_module
+    from geo_service.core.index import config as index_module
     from geo_service.app.demo import generate_demo
-    from geo_service.index import StationIndex
+    from geo_service.core.index import StationIndex
 
     if args.no_numba:
         index_module.USE_NUMBA = False

@@ -49,8 +49,8 @@ def _pg_script():
 
 def large_dataset(n: int, seed: int = 0):
     """A dataset of ``n`` stations spread over a province (one township, one village)."""
-    from geo_service.dataset import Dataset
-    from geo_service.domain import SECTORS, STATION_KINDS
+    from geo_service.core.dataset import Dataset
+    from geo_service.core.domain import SECTORS, STATION_KINDS
 
     rng = np.random.default_rng(seed)
     minx, miny, maxx, maxy = 126.0, 44.5, 134.0, 48.5
@@ -119,8 +119,8 @@ def main() -> None:
     from api.app import create_app
     from api.settings import Settings
     from geo_service.app.demo import generate_demo
-    from geo_service.index import StationIndex
-    from geo_service.store.postgis import PostGISStore
+    from geo_service.core.index import StationIndex
+    from geo_service.core.store.postgis import PostGISStore
 
     with ExitStack() as stack:
         url = os.environ.get("GEO_SERVICE_TEST_PG_URL")

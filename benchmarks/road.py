@@ -27,7 +27,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from geo_service.app.demo import generate_demo
-    from geo_service.network import RoadNetwork
+    from geo_service.core.network import RoadNetwork
 
     ds = generate_demo()
     vlon = ds.villages.geometry.x.to_numpy()

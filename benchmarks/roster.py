@@ -23,7 +23,7 @@ from collections import Counter
 
 from geo_service.app.demo import generate_demo
 from solvers.roster import RosterParams, RosterProblem, plan_roster
-from solvers.roster_model import RosterModel, greedy, solve_model
+from solvers.roster.model import RosterModel, greedy, solve_model
 
 
 def broken_rules(pb: RosterProblem, duties: set) -> Counter:

@@ -28,9 +28,9 @@ from api.app import create_app
 from api.settings import Settings
 from geo_service.app.demo import generate_demo
 from geo_service.app.province import generate_province
-from geo_service.store import SQLiteStore
+from geo_service.core.store import SQLiteStore
 from solvers.roster import RosterParams, plan_roster
-from solvers.roster_outputs import ics_calendar, xlsx_bytes
+from solvers.roster.outputs import ics_calendar, xlsx_bytes
 
 
 def demo_direct_vs_job(time_limit: float) -> None:

@@ -69,7 +69,7 @@ def demo(mode: str = "straight") -> list[dict]:
 
 
 def _reach_demo(ds, r, chosen: list[str], mode: str) -> float:
-    from geo_service.coverage import village_weights
+    from geo_service.core.coverage import village_weights
     from solvers.assignment import cover_pairs_matrix, cover_pairs_xy
     from solvers.pipeline import _Costs, _lonlat
 
@@ -93,8 +93,8 @@ def _reach_demo(ds, r, chosen: list[str], mode: str) -> float:
 
 
 def real(name: str, threshold_m: float, seed: int = 0) -> list[dict]:
-    from geo_service.io import read_dataset
-    from geo_service.coverage import village_weights
+    from geo_service.core.io import read_dataset
+    from geo_service.core.coverage import village_weights
     from solvers.assignment import assign_villages_to_groups, choose_contact_points, cover_pairs_xy
     from solvers.location import max_coverage
 

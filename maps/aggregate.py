@@ -7,7 +7,7 @@ would be a 9 MB page that Chromium takes seconds to draw. Above :data:`LARGE_VIL
 * **hex bins** in the dataset's metric projection (pointy-top hexagons of :func:`hex_size_m`
   metres, about 1,000 occupied bins whatever the province's size), each coloured by the share of
   the weight (persons, or villages when populations are unknown:
-  :func:`geo_service.coverage.village_weights`) within the colour threshold, with a popup giving
+  :func:`geo_service.core.coverage.village_weights`) within the colour threshold, with a popup giving
   the village count, the weight and the covered share within every threshold;
 * **village details** as the planner zooms in: at zoom :data:`DETAIL_ZOOM` or closer the page's
   runtime (:data:`DETAIL_JS`) asks the service for the villages in view
@@ -35,7 +35,7 @@ import shapely
 from branca.element import MacroElement
 from folium.template import Template
 
-from geo_service.coverage import village_weights
+from geo_service.core.coverage import village_weights
 
 from .render import DataLayer, Literal, esc, feature_collection, json_block, legend_html
 

@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo_service.coverage import last_mile
-from geo_service.coverage import service_areas as road_service_areas
-from geo_service.coverage import village_weights
-from geo_service.domain import STATION_KINDS
-from geo_service.glossary import LANGS, map_words, value_label, word
-from geo_service.network import RoadNetwork
+from geo_service.core.coverage import last_mile
+from geo_service.core.coverage import service_areas as road_service_areas
+from geo_service.core.coverage import village_weights
+from geo_service.core.domain import STATION_KINDS
+from geo_service.core.glossary import LANGS, map_words, value_label, word
+from geo_service.core.network import RoadNetwork
 
 from .aggregate import LARGE_VILLAGES, add_overview
 from .render import (
@@ -67,7 +67,7 @@ def county_bounds(ds) -> tuple[float, float, float, float]:
 
 def last_mile_table(ds, coverage: pd.DataFrame | None = None, *, network=None) -> pd.DataFrame:
     """Per village: ``village_id``, ``station_id`` (nearest), ``distance_m`` and, with a road
-    network, ``time_s``. Uses :func:`geo_service.coverage.last_mile` unless ``coverage`` gives it
+    network, ``time_s``. Uses :func:`geo_service.core.coverage.last_mile` unless ``coverage`` gives it
     (either that function's columns or these)."""
     if coverage is None:
         coverage = last_mile(ds, network)
@@ -82,7 +82,7 @@ def last_mile_table(ds, coverage: pd.DataFrame | None = None, *, network=None) -
     missing = {"village_id", "distance_m"} - set(c.columns)
     if missing:
         raise ValueError(f"coverage table lacks column(s) {sorted(missing)}; expected the columns of "
-                         "geo_service.coverage.last_mile or village_id, station_id, distance_m[, time_s]")
+                         "geo_service.core.coverage.last_mile or village_id, station_id, distance_m[, time_s]")
     return c.assign(village_id=c["village_id"].astype(str))
 
 
@@ -174,7 +174,7 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
     A legend states the colour scale; the summary box gives the population covered within each
     threshold. Labels in Chinese (``lang="zh"``) or English (``"en"``).
 
-    ``coverage``: a precomputed :func:`geo_service.coverage.last_mile` table (else computed).
+    ``coverage``: a precomputed :func:`geo_service.core.coverage.last_mile` table (else computed).
     ``tiles``: ``osm`` (default), ``gaode`` / ``gaode_satellite`` (GCJ-02: overlays are shifted
     to line up), ``tianditu`` (needs ``tianditu_key``) or ``none``.
 

@@ -17,8 +17,8 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from geo_service.crs import wgs84_to_gcj02
-from geo_service.domain import STATION_KIND_LABELS
+from geo_service.core.crs import wgs84_to_gcj02
+from geo_service.core.domain import STATION_KIND_LABELS
 
 from .coverage import T, _band, _fmt_measure, last_mile_table
 from .render import check_lang, feature_collection

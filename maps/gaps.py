@@ -18,9 +18,9 @@ import pandas as pd
 from scipy.spatial import cKDTree
 from shapely.geometry import Point
 
-from geo_service.coverage import village_weights
-from geo_service.domain import STATION_KINDS
-from geo_service.glossary import LANGS, map_words, value_label, word
+from geo_service.core.coverage import village_weights
+from geo_service.core.domain import STATION_KINDS
+from geo_service.core.glossary import LANGS, map_words, value_label, word
 
 from .coverage import (
     BAND_COLOURS,

@@ -46,7 +46,7 @@ from branca.element import Element, Figure, MacroElement
 from folium.elements import JSCSSMixin
 from folium.template import Template
 
-from geo_service.crs import transform_geometry, wgs84_to_gcj02
+from geo_service.core.crs import transform_geometry, wgs84_to_gcj02
 
 from .assets import localize
 from .runtime import RUNTIME_CSS, RUNTIME_JS

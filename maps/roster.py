@@ -18,7 +18,7 @@ from typing import Any
 import folium
 from shapely.geometry import Point
 
-from geo_service.glossary import word
+from geo_service.core.glossary import word
 
 from .assignment import LinkSelection, _ll
 from .coverage import boundary_layers, county_bounds

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geo_service.coverage import village_weights
-from geo_service.domain import STATION_KINDS
-from geo_service.glossary import value_label
+from geo_service.core.coverage import village_weights
+from geo_service.core.domain import STATION_KINDS
+from geo_service.core.glossary import value_label
 
 from .coverage import BAND_COLOURS, T, _band, last_mile_table, straight_service_areas
 from .render import check_lang, km, page_title
@@ -98,7 +98,7 @@ def coverage_figure(ds, *, coverage: pd.DataFrame | None = None, lang: str = "zh
                     source: str | None = None) -> StaticMap:
     """The coverage map of ``ds`` as a matplotlib Figure (see module doc); straight-line distances.
 
-    ``coverage``: a precomputed :func:`geo_service.coverage.last_mile` table (else computed).
+    ``coverage``: a precomputed :func:`geo_service.core.coverage.last_mile` table (else computed).
     ``thresholds_m``: distance bands (metres, increasing); ``gap_threshold``: villages beyond it
     are gaps (default the middle threshold), the ``top_gaps`` most populous numbered and listed.
     ``size``: :func:`maps.static_render.page_size` (default A4 landscape, 300 dpi).

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geo_service.coverage import village_weights
-from geo_service.glossary import value_label
+from geo_service.core.coverage import village_weights
+from geo_service.core.glossary import value_label
 
 from .coverage import BAND_COLOURS, straight_service_areas
 from .gaps import T, _get, _Shim, coverage_change, gap_threshold_m, proposed_sites

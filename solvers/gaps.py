@@ -1,11 +1,11 @@
 """Close coverage gaps: where to open new contact points (界别联系点) given the stations we have.
 
-:func:`close_gaps` turns a :class:`~geo_service.dataset.Dataset` into a location problem:
+:func:`close_gaps` turns a :class:`~geo_service.core.dataset.Dataset` into a location problem:
 demands are the villages (weight = population, or 1 per village where it is unknown: see
-:func:`geo_service.coverage.village_weights`), sites are the existing stations (always open,
+:func:`geo_service.core.coverage.village_weights`), sites are the existing stations (always open,
 *fixed*) followed by candidate sites (villages, township seats or a list of village ids), and the
 cost is the straight-line distance in metres in ``ds.metric_crs`` or the door-to-door road travel
-time in seconds from :class:`geo_service.network.RoadNetwork`. It then runs one of the models of
+time in seconds from :class:`geo_service.core.network.RoadNetwork`. It then runs one of the models of
 :mod:`solvers.location` (LSCP: fewest new points covering everyone; MCLP: ``k`` new points
 covering the most people; p-median: ``k`` new points minimising population-weighted distance)
 and reports the proposed points, the coverage before and after at several thresholds, and every
@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from geo_service.coverage import dataset_notes, village_weights
-from geo_service.glossary import message
-from geo_service.jsonsafe import to_jsonable
-from geo_service.network import RoadNetwork
+from geo_service.core.coverage import dataset_notes, village_weights
+from geo_service.core.glossary import message
+from geo_service.core.jsonsafe import to_jsonable
+from geo_service.core.network import RoadNetwork
 
 from .location import LocationResult, covering_matrix, max_coverage, p_median, set_cover
 
@@ -54,7 +54,7 @@ class GapClosingResult:
         uncovered: villages (with population) still beyond ``threshold`` afterwards: ``id``,
             ``name``, ``township_id``, ``population``, ``nearest_site_id``, ``nearest_cost``,
             ``reason`` (``no_candidate`` / ``not_selected`` / ``capacity``), ``message`` (English) and
-            ``code`` (its :data:`geo_service.glossary.MESSAGES` template; params: ``threshold`` from
+            ``code`` (its :data:`geo_service.core.glossary.MESSAGES` template; params: ``threshold`` from
             ``params``, ``nearest`` = ``nearest_cost``).
         solution: the raw :class:`~solvers.location.LocationResult`.
         params: the parameters used (JSON-safe).
@@ -134,7 +134,7 @@ def gap_cost_matrix(ds, sites: gpd.GeoDataFrame, mode: str = "straight", network
 
     ``straight``: Euclidean metres in ``ds.metric_crs`` (<0.05 % error over a county).
     ``road``: door-to-door travel seconds from ``network`` (a
-    :class:`geo_service.network.RoadNetwork`, built from ``ds`` when ``None``); ``inf`` where
+    :class:`geo_service.core.network.RoadNetwork`, built from ``ds`` when ``None``); ``inf`` where
     unreachable.
     """
     if mode == "straight":
@@ -170,7 +170,7 @@ def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str =
         model: ``"lscp"``, ``"mclp"`` or ``"pmedian"``.
         time_limit: solver seconds; the best solution found so far is returned with its bound.
         seed: solver seed (same seed and data, same proposal).
-        network: a prebuilt :class:`geo_service.network.RoadNetwork` for ``mode="road"``.
+        network: a prebuilt :class:`geo_service.core.network.RoadNetwork` for ``mode="road"``.
         threshold_s: service time in seconds for ``mode="road"`` (default 30 min).
         fixed_kinds: station kinds that count as existing coverage (default: all kinds).
         report_thresholds: thresholds for the before/after table (same unit as the mode);

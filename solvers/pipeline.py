@@ -1,8 +1,8 @@
 """One optimisation run over a dataset: all four assignment tiers, their tables and a diff.
 
-``run_optimisation(ds, params)`` builds the cost matrices from a :class:`~geo_service.dataset.Dataset`
+``run_optimisation(ds, params)`` builds the cost matrices from a :class:`~geo_service.core.dataset.Dataset`
 (straight-line metres in ``ds.metric_crs``, or road travel time in seconds from
-:class:`geo_service.network.RoadNetwork`), calls the array solvers of :mod:`solvers.assignment` and
+:class:`geo_service.core.network.RoadNetwork`), calls the array solvers of :mod:`solvers.assignment` and
 maps the answers back to ids. The :class:`OptimisationResult` is pure JSON (``to_dict``/``from_dict``),
 so it can be stored in a job record and passed back as ``previous`` for a minimal-change re-run
 (parameters and results: :mod:`solvers.results`).
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from geo_service.coverage import village_weights
+from geo_service.core.coverage import village_weights
 
 from . import assignment as A
 from .run_context import (
@@ -314,7 +314,7 @@ def _contact_points(run: _Run, G: _Groups, rows: list[str], v_ll: np.ndarray, co
                     locks: np.ndarray, base: np.ndarray) -> TierResult:
     """Tier 2 as a covering decision (:func:`solvers.assignment.choose_contact_points`).
 
-    Demand: the gap villages (weight: :func:`geo_service.coverage.village_weights`). Candidates: ``rows`` (the gap
+    Demand: the gap villages (weight: :func:`geo_service.core.coverage.village_weights`). Candidates: ``rows`` (the gap
     villages and locked ones) plus every other village within the gap threshold of a gap village (a
     contact point just inside the stations' reach can serve the gap beyond it). Covering sets within
     the threshold: KD-tree in straight mode, road travel times in road mode. Rows that are neither
@@ -468,7 +468,7 @@ def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None
     or ``params.churn_weight``); ``progress(pct, message)`` is called between steps; ``cancel`` (a
     ``threading.Event``) is checked between tiers and before every flow solve and raises
     :class:`Cancelled`; ``network`` is a
-    prebuilt :class:`geo_service.network.RoadNetwork` for ``mode="road"``.
+    prebuilt :class:`geo_service.core.network.RoadNetwork` for ``mode="road"``.
     """
     t0 = time.monotonic()
     p = params if isinstance(params, OptimisationParams) else OptimisationParams.model_validate(params or {})

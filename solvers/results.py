@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from geo_service.jsonsafe import to_jsonable
+from geo_service.core.jsonsafe import to_jsonable
 
 from . import assignment as A
 from .tables import result_layers, result_tables, write_xlsx
@@ -187,7 +187,7 @@ def outcome_of(status: str, tiers: Any, diagnostics: list[dict[str, Any]] | None
         text = f"可行解，与最优差距至多 {gap:.1%}"
     return {"outcome": status, "gap": gap, "text": text,
             "diagnosis": None if first is None else first.get("message"),
-            # code + params of the diagnosis: zh outputs show its glossary text (geo_service.glossary.MESSAGES)
+            # code + params of the diagnosis: zh outputs show its glossary text (geo_service.core.glossary.MESSAGES)
             "diagnosis_code": None if first is None else first.get("code"),
             "diagnosis_params": None if first is None else first.get("params")}
 

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from pyproj import Transformer
 
-from geo_service.coverage import find_gaps
-from geo_service.network import RoadNetwork
+from geo_service.core.coverage import find_gaps
+from geo_service.core.network import RoadNetwork
 
 from . import assignment as A
 from .results import (
@@ -35,10 +35,10 @@ def _check_cancel(cancel: threading.Event | None) -> None:
 
 
 def _gap_villages(ds: Any, params: OptimisationParams, network: Any) -> tuple[list[str], str]:
-    """Ids of villages that no station reaches (:func:`geo_service.coverage.find_gaps`) and that source."""
+    """Ids of villages that no station reaches (:func:`geo_service.core.coverage.find_gaps`) and that source."""
     gaps = find_gaps(ds, threshold_m=params.gap_threshold_m, threshold_s=params.gap_threshold_s,
                      mode=params.mode, network=network)
-    return [str(v) for v in gaps["village_id"]], "geo_service.coverage.find_gaps"
+    return [str(v) for v in gaps["village_id"]], "geo_service.core.coverage.find_gaps"
 
 
 class _Costs:

@@ -15,8 +15,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo_service import glossary as G
-from geo_service.io import sheets
+from geo_service.core import glossary as G
+from geo_service.core.io import sheets
 
 #: Chinese sheet titles of the result tables (from the glossary; Excel allows 31 characters).
 SHEETS_ZH = {k: G.table_title(k, "zh") for k in ("responsibility", "members", "groups", "committees",
@@ -32,7 +32,7 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
     """DataFrames of a run: responsibility (界别责任区一览表, one row per member), members, groups,
     committees, stations, constituents (ids only), uncovered villages and a per-tier summary.
 
-    ``lang="zh"`` gives what people read (:func:`geo_service.io.sheets.localise`): glossary
+    ``lang="zh"`` gives what people read (:func:`geo_service.core.io.sheets.localise`): glossary
     headers with units, Chinese enum values (职务 召集人, 站点类型 综合型委员工作站, 求解结果 最优),
     distances in km; the table keys stay English. ``lang="en"`` keeps schema names and stored values.
     """
@@ -202,7 +202,7 @@ def result_notes(result: Any, ds: Any = None, lang: str = "zh") -> dict[str, Any
 
 def write_xlsx(tables: dict[str, pd.DataFrame], path: str | Path, lang: str = "zh",
                notes: dict[str, Any] | None = None) -> Path:
-    """A print-ready workbook, a sheet per table (界别责任区一览表 first), via :mod:`geo_service.io.sheets`."""
+    """A print-ready workbook, a sheet per table (界别责任区一览表 first), via :mod:`geo_service.core.io.sheets`."""
     return sheets.write_xlsx(_first(tables), path, lang, title=G.table_title("responsibility", lang), notes=notes)
 
 

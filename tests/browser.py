@@ -163,7 +163,7 @@ def make_app(data_dir, datasets: dict, **settings):
     """The service on a fresh embedded store in ``data_dir`` holding ``datasets`` (id -> Dataset)."""
     from api.app import create_app
     from api.settings import Settings
-    from geo_service.store import SQLiteStore
+    from geo_service.core.store import SQLiteStore
 
     store = SQLiteStore(str(data_dir))
     for did, ds in datasets.items():

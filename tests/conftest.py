@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import LineString, Point, box
 
-from geo_service.dataset import Dataset
+from geo_service.core.dataset import Dataset
 
 # one session-wide browser for every module (a fixture imported into two modules would start two
 # Playwright loops in one thread, and the second refuses to start)

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import LAT0, LON0, make_tiny_layers
-from geo_service.io.gpkg import write_gpkg
+from geo_service.core.io.gpkg import write_gpkg
 from test_api_support import KEYS, client, hdr, make_app, write_raw_gpkg
 
 PROBLEM = "application/problem+json"
@@ -195,7 +195,7 @@ def test_invalid_upload_lists_every_error_and_stores_nothing(c, tmp_path):
 def test_upload_zip_of_layer_files_and_workbook(c, tiny, tmp_path, fmt):
     import zipfile
 
-    from geo_service.io import write_dataset
+    from geo_service.core.io import write_dataset
 
     if fmt == "xlsx":
         path = tmp_path / "wb.xlsx"
@@ -353,7 +353,7 @@ def test_feature_create_and_delete(c):
 # --- nearest -----------------------------------------------------------------------------------
 
 def test_nearest_matches_the_index(c, tiny):
-    from geo_service.index import StationIndex
+    from geo_service.core.index import StationIndex
 
     rng = np.random.default_rng(7)
     pts = np.column_stack([LON0 + rng.random(50) * 0.2, LAT0 + rng.random(50) * 0.1])
@@ -439,7 +439,7 @@ def test_batch_point_limit(tmp_path, tiny):
 # --- coverage ----------------------------------------------------------------------------------
 
 def test_coverage_matches_the_library(c, tiny):
-    from geo_service.coverage import coverage_summary, find_gaps
+    from geo_service.core.coverage import coverage_summary, find_gaps
 
     r = c.get("/v1/datasets/tiny/coverage?thresholds=3000,8000&gap_threshold=3000", headers=hdr("viewer"))
     assert r.status_code == 200, r.text
@@ -495,7 +495,7 @@ def test_json_logs_carry_the_request_id(c):
 
 @pytest.mark.parametrize("fmt", ["gpkg", "csv"])
 def test_dataset_export(c, tmp_path, fmt):
-    from geo_service.io import read_dataset
+    from geo_service.core.io import read_dataset
 
     assert_problem(c.get(f"/v1/datasets/tiny/export?format={fmt}", headers=hdr("viewer")), 403)
     r = c.get(f"/v1/datasets/tiny/export?format={fmt}", headers=hdr("planner"))

@@ -11,7 +11,7 @@ import zipfile
 import openpyxl
 import pytest
 
-from geo_service.store import JobRecord, SQLiteStore
+from geo_service.core.store import JobRecord, SQLiteStore
 from test_api import assert_problem
 from test_api_support import client, hdr, make_app
 

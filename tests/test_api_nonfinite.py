@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo_service import jsonsafe
+from geo_service.core import jsonsafe
 from conftest import LAT0, LON0, make_tiny_layers
-from geo_service.dataset import Dataset
+from geo_service.core.dataset import Dataset
 from test_api_support import client, hdr, make_app
 
 

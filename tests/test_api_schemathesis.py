@@ -13,7 +13,7 @@ schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 from conftest import make_tiny_layers  # noqa: E402
-from geo_service.dataset import Dataset  # noqa: E402
+from geo_service.core.dataset import Dataset  # noqa: E402
 from test_api_support import KEYS, make_app  # noqa: E402
 
 _DATA = Path(tempfile.mkdtemp(prefix="geo-api-fuzz-"))

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from geo_service.dataset import Dataset
-from geo_service.store import SQLiteStore
+from geo_service.core.dataset import Dataset
+from geo_service.core.store import SQLiteStore
 
 KEYS = {"viewer": "viewer-key-0001", "planner": "planner-key-0001", "admin": "admin-key-00001"}
 SETTINGS_KEYS = {v: k for k, v in KEYS.items()}

@@ -21,7 +21,7 @@ from geo_service.app.batch import (
     workers_can_load,
 )
 from geo_service.app.province import county_polygons, generate_province, province_bounds
-from geo_service.store import JobRecord, NotFound, SQLiteStore
+from geo_service.core.store import JobRecord, NotFound, SQLiteStore
 from test_store import pg_url  # noqa: F401 - the PostGIS fixture (starts a throwaway server)
 
 
@@ -192,7 +192,7 @@ def test_batch_results_land_in_postgis(pg_url, province):  # noqa: F811 - fixtur
 
     import psycopg
 
-    from geo_service.store.postgis import PostGISStore
+    from geo_service.core.store.postgis import PostGISStore
 
     class DriverMustNotLoad(PostGISStore):
         def get_dataset(self, dataset_id):

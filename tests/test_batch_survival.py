@@ -24,7 +24,7 @@ pytest.importorskip("distributed")  # the optional "batch" extra
 
 from geo_service.app.batch import EXIT_CLUSTER_LOST, LOST, batch_summary, run_batch, store_province  # noqa: E402
 from geo_service.app.province import generate_province  # noqa: E402
-from geo_service.store import SQLiteStore  # noqa: E402
+from geo_service.core.store import SQLiteStore  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

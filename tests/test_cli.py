@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from geo_service.cli import app
-from geo_service.io.gpkg import write_gpkg
-from geo_service.store import SQLiteStore
+from geo_service.core.io.gpkg import write_gpkg
+from geo_service.core.store import SQLiteStore
 
 runner = CliRunner()
 
@@ -39,7 +39,7 @@ def test_import_summary_export_roundtrip(tiny, tiny_gpkg, tmp_path):
     out = tmp_path / "back.gpkg"
     r = runner.invoke(app, ["export", "tiny", "--out", str(out), "--data-dir", str(data)])
     assert r.exit_code == 0, r.output
-    from geo_service.io.gpkg import read_gpkg
+    from geo_service.core.io.gpkg import read_gpkg
 
     assert read_gpkg(out).fingerprint() == tiny.fingerprint()
 

@@ -26,9 +26,9 @@ import json
 import numpy as np
 import pytest
 
-from geo_service.coverage import coverage_summary, find_gaps, last_mile, service_areas, summary_frames
-from geo_service.index import InvalidQuery
-from geo_service.network import RoadNetwork
+from geo_service.core.coverage import coverage_summary, find_gaps, last_mile, service_areas, summary_frames
+from geo_service.core.index import InvalidQuery
+from geo_service.core.network import RoadNetwork
 
 # nearest station (any kind) per village, metres, from the table above
 HAND_NEAREST_M = {"V1": 4044, "V2": 0, "V3": 4044, "V4": 4044, "V5": 0, "V6": 4044, "V7": 7819, "V8": 0}

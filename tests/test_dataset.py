@@ -8,12 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point
 
-from geo_service.crs import geodesic_m
-from geo_service.dataset import Dataset, DatasetValidationError
+from geo_service.core.crs import geodesic_m
+from geo_service.core.dataset import Dataset, DatasetValidationError
 
 
 def test_every_layer_present_with_declared_columns(tiny):
-    from geo_service.domain import LAYERS
+    from geo_service.core.domain import LAYERS
 
     for name, spec in LAYERS.items():
         assert set(spec.field_names) <= set(tiny[name].columns), name

@@ -20,8 +20,8 @@ from scipy.spatial import cKDTree
 from shapely.geometry import Point, box
 
 from geo_service.app import names as N
-from geo_service.crs import gcj02_to_wgs84, metric_crs
-from geo_service.dataset import Dataset
+from geo_service.core.crs import gcj02_to_wgs84, metric_crs
+from geo_service.core.dataset import Dataset
 from geo_service.app.demo import (
     BOUNDARIES_PATH,
     DEFAULT_SEED,
@@ -31,7 +31,7 @@ from geo_service.app.demo import (
     generate_demo,
     load_boundaries,
 )
-from geo_service.domain import ROAD_SPEEDS_KMH, SECTORS
+from geo_service.core.domain import ROAD_SPEEDS_KMH, SECTORS
 from geo_service.app.synthetic import ROAD_CLASSES, NetworkSizes, generate_network, prepare_counties
 
 CITY_DISTRICTS = {"230803", "230804", "230805", "230811"}  # 市辖区

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import LAT0, LON0
-from geo_service.crs import geodesic_m
-from geo_service.index import OUTSIDE_MARGIN_M, InvalidQuery, StationIndex
-from geo_service.network import RoadNetwork
+from geo_service.core.crs import geodesic_m
+from geo_service.core.index import OUTSIDE_MARGIN_M, InvalidQuery, StationIndex
+from geo_service.core.network import RoadNetwork
 from test_api_support import client, hdr, make_app
 
 lons = st.floats(-180, 180, allow_nan=False)

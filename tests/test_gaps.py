@@ -105,7 +105,7 @@ def test_cli_close_gaps_writes_geojson(tiny, tmp_path):
     from typer.testing import CliRunner
 
     from geo_service.cli import app
-    from geo_service.io.gpkg import write_gpkg
+    from geo_service.core.io.gpkg import write_gpkg
 
     src = tmp_path / "tiny.gpkg"
     write_gpkg(tiny, src)

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from pyproj import Transformer
 from shapely.geometry import Point
 
-from geo_service._optional import HAVE_NUMBA
-from geo_service.crs import geodesic_m, metric_crs
-from geo_service.index import config as index_module
-from geo_service.index import GRID_MIN_BATCH, InvalidQuery, StationIndex
+from geo_service.core._optional import HAVE_NUMBA
+from geo_service.core.crs import geodesic_m, metric_crs
+from geo_service.core.index import config as index_module
+from geo_service.core.index import GRID_MIN_BATCH, InvalidQuery, StationIndex
 
 # the large-batch grids run as numpy code, or as numba kernels where numba is installed: both
 KERNELS = (False, True) if HAVE_NUMBA else (False,)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from geo_service.io.headers import canonical_headers, canonical_layer, output_headers
+from geo_service.core.io.headers import canonical_headers, canonical_layer, output_headers
 
 
 @pytest.mark.parametrize("layer,headers,expected", [

@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point, box
 
-from geo_service.crs import gcj02_to_wgs84, wgs84_to_gcj02
-from geo_service.dataset import Dataset, DatasetValidationError
-from geo_service.domain import SECTORS, STATION_KINDS
-from geo_service.io import read_dataset, write_dataset
+from geo_service.core.crs import gcj02_to_wgs84, wgs84_to_gcj02
+from geo_service.core.dataset import Dataset, DatasetValidationError
+from geo_service.core.domain import SECTORS, STATION_KINDS
+from geo_service.core.io import read_dataset, write_dataset
 
 FAST = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -155,7 +155,7 @@ def test_garbage_xlsx_cells_never_crash(tiny_csv, cells):
         v = v.astype(object)
         for c, val in zip(["编号", "名称", "乡镇编号", "人口(人)", "经度", "纬度"], cells):
             v.loc[2, c] = val
-        from geo_service.io import write_table
+        from geo_service.core.io import write_table
 
         write_table(v, folder / "村社区.xlsx")
         out = _read_any(folder)

@@ -16,9 +16,9 @@ import pytest
 import shapely
 from shapely.geometry import shape
 
-from geo_service.crs import gcj02_to_wgs84, transform_geometry
-from geo_service.dataset import DatasetValidationError
-from geo_service.io import read_dataset, read_layers_from_files, write_dataset
+from geo_service.core.crs import gcj02_to_wgs84, transform_geometry
+from geo_service.core.dataset import DatasetValidationError
+from geo_service.core.io import read_dataset, read_layers_from_files, write_dataset
 
 FOLDER = Path(__file__).resolve().parents[2] / "shared" / "real" / "chongyang"
 if not FOLDER.exists():

@@ -16,16 +16,16 @@ import pytest
 import shapely
 from shapely.geometry import Point, box
 
-from geo_service.crs import from_wgs84
-from geo_service.dataset import DatasetValidationError
-from geo_service.io import (
+from geo_service.core.crs import from_wgs84
+from geo_service.core.dataset import DatasetValidationError
+from geo_service.core.io import (
     read_dataset,
     read_layers_from_files,
     townships_from_points,
     write_dataset,
     write_table,
 )
-from geo_service.io.gpkg import read_gpkg
+from geo_service.core.io.gpkg import read_gpkg
 
 FOLDER_FORMATS = ["geojson", "csv", "shp"]
 TARGETS = {"gpkg": "county.gpkg", "xlsx": "county.xlsx", "geojson": "gj", "csv": "csv", "shp": "shp"}
@@ -234,7 +234,7 @@ def test_datum_conversion_of_every_layer(tiny, tmp_path, datum):
             df["geometry"] = shapely.transform(df.geometry.to_numpy(),
                                                lambda xy: np.column_stack(from_wgs84(xy[:, 0], xy[:, 1], datum)))
         layers[name] = df
-    from geo_service.dataset import Dataset
+    from geo_service.core.dataset import Dataset
 
     shifted = Dataset.from_layers(layers)
     folder = write_dataset(shifted, tmp_path / "d", fmt="csv")

@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from geo_service.app import jobs as J
-from geo_service.store import SQLiteStore
+from geo_service.core.store import SQLiteStore
 
 
 class EchoParams(BaseModel):

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import maps
-from geo_service.crs import geodesic_m, wgs84_to_gcj02
-from geo_service.dataset import Dataset
+from geo_service.core.crs import geodesic_m, wgs84_to_gcj02
+from geo_service.core.dataset import Dataset
 from maps.assets import STATIC_DIR, UnservedAssetError, check, localize
 from maps.render import RUNTIME_JS, data_layers, js_json
 from solvers.gaps import close_gaps
@@ -246,8 +246,8 @@ def test_gaps_map_from_close_gaps(tiny):
 
 
 def test_road_mode_colours_by_travel_time(tiny):
-    from geo_service.coverage import last_mile
-    from geo_service.network import RoadNetwork
+    from geo_service.core.coverage import last_mile
+    from geo_service.core.network import RoadNetwork
 
     net = RoadNetwork.from_dataset(tiny)
     m = maps.coverage_map(tiny, mode="road", network=net, thresholds_s=(300, 600, 1200), lang="en")

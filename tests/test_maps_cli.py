@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from geo_service.cli import app
-from geo_service.store import SQLiteStore
+from geo_service.core.store import SQLiteStore
 
 
 def test_map_command_writes_one_self_contained_page(tmp_path, tiny, monkeypatch):

@@ -13,8 +13,8 @@ import shapely
 import maps
 from browser import live_server, make_app
 from geo_service.app.province_merge import merge_counties, province_dataset
-from geo_service.coverage import coverage_summary, last_mile, village_weights
-from geo_service.crs import wgs84_to_gcj02
+from geo_service.core.coverage import coverage_summary, last_mile, village_weights
+from geo_service.core.crs import wgs84_to_gcj02
 from maps.aggregate import LARGE_VILLAGES, aggregate_villages, hex_index, hex_polygons, hex_size_m
 from maps.render import data_layers
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
-from geo_service.dataset import Dataset
+from geo_service.core.dataset import Dataset
 from maps.static_maps import render
 from maps.static_render import (
     FONT_PATH,
@@ -275,7 +275,7 @@ def test_endpoints_serve_png_pdf_svg_with_their_content_types(api):
 def test_endpoint_rules_roles_and_budget(api, tiny):
     from test_api_support import hdr
 
-    from geo_service.store import JobRecord
+    from geo_service.core.store import JobRecord
     from solvers.pipeline import run_optimisation
 
     c, app = api
@@ -305,7 +305,7 @@ def phone_server(tmp_path_factory):
     from browser import live_server, make_app
     from conftest import make_tiny_layers
 
-    from geo_service.store import JobRecord
+    from geo_service.core.store import JobRecord
 
     tiny = Dataset.from_layers(make_tiny_layers(), name="小县（手机测试用的一个名字很长的数据集）")
     app = make_app(tmp_path_factory.mktemp("phone"), {"tiny": tiny})

@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, Point
 
-from geo_service.crs import metric_crs
-from geo_service.dataset import Dataset
-from geo_service.index import InvalidQuery
-from geo_service.network import RoadNetwork
+from geo_service.core.crs import metric_crs
+from geo_service.core.dataset import Dataset
+from geo_service.core.index import InvalidQuery
+from geo_service.core.network import RoadNetwork
 
 CRS_M = metric_crs(LON0 + 0.1, LAT0 + 0.05)
 # metres per degree near latitude 46.85 (WGS-84): 111,168 m north-south, 76,245 m east-west

@@ -20,9 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geo_service.dataset import Dataset, DatasetValidationError
-from geo_service.domain import LAYERS
-from geo_service.io import read_dataset, write_dataset
+from geo_service.core.dataset import Dataset, DatasetValidationError
+from geo_service.core.domain import LAYERS
+from geo_service.core.io import read_dataset, write_dataset
 from tests.conftest import make_tiny_layers
 
 FORMATS = ("csv", "xlsx", "geojson", "shp", "gpkg", "zip")

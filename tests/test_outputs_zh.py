@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from api import results as res
-from geo_service import glossary as G
-from geo_service.io import headers as H
-from geo_service.io import write_dataset
+from geo_service.core import glossary as G
+from geo_service.core.io import headers as H
+from geo_service.core.io import write_dataset
 from solvers.pipeline import run_optimisation
 from solvers.tables import SHEETS_ZH, result_notes, write_csv, write_xlsx
 from test_api_support import client, hdr, make_app

@@ -21,11 +21,11 @@ import pytest
 from typer.testing import CliRunner
 
 import maps
-from geo_service import glossary as G
+from geo_service.core import glossary as G
 from geo_service.app.demo import generate_demo
 from geo_service.cli import app
-from geo_service.io import read_dataset
-from geo_service.io.gpkg import write_gpkg
+from geo_service.core.io import read_dataset
+from geo_service.core.io.gpkg import write_gpkg
 from maps.render import DataLayer
 from maps.static_assignment import assignment_figure
 from maps.static_coverage import coverage_figure

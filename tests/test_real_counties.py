@@ -20,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from geo_service.cli import app
-from geo_service.crs import gcj02_to_wgs84
+from geo_service.core.crs import gcj02_to_wgs84
 from test_api_support import client, hdr, make_app
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"

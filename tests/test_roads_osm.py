@@ -10,10 +10,10 @@ import pytest
 from shapely.geometry import LineString
 from typer.testing import CliRunner
 
-from geo_service.coverage import coverage_summary, last_mile
-from geo_service.crs import geodesic_m
-from geo_service.io import read_dataset, read_layers_from_files
-from geo_service.network import RoadNetwork
+from geo_service.core.coverage import coverage_summary, last_mile
+from geo_service.core.crs import geodesic_m
+from geo_service.core.io import read_dataset, read_layers_from_files
+from geo_service.core.network import RoadNetwork
 
 LON0, LAT0, STEP, N = 114.0, 29.5, 0.01, 5
 H_KMH, V_KMH = 60.0, 30.0  # rows: primary with maxspeed 60 or 0 (unknown: the class's 60); columns: residential

@@ -15,8 +15,8 @@ from pyproj import Geod
 
 from geo_service.app.demo import generate_demo
 from solvers.roster import RosterParams, RosterProblem, RosterResult, plan_roster
-from solvers.roster_calendar import iso_week, load_holidays, month_range, reception_date
-from solvers.roster_outputs import (
+from solvers.roster.calendar import iso_week, load_holidays, month_range, reception_date
+from solvers.roster.outputs import (
     duty_geojson,
     ics_calendar,
     roster_tables,

@@ -16,7 +16,7 @@ from browser import make_app as browser_app
 from icalendar import Calendar
 
 from conftest import make_tiny_layers
-from geo_service.dataset import Dataset
+from geo_service.core.dataset import Dataset
 from test_api import assert_problem
 from test_api_support import client, hdr, make_app
 

@@ -12,8 +12,8 @@ from icalendar import Calendar
 from typer.testing import CliRunner
 
 from geo_service.cli import app
-from geo_service.io.gpkg import write_gpkg
-from solvers.roster_availability import read_availability
+from geo_service.core.io.gpkg import write_gpkg
+from solvers.roster.availability import read_availability
 
 runner = CliRunner()
 

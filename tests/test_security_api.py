@@ -87,7 +87,7 @@ def test_host_allow_list_settings(tmp_path, tiny):
 
 
 def test_links_and_location_never_copy_the_host_header(app, tiny, tmp_path):
-    from geo_service.io.gpkg import write_gpkg
+    from geo_service.core.io.gpkg import write_gpkg
 
     evil = {**hdr("admin"), "Host": "evil.example"}  # with keys configured any Host is served by default
     with client(app) as c:
@@ -496,7 +496,7 @@ def test_a_log_flood_is_collapsed_with_a_count(monkeypatch):
 # --- 9. a second process on the same data directory ----------------------------------------------
 
 def test_a_second_store_does_not_fail_the_first_ones_running_job(tmp_path, tiny):
-    from geo_service.store import JobRecord, SQLiteStore
+    from geo_service.core.store import JobRecord, SQLiteStore
 
     first = make_app(tmp_path / "d", tiny, log_level="WARNING")
     first.state.store.create_job(JobRecord(id="live", dataset_id="tiny", kind="optimise", params={},
@@ -510,9 +510,9 @@ def test_a_second_store_does_not_fail_the_first_ones_running_job(tmp_path, tiny)
 
 
 def test_jobs_of_a_killed_process_are_failed_and_of_a_live_one_kept(tmp_path):
-    from geo_service.store import SQLiteStore
+    from geo_service.core.store import SQLiteStore
 
-    code = ("import sys, time; from geo_service.store import SQLiteStore, JobRecord; "
+    code = ("import sys, time; from geo_service.core.store import SQLiteStore, JobRecord; "
             "s = SQLiteStore(sys.argv[1]); "
             "s.create_job(JobRecord(id='other', dataset_id='d', kind='optimise', params={}, status='running')); "
             "print('ready', flush=True); time.sleep(120)")

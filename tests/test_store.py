@@ -27,10 +27,10 @@ from hypothesis import strategies as st
 from shapely.geometry import MultiPolygon, Point, box
 
 from conftest import LAT0, LON0, make_tiny_layers, skip_unless_ci
-from geo_service.crs import geodesic_m
-from geo_service.dataset import Dataset
-from geo_service.domain import SECTORS
-from geo_service.store import Conflict, JobRecord, NotFound, SQLiteStore, Store
+from geo_service.core.crs import geodesic_m
+from geo_service.core.dataset import Dataset
+from geo_service.core.domain import SECTORS
+from geo_service.core.store import Conflict, JobRecord, NotFound, SQLiteStore, Store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,7 +71,7 @@ class StoreFactory:
         if self.kind == "sqlite":
             s: Store = SQLiteStore(self.location)
         else:
-            from geo_service.store.postgis import PostGISStore
+            from geo_service.core.store.postgis import PostGISStore
 
             s = PostGISStore(self.location, schema=self.schema, pool_size=2)
         self.opened.append(s)
@@ -273,9 +273,9 @@ def test_failed_write_leaves_previous_version(factory, tiny):
 KILL_SCRIPT = """
 import sys, time
 from conftest import make_tiny_layers
-from geo_service.dataset import Dataset
-from geo_service.store import SQLiteStore
-from geo_service.store.postgis import PostGISStore
+from geo_service.core.dataset import Dataset
+from geo_service.core.store import SQLiteStore
+from geo_service.core.store.postgis import PostGISStore
 
 class Slow(Dataset):
     def __getitem__(self, layer):
@@ -451,8 +451,8 @@ def test_postgis_features_in_bbox(postgis, tiny):
 
 
 def test_open_store_dispatches_postgresql_urls(pg_url):
-    from geo_service.store import open_store
-    from geo_service.store.postgis import PostGISStore
+    from geo_service.core.store import open_store
+    from geo_service.core.store.postgis import PostGISStore
 
     s = open_store(pg_url)
     try:
@@ -463,7 +463,7 @@ def test_open_store_dispatches_postgresql_urls(pg_url):
 
 def test_sqlite_and_postgis_agree_on_a_dataset(tmp_path, pg_url):
     """The same dataset stored in both stores reads back identically."""
-    from geo_service.store.postgis import PostGISStore
+    from geo_service.core.store.postgis import PostGISStore
 
     ds = rich_dataset()
     schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -484,7 +484,7 @@ def test_sqlite_and_postgis_agree_on_a_dataset(tmp_path, pg_url):
 
 def test_postgis_refuses_nul_characters_clearly(postgis, tiny_layers):
     """PostgreSQL text cannot hold NUL: the error names the layer, and nothing is stored."""
-    from geo_service.store import StoreError
+    from geo_service.core.store import StoreError
 
     tiny_layers["stations"].loc[0, "name"] = "a\x00b"
     with pytest.raises(StoreError, match="layer stations: .*NUL"):
@@ -500,7 +500,7 @@ def test_sqlite_sweep_racing_a_new_owner_never_removes_its_lock_file(tmp_path, m
     The interleaving is forced: the sweep pauses just before it removes the file."""
     import pathlib
 
-    from geo_service.store import sqlite as sqlite_store
+    from geo_service.core.store import sqlite as sqlite_store
 
     folder = tmp_path / "owners"
     real_flock, real_unlink = sqlite_store.fcntl.flock, pathlib.Path.unlink
@@ -539,7 +539,7 @@ def test_sqlite_sweep_racing_a_new_owner_never_removes_its_lock_file(tmp_path, m
 
 def test_conditional_job_update_never_overwrites_an_ended_job(store):
     """A runner's write guarded by only_if_status loses to a dismissal made in between."""
-    from geo_service.store import Conflict, JobRecord
+    from geo_service.core.store import Conflict, JobRecord
 
     store.create_job(JobRecord(id="cj1", dataset_id="d", kind="optimise", params={}))
     store.update_job("cj1", status="running", only_if_status=("accepted", "running"))
@@ -554,7 +554,7 @@ def test_conditional_job_update_never_overwrites_an_ended_job(store):
 
 def test_dataset_cache_is_bounded_lru():
     """A store serving thousands of counties keeps only the most recently read ones in memory."""
-    from geo_service.store import RecentDatasets
+    from geo_service.core.store import RecentDatasets
 
     c = RecentDatasets(max_entries=2)
     c["a"], c["b"] = (1, "A"), (1, "B")

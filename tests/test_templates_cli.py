@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from geo_service.cli import app
-from geo_service.io import read_dataset
+from geo_service.core.io import read_dataset
 from test_api_support import client, hdr, make_app
 
 runner = CliRunner()
@@ -74,7 +74,7 @@ def test_layer_files_relative_to_the_current_directory(tmp_path, monkeypatch):
 
 
 def test_out_ending_in_slash_makes_a_folder(tmp_path, monkeypatch, tiny):
-    from geo_service.io import write_dataset
+    from geo_service.core.io import write_dataset
 
     monkeypatch.chdir(tmp_path)
     write_dataset(tiny, tmp_path / "county.gpkg")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
-from geo_service.coverage import village_weights
+from geo_service.core.coverage import village_weights
 from solvers.assignment import choose_contact_points, cover_pairs_xy, members_needed
 from solvers.pipeline import run_optimisation
 
@@ -153,7 +153,7 @@ if not REAL.exists():
 def test_real_counties_match_mclp(name, threshold):
     if not (REAL / name / "villages.csv").exists():
         pytest.skip(f"real data {name} not found under {REAL}")
-    from geo_service.io import read_dataset
+    from geo_service.core.io import read_dataset
     from solvers.location import max_coverage
 
     ds = read_dataset(REAL / name, datum="gcj02", missing_points="drop")

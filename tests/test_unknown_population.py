@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geo_service.coverage import NO_STATIONS_NOTE, coverage_summary, find_gaps, village_weights
+from geo_service.core.coverage import NO_STATIONS_NOTE, coverage_summary, find_gaps, village_weights
 from solvers.gaps import close_gaps
 from solvers.pipeline import run_optimisation
 

@@ -17,9 +17,9 @@ import pyogrio
 import pytest
 from shapely.geometry import Point, Polygon
 
-from geo_service.crs import wgs84_to_gcj02
-from geo_service.dataset import DatasetValidationError, Problem
-from geo_service.io import read_dataset, read_layers_from_files, write_dataset
+from geo_service.core.crs import wgs84_to_gcj02
+from geo_service.core.dataset import DatasetValidationError, Problem
+from geo_service.core.io import read_dataset, read_layers_from_files, write_dataset
 
 
 # --- helpers ------------------------------------------------------------------------------------

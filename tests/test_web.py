@@ -8,7 +8,7 @@ import pytest
 from browser import make_app
 from fastapi.testclient import TestClient
 
-from geo_service.dataset import Dataset
+from geo_service.core.dataset import Dataset
 
 XSS = "<img src=x onerror=alert(1)>"
 

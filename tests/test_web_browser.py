@@ -11,7 +11,7 @@ import pytest
 from browser import live_server, make_app
 
 from api.session import COOKIE
-from geo_service.dataset import Dataset
+from geo_service.core.dataset import Dataset
 from test_api_support import KEYS, SETTINGS_KEYS
 
 pytestmark = pytest.mark.browser

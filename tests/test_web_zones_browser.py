@@ -22,7 +22,7 @@ def tiny_run(tiny):
 @pytest.mark.browser
 @pytest.mark.slow
 def test_click_a_zone_shows_its_links(chromium, tmp_path, tiny, tiny_run):  # noqa: F811
-    from geo_service.store import JobRecord, SQLiteStore
+    from geo_service.core.store import JobRecord, SQLiteStore
 
     app = make_app(tmp_path, {"tiny": tiny})
     store: SQLiteStore = app.state.store

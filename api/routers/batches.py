@@ -23,7 +23,7 @@ from geo_service.app.batch import (
     resolve_dataset_ids,
     run_batch,
 )
-from geo_service.store import Store
+from geo_service.core.store import Store
 
 from ..auth import Principal, admin, viewer
 from ..deps import get_store, public_url

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 import numpy as np
 from fastapi import APIRouter, Depends, Query
 
-from geo_service import coverage as cov
-from geo_service.index import InvalidQuery
+from geo_service.core import coverage as cov
+from geo_service.core.index import InvalidQuery
 
 from ..auth import Principal, viewer
 from ..cache import DatasetEntry
@@ -38,7 +38,7 @@ def _floats(text: str | None, field: str) -> list[float] | None:
 
 def compute_coverage(entry: DatasetEntry, *, mode: str, thresholds: list[float] | None, kinds: list[str] | None,
                      sector: str | None, gap_threshold: float | None, gap_limit: int) -> dict:
-    """Summary (:func:`geo_service.coverage.coverage_summary`) and gaps (:func:`find_gaps`) of one
+    """Summary (:func:`geo_service.core.coverage.coverage_summary`) and gaps (:func:`find_gaps`) of one
     dataset version, memoised on the cache entry per parameter set."""
     key = ("coverage", mode, tuple(thresholds or ()), tuple(kinds or ()), sector, gap_threshold)
 

@@ -13,12 +13,12 @@ from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Uplo
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from geo_service.dataset import Dataset, DatasetValidationError
-from geo_service.domain import LAYER_ORDER, LAYERS
-from geo_service.io import read_dataset, write_dataset
-from geo_service.io.limits import InputTooLarge, ReadLimits
-from geo_service.io.tempdirs import process_tmp_dir, remove_stale
-from geo_service.store import Conflict, DatasetInfo, NotFound, Store, check_dataset_id
+from geo_service.core.dataset import Dataset, DatasetValidationError
+from geo_service.core.domain import LAYER_ORDER, LAYERS
+from geo_service.core.io import read_dataset, write_dataset
+from geo_service.core.io.limits import InputTooLarge, ReadLimits
+from geo_service.core.io.tempdirs import process_tmp_dir, remove_stale
+from geo_service.core.store import Conflict, DatasetInfo, NotFound, Store, check_dataset_id
 
 from .. import geojson as gj
 from ..auth import Principal, admin, planner, viewer
@@ -248,7 +248,7 @@ def export_dataset(format: Annotated[Literal["gpkg", "xlsx", "geojson", "csv", "
                    personal: Annotated[bool, Query(description="include constituents' names and phones")] = True,
                    dataset_id: str = Depends(checked_dataset_id), cache: DatasetCache = Depends(get_cache),
                    who: Principal = Depends(planner)):
-    """Write the current version with :func:`geo_service.io.write_dataset`; personal fields only for
+    """Write the current version with :func:`geo_service.core.io.write_dataset`; personal fields only for
     roles that may see them (and only when ``personal`` is true)."""
     entry = _entry(cache, dataset_id)
     media, suffix = EXPORT_TYPES[format]

@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from starlette.responses import Response
 
-from geo_service.glossary import job_message_text, job_status_text, result_labels
-from geo_service.store import JobRecord, NotFound, Store
+from geo_service.core.glossary import job_message_text, job_status_text, result_labels
+from geo_service.core.store import JobRecord, NotFound, Store
 from solvers.pipeline import diff_results
 
 from .. import results as res

@@ -16,8 +16,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
-from geo_service.index import InvalidQuery, check_points
-from geo_service.store import check_dataset_id
+from geo_service.core.index import InvalidQuery, check_points
+from geo_service.core.store import check_dataset_id
 
 from ..auth import Principal, nearest_access, principal
 from ..cache import DatasetCache, DatasetEntry
@@ -59,7 +59,7 @@ class Compact:
     ``si`` (n, k) int32: row in ``stations`` (-1 when no station matches); ``dist`` (n, k) metres
     rounded to 0.1 (NaN when none); ``dur`` travel time (s, road mode) and ``far`` (far_from_road,
     road mode) or None; ``outside`` (n,) bool: the point lies beyond
-    ``geo_service.index.OUTSIDE_MARGIN_M`` of the dataset (straight mode; road mode refuses such points).
+    ``geo_service.core.index.OUTSIDE_MARGIN_M`` of the dataset (straight mode; road mode refuses such points).
     """
 
     def __init__(self, si, dist, dur, far, stations, outside=None):

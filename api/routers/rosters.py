@@ -16,10 +16,10 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
-from geo_service.store import NotFound, Store
+from geo_service.core.store import NotFound, Store
 from maps.render import tile_hosts
 from maps.roster import roster_map
-from solvers.roster_outputs import csv_bytes, duty_geojson, ics_calendar, roster_summary, xlsx_bytes
+from solvers.roster.outputs import csv_bytes, duty_geojson, ics_calendar, roster_summary, xlsx_bytes
 
 from .. import rosters as R
 from ..auth import Principal, planner, viewer

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from ..auth import Principal, viewer
-from geo_service.io.template import template_tables
-from geo_service.io.writers import _write_xlsx
+from geo_service.core.io.template import template_tables
+from geo_service.core.io.writers import _write_xlsx
 
 router = APIRouter(tags=["datasets"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

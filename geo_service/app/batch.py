@@ -22,7 +22,7 @@ the driver loads each dataset and ships it instead (see ``load_on_workers`` of :
 
 Example::
 
-    from geo_service.store import open_store
+    from geo_service.core.store import open_store
     report = run_batch(open_store("var"), ["C001", "C002"], {"optimisation": {"time_limit_s": 30}})
     report.counties_per_minute, report.failed
 """
@@ -44,10 +44,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from solvers.pipeline import OptimisationParams, run_optimisation
 from solvers.roster import RosterParams, plan_roster, township_committees_from
 
-from .._optional import require_distributed
-from ..coverage import coverage_summary
-from ..dataset import Dataset
-from ..store import JobRecord, Store
+from ..core._optional import require_distributed
+from ..core.coverage import coverage_summary
+from ..core.dataset import Dataset
+from ..core.store import JobRecord, Store
 from .batch_loading import _forget_worker_store, _load_and_run, _warm_up, store_location, workers_can_load
 from .batch_records import LOST, batch_jobs, batch_summary, completed_counties, params_fingerprint
 from .jobs import fail_unfinished, failure_fields, new_job, running_fields, success_fields
@@ -91,7 +91,7 @@ def check_params(params: dict[str, Any] | None) -> dict[str, Any]:
 def process_county(ds: Dataset, params: dict[str, Any]) -> dict[str, Any]:
     """Coverage summary and optimisation of one county dataset; a JSON-ready dict.
 
-    Runs :func:`geo_service.coverage.coverage_summary` (``params["coverage"]``) and
+    Runs :func:`geo_service.core.coverage.coverage_summary` (``params["coverage"]``) and
     :func:`solvers.pipeline.run_optimisation` (``params["optimisation"]``). Returns
     ``{dataset_id, fingerprint, status, coverage, optimisation, time_s}`` where ``status`` is the
     optimisation's (optimal / feasible / infeasible); with ``params["roster"]`` also ``roster``

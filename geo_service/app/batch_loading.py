@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..dataset import Dataset
-from ..io.gpkg import read_gpkg
-from ..store import PostGISStore, SQLiteStore, Store, sqlalchemy_url
+from ..core.dataset import Dataset
+from ..core.io.gpkg import read_gpkg
+from ..core.store import PostGISStore, SQLiteStore, Store, sqlalchemy_url
 
 _WORKER_STORES: dict[tuple[str, ...], Store] = {}
 _WORKER_STORES_LOCK = threading.Lock()

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from ..store import JobRecord, Store
+from ..core.store import JobRecord, Store
 
 #: error title of a county lost with its cluster (its job is ``failed``; a resume runs it again)
 LOST = "ClusterLost"

@@ -23,8 +23,8 @@ import geopandas as gpd
 import pandas as pd
 from shapely.geometry import LineString
 
-from ..dataset import Dataset
-from ..domain import WGS84
+from ..core.dataset import Dataset
+from ..core.domain import WGS84
 from .synthetic import NetworkSizes, generate_network
 
 DEFAULT_SEED = 2308  #: the seed of the bundled demo (Jiamusi's adcode prefix)

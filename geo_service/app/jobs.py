@@ -33,7 +33,7 @@ beyond that :meth:`JobManager.submit` raises :class:`QueueFull` (the API answers
 ``Retry-After``). Every state change is written to the store (``accepted`` -> ``running`` ->
 ``successful`` | ``failed`` | ``dismissed``, progress 0-100, message, result or error), so a
 restart loses no finished result; on start-up the app marks jobs left running as failed
-(:meth:`~geo_service.store.Store.fail_interrupted_jobs`).
+(:meth:`~geo_service.core.store.Store.fail_interrupted_jobs`).
 
 A runner is ``runner(ds, params, previous, progress, cancel) -> dict`` where ``previous`` is the
 result dict of an earlier job (minimal-change re-runs) or None, ``progress(percent, message="")``
@@ -64,11 +64,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from geo_service.dataset import Dataset
-from geo_service.store import Conflict, JobRecord, NotFound, Store, utcnow
+from geo_service.core.dataset import Dataset
+from geo_service.core.store import Conflict, JobRecord, NotFound, Store, utcnow
 from solvers.pipeline import OptimisationParams, run_optimisation
 from solvers.roster import RosterParams, plan_roster
-from solvers.roster_outputs import roster_outcome
+from solvers.roster.outputs import roster_outcome
 
 log = logging.getLogger("geo_service.jobs")
 

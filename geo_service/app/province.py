@@ -4,7 +4,7 @@
 44.5-48.5 N, about 620 x 445 km; smaller for fewer) into ``n`` convex county cells (a Voronoi
 diagram of a jittered grid). :func:`generate_province` fills each county with a liaison network
 by the demo county's generator (:func:`geo_service.app.synthetic.generate_network`), one
-:class:`~geo_service.dataset.Dataset` per county, reproducibly from ``seed``. Counties are a
+:class:`~geo_service.core.dataset.Dataset` per county, reproducibly from ``seed``. Counties are a
 tenth of the demo's size by default, so a 100-county batch runs in minutes.
 """
 
@@ -19,8 +19,8 @@ import numpy as np
 import shapely
 from shapely.geometry import box
 
-from ..dataset import Dataset
-from ..domain import WGS84
+from ..core.dataset import Dataset
+from ..core.domain import WGS84
 from .synthetic import NetworkSizes, generate_network
 
 #: (min lon, min lat, max lon, max lat), degrees WGS-84: eastern Heilongjiang, room for 100 counties.

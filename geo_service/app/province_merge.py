@@ -9,7 +9,7 @@ import math
 
 import pandas as pd
 
-from ..dataset import Dataset
+from ..core.dataset import Dataset
 from .province import generate_province
 
 #: villages per county (about, at ``km2_per_village=5``) on the ~2,800 km2 counties of :func:`generate_province`

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..store import Store
+from ..core.store import Store
 from . import demo
 
 DEMO_ID = "demo"

@@ -34,13 +34,13 @@ from ..app.batch import EXIT_CLUSTER_LOST, ClusterLost, resolve_dataset_ids, run
 from ..app.demo import generate_demo
 from ..app.province import generate_province
 from ..app.seed import ensure_demo
-from ..coverage import coverage_summary
-from ..dataset import DatasetValidationError
-from ..glossary import cost_text, diagnostic_text, label, message, value_label, word
-from ..io import write_dataset
-from ..io.sheets import write_csv as write_csv_table
-from ..jsonsafe import dumps_text
-from ..store import POSTGRES_SCHEMES, Conflict, NotFound, check_dataset_id, open_store
+from ..core.coverage import coverage_summary
+from ..core.dataset import DatasetValidationError
+from ..core.glossary import cost_text, diagnostic_text, label, message, value_label, word
+from ..core.io import write_dataset
+from ..core.io.sheets import write_csv as write_csv_table
+from ..core.jsonsafe import dumps_text
+from ..core.store import POSTGRES_SCHEMES, Conflict, NotFound, check_dataset_id, open_store
 from . import roster, template
 from .common import (
     _out_path,

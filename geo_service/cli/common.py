@@ -13,10 +13,10 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ..app.seed import ensure_demo
-from ..dataset import DatasetValidationError
-from ..glossary import label, value_label
-from ..io import read_dataset, read_layers_from_files
-from ..store import NotFound, open_store
+from ..core.dataset import DatasetValidationError
+from ..core.glossary import label, value_label
+from ..core.io import read_dataset, read_layers_from_files
+from ..core.store import NotFound, open_store
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Geospatial coverage and assignment service for CPPCC liaison networks.")

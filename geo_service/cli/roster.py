@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from solvers.roster import RosterParams, plan_roster
-from solvers.roster_availability import read_availability
-from solvers.roster_outputs import outcome_text, roster_summary, write_csv, write_ics_dir, write_xlsx
+from solvers.roster.availability import read_availability
+from solvers.roster.outputs import outcome_text, roster_summary, write_csv, write_ics_dir, write_xlsx
 
 from .common import DataDirOpt, DatumOpt, JsonOpt, _load_source, _out_path, fail
 

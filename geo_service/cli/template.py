@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ..io.template import write_template
+from ..core.io.template import write_template
 
 
 def template(

@@ -14,7 +14,7 @@ in one mixed-integer model solved exactly with HiGHS (``highspy``)::
          sum_j x_jg - o_g <= target_g,  x_jg = 1 for locks,  x binary, 0 <= y <= 1.
 
 ``w_i`` is the village's weight (population, or 1 per village where it is unknown: the caller applies
-:func:`geo_service.coverage.village_weights`), so the objective's unit is persons (or villages); ``lam`` converts travel (metres or seconds) into that unit
+:func:`geo_service.core.coverage.village_weights`), so the objective's unit is persons (or villages); ``lam`` converts travel (metres or seconds) into that unit
 (``travel_weight``): small by default, so coverage comes first and travel breaks ties. Because every
 group may take every village, the coverage part equals a maximal covering problem (MCLP) with
 ``sum(hi)`` new sites on the gap villages; the joint model is exact for both at once.

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
-from geo_service.jsonsafe import finite
+from geo_service.core.jsonsafe import finite
 
 
 OPTIMAL, FEASIBLE, INFEASIBLE = "optimal", "feasible", "infeasible"

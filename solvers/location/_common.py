@@ -8,7 +8,7 @@ from typing import Any
 import highspy
 import numpy as np
 
-from geo_service.jsonsafe import finite
+from geo_service.core.jsonsafe import finite
 
 from ..highs import new_highs
 

@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from geo_service._optional import HAVE_NUMBA
+from geo_service.core._optional import HAVE_NUMBA
 
 _ITERS = 3000
 _PATIENCE = 30
@@ -24,7 +24,7 @@ _THETA0 = 0.5
 _SWAP_SHARE = 0.1   # share of the time budget for the first swap search
 
 
-if HAVE_NUMBA:  # the optional 'fast' extra (geo_service._optional)
+if HAVE_NUMBA:  # the optional 'fast' extra (geo_service.core._optional)
     import numba as _numba
 else:  # pragma: no cover - depends on the environment
     _numba = None

@@ -10,11 +10,11 @@ import time
 
 import numpy as np
 
-from geo_service._optional import HAVE_NUMBA
+from geo_service.core._optional import HAVE_NUMBA
 
 from .heuristics import greedy_interchange
 
-if HAVE_NUMBA:  # the optional 'fast' extra (geo_service._optional)
+if HAVE_NUMBA:  # the optional 'fast' extra (geo_service.core._optional)
     import numba as _numba
 else:  # pragma: no cover - depends on the environment
     _numba = None

@@ -26,14 +26,14 @@ import time
 
 import numpy as np
 
-from geo_service._optional import HAVE_NUMBA
+from geo_service.core._optional import HAVE_NUMBA
 
 from . import pmedian_lagrange as _lag
 from ._common import _finite_big
 from .pmedian_lagrange import lagrangian_bound
 from .pmedian_radius import _pmedian_exact
 
-if HAVE_NUMBA:  # the optional 'fast' extra (geo_service._optional)
+if HAVE_NUMBA:  # the optional 'fast' extra (geo_service.core._optional)
     import numba as _numba
 else:  # pragma: no cover - depends on the environment
     _numba = None

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from pyproj import Transformer
 from scipy.spatial import cKDTree
 
-from geo_service.crs import metric_crs
+from geo_service.core.crs import metric_crs
 
 from ._common import _check_cost
 
@@ -72,7 +72,7 @@ def covering_matrix_lonlat(demand_lonlat: Any, site_lonlat: Any, radius_m: float
     """:func:`covering_matrix` for WGS-84 longitude/latitude points (degrees).
 
     Projects both sets to ``crs`` (default: the project's local transverse Mercator centred on the
-    demands, :func:`geo_service.crs.metric_crs`, < 0.05 % distance error over a county or a
+    demands, :func:`geo_service.core.crs.metric_crs`, < 0.05 % distance error over a county or a
     province's few hundred kilometres) and measures straight-line metres there.
     """
     a = _xy(demand_lonlat, "demand_lonlat")

@@ -2,7 +2,7 @@
 
 :func:`generate_network` is the engine behind the demo county (:mod:`geo_service.app.demo`) and the
 synthetic provinces used for batch tests: give it county polygons (WGS-84) and target sizes, get a
-validated :class:`~geo_service.dataset.Dataset`. It works in a metric CRS (metres) and proceeds in
+validated :class:`~geo_service.core.dataset.Dataset`. It works in a metric CRS (metres) and proceeds in
 stages, each a small pure function over arrays:
 
 1. **townships**: seats placed by density-weighted k-means inside each county (the county seat is
@@ -35,8 +35,8 @@ import pandas as pd
 import shapely
 
 from .. import names as N
-from ...dataset import Dataset
-from ...domain import WGS84
+from ...core.dataset import Dataset
+from ...core.domain import WGS84
 from .common import COMMITTEES, ROAD_CLASSES, SECTOR_FAMILIES, SECTOR_SHARES, NetworkSizes, _rng
 from .geography import (
     DensityField,

@@ -8,7 +8,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from ...domain import canonical_sector
+from ...core.domain import canonical_sector
 
 
 # --- vocabulary --------------------------------------------------------------------------------
@@ -102,7 +102,7 @@ class NetworkSizes:
         unknown = [k for k in self.sector_shares if canonical_sector(k) != k]
         if unknown or not any(v > 0 for v in self.sector_shares.values()):
             raise ValueError(f"NetworkSizes.sector_shares needs positive shares of canonical sectors "
-                             f"(geo_service.domain.SECTORS); unknown: {', '.join(unknown) or 'none'}")
+                             f"(geo_service.core.domain.SECTORS); unknown: {', '.join(unknown) or 'none'}")
 
     def scaled(self, share: float) -> NetworkSizes:
         """Sizes for a part of the network holding ``share`` (0..1] of its people."""

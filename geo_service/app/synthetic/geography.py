@@ -20,8 +20,8 @@ from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
 
 from .. import names as N
-from ...crs import metric_crs
-from ...domain import WGS84
+from ...core.crs import metric_crs
+from ...core.domain import WGS84
 from .common import (
     _EDGE_MARGIN_M,
     ROAD_CLASSES,

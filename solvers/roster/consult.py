@@ -1,0 +1,153 @@
+"""Quarterly consultations (一季一协商): one per township platform and quarter.
+
+Each consultation gets a date (the platform's weekday in one week of the quarter's
+``consultation_month``, moved off holidays), the township's responsible committee and one member of
+each of the ``consultation_sectors`` sectors its villages need most (constituents per sector; else
+the station's sectors). A small CP-SAT model picks dates and members: nearest members first, no member
+in two consultations in the same ISO week.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from collections import Counter, defaultdict
+from typing import Any
+
+from ortools.sat.python import cp_model
+
+from .types import _diag
+from .calendar import iso_week, quarter_of, reception_date
+
+if TYPE_CHECKING:  # the problem type only: roster.py imports this module
+    from .problem import RosterProblem
+
+_CANDIDATES = 8  # nearest members per sector considered
+
+
+def plan_consultations(pb: RosterProblem, duties: set, seed: int = 0, time_limit_s: float = 5.0
+                       ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    prm = pb.params
+    ci = pb.consult_input or {}
+    diags: list[dict[str, Any]] = []
+    if prm.consultation_sectors == 0:
+        return [], diags
+    # one platform per township
+    plat_of: dict[str, int] = {}
+    for j, tid in enumerate(pb.platform_townships):
+        if tid is not None and tid not in plat_of:
+            plat_of[tid] = j
+    if not plat_of:
+        diags.append(_diag("no_townships", "平台没有所属乡镇，未安排一季一协商",
+                           "platforms have no township: no quarterly consultations planned", "warning"))
+        return [], diags
+    kept = list(ci.get("kept") or [])
+    done = {(c["quarter"], c["township_id"]) for c in kept}
+    quarters: dict[str, list[str]] = defaultdict(list)
+    for mo in pb.months[pb.frozen_upto:]:
+        quarters[quarter_of(mo)].append(mo)
+    by_sector: dict[str, list[int]] = defaultdict(list)
+    for i, s in enumerate(pb.member_sectors):
+        by_sector[s].append(i)
+    need = ci.get("need", {})
+    st_secs = ci.get("station_sectors", {})
+    slots = []  # (c, sector, candidate members)
+    cons = []   # dicts with quarter, township, platform, candidate dates
+    for q, mos in sorted(quarters.items()):
+        y, qn = int(q[:4]), int(q[-1])
+        want = f"{y:04d}-{(qn - 1) * 3 + prm.consultation_month:02d}"
+        mo = want if want in mos else mos[0]
+        for tid, j in sorted(plat_of.items()):
+            if (q, tid) in done:
+                continue
+            dates = sorted({reception_date(mo, pb.weekdays[j], w, pb.holidays) for w in (1, 2, 3, 4)})
+            secs = [s for s in need.get(tid, []) if by_sector.get(s)]
+            src = "constituents"
+            if len(secs) < prm.consultation_sectors:
+                secs += [s for s in st_secs.get(pb.platform_ids[j], []) if by_sector.get(s) and s not in secs]
+                src = "station"
+            secs = secs[:prm.consultation_sectors]
+            c = len(cons)
+            cons.append({"quarter": q, "township_id": tid, "station_id": pb.platform_ids[j], "month": mo,
+                         "dates": dates, "sectors": secs, "sector_source": src, "j": j})
+            for s in secs:
+                ms = sorted(by_sector[s], key=lambda i: (pb.dist_m[i, j], i))[:_CANDIDATES]
+                slots.append((c, s, ms))
+    md = cp_model.CpModel()
+    w = {(c, k): md.NewBoolVar(f"w{c}_{k}") for c, cc in enumerate(cons) for k in range(len(cc["dates"]))}
+    for c, cc in enumerate(cons):
+        md.AddExactlyOne([w[(c, k)] for k in range(len(cc["dates"]))])
+    y: dict[tuple[int, int], Any] = {}
+    obj = []
+    pen = []
+    for si, (c, s, ms) in enumerate(slots):
+        vs = []
+        for i in ms:
+            v = md.NewBoolVar(f"y{si}_{i}")
+            y[(si, i)] = v
+            vs.append(v)
+            obj.append(int(pb.dist_m[i, cons[c]["j"]] // 100) * v)  # 100 m units
+        miss = md.NewBoolVar(f"miss{si}")
+        md.AddExactlyOne(vs + [miss])
+        pen.append(10**7 * miss)
+    for c, cc in enumerate(cons):
+        for k in range(len(cc["dates"])):
+            obj.append(k * 5 * w[(c, k)])  # prefer the earliest week, a little
+    # no member in two consultations in the same week
+    zs: dict[tuple[int, tuple[int, int]], list] = defaultdict(list)
+    mem_c: dict[tuple[int, int], list] = defaultdict(list)
+    for (si, i), v in y.items():
+        mem_c[(slots[si][0], i)].append(v)
+    for (c, i), vs in mem_c.items():
+        inc = md.NewBoolVar(f"in{c}_{i}")
+        md.Add(sum(vs) == inc)
+        for k, d in enumerate(cons[c]["dates"]):
+            z = md.NewBoolVar(f"z{c}_{i}_{k}")
+            md.AddBoolOr([inc.Not(), w[(c, k)].Not(), z])
+            zs[(i, iso_week(d))].append(z)
+    for vs in zs.values():
+        if len(vs) > 1:
+            md.AddAtMostOne(vs)
+    md.Minimize(sum(obj) + sum(pen))
+    sol = cp_model.CpSolver()
+    sol.parameters.max_time_in_seconds = time_limit_s
+    sol.parameters.random_seed = int(seed)
+    sol.parameters.num_workers = 2
+    sol.parameters.relative_gap_limit = 0.01  # distances in 100 m units: 1 % is plenty here
+    st = sol.Solve(md)
+    if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE) and cons:
+        diags.append(_diag("consultations_unsolved", "未能在时限内安排一季一协商的委员",
+                           "consultation members could not be chosen within the time limit", "warning"))
+        return kept, diags
+    chosen: dict[int, list[int]] = defaultdict(list)
+    missing = 0
+    for si, (c, s, ms) in enumerate(slots):
+        got = [i for i in ms if sol.Value(y[(si, i)])]
+        chosen[c] += got
+        missing += not got
+    if missing:
+        diags.append(_diag("consultation_sector_missing", f"{missing} 个协商界别席位无法安排委员（同一周冲突）",
+                           f"{missing} consultation sector seats left empty (same-week conflicts)", "warning"))
+    committees = ci.get("committees") or {}
+    mc = ci.get("member_committee") or {}
+    inferred = 0
+    out = kept
+    for c, cc in enumerate(cons):
+        k = next(k for k in range(len(cc["dates"])) if sol.Value(w[(c, k)]))
+        mids = [pb.member_ids[i] for i in chosen[c]]
+        com = committees.get(cc["township_id"])
+        if com is None:
+            votes = Counter(mc.get(m) for m in mids if mc.get(m))
+            com = votes.most_common(1)[0][0] if votes else None
+            inferred += 1
+        out.append({"quarter": cc["quarter"], "township_id": cc["township_id"], "station_id": cc["station_id"],
+                    "committee_id": com, "date": cc["dates"][k].isoformat(), "member_ids": mids,
+                    "sectors": cc["sectors"]})
+    if inferred:
+        diags.append(_diag("committee_inferred",
+                           f"{inferred} 场协商没有乡镇-专委会对应关系（数据集和参数 township_committees 都没有），"
+                           "暂按受邀委员中人数最多的专委会填写；请运行乡镇-专委会分配或在参数中给出",
+                           f"{inferred} consultations have no township->committee assignment (none in the dataset "
+                           "or township_committees): the committee most invited members belong to is used; run "
+                           "the townships->committees assignment or pass township_committees", "warning"))
+    return out, diags
