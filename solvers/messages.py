@@ -106,8 +106,8 @@ def candidates(index: ResponsibilityIndex, *, station_id: str | None = None, vil
         at = duty.at(station_id, today) if duty is not None else None
         ids = list(at["member_ids"]) if at and at["member_ids"] else []
         basis = "station_duty"
-        if not ids and "station_id" in index.members:
-            ids = [str(m) for m, s in zip(index.members["id"], index.members["station_id"]) if str(s) == station_id]
+        if not ids:
+            ids = list(index.station_members.get(station_id, []))
             basis = "station_members"
         out = [_cand(index, xy_m, m, p, basis) for m in ids if index.member_row(m) is not None]
         if out:
@@ -121,24 +121,18 @@ def candidates(index: ResponsibilityIndex, *, station_id: str | None = None, vil
         if len(rows) and vx is not None:
             d = np.hypot(*(xy_m[rows] - vx).T)
             order = np.argsort(d, kind="stable")[:max_candidates]
-            return [Candidate(str(index.members["id"].iloc[rows[i]]), float(d[i]), "sector_place",
-                              _group(index, rows[i])) for i in order]
+            return [Candidate(index.m_ids[rows[i]], float(d[i]), "sector_place", index.m_groups[rows[i]])
+                    for i in order]
         if len(rows):
-            return [Candidate(str(index.members["id"].iloc[r]), 0.0, "sector_place", _group(index, r))
-                    for r in rows[:max_candidates]]
-    return [Candidate(str(index.members["id"].iloc[i]), d, "place", _group(index, i))
+            return [Candidate(index.m_ids[r], 0.0, "sector_place", index.m_groups[r]) for r in rows[:max_candidates]]
+    return [Candidate(index.m_ids[i], d, "place", index.m_groups[i])
             for i, d in sorted(index.responsible_members(village_row), key=lambda t: t[1])][:max_candidates]
-
-
-def _group(index: ResponsibilityIndex, row: int) -> str | None:
-    g = index.members["group_id"].iloc[row] if "group_id" in index.members else None
-    return None if g is None or (isinstance(g, float) and g != g) else str(g)
 
 
 def _cand(index, xy_m, member_id, p, basis) -> Candidate:
     i = index.member_row(member_id)
     d = float(np.hypot(*(xy_m[i] - p))) if p is not None and not np.isnan(xy_m[i, 0]) else 0.0
-    return Candidate(member_id, d, basis, _group(index, i))
+    return Candidate(member_id, d, basis, index.m_groups[i])
 
 
 def _costs(cands: Sequence[Sequence[Candidate]]) -> list[list[int]]:

@@ -36,6 +36,8 @@ from .dataset import Dataset
 from .domain import STATION_KIND_LABELS
 
 CONSTITUENTS_LISTED = 200  # most constituents listed in a personal answer
+_BRIEF = ("id", "name", "sector", "role")  # a group's convener
+_BRIEF_STATION = ("id", "name", "kind_text", "distance_m", "lon", "lat")  # a group's contact point
 
 
 def _s(v: Any) -> str | None:
@@ -117,6 +119,14 @@ class ResponsibilityIndex:
         self.groups = {str(r["id"]): r for _, r in ds.groups.iterrows()}
         self.members = ds.members.reset_index(drop=True)
         self.m_pos = {str(v): i for i, v in enumerate(self.members["id"].tolist())}
+        self.m_ids = [str(v) for v in self.members["id"].tolist()]
+        col = self.members.get("group_id")
+        self.m_groups = [_s(v) for v in col.tolist()] if col is not None else [None] * len(self.members)
+        self.station_members: dict[str, list[str]] = defaultdict(list)
+        if "station_id" in self.members:
+            for mid, sid in zip(self.m_ids, self.members["station_id"].tolist()):
+                if _s(sid):
+                    self.station_members[str(sid)].append(mid)
         self._build_members()
         self._people: dict[tuple[int, bool], tuple[list, list]] = {}
         self._station_dicts: dict[int, dict] = {}
@@ -226,7 +236,7 @@ class ResponsibilityIndex:
         g = self.groups.get(gid or "")
         out = {"id": str(r["id"]), "name": _s(r.get("name")) or str(r["id"]), "sector": _s(r.get("sector")),
                "role": _s(r.get("role")), "group_id": gid, "group": _s(g.get("name")) if g is not None else None,
-               "committee_id": kid, "committee": self.committees.get(kid or "")}
+               "committee": self.committees.get(kid or "")}
         if personal:
             geom = r.geometry
             out["home"] = (None if geom is None or geom.is_empty
@@ -291,9 +301,11 @@ class ResponsibilityIndex:
                 seen.add(gid)
                 g = self.groups[gid]
                 conv = self.member_row(_s(g.get("convener_id")) or "")
+                cp = self.contact_point(gid, row)
                 groups.append({"id": gid, "name": _s(g.get("name")) or gid, "sectors": list(g.get("sectors") or []),
-                               "convener": self.member_public(conv) if conv is not None else None,
-                               "contact_point": self.contact_point(gid, row)})
+                               "convener": ({k: v for k, v in self.member_public(conv).items() if k in _BRIEF}
+                                            if conv is not None else None),
+                               "contact_point": {k: v for k, v in cp.items() if k in _BRIEF_STATION} if cp else None})
         if len(self._people) > 100_000:
             self._people.clear()
         self._people[key] = (members, groups)
