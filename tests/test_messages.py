@@ -213,3 +213,15 @@ def test_member_key_setting_forms():
     assert s.member_keys == {"k-member-0001": "M1", "k-member-0002": "M2"}
     with pytest.raises(ValueError, match="at least 8"):
         Settings(member_keys={"short": "M1"}, load_demo=False)
+
+
+def test_messages_map_page(tmp_path, tiny):
+    app, clock = _app(tmp_path, tiny)
+    with client(app) as c:
+        for body in ({**AT_V1, "text": "一", "phone": "13600001111"}, {"station_id": "S3", "text": "二"}):
+            assert c.post("/v1/datasets/tiny/messages", json=body).status_code == 201
+        clock.t += dt.timedelta(days=4)
+        r = c.get("/v1/datasets/tiny/maps/messages", headers=hdr("viewer"))
+        assert r.status_code == 200 and "群众留言分布" in r.text and "超期未答复" in r.text
+        assert "13600001111" not in r.text and "content-security-policy" in r.headers
+        assert c.get("/v1/datasets/tiny/maps/messages").status_code == 401

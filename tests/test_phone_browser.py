@@ -39,6 +39,8 @@ def test_scan_message_ticket_status(chromium, server, tmp_path):
     assert "张伟" in members or "王芳" in members
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     page.screenshot(path=str(tmp_path / "phone-375.png"), full_page=True)
+    page.click("#send")  # nothing written yet: the page says so, nothing is sent
+    expect(page.locator("#form-err")).to_have_text("请填写留言内容")
     page.fill("#topic", "路灯")
     page.select_option("#sector", "经济")
     page.fill("#text", "村口路灯坏了<b>三天</b>")
@@ -75,4 +77,20 @@ def test_place_page_by_location_and_desktop(chromium, server, tmp_path):
     page.screenshot(path=str(tmp_path / "phone-1280.png"), full_page=True)
     assert log.page_errors == [] and log.dialogs == [] and log.blocked == []
     assert page.goto(f"{server}/m/tiny/NOPE").status == 404
+    page.close()
+
+
+def test_staff_map_of_messages(chromium, server, tmp_path):
+    with httpx.Client(base_url=server) as c:
+        assert c.post("/v1/datasets/tiny/messages", json={"lon": 130.45, "lat": 46.85, "text": "东镇的事"}).status_code == 201
+    page, log = chromium.page()
+    page.set_extra_http_headers({"X-API-Key": KEYS["viewer"]})
+    page.set_viewport_size({"width": 1280, "height": 900})
+    r = page.goto(f"{server}/v1/datasets/tiny/maps/messages?tiles=none")
+    assert r.status == 200
+    expect(page.locator(".gs-legend-box")).to_contain_text("超期未答复")
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(tmp_path / "messages-map.png"))
+    assert page.locator("canvas").count() >= 1  # the message points (a canvas layer)
+    assert log.page_errors == [] and log.dialogs == [] and log.blocked == []
     page.close()

@@ -33,6 +33,8 @@ from geo_service.core.glossary import message
 from geo_service.core.responsible import lookup as responsible_lookup
 from geo_service.core.store import NotFound, check_dataset_id
 from geo_service.core.store.messages import NEXT_STATUS, OPEN_STATUSES, STATUSES, MessageRecord
+from maps.messages import messages_map
+from maps.render import tile_hosts
 from solvers.messages import candidates, overdue, route
 
 from .. import messaging as M
@@ -40,6 +42,7 @@ from ..auth import Principal, client_address, planner, principal, viewer
 from ..cache import DatasetEntry
 from ..deps import dataset_entry, read_body_limited
 from ..encoding import FastJSONResponse, GeoJSONResponse, loads
+from ..html import content_security_policy, html_response
 from ..messages_tables import handoff_csv, monthly_workbook, summary
 from ..problems import ProblemError
 
@@ -375,6 +378,27 @@ def _point(r: MessageRecord, ix) -> tuple[float, float] | None:
         v = ix.village(vr)
         return None if v["lon"] is None else (v["lon"], v["lat"])
     return None
+
+
+@router.get("/v1/datasets/{dataset_id}/maps/messages", summary="The map of where messages come from and what is "
+                                                            "unanswered (viewer)",
+            responses={200: {"content": {"text/html": {}}}})
+def messages_map_page(request: Request, entry: DatasetEntry = Depends(dataset_entry),
+                      who: Principal = Depends(viewer), month: Month = None, lang: Lang = "zh",
+                      tiles: Annotated[Literal["osm", "gaode", "gaode_satellite", "none"], Query()] = "osm"):
+    recs, now, ix = _listed(request, entry, who, month=month, limit=100_000)
+    days = request.app.state.settings.message_escalate_days
+    points = []
+    for r in recs:
+        pt = _point(r, ix)
+        if pt is None:
+            continue
+        state = "overdue" if overdue(r, now, days) else ("open" if r.is_open else "done")
+        points.append({"lon": pt[0], "lat": pt[1], "state": state, "status": r.status, "sector": r.sector,
+                       "township": ix.townships.get(r.township_id or ""), "created_at": r.created_at})
+    fm = messages_map(entry.ds, points, lang=lang, tiles=tiles)
+    html = fm.get_root().render()
+    return html_response(html, csp=content_security_policy(html, img_hosts=tile_hosts(fm)))
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
