@@ -28,7 +28,12 @@ from fastapi import Request
 from geo_service.core.glossary import message, value_label
 from geo_service.core.responsible import DutyIndex, ResponsibilityIndex
 from geo_service.core.store import Store
-from geo_service.core.store.messages import OPEN_STATUSES, MessageRecord, MessageStore, open_messages
+from geo_service.core.store.messages import (
+    OPEN_STATUSES,
+    MessageRecord,
+    MessageStore,
+    open_messages,
+)
 from solvers.messages import escalations, overdue
 
 from .auth import Principal
@@ -218,7 +223,7 @@ def conveners_of(index: ResponsibilityIndex) -> dict[str, str]:
     out = {}
     for gid, g in index.groups.items():
         c = g.get("convener_id")
-        if c is not None and not (isinstance(c, float) and c != c) and str(c).strip():
+        if c is not None and not (isinstance(c, float) and math.isnan(c)) and str(c).strip():
             out[gid] = str(c)
     return out
 

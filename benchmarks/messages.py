@@ -18,8 +18,8 @@ import time
 
 import httpx
 import numpy as np
-
 from api_common import headers, server
+
 from geo_service.app.demo import generate_demo
 from geo_service.core.index import StationIndex
 from geo_service.core.responsible import ResponsibilityIndex

@@ -17,7 +17,17 @@ from shapely.geometry import Point
 from geo_service.core.glossary import label, value_label
 
 from .coverage import boundary_layers, county_bounds
-from .render import DataLayer, add_box, base_map, check_lang, esc, feature_collection, finish, legend_html, tile_datum
+from .render import (
+    DataLayer,
+    add_box,
+    base_map,
+    check_lang,
+    esc,
+    feature_collection,
+    finish,
+    legend_html,
+    tile_datum,
+)
 
 COLOURS = {"overdue": "#d62728", "open": "#ff7f0e", "done": "#2ca02c"}
 T = {"zh": {"title": "群众留言分布", "overdue": "超期未答复", "open": "办理中", "done": "已答复或办结",

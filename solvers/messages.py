@@ -136,7 +136,7 @@ def _cand(index, xy_m, member_id, p, basis) -> Candidate:
 
 
 def _costs(cands: Sequence[Sequence[Candidate]]) -> list[list[int]]:
-    return [[int(round(c.distance_m)) for c in cs] for cs in cands]
+    return [[round(c.distance_m) for c in cs] for cs in cands]
 
 
 def route(cands: Sequence[Sequence[Candidate]], open_counts: Mapping[str, int] | None = None, *,
@@ -159,7 +159,7 @@ def route(cands: Sequence[Sequence[Candidate]], open_counts: Mapping[str, int] |
     if not load_m >= 0:
         raise ValueError(f"load_m must be >= 0, got {load_m}")
     open_counts = open_counts or {}
-    load = int(round(load_m))
+    load = round(load_m)
     members = sorted({c.member_id for cs in cands for c in cs})
     col = {m: j for j, m in enumerate(members)}
     n = len(cands)
@@ -218,7 +218,7 @@ def brute_force(cands: Sequence[Sequence[Candidate]], open_counts: Mapping[str, 
                 load_m: float = LOAD_M) -> float:
     """The optimum of :func:`route`'s objective by trying every assignment (small cases, tests)."""
     open_counts = open_counts or {}
-    load = int(round(load_m))
+    load = round(load_m)
     costs = _costs(cands)
     todo = [i for i, cs in enumerate(cands) if cs]
     best = None

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
+from test_api_support import client, hdr, make_app
 
 from api.settings import Settings
 from geo_service.core.responsible import DutyIndex, ResponsibilityIndex
 from solvers.messages import Candidate, brute_force, candidates, due_level, route
-from test_api_support import client, hdr, make_app
 
 MEMBER_KEYS = {"member-key-M1": "M1", "member-key-M2": "M2", "member-key-M3": "M3"}
 AT_V1 = {"lon": 130.32, "lat": 46.82}  # village 一村 of the tiny county (T1)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import threading
 
 import pytest
+from test_store import pg_factory, pg_url  # noqa: F401 - the PostGIS fixtures
 
 from geo_service.core.store import NotFound, SQLiteStore
 from geo_service.core.store.messages import MessageRecord, open_messages
-from test_store import pg_factory, pg_url  # noqa: F401 - the PostGIS fixtures
 
 
 @pytest.fixture(params=["sqlite", "postgis"])

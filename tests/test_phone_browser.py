@@ -6,11 +6,11 @@ from __future__ import annotations
 import httpx
 import pytest
 from browser import live_server, make_app
-from playwright.sync_api import expect
-
 from conftest import make_tiny_layers
-from geo_service.core.dataset import Dataset
+from playwright.sync_api import expect
 from test_api_support import KEYS, SETTINGS_KEYS
+
+from geo_service.core.dataset import Dataset
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 XSS = "<img src=x onerror=alert(1)>"

@@ -9,13 +9,13 @@ import re
 import pytest
 import zxingcpp
 from PIL import Image
+from test_api_support import client, hdr, make_app
 from typer.testing import CliRunner
 
 from geo_service.cli import app as cli_app
 from geo_service.core.responsible import ResponsibilityIndex, lookup
 from geo_service.core.store import SQLiteStore
 from maps.posters import poster, posters_pdf, qr_matrix
-from test_api_support import client, hdr, make_app
 
 
 def decode(png: bytes) -> list[str]:

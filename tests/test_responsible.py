@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_api_support import client, hdr, make_app
 
 from geo_service.core.crs import gcj02_to_wgs84
 from geo_service.core.io import read_dataset
 from geo_service.core.responsible import DutyIndex, ResponsibilityIndex, lookup
 from geo_service.core.store import SQLiteStore
-from test_api_support import client, hdr, make_app
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"
 if not REAL.is_dir():
@@ -120,7 +120,7 @@ def _roster(demo, month: str):
 
 
 def test_duty_of_the_month_and_next_reception(demo):
-    result, st, mem = _roster(demo, "2031-01")
+    result, st, _ = _roster(demo, "2031-01")
     ix = ResponsibilityIndex(demo)
     duty = DutyIndex.from_result(result)
     a = lookup(ix, station_id=st[0], duty=duty, today=dt.date(2031, 1, 5))

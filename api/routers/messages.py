@@ -32,7 +32,12 @@ from starlette.responses import Response
 from geo_service.core.glossary import message
 from geo_service.core.responsible import lookup as responsible_lookup
 from geo_service.core.store import NotFound, check_dataset_id
-from geo_service.core.store.messages import NEXT_STATUS, OPEN_STATUSES, STATUSES, MessageRecord
+from geo_service.core.store.messages import (
+    NEXT_STATUS,
+    OPEN_STATUSES,
+    STATUSES,
+    MessageRecord,
+)
 from maps.messages import messages_map
 from maps.render import tile_hosts
 from solvers.messages import candidates, overdue, route

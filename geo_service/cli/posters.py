@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -21,7 +21,7 @@ from maps.posters import poster, posters_pdf
 from .common import DataDirOpt, _data_dir, _load_source, app, fail, progress
 
 
-def _links(source: str, data_dir: Optional[str]) -> tuple[DutyIndex, dict[str, str]]:
+def _links(source: str, data_dir: str | None) -> tuple[DutyIndex, dict[str, str]]:
     if Path(source).exists():
         return DutyIndex(), {}
     try:
@@ -35,13 +35,13 @@ def _links(source: str, data_dir: Optional[str]) -> tuple[DutyIndex, dict[str, s
 
 @app.command("posters")
 def posters_cmd(
-    source: Annotated[Optional[str], typer.Argument(help="dataset id in the store or a dataset file (default: demo)")] = None,
+    source: Annotated[str | None, typer.Argument(help="dataset id in the store or a dataset file (default: demo)")] = None,
     out: Annotated[str, typer.Option("--out", help="folder for the posters (made if absent)")] = "posters/",
     base_url: Annotated[str, typer.Option("--base-url", help="the service's public URL the QR codes open")]
     = "http://127.0.0.1:8000",
     paper: Annotated[str, typer.Option(help="a4 or a5 (portrait)")] = "a4",
     fmt: Annotated[str, typer.Option("--format", help="one file per station: pdf or png")] = "pdf",
-    kind: Annotated[Optional[list[str]], typer.Option(help="only these station kinds (repeat)")] = None,
+    kind: Annotated[list[str] | None, typer.Option(help="only these station kinds (repeat)")] = None,
     dpi: Annotated[int, typer.Option(help="png: dots per inch (72-300)")] = 150,
     data_dir: DataDirOpt = None,
 ) -> None:

@@ -23,6 +23,7 @@ village's constituents (name, phone), which only staff may see.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ _BRIEF_STATION = ("id", "name", "kind_text", "distance_m", "lon", "lat")  # a gr
 
 
 def _s(v: Any) -> str | None:
-    if v is None or (isinstance(v, float) and v != v):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
         return None
     s = str(v).strip()
     return s or None
