@@ -165,6 +165,8 @@ class Settings(BaseSettings):
                                                                       "takes per hour")
     messages_open_per_station_day: int = Field(300, ge=1, description="open messages stored per station (or "
                                                                       "village) and day; beyond, 429")
+    messages_open_per_dataset_day: int = Field(20_000, ge=1, description="open messages stored per dataset and "
+                                                                         "day, all places together; beyond, 429")
     message_max_chars: int = Field(1000, ge=10, le=20_000, description="longest message text (characters)")
     message_escalate_days: float = Field(3.0, gt=0, le=365, description="days an assigned message may stay "
                                                                          "unanswered before it goes to the "

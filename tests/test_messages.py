@@ -131,6 +131,9 @@ def test_message_follow_up_and_escalation_timeline(tmp_path, tiny):
         assert r.json()["status"] == "closed" and c.get(f"/v1/messages/{ticket}").json()["status_text"] == "已办结"
         s = c.get("/v1/datasets/tiny/messages/summary", headers=hdr("viewer")).json()
         assert s["open"] == 0 and s["time_to_answer_h"]["answered"] == 1
+        assert c.get("/v1/datasets/tiny/messages?status=closed", headers=hdr("viewer")).json()["count"] == 1
+        assert c.get("/v1/datasets/tiny/messages?open=true", headers=hdr("viewer")).json()["count"] == 0
+        assert c.get("/v1/datasets/tiny/messages?status=lost", headers=hdr("viewer")).status_code == 422
         assert s["time_to_answer_h"]["median"] == pytest.approx(6 * 24 + 4 + 1 / 60, abs=0.01)
 
 

@@ -61,3 +61,4 @@ def test_cap_per_station_and_day_holds_under_threads(messages):
     assert sum(r is not None for r in results) == 7
     assert messages.add_capped(_rec(0, station_id="S2"), cap=7) is not None  # another station
     assert messages.add_capped(_rec(1), cap=7) is not None  # another day
+    assert messages.add_capped(_rec(0, station_id="S3"), cap=7, dataset_cap=8) is None  # the dataset's day is full

@@ -213,7 +213,8 @@ async def leave_message(request: Request, dataset_id: str):
             rec.status, rec.member_id, rec.group_id, rec.assigned_at = "assigned", routed.member_id, routed.group_id, stamp
             hist.append({"status": "assigned", "at": stamp, "member_id": routed.member_id, "by": "routing"})
         rec.history = hist
-        if ms.add_capped(rec, settings.messages_open_per_station_day) is None:
+        caps = (settings.messages_open_per_station_day, settings.messages_open_per_dataset_day)
+        if ms.add_capped(rec, *caps) is None:
             raise ProblemError(429, message("msg_station_full"), code="station-full", headers={"Retry-After": "3600"},
                                retry_after_s=3600)
         return rec

@@ -156,19 +156,22 @@ class MessageStore:
             con.execute(self.table.insert().values(**self._row(rec)))
         return rec
 
-    def add_capped(self, rec: MessageRecord, cap: int) -> MessageRecord | None:
+    def add_capped(self, rec: MessageRecord, cap: int, dataset_cap: int | None = None) -> MessageRecord | None:
         """Insert ``rec`` unless its station (or, without one, its village) already holds ``cap`` open
-        messages of the same day; None when refused. Counted and inserted under one lock."""
+        messages of the same day, or the dataset ``dataset_cap`` of them; None when refused. Counted and
+        inserted under one lock (per process: replicas sharing a database may pass a cap by a few)."""
         t = self.table
         from sqlalchemy import func, select
 
         key = t.c.station_id if rec.station_id else t.c.village_id
         value = rec.station_id or rec.village_id
+        today = (t.c.dataset_id == rec.dataset_id, t.c.day == rec.day, t.c.status.in_(OPEN_STATUSES))
         with self._lock, self.engine.begin() as con:
-            q = select(func.count()).select_from(t).where(t.c.dataset_id == rec.dataset_id, t.c.day == rec.day,
-                                                          t.c.status.in_(OPEN_STATUSES),
-                                                          key == value if value is not None else key.is_(None))
+            q = select(func.count()).select_from(t).where(*today, key == value if value is not None else key.is_(None))
             if con.execute(q).scalar_one() >= cap:
+                return None
+            if dataset_cap is not None and \
+                    con.execute(select(func.count()).select_from(t).where(*today)).scalar_one() >= dataset_cap:
                 return None
             con.execute(t.insert().values(**self._row(rec)))
         return rec
