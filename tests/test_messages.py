@@ -228,3 +228,26 @@ def test_messages_map_page(tmp_path, tiny):
         assert r.status_code == 200 and "群众留言分布" in r.text and "超期未答复" in r.text
         assert "13600001111" not in r.text and "content-security-policy" in r.headers
         assert c.get("/v1/datasets/tiny/maps/messages").status_code == 401
+
+
+@settings(max_examples=60, deadline=None)
+@given(body=st.dictionaries(st.sampled_from(["station_id", "lon", "lat", "topic", "sector", "text", "phone", "x"]),
+                            st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),
+                                      st.text(max_size=60), st.lists(st.integers(), max_size=3)), max_size=8))
+def test_any_body_gets_an_answer_not_a_crash(tiny, tmp_path_factory, body):
+    app = _flood_app(tmp_path_factory, tiny)
+    with client(app) as c:
+        r = c.post("/v1/datasets/tiny/messages", json=body)
+    assert r.status_code in (201, 413, 422), r.text
+    if r.status_code != 201:
+        assert r.headers["content-type"].startswith("application/problem+json") and r.json()["errors"][0]["field"]
+
+
+_APPS: dict = {}
+
+
+def _flood_app(tmp_path_factory, tiny):
+    if "app" not in _APPS:
+        _APPS["app"] = make_app(tmp_path_factory.mktemp("any-body"), tiny, messages_per_address_per_hour=100_000,
+                                messages_per_station_per_hour=100_000)
+    return _APPS["app"]

@@ -61,6 +61,7 @@ def test_posters_over_http(tmp_path, tiny):
         assert c.get("/v1/datasets/tiny/posters/S2.png", params={"paper": "a0"}, headers=hdr("viewer")).status_code == 422
 
 
+@pytest.mark.slow
 def test_posters_command(tmp_path, tiny, monkeypatch):
     SQLiteStore(tmp_path / "var").put_dataset("tiny", tiny)
     monkeypatch.chdir(tmp_path)

@@ -14,6 +14,7 @@ import pytest
 from test_api_support import client, hdr, make_app
 
 from geo_service.core.crs import gcj02_to_wgs84
+from geo_service.core.dataset import Dataset
 from geo_service.core.io import read_dataset
 from geo_service.core.responsible import DutyIndex, ResponsibilityIndex, lookup
 from geo_service.core.store import SQLiteStore
@@ -86,6 +87,7 @@ def walk_check(ds, ans, lon, lat, k=3):
         assert g["id"] in {x["group_id"] for x in ans["members"]}
 
 
+@pytest.mark.slow
 def test_demo_lookup_matches_an_independent_walk(demo):
     ix = ResponsibilityIndex(demo)
     rng = np.random.default_rng(7)
@@ -143,6 +145,7 @@ def test_public_answer_holds_no_personal_fields(demo):
     assert all("home" in m for m in per["members"])
 
 
+@pytest.mark.slow
 def test_responsible_over_http_roles(tmp_path, demo):
     app = make_app(tmp_path, demo)
     with client(app) as c:
@@ -227,3 +230,11 @@ def test_real_county_lookup_matches_an_independent_walk(county, tmp_path):
             walk_check(ds, ans, lon, lat)
             assert '"phone"' not in r.text and '"home"' not in r.text
             assert math.isfinite(ans["stations"][0]["distance_m"])
+
+
+def test_a_county_with_only_villages_still_answers(tiny_layers):
+    layers = {k: v for k, v in tiny_layers.items() if k in ("counties", "townships", "villages")}
+    ds = Dataset.from_layers(layers)
+    a = lookup(ResponsibilityIndex(ds), lon=130.38, lat=46.88)
+    assert a["village"]["id"] == "V3" and a["stations"] == [] and a["members"] == [] and a["groups"] == []
+    assert a["duty"] == [] and a["next_reception"] is None
