@@ -15,6 +15,7 @@ from test_api_support import client, hdr, make_app
 
 from api.settings import Settings
 from geo_service.core.responsible import DutyIndex, ResponsibilityIndex
+from geo_service.core.store import JobRecord
 from solvers.messages import Candidate, brute_force, candidates, due_level, route
 
 MEMBER_KEYS = {"member-key-M1": "M1", "member-key-M2": "M2", "member-key-M3": "M3"}
@@ -251,3 +252,24 @@ def _flood_app(tmp_path_factory, tiny):
         _APPS["app"] = make_app(tmp_path_factory.mktemp("any-body"), tiny, messages_per_address_per_hour=100_000,
                                 messages_per_station_per_hour=100_000)
     return _APPS["app"]
+
+
+def test_stored_roster_gives_the_duty_and_routes_station_messages(tmp_path, tiny):
+    app, clock = _app(tmp_path, tiny)
+    result = {"status": "optimal", "months": ["2031-01"], "members": [{"id": "M6", "name": "杨磊"}],
+              "platforms": [{"id": "S1", "name": "西镇综合站"}],
+              "duties": [{"month": "2031-01", "station_id": "S1", "member_id": "M6", "date": "2031-01-15"}]}
+    app.state.store.create_job(JobRecord(id="r1", dataset_id="tiny", kind="roster", params={}, status="successful",
+                                         result=result))
+    with client(app) as c:
+        a = c.get("/v1/datasets/tiny/responsible", params={"station_id": "S1"}).json()
+        assert a["roster_job_id"] == "r1" and [m["name"] for m in a["duty"]] == ["杨磊"]
+        assert a["next_reception"]["date"] == "2031-01-15"
+        r = c.post("/v1/datasets/tiny/messages", json={"station_id": "S1", "text": "接待日能来吗"})
+        assert r.status_code == 201
+        got = c.get("/v1/datasets/tiny/messages", headers={"X-API-Key": "member-key-M1"}).json()["count"]
+        assert got == 0  # M1 is not on duty there
+        m = c.get("/v1/datasets/tiny/messages", headers=hdr("planner")).json()["messages"][0]
+        assert m["member_id"] == "M6" and m["reason"]["basis"] == "station_duty" and "值班" in m["reason_text"]
+        clock.t = dt.datetime(2031, 1, 20, tzinfo=dt.UTC)  # after the reception day: none left this roster
+        assert c.get("/v1/datasets/tiny/responsible", params={"station_id": "S1"}).json()["next_reception"] is None
