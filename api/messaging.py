@@ -185,6 +185,8 @@ def message_view(rec: MessageRecord, who: Principal, index: ResponsibilityIndex 
     d.pop("sender", None)
     if not sees_phone(who, rec):
         d.pop("phone", None)
+        if d.get("lon") is not None:  # where the sender stood may be their home: about 100 m only
+            d["lon"], d["lat"] = round(d["lon"], 3), round(d["lat"], 3)
     if not who.allows("viewer"):
         d.pop("text", None)
     d["status_text"] = value_label("message_status", rec.status, lang)

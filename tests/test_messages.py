@@ -150,6 +150,11 @@ def test_who_sees_a_phone(tmp_path, tiny):
         assert viewer.json()["count"] == 1 and "13700007777" not in viewer.text and "sender" not in viewer.text
         assert "13700007777" not in c.get("/v1/datasets/tiny/messages.geojson", headers=hdr("viewer")).text
         assert "13700007777" in c.get("/v1/datasets/tiny/messages", headers=hdr("planner")).text
+        c.post("/v1/datasets/tiny/messages", json={"lon": 130.321234, "lat": 46.823456, "text": "在家门口"})
+        seen = [m for m in c.get("/v1/datasets/tiny/messages", headers=hdr("viewer")).json()["messages"] if m["lon"]]
+        assert (seen[0]["lon"], seen[0]["lat"]) == (130.321, 46.823)  # about 100 m, not the doorstep
+        assert "130.321234" not in c.get("/v1/datasets/tiny/messages.geojson", headers=hdr("viewer")).text
+        assert "130.321234" in c.get("/v1/datasets/tiny/messages", headers=hdr("planner")).text
         assert c.get("/v1/datasets/tiny/messages.xlsx", headers=hdr("viewer")).status_code == 403
         assert c.get("/v1/datasets/tiny/messages/handoff.csv", headers=hdr("viewer")).status_code == 403
 

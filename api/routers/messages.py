@@ -375,8 +375,8 @@ def messages_geojson(request: Request, entry: DatasetEntry = Depends(dataset_ent
 
 
 def _point(r: MessageRecord, ix) -> tuple[float, float] | None:
-    if r.lon is not None and r.lat is not None:
-        return (round(r.lon, 5), round(r.lat, 5))
+    if r.lon is not None and r.lat is not None:  # about 100 m: where the sender stood may be their home
+        return (round(r.lon, 3), round(r.lat, 3))
     if r.station_id and r.station_id in ix.s_pos:
         return ix.station_lonlat(r.station_id)
     vr = ix.v_pos.get(r.village_id or "")
