@@ -21,7 +21,7 @@ import numpy as np
 import segno
 
 from geo_service.core.dataset import Dataset
-from geo_service.core.glossary import word
+from geo_service.core.glossary import value_label, word
 
 from .static_render import figure_context, new_figure, page_size, plain, save
 
@@ -38,6 +38,11 @@ def qr_matrix(url: str) -> np.ndarray:
     q = segno.make(url, error="m", micro=False)
     m = np.array([list(row) for row in q.matrix], dtype=np.uint8)
     return np.pad(m, 4)
+
+
+def poster_lines(info: Mapping[str, Any], lang: str = "zh") -> tuple[list[str], list[str]]:
+    """(duty lines, reception day lines) a poster prints for a station's answer."""
+    return _lines(info, lang)
 
 
 def _lines(info: Mapping[str, Any], lang: str) -> tuple[list[str], list[str]]:
@@ -100,7 +105,8 @@ def draw_poster(fig, ds: Dataset, station_id: str, url: str, info: Mapping[str, 
     st = (info.get("stations") or [{}])[0]
     fig.text(0.5, 0.95, word("qr_title", lang), ha="center", va="top", fontsize=30, color="#c0392b")
     fig.text(0.5, 0.885, plain(st.get("name") or station_id), ha="center", va="top", fontsize=20, wrap=True)
-    sub = " · ".join(x for x in (plain(st.get("kind_text")), plain((info.get("township") or {}).get("name"))) if x)
+    kind = value_label("station_kind", st.get("kind"), lang) if st.get("kind") else st.get("kind_text")
+    sub = " · ".join(x for x in (plain(kind), plain((info.get("township") or {}).get("name"))) if x)
     fig.text(0.5, 0.845, sub, ha="center", va="top", fontsize=12, color="#444444")
     w, h = fig.get_size_inches()
     side = 0.40 * w / h  # square boxes: 40 % of the page width
@@ -184,4 +190,4 @@ def posters_pdf(ds: Dataset, items: Iterable[tuple[str, str, Mapping[str, Any]]]
     return buf.getvalue()
 
 
-__all__ = ["MAP_RADIUS_M", "POSTER_PAPERS", "draw_poster", "poster", "posters_pdf", "qr_matrix"]
+__all__ = ["MAP_RADIUS_M", "POSTER_PAPERS", "draw_poster", "poster", "poster_lines", "posters_pdf", "qr_matrix"]

@@ -71,12 +71,19 @@ def test_scan_message_ticket_status(chromium, server, tmp_path):
 def test_place_page_by_location_and_desktop(chromium, server, tmp_path):
     page, log = chromium.page()
     page.set_viewport_size({"width": 1280, "height": 900})
-    page.goto(f"{server}/m/tiny?lon=130.45&lat=46.85")
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url))
+    r = page.goto(f"{server}/m/tiny?lon=130.45&lat=46.85")
     expect(page.locator("#place")).to_contain_text("东镇")
+    assert len(r.body()) < 12_000  # light: one small page and one lookup, nothing else
+    assert [u.split("?")[0].removeprefix(server) for u in asked] == ["/m/tiny", "/v1/datasets/tiny/responsible"]
     assert "公里" in page.text_content("#stations")
     page.screenshot(path=str(tmp_path / "phone-1280.png"), full_page=True)
     assert log.page_errors == [] and log.dialogs == [] and log.blocked == []
     assert page.goto(f"{server}/m/tiny/NOPE").status == 404
+    page.goto(f"{server}/m/tiny/S2?lang=en")
+    expect(page.locator("h1")).to_have_text("Scan to reach a member")
+    expect(page.locator("#stations")).to_contain_text(" km")
     page.close()
 
 

@@ -3,6 +3,7 @@ over HTTP and from the command line."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 
@@ -13,9 +14,9 @@ from test_api_support import client, hdr, make_app
 from typer.testing import CliRunner
 
 from geo_service.cli import app as cli_app
-from geo_service.core.responsible import ResponsibilityIndex, lookup
+from geo_service.core.responsible import DutyIndex, ResponsibilityIndex, lookup
 from geo_service.core.store import SQLiteStore
-from maps.posters import poster, posters_pdf, qr_matrix
+from maps.posters import poster, poster_lines, posters_pdf, qr_matrix
 
 
 def decode(png: bytes) -> list[str]:
@@ -73,3 +74,18 @@ def test_posters_command(tmp_path, tiny, monkeypatch):
     assert decode((tmp_path / "out" / "S1.png").read_bytes()) == ["https://zx.example.cn/m/tiny/S1"]
     r = CliRunner().invoke(cli_app, ["posters", "tiny", "--data-dir", "var", "--paper", "a3"])
     assert r.exit_code == 2 and "a4 or a5" in r.output
+
+
+def test_poster_says_this_months_duty_and_reception_days(tiny):
+    duty = DutyIndex.from_result({"duties": [{"month": "2031-03", "station_id": "S2", "member_id": "M3",
+                                              "date": "2031-03-12"},
+                                             {"month": "2031-04", "station_id": "S2", "member_id": "M4",
+                                              "date": "2031-04-09"}], "members": []})
+    ix = ResponsibilityIndex(tiny)
+    duty_lines, days = poster_lines(lookup(ix, station_id="S2", duty=duty, today=dt.date(2031, 3, 1)))
+    assert duty_lines == ["李强（农业）"] and days == ["2031-03-12"]
+    duty_lines, days = poster_lines(lookup(ix, station_id="S2", duty=duty, today=dt.date(2031, 3, 20)))
+    assert days == ["2031-03-12", "2031-04-09"]  # this month's day has passed: the next one too
+    duty_lines, days = poster_lines(lookup(ix, station_id="S1", today=dt.date(2031, 3, 1)))
+    assert duty_lines == ["本月值班安排待定"] and days == ["接待日待定"]
+    assert poster_lines(lookup(ix, station_id="S1"), "en")[1] == ["No reception day set"]

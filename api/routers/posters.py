@@ -46,7 +46,8 @@ Paper = Annotated[Literal["a4", "a5"], Query(description="portrait page size")]
 def phone_url(request: Request, dataset_id: str, station_id: str) -> str:
     """The phone page of a station, as the QR code holds it."""
     base = request.app.state.settings.public_base_url or str(request.base_url).rstrip("/")
-    return f"{base}/m/{dataset_id}/{station_id}"
+    lang = request.query_params.get("lang")
+    return f"{base}/m/{dataset_id}/{station_id}" + ("?lang=en" if lang == "en" else "")
 
 
 def _station_info(request: Request, entry: DatasetEntry, station_id: str) -> dict:
@@ -66,10 +67,11 @@ MEDIA = {"pdf": "application/pdf", "png": "image/png"}
 def station_poster(request: Request, station_id: Annotated[str, PathParam(max_length=64)],
                    fmt: Literal["pdf", "png"], entry: DatasetEntry = Depends(dataset_entry),
                    _: Principal = Depends(viewer), paper: Paper = "a4",
-                   dpi: Annotated[int, Query(ge=72, le=300, description="PNG resolution")] = 150):
+                   dpi: Annotated[int, Query(ge=72, le=300, description="PNG resolution")] = 150,
+                   lang: Annotated[Literal["zh", "en"], Query()] = "zh"):
     info = _station_info(request, entry, station_id)
     data = poster(entry.ds, station_id, phone_url(request, entry.info.id, station_id), info, paper=paper,
-                  fmt=fmt, dpi=dpi)
+                  fmt=fmt, dpi=dpi, lang=lang)
     return Response(data, media_type=MEDIA[fmt],
                     headers={"Content-Disposition": f'inline; filename="poster-{station_id}.{fmt}"'})
 
@@ -78,27 +80,33 @@ def station_poster(request: Request, station_id: Annotated[str, PathParam(max_le
             responses={200: {"content": {"application/pdf": {}}}})
 def all_posters(request: Request, entry: DatasetEntry = Depends(dataset_entry), _: Principal = Depends(viewer),
                 paper: Paper = "a4",
-                kind: Annotated[list[str] | None, Query(max_length=4, description="only these station kinds")] = None):
+                kind: Annotated[list[str] | None, Query(max_length=4, description="only these station kinds")] = None,
+                lang: Annotated[Literal["zh", "en"], Query()] = "zh"):
     st = entry.ds.stations
     ids = [str(i) for i, k in zip(st["id"], st["kind"]) if not kind or str(k) in kind]
     if len(ids) > MAX_POSTERS:  # checked before any drawing
         raise ProblemError(413, f"{len(ids)} posters exceed the limit of {MAX_POSTERS} in one PDF; ask for one kind "
                                 "at a time (kind=contact_point ...)", code="too-many-posters", limit=MAX_POSTERS)
     items = [(s, phone_url(request, entry.info.id, s), _station_info(request, entry, s)) for s in ids]
-    data = posters_pdf(entry.ds, items, paper=paper)
+    data = posters_pdf(entry.ds, items, paper=paper, lang=lang)
     return Response(data, media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="posters-{entry.info.id}.pdf"'})
 
 
-def _page_words() -> dict[str, str]:
-    return {k: word(k) for k in WORDS if k.startswith("qr_")}
+def _page_words(lang: str) -> dict[str, str]:
+    return {k: word(k, lang) for k in WORDS if k.startswith("qr_")}
 
 
-def phone_page(dataset_id: str, station_id: str | None) -> str:
+def phone_page(dataset_id: str, station_id: str | None, lang: str = "zh") -> str:
     """The phone page's HTML: the template with its context as a JSON data block (``<`` escaped)."""
-    ctx = {"dataset": dataset_id, "station": station_id, "words": _page_words()}
+    ctx = {"dataset": dataset_id, "station": station_id, "lang": lang, "words": _page_words(lang)}
     data = json.dumps(ctx, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return PAGE.read_text(encoding="utf-8").replace("__CONTEXT__", data)
+    page = PAGE.read_text(encoding="utf-8").replace("__LANG__", "zh-CN" if lang == "zh" else "en")
+    return page.replace("__CONTEXT__", data)
+
+
+def _lang(request: Request) -> str:
+    return "en" if request.query_params.get("lang") == "en" else "zh"
 
 
 async def _check_ids(request: Request, dataset_id: str, station_id: str | None) -> None:
@@ -120,10 +128,10 @@ async def _check_ids(request: Request, dataset_id: str, station_id: str | None) 
 @router.get("/m/{dataset_id}/{station_id}", include_in_schema=False)
 async def phone_station(request: Request, dataset_id: str, station_id: str):
     await _check_ids(request, dataset_id, station_id)
-    return html_response(phone_page(dataset_id, station_id))
+    return html_response(phone_page(dataset_id, station_id, _lang(request)))
 
 
 @router.get("/m/{dataset_id}", include_in_schema=False)
 async def phone_place(request: Request, dataset_id: str):
     await _check_ids(request, dataset_id, None)
-    return html_response(phone_page(dataset_id, None))
+    return html_response(phone_page(dataset_id, None, _lang(request)))

@@ -372,7 +372,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "qr_status": ("办理状态", "Status"), "qr_answer": ("答复", "Answer"), "qr_loading": ("正在加载…", "Loading…"),
     "qr_error": ("出错了，请稍后再试", "Something went wrong, please try again"),
     "qr_nearest": ("附近站点", "Nearby stations"), "qr_next": ("下次接待", "Next reception"),
-    "qr_text_needed": ("请填写留言内容", "Please write your message"),
+    "qr_text_needed": ("请填写留言内容", "Please write your message"), "qr_km": ("公里", "km"),
 }
 
 #: Message templates by code: (zh, en), ``str.format`` fields filled from the message's ``params``.
