@@ -43,10 +43,13 @@ def posters_cmd(
     fmt: Annotated[str, typer.Option("--format", help="one file per station: pdf or png")] = "pdf",
     kind: Annotated[list[str] | None, typer.Option(help="only these station kinds (repeat)")] = None,
     dpi: Annotated[int, typer.Option(help="png: dots per inch (72-300)")] = 150,
+    lang: Annotated[str, typer.Option("--lang", help="poster text: zh or en")] = "zh",
     data_dir: DataDirOpt = None,
 ) -> None:
     """Write a QR poster per station (name, kind, small map, this month's duty, reception days) and
     posters.pdf with all of them."""
+    if lang not in ("zh", "en"):
+        fail(f"--lang must be zh or en, got {lang!r}", 2)
     if paper not in ("a4", "a5"):
         fail(f"--paper must be a4 or a5, got {paper!r}", 2)
     if fmt not in ("pdf", "png"):
@@ -69,8 +72,9 @@ def posters_cmd(
     with progress(f"drawing {len(ids)} posters"):
         for sid in ids:
             info = lookup(ix, station_id=sid, k=1, duty=duty, today=today, township_committees=committees)
-            url = f"{base_url.rstrip('/')}/m/{dataset_id}/{sid}"
-            (folder / f"{sid}.{fmt}").write_bytes(poster(ds, sid, url, info, paper=paper, fmt=fmt, dpi=dpi))
+            url = f"{base_url.rstrip('/')}/m/{dataset_id}/{sid}" + ("?lang=en" if lang == "en" else "")
+            (folder / f"{sid}.{fmt}").write_bytes(poster(ds, sid, url, info, paper=paper, fmt=fmt, dpi=dpi,
+                                                         lang=lang))
             items.append((sid, url, info))
-        (folder / "posters.pdf").write_bytes(posters_pdf(ds, items, paper=paper))
+        (folder / "posters.pdf").write_bytes(posters_pdf(ds, items, paper=paper, lang=lang))
     typer.echo(f"wrote {len(ids)} posters and {folder / 'posters.pdf'}")
