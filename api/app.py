@@ -29,7 +29,7 @@ from .keys import key_id
 from .logs import configure_logging
 from .middleware import RequestContextMiddleware
 from .problems import install_handlers
-from .routers import batches, coverage, datasets, jobs, map_data, nearest, rosters, system, templates
+from .routers import batches, coverage, datasets, jobs, map_data, messages, nearest, posters, rosters, system, templates
 from .settings import Settings
 
 log = logging.getLogger("geo_service.api")
@@ -145,6 +145,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.add_middleware(RequestContextMiddleware, settings=settings)
     app.include_router(system.router)
     system.mount_docs(app)
+    app.include_router(messages.router)  # 码上议事: before map_data's and datasets' /{layer} routes
+    app.include_router(posters.router)  # QR posters and the phone page /m/...
     app.include_router(map_data.router)  # issue 16: villages by bbox; before datasets' /{layer}/{fid}
     app.include_router(rosters.router)  # issue 14; before the web router: its maps/{kind} would take /maps/roster
     _web_router(app)  # before datasets: its /v1/datasets/{id}/maps/{kind} must win over /{layer}/{fid}

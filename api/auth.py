@@ -48,10 +48,12 @@ class Principal:
     role: str
     key_id: str | None = None
     via: str = "key"  # key (header), session (cookie), local-open, or anonymous
+    member_id: str | None = None  # set when role == "member" (a member's key, setting member_keys)
 
     def allows(self, role: str) -> bool:
-        """True when this principal has ``role`` or a higher one."""
-        return self.role in RANK and RANK[self.role] >= RANK[role]
+        """True when this principal has ``role`` or a higher one (a member counts as a viewer)."""
+        mine = "viewer" if self.role == "member" else self.role
+        return mine in RANK and role in RANK and RANK[mine] >= RANK[role]
 
     @property
     def sees_personal(self) -> bool:
@@ -183,11 +185,18 @@ def authenticate(request: Request) -> Principal:
             return Principal(found[0], found[1], via="session")
         check_not_locked_out(request)
         role = match_key(presented, settings.api_keys)
+        member = match_key(presented, settings.member_keys) if role is None and settings.member_keys else None
+        if member is not None:
+            return Principal("member", key_id(presented), member_id=member)
         if role is None:
             key_failed(request)
             raise ProblemError(401, "the API key is not valid", code="invalid-api-key",
                                headers={"WWW-Authenticate": 'Bearer realm="geo-service"'})
         return Principal(role, key_id(presented))
+    if presented is not None and settings.member_keys:
+        member = match_key(presented, settings.member_keys)
+        if member is not None:
+            return Principal("member", key_id(presented), member_id=member)
     if settings.local_open and _is_loopback(request):
         check_csrf(request, required=False, trusted=settings.trusted_origins)
         return Principal("admin", "local-open", via="local-open")

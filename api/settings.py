@@ -155,6 +155,23 @@ class Settings(BaseSettings):
                                             "X-Forwarded-For names the client, for the per-address rate "
                                             "limits; default: uvicorn's (127.0.0.1)")
 
+    # 码上议事: member keys and the public message form's limits
+    member_keys: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict, description="API key -> member id: the key of a member (role 'member': their "
+                                          "own messages; JSON {key: member_id} or 'key:member_id,...')")
+    messages_per_address_per_hour: int = Field(10, ge=0, description="messages one client address may leave "
+                                                                     "per hour (0: none)")
+    messages_per_station_per_hour: int = Field(120, ge=0, description="messages one station (or village) "
+                                                                      "takes per hour")
+    messages_open_per_station_day: int = Field(300, ge=1, description="open messages stored per station (or "
+                                                                      "village) and day; beyond, 429")
+    messages_open_per_dataset_day: int = Field(20_000, ge=1, description="open messages stored per dataset and "
+                                                                         "day, all places together; beyond, 429")
+    message_max_chars: int = Field(1000, ge=10, le=20_000, description="longest message text (characters)")
+    message_escalate_days: float = Field(3.0, gt=0, le=365, description="days an assigned message may stay "
+                                                                         "unanswered before it goes to the "
+                                                                         "group's convener (twice: the office)")
+    message_load_m: float = Field(2000.0, ge=0, description="metres one more open message weighs when routing")
     log_level: str = Field("INFO", description="logging level of the service loggers")
     log_json: bool = Field(True, description="JSON-lines access/app logs (False: plain text)")
 
@@ -175,6 +192,32 @@ class Settings(BaseSettings):
                     raise ValueError("api_keys must be JSON {key: role} or 'key:role,key:role'")
                 out[key] = role
             return out
+        return v
+
+    @field_validator("member_keys", mode="before")
+    @classmethod
+    def _member_keys_from_text(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = v.strip()
+            if not v:
+                return {}
+            if v.startswith("{"):
+                return json.loads(v)
+            out = {}
+            for item in v.split(","):
+                key, _, member = item.strip().rpartition(":")
+                if not key or not member:
+                    raise ValueError("member_keys must be JSON {key: member_id} or 'key:member_id,...'")
+                out[key] = member
+            return out
+        return v
+
+    @field_validator("member_keys")
+    @classmethod
+    def _member_keys_long_enough(cls, v: dict[str, str]) -> dict[str, str]:
+        for key in v:
+            if len(key) < 8:
+                raise ValueError("every member key must be at least 8 characters long")
         return v
 
     @field_validator("trusted_origins", mode="before")

@@ -11,6 +11,7 @@ non-zero (1: failure, 2: invalid input); long work shows a progress indicator on
 from __future__ import annotations
 
 from . import commands  # noqa: F401 - registers the commands on ``app``
+from . import posters  # noqa: F401 - registers ``posters``
 from .common import app
 
 

@@ -173,6 +173,15 @@ FIELDS: dict[str, Field] = {
     "share_after": _f("新增后占比", "Share after"),
     "villages_uncovered_before": _f("新增前未覆盖村社区数", "Villages uncovered before", "count"),
     "villages_uncovered_after": _f("新增后未覆盖村社区数", "Villages uncovered after", "count"),
+    # 码上议事: people's messages and their follow-up
+    "ticket": _f("查询码", "Ticket"), "topic": _f("事项", "Topic"), "text": _f("留言内容", "Message"),
+    "message_status": _f("办理状态", "Status", enum="message_status"), "answer": _f("答复", "Answer"),
+    "created_at": _f("留言时间", "Received at"), "assigned_at": _f("分派时间", "Assigned at"),
+    "answered_at": _f("答复时间", "Answered at"), "closed_at": _f("办结时间", "Closed at"),
+    "hours_to_answer": _f("答复用时(小时)", "Hours to answer", decimals=1),
+    "escalation": _f("督办层级", "Escalation", enum="escalation"), "overdue": _f("超期", "Overdue"),
+    "open_messages": _f("待办件数", "Open messages", "count"), "messages": _f("留言件数", "Messages", "count"),
+    "answered": _f("已答复件数", "Answered", "count"), "routing_basis": _f("分派依据", "Routed by", enum="routing_basis"),
 }
 
 #: Enum vocabularies: value -> (zh, en).
@@ -235,6 +244,15 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
                "stations": ("站点", "stations"), "constituents": ("界别群众", "constituents"),
                "villages": ("村社区", "villages"), "townships": ("乡镇街道", "townships")},
     "layer": {k: (v.labels.get("zh", k), v.labels.get("en", k)) for k, v in LAYERS.items()},
+    # 码上议事
+    "message_status": {"received": ("已收到", "received"), "assigned": ("已分派", "assigned"),
+                       "in_progress": ("处理中", "in progress"), "answered": ("已答复", "answered"),
+                       "closed": ("已办结", "closed")},
+    "escalation": {"0": ("委员办理", "member"), "1": ("召集人督办", "group convener"), "2": ("政协办公室督办", "office")},
+    "routing_basis": {"station_duty": ("本月值班委员", "this month's duty member"),
+                      "station_members": ("站点委员", "member of the station"),
+                      "sector_place": ("所在村社区的本界别委员", "member of the sector nearest the village"),
+                      "place": ("所在村社区的责任委员", "member responsible for the village")},
 }
 
 #: Optimisation parameters as the 说明 sheet names them: key -> (zh, en, enum of the value or None).
@@ -304,6 +322,10 @@ TABLES: dict[str, tuple[str, str]] = {
     "roster": ("轮值表", "Roster"), "member_duties": ("委员值班", "Member duties"),
     "reception_days": ("接待日", "Reception days"), "consultations": ("一季一协商", "Consultations"),
     "duty_list": ("值班明细", "Duties"),
+    # 码上议事
+    "messages": ("群众留言", "Messages"), "messages_by_township": ("按乡镇统计", "By township"),
+    "messages_by_sector": ("按界别统计", "By sector"), "messages_by_member": ("按委员统计", "By member"),
+    "handoff_12345": ("转12345热线", "Hand-off to 12345"),
 }
 
 #: Words of the notes sheet and page headers.
@@ -336,6 +358,21 @@ WORDS: dict[str, tuple[str, str]] = {
     "cli_conveners": ("召集人", "conveners"), "cli_station_kind": ("  站点：{kind}", "  stations: {kind}"),
     "cli_coverage_title": ("{name}：{mode}覆盖（{unit}），{basis}", "{name}: coverage by {mode} ({unit}), {basis}"),
     "cli_basis_population": ("按人口计", "population-weighted"), "cli_basis_villages": ("按村社区个数计", "share of villages"),
+    # 码上议事: posters and the phone page
+    "qr_title": ("码上议事", "Scan to reach a member"), "qr_scan": ("扫码找委员 · 留言反映诉求", "Scan to leave a message"),
+    "qr_duty": ("本月值班委员", "On duty this month"), "qr_reception": ("接待日", "Reception days"),
+    "qr_no_duty": ("本月值班安排待定", "This month's duty not yet set"), "qr_no_reception": ("接待日待定", "No reception day set"),
+    "qr_map": ("位置示意", "Where"), "qr_village": ("所在村社区", "Village"), "qr_township": ("乡镇街道", "Township"),
+    "qr_responsible": ("联系委员", "Members to contact"), "qr_groups": ("界别活动组", "Sector groups"),
+    "qr_leave": ("我要留言", "Leave a message"), "qr_topic": ("事项", "Topic"), "qr_sector": ("界别（可不填）", "Sector (optional)"),
+    "qr_text": ("留言内容", "Message"), "qr_phone": ("联系电话（可不填，仅承办委员和工作人员可见）",
+                                                  "Phone (optional, seen only by the member and staff)"),
+    "qr_locate": ("使用我的位置", "Use my location"), "qr_send": ("提交", "Send"),
+    "qr_ticket": ("您的查询码", "Your ticket"), "qr_follow": ("查询办理进度", "Follow your message"),
+    "qr_status": ("办理状态", "Status"), "qr_answer": ("答复", "Answer"), "qr_loading": ("正在加载…", "Loading…"),
+    "qr_error": ("出错了，请稍后再试", "Something went wrong, please try again"),
+    "qr_nearest": ("附近站点", "Nearby stations"), "qr_next": ("下次接待", "Next reception"),
+    "qr_text_needed": ("请填写留言内容", "Please write your message"), "qr_km": ("公里", "km"),
 }
 
 #: Message templates by code: (zh, en), ``str.format`` fields filled from the message's ``params``.
@@ -409,6 +446,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "job_stopped": ("服务在任务开始前停止", "the service stopped before the job started"),
     "job_finished": ("已完成：{outcome}", "finished: {outcome}"),
     "job_finished_text": ("已完成：{outcome}（{text}）{diagnosis}", "finished: {outcome} ({text}){diagnosis}"),
+    # 码上议事: why this member (solvers/messages.py reasons)
+    "msg_why_station_duty": ("{name}：本站本月值班委员，距本站 {km} 公里，当前待办 {open} 件",
+                             "{name}: on duty at this station this month, {km} km away, {open} open"),
+    "msg_why_station_members": ("{name}：本站委员，距本站 {km} 公里，当前待办 {open} 件",
+                                "{name}: member of this station, {km} km away, {open} open"),
+    "msg_why_sector_place": ("{name}：{sector}界别离该村社区最近的委员之一（{km} 公里），当前待办 {open} 件",
+                             "{name}: among the {sector} members nearest the village ({km} km), {open} open"),
+    "msg_why_place": ("{name}：该村社区的责任委员（{km} 公里），当前待办 {open} 件",
+                      "{name}: responsible for the village ({km} km), {open} open"),
+    "msg_no_member": ("没有可分派的委员，由政协办公室办理", "no member to route to: the office handles it"),
+    "msg_rate_address": ("留言过于频繁，请 {wait} 秒后再试", "too many messages from this address; try again in {wait} s"),
+    "msg_rate_station": ("该站点留言过多，请 {wait} 秒后再试", "too many messages for this station; try again in {wait} s"),
+    "msg_station_full": ("该站点今日待办留言已满，请拨打 12345 或改日留言",
+                         "this station holds too many open messages today; call 12345 or try tomorrow"),
 }
 
 #: Older Chinese spellings accepted on import (reading only; never written).
