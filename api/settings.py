@@ -28,7 +28,9 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 Role = Literal["viewer", "planner", "admin"]
-ROLES: tuple[str, ...] = ("viewer", "planner", "admin")
+#: roles from least to most; a ``member`` (委员, keys in ``member_keys``) ranks above a viewer and
+#: below a planner, and sees personal fields only of their own constituents
+ROLES: tuple[str, ...] = ("viewer", "member", "planner", "admin")
 
 LOOPBACK_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
 
@@ -89,6 +91,9 @@ class Settings(BaseSettings):
 
     api_keys: Annotated[dict[str, Role], NoDecode] = Field(default_factory=dict,
                                       description="API key -> role (viewer, planner, admin)")
+    member_keys: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict, description="API key -> member id: each member's own key (role member; "
+                                          "'key:M001,key2:M002' or JSON); enforced only with api_keys set")
     anonymous_nearest: bool = Field(False, description="let callers without a key use nearest lookups")
     local_open: bool = Field(True, description="with no API key configured, treat loopback clients as "
                                                "admin (the local demo); ignored once any key is set")
@@ -177,6 +182,34 @@ class Settings(BaseSettings):
             return out
         return v
 
+    @field_validator("member_keys", mode="before")
+    @classmethod
+    def _member_keys_from_text(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = v.strip()
+            if not v:
+                return {}
+            if v.startswith("{"):
+                return json.loads(v)
+            out = {}
+            for item in v.split(","):
+                key, _, member = item.strip().rpartition(":")
+                if not key or not member:
+                    raise ValueError("member_keys must be JSON {key: member_id} or 'key:M001,key:M002'")
+                out[key] = member
+            return out
+        return v
+
+    @field_validator("member_keys")
+    @classmethod
+    def _member_keys_long_enough(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, member in v.items():
+            if len(key) < 8:
+                raise ValueError("every member key must be at least 8 characters long")
+            if not member or len(member) > 64:
+                raise ValueError(f"member id {member!r} of a member key must be 1-64 characters")
+        return v
+
     @field_validator("trusted_origins", mode="before")
     @classmethod
     def _origins_from_text(cls, v: Any) -> Any:
@@ -240,6 +273,11 @@ class Settings(BaseSettings):
         if self.trusted_hosts is not None:
             return tuple(self.trusted_hosts)
         return LOOPBACK_HOSTS if not self.api_keys else ("*",)
+
+    @property
+    def role_keys(self) -> dict[str, str]:
+        """Every key -> its role: ``api_keys`` as they are, member keys as ``member:<member id>``."""
+        return {**{k: f"member:{m}" for k, m in self.member_keys.items()}, **self.api_keys}
 
     @property
     def auth_enforced(self) -> bool:

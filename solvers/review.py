@@ -85,6 +85,18 @@ def rule_masks(a: pd.DataFrame) -> dict[str, np.ndarray]:
             "opinion_adopted": (kind == "opinion") & (status == "adopted")}
 
 
+class ReviewParams(BaseModel):
+    """Parameters of a review job: the ``year`` and the ``rules``."""
+
+    year: int = Field(..., ge=1900, le=2200, description="the review year")
+    rules: ReviewRules = Field(default_factory=ReviewRules, description="the scoring rules")
+
+
+#: ledger columns a review reads (besides ``id``)
+REVIEW_COLUMNS: tuple[str, ...] = ("kind", "member_id", "date", "status", "satisfaction", "people",
+                                   "constituent_id")
+
+
 @dataclass
 class ReviewResult:
     """Scores of one year: ``members`` in rank order, each with its items; ``rules`` as used."""
@@ -213,4 +225,4 @@ def review_notes(result: ReviewResult | dict[str, Any], dataset_id: str = "", la
     return {"dataset": dataset_id, "review_year": d["year"], "review_rules_note": rules}
 
 
-__all__ = ["RULES", "ReviewResult", "ReviewRules", "review", "review_notes", "review_tables", "rule_masks"]
+__all__ = ["REVIEW_COLUMNS", "RULES", "ReviewParams", "ReviewResult", "ReviewRules", "review", "review_notes", "review_tables", "rule_masks"]

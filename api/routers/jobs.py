@@ -36,6 +36,9 @@ def job_out(request: Request, job: JobRecord, lang: str = "zh") -> dict[str, Any
     if job.status == "successful" and job.kind == "roster":  # issue 14: the roster's own files
         links += [{"href": f"{base}/roster?format={f}", "rel": "results", "type": t, "title": f}
                   for f, t in ROSTER_FORMATS]
+    elif job.status == "successful" and job.kind == "review":  # the yearly review's scores and workbook
+        links += [{"href": f"{base}/review?format={f}", "rel": "results", "type": t, "title": f}
+                  for f, t in (("json", "application/json"), ("xlsx", XLSX))]
     elif job.status == "successful":
         links += [{"href": f"{base}/results?format={f}", "rel": "results", "type": t, "title": f}
                   for f, t in (("json", "application/json"), ("csv", "application/zip"),

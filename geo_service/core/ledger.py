@@ -22,6 +22,7 @@ and functions, no IO beyond reading a table the caller hands over.
 from __future__ import annotations
 
 import io
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -170,7 +171,7 @@ def _activity_sheet(sheets: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 def _text(col: pd.Series) -> pd.Series:
     """Cells as stripped text; blanks (None, NaN, '') as None."""
     def one(v: Any) -> str | None:
-        if v is None or v is pd.NA or (isinstance(v, float) and (v != v)):
+        if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
             return None
         if isinstance(v, float) and v.is_integer():
             return str(int(v))

@@ -142,7 +142,7 @@ def actual_coverage(ds: Any, activities: pd.DataFrame, start: str, end: str,
     reached = {"constituents": reached_c, "villages": reached_v, "stations": reached_st, "townships": reached_t,
                "sectors": reached_s}
     not_reached = {k: [x for x in universe[k].tolist() if x not in reached[k]] for k in ENTITIES}
-    counts = {k: {"total": int(len(universe[k])), "not_reached": len(not_reached[k])} for k in ENTITIES}
+    counts = {k: {"total": len(universe[k]), "not_reached": len(not_reached[k])} for k in ENTITIES}
     return {"period": {"start": start, "end": end}, "links": _links(planned, contacts), "counts": counts,
             "not_reached": not_reached, "villages": _village_rows(vill, vdates_all, vdates, end)}
 

@@ -21,6 +21,7 @@ and locking.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
@@ -59,7 +60,7 @@ def records(df: pd.DataFrame) -> list[dict[str, Any]]:
     out = []
     for rec in df.to_dict("records"):
         for k, v in rec.items():
-            if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+            if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
                 rec[k] = None
             elif k in _INT_COLS:
                 rec[k] = int(v)
