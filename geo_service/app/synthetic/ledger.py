@@ -81,6 +81,17 @@ def generate_year(member_ids: Sequence[str], year: int = 2027, *, links: pd.Data
     return df.iloc[rng.permutation(len(df))].reset_index(drop=True)
 
 
+def generate_year_for(ds, year: int = 2027, *, links: pd.DataFrame | None = None, **kw) -> pd.DataFrame:
+    """:func:`generate_year` for the members of dataset ``ds``, at its villages, stations and
+    townships (keyword arguments as there)."""
+    def ids(layer: str) -> list[str]:
+        lay = ds.layers.get(layer)
+        return lay["id"].astype(str).tolist() if lay is not None and len(lay) else []
+
+    return generate_year(ids("members"), year, links=links, village_ids=ids("villages"), station_ids=ids("stations"),
+                         township_ids=ids("townships"), **kw)
+
+
 def _contacts(rng: np.random.Generator, members: np.ndarray, year: int, links: pd.DataFrame | None,
               vil: np.ndarray, per_member: int, reach_share: float) -> pd.DataFrame:
     M = len(members)
@@ -106,4 +117,4 @@ def _contacts(rng: np.random.Generator, members: np.ndarray, year: int, links: p
                          "people": rng.integers(1, 4, n)})
 
 
-__all__ = ["generate_year"]
+__all__ = ["generate_year", "generate_year_for"]
