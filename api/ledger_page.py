@@ -22,11 +22,12 @@ from urllib.parse import parse_qs, quote
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from geo_service.core import glossary as G
 from geo_service.core.ledger import KINDS, WAYS, ActivityError
 from geo_service.core.store import NotFound, Store
+from maps.static_render import FONT_PATH
 
 from .auth import Principal, admin, principal
 from .cache import DatasetCache
@@ -42,7 +43,9 @@ MAX_FORM_BYTES = 64 * 1024
 FORM_FIELDS = ("dataset", "kind", "member_id", "date", "way", "constituent_id", "village_id", "topic", "outcome",
                "follow_up", "satisfaction", "people", "lang")
 STYLE = """
-body{font-family:system-ui,"Noto Sans SC",sans-serif;margin:0;padding:12px;max-width:520px;color:#222}
+@font-face{font-family:"GS CJK";src:local("Noto Sans CJK SC"),local("PingFang SC"),local("Microsoft YaHei"),
+url("/ledger/cjk.ttf") format("truetype");font-display:swap}
+body{font-family:system-ui,"Noto Sans SC","PingFang SC","Microsoft YaHei","GS CJK",sans-serif;margin:0;padding:12px;max-width:520px;color:#222}
 h1{font-size:20px;margin:4px 0 12px}h2{font-size:17px;margin:18px 0 8px}
 label{display:block;margin:10px 0 4px;font-weight:600;font-size:15px}
 input,select,textarea{width:100%;box-sizing:border-box;font-size:16px;padding:8px;border:1px solid #aaa;border-radius:6px}
@@ -135,6 +138,13 @@ def _page(store: Store, cache: DatasetCache, ds_id: str, who: Principal, lang: s
 
 def _may_record(who: Principal) -> bool:
     return who.role == "member" or who.allows("planner")
+
+
+@router.get("/ledger/cjk.ttf", include_in_schema=False)
+def cjk_font() -> FileResponse:
+    """The bundled GB2312 Noto Sans SC subset: the page's last font, fetched only by a browser with no
+    Chinese font of its own (the @font-face lists local fonts first)."""
+    return FileResponse(FONT_PATH, media_type="font/ttf", headers={"Cache-Control": "public, max-age=604800"})
 
 
 @router.get("/ledger", include_in_schema=False)
