@@ -156,8 +156,8 @@ def review(activities: pd.DataFrame, year: int, *, member_ids: list[str] | None 
     key, rid = key[ok], rid[ok]
     counts = np.bincount(key, minlength=M * R).reshape(M, R)
     order = np.lexsort((rid, key))
-    rid_sorted = rid[order]
-    bounds = np.concatenate([[0], np.cumsum(counts.ravel())])
+    rid_sorted = rid[order].tolist()  # one conversion; items slice the list
+    bounds = np.concatenate([[0], np.cumsum(counts.ravel())]).tolist()
     each = np.array([rules.points.get(k, 0.0) for k in RULES])
     cap = np.array([rules.caps.get(k, np.inf) for k in RULES])
     raw = counts * each
@@ -166,23 +166,24 @@ def review(activities: pd.DataFrame, year: int, *, member_ids: list[str] | None 
     met = np.array([p["all_met"] for p in progress], dtype=bool)
     score = rules.base + pts.sum(axis=1) + np.where(met, rules.bonus, 0.0)
     rank_order = np.lexsort((np.arange(M), -score))
+    counts_l, pts_l, raw_l, score_l = counts.tolist(), pts.tolist(), raw.tolist(), score.tolist()
+    each_l, cap_l = each.tolist(), cap.tolist()
     members = []
     for rank, m in enumerate(rank_order.tolist(), start=1):
         items = [{"rule": "base", "n": None, "each": None, "points": rules.base, "cap": None, "capped": False,
                   "activity_ids": []}]
         for r, k in enumerate(RULES):
-            n = int(counts[m, r])
+            n = counts_l[m][r]
             if n == 0:
                 continue
             lo = bounds[m * R + r]
-            items.append({"rule": k, "n": n, "each": float(each[r]), "points": float(pts[m, r]),
-                          "cap": None if not np.isfinite(cap[r]) else float(cap[r]),
-                          "capped": bool(abs(raw[m, r]) > cap[r]),
-                          "activity_ids": rid_sorted[lo:lo + n].tolist()})
+            items.append({"rule": k, "n": n, "each": each_l[r], "points": pts_l[m][r],
+                          "cap": None if cap_l[r] == np.inf else cap_l[r], "capped": abs(raw_l[m][r]) > cap_l[r],
+                          "activity_ids": rid_sorted[lo:lo + n]})
         if met[m] and rules.bonus:
             items.append({"rule": "quota_bonus", "n": None, "each": None, "points": rules.bonus, "cap": None,
                           "capped": False, "activity_ids": []})
-        s = round(float(score[m]), 6)
+        s = round(score_l[m], 6)
         members.append({"member_id": ids[m], "name": (names or {}).get(ids[m]), "score": s, "rank": rank,
                         "talk": bool(s < rules.talk_below), "items": items,
                         "quotas": {k: v for k, v in progress[m].items() if k != "member_id"}})

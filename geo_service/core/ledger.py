@@ -169,7 +169,18 @@ def _activity_sheet(sheets: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def _text(col: pd.Series) -> pd.Series:
-    """Cells as stripped text; blanks (None, NaN, '') as None."""
+    """Cells as stripped text; blanks (None, NaN, '') as None; whole floats as integers (an Excel
+    id 1001.0 reads 1001). Numeric columns are converted at once, text cell by cell (a plain
+    strip per cell is faster than pandas' string methods)."""
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        a = col.to_numpy(dtype=float, na_value=np.nan)
+        res = np.full(len(a), None, dtype=object)
+        ok = np.isfinite(a)
+        whole = ok & (a == np.floor(np.where(ok, a, 0)))
+        res[whole] = a[whole].astype(np.int64).astype(str)
+        res[ok & ~whole] = a[ok & ~whole].astype(str)
+        return pd.Series(res, index=col.index, dtype=object)
+
     def one(v: Any) -> str | None:
         if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
             return None
@@ -177,7 +188,18 @@ def _text(col: pd.Series) -> pd.Series:
             return str(int(v))
         return str(v).strip() or None
 
-    return pd.Series([one(v) for v in col.tolist()], index=col.index, dtype=object)
+    return pd.Series([(v.strip() or None) if v.__class__ is str else None if v is None else one(v)
+                      for v in col.tolist()],
+                     index=col.index, dtype=object)
+
+
+def _lookup(s: pd.Series, vocab: Mapping[str, str]) -> pd.Series:
+    """Canonical keys of text cells through ``vocab`` (as written, else lower-case); None if unknown."""
+    out = s.map(vocab)
+    miss = out.isna() & s.notna()
+    if miss.any():
+        out[miss] = s[miss].str.lower().map(vocab)
+    return out.astype(object).where(out.notna(), None)
 
 
 def _problem(rows: np.ndarray, field: str, code: str, values: pd.Series, lang: str = "zh",
@@ -239,7 +261,7 @@ def validate_activities(table: pd.DataFrame | Iterable[Mapping[str, Any]], ds: A
     probs: list[dict[str, Any]] = []
     col = {f: _text(df[f]) if f in df.columns else pd.Series([None] * n, index=df.index, dtype=object)
            for f in FIELDS}
-    kind = col["kind"].map(lambda v: _KIND_IN.get(v, _KIND_IN.get(v.lower())) if v else None)
+    kind = _lookup(col["kind"], _KIND_IN)
     bad = col["kind"].notna() & kind.isna()
     probs += _problem(np.flatnonzero(bad), "kind", "ledger_bad_choice", col["kind"][bad], lang,
                       choices="、".join(G.value_label("activity_kind", k, lang) for k in KINDS))
@@ -256,14 +278,15 @@ def validate_activities(table: pd.DataFrame | Iterable[Mapping[str, Any]], ds: A
     probs += _problem(np.flatnonzero(bad), "date", "ledger_bad_date", col["date"][bad], lang)
     probs += _problem(np.flatnonzero(col["date"].isna()), "date", "ledger_required", col["date"][col["date"].isna()],
                       lang)
-    way = col["way"].map(lambda v: _WAY_IN.get(v, _WAY_IN.get(v.lower())) if v else None)
+    way = _lookup(col["way"], _WAY_IN)
     bad = col["way"].notna() & way.isna()
     probs += _problem(np.flatnonzero(bad), "way", "ledger_bad_choice", col["way"][bad], lang,
                       choices="、".join(G.value_label("activity_way", w, lang) for w in WAYS))
     out["way"] = way
-    status = col["status"].map(lambda v: _STATUS_IN.get(v, _STATUS_IN.get(v.lower())) if v else None)
-    allowed = kind.map(lambda k: STATUSES.get(k, ()))
-    fits = pd.Series([s is None or s in a for s, a in zip(status, allowed, strict=True)], index=df.index)
+    status = _lookup(col["status"], _STATUS_IN)
+    fits = status.isna()
+    for k, allowed in STATUSES.items():
+        fits |= (kind == k) & status.isin(allowed)
     bad = col["status"].notna() & (status.isna() | ~fits)
     for k in ("duty", "opinion", None):
         sel = bad & ((kind == k) if k else ~kind.isin(["duty", "opinion"]))

@@ -193,11 +193,12 @@ def member_progress(activities: pd.DataFrame, member_ids: list[str], start: str,
             "receptions": a[a["kind"] == "reception"].groupby("member_id").size(),
             "consultations": a[a["kind"] == "consultation"].groupby("member_id").size(),
             "opinions": a[a["kind"] == "opinion"].groupby("member_id").size()}
+    done_d = {k: v.to_dict() for k, v in done.items()}  # plain dicts: one lookup per member and measure
     out = []
     for m in member_ids:
         row: dict[str, Any] = {"member_id": m}
         for k, t in targets.items():
-            d = int(done[k].get(m, 0))
+            d = int(done_d[k].get(m, 0))
             row[k] = {"target": t, "done": d, "met": d >= t}
         row["all_met"] = all(row[k]["met"] for k in targets)
         out.append(row)
