@@ -192,3 +192,47 @@ def test_review_job_over_http(api):
     assert res["rules"]["talk_below"] == 70
     r = c.get(f"/v1/jobs/{job}/review?format=xlsx", headers=hdr("planner"))
     assert openpyxl.load_workbook(io.BytesIO(r.content)).sheetnames == ["考评排名", "考评明细", "计分规则", "说明"]
+
+
+def _wait(c, job):
+    for _ in range(400):
+        st = c.get(f"/v1/jobs/{job}", headers=hdr("planner")).json()
+        if st["status"] not in ("accepted", "running"):
+            return st
+        time.sleep(0.05)
+    raise AssertionError(f"job {job} did not finish")
+
+
+@pytest.mark.slow  # two optimisation runs
+def test_replan_keeps_links_that_work_and_moves_the_unreached(api):
+    c, tiny, _ = api
+    r = c.post("/v1/datasets/tiny/optimisations", json={"tiers": ["constituents"], "time_limit_s": 20},
+               headers=hdr("planner"))
+    assert r.status_code == 202
+    first = r.json()["id"]
+    assert _wait(c, first)["status"] == "successful"
+    plan = c.get(f"/v1/jobs/{first}/results?format=json", headers=hdr("planner")).json()["result"]
+    assign = {k: v for k, v in plan["tiers"]["constituents"]["assignment"].items() if v}
+    items = sorted(assign.items())
+    reached = dict(items[::2])  # every other link had a contact in the first quarter
+    rows = [_contact(k, member_id=v) for k, v in reached.items()]
+    rows.append(_contact(items[1][0], member_id=items[1][1], date="2027-05-01"))  # outside the period: no help
+    assert c.post("/v1/datasets/tiny/activities", json={"activities": rows}, headers=hdr("planner")).status_code == 201
+    r = c.post("/v1/datasets/tiny/ledger/replan", json={"previous_job_id": first, "period": "2027-Q1",
+                                                         "params": {"tiers": ["constituents"], "time_limit_s": 20}},
+               headers=hdr("planner"))
+    assert r.status_code == 202, r.text
+    assert r.json()["ledger"]["kept"] == len(reached)
+    second = r.json()["id"]
+    assert _wait(c, second)["status"] == "successful"
+    res = c.get(f"/v1/jobs/{second}/results?format=json", headers=hdr("planner")).json()["result"]
+    tier = res["tiers"]["constituents"]
+    for k, v in reached.items():  # links that work are kept
+        assert tier["assignment"][k] == v
+    moved = [k for k, v in assign.items() if k not in reached and tier["assignment"].get(k) not in (None, v)]
+    assert moved, "no unreached constituent moved"
+    assert all(tier["move_reasons"][k] == "ledger_unreached" for k in moved)
+    assert tier["extra"]["ledger"]["kept"] == len(reached) and tier["extra"]["ledger"]["moved"] == len(moved)
+    bad = c.post("/v1/datasets/tiny/ledger/replan", json={"previous_job_id": first, "period": "2027-Q1",
+                                                           "params": {"constituents_max": 0}}, headers=hdr("planner"))
+    assert bad.status_code == 422

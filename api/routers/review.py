@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 import pandas as pd
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from geo_service.core.io.sheets import xlsx_bytes
 from geo_service.core.ledger_coverage import (
@@ -30,11 +31,13 @@ from geo_service.core.ledger_coverage import (
 from geo_service.core.store import NotFound, Store
 from maps.ledger import ledger_map
 from maps.render import tile_hosts
+from solvers.ledger_plan import ledger_plan
+from solvers.pipeline import OptimisationParams
 from solvers.review import ReviewParams, review_notes, review_tables
 
 from ..auth import Principal, planner, principal, viewer
 from ..cache import DatasetEntry
-from ..deps import dataset_entry, get_jobs, get_store
+from ..deps import check_previous_job, dataset_entry, get_jobs, get_store
 from ..encoding import FastJSONResponse
 from ..html import content_security_policy, html_response
 from ..jobs import JobManager, QueueFull
@@ -167,6 +170,50 @@ def start_review(request: Request, body: Annotated[ReviewParams, Body()], entry:
         raise ProblemError(503, str(e), code="queue-full", headers={"Retry-After": str(e.retry_after_s)},
                            retry_after_s=e.retry_after_s) from None
     out = job_out(request, job)
+    return FastJSONResponse(out, status_code=202, headers={"Location": out["links"][0]["href"]})
+
+
+class ReplanRequest(BaseModel):
+    """A ledger-aware re-run of the assignment: ``previous_job_id`` (the plan), ``period`` (the
+    ledger it is judged on) and optional optimisation ``params``."""
+
+    model_config = ConfigDict(extra="forbid")
+    previous_job_id: str = Field(..., max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    period: str = Field(..., max_length=40, description="2027, 2027-Q2, 2027-03 or a range")
+    params: dict[str, Any] = Field(default_factory=dict, description="optimisation parameters (quotas, tiers, ...)")
+
+
+@router.post("/v1/datasets/{dataset_id}/ledger/replan", status_code=202, responses=_ERR,
+             summary="Re-run the assignment with the ledger (planner): keep links that work, move constituents "
+                     "nobody reached")
+def replan(request: Request, body: Annotated[ReplanRequest, Body()], entry: DatasetEntry = Depends(dataset_entry),
+           store: Store = Depends(get_store), jobs: JobManager = Depends(get_jobs), _: Principal = Depends(planner)):
+    """Links with a contact in ``period`` are locked to their member; links without one are locked
+    to the nearest other member of the sector with room; the rest stays close to the previous run
+    (minimal change). The job's minimal-change report says ``ledger_unreached`` for every move."""
+    try:
+        given = OptimisationParams.model_validate({k: v for k, v in body.params.items() if k != "locks"})
+    except ValueError as e:  # pydantic's ValidationError: the field in the message
+        raise ProblemError(422, f"params: {e}", code="invalid-parameters") from None
+    prev = check_previous_job(store, body.previous_job_id, entry.info.id, "optimisation")
+    start, end = period_or_422(body.period, None, None)
+    acts = store.ledger().frame(entry.info.id, start=start, end=end, kind="contact",
+                                columns=("kind", "member_id", "constituent_id", "date"))
+    plan = ledger_plan(entry.ds, prev.result or {}, acts, start, end, constituents_max=given.constituents_max)
+    locks = dict(body.params.get("locks") or {})
+    locks["constituents"] = {**plan["locks"], **(locks.get("constituents") or {})}  # the caller's locks win
+    params = {**body.params, "locks": locks, "minimal_change": True, "previous_job_id": body.previous_job_id,
+              "ledger_plan": {k: plan[k] for k in ("period", "kept", "moved", "stayed")},
+              "dataset_version": entry.info.version}
+    try:
+        job = jobs.submit(entry.info.id, "optimisation", params)
+    except ValueError as e:
+        raise ProblemError(422, str(e), code="invalid-parameters") from None
+    except QueueFull as e:
+        raise ProblemError(503, str(e), code="queue-full", headers={"Retry-After": str(e.retry_after_s)},
+                           retry_after_s=e.retry_after_s) from None
+    out = job_out(request, job)
+    out["ledger"] = {"kept": len(plan["kept"]), "moved": len(plan["moved"]), "stayed": len(plan["stayed"])}
     return FastJSONResponse(out, status_code=202, headers={"Location": out["links"][0]["href"]})
 
 

@@ -67,6 +67,7 @@ from pydantic import BaseModel
 
 from geo_service.core.dataset import Dataset
 from geo_service.core.store import Conflict, JobRecord, NotFound, Store, utcnow
+from solvers.ledger_plan import annotate_result
 from solvers.pipeline import OptimisationParams, run_optimisation
 from solvers.roster import RosterParams, plan_roster
 from solvers.review import REVIEW_COLUMNS, ReviewParams, review
@@ -158,11 +159,13 @@ def run_optimisation_job(ds: Dataset, params: dict[str, Any], previous: dict[str
     the dataset version's cached road network, for ``mode="road"``)."""
     p = OptimisationParams.model_validate(solver_params(params))
     result = run_optimisation(ds, p, previous=previous, progress=progress, cancel=cancel, network=network)
+    if params.get("ledger_plan"):  # a ledger-aware re-run: its reasons go into the minimal-change report
+        return annotate_result(result.to_dict(), params["ledger_plan"])
     return result.to_dict()
 
 
 #: keys the API and the batches add to a job's params that are not solver parameters
-API_PARAM_KEYS = ("previous_job_id", "dataset_version", "batch_id", "params_fingerprint")
+API_PARAM_KEYS = ("previous_job_id", "dataset_version", "batch_id", "params_fingerprint", "ledger_plan")
 
 
 def solver_params(params: dict[str, Any]) -> dict[str, Any]:

@@ -301,6 +301,9 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
                     "quota_bonus": ("全部达标加分", "all quotas met")},
 }
 
+# liaison ledger: the reason a ledger-aware re-run moved a constituent (minimal-change report)
+ENUMS["move_reason"]["ledger_unreached"] = ("台账显示原委员未联系", "not reached by the assigned member (ledger)")
+
 #: Optimisation parameters as the 说明 sheet names them: key -> (zh, en, enum of the value or None).
 PARAMS: dict[str, tuple[str, str, str | None]] = {
     "tiers": ("优化层级", "Tiers", "tier"),
