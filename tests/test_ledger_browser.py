@@ -75,3 +75,31 @@ def test_member_records_a_contact_on_a_phone(chromium, server, tmp_path, tiny):
     page.wait_for_timeout(300)
     page.screenshot(path=str(tmp_path / "ledger-desktop.png"), full_page=True)
     page.close()
+
+
+@pytest.mark.slow  # a browser session
+def test_ledger_map_offline_with_legend(chromium, server, tmp_path, tiny):
+    import httpx
+
+    v = str(tiny.villages["id"].iloc[0])
+    rows = [{"kind": "contact", "member_id": "M1", "village_id": v, "date": "2027-03-01", "way": "visit",
+             "topic": XSS}]
+    assert httpx.post(f"{server}/v1/datasets/tiny/activities", json={"activities": rows},
+                      headers={"X-API-Key": KEYS["planner"]}).status_code == 201
+    page, log = chromium.page()
+    page.context.add_cookies([])  # the map needs a viewer: send the key as a header on the page's requests
+    page.set_extra_http_headers({"X-API-Key": KEYS["viewer"]})
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{server}/v1/datasets/tiny/maps/ledger?period=2027-Q1")
+    page.wait_for_selector(".leaflet-control-layers", state="attached")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(tmp_path / "ledger-map.png"))
+    assert log.page_errors == [] and log.dialogs == [] and log.blocked_non_tiles() == []
+    legend = page.locator(".gs-legend-box").inner_text()
+    assert "期间内未联系" in legend and "0-30 天" in legend
+    labels = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
+    assert any("距最近联系天数" in x for x in labels) and any("计划责任区" in x for x in labels)
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.wait_for_timeout(200)
+    page.screenshot(path=str(tmp_path / "ledger-map-phone.png"))
+    page.close()
