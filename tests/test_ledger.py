@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from geo_service.app.synthetic.ledger import generate_year
+from geo_service.core.io.sheets import write_xlsx
 from geo_service.core.ledger import FIELDS, ActivityError, period_bounds, read_activity_table, template_frame, \
     validate_activities
-from geo_service.core.io.sheets import write_xlsx
 from geo_service.core.store import Conflict, NotFound, SQLiteStore
 from test_store import StoreFactory, factory, pg_factory, pg_url  # noqa: F401 - both stores' fixtures
 

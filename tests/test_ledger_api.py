@@ -205,7 +205,7 @@ def _wait(c, job):
 
 @pytest.mark.slow  # two optimisation runs
 def test_replan_keeps_links_that_work_and_moves_the_unreached(api):
-    c, tiny, _ = api
+    c, _, _ = api
     r = c.post("/v1/datasets/tiny/optimisations", json={"tiers": ["constituents"], "time_limit_s": 20},
                headers=hdr("planner"))
     assert r.status_code == 202

@@ -8,7 +8,7 @@ import pytest
 from browser import live_server, make_app
 
 from geo_service.core.store import JobRecord
-from test_api_support import SETTINGS_KEYS, KEYS
+from test_api_support import KEYS, SETTINGS_KEYS
 
 pytestmark = pytest.mark.browser
 XSS = "<img src=x onerror=alert(1)>"
@@ -87,8 +87,7 @@ def test_ledger_map_offline_with_legend(chromium, server, tmp_path, tiny):
     assert httpx.post(f"{server}/v1/datasets/tiny/activities", json={"activities": rows},
                       headers={"X-API-Key": KEYS["planner"]}).status_code == 201
     page, log = chromium.page()
-    page.context.add_cookies([])  # the map needs a viewer: send the key as a header on the page's requests
-    page.set_extra_http_headers({"X-API-Key": KEYS["viewer"]})
+    page.set_extra_http_headers({"X-API-Key": KEYS["viewer"]})  # the map needs a viewer
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"{server}/v1/datasets/tiny/maps/ledger?period=2027-Q1")
     page.wait_for_selector(".leaflet-control-layers", state="attached")

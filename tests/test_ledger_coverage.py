@@ -105,7 +105,7 @@ def test_actual_coverage_matches_an_independent_recomputation(county, period):
 
 
 def test_member_progress_against_quotas(county):
-    ds, links, acts = county
+    ds, _, acts = county
     ids = ds.members["id"].tolist()
     prog = member_progress(acts, ids, "2027-01-01", "2027-12-31", Quotas(constituents=5, people_per_year=30))
     assert [p["member_id"] for p in prog] == ids
