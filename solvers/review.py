@@ -163,6 +163,11 @@ def review(activities: pd.DataFrame, year: int, *, member_ids: list[str] | None 
     raw = counts * each
     pts = np.clip(raw, -cap, cap)
     progress = member_progress(a, ids, start, end, rules.quota_set())
+    sat = pd.to_numeric(a["satisfaction"], errors="coerce").to_numpy(dtype=float)
+    asked = (a["kind"].to_numpy(dtype=object) == "contact") & np.isfinite(sat)
+    ok_code = asked & (code >= 0)
+    n_asked = np.bincount(code[ok_code], minlength=M).tolist()
+    sum_sat = np.bincount(code[ok_code], weights=sat[ok_code], minlength=M).tolist()
     met = np.array([p["all_met"] for p in progress], dtype=bool)
     score = rules.base + pts.sum(axis=1) + np.where(met, rules.bonus, 0.0)
     rank_order = np.lexsort((np.arange(M), -score))
@@ -186,6 +191,8 @@ def review(activities: pd.DataFrame, year: int, *, member_ids: list[str] | None 
         s = round(score_l[m], 6)
         members.append({"member_id": ids[m], "name": (names or {}).get(ids[m]), "score": s, "rank": rank,
                         "talk": bool(s < rules.talk_below), "items": items,
+                        "satisfaction": {"asked": n_asked[m],
+                                         "mean": round(sum_sat[m] / n_asked[m], 3) if n_asked[m] else None},
                         "quotas": {k: v for k, v in progress[m].items() if k != "member_id"}})
     return ReviewResult(year, rules.model_dump(mode="json"), members)
 
@@ -195,8 +202,9 @@ def review_tables(result: ReviewResult | dict[str, Any]) -> dict[str, pd.DataFra
     with the ledger ids behind it) and ``review_rules``."""
     d = result.to_dict() if isinstance(result, ReviewResult) else result
     rank = pd.DataFrame([{"rank": m["rank"], "member_id": m["member_id"], "member_name": m.get("name"),
-                          "score": m["score"], "talk": m["talk"]} for m in d["members"]],
-                        columns=["rank", "member_id", "member_name", "score", "talk"])
+                          "score": m["score"], "talk": m["talk"],
+                          "mean_satisfaction": (m.get("satisfaction") or {}).get("mean")} for m in d["members"]],
+                        columns=["rank", "member_id", "member_name", "score", "talk", "mean_satisfaction"])
     items = pd.DataFrame([{"member_id": m["member_id"], "rule": it["rule"], "activity_count": it["n"],
                            "points": it["points"], "activity_ids": ";".join(map(str, it["activity_ids"]))}
                           for m in d["members"] for it in m["items"]],

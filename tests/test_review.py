@@ -100,6 +100,12 @@ def test_scores_match_an_independent_recomputation(rules):
             assert sorted(items[rule]["activity_ids"]) == sorted(ids)  # traceable to the rows behind it
             assert items[rule]["n"] == len(ids)
     assert got["M99"]["score"] == rules.base  # a member without a row keeps the base
+    for m in members:  # satisfaction where it was recorded: how many were asked, and their mean
+        rows = df[(df["member_id"] == m) & (df["kind"] == "contact") & df["date"].str.startswith("2027")
+                  & df["satisfaction"].notna()]
+        assert got[m]["satisfaction"]["asked"] == len(rows)
+        assert got[m]["satisfaction"]["mean"] == pytest.approx(rows["satisfaction"].astype(float).mean(), abs=1e-3)
+    assert got["M99"]["satisfaction"] == {"asked": 0, "mean": None}
     ranks = [m["rank"] for m in res.members]
     assert ranks == list(range(1, len(ranks) + 1))
     assert all(a["score"] >= b["score"] for a, b in zip(res.members, res.members[1:]))

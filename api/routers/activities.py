@@ -100,11 +100,16 @@ def list_activities(entry: DatasetEntry = Depends(dataset_entry), store: Store =
                     limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
                     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
                     format: Annotated[Literal["json", "csv", "xlsx"], Query()] = "json",
-                    lang: Annotated[Literal["zh", "en"], Query()] = "zh"):
+                    lang: Annotated[Literal["zh", "en"], Query()] = "zh",
+                    settings: Settings = Depends(get_settings)):
     """Current revisions, not deleted, ordered by id; ``limit`` applies to JSON pages (exports hold
-    every matching row)."""
+    every matching row, at most ``max_table_rows``: 413 beyond)."""
+    cap = settings.max_table_rows  # an export holds every matching row: at most this many (checked first)
     df = _listing(store, entry.info.id, who, kind, member_id, period, start, end,
-                  limit if format == "json" else None, offset if format == "json" else 0)
+                  limit if format == "json" else cap + 1, offset if format == "json" else 0)
+    if format != "json" and len(df) > cap:
+        raise ProblemError(413, f"more than {cap} activities match: narrow the period, kind or member",
+                           code="too-many-rows", limit_rows=cap)
     name = f"ledger-{entry.info.id}"
     if format == "csv":
         return Response(csv_bytes(sheet_frame(df), lang), media_type="text/csv; charset=utf-8",
