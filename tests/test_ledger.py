@@ -124,7 +124,9 @@ def test_a_bad_row_stores_nothing(factory):  # noqa: F811 - fixture
     assert led.count("d1") == 0
 
 
-def _child(location: str, n_rows: int, marker: Path) -> subprocess.Popen:
+def _child(factory: StoreFactory, n_rows: int, marker: Path) -> subprocess.Popen:
+    cls = "SQLiteLedger" if factory.kind == "sqlite" else "PostGISLedger"
+    mod = "geo_service.core.store.ledger" if factory.kind == "sqlite" else "geo_service.core.store.ledger_postgis"
     code = textwrap.dedent(f"""
         import sys
         from pathlib import Path
@@ -132,44 +134,47 @@ def _child(location: str, n_rows: int, marker: Path) -> subprocess.Popen:
         from geo_service.app.synthetic.ledger import generate_year
         from geo_service.core.ledger import validate_activities
         from geo_service.core.store import SQLiteStore
-        import geo_service.core.store.ledger as L
+        from geo_service.core.store.postgis import PostGISStore
+        import {mod} as L
         members = [f"M{{i}}" for i in range({n_rows} // 60)]
         frame = validate_activities(generate_year(members, 2027, seed=3))[0]
-        store = SQLiteStore({location!r})
-        real = L.SQLiteLedger._insert
-        def slow(self, cur, rows):  # announce the write has begun, then write
-            Path({str(marker)!r}).write_text(str(len(rows)))
+        store = {factory.subprocess_args()}
+        real = L.{cls}._insert
+        def slow(self, cur, rows):  # announce the write has begun, write, and stay in the transaction
             real(self, cur, rows)
-            import time; time.sleep(30)  # still inside the transaction when killed
-        L.SQLiteLedger._insert = slow
+            Path({str(marker)!r}).write_text(str(len(rows)))
+            import time; time.sleep(30)
+        L.{cls}._insert = slow
         store.ledger().add("d1", frame, validated=True)
     """)
     return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
 
 
-@pytest.mark.slow  # a child process generating and writing ~30,000 rows
-def test_killed_mid_import_loses_nothing(tmp_path):
-    loc = str(tmp_path / "store")
-    led = SQLiteStore(loc).ledger()
+@pytest.mark.slow  # a child process generating and writing ~24,000 rows
+def test_killed_mid_import_loses_nothing(factory, tmp_path):  # noqa: F811 - fixture
+    store = factory.open()
+    led = store.ledger()
     before = led.add("d1", generate_year(["M1", "M2"], 2027, seed=1))
     marker = tmp_path / "writing"
-    proc = _child(loc, 30_000, marker)
+    proc = _child(factory, 30_000, marker)
     deadline = time.monotonic() + 120
     while not marker.exists():
         assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
         assert time.monotonic() < deadline, "the import never began writing"
         time.sleep(0.05)
-    time.sleep(0.5)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(10)
-    assert int(marker.read_text()) > 20_000  # it was writing a large batch when killed
-    store = SQLiteStore(loc)
-    led = store.ledger()
+    assert int(marker.read_text()) > 20_000  # every row of the batch was written, not committed, when killed
+    led = factory.open().ledger()
+    deadline = time.monotonic() + 30
+    while led.count("d1") != len(before) and time.monotonic() < deadline:
+        time.sleep(0.2)  # PostgreSQL notices the dropped connection and rolls back
     assert led.count("d1") == len(before)  # the earlier rows, all of them, and nothing half-written
     assert list(led.frame("d1")["id"]) == before
-    with store._conn() as con:
-        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    if factory.kind == "sqlite":
+        with SQLiteStore(factory.location)._conn() as con:
+            assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert led.add("d1", [_contact()]) == [len(before) + 1]  # and it takes writes again
 
 
