@@ -16,6 +16,7 @@ import pandas as pd
 
 from geo_service.core import glossary as G
 from geo_service.core.ledger import ActivityError, period_bounds, validate_activities
+from geo_service.core.ledger_coverage import actual_coverage, coverage_tables, member_progress
 from geo_service.core.store import Store
 
 from .auth import Principal
@@ -104,10 +105,30 @@ def period_or_422(period: str | None, start: str | None, end: str | None) -> tup
 def planned_links(store: Store, dataset_id: str) -> pd.DataFrame:
     """``constituent_id``, ``member_id`` of the latest successful assignment run (empty before any)."""
     job = latest_successful(store, dataset_id)
-    tier = ((job.result or {}).get("tiers") or {}).get("constituents") if job else None
+    return links_of(job.result if job else None)
+
+
+def links_of(result: dict[str, Any] | None) -> pd.DataFrame:
+    """``constituent_id``, ``member_id`` of an optimisation result's constituents tier."""
+    tier = ((result or {}).get("tiers") or {}).get("constituents")
     assign = (tier or {}).get("assignment") or {}
     return pd.DataFrame([{"constituent_id": str(c), "member_id": str(m)} for c, m in assign.items() if m],
                         columns=["constituent_id", "member_id"])
+
+
+LEDGER_COLUMNS = ("kind", "member_id", "constituent_id", "village_id", "station_id", "date", "status", "people")
+
+
+def implementation_tables(store: Store, ds: Any, dataset_id: str, result: dict[str, Any] | None,
+                          period: str) -> dict[str, pd.DataFrame]:
+    """The 落实情况 sheets of ``period``: the ledger against the links of ``result`` (an optimisation
+    run), the entities nobody reached, villages' last contact, members against the quotas."""
+    start, end = period_or_422(period, None, None)
+    acts = store.ledger().frame(dataset_id, end=end, columns=LEDGER_COLUMNS)
+    cov = actual_coverage(ds, acts, start, end, links_of(result))
+    members = ds.layers.get("members")
+    ids = members["id"].astype(str).tolist() if members is not None else []
+    return coverage_tables(cov, member_progress(acts, ids, start, end))
 
 
 def member_view(store: Store, ds: Any, dataset_id: str, member_id: str) -> dict[str, Any]:

@@ -29,7 +29,11 @@ def api(tmp_path, tiny):
     assert members[:2] == ["M1", "M2"]
     assign = {c: members[i % 2] for i, c in enumerate(cons)}  # M1 and M2 share the constituents
     store.create_job(JobRecord(id="run1", dataset_id="tiny", kind="optimisation", params={}, status="successful",
-                               result={"status": "optimal", "tiers": {"constituents": {"assignment": assign}}}))
+                               result={"status": "optimal", "params": {}, "unit": "m",
+                                       "tiers": {"constituents": {"name": "constituents", "status": "optimal",
+                                                                  "objective": 0.0, "bound": 0.0, "gap": 0.0,
+                                                                  "time_s": 0.0, "solver": "flow",
+                                                                  "assignment": assign}}}))
     with client(app) as c:
         yield c, tiny, assign
 
@@ -235,4 +239,20 @@ def test_replan_keeps_links_that_work_and_moves_the_unreached(api):
     assert tier["extra"]["ledger"]["kept"] == len(reached) and tier["extra"]["ledger"]["moved"] == len(moved)
     bad = c.post("/v1/datasets/tiny/ledger/replan", json={"previous_job_id": first, "period": "2027-Q1",
                                                            "params": {"constituents_max": 0}}, headers=hdr("planner"))
+    assert bad.status_code == 422
+
+
+def test_results_workbook_gains_the_implementation_sheets(api):
+    c, _, assign = api
+    cid = next(iter(assign))
+    c.post("/v1/datasets/tiny/activities", json=_contact(cid, member_id=assign[cid]), headers=hdr("planner"))
+    r = c.get("/v1/jobs/run1/results?format=xlsx&ledger_period=2027-Q1", headers=hdr("planner"))
+    assert r.status_code == 200, r.text
+    wb = openpyxl.load_workbook(io.BytesIO(r.content))
+    assert {"落实情况", "未联系对象", "村社区联系情况", "委员完成情况"} <= set(wb.sheetnames)
+    ws = wb["落实情况"]
+    head = [x.value for x in ws[1]]
+    row = dict(zip(head, [x.value for x in ws[2]], strict=False))
+    assert row["计划联系数"] == len(assign) and row["已落实联系数"] == 1
+    bad = c.get("/v1/jobs/run1/results?format=xlsx&ledger_period=someday", headers=hdr("planner"))
     assert bad.status_code == 422

@@ -41,7 +41,7 @@ from ..deps import check_previous_job, dataset_entry, get_jobs, get_store
 from ..encoding import FastJSONResponse
 from ..html import content_security_policy, html_response
 from ..jobs import JobManager, QueueFull
-from ..ledger_access import member_view, period_or_422, planned_links, scope_member
+from ..ledger_access import LEDGER_COLUMNS, member_view, period_or_422, planned_links, scope_member
 from ..problems import ProblemError
 from ..schemas import ProblemDetail
 from .jobs import XLSX, JobId, job_out
@@ -50,7 +50,6 @@ router = APIRouter(tags=["ledger"])
 _ERR = {k: {"model": ProblemDetail} for k in (400, 401, 403, 404, 409, 422, 503)}
 Period = Annotated[str, Query(max_length=40, description="2027, 2027-Q2, 2027-03 or 2027-01-01~2027-06-30")]
 Lang = Annotated[Literal["zh", "en"], Query()]
-LEDGER_COLUMNS = ("kind", "member_id", "constituent_id", "village_id", "station_id", "date", "status", "people")
 
 
 def _coverage(store: Store, entry: DatasetEntry, period: str) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
