@@ -161,3 +161,24 @@ def test_cli_review_json_and_workbook(tmp_path, demo):
     r = runner.invoke(app, ["review", "county", "--year", "2027", "--data-dir", str(tmp_path / "store"),
                             "--out", str(tmp_path / "r2.xlsx")])
     assert r.exit_code == 0 and "年度考评" in r.stdout
+
+
+def test_cli_review_of_a_workbook_names_bad_rows_and_scores_good_ones(tmp_path, tiny):
+    from geo_service.core.io import write_dataset
+
+    src = write_dataset(tiny, tmp_path / "tiny.gpkg") or tmp_path / "tiny.gpkg"
+    v = tiny.villages["id"].iloc[0]
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"活动类型,委员编号,村社区编号,日期,联系方式\n联系群众,M1,{v},2027-03-01,走访\n"
+                   f"联系群众,M1,{v},2027-13-01,走访\n", encoding="utf-8-sig")
+    r = runner.invoke(app, ["review", str(src), "--ledger", str(bad), "--out", str(tmp_path / "x.xlsx")])
+    assert r.exit_code == 2 and "第 3 行" in r.output  # the sheet's row, header = row 1
+    good = tmp_path / "good.csv"
+    good.write_text(f"活动类型,委员编号,村社区编号,日期,联系方式\n联系群众,M1,{v},2027-03-01,走访\n",
+                    encoding="utf-8-sig")
+    r = runner.invoke(app, ["review", str(src), "--ledger", str(good), "--json", "--lang", "en",
+                            "--out", str(tmp_path / "x.xlsx")])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    m1 = next(m for m in data["members"] if m["member_id"] == "M1")
+    assert m1["score"] == data["rules"]["base"] + data["rules"]["points"]["contact"]
