@@ -21,7 +21,7 @@ from fastapi.openapi.utils import get_openapi
 from geo_service.app.seed import ensure_demo
 from geo_service.core.store import Store, open_store
 
-from . import login, web
+from . import ledger_page, login, web
 from .auth import FailureLimiter
 from .cache import DatasetCache
 from .jobs import JobManager
@@ -29,7 +29,8 @@ from .keys import key_id
 from .logs import configure_logging
 from .middleware import RequestContextMiddleware
 from .problems import install_handlers
-from .routers import batches, coverage, datasets, jobs, map_data, messages, nearest, posters, rosters, system, templates
+from .routers import (activities, batches, coverage, datasets, jobs, map_data, messages, nearest, posters, review,
+                      rosters, system, templates)
 from .settings import Settings
 
 log = logging.getLogger("geo_service.api")
@@ -149,6 +150,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(posters.router)  # QR posters and the phone page /m/...
     app.include_router(map_data.router)  # issue 16: villages by bbox; before datasets' /{layer}/{fid}
     app.include_router(rosters.router)  # issue 14; before the web router: its maps/{kind} would take /maps/roster
+    app.include_router(activities.router)  # the ledger; before datasets' /{layer}/{fid}
+    app.include_router(review.router)  # coverage that happened, the review; before the web router's maps/{kind}
+    app.include_router(ledger_page.router)  # the phone page for entering activities, member login links
     _web_router(app)  # before datasets: its /v1/datasets/{id}/maps/{kind} must win over /{layer}/{fid}
     app.include_router(nearest.router)
     app.include_router(coverage.router)

@@ -1,6 +1,9 @@
-"""API-key authentication with three roles: ``viewer`` < ``planner`` < ``admin``.
+"""API-key authentication with the roles ``viewer`` < ``member`` < ``planner`` < ``admin``.
 
 - ``viewer``: maps, coverage, nearest lookups, dataset and job listings.
+- ``member`` (a 委员's own key, setting ``member_keys``; :attr:`Principal.member_id` says who):
+  what a viewer may, plus their own constituents with contact details, their duties and
+  consultations, and recording their own ledger activities; nobody else's.
 - ``planner``: + optimisation jobs, exports, and constituents' personal fields (name, phone).
 - ``admin``: + dataset upload, edit and delete.
 
@@ -48,12 +51,18 @@ class Principal:
     role: str
     key_id: str | None = None
     via: str = "key"  # key (header), session (cookie), local-open, or anonymous
-    member_id: str | None = None  # set when role == "member" (a member's key, setting member_keys)
+    member_id: str | None = None  # set when role == "member": whose ledger this is
+
+    @classmethod
+    def of(cls, role: str, key_id: str | None, via: str = "key") -> Principal:
+        """The principal of a matched key's role text (``member:<id>`` for a member key)."""
+        if role.startswith("member:"):
+            return cls("member", key_id, via, member_id=role[len("member:"):])
+        return cls(role, key_id, via)
 
     def allows(self, role: str) -> bool:
-        """True when this principal has ``role`` or a higher one (a member counts as a viewer)."""
-        mine = "viewer" if self.role == "member" else self.role
-        return mine in RANK and role in RANK and RANK[mine] >= RANK[role]
+        """True when this principal has ``role`` or a higher one (a member ranks above a viewer)."""
+        return self.role in RANK and role in RANK and RANK[self.role] >= RANK[role]
 
     @property
     def sees_personal(self) -> bool:
@@ -178,22 +187,19 @@ def authenticate(request: Request) -> Principal:
     if settings.api_keys:
         if presented is None:
             token = request.cookies.get(COOKIE)
-            found = verify_token(token, settings.api_keys) if token else None
+            found = verify_token(token, settings.role_keys) if token else None
             if found is None:  # no cookie, or an expired/foreign one: anonymous (the page offers a login)
                 return ANONYMOUS
             check_csrf(request, required=True, trusted=settings.trusted_origins)
-            return Principal(found[0], found[1], via="session")
+            return Principal.of(found[0], found[1], via="session")
         check_not_locked_out(request)
-        role = match_key(presented, settings.api_keys)
-        member = match_key(presented, settings.member_keys) if role is None and settings.member_keys else None
-        if member is not None:
-            return Principal("member", key_id(presented), member_id=member)
+        role = match_key(presented, settings.role_keys)
         if role is None:
             key_failed(request)
             raise ProblemError(401, "the API key is not valid", code="invalid-api-key",
                                headers={"WWW-Authenticate": 'Bearer realm="geo-service"'})
-        return Principal(role, key_id(presented))
-    if presented is not None and settings.member_keys:
+        return Principal.of(role, key_id(presented))
+    if presented is not None and settings.member_keys:  # open service: a member key still says who
         member = match_key(presented, settings.member_keys)
         if member is not None:
             return Principal("member", key_id(presented), member_id=member)

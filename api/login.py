@@ -135,7 +135,7 @@ async def login(request: Request):
         msg = f"密钥错误次数过多，请 {wait} 秒后再试。" if lang != "en" else f"Too many wrong keys: try again in {wait} s."
         return login_page(request, status=429, error=msg, next_url=fields.get("next"), lang=lang, headers=e.headers)
     key = fields.get("key", "").strip()
-    role = match_key(key, settings.api_keys) if key else None
+    role = match_key(key, settings.role_keys) if key else None
     if role is None:
         if key:
             key_failed(request)

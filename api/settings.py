@@ -28,7 +28,9 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 Role = Literal["viewer", "planner", "admin"]
-ROLES: tuple[str, ...] = ("viewer", "planner", "admin")
+#: roles from least to most; a ``member`` (委员, keys in ``member_keys``) ranks above a viewer and
+#: below a planner, and sees personal fields only of their own constituents
+ROLES: tuple[str, ...] = ("viewer", "member", "planner", "admin")
 
 LOOPBACK_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
 
@@ -89,6 +91,9 @@ class Settings(BaseSettings):
 
     api_keys: Annotated[dict[str, Role], NoDecode] = Field(default_factory=dict,
                                       description="API key -> role (viewer, planner, admin)")
+    member_keys: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict, description="API key -> member id: each member's own key (role member; "
+                                          "'key:M001,key2:M002' or JSON)")
     anonymous_nearest: bool = Field(False, description="let callers without a key use nearest lookups")
     local_open: bool = Field(True, description="with no API key configured, treat loopback clients as "
                                                "admin (the local demo); ignored once any key is set")
@@ -155,10 +160,7 @@ class Settings(BaseSettings):
                                             "X-Forwarded-For names the client, for the per-address rate "
                                             "limits; default: uvicorn's (127.0.0.1)")
 
-    # 码上议事: member keys and the public message form's limits
-    member_keys: Annotated[dict[str, str], NoDecode] = Field(
-        default_factory=dict, description="API key -> member id: the key of a member (role 'member': their "
-                                          "own messages; JSON {key: member_id} or 'key:member_id,...')")
+    # 码上议事: the public message form's limits
     messages_per_address_per_hour: int = Field(10, ge=0, description="messages one client address may leave "
                                                                      "per hour (0: none)")
     messages_per_station_per_hour: int = Field(120, ge=0, description="messages one station (or village) "
@@ -207,7 +209,7 @@ class Settings(BaseSettings):
             for item in v.split(","):
                 key, _, member = item.strip().rpartition(":")
                 if not key or not member:
-                    raise ValueError("member_keys must be JSON {key: member_id} or 'key:member_id,...'")
+                    raise ValueError("member_keys must be JSON {key: member_id} or 'key:M001,key:M002'")
                 out[key] = member
             return out
         return v
@@ -215,9 +217,11 @@ class Settings(BaseSettings):
     @field_validator("member_keys")
     @classmethod
     def _member_keys_long_enough(cls, v: dict[str, str]) -> dict[str, str]:
-        for key in v:
+        for key, member in v.items():
             if len(key) < 8:
                 raise ValueError("every member key must be at least 8 characters long")
+            if not member or len(member) > 64:
+                raise ValueError(f"member id {member!r} of a member key must be 1-64 characters")
         return v
 
     @field_validator("trusted_origins", mode="before")
@@ -283,6 +287,11 @@ class Settings(BaseSettings):
         if self.trusted_hosts is not None:
             return tuple(self.trusted_hosts)
         return LOOPBACK_HOSTS if not self.api_keys else ("*",)
+
+    @property
+    def role_keys(self) -> dict[str, str]:
+        """Every key -> its role: ``api_keys`` as they are, member keys as ``member:<member id>``."""
+        return {**{k: f"member:{m}" for k, m in self.member_keys.items()}, **self.api_keys}
 
     @property
     def auth_enforced(self) -> bool:

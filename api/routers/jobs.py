@@ -18,6 +18,7 @@ from ..cache import DatasetCache
 from ..deps import check_previous_job, DATASET_ID_PATTERN, dataset_entry, get_cache, get_jobs, get_store, public_url
 from ..encoding import FastJSONResponse, GeoJSONResponse
 from ..jobs import JobManager, QueueFull
+from ..ledger_access import implementation_tables
 from ..problems import ProblemError
 from ..schemas import JobList, JobOut, OptimisationRequest, ProblemDetail
 
@@ -36,6 +37,9 @@ def job_out(request: Request, job: JobRecord, lang: str = "zh") -> dict[str, Any
     if job.status == "successful" and job.kind == "roster":  # issue 14: the roster's own files
         links += [{"href": f"{base}/roster?format={f}", "rel": "results", "type": t, "title": f}
                   for f, t in ROSTER_FORMATS]
+    elif job.status == "successful" and job.kind == "review":  # the yearly review's scores and workbook
+        links += [{"href": f"{base}/review?format={f}", "rel": "results", "type": t, "title": f}
+                  for f, t in (("json", "application/json"), ("xlsx", XLSX))]
     elif job.status == "successful":
         links += [{"href": f"{base}/results?format={f}", "rel": "results", "type": t, "title": f}
                   for f, t in (("json", "application/json"), ("csv", "application/zip"),
@@ -133,7 +137,10 @@ def job_results(job_id: JobId, store: Store = Depends(get_store), cache: Dataset
                                                    "responsibility (界别责任区一览表), members, groups, "
                                                    "committees, stations, constituents, uncovered, summary")] = None,
                 lang: Annotated[Literal["zh", "en"] | None, Query(description="column headers (default: zh for "
-                                                                  "csv/xlsx, en for json/geojson)")] = None):
+                                                                  "csv/xlsx, en for json/geojson)")] = None,
+                ledger_period: Annotated[str | None, Query(max_length=40, description="xlsx: add the 落实情况 "
+                                                           "sheets of this period (2027, 2027-Q1, 2027-03), the "
+                                                           "ledger against this run's links")] = None):
     """``json``: the full result (or one table's rows with ``table=``); ``csv``: a zip of tables (or one
     table); ``xlsx``: a workbook with a sheet per table; ``geojson``: one table's rows placed on the map
     (default table: responsibility). Tables are built on the job's dataset; when it changed since the
@@ -171,6 +178,8 @@ def job_results(job_id: JobId, store: Store = Depends(get_store), cache: Dataset
         return Response(res.to_csv_zip(tables), media_type="application/zip", headers=headers)
     if format == "xlsx":
         headers["Content-Disposition"] = f'attachment; filename="{fname}.xlsx"'
+        if ledger_period and job.kind == "optimisation":  # the 一览表 with what happened (落实情况)
+            tables = {**tables, **implementation_tables(store, entry.ds, job.dataset_id, job.result, ledger_period)}
         return Response(res.to_xlsx(tables, lang=lang, notes=res.notes(job.kind, job.result, entry.ds, lang)), media_type=XLSX, headers=headers)
     name = table or ("responsibility" if "responsibility" in tables else next(iter(tables), None))
     if name is None:

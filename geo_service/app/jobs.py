@@ -62,12 +62,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 from pydantic import BaseModel
 
 from geo_service.core.dataset import Dataset
 from geo_service.core.store import Conflict, JobRecord, NotFound, Store, utcnow
+from solvers.ledger_plan import annotate_result
 from solvers.pipeline import OptimisationParams, run_optimisation
 from solvers.roster import RosterParams, plan_roster
+from solvers.review import REVIEW_COLUMNS, ReviewParams, review
 from solvers.roster.outputs import roster_outcome
 
 log = logging.getLogger("geo_service.jobs")
@@ -156,11 +159,13 @@ def run_optimisation_job(ds: Dataset, params: dict[str, Any], previous: dict[str
     the dataset version's cached road network, for ``mode="road"``)."""
     p = OptimisationParams.model_validate(solver_params(params))
     result = run_optimisation(ds, p, previous=previous, progress=progress, cancel=cancel, network=network)
+    if params.get("ledger_plan"):  # a ledger-aware re-run: its reasons go into the minimal-change report
+        return annotate_result(result.to_dict(), params["ledger_plan"])
     return result.to_dict()
 
 
 #: keys the API and the batches add to a job's params that are not solver parameters
-API_PARAM_KEYS = ("previous_job_id", "dataset_version", "batch_id", "params_fingerprint")
+API_PARAM_KEYS = ("previous_job_id", "dataset_version", "batch_id", "params_fingerprint", "ledger_plan")
 
 
 def solver_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -180,6 +185,9 @@ class JobKind:
     runner: Runner
     params_model: type[BaseModel] | None = None
     in_process: bool = True
+    #: ``inputs(store, job) -> dict`` of extra runner arguments read from the store before the run
+    #: (the review's ledger rows); None: none
+    inputs: Callable[[Store, JobRecord], dict[str, Any]] | None = None
 
     def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
         """``params`` validated by the kind's model (``ValueError`` naming the kind otherwise),
@@ -199,7 +207,8 @@ JOB_KINDS: dict[str, JobKind] = {}
 
 
 def register_kind(name: str, runner: Runner, params_model: type[BaseModel] | None = None, *,
-                  in_process: bool = True) -> JobKind:
+                  in_process: bool = True,
+                  inputs: Callable[[Store, JobRecord], dict[str, Any]] | None = None) -> JobKind:
     """Add (or replace) the job kind ``name`` in :data:`JOB_KINDS`; return it.
 
     Parameters
@@ -214,12 +223,15 @@ def register_kind(name: str, runner: Runner, params_model: type[BaseModel] | Non
         Validates the kind's parameters (:meth:`JobKind.check_params`).
     in_process : bool
         Solve in a child process per job (:func:`run_in_child`), terminated on cancel.
+    inputs : callable, optional
+        ``inputs(store, job) -> dict``: extra keyword arguments of the runner read from the store
+        in the supervising thread (a child process never touches the store).
     """
     if not name or not isinstance(name, str):
         raise ValueError(f"name must be a non-empty string, got {name!r}")
     if not callable(runner):
         raise ValueError(f"runner of kind {name!r} must be callable, got {runner!r}")
-    kind = JobKind(name, runner, params_model, in_process)
+    kind = JobKind(name, runner, params_model, in_process, inputs)
     JOB_KINDS[name] = kind
     return kind
 
@@ -240,6 +252,33 @@ def run_roster_job(ds: Dataset, params: dict[str, Any], previous: dict[str, Any]
 
 register_kind("roster", run_roster_job, RosterParams)
 run_roster_job.run_in_process = True  # type: ignore[attr-defined]
+
+
+def review_inputs(store: Store, job: JobRecord) -> dict[str, Any]:
+    """The ledger rows of a review job's year (read before the run, in the supervising thread)."""
+    year = int(job.params.get("year", 0))
+    frame = store.ledger().frame(job.dataset_id, start=f"{year}-01-01", end=f"{year}-12-31",
+                                 columns=REVIEW_COLUMNS)
+    return {"ledger": frame}
+
+
+def run_review_job(ds: Dataset, params: dict[str, Any], previous: dict[str, Any] | None,
+                   progress: Callable[..., None], cancel: threading.Event, ledger: Any = None,
+                   network: Any = None) -> dict[str, Any]:
+    """Runner for kind ``review`` (一年一考评): :func:`solvers.review.review` of the year's ledger rows
+    (``ledger``, from :func:`review_inputs`) for every member of ``ds``."""
+    p = ReviewParams.model_validate(solver_params(params))
+    frame = ledger if ledger is not None else pd.DataFrame(columns=["id", *REVIEW_COLUMNS])
+    members = ds.layers.get("members")
+    ids = members["id"].astype(str).tolist() if members is not None else []
+    names = dict(zip(ids, members["name"].astype(str), strict=True)) if members is not None and ids else {}
+    progress(10.0, "running")
+    res = review(frame, p.year, member_ids=ids, rules=p.rules, names=names)
+    return res.to_dict()  # a computation, not an optimisation: no status, objective or bound
+
+
+register_kind("review", run_review_job, ReviewParams, inputs=review_inputs)
+run_review_job.run_in_process = True  # type: ignore[attr-defined]
 
 
 def default_runners() -> dict[str, Runner]:
@@ -542,6 +581,9 @@ class JobManager:
             extra = {}
             if job.params.get("mode") == "road" and self.load_network is not None:
                 extra["network"] = self.load_network(job.dataset_id)  # built once per dataset version
+            spec = JOB_KINDS.get(job.kind)
+            if spec is not None and spec.inputs is not None:
+                extra.update(spec.inputs(self.store, job))
             runner = self.runners[job.kind]
             if self.isolation == "process" and getattr(runner, "run_in_process", False):
                 result = self._run_in_process(job_id, ev, runner, ds, job.params, previous, extra, progress,
@@ -615,6 +657,6 @@ def summary_message(result: dict[str, Any]) -> str:
 
 
 __all__ = ["ACTIVE", "DEFAULT_RUNNERS", "JOB_KINDS", "JobCancelled", "JobFailed", "JobKind", "JobManager", "run_roster_job",
-           "QueueFull", "Runner", "TERMINAL", "default_runners", "fail_unfinished", "failure_fields",
+           "QueueFull", "Runner", "TERMINAL", "default_runners", "review_inputs", "run_review_job", "fail_unfinished", "failure_fields",
            "hard_deadline_s", "new_job", "register_kind", "run_in_child", "run_optimisation_job",
            "running_fields", "solver_params", "success_fields", "summary_message"]

@@ -41,7 +41,7 @@ from ..core.io import write_dataset
 from ..core.io.sheets import write_csv as write_csv_table
 from ..core.jsonsafe import dumps_text
 from ..core.store import POSTGRES_SCHEMES, Conflict, NotFound, check_dataset_id, open_store
-from . import roster, template
+from . import review, roster, template
 from .common import (
     _out_path,
     DataDirOpt,
@@ -594,4 +594,5 @@ def _uncovered_text(row, params: dict, lang: str) -> str:
 # --- commands added by area engineers above ---
 template.register(app)  # import template (issue 17)
 roster.register(app)  # duty roster (issue 14)
+review.register(app)  # the yearly review of the ledger
 

@@ -174,7 +174,7 @@ FIELDS: dict[str, Field] = {
     "villages_uncovered_before": _f("新增前未覆盖村社区数", "Villages uncovered before", "count"),
     "villages_uncovered_after": _f("新增后未覆盖村社区数", "Villages uncovered after", "count"),
     # 码上议事: people's messages and their follow-up
-    "ticket": _f("查询码", "Ticket"), "topic": _f("事项", "Topic"), "text": _f("留言内容", "Message"),
+    "ticket": _f("查询码", "Ticket"), "text": _f("留言内容", "Message"),
     "message_status": _f("办理状态", "Status", enum="message_status"), "answer": _f("答复", "Answer"),
     "created_at": _f("留言时间", "Received at"), "assigned_at": _f("分派时间", "Assigned at"),
     "answered_at": _f("答复时间", "Answered at"), "closed_at": _f("办结时间", "Closed at"),
@@ -182,6 +182,47 @@ FIELDS: dict[str, Field] = {
     "escalation": _f("督办层级", "Escalation", enum="escalation"), "overdue": _f("超期", "Overdue"),
     "open_messages": _f("待办件数", "Open messages", "count"), "messages": _f("留言件数", "Messages", "count"),
     "answered": _f("已答复件数", "Answered", "count"), "routing_basis": _f("分派依据", "Routed by", enum="routing_basis"),
+    # liaison ledger (联系台账), coverage that happened, yearly review (一年一考评)
+    "activity_id": _f("台账编号", "Activity ID"),
+    "revision": _f("修订版本", "Revision"),
+    "activity_kind": _f("活动类型", "Activity kind", enum="activity_kind"),
+    "activity_way": _f("联系方式", "Way", enum="activity_way"),
+    "activity_status": _f("办理情况", "Status", enum="activity_status"),
+    "activity_outcome": _f("成果", "Outcome"),
+    "topic": _f("主题", "Topic"),
+    "follow_up": _f("后续跟进", "Follow-up"),
+    "satisfaction": _f("满意度(1-5)", "Satisfaction (1-5)"),
+    "people": _f("人次", "People reached", "persons"),
+    "visitors": _f("接待人数", "Visitors", "persons"),
+    "attendees": _f("参加人数", "Attendees", "persons"),
+    "swapped_with": _f("换班委员编号", "Swapped with"),
+    "recorded_by": _f("录入人", "Recorded by"),
+    "recorded_at": _f("录入时间", "Recorded at"),
+    "deleted": _f("已删除", "Deleted", enum="bool"),
+    "last_contact": _f("最近联系日期", "Last contact"),
+    "days_since_contact": _f("距最近联系天数", "Days since last contact"),
+    "contacts": _f("联系次数", "Contacts", "count"),
+    "reached": _f("已联系", "Reached", enum="bool"),
+    "planned_links": _f("计划联系数", "Planned links", "count"),
+    "reached_links": _f("已落实联系数", "Links with a contact", "count"),
+    "unreached_links": _f("未落实联系数", "Links without a contact", "count"),
+    "reached_share": _f("落实率", "Share reached", decimals=3),
+    "ledger_entity": _f("对象", "What", enum="ledger_entity"),
+    "total": _f("总数", "Total", "count"),
+    "not_reached": _f("未联系数", "Not reached", "count"),
+    "quota": _f("指标", "Quota", enum="quota"),
+    "quota_target": _f("目标", "Target"),
+    "quota_done": _f("完成", "Done"),
+    "quota_met": _f("达标", "Met", enum="bool"),
+    "score": _f("得分", "Score", decimals=1),
+    "rank": _f("排名", "Rank"),
+    "points": _f("分值", "Points", decimals=1),
+    "rule": _f("计分规则", "Rule", enum="review_rule"),
+    "activity_count": _f("条数", "Rows", "count"),
+    "activity_ids": _f("台账编号列表", "Activity IDs"),
+    "talk": _f("需约谈", "Talk needed", enum="bool"),
+    "mean_satisfaction": _f("平均满意度", "Mean satisfaction", decimals=2),
+    "cap": _f("封顶分", "Cap", decimals=1),
 }
 
 #: Enum vocabularies: value -> (zh, en).
@@ -253,7 +294,33 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
                       "station_members": ("站点委员", "member of the station"),
                       "sector_place": ("所在村社区的本界别委员", "member of the sector nearest the village"),
                       "place": ("所在村社区的责任委员", "member responsible for the village")},
+    # liaison ledger and yearly review
+    "activity_kind": {"contact": ("联系群众", "contact"), "duty": ("值班", "duty"),
+                      "reception": ("接待日", "reception day"), "consultation": ("协商", "consultation"),
+                      "opinion": ("社情民意", "opinion")},
+    "activity_way": {"visit": ("走访", "visit"), "forum": ("座谈", "forum"),
+                     "reception_day": ("接待日", "reception day"), "phone": ("电话", "phone"),
+                     "wechat": ("微信", "WeChat"), "inspection": ("调研视察", "inspection")},
+    "activity_status": {"held": ("已履职", "held"), "missed": ("缺席", "missed"), "swapped": ("已换班", "swapped"),
+                        "submitted": ("已提交", "submitted"), "forwarded": ("已转办", "forwarded"),
+                        "adopted": ("已采纳", "adopted"), "answered": ("已答复", "answered"),
+                        "rejected": ("未采纳", "rejected")},
+    "ledger_entity": {"constituents": ("界别群众", "constituents"), "villages": ("村社区", "villages"),
+                      "stations": ("站点", "contact points"), "townships": ("乡镇街道", "townships"),
+                      "sectors": ("界别", "sectors")},
+    "quota": {"constituents": ("联系群众人数", "constituents reached"), "people": ("联系群众人次", "people reached"),
+              "receptions": ("每月接待", "receptions per month"), "consultations": ("参加协商", "consultations"),
+              "opinions": ("社情民意", "opinions"), "duties": ("值班履职", "duties held")},
+    "review_rule": {"base": ("基础分", "base"), "contact": ("联系群众", "contacts"), "duty": ("值班履职", "duties held"),
+                    "duty_missed": ("值班缺席", "duties missed"), "reception": ("接待日", "reception days"),
+                    "consultation": ("参加协商", "consultations"), "opinion": ("社情民意", "opinions"),
+                    "opinion_adopted": ("社情民意被采纳", "opinions adopted"),
+                    "satisfaction": ("群众满意", "satisfied"), "dissatisfied": ("群众不满意", "dissatisfied"),
+                    "quota_bonus": ("全部达标加分", "all quotas met")},
 }
+
+# liaison ledger: the reason a ledger-aware re-run moved a constituent (minimal-change report)
+ENUMS["move_reason"]["ledger_unreached"] = ("台账显示原委员未联系", "not reached by the assigned member (ledger)")
 
 #: Optimisation parameters as the 说明 sheet names them: key -> (zh, en, enum of the value or None).
 PARAMS: dict[str, tuple[str, str, str | None]] = {
@@ -326,6 +393,12 @@ TABLES: dict[str, tuple[str, str]] = {
     "messages": ("群众留言", "Messages"), "messages_by_township": ("按乡镇统计", "By township"),
     "messages_by_sector": ("按界别统计", "By sector"), "messages_by_member": ("按委员统计", "By member"),
     "handoff_12345": ("转12345热线", "Hand-off to 12345"),
+    # liaison ledger and yearly review
+    "ledger": ("联系台账", "Ledger"), "ledger_template": ("台账导入模板", "Ledger template"),
+    "implementation": ("落实情况", "Implementation"), "not_reached": ("未联系对象", "Not reached"),
+    "village_contacts": ("村社区联系情况", "Village contacts"), "progress": ("委员完成情况", "Member progress"),
+    "ranking": ("考评排名", "Review ranking"), "review_items": ("考评明细", "Review items"),
+    "review_rules": ("计分规则", "Scoring rules"),
 }
 
 #: Words of the notes sheet and page headers.
@@ -373,6 +446,18 @@ WORDS: dict[str, tuple[str, str]] = {
     "qr_error": ("出错了，请稍后再试", "Something went wrong, please try again"),
     "qr_nearest": ("附近站点", "Nearby stations"), "qr_next": ("下次接待", "Next reception"),
     "qr_text_needed": ("请填写留言内容", "Please write your message"), "qr_km": ("公里", "km"),
+    # liaison ledger and yearly review
+    "ledger_period": ("统计期间", "Period"), "review_year": ("考评年度", "Review year"),
+    "review_rules_note": ("计分规则", "Scoring rules"), "review_talk_below": ("低于此分约谈", "Talk below score"),
+    "review_cap": ("封顶", "cap"), "review_each": ("每条", "each"),
+    "map_ledger_title": ("联系落实情况", "Contacts that happened"),
+    "map_ledger_zones": ("计划责任区（委员-群众所在村社区）", "Planned zones (villages of assigned constituents)"),
+    "map_ledger_villages": ("村社区（按距最近联系天数着色）", "Villages (coloured by days since last contact)"),
+    "map_ledger_never": ("期间内未联系", "not reached in the period"),
+    "map_ledger_days": ("{a}-{b} 天", "{a}-{b} days"), "map_ledger_over": ("{a} 天以上", "over {a} days"),
+    "ledger_page_title": ("录入联系台账", "Record an activity"), "ledger_saved": ("已保存第 {id} 条", "Saved record {id}"),
+    "ledger_mine": ("我的台账", "My activities"), "ledger_my_constituents": ("我联系的群众", "My constituents"),
+    "ledger_submit": ("保存", "Save"), "ledger_login_first": ("请先登录", "Please log in first"),
 }
 
 #: Message templates by code: (zh, en), ``str.format`` fields filled from the message's ``params``.
@@ -460,6 +545,28 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "msg_rate_station": ("该站点留言过多，请 {wait} 秒后再试", "too many messages for this station; try again in {wait} s"),
     "msg_station_full": ("该站点今日待办留言已满，请拨打 12345 或改日留言",
                          "this station holds too many open messages today; call 12345 or try tomorrow"),
+    # liaison ledger (geo_service/core/ledger.py) and yearly review (solvers/review.py)
+    "ledger_required": ("第 {row} 行：{field}不能为空", "row {row}: {field} is required"),
+    "ledger_bad_choice": ("第 {row} 行：{field}“{value}”无效，应为 {choices}",
+                          "row {row}: {field} '{value}' is not one of {choices}"),
+    "ledger_not_for_kind": ("第 {row} 行：{field}“{value}”只用于值班或社情民意",
+                            "row {row}: {field} '{value}' applies only to duties and opinions"),
+    "ledger_bad_date": ("第 {row} 行：{field}“{value}”不是有效日期（如 2027-03-05）",
+                        "row {row}: {field} '{value}' is not a date (like 2027-03-05)"),
+    "ledger_bad_number": ("第 {row} 行：{field}“{value}”应为 {min} 到 {max} 的整数",
+                          "row {row}: {field} '{value}' must be a whole number from {min} to {max}"),
+    "ledger_too_long": ("第 {row} 行：{field}超过 {max} 个字", "row {row}: {field} is longer than {max} characters"),
+    "ledger_needs_target": ("第 {row} 行：联系群众须填写群众编号、村社区编号或活动组编号之一",
+                            "row {row}: a contact needs a constituent, village or group id"),
+    "ledger_unknown_ref": ("第 {row} 行：{field}“{value}”在{layer}中不存在", "row {row}: {field} '{value}' is not in {layer}"),
+    "ledger_no_sheet": ("工作簿中没有含“活动类型”列的工作表（有：{sheets}）",
+                        "no sheet of the workbook has an activity kind column (sheets: {sheets})"),
+    "ledger_not_yours": ("第 {row} 行：只能录入本人（{member}）的台账", "row {row}: you may record only your own ({member}) activities"),
+    "review_item": ("{rule}：{n} 条 × {each} 分{capped}", "{rule}: {n} x {each} points{capped}"),
+    "review_capped": ("（封顶 {cap} 分）", " (capped at {cap})"),
+    "review_talk": ("得分 {score} 低于 {threshold}，需约谈", "score {score} below {threshold}: a talk is due"),
+    "ledger_kept_link": ("台账显示已联系，保留原分配", "the ledger shows a contact: link kept"),
+    "ledger_moved_unreached": ("{period} 内原委员未联系，改由他人联系", "not reached by the assigned member in {period}: moved"),
 }
 
 #: Older Chinese spellings accepted on import (reading only; never written).

@@ -208,5 +208,10 @@ class Store(ABC):
         if cache is not None:
             cache.pop(dataset_id, None)
 
+    # ledger (activity records, see :mod:`geo_service.core.store.ledger`)
+    def ledger(self) -> Any:
+        """The ledger of this store's datasets (a :class:`~geo_service.core.store.ledger.Ledger`)."""
+        raise StoreError(f"{type(self).__name__} keeps no ledger")
+
     def close(self) -> None:  # pragma: no cover - default no-op
         pass

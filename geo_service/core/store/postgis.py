@@ -64,6 +64,7 @@ from .base import (
     check_job_fields,
     utcnow,
 )
+from .ledger_postgis import PostGISLedger
 
 SQL_TYPES = {"str": "text", "int": "bigint", "float": "double precision", "bool": "boolean", "list": "text[]"}
 COPY_TYPES = {"str": "text", "int": "int8", "float": "float8", "bool": "bool", "list": "text[]"}
@@ -116,6 +117,7 @@ class PostGISStore(Store):
         self._lock = threading.RLock()
         self.owner_key = secrets.randbits(62)  # advisory-lock key marking jobs of this instance
         self._owner_conn = None
+        self._ledger: PostGISLedger | None = None
         self._init_schema()
 
     def __repr__(self) -> str:
@@ -378,7 +380,20 @@ class PostGISStore(Store):
                 raise NotFound(f"no dataset '{dataset_id}'")
             for name in LAYER_ORDER:
                 con.execute(sql.SQL("DELETE FROM {} WHERE dataset_id=%s").format(self._t(name)), (dataset_id,))
+        if self._ledger is not None or self._has_ledger():
+            self.ledger().drop_dataset(dataset_id)  # a dataset's ledger goes with it
         self._cache.pop(dataset_id, None)
+
+    def _has_ledger(self) -> bool:
+        with self._conn() as con:
+            return con.execute("SELECT to_regclass(%s)", (f'"{self.schema}".activities',)).fetchone()[0] is not None
+
+    def ledger(self) -> PostGISLedger:
+        """The ledger, in this store's schema (table made on first use)."""
+        with self._lock:
+            if self._ledger is None:
+                self._ledger = PostGISLedger(self._conn, self.schema)
+            return self._ledger
 
     # -- spatial SQL --------------------------------------------------------------------------
     def nearest_stations_sql(self, dataset_id: str, lon: float, lat: float, k: int = 1, *,

@@ -40,6 +40,7 @@ from .base import (
     check_job_fields,
     utcnow,
 )
+from .ledger import SQLiteLedger
 
 try:
     import fcntl
@@ -89,6 +90,7 @@ class SQLiteStore(Store):
         self._lock = threading.RLock()
         self._cache = RecentDatasets()
         self._owner: _JobOwner | None = None
+        self._ledger: SQLiteLedger | None = None
         with self._conn() as con:
             con.executescript(_SCHEMA)
             if "owner" not in {r["name"] for r in con.execute("PRAGMA table_info(jobs)")}:
@@ -205,12 +207,20 @@ class SQLiteStore(Store):
             if row is None:
                 raise NotFound(f"no dataset '{dataset_id}'")
             con.execute("DELETE FROM datasets WHERE id=?", (dataset_id,))
+        self.ledger().drop_dataset(dataset_id)  # a dataset's ledger goes with it
         self._cache.pop(dataset_id, None)
         folder = self.data_dir / "datasets" / dataset_id
         for f in folder.glob("*"):
             f.unlink(missing_ok=True)
         if folder.exists():
             folder.rmdir()
+
+    def ledger(self) -> SQLiteLedger:
+        """The ledger, in this store's catalog (tables made on first use)."""
+        with self._lock:
+            if self._ledger is None:
+                self._ledger = SQLiteLedger(self._db_path)
+            return self._ledger
 
     def dataset_path(self, dataset_id: str) -> Path:
         """Path of the current GeoPackage of ``dataset_id`` (read-only use, e.g. QGIS)."""
