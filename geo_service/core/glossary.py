@@ -409,6 +409,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "job_stopped": ("服务在任务开始前停止", "the service stopped before the job started"),
     "job_finished": ("已完成：{outcome}", "finished: {outcome}"),
     "job_finished_text": ("已完成：{outcome}（{text}）{diagnosis}", "finished: {outcome} ({text}){diagnosis}"),
+    # location models on plain arrays (solvers.location: one diagnostic per demand left uncovered)
+    "location_no_candidate": ("需求点 {demand} 在服务范围内没有候选点（最近的是 {nearest_site}，代价 {nearest_cost}）",
+                              "demand {demand} has no site in reach (nearest {nearest_site}, cost {nearest_cost})"),
+    "location_not_selected": ("需求点 {demand} 可以被覆盖，但名额用在了别处（最近的是 {nearest_site}）",
+                              "demand {demand} could be covered, but the budget went elsewhere (nearest {nearest_site})"),
+    "location_capacity": ("需求点 {demand} 附近的站点已满（最近的是 {nearest_site}）",
+                          "the sites in reach of demand {demand} are full (nearest {nearest_site})"),
 }
 
 #: Older Chinese spellings accepted on import (reading only; never written).
