@@ -27,7 +27,7 @@ from ..cache import DatasetEntry
 from ..deps import check_previous_job, dataset_entry, get_jobs, get_settings, get_store
 from ..encoding import FastJSONResponse, GeoJSONResponse
 from ..html import content_security_policy, html_response
-from ..jobs import JobManager, QueueFull
+from ..jobs import JobManager
 from ..problems import ProblemError
 from ..schemas import JobOut, ProblemDetail, RosterRequest
 from ..settings import Settings
@@ -57,11 +57,7 @@ def start_roster(request: Request, entry=Depends(dataset_entry),
         if found:
             params["township_committees"] = found
     params["dataset_version"] = entry.info.version
-    try:
-        job = jobs.submit(entry.info.id, R.KIND, params)
-    except QueueFull as e:
-        raise ProblemError(503, str(e), code="queue-full", headers={"Retry-After": str(e.retry_after_s)},
-                           retry_after_s=e.retry_after_s) from None
+    job = jobs.submit(entry.info.id, R.KIND, params)  # QueueFull: 503 (api.problems.ERROR_TABLE)
     out = job_out(request, job)
     return FastJSONResponse(out, status_code=202, headers={"Location": out["links"][0]["href"]})
 
