@@ -31,6 +31,9 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+echo "==> linting (ruff, rules in pyproject.toml [tool.ruff])"
+.venv/bin/ruff check geo_service api solvers maps tests scripts benchmarks
+
 echo "==> checking the import layers (pyproject.toml [tool.importlinter])"
 .venv/bin/lint-imports
 

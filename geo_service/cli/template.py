@@ -8,8 +8,6 @@ from typing import Annotated
 
 import typer
 
-from ..core.io.template import write_template
-
 
 def template(
     out: Annotated[str, typer.Option("--out", help="a folder (one CSV per layer + 说明.csv) or a .xlsx "
@@ -19,6 +17,7 @@ def template(
 ) -> None:
     """Write the import template (导入模板): headers, one example row per layer, and notes saying for each
     column whether it is required, its unit and its datum. The example rows import as they are."""
+    from ..core.io.template import write_template
     if fmt not in ("csv", "xlsx"):
         typer.echo(f"error: --format must be csv or xlsx, got {fmt!r}", err=True)
         raise typer.Exit(2)

@@ -203,5 +203,5 @@ class Store(ABC):
         if cache is not None:
             cache.pop(dataset_id, None)
 
-    def close(self) -> None:  # pragma: no cover - default no-op
+    def close(self) -> None:  # noqa: B027  # pragma: no cover - a store holding nothing to release
         pass
