@@ -113,7 +113,7 @@ def _start(resources: AppResources, settings: Settings) -> None:
     if interrupted:
         log.warning("marked %d interrupted job(s) as failed", interrupted)
     _seed_demo(store, settings)
-    datasets.remove_stale_uploads(settings)  # temp files of killed processes (issue 11)
+    datasets.remove_stale_uploads(settings)  # temp files of killed processes
     if settings.api_keys:
         log.info("API keys enforced", extra={"keys": {key_id(k): r for k, r in settings.api_keys.items()}})
     elif settings.local_open:
@@ -152,15 +152,15 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.add_middleware(RequestContextMiddleware, settings=settings)
     app.include_router(system.router)
     system.mount_docs(app)
-    app.include_router(map_data.router)  # issue 16: villages by bbox; before datasets' /{layer}/{fid}
-    app.include_router(rosters.router)  # issue 14; before the web router: its maps/{kind} would take /maps/roster
+    app.include_router(map_data.router)  # villages by bbox; before datasets' /{layer}/{fid}
+    app.include_router(rosters.router)  # before the web router: its maps/{kind} would take /maps/roster
     _web_router(app)  # before datasets: its /v1/datasets/{id}/maps/{kind} must win over /{layer}/{fid}
     app.include_router(nearest.router)
     app.include_router(coverage.router)
     app.include_router(jobs.router)
-    app.include_router(batches.router)  # issue 16: POST /v1/batches, GET /v1/batches/{id}, resume
+    app.include_router(batches.router)  # POST /v1/batches, GET /v1/batches/{id}, resume
     app.include_router(datasets.router)
-    app.include_router(templates.router)  # issue 17: GET /v1/templates.xlsx
+    app.include_router(templates.router)  # GET /v1/templates.xlsx
     _declare_security(app)
     return app
 

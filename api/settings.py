@@ -114,7 +114,7 @@ class Settings(BaseSettings):
     max_batch_points: int = Field(1_000_000, gt=0, description="most points in one nearest batch")
     max_k: int = Field(50, gt=0, description="largest k for nearest lookups")
     max_page_size: int = Field(10_000, gt=0, description="largest 'limit' of a feature page")
-    # limits of issue 11 (sec-limits): see docs/security.md, "Limits"
+    # limits against hostile input: see docs/security.md, "Limits"
     max_nearest_answer_bytes: int = Field(256 * 2**20, gt=0, description="largest estimated answer of one "
                                           "nearest batch (points x k x bytes per result); beyond: 413")
     max_unpacked_bytes: int = Field(256 * 2**20, gt=0, description="most bytes an upload may unpack to "

@@ -1,4 +1,4 @@
-"""Province-size coverage maps (issue 16): hex-bin aggregates on the first page, villages by bbox.
+"""Province-size coverage maps: hex-bin aggregates on the first page, villages by bbox.
 
 One synthetic province of ~20,000 villages (36 merged counties) serves every test of the module.
 """

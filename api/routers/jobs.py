@@ -33,7 +33,7 @@ Lang = Annotated[Literal["zh", "en"], Query(description="language of status_text
 def job_out(request: Request, job: JobRecord, lang: str = "zh") -> dict[str, Any]:
     base = public_url(request, f"/v1/jobs/{job.id}")  # never from the Host header
     links = [{"href": base, "rel": "self", "type": "application/json"}]
-    if job.status == "successful" and job.kind == "roster":  # issue 14: the roster's own files
+    if job.status == "successful" and job.kind == "roster":  # the roster's own files
         links += [{"href": f"{base}/roster?format={f}", "rel": "results", "type": t, "title": f}
                   for f, t in ROSTER_FORMATS]
     elif job.status == "successful":

@@ -1,4 +1,4 @@
-"""Duty roster jobs (issue 14): start one, this month's duty, the roster's files, the duty map.
+"""Duty roster jobs: start one, this month's duty, the roster's files, the duty map.
 
 - ``POST /v1/datasets/{id}/rosters`` (planner): 202 with the job; poll ``GET /v1/jobs/{job}``,
   cancel with ``DELETE /v1/jobs/{job}`` like the optimisation runs;
@@ -86,7 +86,7 @@ def roster_results(job_id: JobId, store: Store = Depends(get_store), who: Princi
                    member: Annotated[str | None, Query(max_length=64, description="ics: this member's "
                                                        "calendar only")] = None,
                    lang: Annotated[Literal["zh", "en"], Query()] = "zh"):
-    """``json``: issue 14's roster (status, outcome, objective, bound, gap, duties, consultations,
+    """``json``: the roster (status, outcome, objective, bound, gap, duties, consultations,
     diagnostics); ``xlsx``: the 轮值表 workbook; ``csv``: one row per duty; ``ics``: a calendar (all
     duties and consultations, or ``member``'s); ``geojson``: ``month``'s duty (platforms, homes, lines)."""
     job = _roster_job(store, job_id)

@@ -599,6 +599,6 @@ def _uncovered_text(row, params: dict, lang: str) -> str:
 
 
 # --- commands added by area engineers above ---
-template.register(app)  # import template (issue 17)
-roster.register(app)  # duty roster (issue 14)
+template.register(app)  # import template
+roster.register(app)  # duty roster
 

@@ -1,4 +1,4 @@
-"""``geo-service roster``: the duty roster (issue 14: 一月一轮值, 委员接待日, 一季一协商).
+"""``geo-service roster``: the duty roster (一月一轮值, 委员接待日, 一季一协商).
 
 Registered on the main app by :func:`register`. Writes the 轮值表 workbook (one table writer), and
 with ``--ics DIR`` one calendar per member plus ``all.ics``; ``--json`` prints the roster as

@@ -1,4 +1,4 @@
-"""Commands for real county data (issue 17): ``template`` (the import template a county office
+"""Commands for real county data: ``template`` (the import template a county office
 fills in). Registered on the main app by :func:`register`; the main CLI stays the composition root."""
 
 from __future__ import annotations

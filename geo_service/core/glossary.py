@@ -118,7 +118,7 @@ FIELDS: dict[str, Field] = {
     "bound": _f("下界", "Bound", decimals=1),
     "gap": _f("间隙", "Gap", decimals=4),
     "time_s": _f("求解用时", "Solve time", "s"),
-    # tier 2 zones and long distances (issue 12): stored in metres, shown in km
+    # tier 2 zones and long distances: stored in metres, shown in km
     "distance_m": _f("直线距离", "Straight-line distance", "km"),
     "zone_villages": _f("责任区村社区数", "Zone villages", "count"),
     "zone_population": _f("责任区人口", "Zone population", "persons"),
@@ -140,7 +140,7 @@ FIELDS: dict[str, Field] = {
     "mean_s": _f("平均路程用时", "Mean travel time", "min"),
     "max_s": _f("最长路程用时", "Max travel time", "min"),
     "cost_s": _f("路程用时", "Travel time", "min"),
-    # duty roster (issue 14): 一月一轮值, 委员接待日, 一季一协商
+    # duty roster: 一月一轮值, 委员接待日, 一季一协商
     "platform": _f("值班平台", "Platform"),
     "month": _f("月份", "Month"),
     "date": _f("日期", "Date"),
@@ -273,7 +273,7 @@ PARAMS: dict[str, tuple[str, str, str | None]] = {
     "contact_travel_weight": ("联系点路程权重(人/公里)", "Contact travel weight (persons/km)", None),
     "long_distance_m": ("远距离阈值(米)", "Long distance (m)", None),
     "max_distance_m": ("最远联系距离(米)", "Max distance (m)", None),
-    # duty roster (issue 14)
+    # duty roster
     "start": ("起始月份", "First month", None),
     "months": ("月数", "Months", None),
     "platforms": ("值班平台来源", "Platforms", None),
