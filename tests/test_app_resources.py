@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import uuid
 
+import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -14,6 +16,7 @@ from geo_service.core.index import InvalidQuery
 from geo_service.core.store import Conflict, JobRecord, NotFound, SQLiteStore
 from test_api import assert_problem
 from test_api_support import client, hdr, make_app
+from test_store import pg_url  # noqa: F401 - the PostGIS fixture (starts a throwaway server)
 
 
 def _running_job(store, job_id: str) -> None:
@@ -32,6 +35,28 @@ def test_lifespan_closes_the_store_it_opened(tmp_path):
     other = SQLiteStore(data)
     assert other.fail_interrupted_jobs() == 1
     assert other.get_job("j-live").status == "failed"
+
+
+@pytest.mark.postgis
+@pytest.mark.slow
+def test_lifespan_closes_a_postgis_store_and_its_pool(pg_url, tmp_path):  # noqa: F811
+    from geo_service.core.store import PostGISStore
+
+    job_id = f"j-{uuid.uuid4().hex[:8]}"
+    app = create_app(Settings(data_dir=str(tmp_path / "d"), database_url=pg_url, load_demo=False,
+                              log_level="WARNING"))
+    other = PostGISStore(pg_url, pool_size=1)
+    try:
+        with TestClient(app, client=("127.0.0.1", 50000)) as c:
+            assert c.get("/readyz").status_code == 200
+            _running_job(app.state.store, job_id)
+            other.fail_interrupted_jobs()
+            assert other.get_job(job_id).status == "running"  # its owner is alive
+        assert app.state.store._engine.pool.checkedout() == 0  # the pool was disposed
+        other.fail_interrupted_jobs()
+        assert other.get_job(job_id).status == "failed"  # the owner lock went with the store
+    finally:
+        other.close()
 
 
 def test_lifespan_leaves_a_callers_store_open(tmp_path, tiny):
