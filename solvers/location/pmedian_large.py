@@ -31,7 +31,7 @@ from geo_service.core._optional import HAVE_NUMBA
 from . import pmedian_lagrange as _lag
 from ._common import _finite_big
 from .pmedian_lagrange import lagrangian_bound
-from .pmedian_radius import _pmedian_exact
+from .pmedian_radius import _pmedian_exact, _tol
 
 if HAVE_NUMBA:  # the optional 'fast' extra (geo_service.core._optional)
     import numba as _numba
@@ -282,11 +282,6 @@ def pmedian_lagrangian_large(c: np.ndarray, w: np.ndarray, p: int, fx: np.ndarra
 def _value(a: np.ndarray, sel: np.ndarray) -> float:
     """Weighted cost of serving every demand from its nearest site of ``sel``."""
     return float(a[:, sel].min(axis=1).sum())
-
-
-def _tol(integral: bool, ub: float) -> float:
-    """How far below ``ub`` a bound must reach to prove it (just under 1 with integral costs)."""
-    return (1 - 1e-6) if integral else 1e-6 * max(1.0, abs(ub))
 
 
 def _incumbent(a, at, p, fx, is_open, k, start, deadline, use_numba):
