@@ -1,9 +1,12 @@
 """The FastAPI application factory.
 
 ``create_app()`` reads :class:`~api.settings.Settings` from the environment (and the settings
-file), opens the store and wires the routers; at start-up (the lifespan) it marks jobs interrupted
-by a previous process as failed and loads the demo county into an empty store (``load_demo``). Tests build their own app on a
-temporary directory: ``create_app(Settings(data_dir=tmp, load_demo=False))``.
+file) and wires the routers. The lifespan owns the resources (:class:`~api.resources.AppResources`):
+at start-up it opens the store, the dataset cache and the job manager, marks jobs interrupted by a
+previous process as failed and loads the demo county into an empty store (``load_demo``); at
+shutdown it stops the job workers and closes the store it opened (a PostGIS pool included).
+Tests build their own app on a temporary directory:
+``create_app(Settings(data_dir=tmp, load_demo=False))``.
 """
 
 from __future__ import annotations
@@ -19,16 +22,15 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from geo_service.app.seed import ensure_demo
-from geo_service.core.store import Store, open_store
+from geo_service.core.store import Store
 
 from . import ledger_page, login, web
 from .auth import FailureLimiter
-from .cache import DatasetCache
-from .jobs import JobManager
 from .keys import key_id
 from .logs import configure_logging
 from .middleware import RequestContextMiddleware
 from .problems import install_handlers
+from .resources import AppResources, ResourceState
 from .routers import (activities, batches, coverage, datasets, jobs, map_data, messages, nearest, posters, review,
                       rosters, system, templates)
 from .settings import Settings
@@ -105,41 +107,46 @@ def _web_router(app: FastAPI) -> None:
     app.state.html_problem = login.html_problem  # a browser's 401/403 is the login form
 
 
+def _start(resources: AppResources, settings: Settings) -> None:
+    """The lifespan's start-up work on the opened resources."""
+    store = resources.store
+    interrupted = store.fail_interrupted_jobs()  # start-up IO here, not when the app is built
+    if interrupted:
+        log.warning("marked %d interrupted job(s) as failed", interrupted)
+    _seed_demo(store, settings)
+    datasets.remove_stale_uploads(settings)  # temp files of killed processes
+    if settings.api_keys:
+        log.info("API keys enforced", extra={"keys": {key_id(k): r for k, r in settings.api_keys.items()}})
+    elif settings.local_open:
+        log.warning("no API key configured: loopback clients are treated as admin (local demo "
+                    "mode), every other client is refused; set GEO_SERVICE_API_KEYS to enforce keys")
+    else:
+        log.warning("no API key configured and local_open is off: only anonymous endpoints answer")
+    if "*" not in settings.allowed_hosts:
+        log.info("answering only Host names %s (setting trusted_hosts)", ", ".join(settings.allowed_hosts))
+
+
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
-    """Build the service. ``store`` defaults to ``open_store(settings.store_location)``."""
+    """Build the service. ``store`` (the caller's, left open) defaults to one opened from
+    ``settings.store_location`` at start-up and closed at shutdown."""
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_json)
-    store = store or open_store(settings.store_location)
-    cache = DatasetCache(store, size=settings.index_cache_size)
-    manager = JobManager(store, lambda dataset_id: cache.get(dataset_id).ds, workers=settings.job_workers,
-                         queue_size=settings.job_queue_size, retry_after_s=settings.job_retry_after_s,
-                         load_network=lambda dataset_id: cache.get(dataset_id).network)
+    resources = AppResources(settings, store)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        interrupted = store.fail_interrupted_jobs()  # start-up IO here, not when the app is built
-        if interrupted:
-            log.warning("marked %d interrupted job(s) as failed", interrupted)
-        _seed_demo(store, settings)
-        datasets.remove_stale_uploads(settings)  # temp files of killed processes (issue 11)
-        if settings.api_keys:
-            log.info("API keys enforced", extra={"keys": {key_id(k): r for k, r in settings.api_keys.items()}})
-        elif settings.local_open:
-            log.warning("no API key configured: loopback clients are treated as admin (local demo "
-                        "mode), every other client is refused; set GEO_SERVICE_API_KEYS to enforce keys")
-        else:
-            log.warning("no API key configured and local_open is off: only anonymous endpoints answer")
-        if "*" not in settings.allowed_hosts:
-            log.info("answering only Host names %s (setting trusted_hosts)", ", ".join(settings.allowed_hosts))
-        yield
-        manager.shutdown(wait=False)
+        resources.open()
+        try:
+            _start(resources, settings)
+            yield
+        finally:
+            resources.close()
 
     app = FastAPI(title="geo-service", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
                   docs_url=None, redoc_url=None)
+    app.state = ResourceState()  # store, cache and jobs come from the resources (opened on first use)
     app.state.settings = settings
-    app.state.store = store
-    app.state.cache = cache
-    app.state.jobs = manager
+    app.state.resources = resources
     app.state.etag_key = _etag_key(settings)
     app.state.auth_failures = FailureLimiter(settings.auth_failures_per_minute, 60.0)
     install_handlers(app)
@@ -148,8 +155,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     system.mount_docs(app)
     app.include_router(messages.router)  # 码上议事: before map_data's and datasets' /{layer} routes
     app.include_router(posters.router)  # QR posters and the phone page /m/...
-    app.include_router(map_data.router)  # issue 16: villages by bbox; before datasets' /{layer}/{fid}
-    app.include_router(rosters.router)  # issue 14; before the web router: its maps/{kind} would take /maps/roster
+    app.include_router(map_data.router)  # villages by bbox; before datasets' /{layer}/{fid}
+    app.include_router(rosters.router)  # before the web router: its maps/{kind} would take /maps/roster
     app.include_router(activities.router)  # the ledger; before datasets' /{layer}/{fid}
     app.include_router(review.router)  # coverage that happened, the review; before the web router's maps/{kind}
     app.include_router(ledger_page.router)  # the phone page for entering activities, member login links
@@ -157,9 +164,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(nearest.router)
     app.include_router(coverage.router)
     app.include_router(jobs.router)
-    app.include_router(batches.router)  # issue 16: POST /v1/batches, GET /v1/batches/{id}, resume
+    app.include_router(batches.router)  # POST /v1/batches, GET /v1/batches/{id}, resume
     app.include_router(datasets.router)
-    app.include_router(templates.router)  # issue 17: GET /v1/templates.xlsx
+    app.include_router(templates.router)  # GET /v1/templates.xlsx
     _declare_security(app)
     return app
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
+
+from cachetools import LRUCache
 
 from geo_service.core.dataset import Dataset
 from geo_service.core.index import StationIndex
@@ -72,18 +73,16 @@ class DatasetCache:
         self.store = store
         self.size = size
         self.check_interval_s = check_interval_s
-        self._entries: OrderedDict[str, DatasetEntry] = OrderedDict()
+        self._entries: LRUCache[str, DatasetEntry] = LRUCache(maxsize=size)  # drops the least recently used
         self._lock = threading.Lock()
 
     def get(self, dataset_id: str) -> DatasetEntry:
         """The current entry of ``dataset_id`` (raises ``NotFound``/``ValueError`` like the store)."""
         now = time.monotonic()
         with self._lock:
-            entry = self._entries.get(dataset_id)
-            if entry is not None:
-                self._entries.move_to_end(dataset_id)
-                if now - entry.checked_at < self.check_interval_s:
-                    return entry
+            entry = self._entries.get(dataset_id)  # a hit becomes the most recently used
+            if entry is not None and now - entry.checked_at < self.check_interval_s:
+                return entry
         info = self.store.dataset_info(dataset_id)
         if entry is not None and entry.info.version == info.version:
             entry.checked_at = now
@@ -93,15 +92,13 @@ class DatasetCache:
         entry = DatasetEntry(info, ds, checked_at=now)
         with self._lock:
             self._entries[dataset_id] = entry
-            self._entries.move_to_end(dataset_id)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
         return entry
 
     def peek(self, dataset_id: str) -> DatasetEntry | None:
         """The entry of ``dataset_id`` when it was checked within ``check_interval_s``, else None
         (never touches the store: safe to call on the event loop)."""
-        entry = self._entries.get(dataset_id)
+        with self._lock:
+            entry = self._entries.get(dataset_id)
         if entry is not None and time.monotonic() - entry.checked_at < self.check_interval_s:
             return entry
         return None
@@ -111,9 +108,6 @@ class DatasetCache:
         entry = DatasetEntry(info, ds)
         with self._lock:
             self._entries[info.id] = entry
-            self._entries.move_to_end(info.id)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
         return entry
 
     def invalidate(self, dataset_id: str) -> None:

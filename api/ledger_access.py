@@ -89,15 +89,15 @@ def activity_problem(e: ActivityError, *, sheet_rows: bool = False) -> ProblemEr
 
 def period_or_422(period: str | None, start: str | None, end: str | None) -> tuple[str | None, str | None]:
     """``(start, end)`` from ``period`` or the explicit dates (422 naming the bad parameter)."""
+    field = "period"
     try:
         if period:
             return period_bounds(period)
-        for name, v in (("start", start), ("end", end)):
+        for field, v in (("start", start), ("end", end)):  # noqa: B007 - named in the except
             if v is not None:
                 period_bounds(f"{v}~{v}")
         return start, end
     except ValueError as e:
-        field = "period" if period else "start"
         raise ProblemError(422, str(e), code="invalid-parameters",
                            errors=[{"in": "query", "field": field, "message": str(e), "code": "invalid"}]) from None
 

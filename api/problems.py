@@ -5,20 +5,26 @@ Every error the service returns has ``type``, ``title``, ``status``, ``detail`` 
 ``{layer, row, feature_id, field, message, code}`` for dataset validation, or ``{field, message,
 code}`` for request parameters), ``feature_id``, ``dataset_id`` or ``job_id``.
 Raise :class:`ProblemError` in routers; :func:`install_handlers` turns it, FastAPI's request
-validation errors, Starlette's HTTP errors (404/405/...), store errors and anything unexpected
-(500, detail hidden) into problem responses.
+validation errors, Starlette's HTTP errors (404/405/...), and anything unexpected (500, detail
+hidden) into problem responses. The errors of the floors below (store, dataset, query checks, job
+queue) are mapped to problem types once, in :data:`ERROR_TABLE`: a router lets them propagate
+instead of translating them itself.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from geo_service.app.jobs import QueueFull
 from geo_service.core.dataset import DatasetValidationError
+from geo_service.core.index import InvalidQuery
 from geo_service.core.store import Conflict, NotFound
 
 from .encoding import FastJSONResponse
@@ -95,6 +101,47 @@ def _request_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return out
 
 
+@dataclass(frozen=True)
+class ProblemType:
+    """How one exception type is answered: status, problem code and what the body and headers add.
+
+    ``detail(exc)`` defaults to ``str(exc)``; ``members(exc)`` and ``headers(exc)`` to nothing.
+    """
+
+    status: int
+    code: str
+    title: str | None = None
+    detail: Callable[[Any], str] = str
+    members: Callable[[Any], dict[str, Any]] = field(default=lambda exc: {})
+    headers: Callable[[Any], dict[str, str]] = field(default=lambda exc: {})
+
+
+def _n_invalid(exc: DatasetValidationError) -> str:
+    return f"{len(validation_errors(exc))} validation error(s); nothing was stored"
+
+
+#: Exceptions of the floors below mapped to problem types, once (the most specific class wins).
+ERROR_TABLE: dict[type[Exception], ProblemType] = {
+    NotFound: ProblemType(404, "not-found"),
+    Conflict: ProblemType(412, "version-mismatch"),
+    DatasetValidationError: ProblemType(422, "dataset-invalid", "Invalid dataset", detail=_n_invalid,
+                                        members=lambda e: {"errors": validation_errors(e)}),
+    InvalidQuery: ProblemType(422, "invalid-query", members=lambda e: {"errors": [{"in": "query", **e.to_dict()}]}),
+    QueueFull: ProblemType(503, "queue-full", members=lambda e: {"retry_after_s": e.retry_after_s},
+                           headers=lambda e: {"Retry-After": str(e.retry_after_s)}),
+}
+
+
+def problem_for(request: Request | None, exc: Exception) -> FastJSONResponse | None:
+    """The problem response :data:`ERROR_TABLE` gives ``exc`` (None when its type is not there)."""
+    for cls in type(exc).__mro__:
+        pt = ERROR_TABLE.get(cls)
+        if pt is not None:
+            return problem_response(request, pt.status, pt.detail(exc), code=pt.code, title=pt.title,
+                                    headers=pt.headers(exc) or None, **pt.members(exc))
+    return None
+
+
 def install_handlers(app: FastAPI) -> None:
     """Register the exception handlers that answer every error as problem+json."""
 
@@ -123,19 +170,11 @@ def install_handlers(app: FastAPI) -> None:
             detail = f"method {request.method} is not allowed on {request.url.path}"
         return problem_response(request, exc.status_code, detail, headers=getattr(exc, "headers", None))
 
-    @app.exception_handler(NotFound)
-    async def _not_found(request: Request, exc: NotFound):
-        return problem_response(request, 404, str(exc), code="not-found")
+    async def _from_table(request: Request, exc: Exception):
+        return problem_for(request, exc)
 
-    @app.exception_handler(Conflict)
-    async def _conflict(request: Request, exc: Conflict):
-        return problem_response(request, 412, str(exc), code="version-mismatch")
-
-    @app.exception_handler(DatasetValidationError)
-    async def _invalid(request: Request, exc: DatasetValidationError):
-        errors = validation_errors(exc)
-        return problem_response(request, 422, f"{len(errors)} validation error(s); nothing was stored",
-                                code="dataset-invalid", title="Invalid dataset", errors=errors)
+    for exc_type in ERROR_TABLE:
+        app.add_exception_handler(exc_type, _from_table)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

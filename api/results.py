@@ -38,7 +38,7 @@ def result_tables(kind: str, result: dict[str, Any], ds: Dataset, lang: str = "e
         return {str(k): sheets.localise(pd.DataFrame(v), lang) for k, v in result["tables"].items()}
     if kind == "optimisation":
         return dict(OptimisationResult.from_dict(result).tables(ds, lang=lang))
-    if kind == "roster":  # issue 14: 轮值表, 委员值班, 接待日, 一季一协商
+    if kind == "roster":  # 轮值表, 委员值班, 接待日, 一季一协商
         return {k: sheets.localise(v, lang) for k, v in roster_frames(result, lang).items()}
     return {}
 

@@ -1,4 +1,4 @@
-"""Duty roster jobs (issue 14) on the API side: the township -> committee link from the latest
+"""Duty roster jobs on the API side: the township -> committee link from the latest
 optimisation, this month's duty for the page, and what a viewer may see of a roster.
 
 The job kind ``roster`` itself (its runner, in a job process of its own so a dismissal stops the

@@ -106,7 +106,7 @@ class OptimisationRequest(OptimisationParams):
 
 
 class RosterRequest(RosterParams):
-    """Parameters of a duty roster (issue 14): :class:`solvers.roster.RosterParams` (start, months,
+    """Parameters of a duty roster: :class:`solvers.roster.RosterParams` (start, months,
     rules, availability, locks, re-planning) plus ``previous_job_id`` (the roster to re-plan)."""
 
     time_limit_s: float = Field(30.0, ge=1, le=MAX_TIME_LIMIT_S,

@@ -6,12 +6,13 @@ A browser cannot send ``X-API-Key`` on a plain link (a map, an XLSX download), s
 - Cookie ``gs_session``: ``HttpOnly`` (no script reads it), ``SameSite=Strict`` (never sent on a
   request started by another site), ``Path=/``, ``Max-Age`` = ``session_max_age_s``, and ``Secure``
   when the request came over https (or per the ``cookie_secure`` setting).
-- The cookie holds a token, not the key: ``v1.<expiry>.<nonce>.<mac>`` where ``mac`` is
-  HMAC-SHA256 keyed with the API key over the expiry and a random nonce. Verifying it needs no
+- The cookie holds a token, not the key: ``v1.<expiry>.<nonce>.<mac>``, signed by
+  :class:`itsdangerous.Signer` (HMAC-SHA256, its key derived from the API key and a salt naming
+  this use) over the expiry and a random nonce. Verifying it needs no
   server-side state (every replica with the same keys accepts it), reveals nothing of the key,
   expires on its own, and dies with its key (remove the key from the settings and every session
-  made with it stops working). The MAC is checked against every configured key with
-  :func:`hmac.compare_digest`, without early exit, like the keys themselves (:mod:`api.auth`).
+  made with it stops working). The signature is checked against every configured key (in
+  constant time, by itsdangerous), without early exit, like the keys themselves (:mod:`api.auth`).
 - CSRF: besides SameSite=Strict, a state-changing request (POST, PUT, PATCH, DELETE)
   authenticated by the cookie must carry an ``Origin`` (or, lacking one, a ``Referer``) of this
   service itself (its ``Host``, or one of ``trusted_origins``); otherwise 403 ``csrf-refused``.
@@ -24,13 +25,12 @@ no server-side session list to revoke it from; rotate the key for that).
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import secrets
 import time
 from urllib.parse import urlsplit
 
+from itsdangerous import BadSignature, Signer
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -42,17 +42,15 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _VERSION = "v1"
 
 
-def _mac(key: str, expiry: int, nonce: str) -> str:
-    msg = f"geo-service-session|{_VERSION}|{expiry}|{nonce}".encode()
-    digest = hmac.new(key.encode(), msg, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+def _signer(key: str) -> Signer:
+    return Signer(key, salt="geo-service-session", sep=".", digest_method=hashlib.sha256)
 
 
 def issue_token(key: str, max_age_s: int, *, now: float | None = None) -> str:
     """A session token for ``key`` valid ``max_age_s`` seconds from ``now`` (Unix seconds)."""
     expiry = int((time.time() if now is None else now) + max_age_s)
     nonce = secrets.token_hex(8)
-    return f"{_VERSION}.{expiry}.{nonce}.{_mac(key, expiry, nonce)}"
+    return _signer(key).sign(f"{_VERSION}.{expiry}.{nonce}").decode()
 
 
 def verify_token(token: str, keys: dict[str, str], *, now: float | None = None) -> tuple[str, str] | None:
@@ -61,7 +59,7 @@ def verify_token(token: str, keys: dict[str, str], *, now: float | None = None) 
     parts = token.split(".")
     if len(parts) != 4 or parts[0] != _VERSION or len(token) > 200:
         return None
-    _, exp_text, nonce, mac = parts
+    exp_text = parts[1]
     if not exp_text.isdigit() or len(exp_text) > 12:
         return None
     expiry = int(exp_text)
@@ -69,8 +67,11 @@ def verify_token(token: str, keys: dict[str, str], *, now: float | None = None) 
         return None
     found = None
     for key, role in keys.items():  # every key, no early exit
-        if hmac.compare_digest(_mac(key, expiry, nonce).encode(), mac.encode()):
-            found = (role, key_id(key))
+        try:
+            _signer(key).unsign(token)
+        except BadSignature:
+            continue
+        found = (role, key_id(key))
     return found
 
 

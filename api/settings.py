@@ -3,7 +3,8 @@
 Precedence, highest first: keyword arguments to :class:`Settings`, environment variables
 (``GEO_SERVICE_DATA_DIR=/srv/geo``), the settings file, then the defaults below. The settings file
 is named by ``GEO_SERVICE_SETTINGS_FILE`` (or ``Settings(settings_file=...)``) and may be TOML,
-JSON or a ``.env`` file; its keys are the field names without the prefix::
+JSON or a ``.env`` file, read by pydantic-settings' own sources (:func:`file_sources`); its keys are
+the field names without the prefix (a ``.env`` file may keep it)::
 
     # geo-service.toml
     data_dir = "/srv/geo-service"
@@ -20,12 +21,19 @@ from __future__ import annotations
 
 import json
 import os
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    JsonConfigSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 Role = Literal["viewer", "planner", "admin"]
 #: roles from least to most; a ``member`` (委员, keys in ``member_keys``) ranks above a viewer and
@@ -38,45 +46,30 @@ ENV_PREFIX = "GEO_SERVICE_"
 SETTINGS_FILE_ENV = ENV_PREFIX + "SETTINGS_FILE"
 
 
-def _read_settings_file(path: str | os.PathLike) -> dict[str, Any]:
-    """Parse a TOML, JSON or dotenv settings file into a dict of field values."""
+def file_sources(settings_cls: type[BaseSettings], path: str | os.PathLike | None
+                 ) -> tuple[PydanticBaseSettingsSource, ...]:
+    """The pydantic-settings sources reading the settings file ``path`` (none without one).
+
+    ``.toml`` and ``.json`` files hold the field names as keys; any other file is read as a
+    ``.env`` file whose keys may carry the ``GEO_SERVICE_`` prefix or not (the prefixed one wins).
+
+    Raises
+    ------
+    ValueError
+        When ``path`` names no file.
+    """
+    if not path:
+        return ()
     p = Path(path)
-    text = p.read_text(encoding="utf-8")
+    if not p.is_file():
+        raise ValueError(f"settings_file: no file at {p} (setting {SETTINGS_FILE_ENV})")
     suffix = p.suffix.lower()
     if suffix == ".toml":
-        return tomllib.loads(text)
+        return (TomlConfigSettingsSource(settings_cls, toml_file=p),)
     if suffix == ".json":
-        data = json.loads(text)
-        if not isinstance(data, dict):
-            raise ValueError(f"settings file {p} must hold a JSON object")
-        return data
-    out: dict[str, Any] = {}  # dotenv: KEY=value lines, the prefix optional
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        k, v = line.split("=", 1)
-        k = k.strip().removeprefix("export ").strip()
-        k = k[len(ENV_PREFIX):] if k.upper().startswith(ENV_PREFIX) else k
-        out[k.lower()] = v.strip().strip("'\"")
-    return out
-
-
-class _FileSource(PydanticBaseSettingsSource):
-    """Settings source reading the file named by ``settings_file`` or ``GEO_SERVICE_SETTINGS_FILE``."""
-
-    def __init__(self, settings_cls: type[BaseSettings], path: str | None):
-        super().__init__(settings_cls)
-        self.path = path
-
-    def get_field_value(self, field, field_name):  # pragma: no cover - unused (we override __call__)
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        if not self.path:
-            return {}
-        data = _read_settings_file(self.path)
-        return {k: v for k, v in data.items() if k in self.settings_cls.model_fields}
+        return (JsonConfigSettingsSource(settings_cls, json_file=p, json_file_encoding="utf-8"),)
+    return (DotEnvSettingsSource(settings_cls, env_file=p, env_file_encoding="utf-8", env_prefix=ENV_PREFIX),
+            DotEnvSettingsSource(settings_cls, env_file=p, env_file_encoding="utf-8", env_prefix=""))
 
 
 class Settings(BaseSettings):
@@ -126,7 +119,7 @@ class Settings(BaseSettings):
     max_batch_points: int = Field(1_000_000, gt=0, description="most points in one nearest batch")
     max_k: int = Field(50, gt=0, description="largest k for nearest lookups")
     max_page_size: int = Field(10_000, gt=0, description="largest 'limit' of a feature page")
-    # limits of issue 11 (sec-limits): see docs/security.md, "Limits"
+    # limits against hostile input: see docs/security.md, "Limits"
     max_nearest_answer_bytes: int = Field(256 * 2**20, gt=0, description="largest estimated answer of one "
                                           "nearest batch (points x k x bytes per result); beyond: 413")
     max_unpacked_bytes: int = Field(256 * 2**20, gt=0, description="most bytes an upload may unpack to "
@@ -273,7 +266,7 @@ class Settings(BaseSettings):
         except AttributeError:  # pragma: no cover - older pydantic-settings
             pass
         path = path or os.environ.get(SETTINGS_FILE_ENV)
-        return (init_settings, env_settings, dotenv_settings, _FileSource(settings_cls, path),
+        return (init_settings, env_settings, dotenv_settings, *file_sources(settings_cls, path),
                 file_secret_settings)
 
     @property

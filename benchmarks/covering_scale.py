@@ -1,4 +1,4 @@
-"""Maximal covering at province size: dense matrix vs pairs within reach (issue 16).
+"""Maximal covering at province size: dense matrix vs pairs within reach.
 
 Instances ("province-like"): ``n`` villages in clusters around ``n/60`` township centres spread
 uniformly over a square whose side grows with sqrt(n) (300 km at n = 20,000, so the density is the

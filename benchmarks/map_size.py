@@ -157,7 +157,7 @@ def detail_answer(ds) -> None:
         from maps.aggregate import DETAIL_LIMIT, DETAIL_ZOOM
         from maps.details import village_details
     except ImportError:
-        return  # before issue 16
+        return  # before the province-size maps
     import numpy as np
 
     t = time.perf_counter()
@@ -184,7 +184,7 @@ def _served(ds) -> dict:
 
     if "detail_url" in inspect.signature(maps.coverage_map).parameters:
         return {"detail_url": "coverage/villages"}
-    return {}  # before issue 16: every village on the page
+    return {}  # before the province-size maps: every village on the page
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""p-median at scale: time, bound and gap on random uniform instances (issue 16).
+"""p-median at scale: time, bound and gap on random uniform instances.
 
 Instances: ``n`` points uniform in a 1000 x 1000 square (seed 0), every point a demand (weight
 1) and a candidate site, Euclidean costs. For each (n, p) of the grid ``p_median`` runs once with
@@ -24,7 +24,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = "1000:20,2000:40,5000:100"
-GOALS = {1000: 0.01, 2000: 0.01, 5000: 0.02}  # issue 16: 1 % at 2000/40, 2 % at 5000/100
+GOALS = {1000: 0.01, 2000: 0.01, 5000: 0.02}  # targets: 1 % at 2000/40, 2 % at 5000/100
 
 
 def instance(n: int, seed: int = 0) -> np.ndarray:

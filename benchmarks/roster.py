@@ -1,4 +1,4 @@
-"""Duty roster benchmark (issue 14): the demo's comprehensive stations, 400 members, 12 months.
+"""Duty roster benchmark: the demo's comprehensive stations, 400 members, 12 months.
 
     .venv/bin/python benchmarks/roster.py [--time-limit 30] [--workers 2] [--seeds 0 1 2] [--road]
                                           [--no-cold]

@@ -1,4 +1,4 @@
-"""The duty roster as the product runs it (issue 14): CLI, API job, and counties of a synthetic province.
+"""The duty roster as the product runs it: CLI, API job, and counties of a synthetic province.
 
     PYTHONPATH=. .venv/bin/python benchmarks/roster_job.py [--time-limit 30] [--counties 10]
 

@@ -23,9 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "real"
-if not REAL.exists():
-    REAL = Path("/work/shared/real")
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"  # ../shared beside the repository
 COUNTIES = {"chongyang": 5000.0, "dingri": 10000.0, "dongcheng": 1000.0, "shaoyang": 5000.0,
             "horqin-left-middle": 10000.0}
 

@@ -247,7 +247,7 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
         b, r = c.split(":")
         col = BAND_COLOURS[min(int(b), len(BAND_COLOURS) - 1)] if int(b) < n_bands else "#999999"
         styles[c] = {"radius": float(r), "color": "#333", "weight": 0.6, "fillColor": col, "fillOpacity": 0.85}
-    large = len(v) > village_limit  # province size (issue 16): hex-bin aggregates, villages by bbox on zoom
+    large = len(v) > village_limit  # province size: hex-bin aggregates, villages by bbox on zoom
     fields = [t["township"], t["population"], t["nearest"], t["distance"] if mode == "straight" else t["time"],
               t["seat"]]
     if large:

@@ -1,4 +1,4 @@
-"""The villages of a province-size coverage map, served by bounding box (issue 16).
+"""The villages of a province-size coverage map, served by bounding box.
 
 :func:`village_details` prepares, once per dataset version, every village as the coverage map
 would draw it (name, style class ``band:radius``, popup values; see :mod:`maps.coverage`) with

@@ -1,4 +1,4 @@
-"""The "本月值班" (this month's duty) map of a duty roster (issue 14).
+"""The "本月值班" (this month's duty) map of a duty roster.
 
 Platforms on duty in a month, each with its members and reception date in the popup; with
 ``homes=True`` (planner and above: homes are personal data) the members' homes and a line from each

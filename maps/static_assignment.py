@@ -2,8 +2,8 @@
 coloured by their responsible group, members' homes by group, stations by kind; the legend gives
 per group its members and villages and per committee its townships.
 
-No member-to-constituent lines: at county scale they are an unreadable web on paper (issue 12
-will add zones); ``result`` is read as in :func:`maps.assignment.tier_assignment` (ids only).
+No member-to-constituent lines: at county scale they are an unreadable web on paper;
+``result`` is read as in :func:`maps.assignment.tier_assignment` (ids only).
 Without a result, the dataset's own members' groups are drawn and no village or township tier.
 """
 

@@ -4,7 +4,8 @@
 #   - Debian's chromium (browser tests) and PostgreSQL 15 + PostGIS 3 (PostGIS store tests), when this
 #     machine can install them (root + apt-get); otherwise those tests skip with a stated reason,
 #     except under CI=true where a missing browser or database fails the run.
-# Extra arguments go to pytest, e.g. `bash scripts/test.sh -k store -x`.
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh -k store -x`. Before the tests, ruff and
+# import-linter check the code (rules in pyproject.toml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,8 +32,11 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+echo "==> linting (ruff, rules in pyproject.toml [tool.ruff])"
+.venv/bin/ruff check geo_service api solvers maps tests scripts benchmarks
+
 echo "==> checking the import layers (pyproject.toml [tool.importlinter])"
 .venv/bin/lint-imports
 
-echo "==> running the test suite"
-exec .venv/bin/python -m pytest "$@"
+echo "==> running the test suite (pytest-xdist: one worker per core; PYTEST_WORKERS=0 runs it in one process)"
+exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-auto}" "$@"

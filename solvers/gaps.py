@@ -30,6 +30,7 @@ from geo_service.core.jsonsafe import to_jsonable
 from geo_service.core.network import RoadNetwork
 
 from .location import LocationResult, covering_matrix, max_coverage, p_median, set_cover
+from .model import ModelResult
 
 __all__ = ["GapClosingResult", "close_gaps", "gap_cost_matrix"]
 
@@ -40,7 +41,7 @@ SPARSE_ABOVE = 25_000_000
 
 
 @dataclass
-class GapClosingResult:
+class GapClosingResult(ModelResult):
     """What :func:`close_gaps` proposes and what it changes.
 
     Attributes:
@@ -71,6 +72,30 @@ class GapClosingResult:
     def status(self) -> str:
         return self.solution.status
 
+    @property
+    def objective(self) -> float:
+        """The location model's objective (sites, covered persons or weighted metres/seconds)."""
+        return self.solution.objective
+
+    @property
+    def bound(self) -> float:
+        return self.solution.bound
+
+    @property
+    def gap(self) -> float:
+        return self.solution.gap
+
+    @property
+    def diagnostics(self) -> list[dict[str, Any]]:
+        """The proposal's message, then one ``gap_*`` diagnostic per village still uncovered."""
+        head = ([{"code": self.solution.message_code, "params": self.solution.message_params,
+                  "severity": "error" if self.status == "infeasible" else "info"}]
+                if self.solution.message_code else [])
+        return head + [{"code": r["code"], "severity": "warning",
+                        "params": {"id": r["id"], "threshold": self.params.get("threshold"),
+                                   "nearest": r["nearest_cost"], "cost_unit": self.params.get("unit")}}
+                       for r in self.uncovered.to_dict("records")]
+
     def tables(self) -> dict[str, pd.DataFrame]:
         """``proposed`` (with lon/lat columns, no geometry), ``coverage`` and ``uncovered``."""
         prop = pd.DataFrame(self.proposed.drop(columns="geometry"))
@@ -87,8 +112,8 @@ class GapClosingResult:
             "weight_note": self.params.get("weight_note"),
             "status": sol["status"], "objective": sol["objective"], "bound": sol["bound"],
             "gap": sol["gap"], "message": sol["message"], "time_s": round(self.time_s, 3),
-            "message_code": getattr(self.solution, "message_code", None),
-            "message_params": getattr(self.solution, "message_params", None),
+            "message_code": self.solution.message_code,
+            "message_params": self.solution.message_params or None,
             **{name: [{k: clean(v) for k, v in row.items()} for row in df.to_dict("records")]
                for name, df in self.tables().items()},
         }

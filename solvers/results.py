@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from geo_service.core.jsonsafe import to_jsonable
 
 from . import assignment as A
+from .model import ModelResult
 from .tables import result_layers, result_tables, write_xlsx
 
 TIERS = ("constituents", "villages", "townships", "stations")
@@ -130,7 +130,7 @@ class OptimisationParams(BaseModel):
 
 
 @dataclass
-class TierResult:
+class TierResult(ModelResult):
     """One tier's answer by ids (JSON-safe)."""
 
     name: str
@@ -193,7 +193,7 @@ def outcome_of(status: str, tiers: Any, diagnostics: list[dict[str, Any]] | None
 
 
 @dataclass
-class OptimisationResult:
+class OptimisationResult(ModelResult):
     """All tiers of one run. ``unit`` is "m" (straight) or "s" (road) for objectives and costs."""
 
     tiers: dict[str, TierResult]
@@ -218,6 +218,26 @@ class OptimisationResult:
         (largest relative gap of a feasible tier), ``text`` (Chinese) and ``diagnosis`` (the
         first warning or error in words, else the first note; None when there is none)."""
         return outcome_of(self.status, self.tiers.values(), self.diagnostics)
+
+    @property
+    def objective(self) -> float | None:
+        """Sum of the tiers' objectives (``unit``); None when a tier has none."""
+        return _tier_sum(self.tiers, "objective")
+
+    @property
+    def bound(self) -> float | None:
+        """Sum of the tiers' bounds (each a proven lower bound, so the sum is one too)."""
+        return _tier_sum(self.tiers, "bound")
+
+    @property
+    def gap(self) -> float | None:
+        """Largest gap over the tiers (0 when every tier is optimal; None when one has no gap)."""
+        gaps = [t.gap for t in self.tiers.values() if t.status != NOTHING_TO_DO]
+        return None if any(g is None for g in gaps) else max(gaps, default=0.0)
+
+    def diagnostic_codes(self) -> list[dict[str, Any]]:
+        """The run's own diagnostics, then each tier's (as code, params, severity)."""
+        return ModelResult.diagnostic_codes(self) + [c for t in self.tiers.values() for c in t.diagnostic_codes()]
 
     def to_dict(self) -> dict[str, Any]:
         return _json({"status": self.status, "outcome": self.outcome, "unit": self.unit, "params": self.params,
@@ -249,6 +269,11 @@ class OptimisationResult:
     def write_xlsx(self, path: str | Path, lang: str = "zh", ds: Any = None) -> Path:
         """Write every table to one sheet of an .xlsx workbook (``lang`` headers)."""
         return write_xlsx(self.tables(ds, lang=lang), path, lang=lang)
+
+
+def _tier_sum(tiers: dict[str, TierResult], what: str) -> float | None:
+    vals = [getattr(t, what) for t in tiers.values() if t.status != NOTHING_TO_DO]
+    return None if any(v is None for v in vals) else float(sum(vals))
 
 
 def diff_results(prev: OptimisationResult | dict[str, Any], new: OptimisationResult | dict[str, Any]

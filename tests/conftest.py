@@ -15,9 +15,15 @@ from geo_service.core.dataset import Dataset
 # Playwright loops in one thread, and the second refuses to start)
 from browser import chromium  # noqa: E402,F401
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+from shared_data import IN_CI, SHARED, require_shared  # noqa: E402  (the one way to find ../shared)
 # Starlette's TestClient sends "Host: testserver"; without API keys the service answers loopback names only.
 os.environ.setdefault("GEO_SERVICE_TRUSTED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
+
+
+@pytest.fixture(scope="session")
+def shared_root():
+    """``../shared`` beside the repository; skips locally, fails under CI, when it is absent."""
+    return require_shared(SHARED)
 
 
 def skip_unless_ci(reason: str) -> None:

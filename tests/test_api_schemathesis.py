@@ -21,7 +21,7 @@ APP = make_app(_DATA, Dataset.from_layers(make_tiny_layers(), name="tiny"), max_
 # optimisation jobs: a quick stand-in, so fuzzed solver parameters cannot keep a worker busy for long
 APP.state.jobs.runners["optimisation"] = lambda ds, p, prev, progress, cancel: {"status": "optimal",
                                                                                "tables": {"t": [{"a": 1}]}}
-APP.state.jobs.runners["roster"] = lambda ds, p, prev, progress, cancel: {  # same for rosters (issue 14)
+APP.state.jobs.runners["roster"] = lambda ds, p, prev, progress, cancel: {  # same for rosters
     "status": "nothing_to_do", "objective": None, "bound": None, "gap": None, "unit": "m", "months": [], "duties": []}
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 _rng = random.Random(0)

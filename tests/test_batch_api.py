@@ -1,4 +1,4 @@
-"""The batch API (issue 16): POST /v1/batches (admin, 202), GET /v1/batches/{id}, POST .../resume."""
+"""The batch API: POST /v1/batches (admin, 202), GET /v1/batches/{id}, POST .../resume."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Far and odd points (issue 17): lookups answer any point on Earth with its geodesic distance,
+"""Far and odd points: lookups answer any point on Earth with its geodesic distance,
 flagged ``outside_dataset`` beyond 50 km of the dataset, or refuse it by row with 422; never a 500."""
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ cleanly when the shared data folder is absent.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -19,12 +18,14 @@ from shapely.geometry import shape
 from geo_service.core.crs import gcj02_to_wgs84, transform_geometry
 from geo_service.core.dataset import DatasetValidationError
 from geo_service.core.io import read_dataset, read_layers_from_files, write_dataset
+from shared_data import real_county, require_shared
 
-FOLDER = Path(__file__).resolve().parents[2] / "shared" / "real" / "chongyang"
-if not FOLDER.exists():
-    FOLDER = Path("/work/shared/real/chongyang")
-pytestmark = pytest.mark.skipif(not (FOLDER / "villages.csv").exists(),
-                                reason=f"real Chongyang data not found at {FOLDER}")
+FOLDER = real_county("chongyang")
+
+
+@pytest.fixture(autouse=True)
+def _needs_the_real_county():
+    require_shared(FOLDER / "villages.csv", "real Chongyang data")
 
 
 @pytest.fixture(scope="module")

@@ -256,7 +256,7 @@ def test_long_wkt_fits_one_cell_in_xlsx(tiny, tmp_path):
     ds = tiny.with_layers(townships=t)
     path = write_dataset(ds, tmp_path / "long.xlsx")
     sheet = pd.read_excel(path, sheet_name="townships")
-    assert "wkt_2" not in sheet.columns  # one cell, never split (issue 13)
+    assert "wkt_2" not in sheet.columns  # one cell, never split
     back = read_dataset(path)
     g = back.townships.set_index("id").geometry["T1"]
     assert g.hausdorff_distance(t.geometry.iloc[0]) < 1e-4  # simplified to fit: within ~10 m

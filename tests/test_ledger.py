@@ -124,7 +124,7 @@ def test_a_bad_row_stores_nothing(factory):  # noqa: F811 - fixture
     assert led.count("d1") == 0
 
 
-def _child(factory: StoreFactory, n_rows: int, marker: Path) -> subprocess.Popen:
+def _child(factory: StoreFactory, n_rows: int, marker: Path) -> subprocess.Popen:  # noqa: F811
     cls = "SQLiteLedger" if factory.kind == "sqlite" else "PostGISLedger"
     mod = "geo_service.core.store.ledger" if factory.kind == "sqlite" else "geo_service.core.store.ledger_postgis"
     code = textwrap.dedent(f"""

@@ -10,11 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shared_data import require_shared, shared_path
 from solvers import location
 from solvers.location import (brute_force, greedy_interchange, max_coverage, p_center, p_median,
                               set_cover)
 
-ORLIB = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "orlib"
+ORLIB = shared_path("benchmarks", "orlib")
 
 
 @st.composite
@@ -187,8 +188,7 @@ def _read_orlib():
 
 
 def test_orlib_pmed1_reaches_published_optimum():
-    if not (ORLIB / "pmed1.txt").exists():
-        pytest.skip("../shared/benchmarks/orlib not present")
+    require_shared(ORLIB / "pmed1.txt", "OR-Library p-median instances")
     cost, p = _read_orlib()(ORLIB / "pmed1.txt")
     assert cost.shape == (100, 100) and p == 5
     r = p_median(cost, p, time_limit=60)

@@ -86,7 +86,7 @@ def test_rel_gap_stops_early_with_a_valid_bound(inst, rel_gap):
 
 
 def test_time_limited_large_p_reports_a_finite_bound():
-    """The case of issue 16 in small: p > 15 and a time limit far too short to prove anything."""
+    """A province-size case in small: p > 15 and a time limit far too short to prove anything."""
     rng = np.random.default_rng(5)
     pts = rng.random((300, 2)) * 1000
     cost = np.hypot(*(pts[:, None, :] - pts[None]).transpose(2, 0, 1))

@@ -1,4 +1,4 @@
-"""Province-size coverage maps (issue 16): hex-bin aggregates on the first page, villages by bbox.
+"""Province-size coverage maps: hex-bin aggregates on the first page, villages by bbox.
 
 One synthetic province of ~20,000 villages (36 merged counties) serves every test of the module.
 """
@@ -55,6 +55,7 @@ def _xy(ds):
 
 # --- the page ------------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # the 20,000-village province fixture
 def test_served_page_of_20k_villages_is_small_and_holds_no_village(province):
     m = maps.coverage_map(province, detail_url="coverage/villages")
     html = m.get_root().render()
@@ -70,6 +71,7 @@ def test_served_page_of_20k_villages_is_small_and_holds_no_village(province):
     assert 'style="' not in html.split("<body>", 1)[1].split("<script>", 1)[0]  # CSP: no inline style attributes
 
 
+@pytest.mark.slow  # the 20,000-village province fixture
 def test_standalone_page_of_20k_villages_holds_aggregates_and_says_so(province, tmp_path):
     out = maps.write_standalone(maps.coverage_map(province, lang="en"), tmp_path / "p.html")
     html = out.read_text(encoding="utf-8")
@@ -95,6 +97,7 @@ def test_village_limit_is_a_parameter(tiny):
 
 # --- aggregates ------------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # the 20,000-village province fixture
 def test_hex_bins_add_up_to_villages_counted_independently(province, measure):
     v = province.villages
     bins, side, basis = aggregate_villages(v, measure, THRESHOLDS, province.metric_crs)
@@ -117,6 +120,7 @@ def test_hex_bins_add_up_to_villages_counted_independently(province, measure):
         assert round(bins[f"within_{i}"].sum()) == row["covered_population"]
 
 
+@pytest.mark.slow  # the 20,000-village province fixture
 def test_hex_bins_count_villages_when_populations_are_unknown(province, measure):
     v = province.villages.assign(population=np.nan)
     assert village_weights(v).basis == "villages"
@@ -136,6 +140,7 @@ def test_hex_size_aims_at_about_a_thousand_bins():
 
 # --- the bbox endpoint -------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # the 20,000-village province fixture
 def test_bbox_returns_exactly_the_villages_inside(client, province):
     x, y = _xy(province)
     cx, cy = float(np.median(x)), float(np.median(y))
@@ -155,6 +160,7 @@ def test_bbox_returns_exactly_the_villages_inside(client, province):
     assert 0 <= int(band) <= 4 and 4 <= float(radius) <= 12
 
 
+@pytest.mark.slow  # the 20,000-village province fixture
 def test_bbox_in_gcj02_filters_shifted_coordinates(client, province):
     x, y = _xy(province)
     gx, gy = wgs84_to_gcj02(x, y)
@@ -165,6 +171,7 @@ def test_bbox_in_gcj02_filters_shifted_coordinates(client, province):
     assert {f["properties"]["i"] for f in body["features"]} == set(province.villages["id"].astype(str)[inside])
 
 
+@pytest.mark.slow  # the 20,000-village province fixture
 def test_bbox_over_the_limit_says_zoom_in(client, province):
     x, y = _xy(province)
     box = (float(x.min()), float(y.min()), float(x.max()), float(y.max()))
@@ -176,6 +183,7 @@ def test_bbox_over_the_limit_says_zoom_in(client, province):
     assert "zoom in" in body["message"] and "请放大" in body["message"]
 
 
+@pytest.mark.slow  # the 20,000-village province fixture
 @pytest.mark.parametrize("params, field", [
     ({"bbox": "1,2,3"}, "bbox"), ({"bbox": "a,b,c,d"}, "bbox"), ({"bbox": "10,50,5,60"}, "bbox"),
     ({"bbox": "0,0,1,nan"}, "bbox"), ({"bbox": "0,-95,1,1"}, "bbox"), ({"bbox": "0,0,1,1", "limit": 100_000}, "limit"),
@@ -187,6 +195,7 @@ def test_bad_requests_name_the_parameter(client, params, field):
     assert field in r.text
 
 
+@pytest.mark.slow  # the 20,000-village province fixture
 def test_unknown_dataset_and_roles(client, tmp_path, tiny):
     from fastapi.testclient import TestClient
 
@@ -215,6 +224,7 @@ COUNT_JS = """() => {
 }"""
 
 
+@pytest.mark.slow  # the 20,000-village province fixture
 def test_zooming_in_loads_the_villages_in_view(chromium, province, tmp_path):
     app = make_app(tmp_path, {"prov": province})
     x, y = _xy(province)

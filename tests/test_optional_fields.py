@@ -1,4 +1,4 @@
-"""Every optional field of every layer may be missing or blank, in every input format (issue 17).
+"""Every optional field of every layer may be missing or blank, in every input format.
 
 Hypothesis drops or blanks one optional column of one layer in a written county (CSV, XLSX, GeoJSON,
 Shapefile, GeoPackage, zip) and reads it back: it either imports (the column simply absent) or fails

@@ -1,4 +1,4 @@
-"""Issue 13: Chinese outputs are Chinese throughout, each field has one Chinese name, and the
+"""Chinese outputs are Chinese throughout, each field has one Chinese name, and the
 界别责任区一览表 workbook is ready to print (checked with openpyxl on the demo)."""
 
 from __future__ import annotations

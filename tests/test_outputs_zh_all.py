@@ -1,4 +1,4 @@
-"""Issue 13: every zh output is Chinese, on the demo and on a real county.
+"""Every zh output is Chinese, on the demo and on a real county.
 
 Renders the CLI text outputs (typer CliRunner), the coverage and gaps maps (layer names, popup field
 names, legend and summary panels, title), the planners' page, the static maps' text and the job's
@@ -12,7 +12,6 @@ from __future__ import annotations
 import html as htmlmod
 import re
 import time
-from pathlib import Path
 
 import folium
 import matplotlib.pyplot as plt
@@ -32,12 +31,11 @@ from maps.static_coverage import coverage_figure
 from maps.static_gaps import gaps_figure
 from solvers.gaps import close_gaps
 from solvers.pipeline import run_optimisation
+from shared_data import real_county, require_shared
 from test_api_support import client, hdr, make_app
 from test_outputs_zh import english_leaks
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real" / "chongyang"
-if not REAL.is_dir():  # the main checkout sees it beside the repository too
-    REAL = Path(__file__).resolve().parents[2] / "shared" / "real" / "chongyang"
+REAL = real_county("chongyang")
 
 #: Words the service writes that are not English vocabulary: units, file types, tile attributions.
 TAGS = re.compile(r"<[^>]+>")
@@ -50,8 +48,7 @@ def _demo():
 
 
 def _real():
-    if not (REAL / "villages.csv").exists():
-        pytest.skip(f"real county data not present: {REAL}")
+    require_shared(REAL / "villages.csv", "real county data")
     return read_dataset(REAL, datum="gcj02", missing_points="drop", name="chongyang")
 
 

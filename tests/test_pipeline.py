@@ -265,6 +265,6 @@ def test_no_host_station_and_no_gap_village(tiny):
     assert sorted(d["scope"] for d in t4.diagnostics) == ["G1", "G2"]
     assert "cross-sector" not in t4.diagnostics[0]["message"]
     t2 = r.tiers["villages"]  # no gap village: nothing to do, and no min-load complaint
-    assert t2.status == "nothing_to_do" and t2.assignment == {}  # issue 17: said, not "optimal"
+    assert t2.status == "nothing_to_do" and t2.assignment == {}  # said, not "optimal"
     assert [d["quota"] for d in t2.diagnostics] == ["nothing_to_do"]
     assert r.status == "infeasible" and r.outcome["outcome"] == "infeasible" and r.outcome["diagnosis"]

@@ -1,4 +1,4 @@
-"""Roads as people have them (issue 17): Geofabrik shapefiles and .osm.pbf extracts as the roads layer,
+"""Roads as people have them: Geofabrik shapefiles and .osm.pbf extracts as the roads layer,
 road-mode coverage checked against networkx shortest paths on the same grid."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Duty roster (issue 14): every rule checked independently on produced rosters, brute-force optima,
+"""Duty roster: every rule checked independently on produced rosters, brute-force optima,
 infeasibility diagnoses, ICS parsed back, minimal change after a member leaves."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ GEOD = Geod(ellps="WGS84")
 def check_roster(res: RosterResult, prm: RosterParams, *, sectors: dict[str, str] | None = None,
                  unavailable: dict[str, set[str]] | None = None, holidays=None,
                  members_present: set[str] | None = None) -> list[str]:
-    """Every rule of issue 14 re-checked from the result's plain rows; returns the violations."""
+    """Every roster rule re-checked from the result's plain rows; returns the violations."""
     bad: list[str] = []
     months = month_range(prm.start, prm.months)
     assert res.months == months

@@ -1,4 +1,4 @@
-"""The duty roster job over HTTP (issue 14): 202 -> progress -> files (json, xlsx, csv, ics, geojson),
+"""The duty roster job over HTTP: 202 -> progress -> files (json, xlsx, csv, ics, geojson),
 cancel, roles (viewer refused, homes only for planner), this month's duty, the map and the page."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``geo-service roster`` (issue 14): the JSON shape, the 轮值表 workbook, calendars parsed back, the
+"""``geo-service roster``: the JSON shape, the 轮值表 workbook, calendars parsed back, the
 availability file (applied; bad rows named, exit 2, no traceback), ``--out`` as a folder."""
 
 from __future__ import annotations

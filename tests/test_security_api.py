@@ -1,4 +1,4 @@
-"""Issue 11, API side: each attack replayed over HTTP with its safe outcome asserted.
+"""API side: each attack replayed over HTTP with its safe outcome asserted.
 
 Host allow-list (DNS rebinding on the local demo), cross-site requests (Fetch Metadata / Origin),
 links without the Host header, ETags that reveal nothing, key checks before dataset loads (404 and
@@ -160,7 +160,7 @@ def test_cross_site_requests_refused_with_keys_too(app):
 # --- 8. ETags reveal nothing --------------------------------------------------------------------
 
 def _old_etag(feature) -> str:
-    """The ETag before issue 11: sha256 of the canonical JSON."""
+    """The ETag of the first release: sha256 of the canonical JSON."""
     from api import geojson as gj
 
     return '"' + hashlib.sha256(gj.dumps(feature)).hexdigest()[:32] + '"'

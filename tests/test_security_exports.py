@@ -1,4 +1,4 @@
-"""Issue 11 (3): names that look like formulas are inert in EVERY XLSX and CSV the service and CLI write.
+"""Names that look like formulas are inert in EVERY XLSX and CSV the service and CLI write.
 
 A member, station, village, group, committee and township are named with spreadsheet-injection
 payloads; every table export (dataset XLSX/CSV/Shapefile zip, in both languages, in-process and

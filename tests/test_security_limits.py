@@ -1,4 +1,4 @@
-"""Issue 11, points 4-6 and the temp files of 9: memory budgets, upload caps, cancellation that stops
+"""Memory budgets, upload caps, cancellation that stops
 the solver, temp files removed on start-up. Each test replays the attack and asserts the safe outcome."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 11, maps: text from data or from a request is never template source, and the pages run
+"""Maps: text from data or from a request is never template source, and the pages run
 under a strict Content-Security-Policy.
 
 Every text field of every layer that reaches a map (dataset, station, village, township, county,

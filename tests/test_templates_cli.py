@@ -1,4 +1,4 @@
-"""Import templates, paths as a shell user means them, and a missing county folder (issue 17)."""
+"""Import templates, paths as a shell user means them, and a missing county folder."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def test_template_imports_as_written(tmp_path, monkeypatch, fmt, lang):
     assert ds.counts()["villages"] == 2 and ds.counts()["stations"] == 1 and ds.counts()["roads"] == 1
     assert not [w for w in ds.warnings if w.code in ("ignored_file", "ignored_layer")]
     r = runner.invoke(app, ["validate", "my-county/" if fmt == "csv" else str(target)])
-    assert r.exit_code == 0 and "校验通过" in r.stdout  # zh by default (issue 13)
+    assert r.exit_code == 0 and "校验通过" in r.stdout  # zh by default
 
 
 def test_template_notes_say_required_unit_datum(tmp_path):

@@ -5,7 +5,6 @@ real counties), loads, locks and minimal change; and the long-distance diagnosti
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ from scipy.spatial import cKDTree
 
 from geo_service.core.coverage import village_weights
 from solvers.assignment import choose_contact_points, cover_pairs_xy, members_needed
+from shared_data import require_shared, shared_path
 from solvers.pipeline import run_optimisation
 
 
@@ -143,16 +143,13 @@ def test_long_distances_name_sector_and_place(demo, demo_run):
     assert f"{d['scope']}界别" in d["message_zh"] and d["place"] in d["message_zh"]
 
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "real"
-if not REAL.exists():
-    REAL = Path("/work/shared/real")
+REAL = shared_path("real")
 
 
 @pytest.mark.parametrize("name,threshold", [("chongyang", 5000.0), ("dingri", 10000.0), ("dongcheng", 1000.0),
                                             ("shaoyang", 5000.0), ("horqin-left-middle", 10000.0)])
 def test_real_counties_match_mclp(name, threshold):
-    if not (REAL / name / "villages.csv").exists():
-        pytest.skip(f"real data {name} not found under {REAL}")
+    require_shared(REAL / name / "villages.csv", f"real data {name}")
     from geo_service.core.io import read_dataset
     from solvers.location import max_coverage
 

@@ -1,4 +1,4 @@
-"""Unknown population (issue 17): one rule for every weighted figure, said once; nothing to decide is said."""
+"""Unknown population: one rule for every weighted figure, said once; nothing to decide is said."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Batches over many counties (issue 16): start one, read its report, resume it.
+"""Batches over many counties: start one, read its report, resume it.
 
 A batch runs :func:`geo_service.app.batch.run_batch` in a background thread of this process, on the
 Dask scheduler of ``settings.batch_scheduler`` or a LocalCluster of ``job_workers`` processes; one

@@ -8,7 +8,6 @@ import numpy as np
 from fastapi import APIRouter, Depends, Query
 
 from geo_service.core import coverage as cov
-from geo_service.core.index import InvalidQuery
 
 from ..auth import Principal, viewer
 from ..cache import DatasetEntry
@@ -54,10 +53,7 @@ def compute_coverage(entry: DatasetEntry, *, mode: str, thresholds: list[float] 
         # no reachable station: find_gaps says inf; JSON has no inf, the API says null
         return summary, records(gaps.drop(columns="geometry").replace([np.inf, -np.inf], np.nan))
 
-    try:
-        summary, gaps = entry.memo(repr(key), build)
-    except InvalidQuery as e:
-        raise ProblemError(422, str(e), code="invalid-query", errors=[{"in": "query", **e.to_dict()}]) from None
+    summary, gaps = entry.memo(repr(key), build)  # InvalidQuery: 422 (api.problems.ERROR_TABLE)
     return {"dataset_id": entry.info.id, "dataset_version": entry.info.version,
             "weight": summary.get("weight"), "summary": summary,
             "gaps": {"count": len(gaps), "villages": gaps[:gap_limit]}}

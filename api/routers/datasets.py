@@ -16,7 +16,7 @@ from starlette.responses import Response
 from geo_service.core.dataset import Dataset, DatasetValidationError
 from geo_service.core.domain import LAYER_ORDER, LAYERS
 from geo_service.core.io import read_dataset, write_dataset
-from geo_service.core.io.limits import InputTooLarge, ReadLimits
+from geo_service.core.io.limits import InputTooLarge, ReadLimits, UnsafeZip, safe_zip_members
 from geo_service.core.io.tempdirs import process_tmp_dir, remove_stale
 from geo_service.core.store import Conflict, DatasetInfo, NotFound, Store, check_dataset_id
 
@@ -168,19 +168,17 @@ def remove_stale_uploads(settings: Settings) -> int:
 
 def _check_zip(path: Path, max_unpacked: int, filename: str = "the zip") -> None:
     """Refuse zip entries that escape the extraction folder, and zips that declare more than the cap
-    (declared sizes only refuse early: the real size is counted while extracting)."""
-    with zipfile.ZipFile(path) as zf:
-        total = 0
-        for zi in zf.infolist():
-            total += zi.file_size
-            name = zi.filename
-            if name.startswith(("/", "\\")) or ".." in Path(name).parts:
-                raise ProblemError(422, f"zip entry '{name}' points outside the archive", code="unsafe-zip",
-                                   field="file")
-        if total > max_unpacked:
-            raise ProblemError(413, f"'{filename}' declares {total} bytes unpacked, over the limit of "
-                                    f"{max_unpacked} bytes (setting max_unpacked_bytes)", code="upload-too-large", field="file",
-                               limit=max_unpacked, setting="max_unpacked_bytes", limit_kind="bytes")
+    (:func:`~geo_service.core.io.limits.safe_zip_members`, the check every unzip makes; declared
+    sizes only refuse early: the real size is counted while extracting)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            safe_zip_members(zf, filename, max_declared_bytes=max_unpacked)
+    except UnsafeZip as e:
+        raise ProblemError(422, f"zip entry '{e.member}' points outside the archive", code="unsafe-zip",
+                           field="file") from None
+    except InputTooLarge as e:
+        raise ProblemError(413, str(e), code="upload-too-large", field="file", limit=e.limit, setting=e.setting,
+                           limit_kind=e.what) from None
 
 
 @router.get("/{dataset_id}", response_model=DatasetOut, name="get_dataset", summary="One dataset",

@@ -17,7 +17,7 @@ from ..auth import Principal, planner, viewer
 from ..cache import DatasetCache
 from ..deps import check_previous_job, DATASET_ID_PATTERN, dataset_entry, get_cache, get_jobs, get_store, public_url
 from ..encoding import FastJSONResponse, GeoJSONResponse
-from ..jobs import JobManager, QueueFull
+from ..jobs import JobManager
 from ..ledger_access import implementation_tables
 from ..problems import ProblemError
 from ..schemas import JobList, JobOut, OptimisationRequest, ProblemDetail
@@ -34,7 +34,7 @@ Lang = Annotated[Literal["zh", "en"], Query(description="language of status_text
 def job_out(request: Request, job: JobRecord, lang: str = "zh") -> dict[str, Any]:
     base = public_url(request, f"/v1/jobs/{job.id}")  # never from the Host header
     links = [{"href": base, "rel": "self", "type": "application/json"}]
-    if job.status == "successful" and job.kind == "roster":  # issue 14: the roster's own files
+    if job.status == "successful" and job.kind == "roster":  # the roster's own files
         links += [{"href": f"{base}/roster?format={f}", "rel": "results", "type": t, "title": f}
                   for f, t in ROSTER_FORMATS]
     elif job.status == "successful" and job.kind == "review":  # the yearly review's scores and workbook
@@ -85,11 +85,7 @@ def start_optimisation(request: Request, entry=Depends(dataset_entry),
     if prev_id:
         check_previous_job(store, prev_id, entry.info.id, "optimisation")
     params["dataset_version"] = entry.info.version
-    try:
-        job = jobs.submit(entry.info.id, "optimisation", params)
-    except QueueFull as e:
-        raise ProblemError(503, str(e), code="queue-full", headers={"Retry-After": str(e.retry_after_s)},
-                           retry_after_s=e.retry_after_s) from None
+    job = jobs.submit(entry.info.id, "optimisation", params)  # QueueFull: 503 (api.problems.ERROR_TABLE)
     body_out = job_out(request, job)
     return FastJSONResponse(body_out, status_code=202, headers={"Location": body_out["links"][0]["href"]})
 

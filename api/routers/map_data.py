@@ -1,4 +1,4 @@
-"""Map data by bounding box: the villages of a coverage map in view (issue 16, province-size maps).
+"""Map data by bounding box: the villages of a coverage map in view (province-size maps).
 
 ``GET /v1/datasets/{id}/maps/coverage/villages?bbox=minlon,minlat,maxlon,maxlat&limit=N`` answers
 a GeoJSON FeatureCollection of the villages inside the box (edges included), with the same

@@ -1,4 +1,4 @@
-"""Duty roster jobs (issue 14): start one, this month's duty, the roster's files, the duty map.
+"""Duty roster jobs: start one, this month's duty, the roster's files, the duty map.
 
 - ``POST /v1/datasets/{id}/rosters`` (planner): 202 with the job; poll ``GET /v1/jobs/{job}``,
   cancel with ``DELETE /v1/jobs/{job}`` like the optimisation runs;
@@ -27,7 +27,7 @@ from ..cache import DatasetEntry
 from ..deps import check_previous_job, dataset_entry, get_jobs, get_settings, get_store
 from ..encoding import FastJSONResponse, GeoJSONResponse
 from ..html import content_security_policy, html_response
-from ..jobs import JobManager, QueueFull
+from ..jobs import JobManager
 from ..problems import ProblemError
 from ..schemas import JobOut, ProblemDetail, RosterRequest
 from ..settings import Settings
@@ -57,11 +57,7 @@ def start_roster(request: Request, entry=Depends(dataset_entry),
         if found:
             params["township_committees"] = found
     params["dataset_version"] = entry.info.version
-    try:
-        job = jobs.submit(entry.info.id, R.KIND, params)
-    except QueueFull as e:
-        raise ProblemError(503, str(e), code="queue-full", headers={"Retry-After": str(e.retry_after_s)},
-                           retry_after_s=e.retry_after_s) from None
+    job = jobs.submit(entry.info.id, R.KIND, params)  # QueueFull: 503 (api.problems.ERROR_TABLE)
     out = job_out(request, job)
     return FastJSONResponse(out, status_code=202, headers={"Location": out["links"][0]["href"]})
 
@@ -90,7 +86,7 @@ def roster_results(job_id: JobId, store: Store = Depends(get_store), who: Princi
                    member: Annotated[str | None, Query(max_length=64, description="ics: this member's "
                                                        "calendar only")] = None,
                    lang: Annotated[Literal["zh", "en"], Query()] = "zh"):
-    """``json``: issue 14's roster (status, outcome, objective, bound, gap, duties, consultations,
+    """``json``: the roster (status, outcome, objective, bound, gap, duties, consultations,
     diagnostics); ``xlsx``: the 轮值表 workbook; ``csv``: one row per duty; ``ics``: a calendar (all
     duties and consultations, or ``member``'s); ``geojson``: ``month``'s duty (platforms, homes, lines)."""
     job = _roster_job(store, job_id)

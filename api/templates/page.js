@@ -121,7 +121,7 @@
 })();
 
 
-// The duty roster (issue 14): re-plan from a month for some months, poll the job, then reload the
+// The duty roster: re-plan from a month for some months, poll the job, then reload the
 // page so its "本月值班" section shows the new roster.
 (function () {
   'use strict';

@@ -1,7 +1,7 @@
 """The job runner shared by the API's jobs and the Dask batches: job kinds, job records, solver processes.
 
 - **Job kinds** (:data:`JOB_KINDS`, :func:`register_kind`): a kind is a runner function plus the
-  pydantic model of its parameters. Adding one (say the roster of issue 14) is a few lines::
+  pydantic model of its parameters. Adding one (say the roster) is a few lines::
 
       def run_roster_job(ds, params, previous, progress, cancel):
           p = RosterParams.model_validate(solver_params(params))
@@ -242,7 +242,7 @@ run_optimisation_job.run_in_process = True  # type: ignore[attr-defined]
 
 def run_roster_job(ds: Dataset, params: dict[str, Any], previous: dict[str, Any] | None,
                    progress: Callable[..., None], cancel: threading.Event, network: Any = None) -> dict[str, Any]:
-    """Runner for kind ``roster`` (issue 14): :func:`solvers.roster.plan_roster` on ``ds``; ``previous``:
+    """Runner for kind ``roster``: :func:`solvers.roster.plan_roster` on ``ds``; ``previous``:
     the roster of ``previous_job_id`` (re-planned from ``replan_from``); the result carries ``outcome``."""
     p = RosterParams.model_validate(solver_params(params))
     res = plan_roster(ds, p, progress=lambda f, msg="": progress(100.0 * float(f), msg), should_stop=cancel.is_set,

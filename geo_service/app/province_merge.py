@@ -1,6 +1,6 @@
 """One dataset for a whole synthetic province: the counties of :func:`generate_province` merged.
 
-Used to measure and test province-size maps (issue 16): a coverage map of ~20,000 villages.
+Used to measure and test province-size maps: a coverage map of ~20,000 villages.
 """
 
 from __future__ import annotations

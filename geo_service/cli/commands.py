@@ -14,33 +14,12 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-import maps
-from maps.static_maps import render
-from maps.static_render import page_size
-from api.app import create_app
-from api.server import raise_open_file_limit, uvicorn_config
-from api.settings import Settings
-from solvers.gaps import close_gaps
-from solvers.pipeline import OptimisationParams, run_optimisation
-from solvers.tables import result_notes, write_csv, write_xlsx
-
-from ..app.batch import EXIT_CLUSTER_LOST, ClusterLost, resolve_dataset_ids, run_batch, store_province
-from ..app.demo import generate_demo
-from ..app.province import generate_province
-from ..app.seed import ensure_demo
-from ..core.coverage import coverage_summary
-from ..core.dataset import DatasetValidationError
 from ..core.glossary import cost_text, diagnostic_text, label, message, value_label, word
-from ..core.io import write_dataset
-from ..core.io.sheets import write_csv as write_csv_table
-from ..core.jsonsafe import dumps_text
-from ..core.store import POSTGRES_SCHEMES, Conflict, NotFound, check_dataset_id, open_store
 from . import review, roster, template
 from .common import (
     _out_path,
@@ -73,6 +52,11 @@ def serve(
     Limits against slow or numerous clients come from the settings (``limit_concurrency``,
     ``backlog``, ``timeout_keep_alive_s``, ``header_timeout_s``, ``h11_max_incomplete_event_size``,
     ``max_connections_per_ip``; see docs/security.md)."""
+    import uvicorn
+    from api.app import create_app
+    from api.server import raise_open_file_limit, uvicorn_config
+    from api.settings import Settings
+    from ..core.store import POSTGRES_SCHEMES
     where = _data_dir(data_dir)
     if where.startswith(POSTGRES_SCHEMES):
         os.environ["GEO_SERVICE_DATABASE_URL"] = where
@@ -94,6 +78,8 @@ def demo(
     fmt: Annotated[Optional[str], typer.Option("--format", help="gpkg, xlsx, geojson, csv, shp")] = None,
 ) -> None:
     """Write the demo county (佳木斯 boundaries, generated network) to a file."""
+    from ..app.demo import generate_demo
+    from ..core.io import write_dataset
     with progress("generating the demo county"):
         ds = generate_demo() if seed is None else generate_demo(seed=seed)
     with progress(f"writing {out}"):
@@ -114,6 +100,8 @@ def import_(
     as_json: JsonOpt = False,
 ) -> None:
     """Validate files and store them as one dataset. Nothing is stored if anything is invalid."""
+    from ..core.dataset import DatasetValidationError
+    from ..core.store import check_dataset_id, Conflict, open_store
     dataset_id = name or (path.stem if path is not None else None)
     if not dataset_id:
         fail("give --name for the dataset", 2)
@@ -128,9 +116,9 @@ def import_(
         if as_json:
             typer.echo(json.dumps({"valid": False, "problems": [p.to_dict() for p in e.problems]},
                                   ensure_ascii=False, indent=2))
-            raise typer.Exit(2)
+            raise typer.Exit(2) from None
         _report_problems(e)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     except (ValueError, OSError) as e:
         fail(str(e), 2)
     store = open_store(_data_dir(data_dir))
@@ -160,6 +148,8 @@ def export(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Write a stored dataset to files (GeoPackage that QGIS opens, CSV/XLSX tables, GeoJSON)."""
+    from ..core.io import write_dataset
+    from ..core.store import NotFound, open_store
     store = open_store(_data_dir(data_dir))
     try:
         ds = store.get_dataset(dataset_id)
@@ -180,13 +170,16 @@ def summary(
     as_json: JsonOpt = False,
 ) -> None:
     """Counts per layer and station kind, members per sector, population."""
+    from ..app.seed import ensure_demo
+    from ..core.dataset import DatasetValidationError
+    from ..core.store import NotFound, open_store
     check_lang_opt(lang)
     if file is not None:
         try:
             ds = _read_input(file, {}, datum, file.stem, "error")
         except DatasetValidationError as e:
             _report_problems(e)
-            raise typer.Exit(2)
+            raise typer.Exit(2) from None
     else:
         store = open_store(_data_dir(data_dir))
         if dataset_id == "demo":
@@ -222,6 +215,7 @@ def validate(
     as_json: JsonOpt = False,
 ) -> None:
     """Check files without storing them; list every problem with its layer, row, id and field."""
+    from ..core.dataset import DatasetValidationError
     check_lang_opt(lang)
     try:
         ds = _read_input(path, _parse_layer_opts(layer), datum, path.stem if path else "input", missing_points)
@@ -231,7 +225,7 @@ def validate(
                                   ensure_ascii=False, indent=2))
         else:
             _report_problems(e, limit=1000, lang=lang)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     except (ValueError, OSError) as e:
         fail(str(e), 2)
     if as_json:
@@ -297,6 +291,9 @@ def batch(
 
     Exit codes: 0 all counties finished, 1 some counties failed, 2 invalid input, 3 the Dask
     cluster was lost (the counties it did not finish are listed; ``--resume BATCH_ID`` runs them)."""
+    from ..app.batch import ClusterLost, EXIT_CLUSTER_LOST, resolve_dataset_ids, run_batch, store_province
+    from ..app.province import generate_province
+    from ..core.store import open_store
     store = open_store(_data_dir(data_dir))
     try:
         p = json.loads(params.read_text(encoding="utf-8")) if params else None
@@ -368,6 +365,9 @@ def optimise(
     as_json: JsonOpt = False,
 ) -> None:
     """Run the assignment optimisation and write the responsibility tables (界别责任区一览表)."""
+    from ..core.jsonsafe import dumps_text
+    from solvers.pipeline import OptimisationParams, run_optimisation
+    from solvers.tables import result_notes, write_csv, write_xlsx
     if lang not in ("zh", "en"):
         fail(f"--lang must be zh or en, got {lang!r}", 2)
     try:
@@ -449,6 +449,8 @@ def close_gaps_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Propose new contact points where stations do not reach; print coverage before and after."""
+    from ..core.io.sheets import write_csv as write_csv_table
+    from solvers.gaps import close_gaps
     check_lang_opt(lang)
     ds = _load_source(source, datum, data_dir)
     cands = candidates if candidates in ("villages", "seats") else [c.strip() for c in candidates.split(",")]
@@ -501,6 +503,10 @@ def map_cmd(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Write a coverage or gap-closing map: one offline HTML page, or a print-ready PNG/PDF/SVG."""
+    import maps
+    from maps.static_maps import render
+    from maps.static_render import page_size
+    from solvers.gaps import close_gaps
     if fmt not in ("html", "png", "pdf", "svg"):
         fail(f"--format must be html, png, pdf or svg, got {fmt!r}", 2)
     if kind not in ("coverage", "gaps"):
@@ -543,6 +549,7 @@ def coverage_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Population-weighted last-mile coverage by threshold (per county, township, sector)."""
+    from ..core.coverage import coverage_summary
     check_lang_opt(lang)
     if level not in ("total", "county", "township", "sector"):
         fail(f"--level must be total, county, township or sector, got {level!r}", 2)
@@ -592,7 +599,7 @@ def _uncovered_text(row, params: dict, lang: str) -> str:
 
 
 # --- commands added by area engineers above ---
-template.register(app)  # import template (issue 17)
-roster.register(app)  # duty roster (issue 14)
+template.register(app)  # import template
+roster.register(app)  # duty roster
 review.register(app)  # the yearly review of the ledger
 

@@ -12,11 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from ..app.seed import ensure_demo
-from ..core.dataset import DatasetValidationError
 from ..core.glossary import label, value_label
-from ..core.io import read_dataset, read_layers_from_files
-from ..core.store import NotFound, open_store
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Geospatial coverage and assignment service for CPPCC liaison networks.")
@@ -123,6 +119,7 @@ def _parse_layer_opts(layers: list[str]) -> dict[str, str]:
 
 def _read_input(path: Optional[Path], layer_files: dict[str, str], datum: str, name: str,
                 missing_points: str):
+    from ..core.io import read_dataset, read_layers_from_files
     if layer_files:
         return read_layers_from_files(layer_files, datum=datum, name=name, missing_points=missing_points,
                                       base=path)
@@ -136,6 +133,9 @@ def _read_input(path: Optional[Path], layer_files: dict[str, str], datum: str, n
 def _load_source(source: Optional[str], datum: str = "wgs84", data_dir: Optional[str] = None):
     """The dataset a command works on: a file/folder when ``source`` names one, else a dataset id
     in the store (default ``demo``, stored on first use). Exits 2 on invalid files, 1 if unknown."""
+    from ..app.seed import ensure_demo
+    from ..core.dataset import DatasetValidationError
+    from ..core.store import NotFound, open_store
     source = source or "demo"
     src = Path(source)
     if src.exists():
@@ -143,7 +143,7 @@ def _load_source(source: Optional[str], datum: str = "wgs84", data_dir: Optional
             return _read_input(src, {}, datum, src.stem, "error")
         except DatasetValidationError as e:
             _report_problems(e)
-            raise typer.Exit(2)
+            raise typer.Exit(2) from None
     store = open_store(_data_dir(data_dir))
     if source == "demo":
         with progress("loading the demo county"):

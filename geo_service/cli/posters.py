@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from api.rosters import committees_from_latest, latest_roster
-from geo_service.core.responsible import DutyIndex, ResponsibilityIndex, lookup
-from geo_service.core.store import NotFound, open_store
-from maps.posters import poster, posters_pdf
+
+if TYPE_CHECKING:
+    from geo_service.core.responsible import DutyIndex
 
 from .common import DataDirOpt, _data_dir, _load_source, app, fail, progress
 
 
 def _links(source: str, data_dir: str | None) -> tuple[DutyIndex, dict[str, str]]:
+    from api.rosters import committees_from_latest, latest_roster
+    from geo_service.core.responsible import DutyIndex  # noqa: F811 - at run time too
+    from geo_service.core.store import NotFound, open_store
+
     if Path(source).exists():
         return DutyIndex(), {}
     try:
@@ -48,6 +51,9 @@ def posters_cmd(
 ) -> None:
     """Write a QR poster per station (name, kind, small map, this month's duty, reception days) and
     posters.pdf with all of them."""
+    from geo_service.core.responsible import ResponsibilityIndex, lookup
+    from maps.posters import poster, posters_pdf
+
     if lang not in ("zh", "en"):
         fail(f"--lang must be zh or en, got {lang!r}", 2)
     if paper not in ("a4", "a5"):

@@ -11,23 +11,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
-import pandas as pd
 import typer
 from pydantic import ValidationError
 
-from solvers.review import REVIEW_COLUMNS, ReviewRules, review, review_notes, review_tables
 
-from ..core.glossary import value_label
-from ..core.io.sheets import write_xlsx
-from ..core.jsonsafe import dumps_text
-from ..core.ledger import ActivityError, read_activity_table, validate_activities
-from ..core.store import open_store
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from solvers.review import ReviewRules
+
 from .common import DataDirOpt, DatumOpt, JsonOpt, _data_dir, _load_source, _out_path, fail
 
 
 def _rules(path: Optional[Path]) -> ReviewRules:
+    from solvers.review import ReviewRules
     if path is None:
         return ReviewRules()
     try:
@@ -40,6 +39,7 @@ def _rules(path: Optional[Path]) -> ReviewRules:
 
 
 def _file_rows(path: Path, ds, lang: str) -> pd.DataFrame:
+    from ..core.ledger import ActivityError, read_activity_table, validate_activities
     try:
         frame = read_activity_table(path)
         return validate_activities(frame, ds, lang=lang)[0]
@@ -71,6 +71,15 @@ def review_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Score every member's year from the ledger (rules as data; each score traceable to its rows)."""
+    import pandas as pd
+
+    from solvers.review import REVIEW_COLUMNS, review, review_notes, review_tables
+
+    from ..core.glossary import value_label
+    from ..core.io.sheets import write_xlsx
+    from ..core.jsonsafe import dumps_text
+    from ..core.store import open_store
+
     if lang not in ("zh", "en"):
         fail(f"--lang must be zh or en, got {lang!r}", 2)
     if not 1900 <= year <= 2200:

@@ -1,4 +1,4 @@
-"""``geo-service roster``: the duty roster (issue 14: 一月一轮值, 委员接待日, 一季一协商).
+"""``geo-service roster``: the duty roster (一月一轮值, 委员接待日, 一季一协商).
 
 Registered on the main app by :func:`register`. Writes the 轮值表 workbook (one table writer), and
 with ``--ics DIR`` one calendar per member plus ``all.ics``; ``--json`` prints the roster as
@@ -15,10 +15,6 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-from solvers.roster import RosterParams, plan_roster
-from solvers.roster.availability import read_availability
-from solvers.roster.outputs import outcome_text, roster_summary, write_csv, write_ics_dir, write_xlsx
 
 from .common import DataDirOpt, DatumOpt, JsonOpt, _load_source, _out_path, fail
 
@@ -50,6 +46,9 @@ def roster(
 ) -> None:
     """Plan the duty roster (轮值表): members on duty at the platforms each month, reception days off
     public holidays, and a consultation per township each quarter; outcome with objective, bound, gap."""
+    from solvers.roster import plan_roster, RosterParams
+    from solvers.roster.availability import read_availability
+    from solvers.roster.outputs import outcome_text, roster_summary, write_csv, write_ics_dir, write_xlsx
     if lang not in ("zh", "en"):
         fail(f"--lang must be zh or en, got {lang!r}", 2)
     try:

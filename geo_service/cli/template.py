@@ -1,4 +1,4 @@
-"""Commands for real county data (issue 17): ``template`` (the import template a county office
+"""Commands for real county data: ``template`` (the import template a county office
 fills in). Registered on the main app by :func:`register`; the main CLI stays the composition root."""
 
 from __future__ import annotations
@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from ..core.io.template import write_template
 
 
 def template(
@@ -19,6 +17,7 @@ def template(
 ) -> None:
     """Write the import template (导入模板): headers, one example row per layer, and notes saying for each
     column whether it is required, its unit and its datum. The example rows import as they are."""
+    from ..core.io.template import write_template
     if fmt not in ("csv", "xlsx"):
         typer.echo(f"error: --format must be csv or xlsx, got {fmt!r}", err=True)
         raise typer.Exit(2)

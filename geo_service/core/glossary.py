@@ -118,7 +118,7 @@ FIELDS: dict[str, Field] = {
     "bound": _f("下界", "Bound", decimals=1),
     "gap": _f("间隙", "Gap", decimals=4),
     "time_s": _f("求解用时", "Solve time", "s"),
-    # tier 2 zones and long distances (issue 12): stored in metres, shown in km
+    # tier 2 zones and long distances: stored in metres, shown in km
     "distance_m": _f("直线距离", "Straight-line distance", "km"),
     "zone_villages": _f("责任区村社区数", "Zone villages", "count"),
     "zone_population": _f("责任区人口", "Zone population", "persons"),
@@ -140,7 +140,7 @@ FIELDS: dict[str, Field] = {
     "mean_s": _f("平均路程用时", "Mean travel time", "min"),
     "max_s": _f("最长路程用时", "Max travel time", "min"),
     "cost_s": _f("路程用时", "Travel time", "min"),
-    # duty roster (issue 14): 一月一轮值, 委员接待日, 一季一协商
+    # duty roster: 一月一轮值, 委员接待日, 一季一协商
     "platform": _f("值班平台", "Platform"),
     "month": _f("月份", "Month"),
     "date": _f("日期", "Date"),
@@ -358,7 +358,7 @@ PARAMS: dict[str, tuple[str, str, str | None]] = {
     "contact_travel_weight": ("联系点路程权重(人/公里)", "Contact travel weight (persons/km)", None),
     "long_distance_m": ("远距离阈值(米)", "Long distance (m)", None),
     "max_distance_m": ("最远联系距离(米)", "Max distance (m)", None),
-    # duty roster (issue 14)
+    # duty roster
     "start": ("起始月份", "First month", None),
     "months": ("月数", "Months", None),
     "platforms": ("值班平台来源", "Platforms", None),
@@ -567,6 +567,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "review_talk": ("得分 {score} 低于 {threshold}，需约谈", "score {score} below {threshold}: a talk is due"),
     "ledger_kept_link": ("台账显示已联系，保留原分配", "the ledger shows a contact: link kept"),
     "ledger_moved_unreached": ("{period} 内原委员未联系，改由他人联系", "not reached by the assigned member in {period}: moved"),
+    # location models on plain arrays (solvers.location: one diagnostic per demand left uncovered)
+    "location_no_candidate": ("需求点 {demand} 在服务范围内没有候选点（最近的是 {nearest_site}，代价 {nearest_cost}）",
+                              "demand {demand} has no site in reach (nearest {nearest_site}, cost {nearest_cost})"),
+    "location_not_selected": ("需求点 {demand} 可以被覆盖，但名额用在了别处（最近的是 {nearest_site}）",
+                              "demand {demand} could be covered, but the budget went elsewhere (nearest {nearest_site})"),
+    "location_capacity": ("需求点 {demand} 附近的站点已满（最近的是 {nearest_site}）",
+                          "the sites in reach of demand {demand} are full (nearest {nearest_site})"),
 }
 
 #: Older Chinese spellings accepted on import (reading only; never written).

@@ -36,6 +36,7 @@ from .transport import (
     _in_sorted,
     _loads,
     _prepare_locks,
+    _relaxation,
 )
 
 
@@ -66,16 +67,7 @@ def assign_constituents_geo(constituent_xy: np.ndarray, member_xy: np.ndarray, m
         raise ValueError(f"member {j}: min_load {lo[j]} > max_load {hi[j]}")
     if not (np.isfinite(cxy).all() and np.isfinite(mxy).all()):
         raise ValueError("coordinates must be finite (metres)")
-    csec = np.zeros(n, np.int64) if constituent_sector is None else None
-    msec = np.zeros(m, np.int64) if member_sector is None else None
-    names: list[str] = ["all"]
-    if csec is None or msec is None:
-        cs = ["" for _ in range(n)] if constituent_sector is None else [str(s) for s in constituent_sector]
-        ms = ["" for _ in range(m)] if member_sector is None else [str(s) for s in member_sector]
-        names = sorted(set(cs) | set(ms))
-        code = {s: q for q, s in enumerate(names)}
-        csec = np.array([code[s] for s in cs], np.int64)
-        msec = np.array([code[s] for s in ms], np.int64)
+    csec, msec, names = _sector_codes(constituent_sector, member_sector, n, m)
     lockv = _as_locks(locks, n, m)
     prev = _as_previous(previous, n, m)
     deadline = None if time_limit is None else t0 + float(time_limit)
@@ -87,123 +79,170 @@ def assign_constituents_geo(constituent_xy: np.ndarray, member_xy: np.ndarray, m
         tg = None if target_load is None else _loads(target_load, m, "target_load")
         return _by_sector(cxy, mxy, lo, hi, csec, msec, names, lockv, prev, w, k, deadline, t0, tg,
                           float(over_target_penalty), should_stop)
-
-    def dist(ri: np.ndarray, cj: np.ndarray) -> np.ndarray:
-        return np.hypot(*(cxy[ri] - mxy[cj]).T) if len(ri) else np.zeros(0)
-
-    def model_cost(ri: np.ndarray, cj: np.ndarray) -> np.ndarray:
-        """Modelled cost of arcs given by original indices."""
-        c = dist(ri, cj)
-        if cross:
-            c = c + np.where(csec[ri] != msec[cj], float(cross_penalty), 0.0)
-        if w and prev is not None:
-            pv = prev[ri]
-            c = c + np.where((pv >= 0) & (pv != cj), w, 0.0)
-        return c
-
+    geo = _GeoArcs(cxy, mxy, csec, msec, len(names), prev, w, cross_penalty)
     member_labels = [names[s] for s in msec]
     lo_f, hi_f, diags = _prepare_locks(lockv, lo, hi, m, member_labels)
     tgt_f = _free_targets(target_load, over_target_penalty, lockv, lo_f, hi_f, m)
     tpen = float(over_target_penalty) if tgt_f is not None else 0.0
-    locked = lockv >= 0
-    free = np.flatnonzero(~locked)
-    li = np.flatnonzero(locked)
-    locked_model = float(model_cost(li, lockv[li]).sum())
-    fsec = csec[free]
-    if cross:
-        comp_rows = [np.arange(len(free))]
-        comp_cols = [np.arange(m)]
-    else:
-        comp_rows = [np.flatnonzero(fsec == s) for s in range(len(names))]
-        comp_cols = [np.flatnonzero(msec == s) for s in range(len(names))]
-    cdiag, lo_r, hi_r, unplaceable = _diagnose(comp_rows, comp_cols, lo_f, hi_f, member_labels,
-                                                block_labels=["all sectors"] if cross else names)
+    free = np.flatnonzero(lockv < 0)
+    li = np.flatnonzero(lockv >= 0)
+    locked_model = float(geo.model_cost(li, lockv[li]).sum())
+    cdiag, lo_r, hi_r, unplaceable = _sector_diagnosis(csec[free], msec, len(names), cross, lo_f, hi_f,
+                                                        member_labels, names)
     diags += cdiag
     relaxed = bool(diags)
-    relaxation = None
-    if relaxed:
-        relaxation = {"max_load": {str(d["scope"]): d["relaxed_max"] for d in diags if "relaxed_max" in d},
-                      "min_load": {str(d["scope"]): d["relaxed_min"] for d in diags if "relaxed_min" in d},
-                      "unplaceable": len(unplaceable)}
-        if not cross and any(d["quota"] in ("max_load", "no_member") for d in diags):
-            relaxation["alternative"] = ("allow a cross-sector fallback (cross_penalty) to place the "
-                                         "surplus with members of other sectors")
-    place = free[np.setdiff1d(np.arange(len(free)), unplaceable)]  # original indices of rows to solve
-    npl = len(place)
-    psec = csec[place]
+    relaxation = _relaxation(diags, unplaceable, not cross) if relaxed else None
+    geo.place = free[np.setdiff1d(np.arange(len(free)), unplaceable)]  # original indices of rows to solve
     allxy = np.vstack([cxy, mxy]) if n + m else np.zeros((1, 2))
     diag_len = float(np.hypot(*(allxy.max(0) - allxy.min(0)))) + 1.0
-    scale = _choose_scale(diag_len + (float(cross_penalty) if cross else 0.0) + w
-                          + float(over_target_penalty or 0.0), n + m)
+    geo.scale = _choose_scale(diag_len + (float(cross_penalty) if cross else 0.0) + w
+                              + float(over_target_penalty or 0.0), n + m)
+    sol = geo.solve(k, lo_r, hi_r, deadline, tgt_f, tpen, should_stop)
+    # sol rows are indices into place; _finish expects rows indexed by "free" order
+    pos_in_free = np.searchsorted(free, geo.place)
+    full_sub = np.full(len(free), -1, np.int64)
+    full_sub[pos_in_free] = sol["assign"]
+    a = sol["arcs"]
+    sol = dict(sol, assign=full_sub, arcs=_Arcs(pos_in_free[a.rows], a.cols, a.fcost))
 
-    def candidates(k: int) -> tuple[_Arcs, np.ndarray, dict[int, tuple[cKDTree, np.ndarray]]]:
-        """k nearest same-sector members (+ k nearest of any sector when cross allowed)."""
-        trees: dict[int, tuple[cKDTree, np.ndarray]] = {}
+    def pure(ri: np.ndarray, cj: np.ndarray) -> float:
+        return float(geo.dist(ri, cj).sum())
+
+    def allowed_of(ri: np.ndarray, cj: np.ndarray) -> np.ndarray:
+        return np.ones(len(ri), bool) if cross else csec[ri] == msec[cj]
+
+    return _finish(n, m, sol, geo.scale, lo, hi, lockv, free, locked_model, pure, prev, allowed_of,
+                   diags, relaxed, relaxation, t0)
+
+
+def _sector_codes(constituent_sector: Sequence[Any] | None, member_sector: Sequence[Any] | None, n: int, m: int
+                  ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Sector index per constituent and per member, and the sector names (one ``all`` when none given)."""
+    if constituent_sector is None and member_sector is None:
+        return np.zeros(n, np.int64), np.zeros(m, np.int64), ["all"]
+    cs = ["" for _ in range(n)] if constituent_sector is None else [str(s) for s in constituent_sector]
+    ms = ["" for _ in range(m)] if member_sector is None else [str(s) for s in member_sector]
+    names = sorted(set(cs) | set(ms))
+    code = {s: q for q, s in enumerate(names)}
+    return np.array([code[s] for s in cs], np.int64), np.array([code[s] for s in ms], np.int64), names
+
+
+def _sector_diagnosis(fsec: np.ndarray, msec: np.ndarray, n_sectors: int, cross: bool, lo_f: np.ndarray,
+                      hi_f: np.ndarray, member_labels: list[str], names: list[str]) -> tuple[Any, ...]:
+    """:func:`_diagnose` per sector (one block of everyone with a cross-sector fallback)."""
+    if cross:
+        comp_rows, comp_cols = [np.arange(len(fsec))], [np.arange(len(msec))]
+    else:
+        comp_rows = [np.flatnonzero(fsec == s) for s in range(n_sectors)]
+        comp_cols = [np.flatnonzero(msec == s) for s in range(n_sectors)]
+    return _diagnose(comp_rows, comp_cols, lo_f, hi_f, member_labels,
+                     block_labels=["all sectors"] if cross else names)
+
+
+class _GeoArcs:
+    """Arcs of the geo assignment: modelled costs, k-nearest candidates and the pricing oracle.
+
+    Costs are straight-line metres, plus ``cross_penalty`` (metres) across sectors and the churn
+    weight ``w`` for leaving the previous member. ``place`` (original indices of the rows solved) and
+    ``scale`` (integer cost scale) are set before :meth:`solve`.
+    """
+
+    def __init__(self, cxy: np.ndarray, mxy: np.ndarray, csec: np.ndarray, msec: np.ndarray, n_sectors: int,
+                 prev: np.ndarray | None, w: float, cross_penalty: float | None):
+        self.cxy, self.mxy, self.csec, self.msec, self.n_sectors = cxy, mxy, csec, msec, n_sectors
+        self.prev, self.w, self.cross_penalty = prev, w, cross_penalty
+        self.cross = cross_penalty is not None
+        self.m = len(mxy)
+        self.place = np.zeros(0, np.int64)
+        self.scale = 1.0
+        self.kth = np.zeros(0)
+        self.trees: dict[int, tuple[cKDTree, np.ndarray]] = {}
+
+    def dist(self, ri: np.ndarray, cj: np.ndarray) -> np.ndarray:
+        return np.hypot(*(self.cxy[ri] - self.mxy[cj]).T) if len(ri) else np.zeros(0)
+
+    def model_cost(self, ri: np.ndarray, cj: np.ndarray) -> np.ndarray:
+        """Modelled cost of arcs given by original indices."""
+        c = self.dist(ri, cj)
+        if self.cross:
+            c = c + np.where(self.csec[ri] != self.msec[cj], float(self.cross_penalty), 0.0)
+        if self.w and self.prev is not None:
+            pv = self.prev[ri]
+            c = c + np.where((pv >= 0) & (pv != cj), self.w, 0.0)
+        return c
+
+    def candidates(self, k: int) -> _Arcs:
+        """k nearest same-sector members (+ k nearest of any sector when cross allowed, + the previous)."""
+        place, m = self.place, self.m
+        npl, psec = len(place), self.csec[place]
+        self.trees, self.kth = {}, np.zeros(npl)
         rr, cc = [], []
-        kth = np.zeros(npl)
-        for s in range(len(names)):
-            mem = np.flatnonzero(msec == s)
+        for s in range(self.n_sectors):
+            mem = np.flatnonzero(self.msec == s)
             rows_s = np.flatnonzero(psec == s)
             if not len(mem):
                 continue
-            tree = cKDTree(mxy[mem])
-            trees[s] = (tree, mem)
+            tree = cKDTree(self.mxy[mem])
+            self.trees[s] = (tree, mem)
             if not len(rows_s):
                 continue
             kk = min(k, len(mem))
-            d, ix = tree.query(cxy[place[rows_s]], k=kk)
+            d, ix = tree.query(self.cxy[place[rows_s]], k=kk)
             d, ix = d.reshape(len(rows_s), kk), ix.reshape(len(rows_s), kk)
-            kth[rows_s] = d[:, -1]
+            self.kth[rows_s] = d[:, -1]
             rr.append(np.repeat(rows_s, kk))
             cc.append(mem[ix.ravel()])
-        all_tree = cKDTree(mxy) if m else None
-        if cross and m and npl:
+        if self.cross and m and npl:
             kk = min(k, m)
-            d, ix = all_tree.query(cxy[place], k=kk)
+            d, ix = cKDTree(self.mxy).query(self.cxy[place], k=kk)
             rr.append(np.repeat(np.arange(npl), kk))
             cc.append(ix.reshape(npl, kk).ravel())
-        if prev is not None:
-            pv = prev[place]
-            ok = (pv >= 0) & (cross | (msec[np.maximum(pv, 0)] == psec)) if m else np.zeros(npl, bool)
+        if self.prev is not None:
+            pv = self.prev[place]
+            ok = (pv >= 0) & (self.cross | (self.msec[np.maximum(pv, 0)] == psec)) if m else np.zeros(npl, bool)
             rr.append(np.flatnonzero(ok))
             cc.append(pv[ok])
         rows0 = np.concatenate(rr).astype(np.int64) if rr else np.zeros(0, np.int64)
         cols0 = np.concatenate(cc).astype(np.int64) if cc else np.zeros(0, np.int64)
         arcs = _dedup(_Arcs(rows0, cols0, np.zeros(len(rows0))), m)
-        arcs = _Arcs(arcs.rows, arcs.cols, model_cost(place[arcs.rows], arcs.cols))
-        return arcs, kth, trees
+        return _Arcs(arcs.rows, arcs.cols, self.model_cost(place[arcs.rows], arcs.cols))
 
-    arcs, kth, trees = candidates(k)
-    extra = np.zeros(npl)
-    if w and prev is not None:
-        extra[prev[place] >= 0] = w  # every non-candidate arc leaves the previous member
-
-    def oracle(u: np.ndarray, p: np.ndarray, keys: np.ndarray) -> _Arcs:
-        out_r, out_c = [], []
-        # radius in metres beyond which no member of a price bucket can price out (conservative)
-        base = (u - np.rint(extra * scale)) / scale + 1e-6
+    def _buckets(self, p: np.ndarray) -> list[tuple[cKDTree, np.ndarray, np.ndarray, float]]:
+        """Members grouped by sector and price sign, each with the rows it may serve and its shift (m)."""
+        psec, scale = self.csec[self.place], self.scale
         buckets: list[tuple[cKDTree, np.ndarray, np.ndarray, float]] = []
-        for s, (tree, mem) in trees.items():
+        for s, (tree, mem) in self.trees.items():
             rows_s = np.flatnonzero(psec == s)
             for sel in (p[mem] < 0, p[mem] >= 0):
                 if sel.any():
                     bm = mem[sel]
-                    buckets.append((cKDTree(mxy[bm]) if not sel.all() else tree, bm, rows_s,
+                    buckets.append((cKDTree(self.mxy[bm]) if not sel.all() else tree, bm, rows_s,
                                     float(p[bm].min()) / scale))
-            if cross:
-                other = np.flatnonzero(msec != s)
+            if self.cross:
+                other = np.flatnonzero(self.msec != s)
                 for sel in (p[other] < 0, p[other] >= 0):
                     if sel.any() and len(rows_s):
                         bm = other[sel]
-                        buckets.append((cKDTree(mxy[bm]), bm, rows_s,
-                                        float(p[bm].min()) / scale + float(cross_penalty)))
-        for tree, bm, rows_s, shift in buckets:
+                        buckets.append((cKDTree(self.mxy[bm]), bm, rows_s,
+                                        float(p[bm].min()) / scale + float(self.cross_penalty)))
+        return buckets
+
+    def oracle(self, u: np.ndarray, p: np.ndarray, keys: np.ndarray) -> _Arcs:
+        """Every arc not in ``keys`` whose scaled reduced cost is negative (KD-tree radius queries)."""
+        place, m, scale = self.place, self.m, self.scale
+        extra = np.zeros(len(place))
+        if self.w and self.prev is not None:
+            extra[self.prev[place] >= 0] = self.w  # every non-candidate arc leaves the previous member
+        out_r, out_c = [], []
+        # radius in metres beyond which no member of a price bucket can price out (conservative)
+        base = (u - np.rint(extra * scale)) / scale + 1e-6
+        for tree, bm, rows_s, shift in self._buckets(p):
             rad = base[rows_s] - shift
-            need = rows_s[rad >= (kth[rows_s] if not cross else 0.0) - 1e-6]
+            need = rows_s[rad >= (self.kth[rows_s] if not self.cross else 0.0) - 1e-6]
             need = need[base[need] - shift > 0]
             if not len(need):
                 continue
-            hits = tree.query_ball_point(cxy[place[need]], base[need] - shift)
+            hits = tree.query_ball_point(self.cxy[place[need]], base[need] - shift)
             lens = np.fromiter((len(h) for h in hits), np.int64, len(hits))
             if not lens.sum():
                 continue
@@ -212,40 +251,30 @@ def assign_constituents_geo(constituent_xy: np.ndarray, member_xy: np.ndarray, m
             kn = ri.astype(np.int64) * m + cj
             fresh = ~_in_sorted(kn, keys)
             ri, cj = ri[fresh], cj[fresh]
-            fc = model_cost(place[ri], cj)
+            fc = self.model_cost(place[ri], cj)
             bad = np.rint(fc * scale).astype(np.int64) + p[cj] < u[ri]
             out_r.append(ri[bad])
             out_c.append(cj[bad])
         if not out_r:
             return _Arcs(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
         a = _dedup(_Arcs(np.concatenate(out_r), np.concatenate(out_c), np.zeros(sum(map(len, out_r)))), m)
-        return _Arcs(a.rows, a.cols, model_cost(place[a.rows], a.cols))
+        return _Arcs(a.rows, a.cols, self.model_cost(place[a.rows], a.cols))
 
-    while True:
-        sol = _solve_priced(npl, m, arcs, lo_r, hi_r, scale, oracle if npl else None, deadline, tgt_f,
-                            tpen, should_stop)
-        if sol["status"] != INFEASIBLE:
-            break
-        # the k-nearest arcs alone cannot meet the loads (blocks are complete, so more arcs can)
-        if k >= m:  # pragma: no cover - complete blocks are feasible after relaxation
-            raise SolverError("geo assignment infeasible after relaxation")
-        k = min(2 * k, m)
-        arcs, kth, trees = candidates(k)
-    # sol rows are indices into place; _finish expects rows indexed by "free" order
-    pos_in_free = np.searchsorted(free, place)
-    full_sub = np.full(len(free), -1, np.int64)
-    full_sub[pos_in_free] = sol["assign"]
-    a = sol["arcs"]
-    sol = dict(sol, assign=full_sub, arcs=_Arcs(pos_in_free[a.rows], a.cols, a.fcost))
-
-    def pure(ri: np.ndarray, cj: np.ndarray) -> float:
-        return float(dist(ri, cj).sum())
-
-    def allowed_of(ri: np.ndarray, cj: np.ndarray) -> np.ndarray:
-        return np.ones(len(ri), bool) if cross else csec[ri] == msec[cj]
-
-    return _finish(n, m, sol, scale, lo, hi, lockv, free, locked_model, pure, prev, allowed_of,
-                   diags, relaxed, relaxation, t0)
+    def solve(self, k: int, lo_r: np.ndarray, hi_r: np.ndarray, deadline: float | None, tgt_f: Any, tpen: float,
+              should_stop: StopCheck) -> dict[str, Any]:
+        """Priced min-cost flow from the k-nearest arcs, widening k while they cannot meet the loads."""
+        npl = len(self.place)
+        arcs = self.candidates(k)
+        while True:
+            sol = _solve_priced(npl, self.m, arcs, lo_r, hi_r, self.scale, self.oracle if npl else None, deadline,
+                                tgt_f, tpen, should_stop)
+            if sol["status"] != INFEASIBLE:
+                return sol
+            # the k-nearest arcs alone cannot meet the loads (blocks are complete, so more arcs can)
+            if k >= self.m:  # pragma: no cover - complete blocks are feasible after relaxation
+                raise SolverError("geo assignment infeasible after relaxation")
+            k = min(2 * k, self.m)
+            arcs = self.candidates(k)
 
 
 def _by_sector(cxy: np.ndarray, mxy: np.ndarray, lo: np.ndarray, hi: np.ndarray, csec: np.ndarray,

@@ -32,7 +32,10 @@ from typing import Any
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
-from geo_service.core.jsonsafe import finite
+from geo_service.core.jsonsafe import finite, to_jsonable
+
+from ..model import Cancelled as _ModelCancelled
+from ..model import ModelResult
 
 
 OPTIMAL, FEASIBLE, INFEASIBLE = "optimal", "feasible", "infeasible"
@@ -43,7 +46,7 @@ class SolverError(RuntimeError):
     """The flow solver reported an unexpected status (cost or capacity out of range)."""
 
 
-class Cancelled(Exception):
+class Cancelled(_ModelCancelled):
     """The caller's ``should_stop()`` returned True (checked between flow solves)."""
 
 
@@ -56,7 +59,7 @@ def _check_stop(should_stop: StopCheck) -> None:
 
 
 @dataclass
-class AssignmentResult:
+class AssignmentResult(ModelResult):
     """Result of one assignment tier.
 
     ``status`` is "optimal" (proven, up to the documented rounding), "feasible" (stopped by the time
@@ -95,6 +98,12 @@ class AssignmentResult:
                 "gap": _f(self.gap), "cost": _f(self.cost), "time_s": round(self.time_s, 4),
                 "rounds": self.rounds, "n_arcs": self.n_arcs, "solver": self.solver,
                 "moved": self.moved, "relaxation": self.relaxation}
+
+    def to_dict(self) -> dict[str, Any]:
+        """:meth:`summary` plus the assignment, the loads and the diagnostics (JSON-safe)."""
+        return {**self.summary(), "is_optimal": self.is_optimal,
+                "assignment": [int(j) for j in self.assignment], "loads": [int(v) for v in self.loads],
+                "diagnostics": to_jsonable(self.diagnostics)}
 
 
 _f = finite  # NaN/inf -> None

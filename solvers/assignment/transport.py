@@ -254,6 +254,60 @@ def assign_min_cost_flow(cost: np.ndarray, min_load: Any, max_load: Any, allowed
     Returns an :class:`AssignmentResult`; ``assignment[i]`` is the member index of constituent i.
     """
     t0 = time.monotonic()
+    cost, lo, hi, allowed = _check_inputs(cost, min_load, max_load, allowed)
+    n, m = cost.shape
+    lockv = _as_locks(locks, n, m)
+    prev = _as_previous(previous, n, m)
+    deadline = None if time_limit is None else t0 + float(time_limit)
+    model, hard = _modelled_cost(cost, allowed, cross_penalty, prev, churn_weight)
+
+    lo_f, hi_f, diags = _prepare_locks(lockv, lo, hi, m, member_labels, what)
+    tgt_f = _free_targets(target_load, over_target_penalty, lockv, lo_f, hi_f, m)
+    tpen = float(over_target_penalty) if tgt_f is not None else 0.0
+    locked = lockv >= 0
+    free = np.flatnonzero(~locked)
+    locked_model = float(model[locked, lockv[locked]].sum())
+    sub_hard = hard[free]
+    sub_model = model[free]
+    nf = len(free)
+    cdiag, lo_r, hi_r, unplaceable = _block_diagnosis(
+        sub_hard, lo_f, hi_f, member_labels, what, who,
+        None if row_labels is None else [row_labels[i] for i in free])
+    diags += cdiag
+    relaxed = bool(diags)
+    relaxation = _relaxation(diags, unplaceable, allowed is not None and cross_penalty is None) if relaxed else None
+    place = np.setdiff1d(np.arange(nf), unplaceable)
+    max_c = (float(sub_model.max()) if sub_model.size else 1.0) + float(over_target_penalty or 0.0)
+    scale = _choose_scale(max_c, n + m)
+    pm = np.where(sub_hard[place], sub_model[place], np.inf)
+    prev_place = None if prev is None else prev[free][place]
+    sol = _solve_candidates(pm, np.nonzero(sub_hard[place]), lo_r, hi_r, scale, deadline, tgt_f, tpen,
+                            should_stop, k, prev_place)
+    if sol["status"] == INFEASIBLE:
+        sol, diag = _closest_placement(pm, lo_r, hi_r, place, scale)
+        diags.append(diag)
+        relaxed = True
+        relaxation = (relaxation or {}) | {"unplaceable": int(len(unplaceable) + diag["short_by"])}
+    # map "place" back into free rows
+    full_sub = np.full(nf, -1, np.int64)
+    if sol["status"] != INFEASIBLE:
+        full_sub[place] = sol["assign"]
+    arcs = sol["arcs"]
+    sol = dict(sol, assign=full_sub, arcs=_Arcs(place[arcs.rows], arcs.cols, arcs.fcost))
+
+    def pure(ri: np.ndarray, cj: np.ndarray) -> float:
+        return float(cost[ri, cj].sum())
+
+    def allowed_of(ri: np.ndarray, cj: np.ndarray) -> np.ndarray:
+        return np.ones(len(ri), bool) if allowed is None or cross_penalty is not None else allowed[ri, cj]
+
+    return _finish(n, m, sol, scale, lo, hi, lockv, free, locked_model, pure, prev, allowed_of,
+                   diags, relaxed, relaxation, t0)
+
+
+def _check_inputs(cost: Any, min_load: Any, max_load: Any, allowed: Any
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """``cost`` (finite, >= 0), the loads per column and the ``allowed`` mask, checked."""
     cost = np.asarray(cost, dtype=float)
     if cost.ndim != 2:
         raise ValueError(f"cost must be a 2-d (constituents x members) array, got shape {cost.shape}")
@@ -269,11 +323,12 @@ def assign_min_cost_flow(cost: np.ndarray, min_load: Any, max_load: Any, allowed
         allowed = np.asarray(allowed, bool)
         if allowed.shape != cost.shape:
             raise ValueError(f"allowed has shape {allowed.shape}, expected {cost.shape}")
-    lockv = _as_locks(locks, n, m)
-    prev = _as_previous(previous, n, m)
-    deadline = None if time_limit is None else t0 + float(time_limit)
+    return cost, lo, hi, allowed
 
-    # modelled cost: distance + cross-sector penalty + churn for leaving the previous member
+
+def _modelled_cost(cost: np.ndarray, allowed: np.ndarray | None, cross_penalty: float | None,
+                   prev: np.ndarray | None, churn_weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """Distance + cross-sector penalty + churn for leaving the previous column, and the hard mask."""
     model = cost.copy()
     hard = np.ones_like(cost, bool) if allowed is None else allowed.copy()
     if allowed is not None and cross_penalty is not None:
@@ -283,18 +338,14 @@ def assign_min_cost_flow(cost: np.ndarray, min_load: Any, max_load: Any, allowed
         had = prev >= 0
         model[had] += float(churn_weight)
         model[np.flatnonzero(had), prev[had]] -= float(churn_weight)
+    return model, hard
 
-    lo_f, hi_f, diags = _prepare_locks(lockv, lo, hi, m, member_labels, what)
-    tgt_f = _free_targets(target_load, over_target_penalty, lockv, lo_f, hi_f, m)
-    tpen = float(over_target_penalty) if tgt_f is not None else 0.0
-    locked = lockv >= 0
-    free = np.flatnonzero(~locked)
-    locked_model = float(model[locked, lockv[locked]].sum())
-    sub_hard = hard[free]
-    sub_model = model[free]
-    nf = len(free)
 
-    # independent blocks (sectors) of the allowed graph, for diagnosis
+def _block_diagnosis(sub_hard: np.ndarray, lo_f: np.ndarray, hi_f: np.ndarray, member_labels: Any, what: str,
+                     who: str, row_labels: list[str] | None) -> tuple[list[dict[str, Any]], np.ndarray,
+                                                                       np.ndarray, np.ndarray]:
+    """Diagnose each independent block (sector) of the allowed graph: see :func:`_diagnose`."""
+    nf, m = sub_hard.shape
     r, c = np.nonzero(sub_hard)
     g = coo_matrix((np.ones(len(r)), (r, nf + c)), shape=(nf + m, nf + m))
     ncomp, lab = connected_components(g, directed=False)
@@ -302,32 +353,37 @@ def assign_min_cost_flow(cost: np.ndarray, min_load: Any, max_load: Any, allowed
     comp_cols = [np.flatnonzero(lab[nf:] == q) for q in range(ncomp)]
     keep = [q for q in range(ncomp) if len(comp_rows[q]) or len(comp_cols[q])]
     # members with no allowed constituent still need their min met: they form their own blocks
-    cdiag, lo_r, hi_r, unplaceable = _diagnose(
-        [comp_rows[q] for q in keep], [comp_cols[q] for q in keep], lo_f, hi_f, member_labels, what, who,
-        row_labels=None if row_labels is None else [row_labels[i] for i in free])
-    diags += cdiag
-    relaxed = bool(diags)
-    relaxation = None
-    if relaxed:
-        relaxation = {"max_load": {str(d["scope"]): d["relaxed_max"] for d in diags if "relaxed_max" in d},
-                      "min_load": {str(d["scope"]): d["relaxed_min"] for d in diags if "relaxed_min" in d},
-                      "unplaceable": len(unplaceable)}
-        if allowed is not None and cross_penalty is None and any(
-                d["quota"] in ("max_load", "no_member") for d in diags):
-            relaxation["alternative"] = ("allow a cross-sector fallback (cross_penalty) to place the "
-                                         "surplus with members of other sectors")
-    place = np.setdiff1d(np.arange(nf), unplaceable)
-    rows_all, cols_all = np.nonzero(sub_hard[place])
-    max_c = (float(sub_model.max()) if sub_model.size else 1.0) + float(over_target_penalty or 0.0)
-    scale = _choose_scale(max_c, n + m)
+    return _diagnose([comp_rows[q] for q in keep], [comp_cols[q] for q in keep], lo_f, hi_f, member_labels,
+                     what, who, row_labels=row_labels)
 
-    pm = np.where(sub_hard[place], sub_model[place], np.inf)
+
+def _relaxation(diags: list[dict[str, Any]], unplaceable: np.ndarray, hard_sectors: bool) -> dict[str, Any]:
+    """The closest feasible relaxation the diagnostics describe (raised max, lowered min, unplaced)."""
+    relaxation: dict[str, Any] = {
+        "max_load": {str(d["scope"]): d["relaxed_max"] for d in diags if "relaxed_max" in d},
+        "min_load": {str(d["scope"]): d["relaxed_min"] for d in diags if "relaxed_min" in d},
+        "unplaceable": len(unplaceable)}
+    if hard_sectors and any(d["quota"] in ("max_load", "no_member") for d in diags):
+        relaxation["alternative"] = ("allow a cross-sector fallback (cross_penalty) to place the "
+                                     "surplus with members of other sectors")
+    return relaxation
+
+
+def _solve_candidates(pm: np.ndarray, allowed_arcs: tuple[np.ndarray, np.ndarray], lo_r: np.ndarray,
+                      hi_r: np.ndarray, scale: float, deadline: float | None, tgt_f: np.ndarray | None,
+                      tpen: float, should_stop: StopCheck, k: int, prev_place: np.ndarray | None
+                      ) -> dict[str, Any]:
+    """Min-cost flow on ``pm`` (rows x columns, inf = not allowed): dense when small, else the
+    ``k`` cheapest arcs per row (and the previous one) priced until none prices out, widening
+    ``k`` while the candidate arcs cannot meet the loads."""
+    n_rows, m = pm.shape
+    rows_all, cols_all = allowed_arcs
     icm = np.rint(np.where(np.isfinite(pm), pm, 0) * scale).astype(np.int64)
 
     def oracle(u: np.ndarray, p: np.ndarray, keys: np.ndarray) -> _Arcs:
         """Every allowed arc with negative reduced cost, by blocks of rows."""
         rs, cs = [], []
-        for s in range(0, len(place), 2048):
+        for s in range(0, n_rows, 2048):
             blk = icm[s:s + 2048] + p[None, :]
             bad = (blk < u[s:s + 2048, None]) & np.isfinite(pm[s:s + 2048])
             a_, b_ = np.nonzero(bad)
@@ -342,61 +398,43 @@ def assign_min_cost_flow(cost: np.ndarray, min_load: Any, max_load: Any, allowed
     while True:
         if len(rows_all) <= DENSE_ARC_LIMIT or kk >= m:
             arcs = _Arcs(rows_all, cols_all, pm[rows_all, cols_all])
-            sol = _solve_priced(len(place), m, arcs, lo_r, hi_r, scale, None, deadline, tgt_f, tpen,
-                                should_stop)
-            break
+            return _solve_priced(n_rows, m, arcs, lo_r, hi_r, scale, None, deadline, tgt_f, tpen, should_stop)
         # the kk cheapest allowed arcs per row (+ the previous arc), then pricing
         idx = np.argpartition(pm, kk - 1, axis=1)[:, :kk]
-        rr = np.repeat(np.arange(len(place)), kk)
+        rr = np.repeat(np.arange(n_rows), kk)
         cc = idx.ravel()
         fin = np.isfinite(pm[rr, cc])
         arcs = _Arcs(rr[fin], cc[fin], pm[rr[fin], cc[fin]])
-        if prev is not None:
-            pp = prev[free][place]
-            hv = (pp >= 0) & np.isfinite(pm[np.arange(len(place)), np.maximum(pp, 0)])
+        if prev_place is not None:
+            pp = prev_place
+            hv = (pp >= 0) & np.isfinite(pm[np.arange(n_rows), np.maximum(pp, 0)])
             ra = np.flatnonzero(hv)
             arcs = _dedup(_Arcs(np.r_[arcs.rows, ra], np.r_[arcs.cols, pp[hv]],
                                 np.r_[arcs.fcost, pm[ra, pp[hv]]]), m)
-        sol = _solve_priced(len(place), m, arcs, lo_r, hi_r, scale, oracle, deadline, tgt_f, tpen,
-                            should_stop)
+        sol = _solve_priced(n_rows, m, arcs, lo_r, hi_r, scale, oracle, deadline, tgt_f, tpen, should_stop)
         if sol["status"] != INFEASIBLE:
-            break
+            return sol
         kk = min(2 * kk, m)  # too few arcs to meet the loads: widen, ending with the full model
-    if sol["status"] == INFEASIBLE:
-        # a Hall-type shortage inside a block: closest assignment with the fewest unplaced rows
-        a_s, short = _bins_with_slack(pm, lo_r, hi_r)
-        left = np.flatnonzero(a_s < 0)
-        diags.append({"quota": "reachability", "scope": "allowed pairs", "demand": len(place),
-                      "short_by": len(left), "code": "reachability",
-                      "params": {"n": len(left), "empty": int(short.sum())},
-                      "message": f"{len(left)} constituents cannot be placed within the max loads of "
-                                 f"the members they may go to (indices {place[left][:20].tolist()}"
-                                 f"{'...' if len(left) > 20 else ''}); "
-                                 f"{int(short.sum())} member min places stay empty"})
-        relaxed = True
-        relaxation = (relaxation or {}) | {"unplaceable": int(len(unplaceable) + len(left))}
-        ok = a_s >= 0
-        rr = np.flatnonzero(ok)
-        arcs = _Arcs(rr, a_s[ok], pm[rr, a_s[ok]])
-        sub_assign = a_s
-        sol = {"status": OPTIMAL, "assign": sub_assign, "arcs": arcs, "rounds": 1,
-               "dual": float(np.rint(arcs.fcost * scale).sum())}
-    # map "place" back into free rows
-    full_sub = np.full(nf, -1, np.int64)
-    if sol["status"] != INFEASIBLE:
-        full_sub[place] = sol["assign"]
-    arcs = sol["arcs"]
-    sol = dict(sol, assign=full_sub, arcs=_Arcs(place[arcs.rows], arcs.cols, arcs.fcost))
 
-    def pure(ri: np.ndarray, cj: np.ndarray) -> float:
-        return float(cost[ri, cj].sum())
 
-    def allowed_of(ri: np.ndarray, cj: np.ndarray) -> np.ndarray:
-        return np.ones(len(ri), bool) if allowed is None or cross_penalty is not None else allowed[ri, cj]
-
-    res = _finish(n, m, sol, scale, lo, hi, lockv, free, locked_model, pure, prev, allowed_of,
-                  diags, relaxed, relaxation, t0)
-    return res
+def _closest_placement(pm: np.ndarray, lo_r: np.ndarray, hi_r: np.ndarray, place: np.ndarray, scale: float
+                       ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A Hall-type shortage inside a block: the closest assignment with the fewest unplaced rows,
+    and the diagnostic saying how many rows and member minimum places it leaves."""
+    a_s, short = _bins_with_slack(pm, lo_r, hi_r)
+    left = np.flatnonzero(a_s < 0)
+    diag = {"quota": "reachability", "scope": "allowed pairs", "demand": len(place),
+            "short_by": len(left), "code": "reachability",
+            "params": {"n": len(left), "empty": int(short.sum())},
+            "message": f"{len(left)} constituents cannot be placed within the max loads of "
+                       f"the members they may go to (indices {place[left][:20].tolist()}"
+                       f"{'...' if len(left) > 20 else ''}); "
+                       f"{int(short.sum())} member min places stay empty"}
+    ok = a_s >= 0
+    rr = np.flatnonzero(ok)
+    arcs = _Arcs(rr, a_s[ok], pm[rr, a_s[ok]])
+    return {"status": OPTIMAL, "assign": a_s, "arcs": arcs, "rounds": 1,
+            "dual": float(np.rint(arcs.fcost * scale).sum())}, diag
 
 
 def _in_sorted(x: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:

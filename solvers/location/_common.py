@@ -8,9 +8,10 @@ from typing import Any
 import highspy
 import numpy as np
 
-from geo_service.core.jsonsafe import finite
+from geo_service.core.jsonsafe import finite, to_jsonable
 
 from ..highs import new_highs
+from ..model import ModelResult
 
 _EPS = 1e-9
 
@@ -19,7 +20,7 @@ _EPS = 1e-9
 # result
 # --------------------------------------------------------------------------------------------
 @dataclass
-class LocationResult:
+class LocationResult(ModelResult):
     """Outcome of one location model.
 
     Attributes:
@@ -39,6 +40,8 @@ class LocationResult:
         message: one-line human summary (why infeasible, what limited the search).
         time_s: wall-clock seconds spent.
         stats: solver details (iterations, rows, columns, heuristic value...).
+        message_code, message_params: the glossary message (:data:`geo_service.core.glossary.MESSAGES`)
+            that says ``message`` in either language, when the caller set one (gap closing does).
     """
 
     model: str
@@ -52,10 +55,15 @@ class LocationResult:
     message: str = ""
     time_s: float = 0.0
     stats: dict[str, Any] = field(default_factory=dict)
+    message_code: str | None = None
+    message_params: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def is_optimal(self) -> bool:
-        return self.status == "optimal"
+    def diagnostics(self) -> list[dict[str, Any]]:
+        """One diagnostic per uncovered demand (``location_<reason>``, with its figures)."""
+        return [{"code": f"location_{d.get('reason', 'uncovered')}", "severity": "warning",
+                 "params": {k: v for k, v in d.items() if k not in ("reason", "message")}}
+                for d in self.uncovered]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (``nan``/``inf`` become ``None``)."""
@@ -68,7 +76,8 @@ class LocationResult:
             "assignment": [int(j) for j in self.assignment],
             "uncovered": [{k: (num(v) if isinstance(v, float) else v) for k, v in d.items()}
                           for d in self.uncovered],
-            "message": self.message, "time_s": round(float(self.time_s), 4),
+            "message": self.message, "message_code": self.message_code,
+            "message_params": to_jsonable(self.message_params), "time_s": round(float(self.time_s), 4),
             "stats": {k: (num(v) if isinstance(v, float) else v) for k, v in self.stats.items()},
         }
 

@@ -93,7 +93,7 @@ def brute_force(model: str, cost: Any, p: int | None = None, radius: float | Non
     w = _check_weights(weights, n)
     fx = tuple(int(j) for j in _check_fixed(fixed, m))
     rest = [j for j in range(m) if j not in fx]
-    sizes = range(0, m - len(fx) + 1) if model == "lscp" else [int(p) - len(fx)]
+    sizes = range(m - len(fx) + 1) if model == "lscp" else [int(p) - len(fx)]
     best: tuple[float, tuple[int, ...]] = (np.inf if model != "mclp" else -np.inf, ())
     for k in sizes:
         for extra in itertools.combinations(rest, k):

@@ -31,7 +31,7 @@ from geo_service.core._optional import HAVE_NUMBA
 from . import pmedian_lagrange as _lag
 from ._common import _finite_big
 from .pmedian_lagrange import lagrangian_bound
-from .pmedian_radius import _pmedian_exact
+from .pmedian_radius import _pmedian_exact, _tol
 
 if HAVE_NUMBA:  # the optional 'fast' extra (geo_service.core._optional)
     import numba as _numba
@@ -249,34 +249,66 @@ def pmedian_lagrangian_large(c: np.ndarray, w: np.ndarray, p: int, fx: np.ndarra
     is_open[fx] = True
     k = p - int(is_open.sum())
     t_start = time.perf_counter()
-
-    def value(sel):
-        return float(a[:, sel].min(axis=1).sum())
-
-    # incumbent: the given start, else the Lagrangian solution of the neutral multipliers
     use_numba = _numba is not None and _lag.USE_NUMBA
-    # incumbent: local search from the given start, else from the Lagrangian solution of the
-    # starting multipliers; a tight incumbent makes the Polyak steps of the ascent converge
+    u, best, ub, ls_swaps = _incumbent(a, at, p, fx, is_open, k, start, deadline, use_numba)
+    lb, best_u, ub, best, iters = _ascent(a, at, u, p, is_open, k, ub, best, integral, rel_gap, deadline,
+                                          use_numba)
+    # polish the Lagrangian solution of the best multipliers (near-optimal u: a good start)
+    _, sel0, _ = _bound(a, best_u, p, is_open, use_numba)
+    if lb <= ub - max(_tol(integral, ub), rel_gap * ub) and not np.array_equal(np.sort(sel0), best):
+        s2, v2, sw = local_search(a, at, sel0, fx, deadline, use_numba)
+        ls_swaps += sw
+        if v2 < ub:
+            ub, best = v2, s2
+    L, sel, rho = _bound(a, best_u, p, is_open, use_numba)
+    lb = max(lb, L)
+    # iterated local search guided by the Lagrangian: swap a few sites of the incumbent for
+    # sites of low rho, polish, keep if better (up to _ILS_SHARE of the time left)
+    if not lb > ub - max(_tol(integral, ub), rel_gap * ub):
+        ils_end = min(deadline, time.perf_counter() + _ILS_SHARE * (deadline - time.perf_counter()))
+        tol0 = _tol(integral, ub)
+        best, ub, ils = _iterated_local_search(a, at, best, ub, rho, is_open, fx, ils_end, seed, use_numba,
+                                               lambda v: lb > v - max(tol0, rel_gap * v))
+        stats["ils_rounds"] = ils
+    stats.update({"method": "lagrangian_large", "lagrangian_bound": lb,
+                  "subgradient_iterations": iters, "local_search_swaps": ls_swaps,
+                  "lagrangian_s": round(time.perf_counter() - t_start, 3)})
+    if lb > ub - _tol(integral, ub):
+        return best, ub, max(lb, ub), True
+    return _fix_and_finish(c, w, a, p, fx, is_open, sel, rho, L, lb, ub, best, best_u, integral, deadline, seed,
+                           rel_gap, stats)
+
+
+def _value(a: np.ndarray, sel: np.ndarray) -> float:
+    """Weighted cost of serving every demand from its nearest site of ``sel``."""
+    return float(a[:, sel].min(axis=1).sum())
+
+
+def _incumbent(a, at, p, fx, is_open, k, start, deadline, use_numba):
+    """Starting multipliers and an incumbent by local search from ``start`` (default: the best
+    Lagrangian solution of a short ascent). Returns ``(u, best, ub, swaps)``."""
+    # a tight incumbent makes the Polyak steps of the ascent converge
     u = _start_multipliers(a)
     if start is None:  # a short ascent first: its Lagrangian solutions are far better starts
         _, start, _ = _bound(a, u, p, is_open, use_numba)
-        v0 = value(start)
+        v0 = _value(a, start)
         if use_numba:
             u, _, s1, _ = _lag._ascent_numba(at, u, is_open, k, v0, 1e-9, _WARM, 2.0, _PATIENCE)
         else:
-            u, _, s1, _ = _ascent_numpy(at, u, is_open, k, v0, 1e-9, _WARM, 2.0, _PATIENCE,
-                                        deadline)
-        if value(s1) < v0:
+            u, _, s1, _ = _ascent_numpy(at, u, is_open, k, v0, 1e-9, _WARM, 2.0, _PATIENCE, deadline)
+        if _value(a, s1) < v0:
             start = s1
         start, _ = locate_allocate(a, start, fx)
-    best, ub, ls_swaps = local_search(a, at, start, fx, deadline, use_numba)
+    best, ub, swaps = local_search(a, at, start, fx, deadline, use_numba)
+    return u, best, ub, swaps
 
-    def tol() -> float:
-        return (1 - 1e-6) if integral else 1e-6 * max(1.0, abs(ub))
 
+def _ascent(a, at, u, p, is_open, k, ub, best, integral, rel_gap, deadline, use_numba):
+    """Subgradient ascent in chunks until it converges, proves ``ub`` or runs out of time; the
+    Lagrangian solutions met improve the incumbent. Returns ``(lb, best_u, ub, best, iterations)``."""
     lb, best_u, theta, iters, stall = -np.inf, u, 2.0, 0, 0
     while time.perf_counter() < deadline and theta >= _MIN_THETA:
-        target = max(tol(), rel_gap * ub)
+        target = max(_tol(integral, ub), rel_gap * ub)
         if use_numba:
             bu, theta, bsel, its = _lag._ascent_numba(at, best_u, is_open, k, ub, target, _CHUNK,
                                                       theta, _PATIENCE)
@@ -291,78 +323,60 @@ def pmedian_lagrangian_large(c: np.ndarray, w: np.ndarray, p: int, fx: np.ndarra
         if stall >= 3:  # three chunks without progress: the ascent has converged
             break
         cand = np.sort(np.asarray(bsel, int))
-        v = value(cand)
+        v = _value(a, cand)
         if v < ub:
             ub, best = v, cand
-        if lb > ub - max(tol(), rel_gap * ub):
+        if lb > ub - max(_tol(integral, ub), rel_gap * ub):
             break
-    # polish the Lagrangian solution of the best multipliers (near-optimal u: a good start)
-    _, sel0, _ = _bound(a, best_u, p, is_open, use_numba)
-    if lb <= ub - max(tol(), rel_gap * ub) and not np.array_equal(np.sort(sel0), best):
-        s2, v2, sw = local_search(a, at, sel0, fx, deadline, use_numba)
-        ls_swaps += sw
-        if v2 < ub:
-            ub, best = v2, s2
-    L, sel, rho = _bound(a, best_u, p, is_open, use_numba)
-    lb = max(lb, L)
-    # iterated local search guided by the Lagrangian: swap a few sites of the incumbent for
-    # sites of low rho, polish, keep if better (up to _ILS_SHARE of the time left)
-    gap_ok = lb > ub - max(tol(), rel_gap * ub)
-    if not gap_ok:
-        ils_end = min(deadline, time.perf_counter() + _ILS_SHARE * (deadline - time.perf_counter()))
-        best, ub, ils = _iterated_local_search(a, at, best, ub, rho, is_open, fx, ils_end, seed,
-                                               use_numba, lambda v: lb > v - max(tol(), rel_gap * v))
-        stats["ils_rounds"] = ils
-    stats.update({"method": "lagrangian_large", "lagrangian_bound": lb,
-                  "subgradient_iterations": iters, "local_search_swaps": ls_swaps,
-                  "lagrangian_s": round(time.perf_counter() - t_start, 3)})
-    if lb > ub - tol():
-        return best, ub, max(lb, ub), True
-    # Lagrangian fixing: opening j instead of the worst selected free site lifts L past ub
+    return lb, best_u, ub, best, iters
+
+
+def _fix_and_finish(c, w, a, p, fx, is_open, sel, rho, L, lb, ub, best, best_u, integral, deadline, seed,
+                    rel_gap, stats):
+    """Lagrangian fixing (opening j instead of the worst selected free site lifts L past ub), then
+    the exact finish on the sites kept: every solution better than ub uses only those.
+    Returns ``(selected, objective, lower_bound, proven_optimal)``."""
+    m = c.shape[1]
     keep = np.ones(m, bool)
     free_sel = sel[~is_open[sel]]
     if free_sel.size:
         rest = np.setdiff1d(np.flatnonzero(~is_open), free_sel)
-        keep[rest[L - rho[free_sel].max() + rho[rest] > ub - tol()]] = False
+        keep[rest[L - rho[free_sel].max() + rho[rest] > ub - _tol(integral, ub)]] = False
     keep[best] = True
     keep[fx] = True
     kept = np.flatnonzero(keep)
     stats["sites_after_fixing"] = int(kept.size)
     if (ub - lb) <= rel_gap * ub or time.perf_counter() > deadline - 1.0:
         return best, ub, lb, False
-    # exact finish on the kept sites: every solution better than ub uses only those
     if _FINISH == "bnb":
         sub_ub_sel = np.searchsorted(kept, best)
         bb = _lag._LagrangianBnB(a[:, kept], p, np.searchsorted(kept, fx), ub, sub_ub_sel,
                                  integral, deadline)
         if rel_gap > 0:  # prune nodes within the requested gap of the incumbent
-            bb.tol = lambda: max((1 - 1e-6) if integral else 1e-6 * max(1.0, abs(bb.ub)),
-                                 rel_gap * bb.ub)
+            bb.tol = lambda: max(_tol(integral, bb.ub), rel_gap * bb.ub)
         sub_lb, proven = bb.run(best_u)
         stats.update({"method": "lagrangian_large+bnb", "bnb_nodes": bb.nodes,
                       "bnb_root_bound": bb.root_bound})
         if bb.ub < ub - 1e-9 * max(1.0, abs(ub)):
-            best, ub = np.sort(kept[bb.ub_sel]), value(kept[bb.ub_sel])
+            best, ub = np.sort(kept[bb.ub_sel]), _value(a, kept[bb.ub_sel])
         if proven and rel_gap <= 0:
             return best, ub, ub, True
         if proven:  # every open node was pruned within rel_gap of the incumbent
             lb = max(lb, ub - rel_gap * ub)
         else:
             lb = max(lb, min(sub_lb, ub))
-        return best, ub, lb, lb > ub - tol()
+        return best, ub, lb, lb > ub - _tol(integral, ub)
     sub_stats: dict = {}
-    fx_sub = np.searchsorted(kept, fx)
-    start_sub = np.searchsorted(kept, best)
-    sub_sel, sub_ub, sub_lb, proven = _pmedian_exact(c[:, kept], w, p, fx_sub, deadline, seed,
-                                                     sub_stats, start=start_sub, rel_gap=rel_gap)
+    sub_sel, sub_ub, sub_lb, proven = _pmedian_exact(c[:, kept], w, p, np.searchsorted(kept, fx), deadline, seed,
+                                                     sub_stats, start=np.searchsorted(kept, best), rel_gap=rel_gap)
     stats.update({"mip_" + k2: v2 for k2, v2 in sub_stats.items() if k2 != "heuristic_objective"})
     if sub_ub < ub - 1e-9 * max(1.0, abs(ub)):
-        best, ub = np.sort(kept[sub_sel]), float(value(kept[sub_sel]))
+        best, ub = np.sort(kept[sub_sel]), _value(a, kept[sub_sel])
     if proven:
         return best, ub, ub, True
     lb = max(lb, min(sub_lb, ub)) if np.isfinite(sub_lb) else lb
     stats["method"] = "lagrangian_large+radius"
-    return best, ub, lb, lb > ub - tol()
+    return best, ub, lb, lb > ub - _tol(integral, ub)
 
 
 def _ascent_numpy(at, u0, op, k, ub, target, iters, theta, patience, deadline):

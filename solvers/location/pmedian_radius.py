@@ -191,28 +191,42 @@ def _pmedian_exact(c, w, p, fx, deadline, seed, stats, start=None, rel_gap=0.0):
     y_lo[fx] = 1
     yb = np.zeros(m)
     yb[sel] = 1
-    cut = model.need(yb)
-    lb = -np.inf
     # with integer costs and weights every objective value is an integer, so a lower bound
     # above ub - 1 already proves ub optimal (and lets the MIP prune that much earlier)
     fin = c[np.isfinite(c)]
     integral = bool(np.all(w == np.round(w)) and np.all(fin == np.round(fin)))
+    lb, y_lp, rc, timed_out = _lp_phase(model, model.need(yb), p, y_lo, deadline, seed, stats)
+    if timed_out:
+        return best, ub, lb, False
+    stats["lp_bound"] = lb
+    if lb > ub - _tol(integral, ub):
+        return best, ub, lb, True
+    if rel_gap > 0 and ub - lb <= rel_gap * abs(ub):
+        return best, ub, lb, False
+    # reduced-cost fixing: a site whose reduced cost lifts the LP bound past the incumbent
+    # cannot be open in any better solution, so the MIP only sees the remaining sites
+    keep = np.ones(m, bool)
+    if rc is not None:
+        keep = ~((y_lp < 1e-9) & (lb + rc > ub - _tol(integral, ub)))
+        keep[fx] = True
+    kept = np.flatnonzero(keep)
+    stats["sites_after_fixing"] = int(keep.sum())
+    return _mip_phase(c, w, cw, kept, y_lo[kept], y_lp, p, best, ub, lb, integral, rel_gap, deadline, seed, stats)
 
-    def tol() -> float:
-        return 1 - 1e-6 if integral else 1e-6 * max(1.0, abs(ub))
 
-    def proven() -> bool:
-        return lb > ub - tol()
+def _tol(integral: bool, ub: float) -> float:
+    """How far below ``ub`` a bound must reach to prove it (just under 1 with integral costs)."""
+    return 1 - 1e-6 if integral else 1e-6 * max(1.0, abs(ub))
 
-    def close_enough() -> bool:
-        return rel_gap > 0 and ub - lb <= rel_gap * abs(ub)
 
-    # phase 1: LP relaxation with level generation until the cut model's LP equals the full LP
-    y_lp, rc = None, None
+def _lp_phase(model, cut, p, y_lo, deadline, seed, stats):
+    """LP relaxation with level generation until the cut model's LP equals the full LP.
+    Returns ``(lower_bound, y, reduced_costs, timed_out)`` (y and reduced costs None if unfinished)."""
+    lb, y_lp, rc = -np.inf, None, None
     for it in range(100):
         left = deadline - time.perf_counter()
         if left <= 0:
-            return best, ub, lb, False
+            return lb, y_lp, rc, True
         done, y, bnd, info = model.solve(cut, p, y_lo, relax=True, time_limit=left, seed=seed)
         stats["lp_iterations"] = it + 1
         stats.update({"lp_" + k: v for k, v in info.items()})
@@ -223,39 +237,31 @@ def _pmedian_exact(c, w, p, fx, deadline, seed, stats, start=None, rel_gap=0.0):
             lb, y_lp, rc = max(lb, bnd), y, model.last_rc
             break
         cut = newcut
-    stats["lp_bound"] = lb
-    if proven():
-        return best, ub, lb, True
-    if close_enough():
-        return best, ub, lb, False
-    # reduced-cost fixing: a site whose reduced cost lifts the LP bound past the incumbent
-    # cannot be open in any better solution, so the MIP only sees the remaining sites
-    keep = np.ones(m, bool)
-    if rc is not None:
-        keep = ~((y_lp < 1e-9) & (lb + rc > ub - tol()))
-        keep[fx] = True
-    kept = np.flatnonzero(keep)
-    stats["sites_after_fixing"] = int(keep.sum())
+    return lb, y_lp, rc, False
+
+
+def _mip_phase(c, w, cw, kept, sub_lo, y_lp, p, best, ub, lb, integral, rel_gap, deadline, seed, stats):
+    """MIP over the kept sites for a solution better than the incumbent (cutoff); none proves the
+    incumbent optimal; one whose nearest site lies past the cut extends the cut.
+    Returns ``(selected, objective, lower_bound, proven_optimal)``."""
+    n = c.shape[0]
     sub = _RadiusModel(c[:, kept], w)
-    sub_lo = y_lo[kept]
     sub.dense = _DENSE_MIP
     cut = sub.need(y_lp[kept]) if y_lp is not None else np.full(n, np.inf)
-    # phase 2: MIP over the kept sites for a solution better than the incumbent (cutoff); none
-    # proves the incumbent optimal; one whose nearest site lies past the cut extends the cut
     for it in range(100):
         left = deadline - time.perf_counter()
         if left <= 0:
             break
+        tol = _tol(integral, ub)
         start = np.isin(kept, best).astype(float) if np.isin(best, kept).all() else None
         done, y, bnd, info = sub.solve(cut, p, sub_lo, relax=False, time_limit=left, seed=seed,
-                                       start_y=start, abs_gap=max(tol(), rel_gap * abs(ub)),
-                                       cutoff=None if start is not None else ub - tol() + 1e-7,
+                                       start_y=start, abs_gap=max(tol, rel_gap * abs(ub)),
+                                       cutoff=None if start is not None else ub - tol + 1e-7,
                                        exact=rel_gap <= 0)
         stats["mip_iterations"] = it + 1
         stats.update({"mip_" + k: v for k, v in info.items()})
         if done and y is None:  # nothing below the cutoff
-            lb = max(lb, ub)
-            return best, ub, lb, True
+            return best, ub, max(lb, ub), True
         if y is not None:
             ys = kept[np.flatnonzero(y > 0.5)]
             val = float(w @ cw[:, ys].min(axis=1))
@@ -264,17 +270,16 @@ def _pmedian_exact(c, w, p, fx, deadline, seed, stats, start=None, rel_gap=0.0):
         lb = max(lb, min(bnd, ub))
         if not done:  # time limit inside the MIP: its bound is still a valid lower bound
             break
-        if proven():
+        if lb > ub - _tol(integral, ub):
             return best, ub, lb, True
-        if close_enough():
+        if rel_gap > 0 and ub - lb <= rel_gap * abs(ub):
             return best, ub, lb, False
         if y is not None:
             need = sub.need((y > 0.5).astype(float))
             short = need > cut
             if not short.any():  # the cut model was exact at y: y is optimal (within rel_gap)
                 if rel_gap > 0:
-                    return best, ub, lb, proven()
-                lb = max(lb, ub)
-                return best, ub, lb, True
+                    return best, ub, lb, lb > ub - _tol(integral, ub)
+                return best, ub, max(lb, ub), True
             cut = np.where(short, sub.widen(need, _WIDEN), cut)
-    return best, ub, lb, proven()
+    return best, ub, lb, lb > ub - _tol(integral, ub)

@@ -1,8 +1,11 @@
 """Calendar of the duty roster: months, quarters, public holidays and reception dates.
 
-Holidays are data (``data/holidays/YYYY.csv``: ``date,type,name`` with ``type`` ``holiday`` (放假) or
-``workday`` (调休上班, a weekend day that is worked)); lines starting with ``#`` are comments. A year
-without a file has no holidays (a diagnostic says so). A reception date is the ``week``-th
+Holidays (放假调休) come from the ``chinese-calendar`` package, which carries the State Council's
+official arrangements (days off and make-up working days). A file ``data/holidays/YYYY.csv``
+overrides the package for its year, e.g. a year the installed package does not cover yet
+(``date,type,name`` with ``type`` ``holiday`` (放假) or ``workday`` (调休上班, a weekend day that is
+worked); lines starting with ``#`` are comments). A year with neither has no holidays (a diagnostic
+says so). A reception date is the ``week``-th
 ``weekday`` of the month (Monday = 0), moved to the next working day when it falls on a holiday,
 and back to the previous working day when no working day is left in that month.
 """
@@ -13,9 +16,39 @@ import csv
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
+import chinese_calendar
+from chinese_calendar.constants import Holiday as _PackageHoliday
+
 HOLIDAYS_DIR = Path(__file__).resolve().parents[2] / "data" / "holidays"
+
+
+#: Chinese names of the package's holidays (its own names are English)
+HOLIDAY_NAMES_ZH = {
+    "new_years_day": "元旦", "spring_festival": "春节", "tomb_sweeping_day": "清明节", "labour_day": "劳动节",
+    "dragon_boat_festival": "端午节", "national_day": "国庆节", "mid_autumn_festival": "中秋节",
+    "anti_fascist_70th_day": "中国人民抗日战争暨世界反法西斯战争胜利70周年纪念日",
+}
+
+
+@cache
+def _package_days() -> tuple[dict[int, dict[dt.date, str]], dict[int, dict[dt.date, str]]]:
+    """Days off and make-up working days of ``chinese-calendar``, by year, with Chinese names."""
+    zh = {h.value: HOLIDAY_NAMES_ZH.get(h.name, h.value) for h in _PackageHoliday}
+    off: dict[int, dict[dt.date, str]] = {}
+    work: dict[int, dict[dt.date, str]] = {}
+    for d, name in chinese_calendar.holidays.items():  # arrangement days only, no plain weekends
+        off.setdefault(d.year, {})[d] = zh.get(name, name or "")
+    for d, name in chinese_calendar.workdays.items():
+        work.setdefault(d.year, {})[d] = f"{zh.get(name, name or '')}调休上班"
+    return off, work
+
+
+def package_holiday_years() -> set[int]:
+    """Years whose 放假调休 arrangement the installed ``chinese-calendar`` carries."""
+    return set(_package_days()[0])
 
 
 def parse_month(value: str, what: str = "month") -> tuple[int, int]:
@@ -83,9 +116,11 @@ def read_holiday_rows(lines: Iterable[str], source: str = "holidays") -> list[di
 
 def load_holidays(years: Iterable[int], rows: list[Mapping[str, str]] | None = None,
                   directory: Path | None = None) -> Holidays:
-    """Holidays of ``years`` from ``directory`` (default the bundled ``data/holidays``).
+    """Holidays of ``years``: ``rows``, else a file in ``directory``, else ``chinese-calendar``.
 
-    ``rows`` (dicts with ``date``, ``type``, ``name``) replace the files for the years they cover.
+    ``rows`` (dicts with ``date``, ``type``, ``name``) replace everything else for the years they
+    cover; a ``YYYY.csv`` file in ``directory`` (default the bundled ``data/holidays``) overrides
+    the package for its year. Years with none of them are listed in ``missing_years``.
     """
     directory = HOLIDAYS_DIR if directory is None else Path(directory)
     h = Holidays()
@@ -99,7 +134,11 @@ def load_holidays(years: Iterable[int], rows: list[Mapping[str, str]] | None = N
         else:
             f = directory / f"{y}.csv"
             if not f.exists():
-                h.missing_years.append(y)
+                off, work = _package_days()
+                if y not in off:
+                    h.missing_years.append(y)
+                h.off.update(off.get(y, {}))
+                h.workdays.update(work.get(y, {}))
                 continue
             text = f.read_text(encoding="utf-8")
             if "INCOMPLETE" in text.upper().split("DATE,TYPE,NAME")[0]:

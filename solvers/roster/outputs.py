@@ -66,7 +66,7 @@ def roster_outcome(result: RosterResult | Mapping) -> dict[str, Any]:
 
 
 def roster_summary(result: RosterResult | Mapping, lang: str = "zh") -> dict[str, Any]:
-    """The roster as issue 14's JSON: ``status``, ``outcome`` (words), ``objective``, ``bound``, ``gap``,
+    """The roster as the roster JSON: ``status``, ``outcome`` (words), ``objective``, ``bound``, ``gap``,
     ``duties`` (month, station_id, member_id, date), ``consultations`` (quarter, township_id,
     committee_id, date, member_ids) and ``diagnostics``; no home coordinates."""
     res = _as_result(result)

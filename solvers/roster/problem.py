@@ -31,7 +31,7 @@ import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -60,13 +60,20 @@ from .types import (  # re-exported: the public roster API
     UNKNOWN,
     WEEKDAYS_ZH,
 )
+from ..model import Model
 from .solve import solve_problem
 
 
 # ------------------------------------------------------------------------------------------------
 @dataclass
-class RosterProblem:
-    """A roster on plain arrays: N members, P platforms, T months (see :meth:`from_arrays`)."""
+class RosterProblem(Model):
+    """A roster on plain arrays: N members, P platforms, T months (see :meth:`from_arrays`).
+
+    The roster family of :class:`solvers.model.Model`: :meth:`from_dataset` / :meth:`from_arrays`,
+    then :meth:`solve` answering a :class:`RosterResult`.
+    """
+
+    family: ClassVar[str] = "roster"
 
     params: RosterParams
     months: list[str]

@@ -14,6 +14,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..model import Cancelled as _ModelCancelled
+from ..model import ModelResult
 from .calendar import (
     month_range,
     parse_month,
@@ -26,7 +28,7 @@ Progress = Callable[[float, str], None] | None
 StopCheck = Callable[[], bool] | None
 
 
-class Cancelled(Exception):
+class Cancelled(_ModelCancelled):
     """``should_stop()`` returned True."""
 
 
@@ -173,7 +175,7 @@ def _km(m: float) -> str:
 
 # ------------------------------------------------------------------------------------------------
 @dataclass
-class RosterResult:
+class RosterResult(ModelResult):
     """A roster and its calendar (pure JSON via :meth:`to_dict` / :meth:`from_dict`).
 
     ``status``: "optimal" (proven), "feasible" (time limit: see ``bound``/``gap``), "infeasible" (the

@@ -112,7 +112,7 @@ def _contacts(rng: np.random.Generator, members: np.ndarray, year: int, links: p
     sat = rng.choice([1, 2, 3, 4, 5], n, p=[0.03, 0.07, 0.2, 0.4, 0.3]).astype(object)
     sat[rng.random(n) < 0.5] = None  # asked half the time
     return pd.DataFrame({"kind": "contact", "member_id": who, "constituent_id": cons,
-                         "village_id": np.where(cons == None, rng.choice(vil, n), None),
+                         "village_id": np.where(cons == None, rng.choice(vil, n), None),  # noqa: E711 - elementwise
                          "date": _dates(rng, year, n), "way": way, "topic": "走访了解情况", "satisfaction": sat,
                          "people": rng.integers(1, 4, n)})
 

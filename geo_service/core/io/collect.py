@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..dataset import DatasetValidationError, Problem
 from .headers import canonical_layer
-from .limits import NO_LIMITS, InputTooLarge, ReadLimits, UnpackBudget, copy_member, measure_zip
+from .limits import NO_LIMITS, InputTooLarge, ReadLimits, UnpackBudget, copy_member, measure_zip, safe_zip_members
 from .roads import geofabrik_roads, is_geofabrik, read_osm_pbf
 from .tables import (
     TABLE_EXTS,
@@ -209,23 +209,8 @@ def _read_folder(col: Collector, folder: Path, label: str) -> None:
 def _safe_extract(zf: zipfile.ZipFile, dest: Path, budget: UnpackBudget | None = None) -> None:
     """Extract ``zf`` under ``dest``: no entry outside it; with ``budget``, real bytes counted as
     they are decompressed and extraction stopped at the cap (declared sizes are not trusted)."""
-    root = dest.resolve()
-    for info in zf.infolist():
-        name = info.filename
-        # zips made on Chinese Windows store names in GBK without the UTF-8 flag
-        if not info.flag_bits & 0x800:
-            try:
-                name = name.encode("cp437").decode("gb18030")
-            except (UnicodeEncodeError, UnicodeDecodeError):
-                pass
+    for info, name in safe_zip_members(zf, str(dest.name), dest=dest):  # UnsafeZip (a ValueError)
         target = (dest / name).resolve()
-        if root not in target.parents and target != root:
-            raise ValueError(f"unsafe path in zip: {info.filename!r}")
-        if info.is_dir():
-            target.mkdir(parents=True, exist_ok=True)
-            continue
-        if "__MACOSX" in Path(name).parts:
-            continue
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(target, "wb") as dst:
             if budget is None:

@@ -9,8 +9,10 @@ cap raises :class:`InputTooLarge`, naming the file or sheet, the cap and the set
 
 from __future__ import annotations
 
+import re
 import zipfile
 from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 #: bytes read from a zip member at a time while measuring or extracting it
@@ -77,6 +79,73 @@ class UnpackBudget:
                 source=f"{self.label}/{member}", limit=self.limit, setting="max_unpacked_bytes", what="bytes")
 
 
+class UnsafeZip(ValueError):
+    """A zip entry would land outside the extraction folder; ``member`` names it."""
+
+    def __init__(self, member: str):
+        super().__init__(f"unsafe path in zip: {member!r} points outside the archive")
+        self.member = member
+
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def zip_member_name(info: zipfile.ZipInfo) -> str:
+    """The entry's name as its maker meant it: zips made on Chinese Windows store names in GBK
+    without the UTF-8 flag."""
+    name = info.filename
+    if not info.flag_bits & 0x800:
+        try:
+            name = name.encode("cp437").decode("gb18030")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass
+    return name
+
+
+def safe_zip_members(zf: zipfile.ZipFile, label: str, *, dest: Path | None = None,
+                     max_declared_bytes: int | None = None) -> list[tuple[zipfile.ZipInfo, str]]:
+    """The one safety check of every unzip: the file entries of ``zf`` with their names.
+
+    Every entry is checked, directories included: an absolute name (``/``, ``\\``, ``C:``), a
+    ``..`` part, or (with ``dest``) a name resolving outside ``dest`` raises :class:`UnsafeZip`.
+    Directories and macOS ``__MACOSX`` resource entries are left out of the answer. With
+    ``max_declared_bytes``, an archive whose declared sizes add up to more raises
+    :class:`InputTooLarge` before anything is decompressed (declared sizes only refuse early: the
+    real bytes are counted while copying, :func:`copy_member`).
+
+    Parameters
+    ----------
+    zf : zipfile.ZipFile
+        The open archive.
+    label : str
+        The archive's name in messages.
+    dest : pathlib.Path, optional
+        The extraction folder.
+    max_declared_bytes : int, optional
+        Cap on the declared unpacked size, bytes (setting ``max_unpacked_bytes``).
+    """
+    root = dest.resolve() if dest is not None else None
+    out, declared = [], 0
+    for info in zf.infolist():
+        name = zip_member_name(info)
+        parts = PurePosixPath(name.replace("\\", "/")).parts
+        if name.startswith(("/", "\\")) or _DRIVE.match(name) or ".." in parts:
+            raise UnsafeZip(info.filename)
+        if root is not None:
+            target = (root / name).resolve()
+            if root not in target.parents and (target != root or not info.is_dir()):
+                raise UnsafeZip(info.filename)
+        declared += info.file_size
+        if info.is_dir() or "__MACOSX" in parts:
+            continue
+        out.append((info, name))
+    if max_declared_bytes is not None and declared > max_declared_bytes:
+        raise InputTooLarge(f"'{label}' declares {declared} bytes unpacked, over the limit of {max_declared_bytes} "
+                            "bytes (setting max_unpacked_bytes)", source=label, limit=max_declared_bytes,
+                            setting="max_unpacked_bytes", what="bytes")
+    return out
+
+
 def copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, dst: BinaryIO, budget: UnpackBudget) -> None:
     """Decompress one member into ``dst``, counting real bytes; stops at the budget's cap."""
     with zf.open(info) as src:
@@ -94,9 +163,7 @@ def measure_zip(path, limit: int | None, label: str) -> int:
     """
     budget = UnpackBudget(limit, label)
     with zipfile.ZipFile(path) as zf:
-        for info in zf.infolist():
-            if info.is_dir():
-                continue
+        for info, _name in safe_zip_members(zf, label):
             with zf.open(info) as src:
                 while chunk := src.read(CHUNK):
                     budget.take(len(chunk), info.filename)
@@ -109,5 +176,5 @@ def too_many_rows(source: str, limit: int) -> InputTooLarge:
                          setting="max_table_rows", what="rows")
 
 
-__all__ = ["InputTooLarge", "NO_LIMITS", "ReadLimits", "UnpackBudget", "copy_member", "measure_zip",
-           "too_many_rows"]
+__all__ = ["InputTooLarge", "NO_LIMITS", "ReadLimits", "UnpackBudget", "UnsafeZip", "copy_member", "measure_zip",
+           "safe_zip_members", "too_many_rows", "zip_member_name"]

@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 import threading
 from abc import ABC, abstractmethod
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from cachetools import LRUCache
 
 from ..dataset import Dataset
 
@@ -29,22 +30,16 @@ class RecentDatasets:
 
     def __init__(self, max_entries: int = 16):
         self.max_entries = max_entries
-        self._data: OrderedDict[str, tuple[int, Dataset]] = OrderedDict()
+        self._data: LRUCache[str, tuple[int, Dataset]] = LRUCache(maxsize=max_entries)
         self._lock = threading.Lock()
 
     def get(self, dataset_id: str) -> tuple[int, Dataset] | None:
         with self._lock:
-            hit = self._data.get(dataset_id)
-            if hit is not None:
-                self._data.move_to_end(dataset_id)
-            return hit
+            return self._data.get(dataset_id)  # a hit becomes the most recently used
 
     def __setitem__(self, dataset_id: str, value: tuple[int, Dataset]) -> None:
         with self._lock:
-            self._data[dataset_id] = value
-            self._data.move_to_end(dataset_id)
-            while len(self._data) > self.max_entries:
-                self._data.popitem(last=False)
+            self._data[dataset_id] = value  # the least recently used beyond max_entries is dropped
 
     def pop(self, dataset_id: str, default: Any = None) -> Any:
         with self._lock:
@@ -213,5 +208,5 @@ class Store(ABC):
         """The ledger of this store's datasets (a :class:`~geo_service.core.store.ledger.Ledger`)."""
         raise StoreError(f"{type(self).__name__} keeps no ledger")
 
-    def close(self) -> None:  # pragma: no cover - default no-op
+    def close(self) -> None:  # noqa: B027  # pragma: no cover - a store holding nothing to release
         pass
