@@ -29,7 +29,7 @@ from .keys import key_id
 from .logs import configure_logging
 from .middleware import RequestContextMiddleware
 from .problems import install_handlers
-from .routers import batches, coverage, datasets, jobs, map_data, nearest, rosters, system, templates
+from .routers import batches, coverage, datasets, jobs, map_data, nearest, ogc, rosters, system, templates
 from .settings import Settings
 
 log = logging.getLogger("geo_service.api")
@@ -145,6 +145,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.add_middleware(RequestContextMiddleware, settings=settings)
     app.include_router(system.router)
     system.mount_docs(app)
+    app.include_router(ogc.router)  # OGC API Features/Tiles/Processes; before datasets' /{layer}/{fid}
     app.include_router(map_data.router)  # issue 16: villages by bbox; before datasets' /{layer}/{fid}
     app.include_router(rosters.router)  # issue 14; before the web router: its maps/{kind} would take /maps/roster
     _web_router(app)  # before datasets: its /v1/datasets/{id}/maps/{kind} must win over /{layer}/{fid}
