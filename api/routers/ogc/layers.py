@@ -105,6 +105,16 @@ def _coverage_layer(entry: DatasetEntry) -> Layer:
             cols[c.replace("nearest_id", "nearest_station_id")] = vals
     out = pd.DataFrame({k: np.asarray(val, dtype=object) if k != "nearest_m" and not k.endswith("_m")
                         else np.asarray(val, dtype=float) for k, val in cols.items()})
+    # names beside the ids, so a map or a GIS label needs no join
+    st = entry.ds.stations.set_index(entry.ds.stations["id"].astype(str))
+    tw = entry.ds.townships.set_index(entry.ds.townships["id"].astype(str))["name"].to_dict()
+    near = out["nearest_station_id"].map(lambda s: s if isinstance(s, str) else None)
+    extra = {"township_name": out["township_id"].map(lambda t: tw.get(str(t))),
+             "nearest_station_name": near.map(lambda s: st["name"].get(s) if s else None),
+             "nearest_station_kind": near.map(lambda s: st["kind"].get(s) if s else None),
+             "is_seat": v["is_seat"].fillna(False).astype(bool).to_numpy() if "is_seat" in v else False}
+    for k, val in extra.items():
+        out.insert(out.columns.get_loc("population"), k, np.asarray(val, dtype=object) if k != "is_seat" else val)
     return Layer("coverage", _geo(out, v.geometry.to_numpy()), tuple(c for c in out.columns if c != "id"),
                  "Point", f"v{entry.info.version}", "dataset")
 

@@ -9,7 +9,9 @@
 Tiles are encoded by the ``mapbox-vector-tile`` package (extent 4096, 64 px buffer; polygons
 simplified to a pixel and clipped) and kept in an in-memory LRU keyed by the collections' tags
 (dataset version and result job), so a new version or run is never served from an old tile. An
-empty tile answers 204. List properties are joined with ``;`` (MVT has no list values).
+empty tile answers 204. List properties are joined with ``;`` (MVT has no list values). Below zoom
+:data:`DETAIL_ZOOM` a feature carries only the properties a map styles and labels by
+(:data:`OVERVIEW_PROPERTIES`), so the tiles of a whole province stay small and quick to encode.
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ _ERR = {k: {"model": ProblemDetail} for k in (400, 401, 403, 404)}
 MVT = "application/vnd.mapbox-vector-tile"
 TILEABLE = ("villages", "stations", "zones", "coverage")
 EXTENT, BUFFER_PX, MAX_ZOOM = 4096, 64, 20
+#: below this zoom tiles carry only these properties (besides ``id``): a province in a few tiles
+DETAIL_ZOOM = 10
+OVERVIEW_PROPERTIES = {"villages": ("name", "township_id"), "stations": ("name", "kind"),
+                       "zones": ("name", "station_id"), "coverage": ("name", "nearest_station_id", "nearest_m")}
 WEB_MERCATOR_HALF = 20037508.342789244  # metres, half the side of the WebMercatorQuad square
 TMS_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
 _TO_3857 = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
@@ -125,7 +131,8 @@ def encode_layer(lay: L.Layer, merc: dict[str, Any], z: int, x: int, y: int) -> 
     local = shapely.transform(geoms, lambda c: np.column_stack([(c[:, 0] - minx) * scale, (c[:, 1] - miny) * scale]))
     frame = lay.frame
     ids = frame["id"].to_numpy(dtype=object)[rows]
-    cols = {c: frame[c].to_numpy(dtype=object)[rows] for c in lay.properties}
+    keep = lay.properties if z >= DETAIL_ZOOM else OVERVIEW_PROPERTIES.get(lay.name, lay.properties)
+    cols = {c: frame[c].to_numpy(dtype=object)[rows] for c in keep if c in lay.properties}
     feats = []
     for k, g in enumerate(local):
         if g is None or g.is_empty:
