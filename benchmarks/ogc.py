@@ -9,7 +9,8 @@ and one client measures, each request repeated and the median taken:
   the layer), and the same with a ``bbox`` of a county-size window;
 - every village through ``next`` links (20 pages) on both routes;
 - vector tiles (all tileable layers) at zooms 6, 8 and 10 over the province: first (encoded) and
-  again (cached), with their sizes.
+  again (cached), with their sizes; before them one request that builds the layers (coverage per
+  village, Web Mercator copies), timed on its own.
 
 Run: ``.venv/bin/python benchmarks/ogc.py [--villages 20000] [--repeat 5]``.
 """
@@ -109,6 +110,8 @@ def main() -> None:
         for name, url in (("plain GeoJSON route", f"{plain}?limit=1000"), ("OGC items", f"{ogc}?limit=1000")):
             ms, n = walk(c, url)
             print(f"{name:<22} every village by next links: {ms:7.0f} ms for {n} features")
+        t0 = timed(c, f"{base}/v1/datasets/p/tiles/WebMercatorQuad/14/0/0")[0]  # empty: builds the layers
+        print(f"first tile request (builds coverage and the layers' Web Mercator copies): {t0:.0f} ms")
         for z in (6, 8, 10):
             xa, ya = lonlat_to_tile(x0, y1, z)
             xb, yb = lonlat_to_tile(x1, y0, z)

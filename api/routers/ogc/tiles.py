@@ -11,7 +11,8 @@ simplified to a pixel and clipped) and kept in an in-memory LRU keyed by the col
 (dataset version and result job), so a new version or run is never served from an old tile. An
 empty tile answers 204. List properties are joined with ``;`` (MVT has no list values). Below zoom
 :data:`DETAIL_ZOOM` a feature carries only the properties a map styles and labels by
-(:data:`OVERVIEW_PROPERTIES`), so the tiles of a whole province stay small and quick to encode.
+(:data:`OVERVIEW_PROPERTIES`; below :data:`OVERVIEW_ZOOM` only :data:`FAR_PROPERTIES`), so the tiles
+of a whole province stay small and quick to encode.
 """
 
 from __future__ import annotations
@@ -47,9 +48,11 @@ MVT = "application/vnd.mapbox-vector-tile"
 TILEABLE = ("villages", "stations", "zones", "coverage")
 EXTENT, BUFFER_PX, MAX_ZOOM = 4096, 64, 20
 #: below this zoom tiles carry only these properties (besides ``id``): a province in a few tiles
-DETAIL_ZOOM = 10
+DETAIL_ZOOM, OVERVIEW_ZOOM = 10, 8
 OVERVIEW_PROPERTIES = {"villages": ("name", "township_id"), "stations": ("name", "kind"),
                        "zones": ("name", "station_id"), "coverage": ("name", "nearest_station_id", "nearest_m")}
+#: below :data:`OVERVIEW_ZOOM` (a province in a tile or two) fewer still
+FAR_PROPERTIES = {"villages": (), "stations": ("name",), "zones": ("name",), "coverage": ("nearest_m",)}
 WEB_MERCATOR_HALF = 20037508.342789244  # metres, half the side of the WebMercatorQuad square
 TMS_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
 _TO_3857 = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
@@ -131,7 +134,9 @@ def encode_layer(lay: L.Layer, merc: dict[str, Any], z: int, x: int, y: int) -> 
     local = shapely.transform(geoms, lambda c: np.column_stack([(c[:, 0] - minx) * scale, (c[:, 1] - miny) * scale]))
     frame = lay.frame
     ids = frame["id"].to_numpy(dtype=object)[rows]
-    keep = lay.properties if z >= DETAIL_ZOOM else OVERVIEW_PROPERTIES.get(lay.name, lay.properties)
+    keep = lay.properties
+    if z < DETAIL_ZOOM:
+        keep = (OVERVIEW_PROPERTIES if z >= OVERVIEW_ZOOM else FAR_PROPERTIES).get(lay.name, lay.properties)
     cols = {c: frame[c].to_numpy(dtype=object)[rows] for c in keep if c in lay.properties}
     feats = []
     for k, g in enumerate(local):
