@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import features, processes, tiles
+from . import features, oas30, processes, tiles
 
 router = APIRouter()
 router.include_router(features.router)
 router.include_router(tiles.router)
 router.include_router(processes.router)
+router.include_router(oas30.router)
 
 __all__ = ["router"]

@@ -48,7 +48,7 @@ _ERR = {k: {"model": ProblemDetail} for k in (400, 401, 403, 404, 422)}
 OGC = "http://www.opengis.net/spec/"
 #: the conformance classes claimed: only those the test suite checks with outside clients
 CONFORMANCE = [f"{OGC}ogcapi-features-1/1.0/conf/core", f"{OGC}ogcapi-features-1/1.0/conf/geojson",
-               f"{OGC}ogcapi-features-1/1.0/conf/html", f"{OGC}ogcapi-features-2/1.0/conf/crs",
+               f"{OGC}ogcapi-features-1/1.0/conf/html", f"{OGC}ogcapi-features-1/1.0/conf/oas30", f"{OGC}ogcapi-features-2/1.0/conf/crs",
                f"{OGC}ogcapi-common-1/1.0/conf/core", f"{OGC}ogcapi-tiles-1/1.0/conf/core",
                f"{OGC}ogcapi-tiles-1/1.0/conf/tileset", f"{OGC}ogcapi-tiles-1/1.0/conf/tilesets-list",
                f"{OGC}ogcapi-tiles-1/1.0/conf/geodata-tilesets", f"{OGC}ogcapi-tiles-1/1.0/conf/mvt"]
@@ -63,8 +63,10 @@ ITEM_PARAMS = {"f", "bbox", "bbox-crs", "crs", "limit", "offset", "lang", "datet
 def landing_links(request: Request, dataset_id: str) -> list[dict[str, Any]]:
     """The OGC API landing-page links of a dataset (added to ``GET /v1/datasets/{id}``)."""
     base = public_url(request, f"/v1/datasets/{dataset_id}")
-    return [{"href": public_url(request, "/openapi.json"), "rel": "service-desc",
-             "type": "application/vnd.oai.openapi+json;version=3.1", "title": "OpenAPI"},
+    return [{"href": public_url(request, "/v1/api"), "rel": "service-desc",
+             "type": "application/vnd.oai.openapi+json;version=3.0", "title": "OpenAPI 3.0"},
+            {"href": public_url(request, "/openapi.json"), "rel": "service-desc",
+             "type": "application/vnd.oai.openapi+json;version=3.1", "title": "OpenAPI 3.1"},
             {"href": public_url(request, "/docs"), "rel": "service-doc", "type": HTML, "title": "API docs"},
             {"href": f"{base}/conformance", "rel": "conformance", "type": JSON},
             {"href": f"{base}/collections", "rel": "data", "type": JSON},

@@ -222,8 +222,8 @@ def _landing(request: Request, _: Principal = Depends(viewer)):
     """The service's OGC API landing page: processes, conformance, datasets (each a Features landing page)."""
     return FastJSONResponse({"title": "geo-service", "links": [
         {"href": public_url(request, "/v1/"), "rel": "self", "type": "application/json"},
-        {"href": public_url(request, "/openapi.json"), "rel": "service-desc",
-         "type": "application/vnd.oai.openapi+json;version=3.1"},
+        {"href": public_url(request, "/v1/api"), "rel": "service-desc",
+         "type": "application/vnd.oai.openapi+json;version=3.0"},
         {"href": public_url(request, "/v1/conformance"), "rel": "conformance", "type": "application/json"},
         {"href": public_url(request, "/v1/processes"), "rel": "http://www.opengis.net/def/rel/ogc/1.0/processes",
          "type": "application/json"},
