@@ -328,3 +328,28 @@ def test_conformance_claims_only_tested_classes(server):
     assert landing["counts"]["villages"] == 8  # what the route returned before stays
     json.dumps(landing)
     assert pd.notna(landing["version"])
+
+
+@pytest.mark.browser
+def test_html_pages_in_chromium(server, chromium, tmp_path):
+    page, log = chromium.page()
+    try:
+        for width in (1280, 375):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.goto(f"{server['url']}/v1/datasets/chongyang?f=html")
+            assert page.locator("a[href$='/collections']").count() >= 1
+            page.goto(f"{server['url']}/v1/datasets/chongyang/collections?f=html")
+            page.click("text=villages")  # the items page of the villages, as HTML
+            page.wait_for_selector("table tr >> nth=10")
+            assert page.url.endswith("/collections/villages/items?f=html")
+            rows = page.locator("table tr").count() - 1
+            assert rows == min(1000, len(server["store"].get_dataset("chongyang").villages))
+            page.screenshot(path=str(tmp_path / f"items-{width}.png"))
+            page.goto(f"{server['url']}/v1/datasets/tiny/collections/villages/items/V4?f=html")
+            assert "<script>alert(1)</script>村" in page.inner_text("h1")  # shown as text
+            page.goto(f"{server['url']}/v1/datasets/chongyang/collections/villages?f=html")
+            assert "GCJ-02" in page.inner_text("body") and "EPSG:4547" in page.inner_text("body")
+            page.screenshot(path=str(tmp_path / f"collection-{width}.png"))
+        assert log.page_errors == [] and log.dialogs == [] and log.console_errors == []
+    finally:
+        page.close()

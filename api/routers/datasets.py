@@ -196,7 +196,8 @@ def get_dataset(request: Request, dataset_id: str = Depends(checked_dataset_id),
     body = dataset_out(request, info)  # also the OGC API landing page: title and its links added
     body["title"] = info.id
     body["links"] = body["links"] + ogc_features.landing_links(request, dataset_id)
-    return FastJSONResponse(body, headers={"ETag": info.etag})
+    page = ogc_features.landing_html(request, dataset_id, body)  # f=html (OGC API HTML)
+    return page or FastJSONResponse(body, headers={"ETag": info.etag})
 
 
 @router.delete("/{dataset_id}", status_code=204, summary="Delete a dataset (admin)", responses=_ERR)

@@ -76,6 +76,15 @@ def landing_links(request: Request, dataset_id: str) -> list[dict[str, Any]]:
              "type": JSON}]
 
 
+def landing_html(request: Request, dataset_id: str, body: dict[str, Any]):
+    """The landing page as HTML when ``f=html`` or the ``Accept`` header asks for it, else None."""
+    f = request.query_params.get("f")
+    if not wants_html(request, f if f in ("json", "html") else None):
+        return None
+    lang = "en" if request.query_params.get("lang") == "en" else "zh"
+    return pages.landing_page(body.get("title") or dataset_id, body["links"], lang)
+
+
 def wants_html(request: Request, f: str | None) -> bool:
     """``f=html``, or no ``f`` and an ``Accept`` that names HTML before any JSON type."""
     if f is not None:
@@ -89,7 +98,9 @@ def wants_html(request: Request, f: str | None) -> bool:
 
 
 @router.get("/{dataset_id}/conformance", summary="OGC API conformance classes claimed", responses=_ERR)
-def conformance(entry: DatasetEntry = Depends(dataset_entry)):
+def conformance(request: Request, entry: DatasetEntry = Depends(dataset_entry), f: Format = None, lang: Lang = "zh"):
+    if wants_html(request, f):
+        return pages.conformance_page(CONFORMANCE, lang)
     return FastJSONResponse({"conformsTo": CONFORMANCE})
 
 
@@ -137,8 +148,10 @@ def collections(request: Request, entry: DatasetEntry = Depends(dataset_entry), 
 
 @router.get("/{dataset_id}/collections/{collection_id}", summary="One collection", responses=_ERR)
 def collection(request: Request, collection_id: CollectionId, entry: DatasetEntry = Depends(dataset_entry),
-               store: Store = Depends(get_store), who: Principal = Depends(viewer), lang: Lang = "zh"):
-    return FastJSONResponse(collection_doc(request, entry, _layer_or_404(entry, store, collection_id, who), lang))
+               store: Store = Depends(get_store), who: Principal = Depends(viewer), f: Format = None,
+               lang: Lang = "zh"):
+    doc = collection_doc(request, entry, _layer_or_404(entry, store, collection_id, who), lang)
+    return pages.collection_page(doc, lang) if wants_html(request, f) else FastJSONResponse(doc)
 
 
 def _parse_box(text: str) -> tuple[float, float, float, float]:
@@ -301,4 +314,5 @@ def _etag(request: Request, entry: DatasetEntry, lay: L.Layer, i: int, feat: dic
     return tag[:-1] + "-" + hashlib.sha256(out_crs.uri.encode()).hexdigest()[:8] + '"'
 
 
-__all__ = ["CONFORMANCE", "collection_doc", "feature_dicts", "filter_frame", "landing_links", "router"]
+__all__ = ["CONFORMANCE", "collection_doc", "feature_dicts", "filter_frame", "landing_html", "landing_links",
+           "router"]
