@@ -31,8 +31,8 @@ from .logs import configure_logging
 from .middleware import RequestContextMiddleware
 from .problems import install_handlers
 from .resources import AppResources, ResourceState
-from .routers import (activities, batches, coverage, datasets, jobs, map_data, messages, nearest, posters, review,
-                      rosters, system, templates)
+from .routers import (activities, batches, coverage, datasets, jobs, map_data, messages, nearest, ogc, posters,
+                      review, rosters, system, templates)
 from .settings import Settings
 
 log = logging.getLogger("geo_service.api")
@@ -155,6 +155,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     system.mount_docs(app)
     app.include_router(messages.router)  # 码上议事: before map_data's and datasets' /{layer} routes
     app.include_router(posters.router)  # QR posters and the phone page /m/...
+    app.include_router(ogc.router)  # OGC API Features/Tiles/Processes; before datasets' /{layer}/{fid}
     app.include_router(map_data.router)  # villages by bbox; before datasets' /{layer}/{fid}
     app.include_router(rosters.router)  # before the web router: its maps/{kind} would take /maps/roster
     app.include_router(activities.router)  # the ledger; before datasets' /{layer}/{fid}

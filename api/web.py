@@ -34,6 +34,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 import maps
+from maps.aggregate import TILE_URL
 from geo_service.core.coverage import coverage_summary
 from geo_service.core.glossary import job_message_text, job_status_text
 from geo_service.core.store import NotFound, Store
@@ -187,7 +188,7 @@ def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetE
         gap_t = threshold_m
         html, csp = _map_html(entry, f"coverage:{lang}:{tiles_key}:{gap_t}",
                          lambda ds: maps.coverage_map(ds, lang=lang, tiles=tiles, gap_threshold=gap_t,
-                                                      tianditu_key=tk, detail_url="coverage/villages"))
+                                                      tianditu_key=tk, detail_url=TILE_URL))
     elif kind == "assignment":
         rec = finished_run(store, did, job)  # None before any run: the dataset's own assignment (200)
         result = rec.result if rec is not None else None

@@ -10,11 +10,12 @@ would be a 9 MB page that Chromium takes seconds to draw. Above :data:`LARGE_VIL
   :func:`geo_service.core.coverage.village_weights`) within the colour threshold, with a popup giving
   the village count, the weight and the covered share within every threshold;
 * **village details** as the planner zooms in: at zoom :data:`DETAIL_ZOOM` or closer the page's
-  runtime (:data:`DETAIL_JS`) asks the service for the villages in view
-  (``GET /v1/datasets/{id}/maps/coverage/villages?bbox=...``, :mod:`api.routers.map_data`, same
-  origin so ``connect-src 'self'`` allows it), answered from :func:`maps.details.village_details`; when the
-  view holds more than the limit the answer says so (``complete: false``) and the page asks the
-  planner to zoom in. A standalone page (no service, ``detail_url=None``) shows the aggregates and
+  runtime (:data:`DETAIL_JS`) fetches the service's vector tiles of the ``coverage`` collection in
+  view (:data:`TILE_URL`, OGC API - Tiles, Mapbox Vector Tiles; same origin so ``connect-src 'self'``
+  allows it; each tile once), decodes their points (``gsMvt``, a reader of the MVT protobuf) and
+  draws each village with its distance band and popup values; when the view holds more than
+  :data:`DETAIL_LIMIT` villages the page asks the planner to zoom in. (The bbox endpoint,
+  ``GET /v1/datasets/{id}/maps/coverage/villages``, still answers API clients.) A standalone page (no service, ``detail_url=None``) shows the aggregates and
   a note saying so.
 
 Safety as for every map (:mod:`maps.render`): the runtime is a constant inline script (allowed by
@@ -36,6 +37,8 @@ from branca.element import MacroElement
 from folium.template import Template
 
 from geo_service.core.coverage import village_weights
+from geo_service.core.domain import STATION_KIND_LABELS
+from geo_service.core.glossary import map_words
 
 from .render import DataLayer, Literal, esc, feature_collection, json_block, legend_html
 
@@ -46,6 +49,12 @@ DETAIL_ZOOM = 11
 #: villages the page asks for at most per view; the endpoint accepts up to :data:`MAX_DETAIL_LIMIT`
 DETAIL_LIMIT = 3000
 MAX_DETAIL_LIMIT = 5000
+#: the village details come from the service's vector tiles of this collection (OGC API - Tiles,
+#: WebMercatorQuad), at the map's zoom up to this one
+TILE_LAYER = "coverage"
+TILE_MAX_ZOOM = 14
+#: the tile URL template of a served coverage map, relative to its page (``/v1/datasets/{id}/maps/coverage``)
+TILE_URL = "../collections/coverage/tiles/WebMercatorQuad/{z}/{y}/{x}"
 #: occupied hexagons aimed at (page size ~ 300 bytes a bin)
 TARGET_BINS = 1000
 SHARE_COLOURS = ("#d73027", "#fc8d59", "#fee08b", "#91cf60", "#1a9850")  # share 0-20 % ... 80-100 %
@@ -190,7 +199,7 @@ def add_overview(m: folium.Map, ds, measure: np.ndarray, thresholds: Sequence[fl
     layer.add_to(m)
     n = len(v)
     DetailLoader(layer, url=detail_url, lang=lang, datum=datum, fields=fields, band_colours=band_colours,
-                 text={k: s.replace("{n}", f"{n:,}") if k in ("zoom_in", "standalone") else s
+                 thresholds=thresholds, text={k: s.replace("{n}", f"{n:,}") if k in ("zoom_in", "standalone") else s
                        for k, s in tx.items()}).add_to(m)
     rows = [("square", SHARE_COLOURS[c], f"{20 * c}–{20 * (c + 1)}%") for c in range(len(SHARE_COLOURS))]
     size = f"{side / 1000:.1f} 公里" if lang == "zh" else f"{side / 1000:.1f} km"
@@ -214,13 +223,17 @@ class DetailLoader(MacroElement):
     """)
 
     def __init__(self, overview: DataLayer, *, url: str | None, lang: str, datum: str, fields: Sequence[str],
-                 band_colours: Sequence[str], text: dict[str, str]):
+                 band_colours: Sequence[str], text: dict[str, str], thresholds: Sequence[float] = (5000, 10000, 20000)):
         super().__init__()
         self._name = "DetailLoader"
         self.overview = overview
         self.block_id = f"{self.get_name()}_cfg"
+        words = map_words(lang)
         self.config = {"url": url, "lang": lang, "datum": datum, "zoom": DETAIL_ZOOM, "limit": DETAIL_LIMIT,
-                       "colours": list(band_colours), "text": text, "note": f"{self.get_name()}_note",
+                       "maxzoom": TILE_MAX_ZOOM, "layer": TILE_LAYER, "thresholds": [float(t) for t in thresholds],
+                       "kinds": {k: v[lang] for k, v in STATION_KIND_LABELS.items()},
+                       "colours": list(band_colours), "note": f"{self.get_name()}_note",
+                       "text": {**text, "no_station": words["no_station"], "yes": words["yes"]},
                        "villages": {"styles": {}, "fields": list(fields)}}
 
     def render(self, **kwargs):
@@ -238,10 +251,131 @@ DETAIL_CSS = (".gs-detail-note{top:10px;left:50%;transform:translateX(-50%);max-
               "font-size:11px}}")
 
 DETAIL_JS = r"""
+var gsMvt = (function () {  // Mapbox Vector Tile points (protobuf) -> [{x, y, props}] in tile units
+  var utf8 = new TextDecoder('utf-8');
+  function Reader(buf) { this.b = buf; this.p = 0; this.v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength); }
+  Reader.prototype.varint = function () {
+    var r = 0, s = 1, c;
+    do { c = this.b[this.p++]; r += (c & 0x7f) * s; s *= 128; } while (c >= 128);
+    return r;
+  };
+  Reader.prototype.zig = function (n) { return n % 2 ? -(n + 1) / 2 : n / 2; };
+  Reader.prototype.bytes = function () { var n = this.varint(), a = this.b.subarray(this.p, this.p + n); this.p += n; return a; };
+  Reader.prototype.skip = function (w) {
+    if (w === 0) { this.varint(); } else if (w === 1) { this.p += 8; } else if (w === 2) { this.p += this.varint(); }
+    else if (w === 5) { this.p += 4; } else { throw new Error('wire type ' + w); }
+  };
+  function each(buf, fn) {
+    var r = new Reader(buf);
+    while (r.p < buf.length) { var k = r.varint(); fn(k >> 3, k & 7, r); }
+  }
+  function value(buf) {
+    var out = null;
+    each(buf, function (f, w, r) {
+      if (f === 1) { out = utf8.decode(r.bytes()); }
+      else if (f === 2) { out = r.v.getFloat32(r.p, true); r.p += 4; }
+      else if (f === 3) { out = r.v.getFloat64(r.p, true); r.p += 8; }
+      else if (f === 4 || f === 5) { out = r.varint(); }
+      else if (f === 6) { out = r.zig(r.varint()); }
+      else if (f === 7) { out = r.varint() !== 0; }
+      else { r.skip(w); }
+    });
+    return out;
+  }
+  function packed(r) {
+    var end = r.varint() + r.p, a = [];
+    while (r.p < end) { a.push(r.varint()); }
+    return a;
+  }
+  function layer(buf) {
+    var name = '', keys = [], vals = [], feats = [], extent = 4096;
+    each(buf, function (f, w, r) {
+      if (f === 1) { name = utf8.decode(r.bytes()); }
+      else if (f === 2) { feats.push(r.bytes()); }
+      else if (f === 3) { keys.push(utf8.decode(r.bytes())); }
+      else if (f === 4) { vals.push(value(r.bytes())); }
+      else if (f === 5) { extent = r.varint(); }
+      else { r.skip(w); }
+    });
+    var out = [];
+    feats.forEach(function (fb) {
+      var tags = [], geom = [], type = 0;
+      each(fb, function (f, w, r) {
+        if (f === 2) { tags = packed(r); } else if (f === 4) { geom = packed(r); }
+        else if (f === 3) { type = r.varint(); } else { r.skip(w); }
+      });
+      if (type !== 1 || geom.length < 3) { return; }
+      var props = {};
+      for (var i = 0; i + 1 < tags.length; i += 2) { props[keys[tags[i]]] = vals[tags[i + 1]]; }
+      var x = Reader.prototype.zig(geom[1]), y = Reader.prototype.zig(geom[2]);
+      out.push({x: x / extent, y: y / extent, props: props});
+    });
+    return {name: name, features: out};
+  }
+  function decode(buf) {
+    var layers = {};
+    each(new Uint8Array(buf), function (f, w, r) {
+      if (f === 3) { var l = layer(r.bytes()); layers[l.name] = l; } else { r.skip(w); }
+    });
+    return layers;
+  }
+  return {decode: decode};
+})();
+
 var gsDetail = (function () {
+  var PI = Math.PI, A = 6378245.0, EE = 0.00669342162296594323;
+  function gcj(lon, lat) {  // WGS-84 -> GCJ-02 (the formula of geo_service.core.crs), for Gaode tiles
+    if (lon < 72.004 || lon > 137.8347 || lat < 0.8293 || lat > 55.8271) { return [lon, lat]; }
+    var x = lon - 105.0, y = lat - 35.0;
+    var dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x))
+      + (20.0 * Math.sin(6.0 * x * PI) + 20.0 * Math.sin(2.0 * x * PI)) * 2.0 / 3.0
+      + (20.0 * Math.sin(y * PI) + 40.0 * Math.sin(y / 3.0 * PI)) * 2.0 / 3.0
+      + (160.0 * Math.sin(y / 12.0 * PI) + 320 * Math.sin(y * PI / 30.0)) * 2.0 / 3.0;
+    var dlon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * Math.sqrt(Math.abs(x))
+      + (20.0 * Math.sin(6.0 * x * PI) + 20.0 * Math.sin(2.0 * x * PI)) * 2.0 / 3.0
+      + (20.0 * Math.sin(x * PI) + 40.0 * Math.sin(x / 3.0 * PI)) * 2.0 / 3.0
+      + (150.0 * Math.sin(x / 12.0 * PI) + 300.0 * Math.sin(x / 30.0 * PI)) * 2.0 / 3.0;
+    var rad = lat / 180.0 * PI, magic = 1 - EE * Math.sin(rad) * Math.sin(rad), sq = Math.sqrt(magic);
+    dlat = (dlat * 180.0) / ((A * (1 - EE)) / (magic * sq) * PI);
+    dlon = (dlon * 180.0) / (A / sq * Math.cos(rad) * PI);
+    return [lon + dlon, lat + dlat];
+  }
+  function km(m, lang) {
+    var v = Math.round(m / 100) / 10, s = v % 1 === 0 ? v.toFixed(0) : v.toFixed(1);
+    return lang === 'zh' ? s + ' 公里' : s + ' km';
+  }
+  function feature(cfg, tz, tx, ty, f) {  // a coverage tile's village as the map draws it
+    var n = Math.pow(2, tz), lon = (tx + f.x) / n * 360 - 180;
+    var lat = Math.atan(Math.sinh(PI * (1 - 2 * (ty + f.y) / n))) * 180 / PI;
+    var p = f.props, d = typeof p.nearest_m === 'number' ? p.nearest_m : null, band = cfg.thresholds.length + 1;
+    if (d !== null) { band = 0; cfg.thresholds.forEach(function (t) { if (t < d) { band++; } }); }
+    var pop = typeof p.population === 'number' ? p.population : 0;
+    var radius = Math.round(Math.min(12, Math.max(4, 4 + Math.sqrt(pop / 400))) * 10) / 10;
+    var kind = cfg.kinds[p.nearest_station_kind] || '';
+    var near = p.nearest_station_name ? (kind ? p.nearest_station_name + '（' + kind + '）' : p.nearest_station_name)
+                                      : cfg.text.no_station;
+    var xy = cfg.datum === 'gcj02' ? gcj(lon, lat) : [lon, lat];
+    return {type: 'Feature', geometry: {type: 'Point', coordinates: xy},
+            properties: {n: p.name, c: band + ':' + radius, i: p.id,
+                         v: [p.township_name || null, Math.round(pop), near, d === null ? null : km(d, cfg.lang),
+                             p.is_seat ? cfg.text.yes : null]}};
+  }
+  function tilesInView(map, z) {
+    var b = map.getBounds().pad(0.05), n = Math.pow(2, z);  // a margin: GCJ-02 views sit ~500 m off the grid
+    function col(lon) { return Math.min(n - 1, Math.max(0, Math.floor((lon + 180) / 360 * n))); }
+    function row(lat) {
+      var r = Math.max(-85.0511, Math.min(85.0511, lat)) * PI / 180;
+      return Math.min(n - 1, Math.max(0, Math.floor((1 - Math.log(Math.tan(r) + 1 / Math.cos(r)) / PI) / 2 * n)));
+    }
+    var out = [];
+    for (var x = col(b.getWest()); x <= col(b.getEast()); x++) {
+      for (var y = row(b.getNorth()); y <= row(b.getSouth()); y++) { out.push([x, y]); }
+    }
+    return out;
+  }
   function attach(map, overview, id) {
     var cfg = JSON.parse(document.getElementById(id).textContent);
-    var note = document.getElementById(cfg.note), detail = null, seq = 0, timer = null;
+    var note = document.getElementById(cfg.note), detail = null, seq = 0, timer = null, cache = {};
     function say(state, text, n) {
       if (!note) { return; }
       note.setAttribute('data-state', state);
@@ -265,25 +399,43 @@ var gsDetail = (function () {
       if (detail) { map.removeLayer(detail); detail = null; }
       if (!map.hasLayer(overview)) { map.addLayer(overview); }
     }
+    function tile(z, x, y) {  // the villages of one vector tile of the coverage collection (cached)
+      var key = z + '/' + y + '/' + x;
+      if (!cache[key]) {
+        var url = cfg.url.replace('{z}', z).replace('{y}', y).replace('{x}', x);
+        cache[key] = fetch(url, {credentials: 'same-origin', headers: {'Accept': 'application/vnd.mapbox-vector-tile'}})
+          .then(function (r) {
+            if (r.status === 204) { return []; }
+            if (!r.ok) { delete cache[key]; throw new Error('HTTP ' + r.status); }
+            return r.arrayBuffer().then(function (buf) {
+              var l = gsMvt.decode(buf)[cfg.layer];
+              return (l ? l.features : []).filter(function (f) { return f.x >= 0 && f.x < 1 && f.y >= 0 && f.y < 1; })
+                .map(function (f) { return feature(cfg, z, x, y, f); });
+            });
+          });
+      }
+      return cache[key];
+    }
     function update() {
       if (!cfg.url) { say('standalone', cfg.text.standalone); return; }
       if (map.getZoom() < cfg.zoom) { seq++; overviewOn(); say('overview', cfg.text.zoom_in); return; }
-      var b = map.getBounds(), my = ++seq;
-      var box = [Math.max(-180, b.getWest()), Math.max(-90, b.getSouth()), Math.min(180, b.getEast()),
-                 Math.min(90, b.getNorth())].map(function (x) { return x.toFixed(5); }).join(',');
-      var q = cfg.url + '?bbox=' + box + '&limit=' + cfg.limit + '&lang=' + cfg.lang + '&datum=' + cfg.datum;
+      var my = ++seq, z = Math.min(cfg.maxzoom, Math.floor(map.getZoom())), b = map.getBounds();
       say('loading', cfg.text.loading);
-      fetch(q, {credentials: 'same-origin', headers: {'Accept': 'application/geo+json'}})
-        .then(function (r) { if (!r.ok) { throw new Error('HTTP ' + r.status); } return r.json(); })
-        .then(function (d) {
+      Promise.all(tilesInView(map, z).map(function (t) { return tile(z, t[0], t[1]); }))
+        .then(function (parts) {
           if (my !== seq) { return; }
-          if (!d.complete) { overviewOn(); say('too-many', fmt(cfg.text.too_many, d.count, d.limit), d.count); return; }
+          var feats = [].concat.apply([], parts).filter(function (f) {
+            var c = f.geometry.coordinates;
+            return b.contains([c[1], c[0]]);
+          });
+          if (feats.length > cfg.limit) { overviewOn(); say('too-many', fmt(cfg.text.too_many, feats.length, cfg.limit), feats.length); return; }
+          var d = {type: 'FeatureCollection', features: feats};
           styles(d);
           var next = gs.layer(d, cfg.villages);
           if (detail) { map.removeLayer(detail); }
           detail = next.addTo(map);
           if (map.hasLayer(overview)) { map.removeLayer(overview); }
-          say('detail', fmt(cfg.text.shown, d.count, d.limit), d.count);
+          say('detail', fmt(cfg.text.shown, feats.length, cfg.limit), feats.length);
         })
         .catch(function () { if (my === seq) { overviewOn(); say('failed', cfg.text.failed); } });
     }
@@ -295,5 +447,5 @@ var gsDetail = (function () {
 """
 
 
-__all__ = ["DETAIL_LIMIT", "DETAIL_ZOOM", "LARGE_VILLAGES", "MAX_DETAIL_LIMIT", "DetailLoader", "add_overview",
+__all__ = ["DETAIL_LIMIT", "DETAIL_ZOOM", "LARGE_VILLAGES", "MAX_DETAIL_LIMIT", "TILE_URL", "DetailLoader", "add_overview",
            "aggregate_villages", "hex_index", "hex_polygons", "hex_size_m"]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs and run it (README quick start, command 2; .ci/run calls it).
 #   - a virtual environment in .venv with the project and its test extras;
-#   - Debian's chromium (browser tests) and PostgreSQL 15 + PostGIS 3 (PostGIS store tests), when this
+#   - Debian's chromium (browser tests), PostgreSQL 15 + PostGIS 3 (PostGIS store tests) and gdal-bin
+#     (GDAL's OGC API client, OGC tests), when this
 #     machine can install them (root + apt-get); otherwise those tests skip with a stated reason,
 #     except under CI=true where a missing browser or database fails the run.
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -k store -x`. Before the tests, ruff and
@@ -22,6 +23,7 @@ need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
 [ -f /usr/share/postgresql/15/extension/postgis.control ] || need+=(postgresql-15-postgis-3)
+command -v ogrinfo >/dev/null 2>&1 || need+=(gdal-bin)  # GDAL's OGC API - Features client (tests/test_ogc_clients.py)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "==> installing system packages: ${need[*]}"

@@ -23,6 +23,8 @@ APP.state.jobs.runners["optimisation"] = lambda ds, p, prev, progress, cancel: {
                                                                                "tables": {"t": [{"a": 1}]}}
 APP.state.jobs.runners["roster"] = lambda ds, p, prev, progress, cancel: {  # same for rosters
     "status": "nothing_to_do", "objective": None, "bound": None, "gap": None, "unit": "m", "months": [], "duties": []}
+APP.state.jobs.runners["close_gaps"] = lambda ds, p, prev, progress, cancel: {  # and gap closings (OGC process)
+    "status": "optimal", "objective": 0, "bound": 0, "gap": 0, "proposed": []}
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 _rng = random.Random(0)
 

@@ -1,4 +1,5 @@
-"""Province-size coverage maps: hex-bin aggregates on the first page, villages by bbox.
+"""Province-size coverage maps: hex-bin aggregates on the first page, villages from vector tiles
+as the planner zooms in (and by bbox for API clients).
 
 One synthetic province of ~20,000 villages (36 merged counties) serves every test of the module.
 """
@@ -230,6 +231,9 @@ def test_zooming_in_loads_the_villages_in_view(chromium, province, tmp_path):
     x, y = _xy(province)
     with live_server(app) as base:
         page, log = chromium.page()
+        asked: list[str] = []
+        page.on("request", lambda r: asked.append(r.url))
+        page.set_viewport_size({"width": 1280, "height": 900})
         try:
             page.goto(f"{base}/v1/datasets/prov/maps/coverage?tiles=none")
             page.wait_for_selector(".gs-detail-note[data-state='overview']", state="attached")
@@ -244,6 +248,10 @@ def test_zooming_in_loads_the_villages_in_view(chromium, province, tmp_path):
             shown = int(page.get_attribute(".gs-detail-note", "data-count"))
             assert after["zoom"] == 12 and 0 < shown <= 3000
             assert after["circles"] == shown  # one marker per village in view, hexagons gone
+            # the villages came from the coverage collection's vector tiles, not the bbox endpoint
+            tiles = [u for u in asked if "/v1/datasets/prov/collections/coverage/tiles/WebMercatorQuad/12/" in u]
+            assert tiles and not any("maps/coverage/villages" in u for u in asked)
+            page.screenshot(path=str(tmp_path / "province-1280.png"))
             # a village's popup is built from the fetched values
             page.evaluate("""() => { for (const k of Object.keys(window)) { const m = window[k];
                 if (m instanceof L.Map) { m.eachLayer(l => { if (l instanceof L.CircleMarker && !m._gsOpened) {
@@ -258,5 +266,8 @@ def test_zooming_in_loads_the_villages_in_view(chromium, province, tmp_path):
             assert page.locator(".gs-popup-title", has_text="onerror").inner_text() == PAYLOAD
             assert page.locator("img[src='x']").count() == 0 and log.dialogs == []
             assert log.page_errors == [] and log.console_errors_non_tiles() == []  # CSP allowed all of it
+            page.set_viewport_size({"width": 375, "height": 740})
+            page.wait_for_timeout(600)
+            page.screenshot(path=str(tmp_path / "province-375.png"))
         finally:
             page.close()

@@ -29,6 +29,7 @@ from ..encoding import FastJSONResponse, GeoJSONResponse, loads
 from ..problems import ProblemError, validation_errors
 from ..schemas import DatasetList, DatasetOut, ProblemDetail
 from ..settings import Settings
+from .ogc import features as ogc_features
 
 log = logging.getLogger("geo_service.api.datasets")
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
@@ -190,8 +191,11 @@ def get_dataset(request: Request, dataset_id: str = Depends(checked_dataset_id),
     except NotFound:
         raise ProblemError(404, f"no dataset '{dataset_id}'", code="dataset-not-found",
                            dataset_id=dataset_id) from None
-    body = dataset_out(request, info)
-    return FastJSONResponse(body, headers={"ETag": info.etag})
+    body = dataset_out(request, info)  # also the OGC API landing page: title and its links added
+    body["title"] = info.id
+    body["links"] = body["links"] + ogc_features.landing_links(request, dataset_id)
+    page = ogc_features.landing_html(request, dataset_id, body)  # f=html (OGC API HTML)
+    return page or FastJSONResponse(body, headers={"ETag": info.etag})
 
 
 @router.delete("/{dataset_id}", status_code=204, summary="Delete a dataset (admin)", responses=_ERR)

@@ -52,6 +52,8 @@ def job_out(request: Request, job: JobRecord, lang: str = "zh") -> dict[str, Any
     # status and message in words for people (glossary); ``status``/``message`` stay machine-readable
     d["status_text"] = job_status_text(job.status, lang)
     d["message_text"] = job_message_text(job.message, job.status, d["outcome"], lang)
+    # OGC API - Processes status info members (the job's process is its kind, with '-')
+    d.update(jobID=job.id, type="process", processID=job.kind.replace("_", "-"))
     return {**d, "links": links}
 
 

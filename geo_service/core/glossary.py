@@ -458,6 +458,27 @@ WORDS: dict[str, tuple[str, str]] = {
     "ledger_page_title": ("录入联系台账", "Record an activity"), "ledger_saved": ("已保存第 {id} 条", "Saved record {id}"),
     "ledger_mine": ("我的台账", "My activities"), "ledger_my_constituents": ("我联系的群众", "My constituents"),
     "ledger_submit": ("保存", "Save"), "ledger_login_first": ("请先登录", "Please log in first"),
+    # OGC API (Features, Tiles, Processes): collection titles, CRS names, page words
+    "ogc_counties": ("区县", "Counties"), "ogc_townships": ("乡镇街道", "Townships"),
+    "ogc_villages": ("村社区", "Villages"), "ogc_stations": ("站点", "Stations"),
+    "ogc_members": ("委员", "Members"), "ogc_groups": ("界别活动组", "Sector groups"),
+    "ogc_committees": ("专委会", "Special committees"), "ogc_constituents": ("界别群众", "Constituents"),
+    "ogc_roads": ("道路", "Roads"),
+    "ogc_coverage": ("村社区覆盖（到最近站点的距离）", "Coverage per village (distance to the nearest station)"),
+    "ogc_zones": ("最近一次优化的活动组责任区", "Group zones of the latest run"),
+    "ogc_contact_points": ("最近一次优化的界别联系点", "Contact points of the latest run"),
+    "ogc_proposals": ("最近一次补点的建议新增联系点", "Proposed contact points of the latest gap closing"),
+    "ogc_duty": ("本月值班", "This month's duty"),
+    "ogc_crs84": ("WGS 84 经纬度（CRS84）", "WGS 84 lon/lat (CRS84)"),
+    "ogc_cgcs2000": ("CGCS2000 国家大地坐标系（EPSG:4490）", "CGCS2000 (EPSG:4490)"),
+    "ogc_gauss_kruger": ("CGCS2000 高斯-克吕格 3 度带（EPSG:{epsg}，米）", "CGCS2000 3-degree Gauss-Kruger (EPSG:{epsg}, metres)"),
+    "ogc_gcj02": ("GCJ-02 火星坐标（高德、腾讯底图用，非国家标准）", "GCJ-02 (Gaode/Tencent basemaps; not a national standard)"),
+    "ogc_landing": ("数据集 {name}", "Dataset {name}"), "ogc_collections": ("图层", "Collections"),
+    "ogc_items": ("要素", "Features"), "ogc_matched": ("共 {matched} 个，本页 {returned} 个", "{matched} in all, {returned} on this page"),
+    "ogc_next": ("下一页", "Next page"), "ogc_prev": ("上一页", "Previous page"), "ogc_json": ("GeoJSON 格式", "as GeoJSON"),
+    "ogc_processes": ("计算任务", "Processes"), "ogc_optimisation": ("责任区优化", "Assignment optimisation"),
+    "ogc_roster": ("值班排班", "Duty roster"), "ogc_close_gaps": ("补点（建议新增联系点）", "Close gaps (propose contact points)"),
+    "ogc_batch": ("多县批量计算", "Batch over many counties"),
 }
 
 #: Message templates by code: (zh, en), ``str.format`` fields filled from the message's ``params``.
