@@ -38,6 +38,7 @@ from .run_context import (
     _Run,
     _tier_result,
 )
+from .relaxations import relaxed_status, tier_relaxations
 from .results import (
     NOTHING_TO_DO,
     TIER_NEEDS,
@@ -157,13 +158,18 @@ def _tier_constituents(run: _Run) -> TierResult:
 
 
 def _places(ds: Any) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
-    """village -> township id, township id -> name, township id -> county name (else township name)."""
+    """village -> township id, township id -> name, township id -> county name.
+
+    The county is the township's own (``county_id``), else the dataset's only county, else blank:
+    never a township's name in the 区县 column."""
     v_t = dict(zip(ds.villages["id"].astype(str), ds.villages["township_id"].astype(str)))
     tw = ds.townships
     t_name = dict(zip(tw["id"].astype(str), tw["name"].astype(str)))
     k_name = dict(zip(ds.counties["id"].astype(str), ds.counties["name"].astype(str))) if len(ds.counties) else {}
-    t_cty = {t: k_name.get(str(k), t_name.get(t, t)) if "county_id" in tw and not pd.isna(k) else t_name.get(t, t)
-             for t, k in zip(tw["id"].astype(str), tw["county_id"] if "county_id" in tw else [None] * len(tw))}
+    only = next(iter(k_name.values())) if len(k_name) == 1 else ""
+    kids = tw["county_id"] if "county_id" in tw else [None] * len(tw)
+    t_cty = {t: k_name.get(str(k), only) if k is not None and not pd.isna(k) else only
+             for t, k in zip(tw["id"].astype(str), kids)}
     return v_t, t_name, t_cty
 
 
@@ -179,9 +185,10 @@ def _far_constituents(run: _Run, ids: list[str], ll: np.ndarray, sec: np.ndarray
     out: dict[str, Any] = {"ids": ids, "diagnostics": [], "too_far": []}
     if not ids:
         return out
-    _, _, t_cty = _places(run.ds)
+    _, t_name, t_cty = _places(run.ds)
     c_t = _constituent_township(run.ds)
-    place = np.array([t_cty.get(c_t.get(c, ""), "") or "?" for c in ids], object)
+    # the county where the dataset knows it, else the township
+    place = np.array([t_cty.get(c_t.get(c, ""), "") or t_name.get(c_t.get(c, ""), "") or "?" for c in ids], object)
     xy = run.costs.xy(ll)
     km = p.max_distance_m / 1000
     for s in sorted(set(sec.tolist())):
@@ -504,6 +511,10 @@ def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None
     if "townships" in p.tiers and len(k_ids) and len(ds.townships):
         tiers["townships"] = _tier_townships(run, k_ids)
     _mark_nothing_to_do(ds, p, tiers, run.diagnostics)
+    asked = p.model_dump()
+    for name, tr in tiers.items():  # a rule lowered or raised on the way is said, never "optimal"
+        tr.relaxations = tier_relaxations(name, tr.diagnostics, asked)
+        tr.status = relaxed_status(tr.status, tr.relaxations)
     say(100.0, "done")
     return OptimisationResult(tiers=tiers, params=p.model_dump(mode="json"),
                               unit="m" if p.mode == "straight" else "s", gap_villages=run.gap_ids,

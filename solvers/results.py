@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from geo_service.core.jsonsafe import to_jsonable
 
 from . import assignment as A
+from .relaxations import RELAXED
 from .tables import result_layers, result_tables, write_xlsx
 
 TIERS = ("constituents", "villages", "townships", "stations")
@@ -147,13 +148,15 @@ class TierResult:
     cost: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     row_cost: dict[str, float] = field(default_factory=dict)  # cost (m or s) of each assigned row
+    # rules lowered or raised to reach the answer (solvers.relaxations): rule, scope, asked, given, reason
+    relaxations: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: _json(getattr(self, k)) for k in self.__dataclass_fields__}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TierResult:
-        return cls(**{k: d.get(k) for k in cls.__dataclass_fields__ if k in d})
+        return cls(**{k: d.get(k) for k in cls.__dataclass_fields__ if k in d and d.get(k) is not None})
 
 
 _json = to_jsonable  # NaN/inf -> None, numpy -> Python (the one conversion)
@@ -161,7 +164,7 @@ _json = to_jsonable  # NaN/inf -> None, numpy -> Python (the one conversion)
 
 #: Status of a tier (and of a run) that had nothing to decide: no rows, or a layer it needs is empty.
 NOTHING_TO_DO = "nothing_to_do"
-OUTCOME_ZH = {A.OPTIMAL: "最优解", A.FEASIBLE: "可行解（未证明最优）", A.INFEASIBLE: "无可行解",
+OUTCOME_ZH = {A.OPTIMAL: "最优解", RELAXED: "放宽规则后的最优解（见放宽说明）", A.FEASIBLE: "可行解（未证明最优）", A.INFEASIBLE: "无可行解",
               NOTHING_TO_DO: "无需求解：没有可分配的对象"}
 #: what each tier needs, and the file that brings it (said when the layer is empty)
 TIER_NEEDS = {
@@ -185,7 +188,8 @@ def outcome_of(status: str, tiers: Any, diagnostics: list[dict[str, Any]] | None
     text = OUTCOME_ZH.get(status, status)
     if status == A.FEASIBLE and gap is not None:
         text = f"可行解，与最优差距至多 {gap:.1%}"
-    return {"outcome": status, "gap": gap, "text": text,
+    relaxations = [{"tier": t.get("name"), **r} for t in tiers for r in (t.get("relaxations") or [])]
+    return {"outcome": status, "gap": gap, "text": text, "relaxations": relaxations,
             "diagnosis": None if first is None else first.get("message"),
             # code + params of the diagnosis: zh outputs show its glossary text (geo_service.core.glossary.MESSAGES)
             "diagnosis_code": None if first is None else first.get("code"),
@@ -207,9 +211,9 @@ class OptimisationResult:
 
     @property
     def status(self) -> str:
-        """Worst status over the tiers (infeasible > feasible > optimal > nothing_to_do);
+        """Worst status over the tiers (infeasible > feasible > relaxed > optimal > nothing_to_do);
         ``nothing_to_do`` when no tier had anything to decide."""
-        order = {NOTHING_TO_DO: -1, A.OPTIMAL: 0, A.FEASIBLE: 1, A.INFEASIBLE: 2}
+        order = {NOTHING_TO_DO: -1, A.OPTIMAL: 0, RELAXED: 0.5, A.FEASIBLE: 1, A.INFEASIBLE: 2}
         return max((t.status for t in self.tiers.values()), key=lambda s: order.get(s, 2), default=NOTHING_TO_DO)
 
     @property

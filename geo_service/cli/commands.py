@@ -36,7 +36,7 @@ from ..app.province import generate_province
 from ..app.seed import ensure_demo
 from ..core.coverage import coverage_summary
 from ..core.dataset import DatasetValidationError
-from ..core.glossary import cost_text, diagnostic_text, label, message, value_label, word
+from ..core.glossary import cost_text, diagnostic_text, label, message, relaxation_text, value_label, word
 from ..core.io import write_dataset
 from ..core.io.sheets import write_csv as write_csv_table
 from ..core.jsonsafe import dumps_text
@@ -406,8 +406,9 @@ def optimise(
         written.append(out / "result.json")
     if as_json:
         typer.echo(json.dumps({"status": result.status, "outcome": result.outcome, "files": [str(w) for w in written],
-                               "tiers": {k: {"status": t.status, "objective": t.objective, "gap": t.gap,
-                                             "moved": t.moved, "diagnostics": [d.get("message") for d in t.diagnostics]}
+                               "tiers": {k: {"status": t.status, "objective": t.objective, "bound": t.bound,
+                                             "gap": t.gap, "moved": t.moved, "relaxations": t.relaxations,
+                                             "diagnostics": [d.get("message") for d in t.diagnostics]}
                                          for k, t in result.tiers.items()}}, ensure_ascii=False, indent=2))
         return
     for k, t in result.tiers.items():
@@ -415,6 +416,8 @@ def optimise(
         moved = message("cli_moved", lang, n=t.moved["moved"]) if t.moved else ""
         typer.echo(message("cli_tier", lang, tier=value_label("tier", k, lang),
                            outcome=value_label("outcome", t.status, lang), gap=gap, time_s=t.time_s, moved=moved))
+        for x in t.relaxations:
+            typer.echo(f"  ! {relaxation_text(x, lang, k)}")
         for d in t.diagnostics:
             typer.echo(f"  - {diagnostic_text(d, lang)}")
     for d in result.diagnostics:

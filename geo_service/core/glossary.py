@@ -419,6 +419,66 @@ EXTRA_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
+# --- honest outcomes: relaxed rules, wording by weight, every CLI line in the user's words ---
+ENUMS["outcome"].update({"relaxed": ("最优（已放宽）", "optimal (rules relaxed)")})
+ENUMS["solver"].update({"min_cost_flow": ("最小费用流", "min-cost flow"), "highs_mip": ("混合整数规划", "mixed-integer programme"),
+                        "cp_sat": ("约束规划", "constraint programming")})
+PARAMS.update({"station_capacity": ("站点容量", "Station capacity", None)})
+FIELDS.update({
+    "relaxations": _f("放宽的规则", "Relaxed rules"),
+    "uncovered_villages": _f("未覆盖村社区数", "Uncovered villages", "count"),
+    "responsibility_kind": _f("责任类型", "Responsibility", enum="responsibility_kind"),
+    "convener_name": _f("召集人", "Convener"),
+    "deputy_conveners": _f("副召集人数", "Deputy conveners", "count"),
+})
+ENUMS.update({"responsibility_kind": {"group": ("界别活动组", "group"), "committee": ("专委会", "committee")}})
+MESSAGES.update({
+    "contact_min_short": ("活动组 {name}：只有 {n} 个联系点（下限 {min} 个）：服务半径内的候选村社区不足",
+                          "group {name}: only {n} contact villages (min {min}): too few candidate villages in reach"),
+    "contact_points_short": ("{groups} 个活动组、每组最多 {max} 个联系点：仍有 {n} 个空白村社区（{people} 人）不在服务半径内；"
+                             "再增加 {more} 个联系点（{needed} 个活动组）可覆盖其中 {reachable} 个",
+                             "{groups} groups x max {max} contact villages leave {n} gap villages ({people} people) "
+                             "out of reach; {more} more contact points ({needed} more groups) would reach {reachable} "
+                             "of them"),
+    "contact_points_short_villages": ("{groups} 个活动组、每组最多 {max} 个联系点：仍有 {n} 个空白村社区不在服务半径内；"
+                                      "再增加 {more} 个联系点（{needed} 个活动组）可覆盖其中 {reachable} 个",
+                                      "{groups} groups x max {max} contact villages leave {n} gap villages out of "
+                                      "reach; {more} more contact points ({needed} more groups) would reach "
+                                      "{reachable} of them"),
+    "contact_points_short_far": ("{groups} 个活动组、每组最多 {max} 个联系点：仍有 {n} 个空白村社区（{people} 人）不在服务半径内；"
+                                 "再增加 {more} 个联系点（{needed} 个活动组）可覆盖其中 {reachable} 个；{far} 个离所有候选村社区都太远",
+                                 "{groups} groups x max {max} contact villages leave {n} gap villages ({people} people) "
+                                 "out of reach; {more} more contact points ({needed} more groups) would reach "
+                                 "{reachable} of them; {far} are out of reach of every candidate"),
+    "contact_points_short_villages_far": ("{groups} 个活动组、每组最多 {max} 个联系点：仍有 {n} 个空白村社区不在服务半径内；"
+                                          "再增加 {more} 个联系点（{needed} 个活动组）可覆盖其中 {reachable} 个；"
+                                          "{far} 个离所有候选村社区都太远",
+                                          "{groups} groups x max {max} contact villages leave {n} gap villages out of "
+                                          "reach; {more} more contact points ({needed} more groups) would reach "
+                                          "{reachable} of them; {far} are out of reach of every candidate"),
+    "groups_short_villages": ("{groups} 个活动组、每组最多 {max} 个村社区，容纳不下 {demand} 个村社区：{n} 个村社区未覆盖；"
+                              "还需 {needed} 个活动组",
+                              "{groups} groups x max {max} cannot take {demand} villages: {n} villages stay "
+                              "uncovered; {needed} more groups would be needed"),
+    "committees_short_villages": ("{committees} 个专委会、每个 {per} 个乡镇，有 {n} 个服务不足的乡镇（{people} 个空白村社区）"
+                                  "没有专委会；还需 {needed} 个专委会",
+                                  "{committees} committees x {per} townships leave {n} under-served townships "
+                                  "({people} gap villages) without a committee; {needed} more committees would be needed"),
+    "gap_not_selected_villages": ("{nearest} 外的候选点可以覆盖它，但新增点放在了能覆盖更多村社区的地方",
+                                  "a candidate {nearest} away could cover it, but the new points went where they "
+                                  "cover more villages"),
+    # one line per relaxed rule (solvers.relaxations): the reason, then the line
+    "relax_too_few": ("只有 {n} 个{what}，不够 {cols} 个{who}每个 {asked} 个",
+                      "only {n} {what} for {cols} {who} at {asked} each"),
+    "relax_too_many": ("{n} 个{what}超过 {cols} 个{who}的上限合计 {cap}", "{n} {what} exceed the total max {cap} "
+                       "of {cols} {who}"),
+    "relax_locks": ("锁定的 {n} 个{what}超过上限", "{n} locked {what} exceed the max"),
+    "relax_too_few_candidates": ("服务半径内的候选村社区不足", "too few candidate villages in reach"),
+    "relaxation_line": ("已放宽：{tier}（{scope}）{rule}要求 {asked}，实际 {given}：{reason}",
+                        "relaxed: {tier} ({scope}) {rule} asked {asked}, given {given}: {reason}"),
+})
+
+
 class _Keep(dict):
     def __missing__(self, key: str) -> str:  # a template field without a value stays visible, never KeyError
         return "{" + key + "}"
@@ -651,6 +711,22 @@ def param_items(params: Mapping[str, Any], lang: str = "zh") -> dict[str, Any]:
     return out
 
 
+def relaxation_text(r: Mapping[str, Any], lang: str = "zh", tier: str | None = None) -> str:
+    """One relaxed rule (``solvers.relaxations``) as one line in ``lang``: the rule by its glossary
+    name, the scope, what was asked, what was given and why (``已放宽：乡镇街道（专委会）每个专委会乡镇数要求 2，实际 1：...``)."""
+    i = _check_lang(lang)
+    p = dict(r.get("params") or {})
+    p["asked"] = r.get("asked")
+    reason = message(f"relax_{r.get('reason')}", lang, **p)
+    rule = str(r.get("rule", ""))
+    name = PARAMS[rule][i] if rule in PARAMS else rule
+    name = name if i == 0 else name[:1].lower() + name[1:]
+    scope = str(r.get("scope", ""))
+    scope = str(value_label("entity", scope, lang)) if scope in ENUMS["entity"] else scope
+    return message("relaxation_line", lang, tier=tier or r.get("tier") or "", scope=scope, rule=name,
+                   asked=r.get("asked"), given=r.get("given"), reason=reason)
+
+
 def display_value(field: str, value: Any) -> Any:
     """``value`` of ``field`` converted to its display unit and rounded (m -> km 1 decimal, persons integer)."""
     f = FIELDS.get(field)
@@ -693,4 +769,4 @@ def zh_aliases(field: str) -> tuple[str, ...]:
 
 
 __all__ = ["ENUMS", "EXTRA_ALIASES", "FIELDS", "JOB_MESSAGES", "LANGS", "MESSAGES", "PARAMS", "TABLES", "UNITS", "WORDS", "Field", "Unit", "decimals",
-           "diagnostic_text", "diagnostics_text", "display_value", "param_items", "header", "job_message_text", "job_status_text", "label", "result_labels", "cost_text", "map_words", "message", "table_title", "unit_label", "value_label", "word", "zh_aliases"]
+           "diagnostic_text", "diagnostics_text", "relaxation_text", "display_value", "param_items", "header", "job_message_text", "job_status_text", "label", "result_labels", "cost_text", "map_words", "message", "table_title", "unit_label", "value_label", "word", "zh_aliases"]
