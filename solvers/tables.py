@@ -198,9 +198,10 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
                                            "line_mean_m"])
     summ = [{"tier": t, "status": r.status, "objective": r.objective, "bound": r.bound, "gap": r.gap,
              "time_s": r.time_s, "solver": r.solver, "moved": (r.moved or {}).get("moved"),
+             "relaxations": [{"tier": t, **x} for x in (r.relaxations or [])],  # one line each, zh or en
              "diagnostics": list(r.diagnostics)} for t, r in tiers.items()]
     summary = pd.DataFrame(summ, columns=["tier", "status", "objective", "bound", "gap", "time_s", "solver",
-                                          "moved", "diagnostics"])
+                                          "moved", "relaxations", "diagnostics"])
     summary.insert(2, "unit", unit)
     out = {"responsibility": responsibility, "members": members, "groups": groups, "committees": committees,
            "stations": stations, "constituents": constituents, "uncovered": uncovered, "long_distances": long_distances,
@@ -208,13 +209,7 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
     by_unit = {"total_cost": f"total_{unit}", "mean_cost": f"mean_{unit}", "max_cost": f"max_{unit}",
                "cost": f"cost_{unit}"}
     out = {k: v.rename(columns=by_unit) for k, v in out.items()}
-    out = {k: sheets.localise(v, lang) for k, v in out.items()}
-    # one line per relaxed rule, worded in the table's language (zh and en say the same)
-    words = "zh" if lang == "zh" else "en"
-    out["summary"][G.label("relaxations", lang) if lang == "zh" else "relaxations"] = [
-        "；".join(G.relaxation_text(x, words, t) for x in (r.relaxations or [])) if words == "zh"
-        else " | ".join(G.relaxation_text(x, words, t) for x in (r.relaxations or [])) for t, r in tiers.items()]
-    return out
+    return {k: sheets.localise(v, lang) for k, v in out.items()}
 
 
 def result_notes(result: Any, ds: Any = None, lang: str = "zh") -> dict[str, Any]:

@@ -425,7 +425,7 @@ ENUMS["solver"].update({"min_cost_flow": ("最小费用流", "min-cost flow"), "
                         "cp_sat": ("约束规划", "constraint programming")})
 PARAMS.update({"station_capacity": ("站点容量", "Station capacity", None)})
 FIELDS.update({
-    "relaxations": _f("放宽的规则", "Relaxed rules"),
+    "relaxations": _f("放宽的规则", "Relaxed rules", enum="diagnostics"),
     "uncovered_villages": _f("未覆盖村社区数", "Uncovered villages", "count"),
     "responsibility_kind": _f("责任类型", "Responsibility", enum="responsibility_kind"),
     "convener_name": _f("召集人", "Convener"),
@@ -608,7 +608,10 @@ def word(key: str, lang: str = "zh") -> str:
 def diagnostic_text(d: Mapping[str, Any], lang: str = "zh") -> str:
     """One solver diagnostic in ``lang``: its ``code`` template filled from its ``params`` where it
     has one (:data:`MESSAGES`); else the English message, or in zh its quota's Chinese name with
-    the scope and the shortfall (``容量不足（经济）：缺 3``)."""
+    the scope and the shortfall (``容量不足（经济）：缺 3``). A relaxed rule (``rule`` and
+    ``reason``) is worded by :func:`relaxation_text`."""
+    if "rule" in d and "reason" in d:
+        return relaxation_text(d, lang)
     if d.get("code") in MESSAGES:
         return message(str(d["code"]), lang, **dict(d.get("params") or {}))
     if _check_lang(lang) == 1:
