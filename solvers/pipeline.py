@@ -302,7 +302,8 @@ def _tier_villages(run: _Run, G: _Groups) -> TierResult:
         else:
             base[gi] = centre
     cost = run.costs.matrix(v_ll, base)
-    pop = village_weights(v).weights[vi]  # 1 per village where the population is unknown
+    vw = village_weights(v)
+    pop = vw.weights[vi]  # 1 per village where the population is unknown
     locks = _lock_array(village_locks, _index_map(rows), G.g_idx, "villages", "group")
     prev_a, gone = _previous(run.prev, "villages", rows, G.g_idx)
     if p.tier2_model == "covering" and p.villages == "gaps":  # "all"/"list": the planner named them
@@ -312,7 +313,7 @@ def _tier_villages(run: _Run, G: _Groups) -> TierResult:
                                       time_limit=run.time_left(), seed=p.seed,
                                       num_workers=p.num_workers, locks=locks, previous=prev_a,
                                       churn_weight=run.churn, group_labels=G.g_ids, target_load=p.villages_target,
-                                      target_penalty=p.penalty(p.target_penalty))
+                                      target_penalty=p.penalty(p.target_penalty), weight_unit=_unit(vw.basis))
     return _tier_result("villages", res, rows, G.g_ids, gone, {"target": p.villages_target},
                         lambda r, c: cost[r, c])
 
@@ -367,7 +368,8 @@ def _contact_points(run: _Run, G: _Groups, rows: list[str], v_ll: np.ndarray, co
     res = A.choose_contact_points(cost, w, pairs, p.villages_min, p.villages_max,
                                   target_load=p.villages_target, target_penalty=p.penalty(p.target_penalty),
                                   travel_weight=lam, locks=locks, previous=prev_a, churn_weight=run.churn,
-                                  time_limit=run.time_left(), seed=p.seed, group_labels=G.g_ids)
+                                  time_limit=run.time_left(), seed=p.seed, group_labels=G.g_ids,
+                                  weight_unit=_unit(vw.basis))
     ex = res.extra
     r_idx = _index_map(rows)
     served = {dem[i]: rows[j] for i, j in enumerate(ex.pop("served_by")) if j >= 0}
@@ -423,7 +425,8 @@ def _tier_townships(run: _Run, k_ids: list[str]) -> TierResult:
     run.say(85.0, "assigning townships to committees")
     t_ids = [str(x) for x in ds.townships["id"]]
     v = ds.villages
-    vpop = pd.Series(village_weights(v).weights, index=v.index)
+    vw = village_weights(v)
+    vpop = pd.Series(vw.weights, index=v.index)
     gapset = set(run.gap_ids)
     is_gap = v["id"].astype(str).isin(gapset).to_numpy()
     tid = v["township_id"].astype(str).to_numpy()
@@ -440,10 +443,16 @@ def _tier_townships(run: _Run, k_ids: list[str]) -> TierResult:
     prev_a, gone = _previous(run.prev, "townships", t_ids, _index_map(k_ids))
     res = A.assign_townships_to_committees(cost, up, p.townships_per_committee,
                                            all_townships=p.all_townships, population=tpop, locks=locks,
-                                           previous=prev_a, churn_weight=run.churn, committee_labels=k_ids)
+                                           previous=prev_a, churn_weight=run.churn, committee_labels=k_ids,
+                                           weight_unit=_unit(vw.basis))
     return _tier_result("townships", res, t_ids, k_ids, gone,
                         {"uncovered_population": {t: float(x) for t, x in zip(t_ids, up)}},
                         lambda r, c: cost[r, c])
+
+
+def _unit(basis: str) -> str:
+    """What village weights count, as the tier solvers name it: persons, or villages."""
+    return "persons" if basis == "population" else "villages"
 
 
 def _mark_nothing_to_do(ds: Any, p: OptimisationParams, tiers: dict[str, TierResult],

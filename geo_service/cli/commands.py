@@ -56,7 +56,9 @@ from .common import (
     _where,
     app,
     check_lang_opt,
+    counts_text,
     fail,
+    params_text,
     progress,
 )
 
@@ -67,6 +69,7 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     data_dir: DataDirOpt = None,
     no_demo: Annotated[bool, typer.Option("--no-demo", help="do not load the demo county into an empty store")] = False,
+    lang: LangOpt = "zh",
 ) -> None:
     """Start the HTTP service (API, maps and web page). An empty store gets the demo county.
 
@@ -82,7 +85,8 @@ def serve(
         os.environ["GEO_SERVICE_LOAD_DEMO"] = "false"
     settings = Settings()
     shown = where.split("@")[-1] if "://" in where else where  # never print a password
-    typer.echo(f"geo-service: storage at {shown}; open http://{host}:{port}/", err=True)
+    check_lang_opt(lang)
+    typer.echo(message("cli_serve", lang, where=shown, host=host, port=port), err=True)
     raise_open_file_limit(settings.limit_concurrency + 1024)
     uvicorn.Server(uvicorn_config(create_app(settings), settings, host=host, port=port, log_level="info")).run()
 
@@ -92,14 +96,17 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="file to write: .gpkg, .xlsx, or a folder for GeoJSON/CSV")],
     seed: Annotated[Optional[int], typer.Option(help="random seed (default: the bundled demo's)")] = None,
     fmt: Annotated[Optional[str], typer.Option("--format", help="gpkg, xlsx, geojson, csv, shp")] = None,
+    lang: LangOpt = "zh",
 ) -> None:
     """Write the demo county (佳木斯 boundaries, generated network) to a file."""
     with progress("generating the demo county"):
         ds = generate_demo() if seed is None else generate_demo(seed=seed)
     with progress(f"writing {out}"):
-        write_dataset(ds, out, fmt=fmt)
-    counts = ds.counts()
-    typer.echo(f"wrote {out}: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
+        try:
+            write_dataset(ds, out, fmt=fmt)
+        except (ValueError, OSError) as e:
+            fail(str(e), 2, lang)
+    typer.echo(message("cli_wrote_counts", lang, out=out, counts=counts_text(ds.counts(), lang)))
 
 
 @app.command("import")
@@ -111,16 +118,18 @@ def import_(
     missing_points: Annotated[str, typer.Option(help="rows without coordinates: error or drop")] = "error",
     replace: Annotated[bool, typer.Option("--replace", help="replace an existing dataset of that id")] = False,
     data_dir: DataDirOpt = None,
+    lang: LangOpt = "zh",
     as_json: JsonOpt = False,
 ) -> None:
     """Validate files and store them as one dataset. Nothing is stored if anything is invalid."""
+    check_lang_opt(lang)
     dataset_id = name or (path.stem if path is not None else None)
     if not dataset_id:
-        fail("give --name for the dataset", 2)
+        fail(message("cli_need_name", lang), 2, lang)
     try:
         check_dataset_id(dataset_id)
     except ValueError as e:
-        fail(str(e), 2)
+        fail(str(e), 2, lang)
     try:
         with progress("reading and validating"):
             ds = _read_input(path, _parse_layer_opts(layer), datum, dataset_id, missing_points)
@@ -129,25 +138,24 @@ def import_(
             typer.echo(json.dumps({"valid": False, "problems": [p.to_dict() for p in e.problems]},
                                   ensure_ascii=False, indent=2))
             raise typer.Exit(2)
-        _report_problems(e)
+        _report_problems(e, lang=lang)
         raise typer.Exit(2)
     except (ValueError, OSError) as e:
-        fail(str(e), 2)
+        fail(str(e), 2, lang)
     store = open_store(_data_dir(data_dir))
     try:
         with progress("storing"):
             info = store.put_dataset(dataset_id, ds, expected_version=None if replace else 0,
                                      meta={"source": str(path) if path else "layers", "datum": datum})
     except Conflict:
-        fail(f"dataset '{dataset_id}' already exists; use --replace to replace it", 1)
+        fail(message("cli_exists", lang, id=dataset_id), 1, lang)
     if as_json:
         typer.echo(json.dumps({"valid": True, "dataset": info.to_dict(),
                                "warnings": [str(w) for w in ds.warnings]}, ensure_ascii=False, indent=2))
         return
     for w in ds.warnings:
-        typer.echo(f"warning: {w}", err=True)
-    typer.echo(f"stored dataset '{dataset_id}' version {info.version}: "
-               + ", ".join(f"{k} {v}" for k, v in info.counts.items() if v))
+        typer.echo(message("cli_warning", lang, text=_where(w, lang)), err=True)
+    typer.echo(message("cli_stored", lang, id=dataset_id, version=info.version, counts=counts_text(info.counts, lang)))
 
 
 @app.command()
@@ -155,19 +163,26 @@ def export(
     dataset_id: Annotated[str, typer.Argument(help="dataset id in the store")],
     out: Annotated[Path, typer.Option("--out", help=".gpkg, .xlsx, or a folder (GeoJSON/CSV/Shapefile)")],
     fmt: Annotated[Optional[str], typer.Option("--format", help="gpkg, xlsx, geojson, csv, shp")] = None,
-    lang: Annotated[str, typer.Option(help="column headers for tables: en or zh")] = "en",
+    lang: Annotated[Optional[str], typer.Option(help="column headers for tables: en (default) or zh; "
+                                                    "the lines printed are Chinese unless en")] = None,
     no_personal: Annotated[bool, typer.Option("--no-personal", help="leave out constituents' names and phones")] = False,
     data_dir: DataDirOpt = None,
 ) -> None:
     """Write a stored dataset to files (GeoPackage that QGIS opens, CSV/XLSX tables, GeoJSON)."""
+    words = "en" if lang == "en" else "zh"
+    if lang is not None:
+        check_lang_opt(lang)
     store = open_store(_data_dir(data_dir))
     try:
         ds = store.get_dataset(dataset_id)
     except (NotFound, ValueError) as e:
-        fail(str(e), 1)
+        fail(str(e), 1, words)
     with progress(f"writing {out}"):
-        write_dataset(ds, out, fmt=fmt, lang=lang, include_personal=not no_personal)
-    typer.echo(f"wrote {out}")
+        try:
+            write_dataset(ds, out, fmt=fmt, lang=lang or "en", include_personal=not no_personal)
+        except (ValueError, OSError) as e:
+            fail(str(e), 2, words)
+    typer.echo(message("cli_wrote", words, files=out))
 
 
 @app.command()
@@ -207,7 +222,13 @@ def summary(
         t.add_row(str(value_label("layer", k, lang)), str(v))
     for k, v in s["stations_by_kind"].items():
         t.add_row(word("cli_station_kind", lang).format(kind=value_label("station_kind", k, lang)), str(v))
-    t.add_row(word("cli_conveners", lang), str(s["conveners"]))
+    roles = ds.members["role"].astype(str) if "role" in ds.members else None
+    conv = set(ds.groups["convener_id"].dropna().astype(str))
+    deputies = set() if roles is None else set(ds.members.loc[roles == "deputy_convener", "id"].astype(str))
+    if roles is not None:
+        conv |= set(ds.members.loc[roles == "convener", "id"].astype(str))
+    t.add_row(word("cli_conveners", lang), str(len(conv - deputies)))  # 召集人 and 副召集人 counted apart
+    t.add_row(word("cli_deputy_conveners", lang), str(len(deputies)))
     t.add_row(label("population", lang), f"{s['population']:,}")
     Console().print(t)
 
@@ -291,12 +312,14 @@ def batch(
                                                                    "without a successful result for the same "
                                                                    "dataset version and parameters")] = None,
     data_dir: DataDirOpt = None,
+    lang: LangOpt = "zh",
     as_json: JsonOpt = False,
 ) -> None:
     """Coverage + optimisation for many counties on Dask; one job record per county in the store.
 
     Exit codes: 0 all counties finished, 1 some counties failed, 2 invalid input, 3 the Dask
     cluster was lost (the counties it did not finish are listed; ``--resume BATCH_ID`` runs them)."""
+    check_lang_opt(lang)
     store = open_store(_data_dir(data_dir))
     try:
         p = json.loads(params.read_text(encoding="utf-8")) if params else None
@@ -309,49 +332,55 @@ def batch(
                 ids = store_province(store, generate_province(province, seed=seed), prefix=prefix)
         ids += resolve_dataset_ids(store, datasets or [])
     except (ValueError, OSError) as e:
-        fail(str(e), 2)
+        fail(str(e), 2, lang)
     if not ids and not resume:
-        fail("give dataset ids/globs, --province N or --resume BATCH_ID", 2)
+        fail(message("cli_batch_nothing", lang), 2, lang)
     batch_id = resume or uuid.uuid4().hex[:12]
-    typer.echo(f"batch {batch_id}" + (" (resumed)" if resume else "") + f" on {scheduler or 'a LocalCluster'}",
-               err=True)
+    typer.echo(message("cli_batch_start", lang, id=batch_id,
+                       resumed=message("cli_batch_resumed", lang) if resume else "",
+                       where=scheduler or message("cli_batch_local", lang)), err=True)
     _quiet_dask_logs()
     try:
         report = run_batch(store, ids, p, scheduler=scheduler, n_workers=workers, processes=not threads,
                            progress=not as_json, resume=resume, batch_id=batch_id)
     except ValueError as e:
-        fail(str(e), 2)
+        fail(str(e), 2, lang)
     except ClusterLost as e:  # before any county was recorded
-        fail(f"{e}; nothing was run", EXIT_CLUSTER_LOST)
+        fail(f"{e}；未运行任何区县" if lang == "zh" else f"{e}; nothing was run", EXIT_CLUSTER_LOST, lang)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
-        for o in report.failed:
-            typer.echo(f"failed: {o.dataset_id} (job {o.job_id}): {o.error}", err=True)
-        for w in report.workers_lost:
-            typer.echo(f"worker lost: {w['worker']}" + (f"; its counties ran again elsewhere: "
-                                                        f"{', '.join(w['counties'])}" if w["counties"] else ""),
-                       err=True)
-        if report.lost:
-            typer.echo(f"lost (not finished): {', '.join(o.dataset_id for o in report.lost)}", err=True)
-        by = {}
-        for o in report.succeeded:
-            by[o.result_status] = by.get(o.result_status, 0) + 1
-        bad = by.pop("infeasible", 0)
-        skipped = f", {len(report.skipped)} already done (skipped)" if report.skipped else ""
-        typer.echo(f"batch {report.batch_id}: {len(report.outcomes)} counties: "
-                   f"{len(report.succeeded) - bad} solved "
-                   f"({', '.join(f'{n} {s}' for s, n in by.items()) or 'none'}), {bad} infeasible (no plan), "
-                   f"{len(report.failed)} failed, {len(report.lost)} lost{skipped}, "
-                   f"in {report.elapsed_s:.1f} s on {report.workers} worker(s) "
-                   f"({len(report.workers_lost)} lost, {len(report.retried)} counties retried; "
-                   f"{report.counties_per_minute:.1f} counties/min); results: job records of kind 'batch'")
+        _batch_report(report, lang)
     if report.cluster_lost:
-        typer.echo(f"error: the Dask cluster was lost: {report.cluster_lost}. {len(report.succeeded)} "
-                   f"counties finished, {len(report.lost)} lost; run only the missing ones with: "
-                   f"geo-service batch --resume {report.batch_id}", err=True)
+        typer.echo(message("cli_error", lang, text=message(
+            "cli_batch_cluster_lost", lang, why=report.cluster_lost, done=len(report.succeeded),
+            lost=len(report.lost), id=report.batch_id)), err=True)
     if report.exit_code:
         raise typer.Exit(report.exit_code)
+
+
+def _batch_report(report, lang: str) -> None:
+    """The batch's counties in words: failures, lost workers and counties, then one summary line."""
+    sep = "，" if lang == "zh" else ", "
+    for o in report.failed:
+        typer.echo(message("cli_batch_failed", lang, county=o.dataset_id, job=o.job_id, error=o.error), err=True)
+    for w in report.workers_lost:
+        again = message("cli_batch_again", lang, counties=sep.join(w["counties"])) if w["counties"] else ""
+        typer.echo(message("cli_batch_worker_lost", lang, worker=w["worker"], again=again), err=True)
+    if report.lost:
+        typer.echo(message("cli_batch_lost", lang, counties=sep.join(o.dataset_id for o in report.lost)), err=True)
+    by: dict[str, int] = {}
+    for o in report.succeeded:
+        by[o.result_status] = by.get(o.result_status, 0) + 1
+    bad = by.pop("infeasible", 0)
+    skipped = message("cli_batch_skipped", lang, n=len(report.skipped)) if report.skipped else ""
+    typer.echo(message("cli_batch_report", lang, id=report.batch_id, n=len(report.outcomes),
+                       solved=len(report.succeeded) - bad,
+                       by=sep.join(f"{n} {value_label('outcome', st, lang)}" for st, n in by.items())
+                       or message("cli_batch_none", lang), bad=bad, failed=len(report.failed), lost=len(report.lost),
+                       skipped=skipped, s=report.elapsed_s, workers=report.workers,
+                       workers_lost=len(report.workers_lost), retried=len(report.retried),
+                       rate=report.counties_per_minute))
 
 
 @app.command()
@@ -368,8 +397,7 @@ def optimise(
     as_json: JsonOpt = False,
 ) -> None:
     """Run the assignment optimisation and write the responsibility tables (界别责任区一览表)."""
-    if lang not in ("zh", "en"):
-        fail(f"--lang must be zh or en, got {lang!r}", 2)
+    check_lang_opt(lang)
     try:
         raw = json.loads(params_file.read_text(encoding="utf-8")) if params_file else {}
         if tiers:
@@ -381,9 +409,9 @@ def optimise(
             raw.setdefault("minimal_change", True)
         p = OptimisationParams.model_validate(raw)
     except ValidationError as e:
-        fail("invalid parameters: " + "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors()), 2)
+        fail(message("cli_bad_params", lang, text=params_text(e, lang)), 2, lang)
     except (OSError, ValueError) as e:
-        fail(str(e), 2)
+        fail(str(e), 2, lang)
     ds = _load_source(source, datum, data_dir)
 
     console = Console(stderr=True)
@@ -395,7 +423,7 @@ def optimise(
             result = run_optimisation(ds, p, previous=prev,
                                       progress=lambda pct, msg: bar.update(task, completed=pct, description=msg))
         except ValueError as e:
-            fail(str(e), 2)
+            fail(str(e), 2, lang)
     tables = result.tables(ds)  # schema names; the one table writer localises them for ``lang``
     if out.suffix.lower() == ".xlsx":
         write_xlsx(tables, out, lang=lang, notes=result_notes(result, ds, lang))
@@ -461,10 +489,12 @@ def close_gaps_cmd(
                            time_limit=time_limit, threshold_s=threshold_s)
     except ValueError as e:
         fail(str(e), 2)
+    by_people = r.params.get("weight") != "villages"
     if out is not None:
         out = _out_path(out, "proposals.geojson")
-        if out.suffix.lower() == ".csv":
-            write_csv_table(r.tables()["proposed"], out)
+        if out.suffix.lower() == ".csv":  # headers and values in the user's language, like every table
+            prop = r.tables()["proposed"]
+            write_csv_table(prop if by_people else prop.drop(columns="population_gained"), out, lang)
         else:
             out.write_text(json.dumps(r.to_geojson(), ensure_ascii=False), encoding="utf-8")
     if as_json:
@@ -477,9 +507,12 @@ def close_gaps_cmd(
     why = message(sol.message_code, lang, **sol.message_params) if getattr(sol, "message_code", None) else sol.message
     typer.echo(message("cli_gaps_result", lang, outcome=value_label("outcome", r.status, lang), message=why,
                        n=len(r.proposed))
-               + ("" if r.params.get("weight") != "villages" else message("cli_gaps_weight_villages", lang)))
+               + ("" if by_people else message("cli_gaps_weight_villages", lang)))
     cov = r.coverage.drop(columns=["unit", "weight"], errors="ignore").assign(
         threshold=[cost_text(x, r.params.get("unit", "m"), lang) for x in r.coverage["threshold"]])
+    if not by_people:  # the figures count villages: the columns say so
+        cov = cov.rename(columns={"population": "total_villages", "covered_before": "covered_villages_before",
+                                  "covered_after": "covered_villages_after"})
     for c in ("share_before", "share_after"):
         cov[c] = [("-" if x is None or x != x else f"{x * 100:.1f}%") for x in cov[c]]
     typer.echo(cov.rename(columns={c: label(c, lang) for c in cov.columns}).to_string(index=False))
@@ -504,10 +537,11 @@ def map_cmd(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Write a coverage or gap-closing map: one offline HTML page, or a print-ready PNG/PDF/SVG."""
+    check_lang_opt(lang)
     if fmt not in ("html", "png", "pdf", "svg"):
-        fail(f"--format must be html, png, pdf or svg, got {fmt!r}", 2)
+        fail(message("cli_bad_choice", lang, option="--format", choices="html、png、pdf、svg", value=repr(fmt)), 2, lang)
     if kind not in ("coverage", "gaps"):
-        fail(f"--kind must be coverage or gaps, got {kind!r}", 2)
+        fail(message("cli_bad_choice", lang, option="--kind", choices="coverage、gaps", value=repr(kind)), 2, lang)
     ds = _load_source(source, "wgs84", data_dir)
     out_path = _out_path(out or f"map.{fmt}", f"{kind}.{fmt}")
     try:
@@ -527,9 +561,11 @@ def map_cmd(
                                       tianditu_key=tianditu_key)
                 maps.write_standalone(m, out_path)
     except ValueError as e:
-        fail(str(e), 2)
-    typer.echo(f"wrote {out_path}" + (f" ({r.pixels[0]} x {r.pixels[1]} px at {dpi} dpi, {r.seconds:.1f} s)"
-                                      if fmt != "html" else " (self-contained)"))
+        fail(str(e), 2, lang)
+    if fmt != "html":
+        typer.echo(message("cli_map_wrote", lang, out=out_path, w=r.pixels[0], h=r.pixels[1], dpi=dpi, s=r.seconds))
+    else:
+        typer.echo(message("cli_map_wrote_html", lang, out=out_path))
 
 
 @app.command("coverage")

@@ -429,8 +429,16 @@ FIELDS.update({
     "uncovered_villages": _f("未覆盖村社区数", "Uncovered villages", "count"),
     "responsibility_kind": _f("责任类型", "Responsibility", enum="responsibility_kind"),
     "convener_name": _f("召集人", "Convener"),
+    # proposals and close-gaps tables, and their village-count twins where population is unknown
+    "village": _f("所在村社区编号", "Village ID"),
+    "population_gained": _f("新增覆盖人口", "Population newly covered", "persons"),
+    "villages_served": _f("服务村社区数", "Villages served", "count"),
+    "total_villages": _f("村社区总数", "Villages", "count"),
+    "covered_villages_before": _f("新增前覆盖村社区数", "Villages covered before", "count"),
+    "covered_villages_after": _f("新增后覆盖村社区数", "Villages covered after", "count"),
     "deputy_conveners": _f("副召集人数", "Deputy conveners", "count"),
 })
+WORDS.update({"cli_deputy_conveners": ("副召集人", "deputy conveners")})
 ENUMS.update({"responsibility_kind": {"group": ("界别活动组", "group"), "committee": ("专委会", "committee")}})
 MESSAGES.update({
     "contact_min_short": ("活动组 {name}：只有 {n} 个联系点（下限 {min} 个）：服务半径内的候选村社区不足",
@@ -474,6 +482,41 @@ MESSAGES.update({
                        "of {cols} {who}"),
     "relax_locks": ("锁定的 {n} 个{what}超过上限", "{n} locked {what} exceed the max"),
     "relax_too_few_candidates": ("服务半径内的候选村社区不足", "too few candidate villages in reach"),
+    # CLI lines of every command (serve, demo, import, export, map, batch, optimise, roster)
+    "cli_error": ("错误：{text}", "error: {text}"),
+    "cli_bad_lang": ("--lang 只能是 zh 或 en，而不是 {value}", "--lang must be zh or en, got {value}"),
+    "cli_bad_choice": ("{option} 只能是 {choices}，而不是 {value}", "{option} must be {choices}, got {value}"),
+    "cli_serve": ("geo-service：数据存放在 {where}；请打开 http://{host}:{port}/",
+                  "geo-service: storage at {where}; open http://{host}:{port}/"),
+    "cli_wrote_counts": ("已写出 {out}：{counts}", "wrote {out}: {counts}"),
+    "cli_stored": ("已保存数据集「{id}」第 {version} 版：{counts}", "stored dataset '{id}' version {version}: {counts}"),
+    "cli_exists": ("数据集「{id}」已存在；要替换请加 --replace", "dataset '{id}' already exists; use --replace to replace it"),
+    "cli_need_name": ("请用 --name 给出数据集编号", "give --name for the dataset"),
+    "cli_map_wrote": ("已写出 {out}（{w} x {h} 像素，每英寸 {dpi} 点，用时 {s:.1f} 秒）",
+                      "wrote {out} ({w} x {h} px at {dpi} dpi, {s:.1f} s)"),
+    "cli_map_wrote_html": ("已写出 {out}（单个网页，可离线打开）", "wrote {out} (self-contained)"),
+    "cli_bad_params": ("参数无效：{text}", "invalid parameters: {text}"),
+    "cli_job": ("已记录为任务 {id}（网页的运行列表可见）", "recorded as job {id} (listed on the web page)"),
+    "cli_batch_start": ("批次 {id}{resumed}，在{where}上运行", "batch {id}{resumed} on {where}"),
+    "cli_batch_resumed": ("（续跑）", " (resumed)"),
+    "cli_batch_local": ("本机集群", "a LocalCluster"),
+    "cli_batch_failed": ("失败：{county}（任务 {job}）：{error}", "failed: {county} (job {job}): {error}"),
+    "cli_batch_worker_lost": ("计算进程丢失：{worker}{again}", "worker lost: {worker}{again}"),
+    "cli_batch_again": ("；它的区县已在别处重跑：{counties}", "; its counties ran again elsewhere: {counties}"),
+    "cli_batch_lost": ("丢失（未完成）：{counties}", "lost (not finished): {counties}"),
+    "cli_batch_skipped": ("，{n} 个已完成（跳过）", ", {n} already done (skipped)"),
+    "cli_batch_report": ("批次 {id}：{n} 个区县：{solved} 个已求解（{by}），{bad} 个不可行（无方案），{failed} 个失败，"
+                         "{lost} 个丢失{skipped}，用时 {s:.1f} 秒，{workers} 个计算进程（丢失 {workers_lost} 个，"
+                         "重跑 {retried} 个区县；每分钟 {rate:.1f} 个区县）；结果见批量任务记录",
+                         "batch {id}: {n} counties: {solved} solved ({by}), {bad} infeasible (no plan), {failed} failed, "
+                         "{lost} lost{skipped}, in {s:.1f} s on {workers} worker(s) ({workers_lost} lost, {retried} "
+                         "counties retried; {rate:.1f} counties/min); results: job records of kind 'batch'"),
+    "cli_batch_none": ("无", "none"),
+    "cli_batch_cluster_lost": ("Dask 集群丢失：{why}。{done} 个区县已完成，{lost} 个丢失；只重跑缺少的：geo-service batch --resume {id}",
+                               "the Dask cluster was lost: {why}. {done} counties finished, {lost} lost; run only the "
+                               "missing ones with: geo-service batch --resume {id}"),
+    "cli_batch_nothing": ("请给出数据集编号或通配符、--province N 或 --resume 批次编号",
+                          "give dataset ids/globs, --province N or --resume BATCH_ID"),
     "relaxation_line": ("已放宽：{tier}（{scope}）{rule}要求 {asked}，实际 {given}：{reason}",
                         "relaxed: {tier} ({scope}) {rule} asked {asked}, given {given}: {reason}"),
 })
