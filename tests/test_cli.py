@@ -80,7 +80,7 @@ def test_bad_dataset_id_and_missing_file(tmp_path):
     r = runner.invoke(app, ["import", str(tmp_path / "nope.gpkg"), "--name", "../etc"])
     assert r.exit_code == 2 and "invalid dataset id" in r.output
     r = runner.invoke(app, ["import", str(tmp_path / "nope.gpkg"), "--name", "ok"])
-    assert r.exit_code == 2 and "no such file" in r.output
+    assert r.exit_code == 2 and "没有这个文件或文件夹" in r.output
     r = runner.invoke(app, ["summary", "missing", "--data-dir", str(tmp_path / "s")])
     assert r.exit_code == 1 and "no dataset 'missing'" in r.output
 
@@ -94,7 +94,7 @@ def test_area_commands_take_a_file_or_a_stored_dataset(tiny_gpkg, tmp_path):
     assert from_file.exit_code == 0 and from_store.exit_code == 0, from_file.output + from_store.output
     assert json.loads(from_file.stdout)["total"] == json.loads(from_store.stdout)["total"]
     r = runner.invoke(app, ["close-gaps", "nosuch", "--data-dir", str(data)])
-    assert r.exit_code == 1 and "no dataset 'nosuch'" in r.output and "no file or folder" in r.output
+    assert r.exit_code == 1 and "没有数据集或文件「nosuch」" in r.output
 
 
 @pytest.mark.slow

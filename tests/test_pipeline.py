@@ -200,7 +200,7 @@ def test_cli_optimise(tiny, tmp_path):
                                 "--previous", str(out / "result.json")])
     assert again.exit_code == 0 and "调整 0" in again.output
     bad = runner.invoke(app, ["optimise", str(src), "--out", str(out), "--mode", "flying"])
-    assert bad.exit_code == 2 and "mode" in bad.output
+    assert bad.exit_code == 2 and "距离方式" in bad.output and "straight" in bad.output
 
 
 def test_layers_for_geojson(tiny, run_all, tmp_path):

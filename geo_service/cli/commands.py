@@ -42,6 +42,7 @@ from ..core.io.sheets import write_csv as write_csv_table
 from ..core.jsonsafe import dumps_text
 from ..core.store import POSTGRES_SCHEMES, Conflict, NotFound, check_dataset_id, open_store
 from . import roster, template
+from .runs import fail_job, finish_job, start_job
 from .common import (
     _out_path,
     DataDirOpt,
@@ -49,6 +50,7 @@ from .common import (
     JsonOpt,
     _data_dir,
     _load_source,
+    _params_file,
     _parse_layer_opts,
     _read_input,
     LangOpt,
@@ -399,7 +401,7 @@ def optimise(
     """Run the assignment optimisation and write the responsibility tables (界别责任区一览表)."""
     check_lang_opt(lang)
     try:
-        raw = json.loads(params_file.read_text(encoding="utf-8")) if params_file else {}
+        raw = _params_file(params_file, lang)
         if tiers:
             raw["tiers"] = [t.strip() for t in tiers.split(",") if t.strip()]
         if mode:
@@ -413,17 +415,20 @@ def optimise(
     except (OSError, ValueError) as e:
         fail(str(e), 2, lang)
     ds = _load_source(source, datum, data_dir)
+    job = start_job(data_dir, source, "optimisation", p.model_dump(mode="json"))  # the page lists CLI runs too
 
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                   TimeElapsedColumn(), console=console, transient=True,
                   disable=as_json or not console.is_terminal) as bar:
-        task = bar.add_task("optimising", total=100)
+        task = bar.add_task("优化中" if lang == "zh" else "optimising", total=100)
         try:
             result = run_optimisation(ds, p, previous=prev,
-                                      progress=lambda pct, msg: bar.update(task, completed=pct, description=msg))
+                                      progress=lambda pct, msg: bar.update(task, completed=pct))
         except ValueError as e:
+            fail_job(job, "ValueError", str(e))
             fail(str(e), 2, lang)
+    job_id = finish_job(job, result.to_dict())
     tables = result.tables(ds)  # schema names; the one table writer localises them for ``lang``
     if out.suffix.lower() == ".xlsx":
         write_xlsx(tables, out, lang=lang, notes=result_notes(result, ds, lang))
@@ -433,7 +438,8 @@ def optimise(
         (out / "result.json").write_text(dumps_text(result.to_dict()), encoding="utf-8")
         written.append(out / "result.json")
     if as_json:
-        typer.echo(json.dumps({"status": result.status, "outcome": result.outcome, "files": [str(w) for w in written],
+        typer.echo(json.dumps({"status": result.status, "outcome": result.outcome, "job_id": job_id,
+                               "files": [str(w) for w in written],
                                "tiers": {k: {"status": t.status, "objective": t.objective, "bound": t.bound,
                                              "gap": t.gap, "moved": t.moved, "relaxations": t.relaxations,
                                              "diagnostics": [d.get("message") for d in t.diagnostics]}
@@ -460,6 +466,8 @@ def optimise(
     typer.echo(message("cli_outcome", lang, outcome=value_label("outcome", oc["outcome"], lang), text=text,
                        diagnosis=diagnosis))
     typer.echo(message("cli_wrote", lang, files=", ".join(str(w) for w in written)))
+    if job_id:
+        typer.echo(message("cli_job", lang, id=job_id))
 
 
 @app.command("close-gaps")

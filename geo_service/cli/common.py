@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -92,7 +93,7 @@ def params_text(exc, lang: str = "zh") -> str:
         key = loc[-1] if loc else "params"
         name = PARAMS[key][i] if key in PARAMS else ".".join(loc) or "params"
         words = _PYDANTIC_WORDS.get(x.get("type", ""))
-        ctx = {k: str(v) for k, v in (x.get("ctx") or {}).items()}
+        ctx = {k: str(v).replace(" or ", "、" if i == 0 else " or ") for k, v in (x.get("ctx") or {}).items()}
         if words is not None:
             try:
                 text = words[i].format(**ctx)
@@ -102,6 +103,22 @@ def params_text(exc, lang: str = "zh") -> str:
             text = str(x.get("msg", "")).removeprefix("Value error, ")
         parts.append(f"{name}{'：' if i == 0 else ': '}{text}")
     return ("；" if i == 0 else "; ").join(parts)
+
+
+def _params_file(path: Optional[Path], lang: str) -> dict:
+    """The JSON object of ``--params`` (empty without one); exits 2 naming the file and line."""
+    if path is None:
+        return {}
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        fail(f"{path}：{e.strerror or e}" if lang == "zh" else f"{path}: {e}", 2, lang)
+    except json.JSONDecodeError as e:
+        fail(f"{path} 第 {e.lineno} 行第 {e.colno} 列不是有效的 JSON" if lang == "zh"
+             else f"{path}: not valid JSON at line {e.lineno} column {e.colno}", 2, lang)
+    if not isinstance(raw, dict):
+        fail(f"{path}：应为 JSON 对象（{{...}}）" if lang == "zh" else f"{path}: expected a JSON object", 2, lang)
+    return raw
 
 
 def counts_text(counts: dict[str, int], lang: str = "zh") -> str:
@@ -201,4 +218,4 @@ def _load_source(source: Optional[str], datum: str = "wgs84", data_dir: Optional
     try:
         return store.get_dataset(source)
     except (NotFound, ValueError) as e:
-        fail(f"没有数据集或文件「{source}」（{e}）", 1)
+        fail(f"没有数据集或文件「{source}」", 1)

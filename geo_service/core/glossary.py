@@ -423,13 +423,18 @@ EXTRA_ALIASES: dict[str, tuple[str, ...]] = {
 ENUMS["outcome"].update({"relaxed": ("最优（已放宽）", "optimal (rules relaxed)")})
 ENUMS["solver"].update({"min_cost_flow": ("最小费用流", "min-cost flow"), "highs_mip": ("混合整数规划", "mixed-integer programme"),
                         "cp_sat": ("约束规划", "constraint programming")})
-PARAMS.update({"station_capacity": ("站点容量", "Station capacity", None)})
+PARAMS.update({"station_capacity": ("站点容量", "Station capacity", None),
+               "township_committees": ("乡镇-专委会对应", "Township committees", None),
+               "consultation_month": ("协商所在季度月份", "Consultation month of the quarter", None),
+               "consultation_sectors": ("每场协商界别数", "Sectors per consultation", None),
+               "platform_ids": ("指定值班平台", "Platform IDs", None)})
 FIELDS.update({
     "relaxations": _f("放宽的规则", "Relaxed rules", enum="diagnostics"),
     "uncovered_villages": _f("未覆盖村社区数", "Uncovered villages", "count"),
     "responsibility_kind": _f("责任类型", "Responsibility", enum="responsibility_kind"),
     "convener_name": _f("召集人", "Convener"),
     # proposals and close-gaps tables, and their village-count twins where population is unknown
+    "note": _f("说明", "Note"),
     "village": _f("所在村社区编号", "Village ID"),
     "population_gained": _f("新增覆盖人口", "Population newly covered", "persons"),
     "villages_served": _f("服务村社区数", "Villages served", "count"),
