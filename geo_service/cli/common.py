@@ -112,13 +112,22 @@ def _params_file(path: Optional[Path], lang: str) -> dict:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
-        fail(f"{path}：{e.strerror or e}" if lang == "zh" else f"{path}: {e}", 2, lang)
+        fail(f"{path}：{os_error_text(e)}" if lang == "zh" else f"{path}: {e.strerror or e}", 2, lang)
     except json.JSONDecodeError as e:
         fail(f"{path} 第 {e.lineno} 行第 {e.colno} 列不是有效的 JSON" if lang == "zh"
              else f"{path}: not valid JSON at line {e.lineno} column {e.colno}", 2, lang)
     if not isinstance(raw, dict):
         fail(f"{path}：应为 JSON 对象（{{...}}）" if lang == "zh" else f"{path}: expected a JSON object", 2, lang)
     return raw
+
+
+def os_error_text(e: OSError) -> str:
+    """A file error in Chinese (没有这个文件, 没有权限 ...), else the system's own words."""
+    for kind, words in ((FileNotFoundError, "没有这个文件"), (IsADirectoryError, "这是文件夹，不是文件"),
+                        (PermissionError, "没有读写权限"), (NotADirectoryError, "路径中有一段不是文件夹")):
+        if isinstance(e, kind):
+            return words
+    return str(e.strerror or e)
 
 
 def counts_text(counts: dict[str, int], lang: str = "zh") -> str:
@@ -217,5 +226,5 @@ def _load_source(source: Optional[str], datum: str = "wgs84", data_dir: Optional
             ensure_demo(store, only_if_empty=False)
     try:
         return store.get_dataset(source)
-    except (NotFound, ValueError) as e:
+    except (NotFound, ValueError):
         fail(f"没有数据集或文件「{source}」", 1)

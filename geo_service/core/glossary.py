@@ -436,7 +436,7 @@ FIELDS.update({
     # proposals and close-gaps tables, and their village-count twins where population is unknown
     "note": _f("说明", "Note"),
     "village": _f("所在村社区编号", "Village ID"),
-    "population_gained": _f("新增覆盖人口", "Population newly covered", "persons"),
+    "population_gained": _f("本点新增覆盖人口", "Population newly covered here", "persons"),
     "villages_served": _f("服务村社区数", "Villages served", "count"),
     "total_villages": _f("村社区总数", "Villages", "count"),
     "covered_villages_before": _f("新增前覆盖村社区数", "Villages covered before", "count"),
