@@ -164,8 +164,11 @@ _json = to_jsonable  # NaN/inf -> None, numpy -> Python (the one conversion)
 
 #: Status of a tier (and of a run) that had nothing to decide: no rows, or a layer it needs is empty.
 NOTHING_TO_DO = "nothing_to_do"
-OUTCOME_ZH = {A.OPTIMAL: "最优解", RELAXED: "放宽规则后的最优解（见放宽说明）", A.FEASIBLE: "可行解（未证明最优）", A.INFEASIBLE: "无可行解",
+OUTCOME_ZH = {A.OPTIMAL: "最优解", RELAXED: "放宽规则后的最优解，放宽之处逐条列出", A.FEASIBLE: "可行解（未证明最优）", A.INFEASIBLE: "无可行解",
               NOTHING_TO_DO: "无需求解：没有可分配的对象"}
+OUTCOME_EN = {A.OPTIMAL: "proven optimal", RELAXED: "optimal after relaxing rules, each listed",
+              A.FEASIBLE: "feasible, not proven optimal", A.INFEASIBLE: "no feasible answer",
+              NOTHING_TO_DO: "nothing to decide: nothing to assign"}
 #: what each tier needs, and the file that brings it (said when the layer is empty)
 TIER_NEEDS = {
     "constituents": (("constituents", "界别群众.csv（编号、界别、村或经度/纬度）"),
@@ -185,11 +188,11 @@ def outcome_of(status: str, tiers: Any, diagnostics: list[dict[str, Any]] | None
     first = next((d for d in diags if d.get("severity") in ("error", "warning")), None)
     if first is None and status in (A.INFEASIBLE, NOTHING_TO_DO):
         first = next(iter(diags), None)
-    text = OUTCOME_ZH.get(status, status)
+    text, text_en = OUTCOME_ZH.get(status, status), OUTCOME_EN.get(status, status)
     if status == A.FEASIBLE and gap is not None:
-        text = f"可行解，与最优差距至多 {gap:.1%}"
+        text, text_en = f"可行解，与最优差距至多 {gap:.1%}", f"feasible, within {gap:.1%} of the optimum"
     relaxations = [{"tier": t.get("name"), **r} for t in tiers for r in (t.get("relaxations") or [])]
-    return {"outcome": status, "gap": gap, "text": text, "relaxations": relaxations,
+    return {"outcome": status, "gap": gap, "text": text, "text_en": text_en, "relaxations": relaxations,
             "diagnosis": None if first is None else first.get("message"),
             # code + params of the diagnosis: zh outputs show its glossary text (geo_service.core.glossary.MESSAGES)
             "diagnosis_code": None if first is None else first.get("code"),

@@ -453,6 +453,8 @@ def optimise(
         for x in t.relaxations:
             typer.echo(f"  ! {relaxation_text(x, lang, k)}")
         for d in t.diagnostics:
+            if "relaxed_min" in d or "relaxed_max" in d:  # said once, as its relaxation above
+                continue
             typer.echo(f"  - {diagnostic_text(d, lang)}")
     for d in result.diagnostics:
         if d.get("quota") == "nothing_to_do":
@@ -462,7 +464,9 @@ def optimise(
                  next((d for d in result.diagnostics if d.get("message") == oc["diagnosis"]), None))
     diagnosis = "" if not oc["diagnosis"] else (("：" if lang == "zh" else ": ")
                                                  + (diagnostic_text(first, lang) if first else oc["diagnosis"]))
-    text = oc["text"] if lang == "zh" else value_label("outcome", oc["outcome"], "en")
+    if oc.get("relaxations"):  # a relaxed rule is the first thing to know about the answer
+        diagnosis = ("：" if lang == "zh" else ": ") + relaxation_text(oc["relaxations"][0], lang)
+    text = oc["text"] if lang == "zh" else oc.get("text_en") or value_label("outcome", oc["outcome"], "en")
     typer.echo(message("cli_outcome", lang, outcome=value_label("outcome", oc["outcome"], lang), text=text,
                        diagnosis=diagnosis))
     typer.echo(message("cli_wrote", lang, files=", ".join(str(w) for w in written)))

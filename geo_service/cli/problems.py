@@ -30,7 +30,7 @@ _DETAILS: dict[str, list[tuple[re.Pattern[str], str]]] = {
     "dropped_no_coordinates": [(re.compile(r"(?:'(.*)' )?has no seat coordinates .*; dropped"),
                                 "{0}没有驻地坐标，也没有带坐标的村社区，无法生成边界"),
                                (re.compile(r"(?:'(.*)' )?has no coordinates; dropped"), "{0}没有坐标")],
-    "bad_number": [(re.compile(r"'(.*)' is not a number"), "「{0}」不是数字")],
+    "bad_number": [(re.compile(r"(?:(.*?) )?'(.*)' is not a number"), "{0}「{1}」不是数字")],
 }
 
 _OPTIONAL = {"derived_polygons": {0: "，并裁剪到区县边界"}, "dropped_no_coordinates": {0: "「{}」"}}

@@ -706,12 +706,16 @@ def job_message_text(msg: Any, status: Any = None, outcome: Mapping[str, Any] | 
         return message(JOB_MESSAGES[msg], lang)
     if status == "successful" and isinstance(outcome, Mapping) and outcome.get("outcome"):
         code = outcome.get("diagnosis_code")
-        if code in MESSAGES:
+        relaxed = [x for x in outcome.get("relaxations") or [] if isinstance(x, Mapping)]
+        if relaxed:  # a relaxed rule first: the answer is optimal only under it
+            diag = relaxation_text(relaxed[0], lang)
+        elif code in MESSAGES:
             diag = message(str(code), lang, **dict(outcome.get("diagnosis_params") or {}))
         else:
             diag = outcome.get("diagnosis") if lang == "en" else None
         sep = "：" if lang == "zh" else ": "
-        text = outcome.get("text") if lang == "zh" else value_label("outcome", outcome["outcome"], "en")
+        text = outcome.get("text") if lang == "zh" else (outcome.get("text_en")
+                                                          or value_label("outcome", outcome["outcome"], "en"))
         return message("job_finished_text", lang, outcome=value_label("outcome", outcome["outcome"], lang),
                        text=text or "", diagnosis=(sep + str(diag)) if diag else "")
     if status == "successful" and isinstance(msg, str) and msg.startswith("finished"):
@@ -731,6 +735,8 @@ def result_labels(result: Mapping[str, Any], lang: str = "zh") -> dict[str, Any]
         "status": value_label("outcome", result.get("status"), lang),
         "outcome": job_message_text(None, "successful", oc, lang) if oc else None,
         "tiers": {k: {"name": value_label("tier", k, lang), "status": value_label("outcome", t.get("status"), lang),
+                      "relaxations": [relaxation_text(x, lang, k) for x in t.get("relaxations") or []
+                                      if isinstance(x, Mapping)],
                       "diagnostics": [diagnostic_text(d, lang) for d in t.get("diagnostics") or []
                                       if isinstance(d, Mapping)]}
                   for k, t in tiers.items() if isinstance(t, Mapping)},
