@@ -34,7 +34,7 @@ from ..app.batch import EXIT_CLUSTER_LOST, ClusterLost, resolve_dataset_ids, run
 from ..app.demo import generate_demo
 from ..app.province import generate_province
 from ..app.seed import ensure_demo
-from ..core.coverage import coverage_summary
+from ..core.coverage import coverage_summary, village_weights
 from ..core.dataset import DatasetValidationError
 from ..core.glossary import cost_text, diagnostic_text, label, message, relaxation_text, value_label, word
 from ..core.io import write_dataset
@@ -231,7 +231,8 @@ def summary(
         conv |= set(ds.members.loc[roles == "convener", "id"].astype(str))
     t.add_row(word("cli_conveners", lang), str(len(conv - deputies)))  # 召集人 and 副召集人 counted apart
     t.add_row(word("cli_deputy_conveners", lang), str(len(deputies)))
-    t.add_row(label("population", lang), f"{s['population']:,}")
+    known = village_weights(ds.villages).basis == "population"  # no 人口 0 where population is unknown
+    t.add_row(label("population", lang), f"{s['population']:,}" if known else word("cli_population_unknown", lang))
     Console().print(t)
 
 

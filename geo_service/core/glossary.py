@@ -443,7 +443,8 @@ FIELDS.update({
     "covered_villages_after": _f("新增后覆盖村社区数", "Villages covered after", "count"),
     "deputy_conveners": _f("副召集人数", "Deputy conveners", "count"),
 })
-WORDS.update({"cli_deputy_conveners": ("副召集人", "deputy conveners")})
+WORDS.update({"cli_deputy_conveners": ("副召集人", "deputy conveners"),
+              "cli_population_unknown": ("未知（覆盖按村社区个数计）", "unknown (coverage counts villages)")})
 ENUMS.update({"responsibility_kind": {"group": ("界别活动组", "group"), "committee": ("专委会", "committee")}})
 MESSAGES.update({
     "contact_min_short": ("活动组 {name}：只有 {n} 个联系点（下限 {min} 个）：服务半径内的候选村社区不足",
