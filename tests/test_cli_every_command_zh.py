@@ -98,9 +98,12 @@ def test_every_command_prints_chinese(demo_gpkg, tmp_path, monkeypatch):
         real = ["--layer", f"villages={REAL / 'villages.csv'}", "--layer", f"townships={REAL / 'townships.csv'}"]
         run(["import", "--name", "chongyang", "--datum", "gcj02", "--missing-points", "drop", *real, *data],
             user | {"chongyang"})
-        out = run(["close-gaps", "chongyang", "--time-limit", "20", *data], user | {"chongyang"})
-        figures = [x for x in out.splitlines() if not x.startswith("说明：")]  # the note asks for a 人口 column
-        assert figures and not any("人口" in x or "人" in x.replace("人/", "") for x in figures), figures
+        for cmd in (["close-gaps", "chongyang", "--time-limit", "20"], ["coverage", "chongyang"]):
+            out = run([*cmd, *data], user | {"chongyang"})
+            figures = [x for x in out.splitlines() if not x.startswith("说明：")]  # the note asks for 人口
+            assert figures and not any("人口" in x for x in figures), figures  # villages counted, not people
+        out = run(["summary", "chongyang", *data], user | {"chongyang"})
+        assert "未知" in next(x for x in out.splitlines() if "人口" in x)  # never 人口 0
 
 
 def test_serve_says_where_in_chinese(tmp_path):

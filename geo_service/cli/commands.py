@@ -625,12 +625,14 @@ def coverage_cmd(
     t = Table(title=word("cli_coverage_title", lang).format(
         name=ds.name, mode=word(f"map_{mode}", lang), unit=unit_text, basis=basis))
     names = {"villages": "n_villages", "sector": "sector", "stations": "stations"}
-    for c in keys + ["threshold", "villages", "covered_villages", "population", "covered_population", "share"]:
+    by_people = s.get("weight", "population") == "population"  # else no 人口 columns holding zeros
+    people = ["population", "covered_population"] if by_people else []
+    for c in keys + ["threshold", "villages", "covered_villages", *people, "share"]:
         t.add_column(label(names.get(c, c), lang), justify="left" if c in keys else "right")
     for r in s[level]:
         share = "-" if r["share"] is None else f"{r['share'] * 100:.1f}%"
         t.add_row(*[str(r[c]) for c in keys], cost_text(r["threshold"], unit, lang), str(r["villages"]),
-                  str(r["covered_villages"]), f"{r['population']:,}", f"{r['covered_population']:,}", share)
+                  str(r["covered_villages"]), *[f"{r[c]:,}" for c in people], share)
     Console().print(t)
 
 
