@@ -185,6 +185,9 @@ def outcome_of(status: str, tiers: Any, diagnostics: list[dict[str, Any]] | None
     gaps = [t.get("gap") for t in tiers if t.get("status") == A.FEASIBLE and t.get("gap") is not None]
     gap = max(gaps) if gaps else None
     diags = [d for t in tiers for d in (t.get("diagnostics") or [])] + list(diagnostics or [])
+    # the binding constraint first: errors, then capacity and quotas, then distances and notes
+    rank = {"capacity": 0, "max_load": 0, "min_load": 0, "no_member": 0, "locks": 1, "reachability": 1}
+    diags.sort(key=lambda d: (d.get("severity") != "error", rank.get(str(d.get("quota")), 2)))
     first = next((d for d in diags if d.get("severity") in ("error", "warning")), None)
     if first is None and status in (A.INFEASIBLE, NOTHING_TO_DO):
         first = next(iter(diags), None)
