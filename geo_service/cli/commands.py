@@ -325,7 +325,7 @@ def batch(
     check_lang_opt(lang)
     store = open_store(_data_dir(data_dir))
     try:
-        p = json.loads(params.read_text(encoding="utf-8")) if params else None
+        p = _params_file(params, lang) if params else None
         if time_limit is not None or (p is None and not resume):
             p = p or {}
             p.setdefault("optimisation", {}).setdefault("time_limit_s", 60.0 if time_limit is None else time_limit)
