@@ -78,7 +78,7 @@ def test_invalid_input_exit_2_and_store_untouched(tiny_layers, tiny, tmp_path):
 
 def test_bad_dataset_id_and_missing_file(tmp_path):
     r = runner.invoke(app, ["import", str(tmp_path / "nope.gpkg"), "--name", "../etc"])
-    assert r.exit_code == 2 and "invalid dataset id" in r.output
+    assert r.exit_code == 2 and "数据集编号「../etc」不可用" in r.output
     r = runner.invoke(app, ["import", str(tmp_path / "nope.gpkg"), "--name", "ok"])
     assert r.exit_code == 2 and "没有这个文件或文件夹" in r.output
     r = runner.invoke(app, ["summary", "missing", "--data-dir", str(tmp_path / "s")])

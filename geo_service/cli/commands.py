@@ -130,8 +130,8 @@ def import_(
         fail(message("cli_need_name", lang), 2, lang)
     try:
         check_dataset_id(dataset_id)
-    except ValueError as e:
-        fail(str(e), 2, lang)
+    except ValueError:
+        fail(message("cli_bad_id", lang, id=dataset_id), 2, lang)
     try:
         with progress("reading and validating"):
             ds = _read_input(path, _parse_layer_opts(layer), datum, dataset_id, missing_points)
@@ -177,8 +177,8 @@ def export(
     store = open_store(_data_dir(data_dir))
     try:
         ds = store.get_dataset(dataset_id)
-    except (NotFound, ValueError) as e:
-        fail(str(e), 1, words)
+    except (NotFound, ValueError):
+        fail(message("cli_no_dataset", words, id=dataset_id), 1, words)
     with progress(f"writing {out}"):
         try:
             write_dataset(ds, out, fmt=fmt, lang=lang or "en", include_personal=not no_personal)
@@ -211,8 +211,8 @@ def summary(
                 ensure_demo(store, only_if_empty=False)
         try:
             ds = store.get_dataset(dataset_id)
-        except (NotFound, ValueError) as e:
-            fail(str(e), 1)
+        except (NotFound, ValueError):
+            fail(message("cli_no_dataset", lang, id=dataset_id), 1, lang)
     s = ds.summary()
     if as_json:
         typer.echo(json.dumps(s, ensure_ascii=False, indent=2))
@@ -257,7 +257,7 @@ def validate(
             _report_problems(e, limit=1000, lang=lang)
         raise typer.Exit(2)
     except (ValueError, OSError) as e:
-        fail(str(e), 2)
+        fail(str(e), 2, lang)
     if as_json:
         typer.echo(json.dumps({"valid": True, "counts": ds.counts(),
                                "warnings": [w.to_dict() for w in ds.warnings]}, ensure_ascii=False, indent=2))
@@ -501,7 +501,7 @@ def close_gaps_cmd(
             r = close_gaps(ds, threshold_m=threshold_m, k=k, mode=mode, candidates=cands, model=model,
                            time_limit=time_limit, threshold_s=threshold_s)
     except ValueError as e:
-        fail(str(e), 2)
+        fail(str(e), 2, lang)
     by_people = r.params.get("weight") != "villages"
     if out is not None:
         out = _out_path(out, "proposals.geojson")
@@ -608,7 +608,7 @@ def coverage_cmd(
         with progress(f"measuring coverage ({mode})"):
             s = coverage_summary(ds, mode=mode, kinds=kind_list, **kw)
     except ValueError as e:  # InvalidQuery and bad numbers
-        fail(str(e), 2)
+        fail(str(e), 2, lang)
     if as_json:
         typer.echo(json.dumps(s, ensure_ascii=False, indent=2))
         return
