@@ -82,7 +82,7 @@ def test_bad_dataset_id_and_missing_file(tmp_path):
     r = runner.invoke(app, ["import", str(tmp_path / "nope.gpkg"), "--name", "ok"])
     assert r.exit_code == 2 and "没有这个文件或文件夹" in r.output
     r = runner.invoke(app, ["summary", "missing", "--data-dir", str(tmp_path / "s")])
-    assert r.exit_code == 1 and "no dataset 'missing'" in r.output
+    assert r.exit_code == 1 and "没有数据集「missing」" in r.output
 
 
 def test_area_commands_take_a_file_or_a_stored_dataset(tiny_gpkg, tmp_path):
