@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import uuid
 from pathlib import Path
 from typing import Annotated, Optional
@@ -335,7 +336,8 @@ def batch(
                 ids = store_province(store, generate_province(province, seed=seed), prefix=prefix)
         ids += resolve_dataset_ids(store, datasets or [])
     except (ValueError, OSError) as e:
-        fail(str(e), 2, lang)
+        m = re.fullmatch(r"no stored dataset matches (.*)", str(e))
+        fail(message("cli_batch_no_match", lang, pattern=m.group(1)) if m else str(e), 2, lang)
     if not ids and not resume:
         fail(message("cli_batch_nothing", lang), 2, lang)
     batch_id = resume or uuid.uuid4().hex[:12]

@@ -521,6 +521,7 @@ MESSAGES.update({
                          "{lost} lost{skipped}, in {s:.1f} s on {workers} worker(s) ({workers_lost} lost, {retried} "
                          "counties retried; {rate:.1f} counties/min); results: job records of kind 'batch'"),
     "cli_batch_none": ("无", "none"),
+    "cli_batch_no_match": ("没有与 {pattern} 匹配的数据集", "no stored dataset matches {pattern}"),
     "cli_batch_cluster_lost": ("Dask 集群丢失：{why}。{done} 个区县已完成，{lost} 个丢失；只重跑缺少的：geo-service batch --resume {id}",
                                "the Dask cluster was lost: {why}. {done} counties finished, {lost} lost; run only the "
                                "missing ones with: geo-service batch --resume {id}"),
