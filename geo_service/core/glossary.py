@@ -506,7 +506,7 @@ MESSAGES.update({
     "cli_map_wrote_html": ("已写出 {out}（单个网页，可离线打开）", "wrote {out} (self-contained)"),
     "cli_bad_params": ("参数无效：{text}", "invalid parameters: {text}"),
     "cli_job": ("已记录为任务 {id}（网页的运行列表可见）", "recorded as job {id} (listed on the web page)"),
-    "cli_batch_start": ("批次 {id}{resumed}，在{where}上运行", "batch {id}{resumed} on {where}"),
+    "cli_batch_start": ("批次 {id}{resumed}，运行在：{where}", "batch {id}{resumed} on {where}"),
     "cli_batch_resumed": ("（续跑）", " (resumed)"),
     "cli_batch_local": ("本机集群", "a LocalCluster"),
     "cli_batch_failed": ("失败：{county}（任务 {job}）：{error}", "failed: {county} (job {job}): {error}"),
