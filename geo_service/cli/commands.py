@@ -102,9 +102,9 @@ def demo(
     lang: LangOpt = "zh",
 ) -> None:
     """Write the demo county (佳木斯 boundaries, generated network) to a file."""
-    with progress("generating the demo county"):
+    with progress("正在生成示例县" if lang == "zh" else "generating the demo county"):
         ds = generate_demo() if seed is None else generate_demo(seed=seed)
-    with progress(f"writing {out}"):
+    with progress(f"正在写出 {out}" if lang != "en" else f"writing {out}"):
         try:
             write_dataset(ds, out, fmt=fmt)
         except (ValueError, OSError) as e:
@@ -134,7 +134,7 @@ def import_(
     except ValueError:
         fail(message("cli_bad_id", lang, id=dataset_id), 2, lang)
     try:
-        with progress("reading and validating"):
+        with progress("正在读取并校验" if lang == "zh" else "reading and validating"):
             ds = _read_input(path, _parse_layer_opts(layer), datum, dataset_id, missing_points)
     except DatasetValidationError as e:
         if as_json:
@@ -147,7 +147,7 @@ def import_(
         fail(str(e), 2, lang)
     store = open_store(_data_dir(data_dir))
     try:
-        with progress("storing"):
+        with progress("正在保存" if lang == "zh" else "storing"):
             info = store.put_dataset(dataset_id, ds, expected_version=None if replace else 0,
                                      meta={"source": str(path) if path else "layers", "datum": datum})
     except Conflict:
@@ -180,7 +180,7 @@ def export(
         ds = store.get_dataset(dataset_id)
     except (NotFound, ValueError):
         fail(message("cli_no_dataset", words, id=dataset_id), 1, words)
-    with progress(f"writing {out}"):
+    with progress(f"正在写出 {out}" if lang != "en" else f"writing {out}"):
         try:
             write_dataset(ds, out, fmt=fmt, lang=lang or "en", include_personal=not no_personal)
         except (ValueError, OSError) as e:
@@ -208,7 +208,7 @@ def summary(
     else:
         store = open_store(_data_dir(data_dir))
         if dataset_id == "demo":
-            with progress("loading the demo county"):
+            with progress("正在载入示例县" if lang == "zh" else "loading the demo county"):
                 ensure_demo(store, only_if_empty=False)
         try:
             ds = store.get_dataset(dataset_id)
@@ -332,7 +332,7 @@ def batch(
             p.setdefault("optimisation", {}).setdefault("time_limit_s", 60.0 if time_limit is None else time_limit)
         ids = []
         if province:
-            with progress(f"generating {province} synthetic counties"):
+            with progress(f"正在生成 {province} 个模拟区县" if lang == "zh" else f"generating {province} synthetic counties"):
                 ids = store_province(store, generate_province(province, seed=seed), prefix=prefix)
         ids += resolve_dataset_ids(store, datasets or [])
     except (ValueError, OSError) as e:
@@ -499,7 +499,7 @@ def close_gaps_cmd(
     ds = _load_source(source, datum, data_dir)
     cands = candidates if candidates in ("villages", "seats") else [c.strip() for c in candidates.split(",")]
     try:
-        with progress(f"solving {model}"):
+        with progress("正在求解" if lang == "zh" else f"solving {model}"):
             r = close_gaps(ds, threshold_m=threshold_m, k=k, mode=mode, candidates=cands, model=model,
                            time_limit=time_limit, threshold_s=threshold_s)
     except ValueError as e:
@@ -560,7 +560,7 @@ def map_cmd(
     ds = _load_source(source, "wgs84", data_dir)
     out_path = _out_path(out or f"map.{fmt}", f"{kind}.{fmt}")
     try:
-        with progress(f"drawing the {kind} map"):
+        with progress("正在绘制地图" if lang == "zh" else f"drawing the {kind} map"):
             if fmt != "html":
                 size = page_size(paper, orientation=orientation, dpi=dpi)
                 gap_result = close_gaps(ds, threshold_m=threshold_m or 10000.0) if kind == "gaps" else None
@@ -607,7 +607,7 @@ def coverage_cmd(
         if mode == "road" and thr:
             kw = {"thresholds_s": thr}
         kind_list = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
-        with progress(f"measuring coverage ({mode})"):
+        with progress("正在计算覆盖" if lang == "zh" else f"measuring coverage ({mode})"):
             s = coverage_summary(ds, mode=mode, kinds=kind_list, **kw)
     except ValueError as e:  # InvalidQuery and bad numbers
         fail(str(e), 2, lang)

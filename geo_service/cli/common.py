@@ -222,7 +222,7 @@ def _load_source(source: Optional[str], datum: str = "wgs84", data_dir: Optional
             raise typer.Exit(2)
     store = open_store(_data_dir(data_dir))
     if source == "demo":
-        with progress("loading the demo county"):
+        with progress("正在载入示例县"):
             ensure_demo(store, only_if_empty=False)
     try:
         return store.get_dataset(source)
