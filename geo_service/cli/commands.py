@@ -43,6 +43,7 @@ from ..core.io.sheets import write_csv as write_csv_table
 from ..core.jsonsafe import dumps_text
 from ..core.store import POSTGRES_SCHEMES, Conflict, NotFound, check_dataset_id, open_store
 from . import roster, template
+from .batch_report import batch_report
 from .runs import fail_job, finish_job, start_job
 from .common import (
     _out_path,
@@ -355,37 +356,13 @@ def batch(
     if as_json:
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
-        _batch_report(report, lang)
+        batch_report(report, lang)
     if report.cluster_lost:
         typer.echo(message("cli_error", lang, text=message(
             "cli_batch_cluster_lost", lang, why=report.cluster_lost, done=len(report.succeeded),
             lost=len(report.lost), id=report.batch_id)), err=True)
     if report.exit_code:
         raise typer.Exit(report.exit_code)
-
-
-def _batch_report(report, lang: str) -> None:
-    """The batch's counties in words: failures, lost workers and counties, then one summary line."""
-    sep = "，" if lang == "zh" else ", "
-    for o in report.failed:
-        typer.echo(message("cli_batch_failed", lang, county=o.dataset_id, job=o.job_id, error=o.error), err=True)
-    for w in report.workers_lost:
-        again = message("cli_batch_again", lang, counties=sep.join(w["counties"])) if w["counties"] else ""
-        typer.echo(message("cli_batch_worker_lost", lang, worker=w["worker"], again=again), err=True)
-    if report.lost:
-        typer.echo(message("cli_batch_lost", lang, counties=sep.join(o.dataset_id for o in report.lost)), err=True)
-    by: dict[str, int] = {}
-    for o in report.succeeded:
-        by[o.result_status] = by.get(o.result_status, 0) + 1
-    bad = by.pop("infeasible", 0)
-    skipped = message("cli_batch_skipped", lang, n=len(report.skipped)) if report.skipped else ""
-    typer.echo(message("cli_batch_report", lang, id=report.batch_id, n=len(report.outcomes),
-                       solved=len(report.succeeded) - bad,
-                       by=sep.join(f"{n} {value_label('outcome', st, lang)}" for st, n in by.items())
-                       or message("cli_batch_none", lang), bad=bad, failed=len(report.failed), lost=len(report.lost),
-                       skipped=skipped, s=report.elapsed_s, workers=report.workers,
-                       workers_lost=len(report.workers_lost), retried=len(report.retried),
-                       rate=report.counties_per_minute))
 
 
 @app.command()
