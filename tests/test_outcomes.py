@@ -216,3 +216,17 @@ def test_cli_runs_are_jobs_and_roster_flags_apply(fujin, tmp_path):
     assert ro.params["township_committees"] == plan
     assert all(c["committee_id"] == plan.get(c["township_id"]) for c in ro.result["consultations"])
     assert np.isfinite(ro.result["objective"])
+
+
+def test_a_group_short_of_contact_villages_is_relaxed(tiny):
+    # 2 groups x min 5 contact villages, 8 villages in the county: one group gets fewer
+    r = run_optimisation(tiny, {"tiers": ["villages"], "villages_min": 5, "villages_target": 5, "villages_max": 5,
+                                "gap_threshold_m": 500})
+    t2 = r.tiers["villages"]
+    assert t2.status == "relaxed"
+    loads = pd.Series([g for g in t2.assignment.values() if g]).value_counts().reindex(["G1", "G2"]).fillna(0)
+    short = [x for x in t2.relaxations if x["rule"] == "villages_min"]
+    assert short and all(x["reason"] == "too_few_candidates" and x["asked"] == 5 for x in short)
+    assert {x["scope"]: x["given"] for x in short} == {g: int(n) for g, n in loads.items() if n < 5}
+    zh = G.relaxation_text(short[0], "zh", "villages")
+    assert "每个活动组村社区下限要求 5" in zh and "服务半径内的候选村社区不足" in zh
