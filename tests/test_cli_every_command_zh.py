@@ -106,6 +106,7 @@ def test_every_command_prints_chinese(demo_gpkg, tmp_path, monkeypatch):
         assert "未知" in next(x for x in out.splitlines() if "人口" in x)  # never 人口 0
 
 
+@pytest.mark.slow  # starts the service
 def test_serve_says_where_in_chinese(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "geo_service.cli", "serve", "--port", "0", "--no-demo",
                              "--data-dir", str(tmp_path / "store")], cwd=ROOT, stderr=subprocess.PIPE, text=True)
