@@ -182,12 +182,12 @@ def _slack_diagnostics(pb: RosterProblem, slack: list[tuple[str, tuple, int]], h
             if ("platform_short", pb.platform_ids[p], pb.months[t]) in have:
                 continue
             mo, name = pb.months[t], pb.platform_names[p]
-            out.append(_diag("platform_short", f"{mo}：{name} 缺 {v} 名值班委员（可值班、距离、每人最多月数、连续月份等规则合起来不够）；"
+            why_zh, why_en = _rules_set(pb)
+            out.append(_diag("platform_short", f"{mo}：{name} 缺 {v} 名值班委员（{why_zh}合起来不够）；"
                                                f"请降低 per_platform_min、提高 member_max 或增加可值班委员",
-                             f"{mo}: {name} is short of {v} member(s) on duty (availability, distance, "
-                             "member_max and consecutive-month rules together); lower per_platform_min, raise "
-                             "member_max or add availability", rule="per_platform_min", month=mo,
-                             station_id=pb.platform_ids[p], short_by=v))
+                             f"{mo}: {name} is short of {v} member(s) on duty ({why_en} together); lower "
+                             "per_platform_min, raise member_max or add availability", rule="per_platform_min",
+                             month=mo, station_id=pb.platform_ids[p], short_by=v))
             relax.setdefault("platform_short", []).append({"month": mo, "station_id": pb.platform_ids[p], "by": v})
         elif kind == "member_short":
             m = key[0]
@@ -243,6 +243,20 @@ def _slack_diagnostics(pb: RosterProblem, slack: list[tuple[str, tuple, int]], h
                          rule="max_distance_m", relax={"max_distance_m": to}))
         relax["max_distance_m"] = to
     return out, relax
+
+
+def _rules_set(pb: RosterProblem) -> tuple[str, str]:
+    """The rules that limit who can be on duty, naming distance and availability only when set."""
+    zh, en = [], []
+    if pb.params.availability:
+        zh.append("可值班月份")
+        en.append("availability")
+    if pb.params.max_distance_m is not None:
+        zh.append("距离")
+        en.append("distance")
+    zh += ["每人最多月数", "连续月份"]
+    en += ["member_max", "consecutive-month rules"]
+    return "、".join(zh), ", ".join(en)
 
 
 def _member_fix(pb: RosterProblem, k: int) -> tuple[str, str]:
