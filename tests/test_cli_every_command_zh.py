@@ -69,6 +69,16 @@ def demo_gpkg(tmp_path_factory):
     return path
 
 
+#: the commands the test below runs (serve: its own test); a new command is added here
+TESTED = {"serve", "demo", "import", "export", "summary", "validate", "batch", "optimise", "close-gaps", "map",
+          "coverage", "template", "roster"}
+
+
+def test_every_registered_command_is_checked():
+    names = {c.name or c.callback.__name__.replace("_", "-") for c in app.registered_commands}
+    assert names <= TESTED, f"commands without a Chinese-output check here: {sorted(names - TESTED)}"
+
+
 @pytest.mark.slow
 def test_every_command_prints_chinese(demo_gpkg, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
