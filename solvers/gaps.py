@@ -311,7 +311,7 @@ def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str =
             code = "gap_no_candidate"
         else:
             reason = "not_selected"
-            code = "gap_not_selected"
+            code = "gap_not_selected" if vw.basis == "population" else "gap_not_selected_villages"
             if capacity is not None and model != "lscp":
                 reason = "capacity" if any(d["demand"] == i and d["reason"] == "capacity"
                                            for d in sol.uncovered) else reason

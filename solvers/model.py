@@ -16,7 +16,8 @@ through a class that derives from :class:`Model`::
 
 Statuses are the honest ones of the solvers: ``optimal`` (proven), ``feasible`` (best found within
 the time limit: ``bound`` and ``gap`` say how far it may be from optimal), ``infeasible`` (the
-rules cannot all hold; the diagnostics say which), ``nothing_to_do`` and ``unknown``. A result
+rules cannot all hold; the diagnostics say which), ``nothing_to_do`` and ``unknown``; ``relaxed`` where the
+answer is optimal only for rules the run had to lower or raise (``relaxations`` say which). A result
 from a relaxed rule is never ``optimal``.
 """
 
@@ -91,7 +92,7 @@ class ModelResult:
     Attributes every subclass provides (dataclass fields or properties)
     ------------------------------------------------------------------
     status : str
-        ``optimal``, ``feasible``, ``infeasible``, ``nothing_to_do`` or ``unknown``.
+        ``optimal``, ``relaxed``, ``feasible``, ``infeasible``, ``nothing_to_do`` or ``unknown``.
     objective : float or None
         Modelled value of the answer in the family's unit (metres, seconds, persons, sites).
     bound : float or None

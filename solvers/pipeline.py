@@ -38,6 +38,7 @@ from .run_context import (
     _Run,
     _tier_result,
 )
+from .relaxations import relaxed_status, tier_relaxations
 from .results import (
     NOTHING_TO_DO,
     TIER_NEEDS,
@@ -157,13 +158,18 @@ def _tier_constituents(run: _Run) -> TierResult:
 
 
 def _places(ds: Any) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
-    """village -> township id, township id -> name, township id -> county name (else township name)."""
+    """village -> township id, township id -> name, township id -> county name.
+
+    The county is the township's own (``county_id``), else the dataset's only county, else blank:
+    never a township's name in the 区县 column."""
     v_t = dict(zip(ds.villages["id"].astype(str), ds.villages["township_id"].astype(str)))
     tw = ds.townships
     t_name = dict(zip(tw["id"].astype(str), tw["name"].astype(str)))
     k_name = dict(zip(ds.counties["id"].astype(str), ds.counties["name"].astype(str))) if len(ds.counties) else {}
-    t_cty = {t: k_name.get(str(k), t_name.get(t, t)) if "county_id" in tw and not pd.isna(k) else t_name.get(t, t)
-             for t, k in zip(tw["id"].astype(str), tw["county_id"] if "county_id" in tw else [None] * len(tw))}
+    only = next(iter(k_name.values())) if len(k_name) == 1 else ""
+    kids = tw["county_id"] if "county_id" in tw else [None] * len(tw)
+    t_cty = {t: k_name.get(str(k), only) if k is not None and not pd.isna(k) else only
+             for t, k in zip(tw["id"].astype(str), kids)}
     return v_t, t_name, t_cty
 
 
@@ -179,9 +185,10 @@ def _far_constituents(run: _Run, ids: list[str], ll: np.ndarray, sec: np.ndarray
     out: dict[str, Any] = {"ids": ids, "diagnostics": [], "too_far": []}
     if not ids:
         return out
-    _, _, t_cty = _places(run.ds)
+    _, t_name, t_cty = _places(run.ds)
     c_t = _constituent_township(run.ds)
-    place = np.array([t_cty.get(c_t.get(c, ""), "") or "?" for c in ids], object)
+    # the county where the dataset knows it, else the township
+    place = np.array([t_cty.get(c_t.get(c, ""), "") or t_name.get(c_t.get(c, ""), "") or "?" for c in ids], object)
     xy = run.costs.xy(ll)
     km = p.max_distance_m / 1000
     for s in sorted(set(sec.tolist())):
@@ -295,7 +302,8 @@ def _tier_villages(run: _Run, G: _Groups) -> TierResult:
         else:
             base[gi] = centre
     cost = run.costs.matrix(v_ll, base)
-    pop = village_weights(v).weights[vi]  # 1 per village where the population is unknown
+    vw = village_weights(v)
+    pop = vw.weights[vi]  # 1 per village where the population is unknown
     locks = _lock_array(village_locks, _index_map(rows), G.g_idx, "villages", "group")
     prev_a, gone = _previous(run.prev, "villages", rows, G.g_idx)
     if p.tier2_model == "covering" and p.villages == "gaps":  # "all"/"list": the planner named them
@@ -305,7 +313,7 @@ def _tier_villages(run: _Run, G: _Groups) -> TierResult:
                                       time_limit=run.time_left(), seed=p.seed,
                                       num_workers=p.num_workers, locks=locks, previous=prev_a,
                                       churn_weight=run.churn, group_labels=G.g_ids, target_load=p.villages_target,
-                                      target_penalty=p.penalty(p.target_penalty))
+                                      target_penalty=p.penalty(p.target_penalty), weight_unit=_unit(vw.basis))
     return _tier_result("villages", res, rows, G.g_ids, gone, {"target": p.villages_target},
                         lambda r, c: cost[r, c])
 
@@ -360,7 +368,8 @@ def _contact_points(run: _Run, G: _Groups, rows: list[str], v_ll: np.ndarray, co
     res = A.choose_contact_points(cost, w, pairs, p.villages_min, p.villages_max,
                                   target_load=p.villages_target, target_penalty=p.penalty(p.target_penalty),
                                   travel_weight=lam, locks=locks, previous=prev_a, churn_weight=run.churn,
-                                  time_limit=run.time_left(), seed=p.seed, group_labels=G.g_ids)
+                                  time_limit=run.time_left(), seed=p.seed, group_labels=G.g_ids,
+                                  weight_unit=_unit(vw.basis))
     ex = res.extra
     r_idx = _index_map(rows)
     served = {dem[i]: rows[j] for i, j in enumerate(ex.pop("served_by")) if j >= 0}
@@ -416,7 +425,8 @@ def _tier_townships(run: _Run, k_ids: list[str]) -> TierResult:
     run.say(85.0, "assigning townships to committees")
     t_ids = [str(x) for x in ds.townships["id"]]
     v = ds.villages
-    vpop = pd.Series(village_weights(v).weights, index=v.index)
+    vw = village_weights(v)
+    vpop = pd.Series(vw.weights, index=v.index)
     gapset = set(run.gap_ids)
     is_gap = v["id"].astype(str).isin(gapset).to_numpy()
     tid = v["township_id"].astype(str).to_numpy()
@@ -433,10 +443,16 @@ def _tier_townships(run: _Run, k_ids: list[str]) -> TierResult:
     prev_a, gone = _previous(run.prev, "townships", t_ids, _index_map(k_ids))
     res = A.assign_townships_to_committees(cost, up, p.townships_per_committee,
                                            all_townships=p.all_townships, population=tpop, locks=locks,
-                                           previous=prev_a, churn_weight=run.churn, committee_labels=k_ids)
+                                           previous=prev_a, churn_weight=run.churn, committee_labels=k_ids,
+                                           weight_unit=_unit(vw.basis))
     return _tier_result("townships", res, t_ids, k_ids, gone,
                         {"uncovered_population": {t: float(x) for t, x in zip(t_ids, up)}},
                         lambda r, c: cost[r, c])
+
+
+def _unit(basis: str) -> str:
+    """What village weights count, as the tier solvers name it: persons, or villages."""
+    return "persons" if basis == "population" else "villages"
 
 
 def _mark_nothing_to_do(ds: Any, p: OptimisationParams, tiers: dict[str, TierResult],
@@ -504,6 +520,10 @@ def run_optimisation(ds: Any, params: OptimisationParams | dict[str, Any] | None
     if "townships" in p.tiers and len(k_ids) and len(ds.townships):
         tiers["townships"] = _tier_townships(run, k_ids)
     _mark_nothing_to_do(ds, p, tiers, run.diagnostics)
+    asked = p.model_dump()
+    for name, tr in tiers.items():  # a rule lowered or raised on the way is said, never "optimal"
+        tr.relaxations = tier_relaxations(name, tr.diagnostics, asked)
+        tr.status = relaxed_status(tr.status, tr.relaxations)
     say(100.0, "done")
     return OptimisationResult(tiers=tiers, params=p.model_dump(mode="json"),
                               unit="m" if p.mode == "straight" else "s", gap_villages=run.gap_ids,

@@ -19,6 +19,7 @@ from geo_service.core.jsonsafe import to_jsonable
 
 from . import assignment as A
 from .model import ModelResult
+from .relaxations import RELAXED
 from .tables import result_layers, result_tables, write_xlsx
 
 TIERS = ("constituents", "villages", "townships", "stations")
@@ -147,13 +148,15 @@ class TierResult(ModelResult):
     cost: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     row_cost: dict[str, float] = field(default_factory=dict)  # cost (m or s) of each assigned row
+    # rules lowered or raised to reach the answer (solvers.relaxations): rule, scope, asked, given, reason
+    relaxations: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: _json(getattr(self, k)) for k in self.__dataclass_fields__}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TierResult:
-        return cls(**{k: d.get(k) for k in cls.__dataclass_fields__ if k in d})
+        return cls(**{k: d.get(k) for k in cls.__dataclass_fields__ if k in d and d.get(k) is not None})
 
 
 _json = to_jsonable  # NaN/inf -> None, numpy -> Python (the one conversion)
@@ -161,8 +164,11 @@ _json = to_jsonable  # NaN/inf -> None, numpy -> Python (the one conversion)
 
 #: Status of a tier (and of a run) that had nothing to decide: no rows, or a layer it needs is empty.
 NOTHING_TO_DO = "nothing_to_do"
-OUTCOME_ZH = {A.OPTIMAL: "最优解", A.FEASIBLE: "可行解（未证明最优）", A.INFEASIBLE: "无可行解",
+OUTCOME_ZH = {A.OPTIMAL: "最优解", RELAXED: "放宽规则后的最优解，放宽之处逐条列出", A.FEASIBLE: "可行解（未证明最优）", A.INFEASIBLE: "无可行解",
               NOTHING_TO_DO: "无需求解：没有可分配的对象"}
+OUTCOME_EN = {A.OPTIMAL: "proven optimal", RELAXED: "optimal after relaxing rules, each listed",
+              A.FEASIBLE: "feasible, not proven optimal", A.INFEASIBLE: "no feasible answer",
+              NOTHING_TO_DO: "nothing to decide: nothing to assign"}
 #: what each tier needs, and the file that brings it (said when the layer is empty)
 TIER_NEEDS = {
     "constituents": (("constituents", "界别群众.csv（编号、界别、村或经度/纬度）"),
@@ -179,13 +185,17 @@ def outcome_of(status: str, tiers: Any, diagnostics: list[dict[str, Any]] | None
     gaps = [t.get("gap") for t in tiers if t.get("status") == A.FEASIBLE and t.get("gap") is not None]
     gap = max(gaps) if gaps else None
     diags = [d for t in tiers for d in (t.get("diagnostics") or [])] + list(diagnostics or [])
+    # the binding constraint first: errors, then capacity and quotas, then distances and notes
+    rank = {"capacity": 0, "max_load": 0, "min_load": 0, "no_member": 0, "locks": 1, "reachability": 1}
+    diags.sort(key=lambda d: (d.get("severity") != "error", rank.get(str(d.get("quota")), 2)))
     first = next((d for d in diags if d.get("severity") in ("error", "warning")), None)
     if first is None and status in (A.INFEASIBLE, NOTHING_TO_DO):
         first = next(iter(diags), None)
-    text = OUTCOME_ZH.get(status, status)
+    text, text_en = OUTCOME_ZH.get(status, status), OUTCOME_EN.get(status, status)
     if status == A.FEASIBLE and gap is not None:
-        text = f"可行解，与最优差距至多 {gap:.1%}"
-    return {"outcome": status, "gap": gap, "text": text,
+        text, text_en = f"可行解，与最优差距至多 {gap:.1%}", f"feasible, within {gap:.1%} of the optimum"
+    relaxations = [{"tier": t.get("name"), **r} for t in tiers for r in (t.get("relaxations") or [])]
+    return {"outcome": status, "gap": gap, "text": text, "text_en": text_en, "relaxations": relaxations,
             "diagnosis": None if first is None else first.get("message"),
             # code + params of the diagnosis: zh outputs show its glossary text (geo_service.core.glossary.MESSAGES)
             "diagnosis_code": None if first is None else first.get("code"),
@@ -207,9 +217,9 @@ class OptimisationResult(ModelResult):
 
     @property
     def status(self) -> str:
-        """Worst status over the tiers (infeasible > feasible > optimal > nothing_to_do);
+        """Worst status over the tiers (infeasible > feasible > relaxed > optimal > nothing_to_do);
         ``nothing_to_do`` when no tier had anything to decide."""
-        order = {NOTHING_TO_DO: -1, A.OPTIMAL: 0, A.FEASIBLE: 1, A.INFEASIBLE: 2}
+        order = {NOTHING_TO_DO: -1, A.OPTIMAL: 0, RELAXED: 0.5, A.FEASIBLE: 1, A.INFEASIBLE: 2}
         return max((t.status for t in self.tiers.values()), key=lambda s: order.get(s, 2), default=NOTHING_TO_DO)
 
     @property

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from geo_service.core import glossary as G
+from geo_service.core.coverage import village_weights
 from geo_service.core.io import sheets
 
 #: Chinese sheet titles of the result tables (from the glossary; Excel allows 31 characters).
@@ -42,9 +43,12 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
     mem = ds.members
     vnames, tnames = _names(ds.villages), _names(ds.townships)
     gnames, knames, snames = _names(ds.groups), _names(ds.committees), _names(ds.stations)
+    mnames = _names(mem)
     v_town = dict(zip(ds.villages["id"].astype(str), ds.villages["township_id"].astype(str)))
     v_pop = dict(zip(ds.villages["id"].astype(str),
                      pd.to_numeric(ds.villages["population"], errors="coerce").fillna(0).astype(int)))
+    # without population every figure counts villages: no 人口 column holding zeros or village counts
+    by_people = village_weights(ds.villages).basis == "population"
 
     # group -> station (tier 4 or the dataset), group -> villages, committee -> townships
     g_station = {str(g): (None if pd.isna(s) else str(s)) for g, s in zip(ds.groups["id"], ds.groups["station_id"])}
@@ -72,13 +76,16 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
         line = t1.extra.get("distance_m", {})  # straight-line metres, also in road mode
         for cid, mid in t1.assignment.items():
             d = t1.row_cost.get(cid, np.nan) if mid is not None else np.nan
-            c_rows.append({"constituent_id": cid, "sector": csec.get(cid), "village_id": cvil.get(cid),
-                           "member_id": mid, "cost": d, "distance_m": line.get(cid, np.nan),
+            vid = cvil.get(cid)
+            vid = None if vid is None or pd.isna(vid) else str(vid)
+            c_rows.append({"constituent_id": cid, "sector": csec.get(cid), "village_id": vid,
+                           "village_name": vnames.get(vid or ""), "member_id": mid,
+                           "member_name": mnames.get(mid or ""), "cost": d, "distance_m": line.get(cid, np.nan),
                            "reason": t1.move_reasons.get(cid, "")})
             if mid is not None:
                 per_member.setdefault(mid, []).append(d)
-    constituents = pd.DataFrame(c_rows, columns=["constituent_id", "sector", "village_id", "member_id", "cost",
-                                                 "distance_m", "reason"])
+    constituents = pd.DataFrame(c_rows, columns=["constituent_id", "sector", "village_id", "village_name",
+                                                 "member_id", "member_name", "cost", "distance_m", "reason"])
 
     m_rows, r_rows = [], []
     for _, m in mem.iterrows():
@@ -97,19 +104,24 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
         m_rows.append(row)
         vs = sorted(g_vill.get(gid or "", []))
         ts = sorted(k_town.get(kid or "", []))
-        r_rows.append({"member_id": mid, "member_name": m["name"], "sector": m["sector"],
-                       "role": m.get("role", ""), "group_name": gnames.get(gid or ""),
-                       "committee_name": knames.get(kid or ""), "station_name": snames.get(sid or ""),
-                       "villages": "、".join(vnames.get(v, v) for v in vs),
-                       "townships": "、".join(tnames.get(t, t) for t in ts),
+        person = {"member_id": mid, "member_name": m["name"], "sector": m["sector"], "role": m.get("role", "")}
+        # one responsibility per row: the group's (station, villages, constituents), then the committee's
+        r_rows.append({**person, "responsibility_kind": "group", "group_name": gnames.get(gid or ""), "committee_name": None,
+                       "station_name": snames.get(sid or ""),
+                       "villages": "、".join(vnames.get(v, v) for v in vs), "townships": None,
                        "constituents": len(ds_)})
+        if kid:
+            r_rows.append({**person, "responsibility_kind": "committee", "group_name": None,
+                           "committee_name": knames.get(kid, kid), "station_name": None, "villages": None,
+                           "townships": "、".join(tnames.get(t, t) for t in ts), "constituents": None})
     # explicit columns: an empty layer still gets its header row
     members = pd.DataFrame(m_rows, columns=["member_id", "member_name", "sector", "group_id", "group_name",
                                             "committee_id", "committee_name", "station_id", "station_name",
                                             "constituents", "total_cost", "mean_cost", "max_cost"])
-    responsibility = pd.DataFrame(r_rows, columns=["member_id", "member_name", "sector", "role", "group_name",
-                                                   "committee_name", "station_name", "villages", "townships",
-                                                   "constituents"])
+    responsibility = pd.DataFrame(r_rows, columns=["member_id", "member_name", "sector", "role", "responsibility_kind",
+                                                   "group_name", "committee_name", "station_name", "villages",
+                                                   "townships", "constituents"])
+    responsibility["constituents"] = responsibility["constituents"].astype("Int64")  # blank on committee rows
 
     g_rows = []
     zones = tiers["villages"].extra.get("zones", {}) if "villages" in tiers else {}
@@ -117,9 +129,13 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
         gid = str(g["id"])
         vs = sorted(g_vill.get(gid, []))
         sid = g_station.get(gid)
+        in_g = mem["group_id"].astype(str) == gid
+        conv = None if pd.isna(g.get("convener_id")) else str(g.get("convener_id"))
+        conv = conv or next((str(x) for x in mem.loc[in_g & (mem["role"] == "convener"), "id"]), None)
         g_rows.append({"group_id": gid, "group_name": g["name"], "sectors": ";".join(g["sectors"] or []),
                        "station_id": sid, "station_name": snames.get(sid or ""),
-                       "members": int((mem["group_id"].astype(str) == gid).sum()),
+                       "members": int(in_g.sum()), "convener_name": mnames.get(conv or ""),
+                       "deputy_conveners": int((in_g & (mem["role"] == "deputy_convener")).sum()),
                        "n_villages": len(vs), "village_ids": ";".join(vs),
                        "villages": "、".join(vnames.get(v, v) for v in vs),
                        "townships": "、".join(sorted({tnames.get(v_town.get(v, ""), "") for v in vs} - {""})),
@@ -131,10 +147,11 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
                                "zone_mean_m": None if z["mean_km"] is None else z["mean_km"] * 1000,
                                "zone_max_m": None if z["max_km"] is None else z["max_km"] * 1000})
     groups = pd.DataFrame(g_rows, columns=["group_id", "group_name", "sectors", "station_id", "station_name",
-                                           "members", "n_villages", "village_ids", "villages", "townships",
-                                           "covered_population"]
-                          + (["zone_villages", "zone_population", "zone_constituents", "zone_mean_m",
-                              "zone_max_m"] if zones else []))
+                                           "members", "convener_name", "deputy_conveners", "n_villages",
+                                           "village_ids", "villages", "townships"]
+                          + (["covered_population"] if by_people else [])
+                          + (["zone_villages"] + (["zone_population"] if by_people else [])
+                             + ["zone_constituents", "zone_mean_m", "zone_max_m"] if zones else []))
 
     up = tiers["townships"].extra.get("uncovered_population", {}) if "townships" in tiers else {}
     k_rows = []
@@ -148,6 +165,8 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
                        "uncovered_population": float(sum(up.get(t, 0) for t in ts))})
     committees = pd.DataFrame(k_rows, columns=["committee_id", "committee_name", "members", "n_townships",
                                                "township_ids", "townships", "uncovered_population"])
+    if not by_people:  # the tier's weights are villages then: gap villages in the committee's townships
+        committees = committees.rename(columns={"uncovered_population": "uncovered_villages"})
 
     s_rows = []
     for _, s in ds.stations.iterrows():
@@ -168,6 +187,8 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
             unc.append({"village_id": v, "village_name": vnames.get(v), "township_name": tnames.get(v_town.get(v, "")),
                         "population": v_pop.get(v, 0)})
     uncovered = pd.DataFrame(unc, columns=["village_id", "village_name", "township_name", "population"])
+    if not by_people:
+        uncovered = uncovered.drop(columns="population")
 
     far = tiers["constituents"].extra.get("long_distances", []) if "constituents" in tiers else []
     long_distances = pd.DataFrame([{"sector": x["sector"], "county_name": x["county"], "township_name": x["township"],
@@ -177,9 +198,10 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
                                            "line_mean_m"])
     summ = [{"tier": t, "status": r.status, "objective": r.objective, "bound": r.bound, "gap": r.gap,
              "time_s": r.time_s, "solver": r.solver, "moved": (r.moved or {}).get("moved"),
+             "relaxations": [{"tier": t, **x} for x in (r.relaxations or [])],  # one line each, zh or en
              "diagnostics": list(r.diagnostics)} for t, r in tiers.items()]
     summary = pd.DataFrame(summ, columns=["tier", "status", "objective", "bound", "gap", "time_s", "solver",
-                                          "moved", "diagnostics"])
+                                          "moved", "relaxations", "diagnostics"])
     summary.insert(2, "unit", unit)
     out = {"responsibility": responsibility, "members": members, "groups": groups, "committees": committees,
            "stations": stations, "constituents": constituents, "uncovered": uncovered, "long_distances": long_distances,
@@ -228,7 +250,11 @@ def result_layers(result: Any, ds: Any) -> dict[str, Any]:
     """
     t = result_tables(result, ds)
     mem = ds.members[["id", "geometry"]].rename(columns={"id": "member_id"})
-    members = gpd.GeoDataFrame(mem.merge(t["responsibility"], on="member_id", how="left"),
+    resp = t["responsibility"]
+    own = resp[resp["responsibility_kind"] == "group"].drop(columns=["responsibility_kind", "committee_name", "townships"])
+    kom = resp.loc[resp["responsibility_kind"] == "committee", ["member_id", "committee_name", "townships"]]
+    per_member = own.merge(kom, on="member_id", how="left")  # a point per member: both duties on it
+    members = gpd.GeoDataFrame(mem.merge(per_member, on="member_id", how="left"),
                                geometry="geometry", crs=ds.members.crs)
     vrows = []
     if "villages" in result.tiers:

@@ -152,7 +152,7 @@ def test_batch_of_ten_counties_on_a_local_cluster(stored, province):
         assert job.params["batch_id"] == report.batch_id and job.started_at and job.finished_at
         ds = province[ids.index(o.dataset_id)]
         assert job.result["fingerprint"] == ds.fingerprint() and job.result["status"] == o.result_status
-        assert job.result["status"] in ("optimal", "feasible", "infeasible")
+        assert job.result["status"] in ("optimal", "relaxed", "feasible", "infeasible")
         total = job.result["coverage"]["total"]
         assert [r["threshold"] for r in total] == [5000.0, 10000.0, 20000.0]
         assert total[0]["population"] == int(ds.villages["population"].sum())
@@ -311,10 +311,10 @@ def test_cli_batch(tmp_path):
     r = runner.invoke(app, ["batch", "prov-C00[12]", "nope", "--threads", "--workers", "1",
                             "--data-dir", str(tmp_path)])
     assert r.exit_code == 1
-    assert "failed: nope" in r.stderr and "3 counties: 2 solved" in r.stdout and "0 infeasible" in r.stdout
+    assert "失败：nope" in r.stderr and "3 个区县：2 个已求解" in r.stdout and "0 个不可行" in r.stdout
     r = runner.invoke(app, ["batch", "zz*", "--data-dir", str(tmp_path)])
-    assert r.exit_code == 2 and "no stored dataset matches 'zz*'" in r.stderr
-    r = runner.invoke(app, ["batch", "--data-dir", str(tmp_path)])
+    assert r.exit_code == 2 and "没有与 'zz*' 匹配的数据集" in r.stderr
+    r = runner.invoke(app, ["batch", "--data-dir", str(tmp_path), "--lang", "en"])
     assert r.exit_code == 2 and "give dataset ids" in r.stderr
     assert np.isfinite(out["counties_per_minute"])
 

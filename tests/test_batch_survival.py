@@ -139,7 +139,7 @@ def test_a_killed_scheduler_ends_cleanly_and_resume_runs_only_the_missing(stored
         cluster.close()
     err = err.decode()
     assert proc.returncode == EXIT_CLUSTER_LOST, err
-    assert "Traceback" not in err and "the Dask cluster was lost" in err and "--resume" in err, err[:2500]
+    assert "Traceback" not in err and "Dask 集群丢失" in err and "--resume" in err, err[:2500]
     report = json.loads(out)
     batch_id = report["batch_id"]
     assert report["cluster_lost"] and report["exit_code"] == EXIT_CLUSTER_LOST

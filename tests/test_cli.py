@@ -31,7 +31,7 @@ def test_import_summary_export_roundtrip(tiny, tiny_gpkg, tmp_path):
     data = tmp_path / "store"
     r = runner.invoke(app, ["import", str(tiny_gpkg), "--name", "tiny", "--data-dir", str(data)])
     assert r.exit_code == 0, r.output
-    assert "stored dataset 'tiny' version 1" in r.stdout
+    assert "已保存数据集「tiny」第 1 版" in r.stdout
     r = runner.invoke(app, ["summary", "tiny", "--data-dir", str(data), "--json"])
     assert r.exit_code == 0, r.output
     s = json.loads(r.stdout)
@@ -49,9 +49,9 @@ def test_import_refuses_to_overwrite_without_replace(tiny_gpkg, tmp_path):
     data = tmp_path / "store"
     assert runner.invoke(app, ["import", str(tiny_gpkg), "--name", "t", "--data-dir", str(data)]).exit_code == 0
     r = runner.invoke(app, ["import", str(tiny_gpkg), "--name", "t", "--data-dir", str(data)])
-    assert r.exit_code == 1 and "already exists" in r.output
+    assert r.exit_code == 1 and "数据集「t」已存在；要替换请加 --replace" in r.output
     r = runner.invoke(app, ["import", str(tiny_gpkg), "--name", "t", "--replace", "--data-dir", str(data)])
-    assert r.exit_code == 0 and "version 2" in r.stdout
+    assert r.exit_code == 0 and "已保存数据集「t」第 2 版" in r.stdout
 
 
 @pytest.mark.slow  # > 3 s
@@ -70,19 +70,21 @@ def test_invalid_input_exit_2_and_store_untouched(tiny_layers, tiny, tmp_path):
     members.to_file(bad, layer="members", driver="GPKG")
     r = runner.invoke(app, ["import", str(bad), "--name", "t", "--replace", "--data-dir", str(data)])
     assert r.exit_code == 2
-    assert "members row 1 id=M1 field 'group_id'" in r.output and "G404" in r.output
-    assert "nothing was stored" in r.output
+    assert "委员 第 1 行 编号 M1 字段「活动组编号」" in r.output and "G404" in r.output
+    assert "未保存任何内容" in r.output
+    r = runner.invoke(app, ["import", str(bad), "--name", "t", "--replace", "--lang", "en", "--data-dir", str(data)])
+    assert "members row 1 id=M1 field 'group_id'" in r.output and "nothing was stored" in r.output
     after = SQLiteStore(data).dataset_info("t")
     assert (after.version, after.fingerprint) == (before.version, before.fingerprint)
 
 
 def test_bad_dataset_id_and_missing_file(tmp_path):
     r = runner.invoke(app, ["import", str(tmp_path / "nope.gpkg"), "--name", "../etc"])
-    assert r.exit_code == 2 and "invalid dataset id" in r.output
+    assert r.exit_code == 2 and "数据集编号「../etc」不可用" in r.output
     r = runner.invoke(app, ["import", str(tmp_path / "nope.gpkg"), "--name", "ok"])
-    assert r.exit_code == 2 and "no such file" in r.output
+    assert r.exit_code == 2 and "没有这个文件或文件夹" in r.output
     r = runner.invoke(app, ["summary", "missing", "--data-dir", str(tmp_path / "s")])
-    assert r.exit_code == 1 and "no dataset 'missing'" in r.output
+    assert r.exit_code == 1 and "没有数据集「missing」" in r.output
 
 
 def test_area_commands_take_a_file_or_a_stored_dataset(tiny_gpkg, tmp_path):
@@ -94,7 +96,7 @@ def test_area_commands_take_a_file_or_a_stored_dataset(tiny_gpkg, tmp_path):
     assert from_file.exit_code == 0 and from_store.exit_code == 0, from_file.output + from_store.output
     assert json.loads(from_file.stdout)["total"] == json.loads(from_store.stdout)["total"]
     r = runner.invoke(app, ["close-gaps", "nosuch", "--data-dir", str(data)])
-    assert r.exit_code == 1 and "no dataset 'nosuch'" in r.output and "no file or folder" in r.output
+    assert r.exit_code == 1 and "没有数据集或文件「nosuch」" in r.output
 
 
 @pytest.mark.slow

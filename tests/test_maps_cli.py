@@ -55,6 +55,6 @@ def test_map_command_errors(tmp_path, tiny):
     r = CliRunner().invoke(app, ["map", "nope", *base])
     assert r.exit_code == 1
     r = CliRunner().invoke(app, ["map", "tiny", *base, "--kind", "heat"])
-    assert r.exit_code == 2 and "coverage or gaps" in r.output
+    assert r.exit_code == 2 and "--kind 只能是 coverage、gaps" in r.output
     r = CliRunner().invoke(app, ["map", "tiny", *base, "--tiles", "tianditu"])
     assert r.exit_code == 2 and "tianditu_key" in r.output

@@ -18,7 +18,7 @@ from solvers.model import Cancelled, Model, ModelResult
 from solvers.roster import Cancelled as RosterCancelled
 from solvers.roster import RosterProblem
 
-STATUSES = {"optimal", "feasible", "infeasible", "nothing_to_do", "unknown"}
+STATUSES = {"optimal", "relaxed", "feasible", "infeasible", "nothing_to_do", "unknown"}
 RNG = np.random.default_rng(7)
 COST = RNG.uniform(100.0, 5000.0, size=(12, 5))
 

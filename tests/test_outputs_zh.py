@@ -116,7 +116,7 @@ def test_zh_result_workbook_csv_and_json_have_no_english(demo_run, tmp_path):
     stations = pd.DataFrame(list(wb["站点"].values)[1:], columns=list(wb["站点"].values)[0])
     assert set(stations["站点类型"]) <= {v[0] for v in G.ENUMS["station_kind"].values()}
     summary = pd.DataFrame(list(wb["求解概况"].values)[1:], columns=list(wb["求解概况"].values)[0])
-    assert set(summary["求解结果"]) <= {"最优", "可行", "不可行", "无需求解"}
+    assert set(summary["求解结果"]) <= {"最优", "最优（已放宽）", "可行", "不可行", "无需求解"}
     unc = wb["未覆盖村社区"]
     assert [c.value for c in unc[1]] == ["村社区编号", "村社区", "乡镇", "人口(人)"]  # not 覆盖人口
 
@@ -148,7 +148,7 @@ def test_result_json_with_lang_zh_over_http(tiny, tmp_path):
             texts = [k for row in rows for k in row] + [v for row in rows for v in row.values()]
             assert not english_leaks(texts, table), english_leaks(texts, table)
         summ = c.get(f"/v1/jobs/{job_id}/results?table=summary&lang=zh", headers=P).json()["rows"]
-        assert {row["求解结果"] for row in summ} <= {"最优", "可行", "不可行", "无需求解"}
+        assert {row["求解结果"] for row in summ} <= {"最优", "最优（已放宽）", "可行", "不可行", "无需求解"}
 
 
 # --- print-ready 一览表 ---------------------------------------------------------------------------------
@@ -185,5 +185,5 @@ def test_responsibility_workbook_is_print_ready(demo_run, tmp_path):
     pop = heads.index("覆盖人口(人)") + 1
     assert all(isinstance(v, int) for (v,) in g.iter_rows(min_row=2, min_col=pop, max_col=pop, values_only=True))
     notes = {row[0]: row[1] for row in wb["说明"].iter_rows(min_row=2, values_only=True)}
-    assert {"数据集", "版本", "日期", "求解结果"} <= set(notes) and notes["求解结果"] in ("最优", "可行", "不可行")
+    assert {"数据集", "版本", "日期", "求解结果"} <= set(notes) and notes["求解结果"] in ("最优", "最优（已放宽）", "可行", "不可行")
     assert notes["参数：距离方式"] == "直线距离" and notes["参数：优化层级"].startswith("界别群众")

@@ -44,7 +44,11 @@ def test_every_tier_solved_and_quotas_met(tiny, run_all):
     assert r.tiers["stations"].status == "optimal"
     assert set(gs.values()) <= {"S1", "S2"}  # the studio hosts no groups
     assert list(gs.values()).count("S2") <= 1
-    assert r.status == "optimal"
+    # 2 townships for 2 committees x 2: the quota was lowered to 1, so the run is relaxed, not optimal
+    assert r.tiers["townships"].status == "relaxed" and r.status == "relaxed"
+    assert r.tiers["townships"].relaxations == [
+        {"rule": "townships_per_committee", "scope": "K1/K2", "asked": 2, "given": 1, "reason": "too_few",
+         "params": {"n": 2, "cols": 2, "what": "townships", "who": "committees", "cap": 4}}]
 
 
 def test_result_is_json_and_round_trips(tiny, run_all):
@@ -59,8 +63,13 @@ def test_result_is_json_and_round_trips(tiny, run_all):
 def test_tables_and_xlsx(tiny, run_all, tmp_path):
     t = run_all.tables(tiny)
     resp = t["responsibility"]
-    assert len(resp) == len(tiny.members)
-    row = resp.set_index("member_id").loc["M1"]
+    # one responsibility per row: each member's group duty, then their committee's townships
+    assert len(resp) == 2 * len(tiny.members)
+    kinds = resp.groupby("member_id")["responsibility_kind"].apply(list)
+    assert all(k == ["group", "committee"] for k in kinds)
+    assert resp.loc[resp["responsibility_kind"] == "group", "townships"].isna().all()
+    assert resp.loc[resp["responsibility_kind"] == "committee", "villages"].isna().all()
+    row = resp[resp["responsibility_kind"] == "group"].set_index("member_id").loc["M1"]
     assert row["sector"] == "经济" and row["group_name"] == "经济农业组" and row["constituents"] >= 8
     members = t["members"].set_index("member_id")
     assert members["constituents"].sum() == 60
@@ -74,7 +83,7 @@ def test_tables_and_xlsx(tiny, run_all, tmp_path):
     wb = openpyxl.load_workbook(path)
     assert "界别责任区一览表" in wb.sheetnames
     ws = wb["界别责任区一览表"]
-    assert ws.max_row == len(tiny.members) + 1
+    assert ws.max_row == 2 * len(tiny.members) + 1
 
 
 def test_locks_kept(tiny):
@@ -186,12 +195,12 @@ def test_cli_optimise(tiny, tmp_path):
     assert r.exit_code == 0, r.output
     assert "界别群众：最优" in r.output
     resp = (out / "responsibility.csv").read_text(encoding="utf-8-sig")
-    assert resp.splitlines()[0].startswith("委员编号,委员,界别") and len(resp.splitlines()) == 7
+    assert resp.splitlines()[0].startswith("委员编号,委员,界别") and len(resp.splitlines()) == 13  # 6 x (group, committee)
     again = runner.invoke(app, ["optimise", str(src), "--out", str(tmp_path / "r.xlsx"), "--tiers", "constituents",
                                 "--previous", str(out / "result.json")])
     assert again.exit_code == 0 and "调整 0" in again.output
     bad = runner.invoke(app, ["optimise", str(src), "--out", str(out), "--mode", "flying"])
-    assert bad.exit_code == 2 and "mode" in bad.output
+    assert bad.exit_code == 2 and "距离方式" in bad.output and "straight" in bad.output
 
 
 def test_layers_for_geojson(tiny, run_all, tmp_path):

@@ -168,7 +168,7 @@ def test_county_pipeline(county, store, tmp_path, monkeypatch):
                "--layer", "committees=committees.csv", "--layer", "constituents=constituents.csv"]
     _cli("import", "--name", county, "--datum", "gcj02", "--missing-points", "drop", "--replace", *layers, *data)
     res = json.loads(_cli("optimise", county, "--out", "result/", *data, "--json"))
-    assert res["outcome"]["outcome"] in ("optimal", "feasible") and res["status"] != "nothing_to_do"
+    assert res["outcome"]["outcome"] in ("optimal", "relaxed", "feasible") and res["status"] != "nothing_to_do"
     result = json.loads((tmp_path / "result" / "result.json").read_text(encoding="utf-8"))
     assign = result["tiers"]["constituents"]["assignment"]
     m_sector = {m[0]: m[2] for m in members}

@@ -176,7 +176,7 @@ def test_cli_import_layer_roads_any_file(tmp_path, monkeypatch):
                                  "townships=townships.csv", "--layer", "stations=stations.csv", "--layer",
                                  "roads=extract.osm.pbf", "--data-dir", "var"])
     assert r.exit_code == 0, r.output
-    assert "roads 10" in r.stdout
+    assert "道路 10" in r.stdout
     r = CliRunner().invoke(app, ["coverage", "grid", "--mode", "road", "--thresholds", "60,300", "--level", "total",
                                  "--data-dir", "var", "--json"])
     assert r.exit_code == 0, r.output

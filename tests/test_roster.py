@@ -285,7 +285,7 @@ def test_platform_out_of_reach_names_month_platform_and_cap():
     assert feb["station_id"] == "P2" and feb["available"] == 0
     assert feb["message_en"] == ("2027-02: 铁力镇 needs 1 member, only 0 are available within 30 km; "
                                  "raise max_distance_m to 41 km or add availability")
-    assert "铁力镇" in feb["message_zh"] and "41 km" in feb["message_zh"]
+    assert "铁力镇" in feb["message_zh"] and "41 公里" in feb["message_zh"] and "最远值班距离" in feb["message_zh"]
     assert feb["relax"]["max_distance_m"] == 41000
     # the relaxed roster still staffs every platform-month, and the relaxation works
     assert len(res.duties) >= 6

@@ -33,7 +33,7 @@ def test_json_xlsx_and_calendars(tiny, tiny_gpkg, tmp_path):
                "--ics", str(tmp_path / "ics"), "--json", "--time-limit", "10")
     assert r.exit_code == 0, r.output
     j = json.loads(r.stdout)
-    assert set(j) == {"status", "outcome", "objective", "bound", "gap", "duties", "consultations", "diagnostics"}
+    assert set(j) == {"status", "outcome", "objective", "bound", "gap", "duties", "consultations", "diagnostics", "job_id"}
     assert j["status"] in ("optimal", "feasible") and j["outcome"].startswith(("最优", "可行"))
     assert j["bound"] <= j["objective"] + 1e-6 and j["gap"] is not None
     months = [f"2027-{m:02d}" for m in range(1, 7)]

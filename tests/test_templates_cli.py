@@ -24,7 +24,7 @@ def test_template_imports_as_written(tmp_path, monkeypatch, fmt, lang):
     if fmt == "xlsx":
         target = next(target.glob("*.xlsx"))
         wb = openpyxl.load_workbook(target)
-        assert ("说明" if lang == "zh" else "notes") in wb.sheetnames and "villages" in wb.sheetnames
+        assert ("说明" if lang == "zh" else "notes") in wb.sheetnames and ("村社区" if lang == "zh" else "villages") in wb.sheetnames  # tabs as in exports
     else:
         assert (target / ("说明.csv" if lang == "zh" else "notes.csv")).exists()
     ds = read_dataset(target)

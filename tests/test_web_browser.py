@@ -121,7 +121,7 @@ def test_page_rerun_to_a_finished_result(chromium, server, tmp_path):
     assert page.evaluate("document.body.dataset.runState") == "done", page.locator("#error").inner_text()
     assert page.locator("#progress-bar").inner_text() == "100%"
     rows = page.locator("#result-table tbody tr")
-    assert rows.count() == 6  # one row per member in the 界别责任区一览表
+    assert rows.count() == 12  # one responsibility per row: each member's group, then committee
     assert XSS in page.locator("#result-table").inner_text()  # station names shown as text
     assert page.locator("#result-table img").count() == 0
     assert_clean(log, tiles_expected=False)

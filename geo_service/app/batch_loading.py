@@ -36,6 +36,7 @@ class _SQLiteReader(SQLiteStore):
         self._db_path = self.data_dir / "catalog.sqlite"
         self._lock = threading.RLock()
         self._cache = {}
+        self._owner = None  # a reader owns no jobs; close() has nothing to release
         if not self._db_path.exists():
             raise FileNotFoundError(f"no store catalog at {self._db_path} (is the data dir on this machine?)")
 

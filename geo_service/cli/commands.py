@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import uuid
 from pathlib import Path
 from typing import Annotated, Optional
@@ -19,8 +20,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..core.glossary import cost_text, diagnostic_text, label, message, value_label, word
+from ..core.glossary import cost_text, diagnostic_text, label, message, relaxation_text, value_label, word
 from . import review, roster, template
+from .batch_report import batch_report
 from .common import (
     _out_path,
     DataDirOpt,
@@ -28,6 +30,7 @@ from .common import (
     JsonOpt,
     _data_dir,
     _load_source,
+    _params_file,
     _parse_layer_opts,
     _read_input,
     LangOpt,
@@ -35,7 +38,9 @@ from .common import (
     _where,
     app,
     check_lang_opt,
+    counts_text,
     fail,
+    params_text,
     progress,
 )
 
@@ -46,6 +51,7 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     data_dir: DataDirOpt = None,
     no_demo: Annotated[bool, typer.Option("--no-demo", help="do not load the demo county into an empty store")] = False,
+    lang: LangOpt = "zh",
 ) -> None:
     """Start the HTTP service (API, maps and web page). An empty store gets the demo county.
 
@@ -66,7 +72,8 @@ def serve(
         os.environ["GEO_SERVICE_LOAD_DEMO"] = "false"
     settings = Settings()
     shown = where.split("@")[-1] if "://" in where else where  # never print a password
-    typer.echo(f"geo-service: storage at {shown}; open http://{host}:{port}/", err=True)
+    check_lang_opt(lang)
+    typer.echo(message("cli_serve", lang, where=shown, host=host, port=port), err=True)
     raise_open_file_limit(settings.limit_concurrency + 1024)
     uvicorn.Server(uvicorn_config(create_app(settings), settings, host=host, port=port, log_level="info")).run()
 
@@ -76,16 +83,19 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="file to write: .gpkg, .xlsx, or a folder for GeoJSON/CSV")],
     seed: Annotated[Optional[int], typer.Option(help="random seed (default: the bundled demo's)")] = None,
     fmt: Annotated[Optional[str], typer.Option("--format", help="gpkg, xlsx, geojson, csv, shp")] = None,
+    lang: LangOpt = "zh",
 ) -> None:
     """Write the demo county (佳木斯 boundaries, generated network) to a file."""
     from ..app.demo import generate_demo
     from ..core.io import write_dataset
-    with progress("generating the demo county"):
+    with progress("正在生成示例县" if lang == "zh" else "generating the demo county"):
         ds = generate_demo() if seed is None else generate_demo(seed=seed)
-    with progress(f"writing {out}"):
-        write_dataset(ds, out, fmt=fmt)
-    counts = ds.counts()
-    typer.echo(f"wrote {out}: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
+    with progress(f"正在写出 {out}" if lang != "en" else f"writing {out}"):
+        try:
+            write_dataset(ds, out, fmt=fmt)
+        except (ValueError, OSError) as e:
+            fail(str(e), 2, lang)
+    typer.echo(message("cli_wrote_counts", lang, out=out, counts=counts_text(ds.counts(), lang)))
 
 
 @app.command("import")
@@ -97,45 +107,46 @@ def import_(
     missing_points: Annotated[str, typer.Option(help="rows without coordinates: error or drop")] = "error",
     replace: Annotated[bool, typer.Option("--replace", help="replace an existing dataset of that id")] = False,
     data_dir: DataDirOpt = None,
+    lang: LangOpt = "zh",
     as_json: JsonOpt = False,
 ) -> None:
     """Validate files and store them as one dataset. Nothing is stored if anything is invalid."""
     from ..core.dataset import DatasetValidationError
     from ..core.store import check_dataset_id, Conflict, open_store
+    check_lang_opt(lang)
     dataset_id = name or (path.stem if path is not None else None)
     if not dataset_id:
-        fail("give --name for the dataset", 2)
+        fail(message("cli_need_name", lang), 2, lang)
     try:
         check_dataset_id(dataset_id)
-    except ValueError as e:
-        fail(str(e), 2)
+    except ValueError:
+        fail(message("cli_bad_id", lang, id=dataset_id), 2, lang)
     try:
-        with progress("reading and validating"):
+        with progress("正在读取并校验" if lang == "zh" else "reading and validating"):
             ds = _read_input(path, _parse_layer_opts(layer), datum, dataset_id, missing_points)
     except DatasetValidationError as e:
         if as_json:
             typer.echo(json.dumps({"valid": False, "problems": [p.to_dict() for p in e.problems]},
                                   ensure_ascii=False, indent=2))
             raise typer.Exit(2) from None
-        _report_problems(e)
+        _report_problems(e, lang=lang)
         raise typer.Exit(2) from None
     except (ValueError, OSError) as e:
-        fail(str(e), 2)
+        fail(str(e), 2, lang)
     store = open_store(_data_dir(data_dir))
     try:
-        with progress("storing"):
+        with progress("正在保存" if lang == "zh" else "storing"):
             info = store.put_dataset(dataset_id, ds, expected_version=None if replace else 0,
                                      meta={"source": str(path) if path else "layers", "datum": datum})
     except Conflict:
-        fail(f"dataset '{dataset_id}' already exists; use --replace to replace it", 1)
+        fail(message("cli_exists", lang, id=dataset_id), 1, lang)
     if as_json:
         typer.echo(json.dumps({"valid": True, "dataset": info.to_dict(),
                                "warnings": [str(w) for w in ds.warnings]}, ensure_ascii=False, indent=2))
         return
     for w in ds.warnings:
-        typer.echo(f"warning: {w}", err=True)
-    typer.echo(f"stored dataset '{dataset_id}' version {info.version}: "
-               + ", ".join(f"{k} {v}" for k, v in info.counts.items() if v))
+        typer.echo(message("cli_warning", lang, text=_where(w, lang)), err=True)
+    typer.echo(message("cli_stored", lang, id=dataset_id, version=info.version, counts=counts_text(info.counts, lang)))
 
 
 @app.command()
@@ -143,21 +154,28 @@ def export(
     dataset_id: Annotated[str, typer.Argument(help="dataset id in the store")],
     out: Annotated[Path, typer.Option("--out", help=".gpkg, .xlsx, or a folder (GeoJSON/CSV/Shapefile)")],
     fmt: Annotated[Optional[str], typer.Option("--format", help="gpkg, xlsx, geojson, csv, shp")] = None,
-    lang: Annotated[str, typer.Option(help="column headers for tables: en or zh")] = "en",
+    lang: Annotated[Optional[str], typer.Option(help="column headers for tables: en (default) or zh; "
+                                                    "the lines printed are Chinese unless en")] = None,
     no_personal: Annotated[bool, typer.Option("--no-personal", help="leave out constituents' names and phones")] = False,
     data_dir: DataDirOpt = None,
 ) -> None:
     """Write a stored dataset to files (GeoPackage that QGIS opens, CSV/XLSX tables, GeoJSON)."""
     from ..core.io import write_dataset
     from ..core.store import NotFound, open_store
+    words = "en" if lang == "en" else "zh"
+    if lang is not None:
+        check_lang_opt(lang)
     store = open_store(_data_dir(data_dir))
     try:
         ds = store.get_dataset(dataset_id)
-    except (NotFound, ValueError) as e:
-        fail(str(e), 1)
-    with progress(f"writing {out}"):
-        write_dataset(ds, out, fmt=fmt, lang=lang, include_personal=not no_personal)
-    typer.echo(f"wrote {out}")
+    except (NotFound, ValueError):
+        fail(message("cli_no_dataset", words, id=dataset_id), 1, words)
+    with progress(f"正在写出 {out}" if lang != "en" else f"writing {out}"):
+        try:
+            write_dataset(ds, out, fmt=fmt, lang=lang or "en", include_personal=not no_personal)
+        except (ValueError, OSError) as e:
+            fail(str(e), 2, words)
+    typer.echo(message("cli_wrote", words, files=out))
 
 
 @app.command()
@@ -170,6 +188,7 @@ def summary(
     as_json: JsonOpt = False,
 ) -> None:
     """Counts per layer and station kind, members per sector, population."""
+    from ..core.coverage import village_weights
     from ..app.seed import ensure_demo
     from ..core.dataset import DatasetValidationError
     from ..core.store import NotFound, open_store
@@ -183,12 +202,12 @@ def summary(
     else:
         store = open_store(_data_dir(data_dir))
         if dataset_id == "demo":
-            with progress("loading the demo county"):
+            with progress("正在载入示例县" if lang == "zh" else "loading the demo county"):
                 ensure_demo(store, only_if_empty=False)
         try:
             ds = store.get_dataset(dataset_id)
-        except (NotFound, ValueError) as e:
-            fail(str(e), 1)
+        except (NotFound, ValueError):
+            fail(message("cli_no_dataset", lang, id=dataset_id), 1, lang)
     s = ds.summary()
     if as_json:
         typer.echo(json.dumps(s, ensure_ascii=False, indent=2))
@@ -200,8 +219,15 @@ def summary(
         t.add_row(str(value_label("layer", k, lang)), str(v))
     for k, v in s["stations_by_kind"].items():
         t.add_row(word("cli_station_kind", lang).format(kind=value_label("station_kind", k, lang)), str(v))
-    t.add_row(word("cli_conveners", lang), str(s["conveners"]))
-    t.add_row(label("population", lang), f"{s['population']:,}")
+    roles = ds.members["role"].astype(str) if "role" in ds.members else None
+    conv = set(ds.groups["convener_id"].dropna().astype(str))
+    deputies = set() if roles is None else set(ds.members.loc[roles == "deputy_convener", "id"].astype(str))
+    if roles is not None:
+        conv |= set(ds.members.loc[roles == "convener", "id"].astype(str))
+    t.add_row(word("cli_conveners", lang), str(len(conv - deputies)))  # 召集人 and 副召集人 counted apart
+    t.add_row(word("cli_deputy_conveners", lang), str(len(deputies)))
+    known = village_weights(ds.villages).basis == "population"  # no 人口 0 where population is unknown
+    t.add_row(label("population", lang), f"{s['population']:,}" if known else word("cli_population_unknown", lang))
     Console().print(t)
 
 
@@ -227,7 +253,7 @@ def validate(
             _report_problems(e, limit=1000, lang=lang)
         raise typer.Exit(2) from None
     except (ValueError, OSError) as e:
-        fail(str(e), 2)
+        fail(str(e), 2, lang)
     if as_json:
         typer.echo(json.dumps({"valid": True, "counts": ds.counts(),
                                "warnings": [w.to_dict() for w in ds.warnings]}, ensure_ascii=False, indent=2))
@@ -285,6 +311,7 @@ def batch(
                                                                    "without a successful result for the same "
                                                                    "dataset version and parameters")] = None,
     data_dir: DataDirOpt = None,
+    lang: LangOpt = "zh",
     as_json: JsonOpt = False,
 ) -> None:
     """Coverage + optimisation for many counties on Dask; one job record per county in the store.
@@ -294,59 +321,43 @@ def batch(
     from ..app.batch import ClusterLost, EXIT_CLUSTER_LOST, resolve_dataset_ids, run_batch, store_province
     from ..app.province import generate_province
     from ..core.store import open_store
+    check_lang_opt(lang)
     store = open_store(_data_dir(data_dir))
     try:
-        p = json.loads(params.read_text(encoding="utf-8")) if params else None
+        p = _params_file(params, lang) if params else None
         if time_limit is not None or (p is None and not resume):
             p = p or {}
             p.setdefault("optimisation", {}).setdefault("time_limit_s", 60.0 if time_limit is None else time_limit)
         ids = []
         if province:
-            with progress(f"generating {province} synthetic counties"):
+            with progress(f"正在生成 {province} 个模拟区县" if lang == "zh" else f"generating {province} synthetic counties"):
                 ids = store_province(store, generate_province(province, seed=seed), prefix=prefix)
         ids += resolve_dataset_ids(store, datasets or [])
     except (ValueError, OSError) as e:
-        fail(str(e), 2)
+        m = re.fullmatch(r"no stored dataset matches (.*)", str(e))
+        fail(message("cli_batch_no_match", lang, pattern=m.group(1)) if m else str(e), 2, lang)
     if not ids and not resume:
-        fail("give dataset ids/globs, --province N or --resume BATCH_ID", 2)
+        fail(message("cli_batch_nothing", lang), 2, lang)
     batch_id = resume or uuid.uuid4().hex[:12]
-    typer.echo(f"batch {batch_id}" + (" (resumed)" if resume else "") + f" on {scheduler or 'a LocalCluster'}",
-               err=True)
+    typer.echo(message("cli_batch_start", lang, id=batch_id,
+                       resumed=message("cli_batch_resumed", lang) if resume else "",
+                       where=scheduler or message("cli_batch_local", lang)), err=True)
     _quiet_dask_logs()
     try:
         report = run_batch(store, ids, p, scheduler=scheduler, n_workers=workers, processes=not threads,
                            progress=not as_json, resume=resume, batch_id=batch_id)
     except ValueError as e:
-        fail(str(e), 2)
+        fail(str(e), 2, lang)
     except ClusterLost as e:  # before any county was recorded
-        fail(f"{e}; nothing was run", EXIT_CLUSTER_LOST)
+        fail(f"{e}；未运行任何区县" if lang == "zh" else f"{e}; nothing was run", EXIT_CLUSTER_LOST, lang)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
-        for o in report.failed:
-            typer.echo(f"failed: {o.dataset_id} (job {o.job_id}): {o.error}", err=True)
-        for w in report.workers_lost:
-            typer.echo(f"worker lost: {w['worker']}" + (f"; its counties ran again elsewhere: "
-                                                        f"{', '.join(w['counties'])}" if w["counties"] else ""),
-                       err=True)
-        if report.lost:
-            typer.echo(f"lost (not finished): {', '.join(o.dataset_id for o in report.lost)}", err=True)
-        by = {}
-        for o in report.succeeded:
-            by[o.result_status] = by.get(o.result_status, 0) + 1
-        bad = by.pop("infeasible", 0)
-        skipped = f", {len(report.skipped)} already done (skipped)" if report.skipped else ""
-        typer.echo(f"batch {report.batch_id}: {len(report.outcomes)} counties: "
-                   f"{len(report.succeeded) - bad} solved "
-                   f"({', '.join(f'{n} {s}' for s, n in by.items()) or 'none'}), {bad} infeasible (no plan), "
-                   f"{len(report.failed)} failed, {len(report.lost)} lost{skipped}, "
-                   f"in {report.elapsed_s:.1f} s on {report.workers} worker(s) "
-                   f"({len(report.workers_lost)} lost, {len(report.retried)} counties retried; "
-                   f"{report.counties_per_minute:.1f} counties/min); results: job records of kind 'batch'")
+        batch_report(report, lang)
     if report.cluster_lost:
-        typer.echo(f"error: the Dask cluster was lost: {report.cluster_lost}. {len(report.succeeded)} "
-                   f"counties finished, {len(report.lost)} lost; run only the missing ones with: "
-                   f"geo-service batch --resume {report.batch_id}", err=True)
+        typer.echo(message("cli_error", lang, text=message(
+            "cli_batch_cluster_lost", lang, why=report.cluster_lost, done=len(report.succeeded),
+            lost=len(report.lost), id=report.batch_id)), err=True)
     if report.exit_code:
         raise typer.Exit(report.exit_code)
 
@@ -367,11 +378,12 @@ def optimise(
     """Run the assignment optimisation and write the responsibility tables (界别责任区一览表)."""
     from ..core.jsonsafe import dumps_text
     from solvers.pipeline import OptimisationParams, run_optimisation
+
+    from .runs import fail_job, finish_job, start_job
     from solvers.tables import result_notes, write_csv, write_xlsx
-    if lang not in ("zh", "en"):
-        fail(f"--lang must be zh or en, got {lang!r}", 2)
+    check_lang_opt(lang)
     try:
-        raw = json.loads(params_file.read_text(encoding="utf-8")) if params_file else {}
+        raw = _params_file(params_file, lang)
         if tiers:
             raw["tiers"] = [t.strip() for t in tiers.split(",") if t.strip()]
         if mode:
@@ -381,21 +393,24 @@ def optimise(
             raw.setdefault("minimal_change", True)
         p = OptimisationParams.model_validate(raw)
     except ValidationError as e:
-        fail("invalid parameters: " + "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors()), 2)
+        fail(message("cli_bad_params", lang, text=params_text(e, lang)), 2, lang)
     except (OSError, ValueError) as e:
-        fail(str(e), 2)
+        fail(str(e), 2, lang)
     ds = _load_source(source, datum, data_dir)
+    job = start_job(data_dir, source, "optimisation", p.model_dump(mode="json"))  # the page lists CLI runs too
 
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                   TimeElapsedColumn(), console=console, transient=True,
                   disable=as_json or not console.is_terminal) as bar:
-        task = bar.add_task("optimising", total=100)
+        task = bar.add_task("优化中" if lang == "zh" else "optimising", total=100)
         try:
             result = run_optimisation(ds, p, previous=prev,
-                                      progress=lambda pct, msg: bar.update(task, completed=pct, description=msg))
+                                      progress=lambda pct, msg: bar.update(task, completed=pct))
         except ValueError as e:
-            fail(str(e), 2)
+            fail_job(job, "ValueError", str(e))
+            fail(str(e), 2, lang)
+    job_id = finish_job(job, result.to_dict())
     tables = result.tables(ds)  # schema names; the one table writer localises them for ``lang``
     if out.suffix.lower() == ".xlsx":
         write_xlsx(tables, out, lang=lang, notes=result_notes(result, ds, lang))
@@ -405,9 +420,11 @@ def optimise(
         (out / "result.json").write_text(dumps_text(result.to_dict()), encoding="utf-8")
         written.append(out / "result.json")
     if as_json:
-        typer.echo(json.dumps({"status": result.status, "outcome": result.outcome, "files": [str(w) for w in written],
-                               "tiers": {k: {"status": t.status, "objective": t.objective, "gap": t.gap,
-                                             "moved": t.moved, "diagnostics": [d.get("message") for d in t.diagnostics]}
+        typer.echo(json.dumps({"status": result.status, "outcome": result.outcome, "job_id": job_id,
+                               "files": [str(w) for w in written],
+                               "tiers": {k: {"status": t.status, "objective": t.objective, "bound": t.bound,
+                                             "gap": t.gap, "moved": t.moved, "relaxations": t.relaxations,
+                                             "diagnostics": [d.get("message") for d in t.diagnostics]}
                                          for k, t in result.tiers.items()}}, ensure_ascii=False, indent=2))
         return
     for k, t in result.tiers.items():
@@ -415,7 +432,11 @@ def optimise(
         moved = message("cli_moved", lang, n=t.moved["moved"]) if t.moved else ""
         typer.echo(message("cli_tier", lang, tier=value_label("tier", k, lang),
                            outcome=value_label("outcome", t.status, lang), gap=gap, time_s=t.time_s, moved=moved))
+        for x in t.relaxations:
+            typer.echo(f"  ! {relaxation_text(x, lang, k)}")
         for d in t.diagnostics:
+            if "relaxed_min" in d or "relaxed_max" in d:  # said once, as its relaxation above
+                continue
             typer.echo(f"  - {diagnostic_text(d, lang)}")
     for d in result.diagnostics:
         if d.get("quota") == "nothing_to_do":
@@ -425,10 +446,14 @@ def optimise(
                  next((d for d in result.diagnostics if d.get("message") == oc["diagnosis"]), None))
     diagnosis = "" if not oc["diagnosis"] else (("：" if lang == "zh" else ": ")
                                                  + (diagnostic_text(first, lang) if first else oc["diagnosis"]))
-    text = oc["text"] if lang == "zh" else value_label("outcome", oc["outcome"], "en")
+    if oc.get("relaxations"):  # a relaxed rule is the first thing to know about the answer
+        diagnosis = ("：" if lang == "zh" else ": ") + relaxation_text(oc["relaxations"][0], lang)
+    text = oc["text"] if lang == "zh" else oc.get("text_en") or value_label("outcome", oc["outcome"], "en")
     typer.echo(message("cli_outcome", lang, outcome=value_label("outcome", oc["outcome"], lang), text=text,
                        diagnosis=diagnosis))
     typer.echo(message("cli_wrote", lang, files=", ".join(str(w) for w in written)))
+    if job_id:
+        typer.echo(message("cli_job", lang, id=job_id))
 
 
 @app.command("close-gaps")
@@ -455,15 +480,17 @@ def close_gaps_cmd(
     ds = _load_source(source, datum, data_dir)
     cands = candidates if candidates in ("villages", "seats") else [c.strip() for c in candidates.split(",")]
     try:
-        with progress(f"solving {model}"):
+        with progress("正在求解" if lang == "zh" else f"solving {model}"):
             r = close_gaps(ds, threshold_m=threshold_m, k=k, mode=mode, candidates=cands, model=model,
                            time_limit=time_limit, threshold_s=threshold_s)
     except ValueError as e:
-        fail(str(e), 2)
+        fail(str(e), 2, lang)
+    by_people = r.params.get("weight") != "villages"
     if out is not None:
         out = _out_path(out, "proposals.geojson")
-        if out.suffix.lower() == ".csv":
-            write_csv_table(r.tables()["proposed"], out)
+        if out.suffix.lower() == ".csv":  # headers and values in the user's language, like every table
+            prop = r.tables()["proposed"]
+            write_csv_table(prop if by_people else prop.drop(columns="population_gained"), out, lang)
         else:
             out.write_text(json.dumps(r.to_geojson(), ensure_ascii=False), encoding="utf-8")
     if as_json:
@@ -476,9 +503,12 @@ def close_gaps_cmd(
     why = message(sol.message_code, lang, **sol.message_params) if getattr(sol, "message_code", None) else sol.message
     typer.echo(message("cli_gaps_result", lang, outcome=value_label("outcome", r.status, lang), message=why,
                        n=len(r.proposed))
-               + ("" if r.params.get("weight") != "villages" else message("cli_gaps_weight_villages", lang)))
+               + ("" if by_people else message("cli_gaps_weight_villages", lang)))
     cov = r.coverage.drop(columns=["unit", "weight"], errors="ignore").assign(
         threshold=[cost_text(x, r.params.get("unit", "m"), lang) for x in r.coverage["threshold"]])
+    if not by_people:  # the figures count villages: the columns say so
+        cov = cov.rename(columns={"population": "total_villages", "covered_before": "covered_villages_before",
+                                  "covered_after": "covered_villages_after"})
     for c in ("share_before", "share_after"):
         cov[c] = [("-" if x is None or x != x else f"{x * 100:.1f}%") for x in cov[c]]
     typer.echo(cov.rename(columns={c: label(c, lang) for c in cov.columns}).to_string(index=False))
@@ -507,14 +537,15 @@ def map_cmd(
     from maps.static_maps import render
     from maps.static_render import page_size
     from solvers.gaps import close_gaps
+    check_lang_opt(lang)
     if fmt not in ("html", "png", "pdf", "svg"):
-        fail(f"--format must be html, png, pdf or svg, got {fmt!r}", 2)
+        fail(message("cli_bad_choice", lang, option="--format", choices="html、png、pdf、svg", value=repr(fmt)), 2, lang)
     if kind not in ("coverage", "gaps"):
-        fail(f"--kind must be coverage or gaps, got {kind!r}", 2)
+        fail(message("cli_bad_choice", lang, option="--kind", choices="coverage、gaps", value=repr(kind)), 2, lang)
     ds = _load_source(source, "wgs84", data_dir)
     out_path = _out_path(out or f"map.{fmt}", f"{kind}.{fmt}")
     try:
-        with progress(f"drawing the {kind} map"):
+        with progress("正在绘制地图" if lang == "zh" else f"drawing the {kind} map"):
             if fmt != "html":
                 size = page_size(paper, orientation=orientation, dpi=dpi)
                 gap_result = close_gaps(ds, threshold_m=threshold_m or 10000.0) if kind == "gaps" else None
@@ -530,9 +561,11 @@ def map_cmd(
                                       tianditu_key=tianditu_key)
                 maps.write_standalone(m, out_path)
     except ValueError as e:
-        fail(str(e), 2)
-    typer.echo(f"wrote {out_path}" + (f" ({r.pixels[0]} x {r.pixels[1]} px at {dpi} dpi, {r.seconds:.1f} s)"
-                                      if fmt != "html" else " (self-contained)"))
+        fail(str(e), 2, lang)
+    if fmt != "html":
+        typer.echo(message("cli_map_wrote", lang, out=out_path, w=r.pixels[0], h=r.pixels[1], dpi=dpi, s=r.seconds))
+    else:
+        typer.echo(message("cli_map_wrote_html", lang, out=out_path))
 
 
 @app.command("coverage")
@@ -560,10 +593,10 @@ def coverage_cmd(
         if mode == "road" and thr:
             kw = {"thresholds_s": thr}
         kind_list = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
-        with progress(f"measuring coverage ({mode})"):
+        with progress("正在计算覆盖" if lang == "zh" else f"measuring coverage ({mode})"):
             s = coverage_summary(ds, mode=mode, kinds=kind_list, **kw)
     except ValueError as e:  # InvalidQuery and bad numbers
-        fail(str(e), 2)
+        fail(str(e), 2, lang)
     if as_json:
         typer.echo(json.dumps(s, ensure_ascii=False, indent=2))
         return
@@ -580,12 +613,14 @@ def coverage_cmd(
     t = Table(title=word("cli_coverage_title", lang).format(
         name=ds.name, mode=word(f"map_{mode}", lang), unit=unit_text, basis=basis))
     names = {"villages": "n_villages", "sector": "sector", "stations": "stations"}
-    for c in keys + ["threshold", "villages", "covered_villages", "population", "covered_population", "share"]:
+    by_people = s.get("weight", "population") == "population"  # else no 人口 columns holding zeros
+    people = ["population", "covered_population"] if by_people else []
+    for c in keys + ["threshold", "villages", "covered_villages", *people, "share"]:
         t.add_column(label(names.get(c, c), lang), justify="left" if c in keys else "right")
     for r in s[level]:
         share = "-" if r["share"] is None else f"{r['share'] * 100:.1f}%"
         t.add_row(*[str(r[c]) for c in keys], cost_text(r["threshold"], unit, lang), str(r["villages"]),
-                  str(r["covered_villages"]), f"{r['population']:,}", f"{r['covered_population']:,}", share)
+                  str(r["covered_villages"]), *[f"{r[c]:,}" for c in people], share)
     Console().print(t)
 
 

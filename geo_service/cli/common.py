@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +13,8 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from ..core.glossary import label, value_label
+from ..core.glossary import PARAMS, label, message, value_label
+from .problems import problem_detail
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Geospatial coverage and assignment service for CPPCC liaison networks.")
@@ -35,6 +37,14 @@ COUNTY_FOLDER_HELP = (
     "  `geo-service template --out my-county/` writes them with notes; or give files with --layer LAYER=FILE")
 
 
+COUNTY_FOLDER_HELP_ZH = (
+    "区县文件夹每个图层一个文件（CSV、XLSX、GeoJSON、Shapefile），以图层命名：\n"
+    "  必需：townships.csv（名称，驻地的经度、纬度，或边界），villages.csv（名称、乡镇、经度、纬度）\n"
+    "  可选：stations.csv（名称、类型、经度、纬度）、members.csv、groups.csv、committees.csv、constituents.csv、\n"
+    "        道路（roads.shp 或 Geofabrik 的 gis_osm_roads_free_1.shp）、区县边界（county.geojson）\n"
+    "  `geo-service template --out my-county/` 写出带说明的模板；也可用 --layer 图层=文件 逐个给出")
+
+
 def _out_path(out: str, default_name: str) -> Path:
     """``--out`` as the user means it: ending in ``/`` or naming a folder -> ``default_name`` inside it
     (the folder is made); else the file. Relative to the current directory."""
@@ -51,10 +61,75 @@ def _data_dir(value: Optional[str]) -> str:
             or DEFAULT_DATA_DIR)
 
 
-def fail(message: str, code: int = 1) -> None:
-    """Print ``error: message`` to stderr and exit with ``code``."""
-    typer.echo(f"error: {message}", err=True)
+def fail(text: str, code: int = 1, lang: str = "zh") -> None:
+    """Print ``错误：text`` (``error: text`` with ``lang="en"``) to stderr and exit with ``code``."""
+    typer.echo(message("cli_error", lang if lang in ("zh", "en") else "zh", text=text), err=True)
     raise typer.Exit(code)
+
+
+#: pydantic error types in words: type -> (zh, en) template over the error's ``ctx``
+_PYDANTIC_WORDS = {
+    "greater_than_equal": ("应不小于 {ge}", "must be >= {ge}"), "less_than_equal": ("应不大于 {le}", "must be <= {le}"),
+    "greater_than": ("应大于 {gt}", "must be > {gt}"), "less_than": ("应小于 {lt}", "must be < {lt}"),
+    "int_parsing": ("应为整数", "must be a whole number"), "int_type": ("应为整数", "must be a whole number"),
+    "int_from_float": ("应为整数", "must be a whole number"),
+    "float_parsing": ("应为数字", "must be a number"), "float_type": ("应为数字", "must be a number"),
+    "bool_parsing": ("应为 true 或 false", "must be true or false"), "extra_forbidden": ("没有这个参数", "unknown parameter"),
+    "literal_error": ("只能是 {expected}", "must be one of {expected}"), "missing": ("缺少", "missing"),
+}
+
+
+def params_text(exc, lang: str = "zh") -> str:
+    """A parameters validation error (pydantic) in the user's words: each parameter by its glossary
+    name (``每位委员值班月数下限：应不小于 0``), the bad value's rule after it."""
+    i = 0 if lang == "zh" else 1
+    parts = []
+    for x in exc.errors():
+        loc = [str(p) for p in x.get("loc", ())]
+        key = loc[-1] if loc else "params"
+        name = PARAMS[key][i] if key in PARAMS else ".".join(loc) or "params"
+        words = _PYDANTIC_WORDS.get(x.get("type", ""))
+        ctx = {k: str(v).replace(" or ", "、" if i == 0 else " or ") for k, v in (x.get("ctx") or {}).items()}
+        if words is not None:
+            try:
+                text = words[i].format(**ctx)
+            except (KeyError, IndexError):
+                text = words[i]
+        else:
+            text = str(x.get("msg", "")).removeprefix("Value error, ")
+        parts.append(f"{name}{'：' if i == 0 else ': '}{text}")
+    return ("；" if i == 0 else "; ").join(parts)
+
+
+def _params_file(path: Optional[Path], lang: str) -> dict:
+    """The JSON object of ``--params`` (empty without one); exits 2 naming the file and line."""
+    if path is None:
+        return {}
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        fail(f"{path}：{os_error_text(e)}" if lang == "zh" else f"{path}: {e.strerror or e}", 2, lang)
+    except json.JSONDecodeError as e:
+        fail(f"{path} 第 {e.lineno} 行第 {e.colno} 列不是有效的 JSON" if lang == "zh"
+             else f"{path}: not valid JSON at line {e.lineno} column {e.colno}", 2, lang)
+    if not isinstance(raw, dict):
+        fail(f"{path}：应为 JSON 对象（{{...}}）" if lang == "zh" else f"{path}: expected a JSON object", 2, lang)
+    return raw
+
+
+def os_error_text(e: OSError) -> str:
+    """A file error in Chinese (没有这个文件, 没有权限 ...), else the system's own words."""
+    for kind, words in ((FileNotFoundError, "没有这个文件"), (IsADirectoryError, "这是文件夹，不是文件"),
+                        (PermissionError, "没有读写权限"), (NotADirectoryError, "路径中有一段不是文件夹")):
+        if isinstance(e, kind):
+            return words
+    return str(e.strerror or e)
+
+
+def counts_text(counts: dict[str, int], lang: str = "zh") -> str:
+    """Layer counts in words: ``乡镇街道 12，村社区 178`` (zero counts left out)."""
+    sep = "，" if lang == "zh" else ", "
+    return sep.join(f"{value_label('layer', k, lang)} {v}" for k, v in counts.items() if v)
 
 
 LangOpt = Annotated[str, typer.Option("--lang", help="text output: zh (default) or en; --json keys stay English")]
@@ -73,10 +148,10 @@ def progress(description: str) -> Iterator[None]:
 def check_lang_opt(lang: str) -> None:
     """Exit 2 with a clear line unless ``--lang`` is zh or en."""
     if lang not in ("zh", "en"):
-        fail(f"--lang must be zh or en, got {lang!r}", 2)
+        fail(message("cli_bad_lang", "zh", value=repr(lang)), 2)
 
 
-def _report_problems(exc, limit: int = 50, lang: str = "en") -> None:
+def _report_problems(exc, limit: int = 50, lang: str = "zh") -> None:
     errors = [p for p in exc.problems if p.severity == "error"]
     if lang == "zh":
         typer.echo(f"错误：输入有 {len(errors)} 个问题；未保存任何内容", err=True)
@@ -104,14 +179,15 @@ def _where(p, lang: str) -> str:
         where.append(f"字段「{label(p.field, 'zh')}」")
     what = value_label("problem", p.code, "zh") if getattr(p, "code", None) else None
     # the reader's detail (values, expected forms) follows the problem's name from the glossary
-    return f"{' '.join(where)}：{what + '：' if what and what != p.code else ''}{p.message}"
+    detail = problem_detail(getattr(p, "code", None), str(p.message)) or p.message
+    return f"{' '.join(where)}：{what + '：' if what and what != p.code else ''}{detail}"
 
 
 def _parse_layer_opts(layers: list[str]) -> dict[str, str]:
     out = {}
     for item in layers:
         if "=" not in item:
-            fail(f"--layer expects LAYER=FILE, got '{item}'", 2)
+            fail(f"--layer 的写法是 图层=文件（如 villages=村.csv），而不是「{item}」", 2)
         k, v = item.split("=", 1)
         out[k.strip()] = v.strip()
     return out
@@ -124,9 +200,9 @@ def _read_input(path: Optional[Path], layer_files: dict[str, str], datum: str, n
         return read_layers_from_files(layer_files, datum=datum, name=name, missing_points=missing_points,
                                       base=path)
     if path is None:
-        fail("give a PATH (GeoPackage, folder, .xlsx or .zip) or --layer LAYER=FILE options", 2)
+        fail("请给出文件或文件夹（GeoPackage、文件夹、.xlsx 或 .zip），或用 --layer 图层=文件", 2)
     if not path.exists():
-        fail(f"no such file or folder: {path}\n{COUNTY_FOLDER_HELP}", 2)
+        fail(f"没有这个文件或文件夹：{path}\n{COUNTY_FOLDER_HELP_ZH}", 2)
     return read_dataset(path, datum=datum, name=name, missing_points=missing_points)
 
 
@@ -146,9 +222,9 @@ def _load_source(source: Optional[str], datum: str = "wgs84", data_dir: Optional
             raise typer.Exit(2) from None
     store = open_store(_data_dir(data_dir))
     if source == "demo":
-        with progress("loading the demo county"):
+        with progress("正在载入示例县"):
             ensure_demo(store, only_if_empty=False)
     try:
         return store.get_dataset(source)
-    except (NotFound, ValueError) as e:
-        fail(f"{e} (and no file or folder named '{source}')", 1)
+    except (NotFound, ValueError):
+        fail(f"没有数据集或文件「{source}」", 1)

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from solvers.review import ReviewRules
 
-from .common import DataDirOpt, DatumOpt, JsonOpt, _data_dir, _load_source, _out_path, fail
+from .common import DataDirOpt, DatumOpt, JsonOpt, _data_dir, _load_source, _out_path, check_lang_opt, fail
 
 
 def _rules(path: Optional[Path]) -> ReviewRules:
@@ -34,7 +34,7 @@ def _rules(path: Optional[Path]) -> ReviewRules:
     except (OSError, ValueError) as e:  # ValidationError is a ValueError
         text = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors()) \
             if isinstance(e, ValidationError) else str(e)
-        fail(f"--rules {path}: {text}", 2)
+        fail(f"--rules {path}：{text}", 2)
         raise  # pragma: no cover - fail exits
 
 
@@ -48,7 +48,8 @@ def _file_rows(path: Path, ds, lang: str) -> pd.DataFrame:
             row = p["row"] + 1 if p["row"] else 0  # as numbered in the sheet (header = row 1)
             typer.echo(p["message"].replace(f"第 {p['row']} 行", f"第 {row} 行", 1) if lang == "zh"
                        else p["message"].replace(f"row {p['row']}", f"row {row}", 1), err=True)
-        fail(f"{path}: {len(e.problems)} invalid field(s), nothing reviewed", 2)
+        fail(f"{path}：{len(e.problems)} 个字段无效，未做考评" if lang == "zh" else
+             f"{path}: {len(e.problems)} invalid field(s), nothing reviewed", 2, lang)
         raise  # pragma: no cover - fail exits
     except (OSError, ValueError, KeyError) as e:
         fail(f"{path}: {e}", 2)
@@ -80,10 +81,10 @@ def review_command(
     from ..core.jsonsafe import dumps_text
     from ..core.store import open_store
 
-    if lang not in ("zh", "en"):
-        fail(f"--lang must be zh or en, got {lang!r}", 2)
+    check_lang_opt(lang)
     if not 1900 <= year <= 2200:
-        fail(f"--year must be a year like 2027, got {year}", 2)
+        fail(f"--year 应为年份，如 2027，收到 {year}" if lang == "zh" else f"--year must be a year like 2027, got {year}",
+             2, lang)
     rules = _rules(rules_file)
     ds = _load_source(source, datum, data_dir)
     stored = source is None or not Path(source).exists()

@@ -3,6 +3,9 @@
 Registered on the main app by :func:`register`. Writes the 轮值表 workbook (one table writer), and
 with ``--ics DIR`` one calendar per member plus ``all.ics``; ``--json`` prints the roster as
 ``{"status", "outcome", "objective", "bound", "gap", "duties", "consultations", "diagnostics"}``.
+The common rules have their own flags beside ``--params`` (flags win). On a stored dataset the
+consultations follow the committees of the latest optimisation run (the same plan as its 责任区
+workbook), and the run is recorded as a ``roster`` job that the web page lists.
 """
 
 from __future__ import annotations
@@ -16,11 +19,22 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .common import DataDirOpt, DatumOpt, JsonOpt, _load_source, _out_path, fail
+from ..core.glossary import message
+from .common import (
+    DataDirOpt,
+    DatumOpt,
+    JsonOpt,
+    _data_dir,
+    _load_source,
+    _out_path,
+    _params_file,
+    check_lang_opt,
+    fail,
+    params_text,
+)
 
-
-def _validation_text(e: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, x['loc'])) or 'params'}: {x['msg']}" for x in e.errors())
+#: flag -> RosterParams field of the common rules (flags override --params)
+RULE_FLAGS = ("per_platform_min", "per_platform_max", "member_min", "member_max", "sectors_min", "platforms")
 
 
 def roster(
@@ -38,6 +52,18 @@ def roster(
                                                                         "(options here override it)")] = None,
     max_distance_km: Annotated[Optional[float], typer.Option("--max-distance-km", help="no duty farther from "
                                                                                      "home (km)")] = None,
+    per_platform_min: Annotated[Optional[int], typer.Option("--per-platform-min", help="members on duty per "
+                                                            "platform and month, min (每平台每月值班人数下限)")] = None,
+    per_platform_max: Annotated[Optional[int], typer.Option("--per-platform-max", help="members on duty per "
+                                                            "platform and month, max (每平台每月值班人数上限)")] = None,
+    member_min: Annotated[Optional[int], typer.Option("--member-min", help="duty months per member, min "
+                                                      "(每位委员值班月数下限)")] = None,
+    member_max: Annotated[Optional[int], typer.Option("--member-max", help="duty months per member, max "
+                                                      "(每位委员值班月数上限)")] = None,
+    sectors_min: Annotated[Optional[int], typer.Option("--sectors-min", help="different sectors per platform "
+                                                       "over the period (每平台界别数下限)")] = None,
+    platforms: Annotated[Optional[str], typer.Option("--platforms", help="stations (comprehensive stations) or "
+                                                     "townships (one per township)")] = None,
     time_limit: Annotated[Optional[float], typer.Option("--time-limit", help="solver seconds")] = None,
     lang: Annotated[str, typer.Option("--lang", help="tables and messages: zh or en")] = "zh",
     datum: DatumOpt = "wgs84",
@@ -46,18 +72,20 @@ def roster(
 ) -> None:
     """Plan the duty roster (轮值表): members on duty at the platforms each month, reception days off
     public holidays, and a consultation per township each quarter; outcome with objective, bound, gap."""
-    from solvers.roster import plan_roster, RosterParams
+    from api.rosters import committees_from_latest
+    from solvers.roster import RosterParams, plan_roster
     from solvers.roster.availability import read_availability
-    from solvers.roster.outputs import outcome_text, roster_summary, write_csv, write_ics_dir, write_xlsx
-    if lang not in ("zh", "en"):
-        fail(f"--lang must be zh or en, got {lang!r}", 2)
-    try:
-        raw = json.loads(params_file.read_text(encoding="utf-8")) if params_file else {}
-        if not isinstance(raw, dict):
-            raise ValueError(f"--params {params_file}: expected a JSON object")
-    except (OSError, ValueError) as e:
-        fail(str(e), 2)
+    from solvers.roster.outputs import outcome_text, roster_outcome, roster_summary, write_csv, write_ics_dir, write_xlsx
+
+    from ..core.store import open_store
+    from .runs import fail_job, finish_job, start_job, stored_dataset_id
+
+    check_lang_opt(lang)
+    raw = _params_file(params_file, lang)
     raw.update({"months": months})
+    flags = dict(per_platform_min=per_platform_min, per_platform_max=per_platform_max, member_min=member_min,
+                 member_max=member_max, sectors_min=sectors_min, platforms=platforms)
+    raw.update({k: v for k, v in flags.items() if v is not None})
     if start is not None:
         raw["start"] = start
     if max_distance_km is not None:
@@ -65,29 +93,37 @@ def roster(
     if time_limit is not None:
         raw["time_limit_s"] = time_limit
     ds = _load_source(source, datum, data_dir)
+    stored = stored_dataset_id(source)
+    if stored is not None and "township_committees" not in raw:  # one committee plan: the latest run's
+        found, _ = committees_from_latest(open_store(_data_dir(data_dir)), stored)
+        if found:
+            raw["township_committees"] = found
     try:
         if availability is not None:
             raw["availability"] = [u.model_dump(mode="json") for u in read_availability(availability, ds.members, lang)]
         params = RosterParams.model_validate(raw)
     except ValidationError as e:
-        fail(("参数无效：" if lang == "zh" else "invalid parameters: ") + _validation_text(e), 2)
+        fail(message("cli_bad_params", lang, text=params_text(e, lang)), 2, lang)
     except ValueError as e:
-        fail(str(e), 2)
+        fail(str(e), 2, lang)
+    job = start_job(data_dir, source, "roster", params.model_dump(mode="json"))
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                   TimeElapsedColumn(), console=console, transient=True,
                   disable=as_json or not console.is_terminal) as bar:
         task = bar.add_task("排班中" if lang == "zh" else "planning", total=1.0)
         try:
-            res = plan_roster(ds, params, progress=lambda f, msg: bar.update(task, completed=f, description=msg))
+            res = plan_roster(ds, params, progress=lambda f, msg: bar.update(task, completed=f))
         except ValueError as e:
-            fail(str(e), 2)
+            fail_job(job, "ValueError", str(e))
+            fail(str(e), 2, lang)
+    job_id = finish_job(job, {**res.to_dict(), "outcome": roster_outcome(res)})
     target = _out_path(out, "轮值表.xlsx" if lang == "zh" else "roster.xlsx")
     written = [write_csv(res, target, lang) if target.suffix.lower() == ".csv" else write_xlsx(res, target, lang)]
     if ics is not None:
         written += write_ics_dir(res, ics)
     if as_json:
-        typer.echo(json.dumps(roster_summary(res, lang), ensure_ascii=False, indent=2))
+        typer.echo(json.dumps({**roster_summary(res, lang), "job_id": job_id}, ensure_ascii=False, indent=2))
         return
     zh = lang == "zh"
     gap = "-" if res.gap is None else f"{res.gap:.2%}"
@@ -106,6 +142,9 @@ def roster(
     n_ics = len(written) - 1
     typer.echo(("已写出 " if zh else "wrote ") + str(written[0])
                + ((f"，日历 {n_ics} 个（{ics}）" if zh else f", {n_ics} calendar(s) in {ics}") if ics else ""))
+    if job_id:
+        typer.echo(message("cli_job", lang, id=job_id))
+
 
 
 def register(app: typer.Typer) -> None:

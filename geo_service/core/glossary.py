@@ -605,6 +605,119 @@ EXTRA_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
+# --- honest outcomes: relaxed rules, wording by weight, every CLI line in the user's words ---
+ENUMS["outcome"].update({"relaxed": ("最优（已放宽）", "optimal (rules relaxed)")})
+ENUMS["solver"].update({"min_cost_flow": ("最小费用流", "min-cost flow"), "highs_mip": ("混合整数规划", "mixed-integer programme"),
+                        "cp_sat": ("约束规划", "constraint programming")})
+PARAMS.update({"station_capacity": ("站点容量", "Station capacity", None),
+               "township_committees": ("乡镇-专委会对应", "Township committees", None),
+               "consultation_month": ("协商所在季度月份", "Consultation month of the quarter", None),
+               "consultation_sectors": ("每场协商界别数", "Sectors per consultation", None),
+               "platform_ids": ("指定值班平台", "Platform IDs", None)})
+FIELDS.update({
+    "relaxations": _f("放宽的规则", "Relaxed rules", enum="diagnostics"),
+    "uncovered_villages": _f("未覆盖村社区数", "Uncovered villages", "count"),
+    "responsibility_kind": _f("责任类型", "Responsibility", enum="responsibility_kind"),
+    "convener_name": _f("召集人", "Convener"),
+    # proposals and close-gaps tables, and their village-count twins where population is unknown
+    "note": _f("说明", "Note"),
+    "village": _f("所在村社区编号", "Village ID"),
+    "population_gained": _f("本点新增覆盖人口", "Population newly covered here", "persons"),
+    "villages_served": _f("服务村社区数", "Villages served", "count"),
+    "total_villages": _f("村社区总数", "Villages", "count"),
+    "covered_villages_before": _f("新增前覆盖村社区数", "Villages covered before", "count"),
+    "covered_villages_after": _f("新增后覆盖村社区数", "Villages covered after", "count"),
+    "deputy_conveners": _f("副召集人数", "Deputy conveners", "count"),
+})
+WORDS.update({"cli_deputy_conveners": ("副召集人", "deputy conveners"),
+              "cli_population_unknown": ("未知（覆盖按村社区个数计）", "unknown (coverage counts villages)")})
+ENUMS.update({"responsibility_kind": {"group": ("界别活动组", "group"), "committee": ("专委会", "committee")}})
+MESSAGES.update({
+    "contact_min_short": ("活动组 {name}：只有 {n} 个联系点（下限 {min} 个）：服务半径内的候选村社区不足",
+                          "group {name}: only {n} contact villages (min {min}): too few candidate villages in reach"),
+    "contact_points_short": ("{groups} 个活动组、每组最多 {max} 个联系点：仍有 {n} 个空白村社区（{people} 人）不在服务半径内；"
+                             "再增加 {more} 个联系点（{needed} 个活动组）可覆盖其中 {reachable} 个",
+                             "{groups} groups x max {max} contact villages leave {n} gap villages ({people} people) "
+                             "out of reach; {more} more contact points ({needed} more groups) would reach {reachable} "
+                             "of them"),
+    "contact_points_short_villages": ("{groups} 个活动组、每组最多 {max} 个联系点：仍有 {n} 个空白村社区不在服务半径内；"
+                                      "再增加 {more} 个联系点（{needed} 个活动组）可覆盖其中 {reachable} 个",
+                                      "{groups} groups x max {max} contact villages leave {n} gap villages out of "
+                                      "reach; {more} more contact points ({needed} more groups) would reach "
+                                      "{reachable} of them"),
+    "contact_points_short_far": ("{groups} 个活动组、每组最多 {max} 个联系点：仍有 {n} 个空白村社区（{people} 人）不在服务半径内；"
+                                 "再增加 {more} 个联系点（{needed} 个活动组）可覆盖其中 {reachable} 个；{far} 个离所有候选村社区都太远",
+                                 "{groups} groups x max {max} contact villages leave {n} gap villages ({people} people) "
+                                 "out of reach; {more} more contact points ({needed} more groups) would reach "
+                                 "{reachable} of them; {far} are out of reach of every candidate"),
+    "contact_points_short_villages_far": ("{groups} 个活动组、每组最多 {max} 个联系点：仍有 {n} 个空白村社区不在服务半径内；"
+                                          "再增加 {more} 个联系点（{needed} 个活动组）可覆盖其中 {reachable} 个；"
+                                          "{far} 个离所有候选村社区都太远",
+                                          "{groups} groups x max {max} contact villages leave {n} gap villages out of "
+                                          "reach; {more} more contact points ({needed} more groups) would reach "
+                                          "{reachable} of them; {far} are out of reach of every candidate"),
+    "groups_short_villages": ("{groups} 个活动组、每组最多 {max} 个村社区，容纳不下 {demand} 个村社区：{n} 个村社区未覆盖；"
+                              "还需 {needed} 个活动组",
+                              "{groups} groups x max {max} cannot take {demand} villages: {n} villages stay "
+                              "uncovered; {needed} more groups would be needed"),
+    "committees_short_villages": ("{committees} 个专委会、每个 {per} 个乡镇，有 {n} 个服务不足的乡镇（{people} 个空白村社区）"
+                                  "没有专委会；还需 {needed} 个专委会",
+                                  "{committees} committees x {per} townships leave {n} under-served townships "
+                                  "({people} gap villages) without a committee; {needed} more committees would be needed"),
+    "gap_not_selected_villages": ("{nearest} 外的候选点可以覆盖它，但新增点放在了能覆盖更多村社区的地方",
+                                  "a candidate {nearest} away could cover it, but the new points went where they "
+                                  "cover more villages"),
+    # one line per relaxed rule (solvers.relaxations): the reason, then the line
+    "relax_too_few": ("只有 {n} 个{what}，不够 {cols} 个{who}每个 {asked} 个",
+                      "only {n} {what} for {cols} {who} at {asked} each"),
+    "relax_too_many": ("{n} 个{what}超过 {cols} 个{who}的上限合计 {cap}", "{n} {what} exceed the total max {cap} "
+                       "of {cols} {who}"),
+    "relax_locks": ("锁定的 {n} 个{what}超过上限", "{n} locked {what} exceed the max"),
+    "relax_too_few_candidates": ("服务半径内的候选村社区不足", "too few candidate villages in reach"),
+    # CLI lines of every command (serve, demo, import, export, map, batch, optimise, roster)
+    "cli_error": ("错误：{text}", "error: {text}"),
+    "cli_bad_lang": ("--lang 只能是 zh 或 en，而不是 {value}", "--lang must be zh or en, got {value}"),
+    "cli_bad_choice": ("{option} 只能是 {choices}，而不是 {value}", "{option} must be {choices}, got {value}"),
+    "cli_serve": ("geo-service：数据存放在 {where}；请打开 http://{host}:{port}/",
+                  "geo-service: storage at {where}; open http://{host}:{port}/"),
+    "cli_wrote_counts": ("已写出 {out}：{counts}", "wrote {out}: {counts}"),
+    "cli_stored": ("已保存数据集「{id}」第 {version} 版：{counts}", "stored dataset '{id}' version {version}: {counts}"),
+    "cli_exists": ("数据集「{id}」已存在；要替换请加 --replace", "dataset '{id}' already exists; use --replace to replace it"),
+    "cli_bad_id": ("数据集编号「{id}」不可用：请用 1-64 个字母、数字、下划线或减号，以字母或数字开头",
+                   "invalid dataset id '{id}': use 1-64 letters, digits, '_' or '-', starting with a letter or digit"),
+    "cli_no_dataset": ("没有数据集「{id}」", "no dataset '{id}'"),
+    "cli_need_name": ("请用 --name 给出数据集编号", "give --name for the dataset"),
+    "cli_map_wrote": ("已写出 {out}（{w} x {h} 像素，每英寸 {dpi} 点，用时 {s:.1f} 秒）",
+                      "wrote {out} ({w} x {h} px at {dpi} dpi, {s:.1f} s)"),
+    "cli_map_wrote_html": ("已写出 {out}（单个网页，可离线打开）", "wrote {out} (self-contained)"),
+    "cli_bad_params": ("参数无效：{text}", "invalid parameters: {text}"),
+    "cli_job": ("已记录为任务 {id}（网页的运行列表可见）", "recorded as job {id} (listed on the web page)"),
+    "cli_batch_start": ("批次 {id}{resumed}，运行在：{where}", "batch {id}{resumed} on {where}"),
+    "cli_batch_resumed": ("（续跑）", " (resumed)"),
+    "cli_batch_local": ("本机集群", "a LocalCluster"),
+    "cli_batch_failed": ("失败：{county}（任务 {job}）：{error}", "failed: {county} (job {job}): {error}"),
+    "cli_batch_worker_lost": ("计算进程丢失：{worker}{again}", "worker lost: {worker}{again}"),
+    "cli_batch_again": ("；它的区县已在别处重跑：{counties}", "; its counties ran again elsewhere: {counties}"),
+    "cli_batch_lost": ("丢失（未完成）：{counties}", "lost (not finished): {counties}"),
+    "cli_batch_skipped": ("，{n} 个已完成（跳过）", ", {n} already done (skipped)"),
+    "cli_batch_report": ("批次 {id}：{n} 个区县：{solved} 个已求解（{by}），{bad} 个不可行（无方案），{failed} 个失败，"
+                         "{lost} 个丢失{skipped}，用时 {s:.1f} 秒，{workers} 个计算进程（丢失 {workers_lost} 个，"
+                         "重跑 {retried} 个区县；每分钟 {rate:.1f} 个区县）；结果见批量任务记录",
+                         "batch {id}: {n} counties: {solved} solved ({by}), {bad} infeasible (no plan), {failed} failed, "
+                         "{lost} lost{skipped}, in {s:.1f} s on {workers} worker(s) ({workers_lost} lost, {retried} "
+                         "counties retried; {rate:.1f} counties/min); results: job records of kind 'batch'"),
+    "cli_batch_none": ("无", "none"),
+    "cli_batch_no_match": ("没有与 {pattern} 匹配的数据集", "no stored dataset matches {pattern}"),
+    "cli_batch_cluster_lost": ("Dask 集群丢失：{why}。{done} 个区县已完成，{lost} 个丢失；只重跑缺少的：geo-service batch --resume {id}",
+                               "the Dask cluster was lost: {why}. {done} counties finished, {lost} lost; run only the "
+                               "missing ones with: geo-service batch --resume {id}"),
+    "cli_batch_nothing": ("请给出数据集编号或通配符、--province N 或 --resume 批次编号",
+                          "give dataset ids/globs, --province N or --resume BATCH_ID"),
+    "relaxation_line": ("已放宽：{tier}（{scope}）{rule}要求 {asked}，实际 {given}：{reason}",
+                        "relaxed: {tier} ({scope}) {rule} asked {asked}, given {given}: {reason}"),
+})
+
+
 class _Keep(dict):
     def __missing__(self, key: str) -> str:  # a template field without a value stays visible, never KeyError
         return "{" + key + "}"
@@ -734,7 +847,10 @@ def word(key: str, lang: str = "zh") -> str:
 def diagnostic_text(d: Mapping[str, Any], lang: str = "zh") -> str:
     """One solver diagnostic in ``lang``: its ``code`` template filled from its ``params`` where it
     has one (:data:`MESSAGES`); else the English message, or in zh its quota's Chinese name with
-    the scope and the shortfall (``容量不足（经济）：缺 3``)."""
+    the scope and the shortfall (``容量不足（经济）：缺 3``). A relaxed rule (``rule`` and
+    ``reason``) is worded by :func:`relaxation_text`."""
+    if "rule" in d and "reason" in d:
+        return relaxation_text(d, lang)
     if d.get("code") in MESSAGES:
         return message(str(d["code"]), lang, **dict(d.get("params") or {}))
     if _check_lang(lang) == 1:
@@ -781,12 +897,16 @@ def job_message_text(msg: Any, status: Any = None, outcome: Mapping[str, Any] | 
         return message(JOB_MESSAGES[msg], lang)
     if status == "successful" and isinstance(outcome, Mapping) and outcome.get("outcome"):
         code = outcome.get("diagnosis_code")
-        if code in MESSAGES:
+        relaxed = [x for x in outcome.get("relaxations") or [] if isinstance(x, Mapping)]
+        if relaxed:  # a relaxed rule first: the answer is optimal only under it
+            diag = relaxation_text(relaxed[0], lang)
+        elif code in MESSAGES:
             diag = message(str(code), lang, **dict(outcome.get("diagnosis_params") or {}))
         else:
             diag = outcome.get("diagnosis") if lang == "en" else None
         sep = "：" if lang == "zh" else ": "
-        text = outcome.get("text") if lang == "zh" else value_label("outcome", outcome["outcome"], "en")
+        text = outcome.get("text") if lang == "zh" else (outcome.get("text_en")
+                                                          or value_label("outcome", outcome["outcome"], "en"))
         return message("job_finished_text", lang, outcome=value_label("outcome", outcome["outcome"], lang),
                        text=text or "", diagnosis=(sep + str(diag)) if diag else "")
     if status == "successful" and isinstance(msg, str) and msg.startswith("finished"):
@@ -806,6 +926,8 @@ def result_labels(result: Mapping[str, Any], lang: str = "zh") -> dict[str, Any]
         "status": value_label("outcome", result.get("status"), lang),
         "outcome": job_message_text(None, "successful", oc, lang) if oc else None,
         "tiers": {k: {"name": value_label("tier", k, lang), "status": value_label("outcome", t.get("status"), lang),
+                      "relaxations": [relaxation_text(x, lang, k) for x in t.get("relaxations") or []
+                                      if isinstance(x, Mapping)],
                       "diagnostics": [diagnostic_text(d, lang) for d in t.get("diagnostics") or []
                                       if isinstance(d, Mapping)]}
                   for k, t in tiers.items() if isinstance(t, Mapping)},
@@ -835,6 +957,22 @@ def param_items(params: Mapping[str, Any], lang: str = "zh") -> dict[str, Any]:
             v = "、".join(map(str, v))
         out[(zh, en)[i]] = v
     return out
+
+
+def relaxation_text(r: Mapping[str, Any], lang: str = "zh", tier: str | None = None) -> str:
+    """One relaxed rule (``solvers.relaxations``) as one line in ``lang``: the rule by its glossary
+    name, the scope, what was asked, what was given and why (``已放宽：乡镇街道（专委会）每个专委会乡镇数要求 2，实际 1：...``)."""
+    i = _check_lang(lang)
+    p = dict(r.get("params") or {})
+    p["asked"] = r.get("asked")
+    reason = message(f"relax_{r.get('reason')}", lang, **p)
+    rule = str(r.get("rule", ""))
+    name = PARAMS[rule][i] if rule in PARAMS else rule
+    name = name if i == 0 else name[:1].lower() + name[1:]
+    scope = str(r.get("scope", ""))
+    scope = str(value_label("entity", scope, lang)) if scope in ENUMS["entity"] else scope
+    return message("relaxation_line", lang, tier=tier or r.get("tier") or "", scope=scope, rule=name,
+                   asked=r.get("asked"), given=r.get("given"), reason=reason)
 
 
 def display_value(field: str, value: Any) -> Any:
@@ -879,4 +1017,4 @@ def zh_aliases(field: str) -> tuple[str, ...]:
 
 
 __all__ = ["ENUMS", "EXTRA_ALIASES", "FIELDS", "JOB_MESSAGES", "LANGS", "MESSAGES", "PARAMS", "TABLES", "UNITS", "WORDS", "Field", "Unit", "decimals",
-           "diagnostic_text", "diagnostics_text", "display_value", "param_items", "header", "job_message_text", "job_status_text", "label", "result_labels", "cost_text", "map_words", "message", "table_title", "unit_label", "value_label", "word", "zh_aliases"]
+           "diagnostic_text", "diagnostics_text", "relaxation_text", "display_value", "param_items", "header", "job_message_text", "job_status_text", "label", "result_labels", "cost_text", "map_words", "message", "table_title", "unit_label", "value_label", "word", "zh_aliases"]

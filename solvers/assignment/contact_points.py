@@ -78,7 +78,8 @@ def choose_contact_points(cost: np.ndarray, demand_weight: Sequence[float], pair
                           target_penalty: float = 0.0, travel_weight: float = 1e-5, locks: Any = None,
                           previous: np.ndarray | None = None, churn_weight: float = 0.0,
                           time_limit: float | None = 10.0, seed: int = 0, mip_rel_gap: float = 1e-6,
-                          group_labels: Sequence[str] | None = None) -> AssignmentResult:
+                          group_labels: Sequence[str] | None = None, weight_unit: str = "persons"
+                          ) -> AssignmentResult:
     """Choose contact villages and their groups: most gap weight brought within reach, then least travel.
 
     Parameters
@@ -102,6 +103,8 @@ def choose_contact_points(cost: np.ndarray, demand_weight: Sequence[float], pair
         village moved to another group or dropped.
     time_limit : float, optional
         HiGHS seconds; the best solution so far is returned with its bound ("feasible").
+    weight_unit : {"persons", "villages"}
+        What ``demand_weight`` counts: the diagnostics speak of people only for ``"persons"``.
 
     Returns
     -------
@@ -122,6 +125,8 @@ def choose_contact_points(cost: np.ndarray, demand_weight: Sequence[float], pair
         raise ValueError("pairs: index out of range of demand_weight / cost rows")
     if not travel_weight >= 0:
         raise ValueError(f"travel_weight must be >= 0, got {travel_weight}")
+    if weight_unit not in ("persons", "villages"):
+        raise ValueError(f"weight_unit must be 'persons' or 'villages', got {weight_unit!r}")
     lo, hi = _loads(min_load, g, "min_load"), _loads(max_load, g, "max_load")
     if n == 0:  # nothing to choose from: every group's min is moot, not a shortage
         return AssignmentResult(status=OPTIMAL, objective=float(w.sum()), bound=float(w.sum()), gap=0.0,
@@ -136,10 +141,12 @@ def choose_contact_points(cost: np.ndarray, demand_weight: Sequence[float], pair
     diags: list[dict[str, Any]] = []
     nl = np.bincount(lockv[lockv >= 0], minlength=g)
     for q in np.flatnonzero(nl > hi):
-        diags.append({"quota": "max_load", "severity": "warning", "scope": _label(group_labels, q),
-                      "short_by": int(nl[q] - hi[q]), "relaxed_max": int(nl[q]),
-                      "message": f"group {_label(group_labels, q)}: {int(nl[q])} locked contact villages "
-                                 f"exceed its max {int(hi[q])}; max raised to {int(nl[q])}"})
+        name = _label(group_labels, q)
+        diags.append({"quota": "locks", "severity": "warning", "scope": name, "asked_max": int(hi[q]),
+                      "short_by": int(nl[q] - hi[q]), "relaxed_max": int(nl[q]), "code": "locks_over_max",
+                      "params": {"name": name, "n": int(nl[q]), "what": "villages", "max": int(hi[q])},
+                      "message": f"{name}: {int(nl[q])} locked villages > max {int(hi[q])}; locks are kept, "
+                                 f"max raised to {int(nl[q])}"})
     hi = np.maximum(hi, nl)
     prev = None if previous is None else np.asarray(previous, np.int64).reshape(n)
     tg = None if target_load is None or not target_penalty else _loads(target_load, g, "target_load")
@@ -252,12 +259,12 @@ def choose_contact_points(cost: np.ndarray, demand_weight: Sequence[float], pair
     loads = np.bincount(assign[assign >= 0], minlength=g)
     short = np.rint(x[U:U + g]).astype(np.int64)
     for q in np.flatnonzero(short > 0):
-        diags.append({"quota": "min_load", "severity": "warning", "scope": _label(group_labels, q),
-                      "short_by": int(short[q]), "relaxed_min": int(loads[q]),
-                      "message": f"group {_label(group_labels, q)}: only {int(loads[q])} contact villages "
-                                 f"(min {int(lo[q])}): too few candidate villages",
-                      "message_zh": f"活动组 {_label(group_labels, q)}：只有 {int(loads[q])} 个联系点"
-                                    f"（最少 {int(lo[q])} 个）：候选村不足"})
+        name = _label(group_labels, q)
+        diags.append({"quota": "min_load", "severity": "warning", "scope": name, "asked_min": int(lo[q]),
+                      "short_by": int(short[q]), "relaxed_min": int(loads[q]), "code": "contact_min_short",
+                      "params": {"name": name, "n": int(loads[q]), "min": int(lo[q])},
+                      "message": f"group {name}: only {int(loads[q])} contact villages (min {int(lo[q])}): "
+                                 f"too few candidate villages"})
     chosen = assign >= 0
     hit = chosen[pcol]
     covered = np.zeros(d, bool)
@@ -279,18 +286,21 @@ def choose_contact_points(cost: np.ndarray, demand_weight: Sequence[float], pair
         extra["points_needed"] = more
         extra["groups_needed"] = math.ceil(more / typical) if more else 0
         reach = len(unc) - int(_coverable(prow, d)[unc].sum())
+        people = int(w[unc].sum())
+        by_people = weight_unit == "persons"
+        code = ("contact_points_short" if by_people else "contact_points_short_villages") + \
+            ("_far" if reach else "")
         diags.append({"quota": "capacity", "severity": "warning", "scope": "groups",
                       "short_by": len(unc), "uncovered": unc.tolist(), "groups_needed": extra["groups_needed"],
-                      "points_needed": more,
+                      "points_needed": more, "code": code,
+                      "params": {"groups": g, "max": typical, "n": len(unc), "people": people, "more": more,
+                                 "needed": extra["groups_needed"], "reachable": len(unc) - reach, "far": reach},
                       "message": f"{g} groups x max {typical} contact villages leave {len(unc)} gap villages "
-                                 f"({int(w[unc].sum())} people) out of reach; {more} more contact points "
-                                 f"({extra['groups_needed']} more groups) would reach "
-                                 f"{len(unc) - reach} of them" + (f"; {reach} are out of reach of every "
-                                                                  f"candidate" if reach else ""),
-                      "message_zh": f"{g} 个活动组 x 每组最多 {typical} 个联系点：仍有 {len(unc)} 个空白村"
-                                    f"（{int(w[unc].sum())} 人/村）不在服务半径内；再增加 {more} 个联系点"
-                                    f"（{extra['groups_needed']} 个活动组）可覆盖其中 {len(unc) - reach} 个"
-                                    + (f"；{reach} 个离所有候选村都太远" if reach else "")})
+                                 + (f"({people} people) " if by_people else "")
+                                 + f"out of reach; {more} more contact points "
+                                   f"({extra['groups_needed']} more groups) would reach "
+                                   f"{len(unc) - reach} of them" + (f"; {reach} are out of reach of every "
+                                                                    f"candidate" if reach else "")})
     pure = float(c[np.flatnonzero(chosen), assign[chosen]].sum())
     res = AssignmentResult(status=status, objective=objective, bound=bound, gap=_gap(objective, bound),
                            assignment=assign, loads=loads, diagnostics=diags, extra=extra, cost=pure,

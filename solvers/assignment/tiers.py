@@ -29,12 +29,17 @@ def _select_by_priority(priority: np.ndarray, capacity: int, secondary: np.ndarr
     return np.sort(order[:max(capacity, 0)])
 
 
+def _check_weight_unit(weight_unit: str) -> None:
+    if weight_unit not in ("persons", "villages"):
+        raise ValueError(f"weight_unit must be 'persons' or 'villages', got {weight_unit!r}")
+
+
 def assign_villages_to_groups(cost: np.ndarray, population: Sequence[float], min_load: Any = 2,
                               max_load: Any = 4, *, compactness: float = 0.0, time_limit: float | None = 10.0,
                               seed: int = 0, num_workers: int = 1, locks: Any = None,
                               previous: np.ndarray | None = None, churn_weight: float = 0.0,
                               group_labels: Sequence[str] | None = None, target_load: Any = None,
-                              target_penalty: float = 0.0) -> AssignmentResult:
+                              target_penalty: float = 0.0, weight_unit: str = "persons") -> AssignmentResult:
     """Give each (gap) village one responsible group; each group takes ``min_load..max_load`` villages.
 
     ``cost`` (villages x groups) is the distance in metres (or seconds) from the group's base (its
@@ -49,9 +54,11 @@ def assign_villages_to_groups(cost: np.ndarray, population: Sequence[float], min
     fixed for reproducibility, ``time_limit`` seconds) from the min-cost-flow solution as a hint, and
     its bound/gap are CP-SAT's (the CP-SAT model ignores ``target_load``). With ``compactness == 0`` the
     model is an exact min-cost flow; ``target_load``/``target_penalty`` add a cost per village above a
-    group's target (as in :func:`assign_min_cost_flow`).
+    group's target (as in :func:`assign_min_cost_flow`). ``weight_unit`` ("persons" or "villages")
+    says what ``population`` counts: diagnostics speak of people only for "persons".
     """
     t0 = time.monotonic()
+    _check_weight_unit(weight_unit)
     cost = np.asarray(cost, float)
     n, g = cost.shape
     pop = np.asarray(population, float).reshape(n)
@@ -70,14 +77,17 @@ def assign_villages_to_groups(cost: np.ndarray, population: Sequence[float], min
     if len(uncovered):
         need = math.ceil(len(uncovered) / typical)
         extra["groups_needed"] = need
+        people = int(pop[uncovered].sum())
+        by_people = weight_unit == "persons"
         diags.append({"quota": "capacity", "severity": "warning", "scope": "groups",
                       "demand": len(free), "capacity": cap, "short_by": len(uncovered),
-                      "uncovered": uncovered.tolist(), "groups_needed": need, "code": "groups_short",
+                      "uncovered": uncovered.tolist(), "groups_needed": need,
+                      "code": "groups_short" if by_people else "groups_short_villages",
                       "params": {"groups": g, "max": typical, "demand": len(free), "n": len(uncovered),
-                                 "people": int(pop[uncovered].sum()), "needed": need},
+                                 "people": people, "needed": need},
                       "message": f"{g} groups x max {typical} cannot take {len(free)} villages: "
-                                 f"{len(uncovered)} villages ({int(pop[uncovered].sum())} people) stay "
-                                 f"uncovered; {need} more groups would be needed"})
+                                 f"{len(uncovered)} villages " + (f"({people} people) " if by_people else "")
+                                 + f"stay uncovered; {need} more groups would be needed"})
     if not len(rows):  # nothing to cover: every group's min is moot, not a shortage
         return AssignmentResult(status=OPTIMAL, objective=0.0, bound=0.0, gap=0.0, assignment=np.full(n, -1),
                                 loads=np.zeros(g, np.int64), diagnostics=diags, extra=extra,
@@ -197,7 +207,8 @@ def assign_townships_to_committees(cost: np.ndarray, uncovered_population: Seque
                                    per_committee: int = 2, *, all_townships: bool = False,
                                    population: Sequence[float] | None = None, locks: Any = None,
                                    previous: np.ndarray | None = None, churn_weight: float = 0.0,
-                                   committee_labels: Sequence[str] | None = None) -> AssignmentResult:
+                                   committee_labels: Sequence[str] | None = None,
+                                   weight_unit: str = "persons") -> AssignmentResult:
     """Give each committee ``per_committee`` townships, the most under-served first.
 
     ``cost`` (townships x committees) is the distance in metres from the committee's members' centre to
@@ -205,9 +216,12 @@ def assign_townships_to_committees(cost: np.ndarray, uncovered_population: Seque
     ``population``; the top ``committees x per_committee`` are assigned (exact min-cost flow); the
     under-served ones left over are listed in ``extra["unassigned"]`` with ``extra["committees_needed"]``.
     With ``all_townships`` every township is assigned and loads become ``floor/ceil(T / K)`` around
-    ``per_committee``.
+    ``per_committee``. ``weight_unit`` ("persons" or "villages") says what the weights count.
+    Too few townships for every committee's quota lowers the quota (a "min_load" diagnostic with
+    ``relaxed_min``; the pipeline reports the tier as relaxed, never as plainly optimal).
     """
     t0 = time.monotonic()
+    _check_weight_unit(weight_unit)
     cost = np.asarray(cost, float)
     t, k = cost.shape
     up = np.asarray(uncovered_population, float).reshape(t)
@@ -230,13 +244,17 @@ def assign_townships_to_committees(cost: np.ndarray, uncovered_population: Seque
     extra = {"unassigned": left.tolist(), "underserved_unassigned": under.tolist(),
              "committees_needed": math.ceil(len(under) / max(per_committee, 1))}
     if len(under):
+        people = int(up[under].sum())
+        by_people = weight_unit == "persons"
+        unit_en = "uncovered people" if by_people else "gap villages"
         diags.append({"quota": "capacity", "severity": "warning", "scope": "committees",
                       "short_by": len(under), "unassigned": under.tolist(),
-                      "committees_needed": extra["committees_needed"], "code": "committees_short",
+                      "committees_needed": extra["committees_needed"],
+                      "code": "committees_short" if by_people else "committees_short_villages",
                       "params": {"committees": k, "per": per_committee, "n": len(under),
-                                 "people": int(up[under].sum()), "needed": extra["committees_needed"]},
+                                 "people": people, "needed": extra["committees_needed"]},
                       "message": f"{k} committees x {per_committee} townships leave {len(under)} under-served "
-                                 f"townships ({int(up[under].sum())} uncovered people) without a committee; "
+                                 f"townships ({people} {unit_en}) without a committee; "
                                  f"{extra['committees_needed']} more committees would be needed"})
     sub_prev = None if previous is None else np.asarray(previous, np.int64)[rows]
     sub = assign_min_cost_flow(cost[rows], lo, hi, locks=lockv[rows], previous=sub_prev,

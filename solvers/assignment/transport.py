@@ -113,6 +113,7 @@ def _diagnose(comp_rows: list[np.ndarray], comp_cols: list[np.ndarray],
                        else f"{len(cls)} {who} with total max {cap_hi}")
             diags.append({"quota": "max_load", "scope": label, "members": len(cls), "demand": nn,
                           "capacity": cap_hi, "short_by": nn - cap_hi, "relaxed_max": x, "code": "max_load",
+                          "asked_max": int(hi[cls].max()),
                           "params": {"scope": label, "cols": len(cls), "who": who, "cap": cap_hi, "n": nn,
                                      "what": what, "short": nn - cap_hi, "relaxed": x},
                           "message": f"{label}: {cap_txt} < {nn} {what}, short by {nn - cap_hi}; "
@@ -126,6 +127,7 @@ def _diagnose(comp_rows: list[np.ndarray], comp_cols: list[np.ndarray],
                        else f"{len(cls)} {who} with total min {cap_lo}")
             diags.append({"quota": "min_load", "scope": label, "members": len(cls), "demand": nn,
                           "capacity": cap_lo, "short_by": cap_lo - nn, "relaxed_min": y, "code": "min_load",
+                          "asked_min": int(lo[cls].min()),
                           "params": {"scope": label, "cols": len(cls), "who": who, "cap": cap_lo, "n": nn,
                                      "what": what, "short": cap_lo - nn, "relaxed": y},
                           "message": f"{label}: {cap_txt} > {nn} {what}, short by {cap_lo - nn}; "
@@ -194,6 +196,7 @@ def _prepare_locks(lockv: np.ndarray, lo: np.ndarray, hi: np.ndarray, m: int,
         name = member_labels[j] if member_labels is not None else f"member {j}"
         diags.append({"quota": "locks", "scope": str(name), "member": int(j), "demand": int(nl[j]),
                       "capacity": int(hi[j]), "short_by": int(nl[j] - hi[j]), "relaxed_max": int(nl[j]),
+                      "asked_max": int(hi[j]),
                       "code": "locks_over_max", "params": {"name": str(name), "n": int(nl[j]), "what": what,
                                                            "max": int(hi[j])},
                       "message": f"column {j} ({name}): {int(nl[j])} locked {what} > max "

@@ -1,10 +1,15 @@
 """Quarterly consultations (一季一协商): one per township platform and quarter.
 
-Each consultation gets a date (the platform's weekday in one week of the quarter's
-``consultation_month``, moved off holidays), the township's responsible committee and one member of
-each of the ``consultation_sectors`` sectors its villages need most (constituents per sector; else
-the station's sectors). A small CP-SAT model picks dates and members: nearest members first, no member
-in two consultations in the same ISO week.
+Each consultation gets a date (the platform's weekday in a week of one of the quarter's months,
+moved off holidays; the quarter's ``consultation_month`` preferred), the township's responsible
+committee from the one committee plan (:func:`solvers.roster.problem._committee_plan`: the latest
+run's or the dataset's, the same as the 责任区 workbook) and one member of each of the
+``consultation_sectors`` sectors its villages need most (constituents per sector; else the
+station's sectors). A small CP-SAT model picks dates and members: consultations spread over the
+quarter (each extra one on a day already taken costs more than any member's detour), nearest
+members first, no member in two consultations in the same ISO week (so never two on one day). A
+consultation left without a committee or without members says why (``note_code``,
+``note_zh``, ``note_en``).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ if TYPE_CHECKING:  # the problem type only: roster.py imports this module
     from .problem import RosterProblem
 
 _CANDIDATES = 8  # nearest members per sector considered
+_SAME_DAY = 5000  # objective units (100 m) per consultation beyond the first on one day
 
 
 def plan_consultations(pb: RosterProblem, duties: set, seed: int = 0, time_limit_s: float = 5.0
@@ -60,7 +66,9 @@ def plan_consultations(pb: RosterProblem, duties: set, seed: int = 0, time_limit
         for tid, j in sorted(plat_of.items()):
             if (q, tid) in done:
                 continue
-            dates = sorted({reception_date(mo, pb.weekdays[j], w, pb.holidays) for w in (1, 2, 3, 4)})
+            # every week of every month of the quarter; the consultation month's first
+            dates = sorted({reception_date(m_, pb.weekdays[j], w, pb.holidays) for m_ in mos for w in (1, 2, 3, 4)},
+                           key=lambda d, mo=mo: (d.strftime("%Y-%m") != mo, d))
             secs = [s for s in need.get(tid, []) if by_sector.get(s)]
             src = "constituents"
             if len(secs) < prm.consultation_sectors:
@@ -90,9 +98,16 @@ def plan_consultations(pb: RosterProblem, duties: set, seed: int = 0, time_limit
         miss = md.NewBoolVar(f"miss{si}")
         md.AddExactlyOne(vs + [miss])
         pen.append(10**7 * miss)
+    by_day: dict[Any, list] = defaultdict(list)
     for c, cc in enumerate(cons):
-        for k in range(len(cc["dates"])):
-            obj.append(k * 5 * w[(c, k)])  # prefer the earliest week, a little
+        for k, d in enumerate(cc["dates"]):
+            obj.append(k * 5 * w[(c, k)])  # prefer the consultation month, then the earliest week, a little
+            by_day[d].append(w[(c, k)])
+    for d, vs in by_day.items():  # spread over the quarter: a second consultation on one day costs
+        if len(vs) > 1:
+            extra = md.NewIntVar(0, len(vs), f"extra_{d.isoformat()}")
+            md.Add(extra >= sum(vs) - 1)
+            pen.append(_SAME_DAY * extra)
     # no member in two consultations in the same week
     zs: dict[tuple[int, tuple[int, int]], list] = defaultdict(list)
     mem_c: dict[tuple[int, int], list] = defaultdict(list)
@@ -129,25 +144,47 @@ def plan_consultations(pb: RosterProblem, duties: set, seed: int = 0, time_limit
         diags.append(_diag("consultation_sector_missing", f"{missing} 个协商界别席位无法安排委员（同一周冲突）",
                            f"{missing} consultation sector seats left empty (same-week conflicts)", "warning"))
     committees = ci.get("committees") or {}
-    mc = ci.get("member_committee") or {}
-    inferred = 0
     out = kept
+    notes: Counter = Counter()
     for c, cc in enumerate(cons):
         k = next(k for k in range(len(cc["dates"])) if sol.Value(w[(c, k)]))
         mids = [pb.member_ids[i] for i in chosen[c]]
         com = committees.get(cc["township_id"])
-        if com is None:
-            votes = Counter(mc.get(m) for m in mids if mc.get(m))
-            com = votes.most_common(1)[0][0] if votes else None
-            inferred += 1
-        out.append({"quarter": cc["quarter"], "township_id": cc["township_id"], "station_id": cc["station_id"],
-                    "committee_id": com, "date": cc["dates"][k].isoformat(), "member_ids": mids,
-                    "sectors": cc["sectors"]})
-    if inferred:
-        diags.append(_diag("committee_inferred",
-                           f"{inferred} 场协商没有乡镇-专委会对应关系（数据集和参数 township_committees 都没有），"
-                           "暂按受邀委员中人数最多的专委会填写；请运行乡镇-专委会分配或在参数中给出",
-                           f"{inferred} consultations have no township->committee assignment (none in the dataset "
-                           "or township_committees): the committee most invited members belong to is used; run "
-                           "the townships->committees assignment or pass township_committees", "warning"))
+        row = {"quarter": cc["quarter"], "township_id": cc["township_id"], "station_id": cc["station_id"],
+               "committee_id": com, "date": cc["dates"][k].isoformat(), "member_ids": mids,
+               "sectors": cc["sectors"]}
+        code = _note_code(com, mids, cc["sectors"], ci.get("committee_source"))
+        if code:
+            row.update({"note_code": code, "note_zh": _NOTES[code][0], "note_en": _NOTES[code][1]})
+            notes[code] += 1
+        out.append(row)
+    for code, n in sorted(notes.items()):
+        diags.append(_diag(f"consultation_{code}", f"{n} 场协商{_NOTES[code][0]}", f"{n} consultation(s): "
+                           f"{_NOTES[code][1]}", "warning", consultations=n))
     return out, diags
+
+
+#: why a consultation has no committee or no members: code -> (zh, en)
+_NOTES = {
+    "no_committees": ("没有专委会：数据集没有专委会（请导入 专委会.csv）",
+                      "no committee: the dataset has no committees (import committees.csv)"),
+    "township_unassigned": ("没有专委会：该乡镇不在专委会的责任乡镇中（专委会分配只安排服务不足的乡镇；"
+                            "可提高每个专委会乡镇数，或选择分配全部乡镇）",
+                            "no committee: no committee is responsible for this township (the townships -> "
+                            "committees tier assigns the under-served ones; raise townships per committee or "
+                            "assign all townships)"),
+    "no_sectors": ("没有委员：该乡镇没有界别群众，平台也没有界别，无从邀请",
+                   "no members: the township has no constituents and the platform no sectors to invite"),
+    "no_members": ("没有委员：所需界别的委员同一周都已有协商，或该界别没有委员",
+                   "no members: the members of the sectors asked for have a consultation that week, or "
+                   "the sector has none"),
+}
+
+
+def _note_code(committee: str | None, members: list[str], sectors: list[str], source: str | None) -> str | None:
+    """The reason a consultation lacks a committee or members (committee first), or None."""
+    if committee is None:
+        return "no_committees" if source is None else "township_unassigned"
+    if not members:
+        return "no_sectors" if not sectors else "no_members"
+    return None

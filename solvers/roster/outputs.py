@@ -76,7 +76,9 @@ def roster_summary(result: RosterResult | Mapping, lang: str = "zh") -> dict[str
                         "date": r["date"]} for r in res.duties],
             "consultations": [{"quarter": c["quarter"], "township_id": c["township_id"],
                                "committee_id": c.get("committee_id"), "date": c["date"],
-                               "member_ids": list(c["member_ids"])} for c in res.consultations],
+                               "member_ids": list(c["member_ids"]),
+                               **({"note_code": c["note_code"], "note": c.get("note_zh" if lang == "zh" else "note_en")}
+                                  if c.get("note_code") else {})} for c in res.consultations],
             "diagnostics": res.diagnostics}
 
 
@@ -117,9 +119,10 @@ def roster_frames(result: RosterResult | Mapping, lang: str = "zh") -> dict[str,
                           "platform": plat.get(c["station_id"], {}).get("name", c["station_id"]),
                           "township_id": c["township_id"], "committee_id": c.get("committee_id") or "",
                           "date": c["date"], "member_names": sep.join(name(i) for i in c["member_ids"]),
-                          "sectors": sep.join(c.get("sectors") or [])} for c in res.consultations],
+                          "sectors": sep.join(c.get("sectors") or []),
+                          "note": c.get("note_zh" if lang == "zh" else "note_en") or ""} for c in res.consultations],
                         columns=["quarter", "platform", "township_id", "committee_id", "date", "member_names",
-                                 "sectors"])
+                                 "sectors", "note"])
     return {"roster": grid, "member_duties": per_member, "reception_days": reception, "consultations": cons}
 
 

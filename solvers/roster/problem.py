@@ -37,6 +37,7 @@ import numpy as np
 
 from geo_service.core.network import RoadNetwork
 
+from ..pipeline import run_optimisation
 from .calendar import (
     load_holidays,
     month_range,
@@ -223,12 +224,7 @@ class RosterProblem(Model):
                     cnt[str(tid)][str(sec)] += 1
             need = {t: [s for s, _ in sorted(d.items(), key=lambda kv: (-kv[1], kv[0]))] for t, d in cnt.items()}
         station_secs = {str(i): list(s or []) for i, s in zip(st["id"], st["sectors"])}
-        committees = dict(prm.township_committees)
-        source = "params" if committees else None
-        if not committees and "committee_id" in ds.townships.columns:
-            committees = {str(t): str(k) for t, k in zip(ds.townships["id"], ds.townships["committee_id"])
-                          if k is not None and k == k}
-            source = "dataset" if committees else None
+        committees, source = _committee_plan(ds, prm)
         consult = {"need": need, "station_sectors": station_secs, "committees": committees,
                    "committee_source": source,
                    "member_committee": {str(i): (None if k is None or k != k else str(k))
@@ -353,6 +349,28 @@ def _params(params: RosterParams | Mapping | None, kw: Mapping[str, Any]) -> Ros
     if isinstance(params, RosterParams):
         return params.model_copy(update=dict(kw)) if kw else params
     return RosterParams(**{**dict(params or {}), **kw})
+
+
+def _committee_plan(ds: Any, prm: RosterParams) -> tuple[dict[str, str], str | None]:
+    """township id -> committee id the consultations follow, and where it came from.
+
+    The one committee plan: the parameters' (the latest optimisation run's tier 3, passed by the
+    API and the CLI), else the dataset's ``committee_id`` of townships, else the townships ->
+    committees tier computed here with its default rules, exactly as the 责任区 workbook of the
+    same data assigns them. Townships that plan leaves without a committee stay without one.
+    """
+    if prm.township_committees:
+        return dict(prm.township_committees), "params"
+    if "committee_id" in ds.townships.columns:
+        found = {str(t): str(k) for t, k in zip(ds.townships["id"], ds.townships["committee_id"])
+                 if k is not None and k == k}
+        if found:
+            return found, "dataset"
+    if not len(ds.committees) or not len(ds.townships):
+        return {}, None
+    res = run_optimisation(ds, {"tiers": ["townships"]})
+    found = township_committees_from(res)
+    return found, ("plan" if found else None)
 
 
 def township_committees_from(optimisation: Any) -> dict[str, str]:

@@ -107,19 +107,29 @@ def precheck(pb: RosterProblem) -> list[dict[str, Any]]:
     demand = prm.per_platform_min * P * free
     supply = sum(max(0, prm.member_max - sum(1 for (i, _p, _t) in pb.frozen if i == m)) for m in range(n))
     if demand > supply:
-        out.append(_diag("total_short", f"各平台共需 {demand} 人次值班，委员最多能承担 {supply} 人次；"
+        out.append(_diag("total_short", f"委员不够：各平台共需 {demand} 人次值班，委员最多能承担 {supply} 人次；"
                                         f"请提高 member_max 或降低 per_platform_min",
                          f"platforms need {demand} member-months, members can give at most {supply}; "
                          "raise member_max or lower per_platform_min", rule="member_max", needed=demand,
                          available=supply))
     mins = int(sum(pb.member_min[m] for m in pb.fair_members))
     room = prm.per_platform_max * P * free + len(pb.frozen)
-    if mins > room:
-        out.append(_diag("total_over", f"委员最少共需值班 {mins} 人次，平台最多容纳 {room} 人次；"
-                                       f"请提高 per_platform_max 或降低 member_min",
-                         f"members need at least {mins} member-months, platforms hold at most {room}; "
-                         "raise per_platform_max or lower member_min", rule="per_platform_max",
-                         needed=mins, available=room))
+    if mins > room:  # the duty slots bind: say it with the two fixes that pass it
+        left = mins - len(pb.frozen)
+        ppm = math.ceil(left / max(P * free, 1))
+        more = max(math.ceil(left / max(prm.per_platform_max * free, 1)) - P, 1)
+        out.append(_diag("total_over",
+                         f"值班名额不够：{P} 个平台 × {free} 个月 × 每月最多 {prm.per_platform_max} 人 = {room} 人次，"
+                         f"而 {len(pb.fair_members)} 位委员每人至少 {int(prm.member_min)} 个月共需 {mins} 人次；"
+                         f"请将 per_platform_max 提高到 {ppm}，或再增加 {more} 个值班平台，或降低 member_min",
+                         f"too few duty slots: {P} platforms x {free} months x at most {prm.per_platform_max} = "
+                         f"{room} member-months, but {len(pb.fair_members)} members at least "
+                         f"{int(prm.member_min)} month(s) each need {mins}; raise per_platform_max to {ppm}, "
+                         f"add {more} platform(s) or lower member_min", rule="per_platform_max",
+                         needed=mins, available=room, relax={"per_platform_max": ppm, "platforms_more": more}))
+    # the binding constraint first: totals (slots, capacity) before platforms, sectors and members
+    order = {"total_over": 0, "total_short": 0, "platform_short": 1, "sectors_short": 2, "member_short": 3}
+    out.sort(key=lambda d: order.get(d["code"], 4))
     # 4. sectors within reach of each platform
     if prm.sectors_min > 0:
         for p in range(P):
@@ -165,30 +175,34 @@ def _slack_diagnostics(pb: RosterProblem, slack: list[tuple[str, tuple, int]], h
     relax: dict[str, Any] = {}
     prm = pb.params
     over = [(pb.dist_m[k[0], k[1]], k) for kind, k, _v in slack if kind == "over_cap"]
+    slots_short: list[int] = []
     for kind, key, v in slack:
         if kind == "platform_short":
             p, t = key
             if ("platform_short", pb.platform_ids[p], pb.months[t]) in have:
                 continue
             mo, name = pb.months[t], pb.platform_names[p]
-            out.append(_diag("platform_short", f"{mo}：{name} 缺 {v} 名值班委员（可值班、距离、每人最多月数、连续月份等规则合起来不够）；"
+            why_zh, why_en = _rules_set(pb)
+            out.append(_diag("platform_short", f"{mo}：{name} 缺 {v} 名值班委员（{why_zh}合起来不够）；"
                                                f"请降低 per_platform_min、提高 member_max 或增加可值班委员",
-                             f"{mo}: {name} is short of {v} member(s) on duty (availability, distance, "
-                             "member_max and consecutive-month rules together); lower per_platform_min, raise "
-                             "member_max or add availability", rule="per_platform_min", month=mo,
-                             station_id=pb.platform_ids[p], short_by=v))
+                             f"{mo}: {name} is short of {v} member(s) on duty ({why_en} together); lower "
+                             "per_platform_min, raise member_max or add availability", rule="per_platform_min",
+                             month=mo, station_id=pb.platform_ids[p], short_by=v))
             relax.setdefault("platform_short", []).append({"month": mo, "station_id": pb.platform_ids[p], "by": v})
         elif kind == "member_short":
             m = key[0]
             if ("member_short", pb.member_ids[m]) in have:
                 continue
             k = int(pb.member_min[m]) - v
-            out.append(_diag("member_short", f"{pb.member_names[m]}（{pb.member_ids[m]}）只能值班 {k} 个月，少于 member_min；"
-                                             f"请将 member_min 降到 {k} 或放宽距离/可值班月份",
-                             f"{pb.member_names[m]} ({pb.member_ids[m]}) can serve only {k} month(s) with the "
-                             f"other rules; lower member_min to {k} or relax distance/availability",
-                             rule="member_min", member_id=pb.member_ids[m], short_by=v))
             relax.setdefault("member_min", []).append({"member_id": pb.member_ids[m], "to": k})
+            if ("total_over",) in have:  # a consequence of too few slots: one line below, not one each
+                slots_short.append(m)
+                continue
+            fix_zh, fix_en = _member_fix(pb, k)
+            out.append(_diag("member_short", f"{pb.member_names[m]}（{pb.member_ids[m]}）只能值班 {k} 个月，少于 member_min；"
+                                             f"{fix_zh}",
+                             f"{pb.member_names[m]} ({pb.member_ids[m]}) can serve only {k} month(s) with the "
+                             f"other rules; {fix_en}", rule="member_min", member_id=pb.member_ids[m], short_by=v))
         elif kind == "member_over":
             m = key[0]
             out.append(_diag("member_over", f"{pb.member_names[m]}（{pb.member_ids[m]}）须值班 {prm.member_max + v} 个月"
@@ -213,6 +227,12 @@ def _slack_diagnostics(pb: RosterProblem, slack: list[tuple[str, tuple, int]], h
                              "in a month marked unavailable; add availability", rule="availability",
                              month=pb.months[t], station_id=pb.platform_ids[p], member_id=pb.member_ids[m]))
             relax.setdefault("availability", []).append({"member_id": pb.member_ids[m], "month": pb.months[t]})
+    if slots_short:
+        names = "、".join(pb.member_names[m] for m in slots_short[:10]) + ("等" if len(slots_short) > 10 else "")
+        ids = ", ".join(pb.member_ids[m] for m in slots_short[:10]) + (", ..." if len(slots_short) > 10 else "")
+        out.append(_diag("members_without_duty", f"因值班名额不够，{len(slots_short)} 位委员本期排不上值班（{names}）",
+                         f"with too few duty slots, {len(slots_short)} members get no duty this period ({ids})",
+                         rule="per_platform_max", members=[pb.member_ids[m] for m in slots_short]))
     if over:
         dmax, (m, p, t) = max(over)
         to = math.ceil(dmax / 1000) * 1000
@@ -223,6 +243,35 @@ def _slack_diagnostics(pb: RosterProblem, slack: list[tuple[str, tuple, int]], h
                          rule="max_distance_m", relax={"max_distance_m": to}))
         relax["max_distance_m"] = to
     return out, relax
+
+
+def _rules_set(pb: RosterProblem) -> tuple[str, str]:
+    """The rules that limit who can be on duty, naming distance and availability only when set."""
+    zh, en = [], []
+    if pb.params.availability:
+        zh.append("可值班月份")
+        en.append("availability")
+    if pb.params.max_distance_m is not None:
+        zh.append("距离")
+        en.append("distance")
+    zh += ["每人最多月数", "连续月份"]
+    en += ["member_max", "consecutive-month rules"]
+    return "、".join(zh), ", ".join(en)
+
+
+def _member_fix(pb: RosterProblem, k: int) -> tuple[str, str]:
+    """What would let a member serve more months, naming only rules the planner set."""
+    zh, en = [f"请将 member_min 降到 {k}"], [f"lower member_min to {k}"]
+    if pb.params.max_distance_m is not None:
+        zh.append("放宽 max_distance_m")
+        en.append("raise max_distance_m")
+    if pb.params.availability:
+        zh.append("增加可值班月份")
+        en.append("add availability")
+    if len(zh) == 1:
+        zh.append("提高 per_platform_max")
+        en.append("raise per_platform_max")
+    return "或".join(zh), " or ".join(en)
 
 
 def solve_problem(pb: RosterProblem, time_limit_s: float, seed: int, workers: int, progress: Any,
@@ -343,6 +392,7 @@ def solve_problem(pb: RosterProblem, time_limit_s: float, seed: int, workers: in
         have = {("platform_short", d["station_id"], d["month"]) for d in pre if d["code"] == "platform_short"}
         have |= {("member_short", d["member_id"]) for d in pre if d["code"] == "member_short"}
         have |= {("sectors_short", d["station_id"]) for d in pre if d["code"] == "sectors_short"}
+        have |= {("total_over",) for d in pre if d["code"] == "total_over"}
         sd, relax = _slack_diagnostics(pb, out["slack"], have)
         diags += pre + sd
         if status == INFEASIBLE and not pre and not sd:
@@ -370,7 +420,9 @@ def solve_problem(pb: RosterProblem, time_limit_s: float, seed: int, workers: in
         cons, cdiag = plan_consultations(pb, duties, seed=seed, time_limit_s=prm.consultation_time_limit_s)
     if progress:
         progress(1.0, f"roster {status}")
-    return RosterResult(status, obj, bound, gap, duties=rows, consultations=cons, diagnostics=diags + cdiag,
+    rank = {"error": 0, "warning": 1}  # what blocks the roster first, then what it had to give up, then notes
+    diags = sorted(diags + cdiag, key=lambda d: rank.get(d.get("severity", ""), 2))
+    return RosterResult(status, obj, bound, gap, duties=rows, consultations=cons, diagnostics=diags,
                         cost=float(sum(r["cost"] for r in rows)), churn=churn, relaxation=relax,
                         time_s=time.perf_counter() - t_start, time_to_first_s=first_s,
                         timings={"roster": t_roster, "consultations": time.perf_counter() - t_start - t_roster},

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from geo_service.core.glossary import PARAMS
 
 from ..model import Cancelled as _ModelCancelled
 from ..model import ModelResult
@@ -165,8 +168,31 @@ class RosterParams(BaseModel):
         return self
 
 
+#: roster parameters as the Chinese text names them (the glossary's names, without their unit)
+_RULE_KEYS = {"max_distance_m": "roster_max_distance_m"}
+_RULES_RE = re.compile(r"(?<![A-Za-z_])(max_distance_m|per_platform_min|per_platform_max|member_min|member_max|"
+                       r"sectors_min|time_limit_s|township_committees|fairness_spread|consultation_month)(?![A-Za-z_])")
+
+
+def rule_name(key: str, lang: str = "zh") -> str:
+    """A roster parameter in the user's words (``member_min`` -> 每位委员值班月数下限)."""
+    row = PARAMS.get(_RULE_KEYS.get(key, key))
+    if row is None:
+        return key
+    name = row[0 if lang == "zh" else 1]
+    return re.sub(r"[(（][^)）]*[)）]$", "", name) if lang == "zh" else name
+
+
+def zh_words(text: str) -> str:
+    """Chinese text with raw parameter names replaced by their glossary names and km as 公里."""
+    text = _RULES_RE.sub(lambda m: "\x00" + rule_name(m.group(1)) + "\x01", text)
+    text = re.sub(r"(?<=[\u4e00-\u9fff]) \x00|\x00", "", text)  # 将 每位… -> 将每位…
+    text = re.sub(r"\x01 (?=[\u4e00-\u9fff])|\x01", "", text)
+    return re.sub(r"(\d) km(?![A-Za-z])", r"\1 公里", text)
+
+
 def _diag(code: str, zh: str, en: str, severity: str = "error", **kw: Any) -> dict[str, Any]:
-    return {"code": code, "severity": severity, "message_zh": zh, "message_en": en, **kw}
+    return {"code": code, "severity": severity, "message_zh": zh_words(zh), "message_en": en, **kw}
 
 
 def _km(m: float) -> str:

@@ -143,7 +143,10 @@ def write_template(out: str | os.PathLike, fmt: str = "csv", lang: str = "zh") -
         if path.suffix.lower() != ".xlsx":
             path = path / ("导入模板.xlsx" if lang == "zh" else "template.xlsx")
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write_xlsx({(notes_name if k == "notes" else k): v for k, v in tables.items()}, path)
+        # sheet tabs as the exports name them (乡镇街道, 村社区 ...); the importer maps them back
+        tabs = {k: (notes_name if k == "notes" else LAYERS[k].labels.get("zh", k) if lang == "zh" else k)
+                for k in tables}
+        _write_xlsx({tabs[k]: v for k, v in tables.items()}, path)
         return [path]
     path.mkdir(parents=True, exist_ok=True)
     written = []
