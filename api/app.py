@@ -1,8 +1,9 @@
 """The FastAPI application factory.
 
 ``create_app()`` reads :class:`~api.settings.Settings` from the environment (and the settings
-file), opens the store and wires the routers; at start-up (the lifespan) it marks jobs interrupted
-by a previous process as failed and loads the demo county into an empty store (``load_demo``). Tests build their own app on a
+file), opens the store and wires the routers; at start-up (the lifespan) it kills solver processes
+a killed previous process left, queues again the jobs it left waiting, marks those it left running
+as failed (interrupted) and loads the demo county into an empty store (``load_demo``). Tests build their own app on a
 temporary directory: ``create_app(Settings(data_dir=tmp, load_demo=False))``.
 """
 
@@ -112,13 +113,20 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     cache = DatasetCache(store, size=settings.index_cache_size)
     manager = JobManager(store, lambda dataset_id: cache.get(dataset_id).ds, workers=settings.job_workers,
                          queue_size=settings.job_queue_size, retry_after_s=settings.job_retry_after_s,
-                         load_network=lambda dataset_id: cache.get(dataset_id).network)
+                         load_network=lambda dataset_id: cache.get(dataset_id).network,
+                         process_records=str(Path(settings.data_dir) / "job-processes"))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        interrupted = store.fail_interrupted_jobs()  # start-up IO here, not when the app is built
+        strays = manager.kill_strays()  # solvers a killed service left behind (start-up IO here)
+        if strays:
+            log.warning("killed %d solver process(es) left by a previous service", len(strays))
+        queued = store.take_over_queued_jobs(kinds=tuple(manager.runners))
+        interrupted = store.fail_interrupted_jobs()
         if interrupted:
             log.warning("marked %d interrupted job(s) as failed", interrupted)
+        if queued:
+            log.info("queued %d job(s) left waiting by a previous service", len(manager.resume(queued)))
         _seed_demo(store, settings)
         datasets.remove_stale_uploads(settings)  # temp files of killed processes (issue 11)
         if settings.api_keys:

@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo_service.core.dataset import DatasetValidationError
+from geo_service.core.network import MissingLayer
 from geo_service.core.store import Conflict, NotFound
 
 from .encoding import FastJSONResponse
@@ -136,6 +137,12 @@ def install_handlers(app: FastAPI) -> None:
         errors = validation_errors(exc)
         return problem_response(request, 422, f"{len(errors)} validation error(s); nothing was stored",
                                 code="dataset-invalid", title="Invalid dataset", errors=errors)
+
+    @app.exception_handler(MissingLayer)
+    async def _missing_layer(request: Request, exc: MissingLayer):
+        return problem_response(request, 422, str(exc), code="missing-layer", layer=exc.layer,
+                                errors=[{"in": "query", "field": "mode", "layer": exc.layer,
+                                         "message": str(exc), "code": "missing_layer"}])
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

@@ -15,7 +15,7 @@ from solvers.pipeline import diff_results
 from .. import results as res
 from ..auth import Principal, planner, viewer
 from ..cache import DatasetCache
-from ..deps import check_previous_job, DATASET_ID_PATTERN, dataset_entry, get_cache, get_jobs, get_store, public_url
+from ..deps import check_previous_job, check_road_mode, DATASET_ID_PATTERN, dataset_entry, get_cache, get_jobs, get_store, public_url
 from ..encoding import FastJSONResponse, GeoJSONResponse
 from ..jobs import JobManager, QueueFull
 from ..problems import ProblemError
@@ -80,6 +80,7 @@ def start_optimisation(request: Request, entry=Depends(dataset_entry),
                                     "minimal_change", "code": "missing"}])
     if prev_id:
         check_previous_job(store, prev_id, entry.info.id, "optimisation")
+    check_road_mode(entry, params)
     params["dataset_version"] = entry.info.version
     try:
         job = jobs.submit(entry.info.id, "optimisation", params)
