@@ -151,9 +151,17 @@ class Settings(BaseSettings):
                                                description="largest request line + headers, bytes (400 beyond)")
     max_connections_per_ip: int = Field(128, ge=0, description="open connections per client address (0: no "
                                         "limit; behind a reverse proxy every client is the proxy)")
-    forwarded_allow_ips: str | None = Field(None, description="proxies (comma-separated IPs or '*') whose "
-                                            "X-Forwarded-For names the client, for the per-address rate "
-                                            "limits; default: uvicorn's (127.0.0.1)")
+    forwarded_allow_ips: str | None = Field(None, description="older name of trusted_proxies (comma-separated "
+                                            "IPs or '*'); default: none, X-Forwarded-For is ignored")
+
+    # connection budget and proxies: who may hold a connection, whose X-Forwarded-For is believed
+    max_idle_connections: int | None = Field(None, ge=1, description="connections that may wait for a "
+                                             "request head at once (half-open or idle keep-alive), all "
+                                             "addresses together; beyond it the one waiting longest is "
+                                             "closed. Default: half of limit_concurrency")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="reverse proxies (IPs, comma-separated) whose X-Forwarded-For names "
+                                          "the client; with none, X-Forwarded-For is ignored from everyone")
 
     log_level: str = Field("INFO", description="logging level of the service loggers")
     log_json: bool = Field(True, description="JSON-lines access/app logs (False: plain text)")
@@ -183,6 +191,14 @@ class Settings(BaseSettings):
         if isinstance(v, str):
             v = v.strip()
             return json.loads(v) if v.startswith("[") else [o.strip() for o in v.split(",") if o.strip()]
+        return v
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies_from_text(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = v.strip()
+            return json.loads(v) if v.startswith("[") else [p.strip() for p in v.split(",") if p.strip()]
         return v
 
     @field_validator("trusted_hosts", mode="before")
@@ -240,6 +256,15 @@ class Settings(BaseSettings):
         if self.trusted_hosts is not None:
             return tuple(self.trusted_hosts)
         return LOOPBACK_HOSTS if not self.api_keys else ("*",)
+
+    @property
+    def proxies(self) -> tuple[str, ...]:
+        """The proxies whose ``X-Forwarded-For`` is believed: ``trusted_proxies`` (or the older
+        ``forwarded_allow_ips``); none by default."""
+        named = list(self.trusted_proxies)
+        if not named and self.forwarded_allow_ips:
+            named = [p.strip() for p in self.forwarded_allow_ips.split(",") if p.strip()]
+        return tuple(named)
 
     @property
     def auth_enforced(self) -> bool:

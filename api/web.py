@@ -43,6 +43,7 @@ from solvers.gaps import close_gaps
 from .auth import Principal, principal, viewer
 from .cache import DatasetCache, DatasetEntry
 from .deps import dataset_entry, finished_run, get_cache, get_settings, get_store, latest_successful
+from . import privacy
 from . import rosters as _rosters
 from . import static_maps as _static_maps
 from .html import content_security_policy, html_response
@@ -158,7 +159,7 @@ def _map_html(entry: DatasetEntry, key: str, build) -> tuple[str, str]:
                     "or gaps (viewer)",
             responses={200: {"content": {"text/html": {}}}})
 def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetEntry = Depends(dataset_entry),
-                store: Store = Depends(get_store), _: Principal = Depends(viewer),
+                store: Store = Depends(get_store), who: Principal = Depends(viewer),
                 lang: Annotated[Literal["zh", "en"], Query()] = "zh",
                 tiles: Annotated[Literal["osm", "gaode", "gaode_satellite", "tianditu", "none"],
                                  Query(description="base tiles; tianditu needs the tianditu_key setting")] = "osm",
@@ -193,9 +194,10 @@ def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetE
         result = rec.result if rec is not None else None
         run_key = rec.id if rec is not None else "-current-"
         try:
-            key = f"assignment:{run_key}:{lang}:{tiles_key}:{sector}:{group}:{committee}:{member}"
+            homes = privacy.homes(who)  # members' homes: planner and admin only
+            key = f"assignment:{run_key}:{lang}:{tiles_key}:{sector}:{group}:{committee}:{member}:{homes}"
             html, csp = _map_html(entry, key,
-                             lambda ds: maps.assignment_map(ds, result, sector=sector, group=group,
+                             lambda ds: maps.assignment_map(privacy.dataset_view(ds, who), result, sector=sector, group=group,
                                                             committee=committee, member=member, lang=lang,
                                                             tiles=tiles, tianditu_key=tk))
         except ValueError as e:

@@ -21,6 +21,7 @@ from geo_service.core.io.tempdirs import process_tmp_dir, remove_stale
 from geo_service.core.store import Conflict, DatasetInfo, NotFound, Store, check_dataset_id
 
 from .. import geojson as gj
+from .. import privacy
 from ..auth import Principal, admin, planner, viewer
 from ..cache import DatasetCache
 from ..deps import (DATASET_ID_PATTERN, checked_dataset_id, get_cache, get_settings, get_store, public_url,
@@ -254,8 +255,8 @@ def export_dataset(format: Annotated[Literal["gpkg", "xlsx", "geojson", "csv", "
     media, suffix = EXPORT_TYPES[format]
     tmpdir = Path(tempfile.mkdtemp(prefix="geo-export-"))
     try:
-        path = write_dataset(entry.ds, tmpdir / f"{dataset_id}{suffix}", fmt=format, lang=lang,
-                             include_personal=personal and who.sees_personal)
+        path = write_dataset(privacy.dataset_view(entry.ds, who), tmpdir / f"{dataset_id}{suffix}", fmt=format,
+                             lang=lang, include_personal=personal and privacy.sees_personal(who))
         data = path.read_bytes()
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
@@ -278,14 +279,18 @@ def get_layer(request: Request, layer: LayerName, dataset_id: str = Depends(chec
     if limit > settings.max_page_size:
         raise ProblemError(400, f"limit must be <= {settings.max_page_size}", code="invalid-parameters",
                            field="limit")
+    privacy.check_layer(layer, who)
     entry = _entry(cache, dataset_id)
     df = entry.ds[layer]
     box = _parse_bbox(bbox)
+    if box is not None and layer in privacy.HOME_LAYERS and not privacy.sees_personal(who):
+        raise ProblemError(403, f"a bbox on layer '{layer}' would tell where its people live: planner or "
+                                "admin only", code="personal-data", layer=layer, field="bbox")
     if box is not None:
         df = gj.filter_bbox(df, box)
     matched = len(df)
     page = df.iloc[offset:offset + limit]
-    feats = gj.features(page, layer, personal=who.sees_personal)
+    feats = privacy.features(page, layer, who)
     here = f"/v1/datasets/{dataset_id}/{layer}"
 
     def page_url(**params) -> str:
@@ -302,7 +307,7 @@ def get_layer(request: Request, layer: LayerName, dataset_id: str = Depends(chec
     body = {"type": "FeatureCollection", "name": layer, "features": feats,
             "numberMatched": matched, "numberReturned": len(feats), "links": links,
             "dataset_version": entry.info.version}
-    b = gj.bbox_of(page)
+    b = gj.bbox_of(page) if privacy.sees_personal(who) or layer not in privacy.HOME_LAYERS else None
     if b is not None:
         body["bbox"] = b
     return GeoJSONResponse(body, headers={"ETag": entry.info.etag})
@@ -329,11 +334,12 @@ def _feature_or_404(ds: Dataset, layer: str, feature_id: str, dataset_id: str) -
 def get_feature(request: Request, layer: LayerName, feature_id: Annotated[str, "id"],
                 dataset_id: str = Depends(checked_dataset_id), cache: DatasetCache = Depends(get_cache),
                 who: Principal = Depends(viewer)):
+    privacy.check_layer(layer, who)
     entry = _entry(cache, dataset_id)
     i = _feature_or_404(entry.ds, layer, feature_id, dataset_id)
     df = entry.ds[layer].iloc[i:i + 1]
     full = gj.features(df, layer, personal=True)[0]
-    shown = full if who.sees_personal else gj.features(df, layer, personal=False)[0]
+    shown = full if privacy.sees_personal(who) else privacy.features(df, layer, who)[0]
     etag = gj.feature_etag(full, key=request.app.state.etag_key, dataset_id=dataset_id, layer=layer)
     return GeoJSONResponse(shown, headers={"ETag": etag})
 
