@@ -154,6 +154,12 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str | None = Field(None, description="older name of trusted_proxies (comma-separated "
                                             "IPs or '*'); default: none, X-Forwarded-For is ignored")
 
+    # what an upload may hold beyond its size
+    max_zip_entries: int = Field(2000, ge=1, description="most entries in an uploaded zip (checked before "
+                                 "its directory is read)")
+    max_name_chars: int = Field(200, ge=1, description="longest id or name (characters) in an upload or edit")
+    max_text_chars: int = Field(2000, ge=1, description="longest other text (notes, sectors) in an upload or edit")
+
     # connection budget and proxies: who may hold a connection, whose X-Forwarded-For is believed
     max_idle_connections: int | None = Field(None, ge=1, description="connections that may wait for a "
                                              "request head at once (half-open or idle keep-alive), all "

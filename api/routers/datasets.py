@@ -30,6 +30,7 @@ from ..encoding import FastJSONResponse, GeoJSONResponse, loads
 from ..problems import ProblemError, validation_errors
 from ..schemas import DatasetList, DatasetOut, ProblemDetail
 from ..settings import Settings
+from ..upload_limits import check_text_lengths, check_zip_entries
 
 log = logging.getLogger("geo_service.api.datasets")
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
@@ -105,10 +106,12 @@ def upload_dataset(
         if suffix == ".zip" and not zipfile.is_zipfile(path):
             raise ProblemError(422, "the file is not a valid zip archive", code="unreadable-upload", field="file")
         if suffix == ".zip":
+            check_zip_entries(path, settings.max_zip_entries, filename)  # before the directory is read
             _check_zip(path, settings.max_unpacked_bytes, filename)
         try:
             ds = read_dataset(path, datum=datum, name=dataset_id, missing_points=missing_points, limits=limits,
                               tmp_dir=tmpdir)
+            check_text_lengths(ds, max_name_chars=settings.max_name_chars, max_text_chars=settings.max_text_chars)
         except InputTooLarge as e:  # the messages name the temp file: give the user's name back
             raise ProblemError(413, str(e).replace(path.name, filename), code="upload-too-large", field="file",
                                source=e.source.replace(path.name, filename), limit=e.limit, setting=e.setting,
@@ -361,7 +364,8 @@ async def _json_body(request: Request, limit: int) -> Any:
 
 
 def _edit(store: Store, cache: DatasetCache, dataset_id: str, layer: str, feature_id: str,
-          if_match: str | None, if_none_match: str | None, body: Any, op: str, etag_key: bytes):
+          if_match: str | None, if_none_match: str | None, body: Any, op: str, etag_key: bytes,
+          text_limits: tuple[int, int] = (200, 2000)):
     """Apply one feature edit with optimistic concurrency; return (status, feature, etag)."""
     if if_match is None and not (op == "put" and if_none_match and if_none_match.strip() == "*"):
         raise ProblemError(428, "send If-Match with the feature's ETag (from GET) so a concurrent edit "
@@ -403,6 +407,7 @@ def _edit(store: Store, cache: DatasetCache, dataset_id: str, layer: str, featur
             new_df = gj.replace_row(df, i, row)
         try:
             new_ds = ds.with_layers(**{layer: new_df})
+            check_text_lengths({layer: new_ds[layer]}, max_name_chars=text_limits[0], max_text_chars=text_limits[1])
         except DatasetValidationError as e:
             errors = validation_errors(e)
             raise ProblemError(422, f"the edit makes the dataset invalid: {len(errors)} error(s); nothing was "
@@ -430,7 +435,8 @@ def _edit_route(op: str):
                       if_none_match: Annotated[str | None, Header(max_length=1000)] = None):
         body = None if op == "delete" else await _json_body(request, settings.max_body_bytes)
         status, feat, etag = await run_in_threadpool(_edit, store, cache, dataset_id, layer, feature_id,
-                                                     if_match, if_none_match, body, op, request.app.state.etag_key)
+                                                     if_match, if_none_match, body, op, request.app.state.etag_key,
+                                                     (settings.max_name_chars, settings.max_text_chars))
         if status == 204:
             return Response(status_code=204)
         return GeoJSONResponse(feat, status_code=status, headers={"ETag": etag})
