@@ -37,9 +37,13 @@ def declared_entries(path: str | Path) -> int | None:
         size = f.tell()
         f.seek(max(0, size - (22 + 65535)))
         tail = f.read()
-        at = tail.rfind(_EOCD)
-        if at < 0 or len(tail) < at + 22:
-            return None
+        at = len(tail)
+        while True:  # the real end record is the one whose comment runs exactly to the end of the file
+            at = tail.rfind(_EOCD, 0, at)
+            if at < 0:
+                return None
+            if len(tail) >= at + 22 and at + 22 + struct.unpack("<H", tail[at + 20:at + 22])[0] == len(tail):
+                break
         n = struct.unpack("<H", tail[at + 10:at + 12])[0]
         if n != 0xFFFF:
             return n
