@@ -155,6 +155,8 @@ class Settings(BaseSettings):
                                             "IPs or '*'); default: none, X-Forwarded-For is ignored")
 
     # what an upload may hold beyond its size
+    max_json_values: int = Field(2_000_000, ge=1000, description="most arrays, objects and items in a JSON "
+                                 "body (counted while it streams; nearest batches: max_batch_points)")
     max_zip_entries: int = Field(2000, ge=1, description="most entries in an uploaded zip (checked before "
                                  "its directory is read)")
     max_name_chars: int = Field(200, ge=1, description="longest id or name (characters) in an upload or edit")

@@ -170,3 +170,18 @@ def test_overlong_texts_are_problems_naming_layer_row_and_field(tiny):
     assert [(p.layer, p.row, p.field, p.feature_id, p.code) for p in probs] == [
         ("villages", 3, "name", str(v["id"].iloc[2]), "too_long")]
     assert text_problems(tiny, max_name_chars=200, max_text_chars=2000) == []
+
+
+def test_a_json_body_of_any_shape_is_counted_while_it_streams(tmp_path, tiny):
+    from test_api_support import client, hdr, make_app
+
+    app = make_app(tmp_path / "d", tiny, max_json_values=10_000)
+    body = b'{"village_ids":[' + b"[]," * 20_000 + b"[]]}"
+    with client(app) as c:
+        r = c.post("/v1/datasets/tiny/optimisations", content=body,
+                   headers={**hdr("planner"), "content-type": "application/json"})
+        assert r.status_code == 413 and r.json()["type"].endswith("json-too-large")
+        assert r.json()["limit_values"] == 10_000 and c.get("/v1/jobs", headers=hdr("viewer")).json()["jobs"] == []
+        # nearest batches count points instead: 6,000 pairs (18,000 values) pass
+        r = c.post("/v1/datasets/tiny/nearest", json=[[130.3, 46.8]] * 6000, headers=hdr("viewer"))
+        assert r.status_code == 200 and r.json()["count"] == 6000
