@@ -185,3 +185,21 @@ def test_a_json_body_of_any_shape_is_counted_while_it_streams(tmp_path, tiny):
         # nearest batches count points instead: 6,000 pairs (18,000 values) pass
         r = c.post("/v1/datasets/tiny/nearest", json=[[130.3, 46.8]] * 6000, headers=hdr("viewer"))
         assert r.status_code == 200 and r.json()["count"] == 6000
+
+
+def test_a_damaged_job_record_does_not_break_the_job_list(tmp_path, tiny):
+    import sqlite3
+
+    from geo_service.core.store import JobRecord, SQLiteStore
+    from test_api_support import client, hdr, make_app
+
+    store = SQLiteStore(str(tmp_path / "d"))
+    store.create_job(JobRecord(id="damaged", dataset_id="tiny", kind="optimisation", params={}, status="failed"))
+    store.close()
+    with sqlite3.connect(tmp_path / "d" / "catalog.sqlite") as con:
+        con.execute("UPDATE jobs SET params='{not json', result='[1,' WHERE id='damaged'")
+    app = make_app(tmp_path / "d", tiny)
+    with client(app) as c:
+        assert c.get("/v1/jobs", headers=hdr("viewer")).status_code == 200
+        j = c.get("/v1/jobs/damaged", headers=hdr("viewer"))
+        assert j.status_code == 200 and "unreadable" in j.json()["params"]

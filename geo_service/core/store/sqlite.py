@@ -227,7 +227,10 @@ class SQLiteStore(Store):
         d = dict(row)
         d.pop("owner", None)
         for k in _JOB_JSON:
-            d[k] = json.loads(d[k]) if d[k] is not None else None
+            try:
+                d[k] = json.loads(d[k]) if d[k] is not None else None
+            except ValueError:  # never let one damaged record break the job list
+                d[k] = {"unreadable": f"the stored {k} of this job is not valid JSON"}
         return JobRecord(**d)
 
     def _owner_id(self) -> str:
