@@ -44,10 +44,10 @@ def _stand_in(ds, params, previous, progress, cancel, network=None):
 def main(spec: dict) -> None:
     import uvicorn
 
-    import geo_service.app.children as children
     from api.app import create_app
     from api.server import raise_open_file_limit, uvicorn_config
     from api.settings import Settings
+    from geo_service.app import children
     from geo_service.app.jobs import register_kind
     from solvers.pipeline import OptimisationParams
 

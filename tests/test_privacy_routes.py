@@ -12,8 +12,9 @@ import zipfile
 
 import pytest
 from conftest import LAT0, LON0, make_tiny_layers
-from geo_service.core.dataset import Dataset
 from test_api_support import client, hdr, make_app
+
+from geo_service.core.dataset import Dataset
 
 pytestmark = pytest.mark.slow
 

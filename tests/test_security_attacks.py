@@ -17,11 +17,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from live_server import LiveServer, running
+from test_api_support import KEYS, SETTINGS_KEYS
 
 from geo_service.app.children import ProcessRecords
 from geo_service.core.store import JobRecord, SQLiteStore
-from live_server import LiveServer, running
-from test_api_support import KEYS, SETTINGS_KEYS
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")]
 
@@ -260,7 +260,7 @@ def test_viewers_get_no_homes(live):
     assert len(homes) > 100
 
     def drawn(page: str) -> set:
-        forms = lambda x, y: (f"[{x}, {y}]", f"[{y}, {x}]", f"[{x},{y}]", f"[{y},{x}]")  # noqa: E731
+        forms = lambda x, y: (f"[{x}, {y}]", f"[{y}, {x}]", f"[{x},{y}]", f"[{y},{x}]")
         return {h for h in homes if any(f in page for f in forms(*h))}
 
     planner_map = httpx.get(f"{live.base}/v1/datasets/demo/maps/assignment", headers=P, timeout=120).text

@@ -190,8 +190,9 @@ def test_a_json_body_of_any_shape_is_counted_while_it_streams(tmp_path, tiny):
 def test_a_damaged_job_record_does_not_break_the_job_list(tmp_path, tiny):
     import sqlite3
 
-    from geo_service.core.store import JobRecord, SQLiteStore
     from test_api_support import client, hdr, make_app
+
+    from geo_service.core.store import JobRecord, SQLiteStore
 
     store = SQLiteStore(str(tmp_path / "d"))
     store.create_job(JobRecord(id="damaged", dataset_id="tiny", kind="optimisation", params={}, status="failed"))

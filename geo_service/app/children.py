@@ -354,6 +354,17 @@ def kill_strays(records: ProcessRecords, still_running: Callable[[str, int], boo
     return killed
 
 
-__all__ = ["JobCancelled", "JobFailed", "OVERRUN_GRACE_S", "PROCESS_START", "ProcessRecords", "TERMINATE_GRACE_S",
-           "hard_deadline_s", "kill_strays", "process_start_time", "public_failure", "run_in_child",
-           "stop_process"]
+__all__ = [
+    "OVERRUN_GRACE_S",
+    "PROCESS_START",
+    "TERMINATE_GRACE_S",
+    "JobCancelled",
+    "JobFailed",
+    "ProcessRecords",
+    "hard_deadline_s",
+    "kill_strays",
+    "process_start_time",
+    "public_failure",
+    "run_in_child",
+    "stop_process",
+]
