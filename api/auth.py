@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from fastapi import Depends, Request
 
 from .keys import key_id
+from .privacy import PERSONAL_ROLES
 from .problems import ProblemError
 from .session import COOKIE, check_csrf, verify_token
 from .settings import ROLES, Settings
@@ -55,8 +56,8 @@ class Principal:
 
     @property
     def sees_personal(self) -> bool:
-        """May see constituents' personal fields (planner and admin)."""
-        return self.allows("planner")
+        """May see personal data (homes, phones, constituents): the one rule of :mod:`api.privacy`."""
+        return self.role in PERSONAL_ROLES
 
 
 ANONYMOUS = Principal("anonymous", via="anonymous")
