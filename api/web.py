@@ -35,7 +35,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 import maps
 from geo_service.core.coverage import coverage_summary
-from geo_service.core.glossary import job_message_text, job_status_text
+from geo_service.core.glossary import job_failure_text, job_message_text, job_status_text
 from geo_service.core.store import NotFound, Store
 from maps.assets import STATIC_DIR
 from solvers.gaps import close_gaps
@@ -134,7 +134,8 @@ def _job_message(job: Any, lang: str) -> Any:
     """A job's message in words (glossary), with the run's outcome where the record holds it."""
     res = job.result if isinstance(getattr(job, "result", None), dict) else {}
     outcome = res.get("outcome") or (res.get("optimisation") or {}).get("outcome")
-    return job_message_text(job.message, job.status, outcome, lang)
+    failed = job_failure_text(getattr(job, "error", None), lang) if job.status == "failed" else None
+    return failed or job_message_text(job.message, job.status, outcome, lang)
 
 
 @router.get("/web/page.js", include_in_schema=False)

@@ -121,7 +121,7 @@ def test_a_solver_library_error_reaches_the_job_as_one_line_without_internals(tm
             if j["status"] == "failed":
                 break
             time.sleep(0.05)
-    assert j["status"] == "failed" and j["error"]["title"] == "SolverError"
+    assert j["status"] == "failed" and j["error"]["title"] == "SolverError" and "求解器意外出错" in j["message_text"]
     assert "ortools" not in str(j) and "random_seed" not in str(j) and "reference" in j["message"]
 
 
@@ -204,3 +204,13 @@ def test_a_damaged_job_record_does_not_break_the_job_list(tmp_path, tiny):
         assert c.get("/v1/jobs", headers=hdr("viewer")).status_code == 200
         j = c.get("/v1/jobs/damaged", headers=hdr("viewer"))
         assert j.status_code == 200 and "unreadable" in j.json()["params"]
+
+
+def test_failures_the_service_words_itself_are_in_chinese_by_default():
+    from geo_service.core.glossary import job_failure_text
+
+    err = {"title": "SolverError", "detail": "x", "params": {"ref": "ab12cd"}}
+    assert job_failure_text(err) == "求解器意外出错，详情见服务日志（编号 ab12cd）"
+    assert "reference ab12cd" in job_failure_text(err, "en")
+    assert "道路图层" in job_failure_text({"title": "MissingLayer"}) and "中断" in job_failure_text({"title": "Interrupted"})
+    assert job_failure_text({"title": "ValueError", "detail": "3 农业 members"}) is None  # its own words

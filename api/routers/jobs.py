@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from starlette.responses import Response
 
-from geo_service.core.glossary import job_message_text, job_status_text, result_labels
+from geo_service.core.glossary import job_failure_text, job_message_text, job_status_text, result_labels
 from geo_service.core.store import JobRecord, NotFound, Store
 from solvers.pipeline import diff_results
 
@@ -47,7 +47,8 @@ def job_out(request: Request, job: JobRecord, lang: str = "zh") -> dict[str, Any
         else None
     # status and message in words for people (glossary); ``status``/``message`` stay machine-readable
     d["status_text"] = job_status_text(job.status, lang)
-    d["message_text"] = job_message_text(job.message, job.status, d["outcome"], lang)
+    d["message_text"] = (job_failure_text(job.error, lang) if job.status == "failed" else None) or \
+        job_message_text(job.message, job.status, d["outcome"], lang)
     return {**d, "links": links}
 
 

@@ -499,7 +499,8 @@ class JobManager:
             log.exception("job failed", extra={"job_id": job_id, "reference": ref})
             title, detail = public_failure(getattr(e, "title", type(e).__name__), str(e) or type(e).__name__, ref)
             try:
-                self._write(job_id, ev, **failure_fields(title, detail))
+                extra = {"params": {"ref": ref}} if title == "SolverError" else {}
+                self._write(job_id, ev, **failure_fields(title, detail, **extra))
             except NotFound:
                 pass
         finally:
