@@ -1,4 +1,4 @@
-"""Attacks of the second security round, each replayed against the real server process
+"""Attacks on the service, each replayed against the real server process
 (:mod:`live_server`: the server set-up of ``geo-service serve``) with its safe outcome asserted."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The rules behind the second security round, one by one: whole numbers in every parameter model,
+"""The rules that keep the service safe, one by one: whole numbers in every parameter model,
 unencodable values never stored, job messages without solver internals, client addresses and
 proxies, calendar text, zip entry counts, upload text lengths."""
 
