@@ -118,8 +118,8 @@ class FailureLimiter:
 
 
 def client_address(request: Request) -> str:
-    """The client's IP address (as the server saw it; behind a proxy, run uvicorn with
-    ``--proxy-headers`` so this is the real client)."""
+    """The client's IP address as the server saw it (``X-Forwarded-For`` counts only from the
+    proxies named in the ``trusted_proxies`` setting, see :func:`api.server.uvicorn_config`)."""
     return request.client.host if request.client else "-"
 
 
