@@ -2,11 +2,11 @@
 
 ``create_app()`` reads :class:`~api.settings.Settings` from the environment (and the settings
 file) and wires the routers. The lifespan owns the resources (:class:`~api.resources.AppResources`):
-at start-up it opens the store, the dataset cache and the job manager, marks jobs interrupted by a
-previous process as failed and loads the demo county into an empty store (``load_demo``); at
-shutdown it stops the job workers and closes the store it opened (a PostGIS pool included).
-Tests build their own app on a temporary directory:
-``create_app(Settings(data_dir=tmp, load_demo=False))``.
+at start-up it opens the store, the dataset cache and the job manager, kills solver processes a
+killed previous process left, queues again the jobs it left waiting, marks those it left running as
+failed (interrupted) and loads the demo county into an empty store (``load_demo``); at shutdown it
+stops the job workers and closes the store it opened (a PostGIS pool included). Tests build their
+own app on a temporary directory: ``create_app(Settings(data_dir=tmp, load_demo=False))``.
 """
 
 from __future__ import annotations
@@ -109,10 +109,16 @@ def _web_router(app: FastAPI) -> None:
 
 def _start(resources: AppResources, settings: Settings) -> None:
     """The lifespan's start-up work on the opened resources."""
-    store = resources.store
-    interrupted = store.fail_interrupted_jobs()  # start-up IO here, not when the app is built
+    store, manager = resources.store, resources.jobs
+    strays = manager.kill_strays()  # solvers a killed service left behind (start-up IO here)
+    if strays:
+        log.warning("killed %d solver process(es) left by a previous service", len(strays))
+    queued = store.take_over_queued_jobs(kinds=tuple(manager.runners))
+    interrupted = store.fail_interrupted_jobs()
     if interrupted:
         log.warning("marked %d interrupted job(s) as failed", interrupted)
+    if queued:
+        log.info("queued %d job(s) left waiting by a previous service", len(manager.resume(queued)))
     _seed_demo(store, settings)
     datasets.remove_stale_uploads(settings)  # temp files of killed processes
     if settings.api_keys:

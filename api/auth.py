@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from fastapi import Depends, Request
 
 from .keys import key_id
+from .privacy import PERSONAL_ROLES
 from .problems import ProblemError
 from .session import COOKIE, check_csrf, verify_token
 from .settings import ROLES, Settings
@@ -66,8 +67,8 @@ class Principal:
 
     @property
     def sees_personal(self) -> bool:
-        """May see constituents' personal fields (planner and admin)."""
-        return self.allows("planner")
+        """May see personal data (homes, phones, constituents): the one rule of :mod:`api.privacy`."""
+        return self.role in PERSONAL_ROLES
 
 
 ANONYMOUS = Principal("anonymous", via="anonymous")
@@ -128,8 +129,8 @@ class FailureLimiter:
 
 
 def client_address(request: Request) -> str:
-    """The client's IP address (as the server saw it; behind a proxy, run uvicorn with
-    ``--proxy-headers`` so this is the real client)."""
+    """The client's IP address as the server saw it (``X-Forwarded-For`` counts only from the
+    proxies named in the ``trusted_proxies`` setting, see :func:`api.server.uvicorn_config`)."""
     return request.client.host if request.client else "-"
 
 

@@ -134,3 +134,14 @@ def check_previous_job(store: Store, job_id: str, dataset_id: str, kind: str) ->
                            errors=[{"in": "body", "field": "previous_job_id", "message": "not usable",
                                     "code": "bad_previous"}])
     return prev
+
+
+def check_road_mode(entry: DatasetEntry, params: dict) -> None:
+    """422 naming the missing layer when ``params`` ask for road mode on a dataset without roads
+    (checked when a job is submitted, so the job never starts only to fail)."""
+    if params.get("mode") == "road" and len(entry.ds.roads) == 0:
+        msg = (f"mode=road needs the roads layer, and dataset '{entry.info.id}' has none: upload roads "
+               "(roads.shp, roads.geojson or a roads sheet) or use mode=straight")
+        raise ProblemError(422, msg, code="missing-layer", layer="roads",
+                           errors=[{"in": "body", "field": "mode", "layer": "roads", "message": msg,
+                                    "code": "missing_layer"}])

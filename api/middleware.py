@@ -16,6 +16,11 @@ that run before any route:
   cut-off body. The cap is ``max_upload_bytes`` (plus multipart framing) for ``POST
   /v1/datasets`` and ``max_body_bytes`` elsewhere. A body that stalls longer than
   ``body_timeout_s`` between pieces gets 408.
+- **JSON budget**: a JSON body (``Content-Type`` ``application/json`` or ``+json``) is counted as it
+  streams: its arrays and objects opened and its separators (``[ { ,``, an upper bound on the
+  values it holds whatever its shape); beyond ``max_json_values`` it gets 413 ``json-too-large``
+  before any parser builds it. Nearest batches have their own, per-point budget
+  (:mod:`api.bodies`) and are left to it.
 
 Written as plain ASGI (no ``BaseHTTPMiddleware``) so the nearest-station hot path pays a few
 microseconds for it, not a task switch.
@@ -101,6 +106,7 @@ class RequestContextMiddleware:
         self.max_upload = max(s.max_upload_bytes + MULTIPART_SLACK, self.max_body)
         self.allowed_hosts = s.allowed_hosts
         self.body_timeout_s = s.body_timeout_s
+        self.max_json_values = s.max_json_values
         own = [_netloc(o) for o in (*s.trusted_origins, s.public_base_url or "")]
         self.own_origins = frozenset(o for o in own if o)
 
@@ -108,7 +114,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         rid = length = host = origin = site = mode = dest = None
-        chunked = False
+        chunked = is_json = False
         for k, v in scope["headers"]:
             if k == b"x-request-id":
                 s = v.decode("latin-1")
@@ -130,6 +136,9 @@ class RequestContextMiddleware:
                 dest = v.decode("latin-1").strip().lower()
             elif k == b"transfer-encoding":
                 chunked = True
+            elif k == b"content-type":
+                ctype = v.split(b";", 1)[0].strip().lower()
+                is_json = ctype == b"application/json" or ctype.endswith(b"+json")
         rid = rid or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = rid
         token = request_id_var.set(rid)
@@ -173,7 +182,8 @@ class RequestContextMiddleware:
                 return
             app_receive = receive
             if length or chunked:
-                app_receive = self._guarded_receive(receive, limit, cut)
+                values = self.max_json_values if is_json and not _own_budget(route, method) else None
+                app_receive = self._guarded_receive(receive, limit, cut, values)
             try:
                 await self.app(scope, app_receive, send_with_id)
             except Exception:
@@ -190,10 +200,12 @@ class RequestContextMiddleware:
             })
             request_id_var.reset(token)
 
-    def _guarded_receive(self, receive, limit: int, cut: list):
-        """``receive`` that counts body bytes (past ``limit``: 413) and times out a stalled body (408);
-        the refusal is recorded in ``cut`` as well as raised, since a form parser may swallow errors."""
+    def _guarded_receive(self, receive, limit: int, cut: list, max_values: int | None = None):
+        """``receive`` that counts body bytes (past ``limit``: 413), JSON values when ``max_values`` is
+        given (past it: 413) and times out a stalled body (408); the refusal is recorded in ``cut``
+        as well as raised, since a form parser may swallow errors."""
         seen = [0]
+        values = [0]
         done = [False]
         timeout = self.body_timeout_s
 
@@ -207,11 +219,19 @@ class RequestContextMiddleware:
                           {"timeout_s": timeout})
                 raise _BodyGuard() from None
             if message["type"] == "http.request":
-                seen[0] += len(message.get("body", b""))
+                body = message.get("body", b"")
+                seen[0] += len(body)
                 if seen[0] > limit:
                     cut[0] = (413, f"request body exceeds the limit of {limit} bytes", "body-too-large",
                               {"limit_bytes": limit})
                     raise _BodyGuard()
+                if max_values is not None:
+                    values[0] += body.count(b"[") + body.count(b"{") + body.count(b",")
+                    if values[0] > max_values:
+                        cut[0] = (413, f"the JSON body holds more than {max_values} values (arrays, objects "
+                                       f"and items counted after {seen[0]} bytes; setting max_json_values)",
+                                  "json-too-large", {"limit_values": max_values})
+                        raise _BodyGuard()
                 done[0] = not message.get("more_body", False)
             else:
                 done[0] = True
@@ -253,6 +273,11 @@ class RequestContextMiddleware:
             headers.append((b"connection", b"close"))  # the rest of the body is not read
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": data})
+
+
+def _own_budget(route: str, method: str) -> bool:
+    """True for the requests whose body the route counts itself (nearest batches, per point)."""
+    return method == "POST" and route.endswith("/nearest")
 
 
 class _BodyGuard(Exception):

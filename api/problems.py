@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from geo_service.app.jobs import QueueFull
 from geo_service.core.dataset import DatasetValidationError
 from geo_service.core.index import InvalidQuery
+from geo_service.core.network import MissingLayer
 from geo_service.core.store import Conflict, NotFound
 
 from .encoding import FastJSONResponse
@@ -175,6 +176,12 @@ def install_handlers(app: FastAPI) -> None:
 
     for exc_type in ERROR_TABLE:
         app.add_exception_handler(exc_type, _from_table)
+
+    @app.exception_handler(MissingLayer)
+    async def _missing_layer(request: Request, exc: MissingLayer):
+        return problem_response(request, 422, str(exc), code="missing-layer", layer=exc.layer,
+                                errors=[{"in": "query", "field": "mode", "layer": exc.layer,
+                                         "message": str(exc), "code": "missing_layer"}])
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 from typing import Any
 
 from starlette.datastructures import State
@@ -70,7 +71,8 @@ class AppResources:
                 self._jobs = JobManager(self.store, lambda dataset_id: cache.get(dataset_id).ds,
                                         workers=s.job_workers, queue_size=s.job_queue_size,
                                         retry_after_s=s.job_retry_after_s,
-                                        load_network=lambda dataset_id: cache.get(dataset_id).network)
+                                        load_network=lambda dataset_id: cache.get(dataset_id).network,
+                                        process_records=str(Path(s.data_dir) / "job-processes"))
             return self._jobs
 
     def open(self) -> None:

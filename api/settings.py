@@ -149,9 +149,25 @@ class Settings(BaseSettings):
                                                description="largest request line + headers, bytes (400 beyond)")
     max_connections_per_ip: int = Field(128, ge=0, description="open connections per client address (0: no "
                                         "limit; behind a reverse proxy every client is the proxy)")
-    forwarded_allow_ips: str | None = Field(None, description="proxies (comma-separated IPs or '*') whose "
-                                            "X-Forwarded-For names the client, for the per-address rate "
-                                            "limits; default: uvicorn's (127.0.0.1)")
+    forwarded_allow_ips: str | None = Field(None, description="older name of trusted_proxies (comma-separated "
+                                            "IPs or '*'); default: none, X-Forwarded-For is ignored")
+
+    # what an upload may hold beyond its size
+    max_json_values: int = Field(2_000_000, ge=1000, description="most arrays, objects and items in a JSON "
+                                 "body (counted while it streams; nearest batches: max_batch_points)")
+    max_zip_entries: int = Field(2000, ge=1, description="most entries in an uploaded zip (checked before "
+                                 "its directory is read)")
+    max_name_chars: int = Field(200, ge=1, description="longest id or name (characters) in an upload or edit")
+    max_text_chars: int = Field(2000, ge=1, description="longest other text (notes, sectors) in an upload or edit")
+
+    # connection budget and proxies: who may hold a connection, whose X-Forwarded-For is believed
+    max_idle_connections: int | None = Field(None, ge=1, description="connections that may wait for a "
+                                             "request head at once (half-open or idle keep-alive), all "
+                                             "addresses together; beyond it the one waiting longest is "
+                                             "closed. Default: half of limit_concurrency")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="reverse proxies (IPs, comma-separated) whose X-Forwarded-For names "
+                                          "the client; with none, X-Forwarded-For is ignored from everyone")
 
     # 码上议事: the public message form's limits
     messages_per_address_per_hour: int = Field(10, ge=0, description="messages one client address may leave "
@@ -225,6 +241,14 @@ class Settings(BaseSettings):
             return json.loads(v) if v.startswith("[") else [o.strip() for o in v.split(",") if o.strip()]
         return v
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies_from_text(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = v.strip()
+            return json.loads(v) if v.startswith("[") else [p.strip() for p in v.split(",") if p.strip()]
+        return v
+
     @field_validator("trusted_hosts", mode="before")
     @classmethod
     def _hosts_from_text(cls, v: Any) -> Any:
@@ -285,6 +309,15 @@ class Settings(BaseSettings):
     def role_keys(self) -> dict[str, str]:
         """Every key -> its role: ``api_keys`` as they are, member keys as ``member:<member id>``."""
         return {**{k: f"member:{m}" for k, m in self.member_keys.items()}, **self.api_keys}
+
+    @property
+    def proxies(self) -> tuple[str, ...]:
+        """The proxies whose ``X-Forwarded-For`` is believed: ``trusted_proxies`` (or the older
+        ``forwarded_allow_ips``); none by default."""
+        named = list(self.trusted_proxies)
+        if not named and self.forwarded_allow_ips:
+            named = [p.strip() for p in self.forwarded_allow_ips.split(",") if p.strip()]
+        return tuple(named)
 
     @property
     def auth_enforced(self) -> bool:

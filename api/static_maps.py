@@ -21,6 +21,7 @@ from maps.static_maps import render
 from maps.static_render import PixelBudgetError, page_size, source_text
 from solvers.gaps import close_gaps
 
+from . import privacy
 from .auth import Principal, viewer
 from .cache import DatasetEntry
 from .deps import dataset_entry, finished_run, get_store
@@ -44,7 +45,7 @@ def _invalid(field: str, message: str, code: str) -> ProblemError:
                        422: {"description": "bad parameters, or a page beyond the pixel budget"}})
 def static_map(kind: Literal["coverage", "gaps", "assignment"], fmt: Literal["png", "pdf", "svg"],
                entry: DatasetEntry = Depends(dataset_entry), store: Store = Depends(get_store),
-               _: Principal = Depends(viewer),
+               who: Principal = Depends(viewer),
                lang: Annotated[Literal["zh", "en"], Query()] = "zh",
                paper: Annotated[Literal["a5", "a4", "a3", "a2"], Query(description="paper size")] = "a4",
                orientation: Annotated[Literal["landscape", "portrait"], Query()] = "landscape",
@@ -74,9 +75,11 @@ def static_map(kind: Literal["coverage", "gaps", "assignment"], fmt: Literal["pn
     info = entry.info
     source = source_text(entry.ds.name or did, dataset_id=did, version=info.version, date=info.updated_at, lang=lang,
                          extra=(f"任务 {rec_id[:8]}" if lang == "zh" else f"job {rec_id[:8]}") if rec_id else "")
-    key = (f"static:{kind}:{fmt}:{lang}:{size.width_mm:g}x{size.height_mm:g}@{size.dpi}:{threshold_m}:{rec_id}")
+    key = (f"static:{kind}:{fmt}:{lang}:{size.width_mm:g}x{size.height_mm:g}@{size.dpi}:{threshold_m}:{rec_id}"
+           f":{privacy.homes(who)}")
 
     def build(ds):
+        ds = privacy.dataset_view(ds, who)  # members' homes: planner and admin only
         gap_result = None
         if kind == "gaps":
             gap_result = close_gaps(ds, threshold_m=threshold_m or 10000.0)

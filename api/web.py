@@ -36,7 +36,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 import maps
 from maps.aggregate import TILE_URL
 from geo_service.core.coverage import coverage_summary
-from geo_service.core.glossary import job_message_text, job_status_text
+from geo_service.core.glossary import job_failure_text, job_message_text, job_status_text
 from geo_service.core.store import NotFound, Store
 from maps.assets import STATIC_DIR
 from solvers.gaps import close_gaps
@@ -44,6 +44,7 @@ from solvers.gaps import close_gaps
 from .auth import Principal, principal, viewer
 from .cache import DatasetCache, DatasetEntry
 from .deps import dataset_entry, finished_run, get_cache, get_settings, get_store, latest_successful
+from . import privacy
 from . import rosters as _rosters
 from . import static_maps as _static_maps
 from .html import content_security_policy, html_response
@@ -134,7 +135,8 @@ def _job_message(job: Any, lang: str) -> Any:
     """A job's message in words (glossary), with the run's outcome where the record holds it."""
     res = job.result if isinstance(getattr(job, "result", None), dict) else {}
     outcome = res.get("outcome") or (res.get("optimisation") or {}).get("outcome")
-    return job_message_text(job.message, job.status, outcome, lang)
+    failed = job_failure_text(getattr(job, "error", None), lang) if job.status == "failed" else None
+    return failed or job_message_text(job.message, job.status, outcome, lang)
 
 
 @router.get("/web/page.js", include_in_schema=False)
@@ -159,7 +161,7 @@ def _map_html(entry: DatasetEntry, key: str, build) -> tuple[str, str]:
                     "or gaps (viewer)",
             responses={200: {"content": {"text/html": {}}}})
 def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetEntry = Depends(dataset_entry),
-                store: Store = Depends(get_store), _: Principal = Depends(viewer),
+                store: Store = Depends(get_store), who: Principal = Depends(viewer),
                 lang: Annotated[Literal["zh", "en"], Query()] = "zh",
                 tiles: Annotated[Literal["osm", "gaode", "gaode_satellite", "tianditu", "none"],
                                  Query(description="base tiles; tianditu needs the tianditu_key setting")] = "osm",
@@ -194,9 +196,10 @@ def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetE
         result = rec.result if rec is not None else None
         run_key = rec.id if rec is not None else "-current-"
         try:
-            key = f"assignment:{run_key}:{lang}:{tiles_key}:{sector}:{group}:{committee}:{member}"
+            homes = privacy.homes(who)  # members' homes: planner and admin only
+            key = f"assignment:{run_key}:{lang}:{tiles_key}:{sector}:{group}:{committee}:{member}:{homes}"
             html, csp = _map_html(entry, key,
-                             lambda ds: maps.assignment_map(ds, result, sector=sector, group=group,
+                             lambda ds: maps.assignment_map(privacy.dataset_view(ds, who), result, sector=sector, group=group,
                                                             committee=committee, member=member, lang=lang,
                                                             tiles=tiles, tianditu_key=tk))
         except ValueError as e:

@@ -135,6 +135,7 @@ def group_bases(ds, g_station: dict[str, str | None]) -> dict[str, Point]:
             out[g] = spt[st]
             continue
         pts = mem.geometry[(mem["group_id"].astype(str) == g).to_numpy()]
+        pts = pts[~(pts.isna() | pts.is_empty)]  # homes left out (a viewer's map) give no base
         if len(pts):
             out[g] = Point(float(pts.x.mean()), float(pts.y.mean()))
     return out

@@ -16,6 +16,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from geo_service.core.jsonsafe import to_jsonable
+from geo_service.core.numbers import seed_field, whole
 
 from . import assignment as A
 from .model import ModelResult
@@ -49,15 +50,15 @@ class OptimisationParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     tiers: list[Literal["constituents", "villages", "townships", "stations"]] = Field(
         default_factory=lambda: list(TIERS), description="which assignments to run")
-    constituents_min: int = Field(8, ge=0, description="constituents per member, min")
-    constituents_target: int = Field(10, ge=0, description="constituents per member, target")
-    constituents_max: int = Field(12, ge=1, description="constituents per member, max")
-    villages_min: int = Field(2, ge=0, description="villages per group, min")
-    villages_target: int = Field(3, ge=0, description="villages per group, target")
+    constituents_min: int = whole(8, ge=0, le=1_000_000, description="constituents per member, min")
+    constituents_target: int = whole(10, ge=0, le=1_000_000, description="constituents per member, target")
+    constituents_max: int = whole(12, ge=1, le=1_000_000, description="constituents per member, max")
+    villages_min: int = whole(2, ge=0, le=100_000, description="villages per group, min")
+    villages_target: int = whole(3, ge=0, le=100_000, description="villages per group, target")
     target_penalty: float = Field(1000.0, ge=0, description="extra cost (m) per constituent (tier 1) or "
                                                             "village (tier 2) above the target; 0 = ignore targets")
-    villages_max: int = Field(4, ge=1, description="villages per group, max")
-    townships_per_committee: int = Field(2, ge=1)
+    villages_max: int = whole(4, ge=1, le=100_000, description="villages per group, max")
+    townships_per_committee: int = whole(2, ge=1, le=100_000)
     all_townships: bool = Field(False, description="assign every township, not only the under-served")
     gap_threshold_m: float = Field(10000.0, gt=0, description="straight mode: a village farther than "
                                                               "this from every station is a gap (m)")
@@ -70,8 +71,8 @@ class OptimisationParams(BaseModel):
     churn_weight: float | None = Field(None, ge=0, description="cost (m) per moved row; default with "
                                                                 "minimal_change: 1e6 (moves only if forced)")
     time_limit_s: float = Field(60.0, gt=0)
-    seed: int = 0
-    num_workers: int = Field(1, ge=1, le=16, description="CP-SAT workers (fixed for reproducibility)")
+    seed: int = seed_field()
+    num_workers: int = whole(1, ge=1, le=16, description="CP-SAT workers (fixed for reproducibility)")
     use_member_pins: bool = Field(True, description="members' pinned village_id / station_id lock their group "
                                                     "to that village / station (params.locks win)")
     allow_cross_sector: bool = False
@@ -96,7 +97,7 @@ class OptimisationParams(BaseModel):
     max_distance_m: float | None = Field(None, gt=0, description="tier 1: leave constituents farther than this "
                                          "(m, straight line) from every member of their sector unassigned, with a "
                                          "diagnosis of where members are missing")
-    station_capacity_default: int = Field(2, ge=0, description="groups per station when capacity is blank")
+    station_capacity_default: int = whole(2, ge=0, le=100_000, description="groups per station when capacity is blank")
     host_kinds: list[str] = Field(default_factory=lambda: ["station_comprehensive", "station_sector"])
     sector_mismatch_penalty: float = Field(5000.0, ge=0, description="extra cost (m) per member when "
                                                                      "a sector station hosts another sector")

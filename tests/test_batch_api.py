@@ -44,14 +44,16 @@ def test_batch_api_runs_reports_and_resumes(tmp_path):
         assert r.status_code == 202 and r.json()["counties"] == 2
         batch_id = r.json()["batch_id"]
         assert r.headers["Location"].endswith(f"/v1/batches/{batch_id}")
-        out = _wait(c, batch_id, V)
+        assert c.get(f"/v1/batches/{batch_id}", headers=V).status_code == 403  # admin only
+        out = _wait(c, batch_id, A)
         assert out["counts"] == {"successful": 2} and out["to_resume"] == [] and out["finished"]
         assert out["last_run"]["exit_code"] == 0 and out["last_run"]["workers_lost"] == []
         assert sorted(j["dataset_id"] for j in out["jobs"]) == ids
         # nothing left to do: a resume skips both counties
         r = c.post(f"/v1/batches/{batch_id}/resume", headers=A)
         assert r.status_code == 202
-        again = _wait(c, batch_id, V)
+        again = _wait(c, batch_id, A)
         assert again["last_run"]["skipped"] == 2 and again["last_run"]["counties"] == 0
         assert c.post("/v1/batches/nope/resume", headers=A).status_code == 404
-        assert c.get("/v1/batches/nope", headers=V).status_code == 404
+        assert c.get("/v1/batches/nope", headers=A).status_code == 404
+        assert c.get("/v1/batches/nope", headers=V).status_code == 403

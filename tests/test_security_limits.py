@@ -219,10 +219,10 @@ def test_cancel_kills_the_solver_process_and_frees_the_worker(tmp_path, tiny):
 
 @pytest.mark.slow  # > 3 s
 def test_solver_far_past_its_time_limit_is_stopped(tmp_path, tiny, monkeypatch):
-    import geo_service.app.jobs as jm
+    import geo_service.app.children as children
     from test_api_support import client, hdr, make_app
 
-    monkeypatch.setattr(jm, "OVERRUN_GRACE_S", 0.0)
+    monkeypatch.setattr(children, "OVERRUN_GRACE_S", 0.0)
     P = hdr("planner")
     app = make_app(tmp_path / "d", tiny, job_workers=1)
     app.state.jobs.runners["optimisation"] = _spin

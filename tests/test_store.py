@@ -380,6 +380,23 @@ def test_fail_interrupted_jobs_after_restart(factory):
     assert again.fail_interrupted_jobs() == 0
 
 
+def test_queued_jobs_are_taken_over_after_restart_running_ones_failed(factory):
+    s = factory.open()
+    for jid, status, params in (("acc", "accepted", {}), ("acc2", "accepted", {"seed": 3}),
+                                ("batch", "accepted", {"batch_id": "b1"}), ("run", "running", {})):
+        s.create_job(JobRecord(id=jid, dataset_id="d", kind="optimisation", params=params, status=status))
+    s.create_job(JobRecord(id="other", dataset_id="d", kind="plug-in", params={}, status="accepted"))
+    assert s.take_over_queued_jobs() == []  # its own jobs: nothing to take over
+    s.close()
+    again = factory.open()
+    assert again.take_over_queued_jobs(kinds=("optimisation",)) == ["acc", "acc2"]  # oldest first, no batch
+    assert again.fail_interrupted_jobs() == 3  # the running one, the batch's and the unknown kind
+    assert [again.get_job(j).status for j in ("acc", "acc2", "batch", "run", "other")] == [
+        "accepted", "accepted", "failed", "failed", "failed"]
+    third = factory.open()  # the taker is alive: its jobs are not taken again
+    assert third.take_over_queued_jobs() == [] and third.fail_interrupted_jobs() == 0
+
+
 # -- PostGIS only -----------------------------------------------------------------------------
 def test_postgis_replica_does_not_fail_jobs_of_a_live_replica(pg_factory, postgis):
     postgis.create_job(JobRecord(id="live", dataset_id="d", kind="optimise", params={}, status="running"))

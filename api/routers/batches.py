@@ -25,7 +25,7 @@ from geo_service.app.batch import (
 )
 from geo_service.core.store import Store
 
-from ..auth import Principal, admin, viewer
+from ..auth import Principal, admin
 from ..deps import get_store, public_url
 from ..encoding import FastJSONResponse
 from ..problems import ProblemError
@@ -133,10 +133,10 @@ def resume_batch(request: Request, batch_id: BatchId, store: Store = Depends(get
     return _accepted(request, batch_id)
 
 
-@router.get("/v1/batches/{batch_id}", summary="A batch's report: counties by status, lost, to resume",
+@router.get("/v1/batches/{batch_id}", summary="A batch's report: counties by status, lost, to resume (admin)",
             responses=_ERR)
 def get_batch(request: Request, batch_id: BatchId, store: Store = Depends(get_store),
-              _: Principal = Depends(viewer)):
+              _: Principal = Depends(admin)):
     """From the job records: per county its latest job; with the last run's report (workers lost,
     counties retried, whether the cluster was lost) while this process remembers it."""
     runs = _runs(request)

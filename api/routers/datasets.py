@@ -21,6 +21,7 @@ from geo_service.core.io.tempdirs import process_tmp_dir, remove_stale
 from geo_service.core.store import Conflict, DatasetInfo, NotFound, Store, check_dataset_id
 
 from .. import geojson as gj
+from .. import privacy
 from ..auth import Principal, admin, planner, viewer
 from ..cache import DatasetCache
 from ..deps import (DATASET_ID_PATTERN, checked_dataset_id, get_cache, get_settings, get_store, public_url,
@@ -30,6 +31,7 @@ from ..problems import ProblemError, validation_errors
 from ..schemas import DatasetList, DatasetOut, ProblemDetail
 from ..settings import Settings
 from .ogc import features as ogc_features
+from ..upload_limits import check_text_lengths, check_zip_entries
 
 log = logging.getLogger("geo_service.api.datasets")
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
@@ -105,10 +107,12 @@ def upload_dataset(
         if suffix == ".zip" and not zipfile.is_zipfile(path):
             raise ProblemError(422, "the file is not a valid zip archive", code="unreadable-upload", field="file")
         if suffix == ".zip":
+            check_zip_entries(path, settings.max_zip_entries, filename)  # before the directory is read
             _check_zip(path, settings.max_unpacked_bytes, filename)
         try:
             ds = read_dataset(path, datum=datum, name=dataset_id, missing_points=missing_points, limits=limits,
                               tmp_dir=tmpdir)
+            check_text_lengths(ds, max_name_chars=settings.max_name_chars, max_text_chars=settings.max_text_chars)
         except InputTooLarge as e:  # the messages name the temp file: give the user's name back
             raise ProblemError(413, str(e).replace(path.name, filename), code="upload-too-large", field="file",
                                source=e.source.replace(path.name, filename), limit=e.limit, setting=e.setting,
@@ -256,8 +260,8 @@ def export_dataset(format: Annotated[Literal["gpkg", "xlsx", "geojson", "csv", "
     media, suffix = EXPORT_TYPES[format]
     tmpdir = Path(tempfile.mkdtemp(prefix="geo-export-"))
     try:
-        path = write_dataset(entry.ds, tmpdir / f"{dataset_id}{suffix}", fmt=format, lang=lang,
-                             include_personal=personal and who.sees_personal)
+        path = write_dataset(privacy.dataset_view(entry.ds, who), tmpdir / f"{dataset_id}{suffix}", fmt=format,
+                             lang=lang, include_personal=personal and privacy.sees_personal(who))
         data = path.read_bytes()
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
@@ -280,14 +284,18 @@ def get_layer(request: Request, layer: LayerName, dataset_id: str = Depends(chec
     if limit > settings.max_page_size:
         raise ProblemError(400, f"limit must be <= {settings.max_page_size}", code="invalid-parameters",
                            field="limit")
+    privacy.check_layer(layer, who)
     entry = _entry(cache, dataset_id)
     df = entry.ds[layer]
     box = _parse_bbox(bbox)
+    if box is not None and layer in privacy.HOME_LAYERS and not privacy.sees_personal(who):
+        raise ProblemError(403, f"a bbox on layer '{layer}' would tell where its people live: planner or "
+                                "admin only", code="personal-data", layer=layer, field="bbox")
     if box is not None:
         df = gj.filter_bbox(df, box)
     matched = len(df)
     page = df.iloc[offset:offset + limit]
-    feats = gj.features(page, layer, personal=who.sees_personal)
+    feats = privacy.features(page, layer, who)
     here = f"/v1/datasets/{dataset_id}/{layer}"
 
     def page_url(**params) -> str:
@@ -304,7 +312,7 @@ def get_layer(request: Request, layer: LayerName, dataset_id: str = Depends(chec
     body = {"type": "FeatureCollection", "name": layer, "features": feats,
             "numberMatched": matched, "numberReturned": len(feats), "links": links,
             "dataset_version": entry.info.version}
-    b = gj.bbox_of(page)
+    b = gj.bbox_of(page) if privacy.sees_personal(who) or layer not in privacy.HOME_LAYERS else None
     if b is not None:
         body["bbox"] = b
     return GeoJSONResponse(body, headers={"ETag": entry.info.etag})
@@ -331,11 +339,12 @@ def _feature_or_404(ds: Dataset, layer: str, feature_id: str, dataset_id: str) -
 def get_feature(request: Request, layer: LayerName, feature_id: Annotated[str, "id"],
                 dataset_id: str = Depends(checked_dataset_id), cache: DatasetCache = Depends(get_cache),
                 who: Principal = Depends(viewer)):
+    privacy.check_layer(layer, who)
     entry = _entry(cache, dataset_id)
     i = _feature_or_404(entry.ds, layer, feature_id, dataset_id)
     df = entry.ds[layer].iloc[i:i + 1]
     full = gj.features(df, layer, personal=True)[0]
-    shown = full if who.sees_personal else gj.features(df, layer, personal=False)[0]
+    shown = full if privacy.sees_personal(who) else privacy.features(df, layer, who)[0]
     etag = gj.feature_etag(full, key=request.app.state.etag_key, dataset_id=dataset_id, layer=layer)
     return GeoJSONResponse(shown, headers={"ETag": etag})
 
@@ -357,7 +366,8 @@ async def _json_body(request: Request, limit: int) -> Any:
 
 
 def _edit(store: Store, cache: DatasetCache, dataset_id: str, layer: str, feature_id: str,
-          if_match: str | None, if_none_match: str | None, body: Any, op: str, etag_key: bytes):
+          if_match: str | None, if_none_match: str | None, body: Any, op: str, etag_key: bytes,
+          text_limits: tuple[int, int] = (200, 2000)):
     """Apply one feature edit with optimistic concurrency; return (status, feature, etag)."""
     if if_match is None and not (op == "put" and if_none_match and if_none_match.strip() == "*"):
         raise ProblemError(428, "send If-Match with the feature's ETag (from GET) so a concurrent edit "
@@ -399,6 +409,7 @@ def _edit(store: Store, cache: DatasetCache, dataset_id: str, layer: str, featur
             new_df = gj.replace_row(df, i, row)
         try:
             new_ds = ds.with_layers(**{layer: new_df})
+            check_text_lengths({layer: new_ds[layer]}, max_name_chars=text_limits[0], max_text_chars=text_limits[1])
         except DatasetValidationError as e:
             errors = validation_errors(e)
             raise ProblemError(422, f"the edit makes the dataset invalid: {len(errors)} error(s); nothing was "
@@ -426,7 +437,8 @@ def _edit_route(op: str):
                       if_none_match: Annotated[str | None, Header(max_length=1000)] = None):
         body = None if op == "delete" else await _json_body(request, settings.max_body_bytes)
         status, feat, etag = await run_in_threadpool(_edit, store, cache, dataset_id, layer, feature_id,
-                                                     if_match, if_none_match, body, op, request.app.state.etag_key)
+                                                     if_match, if_none_match, body, op, request.app.state.etag_key,
+                                                     (settings.max_name_chars, settings.max_text_chars))
         if status == 204:
             return Response(status_code=204)
         return GeoJSONResponse(feat, status_code=status, headers={"ETag": etag})

@@ -8,14 +8,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from starlette.responses import Response
 
-from geo_service.core.glossary import job_message_text, job_status_text, result_labels
+from geo_service.core.glossary import job_failure_text, job_message_text, job_status_text, result_labels
 from geo_service.core.store import JobRecord, NotFound, Store
 from solvers.pipeline import diff_results
 
 from .. import results as res
 from ..auth import Principal, planner, viewer
 from ..cache import DatasetCache
-from ..deps import check_previous_job, DATASET_ID_PATTERN, dataset_entry, get_cache, get_jobs, get_store, public_url
+from ..deps import check_previous_job, check_road_mode, DATASET_ID_PATTERN, dataset_entry, get_cache, get_jobs, get_store, public_url
 from ..encoding import FastJSONResponse, GeoJSONResponse
 from ..jobs import JobManager
 from ..ledger_access import implementation_tables
@@ -51,7 +51,8 @@ def job_out(request: Request, job: JobRecord, lang: str = "zh") -> dict[str, Any
         else None
     # status and message in words for people (glossary); ``status``/``message`` stay machine-readable
     d["status_text"] = job_status_text(job.status, lang)
-    d["message_text"] = job_message_text(job.message, job.status, d["outcome"], lang)
+    d["message_text"] = (job_failure_text(job.error, lang) if job.status == "failed" else None) or \
+        job_message_text(job.message, job.status, d["outcome"], lang)
     # OGC API - Processes status info members (the job's process is its kind, with '-')
     d.update(jobID=job.id, type="process", processID=job.kind.replace("_", "-"))
     return {**d, "links": links}
@@ -86,6 +87,7 @@ def start_optimisation(request: Request, entry=Depends(dataset_entry),
                                     "minimal_change", "code": "missing"}])
     if prev_id:
         check_previous_job(store, prev_id, entry.info.id, "optimisation")
+    check_road_mode(entry, params)
     params["dataset_version"] = entry.info.version
     job = jobs.submit(entry.info.id, "optimisation", params)  # QueueFull: 503 (api.problems.ERROR_TABLE)
     body_out = job_out(request, job)

@@ -21,7 +21,8 @@ from geo_service.core.store import check_dataset_id
 
 from ..auth import Principal, nearest_access, principal
 from ..cache import DatasetCache, DatasetEntry
-from ..deps import checked_dataset_id, dataset_entry, get_cache, read_body_limited
+from ..bodies import read_json_budgeted
+from ..deps import checked_dataset_id, dataset_entry, get_cache
 from ..encoding import FastJSONResponse, dumps, loads
 from ..problems import ProblemError
 from ..schemas import NearestBatchResponse, NearestResponse, ProblemDetail
@@ -376,7 +377,7 @@ async def nearest_batch(
     if k > settings.max_k:
         raise ProblemError(422, f"k must be <= {settings.max_k}", code="invalid-query",
                            errors=[{"in": "query", "field": "k", "message": "too large", "code": "too_large"}])
-    raw = await read_body_limited(request, settings.max_body_bytes)
+    raw = await read_json_budgeted(request, max_bytes=settings.max_body_bytes, max_points=settings.max_batch_points)
     entry = await _entry(cache, dataset_id, mode)
 
     def work() -> tuple[dict[str, Any], Compact]:

@@ -24,7 +24,7 @@ from solvers.roster.outputs import csv_bytes, duty_geojson, ics_calendar, roster
 from .. import rosters as R
 from ..auth import Principal, planner, viewer
 from ..cache import DatasetEntry
-from ..deps import check_previous_job, dataset_entry, get_jobs, get_settings, get_store
+from ..deps import check_previous_job, check_road_mode, dataset_entry, get_jobs, get_settings, get_store
 from ..encoding import FastJSONResponse, GeoJSONResponse
 from ..html import content_security_policy, html_response
 from ..jobs import JobManager
@@ -56,6 +56,7 @@ def start_roster(request: Request, entry=Depends(dataset_entry),
         found, _src = R.committees_from_latest(store, entry.info.id)
         if found:
             params["township_committees"] = found
+    check_road_mode(entry, params)
     params["dataset_version"] = entry.info.version
     job = jobs.submit(entry.info.id, R.KIND, params)  # QueueFull: 503 (api.problems.ERROR_TABLE)
     out = job_out(request, job)

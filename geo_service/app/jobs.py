@@ -13,8 +13,9 @@
   :func:`failure_fields`, :func:`fail_unfinished`): the one place that says what a job's status,
   progress, message, result and error look like at each step, used by :class:`JobManager` (API jobs)
   and by :mod:`geo_service.app.batch` (one record per county), so both read the same.
-- **Solver processes** (:func:`run_in_child`): a runner solves in a forked child process that
-  relays progress over a pipe and is terminated on cancel or far past its time limit.
+- **Solver processes** (:mod:`geo_service.app.children`, :func:`run_in_child`): a runner solves in
+  a forked child process that relays progress over a pipe, is terminated on cancel or far past its
+  time limit, dies with its parent, holds no socket and stops itself at its hard limit.
 - :class:`JobManager`: the API's bounded worker pool over those pieces.
 
 Each job has a supervising worker thread; the solve itself runs in a child process of its own
@@ -32,7 +33,9 @@ The queue is bounded: at most ``workers + queue_size`` jobs are accepted or runn
 beyond that :meth:`JobManager.submit` raises :class:`QueueFull` (the API answers 503 with
 ``Retry-After``). Every state change is written to the store (``accepted`` -> ``running`` ->
 ``successful`` | ``failed`` | ``dismissed``, progress 0-100, message, result or error), so a
-restart loses no finished result; on start-up the app marks jobs left running as failed
+restart loses no finished result. On start-up the app kills solver processes a killed service left
+behind (:meth:`JobManager.kill_strays`), queues again the jobs that were only waiting
+(:meth:`JobManager.resume`) and marks those that were running as failed, ``Interrupted``
 (:meth:`~geo_service.core.store.Store.fail_interrupted_jobs`).
 
 A runner is ``runner(ds, params, previous, progress, cancel) -> dict`` where ``previous`` is the
@@ -52,8 +55,7 @@ terminated then.
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import signal
+import os
 import threading
 import time
 import uuid
@@ -66,12 +68,27 @@ import pandas as pd
 from pydantic import BaseModel
 
 from geo_service.core.dataset import Dataset
+from geo_service.core.numbers import in_int64
 from geo_service.core.store import Conflict, JobRecord, NotFound, Store, utcnow
 from solvers.ledger_plan import annotate_result
 from solvers.pipeline import OptimisationParams, run_optimisation
 from solvers.roster import RosterParams, plan_roster
 from solvers.review import REVIEW_COLUMNS, ReviewParams, review
 from solvers.roster.outputs import roster_outcome
+
+from .children import (
+    OVERRUN_GRACE_S,
+    PROCESS_START,
+    TERMINATE_GRACE_S,
+    JobCancelled,
+    JobFailed,
+    ProcessRecords,
+    hard_deadline_s,
+    kill_strays,
+    public_failure,
+    run_in_child,
+    stop_process,
+)
 
 log = logging.getLogger("geo_service.jobs")
 
@@ -88,68 +105,6 @@ class QueueFull(Exception):
     def __init__(self, retry_after_s: int):
         super().__init__(f"the job queue is full; retry after {retry_after_s} s")
         self.retry_after_s = retry_after_s
-
-
-class JobCancelled(Exception):
-    """The job was dismissed (here or on another replica) while its process was solving."""
-
-
-class JobFailed(Exception):
-    """A runner failed in its worker process: ``title`` is its exception's type name."""
-
-    def __init__(self, title: str, detail: str):
-        super().__init__(detail)
-        self.title = title
-
-
-#: start method of job processes: fork shares the loaded dataset and road network copy-on-write
-#: (spawn/forkserver would pickle a whole county, and a road network, per job)
-PROCESS_START = "fork"
-#: seconds a job process gets to exit after SIGTERM before SIGKILL
-TERMINATE_GRACE_S = 2.0
-#: a process still running this long past its ``time_limit_s`` (s; plus half the limit) is killed
-OVERRUN_GRACE_S = 30.0
-
-
-def hard_deadline_s(params: dict[str, Any]) -> float | None:
-    """Wall-clock seconds after which a job's process is killed: its ``time_limit_s`` plus half of it
-    plus :data:`OVERRUN_GRACE_S` (the solvers check their limit between stages, not within one)."""
-    try:
-        t = float(params.get("time_limit_s", 60.0))
-    except (TypeError, ValueError):
-        return None
-    if not t > 0 or t == float("inf"):
-        return None
-    return t * 1.5 + OVERRUN_GRACE_S
-
-
-def _child_main(conn, runner: Runner, ds: Dataset, params: dict[str, Any], previous: dict[str, Any] | None,
-                extra: dict[str, Any]) -> None:
-    """Body of a job process: run ``runner`` and send ``("progress", pct, msg)`` messages, then
-    ``("ok", result)`` or ``("error", title, detail)`` over ``conn``."""
-    # the server's signal handlers (uvicorn's graceful shutdown) came along with fork: a job
-    # process must die on SIGTERM/SIGINT, not start a shutdown of a server it does not run
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    last = [0.0, -2.0]
-
-    def progress(percent: float, message: str = "") -> None:
-        now = time.monotonic()
-        pct = float(percent)
-        if pct - last[1] >= 1.0 or now - last[0] >= 0.25 or message:
-            last[:] = [now, pct]
-            conn.send(("progress", pct, str(message)[:500]))
-
-    try:
-        result = runner(ds, params, previous, progress, threading.Event(), **extra)
-        conn.send(("ok", result))
-    except BaseException as e:  # noqa: BLE001 - everything goes back to the parent as a job failure
-        try:
-            conn.send(("error", type(e).__name__, str(e) or type(e).__name__))
-        except Exception:
-            pass
-    finally:
-        conn.close()
 
 
 def run_optimisation_job(ds: Dataset, params: dict[str, Any], previous: dict[str, Any] | None,
@@ -343,67 +298,6 @@ def fail_unfinished(store: Store, job_ids: Iterable[str], title: str, reason: st
     return n
 
 
-# -- solver processes -----------------------------------------------------------------------------
-def run_in_child(runner: Runner, ds: Dataset, params: dict[str, Any], previous: dict[str, Any] | None,
-                 progress: Callable[..., None], should_stop: Callable[[], bool], *,
-                 extra: dict[str, Any] | None = None, launch: Callable[[Any], None] | None = None,
-                 name: str = "geo-job") -> dict[str, Any]:
-    """Run ``runner`` in a forked child process; relay its progress; stop it on request or far past its
-    time limit; return its result.
-
-    ``should_stop()`` is polled about every 0.1 s: once true, the child is terminated and
-    :class:`JobCancelled` raised. A child still running :func:`hard_deadline_s` seconds after it
-    started is terminated with :class:`JobFailed` ``TimeLimitExceeded``; one that dies without an
-    answer (OOM killer, ``os._exit``) gives :class:`JobFailed` ``WorkerDied``; an exception in the
-    runner gives :class:`JobFailed` titled with its type name. ``launch(proc)`` starts the process
-    (default ``proc.start()``): a caller that must register it atomically with its own cancel
-    check passes one. The child is always reaped before this returns.
-    """
-    ctx = multiprocessing.get_context(PROCESS_START)
-    here, there = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child_main, args=(there, runner, ds, params, previous, extra or {}),
-                       name=name, daemon=True)
-    try:
-        (launch or (lambda p: p.start()))(proc)
-    except BaseException:
-        here.close()
-        there.close()
-        raise
-    there.close()
-    limit = hard_deadline_s(params)
-    t0 = time.monotonic()
-    log.info("job process started", extra={"job": name, "pid": proc.pid})
-    try:
-        while True:
-            if should_stop():
-                raise JobCancelled(name)
-            now = time.monotonic()
-            if limit is not None and now - t0 > limit:
-                raise JobFailed("TimeLimitExceeded", f"the solver ran {now - t0:.0f} s, far past its "
-                                                     f"time_limit_s of {params.get('time_limit_s')} s; stopped")
-            if not here.poll(0.1):
-                if not proc.is_alive() and not here.poll(0):
-                    raise JobFailed("WorkerDied", f"the solver process ended without an answer (exit code "
-                                                  f"{proc.exitcode}; out of memory?)")
-                continue
-            try:
-                msg = here.recv()
-            except EOFError:
-                proc.join(TERMINATE_GRACE_S)
-                raise JobFailed("WorkerDied", f"the solver process ended without an answer (exit code "
-                                              f"{proc.exitcode}; out of memory?)") from None
-            if msg[0] == "progress":
-                progress(msg[1], msg[2])
-            elif msg[0] == "ok":
-                return msg[1]
-            else:
-                raise JobFailed(msg[1], msg[2])
-    finally:
-        here.close()
-        _stop(proc)
-        log.info("job process ended", extra={"job": name, "pid": proc.pid, "exitcode": proc.exitcode})
-
-
 class JobManager:
     """Runs jobs on ``workers`` threads with at most ``queue_size`` more waiting.
 
@@ -412,17 +306,24 @@ class JobManager:
     ``isolation``: ``"process"`` (default) solves runners marked ``run_in_process`` in a child
     process per job, terminated on cancel; ``"thread"`` runs every runner in its worker thread.
 
+    ``process_records``: a folder where each running solver process is written down, so that
+    :meth:`kill_strays` can end those a killed service left behind.
+
     Interface (what the app and the routers use): :meth:`submit`, :meth:`cancel`, :meth:`shutdown`,
-    :attr:`active`, :attr:`runners` and :meth:`worker_pids` (the job processes now running).
+    :meth:`resume`, :meth:`kill_strays`, :attr:`active`, :attr:`runners` and :meth:`worker_pids`
+    (the job processes now running).
     """
 
     def __init__(self, store: Store, load_dataset: Callable[[str], Dataset], *, workers: int = 1,
                  queue_size: int = 4, retry_after_s: int = 30, runners: dict[str, Runner] | None = None,
-                 load_network: Callable[[str], Any] | None = None, isolation: str = "process"):
+                 load_network: Callable[[str], Any] | None = None, isolation: str = "process",
+                 process_records: str | None = None):
         if isolation not in ("process", "thread"):
             raise ValueError(f"isolation must be 'process' or 'thread', got {isolation!r}")
         self.isolation = isolation
         self._procs: dict[str, Any] = {}  # job id -> its running multiprocessing.Process
+        #: a file per running solver process (``process_records``: a folder), read by :meth:`kill_strays`
+        self.records = ProcessRecords(process_records) if process_records else None
         self.store = store
         self.load_dataset = load_dataset
         self.load_network = load_network
@@ -446,6 +347,7 @@ class JobManager:
         """Record a new job as ``accepted`` and queue it; raise :class:`QueueFull` when full."""
         if kind not in self.runners:
             raise ValueError(f"unknown job kind '{kind}' (expected one of {', '.join(self.runners)})")
+        check_storable(params)
         if not self._slots.acquire(blocking=False):
             raise QueueFull(self.retry_after_s)
         job_id = uuid.uuid4().hex
@@ -479,12 +381,52 @@ class JobManager:
             except Conflict:  # it finished (here or on another replica) a moment ago
                 return self.store.get_job(job_id)
         if proc is not None:  # stop the solver now, not when its thread next looks
-            _stop(proc)
+            stop_process(proc)
             with self._lock:
                 if self._procs.get(job_id) is proc:
                     del self._procs[job_id]
         log.info("job dismissed", extra={"job_id": job_id})
         return job
+
+    def resume(self, job_ids: Iterable[str]) -> list[str]:
+        """Queue again the ``accepted`` jobs of ``job_ids`` (taken over from a service that stopped
+        before running them); return those queued. Jobs beyond the queue's capacity are failed with
+        ``Interrupted`` (they can be submitted again)."""
+        queued, over = [], []
+        for job_id in job_ids:
+            if job_id in self._cancel:
+                continue
+            if not self._slots.acquire(blocking=False):
+                over.append(job_id)
+                continue
+            self._cancel[job_id] = threading.Event()
+            with self._lock:
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="geo-job")
+                self._futures[job_id] = self._executor.submit(self._run, job_id)
+            queued.append(job_id)
+        if over:
+            fail_unfinished(self.store, over, "Interrupted", "the service restarted with more jobs waiting than "
+                                                               "its queue holds; submit the job again")
+        return queued
+
+    def kill_strays(self) -> list[int]:
+        """Kill solver processes a previous service left behind (by the process records): those
+        whose job this process does not run and no live service runs either; return their pids."""
+        if self.records is None:
+            return []
+
+        def still_running(job_id: str, service_pid: int) -> bool:
+            if job_id in self._procs:
+                return True
+            if service_pid and service_pid != os.getpid() and _alive(service_pid):
+                try:  # another live service on this data directory runs it
+                    return self.store.get_job(job_id).status in ACTIVE
+                except NotFound:
+                    return False
+            return False
+
+        return kill_strays(self.records, still_running)
 
     def worker_pids(self) -> dict[str, int]:
         """Job id -> pid of its solver process, for the jobs now solving in a child process."""
@@ -494,7 +436,8 @@ class JobManager:
     def shutdown(self, wait: bool = False) -> None:
         """Signal running jobs to stop and release the worker threads (the app's shutdown).
 
-        Jobs left unfinished are marked failed on the next start. A later :meth:`submit` starts a
+        Jobs that were running are marked failed on the next start; jobs that were only waiting
+        stay ``accepted`` and run after the next start. A later :meth:`submit` starts a
         fresh pool, so an app whose lifespan runs twice (tests) keeps working.
         """
         for ev in list(self._cancel.values()):
@@ -502,7 +445,7 @@ class JobManager:
         with self._lock:
             procs = list(self._procs.values())
         for proc in procs:
-            _stop(proc)
+            stop_process(proc)
         with self._lock:
             ex, self._executor = self._executor, None
         if ex is not None:
@@ -510,8 +453,7 @@ class JobManager:
         for job_id, fut in list(self._futures.items()):
             if fut.cancelled() and self._cancel.pop(job_id, None) is not None:  # never started
                 self._futures.pop(job_id, None)
-                self._slots.release()
-                fail_unfinished(self.store, [job_id], "Interrupted", "the service stopped before the job started")
+                self._slots.release()  # it stays accepted: the next start runs it (:meth:`resume`)
 
     # -- worker -----------------------------------------------------------------------------
     def _ended_elsewhere(self, job_id: str, ev: threading.Event) -> bool:
@@ -595,10 +537,12 @@ class JobManager:
         except Exception as e:  # a failed solve is a job state, not a crash of the service
             if ev.is_set() or isinstance(e, JobCancelled):
                 return  # dismissed: the status was written by cancel()
-            log.exception("job failed", extra={"job_id": job_id})
-            detail = str(e) or type(e).__name__
+            ref = uuid.uuid4().hex[:12]
+            log.exception("job failed", extra={"job_id": job_id, "reference": ref})
+            title, detail = public_failure(getattr(e, "title", type(e).__name__), str(e) or type(e).__name__, ref)
             try:
-                self._write(job_id, ev, **failure_fields(getattr(e, "title", type(e).__name__), detail))
+                extra = {"params": {"ref": ref}} if title == "SolverError" else {}
+                self._write(job_id, ev, **failure_fields(title, detail, **extra))
             except NotFound:
                 pass
         finally:
@@ -630,22 +574,42 @@ class JobManager:
 
         try:
             return run_in_child(runner, ds, params, previous, progress, should_stop, extra=extra,
-                                launch=launch, name=f"geo-job-{job_id[:8]}")
+                                launch=launch, name=f"geo-job-{job_id[:8]}",
+                                record=(lambda proc: self.records.add(job_id, proc.pid)) if self.records else None)
         finally:
             with self._lock:
                 self._procs.pop(job_id, None)
+            if self.records is not None:
+                self.records.remove(job_id)
 
 
-def _stop(proc) -> None:
-    """Terminate a job process (SIGTERM, then SIGKILL after :data:`TERMINATE_GRACE_S`) and reap it."""
-    if proc.pid is None:
-        return
-    if proc.is_alive():
-        proc.terminate()
-        proc.join(TERMINATE_GRACE_S)
-        if proc.is_alive():
-            proc.kill()
-    proc.join(TERMINATE_GRACE_S)
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def check_storable(params: dict[str, Any]) -> None:
+    """``ValueError`` naming the field when ``params`` hold a value a job record cannot carry (a
+    whole number beyond 64 bits): nothing is stored that the job list could not show again."""
+    def walk(v: Any, path: str) -> None:
+        if isinstance(v, bool) or v is None:
+            return
+        if isinstance(v, int):
+            if not in_int64(v):
+                raise ValueError(f"{path or 'params'} is a whole number beyond the 64-bit range")
+        elif isinstance(v, dict):
+            for k, x in v.items():
+                walk(x, f"{path}.{k}" if path else str(k))
+        elif isinstance(v, (list, tuple)):
+            for i, x in enumerate(v):
+                walk(x, f"{path}[{i}]")
+
+    walk(params, "")
 
 
 def summary_message(result: dict[str, Any]) -> str:
@@ -657,6 +621,8 @@ def summary_message(result: dict[str, Any]) -> str:
 
 
 __all__ = ["ACTIVE", "DEFAULT_RUNNERS", "JOB_KINDS", "JobCancelled", "JobFailed", "JobKind", "JobManager", "run_roster_job",
-           "QueueFull", "Runner", "TERMINAL", "default_runners", "review_inputs", "run_review_job", "fail_unfinished", "failure_fields",
+           "OVERRUN_GRACE_S", "PROCESS_START", "TERMINATE_GRACE_S",
+           "QueueFull", "Runner", "TERMINAL", "check_storable", "default_runners", "review_inputs", "run_review_job",
+           "fail_unfinished", "failure_fields",
            "hard_deadline_s", "new_job", "register_kind", "run_in_child", "run_optimisation_job",
            "running_fields", "solver_params", "success_fields", "summary_message"]

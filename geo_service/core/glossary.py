@@ -595,6 +595,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
                               "demand {demand} could be covered, but the budget went elsewhere (nearest {nearest_site})"),
     "location_capacity": ("需求点 {demand} 附近的站点已满（最近的是 {nearest_site}）",
                           "the sites in reach of demand {demand} are full (nearest {nearest_site})"),
+    # job failures the service words itself (solver processes, restarts, road mode without roads)
+    "job_failed_solver_error": ("求解器意外出错，详情见服务日志（编号 {ref}）",
+                                "the solver failed unexpectedly; the service log has the details (reference {ref})"),
+    "job_failed_time_limit": ("求解时间远超时限（time_limit_s），已停止", "the solver ran far past its time_limit_s; stopped"),
+    "job_failed_worker_died": ("求解进程意外退出（可能内存不足）", "the solver process ended without an answer (out of memory?)"),
+    "job_failed_interrupted": ("服务在任务运行时停止，任务已中断，请重新提交",
+                               "the service stopped while the job ran; submit it again"),
+    "job_failed_missing_layer": ("道路模式需要道路图层（roads），该数据集没有；请上传道路或改用直线距离",
+                                 "road mode needs the roads layer, which this dataset lacks; upload roads or use mode=straight"),
 }
 
 #: Older Chinese spellings accepted on import (reading only; never written).
@@ -882,6 +891,20 @@ JOB_MESSAGES = {"waiting for a worker": "job_waiting", "waiting for a Dask worke
                 "dismissed on request": "job_dismissed", "the service stopped before the job started": "job_stopped"}
 
 
+#: a failed job's ``error.title`` -> the message that words it (``error.params`` fill it in)
+JOB_FAILURES = {"SolverError": "job_failed_solver_error", "TimeLimitExceeded": "job_failed_time_limit",
+                "WorkerDied": "job_failed_worker_died", "Interrupted": "job_failed_interrupted",
+                "MissingLayer": "job_failed_missing_layer"}
+
+
+def job_failure_text(error: Any, lang: str = "zh") -> str | None:
+    """A failed job's error in words of ``lang`` when the service words it itself, else None."""
+    if not isinstance(error, Mapping) or error.get("title") not in JOB_FAILURES:
+        return None
+    params = error.get("params") if isinstance(error.get("params"), Mapping) else {}
+    return message(JOB_FAILURES[error["title"]], lang, **dict(params))
+
+
 def job_status_text(status: Any, lang: str = "zh") -> Any:
     """A job status in words (``successful`` -> 已完成)."""
     return value_label("job_status", status, lang)
@@ -1018,3 +1041,5 @@ def zh_aliases(field: str) -> tuple[str, ...]:
 
 __all__ = ["ENUMS", "EXTRA_ALIASES", "FIELDS", "JOB_MESSAGES", "LANGS", "MESSAGES", "PARAMS", "TABLES", "UNITS", "WORDS", "Field", "Unit", "decimals",
            "diagnostic_text", "diagnostics_text", "relaxation_text", "display_value", "param_items", "header", "job_message_text", "job_status_text", "label", "result_labels", "cost_text", "map_words", "message", "table_title", "unit_label", "value_label", "word", "zh_aliases"]
+__all__ = ["ENUMS", "EXTRA_ALIASES", "FIELDS", "JOB_FAILURES", "JOB_MESSAGES", "job_failure_text", "LANGS", "MESSAGES", "PARAMS", "TABLES", "UNITS", "WORDS", "Field", "Unit", "decimals",
+           "diagnostic_text", "diagnostics_text", "display_value", "param_items", "header", "job_message_text", "job_status_text", "label", "result_labels", "cost_text", "map_words", "message", "table_title", "unit_label", "value_label", "word", "zh_aliases"]

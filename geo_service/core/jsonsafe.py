@@ -2,7 +2,8 @@
 
 JSON has no NaN or infinity: every non-finite number becomes ``null``, as do pandas' NA and NaT.
 numpy scalars and arrays, sets, tuples, datetimes/dates (ISO 8601) and objects with ``to_dict``
-are converted. :func:`dumps` serialises anything :func:`to_jsonable` accepts; :func:`to_jsonable`
+are converted. Whole numbers beyond 64 bits (which orjson cannot write) become their decimal text,
+so a stored record holding one is still readable. :func:`dumps` serialises anything :func:`to_jsonable` accepts; :func:`to_jsonable`
 gives the plain Python structure (for stores, ``TierResult`` dicts, GeoJSON properties).
 """
 
@@ -18,6 +19,7 @@ import orjson
 import pandas as pd
 
 _OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+_INT_MIN, _UINT_MAX = -(2**63), 2**64 - 1  # the integers orjson writes
 
 
 def finite(x: Any) -> float | None:
@@ -33,8 +35,10 @@ def finite(x: Any) -> float | None:
 
 def to_jsonable(v: Any) -> Any:
     """``v`` as plain JSON-ready Python: NaN/inf/NA -> None, numpy unwrapped, containers recursed."""
-    if v is None or isinstance(v, (str, bool, int)):
+    if v is None or isinstance(v, (str, bool)):
         return v
+    if isinstance(v, int):
+        return v if _INT_MIN <= v <= _UINT_MAX else str(v)
     if isinstance(v, float):
         return v if math.isfinite(v) else None
     if isinstance(v, np.generic):

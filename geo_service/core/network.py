@@ -74,6 +74,14 @@ WALKING_KMH = 5.0
 DEFAULT_ROAD_KMH = 30.0
 
 
+class MissingLayer(ValueError):
+    """A computation needs a layer the dataset lacks (``layer``: its name, e.g. ``roads``)."""
+
+    def __init__(self, layer: str, message: str):
+        super().__init__(message)
+        self.layer = layer
+
+
 @dataclass(frozen=True)
 class RoadResult:
     """Nearest station by travel time for ``n`` points (arrays of length ``n``).
@@ -232,7 +240,8 @@ class RoadNetwork:
             When the dataset has no roads layer (or no usable segments).
         """
         if len(ds.roads) == 0:
-            raise ValueError(f"dataset {ds.name!r} has no roads layer: road mode needs one")
+            raise MissingLayer("roads", f"dataset {ds.name!r} has no roads layer: road mode needs one "
+                                        "(roads.shp, roads.geojson or a roads sheet)")
         return cls(ds.roads, ds.stations, ds.metric_crs, **kwargs)
 
     def __repr__(self) -> str:  # pragma: no cover - cosmetic
@@ -560,4 +569,4 @@ class RoadNetwork:
         return gdf[cols].to_crs(WGS84)
 
 
-__all__ = ["DEFAULT_ROAD_KMH", "WALKING_KMH", "RoadNetwork", "RoadResult"]
+__all__ = ["DEFAULT_ROAD_KMH", "WALKING_KMH", "MissingLayer", "RoadNetwork", "RoadResult"]

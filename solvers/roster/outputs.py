@@ -197,6 +197,22 @@ def write_csv(result: RosterResult | Mapping, path: str | Path, lang: str = "zh"
 
 
 # -- iCalendar ---------------------------------------------------------------------------------------
+#: longest text (characters) of one calendar field; lines are folded at 75 octets by icalendar
+ICS_TEXT_MAX = 500
+
+
+def ics_text(value: object) -> str:
+    """``value`` as the text of one iCalendar property: line breaks (CR, LF, CRLF, and the Unicode
+    line and paragraph separators) become a space, other control characters are dropped, and the
+    text is cut at :data:`ICS_TEXT_MAX` characters. icalendar then escapes ``, ; \\`` and folds
+    long lines, so a name can never start a property or an event of its own."""
+    text = str(value if value is not None else "")
+    for br in ("\r\n", "\r", "\n", "\u2028", "\u2029", "\x85", "\x0b", "\x0c"):
+        text = text.replace(br, " ")
+    text = "".join(ch for ch in text if ch >= " " and ch != "\x7f")
+    return text[:ICS_TEXT_MAX]
+
+
 def _uid(*parts: str) -> str:
     return hashlib.sha1("|".join(parts).encode()).hexdigest()[:24] + "@" + UID_DOMAIN
 
@@ -215,7 +231,7 @@ def ics_calendar(result: RosterResult | dict, member_id: str | None = None, *, t
     cal = Calendar()
     cal.add("prodid", "-//geo-service//roster//ZH")
     cal.add("version", "2.0")
-    cal.add("x-wr-calname", title if member_id is None else f"{title}：{mem[member_id]['name']}")
+    cal.add("x-wr-calname", ics_text(title if member_id is None else f"{title}：{mem[member_id]['name']}"))
     stamp = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)  # fixed: same roster, same file
     slots: dict[tuple[str, str, str], list[str]] = defaultdict(list)
     for r in res.duties:
@@ -228,9 +244,9 @@ def ics_calendar(result: RosterResult | dict, member_id: str | None = None, *, t
         ev.add("dtstamp", stamp)
         ev.add("dtstart", dt.date.fromisoformat(date))
         ev.add("dtend", dt.date.fromisoformat(date) + dt.timedelta(days=1))
-        ev.add("summary", f"委员接待日：{p['name']}")
-        ev.add("description", "值班委员：" + "、".join(mem.get(i, {}).get("name", i) for i in mids))
-        ev.add("location", p["name"])
+        ev.add("summary", ics_text(f"委员接待日：{p['name']}"))
+        ev.add("description", ics_text("值班委员：" + "、".join(str(mem.get(i, {}).get("name", i)) for i in mids)))
+        ev.add("location", ics_text(p["name"]))
         if p.get("lat") is not None and p.get("lon") is not None:
             ev.add("geo", (p["lat"], p["lon"]))
         cal.add_component(ev)
@@ -243,10 +259,10 @@ def ics_calendar(result: RosterResult | dict, member_id: str | None = None, *, t
         ev.add("dtstamp", stamp)
         ev.add("dtstart", dt.date.fromisoformat(c["date"]))
         ev.add("dtend", dt.date.fromisoformat(c["date"]) + dt.timedelta(days=1))
-        ev.add("summary", f"一季一协商：{p['name']}")
-        ev.add("description", f"{c['quarter']}；专委会：{c.get('committee_id') or '未定'}；委员："
-               + "、".join(mem.get(i, {}).get("name", i) for i in c["member_ids"]))
-        ev.add("location", p["name"])
+        ev.add("summary", ics_text(f"一季一协商：{p['name']}"))
+        ev.add("description", ics_text(f"{c['quarter']}；专委会：{c.get('committee_id') or '未定'}；委员："
+                                       + "、".join(str(mem.get(i, {}).get("name", i)) for i in c["member_ids"])))
+        ev.add("location", ics_text(p["name"]))
         cal.add_component(ev)
     return cal
 

@@ -16,6 +16,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from geo_service.core.glossary import PARAMS
+from geo_service.core.numbers import WholeNumber, seed_field, whole
 
 from ..model import Cancelled as _ModelCancelled
 from ..model import ModelResult
@@ -79,25 +80,25 @@ class RosterParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     start: str = Field(default_factory=_next_month, description="first month, YYYY-MM")
-    months: int = Field(12, ge=1, le=36, description="number of months")
+    months: int = whole(12, ge=1, le=36, description="number of months")
     platforms: Literal["stations", "townships"] = Field(
         "stations", description="platforms: stations of `platform_kinds`, or one per township "
                                 "(its comprehensive station, else the seat village / centroid)")
     platform_kinds: list[str] = Field(default_factory=lambda: ["station_comprehensive"])
     platform_ids: list[str] = Field(default_factory=list, description="only these platforms (ids)")
-    per_platform_min: int = Field(1, ge=0, le=20, description="members on duty per platform and month, min")
-    per_platform_max: int = Field(2, ge=1, le=20, description="members on duty per platform and month, max")
-    member_min: int = Field(1, ge=0, le=36, description="duty months per member over the period, min")
-    member_max: int = Field(2, ge=0, le=36, description="duty months per member over the period, max")
-    fairness_spread: int = Field(1, ge=0, description="busiest minus idlest member, at most")
+    per_platform_min: int = whole(1, ge=0, le=20, description="members on duty per platform and month, min")
+    per_platform_max: int = whole(2, ge=1, le=20, description="members on duty per platform and month, max")
+    member_min: int = whole(1, ge=0, le=36, description="duty months per member over the period, min")
+    member_max: int = whole(2, ge=0, le=36, description="duty months per member over the period, max")
+    fairness_spread: int = whole(1, ge=0, le=36, description="busiest minus idlest member, at most")
     allow_consecutive: bool = Field(False, description="allow the same platform two months running")
-    sectors_min: int = Field(3, ge=0, le=40, description="different sectors per platform over the period")
+    sectors_min: int = whole(3, ge=0, le=40, description="different sectors per platform over the period")
     max_distance_m: float | None = Field(None, gt=0, description="no duty farther than this from home "
                                                                  "(straight metres); None: no cap")
     mode: Literal["straight", "road"] = Field("straight", description="travel cost: straight metres or "
                                                                       "road seconds")
     penalty_speed_kmh: float = Field(40.0, gt=0, description="road mode: churn weight (m) -> s")
-    candidates_per_member: int = Field(8, ge=1, le=200, description="cheapest platforms per member "
+    candidates_per_member: int = whole(8, ge=1, le=200, description="cheapest platforms per member "
                                                                     "in the model (the bound covers all)")
     locks: list[RosterLock] = Field(default_factory=list)
     availability: list[Unavailability] = Field(default_factory=list,
@@ -105,12 +106,12 @@ class RosterParams(BaseModel):
     replan_from: str | None = Field(None, description="re-plan from this month (YYYY-MM); earlier "
                                                       "months of `previous` are kept")
     churn_weight_m: float = Field(1e6, ge=0, description="cost (m) per duty removed or added vs previous")
-    reception_weekday: int = Field(2, ge=0, le=4, description="reception day: 0 = Monday .. 4 = Friday")
-    reception_week: int = Field(2, ge=1, le=5, description="reception day in this week of the month")
-    platform_weekdays: dict[str, int] = Field(default_factory=dict, description="station id -> weekday")
+    reception_weekday: int = whole(2, ge=0, le=4, description="reception day: 0 = Monday .. 4 = Friday")
+    reception_week: int = whole(2, ge=1, le=5, description="reception day in this week of the month")
+    platform_weekdays: dict[str, WholeNumber] = Field(default_factory=dict, description="station id -> weekday")
     consultations: bool = True
-    consultation_month: int = Field(2, ge=1, le=3, description="month of the quarter for 一季一协商")
-    consultation_sectors: int = Field(3, ge=0, le=10, description="sectors invited per consultation")
+    consultation_month: int = whole(2, ge=1, le=3, description="month of the quarter for 一季一协商")
+    consultation_sectors: int = whole(3, ge=0, le=10, description="sectors invited per consultation")
     consultation_time_limit_s: float = Field(3.0, gt=0, le=600, description="CP-SAT time for choosing "
                                              "consultation dates and members (on top of time_limit_s)")
     township_committees: dict[str, str] = Field(default_factory=dict, description="township id -> committee id")
@@ -119,8 +120,8 @@ class RosterParams(BaseModel):
     time_limit_s: float = Field(30.0, gt=0, le=3600)
     warm_start: bool = Field(True, description="start from the two-stage decomposition (counts, then months)")
     relative_gap: float = Field(1e-4, ge=0, le=0.5, description="stop when proven within this gap")
-    seed: int = 0
-    num_workers: int = Field(2, ge=1, le=16)
+    seed: int = seed_field()
+    num_workers: int = whole(2, ge=1, le=16)
 
     @field_validator("start", "replan_from")
     @classmethod

@@ -186,6 +186,12 @@ class Store(ABC):
     @abstractmethod
     def list_jobs(self, dataset_id: str | None = None, limit: int = 100) -> list[JobRecord]: ...
 
+    def take_over_queued_jobs(self, kinds: tuple[str, ...] | None = None) -> list[str]:
+        """Own the ``accepted`` jobs a previous process left waiting, so this one runs them; return
+        their ids. Stores that cannot tell a live owner from a gone one take none (they are then
+        failed by :meth:`fail_interrupted_jobs`)."""
+        return []
+
     def fail_interrupted_jobs(self, reason: str = "interrupted: the service stopped while it ran") -> int:
         """Mark jobs left ``accepted``/``running`` by a previous process as failed; return how many."""
         n = 0

@@ -580,6 +580,31 @@ class PostGISStore(Store):
         with self._conn() as con:
             return [self._job(r) for r in con.execute(q, (*args, int(limit))).fetchall()]
 
+    def take_over_queued_jobs(self, kinds: tuple[str, ...] | None = None) -> list[str]:
+        """Own the ``accepted`` jobs (not of a batch) of store instances that are gone, so this one
+        runs them; return their ids, oldest first. ``kinds``: only jobs of these kinds."""
+        self._hold_owner_lock()
+        with self._conn() as con, con.transaction():
+            rows = con.execute(sql.SQL("SELECT id, kind, owner, params FROM {} WHERE status='accepted' "
+                                       "ORDER BY created_at").format(self._t("jobs"))).fetchall()
+            alive: dict[Any, bool] = {}
+            taken = []
+            for job_id, kind, owner, params in rows:
+                if owner == self.owner_key or (kinds is not None and kind not in kinds):
+                    continue
+                if owner not in alive:
+                    alive[owner] = owner is not None and not con.execute(
+                        "SELECT pg_try_advisory_xact_lock(%s)", (owner,)).fetchone()[0]
+                if isinstance(params, str):
+                    params = json.loads(params)
+                if alive[owner] or (isinstance(params, dict) and params.get("batch_id")):
+                    continue
+                cur = con.execute(sql.SQL("UPDATE {} SET owner=%s WHERE id=%s AND status='accepted'")
+                                  .format(self._t("jobs")), (self.owner_key, job_id))
+                if cur.rowcount:
+                    taken.append(job_id)
+            return taken
+
     def fail_interrupted_jobs(self, reason: str = "interrupted: the service stopped while it ran") -> int:
         """Fail ``accepted``/``running`` jobs whose owning store instance is gone; return how many.
 

@@ -237,7 +237,10 @@ class SQLiteStore(Store):
         d = dict(row)
         d.pop("owner", None)
         for k in _JOB_JSON:
-            d[k] = json.loads(d[k]) if d[k] is not None else None
+            try:
+                d[k] = json.loads(d[k]) if d[k] is not None else None
+            except ValueError:  # never let one damaged record break the job list
+                d[k] = {"unreadable": f"the stored {k} of this job is not valid JSON"}
         return JobRecord(**d)
 
     def _owner_id(self) -> str:
@@ -278,6 +281,33 @@ class SQLiteStore(Store):
                             f"('accepted', 'running') AND (owner IN ({marks}) OR (owner IS NULL AND ?))",
                             (utcnow(), err, reason, *[o for o in dead if o is not None], None in dead)).rowcount
         return int(n)
+
+    def take_over_queued_jobs(self, kinds: tuple[str, ...] | None = None) -> list[str]:
+        """Own the ``accepted`` jobs (not of a batch) of store instances that are gone, so this one
+        runs them; return their ids, oldest first. ``kinds``: only jobs of these kinds."""
+        with self._conn() as con:
+            rows = con.execute("SELECT id, kind, owner, params FROM jobs WHERE status='accepted' "
+                               "ORDER BY created_at").fetchall()
+        mine = self._owner_id()
+        folder = self.data_dir / "owners"
+        alive: dict[str | None, bool] = {}
+        ids = []
+        for r in rows:
+            o = r["owner"]
+            if o == mine or (kinds is not None and r["kind"] not in kinds):
+                continue
+            if o not in alive:
+                alive[o] = o is not None and _JobOwner.alive(folder, o)
+            params = json.loads(r["params"]) if r["params"] else {}
+            if not alive[o] and not (isinstance(params, dict) and params.get("batch_id")):
+                ids.append(r["id"])
+        taken = []
+        with self._lock, self._conn() as con:
+            for job_id in ids:
+                if con.execute("UPDATE jobs SET owner=? WHERE id=? AND status='accepted'",
+                               (mine, job_id)).rowcount:
+                    taken.append(job_id)
+        return taken
 
     def create_job(self, job: JobRecord) -> JobRecord:
         d = job.to_dict()
