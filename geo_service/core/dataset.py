@@ -22,6 +22,7 @@ import shapely
 from pyproj import CRS
 
 from .crs import metric_crs
+from .locations import fill_sources
 from .domain import (
     LAYER_ORDER,
     LAYERS,
@@ -449,6 +450,8 @@ class Dataset:
         for lname in LAYER_ORDER:
             df = layers.get(lname)
             out[lname] = empty_layer(lname) if df is None else _normalise_layer(LAYERS[lname], df, problems)
+        out, found = fill_sources(out)
+        problems += [Problem(*p) for p in found]
         _check_references(out, problems)
         errors = [p for p in problems if p.severity == "error"]
         if errors:

@@ -173,6 +173,12 @@ FIELDS: dict[str, Field] = {
     "share_after": _f("新增后占比", "Share after"),
     "villages_uncovered_before": _f("新增前未覆盖村社区数", "Villages uncovered before", "count"),
     "villages_uncovered_after": _f("新增后未覆盖村社区数", "Villages uncovered after", "count"),
+    # where a location comes from (villages, townships, people) and the 待补坐标 workbook
+    "location_source": _f("位置来源", "Location source", enum="location_source"),
+    "boundary_source": _f("边界来源", "Boundary source", enum="boundary_source"),
+    "covered_given_villages": _f("已覆盖村社区数（有坐标）", "Covered villages (with coordinates)", "count"),
+    "new_lon": _f("补填经度", "New longitude"),
+    "new_lat": _f("补填纬度", "New latitude"),
 }
 
 #: Enum vocabularies: value -> (zh, en).
@@ -235,7 +241,18 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
                "stations": ("站点", "stations"), "constituents": ("界别群众", "constituents"),
                "villages": ("村社区", "villages"), "townships": ("乡镇街道", "townships")},
     "layer": {k: (v.labels.get("zh", k), v.labels.get("en", k)) for k, v in LAYERS.items()},
+    # where a location comes from
+    "location_source": {"given": ("有坐标", "given"), "township_seat": ("按乡镇驻地近似", "township seat"),
+                        "township_centre": ("按乡镇中心近似", "township centre"), "placed": ("人工标注", "placed"),
+                        "unknown": ("未定位", "not located")},
+    "boundary_source": {"given": ("官方边界", "given"), "derived": ("推算边界（非官方）", "derived (not official)"),
+                        "none": ("未定位", "none")},
 }
+
+# import problems about locations
+ENUMS["problem"].update({"unknown_value": ("未知取值", "unknown value"),
+                         "approximate_location": ("按乡镇近似定位", "approximate location"),
+                         "unknown_location": ("未定位", "location unknown")})
 
 #: Optimisation parameters as the 说明 sheet names them: key -> (zh, en, enum of the value or None).
 PARAMS: dict[str, tuple[str, str, str | None]] = {
@@ -304,6 +321,8 @@ TABLES: dict[str, tuple[str, str]] = {
     "roster": ("轮值表", "Roster"), "member_duties": ("委员值班", "Member duties"),
     "reception_days": ("接待日", "Reception days"), "consultations": ("一季一协商", "Consultations"),
     "duty_list": ("值班明细", "Duties"),
+    # villages lacking a given location, with columns to fill
+    "fill_locations": ("待补坐标", "Locations to fill"),
 }
 
 #: Words of the notes sheet and page headers.
@@ -409,6 +428,27 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "job_stopped": ("服务在任务开始前停止", "the service stopped before the job started"),
     "job_finished": ("已完成：{outcome}", "finished: {outcome}"),
     "job_finished_text": ("已完成：{outcome}（{text}）{diagnosis}", "finished: {outcome} ({text}){diagnosis}"),
+    # village locations: where each point comes from, the import report, the 待补坐标 workbook
+    "location_line": ("{n} 个村社区：{parts}", "{n} villages: {parts}"),
+    "location_given": ("{n} 个有坐标", "{n} with coordinates"),
+    "location_placed": ("其中 {n} 个为人工标注", "{n} of them placed by hand"),
+    "location_seat": ("{n} 个按乡镇驻地近似", "{n} approximated by the township seat"),
+    "location_centre": ("{n} 个按乡镇中心近似", "{n} approximated by the township centre"),
+    "location_unknown": ("{n} 个未定位", "{n} not located"),
+    "import_report": ("导入：{given} 个有坐标，{approximate} 个近似，{unknown} 个未定位，{dropped} 个已删除，"
+                      "{duplicates} 处坐标重复（坐标系 {datum}）",
+                      "import: {given} with coordinates, {approximate} approximate, {unknown} not located, "
+                      "{dropped} dropped, {duplicates} shared points (datum {datum})"),
+    "import_townships": ("乡镇街道 {n} 个：{given} 个有边界，{derived} 个边界由村社区推算（非官方边界），{none} 个未定位",
+                         "{n} townships: {given} with a boundary, {derived} with a boundary derived from villages "
+                         "(not official), {none} not located"),
+    "unlocated_villages": ("未定位村社区：{names}", "villages not located: {names}"),
+    "gaps_unconsidered": ("{n} 个村社区未定位，未参与选址", "{n} villages not located: not considered"),
+    "distance_unknown": ("距离未知", "distance unknown"),
+    "source_used_dataset": ("使用已存数据集 {name}", "using the stored dataset {name}"),
+    "source_used_folder": ("没有名为 {name} 的数据集，读取文件夹 {path}", "no dataset named {name}: reading the folder {path}"),
+    "fill_sheet_ignored": ("第 {row} 行（{id}）：{reason}，已跳过", "row {row} ({id}): {reason}; skipped"),
+    "fill_sheet_done": ("已更新 {n} 个村社区的坐标", "locations of {n} villages updated"),
 }
 
 #: Older Chinese spellings accepted on import (reading only; never written).

@@ -49,6 +49,10 @@ _COMMON: dict[str, tuple[str, ...]] = {
     "urban_rural_class": ("urban_rural_class", "urban_rura", "城乡分类代码", "城乡分类"),
 }
 
+# where a location / boundary comes from (shapefile names cut to 10 characters)
+_COMMON.update({"location_source": ("location_source", "location_s", "位置来源", "坐标来源"),
+                "boundary_source": ("boundary_source", "boundary_s", "边界来源")})
+
 # Layer-specific overrides: in the villages table "乡镇" is the township reference, but in the
 # townships table "乡镇" or "乡镇名称" is the township's own name.
 _PER_LAYER: dict[str, dict[str, tuple[str, ...]]] = {
