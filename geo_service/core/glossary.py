@@ -445,6 +445,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "unlocated_villages": ("未定位村社区：{names}", "villages not located: {names}"),
     "gaps_unconsidered": ("{n} 个村社区未定位，未参与选址", "{n} villages not located: not considered"),
     "distance_unknown": ("距离未知", "distance unknown"),
+    "distance_unknown_assigned": ("{n} 位界别群众位置未知（距离未知），按界别和负荷分配：{ids}",
+                                  "{n} constituents of unknown location (distance unknown) assigned by sector and "
+                                  "load: {ids}"),
     "source_used_dataset": ("使用已存数据集 {name}", "using the stored dataset {name}"),
     "source_used_folder": ("没有名为 {name} 的数据集，读取文件夹 {path}", "no dataset named {name}: reading the folder {path}"),
     "fill_sheet_ignored": ("第 {row} 行（{id}）：{reason}，已跳过", "row {row} ({id}): {reason}; skipped"),
