@@ -302,7 +302,16 @@ def _tier_villages(run: _Run, G: _Groups) -> TierResult:
         chosen = set(p.village_ids)
     village_locks = {**G.pins_village, **p.locks.villages}
     chosen |= set(village_locks)
-    rows = [x for x in all_v if x in chosen]
+    # a village of unknown location has no distance to any group: left out, and said so
+    where = _lonlat(v.geometry)
+    known = {x for x, ok in zip(all_v, np.isfinite(where).all(axis=1)) if ok}
+    left_out = [x for x in all_v if x in chosen and x not in known]
+    if left_out:
+        run.diagnostics.append({"tier": "villages", "severity": "warning", "quota": "location",
+                                "code": "gaps_unconsidered", "params": {"n": len(left_out)}, "ids": left_out,
+                                "message": f"{len(left_out)} villages of unknown location not considered"})
+    rows = [x for x in all_v if x in chosen and x in known]
+    village_locks = {x: g for x, g in village_locks.items() if x in known}
     vi = np.array([all_v.index(x) for x in rows], dtype=np.int64) if rows else np.zeros(0, np.int64)
     v_ll = _lonlat(v.geometry)[vi] if len(vi) else np.zeros((0, 2))
     base = np.zeros((len(G.g_ids), 2))

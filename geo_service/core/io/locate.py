@@ -131,8 +131,11 @@ def warn_shared_points(col: Collector) -> None:
 
 
 def _centre(poly: Any) -> Any:
-    """The centroid of a polygon when it lies inside, else a point surely inside."""
+    """The centroid of a polygon when it lies inside, else a point surely inside (a point or line
+    of located villages: its centroid)."""
     c = poly.centroid
+    if poly.geom_type not in ("Polygon", "MultiPolygon"):
+        return c
     return c if poly.contains(c) else poly.representative_point()
 
 
@@ -149,12 +152,17 @@ def place_approximate(col: Collector, seats: dict[str, Any]) -> None:
     polys: dict[str, Any] = {}
     if traw is not None and isinstance(traw.frame, gpd.GeoDataFrame) and "id" in traw.frame.columns:
         for t, g in zip(traw.frame["id"], traw.frame.geometry):
-            if g is not None and not g.is_empty and g.geom_type in ("Polygon", "MultiPolygon"):
+            if g is not None and not g.is_empty and g.geom_type in ("Polygon", "MultiPolygon"):  # given or derived
                 polys[clean_id(t)] = g
     given = list(v["location_source"]) if "location_source" in v.columns else [None] * len(v)
     has = present(v.geometry)
     geoms, src = list(v.geometry), []
     town = [clean_id(x) for x in v["township_id"]] if "township_id" in v.columns else [None] * len(v)
+    # a township whose cells all went to another (its villages share points with that one's): the
+    # centre of its own located villages
+    for t in {town[i] for i in np.flatnonzero(has)} - set(polys) - set(seats):
+        own = [geoms[i] for i in np.flatnonzero(has) if town[i] == t]
+        polys[t] = shapely.MultiPoint([(g.x, g.y) for g in own]).convex_hull
     for i in range(len(v)):
         if has[i]:
             src.append(None if blank(given[i]) else str(given[i]).strip())

@@ -182,7 +182,10 @@ def _derive_townships(col: Collector, missing_points: str) -> None:
     tw = traw.frame.copy()
     tw["id"] = [clean_id(v) for v in tw["id"]]
     new, seat = townships_from_points(tw, villages, boundary)
-    empty = (shapely.is_missing(new.geometry.to_numpy()) | shapely.is_empty(new.geometry.to_numpy())) & ~present
+    no_poly = ~present_mask(new.geometry)
+    # no seat and no located village (a township whose cells all went to another keeps its row)
+    located_towns = {clean_id(t) for t, ok in zip(villages["township_id"], present_mask(villages.geometry)) if ok}
+    empty = no_poly & ~present & ~np.isin(np.asarray(tw["id"], dtype=object), list(located_towns))
     for i in np.flatnonzero(empty):
         drop, strict = missing_points == "drop", missing_points == "error"
         label = f"'{new['name'].iloc[i]}' " if "name" in new.columns and not blank(new["name"].iloc[i]) else ""
@@ -192,7 +195,7 @@ def _derive_townships(col: Collector, missing_points: str) -> None:
             "dropped_no_coordinates" if drop else "missing_geometry" if strict else "unknown_location",
             int(traw.rows[i]), new["id"].iloc[i], None if drop else traw.headers.get("lon", "lon"),
             "error" if strict else "warning", traw.source))
-    new["boundary_source"] = np.where(empty | ~present_mask(new.geometry), "none", "derived").astype(object)
+    new["boundary_source"] = np.where(no_poly, "none", "derived").astype(object)
     if missing_points == "drop" and empty.any():
         col.dropped.setdefault("townships", set()).update(new["id"][empty].dropna().astype(str))
         new = new.loc[~empty].reset_index(drop=True)
