@@ -334,8 +334,7 @@ def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str =
               "candidate_sites": len(cand), "capacity": capacity,
               "fixed_kinds": sorted(fixed_kinds) if fixed_kinds is not None else None,
               "weight": vw.basis, "weight_note": vw.note,
-              "notes": dataset_notes(ds) + ([message("gaps_unconsidered", "zh", n=len(unconsidered))]
-                                            if unconsidered else []),
+              "notes": dataset_notes(ds),
               "sparse": sparse, "unconsidered": len(unconsidered), "unconsidered_ids": unconsidered}
     return GapClosingResult(proposed, coverage, uncovered, sol, params, time.perf_counter() - t0)
 

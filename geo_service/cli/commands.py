@@ -40,6 +40,7 @@ from ..core.glossary import cost_text, diagnostic_text, label, message, value_la
 from ..core.io import write_dataset
 from ..core.io.sheets import write_csv as write_csv_table
 from ..core.jsonsafe import dumps_text
+from ..core.locations import location_line, report_line, source_counts, townships_line, unlocated_ids
 from ..core.store import POSTGRES_SCHEMES, Conflict, NotFound, check_dataset_id, open_store
 from . import roster, template
 from .common import (
@@ -58,6 +59,7 @@ from .common import (
     check_lang_opt,
     fail,
     progress,
+    stored_dataset,
 )
 
 
@@ -108,7 +110,8 @@ def import_(
     name: Annotated[Optional[str], typer.Option("--name", help="dataset id in the store (default: file stem)")] = None,
     datum: DatumOpt = "wgs84",
     layer: Annotated[list[str], typer.Option("--layer", help="LAYER=FILE, repeatable (e.g. villages=村.csv)")] = [],
-    missing_points: Annotated[str, typer.Option(help="rows without coordinates: error or drop")] = "error",
+    missing_points: Annotated[str, typer.Option(help="rows without coordinates: keep (at the township seat, "
+                                                     "or unlocated), drop (listed in the report) or error")] = "keep",
     replace: Annotated[bool, typer.Option("--replace", help="replace an existing dataset of that id")] = False,
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
@@ -137,17 +140,21 @@ def import_(
     try:
         with progress("storing"):
             info = store.put_dataset(dataset_id, ds, expected_version=None if replace else 0,
-                                     meta={"source": str(path) if path else "layers", "datum": datum})
+                                     meta={"source": str(path) if path else "layers", "datum": datum,
+                                           "import_report": ds.meta.get("import_report")})
     except Conflict:
         fail(f"dataset '{dataset_id}' already exists; use --replace to replace it", 1)
     if as_json:
-        typer.echo(json.dumps({"valid": True, "dataset": info.to_dict(),
+        typer.echo(json.dumps({"valid": True, "dataset": info.to_dict(), "import_report": ds.meta.get("import_report"),
+                               "location_line": location_line(ds.villages),
                                "warnings": [str(w) for w in ds.warnings]}, ensure_ascii=False, indent=2))
         return
     for w in ds.warnings:
         typer.echo(f"warning: {w}", err=True)
     typer.echo(f"stored dataset '{dataset_id}' version {info.version}: "
                + ", ".join(f"{k} {v}" for k, v in info.counts.items() if v))
+    for line in (location_line(ds.villages), townships_line(ds.townships), report_line(ds.meta.get("import_report"))):
+        typer.echo(line)
 
 
 @app.command()
@@ -162,7 +169,7 @@ def export(
     """Write a stored dataset to files (GeoPackage that QGIS opens, CSV/XLSX tables, GeoJSON)."""
     store = open_store(_data_dir(data_dir))
     try:
-        ds = store.get_dataset(dataset_id)
+        ds = stored_dataset(store, dataset_id)
     except (NotFound, ValueError) as e:
         fail(str(e), 1)
     with progress(f"writing {out}"):
@@ -183,7 +190,7 @@ def summary(
     check_lang_opt(lang)
     if file is not None:
         try:
-            ds = _read_input(file, {}, datum, file.stem, "error")
+            ds = _read_input(file, {}, datum, file.stem, "keep")
         except DatasetValidationError as e:
             _report_problems(e)
             raise typer.Exit(2)
@@ -193,10 +200,13 @@ def summary(
             with progress("loading the demo county"):
                 ensure_demo(store, only_if_empty=False)
         try:
-            ds = store.get_dataset(dataset_id)
+            ds = stored_dataset(store, dataset_id)
         except (NotFound, ValueError) as e:
             fail(str(e), 1)
     s = ds.summary()
+    s.update({"location_sources": source_counts(ds.villages), "unlocated": unlocated_ids(ds.villages),
+              "location_line": location_line(ds.villages, lang), "townships_line": townships_line(ds.townships, lang),
+              "import_report": ds.meta.get("import_report")})
     if as_json:
         typer.echo(json.dumps(s, ensure_ascii=False, indent=2))
         return
@@ -210,6 +220,9 @@ def summary(
     t.add_row(word("cli_conveners", lang), str(s["conveners"]))
     t.add_row(label("population", lang), f"{s['population']:,}")
     Console().print(t)
+    for line in (s["location_line"], s["townships_line"], report_line(s["import_report"], lang)):
+        if line:
+            typer.echo(line)
 
 
 @app.command()
@@ -217,7 +230,7 @@ def validate(
     path: Annotated[Optional[Path], typer.Argument(help="GeoPackage, folder, .xlsx or .zip")] = None,
     datum: DatumOpt = "wgs84",
     layer: Annotated[list[str], typer.Option("--layer", help="LAYER=FILE, repeatable")] = [],
-    missing_points: Annotated[str, typer.Option(help="rows without coordinates: error or drop")] = "error",
+    missing_points: Annotated[str, typer.Option(help="rows without coordinates: keep, drop or error")] = "keep",
     lang: LangOpt = "zh",
     as_json: JsonOpt = False,
 ) -> None:
@@ -470,6 +483,9 @@ def close_gaps_cmd(
     for note in [r.params.get("weight_note")] + list(r.params.get("notes") or []):
         if note:
             typer.echo(message("cli_note", lang, text=note), err=True)
+    typer.echo(location_line(ds.villages, lang))
+    if r.params.get("unconsidered"):
+        typer.echo(message("gaps_unconsidered", lang, n=r.params["unconsidered"]))
     sol = r.solution
     why = message(sol.message_code, lang, **sol.message_params) if getattr(sol, "message_code", None) else sol.message
     typer.echo(message("cli_gaps_result", lang, outcome=value_label("outcome", r.status, lang), message=why,
@@ -566,6 +582,11 @@ def coverage_cmd(
     for note in [s.get("weight_note")] + list(s.get("notes") or []):
         if note:
             typer.echo(message("cli_note", lang, text=note), err=True)
+    typer.echo(location_line(ds.villages, lang))
+    if s["unlocated"]:
+        names = dict(zip(ds.villages["id"], ds.villages["name"]))
+        typer.echo(message("unlocated_villages", lang, names=("、" if lang == "zh" else ", ").join(
+            f"{names.get(i, '')}（{i}）" for i in s["unlocated"][:30]) + (" …" if len(s["unlocated"]) > 30 else "")))
     keys = {"total": [], "county": ["county_id", "county_name"], "township": ["township_id", "township_name"],
             "sector": ["sector", "stations"]}[level]
     basis = word("cli_basis_population" if s.get("weight", "population") == "population" else "cli_basis_villages",
@@ -573,12 +594,14 @@ def coverage_cmd(
     t = Table(title=word("cli_coverage_title", lang).format(
         name=ds.name, mode=word(f"map_{mode}", lang), unit=unit_text, basis=basis))
     names = {"villages": "n_villages", "sector": "sector", "stations": "stations"}
-    for c in keys + ["threshold", "villages", "covered_villages", "population", "covered_population", "share"]:
+    for c in keys + ["threshold", "villages", "covered_villages", "covered_given_villages", "population",
+                     "covered_population", "share"]:
         t.add_column(label(names.get(c, c), lang), justify="left" if c in keys else "right")
     for r in s[level]:
         share = "-" if r["share"] is None else f"{r['share'] * 100:.1f}%"
         t.add_row(*[str(r[c]) for c in keys], cost_text(r["threshold"], unit, lang), str(r["villages"]),
-                  str(r["covered_villages"]), f"{r['population']:,}", f"{r['covered_population']:,}", share)
+                  str(r["covered_villages"]), str(r["covered_given_villages"]), f"{r['population']:,}",
+                  f"{r['covered_population']:,}", share)
     Console().print(t)
 
 

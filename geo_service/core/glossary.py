@@ -357,6 +357,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "cli_basis_population": ("按人口计", "population-weighted"), "cli_basis_villages": ("按村社区个数计", "share of villages"),
 }
 
+# notes (说明) items about where locations come from
+WORDS.update({"locations": ("村社区位置", "Village locations"), "import_report": ("导入报告", "Import report"),
+              "township_boundaries": ("乡镇边界", "Township boundaries"), "unlocated": ("未定位村社区", "Villages not located"),
+              "coordinates_datum": ("坐标系", "Coordinates")})
+
 #: Message templates by code: (zh, en), ``str.format`` fields filled from the message's ``params``.
 #: Solvers and services emit ``{"code": ..., "params": {...}}``; outputs show the text in their language.
 MESSAGES: dict[str, tuple[str, str]] = {

@@ -216,10 +216,50 @@ def location_line(villages: pd.DataFrame, lang: str = "zh") -> str:
     return message("location_line", lang, n=len(villages), parts=sep.join(parts))
 
 
+def report_line(report: Mapping[str, Any] | None, lang: str = "zh") -> str | None:
+    """The import report (``Dataset.meta["import_report"]``) in one line, or None without one."""
+    if not report:
+        return None
+    return message("import_report", lang, given=report.get("given", 0), approximate=report.get("approximate", 0),
+                   unknown=report.get("unknown", 0), dropped=report.get("dropped_count", 0),
+                   duplicates=len(report.get("duplicate_points") or []), datum=report.get("datum", "wgs84"))
+
+
+def townships_line(townships: pd.DataFrame, lang: str = "zh") -> str:
+    """Townships by boundary source in one line (derived boundaries are not official)."""
+    vc = townships["boundary_source"].value_counts() if "boundary_source" in townships.columns else {}
+    return message("import_townships", lang, n=len(townships), **{s: int(vc.get(s, 0)) for s in BOUNDARY_SOURCES})
+
+
+def location_notes(ds: Any, lang: str = "zh") -> dict[str, Any]:
+    """Items of a 说明 sheet saying what the figures stand on: the location line, the townships'
+    boundaries, the villages not located and the import report (when the dataset has one).
+
+    Parameters
+    ----------
+    ds : geo_service.core.dataset.Dataset
+    lang : {"zh", "en"}
+
+    Returns
+    -------
+    dict
+        ``{word key: text}`` for :func:`geo_service.core.io.sheets.notes_table`.
+    """
+    out: dict[str, Any] = {"locations": location_line(ds.villages, lang),
+                           "township_boundaries": townships_line(ds.townships, lang)}
+    names = [str(n) for n in ds.villages.loc[~present(ds.villages.geometry), "name"]]
+    if names:
+        out["unlocated"] = "、".join(names[:50]) + (" …" if len(names) > 50 else "")
+    line = report_line((getattr(ds, "meta", {}) or {}).get("import_report"), lang)
+    if line:
+        out["import_report"] = line
+    return out
+
+
 def approximate_count(counts: Mapping[str, int]) -> int:
     """Villages placed at their township (seat or centre) in ``counts`` from :func:`source_counts`."""
     return int(sum(counts.get(s, 0) for s in APPROXIMATE_SOURCES))
 
 
-__all__ = ["REAL_SOURCES", "approximate_count", "fill_sources", "location_line", "present", "real_mask",
-           "source_counts", "unlocated_ids"]
+__all__ = ["REAL_SOURCES", "approximate_count", "fill_sources", "location_line", "location_notes", "present",
+           "real_mask", "report_line", "source_counts", "townships_line", "unlocated_ids"]

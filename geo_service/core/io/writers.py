@@ -29,6 +29,7 @@ import shapely
 
 from ..dataset import Dataset
 from ..domain import LAYER_ORDER, LAYERS, PERSONAL_FIELDS, WGS84
+from ..locations import location_notes
 from .gpkg import LIST_SEP, layer_to_file_frame, write_gpkg
 from . import sheets
 from .headers import LAT, LON, WKT, canonical_layer, output_headers
@@ -160,7 +161,7 @@ def _dataset_notes(ds: Dataset, lang: str) -> dict[str, Any]:
     meta = getattr(ds, "meta", {}) or {}
     counts = {(LAYERS[k].labels.get(lang, k) if lang == "zh" else k): v for k, v in ds.counts().items()}
     return {"dataset": meta.get("name") or meta.get("source") or "", "version": sheets.service_version(),
-            "date": pd.Timestamp.now().date().isoformat(), "counts": counts}
+            "date": pd.Timestamp.now().date().isoformat(), "counts": counts, **location_notes(ds, lang)}
 
 
 def _layers_to_write(ds: Dataset) -> list[str]:
