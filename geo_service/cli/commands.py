@@ -42,7 +42,7 @@ from ..core.io.sheets import write_csv as write_csv_table
 from ..core.jsonsafe import dumps_text
 from ..core.locations import location_line, report_line, source_counts, townships_line, unlocated_ids
 from ..core.store import POSTGRES_SCHEMES, Conflict, NotFound, check_dataset_id, open_store
-from . import roster, template
+from . import roster, template, villages
 from .common import (
     _out_path,
     DataDirOpt,
@@ -617,4 +617,5 @@ def _uncovered_text(row, params: dict, lang: str) -> str:
 # --- commands added by area engineers above ---
 template.register(app)  # import template (issue 17)
 roster.register(app)  # duty roster (issue 14)
+villages.register(app)  # the 待补坐标 workbook: write it, read it back
 

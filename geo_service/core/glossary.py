@@ -179,6 +179,7 @@ FIELDS: dict[str, Field] = {
     "covered_given_villages": _f("已覆盖村社区数（有坐标）", "Covered villages (with coordinates)", "count"),
     "new_lon": _f("补填经度", "New longitude"),
     "new_lat": _f("补填纬度", "New latitude"),
+    "datum": _f("坐标系", "Datum"),
 }
 
 #: Enum vocabularies: value -> (zh, en).
@@ -252,7 +253,8 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
 # import problems about locations
 ENUMS["problem"].update({"unknown_value": ("未知取值", "unknown value"),
                          "approximate_location": ("按乡镇近似定位", "approximate location"),
-                         "unknown_location": ("未定位", "location unknown")})
+                         "unknown_location": ("未定位", "location unknown"),
+                         "fill_unusable": ("无法使用的补填行", "unusable filled row")})
 
 #: Optimisation parameters as the 说明 sheet names them: key -> (zh, en, enum of the value or None).
 PARAMS: dict[str, tuple[str, str, str | None]] = {
