@@ -15,6 +15,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ..app.seed import ensure_demo
 from ..core.dataset import DatasetValidationError
+from ..core.domain import LAYERS
 from ..core.glossary import label, message, value_label
 from ..core.io import read_dataset, read_layers_from_files
 from ..core.store import NotFound, open_store
@@ -99,8 +100,12 @@ def _where(p, lang: str) -> str:
     if lang == "en":
         return str(p)
     where = [str(value_label("layer", p.layer, "zh"))]
-    if p.source is not None:
-        where[0] = f"{p.source}：{where[0]}"
+    if p.source is not None:  # a GeoPackage's layer in the source named as the layer is named here
+        src = p.source
+        head, _, tail = src.rpartition(":")
+        if head and tail in LAYERS:
+            src = f"{head}[{value_label('layer', tail, 'zh')}]"
+        where[0] = f"{src}：{where[0]}"
     if p.row is not None:
         where.append(f"第 {p.row} 行")
     if p.feature_id is not None:
