@@ -139,6 +139,15 @@ def test_explicit_mapping_and_export_roundtrip(chongyang, tmp_path):
                                 base=FOLDER, datum="gcj02", missing_points="drop", name="崇阳县")
     assert ds.fingerprint() == chongyang.fingerprint()
     for fmt, target in (("gpkg", "cy.gpkg"), ("csv", "cy_csv")):
-        back = read_dataset(write_dataset(ds, tmp_path / target, fmt=fmt))
+        back = read_dataset(write_dataset(ds, tmp_path / target, fmt=fmt, datum="wgs84"))
         assert back.fingerprint() == ds.fingerprint(), fmt
+    # by default tables are written in the datum the data came in, named in the header, and read back so
+    folder = write_dataset(ds, tmp_path / "cy_gcj", fmt="csv", lang="zh")
+    v = pd.read_csv(folder / "villages.csv", dtype=str, encoding="utf-8-sig").set_index("编号")
+    src = pd.read_csv(FOLDER / "villages.csv", dtype=str).set_index("代码").dropna(subset=["经度"])
+    assert "经度(GCJ-02)" in v.columns
+    assert np.allclose(v.loc[src.index, "经度(GCJ-02)"].astype(float), src["经度"].astype(float), atol=1e-8)
+    back = read_dataset(folder)  # no datum option: the headers say GCJ-02
+    d = back.villages.geometry.distance(ds.villages.geometry)
+    assert float(d.max()) < 1e-8 and list(back.villages["location_source"]) == list(ds.villages["location_source"])
     assert shapely.get_coordinates(ds.villages.geometry).shape == (178, 2)

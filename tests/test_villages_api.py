@@ -187,5 +187,16 @@ def test_cli_report_fill_round_trip_and_name_before_folder(county, tmp_path, mon
     notes = pd.read_excel(tmp_path / "cy.xlsx", sheet_name="说明", dtype=str)
     text = " ".join(notes.fillna("").astype(str).values.ravel())
     assert "个村社区：" in text and "导入：" in text and "非官方边界" in text
-    with (folder / "villages.csv").open(encoding="utf-8") as f:
-        assert len(list(csv.DictReader(f))) == len(info["villages"])
+    # coordinates written in the datum the data came in (named in the header), WGS-84 on request
+    _cli("export", "chongyang", "--out", "cy_csv/", "--format", "csv", "--lang", "zh", *data)
+    with (tmp_path / "cy_csv" / "villages.csv").open(encoding="utf-8-sig") as f:
+        rows = {r["编号"]: r for r in csv.DictReader(f)}
+    given = [v for v, e in zip(info["villages"], info["expect"]) if e == "given"]
+    assert len(rows) == len(info["villages"]) and all(
+        abs(float(rows[v["代码"]]["经度(GCJ-02)"]) - float(v["经度"])) < 1e-8 for v in given)
+    _cli("export", "chongyang", "--out", "cy_wgs/", "--format", "csv", "--datum", "wgs84", *data)
+    with (tmp_path / "cy_wgs" / "villages.csv").open(encoding="utf-8-sig") as f:
+        assert "lon" in next(csv.reader(f))
+    _cli("close-gaps", "chongyang", "--out", "proposals.csv", "--time-limit", "10", *data)
+    with (tmp_path / "proposals.csv").open(encoding="utf-8-sig") as f:
+        assert "lon(GCJ-02)" in next(csv.reader(f))

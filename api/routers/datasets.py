@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import tempfile
@@ -252,6 +253,9 @@ def export_dataset(format: Annotated[Literal["gpkg", "xlsx", "geojson", "csv", "
                                    "CSV or Shapefile layer files")] = "gpkg",
                    lang: Annotated[Literal["en", "zh"], Query(description="CSV/XLSX headers")] = "en",
                    personal: Annotated[bool, Query(description="include constituents' names and phones")] = True,
+                   datum: Annotated[Literal["wgs84", "gcj02", "bd09"] | None, Query(
+                       description="CSV/XLSX coordinates (default: the datum the data came in; named in the "
+                                   "header). GeoPackage, GeoJSON and Shapefile are WGS-84")] = None,
                    dataset_id: str = Depends(checked_dataset_id), cache: DatasetCache = Depends(get_cache),
                    who: Principal = Depends(planner)):
     """Write the current version with :func:`geo_service.core.io.write_dataset`; personal fields only for
@@ -260,8 +264,9 @@ def export_dataset(format: Annotated[Literal["gpkg", "xlsx", "geojson", "csv", "
     media, suffix = EXPORT_TYPES[format]
     tmpdir = Path(tempfile.mkdtemp(prefix="geo-export-"))
     try:
-        path = write_dataset(entry.ds, tmpdir / f"{dataset_id}{suffix}", fmt=format, lang=lang,
-                             include_personal=personal and who.sees_personal)
+        ds = dataclasses.replace(entry.ds, meta={**(entry.info.meta or {}), **dict(entry.ds.meta or {})})
+        path = write_dataset(ds, tmpdir / f"{dataset_id}{suffix}", fmt=format, lang=lang,
+                             include_personal=personal and who.sees_personal, datum=datum)
         data = path.read_bytes()
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)

@@ -38,6 +38,7 @@ from ..core.coverage import coverage_summary
 from ..core.dataset import DatasetValidationError
 from ..core.glossary import cost_text, diagnostic_text, label, message, value_label, word
 from ..core.io import write_dataset
+from ..core.io.writers import export_datum, in_datum
 from ..core.io.sheets import write_csv as write_csv_table
 from ..core.jsonsafe import dumps_text
 from ..core.locations import location_line, report_line, source_counts, townships_line, unlocated_ids
@@ -164,16 +165,24 @@ def export(
     fmt: Annotated[Optional[str], typer.Option("--format", help="gpkg, xlsx, geojson, csv, shp")] = None,
     lang: Annotated[str, typer.Option(help="column headers for tables: en or zh")] = "en",
     no_personal: Annotated[bool, typer.Option("--no-personal", help="leave out constituents' names and phones")] = False,
+    datum: Annotated[Optional[str], typer.Option("--datum", help="CSV/XLSX coordinates: wgs84, gcj02 or bd09 "
+                                                                 "(default: the datum the data came in)")] = None,
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Write a stored dataset to files (GeoPackage that QGIS opens, CSV/XLSX tables, GeoJSON)."""
+    """Write a stored dataset to files (GeoPackage that QGIS opens, CSV/XLSX tables, GeoJSON).
+
+    CSV/XLSX coordinates are in the datum the data came in (named in the header: 经度(GCJ-02)),
+    or ``--datum``; GeoPackage, GeoJSON and Shapefile are WGS-84."""
     store = open_store(_data_dir(data_dir))
     try:
         ds = stored_dataset(store, dataset_id)
     except (NotFound, ValueError) as e:
         fail(str(e), 1)
     with progress(f"writing {out}"):
-        write_dataset(ds, out, fmt=fmt, lang=lang, include_personal=not no_personal)
+        try:
+            write_dataset(ds, out, fmt=fmt, lang=lang, include_personal=not no_personal, datum=datum)
+        except ValueError as e:
+            fail(str(e), 2)
     typer.echo(f"wrote {out}")
 
 
@@ -473,8 +482,9 @@ def close_gaps_cmd(
         fail(str(e), 2)
     if out is not None:
         out = _out_path(out, "proposals.geojson")
-        if out.suffix.lower() == ".csv":
-            write_csv_table(r.tables()["proposed"], out)
+        if out.suffix.lower() == ".csv":  # in the datum the data came in, named in the header
+            write_csv_table(in_datum(r.tables()["proposed"], export_datum(ds, datum if datum != "wgs84" else None),
+                                     "en"), out)
         else:
             out.write_text(json.dumps(r.to_geojson(), ensure_ascii=False), encoding="utf-8")
     if as_json:

@@ -33,12 +33,12 @@ def _apply_table_crs(col: Collector) -> None:
             raw.frame = raw.frame.set_crs(col.crs, allow_override=True).to_crs(WGS84)
 
 
-def _convert_datum(col: Collector, datum: str) -> None:
-    if datum == "wgs84":
-        return
+def _convert_datum(col: Collector, option: str) -> None:
+    """Coordinates to WGS-84 from the datum their headers name (经度(GCJ-02)), else from ``option``."""
     for raw in col.layers.values():
         df = raw.frame
-        if raw.layer in col.wgs84_layers:
+        datum = raw.datum or option
+        if raw.layer in col.wgs84_layers or datum == "wgs84":
             continue  # OpenStreetMap data is WGS-84
         if isinstance(df, gpd.GeoDataFrame) and len(df):
             geoms = df.geometry.to_numpy()

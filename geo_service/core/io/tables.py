@@ -24,7 +24,7 @@ from pyproj import CRS
 
 from ..dataset import Problem
 from ..domain import LAYERS, WGS84
-from .headers import LAT, LON, WKT, canonical_headers
+from .headers import LAT, LON, WKT, canonical_headers, header_datum
 from .limits import NO_LIMITS, ReadLimits, measure_zip, too_many_rows
 from .sheets import unguard
 
@@ -48,6 +48,7 @@ class RawLayer:
     rows: np.ndarray
     headers: dict[str, str] = field(default_factory=dict)
     kind: str = "table"  # "table" (CSV/XLSX), "vector" or "shapefile"
+    datum: str | None = None  # the datum its coordinate headers name (经度(GCJ-02)), over the import option
 
 
 def blank(v: Any) -> bool:
@@ -161,7 +162,8 @@ def table_to_layer(layer: str, df: pd.DataFrame, source: str, problems: list[Pro
     df = df.rename(columns=rename).reset_index(drop=True)
     df.columns = [str(c) for c in df.columns]
     df = df.loc[:, ~pd.Index(df.columns).duplicated()]
-    raw = RawLayer(layer, df, source, rows, headers, "table")
+    named = {header_datum(h) for f, h in headers.items() if f in (LON, LAT, WKT) or f.startswith(WKT + "_")} - {None}
+    raw = RawLayer(layer, df, source, rows, headers, "table", datum=named.pop() if len(named) == 1 else None)
     if spec.geometry is None:
         raw.frame = df.drop(columns=[c for c in (LON, LAT, WKT) if c in df.columns])
         return raw
