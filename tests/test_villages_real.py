@@ -168,3 +168,18 @@ def test_county_without_coordinates(county, fraction, tmp_path):
     roster = plan_roster(ds, {"start": "2027-01", "months": 3, "time_limit_s": 10, "per_platform_min": 0,
                               "member_min": 1, "member_max": 3, "sectors_min": 0})
     assert roster.status in ("optimal", "feasible")
+
+
+def test_maps_draw_a_county_with_unlocated_villages(tmp_path):
+    """Every map takes villages and members of unknown location (they have nothing to draw)."""
+    import maps
+
+    if not (REAL / "dongcheng" / "villages.csv").exists():
+        pytest.skip("real county data not present")
+    county_files(tmp_path, "dongcheng", 1.0, seed=3)
+    ds = read_dataset(tmp_path, datum="gcj02", name="dongcheng")
+    assert ds.meta["import_report"]["unknown"] > 0  # 5 townships without a seat: their villages unlocated
+    gaps = close_gaps(ds, threshold_m=10000, time_limit=10)
+    res = run_optimisation(ds, {"time_limit_s": 10})
+    for m in (maps.coverage_map(ds), maps.gaps_map(ds, gaps), maps.assignment_map(ds, res)):
+        assert "村社区" in m.get_root().render()
