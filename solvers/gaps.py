@@ -274,9 +274,10 @@ def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str =
         gained = mine & ~(before <= threshold)
         rows.append({"id": f"NEW-CP-{n_i + 1:03d}", "name": f"{c['name']}界别联系点",
                      "kind": "contact_point", "village": c["id"], "township_id": c.get("township_id"),
+                     "location_source": c.get("location_source"),  # approximate: the point is the seat's
                      "population_gained": int(pop[gained].sum()), "villages_served": int(mine.sum()),
                      "geometry": c.geometry})
-    proposed = gpd.GeoDataFrame(rows, columns=["id", "name", "kind", "village", "township_id",
+    proposed = gpd.GeoDataFrame(rows, columns=["id", "name", "kind", "village", "township_id", "location_source",
                                                "population_gained", "villages_served", "geometry"],
                                 geometry="geometry", crs="EPSG:4326")
     # before/after table
@@ -313,10 +314,11 @@ def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str =
         msg = message(code, "en", **mparams)
         unc.append({"id": villages.at[i, "id"], "name": villages.at[i, "name"],
                     "township_id": villages.at[i, "township_id"], "population": int(pop[i]),
+                    "location_source": villages.at[i, "location_source"],
                     "nearest_site_id": sites.at[int(near_j[i]), "id"],
                     "nearest_cost": float(near_c[i]), "reason": reason, "message": msg,
                     "code": code})
-    uncovered = pd.DataFrame(unc, columns=["id", "name", "township_id", "population",
+    uncovered = pd.DataFrame(unc, columns=["id", "name", "township_id", "population", "location_source",
                                            "nearest_site_id", "nearest_cost", "reason", "message", "code"])
     sol.message_code = "gap_proposed"  # the solver's English line stays in ``message``
     sol.message_params = {"n_new": len(new), "n_fixed": nf, "n_candidates": len(cand), "threshold": float(threshold),

@@ -149,6 +149,8 @@ def test_county_without_coordinates(county, fraction, tmp_path):
         gaps = close_gaps(ds, threshold_m=10000, time_limit=10).to_dict()
         assert gaps["unconsidered"] == len(unknown_ids) and gaps["unconsidered_ids"] == unknown_ids
         assert gaps["status"] in ("optimal", "feasible")
+        # a proposal at an approximate village is said to be (its point is the township's)
+        assert all(p["location_source"] == got[p["village"]] for p in gaps["proposed"])
 
     # optimisation: every constituent assigned to a member of their sector, even of unknown location
     res = run_optimisation(ds, {"time_limit_s": 20})
