@@ -50,7 +50,8 @@ _GEOM_OK = {
 class Problem:
     """One thing wrong with the input, precise enough for a user to find and fix it.
 
-    ``row`` is the 1-based data row in the source file/layer (header excluded), when known;
+    ``row`` is the row in the source when known: for CSV/XLSX the spreadsheet's own row number
+    (header = row 1), for vector files and frames the 1-based feature number;
     ``source`` names the file (and sheet/layer) the row came from, when the input was files.
     """
 

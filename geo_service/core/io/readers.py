@@ -7,10 +7,11 @@ files named by layer (GeoJSON, Shapefile, GeoPackage, CSV, XLSX; English or Chin
 WKT); headers may be Chinese or English.
 
 Then, in order: coordinates in GCJ-02/BD-09 are converted to WGS-84; rows without coordinates
-are dropped on request; references written as names (a village's ``乡镇 = 天城镇``) are resolved
+are kept (placed at their township's seat or centre, else without a point: ``location_source``), or
+dropped or refused on request; references written as names (a village's ``乡镇 = 天城镇``) are resolved
 to ids; townships given as seat points become Voronoi polygons; and
 :meth:`Dataset.from_layers` validates everything. Every problem, from parsing or validation,
-names its file, layer, 1-based data row, feature id and column header, and all of them are
+names its file, layer, row (the spreadsheet's own, header = row 1), feature id and column header, and all of them are
 raised together as one :class:`~geo_service.core.dataset.DatasetValidationError`.
 """
 
@@ -170,11 +171,11 @@ def read_dataset(path: str | os.PathLike, *, datum: str = "wgs84", name: str = "
     Raises
     ------
     DatasetValidationError
-        listing every problem (file, layer, 1-based data row, feature id, column header).
+        listing every problem (file, layer, spreadsheet row, feature id, column header).
     InputTooLarge
         when the input goes over one of ``limits`` (naming the file or sheet and the cap).
     ValueError
-        For a ``datum`` not in wgs84/gcj02/bd09, a ``missing_points`` other than error/drop, or an
+        For a ``datum`` not in wgs84/gcj02/bd09, a ``missing_points`` other than keep/drop/error, or an
         unknown ``crs``.
     FileNotFoundError
         When ``path`` does not exist.
