@@ -6,7 +6,7 @@
   carries ``previous`` (the point and source before) so the page can undo with the same call
   (``location_source`` given; ``lon``/``lat`` null for unknown).
 - ``GET /v1/datasets/{id}/fill-sheet.xlsx`` (planner): villages lacking a location of their own.
-- ``POST /v1/datasets/{id}/fill-sheet`` (planner, the workbook as the body or a form file):
+- ``POST /v1/datasets/{id}/fill-sheet`` (planner, the workbook as the request body):
   an update of locations only; every row it cannot use is named (spreadsheet row, id, column).
 """
 

@@ -257,7 +257,7 @@ def validate(
     except (ValueError, OSError) as e:
         fail(str(e), 2)
     if as_json:
-        typer.echo(json.dumps({"valid": True, "counts": ds.counts(),
+        typer.echo(json.dumps({"valid": True, "counts": ds.counts(), "import_report": ds.meta.get("import_report"),
                                "warnings": [w.to_dict() for w in ds.warnings]}, ensure_ascii=False, indent=2))
     else:
         for w in ds.warnings:
@@ -265,6 +265,7 @@ def validate(
         sep = "，" if lang == "zh" else ", "
         typer.echo(message("cli_valid", lang, counts=sep.join(f"{value_label('layer', k, lang)} {v}"
                                                              for k, v in ds.counts().items() if v)))
+        typer.echo(location_line(ds.villages, lang))
 
 
 class _OneLineErrors(logging.Filter):
