@@ -185,3 +185,25 @@ def test_maps_draw_a_county_with_unlocated_villages(tmp_path):
     res = run_optimisation(ds, {"time_limit_s": 10})
     for m in (maps.coverage_map(ds), maps.gaps_map(ds, gaps), maps.assignment_map(ds, res)):
         assert "村社区" in m.get_root().render()
+
+
+def test_a_county_where_nothing_is_located(tmp_path):
+    """No village and no township seat with coordinates: it imports, and every answer says so."""
+    if not (REAL / "shaoyang" / "villages.csv").exists():
+        pytest.skip("real county data not present")
+    info = county_files(tmp_path, "shaoyang", 1.0, seed=9)
+    towns = [{**t, "经度": "", "纬度": ""} for t in info["towns"]]
+    _write(tmp_path / "townships.csv", list(towns[0]), [list(t.values()) for t in towns])
+    (tmp_path / "stations.csv").unlink()
+    ds = read_dataset(tmp_path, datum="gcj02")
+    n = len(info["villages"])
+    assert len(ds.villages) == n and ds.villages.geometry.isna().all()
+    assert set(ds.townships["boundary_source"]) == {"none"}
+    assert location_line(ds.villages) == f"{n} 个村社区：0 个有坐标，{n} 个未定位"
+    cov = coverage_summary(ds)
+    assert all(r["covered_villages"] == 0 and r["villages"] == n for r in cov["total"]) and len(cov["unlocated"]) == n
+    with pytest.raises(ValueError, match="none of the"):
+        close_gaps(ds)
+    res = run_optimisation(ds, {"time_limit_s": 5})
+    assign = res.tiers["constituents"].assignment
+    assert len(assign) == 90 and all(v is not None for v in assign.values())  # by sector and load

@@ -508,12 +508,14 @@ class Dataset:
     # -- geometry helpers ---------------------------------------------------------------------
     @cached_property
     def centre(self) -> tuple[float, float]:
-        """(lon, lat) in degrees: centre of the bounding box of villages and stations."""
+        """(lon, lat) in degrees: centre of the bounding box of villages and stations ((0, 0) when
+        nothing is located)."""
         geoms = [g for g in (self.villages.geometry, self.stations.geometry, self.townships.geometry)
                  if len(g)]
-        if not geoms:
+        b = np.array([g.total_bounds for g in geoms]).reshape(-1, 4)
+        b = b[np.isfinite(b).all(axis=1)]
+        if not len(b):
             return (0.0, 0.0)
-        b = np.array([g.total_bounds for g in geoms])
         return (float((b[:, 0].min() + b[:, 2].max()) / 2), float((b[:, 1].min() + b[:, 3].max()) / 2))
 
     @cached_property
