@@ -161,6 +161,28 @@ def gap_cost_matrix(ds, sites: gpd.GeoDataFrame, mode: str = "straight", network
     raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
 
 
+def _nothing_located(model: str, mode: str, threshold: float, unconsidered: list[str], time_s: float
+                     ) -> GapClosingResult:
+    """The answer when no village has a location: nothing to decide, every village not considered."""
+    why = (f"none of the {len(unconsidered)} villages has a location: place them first "
+           "(the 待补坐标 workbook, or on the map)")
+    sol = LocationResult(model, "nothing_to_do", float("nan"), float("nan"), float("nan"), np.zeros(0, int),
+                         np.zeros(0, int), message=why)
+    sol.message_code, sol.message_params = "gaps_unconsidered", {"n": len(unconsidered)}
+    empty = gpd.GeoDataFrame({c: [] for c in ("id", "name", "kind", "village", "township_id", "location_source",
+                                              "population_gained", "villages_served")},
+                             geometry=gpd.GeoSeries([], crs="EPSG:4326"), crs="EPSG:4326")
+    params = {"threshold": threshold, "unit": "m" if mode == "straight" else "s", "mode": mode, "model": model,
+              "weight": "villages", "weight_note": None, "notes": [why], "unconsidered": len(unconsidered),
+              "unconsidered_ids": unconsidered}
+    return GapClosingResult(empty, pd.DataFrame(columns=["threshold", "unit", "weight", "population", "covered_before",
+                                                         "share_before", "covered_after", "share_after",
+                                                         "villages_uncovered_before", "villages_uncovered_after"]),
+                            pd.DataFrame(columns=["id", "name", "township_id", "population", "location_source",
+                                                  "nearest_site_id", "nearest_cost", "reason", "message", "code"]),
+                            sol, params, time_s)
+
+
 def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str = "straight",
                candidates: str | Sequence[str] = "villages", forbidden: Iterable[str] | None = None,
                model: str = "lscp", time_limit: float | None = 60.0, seed: int = 0,
@@ -215,8 +237,7 @@ def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str =
     unconsidered = [str(x) for x in villages.loc[~located, "id"]]
     villages = villages[located].reset_index(drop=True)
     if len(villages) == 0:
-        raise ValueError(f"none of the {len(unconsidered)} villages has a location: place them first "
-                         "(the 待补坐标 workbook, or on the map)")
+        return _nothing_located(model, mode, threshold, unconsidered, time.perf_counter() - t0)
     stations = ds.stations.reset_index(drop=True)
     if fixed_kinds is not None:
         kinds = set(fixed_kinds)

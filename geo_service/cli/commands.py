@@ -506,7 +506,8 @@ def close_gaps_cmd(
         threshold=[cost_text(x, r.params.get("unit", "m"), lang) for x in r.coverage["threshold"]])
     for c in ("share_before", "share_after"):
         cov[c] = [("-" if x is None or x != x else f"{x * 100:.1f}%") for x in cov[c]]
-    typer.echo(cov.rename(columns={c: label(c, lang) for c in cov.columns}).to_string(index=False))
+    if len(cov):
+        typer.echo(cov.rename(columns={c: label(c, lang) for c in cov.columns}).to_string(index=False))
     for row in r.uncovered.head(20).itertuples():
         typer.echo(message("cli_uncovered", lang, id=row.id, name=row.name, message=_uncovered_text(row, r.params, lang)))
 
