@@ -187,6 +187,11 @@ def test_cli_report_fill_round_trip_and_name_before_folder(county, tmp_path, mon
     notes = pd.read_excel(tmp_path / "cy.xlsx", sheet_name="说明", dtype=str)
     text = " ".join(notes.fillna("").astype(str).values.ravel())
     assert "个村社区：" in text and "导入：" in text and "非官方边界" in text
+    # and so does the 说明 sheet of a result workbook
+    (tmp_path / "p.json").write_text('{"time_limit_s": 10}', encoding="utf-8")
+    _cli("optimise", "chongyang", "--out", "result.xlsx", "--params", "p.json", *data)
+    notes = pd.read_excel(tmp_path / "result.xlsx", sheet_name="说明", dtype=str)
+    assert "个村社区：" in " ".join(notes.fillna("").astype(str).values.ravel())
     # coordinates written in the datum the data came in (named in the header), WGS-84 on request
     _cli("export", "chongyang", "--out", "cy_csv/", "--format", "csv", "--lang", "zh", *data)
     with (tmp_path / "cy_csv" / "villages.csv").open(encoding="utf-8-sig") as f:
