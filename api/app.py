@@ -31,8 +31,8 @@ from .logs import configure_logging
 from .middleware import RequestContextMiddleware
 from .problems import install_handlers
 from .resources import AppResources, ResourceState
-from .routers import (activities, batches, coverage, datasets, jobs, map_data, messages, nearest, ogc, posters,
-                      review, rosters, system, templates)
+from .routers import (activities, batches, coverage, datasets, jobs, locations, map_data, messages, nearest, ogc,
+                      posters, review, rosters, system, templates)
 from .settings import Settings
 
 log = logging.getLogger("geo_service.api")
@@ -172,6 +172,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(coverage.router)
     app.include_router(jobs.router)
     app.include_router(batches.router)  # POST /v1/batches, GET /v1/batches/{id}, resume
+    app.include_router(locations.router)  # village placing and the 待补坐标 workbook; before datasets' /{layer}/{fid}
     app.include_router(datasets.router)
     app.include_router(templates.router)  # GET /v1/templates.xlsx
     _declare_security(app)

@@ -172,6 +172,7 @@ def zone_shapes(ds, zone: dict[str, str], tolerance_m: float = 30.0) -> dict[str
     if not zone:
         return {}
     vm = ds.to_metric("villages")
+    vm = vm[~(vm.geometry.isna() | vm.geometry.is_empty)]  # villages of unknown location have no cell
     vid = vm["id"].astype(str).tolist()
     pts = shapely.get_coordinates(vm.geometry.to_numpy())
     tw = ds.to_metric("townships")
@@ -453,7 +454,7 @@ def _links(ds, state: dict[str, Any], mem: pd.DataFrame, bases: dict[str, Point]
     """Per group / member (by feature index) / committee: ``l`` lines ([[lat, lon], [lat, lon]], weight,
     dashed) and ``n`` counts per village ([[lat, lon], count]); coordinates in the tiles' datum."""
     vid = ds.villages["id"].astype(str).tolist()
-    vpt = dict(zip(vid, ds.villages.geometry))
+    vpt = {v: g for v, g in zip(vid, ds.villages.geometry) if g is not None and not g.is_empty}  # located only
     out: dict[str, Any] = {"g": {}, "m": {}, "k": {}}
     served = {v: g for v, g in state["zone"].items() if v not in state["contacts"]}
     for g in shown_g:
@@ -475,6 +476,8 @@ def _links(ds, state: dict[str, Any], mem: pd.DataFrame, bases: dict[str, Point]
             by_m.setdefault(mid, Counter())[v] += 1
     for i, (mid, g, home) in enumerate(zip(mem["id"].astype(str), mem["group_id"], mem.geometry)):
         g = _s(g)
+        if home is None or home.is_empty:  # a member of unknown location: no lines to draw
+            continue
         h = _ll([home], datum)[0]
         cnt = by_m.get(mid, Counter())
         vs = sorted(cnt)
@@ -487,11 +490,12 @@ def _links(ds, state: dict[str, Any], mem: pd.DataFrame, bases: dict[str, Point]
     tw = ds.townships
     if len(tw):
         rep = ds.to_metric("townships").geometry.representative_point().to_crs("EPSG:4326")
-        t_pt = dict(zip(tw["id"].astype(str), rep))
+        t_pt = {t: p for t, p in zip(tw["id"].astype(str), rep) if p is not None and not p.is_empty}
         allm = ds.members
         for k in shown_k:
             ts = sorted(x for x, q in state["townships"].items() if q == k and x in t_pt)
             pts = allm.geometry[(allm["committee_id"].astype(str) == k).to_numpy()]
+            pts = pts[~(pts.isna() | pts.is_empty)]
             if not ts or not len(pts):
                 continue
             centre = _ll([Point(float(pts.x.mean()), float(pts.y.mean()))], datum)[0]

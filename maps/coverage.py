@@ -53,14 +53,22 @@ T = {lang: {**map_words(lang), "legend_st": word("map_legend_stations", lang),
             "legend_v": word("map_legend_villages", lang)} for lang in LANGS}
 
 
+#: Where the map opens when nothing of the county is located yet (lon/lat degrees: China), so
+#: villages can be placed on it.
+NOTHING_LOCATED_BOUNDS = (73.5, 18.0, 135.0, 53.5)
+
+
 def county_bounds(ds) -> tuple[float, float, float, float]:
-    """(minx, miny, maxx, maxy) WGS-84 of the county: its boundary, else townships, else all points."""
+    """(minx, miny, maxx, maxy) WGS-84 of the county: its boundary, else townships, else all points;
+    :data:`NOTHING_LOCATED_BOUNDS` for a list of which nothing is located yet."""
     for layer in ("counties", "townships", "villages", "stations"):
         g = ds.layers[layer].geometry
         if len(g) and not g.isna().all():
             b = g.total_bounds
             if np.all(np.isfinite(b)):
                 return tuple(float(x) for x in b)  # type: ignore[return-value]
+    if len(ds.villages):
+        return NOTHING_LOCATED_BOUNDS
     raise ValueError("the dataset has no geometry to fit the map to (no counties, townships, villages "
                      "or stations)")
 

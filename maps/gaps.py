@@ -102,6 +102,7 @@ def coverage_change(ds, sites: gpd.GeoDataFrame, threshold_m: float) -> tuple[np
     still uncovered; and per site the population newly covered whose nearest site it is."""
     v = ds.villages.reset_index(drop=True)
     vxy = ds.xy_m("villages")
+    vxy = np.where(np.isfinite(vxy), vxy, 1e12)  # a village of unknown location: beyond every threshold
     sxy = ds.xy_m("stations")
     sm = sites.geometry.to_crs(ds.metric_crs)
     pxy = np.column_stack([sm.x, sm.y]) if len(sites) else np.zeros((0, 2))

@@ -27,6 +27,7 @@ from scipy.spatial import cKDTree
 from geo_service.core.coverage import dataset_notes, village_weights
 from geo_service.core.glossary import message
 from geo_service.core.jsonsafe import to_jsonable
+from geo_service.core.locations import present
 from geo_service.core.network import RoadNetwork
 
 from .location import LocationResult, covering_matrix, max_coverage, p_median, set_cover
@@ -52,7 +53,7 @@ class GapClosingResult(ModelResult):
         coverage: one row per threshold: ``threshold`` (metres or seconds, see ``unit``),
             ``population``, ``covered_before``, ``share_before``, ``covered_after``,
             ``share_after``, ``villages_uncovered_before``, ``villages_uncovered_after``.
-        uncovered: villages (with population) still beyond ``threshold`` afterwards: ``id``,
+        uncovered: villages (with population, and a location) still beyond ``threshold`` afterwards: ``id``,
             ``name``, ``township_id``, ``population``, ``nearest_site_id``, ``nearest_cost``,
             ``reason`` (``no_candidate`` / ``not_selected`` / ``capacity``), ``message`` (English) and
             ``code`` (its :data:`geo_service.core.glossary.MESSAGES` template; params: ``threshold`` from
@@ -114,6 +115,8 @@ class GapClosingResult(ModelResult):
             "gap": sol["gap"], "message": sol["message"], "time_s": round(self.time_s, 3),
             "message_code": self.solution.message_code,
             "message_params": self.solution.message_params or None,
+            "unconsidered": self.params.get("unconsidered", 0),
+            "unconsidered_ids": self.params.get("unconsidered_ids", []),
             **{name: [{k: clean(v) for k, v in row.items()} for row in df.to_dict("records")]
                for name, df in self.tables().items()},
         }
@@ -126,7 +129,7 @@ class GapClosingResult(ModelResult):
 
 def _candidates(ds, candidates: str | Sequence[str], forbidden: Iterable[str] | None
                 ) -> gpd.GeoDataFrame:
-    v = ds.villages
+    v = ds.villages[present(ds.villages.geometry)]  # a village of unknown location cannot host a point
     if isinstance(candidates, str):
         if candidates == "villages":
             cand = v
@@ -153,24 +156,56 @@ def _candidates(ds, candidates: str | Sequence[str], forbidden: Iterable[str] | 
     return cand.reset_index(drop=True)
 
 
-def gap_cost_matrix(ds, sites: gpd.GeoDataFrame, mode: str = "straight", network: Any = None
-                    ) -> np.ndarray:
+def _xy(ds, frame: gpd.GeoDataFrame) -> np.ndarray:
+    """Points of ``frame`` in ``ds.metric_crs`` (metres)."""
+    if not len(frame):
+        return np.zeros((0, 2))
+    g = frame.geometry.to_crs(ds.metric_crs)
+    return np.column_stack([g.x.to_numpy(), g.y.to_numpy()])
+
+
+def gap_cost_matrix(ds, sites: gpd.GeoDataFrame, mode: str = "straight", network: Any = None,
+                    villages: gpd.GeoDataFrame | None = None) -> np.ndarray:
     """Cost from every village (rows) to every site (columns).
 
     ``straight``: Euclidean metres in ``ds.metric_crs`` (<0.05 % error over a county).
     ``road``: door-to-door travel seconds from ``network`` (a
     :class:`geo_service.core.network.RoadNetwork`, built from ``ds`` when ``None``); ``inf`` where
-    unreachable.
+    unreachable. ``villages``: the rows (default the located villages of ``ds``).
     """
+    if villages is None:
+        villages = ds.villages[present(ds.villages.geometry)]
     if mode == "straight":
-        a = ds.xy_m("villages")
-        b = np.column_stack([*sites.to_crs(ds.metric_crs).geometry.pipe(lambda g: (g.x, g.y))])
+        a = _xy(ds, villages)
+        b = _xy(ds, sites)
         return np.hypot(a[:, None, 0] - b[None, :, 0], a[:, None, 1] - b[None, :, 1])
     if mode == "road":
         if network is None:
             network = RoadNetwork.from_dataset(ds)
-        return np.asarray(network.travel_time_matrix(ds.villages.geometry, sites.geometry), float)
+        return np.asarray(network.travel_time_matrix(villages.geometry, sites.geometry), float)
     raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+
+
+def _nothing_located(model: str, mode: str, threshold: float, unconsidered: list[str], time_s: float
+                     ) -> GapClosingResult:
+    """The answer when no village has a location: nothing to decide, every village not considered."""
+    why = (f"none of the {len(unconsidered)} villages has a location: place them first "
+           "(the 待补坐标 workbook, or on the map)")
+    sol = LocationResult(model, "nothing_to_do", float("nan"), float("nan"), float("nan"), np.zeros(0, int),
+                         np.zeros(0, int), message=why)
+    sol.message_code, sol.message_params = "gaps_unconsidered", {"n": len(unconsidered)}
+    empty = gpd.GeoDataFrame({c: [] for c in ("id", "name", "kind", "village", "township_id", "location_source",
+                                              "population_gained", "villages_served")},
+                             geometry=gpd.GeoSeries([], crs="EPSG:4326"), crs="EPSG:4326")
+    params = {"threshold": threshold, "unit": "m" if mode == "straight" else "s", "mode": mode, "model": model,
+              "weight": "villages", "weight_note": None, "notes": [why], "unconsidered": len(unconsidered),
+              "unconsidered_ids": unconsidered}
+    return GapClosingResult(empty, pd.DataFrame(columns=["threshold", "unit", "weight", "population", "covered_before",
+                                                         "share_before", "covered_after", "share_after",
+                                                         "villages_uncovered_before", "villages_uncovered_after"]),
+                            pd.DataFrame(columns=["id", "name", "township_id", "population", "location_source",
+                                                  "nearest_site_id", "nearest_cost", "reason", "message", "code"]),
+                            sol, params, time_s)
 
 
 def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str = "straight",
@@ -222,6 +257,12 @@ def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str =
     villages = ds.villages.reset_index(drop=True)
     if len(villages) == 0:
         raise ValueError("the dataset has no villages to cover")
+    # villages of unknown location cannot be considered: counted and named in the result
+    located = present(villages.geometry)
+    unconsidered = [str(x) for x in villages.loc[~located, "id"]]
+    villages = villages[located].reset_index(drop=True)
+    if len(villages) == 0:
+        return _nothing_located(model, mode, threshold, unconsidered, time.perf_counter() - t0)
     stations = ds.stations.reset_index(drop=True)
     if fixed_kinds is not None:
         kinds = set(fixed_kinds)
@@ -240,11 +281,11 @@ def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str =
         sparse = len(villages) * len(sites) > SPARSE_ABOVE
     sparse = bool(sparse) and mode == "straight" and model in ("lscp", "mclp")
     if sparse:
-        v_xy = ds.xy_m("villages")
-        s_xy = np.column_stack([*sites.to_crs(ds.metric_crs).geometry.pipe(lambda g: (g.x, g.y))])
+        v_xy = _xy(ds, villages)
+        s_xy = _xy(ds, sites)
         cost = covering_matrix(v_xy, s_xy, threshold)
     else:
-        cost = gap_cost_matrix(ds, sites, mode, network)
+        cost = gap_cost_matrix(ds, sites, mode, network, villages)
 
     def nearest(cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cost to and index of the nearest site among ``cols``, per village (inf, -1: none)."""
@@ -279,9 +320,10 @@ def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str =
         gained = mine & ~(before <= threshold)
         rows.append({"id": f"NEW-CP-{n_i + 1:03d}", "name": f"{c['name']}界别联系点",
                      "kind": "contact_point", "village": c["id"], "township_id": c.get("township_id"),
+                     "location_source": c.get("location_source"),  # approximate: the point is the seat's
                      "population_gained": int(pop[gained].sum()), "villages_served": int(mine.sum()),
                      "geometry": c.geometry})
-    proposed = gpd.GeoDataFrame(rows, columns=["id", "name", "kind", "village", "township_id",
+    proposed = gpd.GeoDataFrame(rows, columns=["id", "name", "kind", "village", "township_id", "location_source",
                                                "population_gained", "villages_served", "geometry"],
                                 geometry="geometry", crs="EPSG:4326")
     # before/after table
@@ -318,10 +360,11 @@ def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str =
         msg = message(code, "en", **mparams)
         unc.append({"id": villages.at[i, "id"], "name": villages.at[i, "name"],
                     "township_id": villages.at[i, "township_id"], "population": int(pop[i]),
+                    "location_source": villages.at[i, "location_source"],
                     "nearest_site_id": sites.at[int(near_j[i]), "id"],
                     "nearest_cost": float(near_c[i]), "reason": reason, "message": msg,
                     "code": code})
-    uncovered = pd.DataFrame(unc, columns=["id", "name", "township_id", "population",
+    uncovered = pd.DataFrame(unc, columns=["id", "name", "township_id", "population", "location_source",
                                            "nearest_site_id", "nearest_cost", "reason", "message", "code"])
     sol.message_code = "gap_proposed"  # the solver's English line stays in ``message``
     sol.message_params = {"n_new": len(new), "n_fixed": nf, "n_candidates": len(cand), "threshold": float(threshold),
@@ -338,7 +381,8 @@ def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str =
               "time_limit": time_limit, "seed": seed, "existing_sites": nf,
               "candidate_sites": len(cand), "capacity": capacity,
               "fixed_kinds": sorted(fixed_kinds) if fixed_kinds is not None else None,
-              "weight": vw.basis, "weight_note": vw.note, "notes": dataset_notes(ds),
-              "sparse": sparse}
+              "weight": vw.basis, "weight_note": vw.note,
+              "notes": dataset_notes(ds),
+              "sparse": sparse, "unconsidered": len(unconsidered), "unconsidered_ids": unconsidered}
     return GapClosingResult(proposed, coverage, uncovered, sol, params, time.perf_counter() - t0)
 

@@ -53,6 +53,21 @@ from .results import (
 
 
 
+def _distance_unknown(ids: list[str], what: str) -> dict[str, Any]:
+    """The diagnostic for people of unknown location, assigned by sector and load (距离未知)."""
+    return {"tier": "constituents", "severity": "warning", "quota": "location", "code": "distance_unknown_assigned",
+            "params": {"n": len(ids), "ids": "、".join(ids[:10]) + ("…" if len(ids) > 10 else "")},
+            "distance_unknown": len(ids),
+            "message": f"{len(ids)} {what} of unknown location (距离未知) assigned by sector and load: "
+                       f"{', '.join(ids[:10])}{'...' if len(ids) > 10 else ''}"}
+
+
+def _mean_point(ll: np.ndarray, default: np.ndarray) -> np.ndarray:
+    """Mean of the known points (lon/lat rows; NaN rows are of unknown location), else ``default``."""
+    ok = np.isfinite(ll).all(axis=1)
+    return ll[ok].mean(axis=0) if ok.any() else np.asarray(default, float)
+
+
 def _tier_constituents(run: _Run) -> TierResult:
     """Tier 1: constituents -> members of their sector (exact min-cost flow), with the cross-sector
     fallback when the sector quotas cannot be met."""
@@ -61,19 +76,24 @@ def _tier_constituents(run: _Run) -> TierResult:
     c = ds.constituents
     c_ids = [str(x) for x in c["id"]]
     pts = ds.constituent_points()
-    located = ~(pts.isna() | pts.is_empty).to_numpy()
-    if (~located).any():
-        bad = [c_ids[i] for i in np.flatnonzero(~located)]
-        run.diagnostics.append({"tier": "constituents", "severity": "warning", "quota": "location",
-                                "code": "constituents_unlocated",
-                                "params": {"n": len(bad), "ids": "、".join(bad[:10]) + ("…" if len(bad) > 10 else "")},
-                                "message": f"{len(bad)} constituents have neither a point nor a village: "
-                                           f"{', '.join(bad[:10])}{'...' if len(bad) > 10 else ''}"})
+    # a constituent (or member) of unknown location is still assigned, by sector and load: its
+    # pairs cost the same whoever it goes to, and the answer says "距离未知"
+    known = ~(pts.isna() | pts.is_empty).to_numpy()
+    located = np.ones(len(c_ids), dtype=bool)
+    unknown_ids = [c_ids[i] for i in np.flatnonzero(~known)]
+    if unknown_ids:
+        run.diagnostics.append(_distance_unknown(unknown_ids, "constituents"))
     csec = c["sector"].astype(str).to_numpy()[located]
     msec = ds.members["sector"].astype(str).to_numpy()
-    c_ll = _lonlat(pts[located])
+    c_ll = np.full((len(c_ids), 2), np.nan)
+    c_ll[known] = _lonlat(pts[known])
     loc_ids = [c_ids[i] for i in np.flatnonzero(located)]
-    near = A.nearest_same_sector(run.costs.xy(c_ll), run.costs.xy(run.m_ll), csec, msec)
+    all_known = bool(known.all() and np.isfinite(run.m_ll).all())
+    near = np.zeros(len(loc_ids))
+    ok_c, ok_m = np.isfinite(c_ll).all(axis=1), np.isfinite(run.m_ll).all(axis=1)
+    if ok_c.any() and ok_m.any():
+        near[ok_c] = A.nearest_same_sector(run.costs.xy(c_ll[ok_c]), run.costs.xy(run.m_ll[ok_m]), csec[ok_c],
+                                           msec[ok_m])
     far = np.zeros(len(loc_ids), bool)
     if p.max_distance_m is not None:  # no member of their sector within reach: left unassigned
         far = (near > p.max_distance_m) & ~np.isin(loc_ids, list(p.locks.constituents))
@@ -83,7 +103,7 @@ def _tier_constituents(run: _Run) -> TierResult:
     c_ll, csec = c_ll[~far], csec[~far]
     locks = _lock_array(p.locks.constituents, r_idx, run.m_idx, "constituents", "member")
     prev_a, gone = _previous(run.prev, "constituents", rows, run.m_idx)
-    if p.mode == "straight":
+    if p.mode == "straight" and all_known:
         cxy, mxy = run.costs.xy(c_ll), run.costs.xy(run.m_ll)
 
         def cost_of(ri: np.ndarray, cj: np.ndarray) -> np.ndarray:
@@ -139,6 +159,7 @@ def _tier_constituents(run: _Run) -> TierResult:
             res = fb
     tr = _tier_result("constituents", res, rows, run.m_ids, gone,
                       {"target": p.constituents_target, **fallback_info}, cost_of)
+    tr.extra["distance_unknown"] = unknown_ids + [m for m, ok in zip(run.m_ids, ok_m) if not ok]
     for cid in far_info.pop("ids"):
         tr.assignment[cid] = None
         tr.move_reasons[cid] = "too_far"
@@ -222,8 +243,8 @@ def _long_distances(run: _Run, assignment: dict[str, str | None]
     c_ix = _index_map(ds.constituents["id"].astype(str))
     cll = _lonlat(pts.iloc[[c_ix[c] for c, _ in pairs]])
     dist = np.hypot(*(run.costs.xy(cll) - run.costs.xy(run.m_ll[[run.m_idx[m] for _, m in pairs]])).T)
-    line = {c: round(float(d)) for (c, _), d in zip(pairs, dist)}
-    far = np.flatnonzero(dist > p.long_distance_m)
+    line = {c: (round(float(d)) if np.isfinite(d) else None) for (c, _), d in zip(pairs, dist)}  # None: unknown
+    far = np.flatnonzero(np.nan_to_num(dist, nan=0.0) > p.long_distance_m)
     if not len(far):
         return [], line
     _, t_name, t_cty = _places(ds)
@@ -288,7 +309,16 @@ def _tier_villages(run: _Run, G: _Groups) -> TierResult:
         chosen = set(p.village_ids)
     village_locks = {**G.pins_village, **p.locks.villages}
     chosen |= set(village_locks)
-    rows = [x for x in all_v if x in chosen]
+    # a village of unknown location has no distance to any group: left out, and said so
+    where = _lonlat(v.geometry)
+    known = {x for x, ok in zip(all_v, np.isfinite(where).all(axis=1)) if ok}
+    left_out = [x for x in all_v if x in chosen and x not in known]
+    if left_out:
+        run.diagnostics.append({"tier": "villages", "severity": "warning", "quota": "location",
+                                "code": "gaps_unconsidered", "params": {"n": len(left_out)}, "ids": left_out,
+                                "message": f"{len(left_out)} villages of unknown location not considered"})
+    rows = [x for x in all_v if x in chosen and x in known]
+    village_locks = {x: g for x, g in village_locks.items() if x in known}
     vi = np.array([all_v.index(x) for x in rows], dtype=np.int64) if rows else np.zeros(0, np.int64)
     v_ll = _lonlat(v.geometry)[vi] if len(vi) else np.zeros((0, 2))
     base = np.zeros((len(G.g_ids), 2))
@@ -298,7 +328,7 @@ def _tier_villages(run: _Run, G: _Groups) -> TierResult:
         if st is not None and st in G.s_idx:
             base[gi] = G.s_ll[G.s_idx[st]]
         elif len(G.g_members[gi]):
-            base[gi] = run.m_ll[G.g_members[gi]].mean(axis=0)
+            base[gi] = _mean_point(run.m_ll[G.g_members[gi]], centre)
         else:
             base[gi] = centre
     cost = run.costs.matrix(v_ll, base)
@@ -339,7 +369,8 @@ def _contact_points(run: _Run, G: _Groups, rows: list[str], v_ll: np.ndarray, co
     all_ll = _lonlat(v.geometry)
     d_ll = all_ll[di] if len(di) else np.zeros((0, 2))
     in_rows = set(rows)
-    others = np.array([i for i, x in enumerate(all_v) if x not in in_rows and len(di)], np.int64)
+    ok_ll = np.isfinite(all_ll).all(axis=1)  # a village of unknown location cannot be a contact point
+    others = np.array([i for i, x in enumerate(all_v) if x not in in_rows and len(di) and ok_ll[i]], np.int64)
     empty = (np.zeros(0, np.int64),) * 2 + (np.zeros(0),)
     if p.mode == "straight":
         if len(di) and len(others):
@@ -437,7 +468,7 @@ def _tier_townships(run: _Run, k_ids: list[str]) -> TierResult:
     mcom = ds.members["committee_id"].astype(str).to_numpy()
     for ki, k in enumerate(k_ids):
         ix = np.flatnonzero(mcom == k)
-        kc[ki] = run.m_ll[ix].mean(axis=0) if len(ix) else np.array(ds.centre)
+        kc[ki] = _mean_point(run.m_ll[ix], np.array(ds.centre)) if len(ix) else np.array(ds.centre)
     cost = run.costs.matrix(t_ll, kc)
     locks = _lock_array(p.locks.townships, _index_map(t_ids), _index_map(k_ids), "townships", "committee")
     prev_a, gone = _previous(run.prev, "townships", t_ids, _index_map(k_ids))

@@ -58,12 +58,29 @@ class _Costs:
         return np.column_stack([x, y])
 
     def matrix(self, a_lonlat: np.ndarray, b_lonlat: np.ndarray) -> np.ndarray:
+        """Costs a x b; a pair with a point of unknown location (NaN) costs :func:`unknown_cost`
+        of the known pairs, the same whoever it goes to (assigned by sector and load)."""
         if len(a_lonlat) == 0 or len(b_lonlat) == 0:
             return np.zeros((len(a_lonlat), len(b_lonlat)))
-        if self.mode == "road":
-            return self.network.travel_time_matrix(a_lonlat, b_lonlat)
-        a, b = self.xy(a_lonlat), self.xy(b_lonlat)
-        return np.hypot(a[:, None, 0] - b[None, :, 0], a[:, None, 1] - b[None, :, 1])
+        a_ok, b_ok = np.isfinite(a_lonlat).all(axis=1), np.isfinite(b_lonlat).all(axis=1)
+        out = np.full((len(a_lonlat), len(b_lonlat)), np.nan)
+        if a_ok.any() and b_ok.any():
+            if self.mode == "road":
+                known = np.asarray(self.network.travel_time_matrix(a_lonlat[a_ok], b_lonlat[b_ok]), float)
+            else:
+                a, b = self.xy(a_lonlat[a_ok]), self.xy(b_lonlat[b_ok])
+                known = np.hypot(a[:, None, 0] - b[None, :, 0], a[:, None, 1] - b[None, :, 1])
+            out[np.ix_(a_ok, b_ok)] = known
+        if not (a_ok.all() and b_ok.all()):
+            out[np.isnan(out)] = unknown_cost(out)
+        return out
+
+
+def unknown_cost(cost: np.ndarray) -> float:
+    """The cost given to a pair whose distance is unknown (距离未知): the median of the known finite
+    costs, 0 when none is known, so no member is favoured for such a person."""
+    known = cost[np.isfinite(cost)]
+    return float(np.median(known)) if len(known) else 0.0
 
 
 def _lonlat(geoms: Any) -> np.ndarray:

@@ -18,6 +18,7 @@ import pandas as pd
 from geo_service.core import glossary as G
 from geo_service.core.coverage import village_weights
 from geo_service.core.io import sheets
+from geo_service.core.locations import location_notes
 
 #: Chinese sheet titles of the result tables (from the glossary; Excel allows 31 characters).
 SHEETS_ZH = {k: G.table_title(k, "zh") for k in ("responsibility", "members", "groups", "committees",
@@ -219,7 +220,8 @@ def result_notes(result: Any, ds: Any = None, lang: str = "zh") -> dict[str, Any
         name = (getattr(ds, "meta", {}) or {}).get("name") or getattr(ds, "name", "") or ""
     params = G.param_items(getattr(result, "params", {}) or {}, lang)
     return {"dataset": name, "version": sheets.service_version(), "date": pd.Timestamp.now().date().isoformat(),
-            "parameters": params, "outcome": G.value_label("outcome", getattr(result, "status", ""), lang)}
+            "parameters": params, "outcome": G.value_label("outcome", getattr(result, "status", ""), lang),
+            **(location_notes(ds, lang) if ds is not None and hasattr(ds, "villages") else {})}
 
 
 def write_xlsx(tables: dict[str, pd.DataFrame], path: str | Path, lang: str = "zh",

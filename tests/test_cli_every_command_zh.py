@@ -30,7 +30,8 @@ if not REAL.is_dir():  # the main checkout sees it beside the repository too
 ALLOWED = {"geo", "service", "http", "https", "csv", "xlsx", "json", "gpkg", "html", "png", "pdf", "svg", "ics",
            "shp", "zip", "GeoJSON", "GeoPackage", "Shapefile", "Geofabrik", "gis", "osm", "roads", "free",
            "Dask", "XLSX", "CSV", "JSON", "template", "out", "county",
-           "coverage", "gaps", "stations", "townships"}  # option values the user types
+           "coverage", "gaps", "stations", "townships",  # option values the user types
+           "WGS", "GCJ"}  # datums' standard names (WGS-84, GCJ-02)
 STRIP = [re.compile(p) for p in (
     r"\S*/\S*",                       # paths the user chose
     r"\S+\.(?:csv|xlsx|gpkg|json|geojson|html|png|pdf|svg|ics|shp)\b",  # file names
@@ -71,7 +72,7 @@ def demo_gpkg(tmp_path_factory):
 
 #: the commands the test below runs (serve: its own test); a new command is added here
 TESTED = {"serve", "demo", "import", "export", "summary", "validate", "batch", "optimise", "close-gaps", "map",
-          "coverage", "template", "roster", "posters", "review"}
+          "coverage", "template", "roster", "posters", "review", "fill-sheet", "fill-import", "warm"}
 
 
 def test_every_registered_command_is_checked():
@@ -107,6 +108,8 @@ def test_every_command_prints_chinese(demo_gpkg, tmp_path, monkeypatch):
     run(["posters", "demo1", "--out", "posters/", "--base-url", "https://zx.example.cn", "--kind", "studio", *data],
         user | {"https", "example"})
     run(["review", "demo1", "--year", "2027", *data], user)
+    run(["fill-sheet", "demo1", "--out", "fill.xlsx", *data], user)
+    run(["fill-import", "demo1", "fill.xlsx", *data], user, ok=(0, 1, 2))
     if (REAL / "villages.csv").exists():  # a real county list: its warnings, no population
         real = ["--layer", f"villages={REAL / 'villages.csv'}", "--layer", f"townships={REAL / 'townships.csv'}"]
         run(["import", "--name", "chongyang", "--datum", "gcj02", "--missing-points", "drop", *real, *data],

@@ -108,7 +108,7 @@ def _read_any(folder: Path, **kw):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(layer=st.sampled_from(["villages", "stations", "members", "townships", "groups", "roads"]),
        edits=st.lists(st.tuples(st.integers(0, 7), st.integers(0, 9), garbage_cell), min_size=1, max_size=4),
-       datum=st.sampled_from(["wgs84", "gcj02"]), missing=st.sampled_from(["error", "drop"]))
+       datum=st.sampled_from(["wgs84", "gcj02"]), missing=st.sampled_from(["keep", "error", "drop"]))
 @pytest.mark.slow  # > 3 s
 def test_garbage_cells_never_crash(tiny_csv, layer, edits, datum, missing):
     with tempfile.TemporaryDirectory() as tmp:

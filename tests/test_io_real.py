@@ -47,7 +47,7 @@ def test_counts_and_dropped_rows(chongyang, source):
     assert len(chongyang.villages) == len(v) - int(no_xy.sum()) == 178
     dropped = sorted(w.row for w in chongyang.warnings
                      if w.code == "dropped_no_coordinates" and w.layer == "villages")
-    assert dropped == [i + 1 for i in np.flatnonzero(no_xy.to_numpy())]  # 1-based data rows of the CSV
+    assert dropped == [i + 2 for i in np.flatnonzero(no_xy.to_numpy())]  # the spreadsheet's rows (header = 1)
     # the industrial park has neither a seat point nor a located village: dropped, and said so
     assert len(chongyang.townships) == len(t) - 1 == 12
     assert any(w.code == "dropped_no_coordinates" and w.layer == "townships" and "工业园区" in w.message
@@ -104,19 +104,34 @@ def test_holes_and_errors_are_said_not_guessed(chongyang):
     assert {"dropped_no_coordinates", "filled_default", "derived_polygons", "far_from_seat",
             "shared_coordinates"} <= codes
     shared = [w for w in chongyang.warnings if w.code == "shared_coordinates"]
-    assert [(w.row, w.feature_id) for w in shared] == [(190, "421223202206")] and "row 134" in shared[0].message
+    assert [(w.row, w.feature_id) for w in shared] == [(191, "421223202206")] and "row 135" in shared[0].message
+    # the point as the file gives it (GCJ-02) and both townships
+    assert "(114.184494, 29.496556)" in shared[0].message and "港口乡" in shared[0].message and "金塘镇" in shared[0].message
     far = [w for w in chongyang.warnings if w.code == "far_from_seat"]
     assert any("佛岭村" in w.message for w in far)
     assert all(w.source == "chongyang/villages.csv" and w.row and w.feature_id for w in far)
     assert chongyang.villages["population"].isna().all()  # unknown (blank), said in a warning
 
 
-def test_default_is_an_error_listing_every_hole():
+def test_error_on_request_lists_every_hole():
     with pytest.raises(DatasetValidationError) as exc:
-        read_dataset(FOLDER, datum="gcj02")
+        read_dataset(FOLDER, datum="gcj02", missing_points="error")
     errs = [p for p in exc.value.problems if p.severity == "error"]
     assert len([p for p in errs if p.layer == "villages" and p.field == "经度/纬度"]) == 25
     assert all(p.source and p.row and p.feature_id for p in errs)
+
+
+def test_default_keeps_every_village_and_township(source):
+    v, t, _ = source
+    ds = read_dataset(FOLDER, datum="gcj02")
+    assert len(ds.villages) == len(v) and len(ds.townships) == len(t)
+    rep = ds.meta["import_report"]
+    assert rep["by_source"]["given"] == 178 and rep["approximate"] + rep["unknown"] == 25
+    # the industrial park: no seat, no located village: kept without polygon, its village unlocated
+    park = ds.townships.set_index("name").loc["崇阳县工业园区"]
+    assert park["boundary_source"] == "none" and park.geometry is None
+    assert rep["unknown"] == 1 and rep["townships"] == {"given": 0, "derived": 12, "none": 1}
+    assert rep["datum"] == "gcj02" and rep["dropped_count"] == 0
 
 
 def test_explicit_mapping_and_export_roundtrip(chongyang, tmp_path):
@@ -125,6 +140,15 @@ def test_explicit_mapping_and_export_roundtrip(chongyang, tmp_path):
                                 base=FOLDER, datum="gcj02", missing_points="drop", name="崇阳县")
     assert ds.fingerprint() == chongyang.fingerprint()
     for fmt, target in (("gpkg", "cy.gpkg"), ("csv", "cy_csv")):
-        back = read_dataset(write_dataset(ds, tmp_path / target, fmt=fmt))
+        back = read_dataset(write_dataset(ds, tmp_path / target, fmt=fmt, datum="wgs84"))
         assert back.fingerprint() == ds.fingerprint(), fmt
+    # by default tables are written in the datum the data came in, named in the header, and read back so
+    folder = write_dataset(ds, tmp_path / "cy_gcj", fmt="csv", lang="zh")
+    v = pd.read_csv(folder / "villages.csv", dtype=str, encoding="utf-8-sig").set_index("编号")
+    src = pd.read_csv(FOLDER / "villages.csv", dtype=str).set_index("代码").dropna(subset=["经度"])
+    assert "经度(GCJ-02)" in v.columns
+    assert np.allclose(v.loc[src.index, "经度(GCJ-02)"].astype(float), src["经度"].astype(float), atol=1e-8)
+    back = read_dataset(folder)  # no datum option: the headers say GCJ-02
+    d = back.villages.geometry.distance(ds.villages.geometry)
+    assert float(d.max()) < 1e-8 and list(back.villages["location_source"]) == list(ds.villages["location_source"])
     assert shapely.get_coordinates(ds.villages.geometry).shape == (178, 2)

@@ -96,7 +96,7 @@ def test_csv_is_excel_friendly_utf8_with_bom(tiny, tmp_path):
     folder = write_dataset(tiny, tmp_path / "csv", fmt="csv", lang="zh")
     raw = (folder / "villages.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
-    assert raw.decode("utf-8-sig").splitlines()[0] == "编号,名称,乡镇编号,人口(人),驻地,经度,纬度"
+    assert raw.decode("utf-8-sig").splitlines()[0] == "编号,名称,乡镇编号,人口(人),驻地,位置来源,经度,纬度"
     # polygons and lines as WKT
     assert read_csv_header(folder / "townships.csv")[-1] == "几何"
 
@@ -184,7 +184,7 @@ def test_zip_problems_name_the_file_inside(tiny, tmp_path):
     with pytest.raises(DatasetValidationError) as exc:
         read_dataset(z)
     (p,) = exc.value.problems
-    assert (p.source, p.row, p.feature_id) == ("up.zip/villages.csv", 2, "V2")
+    assert (p.source, p.row, p.feature_id) == ("up.zip/villages.csv", 3, "V2")
 
 
 def test_unsafe_zip_is_refused(tmp_path):

@@ -26,7 +26,10 @@ from geo_service.core.io import read_dataset, write_dataset
 from tests.conftest import make_tiny_layers
 
 FORMATS = ("csv", "xlsx", "geojson", "shp", "gpkg", "zip")
-OPTIONAL = [(layer, f.name) for layer, spec in LAYERS.items() for f in spec.fields if not f.required]
+#: Filled from the geometry when absent (where a location or boundary comes from), never left blank.
+DERIVED = ("location_source", "boundary_source")
+OPTIONAL = [(layer, f.name) for layer, spec in LAYERS.items() for f in spec.fields
+            if not f.required and f.name not in DERIVED]
 
 
 def _full_dataset() -> Dataset:
@@ -145,6 +148,15 @@ def test_each_optional_column_may_be_absent_from_a_dict_of_frames(layer, name):
     ds = Dataset.from_layers(frames)
     want = [] if LAYERS[layer].field(name).dtype == "list" else None
     assert all(v == want for v in ds[layer][name])
+
+
+@pytest.mark.parametrize("layer,name", [(la, f.name) for la, spec in LAYERS.items() for f in spec.fields
+                                        if f.name in DERIVED])
+def test_an_absent_source_column_is_filled_from_the_geometry(layer, name):
+    layers = _full_dataset().layers
+    frames = {k: (v.drop(columns=[name]) if k == layer else v) for k, v in layers.items()}
+    ds = Dataset.from_layers(frames)
+    assert set(ds[layer][name]) <= {"given", "unknown", "none"} and ds[layer][name].notna().all()
 
 
 def test_stations_without_sectors_column_import(tmp_path):

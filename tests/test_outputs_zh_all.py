@@ -211,6 +211,6 @@ def test_validate_problem_lines_name_place_and_problem_in_chinese(tmp_path):
     (tmp_path / "村社区.csv").write_text("代码,名称,乡镇,经度,纬度\nV1,村一,T1,114.1,29.5\n", encoding="utf-8")
     r = CliRunner().invoke(app, ["validate", str(tmp_path)])
     assert r.exit_code == 2
-    assert "错误：输入有 1 个问题" in r.output and "站点 第 1 行 字段「经度」：不是数字" in r.output, r.output
+    assert "错误：输入有 1 个问题" in r.output and "站点 第 2 行 字段「经度」：不是数字" in r.output, r.output
     en = CliRunner().invoke(app, ["validate", str(tmp_path), "--lang", "en"])
-    assert "row 1" in en.output and "is not a number" in en.output, en.output
+    assert "row 2" in en.output and "is not a number" in en.output, en.output

@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import uuid
@@ -27,8 +28,10 @@ from hypothesis import strategies as st
 from shapely.geometry import MultiPolygon, Point, box
 
 from conftest import LAT0, LON0, make_tiny_layers, skip_unless_ci
+from test_villages_hypothesis import _write
 from geo_service.core.crs import geodesic_m
 from geo_service.core.dataset import Dataset
+from geo_service.core.io import read_dataset
 from geo_service.core.domain import SECTORS
 from geo_service.core.store import Conflict, JobRecord, NotFound, SQLiteStore, Store
 
@@ -581,3 +584,19 @@ def test_dataset_cache_is_bounded_lru():
     assert len(c) == 2
     c.pop("a")
     assert c.get("a") is None
+
+
+def test_villages_of_unknown_location_and_townships_without_polygon_stored(store):
+    """A village list with holes keeps every row, its sources and the missing points in both stores."""
+    towns = [{"代码": "T0", "名称": "甲镇", "xy": (114.05, 29.55)}, {"代码": "T1", "名称": "乙镇", "xy": None}]
+    vills = [{"代码": "V0", "名称": "一村", "乡镇": "甲镇", "xy": (114.06, 29.56)},
+             {"代码": "V1", "名称": "二村", "乡镇": "甲镇", "xy": None},
+             {"代码": "V2", "名称": "三村", "乡镇": "乙镇", "xy": None}]
+    with tempfile.TemporaryDirectory() as tmp:
+        _write(Path(tmp), towns, vills)
+        ds = read_dataset(tmp, datum="gcj02")
+    store.put_dataset("holes", ds)
+    back = store.get_dataset("holes")
+    assert back.fingerprint() == ds.fingerprint()
+    assert list(back.villages["location_source"]) == ["given", "township_seat", "unknown"]
+    assert back.villages.geometry.iloc[2] is None and list(back.townships["boundary_source"]) == ["derived", "none"]

@@ -42,7 +42,9 @@ def test_template_notes_say_required_unit_datum(tmp_path):
     pop = next(r for r in rows if r[0].startswith("villages") and r[1] == "人口(人)")
     assert pop[2] == "否" and pop[3] == "人"
     lon = next(r for r in rows if r[0].startswith("villages") and r[1] == "经度")
-    assert lon[2] == "是" and "GCJ-02" in lon[4]
+    assert lon[2] == "否" and "GCJ-02" in lon[4] and "乡镇驻地" in lon[5]  # kept without, placed at the seat
+    lon = next(r for r in rows if r[0].startswith("stations") and r[1] == "经度")
+    assert lon[2] == "是"
 
 
 def test_templates_xlsx_endpoint(tmp_path, tiny):

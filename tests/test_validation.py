@@ -76,9 +76,9 @@ def edit_geojson(folder: Path, layer: str, row: int, *, props: dict | None = Non
 def test_unknown_reference_names_file_row_id_and_field(csv_dir):
     edit_csv(csv_dir, "members", 2, "group_id", "G404")
     p = one(problems_of(csv_dir), "unknown_reference")
-    assert (p.layer, p.row, p.feature_id, p.field) == ("members", 2, "M2", "group_id")
+    assert (p.layer, p.row, p.feature_id, p.field) == ("members", 3, "M2", "group_id")
     assert p.source == "csv/members.csv" and "G404" in p.message
-    assert str(p).startswith("csv/members.csv: members row 2 id=M2 field 'group_id'")
+    assert str(p).startswith("csv/members.csv: members row 3 id=M2 field 'group_id'")
 
 
 def test_unknown_reference_in_geojson(geojson_dir):
@@ -97,14 +97,14 @@ def test_reference_by_name_is_resolved_and_ambiguity_reported(csv_dir_zh):
     # two townships with one name: the name cannot be resolved, the user is told which ids
     edit_csv(csv_dir_zh, "townships", 2, "名称", "西镇")
     p = one(problems_of(csv_dir_zh), "ambiguous_reference")
-    assert (p.layer, p.row, p.feature_id, p.field) == ("villages", 1, "V1", "乡镇编号")
+    assert (p.layer, p.row, p.feature_id, p.field) == ("villages", 2, "V1", "乡镇编号")
     assert "T1" in p.message and "T2" in p.message
 
 
 def test_duplicate_ids_each_reported(csv_dir):
     edit_csv(csv_dir, "stations", 3, "id", "S1")
     found = [p for p in problems_of(csv_dir) if p.code == "duplicate_id"]
-    assert sorted((p.row, p.feature_id, p.field) for p in found) == [(1, "S1", "id"), (3, "S1", "id")]
+    assert sorted((p.row, p.feature_id, p.field) for p in found) == [(2, "S1", "id"), (4, "S1", "id")]
 
 
 def test_missing_value_and_missing_column(csv_dir):
@@ -113,7 +113,7 @@ def test_missing_value_and_missing_column(csv_dir):
     df.to_csv(csv_dir / "stations.csv", index=False, encoding="utf-8-sig")
     probs = problems_of(csv_dir)
     p = one(probs, "missing_value")
-    assert (p.layer, p.row, p.feature_id, p.field) == ("villages", 4, "V4", "name")
+    assert (p.layer, p.row, p.feature_id, p.field) == ("villages", 5, "V4", "name")
     p = one(probs, "missing_column")
     assert (p.layer, p.row, p.field, p.source) == ("stations", None, "kind", "csv/stations.csv")
 
@@ -121,7 +121,7 @@ def test_missing_value_and_missing_column(csv_dir):
 def test_required_list_value(csv_dir):
     edit_csv(csv_dir, "groups", 2, "sectors", "")
     p = one(problems_of(csv_dir), "missing_value")
-    assert (p.layer, p.row, p.feature_id, p.field) == ("groups", 2, "G2", "sectors")
+    assert (p.layer, p.row, p.feature_id, p.field) == ("groups", 3, "G2", "sectors")
 
 
 def test_missing_and_unknown_layers(csv_dir):
@@ -145,11 +145,11 @@ def test_unknown_kind_sector_role(csv_dir):
     edit_csv(csv_dir, "members", 4, "role", "组长")
     probs = problems_of(csv_dir)
     p = one(probs, "unknown_kind")
-    assert (p.layer, p.row, p.feature_id, p.field) == ("stations", 2, "S2", "kind") and "博物馆" in p.message
+    assert (p.layer, p.row, p.feature_id, p.field) == ("stations", 3, "S2", "kind") and "博物馆" in p.message
     sectors = sorted((p.layer, p.row, p.field) for p in probs if p.code == "unknown_sector")
-    assert sectors == [("members", 3, "sector"), ("stations", 1, "sectors")]
+    assert sectors == [("members", 4, "sector"), ("stations", 2, "sectors")]
     p = one(probs, "unknown_role")
-    assert (p.layer, p.row, p.feature_id) == ("members", 4, "M4") and "组长" in p.message
+    assert (p.layer, p.row, p.feature_id) == ("members", 5, "M4") and "组长" in p.message
 
 
 def test_chinese_vocabulary_is_accepted(csv_dir_zh):
@@ -176,11 +176,11 @@ def test_negative_and_non_numeric_values_in_xlsx_with_chinese_headers(tiny, tmp_
     probs = problems_of(path)
     got = {(p.code, p.layer, p.row, p.feature_id, p.field) for p in probs}
     src = {p.source for p in probs}
-    assert ("out_of_range", "villages", 2, "V2", "人口(人)") in got
-    assert ("bad_number", "villages", 3, "V3", "人口(人)") in got
-    assert ("bad_bool", "villages", 4, "V4", "驻地") in got
-    assert ("out_of_range", "stations", 1, "S1", "容量") in got
-    assert ("out_of_range", "roads", 1, "R0", "速度(公里/小时)") in got
+    assert ("out_of_range", "villages", 3, "V2", "人口(人)") in got
+    assert ("bad_number", "villages", 4, "V3", "人口(人)") in got
+    assert ("bad_bool", "villages", 5, "V4", "驻地") in got
+    assert ("out_of_range", "stations", 2, "S1", "容量") in got
+    assert ("out_of_range", "roads", 2, "R0", "速度(公里/小时)") in got
     assert "county.xlsx[村社区]" in src and "county.xlsx[道路]" in src
 
 
@@ -188,31 +188,31 @@ def test_negative_and_non_numeric_values_in_xlsx_with_chinese_headers(tiny, tmp_
 def test_missing_point_error_or_drop(csv_dir):
     edit_csv(csv_dir, "villages", 3, "lon", "")
     edit_csv(csv_dir, "villages", 3, "lat", "")
-    p = one(problems_of(csv_dir), "missing_geometry")
-    assert (p.layer, p.row, p.feature_id, p.field) == ("villages", 3, "V3", "lon/lat")
+    # kept by default: at its township's seat or centre, said so
+    ds = read_dataset(csv_dir)
+    assert len(ds.villages) == 8
+    assert ds.villages.set_index("id").at["V3", "location_source"] in ("township_seat", "township_centre")
+    assert any(w.code == "approximate_location" for w in ds.warnings)
+    p = one(problems_of(csv_dir, missing_points="error"), "missing_geometry")
+    assert (p.layer, p.row, p.feature_id, p.field) == ("villages", 4, "V3", "lon/lat")
     assert "missing_points='drop'" in p.message and "--missing-points drop" in p.message
     # the dropped village is still referenced: the problem says why it is gone
     probs = problems_of(csv_dir, missing_points="drop")
     refs = [q for q in probs if q.code == "unknown_reference"]
     assert refs and all(q.layer == "constituents" and "dropped" in q.message for q in refs)
-    # dropped rows: later rows keep their own row numbers in problems
+    # dropped rows: later rows keep their own row numbers in problems (the header is row 1)
     edit_csv(csv_dir, "villages", 5, "population", "-1")
-    edit_csv(csv_dir, "constituents", 3, "village_id", "V1")  # constituent 3 lived in the dropped V3
-    edit_csv(csv_dir, "constituents", 11, "village_id", "V1")
-    edit_csv(csv_dir, "constituents", 19, "village_id", "V1")
-    edit_csv(csv_dir, "constituents", 27, "village_id", "V1")
-    edit_csv(csv_dir, "constituents", 35, "village_id", "V1")
-    edit_csv(csv_dir, "constituents", 43, "village_id", "V1")
-    edit_csv(csv_dir, "constituents", 51, "village_id", "V1")
-    edit_csv(csv_dir, "constituents", 59, "village_id", "V1")
+    for row in (3, 11, 19, 27, 35, 43, 51, 59):  # the constituents who lived in the dropped V3
+        edit_csv(csv_dir, "constituents", row, "village_id", "V1")
     p = one(problems_of(csv_dir, missing_points="drop"), "out_of_range")
-    assert (p.layer, p.row, p.feature_id) == ("villages", 5, "V5")
+    assert (p.layer, p.row, p.feature_id) == ("villages", 6, "V5")
     edit_csv(csv_dir, "villages", 5, "population", "10")
     ds = read_dataset(csv_dir, missing_points="drop")
     assert "V3" not in set(ds.villages["id"]) and len(ds.villages) == 7
     dropped = [w for w in ds.warnings if w.code == "dropped_no_coordinates"]
-    assert [(w.layer, w.row, w.feature_id) for w in dropped] == [("villages", 3, "V3")]
+    assert [(w.layer, w.row, w.feature_id) for w in dropped] == [("villages", 4, "V3")]
     assert "三村" in dropped[0].message
+    assert ds.meta["import_report"]["dropped"] == {"villages": ["V3"]}
 
 
 def test_table_without_coordinate_columns_is_one_problem(csv_dir):
@@ -227,8 +227,8 @@ def test_bad_coordinate_cells(csv_dir_zh):
     edit_csv(csv_dir_zh, "villages", 2, "纬度", "")
     edit_csv(csv_dir_zh, "villages", 3, "纬度", "inf")
     probs = problems_of(csv_dir_zh)
-    got = sorted((p.code, p.row, p.field) for p in probs)
-    assert got == [("bad_number", 1, "经度"), ("bad_number", 3, "纬度"), ("missing_value", 2, "纬度")]
+    got = sorted((p.code, p.row, p.field) for p in probs if p.severity == "error")
+    assert got == [("bad_number", 2, "经度"), ("bad_number", 4, "纬度"), ("missing_value", 3, "纬度")]
     assert "东经130度" in probs[0].message or "东经130度" in str(probs)
 
 
@@ -241,21 +241,21 @@ def test_out_of_range_and_swapped_coordinates(csv_dir):
     edit_csv(csv_dir, "stations", 1, "lat", "80.1")
     probs = problems_of(csv_dir)
     got = {(p.code, p.layer, p.row, p.field) for p in probs}
-    assert ("out_of_range", "villages", 1, "lon/lat") in got
-    assert ("swapped_coordinates", "villages", 2, "lon/lat") in got
-    assert ("swapped_coordinates", "stations", 1, "lon/lat") in got
+    assert ("out_of_range", "villages", 2, "lon/lat") in got
+    assert ("swapped_coordinates", "villages", 3, "lon/lat") in got
+    assert ("swapped_coordinates", "stations", 2, "lon/lat") in got
 
 
 def test_non_finite_coordinates_in_wkt(csv_dir):
     edit_csv(csv_dir, "townships", 1, "wkt", "POLYGON ((130.3 46.8, inf 46.8, 130.4 46.9, 130.3 46.8))")
     p = one(problems_of(csv_dir), "bad_coordinates")
-    assert (p.layer, p.row, p.feature_id, p.field) == ("townships", 1, "T1", "wkt")
+    assert (p.layer, p.row, p.feature_id, p.field) == ("townships", 2, "T1", "wkt")
 
 
 def test_bad_wkt_text(csv_dir):
     edit_csv(csv_dir, "townships", 2, "wkt", "POLYGON ((130.3 46.8, oops")
     p = one(problems_of(csv_dir), "bad_geometry")
-    assert (p.layer, p.row, p.feature_id, p.field) == ("townships", 2, "T2", "wkt")
+    assert (p.layer, p.row, p.feature_id, p.field) == ("townships", 3, "T2", "wkt")
 
 
 def test_invalid_and_wrong_type_geometry_in_geojson(geojson_dir):
@@ -298,7 +298,7 @@ def test_projected_coordinates_without_crs_are_wrong_crs(tiny, tmp_path):
     edit_csv(csv, "villages", 2, "lon", "523456.7")
     edit_csv(csv, "villages", 2, "lat", "5184321.0")
     p = one(problems_of(csv), "wrong_crs")
-    assert (p.layer, p.row, p.feature_id) == ("villages", 2, "V2") and "projected" in p.message
+    assert (p.layer, p.row, p.feature_id) == ("villages", 3, "V2") and "projected" in p.message
 
 
 def test_user_named_crs_for_tables_and_prj_less_shapefiles(tiny, tmp_path):
@@ -367,7 +367,7 @@ def test_convener_outside_group_is_a_warning(csv_dir):
     edit_csv(csv_dir, "groups", 2, "convener_id", "M3")  # M3 belongs to G1
     ds = read_dataset(csv_dir)
     w = [w for w in ds.warnings if w.code == "convener_not_in_group"]
-    assert [(x.layer, x.row, x.feature_id, x.source) for x in w] == [("groups", 2, "G2", "csv/groups.csv")]
+    assert [(x.layer, x.row, x.feature_id, x.source) for x in w] == [("groups", 3, "G2", "csv/groups.csv")]
 
 
 def test_unreadable_and_duplicate_layer_files(csv_dir):
@@ -399,11 +399,11 @@ def test_all_problems_at_once_across_files_and_formats(tiny, tmp_path):
     got = {(p.source.split("/")[-1], p.layer, p.row, p.feature_id, p.field, p.code) for p in errs}
     assert got == {
         ("站点.geojson", "stations", 2, "S2", "kind", "unknown_kind"),
-        ("villages.csv", "villages", 6, "V6", "人口(人)", "out_of_range"),
-        ("villages.csv", "villages", 7, "V7", "乡镇编号", "unknown_reference"),
-        ("members.csv", "members", 1, "M1", "界别", "unknown_sector"),
-        ("constituents.csv", "constituents", 1, "P001", "编号", "duplicate_id"),
-        ("constituents.csv", "constituents", 5, "P001", "编号", "duplicate_id"),
+        ("villages.csv", "villages", 7, "V6", "人口(人)", "out_of_range"),
+        ("villages.csv", "villages", 8, "V7", "乡镇编号", "unknown_reference"),
+        ("members.csv", "members", 2, "M1", "界别", "unknown_sector"),
+        ("constituents.csv", "constituents", 2, "P001", "编号", "duplicate_id"),
+        ("constituents.csv", "constituents", 6, "P001", "编号", "duplicate_id"),
     }
     assert str(exc.value).startswith("6 validation error(s)")
 

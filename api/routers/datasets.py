@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import tempfile
@@ -18,6 +19,7 @@ from geo_service.core.domain import LAYER_ORDER, LAYERS
 from geo_service.core.io import read_dataset, write_dataset
 from geo_service.core.io.limits import InputTooLarge, ReadLimits, UnsafeZip, safe_zip_members
 from geo_service.core.io.tempdirs import process_tmp_dir, remove_stale
+from geo_service.core.locations import location_line
 from geo_service.core.store import Conflict, DatasetInfo, NotFound, Store, check_dataset_id
 
 from .. import geojson as gj
@@ -27,6 +29,7 @@ from ..cache import DatasetCache
 from ..deps import (DATASET_ID_PATTERN, checked_dataset_id, get_cache, get_settings, get_store, public_url,
                     read_body_limited)
 from ..encoding import FastJSONResponse, GeoJSONResponse, loads
+from ..placing import placed_row, to_wgs84_body
 from ..problems import ProblemError, validation_errors
 from ..schemas import DatasetList, DatasetOut, ProblemDetail
 from ..settings import Settings
@@ -66,8 +69,9 @@ def upload_dataset(
                                    description="dataset id (default: the file's stem)")] = None,
     datum: Annotated[Literal["wgs84", "gcj02", "bd09"], Form(description="datum of the coordinates")] = "wgs84",
     replace: Annotated[bool, Form(description="replace an existing dataset of that id")] = False,
-    missing_points: Annotated[Literal["error", "drop"], Form(description="rows without coordinates: an error, "
-                                                             "or dropped with a warning")] = "error",
+    missing_points: Annotated[Literal["keep", "drop", "error"], Form(
+        description="rows without coordinates: kept (at the township seat or centre, else unlocated), dropped "
+                    "(listed in the import report) or an error")] = "keep",
     store: Store = Depends(get_store), cache: DatasetCache = Depends(get_cache),
     settings: Settings = Depends(get_settings), _: Principal = Depends(admin),
 ):
@@ -129,7 +133,8 @@ def upload_dataset(
             raise
         try:
             info = store.put_dataset(dataset_id, ds, expected_version=None if replace else 0,
-                                     meta={"source": filename, "datum": datum})
+                                     meta={"source": filename, "datum": datum,
+                                           "import_report": ds.meta.get("import_report")})
         except Conflict:
             raise ProblemError(409, f"dataset '{dataset_id}' was created meanwhile; send replace=true",
                                code="dataset-exists", dataset_id=dataset_id) from None
@@ -141,6 +146,8 @@ def upload_dataset(
     log.info("dataset stored", extra={"dataset_id": dataset_id, "version": info.version})
     body = dataset_out(request, info)
     body["warnings"] = [str(w) for w in ds.warnings]
+    body["import_report"] = ds.meta.get("import_report")
+    body["location_line"] = location_line(ds.villages)
     return FastJSONResponse(body, status_code=201, headers={"Location": body["links"][0]["href"],
                                                              "ETag": info.etag})
 
@@ -252,6 +259,9 @@ def export_dataset(format: Annotated[Literal["gpkg", "xlsx", "geojson", "csv", "
                                    "CSV or Shapefile layer files")] = "gpkg",
                    lang: Annotated[Literal["en", "zh"], Query(description="CSV/XLSX headers")] = "en",
                    personal: Annotated[bool, Query(description="include constituents' names and phones")] = True,
+                   datum: Annotated[Literal["wgs84", "gcj02", "bd09"] | None, Query(
+                       description="CSV/XLSX coordinates (default: the datum the data came in; named in the "
+                                   "header). GeoPackage, GeoJSON and Shapefile are WGS-84")] = None,
                    dataset_id: str = Depends(checked_dataset_id), cache: DatasetCache = Depends(get_cache),
                    who: Principal = Depends(planner)):
     """Write the current version with :func:`geo_service.core.io.write_dataset`; personal fields only for
@@ -260,8 +270,9 @@ def export_dataset(format: Annotated[Literal["gpkg", "xlsx", "geojson", "csv", "
     media, suffix = EXPORT_TYPES[format]
     tmpdir = Path(tempfile.mkdtemp(prefix="geo-export-"))
     try:
-        path = write_dataset(privacy.dataset_view(entry.ds, who), tmpdir / f"{dataset_id}{suffix}", fmt=format,
-                             lang=lang, include_personal=personal and privacy.sees_personal(who))
+        ds = dataclasses.replace(entry.ds, meta={**(entry.info.meta or {}), **dict(entry.ds.meta or {})})
+        path = write_dataset(privacy.dataset_view(ds, who), tmpdir / f"{dataset_id}{suffix}", fmt=format,
+                             lang=lang, include_personal=personal and privacy.sees_personal(who), datum=datum)
         data = path.read_bytes()
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
@@ -367,8 +378,12 @@ async def _json_body(request: Request, limit: int) -> Any:
 
 def _edit(store: Store, cache: DatasetCache, dataset_id: str, layer: str, feature_id: str,
           if_match: str | None, if_none_match: str | None, body: Any, op: str, etag_key: bytes,
-          text_limits: tuple[int, int] = (200, 2000)):
-    """Apply one feature edit with optimistic concurrency; return (status, feature, etag)."""
+          text_limits: tuple[int, int] = (200, 2000), datum: str = "wgs84"):
+    """Apply one feature edit with optimistic concurrency; return (status, feature, etag).
+
+    ``datum``: of the body's coordinates (a click on Gaode tiles is GCJ-02), converted to WGS-84. A
+    village whose point changes becomes ``location_source="placed"`` unless the body says otherwise."""
+    body = to_wgs84_body(body, datum)
     if if_match is None and not (op == "put" and if_none_match and if_none_match.strip() == "*"):
         raise ProblemError(428, "send If-Match with the feature's ETag (from GET) so a concurrent edit "
                                 "is not overwritten; to create a feature with PUT send If-None-Match: *",
@@ -406,6 +421,7 @@ def _edit(store: Store, cache: DatasetCache, dataset_id: str, layer: str, featur
                 raise ProblemError(422, str(e), code="invalid-feature", errors=[
                     {"layer": layer, "row": None, "feature_id": feature_id, **err} for err in e.errors],
                     feature_id=feature_id) from None
+            row = placed_row(layer, body, row, None if i is None else gj.row_dict(df, i))
             new_df = gj.replace_row(df, i, row)
         try:
             new_ds = ds.with_layers(**{layer: new_df})
@@ -434,11 +450,13 @@ def _edit_route(op: str):
                       cache: DatasetCache = Depends(get_cache), settings: Settings = Depends(get_settings),
                       _: Principal = Depends(admin),
                       if_match: Annotated[str | None, Header(max_length=1000)] = None,
-                      if_none_match: Annotated[str | None, Header(max_length=1000)] = None):
+                      if_none_match: Annotated[str | None, Header(max_length=1000)] = None,
+                      datum: Annotated[Literal["wgs84", "gcj02", "bd09"], Query(
+                          description="datum of the body's coordinates (gcj02: a click on Gaode tiles)")] = "wgs84"):
         body = None if op == "delete" else await _json_body(request, settings.max_body_bytes)
         status, feat, etag = await run_in_threadpool(_edit, store, cache, dataset_id, layer, feature_id,
                                                      if_match, if_none_match, body, op, request.app.state.etag_key,
-                                                     (settings.max_name_chars, settings.max_text_chars))
+                                                     (settings.max_name_chars, settings.max_text_chars), datum)
         if status == 204:
             return Response(status_code=204)
         return GeoJSONResponse(feat, status_code=status, headers={"ETag": etag})

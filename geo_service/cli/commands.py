@@ -21,7 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..core.glossary import cost_text, diagnostic_text, label, message, relaxation_text, value_label, word
-from . import review, roster, template
+from . import review, roster, template, villages
 from .batch_report import batch_report
 from .common import (
     _out_path,
@@ -42,6 +42,7 @@ from .common import (
     fail,
     params_text,
     progress,
+    stored_dataset,
 )
 
 
@@ -104,13 +105,15 @@ def import_(
     name: Annotated[Optional[str], typer.Option("--name", help="dataset id in the store (default: file stem)")] = None,
     datum: DatumOpt = "wgs84",
     layer: Annotated[list[str], typer.Option("--layer", help="LAYER=FILE, repeatable (e.g. villages=村.csv)")] = [],
-    missing_points: Annotated[str, typer.Option(help="rows without coordinates: error or drop")] = "error",
+    missing_points: Annotated[str, typer.Option(help="rows without coordinates: keep (at the township seat, "
+                                                     "or unlocated), drop (listed in the report) or error")] = "keep",
     replace: Annotated[bool, typer.Option("--replace", help="replace an existing dataset of that id")] = False,
     data_dir: DataDirOpt = None,
     lang: LangOpt = "zh",
     as_json: JsonOpt = False,
 ) -> None:
     """Validate files and store them as one dataset. Nothing is stored if anything is invalid."""
+    from ..core.locations import location_line, report_line, townships_line
     from ..core.dataset import DatasetValidationError
     from ..core.store import check_dataset_id, Conflict, open_store
     check_lang_opt(lang)
@@ -137,16 +140,22 @@ def import_(
     try:
         with progress("正在保存" if lang == "zh" else "storing"):
             info = store.put_dataset(dataset_id, ds, expected_version=None if replace else 0,
-                                     meta={"source": str(path) if path else "layers", "datum": datum})
+                                     meta={"source": str(path) if path else "layers", "datum": datum,
+                                           "import_report": ds.meta.get("import_report")})
     except Conflict:
         fail(message("cli_exists", lang, id=dataset_id), 1, lang)
     if as_json:
-        typer.echo(json.dumps({"valid": True, "dataset": info.to_dict(),
+        typer.echo(json.dumps({"valid": True, "dataset": info.to_dict(), "import_report": ds.meta.get("import_report"),
+                               "location_line": location_line(ds.villages),
                                "warnings": [str(w) for w in ds.warnings]}, ensure_ascii=False, indent=2))
         return
     for w in ds.warnings:
         typer.echo(message("cli_warning", lang, text=_where(w, lang)), err=True)
     typer.echo(message("cli_stored", lang, id=dataset_id, version=info.version, counts=counts_text(info.counts, lang)))
+    for line in (location_line(ds.villages, lang), townships_line(ds.townships, lang),
+                 report_line(ds.meta.get("import_report"), lang)):
+        if line:
+            typer.echo(line)
 
 
 @app.command()
@@ -157,9 +166,14 @@ def export(
     lang: Annotated[Optional[str], typer.Option(help="column headers for tables: en (default) or zh; "
                                                     "the lines printed are Chinese unless en")] = None,
     no_personal: Annotated[bool, typer.Option("--no-personal", help="leave out constituents' names and phones")] = False,
+    datum: Annotated[Optional[str], typer.Option("--datum", help="CSV/XLSX coordinates: wgs84, gcj02 or bd09 "
+                                                                 "(default: the datum the data came in)")] = None,
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Write a stored dataset to files (GeoPackage that QGIS opens, CSV/XLSX tables, GeoJSON)."""
+    """Write a stored dataset to files (GeoPackage that QGIS opens, CSV/XLSX tables, GeoJSON).
+
+    CSV/XLSX coordinates are in the datum the data came in (named in the header: 经度(GCJ-02)),
+    or ``--datum``; GeoPackage, GeoJSON and Shapefile are WGS-84."""
     from ..core.io import write_dataset
     from ..core.store import NotFound, open_store
     words = "en" if lang == "en" else "zh"
@@ -167,12 +181,12 @@ def export(
         check_lang_opt(lang)
     store = open_store(_data_dir(data_dir))
     try:
-        ds = store.get_dataset(dataset_id)
+        ds = stored_dataset(store, dataset_id)
     except (NotFound, ValueError):
         fail(message("cli_no_dataset", words, id=dataset_id), 1, words)
     with progress(f"正在写出 {out}" if lang != "en" else f"writing {out}"):
         try:
-            write_dataset(ds, out, fmt=fmt, lang=lang or "en", include_personal=not no_personal)
+            write_dataset(ds, out, fmt=fmt, lang=lang or "en", include_personal=not no_personal, datum=datum)
         except (ValueError, OSError) as e:
             fail(str(e), 2, words)
     typer.echo(message("cli_wrote", words, files=out))
@@ -188,6 +202,7 @@ def summary(
     as_json: JsonOpt = False,
 ) -> None:
     """Counts per layer and station kind, members per sector, population."""
+    from ..core.locations import location_line, report_line, source_counts, townships_line, unlocated_ids
     from ..core.coverage import village_weights
     from ..app.seed import ensure_demo
     from ..core.dataset import DatasetValidationError
@@ -195,7 +210,7 @@ def summary(
     check_lang_opt(lang)
     if file is not None:
         try:
-            ds = _read_input(file, {}, datum, file.stem, "error")
+            ds = _read_input(file, {}, datum, file.stem, "keep")
         except DatasetValidationError as e:
             _report_problems(e)
             raise typer.Exit(2) from None
@@ -205,10 +220,13 @@ def summary(
             with progress("正在载入示例县" if lang == "zh" else "loading the demo county"):
                 ensure_demo(store, only_if_empty=False)
         try:
-            ds = store.get_dataset(dataset_id)
+            ds = stored_dataset(store, dataset_id)
         except (NotFound, ValueError):
             fail(message("cli_no_dataset", lang, id=dataset_id), 1, lang)
     s = ds.summary()
+    s.update({"location_sources": source_counts(ds.villages), "unlocated": unlocated_ids(ds.villages),
+              "location_line": location_line(ds.villages, lang), "townships_line": townships_line(ds.townships, lang),
+              "import_report": ds.meta.get("import_report")})
     if as_json:
         typer.echo(json.dumps(s, ensure_ascii=False, indent=2))
         return
@@ -229,6 +247,9 @@ def summary(
     known = village_weights(ds.villages).basis == "population"  # no 人口 0 where population is unknown
     t.add_row(label("population", lang), f"{s['population']:,}" if known else word("cli_population_unknown", lang))
     Console().print(t)
+    for line in (s["location_line"], s["townships_line"], report_line(s["import_report"], lang)):
+        if line:
+            typer.echo(line)
 
 
 @app.command()
@@ -236,11 +257,12 @@ def validate(
     path: Annotated[Optional[Path], typer.Argument(help="GeoPackage, folder, .xlsx or .zip")] = None,
     datum: DatumOpt = "wgs84",
     layer: Annotated[list[str], typer.Option("--layer", help="LAYER=FILE, repeatable")] = [],
-    missing_points: Annotated[str, typer.Option(help="rows without coordinates: error or drop")] = "error",
+    missing_points: Annotated[str, typer.Option(help="rows without coordinates: keep, drop or error")] = "keep",
     lang: LangOpt = "zh",
     as_json: JsonOpt = False,
 ) -> None:
     """Check files without storing them; list every problem with its layer, row, id and field."""
+    from ..core.locations import location_line
     from ..core.dataset import DatasetValidationError
     check_lang_opt(lang)
     try:
@@ -255,7 +277,7 @@ def validate(
     except (ValueError, OSError) as e:
         fail(str(e), 2, lang)
     if as_json:
-        typer.echo(json.dumps({"valid": True, "counts": ds.counts(),
+        typer.echo(json.dumps({"valid": True, "counts": ds.counts(), "import_report": ds.meta.get("import_report"),
                                "warnings": [w.to_dict() for w in ds.warnings]}, ensure_ascii=False, indent=2))
     else:
         for w in ds.warnings:
@@ -263,6 +285,7 @@ def validate(
         sep = "，" if lang == "zh" else ", "
         typer.echo(message("cli_valid", lang, counts=sep.join(f"{value_label('layer', k, lang)} {v}"
                                                              for k, v in ds.counts().items() if v)))
+        typer.echo(location_line(ds.villages, lang))
 
 
 class _OneLineErrors(logging.Filter):
@@ -474,6 +497,8 @@ def close_gaps_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Propose new contact points where stations do not reach; print coverage before and after."""
+    from ..core.io.writers import export_datum, in_datum
+    from ..core.locations import location_line
     from ..core.io.sheets import write_csv as write_csv_table
     from solvers.gaps import close_gaps
     check_lang_opt(lang)
@@ -488,9 +513,10 @@ def close_gaps_cmd(
     by_people = r.params.get("weight") != "villages"
     if out is not None:
         out = _out_path(out, "proposals.geojson")
-        if out.suffix.lower() == ".csv":  # headers and values in the user's language, like every table
+        if out.suffix.lower() == ".csv":  # the user's language, in the datum the data came in (named in the header)
             prop = r.tables()["proposed"]
-            write_csv_table(prop if by_people else prop.drop(columns="population_gained"), out, lang)
+            prop = prop if by_people else prop.drop(columns="population_gained", errors="ignore")
+            write_csv_table(in_datum(prop, export_datum(ds, datum if datum != "wgs84" else None), lang), out, lang)
         else:
             out.write_text(json.dumps(r.to_geojson(), ensure_ascii=False), encoding="utf-8")
     if as_json:
@@ -499,6 +525,9 @@ def close_gaps_cmd(
     for note in [r.params.get("weight_note")] + list(r.params.get("notes") or []):
         if note:
             typer.echo(message("cli_note", lang, text=note), err=True)
+    typer.echo(location_line(ds.villages, lang))
+    if r.params.get("unconsidered"):
+        typer.echo(message("gaps_unconsidered", lang, n=r.params["unconsidered"]))
     sol = r.solution
     why = message(sol.message_code, lang, **sol.message_params) if getattr(sol, "message_code", None) else sol.message
     typer.echo(message("cli_gaps_result", lang, outcome=value_label("outcome", r.status, lang), message=why,
@@ -511,7 +540,8 @@ def close_gaps_cmd(
                                   "covered_after": "covered_villages_after"})
     for c in ("share_before", "share_after"):
         cov[c] = [("-" if x is None or x != x else f"{x * 100:.1f}%") for x in cov[c]]
-    typer.echo(cov.rename(columns={c: label(c, lang) for c in cov.columns}).to_string(index=False))
+    if len(cov):
+        typer.echo(cov.rename(columns={c: label(c, lang) for c in cov.columns}).to_string(index=False))
     for row in r.uncovered.head(20).itertuples():
         typer.echo(message("cli_uncovered", lang, id=row.id, name=row.name, message=_uncovered_text(row, r.params, lang)))
 
@@ -582,6 +612,7 @@ def coverage_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Population-weighted last-mile coverage by threshold (per county, township, sector)."""
+    from ..core.locations import location_line
     from ..core.coverage import coverage_summary
     check_lang_opt(lang)
     if level not in ("total", "county", "township", "sector"):
@@ -606,6 +637,11 @@ def coverage_cmd(
     for note in [s.get("weight_note")] + list(s.get("notes") or []):
         if note:
             typer.echo(message("cli_note", lang, text=note), err=True)
+    typer.echo(location_line(ds.villages, lang))
+    if s["unlocated"]:
+        names = dict(zip(ds.villages["id"], ds.villages["name"]))
+        typer.echo(message("unlocated_villages", lang, names=("、" if lang == "zh" else ", ").join(
+            f"{names.get(i, '')}（{i}）" for i in s["unlocated"][:30]) + (" …" if len(s["unlocated"]) > 30 else "")))
     keys = {"total": [], "county": ["county_id", "county_name"], "township": ["township_id", "township_name"],
             "sector": ["sector", "stations"]}[level]
     basis = word("cli_basis_population" if s.get("weight", "population") == "population" else "cli_basis_villages",
@@ -615,12 +651,12 @@ def coverage_cmd(
     names = {"villages": "n_villages", "sector": "sector", "stations": "stations"}
     by_people = s.get("weight", "population") == "population"  # else no 人口 columns holding zeros
     people = ["population", "covered_population"] if by_people else []
-    for c in keys + ["threshold", "villages", "covered_villages", *people, "share"]:
+    for c in keys + ["threshold", "villages", "covered_villages", "covered_given_villages", *people, "share"]:
         t.add_column(label(names.get(c, c), lang), justify="left" if c in keys else "right")
     for r in s[level]:
         share = "-" if r["share"] is None else f"{r['share'] * 100:.1f}%"
         t.add_row(*[str(r[c]) for c in keys], cost_text(r["threshold"], unit, lang), str(r["villages"]),
-                  str(r["covered_villages"]), *[f"{r[c]:,}" for c in people], share)
+                  str(r["covered_villages"]), str(r["covered_given_villages"]), *[f"{r[c]:,}" for c in people], share)
     Console().print(t)
 
 
@@ -637,4 +673,5 @@ def _uncovered_text(row, params: dict, lang: str) -> str:
 template.register(app)  # import template
 roster.register(app)  # duty roster
 review.register(app)  # the yearly review of the ledger
+villages.register(app)  # the 待补坐标 workbook: write it, read it back
 

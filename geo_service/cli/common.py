@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from ..core.domain import LAYERS
 from ..core.glossary import PARAMS, label, message, value_label
 from .problems import problem_detail
 
@@ -169,8 +171,12 @@ def _where(p, lang: str) -> str:
     if lang == "en":
         return str(p)
     where = [str(value_label("layer", p.layer, "zh"))]
-    if p.source is not None:
-        where[0] = f"{p.source}：{where[0]}"
+    if p.source is not None:  # a GeoPackage's layer in the source named as the layer is named here
+        src = p.source
+        head, _, tail = src.rpartition(":")
+        if head and tail in LAYERS:
+            src = f"{head}[{value_label('layer', tail, 'zh')}]"
+        where[0] = f"{src}：{where[0]}"
     if p.row is not None:
         where.append(f"第 {p.row} 行")
     if p.feature_id is not None:
@@ -206,17 +212,49 @@ def _read_input(path: Optional[Path], layer_files: dict[str, str], datum: str, n
     return read_dataset(path, datum=datum, name=name, missing_points=missing_points)
 
 
-def _load_source(source: Optional[str], datum: str = "wgs84", data_dir: Optional[str] = None):
-    """The dataset a command works on: a file/folder when ``source`` names one, else a dataset id
-    in the store (default ``demo``, stored on first use). Exits 2 on invalid files, 1 if unknown."""
+def stored_dataset(store, dataset_id: str):
+    """A stored dataset with its catalog metadata (the import report) in ``meta``."""
+    ds = store.get_dataset(dataset_id)
+    info = store.dataset_info(dataset_id)
+    return dataclasses.replace(ds, meta={**(info.meta or {}), **dict(ds.meta or {}), "version": info.version})
+
+
+def _store_has(data_dir: Optional[str], source: str):
+    """The store when it holds a dataset named ``source`` (never creates a store folder), else None."""
+    from ..core.store import open_store
+
+    where = _data_dir(data_dir)
+    if "://" not in where and not Path(where).is_dir():
+        return None
+    try:
+        store = open_store(where)
+        return store if store.has_dataset(source) else None
+    except (ValueError, OSError):  # not a dataset id (a path with a suffix, slashes ...)
+        return None
+
+
+def _load_source(source: Optional[str], datum: str = "wgs84", data_dir: Optional[str] = None,
+                 lang: str = "zh"):
+    """The dataset a command works on: the stored dataset of that name when there is one; else the
+    file or folder of that name (the command says which it used when both could be meant); default
+    ``demo``, stored on first use. Exits 2 on invalid files, 1 if unknown."""
     from ..app.seed import ensure_demo
     from ..core.dataset import DatasetValidationError
     from ..core.store import NotFound, open_store
     source = source or "demo"
     src = Path(source)
+    if source != "demo":
+        store = _store_has(data_dir, source)
+        if store is not None:
+            if src.exists():
+                typer.echo(message("cli_note", lang, text=message("source_used_dataset", lang, name=source)), err=True)
+            return stored_dataset(store, source)
     if src.exists():
+        if src.is_dir():
+            typer.echo(message("cli_note", lang, text=message("source_used_folder", lang, name=source, path=src)),
+                       err=True)
         try:
-            return _read_input(src, {}, datum, src.stem, "error")
+            return _read_input(src, {}, datum, src.stem, "keep")
         except DatasetValidationError as e:
             _report_problems(e)
             raise typer.Exit(2) from None
@@ -225,6 +263,6 @@ def _load_source(source: Optional[str], datum: str = "wgs84", data_dir: Optional
         with progress("正在载入示例县"):
             ensure_demo(store, only_if_empty=False)
     try:
-        return store.get_dataset(source)
+        return stored_dataset(store, source)
     except (NotFound, ValueError):
-        fail(f"没有数据集或文件「{source}」", 1)
+        fail(f"没有数据集或文件「{source}」" if lang == "zh" else f"no dataset, file or folder named '{source}'", 1, lang)

@@ -16,7 +16,10 @@ _DETAILS: dict[str, list[tuple[re.Pattern[str], str]]] = {
     "far_from_seat": [(re.compile(r"'(.*)' lies ([\d.]+) km from the seat of its township '(.*)' but ([\d.]+) km "
                                   r"from that of '(.*)': check its coordinates or township"),
                        "「{0}」离所属乡镇「{2}」驻地 {1} 公里，离「{4}」驻地只有 {3} 公里：请核对坐标或所属乡镇")],
-    "shared_coordinates": [(re.compile(r"'(.*)' has the same coordinates as row (\d+) '(.*)': probably a geocoding "
+    "shared_coordinates": [(re.compile(r"'(.*)' \((.*)\) has the same coordinates \((.*)\) as row (\d+) '(.*)' "
+                                       r"\((.*)\): probably a geocoding mistake"),
+                            "「{0}」（{1}）与第 {3} 行「{4}」（{5}）坐标完全相同 ({2})：可能是地址匹配错误"),
+                           (re.compile(r"'(.*)' has the same coordinates as row (\d+) '(.*)': probably a geocoding "
                                        r"mistake"),
                             "「{0}」与第 {1} 行「{2}」坐标完全相同：可能是地址匹配错误")],
     "filled_default": [

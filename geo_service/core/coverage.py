@@ -25,6 +25,7 @@ import pandas as pd
 
 from .domain import SECTORS, STATION_KINDS
 from .index import InvalidQuery, StationIndex, check_kinds, check_sector
+from .locations import location_line, present, real_mask, source_counts, unlocated_ids
 from .network import RoadNetwork
 
 MODES = ("straight", "road")
@@ -155,22 +156,31 @@ def _check_thresholds(values: Iterable[float] | None, field: str) -> list[float]
 
 
 def _village_points(ds, index: StationIndex) -> np.ndarray:
+    """Village points in the index's metres; NaN rows for villages of unknown location."""
     v = ds.villages
-    if len(v) == 0:
-        return np.zeros((0, 2))
-    return index.project(v.geometry.x.to_numpy(), v.geometry.y.to_numpy())
+    out = np.full((len(v), 2), np.nan)
+    has = present(v.geometry)
+    if has.any():
+        g = v.geometry[has]
+        out[has] = index.project(g.x.to_numpy(), g.y.to_numpy())
+    return out
 
 
 def _nearest(ds, xy: np.ndarray, mode: str, index: StationIndex, network: RoadNetwork | None,
              kinds=None, sector=None) -> tuple[np.ndarray, np.ndarray]:
-    """(value, station id) per village: metres (straight) or seconds (road); inf/None if none."""
-    if len(xy) == 0:
-        return np.zeros(0), np.zeros(0, dtype=object)
+    """(value, station id) per village: metres (straight) or seconds (road); inf/None if none, and
+    for a village of unknown location (it is never within any threshold)."""
+    value, sid = np.full(len(xy), np.inf), np.full(len(xy), None, dtype=object)
+    ok = np.isfinite(xy).all(axis=1) if len(xy) else np.zeros(0, dtype=bool)
+    if not ok.any():
+        return value, sid
     if mode == "straight":
-        r = index.nearest_xy(xy, kinds=kinds, sector=sector)
-        return r.distance_m[:, 0], r.station_id[:, 0]
-    r = network.nearest_xy(xy, kinds=kinds, sector=sector)
-    return r.time_s, r.station_id
+        r = index.nearest_xy(xy[ok], kinds=kinds, sector=sector)
+        value[ok], sid[ok] = r.distance_m[:, 0], r.station_id[:, 0]
+    else:
+        r = network.nearest_xy(xy[ok], kinds=kinds, sector=sector)
+        value[ok], sid[ok] = r.time_s, r.station_id
+    return value, sid
 
 
 def last_mile(ds, network: RoadNetwork | None = None, *, index: StationIndex | None = None
@@ -201,25 +211,30 @@ def last_mile(ds, network: RoadNetwork | None = None, *, index: StationIndex | N
     v = ds.villages
     out = pd.DataFrame({"village_id": v["id"].to_numpy(), "village_name": v["name"].to_numpy(),
                         "township_id": v["township_id"].to_numpy(),
-                        "population": _known_pop(v), "weight": village_weights(v).weights})
+                        "population": _known_pop(v), "weight": village_weights(v).weights,
+                        "location_source": v["location_source"].to_numpy()})
     xy = _village_points(ds, index)
+    ok = np.isfinite(xy).all(axis=1)
     for label, kinds in (("nearest", None),) + tuple((k, k) for k in STATION_KINDS):
-        if len(xy):
-            r = index.nearest_xy(xy, kinds=kinds)
-            out[f"{label}_id"] = r.station_id[:, 0]
-            out[f"{label}_m"] = r.distance_m[:, 0]
-        else:
-            out[f"{label}_id"], out[f"{label}_m"] = [], []
+        sid, dist = np.full(len(xy), None, dtype=object), np.full(len(xy), np.inf)
+        if ok.any():
+            r = index.nearest_xy(xy[ok], kinds=kinds)
+            sid[ok], dist[ok] = r.station_id[:, 0], r.distance_m[:, 0]
+        out[f"{label}_id"], out[f"{label}_m"] = sid, dist
         if network is not None:
-            if len(xy):
-                rr = network.nearest_xy(xy, kinds=kinds)
-                out[f"{label}_road_id"], out[f"{label}_s"], out[f"{label}_road_m"] = (
-                    rr.station_id, rr.time_s, rr.road_m)
+            cols = {c: np.full(len(xy), None if c == "road_id" else np.inf, dtype=object if c == "road_id"
+                               else float) for c in ("road_id", "s", "road_m")}
+            if ok.any():
+                rr = network.nearest_xy(xy[ok], kinds=kinds)
+                cols["road_id"][ok], cols["s"][ok], cols["road_m"][ok] = rr.station_id, rr.time_s, rr.road_m
                 if label == "nearest":
-                    out["snap_m"], out["far_from_road"] = rr.snap_m, rr.far_from_road
-            else:
-                for c in ("road_id", "s", "road_m"):
-                    out[f"{label}_{c}"] = []
+                    snap, far = np.full(len(xy), np.nan), np.zeros(len(xy), dtype=bool)
+                    snap[ok], far[ok] = rr.snap_m, rr.far_from_road
+                    out["snap_m"], out["far_from_road"] = snap, far
+            elif label == "nearest":
+                out["snap_m"], out["far_from_road"] = np.full(len(xy), np.nan), np.zeros(len(xy), dtype=bool)
+            for c, vals in cols.items():
+                out[f"{label}_{c}"] = vals
     return out
 
 
@@ -234,20 +249,25 @@ def _present_sectors(ds) -> list[str]:
 
 
 def _rows(keys: dict[str, Any], pop: np.ndarray, within: np.ndarray, thresholds: Sequence[float],
-          weight: np.ndarray | None = None) -> list[dict[str, Any]]:
+          weight: np.ndarray | None = None, given: np.ndarray | None = None) -> list[dict[str, Any]]:
     """One record per threshold for a set of villages (``within``: villages x thresholds).
 
-    ``share`` is the weighted share (``weight``: see :func:`village_weights`; default ``pop``);
-    ``population``/``covered_population`` are the known persons (0 where unknown).
+    ``share`` is the weighted share (``weight``: see :func:`village_weights`; default ``pop``) of
+    every village of the list (a village of unknown location is never within);
+    ``population``/``covered_population`` are the known persons (0 where unknown);
+    ``covered_given_villages`` counts the covered villages whose point is their own (``given`` mask).
     """
     w = pop.astype(float) if weight is None else weight
+    g = np.ones(len(pop), dtype=bool) if given is None else given
     total, wt = int(pop.sum()), float(w.sum())
     rows = []
     for j, t in enumerate(thresholds):
         cov = int(pop[within[:, j]].sum())
         wc = float(w[within[:, j]].sum())
         rows.append({**keys, "threshold": t, "villages": len(pop),
-                     "covered_villages": int(within[:, j].sum()), "population": total,
+                     "covered_villages": int(within[:, j].sum()),
+                     "covered_given_villages": int((within[:, j] & g).sum()),
+                     "given_villages": int(g.sum()), "population": total,
                      "covered_population": cov, "share": (wc / wt) if wt else None})
     return rows
 
@@ -263,6 +283,12 @@ def coverage_summary(ds, thresholds_m: Iterable[float] = (5000, 10000, 20000),
     restricts the stations counted (default: every kind). A village is covered when a matching
     station lies within the threshold; for the ``sector`` table, when a matching station hosting
     that sector does (sectors listed: those that appear anywhere in the dataset).
+
+    Every village of the list counts; one of unknown location is never covered. The answer says
+    what it stands on: ``location_sources`` (villages by ``location_source``, summing to every
+    village), ``unlocated`` (ids of the villages of unknown location), ``location_line`` (one
+    Chinese line, :func:`location_line`) and per row ``covered_given_villages`` (covered villages
+    whose point is their own: given or placed) out of ``given_villages``.
 
     Returns a JSON-ready dict: ``mode``, ``unit`` ("m" or "s"), ``thresholds``, ``kinds``, and
     tables as lists of records ``total``, ``county``, ``township``, ``sector`` with columns
@@ -310,6 +336,7 @@ def coverage_summary(ds, thresholds_m: Iterable[float] = (5000, 10000, 20000),
     thr = np.asarray(thresholds)
     value, _ = _nearest(ds, xy, mode, index, network, kinds=kset)
     within = value[:, None] <= thr[None, :]
+    given = real_mask(v)
 
     tw = ds.townships.set_index("id")
     county_of_t = tw["county_id"].to_dict()
@@ -321,23 +348,25 @@ def coverage_summary(ds, thresholds_m: Iterable[float] = (5000, 10000, 20000),
                            "thresholds": thresholds, "kinds": sorted(kset) if kset else None,
                            "weight": vw.basis, "weight_note": vw.note,
                            "population_known": vw.known, "notes": dataset_notes(ds),
-                           "total": _rows({}, pop, within, thresholds, w), "county": [], "township": [],
+                           "location_sources": source_counts(v), "unlocated": unlocated_ids(v),
+                           "location_line": location_line(v),
+                           "total": _rows({}, pop, within, thresholds, w, given), "county": [], "township": [],
                            "sector": []}
     for cid in dict.fromkeys(c_ids.tolist()):
         m = np.array([c == cid for c in c_ids], dtype=bool)
         out["county"] += _rows({"county_id": cid, "county_name": county_names.get(cid)}, pop[m],
-                               within[m], thresholds, w[m])
+                               within[m], thresholds, w[m], given[m])
     for tid in ds.townships["id"]:
         m = t_ids == tid
         out["township"] += _rows({"township_id": tid, "township_name": tw.at[tid, "name"],
                                   "county_id": county_of_t.get(tid)}, pop[m], within[m], thresholds,
-                                 w[m])
+                                 w[m], given[m])
     st_mask_kind = index.mask(kinds=kset)
     for sec in _present_sectors(ds):
         sv, _ = _nearest(ds, xy, mode, index, network, kinds=kset, sector=sec)
         hosting = int((index.mask(sector=sec) & st_mask_kind).sum())
         out["sector"] += _rows({"sector": sec, "stations": hosting}, pop,
-                               sv[:, None] <= thr[None, :], thresholds, w)
+                               sv[:, None] <= thr[None, :], thresholds, w, given)
     return out
 
 
@@ -401,9 +430,11 @@ def find_gaps(ds, threshold_m: float | None = None, threshold_s: float | None = 
         "township_name": [tnames.get(x) for x in v["township_id"]],
         "population": _known_pop(v), "weight": village_weights(v).weights,
         "station_id": sid, measure: value, f"beyond_{unit}": value - t,
+        "location_source": v["location_source"].to_numpy(),
     }, geometry=v.geometry.to_numpy(), crs=v.crs)
-    # ranked by weight: persons, or (population unknown) every village equal, farthest first
-    gaps = gaps[gaps[measure] > t].sort_values(["weight", measure], ascending=[False, False],
+    # ranked by weight: persons, or (population unknown) every village equal, farthest first; a
+    # village of unknown location is no known gap (coverage lists it as unlocated)
+    gaps = gaps[(gaps[measure] > t) & present(gaps.geometry)].sort_values(["weight", measure], ascending=[False, False],
                                                 kind="stable")
     gaps.insert(0, "rank", np.arange(1, len(gaps) + 1))
     return gaps.reset_index(drop=True)
@@ -463,4 +494,4 @@ def summary_frames(summary: dict[str, Any]) -> dict[str, pd.DataFrame]:
 
 
 __all__ = ["MODES", "NO_STATIONS_NOTE", "VillageWeights", "coverage_summary", "dataset_notes", "find_gaps",
-           "last_mile", "service_areas", "summary_frames", "village_weights"]
+           "last_mile", "location_line", "service_areas", "summary_frames", "village_weights"]

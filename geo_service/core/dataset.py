@@ -22,6 +22,7 @@ import shapely
 from pyproj import CRS
 
 from .crs import metric_crs
+from .locations import fill_sources
 from .domain import (
     LAYER_ORDER,
     LAYERS,
@@ -49,7 +50,8 @@ _GEOM_OK = {
 class Problem:
     """One thing wrong with the input, precise enough for a user to find and fix it.
 
-    ``row`` is the 1-based data row in the source file/layer (header excluded), when known;
+    ``row`` is the row in the source when known: for CSV/XLSX the spreadsheet's own row number
+    (header = row 1), for vector files and frames the 1-based feature number;
     ``source`` names the file (and sheet/layer) the row came from, when the input was files.
     """
 
@@ -449,6 +451,8 @@ class Dataset:
         for lname in LAYER_ORDER:
             df = layers.get(lname)
             out[lname] = empty_layer(lname) if df is None else _normalise_layer(LAYERS[lname], df, problems)
+        out, found = fill_sources(out)
+        problems += [Problem(*p) for p in found]
         _check_references(out, problems)
         errors = [p for p in problems if p.severity == "error"]
         if errors:
@@ -504,12 +508,14 @@ class Dataset:
     # -- geometry helpers ---------------------------------------------------------------------
     @cached_property
     def centre(self) -> tuple[float, float]:
-        """(lon, lat) in degrees: centre of the bounding box of villages and stations."""
+        """(lon, lat) in degrees: centre of the bounding box of villages and stations ((0, 0) when
+        nothing is located)."""
         geoms = [g for g in (self.villages.geometry, self.stations.geometry, self.townships.geometry)
                  if len(g)]
-        if not geoms:
+        b = np.array([g.total_bounds for g in geoms]).reshape(-1, 4)
+        b = b[np.isfinite(b).all(axis=1)]
+        if not len(b):
             return (0.0, 0.0)
-        b = np.array([g.total_bounds for g in geoms])
         return (float((b[:, 0].min() + b[:, 2].max()) / 2), float((b[:, 1].min() + b[:, 3].max()) / 2))
 
     @cached_property

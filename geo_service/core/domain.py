@@ -172,8 +172,11 @@ LAYERS: dict[str, LayerSpec] = {
     "townships": LayerSpec(
         "townships", "Polygon",
         (FieldSpec("id"), FieldSpec("name"),
-         FieldSpec("county_id", required=False, ref="counties")),
-        description="Townships and streets (乡镇/街道).",
+         FieldSpec("county_id", required=False, ref="counties"),
+         FieldSpec("boundary_source", required=False,
+                   description="one of BOUNDARY_SOURCES: given, derived (from village cells) or none")),
+        geometry_required=False,
+        description="Townships and streets (乡镇/街道); a township without point or polygon is kept (未定位).",
         labels={"zh": "乡镇街道", "en": "Townships"},
     ),
     "villages": LayerSpec(
@@ -183,8 +186,11 @@ LAYERS: dict[str, LayerSpec] = {
          FieldSpec("population", "int", required=False,
                    description="residents (persons); blank = unknown (coverage then counts villages)"),
          FieldSpec("is_seat", "bool", required=False,
-                   description="the township's seat (镇政府驻地)")),
-        description="Villages and communities (村/社区).",
+                   description="the township's seat (镇政府驻地)"),
+         FieldSpec("location_source", required=False,
+                   description="one of LOCATION_SOURCES: where the point comes from")),
+        geometry_required=False,
+        description="Villages and communities (村/社区); every row of the list, point missing where unknown.",
         labels={"zh": "村社区", "en": "Villages"},
     ),
     "stations": LayerSpec(
@@ -207,8 +213,11 @@ LAYERS: dict[str, LayerSpec] = {
          FieldSpec("village_id", required=False, ref="villages",
                    description="pinned village, optional"),
          FieldSpec("role", required=False,
-                   description="'convener' (召集人), 'deputy_convener' (副召集人) or empty")),
-        description="CPPCC members (委员); the point is the member's home/work place.",
+                   description="'convener' (召集人), 'deputy_convener' (副召集人) or empty"),
+         FieldSpec("location_source", required=False,
+                   description="one of LOCATION_SOURCES; without a point: the home village's")),
+        geometry_required=False,
+        description="CPPCC members (委员); the point is the member's home/work place, else their village's.",
         labels={"zh": "委员", "en": "Members"},
     ),
     "groups": LayerSpec(
@@ -230,7 +239,9 @@ LAYERS: dict[str, LayerSpec] = {
         (FieldSpec("id"), FieldSpec("sector"),
          FieldSpec("village_id", required=False, ref="villages"),
          FieldSpec("name", required=False, personal=True),
-         FieldSpec("phone", required=False, personal=True)),
+         FieldSpec("phone", required=False, personal=True),
+         FieldSpec("location_source", required=False,
+                   description="one of LOCATION_SOURCES; without a point: the village's")),
         geometry_required=False,
         description="People of the sectors (界别群众); located by village or by their own point.",
         labels={"zh": "界别群众", "en": "Constituents"},
@@ -245,6 +256,16 @@ LAYERS: dict[str, LayerSpec] = {
 }
 
 LAYER_ORDER: tuple[str, ...] = tuple(LAYERS)
+
+# --- where a location comes from -----------------------------------------------------------------
+#: ``given``: from the file; ``township_seat``: placed at its township's seat; ``township_centre``:
+#: the centre of its township's polygon; ``placed``: set by a planner; ``unknown``: nothing known
+#: (no point). Only ``given`` and ``placed`` are real locations; the two township ones are approximate.
+LOCATION_SOURCES: tuple[str, ...] = ("given", "township_seat", "township_centre", "placed", "unknown")
+APPROXIMATE_SOURCES: tuple[str, ...] = ("township_seat", "township_centre")
+#: A township polygon: ``given`` in the file, ``derived`` from village cells (not an official
+#: boundary), ``none`` (no point, no polygon).
+BOUNDARY_SOURCES: tuple[str, ...] = ("given", "derived", "none")
 # Stations may be absent: a county planning its first stations still imports (it is all gap).
 REQUIRED_LAYERS: tuple[str, ...] = ("townships", "villages")
 PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
@@ -265,6 +286,6 @@ ROAD_SPEEDS_KMH: dict[str, float] = {
 }
 
 
-__all__ = ["LAYERS", "LAYER_ORDER", "MEMBER_ROLES", "PERSONAL_FIELDS", "REQUIRED_LAYERS", "ROAD_SPEEDS_KMH",
+__all__ = ["APPROXIMATE_SOURCES", "BOUNDARY_SOURCES", "LOCATION_SOURCES", "LAYERS", "LAYER_ORDER", "MEMBER_ROLES", "PERSONAL_FIELDS", "REQUIRED_LAYERS", "ROAD_SPEEDS_KMH",
            "SECTORS", "SECTOR_ALIASES", "STATION_KINDS", "STATION_KIND_ALIASES", "STATION_KIND_LABELS", "WGS84",
            "FieldSpec", "GeomType", "LayerSpec", "canonical_sector", "canonical_station_kind"]

@@ -223,6 +223,13 @@ FIELDS: dict[str, Field] = {
     "talk": _f("需约谈", "Talk needed", enum="bool"),
     "mean_satisfaction": _f("平均满意度", "Mean satisfaction", decimals=2),
     "cap": _f("封顶分", "Cap", decimals=1),
+    # where a location comes from (villages, townships, people) and the 待补坐标 workbook
+    "location_source": _f("位置来源", "Location source", enum="location_source"),
+    "boundary_source": _f("边界来源", "Boundary source", enum="boundary_source"),
+    "covered_given_villages": _f("已覆盖村社区数（有坐标）", "Covered villages (with coordinates)", "count"),
+    "new_lon": _f("补填经度", "New longitude"),
+    "new_lat": _f("补填纬度", "New latitude"),
+    "datum": _f("坐标系", "Datum"),
 }
 
 #: Enum vocabularies: value -> (zh, en).
@@ -317,10 +324,22 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
                     "opinion_adopted": ("社情民意被采纳", "opinions adopted"),
                     "satisfaction": ("群众满意", "satisfied"), "dissatisfied": ("群众不满意", "dissatisfied"),
                     "quota_bonus": ("全部达标加分", "all quotas met")},
+    # where a location comes from
+    "location_source": {"given": ("有坐标", "given"), "township_seat": ("按乡镇驻地近似", "township seat"),
+                        "township_centre": ("按乡镇中心近似", "township centre"), "placed": ("人工标注", "placed"),
+                        "unknown": ("未定位", "not located")},
+    "boundary_source": {"given": ("官方边界", "given"), "derived": ("推算边界（非官方）", "derived (not official)"),
+                        "none": ("未定位", "none")},
 }
 
 # liaison ledger: the reason a ledger-aware re-run moved a constituent (minimal-change report)
 ENUMS["move_reason"]["ledger_unreached"] = ("台账显示原委员未联系", "not reached by the assigned member (ledger)")
+
+# import problems about locations
+ENUMS["problem"].update({"unknown_value": ("未知取值", "unknown value"),
+                         "approximate_location": ("按乡镇近似定位", "approximate location"),
+                         "unknown_location": ("未定位", "location unknown"),
+                         "fill_unusable": ("无法使用的补填行", "unusable filled row")})
 
 #: Optimisation parameters as the 说明 sheet names them: key -> (zh, en, enum of the value or None).
 PARAMS: dict[str, tuple[str, str, str | None]] = {
@@ -399,6 +418,8 @@ TABLES: dict[str, tuple[str, str]] = {
     "village_contacts": ("村社区联系情况", "Village contacts"), "progress": ("委员完成情况", "Member progress"),
     "ranking": ("考评排名", "Review ranking"), "review_items": ("考评明细", "Review items"),
     "review_rules": ("计分规则", "Scoring rules"),
+    # villages lacking a given location, with columns to fill
+    "fill_locations": ("待补坐标", "Locations to fill"),
 }
 
 #: Words of the notes sheet and page headers.
@@ -480,6 +501,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "ogc_roster": ("值班排班", "Duty roster"), "ogc_close_gaps": ("补点（建议新增联系点）", "Close gaps (propose contact points)"),
     "ogc_batch": ("多县批量计算", "Batch over many counties"),
 }
+
+# notes (说明) items about where locations come from
+WORDS.update({"locations": ("村社区位置", "Village locations"), "import_report": ("导入报告", "Import report"),
+              "township_boundaries": ("乡镇边界", "Township boundaries"), "unlocated": ("未定位村社区", "Villages not located"),
+              "coordinates_datum": ("坐标系", "Coordinates")})
 
 #: Message templates by code: (zh, en), ``str.format`` fields filled from the message's ``params``.
 #: Solvers and services emit ``{"code": ..., "params": {...}}``; outputs show the text in their language.
@@ -604,6 +630,30 @@ MESSAGES: dict[str, tuple[str, str]] = {
                                "the service stopped while the job ran; submit it again"),
     "job_failed_missing_layer": ("道路模式需要道路图层（roads），该数据集没有；请上传道路或改用直线距离",
                                  "road mode needs the roads layer, which this dataset lacks; upload roads or use mode=straight"),
+    # village locations: where each point comes from, the import report, the 待补坐标 workbook
+    "location_line": ("{n} 个村社区：{parts}", "{n} villages: {parts}"),
+    "location_given": ("{n} 个有坐标", "{n} with coordinates"),
+    "location_placed": ("其中 {n} 个为人工标注", "{n} of them placed by hand"),
+    "location_seat": ("{n} 个按乡镇驻地近似", "{n} approximated by the township seat"),
+    "location_centre": ("{n} 个按乡镇中心近似", "{n} approximated by the township centre"),
+    "location_unknown": ("{n} 个未定位", "{n} not located"),
+    "import_report": ("导入：{given} 个有坐标，{approximate} 个近似，{unknown} 个未定位，{dropped} 个已删除，"
+                      "{duplicates} 处坐标重复（坐标系 {datum}）",
+                      "import: {given} with coordinates, {approximate} approximate, {unknown} not located, "
+                      "{dropped} dropped, {duplicates} shared points (datum {datum})"),
+    "import_townships": ("乡镇街道 {n} 个：{given} 个有边界，{derived} 个边界由村社区推算（非官方边界），{none} 个未定位",
+                         "{n} townships: {given} with a boundary, {derived} with a boundary derived from villages "
+                         "(not official), {none} not located"),
+    "unlocated_villages": ("未定位村社区：{names}", "villages not located: {names}"),
+    "gaps_unconsidered": ("{n} 个村社区未定位，未参与选址", "{n} villages not located: not considered"),
+    "distance_unknown": ("距离未知", "distance unknown"),
+    "distance_unknown_assigned": ("{n} 位界别群众位置未知（距离未知），按界别和负荷分配：{ids}",
+                                  "{n} constituents of unknown location (distance unknown) assigned by sector and "
+                                  "load: {ids}"),
+    "source_used_dataset": ("使用已存数据集 {name}", "using the stored dataset {name}"),
+    "source_used_folder": ("没有名为 {name} 的数据集，读取文件夹 {path}", "no dataset named {name}: reading the folder {path}"),
+    "fill_sheet_ignored": ("第 {row} 行（{id}）：{reason}，已跳过", "row {row} ({id}): {reason}; skipped"),
+    "fill_sheet_done": ("已更新 {n} 个村社区的坐标", "locations of {n} villages updated"),
 }
 
 #: Older Chinese spellings accepted on import (reading only; never written).

@@ -212,6 +212,15 @@ class RosterProblem(Model):
                                    "costed at straight distance at 5 km/h", "warning"))
                 cost = np.where(bad, dm / (5 / 3.6), cost)
             unit = "s"
+        unknown = ~np.isfinite(dm).all(axis=1) if dm.size else np.zeros(len(mids), dtype=bool)
+        if unknown.any():  # members of unknown location: on duty by sector and load (距离未知)
+            known = cost[np.isfinite(cost)]
+            cost = np.where(np.isfinite(cost), cost, float(np.median(known)) if len(known) else 0.0)
+            dm = np.where(np.isfinite(dm), dm, 0.0)
+            ids = [m for m, u in zip(mids, unknown) if u]
+            diags.append(_diag("distance_unknown", f"{len(ids)} 位委员位置未知（距离未知），按界别和负荷排班：{'、'.join(ids[:10])}",
+                               f"{len(ids)} members of unknown location (distance unknown) rostered by sector and "
+                               f"load: {', '.join(ids[:10])}", "warning"))
         # townships' needs and committees, for consultations
         need: dict[str, list[str]] = {}
         c = ds.constituents

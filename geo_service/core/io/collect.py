@@ -52,6 +52,8 @@ class Collector:
         self.dropped: dict[str, set[str]] = {}  # ids dropped for lack of coordinates, per layer
         self.wgs84_layers: set[str] = set()  # OpenStreetMap layers: WGS-84 whatever the datum option
         self.pending_osm: list[tuple[str, Path, str]] = []  # .osm.pbf read once the area is known
+        self.datum = "wgs84"  # the datum the coordinates came in (kept in the import report)
+        self.shared_points: list[dict[str, Any]] = []  # villages of different townships at one point
 
     def add(self, raw: RawLayer) -> None:
         prev = self.layers.get(raw.layer)

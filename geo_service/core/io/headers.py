@@ -49,6 +49,10 @@ _COMMON: dict[str, tuple[str, ...]] = {
     "urban_rural_class": ("urban_rural_class", "urban_rura", "城乡分类代码", "城乡分类"),
 }
 
+# where a location / boundary comes from (shapefile names cut to 10 characters)
+_COMMON.update({"location_source": ("location_source", "location_s", "位置来源", "坐标来源"),
+                "boundary_source": ("boundary_source", "boundary_s", "边界来源")})
+
 # Layer-specific overrides: in the villages table "乡镇" is the township reference, but in the
 # townships table "乡镇" or "乡镇名称" is the township's own name.
 _PER_LAYER: dict[str, dict[str, tuple[str, ...]]] = {
@@ -94,6 +98,22 @@ def _key(header: object) -> str:
     return re.sub(r"[\s_\-]+", "_", s)
 
 
+#: A datum named in a coordinate header, as exports write it: ``经度(GCJ-02)``, ``lon (WGS-84)``.
+DATUM_SUFFIX = re.compile(r"\s*[(（]\s*(gcj[-_ ]?02|wgs[-_ ]?84|bd[-_ ]?09)\s*[)）]\s*$", re.I)
+DATUM_LABELS = {"wgs84": "WGS-84", "gcj02": "GCJ-02", "bd09": "BD-09"}
+
+
+def header_datum(header: object) -> str | None:
+    """The datum a header names (``经度(GCJ-02)`` -> ``"gcj02"``), else None."""
+    m = DATUM_SUFFIX.search(str(header))
+    return None if m is None else re.sub(r"[-_ ]", "", m.group(1).lower())
+
+
+def datum_header(header: str, datum: str) -> str:
+    """``header`` with ``datum`` named in it (``经度`` -> ``经度(GCJ-02)``)."""
+    return f"{header}({DATUM_LABELS[datum]})"
+
+
 def header_aliases(layer: str) -> dict[str, str]:
     """Map of lower-cased spelling -> canonical field name for ``layer`` (layer-specific first)."""
     out: dict[str, str] = {}
@@ -121,7 +141,7 @@ def canonical_headers(layer: str, columns: Iterable[object]) -> dict[str, str]:
         if isinstance(col, str) and re.fullmatch(r"(wkt|几何)_\d+", col.strip().lower()):
             rename[col] = "wkt_" + col.strip().split("_")[-1]
             continue
-        canon = aliases.get(_key(col))
+        canon = aliases.get(_key(DATUM_SUFFIX.sub("", str(col)) if header_datum(col) else col))
         if canon is None or canon in taken:
             continue
         rename[col] = canon
@@ -161,5 +181,5 @@ def output_headers(columns: Iterable[str], lang: str) -> dict[str, str]:
     return {c: ZH_HEADERS[c] for c in columns if c in ZH_HEADERS}
 
 
-__all__ = ["LAYER_ALIASES", "ZH_HEADERS", "LON", "LAT", "WKT", "canonical_headers", "canonical_layer",
-           "header_aliases", "normalise_headers", "output_headers"]
+__all__ = ["DATUM_LABELS", "LAYER_ALIASES", "ZH_HEADERS", "LON", "LAT", "WKT", "canonical_headers",
+           "canonical_layer", "datum_header", "header_aliases", "header_datum", "normalise_headers", "output_headers"]

@@ -17,8 +17,10 @@ import shapely
 from ..crs import to_wgs84, transform_geometry
 from ..dataset import Problem
 from ..domain import LAYERS, WGS84
+from ..locations import present as present_mask
 from .collect import Collector, read_pending_osm
-from .tables import RawLayer, blank, clean_id
+from .locate import handle_missing_points, place_approximate, seat_points, warn_shared_points
+from .tables import blank, clean_id
 from .townships import far_from_seat, townships_from_points
 
 
@@ -31,12 +33,12 @@ def _apply_table_crs(col: Collector) -> None:
             raw.frame = raw.frame.set_crs(col.crs, allow_override=True).to_crs(WGS84)
 
 
-def _convert_datum(col: Collector, datum: str) -> None:
-    if datum == "wgs84":
-        return
+def _convert_datum(col: Collector, option: str) -> None:
+    """Coordinates to WGS-84 from the datum their headers name (经度(GCJ-02)), else from ``option``."""
     for raw in col.layers.values():
         df = raw.frame
-        if raw.layer in col.wgs84_layers:
+        datum = raw.datum or option
+        if raw.layer in col.wgs84_layers or datum == "wgs84":
             continue  # OpenStreetMap data is WGS-84
         if isinstance(df, gpd.GeoDataFrame) and len(df):
             geoms = df.geometry.to_numpy()
@@ -46,7 +48,7 @@ def _convert_datum(col: Collector, datum: str) -> None:
                 ok &= np.isfinite(b).all(axis=1) & (np.abs(b[:, [0, 2]]) <= 180).all(axis=1) \
                     & (np.abs(b[:, [1, 3]]) <= 90).all(axis=1)
             new = geoms.copy()
-            new[ok] = transform_geometry(geoms[ok], lambda x, y: to_wgs84(x, y, datum))
+            new[ok] = transform_geometry(geoms[ok], lambda x, y, d=datum: to_wgs84(x, y, d))
             raw.frame = df.set_geometry(gpd.GeoSeries(new, crs=WGS84, index=df.index))
 
 
@@ -71,35 +73,6 @@ def _normalise_shapefile_shapes(col: Collector) -> None:
             geoms[poly] = shapely.orient_polygons(geoms[poly], exterior_cw=False)
         if multi.any() or poly.any():
             raw.frame = df.set_geometry(gpd.GeoSeries(geoms, crs=WGS84, index=df.index))
-
-
-def _handle_missing_points(col: Collector, missing_points: str) -> None:
-    """Drop (with a warning each) point rows without coordinates when ``missing_points='drop'``."""
-    if missing_points != "drop":
-        return
-    bad_rows = {(p.layer, p.row) for p in col.problems if p.row is not None}
-    for raw in col.layers.values():
-        spec = LAYERS[raw.layer]
-        df = raw.frame
-        if spec.geometry != "Point" or not spec.geometry_required or not isinstance(df, gpd.GeoDataFrame):
-            continue
-        geoms = df.geometry.to_numpy()
-        missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-        missing &= np.array([(raw.layer, int(r)) not in bad_rows for r in raw.rows], dtype=bool)
-        if not missing.any():
-            continue
-        for i in np.flatnonzero(missing):
-            fid = clean_id(df["id"].iloc[i]) if "id" in df.columns else None
-            name = df["name"].iloc[i] if "name" in df.columns else None
-            what = f"'{name}' " if not blank(name) else ""
-            col.problems.append(Problem(raw.layer, f"{what}has no coordinates; dropped", "dropped_no_coordinates",
-                                        int(raw.rows[i]), fid, None, "warning", raw.source))
-        if "id" in df.columns:
-            col.dropped.setdefault(raw.layer, set()).update(
-                i for i in (clean_id(v) for v in df["id"].to_numpy()[missing]) if i is not None)
-        keep = ~missing
-        raw.frame = df.loc[keep].reset_index(drop=True)
-        raw.rows = raw.rows[keep]
 
 
 def _resolve_names(col: Collector) -> None:
@@ -177,38 +150,24 @@ def _fill_defaults(col: Collector) -> None:
                  "filled_default", raw.source, "warning")
 
 
-def _warn_shared_points(col: Collector, vraw: RawLayer, villages: gpd.GeoDataFrame) -> None:
-    """Warn about villages that share exact coordinates (often a geocoder matching one name)."""
-    geoms = villages.geometry.to_numpy()
-    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms)) & (shapely.get_type_id(geoms) == 0)
-    seen: dict[tuple[float, float], int] = {}
-    for i in np.flatnonzero(ok):
-        key = (float(shapely.get_x(geoms[i])), float(shapely.get_y(geoms[i])))
-        if key in seen:
-            j = seen[key]
-            nm = villages["name"] if "name" in villages.columns else pd.Series([""] * len(villages))
-            col.problems.append(Problem(
-                "villages", f"'{nm.iloc[i]}' has the same coordinates as row {int(vraw.rows[j])} "
-                            f"'{nm.iloc[j]}': probably a geocoding mistake", "shared_coordinates",
-                int(vraw.rows[i]), clean_id(villages["id"].iloc[i]) if "id" in villages.columns else None,
-                "/".join(vraw.headers.get(c, c) for c in ("lon", "lat")), "warning", vraw.source))
-        else:
-            seen[key] = int(i)
-
-
 def _derive_townships(col: Collector, missing_points: str) -> None:
     """Townships given as points: derive polygons (Voronoi of villages) and mark seat villages.
 
-    A township with neither a seat point nor a village with coordinates gets no polygon: with
-    ``missing_points="drop"`` it is dropped (warning), else it is an error naming the row.
+    A township with neither a seat point nor a village with coordinates gets no polygon: kept
+    without one (``boundary_source="none"``, listed as 未定位) with ``missing_points="keep"``,
+    dropped (warning) with ``"drop"``, an error naming the row with ``"error"``. Derived polygons
+    are marked ``boundary_source="derived"``: they are not official boundaries.
     """
     traw, vraw = col.layers.get("townships"), col.layers.get("villages")
     if traw is None or not isinstance(traw.frame, gpd.GeoDataFrame) or not len(traw.frame):
         return
     geoms = traw.frame.geometry.to_numpy()
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    if not present.any() or not (shapely.get_type_id(geoms[present]) == 0).all():
-        return
+    if present.any() and not (shapely.get_type_id(geoms[present]) == 0).all():
+        return  # polygons given
+    if not present.any() and not (vraw is not None and isinstance(vraw.frame, gpd.GeoDataFrame)
+                                  and present_mask(vraw.frame.geometry).any()):
+        return  # nothing to derive from: every township stays without a polygon
     villages = vraw.frame if vraw is not None and isinstance(vraw.frame, gpd.GeoDataFrame) else None
     if villages is None or "township_id" not in villages.columns or "id" not in traw.frame.columns:
         villages = gpd.GeoDataFrame({"township_id": []}, geometry=gpd.GeoSeries([], crs=WGS84), crs=WGS84)
@@ -223,15 +182,20 @@ def _derive_townships(col: Collector, missing_points: str) -> None:
     tw = traw.frame.copy()
     tw["id"] = [clean_id(v) for v in tw["id"]]
     new, seat = townships_from_points(tw, villages, boundary)
-    empty = (shapely.is_missing(new.geometry.to_numpy()) | shapely.is_empty(new.geometry.to_numpy())) & ~present
+    no_poly = ~present_mask(new.geometry)
+    # no seat and no located village (a township whose cells all went to another keeps its row)
+    located_towns = {clean_id(t) for t, ok in zip(villages["township_id"], present_mask(villages.geometry)) if ok}
+    empty = no_poly & ~present & ~np.isin(np.asarray(tw["id"], dtype=object), list(located_towns))
     for i in np.flatnonzero(empty):
-        drop = missing_points == "drop"
+        drop, strict = missing_points == "drop", missing_points == "error"
         label = f"'{new['name'].iloc[i]}' " if "name" in new.columns and not blank(new["name"].iloc[i]) else ""
         col.problems.append(Problem(
             "townships", f"{label}has no seat coordinates and no village with coordinates, so no polygon"
-                         + ("; dropped" if drop else " can be derived"),
-            "dropped_no_coordinates" if drop else "missing_geometry", int(traw.rows[i]), new["id"].iloc[i],
-            None if drop else traw.headers.get("lon", "lon"), "warning" if drop else "error", traw.source))
+                         + ("; dropped" if drop else " can be derived" if strict else "; kept without one (未定位)"),
+            "dropped_no_coordinates" if drop else "missing_geometry" if strict else "unknown_location",
+            int(traw.rows[i]), new["id"].iloc[i], None if drop else traw.headers.get("lon", "lon"),
+            "error" if strict else "warning", traw.source))
+    new["boundary_source"] = np.where(no_poly, "none", "derived").astype(object)
     if missing_points == "drop" and empty.any():
         col.dropped.setdefault("townships", set()).update(new["id"][empty].dropna().astype(str))
         new = new.loc[~empty].reset_index(drop=True)
@@ -252,8 +216,6 @@ def _derive_townships(col: Collector, missing_points: str) -> None:
                             "check its coordinates or township", "far_from_seat", int(vraw.rows[i]),
                 clean_id(villages["id"].iloc[i]) if "id" in villages.columns else None,
                 vraw.headers.get("township_id", "township_id"), "warning", vraw.source))
-    if vraw is not None and len(villages):
-        _warn_shared_points(col, vraw, villages)
     if vraw is not None and len(villages) and ("is_seat" not in vraw.frame.columns
                                                or all(blank(v) for v in vraw.frame["is_seat"])):
         vraw.frame["is_seat"] = seat.to_numpy()
@@ -270,20 +232,26 @@ def prepare(col: Collector, datum: str, missing_points: str) -> None:
         ``"wgs84"``, ``"gcj02"`` or ``"bd09"``: the datum of the input coordinates (checked by
         the caller).
     missing_points : str
-        ``"error"`` or ``"drop"``: what to do with point rows without coordinates.
+        ``"keep"``, ``"drop"`` or ``"error"``: what to do with rows without coordinates (see
+        :mod:`geo_service.core.io.locate`).
     """
+    col.datum = datum
     _apply_table_crs(col)
     _convert_datum(col, datum)
-    _handle_missing_points(col, missing_points)
+    handle_missing_points(col, missing_points)
     read_pending_osm(col)
     _fill_defaults(col)
     _resolve_names(col)
+    seats = seat_points(col)
     try:
         _derive_townships(col, missing_points)
     except Exception as e:  # degenerate input (e.g. all villages at one spot): say so, do not crash
         col.fail("townships", f"cannot derive township polygons from points: {e}", "derive_failed",
                  col.layers["townships"].source)
+    warn_shared_points(col)
     _normalise_shapefile_shapes(col)
+    if missing_points == "keep":
+        place_approximate(col, seats)
 
 
 __all__ = ["prepare"]

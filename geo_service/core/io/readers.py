@@ -7,10 +7,11 @@ files named by layer (GeoJSON, Shapefile, GeoPackage, CSV, XLSX; English or Chin
 WKT); headers may be Chinese or English.
 
 Then, in order: coordinates in GCJ-02/BD-09 are converted to WGS-84; rows without coordinates
-are dropped on request; references written as names (a village's ``乡镇 = 天城镇``) are resolved
+are kept (placed at their township's seat or centre, else without a point: ``location_source``), or
+dropped or refused on request; references written as names (a village's ``乡镇 = 天城镇``) are resolved
 to ids; townships given as seat points become Voronoi polygons; and
 :meth:`Dataset.from_layers` validates everything. Every problem, from parsing or validation,
-names its file, layer, 1-based data row, feature id and column header, and all of them are
+names its file, layer, row (the spreadsheet's own, header = row 1), feature id and column header, and all of them are
 raised together as one :class:`~geo_service.core.dataset.DatasetValidationError`.
 """
 
@@ -30,6 +31,7 @@ from ..domain import LAYERS, REQUIRED_LAYERS
 from .collect import Collector, read_file_as_layer, read_path
 from .headers import canonical_layer
 from .limits import NO_LIMITS, InputTooLarge, ReadLimits
+from .locate import MISSING_POINTS, import_report
 from .prepare import prepare
 from .tables import clean_id
 from .townships import townships_from_points
@@ -38,7 +40,6 @@ from .townships import townships_from_points
 #: Layers an import must contain. Stations may be absent: a county planning its first stations
 #: imports villages and townships, then proposes sites (see ``solvers.gaps``).
 IMPORT_REQUIRED: tuple[str, ...] = REQUIRED_LAYERS
-MISSING_POINTS = ("error", "drop")
 
 
 # --- validation with file context ---------------------------------------------------------------
@@ -63,9 +64,8 @@ def _locate(p: Problem, col: Collector) -> Problem:
     if p.field == "geometry" and raw.kind == "table":
         fld = "/".join(raw.headers.get(c, c) for c in ("lon", "lat")) if "lon" in raw.headers \
             else raw.headers.get("wkt", "wkt")
-        if p.code == "missing_geometry" and LAYERS[p.layer].geometry == "Point":
-            msg = (f"no coordinates ({fld} blank); fill them in, or drop such rows "
-                   "(missing_points='drop', CLI --missing-points drop)")
+        if p.code == "missing_geometry" and p.layer == "stations":
+            msg = f"no coordinates ({fld} blank): a station needs its point; fill them in"
     return dataclasses.replace(p, row=row, field=fld, source=raw.source, message=msg)
 
 
@@ -105,18 +105,19 @@ def _check_options(datum: str, missing_points: str) -> None:
     if datum not in DATUMS:
         raise ValueError(f"unknown datum {datum!r}; expected one of {', '.join(DATUMS)}")
     if missing_points not in MISSING_POINTS:
-        raise ValueError(f"missing_points must be 'error' or 'drop', got {missing_points!r}")
+        raise ValueError(f"missing_points must be one of {', '.join(MISSING_POINTS)}, got {missing_points!r}")
 
 
 def _build(col: Collector, *, datum: str, name: str, missing_points: str, required: Iterable[str],
            meta: Mapping[str, Any]) -> Dataset:
     prepare(col, datum, missing_points)
-    return _validate(col, name=name, meta={"datum": datum, **meta}, required=required)
+    ds = _validate(col, name=name, meta={"datum": datum, **meta}, required=required)
+    return dataclasses.replace(ds, meta={**ds.meta, "import_report": import_report(ds, col)})
 
 
 # --- public API ---------------------------------------------------------------------------------
 def read_dataset(path: str | os.PathLike, *, datum: str = "wgs84", name: str = "",
-                 missing_points: str = "error", required: Iterable[str] = IMPORT_REQUIRED,
+                 missing_points: str = "keep", required: Iterable[str] = IMPORT_REQUIRED,
                  crs: Any = None, limits: ReadLimits | None = None,
                  tmp_dir: str | os.PathLike | None = None) -> Dataset:
     """Read, convert and validate a dataset from ``path``.
@@ -134,9 +135,12 @@ def read_dataset(path: str | os.PathLike, *, datum: str = "wgs84", name: str = "
         are first reprojected to EPSG:4326; GeoJSON without a CRS is WGS-84 (RFC 7946).
     name : str
         Dataset name (default: the file or folder name without suffix).
-    missing_points : {"error", "drop"}
-        ``"error"`` (default): a point row without coordinates is an error; ``"drop"``: such
-        rows are dropped, each listed in ``Dataset.warnings``.
+    missing_points : {"keep", "drop", "error"}
+        ``"keep"`` (default): every village is kept; one without coordinates is placed at its
+        township's seat or polygon centre (``location_source`` township_seat/township_centre),
+        else it has no point (``unknown``); a member without a point takes its home village's.
+        ``"drop"``: such rows are dropped, each listed in ``Dataset.warnings`` and in the import
+        report. ``"error"``: each such village is an error naming its row.
     required : iterable of str
         Layers that must be present (default townships and villages).
     crs : str or pyproj.CRS, optional
@@ -153,7 +157,8 @@ def read_dataset(path: str | os.PathLike, *, datum: str = "wgs84", name: str = "
     Returns
     -------
     Dataset
-        The validated dataset, geometries in WGS-84 degrees.
+        The validated dataset, geometries in WGS-84 degrees; ``meta["import_report"]`` says what
+        the import knew (:func:`geo_service.core.io.locate.import_report`).
 
     Notes
     -----
@@ -166,11 +171,11 @@ def read_dataset(path: str | os.PathLike, *, datum: str = "wgs84", name: str = "
     Raises
     ------
     DatasetValidationError
-        listing every problem (file, layer, 1-based data row, feature id, column header).
+        listing every problem (file, layer, spreadsheet row, feature id, column header).
     InputTooLarge
         when the input goes over one of ``limits`` (naming the file or sheet and the cap).
     ValueError
-        For a ``datum`` not in wgs84/gcj02/bd09, a ``missing_points`` other than error/drop, or an
+        For a ``datum`` not in wgs84/gcj02/bd09, a ``missing_points`` other than keep/drop/error, or an
         unknown ``crs``.
     FileNotFoundError
         When ``path`` does not exist.
@@ -186,7 +191,7 @@ def read_dataset(path: str | os.PathLike, *, datum: str = "wgs84", name: str = "
 
 
 def read_layers_from_files(files: Mapping[str, str | os.PathLike], *, base: str | os.PathLike | None = None,
-                           datum: str = "wgs84", name: str = "", missing_points: str = "error",
+                           datum: str = "wgs84", name: str = "", missing_points: str = "keep",
                            required: Iterable[str] = IMPORT_REQUIRED, crs: Any = None) -> Dataset:
     """Read a dataset from an explicit mapping ``{layer: file}`` (for files not named by layer).
 

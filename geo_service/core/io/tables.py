@@ -24,7 +24,7 @@ from pyproj import CRS
 
 from ..dataset import Problem
 from ..domain import LAYERS, WGS84
-from .headers import LAT, LON, WKT, canonical_headers
+from .headers import LAT, LON, WKT, canonical_headers, header_datum
 from .limits import NO_LIMITS, ReadLimits, measure_zip, too_many_rows
 from .sheets import unguard
 
@@ -37,8 +37,9 @@ CSV_ENCODINGS = ("utf-8-sig", "gb18030")
 class RawLayer:
     """One layer as read from one file, before validation.
 
-    ``rows`` holds the 1-based data row in the source of each frame row (they drift apart when
-    rows are dropped); ``headers`` maps canonical field names back to the file's own headers.
+    ``rows`` holds the row in the source of each frame row (they drift apart when rows are
+    dropped): for CSV/XLSX the spreadsheet's own row number (header = row 1), for vector files the
+    1-based feature number; ``headers`` maps canonical field names back to the file's own headers.
     """
 
     layer: str
@@ -47,6 +48,7 @@ class RawLayer:
     rows: np.ndarray
     headers: dict[str, str] = field(default_factory=dict)
     kind: str = "table"  # "table" (CSV/XLSX), "vector" or "shapefile"
+    datum: str | None = None  # the datum its coordinate headers name (经度(GCJ-02)), over the import option
 
 
 def blank(v: Any) -> bool:
@@ -145,21 +147,23 @@ def _number(v: Any) -> float | None:
 def table_to_layer(layer: str, df: pd.DataFrame, source: str, problems: list[Problem]) -> RawLayer:
     """Turn a CSV/XLSX table into a layer frame: canonical headers; geometry from lon/lat or WKT.
 
-    Problems (with ``source`` and 1-based data rows) are appended to ``problems``: a geometry layer
+    Problems (with ``source`` and the spreadsheet's row numbers, header = row 1) are appended to ``problems``: a geometry layer
     without lon/lat (or WKT) columns, a coordinate that is not a number, one of lon/lat blank.
     Rows with both lon and lat blank get no geometry (the caller decides: error or drop).
     """
     spec = LAYERS[layer]
     rename = canonical_headers(layer, df.columns)
     headers = {v: str(k) for k, v in rename.items()}
-    # blank spreadsheet rows were dropped: the index still holds each row's 0-based data row
+    # blank spreadsheet rows were dropped: the index still holds each row's 0-based data row;
+    # rows are numbered as the spreadsheet numbers them (the header is row 1)
     idx = df.index
-    rows = (np.asarray(idx, dtype=int) + 1 if pd.api.types.is_integer_dtype(idx)
-            else np.arange(1, len(df) + 1))
+    rows = (np.asarray(idx, dtype=int) + 2 if pd.api.types.is_integer_dtype(idx)
+            else np.arange(2, len(df) + 2))
     df = df.rename(columns=rename).reset_index(drop=True)
     df.columns = [str(c) for c in df.columns]
     df = df.loc[:, ~pd.Index(df.columns).duplicated()]
-    raw = RawLayer(layer, df, source, rows, headers, "table")
+    named = {header_datum(h) for f, h in headers.items() if f in (LON, LAT, WKT) or f.startswith(WKT + "_")} - {None}
+    raw = RawLayer(layer, df, source, rows, headers, "table", datum=named.pop() if len(named) == 1 else None)
     if spec.geometry is None:
         raw.frame = df.drop(columns=[c for c in (LON, LAT, WKT) if c in df.columns])
         return raw

@@ -98,6 +98,9 @@ def _notes(lang: str) -> pd.DataFrame:
             note = (_NOTES_ZH if lang == "zh" else _NOTES_EN).get(name, "")
             if layer == "townships" and name in (LON, LAT):
                 note += "（乡镇政府驻地；也可给乡镇边界面）" if lang == "zh" else " (the seat; or give polygons)"
+            if layer == "villages" and name in (LON, LAT):
+                note += ("（可空：按乡镇驻地近似，之后用「待补坐标」表补填）" if lang == "zh"
+                         else " (may be blank: placed at the township seat, filled later with the 待补坐标 sheet)")
             datum = (_DATUM_ZH if lang == "zh" else _DATUM_EN) if name in (LON, LAT, WKT) else ""
             if lang == "zh":
                 rows.append({"表": f"{layer}.csv（{spec.labels.get('zh', layer)}）", "列": head,

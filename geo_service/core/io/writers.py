@@ -27,11 +27,13 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from ..crs import DATUMS, from_wgs84, transform_geometry
 from ..dataset import Dataset
 from ..domain import LAYER_ORDER, LAYERS, PERSONAL_FIELDS, WGS84
+from ..locations import location_notes
 from .gpkg import LIST_SEP, layer_to_file_frame, write_gpkg
 from . import sheets
-from .headers import LAT, LON, WKT, canonical_layer, output_headers
+from .headers import LAT, LON, WKT, canonical_layer, datum_header, output_headers
 from .readers import IMPORT_REQUIRED
 
 FORMATS = ("gpkg", "geojson", "shp", "csv", "xlsx")
@@ -109,14 +111,47 @@ def _plain_cells(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def layer_table(ds: Dataset, layer: str, *, lang: str = "en") -> pd.DataFrame:
-    """Layer ``layer`` of ``ds`` as a plain table (lon/lat or WKT; lists as ``a;b``; headers and enum
-    values in ``lang``, see :func:`.sheets.localise`)."""
-    return sheets.localise(_canonical_table(ds, layer), lang)
+def layer_table(ds: Dataset, layer: str, *, lang: str = "en", datum: str = "wgs84") -> pd.DataFrame:
+    """Layer ``layer`` of ``ds`` as a plain table (lon/lat or WKT in ``datum``, named in their headers
+    unless WGS-84; lists as ``a;b``; headers and enum values in ``lang``, see :func:`.sheets.localise`)."""
+    return sheets.localise(_canonical_table(ds, layer, datum, lang), lang)
 
 
-def _canonical_table(ds: Dataset, layer: str) -> pd.DataFrame:
-    return _plain_cells(geometry_columns(layer_to_file_frame(layer, ds[layer])))
+def export_datum(ds: Dataset, datum: str | None = None) -> str:
+    """The datum exports write: ``datum``, else the one the data came in (import report), else WGS-84."""
+    meta = getattr(ds, "meta", {}) or {}
+    d = datum or (meta.get("import_report") or {}).get("datum") or meta.get("datum") or "wgs84"
+    if d not in DATUMS:
+        raise ValueError(f"datum must be one of {', '.join(DATUMS)}, got {d!r}")
+    return d
+
+
+def in_datum(table: pd.DataFrame, datum: str, lang: str) -> pd.DataFrame:
+    """A table's lon/lat (or WKT) converted from WGS-84 to ``datum``, the datum named in the headers
+    (``经度(GCJ-02)``; the reader converts such columns back whatever its datum option)."""
+    if datum == "wgs84":
+        return table
+    out = table.copy()
+    if LON in out.columns and LAT in out.columns:
+        x = pd.to_numeric(out[LON], errors="coerce").to_numpy(dtype=float)
+        y = pd.to_numeric(out[LAT], errors="coerce").to_numpy(dtype=float)
+        ok = np.isfinite(x) & np.isfinite(y)
+        if ok.any():
+            x[ok], y[ok] = from_wgs84(x[ok], y[ok], datum)
+        out[LON] = pd.array([float(v) if np.isfinite(v) else None for v in x], dtype="Float64")
+        out[LAT] = pd.array([float(v) if np.isfinite(v) else None for v in y], dtype="Float64")
+    if WKT in out.columns:
+        geoms = np.array([None if not isinstance(v, str) else shapely.from_wkt(v) for v in out[WKT]], dtype=object)
+        has = np.array([g is not None for g in geoms], dtype=bool)
+        if has.any():
+            geoms[has] = transform_geometry(geoms[has], lambda a, b: from_wgs84(a, b, datum))
+        out[WKT] = [None if g is None else shapely.to_wkt(g, rounding_precision=-1) for g in geoms]
+    heads = output_headers([LON, LAT, WKT], lang)
+    return out.rename(columns={c: datum_header(heads.get(c, c), datum) for c in (LON, LAT, WKT) if c in out.columns})
+
+
+def _canonical_table(ds: Dataset, layer: str, datum: str = "wgs84", lang: str = "en") -> pd.DataFrame:
+    return in_datum(_plain_cells(geometry_columns(layer_to_file_frame(layer, ds[layer]))), datum, lang)
 
 
 def _fit_wkt(table: pd.DataFrame, col: str) -> tuple[pd.DataFrame, int]:
@@ -160,7 +195,7 @@ def _dataset_notes(ds: Dataset, lang: str) -> dict[str, Any]:
     meta = getattr(ds, "meta", {}) or {}
     counts = {(LAYERS[k].labels.get(lang, k) if lang == "zh" else k): v for k, v in ds.counts().items()}
     return {"dataset": meta.get("name") or meta.get("source") or "", "version": sheets.service_version(),
-            "date": pd.Timestamp.now().date().isoformat(), "counts": counts}
+            "date": pd.Timestamp.now().date().isoformat(), "counts": counts, **location_notes(ds, lang)}
 
 
 def _layers_to_write(ds: Dataset) -> list[str]:
@@ -184,7 +219,7 @@ def _vector_frame(layer: str, df: pd.DataFrame, shapefile: bool) -> gpd.GeoDataF
 
 
 def write_dataset(ds: Dataset, path: str | os.PathLike, fmt: str | None = None, *, lang: str = "en",
-                  include_personal: bool = True) -> Path:
+                  include_personal: bool = True, datum: str | None = None) -> Path:
     """Write ``ds`` to ``path`` and return the path written.
 
     Parameters
@@ -196,6 +231,9 @@ def write_dataset(ds: Dataset, path: str | os.PathLike, fmt: str | None = None, 
     lang : ``"en"`` or ``"zh"``: headers of CSV/XLSX tables and XLSX sheet names. GeoPackage,
         GeoJSON and Shapefile attribute names stay English (the schema's names).
     include_personal : False blanks personal fields (constituents' names and phones).
+    datum : ``wgs84``, ``gcj02`` or ``bd09``: the coordinates of CSV/XLSX tables (default: the
+        datum the data came in, from the import report, else WGS-84), named in their headers
+        (``经度(GCJ-02)``). GeoPackage, GeoJSON (RFC 7946) and Shapefile stay WGS-84.
 
     Folder formats write one file per layer that has rows (townships and villages always); a
     Shapefile folder writes the tables without geometry (groups, committees) as CSV, since a
@@ -208,13 +246,14 @@ def write_dataset(ds: Dataset, path: str | os.PathLike, fmt: str | None = None, 
     if not include_personal:
         ds = without_personal(ds)
     if path.suffix.lower() == ".zip":
-        return _write_zip(ds, path, f, lang)
+        return _write_zip(ds, path, f, lang, datum)
     if f == "gpkg":
         path.parent.mkdir(parents=True, exist_ok=True)
         return write_gpkg(ds, path)
     if f == "xlsx":
         path.parent.mkdir(parents=True, exist_ok=True)
-        tables = {(LAYERS[n].labels.get("zh", n) if lang == "zh" else n): _canonical_table(ds, n)
+        d = export_datum(ds, datum)
+        tables = {(LAYERS[n].labels.get("zh", n) if lang == "zh" else n): _canonical_table(ds, n, d, lang)
                   for n in _layers_to_write(ds)}
         _write_xlsx(tables, path, lang, notes=_dataset_notes(ds, lang))
         return path
@@ -223,7 +262,8 @@ def write_dataset(ds: Dataset, path: str | os.PathLike, fmt: str | None = None, 
         spec = LAYERS[n]
         if f == "csv" or (f == "shp" and spec.geometry is None):
             target = path / f"{n}.csv"
-            sheets.write_csv(_canonical_table(ds, n), target, lang)
+            sheets.write_csv(_canonical_table(ds, n, export_datum(ds, datum) if f == "csv" else "wgs84", lang),
+                             target, lang)
             continue
         frame = _vector_frame(n, ds[n], shapefile=f == "shp")
         target = path / f"{n}.{'shp' if f == 'shp' else 'geojson'}"
@@ -253,13 +293,13 @@ def _geojson_text(df: pd.DataFrame) -> str:
     return gdf.to_json(drop_id=True, ensure_ascii=False, default=str)
 
 
-def _write_zip(ds: Dataset, path: Path, fmt: str, lang: str) -> Path:
+def _write_zip(ds: Dataset, path: Path, fmt: str, lang: str, datum: str | None = None) -> Path:
     """Write ``ds`` in ``fmt`` into a temporary folder and zip it to ``path`` (atomically replaced)."""
     with tempfile.TemporaryDirectory(prefix="geo_service_export_") as tmp:
         # a whole-dataset file must not be named like a layer ("villages.gpkg" reads as one layer)
         stem = path.stem if canonical_layer(path.stem) is None else "dataset"
         inner = Path(tmp) / (f"{stem}.{fmt}" if fmt in ("gpkg", "xlsx") else stem)
-        write_dataset(ds, inner, fmt, lang=lang)
+        write_dataset(ds, inner, fmt, lang=lang, datum=datum)
         part = Path(tmp) / "out.zip"
         with zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED) as zf:
             for p in sorted([inner] if inner.is_file() else inner.rglob("*")):

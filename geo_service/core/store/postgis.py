@@ -176,6 +176,9 @@ class PostGISStore(Store):
                 cols.append(S("geom geometry(Geometry, 4326)"))
             cols.append(S("PRIMARY KEY (dataset_id, ord)"))
             out.append(S("CREATE TABLE IF NOT EXISTS {} ({})").format(self._t(name), S(", ").join(cols)))
+            # fields declared after a table was made (where a location comes from) join it
+            out += [S("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
+                self._t(name), sql.Identifier(f.name), S(SQL_TYPES[f.dtype])) for f in spec.fields]
             if spec.geometry is not None:
                 out.append(S("CREATE INDEX IF NOT EXISTS {} ON {} USING gist (geom)").format(
                     sql.Identifier(f"{name}_geom_gist"), self._t(name)))
