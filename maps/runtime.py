@@ -28,6 +28,10 @@ details.gs-box:not([open]){padding:3px 8px}details.gs-box:not([open])>summary{ma
 .gs-icon{background:none;border:none}
 .leaflet-control-search .search-input{width:150px}
 .gs-sym{line-height:1;text-align:center;font-weight:bold;text-shadow:-1px -1px 0 #fff,1px -1px 0 #fff,-1px 1px 0 #fff,1px 1px 0 #fff}
+.gs-ring{box-sizing:border-box;border:3px solid #555;border-radius:50%;background:rgba(255,255,255,.55);
+ text-align:center;font:bold 11px Arial,sans-serif;color:#222;text-shadow:0 0 2px #fff}
+.gs-unlocated{columns:2;column-gap:12px;margin:2px 0 0;padding:0;list-style:none}
+.gs-loc{font-weight:bold;color:#333}
 .gs-badge{background:#b10026;color:#fff;border-radius:9px;border:1px solid #fff;font:bold 10px/16px Arial;
  text-align:center;min-width:16px;padding:0 2px;box-sizing:border-box}
 """
@@ -68,6 +72,13 @@ var gs = (function () {
           return L.marker(ll, {icon: L.divIcon({html: h, className: 'gs-icon', iconSize: [s.size, s.size],
                                                 iconAnchor: [s.size / 2, s.size / 2]}), riseOnHover: true});
         }
+        if (s.ring) {  // approximate villages grouped at one point: a hollow ring with their count
+          var r = el('div', 'gs-ring', f.properties.k), d = s.size || 22;
+          r.style.borderColor = s.color; r.style.width = d + 'px'; r.style.height = d + 'px';
+          r.style.lineHeight = (d - 6) + 'px';
+          return L.marker(ll, {icon: L.divIcon({html: r, className: 'gs-icon', iconSize: [d, d],
+                                                iconAnchor: [d / 2, d / 2]}), zIndexOffset: 200});
+        }
         if (s.label) {
           var b = el('div', 'gs-badge', f.properties.c);
           return L.marker(ll, {icon: L.divIcon({html: b, className: 'gs-icon', iconSize: [18, 16],
@@ -87,8 +98,17 @@ var gs = (function () {
     });
   }
   function layerFrom(id) {
-    var b = JSON.parse(document.getElementById(id).textContent);
-    return layer(b.data, b.config);
+    var b = JSON.parse(document.getElementById(id).textContent), l = layer(b.data, b.config);
+    if (b.config.cluster && L.markerClusterGroup) {  // many stations: grouped until zoomed in
+      var g = L.markerClusterGroup({disableClusteringAtZoom: b.config.cluster, maxClusterRadius: 45,
+                                    showCoverageOnHover: false, spiderfyOnMaxZoom: false});
+      g.addLayer(l);
+      return g;
+    }
+    return l;
+  }
+  function scale(map) {  // metres and kilometres only
+    L.control.scale({imperial: false, metric: true, maxWidth: 120, position: 'bottomleft'}).addTo(map);
   }
   function paint() {  // legend colours: data-c -> CSS variable (CSSOM: allowed by a strict CSP)
     var list = document.querySelectorAll('[data-c]');
@@ -96,6 +116,7 @@ var gs = (function () {
   }
   function small() { return window.innerWidth < 700 || window.innerHeight < 500; }
   function fitPadded(map, bounds) {  // boxes out of the way: room for them when wide, folded when small
+    if (!map.options.maxZoom) { map.options.maxZoom = 19; }  // clusters need one, even without tiles
     var boxes = document.querySelectorAll('details.gs-collapsible'), i;
     if (small()) { for (i = 0; i < boxes.length; i++) { boxes[i].open = false; } }
     var w = map.getSize().x, left = 0, right = 0;
@@ -110,6 +131,6 @@ var gs = (function () {
     ctrl.remove(); ctrl.options.collapsed = true; ctrl.addTo(map);
   }
   if (document.readyState === 'loading') { document.addEventListener('DOMContentLoaded', paint); } else { paint(); }
-  return {el: el, layer: layer, layerFrom: layerFrom, fitPadded: fitPadded, foldControl: foldControl};
+  return {el: el, layer: layer, layerFrom: layerFrom, fitPadded: fitPadded, foldControl: foldControl, scale: scale};
 })();
 """

@@ -336,6 +336,28 @@ WORDS: dict[str, tuple[str, str]] = {
     "cli_conveners": ("召集人", "conveners"), "cli_station_kind": ("  站点：{kind}", "  stations: {kind}"),
     "cli_coverage_title": ("{name}：{mode}覆盖（{unit}），{basis}", "{name}: coverage by {mode} ({unit}), {basis}"),
     "cli_basis_population": ("按人口计", "population-weighted"), "cli_basis_villages": ("按村社区个数计", "share of villages"),
+    # where a village's point comes from (location_line), and maps that draw approximate villages and
+    # speak of villages, not people, when the list has no population
+    "loc_total": ("{n} 个村社区", "{n} villages"), "loc_given": ("{n} 个有坐标", "{n} with coordinates"),
+    "loc_placed": ("{n} 个由工作人员标注", "{n} placed by staff"),
+    "loc_township_seat": ("{n} 个按乡镇驻地近似", "{n} approximated at the township seat"),
+    "loc_township_centre": ("{n} 个按乡镇中心近似", "{n} approximated at the township centre"),
+    "loc_unknown": ("{n} 个未定位", "{n} not located"),
+    "map_approx": ("近似位置的村社区（空心圈，按乡镇驻地归并，数字为村数）",
+                   "Approximate villages (hollow, grouped at the township seat; number = villages)"),
+    "map_approx_short": ("近似位置（空心圈，数字为村数）", "Approximate location (hollow; number = villages)"),
+    "map_approx_group": ("{n} 个村社区按{where}近似", "{n} villages approximated at the {where}"),
+    "map_seat_word": ("乡镇驻地", "township seat"), "map_centre_word": ("乡镇中心", "township centre"),
+    "map_unlocated": ("未定位", "Not located"),
+    "map_unlocated_list": ("未定位的村社区（{n} 个，未画在图上）", "Villages not located ({n}, not drawn)"),
+    "map_approx_note": ("≈ 距离按近似位置计算", "≈ distance from an approximate location"),
+    "map_gaps_villages": ("覆盖缺口（按距离排序）", "Coverage gaps (ranked by distance)"),
+    "map_gap_list_villages": ("缺口村（距离最远的前 {n} 个）", "Gap villages (the {n} farthest)"),
+    "map_covered_villages": ("覆盖村数", "Villages covered"), "map_total_villages": ("村数", "Villages"),
+    "map_location": ("位置", "Location"), "map_villages_word": ("村社区", "Villages"),
+    "map_gain_villages": ("新增覆盖村数", "Villages newly covered"),
+    "map_zones_nearest": ("现状责任区：每个村归最近的活动组驻地（尚未运行优化）",
+                          "Zones now: each village to the nearest group base (no run yet)"),
 }
 
 #: Message templates by code: (zh, en), ``str.format`` fields filled from the message's ``params``.
