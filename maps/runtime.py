@@ -28,8 +28,10 @@ details.gs-box:not([open]){padding:3px 8px}details.gs-box:not([open])>summary{ma
 .gs-icon{background:none;border:none}
 .leaflet-control-search .search-input{width:150px}
 .gs-sym{line-height:1;text-align:center;font-weight:bold;text-shadow:-1px -1px 0 #fff,1px -1px 0 #fff,-1px 1px 0 #fff,1px 1px 0 #fff}
-.gs-ring{box-sizing:border-box;border:3px solid #555;border-radius:50%;background:rgba(255,255,255,.55);
- text-align:center;font:bold 11px Arial,sans-serif;color:#222;text-shadow:0 0 2px #fff}
+.gs-ring{box-sizing:border-box;border:3px solid #555;border-radius:50%;background:rgba(255,255,255,.35);
+ position:relative}
+.gs-ring-n{position:absolute;left:70%;bottom:70%;background:#fff;border:1px solid #555;border-radius:8px;
+ padding:0 3px;font:bold 10px/13px Arial,sans-serif;color:#222;white-space:nowrap}
 .gs-unlocated{columns:2;column-gap:12px;margin:2px 0 0;padding:0;list-style:none}
 .gs-loc{font-weight:bold;color:#333}
 .gs-badge{background:#b10026;color:#fff;border-radius:9px;border:1px solid #fff;font:bold 10px/16px Arial;
@@ -72,12 +74,12 @@ var gs = (function () {
           return L.marker(ll, {icon: L.divIcon({html: h, className: 'gs-icon', iconSize: [s.size, s.size],
                                                 iconAnchor: [s.size / 2, s.size / 2]}), riseOnHover: true});
         }
-        if (s.ring) {  // approximate villages grouped at one point: a hollow ring with their count
-          var r = el('div', 'gs-ring', f.properties.k), d = s.size || 22;
+        if (s.ring) {  // approximate villages grouped at one point: a hollow ring, their count beside it
+          var r = el('div', 'gs-ring'), d = s.size || 22;
           r.style.borderColor = s.color; r.style.width = d + 'px'; r.style.height = d + 'px';
-          r.style.lineHeight = (d - 6) + 'px';
+          r.appendChild(el('span', 'gs-ring-n', f.properties.k));
           return L.marker(ll, {icon: L.divIcon({html: r, className: 'gs-icon', iconSize: [d, d],
-                                                iconAnchor: [d / 2, d / 2]}), zIndexOffset: 200});
+                                                iconAnchor: [d / 2, d / 2]}), zIndexOffset: -500});
         }
         if (s.label) {
           var b = el('div', 'gs-badge', f.properties.c);
