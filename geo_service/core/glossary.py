@@ -356,6 +356,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "map_covered_villages": ("覆盖村数", "Villages covered"), "map_total_villages": ("村数", "Villages"),
     "map_location": ("位置", "Location"), "map_villages_word": ("村社区", "Villages"),
     "map_gain_villages": ("新增覆盖村数", "Villages newly covered"),
+    "loc_word_unknown": ("未定位", "not located"), "loc_word_township_seat": ("按乡镇驻地近似", "at the township seat"),
+    "loc_word_township_centre": ("按乡镇中心近似", "at the township centre"),
+    "page_kind_optimisation": ("优化", "optimisation"), "page_kind_roster": ("排班", "roster"),
+    "page_kind_batch": ("批量", "batch"), "page_kind_gaps": ("补点", "gap closing"),
     "map_zones_nearest": ("现状责任区：每个村归最近的活动组驻地（尚未运行优化）",
                           "Zones now: each village to the nearest group base (no run yet)"),
 }
