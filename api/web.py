@@ -38,6 +38,7 @@ from geo_service.core.coverage import coverage_summary, village_weights
 from geo_service.core.glossary import WORDS, job_message_text, job_status_text, word
 from geo_service.core.store import NotFound, Store
 from maps.assets import STATIC_DIR
+from maps.locations import located_dataset
 from solvers.gaps import close_gaps
 
 from .auth import Principal, principal, viewer
@@ -216,6 +217,6 @@ def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetE
     else:
         thr = threshold_m or 10000.0
         html, csp = _map_html(entry, f"gaps:{thr}:{lang}:{tiles_key}",
-                         lambda ds: maps.gaps_map(ds, close_gaps(ds, threshold_m=thr), threshold_m=thr,
+                         lambda ds: maps.gaps_map(ds, close_gaps(located_dataset(ds), threshold_m=thr), threshold_m=thr,
                                                   lang=lang, tiles=tiles, tianditu_key=tk))
     return html_response(html, csp=csp)
