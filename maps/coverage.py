@@ -28,6 +28,7 @@ from .render import (
     add_box,
     base_map,
     check_lang,
+    county_name,
     disambiguate,
     esc,
     feature_collection,
@@ -102,19 +103,6 @@ def _fmt_measure(v: float, mode: str, lang: str) -> str | None:
     if mode == "road":
         return minutes(round(float(v) / 60.0, 1) * 60.0, lang)
     return km(round(float(v) / 100.0) * 100.0, lang)
-
-
-def county_name(ds) -> str:
-    """The name a map is titled with: the county's own (its one county row), else the dataset's."""
-    co = ds.counties
-    placeholders = {"counties", "county", "区县", "县", str(getattr(ds, "name", "") or "")}
-    if len(co) == 1 and isinstance(co["name"].iloc[0], str) and co["name"].iloc[0].strip() \
-            and co["name"].iloc[0].strip() not in placeholders and co["name"].iloc[0] != co["id"].iloc[0]:
-        return co["name"].iloc[0].strip()  # not a name the importer made up from the file or the id
-    meta_name = (getattr(ds, "meta", None) or {}).get("county_name")
-    if isinstance(meta_name, str) and meta_name.strip():
-        return meta_name.strip()
-    return str(getattr(ds, "name", "") or "")
 
 
 def station_labels(ds) -> list[str]:

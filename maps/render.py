@@ -90,6 +90,19 @@ MAP_TITLES = {"coverage": {"zh": "覆盖图", "en": "Coverage map"},
               "gaps": {"zh": "补点方案图", "en": "Gap-closing map"}}
 
 
+def county_name(ds) -> str:
+    """The name a map is titled with: the county's own (its one county row), else the dataset's."""
+    co = ds.counties
+    placeholders = {"counties", "county", "区县", "县", str(getattr(ds, "name", "") or "")}
+    if len(co) == 1 and isinstance(co["name"].iloc[0], str) and co["name"].iloc[0].strip() \
+            and co["name"].iloc[0].strip() not in placeholders and co["name"].iloc[0] != co["id"].iloc[0]:
+        return co["name"].iloc[0].strip()  # not a name the importer made up from the file or the id
+    meta_name = (getattr(ds, "meta", None) or {}).get("county_name")
+    if isinstance(meta_name, str) and meta_name.strip():
+        return meta_name.strip()
+    return str(getattr(ds, "name", "") or "")
+
+
 def page_title(dataset_name: Any, kind: str, lang: str = "zh") -> str:
     """The page title of a map: ``"佳木斯演示 · 覆盖图"`` (plain text; escaped when rendered)."""
     label = MAP_TITLES[kind][check_lang(lang)]
