@@ -279,7 +279,7 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
                         lang),
             position="bottomleft", css_class="gs-summary",
             summary=f"{county_name(ds)} · {t['summary'] if by_pop else t['covered_villages']}")
-    return finish(m, prefix=static_prefix)
+    return finish(m, prefix=static_prefix, collapsed=True)  # nine layers: the button, not a third of the map
 
 
 def _village_measure(ds, v, coverage, network, mode: str, t: dict, lang: str) -> tuple[np.ndarray, list[str]]:

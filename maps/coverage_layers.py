@@ -133,16 +133,11 @@ def gap_layer(v, facts: VillageFacts, ranked: list[int], *, top: int, name: str,
               datum: str) -> DataLayer:
     """The worst ``top`` gap villages, each ringed in red with its rank beside it (nothing else)."""
     gi = ranked[:top]
-    geoms = [v.geometry.iloc[i] for i in gi] * 2
-    names = [facts.labels[i] for i in gi] * 2
-    classes = ["ring"] * len(gi) + [r + 1 for r in range(len(gi))]
-    vals = [[r + 1] + facts.values[i][:-2] for r, i in enumerate(gi)] * 2
-    fields = [rank_label] + facts.fields[:-2]
-    return DataLayer(feature_collection(geoms, names, classes=classes, values=vals, datum=datum),
-                     {"styles": {"_": {"label": True},
-                                 "ring": {"radius": 11, "color": GAP_COLOUR, "weight": 2.5, "opacity": 0.9,
-                                          "fill": False}},
-                      "fields": fields}, name=name)
+    fc = feature_collection([v.geometry.iloc[i] for i in gi], [facts.labels[i] for i in gi],
+                            classes=[r + 1 for r in range(len(gi))],
+                            values=[[r + 1] + facts.values[i][:-2] for r, i in enumerate(gi)], datum=datum)
+    return DataLayer(fc, {"styles": {"_": {"label": True, "ring_color": GAP_COLOUR}},
+                          "fields": [rank_label] + facts.fields[:-2]}, name=name)
 
 
 __all__ = ["VillageFacts", "approx_village_layer", "exact_village_layer", "gap_layer", "ranked_gaps",

@@ -245,7 +245,7 @@ def base_map(bounds: Sequence[float], *, tiles: str = "osm", lang: str = "zh",
         raise ValueError("tiles='tianditu' needs tianditu_key (a Tianditu developer key, 'tk')")
     if tianditu_key and not re.fullmatch(r"[A-Za-z0-9]{1,128}", tianditu_key):
         raise ValueError("tianditu_key must be 1-128 letters and digits (a Tianditu developer key)")
-    m = folium.Map(location=None, tiles=None, prefer_canvas=True, control_scale=False,
+    m = folium.Map(location=None, tiles=None, prefer_canvas=True, control_scale=False, zoom_snap=0.25,
                    zoom_control=True)
     PageFigure(title=title, lang=lang).add_child(m)  # replaces Folium's Figure as the root
     m.gs_tile_hosts = []

@@ -34,6 +34,9 @@ details.gs-box:not([open]){padding:3px 8px}details.gs-box:not([open])>summary{ma
  padding:0 3px;font:bold 10px/13px Arial,sans-serif;color:#222;white-space:nowrap}
 .gs-unlocated{columns:2;column-gap:12px;margin:2px 0 0;padding:0;list-style:none}
 .gs-loc{font-weight:bold;color:#333}
+.gs-gapmark{position:relative;width:22px;height:22px}
+.gs-gap-ring{box-sizing:border-box;width:22px;height:22px;border:2.5px solid #b10026;border-radius:50%}
+.gs-gap-n{position:absolute;left:17px;top:-7px}
 .gs-badge{background:#b10026;color:#fff;border-radius:9px;border:1px solid #fff;font:bold 10px/16px Arial;
  text-align:center;min-width:16px;padding:0 2px;box-sizing:border-box}
 """
@@ -81,6 +84,13 @@ var gs = (function () {
           return L.marker(ll, {icon: L.divIcon({html: r, className: 'gs-icon', iconSize: [d, d],
                                                 iconAnchor: [d / 2, d / 2]}), zIndexOffset: -500});
         }
+        if (s.label && s.ring_color) {  // a worst gap: a red ring round the village, its rank beside it
+          var g = el('div', 'gs-gapmark'), rg = el('div', 'gs-gap-ring');
+          rg.style.borderColor = s.ring_color;
+          g.appendChild(rg); g.appendChild(el('div', 'gs-badge gs-gap-n', f.properties.c));
+          return L.marker(ll, {icon: L.divIcon({html: g, className: 'gs-icon', iconSize: [22, 22],
+                                                iconAnchor: [11, 11]}), zIndexOffset: 500});
+        }
         if (s.label) {
           var b = el('div', 'gs-badge', f.properties.c);
           return L.marker(ll, {icon: L.divIcon({html: b, className: 'gs-icon', iconSize: [18, 16],
@@ -125,7 +135,7 @@ var gs = (function () {
     var bl = document.querySelector('.gs-box.gs-bottomleft'), br = document.querySelector('.gs-box.gs-bottomright');
     if (bl) { left = bl.offsetWidth + 20; }
     if (br) { right = br.offsetWidth + 20; }
-    if (left + right > 0.5 * w) { left = 10; right = 10; }
+    if (small() || left + right > 0.62 * w) { left = 10; right = 10; }  // folded boxes sit at the bottom
     map.fitBounds(bounds, {paddingTopLeft: [left, 10], paddingBottomRight: [right, 10]});
   }
   function foldControl(map, ctrl) {  // re-added folded: Leaflet wires the toggle button on add

@@ -150,15 +150,15 @@ def test_gaps_ranked_by_population_only_the_worst_ringed(tiny):
     m = maps.coverage_map(tiny, gap_threshold=3000, top_gaps=2)
     gaps = next(layer for n, layer in data_layers(m).items() if n.startswith("覆盖缺口"))
     props = [f["properties"] for f in gaps.data["features"]]
-    # the top 2 only: a red ring and a numbered badge each, however many villages lie beyond
-    assert [p["c"] for p in props] == ["ring", "ring", 1, 2]
-    assert [p["v"][0] for p in props] == [1, 2, 1, 2]
+    # the top 2 only, each ringed with its number, however many villages lie beyond
+    assert [p["c"] for p in props] == [1, 2] and [p["v"][0] for p in props] == [1, 2]
+    assert gaps.config["styles"]["_"]["ring_color"] == "#b10026"
     v, s = tiny.villages, tiny.stations
     d = geodesic_m(v.geometry.x.to_numpy()[:, None], v.geometry.y.to_numpy()[:, None],
                    s.geometry.x.to_numpy()[None, :], s.geometry.y.to_numpy()[None, :]).min(axis=1)
     beyond = sorted(v["population"].to_numpy(dtype=int)[d > 3000], reverse=True)
     assert len(beyond) >= 3  # more gaps than rings
-    assert [p["v"][2] for p in props[2:]] == beyond[:2]
+    assert [p["v"][2] for p in props] == beyond[:2]
 
 
 def test_gcj02_tiles_shift_overlays_not_data(tiny):

@@ -34,11 +34,12 @@ DRAWN_JS = """() => {
   m.eachLayer(function (l) {
     var o = l.options || {};
     if (l instanceof L.CircleMarker) {
-      if (o.fill === false && o.color === '#b10026') { out.gapRings += 1; } else { out.villages += 1; }
+      out.villages += 1;
     } else if (l instanceof L.Polyline && o.dashArray === '4 3') { out.boundaries += 1; }
     else if (l instanceof L.Polygon && o.fillOpacity === 0.35) { out.zones += 1; }
   });
   out.hollow = document.querySelectorAll('.gs-ring').length;
+  out.gapRings = document.querySelectorAll('.gs-gap-ring').length;
   out.clusters = document.querySelectorAll('.marker-cluster').length;
   out.stations = document.querySelectorAll('.gs-sym').length;
   var sc = document.querySelector('.leaflet-control-scale');
