@@ -149,11 +149,14 @@ def test_a_planner_places_a_village_on_the_page(chromium, server, tmp_path):
     page.screenshot(path=str(shots_dir(tmp_path) / "page-placed.png"), full_page=True)
     after = store.get_dataset("tiny")
     assert store.dataset_info("tiny").version == v0 + 1
+    assert after.villages.set_index("id").loc[vid, "location_source"] == "placed"
     moved = after.villages.set_index("id").geometry[vid]
     assert moved.distance(before.villages.set_index("id").geometry[vid]) > 1e-4
     page.click("#place-undo")
     page.wait_for_function("() => document.body.dataset.placeState === 'undone'")
-    back = store.get_dataset("tiny").villages.set_index("id").geometry[vid]
+    undone = store.get_dataset("tiny").villages.set_index("id")
+    assert undone.loc[vid, "location_source"] == "township_seat"
+    back = undone.geometry[vid]
     assert back.equals_exact(before.villages.set_index("id").geometry[vid], 1e-7)
     assert store.dataset_info("tiny").version == v0 + 2
     assert log.page_errors == [] and log.console_errors_non_tiles() == [] and log.blocked_non_tiles() == []

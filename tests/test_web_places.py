@@ -77,12 +77,23 @@ def test_a_planner_places_a_village_clicked_on_gaode_tiles_and_undoes_it(app):
         assert geodesic_m(glon, glat, true_lon, true_lat) > 100  # which is hundreds of metres here
         cov1 = c.get("/v1/datasets/tiny/coverage?gap_limit=0", headers=hdr("viewer")).json()
         assert cov1["dataset_version"] == cov0["dataset_version"] + 1
+        stored = app.state.store.get_dataset("tiny").villages.set_index("id")
+        assert stored.loc[vid, "location_source"] == "placed"
+        # the maps follow the new version: the village is drawn as itself, not in its seat's ring
+        page = c.get("/v1/datasets/tiny/maps/coverage", headers=hdr("viewer")).text
+        assert "1 个由工作人员标注，1 个按乡镇驻地近似" in page
         # undo: the stored point as it was, through the same route
         etag = r.headers["ETag"]
-        back = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [before_pt.x, before_pt.y]}}
+        back = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [before_pt.x, before_pt.y]},
+                "properties": {"location_source": "township_seat"}}
+        bad = {**back, "properties": {"location_source": "guessed"}}
+        r_bad = c.patch(f"/v1/datasets/tiny/villages/{vid}", json=bad, headers={**hdr("planner"), "If-Match": etag})
+        assert r_bad.status_code == 422 and "location_source" in r_bad.text
         r = c.patch(f"/v1/datasets/tiny/villages/{vid}", json=back, headers={**hdr("planner"), "If-Match": etag})
         assert r.status_code == 200
         assert r.json()["geometry"]["coordinates"] == pytest.approx([before_pt.x, before_pt.y], abs=1e-7)
+        assert app.state.store.get_dataset("tiny").villages.set_index("id").loc[vid, "location_source"] == \
+            "township_seat"
         cov2 = c.get("/v1/datasets/tiny/coverage?gap_limit=0", headers=hdr("viewer")).json()
         assert cov2["dataset_version"] == cov0["dataset_version"] + 2
         assert [x["covered_villages"] for x in cov2["summary"]["total"]] == \

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Uplo
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from geo_service.core.coverage import LOCATION_SOURCES
 from geo_service.core.dataset import Dataset, DatasetValidationError
 from geo_service.core.domain import LAYER_ORDER, LAYERS
 from geo_service.core.io import read_dataset, write_dataset
@@ -354,9 +355,32 @@ async def _json_body(request: Request, limit: int) -> Any:
         raise ProblemError(400, f"body is not valid JSON: {e}", code="invalid-json") from None
 
 
+def _split_location_source(layer: str, body: Any) -> tuple[Any, str | None]:
+    """A village edit's ``location_source`` taken out of the body (where the layer does not declare
+    it as a field) and checked; a moved village without one is ``placed``."""
+    if layer != "villages" or not isinstance(body, dict):
+        return body, None
+    props = body.get("properties")
+    src = None
+    given = isinstance(props, dict) and "location_source" in props
+    if given and "location_source" not in LAYERS[layer].field_names:
+        props = dict(props)
+        src = props.pop("location_source")
+        body = {**body, "properties": props}
+        if src not in LOCATION_SOURCES:
+            raise ProblemError(422, f"location_source must be one of {', '.join(LOCATION_SOURCES)}, got {src!r}",
+                               code="invalid-feature", errors=[{"layer": layer, "field": "location_source",
+                                                                "message": "unknown location source",
+                                                                "code": "bad_value"}])
+    if not given and isinstance(body.get("geometry"), dict):
+        src = "placed"
+    return body, src
+
+
 def _edit(store: Store, cache: DatasetCache, dataset_id: str, layer: str, feature_id: str,
           if_match: str | None, if_none_match: str | None, body: Any, op: str, etag_key: bytes):
     """Apply one feature edit with optimistic concurrency; return (status, feature, etag)."""
+    body, location_source = _split_location_source(layer, body) if op != "delete" else (body, None)
     if if_match is None and not (op == "put" and if_none_match and if_none_match.strip() == "*"):
         raise ProblemError(428, "send If-Match with the feature's ETag (from GET) so a concurrent edit "
                                 "is not overwritten; to create a feature with PUT send If-None-Match: *",
@@ -394,6 +418,8 @@ def _edit(store: Store, cache: DatasetCache, dataset_id: str, layer: str, featur
                 raise ProblemError(422, str(e), code="invalid-feature", errors=[
                     {"layer": layer, "row": None, "feature_id": feature_id, **err} for err in e.errors],
                     feature_id=feature_id) from None
+            if location_source is not None and "location_source" in df.columns:
+                row["location_source"] = location_source  # where the village's point now comes from
             new_df = gj.replace_row(df, i, row)
         try:
             new_ds = ds.with_layers(**{layer: new_df})

@@ -343,16 +343,14 @@
     if (!current || !click) { return; }
     var id = current.id, d = datum(), at = click;
     $('place-save').disabled = true;
-    send(id, function (f) {
-      var body = {type: 'Feature', geometry: {type: 'Point', coordinates: at}};
-      if (f.properties && 'location_source' in f.properties) { body.properties = {location_source: 'placed'}; }
-      return body;
+    var was = (current.source === 'unknown' || !current.source) ? 'unknown' : current.source;
+    send(id, function () {
+      return {type: 'Feature', geometry: {type: 'Point', coordinates: at}, properties: {location_source: 'placed'}};
     }, d).then(function (res) {
       var before = res.before;
-      undo = {id: id, body: {type: 'Feature', geometry: before.geometry}};
-      if (before.properties && 'location_source' in before.properties) {
-        undo.body.properties = {location_source: before.properties.location_source};
-      }
+      // undo: the point as it was and where it came from (no point: unknown)
+      undo = {id: id, body: {type: 'Feature', geometry: before.geometry, properties: {location_source: was}}};
+      current.source = 'placed';
       $('place-undo').disabled = false;
       return done(res, zh ? '已保存' : 'Saved');
     }).catch(function (e) { status(String(e.message || e), false); $('place-save').disabled = false;
@@ -364,6 +362,7 @@
     $('place-undo').disabled = true;
     send(u.id, function () { return u.body; }, 'wgs84').then(function (res) {  // the stored point, as it was
       undo = null;
+      if (byId[u.id]) { byId[u.id].source = u.body.properties.location_source; }
       return done(res, zh ? '已撤销' : 'Undone');
     }).catch(function (e) { status(String(e.message || e), false); $('place-undo').disabled = false; });
   });
