@@ -88,7 +88,7 @@ def assignment_figure(ds, result: Any = None, *, lang: str = "zh", size: PageSiz
     draw_stations(ax, ds, ms_scale=ms * 0.8)
     fit_extent(ax, bounds)
     declutter(ax, town_labels, obstacles=ds.xy_m("stations") if len(ds.stations) else None,
-              obstacle_px=4 * ms * size.dpi / 72)
+              obstacle_px=3.5 * ms * size.dpi / 72)
 
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch

@@ -185,7 +185,7 @@ def coverage_figure(ds, *, coverage: pd.DataFrame | None = None, lang: str = "zh
     draw_stations(ax, ds, ms_scale=ms)
     fit_extent(ax, bounds)
     st_xy = ds.xy_m("stations") if len(ds.stations) else None
-    declutter(ax, labels, obstacles=st_xy, obstacle_px=5 * ms * size.dpi / 72)
+    declutter(ax, labels, obstacles=st_xy, obstacle_px=3.5 * ms * size.dpi / 72)
 
     # legend: stations (counts), villages per band (counts), gaps
     from matplotlib.lines import Line2D

@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geo_service.core.coverage import village_weights
+from geo_service.core.coverage import location_line, village_weights
 from geo_service.core.glossary import value_label
 
 from .coverage import BAND_COLOURS, straight_service_areas
-from .gaps import T, _get, _Shim, coverage_change, gap_threshold_m, proposed_sites
+from .gaps import T, _gain_in_villages, _get, _Shim, coverage_change, gap_threshold_m, proposed_sites
 from .locations import located_dataset
 from .render import check_lang, county_name, km, page_title
 from .static_coverage import StaticMap, draw_stations, station_handles
@@ -59,7 +59,8 @@ def gaps_figure(ds, gap_result: Any, *, threshold_m: float | None = None, lang: 
     ms = size.inches[1] / 8.27
     bounds = map_bounds(ds, extra=sites)  # every station, village and proposed site inside the frame
     fit_extent(ax, bounds)
-    ds = located_dataset(ds)  # distances need a point
+    all_villages = ds.villages
+    ds = located_dataset(ds)  # distances need a point: the unlocated are counted in the location line
 
     before = straight_service_areas(ds, [thr]).dropna(subset=["geometry"]).to_crs(ds.metric_crs)
     both = pd.concat([ds.stations[["id", "name", "kind", "geometry"]],
@@ -72,6 +73,8 @@ def gaps_figure(ds, gap_result: Any, *, threshold_m: float | None = None, lang: 
     v = ds.villages.reset_index(drop=True)
     status, gain = coverage_change(ds, sites, thr)
     vw = village_weights(v)  # persons, or 1 per village where the population is unknown
+    if vw.basis != "population":  # newly covered villages per site, not people
+        gain = _gain_in_villages(ds, sites, status)
     pop = vw.weights
     vm = v.geometry.to_crs(ds.metric_crs)
     for k in ("b", "a", "u"):
@@ -92,7 +95,7 @@ def gaps_figure(ds, gap_result: Any, *, threshold_m: float | None = None, lang: 
                                   path_effects=[pe.withStroke(linewidth=2.2, foreground="white")]))
     fit_extent(ax, bounds)
     obstacles = np.vstack([ds.xy_m("stations").reshape(-1, 2), np.column_stack([pm.x, pm.y]).reshape(-1, 2)])
-    declutter(ax, labels + town_labels, obstacles=obstacles, obstacle_px=5 * ms * size.dpi / 72)
+    declutter(ax, labels + town_labels, obstacles=obstacles, obstacle_px=3.5 * ms * size.dpi / 72)
 
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -121,6 +124,7 @@ def gaps_figure(ds, gap_result: Any, *, threshold_m: float | None = None, lang: 
     sep = "：" if lang == "zh" else ": "
     lines = [f"{t['title']} ({km(thr, lang)})", f"{t['before_h']}{sep}{int(pb):,}（{share(pb)}）",
              f"{t['after_h']}{sep}{int(pa):,}（{share(pa)}）", f"{t['n']}{sep}{len(sites)} {t['unit']}"]
+    lines.append(location_line(all_villages, lang))
     if vw.note:
         lines.append(vw.note)
     st = _get(gap_result, "status")
@@ -128,7 +132,9 @@ def gaps_figure(ds, gap_result: Any, *, threshold_m: float | None = None, lang: 
         lines.append(f"{t['solver']}{sep}{value_label('outcome', st, lang)}")
     y = text_block(lay.panel, y, lines, fs=fs * 0.85)
     if len(sites):
-        head = "新增覆盖人口最多的建议点" if lang == "zh" else "Proposed points by population gained"
+        by_pop = vw.basis == "population"
+        head = (("新增覆盖人口最多的建议点" if by_pop else "新增覆盖村数最多的建议点") if lang == "zh"
+                else ("Proposed points by population gained" if by_pop else "Proposed points by villages gained"))
         rows = [head] + [f"{r}. {sites['name'].iloc[i]} +{int(gain[i]):,}"
                          for r, i in enumerate(order[:label_sites], start=1)]
         text_block(lay.panel, y, rows, fs=lay.fs_small)
