@@ -31,8 +31,9 @@ from shapely.geometry import MultiPoint, Point
 from geo_service.core.coverage import village_weights
 from geo_service.core.glossary import word
 
-from .coverage import boundary_layers, county_bounds, county_name, station_layer
+from .coverage import boundary_layers, county_bounds, station_layer
 from .locations import located_dataset, location_statement_html
+from .names import county_name
 from .render import (
     DataLayer,
     NameSearch,

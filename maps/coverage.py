@@ -22,14 +22,13 @@ from geo_service.core.network import RoadNetwork
 from .aggregate import LARGE_VILLAGES, add_overview
 from .coverage_layers import approx_village_layer, exact_village_layer, gap_layer, ranked_gaps, village_facts
 from .locations import approx_mark, located_dataset, location_statement_html, unlocated_html, village_locations
+from .names import county_name, disambiguate
 from .render import (
     DataLayer,
     NameSearch,
     add_box,
     base_map,
     check_lang,
-    county_name,
-    disambiguate,
     esc,
     feature_collection,
     finish,
@@ -220,16 +219,8 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
             service_areas = straight_service_areas(ds, thresholds)
         else:
             service_areas = road_service_areas(ds, network, thresholds, dissolve=True)
-    key = "threshold_m" if "threshold_m" in service_areas.columns else "threshold_s"
-    sa = service_areas.dropna(subset=["geometry"])
-    sa = sa.assign(_g=simplify_m(sa, simplify_tolerance_m, ds.metric_crs)) if len(sa) else sa
-    for i, (thr, grp) in enumerate(sorted(sa.groupby(key), key=lambda kv: -kv[0])):
-        label = (km(thr, lang) if key == "threshold_m" else minutes(thr, lang))
-        col = AREA_COLOURS[min(len(AREA_COLOURS) - 1, sorted(sa[key].unique()).index(thr))]
-        fc = feature_collection(grp["_g"].to_numpy(), [f"{t['area']} {label}"] * len(grp), datum=datum)
-        DataLayer(fc, {"styles": {"_": {"color": col, "weight": 1, "fillColor": col, "fillOpacity": 0.12,
-                                        "interactive": False}}, "tooltip": False},
-                  name=f"{t['area']} {label}", show=(i == len(sa[key].unique()) - 1)).add_to(m)
+    for layer in _area_layers(ds, service_areas, t=t, lang=lang, datum=datum, tolerance_m=simplify_tolerance_m):
+        layer.add_to(m)
 
     for layer in boundary_layers(ds, lang=lang, datum=datum, tolerance_m=simplify_tolerance_m):
         layer.add_to(m)
@@ -280,6 +271,24 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
             position="bottomleft", css_class="gs-summary",
             summary=f"{county_name(ds)} · {t['summary'] if by_pop else t['covered_villages']}")
     return finish(m, prefix=static_prefix, collapsed=True)  # nine layers: the button, not a third of the map
+
+
+def _area_layers(ds, service_areas: gpd.GeoDataFrame, *, t: dict, lang: str, datum: str,
+                 tolerance_m: float) -> list[DataLayer]:
+    """One layer per threshold, largest first; only the smallest shown at first."""
+    key = "threshold_m" if "threshold_m" in service_areas.columns else "threshold_s"
+    sa = service_areas.dropna(subset=["geometry"])
+    sa = sa.assign(_g=simplify_m(sa, tolerance_m, ds.metric_crs)) if len(sa) else sa
+    levels = sorted(sa[key].unique()) if len(sa) else []
+    out = []
+    for i, (thr, grp) in enumerate(sorted(sa.groupby(key), key=lambda kv: -kv[0])):
+        label = (km(thr, lang) if key == "threshold_m" else minutes(thr, lang))
+        col = AREA_COLOURS[min(len(AREA_COLOURS) - 1, levels.index(thr))]
+        fc = feature_collection(grp["_g"].to_numpy(), [f"{t['area']} {label}"] * len(grp), datum=datum)
+        out.append(DataLayer(fc, {"styles": {"_": {"color": col, "weight": 1, "fillColor": col, "fillOpacity": 0.12,
+                                                   "interactive": False}}, "tooltip": False},
+                             name=f"{t['area']} {label}", show=(i == len(levels) - 1)))
+    return out
 
 
 def _village_measure(ds, v, coverage, network, mode: str, t: dict, lang: str) -> tuple[np.ndarray, list[str]]:

@@ -20,7 +20,8 @@ from geo_service.core.coverage import VillageWeights
 from geo_service.core.glossary import LANGS, map_words, word
 
 from .locations import VillageLocations, approx_groups, approx_mark, where_word
-from .render import DataLayer, disambiguate, feature_collection
+from .names import disambiguate
+from .render import DataLayer, feature_collection
 
 T = {lang: map_words(lang) for lang in LANGS}
 NO_STATION_COLOUR = "#999999"

@@ -27,19 +27,18 @@ from .coverage import (
     STATION_STYLE,
     boundary_layers,
     county_bounds,
-    county_name,
     station_layer,
     straight_service_areas,
 )
 from .locations import approx_groups, located_dataset, location_statement_html, unlocated_html, \
     village_locations, where_word
+from .names import county_name, disambiguate
 from .render import (
     DataLayer,
     NameSearch,
     add_box,
     base_map,
     check_lang,
-    disambiguate,
     esc,
     feature_collection,
     finish,

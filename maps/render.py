@@ -90,19 +90,6 @@ MAP_TITLES = {"coverage": {"zh": "覆盖图", "en": "Coverage map"},
               "gaps": {"zh": "补点方案图", "en": "Gap-closing map"}}
 
 
-def county_name(ds) -> str:
-    """The name a map is titled with: the county's own (its one county row), else the dataset's."""
-    co = ds.counties
-    placeholders = {"counties", "county", "区县", "县", str(getattr(ds, "name", "") or "")}
-    if len(co) == 1 and isinstance(co["name"].iloc[0], str) and co["name"].iloc[0].strip() \
-            and co["name"].iloc[0].strip() not in placeholders and co["name"].iloc[0] != co["id"].iloc[0]:
-        return co["name"].iloc[0].strip()  # not a name the importer made up from the file or the id
-    meta_name = (getattr(ds, "meta", None) or {}).get("county_name")
-    if isinstance(meta_name, str) and meta_name.strip():
-        return meta_name.strip()
-    return str(getattr(ds, "name", "") or "")
-
-
 def page_title(dataset_name: Any, kind: str, lang: str = "zh") -> str:
     """The page title of a map: ``"佳木斯演示 · 覆盖图"`` (plain text; escaped when rendered)."""
     label = MAP_TITLES[kind][check_lang(lang)]
@@ -319,33 +306,6 @@ class ClusterAssets(JSCSSMixin, MacroElement):
     def __init__(self):
         super().__init__()
         self._name = "ClusterAssets"
-
-
-def disambiguate(names: Sequence[Any], qualifiers: Sequence[Any]) -> list[str]:
-    """Names made distinct for a reader: a name shared by several rows gets its qualifier
-    (the township's name) in brackets, ``聚宝镇综合型委员工作站（聚宝镇）``; unique names stay as they are.
-
-    Rows whose name and qualifier are both shared keep a running number as well (``…（聚宝镇 2）``)."""
-    names = ["" if n is None else str(n) for n in names]
-    quals = ["" if q is None else str(q) for q in qualifiers]
-    if len(names) != len(quals):
-        raise ValueError(f"qualifiers must align with names ({len(quals)} vs {len(names)})")
-    count: dict[str, int] = {}
-    for n in names:
-        count[n] = count.get(n, 0) + 1
-    pair: dict[tuple[str, str], int] = {}
-    for n, q in zip(names, quals):
-        pair[(n, q)] = pair.get((n, q), 0) + 1
-    seen: dict[tuple[str, str], int] = {}
-    out = []
-    for n, q in zip(names, quals):
-        if count[n] < 2:
-            out.append(n)
-            continue
-        seen[(n, q)] = seen.get((n, q), 0) + 1
-        tag = q if pair[(n, q)] < 2 else f"{q} {seen[(n, q)]}".strip()
-        out.append(f"{n}（{tag}）" if tag else n)
-    return out
 
 
 class FoldOnSmall(MacroElement):

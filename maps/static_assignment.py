@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from .assignment import T, tier_assignment
-from .render import check_lang, county_name, page_title, palette
+from .names import county_name
+from .render import check_lang, page_title, palette
 from .static_coverage import StaticMap, draw_stations, station_handles
 from .static_render import (
     PageSize,

@@ -18,7 +18,8 @@ from geo_service.core.glossary import value_label, word
 from .coverage import BAND_COLOURS, T, _band, last_mile_table, straight_service_areas
 from .coverage_layers import ranked_gaps
 from .locations import approx_groups, approx_mark, located_dataset, village_locations
-from .render import check_lang, county_name, km, page_title
+from .names import county_name
+from .render import check_lang, km, page_title
 from .static_render import (
     legend_bottom,
     PageSize,

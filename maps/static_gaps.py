@@ -15,7 +15,8 @@ from geo_service.core.glossary import value_label
 from .coverage import BAND_COLOURS, straight_service_areas
 from .gaps import T, _gain_in_villages, _get, _Shim, coverage_change, gap_threshold_m, proposed_sites
 from .locations import located_dataset
-from .render import check_lang, county_name, km, page_title
+from .names import county_name
+from .render import check_lang, km, page_title
 from .static_coverage import StaticMap, draw_stations, station_handles
 from .static_render import (
     PageSize,

@@ -22,7 +22,8 @@ from conftest import make_tiny_layers
 from geo_service.core.coverage import location_line, location_sources
 from geo_service.core.crs import geodesic_m
 from geo_service.core.dataset import Dataset
-from maps.render import county_name, data_layers, disambiguate
+from maps.names import county_name, disambiguate
+from maps.render import data_layers
 from maps.static_coverage import coverage_figure
 from maps.static_render import figure_context, page_size
 from real_sparse import sparse_real_county
