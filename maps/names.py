@@ -3,6 +3,7 @@ several features told apart by their township."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,9 +12,10 @@ def county_name(ds) -> str:
     """The name a map is titled with: the county's own (its one county row), else the dataset's."""
     co = ds.counties
     placeholders = {"counties", "county", "区县", "县", str(getattr(ds, "name", "") or "")}
-    if len(co) == 1 and isinstance(co["name"].iloc[0], str) and co["name"].iloc[0].strip() \
-            and co["name"].iloc[0].strip() not in placeholders and co["name"].iloc[0] != co["id"].iloc[0]:
-        return co["name"].iloc[0].strip()  # not a name the importer made up from the file or the id
+    name = co["name"].iloc[0].strip() if len(co) == 1 and isinstance(co["name"].iloc[0], str) else ""
+    file_like = bool(re.fullmatch(r"[A-Za-z0-9_.\-]+", name)) and bool(re.search(r"[_\d.]", name))
+    if name and name not in placeholders and name != co["id"].iloc[0] and not file_like:
+        return name  # not a name the importer made up from the file ("county_boundary_gcj02") or the id
     meta_name = (getattr(ds, "meta", None) or {}).get("county_name")
     if isinstance(meta_name, str) and meta_name.strip():
         return meta_name.strip()

@@ -174,3 +174,12 @@ def test_print_map_labels_never_overlap(demo):
         ax = sm.fig.axes[0]
         assert _overlaps(_visible_texts(ax)) == []
         assert sm.counts["weight_basis"] == "villages"
+
+
+def test_a_county_named_after_its_file_is_not_a_title():
+    L = make_tiny_layers()
+    L["counties"].loc[0, "name"] = "county_boundary_gcj02"  # what an import takes from a file without names
+    assert county_name(Dataset.from_layers(L, name="tieli")) == "tieli"
+    L["counties"].loc[0, "name"] = "铁力市"
+    assert county_name(Dataset.from_layers(L, name="tieli")) == "铁力市"
+    assert maps.coverage_map(Dataset.from_layers(L, name="tieli")).get_root().render().count("<title>铁力市 · 覆盖图") == 1
