@@ -331,11 +331,6 @@ WORDS: dict[str, tuple[str, str]] = {
     "map_villages_change": ("村社区（新增前后）", "Villages (before/after)"), "map_gap_title": ("补点方案", "Gap closing"),
     "map_before_h": ("新增前", "Before"), "map_after_h": ("新增后", "After"), "map_site": ("建议点", "Proposed site"),
     "map_sites_unit": ("个", "sites"),
-    # CLI
-    "cli_what": ("项目", "what"), "cli_count": ("数量", "count"), "cli_dataset": ("数据集 {name}", "dataset {name}"),
-    "cli_conveners": ("召集人", "conveners"), "cli_station_kind": ("  站点：{kind}", "  stations: {kind}"),
-    "cli_coverage_title": ("{name}：{mode}覆盖（{unit}），{basis}", "{name}: coverage by {mode} ({unit}), {basis}"),
-    "cli_basis_population": ("按人口计", "population-weighted"), "cli_basis_villages": ("按村社区个数计", "share of villages"),
     # where a village's point comes from (location_line), and maps that draw approximate villages and
     # speak of villages, not people, when the list has no population
     "loc_total": ("{n} 个村社区", "{n} villages"), "loc_given": ("{n} 个有坐标", "{n} with coordinates"),
@@ -362,6 +357,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "page_kind_batch": ("批量", "batch"), "page_kind_gaps": ("补点", "gap closing"),
     "map_zones_nearest": ("现状责任区：每个村归最近的活动组驻地（尚未运行优化）",
                           "Zones now: each village to the nearest group base (no run yet)"),
+    # CLI
+    "cli_what": ("项目", "what"), "cli_count": ("数量", "count"), "cli_dataset": ("数据集 {name}", "dataset {name}"),
+    "cli_conveners": ("召集人", "conveners"), "cli_station_kind": ("  站点：{kind}", "  stations: {kind}"),
+    "cli_coverage_title": ("{name}：{mode}覆盖（{unit}），{basis}", "{name}: coverage by {mode} ({unit}), {basis}"),
+    "cli_basis_population": ("按人口计", "population-weighted"), "cli_basis_villages": ("按村社区个数计", "share of villages"),
 }
 
 #: Message templates by code: (zh, en), ``str.format`` fields filled from the message's ``params``.
