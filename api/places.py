@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from geo_service.core.coverage import location_line, location_sources
+from geo_service.core.coverage import location_line
 from geo_service.core.crs import wgs84_to_gcj02
 from geo_service.core.glossary import word
+from maps.locations import location_sources
 from maps.render import js_json
 
 #: At most this many villages are offered for placing, and drawn as context, on one page.

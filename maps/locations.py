@@ -14,13 +14,52 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo_service.core.coverage import APPROXIMATE_SOURCES, location_line, location_sources
+from geo_service.core.coverage import location_line
 from geo_service.core.glossary import word
 
 from .render import esc
+
+#: Where a village's point comes from, most trustworthy first (column ``location_source``; the contract
+#: of the villages layer).
+LOCATION_SOURCES = ("given", "placed", "township_seat", "township_centre", "unknown")
+APPROXIMATE_SOURCES = ("township_seat", "township_centre")
+
+
+def location_sources(villages: pd.DataFrame) -> pd.Series:
+    """Each village's ``location_source`` (see :data:`LOCATION_SOURCES`), aligned with ``villages``.
+
+    A list without the column (or a blank cell) counts a village with a point as ``given`` and one
+    without as ``unknown``; a village without a point is always ``unknown``, whatever the column says.
+
+    Parameters
+    ----------
+    villages : pandas.DataFrame
+        The villages layer (a GeoDataFrame, or a frame without geometry: every row then ``unknown``
+        unless the column says otherwise).
+
+    Returns
+    -------
+    pandas.Series of str
+    """
+    n = len(villages)
+    if isinstance(villages, gpd.GeoDataFrame) and villages.geometry.name in villages.columns:
+        g = villages.geometry
+        has_point = ~(g.isna() | g.is_empty).to_numpy()
+    else:
+        has_point = np.zeros(n, dtype=bool)
+    if "location_source" in villages.columns:
+        col = villages["location_source"].astype(object).where(villages["location_source"].notna(), None)
+        src = np.array([s if s in LOCATION_SOURCES else None for s in col], dtype=object)
+    else:
+        src = np.full(n, None, dtype=object)
+    src = np.where(pd.isna(src), np.where(has_point, "given", "unknown"), src)
+    src = np.where(has_point, src, "unknown")
+    return pd.Series(src, index=villages.index, name="location_source", dtype=object)
+
 
 #: At most this many unlocated villages are named in a map's box (the rest are counted).
 UNLOCATED_NAMED = 40
@@ -107,5 +146,5 @@ def unlocated_html(villages: pd.DataFrame, loc: VillageLocations, township_names
             f'<ul class="gs-unlocated">{"".join(items)}</ul>')
 
 
-__all__ = ["UNLOCATED_NAMED", "VillageLocations", "approx_groups", "approx_mark", "located_dataset",
-           "location_statement_html", "unlocated_html", "village_locations", "where_word"]
+__all__ = ["APPROXIMATE_SOURCES", "LOCATION_SOURCES", "UNLOCATED_NAMED", "VillageLocations", "approx_groups", "approx_mark", "located_dataset",
+           "location_sources", "location_statement_html", "unlocated_html", "village_locations", "where_word"]

@@ -19,9 +19,10 @@ import pytest
 
 import maps
 from conftest import make_tiny_layers
-from geo_service.core.coverage import location_line, location_sources
+from geo_service.core.coverage import location_line
 from geo_service.core.crs import geodesic_m
 from geo_service.core.dataset import Dataset
+from maps.locations import location_sources
 from maps.names import county_name, disambiguate
 from maps.render import data_layers
 from maps.static_coverage import coverage_figure

@@ -13,13 +13,13 @@ from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Uplo
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from geo_service.core.coverage import LOCATION_SOURCES
 from geo_service.core.dataset import Dataset, DatasetValidationError
 from geo_service.core.domain import LAYER_ORDER, LAYERS
 from geo_service.core.io import read_dataset, write_dataset
 from geo_service.core.io.limits import InputTooLarge, ReadLimits
 from geo_service.core.io.tempdirs import process_tmp_dir, remove_stale
 from geo_service.core.store import Conflict, DatasetInfo, NotFound, Store, check_dataset_id
+from maps.locations import LOCATION_SOURCES
 
 from .. import geojson as gj
 from ..auth import Principal, admin, planner, viewer

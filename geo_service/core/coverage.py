@@ -464,40 +464,20 @@ def summary_frames(summary: dict[str, Any]) -> dict[str, pd.DataFrame]:
 
 
 #: Where a village's point comes from, most trustworthy first (column ``location_source``).
-LOCATION_SOURCES = ("given", "placed", "township_seat", "township_centre", "unknown")
-APPROXIMATE_SOURCES = ("township_seat", "township_centre")
+_LOCATION_SOURCES = ("given", "placed", "township_seat", "township_centre", "unknown")
 
 
-def location_sources(villages: pd.DataFrame) -> pd.Series:
-    """Each village's ``location_source`` (see :data:`LOCATION_SOURCES`), aligned with ``villages``.
-
-    A list without the column (or a blank cell) counts a village with a point as ``given`` and one
-    without as ``unknown``; a village without a point is always ``unknown``, whatever the column says.
-
-    Parameters
-    ----------
-    villages : pandas.DataFrame
-        The villages layer (a GeoDataFrame, or a frame without geometry: every row then ``unknown``
-        unless the column says otherwise).
-
-    Returns
-    -------
-    pandas.Series of str
-    """
+def _location_sources(villages: pd.DataFrame) -> np.ndarray:
+    """Each village's source: the column where it names one, else ``given`` with a point and
+    ``unknown`` without; never other than ``unknown`` without a point."""
     n = len(villages)
     if isinstance(villages, gpd.GeoDataFrame) and villages.geometry.name in villages.columns:
-        g = villages.geometry
-        has_point = ~(g.isna() | g.is_empty).to_numpy()
+        has_point = ~(villages.geometry.isna() | villages.geometry.is_empty).to_numpy()
     else:
         has_point = np.zeros(n, dtype=bool)
-    if "location_source" in villages.columns:
-        col = villages["location_source"].astype(object).where(villages["location_source"].notna(), None)
-        src = np.array([s if s in LOCATION_SOURCES else None for s in col], dtype=object)
-    else:
-        src = np.full(n, None, dtype=object)
-    src = np.where(pd.isna(src), np.where(has_point, "given", "unknown"), src)
-    src = np.where(has_point, src, "unknown")
-    return pd.Series(src, index=villages.index, name="location_source", dtype=object)
+    col = villages["location_source"].tolist() if "location_source" in villages.columns else [None] * n
+    src = [c if c in _LOCATION_SOURCES else ("given" if p else "unknown") for c, p in zip(col, has_point)]
+    return np.where(has_point, np.array(src, dtype=object), "unknown")
 
 
 def location_line(villages: pd.DataFrame, lang: str = "zh") -> str:
@@ -508,7 +488,7 @@ def location_line(villages: pd.DataFrame, lang: str = "zh") -> str:
     Parameters
     ----------
     villages : pandas.DataFrame
-        The villages layer (see :func:`location_sources`).
+        The villages layer (column ``location_source`` where it has one).
     lang : {"zh", "en"}
         Language of the line.
 
@@ -518,13 +498,12 @@ def location_line(villages: pd.DataFrame, lang: str = "zh") -> str:
     """
     if lang not in ("zh", "en"):
         raise ValueError(f"lang must be 'zh' or 'en', got {lang!r}")
-    counts = location_sources(villages).value_counts()
-    parts = [word(f"loc_{s}", lang).format(n=int(counts[s])) for s in LOCATION_SOURCES if counts.get(s, 0)]
+    counts = pd.Series(_location_sources(villages)).value_counts()
+    parts = [word(f"loc_{s}", lang).format(n=int(counts[s])) for s in _LOCATION_SOURCES if counts.get(s, 0)]
     head = word("loc_total", lang).format(n=len(villages))
     sep, colon = ("，", "：") if lang == "zh" else (", ", ": ")
     return head + (colon + sep.join(parts) if parts else "")
 
 
-__all__ = ["APPROXIMATE_SOURCES", "LOCATION_SOURCES", "MODES", "NO_STATIONS_NOTE", "VillageWeights",
-           "coverage_summary", "dataset_notes", "find_gaps", "last_mile", "location_line", "location_sources",
-           "service_areas", "summary_frames", "village_weights"]
+__all__ = ["MODES", "NO_STATIONS_NOTE", "VillageWeights", "coverage_summary", "dataset_notes", "find_gaps",
+           "last_mile", "location_line", "service_areas", "summary_frames", "village_weights"]
