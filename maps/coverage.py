@@ -142,13 +142,20 @@ def boundary_layers(ds, *, lang: str, datum: str, tolerance_m: float = 30.0) -> 
         by_pop = village_weights(ds.villages).basis == "population"
         pop = pd.to_numeric(ds.villages["population"]).fillna(0).groupby(ds.villages["township_id"]).sum()
         nv = ds.villages.groupby("township_id").size()
-        vals = [([int(pop.get(i, 0))] if by_pop else []) + [int(nv.get(i, 0))] for i in tw["id"]]
-        fc = feature_collection(geoms, tw["name"].tolist(), values=vals, datum=datum)
+        # a shape derived from village cells is never shown as an official boundary
+        derived = (tw["boundary_source"] == "derived").to_numpy() if "boundary_source" in tw else np.zeros(len(tw), bool)
+        vals = [([int(pop.get(i, 0))] if by_pop else []) + [int(nv.get(i, 0)), t["boundary_derived"] if d else None]
+                for i, d in zip(tw["id"], derived)]
+        fc = feature_collection(geoms, tw["name"].tolist(), values=vals, datum=datum,
+                                classes=["derived" if d else "_" for d in derived])
         out.append(DataLayer(fc, {"styles": {"_": {"color": "#555", "weight": 1.5, "dashArray": "4 3",
-                                                   "fillOpacity": 0.02, "fillColor": "#888"}},
-                                  "fields": ([t["population"]] if by_pop else []) + [t["n_villages"]],
+                                                   "fillOpacity": 0.02, "fillColor": "#888"},
+                                             "derived": {"color": "#8a8a8a", "weight": 1.2, "dashArray": "1 4",
+                                                         "fillOpacity": 0.0}},
+                                  "fields": ([t["population"]] if by_pop else []) + [t["n_villages"],
+                                                                                     t["boundary_word"]],
                                   "sticky": True},
-                             name=t["townships"]))
+                             name=t["townships"] + (f"（{t['boundary_derived']}）" if derived.any() else "")))
     co = ds.counties
     if len(co):
         geoms = simplify_m(co, tolerance_m, ds.metric_crs)

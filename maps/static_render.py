@@ -460,7 +460,10 @@ def boundaries(ax, ds, *, label_townships: bool = True, fs: float = 8.0, toleran
     tw = to_metric(ds.townships, ds.metric_crs)
     if len(tw):
         g = tw.geometry.simplify(tolerance_m)
-        plot_polygons(ax, g, edgecolor="#777", linewidth=0.6, linestyle=(0, (4, 3)), zorder=2)
+        derived = (tw["boundary_source"] == "derived").to_numpy() if "boundary_source" in tw else np.zeros(len(tw), bool)
+        plot_polygons(ax, g[~derived], edgecolor="#777", linewidth=0.6, linestyle=(0, (4, 3)), zorder=2)
+        if derived.any():  # derived from village cells: dotted and lighter, never an official line
+            plot_polygons(ax, g[derived], edgecolor="#999", linewidth=0.5, linestyle=(0, (1, 3)), zorder=2)
         if label_townships:
             import matplotlib.patheffects as pe
 

@@ -184,3 +184,16 @@ def test_a_county_named_after_its_file_is_not_a_title():
     L["counties"].loc[0, "name"] = "铁力市"
     assert county_name(Dataset.from_layers(L, name="tieli")) == "铁力市"
     assert maps.coverage_map(Dataset.from_layers(L, name="tieli")).get_root().render().count("<title>铁力市 · 覆盖图") == 1
+
+
+def test_derived_township_shapes_are_drawn_as_derived():
+    L = make_tiny_layers()
+    L["townships"]["boundary_source"] = ["derived", "given"]
+    m = maps.coverage_map(Dataset.from_layers(L, name="tiny"))
+    layer = next(layer for n, layer in data_layers(m).items() if n.startswith("乡镇街道边界"))
+    assert "推算边界" in layer.layer_name
+    cls = [f["properties"]["c"] for f in layer.data["features"]]
+    assert cls == ["derived", "_"] and layer.config["styles"]["derived"]["dashArray"] != "4 3"
+    assert "非官方" in layer.data["features"][0]["properties"]["v"][-1]
+    with figure_context():
+        coverage_figure(Dataset.from_layers(L, name="tiny"), size=page_size("a5", dpi=72))

@@ -355,6 +355,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "loc_word_township_centre": ("按乡镇中心近似", "at the township centre"),
     "page_kind_optimisation": ("优化", "optimisation"), "page_kind_roster": ("排班", "roster"),
     "page_kind_batch": ("批量", "batch"), "page_kind_gaps": ("补点", "gap closing"),
+    "map_boundary_word": ("边界", "Boundary"),
+    "map_boundary_derived": ("推算边界，由村点推得，非官方", "derived from village points, not official"),
     "map_zones_nearest": ("现状责任区：每个村归最近的活动组驻地（尚未运行优化）",
                           "Zones now: each village to the nearest group base (no run yet)"),
     # CLI
