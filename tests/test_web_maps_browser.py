@@ -17,7 +17,7 @@ from browser import live_server, make_app
 
 from geo_service.core.coverage import location_line
 from geo_service.core.dataset import Dataset
-from geo_service.core.store import SQLiteStore
+from geo_service.core.store import JobRecord, SQLiteStore
 from real_sparse import sparse_real_county
 from test_web_places import approx_layers
 
@@ -160,4 +160,26 @@ def test_a_planner_places_a_village_on_the_page(chromium, server, tmp_path):
     assert back.equals_exact(before.villages.set_index("id").geometry[vid], 1e-7)
     assert store.dataset_info("tiny").version == v0 + 2
     assert log.page_errors == [] and log.console_errors_non_tiles() == [] and log.blocked_non_tiles() == []
+    page.close()
+
+
+def test_the_page_follows_runs_made_elsewhere(chromium, server, tmp_path):
+    """A run started from the command line (a job in the store) appears on an open page and its
+    status follows it to the end, with no reload and no repeated status."""
+    base, app, _ = server
+    store: SQLiteStore = app.state.store
+    page, log = chromium.page()
+    page.goto(base + "/?dataset=tiny")
+    assert page.locator("#no-runs").is_visible()
+    store.create_job(JobRecord(id="cli-run-000000001", dataset_id="tiny", kind="optimisation", params={},
+                               status="running", progress=30.0, message="running"))
+    row = page.locator('#runs-table tr[data-job="cli-run-000000001"]')
+    row.wait_for(timeout=15000)
+    assert row.get_attribute("data-status") == "running" and "运行中" in row.inner_text()
+    store.update_job("cli-run-000000001", status="successful", progress=100.0, message="finished")
+    page.wait_for_selector('#runs-table tr[data-job="cli-run-000000001"][data-status="successful"]', timeout=15000)
+    text = row.inner_text()
+    assert "已完成" in text and text.count("已完成") == 1 and "地图" in text
+    assert not page.locator("#no-runs").is_visible()
+    assert log.page_errors == []
     page.close()

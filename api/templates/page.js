@@ -321,6 +321,8 @@
                  {headers: {'Accept': 'application/json'}, credentials: 'same-origin'})
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (b) {
+        var line = b && (b.location_line || (b.summary && b.summary.location_line));
+        if (line && $('location-line')) { $('location-line').textContent = line; }  // where the service says it
         var rows = b && b.summary && b.summary.total, tb = document.querySelector('#coverage-table tbody');
         if (!rows || !tb) { return; }
         var byV = !!document.getElementById('coverage-table').dataset.byVillages;
