@@ -19,6 +19,7 @@ import pandas as pd
 import shapely
 from shapely.geometry import mapping, shape
 
+from geo_service.core.crs import gcj02_to_wgs84, to_wgs84, transform_geometry
 from geo_service.core.domain import LAYERS, PERSONAL_FIELDS
 from geo_service.core.jsonsafe import to_jsonable
 
@@ -86,6 +87,19 @@ class FeatureInputError(ValueError):
     def __init__(self, errors: list[dict[str, Any]]):
         self.errors = errors
         super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+
+
+def geometry_to_wgs84(geometry: dict[str, Any], datum: str) -> Any:
+    """A GeoJSON geometry given in ``datum`` (``gcj02``, ``bd09``) as WGS-84 GeoJSON; a body that
+    is not a geometry is returned as it is (decoding names the problem)."""
+    try:
+        g = shape(geometry)
+    except Exception:  # noqa: BLE001 - decode_feature reports the malformed geometry with its field
+        return geometry
+    if datum not in ("gcj02", "bd09"):
+        raise ValueError(f"datum must be gcj02 or bd09, got {datum!r}")
+    func = gcj02_to_wgs84 if datum == "gcj02" else (lambda x, y: to_wgs84(x, y, "bd09"))
+    return mapping(transform_geometry(np.array([g], dtype=object), func)[0])
 
 
 def decode_feature(layer: str, body: Any, feature_id: str, *, partial: bool,

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from geo_service.core.store import Store
+from maps.locations import located_dataset
 from maps.static_maps import render
 from maps.static_render import PixelBudgetError, page_size, source_text
 from solvers.gaps import close_gaps
@@ -82,7 +83,7 @@ def static_map(kind: Literal["coverage", "gaps", "assignment"], fmt: Literal["pn
         ds = privacy.dataset_view(ds, who)  # members' homes: planner and admin only
         gap_result = None
         if kind == "gaps":
-            gap_result = close_gaps(ds, threshold_m=threshold_m or 10000.0)
+            gap_result = close_gaps(located_dataset(ds), threshold_m=threshold_m or 10000.0)
         return render(kind, ds, fmt=fmt, size=size, lang=lang, result=result, gap_result=gap_result,
                       threshold_m=threshold_m, source=source)
 

@@ -35,16 +35,18 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 import maps
 from maps.aggregate import TILE_URL
-from geo_service.core.coverage import coverage_summary
-from geo_service.core.glossary import job_failure_text, job_message_text, job_status_text
+from geo_service.core.coverage import coverage_summary, village_weights
+from geo_service.core.glossary import WORDS, job_failure_text, job_message_text, job_status_text, word
 from geo_service.core.store import NotFound, Store
 from maps.assets import STATIC_DIR
+from maps.locations import located_dataset
 from solvers.gaps import close_gaps
 
 from .auth import Principal, principal, viewer
 from .cache import DatasetCache, DatasetEntry
 from .deps import dataset_entry, finished_run, get_cache, get_settings, get_store, latest_successful
 from . import privacy
+from . import places as _places
 from . import rosters as _rosters
 from . import static_maps as _static_maps
 from .html import content_security_policy, html_response
@@ -60,6 +62,7 @@ TEMPLATES = Path(__file__).with_name("templates")
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
 THRESHOLDS_M = (5000, 10000, 20000)
 MAP_KINDS = ("coverage", "assignment", "gaps")
+RUNS_LISTED = 20
 def mount_static(app: FastAPI) -> None:
     """Serve the vendored Leaflet/Folium assets (``maps/static``) at ``/static``."""
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -111,24 +114,34 @@ def index(request: Request, store: Store = Depends(get_store), cache: DatasetCac
     if datasets:
         ids = [d.id for d in datasets]
         current = dataset if dataset in ids else ("demo" if "demo" in ids else ids[0])
-    coverage, jobs, latest, summary, duty = [], [], None, None, None
+    coverage, jobs, latest, summary, duty, places, by_villages = [], [], None, None, None, None, True
     if current:
         try:
             entry = cache.get(current)
             coverage = _coverage_rows(entry)
             summary = entry.ds.summary()
+            places = _places.place_payload(entry.ds, lang=lang)
+            by_villages = village_weights(entry.ds.villages).basis != "population"
         except (NotFound, ValueError):
             current = None
         if current:
-            jobs = [j for j in store.list_jobs(current, limit=10) if j.kind == "optimisation"]
+            jobs = store.list_jobs(current, limit=RUNS_LISTED)  # every kind, from the page, the API or the CLI
             latest = latest_successful(store, current)
             duty = _this_month_duty(store, current)
     html = _env.get_template("index.html").render(
         lang=lang, datasets=datasets, current=current, coverage=coverage, summary=summary, jobs=jobs,
         latest=latest, duty=duty, this_month=_rosters.this_month(), role=who.role, via=who.via,
-        thresholds=THRESHOLDS_M, can_run=who.allows("planner"),
+        thresholds=THRESHOLDS_M, can_run=who.allows("planner"), places=places,
+        places_json=_places.json_for_script(places) if places else "",
+        by_villages=by_villages,
+        kind_text=lambda k: word(f"page_kind_{k}", lang) if f"page_kind_{k}" in WORDS else k,
         status_text=lambda s: job_status_text(s, lang), message_text=lambda j: _job_message(j, lang))
-    return html_response(html, frame_ancestors="'none'")  # no clickjacking of the run form
+    # tiles of the placing map: OpenStreetMap (WGS-84) and Gaode (GCJ-02)
+    return html_response(html, frame_ancestors="'none'",  # no clickjacking of the run form
+                         img_hosts=_places.TILE_ORIGINS if places and places["villages"] else ())
+
+
+
 
 
 def _job_message(job: Any, lang: str) -> Any:
@@ -136,7 +149,8 @@ def _job_message(job: Any, lang: str) -> Any:
     res = job.result if isinstance(getattr(job, "result", None), dict) else {}
     outcome = res.get("outcome") or (res.get("optimisation") or {}).get("outcome")
     failed = job_failure_text(getattr(job, "error", None), lang) if job.status == "failed" else None
-    return failed or job_message_text(job.message, job.status, outcome, lang)
+    text = failed or job_message_text(job.message, job.status, outcome, lang)
+    return "" if text == job_status_text(job.status, lang) else text  # never "已完成 · 已完成"
 
 
 @router.get("/web/page.js", include_in_schema=False)
@@ -207,6 +221,6 @@ def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetE
     else:
         thr = threshold_m or 10000.0
         html, csp = _map_html(entry, f"gaps:{thr}:{lang}:{tiles_key}",
-                         lambda ds: maps.gaps_map(ds, close_gaps(ds, threshold_m=thr), threshold_m=thr,
+                         lambda ds: maps.gaps_map(ds, close_gaps(located_dataset(ds), threshold_m=thr), threshold_m=thr,
                                                   lang=lang, tiles=tiles, tianditu_key=tk))
     return html_response(html, csp=csp)

@@ -28,7 +28,12 @@ from branca.element import MacroElement
 from pyproj import Transformer
 from shapely.geometry import MultiPoint, Point
 
+from geo_service.core.coverage import village_weights
+from geo_service.core.glossary import word
+
 from .coverage import boundary_layers, county_bounds, station_layer
+from .locations import located_dataset, location_statement_html
+from .names import county_name
 from .render import (
     DataLayer,
     NameSearch,
@@ -204,6 +209,24 @@ def zone_shapes(ds, zone: dict[str, str], tolerance_m: float = 30.0) -> dict[str
     return dict(zip(s.index, s.to_numpy()))
 
 
+def nearest_base_zone(ds, bases: dict[str, Point]) -> dict[str, str]:
+    """Village -> the group whose base is nearest (straight line, metres): the zones a county has
+    before any run, drawn so the first view shows who is near whom. Villages without a point are left out."""
+    if not bases:
+        return {}
+    v = ds.villages
+    ok = ~(v.geometry.isna() | v.geometry.is_empty).to_numpy()
+    if not ok.any():
+        return {}
+    tf = Transformer.from_crs("EPSG:4326", ds.metric_crs, always_xy=True)
+    vx, vy = tf.transform(v.geometry.x.to_numpy()[ok], v.geometry.y.to_numpy()[ok])
+    gids = list(bases)
+    bx, by = tf.transform(np.array([bases[g].x for g in gids]), np.array([bases[g].y for g in gids]))
+    d = np.hypot(np.asarray(vx)[:, None] - np.asarray(bx)[None, :], np.asarray(vy)[:, None] - np.asarray(by)[None, :])
+    near = d.argmin(axis=1)
+    return {str(x): gids[j] for x, j in zip(v["id"].astype(str).to_numpy()[ok], near)}
+
+
 class LinkSelection(MacroElement):
     """Draws the links of the clicked zone/contact point/member/township (or the URL's selection).
 
@@ -288,7 +311,7 @@ def assignment_map(ds, result: Any = None, *, sector: str | None = None, group: 
     t = T[lang]
     datum = tile_datum(tiles)
     m = base_map(county_bounds(ds), tiles=tiles, lang=lang, tianditu_key=tianditu_key,
-                 title=page_title(getattr(ds, "name", None), "assignment", lang))
+                 title=page_title(county_name(ds), "assignment", lang))
     for val, layer, what in ((group, "groups", "group"), (committee, "committees", "committee"),
                              (member, "members", "member")):
         if val is not None and val not in set(ds.layers[layer]["id"].astype(str)):
@@ -324,7 +347,7 @@ def assignment_map(ds, result: Any = None, *, sector: str | None = None, group: 
     if committee is not None:
         shown_k = {committee}
     bases = group_bases(ds, state["group_station"])
-    figures = state["zones"] or zone_figures(ds, state["zone"], bases)
+    figures = state["zones"] or zone_figures(located_dataset(ds), state["zone"], bases)
     contacts_of: dict[str, list[str]] = {}
     for v, g in state["contacts"].items():
         contacts_of.setdefault(g, []).append(v)
@@ -350,12 +373,16 @@ def assignment_map(ds, result: Any = None, *, sector: str | None = None, group: 
         towns_layer = DataLayer(fc, {"styles": styles, "fields": [t["committee"], t["constituents"]], "sticky": True},
                                 name=t["committees"])
     for layer in boundary_layers(ds, lang=lang, datum=datum):
-        layer.show = False
-        layer.add_to(m)
+        layer.add_to(m)  # on by default: zones read against the townships
 
-    # zones: one filled shape per group
-    shapes = zone_shapes(ds, {v: g for v, g in state["zone"].items() if g in shown_g})
+    # zones: one filled shape per group; before any run, each village to the nearest group base
+    nearest_zones = result is None and len(state["zone"]) < len(ds.villages)
+    if nearest_zones:
+        state["zone"] = {**nearest_base_zone(ds, bases), **state["zone"]}
+        figures = zone_figures(located_dataset(ds), state["zone"], bases)
+    shapes = zone_shapes(located_dataset(ds), {v: g for v, g in state["zone"].items() if g in shown_g})
     zg = [g for g in gids if g in shapes]
+    by_pop = village_weights(ds.villages).basis == "population"
     zones_layer = None
     if zg:
         vals = []
@@ -363,14 +390,15 @@ def assignment_map(ds, result: Any = None, *, sector: str | None = None, group: 
             f = figures.get(g, {})
             vals.append([_sectors(gsec.get(g)), snames.get(state["group_station"].get(g) or ""),
                          "、".join(str(vname.get(v, v)) for v in sorted(contacts_of.get(g, []))),
-                         f.get("villages"), f.get("population"), f.get("constituents"), f.get("mean_km"),
-                         f.get("max_km")])
+                         f.get("villages")] + ([f.get("population")] if by_pop else [])
+                        + [f.get("constituents"), f.get("mean_km"), f.get("max_km")])
         fc = feature_collection([shapes[g] for g in zg], [gname[g] for g in zg], classes=zg, values=vals,
                                 datum=datum)
         styles = {g: {"color": c, "weight": 1, "fillColor": c, "fillOpacity": 0.35} for g, c in gcol.items()}
         zones_layer = DataLayer(fc, {"styles": styles, "sticky": True,
-                                     "fields": [t["sector"], t["station"], t["contact_villages"], t["villages"],
-                                                t["population"], t["constituents"], t["mean_km"], t["max_km"]]},
+                                     "fields": [t["sector"], t["station"], t["contact_villages"], t["villages"]]
+                                     + ([t["population"]] if by_pop else [])
+                                     + [t["constituents"], t["mean_km"], t["max_km"]]},
                                 name=t["zones"])
         zones_layer.add_to(m)
     if towns_layer is not None:
@@ -402,7 +430,7 @@ def assignment_map(ds, result: Any = None, *, sector: str | None = None, group: 
         {"styles": styles, "fields": [t["sector"], t["group"], t["committee"], t["constituents"]]},
         name=t["members"])
     members_layer.add_to(m)
-    stations = station_layer(ds, lang=lang, datum=datum)
+    stations = station_layer(ds, lang=lang, datum=datum, cluster=True)
     stations.add_to(m)
     NameSearch([members_layer, stations] + ([cp_layer] if cp_layer is not None else []), lang=lang).add_to(m)
 
@@ -428,7 +456,7 @@ def assignment_map(ds, result: Any = None, *, sector: str | None = None, group: 
                                             (t["committee"], kname.get(committee or ""))) if val]
     head = ""  # the title rides in the box's summary line (collapsible panel)
     if result is None:
-        head += f'<div class="gs-note">{esc(t["current"])}</div>'
+        head += f'<div class="gs-note">{esc(word("map_zones_nearest", lang) if nearest_zones else t["current"])}</div>'
     elif compare:
         cur = current_state(ds)
         n_st = sum(1 for g in gids if cur["group_station"].get(g) != state["group_station"].get(g))
@@ -438,8 +466,8 @@ def assignment_map(ds, result: Any = None, *, sector: str | None = None, group: 
     if filt:
         head += f'<div class="gs-note">{esc(t["filter"])}: {esc("；".join(filt))}</div>'
     head += f'<div class="gs-note">{esc(t["hint"])}</div>'
-    add_box(m, head + legend_html(t["legend"], rows[:30]) + legend_html(t["legend_k"], krows[:30]),
-            position="bottomright", css_class="gs-legend-box", summary=f"{ds.name} · {t['title']}")
+    add_box(m, location_statement_html(ds.villages, lang) + head + legend_html(t["legend"], rows[:30]) + legend_html(t["legend_k"], krows[:30]),
+            position="bottomright", css_class="gs-legend-box", summary=f"{county_name(ds)} · {t['title']}")
     return finish(m, prefix=static_prefix)
 
 

@@ -20,6 +20,9 @@ from geo_service.core.glossary import LANGS, map_words, value_label, word
 from geo_service.core.network import RoadNetwork
 
 from .aggregate import LARGE_VILLAGES, add_overview
+from .coverage_layers import approx_village_layer, exact_village_layer, gap_layer, ranked_gaps, village_facts
+from .locations import approx_mark, located_dataset, location_statement_html, unlocated_html, village_locations
+from .names import county_name, disambiguate
 from .render import (
     DataLayer,
     NameSearch,
@@ -53,22 +56,14 @@ T = {lang: {**map_words(lang), "legend_st": word("map_legend_stations", lang),
             "legend_v": word("map_legend_villages", lang)} for lang in LANGS}
 
 
-#: Where the map opens when nothing of the county is located yet (lon/lat degrees: China), so
-#: villages can be placed on it.
-NOTHING_LOCATED_BOUNDS = (73.5, 18.0, 135.0, 53.5)
-
-
 def county_bounds(ds) -> tuple[float, float, float, float]:
-    """(minx, miny, maxx, maxy) WGS-84 of the county: its boundary, else townships, else all points;
-    :data:`NOTHING_LOCATED_BOUNDS` for a list of which nothing is located yet."""
+    """(minx, miny, maxx, maxy) WGS-84 of the county: its boundary, else townships, else all points."""
     for layer in ("counties", "townships", "villages", "stations"):
         g = ds.layers[layer].geometry
         if len(g) and not g.isna().all():
             b = g.total_bounds
             if np.all(np.isfinite(b)):
                 return tuple(float(x) for x in b)  # type: ignore[return-value]
-    if len(ds.villages):
-        return NOTHING_LOCATED_BOUNDS
     raise ValueError("the dataset has no geometry to fit the map to (no counties, townships, villages "
                      "or stations)")
 
@@ -109,8 +104,18 @@ def _fmt_measure(v: float, mode: str, lang: str) -> str | None:
     return km(round(float(v) / 100.0) * 100.0, lang)
 
 
-def station_layer(ds, *, lang: str, datum: str, name: str | None = None) -> DataLayer:
-    """Stations with a distinct symbol per kind; popups: name, kind, sectors, capacity, township."""
+def station_labels(ds) -> list[str]:
+    """Station names as a reader can tell them apart: a name shared by several stations carries
+    its township (``聚宝镇综合型委员工作站（聚宝镇）``)."""
+    tnames = ds.townships.set_index("id")["name"].to_dict()
+    return disambiguate(ds.stations["name"].tolist(), [tnames.get(tw) for tw in ds.stations["township_id"]])
+
+
+def station_layer(ds, *, lang: str, datum: str, name: str | None = None, cluster: bool = False) -> DataLayer:
+    """Stations with a distinct symbol per kind; popups: name, kind, sectors, capacity, township.
+
+    ``cluster``: grouped into counted clusters below zoom 11 (a county's first view), each station
+    on its own from there."""
     t = T[lang]
     st = ds.stations
     tnames = ds.townships.set_index("id")["name"].to_dict()
@@ -118,11 +123,13 @@ def station_layer(ds, *, lang: str, datum: str, name: str | None = None) -> Data
     kind_label = [value_label("station_kind", k, lang) for k in kinds]
     values = [[kl, s, cap, tnames.get(tw)] for kl, s, cap, tw in
               zip(kind_label, st["sectors"], st["capacity"], st["township_id"])]
-    fc = feature_collection(st.geometry.to_numpy(), st["name"].tolist(), classes=kinds, values=values,
-                            search=[f"{n} · {kl}" for n, kl in zip(st["name"], kind_label)], datum=datum)
-    return DataLayer(fc, {"styles": STATION_STYLE, "fields": [t["kind"], t["sectors"], t["capacity"],
-                                                                t["township"]]},
-                     name=name or t["stations"])
+    labels = station_labels(ds)
+    fc = feature_collection(st.geometry.to_numpy(), labels, classes=kinds, values=values,
+                            search=[f"{n} · {kl}" for n, kl in zip(labels, kind_label)], datum=datum)
+    config = {"styles": STATION_STYLE, "fields": [t["kind"], t["sectors"], t["capacity"], t["township"]]}
+    if cluster and len(st) > 12:
+        config["cluster"] = 11
+    return DataLayer(fc, config, name=name or t["stations"])
 
 
 def boundary_layers(ds, *, lang: str, datum: str, tolerance_m: float = 30.0) -> list[DataLayer]:
@@ -132,15 +139,23 @@ def boundary_layers(ds, *, lang: str, datum: str, tolerance_m: float = 30.0) -> 
     tw = ds.townships
     if len(tw):
         geoms = simplify_m(tw, tolerance_m, ds.metric_crs)
+        by_pop = village_weights(ds.villages).basis == "population"
         pop = pd.to_numeric(ds.villages["population"]).fillna(0).groupby(ds.villages["township_id"]).sum()
         nv = ds.villages.groupby("township_id").size()
-        vals = [[int(pop.get(i, 0)), int(nv.get(i, 0))] for i in tw["id"]]
-        fc = feature_collection(geoms, tw["name"].tolist(), values=vals, datum=datum)
+        # a shape derived from village cells is never shown as an official boundary
+        derived = (tw["boundary_source"] == "derived").to_numpy() if "boundary_source" in tw else np.zeros(len(tw), bool)
+        vals = [([int(pop.get(i, 0))] if by_pop else []) + [int(nv.get(i, 0)), t["boundary_derived"] if d else None]
+                for i, d in zip(tw["id"], derived)]
+        fc = feature_collection(geoms, tw["name"].tolist(), values=vals, datum=datum,
+                                classes=["derived" if d else "_" for d in derived])
         out.append(DataLayer(fc, {"styles": {"_": {"color": "#555", "weight": 1.5, "dashArray": "4 3",
-                                                   "fillOpacity": 0.02, "fillColor": "#888"}},
-                                  "fields": [t["population"], t["n_villages"]],
+                                                   "fillOpacity": 0.02, "fillColor": "#888"},
+                                             "derived": {"color": "#8a8a8a", "weight": 1.2, "dashArray": "1 4",
+                                                         "fillOpacity": 0.0}},
+                                  "fields": ([t["population"]] if by_pop else []) + [t["n_villages"],
+                                                                                     t["boundary_word"]],
                                   "sticky": True},
-                             name=t["townships"]))
+                             name=t["townships"] + (f"（{t['boundary_derived']}）" if derived.any() else "")))
     co = ds.counties
     if len(co):
         geoms = simplify_m(co, tolerance_m, ds.metric_crs)
@@ -203,7 +218,7 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
     fmt = (lambda v: km(v, lang)) if mode == "straight" else (lambda v: minutes(v, lang))
     datum = tile_datum(tiles)
     m = base_map(county_bounds(ds), tiles=tiles, lang=lang, tianditu_key=tianditu_key,
-                 title=page_title(getattr(ds, "name", None), "coverage", lang))
+                 title=page_title(county_name(ds), "coverage", lang))
 
     # service areas (drawn first: underneath), largest first
     if service_areas is None:
@@ -211,90 +226,106 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
             service_areas = straight_service_areas(ds, thresholds)
         else:
             service_areas = road_service_areas(ds, network, thresholds, dissolve=True)
-    key = "threshold_m" if "threshold_m" in service_areas.columns else "threshold_s"
-    sa = service_areas.dropna(subset=["geometry"])
-    sa = sa.assign(_g=simplify_m(sa, simplify_tolerance_m, ds.metric_crs)) if len(sa) else sa
-    for i, (thr, grp) in enumerate(sorted(sa.groupby(key), key=lambda kv: -kv[0])):
-        label = (km(thr, lang) if key == "threshold_m" else minutes(thr, lang))
-        col = AREA_COLOURS[min(len(AREA_COLOURS) - 1, sorted(sa[key].unique()).index(thr))]
-        fc = feature_collection(grp["_g"].to_numpy(), [f"{t['area']} {label}"] * len(grp), datum=datum)
-        DataLayer(fc, {"styles": {"_": {"color": col, "weight": 1, "fillColor": col, "fillOpacity": 0.12,
-                                        "interactive": False}}, "tooltip": False},
-                  name=f"{t['area']} {label}", show=(i == len(sa[key].unique()) - 1)).add_to(m)
+    for layer in _area_layers(ds, service_areas, t=t, lang=lang, datum=datum, tolerance_m=simplify_tolerance_m):
+        layer.add_to(m)
 
     for layer in boundary_layers(ds, lang=lang, datum=datum, tolerance_m=simplify_tolerance_m):
         layer.add_to(m)
 
-    # villages by last-mile band
-    lm = last_mile_table(ds, coverage, network=network)
     v = ds.villages.reset_index(drop=True)
+    loc = village_locations(v)
+    vw = village_weights(v)  # persons, or 1 per village where the population is unknown
+    measure, near = _village_measure(ds, v, coverage, network, mode, t, lang)
+    band = _band(measure, thresholds)
+    n_bands = len(thresholds) + 1
+    tnames = ds.townships.set_index("id")["name"].to_dict()
+    facts = village_facts(v, loc, measure, band, near=near, tnames=tnames, weights=vw,
+                          fmt_measure=lambda d: _fmt_measure(d, mode, lang),
+                          measure_label=t["distance"] if mode == "straight" else t["time"], lang=lang)
+    gap_t = float(gap_threshold) if gap_threshold is not None else thresholds[min(1, len(thresholds) - 1)]
+    large = len(v) > village_limit  # province size: hex-bin aggregates, villages by bbox on zoom
+    approx = None
+    if large:
+        lds = located_dataset(ds)
+        villages, agg_legend = add_overview(
+            m, lds, measure[loc.located], thresholds, fmt=fmt, fields=facts.fields, band_colours=BAND_COLOURS,
+            lang=lang, datum=datum, colour_threshold=gap_t, detail_url=detail_url if mode == "straight" else None)
+    else:
+        approx = approx_village_layer(v, loc, facts, band_colours=BAND_COLOURS, n_bands=n_bands, lang=lang,
+                                      datum=datum)
+        if approx is not None:
+            approx.add_to(m)
+        villages = exact_village_layer(v, loc, facts, band_colours=BAND_COLOURS, n_bands=n_bands, weights=vw,
+                                       name=t["villages"] if mode == "straight" else t["villages_road"],
+                                       datum=datum)
+        agg_legend = ""
+        villages.add_to(m)
+
+    ranked = ranked_gaps(measure, loc, vw, gap_t)
+    by_pop = vw.basis == "population"
+    gaps_name = t["gaps"] if by_pop else t["gaps_villages"]
+    gap_layer(v, facts, ranked, top=top_gaps, name=f"{gaps_name} > {fmt(gap_t)}", rank_label=t["rank"],
+              datum=datum).add_to(m)
+
+    stations = station_layer(ds, lang=lang, datum=datum, cluster=True)
+    stations.add_to(m)
+    NameSearch([stations, villages] + ([approx] if approx is not None else []), lang=lang).add_to(m)
+
+    add_box(m, _legend(v, loc, thresholds, fmt, gap_t, top_gaps, len(ranked), mode, by_pop, t, lang) + agg_legend,
+            position="bottomright", css_class="gs-legend-box", summary=t["legend"])
+    add_box(m, _summary(v, loc, vw, measure, thresholds, fmt, gap_t, top_gaps, ranked, facts, mode, tnames, t,
+                        lang),
+            position="bottomleft", css_class="gs-summary",
+            summary=f"{county_name(ds)} · {t['summary'] if by_pop else t['covered_villages']}")
+    return finish(m, prefix=static_prefix, collapsed=True)  # nine layers: the button, not a third of the map
+
+
+def _area_layers(ds, service_areas: gpd.GeoDataFrame, *, t: dict, lang: str, datum: str,
+                 tolerance_m: float) -> list[DataLayer]:
+    """One layer per threshold, largest first; only the smallest shown at first."""
+    key = "threshold_m" if "threshold_m" in service_areas.columns else "threshold_s"
+    sa = service_areas.dropna(subset=["geometry"])
+    sa = sa.assign(_g=simplify_m(sa, tolerance_m, ds.metric_crs)) if len(sa) else sa
+    levels = sorted(sa[key].unique()) if len(sa) else []
+    out = []
+    for i, (thr, grp) in enumerate(sorted(sa.groupby(key), key=lambda kv: -kv[0])):
+        label = (km(thr, lang) if key == "threshold_m" else minutes(thr, lang))
+        col = AREA_COLOURS[min(len(AREA_COLOURS) - 1, levels.index(thr))]
+        fc = feature_collection(grp["_g"].to_numpy(), [f"{t['area']} {label}"] * len(grp), datum=datum)
+        out.append(DataLayer(fc, {"styles": {"_": {"color": col, "weight": 1, "fillColor": col, "fillOpacity": 0.12,
+                                                   "interactive": False}}, "tooltip": False},
+                             name=f"{t['area']} {label}", show=(i == len(levels) - 1)))
+    return out
+
+
+def _village_measure(ds, v, coverage, network, mode: str, t: dict, lang: str) -> tuple[np.ndarray, list[str]]:
+    """Per village of ``v``: the distance (m) or time (s) to the nearest station (NaN where the
+    village has no location) and that station's name with its kind."""
+    if coverage is None:
+        coverage = last_mile(located_dataset(ds), network)
+    lm = last_mile_table(ds, coverage, network=network).drop_duplicates("village_id")
     lm = lm.set_index("village_id").reindex(v["id"].astype(str))
     measure_col = "distance_m" if mode == "straight" else "time_s"
     if measure_col not in lm.columns:
         raise ValueError(f"mode={mode!r} needs column {measure_col!r} in the coverage table")
     measure = lm[measure_col].to_numpy(dtype=float)
-    band = _band(measure, thresholds)
     sid_col = "station_id" if mode == "straight" else "station_id_road"
-    snames = ds.stations.set_index("id")["name"].to_dict()
+    snames = dict(zip(ds.stations["id"], station_labels(ds)))
     skinds = ds.stations.set_index("id")["kind"].to_dict()
-    tnames = ds.townships.set_index("id")["name"].to_dict()
-    near_name = [snames.get(s, t["no_station"]) if isinstance(s, str) else t["no_station"]
-                 for s in lm[sid_col]]
-    near_kind = [value_label("station_kind", skinds.get(s), lang) or "" if isinstance(s, str) else ""
-                 for s in lm[sid_col]]
-    pop = pd.to_numeric(v["population"]).fillna(0).astype(np.int64).to_numpy()
-    is_seat = v["is_seat"].fillna(False).astype(bool).to_numpy() if "is_seat" in v else np.zeros(len(v), bool)
-    values = [[tnames.get(tw), int(p), f"{nn}（{nk}）" if nk else nn, _fmt_measure(d, mode, lang),
-               t["yes"] if seat else None]
-              for tw, p, nn, nk, d, seat in zip(v["township_id"], pop, near_name, near_kind, measure, is_seat)]
-    radius = np.clip(4 + np.sqrt(pop / 400.0), 4, 12).round(1)
-    n_bands = len(thresholds) + 1
-    classes = [f"{b}:{r}" for b, r in zip(band, radius)]
-    styles = {}
-    for c in set(classes):
-        b, r = c.split(":")
-        col = BAND_COLOURS[min(int(b), len(BAND_COLOURS) - 1)] if int(b) < n_bands else "#999999"
-        styles[c] = {"radius": float(r), "color": "#333", "weight": 0.6, "fillColor": col, "fillOpacity": 0.85}
-    large = len(v) > village_limit  # province size: hex-bin aggregates, villages by bbox on zoom
-    fields = [t["township"], t["population"], t["nearest"], t["distance"] if mode == "straight" else t["time"],
-              t["seat"]]
-    if large:
-        villages, agg_legend = add_overview(
-            m, ds, measure, thresholds, fmt=fmt, fields=fields, band_colours=BAND_COLOURS, lang=lang, datum=datum,
-            colour_threshold=float(gap_threshold) if gap_threshold is not None else thresholds[min(1, len(thresholds) - 1)],
-            detail_url=detail_url if mode == "straight" else None)
-    else:
-        fc = feature_collection(v.geometry.to_numpy(), v["name"].tolist(), classes=classes, values=values,
-                                search=[f"{n} · {tnames.get(tw, '')}" for n, tw in zip(v["name"], v["township_id"])],
-                                datum=datum)
-        villages, agg_legend = DataLayer(fc, {"styles": styles, "fields": fields},
-                                         name=t["villages"] if mode == "straight" else t["villages_road"]), ""
-        villages.add_to(m)
+    near = []
+    for s in lm[sid_col]:
+        if not isinstance(s, str):
+            near.append(t["no_station"])
+            continue
+        nk = value_label("station_kind", skinds.get(s), lang) or ""
+        nn = snames.get(s, t["no_station"])
+        near.append(f"{nn}（{nk}）" if nk else nn)
+    return measure, near
 
-    # gaps: beyond the gap threshold, ranked by population (then distance)
-    gap_t = float(gap_threshold) if gap_threshold is not None else thresholds[min(1, len(thresholds) - 1)]
-    gap_mask = ~(measure <= gap_t)
-    vw = village_weights(v)  # persons, or 1 per village where the population is unknown
-    order = np.lexsort((-np.nan_to_num(measure, posinf=1e18), -vw.weights))
-    ranked = [i for i in order if gap_mask[i]]
-    rank_of = {i: r + 1 for r, i in enumerate(ranked)}
-    gi = np.array(ranked[:top_gaps] if large else ranked, dtype=int)  # large: the numbered ones only
-    # the top ``top_gaps`` carry a numbered badge; the others a red ring (canvas, cheap)
-    gap_fc = feature_collection(v.geometry.to_numpy()[gi] if len(gi) else [], [v["name"].iloc[i] for i in gi],
-                                classes=[rank_of[i] if rank_of[i] <= top_gaps else "ring" for i in gi],
-                                values=[[rank_of[i]] + values[i][:4] for i in gi], datum=datum)
-    gaps = DataLayer(gap_fc, {"styles": {"_": {"label": True},
-                                         "ring": {"radius": 8, "color": "#b10026", "weight": 1.5, "opacity": 0.85, "fill": False}},
-                              "fields": [t["rank"], t["township"], t["population"], t["nearest"],
-                                         t["distance"] if mode == "straight" else t["time"]]},
-                     name=f"{t['gaps']} > {fmt(gap_t)}")
-    gaps.add_to(m)
 
-    stations = station_layer(ds, lang=lang, datum=datum)
-    stations.add_to(m)
-    NameSearch([stations, villages], lang=lang).add_to(m)
-
-    # legend: station symbols + the stated colour scale
+def _legend(v, loc, thresholds, fmt, gap_t: float, top_gaps: int, n_gaps: int, mode: str, by_pop: bool,
+            t: dict, lang: str) -> str:
+    """The legend box: what is located, station symbols, the colour scale, approximate rings, gap rings."""
     rows = [(STATION_STYLE[k]["symbol"], STATION_STYLE[k]["color"], value_label("station_kind", k, lang))
             for k in STATION_KINDS]
     scale = []
@@ -305,39 +336,47 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
         lo = thr
     scale.append(("circle", BAND_COLOURS[min(len(thresholds), len(BAND_COLOURS) - 1)], f"> {fmt(thresholds[-1])}"))
     scale.append(("circle", "#999999", t["no_station"]))
-    scale.append(("◯", "#b10026", f"{t['gaps_short']} > {fmt(gap_t)}"))
-    scale.append(("①", "#b10026", f"{t['rank']} 1–{top_gaps}"))
-    mode_note = f"（{t['straight']}）" if lang == "zh" else f" ({t['straight']})"
-    if mode == "road":
-        mode_note = f"（{t['road']}）" if lang == "zh" else f" ({t['road']})"
-    size_note = t["dot_size"]
-    add_box(m, legend_html(t["legend_st"], rows) + legend_html(t["legend_v"] + mode_note, scale)
-            + f'<div class="gs-note">{esc(size_note)}</div>' + agg_legend, position="bottomright",
-            css_class="gs-legend-box", summary=t["legend"])
+    if loc.approx.any():
+        scale.append(("◯", "#555555", t["approx_short"]))
+    shown = min(top_gaps, n_gaps)
+    if shown:
+        scale.append(("◯", "#b10026", f"{t['gaps_short']} > {fmt(gap_t)}：{t['rank']} 1–{shown}"
+                      + (f"（{n_gaps}）" if lang == "zh" else f" (of {n_gaps})")))
+    way = t["straight"] if mode == "straight" else t["road"]
+    mode_note = f"（{way}）" if lang == "zh" else f" ({way})"
+    notes = ([t["dot_size"]] if by_pop else []) + ([t["approx_note"]] if loc.approx.any() else [])
+    return (location_statement_html(v, lang) + legend_html(t["legend_st"], rows)
+            + legend_html(t["legend_v"] + mode_note, scale)
+            + "".join(f'<div class="gs-note">{esc(n)}</div>' for n in notes))
 
-    # summary: population covered per threshold + top gaps
-    wts = vw.weights
+
+def _summary(v, loc, vw, measure, thresholds, fmt, gap_t: float, top_gaps: int, ranked: list[int], facts,
+             mode: str, tnames: dict, t: dict, lang: str) -> str:
+    """The summary box: covered per threshold (people, or villages without population), the worst
+    gaps, and the villages that could not be placed on the map."""
+    by_pop = vw.basis == "population"
+    wts = np.where(loc.located, vw.weights, 0.0) if by_pop else np.ones(len(v))
     total = int(round(wts.sum()))
-    head = (f'<table><tr><th>{esc(t["threshold"])}</th><th>{esc(t["covered"])}</th><th>{esc(t["share"])}</th></tr>')
+    covered = t["covered"] if by_pop else t["covered_villages"]
+    head = f'<table><tr><th>{esc(t["threshold"])}</th><th>{esc(covered)}</th><th>{esc(t["share"])}</th></tr>'
     body = []
     for thr in thresholds:
         cov = int(round(wts[measure <= thr].sum()))
         share = f"{100.0 * cov / total:.1f}%" if total else "–"
         body.append(f"<tr><td>{esc(fmt(thr))}</td><td>{cov:,}</td><td>{esc(share)}</td></tr>")
-    total_label = t["total_pop"] if vw.basis == "population" else t["n_villages"]
+    total_label = t["total_pop"] if by_pop else t["total_villages"]
     body.append(f'<tr><td>{esc(total_label)}</td><td>{total:,}</td><td></td></tr></table>')
     if vw.note:  # said once: shares count villages (or fill unknown populations)
         body.append(f'<div class="gs-note">{esc(vw.note)}</div>')
     if not ranked:
         gl = [f'<div class="gs-note gs-mt">{esc(t["no_gaps"].format(t=fmt(gap_t)))}</div><ol>']
     else:
-        title = t["gap_list"].format(n=min(top_gaps, len(ranked)))
-        gl = [f'<div class="gs-title gs-mt">{esc(title)} &gt; {esc(fmt(gap_t))}</div>',
-              '<ol class="gs-gaps">']
+        title = (t["gap_list"] if by_pop else t["gap_list_villages"]).format(n=min(top_gaps, len(ranked)))
+        gl = [f'<div class="gs-title gs-mt">{esc(title)} &gt; {esc(fmt(gap_t))}</div>', '<ol class="gs-gaps">']
     for i in ranked[:top_gaps]:
+        dist = approx_mark(_fmt_measure(measure[i], mode, lang), bool(loc.approx[i])) or "–"
+        who = f"{int(round(vw.weights[i])):,} · " if by_pop else ""
         gl.append(f"<li>{esc(v['name'].iloc[i])}（{esc(tnames.get(v['township_id'].iloc[i], ''))}）"
-                  f" {int(pop[i]):,} · {esc(_fmt_measure(measure[i], mode, lang) or '–')}</li>")
+                  f" {who}{esc(dist)}</li>")
     gl.append("</ol>")
-    add_box(m, head + "".join(body) + "".join(gl), position="bottomleft", css_class="gs-summary",
-            summary=f"{ds.name} · {t['summary']}")
-    return finish(m, prefix=static_prefix)
+    return head + "".join(body) + "".join(gl) + unlocated_html(v, loc, tnames, lang)

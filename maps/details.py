@@ -17,10 +17,12 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from geo_service.core.coverage import last_mile
 from geo_service.core.crs import wgs84_to_gcj02
 from geo_service.core.domain import STATION_KIND_LABELS
 
 from .coverage import T, _band, _fmt_measure, last_mile_table
+from .locations import located_dataset
 from .render import check_lang, feature_collection
 
 
@@ -72,6 +74,8 @@ def village_details(ds, *, lang: str = "zh", datum: str = "wgs84", coverage: pd.
     g = v.geometry
     ok = ~(g.isna() | g.is_empty).to_numpy()
     v = v[ok].reset_index(drop=True)
+    if coverage is None:
+        coverage = last_mile(located_dataset(ds))
     lm = last_mile_table(ds, coverage).set_index("village_id").reindex(v["id"].astype(str))
     measure = lm["distance_m"].to_numpy(dtype=float)
     band = _band(measure, thresholds_m)

@@ -30,6 +30,9 @@ from .coverage import (
     station_layer,
     straight_service_areas,
 )
+from .locations import approx_groups, located_dataset, location_statement_html, unlocated_html, \
+    village_locations, where_word
+from .names import county_name, disambiguate
 from .render import (
     DataLayer,
     NameSearch,
@@ -130,7 +133,7 @@ def gaps_map(ds, gap_result: Any, *, threshold_m: float | None = None, lang: str
     datum = tile_datum(tiles)
     sites = proposed_sites(gap_result)
     m = base_map(county_bounds(ds), tiles=tiles, lang=lang, tianditu_key=tianditu_key,
-                 title=page_title(getattr(ds, "name", None), "gaps", lang))
+                 title=page_title(county_name(ds), "gaps", lang))
     for layer in boundary_layers(ds, lang=lang, datum=datum):
         layer.add_to(m)
 
@@ -145,39 +148,63 @@ def gaps_map(ds, gap_result: Any, *, threshold_m: float | None = None, lang: str
                                         "interactive": False}}, "tooltip": False},
                   name=f"{name} {km(thr, lang)}", show=show).add_to(m)
 
-    v = ds.villages.reset_index(drop=True)
-    status, gain = coverage_change(ds, sites, thr)
+    full = ds.villages.reset_index(drop=True)
+    loc_full = village_locations(full)
+    lds = located_dataset(ds)  # distances need a point: the unlocated are listed, not drawn
+    v = lds.villages.reset_index(drop=True)
+    loc = village_locations(v)
+    vw = village_weights(v)  # persons, or 1 per village where the population is unknown
+    by_pop = vw.basis == "population"
+    status, gain = coverage_change(lds, sites, thr)
+    if not by_pop:  # newly covered villages per site, not people
+        gain = _gain_in_villages(lds, sites, status)
     cov_b, cov_a = status == "b", status != "u"
     label = {"b": t["covered_now"], "a": t["newly"], "u": t["still"]}
     colour = {"b": BAND_COLOURS[0], "a": "#2b8cbe", "u": BAND_COLOURS[3]}
     pop = pd.to_numeric(v["population"]).fillna(0).astype(np.int64).to_numpy()
     tnames = ds.townships.set_index("id")["name"].to_dict()
-    fc = feature_collection(v.geometry.to_numpy(), v["name"].tolist(), classes=status.tolist(),
-                            values=[[tnames.get(tw), int(p), label[s]] for tw, p, s in zip(v["township_id"], pop, status)],
-                            search=[f"{n} · {tnames.get(tw, '')}" for n, tw in zip(v["name"], v["township_id"])],
-                            datum=datum)
+    towns = [tnames.get(tw) or "" for tw in v["township_id"]]
+    vals = [[tw] + ([int(p)] if by_pop else []) + [label[s]] for tw, p, s in zip(towns, pop, status)]
+    ex = np.flatnonzero(loc.exact)
+    labels = disambiguate(v["name"].tolist(), towns)
+    fc = feature_collection(v.geometry.to_numpy()[ex] if len(ex) else [], [labels[i] for i in ex],
+                            classes=status[ex].tolist(), values=[vals[i] for i in ex],
+                            search=[f"{v['name'].iloc[i]} · {towns[i]}" for i in ex], datum=datum)
+    fields = [t["township"]] + ([t["population"]] if by_pop else []) + [t["status"]]
     villages = DataLayer(fc, {"styles": {k: {"radius": 5, "color": "#333", "weight": 0.6, "fillColor": c,
                                              "fillOpacity": 0.9} for k, c in colour.items()},
-                              "fields": [t["township"], t["population"], t["status"]]}, name=t["villages"])
+                              "fields": fields}, name=t["villages"])
     villages.add_to(m)
-    station_layer(ds, lang=lang, datum=datum).add_to(m)
+    groups = approx_groups(v, loc)
+    if groups:  # approximate villages: one hollow ring per shared point, coloured by the group's status
+        afc = feature_collection([v.geometry.iloc[int(g[0])] for g in groups],
+                                 [word("map_approx_group", lang).format(n=len(g), where=where_word(
+                                     [loc.source[j] for j in g], lang)) + f"（{towns[int(g[0])]}）" for g in groups],
+                                 classes=[str(status[int(g[0])]) for g in groups],
+                                 values=[[towns[int(g[0])], label[status[int(g[0])]],
+                                          "、".join(str(v["name"].iloc[j]) for j in g[:30])] for g in groups],
+                                 counts=[len(g) for g in groups], datum=datum)
+        DataLayer(afc, {"styles": {k: {"ring": True, "color": c, "size": 24} for k, c in colour.items()},
+                        "fields": [t["township"], t["status"], t["villages_word"]]},
+                  name=word("map_approx", lang)).add_to(m)
+    station_layer(ds, lang=lang, datum=datum, cluster=True).add_to(m)
     sfc = feature_collection(sites.geometry.to_numpy(), sites["name"].tolist(), classes=["p"] * len(sites),
                              values=[[int(g)] for g in gain], search=sites["name"].astype(str).tolist(), datum=datum)
     proposed = DataLayer(sfc, {"styles": {"p": {"symbol": "✚", "color": "#e6550d", "size": 22}},
-                               "fields": [t["gain"]]}, name=t["proposed"])
+                               "fields": [t["gain"] if by_pop else t["gain_villages"]]}, name=t["proposed"])
     proposed.add_to(m)
     NameSearch([villages, proposed], lang=lang).add_to(m)
 
-    vw = village_weights(v)  # persons, or 1 per village where the population is unknown
-    wts = vw.weights
-    total = int(round(wts.sum()))
+    wts = vw.weights if by_pop else np.ones(len(v))
+    total = int(round(wts.sum())) + (0 if by_pop else int(loc_full.unknown.sum()))
 
     def share(x: int) -> str:
         return f"{100.0 * x / total:.1f}%" if total else "–"
 
     sep = "：" if lang == "zh" else ": "
     pb, pa = int(round(wts[cov_b].sum())), int(round(wts[cov_a].sum()))
-    box = (f'<table><tr><th></th><th>{esc(t["pop"])}</th><th>{esc(t["share"])}</th></tr>'
+    box = (f'<table><tr><th></th><th>{esc(t["pop"] if by_pop else t["covered_villages"])}</th>'
+           f'<th>{esc(t["share"])}</th></tr>'
            f'<tr><td>{esc(t["before_h"])}</td><td>{pb:,}</td><td>{share(pb)}</td></tr>'
            f'<tr><td>{esc(t["after_h"])}</td><td>{pa:,}</td><td>{share(pa)}</td></tr></table>'
            f'<div class="gs-note">{esc(t["n"])}{sep}{len(sites)} {esc(t["unit"])}</div>')
@@ -186,15 +213,29 @@ def gaps_map(ds, gap_result: Any, *, threshold_m: float | None = None, lang: str
     status = _get(gap_result, "status")
     if isinstance(status, str):
         box += f'<div class="gs-note">{esc(t["solver"])}{sep}{esc(value_label("outcome", status, lang))}</div>'
+    box += unlocated_html(full, loc_full, tnames, lang)
     add_box(m, box, position="bottomleft", css_class="gs-summary",
-            summary=f"{ds.name} · {t['title']} ({km(thr, lang)})")
+            summary=f"{county_name(ds)} · {t['title']} ({km(thr, lang)})")
     kinds = [(STATION_STYLE[k]["symbol"], STATION_STYLE[k]["color"], value_label("station_kind", k, lang))
              for k in STATION_KINDS]
-    add_box(m, legend_html(t["stations"], kinds)
-            + legend_html(t["villages"], [("circle", colour[k], label[k]) for k in "bau"])
+    add_box(m, location_statement_html(full, lang) + legend_html(t["stations"], kinds)
+            + legend_html(t["villages"], [("circle", colour[k], label[k]) for k in "bau"]
+                          + ([("◯", "#555555", t["approx_short"])] if groups else []))
             + legend_html(t["proposed"], [("✚", "#e6550d", t["site"])]), position="bottomright",
             css_class="gs-legend-box", summary=t["legend"])
     return finish(m, prefix=static_prefix)
+
+
+def _gain_in_villages(ds, sites: gpd.GeoDataFrame, status: np.ndarray) -> np.ndarray:
+    """Per proposed site: the villages newly covered whose nearest site it is."""
+    gain = np.zeros(len(sites), dtype=np.int64)
+    if not len(sites) or not len(ds.villages):
+        return gain
+    sm = sites.geometry.to_crs(ds.metric_crs)
+    near = cKDTree(np.column_stack([sm.x, sm.y])).query(ds.xy_m("villages"))[1]
+    for i in np.flatnonzero(status == "a"):
+        gain[near[i]] += 1
+    return gain
 
 
 class _Shim:

@@ -232,7 +232,7 @@ def base_map(bounds: Sequence[float], *, tiles: str = "osm", lang: str = "zh",
         raise ValueError("tiles='tianditu' needs tianditu_key (a Tianditu developer key, 'tk')")
     if tianditu_key and not re.fullmatch(r"[A-Za-z0-9]{1,128}", tianditu_key):
         raise ValueError("tianditu_key must be 1-128 letters and digits (a Tianditu developer key)")
-    m = folium.Map(location=None, tiles=None, prefer_canvas=True, control_scale=True,
+    m = folium.Map(location=None, tiles=None, prefer_canvas=True, control_scale=False, zoom_snap=0.25,
                    zoom_control=True)
     PageFigure(title=title, lang=lang).add_child(m)  # replaces Folium's Figure as the root
     m.gs_tile_hosts = []
@@ -250,6 +250,7 @@ def base_map(bounds: Sequence[float], *, tiles: str = "osm", lang: str = "zh",
     if datum == "gcj02":
         (minx, maxx), (miny, maxy) = wgs84_to_gcj02(np.array([minx, maxx]), np.array([miny, maxy]))
     FitPadded([[float(miny), float(minx)], [float(maxy), float(maxx)]]).add_to(m)
+    MetricScale().add_to(m)
     m.get_root().header.add_child(Literal(f"<style>{RUNTIME_CSS}</style>"), name="gs_css")
     m.get_root().header.add_child(Literal(f"<script>{RUNTIME_JS}</script>"), name="gs_js")
     m.get_root().html.add_child(Literal(f'<div class="gs-datum" hidden data-datum="{esc(datum)}"></div>'),
@@ -275,6 +276,36 @@ class FitPadded(MacroElement):
         if len(vals) != 2 or any(len(p) != 2 or not all(math.isfinite(x) for x in p) for p in vals):
             raise ValueError(f"bounds must be [[south, west], [north, east]] finite degrees, got {bounds!r}")
         self.bounds_js = js_json(vals)
+
+
+class MetricScale(MacroElement):
+    """A scale bar in metres and kilometres only (no miles), bottom left. Names only."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        gs.scale({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self):
+        super().__init__()
+        self._name = "MetricScale"
+
+
+class ClusterAssets(JSCSSMixin, MacroElement):
+    """Loads Leaflet.markercluster for layers drawn clustered (``config["cluster"]``); no script."""
+
+    _template = Template("")
+    default_js = [("markerclusterjs",  # noqa: RUF012 - Folium's interface; localize() sets per instance
+                   "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0/leaflet.markercluster.js")]
+    default_css = [("markerclustercss",  # noqa: RUF012
+                    "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0/MarkerCluster.css"),
+                   ("markerclusterdefaultcss",
+                    "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0/MarkerCluster.Default.css")]
+
+    def __init__(self):
+        super().__init__()
+        self._name = "ClusterAssets"
 
 
 class FoldOnSmall(MacroElement):
@@ -351,9 +382,10 @@ def _clean(v: Any) -> Any:
 
 def feature_collection(geoms: Sequence, names: Sequence[Any], *, classes: Sequence[Any] | None = None,
                        values: Sequence[Sequence[Any]] | None = None, search: Sequence[Any] | None = None,
-                       datum: str = "wgs84") -> dict[str, Any]:
+                       datum: str = "wgs84", counts: Sequence[Any] | None = None) -> dict[str, Any]:
     """A compact GeoJSON FeatureCollection: per feature ``n`` (name), ``c`` (style class),
-    ``v`` (popup values, aligned with the layer's field labels), ``s`` (search text).
+    ``v`` (popup values, aligned with the layer's field labels), ``s`` (search text), ``k``
+    (``counts``: the number a ring marker shows).
 
     Geometries are WGS-84 shapely objects; they are shifted (GCJ-02 tiles) and rounded here, on
     copies. Rows with a missing or empty geometry are skipped.
@@ -370,6 +402,8 @@ def feature_collection(geoms: Sequence, names: Sequence[Any], *, classes: Sequen
             props["v"] = [_clean(x) for x in values[i]]
         if search is not None:
             props["s"] = _clean(search[i])
+        if counts is not None:
+            props["k"] = _clean(counts[i])
         feats.append({"type": "Feature", "properties": props,
                       "geometry": orjson.loads(shapely.to_geojson(g))})
     return {"type": "FeatureCollection", "features": feats}
@@ -497,6 +531,8 @@ def finish(m: folium.Map, *, collapsed: bool = False, prefix: str = "/static", l
 
     ``lean``: load only Leaflet and the plugins in use, not Folium's jQuery/Bootstrap/Font Awesome.
     """
+    if any(isinstance(c, DataLayer) and c.config.get("cluster") for c in m._children.values()):
+        ClusterAssets().add_to(m)
     control = folium.LayerControl(collapsed=collapsed, position="topright")
     control.add_to(m)
     FoldOnSmall(control).add_to(m)

@@ -28,6 +28,15 @@ details.gs-box:not([open]){padding:3px 8px}details.gs-box:not([open])>summary{ma
 .gs-icon{background:none;border:none}
 .leaflet-control-search .search-input{width:150px}
 .gs-sym{line-height:1;text-align:center;font-weight:bold;text-shadow:-1px -1px 0 #fff,1px -1px 0 #fff,-1px 1px 0 #fff,1px 1px 0 #fff}
+.gs-ring{box-sizing:border-box;border:3px solid #555;border-radius:50%;background:rgba(255,255,255,.35);
+ position:relative}
+.gs-ring-n{position:absolute;left:70%;bottom:70%;background:#fff;border:1px solid #555;border-radius:8px;
+ padding:0 3px;font:bold 10px/13px Arial,sans-serif;color:#222;white-space:nowrap}
+.gs-unlocated{columns:2;column-gap:12px;margin:2px 0 0;padding:0;list-style:none}
+.gs-loc{font-weight:bold;color:#333}
+.gs-gapmark{position:relative;width:22px;height:22px}
+.gs-gap-ring{box-sizing:border-box;width:22px;height:22px;border:2.5px solid #b10026;border-radius:50%}
+.gs-gap-n{position:absolute;left:17px;top:-7px}
 .gs-badge{background:#b10026;color:#fff;border-radius:9px;border:1px solid #fff;font:bold 10px/16px Arial;
  text-align:center;min-width:16px;padding:0 2px;box-sizing:border-box}
 """
@@ -68,6 +77,20 @@ var gs = (function () {
           return L.marker(ll, {icon: L.divIcon({html: h, className: 'gs-icon', iconSize: [s.size, s.size],
                                                 iconAnchor: [s.size / 2, s.size / 2]}), riseOnHover: true});
         }
+        if (s.ring) {  // approximate villages grouped at one point: a hollow ring, their count beside it
+          var r = el('div', 'gs-ring'), d = s.size || 22;
+          r.style.borderColor = s.color; r.style.width = d + 'px'; r.style.height = d + 'px';
+          r.appendChild(el('span', 'gs-ring-n', f.properties.k));
+          return L.marker(ll, {icon: L.divIcon({html: r, className: 'gs-icon', iconSize: [d, d],
+                                                iconAnchor: [d / 2, d / 2]}), zIndexOffset: -500});
+        }
+        if (s.label && s.ring_color) {  // a worst gap: a red ring round the village, its rank beside it
+          var g = el('div', 'gs-gapmark'), rg = el('div', 'gs-gap-ring');
+          rg.style.borderColor = s.ring_color;
+          g.appendChild(rg); g.appendChild(el('div', 'gs-badge gs-gap-n', f.properties.c));
+          return L.marker(ll, {icon: L.divIcon({html: g, className: 'gs-icon', iconSize: [22, 22],
+                                                iconAnchor: [11, 11]}), zIndexOffset: 500});
+        }
         if (s.label) {
           var b = el('div', 'gs-badge', f.properties.c);
           return L.marker(ll, {icon: L.divIcon({html: b, className: 'gs-icon', iconSize: [18, 16],
@@ -87,8 +110,17 @@ var gs = (function () {
     });
   }
   function layerFrom(id) {
-    var b = JSON.parse(document.getElementById(id).textContent);
-    return layer(b.data, b.config);
+    var b = JSON.parse(document.getElementById(id).textContent), l = layer(b.data, b.config);
+    if (b.config.cluster && L.markerClusterGroup) {  // many stations: grouped until zoomed in
+      var g = L.markerClusterGroup({disableClusteringAtZoom: b.config.cluster, maxClusterRadius: 45,
+                                    showCoverageOnHover: false, spiderfyOnMaxZoom: false});
+      g.addLayer(l);
+      return g;
+    }
+    return l;
+  }
+  function scale(map) {  // metres and kilometres only
+    L.control.scale({imperial: false, metric: true, maxWidth: 120, position: 'bottomleft'}).addTo(map);
   }
   function paint() {  // legend colours: data-c -> CSS variable (CSSOM: allowed by a strict CSP)
     var list = document.querySelectorAll('[data-c]');
@@ -96,13 +128,14 @@ var gs = (function () {
   }
   function small() { return window.innerWidth < 700 || window.innerHeight < 500; }
   function fitPadded(map, bounds) {  // boxes out of the way: room for them when wide, folded when small
+    if (!map.options.maxZoom) { map.options.maxZoom = 19; }  // clusters need one, even without tiles
     var boxes = document.querySelectorAll('details.gs-collapsible'), i;
     if (small()) { for (i = 0; i < boxes.length; i++) { boxes[i].open = false; } }
     var w = map.getSize().x, left = 0, right = 0;
     var bl = document.querySelector('.gs-box.gs-bottomleft'), br = document.querySelector('.gs-box.gs-bottomright');
     if (bl) { left = bl.offsetWidth + 20; }
     if (br) { right = br.offsetWidth + 20; }
-    if (left + right > 0.5 * w) { left = 10; right = 10; }
+    if (small() || left + right > 0.62 * w) { left = 10; right = 10; }  // folded boxes sit at the bottom
     map.fitBounds(bounds, {paddingTopLeft: [left, 10], paddingBottomRight: [right, 10]});
   }
   function foldControl(map, ctrl) {  // re-added folded: Leaflet wires the toggle button on add
@@ -110,6 +143,6 @@ var gs = (function () {
     ctrl.remove(); ctrl.options.collapsed = true; ctrl.addTo(map);
   }
   if (document.readyState === 'loading') { document.addEventListener('DOMContentLoaded', paint); } else { paint(); }
-  return {el: el, layer: layer, layerFrom: layerFrom, fitPadded: fitPadded, foldControl: foldControl};
+  return {el: el, layer: layer, layerFrom: layerFrom, fitPadded: fitPadded, foldControl: foldControl, scale: scale};
 })();
 """

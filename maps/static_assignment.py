@@ -15,11 +15,13 @@ from typing import Any
 import numpy as np
 
 from .assignment import T, tier_assignment
+from .names import county_name
 from .render import check_lang, page_title, palette
 from .static_coverage import StaticMap, draw_stations, station_handles
 from .static_render import (
     PageSize,
     boundaries,
+    declutter,
     finish_frame,
     fit_extent,
     layout,
@@ -40,7 +42,7 @@ def assignment_figure(ds, result: Any = None, *, lang: str = "zh", size: PageSiz
     check_lang(lang)
     t = T[lang]
     size = size or page_size()
-    title = page_title(getattr(ds, "name", None), "assignment", lang)
+    title = page_title(county_name(ds), "assignment", lang)
     sub = ("界别活动组的责任村与委员、专委会的责任乡镇" if lang == "zh"
            else "Groups' villages and members, committees' townships")
     lay = layout(size, title, sub)
@@ -61,7 +63,7 @@ def assignment_figure(ds, result: Any = None, *, lang: str = "zh", size: PageSiz
     if len(tw) and t_a:
         fills = [kcol.get(t_a.get(str(i)), "none") for i in tw["id"]]
         plot_polygons(ax, tw.geometry.simplify(30.0), facecolor=fills, edgecolor="none", alpha=0.55, zorder=1)
-    boundaries(ax, ds, fs=lay.fs_small * 0.9)
+    town_labels = boundaries(ax, ds, fs=lay.fs_small * 0.9)
 
     v_a = tier_assignment(result, "villages")
     v = ds.villages.reset_index(drop=True)
@@ -86,6 +88,8 @@ def assignment_figure(ds, result: Any = None, *, lang: str = "zh", size: PageSiz
                        edgecolors="white", linewidths=0.5, zorder=8)
     draw_stations(ax, ds, ms_scale=ms * 0.8)
     fit_extent(ax, bounds)
+    declutter(ax, town_labels, obstacles=ds.xy_m("stations") if len(ds.stations) else None,
+              obstacle_px=3.5 * ms * size.dpi / 72)
 
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch

@@ -11,16 +11,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geo_service.core.coverage import village_weights
+from geo_service.core.coverage import last_mile, location_line, village_weights
 from geo_service.core.domain import STATION_KINDS
-from geo_service.core.glossary import value_label
+from geo_service.core.glossary import value_label, word
 
 from .coverage import BAND_COLOURS, T, _band, last_mile_table, straight_service_areas
+from .coverage_layers import ranked_gaps
+from .locations import approx_groups, approx_mark, located_dataset, village_locations
+from .names import county_name
 from .render import check_lang, km, page_title
 from .static_render import (
     legend_bottom,
     PageSize,
     boundaries,
+    declutter,
     figure_context,
     finish_frame,
     fit_extent,
@@ -114,7 +118,7 @@ def coverage_figure(ds, *, coverage: pd.DataFrame | None = None, lang: str = "zh
         raise ValueError(f"top_gaps must be a non-negative integer, got {top_gaps!r}")
     t = T[lang]
     size = size or page_size()
-    title = page_title(getattr(ds, "name", None), "coverage", lang)
+    title = page_title(county_name(ds), "coverage", lang)
     gap_t = float(gap_threshold) if gap_threshold is not None else thresholds[min(1, len(thresholds) - 1)]
     sub = (f"村社区到最近站点的直线距离；缺口：超过 {km(gap_t, lang)}" if lang == "zh"
            else f"Straight-line distance from each village to the nearest station; gaps: beyond {km(gap_t, lang)}")
@@ -133,47 +137,62 @@ def coverage_figure(ds, *, coverage: pd.DataFrame | None = None, lang: str = "zh
         col = AREA_COLOURS[min(len(AREA_COLOURS) - 1, i)]
         plot_polygons(ax, sa[sa["threshold_m"] == thr].geometry, facecolor=col, edgecolor=col, linewidth=0.5,
                       alpha=0.10, zorder=1)
-    boundaries(ax, ds, fs=lay.fs_small * 0.9)
+    town_labels = boundaries(ax, ds, fs=lay.fs_small * 0.9)
 
-    lm = last_mile_table(ds, coverage)
     v = ds.villages.reset_index(drop=True)
-    measure = lm.set_index("village_id").reindex(v["id"].astype(str))["distance_m"].to_numpy(dtype=float)
+    loc = village_locations(v)
+    lm = last_mile_table(ds, coverage if coverage is not None else last_mile(located_dataset(ds)))
+    measure = lm.drop_duplicates("village_id").set_index("village_id").reindex(v["id"].astype(str))[
+        "distance_m"].to_numpy(dtype=float)
+    measure = np.where(loc.unknown, np.nan, measure)
     band = _band(measure, thresholds)
-    pop = pd.to_numeric(v["population"], errors="coerce").fillna(0).to_numpy(dtype=float)  # dot sizes
     vw = village_weights(v)  # shares and gap ranking: persons, or 1 per village when unknown
-    wts = vw.weights
+    by_pop = vw.basis == "population"
+    pop = pd.to_numeric(v["population"], errors="coerce").fillna(0).to_numpy(dtype=float)  # dot sizes
+    wts = vw.weights if by_pop else np.ones(len(v))
     vm = v.geometry.to_crs(ds.metric_crs)
     ok = vm.notna().to_numpy() & ~vm.is_empty.to_numpy()
     vx = np.where(ok, vm.x.where(ok), np.nan)
     vy = np.where(ok, vm.y.where(ok), np.nan)
     n_bands = len(thresholds) + 1
     colours = np.array([BAND_COLOURS[min(int(b), len(BAND_COLOURS) - 1)] if b < n_bands else NO_STATION for b in band])
-    msize = (np.clip(2.0 + np.sqrt(pop / 400.0), 2.0, 8.0) * ms) ** 2
-    ax.scatter(vx, vy, s=msize, c=colours, edgecolors="#333", linewidths=0.3, zorder=6)
+    msize = ((np.clip(2.0 + np.sqrt(pop / 400.0), 2.0, 8.0) if by_pop else np.full(len(v), 3.0)) * ms) ** 2
+    ex = np.flatnonzero(loc.exact)
+    ax.scatter(vx[ex], vy[ex], s=msize[ex], c=colours[ex], edgecolors="#333", linewidths=0.3, zorder=6)
+    import matplotlib.patheffects as pe
 
-    # gaps: beyond the gap threshold, ranked by population then distance
-    gap_mask = ~(measure <= gap_t)
-    order = np.lexsort((-np.nan_to_num(measure, posinf=1e18), -wts))
-    ranked = [int(i) for i in order if gap_mask[i]]
+    labels = []  # placed without collisions, most important first: gap numbers, counts, townships
+    for g in approx_groups(v, loc):  # approximate villages: one hollow ring per seat, with their count
+        i = int(g[0])
+        ax.scatter([vx[i]], [vy[i]], s=(9 * ms) ** 2, facecolors="none", edgecolors=colours[i], linewidths=1.6,
+                   zorder=6)
+        labels.append(ax.annotate(str(len(g)), (vx[i], vy[i]), xytext=(6 * ms, 5 * ms), textcoords="offset points",
+                                  fontsize=lay.fs_small * 0.9, color="#333", zorder=11,
+                                  path_effects=[pe.withStroke(linewidth=2.0, foreground="white")]))
+
+    # gaps: located villages beyond the gap threshold, worst first (people, or distance without population)
+    ranked = ranked_gaps(measure, loc, vw, gap_t)
     if ranked[:top_gaps]:  # only the numbered ones are ringed: 600 rings would hide the colours
         gi = np.array(ranked[:top_gaps])
         ax.scatter(vx[gi], vy[gi], s=(10 * ms) ** 2, facecolors="none", edgecolors="#b10026", linewidths=1.0,
                    zorder=7)
-    import matplotlib.patheffects as pe
-
+    gap_labels = []
     for r, i in enumerate(ranked[:top_gaps], start=1):
         if np.isfinite(vx[i]):
-            ax.annotate(str(r), (vx[i], vy[i]), xytext=(5 * ms, 4 * ms), textcoords="offset points",
-                        fontsize=lay.fs_small, color="#b10026", zorder=12,
-                        path_effects=[pe.withStroke(linewidth=2.2, foreground="white")])
+            gap_labels.append(ax.annotate(str(r), (vx[i], vy[i]), xytext=(5 * ms, 4 * ms), textcoords="offset points",
+                                          fontsize=lay.fs_small, color="#b10026", zorder=12,
+                                          path_effects=[pe.withStroke(linewidth=2.2, foreground="white")]))
+    labels = gap_labels + labels + town_labels
     draw_stations(ax, ds, ms_scale=ms)
     fit_extent(ax, bounds)
+    st_xy = ds.xy_m("stations") if len(ds.stations) else None
+    declutter(ax, labels, obstacles=st_xy, obstacle_px=3.5 * ms * size.dpi / 72)
 
     # legend: stations (counts), villages per band (counts), gaps
     from matplotlib.lines import Line2D
 
     sh, sl, st_counts = station_handles(ds, lang=lang, ms_scale=ms)
-    counts = band_counts(measure, thresholds)
+    counts = band_counts(measure[loc.located], thresholds)  # the unlocated are listed, not counted as far
     unit = "个" if lang == "zh" else ""
     vh, vl = [], []
     lo = 0.0
@@ -197,14 +216,19 @@ def coverage_figure(ds, *, coverage: pd.DataFrame | None = None, lang: str = "zh
         vh.append(Line2D([], [], linestyle="none", marker="o", markersize=9 * ms, markerfacecolor="none",
                          markeredgecolor="#b10026", markeredgewidth=0.9))
         vl.append(gap_label)
-    size_note = "圆点大小表示人口" if lang == "zh" else "dot size: population"
+    if loc.approx.any():
+        vh.append(Line2D([], [], linestyle="none", marker="o", markersize=8 * ms, markerfacecolor="none",
+                         markeredgecolor="#555", markeredgewidth=1.4))
+        vl.append(word("map_approx_short", lang))
+    notes = [location_line(v, lang)] + ([t["dot_size"]] if by_pop else []) \
+        + ([t["approx_note"]] if loc.approx.any() else [])
     legends = stack_legends(lay.panel, [(t["legend_st"], sh, sl), (t["legend_v"], vh, vl)], fs=fs * 0.85)
 
     # summary: population covered per threshold, then the top gaps
     y = legend_bottom(lay.panel, legends) - 0.01
-    y = text_block(lay.panel, y, [size_note], fs=lay.fs_small, bold_first=False)
+    y = text_block(lay.panel, y, notes, fs=lay.fs_small, bold_first=False)
     total = float(wts.sum())
-    lines = [f"{t['summary']}"]
+    lines = [f"{t['summary'] if by_pop else t['covered_villages']}"]
     covered = {}
     for thr in thresholds:
         cov = float(wts[measure <= thr].sum())
@@ -221,14 +245,19 @@ def coverage_figure(ds, *, coverage: pd.DataFrame | None = None, lang: str = "zh
     y = text_block(lay.panel, y, lines, fs=fs * 0.85)
     tnames = ds.townships.set_index("id")["name"].to_dict()
     if ranked:
-        gl = [t["gap_list"].format(n=min(top_gaps, len(ranked)))]
+        gl = [(t["gap_list"] if by_pop else t["gap_list_villages"]).format(n=min(top_gaps, len(ranked)))]
         for r, i in enumerate(ranked[:top_gaps], start=1):
             d = measure[i]
-            dist = km(round(float(d) / 100.0) * 100.0, lang) if np.isfinite(d) else "–"
-            gl.append(f"{r}. {v['name'].iloc[i]}（{tnames.get(v['township_id'].iloc[i], '')}）{int(pop[i]):,} · {dist}")
-        text_block(lay.panel, y, gl, fs=lay.fs_small)
+            dist = approx_mark(km(round(float(d) / 100.0) * 100.0, lang), bool(loc.approx[i])) if np.isfinite(d) else "–"
+            who = f"{int(pop[i]):,} · " if by_pop else ""
+            gl.append(f"{r}. {v['name'].iloc[i]}（{tnames.get(v['township_id'].iloc[i], '')}）{who}{dist}")
+        y = text_block(lay.panel, y, gl, fs=lay.fs_small)
     else:
-        text_block(lay.panel, y, [t["no_gaps"].format(t=km(gap_t, lang))], fs=lay.fs_small, bold_first=False)
+        y = text_block(lay.panel, y, [t["no_gaps"].format(t=km(gap_t, lang))], fs=lay.fs_small, bold_first=False)
+    if loc.unknown.any():  # never drawn at a made-up place: named here
+        names = [f"{v['name'].iloc[i]}（{tnames.get(v['township_id'].iloc[i], '')}）" for i in np.flatnonzero(loc.unknown)]
+        text_block(lay.panel, y - 0.01, [word("map_unlocated_list", lang).format(n=len(names)),
+                                         "、".join(names[:20]) + ("…" if len(names) > 20 else "")], fs=lay.fs_small)
 
     finish_frame(lay, ds, lang=lang, source=source or source_text(getattr(ds, "name", ""), lang=lang))
     return StaticMap(lay.fig, "coverage", title, {

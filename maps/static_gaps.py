@@ -9,16 +9,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geo_service.core.coverage import village_weights
+from geo_service.core.coverage import location_line, village_weights
 from geo_service.core.glossary import value_label
 
 from .coverage import BAND_COLOURS, straight_service_areas
-from .gaps import T, _get, _Shim, coverage_change, gap_threshold_m, proposed_sites
+from .gaps import T, _gain_in_villages, _get, _Shim, coverage_change, gap_threshold_m, proposed_sites
+from .locations import located_dataset
+from .names import county_name
 from .render import check_lang, km, page_title
 from .static_coverage import StaticMap, draw_stations, station_handles
 from .static_render import (
     PageSize,
     boundaries,
+    declutter,
     finish_frame,
     fit_extent,
     layout,
@@ -49,14 +52,16 @@ def gaps_figure(ds, gap_result: Any, *, threshold_m: float | None = None, lang: 
     thr = gap_threshold_m(gap_result, threshold_m)
     sites = proposed_sites(gap_result)
     size = size or page_size()
-    title = page_title(getattr(ds, "name", None), "gaps", lang)
+    title = page_title(county_name(ds), "gaps", lang)
     sub = (f"建议新增 {len(sites)} 个联系点后，{km(thr, lang)} 直线范围内的覆盖变化" if lang == "zh"
            else f"Coverage within {km(thr, lang)} (straight line) with {len(sites)} proposed contact points")
     lay = layout(size, title, sub)
     ax, fs = lay.ax, lay.fs
     ms = size.inches[1] / 8.27
-    bounds = map_bounds(ds)
+    bounds = map_bounds(ds, extra=sites)  # every station, village and proposed site inside the frame
     fit_extent(ax, bounds)
+    all_villages = ds.villages
+    ds = located_dataset(ds)  # distances need a point: the unlocated are counted in the location line
 
     before = straight_service_areas(ds, [thr]).dropna(subset=["geometry"]).to_crs(ds.metric_crs)
     both = pd.concat([ds.stations[["id", "name", "kind", "geometry"]],
@@ -64,11 +69,13 @@ def gaps_figure(ds, gap_result: Any, *, threshold_m: float | None = None, lang: 
     after = straight_service_areas(_Shim(ds, both), [thr]).dropna(subset=["geometry"]).to_crs(ds.metric_crs)
     plot_polygons(ax, after.geometry, facecolor="#2b8cbe", edgecolor="#2b8cbe", linewidth=0.5, alpha=0.12, zorder=1)
     plot_polygons(ax, before.geometry, facecolor="#1a9850", edgecolor="#1a9850", linewidth=0.5, alpha=0.14, zorder=1)
-    boundaries(ax, ds, fs=lay.fs_small * 0.9)
+    town_labels = boundaries(ax, ds, fs=lay.fs_small * 0.9)
 
     v = ds.villages.reset_index(drop=True)
     status, gain = coverage_change(ds, sites, thr)
     vw = village_weights(v)  # persons, or 1 per village where the population is unknown
+    if vw.basis != "population":  # newly covered villages per site, not people
+        gain = _gain_in_villages(ds, sites, status)
     pop = vw.weights
     vm = v.geometry.to_crs(ds.metric_crs)
     for k in ("b", "a", "u"):
@@ -82,11 +89,14 @@ def gaps_figure(ds, gap_result: Any, *, threshold_m: float | None = None, lang: 
     import matplotlib.patheffects as pe
 
     order = np.argsort(-gain, kind="stable")
+    labels = []
     for r, i in enumerate(order[:label_sites], start=1):
-        ax.annotate(str(r), (pm.x.iloc[i], pm.y.iloc[i]), xytext=(5 * ms, 4 * ms), textcoords="offset points",
-                    fontsize=lay.fs_small, color=PROPOSED_COLOUR, zorder=12,
-                    path_effects=[pe.withStroke(linewidth=2.2, foreground="white")])
+        labels.append(ax.annotate(str(r), (pm.x.iloc[i], pm.y.iloc[i]), xytext=(5 * ms, 4 * ms),
+                                  textcoords="offset points", fontsize=lay.fs_small, color=PROPOSED_COLOUR, zorder=12,
+                                  path_effects=[pe.withStroke(linewidth=2.2, foreground="white")]))
     fit_extent(ax, bounds)
+    obstacles = np.vstack([ds.xy_m("stations").reshape(-1, 2), np.column_stack([pm.x, pm.y]).reshape(-1, 2)])
+    declutter(ax, labels + town_labels, obstacles=obstacles, obstacle_px=3.5 * ms * size.dpi / 72)
 
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -115,6 +125,7 @@ def gaps_figure(ds, gap_result: Any, *, threshold_m: float | None = None, lang: 
     sep = "：" if lang == "zh" else ": "
     lines = [f"{t['title']} ({km(thr, lang)})", f"{t['before_h']}{sep}{int(pb):,}（{share(pb)}）",
              f"{t['after_h']}{sep}{int(pa):,}（{share(pa)}）", f"{t['n']}{sep}{len(sites)} {t['unit']}"]
+    lines.append(location_line(all_villages, lang))
     if vw.note:
         lines.append(vw.note)
     st = _get(gap_result, "status")
@@ -122,7 +133,9 @@ def gaps_figure(ds, gap_result: Any, *, threshold_m: float | None = None, lang: 
         lines.append(f"{t['solver']}{sep}{value_label('outcome', st, lang)}")
     y = text_block(lay.panel, y, lines, fs=fs * 0.85)
     if len(sites):
-        head = "新增覆盖人口最多的建议点" if lang == "zh" else "Proposed points by population gained"
+        by_pop = vw.basis == "population"
+        head = (("新增覆盖人口最多的建议点" if by_pop else "新增覆盖村数最多的建议点") if lang == "zh"
+                else ("Proposed points by population gained" if by_pop else "Proposed points by villages gained"))
         rows = [head] + [f"{r}. {sites['name'].iloc[i]} +{int(gain[i]):,}"
                          for r, i in enumerate(order[:label_sites], start=1)]
         text_block(lay.panel, y, rows, fs=lay.fs_small)

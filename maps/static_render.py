@@ -453,32 +453,100 @@ def plot_polygons(ax, geoms, *, facecolor="none", edgecolor="#555", linewidth=0.
     ax.add_collection(pc)
 
 
-def boundaries(ax, ds, *, label_townships: bool = True, fs: float = 8.0, tolerance_m: float = 30.0) -> None:
-    """Township boundaries (dashed grey, names at their centre) and the county outline (black)."""
+def boundaries(ax, ds, *, label_townships: bool = True, fs: float = 8.0, tolerance_m: float = 30.0) -> list:
+    """Township boundaries (dashed grey, names at their centre) and the county outline (black);
+    returns the township name labels (for :func:`declutter`)."""
+    labels = []
     tw = to_metric(ds.townships, ds.metric_crs)
     if len(tw):
         g = tw.geometry.simplify(tolerance_m)
-        plot_polygons(ax, g, edgecolor="#777", linewidth=0.6, linestyle=(0, (4, 3)), zorder=2)
+        derived = (tw["boundary_source"] == "derived").to_numpy() if "boundary_source" in tw else np.zeros(len(tw), bool)
+        plot_polygons(ax, g[~derived], edgecolor="#777", linewidth=0.6, linestyle=(0, (4, 3)), zorder=2)
+        if derived.any():  # derived from village cells: dotted and lighter, never an official line
+            plot_polygons(ax, g[derived], edgecolor="#999", linewidth=0.5, linestyle=(0, (1, 3)), zorder=2)
         if label_townships:
             import matplotlib.patheffects as pe
 
             for name, pt in zip(tw["name"], tw.geometry.representative_point()):
-                ax.text(pt.x, pt.y, plain(name), fontsize=fs, color="#555", ha="center", va="center", zorder=3,
-                        path_effects=[pe.withStroke(linewidth=2.5, foreground="white")], clip_on=True)
+                labels.append(ax.text(pt.x, pt.y, plain(name), fontsize=fs, color="#555", ha="center",
+                                      va="center", zorder=3, clip_on=True,
+                                      path_effects=[pe.withStroke(linewidth=2.5, foreground="white")]))
     co = to_metric(ds.counties, ds.metric_crs)
     if len(co):
         plot_polygons(ax, co.geometry.simplify(tolerance_m), edgecolor="#111", linewidth=1.6, zorder=4)
+    return labels
 
 
-def map_bounds(ds) -> tuple[float, float, float, float]:
-    """(minx, miny, maxx, maxy) in metres of the county (else townships, villages, stations)."""
-    for layer in ("counties", "townships", "villages", "stations"):
-        g = to_metric(ds.layers[layer], ds.metric_crs)
+def map_bounds(ds, extra=None) -> tuple[float, float, float, float]:
+    """(minx, miny, maxx, maxy) in metres holding everything drawn: the county, every township,
+    village and station (a station outside every township shape is not cut off), and ``extra``
+    (a GeoSeries/GeoDataFrame in WGS-84, e.g. proposed sites)."""
+    boxes = []
+    frames = [ds.layers[layer] for layer in ("counties", "townships", "villages", "stations")]
+    if extra is not None:
+        frames.append(extra)
+    for f in frames:
+        g = to_metric(f, ds.metric_crs) if len(f) else f
         if len(g):
-            b = g.total_bounds
-            if np.all(np.isfinite(b)):
-                return tuple(float(x) for x in b)  # type: ignore[return-value]
-    raise ValueError("the dataset has no geometry to draw (no counties, townships, villages or stations)")
+            geo = g.geometry if hasattr(g, "geometry") else g
+            geo = geo[~(geo.isna() | geo.is_empty)]
+            if len(geo):
+                b = geo.total_bounds
+                if np.all(np.isfinite(b)):
+                    boxes.append(b)
+    if not boxes:
+        raise ValueError("the dataset has no geometry to draw (no counties, townships, villages or stations)")
+    b = np.vstack(boxes)
+    return (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max()))
+
+
+def declutter(ax, labels: Sequence, *, obstacles: np.ndarray | None = None, obstacle_px: float = 6.0,
+              pad_px: float = 1.5) -> int:
+    """Keep ``labels`` (matplotlib Text, most important first) from overlapping each other or the
+    ``obstacles`` (N x 2 data coordinates, e.g. station symbols, ``obstacle_px`` pixels around each).
+
+    An annotation (a label placed at an offset from its point) tries the other sides of its point
+    before it gives way; a label that still collides is hidden (its name stays in the legend or
+    list). Returns how many labels were hidden."""
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    taken: list[tuple[float, float, float, float]] = []
+    if obstacles is not None and len(obstacles):
+        pts = ax.transData.transform(np.asarray(obstacles, dtype=float))
+        taken += [(x - obstacle_px, y - obstacle_px, x + obstacle_px, y + obstacle_px) for x, y in pts]
+    axbox = ax.get_window_extent(renderer)
+
+    def box(t):
+        bb = t.get_window_extent(renderer)
+        return (bb.x0 - pad_px, bb.y0 - pad_px, bb.x1 + pad_px, bb.y1 + pad_px)
+
+    def free(b) -> bool:
+        if b[0] < axbox.x0 or b[2] > axbox.x1 or b[1] < axbox.y0 or b[3] > axbox.y1:
+            return False
+        return not any(b[0] < o[2] and o[0] < b[2] and b[1] < o[3] and o[1] < b[3] for o in taken)
+
+    hidden = 0
+    for t in labels:
+        if not t.get_visible():
+            continue
+        tries = [None]
+        if hasattr(t, "xyann"):  # an annotation: try its point's other sides
+            dx, dy = t.xyann
+            tries += [(-dx, dy), (dx, -dy), (-dx, -dy)]
+        placed = False
+        for off in tries:
+            if off is not None:
+                t.xyann = off
+                t.set_ha("right" if off[0] < 0 else "left")
+            b = box(t)
+            if free(b):
+                taken.append(b)
+                placed = True
+                break
+        if not placed:
+            t.set_visible(False)
+            hidden += 1
+    return hidden
 
 
 def finish_frame(lay: Layout, ds, *, lang: str, source: str) -> None:

@@ -100,6 +100,18 @@ class PageLog:
         return out
 
 
+def cjk_font_env(folder: str) -> dict[str, str]:
+    """The environment for Chromium with the bundled CJK font (``maps/fonts``) known to fontconfig
+    besides the system's fonts, so screenshots show Chinese text on machines without a CJK font."""
+    fonts = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "maps", "fonts")
+    conf = os.path.join(folder, "fonts.conf")
+    with open(conf, "w", encoding="utf-8") as f:
+        f.write('<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+                '<include ignore_missing="yes">/etc/fonts/fonts.conf</include>'
+                f"<dir>{fonts}</dir><cachedir>{os.path.join(folder, 'fc-cache')}</cachedir></fontconfig>")
+    return {**os.environ, "FONTCONFIG_FILE": conf}
+
+
 class Browser:
     """One headless Chromium (fresh profile) for a test session; :meth:`page` opens a logged page."""
 
@@ -110,7 +122,7 @@ class Browser:
         self._dir = tempfile.TemporaryDirectory(prefix="gs-chromium-")
         self.context = self._pw.chromium.launch_persistent_context(
             self._dir.name, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 800}, locale="zh-CN")
+            viewport={"width": 1280, "height": 800}, locale="zh-CN", env=cjk_font_env(self._dir.name))
         self.blocked: list[str] = []
 
         def route(r):

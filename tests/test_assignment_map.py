@@ -11,6 +11,7 @@ from browser import make_app
 from fastapi.testclient import TestClient
 
 import maps
+from maps.assignment import current_state, group_bases, nearest_base_zone
 from maps.render import data_layers
 from solvers.pipeline import run_optimisation
 
@@ -78,8 +79,13 @@ def test_current_state_without_a_run(tiny):
     m = maps.assignment_map(ds, None)
     html = m.get_root().render()
     assert "尚未运行优化" in html
-    zones = data_layers(m)["活动组责任区"].data["features"]
-    assert [f["properties"]["c"] for f in zones] == ["G1"] and zones[0]["properties"]["v"][3] == 1
+    # zones before any run: each village to the nearest group base, the pinned village kept by its group
+    assert "每个村归最近的活动组驻地" in html
+    zones = {f["properties"]["c"]: f["properties"] for f in data_layers(m)["活动组责任区"].data["features"]}
+    assert set(zones) == set(ds.groups["id"])
+    assert sum(z["v"][3] for z in zones.values()) == len(ds.villages)
+    zone = {**nearest_base_zone(ds, group_bases(ds, current_state(ds)["group_station"])), "V4": "G1"}
+    assert zones["G1"]["v"][3] == sum(1 for g in zone.values() if g == "G1")
 
 
 @pytest.mark.slow

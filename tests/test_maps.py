@@ -34,6 +34,7 @@ def evil(tiny_layers_mod) -> Dataset:
     layers["stations"].loc[0, "name"] = XSS
     layers["villages"].loc[2, "name"] = SCRIPT_END  # V3, 800 people
     layers["townships"].loc[1, "name"] = '东镇"><b>x</b>'
+    layers["counties"].loc[0, "name"] = "evil<i>县"
     return Dataset.from_layers(layers, name="evil<i>")
 
 
@@ -83,7 +84,7 @@ def test_names_from_data_are_escaped_in_the_html(evil):
     assert SCRIPT_END not in html and "<script>alert" not in html
     assert "<b>x</b>" not in html
     assert "\\u003cimg src=x onerror=alert(1)\\u003e" in html  # the station, as JSON data
-    assert "evil&lt;i&gt;" in html  # dataset name in the summary box
+    assert "evil&lt;i&gt;县" in html  # the county's name in the summary box
     assert "&lt;/script&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in html  # the gap village in the ranking
     # the only <script> blocks are ours: count opening tags == closing tags
     assert html.count("<script") == html.count("</script>")
@@ -145,14 +146,19 @@ def test_summary_gives_population_within_each_threshold(tiny):
         assert f"<td>{t // 1000} km</td><td>{covered:,}</td>" in html
 
 
-def test_gaps_ranked_by_population(tiny):
+def test_gaps_ranked_by_population_only_the_worst_ringed(tiny):
     m = maps.coverage_map(tiny, gap_threshold=3000, top_gaps=2)
     gaps = next(layer for n, layer in data_layers(m).items() if n.startswith("覆盖缺口"))
     props = [f["properties"] for f in gaps.data["features"]]
-    assert [p["v"][0] for p in props] == list(range(1, len(props) + 1))
-    assert [p["c"] for p in props] == [1, 2] + ["ring"] * (len(props) - 2)  # badges for the top 2
-    pops = [p["v"][2] for p in props]
-    assert len(pops) >= 3 and pops == sorted(pops, reverse=True)
+    # the top 2 only, each ringed with its number, however many villages lie beyond
+    assert [p["c"] for p in props] == [1, 2] and [p["v"][0] for p in props] == [1, 2]
+    assert gaps.config["styles"]["_"]["ring_color"] == "#b10026"
+    v, s = tiny.villages, tiny.stations
+    d = geodesic_m(v.geometry.x.to_numpy()[:, None], v.geometry.y.to_numpy()[:, None],
+                   s.geometry.x.to_numpy()[None, :], s.geometry.y.to_numpy()[None, :]).min(axis=1)
+    beyond = sorted(v["population"].to_numpy(dtype=int)[d > 3000], reverse=True)
+    assert len(beyond) >= 3  # more gaps than rings
+    assert [p["v"][2] for p in props] == beyond[:2]
 
 
 def test_gcj02_tiles_shift_overlays_not_data(tiny):

@@ -360,7 +360,11 @@ def test_page_fits_a_phone_and_the_map_boxes_fold(chromium, phone_server, tmp_pa
     page.wait_for_selector(".leaflet-control-layers", state="attached")
     page.wait_for_timeout(200)
     page.screenshot(path=str(tmp_path / "map-1280.png"))
+    # the coverage map's nine layers stay behind the layers button, which opens on hover
+    assert page.locator(".leaflet-control-layers-expanded").count() == 0
+    page.locator(".leaflet-control-layers").hover()
     assert page.locator(".leaflet-control-layers-expanded").count() == 1
+    page.mouse.move(5, 400)
     assert page.evaluate("document.querySelector('details.gs-summary').open") is True
     # the map is fitted beside the open boxes: no station symbol lies under the summary or the legend
     overlaps = page.evaluate("""(() => {

@@ -20,8 +20,8 @@ import pytest
 from typer.testing import CliRunner
 
 import maps
-from geo_service.core import glossary as G
 from geo_service.core.coverage import village_weights
+from geo_service.core import glossary as G
 from geo_service.app.demo import generate_demo
 from geo_service.cli import app
 from geo_service.core.io import read_dataset
@@ -127,7 +127,12 @@ def test_maps_are_chinese(case):
     cov = maps.coverage_map(ds, tiles="none")
     words = map_words(cov)
     assert_chinese(words, "coverage map")
-    assert G.label("capacity") in words and "覆盖人口" in " ".join(words)
+    joined = " ".join(words)
+    assert G.label("capacity") in words
+    if village_weights(ds.villages).basis == "population":
+        assert "覆盖人口" in joined
+    else:  # a list without population speaks of villages, never of people
+        assert "覆盖村数" in joined and "覆盖人口" not in joined and "圆点大小表示人口" not in joined
     gm = maps.gaps_map(ds, gaps, tiles="none")
     words = map_words(gm)
     assert_chinese(words, "gaps map")

@@ -58,11 +58,9 @@ def result_for(p: str) -> dict:
 
 # the texts each map must show (as data), per payload: (label for messages, text)
 def texts(p: str, kind: str) -> list[str]:
-    out = [f"邪恶县{p}", f"西镇综合站{p}", f"西镇{p}", f"东镇{p}"]
+    out = [f"小县{p}", f"西镇综合站{p}", f"西镇{p}", f"东镇{p}"]  # maps are titled with the county's name
     if kind in ("coverage", "gaps"):
         out += [f"一村{p}", f"八社区{p}"]
-    if kind == "coverage":
-        out += [f"小县{p}"]
     if kind == "assignment":
         out += [f"张伟{p}", f"经济农业组{p}", f"医卫组{p}", f"经济委员会{p}", f"农业农村委员会{p}", f"三村{p}"]
     return out
@@ -125,7 +123,7 @@ def test_every_map_shows_every_text_field_as_data(http, i):
             label = {"zh": {"coverage": "覆盖图", "gaps": "补点方案图", "assignment": "分配图"},
                      "en": {"coverage": "Coverage map", "gaps": "Gap-closing map",
                             "assignment": "Assignment map"}}[lang][kind]
-            assert title == htmlmod.escape(f"邪恶县{p} · {label}")
+            assert title == htmlmod.escape(f"小县{p} · {label}")
 
 
 @pytest.mark.parametrize("i", range(len(PAYLOADS)), ids=[f"p{i}" for i in range(len(PAYLOADS))])
@@ -157,7 +155,7 @@ def test_a_payload_station_name_in_a_standalone_map(tmp_path):
     ds = Dataset.from_layers(evil_layers(PAYLOADS[0]), name="邪恶县{{7*7}}")
     out = maps.write_standalone(maps.coverage_map(ds), tmp_path / "m.html")
     page = out.read_text(encoding="utf-8")
-    assert "西镇综合站{{7*7}}" in page and "西镇综合站49" not in page and "<title>邪恶县{{7*7}} · 覆盖图</title>" in page
+    assert "西镇综合站{{7*7}}" in page and "西镇综合站49" not in page and "<title>小县{{7*7}} · 覆盖图</title>" in page
 
 
 def test_tianditu_key_must_be_a_key():
@@ -264,8 +262,8 @@ def test_chromium_shows_payloads_as_text_and_reports_no_csp_violation(chromium, 
                 title = page.locator(".leaflet-popup-content .gs-popup-title").inner_text()
                 assert title == f"西镇综合站{PAYLOADS[6]}"
                 assert page.locator("img[src=x]").count() == 0
-                assert f"邪恶县{PAYLOADS[6]}" in page.locator(".gs-summary").inner_text()
-                assert page.title() == f"邪恶县{PAYLOADS[6]} · 覆盖图"
+                assert f"小县{PAYLOADS[6]}" in page.locator(".gs-summary").inner_text()
+                assert page.title() == f"小县{PAYLOADS[6]} · 覆盖图"
             if name == "assignment":  # p0: {{7*7}} in group names (legend) and in the filter
                 legend = page.locator(".gs-legend-box").inner_text()
                 assert legend.count(f"经济农业组{PAYLOADS[0]}") == 2  # the filter and the group's row

@@ -84,7 +84,8 @@ def test_coverage_map_offline_layers_legend_and_escaping(chromium, server, tmp_p
     assert title.inner_text() == "<b>二村</b>"
     assert page.locator(".leaflet-popup-content b").count() == 0
 
-    # layers still toggle with tiles blocked
+    # layers still toggle with tiles blocked (the coverage map's layer list opens from its button)
+    page.locator(".leaflet-control-layers").hover()
     page.get_by_role("checkbox", name="站点", exact=True).uncheck()
     assert page.locator(".gs-sym").count() == 0
     assert log.dialogs == [] and log.page_errors == []

@@ -444,16 +444,31 @@ def _edit(store: Store, cache: DatasetCache, dataset_id: str, layer: str, featur
     raise ProblemError(409, "the dataset kept changing during the edit; try again", code="edit-contention")
 
 
+def _village_location_edit(op: str, layer: str, body: Any) -> bool:
+    """A PATCH that only moves a village (its point and where the point comes from): what a
+    planner may do on the page, placing a village that has no location or an approximate one."""
+    if op != "patch" or layer != "villages" or not isinstance(body, dict):
+        return False
+    props = body.get("properties") or {}
+    return set(body) <= {"type", "geometry", "properties", "id"} and isinstance(props, dict) \
+        and set(props) <= {"location_source", "id"}
+
+
 def _edit_route(op: str):
     async def handler(request: Request, layer: LayerName, feature_id: Annotated[str, "id"],
                       dataset_id: str = Depends(checked_dataset_id), store: Store = Depends(get_store),
                       cache: DatasetCache = Depends(get_cache), settings: Settings = Depends(get_settings),
-                      _: Principal = Depends(admin),
+                      who: Principal = Depends(planner),
                       if_match: Annotated[str | None, Header(max_length=1000)] = None,
                       if_none_match: Annotated[str | None, Header(max_length=1000)] = None,
                       datum: Annotated[Literal["wgs84", "gcj02", "bd09"], Query(
                           description="datum of the body's coordinates (gcj02: a click on Gaode tiles)")] = "wgs84"):
         body = None if op == "delete" else await _json_body(request, settings.max_body_bytes)
+        if not who.allows("admin") and not _village_location_edit(op, layer, body):
+            raise ProblemError(403, f"role '{who.role}' may only move villages (PATCH of a village's geometry); "
+                                    "other edits need role 'admin'", code="forbidden", required_role="admin",
+                               role=who.role)
+        # the body's coordinates are converted to WGS-84 once, in _edit
         status, feat, etag = await run_in_threadpool(_edit, store, cache, dataset_id, layer, feature_id,
                                                      if_match, if_none_match, body, op, request.app.state.etag_key,
                                                      (settings.max_name_chars, settings.max_text_chars), datum)
@@ -470,7 +485,8 @@ router.add_api_route(_FEATURE_PATH, _edit_route("put"), methods=["PUT"], respons
                      summary="Replace (or create, with If-None-Match: *) a feature (admin; If-Match)",
                      responses=_ERR, openapi_extra=_FEATURE_BODY)
 router.add_api_route(_FEATURE_PATH, _edit_route("patch"), methods=["PATCH"], response_class=GeoJSONResponse,
-                     summary="Merge-patch a feature's properties/geometry (admin; If-Match)",
+                     summary="Merge-patch a feature's properties/geometry (admin; a planner may move a village; If-Match; "
+                             "datum of the coordinates)",
                      responses=_ERR, openapi_extra=_FEATURE_BODY)
 router.add_api_route(_FEATURE_PATH, _edit_route("delete"), methods=["DELETE"], status_code=204,
                      summary="Delete a feature (admin; If-Match)", responses=_ERR)

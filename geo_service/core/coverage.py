@@ -493,5 +493,22 @@ def summary_frames(summary: dict[str, Any]) -> dict[str, pd.DataFrame]:
     return {k: pd.DataFrame(summary[k]) for k in ("total", "county", "township", "sector")}
 
 
+#: Where a village's point comes from, most trustworthy first (column ``location_source``).
+_LOCATION_SOURCES = ("given", "placed", "township_seat", "township_centre", "unknown")
+
+
+def _location_sources(villages: pd.DataFrame) -> np.ndarray:
+    """Each village's source: the column where it names one, else ``given`` with a point and
+    ``unknown`` without; never other than ``unknown`` without a point."""
+    n = len(villages)
+    if isinstance(villages, gpd.GeoDataFrame) and villages.geometry.name in villages.columns:
+        has_point = ~(villages.geometry.isna() | villages.geometry.is_empty).to_numpy()
+    else:
+        has_point = np.zeros(n, dtype=bool)
+    col = villages["location_source"].tolist() if "location_source" in villages.columns else [None] * n
+    src = [c if c in _LOCATION_SOURCES else ("given" if p else "unknown") for c, p in zip(col, has_point)]
+    return np.where(has_point, np.array(src, dtype=object), "unknown")
+
+
 __all__ = ["MODES", "NO_STATIONS_NOTE", "VillageWeights", "coverage_summary", "dataset_notes", "find_gaps",
            "last_mile", "location_line", "service_areas", "summary_frames", "village_weights"]

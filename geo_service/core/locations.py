@@ -175,7 +175,10 @@ def source_counts(villages: pd.DataFrame) -> dict[str, int]:
     col = villages["location_source"] if "location_source" in villages.columns else \
         pd.Series(np.where(present(villages.geometry), "given", "unknown") if "geometry" in villages.columns
                   else ["unknown"] * len(villages))
-    vc = col.fillna("unknown").value_counts()
+    col = col.fillna("unknown")
+    if "geometry" in villages.columns:  # no point: unknown, whatever the column says
+        col = col.where(present(villages.geometry), "unknown")
+    vc = col.value_counts()
     return {s: int(vc.get(s, 0)) for s in LOCATION_SOURCES}
 
 
