@@ -34,6 +34,7 @@ from ..app.batch import EXIT_CLUSTER_LOST, ClusterLost, resolve_dataset_ids, run
 from ..app.demo import generate_demo
 from ..app.province import generate_province
 from ..app.seed import ensure_demo
+from ..app.warm import warm_in_background
 from ..core.coverage import coverage_summary
 from ..core.dataset import DatasetValidationError
 from ..core.glossary import cost_text, diagnostic_text, label, message, value_label, word
@@ -41,7 +42,7 @@ from ..core.io import write_dataset
 from ..core.io.sheets import write_csv as write_csv_table
 from ..core.jsonsafe import dumps_text
 from ..core.store import POSTGRES_SCHEMES, Conflict, NotFound, check_dataset_id, open_store
-from . import roster, template
+from . import roster, template, warm
 from .common import (
     _out_path,
     DataDirOpt,
@@ -84,6 +85,7 @@ def serve(
     shown = where.split("@")[-1] if "://" in where else where  # never print a password
     typer.echo(f"geo-service: storage at {shown}; open http://{host}:{port}/", err=True)
     raise_open_file_limit(settings.limit_concurrency + 1024)
+    warm_in_background()  # numba compiles while the service starts, not in the first request
     uvicorn.Server(uvicorn_config(create_app(settings), settings, host=host, port=port, log_level="info")).run()
 
 
@@ -594,4 +596,5 @@ def _uncovered_text(row, params: dict, lang: str) -> str:
 # --- commands added by area engineers above ---
 template.register(app)  # import template (issue 17)
 roster.register(app)  # duty roster (issue 14)
+warm.register(app)  # compiled kernels ahead of the first call
 

@@ -409,6 +409,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "job_stopped": ("服务在任务开始前停止", "the service stopped before the job started"),
     "job_finished": ("已完成：{outcome}", "finished: {outcome}"),
     "job_finished_text": ("已完成：{outcome}（{text}）{diagnosis}", "finished: {outcome} ({text}){diagnosis}"),
+    # compiled kernels warmed ahead (geo-service warm)
+    "cli_warm_done": ("已预编译 {n} 组计算内核并缓存到磁盘，用时 {time_s:.1f} 秒；之后首次调用无需再编译",
+                      "compiled {n} kernel group(s) ahead and cached them on disk in {time_s:.1f} s; "
+                      "first calls no longer compile"),
+    "cli_warm_none": ("未安装 numba（fast 扩展），无需预编译", "numba (the fast extra) is not installed: nothing to compile"),
+    "cli_warm_failed": ("  {name} 预编译失败（首次调用时再编译）：{error}",
+                        "  {name} could not be compiled ahead (it compiles on first use): {error}"),
 }
 
 #: Older Chinese spellings accepted on import (reading only; never written).
