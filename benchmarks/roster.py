@@ -1,7 +1,7 @@
 """Duty roster benchmark: the demo's comprehensive stations, 400 members, 12 months.
 
     .venv/bin/python benchmarks/roster.py [--time-limit 30] [--workers 2] [--seeds 0 1 2] [--road]
-                                          [--no-cold]
+                                          [--no-cold] [--scale 1 3 10]
 
 For each seed: the default pipeline (counting precheck, aggregated LP bound, two-stage warm start,
 CP-SAT on the full model only if the warm start is not proven within ``relative_gap``): time to the
@@ -51,8 +51,14 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--road", action="store_true", help="road travel time instead of straight metres")
     ap.add_argument("--no-cold", action="store_true", help="skip the cold CP-SAT comparison")
+    ap.add_argument("--scale", type=int, nargs="+", default=None,
+                    help="instead: the demo scaled k times (generate_scaled_demo), time limit 30 s for k <= 3 "
+                         "and 60 s above, per_platform_max 5 at k >= 10 (4,000 members need the room)")
     a = ap.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} (cores: {os.cpu_count()})")
+    if a.scale:
+        scaled(a.scale, a.workers)
+        return
     ds = generate_demo()
     mode = "road" if a.road else "straight"
     for seed in a.seeds:
@@ -101,6 +107,26 @@ def main() -> None:
     print(f"30 km cap: {time.perf_counter() - t:.2f} s, status {cap.status}, diagnostics {dict(codes)}, "
           f"relaxation max_distance_m {cap.relaxation and cap.relaxation.get('max_distance_m')}")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+def scaled(factors: list[int], workers: int) -> None:
+    """Rosters of the demo scaled k times, one after another in this process (seed 0)."""
+    from geo_service.app.scaled import generate_scaled_demo
+
+    for k in factors:
+        ds = generate_scaled_demo(k)
+        extra = {"per_platform_max": 5} if k >= 10 else {}
+        prm = RosterParams(start="2027-01", months=12, time_limit_s=30.0 if k <= 3 else 60.0,
+                           num_workers=workers, seed=0, consultations=False, **extra)
+        t = time.perf_counter()
+        pb = RosterProblem.from_dataset(ds, prm)
+        res = pb.solve()
+        wall = time.perf_counter() - t
+        km = res.cost / max(1, len(res.duties)) / 1000
+        print(f"x{k}: {len(pb.platform_ids)} platforms x {len(pb.member_ids)} members x 12 months, limit "
+              f"{prm.time_limit_s:.0f} s: {res.status} in {wall:.1f} s, first roster "
+              f"{res.time_to_first_s or 0:.1f} s, gap {res.gap if res.gap is None else f'{res.gap:.4%}'}, "
+              f"{len(res.duties)} duties, {km:.1f} km per duty; load {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from starlette.responses import Response, StreamingResponse
 from geo_service.core.index import InvalidQuery, check_points
 from geo_service.core.store import check_dataset_id
 
+from .. import batch_format
 from ..auth import Principal, nearest_access, principal
 from ..cache import DatasetCache, DatasetEntry
 from ..bodies import read_json_budgeted
@@ -274,7 +275,7 @@ _BATCH_BODY = {"requestBody": {"required": True, "description":
         {"type": "object", "required": ["points"], "properties": {"points": {"type": "array"}}},
         {"type": "object", "required": ["type", "features"],
          "properties": {"type": {"const": "FeatureCollection"}, "features": {"type": "array"}}}]}},
-        "application/geo+json": {"schema": {"type": "object"}}}}}
+        "application/geo+json": {"schema": {"type": "object"}}, **batch_format.OPENAPI_CONTENT}}}
 
 
 _NUMBER_CHARS = b"0123456789.eE+-,;"
@@ -354,7 +355,7 @@ def parse_points(data: Any, limit: int) -> tuple[np.ndarray, np.ndarray]:
 
 @router.post("/{dataset_id}/nearest", summary="Nearest stations to a batch of points (up to 1,000,000)",
              response_class=FastJSONResponse, openapi_extra=_BATCH_BODY,
-             responses={**_ERR, 200: {"model": NearestBatchResponse}})
+             responses={**_ERR, 200: {"model": NearestBatchResponse, "content": batch_format.OPENAPI_ANSWER}})
 async def nearest_batch(
     request: Request,
     dataset_id: str = Depends(checked_dataset_id),
@@ -371,7 +372,9 @@ async def nearest_batch(
     road mode, ``duration_s`` (s) and ``far_from_road``, each a list of n*k entries, point-major;
     ``stations`` gives the name and kind of each station that occurs. ``format=rows``: one object per
     (point, rank) with ``point`` (0-based), ``rank``, ``station_id``, ``name``, ``kind`` and the measures.
-    Body limits: ``max_body_bytes`` (413) and ``max_batch_points`` points (413).
+    Body limits: ``max_body_bytes`` (413) and ``max_batch_points`` points (413). Binary batches
+    (Arrow IPC in and/or out, ``.npy`` in; :mod:`api.batch_format`) are negotiated by
+    ``Content-Type`` and ``Accept``; the answer budget is checked as for ``format=columns``.
     """
     settings = request.app.state.settings
     if k > settings.max_k:
@@ -381,7 +384,9 @@ async def nearest_batch(
     entry = await _entry(cache, dataset_id, mode)
 
     def work() -> tuple[dict[str, Any], Compact]:
-        pairs = fast_pairs(raw)
+        ctype = request.headers.get("content-type")
+        pairs = (batch_format.parse_binary_points(raw, ctype, settings.max_batch_points)
+                 if batch_format.is_binary_body(ctype) else fast_pairs(raw))
         if pairs is not None:
             lon, lat = pairs
             if len(lon) > settings.max_batch_points:
@@ -408,6 +413,9 @@ async def nearest_batch(
     # every error (bad body, over budget, bad point) is raised here, before the answer starts
     head, c = await run_in_threadpool(work) if len(raw) > 64_000 else work()
     del raw
+    if batch_format.wants_arrow(request.headers.get("accept")):  # binary answer, streamed per record batch
+        return StreamingResponse(batch_format.encode_arrow(head, c, _id_table(entry, c.stations)),
+                                 media_type=batch_format.ARROW_STREAM, headers={"ETag": entry.info.etag})
     n = c.si.shape[0]
     chunks = (encode_rows if format == "rows" else encode_columns)(entry, head, c)
     if n * k <= SMALL_ANSWER_SLOTS:  # small answers in one piece (with Content-Length)

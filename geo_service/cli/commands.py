@@ -21,7 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..core.glossary import cost_text, diagnostic_text, label, message, relaxation_text, value_label, word
-from . import review, roster, template, villages
+from . import review, roster, template, villages, warm
 from .batch_report import batch_report
 from .common import (
     _out_path,
@@ -61,6 +61,8 @@ def serve(
     ``max_connections_per_ip``; see docs/security.md)."""
     import uvicorn
     from api.app import create_app
+
+    from ..app.warm import warm_in_background
     from api.server import raise_open_file_limit, uvicorn_config
     from api.settings import Settings
     from ..core.store import POSTGRES_SCHEMES
@@ -76,6 +78,7 @@ def serve(
     check_lang_opt(lang)
     typer.echo(message("cli_serve", lang, where=shown, host=host, port=port), err=True)
     raise_open_file_limit(settings.limit_concurrency + 1024)
+    warm_in_background()  # numba compiles while the service starts, not in the first request
     uvicorn.Server(uvicorn_config(create_app(settings), settings, host=host, port=port, log_level="info")).run()
 
 
@@ -674,4 +677,5 @@ template.register(app)  # import template
 roster.register(app)  # duty roster
 review.register(app)  # the yearly review of the ledger
 villages.register(app)  # the 待补坐标 workbook: write it, read it back
+warm.register(app)  # compiled kernels ahead of the first call
 

@@ -682,6 +682,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "source_used_folder": ("没有名为 {name} 的数据集，读取文件夹 {path}", "no dataset named {name}: reading the folder {path}"),
     "fill_sheet_ignored": ("第 {row} 行（{id}）：{reason}，已跳过", "row {row} ({id}): {reason}; skipped"),
     "fill_sheet_done": ("已更新 {n} 个村社区的坐标", "locations of {n} villages updated"),
+    # compiled kernels warmed ahead (geo-service warm)
+    "cli_warm_done": ("已预编译 {n} 组计算内核并缓存到磁盘，用时 {time_s:.1f} 秒；之后首次调用无需再编译",
+                      "compiled {n} kernel group(s) ahead and cached them on disk in {time_s:.1f} s; "
+                      "first calls no longer compile"),
+    "cli_warm_none": ("未安装 numba（fast 扩展），无需预编译", "numba (the fast extra) is not installed: nothing to compile"),
+    "cli_warm_failed": ("  {name} 预编译失败（首次调用时再编译）：{error}",
+                        "  {name} could not be compiled ahead (it compiles on first use): {error}"),
 }
 
 #: Older Chinese spellings accepted on import (reading only; never written).

@@ -18,6 +18,12 @@ from ortools.sat.python import cp_model
 
 from .model import FAIR_WEIGHT, _log, alternating, candidate_arcs
 
+#: Above this many member-platform pairs within the cap, stage 1 of :func:`warm_start` is solved
+#: over the candidate pairs plus the support of the aggregated LP (a 4,000 x 84 roster has 336,000
+#: pairs, too many for one MILP in a minute on a busy machine; its candidates are about 35,000);
+#: the bound then comes from that LP over all pairs.
+FULL_PAIRS_MAX = 60_000
+
 
 def warm_start(pb: Any, time_limit_s: float, seed: int = 0, workers: int = 2,
                lp_counts: dict[tuple[int, int], int] | None = None, all_arcs: bool = True
@@ -36,8 +42,15 @@ def warm_start(pb: Any, time_limit_s: float, seed: int = 0, workers: int = 2,
     n, P = pb.cost.shape
     t0 = pb.frozen_upto
     cap = math.inf if prm.max_distance_m is None else float(prm.max_distance_m)
+    restricted = False
+    if all_arcs and int((pb.dist_m <= cap).sum()) > FULL_PAIRS_MAX:
+        all_arcs, restricted = False, True  # too many pairs for one MILP: candidates + the LP's support
     cand = {m: [int(p) for p in np.flatnonzero(pb.dist_m[m] <= cap)] for m in range(n)} if all_arcs \
         else candidate_arcs(pb, relaxed=False)
+    if restricted:
+        for (m, p) in (lp_counts or {}):
+            if p not in cand.setdefault(m, []):
+                cand[m].append(p)
     for (m, p, _t) in pb.locks:
         if p not in cand.get(m, []):
             cand.setdefault(m, []).append(p)
@@ -65,17 +78,19 @@ def warm_start(pb: Any, time_limit_s: float, seed: int = 0, workers: int = 2,
     cw = int(round(prm.churn_weight_m if pb.unit == "m" else prm.churn_weight_m / (prm.penalty_speed_kmh / 3.6)))
     counts = None
     bound1 = -math.inf
-    if all_arcs:  # stage 1 as MILPs (HiGHS proves these quickly; CP-SAT below is the fallback)
+    if all_arcs or restricted:  # stage 1 as MILPs (HiGHS proves these quickly; CP-SAT below is the fallback)
         pairs = sorted({(m, p) for m, ps in cand.items() for p in ps})
         info: dict[str, Any] = {}
         got = _relaxed_counts_milp(pb, pairs, lock_mp, frozen_m, frozen_ps, cap,
                                    max(0.5, time_limit_s * 0.6), strict=True, prev_mp=prev_mp, churn_w=cw,
                                    info=info)
-        if got is None and info.get("infeasible"):
+        if got is None and info.get("infeasible") and all_arcs:
             return None, math.inf  # even the month-free relaxation is infeasible: so is the roster
         if got is not None:
             counts = got[0]
-            if info.get("bound", -math.inf) > -math.inf:
+            # over candidate pairs only, the MILP's bound is not one of the full problem: the
+            # caller's LP over all pairs is
+            if all_arcs and info.get("bound", -math.inf) > -math.inf:
                 # valid for the full objective: fairness excess is minimal, its weight added exactly
                 bound1 = info["bound"] + FAIR_WEIGHT * info.get("fair_excess", 0)
             _log(f"warm stage 1 (HiGHS): bound {bound1:.0f}, proven {info.get('proven')}")
