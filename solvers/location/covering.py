@@ -9,6 +9,7 @@ summed); fixed sites' demands drop out as a constant.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -19,6 +20,7 @@ from ._common import (LocationResult, _assign_within, _check_capacity, _check_fi
                       _check_p, _check_weights, _fmt, _gap, _solve_mip, _uncovered_diag)
 from .mclp_lagrange import mclp_lagrangian
 from .reach import merge_rows, nearest_in_reach, reach, row_ids
+from .setcover import improve_by_windows, lagrangian_cover, reduce_cover
 
 #: pairs (after merging) above which the MCLP first runs the Lagrangian heuristic and fixing
 LAGRANGIAN_ABOVE = 200_000
@@ -100,14 +102,7 @@ def set_cover(cost: Any, radius: float, weights: Any = None, fixed: Any = None,
     y_lo = np.zeros(m)
     y_lo[fx] = 1
     G = len(g_ptr) - 1
-    start = _greedy_cover(g_ptr, g_idx, fx, m)
-    status, x, obj, bound = _solve_mip(np.ones(m), y_lo, np.ones(m), np.ones(m, bool), None,
-                                       time_limit=time_limit, seed=seed, rel_gap=rel_gap,
-                                       start=(np.arange(m), start.astype(float)),
-                                       csr=(g_ptr, g_idx, np.ones(len(g_idx)), np.ones(G),
-                                            np.full(G, np.inf)))
-    if x is None:  # time limit before HiGHS took the start: fall back to the greedy cover
-        x, obj, status, bound = start.astype(float), float(start.sum()), "feasible", float(len(fx))
+    x, obj, bound, status, info = _cover_rows(g_ptr, g_idx, fx, m, time_limit, seed, rel_gap, t0)
     sel = np.flatnonzero(x > 0.5)
     assignment = (_assign_within(dense, sel, radius) if dense is not None
                   else nearest_in_reach(S, sel)[0])
@@ -129,8 +124,81 @@ def set_cover(cost: Any, radius: float, weights: Any = None, fixed: Any = None,
         msg += f" (time limit or gap; bound {_fmt(bound)})"
     return LocationResult("lscp", status, obj, float(bound), _gap(obj, bound), sel, assignment,
                           diag, msg, time.perf_counter() - t0,
-                          {"rows": G, "demands_to_cover": len(todo), "pairs": int(S.nnz),
-                           "greedy_sites": int(start.sum())})
+                          {"rows": G, "demands_to_cover": len(todo), "pairs": int(S.nnz), **info})
+
+
+def _cover_rows(g_ptr: np.ndarray, g_idx: np.ndarray, fx: np.ndarray, m: int, time_limit: float | None,
+                seed: int, rel_gap: float, t0: float) -> tuple[np.ndarray, float, float, str, dict]:
+    """Fewest sites covering the merged rows: reductions, Lagrangian bound and heuristic, then the
+    MIP on what is left (see :mod:`.setcover`); ``t0`` is when the time limit started.
+    Returns ``(x, sites, bound, status, info)``."""
+    G = len(g_ptr) - 1
+    x = np.zeros(m)
+    x[fx] = 1
+    if G == 0:
+        return x, float(len(fx)), float(len(fx)), "optimal", {"greedy_sites": len(fx)}
+    A = sp.csr_matrix((np.ones(len(g_idx)), g_idx, g_ptr), shape=(G, m))
+    red = reduce_cover(A)
+    x[red.essential] = 1
+    base = float(len(fx) + len(red.essential))
+    info = {"essential_sites": int(len(red.essential)), "rows_after_reduction": int(len(red.rows)),
+            "sites_after_reduction": int(len(red.cols))}
+    if len(red.rows) == 0:
+        return x, base, base, "optimal", {**info, "greedy_sites": int(base)}
+    Ar = A[red.rows][:, red.cols].tocsr()
+    Ar.sort_indices()
+    greedy = _greedy_cover(Ar.indptr, Ar.indices, np.zeros(0, np.int64), Ar.shape[1])
+    lag_s = 5.0 if time_limit is None else max(0.05, min(5.0, 0.15 * (float(time_limit) - (time.perf_counter() - t0))))
+    lag = lagrangian_cover(Ar, greedy, time_limit_s=lag_s)
+    lns_s = 2.0 if time_limit is None else max(0.05, min(10.0, 0.2 * (float(time_limit) - (time.perf_counter() - t0))))
+    lag.cover = improve_by_windows(Ar, lag.cover, _exact_cover, time_limit_s=lns_s, seed=seed)
+    ub = float(lag.cover.sum())
+    lb = float(math.ceil(lag.bound - 1e-6))
+    info.update(greedy_sites=int(base + greedy.sum()), heuristic_sites=int(base + ub),
+                lagrangian_bound=round(base + lag.bound, 3), lagrangian_iterations=lag.iterations)
+    cover, status, bound = lag.cover, "optimal", ub
+    if lb < ub and (ub - lb) / ub > rel_gap:
+        # sites in no cover better than ub, by their reduced cost; the best cover's sites stay
+        keep = (lag.bound + np.maximum(lag.reduced_cost, 0) <= ub - 1 + 1e-6) | lag.cover
+        info["sites_for_mip"] = int(keep.sum())
+        rest = time_limit if time_limit is None else max(0.05, float(time_limit) - (time.perf_counter() - t0))
+        Ak = Ar[:, keep].tocsr()
+        Ak.sort_indices()
+        kept = np.flatnonzero(keep)
+        mk = len(kept)
+        st, xk, _, mip_bound = _solve_mip(np.ones(mk), np.zeros(mk), np.ones(mk), np.ones(mk, bool), None,
+                                          time_limit=rest, seed=seed, rel_gap=rel_gap,
+                                          start=(np.arange(mk), lag.cover[kept].astype(float)),
+                                          csr=(Ak.indptr, Ak.indices, np.ones(Ak.nnz),
+                                               np.ones(Ak.shape[0]), np.full(Ak.shape[0], np.inf)))
+        if xk is not None and (xk > 0.5).sum() < ub:
+            cover = np.zeros(len(keep), bool)
+            cover[kept[xk > 0.5]] = True
+        found = float(cover.sum())
+        # every cover better than ub lies among the kept sites, so min(ub, their bound) is valid
+        if st == "optimal":
+            mip_lb = found
+        elif st == "infeasible":  # no cover better than ub among the kept sites
+            mip_lb = ub
+        else:
+            mip_lb = float(math.ceil(mip_bound - 1e-6)) if np.isfinite(mip_bound) else lb
+        mip_lb = min(ub, mip_lb)
+        bound = max(lb, mip_lb)
+        status = "optimal" if bound >= found else "feasible"
+    else:
+        bound = max(lb, ub) if lb >= ub else lb
+        status = "optimal" if lb >= ub else "feasible"
+    x[red.cols[cover]] = 1
+    return x, float(x.sum()), base + bound, status, info
+
+
+def _exact_cover(A: sp.csr_matrix) -> np.ndarray | None:
+    """Fewest columns of a small 0/1 matrix covering every row (HiGHS, 1 s at most)."""
+    m = A.shape[1]
+    st, x, _, _ = _solve_mip(np.ones(m), np.zeros(m), np.ones(m), np.ones(m, bool), None, time_limit=1.0,
+                             seed=0, csr=(A.indptr, A.indices, np.ones(A.nnz), np.ones(A.shape[0]),
+                                          np.full(A.shape[0], np.inf)))
+    return (x > 0.5) if st == "optimal" and x is not None else None
 
 
 def _greedy_cover(g_ptr: np.ndarray, g_idx: np.ndarray, fixed: np.ndarray, m: int) -> np.ndarray:
