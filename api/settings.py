@@ -72,6 +72,24 @@ def file_sources(settings_cls: type[BaseSettings], path: str | os.PathLike | Non
             DotEnvSettingsSource(settings_cls, env_file=p, env_file_encoding="utf-8", env_prefix=""))
 
 
+def _key_pairs(v: Any, usage: str, value_required: bool = True) -> Any:
+    """``{key: value}`` from JSON text or ``"key1:value1,key2:value2"`` (other values as they are)."""
+    if not isinstance(v, str):
+        return v
+    v = v.strip()
+    if not v:
+        return {}
+    if v.startswith("{"):
+        return json.loads(v)
+    out = {}
+    for item in v.split(","):
+        key, _, value = item.strip().rpartition(":")
+        if not key or (value_required and not value):
+            raise ValueError(usage)
+        out[key] = value
+    return out
+
+
 class Settings(BaseSettings):
     """Everything the HTTP service can be told. Sizes in bytes, times in seconds."""
 
@@ -189,39 +207,12 @@ class Settings(BaseSettings):
     @field_validator("api_keys", mode="before")
     @classmethod
     def _keys_from_json(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            v = v.strip()
-            if not v:
-                return {}
-            if v.startswith("{"):
-                return json.loads(v)
-            # "key1:viewer,key2:admin"
-            out = {}
-            for item in v.split(","):
-                key, _, role = item.strip().rpartition(":")
-                if not key:
-                    raise ValueError("api_keys must be JSON {key: role} or 'key:role,key:role'")
-                out[key] = role
-            return out
-        return v
+        return _key_pairs(v, "api_keys must be JSON {key: role} or 'key:role,key:role'", value_required=False)
 
     @field_validator("member_keys", mode="before")
     @classmethod
     def _member_keys_from_text(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            v = v.strip()
-            if not v:
-                return {}
-            if v.startswith("{"):
-                return json.loads(v)
-            out = {}
-            for item in v.split(","):
-                key, _, member = item.strip().rpartition(":")
-                if not key or not member:
-                    raise ValueError("member_keys must be JSON {key: member_id} or 'key:M001,key:M002'")
-                out[key] = member
-            return out
-        return v
+        return _key_pairs(v, "member_keys must be JSON {key: member_id} or 'key:M001,key:M002'")
 
     @field_validator("member_keys")
     @classmethod
