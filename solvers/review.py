@@ -15,7 +15,7 @@ print-ready workbook's sheets (ranking, items, rules).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
@@ -43,7 +43,7 @@ class ReviewRules(BaseModel):
         description="most points a rule may add (or, for a negative rule, take away)")
     bonus: float = Field(5.0, description="points added when every quota is met")
     talk_below: float = Field(60.0, description="a score below this calls for a talk (约谈)")
-    quotas: dict[str, int] = Field(default_factory=dict, description="Quotas fields overriding the defaults")
+    quotas: dict[str, Annotated[int, Field(ge=0, le=1_000_000)]] = Field(default_factory=dict, description="Quotas fields overriding the defaults")
 
     @field_validator("points", "caps")
     @classmethod

@@ -73,7 +73,7 @@ def test_posters_command(tmp_path, tiny, monkeypatch):
     assert files == ["S1.png", "S2.png", "S3.png", "posters.pdf"]
     assert decode((tmp_path / "out" / "S1.png").read_bytes()) == ["https://zx.example.cn/m/tiny/S1"]
     r = CliRunner().invoke(cli_app, ["posters", "tiny", "--data-dir", "var", "--paper", "a3"])
-    assert r.exit_code == 2 and "a4 or a5" in r.output
+    assert r.exit_code == 2 and "a4 或 a5" in r.output
 
 
 def test_poster_says_this_months_duty_and_reception_days(tiny):

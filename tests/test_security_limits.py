@@ -448,7 +448,7 @@ def test_bad_xlsx_with_100k_bad_rows_answers_a_small_body(tmp_path):
     p = r.json()
     assert p["error_count"] >= 100_000 and len(p["errors"]) == 100 and p["errors_truncated"] is True
     assert p["error_counts"]["bad_number"] == 100_000
-    assert p["errors"][0]["row"] == 1 and p["errors"][0]["field"] == "lon"
+    assert p["errors"][0]["row"] == 2 and p["errors"][0]["field"] == "lon"
     assert "100 are listed" in p["detail"]
 
 

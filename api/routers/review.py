@@ -52,8 +52,17 @@ Period = Annotated[str, Query(max_length=40, description="2027, 2027-Q2, 2027-03
 Lang = Annotated[Literal["zh", "en"], Query()]
 
 
+def _period(period: str | None) -> tuple[str, str]:
+    """First and last day of a required ``period`` (422 naming it when blank or bad)."""
+    if period is None or not str(period).strip():
+        raise ProblemError(422, "period is required: 2027, 2027-Q2, 2027-03 or 2027-01-01~2027-06-30",
+                           code="invalid-parameters",
+                           errors=[{"in": "query", "field": "period", "message": "required", "code": "missing"}])
+    return period_or_422(period, None, None)
+
+
 def _coverage(store: Store, entry: DatasetEntry, period: str) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
-    start, end = period_or_422(period, None, None)
+    start, end = _period(period)
     acts = store.ledger().frame(entry.info.id, end=end, columns=LEDGER_COLUMNS)
     links = planned_links(store, entry.info.id)
     return actual_coverage(entry.ds, acts, start, end, links), acts, links
@@ -114,7 +123,7 @@ def ledger_progress(period: Period, entry: DatasetEntry = Depends(dataset_entry)
                     opinions_per_year: QuotaQ = None):
     """Quotas default to the practice (10 constituents, 40 人次 a year, 每月接待 1 次, 一季一协商, one
     社情民意 a year), prorated to the period."""
-    start, end = period_or_422(period, None, None)
+    start, end = _period(period)
     q = _quotas(constituents, people_per_year, receptions_per_month, consultations_per_quarter, opinions_per_year)
     members = entry.ds.layers.get("members")
     ids = members["id"].astype(str).tolist() if members is not None else []
@@ -195,7 +204,7 @@ def replan(request: Request, body: Annotated[ReplanRequest, Body()], entry: Data
     except ValueError as e:  # pydantic's ValidationError: the field in the message
         raise ProblemError(422, f"params: {e}", code="invalid-parameters") from None
     prev = check_previous_job(store, body.previous_job_id, entry.info.id, "optimisation")
-    start, end = period_or_422(body.period, None, None)
+    start, end = _period(body.period)
     acts = store.ledger().frame(entry.info.id, start=start, end=end, kind="contact",
                                 columns=("kind", "member_id", "constituent_id", "date"))
     plan = ledger_plan(entry.ds, prev.result or {}, acts, start, end, constituents_max=given.constituents_max)

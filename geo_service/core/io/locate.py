@@ -183,7 +183,8 @@ def place_approximate(col: Collector, seats: dict[str, Any]) -> None:
                                  f"location_source={code})", "approximate_location", vraw.source, "warning")
     n = sum(s == "unknown" for s in src)
     if n:
-        names = [str(v["name"].iloc[i]) for i in range(len(v)) if src[i] == "unknown"][:10]
+        label = v["name"] if "name" in v.columns else (v["id"] if "id" in v.columns else pd.Series(v.index, index=v.index))
+        names = [str(label.iloc[i]) for i in range(len(v)) if src[i] == "unknown"][:10]
         col.fail("villages", f"{n} villages without coordinates and without a located township are kept "
                              f"without a point (未定位): {', '.join(names)}{' ...' if n > 10 else ''}",
                  "unknown_location", vraw.source, "warning")
