@@ -25,6 +25,8 @@ APP.state.jobs.runners["roster"] = lambda ds, p, prev, progress, cancel: {  # sa
     "status": "nothing_to_do", "objective": None, "bound": None, "gap": None, "unit": "m", "months": [], "duties": []}
 APP.state.jobs.runners["close_gaps"] = lambda ds, p, prev, progress, cancel: {  # and gap closings (OGC process)
     "status": "optimal", "objective": 0, "bound": 0, "gap": 0, "proposed": []}
+APP.state.jobs.runners["review"] = lambda ds, p, prev, progress, cancel, **extra: {  # and yearly reviews
+    "year": 2027, "members": [], "rules": {}}
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 _rng = random.Random(0)
 
