@@ -227,6 +227,10 @@ def run_in_child(runner: Runner, ds: Any, params: dict[str, Any], previous: dict
         there.close()
         raise
     there.close()
+    try:  # the child does this too; from here as well, so its group is set before anyone looks
+        os.setpgid(proc.pid, proc.pid)
+    except (OSError, TypeError):  # already its own group leader, already gone, or not started by fork
+        pass
     if record is not None:
         record(proc)
     t0 = time.monotonic()
