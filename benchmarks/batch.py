@@ -12,7 +12,7 @@ coverage + optimisation for every county:
   worker processes (1 thread each), each worker reading its counties from the store (the
   default on a LocalCluster), results written to the store as job records;
 - ``dask-N, shipped``: the same with ``load_on_workers=False``: the driver reads every dataset and
-  sends it (what a remote cluster with an embedded store gets; before issue-8 follow-up, always);
+  sends it (what a remote cluster with an embedded store gets; before workers read the store themselves, always);
 - ``no-op``: a batch with a county function that does nothing, i.e. the batch's own overhead
   per county (job records, loading, scheduling).
 

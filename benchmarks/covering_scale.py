@@ -9,7 +9,7 @@ Each run is a separate process so its peak memory (``ru_maxrss``) is its own:
 * ``dense``: the ``n x n`` distance matrix, then ``max_coverage(matrix)`` (what a caller had to do
   before; the solver reduces it to the pairs within reach itself);
 * ``sparse``: ``covering_matrix`` (KD-tree, pairs within 5 km only), then ``max_coverage(sparse)``;
-* ``baseline`` (with ``--baseline FILE``, e.g. the pre-issue-16 ``solvers/location.py`` from
+* ``baseline`` (with ``--baseline FILE``, e.g. the single-module ``solvers/location.py`` from before the sparse covering input, from
   ``git show``): that module's ``max_coverage`` on the dense matrix.
 
 Prints time (build + solve, wall clock), the process's CPU seconds (how much of a core it got), objective, bound, gap, pairs, covering sets, peak memory and load,
