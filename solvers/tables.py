@@ -38,7 +38,7 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
     headers with units, Chinese enum values (职务 召集人, 站点类型 综合型委员工作站, 求解结果 最优),
     distances in km; the table keys stay English. ``lang="en"`` keeps schema names and stored values.
     """
-    G._check_lang(lang)
+    G.check_lang(lang)
     unit = result.unit
     tiers = result.tiers
     mem = ds.members

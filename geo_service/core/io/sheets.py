@@ -101,7 +101,7 @@ def localise(df: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     their display unit. ``"en"``: unchanged (schema names, stored values). Idempotent: columns that
     already carry a Chinese header are left alone.
     """
-    G._check_lang(lang)
+    G.check_lang(lang)
     if lang == "en":
         return df
     out = pd.DataFrame(index=df.index)
@@ -267,7 +267,7 @@ def xlsx_bytes(tables: Mapping[str, pd.DataFrame], lang: str = "zh", *, title: s
     notes : items of a last 说明 sheet (``dataset``, ``version``, ``date``, ``parameters``, ``outcome``).
     date : the date in the page header (default: today, ISO).
     """
-    G._check_lang(lang)
+    G.check_lang(lang)
     date = date or _dt.date.today().isoformat()
     wb = Workbook()
     wb.remove(wb.active)

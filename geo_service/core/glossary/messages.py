@@ -1,0 +1,243 @@
+"""Message templates by code: (zh, en), ``str.format`` fields filled from the message's ``params``."""
+
+from __future__ import annotations
+
+#: Message templates by code: (zh, en), ``str.format`` fields filled from the message's ``params``.
+#: Solvers and services emit ``{"code": ..., "params": {...}}``; outputs show the text in their language.
+MESSAGES: dict[str, tuple[str, str]] = {
+    # close_gaps (solvers/gaps.py)
+    "gap_no_candidate": ("范围（{threshold}）内没有候选点：最近的候选点在 {nearest} 外",
+                         "no candidate within the threshold ({threshold}): the nearest candidate is {nearest} away"),
+    "gap_not_selected": ("{nearest} 外的候选点可以覆盖它，但新增点放在了能覆盖更多人的地方",
+                         "a candidate {nearest} away could cover it, but the new points went where they cover more people"),
+    "gap_proposed": ("现有站点 {n_fixed} 个，从 {n_candidates} 个候选点中选出 {n_new} 个新增点；{threshold} 外仍有 {n_uncovered} 个村社区",
+                     "{n_fixed} existing stations, {n_new} new point(s) chosen from {n_candidates} candidates; "
+                     "{n_uncovered} village(s) still beyond {threshold}"),
+    "gap_unreachable": ("并非每个村社区都能覆盖：{n_uncovered} 个村社区在 {threshold} 内没有候选点；{n_new} 个新增点覆盖其余全部",
+                        "not every village can be reached: {n_uncovered} village(s) have no candidate within {threshold}; "
+                        "{n_new} new point(s) cover all the others"),
+    # assignment tiers (solvers/assignment/*, solvers/pipeline.py)
+    "groups_short": ("{groups} 个活动组、每组最多 {max} 个村社区，容纳不下 {demand} 个村社区：{n} 个村社区（{people} 人）未覆盖；"
+                     "还需 {needed} 个活动组",
+                     "{groups} groups x max {max} cannot take {demand} villages: {n} villages ({people} people) stay "
+                     "uncovered; {needed} more groups would be needed"),
+    "committees_short": ("{committees} 个专委会、每个 {per} 个乡镇，有 {n} 个服务不足的乡镇（{people} 人未覆盖）没有专委会；"
+                         "还需 {needed} 个专委会",
+                         "{committees} committees x {per} townships leave {n} under-served townships ({people} "
+                         "uncovered people) without a committee; {needed} more committees would be needed"),
+    "compactness_solver": ("CP-SAT 求解器返回 {status}；保留最小费用流方案（未计紧凑性）",
+                           "CP-SAT returned {status}; kept the min-cost-flow solution without compactness"),
+    "no_member": ("{scope}：没有{who}能接收这 {n} 个{what}，它们保持未分配",
+                  "{scope}: no {who} can take these {n} {what}; they stay unassigned"),
+    "no_member_fallback": ("{scope}：没有{who}能接收这 {n} 个{what}，它们保持未分配（可允许跨界别兜底来安排）",
+                           "{scope}: no {who} can take these {n} {what}; they stay unassigned "
+                           "(allow the cross-sector fallback to place them)"),
+    "max_load": ("{scope}：{cols} 个{who}上限合计 {cap}，少于 {n} 个{what}，缺 {short}；最接近的可行放宽：上限提高到 {relaxed}",
+                 "{scope}: {cols} {who} with total max {cap} < {n} {what}, short by {short}; "
+                 "closest feasible relaxation: max raised to {relaxed}"),
+    "min_load": ("{scope}：{cols} 个{who}下限合计 {cap}，多于 {n} 个{what}，差 {short}；最接近的可行放宽：下限降低到 {relaxed}",
+                 "{scope}: {cols} {who} with total min {cap} > {n} {what}, short by {short}; "
+                 "closest feasible relaxation: min lowered to {relaxed}"),
+    "locks_over_max": ("{name}：锁定的 {n} 个{what}超过上限 {max}；保留锁定，上限提高到 {n}",
+                       "{name}: {n} locked {what} > max {max}; locks are kept, max raised to {n}"),
+    "reachability": ("{n} 位界别群众无法在可分配委员的上限内安排；{empty} 个委员下限名额空缺",
+                     "{n} constituents cannot be placed within the max loads of the members they may go to; "
+                     "{empty} member min places stay empty"),
+    "pins_conflict": ("活动组 {group}：委员指定了不同的站点（{stations}）；未锁定站点",
+                      "group {group}: members pin different stations ({stations}); no station lock applied"),
+    "constituents_unlocated": ("{n} 位界别群众既无坐标也无所属村社区：{ids}",
+                               "{n} constituents have neither a point nor a village: {ids}"),
+    "fallback_used": ("跨界别兜底：{outcome}，{n} 位界别群众由其他界别的委员联系（总计 {cost}）；已作为结果",
+                      "cross-sector fallback: {outcome} with {n} constituents placed with members of other sectors "
+                      "(total {cost}); used as the answer"),
+    "fallback_tried": ("跨界别兜底：{outcome}，{n} 位界别群众由其他界别的委员联系（总计 {cost}）；仅供参考",
+                       "cross-sector fallback: {outcome} with {n} constituents placed with members of other sectors "
+                       "(total {cost}); for reference only"),
+    "nothing_to_do_add": ("{tier}：没有可分配的对象：请添加 {files}", "{tier}: nothing to assign: add {files}"),
+    "nothing_to_do_empty": ("{tier}：没有可分配的对象（该层为空或没有选中的行）",
+                            "{tier}: nothing to assign (the layer is empty or no rows are selected)"),
+    "gap_villages": ("{n} 个空白村社区", "{n} gap villages"),
+    # CLI lines
+    "cli_valid": ("校验通过：{counts}", "valid: {counts}"), "cli_warning": ("警告：{text}", "warning: {text}"),
+    "cli_note": ("说明：{text}", "note: {text}"), "cli_wrote": ("已写出 {files}", "wrote {files}"),
+    "cli_problem": ("{layer} 第 {row} 行{id}{field}：{message}", "{layer} row {row}{id}{field}: {message}"),
+    "cli_gaps_result": ("{outcome}：{message}", "{outcome}: {message}"),
+    "cli_gaps_weight_villages": ("（按村社区计，每村计 1）", " (weights: villages, one per village)"),
+    "cli_uncovered": ("  未覆盖 {id} {name}：{message}", "  uncovered {id} {name}: {message}"),
+    "cli_tier": ("{tier}：{outcome}（间隙 {gap}，{time_s:.2f} 秒{moved}）", "{tier}: {outcome} (gap {gap}, {time_s:.2f} s{moved})"),
+    "cli_moved": ("，调整 {n}", ", moved {n}"),
+    "cli_outcome": ("求解结果：{outcome}（{text}）{diagnosis}", "outcome: {outcome} ({text}){diagnosis}"),
+    # jobs (api/jobs.py messages)
+    "job_waiting": ("等待空闲的计算进程", "waiting for a worker"), "job_running": ("运行中", "running"),
+    "job_dismissed": ("已按要求取消", "dismissed on request"),
+    "job_stopped": ("服务在任务开始前停止", "the service stopped before the job started"),
+    "job_finished": ("已完成：{outcome}", "finished: {outcome}"),
+    "job_finished_text": ("已完成：{outcome}（{text}）{diagnosis}", "finished: {outcome} ({text}){diagnosis}"),
+    # 码上议事: why this member (solvers/messages.py reasons)
+    "msg_why_station_duty": ("{name}：本站本月值班委员，距本站 {km} 公里，当前待办 {open} 件",
+                             "{name}: on duty at this station this month, {km} km away, {open} open"),
+    "msg_why_station_members": ("{name}：本站委员，距本站 {km} 公里，当前待办 {open} 件",
+                                "{name}: member of this station, {km} km away, {open} open"),
+    "msg_why_sector_place": ("{name}：{sector}界别离该村社区最近的委员之一（{km} 公里），当前待办 {open} 件",
+                             "{name}: among the {sector} members nearest the village ({km} km), {open} open"),
+    "msg_why_place": ("{name}：该村社区的责任委员（{km} 公里），当前待办 {open} 件",
+                      "{name}: responsible for the village ({km} km), {open} open"),
+    "msg_no_member": ("没有可分派的委员，由政协办公室办理", "no member to route to: the office handles it"),
+    "msg_rate_address": ("留言过于频繁，请 {wait} 秒后再试", "too many messages from this address; try again in {wait} s"),
+    "msg_rate_station": ("该站点留言过多，请 {wait} 秒后再试", "too many messages for this station; try again in {wait} s"),
+    "msg_station_full": ("该站点今日待办留言已满，请拨打 12345 或改日留言",
+                         "this station holds too many open messages today; call 12345 or try tomorrow"),
+    # liaison ledger (geo_service/core/ledger.py) and yearly review (solvers/review.py)
+    "ledger_required": ("第 {row} 行：{field}不能为空", "row {row}: {field} is required"),
+    "ledger_bad_choice": ("第 {row} 行：{field}“{value}”无效，应为 {choices}",
+                          "row {row}: {field} '{value}' is not one of {choices}"),
+    "ledger_not_for_kind": ("第 {row} 行：{field}“{value}”只用于值班或社情民意",
+                            "row {row}: {field} '{value}' applies only to duties and opinions"),
+    "ledger_bad_date": ("第 {row} 行：{field}“{value}”不是有效日期（如 2027-03-05）",
+                        "row {row}: {field} '{value}' is not a date (like 2027-03-05)"),
+    "ledger_bad_number": ("第 {row} 行：{field}“{value}”应为 {min} 到 {max} 的整数",
+                          "row {row}: {field} '{value}' must be a whole number from {min} to {max}"),
+    "ledger_too_long": ("第 {row} 行：{field}超过 {max} 个字", "row {row}: {field} is longer than {max} characters"),
+    "ledger_needs_target": ("第 {row} 行：联系群众须填写群众编号、村社区编号或活动组编号之一",
+                            "row {row}: a contact needs a constituent, village or group id"),
+    "ledger_unknown_ref": ("第 {row} 行：{field}“{value}”在{layer}中不存在", "row {row}: {field} '{value}' is not in {layer}"),
+    "ledger_no_sheet": ("工作簿中没有含“活动类型”列的工作表（有：{sheets}）",
+                        "no sheet of the workbook has an activity kind column (sheets: {sheets})"),
+    "ledger_not_yours": ("第 {row} 行：只能录入本人（{member}）的台账", "row {row}: you may record only your own ({member}) activities"),
+    "review_item": ("{rule}：{n} 条 × {each} 分{capped}", "{rule}: {n} x {each} points{capped}"),
+    "review_capped": ("（封顶 {cap} 分）", " (capped at {cap})"),
+    "review_talk": ("得分 {score} 低于 {threshold}，需约谈", "score {score} below {threshold}: a talk is due"),
+    "ledger_kept_link": ("台账显示已联系，保留原分配", "the ledger shows a contact: link kept"),
+    "ledger_moved_unreached": ("{period} 内原委员未联系，改由他人联系", "not reached by the assigned member in {period}: moved"),
+    # location models on plain arrays (solvers.location: one diagnostic per demand left uncovered)
+    "location_no_candidate": ("需求点 {demand} 在服务范围内没有候选点（最近的是 {nearest_site}，代价 {nearest_cost}）",
+                              "demand {demand} has no site in reach (nearest {nearest_site}, cost {nearest_cost})"),
+    "location_not_selected": ("需求点 {demand} 可以被覆盖，但名额用在了别处（最近的是 {nearest_site}）",
+                              "demand {demand} could be covered, but the budget went elsewhere (nearest {nearest_site})"),
+    "location_capacity": ("需求点 {demand} 附近的站点已满（最近的是 {nearest_site}）",
+                          "the sites in reach of demand {demand} are full (nearest {nearest_site})"),
+    # job failures the service words itself (solver processes, restarts, road mode without roads)
+    "job_failed_solver_error": ("求解器意外出错，详情见服务日志（编号 {ref}）",
+                                "the solver failed unexpectedly; the service log has the details (reference {ref})"),
+    "job_failed_time_limit": ("求解时间远超时限（time_limit_s），已停止", "the solver ran far past its time_limit_s; stopped"),
+    "job_failed_worker_died": ("求解进程意外退出（可能内存不足）", "the solver process ended without an answer (out of memory?)"),
+    "job_failed_interrupted": ("服务在任务运行时停止，任务已中断，请重新提交",
+                               "the service stopped while the job ran; submit it again"),
+    "job_failed_missing_layer": ("道路模式需要道路图层（roads），该数据集没有；请上传道路或改用直线距离",
+                                 "road mode needs the roads layer, which this dataset lacks; upload roads or use mode=straight"),
+    # village locations: where each point comes from, the import report, the 待补坐标 workbook
+    "location_line": ("{n} 个村社区：{parts}", "{n} villages: {parts}"),
+    "location_given": ("{n} 个有坐标", "{n} with coordinates"),
+    "location_placed": ("其中 {n} 个为人工标注", "{n} of them placed by hand"),
+    "location_seat": ("{n} 个按乡镇驻地近似", "{n} approximated by the township seat"),
+    "location_centre": ("{n} 个按乡镇中心近似", "{n} approximated by the township centre"),
+    "location_unknown": ("{n} 个未定位", "{n} not located"),
+    "import_report": ("导入：{given} 个有坐标，{approximate} 个近似，{unknown} 个未定位，{dropped} 个已删除，"
+                      "{duplicates} 处坐标重复（坐标系 {datum}）",
+                      "import: {given} with coordinates, {approximate} approximate, {unknown} not located, "
+                      "{dropped} dropped, {duplicates} shared points (datum {datum})"),
+    "import_townships": ("乡镇街道 {n} 个：{given} 个有边界，{derived} 个边界由村社区推算（非官方边界），{none} 个未定位",
+                         "{n} townships: {given} with a boundary, {derived} with a boundary derived from villages "
+                         "(not official), {none} not located"),
+    "unlocated_villages": ("未定位村社区：{names}", "villages not located: {names}"),
+    "gaps_unconsidered": ("{n} 个村社区未定位，未参与选址", "{n} villages not located: not considered"),
+    "distance_unknown": ("距离未知", "distance unknown"),
+    "distance_unknown_assigned": ("{n} 位界别群众位置未知（距离未知），按界别和负荷分配：{ids}",
+                                  "{n} constituents of unknown location (distance unknown) assigned by sector and "
+                                  "load: {ids}"),
+    "source_used_dataset": ("使用已存数据集 {name}", "using the stored dataset {name}"),
+    "source_used_folder": ("没有名为 {name} 的数据集，读取文件夹 {path}", "no dataset named {name}: reading the folder {path}"),
+    "fill_sheet_ignored": ("第 {row} 行（{id}）：{reason}，已跳过", "row {row} ({id}): {reason}; skipped"),
+    "fill_sheet_done": ("已更新 {n} 个村社区的坐标", "locations of {n} villages updated"),
+    # compiled kernels warmed ahead (geo-service warm)
+    "cli_warm_done": ("已预编译 {n} 组计算内核并缓存到磁盘，用时 {time_s:.1f} 秒；之后首次调用无需再编译",
+                      "compiled {n} kernel group(s) ahead and cached them on disk in {time_s:.1f} s; "
+                      "first calls no longer compile"),
+    "cli_warm_none": ("未安装 numba（fast 扩展），无需预编译", "numba (the fast extra) is not installed: nothing to compile"),
+    "cli_warm_failed": ("  {name} 预编译失败（首次调用时再编译）：{error}",
+                        "  {name} could not be compiled ahead (it compiles on first use): {error}"),
+}
+MESSAGES.update({
+    "contact_min_short": ("活动组 {name}：只有 {n} 个联系点（下限 {min} 个）：服务半径内的候选村社区不足",
+                          "group {name}: only {n} contact villages (min {min}): too few candidate villages in reach"),
+    "contact_points_short": ("{groups} 个活动组、每组最多 {max} 个联系点：仍有 {n} 个空白村社区（{people} 人）不在服务半径内；"
+                             "再增加 {more} 个联系点（{needed} 个活动组）可覆盖其中 {reachable} 个",
+                             "{groups} groups x max {max} contact villages leave {n} gap villages ({people} people) "
+                             "out of reach; {more} more contact points ({needed} more groups) would reach {reachable} "
+                             "of them"),
+    "contact_points_short_villages": ("{groups} 个活动组、每组最多 {max} 个联系点：仍有 {n} 个空白村社区不在服务半径内；"
+                                      "再增加 {more} 个联系点（{needed} 个活动组）可覆盖其中 {reachable} 个",
+                                      "{groups} groups x max {max} contact villages leave {n} gap villages out of "
+                                      "reach; {more} more contact points ({needed} more groups) would reach "
+                                      "{reachable} of them"),
+    "contact_points_short_far": ("{groups} 个活动组、每组最多 {max} 个联系点：仍有 {n} 个空白村社区（{people} 人）不在服务半径内；"
+                                 "再增加 {more} 个联系点（{needed} 个活动组）可覆盖其中 {reachable} 个；{far} 个离所有候选村社区都太远",
+                                 "{groups} groups x max {max} contact villages leave {n} gap villages ({people} people) "
+                                 "out of reach; {more} more contact points ({needed} more groups) would reach "
+                                 "{reachable} of them; {far} are out of reach of every candidate"),
+    "contact_points_short_villages_far": ("{groups} 个活动组、每组最多 {max} 个联系点：仍有 {n} 个空白村社区不在服务半径内；"
+                                          "再增加 {more} 个联系点（{needed} 个活动组）可覆盖其中 {reachable} 个；"
+                                          "{far} 个离所有候选村社区都太远",
+                                          "{groups} groups x max {max} contact villages leave {n} gap villages out of "
+                                          "reach; {more} more contact points ({needed} more groups) would reach "
+                                          "{reachable} of them; {far} are out of reach of every candidate"),
+    "groups_short_villages": ("{groups} 个活动组、每组最多 {max} 个村社区，容纳不下 {demand} 个村社区：{n} 个村社区未覆盖；"
+                              "还需 {needed} 个活动组",
+                              "{groups} groups x max {max} cannot take {demand} villages: {n} villages stay "
+                              "uncovered; {needed} more groups would be needed"),
+    "committees_short_villages": ("{committees} 个专委会、每个 {per} 个乡镇，有 {n} 个服务不足的乡镇（{people} 个空白村社区）"
+                                  "没有专委会；还需 {needed} 个专委会",
+                                  "{committees} committees x {per} townships leave {n} under-served townships "
+                                  "({people} gap villages) without a committee; {needed} more committees would be needed"),
+    "gap_not_selected_villages": ("{nearest} 外的候选点可以覆盖它，但新增点放在了能覆盖更多村社区的地方",
+                                  "a candidate {nearest} away could cover it, but the new points went where they "
+                                  "cover more villages"),
+    # one line per relaxed rule (solvers.relaxations): the reason, then the line
+    "relax_too_few": ("只有 {n} 个{what}，不够 {cols} 个{who}每个 {asked} 个",
+                      "only {n} {what} for {cols} {who} at {asked} each"),
+    "relax_too_many": ("{n} 个{what}超过 {cols} 个{who}的上限合计 {cap}", "{n} {what} exceed the total max {cap} "
+                       "of {cols} {who}"),
+    "relax_locks": ("锁定的 {n} 个{what}超过上限", "{n} locked {what} exceed the max"),
+    "relax_too_few_candidates": ("服务半径内的候选村社区不足", "too few candidate villages in reach"),
+    # CLI lines of every command (serve, demo, import, export, map, batch, optimise, roster)
+    "cli_error": ("错误：{text}", "error: {text}"),
+    "cli_bad_lang": ("--lang 只能是 zh 或 en，而不是 {value}", "--lang must be zh or en, got {value}"),
+    "cli_bad_choice": ("{option} 只能是 {choices}，而不是 {value}", "{option} must be {choices}, got {value}"),
+    "cli_serve": ("geo-service：数据存放在 {where}；请打开 http://{host}:{port}/",
+                  "geo-service: storage at {where}; open http://{host}:{port}/"),
+    "cli_wrote_counts": ("已写出 {out}：{counts}", "wrote {out}: {counts}"),
+    "cli_stored": ("已保存数据集「{id}」第 {version} 版：{counts}", "stored dataset '{id}' version {version}: {counts}"),
+    "cli_exists": ("数据集「{id}」已存在；要替换请加 --replace", "dataset '{id}' already exists; use --replace to replace it"),
+    "cli_bad_id": ("数据集编号「{id}」不可用：请用 1-64 个字母、数字、下划线或减号，以字母或数字开头",
+                   "invalid dataset id '{id}': use 1-64 letters, digits, '_' or '-', starting with a letter or digit"),
+    "cli_no_dataset": ("没有数据集「{id}」", "no dataset '{id}'"),
+    "cli_need_name": ("请用 --name 给出数据集编号", "give --name for the dataset"),
+    "cli_map_wrote": ("已写出 {out}（{w} x {h} 像素，每英寸 {dpi} 点，用时 {s:.1f} 秒）",
+                      "wrote {out} ({w} x {h} px at {dpi} dpi, {s:.1f} s)"),
+    "cli_map_wrote_html": ("已写出 {out}（单个网页，可离线打开）", "wrote {out} (self-contained)"),
+    "cli_bad_params": ("参数无效：{text}", "invalid parameters: {text}"),
+    "cli_job": ("已记录为任务 {id}（网页的运行列表可见）", "recorded as job {id} (listed on the web page)"),
+    "cli_batch_start": ("批次 {id}{resumed}，运行在：{where}", "batch {id}{resumed} on {where}"),
+    "cli_batch_resumed": ("（续跑）", " (resumed)"),
+    "cli_batch_local": ("本机集群", "a LocalCluster"),
+    "cli_batch_failed": ("失败：{county}（任务 {job}）：{error}", "failed: {county} (job {job}): {error}"),
+    "cli_batch_worker_lost": ("计算进程丢失：{worker}{again}", "worker lost: {worker}{again}"),
+    "cli_batch_again": ("；它的区县已在别处重跑：{counties}", "; its counties ran again elsewhere: {counties}"),
+    "cli_batch_lost": ("丢失（未完成）：{counties}", "lost (not finished): {counties}"),
+    "cli_batch_skipped": ("，{n} 个已完成（跳过）", ", {n} already done (skipped)"),
+    "cli_batch_report": ("批次 {id}：{n} 个区县：{solved} 个已求解（{by}），{bad} 个不可行（无方案），{failed} 个失败，"
+                         "{lost} 个丢失{skipped}，用时 {s:.1f} 秒，{workers} 个计算进程（丢失 {workers_lost} 个，"
+                         "重跑 {retried} 个区县；每分钟 {rate:.1f} 个区县）；结果见批量任务记录",
+                         "batch {id}: {n} counties: {solved} solved ({by}), {bad} infeasible (no plan), {failed} failed, "
+                         "{lost} lost{skipped}, in {s:.1f} s on {workers} worker(s) ({workers_lost} lost, {retried} "
+                         "counties retried; {rate:.1f} counties/min); results: job records of kind 'batch'"),
+    "cli_batch_none": ("无", "none"),
+    "cli_batch_no_match": ("没有与 {pattern} 匹配的数据集", "no stored dataset matches {pattern}"),
+    "cli_batch_cluster_lost": ("Dask 集群丢失：{why}。{done} 个区县已完成，{lost} 个丢失；只重跑缺少的：geo-service batch --resume {id}",
+                               "the Dask cluster was lost: {why}. {done} counties finished, {lost} lost; run only the "
+                               "missing ones with: geo-service batch --resume {id}"),
+    "cli_batch_nothing": ("请给出数据集编号或通配符、--province N 或 --resume 批次编号",
+                          "give dataset ids/globs, --province N or --resume BATCH_ID"),
+    "relaxation_line": ("已放宽：{tier}（{scope}）{rule}要求 {asked}，实际 {given}：{reason}",
+                        "relaxed: {tier} ({scope}) {rule} asked {asked}, given {given}: {reason}"),
+})
