@@ -20,11 +20,10 @@ from typer.testing import CliRunner
 from geo_service.app.demo import generate_demo
 from geo_service.cli import app
 from geo_service.core.io.gpkg import write_gpkg
+from shared_data import real_county, require_shared
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL = ROOT.parent / "shared" / "real" / "chongyang"
-if not REAL.is_dir():  # the main checkout sees it beside the repository too
-    REAL = ROOT.parents[1] / "shared" / "real" / "chongyang"
+REAL = real_county("chongyang")
 
 #: What may stay Latin in a Chinese line: the command's own name, protocols, file types and products.
 ALLOWED = {"geo", "service", "http", "https", "csv", "xlsx", "json", "gpkg", "html", "png", "pdf", "svg", "ics",
@@ -110,7 +109,7 @@ def test_every_command_prints_chinese(demo_gpkg, tmp_path, monkeypatch):
     run(["review", "demo1", "--year", "2027", *data], user)
     run(["fill-sheet", "demo1", "--out", "fill.xlsx", *data], user)
     run(["fill-import", "demo1", "fill.xlsx", *data], user, ok=(0, 1, 2))
-    if (REAL / "villages.csv").exists():  # a real county list: its warnings, no population
+    if require_shared(REAL / "villages.csv", "the real county list"):  # its warnings, no population
         real = ["--layer", f"villages={REAL / 'villages.csv'}", "--layer", f"townships={REAL / 'townships.csv'}"]
         run(["import", "--name", "chongyang", "--datum", "gcj02", "--missing-points", "drop", *real, *data],
             user | {"chongyang"})

@@ -4,7 +4,6 @@ generated year of ledger rows, checked against a plain-Python recomputation; quo
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -16,17 +15,15 @@ from geo_service.core.io import read_dataset
 from geo_service.core.ledger import validate_activities
 from geo_service.core.ledger_coverage import Quotas, actual_coverage, coverage_tables, member_progress
 from maps.ledger import band_of, ledger_map, planned_zones
+from shared_data import real_county, require_shared
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"
 SECTORS = ("经济", "农业", "教育")
 
 
 @pytest.fixture(scope="module")
 def county():
     """崇阳县 (real villages and township seats, GCJ-02) plus generated members, constituents, stations."""
-    folder = REAL / "chongyang"
-    if not folder.is_dir():
-        pytest.skip("../shared/real/chongyang is absent")
+    folder = require_shared(real_county("chongyang"), "the real county 崇阳县")
     ds = read_dataset(folder, datum="gcj02", missing_points="drop", name="chongyang")
     rng = np.random.default_rng(4)
     vil = ds.villages.reset_index(drop=True)

@@ -32,10 +32,9 @@ from conftest import make_tiny_layers, skip_unless_ci
 from geo_service.core.dataset import Dataset
 from geo_service.core.io import read_dataset
 from geo_service.core.store import SQLiteStore
+from shared_data import real_county, require_shared
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real" / "chongyang"
-if not REAL.is_dir():
-    REAL = Path(__file__).resolve().parents[2] / "shared" / "real" / "chongyang"
+REAL = real_county("chongyang")
 GCJ02 = "urn:x-geo-service:def:crs:GCJ-02"
 pytestmark = pytest.mark.slow
 
@@ -61,8 +60,7 @@ def real_county() -> Dataset:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    if not REAL.is_dir():
-        skip_unless_ci(f"{REAL} is absent")
+    require_shared(REAL, "the real county 崇阳县")
     import uvicorn
 
     data = tmp_path_factory.mktemp("ogc-store")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -27,11 +26,10 @@ from geo_service.core.io import read_dataset
 from geo_service.core.io.gpkg import write_gpkg
 from geo_service.core.store import open_store
 from solvers.pipeline import run_optimisation
+from shared_data import require_shared, shared_path
 from solvers.roster import plan_roster, township_committees_from
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"
-if not REAL.is_dir():  # the main checkout sees it beside the repository too
-    REAL = Path(__file__).resolve().parents[2] / "shared" / "real"
+REAL = shared_path("real")
 COUNTIES = ["chongyang", "dingri", "dongcheng", "shaoyang", "horqin-left-middle"]
 runner = CliRunner(env={"COLUMNS": "200"})
 
@@ -97,8 +95,7 @@ def real_with_members(county: str) -> Dataset:
     """A real county as listed (GCJ-02, no population), a station at each seat village, 3 groups
     and 3 committees of generated members at those seats."""
     src = REAL / county
-    if not (src / "villages.csv").exists():
-        pytest.skip(f"real county data not present: {src}")
+    require_shared(src / "villages.csv", "the real county list")
     ds = read_dataset(src, datum="gcj02", missing_points="drop", name=county)
     seats = ds.villages[ds.villages["is_seat"].astype(bool)].reset_index(drop=True)
     crs = "EPSG:4326"

@@ -18,10 +18,9 @@ from geo_service.core.dataset import Dataset
 from geo_service.core.io import read_dataset
 from geo_service.core.responsible import DutyIndex, ResponsibilityIndex, lookup
 from geo_service.core.store import SQLiteStore
+from shared_data import require_shared, shared_path
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"
-if not REAL.is_dir():
-    REAL = Path(__file__).resolve().parents[2] / "shared" / "real"
+REAL = shared_path("real")
 COUNTIES = ["chongyang", "dingri", "dongcheng", "shaoyang", "horqin-left-middle"]
 SECTORS = ("经济", "农业", "教育")
 R_EARTH = 6371008.8
@@ -184,8 +183,7 @@ def real_county(county: str, folder: Path):
     """A real county with a station at every located seat and three members per sector near seats
     (GCJ-02 like the lists), read as an office would import it."""
     src = REAL / county
-    if not (src / "villages.csv").exists():
-        pytest.skip(f"real county data not present: {src}")
+    require_shared(src / "villages.csv", "the real county list")
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("villages.csv", "townships.csv"):
         (folder / name).write_bytes((src / name).read_bytes())

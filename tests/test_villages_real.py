@@ -22,8 +22,9 @@ from geo_service.core.io import read_dataset
 from solvers.gaps import close_gaps
 from solvers.pipeline import run_optimisation
 from solvers.roster import plan_roster
+from shared_data import require_shared, shared_path
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"
+REAL = shared_path("real")
 COUNTIES = ["chongyang", "dingri", "dongcheng", "shaoyang", "horqin-left-middle"]
 FRACTIONS = (0.3, 0.9, 1.0)
 THRESHOLDS = (5000.0, 10000.0, 20000.0)
@@ -100,8 +101,7 @@ CASES = [(c, f) for c in COUNTIES for f in FRACTIONS]
 
 @pytest.mark.parametrize(("county", "fraction"), CASES, ids=[f"{c}-{int(f * 100)}" for c, f in CASES])
 def test_county_without_coordinates(county, fraction, tmp_path):
-    if not (REAL / county / "villages.csv").exists():
-        pytest.skip(f"real county data not present: {REAL / county}")
+    require_shared(REAL / county / "villages.csv", "the real county list")
     info = county_files(tmp_path, county, fraction, seed=1000 + COUNTIES.index(county) * 10 + int(fraction * 10))
     ds = read_dataset(tmp_path, datum="gcj02", name=county)
     vs = info["villages"]
@@ -176,8 +176,7 @@ def test_maps_draw_a_county_with_unlocated_villages(tmp_path):
     """Every map takes villages and members of unknown location (they have nothing to draw)."""
     import maps
 
-    if not (REAL / "dongcheng" / "villages.csv").exists():
-        pytest.skip("real county data not present")
+    require_shared(REAL / "dongcheng" / "villages.csv", "the real county list")
     county_files(tmp_path, "dongcheng", 1.0, seed=3)
     ds = read_dataset(tmp_path, datum="gcj02", name="dongcheng")
     assert ds.meta["import_report"]["unknown"] > 0  # 5 townships without a seat: their villages unlocated
@@ -189,8 +188,7 @@ def test_maps_draw_a_county_with_unlocated_villages(tmp_path):
 
 def test_a_county_where_nothing_is_located(tmp_path):
     """No village and no township seat with coordinates: it imports, and every answer says so."""
-    if not (REAL / "shaoyang" / "villages.csv").exists():
-        pytest.skip("real county data not present")
+    require_shared(REAL / "shaoyang" / "villages.csv", "the real county list")
     info = county_files(tmp_path, "shaoyang", 1.0, seed=9)
     towns = [{**t, "经度": "", "纬度": ""} for t in info["towns"]]
     _write(tmp_path / "townships.csv", list(towns[0]), [list(t.values()) for t in towns])
