@@ -56,7 +56,7 @@ def _covered_by_brute_force(ds, threshold_m: float, slack: float) -> int:
     return int((d.min(axis=1) <= threshold_m * (1 + slack)).sum())
 
 
-def _follow(url: str, monitor: str, timeout_s: float = 240) -> dict:
+def _follow(monitor: str, timeout_s: float = 240) -> dict:
     deadline = time.monotonic() + timeout_s
     while True:
         out = httpx.get(monitor).json()
@@ -79,7 +79,7 @@ def test_owslib_runs_a_batch_whose_coverage_matches_a_brute_force_count(server):
     href = started["links"][0]["href"]  # relative without public_base_url: never built from Host
     assert href == f"/v1/batches/{started['jobID']}" and p.response_headers["Location"] == href
     monitor = url + href
-    report = _follow(url, monitor)
+    report = _follow(monitor)
     assert report["counts"] == {"successful": 2}, report
     assert report["to_resume"] == [] and sorted(j["dataset_id"] for j in report["jobs"]) == ["cy-full", "cy-west"]
     covered = {}
