@@ -337,37 +337,43 @@ def coverage_summary(ds, thresholds_m: Iterable[float] = (5000, 10000, 20000),
     value, _ = _nearest(ds, xy, mode, index, network, kinds=kset)
     within = value[:, None] <= thr[None, :]
     given = real_mask(v)
-
-    tw = ds.townships.set_index("id")
-    county_of_t = tw["county_id"].to_dict()
-    county_names = ds.counties.set_index("id")["name"].to_dict()
-    t_ids = v["township_id"].to_numpy()
-    c_ids = np.array([county_of_t.get(t) for t in t_ids], dtype=object)
-
-    out: dict[str, Any] = {"mode": mode, "unit": "m" if mode == "straight" else "s",
-                           "thresholds": thresholds, "kinds": sorted(kset) if kset else None,
-                           "weight": vw.basis, "weight_note": vw.note,
-                           "population_known": vw.known, "notes": dataset_notes(ds),
-                           "location_sources": source_counts(v), "unlocated": unlocated_ids(v),
-                           "location_line": location_line(v),
-                           "total": _rows({}, pop, within, thresholds, w, given), "county": [], "township": [],
-                           "sector": []}
-    for cid in dict.fromkeys(c_ids.tolist()):
-        m = np.array([c == cid for c in c_ids], dtype=bool)
-        out["county"] += _rows({"county_id": cid, "county_name": county_names.get(cid)}, pop[m],
-                               within[m], thresholds, w[m], given[m])
-    for tid in ds.townships["id"]:
-        m = t_ids == tid
-        out["township"] += _rows({"township_id": tid, "township_name": tw.at[tid, "name"],
-                                  "county_id": county_of_t.get(tid)}, pop[m], within[m], thresholds,
-                                 w[m], given[m])
+    county, township = _area_tables(ds, pop, within, thresholds, w, given)
+    sector = []
     st_mask_kind = index.mask(kinds=kset)
     for sec in _present_sectors(ds):
         sv, _ = _nearest(ds, xy, mode, index, network, kinds=kset, sector=sec)
         hosting = int((index.mask(sector=sec) & st_mask_kind).sum())
-        out["sector"] += _rows({"sector": sec, "stations": hosting}, pop,
-                               sv[:, None] <= thr[None, :], thresholds, w, given)
-    return out
+        sector += _rows({"sector": sec, "stations": hosting}, pop, sv[:, None] <= thr[None, :], thresholds, w,
+                        given)
+    return {"mode": mode, "unit": "m" if mode == "straight" else "s", "thresholds": thresholds,
+            "kinds": sorted(kset) if kset else None, "weight": vw.basis, "weight_note": vw.note,
+            "population_known": vw.known, "notes": dataset_notes(ds), "location_sources": source_counts(v),
+            "unlocated": unlocated_ids(v), "location_line": location_line(v),
+            "total": _rows({}, pop, within, thresholds, w, given), "county": county, "township": township,
+            "sector": sector}
+
+
+def _area_tables(ds, pop: np.ndarray, within: np.ndarray, thresholds: Sequence[float], w: np.ndarray,
+                 given: np.ndarray) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The ``county`` and ``township`` tables of :func:`coverage_summary` (villages in the order
+    of ``ds.villages``; ``within``: villages x thresholds)."""
+    tw = ds.townships.set_index("id")
+    county_of_t = tw["county_id"].to_dict()
+    county_names = ds.counties.set_index("id")["name"].to_dict()
+    t_ids = ds.villages["township_id"].to_numpy()
+    c_ids = np.array([county_of_t.get(t) for t in t_ids], dtype=object)
+    county: list[dict[str, Any]] = []
+    for cid in dict.fromkeys(c_ids.tolist()):
+        m = np.array([c == cid for c in c_ids], dtype=bool)
+        county += _rows({"county_id": cid, "county_name": county_names.get(cid)}, pop[m],
+                        within[m], thresholds, w[m], given[m])
+    township: list[dict[str, Any]] = []
+    for tid in ds.townships["id"]:
+        m = t_ids == tid
+        township += _rows({"township_id": tid, "township_name": tw.at[tid, "name"],
+                           "county_id": county_of_t.get(tid)}, pop[m], within[m], thresholds,
+                          w[m], given[m])
+    return county, township
 
 
 def find_gaps(ds, threshold_m: float | None = None, threshold_s: float | None = None,
