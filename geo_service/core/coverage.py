@@ -178,8 +178,9 @@ def _nearest(ds, xy: np.ndarray, mode: str, index: StationIndex, network: RoadNe
         r = index.nearest_xy(xy[ok], kinds=kinds, sector=sector)
         value[ok], sid[ok] = r.distance_m[:, 0], r.station_id[:, 0]
     else:
-        r = network.nearest_xy(xy[ok], kinds=kinds, sector=sector)
-        value[ok], sid[ok] = r.time_s, r.station_id
+        assert network is not None  # _check_mode gives road mode a network
+        rr = network.nearest_xy(xy[ok], kinds=kinds, sector=sector)
+        value[ok], sid[ok] = rr.time_s, rr.station_id
     return value, sid
 
 
@@ -479,6 +480,7 @@ def service_areas(ds, network: RoadNetwork | None = None, thresholds_s: Iterable
         number, or an unknown kind or sector.
     """
     network = _check_mode("road", network, ds)
+    assert network is not None  # _check_mode gives road mode a network
     return network.service_areas(_check_thresholds(thresholds_s, "thresholds_s"), kinds=kinds,
                                  sector=sector, buffer_m=buffer_m, dissolve=dissolve)
 

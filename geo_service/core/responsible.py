@@ -235,9 +235,10 @@ class ResponsibilityIndex:
         r = self.members.iloc[i]
         gid, kid = _s(r.get("group_id")), _s(r.get("committee_id"))
         g = self.groups.get(gid or "")
-        out = {"id": str(r["id"]), "name": _s(r.get("name")) or str(r["id"]), "sector": _s(r.get("sector")),
-               "role": _s(r.get("role")), "group_id": gid, "group": _s(g.get("name")) if g is not None else None,
-               "committee": self.committees.get(kid or "")}
+        out: dict[str, Any] = {
+            "id": str(r["id"]), "name": _s(r.get("name")) or str(r["id"]), "sector": _s(r.get("sector")),
+            "role": _s(r.get("role")), "group_id": gid, "group": _s(g.get("name")) if g is not None else None,
+            "committee": self.committees.get(kid or "")}
         if personal:
             geom = r.geometry
             out["home"] = (None if geom is None or geom.is_empty
@@ -410,10 +411,11 @@ def _answer(index: ResponsibilityIndex, row: int | None, pt, station, dist_v, *,
     tid = village["township_id"] if village else (station or {}).get("township_id")
     kid = township_committees.get(tid or "")
     members, groups = index.people(row, personal) if row is not None else ([], [])
-    stations = index.nearest_stations(*pt, k=k) if pt is not None else []
+    stations = index.nearest_stations(pt[0], pt[1], k=k) if pt is not None else []
     if station is not None:
         stations = [station] + [s for s in stations if s["id"] != station["id"]][: k - 1]
-    on_duty, nxt = [], None
+    on_duty: list[dict[str, Any]] = []
+    nxt = None
     for s in stations:
         at = duty.at(s["id"], today) if duty is not None else None
         s["duty"] = [] if at is None else [_duty_member(index, duty, mid) for mid in at["member_ids"]]

@@ -234,7 +234,7 @@ def _check_unique_ids(df: pd.DataFrame, chk: _Checker) -> None:
 
 def _canonical_kinds(df: pd.DataFrame, chk: _Checker) -> None:
     """Station kinds (in place) in their canonical spelling; an unknown kind is kept and reported."""
-    kinds = []
+    kinds: list[Any] = []
     for i, v in enumerate(df["kind"]):
         if v is None:
             kinds.append(None)
@@ -363,7 +363,7 @@ def _check_geometry(spec: LayerSpec, df: gpd.GeoDataFrame, chk: _Checker) -> Non
     types = shapely.get_type_id(geoms)
     tnames = np.array(["Point", "LineString", "LinearRing", "Polygon", "MultiPoint",
                        "MultiLineString", "MultiPolygon", "GeometryCollection"], dtype=object)
-    ok_types = _GEOM_OK[spec.geometry]
+    ok_types = _GEOM_OK[str(spec.geometry)]  # called for layers with a geometry only
     bounds = shapely.bounds(geoms)
     for i in range(len(df)):
         if missing[i]:

@@ -92,7 +92,7 @@ def _cells_by_township(site_town: list, inverse: np.ndarray, uniq: np.ndarray, c
 def _polygons(tids: list, town_cells: dict[str, list], region: BaseGeometry) -> list:
     """One (multi)polygon per township id (metres), its cells' union clipped to ``region``;
     None for a township without cells or with an empty clip."""
-    polys = []
+    polys: list[BaseGeometry | None] = []
     for t in tids:
         parts = town_cells.get(t)
         if not parts:

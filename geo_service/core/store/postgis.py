@@ -104,7 +104,7 @@ class PostGISStore(PostGISJobs, Store):
         self._cache = RecentDatasets()
         self._lock = threading.RLock()
         self.owner_key = secrets.randbits(62)  # advisory-lock key marking jobs of this instance
-        self._owner_conn = None
+        self._owner_conn: psycopg.Connection | None = None
         self._ledger: PostGISLedger | None = None
         self._init_schema()
 
@@ -121,7 +121,7 @@ class PostGISStore(PostGISJobs, Store):
         finally:
             raw.close()
 
-    def _t(self, table: str) -> sql.Composed:
+    def _t(self, table: str) -> sql.Identifier:
         return sql.Identifier(self.schema, table)
 
     def _init_schema(self) -> None:
@@ -357,7 +357,7 @@ class PostGISStore(PostGISJobs, Store):
             raise ValueError(f"point ({lon}, {lat}) is not a WGS-84 lon/lat (lon -180..180, lat -90..90)")
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= int(k) <= 1000:
             raise ValueError(f"k must be a whole number from 1 to 1000, got {k!r}")
-        conds = [sql.SQL("dataset_id = %(ds)s")]
+        conds: list[sql.Composable] = [sql.SQL("dataset_id = %(ds)s")]
         params: dict[str, Any] = {"ds": dataset_id, "lon": lon, "lat": lat,
                                   "cand": int(k) * KNN_OVERFETCH + 8, "k": int(k)}
         if kinds is not None:

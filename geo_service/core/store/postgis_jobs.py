@@ -40,7 +40,7 @@ class PostGISJobs:
     def _conn(self) -> AbstractContextManager[Any]:  # pragma: no cover - given by the store
         raise NotImplementedError
 
-    def _t(self, table: str) -> sql.Composed:  # pragma: no cover - given by the store
+    def _t(self, table: str) -> sql.Identifier:  # pragma: no cover - given by the store
         raise NotImplementedError
 
     def _hold_owner_lock(self) -> None:  # pragma: no cover - given by the store

@@ -69,7 +69,7 @@ def ddl(schema: str) -> list[sql.Composable]:
     ]
     for name in LAYER_ORDER:
         spec = LAYERS[name]
-        cols = [S("dataset_id text NOT NULL"), S("ord integer NOT NULL")]
+        cols: list[sql.Composable] = [S("dataset_id text NOT NULL"), S("ord integer NOT NULL")]
         cols += [S("{} {}").format(sql.Identifier(f.name), S(SQL_TYPES[f.dtype])) for f in spec.fields]
         cols.append(S("extra text"))
         if spec.geometry is not None:
