@@ -400,6 +400,16 @@ def _check_geometry(spec: LayerSpec, df: gpd.GeoDataFrame, chk: _Checker) -> Non
 
 
 def check_references(layers: dict[str, pd.DataFrame], problems: list[Problem]) -> None:
+    """Check that every reference field names an existing id of its layer.
+
+    Parameters
+    ----------
+    layers : dict of str to DataFrame
+        Every layer of :data:`geo_service.core.domain.LAYERS`, normalised (:func:`normalise_layer`).
+    problems : list of Problem
+        An unknown reference is appended as an error; a group convener who belongs to another
+        group as a warning (that field is often stale).
+    """
     id_sets = {name: set(df["id"].dropna()) for name, df in layers.items()}
     for name, spec in LAYERS.items():
         df = layers[name]

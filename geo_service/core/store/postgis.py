@@ -30,6 +30,9 @@ Spatial SQL for ad-hoc queries over data too large to hold in memory:
 :meth:`PostGISStore.nearest_stations_sql` (KNN ``<->``, geodesic metres) and
 :meth:`PostGISStore.features_in_bbox` (GiST bbox filter). Nearest lookups on the hot path use the
 in-memory :class:`geo_service.core.index.StationIndex` instead.
+
+The statements that make the tables are in :mod:`.postgis_schema`, the job methods in
+:mod:`.postgis_jobs` (a mixin of :class:`PostGISStore`).
 """
 
 from __future__ import annotations
