@@ -24,7 +24,7 @@ def test_scripts_test_sh_runs_mypy_before_the_tests():
 def test_mypy_checks_the_core_strictly():
     cfg = _mypy()
     assert cfg["packages"] == ["geo_service.core"]
-    for flag in ("check_untyped_defs", "no_implicit_optional", "warn_unused_ignores"):
+    for flag in ("check_untyped_defs", "no_implicit_optional", "warn_unused_ignores", "disallow_incomplete_defs"):
         assert cfg.get(flag) is True, flag
     assert not cfg.get("ignore_errors"), "errors are ignored module by module, never for the whole core"
 

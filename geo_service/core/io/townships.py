@@ -12,6 +12,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
 from ..crs import metric_crs
@@ -45,7 +46,7 @@ def _sites(vt: list, vok: np.ndarray, tids: list, tok: np.ndarray, to_m: np.ndar
     return shapely.get_coordinates(np.array(site_geom, dtype=object)), site_town
 
 
-def _region(boundary: BaseGeometry | None, crs, xy: np.ndarray, margin_m: float) -> BaseGeometry:
+def _region(boundary: BaseGeometry | None, crs: CRS, xy: np.ndarray, margin_m: float) -> BaseGeometry:
     """The clip region in metres: the county outline, else the sites' hull grown by ``margin_m``."""
     if boundary is not None and not boundary.is_empty:
         region = gpd.GeoSeries([boundary], crs=WGS84).to_crs(crs).iloc[0]
