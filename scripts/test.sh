@@ -5,8 +5,8 @@
 #     (GDAL's OGC API client, OGC tests), when this
 #     machine can install them (root + apt-get); otherwise those tests skip with a stated reason,
 #     except under CI=true where a missing browser or database fails the run.
-# Extra arguments go to pytest, e.g. `bash scripts/test.sh -k store -x`. Before the tests, ruff and
-# import-linter check the code (rules in pyproject.toml).
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh -k store -x`. Before the tests, ruff,
+# import-linter and mypy (the core) check the code (rules in pyproject.toml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +39,9 @@ echo "==> linting (ruff, rules in pyproject.toml [tool.ruff])"
 
 echo "==> checking the import layers (pyproject.toml [tool.importlinter])"
 .venv/bin/lint-imports
+
+echo "==> type checking the core (mypy, pyproject.toml [tool.mypy])"
+.venv/bin/mypy
 
 echo "==> running the test suite (pytest-xdist: one worker per core; PYTEST_WORKERS=0 runs it in one process)"
 exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-auto}" "$@"

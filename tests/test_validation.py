@@ -8,6 +8,7 @@ feature id and the user's own column header.
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from shapely.geometry import Point, Polygon
 from geo_service.core.crs import wgs84_to_gcj02
 from geo_service.core.dataset import DatasetValidationError, Problem
 from geo_service.core.io import read_dataset, read_layers_from_files, write_dataset
+
+from shared_data import real_county, require_shared
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -213,6 +216,26 @@ def test_missing_point_error_or_drop(csv_dir):
     assert [(w.layer, w.row, w.feature_id) for w in dropped] == [("villages", 4, "V3")]
     assert "三村" in dropped[0].message
     assert ds.meta["import_report"]["dropped"] == {"villages": ["V3"]}
+
+
+def test_village_without_township_or_point_is_not_placed_at_a_township_centre(tmp_path):
+    """A real village list where two villages lost their township (one with coordinates, one
+    without): the unlocated one has no township whose centre it could take, so the import says it
+    stays without a point (the import still fails: the township is required)."""
+    src = require_shared(real_county("chongyang") / "villages.csv", "the real county chongyang")
+    shutil.copy(src.parent / "townships.csv", tmp_path / "townships.csv")
+    rows = read_csv(src)
+    located = rows.index[rows["经度"].ne("")][0]
+    unlocated = rows.index[rows["经度"].eq("")][0]
+    rows.loc[[located, unlocated], "乡镇"] = ""
+    rows.to_csv(tmp_path / "villages.csv", index=False, encoding="utf-8-sig")
+    probs = problems_of(tmp_path, datum="gcj02")
+    assert {(p.code, p.row) for p in probs if p.severity == "error"} == {
+        ("missing_value", located + 2), ("missing_value", unlocated + 2)}
+    assert not [p for p in probs if p.code == "approximate_location" and "centre" in p.message], \
+        [str(p) for p in probs]
+    unknown = [p for p in probs if p.code == "unknown_location" and p.layer == "villages"]
+    assert len(unknown) == 1 and rows.at[unlocated, "名称"] in unknown[0].message
 
 
 def test_table_without_coordinate_columns_is_one_problem(csv_dir):

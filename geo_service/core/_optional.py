@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from importlib.util import find_spec
-from typing import TypeVar
+from typing import TypeVar, cast
 
 HAVE_NUMBA: bool = find_spec("numba") is not None and os.environ.get("GEO_SERVICE_NO_NUMBA", "") != "1"
 HAVE_DISTRIBUTED: bool = find_spec("distributed") is not None
@@ -29,7 +29,7 @@ def njit(fn: F) -> F:
         return fn
     import numba  # only with the extra, and only when a compiled loop is defined (about 0.6 s)
 
-    return numba.njit(cache=True, nogil=True)(fn)
+    return cast(F, numba.njit(cache=True, nogil=True)(fn))  # a Dispatcher, called like fn
 
 
 def require_distributed(what: str = "batch runs") -> None:

@@ -23,6 +23,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .dataset import Dataset
 from .domain import SECTORS, STATION_KINDS
 from .index import InvalidQuery, StationIndex, check_kinds, check_sector
 from .locations import location_line, present, real_mask, source_counts, unlocated_ids
@@ -33,7 +34,7 @@ MODES = ("straight", "road")
 NO_STATIONS_NOTE = "没有站点：每个村都是空白；请添加 站点.csv（名称、类型、经度、纬度）"  # zh file names are read too
 
 
-def dataset_notes(ds) -> list[str]:
+def dataset_notes(ds: Dataset) -> list[str]:
     """Missing layers explained (Chinese): what the answers mean without them, which file to add.
 
     Parameters
@@ -126,7 +127,7 @@ def _known_pop(v: pd.DataFrame) -> np.ndarray:
     return pd.to_numeric(v["population"], errors="coerce").fillna(0).astype(np.int64).to_numpy()
 
 
-def _check_mode(mode: str, network: RoadNetwork | None, ds) -> RoadNetwork | None:
+def _check_mode(mode: str, network: RoadNetwork | None, ds: Dataset) -> RoadNetwork | None:
     if mode not in MODES:
         raise InvalidQuery(f"unknown mode '{mode}' (expected one of {', '.join(MODES)})", field="mode",
                            value=mode)
@@ -155,7 +156,7 @@ def _check_thresholds(values: Iterable[float] | None, field: str) -> list[float]
     return sorted(set(out))
 
 
-def _village_points(ds, index: StationIndex) -> np.ndarray:
+def _village_points(ds: Dataset, index: StationIndex) -> np.ndarray:
     """Village points in the index's metres; NaN rows for villages of unknown location."""
     v = ds.villages
     out = np.full((len(v), 2), np.nan)
@@ -166,8 +167,8 @@ def _village_points(ds, index: StationIndex) -> np.ndarray:
     return out
 
 
-def _nearest(ds, xy: np.ndarray, mode: str, index: StationIndex, network: RoadNetwork | None,
-             kinds=None, sector=None) -> tuple[np.ndarray, np.ndarray]:
+def _nearest(ds: Dataset, xy: np.ndarray, mode: str, index: StationIndex, network: RoadNetwork | None,
+             kinds: frozenset[str] | None = None, sector: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(value, station id) per village: metres (straight) or seconds (road); inf/None if none, and
     for a village of unknown location (it is never within any threshold)."""
     value, sid = np.full(len(xy), np.inf), np.full(len(xy), None, dtype=object)
@@ -178,12 +179,13 @@ def _nearest(ds, xy: np.ndarray, mode: str, index: StationIndex, network: RoadNe
         r = index.nearest_xy(xy[ok], kinds=kinds, sector=sector)
         value[ok], sid[ok] = r.distance_m[:, 0], r.station_id[:, 0]
     else:
-        r = network.nearest_xy(xy[ok], kinds=kinds, sector=sector)
-        value[ok], sid[ok] = r.time_s, r.station_id
+        assert network is not None  # _check_mode gives road mode a network
+        rr = network.nearest_xy(xy[ok], kinds=kinds, sector=sector)
+        value[ok], sid[ok] = rr.time_s, rr.station_id
     return value, sid
 
 
-def last_mile(ds, network: RoadNetwork | None = None, *, index: StationIndex | None = None
+def last_mile(ds: Dataset, network: RoadNetwork | None = None, *, index: StationIndex | None = None
               ) -> pd.DataFrame:
     """Per village, the nearest station overall and of each kind.
 
@@ -238,7 +240,7 @@ def last_mile(ds, network: RoadNetwork | None = None, *, index: StationIndex | N
     return out
 
 
-def _present_sectors(ds) -> list[str]:
+def _present_sectors(ds: Dataset) -> list[str]:
     seen: set[str] = set()
     for col in (ds.stations["sectors"], ds.groups["sectors"]):
         for items in col:
@@ -272,7 +274,7 @@ def _rows(keys: dict[str, Any], pop: np.ndarray, within: np.ndarray, thresholds:
     return rows
 
 
-def coverage_summary(ds, thresholds_m: Iterable[float] = (5000, 10000, 20000),
+def coverage_summary(ds: Dataset, thresholds_m: Iterable[float] = (5000, 10000, 20000),
                      thresholds_s: Iterable[float] = (900, 1800, 3600), mode: str = "straight", *,
                      network: RoadNetwork | None = None, kinds: str | Iterable[str] | None = None,
                      index: StationIndex | None = None) -> dict[str, Any]:
@@ -337,40 +339,46 @@ def coverage_summary(ds, thresholds_m: Iterable[float] = (5000, 10000, 20000),
     value, _ = _nearest(ds, xy, mode, index, network, kinds=kset)
     within = value[:, None] <= thr[None, :]
     given = real_mask(v)
-
-    tw = ds.townships.set_index("id")
-    county_of_t = tw["county_id"].to_dict()
-    county_names = ds.counties.set_index("id")["name"].to_dict()
-    t_ids = v["township_id"].to_numpy()
-    c_ids = np.array([county_of_t.get(t) for t in t_ids], dtype=object)
-
-    out: dict[str, Any] = {"mode": mode, "unit": "m" if mode == "straight" else "s",
-                           "thresholds": thresholds, "kinds": sorted(kset) if kset else None,
-                           "weight": vw.basis, "weight_note": vw.note,
-                           "population_known": vw.known, "notes": dataset_notes(ds),
-                           "location_sources": source_counts(v), "unlocated": unlocated_ids(v),
-                           "location_line": location_line(v),
-                           "total": _rows({}, pop, within, thresholds, w, given), "county": [], "township": [],
-                           "sector": []}
-    for cid in dict.fromkeys(c_ids.tolist()):
-        m = np.array([c == cid for c in c_ids], dtype=bool)
-        out["county"] += _rows({"county_id": cid, "county_name": county_names.get(cid)}, pop[m],
-                               within[m], thresholds, w[m], given[m])
-    for tid in ds.townships["id"]:
-        m = t_ids == tid
-        out["township"] += _rows({"township_id": tid, "township_name": tw.at[tid, "name"],
-                                  "county_id": county_of_t.get(tid)}, pop[m], within[m], thresholds,
-                                 w[m], given[m])
+    county, township = _area_tables(ds, pop, within, thresholds, w, given)
+    sector = []
     st_mask_kind = index.mask(kinds=kset)
     for sec in _present_sectors(ds):
         sv, _ = _nearest(ds, xy, mode, index, network, kinds=kset, sector=sec)
         hosting = int((index.mask(sector=sec) & st_mask_kind).sum())
-        out["sector"] += _rows({"sector": sec, "stations": hosting}, pop,
-                               sv[:, None] <= thr[None, :], thresholds, w, given)
-    return out
+        sector += _rows({"sector": sec, "stations": hosting}, pop, sv[:, None] <= thr[None, :], thresholds, w,
+                        given)
+    return {"mode": mode, "unit": "m" if mode == "straight" else "s", "thresholds": thresholds,
+            "kinds": sorted(kset) if kset else None, "weight": vw.basis, "weight_note": vw.note,
+            "population_known": vw.known, "notes": dataset_notes(ds), "location_sources": source_counts(v),
+            "unlocated": unlocated_ids(v), "location_line": location_line(v),
+            "total": _rows({}, pop, within, thresholds, w, given), "county": county, "township": township,
+            "sector": sector}
 
 
-def find_gaps(ds, threshold_m: float | None = None, threshold_s: float | None = None,
+def _area_tables(ds: Dataset, pop: np.ndarray, within: np.ndarray, thresholds: Sequence[float], w: np.ndarray,
+                 given: np.ndarray) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The ``county`` and ``township`` tables of :func:`coverage_summary` (villages in the order
+    of ``ds.villages``; ``within``: villages x thresholds)."""
+    tw = ds.townships.set_index("id")
+    county_of_t = tw["county_id"].to_dict()
+    county_names = ds.counties.set_index("id")["name"].to_dict()
+    t_ids = ds.villages["township_id"].to_numpy()
+    c_ids = np.array([county_of_t.get(t) for t in t_ids], dtype=object)
+    county: list[dict[str, Any]] = []
+    for cid in dict.fromkeys(c_ids.tolist()):
+        m = np.array([c == cid for c in c_ids], dtype=bool)
+        county += _rows({"county_id": cid, "county_name": county_names.get(cid)}, pop[m],
+                        within[m], thresholds, w[m], given[m])
+    township: list[dict[str, Any]] = []
+    for tid in ds.townships["id"]:
+        m = t_ids == tid
+        township += _rows({"township_id": tid, "township_name": tw.at[tid, "name"],
+                           "county_id": county_of_t.get(tid)}, pop[m], within[m], thresholds,
+                          w[m], given[m])
+    return county, township
+
+
+def find_gaps(ds: Dataset, threshold_m: float | None = None, threshold_s: float | None = None,
               mode: str = "straight", *, network: RoadNetwork | None = None,
               kinds: str | Iterable[str] | None = None, sector: str | None = None,
               index: StationIndex | None = None) -> gpd.GeoDataFrame:
@@ -440,7 +448,7 @@ def find_gaps(ds, threshold_m: float | None = None, threshold_s: float | None = 
     return gaps.reset_index(drop=True)
 
 
-def service_areas(ds, network: RoadNetwork | None = None, thresholds_s: Iterable[float] = (900, 1800),
+def service_areas(ds: Dataset, network: RoadNetwork | None = None, thresholds_s: Iterable[float] = (900, 1800),
                   dissolve: bool = False, *, kinds: str | Iterable[str] | None = None,
                   sector: str | None = None, buffer_m: float = 200.0) -> gpd.GeoDataFrame:
     """Isochrones (WGS-84 polygons) per station and threshold (seconds), or dissolved per threshold.
@@ -473,6 +481,7 @@ def service_areas(ds, network: RoadNetwork | None = None, thresholds_s: Iterable
         number, or an unknown kind or sector.
     """
     network = _check_mode("road", network, ds)
+    assert network is not None  # _check_mode gives road mode a network
     return network.service_areas(_check_thresholds(thresholds_s, "thresholds_s"), kinds=kinds,
                                  sector=sector, buffer_m=buffer_m, dissolve=dissolve)
 

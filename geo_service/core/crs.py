@@ -70,7 +70,7 @@ def geodesic_m(lon1: ArrayLike, lat1: ArrayLike, lon2: ArrayLike, lat2: ArrayLik
     """
     a = [np.broadcast_to(np.asarray(v, dtype=float), np.broadcast(lon1, lat1, lon2, lat2).shape)
          for v in (lon1, lat1, lon2, lat2)]
-    _, _, d = GEOD.inv(*a)
+    _, _, d = GEOD.inv(a[0], a[1], a[2], a[3])
     return np.asarray(d, dtype=float)
 
 
@@ -187,7 +187,7 @@ def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray, NDArray]:
     return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
 
 
-def to_wgs84(lon: ArrayLike, lat: ArrayLike, datum: Datum) -> tuple[NDArray, NDArray]:
+def to_wgs84(lon: ArrayLike, lat: ArrayLike, datum: str) -> tuple[NDArray, NDArray]:
     """Convert coordinates given in ``datum`` to WGS-84.
 
     Parameters
@@ -216,7 +216,7 @@ def to_wgs84(lon: ArrayLike, lat: ArrayLike, datum: Datum) -> tuple[NDArray, NDA
     raise ValueError(f"unknown datum {datum!r}; expected one of {', '.join(DATUMS)}")
 
 
-def from_wgs84(lon: ArrayLike, lat: ArrayLike, datum: Datum) -> tuple[NDArray, NDArray]:
+def from_wgs84(lon: ArrayLike, lat: ArrayLike, datum: str) -> tuple[NDArray, NDArray]:
     """Convert WGS-84 coordinates to ``datum`` (for GCJ-02 tiles and exports).
 
     Parameters

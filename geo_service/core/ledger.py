@@ -113,7 +113,7 @@ def template_frame(lang: str = "zh") -> pd.DataFrame:
     if lang == "zh":
         for f, enum in (("kind", "activity_kind"), ("way", "activity_way"), ("status", "activity_status")):
             df[f] = df[f].map(lambda v, e=enum: G.value_label(e, v, "zh") if isinstance(v, str) else v)
-    return df.rename(columns=lambda c: G.header(SHEET_NAMES.get(c, c), lang))
+    return df.rename(columns=lambda c: G.header(SHEET_NAMES.get(str(c), str(c)), lang))  # names of FIELDS
 
 
 def header_aliases() -> dict[str, str]:
@@ -288,13 +288,13 @@ def validate_activities(table: pd.DataFrame | Iterable[Mapping[str, Any]], ds: A
     for k, allowed in STATUSES.items():
         fits |= (kind == k) & status.isin(allowed)
     bad = col["status"].notna() & (status.isna() | ~fits)
-    for k in ("duty", "opinion", None):
-        sel = bad & ((kind == k) if k else ~kind.isin(["duty", "opinion"]))
-        choices = STATUSES.get(k, ())
+    for which in ("duty", "opinion", None):
+        sel = bad & ((kind == which) if which else ~kind.isin(["duty", "opinion"]))
+        choices = STATUSES.get(which, ()) if which else ()
         probs += _problem(np.flatnonzero(sel), "status", "ledger_bad_choice" if choices else "ledger_not_for_kind",
                           col["status"][sel], lang,
                           choices="、".join(G.value_label("activity_status", s, lang) for s in choices),
-                          kind=G.value_label("activity_kind", k, lang) if k else "")
+                          kind=G.value_label("activity_kind", which, lang) if which else "")
     out["status"] = status.where(~bad, None)
     for f in INT_FIELDS:
         out[f], bad = _parse_ints(col[f], f)

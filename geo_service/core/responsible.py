@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from pyproj import Transformer
 from scipy.spatial import cKDTree
 
@@ -48,7 +49,7 @@ def _s(v: Any) -> str | None:
     return s or None
 
 
-def _points(df, to_m) -> tuple[np.ndarray, np.ndarray]:
+def _points(df: pd.DataFrame | None, to_m: Transformer) -> tuple[np.ndarray, np.ndarray]:
     """(index of rows with a point, (n, 2) metric xy) of a layer."""
     if df is None or not len(df) or "geometry" not in df:
         return np.zeros(0, dtype=int), np.zeros((0, 2))
@@ -235,9 +236,10 @@ class ResponsibilityIndex:
         r = self.members.iloc[i]
         gid, kid = _s(r.get("group_id")), _s(r.get("committee_id"))
         g = self.groups.get(gid or "")
-        out = {"id": str(r["id"]), "name": _s(r.get("name")) or str(r["id"]), "sector": _s(r.get("sector")),
-               "role": _s(r.get("role")), "group_id": gid, "group": _s(g.get("name")) if g is not None else None,
-               "committee": self.committees.get(kid or "")}
+        out: dict[str, Any] = {
+            "id": str(r["id"]), "name": _s(r.get("name")) or str(r["id"]), "sector": _s(r.get("sector")),
+            "role": _s(r.get("role")), "group_id": gid, "group": _s(g.get("name")) if g is not None else None,
+            "committee": self.committees.get(kid or "")}
         if personal:
             geom = r.geometry
             out["home"] = (None if geom is None or geom.is_empty
@@ -404,19 +406,22 @@ def lookup(index: ResponsibilityIndex, *, lon: float | None = None, lat: float |
                    township_committees=township_committees or {}, personal=personal)
 
 
-def _answer(index: ResponsibilityIndex, row: int | None, pt, station, dist_v, *, k, duty, today,
-            township_committees, personal) -> dict[str, Any]:
+def _answer(index: ResponsibilityIndex, row: int | None, pt: tuple[float, float] | None,
+            station: dict[str, Any] | None, dist_v: float | None, *, k: int, duty: DutyIndex | None,
+            today: dt.date, township_committees: Mapping[str, str], personal: bool) -> dict[str, Any]:
     village = index.village(row) if row is not None else None
     tid = village["township_id"] if village else (station or {}).get("township_id")
     kid = township_committees.get(tid or "")
     members, groups = index.people(row, personal) if row is not None else ([], [])
-    stations = index.nearest_stations(*pt, k=k) if pt is not None else []
+    stations = index.nearest_stations(pt[0], pt[1], k=k) if pt is not None else []
     if station is not None:
         stations = [station] + [s for s in stations if s["id"] != station["id"]][: k - 1]
-    on_duty, nxt = [], None
+    on_duty: list[dict[str, Any]] = []
+    nxt = None
     for s in stations:
         at = duty.at(s["id"], today) if duty is not None else None
-        s["duty"] = [] if at is None else [_duty_member(index, duty, mid) for mid in at["member_ids"]]
+        s["duty"] = [] if at is None or duty is None else [_duty_member(index, duty, mid)
+                                                           for mid in at["member_ids"]]
         s["duty_date"] = None if at is None else at["date"]
         s["next_reception"] = None if at is None else at["next_reception"]
         if s["duty"] and not on_duty:

@@ -187,8 +187,8 @@ def job_failure_text(error: Any, lang: str = "zh") -> str | None:
     """A failed job's error in words of ``lang`` when the service words it itself, else None."""
     if not isinstance(error, Mapping) or error.get("title") not in JOB_FAILURES:
         return None
-    params = error.get("params") if isinstance(error.get("params"), Mapping) else {}
-    return message(JOB_FAILURES[error["title"]], lang, **dict(params))
+    params = error.get("params")
+    return message(JOB_FAILURES[error["title"]], lang, **(dict(params) if isinstance(params, Mapping) else {}))
 
 
 def job_status_text(status: Any, lang: str = "zh") -> Any:
@@ -207,6 +207,7 @@ def job_message_text(msg: Any, status: Any = None, outcome: Mapping[str, Any] | 
     if status == "successful" and isinstance(outcome, Mapping) and outcome.get("outcome"):
         code = outcome.get("diagnosis_code")
         relaxed = [x for x in outcome.get("relaxations") or [] if isinstance(x, Mapping)]
+        diag: Any
         if relaxed:  # a relaxed rule first: the answer is optimal only under it
             diag = relaxation_text(relaxed[0], lang)
         elif code in MESSAGES:
@@ -230,7 +231,8 @@ def result_labels(result: Mapping[str, Any], lang: str = "zh") -> dict[str, Any]
     the outcome, each tier's name and outcome with its diagnostics, and the run's own diagnostics."""
     check_lang(lang)
     oc = result.get("outcome") if isinstance(result.get("outcome"), Mapping) else {}
-    tiers = result.get("tiers") if isinstance(result.get("tiers"), Mapping) else {}
+    raw_tiers = result.get("tiers")
+    tiers: Mapping[str, Any] = raw_tiers if isinstance(raw_tiers, Mapping) else {}
     out: dict[str, Any] = {
         "status": value_label("outcome", result.get("status"), lang),
         "outcome": job_message_text(None, "successful", oc, lang) if oc else None,
@@ -276,7 +278,7 @@ def relaxation_text(r: Mapping[str, Any], lang: str = "zh", tier: str | None = N
     p["asked"] = r.get("asked")
     reason = message(f"relax_{r.get('reason')}", lang, **p)
     rule = str(r.get("rule", ""))
-    name = PARAMS[rule][i] if rule in PARAMS else rule
+    name = str(PARAMS[rule][i]) if rule in PARAMS else rule
     name = name if i == 0 else name[:1].lower() + name[1:]
     scope = str(r.get("scope", ""))
     scope = str(value_label("entity", scope, lang)) if scope in ENUMS["entity"] else scope

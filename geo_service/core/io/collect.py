@@ -178,8 +178,9 @@ def _read_folder(col: Collector, folder: Path, label: str) -> None:
              and p.suffix.lower() not in _SIDECARS and p.suffix.lower() in TABLE_EXTS + VECTOR_EXTS]
     by_layer: dict[str, list[Path]] = {}
     for p in files:
-        if canonical_layer(p.stem) is not None:
-            by_layer.setdefault(canonical_layer(p.stem), []).append(p)
+        name = canonical_layer(p.stem)
+        if name is not None:
+            by_layer.setdefault(name, []).append(p)
     for layer, ps in by_layer.items():
         if len(ps) > 1:
             found = True
@@ -187,13 +188,13 @@ def _read_folder(col: Collector, folder: Path, label: str) -> None:
                      "duplicate_layer", f"{label}/{ps[0].name}" if label else ps[0].name)
     for p in files:
         ext = p.suffix.lower()
-        layer = canonical_layer(p.stem)
-        if layer is not None and len(by_layer[layer]) > 1:
+        of = canonical_layer(p.stem)
+        if of is not None and len(by_layer[of]) > 1:
             continue
         src = f"{label}/{p.name}" if label else p.name
-        if layer is None and p.stem.strip().lower() in _NOTES_NAMES:
+        if of is None and p.stem.strip().lower() in _NOTES_NAMES:
             continue  # the template's notes file
-        if layer is None:
+        if of is None:
             if ext in (".gpkg", ".xlsx") and not any(canonical_layer(q.stem) for q in folder.iterdir()):
                 found = True
                 (_read_gpkg if ext == ".gpkg" else _read_workbook)(col, p, src)
@@ -202,7 +203,7 @@ def _read_folder(col: Collector, folder: Path, label: str) -> None:
                          "warning")
             continue
         found = True
-        read_file_as_layer(col, layer, p, src)
+        read_file_as_layer(col, of, p, src)
     if not found:
         col.fail("dataset", "no layer files found (expected names such as stations.geojson, villages.csv, "
                             "村社区.xlsx)", "missing_layer", label or str(folder))
@@ -275,8 +276,8 @@ def read_path(col: Collector, path: Path, label: str) -> None:
             # every reader is eager, so the frames outlive the temporary folder
     elif ext in (".gpkg", ".xlsx", ".xlsm") and _holds_many_layers(col, path, label):
         (_read_gpkg if ext == ".gpkg" else _read_workbook)(col, path, label)
-    elif canonical_layer(path.stem) is not None:
-        read_file_as_layer(col, canonical_layer(path.stem), path, label)
+    elif (name := canonical_layer(path.stem)) is not None:
+        read_file_as_layer(col, name, path, label)
     elif ext == ".gpkg":
         _read_gpkg(col, path, label)
     else:

@@ -216,8 +216,9 @@ def apply_fill_sheet(ds: Dataset, source: str | os.PathLike | bytes | IO[bytes],
             continue
         if vid is None or vid not in pos:
             why, col = f"no village with id '{vid}' in the dataset", "id"
-        if why is not None:
-            problems.append(Problem("villages", why, "fill_unusable", row, vid, G.header(col, "zh"), "warning"))
+        if why is not None or vid is None:
+            problems.append(Problem("villages", str(why), "fill_unusable", row, vid, G.header(str(col), "zh"),
+                                    "warning"))
             continue
         geoms[pos[vid]], src[pos[vid]] = pt, "placed"
         updated.append(vid)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -52,7 +53,7 @@ def write_gpkg(ds: Dataset, path: str | os.PathLike, *, layers: list[str] | None
         for c in df.columns:  # extra user columns: keep them, as text when GDAL cannot type them
             if c != "geometry" and df[c].dtype == object:
                 df[c] = df[c].astype("string")
-        kw = {}
+        kw: dict[str, Any] = {}
         if spec.geometry is not None:
             kw["geometry_type"] = {"Point": "Point", "Polygon": "MultiPolygon" if _has_multi(df) else "Polygon",
                                    "LineString": "LineString"}[spec.geometry]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -135,7 +136,7 @@ def canonical_headers(layer: str, columns: Iterable[object]) -> dict[str, str]:
     geometry split over several cells (spreadsheet cells hold at most 32,767 characters).
     """
     aliases = header_aliases(layer)
-    rename: dict[str, str] = {}
+    rename: dict[Any, str] = {}
     taken: set[str] = set()
     for col in columns:
         if isinstance(col, str) and re.fullmatch(r"(wkt|几何)_\d+", col.strip().lower()):

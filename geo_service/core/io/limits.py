@@ -9,6 +9,7 @@ cap raises :class:`InputTooLarge`, naming the file or sheet, the cap and the set
 
 from __future__ import annotations
 
+import os
 import re
 import zipfile
 from dataclasses import dataclass
@@ -154,7 +155,7 @@ def copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, dst: BinaryIO, budge
             dst.write(chunk)
 
 
-def measure_zip(path, limit: int | None, label: str) -> int:
+def measure_zip(path: str | os.PathLike | BinaryIO, limit: int | None, label: str) -> int:
     """Decompress every member of the zip at ``path`` without keeping it; the real total in bytes.
 
     Raises :class:`InputTooLarge` as soon as the total passes ``limit`` (so a bomb costs at most

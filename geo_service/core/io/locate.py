@@ -31,7 +31,7 @@ MISSING_POINTS = ("keep", "drop", "error")
 _POINT_LAYERS = ("villages", "stations", "members")
 
 
-def _name(df: pd.DataFrame, i: int) -> str:
+def _name(df: pd.DataFrame, i: int | np.integer) -> str:
     v = df["name"].iloc[i] if "name" in df.columns else None
     return "" if blank(v) else f"'{v}' "
 
@@ -93,7 +93,7 @@ def seat_points(col: Collector) -> dict[str, Any]:
     g = traw.frame.geometry.to_numpy()
     ok = present(g)
     ok[ok] = shapely.get_type_id(g[ok]) == 0
-    return {clean_id(t): g[i] for i, t in enumerate(traw.frame["id"]) if ok[i] and clean_id(t) is not None}
+    return {tid: g[i] for i, t in enumerate(traw.frame["id"]) if ok[i] and (tid := clean_id(t)) is not None}
 
 
 def warn_shared_points(col: Collector) -> None:
@@ -152,24 +152,28 @@ def place_approximate(col: Collector, seats: dict[str, Any]) -> None:
     polys: dict[str, Any] = {}
     if traw is not None and isinstance(traw.frame, gpd.GeoDataFrame) and "id" in traw.frame.columns:
         for t, g in zip(traw.frame["id"], traw.frame.geometry):
-            if g is not None and not g.is_empty and g.geom_type in ("Polygon", "MultiPolygon"):  # given or derived
-                polys[clean_id(t)] = g
+            tid = clean_id(t)
+            if tid is not None and g is not None and not g.is_empty and g.geom_type in ("Polygon", "MultiPolygon"):
+                polys[tid] = g  # given or derived
     given = list(v["location_source"]) if "location_source" in v.columns else [None] * len(v)
     has = present(v.geometry)
     geoms, src = list(v.geometry), []
     town = [clean_id(x) for x in v["township_id"]] if "township_id" in v.columns else [None] * len(v)
     # a township whose cells all went to another (its villages share points with that one's): the
-    # centre of its own located villages
-    for t in {town[i] for i in np.flatnonzero(has)} - set(polys) - set(seats):
+    # centre of its own located villages (a village without a township has no such centre)
+    for t in {x for x in (town[i] for i in np.flatnonzero(has)) if x is not None} - set(polys) - set(seats):
         own = [geoms[i] for i in np.flatnonzero(has) if town[i] == t]
         polys[t] = shapely.MultiPoint([(g.x, g.y) for g in own]).convex_hull
     for i in range(len(v)):
+        t = town[i]
         if has[i]:
             src.append(None if blank(given[i]) else str(given[i]).strip())
-        elif town[i] in seats:
-            geoms[i], _ = seats[town[i]], src.append("township_seat")
-        elif town[i] in polys:
-            geoms[i], _ = _centre(polys[town[i]]), src.append("township_centre")
+        elif t is not None and t in seats:
+            geoms[i] = seats[t]
+            src.append("township_seat")
+        elif t is not None and t in polys:
+            geoms[i] = _centre(polys[t])
+            src.append("township_centre")
         else:
             src.append("unknown")
     v = v.set_geometry(gpd.GeoSeries(geoms, crs=WGS84, index=v.index))

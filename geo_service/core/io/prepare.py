@@ -8,6 +8,7 @@ and warnings there.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -94,8 +95,8 @@ def _resolve_names(col: Collector) -> None:
             by_name: dict[str, list[str]] = {}
             if "name" in target.columns:
                 for tid, tname in zip(target["id"], target["name"]):
-                    if not blank(tname) and clean_id(tid) is not None:
-                        by_name.setdefault(str(tname).strip(), []).append(clean_id(tid))
+                    if not blank(tname) and (cid := clean_id(tid)) is not None:
+                        by_name.setdefault(str(tname).strip(), []).append(cid)
             out = []
             for i, v in enumerate(raw.frame[f.name]):
                 cv = clean_id(v)
@@ -184,7 +185,7 @@ def _derive_townships(col: Collector, missing_points: str) -> None:
     new, seat = townships_from_points(tw, villages, boundary)
     no_poly = ~present_mask(new.geometry)
     # no seat and no located village (a township whose cells all went to another keeps its row)
-    located_towns = {clean_id(t) for t, ok in zip(villages["township_id"], present_mask(villages.geometry)) if ok}
+    located_towns: set[Any] = {clean_id(t) for t, ok in zip(villages["township_id"], present_mask(villages.geometry)) if ok}
     empty = no_poly & ~present & ~np.isin(np.asarray(tw["id"], dtype=object), list(located_towns))
     for i in np.flatnonzero(empty):
         drop, strict = missing_points == "drop", missing_points == "error"
@@ -207,14 +208,14 @@ def _derive_townships(col: Collector, missing_points: str) -> None:
     if vraw is not None and len(villages):
         names = dict(zip(tw["id"], tw["name"])) if "name" in tw.columns else {}
         for _, r in far_from_seat(tw, villages).iterrows():
-            i = int(r["position"])
-            vname = villages["name"].iloc[i] if "name" in villages.columns else ""
+            k = int(r["position"])
+            vname = villages["name"].iloc[k] if "name" in villages.columns else ""
             col.problems.append(Problem(
                 "villages", f"'{vname}' lies {r['own_m'] / 1000:.1f} km from the seat of its township "
-                            f"'{names.get(str(villages['township_id'].iloc[i]), '')}' but "
+                            f"'{names.get(str(villages['township_id'].iloc[k]), '')}' but "
                             f"{r['nearest_m'] / 1000:.1f} km from that of '{names.get(r['nearest_township'], '')}': "
-                            "check its coordinates or township", "far_from_seat", int(vraw.rows[i]),
-                clean_id(villages["id"].iloc[i]) if "id" in villages.columns else None,
+                            "check its coordinates or township", "far_from_seat", int(vraw.rows[k]),
+                clean_id(villages["id"].iloc[k]) if "id" in villages.columns else None,
                 vraw.headers.get("township_id", "township_id"), "warning", vraw.source))
     if vraw is not None and len(villages) and ("is_seat" not in vraw.frame.columns
                                                or all(blank(v) for v in vraw.frame["is_seat"])):

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -116,7 +117,7 @@ def read_osm_pbf(path: str | os.PathLike, bbox: tuple[float, float, float, float
     try:
         fp = (osmium.FileProcessor(str(Path(path)), osmium.osm.NODE | osmium.osm.WAY).with_locations()
               .with_filter(osmium.filter.KeyFilter("highway")))
-        for w in fp:
+        for w in cast(Iterable[Any], fp):  # nodes and ways; is_way() picks the ways (not a narrowing mypy sees)
             if not w.is_way():
                 continue
             tags = {t.k: t.v for t in w.tags}

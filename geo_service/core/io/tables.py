@@ -134,7 +134,7 @@ def read_excel_sheets(path: str | os.PathLike, limits: ReadLimits = NO_LIMITS,
     return out
 
 
-def _number(v: Any) -> float | None:
+def _number(v: Any) -> float:
     """Parse a coordinate cell: numbers, or text such as ``"114.05"`` / ``" 29,5 "`` (comma decimal)."""
     if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
         return float(v)
@@ -171,7 +171,7 @@ def table_to_layer(layer: str, df: pd.DataFrame, source: str, problems: list[Pro
     def add(i: int | None, msg: str, code: str, fld: str | None) -> None:
         fid = clean_id(df["id"].iloc[i]) if (i is not None and "id" in df.columns) else None
         problems.append(Problem(layer, msg, code, None if i is None else int(rows[i]), fid,
-                                headers.get(fld, fld), source=source))
+                                None if fld is None else headers.get(fld, fld), source=source))
 
     geoms: list[Any] = [None] * len(df)
     wkt_cols = [c for c in df.columns if c == WKT or c.startswith(WKT + "_")]

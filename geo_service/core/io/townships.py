@@ -12,6 +12,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
 from ..crs import metric_crs
@@ -29,6 +30,93 @@ def _points_ok(geoms: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         ok &= np.isfinite(b).all(axis=1) & (np.abs(b[:, 0]) <= 180) & (np.abs(b[:, 1]) <= 90)
     return ok
+
+
+def _sites(vt: list, vok: np.ndarray, tids: list, tok: np.ndarray, to_m: np.ndarray,
+           seat_m: np.ndarray) -> tuple[np.ndarray, list]:
+    """Voronoi sites (metres): every usable village, plus the seat of a township that has no
+    usable village; returns their (n, 2) coordinates and each one's township id."""
+    has_village = {t for t, ok in zip(vt, vok) if ok}
+    site_geom = list(to_m[vok])
+    site_town = [vt[i] for i in np.flatnonzero(vok)]
+    for j in np.flatnonzero(tok):
+        if tids[j] not in has_village:
+            site_geom.append(seat_m[j])
+            site_town.append(tids[j])
+    return shapely.get_coordinates(np.array(site_geom, dtype=object)), site_town
+
+
+def _region(boundary: BaseGeometry | None, crs: CRS, xy: np.ndarray, margin_m: float) -> BaseGeometry:
+    """The clip region in metres: the county outline, else the sites' hull grown by ``margin_m``."""
+    if boundary is not None and not boundary.is_empty:
+        region = gpd.GeoSeries([boundary], crs=WGS84).to_crs(crs).iloc[0]
+        return shapely.make_valid(region)
+    return shapely.MultiPoint(xy).convex_hull.buffer(margin_m)
+
+
+def _cells(xy: np.ndarray, region: BaseGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Voronoi cells of the distinct site locations (coincident villages share one cell).
+
+    Returns the distinct locations (metres, rounded to the millimetre), each site's position
+    among them and one cell per distinct location, in their order.
+    """
+    uniq, inverse = np.unique(np.round(xy, 3), axis=0, return_inverse=True)
+    inverse = np.asarray(inverse).ravel()
+    if len(uniq) == 1:
+        return uniq, inverse, np.array([region], dtype=object)
+    extent = shapely.box(*np.minimum(region.bounds[:2], uniq.min(axis=0)) - 1e5,
+                         *np.maximum(region.bounds[2:], uniq.max(axis=0)) + 1e5)
+    vor = shapely.voronoi_polygons(shapely.MultiPoint(uniq), extend_to=extent, ordered=True)
+    return uniq, inverse, np.array(list(vor.geoms), dtype=object)
+
+
+def _cells_by_township(site_town: list, inverse: np.ndarray, uniq: np.ndarray, cells: np.ndarray,
+                       seat_xy: dict) -> dict[str, list]:
+    """Each township's cells. A location shared by villages of several townships (a geocoding
+    collision) goes to the township whose seat is nearest, else to the first; each cell belongs
+    to one township."""
+    owner: dict[int, str] = {}
+    for k, t in enumerate(site_town):
+        u = int(inverse[k])
+        if u not in owner:
+            owner[u] = t
+        elif owner[u] != t and t in seat_xy:
+            cur = seat_xy.get(owner[u])
+            if cur is None or np.hypot(*(seat_xy[t] - uniq[u])) < np.hypot(*(cur - uniq[u])):
+                owner[u] = t
+    town_cells: dict[str, list] = {}
+    for u, t in owner.items():
+        town_cells.setdefault(t, []).append(cells[u])
+    return town_cells
+
+
+def _polygons(tids: list, town_cells: dict[str, list], region: BaseGeometry) -> list:
+    """One (multi)polygon per township id (metres), its cells' union clipped to ``region``;
+    None for a township without cells or with an empty clip."""
+    polys: list[BaseGeometry | None] = []
+    for t in tids:
+        parts = town_cells.get(t)
+        if not parts:
+            polys.append(None)
+            continue
+        poly = shapely.intersection(shapely.union_all(parts), region)
+        poly = shapely.make_valid(poly)
+        if poly.geom_type == "GeometryCollection":
+            poly = shapely.union_all([g for g in poly.geoms if g.geom_type in ("Polygon", "MultiPolygon")])
+        polys.append(None if poly.is_empty else poly)
+    return polys
+
+
+def _mark_seats(is_seat: pd.Series, vt: list, vok: np.ndarray, tids: list, tok: np.ndarray,
+                to_m: np.ndarray, seat_m: np.ndarray) -> None:
+    """Mark (in place) the seat village: the township's own village nearest its seat point."""
+    vidx = np.flatnonzero(vok)
+    for j in np.flatnonzero(tok):
+        own = [i for i in vidx if vt[i] == tids[j]]
+        if not own:
+            continue
+        d = shapely.distance(to_m[own], seat_m[j])
+        is_seat.iloc[own[int(np.argmin(d))]] = True
 
 
 def townships_from_points(townships: gpd.GeoDataFrame, villages: gpd.GeoDataFrame,
@@ -75,70 +163,14 @@ def townships_from_points(townships: gpd.GeoDataFrame, villages: gpd.GeoDataFram
     crs = metric_crs(float(lon0), float(lat0))
     to_m = gpd.GeoSeries(list(vgeom), crs=WGS84).to_crs(crs).to_numpy()
     seat_m = gpd.GeoSeries(list(tgeom), crs=WGS84).to_crs(crs).to_numpy()
-
-    # sites: every usable village, plus the seat of a township that has no usable village
-    has_village = {t for t, ok in zip(vt, vok) if ok}
-    site_geom = list(to_m[vok])
-    site_town = [vt[i] for i in np.flatnonzero(vok)]
-    for j in np.flatnonzero(tok):
-        if tids[j] not in has_village:
-            site_geom.append(seat_m[j])
-            site_town.append(tids[j])
-    xy = shapely.get_coordinates(np.array(site_geom, dtype=object))
-    if boundary is not None and not boundary.is_empty:
-        region = gpd.GeoSeries([boundary], crs=WGS84).to_crs(crs).iloc[0]
-        region = shapely.make_valid(region)
-    else:
-        region = shapely.MultiPoint(xy).convex_hull.buffer(margin_m)
-
-    # Voronoi cells of the distinct site locations (coincident villages share one cell)
-    uniq, inverse = np.unique(np.round(xy, 3), axis=0, return_inverse=True)
-    inverse = np.asarray(inverse).ravel()
-    if len(uniq) == 1:
-        cells = np.array([region], dtype=object)
-    else:
-        extent = shapely.box(*np.minimum(region.bounds[:2], uniq.min(axis=0)) - 1e5,
-                             *np.maximum(region.bounds[2:], uniq.max(axis=0)) + 1e5)
-        vor = shapely.voronoi_polygons(shapely.MultiPoint(uniq), extend_to=extent, ordered=True)
-        cells = np.array(list(vor.geoms), dtype=object)
-    # a location shared by villages of several townships (a geocoding collision) goes to the
-    # township whose seat is nearest, else to the first; each cell belongs to one township
+    xy, site_town = _sites(vt, vok, tids, tok, to_m, seat_m)
+    region = _region(boundary, crs, xy, margin_m)
+    uniq, inverse, cells = _cells(xy, region)
     seat_xy = {tids[j]: shapely.get_coordinates(seat_m[j])[0] for j in np.flatnonzero(tok)}
-    owner: dict[int, str] = {}
-    for k, t in enumerate(site_town):
-        u = int(inverse[k])
-        if u not in owner:
-            owner[u] = t
-        elif owner[u] != t and t in seat_xy:
-            cur = seat_xy.get(owner[u])
-            if cur is None or np.hypot(*(seat_xy[t] - uniq[u])) < np.hypot(*(cur - uniq[u])):
-                owner[u] = t
-    town_cells: dict[str, list] = {}
-    for u, t in owner.items():
-        town_cells.setdefault(t, []).append(cells[u])
-
-    polys = []
-    for t in tids:
-        parts = town_cells.get(t)
-        if not parts:
-            polys.append(None)
-            continue
-        poly = shapely.intersection(shapely.union_all(parts), region)
-        poly = shapely.make_valid(poly)
-        if poly.geom_type == "GeometryCollection":
-            poly = shapely.union_all([g for g in poly.geoms if g.geom_type in ("Polygon", "MultiPolygon")])
-        polys.append(None if poly.is_empty else poly)
-    geom = gpd.GeoSeries(polys, crs=crs).to_crs(WGS84)
+    town_cells = _cells_by_township(site_town, inverse, uniq, cells, seat_xy)
+    geom = gpd.GeoSeries(_polygons(tids, town_cells, region), crs=crs).to_crs(WGS84)
     out = gpd.GeoDataFrame(tw.drop(columns=tw.geometry.name), geometry=geom.to_numpy(), crs=WGS84)
-
-    # the seat village: the township's own village nearest its seat point
-    vidx = np.flatnonzero(vok)
-    for j in np.flatnonzero(tok):
-        own = [i for i in vidx if vt[i] == tids[j]]
-        if not own:
-            continue
-        d = shapely.distance(to_m[own], seat_m[j])
-        is_seat.iloc[own[int(np.argmin(d))]] = True
+    _mark_seats(is_seat, vt, vok, tids, tok, to_m, seat_m)
     return out, is_seat
 
 

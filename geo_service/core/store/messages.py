@@ -89,7 +89,7 @@ _FIELDS = tuple(MessageRecord.__dataclass_fields__)
 def _table(metadata: Any, schema: str | None) -> Any:
     from sqlalchemy import Column, Float, Index, Integer, String, Table, Text
 
-    cols = [Column("id", String(32), primary_key=True), Column("ticket", String(16), nullable=False, unique=True),
+    cols: list[Any] = [Column("id", String(32), primary_key=True), Column("ticket", String(16), nullable=False, unique=True),
             Column("dataset_id", String(64), nullable=False), Column("text", Text, nullable=False),
             Column("topic", Text, nullable=False), Column("escalation", Integer, nullable=False),
             Column("status", String(16), nullable=False), Column("created_at", String(32), nullable=False),
@@ -143,12 +143,13 @@ class MessageStore:
         return d
 
     @staticmethod
-    def _rec(row: Mapping[str, Any]) -> MessageRecord:
-        d = dict(row)
+    def _rec(row: Mapping[Any, Any]) -> MessageRecord:
+        d: dict[str, Any] = dict(row)
         for f in _JSON_FIELDS:
             d[f] = json.loads(d[f]) if d.get(f) else ([] if f == "history" else None)
         d["escalation"] = int(d.get("escalation") or 0)
-        return MessageRecord(**{k: d.get(k) for k in _FIELDS})
+        vals: dict[str, Any] = {k: d.get(k) for k in _FIELDS}
+        return MessageRecord(**vals)
 
     def add(self, rec: MessageRecord) -> MessageRecord:
         """Insert ``rec`` (its ``id`` and ``ticket`` must be new)."""

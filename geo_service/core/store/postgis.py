@@ -30,6 +30,9 @@ Spatial SQL for ad-hoc queries over data too large to hold in memory:
 :meth:`PostGISStore.nearest_stations_sql` (KNN ``<->``, geodesic metres) and
 :meth:`PostGISStore.features_in_bbox` (GiST bbox filter). Nearest lookups on the hot path use the
 in-memory :class:`geo_service.core.index.StationIndex` instead.
+
+The statements that make the tables are in :mod:`.postgis_schema`, the job methods in
+:mod:`.postgis_jobs` (a mixin of :class:`PostGISStore`).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ import json
 import math
 import secrets
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -55,21 +58,17 @@ from ..jsonsafe import to_jsonable
 from .base import (
     Conflict,
     DatasetInfo,
-    JobRecord,
     NotFound,
     RecentDatasets,
     Store,
     StoreError,
     check_dataset_id,
-    check_job_fields,
     utcnow,
 )
 from .ledger_postgis import PostGISLedger
+from .postgis_jobs import PostGISJobs, _dumps
+from .postgis_schema import COPY_TYPES, init_schema
 
-SQL_TYPES = {"str": "text", "int": "bigint", "float": "double precision", "bool": "boolean", "list": "text[]"}
-COPY_TYPES = {"str": "text", "int": "int8", "float": "float8", "bool": "bool", "list": "text[]"}
-_JOB_JSON = ("params", "result", "error")
-_JOB_FIELDS = tuple(JobRecord.__dataclass_fields__)
 #: KNN candidates fetched per wanted neighbour before re-ranking on the spheroid (the ``<->``
 #: geography operator orders on a sphere, up to ~0.5% off the spheroid).
 KNN_OVERFETCH = 8
@@ -89,15 +88,7 @@ def _jsonable(v: Any) -> Any:
     return out if out is None or isinstance(out, (str, int, float, bool, list, dict)) else str(out)
 
 
-def _dumps(v: Any) -> str | None:
-    return None if v is None else json.dumps(v, ensure_ascii=False)
-
-
-def _loads(v: str | None) -> Any:
-    return None if v is None else json.loads(v)
-
-
-class PostGISStore(Store):
+class PostGISStore(PostGISJobs, Store):
     """Store on PostgreSQL + PostGIS at ``url``, tables in PostgreSQL schema ``schema``.
 
     Creates the ``postgis`` extension (if the role may), the schema and the tables on first use.
@@ -116,7 +107,7 @@ class PostGISStore(Store):
         self._cache = RecentDatasets()
         self._lock = threading.RLock()
         self.owner_key = secrets.randbits(62)  # advisory-lock key marking jobs of this instance
-        self._owner_conn = None
+        self._owner_conn: psycopg.Connection | None = None
         self._ledger: PostGISLedger | None = None
         self._init_schema()
 
@@ -133,58 +124,12 @@ class PostGISStore(Store):
         finally:
             raw.close()
 
-    def _t(self, table: str) -> sql.Composed:
+    def _t(self, table: str) -> sql.Identifier:
         return sql.Identifier(self.schema, table)
 
     def _init_schema(self) -> None:
         with self._conn() as con:
-            if con.execute("SELECT 1 FROM pg_extension WHERE extname='postgis'").fetchone() is None:
-                try:
-                    con.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-                except Exception as e:  # noqa: BLE001 - re-raised with the fix
-                    raise StoreError(f"the database has no PostGIS and this role cannot create it ({e}); "
-                                     "run 'CREATE EXTENSION postgis' as a superuser") from e
-            with con.transaction():
-                # one initialiser at a time: replicas starting together would race on CREATE TABLE
-                con.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                            (f"geo_service schema {self.schema}",))
-                for stmt in self._ddl():
-                    con.execute(stmt)
-
-    def _ddl(self) -> list[sql.Composable]:
-        S = sql.SQL
-        out: list[sql.Composable] = [
-            S("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)),
-            S("""CREATE TABLE IF NOT EXISTS {} (
-                id text PRIMARY KEY, version integer NOT NULL, fingerprint text NOT NULL,
-                counts text NOT NULL, meta text NOT NULL, columns text NOT NULL,
-                created_at text NOT NULL, updated_at text NOT NULL)""").format(self._t("datasets")),
-            S("""CREATE TABLE IF NOT EXISTS {} (
-                id text PRIMARY KEY, dataset_id text NOT NULL, kind text NOT NULL, params text NOT NULL,
-                status text NOT NULL, progress double precision NOT NULL, message text NOT NULL,
-                result text, error text, created_at text NOT NULL, started_at text, finished_at text,
-                owner bigint)""").format(self._t("jobs")),
-            S("CREATE INDEX IF NOT EXISTS jobs_dataset ON {} (dataset_id, created_at)").format(self._t("jobs")),
-            S("CREATE INDEX IF NOT EXISTS jobs_status ON {} (status)").format(self._t("jobs")),
-        ]
-        for name in LAYER_ORDER:
-            spec = LAYERS[name]
-            cols = [S("dataset_id text NOT NULL"), S("ord integer NOT NULL")]
-            cols += [S("{} {}").format(sql.Identifier(f.name), S(SQL_TYPES[f.dtype])) for f in spec.fields]
-            cols.append(S("extra text"))
-            if spec.geometry is not None:
-                cols.append(S("geom geometry(Geometry, 4326)"))
-            cols.append(S("PRIMARY KEY (dataset_id, ord)"))
-            out.append(S("CREATE TABLE IF NOT EXISTS {} ({})").format(self._t(name), S(", ").join(cols)))
-            # fields declared after a table was made (where a location comes from) join it
-            out += [S("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
-                self._t(name), sql.Identifier(f.name), S(SQL_TYPES[f.dtype])) for f in spec.fields]
-            if spec.geometry is not None:
-                out.append(S("CREATE INDEX IF NOT EXISTS {} ON {} USING gist (geom)").format(
-                    sql.Identifier(f"{name}_geom_gist"), self._t(name)))
-        out.append(S("CREATE INDEX IF NOT EXISTS stations_geog_gist ON {} USING gist ((geom::geography))")
-                   .format(self._t("stations")))
-        return out
+            init_schema(con, self.schema)
 
     def close(self) -> None:
         """Release the owner lock (this instance's jobs become 'interrupted') and the pool.
@@ -415,7 +360,7 @@ class PostGISStore(Store):
             raise ValueError(f"point ({lon}, {lat}) is not a WGS-84 lon/lat (lon -180..180, lat -90..90)")
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= int(k) <= 1000:
             raise ValueError(f"k must be a whole number from 1 to 1000, got {k!r}")
-        conds = [sql.SQL("dataset_id = %(ds)s")]
+        conds: list[sql.Composable] = [sql.SQL("dataset_id = %(ds)s")]
         params: dict[str, Any] = {"ds": dataset_id, "lon": lon, "lat": lat,
                                   "cand": int(k) * KNN_OVERFETCH + 8, "k": int(k)}
         if kinds is not None:
@@ -478,159 +423,6 @@ class PostGISStore(Store):
             return self._read_layer(con, dataset_id, layer, extras,
                                     where=sql.SQL("ST_Intersects(geom, ST_MakeEnvelope(%s, %s, %s, %s, 4326))"),
                                     params=(minx, miny, maxx, maxy), limit=int(limit), offset=int(offset))
-
-    # -- jobs ---------------------------------------------------------------------------------
-    @staticmethod
-    def _job(row: Sequence[Any]) -> JobRecord:
-        d = dict(zip(_JOB_FIELDS, row))
-        for k in _JOB_JSON:
-            d[k] = _loads(d[k])
-        d["progress"] = float(d["progress"])
-        return JobRecord(**d)
-
-    def create_job(self, job: JobRecord) -> JobRecord:
-        self._hold_owner_lock()
-        d = job.to_dict()
-        for k in _JOB_JSON:
-            d[k] = _dumps(d[k])
-        cols = [*d, "owner"]
-        q = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
-            self._t("jobs"), sql.SQL(", ").join(map(sql.Identifier, cols)),
-            sql.SQL(", ").join(sql.Placeholder() * len(cols)))
-        with self._conn() as con:
-            con.execute(q, (*d.values(), self.owner_key))
-        return job
-
-    def update_job(self, job_id: str, *, only_if_status: tuple[str, ...] | None = None,
-                   **fields: Any) -> JobRecord:
-        check_job_fields(fields)
-        vals: dict[str, Any] = {k: (_dumps(v) if k in _JOB_JSON else v) for k, v in fields.items()}
-        if fields.get("status") in ("accepted", "running"):
-            self._hold_owner_lock()
-            vals["owner"] = self.owner_key  # whoever runs it owns it
-        with self._conn() as con:
-            if vals:
-                q = sql.SQL("UPDATE {} SET {} WHERE id=%s").format(
-                    self._t("jobs"), sql.SQL(", ").join(sql.SQL("{}=%s").format(sql.Identifier(k)) for k in vals))
-                args: tuple[Any, ...] = (*vals.values(), job_id)
-                if only_if_status is not None:
-                    q = q + sql.SQL(" AND status = ANY(%s)")
-                    args = (*args, list(only_if_status))
-                if con.execute(q, args).rowcount == 0:
-                    row = con.execute(sql.SQL("SELECT status FROM {} WHERE id=%s").format(self._t("jobs")),
-                                      (job_id,)).fetchone()
-                    if row is None:
-                        raise NotFound(f"no job '{job_id}'")
-                    raise Conflict(f"job '{job_id}' is {row[0]}, not one of {list(only_if_status or ())}")
-        return self.get_job(job_id)
-
-    def create_jobs(self, jobs: Sequence[JobRecord]) -> list[JobRecord]:
-        """Create ``jobs`` in one transaction."""
-        rows = []
-        for job in jobs:
-            d = job.to_dict()
-            for k in _JOB_JSON:
-                d[k] = _dumps(d[k])
-            rows.append((*d.values(), self.owner_key))
-        if rows:
-            self._hold_owner_lock()
-            cols = [*_JOB_FIELDS, "owner"]
-            q = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
-                self._t("jobs"), sql.SQL(", ").join(map(sql.Identifier, cols)),
-                sql.SQL(", ").join(sql.Placeholder() * len(cols)))
-            with self._conn() as con, con.transaction(), con.cursor() as cur:
-                cur.executemany(q, rows)
-        return list(jobs)
-
-    def update_jobs(self, updates: Mapping[str, Mapping[str, Any]]) -> None:
-        """Apply ``{job_id: fields}`` in one transaction (all or none; :class:`NotFound` if a job is
-        missing)."""
-        stmts = []
-        for job_id, fields in updates.items():
-            check_job_fields(fields)
-            vals: dict[str, Any] = {k: (_dumps(v) if k in _JOB_JSON else v) for k, v in fields.items()}
-            if fields.get("status") in ("accepted", "running"):
-                self._hold_owner_lock()
-                vals["owner"] = self.owner_key
-            if vals:
-                q = sql.SQL("UPDATE {} SET {} WHERE id=%s").format(
-                    self._t("jobs"), sql.SQL(", ").join(sql.SQL("{}=%s").format(sql.Identifier(k)) for k in vals))
-                stmts.append((q, (*vals.values(), job_id), job_id))
-        if not stmts:
-            return
-        with self._conn() as con, con.transaction():
-            for q, args, job_id in stmts:
-                if con.execute(q, args).rowcount == 0:
-                    raise NotFound(f"no job '{job_id}'")
-
-    def get_job(self, job_id: str) -> JobRecord:
-        q = sql.SQL("SELECT {} FROM {} WHERE id=%s").format(
-            sql.SQL(", ").join(map(sql.Identifier, _JOB_FIELDS)), self._t("jobs"))
-        with self._conn() as con:
-            row = con.execute(q, (job_id,)).fetchone()
-        if row is None:
-            raise NotFound(f"no job '{job_id}'")
-        return self._job(row)
-
-    def list_jobs(self, dataset_id: str | None = None, limit: int = 100) -> list[JobRecord]:
-        q = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(map(sql.Identifier, _JOB_FIELDS)),
-                                                self._t("jobs"))
-        args: list[Any] = []
-        if dataset_id is not None:
-            q += sql.SQL(" WHERE dataset_id=%s")
-            args.append(dataset_id)
-        q += sql.SQL(" ORDER BY created_at DESC LIMIT %s")
-        with self._conn() as con:
-            return [self._job(r) for r in con.execute(q, (*args, int(limit))).fetchall()]
-
-    def take_over_queued_jobs(self, kinds: tuple[str, ...] | None = None) -> list[str]:
-        """Own the ``accepted`` jobs (not of a batch) of store instances that are gone, so this one
-        runs them; return their ids, oldest first. ``kinds``: only jobs of these kinds."""
-        self._hold_owner_lock()
-        with self._conn() as con, con.transaction():
-            rows = con.execute(sql.SQL("SELECT id, kind, owner, params FROM {} WHERE status='accepted' "
-                                       "ORDER BY created_at").format(self._t("jobs"))).fetchall()
-            alive: dict[Any, bool] = {}
-            taken = []
-            for job_id, kind, owner, params in rows:
-                if owner == self.owner_key or (kinds is not None and kind not in kinds):
-                    continue
-                if owner not in alive:
-                    alive[owner] = owner is not None and not con.execute(
-                        "SELECT pg_try_advisory_xact_lock(%s)", (owner,)).fetchone()[0]
-                if isinstance(params, str):
-                    params = json.loads(params)
-                if alive[owner] or (isinstance(params, dict) and params.get("batch_id")):
-                    continue
-                cur = con.execute(sql.SQL("UPDATE {} SET owner=%s WHERE id=%s AND status='accepted'")
-                                  .format(self._t("jobs")), (self.owner_key, job_id))
-                if cur.rowcount:
-                    taken.append(job_id)
-            return taken
-
-    def fail_interrupted_jobs(self, reason: str = "interrupted: the service stopped while it ran") -> int:
-        """Fail ``accepted``/``running`` jobs whose owning store instance is gone; return how many.
-
-        An owner is gone when its session advisory lock is free (its process exited or lost its
-        connection). Jobs of live instances, this one included, are left alone.
-        """
-        now = utcnow()
-        err = json.dumps({"title": "Interrupted", "detail": reason}, ensure_ascii=False)
-        with self._conn() as con, con.transaction():
-            owners = [r[0] for r in con.execute(
-                sql.SQL("SELECT DISTINCT owner FROM {} WHERE status IN ('accepted', 'running')")
-                .format(self._t("jobs"))).fetchall()]
-            dead = [o for o in owners if o is None or (
-                o != self.owner_key
-                and con.execute("SELECT pg_try_advisory_xact_lock(%s)", (o,)).fetchone()[0])]
-            if not dead:
-                return 0
-            cur = con.execute(
-                sql.SQL("UPDATE {} SET status='failed', finished_at=%s, error=%s, message=%s "
-                        "WHERE status IN ('accepted', 'running') AND (owner = ANY(%s) OR (owner IS NULL AND %s))")
-                .format(self._t("jobs")),
-                (now, err, reason, [o for o in dead if o is not None], None in dead))
-            return int(cur.rowcount)
 
 
 _PT = sql.SQL("ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography")
