@@ -109,10 +109,6 @@ LONG_FUNCTIONS_ALLOWED = {
     "api/routers/datasets.py upload_dataset", "api/middleware.py __call__", "geo_service/app/batch.py run_batch",
     "geo_service/app/synthetic/__init__.py generate_network", "solvers/location/mclp_lagrange.py mclp_lagrangian",
     "solvers/location/pmedian_lagrange.py _ascent_numba",
-    "solvers/assignment/tiers.py assign_villages_to_groups", "solvers/assignment/transport.py assign_min_cost_flow",
-    "solvers/pipeline.py _tier_constituents", "solvers/roster/availability.py read_availability",
-    "solvers/roster/consult.py plan_consultations", "solvers/roster/decomp.py _relaxed_counts_milp",
-    "solvers/roster/model.py __init__", "solvers/roster/problem.py _assemble", "solvers/roster/problem.py from_dataset",
 }
 #: modules still over the limit
 LONG_MODULES_ALLOWED = {
