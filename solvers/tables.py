@@ -1,7 +1,7 @@
 """Tables of an optimisation result (per member, group, committee, station, the responsibility table).
 
 Pure functions: an :class:`~solvers.pipeline.OptimisationResult` and its dataset in, DataFrames out;
-:func:`write_xlsx` is the only IO. Personal fields of constituents (name, phone) are never included.
+no IO (:mod:`geo_service.app.outputs` writes the workbook). Personal fields of constituents (name, phone) are never included.
 Costs are in the result's unit (``result.unit``): metres (straight) or seconds (road), and the
 column names say which: ``total_m``/``mean_m``/``max_m``/``cost_m`` or ``..._s``.
 """
@@ -9,7 +9,6 @@ column names say which: ``total_m``/``mean_m``/``max_m``/``cost_m`` or ``..._s``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -293,20 +292,7 @@ def result_notes(result: Any, ds: Any = None, lang: str = "zh") -> dict[str, Any
             **(location_notes(ds, lang) if ds is not None and hasattr(ds, "villages") else {})}
 
 
-def write_xlsx(tables: dict[str, pd.DataFrame], path: str | Path, lang: str = "zh",
-               notes: dict[str, Any] | None = None) -> Path:
-    """A print-ready workbook, a sheet per table (界别责任区一览表 first), via :mod:`geo_service.core.io.sheets`."""
-    return sheets.write_xlsx(_first(tables), path, lang, title=G.table_title("responsibility", lang), notes=notes)
-
-
-def write_csv(tables: dict[str, pd.DataFrame], folder: str | Path, lang: str = "en") -> list[Path]:
-    """One UTF-8 (with BOM, so Excel reads Chinese) CSV per table into ``folder``, formula-guarded."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    return [sheets.write_csv(df, folder / f"{key}.csv", lang) for key, df in _first(tables).items()]
-
-
-def _first(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+def responsibility_first(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """The tables with the responsibility table (界别责任区一览表) first."""
     return dict(sorted(tables.items(), key=lambda kv: kv[0] != "responsibility"))
 
