@@ -27,10 +27,10 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import Settings
 from geo_service.app.demo import generate_demo
+from geo_service.app.outputs import roster_ics_bytes, roster_xlsx_bytes
 from geo_service.app.province import generate_province
 from geo_service.core.store import SQLiteStore
 from solvers.roster import RosterParams, plan_roster
-from solvers.roster.outputs import ics_calendar, xlsx_bytes
 
 
 def demo_direct_vs_job(time_limit: float) -> None:
@@ -42,10 +42,10 @@ def demo_direct_vs_job(time_limit: float) -> None:
     print(f"demo direct: {direct:.2f} s, status {res.status}, gap {res.gap}, first feasible "
           f"{res.time_to_first_s} s, {len(res.duties)} duties, {len(res.consultations)} consultations")
     t = time.perf_counter()
-    xb = xlsx_bytes(res)
+    xb = roster_xlsx_bytes(res)
     t_x = time.perf_counter() - t
     t = time.perf_counter()
-    ib = ics_calendar(res).to_ical()
+    ib = roster_ics_bytes(res)
     t_i = time.perf_counter() - t
     print(f"exports: XLSX {len(xb) / 1024:.0f} KiB in {t_x:.2f} s, ICS {len(ib) / 1024:.0f} KiB in {t_i:.2f} s")
 

@@ -245,15 +245,7 @@ def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str =
         ValueError: unknown model/mode/candidates, ``k`` missing, or no candidates left.
     """
     t0 = time.perf_counter()
-    if model not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    if model in ("mclp", "pmedian") and (k is None or int(k) < 0):
-        raise ValueError(f"model={model!r} needs k, the number of new points (an integer >= 0)")
-    threshold = float(threshold_m if mode == "straight" else threshold_s)
-    if not threshold > 0:
-        raise ValueError(f"threshold must be > 0, got {threshold}")
+    threshold = _checked_threshold(model, mode, k, threshold_m, threshold_s)
     villages = ds.villages.reset_index(drop=True)
     if len(villages) == 0:
         raise ValueError("the dataset has no villages to cover")
@@ -263,56 +255,121 @@ def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str =
     villages = villages[located].reset_index(drop=True)
     if len(villages) == 0:
         return _nothing_located(model, mode, threshold, unconsidered, time.perf_counter() - t0)
-    stations = ds.stations.reset_index(drop=True)
-    if fixed_kinds is not None:
-        kinds = set(fixed_kinds)
-        stations = stations[stations["kind"].isin(kinds)].reset_index(drop=True)
     cand = _candidates(ds, candidates, forbidden)
-    sites = gpd.GeoDataFrame(
-        {"id": list(stations["id"]) + list(cand["id"]),
-         "name": list(stations["name"]) + list(cand["name"]),
-         "existing": [True] * len(stations) + [False] * len(cand)},
-        geometry=list(stations.geometry) + list(cand.geometry), crs=villages.crs)
+    sites, nf = _sites(ds, cand, fixed_kinds, villages.crs)
     vw = village_weights(villages)  # persons, or 1 per village where the population is unknown
     pop = vw.weights
-    nf = len(stations)
     fixed = np.arange(nf)
     if sparse is None:
         sparse = len(villages) * len(sites) > SPARSE_ABOVE
     sparse = bool(sparse) and mode == "straight" and model in ("lscp", "mclp")
-    if sparse:
-        v_xy = _xy(ds, villages)
-        s_xy = _xy(ds, sites)
-        cost = covering_matrix(v_xy, s_xy, threshold)
-    else:
-        cost = gap_cost_matrix(ds, sites, mode, network, villages)
+    near = _Nearest.of(ds, villages, sites, mode, network, threshold, sparse)
+    sol = _solve_model(model, near.cost, threshold, k, nf, pop, capacity=capacity, time_limit=time_limit, seed=seed)
+    new = np.array([j for j in sol.selected if j >= nf], dtype=int)
+    before, _ = near(fixed)
+    after, nearest_after = near(np.concatenate([fixed, new]))
+    proposed = _proposed_points(new, cand, nf, (before, after, nearest_after), threshold, pop)
+    coverage = _coverage_table(before, after, vw, report_thresholds, threshold, mode)
+    uncovered = _uncovered_villages(villages, sites, near, after, threshold, vw, sol,
+                                    mode=mode, model=model, capacity=capacity)
+    _label_solution(sol, model, mode, threshold, n_new=len(new), n_fixed=nf, n_candidates=len(cand),
+                    n_uncovered=len(uncovered))
+    params = {"threshold": threshold, "unit": "m" if mode == "straight" else "s", "k": k,
+              "mode": mode, "candidates": candidates if isinstance(candidates, str) else list(candidates),
+              "forbidden": sorted(str(x) for x in forbidden) if forbidden else [], "model": model,
+              "time_limit": time_limit, "seed": seed, "existing_sites": nf,
+              "candidate_sites": len(cand), "capacity": capacity,
+              "fixed_kinds": sorted(fixed_kinds) if fixed_kinds is not None else None,
+              "weight": vw.basis, "weight_note": vw.note,
+              "notes": dataset_notes(ds),
+              "sparse": sparse, "unconsidered": len(unconsidered), "unconsidered_ids": unconsidered}
+    return GapClosingResult(proposed, coverage, uncovered, sol, params, time.perf_counter() - t0)
 
-    def nearest(cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+
+def _sites(ds, cand: gpd.GeoDataFrame, fixed_kinds: Iterable[str] | None, crs: Any
+           ) -> tuple[gpd.GeoDataFrame, int]:
+    """The existing stations (of ``fixed_kinds``, default all) followed by the candidates, and the
+    number of stations."""
+    stations = ds.stations.reset_index(drop=True)
+    if fixed_kinds is not None:
+        kinds = set(fixed_kinds)
+        stations = stations[stations["kind"].isin(kinds)].reset_index(drop=True)
+    sites = gpd.GeoDataFrame(
+        {"id": list(stations["id"]) + list(cand["id"]),
+         "name": list(stations["name"]) + list(cand["name"]),
+         "existing": [True] * len(stations) + [False] * len(cand)},
+        geometry=list(stations.geometry) + list(cand.geometry), crs=crs)
+    return sites, len(stations)
+
+
+def _checked_threshold(model: str, mode: str, k: int | None, threshold_m: float, threshold_s: float) -> float:
+    """The service threshold of ``mode`` (metres or seconds); ValueError naming a bad argument."""
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if model in ("mclp", "pmedian") and (k is None or int(k) < 0):
+        raise ValueError(f"model={model!r} needs k, the number of new points (an integer >= 0)")
+    threshold = float(threshold_m if mode == "straight" else threshold_s)
+    if not threshold > 0:
+        raise ValueError(f"threshold must be > 0, got {threshold}")
+    return threshold
+
+
+@dataclass
+class _Nearest:
+    """Village x site costs (dense, or sparse pairs within the threshold) and the nearest-site lookup."""
+
+    cost: Any
+    sparse: bool
+    v_xy: np.ndarray | None = None
+    s_xy: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, ds, villages: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, mode: str, network: Any,
+           threshold: float, sparse: bool) -> _Nearest:
+        if sparse:
+            v_xy = _xy(ds, villages)
+            s_xy = _xy(ds, sites)
+            return cls(covering_matrix(v_xy, s_xy, threshold), True, v_xy, s_xy)
+        return cls(gap_cost_matrix(ds, sites, mode, network, villages), False)
+
+    def __call__(self, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cost to and index of the nearest site among ``cols``, per village (inf, -1: none)."""
+        n = self.cost.shape[0]
         cols = np.asarray(cols, int)
         if len(cols) == 0:
-            return np.full(len(villages), np.inf), np.full(len(villages), -1)
-        if not sparse:
-            k = np.argmin(cost[:, cols], axis=1)
-            return cost[np.arange(len(villages)), cols[k]], cols[k]
-        d, k = cKDTree(s_xy[cols]).query(v_xy)
+            return np.full(n, np.inf), np.full(n, -1)
+        if not self.sparse:
+            k = np.argmin(self.cost[:, cols], axis=1)
+            return self.cost[np.arange(n), cols[k]], cols[k]
+        d, k = cKDTree(self.s_xy[cols]).query(self.v_xy)
         return d, cols[k]
+
+
+def _solve_model(model: str, cost: Any, threshold: float, k: int | None, nf: int, pop: np.ndarray, *,
+                 capacity: float | None, time_limit: float | None, seed: int) -> LocationResult:
+    """Run the location model with the first ``nf`` sites (the stations) fixed open."""
+    fixed = np.arange(nf)
     if model == "lscp":
-        sol = set_cover(cost, threshold, weights=pop, fixed=fixed, time_limit=time_limit, seed=seed)
-    elif model == "mclp":
-        p = min(nf + int(k), cost.shape[1])
-        sol = max_coverage(cost, threshold, p, weights=pop, fixed=fixed, capacity=capacity,
-                           time_limit=time_limit, seed=seed)
-    else:
-        p = min(nf + int(k), cost.shape[1])
-        if nf == 0 and p == 0:
-            raise ValueError("p-median with no stations needs k >= 1")
-        sol = p_median(cost, p, weights=pop, fixed=fixed, capacity=capacity,
-                       time_limit=time_limit, seed=seed)
-    new = np.array([j for j in sol.selected if j >= nf], dtype=int)
-    before, _ = nearest(fixed)
-    after, nearest_after = nearest(np.concatenate([fixed, new]))
-    # proposed points
+        return set_cover(cost, threshold, weights=pop, fixed=fixed, time_limit=time_limit, seed=seed)
+    p = min(nf + int(k), cost.shape[1])
+    if model == "mclp":
+        return max_coverage(cost, threshold, p, weights=pop, fixed=fixed, capacity=capacity,
+                            time_limit=time_limit, seed=seed)
+    if nf == 0 and p == 0:
+        raise ValueError("p-median with no stations needs k >= 1")
+    return p_median(cost, p, weights=pop, fixed=fixed, capacity=capacity, time_limit=time_limit, seed=seed)
+
+
+def _proposed_points(new: np.ndarray, cand: gpd.GeoDataFrame, nf: int,
+                     reach: tuple[np.ndarray, np.ndarray, np.ndarray], threshold: float, pop: np.ndarray
+                     ) -> gpd.GeoDataFrame:
+    """The new contact points with the weight they bring within reach and the villages they serve.
+
+    ``reach`` is (cost before, cost after, nearest site after) per village.
+    """
+    before, after, nearest_after = reach
     rows = []
     for n_i, j in enumerate(new):
         c = cand.iloc[j - nf]
@@ -323,10 +380,15 @@ def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str =
                      "location_source": c.get("location_source"),  # approximate: the point is the seat's
                      "population_gained": int(pop[gained].sum()), "villages_served": int(mine.sum()),
                      "geometry": c.geometry})
-    proposed = gpd.GeoDataFrame(rows, columns=["id", "name", "kind", "village", "township_id", "location_source",
-                                               "population_gained", "villages_served", "geometry"],
-                                geometry="geometry", crs="EPSG:4326")
-    # before/after table
+    return gpd.GeoDataFrame(rows, columns=["id", "name", "kind", "village", "township_id", "location_source",
+                                           "population_gained", "villages_served", "geometry"],
+                            geometry="geometry", crs="EPSG:4326")
+
+
+def _coverage_table(before: np.ndarray, after: np.ndarray, vw: Any, report_thresholds: Sequence[float] | None,
+                    threshold: float, mode: str) -> pd.DataFrame:
+    """Weight within reach before and after the proposal at each reported threshold."""
+    pop = vw.weights
     ths = list(report_thresholds) if report_thresholds else [threshold * 0.5, threshold, threshold * 1.5]
     total = float(pop.sum())
     has_pop = pop > 0
@@ -341,12 +403,18 @@ def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str =
                          "share_after": float(pop[ca].sum() / total) if total else None,
                          "villages_uncovered_before": int((~cb & has_pop).sum()),
                          "villages_uncovered_after": int((~ca & has_pop).sum())})
-    coverage = pd.DataFrame(cov_rows)
-    # uncovered villages with reasons
+    return pd.DataFrame(cov_rows)
+
+
+def _uncovered_villages(villages: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, near: _Nearest, after: np.ndarray,
+                        threshold: float, vw: Any, sol: LocationResult, *, mode: str, model: str,
+                        capacity: float | None) -> pd.DataFrame:
+    """Every village still beyond the threshold, with its nearest site and the reason."""
+    pop = vw.weights
     unit = "m" if mode == "straight" else "s"
-    near_c, near_j = nearest(np.arange(len(sites)))
+    near_c, near_j = near(np.arange(len(sites)))
     unc = []
-    for i in np.flatnonzero((after > threshold) & has_pop):
+    for i in np.flatnonzero((after > threshold) & (pop > 0)):
         mparams = {"threshold": float(threshold), "nearest": float(near_c[i]), "cost_unit": unit}
         if near_c[i] > threshold:
             reason = "no_candidate"
@@ -364,25 +432,20 @@ def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str =
                     "nearest_site_id": sites.at[int(near_j[i]), "id"],
                     "nearest_cost": float(near_c[i]), "reason": reason, "message": msg,
                     "code": code})
-    uncovered = pd.DataFrame(unc, columns=["id", "name", "township_id", "population", "location_source",
-                                           "nearest_site_id", "nearest_cost", "reason", "message", "code"])
-    sol.message_code = "gap_proposed"  # the solver's English line stays in ``message``
-    sol.message_params = {"n_new": len(new), "n_fixed": nf, "n_candidates": len(cand), "threshold": float(threshold),
-                          "n_uncovered": len(uncovered), "cost_unit": unit}
+    return pd.DataFrame(unc, columns=["id", "name", "township_id", "population", "location_source",
+                                      "nearest_site_id", "nearest_cost", "reason", "message", "code"])
+
+
+def _label_solution(sol: LocationResult, model: str, mode: str, threshold: float, *, n_new: int, n_fixed: int,
+                    n_candidates: int, n_uncovered: int) -> None:
+    """Give the solution its message code and figures (the solver's English line stays in ``message``)."""
+    unit = "m" if mode == "straight" else "s"
+    sol.message_code = "gap_proposed"
+    sol.message_params = {"n_new": n_new, "n_fixed": n_fixed, "n_candidates": n_candidates,
+                          "threshold": float(threshold), "n_uncovered": n_uncovered, "cost_unit": unit}
     if sol.status == "infeasible" and model == "lscp":
         # code + params travel with the solution so zh outputs can show the zh text (glossary MESSAGES)
         sol.message_code = "gap_unreachable"
-        sol.message_params = {"n_uncovered": len(uncovered), "threshold": float(threshold), "n_new": len(new),
+        sol.message_params = {"n_uncovered": n_uncovered, "threshold": float(threshold), "n_new": n_new,
                               "cost_unit": unit}
         sol.message = message(sol.message_code, "en", **sol.message_params)
-    params = {"threshold": threshold, "unit": "m" if mode == "straight" else "s", "k": k,
-              "mode": mode, "candidates": candidates if isinstance(candidates, str) else list(candidates),
-              "forbidden": sorted(str(x) for x in forbidden) if forbidden else [], "model": model,
-              "time_limit": time_limit, "seed": seed, "existing_sites": nf,
-              "candidate_sites": len(cand), "capacity": capacity,
-              "fixed_kinds": sorted(fixed_kinds) if fixed_kinds is not None else None,
-              "weight": vw.basis, "weight_note": vw.note,
-              "notes": dataset_notes(ds),
-              "sparse": sparse, "unconsidered": len(unconsidered), "unconsidered_ids": unconsidered}
-    return GapClosingResult(proposed, coverage, uncovered, sol, params, time.perf_counter() - t0)
-

@@ -29,12 +29,14 @@ import datetime as dt
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
 from geo_service.core.responsible import DutyIndex, ResponsibilityIndex
+
+from .model import Model, ModelResult, Progress, StopCheck, as_fraction_progress, check_stop
 
 LOAD_M = 2000.0  # metres one more open message weighs
 MAX_CANDIDATES = 5
@@ -62,9 +64,10 @@ class Routed:
 
 
 @dataclass
-class RouteResult:
+class RouteResult(ModelResult):
     """A batch's routing: ``routed`` per message (input order), ``status``, ``objective`` (m),
-    ``bound`` and ``gap`` (the flow is exact: bound = objective)."""
+    ``bound`` and ``gap`` (the flow is exact: bound = objective); ``unrouted`` the messages nobody
+    may answer, each a ``msg_no_member`` diagnostic."""
 
     routed: list[Routed]
     status: str
@@ -72,6 +75,68 @@ class RouteResult:
     bound: float
     gap: float
     unrouted: list[int] = field(default_factory=list)
+
+    @property
+    def diagnostics(self) -> list[dict[str, Any]]:
+        return [{"code": "msg_no_member", "severity": "warning", "params": {"message": i}} for i in self.unrouted]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe: the headline figures, ``routed`` (member, group, reason per message) and ``unrouted``."""
+        return {**self.headline(), "unit": "m",
+                "routed": [{"member_id": r.member_id, "group_id": r.group_id, "reason": r.reason} for r in self.routed],
+                "unrouted": list(self.unrouted), "diagnostics": self.diagnostic_codes()}
+
+
+class RoutingModel(Model):
+    """Routing a batch of messages as a model: who may answer each message in, :class:`RouteResult` out.
+
+    Built :meth:`from_records` (per message, its :class:`Candidate` list, as :func:`candidates`
+    gives it) or :meth:`from_arrays` (a messages x members distance matrix in metres, ``inf`` where
+    a member may not answer). :meth:`solve` runs :func:`route`: one exact min-cost flow, so
+    ``time_limit_s`` and ``seed`` change nothing.
+    """
+
+    family: ClassVar[str] = "messages"
+
+    def __init__(self, cands: Sequence[Sequence[Candidate]], open_counts: Mapping[str, int] | None = None,
+                 load_m: float = LOAD_M):
+        if not load_m >= 0:
+            raise ValueError(f"load_m must be >= 0, got {load_m}")
+        self.cands, self.open_counts, self.load_m = [list(cs) for cs in cands], dict(open_counts or {}), load_m
+
+    @classmethod
+    def from_records(cls, cands: Sequence[Sequence[Candidate | Mapping[str, Any]]],
+                     open_counts: Mapping[str, int] | None = None, *, load_m: float = LOAD_M) -> RoutingModel:
+        """Per message its candidates (:class:`Candidate` or dicts with ``member_id``, ``distance_m``,
+        ``basis`` and optionally ``group_id``); ``open_counts``: member id -> open messages."""
+        return cls([[c if isinstance(c, Candidate) else Candidate(**c) for c in cs] for cs in cands],
+                   open_counts, load_m)
+
+    @classmethod
+    def from_arrays(cls, distance_m: Any, member_ids: Sequence[str] | None = None,
+                    open_counts: Mapping[str, int] | None = None, *, load_m: float = LOAD_M,
+                    basis: str = "place") -> RoutingModel:
+        """Messages x members distances (metres; ``inf`` or NaN: may not answer)."""
+        d = np.asarray(distance_m, float)
+        if d.ndim != 2:
+            raise ValueError(f"distance_m must be a (messages x members) matrix, got shape {d.shape}")
+        if np.any(d < 0):
+            raise ValueError("distance_m must be >= 0 metres")
+        ids = [str(m) for m in member_ids] if member_ids is not None else [f"M{j}" for j in range(d.shape[1])]
+        if len(ids) != d.shape[1]:
+            raise ValueError(f"member_ids: {len(ids)} ids for {d.shape[1]} columns")
+        return cls([[Candidate(ids[j], float(d[i, j]), basis) for j in np.flatnonzero(np.isfinite(d[i]))]
+                    for i in range(d.shape[0])], open_counts, load_m)
+
+    def solve(self, time_limit_s: float | None = None, seed: int | None = None,
+              should_stop: StopCheck = None, progress: Progress | None = None) -> RouteResult:
+        """Route the batch (see :func:`route`); ``should_stop`` is checked before the flow is solved."""
+        say = as_fraction_progress(progress)
+        check_stop(should_stop, "message routing")
+        say(0.0, "routing")
+        res = route(self.cands, self.open_counts, load_m=self.load_m)
+        say(1.0, "done")
+        return res
 
 
 def _member_xy(index: ResponsibilityIndex) -> np.ndarray:
@@ -279,5 +344,5 @@ def overdue(m: Any, now: dt.datetime, days: float = ESCALATE_DAYS) -> bool:
     return bool(m.is_open and due_level(m.assigned_at, m.created_at, now, days) >= 1)
 
 
-__all__ = ["BASES", "ESCALATE_DAYS", "LOAD_M", "MAX_CANDIDATES", "Candidate", "RouteResult", "Routed",
+__all__ = ["BASES", "ESCALATE_DAYS", "LOAD_M", "MAX_CANDIDATES", "Candidate", "RouteResult", "Routed", "RoutingModel",
            "brute_force", "candidates", "due_level", "escalations", "overdue", "route"]

@@ -103,6 +103,26 @@ def _tier_constituents(run: _Run) -> TierResult:
     c_ll, csec = c_ll[~far], csec[~far]
     locks = _lock_array(p.locks.constituents, r_idx, run.m_idx, "constituents", "member")
     prev_a, gone = _previous(run.prev, "constituents", rows, run.m_idx)
+    cost_of, solve = _tier1_solver(run, c_ll, csec, msec, locks, prev_a, all_known)
+    res, fallback_info = _cross_sector_fallback(run, solve(p.allow_cross_sector), solve, csec, msec)
+    tr = _tier_result("constituents", res, rows, run.m_ids, gone,
+                      {"target": p.constituents_target, **fallback_info}, cost_of)
+    tr.extra["distance_unknown"] = unknown_ids + [m for m, ok in zip(run.m_ids, ok_m) if not ok]
+    for cid in far_info.pop("ids"):
+        tr.assignment[cid] = None
+        tr.move_reasons[cid] = "too_far"
+    tr.diagnostics += far_info.pop("diagnostics")
+    tr.extra.update(far_info)
+    tr.extra["long_distances"], tr.extra["distance_m"] = _long_distances(run, tr.assignment)
+    _long_distance_warning(run, tr)
+    return tr
+
+
+def _tier1_solver(run: _Run, c_ll: np.ndarray, csec: np.ndarray, msec: np.ndarray, locks: Any, prev_a: Any,
+                  all_known: bool) -> tuple[Any, Any]:
+    """Tier 1's cost of (row, member) pairs and its solve(cross) (geometric flow in straight mode with
+    every point known, else a cost matrix)."""
+    p = run.p
     if p.mode == "straight" and all_known:
         cxy, mxy = run.costs.xy(c_ll), run.costs.xy(run.m_ll)
 
@@ -131,7 +151,14 @@ def _tier_constituents(run: _Run) -> TierResult:
                 member_labels=list(msec), target_load=p.constituents_target,
                 over_target_penalty=p.penalty(p.target_penalty), should_stop=run.stop)
 
-    res = solve(p.allow_cross_sector)
+    return cost_of, solve
+
+
+def _cross_sector_fallback(run: _Run, res: A.AssignmentResult, solve: Any, csec: np.ndarray, msec: np.ndarray
+                           ) -> tuple[A.AssignmentResult, dict[str, Any]]:
+    """When the sector quotas cannot be met, try the other relaxation (the surplus to members of other
+    sectors at a penalty): said in the diagnostics, the answer where ``on_infeasible="cross_sector"``."""
+    p, say = run.p, run.say
     fallback_info: dict[str, Any] = {}
     if (res.status == A.INFEASIBLE and not p.allow_cross_sector
             and any(d["quota"] in ("max_load", "no_member") for d in res.diagnostics) and len(run.m_ids)):
@@ -157,15 +184,12 @@ def _tier_constituents(run: _Run) -> TierResult:
             fb.diagnostics = res.diagnostics
             fb.status = A.INFEASIBLE  # the strict sector quotas are still not met
             res = fb
-    tr = _tier_result("constituents", res, rows, run.m_ids, gone,
-                      {"target": p.constituents_target, **fallback_info}, cost_of)
-    tr.extra["distance_unknown"] = unknown_ids + [m for m, ok in zip(run.m_ids, ok_m) if not ok]
-    for cid in far_info.pop("ids"):
-        tr.assignment[cid] = None
-        tr.move_reasons[cid] = "too_far"
-    tr.diagnostics += far_info.pop("diagnostics")
-    tr.extra.update(far_info)
-    tr.extra["long_distances"], tr.extra["distance_m"] = _long_distances(run, tr.assignment)
+    return res, fallback_info
+
+
+def _long_distance_warning(run: _Run, tr: TierResult) -> None:
+    """Warn of constituents assigned to members beyond ``long_distance_m``."""
+    p = run.p
     if tr.extra["long_distances"]:
         n = sum(x["constituents"] for x in tr.extra["long_distances"])
         km = p.long_distance_m / 1000
@@ -175,7 +199,6 @@ def _tier_constituents(run: _Run) -> TierResult:
                                           + "; ".join(x["message"] for x in tr.extra["long_distances"][:10]),
                                "message_zh": f"{n} 名界别群众联系的委员远于 {km:g} 公里："
                                              + "；".join(x["message_zh"] for x in tr.extra["long_distances"][:10])})
-    return tr
 
 
 def _places(ds: Any) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:

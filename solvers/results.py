@@ -9,7 +9,6 @@ changed between two runs. :mod:`solvers.pipeline` produces them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
@@ -21,7 +20,7 @@ from geo_service.core.numbers import seed_field, whole
 from . import assignment as A
 from .model import ModelResult
 from .relaxations import RELAXED
-from .tables import result_layers, result_tables, write_xlsx
+from .tables import result_layers, result_tables
 
 TIERS = ("constituents", "villages", "townships", "stations")
 TIER_LABELS = {"constituents": {"zh": "界别群众-委员", "en": "constituents -> members"},
@@ -276,10 +275,6 @@ class OptimisationResult(ModelResult):
         if ds is None:
             raise ValueError("layers() needs the dataset the result was computed on")
         return result_layers(self, ds)
-
-    def write_xlsx(self, path: str | Path, lang: str = "zh", ds: Any = None) -> Path:
-        """Write every table to one sheet of an .xlsx workbook (``lang`` headers)."""
-        return write_xlsx(self.tables(ds, lang=lang), path, lang=lang)
 
 
 def _tier_sum(tiers: dict[str, TierResult], what: str) -> float | None:

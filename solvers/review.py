@@ -15,7 +15,7 @@ print-ready workbook's sheets (ranking, items, rules).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,8 @@ from pydantic import BaseModel, Field, field_validator
 
 from geo_service.core import glossary as G
 from geo_service.core.ledger_coverage import Quotas, member_progress
+
+from .model import Model, ModelResult, Progress, StopCheck, as_fraction_progress, check_stop
 
 #: the rules, in the order items are listed; each picks ledger rows (see :func:`rule_masks`)
 RULES: tuple[str, ...] = ("contact", "satisfaction", "dissatisfied", "duty", "duty_missed", "reception",
@@ -98,14 +100,44 @@ REVIEW_COLUMNS: tuple[str, ...] = ("kind", "member_id", "date", "status", "satis
 
 
 @dataclass
-class ReviewResult:
-    """Scores of one year: ``members`` in rank order, each with its items; ``rules`` as used."""
+class ReviewResult(ModelResult):
+    """Scores of one year: ``members`` in rank order, each with its items; ``rules`` as used.
+
+    The review is an exact evaluation, not a search: ``status`` is ``optimal`` (``nothing_to_do``
+    without members), ``objective`` the members' total score (points), ``bound`` equal to it and
+    ``gap`` 0. ``diagnostics`` name each member whose score calls for a talk (``review_talk``).
+    """
 
     year: int
     rules: dict[str, Any]
     members: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def status(self) -> str:
+        return "optimal" if self.members else "nothing_to_do"
+
+    @property
+    def objective(self) -> float:
+        """Total score of the members (points)."""
+        return float(sum(m["score"] for m in self.members))
+
+    @property
+    def bound(self) -> float:
+        return self.objective
+
+    @property
+    def gap(self) -> float:
+        return 0.0
+
+    @property
+    def diagnostics(self) -> list[dict[str, Any]]:
+        threshold = self.rules.get("talk_below")
+        return [{"code": "review_talk", "severity": "warning",
+                 "params": {"member_id": m["member_id"], "score": m["score"], "threshold": threshold}}
+                for m in self.members if m["talk"]]
+
     def to_dict(self) -> dict[str, Any]:
+        """``year``, ``members`` and ``rules`` (the job's and the CLI's JSON)."""
         return {"year": self.year, "members": self.members, "rules": self.rules}
 
 
@@ -197,6 +229,56 @@ def review(activities: pd.DataFrame, year: int, *, member_ids: list[str] | None 
     return ReviewResult(year, rules.model_dump(mode="json"), members)
 
 
+class ReviewModel(Model):
+    """The yearly review as a model: ledger records and :class:`ReviewParams` in, :class:`ReviewResult` out.
+
+    Built :meth:`from_records` (ledger rows: a DataFrame or a list of dicts with the
+    :data:`REVIEW_COLUMNS` and ``id``) or :meth:`from_dataset` (the dataset's members, with their
+    names, are scored even without a ledger row). :meth:`solve` runs :func:`review`: an exact,
+    vectorised evaluation, so ``time_limit_s`` and ``seed`` change nothing.
+    """
+
+    family: ClassVar[str] = "review"
+
+    def __init__(self, activities: pd.DataFrame, params: ReviewParams, member_ids: list[str] | None = None,
+                 names: dict[str, str] | None = None):
+        self.activities, self.params, self.member_ids, self.names = activities, params, member_ids, names
+
+    @classmethod
+    def from_records(cls, activities: pd.DataFrame | list[dict[str, Any]], params: ReviewParams | dict | None = None,
+                     *, member_ids: list[str] | None = None, names: dict[str, str] | None = None) -> ReviewModel:
+        """The review of ledger ``activities`` with ``params`` (``{"year": 2027, "rules": {...}}``)."""
+        if params is None:
+            raise ValueError("params: the review needs a year, e.g. {'year': 2027}")
+        prm = params if isinstance(params, ReviewParams) else ReviewParams.model_validate(params)
+        frame = activities if isinstance(activities, pd.DataFrame) else pd.DataFrame(
+            list(activities), columns=["id", *REVIEW_COLUMNS])
+        missing = sorted({"id", *REVIEW_COLUMNS} - set(frame.columns))
+        if missing:
+            raise ValueError(f"activities: missing column(s) {', '.join(missing)}")
+        return cls(frame, prm, member_ids, names)
+
+    @classmethod
+    def from_dataset(cls, ds: Any, params: ReviewParams | dict | None = None, *,
+                     activities: pd.DataFrame | list[dict[str, Any]] | None = None) -> ReviewModel:
+        """The review of every member of ``ds`` from ledger ``activities`` (default: none recorded)."""
+        members = ds.layers.get("members")
+        ids = members["id"].astype(str).tolist() if members is not None else []
+        names = dict(zip(ids, members["name"].astype(str), strict=True)) if ids else {}
+        return cls.from_records([] if activities is None else activities, params, member_ids=ids, names=names)
+
+    def solve(self, time_limit_s: float | None = None, seed: int | None = None,
+              should_stop: StopCheck = None, progress: Progress | None = None) -> ReviewResult:
+        """Score every member (see :func:`review`); ``should_stop`` is checked before scoring."""
+        say = as_fraction_progress(progress)
+        check_stop(should_stop, "review")
+        say(0.0, "scoring")
+        res = review(self.activities, self.params.year, member_ids=self.member_ids, rules=self.params.rules,
+                     names=self.names)
+        say(1.0, "done")
+        return res
+
+
 def review_tables(result: ReviewResult | dict[str, Any]) -> dict[str, pd.DataFrame]:
     """Sheets of the review workbook: ``ranking``, ``review_items`` (one row per member and rule,
     with the ledger ids behind it) and ``review_rules``."""
@@ -234,4 +316,4 @@ def review_notes(result: ReviewResult | dict[str, Any], dataset_id: str = "", la
     return {"dataset": dataset_id, "review_year": d["year"], "review_rules_note": rules}
 
 
-__all__ = ["REVIEW_COLUMNS", "RULES", "ReviewParams", "ReviewResult", "ReviewRules", "review", "review_notes", "review_tables", "rule_masks"]
+__all__ = ["REVIEW_COLUMNS", "RULES", "ReviewModel", "ReviewParams", "ReviewResult", "ReviewRules", "review", "review_notes", "review_tables", "rule_masks"]

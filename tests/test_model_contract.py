@@ -14,13 +14,25 @@ from solvers.assignment import Cancelled as AssignmentCancelled
 from solvers.assignment.model import AssignmentModel
 from solvers.dataset_models import GapClosingModel, OptimisationModel, TierModel
 from solvers.location.model import LocationModel
+from solvers.messages import Candidate, RoutingModel, brute_force
 from solvers.model import Cancelled, Model, ModelResult
 from solvers.roster import Cancelled as RosterCancelled
+from solvers.review import ReviewModel
 from solvers.roster import RosterProblem
 
 STATUSES = {"optimal", "relaxed", "feasible", "infeasible", "nothing_to_do", "unknown"}
 RNG = np.random.default_rng(7)
 COST = RNG.uniform(100.0, 5000.0, size=(12, 5))
+#: ledger rows of two members (ids 1..): contacts, a duty held and one missed, an adopted opinion
+LEDGER = [{"id": i + 1, "kind": k, "member_id": m, "date": d, "status": st, "satisfaction": sat, "people": 1,
+           "constituent_id": c}
+          for i, (k, m, d, st, sat, c) in enumerate([
+              ("contact", "M1", "2027-02-01", None, 5, "C1"), ("contact", "M1", "2027-03-01", None, 1, "C2"),
+              ("duty", "M1", "2027-04-01", "held", None, None), ("duty", "M2", "2027-04-01", "missed", None, None),
+              ("opinion", "M2", "2027-05-01", "adopted", None, None), ("contact", "M2", "2026-12-31", None, 4, "C3")])]
+#: per message who may answer it: the second message has one candidate, the last none
+CANDS = [[Candidate("M1", 800.0, "place"), Candidate("M2", 1500.0, "place")], [Candidate("M1", 300.0, "place")],
+         [Candidate("M2", 2500.0, "sector_place", "G1"), Candidate("M1", 2400.0, "sector_place", "G1")], []]
 
 
 def _array_models():
@@ -38,6 +50,9 @@ def _array_models():
                                                                uncovered_population=np.arange(6.0), per_committee=2),
         "assign-stations": lambda: AssignmentModel.from_arrays(COST[:6, :3], "stations", capacity=[2, 2, 2]),
         "roster-arrays": lambda: RosterProblem.from_arrays(COST[:6, :2], params={"start": "2027-01", "months": 3}),
+        "review-records": lambda: ReviewModel.from_records(LEDGER, {"year": 2027}),
+        "messages-records": lambda: RoutingModel.from_records(CANDS, {"M1": 2}),
+        "messages-arrays": lambda: RoutingModel.from_arrays(np.where(COST[:6, :3] < 3000, COST[:6, :3], np.inf)),
     }
 
 
@@ -49,7 +64,14 @@ def _dataset_models(ds):
         **{f"tier-{t}": (lambda t=t: TierModel.from_dataset(ds, {"tier": t}))
            for t in ("constituents", "villages", "townships", "stations")},
         "roster-dataset": lambda: RosterProblem.from_dataset(ds, {"start": "2027-01", "months": 3}),
+        "review-dataset": lambda: ReviewModel.from_dataset(ds, {"year": 2027}, activities=_tiny_ledger(ds)),
     }
+
+
+def _tiny_ledger(ds):
+    """LEDGER with its members replaced by the first two members of ``ds``."""
+    ids = [str(x) for x in ds.members["id"][:2]]
+    return [{**r, "member_id": ids[int(r["member_id"][1:]) - 1]} for r in LEDGER]
 
 
 ARRAY_NAMES = sorted(_array_models())
@@ -152,3 +174,48 @@ def test_should_stop_is_checked_during_the_run(tiny):
     with pytest.raises(Cancelled):
         model.solve(time_limit_s=10, progress=lambda f, text: reported.append(f), should_stop=lambda: bool(reported))
     assert reported, "the run stopped before it started"
+
+
+def test_review_figures_are_the_scores():
+    """The review is an exact evaluation: objective = bound = the members' total score, recomputed by
+    hand from the rules here; a member below the talk threshold is a ``review_talk`` diagnostic."""
+    res = ReviewModel.from_records(LEDGER, {"year": 2027, "rules": {"talk_below": 62.0}}).solve(time_limit_s=1)
+    # M1: base 60 + 2 contacts x 1 + 1 satisfied x 0.5 - 1 dissatisfied x 1 + 1 duty x 3 = 64.5
+    # M2: base 60 - 1 missed duty x 5 + 1 opinion x 2 + 1 adopted x 3 = 60 (its 2026 contact does not count)
+    assert {m["member_id"]: m["score"] for m in res.members} == {"M1": 64.5, "M2": 60.0}
+    assert res.status == "optimal" and res.objective == res.bound == 124.5 and res.gap == 0.0
+    assert res.diagnostic_codes() == [{"code": "review_talk", "severity": "warning",
+                                       "params": {"member_id": "M2", "score": 60.0, "threshold": 62.0}}]
+    assert set(res.to_dict()) == {"year", "members", "rules"}  # the job's and the CLI's JSON, unchanged
+    empty = ReviewModel.from_records([], {"year": 2027}).solve()
+    assert empty.status == "nothing_to_do" and not empty.is_optimal and empty.objective == 0.0
+
+
+def test_review_needs_a_year_and_its_columns():
+    with pytest.raises(ValueError, match="params"):
+        ReviewModel.from_records(LEDGER)
+    with pytest.raises(ValueError, match="activities: missing column"):
+        ReviewModel.from_records(__import__("pandas").DataFrame({"id": [1]}), {"year": 2027})
+
+
+def test_routing_bound_is_the_brute_force_optimum():
+    """The flow is exact: its objective equals the optimum found by trying every assignment, and a
+    message nobody may answer is a ``msg_no_member`` diagnostic."""
+    res = RoutingModel.from_records(CANDS, {"M1": 2}).solve(time_limit_s=1)
+    assert res.is_optimal and res.objective == res.bound == brute_force(CANDS, {"M1": 2})
+    assert [r.member_id for r in res.routed] == ["M2", "M1", "M2", None]
+    assert res.diagnostic_codes() == [{"code": "msg_no_member", "severity": "warning", "params": {"message": 3}}]
+    d = res.to_dict()
+    assert d["status"] == "optimal" and d["unrouted"] == [3] and d["routed"][1]["member_id"] == "M1"
+
+
+def test_routing_from_arrays_is_routing_the_same_candidates():
+    d = np.array([[800.0, 1500.0], [300.0, np.inf], [2400.0, 2500.0], [np.inf, np.inf]])
+    arr = RoutingModel.from_arrays(d, ["M1", "M2"], {"M1": 2}).solve()
+    rec = RoutingModel.from_records([[Candidate(m, x, "place") for m, x in zip(("M1", "M2"), row) if np.isfinite(x)]
+                                     for row in d], {"M1": 2}).solve()
+    assert arr.objective == rec.objective and [r.member_id for r in arr.routed] == [r.member_id for r in rec.routed]
+    with pytest.raises(ValueError, match="member_ids"):
+        RoutingModel.from_arrays(d, ["M1"])
+    with pytest.raises(ValueError, match="load_m"):
+        RoutingModel.from_arrays(d, load_m=-1)

@@ -12,11 +12,12 @@ import pandas as pd
 import pytest
 
 from api import results as res
+from geo_service.app.outputs import write_result_csv, write_result_xlsx
 from geo_service.core import glossary as G
 from geo_service.core.io import headers as H
 from geo_service.core.io import write_dataset
 from solvers.pipeline import run_optimisation
-from solvers.tables import SHEETS_ZH, result_notes, write_csv, write_xlsx
+from solvers.tables import SHEETS_ZH, result_notes
 from test_api_support import client, hdr, make_app
 
 #: English words a zh output must not show: enum values (optimal, convener, station_comprehensive ...)
@@ -98,9 +99,9 @@ def _xlsx_texts(data_or_path) -> list[str]:
 def test_zh_result_workbook_csv_and_json_have_no_english(demo_run, tmp_path):
     ds, r = demo_run
     tables = r.tables(ds)
-    path = write_xlsx(tables, tmp_path / "r.xlsx", lang="zh", notes=result_notes(r, ds, "zh"))
+    path = write_result_xlsx(tables, tmp_path / "r.xlsx", lang="zh", notes=result_notes(r, ds, "zh"))
     leaks = english_leaks(_xlsx_texts(path), "xlsx")
-    for p in write_csv(tables, tmp_path / "csv", lang="zh"):
+    for p in write_result_csv(tables, tmp_path / "csv", lang="zh"):
         rows = list(csv.reader(io.StringIO(p.read_text(encoding="utf-8-sig"))))
         leaks += english_leaks([c for row in rows for c in row], p.name)
     zh = res.result_tables("optimisation", r.to_dict(), ds, lang="zh")
@@ -154,7 +155,7 @@ def test_result_json_with_lang_zh_over_http(tiny, tmp_path):
 # --- print-ready 一览表 ---------------------------------------------------------------------------------
 def test_responsibility_workbook_is_print_ready(demo_run, tmp_path):
     ds, r = demo_run
-    path = write_xlsx(r.tables(ds), tmp_path / "r.xlsx", lang="zh", notes=result_notes(r, ds, "zh"))
+    path = write_result_xlsx(r.tables(ds), tmp_path / "r.xlsx", lang="zh", notes=result_notes(r, ds, "zh"))
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames[0] == "界别责任区一览表" and wb.sheetnames[-1] == "说明"
     for ws in wb.worksheets:

@@ -11,6 +11,7 @@ import openpyxl
 import pytest
 from pydantic import ValidationError
 
+from geo_service.app.outputs import write_result_xlsx
 from solvers.pipeline import (
     Cancelled,
     OptimisationParams,
@@ -79,7 +80,7 @@ def test_tables_and_xlsx(tiny, run_all, tmp_path):
     assert "phone" not in t["constituents"].columns and "name" not in t["constituents"].columns
     zh = run_all.tables(tiny, lang="zh")
     assert "界别" in zh["responsibility"].columns and "站点名称" in zh["responsibility"].columns
-    path = run_all.write_xlsx(tmp_path / "r.xlsx", ds=tiny)
+    path = write_result_xlsx(run_all.tables(tiny, lang="zh"), tmp_path / "r.xlsx", lang="zh")
     wb = openpyxl.load_workbook(path)
     assert "界别责任区一览表" in wb.sheetnames
     ws = wb["界别责任区一览表"]

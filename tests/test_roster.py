@@ -16,14 +16,8 @@ from pyproj import Geod
 from geo_service.app.demo import generate_demo
 from solvers.roster import RosterParams, RosterProblem, RosterResult, plan_roster
 from solvers.roster.calendar import iso_week, load_holidays, month_range, reception_date
-from solvers.roster.outputs import (
-    duty_geojson,
-    ics_calendar,
-    roster_tables,
-    write_csv,
-    write_ics_dir,
-    write_xlsx,
-)
+from geo_service.app.outputs import roster_ics_bytes, write_roster, write_roster_calendars
+from solvers.roster.outputs import duty_geojson, roster_tables
 
 GEOD = Geod(ellps="WGS84")
 
@@ -161,7 +155,7 @@ def test_ics_parsed_back_with_stable_uids(fujin_roster, tmp_path):
     from icalendar import Calendar
 
     _, res = fujin_roster
-    files = write_ics_dir(res, tmp_path / "ics")
+    files = write_roster_calendars(res, tmp_path / "ics")
     cal = Calendar.from_ical((tmp_path / "ics" / "all.ics").read_bytes())
     events = list(cal.walk("VEVENT"))
     slots = {(r["month"], r["station_id"]) for r in res.duties}
@@ -172,13 +166,13 @@ def test_ics_parsed_back_with_stable_uids(fujin_roster, tmp_path):
     assert dates == sorted({(r["month"], r["station_id"]): r["date"] for r in res.duties}.values())
     # per member: exactly that member's duties and consultations
     m = res.duties[0]["member_id"]
-    mine = Calendar.from_ical(ics_calendar(res, m).to_ical())
+    mine = Calendar.from_ical(roster_ics_bytes(res, m))
     n_mine = sum(r["member_id"] == m for r in res.duties) + sum(m in c["member_ids"] for c in res.consultations)
     assert len(list(mine.walk("VEVENT"))) == n_mine
     assert len(files) == 1 + len({r["member_id"] for r in res.duties} | {i for c in res.consultations
                                                                          for i in c["member_ids"]})
     # same roster, same bytes (stable UIDs and stamps)
-    assert ics_calendar(res).to_ical() == ics_calendar(RosterResult.from_dict(res.to_dict())).to_ical()
+    assert roster_ics_bytes(res) == roster_ics_bytes(RosterResult.from_dict(res.to_dict()))
 
 
 def test_formula_like_names_stay_text(fujin, tmp_path):
@@ -189,12 +183,12 @@ def test_formula_like_names_stay_text(fujin, tmp_path):
     mem.loc[mem.index[1], "name"] = "@SUM(A1)"
     ds = fujin.with_layers(members=mem)
     res = plan_roster(ds, dict(start="2027-01", months=12, consultations=False, time_limit_s=10))
-    p = write_xlsx(res, tmp_path / "r.xlsx")
+    p = write_roster(res, tmp_path / "r.xlsx")
     wb = openpyxl.load_workbook(p)
     vals = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value and "1+1" in str(c.value)]
     assert vals and all(c.data_type == "s" for c in vals)
     assert any("=1+1" in str(c.value) for c in vals)
-    text = write_csv(res, tmp_path / "r.csv").read_text(encoding="utf-8-sig")
+    text = write_roster(res, tmp_path / "r.csv").read_text(encoding="utf-8-sig")
     assert "'=1+1" in text and "'@SUM(A1)" in text
     assert "\n=1+1" not in text and ",=1+1" not in text
 

@@ -22,11 +22,11 @@ from api.settings import Settings
 from api.upload_limits import declared_entries, text_problems
 from geo_service.app.children import public_failure
 from geo_service.app.jobs import check_storable
+from geo_service.core.io.calendar import ics_text
 from geo_service.core.jsonsafe import dumps, loads
 from geo_service.core.numbers import INT64_MAX, INT64_MIN, SEED_MAX, check_whole
 from solvers.pipeline import OptimisationParams
 from solvers.roster import RosterParams
-from solvers.roster.outputs import ics_text
 
 PARAMETER_MODELS = [OptimisationParams, RosterParams, OptimisationRequest, RosterRequest, BatchRequest]
 

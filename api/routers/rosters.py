@@ -16,10 +16,11 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
+from geo_service.app.outputs import roster_csv_bytes, roster_ics_bytes, roster_xlsx_bytes
 from geo_service.core.store import NotFound, Store
 from maps.render import tile_hosts
 from maps.roster import roster_map
-from solvers.roster.outputs import csv_bytes, duty_geojson, ics_calendar, roster_summary, xlsx_bytes
+from solvers.roster.outputs import duty_geojson, roster_summary
 
 from .. import rosters as R
 from ..auth import Principal, planner, viewer
@@ -98,13 +99,13 @@ def roster_results(job_id: JobId, store: Store = Depends(get_store), who: Princi
             return FastJSONResponse({"job_id": job.id, "dataset_id": job.dataset_id, **roster_summary(result, lang),
                                      "months": result.get("months"), "time_s": result.get("time_s")})
         if format == "xlsx":
-            return Response(xlsx_bytes(result, lang), media_type=XLSX,
+            return Response(roster_xlsx_bytes(result, lang), media_type=XLSX,
                             headers={"Content-Disposition": f'attachment; filename="{fname}.xlsx"'})
         if format == "csv":
-            return Response(csv_bytes(result, lang), media_type="text/csv; charset=utf-8",
+            return Response(roster_csv_bytes(result, lang), media_type="text/csv; charset=utf-8",
                             headers={"Content-Disposition": f'attachment; filename="{fname}.csv"'})
         if format == "ics":
-            return Response(ics_calendar(result, member).to_ical(), media_type="text/calendar; charset=utf-8",
+            return Response(roster_ics_bytes(result, member), media_type="text/calendar; charset=utf-8",
                             headers={"Content-Disposition": f'attachment; filename="{fname}.ics"'})
         m = R.current_duty(result, month)["month"]
         fc = duty_geojson(result, m) if m else {"type": "FeatureCollection", "features": []}

@@ -406,7 +406,9 @@ def optimise(
     from solvers.pipeline import OptimisationParams, run_optimisation
 
     from .runs import fail_job, finish_job, start_job
-    from solvers.tables import result_notes, write_csv, write_xlsx
+    from solvers.tables import result_notes
+
+    from ..app.outputs import write_result_csv, write_result_xlsx
     check_lang_opt(lang)
     try:
         raw = _params_file(params_file, lang)
@@ -439,10 +441,10 @@ def optimise(
     job_id = finish_job(job, result.to_dict())
     tables = result.tables(ds)  # schema names; the one table writer localises them for ``lang``
     if out.suffix.lower() == ".xlsx":
-        write_xlsx(tables, out, lang=lang, notes=result_notes(result, ds, lang))
+        write_result_xlsx(tables, out, lang=lang, notes=result_notes(result, ds, lang))
         written = [out]
     else:
-        written = write_csv(tables, out, lang=lang)
+        written = write_result_csv(tables, out, lang=lang)
         (out / "result.json").write_text(dumps_text(result.to_dict()), encoding="utf-8")
         written.append(out / "result.json")
     if as_json:

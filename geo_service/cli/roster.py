@@ -75,7 +75,9 @@ def roster(
     from api.rosters import committees_from_latest
     from solvers.roster import RosterParams, plan_roster
     from solvers.roster.availability import read_availability
-    from solvers.roster.outputs import outcome_text, roster_outcome, roster_summary, write_csv, write_ics_dir, write_xlsx
+    from solvers.roster.outputs import outcome_text, roster_outcome, roster_summary
+
+    from ..app.outputs import write_roster, write_roster_calendars
 
     from ..core.store import open_store
     from .runs import fail_job, finish_job, start_job, stored_dataset_id
@@ -119,9 +121,9 @@ def roster(
             fail(str(e), 2, lang)
     job_id = finish_job(job, {**res.to_dict(), "outcome": roster_outcome(res)})
     target = _out_path(out, "轮值表.xlsx" if lang == "zh" else "roster.xlsx")
-    written = [write_csv(res, target, lang) if target.suffix.lower() == ".csv" else write_xlsx(res, target, lang)]
+    written = [write_roster(res, target, lang)]
     if ics is not None:
-        written += write_ics_dir(res, ics)
+        written += write_roster_calendars(res, ics)
     if as_json:
         typer.echo(json.dumps({**roster_summary(res, lang), "job_id": job_id}, ensure_ascii=False, indent=2))
         return

@@ -115,8 +115,59 @@ def choose_contact_points(cost: np.ndarray, demand_weight: Sequence[float], pair
         ``served_by`` (demand -> nearest chosen candidate within reach, -1 none), ``groups_needed``.
     """
     t0 = time.monotonic()
-    cost = np.asarray(cost, float)
+    cost, w, (prow, pcol, pdist) = _checked_inputs(cost, demand_weight, pairs, travel_weight, weight_unit)
     n, g = cost.shape
+    lo, hi = _loads(min_load, g, "min_load"), _loads(max_load, g, "max_load")
+    if n == 0:  # nothing to choose from: every group's min is moot, not a shortage
+        return _nothing_to_choose(w, g, previous is not None, t0)
+    lockv = _as_locks(locks, n, g)
+    diags, hi = _raise_max_to_locks(lockv, hi, g, group_labels)
+    prev = None if previous is None else np.asarray(previous, np.int64).reshape(n)
+    tg = None if target_load is None or not target_penalty else _loads(target_load, g, "target_load")
+    c = np.where(np.isfinite(cost), cost, 0.0)
+    lp, cols = _contact_lp(cost, w, prow, pcol, lo, hi, tg, lockv, prev,
+                           lam=float(travel_weight), churn_weight=churn_weight, target_penalty=target_penalty)
+    solved = _solve_contact_lp(lp, n, cols, seed=seed, time_limit=time_limit, mip_rel_gap=mip_rel_gap)
+    if isinstance(solved, str):
+        return AssignmentResult(status=INFEASIBLE, objective=math.inf, bound=-math.inf, gap=math.inf,
+                                assignment=np.full(n, -1, np.int64), loads=np.zeros(g, np.int64),
+                                diagnostics=diags + [{"quota": "solver", "severity": "error",
+                                                      "message": f"HiGHS: {solved}"}],
+                                time_s=time.monotonic() - t0, solver="highs_mip")
+    status, x, objective, bound = solved
+    X, Y, U = cols["X"], cols["Y"], cols["U"]
+    arc_j, arc_q = cols["arc_j"], cols["arc_q"]
+    on = x[X:Y] > 0.5
+    assign = np.full(n, -1, np.int64)
+    assign[arc_j[on]] = arc_q[on]
+    loads = np.bincount(assign[assign >= 0], minlength=g)
+    diags += _min_short_diagnostics(np.rint(x[U:U + g]).astype(np.int64), lo, loads, group_labels)
+    chosen = assign >= 0
+    extra = _coverage_extra(chosen, prow, pcol, pdist, w, hi, g, float(travel_weight), weight_unit, diags)
+    pure = float(c[np.flatnonzero(chosen), assign[chosen]].sum())
+    res = AssignmentResult(status=status, objective=objective, bound=bound, gap=_gap(objective, bound),
+                           assignment=assign, loads=loads, diagnostics=diags, extra=extra, cost=pure,
+                           time_s=time.monotonic() - t0, n_arcs=cols["nx"] + len(prow), solver="highs_mip")
+    if prev is not None:
+        _record_moves(res, prev, assign)
+    return res
+
+
+def _record_moves(res: AssignmentResult, prev: np.ndarray, assign: np.ndarray) -> None:
+    """``moved`` counts and ``move_reasons`` of the result against the previous contact villages."""
+    had = prev >= 0
+    mv = had & (assign != prev)
+    res.moved = {"moved": int(mv.sum()), "kept": int((had & ~mv).sum()),
+                 "new": int((~had & (assign >= 0)).sum())}
+    res.move_reasons = np.where(mv, "improvement", "").astype(object)
+
+
+def _checked_inputs(cost: Any, demand_weight: Sequence[float], pairs: tuple[np.ndarray, ...],
+                    travel_weight: float, weight_unit: str
+                    ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Cost (n, g), weights (d,) and the covering pairs as arrays; ValueError naming a bad argument."""
+    cost = np.asarray(cost, float)
+    n = cost.shape[0]
     w = np.asarray(demand_weight, float).reshape(-1)
     d = len(w)
     prow, pcol = np.asarray(pairs[0], np.int64), np.asarray(pairs[1], np.int64)
@@ -127,17 +178,25 @@ def choose_contact_points(cost: np.ndarray, demand_weight: Sequence[float], pair
         raise ValueError(f"travel_weight must be >= 0, got {travel_weight}")
     if weight_unit not in ("persons", "villages"):
         raise ValueError(f"weight_unit must be 'persons' or 'villages', got {weight_unit!r}")
-    lo, hi = _loads(min_load, g, "min_load"), _loads(max_load, g, "max_load")
-    if n == 0:  # nothing to choose from: every group's min is moot, not a shortage
-        return AssignmentResult(status=OPTIMAL, objective=float(w.sum()), bound=float(w.sum()), gap=0.0,
-                                assignment=np.zeros(0, np.int64), loads=np.zeros(g, np.int64),
-                                extra={"covered": [False] * d, "covered_weight": 0.0,
-                                       "uncovered_weight": float(w.sum()), "uncovered": list(range(d)),
-                                       "served_by": [-1] * d, "groups_needed": 0, "points_needed": 0},
-                                moved={"moved": 0, "kept": 0, "new": 0} if previous is not None else None,
-                                move_reasons=np.zeros(0, object) if previous is not None else None,
-                                time_s=time.monotonic() - t0, solver="highs_mip")
-    lockv = _as_locks(locks, n, g)
+    return cost, w, (prow, pcol, pdist)
+
+
+def _nothing_to_choose(w: np.ndarray, g: int, with_previous: bool, t0: float) -> AssignmentResult:
+    """The answer without candidate villages: every gap village stays out of reach."""
+    d = len(w)
+    return AssignmentResult(status=OPTIMAL, objective=float(w.sum()), bound=float(w.sum()), gap=0.0,
+                            assignment=np.zeros(0, np.int64), loads=np.zeros(g, np.int64),
+                            extra={"covered": [False] * d, "covered_weight": 0.0,
+                                   "uncovered_weight": float(w.sum()), "uncovered": list(range(d)),
+                                   "served_by": [-1] * d, "groups_needed": 0, "points_needed": 0},
+                            moved={"moved": 0, "kept": 0, "new": 0} if with_previous else None,
+                            move_reasons=np.zeros(0, object) if with_previous else None,
+                            time_s=time.monotonic() - t0, solver="highs_mip")
+
+
+def _raise_max_to_locks(lockv: np.ndarray, hi: np.ndarray, g: int, group_labels: Sequence[str] | None
+                        ) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """Diagnostics for groups with more locked villages than their max, and the max raised to the locks."""
     diags: list[dict[str, Any]] = []
     nl = np.bincount(lockv[lockv >= 0], minlength=g)
     for q in np.flatnonzero(nl > hi):
@@ -147,15 +206,22 @@ def choose_contact_points(cost: np.ndarray, demand_weight: Sequence[float], pair
                       "params": {"name": name, "n": int(nl[q]), "what": "villages", "max": int(hi[q])},
                       "message": f"{name}: {int(nl[q])} locked villages > max {int(hi[q])}; locks are kept, "
                                  f"max raised to {int(nl[q])}"})
-    hi = np.maximum(hi, nl)
-    prev = None if previous is None else np.asarray(previous, np.int64).reshape(n)
-    tg = None if target_load is None or not target_penalty else _loads(target_load, g, "target_load")
-    lam = float(travel_weight)
+    return diags, np.maximum(hi, nl)
+
+
+def _contact_lp(cost: np.ndarray, w: np.ndarray, prow: np.ndarray, pcol: np.ndarray, lo: np.ndarray,
+                hi: np.ndarray, tg: np.ndarray | None, lockv: np.ndarray, prev: np.ndarray | None, *,
+                lam: float, churn_weight: float, target_penalty: float) -> tuple[highspy.HighsLp, dict]:
+    """The mixed-integer model of the module docstring as a HiGHS LP, and its column layout.
+
+    Columns: s (n sites, integer), x (finite arcs or locks; continuous: for fixed s the site ->
+    group part is a b-matching, whose LP vertices are integral), y (d), u (g), o (g with targets).
+    """
+    n, g = cost.shape
+    d = len(w)
     finite = np.isfinite(cost)
     c = np.where(finite, cost, 0.0)
     big = float(w.sum()) + 1.0  # one unmet minimum outweighs all coverage
-    # columns: s (n sites, integer), x (finite arcs or locks; continuous: for fixed s the site ->
-    # group part is a b-matching, whose LP vertices are integral), y (d), u (g), o (g with targets)
     arc_j, arc_q = np.nonzero(finite | (lockv[:, None] == np.arange(g)[None, :]))
     nx_ = len(arc_j)
     X, Y, U, O = n, n + nx_, n + nx_ + d, n + nx_ + d + g
@@ -170,10 +236,18 @@ def choose_contact_points(cost: np.ndarray, demand_weight: Sequence[float], pair
                           np.full(g, lam * target_penalty) if tg is not None else []])
     col_lo = np.zeros(ncol)
     col_hi = np.concatenate([np.ones(n + nx_ + d), lo.astype(float), np.full(ncol - O, np.inf)])
-    locked_arc = lockv[arc_j] == arc_q
-    col_lo[X:Y][locked_arc] = 1.0
+    col_lo[X:Y][lockv[arc_j] == arc_q] = 1.0
     col_lo[:n][lockv >= 0] = 1.0
-    # rows (CSR): cover, site = its arcs, loads, targets
+    rows = _contact_rows(prow, pcol, d, n, g, arc_j, arc_q, lo, hi, tg, (X, Y, U, O), col_hi)
+    lp = _highs_lp(obj, col_lo, col_hi, offset, rows, n)
+    return lp, {"X": X, "Y": Y, "U": U, "arc_j": arc_j, "arc_q": arc_q, "nx": nx_}
+
+
+def _contact_rows(prow: np.ndarray, pcol: np.ndarray, d: int, n: int, g: int, arc_j: np.ndarray,
+                  arc_q: np.ndarray, lo: np.ndarray, hi: np.ndarray, tg: np.ndarray | None,
+                  layout: tuple[int, int, int, int], col_hi: np.ndarray) -> tuple[list, ...]:
+    """Rows (CSR) of the model: cover, site = its arcs, loads, targets; unreachable ``y`` get upper 0."""
+    X, Y, U, O = layout
     starts, index, value, rlo, rhi = [0], [], [], [], []
 
     def add(ix: np.ndarray, val: np.ndarray, lo_: float, hi_: float) -> None:
@@ -203,6 +277,14 @@ def choose_contact_points(cost: np.ndarray, demand_weight: Sequence[float], pair
         if tg is not None:
             add(np.concatenate([xs, [O + q]]), np.concatenate([np.ones(len(xs)), [-1.0]]),
                 -math.inf, float(tg[q]))
+    return starts, index, value, rlo, rhi
+
+
+def _highs_lp(obj: np.ndarray, col_lo: np.ndarray, col_hi: np.ndarray, offset: float,
+              rows: tuple[list, ...], n_int: int) -> highspy.HighsLp:
+    """A HiGHS LP from column costs/bounds and CSR rows; the first ``n_int`` columns are integer."""
+    starts, index, value, rlo, rhi = rows
+    ncol = len(obj)
     inf = highspy.kHighsInf
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = ncol, len(rlo)
@@ -216,7 +298,16 @@ def choose_contact_points(cost: np.ndarray, demand_weight: Sequence[float], pair
     lp.a_matrix_.start_ = np.asarray(starts, np.int32)
     lp.a_matrix_.index_ = (np.concatenate(index) if index else np.zeros(0)).astype(np.int32)
     lp.a_matrix_.value_ = (np.concatenate(value) if value else np.zeros(0)).astype(float)
-    lp.integrality_ = [highspy.HighsVarType.kInteger] * n + [highspy.HighsVarType.kContinuous] * (ncol - n)
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * n_int + [highspy.HighsVarType.kContinuous] * (ncol - n_int)
+    return lp
+
+
+def _solve_contact_lp(lp: highspy.HighsLp, n: int, cols: dict, *, seed: int, time_limit: float | None,
+                      mip_rel_gap: float) -> tuple[str, np.ndarray, float, float] | str:
+    """Solve with HiGHS: (status, column values, objective, bound), or the HiGHS status text without a solution.
+
+    A fractional arc solution is made integral by fixing the sites and re-solving the b-matching LP.
+    """
     h = new_highs()
     h.silent()
     h.setOptionValue("random_seed", int(seed))
@@ -227,19 +318,13 @@ def choose_contact_points(cost: np.ndarray, demand_weight: Sequence[float], pair
     h.passModel(lp)
     h.run()
     ms, info = h.getModelStatus(), h.getInfo()
-    M = highspy.HighsModelStatus
-    has_sol = info.primal_solution_status == 2
-    if not has_sol:
-        return AssignmentResult(status=INFEASIBLE, objective=math.inf, bound=-math.inf, gap=math.inf,
-                                assignment=np.full(n, -1, np.int64), loads=np.zeros(g, np.int64),
-                                diagnostics=diags + [{"quota": "solver", "severity": "error",
-                                                      "message": f"HiGHS: {h.modelStatusToString(ms)}"}],
-                                time_s=time.monotonic() - t0, solver="highs_mip")
+    if info.primal_solution_status != 2:
+        return h.modelStatusToString(ms)
     x = np.asarray(h.getSolution().col_value)
     objective = float(info.objective_function_value)
     bound = float(info.mip_dual_bound)
-    status = OPTIMAL if ms == M.kOptimal else FEASIBLE
-    xa = x[X:Y]
+    status = OPTIMAL if ms == highspy.HighsModelStatus.kOptimal else FEASIBLE
+    xa = x[cols["X"]:cols["Y"]]
     if np.any(np.abs(xa - np.rint(xa)) > 1e-6):
         # a non-vertex arc solution: fix the sites and re-solve the (integral) b-matching LP
         sv = np.rint(x[:n])
@@ -252,12 +337,13 @@ def choose_contact_points(cost: np.ndarray, demand_weight: Sequence[float], pair
         objective = min(objective, float(h.getInfo().objective_function_value))
     if status == OPTIMAL and abs(bound - objective) <= max(1e-9, mip_rel_gap) * max(1.0, abs(objective)):
         bound = objective
-    bound = min(bound, objective)
-    on = x[X:Y] > 0.5
-    assign = np.full(n, -1, np.int64)
-    assign[arc_j[on]] = arc_q[on]
-    loads = np.bincount(assign[assign >= 0], minlength=g)
-    short = np.rint(x[U:U + g]).astype(np.int64)
+    return status, x, objective, min(bound, objective)
+
+
+def _min_short_diagnostics(short: np.ndarray, lo: np.ndarray, loads: np.ndarray,
+                           group_labels: Sequence[str] | None) -> list[dict[str, Any]]:
+    """One warning per group left below its minimum of contact villages."""
+    diags = []
     for q in np.flatnonzero(short > 0):
         name = _label(group_labels, q)
         diags.append({"quota": "min_load", "severity": "warning", "scope": name, "asked_min": int(lo[q]),
@@ -265,7 +351,14 @@ def choose_contact_points(cost: np.ndarray, demand_weight: Sequence[float], pair
                       "params": {"name": name, "n": int(loads[q]), "min": int(lo[q])},
                       "message": f"group {name}: only {int(loads[q])} contact villages (min {int(lo[q])}): "
                                  f"too few candidate villages"})
-    chosen = assign >= 0
+    return diags
+
+
+def _coverage_extra(chosen: np.ndarray, prow: np.ndarray, pcol: np.ndarray, pdist: np.ndarray, w: np.ndarray,
+                    hi: np.ndarray, g: int, lam: float, weight_unit: str, diags: list[dict[str, Any]]
+                    ) -> dict[str, Any]:
+    """``extra`` of the result (who is covered, served by which site); appends the shortage warning to ``diags``."""
+    d = len(w)
     hit = chosen[pcol]
     covered = np.zeros(d, bool)
     covered[prow[hit]] = True
@@ -281,37 +374,33 @@ def choose_contact_points(cost: np.ndarray, demand_weight: Sequence[float], pair
              "served_by": served_by.tolist(), "groups_needed": 0, "points_needed": 0,
              "travel_weight": lam}
     if len(unc):
-        more = _greedy_more(prow, pcol, covered, w, n)
+        more = _greedy_more(prow, pcol, covered, w, len(chosen))
         typical = max(int(np.median(hi)) if g else 1, 1)
         extra["points_needed"] = more
         extra["groups_needed"] = math.ceil(more / typical) if more else 0
-        reach = len(unc) - int(_coverable(prow, d)[unc].sum())
-        people = int(w[unc].sum())
-        by_people = weight_unit == "persons"
-        code = ("contact_points_short" if by_people else "contact_points_short_villages") + \
-            ("_far" if reach else "")
-        diags.append({"quota": "capacity", "severity": "warning", "scope": "groups",
-                      "short_by": len(unc), "uncovered": unc.tolist(), "groups_needed": extra["groups_needed"],
-                      "points_needed": more, "code": code,
-                      "params": {"groups": g, "max": typical, "n": len(unc), "people": people, "more": more,
-                                 "needed": extra["groups_needed"], "reachable": len(unc) - reach, "far": reach},
-                      "message": f"{g} groups x max {typical} contact villages leave {len(unc)} gap villages "
-                                 + (f"({people} people) " if by_people else "")
-                                 + f"out of reach; {more} more contact points "
-                                   f"({extra['groups_needed']} more groups) would reach "
-                                   f"{len(unc) - reach} of them" + (f"; {reach} are out of reach of every "
-                                                                    f"candidate" if reach else "")})
-    pure = float(c[np.flatnonzero(chosen), assign[chosen]].sum())
-    res = AssignmentResult(status=status, objective=objective, bound=bound, gap=_gap(objective, bound),
-                           assignment=assign, loads=loads, diagnostics=diags, extra=extra, cost=pure,
-                           time_s=time.monotonic() - t0, n_arcs=nx_ + len(prow), solver="highs_mip")
-    if prev is not None:
-        had = prev >= 0
-        mv = had & (assign != prev)
-        res.moved = {"moved": int(mv.sum()), "kept": int((had & ~mv).sum()),
-                     "new": int((~had & chosen).sum())}
-        res.move_reasons = np.where(mv, "improvement", "").astype(object)
-    return res
+        diags.append(_shortage_diagnostic(unc, prow, w, g, typical, more, extra["groups_needed"], weight_unit))
+    return extra
+
+
+def _shortage_diagnostic(unc: np.ndarray, prow: np.ndarray, w: np.ndarray, g: int, typical: int, more: int,
+                         needed: int, weight_unit: str) -> dict[str, Any]:
+    """The warning that the groups' contact points leave gap villages out of reach."""
+    reach = len(unc) - int(_coverable(prow, len(w))[unc].sum())
+    people = int(w[unc].sum())
+    by_people = weight_unit == "persons"
+    code = ("contact_points_short" if by_people else "contact_points_short_villages") + \
+        ("_far" if reach else "")
+    return {"quota": "capacity", "severity": "warning", "scope": "groups",
+            "short_by": len(unc), "uncovered": unc.tolist(), "groups_needed": needed,
+            "points_needed": more, "code": code,
+            "params": {"groups": g, "max": typical, "n": len(unc), "people": people, "more": more,
+                       "needed": needed, "reachable": len(unc) - reach, "far": reach},
+            "message": f"{g} groups x max {typical} contact villages leave {len(unc)} gap villages "
+                       + (f"({people} people) " if by_people else "")
+                       + f"out of reach; {more} more contact points "
+                         f"({needed} more groups) would reach "
+                         f"{len(unc) - reach} of them" + (f"; {reach} are out of reach of every "
+                                                          f"candidate" if reach else "")}
 
 
 def _label(labels: Sequence[str] | None, q: int) -> str:

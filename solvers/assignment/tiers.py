@@ -70,24 +70,7 @@ def assign_villages_to_groups(cost: np.ndarray, population: Sequence[float], min
     chosen_free = free[_select_by_priority(pop[free], cap, -cost[free].min(axis=1) if g else None)]
     uncovered = np.setdiff1d(free, chosen_free)
     rows = np.sort(np.concatenate([chosen_free, np.flatnonzero(lockv >= 0)]))
-    diags: list[dict[str, Any]] = []
-    typical = max(int(np.median(hi)) if g else 1, 1)
-    extra: dict[str, Any] = {"uncovered": uncovered.tolist(), "groups_needed": 0,
-                             "uncovered_population": float(pop[uncovered].sum())}
-    if len(uncovered):
-        need = math.ceil(len(uncovered) / typical)
-        extra["groups_needed"] = need
-        people = int(pop[uncovered].sum())
-        by_people = weight_unit == "persons"
-        diags.append({"quota": "capacity", "severity": "warning", "scope": "groups",
-                      "demand": len(free), "capacity": cap, "short_by": len(uncovered),
-                      "uncovered": uncovered.tolist(), "groups_needed": need,
-                      "code": "groups_short" if by_people else "groups_short_villages",
-                      "params": {"groups": g, "max": typical, "demand": len(free), "n": len(uncovered),
-                                 "people": people, "needed": need},
-                      "message": f"{g} groups x max {typical} cannot take {len(free)} villages: "
-                                 f"{len(uncovered)} villages " + (f"({people} people) " if by_people else "")
-                                 + f"stay uncovered; {need} more groups would be needed"})
+    diags, extra = _capacity_shortage(pop, free, uncovered, hi, cap, g, weight_unit)
     if not len(rows):  # nothing to cover: every group's min is moot, not a shortage
         return AssignmentResult(status=OPTIMAL, objective=0.0, bound=0.0, gap=0.0, assignment=np.full(n, -1),
                                 loads=np.zeros(g, np.int64), diagnostics=diags, extra=extra,
@@ -120,6 +103,31 @@ def assign_villages_to_groups(cost: np.ndarray, population: Sequence[float], min
                        churn_weight)
     res.time_s = time.monotonic() - t0
     return res
+
+
+def _capacity_shortage(pop: np.ndarray, free: np.ndarray, uncovered: np.ndarray, hi: np.ndarray, cap: int,
+                       g: int, weight_unit: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The "capacity" warning when the groups cannot take every village, and ``extra`` (uncovered
+    villages, their weight, groups needed)."""
+    diags: list[dict[str, Any]] = []
+    typical = max(int(np.median(hi)) if g else 1, 1)
+    extra: dict[str, Any] = {"uncovered": uncovered.tolist(), "groups_needed": 0,
+                             "uncovered_population": float(pop[uncovered].sum())}
+    if len(uncovered):
+        need = math.ceil(len(uncovered) / typical)
+        extra["groups_needed"] = need
+        people = int(pop[uncovered].sum())
+        by_people = weight_unit == "persons"
+        diags.append({"quota": "capacity", "severity": "warning", "scope": "groups",
+                      "demand": len(free), "capacity": cap, "short_by": len(uncovered),
+                      "uncovered": uncovered.tolist(), "groups_needed": need,
+                      "code": "groups_short" if by_people else "groups_short_villages",
+                      "params": {"groups": g, "max": typical, "demand": len(free), "n": len(uncovered),
+                                 "people": people, "needed": need},
+                      "message": f"{g} groups x max {typical} cannot take {len(free)} villages: "
+                                 f"{len(uncovered)} villages " + (f"({people} people) " if by_people else "")
+                                 + f"stay uncovered; {need} more groups would be needed"})
+    return diags, extra
 
 
 def _compact_cpsat(res: AssignmentResult, cost: np.ndarray, rows: np.ndarray, lockv: np.ndarray,

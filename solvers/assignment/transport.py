@@ -291,12 +291,7 @@ def assign_min_cost_flow(cost: np.ndarray, min_load: Any, max_load: Any, allowed
         diags.append(diag)
         relaxed = True
         relaxation = (relaxation or {}) | {"unplaceable": int(len(unplaceable) + diag["short_by"])}
-    # map "place" back into free rows
-    full_sub = np.full(nf, -1, np.int64)
-    if sol["status"] != INFEASIBLE:
-        full_sub[place] = sol["assign"]
-    arcs = sol["arcs"]
-    sol = dict(sol, assign=full_sub, arcs=_Arcs(place[arcs.rows], arcs.cols, arcs.fcost))
+    sol = _back_to_free_rows(sol, place, nf)
 
     def pure(ri: np.ndarray, cj: np.ndarray) -> float:
         return float(cost[ri, cj].sum())
@@ -306,6 +301,15 @@ def assign_min_cost_flow(cost: np.ndarray, min_load: Any, max_load: Any, allowed
 
     return _finish(n, m, sol, scale, lo, hi, lockv, free, locked_model, pure, prev, allowed_of,
                    diags, relaxed, relaxation, t0)
+
+
+def _back_to_free_rows(sol: dict[str, Any], place: np.ndarray, nf: int) -> dict[str, Any]:
+    """The solution over the placeable rows mapped back onto all ``nf`` free rows (-1: not placed)."""
+    full_sub = np.full(nf, -1, np.int64)
+    if sol["status"] != INFEASIBLE:
+        full_sub[place] = sol["assign"]
+    arcs = sol["arcs"]
+    return dict(sol, assign=full_sub, arcs=_Arcs(place[arcs.rows], arcs.cols, arcs.fcost))
 
 
 def _check_inputs(cost: Any, min_load: Any, max_load: Any, allowed: Any

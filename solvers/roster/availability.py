@@ -119,70 +119,16 @@ def read_availability(path: str | Path, members: Iterable[Mapping[str, Any]] | p
     path = Path(path)
     zh = lang == "zh"
     head = f"请假表 {path.name}：" if zh else f"availability file {path.name}: "
-    if not path.exists():
-        raise ValueError(f"请假表 {path}：没有这个文件" if zh else f"availability file {path}: no such file")
-    try:
-        df = _frame(path)
-    except ValueError as e:
-        raise ValueError(head + ("应为 .csv 或 .xlsx 文件" if zh else str(e).split(": ", 1)[-1])) from None
-    except Exception as e:  # noqa: BLE001 - a broken file is bad input, said in one line
-        raise ValueError(head + ("无法读取" if zh else "cannot be read") + f" ({type(e).__name__}: {e})") from None
-    cols: dict[str, str] = {}
-    for c in df.columns:
-        key = HEADERS.get(re.sub(r"\s+", "", str(c)).lower())
-        if key and key not in cols.values():
-            cols[str(c)] = key
-    found = set(cols.values())
-    if "member" not in found or not ("months" in found or {"start", "end"} <= found):
-        cols_text = ", ".join(map(str, df.columns))
-        raise ValueError(head + (f"需要委员列（委员/member）和月份列（月份/months）或开始日期、结束日期两列；现有列：{cols_text}"
-                                 if zh else f"needs a member column (委员/member) and months (月份/months) or start "
-                                            f"and end (开始日期/结束日期); found {cols_text}"))
-    df = df.rename(columns=cols)[list(dict.fromkeys(cols.values()))]
-    mem = pd.DataFrame(members) if not isinstance(members, pd.DataFrame) else members
-    ids = set(mem["id"].astype(str)) if len(mem) else set()
-    by_name: dict[str, list[str]] = {}
-    if len(mem) and "name" in mem.columns:
-        for i, n in zip(mem["id"].astype(str), mem["name"].astype(str)):
-            by_name.setdefault(n.strip(), []).append(i)
+    df = _known_columns(_read_frame(path, zh, head), zh, head)
+    ids, by_name = _member_lookup(members)
     out: list[Unavailability] = []
     errors: list[str] = []
-
-    def blank(v: Any) -> bool:
-        return v is None or (isinstance(v, float) and v != v) or str(v).strip() == ""
-
     for k, row in enumerate(df.to_dict("records"), start=2):
-        if all(blank(v) for v in row.values()):
+        if all(_blank(v) for v in row.values()):
             continue
         where = f"第 {k} 行：" if zh else f"row {k}: "
         try:
-            who = "" if blank(row.get("member")) else str(row["member"]).strip()
-            if not who:
-                raise _RowError("委员为空", "member is empty")
-            if who.endswith(".0") and who[:-2] in ids:  # an id read as a number from XLSX
-                who = who[:-2]
-            if who not in ids:
-                cands = by_name.get(who, [])
-                if not cands:
-                    raise _RowError(f"未知委员 {who!r}（既不是委员编号也不是姓名）",
-                                    f"unknown member {who!r} (neither an id nor a name)")
-                if len(cands) > 1:
-                    raise _RowError(f"姓名 {who!r} 有多位委员（{'、'.join(cands)}），请填委员编号",
-                                    f"name {who!r} is shared by members {', '.join(cands)}; give the id")
-                who = cands[0]
-            months = [] if blank(row.get("months")) else _months(row["months"])
-            start = None if blank(row.get("start")) else _date(row["start"], "start")
-            end = None if blank(row.get("end")) else _date(row["end"], "end")
-            if not months and start is None and end is None:
-                raise _RowError("请填月份，或开始日期和结束日期", "give months or start and end")
-            if (start is None) != (end is None):
-                raise _RowError("开始日期和结束日期要一起填", "give both start and end")
-            if start is not None and end is not None and end < start:
-                raise _RowError(f"结束日期 {end} 早于开始日期 {start}", f"end {end} is before start {start}")
-            if months:
-                out.append(Unavailability(member_id=who, months=months))
-            if start is not None:
-                out.append(Unavailability(member_id=who, start=start, end=end))
+            out += _row_leave(row, _row_member(row, ids, by_name))
         except _RowError as e:
             errors.append(where + (e.zh if zh else e.en))
         except ValidationError as e:
@@ -194,6 +140,88 @@ def read_availability(path: str | Path, members: Iterable[Mapping[str, Any]] | p
             break
     if errors:
         raise ValueError(head + ("；" if zh else "; ").join(errors))
+    return out
+
+
+def _blank(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and v != v) or str(v).strip() == ""
+
+
+def _read_frame(path: Path, zh: bool, head: str) -> pd.DataFrame:
+    """The file as a frame; a missing, unknown or broken file is a ValueError in one line."""
+    if not path.exists():
+        raise ValueError(f"请假表 {path}：没有这个文件" if zh else f"availability file {path}: no such file")
+    try:
+        return _frame(path)
+    except ValueError as e:
+        raise ValueError(head + ("应为 .csv 或 .xlsx 文件" if zh else str(e).split(": ", 1)[-1])) from None
+    except Exception as e:  # noqa: BLE001 - a broken file is bad input, said in one line
+        raise ValueError(head + ("无法读取" if zh else "cannot be read") + f" ({type(e).__name__}: {e})") from None
+
+
+def _known_columns(df: pd.DataFrame, zh: bool, head: str) -> pd.DataFrame:
+    """The columns named in :data:`HEADERS` under their keys; ValueError without member and months (or
+    start and end)."""
+    cols: dict[str, str] = {}
+    for c in df.columns:
+        key = HEADERS.get(re.sub(r"\s+", "", str(c)).lower())
+        if key and key not in cols.values():
+            cols[str(c)] = key
+    found = set(cols.values())
+    if "member" not in found or not ("months" in found or {"start", "end"} <= found):
+        cols_text = ", ".join(map(str, df.columns))
+        raise ValueError(head + (f"需要委员列（委员/member）和月份列（月份/months）或开始日期、结束日期两列；现有列：{cols_text}"
+                                 if zh else f"needs a member column (委员/member) and months (月份/months) or start "
+                                            f"and end (开始日期/结束日期); found {cols_text}"))
+    return df.rename(columns=cols)[list(dict.fromkeys(cols.values()))]
+
+
+def _member_lookup(members: Iterable[Mapping[str, Any]] | pd.DataFrame) -> tuple[set[str], dict[str, list[str]]]:
+    """Member ids, and ids by name."""
+    mem = pd.DataFrame(members) if not isinstance(members, pd.DataFrame) else members
+    ids = set(mem["id"].astype(str)) if len(mem) else set()
+    by_name: dict[str, list[str]] = {}
+    if len(mem) and "name" in mem.columns:
+        for i, n in zip(mem["id"].astype(str), mem["name"].astype(str)):
+            by_name.setdefault(n.strip(), []).append(i)
+    return ids, by_name
+
+
+def _row_member(row: Mapping[str, Any], ids: set[str], by_name: dict[str, list[str]]) -> str:
+    """The member id of a row (given as an id or a unique name)."""
+    who = "" if _blank(row.get("member")) else str(row["member"]).strip()
+    if not who:
+        raise _RowError("委员为空", "member is empty")
+    if who.endswith(".0") and who[:-2] in ids:  # an id read as a number from XLSX
+        who = who[:-2]
+    if who not in ids:
+        cands = by_name.get(who, [])
+        if not cands:
+            raise _RowError(f"未知委员 {who!r}（既不是委员编号也不是姓名）",
+                            f"unknown member {who!r} (neither an id nor a name)")
+        if len(cands) > 1:
+            raise _RowError(f"姓名 {who!r} 有多位委员（{'、'.join(cands)}），请填委员编号",
+                            f"name {who!r} is shared by members {', '.join(cands)}; give the id")
+        who = cands[0]
+    return who
+
+
+def _row_leave(row: Mapping[str, Any], who: str) -> list[Unavailability]:
+    """The leave of one row: its months, and its start..end span."""
+    months = [] if _blank(row.get("months")) else _months(row["months"])
+    start = None if _blank(row.get("start")) else _date(row["start"], "start")
+    end = None if _blank(row.get("end")) else _date(row["end"], "end")
+    if not months and start is None and end is None:
+        raise _RowError("请填月份，或开始日期和结束日期", "give months or start and end")
+    if (start is None) != (end is None):
+        raise _RowError("开始日期和结束日期要一起填", "give both start and end")
+    if start is not None and end is not None and end < start:
+        raise _RowError(f"结束日期 {end} 早于开始日期 {start}", f"end {end} is before start {start}")
+    out = []
+    if months:
+        out.append(Unavailability(member_id=who, months=months))
+    if start is not None:
+        out.append(Unavailability(member_id=who, start=start, end=end))
     return out
 
 

@@ -48,82 +48,8 @@ def plan_consultations(pb: RosterProblem, duties: set, seed: int = 0, time_limit
                            "platforms have no township: no quarterly consultations planned", "warning"))
         return [], diags
     kept = list(ci.get("kept") or [])
-    done = {(c["quarter"], c["township_id"]) for c in kept}
-    quarters: dict[str, list[str]] = defaultdict(list)
-    for mo in pb.months[pb.frozen_upto:]:
-        quarters[quarter_of(mo)].append(mo)
-    by_sector: dict[str, list[int]] = defaultdict(list)
-    for i, s in enumerate(pb.member_sectors):
-        by_sector[s].append(i)
-    need = ci.get("need", {})
-    st_secs = ci.get("station_sectors", {})
-    slots = []  # (c, sector, candidate members)
-    cons = []   # dicts with quarter, township, platform, candidate dates
-    for q, mos in sorted(quarters.items()):
-        y, qn = int(q[:4]), int(q[-1])
-        want = f"{y:04d}-{(qn - 1) * 3 + prm.consultation_month:02d}"
-        mo = want if want in mos else mos[0]
-        for tid, j in sorted(plat_of.items()):
-            if (q, tid) in done:
-                continue
-            # every week of every month of the quarter; the consultation month's first
-            dates = sorted({reception_date(m_, pb.weekdays[j], w, pb.holidays) for m_ in mos for w in (1, 2, 3, 4)},
-                           key=lambda d, mo=mo: (d.strftime("%Y-%m") != mo, d))
-            secs = [s for s in need.get(tid, []) if by_sector.get(s)]
-            src = "constituents"
-            if len(secs) < prm.consultation_sectors:
-                secs += [s for s in st_secs.get(pb.platform_ids[j], []) if by_sector.get(s) and s not in secs]
-                src = "station"
-            secs = secs[:prm.consultation_sectors]
-            c = len(cons)
-            cons.append({"quarter": q, "township_id": tid, "station_id": pb.platform_ids[j], "month": mo,
-                         "dates": dates, "sectors": secs, "sector_source": src, "j": j})
-            for s in secs:
-                ms = sorted(by_sector[s], key=lambda i: (pb.dist_m[i, j], i))[:_CANDIDATES]
-                slots.append((c, s, ms))
-    md = cp_model.CpModel()
-    w = {(c, k): md.NewBoolVar(f"w{c}_{k}") for c, cc in enumerate(cons) for k in range(len(cc["dates"]))}
-    for c, cc in enumerate(cons):
-        md.AddExactlyOne([w[(c, k)] for k in range(len(cc["dates"]))])
-    y: dict[tuple[int, int], Any] = {}
-    obj = []
-    pen = []
-    for si, (c, s, ms) in enumerate(slots):
-        vs = []
-        for i in ms:
-            v = md.NewBoolVar(f"y{si}_{i}")
-            y[(si, i)] = v
-            vs.append(v)
-            obj.append(int(pb.dist_m[i, cons[c]["j"]] // 100) * v)  # 100 m units
-        miss = md.NewBoolVar(f"miss{si}")
-        md.AddExactlyOne(vs + [miss])
-        pen.append(10**7 * miss)
-    by_day: dict[Any, list] = defaultdict(list)
-    for c, cc in enumerate(cons):
-        for k, d in enumerate(cc["dates"]):
-            obj.append(k * 5 * w[(c, k)])  # prefer the consultation month, then the earliest week, a little
-            by_day[d].append(w[(c, k)])
-    for d, vs in by_day.items():  # spread over the quarter: a second consultation on one day costs
-        if len(vs) > 1:
-            extra = md.NewIntVar(0, len(vs), f"extra_{d.isoformat()}")
-            md.Add(extra >= sum(vs) - 1)
-            pen.append(_SAME_DAY * extra)
-    # no member in two consultations in the same week
-    zs: dict[tuple[int, tuple[int, int]], list] = defaultdict(list)
-    mem_c: dict[tuple[int, int], list] = defaultdict(list)
-    for (si, i), v in y.items():
-        mem_c[(slots[si][0], i)].append(v)
-    for (c, i), vs in mem_c.items():
-        inc = md.NewBoolVar(f"in{c}_{i}")
-        md.Add(sum(vs) == inc)
-        for k, d in enumerate(cons[c]["dates"]):
-            z = md.NewBoolVar(f"z{c}_{i}_{k}")
-            md.AddBoolOr([inc.Not(), w[(c, k)].Not(), z])
-            zs[(i, iso_week(d))].append(z)
-    for vs in zs.values():
-        if len(vs) > 1:
-            md.AddAtMostOne(vs)
-    md.Minimize(sum(obj) + sum(pen))
+    cons, slots = _consultations_to_plan(pb, ci, plat_of, {(c["quarter"], c["township_id"]) for c in kept})
+    md, w, y = _consultation_model(pb, cons, slots)
     sol = cp_model.CpSolver()
     sol.parameters.max_time_in_seconds = time_limit_s
     sol.parameters.random_seed = int(seed)
@@ -162,6 +88,101 @@ def plan_consultations(pb: RosterProblem, duties: set, seed: int = 0, time_limit
         diags.append(_diag(f"consultation_{code}", f"{n} 场协商{_NOTES[code][0]}", f"{n} consultation(s): "
                            f"{_NOTES[code][1]}", "warning", consultations=n))
     return out, diags
+
+
+def _consultations_to_plan(pb: RosterProblem, ci: dict[str, Any], plat_of: dict[str, int], done: set
+                           ) -> tuple[list[dict[str, Any]], list[tuple[int, str, list[int]]]]:
+    """The consultations to plan (quarter, township, platform, candidate dates, sectors) and their sector
+    seats (consultation, sector, nearest candidate members); ``done`` (quarter, township) are kept."""
+    prm = pb.params
+    quarters: dict[str, list[str]] = defaultdict(list)
+    for mo in pb.months[pb.frozen_upto:]:
+        quarters[quarter_of(mo)].append(mo)
+    by_sector: dict[str, list[int]] = defaultdict(list)
+    for i, s in enumerate(pb.member_sectors):
+        by_sector[s].append(i)
+    need = ci.get("need", {})
+    st_secs = ci.get("station_sectors", {})
+    slots = []  # (c, sector, candidate members)
+    cons = []   # dicts with quarter, township, platform, candidate dates
+    for q, mos in sorted(quarters.items()):
+        y, qn = int(q[:4]), int(q[-1])
+        want = f"{y:04d}-{(qn - 1) * 3 + prm.consultation_month:02d}"
+        mo = want if want in mos else mos[0]
+        for tid, j in sorted(plat_of.items()):
+            if (q, tid) in done:
+                continue
+            # every week of every month of the quarter; the consultation month's first
+            dates = sorted({reception_date(m_, pb.weekdays[j], w, pb.holidays) for m_ in mos for w in (1, 2, 3, 4)},
+                           key=lambda d, mo=mo: (d.strftime("%Y-%m") != mo, d))
+            secs = [s for s in need.get(tid, []) if by_sector.get(s)]
+            src = "constituents"
+            if len(secs) < prm.consultation_sectors:
+                secs += [s for s in st_secs.get(pb.platform_ids[j], []) if by_sector.get(s) and s not in secs]
+                src = "station"
+            secs = secs[:prm.consultation_sectors]
+            c = len(cons)
+            cons.append({"quarter": q, "township_id": tid, "station_id": pb.platform_ids[j], "month": mo,
+                         "dates": dates, "sectors": secs, "sector_source": src, "j": j})
+            for s in secs:
+                ms = sorted(by_sector[s], key=lambda i: (pb.dist_m[i, j], i))[:_CANDIDATES]
+                slots.append((c, s, ms))
+    return cons, slots
+
+
+def _consultation_model(pb: RosterProblem, cons: list[dict[str, Any]], slots: list[tuple[int, str, list[int]]]
+                        ) -> tuple[cp_model.CpModel, dict[tuple[int, int], Any], dict[tuple[int, int], Any]]:
+    """The CP-SAT model of the module docstring: date booleans ``w`` (consultation, date) and member
+    booleans ``y`` (seat, member)."""
+    md = cp_model.CpModel()
+    w = {(c, k): md.NewBoolVar(f"w{c}_{k}") for c, cc in enumerate(cons) for k in range(len(cc["dates"]))}
+    for c, cc in enumerate(cons):
+        md.AddExactlyOne([w[(c, k)] for k in range(len(cc["dates"]))])
+    y: dict[tuple[int, int], Any] = {}
+    obj = []
+    pen = []
+    for si, (c, s, ms) in enumerate(slots):
+        vs = []
+        for i in ms:
+            v = md.NewBoolVar(f"y{si}_{i}")
+            y[(si, i)] = v
+            vs.append(v)
+            obj.append(int(pb.dist_m[i, cons[c]["j"]] // 100) * v)  # 100 m units
+        miss = md.NewBoolVar(f"miss{si}")
+        md.AddExactlyOne(vs + [miss])
+        pen.append(10**7 * miss)
+    by_day: dict[Any, list] = defaultdict(list)
+    for c, cc in enumerate(cons):
+        for k, d in enumerate(cc["dates"]):
+            obj.append(k * 5 * w[(c, k)])  # prefer the consultation month, then the earliest week, a little
+            by_day[d].append(w[(c, k)])
+    for d, vs in by_day.items():  # spread over the quarter: a second consultation on one day costs
+        if len(vs) > 1:
+            extra = md.NewIntVar(0, len(vs), f"extra_{d.isoformat()}")
+            md.Add(extra >= sum(vs) - 1)
+            pen.append(_SAME_DAY * extra)
+    _one_consultation_a_week(md, cons, slots, w, y)
+    md.Minimize(sum(obj) + sum(pen))
+    return md, w, y
+
+
+def _one_consultation_a_week(md: cp_model.CpModel, cons: list[dict[str, Any]], slots: list, w: dict, y: dict
+                             ) -> None:
+    """No member in two consultations in the same ISO week."""
+    zs: dict[tuple[int, tuple[int, int]], list] = defaultdict(list)
+    mem_c: dict[tuple[int, int], list] = defaultdict(list)
+    for (si, i), v in y.items():
+        mem_c[(slots[si][0], i)].append(v)
+    for (c, i), vs in mem_c.items():
+        inc = md.NewBoolVar(f"in{c}_{i}")
+        md.Add(sum(vs) == inc)
+        for k, d in enumerate(cons[c]["dates"]):
+            z = md.NewBoolVar(f"z{c}_{i}_{k}")
+            md.AddBoolOr([inc.Not(), w[(c, k)].Not(), z])
+            zs[(i, iso_week(d))].append(z)
+    for vs in zs.values():
+        if len(vs) > 1:
+            md.AddAtMostOne(vs)
 
 
 #: why a consultation has no committee or no members: code -> (zh, en)

@@ -332,6 +332,44 @@ def relaxed_decomposition(pb: Any, time_limit_s: float, seed: int = 0, workers: 
     return duties, slack
 
 
+class _Milp:
+    """Columns (bounds, integrality, relaxation and cost weights) and sparse rows of a MILP being built."""
+
+    def __init__(self) -> None:
+        self.lb: list[float] = []
+        self.ub: list[float] = []
+        self.integ: list[int] = []
+        self.relax_w: list[float] = []
+        self.cost_w: list[float] = []
+        self.names: list[Any] = []
+        self.rows: list[int] = []
+        self.cols: list[int] = []
+        self.vals: list[float] = []
+        self.clo: list[float] = []
+        self.chi: list[float] = []
+        self.r = 0
+
+    def var(self, lo_: float, hi_: float, rw: float, cw: float, name: Any, integer: bool = True) -> int:
+        """A new column; its index."""
+        self.lb.append(lo_)
+        self.ub.append(hi_)
+        self.integ.append(1 if integer else 0)
+        self.relax_w.append(rw)
+        self.cost_w.append(cw)
+        self.names.append(name)
+        return len(self.lb) - 1
+
+    def con(self, terms: list[tuple[int, float]], lo_: float, hi_: float) -> None:
+        """A new row ``lo_ <= sum(v * x[c]) <= hi_``."""
+        for c, v in terms:
+            self.rows.append(self.r)
+            self.cols.append(c)
+            self.vals.append(v)
+        self.clo.append(lo_)
+        self.chi.append(hi_)
+        self.r += 1
+
+
 def _relaxed_counts_milp(pb: Any, pairs: list[tuple[int, int]], lock_mp: dict, frozen_m: dict, frozen_ps: dict,
                          cap: float, time_limit_s: float, strict: bool = False,
                          prev_mp: dict | None = None, churn_w: float = 0.0, info: dict | None = None):
@@ -342,47 +380,18 @@ def _relaxed_counts_milp(pb: Any, pairs: list[tuple[int, int]], lock_mp: dict, f
     only fairness may give way (the warm start's stage 1); ``prev_mp`` adds churn on counts at
     ``churn_w`` each. ``info`` receives the proven bound of the second MILP (cost + churn) and status.
     """
-    from scipy.optimize import Bounds, LinearConstraint, milp
-    from scipy.sparse import coo_matrix
-
     prm = pb.params
-    n, P = pb.cost.shape
     T = len(pb.months)
-    t0 = pb.frozen_upto
-    free = T - t0
     t_end = time.perf_counter() + time_limit_s
-    lb, ub, integ, relax_w, cost_w, names = [], [], [], [], [], []
-
-    def var(lo_: float, hi_: float, rw: float, cw: float, name: Any, integer: bool = True) -> int:
-        lb.append(lo_)
-        ub.append(hi_)
-        integ.append(1 if integer else 0)
-        relax_w.append(rw)
-        cost_w.append(cw)
-        names.append(name)
-        return len(lb) - 1
-
+    b = _Milp()
     nidx = {}
     for (m, p) in pairs:
-        oks = [t for t in range(t0, T) if pb.avail[m, t] and (m, p, t) not in pb.blocked]
+        oks = [t for t in range(pb.frozen_upto, T) if pb.avail[m, t] and (m, p, t) not in pb.blocked]
         u_ = len(oks) if prm.allow_consecutive else alternating(oks)
         u_ = max(min(u_, prm.member_max + T), lock_mp.get((m, p), 0))
         over = pb.dist_m[m, p] > cap and not lock_mp.get((m, p))
         rw = (500 + math.ceil((pb.dist_m[m, p] - cap) / 1000)) if over else 0
-        nidx[(m, p)] = var(lock_mp.get((m, p), 0), u_, rw, float(pb.cost[m, p]), ("n", m, p))
-    rows, cols, vals, clo, chi = [], [], [], [], []
-    r = 0
-
-    def con(terms: list[tuple[int, float]], lo_: float, hi_: float) -> None:
-        nonlocal r
-        for c, v in terms:
-            rows.append(r)
-            cols.append(c)
-            vals.append(v)
-        clo.append(lo_)
-        chi.append(hi_)
-        r += 1
-
+        nidx[(m, p)] = b.var(lock_mp.get((m, p), 0), u_, rw, float(pb.cost[m, p]), ("n", m, p))
     by_m: dict[int, list[int]] = defaultdict(list)
     by_p: dict[int, list[int]] = defaultdict(list)
     by_ps: dict[tuple[int, str], list[int]] = defaultdict(list)
@@ -390,48 +399,81 @@ def _relaxed_counts_milp(pb: Any, pairs: list[tuple[int, int]], lock_mp: dict, f
         by_m[m].append(k)
         by_p[p].append(k)
         by_ps[(p, pb.member_sectors[m])].append(k)
-    lo = var(0, prm.member_max + T, 0, 0, ("lo",))
-    f = var(0, prm.member_max + T, 1, 0, ("fair",))
+    f, slack_of = _member_count_rows(b, pb, by_m, frozen_m, strict)
+    slack_of += _platform_count_rows(b, pb, by_p, by_ps, frozen_ps, strict)
+    if prev_mp and churn_w:
+        for (m, p), k in nidx.items():
+            c0 = prev_mp.get((m, p), 0)
+            d = b.var(0, T, 0, churn_w, ("churn", m, p))
+            b.con([(d, 1.0), (k, -1.0)], -c0, math.inf)
+            b.con([(d, 1.0), (k, 1.0)], c0, math.inf)
+    x = _least_relaxation_then_cost(b, t_end, f, info)
+    if x is None:
+        return None
+    counts = {(m, p): int(x[k]) for (m, p), k in nidx.items() if x[k] > 0}
+    slack = [(kind, key, int(x[k])) for kind, key, k in slack_of if x[k] > 0]
+    return counts, slack
+
+
+def _member_count_rows(b: _Milp, pb: Any, by_m: dict[int, list[int]], frozen_m: dict, strict: bool
+                       ) -> tuple[int, list[tuple[str, tuple, int]]]:
+    """Member totals (min/max with slacks unless ``strict``) and the fairness spread; the spread
+    column and the slack columns."""
+    prm = pb.params
+    T = len(pb.months)
+    lo = b.var(0, prm.member_max + T, 0, 0, ("lo",))
+    f = b.var(0, prm.member_max + T, 1, 0, ("fair",))
     slack_of: list[tuple[str, tuple, int]] = []
-    for m in range(n):
+    for m in range(pb.cost.shape[0]):
         mn = int(pb.member_min[m])
-        v = var(0, 0 if strict else mn, 1000, 0, ("member_short", m))
-        e = var(0, 0 if strict else T, 1000, 0, ("member_over", m))
+        v = b.var(0, 0 if strict else mn, 1000, 0, ("member_short", m))
+        e = b.var(0, 0 if strict else T, 1000, 0, ("member_over", m))
         slack_of += [("member_short", (m,), v), ("member_over", (m,), e)]
         terms = [(k, 1.0) for k in by_m[m]]
-        con(terms + [(v, 1.0)], mn - frozen_m[m], math.inf)
-        con(terms + [(e, -1.0)], -math.inf, prm.member_max - frozen_m[m])
+        b.con(terms + [(v, 1.0)], mn - frozen_m[m], math.inf)
+        b.con(terms + [(e, -1.0)], -math.inf, prm.member_max - frozen_m[m])
         if m in pb.fair_members:
-            con(terms + [(lo, -1.0)], -frozen_m[m], math.inf)
-            con(terms + [(lo, -1.0), (f, -1.0)], -math.inf, prm.fairness_spread - frozen_m[m])
-    for p in range(P):
-        u = var(0, 0 if strict else prm.per_platform_min * free, 1000, 0, ("platform_total_short", p))
-        con([(k, 1.0) for k in by_p[p]] + [(u, 1.0)], prm.per_platform_min * free, math.inf)
-        con([(k, 1.0) for k in by_p[p]], -math.inf, prm.per_platform_max * free)
+            b.con(terms + [(lo, -1.0)], -frozen_m[m], math.inf)
+            b.con(terms + [(lo, -1.0), (f, -1.0)], -math.inf, prm.fairness_spread - frozen_m[m])
+    return f, slack_of
+
+
+def _platform_count_rows(b: _Milp, pb: Any, by_p: dict[int, list[int]], by_ps: dict[tuple[int, str], list[int]],
+                         frozen_ps: dict, strict: bool) -> list[tuple[str, tuple, int]]:
+    """Platform totals over the free months and sectors per platform (slacks unless ``strict``)."""
+    prm = pb.params
+    free = len(pb.months) - pb.frozen_upto
+    slack_of: list[tuple[str, tuple, int]] = []
+    for p in range(pb.cost.shape[1]):
+        u = b.var(0, 0 if strict else prm.per_platform_min * free, 1000, 0, ("platform_total_short", p))
+        b.con([(k, 1.0) for k in by_p[p]] + [(u, 1.0)], prm.per_platform_min * free, math.inf)
+        b.con([(k, 1.0) for k in by_p[p]], -math.inf, prm.per_platform_max * free)
         if prm.sectors_min > 0:
             fs = {s_ for s_ in frozen_ps[p] if s_}
             bs = []
             for (q, sec), ks in by_ps.items():
                 if q != p or sec in fs:
                     continue
-                b = var(0, 1, 0, 0, ("b", p, sec))
-                con([(b, 1.0)] + [(k, -1.0) for k in ks], -math.inf, 0)
-                bs.append(b)
-            w = var(0, 0 if strict else prm.sectors_min, 1000, 0, ("sectors_short", p))
+                bv = b.var(0, 1, 0, 0, ("b", p, sec))
+                b.con([(bv, 1.0)] + [(k, -1.0) for k in ks], -math.inf, 0)
+                bs.append(bv)
+            w = b.var(0, 0 if strict else prm.sectors_min, 1000, 0, ("sectors_short", p))
             slack_of.append(("sectors_short", (p,), w))
-            con([(b, 1.0) for b in bs] + [(w, 1.0)], prm.sectors_min - len(fs), math.inf)
-    if prev_mp and churn_w:
-        for (m, p), k in nidx.items():
-            c0 = prev_mp.get((m, p), 0)
-            d = var(0, T, 0, churn_w, ("churn", m, p))
-            con([(d, 1.0), (k, -1.0)], -c0, math.inf)
-            con([(d, 1.0), (k, 1.0)], c0, math.inf)
-    nv = len(lb)
-    A = coo_matrix((vals, (rows, cols)), shape=(r, nv)).tocsr()
-    cons = [LinearConstraint(A, clo, chi)]
-    bounds = Bounds(np.array(lb, float), np.array(ub, float))
-    integ_a = np.array(integ)
-    rw = np.array(relax_w, float)
+            b.con([(bv, 1.0) for bv in bs] + [(w, 1.0)], prm.sectors_min - len(fs), math.inf)
+    return slack_of
+
+
+def _least_relaxation_then_cost(b: _Milp, t_end: float, f: int, info: dict | None) -> np.ndarray | None:
+    """Solve the least relaxation, then the least cost at that relaxation; the rounded columns (or None)."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import coo_matrix
+
+    nv = len(b.lb)
+    A = coo_matrix((b.vals, (b.rows, b.cols)), shape=(b.r, nv)).tocsr()
+    cons = [LinearConstraint(A, b.clo, b.chi)]
+    bounds = Bounds(np.array(b.lb, float), np.array(b.ub, float))
+    integ_a = np.array(b.integ)
+    rw = np.array(b.relax_w, float)
     opt = {"time_limit": max(0.2, (t_end - time.perf_counter()) * 0.5), "mip_rel_gap": 1e-6}
     a = milp(rw, constraints=cons, integrality=integ_a, bounds=bounds, options=opt)
     if info is not None:
@@ -441,7 +483,7 @@ def _relaxed_counts_milp(pb: Any, pairs: list[tuple[int, int]], lock_mp: dict, f
     best = float(rw @ np.rint(a.x))
     cons2 = cons + [LinearConstraint(rw.reshape(1, -1), -math.inf, best + 1e-6)]
     opt2 = {"time_limit": max(0.2, t_end - time.perf_counter()), "mip_rel_gap": 1e-6}
-    b_ = milp(np.array(cost_w, float), constraints=cons2, integrality=integ_a, bounds=bounds, options=opt2)
+    b_ = milp(np.array(b.cost_w, float), constraints=cons2, integrality=integ_a, bounds=bounds, options=opt2)
     x = np.rint(b_.x if b_.x is not None else a.x).astype(int)
     if info is not None:
         proven_a = a.status == 0
@@ -450,6 +492,4 @@ def _relaxed_counts_milp(pb: Any, pairs: list[tuple[int, int]], lock_mp: dict, f
         info["bound"] = (float(dual) if proven_a and dual is not None and math.isfinite(dual) else -math.inf)
         info["proven"] = proven_a and b_.status == 0
     _log(f"relaxed stage 1 (HiGHS): relaxation {best:.0f} ({a.message}); cost ({b_.message})")
-    counts = {(m, p): int(x[k]) for (m, p), k in nidx.items() if x[k] > 0}
-    slack = [(kind, key, int(x[k])) for kind, key, k in slack_of if x[k] > 0]
-    return counts, slack
+    return x

@@ -64,6 +64,19 @@ def candidate_arcs(pb: Any, relaxed: bool) -> dict[int, list[int]]:
     return {m: sorted(v) for m, v in cand.items()}
 
 
+def _frozen_by(pb: Any) -> tuple[dict[tuple[int, int], int], dict[int, int], dict[int, set]]:
+    """Frozen duties as member-month -> platform, duties per member and sectors per platform."""
+    frozen_mt: dict[tuple[int, int], int] = {}
+    frozen_m: dict[int, int] = defaultdict(int)
+    frozen_ps: dict[int, set] = defaultdict(set)
+    for (m, p, t) in pb.frozen:
+        if m >= 0:
+            frozen_mt[(m, t)] = p
+            frozen_m[m] += 1
+        frozen_ps[p].add(pb.frozen_sector.get((m, p, t)) if m < 0 else pb.member_sectors[m])
+    return frozen_mt, frozen_m, frozen_ps
+
+
 class RosterModel:
     """One CP-SAT model (strict or relaxed) of a :class:`~solvers.roster.RosterProblem`."""
 
@@ -72,51 +85,12 @@ class RosterModel:
         prm = pb.params
         self.m = cp_model.CpModel()
         md = self.m
-        n, P = pb.cost.shape
-        T = len(pb.months)
-        t0 = pb.frozen_upto
-        cap = math.inf if prm.max_distance_m is None else float(prm.max_distance_m)
-        icost = np.rint(pb.cost).astype(np.int64)
-        self.icost = icost
-        locks = set(pb.locks)
-        cand = candidate_arcs(pb, relaxed)
+        self.icost = np.rint(pb.cost).astype(np.int64)
         self.x: dict[tuple[int, int, int], cp_model.IntVar] = {}
         self.slack: list[tuple[str, tuple, cp_model.IntVar]] = []
-        obj: list = []
         self.pen_terms: list = []
-        # frozen duties by (m, t) and (p, t)
-        frozen_mt: dict[tuple[int, int], int] = {}
-        frozen_pt: dict[tuple[int, int], int] = defaultdict(int)
-        frozen_m: dict[int, int] = defaultdict(int)
-        frozen_ps: dict[int, set] = defaultdict(set)
-        for (m, p, t) in pb.frozen:
-            if m >= 0:
-                frozen_mt[(m, t)] = p
-                frozen_m[m] += 1
-            frozen_pt[(p, t)] += 1
-            frozen_ps[p].add(pb.frozen_sector.get((m, p, t)) if m < 0 else pb.member_sectors[m])
-        for m, plats in cand.items():
-            for p in plats:
-                over_cap = pb.dist_m[m, p] > cap
-                for t in range(t0, T):
-                    lock = (m, p, t) in locks
-                    unavailable = not pb.avail[m, t] or (m, p, t) in pb.blocked
-                    if not lock and not relaxed and (over_cap or unavailable):
-                        continue
-                    if not lock and not prm.allow_consecutive and frozen_mt.get((m, t - 1)) == p:
-                        continue
-                    v = md.NewBoolVar(f"x{m}_{p}_{t}")
-                    self.x[(m, p, t)] = v
-                    obj.append(int(icost[m, p]) * v)
-                    if lock:
-                        md.Add(v == 1)
-                    elif over_cap or unavailable:  # relaxed model only
-                        w = HARD_WEIGHT if unavailable else 0
-                        if over_cap:  # one unit, plus a little per km beyond: the smallest raise wins
-                            # cheaper than leaving a platform short: the relaxed roster staffs it
-                            w += HARD_WEIGHT // 2 + (HARD_WEIGHT // 1000) * int(math.ceil((pb.dist_m[m, p] - cap) / 1000))
-                        self.pen_terms.append(w * v)
-                        self.slack.append(("over_cap" if over_cap else "unavailable", (m, p, t), v))
+        frozen_mt, frozen_m, frozen_ps = _frozen_by(pb)
+        obj = self._add_duties(frozen_mt)
         by_pt: dict[tuple[int, int], list] = defaultdict(list)
         by_mt: dict[tuple[int, int], list] = defaultdict(list)
         by_m: dict[int, list] = defaultdict(list)
@@ -126,11 +100,72 @@ class RosterModel:
             by_mt[(m, t)].append(v)
             by_m[m].append(v)
             by_mp[(m, p)][t] = v
-        # per platform and month
-        for p in range(P):
-            for t in range(t0, T):
+        self._add_platform_months(by_pt)
+        # once a month
+        for vs in by_mt.values():
+            if len(vs) > 1:
+                md.AddAtMostOne(vs)
+        # not the same platform two months running
+        if not prm.allow_consecutive:
+            locks = set(pb.locks)
+            for (m, p), ts in by_mp.items():
+                for t, v in ts.items():
+                    w = ts.get(t + 1)
+                    if w is not None and not ((m, p, t) in locks and (m, p, t + 1) in locks):
+                        md.AddBoolOr([v.Not(), w.Not()])
+        self._add_member_totals(by_m, frozen_m)
+        self.sector_b: dict[tuple[int, str], Any] = {}
+        if prm.sectors_min > 0:
+            self._add_sectors(frozen_ps)
+        self._add_churn()
+        self.cost_expr = sum(obj)
+        self.objective = self.cost_expr + sum(self.pen_terms) + self.churn_weight * sum(self.churn_terms)
+        md.Minimize(self.objective)
+
+    def _add_duties(self, frozen_mt: dict[tuple[int, int], int]) -> list:
+        """One boolean per candidate duty (member, platform, month); its travel cost terms.
+
+        Locks are fixed to 1; in the relaxed model a duty over the cap or while unavailable stays
+        possible at a penalty (a slack the diagnostics name).
+        """
+        pb, relaxed, md = self.pb, self.relaxed, self.m
+        prm = pb.params
+        T = len(pb.months)
+        cap = math.inf if prm.max_distance_m is None else float(prm.max_distance_m)
+        locks = set(pb.locks)
+        obj: list = []
+        for m, plats in candidate_arcs(pb, relaxed).items():
+            for p in plats:
+                over_cap = pb.dist_m[m, p] > cap
+                for t in range(pb.frozen_upto, T):
+                    lock = (m, p, t) in locks
+                    unavailable = not pb.avail[m, t] or (m, p, t) in pb.blocked
+                    if not lock and not relaxed and (over_cap or unavailable):
+                        continue
+                    if not lock and not prm.allow_consecutive and frozen_mt.get((m, t - 1)) == p:
+                        continue
+                    v = md.NewBoolVar(f"x{m}_{p}_{t}")
+                    self.x[(m, p, t)] = v
+                    obj.append(int(self.icost[m, p]) * v)
+                    if lock:
+                        md.Add(v == 1)
+                    elif over_cap or unavailable:  # relaxed model only
+                        w = HARD_WEIGHT if unavailable else 0
+                        if over_cap:  # one unit, plus a little per km beyond: the smallest raise wins
+                            # cheaper than leaving a platform short: the relaxed roster staffs it
+                            w += HARD_WEIGHT // 2 + (HARD_WEIGHT // 1000) * int(math.ceil((pb.dist_m[m, p] - cap) / 1000))
+                        self.pen_terms.append(w * v)
+                        self.slack.append(("over_cap" if over_cap else "unavailable", (m, p, t), v))
+        return obj
+
+    def _add_platform_months(self, by_pt: dict[tuple[int, int], list]) -> None:
+        """Per platform and month: between ``per_platform_min`` (a slack when relaxed) and ``per_platform_max``."""
+        pb, md = self.pb, self.m
+        prm = pb.params
+        for p in range(pb.cost.shape[1]):
+            for t in range(pb.frozen_upto, len(pb.months)):
                 s = sum(by_pt[(p, t)])
-                if relaxed:
+                if self.relaxed:
                     u = md.NewIntVar(0, prm.per_platform_min, f"short{p}_{t}")
                     md.Add(s + u >= prm.per_platform_min)
                     self.slack.append(("platform_short", (p, t), u))
@@ -138,28 +173,22 @@ class RosterModel:
                 else:
                     md.Add(s >= prm.per_platform_min)
                 md.Add(s <= prm.per_platform_max)
-        # once a month
-        for vs in by_mt.values():
-            if len(vs) > 1:
-                md.AddAtMostOne(vs)
-        # not the same platform two months running
-        if not prm.allow_consecutive:
-            for (m, p), ts in by_mp.items():
-                for t, v in ts.items():
-                    w = ts.get(t + 1)
-                    if w is not None and not ((m, p, t) in locks and (m, p, t + 1) in locks):
-                        md.AddBoolOr([v.Not(), w.Not()])
-        # member totals and fairness
+
+    def _add_member_totals(self, by_m: dict[int, list], frozen_m: dict[int, int]) -> None:
+        """Member totals within ``member_min``..``member_max`` (slacks when relaxed) and the fairness spread."""
+        pb, md = self.pb, self.m
+        prm = pb.params
+        T = len(pb.months)
         self.total: dict[int, Any] = {}
         fair = pb.fair_members
         hi_cap = prm.member_max + T
         lo = md.NewIntVar(0, hi_cap, "lo")
         hi = md.NewIntVar(0, hi_cap, "hi")
-        for m in range(n):
+        for m in range(pb.cost.shape[0]):
             tot = sum(by_m[m]) + frozen_m[m]
             self.total[m] = tot
             mn = int(pb.member_min[m])
-            if relaxed:
+            if self.relaxed:
                 v = md.NewIntVar(0, mn, f"mshort{m}")
                 e = md.NewIntVar(0, T, f"mover{m}")
                 md.Add(tot + v >= mn)
@@ -177,35 +206,40 @@ class RosterModel:
         md.Add(hi - lo <= prm.fairness_spread + self.spread_excess)
         self.pen_terms.append(FAIR_WEIGHT * self.spread_excess)
         self.lo, self.hi = lo, hi
-        # sectors per platform over the period
-        self.sector_b: dict[tuple[int, str], Any] = {}
-        if prm.sectors_min > 0:
-            by_ps: dict[tuple[int, str], list] = defaultdict(list)
-            for (m, p, _t), v in self.x.items():
-                by_ps[(p, pb.member_sectors[m])].append(v)
-            for p in range(P):
-                terms = []
-                secs = {s for (q, s) in by_ps if q == p} | {s for s in frozen_ps[p] if s}
-                for s in sorted(secs):
-                    if s in frozen_ps[p]:
-                        terms.append(1)
-                        continue
-                    b = md.NewBoolVar(f"sec{p}_{s}")
-                    md.AddBoolOr(by_ps[(p, s)]).OnlyEnforceIf(b)
-                    self.sector_b[(p, s)] = b
-                    terms.append(b)
-                need = prm.sectors_min
-                if relaxed:
-                    u = md.NewIntVar(0, need, f"secshort{p}")
-                    md.Add(sum(terms) + u >= need)
-                    self.slack.append(("sectors_short", (p,), u))
-                    self.pen_terms.append(HARD_WEIGHT * u)
-                else:
-                    md.Add(sum(terms) >= need)
-        # churn against the previous roster (months not frozen)
+
+    def _add_sectors(self, frozen_ps: dict[int, set]) -> None:
+        """Sectors per platform over the period: at least ``sectors_min`` (a slack when relaxed)."""
+        pb, md = self.pb, self.m
+        by_ps: dict[tuple[int, str], list] = defaultdict(list)
+        for (m, p, _t), v in self.x.items():
+            by_ps[(p, pb.member_sectors[m])].append(v)
+        for p in range(pb.cost.shape[1]):
+            terms = []
+            secs = {s for (q, s) in by_ps if q == p} | {s for s in frozen_ps[p] if s}
+            for s in sorted(secs):
+                if s in frozen_ps[p]:
+                    terms.append(1)
+                    continue
+                b = md.NewBoolVar(f"sec{p}_{s}")
+                md.AddBoolOr(by_ps[(p, s)]).OnlyEnforceIf(b)
+                self.sector_b[(p, s)] = b
+                terms.append(b)
+            need = pb.params.sectors_min
+            if self.relaxed:
+                u = md.NewIntVar(0, need, f"secshort{p}")
+                md.Add(sum(terms) + u >= need)
+                self.slack.append(("sectors_short", (p,), u))
+                self.pen_terms.append(HARD_WEIGHT * u)
+            else:
+                md.Add(sum(terms) >= need)
+
+    def _add_churn(self) -> None:
+        """Churn against the previous roster (months not frozen) and its weight per change."""
+        pb = self.pb
+        prm = pb.params
         self.churn_terms: list = []
         cw = int(round(prm.churn_weight_m if pb.unit == "m" else prm.churn_weight_m / (prm.penalty_speed_kmh / 3.6)))
-        prev = {k for k in pb.previous if k[2] >= t0}
+        prev = {k for k in pb.previous if k[2] >= pb.frozen_upto}
         if prev:
             for key in prev:
                 v = self.x.get(key)
@@ -217,9 +251,6 @@ class RosterModel:
                 if key not in prev:
                     self.churn_terms.append(v)
         self.churn_weight = cw
-        self.cost_expr = sum(obj)
-        self.objective = self.cost_expr + sum(self.pen_terms) + cw * sum(self.churn_terms)
-        md.Minimize(self.objective)
 
     def hint(self, duties: set[tuple[int, int, int]]) -> None:
         for key, v in self.x.items():

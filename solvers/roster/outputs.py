@@ -1,21 +1,21 @@
-"""Roster outputs: XLSX 轮值表, iCalendar (.ics), GeoJSON "this month's duty" and CSV.
+"""Roster outputs as frames and records: the 轮值表 tables, the duties, the calendar's records and
+GeoJSON "this month's duty".
 
 Everything works from a :class:`~solvers.roster.RosterResult` alone (names and points travel in it),
 so a stored job result can be exported without its dataset.
 
-Tables go through the one table writer :mod:`geo_service.core.io.sheets` (formula guard, print setup,
-glossary headers): :func:`roster_frames` builds them with schema names (``platform``, ``month`` ...),
-the writer localises them (``值班平台``, ``月份``).
+No file is written here: tables go through the one table writer :mod:`geo_service.core.io.sheets`
+(formula guard, print setup, glossary headers; :func:`roster_frames` builds them with schema names,
+``platform``, ``month`` ..., the writer localises them, ``值班平台``, ``月份``), calendars through
+:mod:`geo_service.core.io.calendar` (:func:`calendar_records`); :mod:`geo_service.app.outputs`
+composes the two.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import re
 from collections import defaultdict
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -25,7 +25,6 @@ from geo_service.core.io import sheets
 
 from .problem import WEEKDAYS_ZH, RosterResult
 
-UID_DOMAIN = "roster.geo-service"
 #: the roster parameters shown on the 说明 sheet
 NOTE_PARAMS = ("start", "months", "per_platform_min", "per_platform_max", "member_min", "member_max",
                "fairness_spread", "allow_consecutive", "sectors_min", "max_distance_m", "mode", "replan_from",
@@ -149,24 +148,18 @@ def roster_notes(result: RosterResult | Mapping, lang: str = "zh") -> dict[str, 
 
 def roster_tables(result: RosterResult | Mapping, lang: str = "zh") -> dict[str, pd.DataFrame]:
     """The roster's tables as people read them, keyed by sheet title: 轮值表, 委员值班, 接待日,
-    一季一协商, 说明 (what :func:`write_xlsx` writes)."""
+    一季一协商, 说明 (what :func:`geo_service.app.outputs.roster_xlsx_bytes` writes)."""
     out = {G.table_title(k, lang): sheets.localise(df, lang) for k, df in roster_frames(result, lang).items()}
     out[G.table_title("notes", lang)] = sheets.notes_table(roster_notes(result, lang), lang)
     return out
 
 
-def xlsx_bytes(result: RosterResult | Mapping, lang: str = "zh") -> bytes:
-    """The 轮值表 workbook as bytes (one table writer: formula guard, print setup, 说明 sheet)."""
-    return sheets.xlsx_bytes(roster_frames(result, lang), lang, title=G.table_title("roster", lang),
-                             notes=roster_notes(result, lang))
-
-
-def write_xlsx(result: RosterResult | Mapping, path: str | Path, lang: str = "zh") -> Path:
-    """Write the 轮值表 workbook (see :func:`roster_frames`) to ``path`` (folders created)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(xlsx_bytes(result, lang))
-    return path
+def calendar_records(result: RosterResult | Mapping) -> dict[str, list[dict[str, Any]]]:
+    """The plain records a calendar is made of (:func:`geo_service.core.io.calendar.duty_calendar`):
+    ``duties``, ``consultations``, ``members`` and ``platforms``."""
+    res = _as_result(result)
+    return {"duties": list(res.duties), "consultations": list(res.consultations), "members": list(res.members),
+            "platforms": list(res.platforms)}
 
 
 def duties_frame(result: RosterResult | Mapping, lang: str = "en") -> pd.DataFrame:
@@ -181,111 +174,6 @@ def duties_frame(result: RosterResult | Mapping, lang: str = "en") -> pd.DataFra
                       columns=["month", "date", "station_id", "platform", "member_id", "member_name",
                                "duty_distance_m"])
     return sheets.localise(df, lang)
-
-
-def csv_bytes(result: RosterResult | Mapping, lang: str = "zh") -> bytes:
-    """Duties as UTF-8 CSV with BOM (Excel reads Chinese); text cells formula-guarded."""
-    return sheets.csv_bytes(duties_frame(result, "en"), lang)
-
-
-def write_csv(result: RosterResult | Mapping, path: str | Path, lang: str = "zh") -> Path:
-    """Write :func:`csv_bytes` to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(csv_bytes(result, lang))
-    return path
-
-
-# -- iCalendar ---------------------------------------------------------------------------------------
-#: longest text (characters) of one calendar field; lines are folded at 75 octets by icalendar
-ICS_TEXT_MAX = 500
-
-
-def ics_text(value: object) -> str:
-    """``value`` as the text of one iCalendar property: line breaks (CR, LF, CRLF, and the Unicode
-    line and paragraph separators) become a space, other control characters are dropped, and the
-    text is cut at :data:`ICS_TEXT_MAX` characters. icalendar then escapes ``, ; \\`` and folds
-    long lines, so a name can never start a property or an event of its own."""
-    text = str(value if value is not None else "")
-    for br in ("\r\n", "\r", "\n", "\u2028", "\u2029", "\x85", "\x0b", "\x0c"):
-        text = text.replace(br, " ")
-    text = "".join(ch for ch in text if ch >= " " and ch != "\x7f")
-    return text[:ICS_TEXT_MAX]
-
-
-def _uid(*parts: str) -> str:
-    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:24] + "@" + UID_DOMAIN
-
-
-def ics_calendar(result: RosterResult | dict, member_id: str | None = None, *, title: str = "政协委员值班"):
-    """An :class:`icalendar.Calendar`: one all-day event per duty day (per platform and date, listing
-    the members; or, with ``member_id``, that member's duties) and per consultation. UIDs are stable:
-    the same duty slot keeps its UID across re-plans, so calendar apps update instead of duplicating.
-    """
-    from icalendar import Calendar, Event
-
-    res = _as_result(result)
-    mem, plat = _names(res)
-    if member_id is not None and member_id not in mem:
-        raise ValueError(f"member_id: unknown member {member_id!r}")
-    cal = Calendar()
-    cal.add("prodid", "-//geo-service//roster//ZH")
-    cal.add("version", "2.0")
-    cal.add("x-wr-calname", ics_text(title if member_id is None else f"{title}：{mem[member_id]['name']}"))
-    stamp = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)  # fixed: same roster, same file
-    slots: dict[tuple[str, str, str], list[str]] = defaultdict(list)
-    for r in res.duties:
-        if member_id is None or r["member_id"] == member_id:
-            slots[(r["month"], r["station_id"], r["date"])].append(r["member_id"])
-    for (month, sid, date), mids in sorted(slots.items()):
-        p = plat.get(sid, {"name": sid})
-        ev = Event()
-        ev.add("uid", _uid("duty", month, sid, *( [member_id] if member_id else [])))
-        ev.add("dtstamp", stamp)
-        ev.add("dtstart", dt.date.fromisoformat(date))
-        ev.add("dtend", dt.date.fromisoformat(date) + dt.timedelta(days=1))
-        ev.add("summary", ics_text(f"委员接待日：{p['name']}"))
-        ev.add("description", ics_text("值班委员：" + "、".join(str(mem.get(i, {}).get("name", i)) for i in mids)))
-        ev.add("location", ics_text(p["name"]))
-        if p.get("lat") is not None and p.get("lon") is not None:
-            ev.add("geo", (p["lat"], p["lon"]))
-        cal.add_component(ev)
-    for c in res.consultations:
-        if member_id is not None and member_id not in c["member_ids"]:
-            continue
-        p = plat.get(c["station_id"], {"name": c["station_id"]})
-        ev = Event()
-        ev.add("uid", _uid("consultation", c["quarter"], c["township_id"], *([member_id] if member_id else [])))
-        ev.add("dtstamp", stamp)
-        ev.add("dtstart", dt.date.fromisoformat(c["date"]))
-        ev.add("dtend", dt.date.fromisoformat(c["date"]) + dt.timedelta(days=1))
-        ev.add("summary", ics_text(f"一季一协商：{p['name']}"))
-        ev.add("description", ics_text(f"{c['quarter']}；专委会：{c.get('committee_id') or '未定'}；委员："
-                                       + "、".join(str(mem.get(i, {}).get("name", i)) for i in c["member_ids"])))
-        ev.add("location", ics_text(p["name"]))
-        cal.add_component(ev)
-    return cal
-
-
-def write_ics(result: RosterResult | dict, path: str | Path, member_id: str | None = None) -> Path:
-    path = Path(path)
-    path.write_bytes(ics_calendar(result, member_id).to_ical())
-    return path
-
-
-def write_ics_dir(result: RosterResult | dict, folder: str | Path) -> list[Path]:
-    """``all.ics`` plus one ``<member_id>.ics`` per member with a duty or consultation."""
-    res = _as_result(result)
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    out = [write_ics(res, folder / "all.ics")]
-    ids = sorted({r["member_id"] for r in res.duties} | {i for c in res.consultations for i in c["member_ids"]})
-    known = {m["id"] for m in res.members}
-    for i in ids:
-        if i in known:
-            safe = re.sub(r"[^\w.-]", "_", i)[:80] or "member"
-            out.append(write_ics(res, folder / f"{safe}.ics", member_id=i))
-    return out
 
 
 # -- GeoJSON -------------------------------------------------------------------------------------------

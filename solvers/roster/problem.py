@@ -158,91 +158,15 @@ class RosterProblem(Model):
         prm = _params(params, kw)
         months = month_range(prm.start, prm.months)
         diags: list[dict[str, Any]] = []
-        st = ds.stations
-        if prm.platforms == "stations":
-            sel = st[st["kind"].isin(prm.platform_kinds)]
-            if prm.platform_ids:
-                unknown = sorted(set(prm.platform_ids) - set(st["id"]))
-                if unknown:
-                    raise ValueError(f"platform_ids: unknown station id(s) {', '.join(unknown[:5])}")
-                sel = st[st["id"].isin(prm.platform_ids)]
-            pids = [str(x) for x in sel["id"]]
-            pnames = [str(x) for x in sel["name"]]
-            ptown = [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
-                     for v in sel["township_id"]]
-            plon = np.column_stack([sel.geometry.x.to_numpy(), sel.geometry.y.to_numpy()]) if len(sel) \
-                else np.zeros((0, 2))
-        else:
-            pids, pnames, ptown, pts = [], [], [], []
-            comp = st[st["kind"] == "station_comprehensive"]
-            vil = ds.villages
-            for _, t in ds.townships.iterrows():
-                here = comp[comp["township_id"] == t["id"]]
-                if len(here):
-                    g = here.geometry.iloc[0]
-                    pids.append(str(here["id"].iloc[0]))
-                else:
-                    seat = vil[(vil["township_id"] == t["id"]) & (vil["is_seat"] == True)]  # noqa: E712
-                    g = seat.geometry.iloc[0] if len(seat) else t.geometry.representative_point()
-                    pids.append(str(t["id"]))
-                pnames.append(str(t["name"]))
-                ptown.append(str(t["id"]))
-                pts.append((g.x, g.y))
-            plon = np.asarray(pts, float).reshape(-1, 2)
+        pids, pnames, ptown, plon = _platforms(ds, prm)
         mem = ds.members
         mids = [str(x) for x in mem["id"]]
         mlon = np.column_stack([mem.geometry.x.to_numpy(), mem.geometry.y.to_numpy()]) if len(mem) \
             else np.zeros((0, 2))
-        from pyproj import Transformer
-
-        tr = Transformer.from_crs("EPSG:4326", ds.metric_crs, always_xy=True)
-        mx, my = tr.transform(mlon[:, 0], mlon[:, 1]) if len(mlon) else (np.zeros(0), np.zeros(0))
-        px, py = tr.transform(plon[:, 0], plon[:, 1]) if len(plon) else (np.zeros(0), np.zeros(0))
-        dm = np.hypot(np.asarray(mx)[:, None] - np.asarray(px)[None, :], np.asarray(my)[:, None] - np.asarray(py)[None, :])
-        unit = "m"
-        cost = dm
-        if prm.mode == "road" and len(mids) and len(pids):
-            if network is None:
-                network = RoadNetwork.from_dataset(ds)
-            cost = np.asarray(network.travel_time_matrix(mlon, plon), float)
-            bad = ~np.isfinite(cost)
-            if bad.any():
-                diags.append(_diag("road_unreachable", f"{int(bad.sum())} 个委员-平台组合经道路不可达，按直线距离 5 km/h 计",
-                                   f"{int(bad.sum())} member-platform pairs unreachable by road; "
-                                   "costed at straight distance at 5 km/h", "warning"))
-                cost = np.where(bad, dm / (5 / 3.6), cost)
-            unit = "s"
-        unknown = ~np.isfinite(dm).all(axis=1) if dm.size else np.zeros(len(mids), dtype=bool)
-        if unknown.any():  # members of unknown location: on duty by sector and load (距离未知)
-            known = cost[np.isfinite(cost)]
-            cost = np.where(np.isfinite(cost), cost, float(np.median(known)) if len(known) else 0.0)
-            dm = np.where(np.isfinite(dm), dm, 0.0)
-            ids = [m for m, u in zip(mids, unknown) if u]
-            diags.append(_diag("distance_unknown", f"{len(ids)} 位委员位置未知（距离未知），按界别和负荷排班：{'、'.join(ids[:10])}",
-                               f"{len(ids)} members of unknown location (distance unknown) rostered by sector and "
-                               f"load: {', '.join(ids[:10])}", "warning"))
-        # townships' needs and committees, for consultations
-        need: dict[str, list[str]] = {}
-        c = ds.constituents
-        if len(c):
-            vt = dict(zip(ds.villages["id"], ds.villages["township_id"]))
-            cnt: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-            for vid, sec in zip(c["village_id"], c["sector"]):
-                tid = vt.get(vid)
-                if tid is not None and sec:
-                    cnt[str(tid)][str(sec)] += 1
-            need = {t: [s for s, _ in sorted(d.items(), key=lambda kv: (-kv[1], kv[0]))] for t, d in cnt.items()}
-        station_secs = {str(i): list(s or []) for i, s in zip(st["id"], st["sectors"])}
-        committees, source = _committee_plan(ds, prm)
-        consult = {"need": need, "station_sectors": station_secs, "committees": committees,
-                   "committee_source": source,
-                   "member_committee": {str(i): (None if k is None or k != k else str(k))
-                                        for i, k in zip(mem["id"], mem["committee_id"])},
-                   "committee_names": dict(zip(ds.committees["id"].astype(str), ds.committees["name"].astype(str))),
-                   "township_names": dict(zip(ds.townships["id"].astype(str), ds.townships["name"].astype(str)))}
+        cost, dm, unit = _member_costs(ds, prm, mids, mlon, pids, plon, network, diags)
         pb = cls._assemble(prm, months, mids, [str(x) for x in mem["name"]], [str(x) for x in mem["sector"]],
                            mlon, pids, pnames, ptown, plon, cost, dm, np.ones((len(mids), len(months)), bool),
-                           unit, previous, consult)
+                           unit, previous, _consultation_input(ds, prm))
         pb.diagnostics = diags + pb.diagnostics
         return pb
 
@@ -251,17 +175,9 @@ class RosterProblem(Model):
                   mlon: np.ndarray, pids: list[str], pnames: list[str], ptown: list[str | None],
                   plon: np.ndarray, cost: np.ndarray, dm: np.ndarray, av: np.ndarray, unit: str,
                   previous: Any, consult: dict[str, Any]) -> RosterProblem:
-        diags: list[dict[str, Any]] = []
         years = {int(m[:4]) for m in months}
         hol = load_holidays(years, prm.holidays)
-        for y in hol.missing_years:
-            diags.append(_diag("holidays_missing", f"{y} 年没有节假日表（data/holidays/{y}.csv），接待日未避开节假日",
-                               f"no holiday list for {y} (data/holidays/{y}.csv): reception dates ignore holidays",
-                               "warning", year=y))
-        for y in hol.incomplete_years:
-            diags.append(_diag("holidays_incomplete", f"{y} 年节假日表不完整（仅法定假日，无调休安排），请按国务院通知更新",
-                               f"the {y} holiday list is incomplete (statutory days only, no make-up days): "
-                               "update it from the State Council notice", "warning", year=y))
+        diags = _holiday_diagnostics(hol)
         weekdays = [int(prm.platform_weekdays.get(p, prm.reception_weekday)) for p in pids]
         unknown_wd = sorted(set(prm.platform_weekdays) - set(pids))
         if unknown_wd:
@@ -270,77 +186,10 @@ class RosterProblem(Model):
         mi = {m: i for i, m in enumerate(mids)}
         pj = {p: j for j, p in enumerate(pids)}
         ti = {m: t for t, m in enumerate(months)}
-        av = av.copy()
-        blocked: set[tuple[int, int, int]] = set()
-        for k, u in enumerate(prm.availability):
-            if u.member_id not in mi:
-                raise ValueError(f"availability[{k}].member_id: unknown member {u.member_id!r}")
-            i = mi[u.member_id]
-            for mo in u.months:
-                if mo in ti:
-                    av[i, ti[mo]] = False
-            if u.start is not None:
-                for j in range(len(pids)):
-                    for t in range(len(months)):
-                        if u.start <= dates[j][t] <= u.end:
-                            blocked.add((i, j, t))
-        locks = []
-        for k, lk in enumerate(prm.locks):
-            if lk.member_id not in mi:
-                raise ValueError(f"locks[{k}].member_id: unknown member {lk.member_id!r}")
-            if lk.station_id not in pj:
-                raise ValueError(f"locks[{k}].station_id: {lk.station_id!r} is not a platform")
-            key = (mi[lk.member_id], pj[lk.station_id], ti[lk.month])
-            locks.append(key)
-            if not av[key[0], key[2]] or key in blocked:
-                diags.append(_diag("lock_unavailable", f"锁定：{mnames[key[0]]} 在 {lk.month} 不可值班，仍按锁定安排",
-                                   f"lock: {lk.member_id} is unavailable in {lk.month}; kept as locked", "warning"))
-        # previous roster: frozen months, churn
-        t0 = 0
-        frozen: list[tuple[int, int, int]] = []
-        fmid: dict[tuple[int, int, int], str] = {}
-        fsec: dict[tuple[int, int, int], str] = {}
-        prev: set[tuple[int, int, int]] = set()
-        if previous is not None:
-            pr = previous if isinstance(previous, RosterResult) else RosterResult.from_dict(previous)
-            t0 = ti[prm.replan_from] if prm.replan_from else 0
-            psec = {r["id"]: r.get("sector") for r in pr.members}
-            dropped_platform = 0
-            for r in pr.duties:
-                if r["month"] not in ti or r["station_id"] not in pj:
-                    dropped_platform += 1
-                    continue
-                t, j = ti[r["month"]], pj[r["station_id"]]
-                i = mi.get(r["member_id"], -1)
-                if t < t0:
-                    key = (i, j, t) if i >= 0 else (-1 - len(frozen), j, t)
-                    frozen.append(key)
-                    fmid[key] = r["member_id"]
-                    if i < 0:
-                        fsec[key] = psec.get(r["member_id"]) or ""
-                else:
-                    prev.add((i, j, t) if i >= 0 else (-1 - len(prev), j, t))
-            if t0 > 0:  # consultations held before the re-plan month stay as they were
-                consult["kept"] = [dict(c) for c in pr.consultations if c.get("date", "")[:7] < months[t0]]
-            if dropped_platform:
-                diags.append(_diag("previous_outside", f"上一轮值表中 {dropped_platform} 条值班不在本期或平台已不存在，已忽略",
-                                   f"{dropped_platform} duties of the previous roster are outside this period or "
-                                   "platform set and were ignored", "warning"))
-        elif prm.replan_from:
-            raise ValueError("replan_from needs the previous roster (previous=...)")
-        # members who cannot serve at all are left out of member_min and fairness
-        mmin = np.full(len(mids), prm.member_min, int)
-        fair = set()
-        for i in range(len(mids)):
-            free = int(av[i, t0:].sum())
-            done = sum(1 for (m, _j, _t) in frozen if m == i)
-            if free == 0 and done < prm.member_min:
-                mmin[i] = done
-                diags.append(_diag("member_unavailable", f"{mnames[i]}（{mids[i]}）在本期均不可值班，不计入最少值班月数与公平性",
-                                   f"{mids[i]} is unavailable in every month to plan: left out of member_min "
-                                   "and fairness", "warning", member_id=mids[i]))
-            else:
-                fair.add(i)
+        av, blocked = _leave(prm, mi, ti, dates, av)
+        locks = _locks(prm, mi, pj, ti, av, blocked, mnames, diags)
+        t0, frozen, fmid, fsec, prev = _previous_duties(previous, prm, mi, pj, ti, months, consult, diags)
+        mmin, fair = _member_minimums(prm, mids, mnames, av, t0, frozen, diags)
         return cls(prm, months, mids, mnames, msecs, mlon, pids, pnames, ptown, plon, cost, dm, av, dates,
                    weekdays, unit, blocked, locks, t0, frozen, fmid, fsec, prev, mmin, fair, diags, hol, consult)
 
@@ -352,6 +201,214 @@ class RosterProblem(Model):
                              self.params.seed if seed is None else seed,
                              self.params.num_workers if num_workers is None else num_workers,
                              progress, should_stop)
+
+
+def _platforms(ds: Any, prm: RosterParams) -> tuple[list[str], list[str], list[str | None], np.ndarray]:
+    """Platform ids, names, townships and lon/lat: stations of ``platform_kinds`` (or ``platform_ids``),
+    or one per township (its comprehensive station, else its seat, else a point inside it)."""
+    st = ds.stations
+    if prm.platforms == "stations":
+        sel = st[st["kind"].isin(prm.platform_kinds)]
+        if prm.platform_ids:
+            unknown = sorted(set(prm.platform_ids) - set(st["id"]))
+            if unknown:
+                raise ValueError(f"platform_ids: unknown station id(s) {', '.join(unknown[:5])}")
+            sel = st[st["id"].isin(prm.platform_ids)]
+        pids = [str(x) for x in sel["id"]]
+        pnames = [str(x) for x in sel["name"]]
+        ptown = [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+                 for v in sel["township_id"]]
+        plon = np.column_stack([sel.geometry.x.to_numpy(), sel.geometry.y.to_numpy()]) if len(sel) \
+            else np.zeros((0, 2))
+        return pids, pnames, ptown, plon
+    pids, pnames, ptown, pts = [], [], [], []
+    comp = st[st["kind"] == "station_comprehensive"]
+    vil = ds.villages
+    for _, t in ds.townships.iterrows():
+        here = comp[comp["township_id"] == t["id"]]
+        if len(here):
+            g = here.geometry.iloc[0]
+            pids.append(str(here["id"].iloc[0]))
+        else:
+            seat = vil[(vil["township_id"] == t["id"]) & (vil["is_seat"] == True)]  # noqa: E712
+            g = seat.geometry.iloc[0] if len(seat) else t.geometry.representative_point()
+            pids.append(str(t["id"]))
+        pnames.append(str(t["name"]))
+        ptown.append(str(t["id"]))
+        pts.append((g.x, g.y))
+    return pids, pnames, ptown, np.asarray(pts, float).reshape(-1, 2)
+
+
+def _member_costs(ds: Any, prm: RosterParams, mids: list[str], mlon: np.ndarray, pids: list[str], plon: np.ndarray,
+                  network: Any, diags: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray, str]:
+    """Member x platform cost (metres, or road seconds), straight metres and the cost unit.
+
+    Road pairs without a path cost the straight distance at 5 km/h; members of unknown location
+    cost the median (both said in ``diags``).
+    """
+    from pyproj import Transformer
+
+    tr = Transformer.from_crs("EPSG:4326", ds.metric_crs, always_xy=True)
+    mx, my = tr.transform(mlon[:, 0], mlon[:, 1]) if len(mlon) else (np.zeros(0), np.zeros(0))
+    px, py = tr.transform(plon[:, 0], plon[:, 1]) if len(plon) else (np.zeros(0), np.zeros(0))
+    dm = np.hypot(np.asarray(mx)[:, None] - np.asarray(px)[None, :], np.asarray(my)[:, None] - np.asarray(py)[None, :])
+    unit = "m"
+    cost = dm
+    if prm.mode == "road" and len(mids) and len(pids):
+        if network is None:
+            network = RoadNetwork.from_dataset(ds)
+        cost = np.asarray(network.travel_time_matrix(mlon, plon), float)
+        bad = ~np.isfinite(cost)
+        if bad.any():
+            diags.append(_diag("road_unreachable", f"{int(bad.sum())} 个委员-平台组合经道路不可达，按直线距离 5 km/h 计",
+                               f"{int(bad.sum())} member-platform pairs unreachable by road; "
+                               "costed at straight distance at 5 km/h", "warning"))
+            cost = np.where(bad, dm / (5 / 3.6), cost)
+        unit = "s"
+    unknown = ~np.isfinite(dm).all(axis=1) if dm.size else np.zeros(len(mids), dtype=bool)
+    if unknown.any():  # members of unknown location: on duty by sector and load (距离未知)
+        known = cost[np.isfinite(cost)]
+        cost = np.where(np.isfinite(cost), cost, float(np.median(known)) if len(known) else 0.0)
+        dm = np.where(np.isfinite(dm), dm, 0.0)
+        ids = [m for m, u in zip(mids, unknown) if u]
+        diags.append(_diag("distance_unknown", f"{len(ids)} 位委员位置未知（距离未知），按界别和负荷排班：{'、'.join(ids[:10])}",
+                           f"{len(ids)} members of unknown location (distance unknown) rostered by sector and "
+                           f"load: {', '.join(ids[:10])}", "warning"))
+    return cost, dm, unit
+
+
+def _consultation_input(ds: Any, prm: RosterParams) -> dict[str, Any]:
+    """Townships' needs (sectors by constituents), stations' sectors and committees, for consultations."""
+    need: dict[str, list[str]] = {}
+    c = ds.constituents
+    if len(c):
+        vt = dict(zip(ds.villages["id"], ds.villages["township_id"]))
+        cnt: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for vid, sec in zip(c["village_id"], c["sector"]):
+            tid = vt.get(vid)
+            if tid is not None and sec:
+                cnt[str(tid)][str(sec)] += 1
+        need = {t: [s for s, _ in sorted(d.items(), key=lambda kv: (-kv[1], kv[0]))] for t, d in cnt.items()}
+    st, mem = ds.stations, ds.members
+    station_secs = {str(i): list(s or []) for i, s in zip(st["id"], st["sectors"])}
+    committees, source = _committee_plan(ds, prm)
+    return {"need": need, "station_sectors": station_secs, "committees": committees,
+            "committee_source": source,
+            "member_committee": {str(i): (None if k is None or k != k else str(k))
+                                 for i, k in zip(mem["id"], mem["committee_id"])},
+            "committee_names": dict(zip(ds.committees["id"].astype(str), ds.committees["name"].astype(str))),
+            "township_names": dict(zip(ds.townships["id"].astype(str), ds.townships["name"].astype(str)))}
+
+
+def _holiday_diagnostics(hol: Any) -> list[dict[str, Any]]:
+    """Warnings for years without a holiday list or with statutory days only."""
+    diags = []
+    for y in hol.missing_years:
+        diags.append(_diag("holidays_missing", f"{y} 年没有节假日表（data/holidays/{y}.csv），接待日未避开节假日",
+                           f"no holiday list for {y} (data/holidays/{y}.csv): reception dates ignore holidays",
+                           "warning", year=y))
+    for y in hol.incomplete_years:
+        diags.append(_diag("holidays_incomplete", f"{y} 年节假日表不完整（仅法定假日，无调休安排），请按国务院通知更新",
+                           f"the {y} holiday list is incomplete (statutory days only, no make-up days): "
+                           "update it from the State Council notice", "warning", year=y))
+    return diags
+
+
+def _leave(prm: RosterParams, mi: dict[str, int], ti: dict[str, int], dates: list[list[Any]], av: np.ndarray
+           ) -> tuple[np.ndarray, set[tuple[int, int, int]]]:
+    """Availability with the members' leave months removed, and the (member, platform, month) duties whose
+    reception date falls in a leave span."""
+    av = av.copy()
+    blocked: set[tuple[int, int, int]] = set()
+    for k, u in enumerate(prm.availability):
+        if u.member_id not in mi:
+            raise ValueError(f"availability[{k}].member_id: unknown member {u.member_id!r}")
+        i = mi[u.member_id]
+        for mo in u.months:
+            if mo in ti:
+                av[i, ti[mo]] = False
+        if u.start is not None:
+            for j in range(len(dates)):
+                for t in range(len(ti)):
+                    if u.start <= dates[j][t] <= u.end:
+                        blocked.add((i, j, t))
+    return av, blocked
+
+
+def _locks(prm: RosterParams, mi: dict[str, int], pj: dict[str, int], ti: dict[str, int], av: np.ndarray,
+           blocked: set, mnames: list[str], diags: list[dict[str, Any]]) -> list[tuple[int, int, int]]:
+    """The locked duties as (member, platform, month); a lock while unavailable is kept and said."""
+    locks = []
+    for k, lk in enumerate(prm.locks):
+        if lk.member_id not in mi:
+            raise ValueError(f"locks[{k}].member_id: unknown member {lk.member_id!r}")
+        if lk.station_id not in pj:
+            raise ValueError(f"locks[{k}].station_id: {lk.station_id!r} is not a platform")
+        key = (mi[lk.member_id], pj[lk.station_id], ti[lk.month])
+        locks.append(key)
+        if not av[key[0], key[2]] or key in blocked:
+            diags.append(_diag("lock_unavailable", f"锁定：{mnames[key[0]]} 在 {lk.month} 不可值班，仍按锁定安排",
+                               f"lock: {lk.member_id} is unavailable in {lk.month}; kept as locked", "warning"))
+    return locks
+
+
+def _previous_duties(previous: Any, prm: RosterParams, mi: dict[str, int], pj: dict[str, int], ti: dict[str, int],
+                     months: list[str], consult: dict[str, Any], diags: list[dict[str, Any]]) -> tuple:
+    """The previous roster: first month to plan, frozen duties (with the ids and sectors of members
+    who left), the duties to weigh churn against; consultations before the re-plan month are kept."""
+    t0 = 0
+    frozen: list[tuple[int, int, int]] = []
+    fmid: dict[tuple[int, int, int], str] = {}
+    fsec: dict[tuple[int, int, int], str] = {}
+    prev: set[tuple[int, int, int]] = set()
+    if previous is None:
+        if prm.replan_from:
+            raise ValueError("replan_from needs the previous roster (previous=...)")
+        return t0, frozen, fmid, fsec, prev
+    pr = previous if isinstance(previous, RosterResult) else RosterResult.from_dict(previous)
+    t0 = ti[prm.replan_from] if prm.replan_from else 0
+    psec = {r["id"]: r.get("sector") for r in pr.members}
+    dropped_platform = 0
+    for r in pr.duties:
+        if r["month"] not in ti or r["station_id"] not in pj:
+            dropped_platform += 1
+            continue
+        t, j = ti[r["month"]], pj[r["station_id"]]
+        i = mi.get(r["member_id"], -1)
+        if t < t0:
+            key = (i, j, t) if i >= 0 else (-1 - len(frozen), j, t)
+            frozen.append(key)
+            fmid[key] = r["member_id"]
+            if i < 0:
+                fsec[key] = psec.get(r["member_id"]) or ""
+        else:
+            prev.add((i, j, t) if i >= 0 else (-1 - len(prev), j, t))
+    if t0 > 0:  # consultations held before the re-plan month stay as they were
+        consult["kept"] = [dict(c) for c in pr.consultations if c.get("date", "")[:7] < months[t0]]
+    if dropped_platform:
+        diags.append(_diag("previous_outside", f"上一轮值表中 {dropped_platform} 条值班不在本期或平台已不存在，已忽略",
+                           f"{dropped_platform} duties of the previous roster are outside this period or "
+                           "platform set and were ignored", "warning"))
+    return t0, frozen, fmid, fsec, prev
+
+
+def _member_minimums(prm: RosterParams, mids: list[str], mnames: list[str], av: np.ndarray, t0: int,
+                     frozen: list[tuple[int, int, int]], diags: list[dict[str, Any]]) -> tuple[np.ndarray, set[int]]:
+    """``member_min`` per member and the members held to fairness: members who cannot serve at all are
+    left out of both."""
+    mmin = np.full(len(mids), prm.member_min, int)
+    fair = set()
+    for i in range(len(mids)):
+        free = int(av[i, t0:].sum())
+        done = sum(1 for (m, _j, _t) in frozen if m == i)
+        if free == 0 and done < prm.member_min:
+            mmin[i] = done
+            diags.append(_diag("member_unavailable", f"{mnames[i]}（{mids[i]}）在本期均不可值班，不计入最少值班月数与公平性",
+                               f"{mids[i]} is unavailable in every month to plan: left out of member_min "
+                               "and fairness", "warning", member_id=mids[i]))
+        else:
+            fair.add(i)
+    return mmin, fair
 
 
 def _params(params: RosterParams | Mapping | None, kw: Mapping[str, Any]) -> RosterParams:

@@ -42,18 +42,32 @@ OPTIMAL_GAP = 1e-6
 
 def precheck(pb: RosterProblem) -> list[dict[str, Any]]:
     """Necessary conditions by counting; every failure with the smallest relaxation that passes it."""
+    cap = math.inf if pb.params.max_distance_m is None else float(pb.params.max_distance_m)
+    out = _platforms_short(pb, cap) + _members_short(pb, cap) + _totals_short(pb)
+    # the binding constraint first: totals (slots, capacity) before platforms, sectors and members
+    order = {"total_over": 0, "total_short": 0, "platform_short": 1, "sectors_short": 2, "member_short": 3}
+    out.sort(key=lambda d: order.get(d["code"], 4))
+    if pb.params.sectors_min > 0:
+        out += _sectors_short(pb, cap)
+    return out
+
+
+def _cap_texts(cap: float) -> tuple[str, str]:
+    """The distance cap as it reads inside a zh and an en sentence ("" without a cap)."""
+    return (f"{_km(cap)} 内" if math.isfinite(cap) else "", f" within {_km(cap)}" if math.isfinite(cap) else "")
+
+
+def _platforms_short(pb: RosterProblem, cap: float) -> list[dict[str, Any]]:
+    """Each platform and month: enough available members within the cap."""
     prm = pb.params
     n, P = pb.cost.shape
     T = len(pb.months)
     t0 = pb.frozen_upto
-    cap = math.inf if prm.max_distance_m is None else float(prm.max_distance_m)
-    cap_txt = f"{_km(cap)} 内" if math.isfinite(cap) else ""
-    cap_en = f" within {_km(cap)}" if math.isfinite(cap) else ""
+    cap_txt, cap_en = _cap_texts(cap)
     out: list[dict[str, Any]] = []
     locked_pt: dict[tuple[int, int], int] = defaultdict(int)
     for (m, p, t) in pb.locks:
         locked_pt[(p, t)] += 1
-    # 1. each platform and month: enough available members within the cap
     for p in range(P):
         for t in range(t0, T):
             ok_av = np.array([pb.avail[m, t] and (m, p, t) not in pb.blocked for m in range(n)], bool)
@@ -77,7 +91,17 @@ def precheck(pb: RosterProblem) -> list[dict[str, Any]]:
                              rule="per_platform_min", month=mo, station_id=pb.platform_ids[p], needed=need,
                              available=k, relax={"max_distance_m": None if raise_to is None or not math.isfinite(cap)
                                                  else math.ceil(raise_to / 1000) * 1000}))
-    # 2. each member can reach member_min months
+    return out
+
+
+def _members_short(pb: RosterProblem, cap: float) -> list[dict[str, Any]]:
+    """Each member can reach ``member_min`` months."""
+    prm = pb.params
+    P = pb.cost.shape[1]
+    T = len(pb.months)
+    t0 = pb.frozen_upto
+    _cap_txt, cap_en = _cap_texts(cap)
+    out: list[dict[str, Any]] = []
     for m in sorted(pb.fair_members):
         mn = int(pb.member_min[m])
         done = sum(1 for (i, _p, _t) in pb.frozen if i == m)
@@ -102,7 +126,16 @@ def precheck(pb: RosterProblem) -> list[dict[str, Any]]:
                          f"{name} ({pb.member_ids[m]}) can serve at most {can} month(s){cap_en}, "
                          f"member_min is {mn}; {fix_en}", rule="member_min", member_id=pb.member_ids[m],
                          can=can, needed=mn))
-    # 3. totals
+    return out
+
+
+def _totals_short(pb: RosterProblem) -> list[dict[str, Any]]:
+    """Totals: member-months the platforms need against what members can give, and duty slots."""
+    prm = pb.params
+    n, P = pb.cost.shape
+    T = len(pb.months)
+    t0 = pb.frozen_upto
+    out: list[dict[str, Any]] = []
     free = T - t0
     demand = prm.per_platform_min * P * free
     supply = sum(max(0, prm.member_max - sum(1 for (i, _p, _t) in pb.frozen if i == m)) for m in range(n))
@@ -127,36 +160,41 @@ def precheck(pb: RosterProblem) -> list[dict[str, Any]]:
                          f"{int(prm.member_min)} month(s) each need {mins}; raise per_platform_max to {ppm}, "
                          f"add {more} platform(s) or lower member_min", rule="per_platform_max",
                          needed=mins, available=room, relax={"per_platform_max": ppm, "platforms_more": more}))
-    # the binding constraint first: totals (slots, capacity) before platforms, sectors and members
-    order = {"total_over": 0, "total_short": 0, "platform_short": 1, "sectors_short": 2, "member_short": 3}
-    out.sort(key=lambda d: order.get(d["code"], 4))
-    # 4. sectors within reach of each platform
-    if prm.sectors_min > 0:
-        for p in range(P):
-            secs = {pb.member_sectors[m] for m in range(n) if pb.dist_m[m, p] <= cap and pb.avail[m, t0:].any()}
-            secs |= {pb.member_sectors[m] if m >= 0 else pb.frozen_sector.get((m, q, t), "")
-                     for (m, q, t) in pb.frozen if q == p}
-            secs.discard("")
-            if len(secs) >= prm.sectors_min:
-                continue
-            ds_ = sorted({(float(pb.dist_m[m, p]), pb.member_sectors[m]) for m in range(n)})
-            seen: list[str] = []
-            raise_to = None
-            for d, s in ds_:
-                if s not in seen:
-                    seen.append(s)
-                if len(seen) >= prm.sectors_min:
-                    raise_to = d
-                    break
-            fix_en = (f"raise max_distance_m to {_km(math.ceil(raise_to / 1000) * 1000)} or lower sectors_min to {len(secs)}"
-                      if raise_to is not None and math.isfinite(cap) else f"lower sectors_min to {len(secs)}")
-            fix_zh = (f"将 max_distance_m 提高到 {_km(math.ceil(raise_to / 1000) * 1000)} 或将 sectors_min 降到 {len(secs)}"
-                      if raise_to is not None and math.isfinite(cap) else f"将 sectors_min 降到 {len(secs)}")
-            out.append(_diag("sectors_short", f"{pb.platform_names[p]}{cap_txt and '：' + cap_txt}只有 {len(secs)} 个界别的委员，"
-                                              f"少于 sectors_min {prm.sectors_min}；{fix_zh}",
-                             f"{pb.platform_names[p]}: members of only {len(secs)} sector(s){cap_en}, "
-                             f"sectors_min is {prm.sectors_min}; {fix_en}", rule="sectors_min",
-                             station_id=pb.platform_ids[p], available=len(secs), needed=prm.sectors_min))
+    return out
+
+
+def _sectors_short(pb: RosterProblem, cap: float) -> list[dict[str, Any]]:
+    """Sectors within reach of each platform."""
+    prm = pb.params
+    n, P = pb.cost.shape
+    t0 = pb.frozen_upto
+    cap_txt, cap_en = _cap_texts(cap)
+    out: list[dict[str, Any]] = []
+    for p in range(P):
+        secs = {pb.member_sectors[m] for m in range(n) if pb.dist_m[m, p] <= cap and pb.avail[m, t0:].any()}
+        secs |= {pb.member_sectors[m] if m >= 0 else pb.frozen_sector.get((m, q, t), "")
+                 for (m, q, t) in pb.frozen if q == p}
+        secs.discard("")
+        if len(secs) >= prm.sectors_min:
+            continue
+        ds_ = sorted({(float(pb.dist_m[m, p]), pb.member_sectors[m]) for m in range(n)})
+        seen: list[str] = []
+        raise_to = None
+        for d, s in ds_:
+            if s not in seen:
+                seen.append(s)
+            if len(seen) >= prm.sectors_min:
+                raise_to = d
+                break
+        fix_en = (f"raise max_distance_m to {_km(math.ceil(raise_to / 1000) * 1000)} or lower sectors_min to {len(secs)}"
+                  if raise_to is not None and math.isfinite(cap) else f"lower sectors_min to {len(secs)}")
+        fix_zh = (f"将 max_distance_m 提高到 {_km(math.ceil(raise_to / 1000) * 1000)} 或将 sectors_min 降到 {len(secs)}"
+                  if raise_to is not None and math.isfinite(cap) else f"将 sectors_min 降到 {len(secs)}")
+        out.append(_diag("sectors_short", f"{pb.platform_names[p]}{cap_txt and '：' + cap_txt}只有 {len(secs)} 个界别的委员，"
+                                          f"少于 sectors_min {prm.sectors_min}；{fix_zh}",
+                         f"{pb.platform_names[p]}: members of only {len(secs)} sector(s){cap_en}, "
+                         f"sectors_min is {prm.sectors_min}; {fix_en}", rule="sectors_min",
+                         station_id=pb.platform_ids[p], available=len(secs), needed=prm.sectors_min))
     return out
 
 
@@ -281,15 +319,8 @@ def solve_problem(pb: RosterProblem, time_limit_s: float, seed: int, workers: in
     n, P = pb.cost.shape
     T = len(pb.months)
     diags = list(pb.diagnostics)
-    base = dict(months=pb.months, unit=pb.unit, params=prm.model_dump(mode="json"),
-                platforms=[{"id": pb.platform_ids[j], "name": pb.platform_names[j],
-                            "township_id": pb.platform_townships[j],
-                            "lon": _num(pb.platform_lonlat[j, 0]), "lat": _num(pb.platform_lonlat[j, 1]),
-                            "weekday": pb.weekdays[j]} for j in range(P)],
-                members=[{"id": pb.member_ids[i], "name": pb.member_names[i], "sector": pb.member_sectors[i],
-                          "lon": _num(pb.member_lonlat[i, 0]), "lat": _num(pb.member_lonlat[i, 1])} for i in range(n)])
-    if should_stop is not None and should_stop():
-        raise Cancelled("roster cancelled")
+    base = _base_fields(pb)
+    _check_stop(should_stop)
     if n == 0 or P == 0 or T - pb.frozen_upto <= 0:
         why = "no platforms" if P == 0 else "no members" if n == 0 else "no months left to plan"
         diags.append(_diag("nothing_to_do", {"no platforms": "没有平台（站点）", "no members": "没有委员",
@@ -299,77 +330,15 @@ def solve_problem(pb: RosterProblem, time_limit_s: float, seed: int, workers: in
     pre = precheck(pb)
     if progress:
         progress(0.05, f"precheck: {len(pre)} problem(s)")
-    status = None
-    first_s = None
-    out: dict[str, Any] = {}
     relaxed_used = False
     remaining = lambda: max(1.0, time_limit_s - (time.perf_counter() - t_start))  # noqa: E731
-    if not pre:
-        lb, counts = lp_bound(pb, want_solution=True)
-        lb += _churn_floor(pb)
-        if progress:
-            progress(0.08, "LP bound")
-        hint, b1 = (warm_start(pb, min(0.5 * time_limit_s, remaining()), seed, workers, lp_counts=counts)
-                    if prm.warm_start else (None, -math.inf))
-        if should_stop is not None and should_stop():
-            raise Cancelled("roster cancelled")
-        if b1 == math.inf:  # the month-free relaxation is infeasible: so is the roster
-            status = INFEASIBLE
-            b1 = -math.inf
-        bound = max(lb, b1)
-        if hint is not None:
-            ev = evaluate(pb, hint)
-            first_s = time.perf_counter() - t_start
-            gap = (ev["objective"] - bound) / max(ev["objective"], 1e-9)
-            if progress:
-                progress(0.5, f"warm start: objective {ev['objective']:.0f}, gap {max(gap, 0):.3%}")
-            if gap <= prm.relative_gap:
-                out = {"status": "WARM", "duties": hint, "objective": ev["objective"], "bound": min(bound, ev["objective"]),
-                       "spread_excess": ev["excess"], "slack": [], "first_s": first_s}
-                status = OPTIMAL if gap <= OPTIMAL_GAP else FEASIBLE
-        if status is None:
-            rm = RosterModel(pb, relaxed=False)
-            if hint is not None:
-                rm.hint(hint)
-            out = solve_model(rm, remaining(), seed, workers, progress, should_stop,
-                              external_bound=bound, relative_gap=prm.relative_gap)
-            if out["cancelled"]:
-                raise Cancelled("roster cancelled")
-            if out["status"] in ("OPTIMAL", "FEASIBLE"):
-                out["objective"] = evaluate(pb, out["duties"])["objective"]  # float costs, not rounded
-                if hint is not None and evaluate(pb, hint)["objective"] < out["objective"]:
-                    out.update(duties=hint, objective=evaluate(pb, hint)["objective"])
-                full = _candidates_complete(pb)
-                # CP-SAT works on costs rounded to whole units: each duty is off by <= 0.5
-                err = float(np.abs(pb.cost - np.rint(pb.cost)).max()) if pb.cost.size else 0.0
-                slack_r = err * prm.per_platform_max * P * (T - pb.frozen_upto)
-                bound = max(bound, out["bound"] - slack_r) if full else bound
-                bound = min(bound, out["objective"])
-                out["bound"] = bound
-                status = OPTIMAL if out["objective"] - bound <= OPTIMAL_GAP * max(1.0, out["objective"]) else FEASIBLE
-                out["first_s"] = first_s if hint is not None else out.get("first_s")
-            elif out["status"] == "INFEASIBLE":
-                status = INFEASIBLE
-            elif hint is not None:  # the full model found nothing better in time: keep the warm start
-                ev = evaluate(pb, hint)
-                out = {"status": "WARM", "duties": hint, "objective": ev["objective"],
-                       "bound": min(bound, ev["objective"]), "spread_excess": ev["excess"], "slack": [],
-                       "first_s": first_s}
-                status = FEASIBLE
+    status, out, first_s = (None, {}, None) if pre else _solve_strict(
+        pb, time_limit_s, seed, workers, progress, should_stop, remaining, t_start)
     first_s = out.get("first_s", first_s)
     if status is None or status == INFEASIBLE:
         unknown = status is None and not pre
-        dec = relaxed_decomposition(pb, max(remaining(), 0.25 * time_limit_s), seed, workers)
-        if dec is not None:
-            ev = evaluate(pb, dec[0])
-            rx = {"status": "FEASIBLE", "duties": dec[0], "slack": dec[1], "objective": ev["objective"],
-                  "bound": None, "spread_excess": ev["excess"], "first_s": time.perf_counter() - t_start}
-        else:
-            rm = RosterModel(pb, relaxed=True)
-            rm.hint(out.get("duties") or greedy(pb))
-            rx = solve_model(rm, max(remaining(), 0.25 * time_limit_s), seed, workers, progress, should_stop)
-            if rx.get("cancelled"):
-                raise Cancelled("roster cancelled")
+        rx = _solve_relaxed(pb, out, lambda: max(remaining(), 0.25 * time_limit_s), seed, workers, progress,
+                            should_stop, t_start)
         relaxed_used = True
         if rx["status"] not in ("OPTIMAL", "FEASIBLE"):
             diags.append(_diag("no_solution", "在时间限制内未找到轮值表，请延长 time_limit_s",
@@ -378,26 +347,10 @@ def solve_problem(pb: RosterProblem, time_limit_s: float, seed: int, workers: in
                                 time_to_first_s=None, **base)
         out = rx
         first_s = first_s or rx.get("first_s")
-        if unknown and not rx["slack"]:
-            status = FEASIBLE if rx["status"] != "OPTIMAL" else OPTIMAL
-        elif unknown:
-            status = UNKNOWN
-            diags.append(_diag("not_proven", "在时间限制内未找到满足全部规则的轮值表（也未证明不可行）；下面是放宽规则后的方案",
-                               "no roster meeting every rule was found within the time limit (nor proven "
-                               "impossible); the roster shown relaxes some rules", "error"))
-        else:
-            status = INFEASIBLE
+        status = _relaxed_status(rx, unknown, diags)
     relax = None
     if relaxed_used:
-        have = {("platform_short", d["station_id"], d["month"]) for d in pre if d["code"] == "platform_short"}
-        have |= {("member_short", d["member_id"]) for d in pre if d["code"] == "member_short"}
-        have |= {("sectors_short", d["station_id"]) for d in pre if d["code"] == "sectors_short"}
-        have |= {("total_over",) for d in pre if d["code"] == "total_over"}
-        sd, relax = _slack_diagnostics(pb, out["slack"], have)
-        diags += pre + sd
-        if status == INFEASIBLE and not pre and not sd:
-            diags.append(_diag("infeasible", "规则之间相互冲突（锁定、已定月份或连续月份规则）",
-                               "the rules conflict (locks, frozen months or the consecutive-month rule)"))
+        relax = _add_slack_diagnostics(pb, pre, out, status, diags)
     if out.get("spread_excess"):
         sp = prm.fairness_spread + out["spread_excess"]
         diags.append(_diag("fairness_relaxed", f"无法让每位委员值班月数相差不超过 {prm.fairness_spread}，已放宽到 {sp}",
@@ -413,8 +366,7 @@ def solve_problem(pb: RosterProblem, time_limit_s: float, seed: int, workers: in
         bound = None
     gap = None if bound is None else max(0.0, (obj - bound) / max(abs(obj), 1e-9)) if obj > 1e-9 else 0.0
     cons, cdiag = [], []
-    if should_stop is not None and should_stop():
-        raise Cancelled("roster cancelled")
+    _check_stop(should_stop)
     t_roster = time.perf_counter() - t_start
     if prm.consultations and pb.consult_input is not None:
         cons, cdiag = plan_consultations(pb, duties, seed=seed, time_limit_s=prm.consultation_time_limit_s)
@@ -427,6 +379,139 @@ def solve_problem(pb: RosterProblem, time_limit_s: float, seed: int, workers: in
                         time_s=time.perf_counter() - t_start, time_to_first_s=first_s,
                         timings={"roster": t_roster, "consultations": time.perf_counter() - t_start - t_roster},
                         **base)
+
+
+def _check_stop(should_stop: Any) -> None:
+    if should_stop is not None and should_stop():
+        raise Cancelled("roster cancelled")
+
+
+def _base_fields(pb: RosterProblem) -> dict[str, Any]:
+    """Fields every roster result carries: months, unit, params, platforms and members."""
+    n, P = pb.cost.shape
+    return dict(months=pb.months, unit=pb.unit, params=pb.params.model_dump(mode="json"),
+                platforms=[{"id": pb.platform_ids[j], "name": pb.platform_names[j],
+                            "township_id": pb.platform_townships[j],
+                            "lon": _num(pb.platform_lonlat[j, 0]), "lat": _num(pb.platform_lonlat[j, 1]),
+                            "weekday": pb.weekdays[j]} for j in range(P)],
+                members=[{"id": pb.member_ids[i], "name": pb.member_names[i], "sector": pb.member_sectors[i],
+                          "lon": _num(pb.member_lonlat[i, 0]), "lat": _num(pb.member_lonlat[i, 1])} for i in range(n)])
+
+
+def _solve_strict(pb: RosterProblem, time_limit_s: float, seed: int, workers: int, progress: Any,
+                  should_stop: Any, remaining: Any, t_start: float) -> tuple[str | None, dict[str, Any], float | None]:
+    """Bound, warm start and the strict model: (status or None when undecided, solution, first-solution s)."""
+    prm = pb.params
+    status = None
+    first_s = None
+    out: dict[str, Any] = {}
+    lb, counts = lp_bound(pb, want_solution=True)
+    lb += _churn_floor(pb)
+    if progress:
+        progress(0.08, "LP bound")
+    hint, b1 = (warm_start(pb, min(0.5 * time_limit_s, remaining()), seed, workers, lp_counts=counts)
+                if prm.warm_start else (None, -math.inf))
+    _check_stop(should_stop)
+    if b1 == math.inf:  # the month-free relaxation is infeasible: so is the roster
+        status = INFEASIBLE
+        b1 = -math.inf
+    bound = max(lb, b1)
+    if hint is not None:
+        ev = evaluate(pb, hint)
+        first_s = time.perf_counter() - t_start
+        gap = (ev["objective"] - bound) / max(ev["objective"], 1e-9)
+        if progress:
+            progress(0.5, f"warm start: objective {ev['objective']:.0f}, gap {max(gap, 0):.3%}")
+        if gap <= prm.relative_gap:
+            out = {"status": "WARM", "duties": hint, "objective": ev["objective"], "bound": min(bound, ev["objective"]),
+                   "spread_excess": ev["excess"], "slack": [], "first_s": first_s}
+            status = OPTIMAL if gap <= OPTIMAL_GAP else FEASIBLE
+    if status is None:
+        status, out = _solve_full_model(pb, hint, bound, first_s, remaining(), seed, workers, progress, should_stop)
+    return status, out, first_s
+
+
+def _solve_full_model(pb: RosterProblem, hint: Any, bound: float, first_s: float | None, time_limit_s: float,
+                      seed: int, workers: int, progress: Any, should_stop: Any) -> tuple[str | None, dict[str, Any]]:
+    """The strict CP-SAT model, hinted with the warm start; its status and solution (the warm start if better)."""
+    prm = pb.params
+    P = pb.cost.shape[1]
+    T = len(pb.months)
+    status = None
+    rm = RosterModel(pb, relaxed=False)
+    if hint is not None:
+        rm.hint(hint)
+    out = solve_model(rm, time_limit_s, seed, workers, progress, should_stop,
+                      external_bound=bound, relative_gap=prm.relative_gap)
+    if out["cancelled"]:
+        raise Cancelled("roster cancelled")
+    if out["status"] in ("OPTIMAL", "FEASIBLE"):
+        out["objective"] = evaluate(pb, out["duties"])["objective"]  # float costs, not rounded
+        if hint is not None and evaluate(pb, hint)["objective"] < out["objective"]:
+            out.update(duties=hint, objective=evaluate(pb, hint)["objective"])
+        full = _candidates_complete(pb)
+        # CP-SAT works on costs rounded to whole units: each duty is off by <= 0.5
+        err = float(np.abs(pb.cost - np.rint(pb.cost)).max()) if pb.cost.size else 0.0
+        slack_r = err * prm.per_platform_max * P * (T - pb.frozen_upto)
+        bound = max(bound, out["bound"] - slack_r) if full else bound
+        bound = min(bound, out["objective"])
+        out["bound"] = bound
+        status = OPTIMAL if out["objective"] - bound <= OPTIMAL_GAP * max(1.0, out["objective"]) else FEASIBLE
+        out["first_s"] = first_s if hint is not None else out.get("first_s")
+    elif out["status"] == "INFEASIBLE":
+        status = INFEASIBLE
+    elif hint is not None:  # the full model found nothing better in time: keep the warm start
+        ev = evaluate(pb, hint)
+        out = {"status": "WARM", "duties": hint, "objective": ev["objective"],
+               "bound": min(bound, ev["objective"]), "spread_excess": ev["excess"], "slack": [],
+               "first_s": first_s}
+        status = FEASIBLE
+    return status, out
+
+
+def _solve_relaxed(pb: RosterProblem, out: dict[str, Any], time_left: Any, seed: int, workers: int,
+                   progress: Any, should_stop: Any, t_start: float) -> dict[str, Any]:
+    """The relaxed (slack) roster: by decomposition, else the relaxed CP-SAT model hinted with ``out``
+    (``time_left()``: seconds each may take)."""
+    dec = relaxed_decomposition(pb, time_left(), seed, workers)
+    if dec is not None:
+        ev = evaluate(pb, dec[0])
+        return {"status": "FEASIBLE", "duties": dec[0], "slack": dec[1], "objective": ev["objective"],
+                "bound": None, "spread_excess": ev["excess"], "first_s": time.perf_counter() - t_start}
+    rm = RosterModel(pb, relaxed=True)
+    rm.hint(out.get("duties") or greedy(pb))
+    rx = solve_model(rm, time_left(), seed, workers, progress, should_stop)
+    if rx.get("cancelled"):
+        raise Cancelled("roster cancelled")
+    return rx
+
+
+def _relaxed_status(rx: dict[str, Any], unknown: bool, diags: list[dict[str, Any]]) -> str:
+    """Status of a relaxed roster: feasible/optimal when it needed no slack and nothing was proven, else
+    unknown (not proven, said in ``diags``) or infeasible."""
+    if unknown and not rx["slack"]:
+        return FEASIBLE if rx["status"] != "OPTIMAL" else OPTIMAL
+    if unknown:
+        diags.append(_diag("not_proven", "在时间限制内未找到满足全部规则的轮值表（也未证明不可行）；下面是放宽规则后的方案",
+                           "no roster meeting every rule was found within the time limit (nor proven "
+                           "impossible); the roster shown relaxes some rules", "error"))
+        return UNKNOWN
+    return INFEASIBLE
+
+
+def _add_slack_diagnostics(pb: RosterProblem, pre: list[dict[str, Any]], out: dict[str, Any], status: str,
+                           diags: list[dict[str, Any]]) -> dict[str, Any]:
+    """Append the precheck's and the slacks' diagnostics (each said once) to ``diags``; the relaxation."""
+    have = {("platform_short", d["station_id"], d["month"]) for d in pre if d["code"] == "platform_short"}
+    have |= {("member_short", d["member_id"]) for d in pre if d["code"] == "member_short"}
+    have |= {("sectors_short", d["station_id"]) for d in pre if d["code"] == "sectors_short"}
+    have |= {("total_over",) for d in pre if d["code"] == "total_over"}
+    sd, relax = _slack_diagnostics(pb, out["slack"], have)
+    diags += pre + sd
+    if status == INFEASIBLE and not pre and not sd:
+        diags.append(_diag("infeasible", "规则之间相互冲突（锁定、已定月份或连续月份规则）",
+                           "the rules conflict (locks, frozen months or the consecutive-month rule)"))
+    return relax
 
 
 def _churn_floor(pb: RosterProblem) -> float:
