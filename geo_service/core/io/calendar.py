@@ -128,12 +128,12 @@ def write_ics_dir(folder: str | Path, duties: Sequence[Record], consultations: S
     an id is made safe for a file name)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    rec = {"members": members, "platforms": platforms}
-    out = [write_ics(folder / "all.ics", duties, consultations, **rec)]
+    out = [write_ics(folder / "all.ics", duties, consultations, members=members, platforms=platforms)]
     ids = sorted({r["member_id"] for r in duties} | {i for c in consultations for i in c["member_ids"]})
     known = {m["id"] for m in members}
     for i in ids:
         if i in known:
             safe = re.sub(r"[^\w.-]", "_", i)[:80] or "member"
-            out.append(write_ics(folder / f"{safe}.ics", duties, consultations, **rec, member_id=i))
+            out.append(write_ics(folder / f"{safe}.ics", duties, consultations, members=members, platforms=platforms,
+                                 member_id=i))
     return out
