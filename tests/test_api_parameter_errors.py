@@ -97,3 +97,26 @@ def test_batch_parameters_are_named_in_the_body(tmp_path, tiny):
         body = assert_problem(r, 422, "invalid-parameters")
         assert body["detail"] == "no stored dataset matches 'zz-*'"
         assert [(e["in"], e["field"], e["code"]) for e in body["errors"]] == [("body", "datasets", "no_match")]
+
+
+def test_page_size_names_the_bad_argument():
+    from maps.static_render import PixelBudgetError, page_size
+
+    for kw, field in (({"width_mm": 100}, "width_mm"), ({"width_mm": 100, "height_mm": 10}, "height_mm"),
+                      ({"paper": "letter"}, "paper"), ({"orientation": "sideways"}, "orientation"),
+                      ({"dpi": 601}, "dpi")):
+        with pytest.raises(InvalidParameter) as info:
+            page_size(**kw)
+        assert (info.value.field, info.value.code) == (field, "invalid_size"), kw
+    with pytest.raises(PixelBudgetError) as info:
+        page_size("a2", dpi=600)
+    assert (info.value.field, info.value.code) == ("dpi", "pixel_budget")
+
+
+def test_static_map_sizes_are_answered_by_the_table(tmp_path, tiny):
+    with client(make_app(tmp_path / "d", tiny)) as c:
+        for query, field, code in (("paper=a2&dpi=600", "dpi", "pixel_budget"),
+                                   ("width_mm=100", "width_mm", "invalid_size")):
+            r = c.get(f"/v1/datasets/tiny/maps/coverage.png?{query}", headers=hdr("viewer"))
+            body = assert_problem(r, 422, "invalid-parameters")
+            assert [(e["in"], e["field"], e["code"]) for e in body["errors"]] == [("query", field, code)], body
