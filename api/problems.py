@@ -7,8 +7,9 @@ code}`` for request parameters), ``feature_id``, ``dataset_id`` or ``job_id``.
 Raise :class:`ProblemError` in routers; :func:`install_handlers` turns it, FastAPI's request
 validation errors, Starlette's HTTP errors (404/405/...), and anything unexpected (500, detail
 hidden) into problem responses. The errors of the floors below (store, dataset, query checks, job
-queue) are mapped to problem types once, in :data:`ERROR_TABLE`: a router lets them propagate
-instead of translating them itself.
+queue, a wrong argument: :class:`~geo_service.core.errors.InvalidParameter` and its
+``InvalidDatasetId``) are mapped to problem types once, in :data:`ERROR_TABLE`: a router lets them
+propagate instead of translating them itself.
 """
 
 from __future__ import annotations
