@@ -43,10 +43,7 @@ DatasetId = Annotated[str, Path(description="dataset id: 1-64 letters, digits, '
 
 async def checked_dataset_id(dataset_id: DatasetId) -> str:
     """The path's dataset id, validated (no path tricks: ``..``, ``/``, ``%2e`` are refused)."""
-    try:
-        return check_dataset_id(dataset_id)
-    except ValueError as e:
-        raise ProblemError(400, str(e), code="invalid-dataset-id", dataset_id=dataset_id) from None
+    return check_dataset_id(dataset_id)  # InvalidDatasetId: 400 invalid-dataset-id (api.problems)
 
 
 def dataset_entry(dataset_id: str = Depends(checked_dataset_id),

@@ -113,32 +113,7 @@ class RequestContextMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        rid = length = host = origin = site = mode = dest = None
-        chunked = is_json = False
-        for k, v in scope["headers"]:
-            if k == b"x-request-id":
-                s = v.decode("latin-1")
-                rid = s if _RID_OK.fullmatch(s) else None
-            elif k == b"content-length":
-                try:
-                    length = int(v)
-                except ValueError:
-                    length = -1
-            elif k == b"host":
-                host = v.decode("latin-1")
-            elif k == b"origin":
-                origin = v.decode("latin-1")
-            elif k == b"sec-fetch-site":
-                site = v.decode("latin-1").strip().lower()
-            elif k == b"sec-fetch-mode":
-                mode = v.decode("latin-1").strip().lower()
-            elif k == b"sec-fetch-dest":
-                dest = v.decode("latin-1").strip().lower()
-            elif k == b"transfer-encoding":
-                chunked = True
-            elif k == b"content-type":
-                ctype = v.split(b";", 1)[0].strip().lower()
-                is_json = ctype == b"application/json" or ctype.endswith(b"+json")
+        rid, length, host, origin, site, mode, dest, chunked, is_json = _request_headers(scope["headers"])
         rid = rid or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = rid
         token = request_id_var.set(rid)
@@ -171,12 +146,8 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            refusal = self._refusal(route, method, host, origin, site, mode, dest)
-            if refusal is None and length is not None and length < 0:
-                refusal = (400, "Content-Length is not a number", "bad-content-length")
-            if refusal is None and length is not None and length > limit:
-                refusal = (413, f"request body of {length} bytes exceeds the limit of {limit} bytes",
-                           "body-too-large", {"limit_bytes": limit})
+            refusal = (self._refusal(route, method, host, origin, site, mode, dest)
+                       or _length_refusal(length, limit))
             if refusal is not None:
                 await self._problem(scope, send_direct, rid, *refusal)
                 return
@@ -192,12 +163,7 @@ class RequestContextMiddleware:
             if cut[0] is not None and not started[0]:
                 await self._problem(scope, send_direct, rid, *cut[0])
         finally:
-            log.info("request", extra={
-                "method": method, "path": path, "status": status[0],
-                "duration_ms": round((time.perf_counter() - start) * 1000, 2),
-                "client": scope["client"][0] if scope.get("client") else None,
-                "role": getattr(scope.get("state", {}).get("principal"), "role", None),
-            })
+            _access_log(scope, status[0], start)
             request_id_var.reset(token)
 
     def _guarded_receive(self, receive, limit: int, cut: list, max_values: int | None = None):
@@ -273,6 +239,61 @@ class RequestContextMiddleware:
             headers.append((b"connection", b"close"))  # the rest of the body is not read
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": data})
+
+
+def _request_headers(headers) -> tuple:
+    """``(request_id, length, host, origin, site, mode, dest, chunked, is_json)`` from the raw ASGI
+    headers, in one pass: ``request_id`` None when absent or unsafe to echo, ``length`` -1 when
+    ``Content-Length`` is not a number, the ``Sec-Fetch-*`` values stripped and lowercased."""
+    rid = length = host = origin = site = mode = dest = None
+    chunked = is_json = False
+    for k, v in headers:
+        if k == b"x-request-id":
+            s = v.decode("latin-1")
+            rid = s if _RID_OK.fullmatch(s) else None
+        elif k == b"content-length":
+            try:
+                length = int(v)
+            except ValueError:
+                length = -1
+        elif k == b"host":
+            host = v.decode("latin-1")
+        elif k == b"origin":
+            origin = v.decode("latin-1")
+        elif k == b"sec-fetch-site":
+            site = v.decode("latin-1").strip().lower()
+        elif k == b"sec-fetch-mode":
+            mode = v.decode("latin-1").strip().lower()
+        elif k == b"sec-fetch-dest":
+            dest = v.decode("latin-1").strip().lower()
+        elif k == b"transfer-encoding":
+            chunked = True
+        elif k == b"content-type":
+            ctype = v.split(b";", 1)[0].strip().lower()
+            is_json = ctype == b"application/json" or ctype.endswith(b"+json")
+    return rid, length, host, origin, site, mode, dest, chunked, is_json
+
+
+def _length_refusal(length: int | None, limit: int) -> tuple | None:
+    """The refusal of a declared ``Content-Length`` (bytes) that is not a number or exceeds ``limit``."""
+    if length is None:
+        return None
+    if length < 0:
+        return (400, "Content-Length is not a number", "bad-content-length")
+    if length > limit:
+        return (413, f"request body of {length} bytes exceeds the limit of {limit} bytes", "body-too-large",
+                {"limit_bytes": limit})
+    return None
+
+
+def _access_log(scope, status: int, start: float) -> None:
+    """One access-log line: method, path, status, duration (ms since ``start``), client, role."""
+    log.info("request", extra={
+        "method": scope["method"], "path": scope["path"], "status": status,
+        "duration_ms": round((time.perf_counter() - start) * 1000, 2),
+        "client": scope["client"][0] if scope.get("client") else None,
+        "role": getattr(scope.get("state", {}).get("principal"), "role", None),
+    })
 
 
 def _own_budget(route: str, method: str) -> bool:

@@ -7,8 +7,9 @@ code}`` for request parameters), ``feature_id``, ``dataset_id`` or ``job_id``.
 Raise :class:`ProblemError` in routers; :func:`install_handlers` turns it, FastAPI's request
 validation errors, Starlette's HTTP errors (404/405/...), and anything unexpected (500, detail
 hidden) into problem responses. The errors of the floors below (store, dataset, query checks, job
-queue) are mapped to problem types once, in :data:`ERROR_TABLE`: a router lets them propagate
-instead of translating them itself.
+queue, a wrong argument: :class:`~geo_service.core.errors.InvalidParameter` and its
+``InvalidDatasetId``) are mapped to problem types once, in :data:`ERROR_TABLE`: a router lets them
+propagate instead of translating them itself.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo_service.app.jobs import QueueFull
 from geo_service.core.dataset import DatasetValidationError
+from geo_service.core.errors import InvalidDatasetId, InvalidParameter
 from geo_service.core.index import InvalidQuery
 from geo_service.core.network import MissingLayer
 from geo_service.core.store import Conflict, NotFound
@@ -106,7 +108,8 @@ def _request_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 class ProblemType:
     """How one exception type is answered: status, problem code and what the body and headers add.
 
-    ``detail(exc)`` defaults to ``str(exc)``; ``members(exc)`` and ``headers(exc)`` to nothing.
+    ``detail(exc)`` defaults to ``str(exc)``; ``members(exc)`` and ``headers(exc)`` to nothing;
+    ``request_members(exc, request)`` adds members that depend on the request (None: none).
     """
 
     status: int
@@ -115,10 +118,18 @@ class ProblemType:
     detail: Callable[[Any], str] = str
     members: Callable[[Any], dict[str, Any]] = field(default=lambda exc: {})
     headers: Callable[[Any], dict[str, str]] = field(default=lambda exc: {})
+    request_members: Callable[[Any, Request | None], dict[str, Any]] | None = None
 
 
 def _n_invalid(exc: DatasetValidationError) -> str:
     return f"{len(validation_errors(exc))} validation error(s); nothing was stored"
+
+
+def _parameter_errors(exc: InvalidParameter, request: Request | None) -> dict[str, Any]:
+    """``errors``: the one wrong argument, ``in`` the query for GET/HEAD/DELETE, else the body
+    (unless the exception says where it came from)."""
+    where = exc.where or ("query" if request is None or request.method in ("GET", "HEAD", "DELETE") else "body")
+    return {"errors": [{"in": where, **exc.to_dict()}]}
 
 
 #: Exceptions of the floors below mapped to problem types, once (the most specific class wins).
@@ -128,6 +139,8 @@ ERROR_TABLE: dict[type[Exception], ProblemType] = {
     DatasetValidationError: ProblemType(422, "dataset-invalid", "Invalid dataset", detail=_n_invalid,
                                         members=lambda e: {"errors": validation_errors(e)}),
     InvalidQuery: ProblemType(422, "invalid-query", members=lambda e: {"errors": [{"in": "query", **e.to_dict()}]}),
+    InvalidParameter: ProblemType(422, "invalid-parameters", request_members=_parameter_errors),
+    InvalidDatasetId: ProblemType(400, "invalid-dataset-id", members=lambda e: {"dataset_id": e.dataset_id}),
     QueueFull: ProblemType(503, "queue-full", members=lambda e: {"retry_after_s": e.retry_after_s},
                            headers=lambda e: {"Retry-After": str(e.retry_after_s)}),
 }
@@ -138,8 +151,11 @@ def problem_for(request: Request | None, exc: Exception) -> FastJSONResponse | N
     for cls in type(exc).__mro__:
         pt = ERROR_TABLE.get(cls)
         if pt is not None:
+            members = pt.members(exc)
+            if pt.request_members is not None:
+                members = {**members, **pt.request_members(exc, request)}
             return problem_response(request, pt.status, pt.detail(exc), code=pt.code, title=pt.title,
-                                    headers=pt.headers(exc) or None, **pt.members(exc))
+                                    headers=pt.headers(exc) or None, **members)
     return None
 
 

@@ -19,7 +19,7 @@ from fastapi.responses import Response
 from geo_service.core.store import Store
 from maps.locations import located_dataset
 from maps.static_maps import render
-from maps.static_render import PixelBudgetError, page_size, source_text
+from maps.static_render import page_size, source_text
 from solvers.gaps import close_gaps
 
 from . import privacy
@@ -33,11 +33,6 @@ router = APIRouter(tags=["web page and maps"])
 # 'unsafe-inline' allows (hashes cover <style> blocks, not attributes). That is harmless here: the
 # document may run and load nothing (default-src 'none', no script-src), and its text is paths.
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
-
-
-def _invalid(field: str, message: str, code: str) -> ProblemError:
-    return ProblemError(422, message, code="invalid-parameters",
-                        errors=[{"in": "query", "field": field, "message": message, "code": code}])
 
 
 @router.get("/v1/datasets/{dataset_id}/maps/{kind}.{fmt}",
@@ -58,13 +53,8 @@ def static_map(kind: Literal["coverage", "gaps", "assignment"], fmt: Literal["pn
                job: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$",
                                                 description="assignment: the job (default: latest successful)")] = None):
     """The map drawn with matplotlib and the bundled CJK font; offline (no tiles)."""
-    try:
-        size = page_size(paper, orientation=orientation, width_mm=width_mm, height_mm=height_mm, dpi=dpi)
-    except PixelBudgetError as e:
-        raise _invalid("dpi", str(e), "pixel_budget") from None
-    except ValueError as e:
-        raise _invalid("width_mm" if "width_mm" in str(e) or "height_mm" in str(e) else "paper", str(e),
-                       "invalid_size") from None
+    # InvalidParameter naming the argument (dpi for the pixel budget): 422 (api.problems)
+    size = page_size(paper, orientation=orientation, width_mm=width_mm, height_mm=height_mm, dpi=dpi)
     did = entry.info.id
     result, rec_id = None, None
     if kind == "assignment":

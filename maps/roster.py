@@ -18,6 +18,7 @@ from typing import Any
 import folium
 from shapely.geometry import Point
 
+from geo_service.core.errors import InvalidParameter
 from geo_service.core.glossary import word
 
 from .assignment import LinkSelection, _ll
@@ -57,13 +58,14 @@ ON, OFF, HOME, LINK = "#d62728", "#9e9e9e", "#1f77b4", "#1f77b4"
 
 
 def duty_month(result: Mapping[str, Any], month: str | None = None, today: str | None = None) -> str | None:
-    """The month to show: ``month`` if given (``ValueError`` when not in the roster), else the
-    current month (``today``, ``YYYY-MM``) if the roster covers it, else its first month."""
+    """The month to show: ``month`` if given (``InvalidParameter`` naming ``month``, a ``ValueError``,
+    when not in the roster), else the current month (``today``, ``YYYY-MM``) if the roster covers
+    it, else its first month."""
     months = list(result.get("months") or [])
     if month is not None:
         if month not in months:
             rng = f"{months[0]}..{months[-1]}" if months else "none"
-            raise ValueError(f"month: {month!r} is not in the roster ({rng})")
+            raise InvalidParameter("month", f"month: {month!r} is not in the roster ({rng})")
         return month
     if today in months:
         return today

@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from geo_service.core.errors import InvalidParameter
+
 FONT_PATH = Path(__file__).with_name("fonts") / "NotoSansSC-GB2312-Regular.ttf"
 FONT_FAMILY = "Noto Sans SC GB2312"
 FALLBACK_FAMILY = "DejaVu Sans"
@@ -47,8 +49,11 @@ _lock = threading.Lock()  # matplotlib's font manager and pyplot-free figures: o
 _font_registered = False
 
 
-class PixelBudgetError(ValueError):
-    """The requested page (width x height x dpi²) exceeds :data:`MAX_PIXELS`."""
+class PixelBudgetError(InvalidParameter):
+    """The requested page (width x height x dpi²) exceeds :data:`MAX_PIXELS` (names ``dpi``)."""
+
+    def __init__(self, message: str):
+        super().__init__("dpi", message, "pixel_budget")
 
 
 @dataclass(frozen=True)
@@ -75,26 +80,31 @@ def page_size(paper: str = "a4", *, orientation: str = "landscape", width_mm: fl
     """The checked page for ``paper`` (a5, a4, a3, a2) in ``orientation`` (landscape/portrait),
     or ``width_mm`` x ``height_mm`` (both given, 50-1200 mm each) at ``dpi`` (50-600).
 
-    Raises ValueError naming the bad argument; :class:`PixelBudgetError` when
+    Raises :class:`~geo_service.core.errors.InvalidParameter` (a ``ValueError``) naming the bad
+    argument, code ``invalid_size``; :class:`PixelBudgetError` (one, naming ``dpi``) when
     width x height x dpi² (in inches and dots per inch) exceeds :data:`MAX_PIXELS`.
     """
     if (width_mm is None) != (height_mm is None):
-        raise ValueError("width_mm and height_mm must be given together")
+        raise InvalidParameter("width_mm", "width_mm and height_mm must be given together", "invalid_size")
     if width_mm is not None:
         w, h = float(width_mm), float(height_mm)  # type: ignore[arg-type]
         for name, v in (("width_mm", w), ("height_mm", h)):
             if not (math.isfinite(v) and SIDE_MM_RANGE[0] <= v <= SIDE_MM_RANGE[1]):
-                raise ValueError(f"{name} must be between {SIDE_MM_RANGE[0]:g} and {SIDE_MM_RANGE[1]:g} mm, got {v}")
+                raise InvalidParameter(name, f"{name} must be between {SIDE_MM_RANGE[0]:g} and "
+                                             f"{SIDE_MM_RANGE[1]:g} mm, got {v}", "invalid_size")
     else:
         if paper not in PAPER_MM:
-            raise ValueError(f"paper must be one of {', '.join(PAPER_MM)}, got {paper!r}")
+            raise InvalidParameter("paper", f"paper must be one of {', '.join(PAPER_MM)}, got {paper!r}",
+                                   "invalid_size")
         if orientation not in ("landscape", "portrait"):
-            raise ValueError(f"orientation must be landscape or portrait, got {orientation!r}")
+            raise InvalidParameter("orientation", f"orientation must be landscape or portrait, got "
+                                   f"{orientation!r}", "invalid_size")
         w, h = PAPER_MM[paper]
         if orientation == "portrait":
             w, h = h, w
     if isinstance(dpi, bool) or not isinstance(dpi, (int, np.integer)) or not DPI_RANGE[0] <= dpi <= DPI_RANGE[1]:
-        raise ValueError(f"dpi must be an integer between {DPI_RANGE[0]} and {DPI_RANGE[1]}, got {dpi!r}")
+        raise InvalidParameter("dpi", f"dpi must be an integer between {DPI_RANGE[0]} and {DPI_RANGE[1]}, got "
+                               f"{dpi!r}", "invalid_size")
     size = PageSize(w, h, int(dpi))
     px = size.pixels[0] * size.pixels[1]
     if px > MAX_PIXELS:

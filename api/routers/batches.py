@@ -93,11 +93,7 @@ def _accepted(request: Request, batch_id: str, **extra: Any) -> FastJSONResponse
 
 
 def _check(params: dict[str, Any] | None) -> dict[str, Any]:
-    try:
-        p = check_params(params)
-    except ValueError as e:
-        raise ProblemError(422, str(e), code="invalid-parameters",
-                           errors=[{"in": "body", "field": "params", "message": str(e), "code": "invalid"}]) from None
+    p = check_params(params)  # InvalidParameter naming ``params``: 422 (api.problems)
     if p["optimisation"].get("time_limit_s", 0) > MAX_TIME_LIMIT_S:
         raise ProblemError(422, f"params.optimisation.time_limit_s is at most {MAX_TIME_LIMIT_S} s",
                            code="invalid-parameters", errors=[{"in": "body", "field": "params.optimisation."
@@ -112,11 +108,7 @@ def start_batch(request: Request, body: Annotated[BatchRequest, Body()], store: 
                 _: Principal = Depends(admin)):
     """Coverage + optimisation of every dataset named (ids or globs) on Dask; poll ``Location``."""
     params = _check(body.params)
-    try:
-        ids = resolve_dataset_ids(store, body.datasets)
-    except ValueError as e:
-        raise ProblemError(422, str(e), code="invalid-parameters",
-                           errors=[{"in": "body", "field": "datasets", "message": str(e), "code": "no_match"}]) from None
+    ids = resolve_dataset_ids(store, body.datasets)  # a glob matching nothing: 422 naming ``datasets``
     batch_id = uuid.uuid4().hex[:12]
     _runs(request).start(request, batch_id, ids, params, resume=False)
     return _accepted(request, batch_id, counties=len(ids))

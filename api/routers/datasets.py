@@ -97,40 +97,10 @@ def upload_dataset(
                            code="dataset-exists", dataset_id=dataset_id)
     # under the data dir, per process: what a killed process leaves is removed on the next start
     tmpdir = Path(tempfile.mkdtemp(prefix="upload-", dir=process_tmp_dir(settings.data_dir)))
-    limits = ReadLimits(max_unpacked_bytes=settings.max_unpacked_bytes, max_rows=settings.max_table_rows)
     try:
         path = tmpdir / f"upload{suffix}"
-        size = 0
-        with open(path, "wb") as out:
-            while chunk := file.file.read(1 << 20):
-                size += len(chunk)
-                if size > settings.max_upload_bytes:
-                    raise ProblemError(413, f"upload exceeds {settings.max_upload_bytes} bytes",
-                                       code="body-too-large", limit_bytes=settings.max_upload_bytes)
-                out.write(chunk)
-        if suffix == ".zip" and not zipfile.is_zipfile(path):
-            raise ProblemError(422, "the file is not a valid zip archive", code="unreadable-upload", field="file")
-        if suffix == ".zip":
-            check_zip_entries(path, settings.max_zip_entries, filename)  # before the directory is read
-            _check_zip(path, settings.max_unpacked_bytes, filename)
-        try:
-            ds = read_dataset(path, datum=datum, name=dataset_id, missing_points=missing_points, limits=limits,
-                              tmp_dir=tmpdir)
-            check_text_lengths(ds, max_name_chars=settings.max_name_chars, max_text_chars=settings.max_text_chars)
-        except InputTooLarge as e:  # the messages name the temp file: give the user's name back
-            raise ProblemError(413, str(e).replace(path.name, filename), code="upload-too-large", field="file",
-                               source=e.source.replace(path.name, filename), limit=e.limit, setting=e.setting,
-                               limit_kind=e.what) from None
-        except DatasetValidationError as e:
-            raise invalid_dataset(e, settings.max_problems_listed) from None
-        except (ValueError, OSError, RuntimeError, KeyError) as e:
-            raise ProblemError(422, f"cannot read '{filename}': {e}", code="unreadable-upload",
-                               field="file") from None
-        except Exception as e:  # pyogrio/fiona raise their own error types for corrupt files
-            if type(e).__module__.split(".")[0] in ("pyogrio", "fiona", "sqlite3", "zipfile", "shapely"):
-                raise ProblemError(422, f"cannot read '{filename}': {e}", code="unreadable-upload",
-                                   field="file") from None
-            raise
+        _save_upload(file, path, settings.max_upload_bytes)
+        ds = _read_upload(path, filename, dataset_id, datum, missing_points, settings)
         try:
             info = store.put_dataset(dataset_id, ds, expected_version=None if replace else 0,
                                      meta={"source": filename, "datum": datum,
@@ -150,6 +120,48 @@ def upload_dataset(
     body["location_line"] = location_line(ds.villages)
     return FastJSONResponse(body, status_code=201, headers={"Location": body["links"][0]["href"],
                                                              "ETag": info.etag})
+
+
+def _save_upload(file: UploadFile, path: Path, max_bytes: int) -> None:
+    """Copy the uploaded file to ``path`` in 1 MiB pieces; 413 beyond ``max_bytes`` bytes."""
+    size = 0
+    with open(path, "wb") as out:
+        while chunk := file.file.read(1 << 20):
+            size += len(chunk)
+            if size > max_bytes:
+                raise ProblemError(413, f"upload exceeds {max_bytes} bytes", code="body-too-large",
+                                   limit_bytes=max_bytes)
+            out.write(chunk)
+
+
+def _read_upload(path: Path, filename: str, dataset_id: str, datum: str, missing_points: str,
+                 settings: Settings) -> Dataset:
+    """The dataset in the saved upload ``path`` (a zip checked before it is unpacked), validated in
+    full; every failure a problem naming the user's ``filename``, never the temporary file."""
+    if path.suffix == ".zip":
+        if not zipfile.is_zipfile(path):
+            raise ProblemError(422, "the file is not a valid zip archive", code="unreadable-upload", field="file")
+        check_zip_entries(path, settings.max_zip_entries, filename)  # before the directory is read
+        _check_zip(path, settings.max_unpacked_bytes, filename)
+    limits = ReadLimits(max_unpacked_bytes=settings.max_unpacked_bytes, max_rows=settings.max_table_rows)
+    try:
+        ds = read_dataset(path, datum=datum, name=dataset_id, missing_points=missing_points, limits=limits,
+                          tmp_dir=path.parent)
+        check_text_lengths(ds, max_name_chars=settings.max_name_chars, max_text_chars=settings.max_text_chars)
+    except InputTooLarge as e:  # the messages name the temp file: give the user's name back
+        raise ProblemError(413, str(e).replace(path.name, filename), code="upload-too-large", field="file",
+                           source=e.source.replace(path.name, filename), limit=e.limit, setting=e.setting,
+                           limit_kind=e.what) from None
+    except DatasetValidationError as e:
+        raise invalid_dataset(e, settings.max_problems_listed) from None
+    except (ValueError, OSError, RuntimeError, KeyError) as e:
+        raise ProblemError(422, f"cannot read '{filename}': {e}", code="unreadable-upload", field="file") from None
+    except Exception as e:  # pyogrio/fiona raise their own error types for corrupt files
+        if type(e).__module__.split(".")[0] in ("pyogrio", "fiona", "sqlite3", "zipfile", "shapely"):
+            raise ProblemError(422, f"cannot read '{filename}': {e}", code="unreadable-upload",
+                               field="file") from None
+        raise
+    return ds
 
 
 def invalid_dataset(exc: DatasetValidationError, max_listed: int) -> ProblemError:

@@ -63,10 +63,7 @@ def _bad(where: str, field: str, message: str, status: int = 422) -> ProblemErro
 
 
 async def _entry(request: Request, dataset_id: str) -> DatasetEntry:
-    try:
-        check_dataset_id(dataset_id)
-    except ValueError as e:
-        raise ProblemError(400, str(e), code="invalid-dataset-id", dataset_id=dataset_id) from None
+    check_dataset_id(dataset_id)
     cache = request.app.state.cache
     entry = cache.peek(dataset_id)
     if entry is None:
@@ -110,13 +107,9 @@ async def responsible(request: Request, dataset_id: str):
     except ValueError:
         raise _bad("query", "k", "not an integer") from None
     ctx = M.fresh_context(request, entry) or await run_in_threadpool(M.context, request, entry)
-    try:
-        ans = responsible_lookup(ctx.index, lon=lon, lat=lat, village_id=vid, station_id=sid, k=k, duty=ctx.duty,
-                                 today=M.clock(request).date(), township_committees=ctx.committees,
-                                 personal=who.sees_personal)
-    except ValueError as e:
-        field = str(e).split(":")[0].split("/")[0].split(",")[0].strip()
-        raise _bad("query", field if field in ("lon", "village_id", "station_id", "k") else "lon", str(e)) from None
+    ans = responsible_lookup(ctx.index, lon=lon, lat=lat, village_id=vid, station_id=sid, k=k, duty=ctx.duty,
+                             today=M.clock(request).date(), township_committees=ctx.committees,
+                             personal=who.sees_personal)  # InvalidParameter naming the field: 422
     return FastJSONResponse({"dataset_id": entry.info.id, "dataset_version": entry.info.version,
                              "roster_job_id": ctx.roster_job, **ans}, headers={"Cache-Control": "no-store"})
 

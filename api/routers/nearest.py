@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
-from geo_service.core.index import InvalidQuery, check_points
+from geo_service.core.index import check_points
 from geo_service.core.store import check_dataset_id
 
 from .. import batch_format
@@ -89,29 +89,26 @@ def lookup_compact(entry: DatasetEntry, lon: np.ndarray, lat: np.ndarray, *, k: 
     far = np.empty((n, k), dtype=bool) if mode == "road" else None
     outside = np.zeros(n, dtype=bool) if mode != "road" else None
     stations = None
-    try:
-        check_points(lon, lat, max(n, 1))  # every point checked first: errors name the batch row
-        for a in range(0, n, step):
-            b = min(n, a + step)
-            if mode == "road":
-                r = entry.network.nearest(lon[a:b], lat[a:b], k=k, kinds=kinds, sector=sector)
-                s = r.station_index.reshape(-1, 1)
-                d = (r.road_m + r.offroad_m).reshape(-1, 1)
-                if max_distance_m is not None:
-                    s = np.where(d > max_distance_m, -1, s)
-                dur[a:b] = np.round(r.time_s.reshape(-1, 1), 1)
-                far[a:b] = r.far_from_road.reshape(-1, 1)
-            else:
-                r = entry.station_index.nearest(lon[a:b], lat[a:b], k=k, kinds=kinds, sector=sector,
-                                                max_distance_m=max_distance_m)
-                s, d = r.station_index, r.distance_m
-                outside[a:b] = r.outside_dataset
-            stations = r.stations if stations is None else stations
-            si[a:b] = s
-            dist[a:b] = np.where(s >= 0, np.round(d, 1), np.nan)
-            del r, s, d
-    except InvalidQuery as e:
-        raise ProblemError(422, str(e), code="invalid-query", errors=[{"in": "query", **e.to_dict()}]) from None
+    check_points(lon, lat, max(n, 1))  # every point checked first: errors name the batch row
+    for a in range(0, n, step):
+        b = min(n, a + step)
+        if mode == "road":
+            r = entry.network.nearest(lon[a:b], lat[a:b], k=k, kinds=kinds, sector=sector)
+            s = r.station_index.reshape(-1, 1)
+            d = (r.road_m + r.offroad_m).reshape(-1, 1)
+            if max_distance_m is not None:
+                s = np.where(d > max_distance_m, -1, s)
+            dur[a:b] = np.round(r.time_s.reshape(-1, 1), 1)
+            far[a:b] = r.far_from_road.reshape(-1, 1)
+        else:
+            r = entry.station_index.nearest(lon[a:b], lat[a:b], k=k, kinds=kinds, sector=sector,
+                                            max_distance_m=max_distance_m)
+            s, d = r.station_index, r.distance_m
+            outside[a:b] = r.outside_dataset
+        stations = r.stations if stations is None else stations
+        si[a:b] = s
+        dist[a:b] = np.where(s >= 0, np.round(d, 1), np.nan)
+        del r, s, d
     if dur is not None:
         dur[si < 0] = np.nan
     return Compact(si, dist, dur, far, stations, outside)
@@ -220,10 +217,7 @@ async def nearest(request: Request):
     parameters are declared in the OpenAPI document by hand.
     """
     dataset_id = request.path_params["dataset_id"]
-    try:
-        check_dataset_id(dataset_id)
-    except ValueError as e:
-        raise ProblemError(400, str(e), code="invalid-dataset-id", dataset_id=dataset_id) from None
+    check_dataset_id(dataset_id)
     await nearest_access(request, await principal(request))
     settings = request.app.state.settings
     q = request.query_params
@@ -243,11 +237,8 @@ async def nearest(request: Request):
     cache: DatasetCache = request.app.state.cache
     entry = await _entry(cache, dataset_id, mode)
     if mode == "straight":  # the common case, without the batch's column machinery
-        try:
-            r = entry.station_index.nearest(lon, lat, k=k, kinds=_kinds(kinds), sector=sector,
-                                            max_distance_m=max_distance_m)
-        except InvalidQuery as e:
-            raise ProblemError(422, str(e), code="invalid-query", errors=[{"in": "query", **e.to_dict()}]) from None
+        r = entry.station_index.nearest(lon, lat, k=k, kinds=_kinds(kinds), sector=sector,
+                                        max_distance_m=max_distance_m)  # InvalidQuery: 422 (api.problems)
         table = _station_rows(entry, r.stations)
         rows = [{"rank": j + 1, **table[i], "distance_m": round(d, 1)}
                 for j, (i, d) in enumerate(zip(r.station_index[0].tolist(), r.distance_m[0].tolist())) if i >= 0]

@@ -110,10 +110,7 @@ def _lang(request: Request) -> str:
 
 
 async def _check_ids(request: Request, dataset_id: str, station_id: str | None) -> None:
-    try:
-        check_dataset_id(dataset_id)
-    except ValueError as e:
-        raise ProblemError(400, str(e), code="invalid-dataset-id") from None
+    check_dataset_id(dataset_id)
     if station_id is not None and not ID_RE.fullmatch(station_id):
         raise ProblemError(404, "no such station", code="station-not-found")
     cache = request.app.state.cache

@@ -40,7 +40,7 @@ from ..cache import DatasetEntry
 from ..deps import check_previous_job, dataset_entry, get_jobs, get_store
 from ..encoding import FastJSONResponse
 from ..html import content_security_policy, html_response
-from ..jobs import JobManager, QueueFull
+from ..jobs import JobManager
 from ..ledger_access import LEDGER_COLUMNS, member_view, period_or_422, planned_links, scope_member
 from ..problems import ProblemError
 from ..schemas import ProblemDetail
@@ -172,11 +172,7 @@ def ledger_map_page(period: Period, entry: DatasetEntry = Depends(dataset_entry)
 def start_review(request: Request, body: Annotated[ReviewParams, Body()], entry: DatasetEntry = Depends(dataset_entry),
                  jobs: JobManager = Depends(get_jobs), _: Principal = Depends(planner)):
     params = {**body.model_dump(mode="json"), "dataset_version": entry.info.version}
-    try:
-        job = jobs.submit(entry.info.id, "review", params)
-    except QueueFull as e:
-        raise ProblemError(503, str(e), code="queue-full", headers={"Retry-After": str(e.retry_after_s)},
-                           retry_after_s=e.retry_after_s) from None
+    job = jobs.submit(entry.info.id, "review", params)  # QueueFull: 503 with Retry-After (api.problems)
     out = job_out(request, job)
     return FastJSONResponse(out, status_code=202, headers={"Location": out["links"][0]["href"]})
 
@@ -217,9 +213,6 @@ def replan(request: Request, body: Annotated[ReplanRequest, Body()], entry: Data
         job = jobs.submit(entry.info.id, "optimisation", params)
     except ValueError as e:
         raise ProblemError(422, str(e), code="invalid-parameters") from None
-    except QueueFull as e:
-        raise ProblemError(503, str(e), code="queue-full", headers={"Retry-After": str(e.retry_after_s)},
-                           retry_after_s=e.retry_after_s) from None
     out = job_out(request, job)
     out["ledger"] = {"kept": len(plan["kept"]), "moved": len(plan["moved"]), "stayed": len(plan["stayed"])}
     return FastJSONResponse(out, status_code=202, headers={"Location": out["links"][0]["href"]})

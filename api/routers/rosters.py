@@ -126,11 +126,7 @@ def current_roster(entry: DatasetEntry = Depends(dataset_entry), store: Store = 
     if job is None:
         raise ProblemError(404, f"dataset '{entry.info.id}' has no finished roster yet", code="no-result",
                            dataset_id=entry.info.id)
-    try:
-        duty = R.current_duty(job.result, month, homes=who.sees_personal)
-    except ValueError as e:
-        raise ProblemError(422, str(e), code="invalid-parameters",
-                           errors=[{"in": "query", "field": "month", "message": str(e), "code": "invalid"}]) from None
+    duty = R.current_duty(job.result, month, homes=who.sees_personal)  # InvalidParameter naming month: 422
     return FastJSONResponse({"job_id": job.id, "dataset_id": entry.info.id, **duty})
 
 
@@ -162,10 +158,7 @@ def roster_map_page(entry: DatasetEntry = Depends(dataset_entry), store: Store =
             raise ProblemError(404, f"dataset '{did}' has no finished roster yet", code="no-result", dataset_id=did)
     homes = who.sees_personal
     result = rec.result if homes else R.public_result(rec.result)
-    try:
-        m = R.current_duty(result, month)["month"]
-    except ValueError as e:
-        raise ProblemError(422, str(e), code="invalid-parameters") from None
+    m = R.current_duty(result, month)["month"]  # InvalidParameter naming month: 422 (api.problems)
 
     def page(ds) -> tuple[str, str]:
         fm = roster_map(ds, result, month=m, homes=homes, lang=lang, tiles=tiles, tianditu_key=tk)

@@ -40,6 +40,7 @@ from solvers.roster import RosterParams, plan_roster, township_committees_from
 from ..core._optional import require_distributed
 from ..core.coverage import coverage_summary
 from ..core.dataset import Dataset
+from ..core.errors import InvalidParameter
 from ..core.store import Store
 from .batch_driver import BatchDriver, _ClusterWatch, _progress_bar, create_county_jobs, open_cluster, plan_batch
 from .batch_loading import store_location, workers_can_load
@@ -67,29 +68,30 @@ def check_params(params: dict[str, Any] | None) -> dict[str, Any]:
     "optimisation": {...fields of solvers.pipeline.OptimisationParams...},
     "roster": {...fields of solvers.roster.RosterParams...}}``; all optional, and the duty roster
     (一月一轮值) is planned only when ``roster`` is given.
-    Raises ``ValueError`` naming the bad key, before anything is submitted.
+    Raises :class:`~geo_service.core.errors.InvalidParameter` (``params``, a ``ValueError``) naming
+    the bad key, before anything is submitted.
     """
     params = dict(params or {})
     bad = set(params) - {"coverage", "optimisation", "roster"}
     if bad:
-        raise ValueError(f"unknown batch parameter(s) {sorted(bad)}: expected 'coverage', 'optimisation' "
-                         "and/or 'roster'")
+        raise InvalidParameter("params", f"unknown batch parameter(s) {sorted(bad)}: expected 'coverage', "
+                               "'optimisation' and/or 'roster'")
     cov = dict(params.get("coverage") or {})
     bad = set(cov) - {"thresholds_m", "thresholds_s", "mode", "kinds"}
     if bad:
-        raise ValueError(f"unknown coverage parameter(s) {sorted(bad)}: expected thresholds_m, thresholds_s, "
-                         "mode, kinds")
+        raise InvalidParameter("params", f"unknown coverage parameter(s) {sorted(bad)}: expected thresholds_m, "
+                               "thresholds_s, mode, kinds")
     cov.setdefault("thresholds_m", list(DEFAULT_THRESHOLDS_M))
     try:
         opt = OptimisationParams.model_validate(params.get("optimisation") or {}).model_dump(mode="json")
     except Exception as e:  # pydantic.ValidationError: one clear line
-        raise ValueError(f"invalid optimisation parameters: {e}") from e
+        raise InvalidParameter("params", f"invalid optimisation parameters: {e}") from e
     out = {"coverage": cov, "optimisation": opt}
     if params.get("roster") is not None:
         try:
             out["roster"] = RosterParams.model_validate(params["roster"]).model_dump(mode="json")
         except Exception as e:  # pydantic.ValidationError: one clear line
-            raise ValueError(f"invalid roster parameters: {e}") from e
+            raise InvalidParameter("params", f"invalid roster parameters: {e}") from e
     return out
 
 
@@ -121,7 +123,8 @@ def resolve_dataset_ids(store: Store, patterns: Iterable[str]) -> list[str]:
     """Dataset ids matching ``patterns`` (exact ids or shell globs like ``county-*``), in order, unique.
 
     An exact id that is not stored is kept (the batch reports it as a failed county); a glob
-    that matches nothing raises ``ValueError``.
+    that matches nothing raises :class:`~geo_service.core.errors.InvalidParameter` (``datasets``,
+    code ``no_match``; a ``ValueError``).
     """
     stored = [i.id for i in store.list_datasets()]
     out: dict[str, None] = {}
@@ -129,7 +132,7 @@ def resolve_dataset_ids(store: Store, patterns: Iterable[str]) -> list[str]:
         if any(ch in p for ch in "*?["):
             hits = fnmatch.filter(stored, p)
             if not hits:
-                raise ValueError(f"no stored dataset matches {p!r}")
+                raise InvalidParameter("datasets", f"no stored dataset matches {p!r}", "no_match")
             out.update(dict.fromkeys(hits))
         else:
             out[p] = None

@@ -5,14 +5,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ..core.domain import LAYERS
 from ..core.glossary import PARAMS, label, message, value_label
@@ -145,6 +145,21 @@ def progress(description: str) -> Iterator[None]:
                   console=console, transient=True, disable=not console.is_terminal) as bar:
         bar.add_task(description, total=None)
         yield
+
+
+@contextmanager
+def progress_bar(description: str, total: float, quiet: bool = False) -> Iterator[Callable[[float], None]]:
+    """A bar with percentage and elapsed time on stderr while a solver runs; yields ``update(done)``.
+
+    ``done`` is on the scale of ``total`` (1.0 for a fraction, 100 for percent). Silent when
+    ``quiet`` (``--json``) or when stderr is not a terminal.
+    """
+    console = Console(stderr=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                  TimeElapsedColumn(), console=console, transient=True,
+                  disable=quiet or not console.is_terminal) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda done: bar.update(task, completed=done)
 
 
 def check_lang_opt(lang: str) -> None:

@@ -16,8 +16,6 @@ from typing import Annotated, Optional
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..core.glossary import message
 from .common import (
@@ -31,6 +29,7 @@ from .common import (
     check_lang_opt,
     fail,
     params_text,
+    progress_bar,
 )
 
 #: flag -> RosterParams field of the common rules (flags override --params)
@@ -72,15 +71,12 @@ def roster(
 ) -> None:
     """Plan the duty roster (轮值表): members on duty at the platforms each month, reception days off
     public holidays, and a consultation per township each quarter; outcome with objective, bound, gap."""
-    from api.rosters import committees_from_latest
-    from solvers.roster import RosterParams, plan_roster
-    from solvers.roster.availability import read_availability
-    from solvers.roster.outputs import outcome_text, roster_outcome, roster_summary
+    from solvers.roster import plan_roster
+    from solvers.roster.outputs import roster_outcome, roster_summary
 
     from ..app.outputs import write_roster, write_roster_calendars
 
-    from ..core.store import open_store
-    from .runs import fail_job, finish_job, start_job, stored_dataset_id
+    from .runs import fail_job, finish_job, start_job
 
     check_lang_opt(lang)
     raw = _params_file(params_file, lang)
@@ -95,27 +91,11 @@ def roster(
     if time_limit is not None:
         raw["time_limit_s"] = time_limit
     ds = _load_source(source, datum, data_dir)
-    stored = stored_dataset_id(source)
-    if stored is not None and "township_committees" not in raw:  # one committee plan: the latest run's
-        found, _ = committees_from_latest(open_store(_data_dir(data_dir)), stored)
-        if found:
-            raw["township_committees"] = found
-    try:
-        if availability is not None:
-            raw["availability"] = [u.model_dump(mode="json") for u in read_availability(availability, ds.members, lang)]
-        params = RosterParams.model_validate(raw)
-    except ValidationError as e:
-        fail(message("cli_bad_params", lang, text=params_text(e, lang)), 2, lang)
-    except ValueError as e:
-        fail(str(e), 2, lang)
+    params = _roster_params(raw, ds, source, availability, data_dir, lang)
     job = start_job(data_dir, source, "roster", params.model_dump(mode="json"))
-    console = Console(stderr=True)
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                  TimeElapsedColumn(), console=console, transient=True,
-                  disable=as_json or not console.is_terminal) as bar:
-        task = bar.add_task("排班中" if lang == "zh" else "planning", total=1.0)
+    with progress_bar("排班中" if lang == "zh" else "planning", 1.0, quiet=as_json) as update:
         try:
-            res = plan_roster(ds, params, progress=lambda f, msg: bar.update(task, completed=f))
+            res = plan_roster(ds, params, progress=lambda f, msg: update(f))
         except ValueError as e:
             fail_job(job, "ValueError", str(e))
             fail(str(e), 2, lang)
@@ -127,6 +107,41 @@ def roster(
     if as_json:
         typer.echo(json.dumps({**roster_summary(res, lang), "job_id": job_id}, ensure_ascii=False, indent=2))
         return
+    _print_roster(res, written, ics, lang)
+    if job_id:
+        typer.echo(message("cli_job", lang, id=job_id))
+
+
+def _roster_params(raw: dict, ds, source: Optional[str], availability: Optional[Path], data_dir: Optional[str],
+                   lang: str):
+    """``RosterParams`` from the options in ``raw``, the latest run's committees of a stored dataset
+    and the ``--availability`` file; exit 2 when invalid."""
+    from api.rosters import committees_from_latest
+    from solvers.roster import RosterParams
+    from solvers.roster.availability import read_availability
+
+    from ..core.store import open_store
+    from .runs import stored_dataset_id
+
+    stored = stored_dataset_id(source)
+    if stored is not None and "township_committees" not in raw:  # one committee plan: the latest run's
+        found, _ = committees_from_latest(open_store(_data_dir(data_dir)), stored)
+        if found:
+            raw["township_committees"] = found
+    try:
+        if availability is not None:
+            raw["availability"] = [u.model_dump(mode="json") for u in read_availability(availability, ds.members, lang)]
+        return RosterParams.model_validate(raw)
+    except ValidationError as e:
+        fail(message("cli_bad_params", lang, text=params_text(e, lang)), 2, lang)
+    except ValueError as e:
+        fail(str(e), 2, lang)
+
+
+def _print_roster(res, written: list[Path], ics: Optional[Path], lang: str) -> None:
+    """The outcome, objective/bound/gap, counts, diagnostics and the files written."""
+    from solvers.roster.outputs import outcome_text
+
     zh = lang == "zh"
     gap = "-" if res.gap is None else f"{res.gap:.2%}"
     unit = {"m": "米" if zh else "m", "s": "秒" if zh else "s"}.get(res.unit, res.unit)
@@ -144,9 +159,6 @@ def roster(
     n_ics = len(written) - 1
     typer.echo(("已写出 " if zh else "wrote ") + str(written[0])
                + ((f"，日历 {n_ics} 个（{ics}）" if zh else f", {n_ics} calendar(s) in {ics}") if ics else ""))
-    if job_id:
-        typer.echo(message("cli_job", lang, id=job_id))
-
 
 
 def register(app: typer.Typer) -> None:

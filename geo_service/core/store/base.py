@@ -19,6 +19,7 @@ from typing import Any
 from cachetools import LRUCache
 
 from ..dataset import Dataset
+from ..errors import InvalidDatasetId
 
 DATASET_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 JOB_STATUSES = ("accepted", "running", "successful", "failed", "dismissed")
@@ -69,10 +70,11 @@ class Conflict(StoreError):
 
 
 def check_dataset_id(dataset_id: str) -> str:
-    """Return ``dataset_id`` if it is a safe id (letters, digits, ``_``, ``-``; 1-64 chars)."""
+    """Return ``dataset_id`` if it is a safe id (letters, digits, ``_``, ``-``; 1-64 chars), else
+    raise :class:`~geo_service.core.errors.InvalidDatasetId` (a ``ValueError``)."""
     if not isinstance(dataset_id, str) or not DATASET_ID_RE.fullmatch(dataset_id):
-        raise ValueError(f"invalid dataset id {dataset_id!r}: use 1-64 letters, digits, '_' or '-', "
-                         "starting with a letter or digit")
+        raise InvalidDatasetId(dataset_id, f"invalid dataset id {dataset_id!r}: use 1-64 letters, digits, '_' "
+                                           "or '-', starting with a letter or digit")
     return dataset_id
 
 

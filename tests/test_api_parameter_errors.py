@@ -1,0 +1,122 @@
+"""A wrong argument raised below the API (``InvalidParameter``, ``InvalidDatasetId``) is answered by
+the one error table: the routes let it propagate, the problem names the field."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.testclient import TestClient
+
+from api.problems import ERROR_TABLE, install_handlers, problem_for
+from geo_service.core.errors import InvalidDatasetId, InvalidParameter
+from geo_service.core.store import check_dataset_id
+from maps.roster import duty_month
+from test_api import assert_problem
+from test_api_support import client, hdr, make_app
+
+
+def test_invalid_parameter_is_a_value_error_naming_its_field():
+    e = InvalidParameter("month", "month: '2030-01' is not in the roster", "not_in_roster")
+    assert isinstance(e, ValueError) and str(e) == "month: '2030-01' is not in the roster"
+    assert e.to_dict() == {"field": "month", "message": str(e), "code": "not_in_roster"}
+    assert InvalidParameter("k", "too big", where="body").to_dict()["in"] == "body"
+    with pytest.raises(ValueError, match="field"):
+        InvalidParameter("", "no field named")
+
+
+def test_check_dataset_id_raises_invalid_dataset_id():
+    for bad in ("..", "-x", "a/b", "x" * 65, 7):
+        with pytest.raises(InvalidDatasetId) as info:
+            check_dataset_id(bad)
+        assert info.value.dataset_id == bad and info.value.field == "dataset_id"
+    assert check_dataset_id("county-1") == "county-1"
+
+
+def test_the_table_answers_both_and_the_most_specific_wins():
+    assert {InvalidParameter, InvalidDatasetId} <= set(ERROR_TABLE)
+    r = problem_for(None, InvalidDatasetId("..", "invalid dataset id '..'"))
+    body = json.loads(r.body)
+    assert r.status_code == 400 and body["type"].endswith("invalid-dataset-id") and body["dataset_id"] == ".."
+    assert "errors" not in body
+    body = json.loads(problem_for(None, InvalidParameter("k", "k must be between 1 and 20")).body)
+    assert body["status"] == 422 and body["type"].endswith("invalid-parameters")
+    assert body["errors"] == [{"in": "query", "field": "k", "message": "k must be between 1 and 20",
+                               "code": "invalid"}]
+
+
+def test_the_errors_member_says_query_or_body_from_the_request():
+    app = FastAPI()
+    install_handlers(app)
+
+    @app.api_route("/raise", methods=["GET", "POST"])
+    def _raise(request: Request):
+        raise InvalidParameter("params", "unknown parameter 'x'")
+
+    @app.get("/told")
+    def _told():
+        raise InvalidParameter("month", "not a month", where="body")
+
+    with TestClient(app) as c:
+        got = assert_problem(c.get("/raise"), 422, "invalid-parameters")
+        assert got["errors"][0]["in"] == "query" and got["detail"] == "unknown parameter 'x'"
+        assert assert_problem(c.post("/raise"), 422)["errors"][0]["in"] == "body"
+        assert c.get("/told").json()["errors"][0]["in"] == "body"  # the exception's own word wins
+
+
+def test_duty_month_names_month():
+    with pytest.raises(InvalidParameter) as info:
+        duty_month({"months": ["2027-01", "2027-02"]}, "2030-05")
+    assert info.value.field == "month" and "2027-01..2027-02" in str(info.value)
+    assert duty_month({"months": ["2027-01"]}, "2027-01") == "2027-01"
+
+
+def test_routes_let_the_floor_errors_propagate(tmp_path, tiny):
+    with client(make_app(tmp_path / "d", tiny)) as c:
+        for url in ("/v1/datasets/-bad/nearest?lon=130.3&lat=46.8", "/v1/datasets/-bad/responsible?station_id=S1",
+                    "/m/-bad"):
+            body = assert_problem(c.get(url, headers=hdr("viewer")), 400, "invalid-dataset-id")
+            assert body["dataset_id"] == "-bad" and "invalid dataset id" in body["detail"]
+        for query, field in (("station_id=S1&k=50", "k"), ("village_id=nope", "village_id"),
+                             ("station_id=nope", "station_id"), ("", "lon")):
+            r = c.get(f"/v1/datasets/tiny/responsible?{query}")
+            body = assert_problem(r, 422, "invalid-parameters")
+            assert [(e["in"], e["field"], e["code"]) for e in body["errors"]] == [("query", field, "invalid")], body
+        assert c.get("/v1/datasets/tiny/responsible?station_id=S1").status_code == 200
+
+
+def test_batch_parameters_are_named_in_the_body(tmp_path, tiny):
+    A = hdr("admin")
+    with client(make_app(tmp_path / "d", tiny)) as c:
+        r = c.post("/v1/batches", json={"datasets": ["tiny"], "params": {"optimization": {}}}, headers=A)
+        body = assert_problem(r, 422, "invalid-parameters")
+        assert "unknown batch parameter" in body["detail"]
+        assert [(e["in"], e["field"], e["code"]) for e in body["errors"]] == [("body", "params", "invalid")]
+        r = c.post("/v1/batches", json={"datasets": ["zz-*"]}, headers=A)
+        body = assert_problem(r, 422, "invalid-parameters")
+        assert body["detail"] == "no stored dataset matches 'zz-*'"
+        assert [(e["in"], e["field"], e["code"]) for e in body["errors"]] == [("body", "datasets", "no_match")]
+
+
+def test_page_size_names_the_bad_argument():
+    from maps.static_render import PixelBudgetError, page_size
+
+    for kw, field in (({"width_mm": 100}, "width_mm"), ({"width_mm": 100, "height_mm": 10}, "height_mm"),
+                      ({"paper": "letter"}, "paper"), ({"orientation": "sideways"}, "orientation"),
+                      ({"dpi": 601}, "dpi")):
+        with pytest.raises(InvalidParameter) as info:
+            page_size(**kw)
+        assert (info.value.field, info.value.code) == (field, "invalid_size"), kw
+    with pytest.raises(PixelBudgetError) as info:
+        page_size("a2", dpi=600)
+    assert (info.value.field, info.value.code) == ("dpi", "pixel_budget")
+
+
+def test_static_map_sizes_are_answered_by_the_table(tmp_path, tiny):
+    with client(make_app(tmp_path / "d", tiny)) as c:
+        for query, field, code in (("paper=a2&dpi=600", "dpi", "pixel_budget"),
+                                   ("width_mm=100", "width_mm", "invalid_size")):
+            r = c.get(f"/v1/datasets/tiny/maps/coverage.png?{query}", headers=hdr("viewer"))
+            body = assert_problem(r, 422, "invalid-parameters")
+            assert [(e["in"], e["field"], e["code"]) for e in body["errors"]] == [("query", field, code)], body
