@@ -21,7 +21,8 @@ from shapely.geometry import Point
 from geo_service.core.glossary import word
 
 from .assignment import LinkSelection, _ll
-from .coverage import boundary_layers, county_bounds
+from .coverage import boundary_layers
+from .page import county_bounds
 from .render import (
     DataLayer,
     NameSearch,
