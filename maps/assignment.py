@@ -24,8 +24,6 @@ import folium
 import numpy as np
 import pandas as pd
 import shapely
-from folium.template import Template
-from branca.element import MacroElement
 from pyproj import Transformer
 from shapely.geometry import MultiPoint, Point
 
@@ -33,6 +31,7 @@ from geo_service.core.coverage import village_weights
 from geo_service.core.glossary import word
 
 from .coverage import boundary_layers
+from .links import LinkSelection, lat_lon
 from .locations import located_dataset, location_statement_html
 from .names import county_name
 from .page import legend_box, open_map
@@ -43,10 +42,8 @@ from .render import (
     esc,
     feature_collection,
     finish,
-    json_block,
     legend_html,
     palette,
-    prepare_geometries,
     simplify_m,
     tile_datum,
 )
@@ -225,76 +222,6 @@ def nearest_base_zone(ds, bases: dict[str, Point]) -> dict[str, str]:
     d = np.hypot(np.asarray(vx)[:, None] - np.asarray(bx)[None, :], np.asarray(vy)[:, None] - np.asarray(by)[None, :])
     near = d.argmin(axis=1)
     return {str(x): gids[j] for x, j in zip(v["id"].astype(str).to_numpy()[ok], near)}
-
-
-class LinkSelection(MacroElement):
-    """Draws the links of the clicked zone/contact point/member/township (or the URL's selection).
-
-    The links travel in a JSON block; this script holds element names only (no data)."""
-
-    _template = Template("""
-        {% macro script(this, kwargs) %}
-        (function () {
-          var map = {{ this._parent.get_name() }};
-          var data = JSON.parse(document.getElementById({{ this.block_id|tojson }}).textContent);
-          var drawn = L.layerGroup().addTo(map);
-          function show(kind, key) {
-            drawn.clearLayers();
-            var sel = kind ? (data[kind] || {})[key] : null;
-            document.body.setAttribute('data-gs-selected', sel ? kind + ':' + key : '');
-            document.body.setAttribute('data-gs-links', sel ? String(sel.l.length) : '0');
-            if (!sel) { return; }
-            sel.l.forEach(function (x) {
-              L.polyline(x[0], {color: sel.c, weight: x[1], opacity: 0.85, dashArray: x[2] ? '5 4' : null,
-                                className: 'gs-link', interactive: false}).addTo(drawn);
-            });
-            (sel.n || []).forEach(function (x) {
-              var mk = L.circleMarker(x[0], {radius: 8, color: '#fff', weight: 1, fillColor: sel.c,
-                                             fillOpacity: 0.9, className: 'gs-count'});
-              mk.bindTooltip(gs.el('span', null, x[1]), {permanent: true, direction: 'center',
-                                                         className: 'gs-count-label'});
-              mk.addTo(drawn);
-            });
-          }
-          function bind(layer, kind, byIndex) {
-            if (!layer) { return; }
-            var i = 0;
-            layer.eachLayer(function (l) {
-              var key = byIndex ? String(i) : String(l.feature.properties.c);
-              i += 1;
-              l.on('click', function () { show(kind, key); });
-            });
-          }
-          {% for var, kind, by_index in this.bindings %}
-          bind({{ var }}, {{ kind|tojson }}, {{ 'true' if by_index else 'false' }});
-          {% endfor %}
-          if (data.select) {  // a selection in the URL: draw it and zoom to it
-            show(data.select[0], data.select[1]);
-            if (drawn.getLayers().length) { map.fitBounds(L.featureGroup(drawn.getLayers()).getBounds().pad(0.3)); }
-          }
-        })();
-        {% endmacro %}
-    """)
-
-    def __init__(self, payload: dict[str, Any], bindings: list[tuple[DataLayer, str, bool]]):
-        super().__init__()
-        self._name = "LinkSelection"
-        self.payload = payload
-        self.block_id = f"{self.get_name()}_links"
-        self._layers = bindings
-
-    def render(self, **kwargs):
-        self.bindings = [(layer.get_name(), kind, by_index) for layer, kind, by_index in self._layers]
-        self.get_root().html.add_child(json_block(self.block_id, self.payload), name=self.block_id)
-        super().render(**kwargs)
-
-
-def _ll(geoms: list, datum: str) -> list:
-    """[[lat, lon], ...] per point geometry, shifted for the tiles' datum and rounded."""
-    out = []
-    for g in prepare_geometries(geoms, datum=datum):
-        out.append([round(g.y, 5), round(g.x, 5)])
-    return out
 
 
 def assignment_map(ds, result: Any = None, *, sector: str | None = None, group: str | None = None,
@@ -565,8 +492,8 @@ def _links(ds, state: dict[str, Any], mem: pd.DataFrame, bases: dict[str, Point]
                             (sorted(v for v, q in served.items() if q == g), 1, True)):
             vs = [v for v in vs if v in vpt]
             if vs:
-                b = _ll([bases[g]], datum)[0]
-                lines += [[[b, p], w, dash] for p in _ll([vpt[v] for v in vs], datum)]
+                b = lat_lon([bases[g]], datum)[0]
+                lines += [[[b, p], w, dash] for p in lat_lon([vpt[v] for v in vs], datum)]
         out["g"][g] = {"c": gcol.get(g, "#555"), "l": lines}
     cv = dict(zip(ds.constituents["id"].astype(str), ds.constituents["village_id"].astype(str)))
     by_m: dict[str, Counter] = {}
@@ -578,13 +505,13 @@ def _links(ds, state: dict[str, Any], mem: pd.DataFrame, bases: dict[str, Point]
         g = _s(g)
         if home is None or home.is_empty:  # a member of unknown location: no lines to draw
             continue
-        h = _ll([home], datum)[0]
+        h = lat_lon([home], datum)[0]
         cnt = by_m.get(mid, Counter())
         vs = sorted(cnt)
-        pts = _ll([vpt[v] for v in vs], datum) if vs else []
+        pts = lat_lon([vpt[v] for v in vs], datum) if vs else []
         lines = [[[h, p], 1 + min(cnt[v], 4) * 0.8, False] for v, p in zip(vs, pts)]
         if g is not None and g in bases:
-            lines.append([[h, _ll([bases[g]], datum)[0]], 1, True])
+            lines.append([[h, lat_lon([bases[g]], datum)[0]], 1, True])
         out["m"][str(i)] = {"c": gcol.get(g or "", "#555"), "l": lines,
                             "n": [[p, cnt[v]] for v, p in zip(vs, pts)]}
     tw = ds.townships
@@ -598,7 +525,7 @@ def _links(ds, state: dict[str, Any], mem: pd.DataFrame, bases: dict[str, Point]
             pts = pts[~(pts.isna() | pts.is_empty)]
             if not ts or not len(pts):
                 continue
-            centre = _ll([Point(float(pts.x.mean()), float(pts.y.mean()))], datum)[0]
+            centre = lat_lon([Point(float(pts.x.mean()), float(pts.y.mean()))], datum)[0]
             out["k"][k] = {"c": kcol.get(k, "#555"),
-                           "l": [[[centre, p], 2.5, False] for p in _ll([t_pt[x] for x in ts], datum)]}
+                           "l": [[[centre, p], 2.5, False] for p in lat_lon([t_pt[x] for x in ts], datum)]}
     return out
