@@ -39,7 +39,7 @@ import maps
 from geo_service.core.coverage import last_mile
 from geo_service.app.demo import generate_demo
 from maps.assets import STATIC_DIR, localize
-from maps.coverage import county_bounds
+from maps.page import county_bounds
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -17,40 +17,37 @@ by members), with no run needed.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import folium
 import numpy as np
 import pandas as pd
 import shapely
-from folium.template import Template
-from branca.element import MacroElement
 from pyproj import Transformer
 from shapely.geometry import MultiPoint, Point
 
 from geo_service.core.coverage import village_weights
 from geo_service.core.glossary import word
 
-from .coverage import boundary_layers, county_bounds, station_layer
+from .coverage import boundary_layers
+from .links import LinkSelection, lat_lon
 from .locations import located_dataset, location_statement_html
 from .names import county_name
+from .page import legend_box, open_map
 from .render import (
     DataLayer,
     NameSearch,
-    add_box,
-    base_map,
     check_lang,
     esc,
     feature_collection,
     finish,
-    json_block,
     legend_html,
-    page_title,
     palette,
-    prepare_geometries,
     simplify_m,
     tile_datum,
 )
+from .stations import add_stations
 
 T = {
     "zh": {"members": "委员住址", "zones": "活动组责任区", "contacts": "界别联系点",
@@ -227,76 +224,6 @@ def nearest_base_zone(ds, bases: dict[str, Point]) -> dict[str, str]:
     return {str(x): gids[j] for x, j in zip(v["id"].astype(str).to_numpy()[ok], near)}
 
 
-class LinkSelection(MacroElement):
-    """Draws the links of the clicked zone/contact point/member/township (or the URL's selection).
-
-    The links travel in a JSON block; this script holds element names only (no data)."""
-
-    _template = Template("""
-        {% macro script(this, kwargs) %}
-        (function () {
-          var map = {{ this._parent.get_name() }};
-          var data = JSON.parse(document.getElementById({{ this.block_id|tojson }}).textContent);
-          var drawn = L.layerGroup().addTo(map);
-          function show(kind, key) {
-            drawn.clearLayers();
-            var sel = kind ? (data[kind] || {})[key] : null;
-            document.body.setAttribute('data-gs-selected', sel ? kind + ':' + key : '');
-            document.body.setAttribute('data-gs-links', sel ? String(sel.l.length) : '0');
-            if (!sel) { return; }
-            sel.l.forEach(function (x) {
-              L.polyline(x[0], {color: sel.c, weight: x[1], opacity: 0.85, dashArray: x[2] ? '5 4' : null,
-                                className: 'gs-link', interactive: false}).addTo(drawn);
-            });
-            (sel.n || []).forEach(function (x) {
-              var mk = L.circleMarker(x[0], {radius: 8, color: '#fff', weight: 1, fillColor: sel.c,
-                                             fillOpacity: 0.9, className: 'gs-count'});
-              mk.bindTooltip(gs.el('span', null, x[1]), {permanent: true, direction: 'center',
-                                                         className: 'gs-count-label'});
-              mk.addTo(drawn);
-            });
-          }
-          function bind(layer, kind, byIndex) {
-            if (!layer) { return; }
-            var i = 0;
-            layer.eachLayer(function (l) {
-              var key = byIndex ? String(i) : String(l.feature.properties.c);
-              i += 1;
-              l.on('click', function () { show(kind, key); });
-            });
-          }
-          {% for var, kind, by_index in this.bindings %}
-          bind({{ var }}, {{ kind|tojson }}, {{ 'true' if by_index else 'false' }});
-          {% endfor %}
-          if (data.select) {  // a selection in the URL: draw it and zoom to it
-            show(data.select[0], data.select[1]);
-            if (drawn.getLayers().length) { map.fitBounds(L.featureGroup(drawn.getLayers()).getBounds().pad(0.3)); }
-          }
-        })();
-        {% endmacro %}
-    """)
-
-    def __init__(self, payload: dict[str, Any], bindings: list[tuple[DataLayer, str, bool]]):
-        super().__init__()
-        self._name = "LinkSelection"
-        self.payload = payload
-        self.block_id = f"{self.get_name()}_links"
-        self._layers = bindings
-
-    def render(self, **kwargs):
-        self.bindings = [(layer.get_name(), kind, by_index) for layer, kind, by_index in self._layers]
-        self.get_root().html.add_child(json_block(self.block_id, self.payload), name=self.block_id)
-        super().render(**kwargs)
-
-
-def _ll(geoms: list, datum: str) -> list:
-    """[[lat, lon], ...] per point geometry, shifted for the tiles' datum and rounded."""
-    out = []
-    for g in prepare_geometries(geoms, datum=datum):
-        out.append([round(g.y, 5), round(g.x, 5)])
-    return out
-
-
 def assignment_map(ds, result: Any = None, *, sector: str | None = None, group: str | None = None,
                    committee: str | None = None, member: str | None = None, lang: str = "zh",
                    tiles: str = "osm", tianditu_key: str | None = None, static_prefix: str = "/static",
@@ -310,13 +237,90 @@ def assignment_map(ds, result: Any = None, *, sector: str | None = None, group: 
     check_lang(lang)
     t = T[lang]
     datum = tile_datum(tiles)
-    m = base_map(county_bounds(ds), tiles=tiles, lang=lang, tianditu_key=tianditu_key,
-                 title=page_title(county_name(ds), "assignment", lang))
+    m = open_map(ds, "assignment", tiles=tiles, lang=lang, tianditu_key=tianditu_key)
+    _check_selection(ds, group=group, committee=committee, member=member)
+    state = current_state(ds) if result is None else run_state(ds, result)
+    mem = _shown_members(ds, sector=sector, group=group, committee=committee)
+    lk = _Lookups.of(ds)
+    shown_g, shown_k = _shown(mem, lk, filtered=bool(sector or group or committee), group=group,
+                              committee=committee)
+    bases = group_bases(ds, state["group_station"])
+    figures = state["zones"] or zone_figures(located_dataset(ds), state["zone"], bases)
+
+    towns_layer = _towns_layer(ds, state["townships"], shown_k, lk, t=t, datum=datum)
+    for layer in boundary_layers(ds, lang=lang, datum=datum):
+        layer.add_to(m)  # on by default: zones read against the townships
+
+    # zones: one filled shape per group; before any run, each village to the nearest group base
+    nearest_zones = result is None and len(state["zone"]) < len(ds.villages)
+    if nearest_zones:
+        state["zone"] = {**nearest_base_zone(ds, bases), **state["zone"]}
+        figures = zone_figures(located_dataset(ds), state["zone"], bases)
+    zones_layer = _zones_layer(ds, state, figures, shown_g, lk, t=t, datum=datum)
+    for layer in (zones_layer, towns_layer):
+        if layer is not None:
+            layer.add_to(m)
+    cp_layer = _contacts_layer(state["contacts"], shown_g, lk, t=t, datum=datum)
+    if cp_layer is not None:
+        cp_layer.add_to(m)
+    members_layer = _members_layer(mem, state["constituents"], lk, t=t, datum=datum)
+    members_layer.add_to(m)
+    stations = add_stations(m, ds, lang=lang, datum=datum)
+    NameSearch([members_layer, stations] + ([cp_layer] if cp_layer is not None else []), lang=lang).add_to(m)
+
+    # links, drawn on selection only
+    links = _links(ds, state, mem, bases, shown_g, shown_k, lk.gcol, lk.kcol, datum)
+    links["select"] = _selection(mem, member=member, group=group, committee=committee)
+    bind = [(x, kind, by_index) for x, kind, by_index in ((zones_layer, "g", False), (cp_layer, "g", False),
+                                                          (members_layer, "m", True), (towns_layer, "k", False))
+            if x is not None]
+    LinkSelection(links, bind).add_to(m)
+
+    head = _notes_html(ds, result, state, compare=compare, nearest_zones=nearest_zones, lk=lk, t=t, lang=lang,
+                       filters=((t["sector"], sector), (t["group"], lk.gname.get(group or "")),
+                                (t["committee"], lk.kname.get(committee or ""))))
+    legend_box(m, location_statement_html(ds.villages, lang) + head + _legends_html(lk, shown_g, shown_k, state, t),
+               f"{county_name(ds)} · {t['title']}")
+    return finish(m, prefix=static_prefix)
+
+
+@dataclass(frozen=True)
+class _Lookups:
+    """Ids, names and colours of the dataset's groups, committees, villages and stations."""
+
+    gids: list[str]
+    gcol: dict[str, str]
+    gname: dict[str, Any]
+    gsec: dict[str, Any]
+    kids: list[str]
+    kcol: dict[str, str]
+    kname: dict[str, Any]
+    vname: dict[str, Any]
+    vpt: dict[str, Any]
+    snames: dict[str, Any]
+
+    @classmethod
+    def of(cls, ds) -> _Lookups:
+        gids = ds.groups["id"].astype(str).tolist()
+        kids = ds.committees["id"].astype(str).tolist()
+        vid = ds.villages["id"].astype(str).tolist()
+        return cls(gids=gids, gcol=dict(zip(gids, palette(len(gids)))), gname=dict(zip(gids, ds.groups["name"])),
+                   gsec=dict(zip(gids, ds.groups["sectors"])), kids=kids, kcol=dict(zip(kids, palette(len(kids)))),
+                   kname=dict(zip(kids, ds.committees["name"])), vname=dict(zip(vid, ds.villages["name"])),
+                   vpt=dict(zip(vid, ds.villages.geometry)),
+                   snames=dict(zip(ds.stations["id"].astype(str), ds.stations["name"])))
+
+
+def _check_selection(ds, *, group: str | None, committee: str | None, member: str | None) -> None:
+    """``ValueError`` naming the selection (``group``, ``committee``, ``member``) not in the dataset."""
     for val, layer, what in ((group, "groups", "group"), (committee, "committees", "committee"),
                              (member, "members", "member")):
         if val is not None and val not in set(ds.layers[layer]["id"].astype(str)):
             raise ValueError(f"{what} '{val}' is not in the dataset's {layer}")
-    state = current_state(ds) if result is None else run_state(ds, result)
+
+
+def _shown_members(ds, *, sector: str | None, group: str | None, committee: str | None) -> pd.DataFrame:
+    """The located members matching ``sector``, ``group`` and ``committee`` (each None: any)."""
     mem_all = ds.members.reset_index(drop=True)
     keep = np.ones(len(mem_all), dtype=bool)
     if sector is not None:
@@ -326,149 +330,144 @@ def assignment_map(ds, result: Any = None, *, sector: str | None = None, group: 
     if committee is not None:
         keep &= (mem_all["committee_id"].astype(str) == committee).to_numpy()
     keep &= ~(mem_all.geometry.isna() | mem_all.geometry.is_empty).to_numpy()
-    mem = mem_all[keep].reset_index(drop=True)
-    filtered = bool(sector or group or committee)
+    return mem_all[keep].reset_index(drop=True)
 
-    gids = ds.groups["id"].astype(str).tolist()
-    gcol = dict(zip(gids, palette(len(gids))))
-    kids = ds.committees["id"].astype(str).tolist()
-    kcol = dict(zip(kids, palette(len(kids))))
-    gname = dict(zip(gids, ds.groups["name"]))
-    gsec = dict(zip(gids, ds.groups["sectors"]))
-    kname = dict(zip(kids, ds.committees["name"]))
-    vid = ds.villages["id"].astype(str).tolist()
-    vname = dict(zip(vid, ds.villages["name"]))
-    vpt = dict(zip(vid, ds.villages.geometry))
-    snames = dict(zip(ds.stations["id"].astype(str), ds.stations["name"]))
-    shown_g = set(mem["group_id"].dropna().astype(str)) if filtered else set(gids)
+
+def _shown(mem: pd.DataFrame, lk: _Lookups, *, filtered: bool, group: str | None,
+           committee: str | None) -> tuple[set[str], set[str]]:
+    """The groups and committees drawn: all, or under a filter those of the members shown (the
+    selected group or committee alone when one is named)."""
+    shown_g = set(mem["group_id"].dropna().astype(str)) if filtered else set(lk.gids)
     if group is not None:
         shown_g = {group}
-    shown_k = set(mem["committee_id"].dropna().astype(str)) if filtered else set(kids)
+    shown_k = set(mem["committee_id"].dropna().astype(str)) if filtered else set(lk.kids)
     if committee is not None:
         shown_k = {committee}
-    bases = group_bases(ds, state["group_station"])
-    figures = state["zones"] or zone_figures(located_dataset(ds), state["zone"], bases)
-    contacts_of: dict[str, list[str]] = {}
-    for v, g in state["contacts"].items():
-        contacts_of.setdefault(g, []).append(v)
+    return shown_g, shown_k
 
-    # committees' townships: outlines in the committee's colour
+
+def _towns_layer(ds, t_k: dict[str, str], shown_k: set[str], lk: _Lookups, *, t: dict,
+                 datum: str) -> DataLayer | None:
+    """Committees' townships (``t_k``: township -> committee) outlined in the committee's colour,
+    with the committee and the constituents living there; None when none is shown."""
     tw = ds.townships
-    t_k = state["townships"]
     c_per_t = Counter()
-    v_t = dict(zip(vid, ds.villages["township_id"].astype(str)))
+    v_t = dict(zip(ds.villages["id"].astype(str).tolist(), ds.villages["township_id"].astype(str)))
     for cv in ds.constituents["village_id"].astype(str):
         c_per_t[v_t.get(cv, "")] += 1
     sel_t = [i for i, x in enumerate(tw["id"].astype(str)) if t_k.get(x) in shown_k]
-    towns_layer = None
-    if sel_t:
-        sub = tw.iloc[sel_t]
-        # boundaries as lines: a canvas polygon takes clicks inside even unfilled, and a click inside a
-        # township must reach the zone below it
-        fc = feature_collection(shapely.boundary(simplify_m(sub, 30.0, ds.metric_crs)), sub["name"].tolist(),
-                                classes=[t_k[x] for x in sub["id"].astype(str)],
-                                values=[[kname.get(t_k[x]), c_per_t.get(x, 0)] for x in sub["id"].astype(str)],
-                                datum=datum)
-        styles = {k: {"color": c, "weight": 3} for k, c in kcol.items()}
-        towns_layer = DataLayer(fc, {"styles": styles, "fields": [t["committee"], t["constituents"]], "sticky": True},
-                                name=t["committees"])
-    for layer in boundary_layers(ds, lang=lang, datum=datum):
-        layer.add_to(m)  # on by default: zones read against the townships
+    if not sel_t:
+        return None
+    sub = tw.iloc[sel_t]
+    # boundaries as lines: a canvas polygon takes clicks inside even unfilled, and a click inside a
+    # township must reach the zone below it
+    fc = feature_collection(shapely.boundary(simplify_m(sub, 30.0, ds.metric_crs)), sub["name"].tolist(),
+                            classes=[t_k[x] for x in sub["id"].astype(str)],
+                            values=[[lk.kname.get(t_k[x]), c_per_t.get(x, 0)] for x in sub["id"].astype(str)],
+                            datum=datum)
+    styles = {k: {"color": c, "weight": 3} for k, c in lk.kcol.items()}
+    return DataLayer(fc, {"styles": styles, "fields": [t["committee"], t["constituents"]], "sticky": True},
+                     name=t["committees"])
 
-    # zones: one filled shape per group; before any run, each village to the nearest group base
-    nearest_zones = result is None and len(state["zone"]) < len(ds.villages)
-    if nearest_zones:
-        state["zone"] = {**nearest_base_zone(ds, bases), **state["zone"]}
-        figures = zone_figures(located_dataset(ds), state["zone"], bases)
+
+def _zones_layer(ds, state: dict[str, Any], figures: dict[str, dict[str, Any]], shown_g: set[str], lk: _Lookups,
+                 *, t: dict, datum: str) -> DataLayer | None:
+    """One filled shape per shown group (its zone's villages' cells), with its figures; None when
+    no shown group has a zone."""
     shapes = zone_shapes(located_dataset(ds), {v: g for v, g in state["zone"].items() if g in shown_g})
-    zg = [g for g in gids if g in shapes]
+    zg = [g for g in lk.gids if g in shapes]
+    if not zg:
+        return None
+    contacts_of: dict[str, list[str]] = {}
+    for v, g in state["contacts"].items():
+        contacts_of.setdefault(g, []).append(v)
     by_pop = village_weights(ds.villages).basis == "population"
-    zones_layer = None
-    if zg:
-        vals = []
-        for g in zg:
-            f = figures.get(g, {})
-            vals.append([_sectors(gsec.get(g)), snames.get(state["group_station"].get(g) or ""),
-                         "、".join(str(vname.get(v, v)) for v in sorted(contacts_of.get(g, []))),
-                         f.get("villages")] + ([f.get("population")] if by_pop else [])
-                        + [f.get("constituents"), f.get("mean_km"), f.get("max_km")])
-        fc = feature_collection([shapes[g] for g in zg], [gname[g] for g in zg], classes=zg, values=vals,
-                                datum=datum)
-        styles = {g: {"color": c, "weight": 1, "fillColor": c, "fillOpacity": 0.35} for g, c in gcol.items()}
-        zones_layer = DataLayer(fc, {"styles": styles, "sticky": True,
-                                     "fields": [t["sector"], t["station"], t["contact_villages"], t["villages"]]
-                                     + ([t["population"]] if by_pop else [])
-                                     + [t["constituents"], t["mean_km"], t["max_km"]]},
-                                name=t["zones"])
-        zones_layer.add_to(m)
-    if towns_layer is not None:
-        towns_layer.add_to(m)
+    vals = []
+    for g in zg:
+        f = figures.get(g, {})
+        vals.append([_sectors(lk.gsec.get(g)), lk.snames.get(state["group_station"].get(g) or ""),
+                     "、".join(str(lk.vname.get(v, v)) for v in sorted(contacts_of.get(g, []))),
+                     f.get("villages")] + ([f.get("population")] if by_pop else [])
+                    + [f.get("constituents"), f.get("mean_km"), f.get("max_km")])
+    fc = feature_collection([shapes[g] for g in zg], [lk.gname[g] for g in zg], classes=zg, values=vals,
+                            datum=datum)
+    styles = {g: {"color": c, "weight": 1, "fillColor": c, "fillOpacity": 0.35} for g, c in lk.gcol.items()}
+    return DataLayer(fc, {"styles": styles, "sticky": True,
+                          "fields": [t["sector"], t["station"], t["contact_villages"], t["villages"]]
+                          + ([t["population"]] if by_pop else [])
+                          + [t["constituents"], t["mean_km"], t["max_km"]]},
+                     name=t["zones"])
 
-    # contact points
-    cps = [(v, g) for v, g in sorted(state["contacts"].items()) if g in shown_g and v in vpt]
-    cp_layer = None
-    if cps:
-        fc = feature_collection([vpt[v] for v, _ in cps], [vname[v] for v, _ in cps], classes=[g for _, g in cps],
-                                values=[[gname.get(g)] for _, g in cps],
-                                search=[f"{vname[v]} · {gname.get(g)}" for v, g in cps], datum=datum)
-        styles = {g: {"symbol": "★", "size": 16, "color": c} for g, c in gcol.items()}
-        cp_layer = DataLayer(fc, {"styles": styles, "fields": [t["group"]]}, name=t["contacts"])
-        cp_layer.add_to(m)
 
-    # member homes
-    c_m = state["constituents"]
+def _contacts_layer(contacts: dict[str, str], shown_g: set[str], lk: _Lookups, *, t: dict,
+                    datum: str) -> DataLayer | None:
+    """The contact points (village -> group) of the shown groups as stars in the group's colour."""
+    cps = [(v, g) for v, g in sorted(contacts.items()) if g in shown_g and v in lk.vpt]
+    if not cps:
+        return None
+    fc = feature_collection([lk.vpt[v] for v, _ in cps], [lk.vname[v] for v, _ in cps], classes=[g for _, g in cps],
+                            values=[[lk.gname.get(g)] for _, g in cps],
+                            search=[f"{lk.vname[v]} · {lk.gname.get(g)}" for v, g in cps], datum=datum)
+    styles = {g: {"symbol": "★", "size": 16, "color": c} for g, c in lk.gcol.items()}
+    return DataLayer(fc, {"styles": styles, "fields": [t["group"]]}, name=t["contacts"])
+
+
+def _members_layer(mem: pd.DataFrame, c_m: dict[str, str], lk: _Lookups, *, t: dict, datum: str) -> DataLayer:
+    """Members' homes in their group's colour, with sector, group, committee and the number of
+    constituents assigned (``c_m``: constituent -> member)."""
     per_member = Counter(c_m.values())
-    values = [[s, gname.get(_s(g) or ""), kname.get(_s(k) or ""), per_member.get(str(i), 0)]
+    values = [[s, lk.gname.get(_s(g) or ""), lk.kname.get(_s(k) or ""), per_member.get(str(i), 0)]
               for i, s, g, k in zip(mem["id"], mem["sector"], mem["group_id"], mem["committee_id"])]
     styles = {g: {"radius": 5, "color": "#fff", "weight": 1.2, "fillColor": c, "fillOpacity": 1.0}
-              for g, c in gcol.items()}
+              for g, c in lk.gcol.items()}
     styles["_"] = {"radius": 5, "color": "#fff", "weight": 1.2, "fillColor": "#555", "fillOpacity": 1.0}
-    members_layer = DataLayer(
+    return DataLayer(
         feature_collection(mem.geometry.to_numpy(), mem["name"].tolist(),
                            classes=[_s(g) or "_" for g in mem["group_id"]], values=values,
                            search=[f"{n} · {s}" for n, s in zip(mem["name"], mem["sector"])], datum=datum),
         {"styles": styles, "fields": [t["sector"], t["group"], t["committee"], t["constituents"]]},
         name=t["members"])
-    members_layer.add_to(m)
-    stations = station_layer(ds, lang=lang, datum=datum, cluster=True)
-    stations.add_to(m)
-    NameSearch([members_layer, stations] + ([cp_layer] if cp_layer is not None else []), lang=lang).add_to(m)
 
-    # links, drawn on selection only
-    links = _links(ds, state, mem, bases, shown_g, shown_k, gcol, kcol, datum)
-    select = None
+
+def _selection(mem: pd.DataFrame, *, member: str | None, group: str | None,
+               committee: str | None) -> list[str] | None:
+    """The links drawn when the page opens: ``[kind, key]`` of the named member (by feature index),
+    group or committee, in that order of precedence; None for none."""
     if member is not None:
         ids = mem["id"].astype(str).tolist()
-        select = ["m", str(ids.index(member))] if member in ids else None
-    elif group is not None:
-        select = ["g", group]
-    elif committee is not None:
-        select = ["k", committee]
-    links["select"] = select
-    bind = [(x, kind, by_index) for x, kind, by_index in ((zones_layer, "g", False), (cp_layer, "g", False),
-                                                          (members_layer, "m", True), (towns_layer, "k", False))
-            if x is not None]
-    LinkSelection(links, bind).add_to(m)
+        return ["m", str(ids.index(member))] if member in ids else None
+    if group is not None:
+        return ["g", group]
+    if committee is not None:
+        return ["k", committee]
+    return None
 
-    rows = [("circle", gcol[g], gname[g]) for g in gids if g in shown_g]  # zones and member homes
-    krows = [("line", kcol[k], kname[k]) for k in kids if k in shown_k and k in set(t_k.values())]
-    filt = [f"{lab}: {val}" for lab, val in ((t["sector"], sector), (t["group"], gname.get(group or "")),
-                                            (t["committee"], kname.get(committee or ""))) if val]
+
+def _notes_html(ds, result: Any, state: dict[str, Any], *, compare: bool, nearest_zones: bool, lk: _Lookups,
+                t: dict, lang: str, filters: tuple[tuple[str, Any], ...]) -> str:
+    """The notes above the legends: what is drawn (the dataset's state, or how the run differs from
+    it), the filters (label, value) in force, and the hint to click."""
+    filt = [f"{lab}: {val}" for lab, val in filters if val]
     head = ""  # the title rides in the box's summary line (collapsible panel)
     if result is None:
         head += f'<div class="gs-note">{esc(word("map_zones_nearest", lang) if nearest_zones else t["current"])}</div>'
     elif compare:
         cur = current_state(ds)
-        n_st = sum(1 for g in gids if cur["group_station"].get(g) != state["group_station"].get(g))
+        n_st = sum(1 for g in lk.gids if cur["group_station"].get(g) != state["group_station"].get(g))
         n_new = sum(1 for v, g in state["contacts"].items() if cur["contacts"].get(v) != g)
         head += (f'<div class="gs-note">{esc(t["diff"])}: {n_st} {esc(t["diff_station"])}；'
                  f'{n_new} {esc(t["diff_contacts"])}</div>')
     if filt:
         head += f'<div class="gs-note">{esc(t["filter"])}: {esc("；".join(filt))}</div>'
-    head += f'<div class="gs-note">{esc(t["hint"])}</div>'
-    add_box(m, location_statement_html(ds.villages, lang) + head + legend_html(t["legend"], rows[:30]) + legend_html(t["legend_k"], krows[:30]),
-            position="bottomright", css_class="gs-legend-box", summary=f"{county_name(ds)} · {t['title']}")
-    return finish(m, prefix=static_prefix)
+    return head + f'<div class="gs-note">{esc(t["hint"])}</div>'
+
+
+def _legends_html(lk: _Lookups, shown_g: set[str], shown_k: set[str], state: dict[str, Any], t: dict) -> str:
+    """The groups' colours (zones and member homes) and the committees' outline colours, 30 each at most."""
+    rows = [("circle", lk.gcol[g], lk.gname[g]) for g in lk.gids if g in shown_g]
+    t_k = state["townships"]
+    krows = [("line", lk.kcol[k], lk.kname[k]) for k in lk.kids if k in shown_k and k in set(t_k.values())]
+    return legend_html(t["legend"], rows[:30]) + legend_html(t["legend_k"], krows[:30])
 
 
 def _sectors(v: Any) -> str:
@@ -493,8 +492,8 @@ def _links(ds, state: dict[str, Any], mem: pd.DataFrame, bases: dict[str, Point]
                             (sorted(v for v, q in served.items() if q == g), 1, True)):
             vs = [v for v in vs if v in vpt]
             if vs:
-                b = _ll([bases[g]], datum)[0]
-                lines += [[[b, p], w, dash] for p in _ll([vpt[v] for v in vs], datum)]
+                b = lat_lon([bases[g]], datum)[0]
+                lines += [[[b, p], w, dash] for p in lat_lon([vpt[v] for v in vs], datum)]
         out["g"][g] = {"c": gcol.get(g, "#555"), "l": lines}
     cv = dict(zip(ds.constituents["id"].astype(str), ds.constituents["village_id"].astype(str)))
     by_m: dict[str, Counter] = {}
@@ -506,13 +505,13 @@ def _links(ds, state: dict[str, Any], mem: pd.DataFrame, bases: dict[str, Point]
         g = _s(g)
         if home is None or home.is_empty:  # a member of unknown location: no lines to draw
             continue
-        h = _ll([home], datum)[0]
+        h = lat_lon([home], datum)[0]
         cnt = by_m.get(mid, Counter())
         vs = sorted(cnt)
-        pts = _ll([vpt[v] for v in vs], datum) if vs else []
+        pts = lat_lon([vpt[v] for v in vs], datum) if vs else []
         lines = [[[h, p], 1 + min(cnt[v], 4) * 0.8, False] for v, p in zip(vs, pts)]
         if g is not None and g in bases:
-            lines.append([[h, _ll([bases[g]], datum)[0]], 1, True])
+            lines.append([[h, lat_lon([bases[g]], datum)[0]], 1, True])
         out["m"][str(i)] = {"c": gcol.get(g or "", "#555"), "l": lines,
                             "n": [[p, cnt[v]] for v, p in zip(vs, pts)]}
     tw = ds.townships
@@ -526,7 +525,7 @@ def _links(ds, state: dict[str, Any], mem: pd.DataFrame, bases: dict[str, Point]
             pts = pts[~(pts.isna() | pts.is_empty)]
             if not ts or not len(pts):
                 continue
-            centre = _ll([Point(float(pts.x.mean()), float(pts.y.mean()))], datum)[0]
+            centre = lat_lon([Point(float(pts.x.mean()), float(pts.y.mean()))], datum)[0]
             out["k"][k] = {"c": kcol.get(k, "#555"),
-                           "l": [[[centre, p], 2.5, False] for p in _ll([t_pt[x] for x in ts], datum)]}
+                           "l": [[[centre, p], 2.5, False] for p in lat_lon([t_pt[x] for x in ts], datum)]}
     return out

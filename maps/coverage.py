@@ -15,38 +15,29 @@ import shapely
 from geo_service.core.coverage import last_mile
 from geo_service.core.coverage import service_areas as road_service_areas
 from geo_service.core.coverage import village_weights
-from geo_service.core.domain import STATION_KINDS
 from geo_service.core.glossary import LANGS, map_words, value_label, word
 from geo_service.core.network import RoadNetwork
 
 from .aggregate import LARGE_VILLAGES, add_overview
 from .coverage_layers import approx_village_layer, exact_village_layer, gap_layer, ranked_gaps, village_facts
 from .locations import approx_mark, located_dataset, location_statement_html, unlocated_html, village_locations
-from .names import county_name, disambiguate
+from .names import county_name
+from .page import legend_box, open_map, summary_box
 from .render import (
     DataLayer,
     NameSearch,
-    add_box,
-    base_map,
     check_lang,
     esc,
     feature_collection,
     finish,
     km,
-    page_title,
     legend_html,
     minutes,
     simplify_m,
     tile_datum,
 )
+from .stations import add_stations, station_labels, station_legend_rows
 
-# Station kinds: a distinct symbol and colour each (drawn as text symbols, no icon font needed).
-STATION_STYLE: dict[str, dict[str, Any]] = {
-    "station_comprehensive": {"symbol": "★", "color": "#c00000", "size": 24},
-    "station_sector": {"symbol": "■", "color": "#1f4e9c", "size": 18},
-    "studio": {"symbol": "◆", "color": "#7b2d8e", "size": 18},
-    "contact_point": {"symbol": "▲", "color": "#1b7f3b", "size": 16},
-}
 # Last-mile colour scale: one colour per band (within threshold 1, 2, 3, beyond), ColorBrewer RdYlGn.
 BAND_COLOURS = ("#1a9850", "#a6d96a", "#fdae61", "#d73027", "#7f0000")
 AREA_COLOURS = ("#1a9850", "#66bd63", "#fdae61", "#f46d43")
@@ -54,18 +45,6 @@ AREA_COLOURS = ("#1a9850", "#66bd63", "#fdae61", "#f46d43")
 # Every word the map shows comes from the one glossary (popup fields carry their FIELDS name).
 T = {lang: {**map_words(lang), "legend_st": word("map_legend_stations", lang),
             "legend_v": word("map_legend_villages", lang)} for lang in LANGS}
-
-
-def county_bounds(ds) -> tuple[float, float, float, float]:
-    """(minx, miny, maxx, maxy) WGS-84 of the county: its boundary, else townships, else all points."""
-    for layer in ("counties", "townships", "villages", "stations"):
-        g = ds.layers[layer].geometry
-        if len(g) and not g.isna().all():
-            b = g.total_bounds
-            if np.all(np.isfinite(b)):
-                return tuple(float(x) for x in b)  # type: ignore[return-value]
-    raise ValueError("the dataset has no geometry to fit the map to (no counties, townships, villages "
-                     "or stations)")
 
 
 def last_mile_table(ds, coverage: pd.DataFrame | None = None, *, network=None) -> pd.DataFrame:
@@ -102,34 +81,6 @@ def _fmt_measure(v: float, mode: str, lang: str) -> str | None:
     if mode == "road":
         return minutes(round(float(v) / 60.0, 1) * 60.0, lang)
     return km(round(float(v) / 100.0) * 100.0, lang)
-
-
-def station_labels(ds) -> list[str]:
-    """Station names as a reader can tell them apart: a name shared by several stations carries
-    its township (``聚宝镇综合型委员工作站（聚宝镇）``)."""
-    tnames = ds.townships.set_index("id")["name"].to_dict()
-    return disambiguate(ds.stations["name"].tolist(), [tnames.get(tw) for tw in ds.stations["township_id"]])
-
-
-def station_layer(ds, *, lang: str, datum: str, name: str | None = None, cluster: bool = False) -> DataLayer:
-    """Stations with a distinct symbol per kind; popups: name, kind, sectors, capacity, township.
-
-    ``cluster``: grouped into counted clusters below zoom 11 (a county's first view), each station
-    on its own from there."""
-    t = T[lang]
-    st = ds.stations
-    tnames = ds.townships.set_index("id")["name"].to_dict()
-    kinds = st["kind"].tolist()
-    kind_label = [value_label("station_kind", k, lang) for k in kinds]
-    values = [[kl, s, cap, tnames.get(tw)] for kl, s, cap, tw in
-              zip(kind_label, st["sectors"], st["capacity"], st["township_id"])]
-    labels = station_labels(ds)
-    fc = feature_collection(st.geometry.to_numpy(), labels, classes=kinds, values=values,
-                            search=[f"{n} · {kl}" for n, kl in zip(labels, kind_label)], datum=datum)
-    config = {"styles": STATION_STYLE, "fields": [t["kind"], t["sectors"], t["capacity"], t["township"]]}
-    if cluster and len(st) > 12:
-        config["cluster"] = 11
-    return DataLayer(fc, config, name=name or t["stations"])
 
 
 def boundary_layers(ds, *, lang: str, datum: str, tolerance_m: float = 30.0) -> list[DataLayer]:
@@ -207,18 +158,11 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
     page with the aggregates only); only the numbered gap villages are drawn then.
     """
     check_lang(lang)
-    if mode not in ("straight", "road"):
-        raise ValueError(f"mode must be 'straight' or 'road', got {mode!r}")
-    if mode == "road" and network is None and coverage is None:
-        network = RoadNetwork.from_dataset(ds)
-    thresholds = [float(x) for x in (thresholds_m if mode == "straight" else thresholds_s)]
-    if not thresholds or any(not np.isfinite(x) or x <= 0 for x in thresholds) or thresholds != sorted(thresholds):
-        raise ValueError(f"thresholds must be positive and increasing, got {thresholds}")
+    thresholds, network = _checked_mode(ds, mode, network, coverage, thresholds_m, thresholds_s)
     t = T[lang]
     fmt = (lambda v: km(v, lang)) if mode == "straight" else (lambda v: minutes(v, lang))
     datum = tile_datum(tiles)
-    m = base_map(county_bounds(ds), tiles=tiles, lang=lang, tianditu_key=tianditu_key,
-                 title=page_title(county_name(ds), "coverage", lang))
+    m = open_map(ds, "coverage", tiles=tiles, lang=lang, tianditu_key=tianditu_key)
 
     # service areas (drawn first: underneath), largest first
     if service_areas is None:
@@ -228,7 +172,6 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
             service_areas = road_service_areas(ds, network, thresholds, dissolve=True)
     for layer in _area_layers(ds, service_areas, t=t, lang=lang, datum=datum, tolerance_m=simplify_tolerance_m):
         layer.add_to(m)
-
     for layer in boundary_layers(ds, lang=lang, datum=datum, tolerance_m=simplify_tolerance_m):
         layer.add_to(m)
 
@@ -236,30 +179,14 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
     loc = village_locations(v)
     vw = village_weights(v)  # persons, or 1 per village where the population is unknown
     measure, near = _village_measure(ds, v, coverage, network, mode, t, lang)
-    band = _band(measure, thresholds)
-    n_bands = len(thresholds) + 1
     tnames = ds.townships.set_index("id")["name"].to_dict()
-    facts = village_facts(v, loc, measure, band, near=near, tnames=tnames, weights=vw,
+    facts = village_facts(v, loc, measure, _band(measure, thresholds), near=near, tnames=tnames, weights=vw,
                           fmt_measure=lambda d: _fmt_measure(d, mode, lang),
                           measure_label=t["distance"] if mode == "straight" else t["time"], lang=lang)
     gap_t = float(gap_threshold) if gap_threshold is not None else thresholds[min(1, len(thresholds) - 1)]
-    large = len(v) > village_limit  # province size: hex-bin aggregates, villages by bbox on zoom
-    approx = None
-    if large:
-        lds = located_dataset(ds)
-        villages, agg_legend = add_overview(
-            m, lds, measure[loc.located], thresholds, fmt=fmt, fields=facts.fields, band_colours=BAND_COLOURS,
-            lang=lang, datum=datum, colour_threshold=gap_t, detail_url=detail_url if mode == "straight" else None)
-    else:
-        approx = approx_village_layer(v, loc, facts, band_colours=BAND_COLOURS, n_bands=n_bands, lang=lang,
-                                      datum=datum)
-        if approx is not None:
-            approx.add_to(m)
-        villages = exact_village_layer(v, loc, facts, band_colours=BAND_COLOURS, n_bands=n_bands, weights=vw,
-                                       name=t["villages"] if mode == "straight" else t["villages_road"],
-                                       datum=datum)
-        agg_legend = ""
-        villages.add_to(m)
+    villages, approx, agg_legend = _add_villages(
+        m, ds, v, loc, measure, facts, thresholds, vw=vw, large=len(v) > village_limit, fmt=fmt, gap_t=gap_t,
+        mode=mode, t=t, lang=lang, datum=datum, detail_url=detail_url)
 
     ranked = ranked_gaps(measure, loc, vw, gap_t)
     by_pop = vw.basis == "population"
@@ -267,17 +194,51 @@ def coverage_map(ds, *, coverage: pd.DataFrame | None = None, service_areas: gpd
     gap_layer(v, facts, ranked, top=top_gaps, name=f"{gaps_name} > {fmt(gap_t)}", rank_label=t["rank"],
               datum=datum).add_to(m)
 
-    stations = station_layer(ds, lang=lang, datum=datum, cluster=True)
-    stations.add_to(m)
+    stations = add_stations(m, ds, lang=lang, datum=datum)
     NameSearch([stations, villages] + ([approx] if approx is not None else []), lang=lang).add_to(m)
 
-    add_box(m, _legend(v, loc, thresholds, fmt, gap_t, top_gaps, len(ranked), mode, by_pop, t, lang) + agg_legend,
-            position="bottomright", css_class="gs-legend-box", summary=t["legend"])
-    add_box(m, _summary(v, loc, vw, measure, thresholds, fmt, gap_t, top_gaps, ranked, facts, mode, tnames, t,
-                        lang),
-            position="bottomleft", css_class="gs-summary",
-            summary=f"{county_name(ds)} · {t['summary'] if by_pop else t['covered_villages']}")
+    legend_box(m, _legend(v, loc, thresholds, fmt, gap_t, top_gaps, len(ranked), mode, by_pop, t, lang)
+               + agg_legend, t["legend"])
+    summary_box(m, _summary(v, loc, vw, measure, thresholds, fmt, gap_t, top_gaps, ranked, facts, mode, tnames, t,
+                            lang),
+                f"{county_name(ds)} · {t['summary'] if by_pop else t['covered_villages']}")
     return finish(m, prefix=static_prefix, collapsed=True)  # nine layers: the button, not a third of the map
+
+
+def _checked_mode(ds, mode: str, network, coverage, thresholds_m: Sequence[float],
+                  thresholds_s: Sequence[float]) -> tuple[list[float], Any]:
+    """The thresholds of ``mode`` (metres or seconds, checked positive and increasing) and the road
+    network (built from ``ds`` in road mode when neither it nor ``coverage`` is given)."""
+    if mode not in ("straight", "road"):
+        raise ValueError(f"mode must be 'straight' or 'road', got {mode!r}")
+    if mode == "road" and network is None and coverage is None:
+        network = RoadNetwork.from_dataset(ds)
+    thresholds = [float(x) for x in (thresholds_m if mode == "straight" else thresholds_s)]
+    if not thresholds or any(not np.isfinite(x) or x <= 0 for x in thresholds) or thresholds != sorted(thresholds):
+        raise ValueError(f"thresholds must be positive and increasing, got {thresholds}")
+    return thresholds, network
+
+
+def _add_villages(m: folium.Map, ds, v, loc, measure: np.ndarray, facts, thresholds: list[float], *, vw,
+                  large: bool, fmt, gap_t: float, mode: str, t: dict, lang: str, datum: str,
+                  detail_url: str | None) -> tuple[Any, DataLayer | None, str]:
+    """The villages on ``m``: hex-bin aggregates when ``large`` (province size; villages by bbox on
+    zoom), else approximate rings and exact dots. Returns (the searchable village layer, the
+    approximate layer or None, the aggregates' legend HTML)."""
+    n_bands = len(thresholds) + 1
+    if large:
+        villages, agg_legend = add_overview(
+            m, located_dataset(ds), measure[loc.located], thresholds, fmt=fmt, fields=facts.fields,
+            band_colours=BAND_COLOURS, lang=lang, datum=datum, colour_threshold=gap_t,
+            detail_url=detail_url if mode == "straight" else None)
+        return villages, None, agg_legend
+    approx = approx_village_layer(v, loc, facts, band_colours=BAND_COLOURS, n_bands=n_bands, lang=lang, datum=datum)
+    if approx is not None:
+        approx.add_to(m)
+    villages = exact_village_layer(v, loc, facts, band_colours=BAND_COLOURS, n_bands=n_bands, weights=vw,
+                                   name=t["villages"] if mode == "straight" else t["villages_road"], datum=datum)
+    villages.add_to(m)
+    return villages, approx, ""
 
 
 def _area_layers(ds, service_areas: gpd.GeoDataFrame, *, t: dict, lang: str, datum: str,
@@ -326,8 +287,7 @@ def _village_measure(ds, v, coverage, network, mode: str, t: dict, lang: str) ->
 def _legend(v, loc, thresholds, fmt, gap_t: float, top_gaps: int, n_gaps: int, mode: str, by_pop: bool,
             t: dict, lang: str) -> str:
     """The legend box: what is located, station symbols, the colour scale, approximate rings, gap rings."""
-    rows = [(STATION_STYLE[k]["symbol"], STATION_STYLE[k]["color"], value_label("station_kind", k, lang))
-            for k in STATION_KINDS]
+    rows = station_legend_rows(lang)
     scale = []
     lo = 0.0
     for i, thr in enumerate(thresholds):

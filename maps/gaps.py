@@ -19,40 +19,33 @@ from scipy.spatial import cKDTree
 from shapely.geometry import Point
 
 from geo_service.core.coverage import village_weights
-from geo_service.core.domain import STATION_KINDS
 from geo_service.core.glossary import LANGS, map_words, value_label, word
 
-from .coverage import (
-    BAND_COLOURS,
-    STATION_STYLE,
-    boundary_layers,
-    county_bounds,
-    station_layer,
-    straight_service_areas,
-)
+from .coverage import BAND_COLOURS, boundary_layers, straight_service_areas
 from .locations import approx_groups, located_dataset, location_statement_html, unlocated_html, \
     village_locations, where_word
 from .names import county_name, disambiguate
+from .page import legend_box, open_map, summary_box
 from .render import (
     DataLayer,
     NameSearch,
-    add_box,
-    base_map,
     check_lang,
     esc,
     feature_collection,
     finish,
     km,
-    page_title,
     legend_html,
     simplify_m,
     tile_datum,
 )
+from .stations import add_stations, station_legend_rows
 
 # Every word the map shows comes from the one glossary; the gaps map names its station layer
 # "existing", its village layer "before/after" and its panel after the proposal.
 T = {lang: {**map_words(lang), "stations": word("map_existing_stations", lang),
             "villages": word("map_villages_change", lang), "title": word("map_gap_title", lang)} for lang in LANGS}
+#: village status colours: covered now, newly covered by the proposal, still uncovered
+STATUS_COLOURS = {"b": BAND_COLOURS[0], "a": "#2b8cbe", "u": BAND_COLOURS[3]}
 
 
 def _get(obj: Any, *names: str) -> Any:
@@ -132,21 +125,10 @@ def gaps_map(ds, gap_result: Any, *, threshold_m: float | None = None, lang: str
     thr = gap_threshold_m(gap_result, threshold_m)
     datum = tile_datum(tiles)
     sites = proposed_sites(gap_result)
-    m = base_map(county_bounds(ds), tiles=tiles, lang=lang, tianditu_key=tianditu_key,
-                 title=page_title(county_name(ds), "gaps", lang))
+    m = open_map(ds, "gaps", tiles=tiles, lang=lang, tianditu_key=tianditu_key)
     for layer in boundary_layers(ds, lang=lang, datum=datum):
         layer.add_to(m)
-
-    before = straight_service_areas(ds, [thr])
-    both = pd.concat([ds.stations[["id", "name", "kind", "geometry"]],
-                      sites.assign(kind="contact_point")[["id", "name", "kind", "geometry"]]], ignore_index=True)
-    after = straight_service_areas(_Shim(ds, both), [thr])
-    for gdf, name, col, show in ((after, t["after"], "#2b8cbe", True), (before, t["before"], "#1a9850", True)):
-        fc = feature_collection(simplify_m(gdf.dropna(subset=["geometry"]), 30.0, ds.metric_crs),
-                                [name] * int(gdf.geometry.notna().sum()), datum=datum)
-        DataLayer(fc, {"styles": {"_": {"color": col, "weight": 1, "fillColor": col, "fillOpacity": 0.12,
-                                        "interactive": False}}, "tooltip": False},
-                  name=f"{name} {km(thr, lang)}", show=show).add_to(m)
+    _add_service_areas(m, ds, sites, thr, t=t, lang=lang, datum=datum)
 
     full = ds.villages.reset_index(drop=True)
     loc_full = village_locations(full)
@@ -158,11 +140,49 @@ def gaps_map(ds, gap_result: Any, *, threshold_m: float | None = None, lang: str
     status, gain = coverage_change(lds, sites, thr)
     if not by_pop:  # newly covered villages per site, not people
         gain = _gain_in_villages(lds, sites, status)
-    cov_b, cov_a = status == "b", status != "u"
     label = {"b": t["covered_now"], "a": t["newly"], "u": t["still"]}
-    colour = {"b": BAND_COLOURS[0], "a": "#2b8cbe", "u": BAND_COLOURS[3]}
-    pop = pd.to_numeric(v["population"]).fillna(0).astype(np.int64).to_numpy()
     tnames = ds.townships.set_index("id")["name"].to_dict()
+    villages, groups = _add_villages(m, v, loc, status, label, tnames=tnames, by_pop=by_pop, t=t, lang=lang,
+                                     datum=datum)
+    add_stations(m, ds, lang=lang, datum=datum)
+    sfc = feature_collection(sites.geometry.to_numpy(), sites["name"].tolist(), classes=["p"] * len(sites),
+                             values=[[int(g)] for g in gain], search=sites["name"].astype(str).tolist(), datum=datum)
+    proposed = DataLayer(sfc, {"styles": {"p": {"symbol": "✚", "color": "#e6550d", "size": 22}},
+                               "fields": [t["gain"] if by_pop else t["gain_villages"]]}, name=t["proposed"])
+    proposed.add_to(m)
+    NameSearch([villages, proposed], lang=lang).add_to(m)
+
+    box = _summary(v, vw, loc_full, status, len(sites), _get(gap_result, "status"), t=t, lang=lang)
+    summary_box(m, box + unlocated_html(full, loc_full, tnames, lang),
+                f"{county_name(ds)} · {t['title']} ({km(thr, lang)})")
+    legend_box(m, location_statement_html(full, lang) + legend_html(t["stations"], station_legend_rows(lang))
+               + legend_html(t["villages"], [("circle", STATUS_COLOURS[k], label[k]) for k in "bau"]
+                             + ([("◯", "#555555", t["approx_short"])] if groups else []))
+               + legend_html(t["proposed"], [("✚", "#e6550d", t["site"])]), t["legend"])
+    return finish(m, prefix=static_prefix)
+
+
+def _add_service_areas(m: folium.Map, ds, sites: gpd.GeoDataFrame, thr: float, *, t: dict, lang: str,
+                       datum: str) -> None:
+    """The service area within ``thr`` metres (straight line) with the proposed sites, then without."""
+    before = straight_service_areas(ds, [thr])
+    both = pd.concat([ds.stations[["id", "name", "kind", "geometry"]],
+                      sites.assign(kind="contact_point")[["id", "name", "kind", "geometry"]]], ignore_index=True)
+    after = straight_service_areas(_Shim(ds, both), [thr])
+    for gdf, name, col, show in ((after, t["after"], "#2b8cbe", True), (before, t["before"], "#1a9850", True)):
+        fc = feature_collection(simplify_m(gdf.dropna(subset=["geometry"]), 30.0, ds.metric_crs),
+                                [name] * int(gdf.geometry.notna().sum()), datum=datum)
+        DataLayer(fc, {"styles": {"_": {"color": col, "weight": 1, "fillColor": col, "fillOpacity": 0.12,
+                                        "interactive": False}}, "tooltip": False},
+                  name=f"{name} {km(thr, lang)}", show=show).add_to(m)
+
+
+def _add_villages(m: folium.Map, v, loc, status: np.ndarray, label: dict[str, str], *, tnames: dict,
+                  by_pop: bool, t: dict, lang: str, datum: str) -> tuple[DataLayer, list]:
+    """The located villages of ``v`` coloured by ``status`` (exact ones as dots, approximate ones as
+    one hollow ring per shared point, coloured by the group's status); returns the dots' layer and
+    the approximate groups."""
+    pop = pd.to_numeric(v["population"]).fillna(0).astype(np.int64).to_numpy()
     towns = [tnames.get(tw) or "" for tw in v["township_id"]]
     vals = [[tw] + ([int(p)] if by_pop else []) + [label[s]] for tw, p, s in zip(towns, pop, status)]
     ex = np.flatnonzero(loc.exact)
@@ -172,11 +192,11 @@ def gaps_map(ds, gap_result: Any, *, threshold_m: float | None = None, lang: str
                             search=[f"{v['name'].iloc[i]} · {towns[i]}" for i in ex], datum=datum)
     fields = [t["township"]] + ([t["population"]] if by_pop else []) + [t["status"]]
     villages = DataLayer(fc, {"styles": {k: {"radius": 5, "color": "#333", "weight": 0.6, "fillColor": c,
-                                             "fillOpacity": 0.9} for k, c in colour.items()},
+                                             "fillOpacity": 0.9} for k, c in STATUS_COLOURS.items()},
                               "fields": fields}, name=t["villages"])
     villages.add_to(m)
     groups = approx_groups(v, loc)
-    if groups:  # approximate villages: one hollow ring per shared point, coloured by the group's status
+    if groups:
         afc = feature_collection([v.geometry.iloc[int(g[0])] for g in groups],
                                  [word("map_approx_group", lang).format(n=len(g), where=where_word(
                                      [loc.source[j] for j in g], lang)) + f"（{towns[int(g[0])]}）" for g in groups],
@@ -184,17 +204,17 @@ def gaps_map(ds, gap_result: Any, *, threshold_m: float | None = None, lang: str
                                  values=[[towns[int(g[0])], label[status[int(g[0])]],
                                           "、".join(str(v["name"].iloc[j]) for j in g[:30])] for g in groups],
                                  counts=[len(g) for g in groups], datum=datum)
-        DataLayer(afc, {"styles": {k: {"ring": True, "color": c, "size": 24} for k, c in colour.items()},
+        DataLayer(afc, {"styles": {k: {"ring": True, "color": c, "size": 24} for k, c in STATUS_COLOURS.items()},
                         "fields": [t["township"], t["status"], t["villages_word"]]},
                   name=word("map_approx", lang)).add_to(m)
-    station_layer(ds, lang=lang, datum=datum, cluster=True).add_to(m)
-    sfc = feature_collection(sites.geometry.to_numpy(), sites["name"].tolist(), classes=["p"] * len(sites),
-                             values=[[int(g)] for g in gain], search=sites["name"].astype(str).tolist(), datum=datum)
-    proposed = DataLayer(sfc, {"styles": {"p": {"symbol": "✚", "color": "#e6550d", "size": 22}},
-                               "fields": [t["gain"] if by_pop else t["gain_villages"]]}, name=t["proposed"])
-    proposed.add_to(m)
-    NameSearch([villages, proposed], lang=lang).add_to(m)
+    return villages, groups
 
+
+def _summary(v, vw, loc_full, status: np.ndarray, n_sites: int, solver_status: Any, *, t: dict,
+             lang: str) -> str:
+    """The summary box: people (or villages) covered before and after, the number of proposed
+    points, the weighting note and the solver's outcome."""
+    by_pop = vw.basis == "population"
     wts = vw.weights if by_pop else np.ones(len(v))
     total = int(round(wts.sum())) + (0 if by_pop else int(loc_full.unknown.sum()))
 
@@ -202,28 +222,17 @@ def gaps_map(ds, gap_result: Any, *, threshold_m: float | None = None, lang: str
         return f"{100.0 * x / total:.1f}%" if total else "–"
 
     sep = "：" if lang == "zh" else ": "
-    pb, pa = int(round(wts[cov_b].sum())), int(round(wts[cov_a].sum()))
+    pb, pa = int(round(wts[status == "b"].sum())), int(round(wts[status != "u"].sum()))
     box = (f'<table><tr><th></th><th>{esc(t["pop"] if by_pop else t["covered_villages"])}</th>'
            f'<th>{esc(t["share"])}</th></tr>'
            f'<tr><td>{esc(t["before_h"])}</td><td>{pb:,}</td><td>{share(pb)}</td></tr>'
            f'<tr><td>{esc(t["after_h"])}</td><td>{pa:,}</td><td>{share(pa)}</td></tr></table>'
-           f'<div class="gs-note">{esc(t["n"])}{sep}{len(sites)} {esc(t["unit"])}</div>')
+           f'<div class="gs-note">{esc(t["n"])}{sep}{n_sites} {esc(t["unit"])}</div>')
     if vw.note:  # said once: the figures count villages (or fill unknown populations)
         box += f'<div class="gs-note">{esc(vw.note)}</div>'
-    status = _get(gap_result, "status")
-    if isinstance(status, str):
-        box += f'<div class="gs-note">{esc(t["solver"])}{sep}{esc(value_label("outcome", status, lang))}</div>'
-    box += unlocated_html(full, loc_full, tnames, lang)
-    add_box(m, box, position="bottomleft", css_class="gs-summary",
-            summary=f"{county_name(ds)} · {t['title']} ({km(thr, lang)})")
-    kinds = [(STATION_STYLE[k]["symbol"], STATION_STYLE[k]["color"], value_label("station_kind", k, lang))
-             for k in STATION_KINDS]
-    add_box(m, location_statement_html(full, lang) + legend_html(t["stations"], kinds)
-            + legend_html(t["villages"], [("circle", colour[k], label[k]) for k in "bau"]
-                          + ([("◯", "#555555", t["approx_short"])] if groups else []))
-            + legend_html(t["proposed"], [("✚", "#e6550d", t["site"])]), position="bottomright",
-            css_class="gs-legend-box", summary=t["legend"])
-    return finish(m, prefix=static_prefix)
+    if isinstance(solver_status, str):
+        box += f'<div class="gs-note">{esc(t["solver"])}{sep}{esc(value_label("outcome", solver_status, lang))}</div>'
+    return box
 
 
 def _gain_in_villages(ds, sites: gpd.GeoDataFrame, status: np.ndarray) -> np.ndarray:

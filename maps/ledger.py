@@ -19,7 +19,8 @@ import shapely
 
 from geo_service.core.glossary import header, label, value_label, word
 
-from .coverage import boundary_layers, county_bounds
+from .coverage import boundary_layers
+from .page import county_bounds
 from .render import (
     DataLayer,
     NameSearch,

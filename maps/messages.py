@@ -16,7 +16,8 @@ from shapely.geometry import Point
 
 from geo_service.core.glossary import label, value_label
 
-from .coverage import boundary_layers, county_bounds
+from .coverage import boundary_layers
+from .page import county_bounds
 from .render import (
     DataLayer,
     add_box,

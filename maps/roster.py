@@ -21,8 +21,9 @@ from shapely.geometry import Point
 from geo_service.core.errors import InvalidParameter
 from geo_service.core.glossary import word
 
-from .assignment import LinkSelection, _ll
-from .coverage import boundary_layers, county_bounds
+from .coverage import boundary_layers
+from .links import LinkSelection, lat_lon
+from .page import county_bounds
 from .render import (
     DataLayer,
     NameSearch,
@@ -139,7 +140,7 @@ def roster_map(ds, result: Mapping[str, Any], *, month: str | None = None, today
                 hg.append(Point(x["lon"], x["lat"]))
                 hn.append(x["name"])
                 hv.append([x.get("sector"), r["name"], d])
-                home, plat = _ll([Point(x["lon"], x["lat"]), Point(r["lon"], r["lat"])], datum)
+                home, plat = lat_lon([Point(x["lon"], x["lat"]), Point(r["lon"], r["lat"])], datum)
                 lines.append([[home, plat], 3, True])
                 names.append([home, x["name"]])
             if lines:

@@ -29,6 +29,7 @@ from .static_render import (
     map_bounds,
     page_size,
     plot_polygons,
+    point_handle,
     source_text,
     stack_legends,
     to_metric,
@@ -46,26 +47,53 @@ def assignment_figure(ds, result: Any = None, *, lang: str = "zh", size: PageSiz
     sub = ("界别活动组的责任村与委员、专委会的责任乡镇" if lang == "zh"
            else "Groups' villages and members, committees' townships")
     lay = layout(size, title, sub)
-    ax, fs = lay.ax, lay.fs
     ms = size.inches[1] / 8.27
     bounds = map_bounds(ds)
-    fit_extent(ax, bounds)
+    fit_extent(lay.ax, bounds)
 
     gids = ds.groups["id"].astype(str).tolist()
     gcol = dict(zip(gids, palette(len(gids))))
     kids = ds.committees["id"].astype(str).tolist()
     kcol = dict(zip(kids, palette(len(kids), pastel=True)))
-    gname = dict(zip(gids, ds.groups["name"]))
-    kname = dict(zip(kids, ds.committees["name"]))
-
     t_a = tier_assignment(result, "townships")
     tw = to_metric(ds.townships, ds.metric_crs)
     if len(tw) and t_a:
         fills = [kcol.get(t_a.get(str(i)), "none") for i in tw["id"]]
-        plot_polygons(ax, tw.geometry.simplify(30.0), facecolor=fills, edgecolor="none", alpha=0.55, zorder=1)
-    town_labels = boundaries(ax, ds, fs=lay.fs_small * 0.9)
+        plot_polygons(lay.ax, tw.geometry.simplify(30.0), facecolor=fills, edgecolor="none", alpha=0.55, zorder=1)
+    town_labels = boundaries(lay.ax, ds, fs=lay.fs_small * 0.9)
+    vg = _draw_villages(lay.ax, ds, tier_assignment(result, "villages"), gids, gcol, ms)
+    mem = ds.members.reset_index(drop=True)
+    mg = mem["group_id"].astype(object).where(mem["group_id"].notna(), None).tolist()
+    _draw_members(lay.ax, ds, mem, mg, gids, gcol, ms)
+    draw_stations(lay.ax, ds, ms_scale=ms * 0.8)
+    fit_extent(lay.ax, bounds)
+    declutter(lay.ax, town_labels, obstacles=ds.xy_m("stations") if len(ds.stations) else None,
+              obstacle_px=3.5 * ms * size.dpi / 72)
 
-    v_a = tier_assignment(result, "villages")
+    n_mem = Counter(g for g in mg if g)
+    n_vil = Counter(g for g in vg if g)
+    n_tw = Counter(k for k in t_a.values() if k)
+    blocks = _legend_blocks(ds, gids, gcol, kids, kcol, n_mem, n_vil, n_tw, with_committees=bool(t_a), ms=ms,
+                            lang=lang)
+    sh, sl, st_counts = station_handles(ds, lang=lang, ms_scale=ms * 0.8)
+    blocks.append((t["members"] + (" · 站点" if lang == "zh" else " · stations"),
+                   [point_handle("o", 5 * ms, "#555", "white")] + sh,
+                   [(f"委员住址（{len(mem)}）" if lang == "zh" else f"Member homes ({len(mem)})")] + sl))
+    n_rows = sum(len(b[1]) for b in blocks)
+    legend_fs = lay.fs * (0.85 if n_rows <= 22 else max(0.45, 0.85 * 22 / n_rows))
+    legends = stack_legends(lay.panel, blocks, fs=legend_fs, gap=0.02)
+    legend_bottom(lay.panel, legends)
+    finish_frame(lay, ds, lang=lang, source=source or source_text(getattr(ds, "name", ""), lang=lang))
+    return StaticMap(lay.fig, "assignment", title, {
+        "members_per_group": {g: n_mem.get(g, 0) for g in gids},
+        "villages_per_group": {g: n_vil.get(g, 0) for g in gids},
+        "townships_per_committee": {k: n_tw.get(k, 0) for k in kids}, "stations": st_counts,
+        "constituents_assigned": sum(1 for x in tier_assignment(result, "constituents").values() if x)})
+
+
+def _draw_villages(ax, ds, v_a: dict[str, str | None], gids: list[str], gcol: dict[str, str], ms: float) -> np.ndarray:
+    """Villages without a group as small grey dots, the others as squares in their group's colour;
+    returns the group per village (``ds.villages`` order, None: none)."""
     v = ds.villages.reset_index(drop=True)
     vm = v.geometry.to_crs(ds.metric_crs)
     vg = np.array([v_a.get(str(i)) for i in v["id"]], dtype=object)
@@ -76,50 +104,31 @@ def assignment_figure(ds, result: Any = None, *, lang: str = "zh", size: PageSiz
         if sel.any():
             ax.scatter(vm.x[sel], vm.y[sel], s=(5 * ms) ** 2, c=gcol[g], edgecolors="#222", linewidths=0.5,
                        marker="s", zorder=7)
+    return vg
 
-    c_a = tier_assignment(result, "constituents")
-    mem = ds.members.reset_index(drop=True)
-    mg = mem["group_id"].astype(object).where(mem["group_id"].notna(), None).tolist()
+
+def _draw_members(ax, ds, mem, mg: list, gids: list[str], gcol: dict[str, str], ms: float) -> None:
+    """Members' homes in their group's colour (``mg``: group per member; grey without one)."""
     mm = mem.geometry.to_crs(ds.metric_crs)
     for g in gids + [None]:
         sel = np.array([x == g for x in mg])
         if sel.any():
             ax.scatter(mm.x[sel], mm.y[sel], s=(3.2 * ms) ** 2, c=gcol.get(g, "#555555") if g else "#555555",
                        edgecolors="white", linewidths=0.5, zorder=8)
-    draw_stations(ax, ds, ms_scale=ms * 0.8)
-    fit_extent(ax, bounds)
-    declutter(ax, town_labels, obstacles=ds.xy_m("stations") if len(ds.stations) else None,
-              obstacle_px=3.5 * ms * size.dpi / 72)
 
-    from matplotlib.lines import Line2D
+
+def _legend_blocks(ds, gids: list[str], gcol: dict[str, str], kids: list[str], kcol: dict[str, str], n_mem: Counter,
+                   n_vil: Counter, n_tw: Counter, *, with_committees: bool, ms: float, lang: str) -> list:
+    """Legend blocks: groups with their members and villages, committees with their townships."""
     from matplotlib.patches import Patch
 
-    n_mem = Counter(g for g in mg if g)
-    n_vil = Counter(g for g in vg if g)
-    n_tw = Counter(k for k in t_a.values() if k)
-    if lang == "zh":
-        glabel = [f"{gname[g]}  {n_mem.get(g, 0)} · {n_vil.get(g, 0)}" for g in gids]
-        klabel = [f"{kname[k]}  {n_tw.get(k, 0)}" for k in kids]
-    else:
-        glabel = [f"{gname[g]}  {n_mem.get(g, 0)} · {n_vil.get(g, 0)}" for g in gids]
-        klabel = [f"{kname[k]}  {n_tw.get(k, 0)}" for k in kids]
-    gh = [Line2D([], [], linestyle="none", marker="s", markersize=6 * ms, markerfacecolor=gcol[g],
-                 markeredgecolor="#222", markeredgewidth=0.4) for g in gids]
+    gname = dict(zip(gids, ds.groups["name"]))
+    kname = dict(zip(kids, ds.committees["name"]))
+    glabel = [f"{gname[g]}  {n_mem.get(g, 0)} · {n_vil.get(g, 0)}" for g in gids]
+    klabel = [f"{kname[k]}  {n_tw.get(k, 0)}" for k in kids]
+    gh = [point_handle("s", 6 * ms, gcol[g], "#222", 0.4) for g in gids]
     blocks = [(("界别活动组（委员数 · 责任村数）" if lang == "zh" else "Groups (members · villages)"), gh, glabel)]
-    if t_a:
-        blocks.append((("专委会（责任乡镇数）" if lang == "zh" else "Committees (townships)"), [Patch(facecolor=kcol[k], alpha=0.7) for k in kids], klabel))
-    sh, sl, st_counts = station_handles(ds, lang=lang, ms_scale=ms * 0.8)
-    blocks.append((t["members"] + (" · 站点" if lang == "zh" else " · stations"),
-                   [Line2D([], [], linestyle="none", marker="o", markersize=5 * ms, markerfacecolor="#555",
-                           markeredgecolor="white")] + sh,
-                   [(f"委员住址（{len(mem)}）" if lang == "zh" else f"Member homes ({len(mem)})")] + sl))
-    n_rows = sum(len(b[1]) for b in blocks)
-    legend_fs = fs * (0.85 if n_rows <= 22 else max(0.45, 0.85 * 22 / n_rows))
-    legends = stack_legends(lay.panel, blocks, fs=legend_fs, gap=0.02)
-    legend_bottom(lay.panel, legends)
-    finish_frame(lay, ds, lang=lang, source=source or source_text(getattr(ds, "name", ""), lang=lang))
-    return StaticMap(lay.fig, "assignment", title, {
-        "members_per_group": {g: n_mem.get(g, 0) for g in gids},
-        "villages_per_group": {g: n_vil.get(g, 0) for g in gids},
-        "townships_per_committee": {k: n_tw.get(k, 0) for k in kids}, "stations": st_counts,
-        "constituents_assigned": sum(1 for x in c_a.values() if x)})
+    if with_committees:
+        blocks.append((("专委会（责任乡镇数）" if lang == "zh" else "Committees (townships)"),
+                       [Patch(facecolor=kcol[k], alpha=0.7) for k in kids], klabel))
+    return blocks

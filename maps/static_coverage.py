@@ -33,6 +33,7 @@ from .static_render import (
     page_size,
     plain,
     plot_polygons,
+    point_handle,
     source_text,
     stack_legends,
     text_block,
@@ -62,8 +63,6 @@ class StaticMap:
 
 def station_handles(ds, *, lang: str, ms_scale: float = 1.0) -> tuple[list, list[str], dict[str, int]]:
     """Legend handles/labels for the station kinds present, with counts ("综合型委员工作站 (3)")."""
-    from matplotlib.lines import Line2D
-
     counts = ds.stations["kind"].value_counts().to_dict()
     handles, labels, out = [], [], {}
     for k in STATION_KINDS:
@@ -71,8 +70,7 @@ def station_handles(ds, *, lang: str, ms_scale: float = 1.0) -> tuple[list, list
         if not n:
             continue
         st = STATION_MARKERS[k]
-        handles.append(Line2D([], [], linestyle="none", marker=st["marker"], markersize=st["size"] * ms_scale * 0.8,
-                              markerfacecolor=st["color"], markeredgecolor="white", markeredgewidth=0.6))
+        handles.append(point_handle(st["marker"], st["size"] * ms_scale * 0.8, st["color"], "white", 0.6))
         labels.append(f"{value_label('station_kind', k, lang)} ({n})")
         out[k] = n
     return handles, labels, out
@@ -111,11 +109,7 @@ def coverage_figure(ds, *, coverage: pd.DataFrame | None = None, lang: str = "zh
     does that).
     """
     check_lang(lang)
-    thresholds = [float(x) for x in thresholds_m]
-    if not thresholds or any(not np.isfinite(x) or x <= 0 for x in thresholds) or thresholds != sorted(thresholds):
-        raise ValueError(f"thresholds_m must be positive and increasing, got {thresholds}")
-    if not isinstance(top_gaps, int) or top_gaps < 0:
-        raise ValueError(f"top_gaps must be a non-negative integer, got {top_gaps!r}")
+    thresholds = _checked_thresholds(thresholds_m, top_gaps)
     t = T[lang]
     size = size or page_size()
     title = page_title(county_name(ds), "coverage", lang)
@@ -123,13 +117,66 @@ def coverage_figure(ds, *, coverage: pd.DataFrame | None = None, lang: str = "zh
     sub = (f"村社区到最近站点的直线距离；缺口：超过 {km(gap_t, lang)}" if lang == "zh"
            else f"Straight-line distance from each village to the nearest station; gaps: beyond {km(gap_t, lang)}")
     lay = layout(size, title, sub)
-    ax, fs = lay.ax, lay.fs
     ms = size.inches[1] / 8.27  # marker scale: 1 on A4 landscape
-
     bounds = map_bounds(ds)
-    fit_extent(ax, bounds)
+    fit_extent(lay.ax, bounds)
+    _draw_service_areas(lay.ax, ds, thresholds)
+    town_labels = boundaries(lay.ax, ds, fs=lay.fs_small * 0.9)
 
-    # service areas, largest first (underneath)
+    v = ds.villages.reset_index(drop=True)
+    loc = village_locations(v)
+    measure = _straight_measure(ds, v, loc, coverage)
+    vw = village_weights(v)  # shares and gap ranking: persons, or 1 per village when unknown
+    by_pop = vw.basis == "population"
+    pop = pd.to_numeric(v["population"], errors="coerce").fillna(0).to_numpy(dtype=float)  # dot sizes
+    vx, vy, labels = _draw_villages(lay, ds, v, loc, _band(measure, thresholds), len(thresholds) + 1, pop,
+                                    by_pop=by_pop, ms=ms)
+    # gaps: located villages beyond the gap threshold, worst first (people, or distance without population)
+    ranked = ranked_gaps(measure, loc, vw, gap_t)
+    labels = _draw_gaps(lay, vx, vy, ranked[:top_gaps], ms) + labels + town_labels
+    draw_stations(lay.ax, ds, ms_scale=ms)
+    fit_extent(lay.ax, bounds)
+    st_xy = ds.xy_m("stations") if len(ds.stations) else None
+    declutter(lay.ax, labels, obstacles=st_xy, obstacle_px=3.5 * ms * size.dpi / 72)
+
+    # legend: stations (counts), villages per band (counts), gaps
+    sh, sl, st_counts = station_handles(ds, lang=lang, ms_scale=ms)
+    counts = band_counts(measure[loc.located], thresholds)  # the unlocated are listed, not counted as far
+    vh, vl = _village_handles(counts, thresholds, min(top_gaps, len(ranked)), bool(loc.approx.any()), ms=ms,
+                              t=t, lang=lang)
+    notes = [location_line(v, lang)] + ([t["dot_size"]] if by_pop else []) \
+        + ([t["approx_note"]] if loc.approx.any() else [])
+    legends = stack_legends(lay.panel, [(t["legend_st"], sh, sl), (t["legend_v"], vh, vl)], fs=lay.fs * 0.85)
+
+    # summary: population covered per threshold, then the top gaps
+    y = legend_bottom(lay.panel, legends) - 0.01
+    y = text_block(lay.panel, y, notes, fs=lay.fs_small, bold_first=False)
+    wts = vw.weights if by_pop else np.ones(len(v))
+    lines, covered = _summary_lines(wts, measure, thresholds, gap_t, len(ranked), vw, t=t, lang=lang)
+    y = text_block(lay.panel, y, lines, fs=lay.fs * 0.85)
+    _gap_list(lay, y, v, loc, measure, ranked[:top_gaps], pop, n_ranked=len(ranked), gap_t=gap_t, by_pop=by_pop,
+              tnames=ds.townships.set_index("id")["name"].to_dict(), t=t, lang=lang)
+
+    finish_frame(lay, ds, lang=lang, source=source or source_text(getattr(ds, "name", ""), lang=lang))
+    return StaticMap(lay.fig, "coverage", title, {
+        "stations": st_counts, "bands": counts, "gaps": len(ranked), "covered_population": covered,
+        "total_population": round(float(wts.sum())), "weight_basis": vw.basis, "thresholds_m": thresholds,
+        "gap_threshold_m": gap_t})
+
+
+def _checked_thresholds(thresholds_m: Sequence[float], top_gaps: int) -> list[float]:
+    """``thresholds_m`` as floats; ``ValueError`` naming them unless positive and increasing, or
+    ``top_gaps`` unless a non-negative integer."""
+    thresholds = [float(x) for x in thresholds_m]
+    if not thresholds or any(not np.isfinite(x) or x <= 0 for x in thresholds) or thresholds != sorted(thresholds):
+        raise ValueError(f"thresholds_m must be positive and increasing, got {thresholds}")
+    if not isinstance(top_gaps, int) or top_gaps < 0:
+        raise ValueError(f"top_gaps must be a non-negative integer, got {top_gaps!r}")
+    return thresholds
+
+
+def _draw_service_areas(ax, ds, thresholds: list[float]) -> None:
+    """Straight-line service areas, largest first (underneath)."""
     sa = straight_service_areas(ds, thresholds)
     sa = sa.dropna(subset=["geometry"]).to_crs(ds.metric_crs)
     for thr in sorted(sa["threshold_m"].unique(), reverse=True):
@@ -137,30 +184,31 @@ def coverage_figure(ds, *, coverage: pd.DataFrame | None = None, lang: str = "zh
         col = AREA_COLOURS[min(len(AREA_COLOURS) - 1, i)]
         plot_polygons(ax, sa[sa["threshold_m"] == thr].geometry, facecolor=col, edgecolor=col, linewidth=0.5,
                       alpha=0.10, zorder=1)
-    town_labels = boundaries(ax, ds, fs=lay.fs_small * 0.9)
 
-    v = ds.villages.reset_index(drop=True)
-    loc = village_locations(v)
+
+def _straight_measure(ds, v, loc, coverage: pd.DataFrame | None) -> np.ndarray:
+    """Per village of ``v``: the straight-line metres to the nearest station (NaN where unlocated)."""
     lm = last_mile_table(ds, coverage if coverage is not None else last_mile(located_dataset(ds)))
     measure = lm.drop_duplicates("village_id").set_index("village_id").reindex(v["id"].astype(str))[
         "distance_m"].to_numpy(dtype=float)
-    measure = np.where(loc.unknown, np.nan, measure)
-    band = _band(measure, thresholds)
-    vw = village_weights(v)  # shares and gap ranking: persons, or 1 per village when unknown
-    by_pop = vw.basis == "population"
-    pop = pd.to_numeric(v["population"], errors="coerce").fillna(0).to_numpy(dtype=float)  # dot sizes
-    wts = vw.weights if by_pop else np.ones(len(v))
+    return np.where(loc.unknown, np.nan, measure)
+
+
+def _draw_villages(lay, ds, v, loc, band: np.ndarray, n_bands: int, pop: np.ndarray, *, by_pop: bool,
+                   ms: float) -> tuple[np.ndarray, np.ndarray, list]:
+    """Exact villages as dots by distance band (sized by population), approximate ones as one ring
+    per seat with their count. Returns the villages' metric x, y and the count labels."""
+    import matplotlib.patheffects as pe
+
+    ax = lay.ax
     vm = v.geometry.to_crs(ds.metric_crs)
     ok = vm.notna().to_numpy() & ~vm.is_empty.to_numpy()
     vx = np.where(ok, vm.x.where(ok), np.nan)
     vy = np.where(ok, vm.y.where(ok), np.nan)
-    n_bands = len(thresholds) + 1
     colours = np.array([BAND_COLOURS[min(int(b), len(BAND_COLOURS) - 1)] if b < n_bands else NO_STATION for b in band])
     msize = ((np.clip(2.0 + np.sqrt(pop / 400.0), 2.0, 8.0) if by_pop else np.full(len(v), 3.0)) * ms) ** 2
     ex = np.flatnonzero(loc.exact)
     ax.scatter(vx[ex], vy[ex], s=msize[ex], c=colours[ex], edgecolors="#333", linewidths=0.3, zorder=6)
-    import matplotlib.patheffects as pe
-
     labels = []  # placed without collisions, most important first: gap numbers, counts, townships
     for g in approx_groups(v, loc):  # approximate villages: one hollow ring per seat, with their count
         i = int(g[0])
@@ -169,64 +217,58 @@ def coverage_figure(ds, *, coverage: pd.DataFrame | None = None, lang: str = "zh
         labels.append(ax.annotate(str(len(g)), (vx[i], vy[i]), xytext=(6 * ms, 5 * ms), textcoords="offset points",
                                   fontsize=lay.fs_small * 0.9, color="#333", zorder=11,
                                   path_effects=[pe.withStroke(linewidth=2.0, foreground="white")]))
+    return vx, vy, labels
 
-    # gaps: located villages beyond the gap threshold, worst first (people, or distance without population)
-    ranked = ranked_gaps(measure, loc, vw, gap_t)
-    if ranked[:top_gaps]:  # only the numbered ones are ringed: 600 rings would hide the colours
-        gi = np.array(ranked[:top_gaps])
+
+def _draw_gaps(lay, vx: np.ndarray, vy: np.ndarray, top: list[int], ms: float) -> list:
+    """The numbered gap villages (``top``, worst first) ringed and numbered; returns the numbers."""
+    import matplotlib.patheffects as pe
+
+    ax = lay.ax
+    if top:  # only the numbered ones are ringed: 600 rings would hide the colours
+        gi = np.array(top)
         ax.scatter(vx[gi], vy[gi], s=(10 * ms) ** 2, facecolors="none", edgecolors="#b10026", linewidths=1.0,
                    zorder=7)
     gap_labels = []
-    for r, i in enumerate(ranked[:top_gaps], start=1):
+    for r, i in enumerate(top, start=1):
         if np.isfinite(vx[i]):
             gap_labels.append(ax.annotate(str(r), (vx[i], vy[i]), xytext=(5 * ms, 4 * ms), textcoords="offset points",
                                           fontsize=lay.fs_small, color="#b10026", zorder=12,
                                           path_effects=[pe.withStroke(linewidth=2.2, foreground="white")]))
-    labels = gap_labels + labels + town_labels
-    draw_stations(ax, ds, ms_scale=ms)
-    fit_extent(ax, bounds)
-    st_xy = ds.xy_m("stations") if len(ds.stations) else None
-    declutter(ax, labels, obstacles=st_xy, obstacle_px=3.5 * ms * size.dpi / 72)
+    return gap_labels
 
-    # legend: stations (counts), villages per band (counts), gaps
-    from matplotlib.lines import Line2D
 
-    sh, sl, st_counts = station_handles(ds, lang=lang, ms_scale=ms)
-    counts = band_counts(measure[loc.located], thresholds)  # the unlocated are listed, not counted as far
+def _village_handles(counts: list[int], thresholds: list[float], n_top: int, approx: bool, *, ms: float, t: dict,
+                     lang: str) -> tuple[list, list[str]]:
+    """Legend handles and labels of the villages: one per distance band with its count, no station,
+    the numbered gaps and the approximate rings (the last three when present)."""
     unit = "个" if lang == "zh" else ""
     vh, vl = [], []
     lo = 0.0
     for i, thr in enumerate(thresholds):
         label = f"≤ {km(thr, lang)}" if i == 0 else f"{km(lo, lang)} – {km(thr, lang)}"
-        vh.append(Line2D([], [], linestyle="none", marker="o", markersize=6 * ms, markerfacecolor=BAND_COLOURS[i],
-                         markeredgecolor="#333", markeredgewidth=0.3))
+        vh.append(point_handle("o", 6 * ms, BAND_COLOURS[i], "#333", 0.3))
         vl.append(f"{label} ({counts[i]}{unit})")
         lo = thr
-    vh.append(Line2D([], [], linestyle="none", marker="o", markersize=6 * ms,
-                     markerfacecolor=BAND_COLOURS[min(len(thresholds), len(BAND_COLOURS) - 1)],
-                     markeredgecolor="#333", markeredgewidth=0.3))
+    vh.append(point_handle("o", 6 * ms, BAND_COLOURS[min(len(thresholds), len(BAND_COLOURS) - 1)], "#333", 0.3))
     vl.append(f"> {km(thresholds[-1], lang)} ({counts[len(thresholds)]}{unit})")
     if counts[-1]:
-        vh.append(Line2D([], [], linestyle="none", marker="o", markersize=6 * ms, markerfacecolor=NO_STATION,
-                         markeredgecolor="#333", markeredgewidth=0.3))
+        vh.append(point_handle("o", 6 * ms, NO_STATION, "#333", 0.3))
         vl.append(f"{t['no_station']} ({counts[-1]}{unit})")
-    n_top = min(top_gaps, len(ranked))
-    gap_label = (f"缺口村前 {n_top} 名（编号）" if lang == "zh" else f"Top {n_top} gap villages (numbered)")
     if n_top:
-        vh.append(Line2D([], [], linestyle="none", marker="o", markersize=9 * ms, markerfacecolor="none",
-                         markeredgecolor="#b10026", markeredgewidth=0.9))
-        vl.append(gap_label)
-    if loc.approx.any():
-        vh.append(Line2D([], [], linestyle="none", marker="o", markersize=8 * ms, markerfacecolor="none",
-                         markeredgecolor="#555", markeredgewidth=1.4))
+        vh.append(point_handle("o", 9 * ms, "none", "#b10026", 0.9))
+        vl.append(f"缺口村前 {n_top} 名（编号）" if lang == "zh" else f"Top {n_top} gap villages (numbered)")
+    if approx:
+        vh.append(point_handle("o", 8 * ms, "none", "#555", 1.4))
         vl.append(word("map_approx_short", lang))
-    notes = [location_line(v, lang)] + ([t["dot_size"]] if by_pop else []) \
-        + ([t["approx_note"]] if loc.approx.any() else [])
-    legends = stack_legends(lay.panel, [(t["legend_st"], sh, sl), (t["legend_v"], vh, vl)], fs=fs * 0.85)
+    return vh, vl
 
-    # summary: population covered per threshold, then the top gaps
-    y = legend_bottom(lay.panel, legends) - 0.01
-    y = text_block(lay.panel, y, notes, fs=lay.fs_small, bold_first=False)
+
+def _summary_lines(wts: np.ndarray, measure: np.ndarray, thresholds: list[float], gap_t: float, n_gaps: int, vw, *,
+                   t: dict, lang: str) -> tuple[list[str], dict[float, int]]:
+    """The summary: people (or villages) covered within each threshold with their share, the total,
+    the number of gap villages and the weighting note; and the covered figure per threshold."""
+    by_pop = vw.basis == "population"
     total = float(wts.sum())
     lines = [f"{t['summary'] if by_pop else t['covered_villages']}"]
     covered = {}
@@ -238,15 +280,19 @@ def coverage_figure(ds, *, coverage: pd.DataFrame | None = None, lang: str = "zh
                      else f"{t['threshold']} {km(thr, lang)}: {round(cov):,} ({share})")
     total_label = t["total_pop"] if vw.basis == "population" else ("村数" if lang == "zh" else "Villages")
     lines.append(f"{total_label}：{round(total):,}" if lang == "zh" else f"{total_label}: {round(total):,}")
-    lines.append(f"缺口村（> {km(gap_t, lang)}）：{len(ranked)} 个" if lang == "zh"
-                 else f"Gap villages (> {km(gap_t, lang)}): {len(ranked)}")
+    lines.append(f"缺口村（> {km(gap_t, lang)}）：{n_gaps} 个" if lang == "zh"
+                 else f"Gap villages (> {km(gap_t, lang)}): {n_gaps}")
     if vw.note:  # said once, as on the web map: shares count villages or fill unknown populations
         lines.append(vw.note)
-    y = text_block(lay.panel, y, lines, fs=fs * 0.85)
-    tnames = ds.townships.set_index("id")["name"].to_dict()
-    if ranked:
-        gl = [(t["gap_list"] if by_pop else t["gap_list_villages"]).format(n=min(top_gaps, len(ranked)))]
-        for r, i in enumerate(ranked[:top_gaps], start=1):
+    return lines, covered
+
+
+def _gap_list(lay, y: float, v, loc, measure: np.ndarray, top: list[int], pop: np.ndarray, *, n_ranked: int,
+              gap_t: float, by_pop: bool, tnames: dict, t: dict, lang: str) -> None:
+    """The numbered gap villages (``top``) listed from ``y`` down, then the unlocated villages by name."""
+    if n_ranked:
+        gl = [(t["gap_list"] if by_pop else t["gap_list_villages"]).format(n=len(top))]
+        for r, i in enumerate(top, start=1):
             d = measure[i]
             dist = approx_mark(km(round(float(d) / 100.0) * 100.0, lang), bool(loc.approx[i])) if np.isfinite(d) else "–"
             who = f"{int(pop[i]):,} · " if by_pop else ""
@@ -258,11 +304,6 @@ def coverage_figure(ds, *, coverage: pd.DataFrame | None = None, lang: str = "zh
         names = [f"{v['name'].iloc[i]}（{tnames.get(v['township_id'].iloc[i], '')}）" for i in np.flatnonzero(loc.unknown)]
         text_block(lay.panel, y - 0.01, [word("map_unlocated_list", lang).format(n=len(names)),
                                          "、".join(names[:20]) + ("…" if len(names) > 20 else "")], fs=lay.fs_small)
-
-    finish_frame(lay, ds, lang=lang, source=source or source_text(getattr(ds, "name", ""), lang=lang))
-    return StaticMap(lay.fig, "coverage", title, {
-        "stations": st_counts, "bands": counts, "gaps": len(ranked), "covered_population": covered,
-        "total_population": round(total), "weight_basis": vw.basis, "thresholds_m": thresholds, "gap_threshold_m": gap_t})
 
 
 __all__ = ["STATION_MARKERS", "StaticMap", "coverage_figure", "draw_stations", "station_handles", "plain",

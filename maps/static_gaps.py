@@ -12,8 +12,8 @@ import pandas as pd
 from geo_service.core.coverage import location_line, village_weights
 from geo_service.core.glossary import value_label
 
-from .coverage import BAND_COLOURS, straight_service_areas
-from .gaps import T, _gain_in_villages, _get, _Shim, coverage_change, gap_threshold_m, proposed_sites
+from .coverage import straight_service_areas
+from .gaps import STATUS_COLOURS, T, _gain_in_villages, _get, _Shim, coverage_change, gap_threshold_m, proposed_sites
 from .locations import located_dataset
 from .names import county_name
 from .render import check_lang, km, page_title
@@ -29,12 +29,12 @@ from .static_render import (
     map_bounds,
     page_size,
     plot_polygons,
+    point_handle,
     source_text,
     stack_legends,
     text_block,
 )
 
-STATUS_COLOURS = {"b": BAND_COLOURS[0], "a": "#2b8cbe", "u": BAND_COLOURS[3]}
 PROPOSED_COLOUR = "#e6550d"
 
 
@@ -56,82 +56,47 @@ def gaps_figure(ds, gap_result: Any, *, threshold_m: float | None = None, lang: 
     sub = (f"建议新增 {len(sites)} 个联系点后，{km(thr, lang)} 直线范围内的覆盖变化" if lang == "zh"
            else f"Coverage within {km(thr, lang)} (straight line) with {len(sites)} proposed contact points")
     lay = layout(size, title, sub)
-    ax, fs = lay.ax, lay.fs
     ms = size.inches[1] / 8.27
     bounds = map_bounds(ds, extra=sites)  # every station, village and proposed site inside the frame
-    fit_extent(ax, bounds)
+    fit_extent(lay.ax, bounds)
     all_villages = ds.villages
     ds = located_dataset(ds)  # distances need a point: the unlocated are counted in the location line
-
-    before = straight_service_areas(ds, [thr]).dropna(subset=["geometry"]).to_crs(ds.metric_crs)
-    both = pd.concat([ds.stations[["id", "name", "kind", "geometry"]],
-                      sites.assign(kind="contact_point")[["id", "name", "kind", "geometry"]]], ignore_index=True)
-    after = straight_service_areas(_Shim(ds, both), [thr]).dropna(subset=["geometry"]).to_crs(ds.metric_crs)
-    plot_polygons(ax, after.geometry, facecolor="#2b8cbe", edgecolor="#2b8cbe", linewidth=0.5, alpha=0.12, zorder=1)
-    plot_polygons(ax, before.geometry, facecolor="#1a9850", edgecolor="#1a9850", linewidth=0.5, alpha=0.14, zorder=1)
-    town_labels = boundaries(ax, ds, fs=lay.fs_small * 0.9)
+    _draw_service_areas(lay.ax, ds, sites, thr)
+    town_labels = boundaries(lay.ax, ds, fs=lay.fs_small * 0.9)
 
     v = ds.villages.reset_index(drop=True)
     status, gain = coverage_change(ds, sites, thr)
     vw = village_weights(v)  # persons, or 1 per village where the population is unknown
     if vw.basis != "population":  # newly covered villages per site, not people
         gain = _gain_in_villages(ds, sites, status)
-    pop = vw.weights
     vm = v.geometry.to_crs(ds.metric_crs)
     for k in ("b", "a", "u"):
         sel = status == k
-        ax.scatter(vm.x[sel], vm.y[sel], s=(3.2 * ms) ** 2, c=STATUS_COLOURS[k], edgecolors="#333", linewidths=0.25,
-                   zorder=6)
-    draw_stations(ax, ds, ms_scale=ms * 0.85)
+        lay.ax.scatter(vm.x[sel], vm.y[sel], s=(3.2 * ms) ** 2, c=STATUS_COLOURS[k], edgecolors="#333",
+                       linewidths=0.25, zorder=6)
+    draw_stations(lay.ax, ds, ms_scale=ms * 0.85)
     pm = sites.geometry.to_crs(ds.metric_crs)
-    ax.plot(pm.x, pm.y, linestyle="none", marker="P", markersize=10 * ms, markerfacecolor=PROPOSED_COLOUR,
-            markeredgecolor="white", markeredgewidth=0.8, zorder=11)
-    import matplotlib.patheffects as pe
-
     order = np.argsort(-gain, kind="stable")
-    labels = []
-    for r, i in enumerate(order[:label_sites], start=1):
-        labels.append(ax.annotate(str(r), (pm.x.iloc[i], pm.y.iloc[i]), xytext=(5 * ms, 4 * ms),
-                                  textcoords="offset points", fontsize=lay.fs_small, color=PROPOSED_COLOUR, zorder=12,
-                                  path_effects=[pe.withStroke(linewidth=2.2, foreground="white")]))
-    fit_extent(ax, bounds)
+    labels = _draw_sites(lay, pm, order[:label_sites], ms)
+    fit_extent(lay.ax, bounds)
     obstacles = np.vstack([ds.xy_m("stations").reshape(-1, 2), np.column_stack([pm.x, pm.y]).reshape(-1, 2)])
-    declutter(ax, labels + town_labels, obstacles=obstacles, obstacle_px=3.5 * ms * size.dpi / 72)
-
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
+    declutter(lay.ax, labels + town_labels, obstacles=obstacles, obstacle_px=3.5 * ms * size.dpi / 72)
 
     counts = {k: int((status == k).sum()) for k in ("b", "a", "u")}
-    unit = "个" if lang == "zh" else ""
-    names = {"b": t["covered_now"], "a": t["newly"], "u": t["still"]}
-    vh = [Line2D([], [], linestyle="none", marker="o", markersize=6 * ms, markerfacecolor=STATUS_COLOURS[k],
-                 markeredgecolor="#333", markeredgewidth=0.3) for k in ("b", "a", "u")]
-    vl = [f"{names[k]} ({counts[k]}{unit})" for k in ("b", "a", "u")]
-    ph = [Line2D([], [], linestyle="none", marker="P", markersize=9 * ms, markerfacecolor=PROPOSED_COLOUR,
-                 markeredgecolor="white"),
-          Patch(facecolor="#1a9850", alpha=0.3, edgecolor="#1a9850"),
-          Patch(facecolor="#2b8cbe", alpha=0.25, edgecolor="#2b8cbe")]
-    pl = [f"{t['site']} ({len(sites)}{unit})", f"{t['before']} {km(thr, lang)}", f"{t['after']} {km(thr, lang)}"]
     sh, sl, st_counts = station_handles(ds, lang=lang, ms_scale=ms * 0.85)
-    legends = stack_legends(lay.panel, [(t["proposed"], ph, pl), (t["villages"], vh, vl),
-                                        (t["stations"], sh, sl)], fs=fs * 0.85)
+    legends = stack_legends(lay.panel, _legend_blocks(counts, len(sites), thr, ms=ms, t=t, lang=lang)
+                            + [(t["stations"], sh, sl)], fs=lay.fs * 0.85)
     y = legend_bottom(lay.panel, legends) - 0.02
+    pop = vw.weights
     total = float(pop.sum())
     pb, pa = round(float(pop[status == "b"].sum())), round(float(pop[status != "u"].sum()))
-
-    def share(x: float) -> str:
-        return f"{100.0 * x / total:.1f}%" if total else "–"
-
-    sep = "：" if lang == "zh" else ": "
-    lines = [f"{t['title']} ({km(thr, lang)})", f"{t['before_h']}{sep}{int(pb):,}（{share(pb)}）",
-             f"{t['after_h']}{sep}{int(pa):,}（{share(pa)}）", f"{t['n']}{sep}{len(sites)} {t['unit']}"]
-    lines.append(location_line(all_villages, lang))
+    lines = _summary_lines(total, pb, pa, len(sites), thr, t=t, lang=lang) + [location_line(all_villages, lang)]
     if vw.note:
         lines.append(vw.note)
     st = _get(gap_result, "status")
     if isinstance(st, str):
-        lines.append(f"{t['solver']}{sep}{value_label('outcome', st, lang)}")
-    y = text_block(lay.panel, y, lines, fs=fs * 0.85)
+        lines.append(f"{t['solver']}{'：' if lang == 'zh' else ': '}{value_label('outcome', st, lang)}")
+    y = text_block(lay.panel, y, lines, fs=lay.fs * 0.85)
     if len(sites):
         by_pop = vw.basis == "population"
         head = (("新增覆盖人口最多的建议点" if by_pop else "新增覆盖村数最多的建议点") if lang == "zh"
@@ -143,3 +108,55 @@ def gaps_figure(ds, gap_result: Any, *, threshold_m: float | None = None, lang: 
     return StaticMap(lay.fig, "gaps", title, {
         "status": counts, "proposed": len(sites), "stations": st_counts, "covered_before": int(pb),
         "covered_after": int(pa), "total_population": round(total), "threshold_m": thr})
+
+
+def _draw_service_areas(ax, ds, sites, thr: float) -> None:
+    """The service area within ``thr`` metres with the proposed ``sites`` (blue), then now (green) over it."""
+    before = straight_service_areas(ds, [thr]).dropna(subset=["geometry"]).to_crs(ds.metric_crs)
+    both = pd.concat([ds.stations[["id", "name", "kind", "geometry"]],
+                      sites.assign(kind="contact_point")[["id", "name", "kind", "geometry"]]], ignore_index=True)
+    after = straight_service_areas(_Shim(ds, both), [thr]).dropna(subset=["geometry"]).to_crs(ds.metric_crs)
+    plot_polygons(ax, after.geometry, facecolor="#2b8cbe", edgecolor="#2b8cbe", linewidth=0.5, alpha=0.12, zorder=1)
+    plot_polygons(ax, before.geometry, facecolor="#1a9850", edgecolor="#1a9850", linewidth=0.5, alpha=0.14, zorder=1)
+
+
+def _draw_sites(lay, pm, labelled: np.ndarray, ms: float) -> list:
+    """The proposed sites (metric points ``pm``) as crosses, the ``labelled`` ones (indices, by
+    gain) numbered; returns the numbers."""
+    import matplotlib.patheffects as pe
+
+    lay.ax.plot(pm.x, pm.y, linestyle="none", marker="P", markersize=10 * ms, markerfacecolor=PROPOSED_COLOUR,
+                markeredgecolor="white", markeredgewidth=0.8, zorder=11)
+    labels = []
+    for r, i in enumerate(labelled, start=1):
+        labels.append(lay.ax.annotate(str(r), (pm.x.iloc[i], pm.y.iloc[i]), xytext=(5 * ms, 4 * ms),
+                                      textcoords="offset points", fontsize=lay.fs_small, color=PROPOSED_COLOUR,
+                                      zorder=12, path_effects=[pe.withStroke(linewidth=2.2, foreground="white")]))
+    return labels
+
+
+def _legend_blocks(counts: dict[str, int], n_sites: int, thr: float, *, ms: float, t: dict,
+                   lang: str) -> list[tuple[str, list, list[str]]]:
+    """Legend blocks of the proposal (sites, service area now and with them) and of the villages
+    by status with their counts."""
+    from matplotlib.patches import Patch
+
+    unit = "个" if lang == "zh" else ""
+    names = {"b": t["covered_now"], "a": t["newly"], "u": t["still"]}
+    vh = [point_handle("o", 6 * ms, STATUS_COLOURS[k], "#333", 0.3) for k in ("b", "a", "u")]
+    vl = [f"{names[k]} ({counts[k]}{unit})" for k in ("b", "a", "u")]
+    ph = [point_handle("P", 9 * ms, PROPOSED_COLOUR, "white"),
+          Patch(facecolor="#1a9850", alpha=0.3, edgecolor="#1a9850"),
+          Patch(facecolor="#2b8cbe", alpha=0.25, edgecolor="#2b8cbe")]
+    pl = [f"{t['site']} ({n_sites}{unit})", f"{t['before']} {km(thr, lang)}", f"{t['after']} {km(thr, lang)}"]
+    return [(t["proposed"], ph, pl), (t["villages"], vh, vl)]
+
+
+def _summary_lines(total: float, pb: float, pa: float, n_sites: int, thr: float, *, t: dict, lang: str) -> list[str]:
+    """The summary's first lines: the title, covered before and after with shares, the number of points."""
+    def share(x: float) -> str:
+        return f"{100.0 * x / total:.1f}%" if total else "–"
+
+    sep = "：" if lang == "zh" else ": "
+    return [f"{t['title']} ({km(thr, lang)})", f"{t['before_h']}{sep}{int(pb):,}（{share(pb)}）",
+            f"{t['after_h']}{sep}{int(pa):,}（{share(pa)}）", f"{t['n']}{sep}{n_sites} {t['unit']}"]

@@ -417,6 +417,16 @@ def text_block(panel, y: float, lines: list[str], *, fs: float, bold_first: bool
     return y - 0.02
 
 
+def point_handle(marker: str, size_pt: float, facecolor: str, edgecolor: str, edgewidth: float | None = None):
+    """A legend handle showing one point marker (``size_pt`` points, no line); ``edgewidth`` in
+    points (None: matplotlib's default)."""
+    from matplotlib.lines import Line2D
+
+    edge = {} if edgewidth is None else {"markeredgewidth": edgewidth}
+    return Line2D([], [], linestyle="none", marker=marker, markersize=size_pt, markerfacecolor=facecolor,
+                  markeredgecolor=edgecolor, **edge)
+
+
 def legend_bottom(panel, artists: list) -> float:
     """The lowest axes-fraction y of ``artists`` in ``panel`` (1.0 if none)."""
     if not artists:

@@ -186,9 +186,6 @@ def run_batch(store: Store, dataset_ids: Sequence[str] | None = None, params: di
     parameters fail the batch before anything runs.
     """
     require_distributed()
-    from distributed.client import FutureCancelledError  # ~1.2 s to import: only batch runs pay it
-    from distributed.comm.core import CommClosedError
-
     plan = plan_batch(store, dataset_ids, params, check_params, resume=resume, batch_id=batch_id,
                       load_on_workers=load_on_workers)
     report = plan.report
@@ -204,6 +201,19 @@ def run_batch(store: Store, dataset_ids: Sequence[str] | None = None, params: di
     driver = BatchDriver(store, plan, cluster, func, jobs, missing, limit=max_in_flight or max(2, 2 * report.workers),
                          on_outcome=on_outcome, bar=bar, task=task)
     driver.watch = _ClusterWatch(cluster.client, driver.keys, no_workers_timeout_s)
+    _drive(driver, report, check_every_s, t0, cpu0)
+    order = {d: i for i, d in enumerate(plan.dataset_ids)}
+    report.outcomes.sort(key=lambda o: order[o.dataset_id])
+    return report
+
+
+def _drive(driver: BatchDriver, report: BatchReport, check_every_s: float, t0: float, cpu0: float) -> None:
+    """Run ``driver`` to the end; a lost scheduler (or its connection) is written into ``report``
+    as ``cluster_lost``, anything else propagates. Whatever stops it, the batch's time and the
+    driver's CPU seconds since ``t0``/``cpu0`` are recorded and no job of it stays accepted or running."""
+    from distributed.client import FutureCancelledError  # ~1.2 s to import: only batch runs pay it
+    from distributed.comm.core import CommClosedError
+
     stopped: BaseException | None = None
     try:
         driver.run(check_every_s)
@@ -219,9 +229,6 @@ def run_batch(store: Store, dataset_ids: Sequence[str] | None = None, params: di
         report.driver_cpu_s = time.process_time() - cpu0
         driver.settle(stopped)  # no job of this batch stays accepted/running, whatever stopped it
         driver.close()
-    order = {d: i for i, d in enumerate(plan.dataset_ids)}
-    report.outcomes.sort(key=lambda o: order[o.dataset_id])
-    return report
 
 
 def store_province(store: Store, datasets: Iterable[Dataset], prefix: str = "") -> list[str]:

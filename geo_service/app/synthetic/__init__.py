@@ -26,7 +26,7 @@ reshuffle the others.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import geopandas as gpd
@@ -81,11 +81,7 @@ def generate_network(counties: gpd.GeoDataFrame, seed: int = 0, *, sizes: Networ
     r_cty, r_town, r_vil, r_road, r_mem, r_grp, r_sta, r_con, r_names = (_rng(s) for s in ss.spawn(9))
     fr = _Frame.around(cty)
     cty_m = cty.to_crs(fr.crs)
-    cor_m = None
-    if corridors is not None and len(corridors):
-        cs = gpd.GeoSeries(corridors)
-        cs = cs.set_crs(WGS84) if cs.crs is None else cs
-        cor_m = shapely.union_all(cs.to_crs(fr.crs).to_numpy())
+    cor_m = _corridors_metric(corridors, fr)
 
     # 1. townships; 2. villages
     level = cty["level"].astype(str).to_numpy() if "level" in cty.columns else np.array([""] * len(cty))
@@ -99,6 +95,68 @@ def generate_network(counties: gpd.GeoDataFrame, seed: int = 0, *, sizes: Networ
     edges = _road_edges(towns, vil, vxy, len(cty), r_road)
     roads = _road_lines(edges, vxy, vlon, vlat, shapely.union_all(cty_m.geometry.to_numpy()), fr, r_road)
     # 4. members, groups, committees
+    ppl = _people(sz, towns, vil, vxy, r_mem, r_grp, r_names)
+    # 5. stations
+    st = _place_stations(sz, towns, vil, vxy, ppl.sector, ppl.xy, ppl.names, r_sta)
+    # 6. constituents
+    con_sector, con_vil = _constituent_villages(ppl.sector, ppl.village, ppl.sectors, vil,
+                                                sz.constituents_per_member, r_con)
+    con_names = N.person_names(r_names, len(con_sector), unique=False)
+    phones = N.phone_numbers(r_names, len(con_sector))
+
+    t_geo = shapely.make_valid(gpd.GeoSeries(towns["geometry"].to_numpy(), crs=fr.crs).to_crs(WGS84).to_numpy())
+    sxy = st.pop("xy")
+    st["township_id"] = _township_of(sxy, towns, st.pop("t_idx"))
+    layers = {
+        "counties": cty[["id", "name", *[c for c in ("name_en", "level") if c in cty.columns], "geometry"]].copy(),
+        "townships": _gdf({"id": towns["id"], "name": towns["name"], "county_id": towns["county_id"]}, t_geo),
+        "villages": _gdf({"id": vil["id"], "name": vil["name"], "township_id": vil["township_id"],
+                          "population": vil["population"].astype(int), "is_seat": vil["is_seat"].astype(bool)},
+                         shapely.points(vlon, vlat)),
+        "roads": _gdf({k: v for k, v in roads.items() if k != "geometry"}, roads["geometry"]),
+        "stations": _gdf(st, shapely.points(*fr.to_deg.transform(sxy[:, 0], sxy[:, 1]))),
+        **_people_layers(ppl, fr, sz),
+        "constituents": _gdf({"id": [f"P{i + 1:05d}" for i in range(len(con_sector))],
+                              "sector": list(con_sector), "village_id": vil["id"].to_numpy()[con_vil],
+                              "name": con_names, "phone": phones}, [None] * len(con_sector)),
+    }
+    meta = {"generator": "geo_service.app.synthetic.generate_network", "seed": int(seed)}
+    return Dataset.from_layers(layers, name=name, meta=meta)
+
+
+def _gdf(d: dict, geom) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(d, geometry=gpd.GeoSeries(geom, crs=WGS84), crs=WGS84)
+
+
+def _corridors_metric(corridors: gpd.GeoSeries | None, fr: _Frame) -> Any:
+    """The union of ``corridors`` (WGS-84 when they carry no CRS) in the frame's metres; None without any."""
+    if corridors is None or not len(corridors):
+        return None
+    cs = gpd.GeoSeries(corridors)
+    cs = cs.set_crs(WGS84) if cs.crs is None else cs
+    return shapely.union_all(cs.to_crs(fr.crs).to_numpy())
+
+
+@dataclass
+class _People:
+    """The members drawn by :func:`_people`: per member its sector, home village, home (metres),
+    name, id, group index, role and committee index; the sectors and the groups."""
+
+    sectors: Any
+    sector: np.ndarray
+    village: np.ndarray
+    xy: np.ndarray
+    names: list[str]
+    ids: list[str]
+    groups: list[dict[str, Any]]
+    group: Any
+    roles: Any
+    conveners: Any
+    committee: Any
+
+
+def _people(sz: NetworkSizes, towns, vil, vxy: np.ndarray, r_mem, r_grp, r_names) -> _People:
+    """Stage 4: members by sector with homes, names and ids; groups with conveners; committees."""
     sectors, mem_sector = _member_sectors(sz, r_mem)
     mem_vil, mxy = _member_homes(mem_sector, sectors, towns, vil, vxy, r_mem)
     minority = np.isin(mem_sector, ["少数民族", "宗教"])
@@ -107,43 +165,23 @@ def generate_network(counties: gpd.GeoDataFrame, seed: int = 0, *, sizes: Networ
     groups, mem_group = _make_groups(mem_sector, mxy, sz.groups)
     roles, conveners = _pick_conveners(mem_group, len(groups), sz.conveners, r_grp)
     mem_committee = _assign_committees(mem_sector, sz.committees, r_grp)
-    # 5. stations
-    st = _place_stations(sz, towns, vil, vxy, mem_sector, mxy, mem_names, r_sta)
-    # 6. constituents
-    con_sector, con_vil = _constituent_villages(mem_sector, mem_vil, sectors, vil,
-                                                sz.constituents_per_member, r_con)
-    con_names = N.person_names(r_names, len(con_sector), unique=False)
-    phones = N.phone_numbers(r_names, len(con_sector))
+    return _People(sectors, mem_sector, mem_vil, mxy, mem_names, mem_ids, groups, mem_group, roles, conveners,
+                   mem_committee)
 
-    def gdf(d: dict, geom) -> gpd.GeoDataFrame:
-        return gpd.GeoDataFrame(d, geometry=gpd.GeoSeries(geom, crs=WGS84), crs=WGS84)
 
-    t_geo = shapely.make_valid(gpd.GeoSeries(towns["geometry"].to_numpy(), crs=fr.crs).to_crs(WGS84).to_numpy())
-    sxy = st.pop("xy")
-    st["township_id"] = _township_of(sxy, towns, st.pop("t_idx"))
-    layers = {
-        "counties": cty[["id", "name", *[c for c in ("name_en", "level") if c in cty.columns], "geometry"]].copy(),
-        "townships": gdf({"id": towns["id"], "name": towns["name"], "county_id": towns["county_id"]}, t_geo),
-        "villages": gdf({"id": vil["id"], "name": vil["name"], "township_id": vil["township_id"],
-                         "population": vil["population"].astype(int), "is_seat": vil["is_seat"].astype(bool)},
-                        shapely.points(vlon, vlat)),
-        "roads": gdf({k: v for k, v in roads.items() if k != "geometry"}, roads["geometry"]),
-        "stations": gdf(st, shapely.points(*fr.to_deg.transform(sxy[:, 0], sxy[:, 1]))),
-        "members": gdf({"id": mem_ids, "name": mem_names, "sector": list(mem_sector),
-                        "group_id": [groups[g]["id"] for g in mem_group],
-                        "committee_id": [f"K{k + 1:02d}" for k in mem_committee],
-                        "role": roles}, shapely.points(*fr.to_deg.transform(mxy[:, 0], mxy[:, 1]))),
-        "groups": pd.DataFrame({"id": [g["id"] for g in groups], "name": [g["name"] for g in groups],
-                                "sectors": [g["sectors"] for g in groups],
-                                "convener_id": [mem_ids[c] for c in conveners], "station_id": None}),
+def _people_layers(ppl: _People, fr: _Frame, sz: NetworkSizes) -> dict[str, Any]:
+    """The ``members``, ``groups`` and ``committees`` layers of the members drawn by :func:`_people`."""
+    return {
+        "members": _gdf({"id": ppl.ids, "name": ppl.names, "sector": list(ppl.sector),
+                         "group_id": [ppl.groups[g]["id"] for g in ppl.group],
+                         "committee_id": [f"K{k + 1:02d}" for k in ppl.committee],
+                         "role": ppl.roles}, shapely.points(*fr.to_deg.transform(ppl.xy[:, 0], ppl.xy[:, 1]))),
+        "groups": pd.DataFrame({"id": [g["id"] for g in ppl.groups], "name": [g["name"] for g in ppl.groups],
+                                "sectors": [g["sectors"] for g in ppl.groups],
+                                "convener_id": [ppl.ids[c] for c in ppl.conveners], "station_id": None}),
         "committees": pd.DataFrame({"id": [f"K{k + 1:02d}" for k in range(len(sz.committees))],
                                     "name": list(sz.committees)}),
-        "constituents": gdf({"id": [f"P{i + 1:05d}" for i in range(len(con_sector))],
-                             "sector": list(con_sector), "village_id": vil["id"].to_numpy()[con_vil],
-                             "name": con_names, "phone": phones}, [None] * len(con_sector)),
     }
-    meta = {"generator": "geo_service.app.synthetic.generate_network", "seed": int(seed)}
-    return Dataset.from_layers(layers, name=name, meta=meta)
 
 
 __all__ = ["COMMITTEES", "NetworkSizes", "ROAD_CLASSES", "SECTOR_FAMILIES", "SECTOR_SHARES",
