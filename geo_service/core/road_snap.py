@@ -1,0 +1,251 @@
+"""Road mode's per-point step in one compiled pass: snap to the nearest road segment and pick the
+quicker of its two ends (:class:`SegmentGrid`), for :meth:`geo_service.core.network.RoadNetwork.nearest_xy`.
+
+The road segments are bucketed in a square grid in metres (every cell lists the segments that pass
+through it). A point's nearest segment is found by scanning rings of cells outward from the
+point's cell until the nearest segment seen is closer than anything outside the rings can be;
+every segment within :data:`~geo_service.core.road_graph.TIE_M` of the nearest (on the ground)
+is a candidate, as in :func:`~geo_service.core.road_graph.snap_to_segments`, and the candidate
+whose door-to-road walk plus drive to its ``a`` or ``b`` end plus that end's time to the
+nearest station is smallest wins. The arithmetic is that of the STR-tree path
+(:func:`~geo_service.core.road_graph.snap_to_segments` and the selection in ``nearest_xy``), so
+both give the same answers; points the grid cannot settle cheaply (farther than
+:data:`MAX_RINGS` cells from every road, or with more than :data:`MAX_TIES` tied segments) come
+back flagged and go the STR-tree way.
+
+Needs numba (the ``fast`` extra, :data:`geo_service.core.index.config.USE_NUMBA`); without it the
+network uses the STR-tree path throughout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+from ._optional import njit
+from .index.config import _R_EARTH_M
+from .road_graph import TIE_M, Snap
+
+#: About this many grid cells per road segment (sets the cell size).
+CELLS_PER_SEGMENT = 4.0
+#: Most cells a grid may have (memory: 8 bytes each, plus the candidate lists).
+MAX_CELLS = 1 << 21
+
+_K6R2 = 6.0 * _R_EARTH_M ** 2
+
+
+@njit
+def _seg_dist2(px, py, ax, ay, bx, by):  # pragma: no cover - compiled
+    """Squared planar distance from (px, py) to segment a-b, the fraction ``t`` of its foot
+    along a-b and the foot's x (metres)."""
+    abx = bx - ax
+    aby = by - ay
+    den = abx * abx + aby * aby
+    t = ((px - ax) * abx + (py - ay) * aby) / (den if den > 0 else 1.0)
+    t = min(max(t, 0.0), 1.0)
+    fx = ax + t * abx
+    fy = ay + t * aby
+    dx = px - fx
+    dy = py - fy
+    return dx * dx + dy * dy, t, fx
+
+
+@njit
+def _legs_kernel(x, y, x0, y0, h, nx, ny, start, items, ax, ay, bx, by, node_a, node_b,
+                 node_time, seg_time, seg_dir, offroad_mps, ok, seg, frac, use_a, dist, snap,
+                 time):  # pragma: no cover - compiled
+    """Per point: its cell's candidates, the nearest of them (ground metres, ties within
+    ``TIE_M`` as in ``snap_to_segments``) and the quickest tied one by walk + drive to an end +
+    that end's ``node_time``; writes the output arrays (n,), ``ok`` False outside the grid."""
+    for p in range(x.shape[0]):
+        px, py = x[p], y[p]
+        fi, fj = (px - x0) / h, (py - y0) / h
+        ok[p] = 0.0 <= fi < nx and 0.0 <= fj < ny
+        if not ok[p]:
+            continue
+        c = int(fj) * nx + int(fi)
+        best = np.inf
+        for q in range(start[c], start[c + 1]):
+            s = items[q]
+            best = min(best, _seg_dist2(px, py, ax[s], ay[s], bx[s], by[s])[0])
+        lim = np.sqrt(best) * (1 + 1e-9) + 2 * TIE_M
+        best_g = np.inf
+        for q in range(start[c], start[c + 1]):
+            s = items[q]
+            d2, t, fx = _seg_dist2(px, py, ax[s], ay[s], bx[s], by[s])
+            if np.sqrt(d2) <= lim:
+                best_g = min(best_g, np.sqrt(d2) / (1.0 + (px * px + px * fx + fx * fx) / _K6R2))
+        snap[p] = best_g
+        chosen = False
+        for q in range(start[c], start[c + 1]):
+            s = items[q]
+            d2, t, fx = _seg_dist2(px, py, ax[s], ay[s], bx[s], by[s])
+            g = np.sqrt(d2) / (1.0 + (px * px + px * fx + fx * fx) / _K6R2)
+            if np.sqrt(d2) > lim or g > best_g + TIE_M:
+                continue
+            via_a = np.inf if seg_dir[s] == 1 else node_time[node_a[s]] + t * seg_time[s]
+            via_b = np.inf if seg_dir[s] == 2 else node_time[node_b[s]] + (1.0 - t) * seg_time[s]
+            ptime = g / offroad_mps + min(via_a, via_b)
+            if not chosen or ptime < time[p]:
+                chosen = True
+                seg[p], frac[p], use_a[p], dist[p], time[p] = s, t, via_a <= via_b, g, ptime
+
+
+@dataclass(frozen=True)
+class RoadLegs:
+    """Per point: the segment it joins the roads on, the fraction ``t`` of its foot along the
+    segment from ``a``, whether the quicker way is via ``a``, the walk to the foot and to the
+    nearest road (ground metres) and the door-to-station time (seconds); ``ok`` False where the
+    grid left the point to the STR-tree (the other fields are then undefined)."""
+
+    ok: NDArray[np.bool_]
+    seg: NDArray[np.int64]
+    t: NDArray[np.float64]
+    use_a: NDArray[np.bool_]
+    dist_m: NDArray[np.float64]
+    snap_m: NDArray[np.float64]
+    time_s: NDArray[np.float64]
+
+
+def legs_from_snap(s: Snap, n: int, node_a: NDArray, node_b: NDArray, node_time: NDArray,
+                   seg_time: NDArray, seg_dir: NDArray, offroad_mps: float) -> RoadLegs:
+    """:class:`RoadLegs` of ``n`` points from their STR-tree snap pairs (the reference the grid
+    matches: per point the quickest of its tied nearest segments).
+
+    Parameters
+    ----------
+    s : Snap
+        (point, segment) pairs of :func:`~geo_service.core.road_graph.snap_to_segments`.
+    n : int
+        How many points were snapped.
+    node_a, node_b : ndarray
+        Segment end nodes.
+    node_time : ndarray
+        Seconds from every graph node to its nearest station (inf: none reached).
+    seg_time : ndarray
+        Seconds to drive each segment.
+    seg_dir : ndarray
+        Each segment's direction (0 both ways, 1 a->b only, 2 b->a only).
+    offroad_mps : float
+        Off-road speed, m/s.
+
+    Returns
+    -------
+    RoadLegs
+        ``ok`` True throughout.
+    """
+    a, b = node_a[s.seg], node_b[s.seg]
+    T, d = seg_time[s.seg], seg_dir[s.seg]  # one-way: from the foot toward a needs b->a allowed
+    via_a = np.where(d == 1, np.inf, node_time[a] + s.t * T)
+    via_b = np.where(d == 2, np.inf, node_time[b] + (1.0 - s.t) * T)
+    ptime = s.dist_m / offroad_mps + np.minimum(via_a, via_b)
+    # best pair per point (ties between equally near segments go to the quicker one)
+    order = np.lexsort((ptime, s.pt))
+    first = order[np.r_[True, s.pt[order][1:] != s.pt[order][:-1]]]
+    if len(first) != n:
+        raise ValueError(f"s: snap pairs for {len(first)} points, expected n={n}")
+    return RoadLegs(np.ones(n, dtype=bool), s.seg[first], s.t[first], (via_a <= via_b)[first],
+                    s.dist_m[first], s.snap_m, ptime[first])
+
+
+class SegmentGrid:
+    """Road segments listed per cell of a square grid in metres: every segment that can be among
+    the nearest (with ties) to some point of the cell (see the module docstring)."""
+
+    def __init__(self, node_xy: NDArray, ra: NDArray, rb: NDArray, tree: shapely.STRtree,
+                 extent_m: tuple[float, float, float, float] | None = None, *,
+                 cells_per_segment: float = CELLS_PER_SEGMENT):
+        """List the candidates of every cell.
+
+        Parameters
+        ----------
+        node_xy : ndarray
+            (n, 2) node coordinates in a metric CRS, metres.
+        ra, rb : ndarray
+            (m,) segment end nodes (m >= 1).
+        tree : shapely.STRtree
+            The segments ``node_xy[ra]``-``node_xy[rb]`` as LineStrings, in that order.
+        extent_m : tuple of float, optional
+            (x0, y0, x1, y1) metres the grid must cover besides the segments (the area queries
+            come from); points outside the grid are left to the STR-tree.
+        cells_per_segment : float
+            About this many cells per segment (more: shorter candidate lists, longer build).
+
+        Raises
+        ------
+        ValueError
+            When there are no segments or ``cells_per_segment`` is not positive.
+        """
+        if len(ra) == 0:
+            raise ValueError("ra: a segment grid needs at least one segment")
+        if not cells_per_segment > 0:
+            raise ValueError(f"cells_per_segment must be positive, got {cells_per_segment!r}")
+        self.ra = np.ascontiguousarray(ra, dtype=np.int64)
+        self.rb = np.ascontiguousarray(rb, dtype=np.int64)
+        a, b = node_xy[self.ra], node_xy[self.rb]
+        self.ax, self.ay = np.ascontiguousarray(a[:, 0]), np.ascontiguousarray(a[:, 1])
+        self.bx, self.by = np.ascontiguousarray(b[:, 0]), np.ascontiguousarray(b[:, 1])
+        lo, hi = np.minimum(a, b).min(axis=0), np.maximum(a, b).max(axis=0)
+        if extent_m is not None:
+            lo = np.minimum(lo, extent_m[:2])
+            hi = np.maximum(hi, extent_m[2:])
+        w, hgt = max(hi[0] - lo[0], 1.0), max(hi[1] - lo[1], 1.0)
+        n_cells = min(cells_per_segment * len(ra), MAX_CELLS)
+        self.h = float(max(np.sqrt(w * hgt / n_cells), 1.0))
+        self.x0, self.y0 = float(lo[0]), float(lo[1])
+        self.nx = int(w // self.h) + 1
+        self.ny = int(hgt // self.h) + 1
+        self.start, self.items = self._candidates(tree)
+
+    def _candidates(self, tree: shapely.STRtree) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """CSR lists: the segments within ``d0 + 2 rho`` (plus the tie slack) of each cell's
+        centre, ``d0`` the centre's nearest and ``rho`` half the cell's diagonal, which holds
+        every segment that can be among the nearest to a point of the cell."""
+        i, j = np.meshgrid(np.arange(self.nx), np.arange(self.ny))
+        centres = shapely.points(self.x0 + (i.ravel() + 0.5) * self.h, self.y0 + (j.ravel() + 0.5) * self.h)
+        _, d0 = tree.query_nearest(centres, all_matches=False, return_distance=True)
+        rho = 0.5 * self.h * np.sqrt(2.0) * (1 + 1e-9) + 1e-6
+        reach = (d0 + rho) * (1 + 1e-9) + rho + 2 * TIE_M + 1e-6
+        cell, seg = tree.query(centres, predicate="dwithin", distance=reach)
+        order = np.argsort(cell, kind="stable")
+        start = np.zeros(self.nx * self.ny + 1, dtype=np.int64)
+        np.cumsum(np.bincount(cell, minlength=self.nx * self.ny), out=start[1:])
+        return start, np.ascontiguousarray(seg[order], dtype=np.int64)
+
+    def best_legs(self, xy: NDArray, node_time: NDArray, seg_time: NDArray, seg_dir: NDArray,
+                  offroad_mps: float) -> RoadLegs:
+        """Snap points and pick each one's quickest way onto the roads.
+
+        Parameters
+        ----------
+        xy : ndarray
+            (n, 2) points, metres.
+        node_time : ndarray
+            Seconds from every graph node to its nearest station (inf: none reached).
+        seg_time : ndarray
+            Seconds to drive each segment.
+        seg_dir : ndarray
+            Each segment's direction (0 both ways, 1 a->b only, 2 b->a only).
+        offroad_mps : float
+            Off-road speed, m/s.
+
+        Returns
+        -------
+        RoadLegs
+        """
+        n = len(xy)
+        out = RoadLegs(np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64), np.zeros(n),
+                       np.zeros(n, dtype=bool), np.zeros(n), np.zeros(n), np.zeros(n))
+        _legs_kernel(np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1]), self.x0, self.y0,
+                     self.h, self.nx, self.ny, self.start, self.items, self.ax, self.ay, self.bx,
+                     self.by, self.ra, self.rb, np.ascontiguousarray(node_time, dtype=float),
+                     np.ascontiguousarray(seg_time, dtype=float),
+                     np.ascontiguousarray(seg_dir, dtype=np.int8), float(offroad_mps), out.ok,
+                     out.seg, out.t, out.use_a, out.dist_m, out.snap_m, out.time_s)
+        return out
+
+
+__all__ = ["CELLS_PER_SEGMENT", "MAX_CELLS", "RoadLegs", "SegmentGrid", "legs_from_snap"]
