@@ -68,6 +68,7 @@ from .road_graph import (
     snap_to_segments,
     split_at_crossings,
 )
+from . import road_snap
 from .road_snap import RoadLegs, SegmentGrid, legs_from_snap
 
 #: Default off-road speed (km/h): walking.
@@ -426,7 +427,7 @@ class RoadNetwork:
     def _legs(self, xy: NDArray[np.float64], tree: _Tree) -> RoadLegs:
         """Each point's way onto the roads: the compiled grid for large batches (built on first
         use), the STR-tree for small ones and for points the grid leaves."""
-        if not (index_config.USE_NUMBA and len(xy) >= index_config.GRID_MIN_BATCH):
+        if not (index_config.USE_NUMBA and len(xy) >= road_snap.MIN_BATCH):
             return legs_from_snap(self.snap(xy), len(xy), self.ra, self.rb, tree.time_s, self.rtime,
                                   self.rdir, self._offroad_mps)
         grid = build_once(self._seg_grids, None, self._lock, lambda: SegmentGrid(

@@ -29,6 +29,9 @@ from ._optional import njit
 from .index.config import _R_EARTH_M
 from .road_graph import TIE_M, Snap
 
+#: Batches of at least this many points use the grid (built on the first); smaller ones the
+#: STR-tree. Read when used, so tests and benchmarks may change it here.
+MIN_BATCH = 20_000
 #: About this many grid cells per road segment (sets the cell size).
 CELLS_PER_SEGMENT = 4.0
 #: Most cells a grid may have (memory: 8 bytes each, plus the candidate lists).
@@ -51,6 +54,98 @@ def _seg_dist2(px, py, ax, ay, bx, by):  # pragma: no cover - compiled
     dx = px - fx
     dy = py - fy
     return dx * dx + dy * dy, t, fx
+
+
+@njit
+def _bucket(ax, ay, bx, by, x0, y0, h, nx, ny):  # pragma: no cover - compiled
+    """CSR lists of the segments passing through each cell (a superset: the cells of a
+    segment's bounding box whose centre is within half a cell diagonal of it)."""
+    reach2 = (0.5 * h * np.sqrt(2.0) * (1.0 + 1e-9) + 1e-6) ** 2
+    start = np.zeros(nx * ny + 1, dtype=np.int64)
+    items = np.empty(0, dtype=np.int64)
+    pos = np.empty(0, dtype=np.int64)
+    for fill in range(2):
+        if fill:
+            items = np.empty(start[-1], dtype=np.int64)
+            pos = start[:-1].copy()
+        for s in range(ax.shape[0]):
+            i0 = max(int(np.floor((min(ax[s], bx[s]) - x0) / h)) - 1, 0)
+            i1 = min(int(np.floor((max(ax[s], bx[s]) - x0) / h)) + 1, nx - 1)
+            j0 = max(int(np.floor((min(ay[s], by[s]) - y0) / h)) - 1, 0)
+            j1 = min(int(np.floor((max(ay[s], by[s]) - y0) / h)) + 1, ny - 1)
+            for j in range(j0, j1 + 1):
+                for i in range(i0, i1 + 1):
+                    if _seg_dist2(x0 + (i + 0.5) * h, y0 + (j + 0.5) * h, ax[s], ay[s], bx[s],
+                                  by[s])[0] <= reach2:
+                        if fill:
+                            items[pos[j * nx + i]] = s
+                            pos[j * nx + i] += 1
+                        else:
+                            start[j * nx + i + 1] += 1
+        if not fill:
+            for c in range(nx * ny):
+                start[c + 1] += start[c]
+    return start, items
+
+
+@njit
+def _row_span(ox, oy, j, x0, y0, h, nx, r_out, r_in):  # pragma: no cover - compiled
+    """Cells of row ``j`` that can hold a point at distance ``r_in..r_out`` from (ox, oy):
+    (first, last, first skipped, last skipped); the skipped ones lie inside radius ``r_in``."""
+    ylo = y0 + j * h - oy
+    yhi = ylo + h
+    dymin = 0.0 if ylo <= 0.0 <= yhi else min(abs(ylo), abs(yhi))
+    dymax = max(abs(ylo), abs(yhi))
+    if dymin > r_out:
+        return 0, -1, 0, -1
+    xr = np.sqrt(r_out * r_out - dymin * dymin)
+    lo = max(int(np.floor((ox - xr - x0) / h)), 0)
+    hi = min(int(np.floor((ox + xr - x0) / h)), nx - 1)
+    s_lo, s_hi = 0, -1
+    if dymax < r_in:
+        xi = np.sqrt(r_in * r_in - dymax * dymax) * (1 - 1e-9) - 1e-6
+        s_lo = int(np.floor((ox - xi - x0) / h)) + 1
+        s_hi = int(np.floor((ox + xi - x0) / h)) - 1
+    return lo, hi, s_lo, s_hi
+
+
+@njit
+def _candidate_lists(d0, rho, x0, y0, h, nx, ny, bstart, bitems, ax, ay, bx, by
+                     ):  # pragma: no cover - compiled
+    """CSR lists per cell of the segments within ``d0 + 2 rho`` (plus slack) of its centre."""
+    stamp = np.full(ax.shape[0], -1, dtype=np.int64)
+    start = np.zeros(nx * ny + 1, dtype=np.int64)
+    items = np.empty(max(16, 8 * nx * ny), dtype=np.int64)
+    n = 0
+    for c in range(nx * ny):
+        ox = x0 + (c % nx + 0.5) * h
+        oy = y0 + (c // nx + 0.5) * h
+        reach = (d0[c] + rho) * (1 + 1e-9) + rho + 2 * TIE_M + 1e-6
+        cj = c // nx
+        rr = int(reach / h) + 1
+        for j in range(max(cj - rr, 0), min(cj + rr, ny - 1) + 1):
+            lo, hi, s_lo, s_hi = _row_span(ox, oy, j, x0, y0, h, nx, reach, d0[c])
+            i = lo
+            while i <= hi:
+                if s_lo <= i <= s_hi:
+                    i = s_hi + 1
+                    continue
+                b = j * nx + i
+                for q in range(bstart[b], bstart[b + 1]):
+                    s = bitems[q]
+                    if stamp[s] == c:
+                        continue
+                    stamp[s] = c
+                    if _seg_dist2(ox, oy, ax[s], ay[s], bx[s], by[s])[0] <= reach * reach:
+                        if n == items.shape[0]:
+                            grown = np.empty(2 * n, dtype=np.int64)
+                            grown[:n] = items
+                            items = grown
+                        items[n] = s
+                        n += 1
+                i += 1
+        start[c + 1] = n
+    return start, items[:n].copy()
 
 
 @njit
@@ -208,12 +303,10 @@ class SegmentGrid:
         centres = shapely.points(self.x0 + (i.ravel() + 0.5) * self.h, self.y0 + (j.ravel() + 0.5) * self.h)
         _, d0 = tree.query_nearest(centres, all_matches=False, return_distance=True)
         rho = 0.5 * self.h * np.sqrt(2.0) * (1 + 1e-9) + 1e-6
-        reach = (d0 + rho) * (1 + 1e-9) + rho + 2 * TIE_M + 1e-6
-        cell, seg = tree.query(centres, predicate="dwithin", distance=reach)
-        order = np.argsort(cell, kind="stable")
-        start = np.zeros(self.nx * self.ny + 1, dtype=np.int64)
-        np.cumsum(np.bincount(cell, minlength=self.nx * self.ny), out=start[1:])
-        return start, np.ascontiguousarray(seg[order], dtype=np.int64)
+        bstart, bitems = _bucket(self.ax, self.ay, self.bx, self.by, self.x0, self.y0, self.h, self.nx,
+                                 self.ny)
+        return _candidate_lists(np.ascontiguousarray(d0, dtype=float), rho, self.x0, self.y0, self.h,
+                                self.nx, self.ny, bstart, bitems, self.ax, self.ay, self.bx, self.by)
 
     def best_legs(self, xy: NDArray, node_time: NDArray, seg_time: NDArray, seg_dir: NDArray,
                   offroad_mps: float) -> RoadLegs:
@@ -248,4 +341,4 @@ class SegmentGrid:
         return out
 
 
-__all__ = ["CELLS_PER_SEGMENT", "MAX_CELLS", "RoadLegs", "SegmentGrid", "legs_from_snap"]
+__all__ = ["CELLS_PER_SEGMENT", "MAX_CELLS", "MIN_BATCH", "RoadLegs", "SegmentGrid", "legs_from_snap"]
