@@ -19,7 +19,10 @@ CRS (metres):
 
 Travel time from every node to its nearest station is precomputed per station filter (kind,
 sector) with one multi-source :func:`scipy.sparse.csgraph.dijkstra` (``min_only=True``), so a
-lookup is a KD-tree/STR-tree snap plus array indexing. The networkx graph (:attr:`RoadNetwork.graph`,
+lookup is a snap plus array indexing: an STR-tree snap for small batches, and for batches of
+:data:`geo_service.core.road_snap.MIN_BATCH` points or more (with numba) one compiled pass over a
+grid of candidate segments (:class:`~geo_service.core.road_snap.SegmentGrid`, built on first use)
+that gives the same answers. The networkx graph (:attr:`RoadNetwork.graph`,
 built on first use) holds the same nodes and edges for inspection and cross-checks.
 
 Queries never change the object apart from filling caches under a lock, so one instance can serve

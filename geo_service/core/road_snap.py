@@ -1,20 +1,23 @@
-"""Road mode's per-point step in one compiled pass: snap to the nearest road segment and pick the
-quicker of its two ends (:class:`SegmentGrid`), for :meth:`geo_service.core.network.RoadNetwork.nearest_xy`.
+"""Road mode's per-point step as one compiled pass over a batch: snap each point to its nearest
+road segment and take the quicker end (:class:`SegmentGrid`), for
+:meth:`geo_service.core.network.RoadNetwork.nearest_xy` on large batches.
 
-The road segments are bucketed in a square grid in metres (every cell lists the segments that pass
-through it). A point's nearest segment is found by scanning rings of cells outward from the
-point's cell until the nearest segment seen is closer than anything outside the rings can be;
-every segment within :data:`~geo_service.core.road_graph.TIE_M` of the nearest (on the ground)
-is a candidate, as in :func:`~geo_service.core.road_graph.snap_to_segments`, and the candidate
-whose door-to-road walk plus drive to its ``a`` or ``b`` end plus that end's time to the
-nearest station is smallest wins. The arithmetic is that of the STR-tree path
-(:func:`~geo_service.core.road_graph.snap_to_segments` and the selection in ``nearest_xy``), so
-both give the same answers; points the grid cannot settle cheaply (farther than
-:data:`MAX_RINGS` cells from every road, or with more than :data:`MAX_TIES` tied segments) come
-back flagged and go the STR-tree way.
+A square grid in metres covers the roads and the area queries come from. Each cell lists every
+segment that can be among the nearest to some point of the cell: with ``d0`` the distance from the
+cell's centre to its nearest segment and ``rho`` half the cell's diagonal, a point of the cell is
+within ``d0 + rho`` of that segment, so its nearest segments (and those within the tie slack) are
+within ``d0 + 2 rho`` (plus the slack) of the centre. A lookup is one cell, a short list and the
+arithmetic of :func:`~geo_service.core.road_graph.snap_to_segments` and of the STR-tree path
+(:func:`legs_from_snap`): the nearest segments by ground distance, ties within
+:data:`~geo_service.core.road_graph.TIE_M`, and among them the one whose walk to the road plus
+the drive to its ``a`` or ``b`` end plus that end's time to the nearest station is smallest. So
+both paths give the same answers; points outside the grid come back flagged (``ok`` False) for
+the STR-tree.
 
-Needs numba (the ``fast`` extra, :data:`geo_service.core.index.config.USE_NUMBA`); without it the
-network uses the STR-tree path throughout.
+The lists are built once per network (the centres' nearest distances by the STR-tree, then a
+compiled sweep over the cells that can hold a segment within reach, skipping those wholly inside
+``d0``), in about 0.1 s for the demo's 4,000 segments. Needs numba (the ``fast`` extra,
+:data:`geo_service.core.index.config.USE_NUMBA`); without it the network uses the STR-tree path.
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ from .road_graph import TIE_M, Snap
 #: STR-tree. Read when used, so tests and benchmarks may change it here.
 MIN_BATCH = 20_000
 #: About this many grid cells per road segment (sets the cell size).
-CELLS_PER_SEGMENT = 4.0
-#: Most cells a grid may have (memory: 8 bytes each, plus the candidate lists).
+CELLS_PER_SEGMENT = 1.0
+#: Most cells a grid may have (memory: 8 bytes a cell, plus 8 bytes per candidate list entry).
 MAX_CELLS = 1 << 21
 
 _K6R2 = 6.0 * _R_EARTH_M ** 2
@@ -112,10 +115,12 @@ def _row_span(ox, oy, j, x0, y0, h, nx, r_out, r_in):  # pragma: no cover - comp
 @njit
 def _candidate_lists(d0, rho, x0, y0, h, nx, ny, bstart, bitems, ax, ay, bx, by
                      ):  # pragma: no cover - compiled
-    """CSR lists per cell of the segments within ``d0 + 2 rho`` (plus slack) of its centre."""
+    """CSR lists per cell of the segments within ``d0 + 2 rho`` (plus slack) of its centre,
+    nearest first, with those distances (planar metres)."""
     stamp = np.full(ax.shape[0], -1, dtype=np.int64)
     start = np.zeros(nx * ny + 1, dtype=np.int64)
     items = np.empty(max(16, 8 * nx * ny), dtype=np.int64)
+    dists = np.empty(items.shape[0])
     n = 0
     for c in range(nx * ny):
         ox = x0 + (c % nx + 0.5) * h
@@ -136,57 +141,96 @@ def _candidate_lists(d0, rho, x0, y0, h, nx, ny, bstart, bitems, ax, ay, bx, by
                     if stamp[s] == c:
                         continue
                     stamp[s] = c
-                    if _seg_dist2(ox, oy, ax[s], ay[s], bx[s], by[s])[0] <= reach * reach:
+                    d2 = _seg_dist2(ox, oy, ax[s], ay[s], bx[s], by[s])[0]
+                    if d2 <= reach * reach:
                         if n == items.shape[0]:
-                            grown = np.empty(2 * n, dtype=np.int64)
-                            grown[:n] = items
-                            items = grown
+                            items, dists = _grown(items, n), _grown(dists, n)
                         items[n] = s
+                        dists[n] = np.sqrt(d2)
                         n += 1
                 i += 1
+        order = np.argsort(dists[start[c]:n], kind="mergesort") + start[c]  # nearest first
+        items[start[c]:n] = items[order]
+        dists[start[c]:n] = dists[order]
         start[c + 1] = n
-    return start, items[:n].copy()
+    # 8 bytes an entry: int32 segments, float32 distances rounded down (a lower bound stays one)
+    return start, items[:n].astype(np.int32), (dists[:n] * (1 - 1e-6)).astype(np.float32)
 
 
 @njit
-def _legs_kernel(x, y, x0, y0, h, nx, ny, start, items, ax, ay, bx, by, node_a, node_b,
+def _grown(a, n):  # pragma: no cover - compiled
+    """``a`` (holding ``n`` values) copied into an array twice as long."""
+    out = np.empty(2 * n, dtype=a.dtype)
+    out[:n] = a[:n]
+    return out
+
+
+@njit
+def _cell_near(px, py, c, ox, oy, start, items, item_d, ax, ay, bx, by, buf, buf_d):  # pragma: no cover
+    """Segments of cell ``c`` (centre ox, oy) within the tie slack of the nearest to (px, py),
+    into ``buf`` with their planar distances in ``buf_d``; returns how many. The cell's list is
+    sorted by distance from the centre, so the scan stops where even the centre's distance
+    less the point's offset exceeds the slack."""
+    off = np.sqrt((px - ox) ** 2 + (py - oy) ** 2)
+    best = np.inf
+    m = 0
+    for q in range(start[c], start[c + 1]):
+        lim = best * (1 + 1e-9) + 2 * TIE_M
+        if item_d[q] - off > lim:
+            break
+        s = items[q]
+        d = np.sqrt(_seg_dist2(px, py, ax[s], ay[s], bx[s], by[s])[0])
+        if d <= lim:
+            buf[m] = s
+            buf_d[m] = d
+            m += 1
+            best = min(best, d)
+    lim = best * (1 + 1e-9) + 2 * TIE_M
+    keep = 0
+    for k in range(m):
+        if buf_d[k] <= lim:
+            buf[keep] = buf[k]
+            keep += 1
+    return keep
+
+
+@njit
+def _legs_kernel(x, y, x0, y0, h, nx, ny, start, items, item_d, longest, ax, ay, bx, by, node_a, node_b,
                  node_time, seg_time, seg_dir, offroad_mps, ok, seg, frac, use_a, dist, snap,
                  time):  # pragma: no cover - compiled
     """Per point: its cell's candidates, the nearest of them (ground metres, ties within
     ``TIE_M`` as in ``snap_to_segments``) and the quickest tied one by walk + drive to an end +
     that end's ``node_time``; writes the output arrays (n,), ``ok`` False outside the grid."""
+    buf = np.empty(longest, dtype=np.int64)
+    buf_d = np.empty(longest)
     for p in range(x.shape[0]):
         px, py = x[p], y[p]
         fi, fj = (px - x0) / h, (py - y0) / h
         ok[p] = 0.0 <= fi < nx and 0.0 <= fj < ny
         if not ok[p]:
             continue
-        c = int(fj) * nx + int(fi)
-        best = np.inf
-        for q in range(start[c], start[c + 1]):
-            s = items[q]
-            best = min(best, _seg_dist2(px, py, ax[s], ay[s], bx[s], by[s])[0])
-        lim = np.sqrt(best) * (1 + 1e-9) + 2 * TIE_M
+        i, j = int(fi), int(fj)
+        m = _cell_near(px, py, j * nx + i, x0 + (i + 0.5) * h, y0 + (j + 0.5) * h, start, items, item_d,
+                       ax, ay, bx, by, buf, buf_d)
         best_g = np.inf
-        for q in range(start[c], start[c + 1]):
-            s = items[q]
+        for k in range(m):
+            s = buf[k]
             d2, t, fx = _seg_dist2(px, py, ax[s], ay[s], bx[s], by[s])
-            if np.sqrt(d2) <= lim:
-                best_g = min(best_g, np.sqrt(d2) / (1.0 + (px * px + px * fx + fx * fx) / _K6R2))
+            buf_d[k] = np.sqrt(d2) / (1.0 + (px * px + px * fx + fx * fx) / _K6R2)  # ground metres
+            best_g = min(best_g, buf_d[k])
         snap[p] = best_g
         chosen = False
-        for q in range(start[c], start[c + 1]):
-            s = items[q]
-            d2, t, fx = _seg_dist2(px, py, ax[s], ay[s], bx[s], by[s])
-            g = np.sqrt(d2) / (1.0 + (px * px + px * fx + fx * fx) / _K6R2)
-            if np.sqrt(d2) > lim or g > best_g + TIE_M:
+        for k in range(m):
+            if buf_d[k] > best_g + TIE_M:
                 continue
+            s = buf[k]
+            t = _seg_dist2(px, py, ax[s], ay[s], bx[s], by[s])[1]
             via_a = np.inf if seg_dir[s] == 1 else node_time[node_a[s]] + t * seg_time[s]
             via_b = np.inf if seg_dir[s] == 2 else node_time[node_b[s]] + (1.0 - t) * seg_time[s]
-            ptime = g / offroad_mps + min(via_a, via_b)
+            ptime = buf_d[k] / offroad_mps + min(via_a, via_b)
             if not chosen or ptime < time[p]:
                 chosen = True
-                seg[p], frac[p], use_a[p], dist[p], time[p] = s, t, via_a <= via_b, g, ptime
+                seg[p], frac[p], use_a[p], dist[p], time[p] = s, t, via_a <= via_b, buf_d[k], ptime
 
 
 @dataclass(frozen=True)
@@ -252,7 +296,7 @@ class SegmentGrid:
 
     def __init__(self, node_xy: NDArray, ra: NDArray, rb: NDArray, tree: shapely.STRtree,
                  extent_m: tuple[float, float, float, float] | None = None, *,
-                 cells_per_segment: float = CELLS_PER_SEGMENT):
+                 cells_per_segment: float | None = None):
         """List the candidates of every cell.
 
         Parameters
@@ -266,8 +310,9 @@ class SegmentGrid:
         extent_m : tuple of float, optional
             (x0, y0, x1, y1) metres the grid must cover besides the segments (the area queries
             come from); points outside the grid are left to the STR-tree.
-        cells_per_segment : float
-            About this many cells per segment (more: shorter candidate lists, longer build).
+        cells_per_segment : float, optional
+            About this many cells per segment (more: shorter candidate lists, longer build);
+            default :data:`CELLS_PER_SEGMENT`.
 
         Raises
         ------
@@ -276,6 +321,7 @@ class SegmentGrid:
         """
         if len(ra) == 0:
             raise ValueError("ra: a segment grid needs at least one segment")
+        cells_per_segment = CELLS_PER_SEGMENT if cells_per_segment is None else cells_per_segment
         if not cells_per_segment > 0:
             raise ValueError(f"cells_per_segment must be positive, got {cells_per_segment!r}")
         self.ra = np.ascontiguousarray(ra, dtype=np.int64)
@@ -293,12 +339,14 @@ class SegmentGrid:
         self.x0, self.y0 = float(lo[0]), float(lo[1])
         self.nx = int(w // self.h) + 1
         self.ny = int(hgt // self.h) + 1
-        self.start, self.items = self._candidates(tree)
+        self.start, self.items, self.item_d = self._candidates(tree)
+        self.longest = max(int(np.diff(self.start).max()), 1)  # the longest list
 
-    def _candidates(self, tree: shapely.STRtree) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    def _candidates(self, tree: shapely.STRtree) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray]:
         """CSR lists: the segments within ``d0 + 2 rho`` (plus the tie slack) of each cell's
         centre, ``d0`` the centre's nearest and ``rho`` half the cell's diagonal, which holds
-        every segment that can be among the nearest to a point of the cell."""
+        every segment that can be among the nearest to a point of the cell; nearest to the
+        centre first, with those distances."""
         i, j = np.meshgrid(np.arange(self.nx), np.arange(self.ny))
         centres = shapely.points(self.x0 + (i.ravel() + 0.5) * self.h, self.y0 + (j.ravel() + 0.5) * self.h)
         _, d0 = tree.query_nearest(centres, all_matches=False, return_distance=True)
@@ -333,7 +381,7 @@ class SegmentGrid:
         out = RoadLegs(np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64), np.zeros(n),
                        np.zeros(n, dtype=bool), np.zeros(n), np.zeros(n), np.zeros(n))
         _legs_kernel(np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1]), self.x0, self.y0,
-                     self.h, self.nx, self.ny, self.start, self.items, self.ax, self.ay, self.bx,
+                     self.h, self.nx, self.ny, self.start, self.items, self.item_d, self.longest, self.ax, self.ay, self.bx,
                      self.by, self.ra, self.rb, np.ascontiguousarray(node_time, dtype=float),
                      np.ascontiguousarray(seg_time, dtype=float),
                      np.ascontiguousarray(seg_dir, dtype=np.int8), float(offroad_mps), out.ok,
