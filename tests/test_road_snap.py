@@ -155,3 +155,18 @@ def test_segment_grid_refuses_bad_arguments(county):
         SegmentGrid(net.node_xy, net.ra[:0], net.rb[:0], net.seg_tree)
     with pytest.raises(ValueError, match="cells_per_segment"):
         SegmentGrid(net.node_xy, net.ra, net.rb, net.seg_tree, cells_per_segment=0)
+
+
+@needs_numba
+def test_cell_centres_nearest_distance_is_the_str_tree_one(county):
+    _, net = county
+    g = SegmentGrid(net.node_xy, net.ra, net.rb, net.seg_tree, cells_per_segment=8.0)
+    bstart, bitems = road_snap._bucket(g.ax, g.ay, g.bx, g.by, g.x0, g.y0, g.h, g.nx, g.ny)
+    d0 = road_snap._centre_nearest(g.x0, g.y0, g.h, g.nx, g.ny, bstart, bitems, g.ax, g.ay, g.bx, g.by, 3)
+    c = np.arange(g.nx * g.ny)
+    centres = shapely.points(g.x0 + (c % g.nx + 0.5) * g.h, g.y0 + (c // g.nx + 0.5) * g.h)
+    ref = net.seg_tree.query_nearest(centres, all_matches=False, return_distance=True)[1]
+    settled = d0 >= 0
+    assert 0.3 < settled.mean() < 1.0  # some settled by the rings, some left to the tree
+    np.testing.assert_allclose(d0[settled], ref[settled], rtol=1e-9, atol=1e-6)
+    assert np.all(ref[~settled] > 3.5 * g.h * (1 - 1e-9))  # left only when farther than the rings

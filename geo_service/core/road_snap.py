@@ -37,6 +37,8 @@ from .road_graph import TIE_M, Snap
 MIN_BATCH = 20_000
 #: About this many grid cells per road segment (sets the cell size).
 CELLS_PER_SEGMENT = 1.0
+#: Rings of cells searched round a cell's centre for its nearest segment before the STR-tree.
+CENTRE_RINGS = 3
 #: Most cells a grid may have (memory: 8 bytes a cell, plus 8 bytes per candidate list entry).
 MAX_CELLS = 1 << 21
 
@@ -89,6 +91,50 @@ def _bucket(ax, ay, bx, by, x0, y0, h, nx, ny):  # pragma: no cover - compiled
             for c in range(nx * ny):
                 start[c + 1] += start[c]
     return start, items
+
+
+@njit
+def _cell_min2(b, px, py, bstart, bitems, ax, ay, bx, by, best):  # pragma: no cover - compiled
+    """``best`` lowered to the least squared distance from (px, py) to cell ``b``'s segments."""
+    for q in range(bstart[b], bstart[b + 1]):
+        s = bitems[q]
+        best = min(best, _seg_dist2(px, py, ax[s], ay[s], bx[s], by[s])[0])
+    return best
+
+
+@njit
+def _ring_min2(px, py, ci, cj, r, nx, ny, bstart, bitems, ax, ay, bx, by):  # pragma: no cover
+    """Least squared distance from (px, py) to the segments listed in the cells of ring ``r``
+    (Chebyshev distance ``r`` from cell (ci, cj)); inf when none."""
+    best = np.inf
+    for j in range(max(cj - r, 0), min(cj + r, ny - 1) + 1):
+        if j == cj - r or j == cj + r:  # the ring's bottom or top row
+            for i in range(max(ci - r, 0), min(ci + r, nx - 1) + 1):
+                best = _cell_min2(j * nx + i, px, py, bstart, bitems, ax, ay, bx, by, best)
+        else:  # its left and right cells
+            if ci - r >= 0:
+                best = _cell_min2(j * nx + ci - r, px, py, bstart, bitems, ax, ay, bx, by, best)
+            if ci + r <= nx - 1:
+                best = _cell_min2(j * nx + ci + r, px, py, bstart, bitems, ax, ay, bx, by, best)
+    return best
+
+
+@njit
+def _centre_nearest(x0, y0, h, nx, ny, bstart, bitems, ax, ay, bx, by, max_ring
+                    ):  # pragma: no cover - compiled
+    """Planar distance from each cell's centre to its nearest segment where rings of at most
+    ``max_ring`` cells settle it, else -1 (left to the STR-tree)."""
+    d0 = np.full(nx * ny, -1.0)
+    for c in range(nx * ny):
+        ci, cj = c % nx, c // nx
+        ox, oy = x0 + (ci + 0.5) * h, y0 + (cj + 0.5) * h
+        best = np.inf
+        for r in range(max_ring + 1):
+            best = min(best, _ring_min2(ox, oy, ci, cj, r, nx, ny, bstart, bitems, ax, ay, bx, by))
+            if best <= ((r + 0.5) * h) ** 2:  # nothing outside rings 0..r is nearer
+                d0[c] = np.sqrt(best)
+                break
+    return d0
 
 
 @njit
@@ -347,12 +393,16 @@ class SegmentGrid:
         centre, ``d0`` the centre's nearest and ``rho`` half the cell's diagonal, which holds
         every segment that can be among the nearest to a point of the cell; nearest to the
         centre first, with those distances."""
-        i, j = np.meshgrid(np.arange(self.nx), np.arange(self.ny))
-        centres = shapely.points(self.x0 + (i.ravel() + 0.5) * self.h, self.y0 + (j.ravel() + 0.5) * self.h)
-        _, d0 = tree.query_nearest(centres, all_matches=False, return_distance=True)
-        rho = 0.5 * self.h * np.sqrt(2.0) * (1 + 1e-9) + 1e-6
         bstart, bitems = _bucket(self.ax, self.ay, self.bx, self.by, self.x0, self.y0, self.h, self.nx,
                                  self.ny)
+        d0 = _centre_nearest(self.x0, self.y0, self.h, self.nx, self.ny, bstart, bitems, self.ax, self.ay,
+                             self.bx, self.by, CENTRE_RINGS)
+        far = np.flatnonzero(d0 < 0)  # centres far from every road: the STR-tree
+        if len(far):
+            centres = shapely.points(self.x0 + (far % self.nx + 0.5) * self.h,
+                                     self.y0 + (far // self.nx + 0.5) * self.h)
+            d0[far] = tree.query_nearest(centres, all_matches=False, return_distance=True)[1]
+        rho = 0.5 * self.h * np.sqrt(2.0) * (1 + 1e-9) + 1e-6
         return _candidate_lists(np.ascontiguousarray(d0, dtype=float), rho, self.x0, self.y0, self.h,
                                 self.nx, self.ny, bstart, bitems, self.ax, self.ay, self.bx, self.by)
 
