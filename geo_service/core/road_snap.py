@@ -36,7 +36,7 @@ from .road_graph import TIE_M, Snap
 #: STR-tree. Read when used, so tests and benchmarks may change it here.
 MIN_BATCH = 20_000
 #: About this many grid cells per road segment (sets the cell size).
-CELLS_PER_SEGMENT = 1.0
+CELLS_PER_SEGMENT = 0.5
 #: Rings of cells searched round a cell's centre for its nearest segment before the STR-tree.
 CENTRE_RINGS = 3
 #: Most cells a grid may have (memory: 8 bytes a cell, plus 8 bytes per candidate list entry).
