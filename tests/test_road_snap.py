@@ -3,6 +3,8 @@ on a demo county, on roads over a real county's villages and on one-way roads.""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -16,7 +18,7 @@ from geo_service.app.demo import generate_demo
 from geo_service.core._optional import HAVE_NUMBA
 from geo_service.core.crs import metric_crs
 from geo_service.core import road_snap
-from geo_service.core.index import tm_scale_correction
+from geo_service.core.index import config, tm_scale_correction
 from geo_service.core.network import RoadNetwork
 from geo_service.core.road_graph import TIE_M
 from geo_service.core.road_snap import SegmentGrid
@@ -170,3 +172,29 @@ def test_cell_centres_nearest_distance_is_the_str_tree_one(county):
     assert 0.3 < settled.mean() < 1.0  # some settled by the rings, some left to the tree
     np.testing.assert_allclose(d0[settled], ref[settled], rtol=1e-9, atol=1e-6)
     assert np.all(ref[~settled] > 3.5 * g.h * (1 - 1e-9))  # left only when farther than the rings
+
+
+@needs_numba
+def test_threads_share_one_grid_and_get_the_same_answers(county, monkeypatch):
+    ds, _ = county
+    net = RoadNetwork.from_dataset(ds)  # nothing cached yet
+    monkeypatch.setattr(road_snap, "MIN_BATCH", 1000)
+    verts = shapely.get_coordinates(ds.roads.geometry.to_numpy())
+    lon, lat = _points(verts, 3000, seed=13)
+    with ThreadPoolExecutor(4) as ex:
+        got = list(ex.map(lambda _: net.nearest(lon, lat), range(4)))
+    assert len(net._seg_grids) == 1
+    for r in got[1:]:
+        _assert_same(r, got[0])
+    _assert_same(got[0], _answers(net, lon, lat, monkeypatch, False))
+
+
+def test_without_numba_large_batches_take_the_str_tree(county, monkeypatch):
+    ds, _ = county
+    net = RoadNetwork.from_dataset(ds)
+    monkeypatch.setattr(config, "USE_NUMBA", False)
+    monkeypatch.setattr(road_snap, "MIN_BATCH", 1)
+    verts = shapely.get_coordinates(ds.roads.geometry.to_numpy())
+    lon, lat = _points(verts, 1000, seed=17)
+    r = net.nearest(lon, lat)
+    assert not net._seg_grids and np.isfinite(r.time_s).all()
