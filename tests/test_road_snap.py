@@ -172,6 +172,9 @@ def test_cell_centres_nearest_distance_is_the_str_tree_one(county):
     assert 0.3 < settled.mean() < 1.0  # some settled by the rings, some left to the tree
     np.testing.assert_allclose(d0[settled], ref[settled], rtol=1e-9, atol=1e-6)
     assert np.all(ref[~settled] > 3.5 * g.h * (1 - 1e-9))  # left only when farther than the rings
+    road_snap._far_centres(d0, g.x0, g.y0, g.h, g.nx, g.ny, bstart, bitems, g.ax, g.ay, g.bx, g.by)
+    assert (d0 >= 0).all()  # every far centre had a settled neighbour to start from
+    np.testing.assert_allclose(d0, ref, rtol=1e-9, atol=1e-6)
 
 
 @needs_numba
