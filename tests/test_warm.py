@@ -19,6 +19,7 @@ CHECK = r"""
 import json, time
 import numpy as np
 from geo_service.app import warm as w
+from geo_service.core import road_snap
 from geo_service.core.index import kernels
 from solvers.location import mclp_lagrange, pmedian_lagrange, pmedian_large
 rng = np.random.default_rng(5)
@@ -27,7 +28,9 @@ for step in w._STEPS.values():
     step(rng)
 kern = {"cell": kernels.cell_kernel, "lonlat": kernels.lonlat_kernel,
         "ascent": pmedian_lagrange._ascent_numba, "swap": pmedian_large._best_swap_numba,
-        "rho": pmedian_large._rho_numba, "sums": mclp_lagrange._site_sums, "counts": mclp_lagrange._group_counts}
+        "rho": pmedian_large._rho_numba, "sums": mclp_lagrange._site_sums, "counts": mclp_lagrange._group_counts,
+        "road_bucket": road_snap._bucket, "road_lists": road_snap._candidate_lists,
+        "road_legs": road_snap._legs_kernel}
 print(json.dumps({k: [sum(f.stats.cache_hits.values()), sum(f.stats.cache_misses.values())]
                   for k, f in kern.items()}))
 """
@@ -42,7 +45,7 @@ def test_warm_fills_the_cache_and_a_fresh_process_compiles_nothing(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     report = json.loads(r.stdout.strip().splitlines()[-1])
     assert report["numba"] and not report["errors"], report
-    assert set(report["kernels"]) == {"index", "pmedian", "pmedian_large", "mclp"}
+    assert set(report["kernels"]) == {"index", "pmedian", "pmedian_large", "mclp", "road"}
     assert len(list(tmp_path.rglob("*.nbi"))) >= 7  # one index per kernel
     r = subprocess.run([sys.executable, "-c", CHECK], env=env, cwd=ROOT, capture_output=True, text=True,
                        timeout=600)

@@ -1,6 +1,7 @@
 """Compile the numba kernels once, ahead of the first real call (``geo-service warm``).
 
-The kernels (the large-batch grids of :mod:`geo_service.core.index`, the Lagrangian loops of
+The kernels (the large-batch grids of :mod:`geo_service.core.index`, road mode's segment grid
+(:mod:`geo_service.core.road_snap`), the Lagrangian loops of
 :mod:`solvers.location`) are ``numba.njit(cache=True)``: the first call on a machine compiles them
 (4-7 s in all) and writes the machine code to numba's cache (``__pycache__`` beside the source
 where the package directory is writable, else the user's cache folder, or ``NUMBA_CACHE_DIR``);
@@ -21,12 +22,14 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-from shapely.geometry import Point
+from shapely.geometry import LineString, Point
 
 from geo_service.core._optional import HAVE_NUMBA
 from geo_service.core.crs import metric_crs
 from geo_service.core.index import StationIndex
+from geo_service.core import road_snap
 from geo_service.core.index import config as index_config
+from geo_service.core.network import RoadNetwork
 from solvers.location import p_median
 from solvers.location.mclp_lagrange import mclp_lagrangian
 from solvers.location.reach import merge_rows, reach
@@ -75,8 +78,22 @@ def _warm_mclp(rng: np.random.Generator) -> None:
     mclp_lagrangian(g_ptr, g_idx, gw, 5, np.zeros(0, np.int64), 30, time.perf_counter() + 2.0, 0.0, start)
 
 
+def _warm_road(rng: np.random.Generator) -> None:
+    """Road mode's segment grid (its build and its lookup): one batch as large as it needs."""
+    xs = _LON0 + np.linspace(-0.2, 0.2, 5)
+    lines = [LineString([(x, _LAT0 - 0.1), (x, _LAT0 + 0.1)]) for x in xs]
+    lines.append(LineString([(xs[0], _LAT0), (xs[-1], _LAT0)]))
+    roads = gpd.GeoDataFrame({"id": [f"R{i}" for i in range(len(lines))], "speed_kmh": [40.0] * len(lines)},
+                             geometry=lines, crs="EPSG:4326")
+    st = gpd.GeoDataFrame({"id": ["S0"], "name": ["S0"], "kind": ["station_comprehensive"], "sectors": [[]]},
+                          geometry=[Point(_LON0, _LAT0)], crs="EPSG:4326")
+    n = max(road_snap.MIN_BATCH, 1)
+    RoadNetwork(roads, st, metric_crs(_LON0, _LAT0)).nearest(_LON0 + rng.uniform(-0.2, 0.2, n),
+                                                             _LAT0 + rng.uniform(-0.1, 0.1, n))
+
+
 _STEPS = {"index": _warm_index, "pmedian": _warm_pmedian, "pmedian_large": _warm_pmedian_large,
-          "mclp": _warm_mclp}
+          "mclp": _warm_mclp, "road": _warm_road}
 
 
 def warm(seed: int = 0) -> dict[str, Any]:

@@ -19,7 +19,10 @@ CRS (metres):
 
 Travel time from every node to its nearest station is precomputed per station filter (kind,
 sector) with one multi-source :func:`scipy.sparse.csgraph.dijkstra` (``min_only=True``), so a
-lookup is a KD-tree/STR-tree snap plus array indexing. The networkx graph (:attr:`RoadNetwork.graph`,
+lookup is a snap plus array indexing: an STR-tree snap for small batches, and for batches of
+:data:`geo_service.core.road_snap.MIN_BATCH` points or more (with numba) one compiled pass over a
+grid of candidate segments (:class:`~geo_service.core.road_snap.SegmentGrid`, built on first use)
+that gives the same answers. The networkx graph (:attr:`RoadNetwork.graph`,
 built on first use) holds the same nodes and edges for inspection and cross-checks.
 
 Queries never change the object apart from filling caches under a lock, so one instance can serve
@@ -55,6 +58,7 @@ from .index import (
     station_mask,
     tm_scale_correction,
 )
+from .index import config as index_config
 from .road_graph import (
     MIN_EDGE_S,
     Snap,
@@ -67,6 +71,8 @@ from .road_graph import (
     snap_to_segments,
     split_at_crossings,
 )
+from . import road_snap
+from .road_snap import RoadLegs, SegmentGrid, legs_from_snap
 
 #: Default off-road speed (km/h): walking.
 WALKING_KMH = 5.0
@@ -218,6 +224,7 @@ class RoadNetwork:
         self.seg_tree.query(shapely.points(0.0, 0.0))  # build the tree now, not in a query thread
         self._lock = threading.Lock()
         self._trees: dict[tuple, _Tree] = {}
+        self._seg_grids: dict[None, SegmentGrid] = {}
         self._graph: nx.Graph | None = None
 
     @classmethod
@@ -396,23 +403,12 @@ class RoadNetwork:
             raise InvalidQuery("empty batch: give at least one point", field="xy")
         kset, sec = check_kinds(kinds), check_sector(sector)
         tree = self._tree(kset, sec)
-        s = self.snap(xy)
-        a, b = self.ra[s.seg], self.rb[s.seg]
-        T, L = self.rtime[s.seg], self.rlen[s.seg]
-        d = self.rdir[s.seg]  # one-way: from the foot toward a needs b->a allowed (dir != 1), etc.
-        via_a = np.where(d == 1, np.inf, tree.time_s[a] + s.t * T)
-        via_b = np.where(d == 2, np.inf, tree.time_s[b] + (1.0 - s.t) * T)
-        use_a = via_a <= via_b
-        end = np.where(use_a, a, b)
-        part = np.where(use_a, s.t, 1.0 - s.t)
-        ptime = s.dist_m / self._offroad_mps + np.minimum(via_a, via_b)
-        # best pair per point (ties between equally near segments go to the quicker one)
-        order = np.lexsort((ptime, s.pt))
-        first = order[np.r_[True, s.pt[order][1:] != s.pt[order][:-1]]]
-        time = ptime[first]
-        end, part, dist = end[first], part[first], s.dist_m[first]
-        road = tree.road_m[end] + part * L[first]
-        off = dist + tree.offroad_m[end]
+        legs = self._legs(xy, tree)
+        end = np.where(legs.use_a, self.ra[legs.seg], self.rb[legs.seg])
+        part = np.where(legs.use_a, legs.t, 1.0 - legs.t)
+        time = legs.time_s
+        road = tree.road_m[end] + part * self.rlen[legs.seg]
+        off = legs.dist_m + tree.offroad_m[end]
         station = tree.station[end].copy()
         # a straight walk across country when it is quicker
         direct = self.index._query(xy, 1, kset, sec, None)
@@ -428,8 +424,25 @@ class RoadNetwork:
         off[unreached] = np.inf
         ids = np.full(len(xy), None, dtype=object)
         ids[~unreached] = self.stations["id"].to_numpy()[station[~unreached]]
-        return RoadResult(station, ids, time, road, off, s.snap_m, s.snap_m > self.snap_warn_m,
+        return RoadResult(station, ids, time, road, off, legs.snap_m, legs.snap_m > self.snap_warn_m,
                           self.stations, self.offroad_speed_kmh)
+
+    def _legs(self, xy: NDArray[np.float64], tree: _Tree) -> RoadLegs:
+        """Each point's way onto the roads: the compiled grid for large batches (built on first
+        use), the STR-tree for small ones and for points the grid leaves."""
+        if not (index_config.USE_NUMBA and len(xy) >= road_snap.MIN_BATCH):
+            return legs_from_snap(self.snap(xy), len(xy), self.ra, self.rb, tree.time_s, self.rtime,
+                                  self.rdir, self._offroad_mps)
+        grid = build_once(self._seg_grids, None, self._lock, lambda: SegmentGrid(
+            self.node_xy, self.ra, self.rb, self.seg_tree, self.index._metric_extent()))
+        legs = grid.best_legs(xy, tree.time_s, self.rtime, self.rdir, self._offroad_mps)
+        rest = np.flatnonzero(~legs.ok)
+        if len(rest):
+            more = legs_from_snap(self.snap(xy[rest]), len(rest), self.ra, self.rb, tree.time_s,
+                                  self.rtime, self.rdir, self._offroad_mps)
+            for f in ("seg", "t", "use_a", "dist_m", "snap_m", "time_s"):
+                getattr(legs, f)[rest] = getattr(more, f)
+        return legs
 
     # -- matrices -----------------------------------------------------------------------------
     def travel_time_matrix(self, origins: Any, destinations: Any, *, chunk: int = 256
