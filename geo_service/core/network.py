@@ -118,7 +118,7 @@ class RoadResult:
 
         def col(c: str) -> NDArray:
             vals = self.stations[c].to_numpy()[take] if len(self.stations) else np.full(len(si), None)
-            return np.where(ok, vals, None)
+            return np.where(ok, vals, np.array(None, dtype=object))
 
         return pd.DataFrame({"point": np.arange(len(si)), "id": col("id"), "name": col("name"),
                              "kind": col("kind"), "time_s": self.time_s, "road_m": self.road_m,
@@ -228,7 +228,7 @@ class RoadNetwork:
         self._graph: nx.Graph | None = None
 
     @classmethod
-    def from_dataset(cls, ds, **kwargs) -> RoadNetwork:
+    def from_dataset(cls, ds: Any, **kwargs: Any) -> RoadNetwork:
         """Network of a dataset's roads with its stations attached, in its metric CRS.
 
         Parameters

@@ -101,7 +101,8 @@ def split_at_crossings(parts: NDArray[np.object_], speeds: NDArray[np.float64], 
     return pieces, sp, pdir
 
 
-def segments(parts: NDArray[np.object_], speeds: NDArray[np.float64], dirs: NDArray[np.int8] | None = None):
+def segments(parts: NDArray[np.object_], speeds: NDArray[np.float64], dirs: NDArray[np.int8] | None = None
+             ) -> tuple[NDArray, NDArray, NDArray, NDArray, NDArray, NDArray]:
     """Nodes (unique vertices, metres) and deduplicated two-point segments of the lines, with each
     segment's direction (0 both, 1 lo->hi only, 2 hi->lo only)."""
     dirs = np.zeros(len(parts), dtype=np.int8) if dirs is None else dirs
@@ -134,7 +135,7 @@ def segments(parts: NDArray[np.object_], speeds: NDArray[np.float64], dirs: NDAr
     return node_xy, lo[first], hi[first], length[first], sp[first], lo_dir
 
 
-def _foot(node_xy, ra, rb, xy, seg) -> tuple[NDArray, NDArray]:
+def _foot(node_xy: NDArray, ra: NDArray, rb: NDArray, xy: NDArray, seg: NDArray) -> tuple[NDArray, NDArray]:
     """Fraction ``t`` along segments ``seg`` of the feet of ``xy`` and the ground distances
     (metres, projected lengths scale-corrected like every length in the graph)."""
     A, B = node_xy[ra[seg]], node_xy[rb[seg]]
@@ -145,7 +146,7 @@ def _foot(node_xy, ra, rb, xy, seg) -> tuple[NDArray, NDArray]:
     return t, np.hypot(*(xy - foot).T) / tm_scale_correction(xy, foot)
 
 
-def snap_to_segments(node_xy, ra, rb, xy, tree) -> Snap:
+def snap_to_segments(node_xy: NDArray, ra: NDArray, rb: NDArray, xy: NDArray, tree: shapely.STRtree) -> Snap:
     """Every nearest segment of each point (ties within :data:`TIE_M`), as pairs."""
     pts = shapely.points(xy)
     _, d0 = tree.query_nearest(pts, all_matches=False, return_distance=True)  # planar metres

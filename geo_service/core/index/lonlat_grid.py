@@ -35,8 +35,8 @@ class GridFrame:
         self.dlon, self.dlat = (lon1 - lon0) / nx, (lat1 - lat0) / ny
         self.lon0, self.lat0 = lon0 - self.dlon, lat0 - self.dlat  # the ring
         self.nx, self.ny = nx + 2, ny + 2
-        ix, iy = np.meshgrid(np.arange(self.nx), np.arange(self.ny))
-        ix, iy = ix.ravel(), iy.ravel()
+        gx, gy = np.meshgrid(np.arange(self.nx), np.arange(self.ny))
+        ix, iy = gx.ravel(), gy.ravel()
         self.inner = (ix > 0) & (iy > 0) & (ix < self.nx - 1) & (iy < self.ny - 1)
         llon = self.lon0 + ix * self.dlon  # lower-left corners
         llat = self.lat0 + iy * self.dlat

@@ -34,8 +34,8 @@ class CellGrid:
         self.x0, self.y0 = x0 - size, y0 - size  # one ring of cells round the extent
         self.nx = int(np.ceil((x1 - x0) / size)) + 3
         self.ny = int(np.ceil((y1 - y0) / size)) + 3
-        ix, iy = np.meshgrid(np.arange(self.nx), np.arange(self.ny))
-        ix, iy = ix.ravel(), iy.ravel()
+        gx, gy = np.meshgrid(np.arange(self.nx), np.arange(self.ny))
+        ix, iy = gx.ravel(), gy.ravel()
         centre = np.column_stack([self.x0 + (ix + 0.5) * size, self.y0 + (iy + 0.5) * size])
         half_diag = size * np.sqrt(0.5) * (1 + 1e-9) + 1e-6
         kq = min(len(rows), 1 + _GRID_EXTRA)

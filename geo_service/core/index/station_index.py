@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Iterable
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -74,7 +75,7 @@ class StationIndex:
         self.max_batch = int(max_batch)
         self._local = threading.local()
         self.xy = np.column_stack(self._transformer().transform(lon, lat)) if len(st) else np.zeros((0, 2))
-        self._ids_ext = np.append(self.stations["id"].to_numpy(dtype=object), None)
+        self._ids_ext = np.append(self.stations["id"].to_numpy(dtype=object), np.array([None], dtype=object))
         self._lock = threading.Lock()
         self._trees: dict[tuple, tuple[cKDTree | None, NDArray[np.int64]]] = {}
         self._grids: dict[tuple, CellGrid | None] = {}
@@ -85,11 +86,12 @@ class StationIndex:
             extent = (lon.min() - pad, lat.min() - pad, lon.max() + pad, lat.max() + pad)
         self.extent = extent
         inv = Transformer.from_crs(self.metric_crs, WGS84, always_xy=True)
-        self._origin = tuple(float(v) for v in inv.transform(0.0, 0.0))
+        ox, oy = inv.transform(0.0, 0.0)
+        self._origin = (float(ox), float(oy))
         self._st_lonlat = (lon, lat)  # degrees, for the geodesic fallbacks
 
     @classmethod
-    def from_dataset(cls, ds, **kwargs) -> StationIndex:
+    def from_dataset(cls, ds: Any, **kwargs: Any) -> StationIndex:
         """Index of a dataset's stations in its metric CRS.
 
         Parameters
@@ -310,6 +312,8 @@ class StationIndex:
     def _lonlat_grid(self, kinds: frozenset[str] | None, sector: str | None) -> LonLatGrid:
         def build() -> LonLatGrid:
             if self._frame is None:  # shared by every filter's grid; built under the lock
+                if self.extent is None:
+                    raise ValueError("extent: an index without stations has no extent to lay a grid over")
                 self._frame = GridFrame(self.extent, self.metric_crs)
             tree, rows = self._trees[(kinds, sector)]
             return LonLatGrid(self._frame, self.xy, tree, rows)
