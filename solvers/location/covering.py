@@ -169,9 +169,12 @@ def _bound_and_cover(Ar: sp.csr_matrix, time_limit: float | None, t0: float, see
     """Greedy cover, Lagrangian bound and heuristic, the exact LP bound (HiGHS), then the window
     search until the cover meets the bound. Returns ``(cover, bound, reduced_cost)`` on ``Ar``
     (the bound not rounded); records its steps in ``info``."""
+    t = [time.perf_counter()]
     greedy = _greedy_cover(Ar.indptr, Ar.indices, np.zeros(0, np.int64), Ar.shape[1])
     lag = lagrangian_cover(Ar, greedy, time_limit_s=_budget(time_limit, t0, 0.15, 5.0))
+    t.append(time.perf_counter())
     lp = lp_cover_bound(Ar, time_limit_s=_budget(time_limit, t0, 0.2, 10.0))
+    t.append(time.perf_counter())
     bound, cred = lag.bound, lag.reduced_cost
     if lp is not None and lp[0] > bound:
         bound, cred = lp[0], lp[1]
@@ -181,7 +184,9 @@ def _bound_and_cover(Ar: sp.csr_matrix, time_limit: float | None, t0: float, see
     info.update(greedy_sites=int(base + greedy.sum()), lagrangian_sites=int(base + heur),
                 heuristic_sites=int(base + cover.sum()), lagrangian_bound=round(base + lag.bound, 3),
                 lagrangian_iterations=lag.iterations,
-                lp_bound=None if lp is None else round(base + lp[0], 3))
+                lp_bound=None if lp is None else round(base + lp[0], 3),
+                lagrangian_s=round(t[1] - t[0], 3), lp_s=round(t[2] - t[1], 3),
+                windows_s=round(time.perf_counter() - t[2], 3))
     return cover, bound, cred
 
 
@@ -201,11 +206,13 @@ def _cover_mip(Ar: sp.csr_matrix, cover: np.ndarray, lag_bound: float, cred: np.
     Ak.sort_indices()
     kept = np.flatnonzero(keep)
     mk = len(kept)
+    t = time.perf_counter()
     st, xk, _, mip_bound = _solve_mip(np.ones(mk), np.zeros(mk), np.ones(mk), np.ones(mk, bool), None,
                                       time_limit=rest, seed=seed, rel_gap=rel_gap,
                                       start=(np.arange(mk), cover[kept].astype(float)),
                                       csr=(Ak.indptr, Ak.indices, np.ones(Ak.nnz),
                                            np.ones(Ak.shape[0]), np.full(Ak.shape[0], np.inf)))
+    info["mip_s"] = round(time.perf_counter() - t, 3)
     if xk is not None and (xk > 0.5).sum() < ub:
         cover = np.zeros(len(keep), bool)
         cover[kept[xk > 0.5]] = True
