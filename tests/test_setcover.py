@@ -139,7 +139,6 @@ def _real_points(county: str) -> np.ndarray:
     return np.array([[float(r["经度"]), float(r["纬度"])] for r in rows])
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("county,radius", [("horqin-left-middle", 10000.0), ("shaoyang", 6000.0),
                                            ("chongyang", 6000.0)])
 def test_real_county_cover_equals_an_independent_mip_and_the_lp_bound_the_lp(county, radius):
