@@ -20,7 +20,7 @@ from ._common import (LocationResult, _assign_within, _check_capacity, _check_fi
                       _check_p, _check_weights, _fmt, _gap, _solve_mip, _uncovered_diag)
 from .mclp_lagrange import mclp_lagrangian
 from .reach import merge_rows, nearest_in_reach, reach, row_ids
-from .setcover import improve_by_windows, lagrangian_cover, reduce_cover
+from .setcover import improve_by_windows, lagrangian_cover, lp_cover_bound, reduce_cover
 
 #: pairs (after merging) above which the MCLP first runs the Lagrangian heuristic and fixing
 LAGRANGIAN_ABOVE = 200_000
@@ -129,9 +129,9 @@ def set_cover(cost: Any, radius: float, weights: Any = None, fixed: Any = None,
 
 def _cover_rows(g_ptr: np.ndarray, g_idx: np.ndarray, fx: np.ndarray, m: int, time_limit: float | None,
                 seed: int, rel_gap: float, t0: float) -> tuple[np.ndarray, float, float, str, dict]:
-    """Fewest sites covering the merged rows: reductions, Lagrangian bound and heuristic, then the
-    MIP on what is left (see :mod:`.setcover`); ``t0`` is when the time limit started.
-    Returns ``(x, sites, bound, status, info)``."""
+    """Fewest sites covering the merged rows: reductions, LP and Lagrangian bounds, Lagrangian
+    heuristic and window search, then the MIP on what is left (see :mod:`.setcover`); ``t0`` is
+    when the time limit started. Returns ``(x, sites, bound, status, info)``."""
     G = len(g_ptr) - 1
     x = np.zeros(m)
     x[fx] = 1
@@ -147,49 +147,84 @@ def _cover_rows(g_ptr: np.ndarray, g_idx: np.ndarray, fx: np.ndarray, m: int, ti
         return x, base, base, "optimal", {**info, "greedy_sites": int(base)}
     Ar = A[red.rows][:, red.cols].tocsr()
     Ar.sort_indices()
-    greedy = _greedy_cover(Ar.indptr, Ar.indices, np.zeros(0, np.int64), Ar.shape[1])
-    lag_s = 5.0 if time_limit is None else max(0.05, min(5.0, 0.15 * (float(time_limit) - (time.perf_counter() - t0))))
-    lag = lagrangian_cover(Ar, greedy, time_limit_s=lag_s)
-    lns_s = 2.0 if time_limit is None else max(0.05, min(10.0, 0.2 * (float(time_limit) - (time.perf_counter() - t0))))
-    lag.cover = improve_by_windows(Ar, lag.cover, _exact_cover, time_limit_s=lns_s, seed=seed)
-    ub = float(lag.cover.sum())
-    lb = float(math.ceil(lag.bound - 1e-6))
-    info.update(greedy_sites=int(base + greedy.sum()), heuristic_sites=int(base + ub),
-                lagrangian_bound=round(base + lag.bound, 3), lagrangian_iterations=lag.iterations)
-    cover, status, bound = lag.cover, "optimal", ub
+    cover, lag_bound, cred = _bound_and_cover(Ar, time_limit, t0, seed, base, info)
+    ub = float(cover.sum())
+    lb = float(math.ceil(lag_bound - 1e-6))
+    status, bound = ("optimal", ub) if lb >= ub else ("feasible", lb)
     if lb < ub and (ub - lb) / ub > rel_gap:
-        # sites in no cover better than ub, by their reduced cost; the best cover's sites stay
-        keep = (lag.bound + np.maximum(lag.reduced_cost, 0) <= ub - 1 + 1e-6) | lag.cover
-        info["sites_for_mip"] = int(keep.sum())
-        rest = time_limit if time_limit is None else max(0.05, float(time_limit) - (time.perf_counter() - t0))
-        Ak = Ar[:, keep].tocsr()
-        Ak.sort_indices()
-        kept = np.flatnonzero(keep)
-        mk = len(kept)
-        st, xk, _, mip_bound = _solve_mip(np.ones(mk), np.zeros(mk), np.ones(mk), np.ones(mk, bool), None,
-                                          time_limit=rest, seed=seed, rel_gap=rel_gap,
-                                          start=(np.arange(mk), lag.cover[kept].astype(float)),
-                                          csr=(Ak.indptr, Ak.indices, np.ones(Ak.nnz),
-                                               np.ones(Ak.shape[0]), np.full(Ak.shape[0], np.inf)))
-        if xk is not None and (xk > 0.5).sum() < ub:
-            cover = np.zeros(len(keep), bool)
-            cover[kept[xk > 0.5]] = True
-        found = float(cover.sum())
-        # every cover better than ub lies among the kept sites, so min(ub, their bound) is valid
-        if st == "optimal":
-            mip_lb = found
-        elif st == "infeasible":  # no cover better than ub among the kept sites
-            mip_lb = ub
-        else:
-            mip_lb = float(math.ceil(mip_bound - 1e-6)) if np.isfinite(mip_bound) else lb
-        mip_lb = min(ub, mip_lb)
-        bound = max(lb, mip_lb)
-        status = "optimal" if bound >= found else "feasible"
-    else:
-        bound = max(lb, ub) if lb >= ub else lb
-        status = "optimal" if lb >= ub else "feasible"
+        cover, bound, status = _cover_mip(Ar, cover, lag_bound, cred, time_limit, t0, seed, rel_gap, info)
     x[red.cols[cover]] = 1
     return x, float(x.sum()), base + bound, status, info
+
+
+def _budget(time_limit: float | None, t0: float, share: float, cap: float) -> float:
+    """Seconds for one step: ``share`` of the time left, at most ``cap`` (``cap`` without a limit)."""
+    if time_limit is None:
+        return cap
+    return max(0.05, min(cap, share * (float(time_limit) - (time.perf_counter() - t0))))
+
+
+def _bound_and_cover(Ar: sp.csr_matrix, time_limit: float | None, t0: float, seed: int, base: float,
+                     info: dict) -> tuple[np.ndarray, float, np.ndarray]:
+    """Greedy cover, Lagrangian bound and heuristic, the exact LP bound (HiGHS), then the window
+    search until the cover meets the bound. Returns ``(cover, bound, reduced_cost)`` on ``Ar``
+    (the bound not rounded); records its steps in ``info``."""
+    t = [time.perf_counter()]
+    greedy = _greedy_cover(Ar.indptr, Ar.indices, np.zeros(0, np.int64), Ar.shape[1])
+    lag = lagrangian_cover(Ar, greedy, time_limit_s=_budget(time_limit, t0, 0.15, 5.0))
+    t.append(time.perf_counter())
+    lp = lp_cover_bound(Ar, time_limit_s=_budget(time_limit, t0, 0.2, 10.0))
+    t.append(time.perf_counter())
+    bound, cred = lag.bound, lag.reduced_cost
+    if lp is not None and lp[0] > bound:
+        bound, cred = lp[0], lp[1]
+    heur = int(lag.cover.sum())
+    cover = improve_by_windows(Ar, lag.cover, _exact_cover, time_limit_s=_budget(time_limit, t0, 0.2, 10.0),
+                               seed=seed, lower_bound=bound)
+    info.update(greedy_sites=int(base + greedy.sum()), lagrangian_sites=int(base + heur),
+                heuristic_sites=int(base + cover.sum()), lagrangian_bound=round(base + lag.bound, 3),
+                lagrangian_iterations=lag.iterations,
+                lp_bound=None if lp is None else round(base + lp[0], 3),
+                lagrangian_s=round(t[1] - t[0], 3), lp_s=round(t[2] - t[1], 3),
+                windows_s=round(time.perf_counter() - t[2], 3))
+    return cover, bound, cred
+
+
+def _cover_mip(Ar: sp.csr_matrix, cover: np.ndarray, lag_bound: float, cred: np.ndarray,
+               time_limit: float | None, t0: float, seed: int, rel_gap: float,
+               info: dict) -> tuple[np.ndarray, float, str]:
+    """HiGHS on the sites that can be in a cover smaller than ``cover`` (by their reduced cost
+    ``cred`` at the bound ``lag_bound``), starting from ``cover``. Returns ``(cover, bound,
+    status)``: every cover better than ``cover`` lies among the kept sites, so
+    ``max(ceil(lag_bound), min(|cover|, their MIP bound))`` is a valid bound."""
+    ub = float(cover.sum())
+    lb = float(math.ceil(lag_bound - 1e-6))
+    keep = (lag_bound + np.maximum(cred, 0) <= ub - 1 + 1e-6) | cover
+    info["sites_for_mip"] = int(keep.sum())
+    rest = time_limit if time_limit is None else max(0.05, float(time_limit) - (time.perf_counter() - t0))
+    Ak = Ar[:, keep].tocsr()
+    Ak.sort_indices()
+    kept = np.flatnonzero(keep)
+    mk = len(kept)
+    t = time.perf_counter()
+    st, xk, _, mip_bound = _solve_mip(np.ones(mk), np.zeros(mk), np.ones(mk), np.ones(mk, bool), None,
+                                      time_limit=rest, seed=seed, rel_gap=rel_gap,
+                                      start=(np.arange(mk), cover[kept].astype(float)),
+                                      csr=(Ak.indptr, Ak.indices, np.ones(Ak.nnz),
+                                           np.ones(Ak.shape[0]), np.full(Ak.shape[0], np.inf)))
+    info["mip_s"] = round(time.perf_counter() - t, 3)
+    if xk is not None and (xk > 0.5).sum() < ub:
+        cover = np.zeros(len(keep), bool)
+        cover[kept[xk > 0.5]] = True
+    found = float(cover.sum())
+    if st == "optimal":
+        mip_lb = found
+    elif st == "infeasible":  # no cover better than ub among the kept sites
+        mip_lb = ub
+    else:
+        mip_lb = float(math.ceil(mip_bound - 1e-6)) if np.isfinite(mip_bound) else lb
+    bound = max(lb, min(ub, mip_lb))
+    return cover, bound, ("optimal" if bound >= found else "feasible")
 
 
 def _exact_cover(A: sp.csr_matrix) -> np.ndarray | None:

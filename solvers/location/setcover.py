@@ -7,11 +7,15 @@ sites, every column of cost 1. Before HiGHS sees it:
    *essential* (open it, drop the rows it covers); a row whose sites include all of another row's
    sites is *dominated* (covering the smaller one covers it); a site whose rows all lie in another
    site's rows is *dominated* (the other site does at least as much for the same cost).
-2. **Lagrangian relaxation** of the covering rows, maximised by subgradient steps (Beasley 1990):
-   every multiplier vector gives a lower bound ``sum(u) + sum(min(0, 1 - A^T u))``, so the bound is
-   valid whenever the loop stops. Every few steps the relaxed solution is completed greedily and
-   stripped of redundant sites: an upper bound.
-3. **Reduced-cost fixing**: a site whose reduced cost lifts the bound past ``best - 1`` is in no
+2. **LP bound**: HiGHS' interior point method (with crossover) solves the LP relaxation of the
+   reduced problem; its row duals ``u`` are the best Lagrangian multipliers (for set cover the
+   Lagrangian dual equals the LP). The bound is recomputed here from ``u`` by the Lagrangian
+   formula below, so it is valid whatever the LP solver's tolerances.
+3. **Lagrangian relaxation** of the covering rows, by subgradient steps (Beasley 1990): every
+   multiplier vector ``u >= 0`` gives a lower bound ``sum(u) + sum(min(0, 1 - A^T u))``, so the
+   bound is valid whenever the loop stops (and the bound where HiGHS did not finish). Every few
+   steps the relaxed solution is completed greedily and stripped of redundant sites: an upper bound.
+4. **Reduced-cost fixing**: a site whose reduced cost lifts the bound past ``best - 1`` is in no
    cover better than the best one, so the MIP only searches the others.
 
 The MIP then starts from the best cover on the smaller problem; its bound on that problem, capped at
@@ -24,10 +28,14 @@ import math
 import time
 from dataclasses import dataclass
 
+import highspy
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["CoverReduction", "reduce_cover", "lagrangian_cover", "LagrangianCover", "remove_redundant"]
+from ..highs import new_highs
+
+__all__ = ["CoverReduction", "reduce_cover", "lagrangian_cover", "LagrangianCover", "remove_redundant",
+           "lp_cover_bound", "lagrangian_value", "improve_by_windows"]
 
 
 @dataclass
@@ -146,6 +154,58 @@ def _complete(A: sp.csr_matrix, A_csc: sp.csc_matrix, y: np.ndarray, cred: np.nd
     return remove_redundant(A_csc, y, sel[np.argsort(-cred[sel], kind="stable")])
 
 
+def lagrangian_value(A: sp.csr_matrix, u: np.ndarray) -> tuple[float, np.ndarray]:
+    """Lagrangian lower bound of unit-cost set cover at multipliers ``u`` (negatives count as 0).
+
+    Returns ``(bound, reduced_cost)``: ``sum(u) + sum(min(0, 1 - A^T u))`` (a valid lower bound on
+    the number of sites for every ``u >= 0``) and ``1 - A^T u`` per site.
+    """
+    u = np.maximum(np.asarray(u, float), 0.0)
+    cred = 1.0 - np.asarray(A.T @ u).ravel()
+    return float(u.sum() + np.minimum(cred, 0.0).sum()), cred
+
+
+def lp_cover_bound(A: sp.csr_matrix, *, time_limit_s: float = 10.0) -> tuple[float, np.ndarray, np.ndarray] | None:
+    """LP relaxation of unit-cost set cover by HiGHS (interior point, then crossover).
+
+    Parameters
+    ----------
+    A : scipy.sparse.csr_matrix
+        (rows, sites) 0/1 covering matrix; every row has a site.
+    time_limit_s : float
+        Seconds at most for HiGHS.
+
+    Returns
+    -------
+    tuple or None
+        ``(bound, reduced_cost, u)``: the Lagrangian bound at the LP's row duals ``u`` (see
+        :func:`lagrangian_value`; equal to the LP optimum up to tolerances, valid in any case)
+        and the reduced cost per site; None when HiGHS did not finish.
+    """
+    if time_limit_s <= 0:
+        raise ValueError(f"time_limit_s must be positive, got {time_limit_s}")
+    A = sp.csr_matrix(A, dtype=np.float64)
+    n, m = A.shape
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = m, n
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = np.ones(m), np.zeros(m), np.ones(m)
+    lp.row_lower_, lp.row_upper_ = np.ones(n), np.full(n, highspy.kHighsInf)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = A.indices.astype(np.int32)
+    lp.a_matrix_.value_ = np.ones(A.nnz)
+    h = new_highs()
+    for key, val in (("output_flag", False), ("threads", 1), ("solver", "ipm"), ("time_limit", float(time_limit_s))):
+        h.setOptionValue(key, val)
+    h.passModel(lp)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    u = np.maximum(np.array(h.getSolution().row_dual, float), 0.0)
+    bound, cred = lagrangian_value(A, u)
+    return bound, cred, u
+
+
 @dataclass
 class LagrangianCover:
     """Result of :func:`lagrangian_cover`: best cover found, the best bound and its multipliers."""
@@ -217,15 +277,36 @@ def lagrangian_cover(A: sp.csr_matrix, start: np.ndarray, *, time_limit_s: float
     return LagrangianCover(best, max(best_lb, 0.0), best_cred, it)
 
 
+def _window(A: sp.csr_matrix, A_csc: sp.csc_matrix, y: np.ndarray, first: int, size: int) -> np.ndarray:
+    """Up to ``size`` open sites close to open site ``first`` (breadth first over shared rows)."""
+    free = {first}
+    frontier, seen = [first], {first}
+    while frontier and len(free) < size:
+        j = frontier.pop(0)
+        rows = A_csc.indices[A_csc.indptr[j]:A_csc.indptr[j + 1]]
+        near = np.unique(np.concatenate([A.indices[A.indptr[i]:A.indptr[i + 1]] for i in rows]))
+        for k in (int(k) for k in near):
+            if k in seen:
+                continue
+            seen.add(k)
+            frontier.append(k)  # closed sites too: the window grows through them
+            if y[k] and len(free) < size:
+                free.add(k)
+    return np.fromiter(free, np.int64)
+
+
 def improve_by_windows(A: sp.csr_matrix, cover: np.ndarray, solve_window, *, time_limit_s: float,
-                       window_sites: int = 15, seed: int = 0) -> np.ndarray:
+                       window_sites: int = 15, seed: int = 0, lower_bound: float = 0.0,
+                       grow_to: int | None = None) -> np.ndarray:
     """Large-neighbourhood search: re-solve the cover of one neighbourhood at a time exactly.
 
     A window frees ``window_sites`` open sites that lie close together (by shared rows, grown
     breadth-first from a random open site); the rows left uncovered by the other open sites are
     covered anew, optimally, by ``solve_window(A_sub) -> bool array | None`` over every site that
     covers them. Geographic covers improve this way where greedy moves cannot (three sites
-    replaced by two). Stops at ``time_limit_s`` or after a full round of windows without a gain.
+    replaced by two). After a full round of windows without a gain the windows grow by 10 sites
+    up to ``grow_to``; the search stops at ``time_limit_s``, after a full round without a gain at
+    the largest size, or once the cover has no more than ``ceil(lower_bound)`` sites (optimal).
 
     Parameters
     ----------
@@ -241,6 +322,10 @@ def improve_by_windows(A: sp.csr_matrix, cover: np.ndarray, solve_window, *, tim
         Open sites freed per window.
     seed : int
         Order of the windows (same seed, same answer).
+    lower_bound : float
+        A valid lower bound on the number of sites (0: none known).
+    grow_to : int, optional
+        Largest window (open sites freed); default ``window_sites`` (windows keep their size).
     """
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
@@ -248,24 +333,15 @@ def improve_by_windows(A: sp.csr_matrix, cover: np.ndarray, solve_window, *, tim
     A_csc = A.tocsc()
     y = cover.copy()
     count = np.asarray(A_csc @ y.astype(np.int32)).ravel()
-    no_gain = 0
-    while time.perf_counter() - t0 < time_limit_s and no_gain < max(10, int(y.sum())):
-        open_ = np.flatnonzero(y)
-        free = {int(rng.choice(open_))}
-        frontier, seen = list(free), set(free)
-        while frontier and len(free) < window_sites:
-            j = frontier.pop(0)
-            rows = A_csc.indices[A_csc.indptr[j]:A_csc.indptr[j + 1]]
-            near = np.unique(np.concatenate([A.indices[A.indptr[i]:A.indptr[i + 1]] for i in rows]))
-            for k in (int(k) for k in near):
-                if k in seen:
-                    continue
-                seen.add(k)
-                frontier.append(k)  # closed sites too: the window grows through them
-                if y[k] and len(free) < window_sites:
-                    free.add(k)
-        F = np.fromiter(free, np.int64)
-        F = F[y[F]]
+    no_gain, size = 0, window_sites
+    target = math.ceil(lower_bound - 1e-6)
+    while time.perf_counter() - t0 < time_limit_s and y.sum() > target:
+        if no_gain >= max(10, int(y.sum())):  # a full round without a gain: larger windows, or stop
+            if grow_to is None or size >= grow_to:
+                break
+            no_gain, size = 0, min(grow_to, size + 10)
+        free = _window(A, A_csc, y, int(rng.choice(np.flatnonzero(y))), size)
+        F = free[y[free]]
         lost = np.zeros(A.shape[0], np.int32)
         for j in F:
             lost[A_csc.indices[A_csc.indptr[j]:A_csc.indptr[j + 1]]] += 1
