@@ -61,6 +61,12 @@ def test_a_sparse_real_county_marks_its_approximate_distances(tmp_path):
     mcols = list(mem.columns)
     assert mcols[mcols.index("max_m") + 1] == "distance_basis"
 
+    groups = t["groups"]  # tier 2's zones: measured from the group's contact villages
+    gcols = list(groups.columns)
+    assert gcols[gcols.index("zone_max_m") + 1] == "distance_basis"
+    want_g = [_worst(*[src[v] for v in ids.split(";")]) if ids else "unknown" for ids in groups["village_ids"]]
+    assert groups["distance_basis"].tolist() == want_g
+
     zh = result_tables(res, ds, "zh")
     assert "距离依据" in zh["constituents"].columns and "距离依据" in zh["members"].columns
     words = {"coordinates": "坐标", "township_seat": "按乡镇驻地近似", "township_centre": "按乡镇中心近似",
