@@ -81,8 +81,6 @@ def static_map(kind: Literal["coverage", "gaps", "assignment"], fmt: Literal["pn
         out = entry.memo(key, build, max_items=16)
     except ImportError:
         raise ProblemError(503, "static maps need matplotlib (and solvers for gaps)", code="unavailable") from None
-    except ValueError as e:
-        raise ProblemError(422, str(e), code="invalid-parameters") from None
     headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
                "Content-Disposition": f'inline; filename="{did}-{kind}.{fmt}"'}
     if fmt == "svg":

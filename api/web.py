@@ -209,15 +209,13 @@ def dataset_map(kind: Literal["coverage", "assignment", "gaps"], entry: DatasetE
         rec = finished_run(store, did, job)  # None before any run: the dataset's own assignment (200)
         result = rec.result if rec is not None else None
         run_key = rec.id if rec is not None else "-current-"
-        try:
-            homes = privacy.homes(who)  # members' homes: planner and admin only
-            key = f"assignment:{run_key}:{lang}:{tiles_key}:{sector}:{group}:{committee}:{member}:{homes}"
-            html, csp = _map_html(entry, key,
-                             lambda ds: maps.assignment_map(privacy.dataset_view(ds, who), result, sector=sector, group=group,
-                                                            committee=committee, member=member, lang=lang,
-                                                            tiles=tiles, tianditu_key=tk))
-        except ValueError as e:
-            raise ProblemError(422, str(e), code="invalid-parameters") from None
+        homes = privacy.homes(who)  # members' homes: planner and admin only
+        key = f"assignment:{run_key}:{lang}:{tiles_key}:{sector}:{group}:{committee}:{member}:{homes}"
+        # a group, committee or member not in the dataset: InvalidParameter naming it, 422 (api.problems)
+        html, csp = _map_html(entry, key,
+                              lambda ds: maps.assignment_map(privacy.dataset_view(ds, who), result, sector=sector,
+                                                             group=group, committee=committee, member=member,
+                                                             lang=lang, tiles=tiles, tianditu_key=tk))
     else:
         thr = threshold_m or 10000.0
         html, csp = _map_html(entry, f"gaps:{thr}:{lang}:{tiles_key}",

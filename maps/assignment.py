@@ -28,6 +28,7 @@ from pyproj import Transformer
 from shapely.geometry import MultiPoint, Point
 
 from geo_service.core.coverage import village_weights
+from geo_service.core.errors import InvalidParameter
 from geo_service.core.glossary import word
 
 from .coverage import boundary_layers
@@ -312,11 +313,12 @@ class _Lookups:
 
 
 def _check_selection(ds, *, group: str | None, committee: str | None, member: str | None) -> None:
-    """``ValueError`` naming the selection (``group``, ``committee``, ``member``) not in the dataset."""
+    """:class:`~geo_service.core.errors.InvalidParameter` naming the selection (``group``, ``committee``,
+    ``member``) not in the dataset."""
     for val, layer, what in ((group, "groups", "group"), (committee, "committees", "committee"),
                              (member, "members", "member")):
         if val is not None and val not in set(ds.layers[layer]["id"].astype(str)):
-            raise ValueError(f"{what} '{val}' is not in the dataset's {layer}")
+            raise InvalidParameter(what, f"{what} '{val}' is not in the dataset's {layer}", "not_in_dataset")
 
 
 def _shown_members(ds, *, sector: str | None, group: str | None, committee: str | None) -> pd.DataFrame:

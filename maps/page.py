@@ -6,6 +6,8 @@ from __future__ import annotations
 import folium
 import numpy as np
 
+from geo_service.core.errors import InvalidParameter
+
 from .names import county_name
 from .render import add_box, base_map, page_title
 
@@ -18,8 +20,8 @@ def county_bounds(ds) -> tuple[float, float, float, float]:
             b = g.total_bounds
             if np.all(np.isfinite(b)):
                 return tuple(float(x) for x in b)  # type: ignore[return-value]
-    raise ValueError("the dataset has no geometry to fit the map to (no counties, townships, villages "
-                     "or stations)")
+    raise InvalidParameter("dataset_id", "the dataset has no geometry to fit the map to (no counties, townships, "
+                           "villages or stations)", "no_geometry", where="path")
 
 
 def open_map(ds, kind: str, *, tiles: str, lang: str, tianditu_key: str | None) -> folium.Map:

@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from geo_service.core.errors import InvalidParameter
+
 from .static_render import FONT_PATH, FORMATS, PageSize, figure_context, page_size, save
 from .static_assignment import assignment_figure
 from .static_coverage import coverage_figure
@@ -38,9 +40,9 @@ def render(kind: str, ds, *, fmt: str = "png", size: PageSize | None = None, lan
     (required: a ``solvers.gaps.close_gaps`` result or its dict);
     ``threshold_m`` is the gap threshold of the coverage map too. ``source``: the source line."""
     if kind not in KINDS:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        raise InvalidParameter("kind", f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        raise InvalidParameter("fmt", f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     size = size or page_size()
     t0 = time.perf_counter()
     with figure_context(cjk_font):

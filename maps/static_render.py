@@ -515,7 +515,8 @@ def map_bounds(ds, extra=None) -> tuple[float, float, float, float]:
                 if np.all(np.isfinite(b)):
                     boxes.append(b)
     if not boxes:
-        raise ValueError("the dataset has no geometry to draw (no counties, townships, villages or stations)")
+        raise InvalidParameter("dataset_id", "the dataset has no geometry to draw (no counties, townships, villages "
+                               "or stations)", "no_geometry", where="path")
     b = np.vstack(boxes)
     return (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max()))
 

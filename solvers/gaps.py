@@ -25,6 +25,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from geo_service.core.coverage import dataset_notes, village_weights
+from geo_service.core.errors import InvalidParameter
 from geo_service.core.glossary import message
 from geo_service.core.jsonsafe import to_jsonable
 from geo_service.core.locations import present
@@ -248,7 +249,7 @@ def close_gaps(ds, threshold_m: float = 10000, k: int | None = None, mode: str =
     threshold = _checked_threshold(model, mode, k, threshold_m, threshold_s)
     villages = ds.villages.reset_index(drop=True)
     if len(villages) == 0:
-        raise ValueError("the dataset has no villages to cover")
+        raise InvalidParameter("dataset_id", "the dataset has no villages to cover", "no_villages", where="path")
     # villages of unknown location cannot be considered: counted and named in the result
     located = present(villages.geometry)
     unconsidered = [str(x) for x in villages.loc[~located, "id"]]

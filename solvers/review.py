@@ -269,12 +269,14 @@ class ReviewModel(Model):
 
     def solve(self, time_limit_s: float | None = None, seed: int | None = None,
               should_stop: StopCheck = None, progress: Progress | None = None) -> ReviewResult:
-        """Score every member (see :func:`review`); ``should_stop`` is checked before scoring."""
+        """Score every member (see :func:`review`); ``should_stop`` is checked before and after
+        scoring, so a review stopped while it scored never answers."""
         say = as_fraction_progress(progress)
         check_stop(should_stop, "review")
         say(0.0, "scoring")
         res = review(self.activities, self.params.year, member_ids=self.member_ids, rules=self.params.rules,
                      names=self.names)
+        check_stop(should_stop, "review")
         say(1.0, "done")
         return res
 

@@ -18,7 +18,7 @@ import pandas as pd
 from geo_service.core import glossary as G
 from geo_service.core.coverage import village_weights
 from geo_service.core.io import sheets
-from geo_service.core.locations import location_notes
+from geo_service.core.locations import distance_basis, has_approximate_locations, location_notes, sources_by_id
 
 #: Chinese sheet titles of the result tables (from the glossary; Excel allows 31 characters).
 SHEETS_ZH = {k: G.table_title(k, "zh") for k in ("responsibility", "members", "groups", "committees",
@@ -77,10 +77,51 @@ def result_tables(result: Any, ds: Any, lang: str = "en") -> dict[str, pd.DataFr
            "stations": _stations_table(ds, names, g_station), "constituents": constituents,
            "uncovered": _uncovered_table(tiers, names), "long_distances": _long_distances_table(tiers),
            "summary": _summary_table(tiers, unit)}
+    if has_approximate_locations(ds):  # a dataset with every location by coordinates keeps its columns
+        out = _with_distance_basis(out, ds, g_vill)
     by_unit = {"total_cost": f"total_{unit}", "mean_cost": f"mean_{unit}", "max_cost": f"max_{unit}",
                "cost": f"cost_{unit}"}
     out = {k: v.rename(columns=by_unit) for k, v in out.items()}
     return {k: sheets.localise(v, lang) for k, v in out.items()}
+
+
+def _with_distance_basis(tables: dict[str, pd.DataFrame], ds: Any, g_vill: dict[str, list[str]]
+                         ) -> dict[str, pd.DataFrame]:
+    """``tables`` with ``distance_basis`` beside their distances: how the ends were located
+    (:func:`~geo_service.core.locations.distance_basis`), so a reader sees which are approximate.
+
+    Constituents: the constituent's and its member's location (``unknown`` when unassigned);
+    members: the member's and every assigned constituent's; groups (with tier 2's zones): the
+    group's contact villages. Distances stay numbers; the basis is a column of its own.
+    """
+    c_src = sources_by_id(ds.layers.get("constituents"))
+    m_src = sources_by_id(ds.layers.get("members"))
+    v_src = sources_by_id(ds.villages)
+    out = dict(tables)
+    cons = tables["constituents"]
+    basis = [distance_basis(c_src.get(str(c)), m_src.get(str(m)) if isinstance(m, str) else None)
+             for c, m in zip(cons["constituent_id"], cons["member_id"])]
+    out["constituents"] = _insert_after(cons, "distance_m", basis)
+    mine: dict[str, list[str | None]] = {}
+    for c, m in zip(cons["constituent_id"], cons["member_id"]):
+        if isinstance(m, str):
+            mine.setdefault(m, []).append(c_src.get(str(c)))
+    mem = tables["members"]
+    out["members"] = _insert_after(mem, "max_cost", [distance_basis(m_src.get(m), *mine.get(m, []))
+                                                     for m in mem["member_id"].astype(str)])
+    groups = tables["groups"]
+    if "zone_max_m" in groups.columns:
+        out["groups"] = _insert_after(groups, "zone_max_m", [
+            distance_basis(*[v_src.get(v) for v in g_vill.get(g, [])]) if g_vill.get(g) else "unknown"
+            for g in groups["group_id"].astype(str)])
+    return out
+
+
+def _insert_after(df: pd.DataFrame, column: str, values: list[str]) -> pd.DataFrame:
+    """``df`` with ``distance_basis`` = ``values`` right after ``column``."""
+    df = df.copy()
+    df.insert(df.columns.get_loc(column) + 1, "distance_basis", pd.Series(values, index=df.index, dtype=object))
+    return df
 
 
 def _zones(ds: Any, tiers: dict[str, Any]

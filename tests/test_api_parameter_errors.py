@@ -120,3 +120,37 @@ def test_static_map_sizes_are_answered_by_the_table(tmp_path, tiny):
             r = c.get(f"/v1/datasets/tiny/maps/coverage.png?{query}", headers=hdr("viewer"))
             body = assert_problem(r, 422, "invalid-parameters")
             assert [(e["in"], e["field"], e["code"]) for e in body["errors"]] == [("query", field, code)], body
+
+
+def test_assignment_map_selection_not_in_the_dataset_is_named(tmp_path, tiny):
+    with client(make_app(tmp_path / "d", tiny)) as c:
+        for field in ("group", "committee", "member"):
+            r = c.get(f"/v1/datasets/tiny/maps/assignment?{field}=nope", headers=hdr("viewer"))
+            body = assert_problem(r, 422, "invalid-parameters")
+            assert [(e["in"], e["field"], e["code"]) for e in body["errors"]] == [("query", field, "not_in_dataset")]
+            assert "'nope'" in body["detail"]
+        group = str(tiny.groups["id"].iloc[0])
+        assert c.get(f"/v1/datasets/tiny/maps/assignment?group={group}", headers=hdr("viewer")).status_code == 200
+
+
+def test_the_job_runner_and_the_map_renderer_name_their_arguments(tmp_path, tiny):
+    from geo_service.app.jobs import JobManager, check_storable
+    from geo_service.app.outputs import roster_ics_bytes
+    from geo_service.core.store import SQLiteStore
+    from maps.static_maps import render
+
+    jobs = JobManager(SQLiteStore(tmp_path / "s"), lambda _: tiny)
+    with pytest.raises(InvalidParameter) as info:
+        jobs.submit("tiny", "no-such-kind", {})
+    assert (info.value.field, info.value.code) == ("kind", "unknown_kind")
+    with pytest.raises(InvalidParameter) as info:
+        check_storable({"locks": {"x": [1, 2**64]}})
+    assert (info.value.field, info.value.code) == ("locks.x[1]", "beyond_int64")
+    for kw, field in (({"kind": "heat"}, "kind"), ({"kind": "coverage", "fmt": "gif"}, "fmt")):
+        with pytest.raises(InvalidParameter) as info:
+            render(ds=tiny, **kw)
+        assert info.value.field == field
+    with pytest.raises(InvalidParameter) as info:
+        roster_ics_bytes({"status": "optimal", "objective": 0.0, "bound": 0.0, "gap": 0.0, "unit": "m", "months": [],
+                          "duties": [], "consultations": [], "members": [], "platforms": []}, "M9")
+    assert (info.value.field, info.value.code) == ("member", "unknown_member")

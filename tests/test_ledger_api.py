@@ -13,6 +13,7 @@ import pytest
 from geo_service.core.io.sheets import write_xlsx
 from geo_service.core.ledger import template_frame
 from geo_service.core.store import JobRecord, SQLiteStore
+from test_api import assert_problem
 from test_api_support import client, hdr, make_app
 
 MEMBER_KEYS = {"member-key-0001": "M1", "member-key-0002": "M2"}
@@ -256,3 +257,17 @@ def test_results_workbook_gains_the_implementation_sheets(api):
     assert row["计划联系数"] == len(assign) and row["已落实联系数"] == 1
     bad = c.get("/v1/jobs/run1/results?format=xlsx&ledger_period=someday", headers=hdr("planner"))
     assert bad.status_code == 422
+
+
+def test_replan_params_a_job_cannot_carry_are_named(api):
+    """A lock value beyond 64 bits is refused by the job runner naming its field; the error table
+    answers it (422 with ``errors``), and nothing is queued."""
+    c, _, _ = api
+    before = len(c.get("/v1/jobs", headers=hdr("planner")).json()["jobs"])
+    r = c.post("/v1/datasets/tiny/ledger/replan", json={"previous_job_id": "run1", "period": "2027-Q1",
+                                                         "params": {"locks": {"groups": {"G1": 2**70}}}},
+               headers=hdr("planner"))
+    body = assert_problem(r, 422, "invalid-parameters")
+    assert [(e["in"], e["field"], e["code"]) for e in body["errors"]] == [("body", "locks.groups.G1", "beyond_int64")]
+    assert "64-bit" in body["detail"]
+    assert len(c.get("/v1/jobs", headers=hdr("planner")).json()["jobs"]) == before

@@ -182,3 +182,72 @@ def test_cli_review_of_a_workbook_names_bad_rows_and_scores_good_ones(tmp_path, 
     data = json.loads(r.stdout)
     m1 = next(m for m in data["members"] if m["member_id"] == "M1")
     assert m1["score"] == data["rules"]["base"] + data["rules"]["points"]["contact"]
+
+
+def test_review_runner_stops_when_its_job_is_cancelled(tiny):
+    """The review runner solves through :class:`ReviewModel`: a set cancel event stops it like the
+    other kinds (no result), an unset one answers exactly what :func:`review` computes."""
+    import threading
+
+    from geo_service.app.jobs.runners import run_review_job
+    from solvers.model import Cancelled
+
+    members = tiny.members["id"].astype(str).tolist()
+    df = validate_activities(generate_year_for(tiny, 2027, seed=4), tiny)[0]
+    df = df.assign(id=range(1, len(df) + 1))
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(Cancelled):
+        run_review_job(tiny, {"year": 2027}, None, lambda pct, msg="": None, stop, ledger=df)
+    seen: list[float] = []
+    got = run_review_job(tiny, {"year": 2027}, None, lambda pct, msg="": seen.append(pct), threading.Event(),
+                         ledger=df)
+    names = dict(zip(members, tiny.members["name"].astype(str), strict=True))
+    assert got == review(df, 2027, member_ids=members, names=names).to_dict()
+    assert seen[0] == 0.0 and seen[-1] == 100.0  # percent, from the model's fraction
+
+
+def test_review_job_cancelled_through_the_job_manager_ends_dismissed(tmp_path, tiny):
+    """A review job dismissed while it runs ends ``dismissed`` with no result, and the next one
+    runs to ``successful`` (thread isolation: the runner itself sees the cancel)."""
+    import threading
+    import time
+
+    from geo_service.app.jobs import JobManager
+
+    store = SQLiteStore(tmp_path / "store")
+    store.put_dataset("tiny", tiny)
+    members = tiny.members["id"].astype(str).tolist()
+    store.ledger().add("tiny", validate_activities(generate_year_for(tiny, 2027, seed=4), tiny)[0], validated=True)
+    hold = threading.Event()
+
+    def load(dataset_id):  # the job is running (its status written) while this waits
+        assert hold.wait(20)
+        return store.get_dataset(dataset_id)
+
+    jobs = JobManager(store, load, isolation="thread")
+    try:
+        job = jobs.submit("tiny", "review", {"year": 2027})
+        for _ in range(400):
+            if store.get_job(job.id).status == "running":
+                break
+            time.sleep(0.05)
+        assert store.get_job(job.id).status == "running"
+        assert jobs.cancel(job.id).status == "dismissed"
+        hold.set()
+        for _ in range(400):
+            if jobs.active == 0:
+                break
+            time.sleep(0.05)
+        done = store.get_job(job.id)
+        assert done.status == "dismissed" and done.result is None
+        again = jobs.submit("tiny", "review", {"year": 2027})
+        for _ in range(400):
+            if store.get_job(again.id).status not in ("accepted", "running"):
+                break
+            time.sleep(0.05)
+        ok = store.get_job(again.id)
+        assert ok.status == "successful" and len(ok.result["members"]) == len(members)
+    finally:
+        hold.set()
+        jobs.shutdown(wait=True)

@@ -83,7 +83,9 @@ def test_roster_job_end_to_end(roster_app):
     mine = Calendar.from_ical(c.get(f"/v1/jobs/{done['id']}/roster?format=ics&member={m}", headers=P).content)
     assert len(list(mine.walk("VEVENT"))) == sum(d["member_id"] == m for d in j["duties"]) + \
         sum(m in x["member_ids"] for x in j["consultations"])
-    assert_problem(c.get(f"/v1/jobs/{done['id']}/roster?format=ics&member=nobody", headers=P), 422)
+    body = assert_problem(c.get(f"/v1/jobs/{done['id']}/roster?format=ics&member=nobody", headers=P), 422,
+                          "invalid-parameters")
+    assert [(e["in"], e["field"], e["code"]) for e in body["errors"]] == [("query", "member", "unknown_member")]
     # CSV: one row per duty, BOM for Excel
     csv = c.get(f"/v1/jobs/{done['id']}/roster?format=csv", headers=P)
     assert csv.content.startswith(b"\xef\xbb\xbf") and len(csv.text.strip().splitlines()) == len(j["duties"]) + 1
@@ -91,7 +93,9 @@ def test_roster_job_end_to_end(roster_app):
     gj = c.get(f"/v1/jobs/{done['id']}/roster?format=geojson", headers=P).json()
     layers = {f["properties"]["layer"] for f in gj["features"]}
     assert layers == {"platform", "member", "link"}
-    assert_problem(c.get(f"/v1/jobs/{done['id']}/roster?format=geojson&month=1999-01", headers=P), 422)
+    body = assert_problem(c.get(f"/v1/jobs/{done['id']}/roster?format=geojson&month=1999-01", headers=P), 422,
+                          "invalid-parameters")
+    assert [(e["in"], e["field"]) for e in body["errors"]] == [("query", "month")] and "1999-01" in body["detail"]
     # the generic results route also knows roster tables
     g = c.get(f"/v1/jobs/{done['id']}/results?format=xlsx", headers=P)
     assert g.status_code == 200 and "轮值表" in openpyxl.load_workbook(io.BytesIO(g.content)).sheetnames

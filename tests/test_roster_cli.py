@@ -12,8 +12,9 @@ from icalendar import Calendar
 from typer.testing import CliRunner
 
 from geo_service.cli import app
+from geo_service.core.io.availability import read_availability_records
 from geo_service.core.io.gpkg import write_gpkg
-from solvers.roster.availability import read_availability
+from solvers.roster.availability import availability_from_records
 
 runner = CliRunner()
 
@@ -90,7 +91,9 @@ def test_availability_file_is_applied(tiny, tiny_gpkg, tmp_path):
     # English headers, CSV
     csv = tmp_path / "a.csv"
     csv.write_text(f"member,months\n{ids[0]},2027-02\n", encoding="utf-8")
-    got = read_availability(csv, tiny.members)
+    records = read_availability_records(csv)
+    assert records == [{"row": 2, "member": ids[0], "months": "2027-02"}]  # plain records, the sheet's row
+    got = availability_from_records(records, tiny.members, source=csv)
     assert [(u.member_id, u.months) for u in got] == [(ids[0], ["2027-02"])]
 
 
@@ -123,3 +126,18 @@ def test_availability_errors_name_the_rows(tiny_gpkg, tiny, tmp_path):
     assert r.exit_code == 2 and "没有这个文件" in r.stderr
     r = roster(str(tiny_gpkg), "--start", "2027-1x")
     assert r.exit_code == 2 and "start" in r.stderr and "Traceback" not in r.output
+
+
+def test_leave_records_keep_the_sheet_row_numbers(tiny, tmp_path):
+    """The core reader gives plain records numbered as in the sheet (a blank row skipped, not
+    renumbered); the roster's check names that row in its error."""
+    ids = list(tiny.members["id"])
+    path = tmp_path / "请假.xlsx"
+    pd.DataFrame([{"委员编号": ids[0], "请假月份": "2027-02"}, {"委员编号": None, "请假月份": None},
+                  {"委员编号": ids[1], "请假月份": "2027-14"}]).to_excel(path, index=False)
+    records = read_availability_records(path, "zh")
+    assert [(r["row"], r["member"], r["months"]) for r in records] == [(2, ids[0], "2027-02"), (4, ids[1], "2027-14")]
+    with pytest.raises(ValueError, match=r"请假表 请假.xlsx：第 4 行：月份 '2027-14'"):
+        availability_from_records(records, tiny.members, "zh", source=path)
+    with pytest.raises(ValueError, match="no such file"):
+        read_availability_records(tmp_path / "none.csv")

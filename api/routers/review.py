@@ -209,10 +209,7 @@ def replan(request: Request, body: Annotated[ReplanRequest, Body()], entry: Data
     params = {**body.params, "locks": locks, "minimal_change": True, "previous_job_id": body.previous_job_id,
               "ledger_plan": {k: plan[k] for k in ("period", "kept", "moved", "stayed")},
               "dataset_version": entry.info.version}
-    try:
-        job = jobs.submit(entry.info.id, "optimisation", params)
-    except ValueError as e:
-        raise ProblemError(422, str(e), code="invalid-parameters") from None
+    job = jobs.submit(entry.info.id, "optimisation", params)  # InvalidParameter: 422, QueueFull: 503 (api.problems)
     out = job_out(request, job)
     out["ledger"] = {"kept": len(plan["kept"]), "moved": len(plan["moved"]), "stayed": len(plan["stayed"])}
     return FastJSONResponse(out, status_code=202, headers={"Location": out["links"][0]["href"]})

@@ -94,26 +94,22 @@ def roster_results(job_id: JobId, store: Store = Depends(get_store), who: Princi
     job = _roster_job(store, job_id)
     result = job.result if who.sees_personal else R.public_result(job.result)
     fname = f"roster-{job.id[:8]}"
-    try:
-        if format == "json":
-            return FastJSONResponse({"job_id": job.id, "dataset_id": job.dataset_id, **roster_summary(result, lang),
-                                     "months": result.get("months"), "time_s": result.get("time_s")})
-        if format == "xlsx":
-            return Response(roster_xlsx_bytes(result, lang), media_type=XLSX,
-                            headers={"Content-Disposition": f'attachment; filename="{fname}.xlsx"'})
-        if format == "csv":
-            return Response(roster_csv_bytes(result, lang), media_type="text/csv; charset=utf-8",
-                            headers={"Content-Disposition": f'attachment; filename="{fname}.csv"'})
-        if format == "ics":
-            return Response(roster_ics_bytes(result, member), media_type="text/calendar; charset=utf-8",
-                            headers={"Content-Disposition": f'attachment; filename="{fname}.ics"'})
-        m = R.current_duty(result, month)["month"]
-        fc = duty_geojson(result, m) if m else {"type": "FeatureCollection", "features": []}
-        return GeoJSONResponse(fc if who.sees_personal else R.public_geojson(fc))
-    except ValueError as e:
-        field = "member" if "member" in str(e) else "month"
-        raise ProblemError(422, str(e), code="invalid-parameters",
-                           errors=[{"in": "query", "field": field, "message": str(e), "code": "invalid"}]) from None
+    # a month or member not in the roster: InvalidParameter naming it, 422 (api.problems)
+    if format == "json":
+        return FastJSONResponse({"job_id": job.id, "dataset_id": job.dataset_id, **roster_summary(result, lang),
+                                 "months": result.get("months"), "time_s": result.get("time_s")})
+    if format == "xlsx":
+        return Response(roster_xlsx_bytes(result, lang), media_type=XLSX,
+                        headers={"Content-Disposition": f'attachment; filename="{fname}.xlsx"'})
+    if format == "csv":
+        return Response(roster_csv_bytes(result, lang), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{fname}.csv"'})
+    if format == "ics":
+        return Response(roster_ics_bytes(result, member), media_type="text/calendar; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{fname}.ics"'})
+    m = R.current_duty(result, month)["month"]
+    fc = duty_geojson(result, m) if m else {"type": "FeatureCollection", "features": []}
+    return GeoJSONResponse(fc if who.sees_personal else R.public_geojson(fc))
 
 
 @router.get("/v1/datasets/{dataset_id}/rosters/current", summary="This month's duty of the latest roster (viewer)",

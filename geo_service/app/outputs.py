@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from geo_service.core import glossary as G
+from geo_service.core.errors import InvalidParameter
 from geo_service.core.io import calendar, sheets
 from solvers.roster.outputs import calendar_records, duties_frame, roster_frames, roster_notes
 from solvers.roster.types import RosterResult
@@ -52,9 +53,14 @@ def roster_csv_bytes(result: RosterResult | Mapping, lang: str = "zh") -> bytes:
     return sheets.csv_bytes(duties_frame(result, "en"), lang)
 
 
-def roster_ics_bytes(result: RosterResult | Mapping, member_id: str | None = None) -> bytes:
-    """The roster's calendar (every duty day and consultation, or ``member_id``'s) as ``.ics`` bytes."""
-    return calendar.ics_bytes(**calendar_records(result), member_id=member_id)
+def roster_ics_bytes(result: RosterResult | Mapping, member: str | None = None) -> bytes:
+    """The roster's calendar (every duty day and consultation, or member id ``member``'s) as ``.ics``
+    bytes; :class:`~geo_service.core.errors.InvalidParameter` naming ``member`` when the roster has
+    no such member."""
+    records = calendar_records(result)
+    if member is not None and member not in {m["id"] for m in records["members"]}:
+        raise InvalidParameter("member", f"member: unknown member {member!r}", "unknown_member")
+    return calendar.ics_bytes(**records, member_id=member)
 
 
 def write_roster(result: RosterResult | Mapping, path: str | Path, lang: str = "zh") -> Path:

@@ -74,7 +74,7 @@ def review_command(
     """Score every member's year from the ledger (rules as data; each score traceable to its rows)."""
     import pandas as pd
 
-    from solvers.review import REVIEW_COLUMNS, review, review_notes, review_tables
+    from solvers.review import REVIEW_COLUMNS, ReviewModel, ReviewParams, review_notes, review_tables
 
     from ..core.glossary import value_label
     from ..core.io.sheets import write_xlsx
@@ -101,10 +101,7 @@ def review_command(
             source or "demo", start=f"{year}-01-01", end=f"{year}-12-31", columns=REVIEW_COLUMNS))
     acts = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else \
         pd.DataFrame(columns=["id", *REVIEW_COLUMNS])
-    members = ds.layers.get("members")
-    ids = members["id"].astype(str).tolist() if members is not None else []
-    names = dict(zip(ids, members["name"].astype(str), strict=True)) if ids else {}
-    res = review(acts, year, member_ids=ids, rules=rules, names=names)
+    res = ReviewModel.from_dataset(ds, ReviewParams(year=year, rules=rules), activities=acts).solve()
     target = _out_path(out, "考评.xlsx" if lang == "zh" else "review.xlsx")
     write_xlsx(review_tables(res), target, lang, title=f"{ds.name} {year}",
                notes=review_notes(res, ds.name, lang))

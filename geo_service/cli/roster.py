@@ -118,8 +118,9 @@ def _roster_params(raw: dict, ds, source: Optional[str], availability: Optional[
     and the ``--availability`` file; exit 2 when invalid."""
     from api.rosters import committees_from_latest
     from solvers.roster import RosterParams
-    from solvers.roster.availability import read_availability
+    from solvers.roster.availability import availability_from_records
 
+    from ..core.io.availability import read_availability_records
     from ..core.store import open_store
     from .runs import stored_dataset_id
 
@@ -130,7 +131,9 @@ def _roster_params(raw: dict, ds, source: Optional[str], availability: Optional[
             raw["township_committees"] = found
     try:
         if availability is not None:
-            raw["availability"] = [u.model_dump(mode="json") for u in read_availability(availability, ds.members, lang)]
+            leave = availability_from_records(read_availability_records(availability, lang), ds.members, lang,
+                                              source=availability)
+            raw["availability"] = [u.model_dump(mode="json") for u in leave]
         return RosterParams.model_validate(raw)
     except ValidationError as e:
         fail(message("cli_bad_params", lang, text=params_text(e, lang)), 2, lang)

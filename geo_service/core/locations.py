@@ -269,5 +269,46 @@ def approximate_count(counts: Mapping[str, int]) -> int:
     return int(sum(counts.get(s, 0) for s in APPROXIMATE_SOURCES))
 
 
-__all__ = ["REAL_SOURCES", "approximate_count", "fill_sources", "location_line", "location_notes", "present",
-           "real_mask", "report_line", "source_counts", "townships_line", "unlocated_ids"]
+#: How a distance's ends were located, surest first (``distance_basis`` in the result tables): both by
+#: coordinates (``given`` or ``placed``), one or both at a township's seat or polygon centre, or one
+#: not located at all (the distance is unknown).
+DISTANCE_BASES: tuple[str, ...] = ("coordinates", "township_seat", "township_centre", "unknown")
+_BASIS_OF_SOURCE = {"given": "coordinates", "placed": "coordinates", "township_seat": "township_seat",
+                    "township_centre": "township_centre"}
+
+
+def sources_by_id(df: pd.DataFrame | None) -> dict[str, str]:
+    """Row id -> ``location_source`` of a villages, members or constituents layer (``given`` where a
+    layer without the column has a point, else ``unknown``; an empty dict for a missing layer)."""
+    if df is None or not len(df):
+        return {}
+    if "location_source" in df.columns:
+        src = df["location_source"].where(df["location_source"].notna(), "unknown").astype(str)
+    else:
+        src = pd.Series(np.where(present(df.geometry), "given", "unknown"), index=df.index)
+    return dict(zip(df["id"].astype(str), src))
+
+
+def distance_basis(*sources: str | None) -> str:
+    """The :data:`DISTANCE_BASES` value of a distance between points of these ``location_source``
+    values: the least sure of them (``unknown`` for a missing or unlisted source).
+
+    >>> distance_basis("given", "township_seat")
+    'township_seat'
+    """
+    rank = {b: i for i, b in enumerate(DISTANCE_BASES)}
+    bases = [_BASIS_OF_SOURCE.get(str(s), "unknown") if s is not None else "unknown" for s in sources]
+    return max(bases, key=rank.__getitem__) if bases else "unknown"
+
+
+def has_approximate_locations(ds: Any) -> bool:
+    """True when a village, member or constituent of ``ds`` is not located by coordinates of its own
+    (``location_source`` other than ``given``/``placed``)."""
+    layers = getattr(ds, "layers", {})
+    return any(distance_basis(s) != "coordinates" for name in ("villages", "members", "constituents")
+               for s in sources_by_id(layers.get(name)).values())
+
+
+__all__ = ["DISTANCE_BASES", "REAL_SOURCES", "approximate_count", "distance_basis", "fill_sources",
+           "has_approximate_locations", "location_line", "location_notes", "present", "real_mask", "report_line",
+           "source_counts", "sources_by_id", "townships_line", "unlocated_ids"]

@@ -1,8 +1,10 @@
-"""The availability table of a roster (when members are NOT available), read from CSV or XLSX.
+"""The leave of a roster (when members are NOT available): the rows of a leave table checked into
+:class:`Unavailability` rows.
 
-One row per member and period: the member (id or name), then months (``2027-03``, several
-separated by ``;`` ``,`` ``、`` or a range ``2027-03~2027-05``) or a date range (start, end,
-inclusive). Chinese or English headers. Every bad row is named in one :class:`ValueError`
+The file is read by :func:`geo_service.core.io.availability.read_availability_records` (plain
+records, one per sheet row); :func:`availability_from_records` checks each row's months (``2027-03``,
+several separated by ``;`` ``,`` ``、`` or a range ``2027-03~2027-05``) or date range (start, end,
+inclusive) and resolves its member (id or name). Every bad row is named in one :class:`ValueError`
 (``请假表 availability.csv：第 4 行：未知委员 '张三'…``, or in English with ``lang="en"``), never a traceback.
 """
 
@@ -17,17 +19,11 @@ from typing import Any
 import pandas as pd
 from pydantic import ValidationError
 
+from geo_service.core.io.availability import availability_head, blank
+
 from .calendar import month_range, parse_month
 from .types import Unavailability
 
-#: accepted headers (lower case, spaces removed) -> column
-HEADERS: dict[str, str] = {
-    **{h: "member" for h in ("member", "member_id", "memberid", "id", "name", "委员", "委员编号", "编号", "姓名",
-                             "委员姓名")},
-    **{h: "months" for h in ("months", "month", "月份", "不可值班月份", "不可用月份", "请假月份")},
-    **{h: "start" for h in ("start", "from", "start_date", "开始", "开始日期", "起始日期", "起始")},
-    **{h: "end" for h in ("end", "to", "end_date", "结束", "结束日期", "截止日期", "截止")},
-}
 _SPLIT = re.compile(r"[;,，；、\s]+")
 _RANGE = re.compile(r"^(\d{4}-\d{1,2})\s*[~～至到]\s*(\d{4}-\d{1,2})$")
 MAX_ERRORS = 20
@@ -87,46 +83,33 @@ def _months(v: Any) -> list[str]:
     return out
 
 
-def _frame(path: Path) -> pd.DataFrame:
-    suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        return pd.read_excel(path, dtype=object)
-    if suffix in (".csv", ".txt", ""):
-        for enc in ("utf-8-sig", "gb18030"):
-            try:
-                return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=enc)
-            except UnicodeDecodeError:
-                continue
-    raise ValueError(f"availability file {path.name}: expected .csv or .xlsx, got {suffix or 'no suffix'}")
-
-
-def read_availability(path: str | Path, members: Iterable[Mapping[str, Any]] | pd.DataFrame,
-                      lang: str = "en") -> list[Unavailability]:
-    """Read an availability file into :class:`Unavailability` rows.
+def availability_from_records(records: Iterable[Mapping[str, Any]],
+                              members: Iterable[Mapping[str, Any]] | pd.DataFrame, lang: str = "en",
+                              source: str | Path = "") -> list[Unavailability]:
+    """The leave of ``records`` (:func:`~geo_service.core.io.availability.read_availability_records`)
+    as :class:`Unavailability` rows.
 
     Parameters
     ----------
-    path : CSV (UTF-8 or GB18030) or XLSX; columns member (id or name) and months, or start and end.
+    records : iterable of dict
+        ``row`` (the sheet's row number) and the cells ``member`` and ``months`` or ``start`` and ``end``.
     members : the dataset's members (``id``, ``name``) to resolve names; a name shared by several
         members is an error naming the row (use the id).
     lang : ``"zh"`` or ``"en"``: the language of the error message.
+    source : the file the records came from, named in the message.
 
     Raises
     ------
     ValueError
-        naming the file, and each bad row (1-based, the header is row 1) with its problem.
+        naming the file, and each bad row (the header is row 1) with its problem.
     """
-    path = Path(path)
     zh = lang == "zh"
-    head = f"请假表 {path.name}：" if zh else f"availability file {path.name}: "
-    df = _known_columns(_read_frame(path, zh, head), zh, head)
+    head = availability_head(source, lang)
     ids, by_name = _member_lookup(members)
     out: list[Unavailability] = []
     errors: list[str] = []
-    for k, row in enumerate(df.to_dict("records"), start=2):
-        if all(_blank(v) for v in row.values()):
-            continue
-        where = f"第 {k} 行：" if zh else f"row {k}: "
+    for row in records:
+        where = f"第 {row['row']} 行：" if zh else f"row {row['row']}: "
         try:
             out += _row_leave(row, _row_member(row, ids, by_name))
         except _RowError as e:
@@ -143,39 +126,6 @@ def read_availability(path: str | Path, members: Iterable[Mapping[str, Any]] | p
     return out
 
 
-def _blank(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and v != v) or str(v).strip() == ""
-
-
-def _read_frame(path: Path, zh: bool, head: str) -> pd.DataFrame:
-    """The file as a frame; a missing, unknown or broken file is a ValueError in one line."""
-    if not path.exists():
-        raise ValueError(f"请假表 {path}：没有这个文件" if zh else f"availability file {path}: no such file")
-    try:
-        return _frame(path)
-    except ValueError as e:
-        raise ValueError(head + ("应为 .csv 或 .xlsx 文件" if zh else str(e).split(": ", 1)[-1])) from None
-    except Exception as e:  # noqa: BLE001 - a broken file is bad input, said in one line
-        raise ValueError(head + ("无法读取" if zh else "cannot be read") + f" ({type(e).__name__}: {e})") from None
-
-
-def _known_columns(df: pd.DataFrame, zh: bool, head: str) -> pd.DataFrame:
-    """The columns named in :data:`HEADERS` under their keys; ValueError without member and months (or
-    start and end)."""
-    cols: dict[str, str] = {}
-    for c in df.columns:
-        key = HEADERS.get(re.sub(r"\s+", "", str(c)).lower())
-        if key and key not in cols.values():
-            cols[str(c)] = key
-    found = set(cols.values())
-    if "member" not in found or not ("months" in found or {"start", "end"} <= found):
-        cols_text = ", ".join(map(str, df.columns))
-        raise ValueError(head + (f"需要委员列（委员/member）和月份列（月份/months）或开始日期、结束日期两列；现有列：{cols_text}"
-                                 if zh else f"needs a member column (委员/member) and months (月份/months) or start "
-                                            f"and end (开始日期/结束日期); found {cols_text}"))
-    return df.rename(columns=cols)[list(dict.fromkeys(cols.values()))]
-
-
 def _member_lookup(members: Iterable[Mapping[str, Any]] | pd.DataFrame) -> tuple[set[str], dict[str, list[str]]]:
     """Member ids, and ids by name."""
     mem = pd.DataFrame(members) if not isinstance(members, pd.DataFrame) else members
@@ -189,7 +139,7 @@ def _member_lookup(members: Iterable[Mapping[str, Any]] | pd.DataFrame) -> tuple
 
 def _row_member(row: Mapping[str, Any], ids: set[str], by_name: dict[str, list[str]]) -> str:
     """The member id of a row (given as an id or a unique name)."""
-    who = "" if _blank(row.get("member")) else str(row["member"]).strip()
+    who = "" if blank(row.get("member")) else str(row["member"]).strip()
     if not who:
         raise _RowError("委员为空", "member is empty")
     if who.endswith(".0") and who[:-2] in ids:  # an id read as a number from XLSX
@@ -208,9 +158,9 @@ def _row_member(row: Mapping[str, Any], ids: set[str], by_name: dict[str, list[s
 
 def _row_leave(row: Mapping[str, Any], who: str) -> list[Unavailability]:
     """The leave of one row: its months, and its start..end span."""
-    months = [] if _blank(row.get("months")) else _months(row["months"])
-    start = None if _blank(row.get("start")) else _date(row["start"], "start")
-    end = None if _blank(row.get("end")) else _date(row["end"], "end")
+    months = [] if blank(row.get("months")) else _months(row["months"])
+    start = None if blank(row.get("start")) else _date(row["start"], "start")
+    end = None if blank(row.get("end")) else _date(row["end"], "end")
     if not months and start is None and end is None:
         raise _RowError("请填月份，或开始日期和结束日期", "give months or start and end")
     if (start is None) != (end is None):
@@ -225,4 +175,4 @@ def _row_leave(row: Mapping[str, Any], who: str) -> list[Unavailability]:
     return out
 
 
-__all__ = ["HEADERS", "read_availability"]
+__all__ = ["availability_from_records"]

@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from geo_service.core import glossary as G
+from geo_service.core.errors import InvalidParameter
 from geo_service.core.io import sheets
 
 from .problem import WEEKDAYS_ZH, RosterResult
@@ -184,7 +185,8 @@ def duty_geojson(result: RosterResult | dict, month: str | None = None) -> dict[
     mem, plat = _names(res)
     month = month or (res.months[0] if res.months else None)
     if month not in res.months:
-        raise ValueError(f"month: {month!r} is not in the roster ({res.months[0]}..{res.months[-1]})")
+        raise InvalidParameter("month", f"month: {month!r} is not in the roster ({res.months[0]}..{res.months[-1]})",
+                               "not_in_roster")
     on: dict[str, list[dict]] = defaultdict(list)
     for r in res.duties:
         if r["month"] == month:

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from geo_service.core.errors import InvalidParameter
 from geo_service.core.store import JobRecord, Store
 
 Runner = Callable[..., dict[str, Any]]
@@ -43,7 +44,8 @@ class JobKind:
     inputs: Callable[[Store, JobRecord], dict[str, Any]] | None = None
 
     def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
-        """``params`` validated by the kind's model (``ValueError`` naming the kind otherwise),
+        """``params`` validated by the kind's model (:class:`~geo_service.core.errors.InvalidParameter`
+        naming ``params`` and the kind otherwise),
         JSON-ready, with the API's own keys (:data:`API_PARAM_KEYS`) kept as they were."""
         if self.params_model is None:
             return dict(params)
@@ -51,7 +53,7 @@ class JobKind:
         try:
             checked = self.params_model.model_validate(solver_params(params)).model_dump(mode="json")
         except Exception as e:  # pydantic.ValidationError: one clear line
-            raise ValueError(f"invalid {self.name} parameters: {e}") from e
+            raise InvalidParameter("params", f"invalid {self.name} parameters: {e}") from e
         return {**checked, **own}
 
 

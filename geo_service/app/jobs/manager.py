@@ -18,6 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from geo_service.core.dataset import Dataset
+from geo_service.core.errors import InvalidParameter
 from geo_service.core.store import Conflict, JobRecord, NotFound, Store, utcnow
 
 from ..children import JobCancelled, ProcessRecords, kill_strays, public_failure, run_in_child, stop_process
@@ -85,9 +86,12 @@ class JobManager:
         return len(self._cancel)
 
     def submit(self, dataset_id: str, kind: str, params: dict[str, Any]) -> JobRecord:
-        """Record a new job as ``accepted`` and queue it; raise :class:`QueueFull` when full."""
+        """Record a new job as ``accepted`` and queue it; raise :class:`QueueFull` when full and
+        :class:`~geo_service.core.errors.InvalidParameter` naming ``kind`` or the field of ``params``
+        a job record cannot carry."""
         if kind not in self.runners:
-            raise ValueError(f"unknown job kind '{kind}' (expected one of {', '.join(self.runners)})")
+            raise InvalidParameter("kind", f"unknown job kind '{kind}' (expected one of {', '.join(self.runners)})",
+                                   "unknown_kind")
         check_storable(params)
         if not self._slots.acquire(blocking=False):
             raise QueueFull(self.retry_after_s)

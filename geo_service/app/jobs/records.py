@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from geo_service.core.errors import InvalidParameter
 from geo_service.core.numbers import in_int64
 from geo_service.core.store import Conflict, JobRecord, NotFound, Store, utcnow
 
@@ -60,14 +61,15 @@ def fail_unfinished(store: Store, job_ids: Iterable[str], title: str, reason: st
 
 
 def check_storable(params: dict[str, Any]) -> None:
-    """``ValueError`` naming the field when ``params`` hold a value a job record cannot carry (a
+    """:class:`~geo_service.core.errors.InvalidParameter` (a ``ValueError``) naming the field when ``params`` hold a value a job record cannot carry (a
     whole number beyond 64 bits): nothing is stored that the job list could not show again."""
     def walk(v: Any, path: str) -> None:
         if isinstance(v, bool) or v is None:
             return
         if isinstance(v, int):
             if not in_int64(v):
-                raise ValueError(f"{path or 'params'} is a whole number beyond the 64-bit range")
+                raise InvalidParameter(path or "params", f"{path or 'params'} is a whole number beyond the 64-bit "
+                                       "range", "beyond_int64")
         elif isinstance(v, dict):
             for k, x in v.items():
                 walk(x, f"{path}.{k}" if path else str(k))

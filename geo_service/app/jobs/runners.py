@@ -19,7 +19,7 @@ from geo_service.core.store import JobRecord, Store
 from solvers.ledger_plan import annotate_result
 from solvers.pipeline import OptimisationParams, run_optimisation
 from solvers.roster import RosterParams, plan_roster
-from solvers.review import REVIEW_COLUMNS, ReviewParams, review
+from solvers.review import REVIEW_COLUMNS, ReviewModel, ReviewParams
 from solvers.roster.outputs import roster_outcome
 
 from .kinds import Runner, default_runners, register_kind, solver_params
@@ -66,15 +66,13 @@ def review_inputs(store: Store, job: JobRecord) -> dict[str, Any]:
 def run_review_job(ds: Dataset, params: dict[str, Any], previous: dict[str, Any] | None,
                    progress: Callable[..., None], cancel: threading.Event, ledger: Any = None,
                    network: Any = None) -> dict[str, Any]:
-    """Runner for kind ``review`` (一年一考评): :func:`solvers.review.review` of the year's ledger rows
-    (``ledger``, from :func:`review_inputs`) for every member of ``ds``."""
+    """Runner for kind ``review`` (一年一考评): :class:`solvers.review.ReviewModel` of the year's ledger
+    rows (``ledger``, from :func:`review_inputs`) for every member of ``ds``; a set ``cancel`` stops
+    it (:class:`solvers.model.Cancelled`) like every other kind."""
     p = ReviewParams.model_validate(solver_params(params))
     frame = ledger if ledger is not None else pd.DataFrame(columns=["id", *REVIEW_COLUMNS])
-    members = ds.layers.get("members")
-    ids = members["id"].astype(str).tolist() if members is not None else []
-    names = dict(zip(ids, members["name"].astype(str), strict=True)) if members is not None and ids else {}
-    progress(10.0, "running")
-    res = review(frame, p.year, member_ids=ids, rules=p.rules, names=names)
+    model = ReviewModel.from_dataset(ds, p, activities=frame)
+    res = model.solve(should_stop=cancel.is_set, progress=lambda f, msg="": progress(100.0 * float(f), msg))
     return res.to_dict()  # a computation, not an optimisation: no status, objective or bound
 
 

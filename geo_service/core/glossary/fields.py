@@ -232,3 +232,7 @@ FIELDS.update({
     "covered_villages_after": _f("新增后覆盖村社区数", "Villages covered after", "count"),
     "deputy_conveners": _f("副召集人数", "Deputy conveners", "count"),
 })
+FIELDS.update({
+    # how the ends of a distance were located (result tables of a dataset with approximate locations)
+    "distance_basis": _f("距离依据", "Distance basis", enum="distance_basis"),
+})

@@ -212,3 +212,8 @@ PARAMS.update({"station_capacity": ("站点容量", "Station capacity", None),
                "consultation_sectors": ("每场协商界别数", "Sectors per consultation", None),
                "platform_ids": ("指定值班平台", "Platform IDs", None)})
 ENUMS.update({"responsibility_kind": {"group": ("界别活动组", "group"), "committee": ("专委会", "committee")}})
+# how the ends of a distance were located (geo_service.core.locations.DISTANCE_BASES)
+ENUMS.update({"distance_basis": {"coordinates": ("坐标", "coordinates"),
+                                 "township_seat": ("按乡镇驻地近似", "approx.: township seat"),
+                                 "township_centre": ("按乡镇中心近似", "approx.: township centre"),
+                                 "unknown": ("未定位", "not located")}})

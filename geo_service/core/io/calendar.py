@@ -25,6 +25,8 @@ from typing import Any
 
 from icalendar import Calendar, Event
 
+from geo_service.core.errors import InvalidParameter
+
 __all__ = ["ICS_TEXT_MAX", "UID_DOMAIN", "duty_calendar", "ics_bytes", "ics_text", "write_ics", "write_ics_dir"]
 
 UID_DOMAIN = "roster.geo-service"
@@ -73,13 +75,13 @@ def duty_calendar(duties: Iterable[Record], consultations: Iterable[Record] = ()
 
     Raises
     ------
-    ValueError
-        ``member_id`` is not one of ``members``.
+    InvalidParameter
+        ``member_id`` is not one of ``members`` (a ``ValueError``).
     """
     mem = {m["id"]: m for m in members}
     plat = {p["id"]: p for p in platforms}
     if member_id is not None and member_id not in mem:
-        raise ValueError(f"member_id: unknown member {member_id!r}")
+        raise InvalidParameter("member_id", f"member_id: unknown member {member_id!r}", "unknown_member")
     mine = [member_id] if member_id else []
     cal = Calendar()
     cal.add("prodid", "-//geo-service//roster//ZH")
