@@ -135,6 +135,10 @@ def test_cancel_and_full_queue(tmp_path, tiny):
         r = c.post("/v1/datasets/tiny/optimisations", json={}, headers=P)
         body = assert_problem(r, 503, "queue-full")
         assert r.headers["retry-after"] == "7" and body["retry_after_s"] == 7
+        r = c.post("/v1/processes/close-gaps/execution", json={"inputs": {"dataset": "tiny", "threshold_m": 3000}},
+                   headers=P)  # the same answer through OGC API - Processes
+        body = assert_problem(r, 503, "queue-full")
+        assert r.headers["retry-after"] == "7" and body["retry_after_s"] == 7
         # the API stays responsive while a job runs
         assert c.get("/healthz").status_code == 200
         assert_problem(c.delete(f"/v1/jobs/{a['id']}", headers=hdr("viewer")), 403)

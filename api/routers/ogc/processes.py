@@ -200,11 +200,7 @@ def execute(request: Request, process_id: ProcessId, body: Annotated[Any, Body()
 
 def _start_close_gaps(request: Request, entry, params: CloseGapsParams, manager: JobManager):
     p = {**params.model_dump(mode="json", exclude_unset=True), "dataset_version": entry.info.version}
-    try:
-        job = manager.submit(entry.info.id, CLOSE_GAPS_KIND, p)
-    except jobs.QueueFull as e:
-        raise ProblemError(503, str(e), code="queue-full", headers={"Retry-After": str(e.retry_after_s)},
-                           retry_after_s=e.retry_after_s) from None
+    job = manager.submit(entry.info.id, CLOSE_GAPS_KIND, p)  # a full queue is answered by the error table
     return FastJSONResponse({}, status_code=202, headers={"Location": public_url(request, f"/v1/jobs/{job.id}")})
 
 
