@@ -12,8 +12,10 @@ from ._common import (LocationResult, _assign_within, _check_capacity, _check_co
                       _check_p, _check_weights, _fmt, _gap, _solve_mip, _uncovered_diag)
 from .pmedian_lagrange import _pmedian_lagrangian
 from .pmedian_large import pmedian_lagrangian_large
+from .pmedian_sparse import pmedian_lists
 
 _LAGRANGIAN_MAX_P = 15   # p-median with p <= this uses the Lagrangian branch-and-bound
+_LISTS_MIN_PAIRS = 2_000_000  # any-p instances with at least this many pairs use candidate lists
 
 
 def p_median(cost: Any, p: int, weights: Any = None, fixed: Any = None, capacity: Any = None,
@@ -58,6 +60,9 @@ def p_median(cost: Any, p: int, weights: Any = None, fixed: Any = None, capacity
         small_p = p - len(fx) <= _LAGRANGIAN_MAX_P and p < m
         if small_p and np.isfinite(c[w > 0]).all():
             sel, ub, lb, proven = _pmedian_lagrangian(c, w, p, fx, deadline, seed, stats)
+        elif n * m >= _LISTS_MIN_PAIRS and _lists_available():
+            sel, ub, lb, proven = pmedian_lists(c, w, p, fx, deadline, seed, stats,
+                                                rel_gap=float(rel_gap))
         else:
             sel, ub, lb, proven = pmedian_lagrangian_large(c, w, p, fx, deadline, seed, stats,
                                                            rel_gap=float(rel_gap))
@@ -69,6 +74,13 @@ def p_median(cost: Any, p: int, weights: Any = None, fixed: Any = None, capacity
         return LocationResult("pmedian", status, obj, float(bound), _gap(obj, bound), sel,
                               assignment, [], msg, time.perf_counter() - t0, stats)
     return _pmedian_capacitated(c, w, p, fx, cap, deadline, seed, t0)
+
+
+def _lists_available() -> bool:
+    """The candidate-list kernels are compiled (numba) and not switched off for the ascent."""
+    from . import pmedian_lagrange, pmedian_sparse
+
+    return pmedian_sparse._numba is not None and pmedian_lagrange.USE_NUMBA
 
 
 def _pmedian_capacitated(c, w, p, fx, cap, deadline, seed, t0) -> LocationResult:

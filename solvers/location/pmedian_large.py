@@ -417,10 +417,12 @@ def _ascent_numpy(at, u0, op, k, ub, target, iters, theta, patience, deadline):
     return best_u, theta, best_sel, it
 
 
-def _iterated_local_search(a, at, best, ub, rho, is_open, fx, end, seed, use_numba, done):
+def _iterated_local_search(a, at, best, ub, rho, is_open, fx, end, seed, use_numba, done,
+                           polish=None):
     """Perturb (swap 2-4 movable sites for random sites among the ``3p`` of lowest ``rho``),
-    polish by :func:`local_search`, keep improvements; stops at ``end``, after
-    ``_ILS_MAX_ROUNDS`` rounds or once ``done(ub)`` says the gap is closed."""
+    polish by :func:`local_search` (or ``polish(sites, end)``, same return value), keep
+    improvements; stops at ``end``, after ``_ILS_MAX_ROUNDS`` rounds or once ``done(ub)`` says
+    the gap is closed."""
     rng = np.random.default_rng(seed)
     m = a.shape[1]
     p = len(best)
@@ -436,7 +438,8 @@ def _iterated_local_search(a, at, best, ub, rho, is_open, fx, end, seed, use_num
             break
         trial = best.copy()
         trial[rng.choice(movable, r, replace=False)] = rng.choice(out, r, replace=False)
-        s2, v2, _ = local_search(a, at, trial, fx, end, use_numba)
+        s2, v2, _ = (polish(trial, end) if polish is not None
+                     else local_search(a, at, trial, fx, end, use_numba))
         if v2 < ub - 1e-9 * max(1.0, abs(ub)):
             best, ub = s2, v2
     return best, ub, rounds
