@@ -29,6 +29,9 @@ def p_median(cost: Any, p: int, weights: Any = None, fixed: Any = None, capacity
     followed by the radius formulation on the sites left (:mod:`.pmedian_large`); together they
     prove optimality on the OR-Library instances (up to 900 x 900) within seconds. A Lagrangian
     lower bound is always computed, so ``bound`` is finite at any ``p`` and any time limit.
+    From ``_LISTS_MIN_PAIRS`` demand-site pairs on, those steps run on candidate lists of the
+    nearest sites per demand (:mod:`.pmedian_sparse`; the bound stays valid for the full
+    instance).
     ``stats["method"]`` says which ran. ``rel_gap`` (fraction, e.g. 0.01) stops the search once
     ``(objective - bound) / objective`` is at most that (status ``feasible``, gap reported). Capacitated (``capacity`` = per-site or scalar limit
     on served weight): single-sourcing assignment MIP; a demand may then go to a farther site.
