@@ -28,6 +28,7 @@ from geo_service.core.crs import metric_crs
 from geo_service.core.index import StationIndex
 from geo_service.core.index import config as index_config
 from solvers.location import p_median
+from solvers.location import pmedian_sparse as ps
 from solvers.location.mclp_lagrange import mclp_lagrangian
 from solvers.location.reach import merge_rows, reach
 
@@ -65,8 +66,6 @@ def _warm_pmedian_large(rng: np.random.Generator) -> None:
     cost = rng.uniform(100.0, 10_000.0, (120, 60))
     p_median(cost, 20, time_limit=_SOLVE_S)
     if HAVE_NUMBA:
-        from solvers.location import pmedian_sparse as ps
-
         lists = ps.candidate_lists(cost, 12)
         is_open = np.zeros(60, bool)
         ps.bound_lists(lists, cost.min(axis=1), 20, is_open)

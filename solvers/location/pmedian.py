@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from . import pmedian_lagrange, pmedian_sparse
 from ._common import (LocationResult, _assign_within, _check_capacity, _check_cost, _check_fixed,
                       _check_p, _check_weights, _fmt, _gap, _solve_mip, _uncovered_diag)
 from .pmedian_lagrange import _pmedian_lagrangian
@@ -81,8 +82,6 @@ def p_median(cost: Any, p: int, weights: Any = None, fixed: Any = None, capacity
 
 def _lists_available() -> bool:
     """The candidate-list kernels are compiled (numba) and not switched off for the ascent."""
-    from . import pmedian_lagrange, pmedian_sparse
-
     return pmedian_sparse._numba is not None and pmedian_lagrange.USE_NUMBA
 
 

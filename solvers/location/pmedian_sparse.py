@@ -19,9 +19,15 @@ All arithmetic is float64 on the stored costs; the bounds need no re-evaluation.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from geo_service.core._optional import HAVE_NUMBA
+
+from . import pmedian_large as _large
+from ._common import _finite_big
+from .pmedian_radius import _tol
 
 if HAVE_NUMBA:  # the optional 'fast' extra (geo_service.core._optional)
     import numba as _numba
@@ -351,8 +357,6 @@ def local_search_lists(lists, a: np.ndarray, sel, fixed, deadline: float
 
     Returns ``(sorted sites, objective, swaps made)``; the objective is exact.
     """
-    import time
-
     nbr, nc, _ = lists
     n, m = a.shape
     sel = np.asarray(sel, np.int64).copy()
@@ -390,8 +394,6 @@ def list_length(m: int, p: int) -> int:
 
 def _weighted(c: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Weighted finite costs of the positive-weight demands, copying only what must change."""
-    from ._common import _finite_big
-
     cw = _finite_big(c)
     rows = w > 0
     if not rows.all():
@@ -422,11 +424,6 @@ def pmedian_lists(c: np.ndarray, w: np.ndarray, p: int, fx: np.ndarray, deadline
     ``(selected, objective, lower_bound, proven_optimal)``; ``stats`` adds ``list_length`` and
     ``multipliers_at_cap`` (demands whose multiplier the list length held back).
     """
-    import time
-
-    from . import pmedian_large as _large
-    from .pmedian_radius import _tol
-
     t0 = time.perf_counter()
     m = c.shape[1]
     a = _weighted(c, w)
@@ -472,8 +469,6 @@ def _ascent_chunks(lists, a, u, is_open, k, ub, best, goal, deadline):
     """Ascent in compiled chunks until three chunks bring nothing, the goal is proven or time
     runs out; better Lagrangian solutions replace the incumbent.
     Returns ``(lb, best_u, ub, best, iterations)``."""
-    import time
-
     nbr, nc, cap = lists
     lb, best_u, theta, iters, stall = -np.inf, np.minimum(u, cap), 2.0, 0, 0
     while time.perf_counter() < deadline and theta >= _MIN_THETA:
