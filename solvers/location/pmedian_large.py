@@ -332,9 +332,10 @@ def _ascent(a, at, u, p, is_open, k, ub, best, integral, rel_gap, deadline, use_
 
 
 def _fix_and_finish(c, w, a, p, fx, is_open, sel, rho, L, lb, ub, best, best_u, integral, deadline, seed,
-                    rel_gap, stats):
+                    rel_gap, stats, max_pairs=None):
     """Lagrangian fixing (opening j instead of the worst selected free site lifts L past ub), then
-    the exact finish on the sites kept: every solution better than ub uses only those.
+    the exact finish on the sites kept: every solution better than ub uses only those (skipped
+    when the demands times the sites kept exceed ``max_pairs``: the dense finish would not fit).
     Returns ``(selected, objective, lower_bound, proven_optimal)``."""
     m = c.shape[1]
     keep = np.ones(m, bool)
@@ -347,6 +348,9 @@ def _fix_and_finish(c, w, a, p, fx, is_open, sel, rho, L, lb, ub, best, best_u, 
     kept = np.flatnonzero(keep)
     stats["sites_after_fixing"] = int(kept.size)
     if (ub - lb) <= rel_gap * ub or time.perf_counter() > deadline - 1.0:
+        return best, ub, lb, False
+    if max_pairs is not None and a.shape[0] * kept.size > max_pairs:
+        stats["finish"] = "skipped"
         return best, ub, lb, False
     if _FINISH == "bnb":
         sub_ub_sel = np.searchsorted(kept, best)

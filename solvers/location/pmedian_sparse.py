@@ -385,6 +385,7 @@ _WARM = 100       # subgradient steps before the first local search
 _CHUNK = 200      # subgradient steps per compiled call (deadline checked between)
 _PATIENCE = 30    # non-improving steps before the step factor halves
 _MIN_THETA = 2e-4
+_FINISH_MAX_PAIRS = 4_000_000  # largest demands x kept sites handed to the dense exact finish
 
 
 def list_length(m: int, p: int) -> int:
@@ -459,7 +460,7 @@ def pmedian_lists(c: np.ndarray, w: np.ndarray, p: int, fx: np.ndarray, deadline
     if lb > ub - _tol(integral, ub):
         return best, ub, max(lb, ub), True
     out = _large._fix_and_finish(c, w, a, p, fx, is_open, sel, rho, L, lb, ub, best, best_u,
-                                 integral, deadline, seed, rel_gap, stats)
+                                 integral, deadline, seed, rel_gap, stats, max_pairs=_FINISH_MAX_PAIRS)
     if stats["method"].startswith("lagrangian_large"):
         stats["method"] = stats["method"].replace("lagrangian_large", "lagrangian_lists")
     return out
