@@ -181,3 +181,20 @@ def test_real_county_lists_path_against_the_lp_relaxation(monkeypatch):
     assert r.bound <= lp + 1e-6 * lp <= r.objective + 2e-6 * lp
     assert r.gap <= 0.01
     assert r.objective == pytest.approx(cost[:, r.selected].min(axis=1).sum())
+
+
+@pytest.mark.slow
+def test_thousands_of_sites_take_the_lists_path_and_agree_with_the_dense_path(monkeypatch):
+    """1,500 uniform points, p = 30 (2.25 M pairs): the default dispatch runs on candidate lists
+    and proves 1 %; the dense any-p path on the same instance brackets it (each bound below the
+    other's objective)."""
+    rng = np.random.default_rng(8)
+    pts = rng.random((1500, 2)) * 1000
+    cost = np.hypot(*(pts[:, None, :] - pts[None]).transpose(2, 0, 1))
+    r = p_median(cost, 30, time_limit=60, rel_gap=0.01)
+    assert r.stats["method"].startswith("lagrangian_lists") and r.gap <= 0.01
+    assert r.objective == pytest.approx(cost[:, r.selected].min(axis=1).sum())
+    monkeypatch.setattr(location.pmedian, "_LISTS_MIN_PAIRS", 10**12)
+    d = p_median(cost, 30, time_limit=60, rel_gap=0.01)
+    assert d.stats["method"].startswith("lagrangian_large")
+    assert r.bound <= d.objective + 1e-6 and d.bound <= r.objective + 1e-6
