@@ -22,10 +22,12 @@ from shared_data import real_county, require_shared
 pytestmark = pytest.mark.skipif(ps._numba is None, reason="candidate lists need numba")
 
 
-def _lists_forced(mp: pytest.MonkeyPatch, k_min: int = 2, k_factor: float = 1.0) -> None:
+def _lists_forced(mp: pytest.MonkeyPatch, k_min: int = 2, k_factor: float = 1.0,
+                  widenings: int = 0) -> None:
     """Send every any-p instance down the candidate-list path, with short lists so that the
-    multiplier caps bind."""
+    multiplier caps bind (and, by default, stay: no widening)."""
     mp.setattr(location.pmedian, "_LAGRANGIAN_MAX_P", -1)
+    mp.setattr(ps, "_WIDENINGS", widenings)
     mp.setattr(location.pmedian, "_LISTS_MIN_PAIRS", 0)
     mp.setattr(ps, "_K_MIN", k_min)
     mp.setattr(ps, "_K_FACTOR", k_factor)
@@ -143,12 +145,14 @@ def test_lists_path_is_exact_with_weights_fixed_sites_and_unservable_pairs(monke
         assert set(fx.tolist()) <= set(r.selected.tolist()) and len(r.selected) == p
 
 
-def test_lists_bound_is_below_the_highs_lp_relaxation(monkeypatch):
+@pytest.mark.parametrize("widenings", [0, 2])
+def test_lists_bound_is_below_the_highs_lp_relaxation(monkeypatch, widenings):
     """Run to the end, the path reports a bound at or below the LP optimum (the largest
-    any Lagrangian bound can be) and an objective at or above it."""
-    _lists_forced(monkeypatch, k_min=3, k_factor=1.0)
+    any Lagrangian bound can be) and an objective at or above it, with the caps held (some
+    multipliers end at their caps) or the lists widened when they bind."""
+    _lists_forced(monkeypatch, k_min=3, k_factor=1.0, widenings=widenings)
     rng = np.random.default_rng(11)
-    capped = 0
+    capped = widened = 0
     for t in range(6):
         n, m, p = 40, 40, int(rng.integers(3, 9))
         cost = _instance(rng, n, m)
@@ -158,7 +162,8 @@ def test_lists_bound_is_below_the_highs_lp_relaxation(monkeypatch):
         assert r.bound <= lp + 1e-6 * lp and r.stats["lagrangian_bound"] <= lp + 1e-6 * lp
         assert r.objective >= lp - 1e-6 * lp and r.bound <= r.objective
         capped += r.stats["multipliers_at_cap"] > 0
-    assert capped > 0
+        widened += r.stats["list_length"] > ps.list_length(m, p)
+    assert (capped > 0) if widenings == 0 else (widened > 0)
 
 
 @pytest.mark.slow

@@ -385,6 +385,8 @@ _WARM = 100       # subgradient steps before the first local search
 _CHUNK = 200      # subgradient steps per compiled call (deadline checked between)
 _PATIENCE = 30    # non-improving steps before the step factor halves
 _MIN_THETA = 2e-4
+_CAP_SHARE = 0.01  # widen the lists when more multipliers than this share sit at their caps
+_WIDENINGS = 2     # ... at most this many times (each doubles the list length)
 _FINISH_MAX_PAIRS = 4_000_000  # largest demands x kept sites handed to the dense exact finish
 
 
@@ -422,8 +424,9 @@ def pmedian_lists(c: np.ndarray, w: np.ndarray, p: int, fx: np.ndarray, deadline
     ascent in chunks until it converges or proves the goal, interchange from the Lagrangian
     solution of the best multipliers, iterated local search, then Lagrangian fixing and the
     exact finish of :mod:`.pmedian_large` on the sites left. Same arguments and return value
-    ``(selected, objective, lower_bound, proven_optimal)``; ``stats`` adds ``list_length`` and
-    ``multipliers_at_cap`` (demands whose multiplier the list length held back).
+    ``(selected, objective, lower_bound, proven_optimal)``; ``stats`` adds ``list_length`` (the
+    last, after any widening) and ``multipliers_at_cap`` (demands whose multiplier the list
+    length held back).
     """
     t0 = time.perf_counter()
     m = c.shape[1]
@@ -439,7 +442,9 @@ def pmedian_lists(c: np.ndarray, w: np.ndarray, p: int, fx: np.ndarray, deadline
     u, _, _, s1, _, _ = ascent(*lists[:2], a, lists[2], u, is_open, k, np.inf, 1e-9, _WARM, 2.0,
                                _PATIENCE)
     best, ub, swaps = local_search_lists(lists, a, s1, fx, deadline)
-    lb, best_u, ub, best, iters = _ascent_chunks(lists, a, u, is_open, k, ub, best, goal, deadline)
+    lists, lb, best_u, ub, best, iters = _ascent_widening(lists, a, u, is_open, k, ub, best, goal,
+                                                          deadline)
+    K = lists[0].shape[1]
     L, sel, rho = bound_lists(lists, best_u, p, is_open)
     lb = max(lb, L)
     if not lb > ub - goal(ub) and not np.array_equal(np.sort(sel), best):
@@ -464,6 +469,24 @@ def pmedian_lists(c: np.ndarray, w: np.ndarray, p: int, fx: np.ndarray, deadline
     if stats["method"].startswith("lagrangian_large"):
         stats["method"] = stats["method"].replace("lagrangian_large", "lagrangian_lists")
     return out
+
+
+def _ascent_widening(lists, a, u, is_open, k, ub, best, goal, deadline):
+    """:func:`_ascent_chunks`; when it converges short of the goal with more than
+    ``_CAP_SHARE`` of the multipliers held at their caps, the lists double (``_WIDENINGS``
+    times at most) and the ascent goes on from where it stopped.
+    Returns ``(lists, lb, best_u, ub, best, iterations)``."""
+    m = a.shape[1]
+    lb, iters = -np.inf, 0
+    for widening in range(_WIDENINGS + 1):
+        L, u, ub, best, its = _ascent_chunks(lists, a, u, is_open, k, ub, best, goal, deadline)
+        lb, iters = max(lb, L), iters + its
+        K = lists[0].shape[1]
+        if lb > ub - goal(ub) or K >= m or widening == _WIDENINGS or time.perf_counter() > deadline \
+                or np.sum(u >= lists[2]) <= _CAP_SHARE * len(u):
+            break
+        lists = candidate_lists(a, min(m, 2 * K))
+    return lists, lb, u, ub, best, iters
 
 
 def _ascent_chunks(lists, a, u, is_open, k, ub, best, goal, deadline):
