@@ -112,7 +112,11 @@ def run_spopt(cost: np.ndarray, p: int, limit: float) -> dict:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from pmed import run_spopt as _spopt
 
-    obj, dt, status = _spopt(cost, p, limit)
+    t = time.perf_counter()
+    try:
+        obj, dt, status = _spopt(cost, p, limit)
+    except RuntimeError:  # spopt raises when CBC stops at the limit without a solution status
+        obj, dt, status = None, time.perf_counter() - t, "not solved"
     return {"time": dt, "objective": float("nan") if obj is None else obj, "bound": float("nan"),
             "status": status}
 
