@@ -466,6 +466,13 @@ def pmedian_lists(c: np.ndarray, w: np.ndarray, p: int, fx: np.ndarray, deadline
         return best, ub, max(lb, ub), True
     out = _large._fix_and_finish(c, w, a, p, fx, is_open, sel, rho, L, lb, ub, best, best_u,
                                  integral, deadline, seed, rel_gap, stats, max_pairs=_FINISH_MAX_PAIRS)
+    if stats.get("finish") == "skipped" and time.perf_counter() < deadline - 1.0:
+        # no exact finish: the rest of the time goes to the local search
+        best, ub, ils = _large._iterated_local_search(
+            a, None, out[0], out[1], rho, is_open, fx, deadline, seed + 1, True,
+            lambda v: out[2] > v - goal(v), polish=lambda s, e: local_search_lists(lists, a, s, fx, e))
+        stats["ils_rounds"] = stats.get("ils_rounds", 0) + ils
+        out = (best, ub, out[2], out[2] > ub - _tol(integral, ub))
     if stats["method"].startswith("lagrangian_large"):
         stats["method"] = stats["method"].replace("lagrangian_large", "lagrangian_lists")
     return out
