@@ -31,10 +31,13 @@ from geo_service.core import road_snap
 from geo_service.core.index import config as index_config
 from geo_service.core.network import RoadNetwork
 from solvers.location import p_median
+from solvers.location import pmedian_sparse as ps
 from solvers.location.mclp_lagrange import mclp_lagrangian
 from solvers.location.reach import merge_rows, reach
 
 _LON0, _LAT0 = 130.36, 46.8  # a place inside the demo county (any place would do)
+_SOLVE_S = 30.0  # limit of the tiny solves: compiling happens inside them, so a short one could
+                 # stop before reaching the later kernels on a busy machine
 
 
 def _warm_index(rng: np.random.Generator) -> None:
@@ -57,12 +60,21 @@ def _warm_index(rng: np.random.Generator) -> None:
 def _warm_pmedian(rng: np.random.Generator) -> None:
     """The Lagrangian branch-and-bound (small p) and the large-p loops (swaps, subgradient)."""
     cost = rng.uniform(100.0, 10_000.0, (80, 40))
-    p_median(cost, 3, time_limit=1.0)
+    p_median(cost, 3, time_limit=_SOLVE_S)
 
 
 def _warm_pmedian_large(rng: np.random.Generator) -> None:
+    """The any-p loops, dense (interchange, subgradient) and on candidate lists (thousands of
+    sites: bound, ascent, interchange)."""
     cost = rng.uniform(100.0, 10_000.0, (120, 60))
-    p_median(cost, 20, time_limit=1.0)
+    p_median(cost, 20, time_limit=_SOLVE_S)
+    if HAVE_NUMBA:
+        lists = ps.candidate_lists(cost, 12)
+        is_open = np.zeros(60, bool)
+        ps.bound_lists(lists, cost.min(axis=1), 20, is_open)
+        ps.ascent(lists[0], lists[1], cost, lists[2], cost.min(axis=1), is_open, 20, np.inf, 1e-9,
+                  5, 2.0, 30)
+        ps.local_search_lists(lists, cost, np.arange(20), np.zeros(0, np.int64), float("inf"))
 
 
 def _warm_mclp(rng: np.random.Generator) -> None:

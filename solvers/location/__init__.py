@@ -23,7 +23,10 @@ interchange (Teitz & Bart 1968; Whitaker 1983) and an iterated local search guid
 Lagrangian costs, reduced-cost fixing of sites, then the same tree (or the *radius* formulation of
 Elloumi 2010, "A tighter formulation of the p-median problem", J. Comb. Optim. 19:69-83, in the
 form of García, Labbé & Marín 2011, INFORMS J. Comput. 23:546-556) on the sites left. Every bound
-reported is a Lagrangian or MIP bound and so a valid lower bound, finite at any ``p``. The
+reported is a Lagrangian or MIP bound and so a valid lower bound, finite at any ``p``. From
+``pmedian._LISTS_MIN_PAIRS`` demand-site pairs (thousands of sites) the any-p steps run on
+candidate lists, the nearest sites of each demand, with each multiplier capped at its list's
+largest cost so that the bound stays the full problem's. The
 capacitated variants use a plain assignment MIP (fine for county sizes).
 
 Modules: ``_common`` (result, input checks, HiGHS helpers), ``covering`` (LSCP, MCLP),
@@ -31,6 +34,7 @@ Modules: ``_common`` (result, input checks, HiGHS helpers), ``covering`` (LSCP, 
 ``heuristics`` (greedy + interchange), ``pmedian`` (entry point and capacitated MIP),
 ``pmedian_radius`` (radius formulation), ``pmedian_lagrange`` (Lagrangian branch-and-bound),
 ``pmedian_large`` (any p: Lagrangian bound, local search, fixing, finish),
+``pmedian_sparse`` (the same on candidate lists, compiled),
 ``pcenter`` (p-center and the brute-force reference).
 """
 

@@ -8,12 +8,15 @@ from typing import Any
 
 import numpy as np
 
+from . import pmedian_lagrange, pmedian_sparse
 from ._common import (LocationResult, _assign_within, _check_capacity, _check_cost, _check_fixed,
                       _check_p, _check_weights, _fmt, _gap, _solve_mip, _uncovered_diag)
 from .pmedian_lagrange import _pmedian_lagrangian
 from .pmedian_large import pmedian_lagrangian_large
+from .pmedian_sparse import pmedian_lists
 
 _LAGRANGIAN_MAX_P = 15   # p-median with p <= this uses the Lagrangian branch-and-bound
+_LISTS_MIN_PAIRS = 2_000_000  # any-p instances with at least this many pairs use candidate lists
 
 
 def p_median(cost: Any, p: int, weights: Any = None, fixed: Any = None, capacity: Any = None,
@@ -27,6 +30,9 @@ def p_median(cost: Any, p: int, weights: Any = None, fixed: Any = None, capacity
     followed by the radius formulation on the sites left (:mod:`.pmedian_large`); together they
     prove optimality on the OR-Library instances (up to 900 x 900) within seconds. A Lagrangian
     lower bound is always computed, so ``bound`` is finite at any ``p`` and any time limit.
+    From ``_LISTS_MIN_PAIRS`` demand-site pairs on, those steps run on candidate lists of the
+    nearest sites per demand (:mod:`.pmedian_sparse`; the bound stays valid for the full
+    instance).
     ``stats["method"]`` says which ran. ``rel_gap`` (fraction, e.g. 0.01) stops the search once
     ``(objective - bound) / objective`` is at most that (status ``feasible``, gap reported). Capacitated (``capacity`` = per-site or scalar limit
     on served weight): single-sourcing assignment MIP; a demand may then go to a farther site.
@@ -58,6 +64,9 @@ def p_median(cost: Any, p: int, weights: Any = None, fixed: Any = None, capacity
         small_p = p - len(fx) <= _LAGRANGIAN_MAX_P and p < m
         if small_p and np.isfinite(c[w > 0]).all():
             sel, ub, lb, proven = _pmedian_lagrangian(c, w, p, fx, deadline, seed, stats)
+        elif n * m >= _LISTS_MIN_PAIRS and _lists_available():
+            sel, ub, lb, proven = pmedian_lists(c, w, p, fx, deadline, seed, stats,
+                                                rel_gap=float(rel_gap))
         else:
             sel, ub, lb, proven = pmedian_lagrangian_large(c, w, p, fx, deadline, seed, stats,
                                                            rel_gap=float(rel_gap))
@@ -69,6 +78,11 @@ def p_median(cost: Any, p: int, weights: Any = None, fixed: Any = None, capacity
         return LocationResult("pmedian", status, obj, float(bound), _gap(obj, bound), sel,
                               assignment, [], msg, time.perf_counter() - t0, stats)
     return _pmedian_capacitated(c, w, p, fx, cap, deadline, seed, t0)
+
+
+def _lists_available() -> bool:
+    """The candidate-list kernels are compiled (numba) and not switched off for the ascent."""
+    return pmedian_sparse._numba is not None and pmedian_lagrange.USE_NUMBA
 
 
 def _pmedian_capacitated(c, w, p, fx, cap, deadline, seed, t0) -> LocationResult:

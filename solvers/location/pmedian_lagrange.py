@@ -60,7 +60,62 @@ def lagrangian_bound(a: np.ndarray, u: np.ndarray, p: int, is_open: np.ndarray |
 USE_NUMBA = _numba is not None
 
 if _numba is not None:
-    @_numba.njit(cache=True, fastmath={"reassoc", "nsz", "arcp", "contract"})
+    _FAST = {"reassoc", "nsz", "arcp", "contract"}
+
+    @_numba.njit(cache=True, fastmath=_FAST, inline="always")
+    def _lagrangian_pick(at, u, u32, op, k, rho, chosen, sel):  # pragma: no cover - compiled
+        """``rho`` (float32 sums) at ``u`` and the Lagrangian solution in ``sel`` (the open
+        sites, then ``k`` times the free site of lowest ``rho``); returns ``L(u)``."""
+        K, n = at.shape
+        for i in range(n):
+            u32[i] = u[i]
+        for j in range(K):
+            s = np.float32(0.0)
+            for i in range(n):
+                s += min(at[j, i] - u32[i], np.float32(0.0))
+            rho[j] = s
+        m = 0
+        for j in range(K):
+            chosen[j] = op[j]
+            if op[j]:
+                sel[m] = j
+                m += 1
+        for _ in range(k):
+            bj = -1
+            bv = np.inf
+            for j in range(K):
+                if not chosen[j] and rho[j] < bv:
+                    bv = rho[j]
+                    bj = j
+            chosen[bj] = True
+            sel[m] = bj
+            m += 1
+        L = 0.0
+        for i in range(n):
+            L += u[i]
+        for t in range(sel.shape[0]):
+            L += rho[sel[t]]
+        return L
+
+    @_numba.njit(cache=True, fastmath=_FAST, inline="always")
+    def _value_subgradient(at, u32, sel, g):  # pragma: no cover - compiled
+        """Cost of serving each demand from its nearest site of ``sel``; fills the subgradient
+        ``g_i = 1 - #{j in sel: a_ij < u_i}``."""
+        v = 0.0
+        for i in range(at.shape[1]):
+            mn = at[sel[0], i]
+            cnt = 0
+            for t in range(sel.shape[0]):
+                x = at[sel[t], i]
+                if x < mn:
+                    mn = x
+                if x < u32[i]:
+                    cnt += 1
+            v += mn
+            g[i] = 1.0 - cnt
+        return v
+
+    @_numba.njit(cache=True, fastmath=_FAST)
     def _ascent_numba(at, u0, op, k, ub, tol, iters, theta, patience):  # pragma: no cover
         """The subgradient loop of :meth:`_LagrangianBnB._ascend` in one compiled call."""
         K, n = at.shape
@@ -82,46 +137,8 @@ if _numba is not None:
         it = 0
         while it < iters:
             it += 1
-            for i in range(n):
-                u32[i] = u[i]
-            for j in range(K):
-                s = np.float32(0.0)
-                for i in range(n):
-                    s += min(at[j, i] - u32[i], np.float32(0.0))
-                rho[j] = s
-            m = 0
-            for j in range(K):
-                chosen[j] = op[j]
-                if op[j]:
-                    sel[m] = j
-                    m += 1
-            for _ in range(k):
-                bj = -1
-                bv = np.inf
-                for j in range(K):
-                    if not chosen[j] and rho[j] < bv:
-                        bv = rho[j]
-                        bj = j
-                chosen[bj] = True
-                sel[m] = bj
-                m += 1
-            L = 0.0
-            for i in range(n):
-                L += u[i]
-            for t in range(p):
-                L += rho[sel[t]]
-            v = 0.0
-            for i in range(n):
-                mn = at[sel[0], i]
-                cnt = 0
-                for t in range(p):
-                    x = at[sel[t], i]
-                    if x < mn:
-                        mn = x
-                    if x < u32[i]:
-                        cnt += 1
-                v += mn
-                g[i] = 1.0 - cnt
+            L = _lagrangian_pick(at, u, u32, op, k, rho, chosen, sel)
+            v = _value_subgradient(at, u32, sel, g)
             if v < best_v:
                 best_v = v
                 best_sel[:] = sel

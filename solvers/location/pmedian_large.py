@@ -332,9 +332,10 @@ def _ascent(a, at, u, p, is_open, k, ub, best, integral, rel_gap, deadline, use_
 
 
 def _fix_and_finish(c, w, a, p, fx, is_open, sel, rho, L, lb, ub, best, best_u, integral, deadline, seed,
-                    rel_gap, stats):
+                    rel_gap, stats, max_pairs=None):
     """Lagrangian fixing (opening j instead of the worst selected free site lifts L past ub), then
-    the exact finish on the sites kept: every solution better than ub uses only those.
+    the exact finish on the sites kept: every solution better than ub uses only those (skipped
+    when the demands times the sites kept exceed ``max_pairs``: the dense finish would not fit).
     Returns ``(selected, objective, lower_bound, proven_optimal)``."""
     m = c.shape[1]
     keep = np.ones(m, bool)
@@ -347,6 +348,9 @@ def _fix_and_finish(c, w, a, p, fx, is_open, sel, rho, L, lb, ub, best, best_u, 
     kept = np.flatnonzero(keep)
     stats["sites_after_fixing"] = int(kept.size)
     if (ub - lb) <= rel_gap * ub or time.perf_counter() > deadline - 1.0:
+        return best, ub, lb, False
+    if max_pairs is not None and a.shape[0] * kept.size > max_pairs:
+        stats["finish"] = "skipped"
         return best, ub, lb, False
     if _FINISH == "bnb":
         sub_ub_sel = np.searchsorted(kept, best)
@@ -417,10 +421,12 @@ def _ascent_numpy(at, u0, op, k, ub, target, iters, theta, patience, deadline):
     return best_u, theta, best_sel, it
 
 
-def _iterated_local_search(a, at, best, ub, rho, is_open, fx, end, seed, use_numba, done):
+def _iterated_local_search(a, at, best, ub, rho, is_open, fx, end, seed, use_numba, done,
+                           polish=None):
     """Perturb (swap 2-4 movable sites for random sites among the ``3p`` of lowest ``rho``),
-    polish by :func:`local_search`, keep improvements; stops at ``end``, after
-    ``_ILS_MAX_ROUNDS`` rounds or once ``done(ub)`` says the gap is closed."""
+    polish by :func:`local_search` (or ``polish(sites, end)``, same return value), keep
+    improvements; stops at ``end``, after ``_ILS_MAX_ROUNDS`` rounds or once ``done(ub)`` says
+    the gap is closed."""
     rng = np.random.default_rng(seed)
     m = a.shape[1]
     p = len(best)
@@ -436,7 +442,8 @@ def _iterated_local_search(a, at, best, ub, rho, is_open, fx, end, seed, use_num
             break
         trial = best.copy()
         trial[rng.choice(movable, r, replace=False)] = rng.choice(out, r, replace=False)
-        s2, v2, _ = local_search(a, at, trial, fx, end, use_numba)
+        s2, v2, _ = (polish(trial, end) if polish is not None
+                     else local_search(a, at, trial, fx, end, use_numba))
         if v2 < ub - 1e-9 * max(1.0, abs(ub)):
             best, ub = s2, v2
     return best, ub, rounds
