@@ -126,6 +126,24 @@ def test_capacity_is_respected():
     assert np.all(cost[np.flatnonzero(m.assignment >= 0), m.assignment[m.assignment >= 0]] <= 25)
 
 
+@pytest.mark.parametrize("n_sites", [30, 300])  # fewer and more sites than demands
+def test_p_median_never_optimal_with_a_demand_left_unserved(n_sites):
+    """Every demand has some site, but the few that reach the lonely ones are not worth a site of
+    the p: no p sites serve them all, and the answer says so with how many would."""
+    rng = np.random.default_rng(11)
+    cost = rng.uniform(100.0, 1000.0, (60, n_sites))
+    cost[:3, :] = np.inf
+    for i in range(3):  # three demands, each reachable from one site of its own only
+        cost[i, i] = 50.0
+        cost[3:, i] = np.inf
+    r = p_median(cost, 2, time_limit=20)
+    assert r.status == "infeasible" and "at least 4" in r.message  # 3 own sites + 1 for the rest
+    assert r.stats["sites_to_serve_every_demand"]["bound"] == 4
+    assert {d["demand"] for d in r.uncovered} >= {0, 1, 2} - {int(j) for j in r.selected}
+    ok = p_median(cost, 4, time_limit=20)
+    assert ok.status == "optimal" and (ok.assignment >= 0).all() and {0, 1, 2} <= set(ok.selected.tolist())
+
+
 def test_capacity_too_small_is_infeasible():
     r = p_median(np.ones((4, 2)), 2, weights=[5, 5, 5, 5], capacity=6)
     assert r.status == "infeasible" and "capacity" in r.message

@@ -11,6 +11,7 @@ import numpy as np
 from . import pmedian_lagrange, pmedian_sparse
 from ._common import (LocationResult, _assign_within, _check_capacity, _check_cost, _check_fixed,
                       _check_p, _check_weights, _fmt, _gap, _solve_mip, _uncovered_diag)
+from .covering import set_cover
 from .pmedian_lagrange import _pmedian_lagrangian
 from .pmedian_large import pmedian_lagrangian_large
 from .pmedian_sparse import pmedian_lists
@@ -72,12 +73,42 @@ def p_median(cost: Any, p: int, weights: Any = None, fixed: Any = None, capacity
                                                            rel_gap=float(rel_gap))
         assignment = _assign_within(c, sel, None)
         obj = float(w @ np.where(assignment >= 0, c[np.arange(n), np.maximum(assignment, 0)], 0))
+        unserved = np.flatnonzero((assignment < 0) & (w > 0))
+        if unserved.size:  # every demand has some site, but not among these p: never "optimal"
+            return _unserved_result(c, w, p, fx, sel, assignment, obj, unserved, deadline, t0, stats)
         status = "optimal" if proven else "feasible"
         bound = obj if proven else lb
         msg = f"{len(sel)} open sites ({len(fx)} fixed), total weighted cost {_fmt(obj)}"
         return LocationResult("pmedian", status, obj, float(bound), _gap(obj, bound), sel,
                               assignment, [], msg, time.perf_counter() - t0, stats)
     return _pmedian_capacitated(c, w, p, fx, cap, deadline, seed, t0)
+
+
+def _unserved_result(c: np.ndarray, w: np.ndarray, p: int, fx: np.ndarray, sel: np.ndarray,
+                     assignment: np.ndarray, obj: float, unserved: np.ndarray, deadline: float, t0: float,
+                     stats: dict[str, Any]) -> LocationResult:
+    """The answer when the chosen ``p`` sites leave weighted demands without any finite cost.
+
+    A set cover over the pairs of finite cost says how many sites serving every demand need:
+    when its bound exceeds ``p`` no ``p`` sites can serve them all (infeasible, with that number);
+    otherwise a serving selection may exist that the search did not find (feasible, no bound).
+    """
+    reach_cost = np.where(np.isfinite(c), 0.0, np.inf)
+    limit = max(1.0, min(10.0, deadline - time.perf_counter()))
+    cover = set_cover(reach_cost, 0.0, weights=w, fixed=fx, time_limit=limit)
+    need = int(np.ceil(cover.bound - 1e-9)) if np.isfinite(cover.bound) else None
+    stats["sites_to_serve_every_demand"] = {"bound": need, "found": int(cover.objective)
+                                            if np.isfinite(cover.objective) else None}
+    diag = _uncovered_diag(c, None, assignment, unserved)
+    if need is not None and need > p:
+        msg = (f"infeasible: no {p} sites can serve every demand (at least {need} are needed); "
+               f"{unserved.size} demand(s) can only be served by sites not chosen, e.g. demand {int(unserved[0])}")
+        return LocationResult("pmedian", "infeasible", float("nan"), float("nan"), float("inf"), sel,
+                              assignment, diag, msg, time.perf_counter() - t0, stats)
+    msg = (f"{len(sel)} open sites leave {unserved.size} demand(s) unserved (e.g. demand {int(unserved[0])}); "
+           f"a selection serving every demand may exist: the total cost {_fmt(obj)} is of the served ones only")
+    return LocationResult("pmedian", "feasible", obj, float("nan"), float("inf"), sel, assignment, diag, msg,
+                          time.perf_counter() - t0, stats)
 
 
 def _lists_available() -> bool:
