@@ -11,12 +11,13 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from solvers.location import covering as cov
-from solvers.location import covering_matrix, max_coverage
+from solvers.location import covering_matrix, covering_matrix_lonlat, max_coverage
 from solvers.location import mclp_kernels as K
 from solvers.location.mclp_lagrange import _groups, local_search
 from solvers.location.mclp_lp import lagrangian_value, lp_bound
@@ -161,10 +162,6 @@ def test_compiled_state_matches_a_recount():
 def test_real_county_province_path_bound_against_scipy():
     """The located villages of a real county (each a candidate, 5 km, population weights or 1):
     the province path's bound is at least scipy's MILP optimum, its gap within the goal."""
-    import pandas as pd
-
-    from solvers.location import covering_matrix_lonlat
-
     ds = sparse_real_county("horqin-left-middle")
     v = ds.villages[ds.villages["location_source"].eq("given")]
     lonlat = np.column_stack([v.geometry.x, v.geometry.y])
