@@ -26,7 +26,7 @@ from .setcover import improve_by_windows, lagrangian_cover, reduce_cover
 #: pairs (after merging) above which the MCLP first runs the Lagrangian heuristic and fixing
 LAGRANGIAN_ABOVE = 200_000
 _LAGRANGIAN_SHARE = 0.9  # share of the time limit for it (it stops early once converged); the MIP gets the rest
-_MIP_RESERVE_S = 1.0  # seconds of the limit kept for what follows the MIP on the fixed model
+_MIP_RESERVE_S = 2.0  # seconds of the limit kept for HiGHS's overrun and what follows the MIP
 
 
 def _diag(S: sp.csr_matrix, dense: np.ndarray | None, radius: float, assignment: np.ndarray,

@@ -175,9 +175,9 @@ def _lp_phase(P: _Groups, A: _Ascent, deadline: float, rel_gap: float, seed: int
     if P.k > 0:
         cands[0][free[np.argsort(-lpb.y[free], kind="stable")[:P.k]]] = True
     if A.ub - A.lb > rel_gap * A.lb and time.perf_counter() < deadline:
-        left = max(0.01, min(deadline, t0 + (_LP_SHARE + _SUPPORT_SHARE) * span) - time.perf_counter())
         J = np.flatnonzero((lpb.y > 1e-6) | A.y | P.is_fix)
-        _, ys, _ = restricted_mip(P, J, A.y, left, seed, 0.2 * rel_gap)
+        _, ys, _ = restricted_mip(P, J, A.y, min(deadline, t0 + (_LP_SHARE + _SUPPORT_SHARE) * span),
+                                  seed, 0.2 * rel_gap)
         if ys is not None:
             cands.append(ys)
     for yc in cands:
@@ -196,7 +196,7 @@ def _fixed_mip(P: _Groups, A: _Ascent, keep_open, keep_closed, deadline: float, 
     if left < 1.0 or A.ub - A.lb <= rel_gap * A.lb:
         return {}
     t0 = time.perf_counter()
-    st, ym, bound = restricted_mip(P, np.flatnonzero(~keep_closed | A.y), A.y, left, seed, rel_gap,
+    st, ym, bound = restricted_mip(P, np.flatnonzero(~keep_closed | A.y), A.y, deadline, seed, rel_gap,
                                    force_open=keep_open)
     if ym is not None:
         v = _covered(P, ym)

@@ -162,11 +162,12 @@ def mclp_rows(g_ptr: np.ndarray, g_idx: np.ndarray, m: int, p: int) -> tuple[np.
     return starts, index, value, rlo, rhi
 
 
-def restricted_mip(P, J: np.ndarray, y_start: np.ndarray, time_limit: float, seed: int,
+def restricted_mip(P, J: np.ndarray, y_start: np.ndarray, deadline: float, seed: int,
                    rel_gap: float, force_open: np.ndarray | None = None) -> tuple[str, np.ndarray | None, float]:
     """The MIP over the sites ``J`` only (``force_open`` sites, else the fixed ones, open), started
-    from ``y_start`` (whose sites must lie in ``J``). Returns ``(status, y over all sites or None,
-    bound)``: the bound holds for the solutions that use only ``J`` and open ``force_open``."""
+    from ``y_start`` (whose sites must lie in ``J``), until ``deadline`` (``perf_counter``; the
+    model is built first). Returns ``(status, y over all sites or None, bound)``: the bound holds
+    for the solutions that use only ``J`` and open ``force_open``."""
     J = np.asarray(J, np.int64)
     G, nj = len(P.gw), len(J)
     A = sp.csr_matrix((np.ones(len(P.g_idx)), P.g_idx, P.g_ptr), shape=(G, P.m))[:, J].tocsr()
@@ -178,7 +179,8 @@ def restricted_mip(P, J: np.ndarray, y_start: np.ndarray, time_limit: float, see
     st, x, _, bound = _solve_mip(np.concatenate([np.zeros(nj), P.gw[rows]]),
                                  np.concatenate([lo, np.zeros(len(rows))]), np.ones(nj + len(rows)),
                                  np.concatenate([np.ones(nj, bool), np.zeros(len(rows), bool)]), None,
-                                 sense=-1, time_limit=time_limit, seed=seed, rel_gap=rel_gap,
+                                 sense=-1, time_limit=max(0.01, deadline - time.perf_counter()),
+                                 seed=seed, rel_gap=rel_gap,
                                  start=(np.arange(nj + len(rows)),
                                         np.concatenate([y_start[J], z0]).astype(float)),
                                  csr=mclp_rows(A.indptr, A.indices, nj, P.k + int(P.is_fix.sum())))
