@@ -221,7 +221,8 @@ def mclp_lagrangian(g_ptr, g_idx, gw, p, fx, m, deadline, rel_gap, start_y, seed
         g_ptr, g_idx: the groups' (distinct covering sets') sites in CSR form.
         gw: group weights. p: open sites (fixed included). fx: fixed site indices.
         m: number of sites. deadline: ``time.perf_counter()`` time to stop.
-        rel_gap: stop once ``(ub - lb) / lb`` is at most this. start_y: a starting solution.
+        rel_gap: stop once ``(ub - lb) / lb`` is at most this. start_y: a starting solution
+            (fixed sites are added; completed greedily to ``p`` sites).
         seed: HiGHS's random seed. mip_deadline: with it, the MIP over the sites left after
             fixing runs until then when the gap is still open.
 
@@ -230,7 +231,9 @@ def mclp_lagrangian(g_ptr, g_idx, gw, p, fx, m, deadline, rel_gap, start_y, seed
     """
     t0 = time.perf_counter()
     P = _groups(g_ptr, g_idx, gw, p, fx, m)
-    y, lb, swaps = local_search(P, start_y, deadline)
+    y = np.asarray(start_y, bool) | P.is_fix  # completed greedily when it opens fewer than p
+    y = K.greedy(P.g_ptr, P.g_idx, P.s_ptr, P.s_grp, P.gw, y, int(p), np.ones(P.m, bool))
+    y, lb, swaps = local_search(P, y, deadline)
     cnt = K.selected_counts(P.s_ptr, P.s_grp, np.flatnonzero(y), len(P.gw))
     lam0 = np.where(cnt > 0, 0.0, P.gw)   # the submodular bound of the incumbent
     A = _Ascent(min(_relaxed(P, lam0)[0], float(P.gw.sum())), lam0, lb, y)
