@@ -20,14 +20,15 @@ import json, time
 import numpy as np
 from geo_service.app import warm as w
 from geo_service.core.index import kernels
-from solvers.location import mclp_lagrange, pmedian_lagrange, pmedian_large
+from solvers.location import mclp_kernels, pmedian_lagrange, pmedian_large
 rng = np.random.default_rng(5)
 t = time.perf_counter()
 for step in w._STEPS.values():
     step(rng)
 kern = {"cell": kernels.cell_kernel, "lonlat": kernels.lonlat_kernel,
         "ascent": pmedian_lagrange._ascent_numba, "swap": pmedian_large._best_swap_numba,
-        "rho": pmedian_large._rho_numba, "sums": mclp_lagrange._site_sums, "counts": mclp_lagrange._group_counts}
+        "rho": pmedian_large._rho_numba, "sums": mclp_kernels.site_sums, "counts": mclp_kernels.selected_counts,
+        "greedy": mclp_kernels.greedy, "swaps": mclp_kernels.swap_passes, "transpose": mclp_kernels.transpose}
 print(json.dumps({k: [sum(f.stats.cache_hits.values()), sum(f.stats.cache_misses.values())]
                   for k, f in kern.items()}))
 """
