@@ -21,14 +21,15 @@ import numpy as np
 from geo_service.app import warm as w
 from geo_service.core import road_snap
 from geo_service.core.index import kernels
-from solvers.location import mclp_lagrange, pmedian_lagrange, pmedian_large, pmedian_sparse
+from solvers.location import mclp_kernels, pmedian_lagrange, pmedian_large, pmedian_sparse
 rng = np.random.default_rng(5)
 t = time.perf_counter()
 for step in w._STEPS.values():
     step(rng)
 kern = {"cell": kernels.cell_kernel, "lonlat": kernels.lonlat_kernel,
         "ascent": pmedian_lagrange._ascent_numba, "swap": pmedian_large._best_swap_numba,
-        "rho": pmedian_large._rho_numba, "sums": mclp_lagrange._site_sums, "counts": mclp_lagrange._group_counts,
+        "rho": pmedian_large._rho_numba, "sums": mclp_kernels.site_sums, "counts": mclp_kernels.selected_counts,
+        "greedy": mclp_kernels.greedy, "swaps": mclp_kernels.swap_passes, "transpose": mclp_kernels.transpose,
         "road_bucket": road_snap._bucket, "road_lists": road_snap._candidate_lists,
         "road_legs": road_snap._legs_kernel, "lists_ascent": pmedian_sparse.ascent,
         "lists_swap": pmedian_sparse.interchange, "lists_rho": pmedian_sparse._rho}

@@ -18,13 +18,15 @@ import scipy.sparse as sp
 
 from ._common import (LocationResult, _assign_within, _check_capacity, _check_fixed,
                       _check_p, _check_weights, _fmt, _gap, _solve_mip, _uncovered_diag)
-from .mclp_lagrange import mclp_lagrangian
+from .mclp_lagrange import large_start, mclp_lagrangian
+from .mclp_lp import mclp_rows as _mclp_rows
 from .reach import merge_rows, nearest_in_reach, reach, row_ids
 from .setcover import improve_by_windows, lagrangian_cover, lp_cover_bound, reduce_cover
 
 #: pairs (after merging) above which the MCLP first runs the Lagrangian heuristic and fixing
 LAGRANGIAN_ABOVE = 200_000
 _LAGRANGIAN_SHARE = 0.9  # share of the time limit for it (it stops early once converged); the MIP gets the rest
+_MIP_RESERVE_S = 2.0  # seconds of the limit kept for HiGHS's overrun and what follows the MIP
 
 
 def _diag(S: sp.csr_matrix, dense: np.ndarray | None, radius: float, assignment: np.ndarray,
@@ -320,30 +322,10 @@ def max_coverage(cost: Any, radius: float, p: int, weights: Any = None, fixed: A
                           assignment, diag, msg, time.perf_counter() - t0, stats)
 
 
-def _mclp_rows(g_ptr: np.ndarray, g_idx: np.ndarray, m: int, p: int) -> tuple[np.ndarray, ...]:
-    """CSR rows of the uncapacitated MCLP: ``z_g - sum_{j in g} y_j <= 0`` per covering set g, then
-    ``sum y = p`` (columns: y_0..y_{m-1}, then z_g). Returns ``(starts, index, value, rlo, rhi)``."""
-    G = len(g_ptr) - 1
-    lens = np.diff(g_ptr)
-    starts = np.concatenate([[0], np.cumsum(lens + 1)]).astype(np.int64)
-    index = np.empty(int(starts[-1]), np.int64)
-    value = -np.ones(int(starts[-1]))
-    index[starts[:-1]] = m + np.arange(G)
-    value[starts[:-1]] = 1.0
-    body = np.ones(int(starts[-1]), bool)
-    body[starts[:-1]] = False
-    index[body] = g_idx
-    starts = np.concatenate([starts, [starts[-1] + m]])  # sum y = p
-    index = np.concatenate([index, np.arange(m)])
-    value = np.concatenate([value, np.ones(m)])
-    rlo = np.concatenate([np.full(G, -np.inf), [p]])
-    rhi = np.concatenate([np.zeros(G), [p]])
-    return starts, index, value, rlo, rhi
-
-
 def _mclp_uncapacitated(S, dense, radius, w, p, fx, y_lo, has, time_limit, seed, rel_gap, t0, stats):
-    """Uncapacitated MCLP on merged covering sets (a Lagrangian bound, swaps and fixing first at
-    province size, then the MIP). Returns ``(sel, assignment, status, bound)``; updates ``stats``."""
+    """Uncapacitated MCLP on merged covering sets (at province size the LP bound by pricing, swaps,
+    fixing and the MIP on what is left: :func:`.mclp_lagrange.mclp_lagrangian`; else the MIP).
+    Returns ``(sel, assignment, status, bound)``; updates ``stats``."""
     n, m = S.shape
     fixed_cov = _covered_by(S, fx) if len(fx) else np.zeros(n, bool)
     cand = np.flatnonzero(has & ~fixed_cov)
@@ -351,55 +333,45 @@ def _mclp_uncapacitated(S, dense, radius, w, p, fx, y_lo, has, time_limit, seed,
     group, g_ptr, g_idx = merge_rows(S, cand)
     G = len(g_ptr) - 1
     gw = np.bincount(group, weights=w[cand], minlength=G).astype(float)
-    cobj = np.concatenate([np.zeros(m), gw])
-    lo, hi = np.concatenate([y_lo, np.zeros(G)]), np.ones(m + G)
-    integer = np.concatenate([np.ones(m, bool), np.zeros(G, bool)])
-    ys = _greedy_mclp(g_ptr, g_idx, gw, p, fx, m)
-    lag_ub, lag_lb, left = np.inf, -np.inf, time_limit
-    if len(g_idx) > LAGRANGIAN_ABOVE and G > 0:  # province size: Lagrangian bound, swaps, fixing first
+    if len(g_idx) > LAGRANGIAN_ABOVE and G > 0:
         budget = time_limit if time_limit is not None else 120.0
-        ys, lag_lb, lag_ub, f_open, f_closed, lstats = mclp_lagrangian(
-            g_ptr, g_idx, gw, p, fx, m, t0 + _LAGRANGIAN_SHARE * budget, rel_gap, ys)
+        ys = large_start(g_ptr, g_idx, gw, p, fx, m)
+        ys, lb, ub, _, _, lstats = mclp_lagrangian(
+            g_ptr, g_idx, gw, p, fx, m, t0 + _LAGRANGIAN_SHARE * budget, rel_gap, ys, seed,
+            mip_deadline=t0 + budget - _MIP_RESERVE_S)
         stats.update(lstats)
-        lo[:m] = np.maximum(lo[:m], f_open)
-        hi[:m] = np.where(f_closed, 0.0, hi[:m])
-        left = None if time_limit is None else max(0.01, t0 + time_limit - time.perf_counter())
-    zs = _covered_groups(g_ptr, g_idx, ys)
-    if lag_ub - lag_lb <= max(rel_gap * lag_lb, 1e-9 * max(1.0, lag_lb)):
-        closed = lag_ub - lag_lb <= 1e-9 * max(1.0, lag_lb)
-        status = "optimal" if closed else "feasible"
-        x, bound = np.concatenate([ys, zs]).astype(float), const + lag_ub
+        status = "optimal" if ub - lb <= 1e-9 * max(1.0, lb) else "feasible"
+        x, bound = ys.astype(float), const + ub
     else:
-        status, x, obj, bound = _solve_mip(cobj, lo, hi, integer, None, sense=-1,
-                                           offset=const, time_limit=left, seed=seed,
-                                           rel_gap=rel_gap,
-                                           start=(np.arange(m + G),
-                                                  np.concatenate([ys, zs]).astype(float)),
-                                           csr=_mclp_rows(g_ptr, g_idx, m, p))
-        if np.isfinite(lag_ub):
-            # the MIP saw the fixed model, which keeps every solution better than lag_lb:
-            # the optimum is the better of the two, and so is the bound
-            mip_val = float(cobj @ x) + const if x is not None else -np.inf
-            if status in ("optimal", "infeasible") and mip_val <= const + lag_lb + 1e-9:
-                status, x, bound = "optimal", None, const + lag_lb
-            elif np.isfinite(bound):
-                bound = min(const + lag_ub, max(const + lag_lb, bound))
-            else:
-                bound = const + lag_ub
-            if x is not None and mip_val < const + lag_lb - 1e-9:
-                x = None  # keep the Lagrangian solution, which is better
-        if x is None:
-            x = np.concatenate([ys, zs]).astype(float)
-            if status != "optimal":
-                status = "feasible"
-                if not np.isfinite(bound):
-                    bound = const + float(gw.sum())
+        status, x, bound = _mclp_mip(g_ptr, g_idx, gw, const, m, p, y_lo, time_limit, seed, rel_gap)
     sel = np.flatnonzero(x[:m] > 0.5)
     assignment = (_assign_within(dense, sel, radius) if dense is not None
                   else nearest_in_reach(S, sel)[0])
     stats.update({"rows": G + 1, "demands_in_model": len(cand),
                   "covering_sets": G, "covered_by_fixed": const})
     return sel, assignment, status, bound
+
+
+def _mclp_mip(g_ptr, g_idx, gw, const, m, p, y_lo, time_limit, seed, rel_gap):
+    """The MIP of the merged MCLP, started from the greedy. Returns ``(status, x, bound)``."""
+    G = len(g_ptr) - 1
+    fx = np.flatnonzero(y_lo > 0)
+    ys = _greedy_mclp(g_ptr, g_idx, gw, p, fx, m)
+    zs = _covered_groups(g_ptr, g_idx, ys)
+    cobj = np.concatenate([np.zeros(m), gw])
+    status, x, obj, bound = _solve_mip(cobj, np.concatenate([y_lo, np.zeros(G)]), np.ones(m + G),
+                                       np.concatenate([np.ones(m, bool), np.zeros(G, bool)]), None,
+                                       sense=-1, offset=const, time_limit=time_limit, seed=seed,
+                                       rel_gap=rel_gap,
+                                       start=(np.arange(m + G), np.concatenate([ys, zs]).astype(float)),
+                                       csr=_mclp_rows(g_ptr, g_idx, m, p))
+    if x is None:
+        x = np.concatenate([ys, zs]).astype(float)
+        if status != "optimal":
+            status = "feasible"
+            if not np.isfinite(bound):
+                bound = const + float(gw.sum())
+    return status, x, bound
 
 
 def _mclp_capacitated(S, w, p, fx, cap, y_lo, has, time_limit, seed, rel_gap):
