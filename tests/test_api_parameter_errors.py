@@ -81,7 +81,9 @@ def test_routes_let_the_floor_errors_propagate(tmp_path, tiny):
         for url in ("/v1/datasets/-bad/nearest?lon=130.3&lat=46.8", "/v1/datasets/-bad/responsible?station_id=S1",
                     "/m/-bad"):
             body = assert_problem(c.get(url, headers=hdr("viewer")), 400, "invalid-dataset-id")
-            assert body["dataset_id"] == "-bad" and "invalid dataset id" in body["detail"]
+            assert body["dataset_id"] == "-bad" and "数据集编号“-bad”无效" in body["detail"]
+            en = assert_problem(c.get(url, headers={**hdr("viewer"), **EN}), 400, "invalid-dataset-id")
+            assert en["dataset_id"] == "-bad" and "invalid dataset id" in en["detail"]
         for query, field in (("station_id=S1&k=50", "k"), ("village_id=nope", "village_id"),
                              ("station_id=nope", "station_id"), ("", "lon")):
             r = c.get(f"/v1/datasets/tiny/responsible?{query}")
