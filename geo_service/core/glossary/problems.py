@@ -131,6 +131,8 @@ PROBLEM_DETAILS: dict[str, tuple[tuple[str, str], ...]] = {
                               ("请在 If-Match 中附上当前版本（ETag）后再修改。", "send If-Match with the current ETag")),
     "dataset-invalid": (("对要素“{feature_id}”的这次编辑会使数据集出现 {error_count} 处错误，未保存任何内容。",
                          "the edit of feature '{feature_id}' makes the dataset invalid: {error_count} error(s)"),
+                        ("数据集有 {error_count} 处错误，未保存任何内容；列出前 {listed} 处，其余按错误代码计数（error_counts）。",
+                         "{error_count} error(s); the first {listed} are listed"),
                         ("数据集有 {error_count} 处错误，未保存任何内容。", "{error_count} error(s); nothing was stored")),
     "missing-layer": (("数据集缺少“{layer}”图层，无法完成此请求。", "the dataset has no {layer} layer"),),
     "unreadable-upload": (("无法读取上传的文件，请检查文件格式是否正确。", "the uploaded file cannot be read"),),

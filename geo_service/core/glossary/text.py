@@ -346,8 +346,10 @@ def _member_words(members: Mapping[str, Any], lang: str) -> dict[str, Any]:
             out[k] = ACCESS_ROLES[out[k]][i]
     if "job_status" in out:
         out["job_status"] = job_status_text(out["job_status"], lang)
-    if "errors" in members and "error_count" not in out and isinstance(members["errors"], list):
-        out["error_count"] = len(members["errors"])
+    if isinstance(members.get("errors"), list):
+        out.setdefault("error_count", len(members["errors"]))
+        if members.get("errors_truncated"):  # the rest counted by code
+            out["listed"] = len(members["errors"])
     return out
 
 
