@@ -74,7 +74,7 @@ def html_problem(request: Request, exc: ProblemError) -> Response | None:
         return None  # the local demo has no login to offer
     nxt = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     lang = "en" if request.query_params.get("lang") == "en" else "zh"  # the login page's own language
-    return login_page(request, status=exc.status, error=problem_text(exc.code, exc.detail, lang, exc.extra),
+    return login_page(request, status=exc.status, error=problem_text(exc.code, exc.detail, lang, exc.extra, exc.detail_zh),
                       next_url=nxt, headers=exc.headers, lang=lang)
 
 

@@ -70,13 +70,16 @@ class ProblemError(Exception):
 
     ``code`` becomes the problem ``type`` (``urn:geo-service:problem:<code>``); ``extra`` members
     (``errors``, ``feature_id``, ...) are added to the body; ``headers`` to the response.
+    ``detail`` is English; ``detail_zh``, where the raiser has its own Chinese text (a glossary
+    message), is the Chinese answer's detail instead of the code's template.
     """
 
     def __init__(self, status: int, detail: str, *, code: str | None = None, title: str | None = None,
-                 headers: dict[str, str] | None = None, **extra: Any):
+                 headers: dict[str, str] | None = None, detail_zh: str | None = None, **extra: Any):
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.detail_zh = detail_zh
         self.code = code
         self.title = title
         self.headers = headers or {}
@@ -203,7 +206,7 @@ def install_handlers(app: FastAPI) -> None:
         if page is not None:
             return page
         return problem_response(request, exc.status, exc.detail, code=exc.code, title=exc.title,
-                                headers=exc.headers, **exc.extra)
+                                headers=exc.headers, detail_zh=exc.detail_zh, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _request_validation(request: Request, exc: RequestValidationError):

@@ -226,3 +226,17 @@ def test_a_user_value_in_a_detail_stays_data(c):
     bad = "<script>"
     body = assert_problem(r, 400, "invalid-dataset-id")
     assert body["dataset_id"] == bad and f"“{bad}”" in body["detail"]
+
+
+def test_a_rate_limited_message_answers_in_both_languages(tmp_path, tiny):
+    with client(make_app(tmp_path / "d", tiny, messages_per_address_per_hour=3)) as c:
+        answers = [c.post("/v1/datasets/tiny/messages", json={"station_id": "S2", "text": f"第{i}条"})
+                   for i in range(5)]
+        limited = [r for r in answers if r.status_code == 429]
+        assert limited and answers[0].status_code == 201
+        zh = assert_problem(limited[0], 429, "too-many-messages")
+        r = c.post("/v1/datasets/tiny/messages", json={"station_id": "S2", "text": "再一条"}, headers=EN_HEADER)
+        en = assert_problem(r, 429, "too-many-messages")
+    assert zh["detail"].startswith("留言过于频繁") and zh["title"] == "留言过于频繁"
+    assert en["detail"].startswith("too many messages") and en["title"] == "Too many messages"
+    assert zh["retry_after_s"] >= 1 and en["retry_after_s"] >= 1

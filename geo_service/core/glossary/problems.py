@@ -137,6 +137,8 @@ PROBLEM_DETAILS: dict[str, tuple[tuple[str, str], ...]] = {
     "missing-layer": (("数据集缺少“{layer}”图层，无法完成此请求。", "the dataset has no {layer} layer"),),
     "unreadable-upload": (("无法读取上传的文件，请检查文件格式是否正确。", "the uploaded file cannot be read"),),
     "invalid-json": (("请求体不是有效的 JSON。", "body is not valid JSON"),),
+    "too-many-failures": (("此地址的 API 密钥或登录失败次数过多，请 {retry_after_s} 秒后再试。",
+                           "too many failed API keys or logins from this address; try again in {retry_after_s} s"),),
     "invalid-dataset-id": (("数据集编号“{dataset_id}”无效：应为 1-64 个字母、数字、下划线或连字符。",
                             "invalid dataset id '{dataset_id}'"),),
     "internal-error": (("服务处理此请求时出错，错误已按本请求编号记录。",
