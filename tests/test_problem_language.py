@@ -240,3 +240,11 @@ def test_a_rate_limited_message_answers_in_both_languages(tmp_path, tiny):
     assert zh["detail"].startswith("留言过于频繁") and zh["title"] == "留言过于频繁"
     assert en["detail"].startswith("too many messages") and en["title"] == "Too many messages"
     assert zh["retry_after_s"] >= 1 and en["retry_after_s"] >= 1
+
+
+def test_the_login_page_a_browser_gets_shows_the_detail_in_its_language(c):
+    page = c.get("/v1/jobs", headers={"Accept": "text/html"})
+    assert page.status_code == 401 and page.headers["content-type"].startswith("text/html")
+    assert "需要“查看者”或更高角色的 API 密钥" in page.text
+    page = c.get("/v1/jobs?lang=en", headers={"Accept": "text/html"})
+    assert "an API key with role &#39;viewer&#39; or higher is required" in page.text
