@@ -10,6 +10,11 @@ hidden) into problem responses. The errors of the floors below (store, dataset, 
 queue, a wrong argument: :class:`~geo_service.core.errors.InvalidParameter` and its
 ``InvalidDatasetId``) are mapped to problem types once, in :data:`ERROR_TABLE`: a router lets them
 propagate instead of translating them itself.
+
+Every answer is in the request's language (:func:`request_lang`: Chinese unless ``lang=en`` or an
+``Accept-Language`` whose first language is English), said in ``Content-Language``: the title is
+the glossary's for the code, the detail the glossary's template filled from the problem's members
+where it has one (raisers keep writing English ``detail``); the machine members never change.
 """
 
 from __future__ import annotations
