@@ -171,7 +171,8 @@ async def ledger_submit(request: Request, who: Principal = Depends(principal), s
     lang = values.pop("lang", "zh") if values.get("lang") in ("zh", "en") else "zh"
     ds_id = values.pop("dataset", "demo")
     if not _may_record(who):
-        raise ProblemError(401 if who.role == "anonymous" else 403, G.word("ledger_login_first", lang),
+        raise ProblemError(401 if who.role == "anonymous" else 403, G.word("ledger_login_first", "en"),
+                           detail_zh=G.word("ledger_login_first", "zh"),
                            code="unauthenticated" if who.role == "anonymous" else "forbidden")
     try:
         entry = cache.get(ds_id)

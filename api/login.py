@@ -28,7 +28,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from .auth import authenticate, check_not_locked_out, key_failed, match_key
 from .deps import read_body_limited
-from .problems import ProblemError
+from .problems import ProblemError, problem_text
 from .session import check_csrf, clear_session_cookie, issue_token, set_session_cookie
 from .settings import Settings
 from .html import html_response
@@ -73,7 +73,9 @@ def html_problem(request: Request, exc: ProblemError) -> Response | None:
     if not request.app.state.settings.api_keys:
         return None  # the local demo has no login to offer
     nxt = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return login_page(request, status=exc.status, error=exc.detail, next_url=nxt, headers=exc.headers)
+    lang = "en" if request.query_params.get("lang") == "en" else "zh"  # the login page's own language
+    return login_page(request, status=exc.status, error=problem_text(exc.code, exc.detail, lang, exc.extra, exc.detail_zh),
+                      next_url=nxt, headers=exc.headers, lang=lang)
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)

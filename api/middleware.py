@@ -34,10 +34,10 @@ import logging
 import re
 import time
 import uuid
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from .logs import request_id_var
-from .problems import problem_body
+from .problems import answer_lang, problem_body
 from .settings import Settings
 
 log = logging.getLogger("geo_service.api.access")
@@ -231,14 +231,23 @@ class RequestContextMiddleware:
         return None
 
     async def _problem(self, scope, send, rid, status: int, detail: str, code: str, extra: dict | None = None):
-        body = problem_body(None, status, detail, code=code, instance=scope["path"], request_id=rid,
+        lang = _scope_lang(scope)
+        body = problem_body(None, status, detail, code=code, lang=lang, instance=scope["path"], request_id=rid,
                             **(extra or {}))
         data = json.dumps(body).encode()
-        headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(data)).encode())]
+        headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(data)).encode()),
+                   (b"content-language", lang.encode())]
         if status in (408, 413):
             headers.append((b"connection", b"close"))  # the rest of the body is not read
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": data})
+
+
+def _scope_lang(scope) -> str:
+    """The problem language of a raw ASGI request (:func:`~api.problems.answer_lang`)."""
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    accept = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"accept-language"), None)
+    return answer_lang((query.get("lang") or [None])[0], accept)
 
 
 def _request_headers(headers) -> tuple:

@@ -10,6 +10,11 @@ hidden) into problem responses. The errors of the floors below (store, dataset, 
 queue, a wrong argument: :class:`~geo_service.core.errors.InvalidParameter` and its
 ``InvalidDatasetId``) are mapped to problem types once, in :data:`ERROR_TABLE`: a router lets them
 propagate instead of translating them itself.
+
+Every answer is in the request's language (:func:`request_lang`: Chinese unless ``lang=en`` or an
+``Accept-Language`` whose first language is English), said in ``Content-Language``: the title is
+the glossary's for the code, the detail the glossary's template filled from the problem's members
+where it has one (raisers keep writing English ``detail``); the machine members never change.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from geo_service.app.jobs import QueueFull
 from geo_service.core.dataset import DatasetValidationError
 from geo_service.core.errors import InvalidDatasetId, InvalidParameter
+from geo_service.core.glossary import parameter_reason, parameters_text, problem_detail, problem_title
 from geo_service.core.index import InvalidQuery
 from geo_service.core.network import MissingLayer
 from geo_service.core.store import Conflict, NotFound
@@ -35,13 +41,33 @@ from .encoding import FastJSONResponse
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "urn:geo-service:problem:"
 
-_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-           405: "Method Not Allowed", 406: "Not Acceptable", 409: "Conflict", 412: "Precondition Failed",
-           413: "Content Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Content",
-           428: "Precondition Required", 429: "Too Many Requests", 500: "Internal Server Error",
-           503: "Service Unavailable"}
-
 log = logging.getLogger("geo_service.api")
+
+
+def answer_lang(query_lang: str | None, accept_language: str | None) -> str:
+    """The language of a problem answer: ``en`` where the request asks for English (``lang=en``, or
+    an ``Accept-Language`` whose first language is ``en``), else ``zh``. An explicit ``lang=zh`` wins
+    over the header."""
+    if query_lang in ("zh", "en"):
+        return query_lang
+    first = (accept_language or "").split(",")[0].split(";")[0].strip().lower()
+    return "en" if first == "en" or first.startswith("en-") else "zh"
+
+
+def request_lang(request: Request | None) -> str:
+    """:func:`answer_lang` of ``request`` (``zh`` without one)."""
+    if request is None:
+        return "zh"
+    return answer_lang(request.query_params.get("lang"), request.headers.get("accept-language"))
+
+
+def problem_text(code: str | None, detail: str, lang: str, members: dict[str, Any],
+                 detail_zh: str | None = None) -> str:
+    """The detail in ``lang``: in English the raiser's own ``detail``; in Chinese ``detail_zh``, else
+    the glossary's template for ``code`` filled from ``members``, else (no template) ``detail``."""
+    if lang == "en":
+        return detail
+    return detail_zh or problem_detail(code, lang, **members) or detail
 
 
 class ProblemError(Exception):
@@ -49,27 +75,35 @@ class ProblemError(Exception):
 
     ``code`` becomes the problem ``type`` (``urn:geo-service:problem:<code>``); ``extra`` members
     (``errors``, ``feature_id``, ...) are added to the body; ``headers`` to the response.
+    ``detail`` is English; ``detail_zh``, where the raiser has its own Chinese text (a glossary
+    message), is the Chinese answer's detail instead of the code's template.
     """
 
     def __init__(self, status: int, detail: str, *, code: str | None = None, title: str | None = None,
-                 headers: dict[str, str] | None = None, **extra: Any):
+                 headers: dict[str, str] | None = None, detail_zh: str | None = None, **extra: Any):
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.detail_zh = detail_zh
         self.code = code
-        self.title = title or _TITLES.get(status, "Error")
+        self.title = title
         self.headers = headers or {}
         self.extra = extra
 
 
 def problem_body(request: Request | None, status: int, detail: str, *, code: str | None = None,
-                 title: str | None = None, **extra: Any) -> dict[str, Any]:
-    """The problem document as a dict."""
+                 title: str | None = None, lang: str | None = None, detail_zh: str | None = None,
+                 **extra: Any) -> dict[str, Any]:
+    """The problem document as a dict, ``title`` and ``detail`` in ``lang`` (default: the request's,
+    :func:`request_lang`). ``title`` is the glossary's for ``code`` (the given one only where the
+    glossary has none); ``detail`` is the English text, worded in Chinese by :func:`problem_text`."""
+    lang = lang or request_lang(request)
+    en_title = title if title and code is None else None
     body: dict[str, Any] = {
         "type": f"{TYPE_BASE}{code}" if code else "about:blank",
-        "title": title or _TITLES.get(status, "Error"),
+        "title": en_title if en_title and lang == "en" else problem_title(code, status, lang),
         "status": status,
-        "detail": detail,
+        "detail": problem_text(code, detail, lang, extra, detail_zh),
     }
     if request is not None:
         body["instance"] = request.url.path
@@ -82,10 +116,13 @@ def problem_body(request: Request | None, status: int, detail: str, *, code: str
 
 def problem_response(request: Request | None, status: int, detail: str, *, code: str | None = None,
                      title: str | None = None, headers: dict[str, str] | None = None,
-                     **extra: Any) -> FastJSONResponse:
-    """A JSON response with media type ``application/problem+json`` (NaN/inf members -> null)."""
-    return FastJSONResponse(problem_body(request, status, detail, code=code, title=title, **extra),
-                        status_code=status, headers=headers, media_type=PROBLEM_JSON)
+                     detail_zh: str | None = None, **extra: Any) -> FastJSONResponse:
+    """A JSON response with media type ``application/problem+json`` (NaN/inf members -> null), in
+    the request's language, said in ``Content-Language``."""
+    lang = request_lang(request)
+    body = problem_body(request, status, detail, code=code, title=title, lang=lang, detail_zh=detail_zh, **extra)
+    return FastJSONResponse(body, status_code=status, headers={**(headers or {}), "Content-Language": lang},
+                            media_type=PROBLEM_JSON)
 
 
 def validation_errors(exc: DatasetValidationError) -> list[dict[str, Any]]:
@@ -94,14 +131,19 @@ def validation_errors(exc: DatasetValidationError) -> list[dict[str, Any]]:
              "message": p.message, "code": p.code} for p in exc.problems if p.severity == "error"]
 
 
-def _request_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    out = []
+def _request_errors(exc: RequestValidationError) -> tuple[list[dict[str, Any]], str]:
+    """The ``errors`` items (each with ``message_zh`` where the glossary words its code) and the
+    Chinese detail naming every wrong field."""
+    out, worded = [], []
     for e in exc.errors():
         loc = [str(x) for x in e.get("loc", ())]
         where = loc[0] if loc else ""
-        out.append({"in": where, "field": ".".join(loc[1:]) or where, "message": e.get("msg", ""),
-                    "code": e.get("type", "invalid")})
-    return out
+        item = {"in": where, "field": ".".join(loc[1:]) or where, "message": e.get("msg", ""),
+                "code": e.get("type", "invalid")}
+        worded.append({**item, "ctx": e.get("ctx") or {}})
+        zh = parameter_reason(worded[-1], "zh")
+        out.append({**item, "message_zh": zh} if zh else item)
+    return out, parameters_text(worded, "zh")
 
 
 @dataclass(frozen=True)
@@ -169,23 +211,26 @@ def install_handlers(app: FastAPI) -> None:
         if page is not None:
             return page
         return problem_response(request, exc.status, exc.detail, code=exc.code, title=exc.title,
-                                headers=exc.headers, **exc.extra)
+                                headers=exc.headers, detail_zh=exc.detail_zh, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _request_validation(request: Request, exc: RequestValidationError):
-        errors = _request_errors(exc)
+        errors, zh = _request_errors(exc)
         fields = ", ".join(sorted({f"{e['in']}:{e['field']}" for e in errors}))
         return problem_response(request, 422, f"invalid request parameters: {fields}",
-                                code="invalid-parameters", errors=errors)
+                                code="invalid-parameters", detail_zh=zh, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        key = None
         if exc.status_code == 404 and detail == "Not Found":
-            detail = f"no resource at {request.url.path}"
+            detail, key = f"no resource at {request.url.path}", "route-not-found"
         elif exc.status_code == 405:
-            detail = f"method {request.method} is not allowed on {request.url.path}"
-        return problem_response(request, exc.status_code, detail, headers=getattr(exc, "headers", None))
+            detail, key = f"method {request.method} is not allowed on {request.url.path}", "method-not-allowed"
+        zh = problem_detail(key, "zh", path=request.url.path, method=request.method) if key else None
+        return problem_response(request, exc.status_code, detail, headers=getattr(exc, "headers", None),
+                                detail_zh=zh)
 
     async def _from_table(request: Request, exc: Exception):
         return problem_for(request, exc)

@@ -11,6 +11,7 @@ import zipfile
 import openpyxl
 import pytest
 
+from geo_service.core.glossary import job_status_text
 from geo_service.core.store import JobRecord, SQLiteStore
 from test_api import assert_problem
 from test_api_support import client, hdr, make_app
@@ -135,6 +136,10 @@ def test_cancel_and_full_queue(tmp_path, tiny):
         r = c.post("/v1/datasets/tiny/optimisations", json={}, headers=P)
         body = assert_problem(r, 503, "queue-full")
         assert r.headers["retry-after"] == "7" and body["retry_after_s"] == 7
+        assert body["detail"] == "任务队列已满，请在 7 秒后重试。" and body["title"] == "任务队列已满"
+        en = c.post("/v1/datasets/tiny/optimisations?lang=en", json={}, headers=P).json()
+        assert en["retry_after_s"] == 7 and en["title"] == "Queue full" and "retry in 7 s" not in body["detail"]
+        assert not any("\u4e00" <= ch <= "\u9fff" for ch in en["detail"])
         r = c.post("/v1/processes/close-gaps/execution", json={"inputs": {"dataset": "tiny", "threshold_m": 3000}},
                    headers=P)  # the same answer through OGC API - Processes
         body = assert_problem(r, 503, "queue-full")
@@ -150,7 +155,10 @@ def test_cancel_and_full_queue(tmp_path, tiny):
         time.sleep(0.3)
         assert wait(c, a["id"])["status"] == "dismissed"
         assert wait(c, b["id"])["status"] == "dismissed"
-        assert_problem(c.get(f"/v1/jobs/{a['id']}/results", headers=P), 409, "result-not-ready")
+        body = assert_problem(c.get(f"/v1/jobs/{a['id']}/results", headers=P), 409, "result-not-ready")
+        assert body["detail"] == f"任务“{a['id']}”还没有结果：当前状态为{job_status_text('dismissed')}。"
+        en = c.get(f"/v1/jobs/{a['id']}/results", headers={**P, "Accept-Language": "en"}).json()
+        assert en["job_status"] == body["job_status"] == "dismissed" and "has no result" in en["detail"]
         # slots are free again
         app.state.jobs.runners["optimisation"] = lambda ds, p, prev, progress, cancel: {"status": "optimal",
                                                                                        "tables": {"t": [{"a": 1}]}}

@@ -16,6 +16,8 @@ from maps.roster import duty_month
 from test_api import assert_problem
 from test_api_support import client, hdr, make_app
 
+EN = {"Accept-Language": "en-GB,en;q=0.9"}
+
 
 def test_invalid_parameter_is_a_value_error_naming_its_field():
     e = InvalidParameter("month", "month: '2030-01' is not in the roster", "not_in_roster")
@@ -59,8 +61,10 @@ def test_the_errors_member_says_query_or_body_from_the_request():
         raise InvalidParameter("month", "not a month", where="body")
 
     with TestClient(app) as c:
-        got = assert_problem(c.get("/raise"), 422, "invalid-parameters")
+        got = assert_problem(c.get("/raise", headers=EN), 422, "invalid-parameters")
         assert got["errors"][0]["in"] == "query" and got["detail"] == "unknown parameter 'x'"
+        zh = assert_problem(c.get("/raise"), 422, "invalid-parameters")
+        assert zh["errors"] == got["errors"] and zh["detail"] == "参数 params 无效。"
         assert assert_problem(c.post("/raise"), 422)["errors"][0]["in"] == "body"
         assert c.get("/told").json()["errors"][0]["in"] == "body"  # the exception's own word wins
 
@@ -77,7 +81,9 @@ def test_routes_let_the_floor_errors_propagate(tmp_path, tiny):
         for url in ("/v1/datasets/-bad/nearest?lon=130.3&lat=46.8", "/v1/datasets/-bad/responsible?station_id=S1",
                     "/m/-bad"):
             body = assert_problem(c.get(url, headers=hdr("viewer")), 400, "invalid-dataset-id")
-            assert body["dataset_id"] == "-bad" and "invalid dataset id" in body["detail"]
+            assert body["dataset_id"] == "-bad" and "数据集编号“-bad”无效" in body["detail"]
+            en = assert_problem(c.get(url, headers={**hdr("viewer"), **EN}), 400, "invalid-dataset-id")
+            assert en["dataset_id"] == "-bad" and "invalid dataset id" in en["detail"]
         for query, field in (("station_id=S1&k=50", "k"), ("village_id=nope", "village_id"),
                              ("station_id=nope", "station_id"), ("", "lon")):
             r = c.get(f"/v1/datasets/tiny/responsible?{query}")
@@ -89,13 +95,15 @@ def test_routes_let_the_floor_errors_propagate(tmp_path, tiny):
 def test_batch_parameters_are_named_in_the_body(tmp_path, tiny):
     A = hdr("admin")
     with client(make_app(tmp_path / "d", tiny)) as c:
-        r = c.post("/v1/batches", json={"datasets": ["tiny"], "params": {"optimization": {}}}, headers=A)
+        r = c.post("/v1/batches", json={"datasets": ["tiny"], "params": {"optimization": {}}}, headers={**A, **EN})
         body = assert_problem(r, 422, "invalid-parameters")
         assert "unknown batch parameter" in body["detail"]
         assert [(e["in"], e["field"], e["code"]) for e in body["errors"]] == [("body", "params", "invalid")]
-        r = c.post("/v1/batches", json={"datasets": ["zz-*"]}, headers=A)
+        r = c.post("/v1/batches?lang=en", json={"datasets": ["zz-*"]}, headers=A)
         body = assert_problem(r, 422, "invalid-parameters")
         assert body["detail"] == "no stored dataset matches 'zz-*'"
+        zh = c.post("/v1/batches", json={"datasets": ["zz-*"]}, headers=A).json()
+        assert zh["detail"] == "参数 datasets 无效：没有匹配的数据集。"
         assert [(e["in"], e["field"], e["code"]) for e in body["errors"]] == [("body", "datasets", "no_match")]
 
 
@@ -125,7 +133,7 @@ def test_static_map_sizes_are_answered_by_the_table(tmp_path, tiny):
 def test_assignment_map_selection_not_in_the_dataset_is_named(tmp_path, tiny):
     with client(make_app(tmp_path / "d", tiny)) as c:
         for field in ("group", "committee", "member"):
-            r = c.get(f"/v1/datasets/tiny/maps/assignment?{field}=nope", headers=hdr("viewer"))
+            r = c.get(f"/v1/datasets/tiny/maps/assignment?{field}=nope", headers={**hdr("viewer"), **EN})
             body = assert_problem(r, 422, "invalid-parameters")
             assert [(e["in"], e["field"], e["code"]) for e in body["errors"]] == [("query", field, "not_in_dataset")]
             assert "'nope'" in body["detail"]

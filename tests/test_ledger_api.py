@@ -269,5 +269,9 @@ def test_replan_params_a_job_cannot_carry_are_named(api):
                headers=hdr("planner"))
     body = assert_problem(r, 422, "invalid-parameters")
     assert [(e["in"], e["field"], e["code"]) for e in body["errors"]] == [("body", "locks.groups.G1", "beyond_int64")]
-    assert "64-bit" in body["detail"]
+    assert "64 位整数" in body["detail"] and "locks.groups.G1" in body["detail"]
+    r = c.post("/v1/datasets/tiny/ledger/replan?lang=en", json={"previous_job_id": "run1", "period": "2027-Q1",
+                                                                 "params": {"locks": {"groups": {"G1": 2**70}}}},
+               headers=hdr("planner"))
+    assert "64-bit" in r.json()["detail"] and r.json()["errors"] == body["errors"]
     assert len(c.get("/v1/jobs", headers=hdr("planner")).json()["jobs"]) == before

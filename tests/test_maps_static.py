@@ -282,7 +282,9 @@ def test_endpoint_rules_roles_and_budget(api, tiny):
     assert c.get("/v1/datasets/tiny/maps/coverage.png?dpi=60").status_code == 401
     r = c.get("/v1/datasets/tiny/maps/coverage.png?paper=a2&dpi=600", headers=hdr("viewer"))
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
-    assert "width x height x dpi²" in r.json()["detail"] and r.json()["errors"][0]["code"] == "pixel_budget"
+    assert "像素数超过上限" in r.json()["detail"] and r.json()["errors"][0]["code"] == "pixel_budget"
+    en = c.get("/v1/datasets/tiny/maps/coverage.png?paper=a2&dpi=600&lang=en", headers=hdr("viewer")).json()
+    assert "width x height x dpi²" in en["detail"] and en["errors"] == r.json()["errors"]
     for q in ("dpi=20", "dpi=601", "width_mm=100", "width_mm=10&height_mm=100", "paper=letter"):
         r = c.get(f"/v1/datasets/tiny/maps/coverage.png?{q}", headers=hdr("viewer"))
         assert r.status_code == 422, q

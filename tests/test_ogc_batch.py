@@ -97,5 +97,5 @@ def test_owslib_runs_a_batch_whose_coverage_matches_a_brute_force_count(server):
         covered[job["dataset_id"]] = total[8000.0]["covered_villages"]
     assert covered["cy-west"] < covered["cy-full"]  # half the stations reach fewer villages
     # a glob that matches no stored dataset is refused before anything runs, naming the glob
-    bad = httpx.post(f"{url}/v1/processes/batch/execution", json={"inputs": {"datasets": ["zz-*"]}})
+    bad = httpx.post(f"{url}/v1/processes/batch/execution?lang=en", json={"inputs": {"datasets": ["zz-*"]}})
     assert bad.status_code == 422 and "zz-*" in bad.json()["detail"]

@@ -93,9 +93,11 @@ def test_roster_job_end_to_end(roster_app):
     gj = c.get(f"/v1/jobs/{done['id']}/roster?format=geojson", headers=P).json()
     layers = {f["properties"]["layer"] for f in gj["features"]}
     assert layers == {"platform", "member", "link"}
-    body = assert_problem(c.get(f"/v1/jobs/{done['id']}/roster?format=geojson&month=1999-01", headers=P), 422,
-                          "invalid-parameters")
+    body = assert_problem(c.get(f"/v1/jobs/{done['id']}/roster?format=geojson&month=1999-01",
+                                headers={**P, "Accept-Language": "en"}), 422, "invalid-parameters")
     assert [(e["in"], e["field"]) for e in body["errors"]] == [("query", "month")] and "1999-01" in body["detail"]
+    zh = c.get(f"/v1/jobs/{done['id']}/roster?format=geojson&month=1999-01", headers=P).json()
+    assert zh["errors"] == body["errors"] and zh["detail"] == "参数 month（月份）无效。"
     # the generic results route also knows roster tables
     g = c.get(f"/v1/jobs/{done['id']}/results?format=xlsx", headers=P)
     assert g.status_code == 200 and "轮值表" in openpyxl.load_workbook(io.BytesIO(g.content)).sheetnames

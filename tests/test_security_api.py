@@ -245,6 +245,9 @@ def test_failed_keys_are_rate_limited_per_address(tmp_path, tiny):
         r = c.get("/v1/datasets", headers={"X-API-Key": "guess-000001"})
         body = assert_problem(r, 429, "too-many-failures")
         assert 1 <= int(r.headers["retry-after"]) <= 60 and body["retry_after_s"] == int(r.headers["retry-after"])
+        assert body["detail"] == f"此地址的 API 密钥或登录失败次数过多，请 {body['retry_after_s']} 秒后再试。"
+        en = c.get("/v1/datasets?lang=en", headers={"X-API-Key": "guess-000002"}).json()
+        assert en["detail"].startswith("too many failed API keys") and en["type"] == body["type"]
         # the right key from that address is refused as well, so guessing cannot go on
         assert_problem(c.get("/v1/datasets", headers=hdr("admin")), 429, "too-many-failures")
         assert_problem(c.post("/login", json={"key": KEYS["admin"]}, headers={"Origin": "http://testserver"}), 429)

@@ -324,6 +324,10 @@ def test_road_mode_without_roads_is_422_naming_the_layer(live):
         assert r.status_code == 422, r.text
         p = r.json()
         assert p["type"].endswith("missing-layer") and p["layer"] == "roads" and "roads" in p["detail"]
+        assert p["detail"] == "数据集缺少“roads”图层，无法完成此请求。" and r.headers["content-language"] == "zh"
+    en = httpx.get(f"{live.base}/v1/datasets/dingri/nearest", params={"lon": 87.12, "lat": 28.65, "mode": "road"},
+                   headers={**V, "Accept-Language": "en-GB,en;q=0.9"}).json()
+    assert "dataset 'dingri' has no roads layer" in en["detail"] and en["title"] == "Missing layer"
 
 
 # -- 8. lower ones ----------------------------------------------------------------------------------

@@ -449,7 +449,7 @@ def test_bad_xlsx_with_100k_bad_rows_answers_a_small_body(tmp_path):
     assert p["error_count"] >= 100_000 and len(p["errors"]) == 100 and p["errors_truncated"] is True
     assert p["error_counts"]["bad_number"] == 100_000
     assert p["errors"][0]["row"] == 2 and p["errors"][0]["field"] == "lon"
-    assert "100 are listed" in p["detail"]
+    assert "列出前 100 处" in p["detail"] and f"{p['error_count']} 处错误" in p["detail"]
 
 
 # --- 9: temp files of killed processes are removed on start-up -----------------------------------

@@ -68,7 +68,7 @@ def test_a_planner_places_a_village_clicked_on_gaode_tiles_and_undoes_it(app):
                        headers={**hdr("viewer"), "If-Match": etag}).status_code == 403
         rename = {"type": "Feature", "properties": {"name": "改名"}}
         r = c.patch(f"/v1/datasets/tiny/villages/{vid}", json=rename, headers={**hdr("planner"), "If-Match": etag})
-        assert r.status_code == 403 and "admin" in r.json()["detail"]
+        assert r.status_code == 403 and "管理员" in r.json()["detail"] and r.json()["required_role"] == "admin"
         r = c.patch(f"/v1/datasets/tiny/villages/{vid}?datum=gcj02", json=body,
                     headers={**hdr("planner"), "If-Match": etag})
         assert r.status_code == 200, r.text

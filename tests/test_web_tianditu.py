@@ -42,7 +42,7 @@ def test_tianditu_as_base_tiles(apps):
     assert "tianditu.gov.cn" in tile_urls(r.text)[0] and len(tile_urls(r.text)) == 2  # + OSM as the other
     r = without.get("/v1/datasets/tiny/maps/coverage?tiles=tianditu")
     assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
-    assert "GEO_SERVICE_TIANDITU_KEY" in r.json()["detail"]
+    assert "GEO_SERVICE_TIANDITU_KEY" in r.json()["detail"] and "天地图" in r.json()["detail"]
     # GCJ-02 (Gaode) tiles: Tianditu is WGS-84, so it is not offered beside them (overlays would misalign)
     assert "tianditu" not in with_key.get("/v1/datasets/tiny/maps/coverage?tiles=gaode").text
 

@@ -202,7 +202,7 @@ def _check_zip(path: Path, max_unpacked: int, filename: str = "the zip") -> None
                            field="file") from None
     except InputTooLarge as e:
         raise ProblemError(413, str(e), code="upload-too-large", field="file", limit=e.limit, setting=e.setting,
-                           limit_kind=e.what) from None
+                           limit_kind=e.what, source=filename) from None
 
 
 @router.get("/{dataset_id}", response_model=DatasetOut, name="get_dataset", summary="One dataset",

@@ -158,7 +158,7 @@ def _parse_message(body: Any, max_chars: int) -> dict[str, Any]:
 
 def _limited(wait: int | None, code: str, key: str) -> None:
     if wait is not None:
-        raise ProblemError(429, message(key, "zh", wait=wait), code=code,
+        raise ProblemError(429, message(key, "en", wait=wait), code=code, detail_zh=message(key, "zh", wait=wait),
                            headers={"Retry-After": str(wait)}, retry_after_s=wait)
 
 

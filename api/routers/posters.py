@@ -117,9 +117,10 @@ async def _check_ids(request: Request, dataset_id: str, station_id: str | None) 
     try:
         entry = cache.peek(dataset_id) or await run_in_threadpool(cache.get, dataset_id)
     except NotFound:
-        raise ProblemError(404, f"no dataset '{dataset_id}'", code="dataset-not-found") from None
+        raise ProblemError(404, f"no dataset '{dataset_id}'", code="dataset-not-found",
+                           dataset_id=dataset_id) from None
     if station_id is not None and station_id not in set(entry.ds.stations["id"].astype(str)):
-        raise ProblemError(404, f"no station '{station_id}'", code="station-not-found")
+        raise ProblemError(404, f"no station '{station_id}'", code="station-not-found", station_id=station_id)
 
 
 @router.get("/m/{dataset_id}/{station_id}", include_in_schema=False)

@@ -1,5 +1,7 @@
 // The planners' page: start a re-run, poll its job, then show its map and responsibility table.
 // Everything from the server is inserted with textContent (never as HTML).
+// Every request says the page's language (Accept-Language), so problem answers come back in it.
+var PAGE_LANG = document.documentElement.lang === 'en' ? 'en' : 'zh-CN';
 (function () {
   'use strict';
   var form = document.getElementById('rerun-form');
@@ -14,7 +16,7 @@
   // Authentication rides on the session cookie (same-origin fetches send it); the browser adds
   // the Origin header the server checks on POST.
   function headers(json) {
-    var h = {'Accept': 'application/json'};
+    var h = {'Accept': 'application/json', 'Accept-Language': PAGE_LANG};
     if (json) { h['Content-Type'] = 'application/json'; }
     return h;
   }
@@ -25,7 +27,7 @@
   }
   function problemText(body, status) {
     var text = 'HTTP ' + status;
-    if (body && (body.detail || body.title)) { text = (body.title || '') + (body.detail ? ': ' + body.detail : ''); }
+    if (body && (body.detail || body.title)) { text = (body.title || '') + (body.detail ? (zh ? '：' : ': ') + body.detail : ''); }
     if (status === 401) { text += zh ? '（登录已过期，请重新登录）' : ' (the login expired: log in again)'; }
     return text;
   }
@@ -136,7 +138,7 @@
   var STATUS = {accepted: form.dataset.statusAccepted, running: form.dataset.statusRunning,
                 successful: form.dataset.statusSuccessful, failed: form.dataset.statusFailed,
                 dismissed: form.dataset.statusDismissed};
-  var H = {'Accept': 'application/json'};
+  var H = {'Accept': 'application/json', 'Accept-Language': PAGE_LANG};
   function parse(r) {
     return r.text().then(function (t) {
       var b = null;
@@ -151,7 +153,7 @@
   }
   function problem(res) {
     var b = res.body || {};
-    return (b.title || ('HTTP ' + res.status)) + (b.detail ? ': ' + b.detail : '');
+    return (b.title || ('HTTP ' + res.status)) + (b.detail ? (zh ? '：' : ': ') + b.detail : '');
   }
   function poll(url) {
     fetch(url, {headers: H, credentials: 'same-origin'}).then(parse).then(function (res) {
@@ -174,7 +176,7 @@
     document.body.dataset.rosterState = 'running';
     var body = {start: $('r_start').value, months: Number($('r_months').value)};
     fetch('/v1/datasets/' + encodeURIComponent(form.dataset.dataset) + '/rosters',
-          {method: 'POST', headers: {'Accept': 'application/json', 'Content-Type': 'application/json'},
+          {method: 'POST', headers: {'Accept': 'application/json', 'Content-Type': 'application/json', 'Accept-Language': PAGE_LANG},
            body: JSON.stringify(body), credentials: 'same-origin'})
       .then(parse).then(function (res) {
         if (!res.ok) { fail(problem(res)); return; }
@@ -227,7 +229,7 @@
   }
   function refresh() {
     fetch('/v1/jobs?dataset=' + encodeURIComponent(dataset) + '&limit=20&lang=' + lang,
-          {headers: {'Accept': 'application/json'}, credentials: 'same-origin'})
+          {headers: {'Accept': 'application/json', 'Accept-Language': PAGE_LANG}, credentials: 'same-origin'})
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (b) { if (b && b.jobs) { render(b.jobs); } })
       .catch(function () { /* the next tick tries again */ });
@@ -299,17 +301,18 @@
   });
   function send(id, body, inDatum) {
     var url = '/v1/datasets/' + encodeURIComponent(dataset) + '/villages/' + encodeURIComponent(id);
-    return fetch(url, {headers: {'Accept': 'application/geo+json'}, credentials: 'same-origin'})
+    return fetch(url, {headers: {'Accept': 'application/geo+json', 'Accept-Language': PAGE_LANG}, credentials: 'same-origin'})
       .then(function (r) {
         if (!r.ok) { throw new Error('HTTP ' + r.status); }
         var etag = r.headers.get('ETag');
         return r.json().then(function (f) {
           return fetch(url + '?datum=' + inDatum, {method: 'PATCH', credentials: 'same-origin',
-            headers: {'Accept': 'application/geo+json', 'Content-Type': 'application/geo+json', 'If-Match': etag},
+            headers: {'Accept': 'application/geo+json', 'Content-Type': 'application/geo+json', 'If-Match': etag,
+                      'Accept-Language': PAGE_LANG},
             body: JSON.stringify(body(f))}).then(function (r2) {
               return r2.text().then(function (t) {
                 var b = null; try { b = JSON.parse(t); } catch (e) { b = {detail: t.slice(0, 200)}; }
-                if (!r2.ok) { throw new Error((b.title || ('HTTP ' + r2.status)) + (b.detail ? ': ' + b.detail : '')); }
+                if (!r2.ok) { throw new Error((b.title || ('HTTP ' + r2.status)) + (b.detail ? (zh ? '：' : ': ') + b.detail : '')); }
                 return {before: f, after: b};
               });
             });
@@ -318,7 +321,7 @@
   }
   function refreshCoverage() {  // the page's figures follow the new version
     return fetch('/v1/datasets/' + encodeURIComponent(dataset) + '/coverage?gap_limit=0',
-                 {headers: {'Accept': 'application/json'}, credentials: 'same-origin'})
+                 {headers: {'Accept': 'application/json', 'Accept-Language': PAGE_LANG}, credentials: 'same-origin'})
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (b) {
         var line = b && (b.location_line || (b.summary && b.summary.location_line));

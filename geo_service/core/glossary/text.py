@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import string
 from collections.abc import Mapping
 from typing import Any
 
 from .fields import FIELDS, LANGS, UNITS
 from .messages import MESSAGES
+from .problems import ACCESS_ROLES, PROBLEM_DETAILS, PROBLEMS, REASONS, STATUS_TITLES
 from .vocab import ENUMS, EXTRA_ALIASES, PARAMS, TABLES
 from .words import WORDS
 
@@ -325,3 +327,89 @@ def zh_aliases(field: str) -> tuple[str, ...]:
         return EXTRA_ALIASES.get(field, ())
     out = [label(field, "zh"), header(field, "zh"), header(field, "zh").replace("(", "（").replace(")", "）")]
     return tuple(dict.fromkeys(out + list(EXTRA_ALIASES.get(field, ()))))
+
+
+def problem_title(code: str | None, status: int, lang: str = "zh") -> str:
+    """The title of a problem in ``lang``: by its ``code`` (:data:`PROBLEMS`), else by its HTTP
+    ``status``, else 错误 / Error."""
+    i = check_lang(lang)
+    pair = PROBLEMS.get(code or "") or STATUS_TITLES.get(status)
+    return pair[i] if pair else ("错误", "Error")[i]
+
+
+def _member_words(members: Mapping[str, Any], lang: str) -> dict[str, Any]:
+    """The members a detail template fills in, vocabulary values in ``lang`` (roles, job status)."""
+    i = check_lang(lang)
+    out = {k: v for k, v in members.items() if v is not None and not isinstance(v, (list, dict))}
+    for k in ("role", "required_role"):
+        if out.get(k) in ACCESS_ROLES:
+            out[k] = ACCESS_ROLES[out[k]][i]
+    if "job_status" in out:
+        out["job_status"] = job_status_text(out["job_status"], lang)
+    if isinstance(members.get("errors"), list):
+        out.setdefault("error_count", len(members["errors"]))
+        if members.get("errors_truncated"):  # the rest counted by code
+            out["listed"] = len(members["errors"])
+    return out
+
+
+def problem_detail(code: str | None, lang: str = "zh", **members: Any) -> str | None:
+    """The detail of problem ``code`` in ``lang`` built from its ``members`` (``dataset_id``,
+    ``errors``, ...): the first template of :data:`PROBLEM_DETAILS` whose fields are all members;
+    None where ``code`` has no template that fits (the caller keeps its own detail).
+    ``invalid-parameters`` names each wrong field of ``errors`` with its glossary label and reason."""
+    check_lang(lang)
+    if code == "invalid-parameters" and members.get("errors"):
+        return parameters_text(members["errors"], lang)
+    values = _member_words(members, lang)
+    for pair in PROBLEM_DETAILS.get(code or "", ()):
+        tpl = pair[check_lang(lang)]
+        if all(name in values for _, name, _, _ in _FMT.parse(tpl) if name):
+            return tpl.format_map(values)
+    return None
+
+
+def parameter_label(field: str, lang: str = "zh") -> str | None:
+    """The glossary's name of request parameter ``field`` (its last dotted part), or None."""
+    i = check_lang(lang)
+    key = str(field).rsplit(".", 1)[-1]
+    if key in PARAMS:
+        return PARAMS[key][i]
+    f = FIELDS.get(key)
+    return (f.zh, f.en)[i] if f is not None else None
+
+
+def parameter_reason(item: Mapping[str, Any], lang: str = "zh") -> str | None:
+    """Why one ``errors[]`` item of a request-parameter problem is wrong, from its ``code`` and
+    ``ctx`` (:data:`REASONS`); None where the code has no words or ``ctx`` lacks a value."""
+    pair = REASONS.get(str(item.get("code", "")))
+    if pair is None:
+        return None
+    tpl = pair[check_lang(lang)]
+    ctx = dict(item.get("ctx") or {})
+    if check_lang(lang) == 0 and isinstance(ctx.get("expected"), str):  # pydantic's "'a', 'b' or 'c'"
+        ctx["expected"] = ctx["expected"].replace(" or ", "、").replace(", ", "、")
+    try:
+        return tpl.format(**ctx)
+    except (KeyError, IndexError, ValueError):
+        return None
+
+
+def parameter_text(item: Mapping[str, Any], lang: str = "zh") -> str:
+    """One wrong parameter in words: ``参数 k（每站推荐数）无效：应不大于 20``."""
+    field = str(item.get("field") or item.get("in") or "")
+    lab = parameter_label(field, lang)
+    lab = lab if lab != field else None
+    reason = parameter_reason(item, lang)
+    if check_lang(lang) == 0:
+        return f"参数 {field}" + (f"（{lab}）" if lab else " ") + "无效" + (f"：{reason}" if reason else "")
+    return f"parameter {field}" + (f" ({lab})" if lab else "") + " is invalid" + (f": {reason}" if reason else "")
+
+
+def parameters_text(errors: list[Mapping[str, Any]], lang: str = "zh") -> str:
+    """Every wrong parameter of ``errors`` in words, one sentence."""
+    parts = [parameter_text(e, lang) for e in errors]
+    return ("；".join(parts) + "。") if check_lang(lang) == 0 else "; ".join(parts)
+
+
+_FMT = string.Formatter()
