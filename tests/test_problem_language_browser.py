@@ -34,6 +34,7 @@ def _fail_a_rerun(chromium, url: str, width: int, shot):
     page.locator("#error").scroll_into_view_if_needed()
     page.screenshot(path=str(shot))
     text = page.locator("#error").inner_text()
+    assert page.locator("#progress").is_hidden()  # a refused run does not stay "queued"
     assert log.page_errors == [] and log.dialogs == []
     page.close()
     return text

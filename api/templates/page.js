@@ -22,6 +22,7 @@ var PAGE_LANG = document.documentElement.lang === 'en' ? 'en' : 'zh-CN';
   }
   function showError(text) {
     var e = $('error'); e.textContent = text; e.hidden = false;
+    $('progress').hidden = true;  // a refused or failed run is not waiting in the queue
     $('rerun-submit').disabled = false;
     document.body.dataset.runState = 'failed';
   }
@@ -148,6 +149,7 @@ var PAGE_LANG = document.documentElement.lang === 'en' ? 'en' : 'zh-CN';
   }
   function fail(text) {
     var e = $('roster-error'); e.textContent = text; e.hidden = false;
+    $('roster-progress').hidden = true;
     $('roster-submit').disabled = false;
     document.body.dataset.rosterState = 'failed';
   }
