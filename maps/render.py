@@ -50,6 +50,7 @@ from geo_service.core.crs import transform_geometry, wgs84_to_gcj02
 
 from .assets import localize
 from .runtime import RUNTIME_CSS, RUNTIME_JS
+from geo_service.core.glossary import message, word
 
 COORD_DECIMALS = 5  # about 1.1 m in latitude
 
@@ -70,14 +71,14 @@ def km(metres: float, lang: str = "zh") -> str:
     """``5000`` -> ``"5 km"`` (or ``"5 公里"``)."""
     v = metres / 1000.0
     s = f"{v:.0f}" if float(v).is_integer() else f"{v:.1f}"
-    return f"{s} 公里" if lang == "zh" else f"{s} km"
+    return message("maps_render_km", lang, s=s)
 
 
 def minutes(seconds: float, lang: str = "zh") -> str:
     """``900`` -> ``"15 分钟"`` (or ``"15 min"``)."""
     v = seconds / 60.0
     s = f"{v:.0f}" if float(v).is_integer() else f"{v:.1f}"
-    return f"{s} 分钟" if lang == "zh" else f"{s} min"
+    return message("maps_render_min", lang, s=s)
 
 
 def esc(value: Any) -> str:
@@ -133,7 +134,7 @@ class PageFigure(Figure):
     def __init__(self, *, title: str = "", lang: str = "zh"):
         super().__init__(title=title)
         self._name = "PageFigure"
-        self.html_lang = "zh-CN" if check_lang(lang) == "zh" else "en"
+        self.html_lang = {"zh": "zh-CN", "en": "en"}[check_lang(lang)]
         self.header._children.pop("meta_http", None)  # <meta charset> comes first instead
 
     def render(self, **kwargs) -> str:
@@ -477,8 +478,8 @@ class NameSearch(JSCSSMixin, MacroElement):
         super().__init__()
         self._name = "NameSearch"
         self.layers = list(layers)
-        self.placeholder_js = js_json("按名称搜索…" if lang == "zh" else "Search by name…")
-        self.not_found_js = js_json("未找到" if lang == "zh" else "Not found")
+        self.placeholder_js = js_json(word("maps_render_search_by_name", lang))
+        self.not_found_js = js_json(word("maps_render_not_found", lang))
 
 
 # --- boxes (legend, summary) ---------------------------------------------------------------------------

@@ -114,7 +114,7 @@ def roster_map(ds, result: Mapping[str, Any], *, month: str | None = None, today
         layer.add_to(m)
     rows = month_duty(result, month, homes=homes) if month else []
     placed = [r for r in rows if r["lon"] is not None and r["lat"] is not None]
-    sep = "、" if lang == "zh" else ", "
+    sep = word("sep_list", lang)
     pfc = feature_collection([Point(r["lon"], r["lat"]) for r in placed], [r["name"] for r in placed],
                              classes=["on" if r["members"] else "off" for r in placed],
                              values=[[r["date"], sep.join(x["name"] for x in r["members"]) or t["none"]]

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from geo_service.core.errors import InvalidParameter
+from geo_service.core.glossary import word
 
 FONT_PATH = Path(__file__).with_name("fonts") / "NotoSansSC-GB2312-Regular.ttf"
 FONT_FAMILY = "Noto Sans SC GB2312"
@@ -317,7 +318,7 @@ def north_arrow(ax, metric_crs, *, lang: str = "zh", fs: float = 9.0) -> float:
                 arrowprops={"arrowstyle": "-|>,head_length=0.8,head_width=0.4", "color": "#222", "lw": 1.6})
     import matplotlib.patheffects as pe
 
-    ax.text(ax_x + dx / 2 * 1.25, ax_y + dy / 2 * 1.25, "北" if lang == "zh" else "N", transform=ax.transAxes,
+    ax.text(ax_x + dx / 2 * 1.25, ax_y + dy / 2 * 1.25, word("maps_north", lang), transform=ax.transAxes,
             ha="center", va="bottom", fontsize=fs * 1.1, zorder=20,
             path_effects=[pe.withStroke(linewidth=3, foreground="white")])
     return angle

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ..core.domain import LAYERS
-from ..core.glossary import PARAMS, label, message, value_label
+from ..core.glossary import PARAMS, label, message, value_label, word
 from .problems import problem_detail
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -110,12 +110,11 @@ def _params_file(path: Optional[Path], lang: str) -> dict:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
-        fail(f"{path}：{os_error_text(e)}" if lang == "zh" else f"{path}: {e.strerror or e}", 2, lang)
+        fail(message("cli_common_os_error", lang, path=path, os_error_text=os_error_text(e), v=e.strerror or e), 2, lang)
     except json.JSONDecodeError as e:
-        fail(f"{path} 第 {e.lineno} 行第 {e.colno} 列不是有效的 JSON" if lang == "zh"
-             else f"{path}: not valid JSON at line {e.lineno} column {e.colno}", 2, lang)
+        fail(message("cli_common_not_valid_json", lang, path=path, lineno=e.lineno, colno=e.colno), 2, lang)
     if not isinstance(raw, dict):
-        fail(f"{path}：应为 JSON 对象（{{...}}）" if lang == "zh" else f"{path}: expected a JSON object", 2, lang)
+        fail(message("cli_common_expected_json_object", lang, path=path), 2, lang)
     return raw
 
 
@@ -130,7 +129,7 @@ def os_error_text(e: OSError) -> str:
 
 def counts_text(counts: dict[str, int], lang: str = "zh") -> str:
     """Layer counts in words: ``乡镇街道 12，村社区 178`` (zero counts left out)."""
-    sep = "，" if lang == "zh" else ", "
+    sep = word("sep_comma", lang)
     return sep.join(f"{value_label('layer', k, lang)} {v}" for k, v in counts.items() if v)
 
 
@@ -177,8 +176,7 @@ def _report_problems(exc, limit: int = 50, lang: str = "zh") -> None:
     for p in errors[:limit]:
         typer.echo(f"  - {_where(p, lang)}", err=True)
     if len(errors) > limit:
-        typer.echo(f"  ... 另有 {len(errors) - limit} 个（用 --json 查看全部）" if lang == "zh"
-                   else f"  ... and {len(errors) - limit} more (use --json to see all)", err=True)
+        typer.echo(message("cli_common_and_more_use", lang, v=len(errors) - limit), err=True)
 
 
 def _where(p, lang: str) -> str:
@@ -280,4 +278,4 @@ def _load_source(source: Optional[str], datum: str = "wgs84", data_dir: Optional
     try:
         return stored_dataset(store, source)
     except (NotFound, ValueError):
-        fail(f"没有数据集或文件「{source}」" if lang == "zh" else f"no dataset, file or folder named '{source}'", 1, lang)
+        fail(message("cli_common_no_dataset_file", lang, source=source), 1, lang)

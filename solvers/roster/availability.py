@@ -23,6 +23,7 @@ from geo_service.core.io.availability import availability_head, blank
 
 from .calendar import month_range, parse_month
 from .types import Unavailability
+from geo_service.core.glossary import message, word
 
 _SPLIT = re.compile(r"[;,，；、\s]+")
 _RANGE = re.compile(r"^(\d{4}-\d{1,2})\s*[~～至到]\s*(\d{4}-\d{1,2})$")
@@ -109,7 +110,7 @@ def availability_from_records(records: Iterable[Mapping[str, Any]],
     out: list[Unavailability] = []
     errors: list[str] = []
     for row in records:
-        where = f"第 {row['row']} 行：" if zh else f"row {row['row']}: "
+        where = message("roster_availability_row", lang, row=row['row'])
         try:
             out += _row_leave(row, _row_member(row, ids, by_name))
         except _RowError as e:
@@ -119,10 +120,10 @@ def availability_from_records(records: Iterable[Mapping[str, Any]],
         except ValueError as e:
             errors.append(where + str(e))
         if len(errors) >= MAX_ERRORS:
-            errors.append("……（已列出前 20 个错误）" if zh else "... (stopped after 20 errors)")
+            errors.append(word("roster_availability_stopped_after_errors", lang))
             break
     if errors:
-        raise ValueError(head + ("；" if zh else "; ").join(errors))
+        raise ValueError(head + (word("sep_semicolon", lang)).join(errors))
     return out
 
 

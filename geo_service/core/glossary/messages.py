@@ -241,3 +241,57 @@ MESSAGES.update({
     "relaxation_line": ("已放宽：{tier}（{scope}）{rule}要求 {asked}，实际 {given}：{reason}",
                         "relaxed: {tier} ({scope}) {rule} asked {asked}, given {given}: {reason}"),
 })
+
+# Inline texts with values of the command lines, workbooks, maps and roster outputs, read through
+# message(code, lang, **params); a value's format (``{time_s:.1f}``) is part of the template
+MESSAGES.update({
+    # command lines (geo_service/cli): progress, results and errors
+    "cli_batch_nothing_was_run": ("{e}；未运行任何区县", "{e}; nothing was run"),
+    "cli_batch_generating_synthetic_counties": ("正在生成 {province} 个模拟区县", "generating {province} synthetic counties"),
+    "cli_common_expected_json_object": ("{path}：应为 JSON 对象（{{...}}）", "{path}: expected a JSON object"),
+    "cli_common_and_more_use": ("  ... 另有 {v} 个（用 --json 查看全部）", "  ... and {v} more (use --json to see all)"),
+    "cli_common_os_error": ("{path}：{os_error_text}", "{path}: {v}"),
+    "cli_common_not_valid_json": ("{path} 第 {lineno} 行第 {colno} 列不是有效的 JSON", "{path}: not valid JSON at line {lineno} column {colno}"),
+    "cli_common_no_dataset_file": ("没有数据集或文件「{source}」", "no dataset, file or folder named '{source}'"),
+    "cli_coverage_solving": ("正在求解", "solving {model}"),
+    "cli_coverage_drawing_map": ("正在绘制地图", "drawing the {kind} map"),
+    "cli_coverage_measuring_coverage": ("正在计算覆盖", "measuring coverage ({mode})"),
+    "cli_datasets_writing": ("正在写出 {out}", "writing {out}"),
+    "cli_posters_wrote_posters_and": ("已写出 {n_ids} 张海报和 {v}", "wrote {n_ids} posters and {v}"),
+    "cli_posters_paper_must_be": ("--paper 应为 a4 或 a5，收到 {paper!r}", "--paper must be a4 or a5, got {paper!r}"),
+    "cli_posters_format_must_be": ("--format 应为 pdf 或 png，收到 {fmt!r}", "--format must be pdf or png, got {fmt!r}"),
+    "cli_posters_base_url_must": ("--base-url 应以 http:// 或 https:// 开头，收到 {base_url!r}", "--base-url must start with http:// or https://, got {base_url!r}"),
+    "cli_posters_drawing_posters": ("正在绘制 {n_ids} 张海报", "drawing {n_ids} posters"),
+    "cli_review_review_members_ledger": ("{year} 年度考评：{n_members} 名委员，{n_acts} 条台账，{n_talks} 名需约谈", "review {year}: {n_members} members, {n_acts} ledger rows, {n_talks} talks due"),
+    "cli_review_year_must_be": ("--year 应为年份，如 2027，收到 {year}", "--year must be a year like 2027, got {year}"),
+    "cli_review_invalid_field_nothing": ("{path}：{n_problems} 个字段无效，未做考评", "{path}: {n_problems} invalid field(s), nothing reviewed"),
+    "cli_review_stored_rows": ("已保存 {n_ids} 条", "stored {n_ids} rows"),
+    "cli_roster_objective_bound_gap": ("目标值 {num}，下界 {num2}，间隙 {gap}，用时 {time_s:.1f} 秒", "objective {num}, bound {num2}, gap {gap}, {time_s:.1f} s"),
+    "cli_roster_months_platforms_duties": ("{n_months} 个月，{n_platforms} 个值班平台，{n_duties} 人次值班，{n_consultations} 次协商", "{n_months} months, {n_platforms} platforms, {n_duties} duties, {n_consultations} consultations"),
+    "cli_roster_calendar": ("，日历 {n_ics} 个（{ics}）", ", {n_ics} calendar(s) in {ics}"),
+    # workbooks and files (geo_service/core/io): notes, templates, errors
+    "io_availability_availability_file": ("请假表 {name}：", "availability file {name}: "),
+    "io_availability_no_such_file": ("请假表 {path}：没有这个文件", "availability file {path}: no such file"),
+    "io_availability_bad_suffix": ("应为 .csv 或 .xlsx 文件", "{detail}"),
+    "io_availability_columns": ("需要委员列（委员/member）和月份列（月份/months）或开始日期、结束日期两列；现有列：{cols_text}",
+                                "needs a member column (委员/member) and months (月份/months) or start and end (开始日期/结束日期); found {cols_text}"),
+    "io_writers_shapes_longer_than": ("{simplified} 个形状超过单元格上限，已简化；精确形状见 GeoPackage/GeoJSON 导出", "{simplified} shapes longer than a cell were simplified; exact shapes in GeoPackage/GeoJSON"),
+    # maps (maps/): legends, captions, page words
+    "maps_aggregate_km": ("{v:.1f} 公里", "{v:.1f} km"),
+    "maps_aggregate_total": ("{int:,} {unit}（{v}）", "{int:,} {unit} ({v})"),
+    "maps_coverage_way": ("（{way}）", " ({way})"),
+    "maps_coverage_of_gaps": ("（{n_gaps}）", " (of {n_gaps})"),
+    "maps_render_km": ("{s} 公里", "{s} km"),
+    "maps_render_min": ("{s} 分钟", "{s} min"),
+    "maps_static_assignment_member_homes": ("委员住址（{n_mem}）", "Member homes ({n_mem})"),
+    "maps_static_coverage_straight_line_distance": ("村社区到最近站点的直线距离；缺口：超过 {km}", "Straight-line distance from each village to the nearest station; gaps: beyond {km}"),
+    "maps_static_coverage_total": ("{total_label}：{round:,}", "{total_label}: {round:,}"),
+    "maps_static_coverage_gap_villages": ("缺口村（> {km}）：{n_gaps} 个", "Gap villages (> {km}): {n_gaps}"),
+    "maps_static_coverage_top_gap_villages": ("缺口村前 {n_top} 名（编号）", "Top {n_top} gap villages (numbered)"),
+    "maps_static_coverage_within": ("{threshold_} {km}：{round:,}（{share}）", "{threshold_} {km}: {round:,} ({share})"),
+    "maps_static_gaps_coverage_within_straight": ("建议新增 {n_sites} 个联系点后，{km} 直线范围内的覆盖变化", "Coverage within {km} (straight line) with {n_sites} proposed contact points"),
+    # yearly review workbook (solvers/review.py)
+    "review_rule_cap": ("{each} {get:g}，{cap} {get2}", "{each} {get:g}, {cap} {get2}"),
+    # duty roster workbooks and availability files (solvers/roster)
+    "roster_availability_row": ("第 {row} 行：", "row {row}: "),
+})

@@ -116,3 +116,52 @@ WORDS.update({"locations": ("村社区位置", "Village locations"), "import_rep
               "coordinates_datum": ("坐标系", "Coordinates")})
 WORDS.update({"cli_deputy_conveners": ("副召集人", "deputy conveners"),
               "cli_population_unknown": ("未知（覆盖按村社区个数计）", "unknown (coverage counts villages)")})
+
+# Inline texts of the command lines, workbooks, maps and roster outputs, each read through word(key, lang)
+WORDS.update({
+    # punctuation between items and after a label, and units the UNITS table lacks
+    "sep_comma": ("，", ", "),
+    "sep_list": ("、", ", "),
+    "sep_colon": ("：", ": "),
+    "sep_semicolon": ("；", "; "),
+    "unit_metre": ("米", "m"),
+    # command lines (geo_service/cli): progress, results and errors
+    "cli_datasets_generating_demo_county": ("正在生成示例县", "generating the demo county"),
+    "cli_datasets_reading_and_validating": ("正在读取并校验", "reading and validating"),
+    "cli_datasets_storing": ("正在保存", "storing"),
+    "cli_datasets_loading_demo_county": ("正在载入示例县", "loading the demo county"),
+    "cli_optimise_optimising": ("优化中", "optimising"),
+    "cli_posters_no_station_make": ("没有可制作海报的站点（数据集中没有这些类型的站点）", "no station to make a poster for (the dataset has no stations of these kinds)"),
+    "cli_review_review_xlsx": ("考评.xlsx", "review.xlsx"),
+    "cli_wrote_prefix": ("已写出 ", "wrote "),
+    "cli_roster_roster_xlsx": ("轮值表.xlsx", "roster.xlsx"),
+    "cli_roster_planning": ("排班中", "planning"),
+    "cli_roster_outcome_prefix": ("排班结果：", "outcome: "),
+    # workbooks and files (geo_service/core/io): notes, templates, errors
+    "io_availability_unreadable": ("无法读取", "cannot be read"),
+    "io_fill_sheet_fill_new_longitude": ("在「补填经度」「补填纬度」两列填写村委会/社区所在位置，坐标系须与「坐标系」列一致；其余列不要改动。填好后导入（geo-service fill-import 或网页上传），只更新这些村社区的位置。", "Fill in New longitude / New latitude where the village office is, in the datum of the Datum column; leave the other columns. Import it back (geo-service fill-import or the page): only these villages' locations change."),
+    "io_fill_sheet_how_fill": ("填写说明", "How to fill"),
+    "io_template_notes": ("说明", "notes"),
+    "io_template_seat_or_give": ("（乡镇政府驻地；也可给乡镇边界面）", " (the seat; or give polygons)"),
+    "io_template_may_be_blank": ("（可空：按乡镇驻地近似，之后用「待补坐标」表补填）", " (may be blank: placed at the township seat, filled later with the 待补坐标 sheet)"),
+    "io_template_template_xlsx": ("导入模板.xlsx", "template.xlsx"),
+    "io_writers_geometry": ("几何", "geometry"),
+    # maps (maps/): legends, captions, page words
+    "maps_aggregate_villages": ("村", "villages"),
+    "maps_render_search_by_name": ("按名称搜索…", "Search by name…"),
+    "maps_render_not_found": ("未找到", "Not found"),
+    "maps_static_assignment_groups_villages_and": ("界别活动组的责任村与委员、专委会的责任乡镇", "Groups' villages and members, committees' townships"),
+    "maps_static_assignment_groups_members_villages": ("界别活动组（委员数 · 责任村数）", "Groups (members · villages)"),
+    "maps_static_assignment_stations": (" · 站点", " · stations"),
+    "maps_static_assignment_committees_townships": ("专委会（责任乡镇数）", "Committees (townships)"),
+    "maps_count_unit": ("个", ""),
+    "maps_static_coverage_villages": ("村数", "Villages"),
+    "maps_north": ("北", "N"),
+    "maps_static_gaps_head_population": ("新增覆盖人口最多的建议点", "Proposed points by population gained"),
+    "maps_static_gaps_head_villages": ("新增覆盖村数最多的建议点", "Proposed points by villages gained"),
+    # duty roster workbooks and availability files (solvers/roster)
+    "roster_availability_stopped_after_errors": ("……（已列出前 20 个错误）", "... (stopped after 20 errors)"),
+    "roster_outputs_sep": ("、", "; "),
+    "roster_outputs_km_suffix": ("(公里)", " (km)"),
+    "roster_outputs_s_suffix": ("(秒)", " (s)"),
+})

@@ -21,6 +21,7 @@ from ..domain import LAYERS
 from . import sheets
 from .headers import LAT, LON, WKT, ZH_HEADERS, output_headers
 from .writers import _write_xlsx, layer_table
+from ..glossary import word
 
 #: Layers in a template, in the order a county office fills them (counties: a boundary file, not a table).
 TEMPLATE_LAYERS = ("townships", "villages", "stations", "members", "groups", "committees", "constituents",
@@ -97,10 +98,9 @@ def _notes(lang: str) -> pd.DataFrame:
             head = output_headers([name], lang).get(name, name)
             note = (_NOTES_ZH if lang == "zh" else _NOTES_EN).get(name, "")
             if layer == "townships" and name in (LON, LAT):
-                note += "（乡镇政府驻地；也可给乡镇边界面）" if lang == "zh" else " (the seat; or give polygons)"
+                note += word("io_template_seat_or_give", lang)
             if layer == "villages" and name in (LON, LAT):
-                note += ("（可空：按乡镇驻地近似，之后用「待补坐标」表补填）" if lang == "zh"
-                         else " (may be blank: placed at the township seat, filled later with the 待补坐标 sheet)")
+                note += (word("io_template_may_be_blank", lang))
             datum = (_DATUM_ZH if lang == "zh" else _DATUM_EN) if name in (LON, LAT, WKT) else ""
             if lang == "zh":
                 rows.append({"表": f"{layer}.csv（{spec.labels.get('zh', layer)}）", "列": head,
@@ -140,11 +140,11 @@ def write_template(out: str | os.PathLike, fmt: str = "csv", lang: str = "zh") -
     if fmt not in ("csv", "xlsx"):
         raise ValueError(f"fmt must be 'csv' or 'xlsx', got {fmt!r}")
     tables = template_tables(lang)
-    notes_name = "说明" if lang == "zh" else "notes"
+    notes_name = word("io_template_notes", lang)
     path = Path(out)
     if fmt == "xlsx":
         if path.suffix.lower() != ".xlsx":
-            path = path / ("导入模板.xlsx" if lang == "zh" else "template.xlsx")
+            path = path / (word("io_template_template_xlsx", lang))
         path.parent.mkdir(parents=True, exist_ok=True)
         # sheet tabs as the exports name them (乡镇街道, 村社区 ...); the importer maps them back
         tabs = {k: (notes_name if k == "notes" else LAYERS[k].labels.get("zh", k) if lang == "zh" else k)
