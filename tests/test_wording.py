@@ -16,3 +16,115 @@ def test_a_map_page_declares_its_language(lang, tag):
     says zh-CN, an English one en."""
     html = PageFigure(title="t", lang=lang).render()
     assert re.search(r'<html lang="([^"]+)">', html).group(1) == tag
+
+
+def _glossary_keys_used() -> dict[str, set[str]]:
+    """``{"word": {keys}, "message": {codes}}`` named by a string literal in the production floors."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    used: dict[str, set[str]] = {"word": set(), "message": set()}
+    for pkg in ("geo_service", "solvers", "maps"):
+        for path in (root / pkg).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
+                        and isinstance(node.args[0].value, str)):
+                    continue
+                f = node.func
+                name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
+                if name in used:
+                    used[name].add(node.args[0].value)
+    return used
+
+
+def test_every_word_and_message_named_in_the_code_exists():
+    """``word`` raises on an unknown key and ``message`` gives the bare code back: a key typed
+    wrong would reach users as ``cli_roster_planing``. Every literal key the floors name is in the
+    glossary, in both languages."""
+    from geo_service.core.glossary import MESSAGES, WORDS
+
+    used = _glossary_keys_used()
+    assert len(used["word"]) > 50 and len(used["message"]) > 40  # the walk finds the calls
+    assert not used["word"] - set(WORDS), sorted(used["word"] - set(WORDS))
+    assert not used["message"] - set(MESSAGES), sorted(used["message"] - set(MESSAGES))
+    for key in used["word"] | used["message"]:
+        zh, en = WORDS.get(key) or MESSAGES[key]
+        assert isinstance(zh, str) and isinstance(en, str), key
+
+
+@pytest.mark.parametrize(("lang", "text"), [
+    ("zh", "数据来源：佳木斯演示（demo） · 第 3 版 · 日期 2026-11-29 · 坐标系 WGS-84，横轴墨卡托投影（当地） · geo-service"),
+    ("en", "Source: 佳木斯演示 (demo) · version 3 · date 2026-11-29 · WGS-84, local transverse Mercator · geo-service"),
+])
+def test_a_static_map_names_its_source_in_the_glossary_words(lang, text):
+    from maps.static_render import source_text
+
+    assert source_text("佳木斯演示", dataset_id="demo", version=3, date="2026-11-29", lang=lang) == text
+    short = source_text("x", dataset_id="x", date="2026-11-29", lang=lang)
+    assert short.startswith("数据来源：x · 日期" if lang == "zh" else "Source: x · date")
+
+
+@pytest.mark.parametrize(("lang", "missing", "columns", "suffix"), [
+    ("zh", "请假表 {d}/missing.csv：没有这个文件",
+     "请假表 bad.csv：需要委员列（委员/member）和月份列（月份/months）或开始日期、结束日期两列；现有列：a, b",
+     "请假表 x.json：应为 .csv 或 .xlsx 文件"),
+    ("en", "availability file {d}/missing.csv: no such file",
+     "availability file bad.csv: needs a member column (委员/member) and months (月份/months) or start and end "
+     "(开始日期/结束日期); found a, b",
+     "availability file x.json: expected .csv or .xlsx, got .json"),
+])
+def test_availability_file_errors_read_the_same_in_each_language(tmp_path, lang, missing, columns, suffix):
+    from geo_service.core.io.availability import read_availability_records
+
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    (tmp_path / "x.json").write_text("{}", encoding="utf-8")
+    for name, expected in (("missing.csv", missing.format(d=tmp_path)), ("bad.csv", columns), ("x.json", suffix)):
+        with pytest.raises(ValueError) as e:
+            read_availability_records(tmp_path / name, lang=lang)
+        assert str(e.value) == expected
+
+
+def test_availability_row_errors_stop_after_twenty(tmp_path):
+    from solvers.roster.availability import availability_from_records
+
+    rows = [{"row": 2, "member": "nobody", "months": "2027-01"}] * 25
+    for lang, head, stop, sep in (("zh", "请假表 a.csv：第 2 行：", "……（已列出前 20 个错误）", "；"),
+                                  ("en", "availability file a.csv: row 2: ", "... (stopped after 20 errors)", "; ")):
+        with pytest.raises(ValueError) as e:
+            availability_from_records(rows, [{"id": "M1", "name": "张三"}], lang=lang, source="a.csv")
+        text = str(e.value)
+        assert text.startswith(head) and text.endswith(sep + stop) and text.count(sep) == 20
+
+
+@pytest.mark.parametrize(("lang", "text"), [
+    ("zh", "距离方式：只能是 'straight'、'road'；随机种子：应为整数；nope：没有这个参数"),
+    ("en", "Mode: must be one of 'straight' or 'road'; Seed: must be a whole number; nope: unknown parameter"),
+])
+def test_bad_parameters_are_named_and_joined_in_the_users_language(lang, text):
+    from pydantic import ValidationError
+
+    from geo_service.cli.common import params_text
+    from solvers.pipeline import OptimisationParams
+
+    with pytest.raises(ValidationError) as e:
+        OptimisationParams.model_validate({"seed": "abc", "mode": "x", "nope": 1})
+    assert params_text(e.value, lang) == text
+
+
+def test_a_rejected_import_counts_its_problems_in_each_language(tiny, tmp_path):
+    import geopandas as gpd
+    from typer.testing import CliRunner
+
+    from geo_service.cli import app
+    from geo_service.core.io.gpkg import write_gpkg
+
+    bad = write_gpkg(tiny, tmp_path / "bad.gpkg")
+    members = gpd.read_file(bad, layer="members")
+    members.loc[0, "group_id"] = "G404"
+    members.to_file(bad, layer="members", driver="GPKG")
+    runner = CliRunner()
+    for lang, line in (("zh", "错误：输入有 1 个问题；未保存任何内容"),
+                       ("en", "error: 1 problem(s) in the input; nothing was stored")):
+        r = runner.invoke(app, ["import", str(bad), "--name", "t", "--lang", lang, "--data-dir", str(tmp_path / "s")])
+        assert r.exit_code == 2 and r.output.splitlines()[0] == line, r.output

@@ -91,7 +91,7 @@ def params_text(exc, lang: str = "zh") -> str:
         key = loc[-1] if loc else "params"
         name = PARAMS[key][i] if key in PARAMS else ".".join(loc) or "params"
         words = _PYDANTIC_WORDS.get(x.get("type", ""))
-        ctx = {k: str(v).replace(" or ", "、" if i == 0 else " or ") for k, v in (x.get("ctx") or {}).items()}
+        ctx = {k: str(v).replace(" or ", word("sep_or", lang)) for k, v in (x.get("ctx") or {}).items()}
         if words is not None:
             try:
                 text = words[i].format(**ctx)
@@ -99,8 +99,8 @@ def params_text(exc, lang: str = "zh") -> str:
                 text = words[i]
         else:
             text = str(x.get("msg", "")).removeprefix("Value error, ")
-        parts.append(f"{name}{'：' if i == 0 else ': '}{text}")
-    return ("；" if i == 0 else "; ").join(parts)
+        parts.append(name + word("sep_colon", lang) + text)
+    return word("sep_semicolon", lang).join(parts)
 
 
 def _params_file(path: Optional[Path], lang: str) -> dict:
@@ -169,10 +169,7 @@ def check_lang_opt(lang: str) -> None:
 
 def _report_problems(exc, limit: int = 50, lang: str = "zh") -> None:
     errors = [p for p in exc.problems if p.severity == "error"]
-    if lang == "zh":
-        typer.echo(f"错误：输入有 {len(errors)} 个问题；未保存任何内容", err=True)
-    else:
-        typer.echo(f"error: {len(errors)} problem(s) in the input; nothing was stored", err=True)
+    typer.echo(message("cli_common_input_problems", lang, n=len(errors)), err=True)
     for p in errors[:limit]:
         typer.echo(f"  - {_where(p, lang)}", err=True)
     if len(errors) > limit:

@@ -246,6 +246,9 @@ MESSAGES.update({
 # message(code, lang, **params); a value's format (``{time_s:.1f}``) is part of the template
 MESSAGES.update({
     # command lines (geo_service/cli): progress, results and errors
+    "cli_common_input_problems": ("错误：输入有 {n} 个问题；未保存任何内容", "error: {n} problem(s) in the input; nothing was stored"),
+    "cli_template_wrote": ("已写出 {n} 个文件：{files}", "wrote {n} file(s): {files}"),
+    "cli_template_then": ("填好后运行：{check}", "fill them in, then: {check}"),
     "cli_batch_nothing_was_run": ("{e}；未运行任何区县", "{e}; nothing was run"),
     "cli_batch_generating_synthetic_counties": ("正在生成 {province} 个模拟区县", "generating {province} synthetic counties"),
     "cli_common_expected_json_object": ("{path}：应为 JSON 对象（{{...}}）", "{path}: expected a JSON object"),
@@ -277,6 +280,9 @@ MESSAGES.update({
                                 "needs a member column (委员/member) and months (月份/months) or start and end (开始日期/结束日期); found {cols_text}"),
     "io_writers_shapes_longer_than": ("{simplified} 个形状超过单元格上限，已简化；精确形状见 GeoPackage/GeoJSON 导出", "{simplified} shapes longer than a cell were simplified; exact shapes in GeoPackage/GeoJSON"),
     # maps (maps/): legends, captions, page words
+    "maps_source": ("数据来源：{name}", "Source: {name}"),
+    "maps_source_named": ("数据来源：{name}（{id}）", "Source: {name} ({id})"),
+    "maps_source_version": ("第 {version} 版", "version {version}"), "maps_source_date": ("日期 {day}", "date {day}"),
     "maps_aggregate_km": ("{v:.1f} 公里", "{v:.1f} km"),
     "maps_aggregate_total": ("{int:,} {unit}（{v}）", "{int:,} {unit} ({v})"),
     "maps_coverage_way": ("（{way}）", " ({way})"),

@@ -120,6 +120,7 @@ WORDS.update({"cli_deputy_conveners": ("副召集人", "deputy conveners"),
 # Inline texts of the command lines, workbooks, maps and roster outputs, each read through word(key, lang)
 WORDS.update({
     # punctuation between items and after a label, and units the UNITS table lacks
+    "sep_or": ("、", " or "),
     "sep_comma": ("，", ", "),
     "sep_list": ("、", ", "),
     "sep_colon": ("：", ": "),
@@ -156,6 +157,7 @@ WORDS.update({
     "maps_static_assignment_committees_townships": ("专委会（责任乡镇数）", "Committees (townships)"),
     "maps_count_unit": ("个", ""),
     "maps_static_coverage_villages": ("村数", "Villages"),
+    "maps_source_crs": ("坐标系 WGS-84，横轴墨卡托投影（当地）", "WGS-84, local transverse Mercator"),
     "maps_north": ("北", "N"),
     "maps_static_gaps_head_population": ("新增覆盖人口最多的建议点", "Proposed points by population gained"),
     "maps_static_gaps_head_villages": ("新增覆盖村数最多的建议点", "Proposed points by villages gained"),
