@@ -31,12 +31,11 @@ from geo_service.core.glossary import word
 NOTE_PARAMS = ("start", "months", "per_platform_min", "per_platform_max", "member_min", "member_max",
                "fairness_spread", "allow_consecutive", "sectors_min", "max_distance_m", "mode", "replan_from",
                "time_limit_s")
-STATUS_ZH = {"optimal": "最优", "feasible": "可行（未证明最优）", "infeasible": "不可行（已放宽规则）",
-             "nothing_to_do": "无需安排", "unknown": "未找到"}
-STATUS_EN = {"optimal": "optimal", "feasible": "feasible (not proven optimal)",
-             "infeasible": "infeasible (rules relaxed)", "nothing_to_do": "nothing to do",
-             "unknown": "no roster found"}
-WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+#: a roster's outcomes, worded by the glossary's ``roster_status_<outcome>``
+STATUSES = ("optimal", "feasible", "infeasible", "nothing_to_do", "unknown")
+STATUS_ZH = {s: word(f"roster_status_{s}", "zh") for s in STATUSES}
+STATUS_EN = {s: word(f"roster_status_{s}", "en") for s in STATUSES}
+WEEKDAYS_EN = tuple(word(f"weekday_{i}", "en") for i in range(7))
 
 
 def _as_result(result: RosterResult | Mapping) -> RosterResult:
