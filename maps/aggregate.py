@@ -186,7 +186,7 @@ def add_overview(m: folium.Map, ds, measure: np.ndarray, thresholds: Sequence[fl
         row = [int(bins["villages"].iat[k]), f"{int(round(w[k])):,} {unit}"]
         for i in range(nt):
             cov = float(bins[f"within_{i}"].iat[k])
-            row.append(message("maps_aggregate_total", lang, int=int(round(cov)), unit=unit, v=_pct(cov / w[k]) if w[k] > 0 else '–'))
+            row.append(message("maps_aggregate_covered", lang, covered=int(round(cov)), unit=unit, share=_pct(cov / w[k]) if w[k] > 0 else '–'))
         values.append(row)
         names.append(tx["bin"].format(n=int(bins["villages"].iat[k]), share=_pct(share[k])))
     fc = feature_collection(bins.geometry.to_numpy(), names, classes=cls.tolist(), values=values, datum=datum)
@@ -201,7 +201,7 @@ def add_overview(m: folium.Map, ds, measure: np.ndarray, thresholds: Sequence[fl
                  thresholds=thresholds, text={k: s.replace("{n}", f"{n:,}") if k in ("zoom_in", "standalone") else s
                        for k, s in tx.items()}).add_to(m)
     rows = [("square", SHARE_COLOURS[c], f"{20 * c}–{20 * (c + 1)}%") for c in range(len(SHARE_COLOURS))]
-    size = message("maps_aggregate_km", lang, v=side / 1000)
+    size = message("maps_aggregate_km", lang, km=side / 1000)
     legend = (legend_html(tx["legend"].format(t=fmt(colour_threshold)), rows)
               + f'<div class="gs-note">{esc(tx["hex"].format(s=size))}</div>')
     return layer, legend

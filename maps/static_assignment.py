@@ -45,7 +45,7 @@ def assignment_figure(ds, result: Any = None, *, lang: str = "zh", size: PageSiz
     t = T[lang]
     size = size or page_size()
     title = page_title(county_name(ds), "assignment", lang)
-    sub = (word("maps_static_assignment_groups_villages_and", lang))
+    sub = (word("maps_static_assignment_subtitle", lang))
     lay = layout(size, title, sub)
     ms = size.inches[1] / 8.27
     bounds = map_bounds(ds)
@@ -127,8 +127,8 @@ def _legend_blocks(ds, gids: list[str], gcol: dict[str, str], kids: list[str], k
     glabel = [f"{gname[g]}  {n_mem.get(g, 0)} · {n_vil.get(g, 0)}" for g in gids]
     klabel = [f"{kname[k]}  {n_tw.get(k, 0)}" for k in kids]
     gh = [point_handle("s", 6 * ms, gcol[g], "#222", 0.4) for g in gids]
-    blocks = [((word("maps_static_assignment_groups_members_villages", lang)), gh, glabel)]
+    blocks = [((word("maps_static_assignment_groups", lang)), gh, glabel)]
     if with_committees:
-        blocks.append(((word("maps_static_assignment_committees_townships", lang)),
+        blocks.append(((word("maps_static_assignment_committees", lang)),
                        [Patch(facecolor=kcol[k], alpha=0.7) for k in kids], klabel))
     return blocks

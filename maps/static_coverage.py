@@ -114,7 +114,7 @@ def coverage_figure(ds, *, coverage: pd.DataFrame | None = None, lang: str = "zh
     size = size or page_size()
     title = page_title(county_name(ds), "coverage", lang)
     gap_t = float(gap_threshold) if gap_threshold is not None else thresholds[min(1, len(thresholds) - 1)]
-    sub = (message("maps_static_coverage_straight_line_distance", lang, km=km(gap_t, lang)))
+    sub = (message("maps_static_coverage_subtitle", lang, km=km(gap_t, lang)))
     lay = layout(size, title, sub)
     ms = size.inches[1] / 8.27  # marker scale: 1 on A4 landscape
     bounds = map_bounds(ds)
@@ -275,9 +275,9 @@ def _summary_lines(wts: np.ndarray, measure: np.ndarray, thresholds: list[float]
         cov = float(wts[measure <= thr].sum())
         covered[thr] = round(cov)
         share = f"{100.0 * cov / total:.1f}%" if total else "–"
-        lines.append(message("maps_static_coverage_within", lang, threshold_=t['threshold'], km=km(thr, lang), round=round(cov), share=share))
+        lines.append(message("maps_static_coverage_within", lang, within=t['threshold'], km=km(thr, lang), covered=round(cov), share=share))
     total_label = t["total_pop"] if vw.basis == "population" else (word("maps_static_coverage_villages", lang))
-    lines.append(message("maps_static_coverage_total", lang, total_label=total_label, round=round(total)))
+    lines.append(message("maps_static_coverage_total", lang, total_label=total_label, total=round(total)))
     lines.append(message("maps_static_coverage_gap_villages", lang, km=km(gap_t, lang), n_gaps=n_gaps))
     if vw.note:  # said once, as on the web map: shares count villages or fill unknown populations
         lines.append(vw.note)

@@ -53,7 +53,7 @@ def gaps_figure(ds, gap_result: Any, *, threshold_m: float | None = None, lang: 
     sites = proposed_sites(gap_result)
     size = size or page_size()
     title = page_title(county_name(ds), "gaps", lang)
-    sub = (message("maps_static_gaps_coverage_within_straight", lang, n_sites=len(sites), km=km(thr, lang)))
+    sub = (message("maps_static_gaps_subtitle", lang, n_sites=len(sites), km=km(thr, lang)))
     lay = layout(size, title, sub)
     ms = size.inches[1] / 8.27
     bounds = map_bounds(ds, extra=sites)  # every station, village and proposed site inside the frame

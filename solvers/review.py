@@ -311,7 +311,7 @@ def review_notes(result: ReviewResult | dict[str, Any], dataset_id: str = "", la
     each, cap = G.word("review_each", lang), G.word("review_cap", lang)
     rules = {G.value_label("review_rule", "base", lang): r["base"]}
     for k in RULES:
-        rules[G.value_label("review_rule", k, lang)] = message("review_rule_cap", lang, each=each, get=r['points'].get(k, 0.0), cap=cap, get2=r['caps'].get(k, '-'))
+        rules[G.value_label("review_rule", k, lang)] = message("review_rule_cap", lang, each=each, points=r['points'].get(k, 0.0), cap=cap, cap_points=r['caps'].get(k, '-'))
     rules[G.value_label("review_rule", "quota_bonus", lang)] = r["bonus"]
     rules[G.word("review_talk_below", lang)] = r["talk_below"]
     return {"dataset": dataset_id, "review_year": d["year"], "review_rules_note": rules}

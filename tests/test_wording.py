@@ -128,3 +128,30 @@ def test_a_rejected_import_counts_its_problems_in_each_language(tiny, tmp_path):
                        ("en", "error: 1 problem(s) in the input; nothing was stored")):
         r = runner.invoke(app, ["import", str(bad), "--name", "t", "--lang", lang, "--data-dir", str(tmp_path / "s")])
         assert r.exit_code == 2 and r.output.splitlines()[0] == line, r.output
+
+
+def test_every_message_call_fills_every_field_of_its_templates():
+    """A template field without a value stays visible as ``{name}`` (``message`` never raises): each
+    ``message(code, lang, ...)`` call in the floors names every field of both its templates."""
+    import ast
+    import string
+    from pathlib import Path
+
+    from geo_service.core.glossary import MESSAGES
+
+    root = Path(__file__).resolve().parents[1]
+    unfilled, checked = [], 0
+    for pkg in ("geo_service", "solvers", "maps"):
+        for path in (root / pkg).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None))
+                        == "message" and node.args and isinstance(node.args[0], ast.Constant)
+                        and node.args[0].value in MESSAGES) or any(k.arg is None for k in node.keywords):
+                    continue
+                given = {k.arg for k in node.keywords}
+                fields = {f for tpl in MESSAGES[node.args[0].value] for _, f, _, _ in string.Formatter().parse(tpl) if f}
+                checked += 1
+                if fields - given:
+                    unfilled.append(f"{path.relative_to(root)}:{node.lineno} {node.args[0].value} {sorted(fields - given)}")
+    assert checked > 60
+    assert not unfilled, unfilled

@@ -92,7 +92,7 @@ def batch(
             p.setdefault("optimisation", {}).setdefault("time_limit_s", 60.0 if time_limit is None else time_limit)
         ids = []
         if province:
-            with progress(message("cli_batch_generating_synthetic_counties", lang, province=province)):
+            with progress(message("cli_batch_generating", lang, province=province)):
                 ids = store_province(store, generate_province(province, seed=seed), prefix=prefix)
         ids += resolve_dataset_ids(store, datasets or [])
     except (ValueError, OSError) as e:

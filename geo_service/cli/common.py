@@ -110,7 +110,7 @@ def _params_file(path: Optional[Path], lang: str) -> dict:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
-        fail(message("cli_common_os_error", lang, path=path, os_error_text=os_error_text(e), v=e.strerror or e), 2, lang)
+        fail(message("cli_common_os_error", lang, path=path, os_error_text=os_error_text(e), strerror=e.strerror or e), 2, lang)
     except json.JSONDecodeError as e:
         fail(message("cli_common_not_valid_json", lang, path=path, lineno=e.lineno, colno=e.colno), 2, lang)
     if not isinstance(raw, dict):
@@ -173,7 +173,7 @@ def _report_problems(exc, limit: int = 50, lang: str = "zh") -> None:
     for p in errors[:limit]:
         typer.echo(f"  - {_where(p, lang)}", err=True)
     if len(errors) > limit:
-        typer.echo(message("cli_common_and_more_use", lang, v=len(errors) - limit), err=True)
+        typer.echo(message("cli_common_and_more", lang, n=len(errors) - limit), err=True)
 
 
 def _where(p, lang: str) -> str:
@@ -275,4 +275,4 @@ def _load_source(source: Optional[str], datum: str = "wgs84", data_dir: Optional
     try:
         return stored_dataset(store, source)
     except (NotFound, ValueError):
-        fail(message("cli_common_no_dataset_file", lang, source=source), 1, lang)
+        fail(message("cli_common_no_source", lang, source=source), 1, lang)

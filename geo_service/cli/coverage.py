@@ -169,7 +169,7 @@ def coverage_cmd(
         if mode == "road" and thr:
             kw = {"thresholds_s": thr}
         kind_list = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
-        with progress(message("cli_coverage_measuring_coverage", lang, mode=mode)):
+        with progress(message("cli_coverage_measuring", lang, mode=mode)):
             s = coverage_summary(ds, mode=mode, kinds=kind_list, **kw)
     except ValueError as e:  # InvalidQuery and bad numbers
         fail(str(e), 2, lang)

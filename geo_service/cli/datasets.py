@@ -43,7 +43,7 @@ def demo(
     from ..app.demo import generate_demo
     from ..core.io import write_dataset
     check_lang_opt(lang)
-    with progress(word("cli_datasets_generating_demo_county", lang)):
+    with progress(word("cli_datasets_generating_demo", lang)):
         ds = generate_demo() if seed is None else generate_demo(seed=seed)
     with progress(message("cli_datasets_writing", lang, out=out)):
         try:
@@ -78,7 +78,7 @@ def import_(
     except ValueError:
         fail(message("cli_bad_id", lang, id=dataset_id), 2, lang)
     try:
-        with progress(word("cli_datasets_reading_and_validating", lang)):
+        with progress(word("cli_datasets_reading", lang)):
             ds = _read_input(path, _parse_layer_opts(layer), datum, dataset_id, missing_points)
     except DatasetValidationError as e:
         if as_json:
@@ -168,7 +168,7 @@ def summary(
     else:
         store = open_store(_data_dir(data_dir))
         if dataset_id == "demo":
-            with progress(word("cli_datasets_loading_demo_county", lang)):
+            with progress(word("cli_datasets_loading_demo", lang)):
                 ensure_demo(store, only_if_empty=False)
         try:
             ds = stored_dataset(store, dataset_id)

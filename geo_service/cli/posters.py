@@ -73,11 +73,11 @@ def posters_cmd(
     st = ds.stations
     ids = [str(i) for i, k in zip(st["id"], st["kind"]) if not kind or str(k) in kind]
     if not ids:
-        fail(word("cli_posters_no_station_make", lang), 1, lang)
+        fail(word("cli_posters_no_station", lang), 1, lang)
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     items = []
-    with progress(message("cli_posters_drawing_posters", lang, n_ids=len(ids))):
+    with progress(message("cli_posters_drawing", lang, n=len(ids))):
         for sid in ids:
             info = lookup(ix, station_id=sid, k=1, duty=duty, today=today, township_committees=committees)
             url = f"{base_url.rstrip('/')}/m/{dataset_id}/{sid}" + {"en": "?lang=en"}.get(lang, "")
@@ -85,4 +85,4 @@ def posters_cmd(
                                                          lang=lang))
             items.append((sid, url, info))
         (folder / "posters.pdf").write_bytes(posters_pdf(ds, items, paper=paper, lang=lang))
-    typer.echo(message("cli_posters_wrote_posters_and", lang, n_ids=len(ids), v=folder / 'posters.pdf'))
+    typer.echo(message("cli_posters_wrote", lang, n=len(ids), pdf=folder / 'posters.pdf'))

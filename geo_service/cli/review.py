@@ -49,7 +49,7 @@ def _file_rows(path: Path, ds, lang: str) -> pd.DataFrame:
             row = p["row"] + 1 if p["row"] else 0  # as numbered in the sheet (header = row 1)
             typer.echo(p["message"].replace(f"第 {p['row']} 行", f"第 {row} 行", 1) if lang == "zh"
                        else p["message"].replace(f"row {p['row']}", f"row {row}", 1), err=True)
-        fail(message("cli_review_invalid_field_nothing", lang, path=path, n_problems=len(e.problems)), 2, lang)
+        fail(message("cli_review_invalid_fields", lang, path=path, n_problems=len(e.problems)), 2, lang)
         raise  # pragma: no cover - fail exits
     except (OSError, ValueError, KeyError) as e:
         fail(f"{path}: {e}", 2)
@@ -93,7 +93,7 @@ def review_command(
         rows = _file_rows(ledger, ds, lang)
         if save and stored:
             ids = open_store(_data_dir(data_dir)).ledger().add(source or "demo", rows, recorded_by="cli", validated=True)
-            typer.echo(message("cli_review_stored_rows", lang, n_ids=len(ids)), err=True)
+            typer.echo(message("cli_review_stored", lang, n=len(ids)), err=True)
         else:
             frames.append(rows.assign(id=range(1, len(rows) + 1)))
     if stored:
@@ -102,14 +102,14 @@ def review_command(
     acts = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else \
         pd.DataFrame(columns=["id", *REVIEW_COLUMNS])
     res = ReviewModel.from_dataset(ds, ReviewParams(year=year, rules=rules), activities=acts).solve()
-    target = _out_path(out, word("cli_review_review_xlsx", lang))
+    target = _out_path(out, word("cli_review_file", lang))
     write_xlsx(review_tables(res), target, lang, title=f"{ds.name} {year}",
                notes=review_notes(res, ds.name, lang))
     if as_json:
         typer.echo(dumps_text(res.to_dict()))
         return
     talks = [m for m in res.members if m["talk"]]
-    typer.echo(message("cli_review_review_members_ledger", lang, year=year, n_members=len(res.members), n_acts=len(acts), n_talks=len(talks)))
+    typer.echo(message("cli_review_summary", lang, year=year, n_members=len(res.members), n_acts=len(acts), n_talks=len(talks)))
     for m in res.members[:10]:
         items = "，".join(f"{value_label('review_rule', it['rule'], lang)} {it['points']:g}" for it in m["items"])
         typer.echo(f"  {m['rank']}. {m.get('name') or m['member_id']} {m['score']:g}（{items}）")

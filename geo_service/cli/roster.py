@@ -100,7 +100,7 @@ def roster(
             fail_job(job, "ValueError", str(e))
             fail(str(e), 2, lang)
     job_id = finish_job(job, {**res.to_dict(), "outcome": roster_outcome(res)})
-    target = _out_path(out, word("cli_roster_roster_xlsx", lang))
+    target = _out_path(out, word("cli_roster_file", lang))
     written = [write_roster(res, target, lang)]
     if ics is not None:
         written += write_roster_calendars(res, ics)

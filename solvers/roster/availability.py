@@ -120,7 +120,7 @@ def availability_from_records(records: Iterable[Mapping[str, Any]],
         except ValueError as e:
             errors.append(where + str(e))
         if len(errors) >= MAX_ERRORS:
-            errors.append(word("roster_availability_stopped_after_errors", lang))
+            errors.append(word("roster_availability_stopped", lang))
             break
     if errors:
         raise ValueError(head + (word("sep_semicolon", lang)).join(errors))

@@ -30,7 +30,7 @@ HEADERS: dict[str, str] = {
 def availability_head(path: str | Path, lang: str = "en") -> str:
     """The words every message about leave file ``path`` starts with (``请假表 a.csv：``)."""
     name = Path(path).name
-    return message("io_availability_availability_file", lang, name=name)
+    return message("io_availability_head", lang, name=name)
 
 
 def blank(v: Any) -> bool:

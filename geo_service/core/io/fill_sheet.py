@@ -92,10 +92,10 @@ def fill_sheet_bytes(ds: Dataset, lang: str = "zh", datum: str | None = None) ->
     """
     d = _datum_of(ds, datum)
     table = fill_sheet_table(ds, d)
-    how = (word("io_fill_sheet_fill_new_longitude", lang))
+    how = (word("io_fill_sheet_how", lang))
     notes = {"dataset": ds.name, "date": pd.Timestamp.now().date().isoformat(), "locations": location_line(ds.villages, lang),
              "coordinates_datum": d.upper().replace("GCJ02", "GCJ-02").replace("WGS84", "WGS-84").replace("BD09", "BD-09"),
-             (word("io_fill_sheet_how_fill", lang)): how}
+             (word("io_fill_sheet_how_title", lang)): how}
     return sheets.xlsx_bytes({G.table_title("fill_locations", lang): table}, lang, notes=notes)
 
 

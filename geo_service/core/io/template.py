@@ -127,7 +127,7 @@ def write_template(out: str | os.PathLike, fmt: str = "csv", lang: str = "zh") -
     path = Path(out)
     if fmt == "xlsx":
         if path.suffix.lower() != ".xlsx":
-            path = path / (word("io_template_template_xlsx", lang))
+            path = path / (word("io_template_file", lang))
         path.parent.mkdir(parents=True, exist_ok=True)
         # sheet tabs as the exports name them (乡镇街道, 村社区 ...); the importer maps them back
         tabs = {k: (notes_name if k == "notes" else LAYERS[k].labels.get("zh", k) if lang == "zh" else k)

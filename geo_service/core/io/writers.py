@@ -186,7 +186,7 @@ def _write_xlsx(tables: dict[str, pd.DataFrame], target: str | os.PathLike | IO[
         simplified += n
     if simplified:
         notes = {**(notes or {}), (word("io_writers_geometry", lang)):
-                 (message("io_writers_shapes_longer_than", lang, simplified=simplified))}
+                 (message("io_writers_simplified", lang, simplified=simplified))}
     sheets.write_xlsx(fitted, target, lang, notes=notes)
 
 
