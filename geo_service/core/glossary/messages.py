@@ -273,6 +273,7 @@ MESSAGES.update({
     "cli_roster_months_platforms_duties": ("{n_months} 个月，{n_platforms} 个值班平台，{n_duties} 人次值班，{n_consultations} 次协商", "{n_months} months, {n_platforms} platforms, {n_duties} duties, {n_consultations} consultations"),
     "cli_roster_calendar": ("，日历 {n_ics} 个（{ics}）", ", {n_ics} calendar(s) in {ics}"),
     # workbooks and files (geo_service/core/io): notes, templates, errors
+    "template_table": ("{layer}.csv（{label}）", "{layer}.csv"),
     "io_availability_head": ("请假表 {name}：", "availability file {name}: "),
     "io_availability_no_such_file": ("请假表 {path}：没有这个文件", "availability file {path}: no such file"),
     "io_availability_bad_suffix": ("应为 .csv 或 .xlsx 文件", "{detail}"),

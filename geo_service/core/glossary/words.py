@@ -184,6 +184,11 @@ WORDS.update({
     "template_note_lon": ("经度", "longitude"),
     "template_note_lat": ("纬度", "latitude"),
     "template_note_wkt": ("线的几何（WKT，经纬度）", "line geometry (WKT, lon/lat)"),
+    "template_col_table": ("表", "table"), "template_col_column": ("列", "column"), "template_col_required": ("必填", "required"),
+    "template_col_unit": ("单位", "unit"), "template_col_datum": ("坐标系", "datum"), "template_col_notes": ("说明", "notes"),
+    "template_required": ("是", "yes"), "template_optional": ("否", "no"),
+    "template_unit_population": ("人", "persons"), "template_unit_capacity": ("个活动组", "groups"),
+    "template_unit_speed_kmh": ("km/h", "km/h"), "template_unit_lon": ("度", "degrees"), "template_unit_lat": ("度", "degrees"),
     "template_datum": ("WGS-84（GPS）；高德/腾讯坐标（GCJ-02）导入时加 --datum gcj02，百度坐标加 --datum bd09", "WGS-84 (GPS); Amap/Tencent (GCJ-02): import with --datum gcj02; Baidu: --datum bd09"),
     # duty roster workbooks and availability files (solvers/roster)
     "roster_availability_stopped": ("……（已列出前 20 个错误）", "... (stopped after 20 errors)"),

@@ -21,13 +21,16 @@ from ..domain import LAYERS
 from . import sheets
 from .headers import LAT, LON, WKT, ZH_HEADERS, output_headers
 from .writers import _write_xlsx, layer_table
-from ..glossary import word
+from ..glossary import message, word
 
 #: Layers in a template, in the order a county office fills them (counties: a boundary file, not a table).
 TEMPLATE_LAYERS = ("townships", "villages", "stations", "members", "groups", "committees", "constituents",
                    "roads")
 
-_UNITS = {"population": "人", "capacity": "个活动组", "speed_kmh": "km/h", LON: "度", LAT: "度"}
+#: columns with a unit on the notes sheet (glossary ``template_unit_<column>``)
+_UNITS = ("population", "capacity", "speed_kmh", LON, LAT)
+#: the notes sheet's columns (glossary ``template_col_<column>``)
+_NOTE_COLUMNS = ("table", "column", "required", "unit", "datum", "notes")
 #: columns with a note on the notes sheet (glossary ``template_note_<column>``; blank in a language without one)
 _NOTED = ("id", "name", "township_id", "village_id", "population", "is_seat", "kind", "sectors", "sector", "capacity",
           "group_id", "committee_id", "station_id", "role", "convener_id", "phone", "county_id", "class", "speed_kmh",
@@ -85,15 +88,10 @@ def _notes(lang: str) -> pd.DataFrame:
             if layer == "villages" and name in (LON, LAT):
                 note += (word("io_template_may_be_blank", lang))
             datum = word("template_datum", lang) if name in (LON, LAT, WKT) else ""
-            if lang == "zh":
-                rows.append({"表": f"{layer}.csv（{spec.labels.get('zh', layer)}）", "列": head,
-                             "必填": "是" if required else "否", "单位": _UNITS.get(name, ""), "坐标系": datum,
-                             "说明": note})
-            else:
-                rows.append({"table": f"{layer}.csv", "column": head, "required": "yes" if required else "no",
-                             "unit": {"人": "persons", "个活动组": "groups", "度": "degrees"}.get(
-                                 _UNITS.get(name, ""), _UNITS.get(name, "")),
-                             "datum": datum, "notes": note})
+            cells = (message("template_table", lang, layer=layer, label=spec.labels.get("zh", layer)), head,
+                     word("template_required" if required else "template_optional", lang),
+                     word(f"template_unit_{name}", lang) if name in _UNITS else "", datum, note)
+            rows.append({word(f"template_col_{c}", lang): v for c, v in zip(_NOTE_COLUMNS, cells)})
     return pd.DataFrame(rows)
 
 
