@@ -155,3 +155,26 @@ def test_every_message_call_fills_every_field_of_its_templates():
                     unfilled.append(f"{path.relative_to(root)}:{node.lineno} {node.args[0].value} {sorted(fields - given)}")
     assert checked > 60
     assert not unfilled, unfilled
+
+
+#: every kind of bad row of a leave file, and what each language says about it
+_BAD_ROWS = [{"member": ""}, {"member": "nobody", "months": "2027-01"}, {"member": "李四", "months": "2027-01"},
+             {"member": "M1"}, {"member": "M1", "start": "2027-01-01"},
+             {"member": "M1", "start": "2027-02-01", "end": "2027-01-01"}, {"member": "M1", "start": "x", "end": "2027-01-01"},
+             {"member": "M1", "start": "2027-01-01", "end": "y"}, {"member": "M1", "months": "2027-05~2027-02"},
+             {"member": "M1", "months": "abc"}, {"member": "M1.0", "months": "2027-01"}]
+_BAD_ROW_TEXTS = {
+    "zh": "请假表 a.csv：第 2 行：委员为空；第 3 行：未知委员 'nobody'（既不是委员编号也不是姓名）；第 4 行：姓名 '李四' 有多位委员（M2、M3），请填委员编号；第 5 行：请填月份，或开始日期和结束日期；第 6 行：开始日期和结束日期要一起填；第 7 行：结束日期 2027-01-01 早于开始日期 2027-02-01；第 8 行：开始日期 'x' 不是日期（应为 2027-03-01 这样）；第 9 行：结束日期 'y' 不是日期（应为 2027-03-01 这样）；第 10 行：月份范围 '2027-05~2027-02' 的结束早于开始；第 11 行：月份 'abc' 不是 2027-01 这样的月份",
+    "en": "availability file a.csv: row 2: member is empty; row 3: unknown member 'nobody' (neither an id nor a name); row 4: name '李四' is shared by members M2, M3; give the id; row 5: give months or start and end; row 6: give both start and end; row 7: end 2027-01-01 is before start 2027-02-01; row 8: start 'x' is not a date (YYYY-MM-DD); row 9: end 'y' is not a date (YYYY-MM-DD); row 10: months range '2027-05~2027-02' ends before it starts; row 11: months must be a month like 2027-01, got 'abc'",
+}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_each_bad_leave_row_is_said_in_the_users_language(lang):
+    from solvers.roster.availability import availability_from_records
+
+    members = [{"id": "M1", "name": "张三"}, {"id": "M2", "name": "李四"}, {"id": "M3", "name": "李四"}]
+    with pytest.raises(ValueError) as e:
+        availability_from_records([dict(r, row=i + 2) for i, r in enumerate(_BAD_ROWS)], members, lang=lang,
+                                  source="a.csv")
+    assert str(e.value) == _BAD_ROW_TEXTS[lang]

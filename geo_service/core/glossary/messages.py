@@ -300,5 +300,16 @@ MESSAGES.update({
     # yearly review workbook (solvers/review.py)
     "review_rule_cap": ("{each} {points:g}，{cap} {cap_points}", "{each} {points:g}, {cap} {cap_points}"),
     # duty roster workbooks and availability files (solvers/roster)
+    "roster_avail_bad_start": ("开始日期 {value!r} 不是日期（应为 2027-03-01 这样）", "start {value!r} is not a date (YYYY-MM-DD)"),
+    "roster_avail_bad_end": ("结束日期 {value!r} 不是日期（应为 2027-03-01 这样）", "end {value!r} is not a date (YYYY-MM-DD)"),
+    "roster_avail_range_backwards": ("月份范围 {value!r} 的结束早于开始", "months range {value!r} ends before it starts"),
+    "roster_avail_bad_month": ("月份 {value!r} 不是 2027-01 这样的月份", "months must be a month like 2027-01, got {value!r}"),
+    "roster_avail_no_member": ("委员为空", "member is empty"),
+    "roster_avail_unknown_member": ("未知委员 {member!r}（既不是委员编号也不是姓名）", "unknown member {member!r} (neither an id nor a name)"),
+    "roster_avail_shared_name": ("姓名 {member!r} 有多位委员（{members}），请填委员编号",
+                                 "name {member!r} is shared by members {members}; give the id"),
+    "roster_avail_no_period": ("请填月份，或开始日期和结束日期", "give months or start and end"),
+    "roster_avail_half_period": ("开始日期和结束日期要一起填", "give both start and end"),
+    "roster_avail_end_before_start": ("结束日期 {end} 早于开始日期 {start}", "end {end} is before start {start}"),
     "roster_availability_row": ("第 {row} 行：", "row {row}: "),
 })
