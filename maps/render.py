@@ -86,9 +86,9 @@ def esc(value: Any) -> str:
     return "" if value is None else html.escape(str(value), quote=True)
 
 
-MAP_TITLES = {"coverage": {"zh": "覆盖图", "en": "Coverage map"},
-              "assignment": {"zh": "分配图", "en": "Assignment map"},
-              "gaps": {"zh": "补点方案图", "en": "Gap-closing map"}}
+#: keys of :data:`MAP_TITLES`, each the glossary word ``maps_title_<key>``
+_MAP_KINDS = ("coverage", "assignment", "gaps")
+MAP_TITLES = {k: {lang: word(f"maps_title_{k}", lang) for lang in LANGS} for k in _MAP_KINDS}
 
 
 def page_title(dataset_name: Any, kind: str, lang: str = "zh") -> str:

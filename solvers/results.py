@@ -14,6 +14,7 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from geo_service.core.glossary import LANGS, word
 from geo_service.core.jsonsafe import to_jsonable
 from geo_service.core.numbers import seed_field, whole
 
@@ -23,10 +24,9 @@ from .relaxations import RELAXED
 from .tables import result_layers, result_tables
 
 TIERS = ("constituents", "villages", "townships", "stations")
-TIER_LABELS = {"constituents": {"zh": "界别群众-委员", "en": "constituents -> members"},
-               "villages": {"zh": "村社区-活动组", "en": "villages -> groups"},
-               "townships": {"zh": "乡镇-专委会", "en": "townships -> committees"},
-               "stations": {"zh": "活动组-工作站", "en": "groups -> stations"}}
+#: keys of :data:`TIER_LABELS`, each the glossary word ``tier_label_<key>``
+_TIER_KEYS = ("constituents", "villages", "townships", "stations")
+TIER_LABELS = {k: {lang: word(f"tier_label_{k}", lang) for lang in LANGS} for k in _TIER_KEYS}
 
 
 class Locks(BaseModel):

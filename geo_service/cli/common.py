@@ -70,15 +70,11 @@ def fail(text: str, code: int = 1, lang: str = "zh") -> None:
 
 
 #: pydantic error types in words: type -> (zh, en) template over the error's ``ctx``
-_PYDANTIC_WORDS = {
-    "greater_than_equal": ("应不小于 {ge}", "must be >= {ge}"), "less_than_equal": ("应不大于 {le}", "must be <= {le}"),
-    "greater_than": ("应大于 {gt}", "must be > {gt}"), "less_than": ("应小于 {lt}", "must be < {lt}"),
-    "int_parsing": ("应为整数", "must be a whole number"), "int_type": ("应为整数", "must be a whole number"),
-    "int_from_float": ("应为整数", "must be a whole number"),
-    "float_parsing": ("应为数字", "must be a number"), "float_type": ("应为数字", "must be a number"),
-    "bool_parsing": ("应为 true 或 false", "must be true or false"), "extra_forbidden": ("没有这个参数", "unknown parameter"),
-    "literal_error": ("只能是 {expected}", "must be one of {expected}"), "missing": ("缺少", "missing"),
-}
+#: keys of :data:`_PYDANTIC_WORDS`, each the glossary word ``pydantic_<key>``
+_PYDANTIC_TYPES = ("greater_than_equal", "less_than_equal", "greater_than", "less_than", "int_parsing",
+                   "int_type", "int_from_float", "float_parsing", "float_type", "bool_parsing",
+                   "extra_forbidden", "literal_error", "missing")
+_PYDANTIC_WORDS = {k: (word(f"pydantic_{k}", "zh"), word(f"pydantic_{k}", "en")) for k in _PYDANTIC_TYPES}
 
 
 def params_text(exc, lang: str = "zh") -> str:
