@@ -174,23 +174,28 @@ class TileSource:
     needs_key: bool = False
 
 
+def _tile_names(key: str) -> dict[str, str]:
+    """A basemap's name by language, from the glossary's ``maps_tiles_<key>``."""
+    return {lang: word(f"maps_tiles_{key}", lang) for lang in LANGS}
+
+
 TILE_SOURCES: dict[str, TileSource] = {
     "osm": TileSource("osm", "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
                       '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
-                      "wgs84", {"zh": "OpenStreetMap 地图", "en": "OpenStreetMap"}, max_zoom=19),
+                      "wgs84", _tile_names("osm"), max_zoom=19),
     "gaode": TileSource("gaode", "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1"
                                  "&style=8&x={x}&y={y}&z={z}",
                         "&copy; 高德地图 AutoNavi (GCJ-02)", "gcj02",
-                        {"zh": "高德地图", "en": "Gaode (AutoNavi)"}, subdomains="1234"),
+                        _tile_names("gaode"), subdomains="1234"),
     "gaode_satellite": TileSource("gaode_satellite", "https://webst0{s}.is.autonavi.com/appmaptile?style=6"
                                                      "&x={x}&y={y}&z={z}",
                                   "&copy; 高德地图 AutoNavi (GCJ-02)", "gcj02",
-                                  {"zh": "高德卫星图", "en": "Gaode satellite"}, subdomains="1234"),
+                                  _tile_names("gaode_satellite"), subdomains="1234"),
     "tianditu": TileSource("tianditu", "https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
                                        "&VERSION=1.0.0&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
                                        "&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={key}",
                            "&copy; 天地图 Tianditu (CGCS2000)", "wgs84",
-                           {"zh": "天地图", "en": "Tianditu"}, subdomains="01234567", needs_key=True),
+                           _tile_names("tianditu"), subdomains="01234567", needs_key=True),
 }
 TILE_CHOICES = tuple(TILE_SOURCES) + ("none",)
 

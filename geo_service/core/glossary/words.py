@@ -271,6 +271,9 @@ WORDS.update({
     "pydantic_extra_forbidden": ("没有这个参数", "unknown parameter"),
     "pydantic_literal_error": ("只能是 {expected}", "must be one of {expected}"),
     "pydantic_missing": ("缺少", "missing"),
+    # basemap names (maps/render.py)
+    "maps_tiles_osm": ("OpenStreetMap 地图", "OpenStreetMap"), "maps_tiles_gaode": ("高德地图", "Gaode (AutoNavi)"),
+    "maps_tiles_gaode_satellite": ("高德卫星图", "Gaode satellite"), "maps_tiles_tianditu": ("天地图", "Tianditu"),
     # duty roster workbooks and availability files (solvers/roster)
     "roster_availability_stopped": ("……（已列出前 20 个错误）", "... (stopped after 20 errors)"),
     "roster_status_optimal": ("最优", "optimal"),
