@@ -300,6 +300,8 @@ MESSAGES.update({
     # yearly review workbook (solvers/review.py)
     "review_rule_cap": ("{each} {points:g}，{cap} {cap_points}", "{each} {points:g}, {cap} {cap_points}"),
     # duty roster workbooks and availability files (solvers/roster)
+    # a run's outcome with its gap (solvers/results.py)
+    "outcome_feasible_within": ("可行解，与最优差距至多 {gap:.1%}", "feasible, within {gap:.1%} of the optimum"),
     "roster_avail_bad_start": ("开始日期 {value!r} 不是日期（应为 2027-03-01 这样）", "start {value!r} is not a date (YYYY-MM-DD)"),
     "roster_avail_bad_end": ("结束日期 {value!r} 不是日期（应为 2027-03-01 这样）", "end {value!r} is not a date (YYYY-MM-DD)"),
     "roster_avail_range_backwards": ("月份范围 {value!r} 的结束早于开始", "months range {value!r} ends before it starts"),

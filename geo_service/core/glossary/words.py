@@ -274,6 +274,12 @@ WORDS.update({
     # basemap names (maps/render.py)
     "maps_tiles_osm": ("OpenStreetMap 地图", "OpenStreetMap"), "maps_tiles_gaode": ("高德地图", "Gaode (AutoNavi)"),
     "maps_tiles_gaode_satellite": ("高德卫星图", "Gaode satellite"), "maps_tiles_tianditu": ("天地图", "Tianditu"),
+    # a run's outcome in words (solvers/results.py)
+    "outcome_text_optimal": ("最优解", "proven optimal"),
+    "outcome_text_relaxed": ("放宽规则后的最优解，放宽之处逐条列出", "optimal after relaxing rules, each listed"),
+    "outcome_text_feasible": ("可行解（未证明最优）", "feasible, not proven optimal"),
+    "outcome_text_infeasible": ("无可行解", "no feasible answer"),
+    "outcome_text_nothing_to_do": ("无需求解：没有可分配的对象", "nothing to decide: nothing to assign"),
     # duty roster workbooks and availability files (solvers/roster)
     "roster_availability_stopped": ("……（已列出前 20 个错误）", "... (stopped after 20 errors)"),
     "roster_status_optimal": ("最优", "optimal"),
