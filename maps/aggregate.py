@@ -38,7 +38,7 @@ from folium.template import Template
 
 from geo_service.core.coverage import village_weights
 from geo_service.core.domain import STATION_KIND_LABELS
-from geo_service.core.glossary import map_words
+from geo_service.core.glossary import UNITS, map_words, message, word
 
 from .render import DataLayer, Literal, esc, feature_collection, json_block, legend_html
 
@@ -180,14 +180,13 @@ def add_overview(m: folium.Map, ds, measure: np.ndarray, thresholds: Sequence[fl
     w = bins["weight"].to_numpy(float)
     share = np.divide(bins[f"within_{nt}"].to_numpy(float), w, out=np.zeros(len(w)), where=w > 0)
     cls = _share_class(share)
-    unit = ("人" if lang == "zh" else "persons") if basis == "population" else ("村" if lang == "zh" else "villages")
+    unit = getattr(UNITS["persons"], lang) if basis == "population" else (word("maps_aggregate_villages", lang))
     values, names = [], []
     for k in range(len(bins)):
         row = [int(bins["villages"].iat[k]), f"{int(round(w[k])):,} {unit}"]
         for i in range(nt):
             cov = float(bins[f"within_{i}"].iat[k])
-            row.append(f"{int(round(cov)):,} {unit}（{_pct(cov / w[k]) if w[k] > 0 else '–'}）" if lang == "zh"
-                       else f"{int(round(cov)):,} {unit} ({_pct(cov / w[k]) if w[k] > 0 else '–'})")
+            row.append(message("maps_aggregate_covered", lang, covered=int(round(cov)), unit=unit, share=_pct(cov / w[k]) if w[k] > 0 else '–'))
         values.append(row)
         names.append(tx["bin"].format(n=int(bins["villages"].iat[k]), share=_pct(share[k])))
     fc = feature_collection(bins.geometry.to_numpy(), names, classes=cls.tolist(), values=values, datum=datum)
@@ -202,7 +201,7 @@ def add_overview(m: folium.Map, ds, measure: np.ndarray, thresholds: Sequence[fl
                  thresholds=thresholds, text={k: s.replace("{n}", f"{n:,}") if k in ("zoom_in", "standalone") else s
                        for k, s in tx.items()}).add_to(m)
     rows = [("square", SHARE_COLOURS[c], f"{20 * c}–{20 * (c + 1)}%") for c in range(len(SHARE_COLOURS))]
-    size = f"{side / 1000:.1f} 公里" if lang == "zh" else f"{side / 1000:.1f} km"
+    size = message("maps_aggregate_km", lang, km=side / 1000)
     legend = (legend_html(tx["legend"].format(t=fmt(colour_threshold)), rows)
               + f'<div class="gs-note">{esc(tx["hex"].format(s=size))}</div>')
     return layer, legend

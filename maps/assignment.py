@@ -29,7 +29,7 @@ from shapely.geometry import MultiPoint, Point
 
 from geo_service.core.coverage import village_weights
 from geo_service.core.errors import InvalidParameter
-from geo_service.core.glossary import word
+from geo_service.core.glossary import LANGS, word
 
 from .coverage import boundary_layers
 from .links import LinkSelection, lat_lon
@@ -50,28 +50,12 @@ from .render import (
 )
 from .stations import add_stations
 
-T = {
-    "zh": {"members": "委员住址", "zones": "活动组责任区", "contacts": "界别联系点",
-           "committees": "专委会责任乡镇", "sector": "界别", "group": "界别活动组", "committee": "专委会",
-           "constituents": "联系群众数", "villages": "村/社区数", "legend": "界别活动组（颜色）",
-           "legend_k": "专委会（边框颜色）", "member": "委员", "population": "人口",
-           "contact_villages": "联系点", "mean_km": "到活动组驻地平均距离(公里)",
-           "max_km": "到活动组驻地最远距离(公里)", "station": "工作站", "none": "未分组",
-           "title": "分配结果", "current": "现状（数据集中的分组与站点，尚未运行优化）", "filter": "筛选",
-           "hint": "点击责任区、联系点、委员或乡镇，显示其联系线",
-           "diff": "与现状相比", "diff_station": "个活动组的工作站有变化", "diff_contacts": "个联系点为新增",
-           "townships": "乡镇"},
-    "en": {"members": "Members' homes", "zones": "Group zones", "contacts": "Contact points",
-           "committees": "Committees' townships", "sector": "Sector", "group": "Group", "committee": "Committee",
-           "constituents": "Constituents", "villages": "Villages", "legend": "Groups (colour)",
-           "legend_k": "Committees (outline)", "member": "Member", "population": "Population",
-           "contact_villages": "Contact points", "mean_km": "Mean km to the group's base",
-           "max_km": "Largest km to the group's base", "station": "Station", "none": "no group",
-           "title": "Assignment", "current": "Current state (the dataset's groups and stations; no run yet)",
-           "filter": "Filter", "hint": "Click a zone, contact point, member or township to see its links",
-           "diff": "Compared with the current state", "diff_station": "groups changed station",
-           "diff_contacts": "contact points are new", "townships": "Townships"},
-}
+#: keys of :data:`T`, each the glossary word ``maps_assignment_<key>``
+_T_KEYS = ("members", "zones", "contacts", "committees", "sector", "group", "committee", "constituents",
+           "villages", "legend", "legend_k", "member", "population", "contact_villages", "mean_km", "max_km",
+           "station", "none", "title", "current", "filter", "hint", "diff", "diff_station", "diff_contacts",
+           "townships")
+T = {lang: {k: word(f"maps_assignment_{k}", lang) for k in _T_KEYS} for lang in LANGS}
 
 
 def tier_assignment(result: Any, tier: str) -> dict[str, str | None]:

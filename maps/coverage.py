@@ -15,7 +15,7 @@ import shapely
 from geo_service.core.coverage import last_mile
 from geo_service.core.coverage import service_areas as road_service_areas
 from geo_service.core.coverage import village_weights
-from geo_service.core.glossary import LANGS, map_words, value_label, word
+from geo_service.core.glossary import LANGS, map_words, message, value_label, word
 from geo_service.core.network import RoadNetwork
 
 from .aggregate import LARGE_VILLAGES, add_overview
@@ -301,9 +301,9 @@ def _legend(v, loc, thresholds, fmt, gap_t: float, top_gaps: int, n_gaps: int, m
     shown = min(top_gaps, n_gaps)
     if shown:
         scale.append(("◯", "#b10026", f"{t['gaps_short']} > {fmt(gap_t)}：{t['rank']} 1–{shown}"
-                      + (f"（{n_gaps}）" if lang == "zh" else f" (of {n_gaps})")))
+                      + (message("maps_coverage_of_gaps", lang, n_gaps=n_gaps))))
     way = t["straight"] if mode == "straight" else t["road"]
-    mode_note = f"（{way}）" if lang == "zh" else f" ({way})"
+    mode_note = message("maps_coverage_way", lang, way=way)
     notes = ([t["dot_size"]] if by_pop else []) + ([t["approx_note"]] if loc.approx.any() else [])
     return (location_statement_html(v, lang) + legend_html(t["legend_st"], rows)
             + legend_html(t["legend_v"] + mode_note, scale)

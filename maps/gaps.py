@@ -221,7 +221,7 @@ def _summary(v, vw, loc_full, status: np.ndarray, n_sites: int, solver_status: A
     def share(x: int) -> str:
         return f"{100.0 * x / total:.1f}%" if total else "–"
 
-    sep = "：" if lang == "zh" else ": "
+    sep = word("sep_colon", lang)
     pb, pa = int(round(wts[status == "b"].sum())), int(round(wts[status != "u"].sum()))
     box = (f'<table><tr><th></th><th>{esc(t["pop"] if by_pop else t["covered_villages"])}</th>'
            f'<th>{esc(t["share"])}</th></tr>'

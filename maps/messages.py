@@ -14,7 +14,7 @@ from typing import Any
 import folium
 from shapely.geometry import Point
 
-from geo_service.core.glossary import label, value_label
+from geo_service.core.glossary import LANGS, label, value_label, word
 
 from .coverage import boundary_layers
 from .page import county_bounds
@@ -31,10 +31,9 @@ from .render import (
 )
 
 COLOURS = {"overdue": "#d62728", "open": "#ff7f0e", "done": "#2ca02c"}
-T = {"zh": {"title": "群众留言分布", "overdue": "超期未答复", "open": "办理中", "done": "已答复或办结",
-            "legend": "图例", "count": "留言件数", "n_open": "待办", "n_overdue": "超期"},
-     "en": {"title": "Where messages come from", "overdue": "overdue", "open": "open", "done": "answered or closed",
-            "legend": "Legend", "count": "Messages", "n_open": "Open", "n_overdue": "Overdue"}}
+#: keys of :data:`T`, each the glossary word ``maps_messages_<key>``
+_T_KEYS = ("title", "overdue", "open", "done", "legend", "count", "n_open", "n_overdue")
+T = {lang: {k: word(f"maps_messages_{k}", lang) for k in _T_KEYS} for lang in LANGS}
 
 
 def messages_map(ds, points: Sequence[dict[str, Any]], *, lang: str = "zh", tiles: str = "osm",

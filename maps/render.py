@@ -50,6 +50,7 @@ from geo_service.core.crs import transform_geometry, wgs84_to_gcj02
 
 from .assets import localize
 from .runtime import RUNTIME_CSS, RUNTIME_JS
+from geo_service.core.glossary import message, word
 
 COORD_DECIMALS = 5  # about 1.1 m in latitude
 
@@ -70,14 +71,14 @@ def km(metres: float, lang: str = "zh") -> str:
     """``5000`` -> ``"5 km"`` (or ``"5 公里"``)."""
     v = metres / 1000.0
     s = f"{v:.0f}" if float(v).is_integer() else f"{v:.1f}"
-    return f"{s} 公里" if lang == "zh" else f"{s} km"
+    return message("maps_render_km", lang, s=s)
 
 
 def minutes(seconds: float, lang: str = "zh") -> str:
     """``900`` -> ``"15 分钟"`` (or ``"15 min"``)."""
     v = seconds / 60.0
     s = f"{v:.0f}" if float(v).is_integer() else f"{v:.1f}"
-    return f"{s} 分钟" if lang == "zh" else f"{s} min"
+    return message("maps_render_min", lang, s=s)
 
 
 def esc(value: Any) -> str:
@@ -85,9 +86,9 @@ def esc(value: Any) -> str:
     return "" if value is None else html.escape(str(value), quote=True)
 
 
-MAP_TITLES = {"coverage": {"zh": "覆盖图", "en": "Coverage map"},
-              "assignment": {"zh": "分配图", "en": "Assignment map"},
-              "gaps": {"zh": "补点方案图", "en": "Gap-closing map"}}
+#: keys of :data:`MAP_TITLES`, each the glossary word ``maps_title_<key>``
+_MAP_KINDS = ("coverage", "assignment", "gaps")
+MAP_TITLES = {k: {lang: word(f"maps_title_{k}", lang) for lang in LANGS} for k in _MAP_KINDS}
 
 
 def page_title(dataset_name: Any, kind: str, lang: str = "zh") -> str:
@@ -133,7 +134,7 @@ class PageFigure(Figure):
     def __init__(self, *, title: str = "", lang: str = "zh"):
         super().__init__(title=title)
         self._name = "PageFigure"
-        self.html_lang = "zh-CN" if check_lang(lang) == "zh" else "en"
+        self.html_lang = {"zh": "zh-CN", "en": "en"}[check_lang(lang)]
         self.header._children.pop("meta_http", None)  # <meta charset> comes first instead
 
     def render(self, **kwargs) -> str:
@@ -173,23 +174,28 @@ class TileSource:
     needs_key: bool = False
 
 
+def _tile_names(key: str) -> dict[str, str]:
+    """A basemap's name by language, from the glossary's ``maps_tiles_<key>``."""
+    return {lang: word(f"maps_tiles_{key}", lang) for lang in LANGS}
+
+
 TILE_SOURCES: dict[str, TileSource] = {
     "osm": TileSource("osm", "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
                       '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
-                      "wgs84", {"zh": "OpenStreetMap 地图", "en": "OpenStreetMap"}, max_zoom=19),
+                      "wgs84", _tile_names("osm"), max_zoom=19),
     "gaode": TileSource("gaode", "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1"
                                  "&style=8&x={x}&y={y}&z={z}",
                         "&copy; 高德地图 AutoNavi (GCJ-02)", "gcj02",
-                        {"zh": "高德地图", "en": "Gaode (AutoNavi)"}, subdomains="1234"),
+                        _tile_names("gaode"), subdomains="1234"),
     "gaode_satellite": TileSource("gaode_satellite", "https://webst0{s}.is.autonavi.com/appmaptile?style=6"
                                                      "&x={x}&y={y}&z={z}",
                                   "&copy; 高德地图 AutoNavi (GCJ-02)", "gcj02",
-                                  {"zh": "高德卫星图", "en": "Gaode satellite"}, subdomains="1234"),
+                                  _tile_names("gaode_satellite"), subdomains="1234"),
     "tianditu": TileSource("tianditu", "https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
                                        "&VERSION=1.0.0&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
                                        "&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={key}",
                            "&copy; 天地图 Tianditu (CGCS2000)", "wgs84",
-                           {"zh": "天地图", "en": "Tianditu"}, subdomains="01234567", needs_key=True),
+                           _tile_names("tianditu"), subdomains="01234567", needs_key=True),
 }
 TILE_CHOICES = tuple(TILE_SOURCES) + ("none",)
 
@@ -477,8 +483,8 @@ class NameSearch(JSCSSMixin, MacroElement):
         super().__init__()
         self._name = "NameSearch"
         self.layers = list(layers)
-        self.placeholder_js = js_json("按名称搜索…" if lang == "zh" else "Search by name…")
-        self.not_found_js = js_json("未找到" if lang == "zh" else "Not found")
+        self.placeholder_js = js_json(word("maps_render_search_by_name", lang))
+        self.not_found_js = js_json(word("maps_render_not_found", lang))
 
 
 # --- boxes (legend, summary) ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import folium
 from shapely.geometry import Point
 
 from geo_service.core.errors import InvalidParameter
-from geo_service.core.glossary import word
+from geo_service.core.glossary import LANGS, word
 
 from .coverage import boundary_layers
 from .links import LinkSelection, lat_lon
@@ -38,23 +38,13 @@ from .render import (
     tile_datum,
 )
 
-T = {
-    "zh": {"platforms": "值班平台", "homes": "值班委员住址", "links": "委员—平台连线", "date": "接待日",
-           "members": "值班委员", "sector": "界别", "platform": "值班平台", "distance": "距离",
-           "hint": "点击值班平台，显示委员住址到平台的连线",
-           "none": "本月无人值班", "on": "有委员值班", "off": "本月无人值班", "summary": "本月值班",
-           "legend": "图例", "n_platforms": "值班平台", "n_members": "值班委员", "status": "排班结果"},
-    "en": {"platforms": "Duty platforms", "homes": "Homes of members on duty", "links": "Member–platform lines",
-           "date": "Reception day", "members": "Members on duty", "sector": "Sector", "platform": "Platform",
-           "distance": "Distance", "hint": "click a platform to draw the lines from its members' homes",
-           "none": "nobody on duty", "on": "members on duty", "off": "nobody on duty",
-           "summary": "This month's duty", "legend": "Legend", "n_platforms": "Platforms",
-           "n_members": "Members on duty", "status": "Roster outcome"},
-}
-STATUS = {"zh": {"optimal": "最优", "feasible": "可行", "infeasible": "不可行（已放宽规则）", "nothing_to_do": "无需安排",
-                 "unknown": "未找到"},
-          "en": {"optimal": "optimal", "feasible": "feasible", "infeasible": "infeasible (rules relaxed)",
-                 "nothing_to_do": "nothing to do", "unknown": "not found"}}
+#: keys of :data:`T`, each the glossary word ``maps_roster_<key>``
+_T_KEYS = ("platforms", "homes", "links", "date", "members", "sector", "platform", "distance", "hint", "none",
+           "on", "off", "summary", "legend", "n_platforms", "n_members", "status")
+T = {lang: {k: word(f"maps_roster_{k}", lang) for k in _T_KEYS} for lang in LANGS}
+#: keys of :data:`STATUS`, each the glossary word ``maps_roster_status_<key>``
+_STATUS_KEYS = ("optimal", "feasible", "infeasible", "nothing_to_do", "unknown")
+STATUS = {lang: {k: word(f"maps_roster_status_{k}", lang) for k in _STATUS_KEYS} for lang in LANGS}
 ON, OFF, HOME, LINK = "#d62728", "#9e9e9e", "#1f77b4", "#1f77b4"
 
 
@@ -114,7 +104,7 @@ def roster_map(ds, result: Mapping[str, Any], *, month: str | None = None, today
         layer.add_to(m)
     rows = month_duty(result, month, homes=homes) if month else []
     placed = [r for r in rows if r["lon"] is not None and r["lat"] is not None]
-    sep = "、" if lang == "zh" else ", "
+    sep = word("sep_list", lang)
     pfc = feature_collection([Point(r["lon"], r["lat"]) for r in placed], [r["name"] for r in placed],
                              classes=["on" if r["members"] else "off" for r in placed],
                              values=[[r["date"], sep.join(x["name"] for x in r["members"]) or t["none"]]

@@ -34,6 +34,7 @@ from .static_render import (
     stack_legends,
     to_metric,
 )
+from geo_service.core.glossary import message, word
 
 
 def assignment_figure(ds, result: Any = None, *, lang: str = "zh", size: PageSize | None = None,
@@ -44,8 +45,7 @@ def assignment_figure(ds, result: Any = None, *, lang: str = "zh", size: PageSiz
     t = T[lang]
     size = size or page_size()
     title = page_title(county_name(ds), "assignment", lang)
-    sub = ("界别活动组的责任村与委员、专委会的责任乡镇" if lang == "zh"
-           else "Groups' villages and members, committees' townships")
+    sub = (word("maps_static_assignment_subtitle", lang))
     lay = layout(size, title, sub)
     ms = size.inches[1] / 8.27
     bounds = map_bounds(ds)
@@ -76,9 +76,9 @@ def assignment_figure(ds, result: Any = None, *, lang: str = "zh", size: PageSiz
     blocks = _legend_blocks(ds, gids, gcol, kids, kcol, n_mem, n_vil, n_tw, with_committees=bool(t_a), ms=ms,
                             lang=lang)
     sh, sl, st_counts = station_handles(ds, lang=lang, ms_scale=ms * 0.8)
-    blocks.append((t["members"] + (" · 站点" if lang == "zh" else " · stations"),
+    blocks.append((t["members"] + (word("maps_static_assignment_stations", lang)),
                    [point_handle("o", 5 * ms, "#555", "white")] + sh,
-                   [(f"委员住址（{len(mem)}）" if lang == "zh" else f"Member homes ({len(mem)})")] + sl))
+                   [(message("maps_static_assignment_member_homes", lang, n_mem=len(mem)))] + sl))
     n_rows = sum(len(b[1]) for b in blocks)
     legend_fs = lay.fs * (0.85 if n_rows <= 22 else max(0.45, 0.85 * 22 / n_rows))
     legends = stack_legends(lay.panel, blocks, fs=legend_fs, gap=0.02)
@@ -127,8 +127,8 @@ def _legend_blocks(ds, gids: list[str], gcol: dict[str, str], kids: list[str], k
     glabel = [f"{gname[g]}  {n_mem.get(g, 0)} · {n_vil.get(g, 0)}" for g in gids]
     klabel = [f"{kname[k]}  {n_tw.get(k, 0)}" for k in kids]
     gh = [point_handle("s", 6 * ms, gcol[g], "#222", 0.4) for g in gids]
-    blocks = [(("界别活动组（委员数 · 责任村数）" if lang == "zh" else "Groups (members · villages)"), gh, glabel)]
+    blocks = [((word("maps_static_assignment_groups", lang)), gh, glabel)]
     if with_committees:
-        blocks.append((("专委会（责任乡镇数）" if lang == "zh" else "Committees (townships)"),
+        blocks.append(((word("maps_static_assignment_committees", lang)),
                        [Patch(facecolor=kcol[k], alpha=0.7) for k in kids], klabel))
     return blocks

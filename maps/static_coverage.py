@@ -13,7 +13,7 @@ import pandas as pd
 
 from geo_service.core.coverage import last_mile, location_line, village_weights
 from geo_service.core.domain import STATION_KINDS
-from geo_service.core.glossary import value_label, word
+from geo_service.core.glossary import message, value_label, word
 
 from .coverage import BAND_COLOURS, T, _band, last_mile_table, straight_service_areas
 from .coverage_layers import ranked_gaps
@@ -114,8 +114,7 @@ def coverage_figure(ds, *, coverage: pd.DataFrame | None = None, lang: str = "zh
     size = size or page_size()
     title = page_title(county_name(ds), "coverage", lang)
     gap_t = float(gap_threshold) if gap_threshold is not None else thresholds[min(1, len(thresholds) - 1)]
-    sub = (f"村社区到最近站点的直线距离；缺口：超过 {km(gap_t, lang)}" if lang == "zh"
-           else f"Straight-line distance from each village to the nearest station; gaps: beyond {km(gap_t, lang)}")
+    sub = (message("maps_static_coverage_subtitle", lang, km=km(gap_t, lang)))
     lay = layout(size, title, sub)
     ms = size.inches[1] / 8.27  # marker scale: 1 on A4 landscape
     bounds = map_bounds(ds)
@@ -242,7 +241,7 @@ def _village_handles(counts: list[int], thresholds: list[float], n_top: int, app
                      lang: str) -> tuple[list, list[str]]:
     """Legend handles and labels of the villages: one per distance band with its count, no station,
     the numbered gaps and the approximate rings (the last three when present)."""
-    unit = "个" if lang == "zh" else ""
+    unit = word("maps_count_unit", lang)
     vh, vl = [], []
     lo = 0.0
     for i, thr in enumerate(thresholds):
@@ -257,7 +256,7 @@ def _village_handles(counts: list[int], thresholds: list[float], n_top: int, app
         vl.append(f"{t['no_station']} ({counts[-1]}{unit})")
     if n_top:
         vh.append(point_handle("o", 9 * ms, "none", "#b10026", 0.9))
-        vl.append(f"缺口村前 {n_top} 名（编号）" if lang == "zh" else f"Top {n_top} gap villages (numbered)")
+        vl.append(message("maps_static_coverage_top_gap_villages", lang, n_top=n_top))
     if approx:
         vh.append(point_handle("o", 8 * ms, "none", "#555", 1.4))
         vl.append(word("map_approx_short", lang))
@@ -276,12 +275,10 @@ def _summary_lines(wts: np.ndarray, measure: np.ndarray, thresholds: list[float]
         cov = float(wts[measure <= thr].sum())
         covered[thr] = round(cov)
         share = f"{100.0 * cov / total:.1f}%" if total else "–"
-        lines.append(f"{t['threshold']} {km(thr, lang)}：{round(cov):,}（{share}）" if lang == "zh"
-                     else f"{t['threshold']} {km(thr, lang)}: {round(cov):,} ({share})")
-    total_label = t["total_pop"] if vw.basis == "population" else ("村数" if lang == "zh" else "Villages")
-    lines.append(f"{total_label}：{round(total):,}" if lang == "zh" else f"{total_label}: {round(total):,}")
-    lines.append(f"缺口村（> {km(gap_t, lang)}）：{n_gaps} 个" if lang == "zh"
-                 else f"Gap villages (> {km(gap_t, lang)}): {n_gaps}")
+        lines.append(message("maps_static_coverage_within", lang, within=t['threshold'], km=km(thr, lang), covered=round(cov), share=share))
+    total_label = t["total_pop"] if vw.basis == "population" else (word("maps_static_coverage_villages", lang))
+    lines.append(message("maps_static_coverage_total", lang, total_label=total_label, total=round(total)))
+    lines.append(message("maps_static_coverage_gap_villages", lang, km=km(gap_t, lang), n_gaps=n_gaps))
     if vw.note:  # said once, as on the web map: shares count villages or fill unknown populations
         lines.append(vw.note)
     return lines, covered

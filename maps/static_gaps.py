@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from geo_service.core.coverage import location_line, village_weights
-from geo_service.core.glossary import value_label
+from geo_service.core.glossary import message, value_label, word
 
 from .coverage import straight_service_areas
 from .gaps import STATUS_COLOURS, T, _gain_in_villages, _get, _Shim, coverage_change, gap_threshold_m, proposed_sites
@@ -53,8 +53,7 @@ def gaps_figure(ds, gap_result: Any, *, threshold_m: float | None = None, lang: 
     sites = proposed_sites(gap_result)
     size = size or page_size()
     title = page_title(county_name(ds), "gaps", lang)
-    sub = (f"建议新增 {len(sites)} 个联系点后，{km(thr, lang)} 直线范围内的覆盖变化" if lang == "zh"
-           else f"Coverage within {km(thr, lang)} (straight line) with {len(sites)} proposed contact points")
+    sub = (message("maps_static_gaps_subtitle", lang, n_sites=len(sites), km=km(thr, lang)))
     lay = layout(size, title, sub)
     ms = size.inches[1] / 8.27
     bounds = map_bounds(ds, extra=sites)  # every station, village and proposed site inside the frame
@@ -95,12 +94,11 @@ def gaps_figure(ds, gap_result: Any, *, threshold_m: float | None = None, lang: 
         lines.append(vw.note)
     st = _get(gap_result, "status")
     if isinstance(st, str):
-        lines.append(f"{t['solver']}{'：' if lang == 'zh' else ': '}{value_label('outcome', st, lang)}")
+        lines.append(f"{t['solver']}{word('sep_colon', lang)}{value_label('outcome', st, lang)}")
     y = text_block(lay.panel, y, lines, fs=lay.fs * 0.85)
     if len(sites):
         by_pop = vw.basis == "population"
-        head = (("新增覆盖人口最多的建议点" if by_pop else "新增覆盖村数最多的建议点") if lang == "zh"
-                else ("Proposed points by population gained" if by_pop else "Proposed points by villages gained"))
+        head = word("maps_static_gaps_head_population" if by_pop else "maps_static_gaps_head_villages", lang)
         rows = [head] + [f"{r}. {sites['name'].iloc[i]} +{int(gain[i]):,}"
                          for r, i in enumerate(order[:label_sites], start=1)]
         text_block(lay.panel, y, rows, fs=lay.fs_small)
@@ -141,7 +139,7 @@ def _legend_blocks(counts: dict[str, int], n_sites: int, thr: float, *, ms: floa
     by status with their counts."""
     from matplotlib.patches import Patch
 
-    unit = "个" if lang == "zh" else ""
+    unit = word("maps_count_unit", lang)
     names = {"b": t["covered_now"], "a": t["newly"], "u": t["still"]}
     vh = [point_handle("o", 6 * ms, STATUS_COLOURS[k], "#333", 0.3) for k in ("b", "a", "u")]
     vl = [f"{names[k]} ({counts[k]}{unit})" for k in ("b", "a", "u")]
@@ -157,6 +155,6 @@ def _summary_lines(total: float, pb: float, pa: float, n_sites: int, thr: float,
     def share(x: float) -> str:
         return f"{100.0 * x / total:.1f}%" if total else "–"
 
-    sep = "：" if lang == "zh" else ": "
+    sep = word("sep_colon", lang)
     return [f"{t['title']} ({km(thr, lang)})", f"{t['before_h']}{sep}{int(pb):,}（{share(pb)}）",
             f"{t['after_h']}{sep}{int(pa):,}（{share(pa)}）", f"{t['n']}{sep}{n_sites} {t['unit']}"]

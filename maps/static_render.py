@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from geo_service.core.errors import InvalidParameter
+from geo_service.core.glossary import UNITS, message, word
 
 FONT_PATH = Path(__file__).with_name("fonts") / "NotoSansSC-GB2312-Regular.ttf"
 FONT_FAMILY = "Noto Sans SC GB2312"
@@ -283,7 +284,7 @@ def scale_bar(ax, *, lang: str = "zh", fs: float = 9.0, fraction: float = 0.25) 
     for i in range(4):
         ax.add_patch(Rectangle((bx + i * seg, by), seg, hgt, facecolor="#222" if i % 2 == 0 else "white",
                                edgecolor="#222", linewidth=0.6, zorder=20))
-    unit_km, unit_m = ("公里", "米") if lang == "zh" else ("km", "m")
+    unit_km, unit_m = getattr(UNITS["km"], lang), word("unit_metre", lang)
 
     def label(v: float) -> str:
         return f"{v / 1000:g}" if length >= 1000 else f"{v:g}"
@@ -317,7 +318,7 @@ def north_arrow(ax, metric_crs, *, lang: str = "zh", fs: float = 9.0) -> float:
                 arrowprops={"arrowstyle": "-|>,head_length=0.8,head_width=0.4", "color": "#222", "lw": 1.6})
     import matplotlib.patheffects as pe
 
-    ax.text(ax_x + dx / 2 * 1.25, ax_y + dy / 2 * 1.25, "北" if lang == "zh" else "N", transform=ax.transAxes,
+    ax.text(ax_x + dx / 2 * 1.25, ax_y + dy / 2 * 1.25, word("maps_north", lang), transform=ax.transAxes,
             ha="center", va="bottom", fontsize=fs * 1.1, zorder=20,
             path_effects=[pe.withStroke(linewidth=3, foreground="white")])
     return angle
@@ -335,18 +336,12 @@ def source_text(ds_name: Any, *, dataset_id: str | None = None, version: Any = N
 
     day = (date or _dt.date.today().isoformat())[:10]
     name = "" if ds_name is None else str(ds_name)
-    if lang == "zh":
-        parts = [f"数据来源：{name}" + (f"（{dataset_id}）" if dataset_id and dataset_id != name else "")]
-        if version is not None:
-            parts.append(f"第 {version} 版")
-        parts.append(f"日期 {day}")
-        parts.append("坐标系 WGS-84，横轴墨卡托投影（当地）")
-    else:
-        parts = [f"Source: {name}" + (f" ({dataset_id})" if dataset_id and dataset_id != name else "")]
-        if version is not None:
-            parts.append(f"version {version}")
-        parts.append(f"date {day}")
-        parts.append("WGS-84, local transverse Mercator")
+    named = dataset_id and dataset_id != name
+    parts = [message("maps_source_named" if named else "maps_source", lang, name=name, id=dataset_id)]
+    if version is not None:
+        parts.append(message("maps_source_version", lang, version=version))
+    parts.append(message("maps_source_date", lang, day=day))
+    parts.append(word("maps_source_crs", lang))
     if extra:
         parts.append(extra)
     parts.append("geo-service")

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from geo_service.core.glossary import LANGS, message, word
 from geo_service.core.jsonsafe import to_jsonable
 from geo_service.core.numbers import seed_field, whole
 
@@ -23,10 +24,9 @@ from .relaxations import RELAXED
 from .tables import result_layers, result_tables
 
 TIERS = ("constituents", "villages", "townships", "stations")
-TIER_LABELS = {"constituents": {"zh": "界别群众-委员", "en": "constituents -> members"},
-               "villages": {"zh": "村社区-活动组", "en": "villages -> groups"},
-               "townships": {"zh": "乡镇-专委会", "en": "townships -> committees"},
-               "stations": {"zh": "活动组-工作站", "en": "groups -> stations"}}
+#: keys of :data:`TIER_LABELS`, each the glossary word ``tier_label_<key>``
+_TIER_KEYS = ("constituents", "villages", "townships", "stations")
+TIER_LABELS = {k: {lang: word(f"tier_label_{k}", lang) for lang in LANGS} for k in _TIER_KEYS}
 
 
 class Locks(BaseModel):
@@ -164,11 +164,10 @@ _json = to_jsonable  # NaN/inf -> None, numpy -> Python (the one conversion)
 
 #: Status of a tier (and of a run) that had nothing to decide: no rows, or a layer it needs is empty.
 NOTHING_TO_DO = "nothing_to_do"
-OUTCOME_ZH = {A.OPTIMAL: "最优解", RELAXED: "放宽规则后的最优解，放宽之处逐条列出", A.FEASIBLE: "可行解（未证明最优）", A.INFEASIBLE: "无可行解",
-              NOTHING_TO_DO: "无需求解：没有可分配的对象"}
-OUTCOME_EN = {A.OPTIMAL: "proven optimal", RELAXED: "optimal after relaxing rules, each listed",
-              A.FEASIBLE: "feasible, not proven optimal", A.INFEASIBLE: "no feasible answer",
-              NOTHING_TO_DO: "nothing to decide: nothing to assign"}
+#: a run's outcomes in words, from the glossary's ``outcome_text_<outcome>``
+_OUTCOMES = (A.OPTIMAL, RELAXED, A.FEASIBLE, A.INFEASIBLE, NOTHING_TO_DO)
+OUTCOME_ZH = {o: word(f"outcome_text_{o}", "zh") for o in _OUTCOMES}
+OUTCOME_EN = {o: word(f"outcome_text_{o}", "en") for o in _OUTCOMES}
 #: what each tier needs, and the file that brings it (said when the layer is empty)
 TIER_NEEDS = {
     "constituents": (("constituents", "界别群众.csv（编号、界别、村或经度/纬度）"),
@@ -193,7 +192,7 @@ def outcome_of(status: str, tiers: Any, diagnostics: list[dict[str, Any]] | None
         first = next(iter(diags), None)
     text, text_en = OUTCOME_ZH.get(status, status), OUTCOME_EN.get(status, status)
     if status == A.FEASIBLE and gap is not None:
-        text, text_en = f"可行解，与最优差距至多 {gap:.1%}", f"feasible, within {gap:.1%} of the optimum"
+        text, text_en = (message("outcome_feasible_within", lang, gap=gap) for lang in ("zh", "en"))
     relaxations = [{"tier": t.get("name"), **r} for t in tiers for r in (t.get("relaxations") or [])]
     return {"outcome": status, "gap": gap, "text": text, "text_en": text_en, "relaxations": relaxations,
             "diagnosis": None if first is None else first.get("message"),

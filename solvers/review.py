@@ -25,6 +25,7 @@ from geo_service.core import glossary as G
 from geo_service.core.ledger_coverage import Quotas, member_progress
 
 from .model import Model, ModelResult, Progress, StopCheck, as_fraction_progress, check_stop
+from geo_service.core.glossary import message
 
 #: the rules, in the order items are listed; each picks ledger rows (see :func:`rule_masks`)
 RULES: tuple[str, ...] = ("contact", "satisfaction", "dissatisfied", "duty", "duty_missed", "reception",
@@ -310,9 +311,7 @@ def review_notes(result: ReviewResult | dict[str, Any], dataset_id: str = "", la
     each, cap = G.word("review_each", lang), G.word("review_cap", lang)
     rules = {G.value_label("review_rule", "base", lang): r["base"]}
     for k in RULES:
-        rules[G.value_label("review_rule", k, lang)] = f"{each} {r['points'].get(k, 0.0):g}，{cap} " \
-                                                      f"{r['caps'].get(k, '-')}" if lang == "zh" else \
-            f"{each} {r['points'].get(k, 0.0):g}, {cap} {r['caps'].get(k, '-')}"
+        rules[G.value_label("review_rule", k, lang)] = message("review_rule_cap", lang, each=each, points=r['points'].get(k, 0.0), cap=cap, cap_points=r['caps'].get(k, '-'))
     rules[G.value_label("review_rule", "quota_bonus", lang)] = r["bonus"]
     rules[G.word("review_talk_below", lang)] = r["talk_below"]
     return {"dataset": dataset_id, "review_year": d["year"], "review_rules_note": rules}

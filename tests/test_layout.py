@@ -154,3 +154,71 @@ def test_the_size_check_finds_a_long_function(tmp_path):
     (pkg / "ok.py").write_text(f"def ok():\n{body}\n", encoding="utf-8")
     assert long_functions(tmp_path) == {"solvers/big.py big": 81}
     assert long_modules(tmp_path, limit=80) == {"solvers/big.py": 81}
+
+
+#: where the choice between a Chinese and an English word belongs (the glossary), and the API,
+#: whose problem texts move into the glossary separately
+WORDING_EXEMPT = (Path("geo_service") / "core" / "glossary", Path("api"))
+
+
+def _text_literal(node) -> bool:
+    import ast
+
+    return isinstance(node, ast.JoinedStr) or (isinstance(node, ast.Constant) and isinstance(node.value, str))
+
+
+def _tests_language(node) -> bool:
+    """``zh``, ``self.zh``, ``lang == "zh"``, ``lang != "en"`` and the like."""
+    import ast
+
+    if isinstance(node, ast.Name):
+        return node.id in ("zh", "is_zh")
+    if isinstance(node, ast.Attribute):
+        return node.attr in ("zh", "is_zh")
+    if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], (ast.Eq, ast.NotEq)):
+        return any(isinstance(s, ast.Constant) and s.value in ("zh", "en") for s in (node.left, *node.comparators))
+    return False
+
+
+def inline_wording(root: Path = ROOT) -> list[str]:
+    """``path:line`` of every conditional expression in the production floors that picks between two
+    string literals on the language (``"是" if zh else "yes"``), outside the glossary and the API."""
+    import ast
+
+    found = []
+    for pkg in PRODUCTION:
+        for path in sorted((root / pkg).rglob("*.py")):
+            rel = path.relative_to(root)
+            if any(rel.is_relative_to(e) for e in WORDING_EXEMPT):
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if (isinstance(node, ast.IfExp) and _tests_language(node.test) and _text_literal(node.body)
+                        and _text_literal(node.orelse)):
+                    found.append(f"{rel.as_posix()}:{node.lineno}")
+    return found
+
+
+def test_every_text_comes_from_the_glossary():
+    """A word chosen inline (``"已写出" if zh else "wrote"``) escapes the glossary: it has no code,
+    no English counterpart checked beside it, and drifts from the same word elsewhere. Each text
+    is a word (``word(key, lang)``) or a message (``message(code, lang, **params)``) instead."""
+    found = inline_wording()
+    assert not found, f"texts chosen inline on the language instead of through the glossary: {found}"
+
+
+def test_the_wording_check_finds_an_inline_text(tmp_path):
+    """The check itself can fail: inline choices in a floor are found, in the glossary they are not,
+    and a choice between two non-literals or on another condition passes."""
+    (tmp_path / "maps").mkdir()
+    (tmp_path / "maps" / "m.py").write_text(
+        'def f(lang, zh, n, a, b):\n'
+        '    x = "北" if lang == "zh" else "N"\n'
+        '    y = f"{n} 个" if zh else f"{n} sites"\n'
+        '    z = "N" if lang != "zh" else "北"\n'
+        '    ok1 = a if zh else b\n'
+        '    ok2 = "a" if n else "b"\n'
+        '    return x, y, z, ok1, ok2\n', encoding="utf-8")
+    gloss = tmp_path / "geo_service" / "core" / "glossary"
+    gloss.mkdir(parents=True)
+    (gloss / "text.py").write_text('def w(lang):\n    return "是" if lang == "zh" else "yes"\n', encoding="utf-8")
+    assert inline_wording(tmp_path) == ["maps/m.py:2", "maps/m.py:3", "maps/m.py:4"]

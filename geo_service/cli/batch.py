@@ -92,7 +92,7 @@ def batch(
             p.setdefault("optimisation", {}).setdefault("time_limit_s", 60.0 if time_limit is None else time_limit)
         ids = []
         if province:
-            with progress(f"正在生成 {province} 个模拟区县" if lang == "zh" else f"generating {province} synthetic counties"):
+            with progress(message("cli_batch_generating", lang, province=province)):
                 ids = store_province(store, generate_province(province, seed=seed), prefix=prefix)
         ids += resolve_dataset_ids(store, datasets or [])
     except (ValueError, OSError) as e:
@@ -111,7 +111,7 @@ def batch(
     except ValueError as e:
         fail(str(e), 2, lang)
     except ClusterLost as e:  # before any county was recorded
-        fail(f"{e}；未运行任何区县" if lang == "zh" else f"{e}; nothing was run", EXIT_CLUSTER_LOST, lang)
+        fail(message("cli_batch_nothing_was_run", lang, e=e), EXIT_CLUSTER_LOST, lang)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:

@@ -6,12 +6,12 @@ from typing import Any
 
 import typer
 
-from ..core.glossary import message, value_label
+from ..core.glossary import message, value_label, word
 
 
 def batch_report(report: Any, lang: str = "zh") -> None:
     """The batch's counties in words: failures, lost workers and counties, then one summary line."""
-    sep = "，" if lang == "zh" else ", "
+    sep = word("sep_comma", lang)
     for o in report.failed:
         typer.echo(message("cli_batch_failed", lang, county=o.dataset_id, job=o.job_id, error=o.error), err=True)
     for w in report.workers_lost:

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ..core.domain import LAYERS
-from ..core.glossary import PARAMS, label, message, value_label
+from ..core.glossary import PARAMS, label, message, value_label, word
 from .problems import problem_detail
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -70,15 +70,11 @@ def fail(text: str, code: int = 1, lang: str = "zh") -> None:
 
 
 #: pydantic error types in words: type -> (zh, en) template over the error's ``ctx``
-_PYDANTIC_WORDS = {
-    "greater_than_equal": ("应不小于 {ge}", "must be >= {ge}"), "less_than_equal": ("应不大于 {le}", "must be <= {le}"),
-    "greater_than": ("应大于 {gt}", "must be > {gt}"), "less_than": ("应小于 {lt}", "must be < {lt}"),
-    "int_parsing": ("应为整数", "must be a whole number"), "int_type": ("应为整数", "must be a whole number"),
-    "int_from_float": ("应为整数", "must be a whole number"),
-    "float_parsing": ("应为数字", "must be a number"), "float_type": ("应为数字", "must be a number"),
-    "bool_parsing": ("应为 true 或 false", "must be true or false"), "extra_forbidden": ("没有这个参数", "unknown parameter"),
-    "literal_error": ("只能是 {expected}", "must be one of {expected}"), "missing": ("缺少", "missing"),
-}
+#: keys of :data:`_PYDANTIC_WORDS`, each the glossary word ``pydantic_<key>``
+_PYDANTIC_TYPES = ("greater_than_equal", "less_than_equal", "greater_than", "less_than", "int_parsing",
+                   "int_type", "int_from_float", "float_parsing", "float_type", "bool_parsing",
+                   "extra_forbidden", "literal_error", "missing")
+_PYDANTIC_WORDS = {k: (word(f"pydantic_{k}", "zh"), word(f"pydantic_{k}", "en")) for k in _PYDANTIC_TYPES}
 
 
 def params_text(exc, lang: str = "zh") -> str:
@@ -91,7 +87,7 @@ def params_text(exc, lang: str = "zh") -> str:
         key = loc[-1] if loc else "params"
         name = PARAMS[key][i] if key in PARAMS else ".".join(loc) or "params"
         words = _PYDANTIC_WORDS.get(x.get("type", ""))
-        ctx = {k: str(v).replace(" or ", "、" if i == 0 else " or ") for k, v in (x.get("ctx") or {}).items()}
+        ctx = {k: str(v).replace(" or ", word("sep_or", lang)) for k, v in (x.get("ctx") or {}).items()}
         if words is not None:
             try:
                 text = words[i].format(**ctx)
@@ -99,8 +95,8 @@ def params_text(exc, lang: str = "zh") -> str:
                 text = words[i]
         else:
             text = str(x.get("msg", "")).removeprefix("Value error, ")
-        parts.append(f"{name}{'：' if i == 0 else ': '}{text}")
-    return ("；" if i == 0 else "; ").join(parts)
+        parts.append(name + word("sep_colon", lang) + text)
+    return word("sep_semicolon", lang).join(parts)
 
 
 def _params_file(path: Optional[Path], lang: str) -> dict:
@@ -110,12 +106,11 @@ def _params_file(path: Optional[Path], lang: str) -> dict:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
-        fail(f"{path}：{os_error_text(e)}" if lang == "zh" else f"{path}: {e.strerror or e}", 2, lang)
+        fail(message("cli_common_os_error", lang, path=path, os_error_text=os_error_text(e), strerror=e.strerror or e), 2, lang)
     except json.JSONDecodeError as e:
-        fail(f"{path} 第 {e.lineno} 行第 {e.colno} 列不是有效的 JSON" if lang == "zh"
-             else f"{path}: not valid JSON at line {e.lineno} column {e.colno}", 2, lang)
+        fail(message("cli_common_not_valid_json", lang, path=path, lineno=e.lineno, colno=e.colno), 2, lang)
     if not isinstance(raw, dict):
-        fail(f"{path}：应为 JSON 对象（{{...}}）" if lang == "zh" else f"{path}: expected a JSON object", 2, lang)
+        fail(message("cli_common_expected_json_object", lang, path=path), 2, lang)
     return raw
 
 
@@ -130,7 +125,7 @@ def os_error_text(e: OSError) -> str:
 
 def counts_text(counts: dict[str, int], lang: str = "zh") -> str:
     """Layer counts in words: ``乡镇街道 12，村社区 178`` (zero counts left out)."""
-    sep = "，" if lang == "zh" else ", "
+    sep = word("sep_comma", lang)
     return sep.join(f"{value_label('layer', k, lang)} {v}" for k, v in counts.items() if v)
 
 
@@ -170,15 +165,11 @@ def check_lang_opt(lang: str) -> None:
 
 def _report_problems(exc, limit: int = 50, lang: str = "zh") -> None:
     errors = [p for p in exc.problems if p.severity == "error"]
-    if lang == "zh":
-        typer.echo(f"错误：输入有 {len(errors)} 个问题；未保存任何内容", err=True)
-    else:
-        typer.echo(f"error: {len(errors)} problem(s) in the input; nothing was stored", err=True)
+    typer.echo(message("cli_common_input_problems", lang, n=len(errors)), err=True)
     for p in errors[:limit]:
         typer.echo(f"  - {_where(p, lang)}", err=True)
     if len(errors) > limit:
-        typer.echo(f"  ... 另有 {len(errors) - limit} 个（用 --json 查看全部）" if lang == "zh"
-                   else f"  ... and {len(errors) - limit} more (use --json to see all)", err=True)
+        typer.echo(message("cli_common_and_more", lang, n=len(errors) - limit), err=True)
 
 
 def _where(p, lang: str) -> str:
@@ -280,4 +271,4 @@ def _load_source(source: Optional[str], datum: str = "wgs84", data_dir: Optional
     try:
         return stored_dataset(store, source)
     except (NotFound, ValueError):
-        fail(f"没有数据集或文件「{source}」" if lang == "zh" else f"no dataset, file or folder named '{source}'", 1, lang)
+        fail(message("cli_common_no_source", lang, source=source), 1, lang)

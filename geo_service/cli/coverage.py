@@ -52,7 +52,7 @@ def close_gaps_cmd(
     ds = _load_source(source, datum, data_dir)
     cands = candidates if candidates in ("villages", "seats") else [c.strip() for c in candidates.split(",")]
     try:
-        with progress("正在求解" if lang == "zh" else f"solving {model}"):
+        with progress(message("cli_coverage_solving", lang, model=model)):
             r = close_gaps(ds, threshold_m=threshold_m, k=k, mode=mode, candidates=cands, model=model,
                            time_limit=time_limit, threshold_s=threshold_s)
     except ValueError as e:
@@ -121,7 +121,7 @@ def map_cmd(
     ds = _load_source(source, "wgs84", data_dir)
     out_path = _out_path(out or f"map.{fmt}", f"{kind}.{fmt}")
     try:
-        with progress("正在绘制地图" if lang == "zh" else f"drawing the {kind} map"):
+        with progress(message("cli_coverage_drawing_map", lang, kind=kind)):
             if fmt != "html":
                 size = page_size(paper, orientation=orientation, dpi=dpi)
                 gap_result = close_gaps(ds, threshold_m=threshold_m or 10000.0) if kind == "gaps" else None
@@ -169,7 +169,7 @@ def coverage_cmd(
         if mode == "road" and thr:
             kw = {"thresholds_s": thr}
         kind_list = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
-        with progress("正在计算覆盖" if lang == "zh" else f"measuring coverage ({mode})"):
+        with progress(message("cli_coverage_measuring", lang, mode=mode)):
             s = coverage_summary(ds, mode=mode, kinds=kind_list, **kw)
     except ValueError as e:  # InvalidQuery and bad numbers
         fail(str(e), 2, lang)
@@ -185,7 +185,7 @@ def coverage_cmd(
     typer.echo(location_line(ds.villages, lang))
     if s["unlocated"]:
         names = dict(zip(ds.villages["id"], ds.villages["name"]))
-        typer.echo(message("unlocated_villages", lang, names=("、" if lang == "zh" else ", ").join(
+        typer.echo(message("unlocated_villages", lang, names=(word("sep_list", lang)).join(
             f"{names.get(i, '')}（{i}）" for i in s["unlocated"][:30]) + (" …" if len(s["unlocated"]) > 30 else "")))
     keys = {"total": [], "county": ["county_id", "county_name"], "township": ["township_id", "township_name"],
             "sector": ["sector", "stations"]}[level]

@@ -42,9 +42,10 @@ def demo(
     """Write the demo county (佳木斯 boundaries, generated network) to a file."""
     from ..app.demo import generate_demo
     from ..core.io import write_dataset
-    with progress("正在生成示例县" if lang == "zh" else "generating the demo county"):
+    check_lang_opt(lang)
+    with progress(word("cli_datasets_generating_demo", lang)):
         ds = generate_demo() if seed is None else generate_demo(seed=seed)
-    with progress(f"正在写出 {out}" if lang != "en" else f"writing {out}"):
+    with progress(message("cli_datasets_writing", lang, out=out)):
         try:
             write_dataset(ds, out, fmt=fmt)
         except (ValueError, OSError) as e:
@@ -77,7 +78,7 @@ def import_(
     except ValueError:
         fail(message("cli_bad_id", lang, id=dataset_id), 2, lang)
     try:
-        with progress("正在读取并校验" if lang == "zh" else "reading and validating"):
+        with progress(word("cli_datasets_reading", lang)):
             ds = _read_input(path, _parse_layer_opts(layer), datum, dataset_id, missing_points)
     except DatasetValidationError as e:
         if as_json:
@@ -90,7 +91,7 @@ def import_(
         fail(str(e), 2, lang)
     store = open_store(_data_dir(data_dir))
     try:
-        with progress("正在保存" if lang == "zh" else "storing"):
+        with progress(word("cli_datasets_storing", lang)):
             info = store.put_dataset(dataset_id, ds, expected_version=None if replace else 0,
                                      meta={"source": str(path) if path else "layers", "datum": datum,
                                            "import_report": ds.meta.get("import_report")})
@@ -127,7 +128,7 @@ def export(
     or ``--datum``; GeoPackage, GeoJSON and Shapefile are WGS-84."""
     from ..core.io import write_dataset
     from ..core.store import NotFound, open_store
-    words = "en" if lang == "en" else "zh"
+    words = lang or "zh"
     if lang is not None:
         check_lang_opt(lang)
     store = open_store(_data_dir(data_dir))
@@ -135,7 +136,7 @@ def export(
         ds = stored_dataset(store, dataset_id)
     except (NotFound, ValueError):
         fail(message("cli_no_dataset", words, id=dataset_id), 1, words)
-    with progress(f"正在写出 {out}" if lang != "en" else f"writing {out}"):
+    with progress(message("cli_datasets_writing", words, out=out)):
         try:
             write_dataset(ds, out, fmt=fmt, lang=lang or "en", include_personal=not no_personal, datum=datum)
         except (ValueError, OSError) as e:
@@ -167,7 +168,7 @@ def summary(
     else:
         store = open_store(_data_dir(data_dir))
         if dataset_id == "demo":
-            with progress("正在载入示例县" if lang == "zh" else "loading the demo county"):
+            with progress(word("cli_datasets_loading_demo", lang)):
                 ensure_demo(store, only_if_empty=False)
         try:
             ds = stored_dataset(store, dataset_id)
@@ -231,7 +232,7 @@ def validate(
     else:
         for w in ds.warnings:
             typer.echo(message("cli_warning", lang, text=_where(w, lang)), err=True)
-        sep = "，" if lang == "zh" else ", "
+        sep = word("sep_comma", lang)
         typer.echo(message("cli_valid", lang, counts=sep.join(f"{value_label('layer', k, lang)} {v}"
                                                              for k, v in ds.counts().items() if v)))
         typer.echo(location_line(ds.villages, lang))

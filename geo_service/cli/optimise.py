@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 from pydantic import ValidationError
 
-from ..core.glossary import diagnostic_text, message, relaxation_text, value_label
+from ..core.glossary import diagnostic_text, message, relaxation_text, value_label, word
 from .common import (
     DataDirOpt,
     DatumOpt,
@@ -46,7 +46,7 @@ def optimise(
     p, prev = _optimise_params(params_file, tiers, mode, previous, lang)
     ds = _load_source(source, datum, data_dir)
     job = start_job(data_dir, source, "optimisation", p.model_dump(mode="json"))  # the page lists CLI runs too
-    with progress_bar("优化中" if lang == "zh" else "optimising", 100, quiet=as_json) as update:
+    with progress_bar(word("cli_optimise_optimising", lang), 100, quiet=as_json) as update:
         try:
             result = run_optimisation(ds, p, previous=prev, progress=lambda pct, msg: update(pct))
         except ValueError as e:
@@ -130,10 +130,10 @@ def _print_outcome(oc: dict, result, lang: str) -> None:
     """The outcome line: the outcome, its text, and the first relaxation or the diagnosis behind it."""
     first = next((d for t in result.tiers.values() for d in t.diagnostics if d.get("message") == oc["diagnosis"]),
                  next((d for d in result.diagnostics if d.get("message") == oc["diagnosis"]), None))
-    diagnosis = "" if not oc["diagnosis"] else (("：" if lang == "zh" else ": ")
+    diagnosis = "" if not oc["diagnosis"] else ((word("sep_colon", lang))
                                                  + (diagnostic_text(first, lang) if first else oc["diagnosis"]))
     if oc.get("relaxations"):  # a relaxed rule is the first thing to know about the answer
-        diagnosis = ("：" if lang == "zh" else ": ") + relaxation_text(oc["relaxations"][0], lang)
+        diagnosis = (word("sep_colon", lang)) + relaxation_text(oc["relaxations"][0], lang)
     text = oc["text"] if lang == "zh" else oc.get("text_en") or value_label("outcome", oc["outcome"], "en")
     typer.echo(message("cli_outcome", lang, outcome=value_label("outcome", oc["outcome"], lang), text=text,
                        diagnosis=diagnosis))

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from geo_service.core.responsible import DutyIndex
 
 from .common import DataDirOpt, _data_dir, _load_source, app, check_lang_opt, fail, progress
+from ..core.glossary import message, word
 
 
 def _links(source: str, data_dir: str | None) -> tuple[DutyIndex, dict[str, str]]:
@@ -56,14 +57,13 @@ def posters_cmd(
 
     check_lang_opt(lang)
     if paper not in ("a4", "a5"):
-        fail(f"--paper 应为 a4 或 a5，收到 {paper!r}" if lang == "zh" else f"--paper must be a4 or a5, got {paper!r}",
+        fail(message("cli_posters_paper_must_be", lang, paper=paper),
              2, lang)
     if fmt not in ("pdf", "png"):
-        fail(f"--format 应为 pdf 或 png，收到 {fmt!r}" if lang == "zh" else f"--format must be pdf or png, got {fmt!r}", 2,
+        fail(message("cli_posters_format_must_be", lang, fmt=fmt), 2,
              lang)
     if not base_url.startswith(("http://", "https://")):
-        fail(f"--base-url 应以 http:// 或 https:// 开头，收到 {base_url!r}" if lang == "zh" else
-             f"--base-url must start with http:// or https://, got {base_url!r}", 2, lang)
+        fail(message("cli_posters_base_url_must", lang, base_url=base_url), 2, lang)
     name = source or "demo"
     ds = _load_source(source, "wgs84", data_dir)
     dataset_id = Path(name).stem if Path(name).exists() else name
@@ -73,18 +73,16 @@ def posters_cmd(
     st = ds.stations
     ids = [str(i) for i, k in zip(st["id"], st["kind"]) if not kind or str(k) in kind]
     if not ids:
-        fail("没有可制作海报的站点（数据集中没有这些类型的站点）" if lang == "zh" else
-             "no station to make a poster for (the dataset has no stations of these kinds)", 1, lang)
+        fail(word("cli_posters_no_station", lang), 1, lang)
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     items = []
-    with progress(f"正在绘制 {len(ids)} 张海报" if lang == "zh" else f"drawing {len(ids)} posters"):
+    with progress(message("cli_posters_drawing", lang, n=len(ids))):
         for sid in ids:
             info = lookup(ix, station_id=sid, k=1, duty=duty, today=today, township_committees=committees)
-            url = f"{base_url.rstrip('/')}/m/{dataset_id}/{sid}" + ("?lang=en" if lang == "en" else "")
+            url = f"{base_url.rstrip('/')}/m/{dataset_id}/{sid}" + {"en": "?lang=en"}.get(lang, "")
             (folder / f"{sid}.{fmt}").write_bytes(poster(ds, sid, url, info, paper=paper, fmt=fmt, dpi=dpi,
                                                          lang=lang))
             items.append((sid, url, info))
         (folder / "posters.pdf").write_bytes(posters_pdf(ds, items, paper=paper, lang=lang))
-    typer.echo(f"已写出 {len(ids)} 张海报和 {folder / 'posters.pdf'}" if lang == "zh" else
-               f"wrote {len(ids)} posters and {folder / 'posters.pdf'}")
+    typer.echo(message("cli_posters_wrote", lang, n=len(ids), pdf=folder / 'posters.pdf'))

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from solvers.review import ReviewRules
 
 from .common import DataDirOpt, DatumOpt, JsonOpt, _data_dir, _load_source, _out_path, check_lang_opt, fail
+from ..core.glossary import message, word
 
 
 def _rules(path: Optional[Path]) -> ReviewRules:
@@ -48,8 +49,7 @@ def _file_rows(path: Path, ds, lang: str) -> pd.DataFrame:
             row = p["row"] + 1 if p["row"] else 0  # as numbered in the sheet (header = row 1)
             typer.echo(p["message"].replace(f"第 {p['row']} 行", f"第 {row} 行", 1) if lang == "zh"
                        else p["message"].replace(f"row {p['row']}", f"row {row}", 1), err=True)
-        fail(f"{path}：{len(e.problems)} 个字段无效，未做考评" if lang == "zh" else
-             f"{path}: {len(e.problems)} invalid field(s), nothing reviewed", 2, lang)
+        fail(message("cli_review_invalid_fields", lang, path=path, n_problems=len(e.problems)), 2, lang)
         raise  # pragma: no cover - fail exits
     except (OSError, ValueError, KeyError) as e:
         fail(f"{path}: {e}", 2)
@@ -83,7 +83,7 @@ def review_command(
 
     check_lang_opt(lang)
     if not 1900 <= year <= 2200:
-        fail(f"--year 应为年份，如 2027，收到 {year}" if lang == "zh" else f"--year must be a year like 2027, got {year}",
+        fail(message("cli_review_year_must_be", lang, year=year),
              2, lang)
     rules = _rules(rules_file)
     ds = _load_source(source, datum, data_dir)
@@ -93,7 +93,7 @@ def review_command(
         rows = _file_rows(ledger, ds, lang)
         if save and stored:
             ids = open_store(_data_dir(data_dir)).ledger().add(source or "demo", rows, recorded_by="cli", validated=True)
-            typer.echo(f"已保存 {len(ids)} 条" if lang == "zh" else f"stored {len(ids)} rows", err=True)
+            typer.echo(message("cli_review_stored", lang, n=len(ids)), err=True)
         else:
             frames.append(rows.assign(id=range(1, len(rows) + 1)))
     if stored:
@@ -102,20 +102,18 @@ def review_command(
     acts = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else \
         pd.DataFrame(columns=["id", *REVIEW_COLUMNS])
     res = ReviewModel.from_dataset(ds, ReviewParams(year=year, rules=rules), activities=acts).solve()
-    target = _out_path(out, "考评.xlsx" if lang == "zh" else "review.xlsx")
+    target = _out_path(out, word("cli_review_file", lang))
     write_xlsx(review_tables(res), target, lang, title=f"{ds.name} {year}",
                notes=review_notes(res, ds.name, lang))
     if as_json:
         typer.echo(dumps_text(res.to_dict()))
         return
     talks = [m for m in res.members if m["talk"]]
-    zh = lang == "zh"
-    typer.echo(f"{year} 年度考评：{len(res.members)} 名委员，{len(acts)} 条台账，{len(talks)} 名需约谈" if zh else
-               f"review {year}: {len(res.members)} members, {len(acts)} ledger rows, {len(talks)} talks due")
+    typer.echo(message("cli_review_summary", lang, year=year, n_members=len(res.members), n_acts=len(acts), n_talks=len(talks)))
     for m in res.members[:10]:
         items = "，".join(f"{value_label('review_rule', it['rule'], lang)} {it['points']:g}" for it in m["items"])
         typer.echo(f"  {m['rank']}. {m.get('name') or m['member_id']} {m['score']:g}（{items}）")
-    typer.echo(("已写出 " if zh else "wrote ") + str(target))
+    typer.echo((word("cli_wrote_prefix", lang)) + str(target))
 
 
 def register(app: typer.Typer) -> None:

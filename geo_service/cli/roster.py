@@ -17,7 +17,7 @@ from typing import Annotated, Optional
 import typer
 from pydantic import ValidationError
 
-from ..core.glossary import message
+from ..core.glossary import UNITS, message, word
 from .common import (
     DataDirOpt,
     DatumOpt,
@@ -93,14 +93,14 @@ def roster(
     ds = _load_source(source, datum, data_dir)
     params = _roster_params(raw, ds, source, availability, data_dir, lang)
     job = start_job(data_dir, source, "roster", params.model_dump(mode="json"))
-    with progress_bar("排班中" if lang == "zh" else "planning", 1.0, quiet=as_json) as update:
+    with progress_bar(word("cli_roster_planning", lang), 1.0, quiet=as_json) as update:
         try:
             res = plan_roster(ds, params, progress=lambda f, msg: update(f))
         except ValueError as e:
             fail_job(job, "ValueError", str(e))
             fail(str(e), 2, lang)
     job_id = finish_job(job, {**res.to_dict(), "outcome": roster_outcome(res)})
-    target = _out_path(out, "轮值表.xlsx" if lang == "zh" else "roster.xlsx")
+    target = _out_path(out, word("cli_roster_file", lang))
     written = [write_roster(res, target, lang)]
     if ics is not None:
         written += write_roster_calendars(res, ics)
@@ -145,23 +145,18 @@ def _print_roster(res, written: list[Path], ics: Optional[Path], lang: str) -> N
     """The outcome, objective/bound/gap, counts, diagnostics and the files written."""
     from solvers.roster.outputs import outcome_text
 
-    zh = lang == "zh"
     gap = "-" if res.gap is None else f"{res.gap:.2%}"
-    unit = {"m": "米" if zh else "m", "s": "秒" if zh else "s"}.get(res.unit, res.unit)
+    unit = {"m": word("unit_metre", lang), "s": getattr(UNITS["s"], lang)}.get(res.unit, res.unit)
     num = (lambda v: "-" if v is None else f"{v:,.0f} {unit}")
-    typer.echo(("排班结果：" if zh else "outcome: ") + outcome_text(res, lang))
-    typer.echo((f"目标值 {num(res.objective)}，下界 {num(res.bound)}，间隙 {gap}，用时 {res.time_s:.1f} 秒" if zh else
-                f"objective {num(res.objective)}, bound {num(res.bound)}, gap {gap}, {res.time_s:.1f} s"))
-    typer.echo((f"{len(res.months)} 个月，{len(res.platforms)} 个值班平台，{len(res.duties)} 人次值班，"
-                f"{len(res.consultations)} 次协商" if zh else
-                f"{len(res.months)} months, {len(res.platforms)} platforms, {len(res.duties)} duties, "
-                f"{len(res.consultations)} consultations"))
-    key = "message_zh" if zh else "message_en"
+    typer.echo((word("cli_roster_outcome_prefix", lang)) + outcome_text(res, lang))
+    typer.echo((message("cli_roster_objective_bound_gap", lang, num=num(res.objective), num2=num(res.bound), gap=gap, time_s=res.time_s)))
+    typer.echo((message("cli_roster_months_platforms_duties", lang, n_months=len(res.months), n_platforms=len(res.platforms), n_duties=len(res.duties), n_consultations=len(res.consultations))))
+    key = f"message_{lang}"
     for d in res.diagnostics:
         typer.echo(f"  - {d.get(key) or d.get('code')}")
     n_ics = len(written) - 1
-    typer.echo(("已写出 " if zh else "wrote ") + str(written[0])
-               + ((f"，日历 {n_ics} 个（{ics}）" if zh else f", {n_ics} calendar(s) in {ics}") if ics else ""))
+    typer.echo((word("cli_wrote_prefix", lang)) + str(written[0])
+               + ((message("cli_roster_calendar", lang, n_ics=n_ics, ics=ics)) if ics else ""))
 
 
 def register(app: typer.Typer) -> None:

@@ -17,6 +17,7 @@ def template(
 ) -> None:
     """Write the import template (导入模板): headers, one example row per layer, and notes saying for each
     column whether it is required, its unit and its datum. The example rows import as they are."""
+    from ..core.glossary import message
     from ..core.io.template import write_template
     if fmt not in ("csv", "xlsx"):
         typer.echo(f"error: --format must be csv or xlsx, got {fmt!r}", err=True)
@@ -30,12 +31,8 @@ def template(
     written = write_template(target, fmt, lang)
     files = ", ".join(str(p) for p in written)
     check = "geo-service validate " + (str(written[0]) if fmt == "xlsx" else str(target))
-    if lang == "zh":
-        typer.echo(f"已写出 {len(written)} 个文件：{files}")
-        typer.echo(f"填好后运行：{check}")
-    else:
-        typer.echo(f"wrote {len(written)} file(s): {files}")
-        typer.echo(f"fill them in, then: {check}")
+    typer.echo(message("cli_template_wrote", lang, n=len(written), files=files))
+    typer.echo(message("cli_template_then", lang, check=check))
 
 
 def register(app: typer.Typer) -> None:

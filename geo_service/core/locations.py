@@ -20,7 +20,7 @@ import pandas as pd
 import shapely
 
 from .domain import APPROXIMATE_SOURCES, BOUNDARY_SOURCES, LOCATION_SOURCES
-from .glossary import ENUMS, message
+from .glossary import ENUMS, message, word
 
 #: Sources whose point is a real location of the village (not its township's).
 REAL_SOURCES: tuple[str, ...] = ("given", "placed")
@@ -215,7 +215,7 @@ def location_line(villages: pd.DataFrame, lang: str = "zh") -> str:
                     ("location_unknown", c["unknown"])):
         if n or code == "location_given":
             parts.append(message(code, lang, n=n))
-    sep = "，" if lang == "zh" else ", "
+    sep = word("sep_comma", lang)
     return message("location_line", lang, n=len(villages), parts=sep.join(parts))
 
 

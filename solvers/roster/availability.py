@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 from pydantic import ValidationError
 
+from geo_service.core.glossary import message, word
 from geo_service.core.io.availability import availability_head, blank
 
 from .calendar import month_range, parse_month
@@ -37,11 +38,17 @@ def _month_text(v: Any) -> str:
 
 
 class _RowError(ValueError):
-    """A bad cell, said in Chinese and English."""
+    """A bad cell: a glossary message code and its params (a list param is joined in the reader's
+    words); ``str()`` is the English text."""
 
-    def __init__(self, zh: str, en: str):
-        super().__init__(en)
-        self.zh, self.en = zh, en
+    def __init__(self, code: str, **params: Any):
+        self.code, self.params = code, params
+        super().__init__(self.text("en"))
+
+    def text(self, lang: str) -> str:
+        """The problem in ``lang``."""
+        sep = word("sep_list", lang)
+        return message(self.code, lang, **{k: sep.join(v) if isinstance(v, list) else v for k, v in self.params.items()})
 
 
 def _date(v: Any, field: str) -> dt.date:
@@ -55,8 +62,7 @@ def _date(v: Any, field: str) -> dt.date:
     try:
         return dt.date.fromisoformat(s)
     except ValueError:
-        raise _RowError(f"{'开始日期' if field == 'start' else '结束日期'} {s!r} 不是日期（应为 2027-03-01 这样）",
-                        f"{field} {s!r} is not a date (YYYY-MM-DD)") from None
+        raise _RowError(f"roster_avail_bad_{field}", value=s) from None
 
 
 def _months(v: Any) -> list[str]:
@@ -70,15 +76,14 @@ def _months(v: Any) -> list[str]:
             a, b = (_month_text(x) for x in m.groups())
             a, b = parse_month(a, "months"), parse_month(b, "months")
             if (b[0], b[1]) < (a[0], a[1]):
-                raise _RowError(f"月份范围 {text!r} 的结束早于开始", f"months range {text!r} ends before it starts")
+                raise _RowError("roster_avail_range_backwards", value=text)
             n = (b[0] - a[0]) * 12 + b[1] - a[1] + 1
             out += month_range(f"{a[0]:04d}-{a[1]:02d}", n)
             continue
         try:
             y, mo = parse_month(_month_text(text), "months")
         except ValueError:
-            raise _RowError(f"月份 {text!r} 不是 2027-01 这样的月份", f"months must be a month like 2027-01, "
-                                                                      f"got {text!r}") from None
+            raise _RowError("roster_avail_bad_month", value=text) from None
         out.append(f"{y:04d}-{mo:02d}")
     return out
 
@@ -103,26 +108,25 @@ def availability_from_records(records: Iterable[Mapping[str, Any]],
     ValueError
         naming the file, and each bad row (the header is row 1) with its problem.
     """
-    zh = lang == "zh"
     head = availability_head(source, lang)
     ids, by_name = _member_lookup(members)
     out: list[Unavailability] = []
     errors: list[str] = []
     for row in records:
-        where = f"第 {row['row']} 行：" if zh else f"row {row['row']}: "
+        where = message("roster_availability_row", lang, row=row['row'])
         try:
             out += _row_leave(row, _row_member(row, ids, by_name))
         except _RowError as e:
-            errors.append(where + (e.zh if zh else e.en))
+            errors.append(where + e.text(lang))
         except ValidationError as e:
             errors.append(where + "; ".join(str(x["msg"]).removeprefix("Value error, ") for x in e.errors()))
         except ValueError as e:
             errors.append(where + str(e))
         if len(errors) >= MAX_ERRORS:
-            errors.append("……（已列出前 20 个错误）" if zh else "... (stopped after 20 errors)")
+            errors.append(word("roster_availability_stopped", lang))
             break
     if errors:
-        raise ValueError(head + ("；" if zh else "; ").join(errors))
+        raise ValueError(head + (word("sep_semicolon", lang)).join(errors))
     return out
 
 
@@ -141,17 +145,15 @@ def _row_member(row: Mapping[str, Any], ids: set[str], by_name: dict[str, list[s
     """The member id of a row (given as an id or a unique name)."""
     who = "" if blank(row.get("member")) else str(row["member"]).strip()
     if not who:
-        raise _RowError("委员为空", "member is empty")
+        raise _RowError("roster_avail_no_member")
     if who.endswith(".0") and who[:-2] in ids:  # an id read as a number from XLSX
         who = who[:-2]
     if who not in ids:
         cands = by_name.get(who, [])
         if not cands:
-            raise _RowError(f"未知委员 {who!r}（既不是委员编号也不是姓名）",
-                            f"unknown member {who!r} (neither an id nor a name)")
+            raise _RowError("roster_avail_unknown_member", member=who)
         if len(cands) > 1:
-            raise _RowError(f"姓名 {who!r} 有多位委员（{'、'.join(cands)}），请填委员编号",
-                            f"name {who!r} is shared by members {', '.join(cands)}; give the id")
+            raise _RowError("roster_avail_shared_name", member=who, members=list(cands))
         who = cands[0]
     return who
 
@@ -162,11 +164,11 @@ def _row_leave(row: Mapping[str, Any], who: str) -> list[Unavailability]:
     start = None if blank(row.get("start")) else _date(row["start"], "start")
     end = None if blank(row.get("end")) else _date(row["end"], "end")
     if not months and start is None and end is None:
-        raise _RowError("请填月份，或开始日期和结束日期", "give months or start and end")
+        raise _RowError("roster_avail_no_period")
     if (start is None) != (end is None):
-        raise _RowError("开始日期和结束日期要一起填", "give both start and end")
+        raise _RowError("roster_avail_half_period")
     if start is not None and end is not None and end < start:
-        raise _RowError(f"结束日期 {end} 早于开始日期 {start}", f"end {end} is before start {start}")
+        raise _RowError("roster_avail_end_before_start", start=start, end=end)
     out = []
     if months:
         out.append(Unavailability(member_id=who, months=months))

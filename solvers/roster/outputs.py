@@ -25,17 +25,17 @@ from geo_service.core.errors import InvalidParameter
 from geo_service.core.io import sheets
 
 from .problem import WEEKDAYS_ZH, RosterResult
+from geo_service.core.glossary import word
 
 #: the roster parameters shown on the 说明 sheet
 NOTE_PARAMS = ("start", "months", "per_platform_min", "per_platform_max", "member_min", "member_max",
                "fairness_spread", "allow_consecutive", "sectors_min", "max_distance_m", "mode", "replan_from",
                "time_limit_s")
-STATUS_ZH = {"optimal": "最优", "feasible": "可行（未证明最优）", "infeasible": "不可行（已放宽规则）",
-             "nothing_to_do": "无需安排", "unknown": "未找到"}
-STATUS_EN = {"optimal": "optimal", "feasible": "feasible (not proven optimal)",
-             "infeasible": "infeasible (rules relaxed)", "nothing_to_do": "nothing to do",
-             "unknown": "no roster found"}
-WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+#: a roster's outcomes, worded by the glossary's ``roster_status_<outcome>``
+STATUSES = ("optimal", "feasible", "infeasible", "nothing_to_do", "unknown")
+STATUS_ZH = {s: word(f"roster_status_{s}", "zh") for s in STATUSES}
+STATUS_EN = {s: word(f"roster_status_{s}", "en") for s in STATUSES}
+WEEKDAYS_EN = tuple(word(f"weekday_{i}", "en") for i in range(7))
 
 
 def _as_result(result: RosterResult | Mapping) -> RosterResult:
@@ -52,7 +52,7 @@ def outcome_text(result: RosterResult | Mapping, lang: str = "zh") -> str:
     words = (STATUS_ZH if lang == "zh" else STATUS_EN).get(res.status, res.status)
     errs = [d for d in res.diagnostics if d.get("severity") == "error"]
     if errs:
-        words += ("：" if lang == "zh" else ": ") + str(errs[0].get("message_zh" if lang == "zh" else "message_en", ""))
+        words += (word("sep_colon", lang)) + str(errs[0].get(f"message_{lang}", ""))
     return words
 
 
@@ -77,7 +77,7 @@ def roster_summary(result: RosterResult | Mapping, lang: str = "zh") -> dict[str
             "consultations": [{"quarter": c["quarter"], "township_id": c["township_id"],
                                "committee_id": c.get("committee_id"), "date": c["date"],
                                "member_ids": list(c["member_ids"]),
-                               **({"note_code": c["note_code"], "note": c.get("note_zh" if lang == "zh" else "note_en")}
+                               **({"note_code": c["note_code"], "note": c.get(f"note_{lang}")}
                                   if c.get("note_code") else {})} for c in res.consultations],
             "diagnostics": res.diagnostics}
 
@@ -89,7 +89,7 @@ def roster_frames(result: RosterResult | Mapping, lang: str = "zh") -> dict[str,
     res = _as_result(result)
     mem, plat = _names(res)
     zh = lang == "zh"
-    sep = "、" if zh else "; "
+    sep = word("roster_outputs_sep", lang)
     name = (lambda i: mem.get(i, {}).get("name") or i)
     cells: dict[tuple[str, str], list[str]] = defaultdict(list)
     dates: dict[tuple[str, str], str] = {}
@@ -120,7 +120,7 @@ def roster_frames(result: RosterResult | Mapping, lang: str = "zh") -> dict[str,
                           "township_id": c["township_id"], "committee_id": c.get("committee_id") or "",
                           "date": c["date"], "member_names": sep.join(name(i) for i in c["member_ids"]),
                           "sectors": sep.join(c.get("sectors") or []),
-                          "note": c.get("note_zh" if lang == "zh" else "note_en") or ""} for c in res.consultations],
+                          "note": c.get(f"note_{lang}") or ""} for c in res.consultations],
                         columns=["quarter", "platform", "township_id", "committee_id", "date", "member_names",
                                  "sectors", "note"])
     return {"roster": grid, "member_duties": per_member, "reception_days": reception, "consultations": cons}
@@ -134,14 +134,14 @@ def roster_notes(result: RosterResult | Mapping, lang: str = "zh") -> dict[str, 
                            "roster_status": outcome_text(res, lang),
                            lab("objective"): res.objective, lab("bound"): res.bound, lab("gap"): res.gap}
     if res.cost is not None:
-        out[G.word("cost", lang) + (("(公里)" if lang == "zh" else " (km)") if res.unit == "m" else
-                                    ("(秒)" if lang == "zh" else " (s)"))] = \
+        out[G.word("cost", lang) + ((word("roster_outputs_km_suffix", lang)) if res.unit == "m" else
+                                    (word("roster_outputs_s_suffix", lang)))] = \
             round(res.cost / 1000, 1) if res.unit == "m" else round(res.cost, 1)
     # the roster's own label for its distance cap (the assignment's max_distance_m is another rule)
     prm = {("roster_" + k if k == "max_distance_m" else k): res.params.get(k) for k in NOTE_PARAMS if k in res.params}
     if prm:
         out["parameters"] = G.param_items(prm, lang)
-    key = "message_zh" if lang == "zh" else "message_en"
+    key = f"message_{lang}"
     for i, d in enumerate(res.diagnostics, start=1):
         out[f"{lab('diagnostics')} {i}"] = d.get(key) or d.get("code")
     return out

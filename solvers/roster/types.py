@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from geo_service.core.glossary import PARAMS
+from geo_service.core.glossary import PARAMS, word
 from geo_service.core.numbers import WholeNumber, seed_field, whole
 
 from ..model import Cancelled as _ModelCancelled
@@ -27,7 +27,7 @@ from .calendar import (
 )
 
 OPTIMAL, FEASIBLE, INFEASIBLE, NOTHING, UNKNOWN = "optimal", "feasible", "infeasible", "nothing_to_do", "unknown"
-WEEKDAYS_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+WEEKDAYS_ZH = tuple(word(f"weekday_{i}", "zh") for i in range(7))
 Progress = Callable[[float, str], None] | None
 StopCheck = Callable[[], bool] | None
 

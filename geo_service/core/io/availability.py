@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from ..glossary import message, word
 
 #: accepted headers (lower case, spaces removed) -> column
 HEADERS: dict[str, str] = {
@@ -29,7 +30,7 @@ HEADERS: dict[str, str] = {
 def availability_head(path: str | Path, lang: str = "en") -> str:
     """The words every message about leave file ``path`` starts with (``请假表 a.csv：``)."""
     name = Path(path).name
-    return f"请假表 {name}：" if lang == "zh" else f"availability file {name}: "
+    return message("io_availability_head", lang, name=name)
 
 
 def blank(v: Any) -> bool:
@@ -50,19 +51,19 @@ def _frame(path: Path) -> pd.DataFrame:
     raise ValueError(f"availability file {path.name}: expected .csv or .xlsx, got {suffix or 'no suffix'}")
 
 
-def _read_frame(path: Path, zh: bool, head: str) -> pd.DataFrame:
+def _read_frame(path: Path, lang: str, head: str) -> pd.DataFrame:
     """The file as a frame; a missing, unknown or broken file is a ValueError in one line."""
     if not path.exists():
-        raise ValueError(f"请假表 {path}：没有这个文件" if zh else f"availability file {path}: no such file")
+        raise ValueError(message("io_availability_no_such_file", lang, path=path))
     try:
         return _frame(path)
     except ValueError as e:
-        raise ValueError(head + ("应为 .csv 或 .xlsx 文件" if zh else str(e).split(": ", 1)[-1])) from None
+        raise ValueError(head + message("io_availability_bad_suffix", lang, detail=str(e).split(": ", 1)[-1])) from None
     except Exception as e:  # noqa: BLE001 - a broken file is bad input, said in one line
-        raise ValueError(head + ("无法读取" if zh else "cannot be read") + f" ({type(e).__name__}: {e})") from None
+        raise ValueError(head + word("io_availability_unreadable", lang) + f" ({type(e).__name__}: {e})") from None
 
 
-def _known_columns(df: pd.DataFrame, zh: bool, head: str) -> pd.DataFrame:
+def _known_columns(df: pd.DataFrame, lang: str, head: str) -> pd.DataFrame:
     """The columns named in :data:`HEADERS` under their keys; ValueError without member and months (or
     start and end)."""
     cols: dict[str, str] = {}
@@ -73,9 +74,7 @@ def _known_columns(df: pd.DataFrame, zh: bool, head: str) -> pd.DataFrame:
     found = set(cols.values())
     if "member" not in found or not ("months" in found or {"start", "end"} <= found):
         cols_text = ", ".join(map(str, df.columns))
-        raise ValueError(head + (f"需要委员列（委员/member）和月份列（月份/months）或开始日期、结束日期两列；现有列：{cols_text}"
-                                 if zh else f"needs a member column (委员/member) and months (月份/months) or start "
-                                            f"and end (开始日期/结束日期); found {cols_text}"))
+        raise ValueError(head + message("io_availability_columns", lang, cols_text=cols_text))
     return df.rename(columns=cols)[list(dict.fromkeys(cols.values()))]
 
 
@@ -101,9 +100,8 @@ def read_availability_records(path: str | Path, lang: str = "en") -> list[dict[s
         Naming the file: missing, not CSV/XLSX, unreadable, or without the needed columns.
     """
     path = Path(path)
-    zh = lang == "zh"
     head = availability_head(path, lang)
-    df = _known_columns(_read_frame(path, zh, head), zh, head)
+    df = _known_columns(_read_frame(path, lang, head), lang, head)
     return [{"row": k, **row} for k, row in enumerate(df.to_dict("records"), start=2)
             if not all(blank(v) for v in row.values())]
 

@@ -25,6 +25,7 @@ from ..crs import DATUMS, from_wgs84, geodesic_m, to_wgs84
 from ..dataset import Dataset, DatasetValidationError, Problem
 from ..locations import REAL_SOURCES, location_line, present
 from . import sheets
+from ..glossary import word
 
 #: Columns of the sheet, in order (glossary names in the workbook).
 COLUMNS = ("id", "name", "township_id", "township_name", "location_source", "lon", "lat", "datum",
@@ -91,14 +92,10 @@ def fill_sheet_bytes(ds: Dataset, lang: str = "zh", datum: str | None = None) ->
     """
     d = _datum_of(ds, datum)
     table = fill_sheet_table(ds, d)
-    how = ("在「补填经度」「补填纬度」两列填写村委会/社区所在位置，坐标系须与「坐标系」列一致；其余列不要改动。"
-           "填好后导入（geo-service fill-import 或网页上传），只更新这些村社区的位置。" if lang == "zh" else
-           "Fill in New longitude / New latitude where the village office is, in the datum of the Datum column; "
-           "leave the other columns. Import it back (geo-service fill-import or the page): only these villages' "
-           "locations change.")
+    how = (word("io_fill_sheet_how", lang))
     notes = {"dataset": ds.name, "date": pd.Timestamp.now().date().isoformat(), "locations": location_line(ds.villages, lang),
              "coordinates_datum": d.upper().replace("GCJ02", "GCJ-02").replace("WGS84", "WGS-84").replace("BD09", "BD-09"),
-             ("填写说明" if lang == "zh" else "How to fill"): how}
+             (word("io_fill_sheet_how_title", lang)): how}
     return sheets.xlsx_bytes({G.table_title("fill_locations", lang): table}, lang, notes=notes)
 
 

@@ -35,6 +35,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 from .. import glossary as G
+from ..glossary import word
 
 #: First characters that make a spreadsheet treat text as a formula (OWASP CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -247,7 +248,7 @@ def notes_table(notes: Mapping[str, Any], lang: str = "zh") -> pd.DataFrame:
     for k, v in notes.items():
         name = G.word(k, lang) if k in G.WORDS else str(k)
         if isinstance(v, Mapping):  # one row per parameter: readable when printed
-            sep = "：" if lang == "zh" else ": "
+            sep = word("sep_colon", lang)
             rows += [{G.word("item", lang): f"{name}{sep}{a}", G.word("value", lang): _cell(b)} for a, b in v.items()]
             continue
         rows.append({G.word("item", lang): name, G.word("value", lang): _cell(v)})

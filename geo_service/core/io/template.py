@@ -21,33 +21,20 @@ from ..domain import LAYERS
 from . import sheets
 from .headers import LAT, LON, WKT, ZH_HEADERS, output_headers
 from .writers import _write_xlsx, layer_table
+from ..glossary import message, word
 
 #: Layers in a template, in the order a county office fills them (counties: a boundary file, not a table).
 TEMPLATE_LAYERS = ("townships", "villages", "stations", "members", "groups", "committees", "constituents",
                    "roads")
 
-_UNITS = {"population": "人", "capacity": "个活动组", "speed_kmh": "km/h", LON: "度", LAT: "度"}
-_NOTES_ZH = {
-    "id": "编号（代码），本表内唯一；没有此列时用名称作编号",
-    "name": "名称", "township_id": "所属乡镇：乡镇的编号或名称", "village_id": "所属村：村的编号或名称",
-    "population": "常住人口；空白 = 未知（覆盖率按村数计算）", "is_seat": "是否乡镇政府驻地：是/否",
-    "kind": "综合型 / 界别型 / 工作室 / 联系点", "sectors": "所含界别，用、或 ; 分隔",
-    "sector": "界别（如 经济、农业、医药卫生）", "capacity": "可承载的活动组数",
-    "group_id": "所属界别活动组编号", "committee_id": "所属专委会编号", "station_id": "站点编号",
-    "role": "召集人 / 副召集人 / 空白", "convener_id": "召集人的委员编号", "phone": "电话（个人信息）",
-    "county_id": "所属区县编号", "class": "道路等级（primary、secondary … 或 国道、省道 …）",
-    "speed_kmh": "车速；空白时按等级取默认值",
-    LON: "经度", LAT: "纬度", WKT: "线的几何（WKT，经纬度）",
-}
-_DATUM_ZH = "WGS-84（GPS）；高德/腾讯坐标（GCJ-02）导入时加 --datum gcj02，百度坐标加 --datum bd09"
-_NOTES_EN = {
-    "id": "code, unique in the table; without it the names are the ids", "population":
-    "residents; blank = unknown (coverage then counts villages)", "is_seat": "township seat: yes/no",
-    "kind": "comprehensive / sector / studio / contact_point", "sectors": "sectors hosted, separated by ;",
-    "township_id": "township id or name", "village_id": "village id or name", LON: "longitude",
-    LAT: "latitude", WKT: "line geometry (WKT, lon/lat)", "speed_kmh": "speed; blank: default by class",
-}
-_DATUM_EN = "WGS-84 (GPS); Amap/Tencent (GCJ-02): import with --datum gcj02; Baidu: --datum bd09"
+#: columns with a unit on the notes sheet (glossary ``template_unit_<column>``)
+_UNITS = ("population", "capacity", "speed_kmh", LON, LAT)
+#: the notes sheet's columns (glossary ``template_col_<column>``)
+_NOTE_COLUMNS = ("table", "column", "required", "unit", "datum", "notes")
+#: columns with a note on the notes sheet (glossary ``template_note_<column>``; blank in a language without one)
+_NOTED = ("id", "name", "township_id", "village_id", "population", "is_seat", "kind", "sectors", "sector", "capacity",
+          "group_id", "committee_id", "station_id", "role", "convener_id", "phone", "county_id", "class", "speed_kmh",
+          LON, LAT, WKT)
 
 
 _SEATS = ((0.0, 0.0), (-0.16, -0.17))  # township seats, degrees from (114.04, 29.55)
@@ -95,22 +82,16 @@ def _notes(lang: str) -> pd.DataFrame:
             cols += [(WKT, True)]
         for name, required in cols:
             head = output_headers([name], lang).get(name, name)
-            note = (_NOTES_ZH if lang == "zh" else _NOTES_EN).get(name, "")
+            note = word(f"template_note_{name}", lang) if name in _NOTED else ""
             if layer == "townships" and name in (LON, LAT):
-                note += "（乡镇政府驻地；也可给乡镇边界面）" if lang == "zh" else " (the seat; or give polygons)"
+                note += word("io_template_seat_or_give", lang)
             if layer == "villages" and name in (LON, LAT):
-                note += ("（可空：按乡镇驻地近似，之后用「待补坐标」表补填）" if lang == "zh"
-                         else " (may be blank: placed at the township seat, filled later with the 待补坐标 sheet)")
-            datum = (_DATUM_ZH if lang == "zh" else _DATUM_EN) if name in (LON, LAT, WKT) else ""
-            if lang == "zh":
-                rows.append({"表": f"{layer}.csv（{spec.labels.get('zh', layer)}）", "列": head,
-                             "必填": "是" if required else "否", "单位": _UNITS.get(name, ""), "坐标系": datum,
-                             "说明": note})
-            else:
-                rows.append({"table": f"{layer}.csv", "column": head, "required": "yes" if required else "no",
-                             "unit": {"人": "persons", "个活动组": "groups", "度": "degrees"}.get(
-                                 _UNITS.get(name, ""), _UNITS.get(name, "")),
-                             "datum": datum, "notes": note})
+                note += (word("io_template_may_be_blank", lang))
+            datum = word("template_datum", lang) if name in (LON, LAT, WKT) else ""
+            cells = (message("template_table", lang, layer=layer, label=spec.labels.get("zh", layer)), head,
+                     word("template_required" if required else "template_optional", lang),
+                     word(f"template_unit_{name}", lang) if name in _UNITS else "", datum, note)
+            rows.append({word(f"template_col_{c}", lang): v for c, v in zip(_NOTE_COLUMNS, cells)})
     return pd.DataFrame(rows)
 
 
@@ -140,11 +121,11 @@ def write_template(out: str | os.PathLike, fmt: str = "csv", lang: str = "zh") -
     if fmt not in ("csv", "xlsx"):
         raise ValueError(f"fmt must be 'csv' or 'xlsx', got {fmt!r}")
     tables = template_tables(lang)
-    notes_name = "说明" if lang == "zh" else "notes"
+    notes_name = word("io_template_notes", lang)
     path = Path(out)
     if fmt == "xlsx":
         if path.suffix.lower() != ".xlsx":
-            path = path / ("导入模板.xlsx" if lang == "zh" else "template.xlsx")
+            path = path / (word("io_template_file", lang))
         path.parent.mkdir(parents=True, exist_ok=True)
         # sheet tabs as the exports name them (乡镇街道, 村社区 ...); the importer maps them back
         tabs = {k: (notes_name if k == "notes" else LAYERS[k].labels.get("zh", k) if lang == "zh" else k)

@@ -35,6 +35,7 @@ from .gpkg import LIST_SEP, layer_to_file_frame, write_gpkg
 from . import sheets
 from .headers import LAT, LON, WKT, canonical_layer, datum_header, output_headers
 from .readers import IMPORT_REQUIRED
+from ..glossary import message, word
 
 FORMATS = ("gpkg", "geojson", "shp", "csv", "xlsx")
 _FORMAT_ALIASES = {"gpkg": "gpkg", "geopackage": "gpkg", "geojson": "geojson", "json": "geojson",
@@ -184,9 +185,8 @@ def _write_xlsx(tables: dict[str, pd.DataFrame], target: str | os.PathLike | IO[
         fitted[sheet], n = _fit_wkt(table, WKT)
         simplified += n
     if simplified:
-        notes = {**(notes or {}), ("几何" if lang == "zh" else "geometry"):
-                 (f"{simplified} 个形状超过单元格上限，已简化；精确形状见 GeoPackage/GeoJSON 导出" if lang == "zh"
-                  else f"{simplified} shapes longer than a cell were simplified; exact shapes in GeoPackage/GeoJSON")}
+        notes = {**(notes or {}), (word("io_writers_geometry", lang)):
+                 (message("io_writers_simplified", lang, simplified=simplified))}
     sheets.write_xlsx(fitted, target, lang, notes=notes)
 
 
