@@ -127,7 +127,7 @@ def _page(store: Store, cache: DatasetCache, ds_id: str, who: Principal, lang: s
     msg = f'<p class="ok" id="saved">{_e(message)}</p>' if message else ""
     if errors:
         msg += '<div class="err" id="errors"><ul>' + "".join(f"<li>{_e(x)}</li>" for x in errors) + "</ul></div>"
-    body = (f'<!doctype html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">'
+    body = (f'<!doctype html><html lang="{G.word("html_lang", lang)}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f'<title>{_e(G.word("ledger_page_title", lang))}</title><style>{STYLE}</style></head><body>'
             f'<h1>{_e(G.word("ledger_page_title", lang))}</h1><p>{who_line} · {_e(ds_id)}</p>{msg}'

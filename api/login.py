@@ -26,6 +26,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from geo_service.core.glossary import message
+
 from .auth import authenticate, check_not_locked_out, key_failed, match_key
 from .deps import read_body_limited
 from .problems import ProblemError, problem_text
@@ -40,6 +42,11 @@ HTML_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"
                 "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin"}
 _SAFE_NEXT = re.compile(r"^/(?![/\\])[^\s\\]*$")
 MAX_LOGIN_BODY = 8192
+
+
+def _page_lang(lang: str) -> str:
+    """The login page's language: English only when asked for, Chinese otherwise."""
+    return "en" if lang == "en" else "zh"
 
 
 def safe_next(value: str | None) -> str:
@@ -134,15 +141,14 @@ async def login(request: Request):
         if not is_form:
             raise
         wait = e.extra.get("retry_after_s")
-        msg = f"密钥错误次数过多，请 {wait} 秒后再试。" if lang != "en" else f"Too many wrong keys: try again in {wait} s."
+        msg = message("login_locked_out", _page_lang(lang), wait=wait)
         return login_page(request, status=429, error=msg, next_url=fields.get("next"), lang=lang, headers=e.headers)
     key = fields.get("key", "").strip()
     role = match_key(key, settings.role_keys) if key else None
     if role is None:
         if key:
             key_failed(request)
-        msg = ("密钥无效。" if lang != "en" else "That key is not valid.") if key else \
-              ("请输入 API 密钥。" if lang != "en" else "Enter an API key.")
+        msg = message("login_bad_key" if key else "login_no_key", _page_lang(lang))
         if is_form:
             return login_page(request, status=401, error=msg, next_url=fields.get("next"), lang=lang)
         raise ProblemError(401, "the API key is not valid", code="invalid-api-key")

@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
+from geo_service.core.glossary import word
 from geo_service.core.store import Store
 from maps.locations import located_dataset
 from maps.static_maps import render
@@ -65,7 +66,7 @@ def static_map(kind: Literal["coverage", "gaps", "assignment"], fmt: Literal["pn
         result, rec_id = rec.result, rec.id
     info = entry.info
     source = source_text(entry.ds.name or did, dataset_id=did, version=info.version, date=info.updated_at, lang=lang,
-                         extra=(f"任务 {rec_id[:8]}" if lang == "zh" else f"job {rec_id[:8]}") if rec_id else "")
+                         extra=f"{word('api_source_job', lang)} {rec_id[:8]}" if rec_id else "")
     key = (f"static:{kind}:{fmt}:{lang}:{size.width_mm:g}x{size.height_mm:g}@{size.dpi}:{threshold_m}:{rec_id}"
            f":{privacy.homes(who)}")
 

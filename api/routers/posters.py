@@ -101,7 +101,7 @@ def phone_page(dataset_id: str, station_id: str | None, lang: str = "zh") -> str
     """The phone page's HTML: the template with its context as a JSON data block (``<`` escaped)."""
     ctx = {"dataset": dataset_id, "station": station_id, "lang": lang, "words": _page_words(lang)}
     data = json.dumps(ctx, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    page = PAGE.read_text(encoding="utf-8").replace("__LANG__", "zh-CN" if lang == "zh" else "en")
+    page = PAGE.read_text(encoding="utf-8").replace("__LANG__", word("html_lang", lang))
     return page.replace("__CONTEXT__", data)
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from ..auth import Principal, viewer
+from geo_service.core.glossary import word
 from geo_service.core.io.template import template_tables
 from geo_service.core.io.writers import _write_xlsx
 
@@ -23,7 +24,7 @@ def template_workbook(lang: Annotated[Literal["zh", "en"], Query(description="he
     """One sheet per layer (headers the importer reads, one example row) and a notes sheet saying for
     each column whether it is required, its unit and its datum; the example rows import as they are."""
     tables = template_tables(lang)
-    notes = "说明" if lang == "zh" else "notes"
+    notes = word("io_template_notes", lang)
     buf = io.BytesIO()
     _write_xlsx({(notes if k == "notes" else k): v for k, v in tables.items()}, buf)
     name = "template.xlsx"

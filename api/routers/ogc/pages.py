@@ -32,7 +32,7 @@ def _e(v: Any, lang: str = "zh") -> str:
 
 def page(title: str, body: str, lang: str):
     """A whole HTML page (``lang`` on the root element) as a response with its CSP."""
-    doc = (f'<!doctype html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">'
+    doc = (f'<!doctype html><html lang="{word("html_lang", lang)}"><head><meta charset="utf-8">'
            f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{_e(title)}</title>'
            f"<style>{_STYLE}</style></head><body><h1>{_e(title)}</h1>{body}</body></html>")
     return html_response(doc)

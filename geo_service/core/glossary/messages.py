@@ -315,3 +315,10 @@ MESSAGES.update({
     "roster_avail_end_before_start": ("结束日期 {end} 早于开始日期 {start}", "end {end} is before start {start}"),
     "roster_availability_row": ("第 {row} 行：", "row {row}: "),
 })
+
+# the login page's refusals
+MESSAGES.update({
+    "login_locked_out": ("密钥错误次数过多，请 {wait} 秒后再试。", "Too many wrong keys: try again in {wait} s."),
+    "login_bad_key": ("密钥无效。", "That key is not valid."),
+    "login_no_key": ("请输入 API 密钥。", "Enter an API key."),
+})

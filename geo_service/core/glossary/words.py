@@ -292,3 +292,9 @@ WORDS.update({
     "roster_outputs_km_suffix": ("(公里)", " (km)"),
     "roster_outputs_s_suffix": ("(秒)", " (s)"),
 })
+
+# the API's own few words: the static maps' source line, the page language tag
+WORDS.update({
+    "api_source_job": ("任务", "job"),
+    "html_lang": ("zh-CN", "en"),
+})
