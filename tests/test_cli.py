@@ -116,3 +116,15 @@ def test_optimise_json_on_stdout_is_only_json(tmp_path):
     assert p.returncode == 0, p.stderr[-2000:]
     doc = json.loads(p.stdout)
     assert doc["status"] and set(doc["tiers"]) >= {"villages"}
+
+
+@pytest.mark.parametrize(("lang", "level_text", "file_text"), [
+    ("zh", "错误：--level 只能是 total, county, township, sector，而不是 nope", "错误：没有这个文件："),
+    ("en", "error: --level must be total, county, township, sector, got nope", "error: no such file: "),
+])
+def test_refused_arguments_are_worded_in_the_users_language(tmp_path, lang, level_text, file_text):
+    data = ["--data-dir", str(tmp_path / "store"), "--lang", lang]
+    r = runner.invoke(app, ["coverage", "demo", "--level", "nope", *data])
+    assert r.exit_code == 2 and level_text in r.output, r.output
+    r = runner.invoke(app, ["fill-import", "demo", str(tmp_path / "missing.xlsx"), *data])
+    assert r.exit_code == 2 and file_text in r.output, r.output

@@ -161,7 +161,8 @@ def coverage_cmd(
     from ..core.coverage import coverage_summary
     check_lang_opt(lang)
     if level not in ("total", "county", "township", "sector"):
-        fail(f"--level must be total, county, township or sector, got {level!r}", 2)
+        fail(message("cli_bad_choice", lang, option="--level", choices="total, county, township, sector",
+                     value=level), 2, lang)
     ds = _load_source(source, datum, data_dir)
     try:
         thr = [float(t) for t in thresholds.split(",") if t.strip()] if thresholds else None

@@ -56,7 +56,7 @@ def fill_import(
 
     check_lang_opt(lang)
     if not file.exists():
-        fail(f"no such file: {file}", 2)
+        fail(message("cli_no_such_file", lang, path=file), 2, lang)
     store = open_store(_data_dir(data_dir))
     try:
         info = store.dataset_info(dataset_id)

@@ -322,3 +322,8 @@ MESSAGES.update({
     "login_bad_key": ("密钥无效。", "That key is not valid."),
     "login_no_key": ("请输入 API 密钥。", "Enter an API key."),
 })
+
+# command-line refusals of a file argument
+MESSAGES.update({
+    "cli_no_such_file": ("没有这个文件：{path}", "no such file: {path}"),
+})
