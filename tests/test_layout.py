@@ -231,8 +231,8 @@ def test_the_wording_check_finds_an_inline_text(tmp_path):
 
 
 def inline_diagnostics(root: Path = ROOT) -> list[str]:
-    """``path:line`` of every dict literal in the production floors whose ``message_zh`` and
-    ``message_en`` are both written inline (string or f-string literals), and of every call of a
+    """``path:line`` of every dict literal in the production floors whose ``message_zh`` is written
+    inline (a string or f-string literal, alone or joined to more), and of every call of a
     diagnostic helper (``*diag*``) given a Chinese and an English literal, outside the glossary."""
     import ast
 
@@ -245,11 +245,20 @@ def inline_diagnostics(root: Path = ROOT) -> list[str]:
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 if isinstance(node, ast.Dict):
                     vals = {k.value: v for k, v in zip(node.keys, node.values) if isinstance(k, ast.Constant)}
-                    if all(m in vals and _text_literal(vals[m]) for m in ("message_zh", "message_en")):
+                    if "message_zh" in vals and _inline_text(vals["message_zh"]):
                         found.append(f"{rel.as_posix()}:{node.lineno}")
                 elif isinstance(node, ast.Call) and "diag" in ast.unparse(node.func) and _zh_en_pair(node.args):
                     found.append(f"{rel.as_posix()}:{node.lineno}")
     return found
+
+
+def _inline_text(node) -> bool:
+    """A text literal, or one joined to something (``f"{n} 个：" + "；".join(parts)``)."""
+    import ast
+
+    if isinstance(node, ast.BinOp):
+        return _inline_text(node.left) or _inline_text(node.right)
+    return _text_literal(node)
 
 
 def _zh_en_pair(args) -> bool:
@@ -274,20 +283,21 @@ def test_every_diagnostic_is_worded_by_the_glossary():
 
 
 def test_the_diagnostic_check_finds_an_inline_pair(tmp_path):
-    """The check itself can fail: a dict with both texts as literals or f-strings, or a call given a
-    Chinese and an English literal side by side, is found; texts from the glossary, a single inline
-    text, or the same dict inside the glossary pass."""
+    """The check itself can fail: a dict with its Chinese text as a literal or f-string (alone or
+    joined), or a diagnostic call given a Chinese and an English literal side by side, is found;
+    texts from the glossary, or the same dict inside the glossary, pass."""
     (tmp_path / "solvers").mkdir()
     (tmp_path / "solvers" / "d.py").write_text(
         'def f(n, message):\n'
         '    a = {"code": "x", "message_zh": f"{n} 个", "message_en": f"{n} sites"}\n'
         '    b = {"message_zh": "缺", "message_en": "short"}\n'
         '    ok1 = {"message_zh": message("x", "zh"), "message_en": message("x", "en")}\n'
-        '    ok2 = {"message_zh": "缺", "severity": "error"}\n'
         '    c = _diag("x", f"{n} 个", f"{n} sites", "warning")\n'
+        '    d = {"message": "far", "message_zh": f"{n} 名：" + "；".join(n)}\n'
+        '    ok2 = {"message_zh": message("x", "zh") + "；".join(n), "severity": "error"}\n'
         '    ok3 = _diag("x", "x_code", {"n": n})\n'
-        '    return a, b, c, ok1, ok2, ok3\n', encoding="utf-8")
+        '    return a, b, c, d, ok1, ok2, ok3\n', encoding="utf-8")
     gloss = tmp_path / "geo_service" / "core" / "glossary"
     gloss.mkdir(parents=True)
     (gloss / "m.py").write_text('D = {"message_zh": "是", "message_en": "yes"}\n', encoding="utf-8")
-    assert inline_diagnostics(tmp_path) == ["solvers/d.py:2", "solvers/d.py:3", "solvers/d.py:6"]
+    assert inline_diagnostics(tmp_path) == ["solvers/d.py:2", "solvers/d.py:3", "solvers/d.py:5", "solvers/d.py:6"]

@@ -433,4 +433,15 @@ MESSAGES.update({
     "roster_note_no_members": ("没有委员：所需界别的委员同一周都已有协商，或该界别没有委员",
                                "no members: the members of the sectors asked for have a consultation that week, or "
                                "the sector has none"),
+    # the constituents tier's distance warnings (solvers/pipeline.py)
+    "constituents_long_distance": ("{n} 名界别群众联系的委员远于 {km:g} 公里：{groups}",
+                                   "{n} constituents are assigned to members more than {km:g} km away: {groups}"),
+    "constituents_long_distance_group": ("{sector}界别：{where} {n} 名（最远 {km:.0f} 公里）",
+                                         "{sector}: {n} in {where} (up to {km:.0f} km)"),
+    "constituents_too_far": ("{sector}界别：{place} 有 {n} 名界别群众 {km:g} 公里内没有本界别委员；在当地再增加 {more} 名委员即可覆盖",
+                             "{sector}: {n} constituents in {place} have no member within {km:g} km; "
+                             "{more} more members there would cover them"),
+    "constituents_too_far_one": ("{sector}界别：{place} 有 {n} 名界别群众 {km:g} 公里内没有本界别委员；在当地再增加 {more} 名委员即可覆盖",
+                                 "{sector}: {n} constituents in {place} have no member within {km:g} km; "
+                                 "{more} more member there would cover them"),
 })
