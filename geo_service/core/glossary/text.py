@@ -21,7 +21,8 @@ class _Keep(dict):
 
 def message(code: str, lang: str = "zh", **params: Any) -> str:
     """The text of message ``code`` in ``lang`` with ``params`` filled in (``gap_no_candidate`` ->
-    ``范围（10.0 公里）内没有候选点：...``). Unknown codes come back as the code itself."""
+    ``范围（10.0 公里）内没有候选点：...``). A param given as ``{"code", "params"}`` is a part of the
+    sentence, itself worded as a message in ``lang``. Unknown codes come back as the code itself."""
     i = check_lang(lang)
     tpl = MESSAGES.get(code)
     if tpl is None:
