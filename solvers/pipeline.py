@@ -22,6 +22,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from geo_service.core.coverage import village_weights
+from geo_service.core.glossary import message
 
 from . import assignment as A
 from .run_context import (
@@ -195,10 +196,10 @@ def _long_distance_warning(run: _Run, tr: TierResult) -> None:
         km = p.long_distance_m / 1000
         tr.diagnostics.append({"tier": "constituents", "severity": "warning", "quota": "long_distance",
                                "long_distances": tr.extra["long_distances"][:20],
-                               "message": f"{n} constituents are assigned to members more than {km:g} km away: "
-                                          + "; ".join(x["message"] for x in tr.extra["long_distances"][:10]),
-                               "message_zh": f"{n} 名界别群众联系的委员远于 {km:g} 公里："
-                                             + "；".join(x["message_zh"] for x in tr.extra["long_distances"][:10])})
+                               "message": message("constituents_long_distance", "en", n=n, km=km, groups="; ".join(
+                                   x["message"] for x in tr.extra["long_distances"][:10])),
+                               "message_zh": message("constituents_long_distance", "zh", n=n, km=km, groups="；".join(
+                                   x["message_zh"] for x in tr.extra["long_distances"][:10]))})
 
 
 def _places(ds: Any) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
@@ -239,14 +240,12 @@ def _far_constituents(run: _Run, ids: list[str], ll: np.ndarray, sec: np.ndarray
         for pl in sorted(set(place[sec == s].tolist())):
             ix = np.flatnonzero((sec == s) & (place == pl))
             more = A.members_needed(xy[ix], p.max_distance_m, max(p.constituents_max, 1))
+            far = "constituents_too_far_one" if more == 1 else "constituents_too_far"
+            words = {"sector": s, "place": pl, "n": len(ix), "km": km, "more": more}
             rec = {"sector": s, "place": pl, "constituents": len(ix), "members_needed": more,
                    "nearest_member_km": round(float(np.min(near[ix])) / 1000, 1) if np.isfinite(near[ix]).any()
                    else None, "constituent_ids": [ids[i] for i in ix],
-                   "message": f"{s}: {len(ix)} constituents in {pl} have no member within {km:g} km; "
-                              f"{more} more member{'s' if more != 1 else ''} there would cover them",
-                   "message_zh": f"{s}界别：{pl} 有 {len(ix)} 名界别群众 {km:g} 公里内"
-                                 f"没有本界别委员；"
-                                 f"在当地再增加 {more} 名委员即可覆盖"}
+                   "message": message(far, "en", **words), "message_zh": message(far, "zh", **words)}
             out["too_far"].append(rec)
             out["diagnostics"].append({"tier": "constituents", "severity": "warning", "quota": "max_distance",
                                        "scope": s, "place": pl, "unassigned": len(ix), "members_needed": more,
@@ -282,10 +281,11 @@ def _long_distances(run: _Run, assignment: dict[str, str | None]
         tn = t_name.get(t, t or "?")
         cty = t_cty.get(t, "")
         where = f"{cty} {tn}" if cty and cty != tn else tn
+        words = {"sector": s, "where": where, "n": len(ds_), "km": max(ds_) / 1000}
         out.append({"sector": s, "township_id": t, "township": tn, "county": cty, "constituents": len(ds_),
                     "max_km": round(max(ds_) / 1000, 1), "mean_km": round(sum(ds_) / len(ds_) / 1000, 1),
-                    "message": f"{s}: {len(ds_)} in {where} (up to {max(ds_) / 1000:.0f} km)",
-                    "message_zh": f"{s}界别：{where} {len(ds_)} 名（最远 {max(ds_) / 1000:.0f} 公里）"})
+                    "message": message("constituents_long_distance_group", "en", **words),
+                    "message_zh": message("constituents_long_distance_group", "zh", **words)})
     return out, line
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pkgutil
+import re
 import tomllib
 from pathlib import Path
 
@@ -227,3 +228,76 @@ def test_the_wording_check_finds_an_inline_text(tmp_path):
     gloss.mkdir(parents=True)
     (gloss / "text.py").write_text('def w(lang):\n    return "是" if lang == "zh" else "yes"\n', encoding="utf-8")
     assert inline_wording(tmp_path) == ["maps/m.py:2", "maps/m.py:3", "maps/m.py:4"]
+
+
+def inline_diagnostics(root: Path = ROOT) -> list[str]:
+    """``path:line`` of every dict literal in the production floors whose ``message_zh`` is written
+    inline (a string or f-string literal, alone or joined to more), and of every call of a
+    diagnostic helper (``*diag*``) given a Chinese and an English literal, outside the glossary."""
+    import ast
+
+    found = []
+    for pkg in PRODUCTION:
+        for path in sorted((root / pkg).rglob("*.py")):
+            rel = path.relative_to(root)
+            if any(rel.is_relative_to(e) for e in WORDING_EXEMPT):
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Dict):
+                    vals = {k.value: v for k, v in zip(node.keys, node.values) if isinstance(k, ast.Constant)}
+                    if "message_zh" in vals and _inline_text(vals["message_zh"]):
+                        found.append(f"{rel.as_posix()}:{node.lineno}")
+                elif isinstance(node, ast.Call) and "diag" in ast.unparse(node.func) and _zh_en_pair(node.args):
+                    found.append(f"{rel.as_posix()}:{node.lineno}")
+    return found
+
+
+def _inline_text(node) -> bool:
+    """A text literal, or one joined to something (``f"{n} 个：" + "；".join(parts)``)."""
+    import ast
+
+    if isinstance(node, ast.BinOp):
+        return _inline_text(node.left) or _inline_text(node.right)
+    return _text_literal(node)
+
+
+def _zh_en_pair(args) -> bool:
+    """Two text literals side by side in a diagnostic's call, Chinese then not (``_diag(code, "缺人", "short")``)."""
+    import ast
+
+    def text(node) -> str:
+        parts = node.values if isinstance(node, ast.JoinedStr) else [node]
+        return "".join(p.value for p in parts if isinstance(p, ast.Constant) and isinstance(p.value, str))
+
+    lit = [_text_literal(a) for a in args]
+    return any(lit[i] and lit[i + 1] and re.search("[\u4e00-\u9fff]", text(args[i]))
+               and not re.search("[\u4e00-\u9fff]", text(args[i + 1])) and text(args[i + 1]).strip()
+               for i in range(len(args) - 1))
+
+
+def test_every_diagnostic_is_worded_by_the_glossary():
+    """A diagnostic with its two texts written inline has no message code a reader can word again
+    in another language; each is ``message(code, lang, **params)`` in both languages instead."""
+    found = inline_diagnostics()
+    assert not found, f"diagnostics worded inline instead of through the glossary: {found}"
+
+
+def test_the_diagnostic_check_finds_an_inline_pair(tmp_path):
+    """The check itself can fail: a dict with its Chinese text as a literal or f-string (alone or
+    joined), or a diagnostic call given a Chinese and an English literal side by side, is found;
+    texts from the glossary, or the same dict inside the glossary, pass."""
+    (tmp_path / "solvers").mkdir()
+    (tmp_path / "solvers" / "d.py").write_text(
+        'def f(n, message):\n'
+        '    a = {"code": "x", "message_zh": f"{n} 个", "message_en": f"{n} sites"}\n'
+        '    b = {"message_zh": "缺", "message_en": "short"}\n'
+        '    ok1 = {"message_zh": message("x", "zh"), "message_en": message("x", "en")}\n'
+        '    c = _diag("x", f"{n} 个", f"{n} sites", "warning")\n'
+        '    d = {"message": "far", "message_zh": f"{n} 名：" + "；".join(n)}\n'
+        '    ok2 = {"message_zh": message("x", "zh") + "；".join(n), "severity": "error"}\n'
+        '    ok3 = _diag("x", "x_code", {"n": n})\n'
+        '    return a, b, c, d, ok1, ok2, ok3\n', encoding="utf-8")
+    gloss = tmp_path / "geo_service" / "core" / "glossary"
+    gloss.mkdir(parents=True)
+    (gloss / "m.py").write_text('D = {"message_zh": "是", "message_en": "yes"}\n', encoding="utf-8")
+    assert inline_diagnostics(tmp_path) == ["solvers/d.py:2", "solvers/d.py:3", "solvers/d.py:5", "solvers/d.py:6"]

@@ -178,3 +178,14 @@ def test_each_bad_leave_row_is_said_in_the_users_language(lang):
         availability_from_records([dict(r, row=i + 2) for i, r in enumerate(_BAD_ROWS)], members, lang=lang,
                                   source="a.csv")
     assert str(e.value) == _BAD_ROW_TEXTS[lang]
+
+
+@pytest.mark.parametrize("lang, text", [("zh", "3 场协商没有委员：该乡镇没有界别群众，平台也没有界别，无从邀请"),
+                                        ("en", "3 consultation(s): no members: the township has no constituents "
+                                               "and the platform no sectors to invite")])
+def test_a_message_part_is_worded_in_the_same_language(lang, text):
+    """A param given as ``{"code", "params"}`` is itself a message, worded in the sentence's language."""
+    from geo_service.core.glossary import message
+
+    assert message("roster_consultation_note", lang, n=3, note={"code": "roster_note_no_sectors"}) == text
+    assert message("roster_cap_within", lang, km="12") == ("12 公里 内" if lang == "zh" else " within 12 km")

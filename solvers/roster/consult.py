@@ -21,7 +21,9 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
-from .types import _diag
+from geo_service.core.glossary import message
+
+from .types import _diag_msg, _part
 from .calendar import iso_week, quarter_of, reception_date
 
 if TYPE_CHECKING:  # the problem type only: roster.py imports this module
@@ -44,8 +46,7 @@ def plan_consultations(pb: RosterProblem, duties: set, seed: int = 0, time_limit
         if tid is not None and tid not in plat_of:
             plat_of[tid] = j
     if not plat_of:
-        diags.append(_diag("no_townships", "平台没有所属乡镇，未安排一季一协商",
-                           "platforms have no township: no quarterly consultations planned", "warning"))
+        diags.append(_diag_msg("no_townships", "roster_no_townships", {}, "warning"))
         return [], diags
     kept = list(ci.get("kept") or [])
     cons, slots = _consultations_to_plan(pb, ci, plat_of, {(c["quarter"], c["township_id"]) for c in kept})
@@ -57,8 +58,7 @@ def plan_consultations(pb: RosterProblem, duties: set, seed: int = 0, time_limit
     sol.parameters.relative_gap_limit = 0.01  # distances in 100 m units: 1 % is plenty here
     st = sol.Solve(md)
     if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE) and cons:
-        diags.append(_diag("consultations_unsolved", "未能在时限内安排一季一协商的委员",
-                           "consultation members could not be chosen within the time limit", "warning"))
+        diags.append(_diag_msg("consultations_unsolved", "roster_consultations_unsolved", {}, "warning"))
         return kept, diags
     chosen: dict[int, list[int]] = defaultdict(list)
     missing = 0
@@ -67,8 +67,8 @@ def plan_consultations(pb: RosterProblem, duties: set, seed: int = 0, time_limit
         chosen[c] += got
         missing += not got
     if missing:
-        diags.append(_diag("consultation_sector_missing", f"{missing} 个协商界别席位无法安排委员（同一周冲突）",
-                           f"{missing} consultation sector seats left empty (same-week conflicts)", "warning"))
+        diags.append(_diag_msg("consultation_sector_missing", "roster_consultation_sector_missing", {"n": missing},
+                               "warning"))
     committees = ci.get("committees") or {}
     out = kept
     notes: Counter = Counter()
@@ -85,8 +85,8 @@ def plan_consultations(pb: RosterProblem, duties: set, seed: int = 0, time_limit
             notes[code] += 1
         out.append(row)
     for code, n in sorted(notes.items()):
-        diags.append(_diag(f"consultation_{code}", f"{n} 场协商{_NOTES[code][0]}", f"{n} consultation(s): "
-                           f"{_NOTES[code][1]}", "warning", consultations=n))
+        diags.append(_diag_msg(f"consultation_{code}", "roster_consultation_note",
+                               {"n": n, "note": _part(f"roster_note_{code}")}, "warning", consultations=n))
     return out, diags
 
 
@@ -185,21 +185,9 @@ def _one_consultation_a_week(md: cp_model.CpModel, cons: list[dict[str, Any]], s
             md.AddAtMostOne(vs)
 
 
-#: why a consultation has no committee or no members: code -> (zh, en)
-_NOTES = {
-    "no_committees": ("没有专委会：数据集没有专委会（请导入 专委会.csv）",
-                      "no committee: the dataset has no committees (import committees.csv)"),
-    "township_unassigned": ("没有专委会：该乡镇不在专委会的责任乡镇中（专委会分配只安排服务不足的乡镇；"
-                            "可提高每个专委会乡镇数，或选择分配全部乡镇）",
-                            "no committee: no committee is responsible for this township (the townships -> "
-                            "committees tier assigns the under-served ones; raise townships per committee or "
-                            "assign all townships)"),
-    "no_sectors": ("没有委员：该乡镇没有界别群众，平台也没有界别，无从邀请",
-                   "no members: the township has no constituents and the platform no sectors to invite"),
-    "no_members": ("没有委员：所需界别的委员同一周都已有协商，或该界别没有委员",
-                   "no members: the members of the sectors asked for have a consultation that week, or "
-                   "the sector has none"),
-}
+#: why a consultation has no committee or no members: code -> (zh, en), from the glossary
+_NOTES = {c: (message(f"roster_note_{c}", "zh"), message(f"roster_note_{c}", "en"))
+          for c in ("no_committees", "township_unassigned", "no_sectors", "no_members")}
 
 
 def _note_code(committee: str | None, members: list[str], sectors: list[str], source: str | None) -> str | None:

@@ -46,7 +46,7 @@ from .calendar import (
 )
 
 from .types import (  # re-exported: the public roster API
-    _diag,
+    _diag_msg,
     Cancelled,
     FEASIBLE,
     INFEASIBLE,
@@ -260,9 +260,7 @@ def _member_costs(ds: Any, prm: RosterParams, mids: list[str], mlon: np.ndarray,
         cost = np.asarray(network.travel_time_matrix(mlon, plon), float)
         bad = ~np.isfinite(cost)
         if bad.any():
-            diags.append(_diag("road_unreachable", f"{int(bad.sum())} 个委员-平台组合经道路不可达，按直线距离 5 km/h 计",
-                               f"{int(bad.sum())} member-platform pairs unreachable by road; "
-                               "costed at straight distance at 5 km/h", "warning"))
+            diags.append(_diag_msg("road_unreachable", "roster_road_unreachable", {"n": int(bad.sum())}, "warning"))
             cost = np.where(bad, dm / (5 / 3.6), cost)
         unit = "s"
     unknown = ~np.isfinite(dm).all(axis=1) if dm.size else np.zeros(len(mids), dtype=bool)
@@ -271,9 +269,8 @@ def _member_costs(ds: Any, prm: RosterParams, mids: list[str], mlon: np.ndarray,
         cost = np.where(np.isfinite(cost), cost, float(np.median(known)) if len(known) else 0.0)
         dm = np.where(np.isfinite(dm), dm, 0.0)
         ids = [m for m, u in zip(mids, unknown) if u]
-        diags.append(_diag("distance_unknown", f"{len(ids)} 位委员位置未知（距离未知），按界别和负荷排班：{'、'.join(ids[:10])}",
-                           f"{len(ids)} members of unknown location (distance unknown) rostered by sector and "
-                           f"load: {', '.join(ids[:10])}", "warning"))
+        diags.append(_diag_msg("distance_unknown", "roster_distance_unknown",
+                               {"n": len(ids), "ids_zh": "、".join(ids[:10]), "ids": ", ".join(ids[:10])}, "warning"))
     return cost, dm, unit
 
 
@@ -304,13 +301,9 @@ def _holiday_diagnostics(hol: Any) -> list[dict[str, Any]]:
     """Warnings for years without a holiday list or with statutory days only."""
     diags = []
     for y in hol.missing_years:
-        diags.append(_diag("holidays_missing", f"{y} 年没有节假日表（data/holidays/{y}.csv），接待日未避开节假日",
-                           f"no holiday list for {y} (data/holidays/{y}.csv): reception dates ignore holidays",
-                           "warning", year=y))
+        diags.append(_diag_msg("holidays_missing", "roster_holidays_missing", {"year": y}, "warning", year=y))
     for y in hol.incomplete_years:
-        diags.append(_diag("holidays_incomplete", f"{y} 年节假日表不完整（仅法定假日，无调休安排），请按国务院通知更新",
-                           f"the {y} holiday list is incomplete (statutory days only, no make-up days): "
-                           "update it from the State Council notice", "warning", year=y))
+        diags.append(_diag_msg("holidays_incomplete", "roster_holidays_incomplete", {"year": y}, "warning", year=y))
     return diags
 
 
@@ -347,8 +340,8 @@ def _locks(prm: RosterParams, mi: dict[str, int], pj: dict[str, int], ti: dict[s
         key = (mi[lk.member_id], pj[lk.station_id], ti[lk.month])
         locks.append(key)
         if not av[key[0], key[2]] or key in blocked:
-            diags.append(_diag("lock_unavailable", f"锁定：{mnames[key[0]]} 在 {lk.month} 不可值班，仍按锁定安排",
-                               f"lock: {lk.member_id} is unavailable in {lk.month}; kept as locked", "warning"))
+            diags.append(_diag_msg("lock_unavailable", "roster_lock_unavailable",
+                                   {"name": mnames[key[0]], "id": lk.member_id, "mo": lk.month}, "warning"))
     return locks
 
 
@@ -386,9 +379,7 @@ def _previous_duties(previous: Any, prm: RosterParams, mi: dict[str, int], pj: d
     if t0 > 0:  # consultations held before the re-plan month stay as they were
         consult["kept"] = [dict(c) for c in pr.consultations if c.get("date", "")[:7] < months[t0]]
     if dropped_platform:
-        diags.append(_diag("previous_outside", f"上一轮值表中 {dropped_platform} 条值班不在本期或平台已不存在，已忽略",
-                           f"{dropped_platform} duties of the previous roster are outside this period or "
-                           "platform set and were ignored", "warning"))
+        diags.append(_diag_msg("previous_outside", "roster_previous_outside", {"n": dropped_platform}, "warning"))
     return t0, frozen, fmid, fsec, prev
 
 
@@ -403,9 +394,8 @@ def _member_minimums(prm: RosterParams, mids: list[str], mnames: list[str], av: 
         done = sum(1 for (m, _j, _t) in frozen if m == i)
         if free == 0 and done < prm.member_min:
             mmin[i] = done
-            diags.append(_diag("member_unavailable", f"{mnames[i]}（{mids[i]}）在本期均不可值班，不计入最少值班月数与公平性",
-                               f"{mids[i]} is unavailable in every month to plan: left out of member_min "
-                               "and fairness", "warning", member_id=mids[i]))
+            diags.append(_diag_msg("member_unavailable", "roster_member_unavailable", {"name": mnames[i], "id": mids[i]},
+                                   "warning", member_id=mids[i]))
         else:
             fair.add(i)
     return mmin, fair

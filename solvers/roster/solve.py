@@ -24,8 +24,9 @@ from .types import (
     UNKNOWN,
     Cancelled,
     RosterResult,
-    _diag,
-    _km,
+    _diag_msg,
+    _kmn,
+    _part,
 )
 from .consult import plan_consultations
 from .decomp import relaxed_decomposition, warm_start
@@ -52,9 +53,9 @@ def precheck(pb: RosterProblem) -> list[dict[str, Any]]:
     return out
 
 
-def _cap_texts(cap: float) -> tuple[str, str]:
-    """The distance cap as it reads inside a zh and an en sentence ("" without a cap)."""
-    return (f"{_km(cap)} 内" if math.isfinite(cap) else "", f" within {_km(cap)}" if math.isfinite(cap) else "")
+def _cap_part(cap: float, msg: str = "roster_cap_within") -> Any:
+    """The distance cap as a part of a sentence ("" without a cap)."""
+    return _part(msg, km=_kmn(cap)) if math.isfinite(cap) else ""
 
 
 def _platforms_short(pb: RosterProblem, cap: float) -> list[dict[str, Any]]:
@@ -63,7 +64,7 @@ def _platforms_short(pb: RosterProblem, cap: float) -> list[dict[str, Any]]:
     n, P = pb.cost.shape
     T = len(pb.months)
     t0 = pb.frozen_upto
-    cap_txt, cap_en = _cap_texts(cap)
+    cap_txt = _cap_part(cap)
     out: list[dict[str, Any]] = []
     locked_pt: dict[tuple[int, int], int] = defaultdict(int)
     for (m, p, t) in pb.locks:
@@ -80,14 +81,13 @@ def _platforms_short(pb: RosterProblem, cap: float) -> list[dict[str, Any]]:
             raise_to = float(d_av[need - 1]) if len(d_av) >= need else None
             mo, name = pb.months[t], pb.platform_names[p]
             if raise_to is not None and math.isfinite(cap):
-                fix_zh = f"将 max_distance_m 提高到 {_km(math.ceil(raise_to / 1000) * 1000)} 或增加可值班委员"
-                fix_en = f"raise max_distance_m to {_km(math.ceil(raise_to / 1000) * 1000)} or add availability"
+                fix = _part("roster_fix_platform_distance", km=_kmn(math.ceil(raise_to / 1000) * 1000))
             else:
-                fix_zh, fix_en = "增加该月可值班委员或降低 per_platform_min", "add availability or lower per_platform_min"
-            out.append(_diag("platform_short",
-                             f"{mo}：{name} 需要 {need} 名委员值班，{cap_txt}可值班的只有 {k} 名；{fix_zh}",
-                             f"{mo}: {name} needs {need} member{'s' if need > 1 else ''}, only {k} "
-                             f"{'is' if k == 1 else 'are'} available{cap_en}; {fix_en}",
+                fix = _part("roster_fix_platform_availability")
+            out.append(_diag_msg("platform_short", "roster_platform_short_pre",
+                                 {"mo": mo, "name": name, "need": need, "k": k, "cap": cap_txt, "fix": fix,
+                                  "members": _part("roster_word_members" if need > 1 else "roster_word_member"),
+                                  "be": _part("roster_word_is" if k == 1 else "roster_word_are")},
                              rule="per_platform_min", month=mo, station_id=pb.platform_ids[p], needed=need,
                              available=k, relax={"max_distance_m": None if raise_to is None or not math.isfinite(cap)
                                                  else math.ceil(raise_to / 1000) * 1000}))
@@ -100,7 +100,7 @@ def _members_short(pb: RosterProblem, cap: float) -> list[dict[str, Any]]:
     P = pb.cost.shape[1]
     T = len(pb.months)
     t0 = pb.frozen_upto
-    _cap_txt, cap_en = _cap_texts(cap)
+    cap_en = _cap_part(cap)
     out: list[dict[str, Any]] = []
     for m in sorted(pb.fair_members):
         mn = int(pb.member_min[m])
@@ -117,14 +117,12 @@ def _members_short(pb: RosterProblem, cap: float) -> list[dict[str, Any]]:
         name = pb.member_names[m]
         near = float(pb.dist_m[m].min()) if P else math.inf
         if not plats and math.isfinite(near):
-            fix_zh = f"将 max_distance_m 提高到 {_km(math.ceil(near / 1000) * 1000)}，或将 member_min 降到 {can}"
-            fix_en = f"raise max_distance_m to {_km(math.ceil(near / 1000) * 1000)} or lower member_min to {can}"
+            fix = _part("roster_fix_member_distance", km=_kmn(math.ceil(near / 1000) * 1000), can=can)
         else:
-            fix_zh, fix_en = f"增加其可值班月份，或将 member_min 降到 {can}", f"add availability or lower member_min to {can}"
-        out.append(_diag("member_short",
-                         f"{name}（{pb.member_ids[m]}）最多能值班 {can} 个月，少于 member_min {mn}；{fix_zh}",
-                         f"{name} ({pb.member_ids[m]}) can serve at most {can} month(s){cap_en}, "
-                         f"member_min is {mn}; {fix_en}", rule="member_min", member_id=pb.member_ids[m],
+            fix = _part("roster_fix_member_availability", can=can)
+        out.append(_diag_msg("member_short", "roster_member_short_pre",
+                             {"name": name, "id": pb.member_ids[m], "can": can, "mn": mn, "cap": cap_en, "fix": fix},
+                             rule="member_min", member_id=pb.member_ids[m],
                          can=can, needed=mn))
     return out
 
@@ -140,10 +138,7 @@ def _totals_short(pb: RosterProblem) -> list[dict[str, Any]]:
     demand = prm.per_platform_min * P * free
     supply = sum(max(0, prm.member_max - sum(1 for (i, _p, _t) in pb.frozen if i == m)) for m in range(n))
     if demand > supply:
-        out.append(_diag("total_short", f"委员不够：各平台共需 {demand} 人次值班，委员最多能承担 {supply} 人次；"
-                                        f"请提高 member_max 或降低 per_platform_min",
-                         f"platforms need {demand} member-months, members can give at most {supply}; "
-                         "raise member_max or lower per_platform_min", rule="member_max", needed=demand,
+        out.append(_diag_msg("total_short", "roster_total_short", {"demand": demand, "supply": supply}, rule="member_max", needed=demand,
                          available=supply))
     mins = int(sum(pb.member_min[m] for m in pb.fair_members))
     room = prm.per_platform_max * P * free + len(pb.frozen)
@@ -151,14 +146,10 @@ def _totals_short(pb: RosterProblem) -> list[dict[str, Any]]:
         left = mins - len(pb.frozen)
         ppm = math.ceil(left / max(P * free, 1))
         more = max(math.ceil(left / max(prm.per_platform_max * free, 1)) - P, 1)
-        out.append(_diag("total_over",
-                         f"值班名额不够：{P} 个平台 × {free} 个月 × 每月最多 {prm.per_platform_max} 人 = {room} 人次，"
-                         f"而 {len(pb.fair_members)} 位委员每人至少 {int(prm.member_min)} 个月共需 {mins} 人次；"
-                         f"请将 per_platform_max 提高到 {ppm}，或再增加 {more} 个值班平台，或降低 member_min",
-                         f"too few duty slots: {P} platforms x {free} months x at most {prm.per_platform_max} = "
-                         f"{room} member-months, but {len(pb.fair_members)} members at least "
-                         f"{int(prm.member_min)} month(s) each need {mins}; raise per_platform_max to {ppm}, "
-                         f"add {more} platform(s) or lower member_min", rule="per_platform_max",
+        out.append(_diag_msg("total_over", "roster_total_over",
+                             {"platforms": P, "free": free, "ppmax": prm.per_platform_max, "room": room,
+                              "nfair": len(pb.fair_members), "mmin": int(prm.member_min), "mins": mins, "ppm": ppm,
+                              "more": more}, rule="per_platform_max",
                          needed=mins, available=room, relax={"per_platform_max": ppm, "platforms_more": more}))
     return out
 
@@ -168,7 +159,7 @@ def _sectors_short(pb: RosterProblem, cap: float) -> list[dict[str, Any]]:
     prm = pb.params
     n, P = pb.cost.shape
     t0 = pb.frozen_upto
-    cap_txt, cap_en = _cap_texts(cap)
+    cap_txt = _cap_part(cap, "roster_cap_sectors")
     out: list[dict[str, Any]] = []
     for p in range(P):
         secs = {pb.member_sectors[m] for m in range(n) if pb.dist_m[m, p] <= cap and pb.avail[m, t0:].any()}
@@ -186,14 +177,11 @@ def _sectors_short(pb: RosterProblem, cap: float) -> list[dict[str, Any]]:
             if len(seen) >= prm.sectors_min:
                 raise_to = d
                 break
-        fix_en = (f"raise max_distance_m to {_km(math.ceil(raise_to / 1000) * 1000)} or lower sectors_min to {len(secs)}"
-                  if raise_to is not None and math.isfinite(cap) else f"lower sectors_min to {len(secs)}")
-        fix_zh = (f"将 max_distance_m 提高到 {_km(math.ceil(raise_to / 1000) * 1000)} 或将 sectors_min 降到 {len(secs)}"
-                  if raise_to is not None and math.isfinite(cap) else f"将 sectors_min 降到 {len(secs)}")
-        out.append(_diag("sectors_short", f"{pb.platform_names[p]}{cap_txt and '：' + cap_txt}只有 {len(secs)} 个界别的委员，"
-                                          f"少于 sectors_min {prm.sectors_min}；{fix_zh}",
-                         f"{pb.platform_names[p]}: members of only {len(secs)} sector(s){cap_en}, "
-                         f"sectors_min is {prm.sectors_min}; {fix_en}", rule="sectors_min",
+        fix = (_part("roster_fix_sectors_distance", km=_kmn(math.ceil(raise_to / 1000) * 1000), k=len(secs))
+               if raise_to is not None and math.isfinite(cap) else _part("roster_fix_sectors", k=len(secs)))
+        out.append(_diag_msg("sectors_short", "roster_sectors_short_pre",
+                             {"name": pb.platform_names[p], "cap": cap_txt, "k": len(secs), "smin": prm.sectors_min,
+                              "fix": fix}, rule="sectors_min",
                          station_id=pb.platform_ids[p], available=len(secs), needed=prm.sectors_min))
     return out
 
@@ -220,11 +208,8 @@ def _slack_diagnostics(pb: RosterProblem, slack: list[tuple[str, tuple, int]], h
             if ("platform_short", pb.platform_ids[p], pb.months[t]) in have:
                 continue
             mo, name = pb.months[t], pb.platform_names[p]
-            why_zh, why_en = _rules_set(pb)
-            out.append(_diag("platform_short", f"{mo}：{name} 缺 {v} 名值班委员（{why_zh}合起来不够）；"
-                                               f"请降低 per_platform_min、提高 member_max 或增加可值班委员",
-                             f"{mo}: {name} is short of {v} member(s) on duty ({why_en} together); lower "
-                             "per_platform_min, raise member_max or add availability", rule="per_platform_min",
+            out.append(_diag_msg("platform_short", "roster_platform_short",
+                                 {"mo": mo, "name": name, "v": v, "why": _rules_set(pb)}, rule="per_platform_min",
                              month=mo, station_id=pb.platform_ids[p], short_by=v))
             relax.setdefault("platform_short", []).append({"month": mo, "station_id": pb.platform_ids[p], "by": v})
         elif kind == "member_short":
@@ -236,17 +221,13 @@ def _slack_diagnostics(pb: RosterProblem, slack: list[tuple[str, tuple, int]], h
             if ("total_over",) in have:  # a consequence of too few slots: one line below, not one each
                 slots_short.append(m)
                 continue
-            fix_zh, fix_en = _member_fix(pb, k)
-            out.append(_diag("member_short", f"{pb.member_names[m]}（{pb.member_ids[m]}）只能值班 {k} 个月，少于 member_min；"
-                                             f"{fix_zh}",
-                             f"{pb.member_names[m]} ({pb.member_ids[m]}) can serve only {k} month(s) with the "
-                             f"other rules; {fix_en}", rule="member_min", member_id=pb.member_ids[m], short_by=v))
+            out.append(_diag_msg("member_short", "roster_member_short",
+                                 {"name": pb.member_names[m], "id": pb.member_ids[m], "k": k,
+                                  "fix": _member_fix(pb, k)}, rule="member_min", member_id=pb.member_ids[m], short_by=v))
         elif kind == "member_over":
             m = key[0]
-            out.append(_diag("member_over", f"{pb.member_names[m]}（{pb.member_ids[m]}）须值班 {prm.member_max + v} 个月"
-                                            f"（锁定/已定），超过 member_max；请将 member_max 提高到 {prm.member_max + v}",
-                             f"{pb.member_names[m]} ({pb.member_ids[m]}) must serve {prm.member_max + v} months "
-                             f"(locks, frozen months); raise member_max to {prm.member_max + v}",
+            out.append(_diag_msg("member_over", "roster_member_over",
+                                 {"name": pb.member_names[m], "id": pb.member_ids[m], "n": prm.member_max + v},
                              rule="member_max", member_id=pb.member_ids[m], short_by=v))
             relax["member_max"] = max(relax.get("member_max", 0), prm.member_max + v)
         elif kind == "sectors_short":
@@ -254,62 +235,46 @@ def _slack_diagnostics(pb: RosterProblem, slack: list[tuple[str, tuple, int]], h
             if ("sectors_short", pb.platform_ids[p]) in have:
                 continue
             k = prm.sectors_min - v
-            out.append(_diag("sectors_short", f"{pb.platform_names[p]} 本期只能有 {k} 个界别的委员值班；请将 sectors_min 降到 {k}",
-                             f"{pb.platform_names[p]} can see only {k} sector(s) this period; lower sectors_min to {k}",
+            out.append(_diag_msg("sectors_short", "roster_sectors_short", {"name": pb.platform_names[p], "k": k},
                              rule="sectors_min", station_id=pb.platform_ids[p], short_by=v))
             relax.setdefault("sectors_min", []).append({"station_id": pb.platform_ids[p], "to": k})
         elif kind == "unavailable":
             m, p, t = key
-            out.append(_diag("availability", f"{pb.months[t]}：{pb.platform_names[p]} 需要 {pb.member_names[m]} 在不可值班的月份值班；请增加其可值班时间",
-                             f"{pb.months[t]}: {pb.platform_names[p]} needs {pb.member_names[m]} ({pb.member_ids[m]}) "
-                             "in a month marked unavailable; add availability", rule="availability",
+            out.append(_diag_msg("availability", "roster_availability",
+                                 {"mo": pb.months[t], "platform": pb.platform_names[p], "member": pb.member_names[m],
+                                  "id": pb.member_ids[m]}, rule="availability",
                              month=pb.months[t], station_id=pb.platform_ids[p], member_id=pb.member_ids[m]))
             relax.setdefault("availability", []).append({"member_id": pb.member_ids[m], "month": pb.months[t]})
     if slots_short:
-        names = "、".join(pb.member_names[m] for m in slots_short[:10]) + ("等" if len(slots_short) > 10 else "")
-        ids = ", ".join(pb.member_ids[m] for m in slots_short[:10]) + (", ..." if len(slots_short) > 10 else "")
-        out.append(_diag("members_without_duty", f"因值班名额不够，{len(slots_short)} 位委员本期排不上值班（{names}）",
-                         f"with too few duty slots, {len(slots_short)} members get no duty this period ({ids})",
+        names = "、".join(pb.member_names[m] for m in slots_short[:10])
+        ids = ", ".join(pb.member_ids[m] for m in slots_short[:10])
+        msg = "roster_members_without_duty_more" if len(slots_short) > 10 else "roster_members_without_duty"
+        out.append(_diag_msg("members_without_duty", msg, {"n": len(slots_short), "names": names, "ids": ids},
                          rule="per_platform_max", members=[pb.member_ids[m] for m in slots_short]))
     if over:
         dmax, (m, p, t) = max(over)
         to = math.ceil(dmax / 1000) * 1000
-        out.append(_diag("max_distance", f"有 {len(over)} 次值班超出 {_km(prm.max_distance_m)}；将 max_distance_m 提高到 {_km(to)} 可行"
-                                         f"（最远：{pb.months[t]} {pb.member_names[m]} 到 {pb.platform_names[p]}）",
-                         f"{len(over)} duties lie beyond {_km(prm.max_distance_m)}; raise max_distance_m to {_km(to)} "
-                         f"(farthest: {pb.months[t]} {pb.member_ids[m]} to {pb.platform_names[p]})",
+        out.append(_diag_msg("max_distance", "roster_max_distance",
+                             {"n": len(over), "cap": _kmn(prm.max_distance_m), "to": _kmn(to), "mo": pb.months[t],
+                              "member": pb.member_names[m], "id": pb.member_ids[m], "platform": pb.platform_names[p]},
                          rule="max_distance_m", relax={"max_distance_m": to}))
         relax["max_distance_m"] = to
     return out, relax
 
 
-def _rules_set(pb: RosterProblem) -> tuple[str, str]:
+def _rules_set(pb: RosterProblem) -> dict[str, Any]:
     """The rules that limit who can be on duty, naming distance and availability only when set."""
-    zh, en = [], []
-    if pb.params.availability:
-        zh.append("可值班月份")
-        en.append("availability")
-    if pb.params.max_distance_m is not None:
-        zh.append("距离")
-        en.append("distance")
-    zh += ["每人最多月数", "连续月份"]
-    en += ["member_max", "consecutive-month rules"]
-    return "、".join(zh), ", ".join(en)
+    names = ["roster_rules", "availability" if pb.params.availability else "",
+             "distance" if pb.params.max_distance_m is not None else ""]
+    return _part("_".join(x for x in names if x))
 
 
-def _member_fix(pb: RosterProblem, k: int) -> tuple[str, str]:
+def _member_fix(pb: RosterProblem, k: int) -> dict[str, Any]:
     """What would let a member serve more months, naming only rules the planner set."""
-    zh, en = [f"请将 member_min 降到 {k}"], [f"lower member_min to {k}"]
-    if pb.params.max_distance_m is not None:
-        zh.append("放宽 max_distance_m")
-        en.append("raise max_distance_m")
-    if pb.params.availability:
-        zh.append("增加可值班月份")
-        en.append("add availability")
-    if len(zh) == 1:
-        zh.append("提高 per_platform_max")
-        en.append("raise per_platform_max")
-    return "或".join(zh), " or ".join(en)
+    dist, avail = pb.params.max_distance_m is not None, bool(pb.params.availability)
+    msg = ("roster_fix_member_distance_availability" if dist and avail else "roster_fix_member_distance_only"
+           if dist else "roster_fix_member_availability_only" if avail else "roster_fix_member_slots")
+    return _part(msg, k=k)
 
 
 def solve_problem(pb: RosterProblem, time_limit_s: float, seed: int, workers: int, progress: Any,
@@ -323,8 +288,9 @@ def solve_problem(pb: RosterProblem, time_limit_s: float, seed: int, workers: in
     _check_stop(should_stop)
     if n == 0 or P == 0 or T - pb.frozen_upto <= 0:
         why = "no platforms" if P == 0 else "no members" if n == 0 else "no months left to plan"
-        diags.append(_diag("nothing_to_do", {"no platforms": "没有平台（站点）", "no members": "没有委员",
-                                              "no months left to plan": "没有需要安排的月份"}[why], why, "info"))
+        msg = {"no platforms": "roster_nothing_no_platforms", "no members": "roster_nothing_no_members",
+               "no months left to plan": "roster_nothing_no_months"}[why]
+        diags.append(_diag_msg("nothing_to_do", msg, {}, "info"))
         duties = _duty_rows(pb, set())
         return RosterResult(NOTHING, 0.0, 0.0, 0.0, duties=duties, diagnostics=diags, cost=0.0, **base)
     pre = precheck(pb)
@@ -341,8 +307,7 @@ def solve_problem(pb: RosterProblem, time_limit_s: float, seed: int, workers: in
                             should_stop, t_start)
         relaxed_used = True
         if rx["status"] not in ("OPTIMAL", "FEASIBLE"):
-            diags.append(_diag("no_solution", "在时间限制内未找到轮值表，请延长 time_limit_s",
-                               "no roster found within the time limit; raise time_limit_s", "error"))
+            diags.append(_diag_msg("no_solution", "roster_no_solution", {}, "error"))
             return RosterResult(UNKNOWN, None, None, None, duties=_duty_rows(pb, set()), diagnostics=diags + pre,
                                 time_to_first_s=None, **base)
         out = rx
@@ -353,9 +318,8 @@ def solve_problem(pb: RosterProblem, time_limit_s: float, seed: int, workers: in
         relax = _add_slack_diagnostics(pb, pre, out, status, diags)
     if out.get("spread_excess"):
         sp = prm.fairness_spread + out["spread_excess"]
-        diags.append(_diag("fairness_relaxed", f"无法让每位委员值班月数相差不超过 {prm.fairness_spread}，已放宽到 {sp}",
-                           f"members' duty months cannot differ by at most {prm.fairness_spread}; relaxed to {sp}",
-                           "warning", spread=sp, lo=out.get("lo"), hi=out.get("hi")))
+        diags.append(_diag_msg("fairness_relaxed", "roster_fairness_relaxed", {"spread": prm.fairness_spread, "sp": sp},
+                               "warning", spread=sp, lo=out.get("lo"), hi=out.get("hi")))
     duties = set(out["duties"])
     rows = _duty_rows(pb, duties)
     churn = _churn(pb, duties) if pb.previous or pb.frozen or prm.replan_from else None
@@ -492,9 +456,7 @@ def _relaxed_status(rx: dict[str, Any], unknown: bool, diags: list[dict[str, Any
     if unknown and not rx["slack"]:
         return FEASIBLE if rx["status"] != "OPTIMAL" else OPTIMAL
     if unknown:
-        diags.append(_diag("not_proven", "在时间限制内未找到满足全部规则的轮值表（也未证明不可行）；下面是放宽规则后的方案",
-                           "no roster meeting every rule was found within the time limit (nor proven "
-                           "impossible); the roster shown relaxes some rules", "error"))
+        diags.append(_diag_msg("not_proven", "roster_not_proven", {}, "error"))
         return UNKNOWN
     return INFEASIBLE
 
@@ -509,8 +471,7 @@ def _add_slack_diagnostics(pb: RosterProblem, pre: list[dict[str, Any]], out: di
     sd, relax = _slack_diagnostics(pb, out["slack"], have)
     diags += pre + sd
     if status == INFEASIBLE and not pre and not sd:
-        diags.append(_diag("infeasible", "规则之间相互冲突（锁定、已定月份或连续月份规则）",
-                           "the rules conflict (locks, frozen months or the consecutive-month rule)"))
+        diags.append(_diag_msg("infeasible", "roster_infeasible", {}))
     return relax
 
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from geo_service.core.glossary import PARAMS, word
+from geo_service.core.glossary import PARAMS, message, word
 from geo_service.core.numbers import WholeNumber, seed_field, whole
 
 from ..model import Cancelled as _ModelCancelled
@@ -192,12 +192,21 @@ def zh_words(text: str) -> str:
     return re.sub(r"(\d) km(?![A-Za-z])", r"\1 公里", text)
 
 
-def _diag(code: str, zh: str, en: str, severity: str = "error", **kw: Any) -> dict[str, Any]:
-    return {"code": code, "severity": severity, "message_zh": zh_words(zh), "message_en": en, **kw}
+def _diag_msg(code: str, msg: str, params: dict[str, Any], severity: str = "error", **kw: Any) -> dict[str, Any]:
+    """Diagnostic ``code`` worded by glossary message ``msg`` filled from ``params`` (a param may be a
+    nested ``{"code", "params"}`` part); its figures ``kw`` at the top level and in ``params``."""
+    return {"code": code, "severity": severity, "message_zh": zh_words(message(msg, "zh", **params)),
+            "message_en": message(msg, "en", **params), "message_code": msg, "params": {**kw, **params}, **kw}
 
 
-def _km(m: float) -> str:
-    return f"{m / 1000:.0f} km" if m >= 10_000 else f"{m / 1000:.1f} km"
+def _part(msg: str, **params: Any) -> dict[str, Any]:
+    """A part of a diagnostic's text: glossary message ``msg`` with ``params``."""
+    return {"code": msg, "params": params}
+
+
+def _kmn(m: float) -> str:
+    """Metres as the kilometre figure the roster's texts show (whole at 10 km and over)."""
+    return f"{m / 1000:.0f}" if m >= 10_000 else f"{m / 1000:.1f}"
 
 
 # ------------------------------------------------------------------------------------------------

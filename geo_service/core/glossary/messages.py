@@ -327,3 +327,126 @@ MESSAGES.update({
 MESSAGES.update({
     "cli_no_such_file": ("没有这个文件：{path}", "no such file: {path}"),
 })
+
+# the duty roster's diagnostics (solvers/roster): whole sentences, and the parts (fixes, the distance
+# cap, the rules that limit who may serve, English plural words) passed to them as nested messages
+MESSAGES.update({
+    "roster_platform_short_pre": ("{mo}：{name} 需要 {need} 名委员值班，{cap}可值班的只有 {k} 名；{fix}",
+                                  "{mo}: {name} needs {need} {members}, only {k} {be} available{cap}; {fix}"),
+    "roster_member_short_pre": ("{name}（{id}）最多能值班 {can} 个月，少于 member_min {mn}；{fix}",
+                                "{name} ({id}) can serve at most {can} month(s){cap}, member_min is {mn}; {fix}"),
+    "roster_total_short": ("委员不够：各平台共需 {demand} 人次值班，委员最多能承担 {supply} 人次；请提高 member_max 或降低 per_platform_min",
+                           "platforms need {demand} member-months, members can give at most {supply}; "
+                           "raise member_max or lower per_platform_min"),
+    "roster_total_over": ("值班名额不够：{platforms} 个平台 × {free} 个月 × 每月最多 {ppmax} 人 = {room} 人次，"
+                          "而 {nfair} 位委员每人至少 {mmin} 个月共需 {mins} 人次；"
+                          "请将 per_platform_max 提高到 {ppm}，或再增加 {more} 个值班平台，或降低 member_min",
+                          "too few duty slots: {platforms} platforms x {free} months x at most {ppmax} = {room} "
+                          "member-months, but {nfair} members at least {mmin} month(s) each need {mins}; "
+                          "raise per_platform_max to {ppm}, add {more} platform(s) or lower member_min"),
+    "roster_sectors_short_pre": ("{name}{cap}只有 {k} 个界别的委员，少于 sectors_min {smin}；{fix}",
+                                 "{name}: members of only {k} sector(s){cap}, sectors_min is {smin}; {fix}"),
+    "roster_platform_short": ("{mo}：{name} 缺 {v} 名值班委员（{why}合起来不够）；请降低 per_platform_min、提高 member_max 或增加可值班委员",
+                              "{mo}: {name} is short of {v} member(s) on duty ({why} together); lower "
+                              "per_platform_min, raise member_max or add availability"),
+    "roster_member_short": ("{name}（{id}）只能值班 {k} 个月，少于 member_min；{fix}",
+                            "{name} ({id}) can serve only {k} month(s) with the other rules; {fix}"),
+    "roster_member_over": ("{name}（{id}）须值班 {n} 个月（锁定/已定），超过 member_max；请将 member_max 提高到 {n}",
+                           "{name} ({id}) must serve {n} months (locks, frozen months); raise member_max to {n}"),
+    "roster_sectors_short": ("{name} 本期只能有 {k} 个界别的委员值班；请将 sectors_min 降到 {k}",
+                             "{name} can see only {k} sector(s) this period; lower sectors_min to {k}"),
+    "roster_availability": ("{mo}：{platform} 需要 {member} 在不可值班的月份值班；请增加其可值班时间",
+                            "{mo}: {platform} needs {member} ({id}) in a month marked unavailable; add availability"),
+    "roster_members_without_duty": ("因值班名额不够，{n} 位委员本期排不上值班（{names}）",
+                                    "with too few duty slots, {n} members get no duty this period ({ids})"),
+    "roster_members_without_duty_more": ("因值班名额不够，{n} 位委员本期排不上值班（{names}等）",
+                                         "with too few duty slots, {n} members get no duty this period ({ids}, ...)"),
+    "roster_max_distance": ("有 {n} 次值班超出 {cap} 公里；将 max_distance_m 提高到 {to} 公里 可行（最远：{mo} {member} 到 {platform}）",
+                            "{n} duties lie beyond {cap} km; raise max_distance_m to {to} km "
+                            "(farthest: {mo} {id} to {platform})"),
+    "roster_nothing_no_platforms": ("没有平台（站点）", "no platforms"),
+    "roster_nothing_no_members": ("没有委员", "no members"),
+    "roster_nothing_no_months": ("没有需要安排的月份", "no months left to plan"),
+    "roster_no_solution": ("在时间限制内未找到轮值表，请延长 time_limit_s",
+                           "no roster found within the time limit; raise time_limit_s"),
+    "roster_fairness_relaxed": ("无法让每位委员值班月数相差不超过 {spread}，已放宽到 {sp}",
+                                "members' duty months cannot differ by at most {spread}; relaxed to {sp}"),
+    "roster_not_proven": ("在时间限制内未找到满足全部规则的轮值表（也未证明不可行）；下面是放宽规则后的方案",
+                          "no roster meeting every rule was found within the time limit (nor proven "
+                          "impossible); the roster shown relaxes some rules"),
+    "roster_infeasible": ("规则之间相互冲突（锁定、已定月份或连续月份规则）",
+                          "the rules conflict (locks, frozen months or the consecutive-month rule)"),
+    # parts
+    "roster_cap_within": ("{km} 公里 内", " within {km} km"),
+    "roster_cap_sectors": ("：{km} 公里 内", " within {km} km"),
+    "roster_word_member": ("", "member"), "roster_word_members": ("", "members"),
+    "roster_word_is": ("", "is"), "roster_word_are": ("", "are"),
+    "roster_fix_platform_distance": ("将 max_distance_m 提高到 {km} 公里 或增加可值班委员",
+                                     "raise max_distance_m to {km} km or add availability"),
+    "roster_fix_platform_availability": ("增加该月可值班委员或降低 per_platform_min",
+                                         "add availability or lower per_platform_min"),
+    "roster_fix_member_distance": ("将 max_distance_m 提高到 {km} 公里，或将 member_min 降到 {can}",
+                                   "raise max_distance_m to {km} km or lower member_min to {can}"),
+    "roster_fix_member_availability": ("增加其可值班月份，或将 member_min 降到 {can}",
+                                       "add availability or lower member_min to {can}"),
+    "roster_fix_sectors_distance": ("将 max_distance_m 提高到 {km} 公里 或将 sectors_min 降到 {k}",
+                                    "raise max_distance_m to {km} km or lower sectors_min to {k}"),
+    "roster_fix_sectors": ("将 sectors_min 降到 {k}", "lower sectors_min to {k}"),
+    "roster_fix_member_distance_availability": ("请将 member_min 降到 {k}或放宽 max_distance_m或增加可值班月份",
+                                                "lower member_min to {k} or raise max_distance_m or add availability"),
+    "roster_fix_member_distance_only": ("请将 member_min 降到 {k}或放宽 max_distance_m",
+                                        "lower member_min to {k} or raise max_distance_m"),
+    "roster_fix_member_availability_only": ("请将 member_min 降到 {k}或增加可值班月份",
+                                            "lower member_min to {k} or add availability"),
+    "roster_fix_member_slots": ("请将 member_min 降到 {k}或提高 per_platform_max",
+                                "lower member_min to {k} or raise per_platform_max"),
+    "roster_rules_availability_distance": ("可值班月份、距离、每人最多月数、连续月份",
+                                           "availability, distance, member_max, consecutive-month rules"),
+    "roster_rules_availability": ("可值班月份、每人最多月数、连续月份", "availability, member_max, consecutive-month rules"),
+    "roster_rules_distance": ("距离、每人最多月数、连续月份", "distance, member_max, consecutive-month rules"),
+    "roster_rules": ("每人最多月数、连续月份", "member_max, consecutive-month rules"),
+    # the roster problem's and its consultations' notes
+    "roster_road_unreachable": ("{n} 个委员-平台组合经道路不可达，按直线距离 5 km/h 计",
+                                "{n} member-platform pairs unreachable by road; costed at straight distance at 5 km/h"),
+    "roster_distance_unknown": ("{n} 位委员位置未知（距离未知），按界别和负荷排班：{ids_zh}",
+                                "{n} members of unknown location (distance unknown) rostered by sector and load: {ids}"),
+    "roster_holidays_missing": ("{year} 年没有节假日表（data/holidays/{year}.csv），接待日未避开节假日",
+                                "no holiday list for {year} (data/holidays/{year}.csv): reception dates ignore holidays"),
+    "roster_holidays_incomplete": ("{year} 年节假日表不完整（仅法定假日，无调休安排），请按国务院通知更新",
+                                   "the {year} holiday list is incomplete (statutory days only, no make-up days): "
+                                   "update it from the State Council notice"),
+    "roster_lock_unavailable": ("锁定：{name} 在 {mo} 不可值班，仍按锁定安排", "lock: {id} is unavailable in {mo}; kept as locked"),
+    "roster_previous_outside": ("上一轮值表中 {n} 条值班不在本期或平台已不存在，已忽略",
+                                "{n} duties of the previous roster are outside this period or platform set and were ignored"),
+    "roster_member_unavailable": ("{name}（{id}）在本期均不可值班，不计入最少值班月数与公平性",
+                                  "{id} is unavailable in every month to plan: left out of member_min and fairness"),
+    "roster_no_townships": ("平台没有所属乡镇，未安排一季一协商", "platforms have no township: no quarterly consultations planned"),
+    "roster_consultations_unsolved": ("未能在时限内安排一季一协商的委员",
+                                      "consultation members could not be chosen within the time limit"),
+    "roster_consultation_sector_missing": ("{n} 个协商界别席位无法安排委员（同一周冲突）",
+                                           "{n} consultation sector seats left empty (same-week conflicts)"),
+    "roster_consultation_note": ("{n} 场协商{note}", "{n} consultation(s): {note}"),
+    "roster_note_no_committees": ("没有专委会：数据集没有专委会（请导入 专委会.csv）",
+                                  "no committee: the dataset has no committees (import committees.csv)"),
+    "roster_note_township_unassigned": ("没有专委会：该乡镇不在专委会的责任乡镇中（专委会分配只安排服务不足的乡镇；"
+                                        "可提高每个专委会乡镇数，或选择分配全部乡镇）",
+                                        "no committee: no committee is responsible for this township (the townships -> "
+                                        "committees tier assigns the under-served ones; raise townships per committee or "
+                                        "assign all townships)"),
+    "roster_note_no_sectors": ("没有委员：该乡镇没有界别群众，平台也没有界别，无从邀请",
+                               "no members: the township has no constituents and the platform no sectors to invite"),
+    "roster_note_no_members": ("没有委员：所需界别的委员同一周都已有协商，或该界别没有委员",
+                               "no members: the members of the sectors asked for have a consultation that week, or "
+                               "the sector has none"),
+    # the constituents tier's distance warnings (solvers/pipeline.py)
+    "constituents_long_distance": ("{n} 名界别群众联系的委员远于 {km:g} 公里：{groups}",
+                                   "{n} constituents are assigned to members more than {km:g} km away: {groups}"),
+    "constituents_long_distance_group": ("{sector}界别：{where} {n} 名（最远 {km:.0f} 公里）",
+                                         "{sector}: {n} in {where} (up to {km:.0f} km)"),
+    "constituents_too_far": ("{sector}界别：{place} 有 {n} 名界别群众 {km:g} 公里内没有本界别委员；在当地再增加 {more} 名委员即可覆盖",
+                             "{sector}: {n} constituents in {place} have no member within {km:g} km; "
+                             "{more} more members there would cover them"),
+    "constituents_too_far_one": ("{sector}界别：{place} 有 {n} 名界别群众 {km:g} 公里内没有本界别委员；在当地再增加 {more} 名委员即可覆盖",
+                                 "{sector}: {n} constituents in {place} have no member within {km:g} km; "
+                                 "{more} more member there would cover them"),
+})

@@ -21,11 +21,14 @@ class _Keep(dict):
 
 def message(code: str, lang: str = "zh", **params: Any) -> str:
     """The text of message ``code`` in ``lang`` with ``params`` filled in (``gap_no_candidate`` ->
-    ``范围（10.0 公里）内没有候选点：...``). Unknown codes come back as the code itself."""
+    ``范围（10.0 公里）内没有候选点：...``). A param given as ``{"code", "params"}`` is a part of the
+    sentence, itself worded as a message in ``lang``. Unknown codes come back as the code itself."""
     i = check_lang(lang)
     tpl = MESSAGES.get(code)
     if tpl is None:
         return code
+    params = {k: message(str(v["code"]), lang, **dict(v.get("params") or {}))  # a nested message: a part
+              if isinstance(v, Mapping) and "code" in v else v for k, v in params.items()}
     if params.get("cost_unit") in ("m", "s"):  # costs travel as numbers; shown in km / minutes of ``lang``
         params = {k: cost_text(v, params["cost_unit"], lang) if k in COST_PARAMS else v for k, v in params.items()}
     for k, enum in PARAM_ENUMS.items():  # English words in params (tier names, outcomes) shown in ``lang``
