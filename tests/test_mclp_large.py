@@ -9,6 +9,7 @@ the villages of a real county.
 from __future__ import annotations
 
 import itertools
+import time
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,8 @@ from solvers.location import covering as cov
 from solvers.location import covering_matrix, covering_matrix_lonlat, max_coverage
 from solvers.location import mclp_kernels as K
 from solvers.location.mclp_lagrange import _groups, local_search
-from solvers.location.mclp_lp import lagrangian_value, lp_bound
+from solvers.location import mclp_lp
+from solvers.location.mclp_lp import lagrangian_value, lp_bound, restricted_mip
 from solvers.location.reach import merge_rows
 
 from real_sparse import sparse_real_county
@@ -175,3 +177,31 @@ def test_real_county_province_path_bound_against_scipy():
     assert r.bound >= opt - 1e-6 and r.objective <= opt + 1e-6
     assert r.gap <= 0.005 + 1e-9
     assert r.stats["lagrangian_bound"] + r.stats["covered_by_fixed"] >= opt - 1e-6
+
+
+def test_restricted_mip_skips_presolve_it_has_no_time_for(monkeypatch):
+    """HiGHS's presolve does not look at the time limit: a model too large for the seconds left
+    runs without it (and keeps its deadline); with time to spare presolve runs. Either way the
+    answer is the start or better and its bound holds (scipy's optimum)."""
+    xy, w = _clustered(200, 5)
+    S = covering_matrix(xy, xy, 3000.0)
+    p = 6
+    opt = _textbook(S, w, p, relax=False)
+    P = _merged(S, w, p)
+    y0 = np.zeros(P.m, bool)
+    K.greedy(P.g_ptr, P.g_idx, P.s_ptr, P.s_grp, P.gw, y0, p, np.ones(P.m, bool))
+    start = float(P.gw[K.selected_counts(P.s_ptr, P.s_grp, np.flatnonzero(y0), len(P.gw)) > 0].sum())
+    seen = []
+    real = mclp_lp._solve_mip
+    monkeypatch.setattr(mclp_lp, "_solve_mip", lambda *a, **k: seen.append(k["presolve"]) or real(*a, **k))
+    every = np.arange(P.m)
+    monkeypatch.setattr(mclp_lp, "_PRESOLVE_NNZ_PER_S", 1.0)  # no model is small enough
+    _, y_tight, bound_tight = restricted_mip(P, every, y0, time.perf_counter() + 5.0, 0, 0.0)
+    monkeypatch.setattr(mclp_lp, "_PRESOLVE_NNZ_PER_S", 40_000)
+    st, y_easy, bound_easy = restricted_mip(P, every, y0, time.perf_counter() + 30.0, 0, 0.0)
+    assert seen == [False, True]
+    for y, bound in ((y_tight, bound_tight), (y_easy, bound_easy)):
+        covered = float(P.gw[K.selected_counts(P.s_ptr, P.s_grp, np.flatnonzero(y), len(P.gw)) > 0].sum())
+        assert start - 1e-6 <= covered <= opt + 1e-6
+        assert bound >= opt - 1e-6
+    assert st == "optimal"

@@ -207,12 +207,13 @@ def _solve_mip(c: np.ndarray, lo: np.ndarray, hi: np.ndarray, integer: np.ndarra
                offset: float = 0.0, time_limit: float | None, seed: int,
                start: tuple[np.ndarray, np.ndarray] | None = None, relax: bool = False,
                csr: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
-               rel_gap: float = 0.0) -> tuple[str, np.ndarray | None, float, float]:
+               rel_gap: float = 0.0, presolve: bool = True) -> tuple[str, np.ndarray | None, float, float]:
     """Solve ``min/max c.x`` subject to ``rows`` (index, value, lower, upper) with HiGHS.
 
     ``csr`` = ``(starts, index, value, row_lower, row_upper)`` gives the rows in compressed
     form instead (no Python loop per row; ``rows`` is then ignored). ``rel_gap`` is HiGHS's
-    relative MIP gap (0: prove optimality).
+    relative MIP gap (0: prove optimality). ``presolve=False`` skips HiGHS's presolve, which does
+    not look at the time limit (on a model of millions of nonzeros it alone can outlast the limit).
 
     Returns ``(status, x, objective, bound)``; ``status`` is ``optimal``, ``feasible``,
     ``infeasible`` or ``unknown`` (time limit before any solution). ``sense`` is 1 to minimise
@@ -253,6 +254,8 @@ def _solve_mip(c: np.ndarray, lo: np.ndarray, hi: np.ndarray, integer: np.ndarra
     h = _highs(time_limit, seed, mip=not relax)
     if rel_gap > 0 and not relax:
         h.setOptionValue("mip_rel_gap", float(rel_gap))
+    if not presolve:
+        h.setOptionValue("presolve", "off")
     h.passModel(lp)
     if start is not None and not relax:
         h.setSolution(len(start[0]), np.asarray(start[0], np.int32), np.asarray(start[1], float))
