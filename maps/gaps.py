@@ -170,8 +170,8 @@ def _add_service_areas(m: folium.Map, ds, sites: gpd.GeoDataFrame, thr: float, *
                       sites.assign(kind="contact_point")[["id", "name", "kind", "geometry"]]], ignore_index=True)
     after = straight_service_areas(_Shim(ds, both), [thr])
     for gdf, name, col, show in ((after, t["after"], "#2b8cbe", True), (before, t["before"], "#1a9850", True)):
-        fc = feature_collection(simplify_m(gdf.dropna(subset=["geometry"]), 30.0, ds.metric_crs),
-                                [name] * int(gdf.geometry.notna().sum()), datum=datum)
+        areas = gdf.dropna(subset=["geometry"])
+        fc = feature_collection(simplify_m(areas, 30.0, ds.metric_crs), [name] * len(areas), datum=datum)
         DataLayer(fc, {"styles": {"_": {"color": col, "weight": 1, "fillColor": col, "fillOpacity": 0.12,
                                         "interactive": False}}, "tooltip": False},
                   name=f"{name} {km(thr, lang)}", show=show).add_to(m)

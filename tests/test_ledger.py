@@ -70,6 +70,15 @@ def test_validation_never_crashes_and_every_problem_names_a_row_and_field(rows):
             assert r["kind"] is not None and r["date"] is not None
 
 
+def test_numeric_ids_read_as_whole_numbers_at_any_size():
+    """A spreadsheet column of numbers keeps whole ids whole, however large (no int64 wrap-around)."""
+    frame = pd.DataFrame({"kind": ["contact"] * 4, "date": ["2027-05-01"] * 4,
+                          "member_id": [1001.0, 1e20, float("nan"), 2.5]})
+    df, _ = validate_activities(frame, raise_errors=False)
+    assert list(df["member_id"])[:2] == ["1001", "100000000000000000000"]
+    assert df["member_id"].iloc[2] is None and df["member_id"].iloc[3] == "2.5"
+
+
 def test_periods():
     assert period_bounds("2027") == ("2027-01-01", "2027-12-31")
     assert period_bounds("2027-Q2") == ("2027-04-01", "2027-06-30")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import html as htmlmod
 import re
 import time
+import warnings
 
 import folium
 import matplotlib.pyplot as plt
@@ -30,6 +31,7 @@ from maps.render import DataLayer
 from maps.static_assignment import assignment_figure
 from maps.static_coverage import coverage_figure
 from maps.static_gaps import gaps_figure
+from maps.static_render import figure_context
 from solvers.gaps import close_gaps
 from solvers.pipeline import run_optimisation
 from shared_data import real_county, require_shared
@@ -142,13 +144,18 @@ def test_maps_are_chinese(case):
 
 def test_static_map_text_is_chinese(case):
     ds, _, run, gaps = case
-    figs = [coverage_figure(ds, lang="zh"), gaps_figure(ds, gaps, lang="zh")]
-    if run is not None:
-        figs.append(assignment_figure(ds, run, lang="zh"))
+    figs = []
+    with warnings.catch_warnings(record=True) as caught, figure_context():
+        warnings.simplefilter("always")
+        figs += [coverage_figure(ds, lang="zh"), gaps_figure(ds, gaps, lang="zh")]
+        if run is not None:
+            figs.append(assignment_figure(ds, run, lang="zh"))
     try:
         for sm in figs:
             texts = [t.get_text() for t in sm.fig.findobj(matplotlib.text.Text)]
             assert_chinese(texts + [sm.title], f"static map {sm.title}")
+        missing = sorted({str(w.message) for w in caught if "missing from font" in str(w.message)})
+        assert not missing, f"glyphs drawn without the CJK font: {missing[:3]}"
     finally:
         for sm in figs:
             plt.close(sm.fig)

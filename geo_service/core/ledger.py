@@ -177,7 +177,9 @@ def _text(col: pd.Series) -> pd.Series:
         res = np.full(len(a), None, dtype=object)
         ok = np.isfinite(a)
         whole = ok & (a == np.floor(np.where(ok, a, 0)))
-        res[whole] = a[whole].astype(np.int64).astype(str)
+        fits = whole & (np.abs(np.where(ok, a, 0)) < 2.0**63)  # beyond int64: Python integers
+        res[fits] = a[fits].astype(np.int64).astype(str)
+        res[whole & ~fits] = [str(int(x)) for x in a[whole & ~fits]]
         res[ok & ~whole] = a[ok & ~whole].astype(str)
         return pd.Series(res, index=col.index, dtype=object)
 

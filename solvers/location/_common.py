@@ -221,19 +221,7 @@ def _solve_mip(c: np.ndarray, lo: np.ndarray, hi: np.ndarray, integer: np.ndarra
     """
     n = len(c)
     inf = highspy.kHighsInf
-    if csr is None:
-        rows = rows or []
-        rlo = np.array([r[2] for r in rows], float)
-        rhi = np.array([r[3] for r in rows], float)
-        starts = np.zeros(len(rows) + 1, dtype=np.int64)
-        if rows:
-            starts[1:] = np.cumsum([len(r[0]) for r in rows])
-            index = np.concatenate([np.asarray(r[0], np.int64) for r in rows])
-            value = np.concatenate([np.asarray(r[1], float) for r in rows])
-        else:
-            index, value = np.zeros(0, np.int64), np.zeros(0)
-    else:
-        starts, index, value, rlo, rhi = csr
+    starts, index, value, rlo, rhi = csr if csr is not None else _rows_to_csr(rows or [])
     lp = highspy.HighsLp()
     lp.num_col_ = n
     lp.num_row_ = len(rlo)
@@ -260,6 +248,26 @@ def _solve_mip(c: np.ndarray, lo: np.ndarray, hi: np.ndarray, integer: np.ndarra
     if start is not None and not relax:
         h.setSolution(len(start[0]), np.asarray(start[0], np.int32), np.asarray(start[1], float))
     h.run()
+    return _read_outcome(h, relax=relax, rel_gap=rel_gap)
+
+
+def _rows_to_csr(rows: list[tuple[np.ndarray, np.ndarray, float, float]]
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows as (index, value, lower, upper) tuples in compressed row form."""
+    rlo = np.array([r[2] for r in rows], float)
+    rhi = np.array([r[3] for r in rows], float)
+    starts = np.zeros(len(rows) + 1, dtype=np.int64)
+    if not rows:
+        return starts, np.zeros(0, np.int64), np.zeros(0), rlo, rhi
+    starts[1:] = np.cumsum([len(r[0]) for r in rows])
+    index = np.concatenate([np.asarray(r[0], np.int64) for r in rows])
+    value = np.concatenate([np.asarray(r[1], float) for r in rows])
+    return starts, index, value, rlo, rhi
+
+
+def _read_outcome(h: highspy.Highs, *, relax: bool, rel_gap: float
+                  ) -> tuple[str, np.ndarray | None, float, float]:
+    """``(status, x, objective, bound)`` of a finished HiGHS run."""
     ms = h.getModelStatus()
     info = h.getInfo()
     M = highspy.HighsModelStatus
