@@ -171,7 +171,9 @@ def _parameter_errors(exc: InvalidParameter, request: Request | None) -> dict[st
     """``errors``: the one wrong argument, ``in`` the query for GET/HEAD/DELETE, else the body
     (unless the exception says where it came from)."""
     where = exc.where or ("query" if request is None or request.method in ("GET", "HEAD", "DELETE") else "body")
-    return {"errors": [{"in": where, **exc.to_dict()}]}
+    item = {"in": where, **exc.to_dict()}
+    zh = parameter_reason(item, "zh")
+    return {"errors": [{**item, "message_zh": zh} if zh else item]}
 
 
 #: Exceptions of the floors below mapped to problem types, once (the most specific class wins).

@@ -55,8 +55,10 @@ def duty_month(result: Mapping[str, Any], month: str | None = None, today: str |
     months = list(result.get("months") or [])
     if month is not None:
         if month not in months:
-            rng = f"{months[0]}..{months[-1]}" if months else "none"
-            raise InvalidParameter("month", f"month: {month!r} is not in the roster ({rng})")
+            if not months:
+                raise InvalidParameter("month", f"month: {month!r}: the roster has no months", "roster_empty")
+            raise InvalidParameter("month", f"month: {month!r} is not in the roster ({months[0]}..{months[-1]})",
+                                   "not_in_roster", ctx={"first": months[0], "last": months[-1]})
         return month
     if today in months:
         return today

@@ -40,9 +40,11 @@ def render(kind: str, ds, *, fmt: str = "png", size: PageSize | None = None, lan
     (required: a ``solvers.gaps.close_gaps`` result or its dict);
     ``threshold_m`` is the gap threshold of the coverage map too. ``source``: the source line."""
     if kind not in KINDS:
-        raise InvalidParameter("kind", f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        raise InvalidParameter("kind", f"kind must be one of {', '.join(KINDS)}, got {kind!r}", "literal_error",
+                               ctx={"expected": ", ".join(KINDS)})
     if fmt not in FORMATS:
-        raise InvalidParameter("fmt", f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        raise InvalidParameter("fmt", f"format must be one of {', '.join(FORMATS)}, got {fmt!r}", "literal_error",
+                               ctx={"expected": ", ".join(FORMATS)})
     size = size or page_size()
     t0 = time.perf_counter()
     with figure_context(cjk_font):

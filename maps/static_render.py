@@ -86,26 +86,27 @@ def page_size(paper: str = "a4", *, orientation: str = "landscape", width_mm: fl
     width x height x dpi² (in inches and dots per inch) exceeds :data:`MAX_PIXELS`.
     """
     if (width_mm is None) != (height_mm is None):
-        raise InvalidParameter("width_mm", "width_mm and height_mm must be given together", "invalid_size")
+        raise InvalidParameter("width_mm", "width_mm and height_mm must be given together", "size_pair")
     if width_mm is not None:
         w, h = float(width_mm), float(height_mm)  # type: ignore[arg-type]
         for name, v in (("width_mm", w), ("height_mm", h)):
             if not (math.isfinite(v) and SIDE_MM_RANGE[0] <= v <= SIDE_MM_RANGE[1]):
                 raise InvalidParameter(name, f"{name} must be between {SIDE_MM_RANGE[0]:g} and "
-                                             f"{SIDE_MM_RANGE[1]:g} mm, got {v}", "invalid_size")
+                                             f"{SIDE_MM_RANGE[1]:g} mm, got {v}", "between_mm",
+                                       ctx={"lo": f"{SIDE_MM_RANGE[0]:g}", "hi": f"{SIDE_MM_RANGE[1]:g}"})
     else:
         if paper not in PAPER_MM:
             raise InvalidParameter("paper", f"paper must be one of {', '.join(PAPER_MM)}, got {paper!r}",
-                                   "invalid_size")
+                                   "literal_error", ctx={"expected": ", ".join(PAPER_MM)})
         if orientation not in ("landscape", "portrait"):
             raise InvalidParameter("orientation", f"orientation must be landscape or portrait, got "
-                                   f"{orientation!r}", "invalid_size")
+                                   f"{orientation!r}", "literal_error", ctx={"expected": "landscape, portrait"})
         w, h = PAPER_MM[paper]
         if orientation == "portrait":
             w, h = h, w
     if isinstance(dpi, bool) or not isinstance(dpi, (int, np.integer)) or not DPI_RANGE[0] <= dpi <= DPI_RANGE[1]:
         raise InvalidParameter("dpi", f"dpi must be an integer between {DPI_RANGE[0]} and {DPI_RANGE[1]}, got "
-                               f"{dpi!r}", "invalid_size")
+                               f"{dpi!r}", "between_int", ctx={"lo": DPI_RANGE[0], "hi": DPI_RANGE[1]})
     size = PageSize(w, h, int(dpi))
     px = size.pixels[0] * size.pixels[1]
     if px > MAX_PIXELS:

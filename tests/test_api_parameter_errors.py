@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
 from api.problems import ERROR_TABLE, install_handlers, problem_for
+from geo_service.core import glossary as G
 from geo_service.core.errors import InvalidDatasetId, InvalidParameter
 from geo_service.core.store import check_dataset_id
 from maps.roster import duty_month
@@ -84,11 +85,19 @@ def test_routes_let_the_floor_errors_propagate(tmp_path, tiny):
             assert body["dataset_id"] == "-bad" and "数据集编号“-bad”无效" in body["detail"]
             en = assert_problem(c.get(url, headers={**hdr("viewer"), **EN}), 400, "invalid-dataset-id")
             assert en["dataset_id"] == "-bad" and "invalid dataset id" in en["detail"]
-        for query, field in (("station_id=S1&k=50", "k"), ("village_id=nope", "village_id"),
-                             ("station_id=nope", "station_id"), ("", "lon")):
+        for query, field, code, why in (
+                ("station_id=S1&k=50", "k", "between", "应在 1 到 20 之间"),
+                ("village_id=nope", "village_id", "not_in_dataset", "数据集中没有此值"),
+                ("station_id=nope", "station_id", "not_in_dataset", "数据集中没有此值"),
+                ("", "lon", "one_place", "须且只须给出一种"),
+                ("lon=130.3", "lon", "lonlat_pair", "经度、纬度须同时给出")):
             r = c.get(f"/v1/datasets/tiny/responsible?{query}")
             body = assert_problem(r, 422, "invalid-parameters")
-            assert [(e["in"], e["field"], e["code"]) for e in body["errors"]] == [("query", field, "invalid")], body
+            assert [(e["in"], e["field"], e["code"]) for e in body["errors"]] == [("query", field, code)], body
+            assert body["detail"].startswith(f"参数 {field}") and why in body["detail"], body["detail"]
+            assert why in body["errors"][0]["message_zh"]
+        en = c.get("/v1/datasets/tiny/responsible?station_id=S1&k=50&lang=en").json()
+        assert en["detail"] == "k must be between 1 and 20, got 50"  # the raiser's own words, with the value
         assert c.get("/v1/datasets/tiny/responsible?station_id=S1").status_code == 200
 
 
@@ -98,7 +107,14 @@ def test_batch_parameters_are_named_in_the_body(tmp_path, tiny):
         r = c.post("/v1/batches", json={"datasets": ["tiny"], "params": {"optimization": {}}}, headers={**A, **EN})
         body = assert_problem(r, 422, "invalid-parameters")
         assert "unknown batch parameter" in body["detail"]
-        assert [(e["in"], e["field"], e["code"]) for e in body["errors"]] == [("body", "params", "invalid")]
+        assert [(e["in"], e["field"], e["code"]) for e in body["errors"]] == [("body", "params", "unknown_keys")]
+        zh = c.post("/v1/batches", json={"datasets": ["tiny"], "params": {"optimization": {}}}, headers=A).json()
+        assert zh["detail"] == "参数 params 无效：不接受 optimization；可用的有 coverage、optimisation、roster。"
+        zh = c.post("/v1/batches", json={"datasets": ["tiny"], "params": {"optimisation": {"time_limit_s": -1}}},
+                    headers=A).json()
+        assert [(e["field"], e["code"]) for e in zh["errors"]] == [("params.optimisation.time_limit_s",
+                                                                    "greater_than")], zh
+        assert "应大于 0" in zh["detail"], zh["detail"]
         r = c.post("/v1/batches?lang=en", json={"datasets": ["zz-*"]}, headers=A)
         body = assert_problem(r, 422, "invalid-parameters")
         assert body["detail"] == "no stored dataset matches 'zz-*'"
@@ -110,12 +126,16 @@ def test_batch_parameters_are_named_in_the_body(tmp_path, tiny):
 def test_page_size_names_the_bad_argument():
     from maps.static_render import PixelBudgetError, page_size
 
-    for kw, field in (({"width_mm": 100}, "width_mm"), ({"width_mm": 100, "height_mm": 10}, "height_mm"),
-                      ({"paper": "letter"}, "paper"), ({"orientation": "sideways"}, "orientation"),
-                      ({"dpi": 601}, "dpi")):
+    for kw, field, code, why in (
+            ({"width_mm": 100}, "width_mm", "size_pair", "须同时给出"),
+            ({"width_mm": 100, "height_mm": 10}, "height_mm", "between_mm", "应在 50 到"),
+            ({"paper": "letter"}, "paper", "literal_error", "应为以下之一：a5、a4"),
+            ({"orientation": "sideways"}, "orientation", "literal_error", "应为以下之一：landscape、portrait"),
+            ({"dpi": 601}, "dpi", "between_int", "应为 50 到 600 之间的整数")):
         with pytest.raises(InvalidParameter) as info:
             page_size(**kw)
-        assert (info.value.field, info.value.code) == (field, "invalid_size"), kw
+        assert (info.value.field, info.value.code) == (field, code), kw
+        assert why in G.parameter_text(info.value.to_dict(), "zh"), (kw, G.parameter_text(info.value.to_dict()))
     with pytest.raises(PixelBudgetError) as info:
         page_size("a2", dpi=600)
     assert (info.value.field, info.value.code) == ("dpi", "pixel_budget")
@@ -124,7 +144,7 @@ def test_page_size_names_the_bad_argument():
 def test_static_map_sizes_are_answered_by_the_table(tmp_path, tiny):
     with client(make_app(tmp_path / "d", tiny)) as c:
         for query, field, code in (("paper=a2&dpi=600", "dpi", "pixel_budget"),
-                                   ("width_mm=100", "width_mm", "invalid_size")):
+                                   ("width_mm=100", "width_mm", "size_pair")):
             r = c.get(f"/v1/datasets/tiny/maps/coverage.png?{query}", headers=hdr("viewer"))
             body = assert_problem(r, 422, "invalid-parameters")
             assert [(e["in"], e["field"], e["code"]) for e in body["errors"]] == [("query", field, code)], body
@@ -151,6 +171,7 @@ def test_the_job_runner_and_the_map_renderer_name_their_arguments(tmp_path, tiny
     with pytest.raises(InvalidParameter) as info:
         jobs.submit("tiny", "no-such-kind", {})
     assert (info.value.field, info.value.code) == ("kind", "unknown_kind")
+    assert G.parameter_text(info.value.to_dict()) == f"参数 kind（类型）无效：应为以下之一：{'、'.join(jobs.runners)}"
     with pytest.raises(InvalidParameter) as info:
         check_storable({"locks": {"x": [1, 2**64]}})
     assert (info.value.field, info.value.code) == ("locks.x[1]", "beyond_int64")
@@ -162,3 +183,33 @@ def test_the_job_runner_and_the_map_renderer_name_their_arguments(tmp_path, tiny
         roster_ics_bytes({"status": "optimal", "objective": 0.0, "bound": 0.0, "gap": 0.0, "unit": "m", "months": [],
                           "duties": [], "consultations": [], "members": [], "platforms": []}, "M9")
     assert (info.value.field, info.value.code) == ("member", "unknown_member")
+
+
+def test_every_wrong_argument_raised_below_the_api_is_worded_in_the_glossary():
+    """Each ``InvalidParameter(...)`` in the code names a code the glossary words (``REASONS``), and
+    gives every value its reason's template needs, so a Chinese answer says why, not only which."""
+    import ast
+    import string
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    calls, missing = 0, []
+    for py in [p for d in ("geo_service", "api", "maps", "solvers") for p in (root / d).rglob("*.py")
+               if p != root / "geo_service" / "core" / "errors.py"]:  # the class and its pydantic adapter
+        for node in ast.walk(ast.parse(py.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "InvalidParameter"):
+                continue
+            calls += 1
+            code = node.args[2] if len(node.args) > 2 else next((k.value for k in node.keywords if k.arg == "code"), None)
+            where = f"{py.relative_to(root)}:{node.lineno}"
+            if not isinstance(code, ast.Constant) or code.value not in G.REASONS:
+                missing.append(f"{where} code {ast.unparse(code) if code is not None else 'invalid'}")
+                continue
+            ctx = next((k.value for k in node.keywords if k.arg == "ctx"), None)
+            given = {k.value for k in ctx.keys if isinstance(k, ast.Constant)} if isinstance(ctx, ast.Dict) else set()
+            for tpl in G.REASONS[code.value]:
+                need = {name for _, name, _, _ in string.Formatter().parse(tpl) if name}
+                if need - given:
+                    missing.append(f"{where} ctx lacks {sorted(need - given)}")
+    assert calls > 20, calls  # the scan sees the raises
+    assert not missing, missing

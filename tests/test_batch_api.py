@@ -35,7 +35,8 @@ def test_batch_api_runs_reports_and_resumes(tmp_path):
         body = {"datasets": ["b-*"], "params": {"optimisation": {"time_limit_s": 5}}}
         assert c.post("/v1/batches", json=body, headers=hdr("planner")).status_code == 403
         r = c.post("/v1/batches", json={"datasets": ["b-*"], "params": {"optimization": {}}}, headers=A)
-        assert r.status_code == 422 and r.json()["detail"] == "参数 params 无效。"
+        assert r.status_code == 422 and r.json()["detail"] == \
+            "参数 params 无效：不接受 optimization；可用的有 coverage、optimisation、roster。"
         assert r.json()["errors"][0]["field"] == "params"
         r = c.post("/v1/batches", json={"datasets": ["zz-*"]}, headers={**A, "Accept-Language": "en"})
         assert r.status_code == 422 and "zz-*" in r.json()["detail"]

@@ -45,7 +45,12 @@ def test_map_command_static_formats(tmp_path, tiny, monkeypatch):
     assert r.exit_code == 2 and "--format" in r.output
     r = CliRunner().invoke(app, ["map", "tiny", "--format", "png", "--paper", "a2", "--dpi", "600",
                                  "--data-dir", str(store_dir)])
-    assert r.exit_code == 2 and "dpi" in r.output
+    assert r.exit_code == 2 and "dpi" in r.output and "像素数超过上限" in r.output
+    for lang, said in (("zh", "错误：参数 dpi"), ("zh", "应为 50 到 600 之间的整数"),
+                       ("en", "dpi must be an integer between 50 and 600, got 601")):
+        r = CliRunner().invoke(app, ["map", "tiny", "--format", "png", "--dpi", "601", "--lang", lang,
+                                     "--data-dir", str(store_dir)])
+        assert r.exit_code == 2 and said in r.output, (lang, r.output)
 
 
 def test_map_command_errors(tmp_path, tiny):

@@ -106,7 +106,7 @@ def test_the_same_bad_request_in_chinese_and_english(c):
 # (method, url, role, extra request arguments, status, code, Chinese detail)
 CASES = [
     ("GET", "/v1/datasets/tiny/responsible?station_id=S1&k=50", None, {}, 422, "invalid-parameters",
-     "参数 k 无效。"),
+     "参数 k 无效：应在 1 到 20 之间。"),
     ("GET", "/v1/datasets/tiny/nearest?lon=130&lat=46.8&k=0", "viewer", {}, 422, "invalid-parameters",
      "参数 k 无效：超出允许范围。"),
     ("GET", "/v1/datasets/tiny/nearest?lon=abc&lat=46.8", "viewer", {}, 422, "invalid-parameters",

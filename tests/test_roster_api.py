@@ -97,7 +97,9 @@ def test_roster_job_end_to_end(roster_app):
                                 headers={**P, "Accept-Language": "en"}), 422, "invalid-parameters")
     assert [(e["in"], e["field"]) for e in body["errors"]] == [("query", "month")] and "1999-01" in body["detail"]
     zh = c.get(f"/v1/jobs/{done['id']}/roster?format=geojson&month=1999-01", headers=P).json()
-    assert zh["errors"] == body["errors"] and zh["detail"] == "参数 month（月份）无效。"
+    first, last = body["errors"][0]["ctx"]["first"], body["errors"][0]["ctx"]["last"]
+    assert zh["errors"] == body["errors"] and zh["detail"] == f"参数 month（月份）无效：不在排班的月份内（{first} 至 {last}）。"
+    assert f"({first}..{last})" in body["detail"]
     # the generic results route also knows roster tables
     g = c.get(f"/v1/jobs/{done['id']}/results?format=xlsx", headers=P)
     assert g.status_code == 200 and "轮值表" in openpyxl.load_workbook(io.BytesIO(g.content)).sheetnames

@@ -40,7 +40,7 @@ from solvers.roster import RosterParams, plan_roster, township_committees_from
 from ..core._optional import require_distributed
 from ..core.coverage import coverage_summary
 from ..core.dataset import Dataset
-from ..core.errors import InvalidParameter
+from ..core.errors import InvalidParameter, invalid_from_validation
 from ..core.store import Store
 from .batch_driver import BatchDriver, _ClusterWatch, _progress_bar, create_county_jobs, open_cluster, plan_batch
 from .batch_loading import store_location, workers_can_load
@@ -75,23 +75,26 @@ def check_params(params: dict[str, Any] | None) -> dict[str, Any]:
     bad = set(params) - {"coverage", "optimisation", "roster"}
     if bad:
         raise InvalidParameter("params", f"unknown batch parameter(s) {sorted(bad)}: expected 'coverage', "
-                               "'optimisation' and/or 'roster'")
+                               "'optimisation' and/or 'roster'", "unknown_keys",
+                               ctx={"keys": ", ".join(sorted(map(str, bad))), "expected": "coverage, optimisation, roster"})
     cov = dict(params.get("coverage") or {})
     bad = set(cov) - {"thresholds_m", "thresholds_s", "mode", "kinds"}
     if bad:
-        raise InvalidParameter("params", f"unknown coverage parameter(s) {sorted(bad)}: expected thresholds_m, "
-                               "thresholds_s, mode, kinds")
+        raise InvalidParameter("params.coverage", f"unknown coverage parameter(s) {sorted(bad)}: expected "
+                               "thresholds_m, thresholds_s, mode, kinds", "unknown_keys",
+                               ctx={"keys": ", ".join(sorted(map(str, bad))),
+                                    "expected": "thresholds_m, thresholds_s, mode, kinds"})
     cov.setdefault("thresholds_m", list(DEFAULT_THRESHOLDS_M))
     try:
         opt = OptimisationParams.model_validate(params.get("optimisation") or {}).model_dump(mode="json")
     except Exception as e:  # pydantic.ValidationError: one clear line
-        raise InvalidParameter("params", f"invalid optimisation parameters: {e}") from e
+        raise invalid_from_validation(e, "params.optimisation", f"invalid optimisation parameters: {e}") from e
     out = {"coverage": cov, "optimisation": opt}
     if params.get("roster") is not None:
         try:
             out["roster"] = RosterParams.model_validate(params["roster"]).model_dump(mode="json")
         except Exception as e:  # pydantic.ValidationError: one clear line
-            raise InvalidParameter("params", f"invalid roster parameters: {e}") from e
+            raise invalid_from_validation(e, "params.roster", f"invalid roster parameters: {e}") from e
     return out
 
 

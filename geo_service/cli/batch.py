@@ -109,7 +109,7 @@ def batch(
         report = run_batch(store, ids, p, scheduler=scheduler, n_workers=workers, processes=not threads,
                            progress=not as_json, resume=resume, batch_id=batch_id)
     except ValueError as e:
-        fail(str(e), 2, lang)
+        fail(e, 2, lang)
     except ClusterLost as e:  # before any county was recorded
         fail(message("cli_batch_nothing_was_run", lang, e=e), EXIT_CLUSTER_LOST, lang)
     if as_json:

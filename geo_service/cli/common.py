@@ -15,7 +15,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ..core.domain import LAYERS
-from ..core.glossary import PARAMS, label, message, value_label, word
+from ..core.errors import InvalidParameter
+from ..core.glossary import PARAMS, label, message, parameters_text, value_label, word
 from .problems import problem_detail
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -63,9 +64,16 @@ def _data_dir(value: Optional[str]) -> str:
             or DEFAULT_DATA_DIR)
 
 
-def fail(text: str, code: int = 1, lang: str = "zh") -> None:
-    """Print ``错误：text`` (``error: text`` with ``lang="en"``) to stderr and exit with ``code``."""
-    typer.echo(message("cli_error", lang if lang in ("zh", "en") else "zh", text=text), err=True)
+def fail(text: str | BaseException, code: int = 1, lang: str = "zh") -> None:
+    """Print ``错误：text`` (``error: text`` with ``lang="en"``) to stderr and exit with ``code``.
+
+    ``text`` may be the exception itself: a wrong argument
+    (:class:`~geo_service.core.errors.InvalidParameter`) is then worded in Chinese from the glossary
+    (which argument, why); anything else, and every English answer, is the exception's own text."""
+    lang = lang if lang in ("zh", "en") else "zh"
+    if isinstance(text, InvalidParameter) and lang == "zh":
+        text = parameters_text([text.to_dict()], lang)
+    typer.echo(message("cli_error", lang, text=str(text)), err=True)
     raise typer.Exit(code)
 
 

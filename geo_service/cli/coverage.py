@@ -56,7 +56,7 @@ def close_gaps_cmd(
             r = close_gaps(ds, threshold_m=threshold_m, k=k, mode=mode, candidates=cands, model=model,
                            time_limit=time_limit, threshold_s=threshold_s)
     except ValueError as e:
-        fail(str(e), 2, lang)
+        fail(e, 2, lang)
     by_people = r.params.get("weight") != "villages"
     if out is not None:
         out = _out_path(out, "proposals.geojson")
@@ -137,7 +137,7 @@ def map_cmd(
                                       tianditu_key=tianditu_key)
                 maps.write_standalone(m, out_path)
     except ValueError as e:
-        fail(str(e), 2, lang)
+        fail(e, 2, lang)
     if fmt != "html":
         typer.echo(message("cli_map_wrote", lang, out=out_path, w=r.pixels[0], h=r.pixels[1], dpi=dpi, s=r.seconds))
     else:
@@ -173,7 +173,7 @@ def coverage_cmd(
         with progress(message("cli_coverage_measuring", lang, mode=mode)):
             s = coverage_summary(ds, mode=mode, kinds=kind_list, **kw)
     except ValueError as e:  # InvalidQuery and bad numbers
-        fail(str(e), 2, lang)
+        fail(e, 2, lang)
     if as_json:
         typer.echo(json.dumps(s, ensure_ascii=False, indent=2))
         return

@@ -49,7 +49,7 @@ def demo(
         try:
             write_dataset(ds, out, fmt=fmt)
         except (ValueError, OSError) as e:
-            fail(str(e), 2, lang)
+            fail(e, 2, lang)
     typer.echo(message("cli_wrote_counts", lang, out=out, counts=counts_text(ds.counts(), lang)))
 
 
@@ -88,7 +88,7 @@ def import_(
         _report_problems(e, lang=lang)
         raise typer.Exit(2) from None
     except (ValueError, OSError) as e:
-        fail(str(e), 2, lang)
+        fail(e, 2, lang)
     store = open_store(_data_dir(data_dir))
     try:
         with progress(word("cli_datasets_storing", lang)):
@@ -140,7 +140,7 @@ def export(
         try:
             write_dataset(ds, out, fmt=fmt, lang=lang or "en", include_personal=not no_personal, datum=datum)
         except (ValueError, OSError) as e:
-            fail(str(e), 2, words)
+            fail(e, 2, words)
     typer.echo(message("cli_wrote", words, files=out))
 
 
@@ -225,7 +225,7 @@ def validate(
             _report_problems(e, limit=1000, lang=lang)
         raise typer.Exit(2) from None
     except (ValueError, OSError) as e:
-        fail(str(e), 2, lang)
+        fail(e, 2, lang)
     if as_json:
         typer.echo(json.dumps({"valid": True, "counts": ds.counts(), "import_report": ds.meta.get("import_report"),
                                "warnings": [w.to_dict() for w in ds.warnings]}, ensure_ascii=False, indent=2))

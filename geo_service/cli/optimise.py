@@ -51,7 +51,7 @@ def optimise(
             result = run_optimisation(ds, p, previous=prev, progress=lambda pct, msg: update(pct))
         except ValueError as e:
             fail_job(job, "ValueError", str(e))
-            fail(str(e), 2, lang)
+            fail(e, 2, lang)
     job_id = finish_job(job, result.to_dict())
     written = _write_result(result, ds, out, lang)
     if as_json:
@@ -87,7 +87,7 @@ def _optimise_params(params_file: Optional[Path], tiers: Optional[str], mode: Op
     except ValidationError as e:
         fail(message("cli_bad_params", lang, text=params_text(e, lang)), 2, lang)
     except (OSError, ValueError) as e:
-        fail(str(e), 2, lang)
+        fail(e, 2, lang)
     return p, prev
 
 

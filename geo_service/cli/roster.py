@@ -98,7 +98,7 @@ def roster(
             res = plan_roster(ds, params, progress=lambda f, msg: update(f))
         except ValueError as e:
             fail_job(job, "ValueError", str(e))
-            fail(str(e), 2, lang)
+            fail(e, 2, lang)
     job_id = finish_job(job, {**res.to_dict(), "outcome": roster_outcome(res)})
     target = _out_path(out, word("cli_roster_file", lang))
     written = [write_roster(res, target, lang)]
@@ -138,7 +138,7 @@ def _roster_params(raw: dict, ds, source: Optional[str], availability: Optional[
     except ValidationError as e:
         fail(message("cli_bad_params", lang, text=params_text(e, lang)), 2, lang)
     except ValueError as e:
-        fail(str(e), 2, lang)
+        fail(e, 2, lang)
 
 
 def _print_roster(res, written: list[Path], ics: Optional[Path], lang: str) -> None:

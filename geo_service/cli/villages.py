@@ -33,7 +33,7 @@ def fill_sheet(
         ds = stored_dataset(store, dataset_id)
         data = fill_sheet_bytes(ds, lang, datum)
     except (NotFound, ValueError) as e:
-        fail(str(e), 1 if isinstance(e, NotFound) else 2)
+        fail(e, 1 if isinstance(e, NotFound) else 2)
     path = _out_path(out, "待补坐标.xlsx")
     path.write_bytes(data)
     typer.echo(message("cli_wrote", lang, files=str(path)))
@@ -63,17 +63,17 @@ def fill_import(
         ds = stored_dataset(store, dataset_id)
         new, report = apply_fill_sheet(ds, file, datum)
     except NotFound as e:
-        fail(str(e), 1)
+        fail(e, 1)
     except DatasetValidationError as e:
         _report_problems(e, lang=lang)
         raise typer.Exit(2) from None
     except ValueError as e:
-        fail(str(e), 2)
+        fail(e, 2)
     if report["updated"]:
         try:
             info = store.put_dataset(dataset_id, new, expected_version=info.version)
         except Conflict as e:
-            fail(str(e), 1)
+            fail(e, 1)
     report["version"] = info.version
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False, indent=2))

@@ -377,16 +377,17 @@ def lookup(index: ResponsibilityIndex, *, lon: float | None = None, lat: float |
     """
     ways = [lon is not None or lat is not None, village_id is not None, station_id is not None]
     if sum(ways) != 1:
-        raise InvalidParameter("lon", "lon/lat, village_id, station_id: give exactly one way to name the place")
+        raise InvalidParameter("lon", "lon/lat, village_id, station_id: give exactly one way to name the place",
+                               "one_place")
     if not 1 <= int(k) <= 20:
-        raise InvalidParameter("k", f"k must be between 1 and 20, got {k}")
+        raise InvalidParameter("k", f"k must be between 1 and 20, got {k}", "between", ctx={"lo": 1, "hi": 20})
     today = today or dt.datetime.now(dt.UTC).date()
     station = None
     dist_v = None
     if village_id is not None:
         row = index.v_pos.get(village_id)
         if row is None:
-            raise InvalidParameter("village_id", f"village_id: no village '{village_id}'")
+            raise InvalidParameter("village_id", f"village_id: no village '{village_id}'", "not_in_dataset")
         v = index.village(row)
         if v["lon"] is None:
             pt = None
@@ -396,12 +397,12 @@ def lookup(index: ResponsibilityIndex, *, lon: float | None = None, lat: float |
     else:
         if station_id is not None:
             if station_id not in index.s_pos:
-                raise InvalidParameter("station_id", f"station_id: no station '{station_id}'")
+                raise InvalidParameter("station_id", f"station_id: no station '{station_id}'", "not_in_dataset")
             pt = index.station_lonlat(station_id)
             station = index._station(index.s_pos[station_id], 0.0)
         else:
             if lon is None or lat is None or not (-180 <= lon <= 180) or not (-90 <= lat <= 90):
-                raise InvalidParameter("lon", "lon/lat: both needed, lon in [-180, 180] and lat in [-90, 90]")
+                raise InvalidParameter("lon", "lon/lat: both needed, lon in [-180, 180] and lat in [-90, 90]", "lonlat_pair")
             pt = (float(lon), float(lat))
         row, dist_v = index.village_at(*pt) if pt is not None else (None, None)
     return _answer(index, row, pt, station, dist_v, k=k, duty=duty, today=today,

@@ -185,8 +185,10 @@ def duty_geojson(result: RosterResult | dict, month: str | None = None) -> dict[
     mem, plat = _names(res)
     month = month or (res.months[0] if res.months else None)
     if month not in res.months:
+        if not res.months:
+            raise InvalidParameter("month", f"month: {month!r}: the roster has no months", "roster_empty")
         raise InvalidParameter("month", f"month: {month!r} is not in the roster ({res.months[0]}..{res.months[-1]})",
-                               "not_in_roster")
+                               "not_in_roster", ctx={"first": res.months[0], "last": res.months[-1]})
     on: dict[str, list[dict]] = defaultdict(list)
     for r in res.duties:
         if r["month"] == month:

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from geo_service.core.errors import InvalidParameter
+from geo_service.core.errors import invalid_from_validation
 from geo_service.core.store import JobRecord, Store
 
 Runner = Callable[..., dict[str, Any]]
@@ -53,7 +53,7 @@ class JobKind:
         try:
             checked = self.params_model.model_validate(solver_params(params)).model_dump(mode="json")
         except Exception as e:  # pydantic.ValidationError: one clear line
-            raise InvalidParameter("params", f"invalid {self.name} parameters: {e}") from e
+            raise invalid_from_validation(e, "params", f"invalid {self.name} parameters: {e}") from e
         return {**checked, **own}
 
 

@@ -91,7 +91,7 @@ class JobManager:
         a job record cannot carry."""
         if kind not in self.runners:
             raise InvalidParameter("kind", f"unknown job kind '{kind}' (expected one of {', '.join(self.runners)})",
-                                   "unknown_kind")
+                                   "unknown_kind", ctx={"expected": ", ".join(self.runners)})
         check_storable(params)
         if not self._slots.acquire(blocking=False):
             raise QueueFull(self.retry_after_s)
