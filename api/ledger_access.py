@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from geo_service.core import glossary as G
+from geo_service.core.errors import InvalidParameter
 from geo_service.core.ledger import ActivityError, period_bounds, validate_activities
 from geo_service.core.ledger_coverage import actual_coverage, coverage_tables, member_progress
 from geo_service.core.store import Store
@@ -97,9 +98,8 @@ def period_or_422(period: str | None, start: str | None, end: str | None) -> tup
             if v is not None:
                 period_bounds(f"{v}~{v}")
         return start, end
-    except ValueError as e:
-        raise ProblemError(422, str(e), code="invalid-parameters",
-                           errors=[{"in": "query", "field": field, "message": str(e), "code": "invalid"}]) from None
+    except InvalidParameter as e:
+        raise InvalidParameter(field, e.message, e.code, where="query") from None
 
 
 def planned_links(store: Store, dataset_id: str) -> pd.DataFrame:

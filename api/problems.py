@@ -167,13 +167,17 @@ def _n_invalid(exc: DatasetValidationError) -> str:
     return f"{len(validation_errors(exc))} validation error(s); nothing was stored"
 
 
+def _worded(item: dict[str, Any]) -> dict[str, Any]:
+    """An ``errors[]`` item with ``message_zh`` where the glossary words its ``code``."""
+    zh = parameter_reason(item, "zh")
+    return {**item, "message_zh": zh} if zh else item
+
+
 def _parameter_errors(exc: InvalidParameter, request: Request | None) -> dict[str, Any]:
     """``errors``: the one wrong argument, ``in`` the query for GET/HEAD/DELETE, else the body
     (unless the exception says where it came from)."""
     where = exc.where or ("query" if request is None or request.method in ("GET", "HEAD", "DELETE") else "body")
-    item = {"in": where, **exc.to_dict()}
-    zh = parameter_reason(item, "zh")
-    return {"errors": [{**item, "message_zh": zh} if zh else item]}
+    return {"errors": [_worded({"in": where, **exc.to_dict()})]}
 
 
 #: Exceptions of the floors below mapped to problem types, once (the most specific class wins).
@@ -182,7 +186,7 @@ ERROR_TABLE: dict[type[Exception], ProblemType] = {
     Conflict: ProblemType(412, "version-mismatch"),
     DatasetValidationError: ProblemType(422, "dataset-invalid", "Invalid dataset", detail=_n_invalid,
                                         members=lambda e: {"errors": validation_errors(e)}),
-    InvalidQuery: ProblemType(422, "invalid-query", members=lambda e: {"errors": [{"in": "query", **e.to_dict()}]}),
+    InvalidQuery: ProblemType(422, "invalid-query", members=lambda e: {"errors": [_worded({"in": "query", **e.to_dict()})]}),
     InvalidParameter: ProblemType(422, "invalid-parameters", request_members=_parameter_errors),
     InvalidDatasetId: ProblemType(400, "invalid-dataset-id", members=lambda e: {"dataset_id": e.dataset_id}),
     QueueFull: ProblemType(503, "queue-full", members=lambda e: {"retry_after_s": e.retry_after_s},

@@ -119,7 +119,7 @@ def test_batch_parameters_are_named_in_the_body(tmp_path, tiny):
         body = assert_problem(r, 422, "invalid-parameters")
         assert body["detail"] == "no stored dataset matches 'zz-*'"
         zh = c.post("/v1/batches", json={"datasets": ["zz-*"]}, headers=A).json()
-        assert zh["detail"] == "参数 datasets 无效：没有匹配的数据集。"
+        assert zh["detail"] == "参数 datasets（数据集）无效：没有匹配的数据集。"
         assert [(e["in"], e["field"], e["code"]) for e in body["errors"]] == [("body", "datasets", "no_match")]
 
 
@@ -185,31 +185,61 @@ def test_the_job_runner_and_the_map_renderer_name_their_arguments(tmp_path, tiny
     assert (info.value.field, info.value.code) == ("member", "unknown_member")
 
 
-def test_every_wrong_argument_raised_below_the_api_is_worded_in_the_glossary():
-    """Each ``InvalidParameter(...)`` in the code names a code the glossary words (``REASONS``), and
-    gives every value its reason's template needs, so a Chinese answer says why, not only which."""
+def _reason_codes(node):
+    """The reason codes an argument-error call or ``errors[]`` item names (both branches of an
+    ``a if c else b``); None for a code passed on from another error."""
+    import ast
+
+    if isinstance(node, ast.IfExp):
+        return (_reason_codes(node.body) or []) + (_reason_codes(node.orelse) or [])
+    if isinstance(node, ast.Constant):
+        return [node.value]
+    return None
+
+
+def test_every_wrong_argument_is_worded_in_the_glossary():
+    """Each wrong-argument error in the code (``InvalidParameter``, ``InvalidQuery``, the routes'
+    request-parameter items) names a code the glossary words (``REASONS``) and gives every value its
+    template needs, so a Chinese answer says why, not only which."""
     import ast
     import string
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    calls, missing = 0, []
-    for py in [p for d in ("geo_service", "api", "maps", "solvers") for p in (root / d).rglob("*.py")
-               if p != root / "geo_service" / "core" / "errors.py"]:  # the class and its pydantic adapter
-        for node in ast.walk(ast.parse(py.read_text(encoding="utf-8"))):
-            if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "InvalidParameter"):
+    seen, missing = 0, []
+
+    def check(where, code_node, ctx_names):
+        nonlocal seen
+        seen += 1
+        codes = _reason_codes(code_node) if code_node is not None else ["invalid"]
+        for code in codes or []:
+            if code not in G.REASONS:
+                missing.append(f"{where} code {code}")
                 continue
-            calls += 1
-            code = node.args[2] if len(node.args) > 2 else next((k.value for k in node.keywords if k.arg == "code"), None)
-            where = f"{py.relative_to(root)}:{node.lineno}"
-            if not isinstance(code, ast.Constant) or code.value not in G.REASONS:
-                missing.append(f"{where} code {ast.unparse(code) if code is not None else 'invalid'}")
-                continue
-            ctx = next((k.value for k in node.keywords if k.arg == "ctx"), None)
-            given = {k.value for k in ctx.keys if isinstance(k, ast.Constant)} if isinstance(ctx, ast.Dict) else set()
-            for tpl in G.REASONS[code.value]:
+            for tpl in G.REASONS[code]:
                 need = {name for _, name, _, _ in string.Formatter().parse(tpl) if name}
-                if need - given:
-                    missing.append(f"{where} ctx lacks {sorted(need - given)}")
-    assert calls > 20, calls  # the scan sees the raises
+                if need - ctx_names:
+                    missing.append(f"{where} {code} lacks {sorted(need - ctx_names)}")
+
+    def dict_keys(node):
+        return {k.value for k in node.keys if isinstance(k, ast.Constant)} if isinstance(node, ast.Dict) else set()
+
+    for py in [p for d in ("geo_service", "api", "maps", "solvers") for p in (root / d).rglob("*.py")
+               if p.name not in ("errors.py", "checks.py") or "core" not in p.parts]:  # the classes themselves
+        rel = py.relative_to(root)
+        for node in ast.walk(ast.parse(py.read_text(encoding="utf-8"))):
+            where = f"{rel}:{getattr(node, 'lineno', 0)}"
+            kw = {k.arg: k.value for k in getattr(node, "keywords", []) if k.arg}
+            name = getattr(getattr(node, "func", None), "id", None) if isinstance(node, ast.Call) else None
+            if name == "InvalidParameter":
+                check(where, node.args[2] if len(node.args) > 2 else kw.get("code"), dict_keys(kw.get("ctx")))
+            elif name == "InvalidQuery":
+                check(where, kw.get("code"), dict_keys(kw.get("ctx")))
+            elif name == "_bad" and py.name in ("messages.py", "nearest.py"):  # (..., message, code, **ctx)
+                check(where, node.args[3 if py.name == "messages.py" else 2], set(kw))
+            elif isinstance(node, ast.Dict) and {"in", "field", "code"} <= dict_keys(node):
+                code = node.values[[getattr(k, "value", None) for k in node.keys].index("code")]
+                if isinstance(code, ast.Constant):  # a literal request-parameter item of a route
+                    check(where, code, set())
+    assert seen > 60, seen  # the scan sees the raises
     assert not missing, missing

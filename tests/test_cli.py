@@ -97,6 +97,10 @@ def test_area_commands_take_a_file_or_a_stored_dataset(tiny_gpkg, tmp_path):
     assert json.loads(from_file.stdout)["total"] == json.loads(from_store.stdout)["total"]
     r = runner.invoke(app, ["close-gaps", "nosuch", "--data-dir", str(data)])
     assert r.exit_code == 1 and "没有数据集或文件「nosuch」" in r.output
+    r = runner.invoke(app, ["coverage", "tiny", "--thresholds", "5000,-5", "--data-dir", str(data)])
+    assert r.exit_code == 2 and "参数 thresholds_m" in r.output and "第 2 个值无效：应大于 0" in r.output, r.output
+    r = runner.invoke(app, ["coverage", "tiny", "--thresholds", "5000,-5", "--lang", "en", "--data-dir", str(data)])
+    assert r.exit_code == 2 and "thresholds_m[1]: -5.0 must be a positive number" in r.output, r.output
 
 
 @pytest.mark.slow

@@ -63,7 +63,9 @@ def test_a_template_is_used_only_where_its_members_are_all_there():
     assert problem_detail("dataset-not-found") == "找不到该数据集。"
     assert problem_detail("forbidden", "en", role="viewer", required_role="admin").startswith("role 'viewer'")
     assert "查看者" in problem_detail("forbidden", role="viewer", required_role="admin")
-    assert problem_detail("edit-contention", dataset_id="x") is None  # no template: the caller's text stays
+    assert problem_detail("unavailable", dataset_id="x") is None  # no template: the caller's text stays
+    assert problem_detail("invalid-feature", feature_id="V1") is None  # a template needs all its members
+    assert problem_detail("invalid-feature", feature_id="V1", errors=[{}, {}]) == "要素“V1”有 2 处问题，未保存。"
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +98,7 @@ def test_the_same_bad_request_in_chinese_and_english(c):
     assert _machine(bodies[0]) == _machine(bodies[2]) and bodies[0]["errors"][0]["field"] == "limit"
     assert {k: v for k, v in _machine(bodies[1]).items() if k != "instance"} == \
         {k: v for k, v in _machine(bodies[0]).items() if k != "instance"}
-    assert bodies[0]["title"] == "请求参数无效" and bodies[0]["detail"] == "参数 limit 无效：应为整数。"
+    assert bodies[0]["title"] == "请求参数无效" and bodies[0]["detail"] == "参数 limit（条数上限）无效：应为整数。"
     assert bodies[0]["errors"][0]["message_zh"] == "应为整数" and bodies[1]["errors"][0]["message_zh"] == "应为整数"
     for b in bodies[1:]:
         assert b["title"] == "Invalid request parameters" and b["detail"] == "invalid request parameters: query:limit"
@@ -108,7 +110,7 @@ CASES = [
     ("GET", "/v1/datasets/tiny/responsible?station_id=S1&k=50", None, {}, 422, "invalid-parameters",
      "参数 k 无效：应在 1 到 20 之间。"),
     ("GET", "/v1/datasets/tiny/nearest?lon=130&lat=46.8&k=0", "viewer", {}, 422, "invalid-parameters",
-     "参数 k 无效：超出允许范围。"),
+     "参数 k 无效：应在 1 到 50 之间。"),
     ("GET", "/v1/datasets/tiny/nearest?lon=abc&lat=46.8", "viewer", {}, 422, "invalid-parameters",
      "参数 lon（经度）无效：应为数字。"),
     ("GET", "/v1/datasets/nope", "viewer", {}, 404, "dataset-not-found", "找不到数据集“nope”。"),
@@ -130,6 +132,24 @@ CASES = [
      "unreadable-upload", "无法读取上传的文件"),
     ("POST", "/v1/datasets/tiny/messages", None, {"content": b"{not json", "headers": {
         "Content-Type": "application/json"}}, 400, "invalid-json", "请求体不是有效的 JSON。"),
+    ("POST", "/v1/datasets/tiny/nearest", "viewer", {"json": {"points": [[130.3, 46.8], [200, 46]]}}, 422,
+     "invalid-query", "参数 lon（经度）第 2 个值无效：应在 -180 到 180 之间。"),
+    ("POST", "/v1/datasets/tiny/nearest", "viewer", {"json": {"lon": [1, 2], "lat": [1]}}, 422, "invalid-points",
+     "点位数据格式不对"),
+    ("GET", "/v1/datasets/tiny/villages?bbox=1,2,3", "viewer", {}, 400, "invalid-bbox", "范围框无效：应为“最小经度"),
+    ("POST", "/v1/datasets/tiny/activities", "planner", {"json": [1, 2]}, 422, "invalid-activities",
+     "请求体应为一条活动记录"),
+    ("GET", "/v1/datasets/tiny/activities?period=2027-13x", "planner", {}, 422, "invalid-parameters",
+     "参数 period（时段）无效：应为年份（2027）、季度（2027-Q2）"),
+    ("POST", "/v1/datasets/tiny/messages", None, {"json": {"station_id": "NOPE", "text": "路灯坏了"}}, 422,
+     "invalid-parameters", "参数 station_id（站点编号）无效：数据集中没有此值。"),
+    ("GET", "/v1/messages/ab", None, {}, 422, "invalid-parameters", "应为 6-16 个字母或数字"),
+    ("GET", "/v1/batches/nope", "admin", {}, 404, "batch-not-found", "找不到批处理“nope”。"),
+    ("POST", "/v1/datasets", "admin", {"files": {"file": ("x.csv", b"a,b\n1,2\n")}}, 415, "unsupported-upload",
+     "而不是“x.csv”。"),
+    ("GET", "/v1/datasets/tiny/activities/999", "planner", {}, 404, "activity-not-found", "找不到活动记录“999”。"),
+    ("GET", "/v1/datasets/tiny/members?bbox=120,40,140,50", "viewer", {}, 403, "personal-data",
+     "图层“members”含有个人住址等信息"),
     ("GET", "/nowhere/at/all", None, {}, 404, None, "此地址没有资源：/nowhere/at/all"),
     ("DELETE", "/healthz", None, {}, 405, None, "/healthz 不接受 DELETE 请求。"),
 ]

@@ -24,6 +24,7 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 
+from geo_service.core import glossary as G
 from geo_service.core.io.sheets import csv_bytes, xlsx_bytes
 from geo_service.core.ledger import (
     ActivityError,
@@ -75,8 +76,8 @@ async def post_activities(request: Request, entry: DatasetEntry = Depends(datase
         raise ProblemError(400, f"the body is not JSON: {e}", code="invalid-json") from None
     rows = data.get("activities") if isinstance(data, dict) and "activities" in data else [data]
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows) or not rows:
-        raise ProblemError(422, "expected an activity object or {\"activities\": [objects]}",
-                           code="invalid-activities")
+        raise ProblemError(422, G.message("activities_expected_rows", "en"), code="invalid-activities",
+                           detail_zh=G.message("activities_expected_rows", "zh"))
     if len(rows) > settings.max_table_rows:
         raise ProblemError(413, f"{len(rows)} activities exceed the limit of {settings.max_table_rows}",
                            code="too-many-rows", limit_rows=settings.max_table_rows)
@@ -176,7 +177,8 @@ async def _change(request: Request, dataset_id: str, aid: int, who: Principal, s
         except orjson.JSONDecodeError as e:
             raise ProblemError(400, f"the body is not JSON: {e}", code="invalid-json") from None
         if not isinstance(changes, dict):
-            raise ProblemError(422, "expected a JSON object of changed fields", code="invalid-activities")
+            raise ProblemError(422, G.message("activities_expected_changes", "en"), code="invalid-activities",
+                               detail_zh=G.message("activities_expected_changes", "zh"))
         if who.role == "member" and changes.get("member_id", rec["member_id"]) != who.member_id:
             raise ProblemError(403, "a member cannot hand an activity to another member", code="forbidden")
     try:

@@ -84,7 +84,7 @@ def upload_dataset(
     if suffix not in UPLOAD_SUFFIXES:
         raise ProblemError(415, f"upload a GeoPackage (.gpkg), an Excel workbook (.xlsx, a sheet per layer) or "
                                 f"a .zip of layer files, not '{filename}'",
-                           code="unsupported-upload", field="file")
+                           code="unsupported-upload", field="file", filename=filename)
     dataset_id = id or Path(filename).stem
     try:
         check_dataset_id(dataset_id)

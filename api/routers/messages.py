@@ -57,9 +57,11 @@ PHONE_RE = re.compile(r"^[0-9+\-() ]{5,20}$")
 Lang = Annotated[Literal["zh", "en"], Query()]
 
 
-def _bad(where: str, field: str, message: str, status: int = 422) -> ProblemError:
+def _bad(where: str, field: str, message: str, code: str, status: int = 422, **ctx: Any) -> ProblemError:
+    """A wrong field: ``code`` (and ``ctx``) are what the glossary words its reason from."""
+    item: dict[str, Any] = {"in": where, "field": field, "message": message, "code": code}
     return ProblemError(status, f"invalid request: {where}:{field}: {message}", code="invalid-parameters",
-                        errors=[{"in": where, "field": field, "message": message, "code": "invalid"}])
+                        errors=[{**item, "ctx": ctx} if ctx else item])
 
 
 async def _entry(request: Request, dataset_id: str) -> DatasetEntry:
@@ -82,9 +84,9 @@ def _float(q, name: str, lo: float, hi: float) -> float | None:
     try:
         v = float(raw)
     except ValueError:
-        raise _bad("query", name, f"'{raw[:40]}' is not a number") from None
+        raise _bad("query", name, f"'{raw[:40]}' is not a number", "float_parsing") from None
     if not (lo <= v <= hi):
-        raise _bad("query", name, f"must be between {lo} and {hi}")
+        raise _bad("query", name, f"must be between {lo} and {hi}", "between", lo=lo, hi=hi)
     return v
 
 
@@ -101,11 +103,11 @@ async def responsible(request: Request, dataset_id: str):
     vid, sid = q.get("village_id") or None, q.get("station_id") or None
     for name, v in (("village_id", vid), ("station_id", sid)):
         if v is not None and len(v) > 64:
-            raise _bad("query", name, "at most 64 characters")
+            raise _bad("query", name, "at most 64 characters", "string_too_long", max_length=64)
     try:
         k = int(q.get("k", 3))
     except ValueError:
-        raise _bad("query", "k", "not an integer") from None
+        raise _bad("query", "k", "not an integer", "int_parsing") from None
     ctx = M.fresh_context(request, entry) or await run_in_threadpool(M.context, request, entry)
     ans = responsible_lookup(ctx.index, lon=lon, lat=lat, village_id=vid, station_id=sid, k=k, duty=ctx.duty,
                              today=M.clock(request).date(), township_committees=ctx.committees,
@@ -123,36 +125,37 @@ def _text(body: dict, name: str, limit: int, *, required: bool = False) -> str |
     v = body.get(name)
     if v is None or (isinstance(v, str) and not v.strip()):
         if required:
-            raise _bad("body", name, "field required")
+            raise _bad("body", name, "field required", "missing")
         return None
     if not isinstance(v, str):
-        raise _bad("body", name, "must be text")
+        raise _bad("body", name, "must be text", "string_type")
     v = v.strip()
     if len(v) > limit:
-        raise _bad("body", name, f"at most {limit} characters (got {len(v)})", 413 if name == "text" else 422)
+        raise _bad("body", name, f"at most {limit} characters (got {len(v)})", "string_too_long",
+                   413 if name == "text" else 422, max_length=limit)
     if any(ord(c) < 32 and c not in "\n\t" for c in v):
-        raise _bad("body", name, "control characters are not allowed")
+        raise _bad("body", name, "control characters are not allowed", "control_chars")
     return v
 
 
 def _parse_message(body: Any, max_chars: int) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise _bad("body", "body", "must be a JSON object")
+        raise _bad("body", "body", "must be a JSON object", "dict_type")
     out = {"station_id": _text(body, "station_id", 64), "topic": _text(body, "topic", 50) or "",
            "sector": _text(body, "sector", 50), "text": _text(body, "text", max_chars, required=True),
            "phone": _text(body, "phone", 20)}
     if out["phone"] is not None and not PHONE_RE.fullmatch(out["phone"]):
-        raise _bad("body", "phone", "digits, spaces, + - ( ) only, 5-20 characters")
+        raise _bad("body", "phone", "digits, spaces, + - ( ) only, 5-20 characters", "bad_phone")
     for name, lo, hi in (("lon", -180, 180), ("lat", -90, 90)):
         v = body.get(name)
         if v is None:
             out[name] = None
             continue
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not (lo <= float(v) <= hi):
-            raise _bad("body", name, f"must be a number between {lo} and {hi}")
+            raise _bad("body", name, f"must be a number between {lo} and {hi}", "between", lo=lo, hi=hi)
         out[name] = float(v)
     if out["station_id"] is None and (out["lon"] is None or out["lat"] is None):
-        raise _bad("body", "station_id", "give station_id, or lon and lat")
+        raise _bad("body", "station_id", "give station_id, or lon and lat", "station_or_lonlat")
     return out
 
 
@@ -184,7 +187,8 @@ async def leave_message(request: Request, dataset_id: str):
         ix = ctx.index
         if m["station_id"] is not None:
             if m["station_id"] not in ix.s_pos:
-                raise _bad("body", "station_id", f"no station '{m['station_id']}' in dataset '{dataset_id}'")
+                raise _bad("body", "station_id", f"no station '{m['station_id']}' in dataset '{dataset_id}'",
+                           "not_in_dataset")
             pt = ix.station_lonlat(m["station_id"])
         else:
             pt = (m["lon"], m["lat"])
@@ -222,7 +226,7 @@ async def leave_message(request: Request, dataset_id: str):
 def message_status(request: Request, ticket: str, lang: Lang = "zh"):
     """Status, step times, escalation and the answer; never the text's sender, phone or member's home."""
     if not re.fullmatch(r"[A-Z0-9]{6,16}", ticket.upper()):
-        raise _bad("path", "ticket", "6-16 letters or digits")
+        raise _bad("path", "ticket", "6-16 letters or digits", "bad_ticket")
     try:
         rec = M.messages_store(request).by_ticket(ticket.upper())
     except NotFound:
@@ -279,7 +283,7 @@ async def update_message(request: Request, message_id: str, entry: DatasetEntry 
     except ValueError:
         raise ProblemError(400, "body is not valid JSON", code="invalid-json") from None
     if not isinstance(body, dict):
-        raise _bad("body", "body", "must be a JSON object")
+        raise _bad("body", "body", "must be a JSON object", "dict_type")
     settings = request.app.state.settings
     status = body.get("status")
     answer = _text(body, "answer", settings.message_max_chars)
@@ -310,7 +314,7 @@ def _step(rec: MessageRecord, status: Any, answer: str | None, member: str | Non
     if status is None:
         status = "assigned" if member else ("answered" if answer else None)
     if status not in STATUSES:
-        raise _bad("body", "status", f"one of {', '.join(STATUSES)}")
+        raise _bad("body", "status", f"one of {', '.join(STATUSES)}", "literal_error", expected=", ".join(STATUSES))
     if status not in NEXT_STATUS[rec.status]:
         raise ProblemError(409, f"a message that is {rec.status} cannot become {status}", code="invalid-transition",
                            status_now=rec.status)
@@ -320,7 +324,7 @@ def _step(rec: MessageRecord, status: Any, answer: str | None, member: str | Non
         if not who.sees_personal:
             raise ProblemError(403, "only staff may reassign a message", code="forbidden")
         if member is None or ix.member_row(member) is None:
-            raise _bad("body", "member_id", f"no member '{member}'")
+            raise _bad("body", "member_id", f"no member '{member}'", "unknown_member")
         g = ix.member_public(ix.member_row(member))["group_id"]
         fields |= {"member_id": member, "group_id": g, "assigned_at": stamp, "escalation": 0,
                    "reason": {"basis": "staff", "by": who.role}}
@@ -329,7 +333,7 @@ def _step(rec: MessageRecord, status: Any, answer: str | None, member: str | Non
         fields["started_at"] = stamp
     elif status == "answered":
         if not answer:
-            raise _bad("body", "answer", "an answer is needed to mark a message answered")
+            raise _bad("body", "answer", "an answer is needed to mark a message answered", "answer_needed")
         fields |= {"answered_at": stamp, "answer": answer}
     elif status == "closed":
         fields["closed_at"] = stamp

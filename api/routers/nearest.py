@@ -184,9 +184,10 @@ _SINGLE_PARAMS = [
 ]
 
 
-def _bad(field: str, message: str, code: str = "invalid") -> ProblemError:
+def _bad(field: str, message: str, code: str = "invalid", **ctx: Any) -> ProblemError:
+    item: dict[str, Any] = {"in": "query", "field": field, "message": message, "code": code}
     return ProblemError(422, f"invalid request parameters: query:{field}: {message}", code="invalid-parameters",
-                        errors=[{"in": "query", "field": field, "message": message, "code": code}])
+                        errors=[{**item, "ctx": ctx} if ctx else item])
 
 
 def _number(q, name: str, lo: float, hi: float, *, required: bool = False, integer: bool = False,
@@ -202,7 +203,8 @@ def _number(q, name: str, lo: float, hi: float, *, required: bool = False, integ
         raise _bad(name, f"'{raw[:40]}' is not a valid {'integer' if integer else 'number'}",
                    "int_parsing" if integer else "float_parsing") from None
     if not (v > lo if open_low else v >= lo) or v > hi or v != v:
-        raise _bad(name, f"must be {'>' if open_low else '>='} {lo} and <= {hi}", "out_of_range")
+        raise _bad(name, f"must be {'>' if open_low else '>='} {lo} and <= {hi}",
+                   "above_at_most" if open_low else "between", lo=lo, hi=hi)
     return v
 
 
@@ -227,13 +229,13 @@ async def nearest(request: Request):
     max_distance_m = _number(q, "max_distance_m", 0, 1e7, default=None, open_low=True)
     mode = q.get("mode", "straight")
     if mode not in ("straight", "road"):
-        raise _bad("mode", "must be 'straight' or 'road'", "enum")
+        raise _bad("mode", "must be 'straight' or 'road'", "enum", expected="straight, road")
     sector = q.get("sector") or None
     if sector is not None and len(sector) > 50:
-        raise _bad("sector", "at most 50 characters", "string_too_long")
+        raise _bad("sector", "at most 50 characters", "string_too_long", max_length=50)
     kinds = q.getlist("kind")
     if len(kinds) > 8:
-        raise _bad("kind", "at most 8 values", "too_long")
+        raise _bad("kind", "at most 8 values", "too_long", max_length=8)
     cache: DatasetCache = request.app.state.cache
     entry = await _entry(cache, dataset_id, mode)
     if mode == "straight":  # the common case, without the batch's column machinery

@@ -15,8 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ..core.domain import LAYERS
-from ..core.errors import InvalidParameter
-from ..core.glossary import PARAMS, label, message, parameters_text, value_label, word
+from ..core.glossary import PARAMS, label, message, parameter_reason, parameters_text, value_label, word
 from .problems import problem_detail
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -67,12 +66,13 @@ def _data_dir(value: Optional[str]) -> str:
 def fail(text: str | BaseException, code: int = 1, lang: str = "zh") -> None:
     """Print ``错误：text`` (``error: text`` with ``lang="en"``) to stderr and exit with ``code``.
 
-    ``text`` may be the exception itself: a wrong argument
-    (:class:`~geo_service.core.errors.InvalidParameter`) is then worded in Chinese from the glossary
-    (which argument, why); anything else, and every English answer, is the exception's own text."""
+    ``text`` may be the exception itself: a wrong argument (``InvalidParameter``, ``InvalidQuery``:
+    a ``ValueError`` with ``to_dict()``) whose code the glossary words is then said in Chinese (which
+    argument, why); anything else, and every English answer, is the exception's own text."""
     lang = lang if lang in ("zh", "en") else "zh"
-    if isinstance(text, InvalidParameter) and lang == "zh":
-        text = parameters_text([text.to_dict()], lang)
+    item = text.to_dict() if isinstance(text, ValueError) and callable(getattr(text, "to_dict", None)) else None
+    if lang == "zh" and isinstance(item, dict) and parameter_reason(item, lang):
+        text = parameters_text([item], lang)
     typer.echo(message("cli_error", lang, text=str(text)), err=True)
     raise typer.Exit(code)
 

@@ -130,12 +130,12 @@ def _known_pop(v: pd.DataFrame) -> np.ndarray:
 def _check_mode(mode: str, network: RoadNetwork | None, ds: Dataset) -> RoadNetwork | None:
     if mode not in MODES:
         raise InvalidQuery(f"unknown mode '{mode}' (expected one of {', '.join(MODES)})", field="mode",
-                           value=mode)
+                           value=mode, code="literal_error", ctx={"expected": ", ".join(MODES)})
     if mode == "road" and network is None:
         if len(ds.roads) == 0:
             raise InvalidQuery("road mode needs a roads layer; this dataset has none (没有道路：请添加 "
                                "roads.shp，如 Geofabrik 的 gis_osm_roads_free_1.shp，或 .osm.pbf)",
-                               field="mode", value=mode)
+                               field="mode", value=mode, code="no_roads")
         network = RoadNetwork.from_dataset(ds)
     return network
 
@@ -143,15 +143,18 @@ def _check_mode(mode: str, network: RoadNetwork | None, ds: Dataset) -> RoadNetw
 def _check_thresholds(values: Iterable[float] | None, field: str) -> list[float]:
     vals = [] if values is None else list(values)
     if not vals:
-        raise InvalidQuery("give at least one threshold", field=field, value=vals)
+        raise InvalidQuery("give at least one threshold", field=field, value=vals, code="too_short",
+                           ctx={"min_length": 1})
     out = []
     for i, v in enumerate(vals):
         try:
             f = float(v)
         except (TypeError, ValueError):
-            raise InvalidQuery(f"{v!r} is not a number", field=field, index=i, value=v) from None
+            raise InvalidQuery(f"{v!r} is not a number", field=field, index=i, value=v,
+                               code="float_parsing") from None
         if not np.isfinite(f) or f <= 0:
-            raise InvalidQuery(f"{v!r} must be a positive number", field=field, index=i, value=v)
+            raise InvalidQuery(f"{v!r} must be a positive number", field=field, index=i, value=v,
+                               code="greater_than", ctx={"gt": 0})
         out.append(f)
     return sorted(set(out))
 

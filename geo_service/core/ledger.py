@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from . import glossary as G
+from .errors import InvalidParameter
 from .io.sheets import unguard
 
 KINDS: tuple[str, ...] = ("contact", "duty", "reception", "consultation", "opinion")
@@ -345,8 +346,9 @@ def period_bounds(period: str) -> tuple[str, str]:
 
     Raises
     ------
-    ValueError
-        Naming ``period`` when it is none of those.
+    InvalidParameter
+        (a ``ValueError``) naming ``period`` when it is none of those (``bad_period``) or ends
+        before it starts (``period_reversed``).
     """
     p = str(period).strip()
     try:
@@ -364,10 +366,10 @@ def period_bounds(period: str) -> tuple[str, str]:
         else:
             raise ValueError(p)
     except (ValueError, TypeError):
-        raise ValueError(f"period {period!r} is not a year (2027), quarter (2027-Q2), month (2027-03) "
-                         "or range (2027-01-01~2027-06-30)") from None
+        raise InvalidParameter("period", f"period {period!r} is not a year (2027), quarter (2027-Q2), month "
+                               "(2027-03) or range (2027-01-01~2027-06-30)", "bad_period") from None
     if end < start:
-        raise ValueError(f"period {period!r} ends before it starts")
+        raise InvalidParameter("period", f"period {period!r} ends before it starts", "period_reversed")
     return start.strftime("%Y-%m-%d"), end.strftime("%Y-%m-%d")
 
 

@@ -369,13 +369,14 @@ class RoadNetwork:
         x, y = check_points(lon, lat, self.index.max_batch)
         if check_k(k) != 1:
             raise InvalidQuery("road mode answers k=1 (the nearest station by travel time); "
-                               "use travel_time_matrix for more", field="k", value=k)
+                               "use travel_time_matrix for more", field="k", value=k, code="road_k1")
         far = self.index.outside(x, y)
         if far.any():  # no road leads there: refuse the row rather than invent a walk of days
             i = int(np.flatnonzero(far)[0])
             raise InvalidQuery(f"({x[i]:g}, {y[i]:g}) lies more than {OUTSIDE_MARGIN_M / 1000:g} km outside the "
                                f"road network's area; road mode answers points near it (use mode=straight "
-                               f"for a distance)", field="lon", index=i, value=x[i])
+                               f"for a distance)", field="lon", index=i, value=x[i], code="outside_roads",
+                               ctx={"km": f"{OUTSIDE_MARGIN_M / 1000:g}"})
         return self.nearest_xy(self.project(x, y), kinds=kinds, sector=sector)
 
     def nearest_xy(self, xy_m: ArrayLike, *, kinds: str | Iterable[str] | None = None,
@@ -400,7 +401,7 @@ class RoadNetwork:
         """
         xy = np.asarray(xy_m, dtype=float).reshape(-1, 2)
         if len(xy) == 0:
-            raise InvalidQuery("empty batch: give at least one point", field="xy")
+            raise InvalidQuery("empty batch: give at least one point", field="xy", code="empty_batch")
         kset, sec = check_kinds(kinds), check_sector(sector)
         tree = self._tree(kset, sec)
         legs = self._legs(xy, tree)
@@ -500,7 +501,7 @@ class RoadNetwork:
                 g = g.to_crs(WGS84)
             if len(g) and not (g.geom_type == "Point").all():
                 i = int(np.flatnonzero((g.geom_type != "Point").to_numpy())[0])
-                raise InvalidQuery("expected points", field=field, index=i, value=g.iloc[i])
+                raise InvalidQuery("expected points", field=field, index=i, value=g.iloc[i], code="not_points")
             lon, lat = (g.x.to_numpy(), g.y.to_numpy()) if len(g) else (np.zeros(0), np.zeros(0))
         else:
             arr = np.asarray(pts, dtype=float).reshape(-1, 2)
@@ -508,7 +509,8 @@ class RoadNetwork:
         try:
             x, y = check_points(lon, lat, self.index.max_batch)
         except InvalidQuery as e:
-            raise InvalidQuery(str(e), field=f"{field}.{e.field}", index=e.index, value=e.value) from None
+            raise InvalidQuery(str(e), field=f"{field}.{e.field}", index=e.index, value=e.value, code=e.code,
+                               ctx=e.ctx) from None
         return self.project(x, y)
 
     # -- isochrones ---------------------------------------------------------------------------
@@ -548,7 +550,7 @@ class RoadNetwork:
         thr = sorted({float(t) for t in thresholds_s})
         if not thr or any(not np.isfinite(t) or t <= 0 for t in thr):
             raise InvalidQuery("thresholds must be positive numbers of seconds", field="thresholds_s",
-                               value=list(thresholds_s))
+                               value=list(thresholds_s), code="greater_than", ctx={"gt": 0})
         rows = np.flatnonzero(station_mask(self.stations["kind"].tolist(), self.stations["sectors"].tolist(),
                                            check_kinds(kinds), check_sector(sector)))
         A, B = self.node_xy[self.ra], self.node_xy[self.rb]

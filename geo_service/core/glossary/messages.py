@@ -320,6 +320,9 @@ MESSAGES.update({
 MESSAGES.update({
     "login_locked_out": ("密钥错误次数过多，请 {wait} 秒后再试。", "Too many wrong keys: try again in {wait} s."),
     "login_bad_key": ("密钥无效。", "That key is not valid."),
+    "activities_expected_rows": ("请求体应为一条活动记录（JSON 对象）或 {{\"activities\": [记录, ...]}}。",
+                                 "expected an activity object or {{\"activities\": [objects]}}"),
+    "activities_expected_changes": ("请求体应为一个 JSON 对象，列出要修改的字段。", "expected a JSON object of changed fields"),
     "login_no_key": ("请输入 API 密钥。", "Enter an API key."),
 })
 

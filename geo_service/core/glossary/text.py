@@ -349,6 +349,8 @@ def _member_words(members: Mapping[str, Any], lang: str) -> dict[str, Any]:
             out[k] = ACCESS_ROLES[out[k]][i]
     if "job_status" in out:
         out["job_status"] = job_status_text(out["job_status"], lang)
+    if "status_now" in out:  # a message's status
+        out["status_now"] = value_label("message_status", out["status_now"], lang)
     if isinstance(members.get("errors"), list):
         out.setdefault("error_count", len(members["errors"]))
         if members.get("errors_truncated"):  # the rest counted by code
@@ -362,7 +364,8 @@ def problem_detail(code: str | None, lang: str = "zh", **members: Any) -> str | 
     None where ``code`` has no template that fits (the caller keeps its own detail).
     ``invalid-parameters`` names each wrong field of ``errors`` with its glossary label and reason."""
     check_lang(lang)
-    if code == "invalid-parameters" and members.get("errors"):
+    worded = code == "invalid-query" and all(parameter_reason(e, lang) for e in members.get("errors") or [None])
+    if (code == "invalid-parameters" or worded) and members.get("errors"):
         return parameters_text(members["errors"], lang)
     values = _member_words(members, lang)
     for pair in PROBLEM_DETAILS.get(code or "", ()):
@@ -404,9 +407,14 @@ def parameter_text(item: Mapping[str, Any], lang: str = "zh") -> str:
     lab = parameter_label(field, lang)
     lab = lab if lab != field else None
     reason = parameter_reason(item, lang)
+    index = item.get("index")  # a batch's row, from 0
     if check_lang(lang) == 0:
-        return f"参数 {field}" + (f"（{lab}）" if lab else " ") + "无效" + (f"：{reason}" if reason else "")
-    return f"parameter {field}" + (f" ({lab})" if lab else "") + " is invalid" + (f": {reason}" if reason else "")
+        nth = f"第 {int(index) + 1} 个值" if isinstance(index, int) else ""
+        return (f"参数 {field}" + (f"（{lab}）{nth}" if lab else f" {nth}") + "无效"
+                + (f"：{reason}" if reason else ""))
+    nth = f" value {int(index) + 1}" if isinstance(index, int) else ""
+    return (f"parameter {field}" + (f" ({lab})" if lab else "") + nth + " is invalid"
+            + (f": {reason}" if reason else ""))
 
 
 def parameters_text(errors: list[Mapping[str, Any]], lang: str = "zh") -> str:

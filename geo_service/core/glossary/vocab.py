@@ -211,6 +211,16 @@ PARAMS.update({"station_capacity": ("站点容量", "Station capacity", None),
                "consultation_month": ("协商所在季度月份", "Consultation month of the quarter", None),
                "consultation_sectors": ("每场协商界别数", "Sectors per consultation", None),
                "platform_ids": ("指定值班平台", "Platform IDs", None)})
+#: Request arguments of the routes and commands, named in a refused request's words.
+PARAMS.update({"thresholds_m": ("覆盖距离阈值(米)", "Thresholds (m)", None),
+               "thresholds_s": ("覆盖时间阈值(秒)", "Thresholds (s)", None),
+               "thresholds": ("覆盖阈值", "Thresholds", None),
+               "limit": ("条数上限", "Limit", None), "bbox": ("范围框", "Bounding box", None),
+               "dpi": ("分辨率(dpi)", "Resolution (dpi)", None), "paper": ("纸张", "Paper", None),
+               "orientation": ("纸张方向", "Orientation", None), "width_mm": ("宽度(毫米)", "Width (mm)", None),
+               "height_mm": ("高度(毫米)", "Height (mm)", None), "fmt": ("文件格式", "Format", None),
+               "period": ("时段", "Period", None), "kinds": ("站点类型", "Station kinds", None),
+               "year": ("年度", "Year", None), "datasets": ("数据集", "Datasets", None)})
 ENUMS.update({"responsibility_kind": {"group": ("界别活动组", "group"), "committee": ("专委会", "committee")}})
 # how the ends of a distance were located (geo_service.core.locations.DISTANCE_BASES)
 ENUMS.update({"distance_basis": {"coordinates": ("坐标", "coordinates"),

@@ -22,17 +22,22 @@ class InvalidQuery(ValueError):
     The API maps it to an RFC 9457 problem+json response (HTTP 422).
     """
 
-    def __init__(self, message: str, *, field: str, index: int | None = None, value: Any = None):
+    def __init__(self, message: str, *, field: str, index: int | None = None, value: Any = None,
+                 code: str = "invalid", ctx: dict[str, Any] | None = None):
         self.field = field
         self.index = index
         self.value = value
+        self.code = code
+        self.ctx = dict(ctx or {})
         where = f"{field}[{index}]" if index is not None else field
         super().__init__(f"{where}: {message}")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly description: message, field, index, value (as a string)."""
-        return {"message": str(self), "field": self.field, "index": self.index,
-                "value": None if self.value is None else str(self.value)}
+        """JSON-friendly description: message, field, index, value (as a string), ``code`` and
+        ``ctx`` (what the glossary words the reason from, ``glossary.REASONS``)."""
+        out = {"message": str(self), "field": self.field, "index": self.index,
+               "value": None if self.value is None else str(self.value), "code": self.code}
+        return {**out, "ctx": self.ctx} if self.ctx else out
 
 
 # --- argument checking (shared with geo_service.core.network) ------------------------------------------
@@ -63,31 +68,34 @@ def check_points(lon: ArrayLike, lat: ArrayLike, max_batch: int = MAX_BATCH
     try:
         x = np.atleast_1d(np.asarray(lon, dtype=float))
     except (TypeError, ValueError) as e:
-        raise InvalidQuery(f"longitudes must be numbers ({e})", field="lon") from None
+        raise InvalidQuery(f"longitudes must be numbers ({e})", field="lon", code="float_parsing") from None
     try:
         y = np.atleast_1d(np.asarray(lat, dtype=float))
     except (TypeError, ValueError) as e:
-        raise InvalidQuery(f"latitudes must be numbers ({e})", field="lat") from None
+        raise InvalidQuery(f"latitudes must be numbers ({e})", field="lat", code="float_parsing") from None
     if x.ndim != 1 or y.ndim != 1:
-        raise InvalidQuery("lon and lat must be scalars or 1-d arrays", field="lon")
+        raise InvalidQuery("lon and lat must be scalars or 1-d arrays", field="lon", code="bad_shape")
     if x.shape != y.shape:
-        raise InvalidQuery(f"got {len(x)} longitudes but {len(y)} latitudes", field="lat")
+        raise InvalidQuery(f"got {len(x)} longitudes but {len(y)} latitudes", field="lat", code="length_mismatch",
+                           ctx={"n_lon": len(x), "n_lat": len(y)})
     if len(x) == 0:
-        raise InvalidQuery("empty batch: give at least one point", field="lon")
+        raise InvalidQuery("empty batch: give at least one point", field="lon", code="empty_batch")
     if len(x) > max_batch:
-        raise InvalidQuery(f"batch of {len(x)} points exceeds the limit of {max_batch}", field="lon")
+        raise InvalidQuery(f"batch of {len(x)} points exceeds the limit of {max_batch}", field="lon",
+                           code="batch_too_large", ctx={"n": len(x), "limit": max_batch})
     for name, v, lo, hi in (("lon", x, -180.0, 180.0), ("lat", y, -90.0, 90.0)):
         if v.min() >= lo and v.max() <= hi:  # all good (NaN fails these): no temporary arrays
             continue
         bad = ~np.isfinite(v)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise InvalidQuery(f"{v[i]} is not a finite number", field=name, index=i, value=v[i])
+            raise InvalidQuery(f"{v[i]} is not a finite number", field=name, index=i, value=v[i],
+                               code="finite_number")
         bad = (v < lo) | (v > hi)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise InvalidQuery(f"{v[i]} is outside {lo:g}..{hi:g} degrees", field=name, index=i,
-                               value=v[i])
+                               value=v[i], code="between", ctx={"lo": f"{lo:g}", "hi": f"{hi:g}"})
     return x, y
 
 
@@ -117,11 +125,12 @@ def check_kinds(kinds: str | Iterable[str] | None) -> frozenset[str] | None:
         k = canonical_station_kind(v)
         if k is None:
             raise InvalidQuery(f"unknown station kind '{v}' (expected one of {', '.join(STATION_KINDS)})",
-                               field="kinds", value=v)
+                               field="kinds", value=v, code="literal_error",
+                               ctx={"expected": ", ".join(STATION_KINDS)})
         out.add(k)
     if not out:
         raise InvalidQuery("empty list of kinds: give at least one, or none to mean every kind",
-                           field="kinds", value=[])
+                           field="kinds", value=[], code="empty_kinds")
     return frozenset(out)
 
 
@@ -148,7 +157,7 @@ def check_sector(sector: str | None) -> str | None:
     s = canonical_sector(sector)
     if s is None:
         raise InvalidQuery(f"unknown sector '{sector}' (expected one of {', '.join(SECTORS)})",
-                           field="sector", value=sector)
+                           field="sector", value=sector, code="literal_error", ctx={"expected": ", ".join(SECTORS)})
     return s
 
 
@@ -173,9 +182,11 @@ def check_k(k: int) -> int:
     try:
         ki = int(k)
     except (TypeError, ValueError):
-        raise InvalidQuery(f"k must be an integer >= 1, got {k!r}", field="k", value=k) from None
+        raise InvalidQuery(f"k must be an integer >= 1, got {k!r}", field="k", value=k, code="int_at_least",
+                           ctx={"ge": 1}) from None
     if ki != k or ki < 1:
-        raise InvalidQuery(f"k must be an integer >= 1, got {k!r}", field="k", value=k)
+        raise InvalidQuery(f"k must be an integer >= 1, got {k!r}", field="k", value=k, code="int_at_least",
+                           ctx={"ge": 1})
     return ki
 
 
@@ -204,10 +215,10 @@ def check_max_distance(max_distance_m: float | None) -> float | None:
         d = float(max_distance_m)
     except (TypeError, ValueError):
         raise InvalidQuery("must be a number of metres", field="max_distance_m",
-                           value=max_distance_m) from None
+                           value=max_distance_m, code="float_parsing") from None
     if not np.isfinite(d) or d < 0:
         raise InvalidQuery("must be a finite number of metres >= 0", field="max_distance_m",
-                           value=max_distance_m)
+                           value=max_distance_m, code="greater_than_equal", ctx={"ge": 0})
     return d
 
 

@@ -266,18 +266,19 @@ class StationIndex:
         """
         xy = np.asarray(xy_m, dtype=float).reshape(-1, 2)
         if len(xy) == 0:
-            raise InvalidQuery("empty batch: give at least one point", field="xy")
+            raise InvalidQuery("empty batch: give at least one point", field="xy", code="empty_batch")
         if len(xy) > self.max_batch:
             raise InvalidQuery(f"batch of {len(xy)} points exceeds the limit of {self.max_batch}",
-                               field="xy")
+                               field="xy", code="batch_too_large", ctx={"n": len(xy), "limit": self.max_batch})
         if not (xy.min() >= -MAX_XY_M and xy.max() <= MAX_XY_M):  # (NaN fails these too)
             bad = ~np.isfinite(xy).all(axis=1)
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
-                raise InvalidQuery("coordinates are not finite numbers", field="xy", index=i, value=xy[i])
+                raise InvalidQuery("coordinates are not finite numbers", field="xy", index=i, value=xy[i],
+                                   code="finite_number")
             i = int(np.flatnonzero((np.abs(xy) > MAX_XY_M).any(axis=1))[0])
             raise InvalidQuery(f"coordinates beyond {MAX_XY_M:,.0f} m of the origin are not metres in "
-                               f"{self.metric_crs.name}", field="xy", index=i, value=xy[i])
+                               f"{self.metric_crs.name}", field="xy", index=i, value=xy[i], code="not_metres")
         return self._query(xy, check_k(k), check_kinds(kinds), check_sector(sector),
                            check_max_distance(max_distance_m))
 
