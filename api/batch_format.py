@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from geo_service.core import glossary as G
+
 from .problems import ProblemError
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
@@ -77,8 +79,12 @@ def wants_arrow(accept: str | None) -> bool:
     return False
 
 
-def _bad(msg: str, field: str = "points", index: int | None = None) -> ProblemError:
-    return ProblemError(422, msg, code="invalid-points",
+def _bad(key: str, field: str = "points", index: int | None = None, **params: Any) -> ProblemError:
+    """422 ``invalid-points``: glossary message ``key`` (English detail, Chinese ``detail_zh``)."""
+    if index is not None:
+        params.update(i=index, n=index + 1)
+    msg = G.message(key, "en", **params)
+    return ProblemError(422, msg, code="invalid-points", detail_zh=G.message(key, "zh", **params),
                         errors=[{"in": "body", "field": field, "index": index, "message": msg,
                                  "code": "invalid_points"}])
 
@@ -118,18 +124,17 @@ def parse_binary_points(raw: bytes, content_type: str | None, limit: int) -> tup
     if table.num_rows > limit:
         raise _too_many(table.num_rows, limit)
     if table.num_rows == 0:
-        raise _bad("give at least one point")
+        raise _bad("points_none")
     out = []
     for name in ("lon", "lat"):
         if name not in table.column_names:
-            raise _bad(f"the Arrow stream needs float columns 'lon' and 'lat' (has: "
-                       f"{', '.join(table.column_names[:8]) or 'none'})", name)
+            raise _bad("points_arrow_columns", name, columns=", ".join(table.column_names[:8]) or "none")
         col = table.column(name)
         if not (pa.types.is_floating(col.type) or pa.types.is_integer(col.type)):
-            raise _bad(f"column '{name}' must be numeric, not {col.type}", name)
+            raise _bad("points_column_type", name, column=name, type=str(col.type))
         if col.null_count:
             first = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
-            raise _bad(f"column '{name}' is empty in row {first}", name, first)
+            raise _bad("points_column_empty", name, first, column=name)
         out.append(np.asarray(col.to_numpy(), dtype=np.float64))
     return out[0], out[1]
 
@@ -140,12 +145,11 @@ def _parse_npy(raw: bytes, limit: int) -> tuple[np.ndarray, np.ndarray]:
     except (ValueError, OSError, EOFError) as e:
         raise ProblemError(400, f"body is not a readable .npy array: {str(e)[:200]}", code="invalid-npy") from None
     if not isinstance(arr, np.ndarray) or arr.ndim != 2 or arr.shape[1] != 2 or arr.dtype.kind not in "fiu":
-        raise _bad(f"the .npy array must be numbers of shape (n, 2) (lon, lat), got {getattr(arr, 'dtype', '?')} "
-                   f"{getattr(arr, 'shape', '?')}")
+        raise _bad("points_npy_shape", dtype=str(getattr(arr, "dtype", "?")), shape=str(getattr(arr, "shape", "?")))
     if len(arr) > limit:
         raise _too_many(len(arr), limit)
     if len(arr) == 0:
-        raise _bad("give at least one point")
+        raise _bad("points_none")
     return np.ascontiguousarray(arr[:, 0], np.float64), np.ascontiguousarray(arr[:, 1], np.float64)
 
 

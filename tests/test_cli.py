@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -132,3 +133,28 @@ def test_refused_arguments_are_worded_in_the_users_language(tmp_path, lang, leve
     assert r.exit_code == 2 and level_text in r.output, r.output
     r = runner.invoke(app, ["fill-import", "demo", str(tmp_path / "missing.xlsx"), *data])
     assert r.exit_code == 2 and file_text in r.output, r.output
+
+
+@pytest.mark.parametrize(("lang", "said"), [
+    ("zh", ("没有这个文件或文件夹：", "区县文件夹每个图层一个文件", "--layer 的写法是 图层=文件", "请给出文件或文件夹")),
+    ("en", ("no such file or folder: ", "a county folder holds one file per layer", "--layer takes LAYER=FILE",
+            "give a file or folder")),
+])
+def test_file_arguments_are_refused_in_the_users_language(tmp_path, lang, said):
+    missing, folder_help, layer_form, need_input = said
+    r = runner.invoke(app, ["validate", str(tmp_path / "nowhere"), "--lang", lang])
+    assert r.exit_code == 2 and missing in r.output and folder_help in r.output, r.output
+    r = runner.invoke(app, ["validate", "--layer", "villages.csv", "--lang", lang])
+    assert r.exit_code == 2 and layer_form in r.output, r.output
+    r = runner.invoke(app, ["validate", "--lang", lang])
+    assert r.exit_code == 2 and need_input in r.output, r.output
+    if lang == "en":
+        assert not re.search(r"[\u4e00-\u9fff]", r.output.replace("村", "")), r.output
+
+
+@pytest.mark.parametrize("command", ["coverage", "close-gaps", "map", "optimise", "posters", "review", "roster"])
+def test_a_missing_dataset_is_named_in_english_under_lang_en(tmp_path, command):
+    extra = ["--out", str(tmp_path / "out.xlsx")] if command == "optimise" else []
+    r = runner.invoke(app, [command, "nosuch", "--lang", "en", "--data-dir", str(tmp_path / "store"), *extra])
+    assert r.exit_code == 1 and "nosuch" in r.output, r.output
+    assert not re.search(r"[\u4e00-\u9fff]", r.output), r.output

@@ -135,7 +135,7 @@ CASES = [
     ("POST", "/v1/datasets/tiny/nearest", "viewer", {"json": {"points": [[130.3, 46.8], [200, 46]]}}, 422,
      "invalid-query", "参数 lon（经度）第 2 个值无效：应在 -180 到 180 之间。"),
     ("POST", "/v1/datasets/tiny/nearest", "viewer", {"json": {"lon": [1, 2], "lat": [1]}}, 422, "invalid-points",
-     "点位数据格式不对"),
+     "请求体应为点的数组 [[经度, 纬度], ...]"),
     ("GET", "/v1/datasets/tiny/villages?bbox=1,2,3", "viewer", {}, 400, "invalid-bbox", "范围框无效：应为“最小经度"),
     ("POST", "/v1/datasets/tiny/activities", "planner", {"json": [1, 2]}, 422, "invalid-activities",
      "请求体应为一条活动记录"),

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
+from geo_service.core import glossary as G
 from geo_service.core.index import check_points
 from geo_service.core.store import check_dataset_id
 
@@ -306,8 +307,10 @@ def fast_pairs(raw: bytes) -> tuple[np.ndarray, np.ndarray] | None:
 
 def parse_points(data: Any, limit: int) -> tuple[np.ndarray, np.ndarray]:
     """(lon, lat) float arrays from a decoded batch body (see ``_BATCH_BODY``); 422 on bad shape."""
-    def bad(msg: str, index: int | None = None):
-        raise ProblemError(422, msg, code="invalid-points",
+    def bad(key: str, index: int | None = None):
+        n = {} if index is None else {"i": index, "n": index + 1}
+        msg = G.message(key, "en", **n)
+        raise ProblemError(422, msg, code="invalid-points", detail_zh=G.message(key, "zh", **n),
                            errors=[{"in": "body", "field": "points", "index": index, "message": msg,
                                     "code": "invalid_points"}])
 
@@ -315,20 +318,20 @@ def parse_points(data: Any, limit: int) -> tuple[np.ndarray, np.ndarray]:
         if data.get("type") == "FeatureCollection":
             feats = data.get("features")
             if not isinstance(feats, list):
-                bad("a FeatureCollection needs a 'features' array")
+                bad("points_fc_no_features")
             pts = []
             for i, f in enumerate(feats):
                 g = f.get("geometry") if isinstance(f, dict) else None
                 if not isinstance(g, dict) or g.get("type") != "Point" or not isinstance(g.get("coordinates"), list):
-                    bad(f"feature {i} is not a Point feature", i)
+                    bad("points_not_point_feature", i)
                 pts.append(g["coordinates"][:2])
             data = pts
         elif "points" in data:
             data = data["points"]
         else:
-            bad("body must be an array of points, {\"points\": [...]} or a FeatureCollection")
+            bad("points_bad_body")
     if not isinstance(data, list) or not data:
-        bad("give at least one point")
+        bad("points_none")
     if len(data) > limit:
         raise ProblemError(413, f"{len(data)} points exceed the batch limit of {limit}", code="batch-too-large",
                            limit_points=limit)
@@ -336,13 +339,13 @@ def parse_points(data: Any, limit: int) -> tuple[np.ndarray, np.ndarray]:
         try:
             data = [(p["lon"], p["lat"]) for p in data]
         except (KeyError, TypeError):
-            bad("every point object needs 'lon' and 'lat'")
+            bad("points_need_lonlat")
     try:
         arr = np.asarray(data, dtype=float)
     except (ValueError, TypeError):
-        bad("points must be [lon, lat] pairs of numbers")
+        bad("points_not_pairs")
     if arr.ndim != 2 or arr.shape[1] < 2 or arr.shape[1] > 3:
-        bad("points must be [lon, lat] pairs of numbers")
+        bad("points_not_pairs")
     return arr[:, 0].copy(), arr[:, 1].copy()
 
 

@@ -31,22 +31,6 @@ DatumOpt = Annotated[str, typer.Option(
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON output")]
 
 
-COUNTY_FOLDER_HELP = (
-    "a county folder holds one file per layer (CSV, XLSX, GeoJSON, Shapefile), named after it:\n"
-    "  required: townships.csv (名称, 经度, 纬度 of the seat, or polygons), villages.csv (名称, 乡镇, 经度, 纬度)\n"
-    "  optional: stations.csv (名称, 类型, 经度, 纬度), members.csv, groups.csv, committees.csv, constituents.csv,\n"
-    "            roads (roads.shp or Geofabrik gis_osm_roads_free_1.shp), a county boundary (county.geojson)\n"
-    "  `geo-service template --out my-county/` writes them with notes; or give files with --layer LAYER=FILE")
-
-
-COUNTY_FOLDER_HELP_ZH = (
-    "区县文件夹每个图层一个文件（CSV、XLSX、GeoJSON、Shapefile），以图层命名：\n"
-    "  必需：townships.csv（名称，驻地的经度、纬度，或边界），villages.csv（名称、乡镇、经度、纬度）\n"
-    "  可选：stations.csv（名称、类型、经度、纬度）、members.csv、groups.csv、committees.csv、constituents.csv、\n"
-    "        道路（roads.shp 或 Geofabrik 的 gis_osm_roads_free_1.shp）、区县边界（county.geojson）\n"
-    "  `geo-service template --out my-county/` 写出带说明的模板；也可用 --layer 图层=文件 逐个给出")
-
-
 def _out_path(out: str, default_name: str) -> Path:
     """``--out`` as the user means it: ending in ``/`` or naming a folder -> ``default_name`` inside it
     (the folder is made); else the file. Relative to the current directory."""
@@ -203,26 +187,26 @@ def _where(p, lang: str) -> str:
     return f"{' '.join(where)}：{what + '：' if what and what != p.code else ''}{detail}"
 
 
-def _parse_layer_opts(layers: list[str]) -> dict[str, str]:
+def _parse_layer_opts(layers: list[str], lang: str = "zh") -> dict[str, str]:
     out = {}
     for item in layers:
         if "=" not in item:
-            fail(f"--layer 的写法是 图层=文件（如 villages=村.csv），而不是「{item}」", 2)
+            fail(message("cli_layer_opt_form", lang, item=item), 2, lang)
         k, v = item.split("=", 1)
         out[k.strip()] = v.strip()
     return out
 
 
 def _read_input(path: Optional[Path], layer_files: dict[str, str], datum: str, name: str,
-                missing_points: str):
+                missing_points: str, lang: str = "zh"):
     from ..core.io import read_dataset, read_layers_from_files
     if layer_files:
         return read_layers_from_files(layer_files, datum=datum, name=name, missing_points=missing_points,
                                       base=path)
     if path is None:
-        fail("请给出文件或文件夹（GeoPackage、文件夹、.xlsx 或 .zip），或用 --layer 图层=文件", 2)
+        fail(message("cli_need_input", lang), 2, lang)
     if not path.exists():
-        fail(f"没有这个文件或文件夹：{path}\n{COUNTY_FOLDER_HELP_ZH}", 2)
+        fail(message("cli_no_such_path", lang, path=path) + "\n" + message("cli_county_folder_help", lang), 2, lang)
     return read_dataset(path, datum=datum, name=name, missing_points=missing_points)
 
 
@@ -268,13 +252,13 @@ def _load_source(source: Optional[str], datum: str = "wgs84", data_dir: Optional
             typer.echo(message("cli_note", lang, text=message("source_used_folder", lang, name=source, path=src)),
                        err=True)
         try:
-            return _read_input(src, {}, datum, src.stem, "keep")
+            return _read_input(src, {}, datum, src.stem, "keep", lang)
         except DatasetValidationError as e:
-            _report_problems(e)
+            _report_problems(e, lang=lang)
             raise typer.Exit(2) from None
     store = open_store(_data_dir(data_dir))
     if source == "demo":
-        with progress("正在载入示例县"):
+        with progress(word("cli_loading_demo", lang)):
             ensure_demo(store, only_if_empty=False)
     try:
         return stored_dataset(store, source)

@@ -49,7 +49,7 @@ def close_gaps_cmd(
     from ..core.io.sheets import write_csv as write_csv_table
     from solvers.gaps import close_gaps
     check_lang_opt(lang)
-    ds = _load_source(source, datum, data_dir)
+    ds = _load_source(source, datum, data_dir, lang)
     cands = candidates if candidates in ("villages", "seats") else [c.strip() for c in candidates.split(",")]
     try:
         with progress(message("cli_coverage_solving", lang, model=model)):
@@ -118,7 +118,7 @@ def map_cmd(
         fail(message("cli_bad_choice", lang, option="--format", choices="html、png、pdf、svg", value=repr(fmt)), 2, lang)
     if kind not in ("coverage", "gaps"):
         fail(message("cli_bad_choice", lang, option="--kind", choices="coverage、gaps", value=repr(kind)), 2, lang)
-    ds = _load_source(source, "wgs84", data_dir)
+    ds = _load_source(source, "wgs84", data_dir, lang)
     out_path = _out_path(out or f"map.{fmt}", f"{kind}.{fmt}")
     try:
         with progress(message("cli_coverage_drawing_map", lang, kind=kind)):
@@ -163,7 +163,7 @@ def coverage_cmd(
     if level not in ("total", "county", "township", "sector"):
         fail(message("cli_bad_choice", lang, option="--level", choices="total, county, township, sector",
                      value=level), 2, lang)
-    ds = _load_source(source, datum, data_dir)
+    ds = _load_source(source, datum, data_dir, lang)
     try:
         thr = [float(t) for t in thresholds.split(",") if t.strip()] if thresholds else None
         kw = {"thresholds_m": thr} if mode == "straight" and thr else {}

@@ -79,7 +79,7 @@ def import_(
         fail(message("cli_bad_id", lang, id=dataset_id), 2, lang)
     try:
         with progress(word("cli_datasets_reading", lang)):
-            ds = _read_input(path, _parse_layer_opts(layer), datum, dataset_id, missing_points)
+            ds = _read_input(path, _parse_layer_opts(layer, lang), datum, dataset_id, missing_points, lang)
     except DatasetValidationError as e:
         if as_json:
             typer.echo(json.dumps({"valid": False, "problems": [p.to_dict() for p in e.problems]},
@@ -216,7 +216,8 @@ def validate(
     from ..core.dataset import DatasetValidationError
     check_lang_opt(lang)
     try:
-        ds = _read_input(path, _parse_layer_opts(layer), datum, path.stem if path else "input", missing_points)
+        ds = _read_input(path, _parse_layer_opts(layer, lang), datum, path.stem if path else "input", missing_points,
+                         lang)
     except DatasetValidationError as e:
         if as_json:
             typer.echo(json.dumps({"valid": False, "problems": [p.to_dict() for p in e.problems]},

@@ -44,7 +44,7 @@ def optimise(
     from .runs import fail_job, finish_job, start_job
     check_lang_opt(lang)
     p, prev = _optimise_params(params_file, tiers, mode, previous, lang)
-    ds = _load_source(source, datum, data_dir)
+    ds = _load_source(source, datum, data_dir, lang)
     job = start_job(data_dir, source, "optimisation", p.model_dump(mode="json"))  # the page lists CLI runs too
     with progress_bar(word("cli_optimise_optimising", lang), 100, quiet=as_json) as update:
         try:

@@ -65,7 +65,7 @@ def posters_cmd(
     if not base_url.startswith(("http://", "https://")):
         fail(message("cli_posters_base_url_must", lang, base_url=base_url), 2, lang)
     name = source or "demo"
-    ds = _load_source(source, "wgs84", data_dir)
+    ds = _load_source(source, "wgs84", data_dir, lang)
     dataset_id = Path(name).stem if Path(name).exists() else name
     duty, committees = _links(name, data_dir)
     ix = ResponsibilityIndex(ds)

@@ -86,7 +86,7 @@ def review_command(
         fail(message("cli_review_year_must_be", lang, year=year),
              2, lang)
     rules = _rules(rules_file)
-    ds = _load_source(source, datum, data_dir)
+    ds = _load_source(source, datum, data_dir, lang)
     stored = source is None or not Path(source).exists()
     frames = []
     if ledger is not None:

@@ -90,7 +90,7 @@ def roster(
         raw["max_distance_m"] = max_distance_km * 1000
     if time_limit is not None:
         raw["time_limit_s"] = time_limit
-    ds = _load_source(source, datum, data_dir)
+    ds = _load_source(source, datum, data_dir, lang)
     params = _roster_params(raw, ds, source, availability, data_dir, lang)
     job = start_job(data_dir, source, "roster", params.model_dump(mode="json"))
     with progress_bar(word("cli_roster_planning", lang), 1.0, quiet=as_json) as update:

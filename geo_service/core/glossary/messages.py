@@ -329,6 +329,35 @@ MESSAGES.update({
 # command-line refusals of a file argument
 MESSAGES.update({
     "cli_no_such_file": ("没有这个文件：{path}", "no such file: {path}"),
+    "points_fc_no_features": ("点要素集合（FeatureCollection）需要 features 数组", "a FeatureCollection needs a 'features' array"),
+    "points_not_point_feature": ("第 {n} 个要素不是点要素", "feature {i} is not a Point feature"),
+    "points_bad_body": ("请求体应为点的数组 [[经度, 纬度], ...]、含 points 数组的对象，或点要素集合（FeatureCollection）",
+                        "body must be an array of points, {{\"points\": [...]}} or a FeatureCollection"),
+    "points_none": ("至少给出一个点", "give at least one point"),
+    "points_need_lonlat": ("每个点对象都需要 lon 和 lat", "every point object needs 'lon' and 'lat'"),
+    "points_not_pairs": ("点应为由数字组成的 [经度, 纬度]", "points must be [lon, lat] pairs of numbers"),
+    "points_arrow_columns": ("Arrow 数据需要数值列 lon 和 lat（现有：{columns}）",
+                             "the Arrow stream needs float columns 'lon' and 'lat' (has: {columns})"),
+    "points_column_type": ("列 {column} 应为数值，而不是 {type}", "column '{column}' must be numeric, not {type}"),
+    "points_column_empty": ("列 {column} 第 {n} 行为空", "column '{column}' is empty in row {i}"),
+    "points_npy_shape": ("npy 数组应为 n 行 2 列的数字（经度、纬度），实为 {dtype} {shape}",
+                         "the .npy array must be numbers of shape (n, 2) (lon, lat), got {dtype} {shape}"),
+    "cli_no_such_path": ("没有这个文件或文件夹：{path}", "no such file or folder: {path}"),
+    "cli_need_input": ("请给出文件或文件夹（GeoPackage、文件夹、.xlsx 或 .zip），或用 --layer 图层=文件",
+                       "give a file or folder (GeoPackage, folder, .xlsx or .zip), or --layer LAYER=FILE"),
+    "cli_layer_opt_form": ("--layer 的写法是 图层=文件（如 villages=村.csv），而不是「{item}」",
+                           "--layer takes LAYER=FILE (e.g. villages=村.csv), not '{item}'"),
+    "cli_county_folder_help": (
+        "区县文件夹每个图层一个文件（CSV、XLSX、GeoJSON、Shapefile），以图层命名：\n"
+        "  必需：townships.csv（名称，驻地的经度、纬度，或边界），villages.csv（名称、乡镇、经度、纬度）\n"
+        "  可选：stations.csv（名称、类型、经度、纬度）、members.csv、groups.csv、committees.csv、constituents.csv、\n"
+        "        道路（roads.shp 或 Geofabrik 的 gis_osm_roads_free_1.shp）、区县边界（county.geojson）\n"
+        "  `geo-service template --out my-county/` 写出带说明的模板；也可用 --layer 图层=文件 逐个给出",
+        "a county folder holds one file per layer (CSV, XLSX, GeoJSON, Shapefile), named after it:\n"
+        "  required: townships.csv (名称, 经度, 纬度 of the seat, or polygons), villages.csv (名称, 乡镇, 经度, 纬度)\n"
+        "  optional: stations.csv (名称, 类型, 经度, 纬度), members.csv, groups.csv, committees.csv, constituents.csv,\n"
+        "            roads (roads.shp or Geofabrik gis_osm_roads_free_1.shp), a county boundary (county.geojson)\n"
+        "  `geo-service template --out my-county/` writes them with notes; or give files with --layer LAYER=FILE"),
 })
 
 # the duty roster's diagnostics (solvers/roster): whole sentences, and the parts (fixes, the distance

@@ -146,9 +146,6 @@ PROBLEM_DETAILS: dict[str, tuple[tuple[str, str], ...]] = {
     "route-not-found": (("此地址没有资源：{path}", "no resource at {path}"),),
     "method-not-allowed": (("{path} 不接受 {method} 请求。", "method {method} is not allowed on {path}"),),
     "invalid-parameters": (("参数无效。", "invalid parameters"),),
-    "invalid-points": (("第 {index} 个点无效：点位应为 [经度, 纬度]（度，WGS-84）。", "point {index} is invalid"),
-                       ("点位数据格式不对：应为 [[经度, 纬度], ...]、含 points 数组的对象、点要素集合（FeatureCollection），"
-                        "或含 lon、lat 数值列的 Arrow / npy 数据。", "the points are not in a form the service reads")),
     "invalid-bbox": (("范围框无效：应为“最小经度,最小纬度,最大经度,最大纬度”，且在所给坐标系的范围内。",
                       "the bbox is not minlon,minlat,maxlon,maxlat within its CRS"),),
     "batch-not-found": (("找不到批处理“{batch_id}”。", "no batch '{batch_id}'"),),

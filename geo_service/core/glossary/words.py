@@ -129,6 +129,7 @@ WORDS.update({
     # command lines (geo_service/cli): progress, results and errors
     "cli_datasets_generating_demo": ("正在生成示例县", "generating the demo county"),
     "cli_datasets_reading": ("正在读取并校验", "reading and validating"),
+    "cli_loading_demo": ("正在载入示例县", "loading the demo county"),
     "cli_datasets_storing": ("正在保存", "storing"),
     "cli_datasets_loading_demo": ("正在载入示例县", "loading the demo county"),
     "cli_optimise_optimising": ("优化中", "optimising"),
