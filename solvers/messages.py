@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
+from geo_service.core.errors import InvalidParameter
 from geo_service.core.responsible import DutyIndex, ResponsibilityIndex
 
 from .model import Model, ModelResult, Progress, StopCheck, as_fraction_progress, check_stop
@@ -90,10 +91,11 @@ class RouteResult(ModelResult):
 class RoutingModel(Model):
     """Routing a batch of messages as a model: who may answer each message in, :class:`RouteResult` out.
 
-    Built :meth:`from_records` (per message, its :class:`Candidate` list, as :func:`candidates`
-    gives it) or :meth:`from_arrays` (a messages x members distance matrix in metres, ``inf`` where
-    a member may not answer). :meth:`solve` runs :func:`route`: one exact min-cost flow, so
-    ``time_limit_s`` and ``seed`` change nothing.
+    Built :meth:`from_dataset` (a dataset and its messages: each one's candidates as the public
+    form finds them), :meth:`from_records` (per message, its :class:`Candidate` list, as
+    :func:`candidates` gives it) or :meth:`from_arrays` (a messages x members distance matrix in
+    metres, ``inf`` where a member may not answer). :meth:`solve` runs :func:`route`: one exact
+    min-cost flow, so ``time_limit_s`` and ``seed`` change nothing.
     """
 
     family: ClassVar[str] = "messages"
@@ -103,6 +105,32 @@ class RoutingModel(Model):
         if not load_m >= 0:
             raise ValueError(f"load_m must be >= 0, got {load_m}")
         self.cands, self.open_counts, self.load_m = [list(cs) for cs in cands], dict(open_counts or {}), load_m
+
+    @classmethod
+    def from_dataset(cls, ds: Any, params: Mapping[str, Any] | None = None, *,
+                     index: ResponsibilityIndex | None = None) -> RoutingModel:
+        """The messages of ``params["messages"]`` left in dataset ``ds``, each a mapping with
+        ``station_id`` or ``lon``/``lat`` (WGS-84 degrees) and optionally ``sector``.
+
+        Other ``params``: ``open_counts`` (member id -> open messages), ``load_m`` (metres one more
+        open message weighs, default :data:`LOAD_M`), ``roster`` (a roster result: its duty members
+        answer at their stations), ``today`` (``YYYY-MM-DD``, the month of duty; default today, UTC),
+        ``max_candidates``. ``index``: a prebuilt :class:`ResponsibilityIndex` of ``ds``.
+
+        Raises :class:`~geo_service.core.errors.InvalidParameter` naming ``messages[i].<field>`` for
+        a message with neither a known station nor a point.
+        """
+        p = dict(params or {})
+        ix = index if index is not None else ResponsibilityIndex.from_dataset(ds)
+        duty = DutyIndex.from_result(p.get("roster"))
+        try:
+            today = dt.date.fromisoformat(str(p["today"])) if p.get("today") else dt.datetime.now(dt.UTC).date()
+        except ValueError:
+            raise InvalidParameter("today", f"today must be YYYY-MM-DD, got {p.get('today')!r}",
+                                   "bad_date") from None
+        cands = [_message_candidates(ix, duty, dict(m), i, today, int(p.get("max_candidates", MAX_CANDIDATES)))
+                 for i, m in enumerate(p.get("messages") or [])]
+        return cls(cands, p.get("open_counts"), float(p.get("load_m", LOAD_M)))
 
     @classmethod
     def from_records(cls, cands: Sequence[Sequence[Candidate | Mapping[str, Any]]],
@@ -137,6 +165,27 @@ class RoutingModel(Model):
         res = route(self.cands, self.open_counts, load_m=self.load_m)
         say(1.0, "done")
         return res
+
+
+def _message_candidates(ix: ResponsibilityIndex, duty: DutyIndex, m: dict[str, Any], i: int, today: dt.date,
+                        max_candidates: int) -> list[Candidate]:
+    """The candidates of message ``i`` (``m``: ``station_id`` or ``lon``/``lat``, ``sector``)."""
+    sid = m.get("station_id")
+    if sid is not None:
+        if str(sid) not in ix.s_pos:
+            raise InvalidParameter(f"messages[{i}].station_id", f"messages[{i}]: no station '{sid}'",
+                                   "not_in_dataset")
+        pt = ix.station_lonlat(str(sid))
+    else:
+        lon, lat = m.get("lon"), m.get("lat")
+        ok = all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in (lon, lat))
+        if not ok or not (-180 <= lon <= 180 and -90 <= lat <= 90):  # type: ignore[operator]
+            raise InvalidParameter(f"messages[{i}].station_id", f"messages[{i}]: give station_id, or lon and lat",
+                                   "station_or_lonlat")
+        pt = (float(lon), float(lat))  # type: ignore[arg-type]
+    row = ix.village_at(*pt)[0] if pt is not None else None
+    return candidates(ix, station_id=None if sid is None else str(sid), village_row=row, sector=m.get("sector"),
+                      duty=duty, today=today, max_candidates=max_candidates)
 
 
 def _member_xy(index: ResponsibilityIndex) -> np.ndarray:

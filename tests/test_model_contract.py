@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 
+from geo_service.core.errors import InvalidParameter
 from geo_service.core.glossary import MESSAGES
 from solvers.assignment import Cancelled as AssignmentCancelled
 from solvers.assignment.model import AssignmentModel
@@ -65,7 +66,17 @@ def _dataset_models(ds):
            for t in ("constituents", "villages", "townships", "stations")},
         "roster-dataset": lambda: RosterProblem.from_dataset(ds, {"start": "2027-01", "months": 3}),
         "review-dataset": lambda: ReviewModel.from_dataset(ds, {"year": 2027}, activities=_tiny_ledger(ds)),
+        "messages-dataset": lambda: RoutingModel.from_dataset(ds, {"messages": _tiny_messages(ds)}),
     }
+
+
+def _tiny_messages(ds):
+    """One message at each station of ``ds`` and one at each located village, by sector in turn."""
+    sectors = sorted(set(ds.members["sector"].astype(str)))
+    at_stations = [{"station_id": str(s)} for s in ds.stations["id"]]
+    v = ds.villages[ds.villages.geometry.notna() & ~ds.villages.geometry.is_empty]
+    at_villages = [{"lon": g.x, "lat": g.y, "sector": sectors[i % len(sectors)]} for i, g in enumerate(v.geometry)]
+    return at_stations + at_villages
 
 
 def _tiny_ledger(ds):
@@ -207,6 +218,35 @@ def test_routing_bound_is_the_brute_force_optimum():
     assert res.diagnostic_codes() == [{"code": "msg_no_member", "severity": "warning", "params": {"message": 3}}]
     d = res.to_dict()
     assert d["status"] == "optimal" and d["unrouted"] == [3] and d["routed"][1]["member_id"] == "M1"
+
+
+def test_routing_from_dataset_routes_what_the_public_form_routes(tiny):
+    """Built from a dataset, each message has the candidates the message form finds for it (the
+    station's duty or station members, else the village's members of the sector), and the batch is
+    routed exactly; a message at an unknown station or with no place is refused by its index."""
+    from geo_service.core.responsible import ResponsibilityIndex
+    from solvers.messages import candidates, route
+
+    msgs = _tiny_messages(tiny)
+    ix = ResponsibilityIndex.from_dataset(tiny)
+    res = RoutingModel.from_dataset(tiny, {"messages": msgs, "open_counts": {"M1": 1}, "today": "2027-03-01"},
+                                    index=ix).solve()
+    by_hand = []
+    for m in msgs:
+        pt = ix.station_lonlat(m["station_id"]) if "station_id" in m else (m["lon"], m["lat"])
+        by_hand.append(candidates(ix, station_id=m.get("station_id"), village_row=ix.village_at(*pt)[0],
+                                  sector=m.get("sector"), today=__import__("datetime").date(2027, 3, 1)))
+    want = route(by_hand, {"M1": 1})
+    assert res.is_optimal and len(res.routed) == len(msgs) > 5
+    assert res.objective == want.objective and [r.member_id for r in res.routed] == [r.member_id for r in want.routed]
+    assert sum(r.member_id is not None for r in res.routed) > len(msgs) // 2  # most messages find a member
+    for bad, field in (({"station_id": "NOPE"}, "messages[1].station_id"), ({"lon": 500, "lat": 1}, "messages[1].station_id"),
+                       ({"sector": "x"}, "messages[1].station_id")):
+        with pytest.raises(InvalidParameter) as info:
+            RoutingModel.from_dataset(tiny, {"messages": [msgs[0], bad]}, index=ix)
+        assert info.value.field == field
+    with pytest.raises(InvalidParameter, match="today"):
+        RoutingModel.from_dataset(tiny, {"messages": msgs, "today": "March"}, index=ix)
 
 
 def test_routing_from_arrays_is_routing_the_same_candidates():

@@ -94,7 +94,7 @@ def test_nearest_100k_points_k50_stays_under_1_5_gb(server):
     assert r.headers["content-type"].startswith("application/problem+json")
     p = r.json()
     assert p["type"].endswith("answer-too-large")
-    assert "max_nearest_answer_bytes" in p["detail"] and "split" in p["detail"]
+    assert "max_nearest_answer_bytes" in p["detail"] and "请分批提交" in p["detail"]  # Chinese by default
     assert 0 < p["max_points_at_k"] < 100_000 and p["limit_bytes"] > 0
     # columns: answered, streamed; the whole answer is read and checked
     size, n_ids = 0, 0
@@ -139,6 +139,7 @@ def test_nearest_budget_refusal_message():
     err = e.value
     assert err.status == 413 and err.code == "answer-too-large"
     assert "max_nearest_answer_bytes" in err.detail and "at most" in err.detail
+    assert "或改用 format=columns" not in err.detail_zh and "每批至多" in err.detail_zh
     assert err.extra["max_points_at_k"] * 50 * 24 <= 256 * 2**20
     with pytest.raises(ProblemError) as e:
         check_answer_budget(100_000, 50, "rows", "straight", 256 * 2**20)

@@ -440,13 +440,13 @@ def check_answer_budget(n: int, k: int, format: str, mode: str, limit_bytes: int
     if est <= limit_bytes:
         return
     fit = max(1, limit_bytes // (k * per))
-    alt = ""
-    if format == "rows" and est // per * SLOT_BYTES[("columns", mode)] <= limit_bytes:
-        alt = ", or ask for format=columns (about 6 times smaller)"
+    columns_fit = format == "rows" and est // per * SLOT_BYTES[("columns", mode)] <= limit_bytes
+    words = {"n": n, "k": k, "rows": n * k, "format": format, "mib": f"{est / 2**20:.0f}",
+             "limit_mib": f"{limit_bytes / 2**20:.0f}", "fit": fit}
+    detail = {lang: G.message("answer_too_large", lang, **words,
+                              alt=G.message("answer_too_large_alt", lang) if columns_fit else "") for lang in ("en", "zh")}
     raise ProblemError(
-        413, f"{n} points x k={k} = {n * k} results would make an answer of about {est / 2**20:.0f} MiB in "
-             f"format={format}, over the limit of {limit_bytes / 2**20:.0f} MiB (setting max_nearest_answer_bytes); "
-             f"split the batch into requests of at most {fit} points at k={k}{alt}",
+        413, detail["en"], detail_zh=detail["zh"],
         code="answer-too-large", limit_bytes=limit_bytes, estimated_bytes=est, max_points_at_k=fit,
         errors=[{"in": "body", "field": "points", "message": f"at most {fit} points at k={k} in format={format}",
                  "code": "answer_too_large"}])

@@ -329,6 +329,12 @@ MESSAGES.update({
 # command-line refusals of a file argument
 MESSAGES.update({
     "cli_no_such_file": ("没有这个文件：{path}", "no such file: {path}"),
+    "answer_too_large": ("{n} 个点 × k={k} = {rows} 条结果，按 format={format} 约 {mib} MiB，超过上限 {limit_mib} MiB"
+                         "（设置 max_nearest_answer_bytes）：请分批提交，每批至多 {fit} 个点（k={k}）{alt}",
+                         "{n} points x k={k} = {rows} results would make an answer of about {mib} MiB in format={format}, "
+                         "over the limit of {limit_mib} MiB (setting max_nearest_answer_bytes); split the batch into "
+                         "requests of at most {fit} points at k={k}{alt}"),
+    "answer_too_large_alt": ("，或改用 format=columns（约小 6 倍）", ", or ask for format=columns (about 6 times smaller)"),
     "points_fc_no_features": ("点要素集合（FeatureCollection）需要 features 数组", "a FeatureCollection needs a 'features' array"),
     "points_not_point_feature": ("第 {n} 个要素不是点要素", "feature {i} is not a Point feature"),
     "points_bad_body": ("请求体应为点的数组 [[经度, 纬度], ...]、含 points 数组的对象，或点要素集合（FeatureCollection）",

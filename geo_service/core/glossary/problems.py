@@ -179,9 +179,6 @@ PROBLEM_DETAILS: dict[str, tuple[tuple[str, str], ...]] = {
     "unsafe-zip": (("压缩包中有指向包外的文件，已拒绝，未保存任何内容。", "a zip entry points outside the archive"),),
     "invalid-transition": (("这条留言当前为“{status_now}”，不能改为所请求的状态。",
                             "a message that is {status_now} cannot take that status"),),
-    "answer-too-large": (("结果过大（约 {estimated_bytes} 字节，上限 {limit_bytes} 字节）：请把点分成每批至多 "
-                          "{max_points_at_k} 个提交。", "an answer of about {estimated_bytes} bytes is over the limit of {limit_bytes}; split the batch into at most "
-                          "{max_points_at_k} points"),),
     "unsupported-upload": (("请上传 GeoPackage（.gpkg）、Excel 工作簿（.xlsx，每个图层一张工作表）或图层文件的 .zip 压缩包，"
                             "而不是“{filename}”。", "upload a .gpkg, .xlsx or .zip, not '{filename}'"),),
 }
@@ -230,7 +227,6 @@ REASONS: dict[str, tuple[str, str]] = {
     "dict_type": ("应为对象（键值对）", "should be an object"),
     "model_type": ("应为对象（键值对）", "should be an object"),
     "finite_number": ("应为有限的数字", "should be a finite number"),
-    "value_error": ("取值不符合要求", "invalid value"),
     "between": ("应在 {lo} 到 {hi} 之间", "should be between {lo} and {hi}"),
     "between_int": ("应为 {lo} 到 {hi} 之间的整数", "should be an integer between {lo} and {hi}"),
     "between_mm": ("应在 {lo} 到 {hi} 毫米之间", "should be between {lo} and {hi} mm"),
@@ -272,6 +268,7 @@ REASONS: dict[str, tuple[str, str]] = {
     "invalid_points": ("点位无效", "invalid points"),
     "answer_too_large": ("结果过大，请把点分成几批提交", "the answer is too large; split the batch"),
     "missing_layer": ("数据集缺少所需的图层", "a layer it needs is missing"),
+    "bad_date": ("应为日期 YYYY-MM-DD", "should be a date YYYY-MM-DD"),
     "bad_previous": ("应为本数据集同一类型、已成功完成的任务", "not a successful job of this kind and dataset"),
 }
 
