@@ -167,6 +167,13 @@ def _n_invalid(exc: DatasetValidationError) -> str:
     return f"{len(validation_errors(exc))} validation error(s); nothing was stored"
 
 
+def parameter_item(where: str, field: str, message: str, code: str, ctx: dict[str, Any]) -> dict[str, Any]:
+    """One ``errors[]`` item of a request-parameter problem; ``ctx`` (what the glossary words the
+    reason from) only when there is one."""
+    item: dict[str, Any] = {"in": where, "field": field, "message": message, "code": code}
+    return {**item, "ctx": ctx} if ctx else item
+
+
 def _worded(item: dict[str, Any]) -> dict[str, Any]:
     """An ``errors[]`` item with ``message_zh`` where the glossary words its ``code``."""
     zh = parameter_reason(item, "zh")

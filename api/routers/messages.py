@@ -49,7 +49,7 @@ from ..deps import dataset_entry, read_body_limited
 from ..encoding import FastJSONResponse, GeoJSONResponse, loads
 from ..html import content_security_policy, html_response
 from ..messages_tables import handoff_csv, monthly_workbook, summary
-from ..problems import ProblemError
+from ..problems import ProblemError, parameter_item
 
 router = APIRouter(tags=["messages"])
 MAX_MESSAGE_BODY = 16_384
@@ -59,9 +59,8 @@ Lang = Annotated[Literal["zh", "en"], Query()]
 
 def _bad(where: str, field: str, message: str, code: str, status: int = 422, **ctx: Any) -> ProblemError:
     """A wrong field: ``code`` (and ``ctx``) are what the glossary words its reason from."""
-    item: dict[str, Any] = {"in": where, "field": field, "message": message, "code": code}
     return ProblemError(status, f"invalid request: {where}:{field}: {message}", code="invalid-parameters",
-                        errors=[{**item, "ctx": ctx} if ctx else item])
+                        errors=[parameter_item(where, field, message, code, ctx)])
 
 
 async def _entry(request: Request, dataset_id: str) -> DatasetEntry:

@@ -26,7 +26,7 @@ from ..cache import DatasetCache, DatasetEntry
 from ..bodies import read_json_budgeted
 from ..deps import checked_dataset_id, dataset_entry, get_cache
 from ..encoding import FastJSONResponse, dumps, loads
-from ..problems import ProblemError
+from ..problems import ProblemError, parameter_item
 from ..schemas import NearestBatchResponse, NearestResponse, ProblemDetail
 
 router = APIRouter(prefix="/v1/datasets", tags=["nearest"])
@@ -186,9 +186,8 @@ _SINGLE_PARAMS = [
 
 
 def _bad(field: str, message: str, code: str = "invalid", **ctx: Any) -> ProblemError:
-    item: dict[str, Any] = {"in": "query", "field": field, "message": message, "code": code}
     return ProblemError(422, f"invalid request parameters: query:{field}: {message}", code="invalid-parameters",
-                        errors=[{**item, "ctx": ctx} if ctx else item])
+                        errors=[parameter_item("query", field, message, code, ctx)])
 
 
 def _number(q, name: str, lo: float, hi: float, *, required: bool = False, integer: bool = False,
