@@ -30,7 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo_service.app.jobs import QueueFull
 from geo_service.core.dataset import DatasetValidationError
-from geo_service.core.errors import InvalidDatasetId, InvalidParameter
+from geo_service.core.errors import InvalidDatasetId, InvalidParameter, validation_items
 from geo_service.core.glossary import parameter_reason, parameters_text, problem_detail, problem_title
 from geo_service.core.index import InvalidQuery
 from geo_service.core.network import MissingLayer
@@ -135,11 +135,9 @@ def _request_errors(exc: RequestValidationError) -> tuple[list[dict[str, Any]], 
     """The ``errors`` items (each with ``message_zh`` where the glossary words its code) and the
     Chinese detail naming every wrong field."""
     out, worded = [], []
-    for e in exc.errors():
-        loc = [str(x) for x in e.get("loc", ())]
-        where = loc[0] if loc else ""
-        item = {"in": where, "field": ".".join(loc[1:]) or where, "message": e.get("msg", ""),
-                "code": e.get("type", "invalid")}
+    for e in validation_items(exc, ""):
+        where, _, rest = e["field"].partition(".")
+        item = {"in": where, "field": rest or where, "message": e["message"], "code": e["code"]}
         worded.append({**item, "ctx": e.get("ctx") or {}})
         zh = parameter_reason(worded[-1], "zh")
         out.append({**item, "message_zh": zh} if zh else item)
@@ -229,8 +227,8 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _request_validation(request: Request, exc: RequestValidationError):
         errors, zh = _request_errors(exc)
-        fields = ", ".join(sorted({f"{e['in']}:{e['field']}" for e in errors}))
-        return problem_response(request, 422, f"invalid request parameters: {fields}",
+        said = "; ".join(dict.fromkeys(f"{e['in']}:{e['field']}: {e['message']}" for e in errors))
+        return problem_response(request, 422, f"invalid request parameters: {said}",
                                 code="invalid-parameters", detail_zh=zh, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)

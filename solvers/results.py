@@ -14,6 +14,7 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from geo_service.core.errors import validator_error
 from geo_service.core.glossary import LANGS, message, word
 from geo_service.core.jsonsafe import to_jsonable
 from geo_service.core.numbers import seed_field, whole
@@ -106,7 +107,8 @@ class OptimisationParams(BaseModel):
     def _max_ge_min(cls, v: int, info: Any) -> int:
         lo = info.data.get("constituents_min", 0)
         if v < lo:
-            raise ValueError(f"constituents_max {v} < constituents_min {lo}")
+            raise validator_error("below_other", f"constituents_max {v} < constituents_min {lo}",
+                                  other="constituents_min", lo=lo)
         return v
 
     @field_validator("villages_max")
@@ -114,7 +116,7 @@ class OptimisationParams(BaseModel):
     def _vmax_ge_min(cls, v: int, info: Any) -> int:
         lo = info.data.get("villages_min", 0)
         if v < lo:
-            raise ValueError(f"villages_max {v} < villages_min {lo}")
+            raise validator_error("below_other", f"villages_max {v} < villages_min {lo}", other="villages_min", lo=lo)
         return v
 
     penalty_speed_kmh: float = Field(40.0, gt=0, description="road mode: penalties and churn (given in "

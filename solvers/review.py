@@ -14,7 +14,7 @@ print-ready workbook's sheets (ranking, items, rules).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Annotated, Any, ClassVar
 
 import numpy as np
@@ -22,6 +22,7 @@ import pandas as pd
 from pydantic import BaseModel, Field, field_validator
 
 from geo_service.core import glossary as G
+from geo_service.core.errors import validator_error
 from geo_service.core.ledger_coverage import Quotas, member_progress
 
 from .model import Model, ModelResult, Progress, StopCheck, as_fraction_progress, check_stop
@@ -53,10 +54,11 @@ class ReviewRules(BaseModel):
     def _known_rules(cls, v: dict[str, float]) -> dict[str, float]:
         bad = set(v) - set(RULES)
         if bad:
-            raise ValueError(f"unknown rule(s) {sorted(bad)}; rules are {', '.join(RULES)}")
+            raise validator_error("unknown_keys", f"unknown rule(s) {sorted(bad)}; rules are {', '.join(RULES)}",
+                                  keys=", ".join(sorted(bad)), expected=", ".join(RULES))
         for k, x in v.items():
             if not np.isfinite(x):
-                raise ValueError(f"{k}: {x!r} is not a finite number")
+                raise validator_error("finite_number", f"{k}: {x!r} is not a finite number", field=k)
         return v
 
     @field_validator("caps")
@@ -64,7 +66,17 @@ class ReviewRules(BaseModel):
     def _caps_positive(cls, v: dict[str, float]) -> dict[str, float]:
         for k, x in v.items():
             if x < 0:
-                raise ValueError(f"caps.{k} must be >= 0, got {x}")
+                raise validator_error("greater_than_equal", f"caps.{k} must be >= 0, got {x}", field=k, ge=0)
+        return v
+
+    @field_validator("quotas")
+    @classmethod
+    def _known_quotas(cls, v: dict[str, int]) -> dict[str, int]:
+        names = [f.name for f in fields(Quotas)]
+        bad = sorted(set(v) - set(names))
+        if bad:
+            raise validator_error("unknown_keys", f"unknown quota(s) {bad}; quotas are {', '.join(names)}",
+                                  keys=", ".join(bad), expected=", ".join(names))
         return v
 
     def quota_set(self) -> Quotas:

@@ -237,9 +237,68 @@ def test_every_wrong_argument_is_worded_in_the_glossary():
                 check(where, kw.get("code"), dict_keys(kw.get("ctx")))
             elif name == "_bad" and py.name in ("messages.py", "nearest.py"):  # (..., message, code, **ctx)
                 check(where, node.args[3 if py.name == "messages.py" else 2], set(kw))
+            elif name == "validator_error":  # (code, message, **ctx): a pydantic validator's reason
+                check(where, node.args[0], set(kw) - {"field"})
             elif isinstance(node, ast.Dict) and {"in", "field", "code"} <= dict_keys(node):
                 code = node.values[[getattr(k, "value", None) for k in node.keys].index("code")]
                 if isinstance(code, ast.Constant):  # a literal request-parameter item of a route
                     check(where, code, set())
     assert seen > 60, seen  # the scan sees the raises
     assert not missing, missing
+
+
+def test_parameter_validators_raise_worded_reasons():
+    """A validator of the parameters users send (rosters, optimisation, review rules) raises
+    ``validator_error`` with a glossary code, never a bare ``ValueError`` whose English text would
+    stand in the Chinese answer. (Service settings are the operator's, read at start-up: not scanned.)"""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    bare, validators = [], 0
+    for py in [p for d in ("geo_service", "api", "maps", "solvers") for p in (root / d).rglob("*.py")
+               if p.name != "settings.py"]:
+        for fn in ast.walk(ast.parse(py.read_text(encoding="utf-8"))):
+            if not isinstance(fn, ast.FunctionDef):
+                continue
+            names = {getattr(getattr(d, "func", d), "id", None) for d in fn.decorator_list}
+            if not names & {"field_validator", "model_validator"}:
+                continue
+            validators += 1
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) \
+                        and getattr(node.exc.func, "id", None) in ("ValueError", "AssertionError"):
+                    bare.append(f"{py.relative_to(root)}:{node.lineno}")
+    assert validators >= 8, validators
+    assert not bare, bare
+
+
+@pytest.mark.parametrize(("url", "body", "field", "code", "zh", "en"), [
+    ("/v1/datasets/tiny/rosters", {"months": 6, "per_platform_min": 3, "per_platform_max": 1},
+     "per_platform_max", "below_other", "参数 per_platform_max（每平台每月值班人数上限）无效：不应小于每平台每月值班人数下限（3）。",
+     "per_platform_max 1 < per_platform_min 3"),
+    ("/v1/datasets/tiny/rosters", {"start": "2027-13"}, "start", "bad_month",
+     "参数 start（起始月份）无效：应为月份，如 2027-01（收到 2027-13）。", "start must be a month like 2027-01"),
+    ("/v1/datasets/tiny/rosters", {"availability": [{"member_id": "M1", "start": "2027-02-01"}]},
+     "availability.0.end", "start_end_pair", "委员 M1 的请假须同时给出开始日期（start）和结束日期（end）",
+     "availability of M1: give both start and end"),
+    ("/v1/datasets/tiny/rosters", {"holidays": [{"date": "2027-01-01"}, {"date": "2027-02-30"}]},
+     "holidays.1", "holiday_date", "第 2 行的日期 2027-02-30 应为 YYYY-MM-DD", "is not YYYY-MM-DD"),
+    ("/v1/datasets/tiny/rosters", {"months": 3, "locks": [{"month": "2099-01", "station_id": "S1", "member_id": "M1"}]},
+     "locks.0.month", "not_in_roster", "不在排班的月份内（", "is not in the period"),
+    ("/v1/datasets/tiny/reviews", {"year": 2027, "rules": {"caps": {"duty": -1}}}, "rules.caps.duty",
+     "greater_than_equal", "参数 rules.caps.duty（值班）无效：应不小于 0。", "caps.duty must be >= 0"),
+    ("/v1/datasets/tiny/reviews", {"year": 2027, "rules": {"quotas": {"visits": 3}}}, "rules.quotas",
+     "unknown_keys", "不接受 visits；可用的有 constituents、", "unknown quota(s) ['visits']"),
+    ("/v1/datasets/tiny/ledger/replan", {"previous_job_id": "x", "period": "2027-Q1",
+                                         "params": {"constituents_min": 5, "constituents_max": 2}},
+     "params.constituents_max", "below_other", "不应小于每位委员联系群众下限（5）", "constituents_max 2 < constituents_min 5"),
+])
+def test_a_validators_reason_is_worded_over_http(tmp_path, tiny, url, body, field, code, zh, en):
+    with client(make_app(tmp_path / "d", tiny)) as c:
+        got = assert_problem(c.post(url, json=body, headers=hdr("planner")), 422, "invalid-parameters")
+        assert [(e["in"], e["field"], e["code"]) for e in got["errors"]] == [("body", field, code)], got
+        assert zh in got["detail"] and "error" not in got["detail"], got["detail"]
+        assert zh.removeprefix(f"参数 {field}").strip("（）。") and got["errors"][0].get("message_zh")
+        english = assert_problem(c.post(url, json=body, headers={**hdr("planner"), **EN}), 422)
+        assert en in english["detail"], english["detail"]

@@ -44,7 +44,7 @@ def _fail_a_rerun(chromium, url: str, width: int, shot):
 @pytest.mark.parametrize("width", [1280, 375])
 def test_a_refused_rerun_shows_the_chinese_detail(chromium, server, tmp_path, width):
     text = _fail_a_rerun(chromium, f"{server}/?dataset=tiny", width, tmp_path / f"refused-zh-{width}.png")
-    assert text == "请求参数无效：参数 constituents_max（每位委员联系群众上限）无效。", text
+    assert text == "请求参数无效：参数 constituents_max（每位委员联系群众上限）无效：不应小于每位委员联系群众下限（12）。", text
     assert not re.search(r"\b(invalid|request|parameters)\b", text), text
 
 

@@ -125,7 +125,7 @@ def test_availability_errors_name_the_rows(tiny_gpkg, tiny, tmp_path):
     r = roster(str(tiny_gpkg), "--availability", str(tmp_path / "missing.csv"))
     assert r.exit_code == 2 and "没有这个文件" in r.stderr
     r = roster(str(tiny_gpkg), "--start", "2027-1x")
-    assert r.exit_code == 2 and "start" in r.stderr and "Traceback" not in r.output
+    assert r.exit_code == 2 and "起始月份" in r.stderr and "2027-1x" in r.stderr and "Traceback" not in r.output
 
 
 def test_leave_records_keep_the_sheet_row_numbers(tiny, tmp_path):

@@ -98,8 +98,8 @@ def test_availability_row_errors_stop_after_twenty(tmp_path):
 
 
 @pytest.mark.parametrize(("lang", "text"), [
-    ("zh", "距离方式：只能是 'straight'、'road'；随机种子：应为整数；nope：没有这个参数"),
-    ("en", "Mode: must be one of 'straight' or 'road'; Seed: must be a whole number; nope: unknown parameter"),
+    ("zh", "距离方式：应为以下之一：'straight'、'road'；随机种子：应为整数；nope：不接受此参数"),
+    ("en", "Mode: should be one of 'straight' or 'road'; Seed: should be an integer; nope: not accepted"),
 ])
 def test_bad_parameters_are_named_and_joined_in_the_users_language(lang, text):
     from pydantic import ValidationError

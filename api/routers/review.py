@@ -21,6 +21,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from geo_service.core.errors import invalid_from_validation
 from geo_service.core.io.sheets import xlsx_bytes
 from geo_service.core.ledger_coverage import (
     Quotas,
@@ -197,8 +198,8 @@ def replan(request: Request, body: Annotated[ReplanRequest, Body()], entry: Data
     (minimal change). The job's minimal-change report says ``ledger_unreached`` for every move."""
     try:
         given = OptimisationParams.model_validate({k: v for k, v in body.params.items() if k != "locks"})
-    except ValueError as e:  # pydantic's ValidationError: the field in the message
-        raise ProblemError(422, f"params: {e}", code="invalid-parameters") from None
+    except ValueError as e:  # pydantic's ValidationError: the field and its reason in the errors member
+        raise invalid_from_validation(e, "params") from None
     prev = check_previous_job(store, body.previous_job_id, entry.info.id, "optimisation")
     start, end = _period(body.period)
     acts = store.ledger().frame(entry.info.id, start=start, end=end, kind="contact",

@@ -15,7 +15,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ..core.domain import LAYERS
-from ..core.glossary import PARAMS, label, message, parameter_reason, parameters_text, value_label, word
+from ..core.errors import validation_items
+from ..core.glossary import label, message, parameter_label, parameter_reason, parameters_text, value_label, word
 from .problems import problem_detail
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -62,32 +63,14 @@ def fail(text: str | BaseException, code: int = 1, lang: str = "zh") -> None:
 
 
 #: pydantic error types in words: type -> (zh, en) template over the error's ``ctx``
-#: keys of :data:`_PYDANTIC_WORDS`, each the glossary word ``pydantic_<key>``
-_PYDANTIC_TYPES = ("greater_than_equal", "less_than_equal", "greater_than", "less_than", "int_parsing",
-                   "int_type", "int_from_float", "float_parsing", "float_type", "bool_parsing",
-                   "extra_forbidden", "literal_error", "missing")
-_PYDANTIC_WORDS = {k: (word(f"pydantic_{k}", "zh"), word(f"pydantic_{k}", "en")) for k in _PYDANTIC_TYPES}
-
-
 def params_text(exc, lang: str = "zh") -> str:
     """A parameters validation error (pydantic) in the user's words: each parameter by its glossary
-    name (``每位委员值班月数下限：应不小于 0``), the bad value's rule after it."""
-    i = 0 if lang == "zh" else 1
+    name (``每位委员值班月数下限：应不小于 0``), the reason after it, worded as the API words it
+    (``glossary.REASONS``); a reason the glossary lacks keeps the validator's text."""
     parts = []
-    for x in exc.errors():
-        loc = [str(p) for p in x.get("loc", ())]
-        key = loc[-1] if loc else "params"
-        name = PARAMS[key][i] if key in PARAMS else ".".join(loc) or "params"
-        words = _PYDANTIC_WORDS.get(x.get("type", ""))
-        ctx = {k: str(v).replace(" or ", word("sep_or", lang)) for k, v in (x.get("ctx") or {}).items()}
-        if words is not None:
-            try:
-                text = words[i].format(**ctx)
-            except (KeyError, IndexError):
-                text = words[i]
-        else:
-            text = str(x.get("msg", "")).removeprefix("Value error, ")
-        parts.append(name + word("sep_colon", lang) + text)
+    for item in validation_items(exc):
+        name = parameter_label(item["field"], lang) or item["field"]
+        parts.append(name + word("sep_colon", lang) + (parameter_reason(item, lang) or item["message"]))
     return word("sep_semicolon", lang).join(parts)
 
 

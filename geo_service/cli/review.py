@@ -22,20 +22,29 @@ if TYPE_CHECKING:
 
     from solvers.review import ReviewRules
 
-from .common import DataDirOpt, DatumOpt, JsonOpt, _data_dir, _load_source, _out_path, check_lang_opt, fail
+from .common import (
+    DataDirOpt,
+    DatumOpt,
+    JsonOpt,
+    _data_dir,
+    _load_source,
+    _out_path,
+    check_lang_opt,
+    fail,
+    params_text,
+)
 from ..core.glossary import message, word
 
 
-def _rules(path: Optional[Path]) -> ReviewRules:
+def _rules(path: Optional[Path], lang: str = "zh") -> ReviewRules:
     from solvers.review import ReviewRules
     if path is None:
         return ReviewRules()
     try:
         return ReviewRules.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError) as e:  # ValidationError is a ValueError
-        text = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors()) \
-            if isinstance(e, ValidationError) else str(e)
-        fail(f"--rules {path}：{text}", 2)
+        text = params_text(e, lang) if isinstance(e, ValidationError) else str(e)
+        fail(f"--rules {path}{word('sep_colon', lang)}{text}", 2, lang)
         raise  # pragma: no cover - fail exits
 
 
@@ -85,7 +94,7 @@ def review_command(
     if not 1900 <= year <= 2200:
         fail(message("cli_review_year_must_be", lang, year=year),
              2, lang)
-    rules = _rules(rules_file)
+    rules = _rules(rules_file, lang)
     ds = _load_source(source, datum, data_dir, lang)
     stored = source is None or not Path(source).exists()
     frames = []

@@ -43,17 +43,50 @@ class InvalidParameter(ValueError):
         return out
 
 
-def invalid_from_validation(exc: Exception, field: str, message: str) -> InvalidParameter:
+def validator_error(code: str, message: str, **ctx: Any) -> Exception:
+    """The error a pydantic validator raises for a wrong value, with a reason ``code`` the glossary
+    words (``glossary.REASONS``) and the values it is worded from (``ctx``): pydantic reports ``code``
+    as the error's type, so the reason reads in the user's language like a built-in one. A model
+    validator names the argument it checked with ``field`` (a dotted path, added to the error's
+    location); ``message`` is the English text, with no ``{...}`` of its own."""
+    from pydantic_core import PydanticCustomError
+
+    return PydanticCustomError(code, message, {k: v for k, v in ctx.items() if v is not None})
+
+
+def validator_error_from(exc: InvalidParameter, field: str | None = None) -> Exception:
+    """:func:`validator_error` of an :class:`InvalidParameter` raised by a check a validator calls."""
+    return validator_error(exc.code, exc.message, **exc.ctx, field=field)
+
+
+def validation_items(exc: Exception, field: str = "") -> list[dict[str, Any]]:
+    """Every error of a pydantic ``ValidationError`` as an ``errors[]`` item: ``field`` (dotted, under
+    ``field``), ``message`` (English), ``code`` (the validator's type) and ``ctx`` (its plain values)."""
+    errors = exc.errors() if callable(getattr(exc, "errors", None)) else []  # type: ignore[attr-defined]
+    items = []
+    for err in errors:
+        ctx = {k: v for k, v in (err.get("ctx") or {}).items() if isinstance(v, (str, int, float, bool))}
+        parts = [field] + [str(x) for x in err.get("loc", ())] + [str(ctx.pop("field", ""))]
+        item: dict[str, Any] = {"field": ".".join(p for p in parts if p) or "params",
+                                "message": str(err.get("msg", "")).removeprefix("Value error, "),
+                                "code": str(err.get("type") or "value_error")}
+        if ctx:
+            item["ctx"] = ctx
+        items.append(item)
+    return items
+
+
+def invalid_from_validation(exc: Exception, field: str, message: str | None = None) -> InvalidParameter:
     """The first error of a validation error (pydantic's ``errors()``) as an :class:`InvalidParameter`
     naming ``field.<location>``, with the validator's type as ``code`` and its plain ``ctx`` values,
-    so the reason can be worded in the user's language; ``message`` is the English text."""
-    errors = exc.errors() if callable(getattr(exc, "errors", None)) else []  # type: ignore[attr-defined]
-    if not errors:
-        return InvalidParameter(field, message, "value_error")
-    first = errors[0]
-    loc = ".".join(str(x) for x in first.get("loc", ()))
-    ctx = {k: v for k, v in (first.get("ctx") or {}).items() if isinstance(v, (str, int, float, bool))}
-    return InvalidParameter(f"{field}.{loc}" if loc else field, message, str(first.get("type") or "value_error"), ctx=ctx)
+    so the reason can be worded in the user's language; ``message`` is the English text (default:
+    the field and the validator's message)."""
+    items = validation_items(exc, field)
+    if not items:
+        return InvalidParameter(field, message or f"{field}: {exc}", "value_error")
+    first = items[0]
+    return InvalidParameter(first["field"], message or f"{first['field']}: {first['message']}", first["code"],
+                            ctx=first.get("ctx"))
 
 
 class InvalidDatasetId(InvalidParameter):
@@ -64,4 +97,5 @@ class InvalidDatasetId(InvalidParameter):
         self.dataset_id = dataset_id
 
 
-__all__ = ["InvalidDatasetId", "InvalidParameter"]
+__all__ = ["InvalidDatasetId", "InvalidParameter", "invalid_from_validation", "validation_items", "validator_error",
+           "validator_error_from"]

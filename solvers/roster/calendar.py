@@ -22,6 +22,8 @@ from pathlib import Path
 import chinese_calendar
 from chinese_calendar.constants import Holiday as _PackageHoliday
 
+from geo_service.core.errors import InvalidParameter
+
 HOLIDAYS_DIR = Path(__file__).resolve().parents[2] / "data" / "holidays"
 
 
@@ -52,7 +54,7 @@ def package_holiday_years() -> set[int]:
 
 
 def parse_month(value: str, what: str = "month") -> tuple[int, int]:
-    """``"2027-01"`` -> (2027, 1); ``ValueError`` naming ``what`` otherwise."""
+    """``"2027-01"`` -> (2027, 1); :class:`InvalidParameter` (a ``ValueError``) naming ``what`` otherwise."""
     s = str(value).strip()
     try:
         y, m = s.split("-")[:2]
@@ -60,7 +62,8 @@ def parse_month(value: str, what: str = "month") -> tuple[int, int]:
         if not (1900 <= yi <= 2200 and 1 <= mi <= 12) or len(s.split("-")) != 2:
             raise ValueError
     except ValueError:
-        raise ValueError(f"{what} must be a month like 2027-01, got {value!r}") from None
+        raise InvalidParameter(what, f"{what} must be a month like 2027-01, got {value!r}", "bad_month",
+                               ctx={"value": s}) from None
     return yi, mi
 
 
@@ -98,17 +101,20 @@ class Holidays:
 
 
 def read_holiday_rows(lines: Iterable[str], source: str = "holidays") -> list[dict[str, str]]:
-    """Rows of a holiday CSV (comments skipped); ``ValueError`` naming the line on bad input."""
+    """Rows of a holiday CSV (comments skipped); :class:`InvalidParameter` (a ``ValueError``) naming
+    ``source`` and the line on bad input."""
     body = [ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
     rows = []
     for i, r in enumerate(csv.DictReader(body), start=2):
         try:
             d = dt.date.fromisoformat(str(r.get("date", "")).strip())
         except ValueError:
-            raise ValueError(f"{source} line {i}: date {r.get('date')!r} is not YYYY-MM-DD") from None
+            raise InvalidParameter(source, f"{source} line {i}: date {r.get('date')!r} is not YYYY-MM-DD",
+                                   "holiday_date", ctx={"line": i, "value": str(r.get("date", ""))}) from None
         t = str(r.get("type", "holiday") or "holiday").strip().lower()
         if t not in ("holiday", "workday", "放假", "上班"):
-            raise ValueError(f"{source} line {i}: type {t!r} must be holiday or workday")
+            raise InvalidParameter(source, f"{source} line {i}: type {t!r} must be holiday or workday",
+                                   "holiday_type", ctx={"line": i, "value": t})
         rows.append({"date": d.isoformat(), "type": "holiday" if t in ("holiday", "放假") else "workday",
                      "name": str(r.get("name", "") or "")})
     return rows

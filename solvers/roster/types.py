@@ -15,6 +15,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from geo_service.core.errors import InvalidParameter, validator_error, validator_error_from
 from geo_service.core.glossary import PARAMS, message, word
 from geo_service.core.numbers import WholeNumber, seed_field, whole
 
@@ -64,14 +65,21 @@ class Unavailability(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> Unavailability:
-        for m in self.months:
-            parse_month(m, "availability.months")
+        for i, m in enumerate(self.months):
+            try:
+                parse_month(m, "availability.months")
+            except InvalidParameter as e:
+                raise validator_error_from(e, field=f"months.{i}") from None
         if (self.start is None) != (self.end is None):
-            raise ValueError(f"availability of {self.member_id}: give both start and end, or months")
+            raise validator_error("start_end_pair", f"availability of {self.member_id}: give both start and end, "
+                                  "or months", field="end" if self.end is None else "start",
+                                  member=self.member_id)
         if self.start is not None and self.end is not None and self.end < self.start:
-            raise ValueError(f"availability of {self.member_id}: end {self.end} is before start {self.start}")
+            raise validator_error("period_reversed", f"availability of {self.member_id}: end {self.end} is before "
+                                  f"start {self.start}", field="end", member=self.member_id)
         if not self.months and self.start is None:
-            raise ValueError(f"availability of {self.member_id}: give months or start/end")
+            raise validator_error("months_or_dates", f"availability of {self.member_id}: give months or start/end",
+                                  field="months", member=self.member_id)
         return self
 
 
@@ -127,7 +135,10 @@ class RosterParams(BaseModel):
     @classmethod
     def _month(cls, v: str | None, info: Any) -> str | None:
         if v is not None:
-            parse_month(v, info.field_name)
+            try:
+                parse_month(v, info.field_name)
+            except InvalidParameter as e:
+                raise validator_error_from(e) from None
         return v
 
     @field_validator("holidays")
@@ -143,29 +154,40 @@ class RosterParams(BaseModel):
         w.writeheader()
         for r in v:
             w.writerow({k: r.get(k, "") for k in ("date", "type", "name")})
-        return read_holiday_rows(buf.getvalue().splitlines(), source="holidays")
+        try:
+            return read_holiday_rows(buf.getvalue().splitlines(), source="holidays")
+        except InvalidParameter as e:
+            item = int(e.ctx["line"]) - 1  # the CSV's line counts its header: the list's item, from 1
+            raise validator_error(e.code, e.message, value=e.ctx["value"], line=item, field=str(item - 1)) from None
 
     @field_validator("platform_weekdays")
     @classmethod
     def _weekdays(cls, v: dict[str, int]) -> dict[str, int]:
         for k, d in v.items():
             if not 0 <= int(d) <= 6:
-                raise ValueError(f"platform_weekdays[{k!r}] must be 0 (Monday) .. 6, got {d}")
+                raise validator_error("weekday", f"platform_weekdays[{k!r}] must be 0 (Monday) .. 6, got {d}",
+                                      field=k)
         return v
 
     @model_validator(mode="after")
     def _ranges(self) -> RosterParams:
-        if self.per_platform_max < self.per_platform_min:
-            raise ValueError(f"per_platform_max {self.per_platform_max} < per_platform_min {self.per_platform_min}")
-        if self.member_max < self.member_min:
-            raise ValueError(f"member_max {self.member_max} < member_min {self.member_min}")
+        for hi, lo in (("per_platform_max", "per_platform_min"), ("member_max", "member_min")):
+            if getattr(self, hi) < getattr(self, lo):
+                raise validator_error("below_other", f"{hi} {getattr(self, hi)} < {lo} {getattr(self, lo)}",
+                                      field=hi, other=lo, lo=getattr(self, lo))
         months = month_range(self.start, self.months)
         if self.replan_from is not None and self.replan_from not in months:
-            raise ValueError(f"replan_from {self.replan_from} is not in the period {months[0]}..{months[-1]}")
+            raise validator_error("not_in_roster", f"replan_from {self.replan_from} is not in the period "
+                                  f"{months[0]}..{months[-1]}", field="replan_from", first=months[0], last=months[-1])
         for i, lk in enumerate(self.locks):
-            parse_month(lk.month, f"locks[{i}].month")
+            try:
+                parse_month(lk.month, f"locks[{i}].month")
+            except InvalidParameter as e:
+                raise validator_error_from(e, field=f"locks.{i}.month") from None
             if lk.month not in months:
-                raise ValueError(f"locks[{i}].month {lk.month} is not in the period {months[0]}..{months[-1]}")
+                raise validator_error("not_in_roster", f"locks[{i}].month {lk.month} is not in the period "
+                                      f"{months[0]}..{months[-1]}", field=f"locks.{i}.month", first=months[0],
+                                      last=months[-1])
         return self
 
 

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Body, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from geo_service.app.jobs import register_kind, solver_params
+from geo_service.core.errors import validation_items
 from geo_service.core.glossary import word
 from geo_service.core.store import NotFound, Store
 from solvers.gaps import close_gaps
@@ -139,8 +140,7 @@ def _model(model: type[BaseModel], inputs: dict[str, Any]) -> BaseModel:
     try:
         return model.model_validate(inputs)
     except ValidationError as e:
-        errors = [{"in": "body", "field": "inputs." + ".".join(str(p) for p in err["loc"]), "message": err["msg"],
-                   "code": err["type"]} for err in e.errors()]
+        errors = [{"in": "body", **item} for item in validation_items(e, "inputs")]
         raise ProblemError(422, "invalid inputs: " + "; ".join(f"{x['field']}: {x['message']}" for x in errors),
                            code="invalid-parameters", errors=errors) from None
 

@@ -270,6 +270,16 @@ REASONS: dict[str, tuple[str, str]] = {
     "missing_layer": ("数据集缺少所需的图层", "a layer it needs is missing"),
     "bad_date": ("应为日期 YYYY-MM-DD", "should be a date YYYY-MM-DD"),
     "bad_previous": ("应为本数据集同一类型、已成功完成的任务", "not a successful job of this kind and dataset"),
+    "bad_month": ("应为月份，如 2027-01（收到 {value}）", "should be a month like 2027-01 (got {value})"),
+    "holiday_date": ("第 {line} 行的日期 {value} 应为 YYYY-MM-DD", "line {line}: date {value} should be YYYY-MM-DD"),
+    "holiday_type": ("第 {line} 行的类型 {value} 应为 holiday（放假）或 workday（调休上班）",
+                     "line {line}: type {value} should be holiday or workday"),
+    "start_end_pair": ("委员 {member} 的请假须同时给出开始日期（start）和结束日期（end），或改给月份（months）",
+                       "leave of {member}: give both start and end, or months"),
+    "months_or_dates": ("委员 {member} 的请假须给出月份（months）或开始、结束日期（start、end）",
+                        "leave of {member}: give months or start and end"),
+    "weekday": ("应为 0（星期一）到 6（星期日）之间的整数", "should be 0 (Monday) to 6 (Sunday)"),
+    "below_other": ("不应小于{other}（{lo}）", "should not be below {other} ({lo})"),
 }
 
 #: Access roles of the service (``role`` / ``required_role`` members) -> (zh, en).

@@ -393,6 +393,8 @@ def parameter_reason(item: Mapping[str, Any], lang: str = "zh") -> str | None:
         return None
     tpl = pair[check_lang(lang)]
     ctx = dict(item.get("ctx") or {})
+    if isinstance(ctx.get("other"), str):  # the other argument a rule compares with, by its name
+        ctx["other"] = parameter_label(ctx["other"], lang) or ctx["other"]
     if check_lang(lang) == 0 and isinstance(ctx.get("expected"), str):  # pydantic's "'a', 'b' or 'c'"
         ctx["expected"] = ctx["expected"].replace(" or ", "、").replace(", ", "、")
     try:
