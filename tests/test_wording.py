@@ -188,4 +188,23 @@ def test_a_message_part_is_worded_in_the_same_language(lang, text):
     from geo_service.core.glossary import message
 
     assert message("roster_consultation_note", lang, n=3, note={"code": "roster_note_no_sectors"}) == text
-    assert message("roster_cap_within", lang, km="12") == ("12 公里 内" if lang == "zh" else " within 12 km")
+    assert message("roster_cap_within", lang, km="12") == ("12 公里内" if lang == "zh" else " within 12 km")
+
+
+def test_roster_advice_names_each_rule_in_chinese():
+    """The roster's Chinese diagnostics name a rule by its glossary name (每位委员值班月数下限), never by
+    the parameter's code (member_min), and distances in 公里: a committee's staff read them."""
+    import re
+
+    from geo_service.core.glossary import MESSAGES, PARAMS
+
+    seen = 0
+    for key, (zh, _en) in MESSAGES.items():
+        if not key.startswith("roster_"):
+            continue
+        seen += 1
+        text = re.sub(r"\{[^}]*\}", "", zh)
+        assert not re.search(r"[a-z]+_[a-z_]+|\bkm\b", text), (key, zh)
+    assert seen > 30
+    assert "每位委员值班月数下限" in MESSAGES["roster_fix_sectors"][0] + MESSAGES["roster_member_short"][0]
+    assert PARAMS["member_min"][0].startswith("每位委员值班月数下限")

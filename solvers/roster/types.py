@@ -193,8 +193,6 @@ class RosterParams(BaseModel):
 
 #: roster parameters as the Chinese text names them (the glossary's names, without their unit)
 _RULE_KEYS = {"max_distance_m": "roster_max_distance_m"}
-_RULES_RE = re.compile(r"(?<![A-Za-z_])(max_distance_m|per_platform_min|per_platform_max|member_min|member_max|"
-                       r"sectors_min|time_limit_s|township_committees|fairness_spread|consultation_month)(?![A-Za-z_])")
 
 
 def rule_name(key: str, lang: str = "zh") -> str:
@@ -206,18 +204,10 @@ def rule_name(key: str, lang: str = "zh") -> str:
     return re.sub(r"[(（][^)）]*[)）]$", "", name) if lang == "zh" else name
 
 
-def zh_words(text: str) -> str:
-    """Chinese text with raw parameter names replaced by their glossary names and km as 公里."""
-    text = _RULES_RE.sub(lambda m: "\x00" + rule_name(m.group(1)) + "\x01", text)
-    text = re.sub(r"(?<=[\u4e00-\u9fff]) \x00|\x00", "", text)  # 将 每位… -> 将每位…
-    text = re.sub(r"\x01 (?=[\u4e00-\u9fff])|\x01", "", text)
-    return re.sub(r"(\d) km(?![A-Za-z])", r"\1 公里", text)
-
-
 def _diag_msg(code: str, msg: str, params: dict[str, Any], severity: str = "error", **kw: Any) -> dict[str, Any]:
     """Diagnostic ``code`` worded by glossary message ``msg`` filled from ``params`` (a param may be a
     nested ``{"code", "params"}`` part); its figures ``kw`` at the top level and in ``params``."""
-    return {"code": code, "severity": severity, "message_zh": zh_words(message(msg, "zh", **params)),
+    return {"code": code, "severity": severity, "message_zh": message(msg, "zh", **params),
             "message_en": message(msg, "en", **params), "message_code": msg, "params": {**kw, **params}, **kw}
 
 
