@@ -31,7 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from geo_service.app.jobs import QueueFull
 from geo_service.core.dataset import DatasetValidationError
 from geo_service.core.errors import InvalidDatasetId, InvalidParameter, validation_items
-from geo_service.core.glossary import parameter_reason, parameters_text, problem_detail, problem_title
+from geo_service.core.glossary import import_problem_text, parameter_reason, parameters_text, problem_detail, problem_title
 from geo_service.core.index import InvalidQuery
 from geo_service.core.network import MissingLayer
 from geo_service.core.store import Conflict, NotFound
@@ -126,9 +126,11 @@ def problem_response(request: Request | None, status: int, detail: str, *, code:
 
 
 def validation_errors(exc: DatasetValidationError) -> list[dict[str, Any]]:
-    """Every error-severity problem of ``exc`` as ``{layer,row,feature_id,field,message,code}``."""
+    """Every error-severity problem of ``exc`` as ``{layer,row,feature_id,field,message,code,message_zh}``
+    (``message_zh``: the problem with its place, in Chinese)."""
     return [{"layer": p.layer, "row": p.row, "feature_id": p.feature_id, "field": p.field,
-             "message": p.message, "code": p.code} for p in exc.problems if p.severity == "error"]
+             "message": p.message, "code": p.code, "message_zh": import_problem_text(p, "zh")}
+            for p in exc.problems if p.severity == "error"]
 
 
 def _request_errors(exc: RequestValidationError) -> tuple[list[dict[str, Any]], str]:

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from geo_service.core.dataset import Dataset, DatasetValidationError
 from geo_service.core.domain import LAYER_ORDER, LAYERS
+from geo_service.core.glossary import import_problem_text
 from geo_service.core.io import read_dataset, write_dataset
 from geo_service.core.io.limits import InputTooLarge, ReadLimits, UnsafeZip, safe_zip_members
 from geo_service.core.io.tempdirs import process_tmp_dir, remove_stale
@@ -116,6 +117,7 @@ def upload_dataset(
     log.info("dataset stored", extra={"dataset_id": dataset_id, "version": info.version})
     body = dataset_out(request, info)
     body["warnings"] = [str(w) for w in ds.warnings]
+    body["warnings_zh"] = [import_problem_text(w, "zh") for w in ds.warnings]
     body["import_report"] = ds.meta.get("import_report")
     body["location_line"] = location_line(ds.villages)
     return FastJSONResponse(body, status_code=201, headers={"Location": body["links"][0]["href"],

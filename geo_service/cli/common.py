@@ -14,10 +14,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from ..core.domain import LAYERS
 from ..core.errors import validation_items
-from ..core.glossary import label, message, parameter_label, parameter_reason, parameters_text, value_label, word
-from .problems import problem_detail
+from ..core.glossary import import_problem_text, message, parameter_label, parameter_reason, parameters_text, value_label, word
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Geospatial coverage and assignment service for CPPCC liaison networks.")
@@ -148,26 +146,8 @@ def _report_problems(exc, limit: int = 50, lang: str = "zh") -> None:
 
 
 def _where(p, lang: str) -> str:
-    """A problem with its place in glossary words for zh (layer, 第 N 行, 编号, 字段)."""
-    if lang == "en":
-        return str(p)
-    where = [str(value_label("layer", p.layer, "zh"))]
-    if p.source is not None:  # a GeoPackage's layer in the source named as the layer is named here
-        src = p.source
-        head, _, tail = src.rpartition(":")
-        if head and tail in LAYERS:
-            src = f"{head}[{value_label('layer', tail, 'zh')}]"
-        where[0] = f"{src}：{where[0]}"
-    if p.row is not None:
-        where.append(f"第 {p.row} 行")
-    if p.feature_id is not None:
-        where.append(f"编号 {p.feature_id}")
-    if p.field is not None:
-        where.append(f"字段「{label(p.field, 'zh')}」")
-    what = value_label("problem", p.code, "zh") if getattr(p, "code", None) else None
-    # the reader's detail (values, expected forms) follows the problem's name from the glossary
-    detail = problem_detail(getattr(p, "code", None), str(p.message)) or p.message
-    return f"{' '.join(where)}：{what + '：' if what and what != p.code else ''}{detail}"
+    """A problem with its place in the user's words (layer, 第 N 行, 编号, 字段, the glossary's detail)."""
+    return import_problem_text(p, lang)
 
 
 def _parse_layer_opts(layers: list[str], lang: str = "zh") -> dict[str, str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from dataclasses import field as _field  # "field" is also a Problem attribute
 from typing import Any
 
 import geopandas as gpd
@@ -47,6 +48,8 @@ class Problem:
     ``row`` is the row in the source when known: for CSV/XLSX the spreadsheet's own row number
     (header = row 1), for vector files and frames the 1-based feature number;
     ``source`` names the file (and sheet/layer) the row came from, when the input was files.
+    ``message_code`` and ``params``, where given, are the glossary message the detail is worded
+    from in the user's language (``message`` is the English one).
     """
 
     layer: str
@@ -57,6 +60,8 @@ class Problem:
     field: str | None = None
     severity: str = "error"
     source: str | None = None
+    message_code: str | None = _field(default=None, compare=False)
+    params: dict[str, Any] = _field(default_factory=dict, compare=False, hash=False)
 
     def __str__(self) -> str:
         where = [self.layer] if self.source is None else [f"{self.source}: {self.layer}"]
@@ -81,6 +86,12 @@ class DatasetValidationError(ValueError):
         head = "; ".join(str(p) for p in errors[:5])
         more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
         super().__init__(f"{len(errors)} validation error(s): {head}{more}")
+
+
+def text_params(params: dict[str, Any]) -> dict[str, Any]:
+    """A problem's message values as JSON-safe plain values (a quoted cell's text as written)."""
+    return {k: v if isinstance(v, (int, float, bool)) and not isinstance(v, np.generic) else str(v)
+            for k, v in params.items()}
 
 
 def _is_blank(v: Any) -> bool:
@@ -139,12 +150,13 @@ class _Checker:
         self.problems = problems
 
     def add(self, i: int | None, message: str, code: str, fld: str | None = None,
-            severity: str = "error") -> None:
+            severity: str = "error", words: tuple[str, dict[str, Any]] | None = None) -> None:
         fid = None
         if i is not None and i < len(self.ids):
             fid = self.ids.iloc[i]
+        msg, params = words or (None, {})
         self.problems.append(Problem(self.layer, message, code, None if i is None else i + 1,
-                                     fid, fld, severity))
+                                     fid, fld, severity, message_code=msg, params=text_params(params)))
 
 
 _TRUE = ("1", "true", "yes", "y", "是", "t", "1.0")
@@ -165,7 +177,7 @@ def _as_int(f: FieldSpec, i: int, v: Any, chk: _Checker) -> Any:
             return None
         return int(fv)
     except (TypeError, ValueError, OverflowError):
-        chk.add(i, f"'{v}' is not a whole number", "bad_number", f.name)
+        chk.add(i, f"'{v}' is not a whole number", "bad_number", f.name, words=("problem_not_whole", {"value": v}))
         return None
 
 
@@ -176,7 +188,7 @@ def _as_float(f: FieldSpec, i: int, v: Any, chk: _Checker) -> Any:
             raise ValueError
         return fv
     except (TypeError, ValueError):
-        chk.add(i, f"'{v}' is not a number", "bad_number", f.name)
+        chk.add(i, f"'{v}' is not a number", "bad_number", f.name, words=("problem_not_number", {"value": v}))
         return None
 
 

@@ -19,11 +19,11 @@ from .fields import FIELDS, LANGS, UNITS, Field, Unit
 from .messages import MESSAGES
 from .problems import ACCESS_ROLES, PROBLEM_DETAILS, PROBLEMS, REASONS, STATUS_TITLES
 from .text import (JOB_FAILURES, JOB_MESSAGES, check_lang, cost_text, decimals, diagnostic_text, diagnostics_text,
-    display_value, header, job_failure_text, job_message_text, job_status_text, label, map_words, message,
+    display_value, header, import_problem_detail, import_problem_text, job_failure_text, job_message_text, job_status_text, label, map_words, message,
     param_items, parameter_label, parameter_reason, parameter_text, parameters_text, problem_detail,
     problem_title, relaxation_text, result_labels, table_title, unit_label, value_label, word, zh_aliases)
 from .vocab import ENUMS, EXTRA_ALIASES, PARAMS, TABLES
 from .words import WORDS
 
 __all__ = ['ACCESS_ROLES', 'PROBLEMS', 'PROBLEM_DETAILS', 'REASONS', 'STATUS_TITLES', 'parameter_label',
-           'parameter_reason', 'parameter_text', 'parameters_text', 'problem_detail', 'problem_title', 'ENUMS', 'EXTRA_ALIASES', 'FIELDS', 'Field', 'JOB_FAILURES', 'JOB_MESSAGES', 'LANGS', 'MESSAGES', 'PARAMS', 'TABLES', 'UNITS', 'Unit', 'WORDS', 'check_lang', 'cost_text', 'decimals', 'diagnostic_text', 'diagnostics_text', 'display_value', 'header', 'job_failure_text', 'job_message_text', 'job_status_text', 'label', 'map_words', 'message', 'param_items', 'relaxation_text', 'result_labels', 'table_title', 'unit_label', 'value_label', 'word', 'zh_aliases']
+           'parameter_reason', 'parameter_text', 'parameters_text', 'problem_detail', 'problem_title', 'ENUMS', 'EXTRA_ALIASES', 'FIELDS', 'Field', 'JOB_FAILURES', 'JOB_MESSAGES', 'LANGS', 'MESSAGES', 'PARAMS', 'TABLES', 'UNITS', 'Unit', 'WORDS', 'check_lang', 'cost_text', 'decimals', 'diagnostic_text', 'diagnostics_text', 'display_value', 'header', 'import_problem_detail', 'import_problem_text', 'job_failure_text', 'job_message_text', 'job_status_text', 'label', 'map_words', 'message', 'param_items', 'relaxation_text', 'result_labels', 'table_title', 'unit_label', 'value_label', 'word', 'zh_aliases']

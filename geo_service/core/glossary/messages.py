@@ -95,6 +95,48 @@ MESSAGES: dict[str, tuple[str, str]] = {
                             "row {row}: {field} '{value}' applies only to duties and opinions"),
     "ledger_bad_date": ("第 {row} 行：{field}“{value}”不是有效日期（如 2027-03-05）",
                         "row {row}: {field} '{value}' is not a date (like 2027-03-05)"),
+    # an import's problems, worded from the values the readers quote (geo_service/core/io)
+    "problem_not_whole": ("“{value}”不是整数", "'{value}' is not a whole number"),
+    "problem_not_number": ("“{value}”不是数字", "'{value}' is not a number"),
+    "problem_column_not_number": ("{column}“{value}”不是数字", "{column} '{value}' is not a number"),
+    "problem_county_no_id": ("区县边界没有编号列：已设为 {value}", "no 'id' column; set to '{value}'"),
+    "problem_county_no_name": ("区县边界没有名称列：已设为 {value}", "no 'name' column; set to '{value}'"),
+    "problem_ids_from_names": ("没有编号列（代码/编号）：以名称作为编号", "no id column; ids set to the names"),
+    "problem_ids_from_rows": ("没有编号列（代码/编号）：以行号作为编号", "no id column; ids set to the row numbers"),
+    "problem_no_population": ("没有人口列：人口未知；在导入人口列之前，覆盖率按村数计算（每村计 1）",
+                              "no population column: coverage counts villages until a population column is imported"),
+    "problem_township_no_seat_drop": ("乡镇“{name}”没有驻地坐标，也没有带坐标的村社区，无法生成边界，已跳过",
+                                      "township '{name}' has no seat coordinates and no village with coordinates; "
+                                      "dropped"),
+    "problem_township_no_seat_error": ("乡镇“{name}”没有驻地坐标，也没有带坐标的村社区，无法生成边界",
+                                       "township '{name}' has no seat coordinates and no village with coordinates, "
+                                       "so no polygon can be derived"),
+    "problem_township_no_seat_keep": ("乡镇“{name}”没有驻地坐标，也没有带坐标的村社区，无法生成边界；已保留为未定位",
+                                      "township '{name}' has no seat coordinates and no village with coordinates; "
+                                      "kept without a polygon (未定位)"),
+    "problem_derived_polygons": ("乡镇以驻地点给出：边界由其村社区的泰森多边形合并而成",
+                                 "townships given as points: polygons derived from the Voronoi cells of their villages"),
+    "problem_derived_polygons_clipped": ("乡镇以驻地点给出：边界由其村社区的泰森多边形合并而成，并裁剪到区县边界",
+                                         "townships given as points: polygons derived from the Voronoi cells of their "
+                                         "villages, clipped to the county boundary"),
+    "problem_far_from_seat": ("“{village}”离所属乡镇“{township}”驻地 {own_km} 公里，离“{nearest_township}”驻地只有 {nearest_km} "
+                              "公里：请核对坐标或所属乡镇",
+                              "'{village}' lies {own_km} km from the seat of its township '{township}' but "
+                              "{nearest_km} km from that of '{nearest_township}': check its coordinates or township"),
+    "problem_placed_at_township_seat": ("{n} 个村社区没有坐标，已近似定位在所属乡镇驻地（定位依据：乡镇驻地）",
+                                        "{n} villages without coordinates placed at their township's seat "
+                                        "(approximate)"),
+    "problem_placed_at_township_centre": ("{n} 个村社区没有坐标，已近似定位在所属乡镇的中心（定位依据：乡镇中心）",
+                                          "{n} villages without coordinates placed at their township's centre "
+                                          "(approximate)"),
+    "problem_villages_unlocated": ("{n} 个村社区没有坐标，所属乡镇也未定位，保留为未定位（无点位）：{names}",
+                                   "{n} villages without coordinates and without a located township are kept "
+                                   "without a point: {names}"),
+    "problem_no_coordinates_dropped": ("“{name}”没有坐标，已跳过", "'{name}' has no coordinates; dropped"),
+    "problem_shared_coordinates": ("“{name}”（{township}）与第 {other_row} 行“{other}”（{other_township}）坐标完全相同"
+                                   "（{lon}, {lat}）：可能是地址匹配错误",
+                                   "'{name}' ({township}) has the same coordinates ({lon}, {lat}) as row {other_row} "
+                                   "'{other}' ({other_township}): probably a geocoding mistake"),
     "ledger_bad_number": ("第 {row} 行：{field}“{value}”应为 {min} 到 {max} 的整数",
                           "row {row}: {field} '{value}' must be a whole number from {min} to {max}"),
     "ledger_too_long": ("第 {row} 行：{field}超过 {max} 个字", "row {row}: {field} is longer than {max} characters"),

@@ -426,3 +426,32 @@ def parameters_text(errors: list[Mapping[str, Any]], lang: str = "zh") -> str:
 
 
 _FMT = string.Formatter()
+
+
+def import_problem_detail(p: Any, lang: str = "zh") -> str:
+    """What is wrong, for one import problem (``core.validation.Problem``): its glossary message where
+    the reader gave one (``message_code``, ``params``), else its English ``message`` as written."""
+    code = getattr(p, "message_code", None)
+    return message(code, lang, **dict(getattr(p, "params", None) or {})) if code in MESSAGES else str(p.message)
+
+
+def import_problem_text(p: Any, lang: str = "zh") -> str:
+    """One import problem with its place in the user's words: ``villages.csv：村社区 第 5 行 编号 V5
+    字段「经度」：不是数字：经度“abc”不是数字`` (English: the problem as the reader wrote it)."""
+    if check_lang(lang) == 1:
+        return str(p)
+    where = [str(value_label("layer", p.layer, "zh"))]
+    if p.source is not None:  # a GeoPackage's layer in the source named as the layer is named here
+        src = p.source
+        head, _, tail = src.rpartition(":")
+        if head and tail in ENUMS["layer"]:
+            src = f"{head}[{value_label('layer', tail, 'zh')}]"
+        where[0] = f"{src}：{where[0]}"
+    if p.row is not None:
+        where.append(f"第 {p.row} 行")
+    if p.feature_id is not None:
+        where.append(f"编号 {p.feature_id}")
+    if p.field is not None:
+        where.append(f"字段「{label(p.field, 'zh')}」")
+    what = value_label("problem", p.code, "zh") if getattr(p, "code", None) else None
+    return f"{' '.join(where)}：{what + '：' if what and what != p.code else ''}{import_problem_detail(p, 'zh')}"

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..dataset import DatasetValidationError, Problem
+from ..validation import text_params
 from .headers import canonical_layer
 from .limits import NO_LIMITS, InputTooLarge, ReadLimits, UnpackBudget, copy_member, measure_zip, safe_zip_members
 from .roads import geofabrik_roads, is_geofabrik, read_osm_pbf
@@ -63,8 +64,12 @@ class Collector:
             return
         self.layers[raw.layer] = raw
 
-    def fail(self, layer: str, message: str, code: str, source: str, severity: str = "error") -> None:
-        self.problems.append(Problem(layer, message, code, severity=severity, source=source))
+    def fail(self, layer: str, message: str, code: str, source: str, severity: str = "error",
+             words: tuple[str, dict[str, Any]] | None = None) -> None:
+        """A problem of a whole layer; ``words`` the glossary message and values its detail reads from."""
+        msg, params = words or (None, {})
+        self.problems.append(Problem(layer, message, code, severity=severity, source=source, message_code=msg,
+                                     params=text_params(params)))
 
     def sheets(self, path: Path, source: str) -> dict[str, pd.DataFrame]:
         """A workbook's sheets under the limits (its unpacked size measured once per file)."""

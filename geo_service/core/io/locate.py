@@ -21,6 +21,7 @@ import shapely
 
 from ..crs import from_wgs84
 from ..dataset import Problem
+from ..validation import text_params
 from ..domain import APPROXIMATE_SOURCES, WGS84
 from ..locations import present, source_counts
 from .collect import Collector
@@ -34,6 +35,15 @@ _POINT_LAYERS = ("villages", "stations", "members")
 def _name(df: pd.DataFrame, i: int | np.integer) -> str:
     v = df["name"].iloc[i] if "name" in df.columns else None
     return "" if blank(v) else f"'{v}' "
+
+
+def _plain_name(df: pd.DataFrame, i: int | np.integer) -> str:
+    """A row's name as written, else its id (the glossary's texts quote it)."""
+    for col in ("name", "id"):
+        v = df[col].iloc[i] if col in df.columns else None
+        if not blank(v):
+            return str(v)
+    return "?"
 
 
 def _lacking(col: Collector, raw: RawLayer) -> np.ndarray:
@@ -77,7 +87,8 @@ def handle_missing_points(col: Collector, missing_points: str) -> None:
         for i in np.flatnonzero(lack):
             col.problems.append(Problem(layer, f"{_name(df, i)}has no coordinates; dropped", "dropped_no_coordinates",
                                         int(raw.rows[i]), clean_id(df["id"].iloc[i]) if "id" in df else None,
-                                        None, "warning", raw.source))
+                                        None, "warning", raw.source, message_code="problem_no_coordinates_dropped",
+                                        params=text_params({"name": _plain_name(df, i)})))
         if "id" in df.columns:
             col.dropped.setdefault(layer, set()).update(
                 i for i in (clean_id(v) for v in df["id"].to_numpy()[lack]) if i is not None)
@@ -127,7 +138,10 @@ def warn_shared_points(col: Collector) -> None:
             "villages", f"{_name(v, i)}({ti}) has the same coordinates ({lon:.6f}, {lat:.6f}) as row "
                         f"{int(vraw.rows[j])} {_name(v, j)}({tj}): probably a geocoding mistake",
             "shared_coordinates", int(vraw.rows[i]), clean_id(v["id"].iloc[i]) if "id" in v.columns else None,
-            "/".join(vraw.headers.get(c, c) for c in ("lon", "lat")), "warning", vraw.source))
+            "/".join(vraw.headers.get(c, c) for c in ("lon", "lat")), "warning", vraw.source,
+            message_code="problem_shared_coordinates",
+            params=text_params({"name": _plain_name(v, i), "township": ti, "lon": f"{lon:.6f}", "lat": f"{lat:.6f}",
+                                "other_row": int(vraw.rows[j]), "other": _plain_name(v, j), "other_township": tj})))
 
 
 def _centre(poly: Any) -> Any:
@@ -184,14 +198,16 @@ def place_approximate(col: Collector, seats: dict[str, Any]) -> None:
         n = sum(s == code for s in src)
         if n:
             col.fail("villages", f"{n} villages without coordinates placed {what} (approximate, "
-                                 f"location_source={code})", "approximate_location", vraw.source, "warning")
+                                 f"location_source={code})", "approximate_location", vraw.source, "warning",
+                     words=(f"problem_placed_at_{code}", {"n": n}))
     n = sum(s == "unknown" for s in src)
     if n:
         label = v["name"] if "name" in v.columns else (v["id"] if "id" in v.columns else pd.Series(v.index, index=v.index))
         names = [str(label.iloc[i]) for i in range(len(v)) if src[i] == "unknown"][:10]
         col.fail("villages", f"{n} villages without coordinates and without a located township are kept "
                              f"without a point (未定位): {', '.join(names)}{' ...' if n > 10 else ''}",
-                 "unknown_location", vraw.source, "warning")
+                 "unknown_location", vraw.source, "warning",
+                 words=("problem_villages_unlocated", {"n": n, "names": "、".join(names) + ("……" if n > 10 else "")}))
 
 
 def import_report(ds: Any, col: Collector) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import shapely
 
 from ..crs import to_wgs84, transform_geometry
 from ..dataset import Problem
+from ..validation import text_params
 from ..domain import LAYERS, WGS84
 from ..locations import present as present_mask
 from .collect import Collector, read_pending_osm
@@ -131,7 +132,8 @@ def _fill_defaults(col: Collector) -> None:
                 stem = Path(raw.source.split(":")[0].split("[")[0]).stem
                 df[fld] = [f"C{i + 1}" for i in range(len(df))] if fld == "id" else [stem] * len(df)
                 col.fail("counties", f"no '{fld}' column; set to {df[fld].iloc[0] if len(df) else ''!r}",
-                         "filled_default", raw.source, "warning")
+                         "filled_default", raw.source, "warning",
+                         words=(f"problem_county_no_{fld}", {"value": df[fld].iloc[0] if len(df) else ""}))
     # a list without a code column (站点名称, 类型, 经度, 纬度): the names are the ids when unique,
     # else the row numbers; references by name still resolve (_resolve_names)
     for layer, raw in col.layers.items():
@@ -142,13 +144,14 @@ def _fill_defaults(col: Collector) -> None:
         unique = all(names) and len(set(names)) == len(names)
         df["id"] = names if unique else [f"{layer[0].upper()}{i + 1}" for i in range(len(df))]
         col.fail(layer, "no id column (代码/编号); ids set to the " + ("names" if unique else "row numbers"),
-                 "filled_default", raw.source, "warning")
+                 "filled_default", raw.source, "warning",
+                 words=("problem_ids_from_names" if unique else "problem_ids_from_rows", {}))
     raw = col.layers.get("villages")
     if raw is not None and "population" not in raw.frame.columns:
         raw.frame["population"] = None
         col.fail("villages", "no population column (人口): population unknown; coverage counts villages "
                              "(每村计 1) until a 人口 column is imported",
-                 "filled_default", raw.source, "warning")
+                 "filled_default", raw.source, "warning", words=("problem_no_population", {}))
 
 
 def _derive_townships(col: Collector, missing_points: str) -> None:
@@ -195,7 +198,9 @@ def _derive_townships(col: Collector, missing_points: str) -> None:
                          + ("; dropped" if drop else " can be derived" if strict else "; kept without one (未定位)"),
             "dropped_no_coordinates" if drop else "missing_geometry" if strict else "unknown_location",
             int(traw.rows[i]), new["id"].iloc[i], None if drop else traw.headers.get("lon", "lon"),
-            "error" if strict else "warning", traw.source))
+            "error" if strict else "warning", traw.source,
+            message_code=f"problem_township_no_seat_{missing_points}",
+            params=text_params({"name": new["name"].iloc[i] if label else new["id"].iloc[i]})))
     new["boundary_source"] = np.where(no_poly, "none", "derived").astype(object)
     if missing_points == "drop" and empty.any():
         col.dropped.setdefault("townships", set()).update(new["id"][empty].dropna().astype(str))
@@ -204,7 +209,8 @@ def _derive_townships(col: Collector, missing_points: str) -> None:
     traw.frame = new
     col.fail("townships", "townships given as points (seats): polygons derived as the union of the Voronoi "
                           "cells of their villages" + (", clipped to the county boundary" if boundary else ""),
-             "derived_polygons", traw.source, "warning")
+             "derived_polygons", traw.source, "warning",
+             words=("problem_derived_polygons_clipped" if boundary else "problem_derived_polygons", {}))
     if vraw is not None and len(villages):
         names = dict(zip(tw["id"], tw["name"])) if "name" in tw.columns else {}
         for _, r in far_from_seat(tw, villages).iterrows():
@@ -216,7 +222,12 @@ def _derive_townships(col: Collector, missing_points: str) -> None:
                             f"{r['nearest_m'] / 1000:.1f} km from that of '{names.get(r['nearest_township'], '')}': "
                             "check its coordinates or township", "far_from_seat", int(vraw.rows[k]),
                 clean_id(villages["id"].iloc[k]) if "id" in villages.columns else None,
-                vraw.headers.get("township_id", "township_id"), "warning", vraw.source))
+                vraw.headers.get("township_id", "township_id"), "warning", vraw.source,
+                message_code="problem_far_from_seat",
+                params=text_params({"village": vname, "own_km": f"{r['own_m'] / 1000:.1f}",
+                                    "township": names.get(str(villages["township_id"].iloc[k]), ""),
+                                    "nearest_km": f"{r['nearest_m'] / 1000:.1f}",
+                                    "nearest_township": names.get(r["nearest_township"], "")})))
     if vraw is not None and len(villages) and ("is_seat" not in vraw.frame.columns
                                                or all(blank(v) for v in vraw.frame["is_seat"])):
         vraw.frame["is_seat"] = seat.to_numpy()

@@ -23,6 +23,7 @@ import shapely
 from pyproj import CRS
 
 from ..dataset import Problem
+from ..validation import text_params
 from ..domain import LAYERS, WGS84
 from .headers import LAT, LON, WKT, canonical_headers, header_datum
 from .limits import NO_LIMITS, ReadLimits, measure_zip, too_many_rows
@@ -168,10 +169,13 @@ def table_to_layer(layer: str, df: pd.DataFrame, source: str, problems: list[Pro
         raw.frame = df.drop(columns=[c for c in (LON, LAT, WKT) if c in df.columns])
         return raw
 
-    def add(i: int | None, msg: str, code: str, fld: str | None) -> None:
+    def add(i: int | None, msg: str, code: str, fld: str | None,
+            words: tuple[str, dict[str, Any]] | None = None) -> None:
         fid = clean_id(df["id"].iloc[i]) if (i is not None and "id" in df.columns) else None
+        word, params = words or (None, {})
         problems.append(Problem(layer, msg, code, None if i is None else int(rows[i]), fid,
-                                None if fld is None else headers.get(fld, fld), source=source))
+                                None if fld is None else headers.get(fld, fld), source=source,
+                                message_code=word, params=text_params(params)))
 
     geoms: list[Any] = [None] * len(df)
     wkt_cols = [c for c in df.columns if c == WKT or c.startswith(WKT + "_")]
@@ -193,7 +197,8 @@ def table_to_layer(layer: str, df: pd.DataFrame, source: str, problems: list[Pro
                         raise ValueError
                     vals.append(fv)
                 except (TypeError, ValueError):
-                    add(i, f"{headers.get(fld, fld)} '{v}' is not a number", "bad_number", fld)
+                    add(i, f"{headers.get(fld, fld)} '{v}' is not a number", "bad_number", fld,
+                        words=("problem_column_not_number", {"column": headers.get(fld, fld), "value": v}))
             if len(vals) == 2:
                 geoms[i] = shapely.Point(vals)
     elif wkt_cols:
